@@ -1,0 +1,60 @@
+# viommu front door. `make test` and `make bench` install what is missing (as root), configure,
+# build and run; everything else is meson.
+
+BUILD       ?= build
+SAN_BUILD   ?= build-san
+REL_BUILD   ?= build-release
+MESON       ?= meson
+FORMAT_SRC   = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz -name '*.[ch]')
+
+.PHONY: all deps test-deps build test test-gcc test-san format-check format bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+# The whole suite with gcc, then again with clang under ASan+UBSan (plus the fuzz smoke runs).
+test: test-deps format-check test-gcc test-san
+
+test-gcc: $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+	$(MESON) test -C $(BUILD) --print-errorlogs
+
+$(SAN_BUILD)/build.ninja:
+	CC=clang $(MESON) setup $(SAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dfuzz=true
+
+test-san: $(SAN_BUILD)/build.ninja
+	$(MESON) compile -C $(SAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MESON) test -C $(SAN_BUILD) --print-errorlogs
+
+format-check:
+	@bad=0; for f in $(FORMAT_SRC); do \
+		clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || { echo "not formatted: $$f"; bad=1; }; \
+	done; \
+	if [ $$bad -ne 0 ]; then echo "run 'make format' to fix"; exit 1; fi
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+$(REL_BUILD)/build.ninja:
+	$(MESON) setup $(REL_BUILD) --buildtype=release -Dtests=false
+
+bench: deps $(REL_BUILD)/build.ninja
+	$(MESON) compile -C $(REL_BUILD)
+	$(REL_BUILD)/bench/viommu-bench all
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD) $(REL_BUILD)

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * viommu-bench: one driver, many suites. A suite measures its cases and reports rows; a row may
+ * name a baseline measured in the same run, and the driver prints the ratio to it.
+ */
+#ifndef VIOMMU_BENCH_H
+#define VIOMMU_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bench_ctx;
+
+struct bench_suite {
+	const char *name;
+	const char *help;
+	int (*run)(struct bench_ctx *ctx);
+};
+
+/*
+ * Report one measurement. @baseline names the case whose value for the same @metric was
+ * measured earlier in this run; pass NULL when this row is itself a baseline or has none.
+ */
+void bench_report(struct bench_ctx *ctx, const char *case_name, const char *metric, double value,
+		  const char *unit, const char *baseline);
+
+/* Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* Median of @n doubles (sorts the array). */
+double bench_median(double *v, size_t n);
+
+/* True when a quick run was asked for (--quick): fewer repetitions, for smoke tests. */
+bool bench_quick(const struct bench_ctx *ctx);
+
+/* Keep the compiler from discarding a computed value. */
+static inline void bench_keep(uint64_t v)
+{
+	__asm__ volatile("" : : "r"(v) : "memory");
+}
+
+/* Deterministic generator for workloads. */
+static inline uint64_t bench_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+extern const struct bench_suite bench_suite_iotlb;
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages the build and tests need. As root it installs what is missing
+# with apt-get; otherwise it prints the exact command and fails, so nothing is half-done.
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test
+set -eu
+
+build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
+test_pkgs="libcmocka-dev clang llvm libclang-rt-14-dev clang-format"
+
+want=""
+[ $# -eq 0 ] && set -- build
+for group in "$@"; do
+	case "$group" in
+	build) want="$want $build_pkgs" ;;
+	test) want="$want $build_pkgs $test_pkgs" ;;
+	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $want; do
+	case " $missing " in *" $p "*) continue ;; esac
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Missing Debian packages. Install them with:" >&2
+	echo "  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "Installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists; a stale one may name versions that are gone.
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Library-internal core: what models embed and call. Never installed.
+ */
+#ifndef VIOMMU_CORE_H
+#define VIOMMU_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <viommu/viommu.h>
+
+#define vi_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define VI_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define VI_BIT(n) (1ull << (n))
+/* Mask of bits hi..lo inclusive, as the specifications write fields. */
+#define VI_GENMASK(hi, lo) ((~0ull >> (63 - (hi))) & (~0ull << (lo)))
+#define VI_FIELD_GET(v, hi, lo) (((v)&VI_GENMASK(hi, lo)) >> (lo))
+
+struct viommu_host {
+	const struct viommu_host_ops *ops;
+	void *opaque;
+};
+
+struct viommu;
+
+/* What a model implements; any callback but translate and destroy may be NULL. */
+struct viommu_model_ops {
+	const char *name;
+	int (*translate)(struct viommu *v, const struct viommu_xlate_req *req,
+			 struct viommu_xlate_result *res);
+	int (*mmio_read)(struct viommu *v, uint64_t offset, unsigned int size, uint64_t *val);
+	int (*mmio_write)(struct viommu *v, uint64_t offset, unsigned int size, uint64_t val);
+	/* Call vi_notifier_send_one(n, ev) for every current mapping @n covers. */
+	int (*replay)(struct viommu *v, struct viommu_notifier *n);
+	void (*destroy)(struct viommu *v);
+};
+
+struct viommu_notifier {
+	struct viommu_notifier *next;
+	uint32_t sid;
+	uint32_t events;
+	viommu_notify_fn fn;
+	void *opaque;
+};
+
+/* The part of every model instance that the core owns; models embed it and use container_of. */
+struct viommu {
+	const struct viommu_model_ops *ops;
+	struct viommu_host host;
+	struct viommu_notifier *notifiers;
+	uint32_t notify_mask; /* union of the event masks of all notifiers, for a cheap early out */
+};
+
+/* Fill the core part of a freshly allocated model instance. */
+int vi_instance_init(struct viommu *v, const struct viommu_model_ops *ops,
+		     const struct viommu_host_ops *host_ops, void *opaque);
+/* Release what vi_instance_init() and the notifier calls allocated (not @v itself). */
+void vi_instance_fini(struct viommu *v);
+
+/* Deliver @ev to every notifier whose requester and event mask match. */
+void vi_notify(struct viommu *v, const struct viommu_event *ev);
+/* True when somebody listens for any event in @events (lets models skip building events). */
+static inline bool vi_notify_wanted(const struct viommu *v, uint32_t events)
+{
+	return (v->notify_mask & events) != 0;
+}
+/* Deliver @ev to @n alone (used by replay), if its requester matches. */
+void vi_notifier_send_one(struct viommu_notifier *n, const struct viommu_event *ev);
+
+/*
+ * Guest memory. These succeed only when the whole range was transferred; a failed or short
+ * transfer gives VIOMMU_EFAULT. Multi-byte guest structures are little-endian in every
+ * specification the library implements.
+ */
+int vi_read(const struct viommu_host *h, uint64_t gpa, void *buf, size_t len);
+int vi_write(const struct viommu_host *h, uint64_t gpa, const void *buf, size_t len);
+int vi_read64(const struct viommu_host *h, uint64_t gpa, uint64_t *val);
+int vi_read32(const struct viommu_host *h, uint64_t gpa, uint32_t *val);
+int vi_write64(const struct viommu_host *h, uint64_t gpa, uint64_t val);
+int vi_write32(const struct viommu_host *h, uint64_t gpa, uint32_t val);
+
+void vi_msi(const struct viommu_host *h, uint64_t addr, uint32_t data);
+void vi_irq(const struct viommu_host *h, unsigned int line, bool level);
+__attribute__((format(printf, 3, 4))) void
+vi_log(const struct viommu_host *h, enum viommu_log_level level, const char *fmt, ...);
+
+/* Little-endian conversions for guest-visible structures. */
+static inline uint64_t vi_le64(uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(v);
+#else
+	return v;
+#endif
+}
+static inline uint32_t vi_le32(uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+static inline uint16_t vi_le16(uint16_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
+}
+
+/* [a, a + len) does not wrap past 2^64; len 0 never wraps. */
+static inline bool vi_range_ok(uint64_t a, uint64_t len)
+{
+	return len == 0 || a + (len - 1) >= a;
+}
+
+/* Prepare a result that reports a fault of @type/@reason for @req. */
+void vi_result_fault(struct viommu_xlate_result *res, const struct viommu_xlate_req *req,
+		     enum viommu_fault_type type, uint32_t reason, uint32_t level);
+
+#endif /* VIOMMU_CORE_H */

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the cmocka suites. */
+#ifndef VIOMMU_TEST_COMMON_H
+#define VIOMMU_TEST_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+/* splitmix64: a deterministic generator whose seed the randomized tests print. */
+struct test_rng {
+	uint64_t s;
+};
+
+static inline uint64_t test_rand(struct test_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n); n > 0. */
+static inline uint64_t test_below(struct test_rng *r, uint64_t n)
+{
+	return test_rand(r) % n;
+}
+
+/* Seed from VIOMMU_TEST_SEED when set, so a failure can be replayed. */
+static inline uint64_t test_seed(uint64_t dflt)
+{
+	const char *s = getenv("VIOMMU_TEST_SEED");
+	uint64_t seed = s ? strtoull(s, NULL, 0) : dflt;
+
+	fprintf(stderr, "# seed 0x%llx (set VIOMMU_TEST_SEED to replay)\n",
+		(unsigned long long)seed);
+	return seed;
+}
+
+#endif

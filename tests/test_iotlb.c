@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The shared IOTLB: unit cases and a randomized run against a naive reference model.
+ */
+#include "test_common.h"
+
+#include <string.h>
+
+#include <viommu/iotlb.h>
+
+static struct viommu_iotlb *mk(uint32_t capacity, uint32_t ways)
+{
+	struct viommu_iotlb_config cfg = { .capacity = capacity, .ways = ways };
+	struct viommu_iotlb *tlb = NULL;
+
+	assert_int_equal(viommu_iotlb_create(&cfg, &tlb), 0);
+	return tlb;
+}
+
+static struct viommu_iotlb_entry ent(uint32_t dom, uint64_t iova, uint64_t out, uint8_t shift)
+{
+	struct viommu_iotlb_entry e = { .tag = { .dom = dom },
+					.iova = iova,
+					.out = out,
+					.shift = shift,
+					.perm = VIOMMU_ACC_RW };
+	return e;
+}
+
+static void test_create_args(void **state)
+{
+	struct viommu_iotlb *tlb;
+	struct viommu_iotlb_config bad[] = {
+		{ .capacity = 1000, .ways = 4 },
+		{ .capacity = 1024, .ways = 3 },
+		{ .capacity = 2, .ways = 4 },
+		{ .capacity = 1024, .ways = 32 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(viommu_iotlb_create(&bad[i], &tlb), VIOMMU_EINVAL);
+	assert_int_equal(viommu_iotlb_create(NULL, NULL), VIOMMU_EINVAL);
+	assert_int_equal(viommu_iotlb_create(NULL, &tlb), 0);
+	assert_int_equal(viommu_iotlb_capacity(tlb), 1024);
+	viommu_iotlb_destroy(tlb);
+	viommu_iotlb_destroy(NULL);
+}
+
+static void test_hit_miss_and_page_sizes(void **state)
+{
+	struct viommu_iotlb *tlb = mk(256, 4);
+	struct viommu_iotlb_tag t1 = { .dom = 1 }, t2 = { .dom = 2 };
+	struct viommu_iotlb_entry e, got;
+	struct viommu_iotlb_stats st;
+
+	(void)state;
+	e = ent(1, 0x12345, 0xabcde, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x12fff, &got), 0);
+	assert_int_equal(got.iova, 0x12000);
+	assert_int_equal(got.out, 0xab000);
+	assert_int_equal(got.shift, 12);
+	assert_int_equal(got.perm, VIOMMU_ACC_RW);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x13000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x12000, &got), VIOMMU_ENOENT);
+
+	/* Every power of two from 4 KiB up, Arm's 16K/64K/32M/512M among them. */
+	for (uint8_t s = VIOMMU_IOTLB_MIN_SHIFT; s <= 30; s++) {
+		uint64_t base = (uint64_t)s << 40;
+
+		e = ent(2, base, base + (1ull << 40), s);
+		e.level = s;
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t2, base + (1ull << s) - 1, &got), 0);
+		assert_int_equal(got.shift, s);
+		assert_int_equal(got.level, s);
+		assert_int_equal(got.out, base + (1ull << 40));
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t2, base + (1ull << s), &got),
+				 VIOMMU_ENOENT);
+	}
+	e = ent(1, 0, 0, 11);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), VIOMMU_EINVAL);
+	e = ent(1, 0, 0, VIOMMU_IOTLB_MAX_SHIFT + 1);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), VIOMMU_EINVAL);
+
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, 1 + 19);
+	assert_int_equal(st.hits, 1 + 19);
+	assert_int_equal(st.misses, 2 + 19);
+	assert_int_equal(st.lookups, st.hits + st.misses);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_replace_in_place(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_tag t = { .dom = 5 };
+	struct viommu_iotlb_entry e = ent(5, 0x1000, 0x2000, 12), got;
+	struct viommu_iotlb_stats st;
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		e.out = 0x2000 + (uint64_t)i * 0x1000;
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	}
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x1000, &got), 0);
+	assert_int_equal(got.out, 0xb000);
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.evictions, 0);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_tag_fields_are_distinct(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_entry e = ent(1, 0x5000, 0x1000, 12), got;
+	struct viommu_iotlb_tag t = { .dom = 1, .pasid = 0, .sid = 0 };
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	e.tag.pasid = 3;
+	e.out = 0x3000;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	e.tag.pasid = 0;
+	e.tag.sid = 8;
+	e.out = 0x8000;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x5000, &got), 0);
+	assert_int_equal(got.out, 0x1000);
+	t.pasid = 3;
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x5000, &got), 0);
+	assert_int_equal(got.out, 0x3000);
+	t.pasid = 0;
+	t.sid = 8;
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x5000, &got), 0);
+	assert_int_equal(got.out, 0x8000);
+	t.sid = 9;
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x5000, &got), VIOMMU_ENOENT);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_invalidation_kinds(void **state)
+{
+	struct viommu_iotlb *tlb = mk(1024, 4);
+	struct viommu_iotlb_tag t1 = { .dom = 1 }, t2 = { .dom = 2 };
+	struct viommu_iotlb_entry e, got;
+	struct viommu_iotlb_inval inv;
+	struct viommu_iotlb_stats st;
+
+	(void)state;
+	for (uint64_t i = 0; i < 16; i++) {
+		e = ent(1, i << 12, 0x100000 + (i << 12), 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		e.tag.dom = 2;
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	}
+	e = ent(1, 0x200000, 0x400000, 21); /* one 2 MiB page */
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+
+	/* Range within a tag: pages 4..7 of domain 1 only. */
+	inv = (struct viommu_iotlb_inval){ .match = VIOMMU_IOTLB_MATCH_DOM |
+						    VIOMMU_IOTLB_MATCH_PASID |
+						    VIOMMU_IOTLB_MATCH_ADDR,
+					   .tag = t1,
+					   .first = 0x4000,
+					   .last = 0x7fff };
+	viommu_iotlb_invalidate(tlb, &inv);
+	for (uint64_t i = 0; i < 16; i++) {
+		int want = (i >= 4 && i <= 7) ? VIOMMU_ENOENT : 0;
+
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t1, i << 12, &got), want);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t2, i << 12, &got), 0);
+	}
+
+	/* A range whose last byte is a page's first byte covers that page (inclusive ends). */
+	inv.first = 0x8001;
+	inv.last = 0x9000;
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x8000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x9000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0xa000, &got), 0);
+	inv.first = 0x4000; /* restore for the next step */
+
+	/* A one-byte range inside the large page removes the whole large page. */
+	inv.first = inv.last = 0x3ff000;
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x200000, &got), VIOMMU_ENOENT);
+
+	/* Address range without a domain (scan path): page 0 everywhere. */
+	inv = (struct viommu_iotlb_inval){ .match = VIOMMU_IOTLB_MATCH_ADDR,
+					   .first = 0,
+					   .last = 0xfff };
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x1000, &got), 0);
+
+	/* Domain: the O(1) path. */
+	inv = (struct viommu_iotlb_inval){ .match = VIOMMU_IOTLB_MATCH_DOM, .tag = t2 };
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x1000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x1000, &got), 0);
+	/* Entries inserted after the domain flush are live again. */
+	e = ent(2, 0x1000, 0x9000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x1000, &got), 0);
+	assert_int_equal(got.out, 0x9000);
+
+	/* Everything: O(1). */
+	inv = (struct viommu_iotlb_inval){ .match = 0 };
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x1000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x1000, &got), VIOMMU_ENOENT);
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.invalidations, 6);
+	assert_int_equal(st.flushes, 1);
+
+	/* An empty (reversed) range drops nothing. */
+	e = ent(1, 0x1000, 0x9000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	inv = (struct viommu_iotlb_inval){ .match = VIOMMU_IOTLB_MATCH_ADDR,
+					   .first = 0x2000,
+					   .last = 0x1000 };
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x1000, &got), 0);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_nonleaf_and_leaf_only(void **state)
+{
+	struct viommu_iotlb *tlb = mk(256, 4);
+	struct viommu_iotlb_tag t = { .dom = 4 };
+	struct viommu_iotlb_entry e = ent(4, 0x40000000, 0x7000, 30), got;
+	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM |
+						   VIOMMU_IOTLB_MATCH_PASID |
+						   VIOMMU_IOTLB_MATCH_ADDR | VIOMMU_IOTLB_LEAF_ONLY,
+					  .tag = { .dom = 4 },
+					  .first = 0x40000000,
+					  .last = 0x40000fff };
+
+	(void)state;
+	/* A walk-cache entry: the level-2 table for the 1 GiB span at 1 GiB lives at 0x7000. */
+	e.flags = VIOMMU_IOTLB_NONLEAF;
+	e.level = 2;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	e = ent(4, 0x40000000, 0x123000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+
+	/* Leaf lookups never return NONLEAF entries and vice versa. */
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x40000000, &got), 0);
+	assert_int_equal(got.shift, 12);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x40001000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, 0x7fffffff, 30, &got), 0);
+	assert_int_equal(got.out, 0x7000);
+	assert_int_equal(got.level, 2);
+	assert_int_equal(got.flags, VIOMMU_IOTLB_NONLEAF);
+	assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, 0x40000000, 21, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, 0x40000000, 5, &got), VIOMMU_ENOENT);
+
+	/* Leaf-only invalidation keeps the walk cache; a full one does not. */
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x40000000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, 0x40000000, 30, &got), 0);
+	inv.match &= ~VIOMMU_IOTLB_LEAF_ONLY;
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, 0x40000000, 30, &got), VIOMMU_ENOENT);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_capacity_and_eviction(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_tag t = { .dom = 1 };
+	struct viommu_iotlb_entry e, got;
+	struct viommu_iotlb_stats st;
+	unsigned int hits = 0;
+
+	(void)state;
+	for (uint64_t i = 0; i < 1000; i++) {
+		e = ent(1, i << 12, i << 12, 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		/* The entry just inserted is always resident. */
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t, i << 12, &got), 0);
+	}
+	for (uint64_t i = 0; i < 1000; i++)
+		hits += viommu_iotlb_lookup(tlb, &t, i << 12, &got) == 0;
+	assert_true(hits <= 64);
+	assert_true(hits >= 32); /* a 4-way cache of 64 keeps most of its last entries */
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, 1000);
+	assert_int_equal(st.evictions, 1000 - hits);
+	viommu_iotlb_destroy(tlb);
+}
+
+/* Many domain flushes must survive the 32-bit epoch wrapping; forced here by sheer count. */
+static void test_many_flushes(void **state)
+{
+	struct viommu_iotlb *tlb = mk(16, 4);
+	struct viommu_iotlb_tag t = { .dom = 1 };
+	struct viommu_iotlb_entry e = ent(1, 0x1000, 0x2000, 12), got;
+	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM, .tag = { .dom = 2 } };
+
+	(void)state;
+	for (int i = 0; i < 100000; i++) {
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		viommu_iotlb_invalidate(tlb, &inv); /* another domain: ours stays */
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x1000, &got), 0);
+		viommu_iotlb_flush(tlb);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x1000, &got), VIOMMU_ENOENT);
+	}
+	viommu_iotlb_destroy(tlb);
+}
+
+/* ---- randomized against a reference ---------------------------------------------------- */
+
+/*
+ * The reference holds every entry inserted and not since invalidated, with no capacity limit.
+ * A cache may forget anything at any time, so the IOTLB is right when every hit it returns is an
+ * entry the reference still holds, with identical contents, and when an entry just inserted is
+ * found by the lookup that follows.
+ */
+struct ref_ent {
+	struct viommu_iotlb_entry e; /* iova/out stored aligned */
+	bool used;
+};
+
+#define REF_MAX 1024
+
+struct ref {
+	struct ref_ent ent[REF_MAX];
+};
+
+static bool same_tag(const struct viommu_iotlb_tag *a, const struct viommu_iotlb_tag *b)
+{
+	return a->dom == b->dom && a->pasid == b->pasid && a->sid == b->sid;
+}
+
+static struct ref_ent *ref_find(struct ref *r, const struct viommu_iotlb_entry *e)
+{
+	for (int i = 0; i < REF_MAX; i++) {
+		struct ref_ent *x = &r->ent[i];
+
+		if (x->used && same_tag(&x->e.tag, &e->tag) && x->e.iova == e->iova &&
+		    x->e.shift == e->shift && x->e.flags == e->flags)
+			return x;
+	}
+	return NULL;
+}
+
+static void ref_insert(struct ref *r, struct viommu_iotlb_entry e)
+{
+	struct ref_ent *x;
+
+	e.iova &= ~((1ull << e.shift) - 1);
+	e.out &= (e.flags & VIOMMU_IOTLB_NONLEAF) ? ~0xfffull : ~((1ull << e.shift) - 1);
+	x = ref_find(r, &e);
+	if (!x) {
+		for (int i = 0; i < REF_MAX && !x; i++) {
+			if (!r->ent[i].used)
+				x = &r->ent[i];
+		}
+	}
+	assert_non_null(x);
+	x->e = e;
+	x->used = true;
+}
+
+static bool ref_matches(const struct ref_ent *x, const struct viommu_iotlb_inval *inv)
+{
+	uint64_t end = x->e.iova + ((1ull << x->e.shift) - 1);
+
+	if (!inv->match)
+		return true;
+	if ((inv->match & VIOMMU_IOTLB_MATCH_DOM) && x->e.tag.dom != inv->tag.dom)
+		return false;
+	if ((inv->match & VIOMMU_IOTLB_MATCH_PASID) && x->e.tag.pasid != inv->tag.pasid)
+		return false;
+	if ((inv->match & VIOMMU_IOTLB_MATCH_SID) && x->e.tag.sid != inv->tag.sid)
+		return false;
+	if ((inv->match & VIOMMU_IOTLB_LEAF_ONLY) && (x->e.flags & VIOMMU_IOTLB_NONLEAF))
+		return false;
+	if ((inv->match & VIOMMU_IOTLB_MATCH_ADDR) && (end < inv->first || x->e.iova > inv->last))
+		return false;
+	return true;
+}
+
+static void ref_invalidate(struct ref *r, const struct viommu_iotlb_inval *inv)
+{
+	for (int i = 0; i < REF_MAX; i++) {
+		if (r->ent[i].used && ref_matches(&r->ent[i], inv))
+			r->ent[i].used = false;
+	}
+}
+
+static const uint8_t shifts[] = { 12, 14, 16, 21, 25, 30 };
+
+static struct viommu_iotlb_tag rand_tag(struct test_rng *rng)
+{
+	struct viommu_iotlb_tag t = { .dom = (uint32_t)test_below(rng, 3),
+				      .pasid = (uint32_t)test_below(rng, 2),
+				      .sid = (uint32_t)test_below(rng, 2) };
+	/* Domains that share a hashed flush slot (256 apart) exercise over-invalidation. */
+	if (test_below(rng, 4) == 0)
+		t.dom += 256;
+	return t;
+}
+
+/* Addresses cluster in a 4 GiB window so that sizes overlap and pages repeat. */
+static uint64_t rand_iova(struct test_rng *rng)
+{
+	uint64_t a = test_below(rng, 1ull << 32);
+
+	if (test_below(rng, 8) == 0)
+		a |= 0xffffffff00000000ull; /* near the top of the space, for wrap-around */
+	return a;
+}
+
+static void check_lookup(struct viommu_iotlb *tlb, struct ref *r, const struct viommu_iotlb_tag *t,
+			 uint64_t iova, int expect_hit, uint64_t *hits)
+{
+	struct viommu_iotlb_entry got;
+	int ret = viommu_iotlb_lookup(tlb, t, iova, &got);
+
+	if (expect_hit)
+		assert_int_equal(ret, 0);
+	if (ret != 0)
+		return;
+	(*hits)++;
+	/* A hit must be a current reference entry covering iova, with identical contents. */
+	struct ref_ent *x = ref_find(r, &got);
+
+	assert_non_null(x);
+	assert_true(same_tag(&got.tag, t));
+	assert_int_equal(got.out, x->e.out);
+	assert_int_equal(got.perm, x->e.perm);
+	assert_int_equal(got.level, x->e.level);
+	assert_true(iova >= got.iova && iova - got.iova < (1ull << got.shift));
+}
+
+static void run_random(uint32_t capacity, uint32_t ways, uint64_t seed, int ops)
+{
+	struct viommu_iotlb *tlb = mk(capacity, ways);
+	struct ref *r = calloc(1, sizeof(*r));
+	struct test_rng rng = { seed };
+	uint64_t hits = 0, inserted = 0;
+	struct viommu_iotlb_stats st;
+
+	assert_non_null(r);
+	for (int op = 0; op < ops; op++) {
+		unsigned int kind = (unsigned int)test_below(&rng, 100);
+		struct viommu_iotlb_tag t = rand_tag(&rng);
+
+		if (kind < 40) {
+			struct viommu_iotlb_entry e = {
+				.tag = t,
+				.iova = rand_iova(&rng),
+				.out = test_rand(&rng) & 0x000ffffffffff000ull,
+				.shift = shifts[test_below(&rng, sizeof(shifts))],
+				.perm = (uint8_t)test_below(&rng, 16),
+				.level = (uint8_t)test_below(&rng, 6),
+				.flags = test_below(&rng, 10) == 0 ? VIOMMU_IOTLB_NONLEAF : 0,
+			};
+			int live = 0;
+
+			for (int i = 0; i < REF_MAX; i++)
+				live += r->ent[i].used;
+			if (live >= REF_MAX - 1) {
+				viommu_iotlb_flush(tlb);
+				memset(r, 0, sizeof(*r));
+			}
+			assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+			ref_insert(r, e);
+			inserted++;
+			if (!(e.flags & VIOMMU_IOTLB_NONLEAF)) {
+				/*
+				 * Just inserted, so it must hit, unless a smaller live page of the
+				 * same tag also covers the address (lookups prefer small pages).
+				 */
+				check_lookup(tlb, r, &t, e.iova, 0, &hits);
+				struct viommu_iotlb_entry got;
+
+				assert_int_equal(viommu_iotlb_lookup(tlb, &t, e.iova, &got), 0);
+				assert_true(got.shift <= e.shift);
+			} else {
+				struct viommu_iotlb_entry got;
+
+				assert_int_equal(viommu_iotlb_lookup_nonleaf(tlb, &t, e.iova,
+									     e.shift, &got),
+						 0);
+				assert_int_equal(got.out, e.out & ~0xfffull);
+			}
+		} else if (kind < 85) {
+			/* Lookups: near previously used addresses most of the time. */
+			uint64_t iova = rand_iova(&rng);
+
+			if (test_below(&rng, 2)) {
+				const struct ref_ent *x = &r->ent[test_below(&rng, REF_MAX)];
+
+				if (x->used) {
+					t = x->e.tag;
+					iova = x->e.iova + test_below(&rng, 1ull << x->e.shift);
+				}
+			}
+			check_lookup(tlb, r, &t, iova, 0, &hits);
+		} else {
+			struct viommu_iotlb_inval inv = { .tag = t };
+			unsigned int k = (unsigned int)test_below(&rng, 8);
+
+			switch (k) {
+			case 0:
+				inv.match = 0;
+				break;
+			case 1:
+				inv.match = VIOMMU_IOTLB_MATCH_DOM;
+				break;
+			case 2:
+				inv.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID;
+				break;
+			case 3:
+				inv.match = VIOMMU_IOTLB_MATCH_SID;
+				break;
+			default:
+				inv.match = VIOMMU_IOTLB_MATCH_ADDR;
+				if (k >= 5)
+					inv.match |= VIOMMU_IOTLB_MATCH_DOM |
+						     VIOMMU_IOTLB_MATCH_PASID;
+				if (k == 7)
+					inv.match |= VIOMMU_IOTLB_LEAF_ONLY;
+				inv.first = rand_iova(&rng);
+				inv.last = inv.first + (test_below(&rng, 4) == 0 ?
+								test_rand(&rng) >> 30 :
+								test_below(&rng, 1ull << 22));
+				if (inv.last < inv.first)
+					inv.last =
+						UINT64_MAX; /* clamp a wrapping range to the end */
+				break;
+			}
+			viommu_iotlb_invalidate(tlb, &inv);
+			ref_invalidate(r, &inv);
+		}
+	}
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, inserted);
+	assert_int_equal(st.lookups, st.hits + st.misses);
+	/* The run must have exercised hits, not only misses. */
+	assert_true(hits > (uint64_t)ops / 20);
+	free(r);
+	viommu_iotlb_destroy(tlb);
+}
+
+static void test_random_small(void **state)
+{
+	(void)state;
+	run_random(64, 4, test_seed(0x10c1b), 60000);
+}
+
+static void test_random_large(void **state)
+{
+	(void)state;
+	run_random(4096, 8, test_seed(0x2b1ce), 60000);
+}
+
+static void test_random_direct_mapped(void **state)
+{
+	(void)state;
+	run_random(256, 1, test_seed(0x3d17), 30000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_args),
+		cmocka_unit_test(test_hit_miss_and_page_sizes),
+		cmocka_unit_test(test_replace_in_place),
+		cmocka_unit_test(test_tag_fields_are_distinct),
+		cmocka_unit_test(test_invalidation_kinds),
+		cmocka_unit_test(test_nonleaf_and_leaf_only),
+		cmocka_unit_test(test_capacity_and_eviction),
+		cmocka_unit_test(test_many_flushes),
+		cmocka_unit_test(test_random_small),
+		cmocka_unit_test(test_random_large),
+		cmocka_unit_test(test_random_direct_mapped),
+	};
+
+	return cmocka_run_group_tests_name("iotlb", tests, NULL, NULL);
+}
