@@ -5,9 +5,9 @@ BUILD       ?= build
 SAN_BUILD   ?= build-san
 REL_BUILD   ?= build-release
 MESON       ?= meson
-FORMAT_SRC   = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz -name '*.[ch]')
+FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps build test test-gcc test-san format-check format bench clean
+.PHONY: all deps test-deps build test test-gcc test-san test-tsan format-check format bench clean
 
 all: build
 
@@ -23,8 +23,11 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
 
-# The whole suite with gcc, then again with clang under ASan+UBSan (plus the fuzz smoke runs).
-test: test-deps format-check test-gcc test-san
+TSAN_BUILD  ?= build-tsan
+
+# The whole suite with gcc, then again with clang under ASan+UBSan (plus the fuzz smoke runs),
+# then the concurrency suite under TSan.
+test: test-deps format-check test-gcc test-san test-tsan
 
 test-gcc: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
@@ -39,6 +42,14 @@ test-san: $(SAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(MESON) test -C $(SAN_BUILD) --print-errorlogs
+
+$(TSAN_BUILD)/build.ninja:
+	CC=clang $(MESON) setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false
+
+test-tsan: $(TSAN_BUILD)/build.ninja
+	$(MESON) compile -C $(TSAN_BUILD)
+	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C $(TSAN_BUILD) --suite concurrency \
+		--print-errorlogs --no-rebuild
 
 format-check:
 	@bad=0; for f in $(FORMAT_SRC); do \
@@ -57,4 +68,4 @@ bench: deps $(REL_BUILD)/build.ninja
 	$(REL_BUILD)/bench/viommu-bench all
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(REL_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD) $(REL_BUILD)
