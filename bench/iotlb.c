@@ -97,7 +97,7 @@ static void shuffle(uint64_t *v, size_t n, uint64_t *seed)
 static int one_size(struct bench_ctx *ctx, uint32_t n)
 {
 	const struct viommu_iotlb_tag tag = { .dom = 1 };
-	struct viommu_iotlb_config cfg = { .capacity = 4 * n, .ways = 8 };
+	struct viommu_iotlb_config cfg = { .capacity = 2 * n, .ways = 4 };
 	struct viommu_iotlb *tlb;
 	struct viommu_iotlb_entry e = { .tag = tag, .shift = 12, .perm = 3 };
 	size_t lookups = bench_quick(ctx) ? 1u << 12 : 1u << 18;
