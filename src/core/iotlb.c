@@ -280,16 +280,18 @@ static void fill_entry(const struct viommu_iotlb *tlb, size_t i, struct viommu_i
 
 /* Slot index of the live entry (tag, key), or SIZE_MAX. */
 static inline size_t find(const struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
-			  uint64_t key, uint32_t floor)
+			  uint64_t key)
 {
 	size_t base = set_base(tlb, key, tag->dom, tag->pasid);
 	uint32_t mask = key_matches(tlb, base, key);
 
 	while (mask) {
 		size_t i = base + (unsigned int)__builtin_ctz(mask);
+		const struct slot *s = &tlb->slots[i];
 
 		mask &= mask - 1;
-		if (tag_eq(&tlb->slots[i], tag) & (tlb->slots[i].stamp > floor))
+		/* The liveness check reads the flush epochs only once a key matched. */
+		if (tag_eq(s, tag) && s->stamp > dom_floor(tlb, tag->dom))
 			return i;
 	}
 	return SIZE_MAX;
@@ -299,13 +301,12 @@ int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag 
 			struct viommu_iotlb_entry *e)
 {
 	uint64_t shifts = tlb->leaf_shifts;
-	uint32_t floor = dom_floor(tlb, tag->dom);
 
 	tlb->st.lookups++;
 	/* Smallest pages first: they are the most common mapping in a guest. */
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
-		size_t i = find(tlb, tag, make_key(iova, shift, false), floor);
+		size_t i = find(tlb, tag, make_key(iova, shift, false));
 
 		shifts &= shifts - 1;
 		if (i != SIZE_MAX) {
@@ -325,7 +326,7 @@ int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_io
 	tlb->st.lookups++;
 	if (shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
 	    (tlb->table_shifts & (1ull << shift)))
-		i = find(tlb, tag, make_key(iova, shift, true), dom_floor(tlb, tag->dom));
+		i = find(tlb, tag, make_key(iova, shift, true));
 	if (i == SIZE_MAX) {
 		tlb->st.misses++;
 		return VIOMMU_ENOENT;
