@@ -7,7 +7,7 @@ REL_BUILD   ?= build-release
 MESON       ?= meson
 FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps build test test-gcc test-san test-tsan format-check format bench clean
+.PHONY: all deps test-deps build test test-gcc install-check test-san test-tsan format-check format bench clean
 
 all: build
 
@@ -27,11 +27,23 @@ TSAN_BUILD  ?= build-tsan
 
 # The whole suite with gcc, then again with clang under ASan+UBSan (plus the fuzz smoke runs),
 # then the concurrency suite under TSan.
-test: test-deps format-check test-gcc test-san test-tsan
+test: test-deps format-check test-gcc install-check test-san test-tsan
 
 test-gcc: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
 	$(MESON) test -C $(BUILD) --print-errorlogs
+
+# Install into a scratch DESTDIR and build an example the way an embedder would: installed headers,
+# pkg-config, the shared library.
+install-check: $(BUILD)/build.ninja
+	rm -rf $(BUILD)/destdir
+	DESTDIR=$(CURDIR)/$(BUILD)/destdir $(MESON) install -C $(BUILD) --quiet
+	set -e; root=$(CURDIR)/$(BUILD)/destdir; \
+	pc=$$(dirname $$(find $$root -name viommu.pc)); \
+	flags=$$(PKG_CONFIG_SYSROOT_DIR=$$root PKG_CONFIG_LIBDIR=$$pc pkg-config --cflags --libs viommu); \
+	libdir=$$(dirname $$(find $$root -name 'libviommu.so' | head -n 1)); \
+	$${CC:-cc} -std=c11 -Wall -Wextra -Werror examples/iotlb_hello.c $$flags -o $(BUILD)/iotlb_hello; \
+	LD_LIBRARY_PATH=$$libdir $(BUILD)/iotlb_hello
 
 $(SAN_BUILD)/build.ninja:
 	CC=clang $(MESON) setup $(SAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
