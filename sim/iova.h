@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest IOVA allocator, modelled on Linux's drivers/iommu/iova.c as the DMA API uses it
+ * (iommu_dma_alloc_iova / free_iova_fast):
+ *  - sizes are whole pages; sizes up to SIM_IOVA_RCACHE_MAX_PAGES are rounded up to a power of
+ *    two and served first by per-CPU caches of freed ranges ("rcache": a loaded and a previous
+ *    magazine of SIM_IOVA_MAG_SIZE entries per CPU and size, and a global depot of at most
+ *    SIM_IOVA_MAX_DEPOT full magazines per size), so a steady workload rarely reaches the tree;
+ *  - ranges are size-aligned and handed out top-down from the limit, as alloc_iova() does.
+ * The backing store here keeps segregated free lists per power-of-two size instead of Linux's
+ * rbtree (no coalescing, so ranges freed at one size are reused at that size); what the simulator
+ * needs from it is distinct, aligned ranges and exact counts of cache and backing operations.
+ */
+#ifndef VIOMMU_SIM_IOVA_H
+#define VIOMMU_SIM_IOVA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SIM_IOVA_PAGE_SHIFT 12
+#define SIM_IOVA_RCACHE_MAX_PAGES 32 /* IOVA_RANGE_CACHE_MAX_SIZE 6: orders 0..5 */
+#define SIM_IOVA_MAG_SIZE 127	     /* IOVA_MAG_SIZE */
+#define SIM_IOVA_MAX_DEPOT 32	     /* MAX_GLOBAL_MAGS */
+#define SIM_IOVA_MAX_CPUS 64
+
+struct sim_iova;
+
+struct sim_iova_stats {
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t rcache_hits;	 /* allocations served by a per-CPU magazine */
+	uint64_t depot_swaps;	 /* magazines moved between a CPU and the depot */
+	uint64_t backing_allocs; /* allocations that reached the backing allocator */
+	uint64_t backing_frees;	 /* frees that reached it (depot full, or size not cached) */
+	uint64_t failures;	 /* allocations refused: space exhausted */
+	uint64_t in_use_pages;	 /* allocated and not freed, in pages (after rounding) */
+};
+
+/* IOVAs are handed out from [base, limit); both page-aligned, @ncpus 1..SIM_IOVA_MAX_CPUS. */
+int sim_iova_create(uint64_t base, uint64_t limit, unsigned int ncpus, struct sim_iova **out);
+void sim_iova_destroy(struct sim_iova *a);
+
+/*
+ * Allocate @size bytes (rounded up to pages, then to a power of two) on @cpu; *iova is aligned to
+ * the rounded size. Returns 0, VIOMMU_ENOSPC when the space is exhausted, VIOMMU_EINVAL for a zero
+ * size or a bad cpu.
+ */
+int sim_iova_alloc(struct sim_iova *a, unsigned int cpu, uint64_t size, uint64_t *iova);
+/* Free a range exactly as it was allocated (same size argument). */
+void sim_iova_free(struct sim_iova *a, unsigned int cpu, uint64_t iova, uint64_t size);
+
+/* Bytes an allocation of @size really takes (page and power-of-two rounding). */
+uint64_t sim_iova_rounded(uint64_t size);
+
+void sim_iova_get_stats(const struct sim_iova *a, struct sim_iova_stats *st);
+
+#endif
