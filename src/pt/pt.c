@@ -7,7 +7,9 @@
 #include "pt_internal.h"
 
 static const struct pt_fmt *const pt_formats[VIOMMU_PT_NFORMATS] = {
-	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl,
+	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl, [VIOMMU_PT_X86_64] = &pt_fmt_x86_64,
+	[VIOMMU_PT_AMD_V1] = &pt_fmt_amd_v1, [VIOMMU_PT_ARM_S1] = &pt_fmt_arm_s1,
+	[VIOMMU_PT_ARM_S2] = &pt_fmt_arm_s2, [VIOMMU_PT_TCE] = &pt_fmt_tce,
 };
 
 static const struct pt_fmt *pt_fmt_of(const struct viommu_pt_cfg *cfg)
@@ -614,11 +616,11 @@ int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t
 		return VIOMMU_EINVAL;
 	last = iova + (size - 1);
 	/* Only the leaves holding the two ends can straddle the range. */
-	pt_walk(pt->f, &pt->cfg, &pt->h, iova, 0, &r);
+	pt_walk(pt->f, &pt->cfg, &pt->h, iova, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && ((iova & mask) || last - iova < mask))
 		return VIOMMU_ERANGE;
-	pt_walk(pt->f, &pt->cfg, &pt->h, last, 0, &r);
+	pt_walk(pt->f, &pt->cfg, &pt->h, last, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && (last & mask) != mask)
 		return VIOMMU_ERANGE;
