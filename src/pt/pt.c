@@ -158,6 +158,7 @@ struct pt_iter {
 	uint32_t access;
 	viommu_pt_leaf_fn fn;
 	void *opaque;
+	uint64_t reads_left; /* bounds the work a guest's aliased tables can cause */
 };
 
 /*
@@ -165,8 +166,8 @@ struct pt_iter {
  * [first, last]; @first and @last lie inside the table's own range. Recursion depth is bounded
  * by the level count since the level strictly decreases.
  */
-static int pt_iter_table(const struct pt_iter *it, uint64_t table, unsigned int level,
-			 uint64_t base, uint64_t first, uint64_t last, uint32_t perm)
+static int pt_iter_table(struct pt_iter *it, uint64_t table, unsigned int level, uint64_t base,
+			 uint64_t first, uint64_t last, uint32_t perm)
 {
 	unsigned int shift = pt_lvl_shift(it->g, level);
 	uint64_t i0 = (first - base) >> shift, i1 = (last - base) >> shift;
@@ -179,6 +180,8 @@ static int pt_iter_table(const struct pt_iter *it, uint64_t table, unsigned int 
 		uint64_t pte;
 		int ret;
 
+		if (!it->reads_left--)
+			return VIOMMU_E2BIG;
 		if (vi_read64(&it->h, table + 8 * i, &pte))
 			return 0; /* the rest of this table is outside guest memory too */
 		it->f->decode(it->cfg, it->g, level, pte, it->access, &e);
@@ -217,7 +220,8 @@ int viommu_pt_for_each(const struct viommu_pt_cfg *cfg, const struct viommu_host
 			      .h = { host, opaque },
 			      .access = access & VIOMMU_ACC_PRIV,
 			      .fn = fn,
-			      .opaque = fn_opaque };
+			      .opaque = fn_opaque,
+			      .reads_left = VIOMMU_PT_MAX_ENUM_READS };
 	uint64_t cur = first;
 
 	if (!f || !host || !host->dma_read || !fn || first > last)
