@@ -282,10 +282,13 @@ static int pt_alloc_table(struct viommu_pt *pt, uint64_t bytes, uint64_t *gpa)
 	return 0;
 }
 
-/* True when every entry of [table, table + bytes) is zero; false on a read failure too. */
+/*
+ * True when every entry of [table, table + bytes) is zero; false on a read failure too. Reads a
+ * few cache lines at a time, so a table that still holds entries is usually told quickly.
+ */
 static bool pt_table_empty(struct viommu_pt *pt, uint64_t table, uint64_t bytes)
 {
-	uint64_t buf[512];
+	uint64_t buf[32];
 
 	for (uint64_t off = 0; off < bytes; off += sizeof(buf)) {
 		if (vi_read(&pt->h, table + off, buf, sizeof(buf)))
