@@ -12,6 +12,7 @@
 static const struct bench_suite *const suites[] = {
 	&bench_suite_iotlb,
 	&bench_suite_sys,
+	&bench_suite_pt,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
