@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The format table, and the walk, enumeration and builder written once over the format ops.
+ */
+#include <stdlib.h>
+
+#include "pt_internal.h"
+
+static const struct pt_fmt *const pt_formats[VIOMMU_PT_NFORMATS] = {
+	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl,
+};
+
+static const struct pt_fmt *pt_fmt_of(const struct viommu_pt_cfg *cfg)
+{
+	const struct pt_fmt *f;
+
+	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS)
+		return NULL;
+	f = pt_formats[cfg->format];
+	return !f || f->check(cfg) ? NULL : f;
+}
+
+int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
+{
+	return pt_fmt_of(cfg) ? 0 : VIOMMU_EINVAL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Walk                                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+static int pt_fault(struct viommu_pt_walk_result *res, enum viommu_fault_type type, uint32_t detail)
+{
+	res->fault = type;
+	res->detail = detail;
+	return 0;
+}
+
+/* Index of @iova in the table at @level. */
+static inline uint64_t pt_index(const struct pt_geo *g, unsigned int level, uint64_t iova)
+{
+	return (iova >> pt_lvl_shift(g, level)) & ((1ull << pt_lvl_bits(g, level)) - 1);
+}
+
+/*
+ * The walk proper. Each step reads one entry and moves to a strictly lower level, so a table
+ * that points at itself (or any loop) ends after at most g.levels reads.
+ */
+static int pt_walk(const struct pt_fmt *f, const struct viommu_pt_cfg *cfg,
+		   const struct viommu_host *h, uint64_t iova, uint32_t access,
+		   struct viommu_pt_walk_result *res)
+{
+	uint64_t ent_addr[VIOMMU_PT_MAX_LEVELS], ent_val[VIOMMU_PT_MAX_LEVELS];
+	uint8_t ent_level[VIOMMU_PT_MAX_LEVELS];
+	uint32_t perm = PT_PERM_ALL;
+	unsigned int n = 0, level;
+	struct pt_geo g;
+	struct pt_ent e;
+	uint64_t table;
+
+	memset(res, 0, sizeof(*res));
+	if (!f->geo(cfg, iova, &g, res))
+		return 0;
+	table = g.root;
+	level = g.levels;
+	for (;;) {
+		uint64_t a = table + 8 * pt_index(&g, level, iova), pte;
+
+		res->level = level;
+		if (vi_read64(h, a, &pte))
+			return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_READ_FAILED);
+		res->pte = pte;
+		f->decode(cfg, &g, level, pte, access, &e);
+		ent_addr[n] = a;
+		ent_val[n] = pte;
+		ent_level[n] = (uint8_t)level;
+		n++;
+		if (e.kind == PT_K_INVALID)
+			return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
+		if (e.kind == PT_K_FAULT)
+			return pt_fault(res, e.fault, e.detail);
+		perm &= e.perm;
+		if (e.kind == PT_K_LEAF)
+			break;
+		/* A table: the next level is strictly lower, so the loop ends. */
+		if (e.next == 0 || e.next >= level)
+			return pt_fault(res, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_NEXT_LEVEL);
+		if (e.next < level - 1) {
+			/* Skipped levels translate only addresses whose bits there are zero. */
+			uint64_t skip = VI_GENMASK(pt_lvl_shift(&g, level) - 1,
+						   pt_lvl_shift(&g, e.next + 1));
+
+			if (iova & skip)
+				return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT,
+						VIOMMU_PT_D_SKIP_NONZERO);
+		}
+		level = e.next;
+		table = e.addr;
+	}
+
+	if (!(perm & PT_PERM_ACCESS))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_USER);
+	res->perm = perm & PT_PERM_RWX;
+	if ((access & VIOMMU_ACC_READ) && !(perm & VIOMMU_ACC_READ))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_READ);
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_WRITE);
+	if ((access & VIOMMU_ACC_EXEC) && !(perm & VIOMMU_ACC_EXEC))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_EXEC);
+
+	if (f->update && (access & PT_PERM_RWX)) {
+		for (unsigned int i = 0; i < n; i++) {
+			uint64_t nv = f->update(cfg, ent_level[i], i == n - 1, ent_val[i], access);
+
+			if (nv != ent_val[i] && vi_write64(h, ent_addr[i], nv))
+				return pt_fault(res, VIOMMU_FAULT_WALK_ABORT,
+						VIOMMU_PT_D_WRITE_FAILED);
+			if (i == n - 1)
+				res->pte = nv;
+		}
+	}
+	res->out = e.addr | (iova & (VI_BIT(e.shift) - 1));
+	res->page_shift = e.shift;
+	res->attr = e.attr;
+	return 0;
+}
+
+int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		   void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	const struct pt_fmt *f = pt_fmt_of(cfg);
+	const struct viommu_host h = { host, opaque };
+
+	if (!f || !host || !host->dma_read || !res)
+		return VIOMMU_EINVAL;
+	return pt_walk(f, cfg, &h, iova, access, res);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Enumeration                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Input address of entry 0 of the root table of @g's region. */
+static uint64_t pt_top_base(const struct pt_geo *g)
+{
+	unsigned int bits = pt_lvl_shift(g, g->levels) + g->top_bits;
+
+	return bits >= 64 ? 0 : g->lo & ~(VI_BIT(bits) - 1);
+}
+
+struct pt_iter {
+	const struct pt_fmt *f;
+	const struct viommu_pt_cfg *cfg;
+	struct viommu_host h;
+	const struct pt_geo *g;
+	uint32_t access;
+	viommu_pt_leaf_fn fn;
+	void *opaque;
+};
+
+/*
+ * Visit the entries of the table at @level whose input range [base + i * span, ...) meets
+ * [first, last]; @first and @last lie inside the table's own range. Recursion depth is bounded
+ * by the level count since the level strictly decreases.
+ */
+static int pt_iter_table(const struct pt_iter *it, uint64_t table, unsigned int level,
+			 uint64_t base, uint64_t first, uint64_t last, uint32_t perm)
+{
+	unsigned int shift = pt_lvl_shift(it->g, level);
+	uint64_t i0 = (first - base) >> shift, i1 = (last - base) >> shift;
+
+	for (uint64_t i = i0; i <= i1; i++) {
+		uint64_t ebase = base + (i << shift);
+		uint64_t elast = ebase + (VI_BIT(shift) - 1);
+		uint64_t lo = first > ebase ? first : ebase, hi = last < elast ? last : elast;
+		struct pt_ent e;
+		uint64_t pte;
+		int ret;
+
+		if (vi_read64(&it->h, table + 8 * i, &pte))
+			return 0; /* the rest of this table is outside guest memory too */
+		it->f->decode(it->cfg, it->g, level, pte, it->access, &e);
+		if (e.kind == PT_K_LEAF) {
+			uint32_t p = perm & e.perm;
+			uint64_t off = lo & (VI_BIT(e.shift) - 1);
+
+			if (p & PT_PERM_ACCESS) {
+				ret = it->fn(it->opaque, lo, hi - lo + 1, e.addr | off,
+					     p & PT_PERM_RWX);
+				if (ret)
+					return ret;
+			}
+		} else if (e.kind == PT_K_TABLE && e.next && e.next < level) {
+			/* After skipped levels only the bottom of the entry's range is reachable. */
+			uint64_t reach = ebase + (VI_BIT(pt_lvl_shift(it->g, e.next + 1)) - 1);
+
+			if (lo <= reach) {
+				ret = pt_iter_table(it, e.addr, e.next, ebase, lo,
+						    hi < reach ? hi : reach, perm & e.perm);
+				if (ret)
+					return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+int viommu_pt_for_each(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		       void *opaque, uint64_t first, uint64_t last, uint32_t access,
+		       viommu_pt_leaf_fn fn, void *fn_opaque)
+{
+	const struct pt_fmt *f = pt_fmt_of(cfg);
+	struct pt_iter it = { .f = f,
+			      .cfg = cfg,
+			      .h = { host, opaque },
+			      .access = access & VIOMMU_ACC_PRIV,
+			      .fn = fn,
+			      .opaque = fn_opaque };
+	uint64_t cur = first;
+
+	if (!f || !host || !host->dma_read || !fn || first > last)
+		return VIOMMU_EINVAL;
+	/* One pass per input region (two for TTB0/TTB1 and the canonical halves). */
+	for (;;) {
+		struct viommu_pt_walk_result res;
+		struct pt_geo g;
+		uint64_t end;
+		int ret;
+
+		if (f->geo(cfg, cur, &g, &res)) {
+			end = last < g.hi ? last : g.hi;
+			it.g = &g;
+			ret = pt_iter_table(&it, g.root, g.levels, pt_top_base(&g), cur, end,
+					    PT_PERM_ALL);
+			if (ret)
+				return ret;
+		} else {
+			end = last < g.hi ? last : g.hi;
+		}
+		if (end == last)
+			return 0;
+		cur = end + 1;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Builder                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+struct viommu_pt {
+	struct viommu_pt_cfg cfg;
+	const struct pt_fmt *f;
+	struct viommu_host h;
+	struct viommu_pt_alloc_ops alloc;
+	void *alloc_opaque;
+};
+
+static int pt_alloc_table(struct viommu_pt *pt, uint64_t bytes, uint64_t *gpa)
+{
+	static const uint8_t zero[4096];
+	int ret = pt->alloc.alloc(pt->alloc_opaque, bytes, gpa);
+
+	if (ret)
+		return ret < 0 ? ret : VIOMMU_ENOMEM;
+	if (*gpa & (bytes - 1)) {
+		pt->alloc.free(pt->alloc_opaque, *gpa, bytes);
+		return VIOMMU_EINVAL;
+	}
+	for (uint64_t off = 0; off < bytes; off += sizeof(zero)) {
+		ret = vi_write(&pt->h, *gpa + off, zero, sizeof(zero));
+		if (ret) {
+			pt->alloc.free(pt->alloc_opaque, *gpa, bytes);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* True when every entry of [table, table + bytes) is zero; false on a read failure too. */
+static bool pt_table_empty(struct viommu_pt *pt, uint64_t table, uint64_t bytes)
+{
+	uint64_t buf[512];
+
+	for (uint64_t off = 0; off < bytes; off += sizeof(buf)) {
+		if (vi_read(&pt->h, table + off, buf, sizeof(buf)))
+			return false;
+		for (size_t i = 0; i < VI_ARRAY_SIZE(buf); i++) {
+			if (buf[i])
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Free the tables below the table at @level, then the table itself. */
+static void pt_free_tree(struct viommu_pt *pt, const struct pt_geo *g, uint64_t table,
+			 unsigned int level)
+{
+	uint64_t n = VI_BIT(pt_lvl_bits(g, level));
+
+	for (uint64_t i = 0; level > 1 && i < n; i++) {
+		struct pt_ent e;
+		uint64_t pte;
+
+		if (vi_read64(&pt->h, table + 8 * i, &pte))
+			break;
+		pt->f->decode(&pt->cfg, g, level, pte, VIOMMU_ACC_PRIV, &e);
+		if (e.kind == PT_K_TABLE && e.next == level - 1)
+			pt_free_tree(pt, g, e.addr, level - 1);
+	}
+	pt->alloc.free(pt->alloc_opaque, table, pt_table_bytes(g, level));
+}
+
+/* Root geometry of each input region (two for Arm TTB0/TTB1 and the x86 canonical halves). */
+static unsigned int pt_regions(const struct viommu_pt *pt, struct pt_geo g[2])
+{
+	struct viommu_pt_walk_result res;
+	struct pt_geo t;
+	unsigned int n = 0;
+	uint64_t cur = 0;
+
+	for (int i = 0; i < 4 && n < 2; i++) {
+		if (pt->f->geo(&pt->cfg, cur, &t, &res))
+			g[n++] = t;
+		if (t.hi == UINT64_MAX)
+			break;
+		cur = t.hi + 1;
+	}
+	return n;
+}
+
+int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		     void *opaque, const struct viommu_pt_alloc_ops *alloc, void *alloc_opaque,
+		     struct viommu_pt **out)
+{
+	struct viommu_pt_cfg c;
+	struct viommu_pt *pt;
+	struct pt_geo g;
+	struct viommu_pt_walk_result res;
+	bool have_root = false;
+	int ret;
+
+	if (!cfg || !host || !host->dma_read || !host->dma_write || !alloc || !alloc->alloc ||
+	    !alloc->free || !out)
+		return VIOMMU_EINVAL;
+	c = *cfg;
+	c.root = 0;
+	c.root1 = 0;
+	if (!pt_fmt_of(&c))
+		return VIOMMU_EINVAL;
+	pt = calloc(1, sizeof(*pt));
+	if (!pt)
+		return VIOMMU_ENOMEM;
+	pt->cfg = c;
+	pt->f = pt_formats[c.format];
+	pt->h.ops = host;
+	pt->h.opaque = opaque;
+	pt->alloc = *alloc;
+	pt->alloc_opaque = alloc_opaque;
+
+	/* Allocate the root of each region: TTB0 (or the only root) first, then TTB1. */
+	if (!(c.format == VIOMMU_PT_ARM_S1 && (c.flags & VIOMMU_PT_F_NO_TTB0))) {
+		pt->f->geo(&pt->cfg, 0, &g, &res);
+		ret = pt_alloc_table(pt, pt_table_bytes(&g, g.levels), &pt->cfg.root);
+		if (ret)
+			goto err;
+		have_root = true;
+	}
+	if (c.format == VIOMMU_PT_ARM_S1 && (c.flags & VIOMMU_PT_F_TTB1)) {
+		pt->f->geo(&pt->cfg, UINT64_MAX, &g, &res);
+		ret = pt_alloc_table(pt, pt_table_bytes(&g, g.levels), &pt->cfg.root1);
+		if (ret)
+			goto err;
+	}
+	*out = pt;
+	return 0;
+err:
+	if (have_root) {
+		pt->f->geo(&pt->cfg, 0, &g, &res);
+		pt->alloc.free(alloc_opaque, pt->cfg.root, pt_table_bytes(&g, g.levels));
+	}
+	free(pt);
+	return ret;
+}
+
+void viommu_pt_destroy(struct viommu_pt *pt)
+{
+	struct pt_geo g[2];
+	unsigned int n;
+
+	if (!pt)
+		return;
+	n = pt_regions(pt, g);
+	for (unsigned int i = 0; i < n; i++) {
+		/* The x86 canonical halves share one root. */
+		if (i == 0 || g[i].root != g[0].root)
+			pt_free_tree(pt, &g[i], g[i].root, g[i].levels);
+	}
+	free(pt);
+}
+
+const struct viommu_pt_cfg *viommu_pt_get_cfg(const struct viommu_pt *pt)
+{
+	return pt ? &pt->cfg : NULL;
+}
+
+uint64_t viommu_pt_pgsizes(const struct viommu_pt *pt)
+{
+	struct pt_geo g[2];
+	uint64_t sizes = 0;
+	unsigned int n;
+
+	if (!pt)
+		return 0;
+	n = pt_regions(pt, g);
+	for (unsigned int r = 0; r < n; r++) {
+		for (unsigned int l = 1; l <= g[r].levels; l++) {
+			if (pt->f->leaf_ok(&pt->cfg, l) && pt_lvl_shift(&g[r], l) < 64)
+				sizes |= VI_BIT(pt_lvl_shift(&g[r], l));
+		}
+	}
+	return sizes;
+}
+
+/* Undo the tables one pt_install() call allocated: @n tables, parents' entries at @slot[]. */
+static void pt_undo_tables(struct viommu_pt *pt, const struct pt_geo *g, const uint64_t *table,
+			   const uint64_t *slot, const unsigned int *level, unsigned int n)
+{
+	while (n--) {
+		vi_write64(&pt->h, slot[n], 0);
+		pt->alloc.free(pt->alloc_opaque, table[n], pt_table_bytes(g, level[n]));
+	}
+}
+
+/* Install one leaf of the size of @target at @iova, allocating the tables above it. */
+static int pt_install(struct viommu_pt *pt, const struct pt_geo *g, uint64_t iova, uint64_t out,
+		      unsigned int target, uint32_t perm)
+{
+	uint64_t new_table[VIOMMU_PT_MAX_LEVELS], new_slot[VIOMMU_PT_MAX_LEVELS];
+	unsigned int new_level[VIOMMU_PT_MAX_LEVELS], nnew = 0;
+	uint64_t table = g->root;
+	unsigned int level = g->levels;
+	struct pt_ent e;
+	uint64_t a, pte;
+	int ret;
+
+	for (;; level--) {
+		a = table + 8 * pt_index(g, level, iova);
+		ret = vi_read64(&pt->h, a, &pte);
+		if (ret)
+			goto undo;
+		pt->f->decode(&pt->cfg, g, level, pte, VIOMMU_ACC_PRIV, &e);
+		if (level == target)
+			break;
+		if (e.kind == PT_K_INVALID) {
+			uint64_t t;
+
+			ret = pt_alloc_table(pt, pt_table_bytes(g, level - 1), &t);
+			if (ret)
+				goto undo;
+			ret = vi_write64(&pt->h, a, pt->f->mk_table(&pt->cfg, level - 1, t));
+			if (ret) {
+				pt->alloc.free(pt->alloc_opaque, t, pt_table_bytes(g, level - 1));
+				goto undo;
+			}
+			new_table[nnew] = t;
+			new_slot[nnew] = a;
+			new_level[nnew++] = level - 1;
+			table = t;
+		} else if (e.kind == PT_K_TABLE && e.next == level - 1) {
+			table = e.addr;
+		} else {
+			ret = e.kind == PT_K_LEAF ? VIOMMU_EEXIST : VIOMMU_EIO;
+			goto undo;
+		}
+	}
+	if (e.kind != PT_K_INVALID) {
+		ret = e.kind == PT_K_FAULT ? VIOMMU_EIO : VIOMMU_EEXIST;
+		goto undo;
+	}
+	ret = vi_write64(&pt->h, a, pt->f->mk_leaf(&pt->cfg, g, level, out, perm));
+	if (!ret)
+		return 0;
+undo:
+	pt_undo_tables(pt, g, new_table, new_slot, new_level, nnew);
+	return ret;
+}
+
+static int pt_unmap_range(struct viommu_pt *pt, uint64_t iova, uint64_t last, uint64_t *removed);
+
+int viommu_pt_map(struct viommu_pt *pt, uint64_t iova, uint64_t out, uint64_t size, uint32_t perm,
+		  uint64_t pgsizes)
+{
+	uint64_t sizes, min, done = 0;
+	struct pt_geo g;
+	struct viommu_pt_walk_result res;
+
+	if (!pt || size == 0 || !vi_range_ok(iova, size) || !vi_range_ok(out, size) ||
+	    !(perm & VIOMMU_ACC_RW) || (perm & ~(PT_PERM_RWX | VIOMMU_ACC_PRIV)))
+		return VIOMMU_EINVAL;
+	sizes = viommu_pt_pgsizes(pt);
+	if (pgsizes)
+		sizes &= pgsizes;
+	if (!sizes)
+		return VIOMMU_EINVAL;
+	min = sizes & -sizes;
+	if ((iova | out | size) & (min - 1))
+		return VIOMMU_EINVAL;
+	/* The whole range must lie in one input region. */
+	if (!pt->f->geo(&pt->cfg, iova, &g, &res) || iova + (size - 1) > g.hi)
+		return VIOMMU_EINVAL;
+
+	while (done < size) {
+		uint64_t cur = iova + done, o = out + done, left = size - done;
+		unsigned int target = 0;
+		int ret;
+
+		for (unsigned int l = g.levels; l >= 1; l--) {
+			unsigned int s = pt_lvl_shift(&g, l);
+
+			if (s < 64 && (sizes & VI_BIT(s)) && pt->f->leaf_ok(&pt->cfg, l) &&
+			    !((cur | o) & (VI_BIT(s) - 1)) && left >= VI_BIT(s)) {
+				target = l;
+				break;
+			}
+		}
+		ret = target ? pt_install(pt, &g, cur, o, target, perm) : VIOMMU_EINVAL;
+		if (ret) {
+			uint64_t removed;
+
+			if (done)
+				pt_unmap_range(pt, iova, iova + done - 1, &removed);
+			return ret;
+		}
+		done += VI_BIT(pt_lvl_shift(&g, target));
+	}
+	return 0;
+}
+
+/*
+ * Remove the leaves in [iova, last], freeing tables that become empty. The caller made sure no
+ * leaf straddles either end.
+ */
+static int pt_unmap_range(struct viommu_pt *pt, uint64_t iova, uint64_t last, uint64_t *removed)
+{
+	uint64_t cur = iova;
+
+	*removed = 0;
+	for (;;) {
+		uint64_t table[VIOMMU_PT_MAX_LEVELS + 1], slot[VIOMMU_PT_MAX_LEVELS + 1];
+		struct viommu_pt_walk_result res;
+		struct pt_geo g;
+		unsigned int level;
+		uint64_t next;
+		struct pt_ent e;
+		int ret;
+
+		if (!pt->f->geo(&pt->cfg, cur, &g, &res)) {
+			next = g.hi;
+			goto advance;
+		}
+		level = g.levels;
+		table[level] = g.root;
+		for (;;) {
+			uint64_t pte;
+			unsigned int shift = pt_lvl_shift(&g, level);
+
+			slot[level] = table[level] + 8 * pt_index(&g, level, cur);
+			ret = vi_read64(&pt->h, slot[level], &pte);
+			if (ret)
+				return ret;
+			pt->f->decode(&pt->cfg, &g, level, pte, VIOMMU_ACC_PRIV, &e);
+			next = cur | (VI_BIT(shift) - 1);
+			if (e.kind == PT_K_TABLE && e.next == level - 1) {
+				table[--level] = e.addr;
+				continue;
+			}
+			if (e.kind == PT_K_INVALID)
+				break;
+			if (e.kind != PT_K_LEAF)
+				return VIOMMU_EIO;
+			ret = vi_write64(&pt->h, slot[level], 0);
+			if (ret)
+				return ret;
+			*removed += VI_BIT(shift);
+			/* Free the tables this emptied, never the root. */
+			while (level < g.levels &&
+			       pt_table_empty(pt, table[level], pt_table_bytes(&g, level))) {
+				ret = vi_write64(&pt->h, slot[level + 1], 0);
+				if (ret)
+					return ret;
+				pt->alloc.free(pt->alloc_opaque, table[level],
+					       pt_table_bytes(&g, level));
+				level++;
+			}
+			break;
+		}
+advance:
+		if (next >= last)
+			return 0;
+		cur = next + 1;
+	}
+}
+
+int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t *unmapped)
+{
+	struct viommu_pt_walk_result r;
+	uint64_t last, removed = 0, mask;
+	int ret;
+
+	if (unmapped)
+		*unmapped = 0;
+	if (!pt || size == 0 || !vi_range_ok(iova, size))
+		return VIOMMU_EINVAL;
+	last = iova + (size - 1);
+	/* Only the leaves holding the two ends can straddle the range. */
+	pt_walk(pt->f, &pt->cfg, &pt->h, iova, 0, &r);
+	mask = VI_BIT(r.page_shift) - 1;
+	if (r.fault == VIOMMU_FAULT_NONE && ((iova & mask) || last - iova < mask))
+		return VIOMMU_ERANGE;
+	pt_walk(pt->f, &pt->cfg, &pt->h, last, 0, &r);
+	mask = VI_BIT(r.page_shift) - 1;
+	if (r.fault == VIOMMU_FAULT_NONE && (last & mask) != mask)
+		return VIOMMU_ERANGE;
+	ret = pt_unmap_range(pt, iova, last, &removed);
+	if (unmapped)
+		*unmapped = removed;
+	return ret;
+}

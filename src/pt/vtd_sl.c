@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VT-d second-level tables (see vtd_sl.h for the specification sections).
+ */
+#include "pt_internal.h"
+#include "vtd_sl.h"
+
+static int vtd_sl_check(const struct viommu_pt_cfg *cfg)
+{
+	if (cfg->levels < 3 || cfg->levels > 5 || (cfg->oas && (cfg->oas < 32 || cfg->oas > 52)) ||
+	    (cfg->root & 0xfff))
+		return VIOMMU_EINVAL;
+	return 0;
+}
+
+static bool vtd_sl_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		       struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + 9 * cfg->levels;
+
+	g->root = cfg->root;
+	g->levels = cfg->levels;
+	g->gran = 12;
+	g->bpl = 9;
+	g->top_bits = 9;
+	if (iova >> ias) {
+		/* Beyond the domain's AGAW: fault reason "address beyond AGAW/MGAW". */
+		g->lo = VI_BIT(ias);
+		g->hi = UINT64_MAX;
+		res->fault = VIOMMU_FAULT_ADDR_SIZE;
+		res->detail = VIOMMU_PT_D_INPUT_RANGE;
+		return false;
+	}
+	g->lo = 0;
+	g->hi = VI_BIT(ias) - 1;
+	return true;
+}
+
+static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52)) | VTD_SL_TM;
+	bool leaf = level == 1 || (pte & VTD_SL_PS);
+
+	(void)access;
+	e->kind = PT_K_INVALID;
+	if (!(pte & (VTD_SL_R | VTD_SL_W)))
+		return;
+	if (!leaf || !(cfg->flags & VIOMMU_PT_F_SNP))
+		rsvd |= VTD_SL_SNP;
+	if (pte & rsvd) {
+		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
+		return;
+	}
+	if (leaf && level > 1) {
+		bool ok = (level == 2 && (cfg->flags & VIOMMU_PT_F_SP_2M)) ||
+			  (level == 3 && (cfg->flags & VIOMMU_PT_F_SP_1G));
+
+		/* PS is reserved where the superpage is not supported (and always above 1 GiB). */
+		if (!ok) {
+			pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF);
+			return;
+		}
+		if (pte & VI_GENMASK(pt_lvl_shift(g, level) - 1, 12)) {
+			pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
+			return;
+		}
+	}
+	e->perm = PT_PERM_ACCESS;
+	if (pte & VTD_SL_R)
+		e->perm |= VIOMMU_ACC_READ;
+	if (pte & VTD_SL_W)
+		e->perm |= VIOMMU_ACC_WRITE;
+	if (pte & VTD_SL_X)
+		e->perm |= VIOMMU_ACC_EXEC;
+	e->addr = pte & VTD_SL_ADDR;
+	if (leaf) {
+		e->kind = PT_K_LEAF;
+		e->shift = (uint8_t)pt_lvl_shift(g, level);
+		e->attr = (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0;
+	} else {
+		e->kind = PT_K_TABLE;
+		e->next = (uint8_t)(level - 1);
+	}
+}
+
+static uint64_t vtd_sl_update(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
+			      uint64_t pte, uint32_t access)
+{
+	(void)level;
+	if (!(cfg->flags & VIOMMU_PT_F_AD))
+		return pte;
+	pte |= VTD_SL_A;
+	if (leaf && (access & VIOMMU_ACC_WRITE))
+		pte |= VTD_SL_D;
+	return pte;
+}
+
+static bool vtd_sl_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	return level == 1 || (level == 2 && (cfg->flags & VIOMMU_PT_F_SP_2M)) ||
+	       (level == 3 && (cfg->flags & VIOMMU_PT_F_SP_1G));
+}
+
+static uint64_t vtd_sl_mk_table(const struct viommu_pt_cfg *cfg, unsigned int level, uint64_t table)
+{
+	(void)cfg;
+	(void)level;
+	/* Rights are the AND over the levels: tables grant everything, leaves restrict. */
+	return table | VTD_SL_R | VTD_SL_W | VTD_SL_X;
+}
+
+static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			       unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = out;
+
+	(void)cfg;
+	(void)g;
+	if (perm & VIOMMU_ACC_READ)
+		pte |= VTD_SL_R;
+	if (perm & VIOMMU_ACC_WRITE)
+		pte |= VTD_SL_W;
+	if (perm & VIOMMU_ACC_EXEC)
+		pte |= VTD_SL_X;
+	if (level > 1)
+		pte |= VTD_SL_PS;
+	return pte;
+}
+
+const struct pt_fmt pt_fmt_vtd_sl = {
+	.name = "vtd-sl",
+	.check = vtd_sl_check,
+	.geo = vtd_sl_geo,
+	.decode = vtd_sl_decode,
+	.update = vtd_sl_update,
+	.leaf_ok = vtd_sl_leaf_ok,
+	.mk_table = vtd_sl_mk_table,
+	.mk_leaf = vtd_sl_mk_leaf,
+};

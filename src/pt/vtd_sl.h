@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intel VT-d second-level paging entries.
+ *
+ * Intel Virtualization Technology for Directed I/O, Architecture Specification (rev. 3.x/4.x):
+ *   3.7    Second-Level Translation (3/4/5-level tables for 39/48/57-bit AGAW, 2 MiB and 1 GiB
+ *          pages when CAP.SLLPS reports them, access rights are the AND over all levels)
+ *   3.7.2  Accessed and dirty flags (scalable mode, SLADE in the PASID-table entry)
+ *   9.8    Second-Level Paging Entries: SL-PML5E, SL-PML4E, SL-PDPE, SL-PDE, SL-PTE
+ *
+ * Entry layout (all levels): R 0, W 1, X 2, [EMT 5:3, IPAT 6 leaf only], PS 7 (SL-PDPE/SL-PDE),
+ * A 8, D 9 (leaf), SNP 11 (leaf, with ECAP.SC), address (HAW-1):12, TM 62. Bits 51:HAW are
+ * reserved; so is PS in SL-PML5E/SL-PML4E, and in SL-PDPE/SL-PDE when the matching superpage is
+ * not supported, bit 11 unless snoop control is, bit 62, and the address bits below a
+ * superpage's size. An entry with R = W = 0 is not present.
+ */
+#ifndef VIOMMU_PT_VTD_SL_H
+#define VIOMMU_PT_VTD_SL_H
+
+#include "core/core.h"
+
+#define VTD_SL_R VI_BIT(0)
+#define VTD_SL_W VI_BIT(1)
+#define VTD_SL_X VI_BIT(2)
+#define VTD_SL_PS VI_BIT(7)
+#define VTD_SL_A VI_BIT(8)
+#define VTD_SL_D VI_BIT(9)
+#define VTD_SL_SNP VI_BIT(11)
+#define VTD_SL_TM VI_BIT(62)
+#define VTD_SL_ADDR VI_GENMASK(51, 12)
+
+#endif /* VIOMMU_PT_VTD_SL_H */
