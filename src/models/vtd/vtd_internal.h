@@ -15,6 +15,8 @@
 
 #define VTD_CTX_CACHE_SIZE 4096 /* direct-mapped by source id */
 #define VTD_NSID 65536
+/* Second-level walks one invalidation (or replay) may spend bringing consumers up to date. */
+#define VTD_SYNC_BUDGET (1ull << 22)
 
 /* A decoded, validated legacy context entry. */
 struct vtd_ctx {
@@ -90,6 +92,7 @@ struct vtd {
 	size_t nleaves, cap_leaves, nwin, cap_win;
 	struct viommu_event *ev;
 	size_t nev, cap_ev;
+	uint64_t budget; /* walks left in the running sync */
 
 	struct viommu_vtd_stats st;
 };

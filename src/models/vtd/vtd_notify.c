@@ -16,8 +16,6 @@
  */
 #include <stdlib.h>
 
-#include <viommu/pt.h>
-
 #include "vtd_internal.h"
 
 #define EV_MAP_UNMAP (VIOMMU_EV_MAP | VIOMMU_EV_UNMAP)
@@ -129,20 +127,6 @@ static bool add_piece(struct vtd *s, uint64_t iova, uint64_t last, uint64_t out,
 	return true;
 }
 
-static int leaf_cb(void *opaque, uint64_t iova, uint64_t size, uint64_t out, uint32_t perm)
-{
-	struct vtd *s = opaque;
-	uint64_t last = iova + (size - 1);
-
-	perm &= VIOMMU_ACC_RW;
-	if (!perm || !size)
-		return 0;
-	/* The output range must not touch the interrupt range either. */
-	if (!(out + (size - 1) < VTD_INTR_ADDR_FIRST || out > VTD_INTR_ADDR_LAST))
-		return 0;
-	return add_piece(s, iova, last, out, perm) ? 0 : VIOMMU_ENOMEM;
-}
-
 /* Fill s->leaves with what @sid translates in [a, b] now; false when out of memory. */
 static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, struct vtd_ctx *c,
 			 bool *have_ctx)
@@ -163,18 +147,39 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 		b = top;
 	if (c->tt == CTX_TT_PASS_THROUGH)
 		return add_piece(s, a, b, a, VIOMMU_ACC_RW);
-	{
-		struct viommu_pt_cfg pc = { .format = VIOMMU_PT_VTD_SL,
-					    .levels = c->levels,
-					    .root = c->slptptr };
+	/*
+	 * One walk per leaf or per hole, a hole skipped whole at the level it was found. Aliased
+	 * tables can make a range hold 2^36 leaves or empty tables, so the walks are budgeted.
+	 */
+	for (uint64_t x = a;;) {
+		struct vtd_leaf l;
+		uint32_t level, reason;
+		uint64_t end, span;
 
-		if (s->cap & CAP_SLLPS(CAP_SLLPS_2M))
-			pc.flags |= VIOMMU_PT_F_SP_2M;
-		if (s->cap & CAP_SLLPS(CAP_SLLPS_1G))
-			pc.flags |= VIOMMU_PT_F_SP_1G;
-		s->st.page_walks++;
-		return viommu_pt_for_each(&pc, s->v.host.ops, s->v.host.opaque, a, b, 0, leaf_cb,
-					  s) != VIOMMU_ENOMEM;
+		if (s->budget == 0)
+			return false;
+		s->budget--;
+		reason = vtd_sl_walk(s, c, x, &l, &level);
+		if (reason == VTD_FR_ADDR_BEYOND_MGAW)
+			return true;
+		if (reason || !l.perm) {
+			/* Nothing translates in the entry that stopped the walk. */
+			span = level ? 1ull << (12 + 9 * (level - 1)) : 1ull << 12;
+			end = (x | (span - 1));
+		} else {
+			end = l.iova + ((1ull << l.shift) - 1);
+			/* DMA into the interrupt range never translates (§3.15). */
+			if (l.out + ((1ull << l.shift) - 1) < VTD_INTR_ADDR_FIRST ||
+			    l.out > VTD_INTR_ADDR_LAST) {
+				uint64_t first = x, last = end < b ? end : b;
+
+				if (!add_piece(s, first, last, l.out + (first - l.iova), l.perm))
+					return false;
+			}
+		}
+		if (end >= b)
+			return true;
+		x = end + 1;
 	}
 }
 
@@ -250,7 +255,7 @@ static bool splice(struct vtd_as *as, size_t i0, size_t i1, const struct vtd_map
 }
 
 /*
- * Out of memory half-way: the safe direction is to take everything in the window away from the
+ * Out of memory or walk budget half-way: the safe direction is to take everything in the window away from the
  * MAP consumers (a device faults instead of using a stale translation).
  */
 static void give_up(struct vtd *s, uint32_t sid, struct vtd_as *as, size_t i0, size_t i1)
@@ -265,7 +270,7 @@ static void give_up(struct vtd *s, uint32_t sid, struct vtd_as *as, size_t i0, s
 	}
 	memmove(&as->maps[i0], &as->maps[i1], (as->n - i1) * sizeof(*as->maps));
 	as->n -= i1 - i0;
-	vi_log(&s->v.host, VIOMMU_LOG_ERR, "vtd: out of memory syncing requester %04x", sid);
+	vi_log(&s->v.host, VIOMMU_LOG_ERR, "vtd: requester %04x: sync over budget or memory", sid);
 }
 
 static void sync_as(struct vtd *s, uint32_t sid, struct vtd_as *as, uint64_t a, uint64_t b)
@@ -448,6 +453,7 @@ void vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t s
 
 	if (!vi_notify_wanted(&s->v, EV_MAP_UNMAP))
 		return;
+	s->budget = VTD_SYNC_BUDGET;
 	for (const struct viommu_notifier *n = s->v.notifiers; n; n = n->next) {
 		if (!(n->events & EV_MAP_UNMAP))
 			continue;
@@ -491,6 +497,7 @@ int vtd_replay(struct viommu *v, struct viommu_notifier *n)
 		return 0;
 	if (lo >= VTD_NSID)
 		return VIOMMU_EINVAL;
+	s->budget = VTD_SYNC_BUDGET;
 	if (n->sid == VIOMMU_SID_ANY && (s->gsts & GSTS_TES))
 		scan_tables(s);
 	else
