@@ -383,6 +383,8 @@ static int vtd_mmio_write(struct viommu *v, uint64_t off, unsigned int size, uin
 	struct vtd *s = to_vtd(v);
 
 	s->st.mmio_writes++;
+	s->budget = VTD_SYNC_BUDGET;
+	s->scanned = false;
 	if (off >= VIOMMU_VTD_REG_SIZE || (size != 4 && size != 8) || (off & (size - 1)))
 		return 0;
 	if (size == 8 && is_reg64(off)) {

@@ -15,7 +15,10 @@
 
 #define VTD_CTX_CACHE_SIZE 4096 /* direct-mapped by source id */
 #define VTD_NSID 65536
-/* Second-level walks one invalidation (or replay) may spend bringing consumers up to date. */
+/*
+ * Second-level walks one guest action (a register write, with every descriptor a doorbell runs) or
+ * one replay may spend bringing consumers up to date.
+ */
 #define VTD_SYNC_BUDGET (1ull << 22)
 
 /* A decoded, validated legacy context entry. */
@@ -92,7 +95,8 @@ struct vtd {
 	size_t nleaves, cap_leaves, nwin, cap_win;
 	struct viommu_event *ev;
 	size_t nev, cap_ev;
-	uint64_t budget; /* walks left in the running sync */
+	uint64_t budget; /* walks the running guest action may still spend on syncs */
+	bool scanned;	 /* the root/context tables were scanned in this action */
 
 	struct viommu_vtd_stats st;
 };

@@ -392,7 +392,10 @@ static void sync_sid(struct vtd *s, uint32_t sid, enum vtd_sync_scope scope, uin
 	listeners(s, sid, &map, &unmap_only);
 	if (!map && !unmap_only)
 		return;
-	if (scope == VTD_SYNC_DOMAIN) {
+	/* Deciding membership costs a context fetch: it is paid from the walk budget. */
+	if (s->budget)
+		s->budget--;
+	if (scope == VTD_SYNC_DOMAIN && s->budget) {
 		struct vtd_ctx c;
 		const struct vtd_as *as = s->as ? s->as[sid] : NULL;
 		bool in = (as && as->has_did && as->did == did) ||
@@ -430,6 +433,11 @@ static void scan_tables(struct vtd *s)
 {
 	uint64_t rta = s->rta_active & RTADDR_RTA;
 
+	/* Once per guest action: the tables cannot change while one register write runs. */
+	if (s->scanned)
+		return;
+	s->scanned = true;
+
 	for (uint32_t bus = 0; bus < 256; bus++) {
 		uint64_t re;
 
@@ -453,7 +461,6 @@ void vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t s
 
 	if (!vi_notify_wanted(&s->v, EV_MAP_UNMAP))
 		return;
-	s->budget = VTD_SYNC_BUDGET;
 	for (const struct viommu_notifier *n = s->v.notifiers; n; n = n->next) {
 		if (!(n->events & EV_MAP_UNMAP))
 			continue;
@@ -498,6 +505,7 @@ int vtd_replay(struct viommu *v, struct viommu_notifier *n)
 	if (lo >= VTD_NSID)
 		return VIOMMU_EINVAL;
 	s->budget = VTD_SYNC_BUDGET;
+	s->scanned = false;
 	if (n->sid == VIOMMU_SID_ANY && (s->gsts & GSTS_TES))
 		scan_tables(s);
 	else
