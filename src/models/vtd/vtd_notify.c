@@ -247,7 +247,8 @@ static bool splice(struct vtd_as *as, size_t i0, size_t i1, const struct vtd_map
 
 	if (!grow((void **)&as->maps, &as->cap, n, sizeof(*as->maps)))
 		return false;
-	memmove(&as->maps[i0 + nw], &as->maps[i1], (as->n - i1) * sizeof(*as->maps));
+	if (as->n > i1)
+		memmove(&as->maps[i0 + nw], &as->maps[i1], (as->n - i1) * sizeof(*as->maps));
 	if (nw)
 		memcpy(&as->maps[i0], w, nw * sizeof(*w));
 	as->n = n;
@@ -268,7 +269,8 @@ static void give_up(struct vtd *s, uint32_t sid, struct vtd_as *as, size_t i0, s
 
 		send(s, sid, true, &ev);
 	}
-	memmove(&as->maps[i0], &as->maps[i1], (as->n - i1) * sizeof(*as->maps));
+	if (as->n > i1)
+		memmove(&as->maps[i0], &as->maps[i1], (as->n - i1) * sizeof(*as->maps));
 	as->n -= i1 - i0;
 	vi_log(&s->v.host, VIOMMU_LOG_ERR, "vtd: requester %04x: sync over budget or memory", sid);
 }
