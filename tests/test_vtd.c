@@ -881,7 +881,7 @@ static void test_cm_notify(void **state)
 /* Randomized run against a reference                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-#define RPAGES 512
+#define RPAGES 1024 /* 4 MiB of IOVA: room for two 2 MiB superpages */
 #define RSIDS 2
 #define NONE UINT64_MAX
 
@@ -892,19 +892,23 @@ struct rpage {
 	uint64_t stale[8];
 	uint32_t stale_perm[8];
 	int nstale;
-	bool none_ok; /* a fault is legal (current or a stale state is unmapped) */
+	bool none_ok;  /* a fault is legal (current or a stale state is unmapped) */
+	uint32_t run;  /* first page of the mapped run holding this page */
+	uint32_t nrun; /* pages in that run (on its first page) */
 };
 
-/* The MAP consumer's picture (a shadow table), per 4 KiB page. */
+/* A consumer's picture, per 4 KiB page: a shadow table (MAP/UNMAP) or a device TLB (UNMAP). */
 struct shadow {
 	uint64_t out[RPAGES];
 	uint32_t perm[RPAGES];
+	bool devtlb; /* filled from translations, emptied by UNMAP */
 	bool bad;
 };
 
 struct rctx {
 	struct rpage pg[RPAGES];
 	struct shadow sh[RSIDS];
+	struct shadow tlb[RSIDS];
 };
 
 static struct rctx *g_ref;
@@ -926,12 +930,11 @@ static void on_shadow(void *opaque, const struct viommu_event *ev)
 			/* UNMAP of a page whose translation did not change: a transient unmap. */
 			const struct rpage *p = &g_ref->pg[i];
 
-			if (sh->out[i] != NONE && p->cur == sh->out[i] && p->perm == sh->perm[i])
+			if (!sh->devtlb && sh->out[i] != NONE && p->cur == sh->out[i] &&
+			    p->perm == sh->perm[i])
 				sh->bad = true;
 			sh->out[i] = NONE;
 		}
-		if (a + 4096 < a)
-			break;
 	}
 }
 
@@ -943,27 +946,62 @@ static void ref_flushed(struct rctx *rc, uint64_t first, uint64_t npages)
 	}
 }
 
-static void test_random_reference(void **state)
+static bool legal(const struct rpage *p, uint64_t page, uint32_t perm)
 {
-	struct test_rng rng = { test_seed(0x7d0c0ffee) };
-	struct viommu_vtd_config c = cfg_default();
-	struct viommu_notifier *n[RSIDS];
-	struct rctx *rc = calloc(1, sizeof(*rc));
-	struct fx f;
-	long ops = 0, xlates = 0;
+	if (page == p->cur && perm == p->perm)
+		return true;
+	for (int k = 0; k < p->nstale; k++) {
+		if (page == p->stale[k] && perm == p->stale_perm[k])
+			return true;
+	}
+	return false;
+}
 
-	(void)state;
+/*
+ * @cm_qi: caching mode, queued invalidation, deferred flushing, 4 KiB pages, shadow consumers.
+ * Otherwise: no caching mode, register-based invalidation, strict flushing, 2 MiB pages too.
+ * Both run device-TLB consumers (UNMAP only, filled from translations).
+ */
+static void random_run(uint64_t seed, bool cm_qi, long nops)
+{
+	struct test_rng rng = { seed };
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_notifier *n[RSIDS], *tn[RSIDS];
+	struct rctx *rc = calloc(1, sizeof(*rc));
+	struct vtd_drv_config dc = { 0 };
+	struct fx f;
+	long ops = 0, xlates = 0, supers = 0;
+
 	assert_non_null(rc);
 	g_ref = rc;
-	c.flags |= VIOMMU_VTD_CM;
+	if (cm_qi)
+		c.flags |= VIOMMU_VTD_CM;
+	else
+		c.flags &= ~VIOMMU_VTD_QI;
 	c.iotlb_capacity = 64; /* small: evictions and refills all the time */
-	fx_init(&f, &c, true, true);
+	fx_init(&f, &c, false, false);
+	dc.iommu = f.v;
+	dc.mem = f.fm;
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	dc.deferred = cm_qi;
+	dc.batch = 64;
+	dc.no_superpages = cm_qi;
+	assert_int_equal(vtd_drv_create(&dc, &f.d), 0);
+	assert_int_equal(vtd_drv_enable(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
-		for (int i = 0; i < RPAGES; i++)
+		rc->tlb[s].devtlb = true;
+		for (int i = 0; i < RPAGES; i++) {
 			rc->sh[s].out[i] = NONE;
-		assert_int_equal(viommu_notifier_add(f.v, 0x40 + (uint32_t)s,
-						     VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_shadow,
-						     &rc->sh[s], &n[s]),
+			rc->tlb[s].out[i] = NONE;
+		}
+		if (cm_qi)
+			assert_int_equal(viommu_notifier_add(f.v, 0x40 + (uint32_t)s,
+							     VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+							     on_shadow, &rc->sh[s], &n[s]),
+					 0);
+		assert_int_equal(viommu_notifier_add(f.v, 0x40 + (uint32_t)s, VIOMMU_EV_UNMAP,
+						     on_shadow, &rc->tlb[s], &tn[s]),
 				 0);
 		assert_int_equal(vtd_drv_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
 	}
@@ -971,42 +1009,51 @@ static void test_random_reference(void **state)
 		rc->pg[i].cur = NONE;
 		rc->pg[i].none_ok = true;
 	}
-	while (ops < 120000) {
+	while (ops < nops) {
 		uint64_t r = test_below(&rng, 100);
 		uint64_t pg = test_below(&rng, RPAGES);
 		uint64_t np = 1 + test_below(&rng, 4);
 
+		ops++;
+		if (!cm_qi && r < 2) { /* a 2 MiB superpage run */
+			pg &= ~511ull;
+			np = 512;
+		}
 		if (pg + np > RPAGES)
 			np = RPAGES - pg;
-		ops++;
 		if (r < 20) { /* map a free run */
 			bool free_run = true;
 			uint64_t out = (1 + test_below(&rng, 4000)) << 12;
 			uint32_t perm = 1 + (uint32_t)test_below(&rng, 3);
 
+			if (np == 512)
+				out = (1 + test_below(&rng, 15)) << 21;
 			for (uint64_t i = pg; i < pg + np; i++)
 				free_run = free_run && rc->pg[i].cur == NONE;
 			if (!free_run)
 				continue;
 			assert_int_equal(vtd_drv_map(f.d, 6, pg << 12, out, np << 12, perm), 0);
+			supers += np == 512;
 			for (uint64_t i = pg; i < pg + np; i++) {
 				rc->pg[i].cur = out + ((i - pg) << 12);
 				rc->pg[i].perm = perm;
+				rc->pg[i].run = (uint32_t)pg;
 			}
+			rc->pg[pg].nrun = (uint32_t)np;
 			/* Caching mode: the map was flushed page-selectively. */
-			ref_flushed(rc, pg, np);
-		} else if (r < 35) { /* unmap a mapped run (deferred flush) */
+			if (cm_qi)
+				ref_flushed(rc, pg, np);
+		} else if (r < 35) { /* unmap the run holding pg */
 			struct vtd_drv_stats before, after;
-			bool mapped = true;
+			uint64_t first = rc->pg[pg].run;
 
-			for (uint64_t i = pg; i < pg + np; i++)
-				mapped = mapped && rc->pg[i].cur != NONE;
-			if (!mapped)
+			if (rc->pg[pg].cur == NONE)
 				continue;
+			np = rc->pg[first].nrun;
 			vtd_drv_get_stats(f.d, &before);
-			assert_int_equal(vtd_drv_unmap(f.d, 6, pg << 12, np << 12), 0);
+			assert_int_equal(vtd_drv_unmap(f.d, 6, first << 12, np << 12), 0);
 			vtd_drv_get_stats(f.d, &after);
-			for (uint64_t i = pg; i < pg + np; i++) {
+			for (uint64_t i = first; i < first + np; i++) {
 				struct rpage *p = &rc->pg[i];
 
 				if (p->nstale < 8) {
@@ -1016,57 +1063,80 @@ static void test_random_reference(void **state)
 				p->cur = NONE;
 				p->none_ok = true;
 			}
-			/* The batch filled up: the driver flushed the domain. */
-			if (after.dsi != before.dsi)
-				ref_flushed(rc, 0, RPAGES);
+			if (!cm_qi)
+				ref_flushed(rc, first, np); /* strict */
+			else if (after.dsi != before.dsi)
+				ref_flushed(rc, 0, RPAGES); /* the batch filled: domain flush */
 		} else if (r < 37) {
 			assert_int_equal(vtd_drv_flush(f.d), 0);
 			ref_flushed(rc, 0, RPAGES);
 		} else { /* DMA */
-			uint32_t sid = 0x40 + (uint32_t)test_below(&rng, RSIDS);
+			uint32_t si = (uint32_t)test_below(&rng, RSIDS);
 			uint32_t acc = test_below(&rng, 2) ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
 			uint64_t off = test_below(&rng, 4096);
-			struct viommu_xlate_result res = xl(&f, sid, (pg << 12) + off, acc);
+			struct viommu_xlate_result res = xl(&f, 0x40 + si, (pg << 12) + off, acc);
 			const struct rpage *p = &rc->pg[pg];
-			bool ok = false;
+			struct shadow *t = &rc->tlb[si];
+			bool ok;
 
 			xlates++;
 			if (!viommu_xlate_ok(&res)) {
-				/* Legal when the page is (or may still be seen as) unmapped or lacks
-				 * the right in some legal state. */
+				/* Legal when some legal state is unmapped or lacks the right. */
 				ok = p->none_ok || !(p->perm & acc);
 				for (int k = 0; k < p->nstale && !ok; k++)
 					ok = !(p->stale_perm[k] & acc);
 			} else {
-				uint64_t page = res.out - off;
-
-				ok = page == p->cur && (res.perm & acc) && res.perm == p->perm;
-				for (int k = 0; k < p->nstale && !ok; k++)
-					ok = page == p->stale[k] && res.perm == p->stale_perm[k];
+				ok = (res.perm & acc) && legal(p, res.out - off, res.perm);
+				/* The device TLB caches what it was given. */
+				t->out[pg] = res.out - off;
+				t->perm[pg] = res.perm;
 			}
 			if (!ok)
 				fail_msg("op %ld: page %llu acc %u got %s out %llx", ops,
 					 (unsigned long long)pg, acc,
 					 viommu_xlate_ok(&res) ? "ok" : "fault",
 					 (unsigned long long)res.out);
+			/* Whatever a device TLB still holds must be legal now. */
+			for (int s = 0; s < RSIDS; s++) {
+				const struct shadow *ts = &rc->tlb[s];
+
+				if (ts->out[pg] != NONE && !legal(p, ts->out[pg], ts->perm[pg]))
+					fail_msg("op %ld: device TLB %d holds a stale page %llu",
+						 ops, s, (unsigned long long)pg);
+			}
 		}
 		for (int s = 0; s < RSIDS; s++)
 			assert_false(rc->sh[s].bad);
 	}
-	/* After a final flush the consumers hold exactly the guest's tables. */
+	/* After a final flush consumers hold exactly the guest's tables (device TLBs: a subset). */
 	assert_int_equal(vtd_drv_flush(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		for (int i = 0; i < RPAGES; i++) {
-			assert_int_equal(rc->sh[s].out[i], rc->pg[i].cur);
-			if (rc->pg[i].cur != NONE)
-				assert_int_equal(rc->sh[s].perm[i], rc->pg[i].perm);
+			if (cm_qi) {
+				assert_int_equal(rc->sh[s].out[i], rc->pg[i].cur);
+				if (rc->pg[i].cur != NONE)
+					assert_int_equal(rc->sh[s].perm[i], rc->pg[i].perm);
+			}
+			if (rc->tlb[s].out[i] != NONE)
+				assert_int_equal(rc->tlb[s].out[i], rc->pg[i].cur);
 		}
-		viommu_notifier_del(f.v, n[s]);
+		if (cm_qi)
+			viommu_notifier_del(f.v, n[s]);
+		viommu_notifier_del(f.v, tn[s]);
 	}
-	assert_true(xlates > 50000);
-	clear_faults(&f, 8);
+	assert_true(xlates > nops / 2);
+	assert_true(cm_qi || supers > 0);
 	fx_fini(&f);
 	free(rc);
+}
+
+static void test_random_reference(void **state)
+{
+	uint64_t seed = test_seed(0x7d0c0ffee);
+
+	(void)state;
+	random_run(seed, true, 60000);
+	random_run(seed ^ 0x5555, false, 60000);
 }
 
 int main(void)
