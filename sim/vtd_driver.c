@@ -363,6 +363,12 @@ int vtd_drv_enable(struct vtd_drv *d)
 	uint32_t sagaw;
 	int ret;
 
+	if (d->root) {
+		/* Already brought up: translation back on. */
+		d->gcmd |= GCMD_TE;
+		wr32(d, GCMD_REG, d->gcmd);
+		return poll_gsts(d, GCMD_TE, true);
+	}
 	d->cap = rd64(d, CAP_REG);
 	d->ecap = rd64(d, ECAP_REG);
 	sagaw = (uint32_t)CAP_SAGAW(d->cap);

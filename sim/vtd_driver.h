@@ -46,7 +46,8 @@ void vtd_drv_destroy(struct vtd_drv *d);
 
 /*
  * Bring the unit up as Linux does: root table, SRTP, fault event registers, queued invalidation
- * (when offered), global context and IOTLB flushes, then TE.
+ * (when offered), global context and IOTLB flushes, then TE. After vtd_drv_disable(), sets TE
+ * again.
  */
 int vtd_drv_enable(struct vtd_drv *d);
 /* Clear TE (translation off). */

@@ -877,6 +877,46 @@ static void test_cm_notify(void **state)
 	fx_fini(&f);
 }
 
+static void test_te_toggle_replay_any(void **state)
+{
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_notifier *n;
+	struct evlog log = { 0 };
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_VTD_CM;
+	fx_init(&f, &c, true, false);
+	assert_int_equal(vtd_drv_attach(f.d, 0x0301, 2, false), 0);
+	assert_int_equal(vtd_drv_map(f.d, 2, 0x7000, 0x9000, 0x1000, VIOMMU_ACC_RW), 0);
+	/* A consumer of every requester: replay finds the device by scanning the tables. */
+	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+					     on_event, &log, &n),
+			 0);
+	assert_int_equal(viommu_notifier_replay(f.v, n), 0);
+	assert_int_equal(log.n, 1);
+	assert_int_equal(log.ev[0].sid, 0x0301);
+	assert_int_equal(log.ev[0].iova, 0x7000);
+	assert_int_equal(log.ev[0].out, 0x9000);
+	/* Translation off: the page goes, identity (minus the interrupt range) comes. */
+	log.n = 0;
+	assert_int_equal(vtd_drv_disable(f.d), 0);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.ev[0].type, VIOMMU_EV_UNMAP);
+	assert_int_equal(log.ev[1].type, VIOMMU_EV_MAP);
+	assert_int_equal(log.ev[1].iova, 0);
+	assert_int_equal(log.ev[1].last, 0xfedfffff);
+	assert_int_equal(log.ev[2].iova, 0xfef00000);
+	assert_int_equal(log.ev[2].last, UINT64_MAX);
+	/* And back. */
+	log.n = 0;
+	assert_int_equal(vtd_drv_enable(f.d), 0);
+	assert_int_equal(log.ev[log.n - 1].type, VIOMMU_EV_MAP);
+	assert_int_equal(log.ev[log.n - 1].iova, 0x7000);
+	viommu_notifier_del(f.v, n);
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Randomized run against a reference                                                          */
 /* ------------------------------------------------------------------------------------------ */
@@ -1154,6 +1194,7 @@ int main(void)
 		cmocka_unit_test(test_register_invalidation),
 		cmocka_unit_test(test_stale_until_invalidated),
 		cmocka_unit_test(test_cm_notify),
+		cmocka_unit_test(test_te_toggle_replay_any),
 		cmocka_unit_test(test_random_reference),
 	};
 
