@@ -143,12 +143,16 @@ VIOMMU_API int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viom
 typedef int (*viommu_pt_leaf_fn)(void *opaque, uint64_t iova, uint64_t size, uint64_t out,
 				 uint32_t perm);
 
+/* Entries one enumeration reads at most (tables a guest aliases could otherwise make it
+ * exponential in the level count). */
+#define VIOMMU_PT_MAX_ENUM_READS (1ull << 24)
+
 /*
  * Call @fn for every leaf that translates some address of the inclusive range [first, last],
  * in increasing IOVA order, with rights computed for privilege @access & VIOMMU_ACC_PRIV. Entries
  * that would fault (not present, reserved bits, outside guest memory) are skipped. Nothing is
- * written. Returns 0, the callback's nonzero value if it stopped the enumeration, or
- * VIOMMU_EINVAL for a bad call.
+ * written. Returns 0, the callback's nonzero value if it stopped the enumeration,
+ * VIOMMU_E2BIG after VIOMMU_PT_MAX_ENUM_READS entries, or VIOMMU_EINVAL for a bad call.
  */
 VIOMMU_API int viommu_pt_for_each(const struct viommu_pt_cfg *cfg,
 				  const struct viommu_host_ops *host, void *opaque, uint64_t first,

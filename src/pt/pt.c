@@ -7,7 +7,9 @@
 #include "pt_internal.h"
 
 static const struct pt_fmt *const pt_formats[VIOMMU_PT_NFORMATS] = {
-	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl,
+	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl, [VIOMMU_PT_X86_64] = &pt_fmt_x86_64,
+	[VIOMMU_PT_AMD_V1] = &pt_fmt_amd_v1, [VIOMMU_PT_ARM_S1] = &pt_fmt_arm_s1,
+	[VIOMMU_PT_ARM_S2] = &pt_fmt_arm_s2, [VIOMMU_PT_TCE] = &pt_fmt_tce,
 };
 
 static const struct pt_fmt *pt_fmt_of(const struct viommu_pt_cfg *cfg)
@@ -156,6 +158,7 @@ struct pt_iter {
 	uint32_t access;
 	viommu_pt_leaf_fn fn;
 	void *opaque;
+	uint64_t reads_left; /* bounds the work a guest's aliased tables can cause */
 };
 
 /*
@@ -163,8 +166,8 @@ struct pt_iter {
  * [first, last]; @first and @last lie inside the table's own range. Recursion depth is bounded
  * by the level count since the level strictly decreases.
  */
-static int pt_iter_table(const struct pt_iter *it, uint64_t table, unsigned int level,
-			 uint64_t base, uint64_t first, uint64_t last, uint32_t perm)
+static int pt_iter_table(struct pt_iter *it, uint64_t table, unsigned int level, uint64_t base,
+			 uint64_t first, uint64_t last, uint32_t perm)
 {
 	unsigned int shift = pt_lvl_shift(it->g, level);
 	uint64_t i0 = (first - base) >> shift, i1 = (last - base) >> shift;
@@ -177,6 +180,8 @@ static int pt_iter_table(const struct pt_iter *it, uint64_t table, unsigned int 
 		uint64_t pte;
 		int ret;
 
+		if (!it->reads_left--)
+			return VIOMMU_E2BIG;
 		if (vi_read64(&it->h, table + 8 * i, &pte))
 			return 0; /* the rest of this table is outside guest memory too */
 		it->f->decode(it->cfg, it->g, level, pte, it->access, &e);
@@ -215,7 +220,8 @@ int viommu_pt_for_each(const struct viommu_pt_cfg *cfg, const struct viommu_host
 			      .h = { host, opaque },
 			      .access = access & VIOMMU_ACC_PRIV,
 			      .fn = fn,
-			      .opaque = fn_opaque };
+			      .opaque = fn_opaque,
+			      .reads_left = VIOMMU_PT_MAX_ENUM_READS };
 	uint64_t cur = first;
 
 	if (!f || !host || !host->dma_read || !fn || first > last)
@@ -614,11 +620,11 @@ int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t
 		return VIOMMU_EINVAL;
 	last = iova + (size - 1);
 	/* Only the leaves holding the two ends can straddle the range. */
-	pt_walk(pt->f, &pt->cfg, &pt->h, iova, 0, &r);
+	pt_walk(pt->f, &pt->cfg, &pt->h, iova, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && ((iova & mask) || last - iova < mask))
 		return VIOMMU_ERANGE;
-	pt_walk(pt->f, &pt->cfg, &pt->h, last, 0, &r);
+	pt_walk(pt->f, &pt->cfg, &pt->h, last, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && (last & mask) != mask)
 		return VIOMMU_ERANGE;

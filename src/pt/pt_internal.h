@@ -92,7 +92,7 @@ struct pt_fmt {
 	 */
 	uint64_t (*update)(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
 			   uint64_t pte, uint32_t access);
-	/* Builder: may a leaf of the default size sit at @level? */
+	/* Builder: may a leaf of the default size sit at @level? mk_table: NULL with one level. */
 	bool (*leaf_ok)(const struct viommu_pt_cfg *cfg, unsigned int level);
 	uint64_t (*mk_table)(const struct viommu_pt_cfg *cfg, unsigned int level, uint64_t table);
 	uint64_t (*mk_leaf)(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AMD-Vi v1 host page tables (see amd_v1.h for the specification sections).
+ */
+#include "amd_v1.h"
+#include "pt_internal.h"
+
+static int amd_check(const struct viommu_pt_cfg *cfg)
+{
+	if (cfg->levels < 1 || cfg->levels > 6 || (cfg->oas && (cfg->oas < 32 || cfg->oas > 52)) ||
+	    (cfg->root & 0xfff))
+		return VIOMMU_EINVAL;
+	return 0;
+}
+
+static bool amd_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		    struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + 9 * cfg->levels;
+
+	g->root = cfg->root;
+	g->levels = cfg->levels;
+	g->gran = 12;
+	g->bpl = 9;
+	/* Mode 6 covers the whole 64-bit space: its root indexes bits 63:57. */
+	g->top_bits = ias > 64 ? 7 : 9;
+	g->lo = 0;
+	if (ias >= 64) {
+		g->hi = UINT64_MAX;
+		return true;
+	}
+	g->hi = VI_BIT(ias) - 1;
+	if (iova <= g->hi)
+		return true;
+	g->lo = VI_BIT(ias);
+	g->hi = UINT64_MAX;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_INPUT_RANGE;
+	return false;
+}
+
+static void amd_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, unsigned int level,
+		       uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	unsigned int nl = (unsigned int)VI_FIELD_GET(pte, 11, 9);
+	bool leaf = nl == AMD_NL_DEFAULT || nl == AMD_NL_SIZED;
+
+	(void)access;
+	e->kind = PT_K_INVALID;
+	if (!(pte & AMD_PR))
+		return;
+	if (pte & ((leaf ? AMD_PTE_RSVD : AMD_PDE_RSVD) | pt_above_oas(pt_oas(cfg, 52)))) {
+		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
+		return;
+	}
+	e->perm = PT_PERM_ACCESS;
+	if (pte & AMD_IR)
+		e->perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
+	if (pte & AMD_IW)
+		e->perm |= VIOMMU_ACC_WRITE;
+	if (!leaf) {
+		/* The walker rejects a next level that is not below this one. */
+		e->kind = PT_K_TABLE;
+		e->next = (uint8_t)nl;
+		e->addr = pte & AMD_ADDR;
+		return;
+	}
+	e->shift = (uint8_t)pt_lvl_shift(g, level);
+	if (nl == AMD_NL_SIZED) {
+		/* Trailing ones from bit 12 encode the size: n ones mean 2^(13 + n) bytes. */
+		unsigned int ones = (unsigned int)__builtin_ctzll(~(pte >> 12));
+		unsigned int shift = 13 + ones;
+
+		if (shift <= e->shift || shift >= e->shift + 9u || shift > 52) {
+			pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_PAGE_SIZE);
+			return;
+		}
+		e->shift = (uint8_t)shift;
+	}
+	e->kind = PT_K_LEAF;
+	e->addr = pte & AMD_ADDR & ~(VI_BIT(e->shift) - 1);
+	e->attr = ((pte & AMD_FC) ? VIOMMU_PT_ATTR_FC : 0) | ((pte & AMD_U) ? VIOMMU_PT_ATTR_U : 0);
+}
+
+static uint64_t amd_update(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
+			   uint64_t pte, uint32_t access)
+{
+	(void)level;
+	if (!(cfg->flags & VIOMMU_PT_F_AD))
+		return pte;
+	pte |= AMD_A;
+	if (leaf && (access & VIOMMU_ACC_WRITE))
+		pte |= AMD_D;
+	return pte;
+}
+
+/* The builder maps 4 KiB, 2 MiB, 1 GiB and 512 GiB pages of the default sizes. */
+static bool amd_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	(void)cfg;
+	return level <= 4;
+}
+
+static uint64_t amd_mk_table(const struct viommu_pt_cfg *cfg, unsigned int level, uint64_t table)
+{
+	(void)cfg;
+	return table | AMD_PR | ((uint64_t)level << AMD_NL_SHIFT) | AMD_IR | AMD_IW;
+}
+
+static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			    unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = out | AMD_PR;
+
+	(void)cfg;
+	(void)g;
+	(void)level;
+	if (perm & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC))
+		pte |= AMD_IR;
+	if (perm & VIOMMU_ACC_WRITE)
+		pte |= AMD_IW;
+	return pte;
+}
+
+const struct pt_fmt pt_fmt_amd_v1 = {
+	.name = "amd-v1",
+	.check = amd_check,
+	.geo = amd_geo,
+	.decode = amd_decode,
+	.update = amd_update,
+	.leaf_ok = amd_leaf_ok,
+	.mk_table = amd_mk_table,
+	.mk_leaf = amd_mk_leaf,
+};

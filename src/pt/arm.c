@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Arm VMSAv8-64 stage 1 and stage 2 tables (see arm.h for the specification sections). Both
+ * stages share the geometry and descriptor decoding; they differ in the input regions and the
+ * permission bits.
+ */
+#include "arm.h"
+#include "pt_internal.h"
+
+static bool arm_granule_ok(unsigned int gran)
+{
+	return gran == 12 || gran == 14 || gran == 16;
+}
+
+static bool arm_oas_ok(const struct viommu_pt_cfg *cfg)
+{
+	return !cfg->oas || (cfg->oas >= 32 && cfg->oas <= ARM_MAX_OAS);
+}
+
+/* Stage 1: the levels below the top follow from the input size and the granule. */
+static void arm_s1_geo_of(unsigned int gran, unsigned int ias, struct pt_geo *g)
+{
+	unsigned int bpl = gran - 3;
+	unsigned int levels = (ias - gran + bpl - 1) / bpl;
+
+	g->gran = (uint8_t)gran;
+	g->bpl = (uint8_t)bpl;
+	g->levels = (uint8_t)levels;
+	g->top_bits = (uint8_t)(ias - (gran + (levels - 1) * bpl));
+}
+
+static int arm_s1_check(const struct viommu_pt_cfg *cfg)
+{
+	struct pt_geo g;
+
+	if (!arm_granule_ok(cfg->granule) || !arm_oas_ok(cfg))
+		return VIOMMU_EINVAL;
+	for (int i = 0; i < 2; i++) {
+		unsigned int ias = 64 - cfg->tsz[i];
+		uint64_t root = i ? cfg->root1 : cfg->root;
+		bool used = i ? (cfg->flags & VIOMMU_PT_F_TTB1) :
+				!(cfg->flags & VIOMMU_PT_F_NO_TTB0);
+
+		if (!used)
+			continue;
+		if (cfg->tsz[i] > 64 || ias < ARM_MIN_IAS || ias > ARM_MAX_IAS)
+			return VIOMMU_EINVAL;
+		arm_s1_geo_of(cfg->granule, ias, &g);
+		/* The table base is aligned to the table's size (at least 64 bytes). */
+		if (root & ((8ull << (g.top_bits < 3 ? 3 : g.top_bits)) - 1))
+			return VIOMMU_EINVAL;
+	}
+	return 0;
+}
+
+static bool arm_s1_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		       struct viommu_pt_walk_result *res)
+{
+	unsigned int ias0 = 64 - cfg->tsz[0], ias1 = 64 - cfg->tsz[1];
+	uint64_t top0 = ias0 >= 64 ? UINT64_MAX : VI_BIT(ias0) - 1;
+	uint64_t bot1 = ias1 >= 64 ? 0 : 0 - VI_BIT(ias1);
+	bool on;
+
+	if (iova <= top0) {
+		g->lo = 0;
+		g->hi = top0;
+		g->root = cfg->root;
+		arm_s1_geo_of(cfg->granule, ias0, g);
+		on = !(cfg->flags & VIOMMU_PT_F_NO_TTB0);
+	} else if (iova >= bot1) {
+		g->lo = bot1;
+		g->hi = UINT64_MAX;
+		g->root = cfg->root1;
+		arm_s1_geo_of(cfg->granule, ias1, g);
+		on = cfg->flags & VIOMMU_PT_F_TTB1;
+	} else {
+		g->lo = top0 + 1;
+		g->hi = bot1 - 1;
+		on = false;
+	}
+	if (!on) {
+		/* Outside both ranges, or the range's walks are disabled: a Translation fault. */
+		res->fault = VIOMMU_FAULT_NOT_PRESENT;
+		res->detail = VIOMMU_PT_D_INPUT_RANGE;
+		return false;
+	}
+	if (g->root & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) {
+		res->fault = VIOMMU_FAULT_ADDR_SIZE;
+		res->detail = VIOMMU_PT_D_OUTPUT_SIZE;
+		return false;
+	}
+	return true;
+}
+
+/* Stage 2: the starting level comes from SL0 and must agree with the input size. */
+static bool arm_s2_geo_of(const struct viommu_pt_cfg *cfg, struct pt_geo *g)
+{
+	unsigned int gran = cfg->granule, bpl = gran - 3, ias = 64 - cfg->tsz[0];
+	unsigned int start; /* Arm lookup level */
+	int top;
+
+	if (cfg->sl0 > 2 || cfg->tsz[0] > 64 || ias < ARM_MIN_IAS || ias > ARM_MAX_IAS)
+		return false;
+	start = gran == 12 ? 2 - cfg->sl0 : 3 - cfg->sl0;
+	g->gran = (uint8_t)gran;
+	g->bpl = (uint8_t)bpl;
+	g->levels = (uint8_t)(4 - start);
+	top = (int)ias - (int)(gran + (g->levels - 1) * bpl);
+	/* Between one entry and 16 concatenated tables at the starting level. */
+	if (top < 1 || top > (int)bpl + 4)
+		return false;
+	g->top_bits = (uint8_t)top;
+	return true;
+}
+
+static int arm_s2_check(const struct viommu_pt_cfg *cfg)
+{
+	struct pt_geo g;
+
+	if (!arm_granule_ok(cfg->granule) || !arm_oas_ok(cfg) || !arm_s2_geo_of(cfg, &g))
+		return VIOMMU_EINVAL;
+	if (cfg->root & ((8ull << (g.top_bits < 3 ? 3 : g.top_bits)) - 1))
+		return VIOMMU_EINVAL;
+	return 0;
+}
+
+static bool arm_s2_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		       struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 64 - cfg->tsz[0];
+
+	arm_s2_geo_of(cfg, g);
+	g->root = cfg->root;
+	g->lo = 0;
+	g->hi = VI_BIT(ias) - 1;
+	if (iova > g->hi) {
+		g->lo = VI_BIT(ias);
+		g->hi = UINT64_MAX;
+		res->fault = VIOMMU_FAULT_NOT_PRESENT;
+		res->detail = VIOMMU_PT_D_INPUT_RANGE;
+		return false;
+	}
+	if (g->root & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) {
+		res->fault = VIOMMU_FAULT_ADDR_SIZE;
+		res->detail = VIOMMU_PT_D_OUTPUT_SIZE;
+		return false;
+	}
+	return true;
+}
+
+static bool arm_block_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	return level == 2 || (level == 3 && cfg->granule == 12);
+}
+
+/*
+ * What both stages share: descriptor type, address, address size and access flag. Returns
+ * false when @e is final (invalid or a fault); true for a table or a leaf whose rights the
+ * stage fills in.
+ */
+static bool arm_decode_common(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			      unsigned int level, uint64_t pte, struct pt_ent *e)
+{
+	bool table = pte & ARM_TABLE;
+
+	e->kind = PT_K_INVALID;
+	if (!(pte & ARM_VALID))
+		return false;
+	if (!table && (level == 1 || !arm_block_ok(cfg, level))) {
+		/* Block at a level without blocks (or 0b01 at the last level): invalid. */
+		pt_ent_fault(e, VIOMMU_FAULT_NOT_PRESENT,
+			     level == 1 ? VIOMMU_PT_D_NOT_PRESENT : VIOMMU_PT_D_BAD_LEAF);
+		return false;
+	}
+	e->addr = pte & VI_GENMASK(51, g->gran);
+	if (e->addr & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) {
+		pt_ent_fault(e, VIOMMU_FAULT_ADDR_SIZE, VIOMMU_PT_D_OUTPUT_SIZE);
+		return false;
+	}
+	if (table && level > 1) {
+		e->kind = PT_K_TABLE;
+		e->next = (uint8_t)(level - 1);
+		return true;
+	}
+	if (!(pte & ARM_AF) && !(cfg->flags & VIOMMU_PT_F_AD)) {
+		pt_ent_fault(e, VIOMMU_FAULT_ACCESS_FLAG, VIOMMU_PT_D_ACCESS_FLAG);
+		return false;
+	}
+	e->kind = PT_K_LEAF;
+	e->shift = (uint8_t)pt_lvl_shift(g, level);
+	e->addr &= ~(VI_BIT(e->shift) - 1);
+	return true;
+}
+
+static void arm_s1_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	bool priv = access & VIOMMU_ACC_PRIV;
+
+	if (!arm_decode_common(cfg, g, level, pte, e))
+		return;
+	e->perm = PT_PERM_ALL;
+	if (e->kind == PT_K_TABLE) {
+		if ((pte & ARM_AP_TABLE0) && !priv)
+			e->perm &= ~PT_PERM_ACCESS;
+		if (pte & ARM_AP_TABLE1)
+			e->perm &= ~VIOMMU_ACC_WRITE;
+		if (pte & (priv ? ARM_PXN_TABLE : ARM_UXN_TABLE))
+			e->perm &= ~VIOMMU_ACC_EXEC;
+		return;
+	}
+	if (!priv && !(pte & ARM_AP1))
+		e->perm &= ~PT_PERM_ACCESS;
+	if (pte & ARM_AP2)
+		e->perm &= ~VIOMMU_ACC_WRITE;
+	/* Privileged execute-never also applies where EL0 can write (AP[2:1] = 0b01). */
+	if (priv ? (pte & ARM_PXN) || (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1 : (pte & ARM_UXN))
+		e->perm &= ~VIOMMU_ACC_EXEC;
+	e->attr = (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL;
+}
+
+static void arm_s2_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	(void)access;
+	if (!arm_decode_common(cfg, g, level, pte, e))
+		return;
+	e->perm = PT_PERM_ALL;
+	if (e->kind == PT_K_TABLE)
+		return;
+	e->perm = PT_PERM_ACCESS;
+	if (pte & ARM_AP1)
+		e->perm |= VIOMMU_ACC_READ;
+	if (pte & ARM_AP2)
+		e->perm |= VIOMMU_ACC_WRITE;
+	if (!(pte & ARM_UXN))
+		e->perm |= VIOMMU_ACC_EXEC;
+}
+
+/* Hardware access-flag management (HA): the walk sets AF in the leaf it used. */
+static uint64_t arm_update(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
+			   uint64_t pte, uint32_t access)
+{
+	(void)level;
+	(void)access;
+	if (leaf && (cfg->flags & VIOMMU_PT_F_AD))
+		pte |= ARM_AF;
+	return pte;
+}
+
+static bool arm_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	return level == 1 || arm_block_ok(cfg, level);
+}
+
+static uint64_t arm_mk_table(const struct viommu_pt_cfg *cfg, unsigned int level, uint64_t table)
+{
+	(void)cfg;
+	(void)level;
+	return table | ARM_VALID | ARM_TABLE;
+}
+
+static uint64_t arm_mk_leaf_common(unsigned int level, uint64_t out)
+{
+	return out | ARM_VALID | ARM_AF | (level == 1 ? ARM_TABLE : 0);
+}
+
+static uint64_t arm_s1_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			       unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = arm_mk_leaf_common(level, out) | ARM_NG;
+
+	(void)cfg;
+	(void)g;
+	if (!(perm & VIOMMU_ACC_WRITE))
+		pte |= ARM_AP2;
+	if (!(perm & VIOMMU_ACC_PRIV))
+		pte |= ARM_AP1;
+	if (!(perm & VIOMMU_ACC_EXEC) || (perm & VIOMMU_ACC_PRIV))
+		pte |= ARM_UXN;
+	if (!(perm & VIOMMU_ACC_EXEC))
+		pte |= ARM_PXN;
+	return pte;
+}
+
+static uint64_t arm_s2_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			       unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = arm_mk_leaf_common(level, out);
+
+	(void)cfg;
+	(void)g;
+	if (perm & VIOMMU_ACC_READ)
+		pte |= ARM_AP1;
+	if (perm & VIOMMU_ACC_WRITE)
+		pte |= ARM_AP2;
+	if (!(perm & VIOMMU_ACC_EXEC))
+		pte |= ARM_UXN;
+	return pte;
+}
+
+const struct pt_fmt pt_fmt_arm_s1 = {
+	.name = "arm-s1",
+	.check = arm_s1_check,
+	.geo = arm_s1_geo,
+	.decode = arm_s1_decode,
+	.update = arm_update,
+	.leaf_ok = arm_leaf_ok,
+	.mk_table = arm_mk_table,
+	.mk_leaf = arm_s1_mk_leaf,
+};
+
+const struct pt_fmt pt_fmt_arm_s2 = {
+	.name = "arm-s2",
+	.check = arm_s2_check,
+	.geo = arm_s2_geo,
+	.decode = arm_s2_decode,
+	.update = arm_update,
+	.leaf_ok = arm_leaf_ok,
+	.mk_table = arm_mk_table,
+	.mk_leaf = arm_s2_mk_leaf,
+};

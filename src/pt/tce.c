@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Calgary TCE tables (see tce.h for the sources).
+ */
+#include "pt_internal.h"
+#include "tce.h"
+
+static int tce_check(const struct viommu_pt_cfg *cfg)
+{
+	if (cfg->tce_size > TCE_MAX_SIZE_CODE || (cfg->oas && (cfg->oas < 32 || cfg->oas > 48)) ||
+	    (cfg->root & 0xfff))
+		return VIOMMU_EINVAL;
+	return 0;
+}
+
+static bool tce_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		    struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + TCE_ENTRIES_LOG2(cfg->tce_size);
+
+	g->root = cfg->root;
+	g->levels = 1;
+	g->gran = 12;
+	g->bpl = 0;
+	g->top_bits = (uint8_t)TCE_ENTRIES_LOG2(cfg->tce_size);
+	g->lo = 0;
+	g->hi = VI_BIT(ias) - 1;
+	if (iova <= g->hi)
+		return true;
+	g->lo = VI_BIT(ias);
+	g->hi = UINT64_MAX;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_INPUT_RANGE;
+	return false;
+}
+
+static void tce_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, unsigned int level,
+		       uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	(void)g;
+	(void)level;
+	(void)access;
+	e->kind = PT_K_INVALID;
+	if (!(pte & (TCE_READ | TCE_WRITE)))
+		return;
+	if (pte & TCE_RPN & pt_above_oas(pt_oas(cfg, 48))) {
+		pt_ent_fault(e, VIOMMU_FAULT_ADDR_SIZE, VIOMMU_PT_D_OUTPUT_SIZE);
+		return;
+	}
+	e->kind = PT_K_LEAF;
+	e->perm = PT_PERM_ACCESS;
+	if (pte & TCE_READ)
+		e->perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
+	if (pte & TCE_WRITE)
+		e->perm |= VIOMMU_ACC_WRITE;
+	e->shift = 12;
+	e->addr = pte & TCE_RPN;
+}
+
+static bool tce_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	(void)cfg;
+	return level == 1;
+}
+
+static uint64_t tce_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			    unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = out;
+
+	(void)cfg;
+	(void)g;
+	(void)level;
+	if (perm & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC))
+		pte |= TCE_READ;
+	if (perm & VIOMMU_ACC_WRITE)
+		pte |= TCE_WRITE;
+	return pte;
+}
+
+const struct pt_fmt pt_fmt_tce = {
+	.name = "tce",
+	.check = tce_check,
+	.geo = tce_geo,
+	.decode = tce_decode,
+	.update = NULL,
+	.leaf_ok = tce_leaf_ok,
+	.mk_table = NULL, /* one level, no tables below the root */
+	.mk_leaf = tce_mk_leaf,
+};

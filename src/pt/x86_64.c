@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * x86-64 paging for first-level / AMD v2 tables (see x86_64.h for the specification sections).
+ */
+#include "pt_internal.h"
+#include "x86_64.h"
+
+static int x86_check(const struct viommu_pt_cfg *cfg)
+{
+	if (cfg->levels < 4 || cfg->levels > 5 || (cfg->oas && (cfg->oas < 32 || cfg->oas > 52)) ||
+	    (cfg->root & 0xfff))
+		return VIOMMU_EINVAL;
+	return 0;
+}
+
+static bool x86_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		    struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + 9 * cfg->levels;
+	uint64_t half = VI_BIT(ias - 1);
+
+	g->root = cfg->root;
+	g->levels = cfg->levels;
+	g->gran = 12;
+	g->bpl = 9;
+	g->top_bits = 9;
+	/* Canonical: bits 63:ias-1 all equal. */
+	if (iova < half) {
+		g->lo = 0;
+		g->hi = half - 1;
+		return true;
+	}
+	if (iova >= 0 - half) {
+		g->lo = 0 - half;
+		g->hi = UINT64_MAX;
+		return true;
+	}
+	g->lo = half;
+	g->hi = (0 - half) - 1;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_NONCANONICAL;
+	return false;
+}
+
+static void x86_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, unsigned int level,
+		       uint64_t pte, uint32_t access, struct pt_ent *e)
+{
+	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52));
+	bool leaf = level == 1 || (pte & X86_PS);
+	bool priv = access & VIOMMU_ACC_PRIV;
+
+	e->kind = PT_K_INVALID;
+	if (!(pte & X86_P))
+		return;
+	if (!(cfg->flags & VIOMMU_PT_F_NXE))
+		rsvd |= X86_XD;
+	if (pte & rsvd) {
+		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
+		return;
+	}
+	if (leaf && level > 1) {
+		if (level > 3 || (level == 3 && !(cfg->flags & VIOMMU_PT_F_SP_1G))) {
+			pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF);
+			return;
+		}
+		/* Bit 12 is PAT; the address bits above it up to the page size are reserved. */
+		if (pte & VI_GENMASK(pt_lvl_shift(g, level) - 1, 13)) {
+			pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
+			return;
+		}
+	}
+	e->perm = VIOMMU_ACC_READ;
+	if ((pte & X86_RW) || (priv && !(cfg->flags & VIOMMU_PT_F_WP)))
+		e->perm |= VIOMMU_ACC_WRITE;
+	if (!(pte & X86_XD))
+		e->perm |= VIOMMU_ACC_EXEC;
+	if (priv || (pte & X86_US))
+		e->perm |= PT_PERM_ACCESS;
+	if (leaf) {
+		e->kind = PT_K_LEAF;
+		e->shift = (uint8_t)pt_lvl_shift(g, level);
+		e->addr = pte & X86_ADDR & ~(VI_BIT(e->shift) - 1);
+		e->attr = (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0;
+	} else {
+		e->kind = PT_K_TABLE;
+		e->next = (uint8_t)(level - 1);
+		e->addr = pte & X86_ADDR;
+	}
+}
+
+/* The x86 walk always sets A in the entries it used and D in the leaf it wrote through. */
+static uint64_t x86_update(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
+			   uint64_t pte, uint32_t access)
+{
+	(void)cfg;
+	(void)level;
+	pte |= X86_A;
+	if (leaf && (access & VIOMMU_ACC_WRITE))
+		pte |= X86_D;
+	return pte;
+}
+
+static bool x86_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
+{
+	return level <= 2 || (level == 3 && (cfg->flags & VIOMMU_PT_F_SP_1G));
+}
+
+static uint64_t x86_mk_table(const struct viommu_pt_cfg *cfg, unsigned int level, uint64_t table)
+{
+	(void)cfg;
+	(void)level;
+	return table | X86_P | X86_RW | X86_US;
+}
+
+static uint64_t x86_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			    unsigned int level, uint64_t out, uint32_t perm)
+{
+	uint64_t pte = out | X86_P;
+
+	(void)g;
+	if (perm & VIOMMU_ACC_WRITE)
+		pte |= X86_RW;
+	if (!(perm & VIOMMU_ACC_PRIV))
+		pte |= X86_US;
+	if (!(perm & VIOMMU_ACC_EXEC) && (cfg->flags & VIOMMU_PT_F_NXE))
+		pte |= X86_XD;
+	if (level > 1)
+		pte |= X86_PS;
+	return pte;
+}
+
+const struct pt_fmt pt_fmt_x86_64 = {
+	.name = "x86-64",
+	.check = x86_check,
+	.geo = x86_geo,
+	.decode = x86_decode,
+	.update = x86_update,
+	.leaf_ok = x86_leaf_ok,
+	.mk_table = x86_mk_table,
+	.mk_leaf = x86_mk_leaf,
+};
