@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * VT-d unit: creation, capabilities and the register file (§10, §11.4). Registers are decoded per
+ * VT-d unit: creation, capabilities and the register file (chapter 11). Registers are decoded per
  * 32-bit half; a 64-bit access to a 64-bit register acts once with the whole value, a 64-bit
  * access to a pair of 32-bit registers acts as two 32-bit accesses, low half first. Byte and
  * word accesses and misaligned ones are not register accesses: they read zero and are ignored.
@@ -41,7 +41,7 @@ static uint32_t fsts_read(const struct vtd *s)
 {
 	uint32_t v = s->fsts;
 
-	/* PPF is the OR of the F bits of every fault recording register (§11.4.9.1). */
+	/* PPF is the OR of the F bits of every fault recording register (§11.4). */
 	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
 		if (s->frcd[i][1] & FRCD_HI_F) {
 			v |= FSTS_PPF;
@@ -160,7 +160,7 @@ static void set_qie(struct vtd *s, bool on)
 	}
 }
 
-/* §10.4.4: one command per write; one-shot bits act, persistent bits set the state. */
+/* §11.4 GCMD_REG: one command per write; one-shot bits act, persistent bits set the state. */
 static void gcmd_write(struct vtd *s, uint32_t val)
 {
 	if (val & GCMD_SRTP) {
@@ -194,7 +194,7 @@ static void fsts_write(struct vtd *s, uint32_t val)
 	s->fsts &= ~(val & FSTS_RW1C);
 	if (iqe)
 		s->iqer &= ~IQER_IQEI_MASK;
-	/* §7.3.2: IP clears once software has serviced every interrupt condition. */
+	/* §11.4 FECTL_REG: IP clears once software has serviced every interrupt condition. */
 	if (!fault_conditions(s))
 		s->fectl &= ~ECTL_IP;
 	/* Clearing IQE lets the queue go on from the descriptor that failed. */
@@ -219,7 +219,7 @@ static void frcd_write32(struct vtd *s, uint64_t off, uint32_t val)
 static void ectl_write(struct vtd *s, uint32_t *ctl, uint32_t val, bool fault)
 {
 	*ctl = (*ctl & ~ECTL_IM) | (val & ECTL_IM);
-	/* §7.4: an interrupt held pending by the mask goes out when it is unmasked. */
+	/* §11.4 FECTL/IECTL_REG: an interrupt held pending by the mask goes out when it is unmasked. */
 	if (!(*ctl & ECTL_IM) && (*ctl & ECTL_IP)) {
 		if (fault)
 			vtd_deliver_fault_irq(s);
@@ -274,7 +274,7 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 			iqt_write(s);
 		break;
 	case DMAR_IQA_REG:
-		/* §11.4.10.3: not to be changed while the queue is enabled; DW is RsvdZ here. */
+		/* §11.4: not to be changed while the queue is enabled; DW is RsvdZ here. */
 		if (!(s->gsts & GSTS_QIES))
 			s->iqa = merge(s->iqa, off, size, val) & (IQA_IQA | VI_GENMASK(2, 0));
 		break;
@@ -494,7 +494,7 @@ int viommu_vtd_create(const struct viommu_vtd_config *cfg, const struct viommu_h
 		s->ecap |= ECAP_DT;
 	if (s->cfg.flags & VIOMMU_VTD_PT)
 		s->ecap |= ECAP_PT;
-	s->fectl = ECTL_IM; /* §11.4.9.2: IM is set at reset */
+	s->fectl = ECTL_IM; /* §11.4: IM is set at reset */
 	s->iectl = ECTL_IM;
 	*out = &s->v;
 	return 0;

@@ -65,7 +65,7 @@ void vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint3
 	}
 }
 
-/* §11.4.7: CCMD_REG with ICC set. */
+/* §11.4: CCMD_REG with ICC set. */
 void vtd_ccmd_write(struct vtd *s)
 {
 	uint64_t v = s->ccmd;
@@ -80,7 +80,7 @@ void vtd_ccmd_write(struct vtd *s)
 	s->ccmd = (v & ~(CCMD_ICC | CCMD_CAIG_MASK)) | (uint64_t)g << CCMD_CAIG_SHIFT;
 }
 
-/* §11.4.8.1: IOTLB_REG with IVT set (IVA_REG holds the page-selective address). */
+/* §11.4: IOTLB_REG with IVT set (IVA_REG holds the page-selective address). */
 void vtd_iotlb_reg_write(struct vtd *s)
 {
 	uint64_t v = s->iotlb_reg;

@@ -256,8 +256,8 @@ static bool splice(struct vtd_as *as, size_t i0, size_t i1, const struct vtd_map
 }
 
 /*
- * Out of memory or walk budget half-way: the safe direction is to take everything in the window away from the
- * MAP consumers (a device faults instead of using a stale translation).
+ * Out of memory or walk budget half-way: the safe direction is to take everything in the window
+ * away from the MAP consumers (a device faults instead of using a stale translation).
  */
 static void give_up(struct vtd *s, uint32_t sid, struct vtd_as *as, size_t i0, size_t i1)
 {

@@ -43,7 +43,7 @@
 /*
  * Implementation-chosen placement (the spec lets CAP.FRO and ECAP.IRO say where): the IOTLB
  * registers at 0x0f0 (IVA_REG) and 0x0f8 (IOTLB_REG), the fault recording registers from 0x220,
- * 16 bytes each (§11.4.14).
+ * 16 bytes each (§11.4).
  */
 #define VTD_IRO 0x0f /* ECAP.IRO: offset / 16 */
 #define VTD_FRO 0x22 /* CAP.FRO: offset / 16 */
@@ -54,10 +54,10 @@
 #define VTD_NFR_MAX 64 /* records this model offers at most (CAP.NFR holds up to 256) */
 #define VTD_REG_SPACE (DMAR_FRCD_REG + VTD_NFR_MAX * DMAR_FRCD_LEN)
 
-/* §11.4.1 VER_REG */
+/* §11.4 VER_REG */
 #define VTD_VER_MAX_MIN 0x10 /* Major 1, Minor 0: the legacy register set */
 
-/* §11.4.2 CAP_REG */
+/* §11.4 CAP_REG */
 #define CAP_ND(v) ((uint64_t)(v) << 0)	   /* 2:0 number of domains supported */
 #define CAP_AFL VI_BIT(3)		   /* advanced fault logging */
 #define CAP_RWBF VI_BIT(4)		   /* required write-buffer flushing */
@@ -81,7 +81,7 @@
 #define CAP_SLLPS_1G VI_BIT(1)		   /* SLLPS bit 1: 1 GiB pages */
 #define CAP_ND_64K 6			   /* ND = 6: 16-bit domain ids */
 
-/* §11.4.3 ECAP_REG */
+/* §11.4 ECAP_REG */
 #define ECAP_C VI_BIT(0)		 /* page-walk coherency */
 #define ECAP_QI VI_BIT(1)		 /* queued invalidation */
 #define ECAP_DT VI_BIT(2)		 /* device-TLB */
@@ -93,7 +93,7 @@
 #define ECAP_MHMV(v) ((uint64_t)(v) << 20)
 #define ECAP_PDS VI_BIT(42) /* page-drain support (not offered: Wait PD is reserved) */
 
-/* §11.4.4 GCMD_REG and §11.4.5 GSTS_REG (same bit positions) */
+/* §11.4 GCMD_REG and §11.4 GSTS_REG (same bit positions) */
 #define GCMD_TE VI_BIT(31)    /* translation enable (persistent) / GSTS.TES */
 #define GCMD_SRTP VI_BIT(30)  /* set root table pointer (one-shot) / GSTS.RTPS */
 #define GCMD_SFL VI_BIT(29)   /* set fault log (one-shot) / GSTS.FLS */
@@ -111,11 +111,11 @@
 #define GSTS_IRTPS GCMD_SIRTP
 #define GSTS_CFIS GCMD_CFI
 
-/* §11.4.6 RTADDR_REG */
+/* §11.4 RTADDR_REG */
 #define RTADDR_RTA VI_GENMASK(63, 12)
 #define RTADDR_TTM VI_GENMASK(11, 10) /* 00b legacy; 01b scalable (needs ECAP.SMTS) */
 
-/* §11.4.7 CCMD_REG */
+/* §11.4 CCMD_REG */
 #define CCMD_ICC VI_BIT(63)
 #define CCMD_CIRG(v) VI_FIELD_GET(v, 62, 61)
 #define CCMD_CAIG_SHIFT 59
@@ -127,7 +127,7 @@
 #define VTD_CC_DOMAIN 2 /* domain-selective */
 #define VTD_CC_DEVICE 3 /* device-selective */
 
-/* §11.4.8.1 IOTLB_REG and §11.4.8.2 IVA_REG */
+/* §11.4 IOTLB_REG and §11.4 IVA_REG */
 #define IOTLB_IVT VI_BIT(63)
 #define IOTLB_IIRG(v) VI_FIELD_GET(v, 61, 60)
 #define IOTLB_IAIG_SHIFT 57
@@ -142,7 +142,7 @@
 #define VTD_IOTLB_DOMAIN 2 /* domain-selective */
 #define VTD_IOTLB_PAGE 3   /* page-selective-within-domain */
 
-/* §11.4.9.1 FSTS_REG */
+/* §11.4 FSTS_REG */
 #define FSTS_PFO VI_BIT(0) /* primary fault overflow, RW1C */
 #define FSTS_PPF VI_BIT(1) /* primary pending fault, RO: some FRCD has F set */
 #define FSTS_IQE VI_BIT(4) /* invalidation queue error, RW1C */
@@ -151,18 +151,18 @@
 #define FSTS_FRI_SHIFT 8   /* 15:8 fault record index */
 #define FSTS_RW1C (FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE)
 
-/* §11.4.9.2 FECTL_REG, §11.4.10.2 IECTL_REG */
+/* §11.4 FECTL_REG, §11.4 IECTL_REG */
 #define ECTL_IM VI_BIT(31) /* interrupt mask */
 #define ECTL_IP VI_BIT(30) /* interrupt pending (RO) */
-/* §11.4.9.3/.4 FEDATA (15:0), FEADDR (31:2) */
+/* §11.4 FEDATA (15:0), FEADDR (31:2) */
 #define EDATA_MASK 0xffffu
 #define EADDR_MASK 0xfffffffcu
 
-/* §11.4.9.6 PMEN_REG */
+/* §11.4 PMEN_REG */
 #define PMEN_EPM VI_BIT(31)
 #define PMEN_PRS VI_BIT(0)
 
-/* §11.4.10 IQH_REG / IQT_REG (QH, QT at 18:4 for 128-bit descriptors), IQA_REG, ICS_REG */
+/* §11.4 IQH_REG / IQT_REG (QH, QT at 18:4 for 128-bit descriptors), IQA_REG, ICS_REG */
 #define IQ_QX_MASK VI_GENMASK(18, 4)
 #define IQ_QX_SHIFT 4
 #define IQA_IQA VI_GENMASK(63, 12)
@@ -170,7 +170,7 @@
 #define IQA_QS(v) VI_FIELD_GET(v, 2, 0)
 #define ICS_IWC VI_BIT(0)
 
-/* §11.4.10.6 IQERCD_REG: IQEI (3:0), ITESID (47:32), ICESID (63:48) */
+/* §11.4 IQERCD_REG: IQEI (3:0), ITESID (47:32), ICESID (63:48) */
 #define IQER_IQEI_MASK 0xfull
 enum vtd_iqei {
 	IQEI_INFO_NOT_AVAILABLE = 0,
@@ -183,7 +183,7 @@ enum vtd_iqei {
 	IQEI_INVALID_TTM = 7,
 };
 
-/* §11.4.11 FRCD_REG (128 bits: lo = bits 63:0, hi = bits 127:64) */
+/* §11.4 FRCD_REG (128 bits: lo = bits 63:0, hi = bits 127:64) */
 #define FRCD_LO_FI VI_GENMASK(63, 12) /* faulting page address */
 #define FRCD_HI_SID(v) ((uint64_t)(v)&0xffff)
 #define FRCD_HI_PRIV VI_BIT(29)
@@ -259,8 +259,8 @@ enum vtd_iqei {
 #define QI_IWD_RSVD_HI VI_GENMASK(1, 0)
 
 /*
- * Appendix A / §7.1.3: non-recoverable fault reasons of legacy-mode DMA remapping. "Qualified"
- * faults are reported only when the context entry's FPD field is clear (§7.1.1).
+ * Appendix A and §7.1: non-recoverable fault reasons of legacy-mode DMA remapping. "Qualified"
+ * faults are reported only when the context entry's FPD field is clear.
  */
 enum vtd_fault_reason {
 	VTD_FR_ROOT_ENTRY_P = 0x1,	 /* root entry not present */

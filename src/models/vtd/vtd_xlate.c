@@ -9,7 +9,7 @@
 #include "vtd_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Faults (§7.3.1 primary fault logging, §7.4 fault event interrupts)                         */
+/* Faults (§7.3 primary fault logging and fault events)                                       */
 /* ------------------------------------------------------------------------------------------ */
 
 static bool qualified(uint32_t reason)
@@ -45,7 +45,7 @@ void vtd_deliver_inv_irq(struct vtd *s)
 }
 
 /*
- * §7.4: a fault event is signalled when a condition appears while none was pending before
+ * §7.3: a fault event is signalled when a condition appears while none was pending before
  * (@pre_fsts holds FSTS as it was); IP holds it while IM masks it.
  */
 void vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
@@ -74,7 +74,7 @@ void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t add
 	uint32_t pre = fsts_now(s);
 	uint64_t *r = s->frcd[s->fri];
 
-	/* §7.3.1: while PFO is set, or when the next record is still in use, the fault is lost. */
+	/* §7.3: while PFO is set, or when the next record is still in use, the fault is lost. */
 	if (pre & FSTS_PFO) {
 		s->st.faults_overflowed++;
 		return;
@@ -131,7 +131,7 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 		return VTD_FR_CONTEXT_TABLE_INV;
 	ce[0] = vi_le64(ce[0]);
 	ce[1] = vi_le64(ce[1]);
-	/* FPD is honoured even in an entry that is not present (§7.1.1). */
+	/* FPD is honoured even in an entry that is not present (§7.1, qualified faults). */
 	*fpd = (ce[0] & CTX_LO_FPD) != 0;
 	if (!(ce[0] & CTX_LO_P))
 		return VTD_FR_CONTEXT_ENTRY_P;
