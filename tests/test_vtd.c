@@ -877,6 +877,34 @@ static void test_cm_notify(void **state)
 	fx_fini(&f);
 }
 
+static void test_driver_dev_iotlb(void **state)
+{
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_notifier *n;
+	struct evlog log = { 0 };
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_VTD_DT;
+	fx_init(&f, &c, true, false);
+	assert_int_equal(
+		viommu_notifier_add(f.v, 0x0500, VIOMMU_EV_DEVIOTLB_UNMAP, on_event, &log, &n), 0);
+	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x13000, 0x1000), 0);
+	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x10000, 0x4000), 0);
+	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x200000, 0x200000), 0);
+	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0501, 0x0, 0x1000), 0); /* not ours */
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.ev[0].iova, 0x13000);
+	assert_int_equal(log.ev[0].last, 0x13fff);
+	assert_int_equal(log.ev[1].iova, 0x10000);
+	assert_int_equal(log.ev[1].last, 0x13fff);
+	assert_int_equal(log.ev[2].iova, 0x200000);
+	assert_int_equal(log.ev[2].last, 0x3fffff);
+	assert_int_equal(log.ev[2].sid, 0x0500);
+	viommu_notifier_del(f.v, n);
+	fx_fini(&f);
+}
+
 static void test_te_toggle_replay_any(void **state)
 {
 	struct viommu_vtd_config c = cfg_default();
@@ -1195,6 +1223,7 @@ int main(void)
 		cmocka_unit_test(test_stale_until_invalidated),
 		cmocka_unit_test(test_cm_notify),
 		cmocka_unit_test(test_te_toggle_replay_any),
+		cmocka_unit_test(test_driver_dev_iotlb),
 		cmocka_unit_test(test_random_reference),
 	};
 
