@@ -461,6 +461,9 @@ static void test_fault_reasons(void **state)
 	put64(&f, RAW_ROOT + 3 * 16, RAW_CTX | 1);
 	put64(&f, RAW_ROOT + 3 * 16 + 8, 1);
 	assert_int_equal(fault_of(&f, 0x300, 0, VIOMMU_ACC_READ, false), 0xa);
+	put64(&f, RAW_ROOT + 3 * 16 + 8, 0);
+	put64(&f, RAW_ROOT + 3 * 16, RAW_CTX | 1ull << 50 | 1); /* above the 48-bit width */
+	assert_int_equal(fault_of(&f, 0x300, 0, VIOMMU_ACC_READ, false), 0xa);
 	/* 0xB: reserved bits in a present context entry (low bits 11:4, high bit 7, 63:24). */
 	put64(&f, RAW_CTX + 5 * 16 + 8, 2 | 7 << 8);
 	put64(&f, RAW_CTX + 5 * 16, RAW_SL | 0x100 | 1);
@@ -468,10 +471,15 @@ static void test_fault_reasons(void **state)
 	put64(&f, RAW_CTX + 5 * 16, RAW_SL | 1);
 	put64(&f, RAW_CTX + 5 * 16 + 8, 2 | 7 << 8 | 1ull << 40);
 	assert_int_equal(fault_of(&f, 5, 0, VIOMMU_ACC_READ, false), 0xb);
+	put64(&f, RAW_CTX + 5 * 16 + 8, 2 | 7 << 8);
+	put64(&f, RAW_CTX + 5 * 16, RAW_SL | 1ull << 49 | 1);
+	assert_int_equal(fault_of(&f, 5, 0, VIOMMU_ACC_READ, false), 0xb);
 	/* 0xC: a 1 GiB leaf where SLLPS offers none; a reserved bit (TM) in a leaf. */
 	put64(&f, RAW_SL + 0x1000 + 8, 0x40000000 | 1 << 7 | 3);
 	assert_int_equal(fault_of(&f, 1, 0x40000000, VIOMMU_ACC_READ, false), 0xc);
 	put64(&f, RAW_SL + 3 * 0x1000 + 16, 0x500000 | 1ull << 62 | 3);
+	assert_int_equal(fault_of(&f, 1, 0x2000, VIOMMU_ACC_READ, false), 0xc);
+	put64(&f, RAW_SL + 3 * 0x1000 + 16, 0x500000 | 1ull << 48 | 3); /* beyond the width */
 	assert_int_equal(fault_of(&f, 1, 0x2000, VIOMMU_ACC_READ, false), 0xc);
 	/* 0xD: a request with PASID has no legacy context type that admits it. */
 	assert_int_equal(fault_of(&f, 1, 0, VIOMMU_ACC_READ, true), 0xd);

@@ -110,6 +110,11 @@ static uint32_t agaw_levels(uint32_t aw)
 	return aw >= 1 && aw <= 3 ? aw + 2 : 0;
 }
 
+static uint64_t haw_rsvd(const struct vtd *s)
+{
+	return s->mgaw_bits >= 64 ? 0 : ~0ull << s->mgaw_bits;
+}
+
 /* Read and check @sid's context from guest memory; 0 or a fault reason. */
 static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *fpd)
 {
@@ -125,7 +130,8 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 	re[1] = vi_le64(re[1]);
 	if (!(re[0] & ROOT_P))
 		return VTD_FR_ROOT_ENTRY_P;
-	if ((re[0] & ROOT_LO_RSVD) || re[1])
+	/* Address bits above the host address width (here MGAW + 1) are reserved too. */
+	if ((re[0] & (ROOT_LO_RSVD | haw_rsvd(s))) || re[1])
 		return VTD_FR_ROOT_ENTRY_RSVD;
 	if (vi_read(h, (re[0] & ROOT_CTP) + (sid & 0xff) * 16, ce, sizeof(ce)))
 		return VTD_FR_CONTEXT_TABLE_INV;
@@ -135,7 +141,7 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 	*fpd = (ce[0] & CTX_LO_FPD) != 0;
 	if (!(ce[0] & CTX_LO_P))
 		return VTD_FR_CONTEXT_ENTRY_P;
-	if ((ce[0] & CTX_LO_RSVD) || (ce[1] & CTX_HI_RSVD))
+	if ((ce[0] & (CTX_LO_RSVD | haw_rsvd(s))) || (ce[1] & CTX_HI_RSVD))
 		return VTD_FR_CONTEXT_ENTRY_RSVD;
 	tt = (uint32_t)CTX_LO_TT(ce[0]);
 	levels = agaw_levels((uint32_t)CTX_HI_AW(ce[1]));
@@ -235,6 +241,8 @@ static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viomm
 	pc->format = VIOMMU_PT_VTD_SL;
 	pc->levels = c->levels;
 	pc->root = c->slptptr;
+	/* Output addresses above the host address width are reserved bits of the entries. */
+	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
 	if (s->cap & CAP_SLLPS(CAP_SLLPS_2M))
 		pc->flags |= VIOMMU_PT_F_SP_2M;
 	if (s->cap & CAP_SLLPS(CAP_SLLPS_1G))
