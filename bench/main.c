@@ -13,6 +13,7 @@ static const struct bench_suite *const suites[] = {
 	&bench_suite_iotlb,
 	&bench_suite_sys,
 	&bench_suite_pt,
+	&bench_suite_vtd,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))

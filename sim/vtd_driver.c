@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest VT-d driver model; see vtd_driver.h. Register offsets, bits and descriptor layouts are
+ * the VT-d specification's (§11.4, §9, §6.5.2), spelled out here because the driver sees the
+ * unit only through the public API, as a guest sees hardware.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/pt.h>
+
+#include "vtd_driver.h"
+
+/* §11.4 registers (the IOTLB registers sit at ECAP.IRO * 16). */
+#define CAP_REG 0x08
+#define ECAP_REG 0x10
+#define GCMD_REG 0x18
+#define GSTS_REG 0x1c
+#define RTADDR_REG 0x20
+#define CCMD_REG 0x28
+#define FSTS_REG 0x34
+#define FECTL_REG 0x38
+#define FEDATA_REG 0x3c
+#define FEADDR_REG 0x40
+#define FEUADDR_REG 0x44
+#define IQT_REG 0x88
+#define IQA_REG 0x90
+
+#define GCMD_TE (1u << 31)
+#define GCMD_SRTP (1u << 30)
+#define GCMD_QIE (1u << 26)
+#define FSTS_IQE (1u << 4)
+
+#define CAP_CM(c) (((c) >> 7) & 1)
+#define CAP_SAGAW(c) (((c) >> 8) & 0x1f)
+#define CAP_SLLPS(c) (((c) >> 34) & 0xf)
+#define CAP_PSI(c) (((c) >> 39) & 1)
+#define CAP_MAMV(c) (((c) >> 48) & 0x3f)
+#define ECAP_QI(e) (((e) >> 1) & 1)
+#define ECAP_DT(e) (((e) >> 2) & 1)
+#define ECAP_IRO(e) (((e) >> 8) & 0x3ff)
+
+#define CCMD_ICC (1ull << 63)
+#define IOTLB_IVT (1ull << 63)
+#define IOTLB_DR (1ull << 49)
+#define IOTLB_DW (1ull << 48)
+
+#define GRAN_GLOBAL 1
+#define GRAN_DOMAIN 2
+#define GRAN_DEVICE_OR_PAGE 3
+
+#define QI_CC 0x1
+#define QI_IOTLB 0x2
+#define QI_DIOTLB 0x3
+#define QI_WAIT 0x5
+#define QI_WAIT_SW (1ull << 5)
+#define QI_WAIT_FN (1ull << 6)
+#define QI_IOTLB_DR (1ull << 7)
+#define QI_IOTLB_DW (1ull << 6)
+#define QI_ENTRIES 256 /* one 4 KiB page of 128-bit descriptors (IQA.QS = 0) */
+
+#define POLL_LIMIT 1000 /* a unit that does not answer is broken, not slow */
+#define PAGE 4096ull
+
+struct dom {
+	struct viommu_pt *pt;
+	uint32_t pending; /* deferred unmaps not yet flushed */
+};
+
+struct vtd_drv {
+	struct vtd_drv_config cfg;
+	uint64_t cap, ecap;
+	uint32_t gcmd;
+	bool qi;
+	uint32_t levels;
+	uint64_t root;
+	uint64_t ctx[256];
+	uint16_t ctx_did[65536];
+	uint64_t queue;
+	uint32_t qtail;
+	uint64_t status;
+	uint32_t pending;
+	struct dom **doms;
+	uint64_t *free_pages;
+	size_t nfree, cap_free;
+	uint64_t bump;
+	struct vtd_drv_stats st;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+
+static uint32_t rd32(struct vtd_drv *d, uint64_t off)
+{
+	uint64_t v = 0;
+
+	viommu_mmio_read(d->cfg.iommu, off, 4, &v);
+	return (uint32_t)v;
+}
+
+static uint64_t rd64(struct vtd_drv *d, uint64_t off)
+{
+	uint64_t v = 0;
+
+	viommu_mmio_read(d->cfg.iommu, off, 8, &v);
+	return v;
+}
+
+static void wr32(struct vtd_drv *d, uint64_t off, uint32_t v)
+{
+	d->st.reg_writes++;
+	viommu_mmio_write(d->cfg.iommu, off, 4, v);
+}
+
+static void wr64(struct vtd_drv *d, uint64_t off, uint64_t v)
+{
+	d->st.reg_writes++;
+	viommu_mmio_write(d->cfg.iommu, off, 8, v);
+}
+
+static int mem_wr64(struct vtd_drv *d, uint64_t gpa, uint64_t v)
+{
+	uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
+
+	if (!p)
+		return VIOMMU_EFAULT;
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return 0;
+}
+
+static int mem_rd32(struct vtd_drv *d, uint64_t gpa, uint32_t *v)
+{
+	const uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 4);
+
+	if (!p)
+		return VIOMMU_EFAULT;
+	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Page pool                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
+{
+	struct vtd_drv *d = opaque;
+	uint64_t a;
+	void *p;
+
+	if (size == PAGE && d->nfree) {
+		a = d->free_pages[--d->nfree];
+	} else {
+		a = (d->bump + size - 1) & ~(size - 1);
+		if (a < d->bump || a + size > d->cfg.pool_base + d->cfg.pool_size)
+			return VIOMMU_ENOMEM;
+		d->bump = a + size;
+	}
+	p = viommu_flatmem_ptr(d->cfg.mem, a, size);
+	if (!p)
+		return VIOMMU_EFAULT;
+	memset(p, 0, size);
+	*gpa = a;
+	return 0;
+}
+
+static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
+{
+	struct vtd_drv *d = opaque;
+
+	for (uint64_t off = 0; off < size; off += PAGE) {
+		if (d->nfree == d->cap_free) {
+			size_t c = d->cap_free ? d->cap_free * 2 : 64;
+			uint64_t *q = realloc(d->free_pages, c * sizeof(*q));
+
+			if (!q)
+				return; /* the page leaks from the pool; nothing breaks */
+			d->free_pages = q;
+			d->cap_free = c;
+		}
+		d->free_pages[d->nfree++] = gpa + off;
+	}
+}
+
+static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
+
+int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa)
+{
+	return pool_alloc(d, PAGE, gpa);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Invalidation                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Linux qi_submit_sync(): the descriptors, then a wait descriptor with status write, then IQT. */
+static int qi_submit(struct vtd_drv *d, const uint64_t (*desc)[2], int n)
+{
+	uint32_t done = 0;
+	uint64_t wait[2] = { QI_WAIT | QI_WAIT_SW | QI_WAIT_FN | (1ull << 32), d->status };
+	int ret = 0;
+
+	if (mem_wr64(d, d->status, 0))
+		return VIOMMU_EFAULT;
+	for (int i = 0; i <= n && !ret; i++) {
+		const uint64_t *q = i < n ? desc[i] : wait;
+		uint64_t at = d->queue + (uint64_t)d->qtail * 16;
+
+		ret = mem_wr64(d, at, q[0]);
+		if (!ret)
+			ret = mem_wr64(d, at + 8, q[1]);
+		d->qtail = (d->qtail + 1) % QI_ENTRIES;
+		d->st.descriptors++;
+	}
+	if (ret)
+		return ret;
+	wr32(d, IQT_REG, d->qtail << 4);
+	if (rd32(d, FSTS_REG) & FSTS_IQE)
+		return VIOMMU_EIO;
+	if (mem_rd32(d, d->status, &done) || done != 1)
+		return VIOMMU_EIO;
+	return 0;
+}
+
+static int poll64(struct vtd_drv *d, uint64_t off, uint64_t bit)
+{
+	for (int i = 0; i < POLL_LIMIT; i++) {
+		if (!(rd64(d, off) & bit))
+			return 0;
+	}
+	return VIOMMU_EIO;
+}
+
+static int flush_context(struct vtd_drv *d, int gran, uint16_t did, uint16_t sid)
+{
+	d->st.cc++;
+	if (d->qi) {
+		uint64_t desc[1][2] = { { QI_CC | (uint64_t)gran << 4 | (uint64_t)did << 16 |
+						  (uint64_t)sid << 32,
+					  0 } };
+
+		return qi_submit(d, desc, 1);
+	}
+	wr64(d, CCMD_REG, CCMD_ICC | (uint64_t)gran << 61 | (uint64_t)sid << 16 | (uint64_t)did);
+	return poll64(d, CCMD_REG, CCMD_ICC);
+}
+
+static int flush_iotlb(struct vtd_drv *d, int gran, uint16_t did, uint64_t addr, uint32_t am)
+{
+	uint64_t iro = ECAP_IRO(d->ecap) * 16;
+
+	if (gran == GRAN_GLOBAL)
+		d->st.global++;
+	else if (gran == GRAN_DOMAIN)
+		d->st.dsi++;
+	else
+		d->st.psi++;
+	if (d->qi) {
+		uint64_t desc[1][2] = { { QI_IOTLB | QI_IOTLB_DR | QI_IOTLB_DW |
+						  (uint64_t)gran << 4 | (uint64_t)did << 16,
+					  gran == GRAN_DEVICE_OR_PAGE ? addr | am : 0 } };
+
+		return qi_submit(d, desc, 1);
+	}
+	if (gran == GRAN_DEVICE_OR_PAGE)
+		wr64(d, iro, addr | am);
+	wr64(d, iro + 8,
+	     IOTLB_IVT | IOTLB_DR | IOTLB_DW | (uint64_t)gran << 60 | (uint64_t)did << 32);
+	if (poll64(d, iro + 8, IOTLB_IVT))
+		return VIOMMU_EIO;
+	/* IAIG = 0: the unit did not perform the flush. */
+	return (rd64(d, iro + 8) >> 57) & 3 ? 0 : VIOMMU_EIO;
+}
+
+/* Linux iommu_flush_iotlb_psi(): the smallest aligned power of two covering the range. */
+int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+{
+	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
+	uint32_t am = 0;
+
+	while (am < 63 && (pfn >> am) != (last >> am))
+		am++;
+	if (!CAP_PSI(d->cap) || am > CAP_MAMV(d->cap))
+		return flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
+	return flush_iotlb(d, GRAN_DEVICE_OR_PAGE, did, (pfn >> am) << (12 + am), am);
+}
+
+int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size)
+{
+	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
+	uint32_t k = 0;
+	uint64_t hi;
+
+	if (!d->qi || !ECAP_DT(d->ecap))
+		return VIOMMU_ENOTSUP;
+	while (k < 52 && (pfn >> k) != (last >> k))
+		k++;
+	/* §6.5.2.5: S = 1 and address bits 12 .. 12 + k - 2 set encode 2^k pages. */
+	if (k == 0)
+		hi = pfn << 12;
+	else
+		hi = ((pfn >> k) << (12 + k)) | (((1ull << (k - 1)) - 1) << 12) | 1;
+	{
+		uint64_t desc[1][2] = { { QI_DIOTLB | (uint64_t)sid << 32, hi } };
+
+		return qi_submit(d, desc, 1);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bring-up                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out)
+{
+	struct vtd_drv *d;
+
+	if (!cfg || !out || !cfg->iommu || !cfg->mem || (cfg->pool_base & (PAGE - 1)) ||
+	    cfg->pool_size < 4 * PAGE)
+		return VIOMMU_EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return VIOMMU_ENOMEM;
+	d->doms = calloc(65536, sizeof(*d->doms));
+	if (!d->doms) {
+		free(d);
+		return VIOMMU_ENOMEM;
+	}
+	d->cfg = *cfg;
+	if (!d->cfg.batch)
+		d->cfg.batch = 256;
+	d->bump = cfg->pool_base;
+	*out = d;
+	return 0;
+}
+
+void vtd_drv_destroy(struct vtd_drv *d)
+{
+	if (!d)
+		return;
+	for (uint32_t i = 0; i < 65536; i++) {
+		if (d->doms[i]) {
+			viommu_pt_destroy(d->doms[i]->pt);
+			free(d->doms[i]);
+		}
+	}
+	free(d->doms);
+	free(d->free_pages);
+	free(d);
+}
+
+static int poll_gsts(struct vtd_drv *d, uint32_t bit, bool set)
+{
+	for (int i = 0; i < POLL_LIMIT; i++) {
+		if (!!(rd32(d, GSTS_REG) & bit) == set)
+			return 0;
+	}
+	return VIOMMU_EIO;
+}
+
+int vtd_drv_enable(struct vtd_drv *d)
+{
+	uint32_t sagaw;
+	int ret;
+
+	if (d->root) {
+		/* Already brought up: translation back on. */
+		d->gcmd |= GCMD_TE;
+		wr32(d, GCMD_REG, d->gcmd);
+		return poll_gsts(d, GCMD_TE, true);
+	}
+	d->cap = rd64(d, CAP_REG);
+	d->ecap = rd64(d, ECAP_REG);
+	sagaw = (uint32_t)CAP_SAGAW(d->cap);
+	d->levels = d->cfg.levels;
+	if (!d->levels)
+		d->levels = sagaw & 8 ? 5 : sagaw & 4 ? 4 : 3;
+	if (d->levels < 3 || d->levels > 5 || !(sagaw & (1u << (d->levels - 2))))
+		return VIOMMU_ENOTSUP;
+	ret = pool_alloc(d, PAGE, &d->root);
+	if (!ret)
+		ret = pool_alloc(d, PAGE, &d->status);
+	if (ret)
+		return ret;
+	wr64(d, RTADDR_REG, d->root);
+	wr32(d, GCMD_REG, d->gcmd | GCMD_SRTP);
+	ret = poll_gsts(d, GCMD_SRTP, true);
+	if (ret)
+		return ret;
+	/* Fault events to a fixed MSI address; unmasked. */
+	wr32(d, FEDATA_REG, 0x40);
+	wr32(d, FEADDR_REG, 0xfee00000);
+	wr32(d, FEUADDR_REG, 0);
+	wr32(d, FECTL_REG, 0);
+	if (ECAP_QI(d->ecap) && !d->cfg.no_qi) {
+		ret = pool_alloc(d, PAGE, &d->queue);
+		if (ret)
+			return ret;
+		d->qtail = 0;
+		wr32(d, IQT_REG, 0);
+		wr64(d, IQA_REG, d->queue); /* QS = 0: 256 entries; DW = 0: 128-bit */
+		d->gcmd |= GCMD_QIE;
+		wr32(d, GCMD_REG, d->gcmd);
+		ret = poll_gsts(d, GCMD_QIE, true);
+		if (ret)
+			return ret;
+		d->qi = true;
+	}
+	ret = flush_context(d, GRAN_GLOBAL, 0, 0);
+	if (!ret)
+		ret = flush_iotlb(d, GRAN_GLOBAL, 0, 0, 0);
+	if (ret)
+		return ret;
+	d->gcmd |= GCMD_TE;
+	wr32(d, GCMD_REG, d->gcmd);
+	return poll_gsts(d, GCMD_TE, true);
+}
+
+int vtd_drv_disable(struct vtd_drv *d)
+{
+	d->gcmd &= ~GCMD_TE;
+	wr32(d, GCMD_REG, d->gcmd);
+	return poll_gsts(d, GCMD_TE, false);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Domains and devices                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
+{
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_VTD_SL, .levels = (uint8_t)d->levels };
+	struct dom *m = d->doms[did];
+
+	if (m)
+		return m;
+	if (!d->cfg.no_superpages) {
+		if (CAP_SLLPS(d->cap) & 1)
+			pc.flags |= VIOMMU_PT_F_SP_2M;
+		if (CAP_SLLPS(d->cap) & 2)
+			pc.flags |= VIOMMU_PT_F_SP_1G;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &pool_ops, d, &m->pt)) {
+		free(m);
+		return NULL;
+	}
+	d->doms[did] = m;
+	return m;
+}
+
+static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t hi)
+{
+	uint32_t bus = sid >> 8;
+	uint64_t ce;
+	int ret;
+
+	if (!d->ctx[bus]) {
+		ret = pool_alloc(d, PAGE, &d->ctx[bus]);
+		if (!ret)
+			ret = mem_wr64(d, d->root + bus * 16, d->ctx[bus] | 1);
+		if (ret)
+			return ret;
+	}
+	ce = d->ctx[bus] + (sid & 0xff) * 16;
+	/* The upper half first, present bit last, as Linux does. */
+	ret = mem_wr64(d, ce + 8, hi);
+	if (!ret)
+		ret = mem_wr64(d, ce, lo);
+	return ret;
+}
+
+int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_through)
+{
+	uint64_t lo, hi;
+	int ret;
+
+	hi = (uint64_t)(d->levels - 2) | (uint64_t)did << 8;
+	if (pass_through) {
+		lo = 2ull << 2 | 1;
+	} else {
+		struct dom *m = dom_get(d, did);
+
+		if (!m)
+			return VIOMMU_ENOMEM;
+		lo = viommu_pt_get_cfg(m->pt)->root | 1;
+	}
+	ret = context_write(d, sid, lo, hi);
+	if (ret)
+		return ret;
+	d->ctx_did[sid] = did;
+	/* Linux domain_context_mapping_one(): with caching mode, not-present -> present flushes. */
+	if (CAP_CM(d->cap)) {
+		ret = flush_context(d, GRAN_DEVICE_OR_PAGE, did, sid);
+		if (!ret)
+			ret = flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
+	}
+	return ret;
+}
+
+int vtd_drv_detach(struct vtd_drv *d, uint16_t sid)
+{
+	uint16_t did = d->ctx_did[sid];
+	int ret = context_write(d, sid, 0, 0);
+
+	if (!ret)
+		ret = flush_context(d, GRAN_DEVICE_OR_PAGE, did, sid);
+	if (!ret)
+		ret = flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
+	return ret;
+}
+
+int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		uint32_t perm)
+{
+	struct dom *m = dom_get(d, did);
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOMEM;
+	ret = viommu_pt_map(m->pt, iova, gpa, size, perm, 0);
+	if (ret)
+		return ret;
+	d->st.maps++;
+	/* Without caching mode a not-present -> present change needs no flush. */
+	if (CAP_CM(d->cap))
+		ret = vtd_drv_flush_range(d, did, iova, size);
+	return ret;
+}
+
+int vtd_drv_flush(struct vtd_drv *d)
+{
+	int ret = 0;
+
+	if (!d->pending)
+		return 0;
+	for (uint32_t did = 0; did < 65536; did++) {
+		struct dom *m = d->doms[did];
+
+		if (m && m->pending) {
+			int r = flush_iotlb(d, GRAN_DOMAIN, (uint16_t)did, 0, 0);
+
+			m->pending = 0;
+			if (r && !ret)
+				ret = r;
+		}
+	}
+	d->pending = 0;
+	return ret;
+}
+
+int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+{
+	struct dom *m = d->doms[did];
+	uint64_t unmapped = 0;
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOENT;
+	ret = viommu_pt_unmap(m->pt, iova, size, &unmapped);
+	if (ret)
+		return ret;
+	d->st.unmaps++;
+	if (!d->cfg.deferred)
+		return vtd_drv_flush_range(d, did, iova, size);
+	m->pending++;
+	if (++d->pending >= d->cfg.batch)
+		return vtd_drv_flush(d);
+	return 0;
+}
+
+void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st)
+{
+	*st = d->st;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A guest VT-d driver, programmed the way Linux's intel-iommu driver programs the hardware: root
+ * and context tables and second-level page tables in guest memory (tables built with the pt
+ * builder), register-based or queued invalidation with a wait descriptor, page-selective IOTLB
+ * invalidation with an address mask (domain-selective when the mask would exceed CAP.MAMV),
+ * strict or deferred (batched) flushing of unmaps, and caching-mode-aware flushing of maps.
+ * Uses the public API only.
+ */
+#ifndef VIOMMU_SIM_VTD_DRIVER_H
+#define VIOMMU_SIM_VTD_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <viommu/flatmem.h>
+#include <viommu/viommu.h>
+
+struct vtd_drv;
+
+struct vtd_drv_config {
+	struct viommu *iommu;	    /* a VT-d unit over @mem's host ops */
+	struct viommu_flatmem *mem; /* guest memory */
+	uint64_t pool_base;	    /* guest-physical pages the driver may use for its tables */
+	uint64_t pool_size;
+	bool no_qi;	    /* use register-based invalidation even when ECAP.QI is set */
+	bool deferred;	    /* batch IOTLB flushes of unmaps (Linux iommu.strict=0) */
+	uint32_t batch;	    /* deferred: unmaps per domain flush (0: 256) */
+	uint32_t levels;    /* second-level table levels (0: the widest SAGAW offers) */
+	bool no_superpages; /* map with 4 KiB pages only */
+};
+
+struct vtd_drv_stats {
+	uint64_t reg_writes;  /* MMIO writes the driver issued */
+	uint64_t descriptors; /* queued invalidation descriptors, wait descriptors included */
+	uint64_t psi;	      /* page-selective IOTLB flushes */
+	uint64_t dsi;	      /* domain-selective IOTLB flushes */
+	uint64_t global;      /* global IOTLB flushes */
+	uint64_t cc;	      /* context-cache flushes */
+	uint64_t maps;
+	uint64_t unmaps;
+};
+
+int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out);
+void vtd_drv_destroy(struct vtd_drv *d);
+
+/*
+ * Bring the unit up as Linux does: root table, SRTP, fault event registers, queued invalidation
+ * (when offered), global context and IOTLB flushes, then TE. After vtd_drv_disable(), sets TE
+ * again.
+ */
+int vtd_drv_enable(struct vtd_drv *d);
+/* Clear TE (translation off). */
+int vtd_drv_disable(struct vtd_drv *d);
+
+/* Attach requester @sid to domain @did (created on first use); @pass_through uses TT = 10b. */
+int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_through);
+int vtd_drv_detach(struct vtd_drv *d, uint16_t sid);
+
+/* Map [iova, iova + size) -> gpa in domain @did with VIOMMU_ACC_* rights (4 KiB aligned). */
+int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		uint32_t perm);
+/*
+ * Unmap; strict mode flushes before returning, deferred mode queues the range and flushes the
+ * domain once @batch unmaps are pending (or at vtd_drv_flush).
+ */
+int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+/* Complete every deferred flush. */
+int vtd_drv_flush(struct vtd_drv *d);
+/* Page-selective flush of [iova, iova + size) in @did, as after changing a present entry. */
+int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+/* Device-TLB invalidation for @sid over [iova, iova + size) (needs ECAP.DT and QI). */
+int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size);
+
+/* Guest-physical address of a free 4 KiB page from the driver's pool (for test DMA buffers). */
+int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa);
+
+void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st);
+
+#endif /* VIOMMU_SIM_VTD_DRIVER_H */

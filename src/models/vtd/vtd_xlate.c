@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VT-d translation of untranslated requests in legacy mode (§3.4, §9.1, §9.3): root entry ->
+ * context entry -> second-level table, with a context cache and the core IOTLB in front, and
+ * primary fault logging (§7.3) for requests that are blocked.
+ */
+#include <viommu/pt.h>
+
+#include "vtd_internal.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Faults (§7.3 primary fault logging and fault events)                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static bool qualified(uint32_t reason)
+{
+	switch (reason) {
+	case VTD_FR_ROOT_ENTRY_P:
+	case VTD_FR_ROOT_TABLE_INV:
+	case VTD_FR_CONTEXT_TABLE_INV:
+	case VTD_FR_ROOT_ENTRY_RSVD:
+	case VTD_FR_CONTEXT_ENTRY_RSVD:
+		return false;
+	default:
+		return true;
+	}
+}
+
+void vtd_deliver_fault_irq(struct vtd *s)
+{
+	uint64_t addr = (uint64_t)s->feuaddr << 32 | s->feaddr;
+
+	s->fectl &= ~ECTL_IP;
+	s->st.interrupts++;
+	vi_msi(&s->v.host, addr, s->fedata);
+}
+
+void vtd_deliver_inv_irq(struct vtd *s)
+{
+	uint64_t addr = (uint64_t)s->ieuaddr << 32 | s->ieaddr;
+
+	s->iectl &= ~ECTL_IP;
+	s->st.interrupts++;
+	vi_msi(&s->v.host, addr, s->iedata);
+}
+
+/*
+ * §7.3: a fault event is signalled when a condition appears while none was pending before
+ * (@pre_fsts holds FSTS as it was); IP holds it while IM masks it.
+ */
+void vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
+{
+	if (pre_fsts & (FSTS_PPF | FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE))
+		return;
+	s->fectl |= ECTL_IP;
+	if (!(s->fectl & ECTL_IM))
+		vtd_deliver_fault_irq(s);
+}
+
+static uint32_t fsts_now(const struct vtd *s)
+{
+	uint32_t v = s->fsts;
+
+	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
+		if (s->frcd[i][1] & FRCD_HI_F)
+			return v | FSTS_PPF;
+	}
+	return v;
+}
+
+void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
+		      bool pasid, uint32_t pasid_val, uint32_t access)
+{
+	uint32_t pre = fsts_now(s);
+	uint64_t *r = s->frcd[s->fri];
+
+	/* §7.3: while PFO is set, or when the next record is still in use, the fault is lost. */
+	if (pre & FSTS_PFO) {
+		s->st.faults_overflowed++;
+		return;
+	}
+	if (r[1] & FRCD_HI_F) {
+		s->st.faults_overflowed++;
+		s->fsts |= FSTS_PFO;
+		vtd_fault_event(s, pre);
+		return;
+	}
+	r[0] = addr & FRCD_LO_FI;
+	r[1] = FRCD_HI_F | FRCD_HI_SID(sid) | FRCD_HI_FR(reason) | (write ? 0 : FRCD_HI_T1);
+	if (pasid)
+		r[1] |= FRCD_HI_PP | FRCD_HI_PV(pasid_val & 0xfffff);
+	if (access & VIOMMU_ACC_PRIV)
+		r[1] |= FRCD_HI_PRIV;
+	if (access & VIOMMU_ACC_EXEC)
+		r[1] |= FRCD_HI_EXE;
+	if (!(pre & FSTS_PPF))
+		s->fsts = (s->fsts & ~VI_GENMASK(15, 8)) | s->fri << FSTS_FRI_SHIFT;
+	s->fri = (s->fri + 1) % s->cfg.nfr;
+	s->st.faults_recorded++;
+	vtd_fault_event(s, pre);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Root and context entries (§9.1, §9.3), context cache                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint32_t agaw_levels(uint32_t aw)
+{
+	/* §9.3 AW: 001b 39-bit (3-level), 010b 48-bit (4-level), 011b 57-bit (5-level). */
+	return aw >= 1 && aw <= 3 ? aw + 2 : 0;
+}
+
+static uint64_t haw_rsvd(const struct vtd *s)
+{
+	return s->mgaw_bits >= 64 ? 0 : ~0ull << s->mgaw_bits;
+}
+
+/* Read and check @sid's context from guest memory; 0 or a fault reason. */
+static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *fpd)
+{
+	const struct viommu_host *h = &s->v.host;
+	uint64_t rta = s->rta_active & RTADDR_RTA;
+	uint64_t re[2], ce[2];
+	uint32_t levels, tt;
+
+	*fpd = false;
+	if (vi_read(h, rta + ((sid >> 8) & 0xff) * 16, re, sizeof(re)))
+		return VTD_FR_ROOT_TABLE_INV;
+	re[0] = vi_le64(re[0]);
+	re[1] = vi_le64(re[1]);
+	if (!(re[0] & ROOT_P))
+		return VTD_FR_ROOT_ENTRY_P;
+	/* Address bits above the host address width (here MGAW + 1) are reserved too. */
+	if ((re[0] & (ROOT_LO_RSVD | haw_rsvd(s))) || re[1])
+		return VTD_FR_ROOT_ENTRY_RSVD;
+	if (vi_read(h, (re[0] & ROOT_CTP) + (sid & 0xff) * 16, ce, sizeof(ce)))
+		return VTD_FR_CONTEXT_TABLE_INV;
+	ce[0] = vi_le64(ce[0]);
+	ce[1] = vi_le64(ce[1]);
+	/* FPD is honoured even in an entry that is not present (§7.1, qualified faults). */
+	*fpd = (ce[0] & CTX_LO_FPD) != 0;
+	if (!(ce[0] & CTX_LO_P))
+		return VTD_FR_CONTEXT_ENTRY_P;
+	if ((ce[0] & (CTX_LO_RSVD | haw_rsvd(s))) || (ce[1] & CTX_HI_RSVD))
+		return VTD_FR_CONTEXT_ENTRY_RSVD;
+	tt = (uint32_t)CTX_LO_TT(ce[0]);
+	levels = agaw_levels((uint32_t)CTX_HI_AW(ce[1]));
+	if (tt == CTX_TT_DEV_IOTLB && !(s->ecap & ECAP_DT))
+		return VTD_FR_CONTEXT_ENTRY_INV;
+	if (tt == CTX_TT_PASS_THROUGH && !(s->ecap & ECAP_PT))
+		return VTD_FR_CONTEXT_ENTRY_INV;
+	if (tt == 3)
+		return VTD_FR_CONTEXT_ENTRY_INV;
+	/* AW must name a width SAGAW offers (for pass-through it is not used). */
+	if (tt != CTX_TT_PASS_THROUGH &&
+	    (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2)))))
+		return VTD_FR_CONTEXT_ENTRY_INV;
+	c->slptptr = ce[0] & CTX_LO_SLPTPTR;
+	c->did = (uint32_t)CTX_HI_DID(ce[1]);
+	c->tt = (uint8_t)tt;
+	c->fpd = *fpd;
+	if (tt == CTX_TT_PASS_THROUGH) {
+		c->levels = 0;
+		c->aw_bits = (uint8_t)s->mgaw_bits;
+	} else {
+		uint32_t agaw = 30 + 9 * (levels - 2);
+
+		c->levels = (uint8_t)levels;
+		c->aw_bits = (uint8_t)(agaw < s->mgaw_bits ? agaw : s->mgaw_bits);
+	}
+	return 0;
+}
+
+uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
+{
+	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
+	uint32_t reason;
+	bool fpd;
+
+	if (slot->gen == s->ctx_gen && slot->sid == sid) {
+		s->st.ctx_hits++;
+		*c = slot->ctx;
+		return 0;
+	}
+	s->st.ctx_misses++;
+	reason = ctx_fetch(s, sid, c, &fpd);
+	if (reason) {
+		c->fpd = fpd;
+		return reason;
+	}
+	/* Only present, well-formed entries are cached. */
+	s->seen[sid / 64] |= 1ull << (sid % 64);
+	slot->gen = s->ctx_gen;
+	slot->sid = sid;
+	slot->ctx = *c;
+	return 0;
+}
+
+void vtd_ctx_inval_all(struct vtd *s)
+{
+	if (++s->ctx_gen == 0) {
+		/* After 2^32 generations, forget every slot once rather than alias an old one. */
+		memset(s->ctx_cache, 0, VTD_CTX_CACHE_SIZE * sizeof(*s->ctx_cache));
+		s->ctx_gen = 1;
+	}
+}
+
+void vtd_ctx_inval_domain(struct vtd *s, uint32_t did)
+{
+	for (uint32_t i = 0; i < VTD_CTX_CACHE_SIZE; i++) {
+		if (s->ctx_cache[i].gen == s->ctx_gen && s->ctx_cache[i].ctx.did == did)
+			s->ctx_cache[i].gen = 0;
+	}
+}
+
+/* §6.5.2.1 FM: 0 no bits, 1 devfn bit 2, 2 bits 2:1, 3 bits 2:0 of the function are ignored. */
+static uint32_t fm_mask(uint32_t fm)
+{
+	static const uint32_t m[4] = { 0xffff, 0xfffb, 0xfff9, 0xfff8 };
+
+	return m[fm & 3];
+}
+
+void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
+{
+	uint32_t m = fm_mask(fm);
+
+	for (uint32_t i = 0; i < VTD_CTX_CACHE_SIZE; i++) {
+		if (s->ctx_cache[i].gen == s->ctx_gen && (s->ctx_cache[i].sid & m) == (sid & m))
+			s->ctx_cache[i].gen = 0;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Second-level walk (through the pt formats)                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viommu_pt_cfg *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->format = VIOMMU_PT_VTD_SL;
+	pc->levels = c->levels;
+	pc->root = c->slptptr;
+	/* Output addresses above the host address width are reserved bits of the entries. */
+	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
+	if (s->cap & CAP_SLLPS(CAP_SLLPS_2M))
+		pc->flags |= VIOMMU_PT_F_SP_2M;
+	if (s->cap & CAP_SLLPS(CAP_SLLPS_1G))
+		pc->flags |= VIOMMU_PT_F_SP_1G;
+}
+
+uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
+		     uint32_t *level)
+{
+	struct viommu_pt_cfg pc;
+	struct viommu_pt_walk_result r;
+
+	pt_cfg_of(s, c, &pc);
+	s->st.page_walks++;
+	*level = 0;
+	if (viommu_pt_walk(&pc, s->v.host.ops, s->v.host.opaque, iova, 0, &r))
+		return VTD_FR_PAGING_ENTRY_INV;
+	*level = r.level;
+	if (r.fault == VIOMMU_FAULT_NONE) {
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	switch (r.detail) {
+	case VIOMMU_PT_D_NOT_PRESENT:
+		/* Not present is "no rights" in VT-d: the access type picks the reason. */
+		leaf->perm = 0;
+		leaf->shift = 12;
+		leaf->iova = iova & ~0xfffull;
+		leaf->out = 0;
+		return 0;
+	case VIOMMU_PT_D_INPUT_RANGE:
+		return VTD_FR_ADDR_BEYOND_MGAW;
+	case VIOMMU_PT_D_READ_FAILED:
+	case VIOMMU_PT_D_WRITE_FAILED:
+		return VTD_FR_PAGING_ENTRY_INV;
+	default:
+		/* Reserved bits, a superpage SLLPS does not offer, an address beyond the width. */
+		return VTD_FR_PAGING_ENTRY_RSVD;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Translation                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
+		   struct viommu_xlate_result *res, uint32_t reason, uint32_t level, bool fpd)
+{
+	enum viommu_fault_type type;
+
+	switch (reason) {
+	case VTD_FR_ROOT_ENTRY_P:
+	case VTD_FR_CONTEXT_ENTRY_P:
+		type = VIOMMU_FAULT_BLOCKED;
+		break;
+	case VTD_FR_CONTEXT_ENTRY_INV:
+	case VTD_FR_CONTEXT_ENTRY_TT:
+		type = VIOMMU_FAULT_CONFIG;
+		break;
+	case VTD_FR_ADDR_BEYOND_MGAW:
+	case VTD_FR_INTERRUPT_ADDR:
+		type = VIOMMU_FAULT_ADDR_SIZE;
+		break;
+	case VTD_FR_WRITE:
+	case VTD_FR_READ:
+		type = level ? VIOMMU_FAULT_PERMISSION : VIOMMU_FAULT_NOT_PRESENT;
+		break;
+	case VTD_FR_PAGING_ENTRY_INV:
+	case VTD_FR_ROOT_TABLE_INV:
+	case VTD_FR_CONTEXT_TABLE_INV:
+		type = VIOMMU_FAULT_WALK_ABORT;
+		break;
+	default:
+		type = VIOMMU_FAULT_RESERVED;
+		break;
+	}
+	vi_result_fault(res, req, type, reason, level);
+	s->st.faults++;
+	if (fpd && qualified(reason)) {
+		s->st.faults_suppressed++;
+		return 0;
+	}
+	vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
+			 (req->access & VIOMMU_ACC_WRITE) != 0, req->has_pasid, req->pasid,
+			 req->access);
+	return 0;
+}
+
+static bool overlaps_intr(uint64_t out, uint64_t len)
+{
+	uint64_t last = out + (len - 1);
+
+	return !(last < VTD_INTR_ADDR_FIRST || out > VTD_INTR_ADDR_LAST);
+}
+
+/* The result for an identity translation of @req within an address space of @aw_bits. */
+static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+		    uint64_t len)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len;
+	res->perm = VIOMMU_ACC_RW;
+	res->page_shift = 12;
+	return 0;
+}
+
+static bool perm_ok(uint32_t perm, uint32_t access)
+{
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return false;
+	if ((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ))
+		return false;
+	return true;
+}
+
+int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		  struct viommu_xlate_result *res)
+{
+	struct vtd *s = to_vtd(v);
+	uint64_t len = req->len ? req->len : 1;
+	uint32_t sid = req->sid & 0xffff;
+	struct viommu_iotlb_tag tag = { 0 };
+	struct viommu_iotlb_entry e;
+	struct vtd_ctx c;
+	uint32_t reason, level = 0;
+
+	s->st.translations++;
+	if (!vi_range_ok(req->iova, len))
+		len = 0 - req->iova; /* never past 2^64 */
+	if (!(s->gsts & GSTS_TES))
+		return identity(req, res, len);
+	reason = vtd_ctx_get(s, sid, &c);
+	if (reason)
+		return blocked(s, req, res, reason, 0, c.fpd);
+	/* Requests-with-PASID have no legacy context type that admits them. */
+	if (req->has_pasid)
+		return blocked(s, req, res, VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
+	if (c.aw_bits < 64 && req->iova >> c.aw_bits)
+		return blocked(s, req, res, VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
+	if (c.aw_bits < 64 && (req->iova + (len - 1)) >> c.aw_bits)
+		len = (1ull << c.aw_bits) - req->iova;
+	if (c.tt == CTX_TT_PASS_THROUGH) {
+		if (overlaps_intr(req->iova, len))
+			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, 0, c.fpd);
+		return identity(req, res, len);
+	}
+
+	tag.dom = c.did;
+	tag.sid = sid;
+	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
+		struct vtd_leaf leaf;
+
+		/* A miss, or a hit without the rights: walk the tables as they are now. */
+		reason = vtd_sl_walk(s, &c, req->iova, &leaf, &level);
+		if (reason)
+			return blocked(s, req, res, reason, level, c.fpd);
+		if (!perm_ok(leaf.perm, req->access)) {
+			reason = (req->access & VIOMMU_ACC_WRITE) &&
+						 !(leaf.perm & VIOMMU_ACC_WRITE) ?
+					 VTD_FR_WRITE :
+					 VTD_FR_READ;
+			return blocked(s, req, res, reason, leaf.perm ? level : 0, c.fpd);
+		}
+		e.tag = tag;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.flags = 0;
+		e.level = (uint8_t)level;
+		if (overlaps_intr(e.out, 1ull << e.shift))
+			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
+		viommu_iotlb_insert(s->iotlb, &e);
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = e.out + (req->iova - e.iova);
+	res->perm = e.perm;
+	res->page_shift = e.shift;
+	{
+		uint64_t room = (e.iova + ((1ull << e.shift) - 1)) - req->iova + 1;
+
+		res->len = room != 0 && room < len ? room : len;
+	}
+	return 0;
+}
