@@ -161,23 +161,25 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 
 int vq_pop(struct vq *q, struct vq_elem *e)
 {
-	uint16_t avail_idx, head;
+	uint16_t head;
 	int ret;
 
 	if (q->broken)
 		return VIOMMU_EIO;
 	if (!q->ready)
 		return 0;
-	ret = rd16(q, q->avail + 2, &avail_idx);
-	if (ret)
-		return broken(q, ret);
-	/* Read the ring entries only after the index that covers them (2.7.13.3). */
-	atomic_thread_fence(memory_order_acquire);
-	if (avail_idx == q->last_avail)
-		return 0;
-	/* The driver cannot have made more than a queue's worth available. */
-	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
-		return broken(q, VIOMMU_EINVAL);
+	if (q->avail_idx == q->last_avail) {
+		ret = rd16(q, q->avail + 2, &q->avail_idx);
+		if (ret)
+			return broken(q, ret);
+		/* Read the ring entries only after the index that covers them (2.7.13.3). */
+		atomic_thread_fence(memory_order_acquire);
+		if (q->avail_idx == q->last_avail)
+			return 0;
+		/* The driver cannot have made more than a queue's worth available. */
+		if ((uint16_t)(q->avail_idx - q->last_avail) > q->size)
+			return broken(q, VIOMMU_EINVAL);
+	}
 	ret = rd16(q, q->avail + avail_ring_off(q->last_avail & (q->size - 1)), &head);
 	if (ret)
 		return broken(q, ret);

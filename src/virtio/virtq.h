@@ -86,6 +86,7 @@ struct vq {
 	uint64_t avail;
 	uint64_t used;
 	uint16_t last_avail; /* next available entry to consume */
+	uint16_t avail_idx;  /* avail->idx as last read: entries up to it need no re-read */
 	uint16_t used_idx;   /* our copy of used->idx, including entries not yet published */
 	uint16_t signalled;  /* used->idx when we last decided about an interrupt */
 };

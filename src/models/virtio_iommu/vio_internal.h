@@ -106,6 +106,9 @@ void vio_map_insert(struct vio_map **root, struct vio_map *m);
 void vio_map_remove(struct vio_map **root, struct vio_map *m);
 /* The mapping containing @addr, or NULL. */
 struct vio_map *vio_map_lookup(struct vio_map *root, uint64_t addr);
+/* In one descent: the mapping with the greatest start <= @addr, the one with the least start > @addr. */
+void vio_map_neighbors(struct vio_map *root, uint64_t addr, struct vio_map **le,
+		       struct vio_map **gt);
 /* The mapping with the lowest start >= @addr, or NULL. */
 struct vio_map *vio_map_ceil(struct vio_map *root, uint64_t addr);
 /* Call @fn on every mapping in address order (iterative, bounded by the tree height). */

@@ -181,6 +181,20 @@ struct vio_map *vio_map_lookup(struct vio_map *n, uint64_t addr)
 	return best && addr <= best->end ? best : NULL;
 }
 
+void vio_map_neighbors(struct vio_map *n, uint64_t addr, struct vio_map **le, struct vio_map **gt)
+{
+	*le = *gt = NULL;
+	while (n) {
+		if (n->start <= addr) {
+			*le = n;
+			n = n->right;
+		} else {
+			*gt = n;
+			n = n->left;
+		}
+	}
+}
+
 struct vio_map *vio_map_ceil(struct vio_map *n, uint64_t addr)
 {
 	struct vio_map *best = NULL;

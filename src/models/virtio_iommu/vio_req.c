@@ -65,12 +65,10 @@ static uint8_t errno_to_status(int err)
 
 static bool map_overlaps(struct vio_map *root, uint64_t start, uint64_t end)
 {
-	struct vio_map *m = vio_map_lookup(root, start);
+	struct vio_map *le, *gt;
 
-	if (m)
-		return true;
-	m = vio_map_ceil(root, start);
-	return m && m->start <= end;
+	vio_map_neighbors(root, start, &le, &gt);
+	return (le && le->end >= start) || (gt && gt->start <= end);
 }
 
 static bool resv_overlaps_domain(const struct vio_ep *ep, const struct vio_domain *dom)
@@ -199,6 +197,15 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	return 0;
 }
 
+static void remove_mapping(struct vio_dev *d, struct vio_domain *dom, struct vio_map *m)
+{
+	vio_map_remove(&dom->root, m);
+	dom->nr_maps--;
+	d->st.mappings--;
+	vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
+	vio_map_free(&d->pool, m);
+}
+
 /* 5.13.6.6 UNMAP: whole mappings inside the range go; a mapping the range would split is refused
  * before anything changes. */
 static int handle_unmap(struct vio_dev *d, const uint8_t *req)
@@ -224,17 +231,17 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 	m = vio_map_lookup(dom->root, virt_start);
 	if (m && m->start < virt_start)
 		return VIOMMU_ERANGE;
+	/* The common case: the range is exactly one mapping, so nothing else can be inside. */
+	if (m && m->end == virt_end) {
+		remove_mapping(d, dom, m);
+		return 0;
+	}
 	m = vio_map_lookup(dom->root, virt_end);
 	if (m && m->end > virt_end)
 		return VIOMMU_ERANGE;
 	/* Each pass removes one mapping, so this ends after at most nr_maps passes. */
-	while ((m = vio_map_ceil(dom->root, virt_start)) && m->start <= virt_end) {
-		vio_map_remove(&dom->root, m);
-		dom->nr_maps--;
-		d->st.mappings--;
-		vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
-		vio_map_free(&d->pool, m);
-	}
+	while ((m = vio_map_ceil(dom->root, virt_start)) && m->start <= virt_end)
+		remove_mapping(d, dom, m);
 	return 0;
 }
 
@@ -327,13 +334,16 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ];
 	uint8_t req[REQ_MAX], tail[TAIL_SIZE] = { 0 };
 	uint64_t need_in = TAIL_SIZE, tail_off;
-	size_t req_size;
+	size_t req_size, got;
 	uint8_t type;
 	int ret;
 
+	/* Read as much as the longest request in one go; most chains hold exactly one request. */
+	got = e->out_len < REQ_MAX ? (size_t)e->out_len : REQ_MAX;
+	if (!e->truncated && got && vq_read_elem(q, e, 0, req, got))
+		got = vq_read_elem(q, e, 0, req, HEAD_SIZE) ? 0 : HEAD_SIZE;
 	/* Without a head and room for a tail the request cannot be parsed nor answered. */
-	if (e->truncated || e->out_len < HEAD_SIZE || e->in_len < TAIL_SIZE ||
-	    vq_read_elem(q, e, 0, req, HEAD_SIZE)) {
+	if (e->truncated || got < HEAD_SIZE || e->in_len < TAIL_SIZE) {
 		d->st.requests[0]++;
 		return 0;
 	}
@@ -356,8 +366,9 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 		tail_off = need_in - TAIL_SIZE;
 		if (e->out_len < req_size)
 			ret = VIOMMU_EINVAL;
-		else if (vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
-			ret = VIOMMU_EIO;
+		else if (got < req_size &&
+			 vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
+			ret = VIOMMU_EIO; /* the payload lies outside guest memory */
 		else
 			ret = dispatch(d, type, req, e);
 	}
