@@ -11,6 +11,7 @@
 #include <viommu/flatmem.h>
 #include <viommu/virtio_iommu.h>
 
+#include "models/virtio_iommu/vio_internal.h"
 #include "virtio_iommu_driver.h"
 
 #define MEM_SIZE (16u << 20)
@@ -1093,6 +1094,88 @@ static void test_random_against_reference(void **state)
 	destroy(f);
 }
 
+/* ---- the mapping store on its own --------------------------------------------------------- */
+
+#define TREE_SLOTS 6000
+
+struct walk_check {
+	uint64_t prev;
+	unsigned int n;
+	bool ordered;
+};
+
+static void walk_cb(void *arg, const struct vio_map *m)
+{
+	struct walk_check *w = arg;
+
+	if (w->n && m->start <= w->prev)
+		w->ordered = false;
+	w->prev = m->start;
+	w->n++;
+}
+
+static void test_mapping_tree(void **state)
+{
+	static bool present[TREE_SLOTS];
+	struct test_rng rng = { test_seed(0x7ee5) };
+	struct vio_tree t = { 0 };
+	unsigned int n = 0;
+
+	(void)state;
+	memset(present, 0, sizeof(present));
+	/* Slot k is [32k, 32k + 15] -> 32k + 0x100000: gaps between mappings test the misses. */
+	for (unsigned long op = 0; op < 300000; op++) {
+		uint64_t k = test_below(&rng, TREE_SLOTS);
+		/* Grow towards all slots, then shrink towards none, to split and merge at all levels. */
+		bool grow = (op / 60000) % 2 == 0;
+		struct vio_map m = { 32 * k, 32 * k + 15, 32 * k + 0x100000, 3 }, got;
+		uint64_t addr = test_below(&rng, 32 * TREE_SLOTS);
+		uint64_t slot = addr / 32;
+
+		if (test_below(&rng, 4) != 0 && present[k] != grow) {
+			if (grow) {
+				assert_int_equal(vio_map_insert(&t, &m), 0);
+				n++;
+			} else {
+				vio_map_remove(&t, m.start);
+				n--;
+			}
+			present[k] = grow;
+		}
+		if (present[slot] && addr % 32 < 16) {
+			assert_true(vio_map_lookup(&t, addr, &got));
+			assert_int_equal(got.start, 32 * slot);
+			assert_int_equal(got.phys, 32 * slot + 0x100000);
+		} else {
+			assert_false(vio_map_lookup(&t, addr, &got));
+		}
+		/* ceil: the first present slot at or after addr's slot (strictly after if past its start). */
+		{
+			uint64_t c = addr % 32 ? slot + 1 : slot;
+
+			while (c < TREE_SLOTS && !present[c])
+				c++;
+			if (c < TREE_SLOTS) {
+				assert_true(vio_map_ceil(&t, addr, &got));
+				assert_int_equal(got.start, 32 * c);
+			} else {
+				assert_false(vio_map_ceil(&t, addr, &got));
+			}
+		}
+		if (op % 5000 == 0) {
+			struct walk_check w = { 0, 0, true };
+
+			vio_map_walk(&t, walk_cb, &w);
+			assert_true(w.ordered);
+			assert_int_equal(w.n, n);
+			/* B+tree of fanout >= 8: depth stays logarithmic. */
+			assert_true(t.depth <= 6);
+		}
+	}
+	vio_map_clear(&t);
+	assert_null(t.root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1195,7 @@ int main(void)
 		cmocka_unit_test(test_broken_rings),
 		cmocka_unit_test(test_too_many_segments),
 		cmocka_unit_test(test_random_against_reference),
+		cmocka_unit_test(test_mapping_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,22 +137,12 @@ struct vio_domain *vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass
 	return dom;
 }
 
-static void free_maps(struct vio_pool *p, struct vio_map *n)
-{
-	/* Recursion depth is the AVL height, at most 1.44 log2(nodes). */
-	if (!n)
-		return;
-	free_maps(p, n->left);
-	free_maps(p, n->right);
-	vio_map_free(p, n);
-}
-
 /* 5.13.6.4: a domain without endpoints ceases to exist, with its mappings. */
 static void domain_destroy(struct vio_dev *d, struct vio_domain *dom)
 {
 	size_t i = dom_index(d, dom->id);
 
-	free_maps(&d->pool, dom->root);
+	vio_map_clear(&dom->maps);
 	d->st.mappings -= dom->nr_maps;
 	memmove(&d->doms[i], &d->doms[i + 1], (d->nr_doms - i - 1) * sizeof(*d->doms));
 	d->nr_doms--;
@@ -225,7 +215,7 @@ static void notify_ep_state(struct vio_dev *d, struct vio_ep *ep, enum viommu_ev
 	if (!only && !vi_notify_wanted(&d->v, type))
 		return;
 	if (ep->dom && !ep->dom->bypass)
-		vio_map_walk(ep->dom->root, walk_send, &c);
+		vio_map_walk(&ep->dom->maps, walk_send, &c);
 	else if ((ep->dom && ep->dom->bypass) || (!ep->dom && unattached_bypass(d)))
 		send_event(d, only, ep->id, type, 0, UINT64_MAX, 0, VIOMMU_ACC_RW);
 }
@@ -776,7 +766,7 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	uint64_t len = req->len ? req->len : 1;
 	uint32_t need = req->access & VIOMMU_ACC_RW, perm;
 	struct vio_domain *dom;
-	struct vio_map *m;
+	struct vio_map m;
 	struct vio_ep *ep;
 
 	d->st.translations++;
@@ -810,19 +800,18 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		identity(d, req, res, UINT64_MAX, len);
 		return 0;
 	}
-	m = vio_map_lookup(dom->root, req->iova);
-	if (!m) {
+	if (!vio_map_lookup(&dom->maps, req->iova, &m)) {
 		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
-	perm = map_perm(m->flags);
+	perm = map_perm(m.flags);
 	if (need & ~perm) {
 		fault(d, req, res, VIOMMU_FAULT_PERMISSION, VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	memset(res, 0, sizeof(*res));
-	res->out = m->phys + (req->iova - m->start);
-	res->len = clip(req->iova, m->end, len);
+	res->out = m.phys + (req->iova - m.start);
+	res->len = clip(req->iova, m.end, len);
 	res->perm = perm;
 	res->page_shift = d->granule_shift;
 	return 0;
@@ -850,7 +839,6 @@ static void vio_destroy(struct viommu *v)
 	}
 	free(d->eps);
 	free(d->doms);
-	vio_pool_fini(&d->pool);
 	free(d->probe_buf);
 	vi_instance_fini(v);
 	free(d);

@@ -13,23 +13,22 @@
 
 #define VIO_MAX_RESV 16u
 
-/* One MAP request's mapping [start, end] -> phys, a node of its domain's AVL tree. */
+/* One MAP request's mapping [start, end] -> phys (a copy; the tree owns the storage). */
 struct vio_map {
 	uint64_t start;
 	uint64_t end; /* inclusive */
 	uint64_t phys;
 	uint32_t flags; /* VIRTIO_IOMMU_MAP_F_* */
-	int height;
-	struct vio_map *left;
-	struct vio_map *right;
 };
 
-/* Nodes come from chunks kept on a free list, so MAP/UNMAP do not call malloc each time. */
-struct vio_pool {
-	struct vio_map *free;
-	void **chunks;
-	size_t nr_chunks;
-	size_t cap_chunks;
+struct bt_node;
+
+/* A domain's mappings: a B+tree keyed by start (vio_map.c). */
+struct vio_tree {
+	struct bt_node *root;
+	struct bt_node *spare; /* reserve for splits, so an insert fails before changing anything */
+	unsigned int nspare;
+	unsigned int depth;
 };
 
 struct vio_ep;
@@ -37,7 +36,7 @@ struct vio_ep;
 struct vio_domain {
 	uint32_t id;
 	bool bypass; /* created by ATTACH with VIRTIO_IOMMU_ATTACH_F_BYPASS */
-	struct vio_map *root;
+	struct vio_tree maps;
 	uint32_t nr_maps;
 	struct vio_ep *eps; /* attached endpoints */
 	uint32_t nr_eps;
@@ -82,7 +81,6 @@ struct vio_dev {
 	struct vio_domain **doms; /* sorted by id */
 	size_t nr_doms;
 	size_t cap_doms;
-	struct vio_pool pool;
 	struct viommu_virtio_iommu_stats st;
 	uint8_t *probe_buf; /* probe_size bytes of scratch */
 	struct vq_elem elem;
@@ -98,21 +96,22 @@ static inline bool vio_has(const struct vio_dev *d, unsigned int bit)
 	return (d->features >> bit) & 1;
 }
 
-/* vio_map.c: AVL tree keyed by start; mappings never overlap. */
-struct vio_map *vio_map_alloc(struct vio_pool *p);
-void vio_map_free(struct vio_pool *p, struct vio_map *m);
-void vio_pool_fini(struct vio_pool *p);
-void vio_map_insert(struct vio_map **root, struct vio_map *m);
-void vio_map_remove(struct vio_map **root, struct vio_map *m);
-/* The mapping containing @addr, or NULL. */
-struct vio_map *vio_map_lookup(struct vio_map *root, uint64_t addr);
-/* In one descent: the mapping with the greatest start <= @addr, the one with the least start > @addr. */
-void vio_map_neighbors(struct vio_map *root, uint64_t addr, struct vio_map **le,
-		       struct vio_map **gt);
-/* The mapping with the lowest start >= @addr, or NULL. */
-struct vio_map *vio_map_ceil(struct vio_map *root, uint64_t addr);
-/* Call @fn on every mapping in address order (iterative, bounded by the tree height). */
-void vio_map_walk(struct vio_map *root, void (*fn)(void *arg, const struct vio_map *m), void *arg);
+/* vio_map.c. Mappings never overlap; lookups fill a copy and return whether one was found. */
+int vio_map_insert(struct vio_tree *t, const struct vio_map *m);
+void vio_map_remove(struct vio_tree *t, uint64_t start);
+/* The mapping containing @addr. */
+bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+/* The mapping with the lowest start >= @addr. */
+bool vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+/* In one descent: the mapping with the greatest start <= @addr, the one with the least start >
+ * @addr. */
+void vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
+		       struct vio_map *gt, bool *has_gt);
+/* Call @fn on every mapping in address order; @fn must not change the tree. */
+void vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
+		  void *arg);
+/* Free every mapping and node. */
+void vio_map_clear(struct vio_tree *t);
 
 /* vio.c: state helpers used by the request handlers. */
 struct vio_ep *vio_ep_find(struct vio_dev *d, uint32_t id);

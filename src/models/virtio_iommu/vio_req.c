@@ -63,18 +63,19 @@ static uint8_t errno_to_status(int err)
 	}
 }
 
-static bool map_overlaps(struct vio_map *root, uint64_t start, uint64_t end)
+static bool map_overlaps(const struct vio_tree *t, uint64_t start, uint64_t end)
 {
-	struct vio_map *le, *gt;
+	struct vio_map le, gt;
+	bool has_le, has_gt;
 
-	vio_map_neighbors(root, start, &le, &gt);
-	return (le && le->end >= start) || (gt && gt->start <= end);
+	vio_map_neighbors(t, start, &le, &has_le, &gt, &has_gt);
+	return (has_le && le.end >= start) || (has_gt && gt.start <= end);
 }
 
 static bool resv_overlaps_domain(const struct vio_ep *ep, const struct vio_domain *dom)
 {
 	for (unsigned int i = 0; i < ep->nr_resv; i++) {
-		if (map_overlaps(dom->root, ep->resv[i].start, ep->resv[i].end))
+		if (map_overlaps(&dom->maps, ep->resv[i].start, ep->resv[i].end))
 			return true;
 	}
 	return false;
@@ -148,7 +149,7 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	uint64_t gran = 1ull << d->granule_shift, phys_end;
 	uint32_t known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
 	struct vio_domain *dom;
-	struct vio_map *m;
+	struct vio_map m;
 
 	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
@@ -173,7 +174,7 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_ERANGE;
 	if (phys_end > d->cfg.phys_end)
 		return VIOMMU_EFAULT;
-	if (map_overlaps(dom->root, virt_start, virt_end))
+	if (map_overlaps(&dom->maps, virt_start, virt_end))
 		return VIOMMU_EINVAL;
 	for (struct vio_ep *ep = dom->eps; ep; ep = ep->dom_next) {
 		for (unsigned int i = 0; i < ep->nr_resv; i++) {
@@ -183,27 +184,24 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	}
 	if (dom->nr_maps >= d->cfg.max_mappings)
 		return VIOMMU_ENOMEM;
-	m = vio_map_alloc(&d->pool);
-	if (!m)
+	m.start = virt_start;
+	m.end = virt_end;
+	m.phys = phys_start;
+	m.flags = flags;
+	if (vio_map_insert(&dom->maps, &m))
 		return VIOMMU_ENOMEM;
-	m->start = virt_start;
-	m->end = virt_end;
-	m->phys = phys_start;
-	m->flags = flags;
-	vio_map_insert(&dom->root, m);
 	dom->nr_maps++;
 	d->st.mappings++;
-	vio_notify_map(d, dom, m, VIOMMU_EV_MAP);
+	vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
 	return 0;
 }
 
-static void remove_mapping(struct vio_dev *d, struct vio_domain *dom, struct vio_map *m)
+static void remove_mapping(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m)
 {
-	vio_map_remove(&dom->root, m);
+	vio_map_remove(&dom->maps, m->start);
 	dom->nr_maps--;
 	d->st.mappings--;
 	vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
-	vio_map_free(&d->pool, m);
 }
 
 /* 5.13.6.6 UNMAP: whole mappings inside the range go; a mapping the range would split is refused
@@ -215,7 +213,8 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 	uint64_t virt_end = get64(req + offsetof(struct virtio_iommu_req_unmap, virt_end));
 	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_unmap, reserved);
 	struct vio_domain *dom;
-	struct vio_map *m;
+	struct vio_map m;
+	bool found;
 
 	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
@@ -228,20 +227,19 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_EINVAL;
 	if (virt_end < virt_start)
 		return VIOMMU_EINVAL;
-	m = vio_map_lookup(dom->root, virt_start);
-	if (m && m->start < virt_start)
+	found = vio_map_lookup(&dom->maps, virt_start, &m);
+	if (found && m.start < virt_start)
 		return VIOMMU_ERANGE;
 	/* The common case: the range is exactly one mapping, so nothing else can be inside. */
-	if (m && m->end == virt_end) {
-		remove_mapping(d, dom, m);
+	if (found && m.end == virt_end) {
+		remove_mapping(d, dom, &m);
 		return 0;
 	}
-	m = vio_map_lookup(dom->root, virt_end);
-	if (m && m->end > virt_end)
+	if (vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
 		return VIOMMU_ERANGE;
 	/* Each pass removes one mapping, so this ends after at most nr_maps passes. */
-	while ((m = vio_map_ceil(dom->root, virt_start)) && m->start <= virt_end)
-		remove_mapping(d, dom, m);
+	while (vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end)
+		remove_mapping(d, dom, &m);
 	return 0;
 }
 
