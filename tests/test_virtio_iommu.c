@@ -45,6 +45,20 @@ static void record(void *opaque, const struct viommu_event *ev)
 		f->ev[f->nev++] = *ev;
 }
 
+/* A consumer that, on UNMAP, checks the range is gone: a DMA that faults into the event queue. */
+static void probe_on_unmap(void *opaque, const struct viommu_event *ev)
+{
+	struct fixture *f = opaque;
+	struct viommu_xlate_req req = { .sid = ev->sid, .iova = ev->iova, .len = 1, .access = 1 };
+	struct viommu_xlate_result res;
+
+	record(f, ev);
+	if (ev->type == VIOMMU_EV_UNMAP) {
+		assert_int_equal(viommu_translate(f->v, &req, &res), 0);
+		assert_false(viommu_xlate_ok(&res));
+	}
+}
+
 static void on_irq(void *opaque, unsigned int vector)
 {
 	struct fixture *f = opaque;
@@ -533,6 +547,8 @@ static void test_notifications(void **state)
 {
 	struct fixture *f = make(NULL, NULL);
 	struct viommu_notifier *n;
+	struct sim_vio_fault flt[4];
+	uint64_t before;
 
 	(void)state;
 	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 0), S_OK);
@@ -583,6 +599,18 @@ static void test_notifications(void **state)
 	assert_int_equal(f->ev[0].iova, 0x40000);
 	assert_int_equal(f->ev[1].iova, 0x50000);
 	assert_int_equal(f->ev[1].sid, 1);
+	/* A consumer translating (and faulting) from its callback in the middle of a request. */
+	viommu_notifier_del(f->v, n);
+	assert_int_equal(viommu_notifier_add(f->v, VIOMMU_SID_ANY, VIOMMU_EV_UNMAP, probe_on_unmap,
+					     f, &n),
+			 0);
+	before = stats(f).events_written;
+	assert_int_equal(sim_vio_drv_unmap(f->drv, 2, 0x40000, 0x50fff), S_OK);
+	/* Two mappings, two endpoints in domain 2: four faults, and the request still completes. */
+	assert_int_equal(stats(f).events_written, before + 4);
+	assert_int_equal(sim_vio_drv_poll_events(f->drv, flt, 4), 4);
+	assert_int_equal(flt[0].address, 0x40000);
+	assert_int_equal(flt[3].address, 0x50000);
 	/* Endpoint 3 is blocked: nothing to replay. */
 	viommu_notifier_del(f->v, n);
 	assert_int_equal(viommu_notifier_add(f->v, 3, VIOMMU_EV_MAP, record, f, &n), 0);

@@ -268,6 +268,11 @@ static int apply_defaults(struct viommu_virtio_iommu_config *c)
 		c->page_size_mask = (1ull << 12) | (1ull << 21) | (1ull << 30);
 	if (!c->input_start && !c->input_end)
 		c->input_end = (1ull << 48) - 1;
+	if (c->features && !(c->features & VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE)) {
+		/* 5.13.6: without INPUT_RANGE, mappings span the whole 64-bit space. */
+		c->input_start = 0;
+		c->input_end = UINT64_MAX;
+	}
 	if (!c->domain_start && !c->domain_end)
 		c->domain_end = UINT32_MAX;
 	if (!c->probe_size)
@@ -701,7 +706,7 @@ static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uin
 		d->st.events_dropped++;
 		return;
 	}
-	ret = vq_pop(q, &d->elem);
+	ret = vq_pop(q, &d->ev_elem);
 	if (ret <= 0) {
 		d->st.events_dropped++;
 		if (ret < 0)
@@ -720,13 +725,13 @@ static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uin
 	memcpy(rec + offsetof(struct virtio_iommu_fault, endpoint), &ep, 4);
 	memcpy(rec + offsetof(struct virtio_iommu_fault, address), &addr, 8);
 	/* A buffer too small for the report is returned empty rather than split. */
-	if (vq_write_elem(q, &d->elem, 0, rec, sizeof(rec)) == 0)
+	if (vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
 		len = sizeof(rec);
 	if (len)
 		d->st.events_written++;
 	else
 		d->st.events_dropped++;
-	if (vq_push(q, &d->elem, len) == 0 && vq_publish(q))
+	if (vq_push(q, &d->ev_elem, len) == 0 && vq_publish(q))
 		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_EVENTQ);
 	else if (!q->broken)
 		d->st.suppressed++;

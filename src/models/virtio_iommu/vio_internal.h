@@ -82,8 +82,10 @@ struct vio_dev {
 	size_t nr_doms;
 	size_t cap_doms;
 	struct viommu_virtio_iommu_stats st;
-	uint8_t *probe_buf; /* probe_size bytes of scratch */
-	struct vq_elem elem;
+	uint8_t *probe_buf;	/* probe_size bytes of scratch */
+	struct vq_elem elem;	/* the request being processed */
+	struct vq_elem ev_elem; /* the event buffer being filled (a consumer's translate can fault
+				 * in the middle of a request) */
 };
 
 static inline struct vio_dev *to_vio(struct viommu *v)
