@@ -257,6 +257,45 @@ static void test_negotiation(void **state)
 	destroy(f);
 }
 
+/* Another model's instance: the virtio-iommu calls must refuse it. */
+static int other_translate(struct viommu *v, const struct viommu_xlate_req *req,
+			   struct viommu_xlate_result *res)
+{
+	(void)v;
+	(void)req;
+	(void)res;
+	return 0;
+}
+
+static void other_destroy(struct viommu *v)
+{
+	vi_instance_fini(v);
+}
+
+static const struct viommu_model_ops other_ops = { .name = "other",
+						   .translate = other_translate,
+						   .destroy = other_destroy };
+
+static void test_handle_type_checked(void **state)
+{
+	struct viommu_flatmem *fm;
+	struct viommu other;
+	struct viommu_virtio_iommu_stats st;
+	uint64_t val;
+
+	(void)state;
+	assert_int_equal(viommu_flatmem_create(0, 4096, &fm), 0);
+	assert_int_equal(vi_instance_init(&other, &other_ops, viommu_flatmem_ops(), fm), 0);
+	assert_int_equal(viommu_virtio_iommu_add_endpoint(&other, 1), VIOMMU_EINVAL);
+	assert_int_equal(viommu_virtio_iommu_queue_notify(&other, 0), VIOMMU_EINVAL);
+	assert_int_equal(viommu_virtio_iommu_config_read(&other, 0, 8, &val), VIOMMU_EINVAL);
+	assert_int_equal(viommu_virtio_iommu_get_stats(&other, &st), VIOMMU_EINVAL);
+	assert_int_equal(viommu_virtio_iommu_create(NULL, viommu_flatmem_ops(), fm, NULL),
+			 VIOMMU_EINVAL);
+	viommu_destroy(&other);
+	viommu_flatmem_destroy(fm);
+}
+
 /* ---- requests ---------------------------------------------------------------------------- */
 
 /* 5.13.6.6: the seven UNMAP examples, each from a blank address space. */
@@ -484,6 +523,11 @@ static void test_legacy_bypass_feature(void **state)
 	assert_int_equal(f->ev[0].last, UINT64_MAX);
 	/* Without BYPASS_CONFIG the ATTACH bypass flag is unknown. */
 	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 1), S_INVAL);
+	/* Without INPUT_RANGE the whole 64-bit space can be mapped. */
+	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 0), S_OK);
+	assert_int_equal(sim_vio_drv_map(f->drv, 1, 1ull << 60, (1ull << 60) + PG - 1, 0, 1), S_OK);
+	assert_int_equal(sim_vio_drv_map(f->drv, 1, UINT64_MAX - PG + 1, UINT64_MAX, 0, 1), S_OK);
+	assert_int_equal(xlate(f, 1, UINT64_MAX - 3, 100, VIOMMU_ACC_READ).len, 4);
 	destroy(f);
 }
 
@@ -1209,6 +1253,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_negotiation),
+		cmocka_unit_test(test_handle_type_checked),
 		cmocka_unit_test(test_unmap_examples),
 		cmocka_unit_test(test_every_status),
 		cmocka_unit_test(test_probe),
