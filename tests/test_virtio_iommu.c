@@ -1208,11 +1208,29 @@ static void test_mapping_tree(void **state)
 			if (grow) {
 				assert_int_equal(vio_map_insert(&t, &m), 0);
 				n++;
-			} else {
+			} else if (test_below(&rng, 2)) {
 				vio_map_remove(&t, m.start);
+				n--;
+			} else {
+				/* Exact removal refuses another end, then takes the right one. */
+				assert_false(vio_map_remove_exact(&t, m.start, m.end + 1, &got));
+				assert_true(vio_map_remove_exact(&t, m.start, m.end, &got));
+				assert_int_equal(got.phys, m.phys);
 				n--;
 			}
 			present[k] = grow;
+		} else if (present[k]) {
+			/* Any overlap is refused without a change: same start, or reaching into it. */
+			struct vio_map o = { 32 * k + 8, 32 * k + 40, 0, 1 };
+
+			assert_int_equal(vio_map_insert(&t, &m), VIOMMU_EEXIST);
+			o.start = k ? 32 * k - 16 : 0;
+			o.end = 32 * k + 1;
+			assert_int_equal(vio_map_insert(&t, &o), VIOMMU_EEXIST);
+		} else if (k + 1 < TREE_SLOTS && present[k + 1]) {
+			struct vio_map o = { 32 * k, 32 * k + 32, 0, 1 };
+
+			assert_int_equal(vio_map_insert(&t, &o), VIOMMU_EEXIST);
 		}
 		if (present[slot] && addr % 32 < 16) {
 			assert_true(vio_map_lookup(&t, addr, &got));

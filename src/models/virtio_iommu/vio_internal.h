@@ -99,8 +99,11 @@ static inline bool vio_has(const struct vio_dev *d, unsigned int bit)
 }
 
 /* vio_map.c. Mappings never overlap; lookups fill a copy and return whether one was found. */
+/* Insert @m; VIOMMU_EEXIST (nothing changed) if it overlaps a mapping, VIOMMU_ENOMEM. */
 int vio_map_insert(struct vio_tree *t, const struct vio_map *m);
 void vio_map_remove(struct vio_tree *t, uint64_t start);
+/* Remove the mapping that is exactly [start, end], copying it to @m; false if there is none. */
+bool vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m);
 /* The mapping containing @addr. */
 bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
 /* The mapping with the lowest start >= @addr. */

@@ -179,13 +179,23 @@ static struct bt_node *split(struct vio_tree *t, struct bt_node *n)
 	return r;
 }
 
-/* Insert into the subtree at @n; returns a new right sibling of @n when @n had to split. */
-static struct bt_node *insert(struct vio_tree *t, struct bt_node *n, const struct vio_map *m)
+/*
+ * Insert into the subtree at @n; returns a new right sibling of @n when @n had to split. Sets
+ * *@overlap, changing nothing, when @m overlaps a mapping: the predecessor is in the leaf reached
+ * (internal keys are subtree minima), the successor there or first in the next leaf.
+ */
+static struct bt_node *insert(struct vio_tree *t, struct bt_node *n, const struct vio_map *m,
+			      bool *overlap)
 {
 	unsigned int i;
 
 	if (n->leaf) {
 		i = upper(n, m->start);
+		if ((i > 0 && n->v.end[i - 1] >= m->start) || (i < n->n && n->key[i] <= m->end) ||
+		    (i == n->n && n->next && n->next->key[0] <= m->end)) {
+			*overlap = true;
+			return NULL;
+		}
 		memmove(n->key + i + 1, n->key + i, (n->n - i) * sizeof(n->key[0]));
 		memmove(n->v.end + i + 1, n->v.end + i, (n->n - i) * sizeof(n->v.end[0]));
 		memmove(n->v.phys + i + 1, n->v.phys + i, (n->n - i) * sizeof(n->v.phys[0]));
@@ -199,7 +209,9 @@ static struct bt_node *insert(struct vio_tree *t, struct bt_node *n, const struc
 		struct bt_node *r;
 
 		i = child_for(n, m->start);
-		r = insert(t, n->child[i], m);
+		r = insert(t, n->child[i], m, overlap);
+		if (*overlap)
+			return NULL;
 		n->key[i] = n->child[i]->key[0];
 		if (r) {
 			memmove(n->key + i + 2, n->key + i + 1, (n->n - i - 1) * sizeof(n->key[0]));
@@ -215,6 +227,7 @@ static struct bt_node *insert(struct vio_tree *t, struct bt_node *n, const struc
 
 int vio_map_insert(struct vio_tree *t, const struct vio_map *m)
 {
+	bool overlap = false;
 	struct bt_node *r;
 
 	if (reserve(t))
@@ -224,7 +237,9 @@ int vio_map_insert(struct vio_tree *t, const struct vio_map *m)
 		t->root->leaf = true;
 		t->depth = 1;
 	}
-	r = insert(t, t->root, m);
+	r = insert(t, t->root, m, &overlap);
+	if (overlap)
+		return VIOMMU_EEXIST;
 	if (r) {
 		struct bt_node *root = take_spare(t);
 
@@ -317,20 +332,25 @@ static void fix_underflow(struct vio_tree *t, struct bt_node *p, unsigned int i)
 	put_spare(t, r);
 }
 
-/* Remove @start from the subtree at @n; returns true if it was found. */
-static bool remove_key(struct vio_tree *t, struct bt_node *n, uint64_t start)
+/*
+ * Remove the mapping starting at @start from the subtree at @n, only if it ends at *@end when @end
+ * is given; returns true (with a copy in @m) if it was removed.
+ */
+static bool remove_key(struct vio_tree *t, struct bt_node *n, uint64_t start, const uint64_t *end,
+		       struct vio_map *m)
 {
 	unsigned int i;
 
 	if (n->leaf) {
 		i = upper(n, start);
-		if (i == 0 || n->key[i - 1] != start)
+		if (i == 0 || n->key[i - 1] != start || (end && n->v.end[i - 1] != *end))
 			return false;
+		get_entry(n, i - 1, m);
 		remove_at(n, i - 1);
 		return true;
 	}
 	i = child_for(n, start);
-	if (!remove_key(t, n->child[i], start))
+	if (!remove_key(t, n->child[i], start, end, m))
 		return false;
 	if (n->child[i]->n)
 		n->key[i] = n->child[i]->key[0];
@@ -339,12 +359,13 @@ static bool remove_key(struct vio_tree *t, struct bt_node *n, uint64_t start)
 	return true;
 }
 
-void vio_map_remove(struct vio_tree *t, uint64_t start)
+static bool remove_common(struct vio_tree *t, uint64_t start, const uint64_t *end,
+			  struct vio_map *m)
 {
 	struct bt_node *old;
 
-	if (!t->root || !remove_key(t, t->root, start))
-		return;
+	if (!t->root || !remove_key(t, t->root, start, end, m))
+		return false;
 	/* A root with one child gives way to it; an empty leaf root goes. */
 	while (!t->root->leaf && t->root->n == 1) {
 		old = t->root;
@@ -357,6 +378,19 @@ void vio_map_remove(struct vio_tree *t, uint64_t start)
 		t->root = NULL;
 		t->depth = 0;
 	}
+	return true;
+}
+
+void vio_map_remove(struct vio_tree *t, uint64_t start)
+{
+	struct vio_map m;
+
+	remove_common(t, start, NULL, &m);
+}
+
+bool vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m)
+{
+	return remove_common(t, start, &end, m);
 }
 
 void vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),

@@ -150,6 +150,7 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	uint32_t known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
 	struct vio_domain *dom;
 	struct vio_map m;
+	int ret;
 
 	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
@@ -174,31 +175,32 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_ERANGE;
 	if (phys_end > d->cfg.phys_end)
 		return VIOMMU_EFAULT;
-	if (map_overlaps(&dom->maps, virt_start, virt_end))
-		return VIOMMU_EINVAL;
 	for (struct vio_ep *ep = dom->eps; ep; ep = ep->dom_next) {
 		for (unsigned int i = 0; i < ep->nr_resv; i++) {
 			if (virt_start <= ep->resv[i].end && ep->resv[i].start <= virt_end)
 				return VIOMMU_EINVAL;
 		}
 	}
+	/* At the limit, an overlapping MAP is still INVAL rather than NOMEM. */
 	if (dom->nr_maps >= d->cfg.max_mappings)
-		return VIOMMU_ENOMEM;
+		return map_overlaps(&dom->maps, virt_start, virt_end) ? VIOMMU_EINVAL :
+									VIOMMU_ENOMEM;
 	m.start = virt_start;
 	m.end = virt_end;
 	m.phys = phys_start;
 	m.flags = flags;
-	if (vio_map_insert(&dom->maps, &m))
-		return VIOMMU_ENOMEM;
+	/* The overlap check happens in the same descent as the insert. */
+	ret = vio_map_insert(&dom->maps, &m);
+	if (ret)
+		return ret == VIOMMU_EEXIST ? VIOMMU_EINVAL : ret;
 	dom->nr_maps++;
 	d->st.mappings++;
 	vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
 	return 0;
 }
 
-static void remove_mapping(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m)
+static void mapping_removed(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m)
 {
-	vio_map_remove(&dom->maps, m->start);
 	dom->nr_maps--;
 	d->st.mappings--;
 	vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
@@ -214,7 +216,6 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_unmap, reserved);
 	struct vio_domain *dom;
 	struct vio_map m;
-	bool found;
 
 	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
@@ -227,19 +228,21 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_EINVAL;
 	if (virt_end < virt_start)
 		return VIOMMU_EINVAL;
-	found = vio_map_lookup(&dom->maps, virt_start, &m);
-	if (found && m.start < virt_start)
-		return VIOMMU_ERANGE;
-	/* The common case: the range is exactly one mapping, so nothing else can be inside. */
-	if (found && m.end == virt_end) {
-		remove_mapping(d, dom, &m);
+	/* The common case, in one descent: the range is exactly one mapping, so nothing else can
+	 * be inside it. */
+	if (vio_map_remove_exact(&dom->maps, virt_start, virt_end, &m)) {
+		mapping_removed(d, dom, &m);
 		return 0;
 	}
+	if (vio_map_lookup(&dom->maps, virt_start, &m) && m.start < virt_start)
+		return VIOMMU_ERANGE;
 	if (vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
 		return VIOMMU_ERANGE;
 	/* Each pass removes one mapping, so this ends after at most nr_maps passes. */
-	while (vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end)
-		remove_mapping(d, dom, &m);
+	while (vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end) {
+		vio_map_remove(&dom->maps, m.start);
+		mapping_removed(d, dom, &m);
+	}
 	return 0;
 }
 
