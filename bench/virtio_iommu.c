@@ -264,7 +264,7 @@ static const struct arr_map *arr_lookup(const struct arr *s, uint64_t a)
 static int run(struct bench_ctx *ctx)
 {
 	const bool quick = bench_quick(ctx);
-	const int reps = quick ? 2 : 7, batches = quick ? 20 : 200;
+	const int reps = quick ? 2 : 11, batches = quick ? 20 : 200;
 	const size_t nx = quick ? 100000 : 2000000;
 	uint64_t seed = 0x5eed, *keys;
 	double rate[16];
