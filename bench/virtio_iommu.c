@@ -351,6 +351,6 @@ static int run(struct bench_ctx *ctx)
 
 const struct bench_suite bench_suite_virtio_iommu = {
 	.name = "virtio-iommu",
-	.help = "MAP+UNMAP pairs/s through the request queue and translations/s, 10k mappings",
+	.help = "MAP+UNMAP pairs and translations per CPU-second, 10k live mappings",
 	.run = run,
 };

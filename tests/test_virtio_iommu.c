@@ -360,6 +360,9 @@ static void test_unmap_examples(void **state)
 	assert_int_equal(UNMAP(0, 6), S_RANGE);
 	assert_true(MAPPED(0));
 	assert_true(MAPPED(6));
+	/* MMIO mappings are accepted once F_MMIO is negotiated (the default device offers it). */
+	assert_int_equal(sim_vio_drv_map(f->drv, 1, U(20), U(21) - 1, 0xfe000000, 4 | 2), S_OK);
+	assert_int_equal(UNMAP(20, 20), S_OK);
 	/* Overlapping MAP is refused. */
 	assert_int_equal(MAP(4, 5), S_INVAL);
 	assert_int_equal(MAP(9, 12), S_INVAL);
@@ -889,6 +892,44 @@ static void test_malformed(void **state)
 	/* The well-formed request. */
 	assert_int_equal(raw_attach(&r, 20, 4), 4);
 	assert_int_equal(*buf(&r, 32), S_OK);
+	/* Reserved bytes: ATTACH must refuse them (INVAL), DETACH must ignore them. */
+	assert_int_equal(raw_attach(&r, 20, 4), 4);
+	w32(r.f, BUF + 16, 1); /* ATTACH reserved[4] */
+	desc(r.f, RQ_DESC, 0, BUF, 20, 1, 1);
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 32), S_INVAL);
+	*buf(&r, 0) = 2; /* the same bytes as a DETACH: reserved[8] = {0, 0, 0, 0, 1, ...} */
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 32), S_OK);
+	/* UNMAP with reserved bytes set: INVAL, and nothing is unmapped. */
+	assert_int_equal(raw_attach(&r, 20, 4), 4);
+	memset(buf(&r, 0), 0, 64);
+	*buf(&r, 0) = 3; /* MAP domain 1 [0x10000, 0x10fff] */
+	w32(r.f, BUF + 4, 1);
+	w64(r.f, BUF + 8, 0x10000);
+	w64(r.f, BUF + 16, 0x10fff);
+	w32(r.f, BUF + 32, 1);
+	desc(r.f, RQ_DESC, 0, BUF, 36, 1, 1);
+	desc(r.f, RQ_DESC, 1, BUF + 40, 4, 2, 0);
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 40), S_OK);
+	*buf(&r, 0) = 4; /* UNMAP: reserved[4] at 24 */
+	w32(r.f, BUF + 24, 0x100);
+	desc(r.f, RQ_DESC, 0, BUF, 28, 1, 1);
+	desc(r.f, RQ_DESC, 1, BUF + 40, 4, 2, 0);
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 40), S_INVAL);
+	assert_int_equal(stats(r.f).mappings, 1);
+	w32(r.f, BUF + 24, 0);
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 40), S_OK);
+	assert_int_equal(stats(r.f).mappings, 0);
+	/* MMIO was not negotiated here: the flag is unknown. */
+	*buf(&r, 0) = 3;
+	w32(r.f, BUF + 32, 4 | 1);
+	desc(r.f, RQ_DESC, 0, BUF, 36, 1, 1);
+	assert_int_equal(raw_kick(&r, 0), 4);
+	assert_int_equal(*buf(&r, 40), S_INVAL);
 	/* Readable part too short for ATTACH: INVAL, tail written. */
 	assert_int_equal(raw_attach(&r, 12, 4), 4);
 	assert_int_equal(*buf(&r, 32), S_INVAL);
