@@ -34,14 +34,17 @@ struct bt_node {
 	};
 };
 
-/* Number of keys <= @k among the first n of @n (keys are sorted). */
+/*
+ * Number of keys <= @k in @n (keys are sorted). Counting without an early exit has no branch to
+ * mispredict and vectorises over the 16 keys.
+ */
 static unsigned int upper(const struct bt_node *n, uint64_t k)
 {
-	unsigned int i = 0;
+	unsigned int c = 0;
 
-	while (i < n->n && n->key[i] <= k)
-		i++;
-	return i;
+	for (unsigned int i = 0; i < n->n; i++)
+		c += n->key[i] <= k;
+	return c;
 }
 
 static unsigned int child_for(const struct bt_node *n, uint64_t k)
