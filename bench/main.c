@@ -14,6 +14,7 @@ static const struct bench_suite *const suites[] = {
 	&bench_suite_sys,
 	&bench_suite_pt,
 	&bench_suite_vtd,
+	&bench_suite_virtio_iommu,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))

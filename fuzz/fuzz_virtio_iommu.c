@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-iommu request queue from fuzz input. The input is a small header (negotiated features,
+ * queue sizes, the available indices the "driver" publishes before each kick, DMA to translate)
+ * followed by the guest memory image holding descriptor tables, rings and requests. The image is
+ * applied as an XOR over a well-formed skeleton (eight requests of every type on the request
+ * queue, event buffers on the event queue), so an all-zero input is a valid session and every
+ * mutation is a near-valid one; the library is not coverage-instrumented, and this keeps random
+ * inputs close to the interesting paths. The device must never crash, leak, loop or touch memory
+ * outside the image (ASan/UBSan and the flat memory's bounds checks enforce that), and a few
+ * invariants are checked after every kick.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/flatmem.h>
+#include <viommu/virtio_iommu.h>
+
+#define MEM_SIZE 0x10000u
+#define HDR 24u
+#define RQ_DESC 0x0000u
+#define RQ_AVAIL 0x0400u
+#define RQ_USED 0x0500u
+#define EQ_DESC 0x0740u
+#define EQ_AVAIL 0x0840u
+#define EQ_USED 0x0880u
+#define REQS 0x0980u /* eight readable request bodies of 0xc0 bytes */
+#define WBUF 0x2000u /* their writable parts */
+#define EBUF 0x3000u /* event buffers */
+#define NREQ 8u
+#define MAX_KICKS 8u
+
+static const uint16_t rq_sizes[] = { 16, 32, 64, 8, 4, 2, 1 };
+static const uint16_t eq_sizes[] = { 16, 8, 4, 2, 1 };
+
+struct counter {
+	uint64_t n;
+};
+
+static void count(void *opaque, const struct viommu_event *ev)
+{
+	struct counter *c = opaque;
+
+	if (ev->last < ev->iova)
+		abort(); /* events are inclusive ranges */
+	c->n++;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put(uint8_t *mem, uint32_t at, uint64_t v, unsigned int bytes)
+{
+	for (unsigned int i = 0; i < bytes; i++)
+		mem[at + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void desc(uint8_t *mem, uint32_t table, unsigned int i, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next)
+{
+	put(mem, table + 16 * i, addr, 8);
+	put(mem, table + 16 * i + 8, len, 4);
+	put(mem, table + 16 * i + 12, flags, 2);
+	put(mem, table + 16 * i + 14, next, 2);
+}
+
+/* A valid session: ATTACH, MAP, PROBE, ATTACH, MAP, UNMAP, DETACH, MAP; 16 event buffers. */
+static void skeleton(uint8_t *mem)
+{
+	static const struct {
+		uint8_t type;
+		uint32_t a, b;
+		uint64_t start, end, phys;
+		uint32_t flags;
+	} reqs[NREQ] = {
+		{ 1, 1, 0, 0, 0, 0, 0 },	{ 3, 1, 0, 0x1000, 0x1fff, 0x5000, 3 },
+		{ 5, 1, 0, 0, 0, 0, 0 },	{ 1, 2, 1, 0, 0, 0, 0 },
+		{ 3, 2, 0, 0x0, 0xffff, 0, 1 }, { 4, 1, 0, 0, 0xffffffff, 0, 0 },
+		{ 2, 2, 1, 0, 0, 0, 0 },	{ 3, 1, 0, 0x2000, 0x3fff, 0x6000, 2 },
+	};
+
+	for (unsigned int k = 0; k < NREQ; k++) {
+		uint32_t b = REQS + 0xc0 * k, rlen, wlen = 4;
+
+		mem[b] = reqs[k].type;
+		put(mem, b + 4, reqs[k].a, 4);
+		switch (reqs[k].type) {
+		case 1: /* ATTACH, DETACH: domain a, endpoint b */
+		case 2:
+			put(mem, b + 8, reqs[k].b, 4);
+			rlen = 20;
+			break;
+		case 3: /* MAP */
+			put(mem, b + 8, reqs[k].start, 8);
+			put(mem, b + 16, reqs[k].end, 8);
+			put(mem, b + 24, reqs[k].phys, 8);
+			put(mem, b + 32, reqs[k].flags, 4);
+			rlen = 36;
+			break;
+		case 4: /* UNMAP */
+			put(mem, b + 8, reqs[k].start, 8);
+			put(mem, b + 16, reqs[k].end, 8);
+			rlen = 28;
+			break;
+		default: /* PROBE endpoint a */
+			rlen = 72;
+			wlen = 64 + 4;
+			break;
+		}
+		desc(mem, RQ_DESC, 2 * k, b, rlen, 1, (uint16_t)(2 * k + 1));
+		desc(mem, RQ_DESC, 2 * k + 1, WBUF + 0x100 * k, wlen, 2, 0);
+		put(mem, RQ_AVAIL + 4 + 2 * k, 2 * k, 2);
+	}
+	for (unsigned int i = 0; i < 16; i++) {
+		desc(mem, EQ_DESC, i, EBUF + 24 * i, 24, 2, 0);
+		put(mem, EQ_AVAIL + 4 + 2 * i, i, 2);
+	}
+	put(mem, EQ_AVAIL + 2, 16, 2);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct viommu_virtio_iommu_config cfg = {
+		.max_mappings = 64, .max_domains = 8, .probe_size = 64, .queue_size_max = 64
+	};
+	struct viommu_virtio_iommu_stats st;
+	struct viommu_flatmem *fm;
+	struct viommu_notifier *n;
+	struct counter c = { 0 };
+	struct viommu *v;
+	uint64_t offered;
+	uint8_t hdr[HDR] = { 0 }, status, *mem;
+	unsigned int kicks;
+
+	memcpy(hdr, data, size < HDR ? size : HDR);
+	cfg.bypass = hdr[0] & 1;
+	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
+		abort();
+	mem = viommu_flatmem_ptr(fm, 0, MEM_SIZE);
+	skeleton(mem);
+	for (size_t i = HDR; i < size && i - HDR < MEM_SIZE; i++)
+		mem[i - HDR] ^= data[i];
+	if (viommu_virtio_iommu_create(&cfg, viommu_flatmem_ops(), fm, &v))
+		abort();
+	for (uint32_t ep = 0; ep < 4; ep++)
+		viommu_virtio_iommu_add_endpoint(v, ep);
+	viommu_virtio_iommu_add_resv_region(v, 1, VIOMMU_VIRTIO_IOMMU_RESV_MSI, 0xfee00000,
+					    0xfeefffff);
+	viommu_virtio_iommu_add_resv_region(v, 2, VIOMMU_VIRTIO_IOMMU_RESV_RESERVED, 0x8000,
+					    0xffff);
+	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, count, &c, &n);
+
+	/* Negotiate the offered features but those the header masks out. */
+	viommu_virtio_iommu_get_device_features(v, &offered);
+	viommu_virtio_iommu_set_status(v, 3);
+	viommu_virtio_iommu_set_driver_features(v, offered & ~(((uint64_t)hdr[1] << 24) | hdr[2]));
+	viommu_virtio_iommu_set_status(v, 11);
+	{
+		struct viommu_virtio_queue rq = { .size = rq_sizes[hdr[3] % 7],
+						  .desc = RQ_DESC,
+						  .avail = RQ_AVAIL,
+						  .used = RQ_USED };
+		struct viommu_virtio_queue eq = { .size = eq_sizes[hdr[4] % 5],
+						  .desc = EQ_DESC,
+						  .avail = EQ_AVAIL,
+						  .used = EQ_USED };
+
+		viommu_virtio_iommu_queue_enable(v, 0, &rq);
+		viommu_virtio_iommu_queue_enable(v, 1, &eq);
+	}
+	viommu_virtio_iommu_set_status(v, 15);
+
+	kicks = 1 + hdr[5] % MAX_KICKS;
+	for (unsigned int k = 0; k < kicks; k++) {
+		uint16_t avail = (uint16_t)((k + 1) * NREQ / kicks + get16(hdr + 6 + 2 * k));
+		struct viommu_xlate_req req = { .sid = k & 3,
+						.iova = (uint64_t)hdr[22] << (k * 4),
+						.len = hdr[23],
+						.access = (k & 3) };
+		struct viommu_xlate_result res;
+
+		memcpy(viommu_flatmem_ptr(fm, RQ_AVAIL + 2, 2), &avail, 2);
+		viommu_virtio_iommu_queue_notify(v, 0);
+		if (viommu_translate(v, &req, &res))
+			abort();
+		if (viommu_xlate_ok(&res) && (res.len == 0 || res.len > (req.len ? req.len : 1)))
+			abort();
+		viommu_virtio_iommu_get_stats(v, &st);
+		if (st.domains > cfg.max_domains || st.mappings > 8ull * cfg.max_mappings)
+			abort();
+		viommu_virtio_iommu_get_status(v, &status);
+		if (hdr[0] & 2 && (status & VIOMMU_VIRTIO_S_NEEDS_RESET)) {
+			/* A driver that resets after an error; the device starts clean. */
+			viommu_virtio_iommu_reset(v);
+			viommu_virtio_iommu_get_stats(v, &st);
+			if (st.domains || st.mappings)
+				abort();
+		}
+	}
+	viommu_notifier_replay(v, n);
+	viommu_destroy(v);
+	viommu_flatmem_destroy(fm);
+	return 0;
+}

@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest virtio-iommu driver model. Layout of the arena it owns (guest-physical, in order):
+ * request queue, event queue (descriptor table, available ring, used ring each), request slots
+ * (one buffer per request in flight, readable part then writable part, plus an indirect table),
+ * the PROBE buffer, the event buffers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtio_iommu_driver.h"
+
+/* Values from the virtio specification (sections 2.7 and 5.13) the driver writes or reads. */
+#define DESC_F_NEXT 1
+#define DESC_F_WRITE 2
+#define DESC_F_INDIRECT 4
+#define AVAIL_F_NO_INTERRUPT 1
+#define T_ATTACH 1
+#define T_DETACH 2
+#define T_MAP 3
+#define T_UNMAP 4
+#define T_PROBE 5
+#define PROBE_T_RESV_MEM 1
+#define FAULT_SIZE 24u
+#define TAIL_SIZE 4u
+#define PROBE_HEAD_SIZE 72u
+#define CFG_PAGE_SIZE_MASK 0
+#define CFG_PROBE_SIZE 32
+
+#define SLOT_SIZE 256u
+#define SLOT_TABLE 192u /* indirect table (two descriptors) inside a slot */
+
+struct dq {
+	uint16_t size;
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	uint16_t avail_idx;
+	uint16_t last_used;
+};
+
+struct slot {
+	bool busy;
+	uint64_t buf;
+	uint32_t len;
+};
+
+struct sim_vio_drv {
+	struct viommu *dev;
+	struct viommu_flatmem *fm;
+	struct sim_vio_drv_config cfg;
+	uint64_t features;
+	uint64_t page_size_mask;
+	uint32_t probe_size;
+	bool indirect;
+	bool event_idx;
+	struct dq rq;
+	struct dq eq;
+	uint64_t slots_gpa;
+	uint32_t nslots;
+	struct slot *slots;
+	uint16_t *free_slots;
+	uint32_t nfree;
+	uint32_t pending;
+	uint64_t probe_gpa;
+	uint64_t events_gpa;
+	unsigned int deferred;
+	int first_error;
+	struct sim_vio_drv_stats st;
+};
+
+static uint8_t *gp(struct sim_vio_drv *drv, uint64_t gpa, size_t len)
+{
+	return viommu_flatmem_ptr(drv->fm, gpa, len);
+}
+
+/* Little-endian stores and loads into guest memory the driver owns (checked at creation). */
+static void st16(struct sim_vio_drv *drv, uint64_t gpa, uint16_t v)
+{
+	uint8_t *p = gp(drv, gpa, 2);
+
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void st32(struct sim_vio_drv *drv, uint64_t gpa, uint32_t v)
+{
+	uint8_t *p = gp(drv, gpa, 4);
+
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void st64(struct sim_vio_drv *drv, uint64_t gpa, uint64_t v)
+{
+	uint8_t *p = gp(drv, gpa, 8);
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t ld16(struct sim_vio_drv *drv, uint64_t gpa)
+{
+	const uint8_t *p = gp(drv, gpa, 2);
+
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t ld32(struct sim_vio_drv *drv, uint64_t gpa)
+{
+	const uint8_t *p = gp(drv, gpa, 4);
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t ld64(struct sim_vio_drv *drv, uint64_t gpa)
+{
+	return ld32(drv, gpa) | (uint64_t)ld32(drv, gpa + 4) << 32;
+}
+
+static void set_desc(struct sim_vio_drv *drv, uint64_t table, uint32_t i, uint64_t addr,
+		     uint32_t len, uint16_t flags, uint16_t next)
+{
+	uint64_t d = table + 16ull * i;
+
+	st64(drv, d, addr);
+	st32(drv, d + 8, len);
+	st16(drv, d + 12, flags);
+	st16(drv, d + 14, next);
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+/* Carve a queue out of the arena at *@at (2.7 alignment). */
+static void layout_queue(struct dq *q, uint16_t size, uint64_t *at)
+{
+	q->size = size;
+	q->desc = align_up(*at, 16);
+	q->avail = q->desc + 16ull * size;
+	q->used = align_up(q->avail + 6 + 2ull * size, 4);
+	*at = q->used + 6 + 8ull * size;
+	q->avail_idx = 0;
+	q->last_used = 0;
+}
+
+static int enable_queue(struct sim_vio_drv *drv, unsigned int idx, const struct dq *q)
+{
+	struct viommu_virtio_queue vq = {
+		.size = q->size, .desc = q->desc, .avail = q->avail, .used = q->used
+	};
+
+	return viommu_virtio_iommu_queue_enable(drv->dev, idx, &vq);
+}
+
+static void kick_events(struct sim_vio_drv *drv)
+{
+	drv->st.event_kicks++;
+	viommu_virtio_iommu_queue_notify(drv->dev, VIOMMU_VIRTIO_IOMMU_EVENTQ);
+}
+
+static int setup(struct sim_vio_drv *drv)
+{
+	uint64_t offered, cfgval, at = drv->cfg.arena;
+	uint16_t qmax;
+	uint8_t status;
+	int ret;
+
+	/* 3.1.1 Driver Requirements: Device Initialization. */
+	viommu_virtio_iommu_set_status(drv->dev, 0);
+	viommu_virtio_iommu_set_status(drv->dev, VIOMMU_VIRTIO_S_ACKNOWLEDGE);
+	viommu_virtio_iommu_set_status(drv->dev,
+				       VIOMMU_VIRTIO_S_ACKNOWLEDGE | VIOMMU_VIRTIO_S_DRIVER);
+	viommu_virtio_iommu_get_device_features(drv->dev, &offered);
+	drv->features = offered & (drv->cfg.features ? drv->cfg.features : ~0ull);
+	drv->features |= offered & VIOMMU_VIRTIO_F_VERSION_1;
+	viommu_virtio_iommu_set_driver_features(drv->dev, drv->features);
+	viommu_virtio_iommu_set_status(drv->dev, VIOMMU_VIRTIO_S_ACKNOWLEDGE |
+							 VIOMMU_VIRTIO_S_DRIVER |
+							 VIOMMU_VIRTIO_S_FEATURES_OK);
+	viommu_virtio_iommu_get_status(drv->dev, &status);
+	if (!(status & VIOMMU_VIRTIO_S_FEATURES_OK))
+		return VIOMMU_ENOTSUP;
+	/* Linux refuses a device without MAP_UNMAP. */
+	if (!(drv->features & VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
+		return VIOMMU_ENOTSUP;
+	viommu_virtio_iommu_config_read(drv->dev, CFG_PAGE_SIZE_MASK, 8, &drv->page_size_mask);
+	if (drv->features & VIOMMU_VIRTIO_IOMMU_F_PROBE) {
+		viommu_virtio_iommu_config_read(drv->dev, CFG_PROBE_SIZE, 4, &cfgval);
+		drv->probe_size = (uint32_t)cfgval;
+	}
+	drv->indirect = (drv->features & VIOMMU_VIRTIO_F_INDIRECT_DESC) && !drv->cfg.no_indirect;
+	drv->event_idx = drv->features & VIOMMU_VIRTIO_F_EVENT_IDX;
+
+	viommu_virtio_iommu_queue_max_size(drv->dev, VIOMMU_VIRTIO_IOMMU_REQUESTQ, &qmax);
+	if (drv->cfg.queue_size && drv->cfg.queue_size < qmax)
+		qmax = drv->cfg.queue_size;
+	if (qmax < 2)
+		return VIOMMU_EINVAL;
+	layout_queue(&drv->rq, qmax, &at);
+	layout_queue(&drv->eq, qmax, &at);
+	drv->nslots = drv->indirect ? qmax : qmax / 2u;
+	drv->slots_gpa = align_up(at, 64);
+	at = drv->slots_gpa + (uint64_t)drv->nslots * SLOT_SIZE;
+	drv->probe_gpa = at;
+	at += PROBE_HEAD_SIZE + drv->probe_size + TAIL_SIZE;
+	drv->events_gpa = align_up(at, 8);
+	at = drv->events_gpa + (uint64_t)qmax * FAULT_SIZE;
+	if (at - drv->cfg.arena > drv->cfg.arena_size ||
+	    !gp(drv, drv->cfg.arena, at - drv->cfg.arena))
+		return VIOMMU_ENOSPC;
+	memset(gp(drv, drv->cfg.arena, at - drv->cfg.arena), 0, at - drv->cfg.arena);
+
+	drv->slots = calloc(drv->nslots, sizeof(*drv->slots));
+	drv->free_slots = calloc(drv->nslots, sizeof(*drv->free_slots));
+	if (!drv->slots || !drv->free_slots)
+		return VIOMMU_ENOMEM;
+	for (uint32_t i = 0; i < drv->nslots; i++)
+		drv->free_slots[i] = (uint16_t)(drv->nslots - 1 - i);
+	drv->nfree = drv->nslots;
+
+	ret = enable_queue(drv, VIOMMU_VIRTIO_IOMMU_REQUESTQ, &drv->rq);
+	if (!ret)
+		ret = enable_queue(drv, VIOMMU_VIRTIO_IOMMU_EVENTQ, &drv->eq);
+	if (ret)
+		return ret;
+	/* The request queue has no callback: Linux asks for no interrupts (2.7.7). */
+	if (!drv->event_idx)
+		st16(drv, drv->rq.avail, AVAIL_F_NO_INTERRUPT);
+	viommu_virtio_iommu_set_status(
+		drv->dev, VIOMMU_VIRTIO_S_ACKNOWLEDGE | VIOMMU_VIRTIO_S_DRIVER |
+				  VIOMMU_VIRTIO_S_FEATURES_OK | VIOMMU_VIRTIO_S_DRIVER_OK);
+	/* Fill the event queue with device-writable buffers. */
+	for (uint16_t i = 0; i < drv->eq.size; i++) {
+		set_desc(drv, drv->eq.desc, i, drv->events_gpa + (uint64_t)i * FAULT_SIZE,
+			 FAULT_SIZE, DESC_F_WRITE, 0);
+		st16(drv, drv->eq.avail + 4 + 2u * i, i);
+	}
+	drv->eq.avail_idx = drv->eq.size;
+	st16(drv, drv->eq.avail + 2, drv->eq.avail_idx);
+	kick_events(drv);
+	return 0;
+}
+
+int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
+		       const struct sim_vio_drv_config *cfg, struct sim_vio_drv **out)
+{
+	struct sim_vio_drv *drv;
+	int ret;
+
+	if (!dev || !fm || !cfg || !out)
+		return VIOMMU_EINVAL;
+	drv = calloc(1, sizeof(*drv));
+	if (!drv)
+		return VIOMMU_ENOMEM;
+	drv->dev = dev;
+	drv->fm = fm;
+	drv->cfg = *cfg;
+	if (!drv->cfg.flush_threshold)
+		drv->cfg.flush_threshold = 256;
+	ret = setup(drv);
+	if (ret) {
+		sim_vio_drv_destroy(drv);
+		return ret;
+	}
+	*out = drv;
+	return 0;
+}
+
+void sim_vio_drv_destroy(struct sim_vio_drv *drv)
+{
+	if (!drv)
+		return;
+	free(drv->slots);
+	free(drv->free_slots);
+	free(drv);
+}
+
+uint64_t sim_vio_drv_features(const struct sim_vio_drv *drv)
+{
+	return drv->features;
+}
+
+uint64_t sim_vio_drv_page_size_mask(const struct sim_vio_drv *drv)
+{
+	return drv->page_size_mask;
+}
+
+/* Collect every completed request; returns the first failure seen. */
+static int reap(struct sim_vio_drv *drv)
+{
+	uint16_t used_idx = ld16(drv, drv->rq.used + 2);
+	int err = 0;
+
+	while (drv->rq.last_used != used_idx) {
+		uint64_t e = drv->rq.used + 4 + 8ull * (drv->rq.last_used % drv->rq.size);
+		uint32_t id = ld32(drv, e), len = ld32(drv, e + 4);
+		uint32_t s = drv->indirect ? id : id / 2;
+		struct slot *sl;
+		uint8_t status;
+
+		drv->rq.last_used++;
+		if (s >= drv->nslots || !drv->slots[s].busy)
+			return VIOMMU_EIO; /* a device returning buffers it never got */
+		sl = &drv->slots[s];
+		/* Used length 0: the request failed without a status (5.13.6.1). */
+		status = *gp(drv, sl->buf + sl->len - TAIL_SIZE, 1);
+		if (!len && !err)
+			err = VIOMMU_EIO;
+		else if (status && !err)
+			err = status;
+		if (!len || status)
+			drv->st.failed++;
+		sl->busy = false;
+		drv->free_slots[drv->nfree++] = (uint16_t)s;
+		drv->pending--;
+	}
+	return err;
+}
+
+/* Kick and wait for everything in flight (the device completes requests inside the kick). */
+static int sync_req(struct sim_vio_drv *drv)
+{
+	int ret;
+
+	if (!drv->pending)
+		return 0;
+	drv->st.syncs++;
+	drv->st.kicks++;
+	viommu_virtio_iommu_queue_notify(drv->dev, VIOMMU_VIRTIO_IOMMU_REQUESTQ);
+	ret = reap(drv);
+	if (drv->pending) {
+		/* A broken device: give every slot back, the requests are lost. */
+		for (uint32_t i = 0; i < drv->nslots; i++) {
+			if (drv->slots[i].busy) {
+				drv->slots[i].busy = false;
+				drv->free_slots[drv->nfree++] = (uint16_t)i;
+			}
+		}
+		drv->pending = 0;
+		if (!ret)
+			ret = VIOMMU_EIO;
+	}
+	return ret;
+}
+
+/*
+ * Add one request whose buffer holds @wo device-readable bytes then @len - @wo device-writable
+ * bytes. @req (wo bytes) is copied into the slot buffer unless @buf is given.
+ */
+static int add_req(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
+		   uint64_t buf)
+{
+	uint32_t s;
+	uint16_t head;
+	int ret = 0;
+
+	if (!drv->nfree) {
+		/* The queue is full: sync and retry, as Linux's __viommu_add_req() caller does. */
+		drv->st.queue_full++;
+		ret = sync_req(drv);
+		if (ret && !drv->first_error)
+			drv->first_error = ret;
+		if (!drv->nfree)
+			return VIOMMU_EIO;
+	}
+	s = drv->free_slots[--drv->nfree];
+	if (!buf)
+		buf = drv->slots_gpa + (uint64_t)s * SLOT_SIZE;
+	memcpy(gp(drv, buf, wo), req, wo);
+	memset(gp(drv, buf + wo, len - wo), 0, len - wo);
+	drv->slots[s].busy = true;
+	drv->slots[s].buf = buf;
+	drv->slots[s].len = len;
+	if (drv->indirect) {
+		uint64_t table = drv->slots_gpa + (uint64_t)s * SLOT_SIZE + SLOT_TABLE;
+
+		set_desc(drv, table, 0, buf, wo, DESC_F_NEXT, 1);
+		set_desc(drv, table, 1, buf + wo, len - wo, DESC_F_WRITE, 0);
+		set_desc(drv, drv->rq.desc, s, table, 32, DESC_F_INDIRECT, 0);
+		head = (uint16_t)s;
+	} else {
+		set_desc(drv, drv->rq.desc, 2 * s, buf, wo, DESC_F_NEXT, (uint16_t)(2 * s + 1));
+		set_desc(drv, drv->rq.desc, 2 * s + 1, buf + wo, len - wo, DESC_F_WRITE, 0);
+		head = (uint16_t)(2 * s);
+	}
+	st16(drv, drv->rq.avail + 4 + 2u * (drv->rq.avail_idx % drv->rq.size), head);
+	drv->rq.avail_idx++;
+	st16(drv, drv->rq.avail + 2, drv->rq.avail_idx);
+	drv->pending++;
+	drv->st.requests++;
+	return 0;
+}
+
+int sim_vio_drv_sync(struct sim_vio_drv *drv)
+{
+	int ret = sync_req(drv), first = drv->first_error;
+
+	drv->first_error = 0;
+	drv->deferred = 0;
+	return first ? first : ret;
+}
+
+/* Send one request and wait for it (Linux viommu_send_req_sync()). */
+static int send_sync(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
+		     uint64_t buf)
+{
+	int ret = sim_vio_drv_sync(drv); /* nothing else may be in flight */
+
+	if (ret)
+		return ret;
+	ret = add_req(drv, req, wo, len, buf);
+	return ret ? ret : sim_vio_drv_sync(drv);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int sim_vio_drv_attach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep, uint32_t flags)
+{
+	uint8_t r[20] = { T_ATTACH };
+
+	put32(r + 4, domain);
+	put32(r + 8, ep);
+	put32(r + 12, flags);
+	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+}
+
+int sim_vio_drv_detach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep)
+{
+	uint8_t r[20] = { T_DETACH };
+
+	put32(r + 4, domain);
+	put32(r + 8, ep);
+	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+}
+
+static void build_map(uint8_t *r, uint32_t domain, uint64_t vs, uint64_t ve, uint64_t phys,
+		      uint32_t flags)
+{
+	memset(r, 0, 36);
+	r[0] = T_MAP;
+	put32(r + 4, domain);
+	put64(r + 8, vs);
+	put64(r + 16, ve);
+	put64(r + 24, phys);
+	put32(r + 32, flags);
+}
+
+static void build_unmap(uint8_t *r, uint32_t domain, uint64_t vs, uint64_t ve)
+{
+	memset(r, 0, 28);
+	r[0] = T_UNMAP;
+	put32(r + 4, domain);
+	put64(r + 8, vs);
+	put64(r + 16, ve);
+}
+
+int sim_vio_drv_map(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
+		    uint64_t virt_end, uint64_t phys, uint32_t flags)
+{
+	uint8_t r[36];
+
+	build_map(r, domain, virt_start, virt_end, phys, flags);
+	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+}
+
+int sim_vio_drv_unmap(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
+		      uint64_t virt_end)
+{
+	uint8_t r[28];
+
+	build_unmap(r, domain, virt_start, virt_end);
+	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+}
+
+int sim_vio_drv_map_queue(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
+			  uint64_t virt_end, uint64_t phys, uint32_t flags)
+{
+	uint8_t r[36];
+
+	build_map(r, domain, virt_start, virt_end, phys, flags);
+	return add_req(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+}
+
+int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
+			       uint64_t virt_end)
+{
+	uint8_t r[28];
+	int ret;
+
+	build_unmap(r, domain, virt_start, virt_end);
+	ret = add_req(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
+	if (ret)
+		return ret;
+	/* The flush queue is full: flush_iotlb_all, one kick for all of them. */
+	if (++drv->deferred >= drv->cfg.flush_threshold)
+		return sim_vio_drv_sync(drv);
+	return 0;
+}
+
+int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv *out,
+		      unsigned int max, unsigned int *n)
+{
+	uint8_t r[PROBE_HEAD_SIZE] = { T_PROBE };
+	uint64_t props = drv->probe_gpa + PROBE_HEAD_SIZE;
+	uint32_t off = 0;
+	int ret;
+
+	*n = 0;
+	if (!(drv->features & VIOMMU_VIRTIO_IOMMU_F_PROBE))
+		return VIOMMU_ENOTSUP;
+	put32(r + 4, ep);
+	ret = send_sync(drv, r, sizeof(r), PROBE_HEAD_SIZE + drv->probe_size + TAIL_SIZE,
+			drv->probe_gpa);
+	if (ret)
+		return ret;
+	/* Parse until an empty property or the end (5.13.6.7), skipping unknown types. */
+	while (off + 4 <= drv->probe_size) {
+		uint16_t type = ld16(drv, props + off), plen = ld16(drv, props + off + 2);
+
+		if ((type & 0xfff) == 0)
+			break;
+		if (off + 4 + plen > drv->probe_size)
+			return VIOMMU_EIO;
+		if ((type & 0xf000) == 0 && (type & 0xfff) == PROBE_T_RESV_MEM && plen >= 20 &&
+		    *n < max) {
+			out[*n].subtype = *gp(drv, props + off + 4, 1);
+			out[*n].start = ld64(drv, props + off + 8);
+			out[*n].end = ld64(drv, props + off + 16);
+			(*n)++;
+		}
+		off += 4u + plen;
+	}
+	return 0;
+}
+
+unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fault *out,
+				     unsigned int max)
+{
+	uint16_t used_idx = ld16(drv, drv->eq.used + 2);
+	unsigned int n = 0;
+	bool refilled = false;
+
+	while (drv->eq.last_used != used_idx && n < max) {
+		uint64_t e = drv->eq.used + 4 + 8ull * (drv->eq.last_used % drv->eq.size);
+		uint32_t id = ld32(drv, e), len = ld32(drv, e + 4);
+
+		drv->eq.last_used++;
+		if (id >= drv->eq.size)
+			break;
+		if (len >= FAULT_SIZE) {
+			uint64_t b = drv->events_gpa + (uint64_t)id * FAULT_SIZE;
+
+			out[n].reason = *gp(drv, b, 1);
+			out[n].flags = ld32(drv, b + 4);
+			out[n].endpoint = ld32(drv, b + 8);
+			out[n].address = ld64(drv, b + 16);
+			n++;
+			drv->st.events++;
+		}
+		/* Give the buffer back. */
+		st16(drv, drv->eq.avail + 4 + 2u * (drv->eq.avail_idx % drv->eq.size),
+		     (uint16_t)id);
+		drv->eq.avail_idx++;
+		refilled = true;
+	}
+	if (refilled) {
+		st16(drv, drv->eq.avail + 2, drv->eq.avail_idx);
+		if (drv->event_idx)
+			st16(drv, drv->eq.avail + 4 + 2u * drv->eq.size, drv->eq.last_used);
+		kick_events(drv);
+	}
+	return n;
+}
+
+void sim_vio_drv_get_stats(const struct sim_vio_drv *drv, struct sim_vio_drv_stats *st)
+{
+	*st = drv->st;
+}
