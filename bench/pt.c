@@ -5,7 +5,7 @@
  * walk cannot avoid), measured in the same run; and ns per map and unmap of one granule-sized
  * page (4 KiB, or the Arm granule) by the builder.
  *
- * The working set is what an IOTLB miss meets: 8192 pages scattered over the input space, so
+ * The working set is what an IOTLB miss meets: 4096 pages scattered over the input space, so
  * most walks read table lines that are not in the nearest caches.
  */
 #include <stdio.h>
@@ -17,8 +17,8 @@
 
 #include "bench.h"
 
-#define MEM_SIZE (256ull << 20)
-#define NPAGES 8192
+#define MEM_SIZE (128ull << 20)
+#define NPAGES 4096
 
 /* Table memory: a bump allocator with a free stack per block size, as a driver's page pool. */
 #define POOL_FREE_MAX 65536
