@@ -42,9 +42,10 @@
 #define KEY_PERM_SHIFT 6
 #define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
 
-#define MAX_BLOCKS 136	/* 2 partial pages + at most 2 x 64 aligned blocks */
-#define MIN_SLOTS 64u	/* size of a fresh table */
-#define RETIRED_MAX 16u /* tables awaiting a grace period before the writer stops growing */
+#define MAX_BLOCKS 136	  /* 2 partial pages + at most 2 x 64 aligned blocks */
+#define MIN_SLOTS 64u	  /* size of a fresh table */
+#define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer stops growing */
+#define FLUSH_SLOTS 4096u /* a flush starts over with at most this many slots */
 #define DEFAULT_RETRY_NS 2000000ull
 #define PEND_PROBE 8u
 
@@ -412,7 +413,8 @@ static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
 
 	if ((tlb->used + tlb->tombs + n) * 2 <= size)
 		return true;
-	want = pow2_at_least((tlb->used + n) * 4);
+	/* Live blocks at most 1/8: then at least 3/8 of the table absorbs tombstones. */
+	want = pow2_at_least((tlb->used + n) * 8);
 	if (want > tlb->max_slots)
 		want = tlb->max_slots;
 	if ((tlb->used + n) * 2 > want)
@@ -926,8 +928,12 @@ static void drop_all(struct viommu_devtlb *tlb)
 	struct table *t = NULL;
 
 	reclaim(tlb);
-	if (tlb->nretired < RETIRED_MAX)
-		t = table_alloc(MIN_SLOTS);
+	if (tlb->nretired < RETIRED_MAX) {
+		uint64_t size = cur_table(tlb)->mask + 1;
+
+		/* As large as now (up to a bound), so that refilling does not rebuild at once. */
+		t = table_alloc(size < FLUSH_SLOTS ? size : FLUSH_SLOTS);
+	}
 	if (t) {
 		publish_table(tlb, t);
 		tlb->used = tlb->tombs = 0;
@@ -1101,6 +1107,7 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 		}
 		if (!reserve(tlb, ent_nblocks(E(n)))) {
 			ent_free(tlb, n);
+			tlb->st.dropped++;
 			goto resolved;
 		}
 	}
@@ -1270,6 +1277,7 @@ void viommu_devtlb_get_stats(const struct viommu_devtlb *tlb, struct viommu_devt
 	s->evictions = tlb->st.evictions;
 	s->entries = tlb->nents;
 	s->retired = tlb->nretired;
+	s->dropped = tlb->st.dropped;
 	s->hit_rate = s->lookups ? (double)s->hits / (double)s->lookups : 0;
 }
 
