@@ -125,7 +125,7 @@ struct viommu_devtlb_stats {
 	uint64_t evictions;	/* entries dropped for capacity */
 	uint64_t entries;	/* resident now */
 	uint64_t retired;	/* removed memory awaiting a grace period now */
-	uint64_t dropped;	/* accepted UPDATEs not cached: readers had not quiesced */
+	uint64_t dropped; /* UPDATEs (or trimmed parts) not cached: readers had not quiesced */
 };
 
 /* A pending miss, as listed by viommu_devtlb_take_misses(). */

@@ -686,10 +686,14 @@ static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 			right = ent_piece(tlb, i, y + 1, E(i)->last);
 		/* Remove first: pieces may share edge blocks with it, never a range. */
 		ent_remove(tlb, i);
-		if (left != NIL && !ent_publish(tlb, left, next))
+		if (left != NIL && !ent_publish(tlb, left, next)) {
 			ent_free(tlb, left);
-		if (right != NIL && !ent_publish(tlb, right, next))
+			tlb->st.dropped++;
+		}
+		if (right != NIL && !ent_publish(tlb, right, next)) {
 			ent_free(tlb, right);
+			tlb->st.dropped++;
+		}
 		touched++;
 	}
 	return touched;
