@@ -60,9 +60,10 @@
  * and disables it. While stopped, lookups return VIOMMU_ENOENT without asking, and updates are
  * refused with VIOMMU_EPERM (invalidations succeed and do nothing).
  *
- * Per-reader front cache: the last few hits (cfg.front_size, copies, no pointers) are checked
- * before the shared structure, so rings and recently used buffers cost one compare. Any
- * invalidation, flush or replacing UPDATE empties every front cache (one shared counter).
+ * Per-reader front cache: recent hits (copies, no pointers), direct-mapped by 4 KiB page number
+ * over cfg.front_size slots (rounded down to a power of two), are checked before the shared
+ * structure, so rings and recently used buffers cost one compare. Any invalidation, flush,
+ * merging or replacing UPDATE, start or stop empties every front cache (one shared counter).
  */
 #ifndef VIOMMU_DEVTLB_H
 #define VIOMMU_DEVTLB_H
@@ -95,7 +96,7 @@ typedef uint64_t (*viommu_devtlb_clock_fn)(void *opaque);
 
 struct viommu_devtlb_config {
 	uint32_t capacity;	/* entries, 1..VIOMMU_DEVTLB_MAX_CAPACITY (default 2048 when 0) */
-	uint32_t front_size;	/* per-reader front cache, 1..16 entries (default 4 when 0) */
+	uint32_t front_size;	/* per-reader front cache, 1..16 entries (default 8 when 0) */
 	uint32_t pending_slots; /* pending-miss table, power of two 8..65536 (default 256) */
 	uint64_t miss_retry_ns; /* re-ask a pending miss after this (default 2 ms when 0) */
 	viommu_devtlb_miss_fn miss;   /* may be NULL: misses are then only listed by take_misses */

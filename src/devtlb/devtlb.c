@@ -102,7 +102,7 @@ struct viommu_devtlb_reader {
 	/* Hot, reader-private. */
 	struct viommu_devtlb *tlb;
 	uint64_t fc_gen;
-	uint32_t fc_n, fc_next, fc_last, fc_size;
+	uint64_t fc_mask; /* direct-mapped by 4 KiB page: one compare */
 	bool online;
 	uint64_t bit; /* waiter bit in pending slots */
 	struct fc_ent fc[VIOMMU_DEVTLB_MAX_FRONT];
@@ -168,10 +168,11 @@ static inline void bump(_Atomic uint64_t *p)
 	st(p, ld(p) + 1);
 }
 
-/* Multiplicative hash; the high bits depend on every bit of the key. */
+/* Multiplicative hash with the high half folded down, so that the low (index) bits mix all. */
 static inline uint64_t hash64(uint64_t k)
 {
-	return (k * 0x9e3779b97f4a7c15ull) >> 24;
+	k *= 0x9e3779b97f4a7c15ull;
+	return k ^ (k >> 32);
 }
 
 static inline uint64_t block_key(uint64_t base, unsigned int shift)
@@ -413,8 +414,8 @@ static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
 
 	if ((tlb->used + tlb->tombs + n) * 2 <= size)
 		return true;
-	/* Live blocks at most 1/8: then at least 3/8 of the table absorbs tombstones. */
-	want = pow2_at_least((tlb->used + n) * 8);
+	/* Live blocks at most 1/4: then at least 1/4 of the table absorbs tombstones. */
+	want = pow2_at_least((tlb->used + n) * 4);
 	if (want > tlb->max_slots)
 		want = tlb->max_slots;
 	if ((tlb->used + n) * 2 > want)
@@ -770,7 +771,8 @@ static inline uint64_t pend_hash(uint64_t page)
 }
 
 /* A lookup missed @x for @want: ask, unless a request for the page is pending. */
-static void miss_request(struct viommu_devtlb_reader *r, uint64_t x, uint32_t want)
+__attribute__((noinline, cold)) static void miss_request(struct viommu_devtlb_reader *r, uint64_t x,
+							 uint32_t want)
 {
 	struct viommu_devtlb *tlb = r->tlb;
 	uint64_t page = x & ~PG_MASK, now = now_ns(tlb);
@@ -867,7 +869,7 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 	if (!c.capacity)
 		c.capacity = VIOMMU_DEVTLB_DEFAULT_CAPACITY;
 	if (!c.front_size)
-		c.front_size = 4;
+		c.front_size = 8;
 	if (!c.pending_slots)
 		c.pending_slots = 256;
 	if (!c.miss_retry_ns)
@@ -881,7 +883,8 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 		return VIOMMU_ENOMEM;
 	memset(tlb, 0, sizeof(*tlb));
 	tlb->capacity = c.capacity;
-	tlb->front_size = c.front_size;
+	/* Rounded down to a power of two: the front cache is indexed by page number. */
+	tlb->front_size = 1u << (31 - __builtin_clz(c.front_size));
 	tlb->retry_ns = c.miss_retry_ns;
 	tlb->miss = c.miss;
 	tlb->clock = c.clock;
@@ -1182,7 +1185,7 @@ int viommu_devtlb_reader_create(struct viommu_devtlb *tlb, viommu_devtlb_wake_fn
 		return VIOMMU_ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->tlb = tlb;
-	r->fc_size = tlb->front_size;
+	r->fc_mask = tlb->front_size - 1;
 	r->fc_gen = UINT64_MAX; /* never equal to front_gen: the first lookup empties the cache */
 	r->wake = wake;
 	r->wake_opaque = opaque;
@@ -1350,23 +1353,14 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 			return VIOMMU_ENOENT;
 		}
 		r->fc_gen = g;
-		r->fc_n = 0;
-		r->fc_next = 0;
-		r->fc_last = 0;
+		for (uint64_t i = 0; i <= r->fc_mask; i++)
+			r->fc[i].perm = 0; /* empty: matches no access */
 	} else {
-		const struct fc_ent *f = &r->fc[r->fc_last];
+		const struct fc_ent *f = &r->fc[(iova >> PG_SHIFT) & r->fc_mask];
 
-		if (r->fc_n && iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
+		if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
 			bump(&r->c.front_hits);
 			return answer(f, iova, len, uaddr, covered);
-		}
-		for (uint32_t i = 0; i < r->fc_n; i++) {
-			f = &r->fc[i];
-			if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
-				r->fc_last = i;
-				bump(&r->c.front_hits);
-				return answer(f, iova, len, uaddr, covered);
-			}
 		}
 	}
 
@@ -1375,11 +1369,7 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 			bump(&r->c.perm_faults);
 			return VIOMMU_EPERM;
 		}
-		r->fc[r->fc_next] = e;
-		r->fc_last = r->fc_next;
-		r->fc_next = r->fc_next + 1 == r->fc_size ? 0 : r->fc_next + 1;
-		if (r->fc_n < r->fc_size)
-			r->fc_n++;
+		r->fc[(iova >> PG_SHIFT) & r->fc_mask] = e;
 		bump(&r->c.hits);
 		return answer(&e, iova, len, uaddr, covered);
 	}
