@@ -187,10 +187,12 @@ static void keys_free(struct keyset *k)
 static int one_size(struct bench_ctx *ctx, size_t n)
 {
 	struct world w;
-	struct keyset k = { 0 }, kl = { 0 }, kr = { 0 };
+	struct keyset k = { 0 }, kl = { 0 }, kt = { 0 }, kr = { 0 };
 	size_t lookups = bench_quick(ctx) ? 1u << 12 : 1u << 18;
 	size_t list_lookups = (size_t)(1u << 22) / n;
-	int reps = bench_quick(ctx) ? 3 : 21;
+	/* The slow baselines get fewer lookups and repetitions at large sizes. */
+	size_t tree_lookups = n >= 65536 ? lookups >> 6 : lookups;
+	int reps = bench_quick(ctx) ? 3 : 21, slow_reps = bench_quick(ctx) ? 3 : 11;
 	uint64_t seed = 0xde7170b + n;
 	char name[64], list[64], itree[64], phash[64];
 	int ret = -1;
@@ -200,7 +202,8 @@ static int one_size(struct bench_ctx *ctx, size_t n)
 	if (list_lookups < 64)
 		list_lookups = 64;
 	if (world_init(&w, n, seed) || keys_random(&k, &w, lookups, &seed) ||
-	    keys_random(&kl, &w, list_lookups, &seed) || keys_ring(&kr, &w, lookups, &seed))
+	    keys_random(&kl, &w, list_lookups, &seed) ||
+	    keys_random(&kt, &w, tree_lookups, &seed) || keys_ring(&kr, &w, lookups, &seed))
 		goto out;
 	/* Every structure must hit every key before its speed means anything. */
 	if (run_devtlb(&w, &k) != run_phash(&w, &k) || run_itree(&w, &k) != run_phash(&w, &k) ||
@@ -212,8 +215,8 @@ static int one_size(struct bench_ctx *ctx, size_t n)
 	snprintf(itree, sizeof(itree), "interval-tree/%zu", n);
 	snprintf(phash, sizeof(phash), "page-hash/%zu", n);
 	snprintf(name, sizeof(name), "devtlb/%zu", n);
-	bench_report(ctx, list, "hit_ns", measure(run_list, &w, &kl, reps), "ns", NULL);
-	bench_report(ctx, itree, "hit_ns", measure(run_itree, &w, &k, reps), "ns", NULL);
+	bench_report(ctx, list, "hit_ns", measure(run_list, &w, &kl, slow_reps), "ns", NULL);
+	bench_report(ctx, itree, "hit_ns", measure(run_itree, &w, &kt, slow_reps), "ns", NULL);
 	bench_report(ctx, phash, "hit_ns", measure(run_phash, &w, &k, reps), "ns", NULL);
 	double d = measure(run_devtlb, &w, &k, reps);
 
@@ -226,6 +229,7 @@ static int one_size(struct bench_ctx *ctx, size_t n)
 out:
 	keys_free(&k);
 	keys_free(&kl);
+	keys_free(&kt);
 	keys_free(&kr);
 	world_free(&w);
 	return ret;

@@ -139,7 +139,7 @@ struct viommu_devtlb_miss {
 
 VIOMMU_API int viommu_devtlb_create(const struct viommu_devtlb_config *cfg,
 				    struct viommu_devtlb **out);
-/* Every reader must have been destroyed (or never be used again). */
+/* No reader may be in use any more; readers not destroyed yet are freed with it. */
 VIOMMU_API void viommu_devtlb_destroy(struct viommu_devtlb *tlb);
 
 VIOMMU_API void viommu_devtlb_start(struct viommu_devtlb *tlb);
@@ -150,7 +150,9 @@ VIOMMU_API bool viommu_devtlb_started(const struct viommu_devtlb *tlb);
  * vhost UPDATE: map [iova, iova + size) to [uaddr, uaddr + size) with @perm. Returns 0, or
  * VIOMMU_EINVAL for size 0, a @perm that is not a non-empty subset of VIOMMU_ACC_RW, or a host
  * range that wraps past 2^64; VIOMMU_EPERM while stopped. An IOVA range that wraps is clamped to
- * the end of the space. Never blocks; never fails for lack of memory (it evicts).
+ * the end of the space. Never blocks; never fails for lack of memory: a full cache evicts, and an
+ * entry that cannot be placed because readers have not quiesced for a long time is not cached
+ * (counted in stats.dropped; the next miss asks again).
  */
 VIOMMU_API int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size,
 				    uint64_t uaddr, uint32_t perm);

@@ -925,6 +925,8 @@ void viommu_devtlb_destroy(struct viommu_devtlb *tlb)
 	free(cur_table(tlb));
 	free(tlb->ents);
 	free(tlb->pend);
+	for (uint32_t i = 0; i < tlb->nreaders; i++)
+		free(tlb->readers[i]); /* readers not destroyed by the caller */
 	free(tlb->readers);
 	free(tlb);
 }
@@ -1242,23 +1244,26 @@ void viommu_devtlb_reader_destroy(struct viommu_devtlb_reader *r)
 
 void viommu_devtlb_reader_quiesce(struct viommu_devtlb_reader *r)
 {
-	struct viommu_devtlb *tlb = r->tlb;
+	struct viommu_devtlb *tlb;
 
-	if (!r->online)
+	if (!r || !r->online)
 		return;
+	tlb = r->tlb;
 	atomic_store_explicit(&r->qs, atomic_load_explicit(&tlb->epoch, memory_order_acquire),
 			      memory_order_release);
 }
 
 void viommu_devtlb_reader_offline(struct viommu_devtlb_reader *r)
 {
+	if (!r)
+		return;
 	r->online = false;
 	atomic_store_explicit(&r->qs, 0, memory_order_release);
 }
 
 void viommu_devtlb_reader_online(struct viommu_devtlb_reader *r)
 {
-	if (r->online)
+	if (!r || r->online)
 		return;
 	r->online = true;
 	atomic_store_explicit(&r->qs, atomic_load_explicit(&r->tlb->epoch, memory_order_acquire),
