@@ -10,8 +10,9 @@
  * reader create/destroy, stats, synchronize; the caller serialises these calls) and any number of
  * readers, each owning one struct viommu_devtlb_reader (one per queue or per datapath thread).
  * Reader calls (lookup, quiesce, offline, online) run only on the reader's own thread, never block,
- * never take a lock and never wait for the writer; the writer never waits for readers either,
- * except in viommu_devtlb_synchronize().
+ * never take a lock and never wait for the writer. The writer waits for readers only in
+ * viommu_devtlb_synchronize(), and briefly (a bounded number of yields) when readers that do not
+ * quiesce hold back 64 superseded tables.
  *
  * Reader contract (quiescent-state based reclamation):
  *  - A reader is "online" from its first lookup (or viommu_devtlb_reader_online()) until
@@ -150,9 +151,9 @@ VIOMMU_API bool viommu_devtlb_started(const struct viommu_devtlb *tlb);
  * vhost UPDATE: map [iova, iova + size) to [uaddr, uaddr + size) with @perm. Returns 0, or
  * VIOMMU_EINVAL for size 0, a @perm that is not a non-empty subset of VIOMMU_ACC_RW, or a host
  * range that wraps past 2^64; VIOMMU_EPERM while stopped. An IOVA range that wraps is clamped to
- * the end of the space. Never blocks; never fails for lack of memory: a full cache evicts, and an
- * entry that cannot be placed because readers have not quiesced for a long time is not cached
- * (counted in stats.dropped; the next miss asks again).
+ * the end of the space. Never fails for lack of memory: a full cache evicts, and an entry that
+ * cannot be placed because readers have not quiesced for a long time is not cached (counted in
+ * stats.dropped; the next miss asks again).
  */
 VIOMMU_API int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size,
 				    uint64_t uaddr, uint32_t perm);

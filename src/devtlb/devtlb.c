@@ -43,8 +43,9 @@
 #define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
 
 #define MAX_BLOCKS 136	  /* 2 partial pages + at most 2 x 64 aligned blocks */
-#define MIN_SLOTS 64u	  /* size of a fresh table */
-#define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer stops growing */
+#define MIN_SLOTS 256u	  /* size of a fresh table */
+#define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer waits */
+#define WAIT_YIELDS 4096u /* how long it waits for readers before giving up */
 #define FLUSH_SLOTS 4096u /* a flush starts over with at most this many slots */
 #define DEFAULT_RETRY_NS 2000000ull
 #define PEND_PROBE 8u
@@ -295,6 +296,21 @@ static void reclaim(struct viommu_devtlb *tlb)
 		tlb->retired_tail = NULL;
 }
 
+/*
+ * Room for one more retired table. When readers hold RETIRED_MAX back, wait for the oldest grace
+ * period (the writer may wait; readers never do), but only so long: a reader that stays online
+ * without quiescing breaks its contract, and then the writer gives up (callers drop or fall back).
+ */
+static bool retire_room(struct viommu_devtlb *tlb)
+{
+	reclaim(tlb);
+	for (uint32_t i = 0; tlb->nretired >= RETIRED_MAX && i < WAIT_YIELDS; i++) {
+		sched_yield();
+		reclaim(tlb);
+	}
+	return tlb->nretired < RETIRED_MAX;
+}
+
 /* Publish @t as the table and retire the old one. */
 static void publish_table(struct viommu_devtlb *tlb, struct table *t)
 {
@@ -373,8 +389,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 {
 	struct table *old = cur_table(tlb), *t;
 
-	reclaim(tlb);
-	if (tlb->nretired >= RETIRED_MAX)
+	if (!retire_room(tlb))
 		return VIOMMU_EBUSY;
 	t = table_alloc(nslots);
 	if (!t)
@@ -936,8 +951,7 @@ static void drop_all(struct viommu_devtlb *tlb)
 {
 	struct table *t = NULL;
 
-	reclaim(tlb);
-	if (tlb->nretired < RETIRED_MAX) {
+	if (retire_room(tlb)) {
 		uint64_t size = cur_table(tlb)->mask + 1;
 
 		/* As large as now (up to a bound), so that refilling does not rebuild at once. */
@@ -1258,6 +1272,7 @@ void viommu_devtlb_reader_offline(struct viommu_devtlb_reader *r)
 	if (!r)
 		return;
 	r->online = false;
+	r->fc_gen = UINT64_MAX; /* the next lookup takes the slow path and goes online */
 	atomic_store_explicit(&r->qs, 0, memory_order_release);
 }
 
@@ -1327,10 +1342,11 @@ static inline bool table_find(const struct table *t, uint64_t x, struct fc_ent *
 static inline int answer(const struct fc_ent *e, uint64_t x, uint64_t len, uint64_t *uaddr,
 			 uint64_t *covered)
 {
-	uint64_t avail = e->last - x; /* bytes after x in the entry */
+	uint64_t avail = e->last - x;	   /* bytes after x in the entry */
+	uint64_t want = len ? len - 1 : 0; /* len 0 is 1; a wrapping len stops at the entry's end */
 
 	*uaddr = e->uaddr + (x - e->iova);
-	*covered = len - 1 <= avail ? len : avail + 1;
+	*covered = (want <= avail ? want : avail) + 1;
 	return 0;
 }
 
@@ -1342,31 +1358,27 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 	uint64_t g;
 	struct fc_ent e;
 
-	if (__builtin_expect(!r->online, 0))
-		viommu_devtlb_reader_online(r);
 	if (!want)
 		want = VIOMMU_ACC_READ;
-	if (len == 0)
-		len = 1;
-	if (iova + (len - 1) < iova)
-		len = (UINT64_MAX - iova) + 1; /* clamp to the end; iova > 0 here */
-
+	/* An offline reader's fc_gen never matches, so going online costs nothing here. */
 	g = atomic_load_explicit(&tlb->front_gen, memory_order_acquire);
-	if (__builtin_expect(g != r->fc_gen, 0)) {
-		if (g & FG_STOPPED) {
-			bump(&r->c.stopped);
-			return VIOMMU_ENOENT;
-		}
-		r->fc_gen = g;
-		for (uint64_t i = 0; i <= r->fc_mask; i++)
-			r->fc[i].perm = 0; /* empty: matches no access */
-	} else {
+	if (__builtin_expect(g == r->fc_gen, 1)) {
 		const struct fc_ent *f = &r->fc[(iova >> PG_SHIFT) & r->fc_mask];
 
 		if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
 			bump(&r->c.front_hits);
 			return answer(f, iova, len, uaddr, covered);
 		}
+	} else {
+		if (g & FG_STOPPED) {
+			bump(&r->c.stopped);
+			return VIOMMU_ENOENT;
+		}
+		if (!r->online)
+			viommu_devtlb_reader_online(r);
+		r->fc_gen = g;
+		for (uint64_t i = 0; i <= r->fc_mask; i++)
+			r->fc[i].perm = 0; /* empty: matches no access */
 	}
 
 	if (table_find(atomic_load_explicit(&tlb->tab, memory_order_acquire), iova, &e)) {
