@@ -8,6 +8,7 @@
  * invalidations per second.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,10 +142,11 @@ static int world_init(struct world *w, size_t n, uint64_t seed)
 	for (size_t i = 0; i < n; i++) {
 		if (viommu_devtlb_update(w->tlb, w->pages[i], 4096, w->host[i], VIOMMU_ACC_RW))
 			return -1;
-		bl_list_insert(w->list, w->pages[i], 4096, w->host[i], VIOMMU_ACC_RW);
+		bl_list_append(w->list, w->pages[i], 4096, w->host[i], VIOMMU_ACC_RW);
 		bl_itree_insert(w->itree, w->pages[i], 4096, w->host[i], VIOMMU_ACC_RW);
 		bl_phash_insert(w->phash, w->pages[i], 12, w->host[i], VIOMMU_ACC_RW);
 	}
+	bl_list_link(w->list);
 	return 0;
 }
 
@@ -163,16 +165,33 @@ static int keys_random(struct keyset *k, const struct world *w, size_t n, uint64
 	return 0;
 }
 
-/* A queue's pattern: descriptor ring, avail ring, used ring, and a buffer, over and over. */
+/*
+ * A queue's pattern: descriptor ring, avail ring, used ring, and a buffer, over and over. A split
+ * ring's three areas sit on consecutive pages, so the four hot pages are chosen with distinct low
+ * page-number bits (distinct front-cache slots), as consecutive pages have.
+ */
 static int keys_ring(struct keyset *k, const struct world *w, size_t n, uint64_t *seed)
 {
+	uint64_t hot[4];
+	size_t nhot = 0;
+
+	for (size_t i = 0; i < w->n && nhot < 4; i++) {
+		bool clash = false;
+
+		for (size_t j = 0; j < nhot; j++)
+			clash |= ((hot[j] ^ w->pages[i]) >> 12 & 7) == 0;
+		if (!clash)
+			hot[nhot++] = w->pages[i];
+	}
+	for (size_t i = 0; nhot < 4; i++)
+		hot[nhot++] = w->pages[i]; /* fewer than 4 colours resident: take any */
 	k->n = n;
 	k->iova = malloc(n * sizeof(uint64_t));
 	k->len = malloc(n * sizeof(uint64_t));
 	if (!k->iova || !k->len)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		k->iova[i] = w->pages[i % 4] + (bench_rand(seed) & 0x7ff);
+		k->iova[i] = hot[i % 4] + (bench_rand(seed) & 0x7ff);
 		k->len[i] = 16;
 	}
 	return 0;

@@ -61,6 +61,34 @@ void bl_list_insert(struct bl_list *l, uint64_t iova, uint64_t size, uint64_t ua
 	*pp = n;
 }
 
+void bl_list_append(struct bl_list *l, uint64_t iova, uint64_t size, uint64_t uaddr, uint32_t perm)
+{
+	if (l->used < l->max)
+		l->pool[l->used++] = (struct bl_node){ NULL, iova, size, uaddr, perm };
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+	const struct bl_node *x = *(struct bl_node *const *)a, *y = *(struct bl_node *const *)b;
+
+	return (x->iova > y->iova) - (x->iova < y->iova);
+}
+
+void bl_list_link(struct bl_list *l)
+{
+	struct bl_node **v = malloc(l->used * sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < l->used; i++)
+		v[i] = &l->pool[i];
+	qsort(v, l->used, sizeof(*v), cmp_node);
+	l->head = l->used ? v[0] : NULL;
+	for (size_t i = 0; i < l->used; i++)
+		v[i]->next = i + 1 < l->used ? v[i + 1] : NULL;
+	free(v);
+}
+
 uint64_t bl_list_find(const struct bl_list *l, uint64_t iova, uint64_t *len, uint32_t perm)
 {
 	for (const struct bl_node *n = l->head; n; n = n->next) {

@@ -17,6 +17,9 @@ void bl_list_destroy(struct bl_list *l);
 void bl_list_insert(struct bl_list *l, uint64_t iova, uint64_t size, uint64_t uaddr, uint32_t perm);
 /* Host address of @iova, and *len clamped to the entry; 0 on a miss. */
 uint64_t bl_list_find(const struct bl_list *l, uint64_t iova, uint64_t *len, uint32_t perm);
+/* Link the nodes inserted so far in IOVA order at once (what n sorted inserts give, in O(n log n)). */
+void bl_list_append(struct bl_list *l, uint64_t iova, uint64_t size, uint64_t uaddr, uint32_t perm);
+void bl_list_link(struct bl_list *l);
 
 /* Linux: interval tree of [start, last] nodes augmented with the subtree's largest last. */
 struct bl_itree;
