@@ -55,5 +55,6 @@ extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_virtio_iommu;
+extern const struct bench_suite bench_suite_devtlb;
 
 #endif

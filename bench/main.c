@@ -15,6 +15,7 @@ static const struct bench_suite *const suites[] = {
 	&bench_suite_pt,
 	&bench_suite_vtd,
 	&bench_suite_virtio_iommu,
+	&bench_suite_devtlb,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
