@@ -17,6 +17,7 @@
 #include "vhost_user_proto.h"
 
 struct viommu_devtlb;
+struct viommu_devtlb_reader;
 
 #define VH_MAX_MEM_SLOTS 32u /* our GET_MAX_MEM_SLOTS answer */
 #define VH_NUM_VQS 2u	     /* one queue pair: 0 = receiveq, 1 = transmitq */
@@ -39,7 +40,8 @@ struct vh_region {
 struct vh_vq {
 	uint32_t num;
 	uint16_t last_avail;
-	uint16_t used_idx;
+	uint16_t used_idx;  /* published to the guest */
+	uint16_t used_next; /* next used slot to fill (ahead of used_idx until published) */
 	uint64_t desc_addr;
 	uint64_t avail_addr;
 	uint64_t used_addr;
@@ -58,10 +60,9 @@ struct vh_stats {
 	uint64_t iotlb_msgs;
 	uint64_t iotlb_updates;
 	uint64_t iotlb_invalidates;
+	uint64_t iotlb_rejected;
 	uint64_t misses_sent;
-	uint64_t misses_deduped;
-	uint64_t xlate_hits;
-	uint64_t xlate_misses;
+	uint64_t misses_unsent; /* no back-end channel, or it was full */
 };
 
 struct vh_dev;
@@ -76,13 +77,6 @@ struct vh_dev_ops {
 	void (*stop)(void *opaque, struct vh_dev *dev);
 };
 
-/* Pending IOTLB misses, for de-duplication: one MISS per page until an UPDATE covers it. */
-#define VH_MAX_PENDING 64u
-struct vh_pending {
-	uint64_t iova; /* page-aligned */
-	uint8_t perm;
-};
-
 struct vh_dev {
 	int sock;
 	int backend_fd;
@@ -94,11 +88,10 @@ struct vh_dev {
 	unsigned int nregions;
 	struct vh_region regions[VH_MAX_MEM_SLOTS];
 	struct vh_vq vq[VH_NUM_VQS];
-	struct viommu_devtlb *tlb;
-	struct vh_pending pending[VH_MAX_PENDING];
-	unsigned int npending;
-	unsigned int pending_next; /* replacement cursor when the table is full */
+	struct viommu_devtlb *tlb; /* de-duplicates misses itself */
+	struct viommu_devtlb_reader *reader[VH_NUM_VQS];
 	struct vh_stats stats;
+	void *audit; /* FILE * of the audit log, or NULL */
 	const struct vh_dev_ops *ops;
 	void *opaque;
 	const char *name; /* for log messages */
@@ -134,13 +127,34 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
 		   int *fds, size_t nfds);
 
 /*
- * Translate [addr, addr + len) of @space into our address space for @perm (VHOST_ACCESS_*).
+ * Translate [addr, addr + len) of @space into our address space for @perm (VHOST_ACCESS_*), on
+ * behalf of queue @vq (its device-IOTLB reader).
  * On success *host points at the first byte and *contig (>= 1, <= len) bytes are contiguous.
  * Returns -EAGAIN after a translation miss (a MISS was sent or is pending: retry when resume()
  * is called) or -EFAULT when the address is not guest memory.
  */
-int vh_xlate(struct vh_dev *dev, enum vh_space space, uint64_t addr, uint64_t len,
-	     unsigned int perm, uint8_t **host, uint64_t *contig);
+int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr,
+	     uint64_t len, unsigned int perm, uint8_t **host, uint64_t *contig);
+
+/* The datapath of queue @vq holds no translated address any more (end of a burst). */
+void vh_xlate_done(struct vh_dev *dev, unsigned int vq);
+
+/*
+ * Audit log: one record per accepted UPDATE, per INVALIDATE and per translation the datapath
+ * used, in the order they happened, so a checker can prove that no translation was used after an
+ * invalidation removed it. Opens @path (truncating it); 0 or -errno.
+ */
+enum vh_audit_type {
+	VH_AUDIT_UPDATE = 1,
+	VH_AUDIT_INVALIDATE = 2,
+	VH_AUDIT_USE = 3,
+};
+struct vh_audit_rec {
+	uint64_t type; /* enum vh_audit_type */
+	uint64_t iova;
+	uint64_t size; /* INVALIDATE: as received (0 or a wrapping end means "to the end") */
+};
+int vh_dev_audit(struct vh_dev *dev, const char *path);
 
 /* Signal the guest that queue @vq has used buffers (unless it suppressed interrupts). */
 void vh_vq_call(struct vh_dev *dev, unsigned int vq);
