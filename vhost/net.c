@@ -110,8 +110,7 @@ static void mac_learn(struct vnet_switch *sw, const uint8_t *mac, unsigned int p
 	sw->macs[i].port = (uint8_t)port;
 }
 
-/* A frame transmitted by port @from. */
-static void forward(struct vnet_port *from, uint8_t *frame, uint32_t len)
+void vnet_switch_input(struct vnet_port *from, uint8_t *frame, uint32_t len)
 {
 	struct vnet_switch *sw = from->sw;
 	int i;
@@ -200,7 +199,7 @@ static void tx_run(struct vnet_port *p)
 		vq_chain_read(c, hl, buf, len);
 		p->stats.tx_frames++;
 		p->stats.tx_bytes += len;
-		forward(p, buf, (uint32_t)len);
+		vnet_switch_input(p, buf, (uint32_t)len);
 	}
 	publish(p, VNET_TXQ);
 	if (n == VNET_TX_BURST)

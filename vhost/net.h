@@ -83,6 +83,9 @@ void vnet_port_run(struct vnet_port *p);
 /* Forget anything that refers to @p's queues (they are being reset). */
 void vnet_port_stop(struct vnet_port *p);
 
+/* A frame transmitted by port @from (may be modified): reflected, or switched to other ports. */
+void vnet_switch_input(struct vnet_port *from, uint8_t *frame, uint32_t len);
+
 /* Swap Ethernet source/destination, and IPv4 source/destination and TCP/UDP ports (5tswap). */
 void vnet_5tswap(uint8_t *frame, size_t len);
 

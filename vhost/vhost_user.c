@@ -71,10 +71,18 @@ static void vh_send_miss(void *opaque, uint64_t iova, uint32_t perm)
 		dev->stats.misses_unsent++; /* devtlb asks again after its retry interval */
 }
 
+static uint64_t vh_clock(void *opaque)
+{
+	const struct vh_dev *dev = opaque;
+
+	return dev->ops->clock(dev->opaque);
+}
+
 static int vh_tlb_create(struct vh_dev *dev)
 {
 	struct viommu_devtlb_config cfg = {
 		.miss = vh_send_miss,
+		.clock = dev->ops && dev->ops->clock ? vh_clock : NULL,
 		.opaque = dev,
 	};
 	int ret = viommu_devtlb_create(&cfg, &dev->tlb);
@@ -736,6 +744,20 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 	}
 }
 
+static bool has_reply_body(uint32_t request)
+{
+	switch (request) {
+	case VHOST_USER_GET_FEATURES:
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VHOST_USER_GET_VRING_BASE:
+	case VHOST_USER_GET_QUEUE_NUM:
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, const void *payload,
 		   int *fds, size_t nfds)
 {
@@ -755,6 +777,9 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
 	}
 	if (rep.has_body && ret == 0)
 		return send_reply(dev, hdr->request, &rep.body, rep.size);
+	/* A refused GET has no failure form: the front-end would wait forever. End instead. */
+	if (ret < 0 && has_reply_body(hdr->request))
+		return -EPROTO;
 	/* REPLY_ACK: a u64, zero on success. QEMU sets NEED_REPLY on IOTLB_MSG unconditionally. */
 	if (hdr->flags & VHOST_USER_NEED_REPLY_MASK || rep.has_body) {
 		status = ret < 0 ? 1 : 0;

@@ -75,6 +75,8 @@ struct vh_dev_ops {
 	void (*resume)(void *opaque, struct vh_dev *dev);
 	/* The queues are about to be stopped or reset: drop anything that refers to them. */
 	void (*stop)(void *opaque, struct vh_dev *dev);
+	/* Monotonic nanoseconds for the device IOTLB's miss retry (NULL: CLOCK_MONOTONIC). */
+	uint64_t (*clock)(void *opaque);
 };
 
 struct vh_dev {
