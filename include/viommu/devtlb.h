@@ -129,7 +129,7 @@ struct viommu_devtlb_stats {
 
 /* A pending miss, as listed by viommu_devtlb_take_misses(). */
 struct viommu_devtlb_miss {
-	uint64_t iova; /* the address that missed (not aligned) */
+	uint64_t iova; /* the start of the 4 KiB page that missed */
 	uint32_t perm; /* the permissions asked */
 };
 

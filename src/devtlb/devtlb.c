@@ -1,0 +1,1377 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device IOTLB for vhost back-ends. See <viommu/devtlb.h> for the contract.
+ *
+ * Readers see only the slot table: an open-addressing hash (linear probing) of aligned
+ * power-of-two IOVA blocks. Every entry [iova, last] is cut into the largest aligned blocks of at
+ * least 4 KiB that cover it (a partial page at either end is a 4 KiB block of its own, which
+ * another entry may share), and every block's slot holds a copy of the whole entry (iova, last,
+ * uaddr, perm). A lookup probes one block per block size present (a bitmap), so it is O(1) and
+ * touches one slot; it needs no pointer chase and no entry memory.
+ *
+ * A slot is immutable while it can be seen: the writer fills its data, then publishes its key
+ * (release); removal stores a tombstone key. Tombstones are not reused: the writer rebuilds the
+ * table into a fresh array when live + tombstone slots pass half of it, and frees the old array
+ * after a grace period (quiescent-state based: every online reader has quiesced since). A flush
+ * publishes a fresh small table, so it is O(1) for readers and the writer alike.
+ *
+ * The writer keeps its own view of the entries (a treap by IOVA for overlap and neighbour
+ * queries, and a FIFO list for replacement) in a private pool that readers never touch, so entry
+ * records are recycled at once.
+ *
+ * Front caches hold copies tagged with a shared counter (front_gen) that every invalidation,
+ * flush, replacing UPDATE, start and stop advances; bit 0 of the same word says "stopped", so the
+ * hot path reads one shared word before its own cache.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <viommu/devtlb.h>
+
+#include "core/core.h"
+
+#define PG_SHIFT 12
+#define PG_MASK ((1ull << PG_SHIFT) - 1)
+
+#define KEY_EMPTY 0ull
+#define KEY_TOMB 1ull /* shift 1 never occurs: blocks are at least 4 KiB */
+#define KEY_SHIFT_MASK 0x3full
+#define KEY_PERM_SHIFT 6
+#define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
+
+#define MAX_BLOCKS 136	/* 2 partial pages + at most 2 x 64 aligned blocks */
+#define MIN_SLOTS 64u	/* size of a fresh table */
+#define RETIRED_MAX 16u /* tables awaiting a grace period before the writer stops growing */
+#define DEFAULT_RETRY_NS 2000000ull
+#define PEND_PROBE 8u
+
+#define NIL UINT32_MAX
+
+#define FG_STOPPED 1ull /* front_gen bit 0 */
+#define FG_STEP 2ull
+
+/* Pending-miss key: page | perm << 1 | TAKEN | VALID. */
+#define PK_VALID 1ull
+#define PK_PERM_SHIFT 1
+#define PK_TAKEN 8ull
+
+struct slot {
+	_Atomic uint64_t key; /* block base | perm << 6 | shift; KEY_EMPTY, KEY_TOMB */
+	_Atomic uint64_t iova;
+	_Atomic uint64_t last;
+	_Atomic uint64_t uaddr;
+};
+
+struct table {
+	uint64_t mask;		 /* slots - 1 */
+	_Atomic uint64_t shifts; /* bit s: blocks of 1 << s may be present */
+	struct table *next_retired;
+	uint64_t retired_at; /* epoch after which it is unreachable */
+	struct slot slots[];
+};
+
+/* Writer-private view of an entry. */
+struct ent {
+	uint64_t iova, last, uaddr;
+	uint32_t perm;
+	uint32_t prio;
+	uint32_t l, r;	       /* treap children; l doubles as the free-list link */
+	uint32_t fprev, fnext; /* FIFO (insertion order) */
+};
+
+struct fc_ent {
+	uint64_t iova, last, uaddr;
+	uint32_t perm;
+};
+
+struct pend {
+	_Atomic uint64_t key;
+	_Atomic uint64_t stamp;
+	_Atomic uint64_t waiters;
+};
+
+struct reader_ctr {
+	_Atomic uint64_t front_hits, hits, misses, perm_faults, requests, suppressed, stopped;
+};
+
+struct viommu_devtlb_reader {
+	/* Hot, reader-private. */
+	struct viommu_devtlb *tlb;
+	uint64_t fc_gen;
+	uint32_t fc_n, fc_next, fc_last, fc_size;
+	bool online;
+	uint64_t bit; /* waiter bit in pending slots */
+	struct fc_ent fc[VIOMMU_DEVTLB_MAX_FRONT];
+	struct reader_ctr c;
+	/* Shared with the writer. */
+	_Alignas(64) _Atomic uint64_t qs; /* 0 offline, else the epoch seen at the last quiesce */
+	_Atomic uint64_t unrecorded;	  /* asked without a pending slot: wake at any UPDATE */
+	/* Writer-private. */
+	viommu_devtlb_wake_fn wake;
+	void *wake_opaque;
+	uint32_t id;
+};
+
+struct viommu_devtlb {
+	/* Read by every lookup; written rarely. */
+	_Alignas(64) _Atomic(struct table *) tab;
+	_Atomic uint64_t front_gen;
+	struct pend *pend;
+	uint32_t pend_mask;
+	uint64_t retry_ns;
+	viommu_devtlb_miss_fn miss;
+	viommu_devtlb_clock_fn clock;
+	void *opaque;
+	uint32_t front_size;
+
+	_Alignas(64) _Atomic uint64_t epoch; /* QSBR grace-period counter */
+	_Atomic uint64_t generation;
+
+	/* Writer-private. */
+	_Alignas(64) uint32_t capacity;
+	uint64_t max_slots;
+	uint64_t used, tombs; /* in the current table */
+	uint32_t shift_count[64];
+	struct table *retired, *retired_tail;
+	uint32_t nretired;
+	struct ent *ents;
+	uint32_t npool, nalloc, free_list, nents;
+	uint32_t root, fifo_head, fifo_tail;
+	uint64_t rng;
+	struct viommu_devtlb_reader **readers;
+	uint32_t nreaders, readers_cap;
+	struct viommu_devtlb_stats st;	 /* writer counters */
+	struct viommu_devtlb_stats gone; /* reader counters of destroyed readers */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static inline uint64_t ld(const _Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static inline void st(_Atomic uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+/* Single-writer counter: no read-modify-write needed, readable from the writer. */
+static inline void bump(_Atomic uint64_t *p)
+{
+	st(p, ld(p) + 1);
+}
+
+/* Multiplicative hash; the high bits depend on every bit of the key. */
+static inline uint64_t hash64(uint64_t k)
+{
+	return (k * 0x9e3779b97f4a7c15ull) >> 24;
+}
+
+static inline uint64_t block_key(uint64_t base, unsigned int shift)
+{
+	return base | shift;
+}
+
+static uint64_t now_ns(struct viommu_devtlb *tlb)
+{
+	struct timespec ts;
+
+	if (tlb->clock)
+		return tlb->clock(tlb->opaque);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t rng32(struct viommu_devtlb *tlb)
+{
+	uint64_t z = (tlb->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
+/*
+ * Cut [first, last] into blocks: a partial page at either end becomes a 4 KiB block; the whole
+ * pages between become the largest aligned power-of-two blocks. Returns the count.
+ */
+struct blk {
+	uint64_t base;
+	unsigned int shift;
+};
+
+static unsigned int decompose(uint64_t first, uint64_t last, struct blk *out)
+{
+	uint64_t a = first & ~PG_MASK, b = last | PG_MASK; /* page cover, inclusive */
+	unsigned int n = 0;
+
+	if (a == (b & ~PG_MASK)) { /* one page */
+		out[n++] = (struct blk){ a, PG_SHIFT };
+		return n;
+	}
+	if (first & PG_MASK) {
+		out[n++] = (struct blk){ a, PG_SHIFT };
+		a += 1ull << PG_SHIFT;
+	}
+	if ((last & PG_MASK) != PG_MASK) {
+		out[n++] = (struct blk){ b & ~PG_MASK, PG_SHIFT };
+		b -= 1ull << PG_SHIFT;
+	}
+	/* Whole pages [a, b]; a <= b + 1 here, and a is page aligned. */
+	while (a <= b && n < MAX_BLOCKS) {
+		unsigned int s = a ? (unsigned int)__builtin_ctzll(a) : 63;
+		uint64_t span = b - a; /* bytes - 1 */
+		unsigned int fit =
+			span == UINT64_MAX ? 63 : 63 - (unsigned int)__builtin_clzll(span + 1);
+
+		if (s > fit)
+			s = fit;
+		if (s > 63)
+			s = 63;
+		out[n++] = (struct blk){ a, s };
+		if (b - a == (1ull << s) - 1)
+			break;
+		a += 1ull << s;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tables and grace periods                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static struct table *table_alloc(uint64_t nslots)
+{
+	struct table *t = calloc(1, sizeof(*t) + nslots * sizeof(struct slot));
+
+	if (t)
+		t->mask = nslots - 1;
+	return t;
+}
+
+static inline struct table *cur_table(const struct viommu_devtlb *tlb)
+{
+	return atomic_load_explicit(&((struct viommu_devtlb *)tlb)->tab, memory_order_relaxed);
+}
+
+/* The smallest epoch any online reader may still be working in (UINT64_MAX if none). */
+static uint64_t min_reader_epoch(const struct viommu_devtlb *tlb)
+{
+	uint64_t m = UINT64_MAX;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t i = 0; i < tlb->nreaders; i++) {
+		uint64_t q = atomic_load_explicit(&tlb->readers[i]->qs, memory_order_acquire);
+
+		if (q && q < m)
+			m = q;
+	}
+	return m;
+}
+
+static void reclaim(struct viommu_devtlb *tlb)
+{
+	uint64_t m;
+
+	if (!tlb->retired)
+		return;
+	m = min_reader_epoch(tlb);
+	while (tlb->retired && tlb->retired->retired_at <= m) {
+		struct table *t = tlb->retired;
+
+		tlb->retired = t->next_retired;
+		free(t);
+		tlb->nretired--;
+	}
+	if (!tlb->retired)
+		tlb->retired_tail = NULL;
+}
+
+/* Publish @t as the table and retire the old one. */
+static void publish_table(struct viommu_devtlb *tlb, struct table *t)
+{
+	struct table *old = cur_table(tlb);
+
+	atomic_store_explicit(&tlb->tab, t, memory_order_release);
+	/* Readers that see the new epoch at a quiescent point can no longer hold @old. */
+	old->retired_at = atomic_fetch_add_explicit(&tlb->epoch, 1, memory_order_seq_cst) + 1;
+	old->next_retired = NULL;
+	if (tlb->retired_tail)
+		tlb->retired_tail->next_retired = old;
+	else
+		tlb->retired = old;
+	tlb->retired_tail = old;
+	tlb->nretired++;
+	reclaim(tlb);
+}
+
+uint64_t viommu_devtlb_grace_start(struct viommu_devtlb *tlb)
+{
+	return atomic_fetch_add_explicit(&tlb->epoch, 1, memory_order_seq_cst) + 1;
+}
+
+bool viommu_devtlb_grace_done(struct viommu_devtlb *tlb, uint64_t cookie)
+{
+	bool done = min_reader_epoch(tlb) >= cookie;
+
+	reclaim(tlb);
+	return done;
+}
+
+void viommu_devtlb_synchronize(struct viommu_devtlb *tlb)
+{
+	uint64_t c = viommu_devtlb_grace_start(tlb);
+
+	while (!viommu_devtlb_grace_done(tlb, c))
+		sched_yield();
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Slots (writer)                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+static void slot_put(struct table *t, uint64_t key, const struct ent *e)
+{
+	uint64_t i = hash64(key & ~KEY_PERM_MASK);
+
+	for (uint64_t n = 0; n <= t->mask; n++, i++) {
+		struct slot *s = &t->slots[i & t->mask];
+
+		if (ld(&s->key) != KEY_EMPTY)
+			continue;
+		st(&s->iova, e->iova);
+		st(&s->last, e->last);
+		st(&s->uaddr, e->uaddr);
+		atomic_store_explicit(&s->key, key, memory_order_release);
+		return;
+	}
+}
+
+static void count_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
+{
+	if (tlb->shift_count[s]++ == 0)
+		atomic_store_explicit(&t->shifts, ld(&t->shifts) | 1ull << s, memory_order_relaxed);
+}
+
+static void uncount_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
+{
+	if (--tlb->shift_count[s] == 0)
+		atomic_store_explicit(&t->shifts, ld(&t->shifts) & ~(1ull << s),
+				      memory_order_relaxed);
+}
+
+/* Copy the live slots of the current table into a fresh one of @nslots and publish it. */
+static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
+{
+	struct table *old = cur_table(tlb), *t;
+
+	reclaim(tlb);
+	if (tlb->nretired >= RETIRED_MAX)
+		return VIOMMU_EBUSY;
+	t = table_alloc(nslots);
+	if (!t)
+		return VIOMMU_ENOMEM;
+	atomic_store_explicit(&t->shifts, ld(&old->shifts), memory_order_relaxed);
+	for (uint64_t i = 0; i <= old->mask; i++) {
+		struct slot *s = &old->slots[i];
+		uint64_t k = ld(&s->key);
+		struct ent e;
+
+		if (k == KEY_EMPTY || k == KEY_TOMB)
+			continue;
+		e.iova = ld(&s->iova);
+		e.last = ld(&s->last);
+		e.uaddr = ld(&s->uaddr);
+		slot_put(t, k, &e);
+	}
+	tlb->tombs = 0;
+	publish_table(tlb, t);
+	return 0;
+}
+
+static uint64_t pow2_at_least(uint64_t v)
+{
+	uint64_t p = MIN_SLOTS;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* Make room for @n more slots; false when the table cannot take them now. */
+static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
+{
+	struct table *t = cur_table(tlb);
+	uint64_t size = t->mask + 1, want;
+
+	if ((tlb->used + tlb->tombs + n) * 2 <= size)
+		return true;
+	want = pow2_at_least((tlb->used + n) * 4);
+	if (want > tlb->max_slots)
+		want = tlb->max_slots;
+	if ((tlb->used + n) * 2 > want)
+		return false;
+	return rebuild(tlb, want) == 0;
+}
+
+static void ent_slots_add(struct viommu_devtlb *tlb, const struct ent *e)
+{
+	struct table *t = cur_table(tlb);
+	struct blk b[MAX_BLOCKS];
+	unsigned int n = decompose(e->iova, e->last, b);
+
+	for (unsigned int i = 0; i < n; i++) {
+		slot_put(t, block_key(b[i].base, b[i].shift) | (uint64_t)e->perm << KEY_PERM_SHIFT,
+			 e);
+		count_shift(tlb, t, b[i].shift);
+	}
+	tlb->used += n;
+}
+
+static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
+{
+	struct table *t = cur_table(tlb);
+	struct blk b[MAX_BLOCKS];
+	unsigned int n = decompose(e->iova, e->last, b);
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t key = block_key(b[i].base, b[i].shift);
+		uint64_t h = hash64(key);
+
+		for (uint64_t j = 0; j <= t->mask; j++, h++) {
+			struct slot *s = &t->slots[h & t->mask];
+			uint64_t k = ld(&s->key);
+
+			if (k == KEY_EMPTY)
+				break;
+			if ((k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
+			    ld(&s->last) == e->last) {
+				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+				tlb->used--;
+				tlb->tombs++;
+				uncount_shift(tlb, t, b[i].shift);
+				break;
+			}
+		}
+	}
+}
+
+static unsigned int ent_nblocks(const struct ent *e)
+{
+	struct blk b[MAX_BLOCKS];
+
+	return decompose(e->iova, e->last, b);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Writer-side entries: pool, treap by iova, FIFO                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+#define E(i) (&tlb->ents[(i)])
+
+static uint32_t ent_alloc(struct viommu_devtlb *tlb)
+{
+	uint32_t i;
+
+	if (tlb->free_list != NIL) {
+		i = tlb->free_list;
+		tlb->free_list = E(i)->l;
+	} else if (tlb->nalloc < tlb->npool) {
+		i = tlb->nalloc++;
+	} else {
+		return NIL;
+	}
+	memset(E(i), 0, sizeof(struct ent));
+	E(i)->l = E(i)->r = E(i)->fprev = E(i)->fnext = NIL;
+	E(i)->prio = rng32(tlb);
+	return i;
+}
+
+static void ent_free(struct viommu_devtlb *tlb, uint32_t i)
+{
+	E(i)->l = tlb->free_list;
+	tlb->free_list = i;
+}
+
+/* Split @t into keys < @k (*a) and >= @k (*b). */
+static void tsplit(struct viommu_devtlb *tlb, uint32_t t, uint64_t k, uint32_t *a, uint32_t *b)
+{
+	if (t == NIL) {
+		*a = *b = NIL;
+		return;
+	}
+	if (E(t)->iova < k) {
+		tsplit(tlb, E(t)->r, k, &E(t)->r, b);
+		*a = t;
+	} else {
+		tsplit(tlb, E(t)->l, k, a, &E(t)->l);
+		*b = t;
+	}
+}
+
+static uint32_t tmerge(struct viommu_devtlb *tlb, uint32_t a, uint32_t b)
+{
+	if (a == NIL)
+		return b;
+	if (b == NIL)
+		return a;
+	if (E(a)->prio > E(b)->prio) {
+		E(a)->r = tmerge(tlb, E(a)->r, b);
+		return a;
+	}
+	E(b)->l = tmerge(tlb, a, E(b)->l);
+	return b;
+}
+
+static void tinsert(struct viommu_devtlb *tlb, uint32_t i)
+{
+	uint32_t a, b;
+
+	tsplit(tlb, tlb->root, E(i)->iova, &a, &b);
+	tlb->root = tmerge(tlb, tmerge(tlb, a, i), b);
+}
+
+static void terase(struct viommu_devtlb *tlb, uint32_t i)
+{
+	uint64_t k = E(i)->iova;
+	uint32_t a, b, m, c;
+
+	tsplit(tlb, tlb->root, k, &a, &b);
+	if (k == UINT64_MAX) {
+		m = b;
+		c = NIL;
+	} else {
+		tsplit(tlb, b, k + 1, &m, &c);
+	}
+	/* m holds exactly @i: entries never share a start. */
+	(void)m;
+	tlb->root = tmerge(tlb, a, c);
+}
+
+/* The entry with the largest iova <= @x, or NIL. */
+static uint32_t tfloor(const struct viommu_devtlb *tlb, uint64_t x)
+{
+	uint32_t t = tlb->root, best = NIL;
+
+	while (t != NIL) {
+		if (tlb->ents[t].iova <= x) {
+			best = t;
+			t = tlb->ents[t].r;
+		} else {
+			t = tlb->ents[t].l;
+		}
+	}
+	return best;
+}
+
+/* The entry with the smallest iova > @x, or NIL. */
+static uint32_t tabove(const struct viommu_devtlb *tlb, uint64_t x)
+{
+	uint32_t t = tlb->root, best = NIL;
+
+	while (t != NIL) {
+		if (tlb->ents[t].iova > x) {
+			best = t;
+			t = tlb->ents[t].l;
+		} else {
+			t = tlb->ents[t].r;
+		}
+	}
+	return best;
+}
+
+/* The first entry overlapping [x, y], or NIL. */
+static uint32_t toverlap(const struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
+{
+	uint32_t f = tfloor(tlb, x);
+
+	if (f != NIL && tlb->ents[f].last >= x)
+		return f;
+	f = tabove(tlb, x);
+	if (f != NIL && tlb->ents[f].iova <= y)
+		return f;
+	return NIL;
+}
+
+static void fifo_link_before(struct viommu_devtlb *tlb, uint32_t i, uint32_t next)
+{
+	uint32_t prev = next == NIL ? tlb->fifo_tail : E(next)->fprev;
+
+	E(i)->fnext = next;
+	E(i)->fprev = prev;
+	if (prev == NIL)
+		tlb->fifo_head = i;
+	else
+		E(prev)->fnext = i;
+	if (next == NIL)
+		tlb->fifo_tail = i;
+	else
+		E(next)->fprev = i;
+}
+
+static void fifo_unlink(struct viommu_devtlb *tlb, uint32_t i)
+{
+	uint32_t p = E(i)->fprev, n = E(i)->fnext;
+
+	if (p == NIL)
+		tlb->fifo_head = n;
+	else
+		E(p)->fnext = n;
+	if (n == NIL)
+		tlb->fifo_tail = p;
+	else
+		E(n)->fprev = p;
+}
+
+/* Make entry @i visible: slots first, then the writer's own structures. */
+static bool ent_publish(struct viommu_devtlb *tlb, uint32_t i, uint32_t fifo_next)
+{
+	if (!reserve(tlb, ent_nblocks(E(i))))
+		return false;
+	ent_slots_add(tlb, E(i));
+	tinsert(tlb, i);
+	fifo_link_before(tlb, i, fifo_next);
+	tlb->nents++;
+	return true;
+}
+
+static void ent_remove(struct viommu_devtlb *tlb, uint32_t i)
+{
+	ent_slots_del(tlb, E(i));
+	terase(tlb, i);
+	fifo_unlink(tlb, i);
+	tlb->nents--;
+	ent_free(tlb, i);
+}
+
+/* A new entry for part of @src: [first, last] of it. */
+static uint32_t ent_piece(struct viommu_devtlb *tlb, uint32_t src, uint64_t first, uint64_t last)
+{
+	uint32_t i = ent_alloc(tlb);
+
+	if (i == NIL)
+		return NIL;
+	E(i)->iova = first;
+	E(i)->last = last;
+	E(i)->uaddr = E(src)->uaddr + (first - E(src)->iova);
+	E(i)->perm = E(src)->perm;
+	return i;
+}
+
+/*
+ * Remove [x, y] from the entries: entries inside go, entries straddling an end keep their outside
+ * part (at their place in the FIFO), unless there is no room for it. Returns entries touched.
+ */
+static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
+{
+	uint64_t touched = 0;
+	uint32_t i;
+
+	/* Each round removes one entry, and pieces lie outside [x, y]: at most nents rounds. */
+	while ((i = toverlap(tlb, x, y)) != NIL) {
+		uint32_t next = E(i)->fnext;
+		uint32_t left = NIL, right = NIL;
+
+		if (E(i)->iova < x)
+			left = ent_piece(tlb, i, E(i)->iova, x - 1);
+		if (E(i)->last > y)
+			right = ent_piece(tlb, i, y + 1, E(i)->last);
+		/* Remove first: pieces may share edge blocks with it, never a range. */
+		ent_remove(tlb, i);
+		if (left != NIL && !ent_publish(tlb, left, next))
+			ent_free(tlb, left);
+		if (right != NIL && !ent_publish(tlb, right, next))
+			ent_free(tlb, right);
+		touched++;
+	}
+	return touched;
+}
+
+static void front_invalidate(struct viommu_devtlb *tlb)
+{
+	atomic_fetch_add_explicit(&tlb->front_gen, FG_STEP, memory_order_seq_cst);
+}
+
+static void evict_to_capacity(struct viommu_devtlb *tlb, uint32_t keep)
+{
+	while (tlb->nents > tlb->capacity && tlb->fifo_head != NIL) {
+		uint32_t v = tlb->fifo_head;
+
+		if (v == keep) {
+			v = E(v)->fnext;
+			if (v == NIL)
+				break;
+		}
+		ent_remove(tlb, v);
+		tlb->st.evictions++;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Pending misses                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+static void wake_bits(struct viommu_devtlb *tlb, uint64_t bits)
+{
+	if (!bits)
+		return;
+	for (uint32_t i = 0; i < tlb->nreaders; i++) {
+		struct viommu_devtlb_reader *r = tlb->readers[i];
+
+		if ((bits & r->bit) && r->wake)
+			r->wake(r->wake_opaque);
+	}
+}
+
+/* Resolve pending misses whose page overlaps [x, y] (all of them when @all). */
+static void pend_resolve(struct viommu_devtlb *tlb, uint64_t x, uint64_t y, bool all)
+{
+	uint64_t bits = 0;
+
+	for (uint32_t i = 0; i <= tlb->pend_mask; i++) {
+		struct pend *p = &tlb->pend[i];
+		uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
+		uint64_t page = k & ~PG_MASK;
+
+		if (!(k & PK_VALID))
+			continue;
+		if (!all && (page > y || page + PG_MASK < x))
+			continue;
+		/*
+		 * Take the waiters before and after clearing: a reader that joins in between either
+		 * sees the key unchanged and is in the second take, or sees it cleared and asks again.
+		 */
+		bits |= atomic_exchange(&p->waiters, 0);
+		if (atomic_compare_exchange_strong(&p->key, &k, 0))
+			bits |= atomic_exchange(&p->waiters, 0);
+	}
+	for (uint32_t i = 0; i < tlb->nreaders; i++) {
+		if (atomic_exchange(&tlb->readers[i]->unrecorded, 0))
+			bits |= tlb->readers[i]->bit;
+	}
+	wake_bits(tlb, bits);
+}
+
+static inline uint64_t pend_hash(uint64_t page)
+{
+	return hash64(page);
+}
+
+/* A lookup missed @x for @want: ask, unless a request for the page is pending. */
+static void miss_request(struct viommu_devtlb_reader *r, uint64_t x, uint32_t want)
+{
+	struct viommu_devtlb *tlb = r->tlb;
+	uint64_t page = x & ~PG_MASK, now = now_ns(tlb);
+	uint64_t h = pend_hash(page);
+	struct pend *claim = NULL;
+	uint64_t claim_key = 0;
+
+	for (uint32_t n = 0; n < PEND_PROBE; n++) {
+		struct pend *p = &tlb->pend[(h + n) & tlb->pend_mask];
+		uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
+		bool expired = now - ld(&p->stamp) >= tlb->retry_ns;
+
+		if ((k & PK_VALID) && (k & ~PG_MASK) == page) {
+			uint32_t kp = (uint32_t)(k >> PK_PERM_SHIFT) & 3;
+
+			if ((kp & want) == want && !expired) {
+				atomic_fetch_or(&p->waiters, r->bit);
+				/* Still the same request: the UPDATE that clears it will wake us. */
+				if ((atomic_load(&p->key) | PK_TAKEN) == (k | PK_TAKEN)) {
+					bump(&r->c.suppressed);
+					return;
+				}
+			}
+			/* Expired, or more permissions wanted: ask again in this slot. */
+			claim = p;
+			claim_key = k;
+			want |= kp;
+			break;
+		}
+		if (!claim && (!(k & PK_VALID) || expired)) {
+			claim = p;
+			claim_key = k;
+		}
+	}
+	if (claim) {
+		uint64_t nk = page | (uint64_t)want << PK_PERM_SHIFT | PK_VALID;
+
+		if (atomic_compare_exchange_strong(&claim->key, &claim_key, nk)) {
+			st(&claim->stamp, now);
+			if (!(claim_key & PK_VALID) || (claim_key & ~PG_MASK) != page)
+				atomic_store(&claim->waiters, r->bit);
+			else
+				atomic_fetch_or(&claim->waiters, r->bit);
+		} else {
+			claim = NULL;
+		}
+	}
+	/*
+	 * Without a slot (table crowded, or a lost race) ask anyway, progress over de-dup, and be
+	 * woken by the next UPDATE of any page.
+	 */
+	if (!claim)
+		atomic_store(&r->unrecorded, 1);
+	bump(&r->c.requests);
+	if (tlb->miss)
+		tlb->miss(tlb->opaque, x, want);
+}
+
+size_t viommu_devtlb_take_misses(struct viommu_devtlb *tlb, struct viommu_devtlb_miss *out,
+				 size_t max)
+{
+	size_t n = 0;
+
+	if (!tlb || !out)
+		return 0;
+	for (uint32_t i = 0; i <= tlb->pend_mask && n < max; i++) {
+		struct pend *p = &tlb->pend[i];
+		uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
+
+		if (!(k & PK_VALID) || (k & PK_TAKEN))
+			continue;
+		if (!atomic_compare_exchange_strong(&p->key, &k, k | PK_TAKEN))
+			continue;
+		out[n].iova = k & ~PG_MASK;
+		out[n].perm = (uint32_t)(k >> PK_PERM_SHIFT) & 3;
+		n++;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Create, destroy, start, stop, flush                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_devtlb **out)
+{
+	struct viommu_devtlb_config c = cfg ? *cfg : (struct viommu_devtlb_config){ 0 };
+	struct viommu_devtlb *tlb;
+	struct table *t;
+
+	if (!out)
+		return VIOMMU_EINVAL;
+	*out = NULL;
+	if (!c.capacity)
+		c.capacity = VIOMMU_DEVTLB_DEFAULT_CAPACITY;
+	if (!c.front_size)
+		c.front_size = 4;
+	if (!c.pending_slots)
+		c.pending_slots = 256;
+	if (!c.miss_retry_ns)
+		c.miss_retry_ns = DEFAULT_RETRY_NS;
+	if (c.capacity > VIOMMU_DEVTLB_MAX_CAPACITY || c.front_size > VIOMMU_DEVTLB_MAX_FRONT ||
+	    c.pending_slots < 8 || c.pending_slots > 65536 ||
+	    (c.pending_slots & (c.pending_slots - 1)))
+		return VIOMMU_EINVAL;
+	tlb = aligned_alloc(64, (sizeof(*tlb) + 63) & ~(size_t)63);
+	if (!tlb)
+		return VIOMMU_ENOMEM;
+	memset(tlb, 0, sizeof(*tlb));
+	tlb->capacity = c.capacity;
+	tlb->front_size = c.front_size;
+	tlb->retry_ns = c.miss_retry_ns;
+	tlb->miss = c.miss;
+	tlb->clock = c.clock;
+	tlb->opaque = c.opaque;
+	tlb->pend_mask = c.pending_slots - 1;
+	/* Room for 8 blocks per entry at half load; larger mixes evict. */
+	tlb->max_slots = pow2_at_least((uint64_t)c.capacity * 16);
+	tlb->npool = c.capacity + 4; /* a cut adds at most one entry before eviction */
+	tlb->ents = calloc(tlb->npool, sizeof(struct ent));
+	tlb->pend = calloc(c.pending_slots, sizeof(struct pend));
+	t = table_alloc(MIN_SLOTS);
+	if (!tlb->ents || !tlb->pend || !t) {
+		free(tlb->ents);
+		free(tlb->pend);
+		free(t);
+		free(tlb);
+		return VIOMMU_ENOMEM;
+	}
+	atomic_init(&tlb->tab, t);
+	atomic_init(&tlb->front_gen, FG_STOPPED);
+	atomic_init(&tlb->epoch, 1);
+	tlb->free_list = tlb->root = tlb->fifo_head = tlb->fifo_tail = NIL;
+	tlb->rng = (uint64_t)(uintptr_t)tlb ^ 0x5eedull;
+	*out = tlb;
+	return 0;
+}
+
+void viommu_devtlb_destroy(struct viommu_devtlb *tlb)
+{
+	if (!tlb)
+		return;
+	while (tlb->retired) {
+		struct table *t = tlb->retired;
+
+		tlb->retired = t->next_retired;
+		free(t);
+	}
+	free(cur_table(tlb));
+	free(tlb->ents);
+	free(tlb->pend);
+	free(tlb->readers);
+	free(tlb);
+}
+
+/* Forget every entry in O(1): a fresh small table, an empty writer view. */
+static void drop_all(struct viommu_devtlb *tlb)
+{
+	struct table *t = NULL;
+
+	reclaim(tlb);
+	if (tlb->nretired < RETIRED_MAX)
+		t = table_alloc(MIN_SLOTS);
+	if (t) {
+		publish_table(tlb, t);
+		tlb->used = tlb->tombs = 0;
+	} else {
+		/* Too many tables await readers, or no memory: tombstone in place. */
+		struct table *c = cur_table(tlb);
+
+		for (uint64_t i = 0; i <= c->mask; i++) {
+			struct slot *s = &c->slots[i];
+			uint64_t k = ld(&s->key);
+
+			if (k != KEY_EMPTY && k != KEY_TOMB) {
+				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+				tlb->tombs++;
+			}
+		}
+		tlb->used = 0;
+		atomic_store_explicit(&c->shifts, 0, memory_order_relaxed);
+	}
+	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
+	tlb->nalloc = tlb->nents = 0;
+	tlb->free_list = tlb->root = tlb->fifo_head = tlb->fifo_tail = NIL;
+	tlb->st.flushes++;
+}
+
+void viommu_devtlb_flush(struct viommu_devtlb *tlb)
+{
+	if (!tlb)
+		return;
+	drop_all(tlb);
+	front_invalidate(tlb);
+	atomic_fetch_add(&tlb->generation, 1);
+}
+
+void viommu_devtlb_start(struct viommu_devtlb *tlb)
+{
+	uint64_t g;
+
+	if (!tlb)
+		return;
+	drop_all(tlb);
+	g = atomic_load(&tlb->front_gen);
+	atomic_store(&tlb->front_gen, (g & ~FG_STOPPED) + FG_STEP);
+	atomic_fetch_add(&tlb->generation, 1);
+}
+
+void viommu_devtlb_stop(struct viommu_devtlb *tlb)
+{
+	uint64_t g;
+
+	if (!tlb)
+		return;
+	g = atomic_load(&tlb->front_gen);
+	atomic_store(&tlb->front_gen, (g | FG_STOPPED) + FG_STEP);
+	drop_all(tlb);
+	atomic_fetch_add(&tlb->generation, 1);
+	pend_resolve(tlb, 0, UINT64_MAX, true);
+}
+
+bool viommu_devtlb_started(const struct viommu_devtlb *tlb)
+{
+	return tlb && !(atomic_load(&((struct viommu_devtlb *)tlb)->front_gen) & FG_STOPPED);
+}
+
+uint64_t viommu_devtlb_generation(const struct viommu_devtlb *tlb)
+{
+	return tlb ? atomic_load(&((struct viommu_devtlb *)tlb)->generation) : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* UPDATE and INVALIDATE                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* True when entry @i already maps [x, y] -> u with @perm. */
+static bool ent_has(const struct viommu_devtlb *tlb, uint32_t i, uint64_t x, uint64_t y, uint64_t u,
+		    uint32_t perm)
+{
+	const struct ent *e = &tlb->ents[i];
+
+	return e->perm == perm && e->iova <= x && e->last >= y && e->uaddr + (x - e->iova) == u;
+}
+
+int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size, uint64_t uaddr,
+			 uint32_t perm)
+{
+	uint64_t last;
+	uint32_t i, n, lft = NIL, rgt = NIL;
+
+	if (!tlb)
+		return VIOMMU_EINVAL;
+	if (!viommu_devtlb_started(tlb)) {
+		tlb->st.rejected++;
+		return VIOMMU_EPERM;
+	}
+	if (size == 0 || !perm || (perm & ~(uint32_t)VIOMMU_ACC_RW)) {
+		tlb->st.rejected++;
+		return VIOMMU_EINVAL;
+	}
+	last = iova + (size - 1);
+	if (last < iova) /* wraps: to the end of the IOVA space */
+		last = UINT64_MAX;
+	if (uaddr + (last - iova) < uaddr) {
+		tlb->st.rejected++;
+		return VIOMMU_EINVAL;
+	}
+	tlb->st.updates++;
+
+	/* Already cached exactly so (a repeated answer to a duplicate miss): nothing changes. */
+	i = tfloor(tlb, iova);
+	if (i != NIL && ent_has(tlb, i, iova, last, uaddr, perm))
+		goto resolved;
+
+	if (toverlap(tlb, iova, last) != NIL) {
+		tlb->st.replaced += cut_range(tlb, iova, last);
+		front_invalidate(tlb);
+	}
+
+	/* Merge only with neighbours that continue the host range with the same permissions. */
+	if (iova > 0) {
+		uint32_t l = tfloor(tlb, iova - 1);
+
+		if (l != NIL && E(l)->last == iova - 1 && E(l)->perm == perm &&
+		    E(l)->uaddr + (E(l)->last - E(l)->iova) + 1 == uaddr &&
+		    E(l)->uaddr + (E(l)->last - E(l)->iova) < uaddr)
+			lft = l;
+	}
+	if (last < UINT64_MAX) {
+		uint32_t r = tabove(tlb, last);
+
+		if (r != NIL && E(r)->iova == last + 1 && E(r)->perm == perm &&
+		    uaddr + (last - iova) + 1 == E(r)->uaddr && uaddr + (last - iova) < E(r)->uaddr)
+			rgt = r;
+	}
+	n = ent_alloc(tlb);
+	if (n == NIL) {
+		/* Only when the pool is exhausted, which capacity + 4 prevents; stay correct. */
+		evict_to_capacity(tlb, NIL);
+		n = ent_alloc(tlb);
+		if (n == NIL)
+			goto resolved;
+	}
+	E(n)->iova = lft != NIL ? E(lft)->iova : iova;
+	E(n)->uaddr = lft != NIL ? E(lft)->uaddr : uaddr;
+	E(n)->last = rgt != NIL ? E(rgt)->last : last;
+	E(n)->perm = perm;
+	if (lft != NIL || rgt != NIL)
+		tlb->st.merges++;
+	/*
+	 * The merged entry first, then the parts it absorbs: readers always find one of them.
+	 * Both are removed from the treap before it so that starts stay unique there.
+	 */
+	if (!reserve(tlb, ent_nblocks(E(n)))) {
+		/*
+		 * Live blocks fill the table at its size limit: evict the oldest entries. (When only
+		 * tombstones are in the way, readers have not quiesced: drop the update instead.)
+		 */
+		while (tlb->fifo_head != NIL &&
+		       (tlb->used + ent_nblocks(E(n))) * 2 > tlb->max_slots) {
+			uint32_t v = tlb->fifo_head;
+
+			if (v == lft || v == rgt) {
+				/* Give up merging rather than evict a part of the new entry. */
+				lft = rgt = NIL;
+				E(n)->iova = iova;
+				E(n)->uaddr = uaddr;
+				E(n)->last = last;
+				continue;
+			}
+			ent_remove(tlb, v);
+			tlb->st.evictions++;
+		}
+		if (!reserve(tlb, ent_nblocks(E(n)))) {
+			ent_free(tlb, n);
+			goto resolved;
+		}
+	}
+	ent_slots_add(tlb, E(n));
+	if (lft != NIL)
+		ent_remove(tlb, lft);
+	if (rgt != NIL)
+		ent_remove(tlb, rgt);
+	tinsert(tlb, n);
+	fifo_link_before(tlb, n, NIL);
+	tlb->nents++;
+	evict_to_capacity(tlb, n);
+	/* Front caches may hold a merged part: let the next lookups see the whole entry. */
+	if (lft != NIL || rgt != NIL)
+		front_invalidate(tlb);
+resolved:
+	atomic_fetch_add_explicit(&tlb->generation, 1, memory_order_release);
+	pend_resolve(tlb, iova, last, false);
+	return 0;
+}
+
+int viommu_devtlb_invalidate(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size)
+{
+	uint64_t last;
+
+	if (!tlb)
+		return VIOMMU_EINVAL;
+	tlb->st.invalidations++;
+	last = iova + (size - 1);
+	if (size == 0 || last < iova) /* 2^64 bytes, or wraps: to the end of the space */
+		last = UINT64_MAX;
+	if (iova == 0 && last == UINT64_MAX) {
+		if (tlb->nents)
+			tlb->st.invalidated += tlb->nents;
+		drop_all(tlb);
+	} else {
+		tlb->st.invalidated += cut_range(tlb, iova, last);
+		evict_to_capacity(tlb, NIL);
+	}
+	/* Also empties front caches holding evicted copies of the range. */
+	front_invalidate(tlb);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Readers                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+int viommu_devtlb_reader_create(struct viommu_devtlb *tlb, viommu_devtlb_wake_fn wake, void *opaque,
+				struct viommu_devtlb_reader **out)
+{
+	struct viommu_devtlb_reader *r;
+
+	if (!tlb || !out)
+		return VIOMMU_EINVAL;
+	*out = NULL;
+	if (tlb->nreaders == tlb->readers_cap) {
+		uint32_t cap = tlb->readers_cap ? tlb->readers_cap * 2 : 8;
+		struct viommu_devtlb_reader **v = realloc(tlb->readers, cap * sizeof(*v));
+
+		if (!v)
+			return VIOMMU_ENOMEM;
+		tlb->readers = v;
+		tlb->readers_cap = cap;
+	}
+	r = aligned_alloc(64, (sizeof(*r) + 63) & ~(size_t)63);
+	if (!r)
+		return VIOMMU_ENOMEM;
+	memset(r, 0, sizeof(*r));
+	r->tlb = tlb;
+	r->fc_size = tlb->front_size;
+	r->fc_gen = UINT64_MAX; /* never equal to front_gen: the first lookup empties the cache */
+	r->wake = wake;
+	r->wake_opaque = opaque;
+	/* The lowest id not in use, so waiter bits spread over the first 64 readers. */
+	for (uint32_t id = 0;; id++) {
+		bool used = false;
+
+		for (uint32_t i = 0; i < tlb->nreaders && !used; i++)
+			used = tlb->readers[i]->id == id;
+		if (!used) {
+			r->id = id;
+			break;
+		}
+	}
+	r->bit = 1ull << (r->id & 63);
+	atomic_init(&r->qs, 0);
+	tlb->readers[tlb->nreaders++] = r;
+	*out = r;
+	return 0;
+}
+
+static void add_reader_stats(struct viommu_devtlb_stats *s, const struct viommu_devtlb_reader *r)
+{
+	uint64_t fh = ld(&r->c.front_hits), h = ld(&r->c.hits), m = ld(&r->c.misses);
+	uint64_t p = ld(&r->c.perm_faults), so = ld(&r->c.stopped);
+
+	s->front_hits += fh;
+	s->hits += fh + h;
+	s->misses += m;
+	s->perm_faults += p;
+	s->stopped_lookups += so;
+	s->lookups += fh + h + m + p + so;
+	s->miss_requests += ld(&r->c.requests);
+	s->miss_suppressed += ld(&r->c.suppressed);
+}
+
+void viommu_devtlb_reader_destroy(struct viommu_devtlb_reader *r)
+{
+	struct viommu_devtlb *tlb;
+
+	if (!r)
+		return;
+	tlb = r->tlb;
+	add_reader_stats(&tlb->gone, r);
+	for (uint32_t i = 0; i < tlb->nreaders; i++) {
+		if (tlb->readers[i] == r) {
+			tlb->readers[i] = tlb->readers[--tlb->nreaders];
+			break;
+		}
+	}
+	free(r);
+	reclaim(tlb);
+}
+
+void viommu_devtlb_reader_quiesce(struct viommu_devtlb_reader *r)
+{
+	struct viommu_devtlb *tlb = r->tlb;
+
+	if (!r->online)
+		return;
+	atomic_store_explicit(&r->qs, atomic_load_explicit(&tlb->epoch, memory_order_acquire),
+			      memory_order_release);
+}
+
+void viommu_devtlb_reader_offline(struct viommu_devtlb_reader *r)
+{
+	r->online = false;
+	atomic_store_explicit(&r->qs, 0, memory_order_release);
+}
+
+void viommu_devtlb_reader_online(struct viommu_devtlb_reader *r)
+{
+	if (r->online)
+		return;
+	r->online = true;
+	atomic_store_explicit(&r->qs, atomic_load_explicit(&r->tlb->epoch, memory_order_acquire),
+			      memory_order_relaxed);
+	/* Announce before the first read of a table pointer (pairs with the writer's fence). */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void viommu_devtlb_get_stats(const struct viommu_devtlb *tlb, struct viommu_devtlb_stats *s)
+{
+	if (!tlb || !s)
+		return;
+	*s = tlb->gone;
+	for (uint32_t i = 0; i < tlb->nreaders; i++)
+		add_reader_stats(s, tlb->readers[i]);
+	s->updates = tlb->st.updates;
+	s->rejected = tlb->st.rejected;
+	s->merges = tlb->st.merges;
+	s->replaced = tlb->st.replaced;
+	s->invalidations = tlb->st.invalidations;
+	s->invalidated = tlb->st.invalidated;
+	s->flushes = tlb->st.flushes;
+	s->evictions = tlb->st.evictions;
+	s->entries = tlb->nents;
+	s->retired = tlb->nretired;
+	s->hit_rate = s->lookups ? (double)s->hits / (double)s->lookups : 0;
+}
+
+/* Probe the shared table for @x; on a hit fill @out. */
+static inline bool table_find(const struct table *t, uint64_t x, struct fc_ent *out)
+{
+	uint64_t shifts = atomic_load_explicit(&((struct table *)t)->shifts, memory_order_relaxed);
+
+	while (shifts) {
+		unsigned int s = (unsigned int)__builtin_ctzll(shifts);
+		uint64_t key = block_key(x & ~((1ull << s) - 1) & ~PG_MASK, s);
+		uint64_t h = hash64(key);
+
+		shifts &= shifts - 1;
+		for (uint64_t n = 0; n <= t->mask; n++, h++) {
+			struct slot *sl = (struct slot *)&t->slots[h & t->mask];
+			uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+
+			if (k == KEY_EMPTY)
+				break;
+			if ((k & ~KEY_PERM_MASK) != key)
+				continue;
+			out->iova = ld(&sl->iova);
+			out->last = ld(&sl->last);
+			if (x < out->iova || x > out->last)
+				continue; /* another entry sharing a partial page */
+			out->uaddr = ld(&sl->uaddr);
+			out->perm = (uint32_t)(k >> KEY_PERM_SHIFT) & 3;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline int answer(const struct fc_ent *e, uint64_t x, uint64_t len, uint64_t *uaddr,
+			 uint64_t *covered)
+{
+	uint64_t avail = e->last - x; /* bytes after x in the entry */
+
+	*uaddr = e->uaddr + (x - e->iova);
+	*covered = len - 1 <= avail ? len : avail + 1;
+	return 0;
+}
+
+int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t len,
+			 uint32_t access, uint64_t *uaddr, uint64_t *covered)
+{
+	struct viommu_devtlb *tlb = r->tlb;
+	uint32_t want = access & VIOMMU_ACC_RW;
+	uint64_t g;
+	struct fc_ent e;
+
+	if (__builtin_expect(!r->online, 0))
+		viommu_devtlb_reader_online(r);
+	if (!want)
+		want = VIOMMU_ACC_READ;
+	if (len == 0)
+		len = 1;
+	if (iova + (len - 1) < iova)
+		len = (UINT64_MAX - iova) + 1; /* clamp to the end; iova > 0 here */
+
+	g = atomic_load_explicit(&tlb->front_gen, memory_order_acquire);
+	if (__builtin_expect(g != r->fc_gen, 0)) {
+		if (g & FG_STOPPED) {
+			bump(&r->c.stopped);
+			return VIOMMU_ENOENT;
+		}
+		r->fc_gen = g;
+		r->fc_n = 0;
+		r->fc_next = 0;
+		r->fc_last = 0;
+	} else {
+		const struct fc_ent *f = &r->fc[r->fc_last];
+
+		if (r->fc_n && iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
+			bump(&r->c.front_hits);
+			return answer(f, iova, len, uaddr, covered);
+		}
+		for (uint32_t i = 0; i < r->fc_n; i++) {
+			f = &r->fc[i];
+			if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
+				r->fc_last = i;
+				bump(&r->c.front_hits);
+				return answer(f, iova, len, uaddr, covered);
+			}
+		}
+	}
+
+	if (table_find(atomic_load_explicit(&tlb->tab, memory_order_acquire), iova, &e)) {
+		if ((e.perm & want) != want) {
+			bump(&r->c.perm_faults);
+			return VIOMMU_EPERM;
+		}
+		r->fc[r->fc_next] = e;
+		r->fc_last = r->fc_next;
+		r->fc_next = r->fc_next + 1 == r->fc_size ? 0 : r->fc_next + 1;
+		if (r->fc_n < r->fc_size)
+			r->fc_n++;
+		bump(&r->c.hits);
+		return answer(&e, iova, len, uaddr, covered);
+	}
+	bump(&r->c.misses);
+	miss_request(r, iova, want);
+	return VIOMMU_EAGAIN;
+}
