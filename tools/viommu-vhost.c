@@ -26,8 +26,8 @@
 enum { EV_SIGNAL = 1, EV_LISTEN, EV_CONN, EV_KICK };
 #define EV(kind, port, vq) (((uint64_t)(kind) << 32) | ((uint64_t)(port) << 8) | (vq))
 
-/* Retry interval for queues stopped on a miss the front-end has not answered. */
-#define MISS_POLL_MS 5
+/* Queues stopped on a miss resume on the UPDATE; this only catches a miss never answered. */
+#define MISS_POLL_MS 1000
 
 struct totals {
 	struct vh_stats vh;
@@ -175,6 +175,19 @@ static void print_stats(const struct app *a, const char *when)
 			(unsigned long long)t.tlb.miss_suppressed,
 			(unsigned long long)t.tlb.perm_faults,
 			(unsigned long long)t.tlb.invalidations);
+		if (!p->connected)
+			continue;
+		for (unsigned int q = 0; q < VH_NUM_VQS; q++) {
+			const struct vh_vq *v = &p->dev.vq[q];
+
+			fprintf(stderr,
+				"viommu-vhost: %s vq%u: num=%u last_avail=%u used=%u used_next=%u "
+				"started=%d enabled=%d broken=%d\n",
+				p->name, q, v->num, v->last_avail, v->used_idx, v->used_next,
+				v->started, v->enabled, v->broken);
+		}
+		fprintf(stderr, "viommu-vhost: %s backlog=%u missed=%d tx_held=%d iommu=%d\n",
+			p->name, p->bl_count, p->missed, p->tx_held, p->dev.iommu);
 	}
 }
 

@@ -172,6 +172,13 @@ static void tx_run(struct vnet_port *p)
 	for (n = 0; n < VNET_TX_BURST; n++) {
 		uint64_t len;
 
+		/* Reflecting: a full receive backlog holds the transmit queue back, so frames wait in
+		 * the guest instead of being dropped (testpmd's "retry"). Receiving resumes it. */
+		if (p->sw->mode == VNET_REFLECT && p->bl_count == VNET_RX_BACKLOG) {
+			p->tx_held = true;
+			break;
+		}
+
 		ret = vq_avail(d, VNET_TXQ, q->last_avail);
 		if (ret <= 0) {
 			if (ret < 0)
@@ -289,6 +296,10 @@ static void rx_run(struct vnet_port *p)
 		p->stats.rx_frames++;
 		p->stats.rx_bytes += f->len;
 		backlog_pop(p);
+		if (p->tx_held) {
+			p->tx_held = false;
+			p->pending = true;
+		}
 	}
 	publish(p, VNET_RXQ);
 }

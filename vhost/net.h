@@ -49,6 +49,7 @@ struct vnet_port {
 	unsigned int bl_head, bl_count;
 	bool pending; /* wants another processing round */
 	bool missed;  /* the last round stopped on a device-IOTLB miss */
+	bool tx_held; /* transmit waits for room in the receive backlog */
 	struct vnet_port_stats stats;
 	char name[32];
 };

@@ -20,6 +20,14 @@
 
 #include <viommu/devtlb.h>
 
+/*
+ * Re-ask a pending miss only after this long. A repeated MISS is answered after the first one:
+ * by then the guest may have completed and unmapped the buffer, and QEMU reports the late
+ * translation request to the guest as a DMA fault. Only an IOVA the front-end ignored (invalid)
+ * stays pending this long.
+ */
+#define VH_MISS_RETRY_NS 5000000000ull
+
 /* How long the rest of a message may take once its header arrived (a stalled peer is dropped). */
 #define VH_MSG_TIMEOUT_MS 2000
 
@@ -83,6 +91,7 @@ static int vh_tlb_create(struct vh_dev *dev)
 	struct viommu_devtlb_config cfg = {
 		.miss = vh_send_miss,
 		.clock = dev->ops && dev->ops->clock ? vh_clock : NULL,
+		.miss_retry_ns = VH_MISS_RETRY_NS,
 		.opaque = dev,
 	};
 	int ret = viommu_devtlb_create(&cfg, &dev->tlb);
