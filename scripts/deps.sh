@@ -7,7 +7,7 @@ set -eu
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
 test_pkgs="libcmocka-dev clang llvm libclang-rt-14-dev clang-format"
 # The vhost-user integration test boots a Linux guest in QEMU behind a vIOMMU.
-integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip kmod"
+integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-utils"
 
 want=""
 [ $# -eq 0 ] && set -- build

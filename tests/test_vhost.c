@@ -83,7 +83,9 @@ static uint64_t frozen_clock(void *opaque)
 	return 1;
 }
 
-static const struct vh_dev_ops ops = { .resume = on_resume, .stop = on_stop, .clock = frozen_clock };
+static const struct vh_dev_ops ops = { .resume = on_resume,
+				       .stop = on_stop,
+				       .clock = frozen_clock };
 
 static int setup(void **state)
 {
@@ -133,8 +135,8 @@ static int teardown(void **state)
 }
 
 /* Send one message (raw header fields, so malformed ones can be sent too) with @nfds fds. */
-static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload,
-		     uint32_t size, const int *fds, size_t nfds)
+static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
+		     const int *fds, size_t nfds)
 {
 	uint8_t buf[VHOST_USER_HDR_SIZE + 512];
 	struct vhost_user_header h = { .request = req, .flags = flags, .size = size };
@@ -192,11 +194,10 @@ static void no_reply(struct fx *f)
 }
 
 /* A message with NEED_REPLY: returns the ack (0 = success). */
-static uint64_t call(struct fx *f, uint32_t req, const void *payload, uint32_t size,
-		     const int *fds, size_t nfds)
+static uint64_t call(struct fx *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+		     size_t nfds)
 {
-	send_msg(f, req, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK, payload, size, fds,
-		 nfds);
+	send_msg(f, req, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds);
 	assert_int_equal(handle(f), 0);
 	return read_reply(f, req);
 }
@@ -319,8 +320,8 @@ static struct vring_used_elem used_elem(struct fx *f, uint64_t used, uint16_t sl
 static size_t make_frame(uint8_t *fr, size_t payload)
 {
 	static const uint8_t hdr[42] = {
-		2,    0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0, 0x45, 0, 0, 0, 0, 0, 0,
-		0,    64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 9, 0, 7, 0, 0, 0, 0,
+		2, 0,  0,  0, 0, 2,  2, 0, 0, 0,  0, 1, 0x08, 0, 0x45, 0, 0, 0, 0, 0, 0,
+		0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,    0, 9,    0, 7, 0, 0, 0, 0,
 	};
 
 	memcpy(fr, hdr, sizeof(hdr));
@@ -704,8 +705,7 @@ static void test_iotlb_update_checks(void **state)
 	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0, FE_VA, 3), 0);
 	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 0), 0);
 	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 4), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, UINT64_MAX - 0x7ff, 0x1000, FE_VA, 3),
-			     0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, UINT64_MAX - 0x7ff, 0x1000, FE_VA, 3), 0);
 	assert_int_not_equal(iotlb(f, VHOST_IOTLB_MISS, 0, 0x1000, FE_VA, 3), 0);
 	assert_int_not_equal(iotlb(f, 9, 0, 0x1000, FE_VA, 3), 0);
 	/* 26 bytes are enough; 25 are not. */

@@ -43,6 +43,7 @@ struct app {
 	struct vnet_switch sw;
 	struct totals total[VNET_MAX_PORTS]; /* from connections that have ended */
 	const char *audit_path;
+	bool verbose;
 	unsigned int connections;
 };
 
@@ -62,6 +63,7 @@ static void usage(FILE *out)
 		"                          (default: a learning L2 switch between the sockets)\n"
 		"      --audit=FILE        log IOTLB updates, invalidations and used translations\n"
 		"                          (binary, for tests that check invalidation correctness)\n"
+		"  -v, --verbose           log every vhost-user message\n"
 		"      --print-capabilities  print the vhost-user back-end capabilities (JSON)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -162,12 +164,13 @@ static void print_stats(const struct app *a, const char *when)
 			"devtlb_misses=%llu devtlb_miss_suppressed=%llu devtlb_perm_faults=%llu "
 			"devtlb_invalidations=%llu\n",
 			when, p->name, (unsigned long long)p->stats.tx_frames,
-			(unsigned long long)p->stats.tx_bytes, (unsigned long long)p->stats.tx_errors,
+			(unsigned long long)p->stats.tx_bytes,
+			(unsigned long long)p->stats.tx_errors,
 			(unsigned long long)p->stats.rx_frames,
-			(unsigned long long)p->stats.rx_bytes, (unsigned long long)p->stats.rx_drops,
-			(unsigned long long)p->stats.misses, (unsigned long long)t.vh.msgs,
-			(unsigned long long)t.vh.bad_msgs, (unsigned long long)t.vh.iotlb_msgs,
-			(unsigned long long)t.vh.iotlb_updates,
+			(unsigned long long)p->stats.rx_bytes,
+			(unsigned long long)p->stats.rx_drops, (unsigned long long)p->stats.misses,
+			(unsigned long long)t.vh.msgs, (unsigned long long)t.vh.bad_msgs,
+			(unsigned long long)t.vh.iotlb_msgs, (unsigned long long)t.vh.iotlb_updates,
 			(unsigned long long)t.vh.iotlb_invalidates,
 			(unsigned long long)t.vh.iotlb_rejected,
 			(unsigned long long)t.vh.misses_sent, (unsigned long long)t.tlb.lookups,
@@ -211,6 +214,7 @@ static int connect_port(struct app *a, struct vnet_port *p, int sock)
 			strerror(-ret));
 		return ret;
 	}
+	p->dev.verbose = a->verbose;
 	if (a->audit_path) {
 		char path[4096];
 
@@ -363,6 +367,7 @@ int main(int argc, char **argv)
 		{ "fd", required_argument, NULL, 'f' },
 		{ "reflect", no_argument, NULL, 'r' },
 		{ "audit", required_argument, NULL, 'a' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -373,11 +378,12 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (npaths == VNET_MAX_PORTS) {
-				fprintf(stderr, "viommu-vhost: at most %u sockets\n", VNET_MAX_PORTS);
+				fprintf(stderr, "viommu-vhost: at most %u sockets\n",
+					VNET_MAX_PORTS);
 				return 2;
 			}
 			a.path[npaths++] = optarg;
@@ -398,6 +404,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			a.audit_path = optarg;
+			break;
+		case 'v':
+			a.verbose = true;
 			break;
 		case 'c':
 			print_capabilities();

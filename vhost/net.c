@@ -282,7 +282,8 @@ static void rx_run(struct vnet_port *p)
 
 			vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
 			off += take;
-			ret = vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k), p->sw->chains[k].head,
+			ret = vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k),
+					  p->sw->chains[k].head,
 					  (uint32_t)(take + (k == 0 ? hl : 0)));
 			if (ret < 0)
 				break;

@@ -12,11 +12,11 @@
 #define VNET_RXQ 0u
 #define VNET_TXQ 1u
 #define VNET_MAX_PORTS 8u
-#define VNET_RX_BACKLOG 256u   /* frames waiting for receive buffers, per port */
-#define VNET_MAX_FRAME 65536u  /* no GSO is offered, so frames are at most MTU + 14 */
-#define VNET_MAC_TABLE 256u    /* learned addresses */
-#define VNET_TX_BURST 256u     /* chains per transmit round before giving others a turn */
-#define VNET_MAX_RX_BUFS 64u   /* receive buffers one frame may take (num_buffers) */
+#define VNET_RX_BACKLOG 256u  /* frames waiting for receive buffers, per port */
+#define VNET_MAX_FRAME 65536u /* no GSO is offered, so frames are at most MTU + 14 */
+#define VNET_MAC_TABLE 256u   /* learned addresses */
+#define VNET_TX_BURST 256u    /* chains per transmit round before giving others a turn */
+#define VNET_MAX_RX_BUFS 64u  /* receive buffers one frame may take (num_buffers) */
 
 enum vnet_mode {
 	VNET_REFLECT,

@@ -33,8 +33,8 @@
 
 static void vh_log(const struct vh_dev *dev, uint32_t request, int err)
 {
-	fprintf(stderr, "viommu-vhost: %s: request %u refused: %s\n", dev->name ? dev->name : "vhost",
-		request, strerror(-err));
+	fprintf(stderr, "viommu-vhost: %s: request %u refused: %s\n",
+		dev->name ? dev->name : "vhost", request, strerror(-err));
 }
 
 static void close_fd(int *fd)
@@ -236,8 +236,8 @@ static void unmap_all(struct vh_dev *dev)
 /* Translation                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr,
-	     uint64_t len, unsigned int perm, uint8_t **host, uint64_t *contig)
+int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr, uint64_t len,
+	     unsigned int perm, uint8_t **host, uint64_t *contig)
 {
 	const struct vh_region *r;
 	uint64_t va, covered;
@@ -776,6 +776,10 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
 
 	dev->stats.msgs++;
 	ret = dispatch(dev, hdr, payload, fds, nfds, &rep);
+	if (dev->verbose)
+		fprintf(stderr, "viommu-vhost: %s: request %u flags 0x%x size %u fds %zu: %d\n",
+			dev->name ? dev->name : "vhost", hdr->request, hdr->flags, hdr->size, nfds,
+			ret);
 	for (size_t i = 0; i < nfds; i++)
 		close_fd(&fds[i]);
 	if (ret < 0) {

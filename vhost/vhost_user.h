@@ -93,17 +93,18 @@ struct vh_dev {
 	struct viommu_devtlb *tlb; /* de-duplicates misses itself */
 	struct viommu_devtlb_reader *reader[VH_NUM_VQS];
 	struct vh_stats stats;
-	void *audit; /* FILE * of the audit log, or NULL */
+	void *audit;  /* FILE * of the audit log, or NULL */
+	bool verbose; /* log every message to stderr */
 	const struct vh_dev_ops *ops;
 	void *opaque;
 	const char *name; /* for log messages */
 };
 
 /* Virtio features we offer (GET_FEATURES) and protocol features (GET_PROTOCOL_FEATURES). */
-#define VH_FEATURES                                                                            \
-	((1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |         \
+#define VH_FEATURES                                                                    \
+	((1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) | \
 	 (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM))
-#define VH_PROTOCOL_FEATURES                                                                   \
+#define VH_PROTOCOL_FEATURES                                                                       \
 	((1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) | \
 	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
@@ -135,8 +136,8 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
  * Returns -EAGAIN after a translation miss (a MISS was sent or is pending: retry when resume()
  * is called) or -EFAULT when the address is not guest memory.
  */
-int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr,
-	     uint64_t len, unsigned int perm, uint8_t **host, uint64_t *contig);
+int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr, uint64_t len,
+	     unsigned int perm, uint8_t **host, uint64_t *contig);
 
 /* The datapath of queue @vq holds no translated address any more (end of a burst). */
 void vh_xlate_done(struct vh_dev *dev, unsigned int vq);
