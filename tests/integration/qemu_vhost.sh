@@ -59,11 +59,18 @@ mkinitramfs() {
 mkinitramfs
 
 # Boot the uncompressed kernel through its PVH entry point: under TCG, decompressing the xz
-# bzImage alone takes many seconds. The vmlinux is the xz stream inside the bzImage.
-off=$(grep -abo "$(printf '\3757zXZ')" "$kernel" | head -n 1 | cut -d: -f1)
-[ -n "$off" ] || { echo "FAIL: no xz stream in $kernel" >&2; exit 1; }
-tail -c +$((off + 1)) "$kernel" | xz -dc --single-stream > "$work/vmlinux" 2>/dev/null || true
-[ -s "$work/vmlinux" ] || { echo "FAIL: cannot extract vmlinux from $kernel" >&2; exit 1; }
+# bzImage alone takes many seconds. The vmlinux is the xz stream inside the bzImage; it is kept
+# beside the test binaries so later runs skip the extraction.
+cache=$(cd "$(dirname "$audit_check")" && pwd)/integration-cache
+vmlinux=$cache/vmlinux-$kver
+if [ ! -s "$vmlinux" ]; then
+	mkdir -p "$cache"
+	off=$(grep -abo "$(printf '\3757zXZ')" "$kernel" | head -n 1 | cut -d: -f1)
+	[ -n "$off" ] || { echo "FAIL: no xz stream in $kernel" >&2; exit 1; }
+	tail -c +$((off + 1)) "$kernel" | xz -dc --single-stream > "$vmlinux.tmp" 2>/dev/null || true
+	[ -s "$vmlinux.tmp" ] || { echo "FAIL: cannot extract vmlinux from $kernel" >&2; exit 1; }
+	mv "$vmlinux.tmp" "$vmlinux"
+fi
 
 run_mode() {
 	mode=$1
@@ -101,7 +108,7 @@ run_mode() {
 		-chardev socket,id=chr0,path="$sock" \
 		-netdev vhost-user,id=net0,chardev=chr0 \
 		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on,vectors=0,mac=52:54:00:12:34:56 \
-		-kernel "$work/vmlinux" -initrd "$work/initramfs.gz" \
+		-kernel "$vmlinux" -initrd "$work/initramfs.gz" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=reliable mitigations=off $append viommu.frames=$frames" \
 		-serial file:"$log" -no-reboot > "$work/$mode.qemu" 2>&1 &
 	qemu_pid=$!
