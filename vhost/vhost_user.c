@@ -92,6 +92,8 @@ static int vh_tlb_create(struct vh_dev *dev)
 		.miss = vh_send_miss,
 		.clock = dev->ops && dev->ops->clock ? vh_clock : NULL,
 		.miss_retry_ns = VH_MISS_RETRY_NS,
+		.capacity = dev->ops ? dev->ops->devtlb_capacity : 0,
+		.pending_slots = dev->ops ? dev->ops->devtlb_pending : 0,
 		.opaque = dev,
 	};
 	int ret = viommu_devtlb_create(&cfg, &dev->tlb);

@@ -77,6 +77,9 @@ struct vh_dev_ops {
 	void (*stop)(void *opaque, struct vh_dev *dev);
 	/* Monotonic nanoseconds for the device IOTLB's miss retry (NULL: CLOCK_MONOTONIC). */
 	uint64_t (*clock)(void *opaque);
+	/* Device-IOTLB entries and pending-miss slots (0: devtlb's defaults, 2048 and 256). */
+	uint32_t devtlb_capacity;
+	uint32_t devtlb_pending;
 };
 
 struct vh_dev {
