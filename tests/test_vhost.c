@@ -827,6 +827,20 @@ static void test_hostile_rings(void **state)
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
 	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	/* Set up again: a first receive buffer too small for the 12-byte header. */
+	{
+		struct vhost_vring_addr a = { .index = 0,
+					      .desc_user_addr = FE_VA + RXQ_DESC,
+					      .avail_user_addr = FE_VA + RXQ_AVAIL,
+					      .used_user_addr = FE_VA + RXQ_USED };
+
+		assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	}
+	put_desc(f, RXQ_DESC, 0, BUF_BASE, 8, VRING_DESC_F_WRITE, 0);
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_RXQ].broken);
+	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	assert_int_equal(f->p->bl_count, 1); /* the frame waits; nothing was written */
 }
 
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */

@@ -236,6 +236,9 @@ static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 		ret = vq_chain_get(d, VNET_RXQ, (uint16_t)(from + n), true, &p->sw->chains[n]);
 		if (ret < 0)
 			return ret;
+		/* virtio 1.2 §5.1.6.3.1: the first buffer holds at least the header. */
+		if (n == 0 && p->sw->chains[0].total < hdr_len(d))
+			return -EINVAL;
 		got += p->sw->chains[n].total;
 		n++;
 	}

@@ -100,7 +100,7 @@ run_mode() {
 	# MSI-X with a vhost-user device crashes QEMU 7.2 under TCG: vectors=0. iommu_platform needs
 	# a modern-only device; ATS only exists behind a PCIe root port.
 	# shellcheck disable=SC2086
-	timeout ${QEMU_TIMEOUT:-300} qemu-system-x86_64 -nodefaults -no-user-config -display none \
+	timeout ${QEMU_TIMEOUT:-600} qemu-system-x86_64 -nodefaults -no-user-config -display none \
 		-M q35,kernel-irqchip=split -accel tcg -smp 1 -m 256M \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		$iommu \
