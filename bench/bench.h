@@ -51,5 +51,6 @@ static inline uint64_t bench_rand(uint64_t *s)
 }
 
 extern const struct bench_suite bench_suite_iotlb;
+extern const struct bench_suite bench_suite_devtlb;
 
 #endif

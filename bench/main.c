@@ -11,6 +11,7 @@
 
 static const struct bench_suite *const suites[] = {
 	&bench_suite_iotlb,
+	&bench_suite_devtlb,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))

@@ -10,8 +10,9 @@
  * reader create/destroy, stats, synchronize; the caller serialises these calls) and any number of
  * readers, each owning one struct viommu_devtlb_reader (one per queue or per datapath thread).
  * Reader calls (lookup, quiesce, offline, online) run only on the reader's own thread, never block,
- * never take a lock and never wait for the writer; the writer never waits for readers either,
- * except in viommu_devtlb_synchronize().
+ * never take a lock and never wait for the writer. The writer waits for readers only in
+ * viommu_devtlb_synchronize(), and briefly (a bounded number of yields) when readers that do not
+ * quiesce hold back 64 superseded tables.
  *
  * Reader contract (quiescent-state based reclamation):
  *  - A reader is "online" from its first lookup (or viommu_devtlb_reader_online()) until
@@ -60,9 +61,10 @@
  * and disables it. While stopped, lookups return VIOMMU_ENOENT without asking, and updates are
  * refused with VIOMMU_EPERM (invalidations succeed and do nothing).
  *
- * Per-reader front cache: the last few hits (cfg.front_size, copies, no pointers) are checked
- * before the shared structure, so rings and recently used buffers cost one compare. Any
- * invalidation, flush or replacing UPDATE empties every front cache (one shared counter).
+ * Per-reader front cache: recent hits (copies, no pointers), direct-mapped by 4 KiB page number
+ * over cfg.front_size slots (rounded down to a power of two), are checked before the shared
+ * structure, so rings and recently used buffers cost one compare. Any invalidation, flush,
+ * merging or replacing UPDATE, start or stop empties every front cache (one shared counter).
  */
 #ifndef VIOMMU_DEVTLB_H
 #define VIOMMU_DEVTLB_H
@@ -95,7 +97,7 @@ typedef uint64_t (*viommu_devtlb_clock_fn)(void *opaque);
 
 struct viommu_devtlb_config {
 	uint32_t capacity;	/* entries, 1..VIOMMU_DEVTLB_MAX_CAPACITY (default 2048 when 0) */
-	uint32_t front_size;	/* per-reader front cache, 1..16 entries (default 4 when 0) */
+	uint32_t front_size;	/* per-reader front cache, 1..16 entries (default 8 when 0) */
 	uint32_t pending_slots; /* pending-miss table, power of two 8..65536 (default 256) */
 	uint64_t miss_retry_ns; /* re-ask a pending miss after this (default 2 ms when 0) */
 	viommu_devtlb_miss_fn miss;   /* may be NULL: misses are then only listed by take_misses */
@@ -125,6 +127,7 @@ struct viommu_devtlb_stats {
 	uint64_t evictions;	/* entries dropped for capacity */
 	uint64_t entries;	/* resident now */
 	uint64_t retired;	/* removed memory awaiting a grace period now */
+	uint64_t dropped; /* UPDATEs (or trimmed parts) not cached: readers had not quiesced */
 };
 
 /* A pending miss, as listed by viommu_devtlb_take_misses(). */
@@ -137,7 +140,7 @@ struct viommu_devtlb_miss {
 
 VIOMMU_API int viommu_devtlb_create(const struct viommu_devtlb_config *cfg,
 				    struct viommu_devtlb **out);
-/* Every reader must have been destroyed (or never be used again). */
+/* No reader may be in use any more; readers not destroyed yet are freed with it. */
 VIOMMU_API void viommu_devtlb_destroy(struct viommu_devtlb *tlb);
 
 VIOMMU_API void viommu_devtlb_start(struct viommu_devtlb *tlb);
@@ -148,7 +151,9 @@ VIOMMU_API bool viommu_devtlb_started(const struct viommu_devtlb *tlb);
  * vhost UPDATE: map [iova, iova + size) to [uaddr, uaddr + size) with @perm. Returns 0, or
  * VIOMMU_EINVAL for size 0, a @perm that is not a non-empty subset of VIOMMU_ACC_RW, or a host
  * range that wraps past 2^64; VIOMMU_EPERM while stopped. An IOVA range that wraps is clamped to
- * the end of the space. Never blocks; never fails for lack of memory (it evicts).
+ * the end of the space. Never fails for lack of memory: a full cache evicts, and an entry that
+ * cannot be placed because readers have not quiesced for a long time is not cached (counted in
+ * stats.dropped; the next miss asks again).
  */
 VIOMMU_API int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size,
 				    uint64_t uaddr, uint32_t perm);

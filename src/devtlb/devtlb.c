@@ -42,9 +42,11 @@
 #define KEY_PERM_SHIFT 6
 #define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
 
-#define MAX_BLOCKS 136	/* 2 partial pages + at most 2 x 64 aligned blocks */
-#define MIN_SLOTS 64u	/* size of a fresh table */
-#define RETIRED_MAX 16u /* tables awaiting a grace period before the writer stops growing */
+#define MAX_BLOCKS 136	  /* 2 partial pages + at most 2 x 64 aligned blocks */
+#define MIN_SLOTS 256u	  /* size of a fresh table */
+#define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer waits */
+#define WAIT_YIELDS 4096u /* how long it waits for readers before giving up */
+#define FLUSH_SLOTS 4096u /* a flush starts over with at most this many slots */
 #define DEFAULT_RETRY_NS 2000000ull
 #define PEND_PROBE 8u
 
@@ -101,7 +103,7 @@ struct viommu_devtlb_reader {
 	/* Hot, reader-private. */
 	struct viommu_devtlb *tlb;
 	uint64_t fc_gen;
-	uint32_t fc_n, fc_next, fc_last, fc_size;
+	uint64_t fc_mask; /* direct-mapped by 4 KiB page: one compare */
 	bool online;
 	uint64_t bit; /* waiter bit in pending slots */
 	struct fc_ent fc[VIOMMU_DEVTLB_MAX_FRONT];
@@ -167,10 +169,11 @@ static inline void bump(_Atomic uint64_t *p)
 	st(p, ld(p) + 1);
 }
 
-/* Multiplicative hash; the high bits depend on every bit of the key. */
+/* Multiplicative hash with the high half folded down, so that the low (index) bits mix all. */
 static inline uint64_t hash64(uint64_t k)
 {
-	return (k * 0x9e3779b97f4a7c15ull) >> 24;
+	k *= 0x9e3779b97f4a7c15ull;
+	return k ^ (k >> 32);
 }
 
 static inline uint64_t block_key(uint64_t base, unsigned int shift)
@@ -293,6 +296,21 @@ static void reclaim(struct viommu_devtlb *tlb)
 		tlb->retired_tail = NULL;
 }
 
+/*
+ * Room for one more retired table. When readers hold RETIRED_MAX back, wait for the oldest grace
+ * period (the writer may wait; readers never do), but only so long: a reader that stays online
+ * without quiescing breaks its contract, and then the writer gives up (callers drop or fall back).
+ */
+static bool retire_room(struct viommu_devtlb *tlb)
+{
+	reclaim(tlb);
+	for (uint32_t i = 0; tlb->nretired >= RETIRED_MAX && i < WAIT_YIELDS; i++) {
+		sched_yield();
+		reclaim(tlb);
+	}
+	return tlb->nretired < RETIRED_MAX;
+}
+
 /* Publish @t as the table and retire the old one. */
 static void publish_table(struct viommu_devtlb *tlb, struct table *t)
 {
@@ -371,8 +389,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 {
 	struct table *old = cur_table(tlb), *t;
 
-	reclaim(tlb);
-	if (tlb->nretired >= RETIRED_MAX)
+	if (!retire_room(tlb))
 		return VIOMMU_EBUSY;
 	t = table_alloc(nslots);
 	if (!t)
@@ -412,6 +429,7 @@ static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
 
 	if ((tlb->used + tlb->tombs + n) * 2 <= size)
 		return true;
+	/* Live blocks at most 1/4: then at least 1/4 of the table absorbs tombstones. */
 	want = pow2_at_least((tlb->used + n) * 4);
 	if (want > tlb->max_slots)
 		want = tlb->max_slots;
@@ -684,10 +702,14 @@ static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 			right = ent_piece(tlb, i, y + 1, E(i)->last);
 		/* Remove first: pieces may share edge blocks with it, never a range. */
 		ent_remove(tlb, i);
-		if (left != NIL && !ent_publish(tlb, left, next))
+		if (left != NIL && !ent_publish(tlb, left, next)) {
 			ent_free(tlb, left);
-		if (right != NIL && !ent_publish(tlb, right, next))
+			tlb->st.dropped++;
+		}
+		if (right != NIL && !ent_publish(tlb, right, next)) {
 			ent_free(tlb, right);
+			tlb->st.dropped++;
+		}
 		touched++;
 	}
 	return touched;
@@ -764,7 +786,8 @@ static inline uint64_t pend_hash(uint64_t page)
 }
 
 /* A lookup missed @x for @want: ask, unless a request for the page is pending. */
-static void miss_request(struct viommu_devtlb_reader *r, uint64_t x, uint32_t want)
+__attribute__((noinline, cold)) static void miss_request(struct viommu_devtlb_reader *r, uint64_t x,
+							 uint32_t want)
 {
 	struct viommu_devtlb *tlb = r->tlb;
 	uint64_t page = x & ~PG_MASK, now = now_ns(tlb);
@@ -861,7 +884,7 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 	if (!c.capacity)
 		c.capacity = VIOMMU_DEVTLB_DEFAULT_CAPACITY;
 	if (!c.front_size)
-		c.front_size = 4;
+		c.front_size = 8;
 	if (!c.pending_slots)
 		c.pending_slots = 256;
 	if (!c.miss_retry_ns)
@@ -875,7 +898,8 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 		return VIOMMU_ENOMEM;
 	memset(tlb, 0, sizeof(*tlb));
 	tlb->capacity = c.capacity;
-	tlb->front_size = c.front_size;
+	/* Rounded down to a power of two: the front cache is indexed by page number. */
+	tlb->front_size = 1u << (31 - __builtin_clz(c.front_size));
 	tlb->retry_ns = c.miss_retry_ns;
 	tlb->miss = c.miss;
 	tlb->clock = c.clock;
@@ -916,6 +940,8 @@ void viommu_devtlb_destroy(struct viommu_devtlb *tlb)
 	free(cur_table(tlb));
 	free(tlb->ents);
 	free(tlb->pend);
+	for (uint32_t i = 0; i < tlb->nreaders; i++)
+		free(tlb->readers[i]); /* readers not destroyed by the caller */
 	free(tlb->readers);
 	free(tlb);
 }
@@ -925,9 +951,12 @@ static void drop_all(struct viommu_devtlb *tlb)
 {
 	struct table *t = NULL;
 
-	reclaim(tlb);
-	if (tlb->nretired < RETIRED_MAX)
-		t = table_alloc(MIN_SLOTS);
+	if (retire_room(tlb)) {
+		uint64_t size = cur_table(tlb)->mask + 1;
+
+		/* As large as now (up to a bound), so that refilling does not rebuild at once. */
+		t = table_alloc(size < FLUSH_SLOTS ? size : FLUSH_SLOTS);
+	}
 	if (t) {
 		publish_table(tlb, t);
 		tlb->used = tlb->tombs = 0;
@@ -1101,6 +1130,7 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 		}
 		if (!reserve(tlb, ent_nblocks(E(n)))) {
 			ent_free(tlb, n);
+			tlb->st.dropped++;
 			goto resolved;
 		}
 	}
@@ -1171,7 +1201,7 @@ int viommu_devtlb_reader_create(struct viommu_devtlb *tlb, viommu_devtlb_wake_fn
 		return VIOMMU_ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->tlb = tlb;
-	r->fc_size = tlb->front_size;
+	r->fc_mask = tlb->front_size - 1;
 	r->fc_gen = UINT64_MAX; /* never equal to front_gen: the first lookup empties the cache */
 	r->wake = wake;
 	r->wake_opaque = opaque;
@@ -1228,23 +1258,27 @@ void viommu_devtlb_reader_destroy(struct viommu_devtlb_reader *r)
 
 void viommu_devtlb_reader_quiesce(struct viommu_devtlb_reader *r)
 {
-	struct viommu_devtlb *tlb = r->tlb;
+	struct viommu_devtlb *tlb;
 
-	if (!r->online)
+	if (!r || !r->online)
 		return;
+	tlb = r->tlb;
 	atomic_store_explicit(&r->qs, atomic_load_explicit(&tlb->epoch, memory_order_acquire),
 			      memory_order_release);
 }
 
 void viommu_devtlb_reader_offline(struct viommu_devtlb_reader *r)
 {
+	if (!r)
+		return;
 	r->online = false;
+	r->fc_gen = UINT64_MAX; /* the next lookup takes the slow path and goes online */
 	atomic_store_explicit(&r->qs, 0, memory_order_release);
 }
 
 void viommu_devtlb_reader_online(struct viommu_devtlb_reader *r)
 {
-	if (r->online)
+	if (!r || r->online)
 		return;
 	r->online = true;
 	atomic_store_explicit(&r->qs, atomic_load_explicit(&r->tlb->epoch, memory_order_acquire),
@@ -1270,6 +1304,7 @@ void viommu_devtlb_get_stats(const struct viommu_devtlb *tlb, struct viommu_devt
 	s->evictions = tlb->st.evictions;
 	s->entries = tlb->nents;
 	s->retired = tlb->nretired;
+	s->dropped = tlb->st.dropped;
 	s->hit_rate = s->lookups ? (double)s->hits / (double)s->lookups : 0;
 }
 
@@ -1307,10 +1342,11 @@ static inline bool table_find(const struct table *t, uint64_t x, struct fc_ent *
 static inline int answer(const struct fc_ent *e, uint64_t x, uint64_t len, uint64_t *uaddr,
 			 uint64_t *covered)
 {
-	uint64_t avail = e->last - x; /* bytes after x in the entry */
+	uint64_t avail = e->last - x;	   /* bytes after x in the entry */
+	uint64_t want = len ? len - 1 : 0; /* len 0 is 1; a wrapping len stops at the entry's end */
 
 	*uaddr = e->uaddr + (x - e->iova);
-	*covered = len - 1 <= avail ? len : avail + 1;
+	*covered = (want <= avail ? want : avail) + 1;
 	return 0;
 }
 
@@ -1322,40 +1358,27 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 	uint64_t g;
 	struct fc_ent e;
 
-	if (__builtin_expect(!r->online, 0))
-		viommu_devtlb_reader_online(r);
 	if (!want)
 		want = VIOMMU_ACC_READ;
-	if (len == 0)
-		len = 1;
-	if (iova + (len - 1) < iova)
-		len = (UINT64_MAX - iova) + 1; /* clamp to the end; iova > 0 here */
-
+	/* An offline reader's fc_gen never matches, so going online costs nothing here. */
 	g = atomic_load_explicit(&tlb->front_gen, memory_order_acquire);
-	if (__builtin_expect(g != r->fc_gen, 0)) {
+	if (__builtin_expect(g == r->fc_gen, 1)) {
+		const struct fc_ent *f = &r->fc[(iova >> PG_SHIFT) & r->fc_mask];
+
+		if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
+			bump(&r->c.front_hits);
+			return answer(f, iova, len, uaddr, covered);
+		}
+	} else {
 		if (g & FG_STOPPED) {
 			bump(&r->c.stopped);
 			return VIOMMU_ENOENT;
 		}
+		if (!r->online)
+			viommu_devtlb_reader_online(r);
 		r->fc_gen = g;
-		r->fc_n = 0;
-		r->fc_next = 0;
-		r->fc_last = 0;
-	} else {
-		const struct fc_ent *f = &r->fc[r->fc_last];
-
-		if (r->fc_n && iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
-			bump(&r->c.front_hits);
-			return answer(f, iova, len, uaddr, covered);
-		}
-		for (uint32_t i = 0; i < r->fc_n; i++) {
-			f = &r->fc[i];
-			if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
-				r->fc_last = i;
-				bump(&r->c.front_hits);
-				return answer(f, iova, len, uaddr, covered);
-			}
-		}
+		for (uint64_t i = 0; i <= r->fc_mask; i++)
+			r->fc[i].perm = 0; /* empty: matches no access */
 	}
 
 	if (table_find(atomic_load_explicit(&tlb->tab, memory_order_acquire), iova, &e)) {
@@ -1363,11 +1386,7 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 			bump(&r->c.perm_faults);
 			return VIOMMU_EPERM;
 		}
-		r->fc[r->fc_next] = e;
-		r->fc_last = r->fc_next;
-		r->fc_next = r->fc_next + 1 == r->fc_size ? 0 : r->fc_next + 1;
-		if (r->fc_n < r->fc_size)
-			r->fc_n++;
+		r->fc[(iova >> PG_SHIFT) & r->fc_mask] = e;
 		bump(&r->c.hits);
 		return answer(&e, iova, len, uaddr, covered);
 	}
