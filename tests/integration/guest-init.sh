@@ -76,8 +76,9 @@ for size in 60 1514; do
 	pg "udp_dst_max 7"
 	pg "flag UDPCSUM"
 	echo start > $PG/pgctrl
-	sent=$(sed -n 's/.*pkts-sofar: \([0-9]*\).*/\1/p' $PG/eth0)
-	[ "$sent" = "$FRAMES" ] || fail "pktgen sent '$sent' of $FRAMES: $(grep Result $PG/eth0)"
+	# "Result: OK: <usec>(...) usec, <frames sent> (<size>byte,<frags>frags)"
+	sent=$(sed -n 's/^Result: OK: .* usec, \([0-9]*\) (.*/\1/p' $PG/eth0)
+	[ "$sent" = "$FRAMES" ] || fail "pktgen sent '$sent' of $FRAMES: $(grep -E 'Result|sofar' $PG/eth0)"
 	i=0
 	while [ $(($(udp NoPorts) - np0)) -lt "$FRAMES" ] && [ $i -lt 100 ]; do
 		i=$((i + 1))
