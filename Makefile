@@ -15,7 +15,7 @@ deps:
 	@scripts/deps.sh build
 
 test-deps:
-	@scripts/deps.sh test
+	@scripts/deps.sh test integration
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD)
@@ -53,7 +53,7 @@ test-san: $(SAN_BUILD)/build.ninja
 	$(MESON) compile -C $(SAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(MESON) test -C $(SAN_BUILD) --print-errorlogs
+		$(MESON) test -C $(SAN_BUILD) --print-errorlogs --no-suite integration
 
 $(TSAN_BUILD)/build.ninja:
 	CC=clang $(MESON) setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false

@@ -1,0 +1,941 @@
+// SPDX-License-Identifier: MIT
+/*
+ * viommu-vhost protocol server and datapath, driven by a fake front-end written here: messages
+ * over a socketpair with fds passed by SCM_RIGHTS, guest memory in a memfd that both sides map,
+ * the back-end channel read back to see MISS requests. Checks replies, what is refused, that
+ * every fd received is kept or closed, the IOTLB flows (miss -> update -> resume, invalidations
+ * with a wrapping end or size 0) and virtqueue processing (reflect mode, mergeable buffers).
+ */
+#include "test_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define MEM_SIZE (1u << 20)
+#define FE_VA 0x7f0000000000ull /* where the fake front-end says guest memory is */
+#define QSIZE 8u
+
+/* Guest layout (guest-physical addresses; IOVAs map them at IOVA_BASE + gpa). */
+#define IOVA_BASE 0xfef00000ull
+#define RXQ_DESC 0x1000u
+#define RXQ_AVAIL 0x2000u
+#define RXQ_USED 0x3000u
+#define TXQ_DESC 0x4000u
+#define TXQ_AVAIL 0x5000u
+#define TXQ_USED 0x6000u
+#define BUF_BASE 0x10000u
+
+struct fx {
+	int fe;	     /* front-end end of the control socket */
+	int be_peer; /* front-end end of the back-end channel */
+	int memfd;
+	uint8_t *mem; /* the test's own view of guest memory */
+	struct vnet_switch *sw;
+	struct vnet_port *p;
+	struct vh_dev *dev;
+	int resumed;
+	int kick[VH_NUM_VQS];
+	int call[VH_NUM_VQS];
+};
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void on_resume(void *opaque, struct vh_dev *dev)
+{
+	struct fx *f = opaque;
+
+	(void)dev;
+	f->resumed++;
+	f->p->pending = true;
+}
+
+static void on_stop(void *opaque, struct vh_dev *dev)
+{
+	struct fx *f = opaque;
+
+	(void)dev;
+	vnet_port_stop(f->p);
+}
+
+/* Time stands still: a pending miss is never re-asked behind the test's back. */
+static uint64_t frozen_clock(void *opaque)
+{
+	(void)opaque;
+	return 1;
+}
+
+static const struct vh_dev_ops ops = { .resume = on_resume,
+				       .stop = on_stop,
+				       .clock = frozen_clock };
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int sv[2];
+
+	assert_non_null(f);
+	f->sw = calloc(1, sizeof(*f->sw));
+	assert_non_null(f->sw);
+	vnet_init(f->sw, VNET_REFLECT, 1);
+	f->p = &f->sw->port[0];
+	f->dev = &f->p->dev;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->fe = sv[1];
+	assert_int_equal(vnet_port_connect(f->p, sv[0], &ops, f), 0);
+	f->memfd = memfd_create("guest", MFD_CLOEXEC);
+	assert_true(f->memfd >= 0);
+	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+	f->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	assert_true(f->mem != MAP_FAILED);
+	f->be_peer = -1;
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+		f->kick[i] = f->call[i] = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	vnet_port_disconnect(f->p);
+	close(f->fe);
+	if (f->be_peer >= 0)
+		close(f->be_peer);
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++) {
+		if (f->kick[i] >= 0)
+			close(f->kick[i]);
+		if (f->call[i] >= 0)
+			close(f->call[i]);
+	}
+	munmap(f->mem, MEM_SIZE);
+	close(f->memfd);
+	free(f->sw);
+	free(f);
+	return 0;
+}
+
+/* Send one message (raw header fields, so malformed ones can be sent too) with @nfds fds. */
+static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
+		     const int *fds, size_t nfds)
+{
+	uint8_t buf[VHOST_USER_HDR_SIZE + 512];
+	struct vhost_user_header h = { .request = req, .flags = flags, .size = size };
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(16 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = VHOST_USER_HDR_SIZE + size };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	assert_true(size <= 512 && nfds <= 16);
+	memcpy(buf, &h, sizeof(h));
+	if (size)
+		memcpy(buf + VHOST_USER_HDR_SIZE, payload, size);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	assert_int_equal(sendmsg(f->fe, &mh, 0), (ssize_t)iov.iov_len);
+}
+
+/* Let the back-end handle one message; returns vh_dev_handle()'s result. */
+static int handle(struct fx *f)
+{
+	return vh_dev_handle(f->dev);
+}
+
+/* Read a reply for @req; returns its u64 payload. */
+static uint64_t read_reply(struct fx *f, uint32_t req)
+{
+	struct vhost_user_header h;
+	uint64_t v = 0;
+
+	assert_int_equal(recv(f->fe, &h, sizeof(h), MSG_DONTWAIT), (ssize_t)sizeof(h));
+	assert_int_equal(h.request, req);
+	assert_int_equal(h.flags, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK);
+	assert_true(h.size == 8);
+	assert_int_equal(recv(f->fe, &v, 8, MSG_DONTWAIT), 8);
+	return v;
+}
+
+static void no_reply(struct fx *f)
+{
+	char c;
+
+	assert_int_equal(recv(f->fe, &c, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* A message with NEED_REPLY: returns the ack (0 = success). */
+static uint64_t call(struct fx *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
+		     size_t nfds)
+{
+	send_msg(f, req, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds);
+	assert_int_equal(handle(f), 0);
+	return read_reply(f, req);
+}
+
+static uint64_t call_u64(struct fx *f, uint32_t req, uint64_t v)
+{
+	return call(f, req, &v, sizeof(v), NULL, 0);
+}
+
+static uint64_t get_u64(struct fx *f, uint32_t req)
+{
+	send_msg(f, req, VHOST_USER_VERSION, NULL, 0, NULL, 0);
+	assert_int_equal(handle(f), 0);
+	return read_reply(f, req);
+}
+
+static uint64_t set_mem_table(struct fx *f, const struct vhost_user_memory_region *r,
+			      unsigned int n, const int *fds, size_t nfds)
+{
+	struct vhost_user_memory m = { .nregions = n };
+
+	memcpy(m.regions, r, n * sizeof(*r));
+	return call(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + n * (uint32_t)sizeof(*r), fds, nfds);
+}
+
+static const struct vhost_user_memory_region whole = {
+	.guest_phys_addr = 0,
+	.memory_size = MEM_SIZE,
+	.userspace_addr = FE_VA,
+	.mmap_offset = 0,
+};
+
+/* Negotiate features (with or without ACCESS_PLATFORM), memory, back-end channel. */
+static void negotiate(struct fx *f, bool iommu)
+{
+	uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
+			(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+	int sv[2];
+
+	if (iommu)
+		feat |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
+	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
+	assert_int_equal(call(f, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(call(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[0], 1), 0);
+	close(sv[0]);
+	f->be_peer = sv[1];
+	assert_int_equal(call_u64(f, VHOST_USER_SET_FEATURES, feat), 0);
+	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
+}
+
+static uint64_t ring_addr(bool iommu, uint64_t gpa)
+{
+	return iommu ? IOVA_BASE + gpa : FE_VA + gpa;
+}
+
+static void setup_vq(struct fx *f, unsigned int q, bool iommu)
+{
+	uint64_t d = q ? TXQ_DESC : RXQ_DESC, a = q ? TXQ_AVAIL : RXQ_AVAIL;
+	uint64_t u = q ? TXQ_USED : RXQ_USED;
+	struct vhost_vring_state st = { .index = q, .num = QSIZE };
+	struct vhost_vring_addr addr = {
+		.index = q,
+		.desc_user_addr = ring_addr(iommu, d),
+		.avail_user_addr = ring_addr(iommu, a),
+		.used_user_addr = ring_addr(iommu, u),
+	};
+
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.num = 0;
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+	f->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_KICK, &(uint64_t){ q }, 8, &f->kick[q], 1),
+			 0);
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_CALL, &(uint64_t){ q }, 8, &f->call[q], 1),
+			 0);
+	st.num = 1;
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+}
+
+static void put16(struct fx *f, uint64_t gpa, uint16_t v)
+{
+	memcpy(f->mem + gpa, &v, 2);
+}
+
+static uint16_t get16(struct fx *f, uint64_t gpa)
+{
+	uint16_t v;
+
+	memcpy(&v, f->mem + gpa, 2);
+	return v;
+}
+
+static void put_desc(struct fx *f, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	memcpy(f->mem + table + 16 * i, &d, sizeof(d));
+}
+
+/* Make chain @head available at avail slot @slot of the ring at @avail. */
+static void post(struct fx *f, uint64_t avail, uint16_t slot, uint16_t head)
+{
+	put16(f, avail + 4 + 2 * (slot % QSIZE), head);
+	put16(f, avail + 2, (uint16_t)(slot + 1));
+}
+
+static struct vring_used_elem used_elem(struct fx *f, uint64_t used, uint16_t slot)
+{
+	struct vring_used_elem e;
+
+	memcpy(&e, f->mem + used + 4 + 8 * (slot % QSIZE), sizeof(e));
+	return e;
+}
+
+/* An Ethernet/IPv4/UDP frame from 02:..:01 10.0.0.1:9 to 02:..:02 10.0.0.2:7. */
+static size_t make_frame(uint8_t *fr, size_t payload)
+{
+	static const uint8_t hdr[42] = {
+		2, 0,  0,  0, 0, 2,  2, 0, 0, 0,  0, 1, 0x08, 0, 0x45, 0, 0, 0, 0, 0, 0,
+		0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,    0, 9,    0, 7, 0, 0, 0, 0,
+	};
+
+	memcpy(fr, hdr, sizeof(hdr));
+	for (size_t i = 0; i < payload; i++)
+		fr[42 + i] = (uint8_t)(i * 7 + 3);
+	return 42 + payload;
+}
+
+/* A transmit chain at @gpa: 12-byte header then the frame, split over two descriptors. */
+static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, size_t payload)
+{
+	uint8_t fr[2048];
+	size_t len = make_frame(fr, payload);
+	uint64_t base = iommu ? IOVA_BASE : 0;
+
+	memset(f->mem + gpa, 0, 12);
+	memcpy(f->mem + gpa + 12, fr, len);
+	put_desc(f, TXQ_DESC, 0, base + gpa, 20, VRING_DESC_F_NEXT, 1);
+	put_desc(f, TXQ_DESC, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	post(f, TXQ_AVAIL, slot, 0);
+	return len;
+}
+
+/* @n receive buffers of @len bytes each, descriptors 0..n-1, one chain each. */
+static void post_rx(struct fx *f, bool iommu, unsigned int n, uint32_t len)
+{
+	uint64_t base = iommu ? IOVA_BASE : 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		put_desc(f, RXQ_DESC, i, base + BUF_BASE + 0x1000ull * i, len, VRING_DESC_F_WRITE,
+			 0);
+		post(f, RXQ_AVAIL, (uint16_t)i, (uint16_t)i);
+	}
+}
+
+/* The IOTLB message the back-end sent on its channel, or false if there is none. */
+static bool read_miss(struct fx *f, struct vhost_iotlb_msg *m)
+{
+	struct vhost_user_header h;
+
+	if (recv(f->be_peer, &h, sizeof(h), MSG_DONTWAIT) != (ssize_t)sizeof(h))
+		return false;
+	assert_int_equal(h.request, VHOST_USER_BACKEND_IOTLB_MSG);
+	assert_int_equal(h.flags, VHOST_USER_VERSION); /* never NEED_REPLY: never blocks */
+	assert_int_equal(h.size, sizeof(*m));
+	assert_int_equal(recv(f->be_peer, m, sizeof(*m), MSG_DONTWAIT), (ssize_t)sizeof(*m));
+	assert_int_equal(m->type, VHOST_IOTLB_MISS);
+	return true;
+}
+
+static uint64_t iotlb(struct fx *f, uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr,
+		      uint8_t perm)
+{
+	struct vhost_iotlb_msg m = {
+		.iova = iova, .size = size, .uaddr = uaddr, .perm = perm, .type = type
+	};
+
+	return call(f, VHOST_USER_IOTLB_MSG, &m, sizeof(m), NULL, 0);
+}
+
+/* Answer every MISS the way QEMU does: one 4 KiB page, IOVA_BASE + gpa -> front-end VA. */
+static unsigned int serve_misses(struct fx *f)
+{
+	struct vhost_iotlb_msg m;
+	unsigned int n = 0;
+
+	while (read_miss(f, &m)) {
+		uint64_t page = m.iova & ~0xfffull;
+
+		assert_true(page >= IOVA_BASE && page - IOVA_BASE < MEM_SIZE);
+		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, page, 0x1000,
+				       FE_VA + (page - IOVA_BASE), VHOST_ACCESS_RW),
+				 0);
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_features(void **state)
+{
+	struct fx *f = *state;
+	uint64_t feat = get_u64(f, VHOST_USER_GET_FEATURES);
+
+	assert_true(feat & (1ull << VIRTIO_F_ACCESS_PLATFORM));
+	assert_true(feat & (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+	assert_true(feat & (1ull << VIRTIO_F_VERSION_1));
+	assert_true(feat & (1ull << VIRTIO_NET_F_MRG_RXBUF));
+	feat = get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
+	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ));
+	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+	assert_int_equal(get_u64(f, VHOST_USER_GET_MAX_MEM_SLOTS), VH_MAX_MEM_SLOTS);
+	assert_int_equal(get_u64(f, VHOST_USER_GET_QUEUE_NUM), 1);
+	/* Bits we never offered are refused; protocol bits likewise. */
+	assert_int_not_equal(call_u64(f, VHOST_USER_SET_FEATURES, 1ull << 40), 0);
+	assert_int_not_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, 1ull << 30), 0);
+	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
+	/* Without NEED_REPLY a successful SET gets no reply. */
+	send_msg(f, VHOST_USER_SET_OWNER, VHOST_USER_VERSION, NULL, 0, NULL, 0);
+	assert_int_equal(handle(f), 0);
+	no_reply(f);
+}
+
+static void test_bad_headers(void **state)
+{
+	struct fx *f = *state;
+	uint8_t junk[300] = { 0 };
+
+	/* Unknown request: refused with a failure ack, the connection survives. */
+	assert_int_not_equal(call(f, 99, NULL, 0, NULL, 0), 0);
+	/* Wrong size for a fixed-size message. */
+	assert_int_not_equal(call(f, VHOST_USER_SET_FEATURES, junk, 4, NULL, 0), 0);
+	/* Logging is not offered. */
+	assert_int_not_equal(call(f, VHOST_USER_SET_LOG_BASE, junk, 16, NULL, 0), 0);
+	assert_int_equal(get_u64(f, VHOST_USER_GET_QUEUE_NUM), 1);
+	/* A refused GET cannot be answered: the connection ends. */
+	send_msg(f, VHOST_USER_GET_FEATURES, VHOST_USER_VERSION, junk, 8, NULL, 0);
+	assert_true(handle(f) < 0);
+	/* A payload larger than any message: the stream is lost, the connection ends. */
+	send_msg(f, VHOST_USER_SET_MEM_TABLE, VHOST_USER_VERSION, junk, 300, NULL, 0);
+	assert_true(handle(f) < 0);
+}
+
+static void test_bad_version(void **state)
+{
+	struct fx *f = *state;
+
+	send_msg(f, VHOST_USER_GET_FEATURES, 0x2, NULL, 0, NULL, 0);
+	assert_true(handle(f) < 0);
+}
+
+static void test_reply_flag_refused(void **state)
+{
+	struct fx *f = *state;
+
+	send_msg(f, VHOST_USER_GET_FEATURES, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, NULL, 0,
+		 NULL, 0);
+	assert_true(handle(f) < 0);
+}
+
+static void test_truncated_message(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_user_header h = { .request = 2, .flags = 1, .size = 8 };
+
+	/* The header promises 8 bytes that never come: bounded wait, then disconnect. */
+	assert_int_equal(send(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	shutdown(f->fe, SHUT_WR);
+	assert_true(handle(f) < 0);
+	/* Peer closed: end of stream. */
+	assert_true(handle(f) < 0);
+}
+
+static void test_fds_closed(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_user_memory_region r[2] = { whole, whole };
+	int base, e[3];
+
+	for (int i = 0; i < 3; i++)
+		e[i] = eventfd(0, EFD_CLOEXEC);
+	base = count_fds();
+	/* An fd on a message that takes none. */
+	assert_int_not_equal(call(f, VHOST_USER_SET_OWNER, NULL, 0, e, 1), 0);
+	/* One region, two fds. */
+	assert_int_not_equal(set_mem_table(f, r, 1, e, 2), 0);
+	/* Overlapping regions. */
+	assert_int_not_equal(set_mem_table(f, r, 2, e, 2), 0);
+	/* A region larger than its file. */
+	r[0].memory_size = 2 * MEM_SIZE;
+	assert_int_not_equal(set_mem_table(f, r, 1, &f->memfd, 1), 0);
+	/* Wrapping addresses. */
+	r[0] = whole;
+	r[0].guest_phys_addr = UINT64_MAX - 10;
+	assert_int_not_equal(set_mem_table(f, r, 1, &f->memfd, 1), 0);
+	/* An eventfd is not memory. */
+	assert_int_not_equal(set_mem_table(f, &whole, 1, e, 1), 0);
+	/* Kick with the no-fd flag and an fd anyway; call with a bad index. */
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0x100 }, 8, e, 1), 0);
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_CALL, &(uint64_t){ 5 }, 8, e, 1), 0);
+	/* Too many fds for any message (more than 8): the connection ends, all are closed. */
+	{
+		int many[12];
+
+		for (int i = 0; i < 12; i++)
+			many[i] = e[i % 3];
+		send_msg(f, VHOST_USER_SET_MEM_TABLE, VHOST_USER_VERSION, NULL, 0, many, 12);
+		assert_true(handle(f) < 0);
+	}
+	assert_int_equal(count_fds(), base);
+	for (int i = 0; i < 3; i++)
+		close(e[i]);
+}
+
+static void test_mem_regions(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_user_memory_single s = { .region = whole };
+	int base = count_fds();
+
+	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
+	s.region.memory_size = MEM_SIZE / 2;
+	assert_int_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	/* Overlaps the first. */
+	assert_int_not_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	/* Second half, from an offset into the same file. */
+	s.region.guest_phys_addr = MEM_SIZE / 2;
+	s.region.userspace_addr = FE_VA + MEM_SIZE / 2;
+	s.region.mmap_offset = MEM_SIZE / 2;
+	assert_int_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(f->dev->nregions, 2);
+	/* The mapping is the same memory: write through the back-end, read here. */
+	{
+		uint8_t *host;
+		uint64_t n;
+
+		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE / 2 + 5, 100,
+					  VHOST_ACCESS_WO, &host, &n),
+				 0);
+		assert_int_equal(n, 100);
+		host[0] = 0x5a;
+		assert_int_equal(f->mem[MEM_SIZE / 2 + 5], 0x5a);
+		/* Up to the region end only. */
+		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE / 2 - 4, 100,
+					  VHOST_ACCESS_RO, &host, &n),
+				 0);
+		assert_int_equal(n, 4);
+		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE, 1, VHOST_ACCESS_RO,
+					  &host, &n),
+				 -EFAULT);
+	}
+	/* Remove: must match exactly; an fd sent along is closed. */
+	s.region.mmap_offset = 0;
+	assert_int_equal(call(f, VHOST_USER_REM_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_not_equal(call(f, VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_equal(count_fds(), base);
+}
+
+static void test_vring_validation(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_vring_state st = { .index = 0, .num = 6 };
+	struct vhost_vring_addr a = { .index = 0, .desc_user_addr = 8 };
+
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.num = 65536;
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.num = 256;
+	st.index = 2;
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.index = 1;
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.num = 70000;
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	/* Misaligned descriptor table; log flag without logging. */
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	a.desc_user_addr = 0;
+	a.flags = VHOST_VRING_F_LOG;
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	st.index = 0;
+	st.num = 2;
+	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	/* GET_VRING_BASE answers with the state. */
+	st.index = 1;
+	st.num = 33;
+	assert_int_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	send_msg(f, VHOST_USER_GET_VRING_BASE, VHOST_USER_VERSION, &st, sizeof(st), NULL, 0);
+	assert_int_equal(handle(f), 0);
+	{
+		struct vhost_user_header h;
+		struct vhost_vring_state r;
+
+		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		assert_int_equal(h.size, sizeof(r));
+		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+		assert_int_equal(r.index, 1);
+		assert_int_equal(r.num, 33);
+	}
+}
+
+/* Transmit one frame and receive it back swapped, with guest-physical addresses. */
+static void test_reflect_gpa(void **state)
+{
+	struct fx *f = *state;
+	uint8_t fr[2048], got[2048];
+	struct vring_used_elem e;
+	size_t len;
+	uint64_t cnt;
+
+	negotiate(f, false);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+	len = post_tx(f, false, 0, BUF_BASE + 0x8000, 1000);
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	/* 12 + 1042 bytes over two 1024-byte buffers: num_buffers 2. */
+	assert_int_equal(get16(f, RXQ_USED + 2), 2);
+	e = used_elem(f, RXQ_USED, 0);
+	assert_int_equal(e.id, 0);
+	assert_int_equal(e.len, 1024);
+	e = used_elem(f, RXQ_USED, 1);
+	assert_int_equal(e.len, 12 + len - 1024);
+	assert_int_equal(get16(f, BUF_BASE + 10), 2);
+	memcpy(got, f->mem + BUF_BASE + 12, 1024 - 12);
+	memcpy(got + 1024 - 12, f->mem + BUF_BASE + 0x1000, len - (1024 - 12));
+	make_frame(fr, 1000);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(got, fr, len);
+	/* Swapped: destination is the sender. */
+	assert_int_equal(got[5], 1);
+	assert_int_equal(got[11], 2);
+	assert_int_equal(got[14 + 15], 2);
+	assert_int_equal(got[14 + 19], 1);
+	assert_int_equal(got[35], 7);
+	assert_int_equal(got[37], 9);
+	assert_int_equal(read(f->call[VNET_RXQ], &cnt, 8), 8);
+}
+
+/* The same with ACCESS_PLATFORM: every access misses first, then resumes on UPDATE. */
+static void test_iotlb_miss_update_resume(void **state)
+{
+	struct fx *f = *state;
+	uint8_t fr[2048];
+	size_t len;
+	unsigned int rounds = 0, updates = 0;
+
+	negotiate(f, true);
+	setup_vq(f, VNET_RXQ, true);
+	setup_vq(f, VNET_TXQ, true);
+	post_rx(f, true, 4, 2048);
+	len = post_tx(f, true, 0, BUF_BASE + 0x8000, 500);
+	/* Nothing is mapped: the first round stops on a miss and consumes nothing. */
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, TXQ_USED + 2), 0);
+	assert_true(f->p->missed);
+	/* Misses are asynchronous and de-duplicated: a second round asks nothing new. */
+	{
+		struct vhost_iotlb_msg m;
+
+		assert_true(read_miss(f, &m));
+		assert_int_equal(m.iova & ~0xfffull, IOVA_BASE + TXQ_AVAIL);
+		vnet_port_run(f->p);
+		assert_false(read_miss(f, &m));
+		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, IOVA_BASE + TXQ_AVAIL, 0x1000,
+				       FE_VA + TXQ_AVAIL, VHOST_ACCESS_RW),
+				 0);
+		updates++;
+	}
+	/* Serve misses until the frame has gone round; each round makes progress. */
+	while (f->p->stats.rx_frames == 0) {
+		assert_true(++rounds < 32);
+		f->resumed = 0;
+		vnet_port_run(f->p);
+		updates += serve_misses(f);
+	}
+	assert_true(updates >= 6); /* 3 tx rings, tx buffer, 3 rx rings, rx buffer */
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(get16(f, RXQ_USED + 2), 1);
+	make_frame(fr, 500);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 12, fr, len);
+	assert_int_equal(f->dev->stats.iotlb_updates, updates);
+}
+
+/* An UPDATE's uaddr range must be inside one region; bad perms and sizes are refused. */
+static void test_iotlb_update_checks(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate(f, true);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA + MEM_SIZE - 0x800, 3),
+			     0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA - 0x1000, 3), 0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 0), 0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 4), 0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, UINT64_MAX - 0x7ff, 0x1000, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, VHOST_IOTLB_MISS, 0, 0x1000, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, 9, 0, 0x1000, FE_VA, 3), 0);
+	/* 26 bytes are enough; 25 are not. */
+	{
+		struct vhost_iotlb_msg m = { .iova = 0x2000,
+					     .size = 0x1000,
+					     .uaddr = FE_VA,
+					     .perm = 3,
+					     .type = VHOST_IOTLB_UPDATE };
+
+		assert_int_equal(call(f, VHOST_USER_IOTLB_MSG, &m, 26, NULL, 0), 0);
+		assert_int_not_equal(call(f, VHOST_USER_IOTLB_MSG, &m, 25, NULL, 0), 0);
+	}
+	assert_int_equal(f->dev->stats.iotlb_updates, 1);
+}
+
+static bool translates(struct fx *f, uint64_t iova)
+{
+	uint8_t *host;
+	uint64_t n;
+	int ret = vh_xlate(f->dev, 0, VH_SPACE_BUF, iova, 1, VHOST_ACCESS_RO, &host, &n);
+
+	vh_xlate_done(f->dev, 0);
+	assert_true(ret == 0 || ret == -EAGAIN);
+	if (ret == 0)
+		assert_ptr_equal(host, f->dev->regions[0].host + (iova & 0xfffff));
+	return ret == 0;
+}
+
+static void test_iotlb_invalidate(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_iotlb_msg m;
+
+	negotiate(f, true);
+	for (uint64_t i = 0; i < 4; i++)
+		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0xfef00000 + 0x1000 * i, 0x1000,
+				       FE_VA + 0x1000 * i, 3),
+				 0);
+	assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
+	assert_true(translates(f, 0xfef00010));
+	assert_true(translates(f, 0xfef03ff0));
+	/* Exact range: only page 1. uaddr/perm are garbage, as QEMU leaves them. */
+	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0xfef01000, 0x1000, 0xdead, 0xff), 0);
+	assert_true(translates(f, 0xfef00010));
+	assert_false(translates(f, 0xfef01010));
+	assert_true(translates(f, 0xfef02010));
+	/* [0xfef02000, 2^64): iova + size wraps to 0. DPDK 22.11 removed nothing here. */
+	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0xfef02000, 0 - 0xfef02000ull, 0, 0), 0);
+	assert_false(translates(f, 0xfef02010));
+	assert_false(translates(f, 0xfef03010));
+	assert_true(translates(f, 0xfef00010));
+	assert_true(translates(f, 0x1010));
+	/* Size 0: from iova to the end of the space. */
+	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0x2000, 0, 0, 0), 0);
+	assert_false(translates(f, 0xfef00010));
+	assert_true(translates(f, 0x1010));
+	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0, 0, 0, 0), 0);
+	assert_false(translates(f, 0x1010));
+	assert_int_equal(f->dev->stats.iotlb_invalidates, 4);
+	/* A MISS went out for the first address that stopped translating. */
+	assert_true(read_miss(f, &m));
+	assert_int_equal(m.iova, 0xfef01010);
+	assert_int_equal(m.perm, VHOST_ACCESS_RO);
+}
+
+/* A new memory table drops every translation (they point into the old mappings). */
+static void test_mem_table_flushes_iotlb(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate(f, true);
+	assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
+	assert_true(translates(f, 0x1000));
+	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
+	assert_false(translates(f, 0x1000));
+}
+
+/* A descriptor loop and an available index too far ahead stop the queue, not the process. */
+static void test_hostile_rings(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate(f, false);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	put_desc(f, TXQ_DESC, 0, BUF_BASE, 100, VRING_DESC_F_NEXT, 1);
+	put_desc(f, TXQ_DESC, 1, BUF_BASE, 100, VRING_DESC_F_NEXT, 0);
+	post(f, TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(get16(f, TXQ_USED + 2), 0);
+	/* Setting the ring up again revives it; now the index runs ahead of the ring. */
+	{
+		struct vhost_vring_addr a = { .index = 1,
+					      .desc_user_addr = FE_VA + TXQ_DESC,
+					      .avail_user_addr = FE_VA + TXQ_AVAIL,
+					      .used_user_addr = FE_VA + TXQ_USED };
+
+		assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	}
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	put16(f, TXQ_AVAIL + 2, QSIZE + 1);
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_TXQ].broken);
+	/* A buffer outside guest memory, on the other queue. */
+	put_desc(f, RXQ_DESC, 0, MEM_SIZE - 10, 100, VRING_DESC_F_WRITE, 0);
+	post(f, RXQ_AVAIL, 0, 0);
+	{
+		uint8_t fr[64];
+
+		make_frame(fr, 0);
+		f->p->backlog[0] = malloc(sizeof(struct vnet_frame) + 42);
+		f->p->backlog[0]->len = 42;
+		memcpy(f->p->backlog[0]->data, fr, 42);
+		f->p->bl_head = 0;
+		f->p->bl_count = 1;
+	}
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_RXQ].broken);
+	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	/* Set up again: a first receive buffer too small for the 12-byte header. */
+	{
+		struct vhost_vring_addr a = { .index = 0,
+					      .desc_user_addr = FE_VA + RXQ_DESC,
+					      .avail_user_addr = FE_VA + RXQ_AVAIL,
+					      .used_user_addr = FE_VA + RXQ_USED };
+
+		assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	}
+	put_desc(f, RXQ_DESC, 0, BUF_BASE, 8, VRING_DESC_F_WRITE, 0);
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_RXQ].broken);
+	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	assert_int_equal(f->p->bl_count, 1); /* the frame waits; nothing was written */
+}
+
+/* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
+static void test_reconnect(void **state)
+{
+	struct fx *f = *state;
+	int base = count_fds(), sv[2];
+
+	negotiate(f, true);
+	setup_vq(f, VNET_RXQ, true);
+	close(f->fe);
+	assert_true(handle(f) < 0);
+	vnet_port_disconnect(f->p);
+	close(f->be_peer);
+	f->be_peer = -1;
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++) {
+		if (f->kick[i] >= 0)
+			close(f->kick[i]);
+		if (f->call[i] >= 0)
+			close(f->call[i]);
+		f->kick[i] = f->call[i] = -1;
+	}
+	/* Everything the back-end held is gone: the test's own fds minus the control socket pair. */
+	assert_int_equal(count_fds(), base - 2);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->fe = sv[1];
+	assert_int_equal(vnet_port_connect(f->p, sv[0], &ops, f), 0);
+	assert_int_equal(f->dev->nregions, 0);
+	assert_false(f->dev->iommu);
+	negotiate(f, false);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 2, 2048);
+	post_tx(f, false, 0, BUF_BASE + 0x8000, 64);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+}
+
+/* Switch mode: learning; unknown destinations flood, known ones go to one port. */
+static void test_switch_learning(void **state)
+{
+	struct vnet_switch *sw = calloc(1, sizeof(*sw));
+	uint8_t fr[64];
+
+	(void)state;
+	assert_non_null(sw);
+	vnet_init(sw, VNET_SWITCH, 3);
+	for (unsigned int i = 0; i < 3; i++)
+		sw->port[i].connected = true; /* no device: only the backlogs are used */
+	make_frame(fr, 0);
+	/* Port 0 sends to unknown 02:..:02: flooded to 1 and 2. */
+	vnet_switch_input(&sw->port[0], fr, 42);
+	assert_int_equal(sw->port[1].bl_count, 1);
+	assert_int_equal(sw->port[2].bl_count, 1);
+	assert_int_equal(sw->port[0].bl_count, 0);
+	/* Port 2 answers from 02:..:02 to 02:..:01 (learned on port 0). */
+	vnet_5tswap(fr, 42);
+	vnet_switch_input(&sw->port[2], fr, 42);
+	assert_int_equal(sw->port[0].bl_count, 1);
+	assert_int_equal(sw->port[1].bl_count, 1);
+	/* Now 02:..:02 is known on port 2. */
+	vnet_5tswap(fr, 42);
+	vnet_switch_input(&sw->port[0], fr, 42);
+	assert_int_equal(sw->port[2].bl_count, 2);
+	assert_int_equal(sw->port[1].bl_count, 1);
+	for (unsigned int i = 0; i < 3; i++) {
+		while (sw->port[i].bl_count) {
+			free(sw->port[i].backlog[sw->port[i].bl_head]);
+			sw->port[i].bl_head = (sw->port[i].bl_head + 1) % VNET_RX_BACKLOG;
+			sw->port[i].bl_count--;
+		}
+	}
+	free(sw);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_flag_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fds_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vring_validation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reflect_gpa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iotlb_miss_update_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iotlb_update_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iotlb_invalidate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_table_flushes_iotlb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test(test_switch_learning),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-net datapath (virtio 1.2 §5.1.6): the transmit queue's chains become frames, frames go
+ * to a port's receive backlog, and the backlog fills the receive queue, spreading a frame over
+ * several buffers when VIRTIO_NET_F_MRG_RXBUF is negotiated. A translation miss stops a round
+ * without consuming anything; the round resumes when the front-end's UPDATE arrives.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virtq.h"
+
+#define ETH_ALEN 6u
+#define ETH_HLEN 14u
+#define ETHERTYPE_IPV4 0x0800u
+#define IPPROTO_TCP_ 6u
+#define IPPROTO_UDP_ 17u
+
+static unsigned int hdr_len(const struct vh_dev *dev)
+{
+	/* virtio 1.2 §5.1.6: num_buffers is present with VERSION_1 or MRG_RXBUF. */
+	if (dev->features & ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF)))
+		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct virtio_net_hdr_mrg_rxbuf) - 2;
+}
+
+void vnet_5tswap(uint8_t *f, size_t len)
+{
+	uint8_t tmp[ETH_ALEN];
+	size_t ihl;
+
+	if (len < ETH_HLEN)
+		return;
+	memcpy(tmp, f, ETH_ALEN);
+	memcpy(f, f + ETH_ALEN, ETH_ALEN);
+	memcpy(f + ETH_ALEN, tmp, ETH_ALEN);
+	if (((unsigned int)f[12] << 8 | f[13]) != ETHERTYPE_IPV4 || len < ETH_HLEN + 20)
+		return;
+	f += ETH_HLEN;
+	len -= ETH_HLEN;
+	ihl = (size_t)(f[0] & 0xfu) * 4;
+	if ((f[0] >> 4) != 4 || ihl < 20 || ihl > len)
+		return;
+	/* Swapping two 16-bit-aligned fields leaves the IP and L4 checksums valid. */
+	memcpy(tmp, f + 12, 4);
+	memcpy(f + 12, f + 16, 4);
+	memcpy(f + 16, tmp, 4);
+	/* Ports only in the first fragment. */
+	if ((f[9] == IPPROTO_TCP_ || f[9] == IPPROTO_UDP_) && ((f[6] & 0x1fu) | f[7]) == 0 &&
+	    len >= ihl + 4) {
+		memcpy(tmp, f + ihl, 2);
+		memcpy(f + ihl, f + ihl + 2, 2);
+		memcpy(f + ihl + 2, tmp, 2);
+	}
+}
+
+static void backlog_push(struct vnet_port *p, const uint8_t *data, uint32_t len)
+{
+	struct vnet_frame *f;
+
+	if (!p->connected || p->bl_count == VNET_RX_BACKLOG) {
+		p->stats.rx_drops++;
+		return;
+	}
+	f = malloc(sizeof(*f) + len);
+	if (!f) {
+		p->stats.rx_drops++;
+		return;
+	}
+	f->len = len;
+	memcpy(f->data, data, len);
+	p->backlog[(p->bl_head + p->bl_count) % VNET_RX_BACKLOG] = f;
+	p->bl_count++;
+	p->pending = true;
+}
+
+static void backlog_pop(struct vnet_port *p)
+{
+	free(p->backlog[p->bl_head]);
+	p->backlog[p->bl_head] = NULL;
+	p->bl_head = (p->bl_head + 1) % VNET_RX_BACKLOG;
+	p->bl_count--;
+}
+
+static int mac_lookup(const struct vnet_switch *sw, const uint8_t *mac)
+{
+	for (unsigned int i = 0; i < VNET_MAC_TABLE; i++)
+		if (sw->macs[i].used && !memcmp(sw->macs[i].mac, mac, ETH_ALEN))
+			return (int)i;
+	return -1;
+}
+
+static void mac_learn(struct vnet_switch *sw, const uint8_t *mac, unsigned int port)
+{
+	int i;
+
+	if (mac[0] & 1u) /* group addresses are never sources */
+		return;
+	i = mac_lookup(sw, mac);
+	if (i < 0) {
+		i = (int)sw->mac_next;
+		sw->mac_next = (sw->mac_next + 1) % VNET_MAC_TABLE;
+		memcpy(sw->macs[i].mac, mac, ETH_ALEN);
+		sw->macs[i].used = true;
+	}
+	sw->macs[i].port = (uint8_t)port;
+}
+
+void vnet_switch_input(struct vnet_port *from, uint8_t *frame, uint32_t len)
+{
+	struct vnet_switch *sw = from->sw;
+	int i;
+
+	if (sw->mode == VNET_REFLECT) {
+		vnet_5tswap(frame, len);
+		backlog_push(from, frame, len);
+		return;
+	}
+	if (len < ETH_HLEN)
+		return;
+	mac_learn(sw, frame + ETH_ALEN, from->index);
+	i = (frame[0] & 1u) ? -1 : mac_lookup(sw, frame);
+	if (i >= 0) {
+		if (sw->macs[i].port != from->index)
+			backlog_push(&sw->port[sw->macs[i].port], frame, len);
+		return;
+	}
+	for (unsigned int k = 0; k < sw->nports; k++)
+		if (k != from->index && sw->port[k].connected)
+			backlog_push(&sw->port[k], frame, len);
+}
+
+/* A round stopped: on a miss, wait for the UPDATE; otherwise the guest broke the queue. */
+static void vq_failed(struct vnet_port *p, unsigned int vq, int ret, const char *what)
+{
+	if (ret == -EAGAIN) {
+		p->stats.misses++;
+		p->missed = true;
+		return;
+	}
+	vq_break(&p->dev, vq, what);
+}
+
+static void publish(struct vnet_port *p, unsigned int vq)
+{
+	struct vh_vq *q = &p->dev.vq[vq];
+	int ret;
+
+	if (q->used_next == q->used_idx)
+		return;
+	ret = vq_used_publish(&p->dev, vq, q->used_next);
+	if (ret < 0 && ret != -EAGAIN)
+		vq_break(&p->dev, vq, "used ring outside guest memory");
+}
+
+static void tx_run(struct vnet_port *p)
+{
+	struct vh_dev *d = &p->dev;
+	struct vh_vq *q = &d->vq[VNET_TXQ];
+	struct vq_chain *c = &p->sw->chains[0];
+	uint8_t *buf = p->sw->scratch;
+	unsigned int hl = hdr_len(d);
+	unsigned int n;
+	int ret;
+
+	if (!vh_vq_ready(d, VNET_TXQ))
+		return;
+	for (n = 0; n < VNET_TX_BURST; n++) {
+		uint64_t len;
+
+		/* Reflecting: a full receive backlog holds the transmit queue back, so frames wait in
+		 * the guest instead of being dropped (testpmd's "retry"). Receiving resumes it. */
+		if (p->sw->mode == VNET_REFLECT && p->bl_count == VNET_RX_BACKLOG) {
+			p->tx_held = true;
+			break;
+		}
+
+		ret = vq_avail(d, VNET_TXQ, q->last_avail);
+		if (ret <= 0) {
+			if (ret < 0)
+				vq_failed(p, VNET_TXQ, ret, "bad available index");
+			break;
+		}
+		ret = vq_chain_get(d, VNET_TXQ, q->last_avail, false, c);
+		if (ret < 0) {
+			vq_failed(p, VNET_TXQ, ret, "bad transmit chain");
+			break;
+		}
+		/* Make sure the used element can be written before consuming the chain. */
+		ret = vq_used_put(d, VNET_TXQ, q->used_next, c->head, 0);
+		if (ret < 0) {
+			vq_failed(p, VNET_TXQ, ret, "used ring outside guest memory");
+			break;
+		}
+		q->last_avail++;
+		q->used_next++;
+		if (c->total < hl || c->total - hl > VNET_MAX_FRAME) {
+			p->stats.tx_errors++;
+			continue;
+		}
+		len = c->total - hl;
+		vq_chain_read(c, hl, buf, len);
+		p->stats.tx_frames++;
+		p->stats.tx_bytes += len;
+		vnet_switch_input(p, buf, (uint32_t)len);
+	}
+	publish(p, VNET_TXQ);
+	if (n == VNET_TX_BURST)
+		p->pending = true;
+}
+
+/*
+ * Gather receive chains for @need bytes starting at avail position @from. Returns the number of
+ * chains, 0 when the guest has not posted enough buffers yet, -E2BIG when the frame cannot fit
+ * (drop it), or another negative errno.
+ */
+static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
+{
+	struct vh_dev *d = &p->dev;
+	bool mrg = d->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	uint16_t from = d->vq[VNET_RXQ].last_avail;
+	uint64_t got = 0;
+	int n = 0;
+
+	while (got < need) {
+		int ret;
+
+		if (n == avail)
+			return 0;
+		if (n == (mrg ? (int)VNET_MAX_RX_BUFS : 1))
+			return -E2BIG;
+		ret = vq_chain_get(d, VNET_RXQ, (uint16_t)(from + n), true, &p->sw->chains[n]);
+		if (ret < 0)
+			return ret;
+		/* virtio 1.2 §5.1.6.3.1: the first buffer holds at least the header. */
+		if (n == 0 && p->sw->chains[0].total < hdr_len(d))
+			return -EINVAL;
+		got += p->sw->chains[n].total;
+		n++;
+	}
+	return n;
+}
+
+static void rx_run(struct vnet_port *p)
+{
+	struct vh_dev *d = &p->dev;
+	struct vh_vq *q = &d->vq[VNET_RXQ];
+	unsigned int hl = hdr_len(d);
+	int ret = 0;
+
+	if (!vh_vq_ready(d, VNET_RXQ))
+		return;
+	while (p->bl_count) {
+		struct vnet_frame *f = p->backlog[p->bl_head];
+		struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+		uint64_t off = 0;
+		int avail, n;
+
+		avail = vq_avail(d, VNET_RXQ, q->last_avail);
+		if (avail <= 0) {
+			if (avail < 0)
+				vq_failed(p, VNET_RXQ, avail, "bad available index");
+			break;
+		}
+		n = rx_gather(p, (uint64_t)hl + f->len, avail);
+		if (n == -E2BIG) {
+			p->stats.rx_drops++;
+			backlog_pop(p);
+			continue;
+		}
+		if (n <= 0) {
+			if (n < 0)
+				vq_failed(p, VNET_RXQ, n, "bad receive chain");
+			break;
+		}
+		h.num_buffers = (uint16_t)n;
+		vq_chain_write(&p->sw->chains[0], 0, &h, hl);
+		for (int k = 0; k < n; k++) {
+			uint64_t room = p->sw->chains[k].total - (k == 0 ? hl : 0);
+			uint64_t take = f->len - off < room ? f->len - off : room;
+
+			vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
+			off += take;
+			ret = vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k),
+					  p->sw->chains[k].head,
+					  (uint32_t)(take + (k == 0 ? hl : 0)));
+			if (ret < 0)
+				break;
+		}
+		if (ret < 0) {
+			vq_failed(p, VNET_RXQ, ret, "used ring outside guest memory");
+			break;
+		}
+		q->last_avail = (uint16_t)(q->last_avail + n);
+		q->used_next = (uint16_t)(q->used_next + n);
+		p->stats.rx_frames++;
+		p->stats.rx_bytes += f->len;
+		backlog_pop(p);
+		if (p->tx_held) {
+			p->tx_held = false;
+			p->pending = true;
+		}
+	}
+	publish(p, VNET_RXQ);
+}
+
+void vnet_port_run(struct vnet_port *p)
+{
+	if (!p->connected)
+		return;
+	p->pending = false;
+	p->missed = false;
+	tx_run(p);
+	rx_run(p);
+	/* Frames this round sent to other ports are received when those ports run. */
+	vh_xlate_done(&p->dev, VNET_TXQ);
+	vh_xlate_done(&p->dev, VNET_RXQ);
+}
+
+void vnet_port_stop(struct vnet_port *p)
+{
+	/* Publish what was consumed so GET_VRING_BASE and the used index agree. */
+	for (unsigned int vq = 0; vq < VH_NUM_VQS; vq++) {
+		if (p->dev.vq[vq].addr_set && p->dev.vq[vq].num)
+			publish(p, vq);
+		vh_xlate_done(&p->dev, vq);
+	}
+}
+
+void vnet_init(struct vnet_switch *sw, enum vnet_mode mode, unsigned int nports)
+{
+	memset(sw, 0, sizeof(*sw));
+	sw->mode = mode;
+	sw->nports = nports > VNET_MAX_PORTS ? VNET_MAX_PORTS : nports;
+	for (unsigned int i = 0; i < VNET_MAX_PORTS; i++) {
+		sw->port[i].sw = sw;
+		sw->port[i].index = i;
+		sw->port[i].dev.sock = -1;
+	}
+}
+
+int vnet_port_connect(struct vnet_port *p, int sock, const struct vh_dev_ops *ops, void *opaque)
+{
+	int ret;
+
+	if (p->connected) {
+		close(sock);
+		return -EBUSY;
+	}
+	ret = vh_dev_init(&p->dev, sock, ops, opaque, p->name);
+	if (ret < 0)
+		return ret;
+	p->connected = true;
+	return 0;
+}
+
+void vnet_port_disconnect(struct vnet_port *p)
+{
+	if (!p->connected)
+		return;
+	vh_dev_destroy(&p->dev);
+	while (p->bl_count)
+		backlog_pop(p);
+	p->connected = false;
+	/* Addresses learned on this port are stale now. */
+	for (unsigned int i = 0; i < VNET_MAC_TABLE; i++)
+		if (p->sw->macs[i].used && p->sw->macs[i].port == p->index)
+			p->sw->macs[i].used = false;
+}

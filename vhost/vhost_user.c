@@ -1,0 +1,922 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vhost-user back-end protocol server (QEMU docs/interop/vhost-user.rst). Every message from the
+ * front-end is validated before it changes anything: sizes, counts, indexes, addresses (wrap and
+ * overlap), fds. A merely invalid message gets a failure reply (when one is due) and changes
+ * nothing; a message that breaks the stream (bad header, oversized payload, truncated fds) ends
+ * the connection. Every received fd is either kept or closed.
+ */
+#include "vhost_user.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <viommu/devtlb.h>
+
+/*
+ * Re-ask a pending miss only after this long. A repeated MISS is answered after the first one:
+ * by then the guest may have completed and unmapped the buffer, and QEMU reports the late
+ * translation request to the guest as a DMA fault. Only an IOVA the front-end ignored (invalid)
+ * stays pending this long.
+ */
+#define VH_MISS_RETRY_NS 5000000000ull
+
+/* How long the rest of a message may take once its header arrived (a stalled peer is dropped). */
+#define VH_MSG_TIMEOUT_MS 2000
+
+static void vh_log(const struct vh_dev *dev, uint32_t request, int err)
+{
+	fprintf(stderr, "viommu-vhost: %s: request %u refused: %s\n",
+		dev->name ? dev->name : "vhost", request, strerror(-err));
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static bool has_protocol_feature(const struct vh_dev *dev, unsigned int bit)
+{
+	return (dev->protocol_features >> bit) & 1u;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Device IOTLB glue                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Sent without NEED_REPLY and without blocking: the datapath never waits for the front-end. */
+static void vh_send_miss(void *opaque, uint64_t iova, uint32_t perm)
+{
+	struct vh_dev *dev = opaque;
+	struct {
+		struct vhost_user_header hdr;
+		struct vhost_iotlb_msg iotlb;
+	} __attribute__((packed)) m;
+
+	if (dev->backend_fd < 0) {
+		dev->stats.misses_unsent++;
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VHOST_USER_BACKEND_IOTLB_MSG;
+	m.hdr.flags = VHOST_USER_VERSION;
+	m.hdr.size = sizeof(m.iotlb);
+	m.iotlb.iova = iova;
+	m.iotlb.perm = (uint8_t)(perm & VHOST_ACCESS_RW);
+	m.iotlb.type = VHOST_IOTLB_MISS;
+	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(m))
+		dev->stats.misses_sent++;
+	else
+		dev->stats.misses_unsent++; /* devtlb asks again after its retry interval */
+}
+
+static uint64_t vh_clock(void *opaque)
+{
+	const struct vh_dev *dev = opaque;
+
+	return dev->ops->clock(dev->opaque);
+}
+
+static int vh_tlb_create(struct vh_dev *dev)
+{
+	struct viommu_devtlb_config cfg = {
+		.miss = vh_send_miss,
+		.clock = dev->ops && dev->ops->clock ? vh_clock : NULL,
+		.miss_retry_ns = VH_MISS_RETRY_NS,
+		.capacity = dev->ops ? dev->ops->devtlb_capacity : 0,
+		.pending_slots = dev->ops ? dev->ops->devtlb_pending : 0,
+		.opaque = dev,
+	};
+	int ret = viommu_devtlb_create(&cfg, &dev->tlb);
+
+	if (ret < 0)
+		return ret;
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++) {
+		ret = viommu_devtlb_reader_create(dev->tlb, NULL, NULL, &dev->reader[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void vh_tlb_destroy(struct vh_dev *dev)
+{
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++) {
+		if (dev->reader[i])
+			viommu_devtlb_reader_destroy(dev->reader[i]);
+		dev->reader[i] = NULL;
+	}
+	if (dev->tlb)
+		viommu_devtlb_destroy(dev->tlb);
+	dev->tlb = NULL;
+}
+
+/*
+ * Drop every translation and wait until no queue uses one. Single-threaded: readers go offline at
+ * the end of every burst, so the grace period is already over when we get here.
+ */
+static void vh_tlb_flush(struct vh_dev *dev)
+{
+	viommu_devtlb_flush(dev->tlb);
+	viommu_devtlb_synchronize(dev->tlb);
+}
+
+static void audit(struct vh_dev *dev, uint64_t type, uint64_t iova, uint64_t size)
+{
+	struct vh_audit_rec r = { .type = type, .iova = iova, .size = size };
+
+	if (dev->audit)
+		fwrite(&r, sizeof(r), 1, dev->audit);
+}
+
+int vh_dev_audit(struct vh_dev *dev, const char *path)
+{
+	FILE *f = fopen(path, "wbe");
+
+	if (!f)
+		return -errno;
+	if (dev->audit)
+		fclose(dev->audit);
+	dev->audit = f;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory table                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static const struct vh_region *find_region(const struct vh_dev *dev, enum vh_space space,
+					   uint64_t addr)
+{
+	for (unsigned int i = 0; i < dev->nregions; i++) {
+		const struct vh_region *r = &dev->regions[i];
+		uint64_t base = space == VH_SPACE_BUF ? r->gpa : r->uaddr;
+
+		if (addr >= base && addr - base < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen; /* callers guarantee no wrap */
+}
+
+/* Checks one region description on its own and against @others (which it must not overlap). */
+static bool region_valid(const struct vhost_user_memory_region *d, const struct vh_region *others,
+			 unsigned int nothers)
+{
+	uint64_t end;
+
+	if (d->memory_size == 0)
+		return false;
+	if (__builtin_add_overflow(d->guest_phys_addr, d->memory_size, &end) ||
+	    __builtin_add_overflow(d->userspace_addr, d->memory_size, &end) ||
+	    __builtin_add_overflow(d->mmap_offset, d->memory_size, &end) || end > SIZE_MAX ||
+	    end > (uint64_t)INT64_MAX)
+		return false;
+	for (unsigned int i = 0; i < nothers; i++) {
+		if (ranges_overlap(d->guest_phys_addr, d->memory_size, others[i].gpa,
+				   others[i].size) ||
+		    ranges_overlap(d->userspace_addr, d->memory_size, others[i].uaddr,
+				   others[i].size))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Map one region from @fd. The file must be a regular file (memfd, hugetlbfs, tmpfs) at least as
+ * long as the region, so that no access through the mapping can fault past its end.
+ */
+static int region_map(const struct vhost_user_memory_region *d, int fd, struct vh_region *r)
+{
+	struct stat st;
+	size_t len = (size_t)(d->mmap_offset + d->memory_size);
+	void *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size < d->mmap_offset + d->memory_size)
+		return -EINVAL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->gpa = d->guest_phys_addr;
+	r->size = d->memory_size;
+	r->uaddr = d->userspace_addr;
+	r->map_base = p;
+	r->map_size = len;
+	r->host = (uint8_t *)p + d->mmap_offset;
+	return 0;
+}
+
+static void region_unmap(struct vh_region *r)
+{
+	if (r->map_base)
+		munmap(r->map_base, r->map_size);
+	memset(r, 0, sizeof(*r));
+}
+
+static void unmap_all(struct vh_dev *dev)
+{
+	for (unsigned int i = 0; i < dev->nregions; i++)
+		region_unmap(&dev->regions[i]);
+	dev->nregions = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Translation                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr, uint64_t len,
+	     unsigned int perm, uint8_t **host, uint64_t *contig)
+{
+	const struct vh_region *r;
+	uint64_t va, covered;
+	int ret;
+
+	if (len == 0)
+		len = 1;
+	if (dev->iommu) {
+		if (vq >= VH_NUM_VQS)
+			return -EINVAL;
+		ret = viommu_devtlb_lookup(dev->reader[vq], addr, len, perm & VHOST_ACCESS_RW, &va,
+					   &covered);
+		if (ret == VIOMMU_EAGAIN)
+			return -EAGAIN;
+		if (ret < 0)
+			return -EFAULT;
+		*host = (uint8_t *)(uintptr_t)va;
+		*contig = covered;
+		audit(dev, VH_AUDIT_USE, addr, covered);
+		return 0;
+	}
+	r = find_region(dev, space, addr);
+	if (!r)
+		return -EFAULT;
+	addr -= space == VH_SPACE_BUF ? r->gpa : r->uaddr;
+	*host = r->host + addr;
+	*contig = len < r->size - addr ? len : r->size - addr;
+	return 0;
+}
+
+void vh_xlate_done(struct vh_dev *dev, unsigned int vq)
+{
+	if (dev->tlb && vq < VH_NUM_VQS)
+		viommu_devtlb_reader_offline(dev->reader[vq]);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Virtqueue registers                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+bool vh_vq_ready(const struct vh_dev *dev, unsigned int vq)
+{
+	const struct vh_vq *q;
+
+	if (vq >= VH_NUM_VQS)
+		return false;
+	q = &dev->vq[vq];
+	return q->num && q->addr_set && q->started && q->enabled && !q->broken;
+}
+
+void vh_vq_call(struct vh_dev *dev, unsigned int vq)
+{
+	uint64_t one = 1;
+
+	if (vq < VH_NUM_VQS && dev->vq[vq].call_fd >= 0 &&
+	    write(dev->vq[vq].call_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the guest will be told anyway. */
+	}
+}
+
+static void vq_set_kick(struct vh_dev *dev, unsigned int i, int fd)
+{
+	struct vh_vq *q = &dev->vq[i];
+
+	if (q->kick_fd >= 0 && dev->ops && dev->ops->watch_kick)
+		dev->ops->watch_kick(dev->opaque, dev, i, q->kick_fd, false);
+	close_fd(&q->kick_fd);
+	q->kick_fd = fd;
+	if (fd >= 0 && dev->ops && dev->ops->watch_kick)
+		dev->ops->watch_kick(dev->opaque, dev, i, fd, true);
+}
+
+static void stop_queues(struct vh_dev *dev)
+{
+	if (dev->ops && dev->ops->stop)
+		dev->ops->stop(dev->opaque, dev);
+}
+
+static void vq_reset(struct vh_dev *dev, unsigned int i)
+{
+	struct vh_vq *q = &dev->vq[i];
+
+	vq_set_kick(dev, i, -1);
+	close_fd(&q->call_fd);
+	close_fd(&q->err_fd);
+	memset(q, 0, sizeof(*q));
+	q->kick_fd = q->call_fd = q->err_fd = -1;
+}
+
+static void resume(struct vh_dev *dev)
+{
+	if (dev->ops && dev->ops->resume)
+		dev->ops->resume(dev->opaque, dev);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Messages                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* What a handler produces: an error (failure reply), or an explicit u64/state reply. */
+struct reply {
+	bool has_body;
+	uint32_t size;
+	union {
+		uint64_t u64;
+		struct vhost_vring_state state;
+	} body;
+};
+
+static int send_reply(struct vh_dev *dev, uint32_t request, const void *body, uint32_t size)
+{
+	struct {
+		struct vhost_user_header hdr;
+		uint8_t body[sizeof(uint64_t)];
+	} __attribute__((packed)) m;
+	size_t len = VHOST_USER_HDR_SIZE + size;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = request;
+	m.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	m.hdr.size = size;
+	memcpy(m.body, body, size);
+	if (send(dev->sock, &m, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -EPIPE;
+	return 0;
+}
+
+static int reply_u64(struct reply *rep, uint64_t v)
+{
+	rep->has_body = true;
+	rep->size = sizeof(uint64_t);
+	rep->body.u64 = v;
+	return 0;
+}
+
+static uint64_t rd64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static int take_fd(int *fds, size_t nfds, size_t i)
+{
+	int fd;
+
+	if (i >= nfds)
+		return -1;
+	fd = fds[i];
+	fds[i] = -1;
+	return fd;
+}
+
+static int do_set_features(struct vh_dev *dev, uint64_t f)
+{
+	bool iommu = (f >> VIRTIO_F_ACCESS_PLATFORM) & 1u;
+
+	if (f & ~VH_FEATURES)
+		return -EINVAL;
+	if (iommu != dev->iommu || !dev->features_set) {
+		/* Translations of one address space mean nothing in the other. */
+		stop_queues(dev);
+		if (iommu)
+			viommu_devtlb_start(dev->tlb);
+		else
+			viommu_devtlb_stop(dev->tlb);
+		viommu_devtlb_synchronize(dev->tlb);
+	}
+	dev->features = f;
+	dev->features_set = true;
+	dev->iommu = iommu;
+	/* Without protocol features a ring is enabled as soon as it starts. */
+	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+			dev->vq[i].enabled = true;
+	resume(dev);
+	return 0;
+}
+
+static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size, int *fds,
+			    size_t nfds)
+{
+	struct vhost_user_memory m;
+	struct vh_region next[VHOST_MEMORY_BASELINE_NREGIONS];
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (size < 8)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	memcpy(&m, p, size < sizeof(m) ? size : sizeof(m));
+	if (m.nregions == 0 || m.nregions > VHOST_MEMORY_BASELINE_NREGIONS ||
+	    size != 8 + m.nregions * sizeof(struct vhost_user_memory_region) || nfds != m.nregions)
+		return -EINVAL;
+	memset(next, 0, sizeof(next));
+	for (n = 0; n < m.nregions; n++) {
+		if (!region_valid(&m.regions[n], next, n)) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = region_map(&m.regions[n], fds[n], &next[n]);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		while (n--)
+			region_unmap(&next[n]);
+		return ret;
+	}
+	/* The old table goes: nothing may still point into it. */
+	stop_queues(dev);
+	vh_tlb_flush(dev);
+	unmap_all(dev);
+	memcpy(dev->regions, next, sizeof(next));
+	dev->nregions = m.nregions;
+	resume(dev);
+	return 0; /* the fds are closed by the caller: the mappings keep the memory */
+}
+
+static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, int *fds,
+			  size_t nfds)
+{
+	struct vhost_user_memory_single m;
+	int ret;
+
+	if (size != sizeof(m) || nfds != 1)
+		return -EINVAL;
+	memcpy(&m, p, sizeof(m));
+	if (dev->nregions >= VH_MAX_MEM_SLOTS ||
+	    !region_valid(&m.region, dev->regions, dev->nregions))
+		return -EINVAL;
+	ret = region_map(&m.region, fds[0], &dev->regions[dev->nregions]);
+	if (ret < 0)
+		return ret;
+	dev->nregions++;
+	resume(dev);
+	return 0;
+}
+
+static int do_rem_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, size_t nfds)
+{
+	struct vhost_user_memory_single m;
+
+	/* "No file descriptors SHOULD be passed"; one is accepted and closed by the caller. */
+	if (size != sizeof(m) || nfds > 1)
+		return -EINVAL;
+	memcpy(&m, p, sizeof(m));
+	for (unsigned int i = 0; i < dev->nregions; i++) {
+		struct vh_region *r = &dev->regions[i];
+
+		if (r->gpa != m.region.guest_phys_addr || r->size != m.region.memory_size ||
+		    r->uaddr != m.region.userspace_addr)
+			continue;
+		stop_queues(dev);
+		vh_tlb_flush(dev);
+		region_unmap(r);
+		dev->regions[i] = dev->regions[dev->nregions - 1];
+		memset(&dev->regions[dev->nregions - 1], 0, sizeof(*r));
+		dev->nregions--;
+		resume(dev);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int vring_index(const struct vh_dev *dev, uint32_t index)
+{
+	(void)dev;
+	return index < VH_NUM_VQS ? (int)index : -EINVAL;
+}
+
+static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fds, size_t nfds)
+{
+	unsigned int i = v & VHOST_USER_VRING_IDX_MASK;
+	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	int fd;
+
+	if (v & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK) ||
+	    i >= VH_NUM_VQS || nfds != (nofd ? 0u : 1u))
+		return -EINVAL;
+	fd = nofd ? -1 : take_fd(fds, nfds, 0);
+	/* Never block on an fd the front-end handed us. */
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	switch (request) {
+	case VHOST_USER_SET_VRING_KICK:
+		vq_set_kick(dev, i, fd);
+		/* Without a kick fd the ring is polled: we treat it as started and rely on resume. */
+		dev->vq[i].started = true;
+		dev->vq[i].broken = false;
+		if (!(dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+			dev->vq[i].enabled = true;
+		resume(dev);
+		break;
+	case VHOST_USER_SET_VRING_CALL:
+		close_fd(&dev->vq[i].call_fd);
+		dev->vq[i].call_fd = fd;
+		break;
+	default:
+		close_fd(&dev->vq[i].err_fd);
+		dev->vq[i].err_fd = fd;
+		break;
+	}
+	return 0;
+}
+
+static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
+{
+	struct vhost_vring_addr a;
+	struct vh_vq *q;
+	int i;
+
+	if (size != sizeof(a))
+		return -EINVAL;
+	memcpy(&a, p, sizeof(a));
+	i = vring_index(dev, a.index);
+	/* Dirty logging (VHOST_F_LOG_ALL) is not offered, so a log address is refused. */
+	if (i < 0 || a.flags & ~(uint32_t)VHOST_VRING_F_LOG || a.flags & VHOST_VRING_F_LOG)
+		return -EINVAL;
+	/* virtio 1.2 §2.7: descriptor table 16-byte, available ring 2-byte, used ring 4-byte. */
+	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
+		return -EINVAL;
+	q = &dev->vq[i];
+	stop_queues(dev);
+	q->desc_addr = a.desc_user_addr;
+	q->avail_addr = a.avail_user_addr;
+	q->used_addr = a.used_user_addr;
+	q->addr_set = true;
+	q->broken = false;
+	resume(dev);
+	return 0;
+}
+
+static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
+{
+	struct vhost_iotlb_msg m;
+	const struct vh_region *r;
+	uint64_t off, last;
+	int ret;
+
+	/* 26 meaningful bytes; QEMU and DPDK send 32 (padding). */
+	if (size < VHOST_IOTLB_MSG_MIN_SIZE || size > sizeof(m))
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	memcpy(&m, p, size);
+	dev->stats.iotlb_msgs++;
+	switch (m.type) {
+	case VHOST_IOTLB_UPDATE:
+		/* The host range must lie wholly inside one mapped region. */
+		if (m.size == 0 || m.perm == 0 || m.perm & ~VHOST_ACCESS_RW ||
+		    __builtin_add_overflow(m.iova, m.size - 1, &last))
+			return -EINVAL;
+		r = find_region(dev, VH_SPACE_RING, m.uaddr);
+		if (!r)
+			return -EFAULT;
+		off = m.uaddr - r->uaddr;
+		if (m.size > r->size - off)
+			return -EFAULT;
+		ret = viommu_devtlb_update(dev->tlb, m.iova, m.size,
+					   (uint64_t)(uintptr_t)(r->host + off), m.perm);
+		if (ret < 0)
+			return -EINVAL;
+		dev->stats.iotlb_updates++;
+		audit(dev, VH_AUDIT_UPDATE, m.iova, m.size);
+		resume(dev);
+		return 0;
+	case VHOST_IOTLB_INVALIDATE:
+		/* uaddr and perm are not initialised by QEMU: ignored. Size 0 or a wrapping end
+		 * means "to the end of the space" (devtlb handles both). */
+		viommu_devtlb_invalidate(dev->tlb, m.iova, m.size);
+		/* Acknowledge only once no queue can still use the removed translations. */
+		viommu_devtlb_synchronize(dev->tlb);
+		dev->stats.iotlb_invalidates++;
+		audit(dev, VH_AUDIT_INVALIDATE, m.iova, m.size);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, const uint8_t *p,
+		    int *fds, size_t nfds, struct reply *rep)
+{
+	uint32_t size = hdr->size;
+	struct vhost_vring_state st;
+	int i;
+
+	/* Messages that carry fds check their own count; every other message carries none. */
+	switch (hdr->request) {
+	case VHOST_USER_SET_MEM_TABLE:
+	case VHOST_USER_ADD_MEM_REG:
+	case VHOST_USER_REM_MEM_REG:
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR:
+	case VHOST_USER_SET_BACKEND_REQ_FD:
+		break;
+	default:
+		if (nfds)
+			return -EINVAL;
+	}
+
+	switch (hdr->request) {
+	case VHOST_USER_GET_FEATURES:
+		return size == 0 ? reply_u64(rep, VH_FEATURES) : -EINVAL;
+	case VHOST_USER_SET_FEATURES:
+		return size == 8 ? do_set_features(dev, rd64(p)) : -EINVAL;
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+		return size == 0 ? reply_u64(rep, VH_PROTOCOL_FEATURES) : -EINVAL;
+	case VHOST_USER_SET_PROTOCOL_FEATURES:
+		if (size != 8 || rd64(p) & ~VH_PROTOCOL_FEATURES)
+			return -EINVAL;
+		dev->protocol_features = rd64(p);
+		return 0;
+	case VHOST_USER_SET_OWNER:
+		if (size != 0)
+			return -EINVAL;
+		dev->owner = true;
+		return 0;
+	case VHOST_USER_RESET_OWNER:
+		if (size != 0)
+			return -EINVAL;
+		stop_queues(dev);
+		for (unsigned int q = 0; q < VH_NUM_VQS; q++)
+			vq_reset(dev, q);
+		dev->owner = false;
+		return 0;
+	case VHOST_USER_GET_QUEUE_NUM:
+		return size == 0 ? reply_u64(rep, 1) : -EINVAL;
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		return size == 0 ? reply_u64(rep, VH_MAX_MEM_SLOTS) : -EINVAL;
+	case VHOST_USER_SET_MEM_TABLE:
+		return do_set_mem_table(dev, p, size, fds, nfds);
+	case VHOST_USER_ADD_MEM_REG:
+		if (!has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+			return -EINVAL;
+		return do_add_mem_reg(dev, p, size, fds, nfds);
+	case VHOST_USER_REM_MEM_REG:
+		if (!has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+			return -EINVAL;
+		return do_rem_mem_reg(dev, p, size, nfds);
+	case VHOST_USER_SET_VRING_NUM:
+	case VHOST_USER_SET_VRING_BASE:
+	case VHOST_USER_GET_VRING_BASE:
+	case VHOST_USER_SET_VRING_ENABLE:
+		if (size != sizeof(st))
+			return -EINVAL;
+		memcpy(&st, p, sizeof(st));
+		i = vring_index(dev, st.index);
+		if (i < 0)
+			return i;
+		break;
+	case VHOST_USER_SET_VRING_ADDR:
+		return do_vring_addr(dev, p, size);
+	case VHOST_USER_SET_VRING_KICK:
+	case VHOST_USER_SET_VRING_CALL:
+	case VHOST_USER_SET_VRING_ERR:
+		return size == 8 ? do_vring_fd(dev, hdr->request, rd64(p), fds, nfds) : -EINVAL;
+	case VHOST_USER_SET_BACKEND_REQ_FD:
+		if (size != 0 || nfds != 1 ||
+		    !has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+			return -EINVAL;
+		close_fd(&dev->backend_fd);
+		dev->backend_fd = take_fd(fds, nfds, 0);
+		return 0;
+	case VHOST_USER_IOTLB_MSG:
+		return do_iotlb(dev, p, size);
+	default:
+		/* SET_LOG_BASE/SET_LOG_FD (logging not offered), SEND_RARP, NET_SET_MTU, ... */
+		return -ENOSYS;
+	}
+
+	/* The vring-state messages. */
+	switch (hdr->request) {
+	case VHOST_USER_SET_VRING_NUM:
+		/* virtio 1.2 §2.7: a power of 2, at most 32768. */
+		if (st.num == 0 || st.num > VH_VQ_MAX_SIZE || st.num & (st.num - 1))
+			return -EINVAL;
+		stop_queues(dev);
+		dev->vq[i].num = st.num;
+		return 0;
+	case VHOST_USER_SET_VRING_BASE:
+		if (st.num > UINT16_MAX)
+			return -EINVAL;
+		stop_queues(dev);
+		dev->vq[i].last_avail = (uint16_t)st.num;
+		dev->vq[i].used_idx = (uint16_t)st.num;
+		dev->vq[i].used_next = (uint16_t)st.num;
+		return 0;
+	case VHOST_USER_GET_VRING_BASE:
+		/* Stops the ring; the reply is the next available index to process. */
+		stop_queues(dev);
+		st.num = dev->vq[i].last_avail;
+		vq_set_kick(dev, (unsigned int)i, -1);
+		close_fd(&dev->vq[i].call_fd);
+		dev->vq[i].started = false;
+		rep->has_body = true;
+		rep->size = sizeof(st);
+		rep->body.state = st;
+		return 0;
+	default: /* SET_VRING_ENABLE */
+		if (st.num > 1)
+			return -EINVAL;
+		dev->vq[i].enabled = st.num;
+		if (st.num)
+			resume(dev);
+		else
+			stop_queues(dev);
+		return 0;
+	}
+}
+
+static bool has_reply_body(uint32_t request)
+{
+	switch (request) {
+	case VHOST_USER_GET_FEATURES:
+	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VHOST_USER_GET_VRING_BASE:
+	case VHOST_USER_GET_QUEUE_NUM:
+	case VHOST_USER_GET_MAX_MEM_SLOTS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, const void *payload,
+		   int *fds, size_t nfds)
+{
+	struct reply rep = { 0 };
+	uint64_t status;
+	int ret;
+
+	dev->stats.msgs++;
+	ret = dispatch(dev, hdr, payload, fds, nfds, &rep);
+	if (dev->verbose)
+		fprintf(stderr, "viommu-vhost: %s: request %u flags 0x%x size %u fds %zu: %d\n",
+			dev->name ? dev->name : "vhost", hdr->request, hdr->flags, hdr->size, nfds,
+			ret);
+	for (size_t i = 0; i < nfds; i++)
+		close_fd(&fds[i]);
+	if (ret < 0) {
+		dev->stats.bad_msgs++;
+		if (hdr->request == VHOST_USER_IOTLB_MSG)
+			dev->stats.iotlb_rejected++;
+		vh_log(dev, hdr->request, ret);
+	}
+	if (rep.has_body && ret == 0)
+		return send_reply(dev, hdr->request, &rep.body, rep.size);
+	/* A refused GET has no failure form: the front-end would wait forever. End instead. */
+	if (ret < 0 && has_reply_body(hdr->request))
+		return -EPROTO;
+	/* REPLY_ACK: a u64, zero on success. QEMU sets NEED_REPLY on IOTLB_MSG unconditionally. */
+	if (hdr->flags & VHOST_USER_NEED_REPLY_MASK || rep.has_body) {
+		status = ret < 0 ? 1 : 0;
+		return send_reply(dev, hdr->request, &status, sizeof(status));
+	}
+	return 0;
+}
+
+/* Read exactly @len bytes, waiting at most VH_MSG_TIMEOUT_MS for each part. */
+static int read_full(int sock, uint8_t *buf, size_t len)
+{
+	while (len) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, VH_MSG_TIMEOUT_MS) <= 0)
+			return -ETIMEDOUT;
+		n = recv(sock, buf, len, MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int vh_dev_handle(struct vh_dev *dev)
+{
+	struct vhost_user_header hdr;
+	uint8_t payload[VHOST_USER_PAYLOAD_MAX];
+	/* Room for more fds than any message may carry, so that extra ones arrive and get closed. */
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * VHOST_USER_MAX_FDS * sizeof(int))];
+	} control;
+	int fds[2 * VHOST_USER_MAX_FDS];
+	size_t nfds = 0;
+	struct iovec iov = { .iov_base = &hdr, .iov_len = sizeof(hdr) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	ssize_t n;
+	int ret = 0;
+
+	do {
+		n = recvmsg(dev->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return -ECONNRESET;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t j = 0; j < k && nfds < 2 * VHOST_USER_MAX_FDS; j++)
+			memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		ret = -EBADMSG;
+	if (!ret && (size_t)n < sizeof(hdr))
+		ret = read_full(dev->sock, (uint8_t *)&hdr + n, sizeof(hdr) - (size_t)n);
+	/* Past this point the stream position is only known if the header is sane. */
+	if (!ret && ((hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
+		     hdr.flags & VHOST_USER_REPLY_MASK || hdr.size > VHOST_USER_PAYLOAD_MAX))
+		ret = -EBADMSG;
+	if (!ret)
+		ret = read_full(dev->sock, payload, hdr.size);
+	if (!ret && nfds > VHOST_USER_MAX_FDS)
+		ret = -EBADMSG;
+	if (ret) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		dev->stats.bad_msgs++;
+		return ret;
+	}
+	return vh_dev_process(dev, &hdr, payload, fds, nfds);
+}
+
+int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
+		const char *name)
+{
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->sock = sock;
+	dev->backend_fd = -1;
+	dev->ops = ops;
+	dev->opaque = opaque;
+	dev->name = name;
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+		dev->vq[i].kick_fd = dev->vq[i].call_fd = dev->vq[i].err_fd = -1;
+	ret = vh_tlb_create(dev);
+	if (ret < 0) {
+		vh_tlb_destroy(dev);
+		close_fd(&dev->sock);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void vh_dev_destroy(struct vh_dev *dev)
+{
+	stop_queues(dev);
+	for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+		vq_reset(dev, i);
+	vh_tlb_destroy(dev);
+	unmap_all(dev);
+	close_fd(&dev->backend_fd);
+	close_fd(&dev->sock);
+	if (dev->audit)
+		fclose(dev->audit);
+	dev->audit = NULL;
+}

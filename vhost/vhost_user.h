@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One vhost-user connection: the protocol state machine of a back-end (vhost-user.rst), the
+ * memory table, the virtqueue registers, and the device IOTLB that every guest access goes
+ * through when VIRTIO_F_ACCESS_PLATFORM is negotiated.
+ *
+ * Single-threaded: the embedder calls vh_dev_handle() when the socket is readable and runs the
+ * datapath from the same thread, so IOTLB UPDATE/INVALIDATE never race a guest access.
+ */
+#ifndef VHOST_USER_H
+#define VHOST_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vhost_user_proto.h"
+
+struct viommu_devtlb;
+struct viommu_devtlb_reader;
+
+#define VH_MAX_MEM_SLOTS 32u /* our GET_MAX_MEM_SLOTS answer */
+#define VH_NUM_VQS 2u	     /* one queue pair: 0 = receiveq, 1 = transmitq */
+#define VH_VQ_MAX_SIZE 32768u
+
+enum vh_space {
+	VH_SPACE_RING, /* ring addresses: front-end virtual addresses, or IOVAs */
+	VH_SPACE_BUF,  /* descriptor addresses: guest-physical addresses, or IOVAs */
+};
+
+struct vh_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uaddr;	 /* front-end virtual address */
+	uint8_t *host;	 /* our mapping of gpa */
+	void *map_base;	 /* what mmap returned (host - mmap_offset) */
+	size_t map_size; /* size + mmap_offset */
+};
+
+struct vh_vq {
+	uint32_t num;
+	uint16_t last_avail;
+	uint16_t used_idx;  /* published to the guest */
+	uint16_t used_next; /* next used slot to fill (ahead of used_idx until published) */
+	uint64_t desc_addr;
+	uint64_t avail_addr;
+	uint64_t used_addr;
+	int kick_fd;
+	int call_fd;
+	int err_fd;
+	bool addr_set;
+	bool started; /* a kick fd (or polling) was set */
+	bool enabled;
+	bool broken; /* the guest corrupted the ring: stop until the ring is set up again */
+};
+
+struct vh_stats {
+	uint64_t msgs;
+	uint64_t bad_msgs;
+	uint64_t iotlb_msgs;
+	uint64_t iotlb_updates;
+	uint64_t iotlb_invalidates;
+	uint64_t iotlb_rejected;
+	uint64_t misses_sent;
+	uint64_t misses_unsent; /* no back-end channel, or it was full */
+};
+
+struct vh_dev;
+
+/* What the device behind the connection is told. Any pointer may be NULL. */
+struct vh_dev_ops {
+	/* Watch or stop watching @fd (a kick eventfd of queue @vq). */
+	void (*watch_kick)(void *opaque, struct vh_dev *dev, unsigned int vq, int fd, bool add);
+	/* Queues may be able to make progress now (a translation arrived, a ring started). */
+	void (*resume)(void *opaque, struct vh_dev *dev);
+	/* The queues are about to be stopped or reset: drop anything that refers to them. */
+	void (*stop)(void *opaque, struct vh_dev *dev);
+	/* Monotonic nanoseconds for the device IOTLB's miss retry (NULL: CLOCK_MONOTONIC). */
+	uint64_t (*clock)(void *opaque);
+	/* Device-IOTLB entries and pending-miss slots (0: devtlb's defaults, 2048 and 256). */
+	uint32_t devtlb_capacity;
+	uint32_t devtlb_pending;
+};
+
+struct vh_dev {
+	int sock;
+	int backend_fd;
+	uint64_t features;	    /* acknowledged by SET_FEATURES */
+	uint64_t protocol_features; /* acknowledged by SET_PROTOCOL_FEATURES */
+	bool features_set;
+	bool owner;
+	bool iommu; /* VIRTIO_F_ACCESS_PLATFORM negotiated */
+	unsigned int nregions;
+	struct vh_region regions[VH_MAX_MEM_SLOTS];
+	struct vh_vq vq[VH_NUM_VQS];
+	struct viommu_devtlb *tlb; /* de-duplicates misses itself */
+	struct viommu_devtlb_reader *reader[VH_NUM_VQS];
+	struct vh_stats stats;
+	void *audit;  /* FILE * of the audit log, or NULL */
+	bool verbose; /* log every message to stderr */
+	const struct vh_dev_ops *ops;
+	void *opaque;
+	const char *name; /* for log messages */
+};
+
+/* Virtio features we offer (GET_FEATURES) and protocol features (GET_PROTOCOL_FEATURES). */
+#define VH_FEATURES                                                                    \
+	((1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) | \
+	 (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM))
+#define VH_PROTOCOL_FEATURES                                                                       \
+	((1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) | \
+	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+
+/* Set up @dev on the connected socket @sock (owned from now on). 0 or -errno. */
+int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
+		const char *name);
+/* Close everything @dev holds (socket, fds, mappings, IOTLB). */
+void vh_dev_destroy(struct vh_dev *dev);
+
+/*
+ * Receive and handle one message from the socket. Returns 0, or a negative errno when the
+ * connection must be closed (peer gone, or a message so malformed that the stream is lost).
+ * A message that is merely invalid gets an error reply when one is due and returns 0.
+ */
+int vh_dev_handle(struct vh_dev *dev);
+
+/*
+ * Handle one already-received message (the parser the socket path and the fuzzer share). Takes
+ * ownership of the @nfds fds in @fds (closes the ones it does not keep). Same return as
+ * vh_dev_handle().
+ */
+int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, const void *payload,
+		   int *fds, size_t nfds);
+
+/*
+ * Translate [addr, addr + len) of @space into our address space for @perm (VHOST_ACCESS_*), on
+ * behalf of queue @vq (its device-IOTLB reader).
+ * On success *host points at the first byte and *contig (>= 1, <= len) bytes are contiguous.
+ * Returns -EAGAIN after a translation miss (a MISS was sent or is pending: retry when resume()
+ * is called) or -EFAULT when the address is not guest memory.
+ */
+int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t addr, uint64_t len,
+	     unsigned int perm, uint8_t **host, uint64_t *contig);
+
+/* The datapath of queue @vq holds no translated address any more (end of a burst). */
+void vh_xlate_done(struct vh_dev *dev, unsigned int vq);
+
+/*
+ * Audit log: one record per accepted UPDATE, per INVALIDATE and per translation the datapath
+ * used, in the order they happened, so a checker can prove that no translation was used after an
+ * invalidation removed it. Opens @path (truncating it); 0 or -errno.
+ */
+enum vh_audit_type {
+	VH_AUDIT_UPDATE = 1,
+	VH_AUDIT_INVALIDATE = 2,
+	VH_AUDIT_USE = 3,
+};
+struct vh_audit_rec {
+	uint64_t type; /* enum vh_audit_type */
+	uint64_t iova;
+	uint64_t size; /* INVALIDATE: as received (0 or a wrapping end means "to the end") */
+};
+int vh_dev_audit(struct vh_dev *dev, const char *path);
+
+/* Signal the guest that queue @vq has used buffers (unless it suppressed interrupts). */
+void vh_vq_call(struct vh_dev *dev, unsigned int vq);
+
+/* Whether queue @vq can be processed (set up, started, enabled, not broken). */
+bool vh_vq_ready(const struct vh_dev *dev, unsigned int vq);
+
+#endif
