@@ -11,26 +11,14 @@
 
 #include <viommu/devtlb.h>
 
+#include "fuzz_input.h"
+
 #define REF_MAX 64
 
 struct rent {
 	uint64_t iova, last, uaddr;
 	uint32_t perm;
 };
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 /* Addresses cluster so that operations meet, with the ends of the space in reach. */
 static uint64_t addr(struct input *in)

@@ -9,26 +9,14 @@
 
 #include <viommu/iotlb.h>
 
+#include "fuzz_input.h"
+
 #define REF_MAX 64
 
 struct ref_ent {
 	struct viommu_iotlb_entry e;
 	int used;
 };
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 static int covers(const struct viommu_iotlb_entry *e, uint64_t iova)
 {

@@ -11,22 +11,10 @@
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
 
+#include "fuzz_input.h"
+
 #define MEM_SIZE (64u << 10)
 #define ACC_RWX (VIOMMU_ACC_READ | VIOMMU_ACC_WRITE | VIOMMU_ACC_EXEC)
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 struct fz {
 	const struct viommu_pt_cfg *cfg;

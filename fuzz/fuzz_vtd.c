@@ -13,21 +13,9 @@
 #include <viommu/flatmem.h>
 #include <viommu/vtd.h>
 
+#include "fuzz_input.h"
+
 #define MEM_SIZE (1u << 20)
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned int bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
 
 /* Offsets worth hitting: every register the model decodes, and the fault records. */
 static const uint16_t regs[] = { 0x18, 0x1c,  0x20,  0x24,  0x28,  0x2c, 0x34, 0x38, 0x3c,
