@@ -11,6 +11,7 @@
 #include "test_common.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -40,6 +41,8 @@ struct shared {
 	struct viommu_devtlb_reader *r[NREADERS];
 	_Atomic uint64_t state[NPAGES];
 	atomic_bool done;
+	atomic_bool reader_failed;
+	_Atomic uint64_t lookups; /* by all readers: the writer paces itself on it */
 	_Atomic uint64_t wakes;
 	uint64_t seed;
 };
@@ -101,6 +104,7 @@ static void *reader(void *p)
 				a->errors++;
 			}
 		}
+		atomic_fetch_add_explicit(&sh->lookups, 1, memory_order_relaxed);
 		if (++n % 32 == 0)
 			viommu_devtlb_reader_quiesce(r);
 		if (n % 4096 == 0) {
@@ -108,6 +112,8 @@ static void *reader(void *p)
 			viommu_devtlb_reader_online(r);
 		}
 	}
+	if (a->errors)
+		atomic_store(&sh->reader_failed, true);
 	viommu_devtlb_reader_offline(r);
 	return NULL;
 }
@@ -130,6 +136,17 @@ static void writer(struct shared *sh)
 	for (unsigned int op = 0; op < WRITER_OPS; op++) {
 		uint64_t pg = test_below(&g, NPAGES), n = 1 + test_below(&g, 4);
 		unsigned int kind = (unsigned int)test_below(&g, 100);
+
+		/*
+		 * Interleave by construction, not by the scheduler's grace: on a loaded machine the
+		 * writer could otherwise finish before a reader ran at all. Every 32 operations, wait
+		 * until the readers have made one lookup per 4 writer operations.
+		 */
+		if (op % 32 == 0) {
+			while (atomic_load_explicit(&sh->lookups, memory_order_relaxed) < op / 4 &&
+			       !atomic_load(&sh->reader_failed))
+				sched_yield();
+		}
 
 		if (pg + n > NPAGES)
 			n = NPAGES - pg;
