@@ -13,32 +13,6 @@ static int amd_check(const struct viommu_pt_cfg *cfg)
 	return 0;
 }
 
-static bool amd_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
-		    struct viommu_pt_walk_result *res)
-{
-	unsigned int ias = 12 + 9 * cfg->levels;
-
-	g->root = cfg->root;
-	g->levels = cfg->levels;
-	g->gran = 12;
-	g->bpl = 9;
-	/* Mode 6 covers the whole 64-bit space: its root indexes bits 63:57. */
-	g->top_bits = ias > 64 ? 7 : 9;
-	g->lo = 0;
-	if (ias >= 64) {
-		g->hi = UINT64_MAX;
-		return true;
-	}
-	g->hi = VI_BIT(ias) - 1;
-	if (iova <= g->hi)
-		return true;
-	g->lo = VI_BIT(ias);
-	g->hi = UINT64_MAX;
-	res->fault = VIOMMU_FAULT_ADDR_SIZE;
-	res->detail = VIOMMU_PT_D_INPUT_RANGE;
-	return false;
-}
-
 static void amd_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, unsigned int level,
 		       uint64_t pte, uint32_t access, struct pt_ent *e)
 {
@@ -125,7 +99,7 @@ static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 const struct pt_fmt pt_fmt_amd_v1 = {
 	.name = "amd-v1",
 	.check = amd_check,
-	.geo = amd_geo,
+	.geo = pt_geo_radix4k,
 	.decode = amd_decode,
 	.update = amd_update,
 	.leaf_ok = amd_leaf_ok,

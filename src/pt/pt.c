@@ -636,3 +636,28 @@ int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t
 		*unmapped = removed;
 	return ret;
 }
+
+bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		    struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + 9 * cfg->levels;
+
+	g->root = cfg->root;
+	g->levels = cfg->levels;
+	g->gran = 12;
+	g->bpl = 9;
+	g->top_bits = ias > 64 ? 7 : 9;
+	g->lo = 0;
+	if (ias >= 64) {
+		g->hi = UINT64_MAX;
+		return true;
+	}
+	g->hi = VI_BIT(ias) - 1;
+	if (iova <= g->hi)
+		return true;
+	g->lo = VI_BIT(ias);
+	g->hi = UINT64_MAX;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_INPUT_RANGE;
+	return false;
+}

@@ -73,6 +73,15 @@ static inline void pt_ent_fault(struct pt_ent *e, enum viommu_fault_type type, u
 	e->detail = detail;
 }
 
+/*
+ * Geometry of a table of 4 KiB granules and 512-entry levels over [0, 2^(12 + 9 * levels)), the
+ * layout of VT-d second level (3-5 levels) and AMD v1 (1-6; mode 6 covers all 64 bits and its root
+ * indexes bits 63:57). An address above the range is an address-size fault (VT-d: "address beyond
+ * AGAW/MGAW"; AMD: beyond the DTE mode's reach).
+ */
+bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+		    struct viommu_pt_walk_result *res);
+
 struct pt_fmt {
 	const char *name;
 	/* 0 when @cfg is usable, else VIOMMU_EINVAL. */

@@ -13,29 +13,6 @@ static int vtd_sl_check(const struct viommu_pt_cfg *cfg)
 	return 0;
 }
 
-static bool vtd_sl_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
-		       struct viommu_pt_walk_result *res)
-{
-	unsigned int ias = 12 + 9 * cfg->levels;
-
-	g->root = cfg->root;
-	g->levels = cfg->levels;
-	g->gran = 12;
-	g->bpl = 9;
-	g->top_bits = 9;
-	if (iova >> ias) {
-		/* Beyond the domain's AGAW: fault reason "address beyond AGAW/MGAW". */
-		g->lo = VI_BIT(ias);
-		g->hi = UINT64_MAX;
-		res->fault = VIOMMU_FAULT_ADDR_SIZE;
-		res->detail = VIOMMU_PT_D_INPUT_RANGE;
-		return false;
-	}
-	g->lo = 0;
-	g->hi = VI_BIT(ias) - 1;
-	return true;
-}
-
 static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
 			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
 {
@@ -131,7 +108,7 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 const struct pt_fmt pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
 	.check = vtd_sl_check,
-	.geo = vtd_sl_geo,
+	.geo = pt_geo_radix4k,
 	.decode = vtd_sl_decode,
 	.update = vtd_sl_update,
 	.leaf_ok = vtd_sl_leaf_ok,
