@@ -85,6 +85,12 @@ struct vtd_drv {
 	size_t nfree, cap_free;
 	uint64_t bump;
 	struct vtd_drv_stats st;
+	/* Caching mode: maps made by vtd_drv_map_nosync() awaiting vtd_drv_sync_map(). */
+	struct sync_range {
+		uint16_t did;
+		uint64_t iova, size;
+	} * sync;
+	size_t nsync, cap_sync;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -272,17 +278,34 @@ static int flush_iotlb(struct vtd_drv *d, int gran, uint16_t did, uint64_t addr,
 	return (rd64(d, iro + 8) >> 57) & 3 ? 0 : VIOMMU_EIO;
 }
 
-/* Linux iommu_flush_iotlb_psi(): the smallest aligned power of two covering the range. */
-int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+/*
+ * Linux iommu_flush_iotlb_psi(): the smallest aligned power of two covering the range, or the
+ * whole domain when the unit cannot express it. Returns the granularity.
+ */
+static int psi_encode(const struct vtd_drv *d, uint64_t iova, uint64_t size, uint64_t *addr,
+		      uint32_t *am)
 {
 	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
-	uint32_t am = 0;
 
-	while (am < 63 && (pfn >> am) != (last >> am))
-		am++;
-	if (!CAP_PSI(d->cap) || am > CAP_MAMV(d->cap))
-		return flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
-	return flush_iotlb(d, GRAN_DEVICE_OR_PAGE, did, (pfn >> am) << (12 + am), am);
+	*am = 0;
+	while (*am < 63 && (pfn >> *am) != (last >> *am))
+		(*am)++;
+	if (!CAP_PSI(d->cap) || *am > CAP_MAMV(d->cap)) {
+		*addr = 0;
+		*am = 0;
+		return GRAN_DOMAIN;
+	}
+	*addr = (pfn >> *am) << (12 + *am);
+	return GRAN_DEVICE_OR_PAGE;
+}
+
+int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+{
+	uint64_t addr;
+	uint32_t am;
+	int gran = psi_encode(d, iova, size, &addr, &am);
+
+	return flush_iotlb(d, gran, did, addr, am);
 }
 
 int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size)
@@ -345,6 +368,7 @@ void vtd_drv_destroy(struct vtd_drv *d)
 		}
 	}
 	free(d->doms);
+	free(d->sync);
 	free(d->free_pages);
 	free(d);
 }
@@ -528,6 +552,90 @@ int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, ui
 	if (CAP_CM(d->cap))
 		ret = vtd_drv_flush_range(d, did, iova, size);
 	return ret;
+}
+
+int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		       uint32_t perm)
+{
+	struct dom *m = dom_get(d, did);
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOMEM;
+	if (CAP_CM(d->cap) && d->nsync == d->cap_sync) {
+		size_t cap = d->cap_sync ? d->cap_sync * 2 : 64;
+		struct sync_range *p = realloc(d->sync, cap * sizeof(*p));
+
+		if (!p)
+			return VIOMMU_ENOMEM;
+		d->sync = p;
+		d->cap_sync = cap;
+	}
+	ret = viommu_pt_map(m->pt, iova, gpa, size, perm, 0);
+	if (ret)
+		return ret;
+	d->st.maps++;
+	if (CAP_CM(d->cap))
+		d->sync[d->nsync++] = (struct sync_range){ did, iova, size };
+	return 0;
+}
+
+/*
+ * Linux iotlb_sync_map: one page-selective descriptor per recorded map, all in one queued
+ * submission (one IQT write); register-based invalidation flushes them one by one.
+ */
+int vtd_drv_sync_map(struct vtd_drv *d)
+{
+	uint64_t desc[QI_ENTRIES - 2][2];
+	size_t i = 0;
+	int ret = 0;
+
+	while (i < d->nsync && !ret) {
+		int n = 0;
+
+		for (; i < d->nsync && n < QI_ENTRIES - 2; i++) {
+			const struct sync_range *r = &d->sync[i];
+			uint64_t addr;
+			uint32_t am;
+			int gran = psi_encode(d, r->iova, r->size, &addr, &am);
+
+			if (!d->qi) {
+				ret = flush_iotlb(d, gran, r->did, addr, am);
+				if (ret)
+					break;
+				continue;
+			}
+			if (gran == GRAN_DOMAIN)
+				d->st.dsi++;
+			else
+				d->st.psi++;
+			desc[n][0] = QI_IOTLB | QI_IOTLB_DR | QI_IOTLB_DW | (uint64_t)gran << 4 |
+				     (uint64_t)r->did << 16;
+			desc[n][1] = addr | am;
+			n++;
+		}
+		if (n && !ret)
+			ret = qi_submit(d, desc, n);
+	}
+	d->nsync = 0;
+	return ret;
+}
+
+int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+{
+	struct dom *m = d->doms[did];
+	uint64_t unmapped = 0;
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOENT;
+	ret = viommu_pt_unmap(m->pt, iova, size, &unmapped);
+	if (ret)
+		return ret;
+	d->st.unmaps++;
+	m->pending++;
+	d->pending++;
+	return 0;
 }
 
 int vtd_drv_flush(struct vtd_drv *d)

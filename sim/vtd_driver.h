@@ -65,7 +65,18 @@ int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, ui
  * domain once @batch unmaps are pending (or at vtd_drv_flush).
  */
 int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
-/* Complete every deferred flush. */
+/*
+ * Building blocks for a DMA layer that keeps its own flush policy: change the page tables without
+ * invalidating. vtd_drv_map_nosync() records the range when the unit is in caching mode and
+ * vtd_drv_sync_map() flushes every recorded range in one queued submission (Linux's
+ * iotlb_sync_map); vtd_drv_unmap_nosync() leaves the domain to vtd_drv_flush().
+ */
+int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		       uint32_t perm);
+int vtd_drv_sync_map(struct vtd_drv *d);
+int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+
+/* Complete every deferred flush (one domain-selective flush per domain with pending unmaps). */
 int vtd_drv_flush(struct vtd_drv *d);
 /* Page-selective flush of [iova, iova + size) in @did, as after changing a present entry. */
 int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);

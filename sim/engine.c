@@ -1,0 +1,1247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * viommu-sim engine; see engine.h and docs/cost-model.md.
+ *
+ * One run builds a guest (flat memory, a vIOMMU with its guest driver, the DMA-API strategy), a
+ * device back-end in the chosen placement and a workload, runs warm-up units, then measured units,
+ * and charges every event to the resource that pays for it:
+ *  - guest work (stack, copies, DMA-API page-table updates) to the vCPU;
+ *  - VMM work caused by a guest operation (a trapped register write, a virtio-iommu request, the
+ *    walks and host calls they make) to the VMM and to the vCPU, which either runs it on its own
+ *    thread (QEMU's MMIO exits) or waits for it (a synchronous request);
+ *  - back-end work to the VMM (emulated), the vhost worker (vhost) or the device (assigned);
+ *  - frames to the wire, reads to the disk.
+ * Counts come from the model code itself (its statistics, and a counting shim on its guest-memory
+ * reads), never from formulas, so batching, deferral and caching show up as fewer events.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/devtlb.h>
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+
+#include "engine.h"
+
+#define PAGE 4096ull
+#define MiB (1ull << 20)
+#define RAM_SIZE (96 * MiB)
+#define ARENA_BASE (8 * MiB) /* driver tables and queues */
+#define ARENA_SIZE (16 * MiB)
+#define HDR_BASE (24 * MiB) /* skb heads (kmalloc) */
+#define HDR_SIZE (4 * MiB)
+/*
+ * Packet data, receive buffers, mbufs and block data. Linux hands freed pages straight back to
+ * the next allocation (per-CPU lists, page_frag reuse), so the buffers a driver maps cycle through
+ * a working set about the size of what is in flight, not through all of RAM.
+ */
+#define BUF_BASE (32 * MiB)
+#define BUF_SIZE (4 * MiB)
+#define POOL_BASE (64 * MiB) /* persistent strategy's premapped pool */
+#define POOL_SIZE (32 * MiB)
+#define HOST_MEM (16 * MiB) /* host IOMMU page tables of an assigned device */
+#define PATTERN (256 * 1024)
+
+#define FRAG_CHUNK (32 * 1024) /* Linux page_frag: order-3 pages */
+#define HDR_SLOT 256	       /* skb head: virtio_net_hdr + Ethernet/IPv4/TCP headers, kmalloc */
+#define VNET_HDR 12	       /* struct virtio_net_hdr_mrg_rxbuf */
+#define L2L4_HDR 66	       /* Ethernet 14 + IPv4 20 + TCP 20 + timestamps 12 */
+#define L3L4_HDR 52	       /* on the wire per frame besides the L3 payload: IP + TCP + TS */
+#define GSO_MAX 65536
+#define MAX_TCP_HEADER 320 /* headroom Linux subtracts from gso_max_size for the size goal */
+#define SID 0x0100	   /* 01:00.0, the NIC or disk */
+#define MAX_ELEMS 64
+#define MAX_RETRY 4
+
+struct elem {
+	uint64_t gpa, dma, len;
+	uint32_t perm;
+	uint64_t used; /* receive: bytes the device wrote */
+};
+
+struct snap {
+	struct sim_iommu_counts ic;
+	uint64_t inv_msgs;
+	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
+	struct sim_dma_stats ds;
+};
+
+struct eng {
+	struct sim_params p;
+	const struct sim_costs *c;
+	struct viommu_flatmem *mem;
+	struct sim_iommu *iommu;
+	struct viommu *v;
+	struct sim_dma *dma;
+	enum sim_res be; /* the back-end's resource */
+	double acct[SIM_RES_NR][SIM_EV_NR];
+	/* vhost */
+	struct viommu_devtlb *tlb;
+	struct viommu_devtlb_reader *reader;
+	struct viommu_notifier *inv_notifier;
+	uint64_t inv_msgs;
+	/* assigned: the host IOMMU (page table in host memory, IOTLB) and the VFIO calls made */
+	struct viommu_flatmem *hostmem;
+	uint64_t host_bump;
+	uint64_t *host_free;
+	size_t host_nfree, host_capfree;
+	struct viommu_pt *hpt;
+	struct viommu_iotlb *hwtlb;
+	struct viommu_notifier *shadow_notifier;
+	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
+	int shadow_err;
+	/* guest memory allocators */
+	uint64_t frag_chunk, frag_off, hdr_next;
+	/* TX: elements of the skbs sent and not yet reclaimed */
+	struct elem txq[MAX_ELEMS * 4];
+	unsigned int ntxq;
+	/* RX: posted receive buffers, a ring */
+	struct elem *rxring;
+	unsigned int rx_head, rx_count;
+	uint32_t rx_buf_len;
+	uint8_t *scratch;
+	uint64_t now_ns, dt_ns;
+	uint64_t checked;
+	uint64_t seq;
+	uint8_t *pattern; /* PATTERN pseudo-random bytes from the seed */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Names                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+#define SIM_EV_NAME(id, name) name,
+static const char *const ev_names[SIM_EV_NR] = { SIM_EV_LIST(SIM_EV_NAME) };
+#undef SIM_EV_NAME
+
+const char *sim_ev_name(enum sim_ev e)
+{
+	return e < SIM_EV_NR ? ev_names[e] : "?";
+}
+
+const char *sim_placement_name(enum sim_placement p)
+{
+	static const char *const n[SIM_PLACEMENT_NR] = { "emulated", "vhost", "assigned" };
+
+	return p < SIM_PLACEMENT_NR ? n[p] : "?";
+}
+
+const char *sim_workload_name(enum sim_workload w)
+{
+	static const char *const n[SIM_WL_NR] = { "tx", "rx", "poll", "block" };
+
+	return w < SIM_WL_NR ? n[w] : "?";
+}
+
+const char *sim_res_name(enum sim_res r)
+{
+	static const char *const n[SIM_RES_NR] = { "vcpu", "vmm",  "vhost",  "device",
+						   "wire", "disk", "latency" };
+
+	return r < SIM_RES_NR ? n[r] : "?";
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Accounting                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static void acct(struct eng *e, enum sim_res r, enum sim_ev ev, double n)
+{
+	e->acct[r][ev] += n;
+}
+
+/* VMM work a guest operation caused: the vCPU runs it or waits for it. */
+static void acct_vmm(struct eng *e, enum sim_ev ev, double n)
+{
+	acct(e, SIM_RES_VCPU, ev, n);
+	acct(e, SIM_RES_VMM, ev, n);
+}
+
+static void snap_take(const struct eng *e, struct snap *s)
+{
+	if (e->iommu)
+		sim_iommu_counts(e->iommu, &s->ic);
+	else
+		memset(&s->ic, 0, sizeof(s->ic));
+	s->inv_msgs = e->inv_msgs;
+	s->vfio_maps = e->vfio_maps;
+	s->vfio_map_pages = e->vfio_map_pages;
+	s->vfio_unmaps = e->vfio_unmaps;
+	s->vfio_unmap_pages = e->vfio_unmap_pages;
+	s->hw_inv = e->hw_inv;
+	sim_dma_get_stats(e->dma, &s->ds);
+}
+
+/*
+ * Charge what happened since @b during a guest DMA-API operation (map, unmap, sync, flush, timer):
+ * the guest's page-table work, its traps and kicks, and everything the VMM did for them.
+ */
+static void guest_phase_end(struct eng *e, const struct snap *b)
+{
+	struct snap a;
+	uint64_t kicks;
+
+	snap_take(e, &a);
+	acct(e, SIM_RES_VCPU, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
+	acct(e, SIM_RES_VCPU, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
+	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
+	acct_vmm(e, SIM_EV_EXIT_MMIO, (double)(a.ic.mmio_exits - b->ic.mmio_exits));
+	kicks = a.ic.kicks - b->ic.kicks;
+	acct(e, SIM_RES_VCPU, SIM_EV_KICK, (double)kicks);
+	/* The request is served by the VMM's event loop: the vCPU waits for it to wake up. */
+	acct(e, SIM_RES_VCPU, SIM_EV_WAKEUP, (double)kicks);
+	acct_vmm(e, SIM_EV_VMM_OP, (double)(a.ic.ops - b->ic.ops));
+	acct_vmm(e, SIM_EV_WALK_READ, (double)(a.ic.table_reads - b->ic.table_reads));
+	/* Device-IOTLB invalidations to the vhost back-end: message and acknowledgement. */
+	acct_vmm(e, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
+	acct(e, SIM_RES_BACKEND, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
+	/* Shadow sync of an assigned device: VFIO calls from the VMM. */
+	acct_vmm(e, SIM_EV_VFIO_CALL,
+		 (double)(a.vfio_maps - b->vfio_maps + a.vfio_unmaps - b->vfio_unmaps));
+	acct_vmm(e, SIM_EV_VFIO_PIN, (double)(a.vfio_map_pages - b->vfio_map_pages));
+	acct_vmm(e, SIM_EV_HOST_MAP, (double)(a.vfio_maps - b->vfio_maps));
+	acct_vmm(e, SIM_EV_VFIO_UNPIN, (double)(a.vfio_unmap_pages - b->vfio_unmap_pages));
+	acct_vmm(e, SIM_EV_HOST_UNMAP, (double)(a.vfio_unmaps - b->vfio_unmaps));
+	acct_vmm(e, SIM_EV_INV_HW, (double)(a.hw_inv - b->hw_inv));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Guest memory                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/* page_frag: carve @len bytes from 32 KiB chunks of the buffer area (never across a chunk). */
+static uint64_t frag_alloc(struct eng *e, uint64_t len)
+{
+	uint64_t at;
+
+	if (e->frag_off + len > FRAG_CHUNK) {
+		e->frag_chunk = (e->frag_chunk + FRAG_CHUNK) % BUF_SIZE;
+		e->frag_off = 0;
+	}
+	at = BUF_BASE + e->frag_chunk + e->frag_off;
+	e->frag_off += (len + 63) & ~63ull;
+	return at;
+}
+
+static uint64_t hdr_alloc(struct eng *e)
+{
+	uint64_t at = HDR_BASE + e->hdr_next;
+
+	e->hdr_next = (e->hdr_next + HDR_SLOT) % HDR_SIZE;
+	return at;
+}
+
+/*
+ * Payload bytes are a function of (sequence, offset): a window into a seeded random block, so a
+ * wrong translation, a stale mapping or a lost bounce copy cannot go unseen.
+ */
+static const uint8_t *pattern(const struct eng *e, uint64_t seq, uint64_t off)
+{
+	return e->pattern + (seq * 0x9e37ull) % (PATTERN / 2) + off;
+}
+
+static void fill(const struct eng *e, uint8_t *p, uint64_t len, uint64_t seq, uint64_t off)
+{
+	memcpy(p, pattern(e, seq, off), len);
+}
+
+static int check(struct eng *e, const uint8_t *p, uint64_t len, uint64_t seq, uint64_t off)
+{
+	if (memcmp(p, pattern(e, seq, off), len))
+		return VIOMMU_EIO;
+	e->checked += len;
+	return 0;
+}
+
+static uint8_t *gptr(struct eng *e, uint64_t gpa, uint64_t len)
+{
+	return viommu_flatmem_ptr(e->mem, gpa, len);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Assigned device: the host IOMMU shadowing the guest's mappings                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static int host_alloc(void *opaque, uint64_t size, uint64_t *gpa)
+{
+	struct eng *e = opaque;
+
+	if (size == PAGE && e->host_nfree) {
+		*gpa = e->host_free[--e->host_nfree];
+		return 0;
+	}
+	e->host_bump = (e->host_bump + size - 1) & ~(size - 1);
+	if (e->host_bump + size > HOST_MEM)
+		return VIOMMU_ENOMEM;
+	*gpa = e->host_bump;
+	e->host_bump += size;
+	return 0;
+}
+
+static void host_free(void *opaque, uint64_t gpa, uint64_t size)
+{
+	struct eng *e = opaque;
+
+	if (size != PAGE)
+		return;
+	if (e->host_nfree == e->host_capfree) {
+		size_t cap = e->host_capfree ? e->host_capfree * 2 : 256;
+		uint64_t *p = realloc(e->host_free, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		e->host_free = p;
+		e->host_capfree = cap;
+	}
+	e->host_free[e->host_nfree++] = gpa;
+}
+
+static const struct viommu_pt_alloc_ops host_alloc_ops = { host_alloc, host_free };
+
+/* VFIO_IOMMU_MAP_DMA / UNMAP_DMA issued by the VMM for one MAP/UNMAP event. */
+static void shadow_event(void *opaque, const struct viommu_event *ev)
+{
+	struct eng *e = opaque;
+	uint64_t last = ev->last > (1ull << 48) - 1 ? (1ull << 48) - 1 : ev->last;
+	uint64_t size = last - ev->iova + 1, unmapped = 0;
+	struct viommu_iotlb_inval inv = {
+		.match = VIOMMU_IOTLB_MATCH_SID | VIOMMU_IOTLB_MATCH_ADDR,
+		.tag = { .sid = SID },
+		.first = ev->iova,
+		.last = last,
+	};
+	int ret;
+
+	if (ev->iova > last)
+		return;
+	if (ev->type == VIOMMU_EV_MAP) {
+		ret = viommu_pt_map(e->hpt, ev->iova, ev->out, size, ev->perm & VIOMMU_ACC_RW, 0);
+		if (ret && !e->shadow_err)
+			e->shadow_err = ret;
+		e->vfio_maps++;
+		e->vfio_map_pages += size / PAGE;
+		return;
+	}
+	ret = viommu_pt_unmap(e->hpt, ev->iova, size, &unmapped);
+	if (ret && !e->shadow_err)
+		e->shadow_err = ret;
+	/* type1 unmaps what it has; a range with nothing in it costs the call only. */
+	e->vfio_unmaps++;
+	e->vfio_unmap_pages += unmapped / PAGE;
+	if (unmapped) {
+		viommu_iotlb_invalidate(e->hwtlb, &inv);
+		e->hw_inv++;
+	}
+}
+
+static int assigned_setup(struct eng *e)
+{
+	struct viommu_pt_cfg pc = {
+		.format = VIOMMU_PT_VTD_SL,
+		.levels = 4,
+		.flags = VIOMMU_PT_F_SP_2M | VIOMMU_PT_F_SP_1G,
+	};
+	struct viommu_iotlb_config tc = { .capacity = 1, .ways = 1 };
+	uint32_t entries = (uint32_t)sim_cost(e->c, SIM_COST_HW_IOTLB_ENTRIES);
+	int ret;
+
+	while (tc.capacity < entries && tc.capacity < (1u << 20))
+		tc.capacity <<= 1;
+	tc.ways = tc.capacity >= 8 ? 8 : tc.capacity;
+	e->host_bump = PAGE;
+	ret = viommu_flatmem_create(0, HOST_MEM, &e->hostmem);
+	if (!ret)
+		ret = viommu_pt_create(&pc, viommu_flatmem_ops(), e->hostmem, &host_alloc_ops, e,
+				       &e->hpt);
+	if (!ret)
+		ret = viommu_iotlb_create(&tc, &e->hwtlb);
+	if (ret)
+		return ret;
+	if (!e->v) {
+		/* No vIOMMU: VFIO maps all guest RAM once, when the VM starts. */
+		return viommu_pt_map(e->hpt, 0, 0, RAM_SIZE, VIOMMU_ACC_RW, 0);
+	}
+	return viommu_notifier_add(e->v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, shadow_event, e,
+				   &e->shadow_notifier);
+}
+
+/* The device's DMA through the host IOMMU: one IOTLB lookup per 4 KiB page touched. */
+static int hw_translate(struct eng *e, uint64_t iova, uint32_t acc, uint64_t *gpa, uint64_t *len)
+{
+	struct viommu_iotlb_tag tag = { .sid = SID };
+	struct viommu_iotlb_entry te;
+	uint64_t mask;
+
+	if (viommu_iotlb_lookup(e->hwtlb, &tag, iova, &te) == 0 && (te.perm & acc) == acc) {
+		acct(e, SIM_RES_DEV, SIM_EV_HW_HIT, 1);
+	} else {
+		struct viommu_pt_walk_result wr;
+
+		if (viommu_pt_walk(viommu_pt_get_cfg(e->hpt), viommu_flatmem_ops(), e->hostmem,
+				   iova, acc, &wr) ||
+		    wr.fault != VIOMMU_FAULT_NONE)
+			return VIOMMU_EFAULT;
+		te = (struct viommu_iotlb_entry){ .tag = tag,
+						  .iova = iova,
+						  .out = wr.out,
+						  .shift = (uint8_t)wr.page_shift,
+						  .perm = (uint8_t)wr.perm };
+		te.out &= ~((1ull << wr.page_shift) - 1);
+		te.iova &= ~((1ull << wr.page_shift) - 1);
+		viommu_iotlb_insert(e->hwtlb, &te);
+		acct(e, SIM_RES_DEV, SIM_EV_HW_MISS, 1);
+	}
+	mask = (1ull << te.shift) - 1;
+	*gpa = te.out + (iova & mask);
+	/* One lookup per 4 KiB page: the device asks per page whatever the mapping size. */
+	*len = PAGE - (iova & (PAGE - 1));
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* vhost: the back-end's device IOTLB, misses served by the VMM                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static void inv_event(void *opaque, const struct viommu_event *ev)
+{
+	struct eng *e = opaque;
+
+	if (ev->iova == 0 && ev->last == UINT64_MAX)
+		viommu_devtlb_flush(e->tlb);
+	else
+		viommu_devtlb_invalidate(e->tlb, ev->iova, ev->last - ev->iova + 1);
+	e->inv_msgs += 2; /* VHOST_IOTLB_INVALIDATE and its reply */
+}
+
+static int vhost_setup(struct eng *e)
+{
+	struct viommu_devtlb_config tc = { 0 };
+	int ret;
+
+	ret = viommu_devtlb_create(&tc, &e->tlb);
+	if (!ret)
+		ret = viommu_devtlb_reader_create(e->tlb, NULL, NULL, &e->reader);
+	if (ret)
+		return ret;
+	viommu_devtlb_start(e->tlb);
+	/* With ATS the VMM forwards only device-TLB invalidations (QEMU's DEVIOTLB notifier). */
+	return viommu_notifier_add(e->v, SID,
+				   e->p.cfg.ats ? VIOMMU_EV_DEVIOTLB_UNMAP : VIOMMU_EV_UNMAP,
+				   inv_event, e, &e->inv_notifier);
+}
+
+/* The VMM answers the back-end's misses: translate each page, send an UPDATE. */
+static int vhost_service(struct eng *e)
+{
+	struct viommu_devtlb_miss m[16];
+	struct sim_iommu_counts b, a;
+	size_t n;
+
+	sim_iommu_counts(e->iommu, &b);
+	n = viommu_devtlb_take_misses(e->tlb, m, 16);
+	for (size_t i = 0; i < n; i++) {
+		struct viommu_xlate_req rq = {
+			.sid = SID, .iova = m[i].iova, .len = 1, .access = m[i].perm
+		};
+		struct viommu_xlate_result rs;
+		uint64_t size, base, out;
+		uint8_t *hva;
+
+		if (viommu_translate(e->v, &rq, &rs))
+			return VIOMMU_EIO;
+		/* MISS, then UPDATE: the vhost worker stalls on this queue for both. */
+		acct(e, SIM_RES_VMM, SIM_EV_MSG, 2);
+		acct(e, e->be, SIM_EV_MSG, 2);
+		acct(e, SIM_RES_VMM, SIM_EV_VMM_OP, 1);
+		acct(e, e->be, SIM_EV_VMM_OP, 1);
+		if (!viommu_xlate_ok(&rs))
+			return VIOMMU_EFAULT;
+		size = 1ull << rs.page_shift;
+		base = m[i].iova & ~(size - 1);
+		out = rs.out & ~(size - 1);
+		hva = gptr(e, out, size);
+		if (!hva)
+			return VIOMMU_EFAULT;
+		if (viommu_devtlb_update(e->tlb, base, size, (uint64_t)(uintptr_t)hva, rs.perm))
+			return VIOMMU_EIO;
+	}
+	sim_iommu_counts(e->iommu, &a);
+	acct(e, SIM_RES_VMM, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
+	acct(e, e->be, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Device DMA                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The device reads (@acc READ: into @buf) or writes (@acc WRITE: from @buf) [dma, dma + len),
+ * translated the way its placement translates.
+ */
+static int dev_dma(struct eng *e, uint64_t dma, uint8_t *buf, uint64_t len, uint32_t acc)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		uint64_t iova = dma + done, want = len - done, gpa = iova, n = want;
+		uint8_t *host;
+		int ret;
+
+		if (e->p.placement == SIM_ASSIGNED) {
+			ret = hw_translate(e, iova, acc, &gpa, &n);
+			if (ret)
+				return ret;
+		} else if (e->v && e->p.placement == SIM_VHOST) {
+			uint64_t uaddr = 0, covered = 0;
+			int tries = 0;
+
+			while ((ret = viommu_devtlb_lookup(e->reader, iova, want, acc, &uaddr,
+							   &covered)) == VIOMMU_EAGAIN &&
+			       tries++ < MAX_RETRY) {
+				acct(e, e->be, SIM_EV_DEVTLB_LOOKUP, 1);
+				ret = vhost_service(e);
+				if (ret)
+					return ret;
+			}
+			acct(e, e->be, SIM_EV_DEVTLB_LOOKUP, 1);
+			if (ret)
+				return VIOMMU_EFAULT;
+			host = (uint8_t *)(uintptr_t)uaddr;
+			n = covered < want ? covered : want;
+			goto copy;
+		} else if (e->v) {
+			struct viommu_xlate_req rq = {
+				.sid = SID, .iova = iova, .len = want, .access = acc
+			};
+			struct viommu_xlate_result rs;
+			struct sim_iommu_counts b, a;
+
+			sim_iommu_counts(e->iommu, &b);
+			if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
+				return VIOMMU_EFAULT;
+			sim_iommu_counts(e->iommu, &a);
+			acct(e, e->be, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
+			gpa = rs.out;
+			n = rs.len < want ? rs.len : want;
+		}
+		if (n > want)
+			n = want;
+		host = gptr(e, gpa, n);
+		if (!host)
+			return VIOMMU_EFAULT;
+copy:
+		if (acc & VIOMMU_ACC_WRITE)
+			memcpy(host, buf + done, n);
+		else
+			memcpy(buf + done, host, n);
+		done += n;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Guest DMA-API calls                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+static int map_elems(struct eng *e, struct elem *el, unsigned int n)
+{
+	struct snap b;
+	int ret = 0;
+
+	snap_take(e, &b);
+	for (unsigned int i = 0; i < n && !ret; i++)
+		ret = sim_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
+	if (!ret)
+		ret = sim_dma_map_done(e->dma);
+	guest_phase_end(e, &b);
+	return ret;
+}
+
+static int unmap_elems(struct eng *e, const struct elem *el, unsigned int n)
+{
+	struct snap b;
+	int ret = 0;
+
+	snap_take(e, &b);
+	for (unsigned int i = 0; i < n && !ret; i++)
+		ret = sim_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
+	guest_phase_end(e, &b);
+	return ret;
+}
+
+static int tick(struct eng *e)
+{
+	struct snap b;
+	int ret;
+
+	e->now_ns += e->dt_ns;
+	snap_take(e, &b);
+	ret = sim_dma_tick(e->dma, e->now_ns);
+	guest_phase_end(e, &b);
+	return ret;
+}
+
+static void kick(struct eng *e)
+{
+	/* A doorbell in an assigned device's BAR does not trap. */
+	if (e->p.placement != SIM_ASSIGNED)
+		acct(e, SIM_RES_VCPU, SIM_EV_KICK, 1);
+}
+
+static void interrupt(struct eng *e)
+{
+	/* Assigned devices get posted interrupts; virtio interrupts are injected by the host. */
+	acct(e, SIM_RES_VCPU, e->p.placement == SIM_ASSIGNED ? SIM_EV_IRQ_POSTED : SIM_EV_IRQ_EXIT,
+	     1);
+}
+
+/* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
+static void backend_pkt(struct eng *e, uint64_t bytes)
+{
+	if (e->p.placement == SIM_ASSIGNED)
+		return;
+	acct(e, e->be, SIM_EV_VHOST_PKT, 1);
+	acct(e, e->be, SIM_EV_COPY_BYTES, (double)bytes);
+	if (e->p.placement == SIM_EMULATED)
+		acct(e, e->be, SIM_EV_SYSCALL, 1); /* QEMU's tap read or write */
+}
+
+static uint32_t mss(const struct eng *e)
+{
+	return (e->p.mtu ? e->p.mtu : 1500) - L3L4_HDR;
+}
+
+static void wire(struct eng *e, uint64_t payload)
+{
+	uint64_t frames = (payload + mss(e) - 1) / mss(e);
+
+	acct(e, SIM_RES_WIRE, SIM_EV_WIRE_BYTES,
+	     (double)(payload + frames * (L3L4_HDR + sim_cost(e->c, SIM_COST_WIRE_OVERHEAD))));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Workloads                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static int reclaim_tx(struct eng *e)
+{
+	int ret = unmap_elems(e, e->txq, e->ntxq);
+
+	e->ntxq = 0;
+	return ret;
+}
+
+/* One send() of msg_size bytes: the socket layer, one or more skbs, the NIC's transmit ring. */
+static int unit_stream_tx(struct eng *e)
+{
+	uint64_t m = e->p.msg_size, off = 0, seq = e->seq++;
+	uint64_t goal = e->p.no_tso ? mss(e) : (GSO_MAX - MAX_TCP_HEADER) / mss(e) * mss(e);
+	int ret;
+
+	/* Linux reaps finished transmit buffers at the next transmit. */
+	ret = reclaim_tx(e);
+	if (ret)
+		return ret;
+	acct(e, SIM_RES_VCPU, SIM_EV_SYSCALL, 1);
+	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)m);
+	while (off < m) {
+		uint64_t len = m - off < goal ? m - off : goal, done = 0;
+		struct elem el[MAX_ELEMS];
+		unsigned int n = 0;
+
+		el[n++] = (struct elem){ hdr_alloc(e), 0, VNET_HDR + L2L4_HDR, VIOMMU_ACC_READ, 0 };
+		while (done < len) {
+			uint64_t piece = len - done, at;
+
+			if (piece > FRAG_CHUNK)
+				piece = FRAG_CHUNK;
+			if (e->frag_off + piece > FRAG_CHUNK && e->frag_off < FRAG_CHUNK &&
+			    FRAG_CHUNK - e->frag_off >= 64)
+				piece = FRAG_CHUNK - e->frag_off; /* fill the current chunk first */
+			at = frag_alloc(e, piece);
+			fill(e, gptr(e, at, piece), piece, seq, off + done);
+			el[n++] = (struct elem){ at, 0, piece, VIOMMU_ACC_READ, 0 };
+			done += piece;
+		}
+		ret = map_elems(e, el, n);
+		if (ret)
+			return ret;
+		acct(e, SIM_RES_VCPU, SIM_EV_STACK_TX, 1);
+		kick(e);
+		/* The device fetches the headers and the payload. */
+		done = 0;
+		for (unsigned int i = 0; i < n; i++) {
+			ret = dev_dma(e, el[i].dma, e->scratch, el[i].len, VIOMMU_ACC_READ);
+			if (!ret && i > 0)
+				ret = check(e, e->scratch, el[i].len, seq, off + done);
+			if (ret)
+				return ret;
+			if (i > 0)
+				done += el[i].len;
+		}
+		backend_pkt(e, len + VNET_HDR + L2L4_HDR);
+		wire(e, len);
+		memcpy(&e->txq[e->ntxq], el, n * sizeof(el[0]));
+		e->ntxq += n;
+		off += len;
+	}
+	return 0;
+}
+
+static int rx_post(struct eng *e, unsigned int n)
+{
+	unsigned int ring = e->p.ring ? e->p.ring : 256;
+	struct elem *el = &e->rxring[0];
+	unsigned int first = (e->rx_head + e->rx_count) % ring;
+	int ret = 0;
+
+	/* Refill: map every new buffer, then one sync (a batched strategy's one request). */
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = (first + i) % ring;
+
+		el[k] = (struct elem){ frag_alloc(e, e->rx_buf_len), 0, e->rx_buf_len,
+				       VIOMMU_ACC_WRITE, 0 };
+	}
+	{
+		struct snap b;
+
+		snap_take(e, &b);
+		for (unsigned int i = 0; i < n && !ret; i++) {
+			struct elem *x = &el[(first + i) % ring];
+
+			ret = sim_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
+		}
+		if (!ret)
+			ret = sim_dma_map_done(e->dma);
+		guest_phase_end(e, &b);
+	}
+	e->rx_count += n;
+	if (n)
+		kick(e);
+	return ret;
+}
+
+/* One recv() of msg_size bytes: frames on the wire, receive buffers, the stack, the copy out. */
+static int unit_stream_rx(struct eng *e)
+{
+	uint64_t m = e->p.msg_size, off = 0, seq = e->seq++;
+	unsigned int ring = e->p.ring ? e->p.ring : 256;
+	uint64_t pkt_max = e->p.no_tso ? mss(e) : (GSO_MAX - MAX_TCP_HEADER) / mss(e) * mss(e);
+	unsigned int used = 0;
+	int ret;
+
+	wire(e, m);
+	while (off < m) {
+		uint64_t len = m - off < pkt_max ? m - off : pkt_max;
+		uint64_t total = len + VNET_HDR + L2L4_HDR, put = 0;
+		unsigned int first = used;
+
+		/* The back-end writes one packet into as many merged buffers as it needs. */
+		while (put < total) {
+			struct elem *x;
+			uint64_t n;
+
+			if (used == e->rx_count)
+				return VIOMMU_ENOSPC; /* ring too small for one message: a config error */
+			x = &e->rxring[(e->rx_head + used) % ring];
+			n = total - put < x->len ? total - put : x->len;
+			if (put >= VNET_HDR + L2L4_HDR) {
+				fill(e, e->scratch, n, seq, off + put - VNET_HDR - L2L4_HDR);
+			} else {
+				uint64_t h = VNET_HDR + L2L4_HDR - put;
+
+				memset(e->scratch, 0, h < n ? h : n);
+				if (h < n)
+					fill(e, e->scratch + h, n - h, seq, off);
+			}
+			ret = dev_dma(e, x->dma, e->scratch, n, VIOMMU_ACC_WRITE);
+			if (ret)
+				return ret;
+			x->used = n; /* what the used ring reports */
+			put += n;
+			used++;
+		}
+		backend_pkt(e, total);
+		/* The guest takes the buffers back and checks what arrived. */
+		put = 0;
+		for (unsigned int k = first; k < used; k++) {
+			struct elem *x = &e->rxring[(e->rx_head + k) % ring];
+			uint64_t skip = put < VNET_HDR + L2L4_HDR ? VNET_HDR + L2L4_HDR - put : 0;
+
+			ret = unmap_elems(e, x, 1);
+			if (!ret && skip < x->used)
+				ret = check(e, gptr(e, x->gpa + skip, x->used - skip),
+					    x->used - skip, seq,
+					    off + put + skip - VNET_HDR - L2L4_HDR);
+			if (ret)
+				return ret;
+			put += x->used;
+		}
+		acct(e, SIM_RES_VCPU, SIM_EV_STACK_RX, 1);
+		off += len;
+	}
+	interrupt(e);
+	e->rx_head = (e->rx_head + used) % ring;
+	e->rx_count -= used;
+	ret = rx_post(e, used);
+	if (ret)
+		return ret;
+	acct(e, SIM_RES_VCPU, SIM_EV_SYSCALL, 1);
+	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)m);
+	return 0;
+}
+
+/*
+ * DPDK-like: the guest's poll-mode driver owns a fixed, premapped mbuf pool; each unit is one
+ * frame received into an mbuf and sent back from it (testpmd 5tswap). Nobody kicks or
+ * interrupts: both sides poll.
+ */
+#define MBUF 2048
+static int unit_poll(struct eng *e)
+{
+	unsigned int ring = e->p.ring ? e->p.ring : 256;
+	uint64_t seq = e->seq++, m = e->p.msg_size;
+	uint64_t at = BUF_BASE + (seq % (2 * ring)) * MBUF;
+	int ret;
+
+	if (m > MBUF)
+		return VIOMMU_EINVAL;
+	fill(e, e->scratch, m, seq, 0);
+	ret = dev_dma(e, at, e->scratch, m, VIOMMU_ACC_WRITE);
+	if (!ret)
+		ret = check(e, gptr(e, at, m), m, seq, 0);
+	if (!ret)
+		ret = dev_dma(e, at, e->scratch, m, VIOMMU_ACC_READ);
+	if (!ret)
+		ret = check(e, e->scratch, m, seq, 0);
+	if (ret)
+		return ret;
+	acct(e, SIM_RES_VCPU, SIM_EV_PMD_PKT, 1);
+	backend_pkt(e, m);
+	backend_pkt(e, m);
+	wire(e, m);
+	return 0;
+}
+
+/* One read request of msg_size bytes: submit, map, doorbell, device writes, interrupt, unmap. */
+static int unit_block(struct eng *e)
+{
+	uint64_t bs = e->p.msg_size, seq = e->seq++;
+	uint32_t qd = e->p.qd ? e->p.qd : 32;
+	uint64_t slot = (bs + PAGE - 1) & ~(PAGE - 1);
+	struct elem el = { BUF_BASE + (seq % qd) * slot, 0, bs, VIOMMU_ACC_WRITE, 0 };
+	int ret;
+
+	acct(e, SIM_RES_VCPU, SIM_EV_SYSCALL, 1);
+	acct(e, SIM_RES_VCPU, SIM_EV_BLK_REQ, 1);
+	ret = map_elems(e, &el, 1);
+	if (ret)
+		return ret;
+	kick(e);
+	for (uint64_t done = 0; done < bs; done += PAGE) {
+		uint64_t n = bs - done < PAGE ? bs - done : PAGE;
+
+		fill(e, e->scratch, n, seq, done);
+		ret = dev_dma(e, el.dma + done, e->scratch, n, VIOMMU_ACC_WRITE);
+		if (ret)
+			return ret;
+	}
+	if (e->p.placement != SIM_ASSIGNED) {
+		acct(e, e->be, SIM_EV_VHOST_PKT, 1);
+		if (e->p.placement == SIM_EMULATED)
+			acct(e, e->be, SIM_EV_SYSCALL, 1); /* QEMU's preadv on the image */
+	}
+	acct(e, SIM_RES_DISK, SIM_EV_DISK_BYTES, (double)bs);
+	acct(e, SIM_RES_LATENCY, SIM_EV_DISK_IO, 1);
+	interrupt(e);
+	ret = unmap_elems(e, &el, 1);
+	if (!ret)
+		ret = check(e, gptr(e, el.gpa, bs), bs, seq, 0);
+	return ret;
+}
+
+static int run_unit(struct eng *e)
+{
+	int ret;
+
+	switch (e->p.workload) {
+	case SIM_WL_STREAM_TX:
+		ret = unit_stream_tx(e);
+		break;
+	case SIM_WL_STREAM_RX:
+		ret = unit_stream_rx(e);
+		break;
+	case SIM_WL_POLL:
+		ret = unit_poll(e);
+		break;
+	default:
+		ret = unit_block(e);
+		break;
+	}
+	if (e->reader)
+		viommu_devtlb_reader_quiesce(e->reader);
+	if (!ret && e->shadow_err)
+		ret = e->shadow_err;
+	return ret ? ret : tick(e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Set-up and tear-down                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+static void eng_fini(struct eng *e)
+{
+	if (e->inv_notifier)
+		viommu_notifier_del(e->v, e->inv_notifier);
+	if (e->shadow_notifier)
+		viommu_notifier_del(e->v, e->shadow_notifier);
+	viommu_devtlb_reader_destroy(e->reader);
+	viommu_devtlb_destroy(e->tlb);
+	sim_dma_destroy(e->dma);
+	sim_iommu_destroy(e->iommu);
+	viommu_iotlb_destroy(e->hwtlb);
+	viommu_pt_destroy(e->hpt);
+	viommu_flatmem_destroy(e->hostmem);
+	viommu_flatmem_destroy(e->mem);
+	free(e->host_free);
+	free(e->rxring);
+	free(e->scratch);
+	free(e->pattern);
+}
+
+static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_costs *c)
+{
+	struct sim_dma_config dc = {
+		.strategy = p->cfg.strategy,
+		.ram_base = 0,
+		.ram_size = RAM_SIZE,
+		.pool_base = POOL_BASE,
+		.pool_size = POOL_SIZE,
+	};
+	unsigned int ring = p->ring ? p->ring : 256;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	e->p = *p;
+	e->c = c;
+	e->be = p->placement == SIM_EMULATED ? SIM_RES_VMM :
+		p->placement == SIM_VHOST    ? SIM_RES_BACKEND :
+					       SIM_RES_DEV;
+	e->scratch = malloc(GSO_MAX + PAGE);
+	e->rxring = calloc(ring, sizeof(*e->rxring));
+	e->pattern = malloc(PATTERN);
+	if (!e->scratch || !e->rxring || !e->pattern)
+		return VIOMMU_ENOMEM;
+	{
+		uint64_t x = p->seed * 0x9e3779b97f4a7c15ull + 1;
+
+		for (size_t i = 0; i < PATTERN; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			e->pattern[i] = (uint8_t)(x >> 32);
+		}
+	}
+	ret = viommu_flatmem_create(0, RAM_SIZE, &e->mem);
+	if (ret)
+		return ret;
+	if (p->cfg.model != SIM_MODEL_NONE) {
+		struct sim_iommu_config ic = {
+			.model = p->cfg.model,
+			.caching_mode = p->cfg.caching_mode,
+			.ats = p->cfg.ats,
+			.mem = e->mem,
+			.arena = ARENA_BASE,
+			.arena_size = ARENA_SIZE,
+			.sid = SID,
+		};
+
+		ret = sim_iommu_create(&ic, &e->iommu);
+		if (ret)
+			return ret;
+		e->v = sim_iommu_model(e->iommu);
+	}
+	dc.iommu = e->iommu;
+	dc.mem = e->mem;
+	if (p->placement == SIM_ASSIGNED) {
+		ret = assigned_setup(e);
+		if (ret)
+			return ret;
+	} else if (p->placement == SIM_VHOST && e->v) {
+		ret = vhost_setup(e);
+		if (ret)
+			return ret;
+	}
+	ret = sim_dma_create(&dc, &e->dma);
+	if (ret)
+		return ret;
+	if (p->workload == SIM_WL_POLL && e->v) {
+		/* DPDK maps its memory once at start, whatever the kernel's strategy. */
+		ret = sim_iommu_map(e->iommu, BUF_BASE, BUF_BASE, 2 * MiB, VIOMMU_ACC_RW);
+		if (ret)
+			return ret;
+	}
+	if (p->workload == SIM_WL_STREAM_RX) {
+		/* Mergeable buffers sized by Linux's EWMA of packet lengths, 1536 B to one page. */
+		uint64_t want = p->msg_size + VNET_HDR + L2L4_HDR;
+
+		e->rx_buf_len = want < 1536 ? 1536 : want > PAGE ? (uint32_t)PAGE : (uint32_t)want;
+		ret = rx_post(e, ring);
+	}
+	return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Counts to time                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The cost of one event in ns (per byte for byte events), and the costs it depends on. */
+static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r, uint64_t *deps)
+{
+#define DEP(k) (*deps |= 1ull << (k), sim_cost(c, (k)))
+	*deps = 0;
+	switch (ev) {
+	case SIM_EV_EXIT_MMIO:
+		return DEP(SIM_COST_EXIT_USER_MMIO);
+	case SIM_EV_KICK:
+		return DEP(SIM_COST_KICK_IOEVENTFD);
+	case SIM_EV_WAKEUP:
+		return DEP(SIM_COST_VMM_WAKEUP);
+	case SIM_EV_IRQ_EXIT:
+		return DEP(SIM_COST_IRQ_INJECT_EXIT);
+	case SIM_EV_IRQ_POSTED:
+		return DEP(SIM_COST_IRQ_POSTED);
+	case SIM_EV_VMM_OP:
+		return DEP(SIM_COST_VMM_EMUL_OP);
+	case SIM_EV_WALK_READ:
+		return DEP(SIM_COST_SW_WALK_LEVEL);
+	case SIM_EV_DEVTLB_LOOKUP:
+		return DEP(SIM_COST_DEVTLB_LOOKUP);
+	case SIM_EV_MSG:
+		return DEP(SIM_COST_VMM_SOCK_MSG);
+	case SIM_EV_DMA_MAP:
+		return DEP(SIM_COST_GUEST_DMA_MAP);
+	case SIM_EV_DMA_UNMAP:
+		return DEP(SIM_COST_GUEST_DMA_UNMAP);
+	case SIM_EV_INV_HW:
+		return DEP(SIM_COST_IOTLB_INV_HW);
+	case SIM_EV_VFIO_CALL:
+		return DEP(SIM_COST_VFIO_CALL);
+	case SIM_EV_VFIO_PIN:
+		return DEP(SIM_COST_VFIO_PIN_PAGE);
+	case SIM_EV_VFIO_UNPIN:
+		return DEP(SIM_COST_VFIO_UNPIN_PAGE);
+	case SIM_EV_HOST_MAP:
+		return DEP(SIM_COST_HOST_IOMMU_MAP);
+	case SIM_EV_HOST_UNMAP:
+		return DEP(SIM_COST_HOST_IOMMU_UNMAP);
+	case SIM_EV_HW_MISS:
+		/* Throughput: misses overlap across the device's outstanding reads. */
+		return r == SIM_RES_DEV ?
+			       DEP(SIM_COST_HW_IOTLB_MISS) / DEP(SIM_COST_DEV_DMA_INFLIGHT) :
+			       DEP(SIM_COST_HW_IOTLB_MISS);
+	case SIM_EV_HW_HIT:
+		return r == SIM_RES_DEV ?
+			       DEP(SIM_COST_HW_IOTLB_HIT) / DEP(SIM_COST_DEV_DMA_INFLIGHT) :
+			       DEP(SIM_COST_HW_IOTLB_HIT);
+	case SIM_EV_STACK_TX:
+		return DEP(SIM_COST_GUEST_STACK_TX_PKT);
+	case SIM_EV_STACK_RX:
+		return DEP(SIM_COST_GUEST_STACK_RX_PKT);
+	case SIM_EV_RX_FRAME:
+		return DEP(SIM_COST_GUEST_GRO_FRAME);
+	case SIM_EV_SYSCALL:
+		return DEP(SIM_COST_SYSCALL);
+	case SIM_EV_COPY_BYTES:
+		return 1.0 / DEP(SIM_COST_COPY_BW);
+	case SIM_EV_VHOST_PKT:
+		return DEP(SIM_COST_VHOST_PKT);
+	case SIM_EV_PMD_PKT:
+		return DEP(SIM_COST_GUEST_PMD_PKT);
+	case SIM_EV_BLK_REQ:
+		return DEP(SIM_COST_GUEST_BLK_REQ);
+	case SIM_EV_WIRE_BYTES:
+		return 8.0 / DEP(SIM_COST_LINK_GBPS);
+	case SIM_EV_DISK_BYTES:
+		return 1.0 / DEP(SIM_COST_DISK_GBYTE_PER_S);
+	case SIM_EV_DISK_IO:
+		return DEP(SIM_COST_DISK_LATENCY);
+	case SIM_EV_NR:
+		break;
+	}
+	return 0;
+#undef DEP
+}
+
+static void finish(struct eng *e, const struct snap *b, const struct snap *a,
+		   const struct viommu_devtlb_stats *tb, struct sim_result *r)
+{
+	double u = (double)r->units, best = INFINITY;
+	uint32_t qd = e->p.qd ? e->p.qd : 32;
+	struct viommu_devtlb_stats ta;
+
+	r->gap_costs = 0;
+	for (int res = 0; res < SIM_RES_NR; res++) {
+		r->busy_ns[res] = 0;
+		for (int ev = 0; ev < SIM_EV_NR; ev++) {
+			uint64_t deps;
+			double cost;
+
+			r->n[res][ev] = e->acct[res][ev] / u;
+			cost = ev_cost(e->c, (enum sim_ev)ev, (enum sim_res)res, &deps);
+			if (r->n[res][ev] <= 0)
+				continue;
+			r->busy_ns[res] += r->n[res][ev] * cost;
+			for (int k = 0; k < SIM_COST_NR; k++) {
+				if ((deps >> k & 1) && sim_cost_is_gap(e->c, (enum sim_cost)k))
+					r->gap_costs |= 1ull << k;
+			}
+		}
+	}
+	/* First-order latency of one request: its path through every stage, one after another. */
+	if (e->p.workload == SIM_WL_BLOCK) {
+		for (int res = 0; res < SIM_RES_LATENCY; res++)
+			r->busy_ns[SIM_RES_LATENCY] += r->busy_ns[res];
+	}
+	r->bottleneck = SIM_RES_VCPU;
+	for (int res = 0; res < SIM_RES_NR; res++) {
+		double x;
+
+		if (r->busy_ns[res] <= 0)
+			continue;
+		x = (res == SIM_RES_LATENCY ? qd : 1.0) * 1e9 / r->busy_ns[res];
+		if (x < best) {
+			best = x;
+			r->bottleneck = (enum sim_res)res;
+		}
+	}
+	r->rate = isfinite(best) ? best : 0;
+	for (int res = 0; res < SIM_RES_LATENCY; res++)
+		r->util[res] = r->rate * r->busy_ns[res] / 1e9;
+	r->throughput_mbps = r->rate * r->payload_bytes * 8 / 1e6;
+	r->exits_per_unit = r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] + r->n[SIM_RES_VCPU][SIM_EV_KICK] +
+			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];
+	r->invalidations_per_unit = (double)(a->ic.invalidations - b->ic.invalidations) / u;
+	r->iotlb_hit_rate = -1;
+	if (e->p.cfg.model == SIM_MODEL_VTD &&
+	    a->ic.iotlb_hits + a->ic.iotlb_misses > b->ic.iotlb_hits + b->ic.iotlb_misses)
+		r->iotlb_hit_rate = (double)(a->ic.iotlb_hits - b->ic.iotlb_hits) /
+				    (double)(a->ic.iotlb_hits - b->ic.iotlb_hits +
+					     a->ic.iotlb_misses - b->ic.iotlb_misses);
+	r->devtlb_hit_rate = -1;
+	r->devtlb_misses_per_unit = 0;
+	if (e->tlb) {
+		viommu_devtlb_get_stats(e->tlb, &ta);
+		if (ta.lookups > tb->lookups)
+			r->devtlb_hit_rate =
+				(double)(ta.hits - tb->hits) / (double)(ta.lookups - tb->lookups);
+		r->devtlb_misses_per_unit = (double)(ta.miss_requests - tb->miss_requests) / u;
+	}
+	r->hw_iotlb_hit_rate = -1;
+	if (r->n[SIM_RES_DEV][SIM_EV_HW_HIT] + r->n[SIM_RES_DEV][SIM_EV_HW_MISS] > 0)
+		r->hw_iotlb_hit_rate =
+			r->n[SIM_RES_DEV][SIM_EV_HW_HIT] /
+			(r->n[SIM_RES_DEV][SIM_EV_HW_HIT] + r->n[SIM_RES_DEV][SIM_EV_HW_MISS]);
+	r->maps_per_unit = (double)(a->ds.maps - b->ds.maps) / u;
+	r->unmaps_per_unit = (double)(a->ds.unmaps - b->ds.unmaps) / u;
+	r->map_pages_per_unit = (double)(a->ds.map_pages - b->ds.map_pages) / u;
+	r->flushes_per_unit = (double)(a->ds.fq_flushes - b->ds.fq_flushes) / u;
+	r->fq_timeouts = a->ds.fq_timeouts - b->ds.fq_timeouts;
+	r->vfio_calls_per_unit =
+		(double)(a->vfio_maps - b->vfio_maps + a->vfio_unmaps - b->vfio_unmaps) / u;
+	r->frames_per_unit = 0;
+	if (r->n[SIM_RES_WIRE][SIM_EV_WIRE_BYTES] > 0) {
+		double per = e->p.workload == SIM_WL_POLL ? 1 : ceil(r->payload_bytes / mss(e));
+
+		r->frames_per_unit = per;
+	}
+	r->checked_bytes = e->checked;
+}
+
+static uint32_t default_units(const struct sim_params *p)
+{
+	uint64_t per = p->msg_size ? p->msg_size : 1;
+	uint64_t n = (48 * MiB) / per;
+
+	return (uint32_t)(n < 2048 ? 2048 : n > 16384 ? 16384 : n);
+}
+
+/* One pass: warm-up, then the measured units with the flush timer advancing by @dt_ns. */
+static int pass(const struct sim_params *p, const struct sim_costs *c, uint64_t dt_ns,
+		struct sim_result *r)
+{
+	struct eng e;
+	struct snap b, a;
+	struct viommu_devtlb_stats tb = { 0 };
+	uint32_t units = p->units ? p->units : default_units(p);
+	uint32_t warm = p->warmup ? p->warmup : units / 4;
+	int ret;
+
+	ret = eng_init(&e, p, c);
+	e.dt_ns = dt_ns;
+	for (uint32_t i = 0; i < warm && !ret; i++)
+		ret = run_unit(&e);
+	if (ret)
+		goto out;
+	memset(e.acct, 0, sizeof(e.acct));
+	e.checked = 0;
+	snap_take(&e, &b);
+	if (e.tlb)
+		viommu_devtlb_get_stats(e.tlb, &tb);
+	for (uint32_t i = 0; i < units && !ret; i++)
+		ret = run_unit(&e);
+	if (ret)
+		goto out;
+	snap_take(&e, &a);
+	r->units = units;
+	r->payload_bytes = p->msg_size;
+	finish(&e, &b, &a, &tb, r);
+out:
+	eng_fini(&e);
+	return ret;
+}
+
+int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_result *r)
+{
+	bool timed = p->cfg.strategy == SIM_DMA_DEFERRED ||
+		     p->cfg.strategy == SIM_DMA_BATCHED_DEFERRED;
+	uint64_t dt = 0;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	if (p->placement == SIM_ASSIGNED && p->cfg.model == SIM_MODEL_VTD && !p->cfg.caching_mode) {
+		snprintf(r->why, sizeof(r->why),
+			 "an assigned device behind VT-d needs caching mode to be shadowed");
+		return 0;
+	}
+	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == SIM_DMA_NOIOMMU) ||
+	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
+	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {
+		snprintf(r->why, sizeof(r->why), "invalid parameters");
+		return VIOMMU_EINVAL;
+	}
+	r->supported = true;
+	/*
+	 * The flush timer needs simulated time, which the result gives: run without it, then again
+	 * with the time per unit of the previous pass until the rate settles (at most 4 passes).
+	 */
+	for (r->passes = 1;; r->passes++) {
+		double prev = r->rate;
+
+		ret = pass(p, c, dt, r);
+		r->p = *p;
+		r->supported = true;
+		if (ret || !timed || r->rate <= 0 || r->passes == 4 ||
+		    (r->passes > 1 && fabs(r->rate - prev) <= 0.01 * prev))
+			break;
+		dt = (uint64_t)(1e9 / r->rate);
+		if (!dt)
+			dt = 1;
+	}
+	if (ret)
+		snprintf(r->why, sizeof(r->why), "simulation failed: %s", viommu_strerror(ret));
+	return ret;
+}

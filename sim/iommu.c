@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The simulator's vIOMMU backends; see iommu.h.
+ */
+#include <limits.h>
+#include <stdlib.h>
+
+#include <viommu/virtio_iommu.h>
+#include <viommu/vtd.h>
+
+#include "iommu.h"
+#include "virtio_iommu_driver.h"
+#include "vtd_driver.h"
+
+#define DID 1	       /* the one VT-d domain */
+#define VIO_DOMAIN 1   /* the one virtio-iommu domain */
+#define VIO_QUEUE 256  /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
+#define MAP_F_READ 1u  /* VIRTIO_IOMMU_MAP_F_READ, virtio 1.2 §5.13.6.6 */
+#define MAP_F_WRITE 2u /* VIRTIO_IOMMU_MAP_F_WRITE */
+
+struct sim_iommu {
+	struct sim_iommu_config cfg;
+	struct viommu *v;
+	struct vtd_drv *vtd;
+	struct sim_vio_drv *vio;
+	struct viommu_host_ops ops; /* flat memory, with reads counted */
+	uint64_t reads;
+};
+
+static ssize_t shim_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	struct sim_iommu *s = opaque;
+
+	s->reads++;
+	return viommu_flatmem_ops()->dma_read(s->cfg.mem, gpa, buf, len);
+}
+
+static ssize_t shim_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+	struct sim_iommu *s = opaque;
+
+	return viommu_flatmem_ops()->dma_write(s->cfg.mem, gpa, buf, len);
+}
+
+const char *sim_model_name(enum sim_model m)
+{
+	switch (m) {
+	case SIM_MODEL_NONE:
+		return "none";
+	case SIM_MODEL_VTD:
+		return "vtd";
+	case SIM_MODEL_VIRTIO_IOMMU:
+		return "virtio-iommu";
+	}
+	return "?";
+}
+
+static int vtd_setup(struct sim_iommu *s)
+{
+	struct viommu_vtd_config vc;
+	struct vtd_drv_config dc = {
+		.mem = s->cfg.mem,
+		.pool_base = s->cfg.arena,
+		.pool_size = s->cfg.arena_size,
+	};
+	int ret;
+
+	viommu_vtd_config_init(&vc);
+	if (s->cfg.caching_mode)
+		vc.flags |= VIOMMU_VTD_CM;
+	if (s->cfg.ats)
+		vc.flags |= VIOMMU_VTD_DT;
+	ret = viommu_vtd_create(&vc, &s->ops, s, &s->v);
+	if (ret)
+		return ret;
+	dc.iommu = s->v;
+	ret = vtd_drv_create(&dc, &s->vtd);
+	if (!ret)
+		ret = vtd_drv_enable(s->vtd);
+	if (!ret)
+		ret = vtd_drv_attach(s->vtd, (uint16_t)s->cfg.sid, DID, false);
+	return ret;
+}
+
+static int vio_setup(struct sim_iommu *s)
+{
+	struct viommu_virtio_iommu_config vc = { .queue_size_max = VIO_QUEUE };
+	/* The DMA layer owns the flush policy: the driver must not flush on its own. */
+	struct sim_vio_drv_config dc = {
+		.arena = s->cfg.arena,
+		.arena_size = s->cfg.arena_size,
+		.flush_threshold = UINT_MAX,
+	};
+	int ret;
+
+	ret = viommu_virtio_iommu_create(&vc, &s->ops, s, &s->v);
+	if (!ret)
+		ret = viommu_virtio_iommu_add_endpoint(s->v, s->cfg.sid);
+	if (!ret)
+		ret = sim_vio_drv_create(s->v, s->cfg.mem, &dc, &s->vio);
+	if (!ret)
+		ret = sim_vio_drv_attach(s->vio, VIO_DOMAIN, s->cfg.sid, 0);
+	return ret > 0 ? VIOMMU_EIO : ret;
+}
+
+int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
+{
+	struct sim_iommu *s;
+	int ret = 0;
+
+	if (!cfg || !out || !cfg->mem ||
+	    (cfg->model != SIM_MODEL_VTD && (cfg->caching_mode || cfg->ats)))
+		return VIOMMU_EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return VIOMMU_ENOMEM;
+	s->cfg = *cfg;
+	s->ops.dma_read = shim_read;
+	s->ops.dma_write = shim_write;
+	if (cfg->model == SIM_MODEL_VTD)
+		ret = vtd_setup(s);
+	else if (cfg->model == SIM_MODEL_VIRTIO_IOMMU)
+		ret = vio_setup(s);
+	if (ret) {
+		sim_iommu_destroy(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+void sim_iommu_destroy(struct sim_iommu *s)
+{
+	if (!s)
+		return;
+	sim_vio_drv_destroy(s->vio);
+	vtd_drv_destroy(s->vtd);
+	viommu_destroy(s->v);
+	free(s);
+}
+
+struct viommu *sim_iommu_model(struct sim_iommu *s)
+{
+	return s->v;
+}
+
+uint64_t sim_iommu_pgsizes(const struct sim_iommu *s)
+{
+	if (s->vio)
+		return sim_vio_drv_page_size_mask(s->vio);
+	return (1ull << 12) | (1ull << 21) | (1ull << 30);
+}
+
+static uint32_t vio_flags(uint32_t perm)
+{
+	return (perm & VIOMMU_ACC_READ ? MAP_F_READ : 0) |
+	       (perm & VIOMMU_ACC_WRITE ? MAP_F_WRITE : 0);
+}
+
+/* A virtio-iommu status (positive) is a failure of the request, not of the simulator's call. */
+static int vio_ret(int ret)
+{
+	return ret > 0 ? VIOMMU_EIO : ret;
+}
+
+int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
+{
+	if (s->vtd)
+		return vtd_drv_map(s->vtd, DID, iova, gpa, size, perm);
+	if (s->vio)
+		return vio_ret(sim_vio_drv_map(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
+					       vio_flags(perm)));
+	return VIOMMU_ENOTSUP;
+}
+
+int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size,
+			uint32_t perm)
+{
+	if (s->vtd)
+		return vtd_drv_map_nosync(s->vtd, DID, iova, gpa, size, perm);
+	if (s->vio)
+		return vio_ret(sim_vio_drv_map_queue(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
+						     vio_flags(perm)));
+	return VIOMMU_ENOTSUP;
+}
+
+int sim_iommu_sync_map(struct sim_iommu *s)
+{
+	if (s->vtd)
+		return vtd_drv_sync_map(s->vtd);
+	if (s->vio)
+		return vio_ret(sim_vio_drv_sync(s->vio));
+	return VIOMMU_ENOTSUP;
+}
+
+int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
+{
+	int ret;
+
+	if (s->vio)
+		return vio_ret(sim_vio_drv_unmap(s->vio, VIO_DOMAIN, iova, iova + size - 1));
+	if (!s->vtd)
+		return VIOMMU_ENOTSUP;
+	/* Linux: IOTLB flush, then the device TLBs of the domain's ATS devices. */
+	ret = vtd_drv_unmap(s->vtd, DID, iova, size);
+	if (!ret && s->cfg.ats)
+		ret = vtd_drv_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, iova, size);
+	return ret;
+}
+
+int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
+{
+	if (s->vtd)
+		return vtd_drv_unmap_nosync(s->vtd, DID, iova, size);
+	if (s->vio)
+		return vio_ret(
+			sim_vio_drv_unmap_deferred(s->vio, VIO_DOMAIN, iova, iova + size - 1));
+	return VIOMMU_ENOTSUP;
+}
+
+int sim_iommu_flush(struct sim_iommu *s)
+{
+	int ret;
+
+	if (s->vio)
+		return vio_ret(sim_vio_drv_sync(s->vio));
+	if (!s->vtd)
+		return VIOMMU_ENOTSUP;
+	/* Linux's flush queue: flush_iotlb_all, i.e. the domain, then every device TLB. */
+	ret = vtd_drv_flush(s->vtd);
+	if (!ret && s->cfg.ats)
+		ret = vtd_drv_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, 0, 1ull << 63);
+	return ret;
+}
+
+void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
+{
+	*c = (struct sim_iommu_counts){ .table_reads = s->reads };
+	if (s->cfg.model == SIM_MODEL_VTD) {
+		struct viommu_vtd_stats st;
+
+		viommu_vtd_get_stats(s->v, &st);
+		c->mmio_exits = st.mmio_reads + st.mmio_writes;
+		c->ops = st.mmio_writes + st.qi_cc + st.qi_iotlb + st.qi_dev_iotlb + st.qi_iec +
+			 st.qi_wait;
+		c->invalidations = st.inv_iotlb_global + st.inv_iotlb_domain + st.inv_iotlb_page +
+				   st.inv_dev_iotlb;
+		c->translations = st.translations;
+		c->iotlb_hits = st.iotlb_hits;
+		c->iotlb_misses = st.iotlb_misses;
+	} else if (s->cfg.model == SIM_MODEL_VIRTIO_IOMMU) {
+		struct viommu_virtio_iommu_stats st;
+
+		viommu_virtio_iommu_get_stats(s->v, &st);
+		c->kicks = st.kicks[0];
+		for (int i = 0; i < 6; i++)
+			c->requests += st.requests[i];
+		c->ops = c->requests;
+		c->invalidations = st.requests[4]; /* UNMAP */
+		c->translations = st.translations;
+	}
+}

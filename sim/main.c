@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: MIT
+/*
+ * viommu-sim: what each vIOMMU design costs and how to cut it (docs/cost-model.md).
+ *
+ * A scenario is a list of configurations (model + guest strategy) crossed with placements,
+ * workloads and message sizes; every combination is one sim_run(). The default scenario is the
+ * seeds' x86 comparison (seed 000) followed by the optimised configurations.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "report.h"
+
+#define MAX_CONFIGS 64
+#define MAX_LIST 16
+#define MAX_ROWS 4096
+
+/* Configurations any scenario may name. */
+static const struct sim_config builtin_configs[] = {
+	{ "noiommu", SIM_MODEL_NONE, false, false, SIM_DMA_NOIOMMU },
+	{ "vtd-deferred", SIM_MODEL_VTD, false, false, SIM_DMA_DEFERRED },
+	{ "vtd-strict", SIM_MODEL_VTD, false, false, SIM_DMA_STRICT },
+	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, SIM_DMA_STRICT },
+	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_STRICT },
+	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false,
+	  SIM_DMA_BATCHED_DEFERRED },
+	{ "vtd-devtlb", SIM_MODEL_VTD, false, true, SIM_DMA_DEFERRED },
+	{ "identity", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_IDENTITY },
+	{ "persistent", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_PERSISTENT },
+	{ "never-free", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_NEVER_FREE },
+	{ "vtd-deferred-cm", SIM_MODEL_VTD, true, false, SIM_DMA_DEFERRED },
+	{ "vtd-batched-cm", SIM_MODEL_VTD, true, false, SIM_DMA_BATCHED },
+	{ "vtd-identity-cm", SIM_MODEL_VTD, true, false, SIM_DMA_IDENTITY },
+	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, SIM_DMA_NEVER_FREE },
+	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_DEFERRED },
+	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_BATCHED },
+};
+
+struct scenario {
+	const char *name;
+	const char *about;
+	struct sim_config cfg[MAX_CONFIGS];
+	size_t ncfg;
+	enum sim_placement pl[MAX_LIST];
+	size_t npl;
+	enum sim_workload wl[MAX_LIST];
+	size_t nwl;
+	uint32_t size[MAX_LIST];
+	size_t nsize;
+	uint32_t table_size; /* the stdout table shows this size only (0: all) */
+	uint32_t mtu, qd;
+	bool no_tso;
+	char profile[48];
+};
+
+struct opts {
+	const char *out_dir;
+	bool json, quick;
+	uint64_t seed;
+	uint32_t units;
+};
+
+static const struct sim_config *find_config(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
+		if (!strcmp(builtin_configs[i].name, name))
+			return &builtin_configs[i];
+	}
+	return NULL;
+}
+
+static void add_cfg(struct scenario *s, const char *name)
+{
+	const struct sim_config *c = find_config(name);
+
+	if (c && s->ncfg < MAX_CONFIGS)
+		s->cfg[s->ncfg++] = *c;
+}
+
+static void scenario_default(struct scenario *s, const char *name)
+{
+	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
+					     "vtd-strict-cm", "virtio-iommu" };
+	static const char *const cures[] = { "virtio-iommu-batched-deferred", "vtd-devtlb",
+					     "identity", "persistent", "never-free" };
+
+	memset(s, 0, sizeof(*s));
+	s->name = "default";
+	s->about = "seed 000's x86 comparison (TCP stream, vhost off/on, rx/tx), then the cures";
+	for (size_t i = 0; i < 5; i++)
+		add_cfg(s, seeds[i]);
+	for (size_t i = 0; i < 5; i++)
+		add_cfg(s, cures[i]);
+	s->pl[s->npl++] = SIM_EMULATED;
+	s->pl[s->npl++] = SIM_VHOST;
+	s->wl[s->nwl++] = SIM_WL_STREAM_RX;
+	s->wl[s->nwl++] = SIM_WL_STREAM_TX;
+	s->size[s->nsize++] = 64;
+	s->size[s->nsize++] = 1024;
+	s->size[s->nsize++] = 16384;
+	s->size[s->nsize++] = 65536;
+	s->table_size = 16384;
+	snprintf(s->profile, sizeof(s->profile), "x86-2015-10g");
+	if (name && !strcmp(name, "assigned")) {
+		static const char *const a[] = { "noiommu",	    "vtd-strict-cm",
+						 "vtd-deferred-cm", "vtd-batched-cm",
+						 "virtio-iommu",    "virtio-iommu-batched-deferred",
+						 "vtd-identity-cm", "vtd-never-free-cm" };
+
+		s->name = "assigned";
+		s->about = "seed 004: an assigned NIC shadowed through caching mode (kernel driver "
+			   "streams and DPDK poll mode)";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+			add_cfg(s, a[i]);
+		s->npl = 1;
+		s->pl[0] = SIM_ASSIGNED;
+		s->nwl = 3;
+		s->wl[2] = SIM_WL_POLL;
+		s->nsize = 2;
+		s->size[0] = 64;
+		s->size[1] = 1500;
+		s->table_size = 0;
+	} else if (name && !strcmp(name, "block")) {
+		static const char *const b[] = { "noiommu",
+						 "virtio-iommu",
+						 "virtio-iommu-deferred",
+						 "virtio-iommu-batched",
+						 "virtio-iommu-batched-deferred",
+						 "persistent",
+						 "identity" };
+
+		s->name = "block";
+		s->about = "block reads through virtio-iommu (V6-V9 setups): strict, lazy, "
+			   "sync_map, pooled buffers";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+			add_cfg(s, b[i]);
+		s->npl = 2;
+		s->pl[0] = SIM_EMULATED;
+		s->pl[1] = SIM_ASSIGNED;
+		s->nwl = 1;
+		s->wl[0] = SIM_WL_BLOCK;
+		s->nsize = 3;
+		s->size[0] = 4096;
+		s->size[1] = 16384;
+		s->size[2] = 65536;
+		s->table_size = 0;
+		s->qd = 64;
+		snprintf(s->profile, sizeof(s->profile), "x86-current");
+	} else if (name && !strcmp(name, "quick")) {
+		s->name = "quick";
+		s->about = "the default configurations at one size, few units (smoke test)";
+		s->nsize = 1;
+		s->size[0] = 16384;
+		s->table_size = 0;
+	}
+}
+
+static const char *const scenario_names[] = { "default", "assigned", "block", "quick" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: viommu-sim [options] [SCENARIO]\n"
+		"\n"
+		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
+		"every event, and turns counts into time with the cost model\n"
+		"(docs/cost-model.md). Scenarios: default, assigned, block, quick (see --list).\n"
+		"\n"
+		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
+		"  -c, --cost NAME=VALUE  override one unit cost (repeatable; e.g. exit_user_mmio_cycles=9000)\n"
+		"  -f, --cost-file FILE   cost file, docs/cost-profiles.conf syntax (repeatable)\n"
+		"  -s, --scenario-file F  a custom scenario (format in docs/cost-model.md, 'Scenarios')\n"
+		"  -o, --out DIR          write results.json, results.csv and plots there (default sim-out)\n"
+		"  -j, --json             JSON lines on stdout instead of the table\n"
+		"  -q, --quick            fewer units per run (noisier counts, same code paths)\n"
+		"  -u, --units N          measured units per run\n"
+		"      --seed N           seed (the runs are deterministic for a seed)\n"
+		"  -l, --list             scenarios, configurations and profiles\n"
+		"      --list-costs       the effective cost table and exit\n"
+		"  -h, --help             this text\n");
+}
+
+static void list(const struct sim_costs *c)
+{
+	printf("scenarios:\n");
+	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {
+		struct scenario s;
+
+		scenario_default(&s, scenario_names[i]);
+		printf("  %-10s %s\n", s.name, s.about);
+	}
+	printf("configurations (model, strategy):\n");
+	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
+		const struct sim_config *k = &builtin_configs[i];
+
+		printf("  %-30s %s%s%s, %s\n", k->name, sim_model_name(k->model),
+		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
+		       sim_strategy_name(k->strategy));
+	}
+	printf("profiles:\n");
+	for (size_t i = 0; i < sim_costs_profile_count(c); i++)
+		printf("  %-14s %s\n", sim_costs_profile_name(c, i), sim_costs_profile_about(c, i));
+}
+
+/* "a,b,c" into @out via @parse; returns the count or -1. */
+static int split(char *v, int (*parse)(const char *, void *, size_t), void *out, size_t max)
+{
+	size_t n = 0;
+
+	for (char *save = NULL, *t = strtok_r(v, ", \t", &save); t;
+	     t = strtok_r(NULL, ", \t", &save)) {
+		if (n == max || parse(t, out, n))
+			return -1;
+		n++;
+	}
+	return (int)n;
+}
+
+static int parse_size(const char *t, void *out, size_t i)
+{
+	char *end;
+	unsigned long v = strtoul(t, &end, 0);
+
+	if (*end || !v || v > 65536)
+		return -1;
+	((uint32_t *)out)[i] = (uint32_t)v;
+	return 0;
+}
+
+static int parse_placement(const char *t, void *out, size_t i)
+{
+	for (int p = 0; p < SIM_PLACEMENT_NR; p++) {
+		if (!strcmp(t, sim_placement_name((enum sim_placement)p))) {
+			((enum sim_placement *)out)[i] = (enum sim_placement)p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_workload(const char *t, void *out, size_t i)
+{
+	for (int w = 0; w < SIM_WL_NR; w++) {
+		if (!strcmp(t, sim_workload_name((enum sim_workload)w))) {
+			((enum sim_workload *)out)[i] = (enum sim_workload)w;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "NAME" (built in) or "NAME model=vtd|virtio-iommu|none strategy=S [cm] [ats]". */
+static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
+{
+	struct sim_config k = { 0 };
+	char *save = NULL, *t = strtok_r(v, " \t", &save);
+	bool has_model = false, has_strategy = false;
+
+	if (!t || strlen(t) >= sizeof(k.name) || s->ncfg == MAX_CONFIGS)
+		return snprintf(err, errlen, "bad config line"), -1;
+	snprintf(k.name, sizeof(k.name), "%s", t);
+	while ((t = strtok_r(NULL, " \t", &save))) {
+		if (!strncmp(t, "model=", 6)) {
+			has_model = true;
+			if (!strcmp(t + 6, "vtd"))
+				k.model = SIM_MODEL_VTD;
+			else if (!strcmp(t + 6, "virtio-iommu"))
+				k.model = SIM_MODEL_VIRTIO_IOMMU;
+			else if (!strcmp(t + 6, "none"))
+				k.model = SIM_MODEL_NONE;
+			else
+				return snprintf(err, errlen, "unknown model '%s'", t + 6), -1;
+		} else if (!strncmp(t, "strategy=", 9)) {
+			has_strategy = true;
+			if (sim_strategy_parse(t + 9, &k.strategy))
+				return snprintf(err, errlen, "unknown strategy '%s'", t + 9), -1;
+		} else if (!strcmp(t, "cm")) {
+			k.caching_mode = true;
+		} else if (!strcmp(t, "ats")) {
+			k.ats = true;
+		} else {
+			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
+		}
+	}
+	if (!has_model && !has_strategy) {
+		const struct sim_config *b = find_config(k.name);
+
+		if (!b)
+			return snprintf(err, errlen, "unknown configuration '%s'", k.name), -1;
+		s->cfg[s->ncfg++] = *b;
+		return 0;
+	}
+	if (!has_model || !has_strategy)
+		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
+	if ((k.model == SIM_MODEL_NONE) != (k.strategy == SIM_DMA_NOIOMMU) ||
+	    ((k.caching_mode || k.ats) && k.model != SIM_MODEL_VTD))
+		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
+		       -1;
+	s->cfg[s->ncfg++] = k;
+	return 0;
+}
+
+static int load_scenario(struct scenario *s, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	unsigned int no = 0;
+	bool cfg_seen = false;
+
+	if (!f)
+		return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+	scenario_default(s, NULL);
+	s->name = "custom";
+	s->about = path;
+	while (fgets(line, sizeof(line), f)) {
+		char *eq, *k, *v, *hash = strchr(line, '#');
+		int n = 0;
+
+		no++;
+		if (hash)
+			*hash = '\0';
+		k = line + strspn(line, " \t\r\n");
+		if (!*k)
+			continue;
+		eq = strchr(k, '=');
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		v = eq + 1;
+		v[strcspn(v, "\r\n")] = '\0';
+		k[strcspn(k, " \t")] = '\0';
+		v += strspn(v, " \t");
+		if (!strcmp(k, "config")) {
+			if (!cfg_seen)
+				s->ncfg = 0;
+			cfg_seen = true;
+			if (parse_config(s, v, err, errlen)) {
+				fclose(f);
+				return -1;
+			}
+			continue;
+		} else if (!strcmp(k, "sizes")) {
+			n = split(v, parse_size, s->size, MAX_LIST);
+			s->nsize = n > 0 ? (size_t)n : 0;
+		} else if (!strcmp(k, "placements")) {
+			n = split(v, parse_placement, s->pl, MAX_LIST);
+			s->npl = n > 0 ? (size_t)n : 0;
+		} else if (!strcmp(k, "workloads")) {
+			n = split(v, parse_workload, s->wl, MAX_LIST);
+			s->nwl = n > 0 ? (size_t)n : 0;
+		} else if (!strcmp(k, "table_size")) {
+			n = parse_size(v, &s->table_size, 0) ? -1 : 1;
+		} else if (!strcmp(k, "mtu")) {
+			char *end;
+			unsigned long m = strtoul(v, &end, 0);
+
+			n = *end || m < 576 || m > 9000 ? -1 : 1;
+			s->mtu = (uint32_t)m;
+		} else if (!strcmp(k, "qd")) {
+			char *end;
+			unsigned long q = strtoul(v, &end, 0);
+
+			n = *end || !q || q > 4096 ? -1 : 1;
+			s->qd = (uint32_t)q;
+		} else if (!strcmp(k, "tso")) {
+			n = !strcmp(v, "on") || !strcmp(v, "off") ? 1 : -1;
+			s->no_tso = !strcmp(v, "off");
+		} else if (!strcmp(k, "profile")) {
+			size_t len = strlen(v);
+
+			n = len && len < sizeof(s->profile) ? 1 : -1;
+			if (n > 0)
+				memcpy(s->profile, v, len + 1);
+		} else {
+			goto bad;
+		}
+		if (n <= 0)
+			goto bad;
+	}
+	fclose(f);
+	if (!s->ncfg || !s->npl || !s->nwl || !s->nsize)
+		return snprintf(err, errlen, "%s: empty list", path), -1;
+	return 0;
+bad:
+	fclose(f);
+	snprintf(err, errlen, "%s:%u: bad line", path, no);
+	return -1;
+}
+
+static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
+{
+	size_t total = s->ncfg * s->npl * s->nwl * s->nsize, n = 0;
+	struct sim_row *rows = calloc(total ? total : 1, sizeof(*rows));
+	bool progress = isatty(STDERR_FILENO);
+	char path[512];
+	FILE *f;
+	int ret = 0;
+
+	if (!rows || total > MAX_ROWS) {
+		free(rows);
+		fprintf(stderr, "viommu-sim: scenario too large\n");
+		return 1;
+	}
+	for (size_t w = 0; w < s->nwl; w++) {
+		for (size_t pl = 0; pl < s->npl; pl++) {
+			for (size_t k = 0; k < s->ncfg; k++) {
+				for (size_t z = 0; z < s->nsize; z++) {
+					struct sim_params p = {
+						.cfg = s->cfg[k],
+						.placement = s->pl[pl],
+						.workload = s->wl[w],
+						.msg_size = s->size[z],
+						.mtu = s->mtu,
+						.no_tso = s->no_tso,
+						.qd = s->qd,
+						.seed = o->seed,
+						.units = o->units,
+					};
+					struct sim_row *row = &rows[n++];
+					int r;
+
+					if (p.workload == SIM_WL_POLL && p.msg_size > 2048) {
+						n--;
+						continue;
+					}
+					if (o->quick && !p.units)
+						p.units = 512;
+					row->profile = sim_costs_selected(c);
+					if (progress)
+						fprintf(stderr, "\r[%zu/%zu] %-30s %-8s %-5s %6u  ",
+							n, total, p.cfg.name,
+							sim_placement_name(p.placement),
+							sim_workload_name(p.workload), p.msg_size);
+					r = sim_run(&p, c, &row->r);
+					if (r) {
+						fprintf(stderr, "\nviommu-sim: %s %s %s %u: %s\n",
+							p.cfg.name, sim_placement_name(p.placement),
+							sim_workload_name(p.workload), p.msg_size,
+							row->r.why);
+						ret = 1;
+					}
+				}
+			}
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r%72s\r", "");
+	sim_report_relate(rows, n);
+	if (o->json) {
+		for (size_t i = 0; i < n; i++)
+			sim_report_json_row(stdout, &rows[i]);
+	} else {
+		printf("viommu-sim scenario %s: %s\n", s->name, s->about);
+		sim_report_gaps(stdout, rows, n);
+		sim_report_table(stdout, rows, n, s->table_size);
+		printf("\nvcpu-ns/host-ns: CPU per unit on the vCPU / on the VMM and back-end; exits "
+		       "and invs per unit;\niotlb: vIOMMU IOTLB hit rate; devtlb: back-end device "
+		       "IOTLB hit rate.\n");
+		if (s->table_size)
+			printf("Table: %u-byte messages; every size is in %s/results.csv and the "
+			       "plots.\n",
+			       s->table_size, o->out_dir);
+	}
+	if (mkdir(o->out_dir, 0777) && errno != EEXIST) {
+		fprintf(stderr, "viommu-sim: %s: %s\n", o->out_dir, strerror(errno));
+		free(rows);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/results.json", o->out_dir);
+	f = fopen(path, "w");
+	if (f) {
+		for (size_t i = 0; i < n; i++)
+			sim_report_json_row(f, &rows[i]);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/results.csv", o->out_dir);
+	f = fopen(path, "w");
+	if (f) {
+		sim_report_csv(f, rows, n);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/costs.txt", o->out_dir);
+	f = fopen(path, "w");
+	if (f) {
+		sim_costs_print(c, f);
+		fclose(f);
+	}
+	if (sim_report_plots(o->out_dir, rows, n, stderr) < 0)
+		ret = 1;
+	free(rows);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "cost", required_argument, NULL, 'c' },
+		{ "cost-file", required_argument, NULL, 'f' },
+		{ "scenario-file", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "units", required_argument, NULL, 'u' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "list-costs", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .out_dir = "sim-out", .seed = 1 };
+	const char *profile = NULL, *scenario_file = NULL;
+	const char *cost_args[64], *cost_files[16];
+	size_t ncost = 0, nfiles = 0;
+	bool do_list = false, list_costs = false;
+	struct scenario s;
+	struct sim_costs *c;
+	char err[256];
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			profile = optarg;
+			break;
+		case 'c':
+			if (ncost == 64)
+				return fprintf(stderr, "viommu-sim: too many --cost\n"), 2;
+			cost_args[ncost++] = optarg;
+			break;
+		case 'f':
+			if (nfiles == 16)
+				return fprintf(stderr, "viommu-sim: too many --cost-file\n"), 2;
+			cost_files[nfiles++] = optarg;
+			break;
+		case 's':
+			scenario_file = optarg;
+			break;
+		case 'o':
+			if (strpbrk(optarg, "'\"\\\n"))
+				return fprintf(stderr, "viommu-sim: unsupported --out path\n"), 2;
+			o.out_dir = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'q':
+			o.quick = true;
+			break;
+		case 'u':
+			o.units = (uint32_t)strtoul(optarg, NULL, 0);
+			if (!o.units || o.units > 10000000)
+				return fprintf(stderr, "viommu-sim: bad --units\n"), 2;
+			break;
+		case 'S':
+			o.seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'l':
+			do_list = true;
+			break;
+		case 'L':
+			list_costs = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (sim_costs_create(&c, err, sizeof(err)))
+		return fprintf(stderr, "viommu-sim: %s\n", err), 1;
+	if (scenario_file) {
+		if (load_scenario(&s, scenario_file, err, sizeof(err))) {
+			fprintf(stderr, "viommu-sim: %s\n", err);
+			sim_costs_destroy(c);
+			return 2;
+		}
+	} else {
+		const char *name = optind < argc ? argv[optind] : "default";
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++)
+			known |= !strcmp(name, scenario_names[i]);
+		if (!known) {
+			fprintf(stderr, "viommu-sim: unknown scenario '%s' (see --list)\n", name);
+			sim_costs_destroy(c);
+			return 2;
+		}
+		scenario_default(&s, name);
+	}
+	/* Precedence (cost-model.md §7): profile, then cost files in order, then --cost. */
+	ret = VIOMMU_EINVAL;
+	if (profile) /* may be defined by a cost file: then the files first go to the default */
+		ret = sim_costs_select(c, profile, err, sizeof(err));
+	if (ret)
+		ret = sim_costs_select(c, s.profile, err, sizeof(err));
+	for (size_t i = 0; !ret && i < nfiles; i++)
+		ret = sim_costs_load_file(c, cost_files[i], err, sizeof(err));
+	if (!ret && profile)
+		ret = sim_costs_select(c, profile, err, sizeof(err));
+	for (size_t i = 0; !ret && i < ncost; i++)
+		ret = sim_costs_set_arg(c, cost_args[i], err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "viommu-sim: %s\n", err);
+		sim_costs_destroy(c);
+		return 2;
+	}
+	if (do_list || list_costs) {
+		if (do_list)
+			list(c);
+		if (list_costs)
+			sim_costs_print(c, stdout);
+		sim_costs_destroy(c);
+		return 0;
+	}
+	ret = run_scenario(&s, c, &o);
+	sim_costs_destroy(c);
+	return ret;
+}
