@@ -30,7 +30,7 @@
 #define ARENA_BASE (8 * MiB) /* driver tables and queues */
 #define ARENA_SIZE (16 * MiB)
 #define HDR_BASE (24 * MiB) /* skb heads (kmalloc) */
-#define HDR_SIZE (4 * MiB)
+#define HDR_SIZE (256 * 1024)
 /*
  * Packet data, receive buffers, mbufs and block data. Linux hands freed pages straight back to
  * the next allocation (per-CPU lists, page_frag reuse), so the buffers a driver maps cycle through
@@ -79,8 +79,9 @@ struct eng {
 	/* vhost */
 	struct viommu_devtlb *tlb;
 	struct viommu_devtlb_reader *reader;
-	struct viommu_notifier *inv_notifier;
-	uint64_t inv_msgs;
+	struct viommu_notifier *inv_notifier, *push_notifier;
+	uint64_t inv_msgs; /* VMM -> back-end IOTLB messages and their replies */
+	int push_err;
 	/* assigned: the host IOMMU (page table in host memory, IOTLB) and the VFIO calls made */
 	struct viommu_flatmem *hostmem;
 	uint64_t host_bump;
@@ -414,6 +415,31 @@ static void inv_event(void *opaque, const struct viommu_event *ev)
 	e->inv_msgs += 2; /* VHOST_IOTLB_INVALIDATE and its reply */
 }
 
+/*
+ * Push: the VMM keeps the back-end's device IOTLB in step with the guest's mappings as it learns
+ * them (caching mode's MAP events, and the UNMAP events of exactly what changed), so the back-end
+ * never misses and live entries survive the guest's coarse flushes.
+ */
+static void push_event(void *opaque, const struct viommu_event *ev)
+{
+	struct eng *e = opaque;
+	uint64_t size = ev->last - ev->iova + 1;
+	uint8_t *hva;
+	int ret;
+
+	if (ev->type != VIOMMU_EV_MAP) {
+		inv_event(opaque, ev);
+		return;
+	}
+	hva = gptr(e, ev->out, size);
+	ret = hva ? viommu_devtlb_update(e->tlb, ev->iova, size, (uint64_t)(uintptr_t)hva,
+					 ev->perm & VIOMMU_ACC_RW) :
+		    VIOMMU_EFAULT;
+	if (ret && !e->push_err)
+		e->push_err = ret;
+	e->inv_msgs += 2; /* VHOST_IOTLB_UPDATE and its reply */
+}
+
 static int vhost_setup(struct eng *e)
 {
 	struct viommu_devtlb_config tc = { 0 };
@@ -425,6 +451,9 @@ static int vhost_setup(struct eng *e)
 	if (ret)
 		return ret;
 	viommu_devtlb_start(e->tlb);
+	if (e->p.cfg.push)
+		return viommu_notifier_add(e->v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, push_event,
+					   e, &e->push_notifier);
 	/* With ATS the VMM forwards only device-TLB invalidations (QEMU's DEVIOTLB notifier). */
 	return viommu_notifier_add(e->v, SID,
 				   e->p.cfg.ats ? VIOMMU_EV_DEVIOTLB_UNMAP : VIOMMU_EV_UNMAP,
@@ -884,6 +913,8 @@ static int run_unit(struct eng *e)
 		viommu_devtlb_reader_quiesce(e->reader);
 	if (!ret && e->shadow_err)
 		ret = e->shadow_err;
+	if (!ret && e->push_err)
+		ret = e->push_err;
 	return ret ? ret : tick(e);
 }
 
@@ -895,6 +926,8 @@ static void eng_fini(struct eng *e)
 {
 	if (e->inv_notifier)
 		viommu_notifier_del(e->v, e->inv_notifier);
+	if (e->push_notifier)
+		viommu_notifier_del(e->v, e->push_notifier);
 	if (e->shadow_notifier)
 		viommu_notifier_del(e->v, e->shadow_notifier);
 	viommu_devtlb_reader_destroy(e->reader);
@@ -977,7 +1010,7 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 	ret = sim_dma_create(&dc, &e->dma);
 	if (ret)
 		return ret;
-	if (p->workload == SIM_WL_POLL && e->v) {
+	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != SIM_DMA_IDENTITY) {
 		/* DPDK maps its memory once at start, whatever the kernel's strategy. */
 		ret = sim_iommu_map(e->iommu, BUF_BASE, BUF_BASE, 2 * MiB, VIOMMU_ACC_RW);
 		if (ret)
@@ -1075,6 +1108,13 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 #undef DEP
 }
 
+double sim_ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r)
+{
+	uint64_t deps;
+
+	return ev_cost(c, ev, r, &deps);
+}
+
 static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 		   const struct viommu_devtlb_stats *tb, struct sim_result *r)
 {
@@ -1144,6 +1184,8 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 		r->hw_iotlb_hit_rate =
 			r->n[SIM_RES_DEV][SIM_EV_HW_HIT] /
 			(r->n[SIM_RES_DEV][SIM_EV_HW_HIT] + r->n[SIM_RES_DEV][SIM_EV_HW_MISS]);
+	r->translations_per_unit = (double)(a->ic.translations - b->ic.translations) / u;
+	r->bounce_bytes_per_unit = (double)(a->ds.bounce_bytes - b->ds.bounce_bytes) / u;
 	r->maps_per_unit = (double)(a->ds.maps - b->ds.maps) / u;
 	r->unmaps_per_unit = (double)(a->ds.unmaps - b->ds.unmaps) / u;
 	r->map_pages_per_unit = (double)(a->ds.map_pages - b->ds.map_pages) / u;
@@ -1163,9 +1205,9 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 static uint32_t default_units(const struct sim_params *p)
 {
 	uint64_t per = p->msg_size ? p->msg_size : 1;
-	uint64_t n = (48 * MiB) / per;
+	uint64_t n = (32 * MiB) / per;
 
-	return (uint32_t)(n < 2048 ? 2048 : n > 16384 ? 16384 : n);
+	return (uint32_t)(n < 1024 ? 1024 : n > 8192 ? 8192 : n);
 }
 
 /* One pass: warm-up, then the measured units with the flush timer advancing by @dt_ns. */
@@ -1176,7 +1218,7 @@ static int pass(const struct sim_params *p, const struct sim_costs *c, uint64_t 
 	struct snap b, a;
 	struct viommu_devtlb_stats tb = { 0 };
 	uint32_t units = p->units ? p->units : default_units(p);
-	uint32_t warm = p->warmup ? p->warmup : units / 4;
+	uint32_t warm = p->warmup ? p->warmup : units / 2;
 	int ret;
 
 	ret = eng_init(&e, p, c);
@@ -1212,9 +1254,11 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 
 	memset(r, 0, sizeof(*r));
 	r->p = *p;
-	if (p->placement == SIM_ASSIGNED && p->cfg.model == SIM_MODEL_VTD && !p->cfg.caching_mode) {
+	if (p->cfg.model == SIM_MODEL_VTD && !p->cfg.caching_mode &&
+	    (p->placement == SIM_ASSIGNED || p->cfg.push)) {
 		snprintf(r->why, sizeof(r->why),
-			 "an assigned device behind VT-d needs caching mode to be shadowed");
+			 "unsupported: VT-d without caching mode tells the VMM nothing about new "
+			 "mappings");
 		return 0;
 	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == SIM_DMA_NOIOMMU) ||
@@ -1241,7 +1285,9 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 		if (!dt)
 			dt = 1;
 	}
-	if (ret)
+	if (ret) {
+		r->supported = false;
 		snprintf(r->why, sizeof(r->why), "simulation failed: %s", viommu_strerror(ret));
+	}
 	return ret;
 }

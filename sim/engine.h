@@ -85,6 +85,7 @@ struct sim_config {
 	enum sim_model model;
 	bool caching_mode;
 	bool ats;
+	bool push; /* vhost: the VMM sends an UPDATE for every MAP it sees (needs caching mode) */
 	enum sim_strategy strategy;
 };
 
@@ -120,6 +121,8 @@ struct sim_result {
 	double devtlb_hit_rate;	       /* back-end device IOTLB; < 0 when not used */
 	double hw_iotlb_hit_rate;      /* host IOMMU IOTLB (assigned); < 0 when not used */
 	double maps_per_unit, unmaps_per_unit, map_pages_per_unit, flushes_per_unit;
+	double translations_per_unit; /* by the vIOMMU model (emulated path and miss service) */
+	double bounce_bytes_per_unit;
 	double vfio_calls_per_unit, devtlb_misses_per_unit, frames_per_unit;
 	uint64_t fq_timeouts;
 	uint32_t passes;    /* deferred strategies: fixed-point passes over the flush timer */
@@ -131,6 +134,9 @@ const char *sim_placement_name(enum sim_placement p);
 const char *sim_workload_name(enum sim_workload w);
 const char *sim_res_name(enum sim_res r);
 const char *sim_ev_name(enum sim_ev e);
+
+/* What one event costs on resource @r, in ns (per byte for the byte events). */
+double sim_ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r);
 
 /*
  * Run @p. Returns 0 with r->supported false (and r->why) for a combination that cannot work (an

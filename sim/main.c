@@ -23,23 +23,23 @@
 
 /* Configurations any scenario may name. */
 static const struct sim_config builtin_configs[] = {
-	{ "noiommu", SIM_MODEL_NONE, false, false, SIM_DMA_NOIOMMU },
-	{ "vtd-deferred", SIM_MODEL_VTD, false, false, SIM_DMA_DEFERRED },
-	{ "vtd-strict", SIM_MODEL_VTD, false, false, SIM_DMA_STRICT },
-	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, SIM_DMA_STRICT },
-	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_STRICT },
-	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false,
+	{ "noiommu", SIM_MODEL_NONE, false, false, false, SIM_DMA_NOIOMMU },
+	{ "vtd-deferred", SIM_MODEL_VTD, false, false, false, SIM_DMA_DEFERRED },
+	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, SIM_DMA_STRICT },
+	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_STRICT },
+	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_STRICT },
+	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
 	  SIM_DMA_BATCHED_DEFERRED },
-	{ "vtd-devtlb", SIM_MODEL_VTD, false, true, SIM_DMA_DEFERRED },
-	{ "identity", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_IDENTITY },
-	{ "persistent", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_PERSISTENT },
-	{ "never-free", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_NEVER_FREE },
-	{ "vtd-deferred-cm", SIM_MODEL_VTD, true, false, SIM_DMA_DEFERRED },
-	{ "vtd-batched-cm", SIM_MODEL_VTD, true, false, SIM_DMA_BATCHED },
-	{ "vtd-identity-cm", SIM_MODEL_VTD, true, false, SIM_DMA_IDENTITY },
-	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, SIM_DMA_NEVER_FREE },
-	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_DEFERRED },
-	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, SIM_DMA_BATCHED },
+	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, SIM_DMA_BATCHED_DEFERRED },
+	{ "identity", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_IDENTITY },
+	{ "persistent", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_PERSISTENT },
+	{ "never-free", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_NEVER_FREE },
+	{ "vtd-deferred-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_DEFERRED },
+	{ "vtd-batched-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_BATCHED },
+	{ "vtd-identity-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_IDENTITY },
+	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_NEVER_FREE },
+	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_DEFERRED },
+	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_BATCHED },
 };
 
 struct scenario {
@@ -61,7 +61,7 @@ struct scenario {
 
 struct opts {
 	const char *out_dir;
-	bool json, quick;
+	bool json, quick, verbose;
 	uint64_t seed;
 	uint32_t units;
 };
@@ -183,6 +183,7 @@ static void usage(FILE *f)
 		"  -q, --quick            fewer units per run (noisier counts, same code paths)\n"
 		"  -u, --units N          measured units per run\n"
 		"      --seed N           seed (the runs are deterministic for a seed)\n"
+		"  -v, --verbose          after the table, every event count per unit and its cost\n"
 		"  -l, --list             scenarios, configurations and profiles\n"
 		"      --list-costs       the effective cost table and exit\n"
 		"  -h, --help             this text\n");
@@ -201,9 +202,9 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       sim_strategy_name(k->strategy));
+		       k->push ? " +push" : "", sim_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
 	for (size_t i = 0; i < sim_costs_profile_count(c); i++)
@@ -286,6 +287,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.caching_mode = true;
 		} else if (!strcmp(t, "ats")) {
 			k.ats = true;
+		} else if (!strcmp(t, "push")) {
+			k.push = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}
@@ -301,6 +304,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	if (!has_model || !has_strategy)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == SIM_DMA_NOIOMMU) ||
+	    (k.push && k.model == SIM_MODEL_NONE) ||
 	    ((k.caching_mode || k.ats) && k.model != SIM_MODEL_VTD))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
@@ -468,6 +472,10 @@ static int run_scenario(const struct scenario *s, const struct sim_costs *c, con
 			printf("Table: %u-byte messages; every size is in %s/results.csv and the "
 			       "plots.\n",
 			       s->table_size, o->out_dir);
+		for (size_t i = 0; o->verbose && i < n; i++) {
+			if (!s->table_size || rows[i].r.p.msg_size == s->table_size)
+				sim_report_explain(stdout, &rows[i], c);
+		}
 	}
 	if (mkdir(o->out_dir, 0777) && errno != EEXIST) {
 		fprintf(stderr, "viommu-sim: %s: %s\n", o->out_dir, strerror(errno));
@@ -513,6 +521,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "list-costs", no_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -526,7 +535,7 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lh", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			profile = optarg;
@@ -565,6 +574,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			do_list = true;
+			break;
+		case 'v':
+			o.verbose = true;
 			break;
 		case 'L':
 			list_costs = true;

@@ -68,7 +68,7 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 			prev = w->profile;
 		}
 		if (!r->supported) {
-			fprintf(f, "%-30s %-5s %-3s %6u  unsupported: %s\n", r->p.cfg.name,
+			fprintf(f, "%-30s %-5s %-3s %6u  %s\n", r->p.cfg.name,
 				vhost_of(r), sim_workload_name(r->p.workload), r->p.msg_size,
 				r->why);
 			continue;
@@ -83,6 +83,33 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 			r->busy_ns[SIM_RES_VCPU],
 			r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND], r->exits_per_unit,
 			r->invalidations_per_unit, hit, dhit, sim_res_name(r->bottleneck));
+	}
+}
+
+void sim_report_explain(FILE *f, const struct sim_row *w, const struct sim_costs *c)
+{
+	const struct sim_result *r = &w->r;
+
+	if (!r->supported)
+		return;
+	fprintf(f, "%s %s %s %u: %.0f units/s, bottleneck %s\n", r->p.cfg.name,
+		sim_placement_name(r->p.placement), sim_workload_name(r->p.workload), r->p.msg_size,
+		r->rate, sim_res_name(r->bottleneck));
+	for (int res = 0; res < SIM_RES_NR; res++) {
+		if (r->busy_ns[res] <= 0)
+			continue;
+		fprintf(f, "  %-8s %10.0f ns/unit  util %5.1f%%\n", sim_res_name((enum sim_res)res),
+			r->busy_ns[res], r->util[res] * 100);
+		for (int ev = 0; ev < SIM_EV_NR; ev++) {
+			double cost;
+
+			if (r->n[res][ev] <= 0)
+				continue;
+			cost = sim_ev_cost(c, (enum sim_ev)ev, (enum sim_res)res);
+			fprintf(f, "    %-22s %12.3f x %10.3f = %10.0f ns\n",
+				sim_ev_name((enum sim_ev)ev), r->n[res][ev], cost,
+				r->n[res][ev] * cost);
+		}
 	}
 }
 

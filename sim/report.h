@@ -19,6 +19,8 @@ struct sim_row {
 void sim_report_relate(struct sim_row *rows, size_t n);
 
 void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t only_size);
+/* Every nonzero event count per unit and what it costs, resource by resource. */
+void sim_report_explain(FILE *f, const struct sim_row *row, const struct sim_costs *c);
 void sim_report_json_row(FILE *f, const struct sim_row *row);
 void sim_report_csv(FILE *f, const struct sim_row *rows, size_t n);
 /* Names of GAP costs that contributed to any row, as a warning line (nothing when none did). */
