@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/*
+ * viommu-sim: the cost profiles and their override rules, determinism, per-strategy invariants
+ * checked from counts, and one small scenario whose counts and times are derived by hand.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cost.h"
+#include "engine.h"
+#include "report.h"
+
+static struct sim_costs *costs(void)
+{
+	struct sim_costs *c = NULL;
+	char err[200];
+
+	assert_int_equal(sim_costs_create(&c, err, sizeof(err)), 0);
+	return c;
+}
+
+static const struct sim_config cfg_noiommu = { "noiommu", SIM_MODEL_NONE, false, false, false,
+					       SIM_DMA_NOIOMMU };
+static const struct sim_config cfg_vtd_strict = { "vtd-strict", SIM_MODEL_VTD, false, false,
+						  false, SIM_DMA_STRICT };
+static const struct sim_config cfg_vtd_deferred = { "vtd-deferred", SIM_MODEL_VTD, false, false,
+						    false, SIM_DMA_DEFERRED };
+static const struct sim_config cfg_vio_strict = { "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false,
+						  false, false, SIM_DMA_STRICT };
+
+static struct sim_params params(const struct sim_config *k, enum sim_placement pl,
+				enum sim_workload w, uint32_t size)
+{
+	struct sim_params p = {
+		.cfg = *k,
+		.placement = pl,
+		.workload = w,
+		.msg_size = size,
+		.units = 256,
+		.warmup = 64,
+		.seed = 7,
+	};
+
+	return p;
+}
+
+static char *write_tmp(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/viommu-sim-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* ---- cost profiles ---- */
+
+static void test_builtin_profiles(void **state)
+{
+	struct sim_costs *c = costs();
+	char err[200];
+
+	(void)state;
+	/* The default profile is x86-current; cycles are converted at the profile's clock. */
+	assert_string_equal(sim_costs_selected(c), "x86-current");
+	assert_true(sim_costs_profile_count(c) >= 3);
+	assert_int_equal(sim_costs_select(c, "x86-2015-10g", err, sizeof(err)), 0);
+	assert_true(fabs(sim_cost(c, SIM_COST_EXIT_USER_MMIO) - 8796 / 2.2) < 1e-9);
+	assert_true(fabs(sim_cost(c, SIM_COST_GUEST_STACK_TX_PKT) - 1050) < 1e-9);
+	assert_true(sim_cost_is_gap(c, SIM_COST_VHOST_PKT));
+	assert_false(sim_cost_is_gap(c, SIM_COST_EXIT_USER_MMIO));
+	/* this-machine inherits x86-current. */
+	assert_int_equal(sim_costs_select(c, "this-machine", err, sizeof(err)), 0);
+	assert_true(fabs(sim_cost(c, SIM_COST_EXIT_KERNEL) - 1098 / 2.8) < 1e-9);
+	assert_int_not_equal(sim_costs_select(c, "no-such", err, sizeof(err)), 0);
+	sim_costs_destroy(c);
+}
+
+static void test_cost_overrides(void **state)
+{
+	struct sim_costs *c = costs();
+	char err[200];
+	const char *path;
+
+	(void)state;
+	/* --cost in ns replaces the profile's cycles, and the other way round. */
+	assert_int_equal(sim_costs_select(c, "x86-2015-10g", err, sizeof(err)), 0);
+	assert_int_equal(sim_costs_set_arg(c, "exit_user_mmio_ns=1000", err, sizeof(err)), 0);
+	assert_true(fabs(sim_cost(c, SIM_COST_EXIT_USER_MMIO) - 1000) < 1e-9);
+	assert_int_equal(sim_costs_set_arg(c, "syscall_cycles=220", err, sizeof(err)), 0);
+	assert_true(fabs(sim_cost(c, SIM_COST_SYSCALL) - 100) < 1e-9);
+	/* A GAP cost overridden from the command line is no longer a GAP. */
+	assert_int_equal(sim_costs_set_arg(c, "vhost_pkt_ns=300", err, sizeof(err)), 0);
+	assert_false(sim_cost_is_gap(c, SIM_COST_VHOST_PKT));
+	/* Errors, not warnings. */
+	assert_int_not_equal(sim_costs_set_arg(c, "no_such_ns=1", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "syscall_ns=-1", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "syscall_ns=abc", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "syscall_ns=nan", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "syscall", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "cpu_ghz=0", err, sizeof(err)), 0);
+	assert_int_not_equal(sim_costs_set_arg(c, "cpu_ghz_ns=1", err, sizeof(err)), 0);
+
+	/* A file: a new profile inheriting another, and lines for the selected profile. */
+	path = write_tmp("[profile mine]\ninherit = x86-current\ncpu_ghz = 3.0  # P test\n"
+			 "vhost_pkt_ns = 500 # M measured\n");
+	assert_int_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(sim_costs_select(c, "mine", err, sizeof(err)), 0);
+	assert_true(fabs(sim_cost(c, SIM_COST_EXIT_USER_MMIO) - 8796 / 3.0) < 1e-9);
+	assert_true(fabs(sim_cost(c, SIM_COST_VHOST_PKT) - 500) < 1e-9);
+	path = write_tmp("syscall_ns = 7\n");
+	assert_int_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_true(fabs(sim_cost(c, SIM_COST_SYSCALL) - 7) < 1e-9);
+
+	/* Both units of one cost in one section; inherit not first; unknown parent; junk. */
+	path = write_tmp("[profile bad]\ninherit = x86-current\nsyscall_ns = 1\nsyscall_cycles = 2\n");
+	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "both"));
+	unlink(path);
+	path = write_tmp("[profile bad2]\nsyscall_ns = 1\ninherit = x86-current\n");
+	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	path = write_tmp("[profile bad3]\ninherit = nowhere\n");
+	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	path = write_tmp("[profile bad4]\nsyscall_ns = 1\n"); /* incomplete: no inherit */
+	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	path = write_tmp("[profile\n");
+	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_not_equal(sim_costs_load_file(c, "/nonexistent/x.conf", err, sizeof(err)), 0);
+	sim_costs_destroy(c);
+}
+
+/* ---- determinism and invariants ---- */
+
+static void test_deterministic(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_params p = params(&cfg_vtd_deferred, SIM_VHOST, SIM_WL_STREAM_RX, 4000);
+	struct sim_result *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, a), 0);
+	assert_int_equal(sim_run(&p, c, b), 0);
+	assert_true(a->supported);
+	assert_memory_equal(a->n, b->n, sizeof(a->n));
+	assert_true(a->rate == b->rate);
+	assert_true(a->checked_bytes > 0);
+	assert_int_equal(a->bottleneck, b->bottleneck);
+	free(a);
+	free(b);
+	sim_costs_destroy(c);
+}
+
+static void test_strict_invalidates_every_unmap(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+	const struct sim_config *cfgs[] = { &cfg_vtd_strict, &cfg_vio_strict };
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
+			struct sim_params p = params(cfgs[k], SIM_EMULATED, (enum sim_workload)w,
+						     9000);
+
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->unmaps_per_unit > 1);
+			assert_true(fabs(r->invalidations_per_unit - r->unmaps_per_unit) < 1e-9);
+			assert_true(r->flushes_per_unit == 0);
+		}
+	}
+	free(r);
+	sim_costs_destroy(c);
+}
+
+static void test_deferred_bounded(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+	struct sim_params p = params(&cfg_vtd_deferred, SIM_EMULATED, SIM_WL_STREAM_TX, 9000);
+	double unmaps, flushes;
+	char err[200];
+
+	(void)state;
+	p.units = 4096;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	unmaps = r->unmaps_per_unit * 4096;
+	flushes = r->flushes_per_unit * 4096;
+	/* Fast enough that the 10 ms timer never fires: one flush per 256 unmaps. */
+	assert_int_equal(r->fq_timeouts, 0);
+	assert_true(flushes >= floor(unmaps / 256) - 1 && flushes <= ceil(unmaps / 256) + 1);
+	assert_true(r->invalidations_per_unit <= r->flushes_per_unit + 1e-9);
+
+	/* A guest this slow (1 ms per message) flushes by timeout, about every 10 messages. */
+	assert_int_equal(sim_costs_set_arg(c, "guest_stack_tx_pkt_ns=1000000", err, sizeof(err)),
+			 0);
+	p.units = 1000;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->passes >= 2);
+	assert_true(r->fq_timeouts > 50);
+	assert_true(r->flushes_per_unit * 1000 >= 80 && r->flushes_per_unit * 1000 <= 120);
+	free(r);
+	sim_costs_destroy(c);
+}
+
+static void test_identity_and_noiommu(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *base = malloc(sizeof(*base));
+	struct sim_config id = { "identity", SIM_MODEL_VTD, false, false, false, SIM_DMA_IDENTITY };
+	struct sim_params p = params(&cfg_noiommu, SIM_EMULATED, SIM_WL_STREAM_RX, 3000);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, base), 0);
+	assert_true(base->translations_per_unit == 0);
+	assert_true(base->map_pages_per_unit == 0 && base->invalidations_per_unit == 0);
+	p.cfg = id;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	/* Mapped once at start: no map, unmap or invalidation afterwards, but every DMA
+	 * is translated. */
+	assert_true(r->map_pages_per_unit == 0);
+	assert_true(r->invalidations_per_unit == 0);
+	assert_true(r->translations_per_unit >= 1);
+	assert_true(r->exits_per_unit == base->exits_per_unit);
+	free(r);
+	free(base);
+	sim_costs_destroy(c);
+}
+
+static void test_never_free_and_persistent(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+	struct sim_config nf = { "nf", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
+				 SIM_DMA_NEVER_FREE };
+	struct sim_config per = { "per", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
+				  SIM_DMA_PERSISTENT };
+	struct sim_params p = params(&nf, SIM_VHOST, SIM_WL_STREAM_TX, 2000);
+
+	(void)state;
+	/* Once the working set is mapped, never-free maps nothing more. */
+	p.warmup = 2048;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->map_pages_per_unit == 0);
+	assert_true(r->invalidations_per_unit == 0);
+	assert_true(r->devtlb_hit_rate == 1.0);
+	/* Persistent bounces every byte the device reads and maps nothing per message. */
+	p.cfg = per;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->map_pages_per_unit == 0);
+	assert_true(r->bounce_bytes_per_unit == 2000 + 78);
+	assert_true(r->checked_bytes == 256ull * 2000);
+	free(r);
+	sim_costs_destroy(c);
+}
+
+static void test_unsupported(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+	struct sim_params p = params(&cfg_vtd_strict, SIM_ASSIGNED, SIM_WL_STREAM_TX, 1000);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_false(r->supported);
+	assert_non_null(strstr(r->why, "caching mode"));
+	p.cfg.caching_mode = true;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported);
+	/* Caching mode: every map and unmap becomes a VFIO call. */
+	assert_true(r->vfio_calls_per_unit >= 2 * r->maps_per_unit - 1e-9);
+	assert_true(r->hw_iotlb_hit_rate >= 0);
+	free(r);
+	sim_costs_destroy(c);
+}
+
+/*
+ * VT-d strict, emulated NIC, one 1000-byte send per unit, MTU 1500. Derived from the design:
+ *  - the skb has two DMA elements: the head (virtio-net header + Ethernet/IPv4/TCP, 78 bytes, in
+ *    a 256-byte kmalloc slot) and one 1000-byte page_frag piece (pieces are 64-byte rounded,
+ *    1024 apart, so never across a page): 2 maps and 2 unmaps of one page each;
+ *  - each unmap is one page-selective invalidation submitted by queued invalidation: descriptors
+ *    (IOTLB + wait), then the IQT write and the FSTS read, 2 trapped accesses, 3 units of VMM
+ *    work (the IQT write and 2 descriptors), 2 descriptor fetches from guest memory;
+ *  - each element is translated once by the VMM; a 4-level walk reads 4 entries (the context
+ *    entry is cached after the first use);
+ *  - one kick, no interrupt (transmit buffers are reaped at the next send);
+ *  - the VMM copies 1078 bytes to the tap with one syscall; the wire carries 1000 + 52 + 38.
+ */
+static void test_hand_derived(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+	struct sim_params p = params(&cfg_vtd_strict, SIM_EMULATED, SIM_WL_STREAM_TX, 1000);
+	const char *names[] = {
+		"cpu_ghz=1",	       "exit_user_mmio_ns=1000", "kick_ioeventfd_ns=100",
+		"vmm_emul_op_ns=10",   "sw_walk_level_ns=3",	 "guest_dma_map_ns=20",
+		"guest_dma_unmap_ns=30", "guest_stack_tx_pkt_ns=400", "syscall_ns=50",
+		"copy_gbyte_per_s=2",  "vhost_pkt_ns=5",	 "link_gbps=8",
+	};
+	char err[200];
+	double vcpu, vmm;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_equal(sim_costs_set_arg(c, names[i], err, sizeof(err)), 0);
+	p.mtu = 1500;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported);
+
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_SYSCALL] == 1);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_COPY_BYTES] == 1000);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_STACK_TX] == 1);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_KICK] == 1);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 0);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_DMA_MAP] == 2);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_DMA_UNMAP] == 2);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] == 4);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_VMM_OP] == 6);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_WALK_READ] == 4);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_EXIT_MMIO] == 4);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_VMM_OP] == 6);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_WALK_READ] == 4 + 8);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_VHOST_PKT] == 1);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_SYSCALL] == 1);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_COPY_BYTES] == 1078);
+	assert_true(r->n[SIM_RES_WIRE][SIM_EV_WIRE_BYTES] == 1000 + 52 + 38);
+	assert_true(r->invalidations_per_unit == 2);
+	assert_true(r->maps_per_unit == 2 && r->unmaps_per_unit == 2);
+	assert_true(r->translations_per_unit == 2);
+	assert_true(r->exits_per_unit == 5);
+	assert_true(r->iotlb_hit_rate == 0);
+
+	/* Times: the same counts priced by hand. */
+	vcpu = 50 + 1000 / 2.0 + 400 + 100 + 2 * 20 + 2 * 30 + 4 * 1000 + 6 * 10 + 4 * 3;
+	vmm = 4 * 1000 + 6 * 10 + 12 * 3 + 5 + 50 + 1078 / 2.0;
+	assert_true(fabs(r->busy_ns[SIM_RES_VCPU] - vcpu) < 1e-6);
+	assert_true(fabs(r->busy_ns[SIM_RES_VMM] - vmm) < 1e-6);
+	assert_true(fabs(r->busy_ns[SIM_RES_WIRE] - 1090) < 1e-6);
+	assert_int_equal(r->bottleneck, SIM_RES_VCPU);
+	assert_true(fabs(r->rate - 1e9 / vcpu) < 1e-3);
+	assert_true(fabs(r->throughput_mbps - 1e9 / vcpu * 8000 / 1e6) < 1e-6);
+	free(r);
+	sim_costs_destroy(c);
+}
+
+static void test_json_keys(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_row rows[2] = { { .profile = "x86-current" }, { .profile = "x86-current" } };
+	struct sim_params p = params(&cfg_noiommu, SIM_VHOST, SIM_WL_STREAM_TX, 1000);
+	const char *keys[] = { "\"profile\":", "\"config\":", "\"vhost\":",
+			       "\"direction\":", "\"msg_size\":", "\"throughput_mbps\":",
+			       "\"rel_noiommu\":", "\"guest_cpu_util\":", "\"exits_per_pkt\":",
+			       "\"invalidations_per_pkt\":", "\"iotlb_hit_rate\":", "\"bottleneck\":" };
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, &rows[0].r), 0);
+	p.cfg = cfg_vtd_strict;
+	assert_int_equal(sim_run(&p, c, &rows[1].r), 0);
+	sim_report_relate(rows, 2);
+	assert_true(rows[0].rel_noiommu == 1.0);
+	assert_true(rows[1].rel_noiommu > 0 && rows[1].rel_noiommu < 1.0);
+	sim_report_json_row(f, &rows[1]);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_non_null(strstr(buf, keys[i]));
+	assert_non_null(strstr(buf, "\"vhost\":\"on\""));
+	sim_costs_destroy(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_builtin_profiles),
+		cmocka_unit_test(test_cost_overrides),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_strict_invalidates_every_unmap),
+		cmocka_unit_test(test_deferred_bounded),
+		cmocka_unit_test(test_identity_and_noiommu),
+		cmocka_unit_test(test_never_free_and_persistent),
+		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_hand_derived),
+		cmocka_unit_test(test_json_keys),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
