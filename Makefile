@@ -7,7 +7,7 @@ REL_BUILD   ?= build-release
 MESON       ?= meson
 FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps build test test-gcc install-check test-san test-tsan format-check format bench clean
+.PHONY: all deps test-deps run-deps run build test test-gcc install-check test-san test-tsan format-check format bench clean
 
 all: build
 
@@ -15,7 +15,17 @@ deps:
 	@scripts/deps.sh build
 
 test-deps:
-	@scripts/deps.sh test integration
+	@scripts/deps.sh test integration run
+
+run-deps:
+	@scripts/deps.sh run
+
+# The simulator's default scenario (seed 000's comparison and the cures): the table on stdout,
+# JSON, CSV and plots in sim-out/.
+SIM_ARGS ?=
+run: run-deps $(REL_BUILD)/build.ninja
+	$(MESON) compile -C $(REL_BUILD)
+	$(REL_BUILD)/sim/viommu-sim -o sim-out $(SIM_ARGS)
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD)

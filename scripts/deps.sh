@@ -1,13 +1,15 @@
 #!/bin/sh
 # Install the Debian packages the build and tests need. As root it installs what is missing
 # with apt-get; otherwise it prints the exact command and fails, so nothing is half-done.
-# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration, run
 set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
 test_pkgs="libcmocka-dev clang llvm libclang-rt-14-dev clang-format"
 # The vhost-user integration test boots a Linux guest in QEMU behind a vIOMMU.
 integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-utils"
+# viommu-sim renders its plots with gnuplot (make run).
+run_pkgs="gnuplot-nox"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -16,6 +18,7 @@ for group in "$@"; do
 	build) want="$want $build_pkgs" ;;
 	test) want="$want $build_pkgs $test_pkgs" ;;
 	integration) want="$want $build_pkgs $integration_pkgs" ;;
+	run) want="$want $build_pkgs $run_pkgs" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac
 done

@@ -68,9 +68,8 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 			prev = w->profile;
 		}
 		if (!r->supported) {
-			fprintf(f, "%-30s %-5s %-3s %6u  %s\n", r->p.cfg.name,
-				vhost_of(r), sim_workload_name(r->p.workload), r->p.msg_size,
-				r->why);
+			fprintf(f, "%-30s %-5s %-3s %6u  %s\n", r->p.cfg.name, vhost_of(r),
+				sim_workload_name(r->p.workload), r->p.msg_size, r->why);
 			continue;
 		}
 		rate(rel, sizeof(rel), w->rel_noiommu);

@@ -27,14 +27,16 @@ static struct sim_costs *costs(void)
 	return c;
 }
 
-static const struct sim_config cfg_noiommu = { "noiommu", SIM_MODEL_NONE, false, false, false,
-					       SIM_DMA_NOIOMMU };
-static const struct sim_config cfg_vtd_strict = { "vtd-strict", SIM_MODEL_VTD, false, false,
-						  false, SIM_DMA_STRICT };
-static const struct sim_config cfg_vtd_deferred = { "vtd-deferred", SIM_MODEL_VTD, false, false,
-						    false, SIM_DMA_DEFERRED };
-static const struct sim_config cfg_vio_strict = { "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false,
-						  false, false, SIM_DMA_STRICT };
+static const struct sim_config cfg_noiommu = { "noiommu", SIM_MODEL_NONE, false,
+					       false,	  false,	  SIM_DMA_NOIOMMU };
+static const struct sim_config cfg_vtd_strict = { "vtd-strict", SIM_MODEL_VTD, false,
+						  false,	false,	       SIM_DMA_STRICT };
+static const struct sim_config cfg_vtd_deferred = {
+	"vtd-deferred", SIM_MODEL_VTD, false, false, false, SIM_DMA_DEFERRED
+};
+static const struct sim_config cfg_vio_strict = { "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU,
+						  false,	  false,
+						  false,	  SIM_DMA_STRICT };
 
 static struct sim_params params(const struct sim_config *k, enum sim_placement pl,
 				enum sim_workload w, uint32_t size)
@@ -127,7 +129,8 @@ static void test_cost_overrides(void **state)
 	assert_true(fabs(sim_cost(c, SIM_COST_SYSCALL) - 7) < 1e-9);
 
 	/* Both units of one cost in one section; inherit not first; unknown parent; junk. */
-	path = write_tmp("[profile bad]\ninherit = x86-current\nsyscall_ns = 1\nsyscall_cycles = 2\n");
+	path = write_tmp(
+		"[profile bad]\ninherit = x86-current\nsyscall_ns = 1\nsyscall_cycles = 2\n");
 	assert_int_not_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "both"));
 	unlink(path);
@@ -177,8 +180,8 @@ static void test_strict_invalidates_every_unmap(void **state)
 	(void)state;
 	for (int k = 0; k < 2; k++) {
 		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
-			struct sim_params p = params(cfgs[k], SIM_EMULATED, (enum sim_workload)w,
-						     9000);
+			struct sim_params p =
+				params(cfgs[k], SIM_EMULATED, (enum sim_workload)w, 9000);
 
 			assert_int_equal(sim_run(&p, c, r), 0);
 			assert_true(r->unmaps_per_unit > 1);
@@ -248,10 +251,10 @@ static void test_never_free_and_persistent(void **state)
 {
 	struct sim_costs *c = costs();
 	struct sim_result *r = malloc(sizeof(*r));
-	struct sim_config nf = { "nf", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
-				 SIM_DMA_NEVER_FREE };
-	struct sim_config per = { "per", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
-				  SIM_DMA_PERSISTENT };
+	struct sim_config nf = { "nf",	SIM_MODEL_VIRTIO_IOMMU, false, false,
+				 false, SIM_DMA_NEVER_FREE };
+	struct sim_config per = { "per", SIM_MODEL_VIRTIO_IOMMU, false, false,
+				  false, SIM_DMA_PERSISTENT };
 	struct sim_params p = params(&nf, SIM_VHOST, SIM_WL_STREAM_TX, 2000);
 
 	(void)state;
@@ -310,10 +313,18 @@ static void test_hand_derived(void **state)
 	struct sim_result *r = malloc(sizeof(*r));
 	struct sim_params p = params(&cfg_vtd_strict, SIM_EMULATED, SIM_WL_STREAM_TX, 1000);
 	const char *names[] = {
-		"cpu_ghz=1",	       "exit_user_mmio_ns=1000", "kick_ioeventfd_ns=100",
-		"vmm_emul_op_ns=10",   "sw_walk_level_ns=3",	 "guest_dma_map_ns=20",
-		"guest_dma_unmap_ns=30", "guest_stack_tx_pkt_ns=400", "syscall_ns=50",
-		"copy_gbyte_per_s=2",  "vhost_pkt_ns=5",	 "link_gbps=8",
+		"cpu_ghz=1",
+		"exit_user_mmio_ns=1000",
+		"kick_ioeventfd_ns=100",
+		"vmm_emul_op_ns=10",
+		"sw_walk_level_ns=3",
+		"guest_dma_map_ns=20",
+		"guest_dma_unmap_ns=30",
+		"guest_stack_tx_pkt_ns=400",
+		"syscall_ns=50",
+		"copy_gbyte_per_s=2",
+		"vhost_pkt_ns=5",
+		"link_gbps=8",
 	};
 	char err[200];
 	double vcpu, vmm;
@@ -366,10 +377,12 @@ static void test_json_keys(void **state)
 	struct sim_costs *c = costs();
 	struct sim_row rows[2] = { { .profile = "x86-current" }, { .profile = "x86-current" } };
 	struct sim_params p = params(&cfg_noiommu, SIM_VHOST, SIM_WL_STREAM_TX, 1000);
-	const char *keys[] = { "\"profile\":", "\"config\":", "\"vhost\":",
-			       "\"direction\":", "\"msg_size\":", "\"throughput_mbps\":",
-			       "\"rel_noiommu\":", "\"guest_cpu_util\":", "\"exits_per_pkt\":",
-			       "\"invalidations_per_pkt\":", "\"iotlb_hit_rate\":", "\"bottleneck\":" };
+	const char *keys[] = { "\"profile\":",	      "\"config\":",
+			       "\"vhost\":",	      "\"direction\":",
+			       "\"msg_size\":",	      "\"throughput_mbps\":",
+			       "\"rel_noiommu\":",    "\"guest_cpu_util\":",
+			       "\"exits_per_pkt\":",  "\"invalidations_per_pkt\":",
+			       "\"iotlb_hit_rate\":", "\"bottleneck\":" };
 	char buf[4096] = "";
 	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
 
