@@ -1120,6 +1120,7 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 {
 	double u = (double)r->units, best = INFINITY;
 	uint32_t qd = e->p.qd ? e->p.qd : 32;
+	double vcpus = e->p.vcpus ? e->p.vcpus : 1;
 	struct viommu_devtlb_stats ta;
 
 	r->gap_costs = 0;
@@ -1151,7 +1152,10 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 
 		if (r->busy_ns[res] <= 0)
 			continue;
-		x = (res == SIM_RES_LATENCY ? qd : 1.0) * 1e9 / r->busy_ns[res];
+		x = (res == SIM_RES_LATENCY ? qd :
+		     res == SIM_RES_VCPU    ? vcpus :
+					      1.0) *
+		    1e9 / r->busy_ns[res];
 		if (x < best) {
 			best = x;
 			r->bottleneck = (enum sim_res)res;
@@ -1159,7 +1163,7 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 	}
 	r->rate = isfinite(best) ? best : 0;
 	for (int res = 0; res < SIM_RES_LATENCY; res++)
-		r->util[res] = r->rate * r->busy_ns[res] / 1e9;
+		r->util[res] = r->rate * r->busy_ns[res] / 1e9 / (res == SIM_RES_VCPU ? vcpus : 1);
 	r->throughput_mbps = r->rate * r->payload_bytes * 8 / 1e6;
 	r->exits_per_unit = r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] + r->n[SIM_RES_VCPU][SIM_EV_KICK] +
 			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];

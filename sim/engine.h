@@ -98,6 +98,7 @@ struct sim_params {
 	bool no_tso;	   /* segment in the guest (and no host GSO to the guest) */
 	uint32_t ring;	   /* descriptors per ring; 0: 256 */
 	uint32_t qd;	   /* block: queue depth; 0: 32 */
+	uint32_t vcpus;	   /* vCPUs sharing the guest work evenly (N_vcpu); 0: 1 */
 	uint32_t units;	   /* measured units; 0: chosen from msg_size */
 	uint32_t warmup;   /* units run before counting; 0: chosen */
 	uint64_t seed;

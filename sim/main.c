@@ -54,7 +54,7 @@ struct scenario {
 	uint32_t size[MAX_LIST];
 	size_t nsize;
 	uint32_t table_size; /* the stdout table shows this size only (0: all) */
-	uint32_t mtu, qd;
+	uint32_t mtu, qd, vcpus;
 	bool no_tso;
 	char profile[48];
 };
@@ -324,6 +324,7 @@ static int load_scenario(struct scenario *s, const char *path, char *err, size_t
 	scenario_default(s, NULL);
 	s->name = "custom";
 	s->about = path;
+	s->table_size = 0;
 	while (fgets(line, sizeof(line), f)) {
 		char *eq, *k, *v, *hash = strchr(line, '#');
 		int n = 0;
@@ -374,6 +375,12 @@ static int load_scenario(struct scenario *s, const char *path, char *err, size_t
 
 			n = *end || !q || q > 4096 ? -1 : 1;
 			s->qd = (uint32_t)q;
+		} else if (!strcmp(k, "vcpus")) {
+			char *end;
+			unsigned long q = strtoul(v, &end, 0);
+
+			n = *end || !q || q > 1024 ? -1 : 1;
+			s->vcpus = (uint32_t)q;
 		} else if (!strcmp(k, "tso")) {
 			n = !strcmp(v, "on") || !strcmp(v, "off") ? 1 : -1;
 			s->no_tso = !strcmp(v, "off");
@@ -425,6 +432,7 @@ static int run_scenario(const struct scenario *s, const struct sim_costs *c, con
 						.mtu = s->mtu,
 						.no_tso = s->no_tso,
 						.qd = s->qd,
+						.vcpus = s->vcpus,
 						.seed = o->seed,
 						.units = o->units,
 					};

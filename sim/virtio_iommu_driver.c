@@ -403,15 +403,15 @@ int sim_vio_drv_sync(struct sim_vio_drv *drv)
 	return first ? first : ret;
 }
 
-/* Send one request and wait for it (Linux viommu_send_req_sync()). */
+/*
+ * Send one request and wait for it (Linux viommu_send_req_sync()): add it behind whatever is
+ * queued (lazy UNMAPs, batched MAPs) and sync once, so one kick completes them all.
+ */
 static int send_sync(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
 		     uint64_t buf)
 {
-	int ret = sim_vio_drv_sync(drv); /* nothing else may be in flight */
+	int ret = add_req(drv, req, wo, len, buf);
 
-	if (ret)
-		return ret;
-	ret = add_req(drv, req, wo, len, buf);
 	return ret ? ret : sim_vio_drv_sync(drv);
 }
 
