@@ -10,7 +10,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cost.h"
@@ -62,6 +64,7 @@ struct scenario {
 struct opts {
 	const char *out_dir;
 	bool json, quick, verbose;
+	unsigned int jobs; /* worker processes; 0: one per CPU */
 	uint64_t seed;
 	uint32_t units;
 };
@@ -182,6 +185,7 @@ static void usage(FILE *f)
 		"  -j, --json             JSON lines on stdout instead of the table\n"
 		"  -q, --quick            fewer units per run (noisier counts, same code paths)\n"
 		"  -u, --units N          measured units per run\n"
+		"  -J, --jobs N           worker processes (default: one per CPU; results do not depend on it)\n"
 		"      --seed N           seed (the runs are deterministic for a seed)\n"
 		"  -v, --verbose          after the table, every event count per unit and its cost\n"
 		"  -l, --list             scenarios, configurations and profiles\n"
@@ -406,17 +410,107 @@ bad:
 	return -1;
 }
 
+/* Shared with the workers: one result and status per row, and a count of finished rows. */
+struct shared {
+	_Atomic size_t done;
+	int status[MAX_ROWS];
+	struct sim_result res[];
+};
+
+static void run_some(struct shared *sh, const struct sim_params *p, size_t n, size_t first,
+		     size_t step, const struct sim_costs *c)
+{
+	for (size_t i = first; i < n; i += step) {
+		sh->status[i] = sim_run(&p[i], c, &sh->res[i]);
+		sh->done++;
+	}
+}
+
+/*
+ * Rows are independent and each is deterministic, so they are shared out over forked workers,
+ * one per CPU, with results in shared memory; the output does not depend on the worker count.
+ */
+static int run_rows(const struct sim_params *p, struct sim_row *rows, size_t n,
+		    const struct sim_costs *c, const struct opts *o)
+{
+	size_t size = sizeof(struct shared) + n * sizeof(struct sim_result);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int jobs = o->jobs ? o->jobs : cpus > 0 ? (unsigned int)cpus : 1;
+	bool progress = isatty(STDERR_FILENO);
+	struct shared *sh;
+	unsigned int started = 0;
+	pid_t pid[64];
+	int ret = 0;
+
+	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 1;
+	if (jobs > 64)
+		jobs = 64;
+	if (jobs > n)
+		jobs = n ? (unsigned int)n : 1;
+	fflush(NULL);
+	for (unsigned int w = 0; w < jobs && jobs > 1; w++) {
+		pid[w] = fork();
+		if (pid[w] == 0) {
+			run_some(sh, p, n, w, jobs, c);
+			_exit(0);
+		}
+		if (pid[w] < 0)
+			break;
+		started++;
+	}
+	if (!started) {
+		run_some(sh, p, n, 0, 1, c);
+	} else {
+		/* A worker that could not be started leaves its rows to this process. */
+		for (unsigned int w = started; w < jobs; w++)
+			run_some(sh, p, n, w, jobs, c);
+		for (unsigned int left = started; left;) {
+			int st;
+
+			if (waitpid(-1, &st, WNOHANG) > 0) {
+				left--;
+				if (!WIFEXITED(st) || WEXITSTATUS(st))
+					ret = 1;
+				continue;
+			}
+			if (progress)
+				fprintf(stderr, "\r[%zu/%zu rows]", (size_t)sh->done, n);
+			usleep(50 * 1000);
+		}
+		if (progress)
+			fprintf(stderr, "\r%40s\r", "");
+	}
+	for (size_t i = 0; i < n; i++) {
+		rows[i].r = sh->res[i];
+		if (sh->status[i]) {
+			fprintf(stderr, "viommu-sim: %s %s %s %u: %s\n", p[i].cfg.name,
+				sim_placement_name(p[i].placement),
+				sim_workload_name(p[i].workload), p[i].msg_size, sh->res[i].why);
+			ret = 1;
+		}
+	}
+	if (sh->done < n) {
+		fprintf(stderr, "viommu-sim: a worker died\n");
+		ret = 1;
+	}
+	munmap(sh, size);
+	return ret;
+}
+
 static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
 {
 	size_t total = s->ncfg * s->npl * s->nwl * s->nsize, n = 0;
 	struct sim_row *rows = calloc(total ? total : 1, sizeof(*rows));
-	bool progress = isatty(STDERR_FILENO);
+	struct sim_params *params = calloc(total ? total : 1, sizeof(*params));
 	char path[512];
 	FILE *f;
 	int ret = 0;
 
-	if (!rows || total > MAX_ROWS) {
+	if (!rows || !params || total > MAX_ROWS) {
 		free(rows);
+		free(params);
 		fprintf(stderr, "viommu-sim: scenario too large\n");
 		return 1;
 	}
@@ -436,35 +530,19 @@ static int run_scenario(const struct scenario *s, const struct sim_costs *c, con
 						.seed = o->seed,
 						.units = o->units,
 					};
-					struct sim_row *row = &rows[n++];
-					int r;
 
-					if (p.workload == SIM_WL_POLL && p.msg_size > 2048) {
-						n--;
+					if (p.workload == SIM_WL_POLL && p.msg_size > 2048)
 						continue;
-					}
 					if (o->quick && !p.units)
 						p.units = 512;
-					row->profile = sim_costs_selected(c);
-					if (progress)
-						fprintf(stderr, "\r[%zu/%zu] %-30s %-8s %-5s %6u  ",
-							n, total, p.cfg.name,
-							sim_placement_name(p.placement),
-							sim_workload_name(p.workload), p.msg_size);
-					r = sim_run(&p, c, &row->r);
-					if (r) {
-						fprintf(stderr, "\nviommu-sim: %s %s %s %u: %s\n",
-							p.cfg.name, sim_placement_name(p.placement),
-							sim_workload_name(p.workload), p.msg_size,
-							row->r.why);
-						ret = 1;
-					}
+					rows[n].profile = sim_costs_selected(c);
+					params[n++] = p;
 				}
 			}
 		}
 	}
-	if (progress)
-		fprintf(stderr, "\r%72s\r", "");
+	ret = run_rows(params, rows, n, c, o);
+	free(params);
 	sim_report_relate(rows, n);
 	if (o->json) {
 		for (size_t i = 0; i < n; i++)
@@ -530,6 +608,7 @@ int main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },
 		{ "list-costs", no_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "jobs", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -543,7 +622,7 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvh", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvJ:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			profile = optarg;
@@ -585,6 +664,11 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			o.verbose = true;
+			break;
+		case 'J':
+			o.jobs = (unsigned int)strtoul(optarg, NULL, 0);
+			if (!o.jobs || o.jobs > 64)
+				return fprintf(stderr, "viommu-sim: bad --jobs\n"), 2;
 			break;
 		case 'L':
 			list_costs = true;

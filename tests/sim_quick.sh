@@ -7,7 +7,7 @@ out=$2
 rm -rf "$out"
 "$sim" --help >/dev/null
 "$sim" --list | grep -q '^  vtd-strict-cm'
-"$sim" quick -q --json -o "$out" >"$out.json"
+"$sim" quick -u 128 --json -o "$out" >"$out.json"
 rows=$(wc -l <"$out.json")
 [ "$rows" -eq 40 ] || { echo "expected 40 rows, got $rows"; exit 1; }
 for key in profile config vhost direction msg_size throughput_mbps rel_noiommu guest_cpu_util \
@@ -20,3 +20,9 @@ if grep -q '"supported":false' "$out.json"; then echo "a default row failed"; ex
 # An unknown cost is an error, not a warning.
 if "$sim" quick -q -c no_such_cost_ns=1 -o "$out" >/dev/null 2>&1; then exit 1; fi
 echo "ok: $rows rows"
+# The rows do not depend on how many workers ran them.
+"$sim" quick -u 128 --json -J 1 -o "$out" >"$out.j1"
+"$sim" quick -u 128 --json -J 3 -o "$out" >"$out.j3"
+cmp "$out.j1" "$out.j3"
+cmp "$out.j1" "$out.json" || [ "$(nproc)" -eq 1 ]
+echo "ok: same rows with 1 and 3 workers"
