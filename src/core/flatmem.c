@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <viommu/flatmem.h>
 
@@ -28,8 +29,9 @@ int viommu_flatmem_create(uint64_t base, size_t size, struct viommu_flatmem **ou
 	fm = calloc(1, sizeof(*fm));
 	if (!fm)
 		return VIOMMU_ENOMEM;
-	fm->mem = calloc(1, size);
-	if (!fm->mem) {
+	/* Anonymous pages: zero, populated only where touched, returned whole on destroy. */
+	fm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fm->mem == MAP_FAILED) {
 		free(fm);
 		return VIOMMU_ENOMEM;
 	}
@@ -43,7 +45,7 @@ void viommu_flatmem_destroy(struct viommu_flatmem *fm)
 {
 	if (!fm)
 		return;
-	free(fm->mem);
+	munmap(fm->mem, fm->size);
 	free(fm);
 }
 
