@@ -59,6 +59,9 @@ enum sim_unit sim_cost_unit(enum sim_cost k)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
