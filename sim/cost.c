@@ -241,7 +241,7 @@ static int parse(struct sim_costs *c, const char *text, const char *src, bool bu
 		if (!strcmp(trim(l), "inherit")) {
 			struct profile *from = find(c, trim(eq + 1));
 
-			if (!first || cur == dflt)
+			if (!first)
 				return fail(err, errlen,
 					    "%s:%u: inherit must be the first line of a section",
 					    src, lineno);

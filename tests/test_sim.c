@@ -128,6 +128,14 @@ static void test_cost_overrides(void **state)
 	unlink(path);
 	assert_true(fabs(sim_cost(c, SIM_COST_SYSCALL) - 7) < 1e-9);
 
+	/* Redefining the selected profile with inherit (scripts/this-machine-profile.sh). */
+	assert_int_equal(sim_costs_select(c, "this-machine", err, sizeof(err)), 0);
+	path = write_tmp("[profile this-machine]\ninherit = x86-2015-10g\nsyscall_ns = 3 # M x\n");
+	assert_int_equal(sim_costs_load_file(c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_true(fabs(sim_cost(c, SIM_COST_SYSCALL) - 3) < 1e-9);
+	assert_true(fabs(sim_cost(c, SIM_COST_EXIT_USER_MMIO) - 8796 / 2.2) < 1e-9);
+
 	/* Both units of one cost in one section; inherit not first; unknown parent; junk. */
 	path = write_tmp(
 		"[profile bad]\ninherit = x86-current\nsyscall_ns = 1\nsyscall_cycles = 2\n");

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Measure this machine's unit costs with viommu-bench and write them as a viommu-sim cost file:
+#   scripts/this-machine-profile.sh [BENCH] > this-machine.conf
+#   viommu-sim --cost-file this-machine.conf --profile this-machine
+# Rows used (docs/cost-model.md §8): sys/syscall -> syscall_ns; sys/unix-rtt/44B / 2 ->
+# vmm_sock_msg_ns and vmm_wakeup_ns; sys/copy/64KiB-dram -> copy_gbyte_per_s. Everything else
+# keeps x86-current's value and source.
+set -eu
+bench=${1:-build-release/bench/viommu-bench}
+[ -x "$bench" ] || { echo "no $bench: run 'make bench' first or name the binary" >&2; exit 1; }
+rows=$("$bench" sys --json)
+value() {
+	printf '%s\n' "$rows" | sed -n "s/.*\"case\":\"$1\".*\"value\":\([0-9.eE+-]*\).*/\1/p" | head -n 1
+}
+sc=$(value syscall)
+rtt=$(value 'unix-rtt\/44B')
+copy=$(value 'copy\/64KiB-dram')
+[ -n "$sc" ] && [ -n "$rtt" ] && [ -n "$copy" ] || { echo "viommu-bench sys gave no rows" >&2; exit 1; }
+half=$(awk -v r="$rtt" 'BEGIN { printf "%.1f", r / 2 }')
+cat <<CONF
+# Measured on $(uname -n) at $(date -u +%Y-%m-%dT%H:%M:%SZ) by scripts/this-machine-profile.sh
+[profile this-machine]
+inherit = x86-current
+syscall_ns = $sc   # M sys/syscall
+vmm_sock_msg_ns = $half   # M sys/unix-rtt/44B / 2
+vmm_wakeup_ns = $half   # M sys/unix-rtt/44B / 2
+copy_gbyte_per_s = $copy   # M sys/copy/64KiB-dram
+CONF
