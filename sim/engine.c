@@ -557,6 +557,8 @@ static int dev_dma(struct eng *e, uint64_t dma, uint8_t *buf, uint64_t len, uint
 		}
 		if (n > want)
 			n = want;
+		if (!n)
+			return VIOMMU_EIO; /* a translation must cover its first byte */
 		host = gptr(e, gpa, n);
 		if (!host)
 			return VIOMMU_EFAULT;
