@@ -218,6 +218,30 @@ static void test_vtd_sl_reserved(void **state)
 	expect_ok(&c, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
 }
 
+/*
+ * TM (bit 62): Reserved(0) since VT-d 3.2; a leaf bit with VIOMMU_PT_F_STALE_TM (the pre-3.2
+ * layout). Never valid in a table entry.
+ */
+static void test_vtd_sl_tm(void **state)
+{
+	struct viommu_pt_cfg c = sl_cfg(3, VIOMMU_PT_F_SP_2M);
+	struct viommu_pt_cfg tm = sl_cfg(3, VIOMMU_PT_F_SP_2M | VIOMMU_PT_F_STALE_TM);
+	uint64_t iova = 0x12345000, big = 0x40200000;
+
+	(void)state;
+	wipe();
+	sl_chain(3, iova, 1, 0x5000ull | (1ull << 62) | SL_R);
+	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 1);
+	expect_ok(&tm, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
+	/* A 2 MiB leaf with TM. */
+	sl_chain(3, big, 2, 0x800000ull | (1ull << 62) | SL_PS | SL_R | SL_W);
+	expect_fault(&c, big, VIOMMU_ACC_WRITE, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 2);
+	expect_ok(&tm, big + 0x1234, VIOMMU_ACC_WRITE, 0x801234, 21, VIOMMU_ACC_RW);
+	/* In a table entry it stays reserved. */
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | SL_R | SL_W);
+	expect_fault(&tm, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 3);
+}
+
 static void test_vtd_sl_rights_and_ad(void **state)
 {
 	struct viommu_pt_cfg c = sl_cfg(4, VIOMMU_PT_F_AD);
@@ -900,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_vtd_sl_4k),
 		cmocka_unit_test(test_vtd_sl_superpages),
 		cmocka_unit_test(test_vtd_sl_reserved),
+		cmocka_unit_test(test_vtd_sl_tm),
 		cmocka_unit_test(test_vtd_sl_rights_and_ad),
 		cmocka_unit_test(test_vtd_sl_hostile),
 		cmocka_unit_test(test_x86_64),

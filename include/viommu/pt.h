@@ -58,6 +58,12 @@ enum {
 	VIOMMU_PT_F_SNP = 1u << 5,     /* VT-d: snoop control (ECAP.SC), bit 11 is not reserved */
 	VIOMMU_PT_F_TTB1 = 1u << 6,    /* Arm S1: TTB1 walks enabled (EPD1 = 0) */
 	VIOMMU_PT_F_NO_TTB0 = 1u << 7, /* Arm S1: TTB0 walks disabled (EPD0 = 1) */
+	/*
+	 * VT-d: bit 62 of a leaf is TM (Transient Mapping), as in specification revisions before
+	 * 3.2 for hardware with device-TLBs; without the flag it is Reserved(0), as revision 3.2
+	 * and later define it (QEMU's x-stale-tm). TM changes no translation, so it is ignored.
+	 */
+	VIOMMU_PT_F_STALE_TM = 1u << 8,
 };
 
 struct viommu_pt_cfg {

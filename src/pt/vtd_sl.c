@@ -25,6 +25,8 @@ static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 		return;
 	if (!leaf || !(cfg->flags & VIOMMU_PT_F_SNP))
 		rsvd |= VTD_SL_SNP;
+	if (leaf && (cfg->flags & VIOMMU_PT_F_STALE_TM))
+		rsvd &= ~VTD_SL_TM;
 	if (pte & rsvd) {
 		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
 		return;
