@@ -107,8 +107,11 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
+PT_DEFINE_WALK(vtd_sl_walk, vtd_sl_check, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
+
 const struct pt_fmt pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
+	.walk = vtd_sl_walk,
 	.check = vtd_sl_check,
 	.geo = pt_geo_radix4k,
 	.decode = vtd_sl_decode,
