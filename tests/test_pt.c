@@ -548,6 +548,105 @@ static void test_x86_64(void **state)
 	}
 }
 
+/*
+ * A/D write-back against a guest that changes the entry between the walk's read and its
+ * write-back (another vCPU unmapping or remapping the page): the update must not overwrite the
+ * guest's entry. The race is staged by the host callbacks, so it happens every time.
+ */
+static uint64_t race_gpa, race_val;
+static int race_left; /* how many more times to change the entry; -1: every time */
+
+static void race_fire(void)
+{
+	if (!race_left)
+		return;
+	if (race_left > 0)
+		race_left--;
+	/* A new value each time, so a stale compare never matches by chance. */
+	put(race_gpa, race_val);
+	race_val ^= 1ull << 9; /* an ignored bit of x86 entries */
+}
+
+/* The guest writes just after the walk's read of the entry (through dma_read). */
+static ssize_t race_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	ssize_t ret = viommu_flatmem_ops()->dma_read(opaque, gpa, buf, len);
+
+	if (gpa == race_gpa)
+		race_fire();
+	return ret;
+}
+
+/* The guest writes when the walk asks for a writable pointer, i.e. after the walk read. */
+static void *race_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			  struct viommu_dma_span *span)
+{
+	if (write)
+		race_fire();
+	return viommu_flatmem_ops()->dma_map_ptr(opaque, gpa, len, write, span);
+}
+
+static void test_x86_ad_race(void **state)
+{
+	struct viommu_pt_cfg c = { .format = VIOMMU_PT_X86_64, .levels = 4, .root = 0x5000 };
+	uint64_t iova = 0x12345000, leaf = 0x2000 + 8 * ix(iova, 1);
+	struct ent e[] = {
+		{ 0x5000, ix(iova, 4), 0x4000 | X_TBL },
+		{ 0x4000, ix(iova, 3), 0x3000 | X_TBL },
+		{ 0x3000, ix(iova, 2), 0x2000 | X_TBL },
+		{ 0x2000, ix(iova, 1), 0xabc000 | X_TBL },
+	};
+	struct viommu_host_ops ops = *viommu_flatmem_ops();
+	struct viommu_pt_walk_result r;
+
+	(void)state;
+	for (int direct = 0; direct < 2; direct++) {
+		if (direct) {
+			ops.dma_read = viommu_flatmem_ops()->dma_read;
+			ops.dma_map_ptr = race_map_ptr;
+		} else {
+			ops.dma_read = race_read;
+			ops.dma_map_ptr = NULL;
+		}
+		/* The guest unmaps the page: the walk sees it gone, and the entry stays clear. */
+		wipe();
+		put_chain(e, 4);
+		race_gpa = leaf;
+		race_val = 0;
+		race_left = 1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_WRITE, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_NOT_PRESENT);
+		assert_int_equal(get(leaf), 0);
+
+		/* The guest remaps it elsewhere: the walk gives the new page, flags set in it. */
+		wipe();
+		put_chain(e, 4);
+		race_val = 0x777000 | X_TBL;
+		race_left = 1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_WRITE, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
+		assert_int_equal(r.out, 0x777000);
+		assert_int_equal(get(leaf), 0x777000 | X_TBL | X_A | X_D);
+		assert_int_equal(r.pte, get(leaf));
+
+		/*
+		 * A guest that never stops changing it costs a bounded number of walks. (Staged
+		 * through dma_read only: a direct walk asks for its pointer once per call.)
+		 */
+		if (direct)
+			continue;
+		wipe();
+		put_chain(e, 4);
+		race_val = 0xabc000 | X_TBL | (1ull << 9);
+		race_left = -1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_READ, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_WALK_ABORT);
+		assert_int_equal(r.detail, VIOMMU_PT_D_WRITE_FAILED);
+		race_left = 0;
+	}
+	race_gpa = 0;
+}
+
 /* ---- AMD v1 (48882 2.2.3) ---------------------------------------------------------------- */
 
 #define A_PR 1ull
@@ -1016,6 +1115,7 @@ int main(void)
 		T3(test_vtd_sl_rights_and_ad),
 		T3(test_vtd_sl_hostile),
 		T3(test_x86_64),
+		cmocka_unit_test(test_x86_ad_race),
 		T3(test_amd_v1),
 		T3(test_arm_s1),
 		T3(test_arm_s2),
