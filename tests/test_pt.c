@@ -873,6 +873,52 @@ static void test_arm_s1(void **state)
 	}
 }
 
+/*
+ * The Contiguous hint (bit 52): a TLB may cache the group as one entry, or not; translating each
+ * entry on its own is always allowed, so the walk must neither fault on it nor change the
+ * result, in pages, blocks and (where the bit is ignored) table descriptors, at both stages.
+ * That holds when the group is misprogrammed too (entries that disagree).
+ */
+static void test_arm_contiguous(void **state)
+{
+	struct viommu_pt_cfg s1 = {
+		.format = VIOMMU_PT_ARM_S1, .granule = 12, .tsz = { 25 }, .root = 0x4000
+	};
+	struct viommu_pt_cfg s2 = {
+		.format = VIOMMU_PT_ARM_S2, .granule = 12, .tsz = { 25 }, .sl0 = 1, .root = 0x4000
+	};
+	const uint64_t CONT = 1ull << 52, S2RW = D_AP1 | D_AP2;
+	const uint32_t R = VIOMMU_ACC_READ, W = VIOMMU_ACC_WRITE, X = VIOMMU_ACC_EXEC;
+	uint64_t iova = 0x12340000; /* first page of a 16-entry group */
+
+	(void)state;
+	wipe();
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | CONT);
+	put(0x3000 + 8 * ix(iova, 2), 0x2000 | D_TABLE | CONT);
+	for (uint64_t i = 0; i < 16; i++)
+		put(0x2000 + 8 * (ix(iova, 1) + i),
+		    (0xab0000 + 0x1000 * i) | D_PAGE | D_AF | D_AP1 | CONT);
+	for (uint64_t i = 0; i < 16; i++)
+		expect_ok(&s1, iova + 0x1000 * i + 0x10, VIOMMU_ACC_PRIV | R, 0xab0010 + 0x1000 * i,
+			  12, R | W);
+	/* Misprogrammed: one entry of the group maps elsewhere; each translates as written. */
+	put(0x2000 + 8 * (ix(iova, 1) + 5), 0x777000 | D_PAGE | D_AF | D_AP1 | CONT);
+	expect_ok(&s1, iova + 0x5000, VIOMMU_ACC_PRIV | R, 0x777000, 12, R | W);
+	expect_ok(&s1, iova + 0x6000, VIOMMU_ACC_PRIV | R, 0xab6000, 12, R | W);
+	/* A 2 MiB block with the hint. */
+	put(0x3000 + 8 * ix(iova, 2), 0x40000000ull | D_BLOCK | D_AF | CONT);
+	expect_ok(&s1, iova, VIOMMU_ACC_PRIV | R, 0x40000000ull | (iova & 0x1fffff), 21, R | W | X);
+
+	/* Stage 2: the same. */
+	wipe();
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | CONT);
+	put(0x3000 + 8 * ix(iova, 2), 0x2000 | D_TABLE | CONT);
+	put(0x2000 + 8 * ix(iova, 1), 0xab0000 | D_PAGE | D_AF | S2RW | CONT);
+	expect_ok(&s2, iova + 0x10, R | W, 0xab0010, 12, R | W | X);
+	put(0x3000 + 8 * ix(iova, 2), 0x40000000ull | D_BLOCK | D_AF | S2RW | CONT);
+	expect_ok(&s2, iova, W, 0x40000000ull | (iova & 0x1fffff), 21, R | W | X);
+}
+
 static void test_arm_s2(void **state)
 {
 	/* 4K granule, 40-bit IPA, SL0 = 1: start at lookup level 1 with two concatenated tables. */
@@ -1119,6 +1165,7 @@ int main(void)
 		T3(test_amd_v1),
 		T3(test_arm_s1),
 		T3(test_arm_s2),
+		T3(test_arm_contiguous),
 		T3(test_tce),
 		T3(test_builder_edges),
 		T3(test_for_each_hostile),
