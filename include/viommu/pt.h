@@ -12,8 +12,9 @@
  *
  * A format is described by a struct viommu_pt_cfg. The walk is stateless and allocation-free: a
  * model calls viommu_pt_walk() on each IOTLB miss with the configuration it decoded from its own
- * context entry, STE or DTE. The walk reads guest memory only through the host ops, reads at most
- * one entry per level, and gives the same answer for the same memory whatever it contains.
+ * context entry, STE or DTE. The walk reads guest memory only through the host ops (dma_read, or
+ * the pointers dma_map_ptr grants), reads at most one entry per level, and gives the same answer
+ * for the same memory whatever it contains.
  *
  * The builder (viommu_pt_create/map/unmap) plays the guest driver: it lays tables out in guest
  * memory through the host ops, allocating table pages with a callback.
@@ -100,7 +101,8 @@ enum viommu_pt_detail {
 	VIOMMU_PT_D_PERM_EXEC,	    /* instruction fetch not allowed */
 	VIOMMU_PT_D_PERM_USER,	    /* unprivileged access to a privileged-only page */
 	VIOMMU_PT_D_READ_FAILED,    /* table entry outside guest memory */
-	VIOMMU_PT_D_WRITE_FAILED,   /* accessed/dirty write-back outside guest memory */
+	VIOMMU_PT_D_WRITE_FAILED,   /* A/D write-back outside guest memory, or the guest kept
+				     * changing the entries under it */
 };
 
 /* Attributes of the leaf that do not change the translation but are reported to the device. */
@@ -133,7 +135,10 @@ struct viommu_pt_walk_result {
  * Walk the tables @cfg describes for @iova. @access is a set of enum viommu_access bits:
  * READ/WRITE/EXEC are checked against the tables (a missing right is a PERMISSION fault; 0 checks
  * nothing), PRIV marks a privileged (supervisor, EL1) request. A successful access that the
- * format records writes accessed/dirty flags back through @host->dma_write.
+ * format records writes accessed/dirty flags back: by compare-and-exchange on a pointer from
+ * @host->dma_map_ptr (atomic against vCPUs), else by re-reading and writing through
+ * @host->dma_write (not atomic: a vCPU write between the two can be lost). An entry found
+ * changed is walked again.
  *
  * Returns 0 with the outcome in @res (a fault is an outcome), or VIOMMU_EINVAL for NULL pointers
  * or a configuration viommu_pt_cfg_check() rejects.
