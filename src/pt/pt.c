@@ -166,6 +166,7 @@ struct viommu_pt {
 	const struct pt_fmt *f;
 	struct viommu_host h;
 	struct vi_dmem m; /* set up again by each call: the host's pointers last one call */
+	uint64_t pgsizes;
 	struct viommu_pt_alloc_ops alloc;
 	void *alloc_opaque;
 };
@@ -207,9 +208,16 @@ static bool pt_table_empty(struct viommu_pt *pt, uint64_t table, uint64_t bytes)
 	const uint8_t *p = vi_dm_ptr(&pt->m, table, bytes, false);
 	uint64_t buf[32];
 
-	if (p) {
-		for (uint64_t off = 0; off < bytes; off += 8) {
-			if (vi_load64(p + off))
+	/* The builder's own tables: plain loads, OR-ed a few lines at a time (vectorised). */
+	if (p && !((uintptr_t)p & 7)) {
+		const vi_u64_alias *q = (const vi_u64_alias *)p;
+
+		for (uint64_t i = 0; i < bytes / 8; i += 32) {
+			uint64_t acc = 0;
+
+			for (unsigned int j = 0; j < 32; j++)
+				acc |= q[i + j];
+			if (acc)
 				return false;
 		}
 		return true;
@@ -262,6 +270,22 @@ static unsigned int pt_regions(const struct viommu_pt *pt, struct pt_geo g[2])
 	return n;
 }
 
+/* The page sizes the builder can use; fixed by the configuration, so worked out once. */
+static uint64_t pt_calc_pgsizes(const struct viommu_pt *pt)
+{
+	struct pt_geo g[2];
+	uint64_t sizes = 0;
+	unsigned int n = pt_regions(pt, g);
+
+	for (unsigned int r = 0; r < n; r++) {
+		for (unsigned int l = 1; l <= g[r].levels; l++) {
+			if (pt->f->leaf_ok(&pt->cfg, l) && pt_lvl_shift(&g[r], l) < 64)
+				sizes |= VI_BIT(pt_lvl_shift(&g[r], l));
+		}
+	}
+	return sizes;
+}
+
 int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
 		     void *opaque, const struct viommu_pt_alloc_ops *alloc, void *alloc_opaque,
 		     struct viommu_pt **out)
@@ -306,6 +330,7 @@ int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_o
 		if (ret)
 			goto err;
 	}
+	pt->pgsizes = pt_calc_pgsizes(pt);
 	*out = pt;
 	return 0;
 err:
@@ -341,20 +366,7 @@ const struct viommu_pt_cfg *viommu_pt_get_cfg(const struct viommu_pt *pt)
 
 uint64_t viommu_pt_pgsizes(const struct viommu_pt *pt)
 {
-	struct pt_geo g[2];
-	uint64_t sizes = 0;
-	unsigned int n;
-
-	if (!pt)
-		return 0;
-	n = pt_regions(pt, g);
-	for (unsigned int r = 0; r < n; r++) {
-		for (unsigned int l = 1; l <= g[r].levels; l++) {
-			if (pt->f->leaf_ok(&pt->cfg, l) && pt_lvl_shift(&g[r], l) < 64)
-				sizes |= VI_BIT(pt_lvl_shift(&g[r], l));
-		}
-	}
-	return sizes;
+	return pt ? pt->pgsizes : 0;
 }
 
 /* Undo the tables one pt_install() call allocated: @n tables, parents' entries at @slot[]. */
@@ -433,7 +445,7 @@ int viommu_pt_map(struct viommu_pt *pt, uint64_t iova, uint64_t out, uint64_t si
 	if (!pt || size == 0 || !vi_range_ok(iova, size) || !vi_range_ok(out, size) ||
 	    !(perm & VIOMMU_ACC_RW) || (perm & ~(PT_PERM_RWX | VIOMMU_ACC_PRIV)))
 		return VIOMMU_EINVAL;
-	sizes = viommu_pt_pgsizes(pt);
+	sizes = pt->pgsizes;
 	if (pgsizes)
 		sizes &= pgsizes;
 	if (!sizes)
