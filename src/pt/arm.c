@@ -129,9 +129,15 @@ static bool arm_s2_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt
 {
 	unsigned int ias = 64 - cfg->tsz[0];
 
-	arm_s2_geo_of(cfg, g);
 	g->root = cfg->root;
 	g->lo = 0;
+	if (!arm_s2_geo_of(cfg, g)) {
+		/* Not after check(); a configuration without a layout translates nothing. */
+		g->hi = UINT64_MAX;
+		res->fault = VIOMMU_FAULT_NOT_PRESENT;
+		res->detail = VIOMMU_PT_D_INPUT_RANGE;
+		return false;
+	}
 	g->hi = VI_BIT(ias) - 1;
 	if (iova > g->hi) {
 		g->lo = VI_BIT(ias);

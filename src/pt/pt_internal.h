@@ -258,12 +258,14 @@ pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, 
 #define PT_WALK_TRIES 16
 
 /*
- * The format's walk: pt_walk_once() with the format's own ops, which the compiler inlines
- * (a direct call per level instead of an indirect one, and the checks folded together).
+ * The format's walk: pt_walk_once() with the format's own ops, all inlined (flatten) at any
+ * optimisation level: no call per level, and the checks on @cfg hoisted out of the loop.
  */
 #define PT_DEFINE_WALK(name, check, geo, decode, update)                                        \
-	static int name(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,      \
-			uint32_t access, struct viommu_pt_walk_result *res)                     \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,               \
+						 struct vi_dmem *m, uint64_t iova,              \
+						 uint32_t access,                               \
+						 struct viommu_pt_walk_result *res)             \
 	{                                                                                       \
 		if (check(cfg))                                                                 \
 			return VIOMMU_EINVAL;                                                   \
