@@ -3,7 +3,9 @@
  * pt: median ns per page-table walk for each format and depth, against a dependent-load chase
  * of the same depth through the same table entries in host memory (the raw cost of the loads a
  * walk cannot avoid), measured in the same run; and ns per map and unmap of one granule-sized
- * page (4 KiB, or the Arm granule) by the builder.
+ * page (4 KiB, or the Arm granule) by the builder. The walk row uses flatmem's host ops as they
+ * are (entries read through dma_map_ptr's pointer); the dma-read row the same walks for a host
+ * without dma_map_ptr.
  *
  * The working set is what an IOTLB miss meets: 4096 pages scattered over the input space, so
  * most walks read table lines that are not in the nearest caches.
@@ -121,10 +123,9 @@ static uint64_t host_chase(const struct pcase *c, uint64_t root, struct viommu_f
 	return acc;
 }
 
-static uint64_t walks(const struct viommu_pt_cfg *cfg, struct viommu_flatmem *fm,
-		      const uint64_t *iova, size_t n)
+static uint64_t walks(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *ops,
+		      struct viommu_flatmem *fm, const uint64_t *iova, size_t n)
 {
-	const struct viommu_host_ops *ops = viommu_flatmem_ops();
 	struct viommu_pt_walk_result r;
 	uint64_t acc = 0;
 
@@ -145,10 +146,11 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	uint64_t *pages = malloc(sizeof(uint64_t) * NPAGES);
 	uint64_t *iova = malloc(sizeof(uint64_t) * lookups);
 	uint64_t seed = 0x9e7a11 + c->levels;
-	double per[64], per_map[64], chase_ns, host_ns, walk_ns, map_ns, unmap_ns;
+	double per[64], per_map[64], chase_ns, host_ns, walk_ns, walk_read_ns, map_ns, unmap_ns;
+	struct viommu_host_ops read_ops = *viommu_flatmem_ops();
 	const struct viommu_pt_cfg *cfg;
 	uint64_t root, psize = 1ull << c->gran;
-	char name[64], base[64], host[64];
+	char name[64], base[64], host[64], rname[80];
 	const uint8_t *mem;
 	size_t mapped = 0;
 	int ret = -1;
@@ -158,6 +160,7 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 		if (!pool.free[k])
 			goto out_free;
 	}
+	read_ops.dma_map_ptr = NULL;
 	if (!pages || !iova || viommu_flatmem_create(0, MEM_SIZE, &fm))
 		goto out_free;
 	if (viommu_pt_create(&c->cfg, viommu_flatmem_ops(), fm, &pool_ops, &pool, &pt))
@@ -201,14 +204,23 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
 	}
 	host_ns = bench_median(per, (size_t)reps);
-	bench_keep(walks(cfg, fm, iova, lookups));
+	bench_keep(walks(cfg, viommu_flatmem_ops(), fm, iova, lookups));
 	for (int r = 0; r < reps; r++) {
 		uint64_t t0 = bench_now_ns();
 
-		bench_keep(walks(cfg, fm, iova, lookups));
+		bench_keep(walks(cfg, viommu_flatmem_ops(), fm, iova, lookups));
 		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
 	}
 	walk_ns = bench_median(per, (size_t)reps);
+	/* The same walks for a host without dma_map_ptr: every entry through dma_read. */
+	bench_keep(walks(cfg, &read_ops, fm, iova, lookups));
+	for (int r = 0; r < reps; r++) {
+		uint64_t t0 = bench_now_ns();
+
+		bench_keep(walks(cfg, &read_ops, fm, iova, lookups));
+		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
+	}
+	walk_read_ns = bench_median(per, (size_t)reps);
 
 	/* Unmap and map again each page of the set, one call each (fewer rounds: slow). */
 	for (int r = 0; r < map_reps; r++) {
@@ -234,6 +246,8 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	bench_report(ctx, base, "walk_ns", chase_ns, "ns", NULL);
 	bench_report(ctx, host, "walk_ns", host_ns, "ns", base);
 	bench_report(ctx, name, "walk_ns", walk_ns, "ns", base);
+	snprintf(rname, sizeof(rname), "%s/dma-read", c->name);
+	bench_report(ctx, rname, "walk_ns", walk_read_ns, "ns", base);
 	bench_report(ctx, name, "map_page_ns", map_ns, "ns", NULL);
 	bench_report(ctx, name, "unmap_page_ns", unmap_ns, "ns", NULL);
 	ret = 0;

@@ -3,7 +3,9 @@
  * Page-table walks of every format over arbitrary guest memory from arbitrary roots. The input
  * is a configuration, a few addresses and the guest memory image. Checked: the walk returns a
  * well-formed result, gives the same answer twice, and agrees with the enumeration of the same
- * tables; nothing reads outside guest memory (flatmem and ASan would tell).
+ * tables; nothing reads outside guest memory (flatmem and ASan would tell). The host hands out
+ * direct pointers (whole-buffer spans or entry-sized ones) or only dma_read/dma_write, as the
+ * input says; read-only walks through a pointer host must agree with dma_read-only ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +54,41 @@ static void check_result(const struct viommu_pt_walk_result *r, uint64_t iova, u
 	}
 }
 
+/* Spans of just what was asked for (narrow), else flatmem's whole buffer. */
+static bool narrow;
+
+static void *map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+		     struct viommu_dma_span *span)
+{
+	void *p = viommu_flatmem_ops()->dma_map_ptr(opaque, gpa, len, write, span);
+
+	if (p && narrow) {
+		span->gpa = gpa;
+		span->len = len;
+	}
+	return p;
+}
+
+static void *ro_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			struct viommu_dma_span *span)
+{
+	return write ? NULL : map_ptr(opaque, gpa, len, write, span);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
-	struct viommu_host_ops ro = *viommu_flatmem_ops();
+	struct viommu_host_ops ro = *viommu_flatmem_ops(), rw = ro, copy = ro;
 	struct viommu_pt_cfg cfg = { 0 };
+	unsigned int host_mode;
 	struct viommu_flatmem *fm;
 	uint64_t iova[4];
 	uint32_t acc[4];
 	struct fz f;
 
+	host_mode = (unsigned int)take(&in, 1) % 3;
 	cfg.format = (enum viommu_pt_format)(take(&in, 1) % VIOMMU_PT_NFORMATS);
 	cfg.flags = (uint32_t)take(&in, 1);
 	cfg.levels = (uint8_t)(take(&in, 1) % 8);
@@ -83,27 +108,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
 		abort();
 	memcpy(viommu_flatmem_ptr(fm, 0, MEM_SIZE), in.p, in.n < MEM_SIZE ? in.n : MEM_SIZE);
+	/* 0: dma_read/dma_write only; 1: whole-buffer pointers; 2: entry-sized pointers. */
+	narrow = host_mode == 2;
 	ro.dma_write = NULL;
+	ro.dma_map_ptr = host_mode ? ro_map_ptr : NULL;
+	rw.dma_map_ptr = host_mode ? map_ptr : NULL;
+	copy.dma_write = NULL;
+	copy.dma_map_ptr = NULL;
 
 	if (viommu_pt_cfg_check(&cfg)) {
 		struct viommu_pt_walk_result r;
 
-		if (viommu_pt_walk(&cfg, viommu_flatmem_ops(), fm, iova[0], acc[0], &r) !=
-		    VIOMMU_EINVAL)
+		if (viommu_pt_walk(&cfg, &rw, fm, iova[0], acc[0], &r) != VIOMMU_EINVAL)
 			abort();
 		viommu_flatmem_destroy(fm);
 		return 0;
 	}
 	for (int i = 0; i < 4; i++) {
-		struct viommu_pt_walk_result a, b;
+		struct viommu_pt_walk_result a, b, c;
 
-		/* Without write-back the same memory gives the same answer. */
+		/*
+		 * Without write-back the same memory gives the same answer, whichever way the host
+		 * lets the walk read it.
+		 */
 		if (viommu_pt_walk(&cfg, &ro, fm, iova[i], acc[i], &a) ||
-		    viommu_pt_walk(&cfg, &ro, fm, iova[i], acc[i], &b) || memcmp(&a, &b, sizeof(a)))
+		    viommu_pt_walk(&cfg, &ro, fm, iova[i], acc[i], &b) ||
+		    memcmp(&a, &b, sizeof(a)) ||
+		    viommu_pt_walk(&cfg, &copy, fm, iova[i], acc[i], &c) ||
+		    memcmp(&a, &c, sizeof(a)))
 			abort();
 		check_result(&a, iova[i], acc[i]);
 		/* With write-back (A/D, access flag) a successful walk stays successful. */
-		if (viommu_pt_walk(&cfg, viommu_flatmem_ops(), fm, iova[i], acc[i], &b))
+		if (viommu_pt_walk(&cfg, &rw, fm, iova[i], acc[i], &b))
 			abort();
 		check_result(&b, iova[i], acc[i]);
 		if (a.fault == VIOMMU_FAULT_NONE &&

@@ -58,6 +58,110 @@ static void test_flatmem_bounds(void **state)
 	viommu_flatmem_destroy(fm);
 }
 
+static void test_flatmem_map_ptr(void **state)
+{
+	struct viommu_flatmem *fm;
+	const struct viommu_host_ops *ops = viommu_flatmem_ops();
+	struct viommu_dma_span span = { 0, 0 };
+	struct viommu_flatmem_stats st;
+	uint8_t *mem;
+
+	(void)state;
+	assert_int_equal(viommu_flatmem_create(BASE, SIZE, &fm), 0);
+	mem = viommu_flatmem_ptr(fm, BASE, SIZE);
+	assert_ptr_equal(ops->dma_map_ptr(fm, BASE + 0x18, 8, true, &span), mem + 0x18);
+	/* The span is the whole buffer. */
+	assert_int_equal(span.gpa, BASE);
+	assert_int_equal(span.len, SIZE);
+	assert_ptr_equal(ops->dma_map_ptr(fm, BASE + SIZE - 8, 8, false, &span), mem + SIZE - 8);
+	/* Past either end, straddling the end, wrapping past 2^64, empty: NULL. */
+	assert_null(ops->dma_map_ptr(fm, BASE + SIZE - 7, 8, false, &span));
+	assert_null(ops->dma_map_ptr(fm, BASE - 8, 8, false, &span));
+	assert_null(ops->dma_map_ptr(fm, BASE + SIZE, 8, false, &span));
+	assert_null(ops->dma_map_ptr(fm, UINT64_MAX - 3, 8, false, &span));
+	assert_null(ops->dma_map_ptr(fm, BASE + 8, SIZE_MAX, false, &span));
+	assert_null(ops->dma_map_ptr(fm, BASE, 0, false, &span));
+	viommu_flatmem_get_stats(fm, &st);
+	assert_int_equal(st.maps, 2);
+	assert_int_equal(st.rejected, 6);
+	viommu_flatmem_destroy(fm);
+}
+
+/* A host that hands out one 64-byte buffer at guest 0x1000 and claims a span of its choosing. */
+static struct {
+	uint64_t buf[8];
+	struct viommu_dma_span claim;
+	int calls;
+} liar;
+
+static ssize_t liar_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	(void)opaque;
+	if (gpa < 0x1000 || gpa - 0x1000 > sizeof(liar.buf) - len)
+		return VIOMMU_EFAULT;
+	memcpy(buf, (uint8_t *)liar.buf + (gpa - 0x1000), len);
+	return (ssize_t)len;
+}
+
+static void *liar_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			  struct viommu_dma_span *span)
+{
+	(void)opaque;
+	(void)write;
+	if (gpa < 0x1000 || gpa - 0x1000 > sizeof(liar.buf) - len)
+		return NULL;
+	liar.calls++;
+	*span = liar.claim;
+	return (uint8_t *)liar.buf + (gpa - 0x1000);
+}
+
+/* The core checks the span a host claims: one that does not hold the entry, or wraps, is cut
+ * down to the entry alone, so the next entry means asking again. */
+static void test_dm_span_checks(void **state)
+{
+	const struct viommu_host_ops ops = { .dma_read = liar_read, .dma_map_ptr = liar_map_ptr };
+	const struct viommu_host h = { &ops, NULL };
+	const struct viommu_dma_span bad[] = {
+		{ 0x1010, 64 },		    /* starts after the entry */
+		{ 0x1000, 4 },		    /* too short */
+		{ 0x1000, 8 },		    /* ends before the entry at 0x1008 */
+		{ UINT64_MAX - 7, 0x2000 }, /* wraps */
+	};
+	struct vi_dmem m;
+	uint64_t v;
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		liar.buf[i] = vi_le64(0x100 + i);
+	for (size_t i = 0; i < VI_ARRAY_SIZE(bad); i++) {
+		liar.claim = bad[i];
+		liar.calls = 0;
+		vi_dmem_init(&m, &h);
+		assert_int_equal(vi_dm_read64(&m, 0x1008, &v), 0);
+		assert_int_equal(v, 0x101);
+		assert_int_equal(vi_dm_read64(&m, 0x1008, &v), 0);
+		assert_int_equal(vi_dm_read64(&m, 0x1010, &v), 0);
+		assert_int_equal(v, 0x102);
+		assert_int_equal(liar.calls, 2);
+	}
+	/* An honest span serves its neighbours from one call. */
+	liar.claim = (struct viommu_dma_span){ 0x1000, 64 };
+	liar.calls = 0;
+	vi_dmem_init(&m, &h);
+	for (uint64_t a = 0x1000; a < 0x1040; a += 8) {
+		assert_int_equal(vi_dm_read64(&m, a, &v), 0);
+		assert_int_equal(v, 0x100 + (a - 0x1000) / 8);
+	}
+	assert_int_equal(liar.calls, 1);
+	/* Outside it: the host says no, dma_read says no. */
+	assert_int_equal(vi_dm_read64(&m, 0x1040, &v), VIOMMU_EFAULT);
+	/* Compare-and-exchange through the pointer. */
+	assert_int_equal(vi_dm_cmpxchg64(&m, 0x1008, 0x999, 0x5), VIOMMU_EAGAIN);
+	assert_int_equal(vi_le64(liar.buf[1]), 0x101);
+	assert_int_equal(vi_dm_cmpxchg64(&m, 0x1008, 0x101, 0x5), 0);
+	assert_int_equal(vi_le64(liar.buf[1]), 0x5);
+}
+
 static void test_flatmem_create_args(void **state)
 {
 	struct viommu_flatmem *fm;
@@ -219,6 +323,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flatmem_bounds),
+		cmocka_unit_test(test_flatmem_map_ptr),
+		cmocka_unit_test(test_dm_span_checks),
 		cmocka_unit_test(test_flatmem_create_args),
 		cmocka_unit_test(test_flatmem_irqs),
 		cmocka_unit_test(test_helpers_little_endian),

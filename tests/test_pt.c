@@ -15,10 +15,96 @@
 
 static struct viommu_flatmem *fm;
 
+/*
+ * Every case runs three times, once per way the host lets the walk reach guest memory:
+ * dma_read/dma_write only, dma_map_ptr with the whole buffer as its span (one call a walk), and
+ * dma_map_ptr with spans of just the range asked for (one call an entry, so they can be counted).
+ */
+enum host_mode { M_COPY, M_WIDE, M_NARROW };
+static enum host_mode mode;
+static struct viommu_host_ops host_ops;
+static uint64_t rmaps, wmaps;
+
+static void *t_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+		       struct viommu_dma_span *span)
+{
+	void *p = viommu_flatmem_ops()->dma_map_ptr(opaque, gpa, len, write, span);
+
+	if (p) {
+		if (write)
+			wmaps++;
+		else
+			rmaps++;
+		if (mode == M_NARROW) {
+			span->gpa = gpa;
+			span->len = len;
+		}
+	}
+	return p;
+}
+
+/* A host whose guest memory cannot be written (no dma_write, no writable pointers). */
+static void *ro_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			struct viommu_dma_span *span)
+{
+	return write ? NULL : t_map_ptr(opaque, gpa, len, write, span);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	return viommu_flatmem_create(0, MEM_SIZE, &fm);
+}
+
+static int setup_mode(enum host_mode m)
+{
+	mode = m;
+	host_ops = *viommu_flatmem_ops();
+	host_ops.dma_map_ptr = m == M_COPY ? NULL : t_map_ptr;
+	return 0;
+}
+
+static int setup_copy(void **state)
+{
+	(void)state;
+	return setup_mode(M_COPY);
+}
+
+static int setup_wide(void **state)
+{
+	(void)state;
+	return setup_mode(M_WIDE);
+}
+
+static int setup_narrow(void **state)
+{
+	(void)state;
+	return setup_mode(M_NARROW);
+}
+
+static void reset_counts(void)
+{
+	viommu_flatmem_reset_stats(fm);
+	rmaps = 0;
+	wmaps = 0;
+}
+
+/* Entries read and written since reset_counts(); reads are not countable with wide spans. */
+static bool count_reads(uint64_t *reads)
+{
+	struct viommu_flatmem_stats st;
+
+	viommu_flatmem_get_stats(fm, &st);
+	*reads = st.reads + (mode == M_NARROW ? rmaps : 0);
+	return mode != M_WIDE;
+}
+
+static uint64_t count_writes(void)
+{
+	struct viommu_flatmem_stats st;
+
+	viommu_flatmem_get_stats(fm, &st);
+	return st.writes + wmaps;
 }
 
 static int teardown(void **state)
@@ -52,7 +138,7 @@ static uint64_t get(uint64_t gpa)
 static void wipe(void)
 {
 	memset(viommu_flatmem_ptr(fm, 0, MEM_SIZE), 0, MEM_SIZE);
-	viommu_flatmem_reset_stats(fm);
+	reset_counts();
 }
 
 static struct viommu_pt_walk_result walk(const struct viommu_pt_cfg *cfg, uint64_t iova,
@@ -60,7 +146,7 @@ static struct viommu_pt_walk_result walk(const struct viommu_pt_cfg *cfg, uint64
 {
 	struct viommu_pt_walk_result r;
 
-	assert_int_equal(viommu_pt_walk(cfg, viommu_flatmem_ops(), fm, iova, access, &r), 0);
+	assert_int_equal(viommu_pt_walk(cfg, &host_ops, fm, iova, access, &r), 0);
 	return r;
 }
 
@@ -140,13 +226,13 @@ static void test_vtd_sl_4k(void **state)
 			     VIOMMU_PT_D_NOT_PRESENT, 1);
 		/* One read per level, no write without SLADE. */
 		{
-			struct viommu_flatmem_stats st;
+			uint64_t reads;
 
-			viommu_flatmem_reset_stats(fm);
+			reset_counts();
 			walk(&c, iova, VIOMMU_ACC_READ);
-			viommu_flatmem_get_stats(fm, &st);
-			assert_int_equal(st.reads, levels);
-			assert_int_equal(st.writes, 0);
+			if (count_reads(&reads))
+				assert_int_equal(reads, levels);
+			assert_int_equal(count_writes(), 0);
 		}
 		/* Input beyond the AGAW. */
 		expect_fault(&c, sl_top(levels), VIOMMU_ACC_READ, VIOMMU_FAULT_ADDR_SIZE,
@@ -218,11 +304,34 @@ static void test_vtd_sl_reserved(void **state)
 	expect_ok(&c, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
 }
 
+/*
+ * TM (bit 62): Reserved(0) since VT-d 3.2; a leaf bit with VIOMMU_PT_F_STALE_TM (the pre-3.2
+ * layout). Never valid in a table entry.
+ */
+static void test_vtd_sl_tm(void **state)
+{
+	struct viommu_pt_cfg c = sl_cfg(3, VIOMMU_PT_F_SP_2M);
+	struct viommu_pt_cfg tm = sl_cfg(3, VIOMMU_PT_F_SP_2M | VIOMMU_PT_F_STALE_TM);
+	uint64_t iova = 0x12345000, big = 0x40200000;
+
+	(void)state;
+	wipe();
+	sl_chain(3, iova, 1, 0x5000ull | (1ull << 62) | SL_R);
+	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 1);
+	expect_ok(&tm, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
+	/* A 2 MiB leaf with TM. */
+	sl_chain(3, big, 2, 0x800000ull | (1ull << 62) | SL_PS | SL_R | SL_W);
+	expect_fault(&c, big, VIOMMU_ACC_WRITE, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 2);
+	expect_ok(&tm, big + 0x1234, VIOMMU_ACC_WRITE, 0x801234, 21, VIOMMU_ACC_RW);
+	/* In a table entry it stays reserved. */
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | SL_R | SL_W);
+	expect_fault(&tm, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 3);
+}
+
 static void test_vtd_sl_rights_and_ad(void **state)
 {
 	struct viommu_pt_cfg c = sl_cfg(4, VIOMMU_PT_F_AD);
 	uint64_t iova = 0x7000;
-	struct viommu_flatmem_stats st;
 
 	(void)state;
 	wipe();
@@ -244,17 +353,16 @@ static void test_vtd_sl_rights_and_ad(void **state)
 	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)),
 			 0x9000ull | SL_R | SL_W | (1ull << 8) | (1ull << 9));
 	/* Once set, nothing more is written. */
-	viommu_flatmem_reset_stats(fm);
+	reset_counts();
 	walk(&c, iova, VIOMMU_ACC_WRITE);
-	viommu_flatmem_get_stats(fm, &st);
-	assert_int_equal(st.writes, 0);
+	assert_int_equal(count_writes(), 0);
 }
 
 static void test_vtd_sl_hostile(void **state)
 {
 	struct viommu_pt_cfg c = sl_cfg(5, 0);
-	struct viommu_flatmem_stats st;
 	struct viommu_pt_walk_result r;
+	uint64_t reads;
 
 	(void)state;
 	wipe();
@@ -263,10 +371,10 @@ static void test_vtd_sl_hostile(void **state)
 	for (int i = 0; i < 512; i++)
 		put(c.root + 8 * i, c.root | SL_R | SL_W);
 	r = walk(&c, 0x0123456789abcull, VIOMMU_ACC_READ);
-	viommu_flatmem_get_stats(fm, &st);
 	assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
 	assert_int_equal(r.out, c.root | 0xabc);
-	assert_int_equal(st.reads, 5);
+	if (count_reads(&reads))
+		assert_int_equal(reads, 5);
 	/* A PS bit in the self-referencing entry at level 2 without SLLPS: reserved. */
 	for (int i = 0; i < 512; i++)
 		put(c.root + 8 * i, c.root | SL_R | SL_W | SL_PS);
@@ -285,10 +393,12 @@ static void test_vtd_sl_hostile(void **state)
 		     5);
 	/* A/D write-back that fails (read-only host) is a walk abort, not a translation. */
 	{
-		struct viommu_host_ops ro = *viommu_flatmem_ops();
+		struct viommu_host_ops ro = host_ops;
 		struct viommu_pt_cfg ad = sl_cfg(3, VIOMMU_PT_F_AD);
 
 		ro.dma_write = NULL;
+		if (ro.dma_map_ptr)
+			ro.dma_map_ptr = ro_map_ptr;
 		wipe();
 		sl_chain(3, 0x1000, 1, 0x9000 | SL_R);
 		assert_int_equal(viommu_pt_walk(&ad, &ro, fm, 0x1000, VIOMMU_ACC_READ, &r), 0);
@@ -310,14 +420,14 @@ static void test_cfg_check(void **state)
 	assert_int_equal(viommu_pt_cfg_check(&c), VIOMMU_EINVAL);
 	c = sl_cfg(4, 0);
 	c.root |= 0x800;
-	assert_int_equal(viommu_pt_walk(&c, viommu_flatmem_ops(), fm, 0, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walk(&c, &host_ops, fm, 0, 0, &r), VIOMMU_EINVAL);
 	c = sl_cfg(4, 0);
 	c.format = VIOMMU_PT_NFORMATS;
 	assert_int_equal(viommu_pt_cfg_check(&c), VIOMMU_EINVAL);
 	assert_int_equal(viommu_pt_cfg_check(NULL), VIOMMU_EINVAL);
 	c = sl_cfg(4, 0);
 	assert_int_equal(viommu_pt_walk(&c, NULL, fm, 0, 0, &r), VIOMMU_EINVAL);
-	assert_int_equal(viommu_pt_walk(&c, viommu_flatmem_ops(), fm, 0, 0, NULL), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walk(&c, &host_ops, fm, 0, 0, NULL), VIOMMU_EINVAL);
 }
 
 /* Write @n entries of a chain: entry k at table[k] + 8 * index[k] = val[k]. */
@@ -422,20 +532,119 @@ static void test_x86_64(void **state)
 					    .flags = VIOMMU_PT_F_NXE,
 					    .root = 0x6000 };
 		uint64_t v = 0xff12345678abc000ull;
-		struct viommu_flatmem_stats st;
+		uint64_t reads;
 
 		wipe();
 		put(0x6000 + 8 * ix(v, 5), 0x5000 | X_TBL);
 		put_chain(e, 4);
 		for (unsigned int l = 4; l >= 1; l--)
 			put(e[4 - l].table + 8 * ix(v, l), e[4 - l].val);
-		viommu_flatmem_reset_stats(fm);
+		reset_counts();
 		expect_ok(&c5, v, K, 0xabc000, 12, R | W | X);
-		viommu_flatmem_get_stats(fm, &st);
-		assert_int_equal(st.reads, 5);
+		if (count_reads(&reads))
+			assert_int_equal(reads, 5);
 		expect_fault(&c5, 0x0100000000000000ull, K, VIOMMU_FAULT_ADDR_SIZE,
 			     VIOMMU_PT_D_NONCANONICAL, 0);
 	}
+}
+
+/*
+ * A/D write-back against a guest that changes the entry between the walk's read and its
+ * write-back (another vCPU unmapping or remapping the page): the update must not overwrite the
+ * guest's entry. The race is staged by the host callbacks, so it happens every time.
+ */
+static uint64_t race_gpa, race_val;
+static int race_left; /* how many more times to change the entry; -1: every time */
+
+static void race_fire(void)
+{
+	if (!race_left)
+		return;
+	if (race_left > 0)
+		race_left--;
+	/* A new value each time, so a stale compare never matches by chance. */
+	put(race_gpa, race_val);
+	race_val ^= 1ull << 9; /* an ignored bit of x86 entries */
+}
+
+/* The guest writes just after the walk's read of the entry (through dma_read). */
+static ssize_t race_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	ssize_t ret = viommu_flatmem_ops()->dma_read(opaque, gpa, buf, len);
+
+	if (gpa == race_gpa)
+		race_fire();
+	return ret;
+}
+
+/* The guest writes when the walk asks for a writable pointer, i.e. after the walk read. */
+static void *race_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			  struct viommu_dma_span *span)
+{
+	if (write)
+		race_fire();
+	return viommu_flatmem_ops()->dma_map_ptr(opaque, gpa, len, write, span);
+}
+
+static void test_x86_ad_race(void **state)
+{
+	struct viommu_pt_cfg c = { .format = VIOMMU_PT_X86_64, .levels = 4, .root = 0x5000 };
+	uint64_t iova = 0x12345000, leaf = 0x2000 + 8 * ix(iova, 1);
+	struct ent e[] = {
+		{ 0x5000, ix(iova, 4), 0x4000 | X_TBL },
+		{ 0x4000, ix(iova, 3), 0x3000 | X_TBL },
+		{ 0x3000, ix(iova, 2), 0x2000 | X_TBL },
+		{ 0x2000, ix(iova, 1), 0xabc000 | X_TBL },
+	};
+	struct viommu_host_ops ops = *viommu_flatmem_ops();
+	struct viommu_pt_walk_result r;
+
+	(void)state;
+	for (int direct = 0; direct < 2; direct++) {
+		if (direct) {
+			ops.dma_read = viommu_flatmem_ops()->dma_read;
+			ops.dma_map_ptr = race_map_ptr;
+		} else {
+			ops.dma_read = race_read;
+			ops.dma_map_ptr = NULL;
+		}
+		/* The guest unmaps the page: the walk sees it gone, and the entry stays clear. */
+		wipe();
+		put_chain(e, 4);
+		race_gpa = leaf;
+		race_val = 0;
+		race_left = 1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_WRITE, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_NOT_PRESENT);
+		assert_int_equal(get(leaf), 0);
+
+		/* The guest remaps it elsewhere: the walk gives the new page, flags set in it. */
+		wipe();
+		put_chain(e, 4);
+		race_val = 0x777000 | X_TBL;
+		race_left = 1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_WRITE, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
+		assert_int_equal(r.out, 0x777000);
+		assert_int_equal(get(leaf), 0x777000 | X_TBL | X_A | X_D);
+		assert_int_equal(r.pte, get(leaf));
+
+		/*
+		 * A guest that never stops changing it costs a bounded number of walks. (Staged
+		 * through dma_read only: a direct walk asks for its pointer once per call.)
+		 */
+		if (direct)
+			continue;
+		wipe();
+		put_chain(e, 4);
+		race_val = 0xabc000 | X_TBL | (1ull << 9);
+		race_left = -1;
+		assert_int_equal(viommu_pt_walk(&c, &ops, fm, iova, VIOMMU_ACC_READ, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_WALK_ABORT);
+		assert_int_equal(r.detail, VIOMMU_PT_D_WRITE_FAILED);
+		race_left = 0;
+	}
+	race_gpa = 0;
 }
 
 /* ---- AMD v1 (48882 2.2.3) ---------------------------------------------------------------- */
@@ -664,6 +873,52 @@ static void test_arm_s1(void **state)
 	}
 }
 
+/*
+ * The Contiguous hint (bit 52): a TLB may cache the group as one entry, or not; translating each
+ * entry on its own is always allowed, so the walk must neither fault on it nor change the
+ * result, in pages, blocks and (where the bit is ignored) table descriptors, at both stages.
+ * That holds when the group is misprogrammed too (entries that disagree).
+ */
+static void test_arm_contiguous(void **state)
+{
+	struct viommu_pt_cfg s1 = {
+		.format = VIOMMU_PT_ARM_S1, .granule = 12, .tsz = { 25 }, .root = 0x4000
+	};
+	struct viommu_pt_cfg s2 = {
+		.format = VIOMMU_PT_ARM_S2, .granule = 12, .tsz = { 25 }, .sl0 = 1, .root = 0x4000
+	};
+	const uint64_t CONT = 1ull << 52, S2RW = D_AP1 | D_AP2;
+	const uint32_t R = VIOMMU_ACC_READ, W = VIOMMU_ACC_WRITE, X = VIOMMU_ACC_EXEC;
+	uint64_t iova = 0x12340000; /* first page of a 16-entry group */
+
+	(void)state;
+	wipe();
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | CONT);
+	put(0x3000 + 8 * ix(iova, 2), 0x2000 | D_TABLE | CONT);
+	for (uint64_t i = 0; i < 16; i++)
+		put(0x2000 + 8 * (ix(iova, 1) + i),
+		    (0xab0000 + 0x1000 * i) | D_PAGE | D_AF | D_AP1 | CONT);
+	for (uint64_t i = 0; i < 16; i++)
+		expect_ok(&s1, iova + 0x1000 * i + 0x10, VIOMMU_ACC_PRIV | R, 0xab0010 + 0x1000 * i,
+			  12, R | W);
+	/* Misprogrammed: one entry of the group maps elsewhere; each translates as written. */
+	put(0x2000 + 8 * (ix(iova, 1) + 5), 0x777000 | D_PAGE | D_AF | D_AP1 | CONT);
+	expect_ok(&s1, iova + 0x5000, VIOMMU_ACC_PRIV | R, 0x777000, 12, R | W);
+	expect_ok(&s1, iova + 0x6000, VIOMMU_ACC_PRIV | R, 0xab6000, 12, R | W);
+	/* A 2 MiB block with the hint. */
+	put(0x3000 + 8 * ix(iova, 2), 0x40000000ull | D_BLOCK | D_AF | CONT);
+	expect_ok(&s1, iova, VIOMMU_ACC_PRIV | R, 0x40000000ull | (iova & 0x1fffff), 21, R | W | X);
+
+	/* Stage 2: the same. */
+	wipe();
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | CONT);
+	put(0x3000 + 8 * ix(iova, 2), 0x2000 | D_TABLE | CONT);
+	put(0x2000 + 8 * ix(iova, 1), 0xab0000 | D_PAGE | D_AF | S2RW | CONT);
+	expect_ok(&s2, iova + 0x10, R | W, 0xab0010, 12, R | W | X);
+	put(0x3000 + 8 * ix(iova, 2), 0x40000000ull | D_BLOCK | D_AF | S2RW | CONT);
+	expect_ok(&s2, iova, W, 0x40000000ull | (iova & 0x1fffff), 21, R | W | X);
+}
+
 static void test_arm_s2(void **state)
 {
 	/* 4K granule, 40-bit IPA, SL0 = 1: start at lookup level 1 with two concatenated tables. */
@@ -792,7 +1047,7 @@ static void test_builder_edges(void **state)
 
 	(void)state;
 	wipe();
-	assert_int_equal(viommu_pt_create(&c, viommu_flatmem_ops(), fm, &budget_ops, &b, &pt), 0);
+	assert_int_equal(viommu_pt_create(&c, &host_ops, fm, &budget_ops, &b, &pt), 0);
 	assert_int_equal(viommu_pt_pgsizes(pt), (1ull << 12) | (1ull << 21));
 	c = *viommu_pt_get_cfg(pt);
 	/* Three tables needed, one allowed: nothing stays allocated or mapped. */
@@ -832,11 +1087,10 @@ static void test_builder_edges(void **state)
 	expect_ok(&c, 0x600000, 0, 0xa00000, 21, RW);
 
 	/* Enumeration stops when the callback says so. */
-	assert_int_equal(viommu_pt_for_each(&c, viommu_flatmem_ops(), fm, 0, UINT64_MAX, 0,
-					    count_leaf, &n),
+	assert_int_equal(viommu_pt_for_each(&c, &host_ops, fm, 0, UINT64_MAX, 0, count_leaf, &n),
 			 42);
 	assert_int_equal(n, 2);
-	assert_int_equal(viommu_pt_for_each(&c, viommu_flatmem_ops(), fm, 5, 4, 0, count_leaf, &n),
+	assert_int_equal(viommu_pt_for_each(&c, &host_ops, fm, 5, 4, 0, count_leaf, &n),
 			 VIOMMU_EINVAL);
 
 	assert_int_equal(viommu_pt_unmap(pt, 0, 1ull << 48, &un), 0);
@@ -870,14 +1124,12 @@ static void test_for_each_hostile(void **state)
 	 * entries are 2 MiB leaves (PS clear: tables again, down to level 1 pages). */
 	for (int i = 0; i < 512; i++)
 		put(c.root + 8 * i, c.root | SL_R | SL_W);
-	assert_int_equal(viommu_pt_for_each(&c, viommu_flatmem_ops(), fm, 0, (1ull << 30) - 1, 0,
-					    sum_leaf, &sum),
-			 0);
+	assert_int_equal(
+		viommu_pt_for_each(&c, &host_ops, fm, 0, (1ull << 30) - 1, 0, sum_leaf, &sum), 0);
 	assert_int_equal(sum, 1ull << 30);
 	/* Over the whole space that aliasing means 2^27 leaves: the enumeration gives up. */
 	sum = 0;
-	assert_int_equal(viommu_pt_for_each(&c, viommu_flatmem_ops(), fm, 0, UINT64_MAX, 0,
-					    sum_leaf, &sum),
+	assert_int_equal(viommu_pt_for_each(&c, &host_ops, fm, 0, UINT64_MAX, 0, sum_leaf, &sum),
 			 VIOMMU_E2BIG);
 	assert_true(sum < (1ull << 39));
 	/* Reserved entries and tables outside memory are skipped. */
@@ -887,29 +1139,38 @@ static void test_for_each_hostile(void **state)
 	put(c.root + 16, 0x3000 | SL_R);
 	put(0x3000 + 8 * 5, 0x40000000ull | SL_R | SL_PS);
 	sum = 0;
-	assert_int_equal(viommu_pt_for_each(&c, viommu_flatmem_ops(), fm, 0, UINT64_MAX, 0,
-					    sum_leaf, &sum),
+	assert_int_equal(viommu_pt_for_each(&c, &host_ops, fm, 0, UINT64_MAX, 0, sum_leaf, &sum),
 			 0);
 	assert_int_equal(sum, 1ull << 21);
 }
 
+/* Each case in each host mode. */
+#define T3(f)                                                                         \
+	cmocka_unit_test_setup(f, setup_copy), cmocka_unit_test_setup(f, setup_wide), \
+		cmocka_unit_test_setup(f, setup_narrow)
+
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cfg_check),
-		cmocka_unit_test(test_vtd_sl_4k),
-		cmocka_unit_test(test_vtd_sl_superpages),
-		cmocka_unit_test(test_vtd_sl_reserved),
-		cmocka_unit_test(test_vtd_sl_rights_and_ad),
-		cmocka_unit_test(test_vtd_sl_hostile),
-		cmocka_unit_test(test_x86_64),
-		cmocka_unit_test(test_amd_v1),
-		cmocka_unit_test(test_arm_s1),
-		cmocka_unit_test(test_arm_s2),
-		cmocka_unit_test(test_tce),
-		cmocka_unit_test(test_builder_edges),
-		cmocka_unit_test(test_for_each_hostile),
+		T3(test_cfg_check),
+		T3(test_vtd_sl_4k),
+		T3(test_vtd_sl_superpages),
+		T3(test_vtd_sl_reserved),
+		T3(test_vtd_sl_tm),
+		T3(test_vtd_sl_rights_and_ad),
+		T3(test_vtd_sl_hostile),
+		T3(test_x86_64),
+		cmocka_unit_test(test_x86_ad_race),
+		T3(test_amd_v1),
+		T3(test_arm_s1),
+		T3(test_arm_s2),
+		T3(test_arm_contiguous),
+		T3(test_tce),
+		T3(test_builder_edges),
+		T3(test_for_each_hostile),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,8 @@
  * memory supplies its own viommu_host_ops.
  *
  * Any access that is not wholly inside the buffer, including one whose end wraps past 2^64,
- * fails with VIOMMU_EFAULT and transfers nothing. Interrupts are counted and forwarded to an
+ * fails with VIOMMU_EFAULT and transfers nothing. dma_map_ptr hands out pointers into the buffer
+ * under the same check, with the whole buffer as the span. Interrupts are counted and forwarded to an
  * optional callback so tests can observe them.
  */
 #ifndef VIOMMU_FLATMEM_H
@@ -25,6 +26,7 @@ struct viommu_flatmem_stats {
 	uint64_t read_bytes;
 	uint64_t write_bytes;
 	uint64_t rejected; /* accesses refused for lying outside the buffer */
+	uint64_t maps;	   /* dma_map_ptr calls that returned a pointer */
 	uint64_t msis;
 	uint64_t irqs;
 };

@@ -12,8 +12,9 @@
  *
  * A format is described by a struct viommu_pt_cfg. The walk is stateless and allocation-free: a
  * model calls viommu_pt_walk() on each IOTLB miss with the configuration it decoded from its own
- * context entry, STE or DTE. The walk reads guest memory only through the host ops, reads at most
- * one entry per level, and gives the same answer for the same memory whatever it contains.
+ * context entry, STE or DTE. The walk reads guest memory only through the host ops (dma_read, or
+ * the pointers dma_map_ptr grants), reads at most one entry per level, and gives the same answer
+ * for the same memory whatever it contains.
  *
  * The builder (viommu_pt_create/map/unmap) plays the guest driver: it lays tables out in guest
  * memory through the host ops, allocating table pages with a callback.
@@ -58,6 +59,12 @@ enum {
 	VIOMMU_PT_F_SNP = 1u << 5,     /* VT-d: snoop control (ECAP.SC), bit 11 is not reserved */
 	VIOMMU_PT_F_TTB1 = 1u << 6,    /* Arm S1: TTB1 walks enabled (EPD1 = 0) */
 	VIOMMU_PT_F_NO_TTB0 = 1u << 7, /* Arm S1: TTB0 walks disabled (EPD0 = 1) */
+	/*
+	 * VT-d: bit 62 of a leaf is TM (Transient Mapping), as in specification revisions before
+	 * 3.2 for hardware with device-TLBs; without the flag it is Reserved(0), as revision 3.2
+	 * and later define it (QEMU's x-stale-tm). TM changes no translation, so it is ignored.
+	 */
+	VIOMMU_PT_F_STALE_TM = 1u << 8,
 };
 
 struct viommu_pt_cfg {
@@ -94,7 +101,8 @@ enum viommu_pt_detail {
 	VIOMMU_PT_D_PERM_EXEC,	    /* instruction fetch not allowed */
 	VIOMMU_PT_D_PERM_USER,	    /* unprivileged access to a privileged-only page */
 	VIOMMU_PT_D_READ_FAILED,    /* table entry outside guest memory */
-	VIOMMU_PT_D_WRITE_FAILED,   /* accessed/dirty write-back outside guest memory */
+	VIOMMU_PT_D_WRITE_FAILED,   /* A/D write-back outside guest memory, or the guest kept
+				     * changing the entries under it */
 };
 
 /* Attributes of the leaf that do not change the translation but are reported to the device. */
@@ -127,7 +135,10 @@ struct viommu_pt_walk_result {
  * Walk the tables @cfg describes for @iova. @access is a set of enum viommu_access bits:
  * READ/WRITE/EXEC are checked against the tables (a missing right is a PERMISSION fault; 0 checks
  * nothing), PRIV marks a privileged (supervisor, EL1) request. A successful access that the
- * format records writes accessed/dirty flags back through @host->dma_write.
+ * format records writes accessed/dirty flags back: by compare-and-exchange on a pointer from
+ * @host->dma_map_ptr (atomic against vCPUs), else by re-reading and writing through
+ * @host->dma_write (not atomic: a vCPU write between the two can be lost). An entry found
+ * changed is walked again.
  *
  * Returns 0 with the outcome in @res (a fault is an outcome), or VIOMMU_EINVAL for NULL pointers
  * or a configuration viommu_pt_cfg_check() rejects.

@@ -67,24 +67,43 @@ enum viommu_log_level {
 
 /*
  * What the library needs from its embedder. The library touches guest memory only through
- * dma_read/dma_write, so an embedder that checks its bounds there keeps every model inside the
- * guest whatever the guest programs.
+ * dma_read/dma_write and inside the spans dma_map_ptr hands out, so an embedder that checks its
+ * bounds there keeps every model inside the guest whatever the guest programs.
  *
  * dma_read/dma_write transfer up to @len bytes at guest-physical @gpa and return how many were
  * transferred (which may be fewer than @len, e.g. at the end of a RAM region) or a negative
  * VIOMMU_E* code. The library treats a short transfer of a table or descriptor as an access
  * outside guest memory.
  *
+ * dma_map_ptr (optional, may be NULL) is the fast path for small guest structures such as
+ * page-table entries, in the manner of QEMU's address_space_map(): the host decides. When all of
+ * [gpa, gpa + len) is ordinary RAM that the library may access with plain loads (and stores, if
+ * @write), return the host address of @gpa; otherwise return NULL and the library uses dma_read
+ * and dma_write for that access. On success the host may widen *@span, which the library sets to
+ * {gpa, len} before the call, to any range around it that is mapped the same way (linearly, at
+ * the returned address minus (gpa - span->gpa)), typically the whole RAM block: the library
+ * then reuses the pointer for nearby entries without asking again. Pointer and span must stay
+ * valid until the library call that asked returns. Guest vCPUs may write that memory meanwhile:
+ * the library reads an aligned 64-bit entry with a single load and updates one with an atomic
+ * compare-and-exchange, so a host mapping should be 8-byte aligned where guest memory is.
+ *
  * msi delivers a message-signalled interrupt (address/data as the guest programmed them); irq
  * raises or lowers a wired line. log receives diagnostic messages (may be NULL). Any callback but
  * dma_read may be NULL when the model does not need it.
  */
+struct viommu_dma_span {
+	uint64_t gpa;
+	uint64_t len;
+};
+
 struct viommu_host_ops {
 	ssize_t (*dma_read)(void *opaque, uint64_t gpa, void *buf, size_t len);
 	ssize_t (*dma_write)(void *opaque, uint64_t gpa, const void *buf, size_t len);
 	void (*msi)(void *opaque, uint64_t addr, uint32_t data);
 	void (*irq)(void *opaque, unsigned int line, bool level);
 	void (*log)(void *opaque, enum viommu_log_level level, const char *msg);
+	void *(*dma_map_ptr)(void *opaque, uint64_t gpa, size_t len, bool write,
+			     struct viommu_dma_span *span);
 };
 
 /* ------------------------------------------------------------------------------------------ */

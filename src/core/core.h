@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <viommu/viommu.h>
@@ -112,6 +113,63 @@ static inline uint16_t vi_le16(uint16_t v)
 	return v;
 #endif
 }
+
+/*
+ * 64-bit guest entries through the host's dma_map_ptr where it offers one, else through
+ * dma_read/dma_write. One readable and one writable span are remembered, so a walk over tables
+ * in one RAM block asks the host once. Lives for one library call (the host's pointers do).
+ */
+struct vi_dmem {
+	const struct viommu_host *h;
+	uint8_t *rbase, *wbase; /* host address of guest rlo/wlo; NULL: no span */
+	uint64_t rlo, rlim;	/* an entry at gpa lies in the span when gpa - rlo <= rlim */
+	uint64_t wlo, wlim;
+};
+
+static inline void vi_dmem_init(struct vi_dmem *m, const struct viommu_host *h)
+{
+	m->h = h;
+	m->rbase = NULL;
+	m->wbase = NULL;
+}
+
+/* Guest memory that vCPUs may write meanwhile: one untorn access, whatever the buffer's type. */
+typedef uint64_t __attribute__((may_alias)) vi_u64_alias;
+
+static inline uint64_t vi_load64(const uint8_t *p)
+{
+	uint64_t v;
+
+	if (!((uintptr_t)p & 7))
+		return __atomic_load_n((const vi_u64_alias *)p, __ATOMIC_RELAXED);
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+int vi_dm_read64_slow(struct vi_dmem *m, uint64_t gpa, uint64_t *val);
+
+static inline int vi_dm_read64(struct vi_dmem *m, uint64_t gpa, uint64_t *val)
+{
+	if (m->rbase && gpa - m->rlo <= m->rlim) {
+		*val = vi_le64(vi_load64(m->rbase + (gpa - m->rlo)));
+		return 0;
+	}
+	return vi_dm_read64_slow(m, gpa, val);
+}
+
+/*
+ * Host address of guest [gpa, gpa + len) (@len >= 8) when one span of the host's, readable or
+ * writable as @write asks, holds all of it; else NULL (use the host ops).
+ */
+uint8_t *vi_dm_ptr(struct vi_dmem *m, uint64_t gpa, uint64_t len, bool write);
+int vi_dm_write64(struct vi_dmem *m, uint64_t gpa, uint64_t val);
+/*
+ * Replace @old at @gpa with @val: 0 when done, VIOMMU_EAGAIN when the entry no longer holds
+ * @old (nothing written), VIOMMU_EFAULT when it cannot be written. Atomic against the guest
+ * only through an aligned dma_map_ptr span; through dma_read/dma_write it is a re-read, compare
+ * and write, which narrows the window but cannot close it.
+ */
+int vi_dm_cmpxchg64(struct vi_dmem *m, uint64_t gpa, uint64_t old, uint64_t val);
 
 /* [a, a + len) does not wrap past 2^64; len 0 never wraps. */
 static inline bool vi_range_ok(uint64_t a, uint64_t len)

@@ -112,6 +112,26 @@ static ssize_t flat_write(void *opaque, uint64_t gpa, const void *buf, size_t le
 	return (ssize_t)len;
 }
 
+/* The whole buffer is plain RAM: hand out the pointer and widen the span to all of it. */
+static void *flat_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			  struct viommu_dma_span *span)
+{
+	struct viommu_flatmem *fm = opaque;
+	int64_t off = flat_offset(fm, gpa, len);
+
+	(void)write;
+	if (off < 0) {
+		fm->st.rejected++;
+		return NULL;
+	}
+	fm->st.maps++;
+	if (span) {
+		span->gpa = fm->base;
+		span->len = fm->size;
+	}
+	return fm->mem + off;
+}
+
 static void flat_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	struct viommu_flatmem *fm = opaque;
@@ -136,6 +156,7 @@ static const struct viommu_host_ops flat_ops = {
 	.msi = flat_msi,
 	.irq = flat_irq,
 	.log = NULL,
+	.dma_map_ptr = flat_map_ptr,
 };
 
 const struct viommu_host_ops *viommu_flatmem_ops(void)

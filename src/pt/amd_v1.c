@@ -96,8 +96,11 @@ static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
+PT_DEFINE_WALK(amd_walk, amd_check, pt_geo_radix4k, amd_decode, amd_update)
+
 const struct pt_fmt pt_fmt_amd_v1 = {
 	.name = "amd-v1",
+	.walk = amd_walk,
 	.check = amd_check,
 	.geo = pt_geo_radix4k,
 	.decode = amd_decode,

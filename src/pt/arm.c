@@ -129,9 +129,15 @@ static bool arm_s2_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt
 {
 	unsigned int ias = 64 - cfg->tsz[0];
 
-	arm_s2_geo_of(cfg, g);
 	g->root = cfg->root;
 	g->lo = 0;
+	if (!arm_s2_geo_of(cfg, g)) {
+		/* Not after check(); a configuration without a layout translates nothing. */
+		g->hi = UINT64_MAX;
+		res->fault = VIOMMU_FAULT_NOT_PRESENT;
+		res->detail = VIOMMU_PT_D_INPUT_RANGE;
+		return false;
+	}
 	g->hi = VI_BIT(ias) - 1;
 	if (iova > g->hi) {
 		g->lo = VI_BIT(ias);
@@ -189,6 +195,7 @@ static bool arm_decode_common(const struct viommu_pt_cfg *cfg, const struct pt_g
 	e->kind = PT_K_LEAF;
 	e->shift = (uint8_t)pt_lvl_shift(g, level);
 	e->addr &= ~(VI_BIT(e->shift) - 1);
+	e->attr = 0;
 	return true;
 }
 
@@ -299,8 +306,11 @@ static uint64_t arm_s2_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
+PT_DEFINE_WALK(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update)
+
 const struct pt_fmt pt_fmt_arm_s1 = {
 	.name = "arm-s1",
+	.walk = arm_s1_walk,
 	.check = arm_s1_check,
 	.geo = arm_s1_geo,
 	.decode = arm_s1_decode,
@@ -310,8 +320,11 @@ const struct pt_fmt pt_fmt_arm_s1 = {
 	.mk_leaf = arm_s1_mk_leaf,
 };
 
+PT_DEFINE_WALK(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update)
+
 const struct pt_fmt pt_fmt_arm_s2 = {
 	.name = "arm-s2",
+	.walk = arm_s2_walk,
 	.check = arm_s2_check,
 	.geo = arm_s2_geo,
 	.decode = arm_s2_decode,

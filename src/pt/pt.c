@@ -31,111 +31,18 @@ int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
 /* Walk                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-static int pt_fault(struct viommu_pt_walk_result *res, enum viommu_fault_type type, uint32_t detail)
-{
-	res->fault = type;
-	res->detail = detail;
-	return 0;
-}
-
-/* Index of @iova in the table at @level. */
-static inline uint64_t pt_index(const struct pt_geo *g, unsigned int level, uint64_t iova)
-{
-	return (iova >> pt_lvl_shift(g, level)) & ((1ull << pt_lvl_bits(g, level)) - 1);
-}
-
-/*
- * The walk proper. Each step reads one entry and moves to a strictly lower level, so a table
- * that points at itself (or any loop) ends after at most g.levels reads.
- */
-static int pt_walk(const struct pt_fmt *f, const struct viommu_pt_cfg *cfg,
-		   const struct viommu_host *h, uint64_t iova, uint32_t access,
-		   struct viommu_pt_walk_result *res)
-{
-	uint64_t ent_addr[VIOMMU_PT_MAX_LEVELS], ent_val[VIOMMU_PT_MAX_LEVELS];
-	uint8_t ent_level[VIOMMU_PT_MAX_LEVELS];
-	uint32_t perm = PT_PERM_ALL;
-	unsigned int n = 0, level;
-	struct pt_geo g;
-	struct pt_ent e;
-	uint64_t table;
-
-	memset(res, 0, sizeof(*res));
-	if (!f->geo(cfg, iova, &g, res))
-		return 0;
-	table = g.root;
-	level = g.levels;
-	for (;;) {
-		uint64_t a = table + 8 * pt_index(&g, level, iova), pte;
-
-		res->level = level;
-		if (vi_read64(h, a, &pte))
-			return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_READ_FAILED);
-		res->pte = pte;
-		f->decode(cfg, &g, level, pte, access, &e);
-		ent_addr[n] = a;
-		ent_val[n] = pte;
-		ent_level[n] = (uint8_t)level;
-		n++;
-		if (e.kind == PT_K_INVALID)
-			return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
-		if (e.kind == PT_K_FAULT)
-			return pt_fault(res, e.fault, e.detail);
-		perm &= e.perm;
-		if (e.kind == PT_K_LEAF)
-			break;
-		/* A table: the next level is strictly lower, so the loop ends. */
-		if (e.next == 0 || e.next >= level)
-			return pt_fault(res, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_NEXT_LEVEL);
-		if (e.next < level - 1) {
-			/* Skipped levels translate only addresses whose bits there are zero. */
-			uint64_t skip = VI_GENMASK(pt_lvl_shift(&g, level) - 1,
-						   pt_lvl_shift(&g, e.next + 1));
-
-			if (iova & skip)
-				return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT,
-						VIOMMU_PT_D_SKIP_NONZERO);
-		}
-		level = e.next;
-		table = e.addr;
-	}
-
-	if (!(perm & PT_PERM_ACCESS))
-		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_USER);
-	res->perm = perm & PT_PERM_RWX;
-	if ((access & VIOMMU_ACC_READ) && !(perm & VIOMMU_ACC_READ))
-		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_READ);
-	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
-		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_WRITE);
-	if ((access & VIOMMU_ACC_EXEC) && !(perm & VIOMMU_ACC_EXEC))
-		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_EXEC);
-
-	if (f->update && (access & PT_PERM_RWX)) {
-		for (unsigned int i = 0; i < n; i++) {
-			uint64_t nv = f->update(cfg, ent_level[i], i == n - 1, ent_val[i], access);
-
-			if (nv != ent_val[i] && vi_write64(h, ent_addr[i], nv))
-				return pt_fault(res, VIOMMU_FAULT_WALK_ABORT,
-						VIOMMU_PT_D_WRITE_FAILED);
-			if (i == n - 1)
-				res->pte = nv;
-		}
-	}
-	res->out = e.addr | (iova & (VI_BIT(e.shift) - 1));
-	res->page_shift = e.shift;
-	res->attr = e.attr;
-	return 0;
-}
-
 int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
 		   void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
 {
-	const struct pt_fmt *f = pt_fmt_of(cfg);
 	const struct viommu_host h = { host, opaque };
+	struct vi_dmem m;
 
-	if (!f || !host || !host->dma_read || !res)
+	/* The format's walk checks the rest of @cfg itself, inlined. */
+	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !host || !host->dma_read ||
+	    !res)
 		return VIOMMU_EINVAL;
-	return pt_walk(f, cfg, &h, iova, access, res);
+	vi_dmem_init(&m, &h);
+	return pt_formats[cfg->format]->walk(cfg, &m, iova, access, res);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -153,7 +60,7 @@ static uint64_t pt_top_base(const struct pt_geo *g)
 struct pt_iter {
 	const struct pt_fmt *f;
 	const struct viommu_pt_cfg *cfg;
-	struct viommu_host h;
+	struct vi_dmem m;
 	const struct pt_geo *g;
 	uint32_t access;
 	viommu_pt_leaf_fn fn;
@@ -182,7 +89,7 @@ static int pt_iter_table(struct pt_iter *it, uint64_t table, unsigned int level,
 
 		if (!it->reads_left--)
 			return VIOMMU_E2BIG;
-		if (vi_read64(&it->h, table + 8 * i, &pte))
+		if (vi_dm_read64(&it->m, table + 8 * i, &pte))
 			return 0; /* the rest of this table is outside guest memory too */
 		it->f->decode(it->cfg, it->g, level, pte, it->access, &e);
 		if (e.kind == PT_K_LEAF) {
@@ -215,9 +122,9 @@ int viommu_pt_for_each(const struct viommu_pt_cfg *cfg, const struct viommu_host
 		       viommu_pt_leaf_fn fn, void *fn_opaque)
 {
 	const struct pt_fmt *f = pt_fmt_of(cfg);
+	const struct viommu_host h = { host, opaque };
 	struct pt_iter it = { .f = f,
 			      .cfg = cfg,
-			      .h = { host, opaque },
 			      .access = access & VIOMMU_ACC_PRIV,
 			      .fn = fn,
 			      .opaque = fn_opaque,
@@ -226,6 +133,7 @@ int viommu_pt_for_each(const struct viommu_pt_cfg *cfg, const struct viommu_host
 
 	if (!f || !host || !host->dma_read || !fn || first > last)
 		return VIOMMU_EINVAL;
+	vi_dmem_init(&it.m, &h);
 	/* One pass per input region (two for TTB0/TTB1 and the canonical halves). */
 	for (;;) {
 		struct viommu_pt_walk_result res;
@@ -257,6 +165,8 @@ struct viommu_pt {
 	struct viommu_pt_cfg cfg;
 	const struct pt_fmt *f;
 	struct viommu_host h;
+	struct vi_dmem m; /* set up again by each call: the host's pointers last one call */
+	uint64_t pgsizes;
 	struct viommu_pt_alloc_ops alloc;
 	void *alloc_opaque;
 };
@@ -265,12 +175,19 @@ static int pt_alloc_table(struct viommu_pt *pt, uint64_t bytes, uint64_t *gpa)
 {
 	static const uint8_t zero[4096];
 	int ret = pt->alloc.alloc(pt->alloc_opaque, bytes, gpa);
+	uint8_t *p;
 
 	if (ret)
 		return ret < 0 ? ret : VIOMMU_ENOMEM;
 	if (*gpa & (bytes - 1)) {
 		pt->alloc.free(pt->alloc_opaque, *gpa, bytes);
 		return VIOMMU_EINVAL;
+	}
+	/* Not linked into the tables yet: nobody else reads it, plain stores will do. */
+	p = vi_dm_ptr(&pt->m, *gpa, bytes, true);
+	if (p) {
+		memset(p, 0, bytes);
+		return 0;
 	}
 	for (uint64_t off = 0; off < bytes; off += sizeof(zero)) {
 		ret = vi_write(&pt->h, *gpa + off, zero, sizeof(zero));
@@ -288,8 +205,23 @@ static int pt_alloc_table(struct viommu_pt *pt, uint64_t bytes, uint64_t *gpa)
  */
 static bool pt_table_empty(struct viommu_pt *pt, uint64_t table, uint64_t bytes)
 {
+	const uint8_t *p = vi_dm_ptr(&pt->m, table, bytes, false);
 	uint64_t buf[32];
 
+	/* The builder's own tables: plain loads, OR-ed a few lines at a time (vectorised). */
+	if (p && !((uintptr_t)p & 7)) {
+		const vi_u64_alias *q = (const vi_u64_alias *)p;
+
+		for (uint64_t i = 0; i < bytes / 8; i += 32) {
+			uint64_t acc = 0;
+
+			for (unsigned int j = 0; j < 32; j++)
+				acc |= q[i + j];
+			if (acc)
+				return false;
+		}
+		return true;
+	}
 	for (uint64_t off = 0; off < bytes; off += sizeof(buf)) {
 		if (vi_read(&pt->h, table + off, buf, sizeof(buf)))
 			return false;
@@ -311,7 +243,7 @@ static void pt_free_tree(struct viommu_pt *pt, const struct pt_geo *g, uint64_t 
 		struct pt_ent e;
 		uint64_t pte;
 
-		if (vi_read64(&pt->h, table + 8 * i, &pte))
+		if (vi_dm_read64(&pt->m, table + 8 * i, &pte))
 			break;
 		pt->f->decode(&pt->cfg, g, level, pte, VIOMMU_ACC_PRIV, &e);
 		if (e.kind == PT_K_TABLE && e.next == level - 1)
@@ -336,6 +268,22 @@ static unsigned int pt_regions(const struct viommu_pt *pt, struct pt_geo g[2])
 		cur = t.hi + 1;
 	}
 	return n;
+}
+
+/* The page sizes the builder can use; fixed by the configuration, so worked out once. */
+static uint64_t pt_calc_pgsizes(const struct viommu_pt *pt)
+{
+	struct pt_geo g[2];
+	uint64_t sizes = 0;
+	unsigned int n = pt_regions(pt, g);
+
+	for (unsigned int r = 0; r < n; r++) {
+		for (unsigned int l = 1; l <= g[r].levels; l++) {
+			if (pt->f->leaf_ok(&pt->cfg, l) && pt_lvl_shift(&g[r], l) < 64)
+				sizes |= VI_BIT(pt_lvl_shift(&g[r], l));
+		}
+	}
+	return sizes;
 }
 
 int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
@@ -364,6 +312,7 @@ int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_o
 	pt->f = pt_formats[c.format];
 	pt->h.ops = host;
 	pt->h.opaque = opaque;
+	vi_dmem_init(&pt->m, &pt->h);
 	pt->alloc = *alloc;
 	pt->alloc_opaque = alloc_opaque;
 
@@ -381,6 +330,7 @@ int viommu_pt_create(const struct viommu_pt_cfg *cfg, const struct viommu_host_o
 		if (ret)
 			goto err;
 	}
+	pt->pgsizes = pt_calc_pgsizes(pt);
 	*out = pt;
 	return 0;
 err:
@@ -399,6 +349,7 @@ void viommu_pt_destroy(struct viommu_pt *pt)
 
 	if (!pt)
 		return;
+	vi_dmem_init(&pt->m, &pt->h);
 	n = pt_regions(pt, g);
 	for (unsigned int i = 0; i < n; i++) {
 		/* The x86 canonical halves share one root. */
@@ -415,20 +366,7 @@ const struct viommu_pt_cfg *viommu_pt_get_cfg(const struct viommu_pt *pt)
 
 uint64_t viommu_pt_pgsizes(const struct viommu_pt *pt)
 {
-	struct pt_geo g[2];
-	uint64_t sizes = 0;
-	unsigned int n;
-
-	if (!pt)
-		return 0;
-	n = pt_regions(pt, g);
-	for (unsigned int r = 0; r < n; r++) {
-		for (unsigned int l = 1; l <= g[r].levels; l++) {
-			if (pt->f->leaf_ok(&pt->cfg, l) && pt_lvl_shift(&g[r], l) < 64)
-				sizes |= VI_BIT(pt_lvl_shift(&g[r], l));
-		}
-	}
-	return sizes;
+	return pt ? pt->pgsizes : 0;
 }
 
 /* Undo the tables one pt_install() call allocated: @n tables, parents' entries at @slot[]. */
@@ -436,7 +374,7 @@ static void pt_undo_tables(struct viommu_pt *pt, const struct pt_geo *g, const u
 			   const uint64_t *slot, const unsigned int *level, unsigned int n)
 {
 	while (n--) {
-		vi_write64(&pt->h, slot[n], 0);
+		vi_dm_write64(&pt->m, slot[n], 0);
 		pt->alloc.free(pt->alloc_opaque, table[n], pt_table_bytes(g, level[n]));
 	}
 }
@@ -455,7 +393,7 @@ static int pt_install(struct viommu_pt *pt, const struct pt_geo *g, uint64_t iov
 
 	for (;; level--) {
 		a = table + 8 * pt_index(g, level, iova);
-		ret = vi_read64(&pt->h, a, &pte);
+		ret = vi_dm_read64(&pt->m, a, &pte);
 		if (ret)
 			goto undo;
 		pt->f->decode(&pt->cfg, g, level, pte, VIOMMU_ACC_PRIV, &e);
@@ -467,7 +405,7 @@ static int pt_install(struct viommu_pt *pt, const struct pt_geo *g, uint64_t iov
 			ret = pt_alloc_table(pt, pt_table_bytes(g, level - 1), &t);
 			if (ret)
 				goto undo;
-			ret = vi_write64(&pt->h, a, pt->f->mk_table(&pt->cfg, level - 1, t));
+			ret = vi_dm_write64(&pt->m, a, pt->f->mk_table(&pt->cfg, level - 1, t));
 			if (ret) {
 				pt->alloc.free(pt->alloc_opaque, t, pt_table_bytes(g, level - 1));
 				goto undo;
@@ -487,7 +425,7 @@ static int pt_install(struct viommu_pt *pt, const struct pt_geo *g, uint64_t iov
 		ret = e.kind == PT_K_FAULT ? VIOMMU_EIO : VIOMMU_EEXIST;
 		goto undo;
 	}
-	ret = vi_write64(&pt->h, a, pt->f->mk_leaf(&pt->cfg, g, level, out, perm));
+	ret = vi_dm_write64(&pt->m, a, pt->f->mk_leaf(&pt->cfg, g, level, out, perm));
 	if (!ret)
 		return 0;
 undo:
@@ -507,11 +445,12 @@ int viommu_pt_map(struct viommu_pt *pt, uint64_t iova, uint64_t out, uint64_t si
 	if (!pt || size == 0 || !vi_range_ok(iova, size) || !vi_range_ok(out, size) ||
 	    !(perm & VIOMMU_ACC_RW) || (perm & ~(PT_PERM_RWX | VIOMMU_ACC_PRIV)))
 		return VIOMMU_EINVAL;
-	sizes = viommu_pt_pgsizes(pt);
+	sizes = pt->pgsizes;
 	if (pgsizes)
 		sizes &= pgsizes;
 	if (!sizes)
 		return VIOMMU_EINVAL;
+	vi_dmem_init(&pt->m, &pt->h);
 	min = sizes & -sizes;
 	if ((iova | out | size) & (min - 1))
 		return VIOMMU_EINVAL;
@@ -575,7 +514,7 @@ static int pt_unmap_range(struct viommu_pt *pt, uint64_t iova, uint64_t last, ui
 			unsigned int shift = pt_lvl_shift(&g, level);
 
 			slot[level] = table[level] + 8 * pt_index(&g, level, cur);
-			ret = vi_read64(&pt->h, slot[level], &pte);
+			ret = vi_dm_read64(&pt->m, slot[level], &pte);
 			if (ret)
 				return ret;
 			pt->f->decode(&pt->cfg, &g, level, pte, VIOMMU_ACC_PRIV, &e);
@@ -588,14 +527,14 @@ static int pt_unmap_range(struct viommu_pt *pt, uint64_t iova, uint64_t last, ui
 				break;
 			if (e.kind != PT_K_LEAF)
 				return VIOMMU_EIO;
-			ret = vi_write64(&pt->h, slot[level], 0);
+			ret = vi_dm_write64(&pt->m, slot[level], 0);
 			if (ret)
 				return ret;
 			*removed += VI_BIT(shift);
 			/* Free the tables this emptied, never the root. */
 			while (level < g.levels &&
 			       pt_table_empty(pt, table[level], pt_table_bytes(&g, level))) {
-				ret = vi_write64(&pt->h, slot[level + 1], 0);
+				ret = vi_dm_write64(&pt->m, slot[level + 1], 0);
 				if (ret)
 					return ret;
 				pt->alloc.free(pt->alloc_opaque, table[level],
@@ -623,11 +562,12 @@ int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t
 		return VIOMMU_EINVAL;
 	last = iova + (size - 1);
 	/* Only the leaves holding the two ends can straddle the range. */
-	pt_walk(pt->f, &pt->cfg, &pt->h, iova, VIOMMU_ACC_PRIV, &r);
+	vi_dmem_init(&pt->m, &pt->h);
+	pt->f->walk(&pt->cfg, &pt->m, iova, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && ((iova & mask) || last - iova < mask))
 		return VIOMMU_ERANGE;
-	pt_walk(pt->f, &pt->cfg, &pt->h, last, VIOMMU_ACC_PRIV, &r);
+	pt->f->walk(&pt->cfg, &pt->m, last, VIOMMU_ACC_PRIV, &r);
 	mask = VI_BIT(r.page_shift) - 1;
 	if (r.fault == VIOMMU_FAULT_NONE && (last & mask) != mask)
 		return VIOMMU_ERANGE;
@@ -635,29 +575,4 @@ int viommu_pt_unmap(struct viommu_pt *pt, uint64_t iova, uint64_t size, uint64_t
 	if (unmapped)
 		*unmapped = removed;
 	return ret;
-}
-
-bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
-		    struct viommu_pt_walk_result *res)
-{
-	unsigned int ias = 12 + 9 * cfg->levels;
-
-	g->root = cfg->root;
-	g->levels = cfg->levels;
-	g->gran = 12;
-	g->bpl = 9;
-	g->top_bits = ias > 64 ? 7 : 9;
-	g->lo = 0;
-	if (ias >= 64) {
-		g->hi = UINT64_MAX;
-		return true;
-	}
-	g->hi = VI_BIT(ias) - 1;
-	if (iova <= g->hi)
-		return true;
-	g->lo = VI_BIT(ias);
-	g->hi = UINT64_MAX;
-	res->fault = VIOMMU_FAULT_ADDR_SIZE;
-	res->detail = VIOMMU_PT_D_INPUT_RANGE;
-	return false;
 }

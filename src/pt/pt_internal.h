@@ -79,11 +79,47 @@ static inline void pt_ent_fault(struct pt_ent *e, enum viommu_fault_type type, u
  * indexes bits 63:57). An address above the range is an address-size fault (VT-d: "address beyond
  * AGAW/MGAW"; AMD: beyond the DTE mode's reach).
  */
-bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
-		    struct viommu_pt_walk_result *res);
+static inline bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+				  struct viommu_pt_walk_result *res)
+{
+	unsigned int ias = 12 + 9 * cfg->levels;
+
+	g->root = cfg->root;
+	g->levels = cfg->levels;
+	g->gran = 12;
+	g->bpl = 9;
+	g->top_bits = ias > 64 ? 7 : 9;
+	g->lo = 0;
+	if (ias >= 64) {
+		g->hi = UINT64_MAX;
+		return true;
+	}
+	g->hi = VI_BIT(ias) - 1;
+	if (iova <= g->hi)
+		return true;
+	g->lo = VI_BIT(ias);
+	g->hi = UINT64_MAX;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_INPUT_RANGE;
+	return false;
+}
+
+typedef bool (*pt_geo_fn)(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
+			  struct viommu_pt_walk_result *res);
+typedef void (*pt_decode_fn)(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
+			     unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e);
+typedef uint64_t (*pt_update_fn)(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
+				 uint64_t pte, uint32_t access);
+typedef int (*pt_walk_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
+			  uint32_t access, struct viommu_pt_walk_result *res);
 
 struct pt_fmt {
 	const char *name;
+	/*
+	 * The walk for this format (PT_DEFINE_WALK): VIOMMU_EINVAL for a @cfg check() rejects,
+	 * else 0 with the outcome in @res.
+	 */
+	pt_walk_fn walk;
 	/* 0 when @cfg is usable, else VIOMMU_EINVAL. */
 	int (*check)(const struct viommu_pt_cfg *cfg);
 	/*
@@ -107,6 +143,140 @@ struct pt_fmt {
 	uint64_t (*mk_leaf)(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
 			    unsigned int level, uint64_t out, uint32_t perm);
 };
+
+/* Index of @iova in the table at @level. */
+static inline uint64_t pt_index(const struct pt_geo *g, unsigned int level, uint64_t iova)
+{
+	return (iova >> pt_lvl_shift(g, level)) & ((1ull << pt_lvl_bits(g, level)) - 1);
+}
+
+static inline int pt_fault(struct viommu_pt_walk_result *res, enum viommu_fault_type type,
+			   uint32_t detail)
+{
+	res->fault = type;
+	res->detail = detail;
+	return 0;
+}
+
+/*
+ * One walk. Each step reads one entry and moves to a strictly lower level, so a table that
+ * points at itself (or any loop) ends after at most g.levels reads. Returns VIOMMU_EAGAIN when
+ * an entry changed under the accessed/dirty write-back, so the caller walks again.
+ */
+static inline __attribute__((always_inline)) int
+pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, uint32_t access,
+	     struct viommu_pt_walk_result *res, pt_geo_fn geo, pt_decode_fn decode,
+	     pt_update_fn update)
+{
+	uint64_t ent_addr[VIOMMU_PT_MAX_LEVELS], ent_val[VIOMMU_PT_MAX_LEVELS];
+	uint8_t ent_level[VIOMMU_PT_MAX_LEVELS];
+	uint32_t perm = PT_PERM_ALL;
+	unsigned int n = 0, level;
+	struct pt_geo g;
+	struct pt_ent e;
+	uint64_t table;
+
+	memset(res, 0, sizeof(*res));
+	if (!geo(cfg, iova, &g, res))
+		return 0;
+	table = g.root;
+	level = g.levels;
+	for (;;) {
+		uint64_t a = table + 8 * pt_index(&g, level, iova), pte;
+
+		res->level = level;
+		if (vi_dm_read64(m, a, &pte))
+			return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_READ_FAILED);
+		res->pte = pte;
+		decode(cfg, &g, level, pte, access, &e);
+		ent_addr[n] = a;
+		ent_val[n] = pte;
+		ent_level[n] = (uint8_t)level;
+		n++;
+		if (e.kind == PT_K_INVALID)
+			return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
+		if (e.kind == PT_K_FAULT)
+			return pt_fault(res, e.fault, e.detail);
+		perm &= e.perm;
+		if (e.kind == PT_K_LEAF)
+			break;
+		/* A table: the next level is strictly lower, so the loop ends. */
+		if (e.next == 0 || e.next >= level)
+			return pt_fault(res, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_NEXT_LEVEL);
+		if (e.next < level - 1) {
+			/* Skipped levels translate only addresses whose bits there are zero. */
+			uint64_t skip = VI_GENMASK(pt_lvl_shift(&g, level) - 1,
+						   pt_lvl_shift(&g, e.next + 1));
+
+			if (iova & skip)
+				return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT,
+						VIOMMU_PT_D_SKIP_NONZERO);
+		}
+		level = e.next;
+		table = e.addr;
+	}
+
+	if (!(perm & PT_PERM_ACCESS))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_USER);
+	res->perm = perm & PT_PERM_RWX;
+	if ((access & VIOMMU_ACC_READ) && !(perm & VIOMMU_ACC_READ))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_READ);
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_WRITE);
+	if ((access & VIOMMU_ACC_EXEC) && !(perm & VIOMMU_ACC_EXEC))
+		return pt_fault(res, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_EXEC);
+
+	if (update && (access & PT_PERM_RWX)) {
+		/*
+		 * Set the flags only in an entry that still holds what the walk read: if the guest
+		 * changed it meanwhile, the translation may be gone and the walk starts again, as
+		 * a hardware walker's locked update does.
+		 */
+		for (unsigned int i = 0; i < n; i++) {
+			uint64_t nv = update(cfg, ent_level[i], i == n - 1, ent_val[i], access);
+			int ret;
+
+			if (nv == ent_val[i])
+				continue;
+			ret = vi_dm_cmpxchg64(m, ent_addr[i], ent_val[i], nv);
+			if (ret == VIOMMU_EAGAIN)
+				return ret;
+			if (ret)
+				return pt_fault(res, VIOMMU_FAULT_WALK_ABORT,
+						VIOMMU_PT_D_WRITE_FAILED);
+			if (i == n - 1)
+				res->pte = nv;
+		}
+	}
+	res->out = e.addr | (iova & (VI_BIT(e.shift) - 1));
+	res->page_shift = e.shift;
+	res->attr = e.attr;
+	return 0;
+}
+
+/* Walks a guest that keeps changing its entries under the A/D write-back may cost at most. */
+#define PT_WALK_TRIES 16
+
+/*
+ * The format's walk: pt_walk_once() with the format's own ops, all inlined (flatten) at any
+ * optimisation level: no call per level, and the checks on @cfg hoisted out of the loop.
+ */
+#define PT_DEFINE_WALK(name, check, geo, decode, update)                                        \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,               \
+						 struct vi_dmem *m, uint64_t iova,              \
+						 uint32_t access,                               \
+						 struct viommu_pt_walk_result *res)             \
+	{                                                                                       \
+		if (check(cfg))                                                                 \
+			return VIOMMU_EINVAL;                                                   \
+		for (int t = 0; t < PT_WALK_TRIES; t++) {                                       \
+			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update); \
+                                                                                                \
+			if (ret != VIOMMU_EAGAIN)                                               \
+				return ret;                                                     \
+		}                                                                               \
+		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);        \
+	}
 
 extern const struct pt_fmt pt_fmt_vtd_sl;
 extern const struct pt_fmt pt_fmt_x86_64;

@@ -55,6 +55,7 @@ static void tce_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, 
 		e->perm |= VIOMMU_ACC_WRITE;
 	e->shift = 12;
 	e->addr = pte & TCE_RPN;
+	e->attr = 0;
 }
 
 static bool tce_leaf_ok(const struct viommu_pt_cfg *cfg, unsigned int level)
@@ -78,8 +79,11 @@ static uint64_t tce_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
+PT_DEFINE_WALK(tce_walk, tce_check, tce_geo, tce_decode, NULL)
+
 const struct pt_fmt pt_fmt_tce = {
 	.name = "tce",
+	.walk = tce_walk,
 	.check = tce_check,
 	.geo = tce_geo,
 	.decode = tce_decode,

@@ -25,6 +25,8 @@ static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 		return;
 	if (!leaf || !(cfg->flags & VIOMMU_PT_F_SNP))
 		rsvd |= VTD_SL_SNP;
+	if (leaf && (cfg->flags & VIOMMU_PT_F_STALE_TM))
+		rsvd &= ~VTD_SL_TM;
 	if (pte & rsvd) {
 		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
 		return;
@@ -105,8 +107,11 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
+PT_DEFINE_WALK(vtd_sl_walk, vtd_sl_check, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
+
 const struct pt_fmt pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
+	.walk = vtd_sl_walk,
 	.check = vtd_sl_check,
 	.geo = pt_geo_radix4k,
 	.decode = vtd_sl_decode,

@@ -13,6 +13,10 @@
  * reserved; so is PS in SL-PML5E/SL-PML4E, and in SL-PDPE/SL-PDE when the matching superpage is
  * not supported, bit 11 unless snoop control is, bit 62, and the address bits below a
  * superpage's size. An entry with R = W = 0 is not present.
+ *
+ * Bit 62 was TM (Transient Mapping) in leaf entries up to revision 3.1, for device-TLB use only;
+ * revision 3.2 made it Reserved(0). VIOMMU_PT_F_STALE_TM accepts it in leaves for guests written
+ * to the older revisions; table entries with it stay malformed either way.
  */
 #ifndef VIOMMU_PT_VTD_SL_H
 #define VIOMMU_PT_VTD_SL_H

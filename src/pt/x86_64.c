@@ -129,8 +129,11 @@ static uint64_t x86_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
+PT_DEFINE_WALK(x86_walk, x86_check, x86_geo, x86_decode, x86_update)
+
 const struct pt_fmt pt_fmt_x86_64 = {
 	.name = "x86-64",
+	.walk = x86_walk,
 	.check = x86_check,
 	.geo = x86_geo,
 	.decode = x86_decode,
