@@ -85,9 +85,16 @@ struct table {
 struct ent {
 	uint64_t iova, last, uaddr;
 	uint32_t perm;
-	uint32_t prio;
-	uint32_t l, r;	       /* treap children; l doubles as the free-list link */
 	uint32_t fprev, fnext; /* FIFO (insertion order) */
+};
+
+/*
+ * Its treap node, in a separate dense array (16 bytes a node: 32 KiB for 2048 entries, within
+ * L1) because every writer call descends the treap a few times; iova is a copy of the entry's.
+ */
+struct tnode {
+	uint64_t iova;
+	uint32_t c[2]; /* left, right children; c[0] doubles as the free-list link */
 };
 
 struct pend {
@@ -143,6 +150,8 @@ struct viommu_devtlb {
 	struct table *retired, *retired_tail;
 	uint32_t nretired;
 	struct ent *ents;
+	struct tnode *tn;
+	uint32_t *prio; /* treap priorities, read only by merges and inserts */
 	uint32_t npool, nalloc, free_list, nents;
 	uint32_t root, fifo_head, fifo_tail;
 	uint64_t rng;
@@ -515,6 +524,7 @@ static unsigned int ent_nblocks(const struct ent *e)
 /* ---------------------------------------------------------------------------------------- */
 
 #define E(i) (&tlb->ents[(i)])
+#define T(i) (&tlb->tn[(i)])
 
 static uint32_t ent_alloc(struct viommu_devtlb *tlb)
 {
@@ -522,121 +532,125 @@ static uint32_t ent_alloc(struct viommu_devtlb *tlb)
 
 	if (tlb->free_list != NIL) {
 		i = tlb->free_list;
-		tlb->free_list = E(i)->l;
+		tlb->free_list = T(i)->c[0];
 	} else if (tlb->nalloc < tlb->npool) {
 		i = tlb->nalloc++;
 	} else {
 		return NIL;
 	}
 	memset(E(i), 0, sizeof(struct ent));
-	E(i)->l = E(i)->r = E(i)->fprev = E(i)->fnext = NIL;
-	E(i)->prio = rng32(tlb);
+	E(i)->fprev = E(i)->fnext = NIL;
+	T(i)->c[0] = T(i)->c[1] = NIL;
+	tlb->prio[i] = rng32(tlb);
 	return i;
 }
 
 static void ent_free(struct viommu_devtlb *tlb, uint32_t i)
 {
-	E(i)->l = tlb->free_list;
+	T(i)->c[0] = tlb->free_list;
 	tlb->free_list = i;
 }
 
 /* Split @t into keys < @k (*a) and >= @k (*b). */
 static void tsplit(struct viommu_devtlb *tlb, uint32_t t, uint64_t k, uint32_t *a, uint32_t *b)
 {
-	if (t == NIL) {
-		*a = *b = NIL;
-		return;
+	while (t != NIL) {
+		if (T(t)->iova < k) {
+			*a = t;
+			a = &T(t)->c[1];
+			t = T(t)->c[1];
+		} else {
+			*b = t;
+			b = &T(t)->c[0];
+			t = T(t)->c[0];
+		}
 	}
-	if (E(t)->iova < k) {
-		tsplit(tlb, E(t)->r, k, &E(t)->r, b);
-		*a = t;
-	} else {
-		tsplit(tlb, E(t)->l, k, a, &E(t)->l);
-		*b = t;
-	}
+	*a = *b = NIL;
 }
 
+/* Join treaps @a and @b, every key of @a below every key of @b. */
 static uint32_t tmerge(struct viommu_devtlb *tlb, uint32_t a, uint32_t b)
 {
-	if (a == NIL)
-		return b;
-	if (b == NIL)
-		return a;
-	if (E(a)->prio > E(b)->prio) {
-		E(a)->r = tmerge(tlb, E(a)->r, b);
-		return a;
+	uint32_t root, *link = &root;
+
+	while (a != NIL && b != NIL) {
+		if (tlb->prio[a] > tlb->prio[b]) {
+			*link = a;
+			link = &T(a)->c[1];
+			a = T(a)->c[1];
+		} else {
+			*link = b;
+			link = &T(b)->c[0];
+			b = T(b)->c[0];
+		}
 	}
-	E(b)->l = tmerge(tlb, a, E(b)->l);
-	return b;
+	*link = a != NIL ? a : b;
+	return root;
 }
 
+/* Down to where @i's priority belongs, then split what is there under it: one descent. */
 static void tinsert(struct viommu_devtlb *tlb, uint32_t i)
 {
-	uint32_t a, b;
+	uint64_t k = E(i)->iova;
+	uint32_t *link = &tlb->root;
 
-	tsplit(tlb, tlb->root, E(i)->iova, &a, &b);
-	tlb->root = tmerge(tlb, tmerge(tlb, a, i), b);
+	T(i)->iova = k;
+	while (*link != NIL && tlb->prio[*link] > tlb->prio[i])
+		link = &T(*link)->c[k >= T(*link)->iova];
+	tsplit(tlb, *link, k, &T(i)->c[0], &T(i)->c[1]);
+	*link = i;
 }
 
+/* Down to @i (entries never share a start), then replace it by its children joined. */
 static void terase(struct viommu_devtlb *tlb, uint32_t i)
 {
-	uint64_t k = E(i)->iova;
-	uint32_t a, b, m, c;
+	uint64_t k = T(i)->iova;
+	uint32_t *link = &tlb->root;
 
-	tsplit(tlb, tlb->root, k, &a, &b);
-	if (k == UINT64_MAX) {
-		m = b;
-		c = NIL;
-	} else {
-		tsplit(tlb, b, k + 1, &m, &c);
-	}
-	/* m holds exactly @i: entries never share a start. */
-	(void)m;
-	tlb->root = tmerge(tlb, a, c);
+	while (*link != i)
+		link = &T(*link)->c[k >= T(*link)->iova];
+	*link = tmerge(tlb, T(i)->c[0], T(i)->c[1]);
 }
 
-/* The entry with the largest iova <= @x, or NIL. */
-static uint32_t tfloor(const struct viommu_devtlb *tlb, uint64_t x)
+/*
+ * One descent: *@f the entry with the largest iova <= @x, *@a the one with the smallest iova > @x
+ * (NIL when none). It picks a child by index rather than by branch: the comparisons are coin
+ * flips, and mispredicting them cost more than the loads.
+ */
+static void tnear(const struct viommu_devtlb *tlb, uint64_t x, uint32_t *f, uint32_t *a)
 {
-	uint32_t t = tlb->root, best = NIL;
+	uint32_t t = tlb->root, le_best = NIL, gt_best = NIL;
 
 	while (t != NIL) {
-		if (tlb->ents[t].iova <= x) {
-			best = t;
-			t = tlb->ents[t].r;
-		} else {
-			t = tlb->ents[t].l;
-		}
+		const struct tnode *n = &tlb->tn[t];
+		uint32_t le = n->iova <= x;
+
+		le_best ^= (le_best ^ t) & (0u - le);
+		gt_best ^= (gt_best ^ t) & (le - 1u);
+		t = n->c[le];
 	}
-	return best;
+	*f = le_best;
+	*a = gt_best;
 }
 
-/* The entry with the smallest iova > @x, or NIL. */
 static uint32_t tabove(const struct viommu_devtlb *tlb, uint64_t x)
 {
-	uint32_t t = tlb->root, best = NIL;
+	uint32_t f, a;
 
-	while (t != NIL) {
-		if (tlb->ents[t].iova > x) {
-			best = t;
-			t = tlb->ents[t].l;
-		} else {
-			t = tlb->ents[t].r;
-		}
-	}
-	return best;
+	tnear(tlb, x, &f, &a);
+	return a;
 }
 
 /* The first entry overlapping [x, y], or NIL. */
 static uint32_t toverlap(const struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 {
-	uint32_t f = tfloor(tlb, x);
+	uint32_t f, a;
 
+	tnear(tlb, x, &f, &a);
 	if (f != NIL && tlb->ents[f].last >= x)
 		return f;
-	f = tabove(tlb, x);
-	if (f != NIL && tlb->ents[f].iova <= y)
-		return f;
+	if (a != NIL && tlb->ents[a].iova <= y)
+		return a;
 	return NIL;
 }
 
@@ -712,12 +726,16 @@ static uint32_t ent_piece(struct viommu_devtlb *tlb, uint32_t src, uint64_t firs
 static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 {
 	uint64_t touched = 0;
-	uint32_t i;
+	uint32_t i = toverlap(tlb, x, y);
 
-	/* Each round removes one entry, and pieces lie outside [x, y]: at most nents rounds. */
-	while ((i = toverlap(tlb, x, y)) != NIL) {
+	/*
+	 * Each round removes one entry; its pieces lie outside [x, y], and the next entry to cut
+	 * (entries never overlap) is the first to start after it: at most nents rounds.
+	 */
+	while (i != NIL) {
 		uint32_t next = E(i)->fnext;
 		uint32_t left = NIL, right = NIL;
+		uint64_t end = E(i)->last;
 
 		if (E(i)->iova < x)
 			left = ent_piece(tlb, i, E(i)->iova, x - 1);
@@ -734,6 +752,9 @@ static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 			tlb->st.dropped++;
 		}
 		touched++;
+		i = end < y ? tabove(tlb, end) : NIL;
+		if (i != NIL && E(i)->iova > y)
+			i = NIL;
 	}
 	return touched;
 }
@@ -779,38 +800,63 @@ static void wake_bits(struct viommu_devtlb *tlb, uint64_t bits)
 	}
 }
 
+static inline uint64_t pend_hash(uint64_t page)
+{
+	return hash64(page);
+}
+
+/* Resolve the pending miss in @p if its page overlaps [x, y] (any page when @all). */
+static uint64_t pend_resolve_one(struct pend *p, uint64_t x, uint64_t y, bool all)
+{
+	uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
+	uint64_t page = k & ~PG_MASK, bits;
+
+	if (!(k & PK_VALID))
+		return 0;
+	if (!all && (page > y || page + PG_MASK < x))
+		return 0;
+	/*
+	 * Take the waiters before and after clearing: a reader that joins in between either sees
+	 * the key unchanged and is in the second take, or sees it cleared and asks again.
+	 */
+	bits = atomic_exchange(&p->waiters, 0);
+	if (atomic_compare_exchange_strong(&p->key, &k, 0))
+		bits |= atomic_exchange(&p->waiters, 0);
+	return bits;
+}
+
+#define PEND_SCAN_PAGES 8 /* up to this many pages, probe their slots instead of scanning all */
+
 /* Resolve pending misses whose page overlaps [x, y] (all of them when @all). */
 static void pend_resolve(struct viommu_devtlb *tlb, uint64_t x, uint64_t y, bool all)
 {
 	uint64_t bits = 0;
 
-	for (uint32_t i = 0; i <= tlb->pend_mask; i++) {
-		struct pend *p = &tlb->pend[i];
-		uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
-		uint64_t page = k & ~PG_MASK;
+	if (!all && (y >> PG_SHIFT) - (x >> PG_SHIFT) < PEND_SCAN_PAGES) {
+		/* A miss of a page sits in one of the PEND_PROBE slots after its hash (miss_request). */
+		for (uint64_t pg = x & ~PG_MASK;; pg += 1ull << PG_SHIFT) {
+			uint64_t h = pend_hash(pg);
 
-		if (!(k & PK_VALID))
-			continue;
-		if (!all && (page > y || page + PG_MASK < x))
-			continue;
-		/*
-		 * Take the waiters before and after clearing: a reader that joins in between either
-		 * sees the key unchanged and is in the second take, or sees it cleared and asks again.
-		 */
-		bits |= atomic_exchange(&p->waiters, 0);
-		if (atomic_compare_exchange_strong(&p->key, &k, 0))
-			bits |= atomic_exchange(&p->waiters, 0);
+			for (uint32_t n = 0; n < PEND_PROBE; n++)
+				bits |= pend_resolve_one(&tlb->pend[(h + n) & tlb->pend_mask], x, y,
+							 false);
+			if (pg == (y & ~PG_MASK))
+				break;
+		}
+	} else {
+		for (uint32_t i = 0; i <= tlb->pend_mask; i++)
+			bits |= pend_resolve_one(&tlb->pend[i], x, y, all);
 	}
+	/* Orders the loads below after the UPDATE's stores, as the exchanges alone did. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (uint32_t i = 0; i < tlb->nreaders; i++) {
-		if (atomic_exchange(&tlb->readers[i]->unrecorded, 0))
+		_Atomic uint64_t *u = &tlb->readers[i]->unrecorded;
+
+		/* Read before exchanging: the locked exchange is for the rare reader that asked. */
+		if (atomic_load_explicit(u, memory_order_relaxed) && atomic_exchange(u, 0))
 			bits |= tlb->readers[i]->bit;
 	}
 	wake_bits(tlb, bits);
-}
-
-static inline uint64_t pend_hash(uint64_t page)
-{
-	return hash64(page);
 }
 
 /* A lookup missed @x for @want: ask, unless a request for the page is pending. */
@@ -933,11 +979,15 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 	tlb->max_slots = pow2_at_least((uint64_t)c.capacity * 16);
 	tlb->npool = c.capacity + 4; /* a cut adds at most one entry before eviction */
 	tlb->ents = calloc(tlb->npool, sizeof(struct ent));
+	tlb->tn = calloc(tlb->npool, sizeof(struct tnode));
+	tlb->prio = calloc(tlb->npool, sizeof(uint32_t));
 	tlb->pend = calloc(c.pending_slots, sizeof(struct pend));
 	t = table_alloc(MIN_SLOTS);
 	none = table_alloc(2);
-	if (!tlb->ents || !tlb->pend || !t || !none) {
+	if (!tlb->ents || !tlb->tn || !tlb->prio || !tlb->pend || !t || !none) {
 		free(tlb->ents);
+		free(tlb->tn);
+		free(tlb->prio);
 		free(tlb->pend);
 		free(t);
 		free(none);
@@ -967,6 +1017,8 @@ void viommu_devtlb_destroy(struct viommu_devtlb *tlb)
 	free(cur_table(tlb));
 	free(atomic_load_explicit(&tlb->none, memory_order_relaxed));
 	free(tlb->ents);
+	free(tlb->tn);
+	free(tlb->prio);
 	free(tlb->pend);
 	for (uint32_t i = 0; i < tlb->nreaders; i++)
 		free(tlb->readers[i]); /* readers not destroyed by the caller */
@@ -1092,16 +1144,21 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 	tlb->st.updates++;
 
 	/* Already cached exactly so (a repeated answer to a duplicate miss): nothing changes. */
-	i = tfloor(tlb, iova);
+	tnear(tlb, iova, &i, &n);
 	if (i != NIL && ent_has(tlb, i, iova, last, uaddr, perm))
 		goto resolved;
 
-	if (toverlap(tlb, iova, last) != NIL)
+	if ((i != NIL && E(i)->last >= iova) || (n != NIL && E(n)->iova <= last)) {
 		tlb->st.replaced += cut_range(tlb, iova, last);
-
-	/* Merge only with neighbours that continue the host range with the same permissions. */
+		tnear(tlb, iova, &i, &n);
+	}
+	/*
+	 * Nothing overlaps [iova, last] now: i is the entry before it (floor of iova - 1) and n the
+	 * one after it (the first above last). Merge only with neighbours that continue the host
+	 * range with the same permissions.
+	 */
 	if (iova > 0) {
-		uint32_t l = tfloor(tlb, iova - 1);
+		uint32_t l = i;
 
 		if (l != NIL && E(l)->last == iova - 1 && E(l)->perm == perm &&
 		    E(l)->uaddr + (E(l)->last - E(l)->iova) + 1 == uaddr &&
@@ -1109,7 +1166,7 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 			lft = l;
 	}
 	if (last < UINT64_MAX) {
-		uint32_t r = tabove(tlb, last);
+		uint32_t r = n;
 
 		if (r != NIL && E(r)->iova == last + 1 && E(r)->perm == perm &&
 		    uaddr + (last - iova) + 1 == E(r)->uaddr && uaddr + (last - iova) < E(r)->uaddr)
