@@ -120,7 +120,9 @@ struct viommu_devtlb_reader {
 	uint64_t bit; /* waiter bit in pending slots */
 	/* Shared with the writer. */
 	_Alignas(64) _Atomic uint64_t qs; /* 0 offline, else the epoch seen at the last quiesce */
-	_Atomic uint64_t unrecorded;	  /* asked without a pending slot: wake at any UPDATE */
+	/* Read by every UPDATE: not on the line the reader writes at each quiescent point. */
+	_Alignas(64) _Atomic uint64_t
+		unrecorded; /* asked without a pending slot: wake at any UPDATE */
 	/* Writer-private. */
 	viommu_devtlb_wake_fn wake;
 	void *wake_opaque;
@@ -139,8 +141,9 @@ struct viommu_devtlb {
 	viommu_devtlb_clock_fn clock;
 	void *opaque;
 
-	_Alignas(64) _Atomic uint64_t epoch; /* QSBR grace-period counter */
-	_Atomic uint64_t generation;
+	_Alignas(64) _Atomic uint64_t epoch; /* QSBR grace-period counter, read at quiescent points */
+	/* Advanced by every UPDATE: kept off the epoch's line, which readers read. */
+	_Alignas(64) _Atomic uint64_t generation;
 
 	/* Writer-private. */
 	_Alignas(64) uint32_t capacity;
