@@ -3,9 +3,9 @@
  * devtlb: median ns per hit lookup of the device IOTLB with 16, 2048 and 65536 resident 4 KiB
  * entries (random pages, host addresses not contiguous, so nothing merges), against DPDK's sorted
  * list, Linux vhost's interval tree and QEMU VT-d's per-page hash holding the same entries, all
- * measured in the same run; then the per-queue front cache on a ring-like pattern; then reader
- * throughput of two reader threads, read-only and with a writer doing 100,000 updates and
- * invalidations per second.
+ * measured in the same run; then a ring-like pattern (four hot pages); then reader throughput of
+ * two reader threads, read-only and with a writer doing 100,000 updates and invalidations per
+ * second (see mt_bench).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -171,7 +171,7 @@ static int keys_random(struct keyset *k, const struct world *w, size_t n, uint64
 /*
  * A queue's pattern: descriptor ring, avail ring, used ring, and a buffer, over and over. A split
  * ring's three areas sit on consecutive pages, so the four hot pages are chosen with distinct low
- * page-number bits (distinct front-cache slots), as consecutive pages have.
+ * page-number bits, as consecutive pages have (the former front cache was indexed by them).
  */
 static int keys_ring(struct keyset *k, const struct world *w, size_t n, uint64_t *seed)
 {
