@@ -394,8 +394,8 @@ static void sleep_until(uint64_t t)
  * so a writer that wakes late catches up at once; the window does not stretch. Returns the
  * operations done within [t0, t0 + dur].
  */
-static uint64_t mt_writer(struct world *w, uint64_t rate, uint64_t t0, uint64_t dur, uint64_t *seed,
-			  uint64_t *max_late)
+static uint64_t mt_writer(struct world *w, uint64_t rate, bool write, uint64_t t0, uint64_t dur,
+			  uint64_t *seed, uint64_t *max_late)
 {
 	uint64_t done = 0, next = t0, now;
 
@@ -403,7 +403,7 @@ static uint64_t mt_writer(struct world *w, uint64_t rate, uint64_t t0, uint64_t 
 	while ((now = bench_now_ns()) < t0 + dur) {
 		uint64_t due = (now - t0) * rate / 1000000000ull;
 
-		while (done < due) {
+		while (write && done < due) {
 			size_t i = bench_rand(seed) % w->n;
 
 			viommu_devtlb_invalidate(w->tlb, w->pages[i], 4096);
@@ -422,8 +422,8 @@ static uint64_t mt_writer(struct world *w, uint64_t rate, uint64_t t0, uint64_t 
 	return done;
 }
 
-static int mt_run(struct world *w, struct mt_reader *a, uint64_t rate, uint64_t dur, uint64_t *seed,
-		  struct mt_result *res)
+static int mt_run(struct world *w, struct mt_reader *a, uint64_t rate, bool write, uint64_t dur,
+		  uint64_t *seed, struct mt_result *res)
 {
 	struct mt mt = { .w = w };
 	uint64_t t0, t1, c0 = 0;
@@ -438,15 +438,14 @@ static int mt_run(struct world *w, struct mt_reader *a, uint64_t rate, uint64_t 
 	t0 = bench_now_ns();
 	atomic_store_explicit(&mt.go, true, memory_order_release);
 	*res = (struct mt_result){ 0 };
-	if (rate) {
-		c0 = thread_cpu_ns();
+	{
+		/* Read-only rounds tick too, without writing: the same scheduling pattern. */
 		uint64_t late;
 
-		res->writer_ops = (double)mt_writer(w, rate, t0, dur, seed, &late);
+		c0 = thread_cpu_ns();
+		res->writer_ops = (double)mt_writer(w, rate, write, t0, dur, seed, &late);
 		res->writer_late_ns = (double)late;
 		res->writer_cpu_ns = (double)(thread_cpu_ns() - c0);
-	} else {
-		sleep_until(t0 + dur);
 	}
 	atomic_store_explicit(&mt.stop, true, memory_order_relaxed);
 	t1 = bench_now_ns();
@@ -467,11 +466,12 @@ static int mt_bench(struct bench_ctx *ctx)
 {
 	struct world w;
 	struct mt_reader a[MT_READERS] = { 0 };
-	uint64_t dur = bench_quick(ctx) ? 50000000ull : 400000000ull;
+	uint64_t dur = bench_quick(ctx) ? 50000000ull : 300000000ull;
 	uint64_t seed = 42, kseed = 4242, rate = 100000;
-	int rounds = bench_quick(ctx) ? 1 : 9, ret = -1;
+	int rounds = bench_quick(ctx) ? 1 : 15, ret = -1;
 	double ro_wall[16], rw_wall[16], ro_cpu[16], rw_cpu[16], ro_share[16], rw_share[16];
-	double ops[16], wcpu[16], wlate[16], ro_run[16], rw_run[16], ro_ex[16], rw_ex[16];
+	double ops[16], wcpu[16], wlate[16], pair_run[16], pair_wall[16], ro_run[16], rw_run[16],
+		ro_ex[16], rw_ex[16];
 	struct viommu_devtlb_stats st;
 
 	if (world_init(&w, 2048, 7))
@@ -488,9 +488,14 @@ static int mt_bench(struct bench_ctx *ctx)
 	for (int i = 0; i < rounds; i++) {
 		struct mt_result ro, rw;
 
-		if (mt_run(&w, a, 0, dur, &seed, &ro) || mt_run(&w, a, rate, dur, &seed, &rw))
+		if (mt_run(&w, a, rate, false, dur, &seed, &ro) ||
+		    mt_run(&w, a, rate, true, dur, &seed, &rw))
 			goto out;
 		/* Misses (a page between its INVALIDATE and UPDATE) count as lookups too. */
+		/* Each write round against the read-only round just before it: same machine load. */
+		pair_run[i] = ro.running_mlps > 0 ? rw.running_mlps / ro.running_mlps : 0;
+		pair_wall[i] =
+			ro.lookups > 0 ? (rw.lookups / rw.wall_ns) / (ro.lookups / ro.wall_ns) : 0;
 		ro_run[i] = ro.running_mlps;
 		rw_run[i] = rw.running_mlps;
 		ro_ex[i] = 100.0 * ro.excluded;
@@ -517,14 +522,20 @@ static int mt_bench(struct bench_ctx *ctx)
 		"  Mlookups_per_cpu_s: both readers, all lookups / their thread CPU time "
 		"(CLOCK_THREAD_CPUTIME_ID; counts stolen time in an overcommitted VM).\n"
 		"  reader_cpu_pct: reader CPU time / (2 x window); writer_cpu_pct: writer CPU time / "
-		"window; writer_max_late_ms: the longest the writer woke after a tick (scheduling). "
+		"window; writer_max_late_ms: the longest the writer woke after a tick (scheduling).\n"
+		"  paired_ratio_*: median over rounds of (write round / the read-only round just before "
+		"it), less exposed to load drifting between rounds than the ratio of medians.\n"
+		"  In read-only rounds the main thread wakes at the same %llu us ticks without writing "
+		"(waking alone changes how a busy machine schedules the process). "
 		"Medians over rounds. All threads at the same priority.\n",
 		rounds, (double)dur / 1e9, (unsigned long long)rate, MT_BURST,
-		sysconf(_SC_NPROCESSORS_ONLN));
+		sysconf(_SC_NPROCESSORS_ONLN), MT_TICK_NS / 1000);
 	bench_report(ctx, "mt-read-only/2048", "Mlookups_per_s_run",
 		     bench_median(ro_run, (size_t)rounds), "M/s", NULL);
 	bench_report(ctx, "mt-100k-writes/2048", "Mlookups_per_s_run",
 		     bench_median(rw_run, (size_t)rounds), "M/s", "mt-read-only/2048");
+	bench_report(ctx, "mt-100k-writes/2048", "paired_ratio_run",
+		     bench_median(pair_run, (size_t)rounds), "x", NULL);
 	bench_report(ctx, "mt-read-only/2048", "excluded_pct", bench_median(ro_ex, (size_t)rounds),
 		     "%", NULL);
 	bench_report(ctx, "mt-100k-writes/2048", "excluded_pct",
@@ -533,6 +544,8 @@ static int mt_bench(struct bench_ctx *ctx)
 		     bench_median(ro_wall, (size_t)rounds), "M/s", NULL);
 	bench_report(ctx, "mt-100k-writes/2048", "Mlookups_per_s_wall",
 		     bench_median(rw_wall, (size_t)rounds), "M/s", "mt-read-only/2048");
+	bench_report(ctx, "mt-100k-writes/2048", "paired_ratio_wall",
+		     bench_median(pair_wall, (size_t)rounds), "x", NULL);
 	bench_report(ctx, "mt-read-only/2048", "Mlookups_per_cpu_s",
 		     bench_median(ro_cpu, (size_t)rounds), "M/s", NULL);
 	bench_report(ctx, "mt-100k-writes/2048", "Mlookups_per_cpu_s",
