@@ -46,6 +46,7 @@
 
 #define MAX_BLOCKS 136	  /* 2 partial pages + at most 2 x 64 aligned blocks */
 #define MIN_SLOTS 256u	  /* size of a fresh table */
+#define TOMB_SHARE 32u	  /* rebuild when tombstones pass 1/32 of the table (see reserve()) */
 #define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer waits */
 #define WAIT_YIELDS 4096u /* how long it waits for readers before giving up */
 #define FLUSH_SLOTS 4096u /* a flush starts over with at most this many slots */
@@ -462,12 +463,26 @@ static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
 	struct table *t = cur_table(tlb);
 	uint64_t size = t->mask + 1, want;
 
-	if ((tlb->used + tlb->tombs + n) * 2 <= size)
+	bool room = (tlb->used + tlb->tombs + n) * 2 <= size;
+
+	if (room && tlb->tombs * TOMB_SHARE <= size)
 		return true;
 	/* Live blocks at most 1/4: then at least 1/4 of the table absorbs tombstones. */
 	want = pow2_at_least((tlb->used + n) * 4);
 	if (want > tlb->max_slots)
 		want = tlb->max_slots;
+	if (room) {
+		/*
+		 * Few tombstones, too: a key re-inserted after its removal lands past its own
+		 * tombstone, off its home slot, and every lookup of it leaves the one-slot fast
+		 * path (about 4x slower after a few thousand INVALIDATE + UPDATE). Rebuilding is
+		 * optional here, so only while readers let retired tables go; never wait for them.
+		 */
+		reclaim(tlb);
+		if (tlb->nretired < RETIRED_MAX / 2 && (tlb->used + n) * 2 <= want)
+			rebuild(tlb, want);
+		return true;
+	}
 	if ((tlb->used + n) * 2 > want)
 		return false;
 	return rebuild(tlb, want) == 0;
