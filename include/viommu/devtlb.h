@@ -23,8 +23,8 @@
  *    reader has passed a quiescent point or gone offline; until then they stay readable.
  *
  * Invalidation guarantee: once viommu_devtlb_invalidate() (or flush, or stop) returns, no lookup
- * that starts afterwards returns a translation for the invalidated range, from the shared
- * structure or from any reader's front cache. "Afterwards" means the return happens-before the
+ * that starts afterwards returns a translation for the invalidated range (readers keep no private
+ * copies: every lookup reads the shared structure). "Afterwards" means the return happens-before the
  * lookup (any synchronisation: a message, a lock, a release/acquire pair); the call also ends
  * with a full fence, so on one machine it holds in real time order too. A lookup that started
  * before may still return the old translation. A back-end that must not DMA through an
@@ -61,10 +61,9 @@
  * and disables it. While stopped, lookups return VIOMMU_ENOENT without asking, and updates are
  * refused with VIOMMU_EPERM (invalidations succeed and do nothing).
  *
- * Per-reader front cache: recent hits (copies, no pointers), direct-mapped by 4 KiB page number
- * over cfg.front_size slots (rounded down to a power of two), are checked before the shared
- * structure, so rings and recently used buffers cost one compare. Any invalidation, flush,
- * merging or replacing UPDATE, start or stop empties every front cache (one shared counter).
+ * Cost: a hit reads one slot of the shared table (one cache line) in the common case, whatever the
+ * access pattern. (An earlier per-reader front cache is gone: it cost random lookups more than it
+ * saved ring lookups; cfg.front_size is still validated and stats.front_hits is always 0.)
  */
 #ifndef VIOMMU_DEVTLB_H
 #define VIOMMU_DEVTLB_H
@@ -97,7 +96,7 @@ typedef uint64_t (*viommu_devtlb_clock_fn)(void *opaque);
 
 struct viommu_devtlb_config {
 	uint32_t capacity;	/* entries, 1..VIOMMU_DEVTLB_MAX_CAPACITY (default 2048 when 0) */
-	uint32_t front_size;	/* per-reader front cache, 1..16 entries (default 8 when 0) */
+	uint32_t front_size;	/* no effect (former front cache); 0..16 accepted */
 	uint32_t pending_slots; /* pending-miss table, power of two 8..65536 (default 256) */
 	uint64_t miss_retry_ns; /* re-ask a pending miss after this (default 2 ms when 0) */
 	viommu_devtlb_miss_fn miss;   /* may be NULL: misses are then only listed by take_misses */
@@ -108,8 +107,8 @@ struct viommu_devtlb_config {
 struct viommu_devtlb_stats {
 	/* Reader side, summed over live readers (and readers destroyed since creation). */
 	uint64_t lookups;
-	uint64_t hits;		  /* includes front_hits */
-	uint64_t front_hits;	  /* answered by the reader's front cache */
+	uint64_t hits;
+	uint64_t front_hits;	  /* always 0 (former front cache) */
 	uint64_t misses;	  /* lookups that found no entry (includes suppressed ones) */
 	uint64_t perm_faults;	  /* an entry covered the address without the access asked */
 	uint64_t miss_requests;	  /* misses that asked the front-end (cfg.miss / take_misses) */

@@ -5,9 +5,12 @@
  * Readers see only the slot table: an open-addressing hash (linear probing) of aligned
  * power-of-two IOVA blocks. Every entry [iova, last] is cut into the largest aligned blocks of at
  * least 4 KiB that cover it (a partial page at either end is a 4 KiB block of its own, which
- * another entry may share), and every block's slot holds a copy of the whole entry (iova, last,
- * uaddr, perm). A lookup probes one block per block size present (a bitmap), so it is O(1) and
- * touches one slot; it needs no pointer chase and no entry memory.
+ * another entry may share), and every block's slot holds a copy of the whole entry (iova,
+ * last - iova, uaddr, perm) in 32 bytes, never across a cache line. A lookup probes one block per
+ * block size present (a bitmap), so it is O(1) and touches one slot; it needs no pointer chase and
+ * no entry memory. The common hit (the home slot of the smallest block size present) is an inline
+ * fast path of about 40 instructions without a fence or a read-modify-write: on x86 its acquire
+ * loads are plain loads.
  *
  * A slot is immutable while it can be seen: the writer fills its data, then publishes its key
  * (release); removal stores a tombstone key. Tombstones are not reused: the writer rebuilds the
@@ -19,9 +22,8 @@
  * queries, and a FIFO list for replacement) in a private pool that readers never touch, so entry
  * records are recycled at once.
  *
- * Front caches hold copies tagged with a shared counter (front_gen) that every invalidation,
- * flush, replacing UPDATE, start and stop advances; bit 0 of the same word says "stopped", so the
- * hot path reads one shared word before its own cache.
+ * Readers keep no copies, so an invalidation needs nothing beyond its tombstones. A stopped device
+ * IOTLB has an empty table; only a lookup that misses reads the stopped flag.
  */
 #include <sched.h>
 #include <stdatomic.h>
@@ -44,6 +46,7 @@
 
 #define MAX_BLOCKS 136	  /* 2 partial pages + at most 2 x 64 aligned blocks */
 #define MIN_SLOTS 256u	  /* size of a fresh table */
+#define TOMB_SHARE 32u	  /* rebuild when tombstones pass 1/32 of the table (see reserve()) */
 #define RETIRED_MAX 64u	  /* tables awaiting a grace period before the writer waits */
 #define WAIT_YIELDS 4096u /* how long it waits for readers before giving up */
 #define FLUSH_SLOTS 4096u /* a flush starts over with at most this many slots */
@@ -52,8 +55,7 @@
 
 #define NIL UINT32_MAX
 
-#define FG_STOPPED 1ull /* front_gen bit 0 */
-#define FG_STEP 2ull
+#define ST_STOPPED 1ull
 
 /* Pending-miss key: page | perm << 1 | TAKEN | VALID. */
 #define PK_VALID 1ull
@@ -61,32 +63,39 @@
 #define PK_TAKEN 8ull
 
 struct slot {
-	_Atomic uint64_t key; /* block base | perm << 6 | shift; KEY_EMPTY, KEY_TOMB */
-	_Atomic uint64_t iova;
-	_Atomic uint64_t last;
-	_Atomic uint64_t uaddr;
+	_Atomic uint64_t key;	/* block base | perm << 6 | shift; KEY_EMPTY, KEY_TOMB */
+	_Atomic uint64_t iova;	/* the whole entry's, */
+	_Atomic uint64_t span;	/* last - iova, */
+	_Atomic uint64_t uaddr; /* and its host address */
 };
 
 struct table {
 	uint64_t mask;		 /* slots - 1 */
 	_Atomic uint64_t shifts; /* bit s: blocks of 1 << s may be present */
+	/* The lookup's first probe, derived from shifts: the smallest block size present. */
+	_Atomic uint64_t probe_mask;  /* ~0 << s */
+	_Atomic uint64_t probe_shift; /* s, 63 when empty */
+	unsigned int hshift;	      /* 64 - log2(slots): the index is the product's top bits */
 	struct table *next_retired;
 	uint64_t retired_at; /* epoch after which it is unreachable */
-	struct slot slots[];
+	/* Slots start on a cache line: a 32-byte slot never straddles two. */
+	_Alignas(64) struct slot slots[];
 };
 
 /* Writer-private view of an entry. */
 struct ent {
 	uint64_t iova, last, uaddr;
 	uint32_t perm;
-	uint32_t prio;
-	uint32_t l, r;	       /* treap children; l doubles as the free-list link */
 	uint32_t fprev, fnext; /* FIFO (insertion order) */
 };
 
-struct fc_ent {
-	uint64_t iova, last, uaddr;
-	uint32_t perm;
+/*
+ * Its treap node, in a separate dense array (16 bytes a node: 32 KiB for 2048 entries, within
+ * L1) because every writer call descends the treap a few times; iova is a copy of the entry's.
+ */
+struct tnode {
+	uint64_t iova;
+	uint32_t c[2]; /* left, right children; c[0] doubles as the free-list link */
 };
 
 struct pend {
@@ -96,21 +105,25 @@ struct pend {
 };
 
 struct reader_ctr {
-	_Atomic uint64_t front_hits, hits, misses, perm_faults, requests, suppressed, stopped;
+	_Atomic uint64_t hits, misses, perm_faults, requests, suppressed, stopped;
 };
 
 struct viommu_devtlb_reader {
 	/* Hot, reader-private. */
+	/*
+	 * &tlb->tab while online; offline, &tlb->none, an empty table, so that the fast path needs
+	 * no online test: it misses and the slow path goes online.
+	 */
+	_Atomic(struct table *) *tabp;
+	struct reader_ctr c;
 	struct viommu_devtlb *tlb;
-	uint64_t fc_gen;
-	uint64_t fc_mask; /* direct-mapped by 4 KiB page: one compare */
 	bool online;
 	uint64_t bit; /* waiter bit in pending slots */
-	struct fc_ent fc[VIOMMU_DEVTLB_MAX_FRONT];
-	struct reader_ctr c;
 	/* Shared with the writer. */
 	_Alignas(64) _Atomic uint64_t qs; /* 0 offline, else the epoch seen at the last quiesce */
-	_Atomic uint64_t unrecorded;	  /* asked without a pending slot: wake at any UPDATE */
+	/* Read by every UPDATE: not on the line the reader writes at each quiescent point. */
+	_Alignas(64) _Atomic uint64_t
+		unrecorded; /* asked without a pending slot: wake at any UPDATE */
 	/* Writer-private. */
 	viommu_devtlb_wake_fn wake;
 	void *wake_opaque;
@@ -120,17 +133,18 @@ struct viommu_devtlb_reader {
 struct viommu_devtlb {
 	/* Read by every lookup; written rarely. */
 	_Alignas(64) _Atomic(struct table *) tab;
-	_Atomic uint64_t front_gen;
+	_Atomic(struct table *) none; /* never changes; see viommu_devtlb_reader.tabp */
+	_Atomic uint64_t state;	      /* ST_STOPPED */
 	struct pend *pend;
 	uint32_t pend_mask;
 	uint64_t retry_ns;
 	viommu_devtlb_miss_fn miss;
 	viommu_devtlb_clock_fn clock;
 	void *opaque;
-	uint32_t front_size;
 
-	_Alignas(64) _Atomic uint64_t epoch; /* QSBR grace-period counter */
-	_Atomic uint64_t generation;
+	_Alignas(64) _Atomic uint64_t epoch; /* QSBR grace-period counter, read at quiescent points */
+	/* Advanced by every UPDATE: kept off the epoch's line, which readers read. */
+	_Alignas(64) _Atomic uint64_t generation;
 
 	/* Writer-private. */
 	_Alignas(64) uint32_t capacity;
@@ -140,6 +154,8 @@ struct viommu_devtlb {
 	struct table *retired, *retired_tail;
 	uint32_t nretired;
 	struct ent *ents;
+	struct tnode *tn;
+	uint32_t *prio; /* treap priorities, read only by merges and inserts */
 	uint32_t npool, nalloc, free_list, nents;
 	uint32_t root, fifo_head, fifo_tail;
 	uint64_t rng;
@@ -169,7 +185,7 @@ static inline void bump(_Atomic uint64_t *p)
 	st(p, ld(p) + 1);
 }
 
-/* Multiplicative hash with the high half folded down, so that the low (index) bits mix all. */
+/* Multiplicative hash with the high half folded down, so that the low bits mix all. */
 static inline uint64_t hash64(uint64_t k)
 {
 	k *= 0x9e3779b97f4a7c15ull;
@@ -249,13 +265,34 @@ static unsigned int decompose(uint64_t first, uint64_t last, struct blk *out)
 /* Tables and grace periods                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
+static void set_shifts(struct table *t, uint64_t shifts)
+{
+	unsigned int s = (unsigned int)__builtin_ctzll(shifts | 1ull << 63);
+
+	/* Readers may combine old and new words: see viommu_devtlb_lookup(). */
+	atomic_store_explicit(&t->shifts, shifts, memory_order_relaxed);
+	atomic_store_explicit(&t->probe_mask, ~0ull << s, memory_order_relaxed);
+	atomic_store_explicit(&t->probe_shift, s, memory_order_relaxed);
+}
+
 static struct table *table_alloc(uint64_t nslots)
 {
-	struct table *t = calloc(1, sizeof(*t) + nslots * sizeof(struct slot));
+	size_t bytes = sizeof(struct table) + nslots * sizeof(struct slot);
+	struct table *t = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 
-	if (t)
-		t->mask = nslots - 1;
+	if (!t)
+		return NULL;
+	memset(t, 0, bytes);
+	t->mask = nslots - 1;
+	t->hshift = (unsigned int)__builtin_clzll(nslots) + 1;
+	set_shifts(t, 0);
 	return t;
+}
+
+/* Home slot of a block key: the top bits of a multiplicative hash (two instructions). */
+static inline uint64_t slot_home(const struct table *t, uint64_t key)
+{
+	return (key * 0x9e3779b97f4a7c15ull) >> t->hshift;
 }
 
 static inline struct table *cur_table(const struct viommu_devtlb *tlb)
@@ -356,7 +393,7 @@ void viommu_devtlb_synchronize(struct viommu_devtlb *tlb)
 
 static void slot_put(struct table *t, uint64_t key, const struct ent *e)
 {
-	uint64_t i = hash64(key & ~KEY_PERM_MASK);
+	uint64_t i = slot_home(t, key & ~KEY_PERM_MASK);
 
 	for (uint64_t n = 0; n <= t->mask; n++, i++) {
 		struct slot *s = &t->slots[i & t->mask];
@@ -364,7 +401,7 @@ static void slot_put(struct table *t, uint64_t key, const struct ent *e)
 		if (ld(&s->key) != KEY_EMPTY)
 			continue;
 		st(&s->iova, e->iova);
-		st(&s->last, e->last);
+		st(&s->span, e->last - e->iova);
 		st(&s->uaddr, e->uaddr);
 		atomic_store_explicit(&s->key, key, memory_order_release);
 		return;
@@ -374,14 +411,13 @@ static void slot_put(struct table *t, uint64_t key, const struct ent *e)
 static void count_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
 {
 	if (tlb->shift_count[s]++ == 0)
-		atomic_store_explicit(&t->shifts, ld(&t->shifts) | 1ull << s, memory_order_relaxed);
+		set_shifts(t, ld(&t->shifts) | 1ull << s);
 }
 
 static void uncount_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
 {
 	if (--tlb->shift_count[s] == 0)
-		atomic_store_explicit(&t->shifts, ld(&t->shifts) & ~(1ull << s),
-				      memory_order_relaxed);
+		set_shifts(t, ld(&t->shifts) & ~(1ull << s));
 }
 
 /* Copy the live slots of the current table into a fresh one of @nslots and publish it. */
@@ -394,7 +430,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 	t = table_alloc(nslots);
 	if (!t)
 		return VIOMMU_ENOMEM;
-	atomic_store_explicit(&t->shifts, ld(&old->shifts), memory_order_relaxed);
+	set_shifts(t, ld(&old->shifts));
 	for (uint64_t i = 0; i <= old->mask; i++) {
 		struct slot *s = &old->slots[i];
 		uint64_t k = ld(&s->key);
@@ -403,7 +439,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 		if (k == KEY_EMPTY || k == KEY_TOMB)
 			continue;
 		e.iova = ld(&s->iova);
-		e.last = ld(&s->last);
+		e.last = e.iova + ld(&s->span);
 		e.uaddr = ld(&s->uaddr);
 		slot_put(t, k, &e);
 	}
@@ -427,12 +463,26 @@ static bool reserve(struct viommu_devtlb *tlb, uint64_t n)
 	struct table *t = cur_table(tlb);
 	uint64_t size = t->mask + 1, want;
 
-	if ((tlb->used + tlb->tombs + n) * 2 <= size)
+	bool room = (tlb->used + tlb->tombs + n) * 2 <= size;
+
+	if (room && tlb->tombs * TOMB_SHARE <= size)
 		return true;
 	/* Live blocks at most 1/4: then at least 1/4 of the table absorbs tombstones. */
 	want = pow2_at_least((tlb->used + n) * 4);
 	if (want > tlb->max_slots)
 		want = tlb->max_slots;
+	if (room) {
+		/*
+		 * Few tombstones, too: a key re-inserted after its removal lands past its own
+		 * tombstone, off its home slot, and every lookup of it leaves the one-slot fast
+		 * path (about 4x slower after a few thousand INVALIDATE + UPDATE). Rebuilding is
+		 * optional here, so only while readers let retired tables go; never wait for them.
+		 */
+		reclaim(tlb);
+		if (tlb->nretired < RETIRED_MAX / 2 && (tlb->used + n) * 2 <= want)
+			rebuild(tlb, want);
+		return true;
+	}
 	if ((tlb->used + n) * 2 > want)
 		return false;
 	return rebuild(tlb, want) == 0;
@@ -460,7 +510,7 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t key = block_key(b[i].base, b[i].shift);
-		uint64_t h = hash64(key);
+		uint64_t h = slot_home(t, key);
 
 		for (uint64_t j = 0; j <= t->mask; j++, h++) {
 			struct slot *s = &t->slots[h & t->mask];
@@ -469,7 +519,7 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 			if (k == KEY_EMPTY)
 				break;
 			if ((k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
-			    ld(&s->last) == e->last) {
+			    ld(&s->span) == e->last - e->iova) {
 				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
 				tlb->used--;
 				tlb->tombs++;
@@ -492,6 +542,7 @@ static unsigned int ent_nblocks(const struct ent *e)
 /* ---------------------------------------------------------------------------------------- */
 
 #define E(i) (&tlb->ents[(i)])
+#define T(i) (&tlb->tn[(i)])
 
 static uint32_t ent_alloc(struct viommu_devtlb *tlb)
 {
@@ -499,121 +550,125 @@ static uint32_t ent_alloc(struct viommu_devtlb *tlb)
 
 	if (tlb->free_list != NIL) {
 		i = tlb->free_list;
-		tlb->free_list = E(i)->l;
+		tlb->free_list = T(i)->c[0];
 	} else if (tlb->nalloc < tlb->npool) {
 		i = tlb->nalloc++;
 	} else {
 		return NIL;
 	}
 	memset(E(i), 0, sizeof(struct ent));
-	E(i)->l = E(i)->r = E(i)->fprev = E(i)->fnext = NIL;
-	E(i)->prio = rng32(tlb);
+	E(i)->fprev = E(i)->fnext = NIL;
+	T(i)->c[0] = T(i)->c[1] = NIL;
+	tlb->prio[i] = rng32(tlb);
 	return i;
 }
 
 static void ent_free(struct viommu_devtlb *tlb, uint32_t i)
 {
-	E(i)->l = tlb->free_list;
+	T(i)->c[0] = tlb->free_list;
 	tlb->free_list = i;
 }
 
 /* Split @t into keys < @k (*a) and >= @k (*b). */
 static void tsplit(struct viommu_devtlb *tlb, uint32_t t, uint64_t k, uint32_t *a, uint32_t *b)
 {
-	if (t == NIL) {
-		*a = *b = NIL;
-		return;
+	while (t != NIL) {
+		if (T(t)->iova < k) {
+			*a = t;
+			a = &T(t)->c[1];
+			t = T(t)->c[1];
+		} else {
+			*b = t;
+			b = &T(t)->c[0];
+			t = T(t)->c[0];
+		}
 	}
-	if (E(t)->iova < k) {
-		tsplit(tlb, E(t)->r, k, &E(t)->r, b);
-		*a = t;
-	} else {
-		tsplit(tlb, E(t)->l, k, a, &E(t)->l);
-		*b = t;
-	}
+	*a = *b = NIL;
 }
 
+/* Join treaps @a and @b, every key of @a below every key of @b. */
 static uint32_t tmerge(struct viommu_devtlb *tlb, uint32_t a, uint32_t b)
 {
-	if (a == NIL)
-		return b;
-	if (b == NIL)
-		return a;
-	if (E(a)->prio > E(b)->prio) {
-		E(a)->r = tmerge(tlb, E(a)->r, b);
-		return a;
+	uint32_t root, *link = &root;
+
+	while (a != NIL && b != NIL) {
+		if (tlb->prio[a] > tlb->prio[b]) {
+			*link = a;
+			link = &T(a)->c[1];
+			a = T(a)->c[1];
+		} else {
+			*link = b;
+			link = &T(b)->c[0];
+			b = T(b)->c[0];
+		}
 	}
-	E(b)->l = tmerge(tlb, a, E(b)->l);
-	return b;
+	*link = a != NIL ? a : b;
+	return root;
 }
 
+/* Down to where @i's priority belongs, then split what is there under it: one descent. */
 static void tinsert(struct viommu_devtlb *tlb, uint32_t i)
 {
-	uint32_t a, b;
+	uint64_t k = E(i)->iova;
+	uint32_t *link = &tlb->root;
 
-	tsplit(tlb, tlb->root, E(i)->iova, &a, &b);
-	tlb->root = tmerge(tlb, tmerge(tlb, a, i), b);
+	T(i)->iova = k;
+	while (*link != NIL && tlb->prio[*link] > tlb->prio[i])
+		link = &T(*link)->c[k >= T(*link)->iova];
+	tsplit(tlb, *link, k, &T(i)->c[0], &T(i)->c[1]);
+	*link = i;
 }
 
+/* Down to @i (entries never share a start), then replace it by its children joined. */
 static void terase(struct viommu_devtlb *tlb, uint32_t i)
 {
-	uint64_t k = E(i)->iova;
-	uint32_t a, b, m, c;
+	uint64_t k = T(i)->iova;
+	uint32_t *link = &tlb->root;
 
-	tsplit(tlb, tlb->root, k, &a, &b);
-	if (k == UINT64_MAX) {
-		m = b;
-		c = NIL;
-	} else {
-		tsplit(tlb, b, k + 1, &m, &c);
-	}
-	/* m holds exactly @i: entries never share a start. */
-	(void)m;
-	tlb->root = tmerge(tlb, a, c);
+	while (*link != i)
+		link = &T(*link)->c[k >= T(*link)->iova];
+	*link = tmerge(tlb, T(i)->c[0], T(i)->c[1]);
 }
 
-/* The entry with the largest iova <= @x, or NIL. */
-static uint32_t tfloor(const struct viommu_devtlb *tlb, uint64_t x)
+/*
+ * One descent: *@f the entry with the largest iova <= @x, *@a the one with the smallest iova > @x
+ * (NIL when none). It picks a child by index rather than by branch: the comparisons are coin
+ * flips, and mispredicting them cost more than the loads.
+ */
+static void tnear(const struct viommu_devtlb *tlb, uint64_t x, uint32_t *f, uint32_t *a)
 {
-	uint32_t t = tlb->root, best = NIL;
+	uint32_t t = tlb->root, le_best = NIL, gt_best = NIL;
 
 	while (t != NIL) {
-		if (tlb->ents[t].iova <= x) {
-			best = t;
-			t = tlb->ents[t].r;
-		} else {
-			t = tlb->ents[t].l;
-		}
+		const struct tnode *n = &tlb->tn[t];
+		uint32_t le = n->iova <= x;
+
+		le_best ^= (le_best ^ t) & (0u - le);
+		gt_best ^= (gt_best ^ t) & (le - 1u);
+		t = n->c[le];
 	}
-	return best;
+	*f = le_best;
+	*a = gt_best;
 }
 
-/* The entry with the smallest iova > @x, or NIL. */
 static uint32_t tabove(const struct viommu_devtlb *tlb, uint64_t x)
 {
-	uint32_t t = tlb->root, best = NIL;
+	uint32_t f, a;
 
-	while (t != NIL) {
-		if (tlb->ents[t].iova > x) {
-			best = t;
-			t = tlb->ents[t].l;
-		} else {
-			t = tlb->ents[t].r;
-		}
-	}
-	return best;
+	tnear(tlb, x, &f, &a);
+	return a;
 }
 
 /* The first entry overlapping [x, y], or NIL. */
 static uint32_t toverlap(const struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 {
-	uint32_t f = tfloor(tlb, x);
+	uint32_t f, a;
 
+	tnear(tlb, x, &f, &a);
 	if (f != NIL && tlb->ents[f].last >= x)
 		return f;
-	f = tabove(tlb, x);
-	if (f != NIL && tlb->ents[f].iova <= y)
-		return f;
+	if (a != NIL && tlb->ents[a].iova <= y)
+		return a;
 	return NIL;
 }
 
@@ -689,12 +744,16 @@ static uint32_t ent_piece(struct viommu_devtlb *tlb, uint32_t src, uint64_t firs
 static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 {
 	uint64_t touched = 0;
-	uint32_t i;
+	uint32_t i = toverlap(tlb, x, y);
 
-	/* Each round removes one entry, and pieces lie outside [x, y]: at most nents rounds. */
-	while ((i = toverlap(tlb, x, y)) != NIL) {
+	/*
+	 * Each round removes one entry; its pieces lie outside [x, y], and the next entry to cut
+	 * (entries never overlap) is the first to start after it: at most nents rounds.
+	 */
+	while (i != NIL) {
 		uint32_t next = E(i)->fnext;
 		uint32_t left = NIL, right = NIL;
+		uint64_t end = E(i)->last;
 
 		if (E(i)->iova < x)
 			left = ent_piece(tlb, i, E(i)->iova, x - 1);
@@ -711,13 +770,21 @@ static uint64_t cut_range(struct viommu_devtlb *tlb, uint64_t x, uint64_t y)
 			tlb->st.dropped++;
 		}
 		touched++;
+		i = end < y ? tabove(tlb, end) : NIL;
+		if (i != NIL && E(i)->iova > y)
+			i = NIL;
 	}
 	return touched;
 }
 
-static void front_invalidate(struct viommu_devtlb *tlb)
+/*
+ * The end of a call that removed translations. Readers see removals through the slot keys they
+ * load with acquire, so happens-before needs nothing more; the fence makes the removal visible
+ * before anything the writer does next (e.g. the reply to the front-end), in real time order too.
+ */
+static void removal_done(void)
 {
-	atomic_fetch_add_explicit(&tlb->front_gen, FG_STEP, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 static void evict_to_capacity(struct viommu_devtlb *tlb, uint32_t keep)
@@ -751,38 +818,63 @@ static void wake_bits(struct viommu_devtlb *tlb, uint64_t bits)
 	}
 }
 
+static inline uint64_t pend_hash(uint64_t page)
+{
+	return hash64(page);
+}
+
+/* Resolve the pending miss in @p if its page overlaps [x, y] (any page when @all). */
+static uint64_t pend_resolve_one(struct pend *p, uint64_t x, uint64_t y, bool all)
+{
+	uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
+	uint64_t page = k & ~PG_MASK, bits;
+
+	if (!(k & PK_VALID))
+		return 0;
+	if (!all && (page > y || page + PG_MASK < x))
+		return 0;
+	/*
+	 * Take the waiters before and after clearing: a reader that joins in between either sees
+	 * the key unchanged and is in the second take, or sees it cleared and asks again.
+	 */
+	bits = atomic_exchange(&p->waiters, 0);
+	if (atomic_compare_exchange_strong(&p->key, &k, 0))
+		bits |= atomic_exchange(&p->waiters, 0);
+	return bits;
+}
+
+#define PEND_SCAN_PAGES 8 /* up to this many pages, probe their slots instead of scanning all */
+
 /* Resolve pending misses whose page overlaps [x, y] (all of them when @all). */
 static void pend_resolve(struct viommu_devtlb *tlb, uint64_t x, uint64_t y, bool all)
 {
 	uint64_t bits = 0;
 
-	for (uint32_t i = 0; i <= tlb->pend_mask; i++) {
-		struct pend *p = &tlb->pend[i];
-		uint64_t k = atomic_load_explicit(&p->key, memory_order_acquire);
-		uint64_t page = k & ~PG_MASK;
+	if (!all && (y >> PG_SHIFT) - (x >> PG_SHIFT) < PEND_SCAN_PAGES) {
+		/* A miss of a page sits in one of the PEND_PROBE slots after its hash (miss_request). */
+		for (uint64_t pg = x & ~PG_MASK;; pg += 1ull << PG_SHIFT) {
+			uint64_t h = pend_hash(pg);
 
-		if (!(k & PK_VALID))
-			continue;
-		if (!all && (page > y || page + PG_MASK < x))
-			continue;
-		/*
-		 * Take the waiters before and after clearing: a reader that joins in between either
-		 * sees the key unchanged and is in the second take, or sees it cleared and asks again.
-		 */
-		bits |= atomic_exchange(&p->waiters, 0);
-		if (atomic_compare_exchange_strong(&p->key, &k, 0))
-			bits |= atomic_exchange(&p->waiters, 0);
+			for (uint32_t n = 0; n < PEND_PROBE; n++)
+				bits |= pend_resolve_one(&tlb->pend[(h + n) & tlb->pend_mask], x, y,
+							 false);
+			if (pg == (y & ~PG_MASK))
+				break;
+		}
+	} else {
+		for (uint32_t i = 0; i <= tlb->pend_mask; i++)
+			bits |= pend_resolve_one(&tlb->pend[i], x, y, all);
 	}
+	/* Orders the loads below after the UPDATE's stores, as the exchanges alone did. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (uint32_t i = 0; i < tlb->nreaders; i++) {
-		if (atomic_exchange(&tlb->readers[i]->unrecorded, 0))
+		_Atomic uint64_t *u = &tlb->readers[i]->unrecorded;
+
+		/* Read before exchanging: the locked exchange is for the rare reader that asked. */
+		if (atomic_load_explicit(u, memory_order_relaxed) && atomic_exchange(u, 0))
 			bits |= tlb->readers[i]->bit;
 	}
 	wake_bits(tlb, bits);
-}
-
-static inline uint64_t pend_hash(uint64_t page)
-{
-	return hash64(page);
 }
 
 /* A lookup missed @x for @want: ask, unless a request for the page is pending. */
@@ -876,15 +968,13 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 {
 	struct viommu_devtlb_config c = cfg ? *cfg : (struct viommu_devtlb_config){ 0 };
 	struct viommu_devtlb *tlb;
-	struct table *t;
+	struct table *t, *none;
 
 	if (!out)
 		return VIOMMU_EINVAL;
 	*out = NULL;
 	if (!c.capacity)
 		c.capacity = VIOMMU_DEVTLB_DEFAULT_CAPACITY;
-	if (!c.front_size)
-		c.front_size = 8;
 	if (!c.pending_slots)
 		c.pending_slots = 256;
 	if (!c.miss_retry_ns)
@@ -898,8 +988,6 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 		return VIOMMU_ENOMEM;
 	memset(tlb, 0, sizeof(*tlb));
 	tlb->capacity = c.capacity;
-	/* Rounded down to a power of two: the front cache is indexed by page number. */
-	tlb->front_size = 1u << (31 - __builtin_clz(c.front_size));
 	tlb->retry_ns = c.miss_retry_ns;
 	tlb->miss = c.miss;
 	tlb->clock = c.clock;
@@ -909,17 +997,24 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 	tlb->max_slots = pow2_at_least((uint64_t)c.capacity * 16);
 	tlb->npool = c.capacity + 4; /* a cut adds at most one entry before eviction */
 	tlb->ents = calloc(tlb->npool, sizeof(struct ent));
+	tlb->tn = calloc(tlb->npool, sizeof(struct tnode));
+	tlb->prio = calloc(tlb->npool, sizeof(uint32_t));
 	tlb->pend = calloc(c.pending_slots, sizeof(struct pend));
 	t = table_alloc(MIN_SLOTS);
-	if (!tlb->ents || !tlb->pend || !t) {
+	none = table_alloc(2);
+	if (!tlb->ents || !tlb->tn || !tlb->prio || !tlb->pend || !t || !none) {
 		free(tlb->ents);
+		free(tlb->tn);
+		free(tlb->prio);
 		free(tlb->pend);
 		free(t);
+		free(none);
 		free(tlb);
 		return VIOMMU_ENOMEM;
 	}
 	atomic_init(&tlb->tab, t);
-	atomic_init(&tlb->front_gen, FG_STOPPED);
+	atomic_init(&tlb->none, none);
+	atomic_init(&tlb->state, ST_STOPPED);
 	atomic_init(&tlb->epoch, 1);
 	tlb->free_list = tlb->root = tlb->fifo_head = tlb->fifo_tail = NIL;
 	tlb->rng = (uint64_t)(uintptr_t)tlb ^ 0x5eedull;
@@ -938,7 +1033,10 @@ void viommu_devtlb_destroy(struct viommu_devtlb *tlb)
 		free(t);
 	}
 	free(cur_table(tlb));
+	free(atomic_load_explicit(&tlb->none, memory_order_relaxed));
 	free(tlb->ents);
+	free(tlb->tn);
+	free(tlb->prio);
 	free(tlb->pend);
 	for (uint32_t i = 0; i < tlb->nreaders; i++)
 		free(tlb->readers[i]); /* readers not destroyed by the caller */
@@ -974,7 +1072,7 @@ static void drop_all(struct viommu_devtlb *tlb)
 			}
 		}
 		tlb->used = 0;
-		atomic_store_explicit(&c->shifts, 0, memory_order_relaxed);
+		set_shifts(c, 0);
 	}
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	tlb->nalloc = tlb->nents = 0;
@@ -987,38 +1085,37 @@ void viommu_devtlb_flush(struct viommu_devtlb *tlb)
 	if (!tlb)
 		return;
 	drop_all(tlb);
-	front_invalidate(tlb);
 	atomic_fetch_add(&tlb->generation, 1);
+	removal_done();
 }
 
 void viommu_devtlb_start(struct viommu_devtlb *tlb)
 {
-	uint64_t g;
-
 	if (!tlb)
 		return;
 	drop_all(tlb);
-	g = atomic_load(&tlb->front_gen);
-	atomic_store(&tlb->front_gen, (g & ~FG_STOPPED) + FG_STEP);
+	atomic_store_explicit(&tlb->state, 0, memory_order_release);
 	atomic_fetch_add(&tlb->generation, 1);
+	removal_done();
 }
 
+/* Stopped first, then emptied: a lookup that finds the empty table also finds it stopped. */
 void viommu_devtlb_stop(struct viommu_devtlb *tlb)
 {
-	uint64_t g;
-
 	if (!tlb)
 		return;
-	g = atomic_load(&tlb->front_gen);
-	atomic_store(&tlb->front_gen, (g | FG_STOPPED) + FG_STEP);
+	atomic_store_explicit(&tlb->state, ST_STOPPED, memory_order_release);
 	drop_all(tlb);
 	atomic_fetch_add(&tlb->generation, 1);
 	pend_resolve(tlb, 0, UINT64_MAX, true);
+	removal_done();
 }
 
 bool viommu_devtlb_started(const struct viommu_devtlb *tlb)
 {
-	return tlb && !(atomic_load(&((struct viommu_devtlb *)tlb)->front_gen) & FG_STOPPED);
+	return tlb &&
+	       !(atomic_load_explicit(&((struct viommu_devtlb *)tlb)->state, memory_order_acquire) &
+		 ST_STOPPED);
 }
 
 uint64_t viommu_devtlb_generation(const struct viommu_devtlb *tlb)
@@ -1065,18 +1162,21 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 	tlb->st.updates++;
 
 	/* Already cached exactly so (a repeated answer to a duplicate miss): nothing changes. */
-	i = tfloor(tlb, iova);
+	tnear(tlb, iova, &i, &n);
 	if (i != NIL && ent_has(tlb, i, iova, last, uaddr, perm))
 		goto resolved;
 
-	if (toverlap(tlb, iova, last) != NIL) {
+	if ((i != NIL && E(i)->last >= iova) || (n != NIL && E(n)->iova <= last)) {
 		tlb->st.replaced += cut_range(tlb, iova, last);
-		front_invalidate(tlb);
+		tnear(tlb, iova, &i, &n);
 	}
-
-	/* Merge only with neighbours that continue the host range with the same permissions. */
+	/*
+	 * Nothing overlaps [iova, last] now: i is the entry before it (floor of iova - 1) and n the
+	 * one after it (the first above last). Merge only with neighbours that continue the host
+	 * range with the same permissions.
+	 */
 	if (iova > 0) {
-		uint32_t l = tfloor(tlb, iova - 1);
+		uint32_t l = i;
 
 		if (l != NIL && E(l)->last == iova - 1 && E(l)->perm == perm &&
 		    E(l)->uaddr + (E(l)->last - E(l)->iova) + 1 == uaddr &&
@@ -1084,7 +1184,7 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 			lft = l;
 	}
 	if (last < UINT64_MAX) {
-		uint32_t r = tabove(tlb, last);
+		uint32_t r = n;
 
 		if (r != NIL && E(r)->iova == last + 1 && E(r)->perm == perm &&
 		    uaddr + (last - iova) + 1 == E(r)->uaddr && uaddr + (last - iova) < E(r)->uaddr)
@@ -1143,9 +1243,6 @@ int viommu_devtlb_update(struct viommu_devtlb *tlb, uint64_t iova, uint64_t size
 	fifo_link_before(tlb, n, NIL);
 	tlb->nents++;
 	evict_to_capacity(tlb, n);
-	/* Front caches may hold a merged part: let the next lookups see the whole entry. */
-	if (lft != NIL || rgt != NIL)
-		front_invalidate(tlb);
 resolved:
 	atomic_fetch_add_explicit(&tlb->generation, 1, memory_order_release);
 	pend_resolve(tlb, iova, last, false);
@@ -1170,8 +1267,7 @@ int viommu_devtlb_invalidate(struct viommu_devtlb *tlb, uint64_t iova, uint64_t 
 		tlb->st.invalidated += cut_range(tlb, iova, last);
 		evict_to_capacity(tlb, NIL);
 	}
-	/* Also empties front caches holding evicted copies of the range. */
-	front_invalidate(tlb);
+	removal_done();
 	return 0;
 }
 
@@ -1201,8 +1297,7 @@ int viommu_devtlb_reader_create(struct viommu_devtlb *tlb, viommu_devtlb_wake_fn
 		return VIOMMU_ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->tlb = tlb;
-	r->fc_mask = tlb->front_size - 1;
-	r->fc_gen = UINT64_MAX; /* never equal to front_gen: the first lookup empties the cache */
+	r->tabp = &tlb->none;
 	r->wake = wake;
 	r->wake_opaque = opaque;
 	/* The lowest id not in use, so waiter bits spread over the first 64 readers. */
@@ -1225,15 +1320,14 @@ int viommu_devtlb_reader_create(struct viommu_devtlb *tlb, viommu_devtlb_wake_fn
 
 static void add_reader_stats(struct viommu_devtlb_stats *s, const struct viommu_devtlb_reader *r)
 {
-	uint64_t fh = ld(&r->c.front_hits), h = ld(&r->c.hits), m = ld(&r->c.misses);
+	uint64_t h = ld(&r->c.hits), m = ld(&r->c.misses);
 	uint64_t p = ld(&r->c.perm_faults), so = ld(&r->c.stopped);
 
-	s->front_hits += fh;
-	s->hits += fh + h;
+	s->hits += h;
 	s->misses += m;
 	s->perm_faults += p;
 	s->stopped_lookups += so;
-	s->lookups += fh + h + m + p + so;
+	s->lookups += h + m + p + so;
 	s->miss_requests += ld(&r->c.requests);
 	s->miss_suppressed += ld(&r->c.suppressed);
 }
@@ -1272,7 +1366,8 @@ void viommu_devtlb_reader_offline(struct viommu_devtlb_reader *r)
 	if (!r)
 		return;
 	r->online = false;
-	r->fc_gen = UINT64_MAX; /* the next lookup takes the slow path and goes online */
+	r->tabp =
+		&r->tlb->none; /* the next lookup misses at once, takes the slow path, goes online */
 	atomic_store_explicit(&r->qs, 0, memory_order_release);
 }
 
@@ -1285,6 +1380,7 @@ void viommu_devtlb_reader_online(struct viommu_devtlb_reader *r)
 			      memory_order_relaxed);
 	/* Announce before the first read of a table pointer (pairs with the writer's fence). */
 	atomic_thread_fence(memory_order_seq_cst);
+	r->tabp = &r->tlb->tab;
 }
 
 void viommu_devtlb_get_stats(const struct viommu_devtlb *tlb, struct viommu_devtlb_stats *s)
@@ -1308,89 +1404,105 @@ void viommu_devtlb_get_stats(const struct viommu_devtlb *tlb, struct viommu_devt
 	s->hit_rate = s->lookups ? (double)s->hits / (double)s->lookups : 0;
 }
 
-/* Probe the shared table for @x; on a hit fill @out. */
-static inline bool table_find(const struct table *t, uint64_t x, struct fc_ent *out)
+/*
+ * Probe the shared table for @x, every block size present; the hit's slot (and in *@key the key
+ * that was live when it was read: the slot may be tombstoned since) or NULL.
+ */
+static const struct slot *table_find(const struct table *t, uint64_t x, uint64_t *key_out)
 {
 	uint64_t shifts = atomic_load_explicit(&((struct table *)t)->shifts, memory_order_relaxed);
 
 	while (shifts) {
 		unsigned int s = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t key = block_key(x & ~((1ull << s) - 1) & ~PG_MASK, s);
-		uint64_t h = hash64(key);
+		uint64_t h = slot_home(t, key);
 
 		shifts &= shifts - 1;
 		for (uint64_t n = 0; n <= t->mask; n++, h++) {
-			struct slot *sl = (struct slot *)&t->slots[h & t->mask];
-			uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+			const struct slot *sl = &t->slots[h & t->mask];
+			uint64_t k = atomic_load_explicit(&((struct slot *)sl)->key,
+							  memory_order_acquire);
 
 			if (k == KEY_EMPTY)
 				break;
 			if ((k & ~KEY_PERM_MASK) != key)
 				continue;
-			out->iova = ld(&sl->iova);
-			out->last = ld(&sl->last);
-			if (x < out->iova || x > out->last)
+			if (x - ld(&sl->iova) > ld(&sl->span))
 				continue; /* another entry sharing a partial page */
-			out->uaddr = ld(&sl->uaddr);
-			out->perm = (uint32_t)(k >> KEY_PERM_SHIFT) & 3;
-			return true;
+			*key_out = k;
+			return sl;
 		}
 	}
-	return false;
+	return NULL;
 }
 
-static inline int answer(const struct fc_ent *e, uint64_t x, uint64_t len, uint64_t *uaddr,
-			 uint64_t *covered)
-{
-	uint64_t avail = e->last - x;	   /* bytes after x in the entry */
-	uint64_t want = len ? len - 1 : 0; /* len 0 is 1; a wrapping len stops at the entry's end */
-
-	*uaddr = e->uaddr + (x - e->iova);
-	*covered = (want <= avail ? want : avail) + 1;
-	return 0;
-}
-
-int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t len,
-			 uint32_t access, uint64_t *uaddr, uint64_t *covered)
+/* Everything but the common hit: several block sizes, probe chains, faults, misses, offline. */
+__attribute__((noinline)) static int lookup_slow(struct viommu_devtlb_reader *r, uint64_t x,
+						 uint64_t len, uint32_t access, uint64_t *uaddr,
+						 uint64_t *covered)
 {
 	struct viommu_devtlb *tlb = r->tlb;
-	uint32_t want = access & VIOMMU_ACC_RW;
-	uint64_t g;
-	struct fc_ent e;
+	uint32_t want = access & VIOMMU_ACC_RW ? access & VIOMMU_ACC_RW : VIOMMU_ACC_READ;
+	const struct slot *sl;
+	uint64_t k, iova, last;
 
-	if (!want)
-		want = VIOMMU_ACC_READ;
-	/* An offline reader's fc_gen never matches, so going online costs nothing here. */
-	g = atomic_load_explicit(&tlb->front_gen, memory_order_acquire);
-	if (__builtin_expect(g == r->fc_gen, 1)) {
-		const struct fc_ent *f = &r->fc[(iova >> PG_SHIFT) & r->fc_mask];
-
-		if (iova - f->iova <= f->last - f->iova && (f->perm & want) == want) {
-			bump(&r->c.front_hits);
-			return answer(f, iova, len, uaddr, covered);
-		}
-	} else {
-		if (g & FG_STOPPED) {
+	len = len ? len : 1;
+	if (!r->online) {
+		if (atomic_load_explicit(&tlb->state, memory_order_acquire) & ST_STOPPED) {
 			bump(&r->c.stopped);
 			return VIOMMU_ENOENT;
 		}
-		if (!r->online)
-			viommu_devtlb_reader_online(r);
-		r->fc_gen = g;
-		for (uint64_t i = 0; i <= r->fc_mask; i++)
-			r->fc[i].perm = 0; /* empty: matches no access */
+		viommu_devtlb_reader_online(r);
 	}
-
-	if (table_find(atomic_load_explicit(&tlb->tab, memory_order_acquire), iova, &e)) {
-		if ((e.perm & want) != want) {
-			bump(&r->c.perm_faults);
-			return VIOMMU_EPERM;
+	sl = table_find(atomic_load_explicit(&tlb->tab, memory_order_acquire), x, &k);
+	if (!sl) {
+		/* Stopping empties the table after setting the flag: a miss may be a stop. */
+		if (atomic_load_explicit(&tlb->state, memory_order_acquire) & ST_STOPPED) {
+			bump(&r->c.stopped);
+			return VIOMMU_ENOENT;
 		}
-		r->fc[(iova >> PG_SHIFT) & r->fc_mask] = e;
-		bump(&r->c.hits);
-		return answer(&e, iova, len, uaddr, covered);
+		bump(&r->c.misses);
+		miss_request(r, x, want);
+		return VIOMMU_EAGAIN;
 	}
-	bump(&r->c.misses);
-	miss_request(r, iova, want);
-	return VIOMMU_EAGAIN;
+	if (((uint32_t)(k >> KEY_PERM_SHIFT) & want) != want) {
+		bump(&r->c.perm_faults);
+		return VIOMMU_EPERM;
+	}
+	iova = ld(&sl->iova);
+	last = iova + ld(&sl->span);
+	bump(&r->c.hits);
+	*uaddr = ld(&sl->uaddr) + (x - iova);
+	*covered = (len - 1 <= last - x ? len - 1 : last - x) + 1;
+	return 0;
+}
+
+/*
+ * The fast path probes one slot: the home slot of the block of the smallest size present. When
+ * that is not the answer (another size, a probe chain, a fault, a miss, an offline reader whose
+ * tabp points at the empty table) the slow path starts over. Any live slot whose entry contains
+ * @iova is a correct answer, whatever led to it, so a shifts word read while the writer changes it
+ * costs at most a slow lookup.
+ */
+int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t len,
+			 uint32_t access, uint64_t *uaddr, uint64_t *covered)
+{
+	/* Acquire: the table's header and slots were initialised before it was published. */
+	struct table *t = atomic_load_explicit(r->tabp, memory_order_acquire);
+	uint64_t key = (iova & ld(&t->probe_mask)) | ld(&t->probe_shift);
+	struct slot *sl = &t->slots[slot_home(t, key)];
+	/* Acquire: the slot's data was written before its key (release). */
+	uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
+	uint64_t off = iova - ld(&sl->iova), span = ld(&sl->span);
+	uint32_t want = access & VIOMMU_ACC_RW ? access & VIOMMU_ACC_RW : VIOMMU_ACC_READ;
+
+	if (__builtin_expect((k & ~KEY_PERM_MASK) != key || off > span || !len ||
+				     ((uint32_t)(k >> KEY_PERM_SHIFT) & want) != want,
+			     0))
+		return lookup_slow(r, iova, len, access, uaddr, covered);
+	bump(&r->c.hits);
+	*uaddr = ld(&sl->uaddr) + off;
+	/* A len that wraps stops at the entry's end. */
+	*covered = (len - 1 <= span - off ? len - 1 : span - off) + 1;
+	return 0;
 }
