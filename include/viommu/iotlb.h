@@ -3,15 +3,22 @@
  * The IOTLB shared by every model: a bounded cache of leaf translations (and, flagged, of
  * intermediate table pointers for walk caches) tagged by the model's own identifiers.
  *
- * Structure: set-associative (default 4 ways), indexed by a hash of tag, page number and page
- * size. Replacement within a set: first a free or invalidated way, else FIFO (the way filled
- * longest ago), as many hardware IOTLBs do; a hit writes nothing. Lookup probes one set per page
- * size currently resident (at most 36 sizes, usually one or two), so it is O(1).
+ * Structure: set-associative (default 4 ways), indexed by a hash of page number, page size,
+ * domain and PASID. A tag in use is interned as a 17-bit id, so that an entry is 16 bytes and a
+ * 4-way set is one cache line: a hit reads that line and nothing else. Replacement within a set:
+ * first a free or invalidated way, else FIFO (the way filled longest ago), as many hardware IOTLBs
+ * do; a hit writes nothing but the lookup count. Lookup probes one set per page size currently
+ * resident (at most 36 sizes, usually one or two), so it is O(1).
  *
- * Full invalidation and invalidation by domain alone are O(1): entries carry the value of an
- * insertion counter, and an entry is live only while it is newer than the last full flush and
- * the last flush of its domain's slot. Domain slots are hashed, so a domain flush may also drop
- * entries of a domain sharing its slot; a cache may always forget more than asked.
+ * Interned tags live in a 2-way table of at least 16 and at most 4096 slots (scaled with the
+ * capacity). A tag that has to displace two others in use drops the entries of the one it
+ * displaces, and after 2^17 - 1 ids the cache forgets everything and numbers from 1 again; a
+ * cache may always forget more than asked.
+ *
+ * Full invalidation and invalidation by domain alone are O(1): ids grow with each interning, and
+ * a tag is live only while its id is at least the next id at the last full flush and at the last
+ * flush of its domain's slot. Domain slots are hashed, so a domain flush may also drop entries of
+ * a domain sharing its slot.
  *
  * Not thread-safe: one instance belongs to one model instance.
  */
@@ -93,17 +100,146 @@ VIOMMU_API uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb);
 
 /*
  * Insert or replace the entry for (tag, page, flags & NONLEAF). Returns VIOMMU_EINVAL for a page
- * size outside the supported range. Entries are looked up by exact tag; the set index hashes only
- * dom and pasid, so address-range invalidations that name both are answered by probing.
+ * size outside the supported range or an output address at or above 2^52 (wider than any
+ * architecture's physical or intermediate address space; the bits above hold the tag). Entries
+ * are looked up by exact tag; the set index hashes only dom and pasid, so address-range
+ * invalidations that name both are answered by probing.
  */
 VIOMMU_API int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e);
+
+/* ---- inline lookup ---------------------------------------------------------------------- */
+
+/*
+ * Not API: the prefix of the IOTLB that the inline lookup reads, and helpers it shares with
+ * src/core/iotlb.c. The lookup is inline because at a few nanoseconds per hit the call itself
+ * would be a large part of the cost. The layout may change with the soname.
+ */
+#define VIOMMU_IOTLB__DOM_SLOTS 256
+#define VIOMMU_IOTLB__KEY_ID_SHIFT 7  /* key bits 11:7: id bits 4:0 */
+#define VIOMMU_IOTLB__OUT_ID_SHIFT 52 /* output bits 63:52: id bits 16:5 */
+#define VIOMMU_IOTLB__OUT_ADDR_MASK 0x000ffffffffff000ull
+#define VIOMMU_IOTLB__OUT_PERM_MASK 0xfull
+#define VIOMMU_IOTLB__OUT_LEVEL_SHIFT 4
+
+struct viommu_iotlb__tagent {
+	uint32_t dom;
+	uint32_t pasid;
+	uint32_t sid;
+	uint32_t id; /* 0: free */
+};
+
+struct viommu_iotlb__hot {
+	uint64_t *sets; /* per set: @ways keys, then @ways output words */
+	struct viommu_iotlb__tagent *tags;
+	uint64_t leaf_shifts; /* bit s set: leaf entries of page shift s may be live */
+	uint64_t lookups;
+	uint64_t misses;
+	uint32_t set_mask;
+	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
+	uint32_t ways;
+	uint32_t flush_mark;			    /* ids below it died in the last full flush */
+	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
+};
+
+static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h,
+						const struct viommu_iotlb_tag *t)
+{
+	uint64_t x = ((uint64_t)t->dom << 32 | t->pasid) * 0x9e3779b97f4a7c15ull ^
+		     (uint64_t)t->sid * 0xff51afd7ed558ccdull;
+
+	return ((uint32_t)(x >> 40) & h->tag_mask) * 2;
+}
+
+static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
+					const struct viommu_iotlb_tag *b)
+{
+	/* One branch instead of three: a hit compares all fields anyway. */
+	return ((a->dom ^ b->dom) | (a->pasid ^ b->pasid) | (a->sid ^ b->sid)) == 0;
+}
+
+static inline bool viommu_iotlb__id_live(const struct viommu_iotlb__hot *h, uint32_t dom,
+					 uint32_t id)
+{
+	uint32_t d = h->dom_mark[dom % VIOMMU_IOTLB__DOM_SLOTS];
+
+	return id >= (d > h->flush_mark ? d : h->flush_mark);
+}
+
+/* Key of the page of size 1 << @shift holding @iova, before the id is added. */
+static inline uint64_t viommu_iotlb__key(uint64_t iova, unsigned int shift, bool nonleaf)
+{
+	return (iova & ~((1ull << shift) - 1)) | shift | (nonleaf ? 1ull << 6 : 0);
+}
+
+/* First word of the set for (@key, dom, pasid): the set index hashes no sid, for range probes. */
+static inline size_t viommu_iotlb__set(const struct viommu_iotlb__hot *h, uint64_t key,
+				       uint32_t dom, uint32_t pasid)
+{
+	uint64_t x = key ^ ((uint64_t)dom << 32 | pasid) * 0xff51afd7ed558ccdull;
+
+	x *= 0x9e3779b97f4a7c15ull;
+	return (size_t)((uint32_t)(x >> 32) & h->set_mask) * 2 * h->ways;
+}
+
+/* The general case of viommu_iotlb_lookup(), after the lookup was counted. */
+VIOMMU_API int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb,
+					 const struct viommu_iotlb_tag *tag, uint64_t iova,
+					 struct viommu_iotlb_entry *e);
 
 /*
  * Find the live leaf entry of @tag covering @iova. Returns 0 and fills @e (with the page-aligned
  * iova and out) on a hit, VIOMMU_ENOENT on a miss.
+ *
+ * Inline for the common case (a tag in the first two places of its bucket, a 4-way cache, a hit
+ * on the smallest resident page size); the rest is viommu_iotlb__lookup_slow().
  */
-VIOMMU_API int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
-				   uint64_t iova, struct viommu_iotlb_entry *e);
+static inline int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+				      uint64_t iova, struct viommu_iotlb_entry *e)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, tag)];
+	uint64_t shifts = h->leaf_shifts, key, out;
+	const uint64_t *set;
+	unsigned int shift;
+	uint32_t m;
+
+	h->lookups++;
+	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
+		goto slow;
+	if (!shifts || h->ways != 4 || !viommu_iotlb__id_live(h, tag->dom, t->id))
+		goto slow;
+	shift = (unsigned int)__builtin_ctzll(shifts);
+	key = viommu_iotlb__key(iova, shift, false);
+	set = &h->sets[viommu_iotlb__set(h, key, tag->dom, tag->pasid)];
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	/*
+	 * No branch on which way matched: that is random, and a misprediction after a cache miss
+	 * stops the next lookups from overlapping this one. The empty asm keeps the compiler from
+	 * turning the mask back into a chain of branches.
+	 */
+	m = (uint32_t)(set[0] == key) | (uint32_t)(set[1] == key) << 1 |
+	    (uint32_t)(set[2] == key) << 2 | (uint32_t)(set[3] == key) << 3;
+	__asm__("" : "+r"(m));
+	if (!m) {
+		if (shifts & (shifts - 1))
+			goto slow; /* larger pages to probe */
+		h->misses++;
+		return VIOMMU_ENOENT;
+	}
+	out = set[4 + __builtin_ctz(m)];
+	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
+		goto slow;
+	e->tag = *tag;
+	e->iova = key & ~0xfffull;
+	e->out = out & VIOMMU_IOTLB__OUT_ADDR_MASK;
+	e->shift = (uint8_t)shift;
+	e->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	e->flags = 0;
+	e->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
+slow:
+	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
+}
 
 /*
  * As viommu_iotlb_lookup(), for the NONLEAF entry of @tag that spans the 1 << @shift bytes around
