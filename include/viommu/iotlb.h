@@ -27,6 +27,10 @@
 
 #include <viommu/viommu.h>
 
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -132,6 +136,8 @@ struct viommu_iotlb__hot {
 	uint64_t *sets; /* per set: @ways keys, then @ways output words */
 	struct viommu_iotlb__tagent *tags;
 	uint64_t leaf_shifts; /* bit s set: leaf entries of page shift s may be live */
+	uint64_t fast_mask;   /* page mask of the smallest of them; 0: no inline lookup */
+	uint32_t fast_shift;
 	uint64_t lookups;
 	uint64_t misses;
 	uint32_t set_mask;
@@ -141,13 +147,16 @@ struct viommu_iotlb__hot {
 	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
 };
 
-static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h,
-						const struct viommu_iotlb_tag *t)
+/* The hash of dom and pasid that both the tag table and the sets start from. */
+static inline uint64_t viommu_iotlb__dp(uint32_t dom, uint32_t pasid)
 {
-	uint64_t x = ((uint64_t)t->dom << 32 | t->pasid) * 0x9e3779b97f4a7c15ull ^
-		     (uint64_t)t->sid * 0xff51afd7ed558ccdull;
+	return ((uint64_t)dom << 32 | pasid) * 0x9e3779b97f4a7c15ull;
+}
 
-	return ((uint32_t)(x >> 40) & h->tag_mask) * 2;
+static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h, uint64_t dp,
+						uint32_t sid)
+{
+	return ((uint32_t)((dp ^ (uint64_t)sid * 0xff51afd7ed558ccdull) >> 40) & h->tag_mask) * 2;
 }
 
 static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
@@ -171,14 +180,45 @@ static inline uint64_t viommu_iotlb__key(uint64_t iova, unsigned int shift, bool
 	return (iova & ~((1ull << shift) - 1)) | shift | (nonleaf ? 1ull << 6 : 0);
 }
 
-/* First word of the set for (@key, dom, pasid): the set index hashes no sid, for range probes. */
-static inline size_t viommu_iotlb__set(const struct viommu_iotlb__hot *h, uint64_t key,
-				       uint32_t dom, uint32_t pasid)
+/* Set of (@key, dom, pasid): it hashes no sid, so that range invalidations can probe by domain. */
+static inline uint32_t viommu_iotlb__set(const struct viommu_iotlb__hot *h, uint64_t key,
+					 uint64_t dp)
 {
-	uint64_t x = key ^ ((uint64_t)dom << 32 | pasid) * 0xff51afd7ed558ccdull;
+	return (uint32_t)((key ^ dp) * 0xc2b2ae3d27d4eb4full >> 32) & h->set_mask;
+}
 
-	x *= 0x9e3779b97f4a7c15ull;
-	return (size_t)((uint32_t)(x >> 32) & h->set_mask) * 2 * h->ways;
+/*
+ * Bit w set when way w of the 4-way @set holds @key; *@out is the output word of the matching way
+ * when exactly one does. No branch depends on which way matched: that is random, and a
+ * misprediction once the line arrives would stop the next lookups from overlapping this one.
+ */
+static inline uint32_t viommu_iotlb__match4(const uint64_t *set, uint64_t key, uint64_t *out)
+{
+#if defined(__SSE2__) && defined(__x86_64__)
+	/* Two 16-byte compares and a masked select: fewer loads wait on the line than four. */
+	const __m128i *v = (const __m128i *)set;
+	__m128i k = _mm_set1_epi64x((long long)key);
+	__m128i a = _mm_cmpeq_epi32(_mm_load_si128(v), k);
+	__m128i b = _mm_cmpeq_epi32(_mm_load_si128(v + 1), k);
+	__m128i o;
+
+	/* A way matches when both of its halves do. */
+	a = _mm_and_si128(a, _mm_shuffle_epi32(a, 0xb1));
+	b = _mm_and_si128(b, _mm_shuffle_epi32(b, 0xb1));
+	o = _mm_or_si128(_mm_and_si128(a, _mm_load_si128(v + 2)),
+			 _mm_and_si128(b, _mm_load_si128(v + 3)));
+	*out = (uint64_t)_mm_cvtsi128_si64(_mm_or_si128(o, _mm_unpackhi_epi64(o, o)));
+	return (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(a)) |
+	       (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(b)) << 2;
+#else
+	uint32_t m = (uint32_t)(set[0] == key) | (uint32_t)(set[1] == key) << 1 |
+		     (uint32_t)(set[2] == key) << 2 | (uint32_t)(set[3] == key) << 3;
+
+	/* Keeps the compiler from turning the mask back into a chain of branches. */
+	__asm__("" : "+r"(m));
+	*out = set[4 + __builtin_ctz(m | 8)];
+	return m;
+#endif
 }
 
 /* The general case of viommu_iotlb_lookup(), after the lookup was counted. */
@@ -190,49 +230,40 @@ VIOMMU_API int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb,
  * Find the live leaf entry of @tag covering @iova. Returns 0 and fills @e (with the page-aligned
  * iova and out) on a hit, VIOMMU_ENOENT on a miss.
  *
- * Inline for the common case (a tag in the first two places of its bucket, a 4-way cache, a hit
- * on the smallest resident page size); the rest is viommu_iotlb__lookup_slow().
+ * Inline for the common case (a 4-way cache, a hit on the smallest resident page size); the rest
+ * is viommu_iotlb__lookup_slow().
  */
 static inline int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 				      uint64_t iova, struct viommu_iotlb_entry *e)
 {
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
-	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, tag)];
-	uint64_t shifts = h->leaf_shifts, key, out;
+	uint64_t dp = viommu_iotlb__dp(tag->dom, tag->pasid), key, out;
+	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
 	const uint64_t *set;
-	unsigned int shift;
 	uint32_t m;
 
 	h->lookups++;
 	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
 		goto slow;
-	if (!shifts || h->ways != 4 || !viommu_iotlb__id_live(h, tag->dom, t->id))
+	if (!h->fast_mask || !viommu_iotlb__id_live(h, tag->dom, t->id))
 		goto slow;
-	shift = (unsigned int)__builtin_ctzll(shifts);
-	key = viommu_iotlb__key(iova, shift, false);
-	set = &h->sets[viommu_iotlb__set(h, key, tag->dom, tag->pasid)];
+	key = (iova & h->fast_mask) | h->fast_shift;
+	set = &h->sets[(size_t)viommu_iotlb__set(h, key, dp) * 8];
 	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	/*
-	 * No branch on which way matched: that is random, and a misprediction after a cache miss
-	 * stops the next lookups from overlapping this one. The empty asm keeps the compiler from
-	 * turning the mask back into a chain of branches.
-	 */
-	m = (uint32_t)(set[0] == key) | (uint32_t)(set[1] == key) << 1 |
-	    (uint32_t)(set[2] == key) << 2 | (uint32_t)(set[3] == key) << 3;
-	__asm__("" : "+r"(m));
+	m = viommu_iotlb__match4(set, key, &out);
 	if (!m) {
-		if (shifts & (shifts - 1))
+		if (h->leaf_shifts & (h->leaf_shifts - 1))
 			goto slow; /* larger pages to probe */
 		h->misses++;
 		return VIOMMU_ENOENT;
 	}
-	out = set[4 + __builtin_ctz(m)];
-	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
+	/* Two ways with the key are two tags whose ids share the low bits: rare. */
+	if ((m & (m - 1)) || out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
 		goto slow;
 	e->tag = *tag;
 	e->iova = key & ~0xfffull;
 	e->out = out & VIOMMU_IOTLB__OUT_ADDR_MASK;
-	e->shift = (uint8_t)shift;
+	e->shift = (uint8_t)h->fast_shift;
 	e->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
 	e->flags = 0;
 	e->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);

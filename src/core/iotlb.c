@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <viommu/iotlb.h>
 
@@ -62,6 +63,12 @@ static inline uint64_t *out_at(const struct viommu_iotlb *tlb, size_t set, uint3
 	return &tlb->h.sets[set + tlb->h.ways + w];
 }
 
+/* First word of the set of (@key, @dp). */
+static inline size_t set_of(const struct viommu_iotlb *tlb, uint64_t key, uint64_t dp)
+{
+	return (size_t)viommu_iotlb__set(&tlb->h, key, dp) * 2 * tlb->h.ways;
+}
+
 /* Index of way @w of the set starting at word @set, for the per-way arrays. */
 static inline size_t way_index(size_t set, uint32_t w)
 {
@@ -91,6 +98,16 @@ static const struct viommu_iotlb__tagent *way_tag(const struct viommu_iotlb *tlb
 	return t;
 }
 
+/* Every change of leaf_shifts goes here, to keep the inline lookup's view of it. */
+static void set_leaf_shifts(struct viommu_iotlb *tlb, uint64_t shifts)
+{
+	unsigned int shift = shifts ? (unsigned int)__builtin_ctzll(shifts) : 0;
+
+	tlb->h.leaf_shifts = shifts;
+	tlb->h.fast_shift = shift;
+	tlb->h.fast_mask = shifts && tlb->h.ways == 4 ? page_mask(shift) : 0;
+}
+
 /* Counted ways are those filled since the last full flush (live or domain-flushed). */
 static void uncount(struct viommu_iotlb *tlb, size_t set, uint32_t w)
 {
@@ -100,7 +117,7 @@ static void uncount(struct viommu_iotlb *tlb, size_t set, uint32_t w)
 	if (!key || id_of(key, *out_at(tlb, set, w)) < tlb->h.flush_mark)
 		return;
 	if (--tlb->shift_count[shift] == 0) {
-		tlb->h.leaf_shifts &= ~(1ull << shift);
+		set_leaf_shifts(tlb, tlb->h.leaf_shifts & ~(1ull << shift));
 		tlb->table_shifts &= ~(1ull << shift);
 	}
 }
@@ -113,7 +130,27 @@ static void count(struct viommu_iotlb *tlb, uint64_t key)
 	if (key & KEY_NONLEAF)
 		tlb->table_shifts |= 1ull << shift;
 	else
-		tlb->h.leaf_shifts |= 1ull << shift;
+		set_leaf_shifts(tlb, tlb->h.leaf_shifts | 1ull << shift);
+}
+
+/*
+ * The sets: a table of a huge page or more is aligned to one and asks for it, since a hit is a
+ * random line anywhere in the table and 4 KiB pages would add a TLB miss to most of them.
+ */
+static uint64_t *alloc_sets(size_t bytes)
+{
+	const size_t huge = 2u << 20;
+	void *p;
+
+	if (bytes < huge)
+		/* aligned_alloc() wants a multiple of the alignment: round small tables up. */
+		return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
+#ifdef MADV_HUGEPAGE
+	if (p)
+		madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE); /* only a hint */
+#endif
+	return p;
 }
 
 int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iotlb **out)
@@ -138,8 +175,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	tlb->ntags = capacity < 16 ? 16 : capacity > MAX_TAGS ? MAX_TAGS : capacity;
 	tlb->h.tag_mask = tlb->ntags / 2 - 1;
 	set_bytes = (size_t)capacity * 2 * sizeof(uint64_t);
-	/* aligned_alloc() wants a multiple of the alignment: round small tables up. */
-	tlb->h.sets = aligned_alloc(64, (set_bytes + 63) & ~(size_t)63);
+	tlb->h.sets = alloc_sets(set_bytes);
 	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
 	tlb->owner = calloc(capacity, sizeof(uint16_t));
 	tlb->victim = calloc(tlb->nsets, 1);
@@ -178,7 +214,8 @@ static void hard_reset(struct viommu_iotlb *tlb)
 	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
 	memset(tlb->h.dom_mark, 0, sizeof(tlb->h.dom_mark));
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
-	tlb->h.leaf_shifts = tlb->table_shifts = 0;
+	set_leaf_shifts(tlb, 0);
+	tlb->table_shifts = 0;
 	tlb->h.flush_mark = 1;
 	tlb->next_id = 1;
 }
@@ -189,14 +226,16 @@ void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 	tlb->st.flushes++;
 	tlb->h.flush_mark = tlb->next_id;
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
-	tlb->h.leaf_shifts = tlb->table_shifts = 0;
+	set_leaf_shifts(tlb, 0);
+	tlb->table_shifts = 0;
 }
 
 /* The live tag table entry for @tag, or NULL. */
 static struct viommu_iotlb__tagent *tag_find(const struct viommu_iotlb *tlb,
 					     const struct viommu_iotlb_tag *tag)
 {
-	struct viommu_iotlb__tagent *t = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, tag)];
+	struct viommu_iotlb__tagent *t = &tlb->h.tags[viommu_iotlb__tag_bucket(
+		&tlb->h, viommu_iotlb__dp(tag->dom, tag->pasid), tag->sid)];
 
 	for (int i = 0; i < 2; i++, t++) {
 		if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t))
@@ -215,7 +254,8 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 		return t;
 	if (tlb->next_id > ID_MAX)
 		hard_reset(tlb);
-	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, tag)];
+	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag->dom, tag->pasid),
+						  tag->sid)];
 	/* The tag's own dead entry (a tag has one entry at most), else a dead or free one. */
 	if (viommu_iotlb__tag_eq(&b[0], tag))
 		t = &b[0];
@@ -248,7 +288,7 @@ int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entr
 		return VIOMMU_EINVAL;
 	t = tag_get(tlb, &e->tag);
 	key = viommu_iotlb__key(e->iova, e->shift, nonleaf);
-	set = viommu_iotlb__set(&tlb->h, key, e->tag.dom, e->tag.pasid);
+	set = set_of(tlb, key, viommu_iotlb__dp(e->tag.dom, e->tag.pasid));
 	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
 	out = out_addr | (e->perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
 	      (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT |
@@ -318,7 +358,7 @@ int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotl
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t key = viommu_iotlb__key(iova, shift, false);
-		size_t set = viommu_iotlb__set(&tlb->h, key, tag->dom, tag->pasid);
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag->dom, tag->pasid));
 		uint32_t w = find(tlb, t, set, key);
 
 		shifts &= shifts - 1;
@@ -340,7 +380,7 @@ int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_io
 	if (t && shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
 	    (tlb->table_shifts & (1ull << shift))) {
 		uint64_t key = viommu_iotlb__key(iova, shift, true);
-		size_t set = viommu_iotlb__set(&tlb->h, key, tag->dom, tag->pasid);
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag->dom, tag->pasid));
 		uint32_t w = find(tlb, t, set, key);
 
 		if (w != UINT32_MAX) {
@@ -407,6 +447,8 @@ static uint64_t pages_in(uint64_t first, uint64_t last, unsigned int shift)
 static void probe_shifts(struct viommu_iotlb *tlb, const struct viommu_iotlb_inval *inv,
 			 uint64_t shifts, bool nonleaf)
 {
+	uint64_t dp = viommu_iotlb__dp(inv->tag.dom, inv->tag.pasid);
+
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t page = inv->first & page_mask(shift);
@@ -415,7 +457,7 @@ static void probe_shifts(struct viommu_iotlb *tlb, const struct viommu_iotlb_inv
 		shifts &= shifts - 1;
 		for (;;) {
 			uint64_t key = viommu_iotlb__key(page, shift, nonleaf);
-			size_t set = viommu_iotlb__set(&tlb->h, key, inv->tag.dom, inv->tag.pasid);
+			size_t set = set_of(tlb, key, dp);
 
 			/* Any tag's entry for the page: way_matches() checks the tag fields. */
 			for (uint32_t w = 0; w < tlb->h.ways; w++) {
