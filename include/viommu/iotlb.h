@@ -147,10 +147,19 @@ struct viommu_iotlb__hot {
 	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
 };
 
-/* The hash of dom and pasid that both the tag table and the sets start from. */
-static inline uint64_t viommu_iotlb__dp(uint32_t dom, uint32_t pasid)
+/* dom and pasid as one word: a tag and a tag table entry both start with them. */
+static inline uint64_t viommu_iotlb__dp_word(const void *tag_or_entry)
 {
-	return ((uint64_t)dom << 32 | pasid) * 0x9e3779b97f4a7c15ull;
+	uint64_t v;
+
+	__builtin_memcpy(&v, tag_or_entry, sizeof(v));
+	return v;
+}
+
+/* The hash of dom and pasid that both the tag table and the sets start from. */
+static inline uint64_t viommu_iotlb__dp(const struct viommu_iotlb_tag *t)
+{
+	return viommu_iotlb__dp_word(t) * 0x9e3779b97f4a7c15ull;
 }
 
 static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h, uint64_t dp,
@@ -163,7 +172,7 @@ static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
 					const struct viommu_iotlb_tag *b)
 {
 	/* One branch instead of three: a hit compares all fields anyway. */
-	return ((a->dom ^ b->dom) | (a->pasid ^ b->pasid) | (a->sid ^ b->sid)) == 0;
+	return ((viommu_iotlb__dp_word(a) ^ viommu_iotlb__dp_word(b)) | (a->sid ^ b->sid)) == 0;
 }
 
 static inline bool viommu_iotlb__id_live(const struct viommu_iotlb__hot *h, uint32_t dom,
@@ -237,7 +246,7 @@ static inline int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct vio
 				      uint64_t iova, struct viommu_iotlb_entry *e)
 {
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
-	uint64_t dp = viommu_iotlb__dp(tag->dom, tag->pasid), key, out;
+	uint64_t dp = viommu_iotlb__dp(tag), key, out;
 	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
 	const uint64_t *set;
 	uint32_t m;

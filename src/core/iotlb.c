@@ -234,8 +234,8 @@ void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 static struct viommu_iotlb__tagent *tag_find(const struct viommu_iotlb *tlb,
 					     const struct viommu_iotlb_tag *tag)
 {
-	struct viommu_iotlb__tagent *t = &tlb->h.tags[viommu_iotlb__tag_bucket(
-		&tlb->h, viommu_iotlb__dp(tag->dom, tag->pasid), tag->sid)];
+	struct viommu_iotlb__tagent *t =
+		&tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
 
 	for (int i = 0; i < 2; i++, t++) {
 		if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t))
@@ -254,8 +254,7 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 		return t;
 	if (tlb->next_id > ID_MAX)
 		hard_reset(tlb);
-	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag->dom, tag->pasid),
-						  tag->sid)];
+	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
 	/* The tag's own dead entry (a tag has one entry at most), else a dead or free one. */
 	if (viommu_iotlb__tag_eq(&b[0], tag))
 		t = &b[0];
@@ -288,7 +287,7 @@ int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entr
 		return VIOMMU_EINVAL;
 	t = tag_get(tlb, &e->tag);
 	key = viommu_iotlb__key(e->iova, e->shift, nonleaf);
-	set = set_of(tlb, key, viommu_iotlb__dp(e->tag.dom, e->tag.pasid));
+	set = set_of(tlb, key, viommu_iotlb__dp(&e->tag));
 	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
 	out = out_addr | (e->perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
 	      (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT |
@@ -358,7 +357,7 @@ int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotl
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t key = viommu_iotlb__key(iova, shift, false);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag->dom, tag->pasid));
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
 		uint32_t w = find(tlb, t, set, key);
 
 		shifts &= shifts - 1;
@@ -380,7 +379,7 @@ int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_io
 	if (t && shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
 	    (tlb->table_shifts & (1ull << shift))) {
 		uint64_t key = viommu_iotlb__key(iova, shift, true);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag->dom, tag->pasid));
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
 		uint32_t w = find(tlb, t, set, key);
 
 		if (w != UINT32_MAX) {
@@ -447,7 +446,7 @@ static uint64_t pages_in(uint64_t first, uint64_t last, unsigned int shift)
 static void probe_shifts(struct viommu_iotlb *tlb, const struct viommu_iotlb_inval *inv,
 			 uint64_t shifts, bool nonleaf)
 {
-	uint64_t dp = viommu_iotlb__dp(inv->tag.dom, inv->tag.pasid);
+	uint64_t dp = viommu_iotlb__dp(&inv->tag);
 
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
