@@ -147,19 +147,14 @@ struct viommu_iotlb__hot {
 	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
 };
 
-/* dom and pasid as one word: a tag and a tag table entry both start with them. */
-static inline uint64_t viommu_iotlb__dp_word(const void *tag_or_entry)
-{
-	uint64_t v;
-
-	__builtin_memcpy(&v, tag_or_entry, sizeof(v));
-	return v;
-}
-
-/* The hash of dom and pasid that both the tag table and the sets start from. */
+/*
+ * The hash of dom and pasid that both the tag table and the sets start from. Field by field, not
+ * one 8-byte load: callers often fill the tag just before, and a load spanning two fresh 4-byte
+ * stores cannot be forwarded from them.
+ */
 static inline uint64_t viommu_iotlb__dp(const struct viommu_iotlb_tag *t)
 {
-	return viommu_iotlb__dp_word(t) * 0x9e3779b97f4a7c15ull;
+	return ((uint64_t)t->dom << 32 | t->pasid) * 0x9e3779b97f4a7c15ull;
 }
 
 static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h, uint64_t dp,
@@ -172,7 +167,7 @@ static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
 					const struct viommu_iotlb_tag *b)
 {
 	/* One branch instead of three: a hit compares all fields anyway. */
-	return ((viommu_iotlb__dp_word(a) ^ viommu_iotlb__dp_word(b)) | (a->sid ^ b->sid)) == 0;
+	return ((a->dom ^ b->dom) | (a->pasid ^ b->pasid) | (a->sid ^ b->sid)) == 0;
 }
 
 static inline bool viommu_iotlb__id_live(const struct viommu_iotlb__hot *h, uint32_t dom,

@@ -493,6 +493,9 @@ void viommu_iotlb_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb
 		uint64_t tshifts = (m & VIOMMU_IOTLB_LEAF_ONLY) ? 0 : tlb->table_shifts;
 		uint64_t probes = 0, all = shifts | tshifts;
 
+		if (!all)
+			return; /* nothing of any size is resident */
+
 		while (all) {
 			unsigned int shift = (unsigned int)__builtin_ctzll(all);
 			uint64_t p = pages_in(inv->first, inv->last, shift);
