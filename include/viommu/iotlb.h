@@ -5,10 +5,10 @@
  *
  * Structure: set-associative (default 4 ways), indexed by a hash of page number, page size,
  * domain and PASID. A tag in use is interned as a 17-bit id, so that an entry is 16 bytes and a
- * 4-way set is one cache line: a hit reads that line and nothing else. Replacement within a set:
- * first a free or invalidated way, else FIFO (the way filled longest ago), as many hardware IOTLBs
- * do; a hit writes nothing but the lookup count. Lookup probes one set per page size currently
- * resident (at most 36 sizes, usually one or two), so it is O(1).
+ * 4-way set is one cache line: a hit reads the tag's place in the tag table and that line.
+ * Replacement within a set: first a free or invalidated way, else FIFO (the way filled longest
+ * ago), as many hardware IOTLBs do; a hit writes nothing but the lookup count. Lookup probes one
+ * set per page size currently resident (at most 36 sizes, usually one or two), so it is O(1).
  *
  * Interned tags live in a 2-way table of at least 16 and at most 4096 slots (scaled with the
  * capacity). A tag that has to displace two others in use drops the entries of the one it
@@ -234,8 +234,8 @@ VIOMMU_API int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb,
  * Find the live leaf entry of @tag covering @iova. Returns 0 and fills @e (with the page-aligned
  * iova and out) on a hit, VIOMMU_ENOENT on a miss.
  *
- * Inline for the common case (a 4-way cache, a hit on the smallest resident page size); the rest
- * is viommu_iotlb__lookup_slow().
+ * Inline for the common case (a 4-way cache, a hit on the smallest resident page size or a miss
+ * when that is the only one); the rest is viommu_iotlb__lookup_slow().
  */
 static inline int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 				      uint64_t iova, struct viommu_iotlb_entry *e)
