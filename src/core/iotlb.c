@@ -293,13 +293,13 @@ int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entr
 	      (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT |
 	      (uint64_t)(t->id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
 	for (uint32_t w = 0; w < tlb->h.ways; w++) {
-		const struct viommu_iotlb__tagent *wt = way_tag(tlb, set, w);
-
-		if (wt == t && *key_at(tlb, set, w) == key) {
+		/* The same key and id is this live tag's entry: ids are never shared. */
+		if (*key_at(tlb, set, w) == key &&
+		    *out_at(tlb, set, w) >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5) {
 			victim = w; /* replace in place */
 			break;
 		}
-		if (victim == UINT32_MAX && !wt)
+		if (victim == UINT32_MAX && !way_tag(tlb, set, w))
 			victim = w;
 	}
 	if (victim == UINT32_MAX) {
