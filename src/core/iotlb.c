@@ -21,6 +21,7 @@
 #include <viommu/iotlb.h>
 
 #include "core.h"
+#include "iotlb_fast.h"
 
 #define KEY_SHIFT_MASK 0x3full
 #define KEY_NONLEAF (1ull << 6)
@@ -30,7 +31,7 @@
 #define MAX_TAGS 4096u
 
 struct viommu_iotlb {
-	struct viommu_iotlb__hot h; /* first: the inline lookup reads it through the handle */
+	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
 	uint16_t *owner;	    /* per way: the tag table entry it was filled for */
 	uint8_t *victim;	    /* per set: round-robin pointer */
 	uint32_t nsets;
@@ -345,6 +346,12 @@ static uint32_t find(const struct viommu_iotlb *tlb, const struct viommu_iotlb__
 			return w;
 	}
 	return UINT32_MAX;
+}
+
+int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag, uint64_t iova,
+			struct viommu_iotlb_entry *e)
+{
+	return vi_iotlb_lookup(tlb, tag, iova, e);
 }
 
 int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
