@@ -313,6 +313,120 @@ static void test_many_flushes(void **state)
 	viommu_iotlb_destroy(tlb);
 }
 
+/* Output addresses keep 52 bits; the bits above hold the tag id, so wider ones are refused. */
+static void test_output_range(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_tag t = { .dom = 1 };
+	struct viommu_iotlb_entry e = ent(1, 0x1000, 1ull << 52, 12), got;
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), VIOMMU_EINVAL);
+	e.out = UINT64_MAX;
+	e.flags = VIOMMU_IOTLB_NONLEAF;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), VIOMMU_EINVAL);
+	e.flags = 0;
+	e.out = (1ull << 52) - 1; /* the low bits go: the page address is in range */
+	e.perm = 0xf;
+	e.level = 0xff;
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x1abc, &got), 0);
+	assert_int_equal(got.out, (1ull << 52) - 0x1000);
+	assert_int_equal(got.perm, 0xf);
+	assert_int_equal(got.level, 0xff);
+	viommu_iotlb_destroy(tlb);
+}
+
+/*
+ * More tags in use than the tag table holds (16 places for a 16-entry cache): tags displace each
+ * other, and with them their entries, but never hand out another tag's translation.
+ */
+static void test_tag_table_overflow(void **state)
+{
+	struct viommu_iotlb *tlb = mk(16, 4);
+	struct viommu_iotlb_entry e, got;
+	unsigned int hits = 0;
+
+	(void)state;
+	for (uint32_t round = 0; round < 3; round++) {
+		for (uint32_t d = 0; d < 1000; d++) {
+			struct viommu_iotlb_tag t = { .dom = d, .sid = round };
+
+			e = ent(d, 0x5000, ((uint64_t)d << 20) | (uint64_t)round << 12, 12);
+			e.tag = t;
+			assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+			assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x5000, &got), 0);
+			assert_int_equal(got.out, e.out);
+		}
+	}
+	for (uint32_t round = 0; round < 3; round++) {
+		for (uint32_t d = 0; d < 1000; d++) {
+			struct viommu_iotlb_tag t = { .dom = d, .sid = round };
+
+			if (viommu_iotlb_lookup(tlb, &t, 0x5000, &got) != 0)
+				continue;
+			hits++;
+			assert_int_equal(got.out, ((uint64_t)d << 20) | (uint64_t)round << 12);
+			assert_int_equal(got.tag.dom, d);
+			assert_int_equal(got.tag.sid, round);
+		}
+	}
+	assert_true(hits > 0 && hits <= 16);
+	viommu_iotlb_destroy(tlb);
+}
+
+/*
+ * Every domain flush followed by an insertion interns the tag again under a new id; past 2^17 - 1
+ * ids the cache forgets everything and numbers from 1 again. Entries filled before must not come
+ * back under tags that get their old ids.
+ */
+static void test_tag_id_exhaustion(void **state)
+{
+	struct viommu_iotlb *tlb = mk(256, 4);
+	struct viommu_iotlb_tag churn = { .dom = 5 };
+	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM, .tag = churn };
+	struct viommu_iotlb_entry e, got;
+	struct viommu_iotlb_stats st;
+
+	(void)state;
+	/* Ids 1..32 go to tags 1000..1031, each with its own page. */
+	for (uint32_t i = 0; i < 32; i++) {
+		e = ent(1000 + i, (uint64_t)(i + 1) << 12, 0x100000 + ((uint64_t)i << 12), 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	}
+	for (uint32_t n = 0; n < 140000; n++) {
+		e = ent(5, 0x77000, (uint64_t)n << 12, 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &churn, 0x77000, &got), 0);
+		assert_int_equal(got.out, (uint64_t)n << 12);
+		viommu_iotlb_invalidate(tlb, &inv);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &churn, 0x77000, &got), VIOMMU_ENOENT);
+		/* Until the ids run out, the first tags keep their entries. */
+		if (n == 100000) {
+			struct viommu_iotlb_tag t = { .dom = 1031 };
+
+			assert_int_equal(viommu_iotlb_lookup(tlb, &t, 32 << 12, &got), 0);
+			assert_int_equal(got.out, 0x100000 + (31 << 12));
+		}
+	}
+	/* New tags take the low ids again; the old entries with those ids are gone. */
+	for (uint32_t i = 0; i < 32; i++) {
+		struct viommu_iotlb_tag old = { .dom = 1000 + i }, t = { .dom = 2000 + i };
+
+		e = ent(2000 + i, 0x900000, 0x900000, 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t, (uint64_t)(i + 1) << 12, &got),
+				 VIOMMU_ENOENT);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &old, (uint64_t)(i + 1) << 12, &got),
+				 VIOMMU_ENOENT);
+		assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x900000, &got), 0);
+	}
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, 32 + 140000 + 32);
+	assert_int_equal(st.lookups, st.hits + st.misses);
+	viommu_iotlb_destroy(tlb);
+}
+
 /* ---- randomized against a reference ---------------------------------------------------- */
 
 /*
@@ -396,9 +510,9 @@ static void ref_invalidate(struct ref *r, const struct viommu_iotlb_inval *inv)
 
 static const uint8_t shifts[] = { 12, 14, 16, 21, 25, 30 };
 
-static struct viommu_iotlb_tag rand_tag(struct test_rng *rng)
+static struct viommu_iotlb_tag rand_tag(struct test_rng *rng, uint32_t doms)
 {
-	struct viommu_iotlb_tag t = { .dom = (uint32_t)test_below(rng, 3),
+	struct viommu_iotlb_tag t = { .dom = (uint32_t)test_below(rng, doms),
 				      .pasid = (uint32_t)test_below(rng, 2),
 				      .sid = (uint32_t)test_below(rng, 2) };
 	/* Domains that share a hashed flush slot (256 apart) exercise over-invalidation. */
@@ -439,7 +553,7 @@ static void check_lookup(struct viommu_iotlb *tlb, struct ref *r, const struct v
 	assert_true(iova >= got.iova && iova - got.iova < (1ull << got.shift));
 }
 
-static void run_random(uint32_t capacity, uint32_t ways, uint64_t seed, int ops)
+static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t seed, int ops)
 {
 	struct viommu_iotlb *tlb = mk(capacity, ways);
 	struct ref *r = calloc(1, sizeof(*r));
@@ -450,7 +564,7 @@ static void run_random(uint32_t capacity, uint32_t ways, uint64_t seed, int ops)
 	assert_non_null(r);
 	for (int op = 0; op < ops; op++) {
 		unsigned int kind = (unsigned int)test_below(&rng, 100);
-		struct viommu_iotlb_tag t = rand_tag(&rng);
+		struct viommu_iotlb_tag t = rand_tag(&rng, doms);
 
 		if (kind < 40) {
 			struct viommu_iotlb_entry e = {
@@ -553,19 +667,26 @@ static void run_random(uint32_t capacity, uint32_t ways, uint64_t seed, int ops)
 static void test_random_small(void **state)
 {
 	(void)state;
-	run_random(64, 4, test_seed(0x10c1b), 60000);
+	run_random(64, 4, 3, test_seed(0x10c1b), 60000);
 }
 
 static void test_random_large(void **state)
 {
 	(void)state;
-	run_random(4096, 8, test_seed(0x2b1ce), 60000);
+	run_random(4096, 8, 3, test_seed(0x2b1ce), 60000);
 }
 
 static void test_random_direct_mapped(void **state)
 {
 	(void)state;
-	run_random(256, 1, test_seed(0x3d17), 30000);
+	run_random(256, 1, 3, test_seed(0x3d17), 30000);
+}
+
+/* More tags than a 16-place tag table holds: tags displace each other's entries. */
+static void test_random_many_tags(void **state)
+{
+	(void)state;
+	run_random(16, 4, 40, test_seed(0x4a95), 60000);
 }
 
 int main(void)
@@ -579,9 +700,13 @@ int main(void)
 		cmocka_unit_test(test_nonleaf_and_leaf_only),
 		cmocka_unit_test(test_capacity_and_eviction),
 		cmocka_unit_test(test_many_flushes),
+		cmocka_unit_test(test_output_range),
+		cmocka_unit_test(test_tag_table_overflow),
+		cmocka_unit_test(test_tag_id_exhaustion),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_large),
 		cmocka_unit_test(test_random_direct_mapped),
+		cmocka_unit_test(test_random_many_tags),
 	};
 
 	return cmocka_run_group_tests_name("iotlb", tests, NULL, NULL);

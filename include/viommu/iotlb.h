@@ -3,15 +3,22 @@
  * The IOTLB shared by every model: a bounded cache of leaf translations (and, flagged, of
  * intermediate table pointers for walk caches) tagged by the model's own identifiers.
  *
- * Structure: set-associative (default 4 ways), indexed by a hash of tag, page number and page
- * size. Replacement within a set: first a free or invalidated way, else FIFO (the way filled
- * longest ago), as many hardware IOTLBs do; a hit writes nothing. Lookup probes one set per page
- * size currently resident (at most 36 sizes, usually one or two), so it is O(1).
+ * Structure: set-associative (default 4 ways), indexed by a hash of page number, page size,
+ * domain and PASID. A tag in use is interned as a 17-bit id, so that an entry is 16 bytes and a
+ * 4-way set is one cache line: a hit reads the tag's place in the tag table and that line.
+ * Replacement within a set: first a free or invalidated way, else FIFO (the way filled longest
+ * ago), as many hardware IOTLBs do; a hit writes nothing but the lookup count. Lookup probes one
+ * set per page size currently resident (at most 36 sizes, usually one or two), so it is O(1).
  *
- * Full invalidation and invalidation by domain alone are O(1): entries carry the value of an
- * insertion counter, and an entry is live only while it is newer than the last full flush and
- * the last flush of its domain's slot. Domain slots are hashed, so a domain flush may also drop
- * entries of a domain sharing its slot; a cache may always forget more than asked.
+ * Interned tags live in a 2-way table of at least 16 and at most 4096 slots (scaled with the
+ * capacity). A tag that has to displace two others in use drops the entries of the one it
+ * displaces, and after 2^17 - 1 ids the cache forgets everything and numbers from 1 again; a
+ * cache may always forget more than asked.
+ *
+ * Full invalidation and invalidation by domain alone are O(1): ids grow with each interning, and
+ * a tag is live only while its id is at least the next id at the last full flush and at the last
+ * flush of its domain's slot. Domain slots are hashed, so a domain flush may also drop entries of
+ * a domain sharing its slot.
  *
  * Not thread-safe: one instance belongs to one model instance.
  */
@@ -93,8 +100,10 @@ VIOMMU_API uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb);
 
 /*
  * Insert or replace the entry for (tag, page, flags & NONLEAF). Returns VIOMMU_EINVAL for a page
- * size outside the supported range. Entries are looked up by exact tag; the set index hashes only
- * dom and pasid, so address-range invalidations that name both are answered by probing.
+ * size outside the supported range or an output address at or above 2^52 (wider than any
+ * architecture's physical or intermediate address space; the bits above hold the tag). Entries
+ * are looked up by exact tag; the set index hashes only dom and pasid, so address-range
+ * invalidations that name both are answered by probing.
  */
 VIOMMU_API int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e);
 

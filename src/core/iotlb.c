@@ -1,57 +1,46 @@
 // SPDX-License-Identifier: MIT
 /*
- * Set-associative IOTLB with O(1) full and per-domain invalidation. See <viommu/iotlb.h> for the
- * contract and the replacement policy.
+ * Set-associative IOTLB with interned tags and O(1) full and per-domain invalidation. See
+ * <viommu/iotlb.h> for the contract and the replacement policy.
  *
- * A slot's key packs the page-aligned iova with the page shift (bits 5:0) and the NONLEAF flag
- * (bit 6); the low 12 bits of an aligned address are free because no page is smaller than 4 KiB.
- * The output word packs the page-aligned output address with perm (bits 3:0) and level (11:4).
+ * An entry is two words in its set's line: the key packs the page-aligned iova with the page
+ * shift (bits 5:0), the NONLEAF flag (bit 6) and id bits 4:0 (bits 11:7), the low 12 bits of an
+ * aligned address being free because no page is smaller than 4 KiB; the output word packs the
+ * page-aligned output address (bits 51:12) with perm (3:0), level (11:4) and id bits 16:5
+ * (63:52). A key of zero (shift 0) is a free way.
  *
- * Liveness by stamps: every slot records the epoch it was filled in. The epoch advances at each
- * full or per-domain flush; a slot is live while its stamp is newer than both the last full flush
- * and the last flush of its domain's slot in dom_flushed[]. Stamp 0 means empty.
+ * The id is that of the tag's entry in the tag table when the entry was filled. Ids only grow
+ * until the space is used up, when everything is dropped, so an entry is live exactly while the
+ * tag table entry it names (owner[]) still holds its id and that id is live: newer than the last
+ * full flush and the last flush of its domain's slot.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <viommu/iotlb.h>
 
 #include "core.h"
+#include "iotlb_fast.h"
 
 #define KEY_SHIFT_MASK 0x3full
 #define KEY_NONLEAF (1ull << 6)
-#define OUT_PERM_MASK 0xfull
-#define OUT_LEVEL_SHIFT 4
+#define KEY_ID_MASK (0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT)
 #define PAGE_LOW_MASK 0xfffull
-#define DOM_SLOTS 256 /* hashed per-domain flush epochs */
-
-/*
- * A set's keys are stored together, apart from the rest of the slots, so that matching a set
- * reads one cache line of keys and then one slot.
- */
-struct slot {
-	uint64_t out;
-	uint32_t dom;
-	uint32_t pasid;
-	uint32_t sid;
-	uint32_t stamp;
-};
+#define ID_MAX ((1u << 17) - 1)
+#define MAX_TAGS 4096u
 
 struct viommu_iotlb {
-	uint64_t *keys;
-	struct slot *slots;
-	uint8_t *victim; /* per-set round-robin pointer */
+	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
+	uint16_t *owner;	    /* per way: the tag table entry it was filled for */
+	uint8_t *victim;	    /* per set: round-robin pointer */
 	uint32_t nsets;
-	uint32_t ways;
-	uint32_t ways_shift; /* log2(ways) */
-	uint32_t set_mask;
-	uint32_t epoch;	      /* stamp given to insertions now */
-	uint32_t all_flushed; /* epoch of the last full flush */
-	uint64_t leaf_shifts; /* bit s set: leaf slots of page shift s may be live */
-	uint64_t table_shifts;
-	uint32_t shift_count[64]; /* counted slots per shift (leaf and nonleaf together) */
-	uint32_t dom_flushed[DOM_SLOTS];
-	struct viommu_iotlb_stats st;
+	uint32_t ntags;		      /* tag table entries */
+	uint32_t next_id;	      /* id for the next interned tag */
+	uint32_t tag_victim;	      /* alternates the way a full tag bucket gives up */
+	uint64_t table_shifts;	      /* as leaf_shifts, for NONLEAF entries */
+	uint32_t shift_count[64];     /* counted ways per shift (leaf and nonleaf together) */
+	struct viommu_iotlb_stats st; /* lookups and misses are kept in h */
 };
 
 static inline uint64_t page_mask(unsigned int shift)
@@ -59,52 +48,77 @@ static inline uint64_t page_mask(unsigned int shift)
 	return ~((1ull << shift) - 1);
 }
 
-static inline uint64_t make_key(uint64_t iova, unsigned int shift, bool nonleaf)
-{
-	return (iova & page_mask(shift)) | shift | (nonleaf ? KEY_NONLEAF : 0);
-}
-
 static inline unsigned int key_shift(uint64_t key)
 {
 	return key & KEY_SHIFT_MASK;
 }
 
-/* Index of the first slot of the set for (key, dom, pasid). */
-static inline size_t set_base(const struct viommu_iotlb *tlb, uint64_t key, uint32_t dom,
-			      uint32_t pasid)
+/* Words of the key and output of way @w of the set starting at word @set. */
+static inline uint64_t *key_at(const struct viommu_iotlb *tlb, size_t set, uint32_t w)
 {
-	uint64_t x = key ^ ((uint64_t)dom << 32 | pasid) * 0xff51afd7ed558ccdull;
-
-	x *= 0x9e3779b97f4a7c15ull;
-	return (size_t)((uint32_t)(x >> 32) & tlb->set_mask) << tlb->ways_shift;
+	return &tlb->h.sets[set + w];
 }
 
-static inline uint32_t dom_floor(const struct viommu_iotlb *tlb, uint32_t dom)
+static inline uint64_t *out_at(const struct viommu_iotlb *tlb, size_t set, uint32_t w)
 {
-	uint32_t d = tlb->dom_flushed[dom % DOM_SLOTS];
-
-	return d > tlb->all_flushed ? d : tlb->all_flushed;
+	return &tlb->h.sets[set + tlb->h.ways + w];
 }
 
-static inline bool slot_live(const struct viommu_iotlb *tlb, size_t i)
+/* First word of the set of (@key, @dp). */
+static inline size_t set_of(const struct viommu_iotlb *tlb, uint64_t key, uint64_t dp)
 {
-	return tlb->slots[i].stamp > dom_floor(tlb, tlb->slots[i].dom);
+	return (size_t)viommu_iotlb__set(&tlb->h, key, dp) * 2 * tlb->h.ways;
 }
 
-/* Counted slots are those filled since the last full flush (live or domain-flushed). */
-static inline bool slot_counted(const struct viommu_iotlb *tlb, size_t i)
+/* Index of way @w of the set starting at word @set, for the per-way arrays. */
+static inline size_t way_index(size_t set, uint32_t w)
 {
-	return tlb->slots[i].stamp > tlb->all_flushed;
+	return set / 2 + w;
 }
 
-static void uncount(struct viommu_iotlb *tlb, size_t i)
+static inline uint32_t id_of(uint64_t key, uint64_t out)
 {
-	unsigned int shift = key_shift(tlb->keys[i]);
+	return (uint32_t)((key & KEY_ID_MASK) >> VIOMMU_IOTLB__KEY_ID_SHIFT) |
+	       (uint32_t)(out >> VIOMMU_IOTLB__OUT_ID_SHIFT) << 5;
+}
 
-	if (!slot_counted(tlb, i))
+static inline bool tag_live(const struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t)
+{
+	return t->id && viommu_iotlb__id_live(&tlb->h, t->dom, t->id);
+}
+
+/* The tag table entry of the live way, or NULL when the way is free or dead. */
+static const struct viommu_iotlb__tagent *way_tag(const struct viommu_iotlb *tlb, size_t set,
+						  uint32_t w)
+{
+	uint64_t key = *key_at(tlb, set, w);
+	const struct viommu_iotlb__tagent *t = &tlb->h.tags[tlb->owner[way_index(set, w)]];
+
+	if (!key || t->id != id_of(key, *out_at(tlb, set, w)) || !tag_live(tlb, t))
+		return NULL;
+	return t;
+}
+
+/* Every change of leaf_shifts goes here, to keep the inline lookup's view of it. */
+static void set_leaf_shifts(struct viommu_iotlb *tlb, uint64_t shifts)
+{
+	unsigned int shift = shifts ? (unsigned int)__builtin_ctzll(shifts) : 0;
+
+	tlb->h.leaf_shifts = shifts;
+	tlb->h.fast_shift = shift;
+	tlb->h.fast_mask = shifts && tlb->h.ways == 4 ? page_mask(shift) : 0;
+}
+
+/* Counted ways are those filled since the last full flush (live or domain-flushed). */
+static void uncount(struct viommu_iotlb *tlb, size_t set, uint32_t w)
+{
+	uint64_t key = *key_at(tlb, set, w);
+	unsigned int shift = key_shift(key);
+
+	if (!key || id_of(key, *out_at(tlb, set, w)) < tlb->h.flush_mark)
 		return;
 	if (--tlb->shift_count[shift] == 0) {
-		tlb->leaf_shifts &= ~(1ull << shift);
+		set_leaf_shifts(tlb, tlb->h.leaf_shifts & ~(1ull << shift));
 		tlb->table_shifts &= ~(1ull << shift);
 	}
 }
@@ -117,13 +131,34 @@ static void count(struct viommu_iotlb *tlb, uint64_t key)
 	if (key & KEY_NONLEAF)
 		tlb->table_shifts |= 1ull << shift;
 	else
-		tlb->leaf_shifts |= 1ull << shift;
+		set_leaf_shifts(tlb, tlb->h.leaf_shifts | 1ull << shift);
+}
+
+/*
+ * The sets: a table of a huge page or more is aligned to one and asks for it, since a hit is a
+ * random line anywhere in the table and 4 KiB pages would add a TLB miss to most of them.
+ */
+static uint64_t *alloc_sets(size_t bytes)
+{
+	const size_t huge = 2u << 20;
+	void *p;
+
+	if (bytes < huge)
+		/* aligned_alloc() wants a multiple of the alignment: round small tables up. */
+		return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
+#ifdef MADV_HUGEPAGE
+	if (p)
+		madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE); /* only a hint */
+#endif
+	return p;
 }
 
 int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iotlb **out)
 {
 	uint32_t capacity = cfg && cfg->capacity ? cfg->capacity : 1024;
 	uint32_t ways = cfg && cfg->ways ? cfg->ways : 4;
+	size_t set_bytes;
 	struct viommu_iotlb *tlb;
 
 	if (!out)
@@ -134,21 +169,25 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	tlb = calloc(1, sizeof(*tlb));
 	if (!tlb)
 		return VIOMMU_ENOMEM;
-	tlb->ways = ways;
-	tlb->ways_shift = (uint32_t)__builtin_ctz(ways);
+	tlb->h.ways = ways;
 	tlb->nsets = capacity / ways;
-	tlb->set_mask = tlb->nsets - 1;
-	/* Sizes are multiples of 64 because capacity is a power of two >= 4 or tiny. */
-	tlb->keys = aligned_alloc(64, ((size_t)capacity * sizeof(uint64_t) + 63) & ~(size_t)63);
-	tlb->slots = aligned_alloc(64, ((size_t)capacity * sizeof(struct slot) + 63) & ~(size_t)63);
+	tlb->h.set_mask = tlb->nsets - 1;
+	/* As many tags as entries, within bounds: enough that tags rarely displace each other. */
+	tlb->ntags = capacity < 16 ? 16 : capacity > MAX_TAGS ? MAX_TAGS : capacity;
+	tlb->h.tag_mask = tlb->ntags / 2 - 1;
+	set_bytes = (size_t)capacity * 2 * sizeof(uint64_t);
+	tlb->h.sets = alloc_sets(set_bytes);
+	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	tlb->owner = calloc(capacity, sizeof(uint16_t));
 	tlb->victim = calloc(tlb->nsets, 1);
-	if (!tlb->keys || !tlb->slots || !tlb->victim) {
+	if (!tlb->h.sets || !tlb->h.tags || !tlb->owner || !tlb->victim) {
 		viommu_iotlb_destroy(tlb);
 		return VIOMMU_ENOMEM;
 	}
-	memset(tlb->keys, 0, (size_t)capacity * sizeof(uint64_t));
-	memset(tlb->slots, 0, (size_t)capacity * sizeof(struct slot));
-	tlb->epoch = 1;
+	memset(tlb->h.sets, 0, set_bytes);
+	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	tlb->h.flush_mark = 1;
+	tlb->next_id = 1;
 	*out = tlb;
 	return 0;
 }
@@ -157,198 +196,222 @@ void viommu_iotlb_destroy(struct viommu_iotlb *tlb)
 {
 	if (!tlb)
 		return;
-	free(tlb->keys);
-	free(tlb->slots);
+	free(tlb->h.sets);
+	free(tlb->h.tags);
+	free(tlb->owner);
 	free(tlb->victim);
 	free(tlb);
 }
 
 uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb)
 {
-	return tlb->nsets * tlb->ways;
+	return tlb->nsets * tlb->h.ways;
 }
 
-/* Forget everything physically: used when the 32-bit epoch would wrap. */
+/* Forget everything physically: used when the ids run out. */
 static void hard_reset(struct viommu_iotlb *tlb)
 {
-	memset(tlb->slots, 0, (size_t)tlb->nsets * tlb->ways * sizeof(struct slot));
-	memset(tlb->dom_flushed, 0, sizeof(tlb->dom_flushed));
+	memset(tlb->h.sets, 0, (size_t)tlb->nsets * tlb->h.ways * 2 * sizeof(uint64_t));
+	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	memset(tlb->h.dom_mark, 0, sizeof(tlb->h.dom_mark));
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
-	tlb->leaf_shifts = tlb->table_shifts = 0;
-	tlb->all_flushed = 0;
-	tlb->epoch = 1;
-}
-
-/* Close the current epoch; returns the epoch that a flush should record. */
-static uint32_t advance_epoch(struct viommu_iotlb *tlb)
-{
-	if (tlb->epoch == UINT32_MAX) {
-		hard_reset(tlb);
-		return 0;
-	}
-	return tlb->epoch++;
+	set_leaf_shifts(tlb, 0);
+	tlb->table_shifts = 0;
+	tlb->h.flush_mark = 1;
+	tlb->next_id = 1;
 }
 
 void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 {
 	tlb->st.invalidations++;
 	tlb->st.flushes++;
-	tlb->all_flushed = advance_epoch(tlb);
+	tlb->h.flush_mark = tlb->next_id;
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
-	tlb->leaf_shifts = tlb->table_shifts = 0;
+	set_leaf_shifts(tlb, 0);
+	tlb->table_shifts = 0;
 }
 
-static inline bool tag_eq(const struct slot *s, const struct viommu_iotlb_tag *t)
+/* The live tag table entry for @tag, or NULL. */
+static struct viommu_iotlb__tagent *tag_find(const struct viommu_iotlb *tlb,
+					     const struct viommu_iotlb_tag *tag)
 {
-	/* One branch instead of three: a hit compares all fields anyway. */
-	return ((s->dom ^ t->dom) | (s->pasid ^ t->pasid) | (s->sid ^ t->sid)) == 0;
+	struct viommu_iotlb__tagent *t =
+		&tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
+
+	for (int i = 0; i < 2; i++, t++) {
+		if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t))
+			return t;
+	}
+	return NULL;
 }
 
-/* Bit w set when way w of the set at @base holds @key (live or not). */
-static inline uint32_t key_matches(const struct viommu_iotlb *tlb, size_t base, uint64_t key)
+/* The live tag table entry for @tag, interning the tag under a new id if it has none. */
+static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
+					    const struct viommu_iotlb_tag *tag)
 {
-	const uint64_t *k = &tlb->keys[base];
-	uint32_t mask = 0;
+	struct viommu_iotlb__tagent *t = tag_find(tlb, tag), *b;
 
-	/* No early exit: which way hits is random, and a mispredicted exit costs more. */
-	if (tlb->ways == 4) /* the default, unrolled */
-		return (uint32_t)(k[0] == key) | (uint32_t)(k[1] == key) << 1 |
-		       (uint32_t)(k[2] == key) << 2 | (uint32_t)(k[3] == key) << 3;
-	for (uint32_t w = 0; w < tlb->ways; w++)
-		mask |= (uint32_t)(k[w] == key) << w;
-	return mask;
+	if (t)
+		return t;
+	if (tlb->next_id > ID_MAX)
+		hard_reset(tlb);
+	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
+	/* The tag's own dead entry (a tag has one entry at most), else a dead or free one. */
+	if (viommu_iotlb__tag_eq(&b[0], tag))
+		t = &b[0];
+	else if (viommu_iotlb__tag_eq(&b[1], tag))
+		t = &b[1];
+	else if (!tag_live(tlb, &b[0]))
+		t = &b[0];
+	else if (!tag_live(tlb, &b[1]))
+		t = &b[1];
+	else
+		t = &b[tlb->tag_victim++ & 1]; /* its entries die with its id */
+	*t = (struct viommu_iotlb__tagent){
+		.dom = tag->dom, .pasid = tag->pasid, .sid = tag->sid, .id = tlb->next_id++
+	};
+	return t;
 }
 
 int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e)
 {
 	bool nonleaf = e->flags & VIOMMU_IOTLB_NONLEAF;
-	size_t base, victim = SIZE_MAX;
-	uint64_t key;
+	/* A walk-cache entry's output is a 4 KiB-aligned table address, not a page of its span. */
+	uint64_t out_addr = e->out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(e->shift));
+	const struct viommu_iotlb__tagent *t;
+	uint32_t victim = UINT32_MAX;
+	uint64_t key, out;
+	size_t set;
 
-	if (e->shift < VIOMMU_IOTLB_MIN_SHIFT || e->shift > VIOMMU_IOTLB_MAX_SHIFT)
+	if (e->shift < VIOMMU_IOTLB_MIN_SHIFT || e->shift > VIOMMU_IOTLB_MAX_SHIFT ||
+	    (out_addr & ~VIOMMU_IOTLB__OUT_ADDR_MASK))
 		return VIOMMU_EINVAL;
-	key = make_key(e->iova, e->shift, nonleaf);
-	base = set_base(tlb, key, e->tag.dom, e->tag.pasid);
-	for (uint32_t w = 0; w < tlb->ways; w++) {
-		size_t i = base + w;
-
-		if (tlb->keys[i] == key && tag_eq(&tlb->slots[i], &e->tag) && slot_live(tlb, i)) {
-			victim = i; /* replace in place */
+	t = tag_get(tlb, &e->tag);
+	key = viommu_iotlb__key(e->iova, e->shift, nonleaf);
+	set = set_of(tlb, key, viommu_iotlb__dp(&e->tag));
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	out = out_addr | (e->perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
+	      (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT |
+	      (uint64_t)(t->id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	for (uint32_t w = 0; w < tlb->h.ways; w++) {
+		/* The same key and id is this live tag's entry: ids are never shared. */
+		if (*key_at(tlb, set, w) == key &&
+		    *out_at(tlb, set, w) >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5) {
+			victim = w; /* replace in place */
 			break;
 		}
-		if (victim == SIZE_MAX && !slot_live(tlb, i))
-			victim = i;
+		if (victim == UINT32_MAX && !way_tag(tlb, set, w))
+			victim = w;
 	}
-	if (victim == SIZE_MAX) {
-		uint8_t *rr = &tlb->victim[base / tlb->ways];
+	if (victim == UINT32_MAX) {
+		uint8_t *rr = &tlb->victim[set / (2 * tlb->h.ways)];
 
-		victim = base + *rr;
-		*rr = (uint8_t)((*rr + 1) & (tlb->ways - 1));
+		victim = *rr;
+		*rr = (uint8_t)((*rr + 1) & (tlb->h.ways - 1));
 		tlb->st.evictions++;
 	}
-	uncount(tlb, victim);
-	tlb->keys[victim] = key;
-	/* A walk-cache entry's output is a 4 KiB-aligned table address, not a page of its span. */
-	tlb->slots[victim] = (struct slot){
-		.out = (e->out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(e->shift))) |
-		       (e->perm & OUT_PERM_MASK) | ((uint64_t)e->level << OUT_LEVEL_SHIFT),
-		.dom = e->tag.dom,
-		.pasid = e->tag.pasid,
-		.sid = e->tag.sid,
-		.stamp = tlb->epoch,
-	};
+	uncount(tlb, set, victim);
+	*key_at(tlb, set, victim) = key;
+	*out_at(tlb, set, victim) = out;
+	tlb->owner[way_index(set, victim)] = (uint16_t)(t - tlb->h.tags);
 	count(tlb, key);
 	tlb->st.insertions++;
 	return 0;
 }
 
-static void fill_entry(const struct viommu_iotlb *tlb, size_t i, struct viommu_iotlb_entry *e)
+static void fill_entry(const struct viommu_iotlb *tlb, size_t set, uint32_t w,
+		       const struct viommu_iotlb__tagent *t, struct viommu_iotlb_entry *e)
 {
-	const struct slot *s = &tlb->slots[i];
-	uint64_t key = tlb->keys[i];
+	uint64_t key = *key_at(tlb, set, w), out = *out_at(tlb, set, w);
 
-	e->tag.dom = s->dom;
-	e->tag.pasid = s->pasid;
-	e->tag.sid = s->sid;
+	e->tag.dom = t->dom;
+	e->tag.pasid = t->pasid;
+	e->tag.sid = t->sid;
 	e->shift = (uint8_t)key_shift(key);
 	e->iova = key & ~PAGE_LOW_MASK;
-	e->out = s->out & ~PAGE_LOW_MASK;
-	e->perm = s->out & OUT_PERM_MASK;
-	e->level = (uint8_t)(s->out >> OUT_LEVEL_SHIFT);
+	e->out = out & VIOMMU_IOTLB__OUT_ADDR_MASK;
+	e->perm = out & VIOMMU_IOTLB__OUT_PERM_MASK;
+	e->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
 	e->flags = (key & KEY_NONLEAF) ? VIOMMU_IOTLB_NONLEAF : 0;
 }
 
-/* Slot index of the live entry (tag, key), or SIZE_MAX. */
-static inline size_t find(const struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
-			  uint64_t key)
+/* Way of the entry of live tag @t with key @key (id not yet added) in @set, or UINT32_MAX. */
+static uint32_t find(const struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+		     size_t set, uint64_t key)
 {
-	size_t base = set_base(tlb, key, tag->dom, tag->pasid);
-	uint32_t mask = key_matches(tlb, base, key);
-
-	while (mask) {
-		size_t i = base + (unsigned int)__builtin_ctz(mask);
-		const struct slot *s = &tlb->slots[i];
-
-		mask &= mask - 1;
-		/* The liveness check reads the flush epochs only once a key matched. */
-		if (tag_eq(s, tag) && s->stamp > dom_floor(tlb, tag->dom))
-			return i;
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	for (uint32_t w = 0; w < tlb->h.ways; w++) {
+		if (*key_at(tlb, set, w) == key &&
+		    *out_at(tlb, set, w) >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5)
+			return w;
 	}
-	return SIZE_MAX;
+	return UINT32_MAX;
 }
 
 int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag, uint64_t iova,
 			struct viommu_iotlb_entry *e)
 {
-	uint64_t shifts = tlb->leaf_shifts;
+	return vi_iotlb_lookup(tlb, tag, iova, e);
+}
 
-	tlb->st.lookups++;
+int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			      uint64_t iova, struct viommu_iotlb_entry *e)
+{
+	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
+	uint64_t shifts = t ? tlb->h.leaf_shifts : 0;
+
 	/* Smallest pages first: they are the most common mapping in a guest. */
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
-		size_t i = find(tlb, tag, make_key(iova, shift, false));
+		uint64_t key = viommu_iotlb__key(iova, shift, false);
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		uint32_t w = find(tlb, t, set, key);
 
 		shifts &= shifts - 1;
-		if (i != SIZE_MAX) {
-			fill_entry(tlb, i, e);
+		if (w != UINT32_MAX) {
+			fill_entry(tlb, set, w, t, e);
 			return 0;
 		}
 	}
-	tlb->st.misses++;
+	tlb->h.misses++;
 	return VIOMMU_ENOENT;
 }
 
 int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 				uint64_t iova, uint8_t shift, struct viommu_iotlb_entry *e)
 {
-	size_t i = SIZE_MAX;
+	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
 
-	tlb->st.lookups++;
-	if (shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
-	    (tlb->table_shifts & (1ull << shift)))
-		i = find(tlb, tag, make_key(iova, shift, true));
-	if (i == SIZE_MAX) {
-		tlb->st.misses++;
-		return VIOMMU_ENOENT;
+	tlb->h.lookups++;
+	if (t && shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
+	    (tlb->table_shifts & (1ull << shift))) {
+		uint64_t key = viommu_iotlb__key(iova, shift, true);
+		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		uint32_t w = find(tlb, t, set, key);
+
+		if (w != UINT32_MAX) {
+			fill_entry(tlb, set, w, t, e);
+			return 0;
+		}
 	}
-	fill_entry(tlb, i, e);
-	return 0;
+	tlb->h.misses++;
+	return VIOMMU_ENOENT;
 }
 
-static bool slot_matches(const struct viommu_iotlb *tlb, size_t i,
-			 const struct viommu_iotlb_inval *inv)
+static bool way_matches(const struct viommu_iotlb *tlb, size_t set, uint32_t w,
+			const struct viommu_iotlb_inval *inv)
 {
-	const struct slot *s = &tlb->slots[i];
-	uint64_t key = tlb->keys[i];
+	const struct viommu_iotlb__tagent *t = way_tag(tlb, set, w);
+	uint64_t key = *key_at(tlb, set, w);
 	uint32_t m = inv->match;
 
-	if (!slot_live(tlb, i))
+	if (!t)
 		return false;
-	if ((m & VIOMMU_IOTLB_MATCH_DOM) && s->dom != inv->tag.dom)
+	if ((m & VIOMMU_IOTLB_MATCH_DOM) && t->dom != inv->tag.dom)
 		return false;
-	if ((m & VIOMMU_IOTLB_MATCH_PASID) && s->pasid != inv->tag.pasid)
+	if ((m & VIOMMU_IOTLB_MATCH_PASID) && t->pasid != inv->tag.pasid)
 		return false;
-	if ((m & VIOMMU_IOTLB_MATCH_SID) && s->sid != inv->tag.sid)
+	if ((m & VIOMMU_IOTLB_MATCH_SID) && t->sid != inv->tag.sid)
 		return false;
 	if ((m & VIOMMU_IOTLB_LEAF_ONLY) && (key & KEY_NONLEAF))
 		return false;
@@ -362,19 +425,22 @@ static bool slot_matches(const struct viommu_iotlb *tlb, size_t i,
 	return true;
 }
 
-static void drop(struct viommu_iotlb *tlb, size_t i)
+static void drop(struct viommu_iotlb *tlb, size_t set, uint32_t w)
 {
-	uncount(tlb, i);
-	tlb->slots[i].stamp = 0;
+	uncount(tlb, set, w);
+	*key_at(tlb, set, w) = 0;
+	*out_at(tlb, set, w) = 0;
 }
 
 static void scan_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb_inval *inv)
 {
-	size_t n = (size_t)tlb->nsets * tlb->ways;
+	for (size_t s = 0; s < tlb->nsets; s++) {
+		size_t set = s * 2 * tlb->h.ways;
 
-	for (size_t i = 0; i < n; i++) {
-		if (slot_matches(tlb, i, inv))
-			drop(tlb, i);
+		for (uint32_t w = 0; w < tlb->h.ways; w++) {
+			if (way_matches(tlb, set, w, inv))
+				drop(tlb, set, w);
+		}
 	}
 }
 
@@ -387,6 +453,8 @@ static uint64_t pages_in(uint64_t first, uint64_t last, unsigned int shift)
 static void probe_shifts(struct viommu_iotlb *tlb, const struct viommu_iotlb_inval *inv,
 			 uint64_t shifts, bool nonleaf)
 {
+	uint64_t dp = viommu_iotlb__dp(&inv->tag);
+
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t page = inv->first & page_mask(shift);
@@ -394,16 +462,14 @@ static void probe_shifts(struct viommu_iotlb *tlb, const struct viommu_iotlb_inv
 
 		shifts &= shifts - 1;
 		for (;;) {
-			uint64_t key = make_key(page, shift, nonleaf);
-			size_t base = set_base(tlb, key, inv->tag.dom, inv->tag.pasid);
-			uint32_t mask = key_matches(tlb, base, key);
+			uint64_t key = viommu_iotlb__key(page, shift, nonleaf);
+			size_t set = set_of(tlb, key, dp);
 
-			while (mask) {
-				size_t i = base + (unsigned int)__builtin_ctz(mask);
-
-				mask &= mask - 1;
-				if (slot_matches(tlb, i, inv))
-					drop(tlb, i);
+			/* Any tag's entry for the page: way_matches() checks the tag fields. */
+			for (uint32_t w = 0; w < tlb->h.ways; w++) {
+				if ((*key_at(tlb, set, w) & ~KEY_ID_MASK) == key &&
+				    way_matches(tlb, set, w, inv))
+					drop(tlb, set, w);
 			}
 			if (page == end)
 				break;
@@ -425,14 +491,17 @@ void viommu_iotlb_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb
 	if ((m & VIOMMU_IOTLB_MATCH_ADDR) && inv->first > inv->last)
 		return;
 	if (m == VIOMMU_IOTLB_MATCH_DOM) {
-		/* Every live slot hashed to this domain slot becomes stale at once. */
-		tlb->dom_flushed[inv->tag.dom % DOM_SLOTS] = advance_epoch(tlb);
+		/* Every tag hashed to this domain slot dies at once, and its entries with it. */
+		tlb->h.dom_mark[inv->tag.dom % VIOMMU_IOTLB__DOM_SLOTS] = tlb->next_id;
 		return;
 	}
 	if ((m & VIOMMU_IOTLB_MATCH_ADDR) && (m & probe_tag) == probe_tag) {
-		uint64_t shifts = tlb->leaf_shifts;
+		uint64_t shifts = tlb->h.leaf_shifts;
 		uint64_t tshifts = (m & VIOMMU_IOTLB_LEAF_ONLY) ? 0 : tlb->table_shifts;
 		uint64_t probes = 0, all = shifts | tshifts;
+
+		if (!all)
+			return; /* nothing of any size is resident */
 
 		while (all) {
 			unsigned int shift = (unsigned int)__builtin_ctzll(all);
@@ -454,6 +523,8 @@ void viommu_iotlb_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb
 void viommu_iotlb_get_stats(const struct viommu_iotlb *tlb, struct viommu_iotlb_stats *st)
 {
 	*st = tlb->st;
+	st->lookups = tlb->h.lookups;
+	st->misses = tlb->h.misses;
 	/* Hits are derived so that a hit writes one counter instead of two. */
 	st->hits = st->lookups - st->misses;
 }

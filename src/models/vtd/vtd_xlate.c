@@ -6,6 +6,7 @@
  */
 #include <viommu/pt.h>
 
+#include "core/iotlb_fast.h"
 #include "vtd_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -396,7 +397,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 
 	tag.dom = c.did;
 	tag.sid = sid;
-	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
+	if (vi_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */

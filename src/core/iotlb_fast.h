@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The IOTLB's hot path, for src/core/iotlb.c and the models inside the library: the prefix of
+ * struct viommu_iotlb that a hit reads and the inline lookup over it. Not public: embedders call
+ * viommu_iotlb_lookup(), which is this inline lookup behind one call.
+ */
+#ifndef VIOMMU_CORE_IOTLB_FAST_H
+#define VIOMMU_CORE_IOTLB_FAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <viommu/iotlb.h>
+
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
+#define VIOMMU_IOTLB__DOM_SLOTS 256
+#define VIOMMU_IOTLB__KEY_ID_SHIFT 7  /* key bits 11:7: id bits 4:0 */
+#define VIOMMU_IOTLB__OUT_ID_SHIFT 52 /* output bits 63:52: id bits 16:5 */
+#define VIOMMU_IOTLB__OUT_ADDR_MASK 0x000ffffffffff000ull
+#define VIOMMU_IOTLB__OUT_PERM_MASK 0xfull
+#define VIOMMU_IOTLB__OUT_LEVEL_SHIFT 4
+
+struct viommu_iotlb__tagent {
+	uint32_t dom;
+	uint32_t pasid;
+	uint32_t sid;
+	uint32_t id; /* 0: free */
+};
+
+struct viommu_iotlb__hot {
+	uint64_t *sets; /* per set: @ways keys, then @ways output words */
+	struct viommu_iotlb__tagent *tags;
+	uint64_t leaf_shifts; /* bit s set: leaf entries of page shift s may be live */
+	uint64_t fast_mask;   /* page mask of the smallest of them; 0: no inline lookup */
+	uint32_t fast_shift;
+	uint64_t lookups;
+	uint64_t misses;
+	uint32_t set_mask;
+	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
+	uint32_t ways;
+	uint32_t flush_mark;			    /* ids below it died in the last full flush */
+	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
+};
+
+/*
+ * The hash of dom and pasid that both the tag table and the sets start from. Field by field, not
+ * one 8-byte load: callers often fill the tag just before, and a load spanning two fresh 4-byte
+ * stores cannot be forwarded from them.
+ */
+static inline uint64_t viommu_iotlb__dp(const struct viommu_iotlb_tag *t)
+{
+	return ((uint64_t)t->dom << 32 | t->pasid) * 0x9e3779b97f4a7c15ull;
+}
+
+static inline uint32_t viommu_iotlb__tag_bucket(const struct viommu_iotlb__hot *h, uint64_t dp,
+						uint32_t sid)
+{
+	return ((uint32_t)((dp ^ (uint64_t)sid * 0xff51afd7ed558ccdull) >> 40) & h->tag_mask) * 2;
+}
+
+static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
+					const struct viommu_iotlb_tag *b)
+{
+	/* One branch instead of three: a hit compares all fields anyway. */
+	return ((a->dom ^ b->dom) | (a->pasid ^ b->pasid) | (a->sid ^ b->sid)) == 0;
+}
+
+static inline bool viommu_iotlb__id_live(const struct viommu_iotlb__hot *h, uint32_t dom,
+					 uint32_t id)
+{
+	uint32_t d = h->dom_mark[dom % VIOMMU_IOTLB__DOM_SLOTS];
+
+	return id >= (d > h->flush_mark ? d : h->flush_mark);
+}
+
+/* Key of the page of size 1 << @shift holding @iova, before the id is added. */
+static inline uint64_t viommu_iotlb__key(uint64_t iova, unsigned int shift, bool nonleaf)
+{
+	return (iova & ~((1ull << shift) - 1)) | shift | (nonleaf ? 1ull << 6 : 0);
+}
+
+/* Set of (@key, dom, pasid): it hashes no sid, so that range invalidations can probe by domain. */
+static inline uint32_t viommu_iotlb__set(const struct viommu_iotlb__hot *h, uint64_t key,
+					 uint64_t dp)
+{
+	return (uint32_t)((key ^ dp) * 0xc2b2ae3d27d4eb4full >> 32) & h->set_mask;
+}
+
+/*
+ * Bit w set when way w of the 4-way @set holds @key; *@out is the output word of the matching way
+ * when exactly one does. No branch depends on which way matched: that is random, and a
+ * misprediction once the line arrives would stop the next lookups from overlapping this one.
+ */
+static inline uint32_t viommu_iotlb__match4(const uint64_t *set, uint64_t key, uint64_t *out)
+{
+#if defined(__SSE2__) && defined(__x86_64__)
+	/* Two 16-byte compares and a masked select: fewer loads wait on the line than four. */
+	const __m128i *v = (const __m128i *)set;
+	__m128i k = _mm_set1_epi64x((long long)key);
+	__m128i a = _mm_cmpeq_epi32(_mm_load_si128(v), k);
+	__m128i b = _mm_cmpeq_epi32(_mm_load_si128(v + 1), k);
+	__m128i o;
+
+	/* A way matches when both of its halves do. */
+	a = _mm_and_si128(a, _mm_shuffle_epi32(a, 0xb1));
+	b = _mm_and_si128(b, _mm_shuffle_epi32(b, 0xb1));
+	o = _mm_or_si128(_mm_and_si128(a, _mm_load_si128(v + 2)),
+			 _mm_and_si128(b, _mm_load_si128(v + 3)));
+	*out = (uint64_t)_mm_cvtsi128_si64(_mm_or_si128(o, _mm_unpackhi_epi64(o, o)));
+	return (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(a)) |
+	       (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(b)) << 2;
+#else
+	uint32_t m = (uint32_t)(set[0] == key) | (uint32_t)(set[1] == key) << 1 |
+		     (uint32_t)(set[2] == key) << 2 | (uint32_t)(set[3] == key) << 3;
+
+	/* Keeps the compiler from turning the mask back into a chain of branches. */
+	__asm__("" : "+r"(m));
+	*out = set[4 + __builtin_ctz(m | 8)];
+	return m;
+#endif
+}
+
+/* The general case of viommu_iotlb_lookup(), after the lookup was counted. */
+int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			      uint64_t iova, struct viommu_iotlb_entry *e);
+
+/*
+ * viommu_iotlb_lookup() for code inside the library: inline for the common case (a 4-way cache,
+ * a hit on the smallest resident page size or a miss when that is the only one); the rest is
+ * viommu_iotlb__lookup_slow().
+ */
+static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+				  uint64_t iova, struct viommu_iotlb_entry *e)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	uint64_t dp = viommu_iotlb__dp(tag), key, out;
+	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
+	const uint64_t *set;
+	uint32_t m;
+
+	h->lookups++;
+	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
+		goto slow;
+	if (!h->fast_mask || !viommu_iotlb__id_live(h, tag->dom, t->id))
+		goto slow;
+	key = (iova & h->fast_mask) | h->fast_shift;
+	set = &h->sets[(size_t)viommu_iotlb__set(h, key, dp) * 8];
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	m = viommu_iotlb__match4(set, key, &out);
+	if (!m) {
+		if (h->leaf_shifts & (h->leaf_shifts - 1))
+			goto slow; /* larger pages to probe */
+		h->misses++;
+		return VIOMMU_ENOENT;
+	}
+	/* Two ways with the key are two tags whose ids share the low bits: rare. */
+	if ((m & (m - 1)) || out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
+		goto slow;
+	e->tag = *tag;
+	e->iova = key & ~0xfffull;
+	e->out = out & VIOMMU_IOTLB__OUT_ADDR_MASK;
+	e->shift = (uint8_t)h->fast_shift;
+	e->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	e->flags = 0;
+	e->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
+slow:
+	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
+}
+
+#endif /* VIOMMU_CORE_IOTLB_FAST_H */
