@@ -310,12 +310,30 @@ static void rx_run(struct vnet_port *p)
 
 void vnet_port_run(struct vnet_port *p)
 {
+	uint64_t tx0 = p->stats.tx_frames, rx0 = p->stats.rx_frames;
+
 	if (!p->connected)
 		return;
 	p->pending = false;
 	p->missed = false;
+	/*
+	 * Lazy-mode guests flush everything every few milliseconds: ask for all ring pages in one
+	 * go rather than one miss round trip after another (avail, descriptors, used, per queue).
+	 */
+	if (p->dev.iommu && p->dev.rings_cold) {
+		bool cold = false;
+
+		for (unsigned int vq = VH_NUM_VQS; vq--;)
+			if (vh_vq_ready(&p->dev, vq) && vq_prefetch_rings(&p->dev, vq) == -EAGAIN)
+				cold = true;
+		p->dev.rings_cold = cold;
+	}
 	tx_run(p);
 	rx_run(p);
+	vh_debug(&p->dev, "run tx %llu rx %llu backlog %u held %d missed %d pending %d",
+		 (unsigned long long)(p->stats.tx_frames - tx0),
+		 (unsigned long long)(p->stats.rx_frames - rx0), p->bl_count, p->tx_held, p->missed,
+		 p->pending);
 	/* Frames this round sent to other ports are received when those ports run. */
 	vh_xlate_done(&p->dev, VNET_TXQ);
 	vh_xlate_done(&p->dev, VNET_RXQ);
