@@ -153,8 +153,10 @@ static void publish(struct vnet_port *p, unsigned int vq)
 	if (q->used_next == q->used_idx)
 		return;
 	ret = vq_used_publish(&p->dev, vq, q->used_next);
-	if (ret < 0 && ret != -EAGAIN)
-		vq_break(&p->dev, vq, "used ring outside guest memory");
+	/* A miss on the used index must be retried like any other (the miss poll), or the used
+	 * entries written so far would wait for the guest's next kick. */
+	if (ret < 0)
+		vq_failed(p, vq, ret, "used ring outside guest memory");
 }
 
 static void tx_run(struct vnet_port *p)
