@@ -13,6 +13,9 @@ say() { echo "VIOMMU-TEST [$(cut -d" " -f1 /proc/uptime)] $*" > /dev/console; }
 fail() {
 	say "FAIL $*"
 	dmesg | tail -n 30 > /dev/console
+	# A pktgen run left going keeps transmitting while poweroff stops the device, and the
+	# guest then spins in softirq (soft lockup) instead of powering off.
+	[ -w /proc/net/pktgen/pgctrl ] && echo stop > /proc/net/pktgen/pgctrl
 	poweroff -f
 }
 
@@ -112,6 +115,15 @@ for size in 60 1514; do
 	er0=$(udp InErrors)
 	pktgen_setup $size $FRAMES
 	echo start > $PG/pgctrl
+	# The write can return before the run has even begun: pktgen gives its thread 125 ms to
+	# start and then waits only while the device runs, and a TCG guest blocked in a vIOMMU
+	# flush (QEMU waits for the back-end's INVALIDATE replies) misses that. Wait for this
+	# size's result (the previous size's stays until the run begins).
+	i=0
+	while ! grep -q "^Result: OK: .*(${size}byte" $PG/eth0 && [ $i -lt 600 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
 	# "Result: OK: <usec>(...) usec, <frames sent> (<size>byte,<frags>frags)"
 	sent=$(sed -n 's/^Result: OK: .* usec, \([0-9]*\) (.*/\1/p' $PG/eth0)
 	[ "$sent" = "$FRAMES" ] || fail "pktgen sent '$sent' of $FRAMES: $(grep -E 'Result|sofar' $PG/eth0)"
