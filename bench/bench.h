@@ -56,5 +56,6 @@ extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_virtio_iommu;
 extern const struct bench_suite bench_suite_devtlb;
+extern const struct bench_suite bench_suite_vhost;
 
 #endif

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the build and tests need. As root it installs what is missing
 # with apt-get; otherwise it prints the exact command and fails, so nothing is half-done.
-# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration, run
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration, run, bench
 set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
@@ -10,6 +10,9 @@ test_pkgs="libcmocka-dev clang llvm libclang-rt-14-dev clang-format"
 integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-utils"
 # viommu-sim renders its plots with gnuplot (make run).
 run_pkgs="gnuplot-nox"
+# viommu-bench vhost runs the integration guest against DPDK's testpmd too (dpdk-dev ships it);
+# only the benchmark needs it, so `make test` does not install it.
+bench_pkgs="dpdk-dev"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -19,6 +22,7 @@ for group in "$@"; do
 	test) want="$want $build_pkgs $test_pkgs" ;;
 	integration) want="$want $build_pkgs $integration_pkgs" ;;
 	run) want="$want $build_pkgs $run_pkgs" ;;
+	bench) want="$want $build_pkgs $integration_pkgs $bench_pkgs" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac
 done

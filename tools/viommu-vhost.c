@@ -44,6 +44,7 @@ struct app {
 	struct totals total[VNET_MAX_PORTS]; /* from connections that have ended */
 	const char *audit_path;
 	bool verbose;
+	bool debug;
 	unsigned int connections;
 };
 
@@ -64,6 +65,8 @@ static void usage(FILE *out)
 		"      --audit=FILE        log IOTLB updates, invalidations and used translations\n"
 		"                          (binary, for tests that check invalidation correctness)\n"
 		"  -v, --verbose           log every vhost-user message\n"
+		"      --debug             also log misses, IOTLB messages and datapath rounds,\n"
+		"                          timestamped (for finding stalls)\n"
 		"      --print-capabilities  print the vhost-user back-end capabilities (JSON)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -215,6 +218,7 @@ static int connect_port(struct app *a, struct vnet_port *p, int sock)
 		return ret;
 	}
 	p->dev.verbose = a->verbose;
+	p->dev.debug = a->debug;
 	if (a->audit_path) {
 		char path[4096];
 
@@ -368,6 +372,7 @@ int main(int argc, char **argv)
 		{ "reflect", no_argument, NULL, 'r' },
 		{ "audit", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", no_argument, NULL, 'd' },
 		{ "print-capabilities", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -407,6 +412,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			a.verbose = true;
+			break;
+		case 'd':
+			a.debug = true;
 			break;
 		case 'c':
 			print_capabilities();

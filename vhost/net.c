@@ -153,8 +153,10 @@ static void publish(struct vnet_port *p, unsigned int vq)
 	if (q->used_next == q->used_idx)
 		return;
 	ret = vq_used_publish(&p->dev, vq, q->used_next);
-	if (ret < 0 && ret != -EAGAIN)
-		vq_break(&p->dev, vq, "used ring outside guest memory");
+	/* A miss on the used index must be retried like any other (the miss poll), or the used
+	 * entries written so far would wait for the guest's next kick. */
+	if (ret < 0)
+		vq_failed(p, vq, ret, "used ring outside guest memory");
 }
 
 static void tx_run(struct vnet_port *p)
@@ -310,12 +312,30 @@ static void rx_run(struct vnet_port *p)
 
 void vnet_port_run(struct vnet_port *p)
 {
+	uint64_t tx0 = p->stats.tx_frames, rx0 = p->stats.rx_frames;
+
 	if (!p->connected)
 		return;
 	p->pending = false;
 	p->missed = false;
+	/*
+	 * Lazy-mode guests flush everything every few milliseconds: ask for all ring pages in one
+	 * go rather than one miss round trip after another (avail, descriptors, used, per queue).
+	 */
+	if (p->dev.iommu && p->dev.rings_cold) {
+		bool cold = false;
+
+		for (unsigned int vq = VH_NUM_VQS; vq--;)
+			if (vh_vq_ready(&p->dev, vq) && vq_prefetch_rings(&p->dev, vq) == -EAGAIN)
+				cold = true;
+		p->dev.rings_cold = cold;
+	}
 	tx_run(p);
 	rx_run(p);
+	vh_debug(&p->dev, "run tx %llu rx %llu backlog %u held %d missed %d pending %d",
+		 (unsigned long long)(p->stats.tx_frames - tx0),
+		 (unsigned long long)(p->stats.rx_frames - rx0), p->bl_count, p->tx_held, p->missed,
+		 p->pending);
 	/* Frames this round sent to other ports are received when those ports run. */
 	vh_xlate_done(&p->dev, VNET_TXQ);
 	vh_xlate_done(&p->dev, VNET_RXQ);

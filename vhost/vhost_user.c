@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <viommu/devtlb.h>
@@ -35,6 +37,22 @@ static void vh_log(const struct vh_dev *dev, uint32_t request, int err)
 {
 	fprintf(stderr, "viommu-vhost: %s: request %u refused: %s\n",
 		dev->name ? dev->name : "vhost", request, strerror(-err));
+}
+
+void vh_debug(const struct vh_dev *dev, const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	if (!dev->debug)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "viommu-vhost: %s: [%lld.%06ld] ", dev->name ? dev->name : "vhost",
+		(long long)ts.tv_sec, ts.tv_nsec / 1000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 static void close_fd(int *fd)
@@ -73,10 +91,14 @@ static void vh_send_miss(void *opaque, uint64_t iova, uint32_t perm)
 	m.iotlb.iova = iova;
 	m.iotlb.perm = (uint8_t)(perm & VHOST_ACCESS_RW);
 	m.iotlb.type = VHOST_IOTLB_MISS;
-	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(m))
+	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    (ssize_t)sizeof(m)) {
 		dev->stats.misses_sent++;
-	else
+		vh_debug(dev, "MISS 0x%llx perm %u", (unsigned long long)iova, perm);
+	} else {
 		dev->stats.misses_unsent++; /* devtlb asks again after its retry interval */
+		vh_debug(dev, "MISS 0x%llx perm %u not sent", (unsigned long long)iova, perm);
+	}
 }
 
 static uint64_t vh_clock(void *opaque)
@@ -128,6 +150,7 @@ static void vh_tlb_flush(struct vh_dev *dev)
 {
 	viommu_devtlb_flush(dev->tlb);
 	viommu_devtlb_synchronize(dev->tlb);
+	dev->rings_cold = true;
 }
 
 static void audit(struct vh_dev *dev, uint64_t type, uint64_t iova, uint64_t size)
@@ -403,6 +426,7 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 	if (iommu != dev->iommu || !dev->features_set) {
 		/* Translations of one address space mean nothing in the other. */
 		stop_queues(dev);
+		dev->rings_cold = true;
 		if (iommu)
 			viommu_devtlb_start(dev->tlb);
 		else
@@ -572,6 +596,7 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	q->used_addr = a.used_user_addr;
 	q->addr_set = true;
 	q->broken = false;
+	dev->rings_cold = true;
 	resume(dev);
 	return 0;
 }
@@ -607,6 +632,8 @@ static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 			return -EINVAL;
 		dev->stats.iotlb_updates++;
 		audit(dev, VH_AUDIT_UPDATE, m.iova, m.size);
+		vh_debug(dev, "UPDATE 0x%llx size 0x%llx perm %u", (unsigned long long)m.iova,
+			 (unsigned long long)m.size, m.perm);
 		resume(dev);
 		return 0;
 	case VHOST_IOTLB_INVALIDATE:
@@ -615,8 +642,11 @@ static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 		viommu_devtlb_invalidate(dev->tlb, m.iova, m.size);
 		/* Acknowledge only once no queue can still use the removed translations. */
 		viommu_devtlb_synchronize(dev->tlb);
+		dev->rings_cold = true;
 		dev->stats.iotlb_invalidates++;
 		audit(dev, VH_AUDIT_INVALIDATE, m.iova, m.size);
+		vh_debug(dev, "INVALIDATE 0x%llx size 0x%llx", (unsigned long long)m.iova,
+			 (unsigned long long)m.size);
 		return 0;
 	default:
 		return -EINVAL;

@@ -96,8 +96,10 @@ struct vh_dev {
 	struct viommu_devtlb *tlb; /* de-duplicates misses itself */
 	struct viommu_devtlb_reader *reader[VH_NUM_VQS];
 	struct vh_stats stats;
-	void *audit;  /* FILE * of the audit log, or NULL */
-	bool verbose; /* log every message to stderr */
+	void *audit;	 /* FILE * of the audit log, or NULL */
+	bool verbose;	 /* log every message to stderr */
+	bool debug;	 /* log misses, IOTLB messages and datapath rounds with timestamps */
+	bool rings_cold; /* translations were dropped: the datapath asks for every ring page */
 	const struct vh_dev_ops *ops;
 	void *opaque;
 	const char *name; /* for log messages */
@@ -161,6 +163,9 @@ struct vh_audit_rec {
 	uint64_t size; /* INVALIDATE: as received (0 or a wrapping end means "to the end") */
 };
 int vh_dev_audit(struct vh_dev *dev, const char *path);
+
+/* With dev->debug: one timestamped line on stderr (for finding stalls after the fact). */
+void vh_debug(const struct vh_dev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Signal the guest that queue @vq has used buffers (unless it suppressed interrupts). */
 void vh_vq_call(struct vh_dev *dev, unsigned int vq);

@@ -44,6 +44,14 @@ int vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id,
 /* Publish used index @idx (after the elements) and interrupt the guest unless it opted out. */
 int vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx);
 
+/*
+ * Look up every page of the queue's rings, sending a MISS for each one not cached, all at once:
+ * after an invalidation emptied the device IOTLB the datapath would otherwise find them one
+ * miss round trip at a time. 0 when all are cached, -EAGAIN when some were asked for. Ring pages
+ * stay mapped while the queue runs, so asking for them never makes the vIOMMU fault.
+ */
+int vq_prefetch_rings(struct vh_dev *dev, unsigned int vq);
+
 /* Mark the queue broken after the guest corrupted it (see vh_vq.broken). */
 void vq_break(struct vh_dev *dev, unsigned int vq, const char *why);
 
