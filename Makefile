@@ -7,7 +7,7 @@ REL_BUILD   ?= build-release
 MESON       ?= meson
 FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps run-deps run build test test-gcc install-check test-san test-tsan format-check format bench clean
+.PHONY: all deps test-deps run-deps bench-deps run build test test-gcc install-check test-san test-tsan format-check format bench clean
 
 all: build
 
@@ -19,6 +19,9 @@ test-deps:
 
 run-deps:
 	@scripts/deps.sh run
+
+bench-deps:
+	@scripts/deps.sh bench
 
 # The simulator's default scenario (seed 000's comparison and the cures): the table on stdout,
 # JSON, CSV and plots in sim-out/.
@@ -86,8 +89,7 @@ $(REL_BUILD)/build.ninja:
 	$(MESON) setup $(REL_BUILD) --buildtype=release -Dtests=false
 
 # The vhost suite boots the integration guest against viommu-vhost and DPDK's testpmd.
-bench: $(REL_BUILD)/build.ninja
-	@scripts/deps.sh bench
+bench: bench-deps $(REL_BUILD)/build.ninja
 	$(MESON) compile -C $(REL_BUILD)
 	$(REL_BUILD)/bench/viommu-bench all
 
