@@ -13,6 +13,11 @@
  * until the space is used up, when everything is dropped, so an entry is live exactly while the
  * tag table entry it names (owner[]) still holds its id and that id is live: newer than the last
  * full flush and the last flush of its domain's slot.
+ *
+ * A ref is a tag table place and a generation drawn from a counter that never goes back, so each
+ * value is handed out for one (place, tag) pair only: a lookup by ref compares it with the one its
+ * place holds now. A tag interned again in its own place keeps the ref, so flushes do not make
+ * models take new ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,8 @@
 #define PAGE_LOW_MASK 0xfffull
 #define ID_MAX ((1u << 17) - 1)
 #define MAX_TAGS 4096u
+#define REF_PLACE_BITS 12 /* a ref: generation above, tag table place in bits 11:0 */
+#define REF_GEN_MAX ((1ull << (64 - REF_PLACE_BITS)) - 1)
 
 struct viommu_iotlb {
 	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
@@ -38,6 +45,7 @@ struct viommu_iotlb {
 	uint32_t ntags;		      /* tag table entries */
 	uint32_t next_id;	      /* id for the next interned tag */
 	uint32_t tag_victim;	      /* alternates the way a full tag bucket gives up */
+	uint64_t next_gen;	      /* generation of the next ref handed out */
 	uint64_t table_shifts;	      /* as leaf_shifts, for NONLEAF entries */
 	uint32_t shift_count[64];     /* counted ways per shift (leaf and nonleaf together) */
 	struct viommu_iotlb_stats st; /* lookups and misses are kept in h */
@@ -97,6 +105,19 @@ static const struct viommu_iotlb__tagent *way_tag(const struct viommu_iotlb *tlb
 	if (!key || t->id != id_of(key, *out_at(tlb, set, w)) || !tag_live(tlb, t))
 		return NULL;
 	return t;
+}
+
+/* The ref value of a place that has none: its place bits are another place's. */
+static inline uint64_t ref_none(size_t place)
+{
+	return ~(uint64_t)place;
+}
+
+static void tags_reset(struct viommu_iotlb *tlb)
+{
+	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	for (uint32_t i = 0; i < tlb->ntags; i++)
+		tlb->h.tags[i].ref = ref_none(i);
 }
 
 /* Every change of leaf_shifts goes here, to keep the inline lookup's view of it. */
@@ -175,6 +196,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	/* As many tags as entries, within bounds: enough that tags rarely displace each other. */
 	tlb->ntags = capacity < 16 ? 16 : capacity > MAX_TAGS ? MAX_TAGS : capacity;
 	tlb->h.tag_mask = tlb->ntags / 2 - 1;
+	tlb->h.ref_mask = tlb->ntags - 1;
 	set_bytes = (size_t)capacity * 2 * sizeof(uint64_t);
 	tlb->h.sets = alloc_sets(set_bytes);
 	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
@@ -185,9 +207,10 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 		return VIOMMU_ENOMEM;
 	}
 	memset(tlb->h.sets, 0, set_bytes);
-	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	tags_reset(tlb);
 	tlb->h.flush_mark = 1;
 	tlb->next_id = 1;
+	tlb->next_gen = 1;
 	*out = tlb;
 	return 0;
 }
@@ -212,7 +235,7 @@ uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb)
 static void hard_reset(struct viommu_iotlb *tlb)
 {
 	memset(tlb->h.sets, 0, (size_t)tlb->nsets * tlb->h.ways * 2 * sizeof(uint64_t));
-	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	tags_reset(tlb); /* refs die too: new ids would make them name other tags' entries */
 	memset(tlb->h.dom_mark, 0, sizeof(tlb->h.dom_mark));
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
@@ -250,12 +273,14 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 					    const struct viommu_iotlb_tag *tag)
 {
 	struct viommu_iotlb__tagent *t = tag_find(tlb, tag), *b;
+	uint64_t dp = viommu_iotlb__dp(tag), ref;
+	size_t place;
 
 	if (t)
 		return t;
 	if (tlb->next_id > ID_MAX)
 		hard_reset(tlb);
-	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
+	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, dp, tag->sid)];
 	/* The tag's own dead entry (a tag has one entry at most), else a dead or free one. */
 	if (viommu_iotlb__tag_eq(&b[0], tag))
 		t = &b[0];
@@ -267,9 +292,17 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 		t = &b[1];
 	else
 		t = &b[tlb->tag_victim++ & 1]; /* its entries die with its id */
-	*t = (struct viommu_iotlb__tagent){
-		.dom = tag->dom, .pasid = tag->pasid, .sid = tag->sid, .id = tlb->next_id++
-	};
+	place = (size_t)(t - tlb->h.tags);
+	ref = t->ref;
+	if (!viommu_iotlb__tag_eq(t, tag) || ref == ref_none(place))
+		ref = tlb->next_gen > REF_GEN_MAX ? ref_none(place) :
+						    tlb->next_gen++ << REF_PLACE_BITS | place;
+	*t = (struct viommu_iotlb__tagent){ .dom = tag->dom,
+					    .pasid = tag->pasid,
+					    .sid = tag->sid,
+					    .id = tlb->next_id++,
+					    .dp = dp,
+					    .ref = ref };
 	return t;
 }
 
@@ -354,27 +387,88 @@ int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag 
 	return vi_iotlb_lookup(tlb, tag, iova, e);
 }
 
-int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
-			      uint64_t iova, struct viommu_iotlb_entry *e)
+/*
+ * Way of the leaf entry of live tag @t covering @iova, and its set in *@setp; UINT32_MAX on a
+ * miss, counted.
+ */
+static uint32_t find_leaf(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+			  uint64_t iova, size_t *setp)
 {
-	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
-	uint64_t shifts = t ? tlb->h.leaf_shifts : 0;
+	uint64_t shifts = tlb->h.leaf_shifts;
 
 	/* Smallest pages first: they are the most common mapping in a guest. */
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t key = viommu_iotlb__key(iova, shift, false);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		size_t set = set_of(tlb, key, t->dp);
 		uint32_t w = find(tlb, t, set, key);
 
 		shifts &= shifts - 1;
 		if (w != UINT32_MAX) {
-			fill_entry(tlb, set, w, t, e);
-			return 0;
+			*setp = set;
+			return w;
 		}
 	}
 	tlb->h.misses++;
-	return VIOMMU_ENOENT;
+	return UINT32_MAX;
+}
+
+int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			      uint64_t iova, struct viommu_iotlb_entry *e)
+{
+	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
+	size_t set;
+	uint32_t w;
+
+	if (!t) {
+		tlb->h.misses++;
+		return VIOMMU_ENOENT;
+	}
+	w = find_leaf(tlb, t, iova, &set);
+	if (w == UINT32_MAX)
+		return VIOMMU_ENOENT;
+	fill_entry(tlb, set, w, t, e);
+	return 0;
+}
+
+int viommu_iotlb_tag_ref(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			 uint64_t *ref)
+{
+	const struct viommu_iotlb__tagent *t = tag_get(tlb, tag);
+
+	if (t->ref == ref_none((size_t)(t - tlb->h.tags)))
+		return VIOMMU_ENOSPC;
+	*ref = t->ref;
+	return 0;
+}
+
+int viommu_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+			    struct viommu_iotlb_hit *hit)
+{
+	return vi_iotlb_lookup_ref(tlb, ref, iova, hit);
+}
+
+int viommu_iotlb__lookup_ref_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+				  uint64_t iova, struct viommu_iotlb_hit *hit)
+{
+	uint64_t key, out;
+	size_t set;
+	uint32_t w;
+
+	if (!tag_live(tlb, t)) {
+		tlb->h.misses++;
+		return VIOMMU_ENOENT;
+	}
+	w = find_leaf(tlb, t, iova, &set);
+	if (w == UINT32_MAX)
+		return VIOMMU_ENOENT;
+	key = *key_at(tlb, set, w);
+	out = *out_at(tlb, set, w);
+	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ((1ull << key_shift(key)) - 1));
+	hit->shift = (uint8_t)key_shift(key);
+	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
 }
 
 int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
@@ -386,7 +480,7 @@ int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_io
 	if (t && shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
 	    (tlb->table_shifts & (1ull << shift))) {
 		uint64_t key = viommu_iotlb__key(iova, shift, true);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		size_t set = set_of(tlb, key, t->dp);
 		uint32_t w = find(tlb, t, set, key);
 
 		if (w != UINT32_MAX) {

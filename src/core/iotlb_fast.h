@@ -23,11 +23,14 @@
 #define VIOMMU_IOTLB__OUT_PERM_MASK 0xfull
 #define VIOMMU_IOTLB__OUT_LEVEL_SHIFT 4
 
+/* 32 bytes: a 2-way bucket is one line. */
 struct viommu_iotlb__tagent {
 	uint32_t dom;
 	uint32_t pasid;
 	uint32_t sid;
-	uint32_t id; /* 0: free */
+	uint32_t id;  /* 0: free */
+	uint64_t dp;  /* viommu_iotlb__dp() of the tag: a lookup by ref hashes nothing */
+	uint64_t ref; /* the ref naming this place and tag; one no ref equals when none */
 };
 
 struct viommu_iotlb__hot {
@@ -40,6 +43,7 @@ struct viommu_iotlb__hot {
 	uint64_t misses;
 	uint32_t set_mask;
 	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
+	uint32_t ref_mask; /* tag table entries - 1: the place bits of a ref */
 	uint32_t ways;
 	uint32_t flush_mark;			    /* ids below it died in the last full flush */
 	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
@@ -123,9 +127,14 @@ static inline uint32_t viommu_iotlb__match4(const uint64_t *set, uint64_t key, u
 #endif
 }
 
-/* The general case of viommu_iotlb_lookup(), after the lookup was counted. */
+/* The general cases of viommu_iotlb_lookup() and viommu_iotlb_lookup_ref(), once counted. */
 int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 			      uint64_t iova, struct viommu_iotlb_entry *e);
+/* Never inlined into viommu_iotlb_lookup_ref(): that stays a leaf saving no registers. */
+__attribute__((noinline)) int viommu_iotlb__lookup_ref_slow(struct viommu_iotlb *tlb,
+							    const struct viommu_iotlb__tagent *t,
+							    uint64_t iova,
+							    struct viommu_iotlb_hit *hit);
 
 /*
  * viommu_iotlb_lookup() for code inside the library: inline for the common case (a 4-way cache,
@@ -169,6 +178,46 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	return 0;
 slow:
 	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
+}
+
+/*
+ * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
+ * tag (the ref names its place, checked by one compare) and without copying it out.
+ */
+static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				      struct viommu_iotlb_hit *hit)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
+	uint64_t key, out;
+	const uint64_t *set;
+	uint32_t m;
+
+	/* Another tag took the place, or the ids ran out since the ref was taken. */
+	if (t->ref != ref)
+		return VIOMMU_ESTALE;
+	h->lookups++;
+	if (!h->fast_mask || !viommu_iotlb__id_live(h, t->dom, t->id))
+		goto slow;
+	key = (iova & h->fast_mask) | h->fast_shift;
+	set = &h->sets[(size_t)viommu_iotlb__set(h, key, t->dp) * 8];
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	m = viommu_iotlb__match4(set, key, &out);
+	if (!m) {
+		if (h->leaf_shifts & (h->leaf_shifts - 1))
+			goto slow;
+		h->misses++;
+		return VIOMMU_ENOENT;
+	}
+	if ((m & (m - 1)) || out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
+		goto slow;
+	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ~h->fast_mask);
+	hit->shift = (uint8_t)h->fast_shift;
+	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
+slow:
+	return viommu_iotlb__lookup_ref_slow(tlb, t, iova, hit);
 }
 
 #endif /* VIOMMU_CORE_IOTLB_FAST_H */
