@@ -113,6 +113,14 @@ static inline uint64_t ref_none(size_t place)
 	return ~(uint64_t)place;
 }
 
+/* Every change of flush_mark goes here, to keep the domain marks at or above it. */
+static void set_flush_mark(struct viommu_iotlb *tlb, uint32_t mark)
+{
+	tlb->h.flush_mark = mark;
+	for (uint32_t i = 0; i < VIOMMU_IOTLB__DOM_SLOTS; i++)
+		tlb->h.dom_mark[i] = mark;
+}
+
 static void tags_reset(struct viommu_iotlb *tlb)
 {
 	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
@@ -208,7 +216,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	}
 	memset(tlb->h.sets, 0, set_bytes);
 	tags_reset(tlb);
-	tlb->h.flush_mark = 1;
+	set_flush_mark(tlb, 1);
 	tlb->next_id = 1;
 	tlb->next_gen = 1;
 	*out = tlb;
@@ -236,11 +244,10 @@ static void hard_reset(struct viommu_iotlb *tlb)
 {
 	memset(tlb->h.sets, 0, (size_t)tlb->nsets * tlb->h.ways * 2 * sizeof(uint64_t));
 	tags_reset(tlb); /* refs die too: new ids would make them name other tags' entries */
-	memset(tlb->h.dom_mark, 0, sizeof(tlb->h.dom_mark));
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
 	tlb->table_shifts = 0;
-	tlb->h.flush_mark = 1;
+	set_flush_mark(tlb, 1);
 	tlb->next_id = 1;
 }
 
@@ -248,7 +255,7 @@ void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 {
 	tlb->st.invalidations++;
 	tlb->st.flushes++;
-	tlb->h.flush_mark = tlb->next_id;
+	set_flush_mark(tlb, tlb->next_id);
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
 	tlb->table_shifts = 0;
