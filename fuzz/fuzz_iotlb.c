@@ -113,9 +113,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5: { /* lookup by a held ref, maybe stale */
 			struct viommu_iotlb_hit hit;
 			uint64_t mask;
-			int ret = viommu_iotlb_lookup_ref(tlb, held[tag.dom * 2 + tag.pasid], iova,
-							  &hit);
+			int ret;
 
+			if (op & 0x80) {
+				/* A batch of one: a miss is shift 0. */
+				ret = viommu_iotlb_lookup_ref_batch(
+					tlb, held[tag.dom * 2 + tag.pasid], &iova, 1, &hit);
+				if (ret == 0 && hit.shift == 0)
+					ret = VIOMMU_ENOENT;
+			} else {
+				ret = viommu_iotlb_lookup_ref(tlb, held[tag.dom * 2 + tag.pasid],
+							      iova, &hit);
+			}
 			if (ret == VIOMMU_ESTALE || ret == VIOMMU_ENOENT)
 				break;
 			if (ret || hit.shift < 12 || hit.shift > 47)

@@ -512,6 +512,28 @@ static void test_refs(void **state)
 		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &again), 0);
 		assert_int_equal(again, r1);
 
+		/* Batches answer as single lookups do, each address counted. */
+		{
+			uint64_t iova[40];
+			struct viommu_iotlb_hit hits[40];
+			struct viommu_iotlb_stats before, after;
+
+			for (int k = 0; k < 40; k++)
+				iova[k] = k % 3 ? 0x12000 + (uint64_t)k : 0x13000 + (uint64_t)k;
+			viommu_iotlb_get_stats(tlb, &before);
+			assert_int_equal(viommu_iotlb_lookup_ref_batch(tlb, r1, iova, 40, hits), 0);
+			viommu_iotlb_get_stats(tlb, &after);
+			assert_int_equal(after.lookups - before.lookups, 40);
+			assert_int_equal(after.misses - before.misses, 14);
+			for (int k = 0; k < 40; k++) {
+				assert_int_equal(hits[k].shift, k % 3 ? 12 : 0);
+				if (k % 3)
+					assert_int_equal(hits[k].addr, 0x5000 + (uint64_t)k);
+			}
+			assert_int_equal(viommu_iotlb_lookup_ref_batch(tlb, r1 + 1, iova, 40, hits),
+					 VIOMMU_ESTALE);
+		}
+
 		/* A stale or invented ref is not a lookup. */
 		viommu_iotlb_get_stats(tlb, &st);
 		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1 + 1, 0x12000, &hit),
@@ -734,6 +756,34 @@ static void check_ref(struct viommu_iotlb *tlb, struct ref *r, struct held *h, u
 	assert_int_equal(hit.level, got.level);
 }
 
+/* A batch answers, address by address, as single lookups by the same ref do. */
+static void check_batch(struct viommu_iotlb *tlb, const struct held *h, const uint64_t *iova,
+			uint32_t n)
+{
+	struct viommu_iotlb_hit hits[20], one;
+	int ret = viommu_iotlb_lookup_ref_batch(tlb, h->ref, iova, n, hits);
+
+	assert_true(n <= 20);
+	if (ret == VIOMMU_ESTALE) {
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, h->ref, iova[0], &one),
+				 VIOMMU_ESTALE);
+		return;
+	}
+	assert_int_equal(ret, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		ret = viommu_iotlb_lookup_ref(tlb, h->ref, iova[i], &one);
+		if (ret) {
+			assert_int_equal(ret, VIOMMU_ENOENT);
+			assert_int_equal(hits[i].shift, 0);
+			continue;
+		}
+		assert_int_equal(hits[i].addr, one.addr);
+		assert_int_equal(hits[i].shift, one.shift);
+		assert_int_equal(hits[i].perm, one.perm);
+		assert_int_equal(hits[i].level, one.level);
+	}
+}
+
 static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t seed, int ops,
 		       bool expect_stale)
 {
@@ -814,6 +864,18 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 					assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &h->ref), 0);
 				}
 				check_ref(tlb, r, h, iova, &hits, &stale);
+				if (test_below(&rng, 4) == 0) {
+					uint64_t many[20];
+					uint32_t n = (uint32_t)test_below(&rng, 20) + 1;
+
+					/* Pages near iova and elsewhere, hits and misses. */
+					for (uint32_t k = 0; k < n; k++)
+						many[k] = test_below(&rng, 2) ?
+								  iova + (k << 12) :
+								  r->ent[test_below(&rng, REF_MAX)]
+									  .e.iova;
+					check_batch(tlb, h, many, n);
+				}
 			}
 		} else {
 			struct viommu_iotlb_inval inv = { .tag = t };

@@ -151,6 +151,16 @@ struct viommu_iotlb_hit {
 VIOMMU_API int viommu_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
 				       struct viommu_iotlb_hit *hit);
 
+/*
+ * viommu_iotlb_lookup_ref() for the @n addresses @iova[] (e.g. a descriptor chain's buffers):
+ * @hits[i] as that would fill it, with shift 0 for a miss. Each address counts as one lookup.
+ * Returns 0, or VIOMMU_ESTALE for a stale ref (nothing looked up). Faster per address than single
+ * lookups when the table is larger than the caches: the lines of a batch are fetched together.
+ */
+VIOMMU_API int viommu_iotlb_lookup_ref_batch(struct viommu_iotlb *tlb, uint64_t ref,
+					     const uint64_t *iova, uint32_t n,
+					     struct viommu_iotlb_hit *hits);
+
 /* Drop what @inv selects. */
 VIOMMU_API void viommu_iotlb_invalidate(struct viommu_iotlb *tlb,
 					const struct viommu_iotlb_inval *inv);

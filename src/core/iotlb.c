@@ -455,6 +455,68 @@ int viommu_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iov
 	return vi_iotlb_lookup_ref(tlb, ref, iova, hit);
 }
 
+/* Addresses per round of viommu_iotlb_lookup_ref_batch(): lines in flight at once. */
+#define BATCH 16
+
+int viommu_iotlb_lookup_ref_batch(struct viommu_iotlb *tlb, uint64_t ref, const uint64_t *iova,
+				  uint32_t n, struct viommu_iotlb_hit *hits)
+{
+	struct viommu_iotlb__hot *h = &tlb->h;
+	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
+	uint64_t kid, none;
+	uint32_t id_hi;
+
+	if (t->ref != ref)
+		return VIOMMU_ESTALE;
+	if (!h->fast_mask || !tag_live(tlb, t) || (h->leaf_shifts & (h->leaf_shifts - 1))) {
+		/* Not the one-probe case: address by address. */
+		for (uint32_t i = 0; i < n; i++) {
+			if (vi_iotlb_lookup_ref(tlb, ref, iova[i], &hits[i]))
+				hits[i].shift = 0;
+		}
+		return 0;
+	}
+	kid = (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	none = (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5);
+	id_hi = t->id >> 5;
+	h->lookups += n;
+	for (uint32_t b = 0; b < n; b += BATCH) {
+		uint32_t m = n - b < BATCH ? n - b : BATCH;
+		const uint64_t *set[BATCH];
+		uint64_t key[BATCH];
+
+		/* First every line of the round, then the matches: the fetches overlap. */
+		for (uint32_t j = 0; j < m; j++) {
+			key[j] = (iova[b + j] & h->fast_mask) | h->fast_shift;
+			set[j] = &h->sets[(size_t)viommu_iotlb__set(h, key[j], t->dp) * 8];
+			__builtin_prefetch(set[j]);
+			key[j] |= kid;
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			uint64_t out = viommu_iotlb__match4_any(set[j], key[j], none);
+			struct viommu_iotlb_hit *hit = &hits[b + j];
+			const uint64_t *s = set[j];
+
+			if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT == id_hi) {
+				hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) |
+					    (iova[b + j] & ~h->fast_mask);
+				hit->shift = (uint8_t)h->fast_shift;
+				hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+				hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+			} else if (s[0] == key[j] || s[1] == key[j] || s[2] == key[j] ||
+				   s[3] == key[j]) {
+				/* Another tag's entry with the key hid this one. */
+				if (viommu_iotlb__lookup_ref_slow(tlb, t, iova[b + j], hit))
+					hit->shift = 0;
+			} else {
+				h->misses++;
+				hit->shift = 0;
+			}
+		}
+	}
+	return 0;
+}
+
 int viommu_iotlb__lookup_ref_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
 				  uint64_t iova, struct viommu_iotlb_hit *hit)
 {
