@@ -3,7 +3,8 @@
  * iotlb: median ns per hit and per miss of the shared IOTLB at 64, 1024 and 65536 resident 4 KiB
  * entries, against a naive linear-scan cache holding the same entries, measured in the same run.
  * iotlb/N looks up by tag (viommu_iotlb_lookup()); iotlb-ref/N the same addresses by a ref taken
- * once for the tag (viommu_iotlb_lookup_ref()), as a model keeping it in its context cache does.
+ * once for the tag (viommu_iotlb_lookup_ref()), as a model keeping it in its context cache does;
+ * iotlb-ref-batch8/N the same addresses 8 at a time (viommu_iotlb_lookup_ref_batch()).
  *
  * Two memory floors over a buffer as large as the IOTLB's table (16 bytes per entry of capacity)
  * bound what any one-line-per-hit layout can do here: one random line per request, requests
