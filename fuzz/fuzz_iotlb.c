@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * IOTLB operations from fuzz input, checked against a small reference after every step: a hit
- * must be an entry inserted and not since invalidated, with the contents it was inserted with.
+ * must be an entry inserted and not since invalidated, with the contents it was inserted with;
+ * so must a hit by ref (refs are taken per tag and kept, stale or not, as a model would).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,20 @@ static int covers(const struct viommu_iotlb_entry *e, uint64_t iova)
 	return iova - e->iova < (1ull << e->shift);
 }
 
+/* Whether @ref holds an entry of @tag at (@iova, @shift) translating to @out with @perm. */
+static int in_ref(const struct ref_ent *ref, const struct viommu_iotlb_tag *tag, uint64_t iova,
+		  uint64_t page, uint8_t shift, uint64_t out, uint8_t perm)
+{
+	for (int i = 0; i < REF_MAX; i++) {
+		const struct viommu_iotlb_entry *r = &ref[i].e;
+
+		if (ref[i].used && !memcmp(&r->tag, tag, sizeof(*tag)) && r->iova == page &&
+		    r->shift == shift && r->out == out && r->perm == perm && covers(r, iova))
+			return 1;
+	}
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -31,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct viommu_iotlb_config cfg = { .capacity = 16u << (take(&in, 1) & 3),
 					   .ways = 1u << (take(&in, 1) % 5) };
 	struct ref_ent ref[REF_MAX];
+	uint64_t held[8] = { 0 }; /* per tag (dom, pasid); 0 is never a ref */
 	struct viommu_iotlb *tlb;
 
 	if (cfg.ways > cfg.capacity)
@@ -44,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						.pasid = (uint32_t)take(&in, 1) & 1 };
 		uint64_t iova = take(&in, 8);
 
-		switch (op % 4) {
+		switch (op % 6) {
 		case 0: { /* insert */
 			struct viommu_iotlb_entry e = { .tag = tag,
 							.iova = iova,
@@ -83,20 +99,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 1: { /* lookup */
 			struct viommu_iotlb_entry got;
-			int ok = 0;
 
 			if (viommu_iotlb_lookup(tlb, &tag, iova, &got))
 				break;
-			for (int i = 0; i < REF_MAX; i++) {
-				const struct viommu_iotlb_entry *r = &ref[i].e;
-
-				if (ref[i].used && !memcmp(&r->tag, &tag, sizeof(tag)) &&
-				    r->iova == got.iova && r->shift == got.shift &&
-				    r->out == got.out && r->perm == got.perm && covers(r, iova))
-					ok = 1;
-			}
-			if (!ok)
+			if (!in_ref(ref, &tag, iova, got.iova, got.shift, got.out, got.perm))
 				abort(); /* a stale or invented translation */
+			break;
+		}
+		case 4: /* take a ref */
+			if (viommu_iotlb_tag_ref(tlb, &tag, &held[tag.dom * 2 + tag.pasid]))
+				abort();
+			break;
+		case 5: { /* lookup by a held ref, maybe stale */
+			struct viommu_iotlb_hit hit;
+			uint64_t mask;
+			int ret;
+
+			if (op & 0x80) {
+				/* A batch of one: a miss is shift 0. */
+				ret = viommu_iotlb_lookup_ref_batch(
+					tlb, held[tag.dom * 2 + tag.pasid], &iova, 1, &hit);
+				if (ret == 0 && hit.shift == 0)
+					ret = VIOMMU_ENOENT;
+			} else {
+				ret = viommu_iotlb_lookup_ref(tlb, held[tag.dom * 2 + tag.pasid],
+							      iova, &hit);
+			}
+			if (ret == VIOMMU_ESTALE || ret == VIOMMU_ENOENT)
+				break;
+			if (ret || hit.shift < 12 || hit.shift > 47)
+				abort();
+			mask = (1ull << hit.shift) - 1;
+			if ((hit.addr & mask) != (iova & mask) ||
+			    !in_ref(ref, &tag, iova, iova & ~mask, hit.shift, hit.addr & ~mask,
+				    hit.perm))
+				abort(); /* another tag's, stale or invented */
 			break;
 		}
 		case 2: { /* invalidate */

@@ -387,18 +387,36 @@ static void test_tag_id_exhaustion(void **state)
 	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM, .tag = churn };
 	struct viommu_iotlb_entry e, got;
 	struct viommu_iotlb_stats st;
+	struct viommu_iotlb_hit hit;
+	uint64_t old_refs[32], churn_ref;
+	unsigned int stale = 0;
 
 	(void)state;
 	/* Ids 1..32 go to tags 1000..1031, each with its own page. */
 	for (uint32_t i = 0; i < 32; i++) {
+		struct viommu_iotlb_tag t = { .dom = 1000 + i };
+
 		e = ent(1000 + i, (uint64_t)(i + 1) << 12, 0x100000 + ((uint64_t)i << 12), 12);
 		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &old_refs[i]), 0);
 	}
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &churn, &churn_ref), 0);
 	for (uint32_t n = 0; n < 140000; n++) {
+		int ret;
+
 		e = ent(5, 0x77000, (uint64_t)n << 12, 12);
 		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
 		assert_int_equal(viommu_iotlb_lookup(tlb, &churn, 0x77000, &got), 0);
 		assert_int_equal(got.out, (uint64_t)n << 12);
+		/* Domain flushes keep the ref; running out of ids does not. */
+		ret = viommu_iotlb_lookup_ref(tlb, churn_ref, 0x77000, &hit);
+		if (ret == VIOMMU_ESTALE) {
+			stale++;
+			assert_int_equal(viommu_iotlb_tag_ref(tlb, &churn, &churn_ref), 0);
+			ret = viommu_iotlb_lookup_ref(tlb, churn_ref, 0x77000, &hit);
+		}
+		assert_int_equal(ret, 0);
+		assert_int_equal(hit.addr, (uint64_t)n << 12);
 		viommu_iotlb_invalidate(tlb, &inv);
 		assert_int_equal(viommu_iotlb_lookup(tlb, &churn, 0x77000, &got), VIOMMU_ENOENT);
 		/* Until the ids run out, the first tags keep their entries. */
@@ -420,10 +438,162 @@ static void test_tag_id_exhaustion(void **state)
 		assert_int_equal(viommu_iotlb_lookup(tlb, &old, (uint64_t)(i + 1) << 12, &got),
 				 VIOMMU_ENOENT);
 		assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x900000, &got), 0);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, old_refs[i], 0x900000, &hit),
+				 VIOMMU_ESTALE);
 	}
+	assert_int_equal(stale, 1);
 	viommu_iotlb_get_stats(tlb, &st);
 	assert_int_equal(st.insertions, 32 + 140000 + 32);
 	assert_int_equal(st.lookups, st.hits + st.misses);
+	viommu_iotlb_destroy(tlb);
+}
+
+/* Lookups by ref: same answers as by tag, compact, not counted when stale. */
+static void test_refs(void **state)
+{
+	struct viommu_iotlb_tag t1 = { .dom = 1 }, t2 = { .dom = 2, .sid = 7 };
+	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM, .tag = t1 };
+	const uint32_t ways[] = { 4, 1, 8 };
+	struct viommu_iotlb_entry e;
+	struct viommu_iotlb_stats st;
+	struct viommu_iotlb_hit hit;
+	uint64_t r1, r2, again;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		struct viommu_iotlb *tlb = mk(256, ways[i]);
+
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, 0, 0x1000, &hit), VIOMMU_ESTALE);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &r1), 0);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t2, &r2), 0);
+		assert_true(r1 != 0 && r2 != 0 && r1 != r2);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &again), 0);
+		assert_int_equal(again, r1);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12345, &hit), VIOMMU_ENOENT);
+
+		e = ent(1, 0x12000, 0xabc000, 12);
+		e.perm = VIOMMU_ACC_READ;
+		e.level = 1;
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12345, &hit), 0);
+		assert_int_equal(hit.addr, 0xabc345);
+		assert_int_equal(hit.shift, 12);
+		assert_int_equal(hit.perm, VIOMMU_ACC_READ);
+		assert_int_equal(hit.level, 1);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r2, 0x12345, &hit), VIOMMU_ENOENT);
+
+		/* Larger pages, some probed after a smaller size misses. */
+		for (uint8_t s = 13; s <= 30; s += 1) {
+			uint64_t base = (uint64_t)s << 40;
+
+			e = ent(2, base, base + (1ull << 40), s);
+			e.tag = t2;
+			e.level = s;
+			assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+			assert_int_equal(viommu_iotlb_lookup_ref(tlb, r2, base + 0xfff, &hit), 0);
+			assert_int_equal(hit.addr, base + (1ull << 40) + 0xfff);
+			assert_int_equal(hit.shift, s);
+			assert_int_equal(hit.level, s);
+			assert_int_equal(viommu_iotlb_lookup_ref(tlb, r2, base + (1ull << s), &hit),
+					 VIOMMU_ENOENT);
+		}
+
+		/* Flushes drop the entries, not the ref: it finds the tag's next entries. */
+		viommu_iotlb_invalidate(tlb, &inv);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), VIOMMU_ENOENT);
+		e = ent(1, 0x12000, 0x5000, 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), 0);
+		assert_int_equal(hit.addr, 0x5000);
+		viommu_iotlb_flush(tlb);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), VIOMMU_ENOENT);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), 0);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &again), 0);
+		assert_int_equal(again, r1);
+
+		/* Batches answer as single lookups do, each address counted. */
+		{
+			uint64_t iova[40];
+			struct viommu_iotlb_hit hits[40];
+			struct viommu_iotlb_stats before, after;
+
+			for (int k = 0; k < 40; k++)
+				iova[k] = k % 3 ? 0x12000 + (uint64_t)k : 0x13000 + (uint64_t)k;
+			viommu_iotlb_get_stats(tlb, &before);
+			assert_int_equal(viommu_iotlb_lookup_ref_batch(tlb, r1, iova, 40, hits), 0);
+			viommu_iotlb_get_stats(tlb, &after);
+			assert_int_equal(after.lookups - before.lookups, 40);
+			assert_int_equal(after.misses - before.misses, 14);
+			for (int k = 0; k < 40; k++) {
+				assert_int_equal(hits[k].shift, k % 3 ? 12 : 0);
+				if (k % 3)
+					assert_int_equal(hits[k].addr, 0x5000 + (uint64_t)k);
+			}
+			assert_int_equal(viommu_iotlb_lookup_ref_batch(tlb, r1 + 1, iova, 40, hits),
+					 VIOMMU_ESTALE);
+		}
+
+		/* A stale or invented ref is not a lookup. */
+		viommu_iotlb_get_stats(tlb, &st);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1 + 1, 0x12000, &hit),
+				 VIOMMU_ESTALE);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, ~r1, 0x12000, &hit), VIOMMU_ESTALE);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, UINT64_MAX, 0x12000, &hit),
+				 VIOMMU_ESTALE);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1 ^ (1ull << 12), 0x12000, &hit),
+				 VIOMMU_ESTALE);
+		{
+			struct viommu_iotlb_stats now;
+
+			viommu_iotlb_get_stats(tlb, &now);
+			assert_int_equal(now.lookups, st.lookups);
+			assert_int_equal(now.lookups, now.hits + now.misses);
+		}
+		viommu_iotlb_destroy(tlb);
+	}
+}
+
+/*
+ * A ref outlives its place in the tag table only as VIOMMU_ESTALE: tags that displace it (16
+ * places here) never answer through it.
+ */
+static void test_refs_displaced(void **state)
+{
+	struct viommu_iotlb *tlb = mk(16, 4);
+	struct viommu_iotlb_tag first = { .dom = 0 };
+	struct viommu_iotlb_entry e;
+	struct viommu_iotlb_hit hit;
+	uint64_t ref, ref2;
+	bool stale = false;
+
+	(void)state;
+	e = ent(0, 0x5000, 0xf000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &first, &ref), 0);
+	for (uint32_t d = 1; d < 1000; d++) {
+		int ret;
+
+		e = ent(d, 0x5000, (uint64_t)d << 20, 12);
+		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		ret = viommu_iotlb_lookup_ref(tlb, ref, 0x5000, &hit);
+		if (ret == VIOMMU_ESTALE) {
+			stale = true;
+			continue;
+		}
+		assert_false(stale); /* once stale, stale for good */
+		if (ret == 0)
+			assert_int_equal(hit.addr, 0xf000);
+	}
+	assert_true(stale);
+	/* A new ref for the tag works again. */
+	e = ent(0, 0x5000, 0xe000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &first, &ref2), 0);
+	assert_true(ref2 != ref);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref2, 0x5000, &hit), 0);
+	assert_int_equal(hit.addr, 0xe000);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref, 0x5000, &hit), VIOMMU_ESTALE);
 	viommu_iotlb_destroy(tlb);
 }
 
@@ -553,15 +723,82 @@ static void check_lookup(struct viommu_iotlb *tlb, struct ref *r, const struct v
 	assert_true(iova >= got.iova && iova - got.iova < (1ull << got.shift));
 }
 
-static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t seed, int ops)
+/* A ref a model holds, maybe stale by now, and the tag it was taken for. */
+struct held {
+	struct viommu_iotlb_tag tag;
+	uint64_t ref;
+};
+
+/*
+ * A lookup by @h's ref is stale, or answers exactly as the lookup by its tag does, which
+ * check_lookup() holds to the reference. A stale ref is replaced, as a model would.
+ */
+static void check_ref(struct viommu_iotlb *tlb, struct ref *r, struct held *h, uint64_t iova,
+		      uint64_t *hits, uint64_t *stale)
+{
+	struct viommu_iotlb_entry got;
+	struct viommu_iotlb_hit hit;
+	int ret = viommu_iotlb_lookup_ref(tlb, h->ref, iova, &hit);
+
+	if (ret == VIOMMU_ESTALE) {
+		(*stale)++;
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &h->tag, &h->ref), 0);
+		ret = viommu_iotlb_lookup_ref(tlb, h->ref, iova, &hit);
+		assert_int_not_equal(ret, VIOMMU_ESTALE);
+	}
+	assert_int_equal(viommu_iotlb_lookup(tlb, &h->tag, iova, &got), ret);
+	if (ret != 0)
+		return;
+	check_lookup(tlb, r, &h->tag, iova, 1, hits);
+	assert_int_equal(hit.addr, got.out + (iova - got.iova));
+	assert_int_equal(hit.shift, got.shift);
+	assert_int_equal(hit.perm, got.perm);
+	assert_int_equal(hit.level, got.level);
+}
+
+/* A batch answers, address by address, as single lookups by the same ref do. */
+static void check_batch(struct viommu_iotlb *tlb, const struct held *h, const uint64_t *iova,
+			uint32_t n)
+{
+	struct viommu_iotlb_hit hits[20], one;
+	int ret = viommu_iotlb_lookup_ref_batch(tlb, h->ref, iova, n, hits);
+
+	assert_true(n <= 20);
+	if (ret == VIOMMU_ESTALE) {
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, h->ref, iova[0], &one),
+				 VIOMMU_ESTALE);
+		return;
+	}
+	assert_int_equal(ret, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		ret = viommu_iotlb_lookup_ref(tlb, h->ref, iova[i], &one);
+		if (ret) {
+			assert_int_equal(ret, VIOMMU_ENOENT);
+			assert_int_equal(hits[i].shift, 0);
+			continue;
+		}
+		assert_int_equal(hits[i].addr, one.addr);
+		assert_int_equal(hits[i].shift, one.shift);
+		assert_int_equal(hits[i].perm, one.perm);
+		assert_int_equal(hits[i].level, one.level);
+	}
+}
+
+static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t seed, int ops,
+		       bool expect_stale)
 {
 	struct viommu_iotlb *tlb = mk(capacity, ways);
 	struct ref *r = calloc(1, sizeof(*r));
 	struct test_rng rng = { seed };
-	uint64_t hits = 0, inserted = 0;
+	uint64_t hits = 0, inserted = 0, stale = 0;
 	struct viommu_iotlb_stats st;
+	struct held held[8];
 
 	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+		held[i].tag = rand_tag(&rng, doms);
+		assert_int_equal(viommu_iotlb_tag_ref(tlb, &held[i].tag, &held[i].ref), 0);
+	}
 	for (int op = 0; op < ops; op++) {
 		unsigned int kind = (unsigned int)test_below(&rng, 100);
 		struct viommu_iotlb_tag t = rand_tag(&rng, doms);
@@ -618,6 +855,28 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 				}
 			}
 			check_lookup(tlb, r, &t, iova, 0, &hits);
+			/* By a held ref: for the same tag, or another one (kept, maybe stale). */
+			if (test_below(&rng, 2)) {
+				struct held *h = &held[test_below(&rng, 8)];
+
+				if (test_below(&rng, 4) == 0 && !same_tag(&h->tag, &t)) {
+					h->tag = t;
+					assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &h->ref), 0);
+				}
+				check_ref(tlb, r, h, iova, &hits, &stale);
+				if (test_below(&rng, 4) == 0) {
+					uint64_t many[20];
+					uint32_t n = (uint32_t)test_below(&rng, 20) + 1;
+
+					/* Pages near iova and elsewhere, hits and misses. */
+					for (uint32_t k = 0; k < n; k++)
+						many[k] = test_below(&rng, 2) ?
+								  iova + (k << 12) :
+								  r->ent[test_below(&rng, REF_MAX)]
+									  .e.iova;
+					check_batch(tlb, h, many, n);
+				}
+			}
 		} else {
 			struct viommu_iotlb_inval inv = { .tag = t };
 			unsigned int k = (unsigned int)test_below(&rng, 8);
@@ -660,6 +919,8 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 	assert_int_equal(st.lookups, st.hits + st.misses);
 	/* The run must have exercised hits, not only misses. */
 	assert_true(hits > (uint64_t)ops / 20);
+	if (expect_stale)
+		assert_true(stale > 0);
 	free(r);
 	viommu_iotlb_destroy(tlb);
 }
@@ -667,26 +928,26 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 static void test_random_small(void **state)
 {
 	(void)state;
-	run_random(64, 4, 3, test_seed(0x10c1b), 60000);
+	run_random(64, 4, 3, test_seed(0x10c1b), 60000, false);
 }
 
 static void test_random_large(void **state)
 {
 	(void)state;
-	run_random(4096, 8, 3, test_seed(0x2b1ce), 60000);
+	run_random(4096, 8, 3, test_seed(0x2b1ce), 60000, false);
 }
 
 static void test_random_direct_mapped(void **state)
 {
 	(void)state;
-	run_random(256, 1, 3, test_seed(0x3d17), 30000);
+	run_random(256, 1, 3, test_seed(0x3d17), 30000, false);
 }
 
 /* More tags than a 16-place tag table holds: tags displace each other's entries. */
 static void test_random_many_tags(void **state)
 {
 	(void)state;
-	run_random(16, 4, 40, test_seed(0x4a95), 60000);
+	run_random(16, 4, 40, test_seed(0x4a95), 60000, true);
 }
 
 int main(void)
@@ -703,6 +964,8 @@ int main(void)
 		cmocka_unit_test(test_output_range),
 		cmocka_unit_test(test_tag_table_overflow),
 		cmocka_unit_test(test_tag_id_exhaustion),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_refs_displaced),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_large),
 		cmocka_unit_test(test_random_direct_mapped),

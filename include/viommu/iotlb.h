@@ -122,6 +122,45 @@ VIOMMU_API int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb,
 					   const struct viommu_iotlb_tag *tag, uint64_t iova,
 					   uint8_t shift, struct viommu_iotlb_entry *e);
 
+/*
+ * Refs: a model that looks up many addresses under one tag (e.g. VT-d, per context-cache entry)
+ * takes a ref for the tag once and looks up by (ref, iova), which skips finding the tag.
+ *
+ * viommu_iotlb_tag_ref() interns @tag as an insertion would and sets *@ref. The ref stays good
+ * across flushes and re-insertions of the tag, until another tag takes its place in the tag table
+ * or the tag ids run out; from then on lookups by it return VIOMMU_ESTALE (never another tag's
+ * entries) and the model takes a new one. A ref is a handle of the cache that issued it; 0 is
+ * never one. Returns VIOMMU_ENOSPC when the cache has issued its 2^52 refs (then look up by tag).
+ */
+VIOMMU_API int viommu_iotlb_tag_ref(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+				    uint64_t *ref);
+
+/* A hit of viommu_iotlb_lookup_ref(): what the entry says about the address looked up. */
+struct viommu_iotlb_hit {
+	uint64_t addr; /* the translated address: page output address plus the offset in the page */
+	uint8_t shift; /* page size: 1 << shift */
+	uint8_t perm;  /* enum viommu_access */
+	uint8_t level; /* as inserted */
+};
+
+/*
+ * As viommu_iotlb_lookup() for the tag @ref names: 0 and *@hit on a hit, VIOMMU_ENOENT on a miss
+ * (both counted in the stats), VIOMMU_ESTALE for a stale ref (not counted: look up again with a
+ * new ref or by tag).
+ */
+VIOMMU_API int viommu_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				       struct viommu_iotlb_hit *hit);
+
+/*
+ * viommu_iotlb_lookup_ref() for the @n addresses @iova[] (e.g. a descriptor chain's buffers):
+ * @hits[i] as that would fill it, with shift 0 for a miss. Each address counts as one lookup.
+ * Returns 0, or VIOMMU_ESTALE for a stale ref (nothing looked up). Faster per address than single
+ * lookups when the table is larger than the caches: the lines of a batch are fetched together.
+ */
+VIOMMU_API int viommu_iotlb_lookup_ref_batch(struct viommu_iotlb *tlb, uint64_t ref,
+					     const uint64_t *iova, uint32_t n,
+					     struct viommu_iotlb_hit *hits);
+
 /* Drop what @inv selects. */
 VIOMMU_API void viommu_iotlb_invalidate(struct viommu_iotlb *tlb,
 					const struct viommu_iotlb_inval *inv);

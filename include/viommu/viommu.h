@@ -49,6 +49,7 @@ enum {
 	VIOMMU_ENOSYS = -38,
 	VIOMMU_EOVERFLOW = -75,
 	VIOMMU_ENOTSUP = -95,
+	VIOMMU_ESTALE = -116,
 };
 
 /* A static description of @err ("unknown error" for values outside the list above). */

@@ -36,6 +36,8 @@ const char *viommu_strerror(int err)
 		return "value too large";
 	case VIOMMU_ENOTSUP:
 		return "not supported";
+	case VIOMMU_ESTALE:
+		return "stale handle";
 	default:
 		return "unknown error";
 	}

@@ -13,6 +13,11 @@
  * until the space is used up, when everything is dropped, so an entry is live exactly while the
  * tag table entry it names (owner[]) still holds its id and that id is live: newer than the last
  * full flush and the last flush of its domain's slot.
+ *
+ * A ref is a tag table place and a generation drawn from a counter that never goes back, so each
+ * value is handed out for one (place, tag) pair only: a lookup by ref compares it with the one its
+ * place holds now. A tag interned again in its own place keeps the ref, so flushes do not make
+ * models take new ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,8 @@
 #define PAGE_LOW_MASK 0xfffull
 #define ID_MAX ((1u << 17) - 1)
 #define MAX_TAGS 4096u
+#define REF_PLACE_BITS 12 /* a ref: generation above, tag table place in bits 11:0 */
+#define REF_GEN_MAX ((1ull << (64 - REF_PLACE_BITS)) - 1)
 
 struct viommu_iotlb {
 	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
@@ -38,6 +45,7 @@ struct viommu_iotlb {
 	uint32_t ntags;		      /* tag table entries */
 	uint32_t next_id;	      /* id for the next interned tag */
 	uint32_t tag_victim;	      /* alternates the way a full tag bucket gives up */
+	uint64_t next_gen;	      /* generation of the next ref handed out */
 	uint64_t table_shifts;	      /* as leaf_shifts, for NONLEAF entries */
 	uint32_t shift_count[64];     /* counted ways per shift (leaf and nonleaf together) */
 	struct viommu_iotlb_stats st; /* lookups and misses are kept in h */
@@ -97,6 +105,27 @@ static const struct viommu_iotlb__tagent *way_tag(const struct viommu_iotlb *tlb
 	if (!key || t->id != id_of(key, *out_at(tlb, set, w)) || !tag_live(tlb, t))
 		return NULL;
 	return t;
+}
+
+/* The ref value of a place that has none: its place bits are another place's. */
+static inline uint64_t ref_none(size_t place)
+{
+	return ~(uint64_t)place;
+}
+
+/* Every change of flush_mark goes here, to keep the domain marks at or above it. */
+static void set_flush_mark(struct viommu_iotlb *tlb, uint32_t mark)
+{
+	tlb->h.flush_mark = mark;
+	for (uint32_t i = 0; i < VIOMMU_IOTLB__DOM_SLOTS; i++)
+		tlb->h.dom_mark[i] = mark;
+}
+
+static void tags_reset(struct viommu_iotlb *tlb)
+{
+	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
+	for (uint32_t i = 0; i < tlb->ntags; i++)
+		tlb->h.tags[i].ref = ref_none(i);
 }
 
 /* Every change of leaf_shifts goes here, to keep the inline lookup's view of it. */
@@ -175,6 +204,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	/* As many tags as entries, within bounds: enough that tags rarely displace each other. */
 	tlb->ntags = capacity < 16 ? 16 : capacity > MAX_TAGS ? MAX_TAGS : capacity;
 	tlb->h.tag_mask = tlb->ntags / 2 - 1;
+	tlb->h.ref_mask = tlb->ntags - 1;
 	set_bytes = (size_t)capacity * 2 * sizeof(uint64_t);
 	tlb->h.sets = alloc_sets(set_bytes);
 	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
@@ -185,9 +215,10 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 		return VIOMMU_ENOMEM;
 	}
 	memset(tlb->h.sets, 0, set_bytes);
-	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
-	tlb->h.flush_mark = 1;
+	tags_reset(tlb);
+	set_flush_mark(tlb, 1);
 	tlb->next_id = 1;
+	tlb->next_gen = 1;
 	*out = tlb;
 	return 0;
 }
@@ -212,12 +243,11 @@ uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb)
 static void hard_reset(struct viommu_iotlb *tlb)
 {
 	memset(tlb->h.sets, 0, (size_t)tlb->nsets * tlb->h.ways * 2 * sizeof(uint64_t));
-	memset(tlb->h.tags, 0, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
-	memset(tlb->h.dom_mark, 0, sizeof(tlb->h.dom_mark));
+	tags_reset(tlb); /* refs die too: new ids would make them name other tags' entries */
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
 	tlb->table_shifts = 0;
-	tlb->h.flush_mark = 1;
+	set_flush_mark(tlb, 1);
 	tlb->next_id = 1;
 }
 
@@ -225,7 +255,7 @@ void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 {
 	tlb->st.invalidations++;
 	tlb->st.flushes++;
-	tlb->h.flush_mark = tlb->next_id;
+	set_flush_mark(tlb, tlb->next_id);
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
 	tlb->table_shifts = 0;
@@ -250,12 +280,14 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 					    const struct viommu_iotlb_tag *tag)
 {
 	struct viommu_iotlb__tagent *t = tag_find(tlb, tag), *b;
+	uint64_t dp = viommu_iotlb__dp(tag), ref;
+	size_t place;
 
 	if (t)
 		return t;
 	if (tlb->next_id > ID_MAX)
 		hard_reset(tlb);
-	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
+	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, dp, tag->sid)];
 	/* The tag's own dead entry (a tag has one entry at most), else a dead or free one. */
 	if (viommu_iotlb__tag_eq(&b[0], tag))
 		t = &b[0];
@@ -267,9 +299,17 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 		t = &b[1];
 	else
 		t = &b[tlb->tag_victim++ & 1]; /* its entries die with its id */
-	*t = (struct viommu_iotlb__tagent){
-		.dom = tag->dom, .pasid = tag->pasid, .sid = tag->sid, .id = tlb->next_id++
-	};
+	place = (size_t)(t - tlb->h.tags);
+	ref = t->ref;
+	if (!viommu_iotlb__tag_eq(t, tag) || ref == ref_none(place))
+		ref = tlb->next_gen > REF_GEN_MAX ? ref_none(place) :
+						    tlb->next_gen++ << REF_PLACE_BITS | place;
+	*t = (struct viommu_iotlb__tagent){ .dom = tag->dom,
+					    .pasid = tag->pasid,
+					    .sid = tag->sid,
+					    .id = tlb->next_id++,
+					    .dp = dp,
+					    .ref = ref };
 	return t;
 }
 
@@ -354,27 +394,150 @@ int viommu_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag 
 	return vi_iotlb_lookup(tlb, tag, iova, e);
 }
 
-int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
-			      uint64_t iova, struct viommu_iotlb_entry *e)
+/*
+ * Way of the leaf entry of live tag @t covering @iova, and its set in *@setp; UINT32_MAX on a
+ * miss, counted.
+ */
+static uint32_t find_leaf(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+			  uint64_t iova, size_t *setp)
 {
-	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
-	uint64_t shifts = t ? tlb->h.leaf_shifts : 0;
+	uint64_t shifts = tlb->h.leaf_shifts;
 
 	/* Smallest pages first: they are the most common mapping in a guest. */
 	while (shifts) {
 		unsigned int shift = (unsigned int)__builtin_ctzll(shifts);
 		uint64_t key = viommu_iotlb__key(iova, shift, false);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		size_t set = set_of(tlb, key, t->dp);
 		uint32_t w = find(tlb, t, set, key);
 
 		shifts &= shifts - 1;
 		if (w != UINT32_MAX) {
-			fill_entry(tlb, set, w, t, e);
-			return 0;
+			*setp = set;
+			return w;
 		}
 	}
 	tlb->h.misses++;
-	return VIOMMU_ENOENT;
+	return UINT32_MAX;
+}
+
+int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			      uint64_t iova, struct viommu_iotlb_entry *e)
+{
+	const struct viommu_iotlb__tagent *t = tag_find(tlb, tag);
+	size_t set;
+	uint32_t w;
+
+	if (!t) {
+		tlb->h.misses++;
+		return VIOMMU_ENOENT;
+	}
+	w = find_leaf(tlb, t, iova, &set);
+	if (w == UINT32_MAX)
+		return VIOMMU_ENOENT;
+	fill_entry(tlb, set, w, t, e);
+	return 0;
+}
+
+int viommu_iotlb_tag_ref(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			 uint64_t *ref)
+{
+	const struct viommu_iotlb__tagent *t = tag_get(tlb, tag);
+
+	if (t->ref == ref_none((size_t)(t - tlb->h.tags)))
+		return VIOMMU_ENOSPC;
+	*ref = t->ref;
+	return 0;
+}
+
+int viommu_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+			    struct viommu_iotlb_hit *hit)
+{
+	return vi_iotlb_lookup_ref(tlb, ref, iova, hit);
+}
+
+/* Addresses per round of viommu_iotlb_lookup_ref_batch(): lines in flight at once. */
+#define BATCH 16
+
+int viommu_iotlb_lookup_ref_batch(struct viommu_iotlb *tlb, uint64_t ref, const uint64_t *iova,
+				  uint32_t n, struct viommu_iotlb_hit *hits)
+{
+	struct viommu_iotlb__hot *h = &tlb->h;
+	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
+	uint64_t kid, none;
+	uint32_t id_hi;
+
+	if (t->ref != ref)
+		return VIOMMU_ESTALE;
+	if (!h->fast_mask || !tag_live(tlb, t) || (h->leaf_shifts & (h->leaf_shifts - 1))) {
+		/* Not the one-probe case: address by address. */
+		for (uint32_t i = 0; i < n; i++) {
+			if (vi_iotlb_lookup_ref(tlb, ref, iova[i], &hits[i]))
+				hits[i].shift = 0;
+		}
+		return 0;
+	}
+	kid = (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	none = (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5);
+	id_hi = t->id >> 5;
+	h->lookups += n;
+	for (uint32_t b = 0; b < n; b += BATCH) {
+		uint32_t m = n - b < BATCH ? n - b : BATCH;
+		const uint64_t *set[BATCH];
+		uint64_t key[BATCH];
+
+		/* First every line of the round, then the matches: the fetches overlap. */
+		for (uint32_t j = 0; j < m; j++) {
+			key[j] = (iova[b + j] & h->fast_mask) | h->fast_shift;
+			set[j] = &h->sets[(size_t)viommu_iotlb__set(h, key[j], t->dp) * 8];
+			__builtin_prefetch(set[j]);
+			key[j] |= kid;
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			uint64_t out = viommu_iotlb__match4_any(set[j], key[j], none);
+			struct viommu_iotlb_hit *hit = &hits[b + j];
+			const uint64_t *s = set[j];
+
+			if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT == id_hi) {
+				hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) |
+					    (iova[b + j] & ~h->fast_mask);
+				hit->shift = (uint8_t)h->fast_shift;
+				hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+				hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+			} else if (s[0] == key[j] || s[1] == key[j] || s[2] == key[j] ||
+				   s[3] == key[j]) {
+				/* Another tag's entry with the key hid this one. */
+				if (viommu_iotlb__lookup_ref_slow(tlb, t, iova[b + j], hit))
+					hit->shift = 0;
+			} else {
+				h->misses++;
+				hit->shift = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+int viommu_iotlb__lookup_ref_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+				  uint64_t iova, struct viommu_iotlb_hit *hit)
+{
+	uint64_t key, out;
+	size_t set;
+	uint32_t w;
+
+	if (!tag_live(tlb, t)) {
+		tlb->h.misses++;
+		return VIOMMU_ENOENT;
+	}
+	w = find_leaf(tlb, t, iova, &set);
+	if (w == UINT32_MAX)
+		return VIOMMU_ENOENT;
+	key = *key_at(tlb, set, w);
+	out = *out_at(tlb, set, w);
+	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ((1ull << key_shift(key)) - 1));
+	hit->shift = (uint8_t)key_shift(key);
+	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
 }
 
 int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
@@ -386,7 +549,7 @@ int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb, const struct viommu_io
 	if (t && shift >= VIOMMU_IOTLB_MIN_SHIFT && shift <= VIOMMU_IOTLB_MAX_SHIFT &&
 	    (tlb->table_shifts & (1ull << shift))) {
 		uint64_t key = viommu_iotlb__key(iova, shift, true);
-		size_t set = set_of(tlb, key, viommu_iotlb__dp(tag));
+		size_t set = set_of(tlb, key, t->dp);
 		uint32_t w = find(tlb, t, set, key);
 
 		if (w != UINT32_MAX) {

@@ -23,11 +23,14 @@
 #define VIOMMU_IOTLB__OUT_PERM_MASK 0xfull
 #define VIOMMU_IOTLB__OUT_LEVEL_SHIFT 4
 
+/* 32 bytes: a 2-way bucket is one line. */
 struct viommu_iotlb__tagent {
 	uint32_t dom;
 	uint32_t pasid;
 	uint32_t sid;
-	uint32_t id; /* 0: free */
+	uint32_t id;  /* 0: free */
+	uint64_t dp;  /* viommu_iotlb__dp() of the tag: a lookup by ref hashes nothing */
+	uint64_t ref; /* the ref naming this place and tag; one no ref equals when none */
 };
 
 struct viommu_iotlb__hot {
@@ -40,9 +43,14 @@ struct viommu_iotlb__hot {
 	uint64_t misses;
 	uint32_t set_mask;
 	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
+	uint32_t ref_mask; /* tag table entries - 1: the place bits of a ref */
 	uint32_t ways;
-	uint32_t flush_mark;			    /* ids below it died in the last full flush */
-	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS]; /* ... and below these, in domain flushes */
+	uint32_t flush_mark; /* ids below it died in the last full flush */
+	/*
+	 * ... and below these, in that flush or later domain flushes: a full flush raises them
+	 * all (a fixed 1 KiB), so that a hit compares with one mark instead of two.
+	 */
+	uint32_t dom_mark[VIOMMU_IOTLB__DOM_SLOTS];
 };
 
 /*
@@ -71,9 +79,7 @@ static inline bool viommu_iotlb__tag_eq(const struct viommu_iotlb__tagent *a,
 static inline bool viommu_iotlb__id_live(const struct viommu_iotlb__hot *h, uint32_t dom,
 					 uint32_t id)
 {
-	uint32_t d = h->dom_mark[dom % VIOMMU_IOTLB__DOM_SLOTS];
-
-	return id >= (d > h->flush_mark ? d : h->flush_mark);
+	return id >= h->dom_mark[dom % VIOMMU_IOTLB__DOM_SLOTS];
 }
 
 /* Key of the page of size 1 << @shift holding @iova, before the id is added. */
@@ -123,9 +129,41 @@ static inline uint32_t viommu_iotlb__match4(const uint64_t *set, uint64_t key, u
 #endif
 }
 
-/* The general case of viommu_iotlb_lookup(), after the lookup was counted. */
+/*
+ * The output word of a way of the 4-way @set holding @key, or @none. Two ways with the key are
+ * two tags whose ids share bits 4:0 (rare): the caller checks the id bits of the word it gets,
+ * and looks further only when they are not its own. Fewer instructions than
+ * viommu_iotlb__match4(), so more lookups in flight while their lines arrive.
+ */
+static inline uint64_t viommu_iotlb__match4_any(const uint64_t *set, uint64_t key, uint64_t none)
+{
+	uint64_t out = none;
+
+	/*
+	 * Conditional moves: which way matches is random, and a branch on it would mispredict;
+	 * compilers turn the plain C into branches.
+	 */
+	for (int w = 0; w < 4; w++) {
+#if defined(__x86_64__)
+		__asm__("cmpq %[k], %[s]\n\tcmoveq %[o], %[out]"
+			: [out] "+r"(out)
+			: [k] "r"(key), [s] "m"(set[w]), [o] "m"(set[4 + w])
+			: "cc");
+#else
+		out = set[w] == key ? set[4 + w] : out;
+#endif
+	}
+	return out;
+}
+
+/* The general cases of viommu_iotlb_lookup() and viommu_iotlb_lookup_ref(), once counted. */
 int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 			      uint64_t iova, struct viommu_iotlb_entry *e);
+/* Never inlined into viommu_iotlb_lookup_ref(): that stays a leaf saving no registers. */
+__attribute__((noinline)) int viommu_iotlb__lookup_ref_slow(struct viommu_iotlb *tlb,
+							    const struct viommu_iotlb__tagent *t,
+							    uint64_t iova,
+							    struct viommu_iotlb_hit *hit);
 
 /*
  * viommu_iotlb_lookup() for code inside the library: inline for the common case (a 4-way cache,
@@ -169,6 +207,47 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	return 0;
 slow:
 	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
+}
+
+/*
+ * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
+ * tag (the ref names its place, checked by one compare) and without copying it out.
+ */
+static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				      struct viommu_iotlb_hit *hit)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
+	uint64_t key, out;
+	const uint64_t *set;
+
+	/* Another tag took the place, or the ids ran out since the ref was taken. */
+	if (t->ref != ref)
+		return VIOMMU_ESTALE;
+	h->lookups++;
+	if (!h->fast_mask || !viommu_iotlb__id_live(h, t->dom, t->id))
+		goto slow;
+	key = (iova & h->fast_mask) | h->fast_shift;
+	set = &h->sets[(size_t)viommu_iotlb__set(h, key, t->dp) * 8];
+	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	/* A word with id bits 16:5 other than this tag's when no way holds the key. */
+	out = viommu_iotlb__match4_any(set, key,
+				       (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
+	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5) {
+		/* Larger pages to probe, or another tag's entry with the key hid this one. */
+		if ((h->leaf_shifts & (h->leaf_shifts - 1)) || set[0] == key || set[1] == key ||
+		    set[2] == key || set[3] == key)
+			goto slow;
+		h->misses++;
+		return VIOMMU_ENOENT;
+	}
+	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ~h->fast_mask);
+	hit->shift = (uint8_t)h->fast_shift;
+	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
+	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
+	return 0;
+slow:
+	return viommu_iotlb__lookup_ref_slow(tlb, t, iova, hit);
 }
 
 #endif /* VIOMMU_CORE_IOTLB_FAST_H */

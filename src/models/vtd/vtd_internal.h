@@ -29,6 +29,7 @@ struct vtd_ctx {
 	uint8_t levels;	 /* 3, 4 or 5 */
 	uint8_t aw_bits; /* min(MGAW + 1, AGAW of the AW field) */
 	bool fpd;
+	uint64_t iotlb_ref; /* IOTLB ref of (did, sid) once a translation took it; 0: none yet */
 };
 
 struct vtd_ctx_slot {
@@ -111,6 +112,8 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		  struct viommu_xlate_result *res);
 /* Resolve @sid's context through the context cache; 0 or a fault reason. */
 uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c);
+/* Keep @ref in @sid's context-cache entry, if it still holds the context of domain @did. */
+void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref);
 /* Walk @c's second-level table at @iova; 0 or a fault reason (with *level). */
 uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
 		     uint32_t *level);

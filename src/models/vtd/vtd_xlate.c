@@ -189,12 +189,21 @@ uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
 		c->fpd = fpd;
 		return reason;
 	}
+	c->iotlb_ref = 0;
 	/* Only present, well-formed entries are cached. */
 	s->seen[sid / 64] |= 1ull << (sid % 64);
 	slot->gen = s->ctx_gen;
 	slot->sid = sid;
 	slot->ctx = *c;
 	return 0;
+}
+
+void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref)
+{
+	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
+
+	if (slot->gen == s->ctx_gen && slot->sid == sid && slot->ctx.did == did)
+		slot->ctx.iotlb_ref = ref;
 }
 
 void vtd_ctx_inval_all(struct vtd *s)
@@ -370,9 +379,10 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	uint64_t len = req->len ? req->len : 1;
 	uint32_t sid = req->sid & 0xffff;
 	struct viommu_iotlb_tag tag = { 0 };
-	struct viommu_iotlb_entry e;
+	struct viommu_iotlb_hit hit;
 	struct vtd_ctx c;
 	uint32_t reason, level = 0;
+	int ret;
 
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
@@ -397,7 +407,18 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 
 	tag.dom = c.did;
 	tag.sid = sid;
-	if (vi_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
+	/* By the ref the context-cache entry keeps: the IOTLB need not find the tag. */
+	ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
+	if (ret == VIOMMU_ESTALE) {
+		/* None taken under this entry yet, or the tag lost its place in the IOTLB. */
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &c.iotlb_ref);
+		if (ret == 0) {
+			vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
+		}
+	}
+	if (ret || !perm_ok(hit.perm, req->access)) {
+		struct viommu_iotlb_entry e;
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
@@ -421,13 +442,17 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		if (overlaps_intr(e.out, 1ull << e.shift))
 			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
 		viommu_iotlb_insert(s->iotlb, &e);
+		hit.addr = e.out + (req->iova - e.iova);
+		hit.shift = e.shift;
+		hit.perm = e.perm;
 	}
 	memset(res, 0, sizeof(*res));
-	res->out = e.out + (req->iova - e.iova);
-	res->perm = e.perm;
-	res->page_shift = e.shift;
+	res->out = hit.addr;
+	res->perm = hit.perm;
+	res->page_shift = hit.shift;
 	{
-		uint64_t room = (e.iova + ((1ull << e.shift) - 1)) - req->iova + 1;
+		/* Bytes from iova to the end of its page. */
+		uint64_t room = (1ull << hit.shift) - (req->iova & ((1ull << hit.shift) - 1));
 
 		res->len = room != 0 && room < len ? room : len;
 	}
