@@ -136,6 +136,36 @@ static void test_hit_coverage_perm(void **state)
 	rm(c);
 }
 
+/*
+ * The fast path folds the access into ((access & RW) - 1 & 3) + 1: 0 (READ) and bits beyond RW
+ * must give what the slow path gives, on entries of every permission.
+ */
+static void test_access_bits(void **state)
+{
+	static const uint32_t perms[] = { RD, WR, RW };
+	static const uint32_t accs[] = { 0,	 RD,	 WR,	 RW, 4,
+					 4 | RD, 4 | WR, 4 | RW, 8,  0x80000000u | WR };
+	struct ctx *c = mk(0);
+
+	(void)state;
+	for (unsigned int p = 0; p < 3; p++) {
+		uint64_t x = 0x100000 * (p + 1);
+
+		assert_int_equal(viommu_devtlb_update(c->tlb, x, 0x1000, 0x9000000 + x, perms[p]),
+				 0);
+		for (unsigned int a = 0; a < sizeof(accs) / sizeof(accs[0]); a++) {
+			uint32_t want = accs[a] & RW ? accs[a] & RW : RD;
+
+			if ((perms[p] & want) == want)
+				assert_int_equal(hit(c, x + 0x10, 8, accs[a], 0x9000010 + x), 8);
+			else
+				assert_int_equal(look(c, x + 0x10, 8, accs[a]), VIOMMU_EPERM);
+		}
+	}
+	assert_int_equal(c->misses, 0);
+	rm(c);
+}
+
 /* DPDK's CVE-2018-1059: adjacent IOVAs, host addresses not contiguous. */
 static void test_cve_2018_1059_shape(void **state)
 {
@@ -811,6 +841,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_args),
 		cmocka_unit_test(test_hit_coverage_perm),
+		cmocka_unit_test(test_access_bits),
 		cmocka_unit_test(test_cve_2018_1059_shape),
 		cmocka_unit_test(test_update_args_and_wrap),
 		cmocka_unit_test(test_invalidate_wrap_and_trim),

@@ -8,9 +8,9 @@
  * another entry may share), and every block's slot holds a copy of the whole entry (iova,
  * last - iova, uaddr, perm) in 32 bytes, never across a cache line. A lookup probes one block per
  * block size present (a bitmap), so it is O(1) and touches one slot; it needs no pointer chase and
- * no entry memory. The common hit (the home slot of the smallest block size present) is an inline
- * fast path of about 40 instructions without a fence or a read-modify-write: on x86 its acquire
- * loads are plain loads.
+ * no entry memory. The common hit (the home slot of the smallest block size present) is a fast
+ * path of about 30 instructions without a fence, a read-modify-write or a key comparison: on x86
+ * its acquire loads are plain loads.
  *
  * A slot is immutable while it can be seen: the writer fills its data, then publishes its key
  * (release); removal stores a tombstone key. Tombstones are not reused: the writer rebuilds the
@@ -72,10 +72,9 @@ struct slot {
 struct table {
 	uint64_t mask;		 /* slots - 1 */
 	_Atomic uint64_t shifts; /* bit s: blocks of 1 << s may be present */
-	/* The lookup's first probe, derived from shifts: the smallest block size present. */
-	_Atomic uint64_t probe_mask;  /* ~0 << s */
-	_Atomic uint64_t probe_shift; /* s, 63 when empty */
-	unsigned int hshift;	      /* 64 - log2(slots): the index is the product's top bits */
+	/* The lookup's first probe, derived from shifts: ~0 << s, s the smallest size present. */
+	_Atomic uint64_t probe_mask;
+	unsigned int hshift; /* 64 - log2(slots): the index is the product's top bits */
 	struct table *next_retired;
 	uint64_t retired_at; /* epoch after which it is unreachable */
 	/* Slots start on a cache line: a 32-byte slot never straddles two. */
@@ -272,7 +271,6 @@ static void set_shifts(struct table *t, uint64_t shifts)
 	/* Readers may combine old and new words: see viommu_devtlb_lookup(). */
 	atomic_store_explicit(&t->shifts, shifts, memory_order_relaxed);
 	atomic_store_explicit(&t->probe_mask, ~0ull << s, memory_order_relaxed);
-	atomic_store_explicit(&t->probe_shift, s, memory_order_relaxed);
 }
 
 static struct table *table_alloc(uint64_t nslots)
@@ -289,10 +287,14 @@ static struct table *table_alloc(uint64_t nslots)
 	return t;
 }
 
-/* Home slot of a block key: the top bits of a multiplicative hash (two instructions). */
-static inline uint64_t slot_home(const struct table *t, uint64_t key)
+/*
+ * Home slot of a block: the top bits of a multiplicative hash of its base alone (two
+ * instructions), so the fast path needs no shift in its key. Only partial pages share a base, and
+ * they share the size too: entries never overlap.
+ */
+static inline uint64_t slot_home(const struct table *t, uint64_t base)
 {
-	return (key * 0x9e3779b97f4a7c15ull) >> t->hshift;
+	return (base * 0x9e3779b97f4a7c15ull) >> t->hshift;
 }
 
 static inline struct table *cur_table(const struct viommu_devtlb *tlb)
@@ -393,7 +395,7 @@ void viommu_devtlb_synchronize(struct viommu_devtlb *tlb)
 
 static void slot_put(struct table *t, uint64_t key, const struct ent *e)
 {
-	uint64_t i = slot_home(t, key & ~KEY_PERM_MASK);
+	uint64_t i = slot_home(t, key & ~PG_MASK);
 
 	for (uint64_t n = 0; n <= t->mask; n++, i++) {
 		struct slot *s = &t->slots[i & t->mask];
@@ -510,7 +512,7 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t key = block_key(b[i].base, b[i].shift);
-		uint64_t h = slot_home(t, key);
+		uint64_t h = slot_home(t, b[i].base);
 
 		for (uint64_t j = 0; j <= t->mask; j++, h++) {
 			struct slot *s = &t->slots[h & t->mask];
@@ -1414,8 +1416,9 @@ static const struct slot *table_find(const struct table *t, uint64_t x, uint64_t
 
 	while (shifts) {
 		unsigned int s = (unsigned int)__builtin_ctzll(shifts);
-		uint64_t key = block_key(x & ~((1ull << s) - 1) & ~PG_MASK, s);
-		uint64_t h = slot_home(t, key);
+		uint64_t base = x & ~((1ull << s) - 1) & ~PG_MASK;
+		uint64_t key = block_key(base, s);
+		uint64_t h = slot_home(t, base);
 
 		shifts &= shifts - 1;
 		for (uint64_t n = 0; n <= t->mask; n++, h++) {
@@ -1478,31 +1481,45 @@ __attribute__((noinline)) static int lookup_slow(struct viommu_devtlb_reader *r,
 }
 
 /*
- * The fast path probes one slot: the home slot of the block of the smallest size present. When
- * that is not the answer (another size, a probe chain, a fault, a miss, an offline reader whose
- * tabp points at the empty table) the slow path starts over. Any live slot whose entry contains
- * @iova is a correct answer, whatever led to it, so a shifts word read while the writer changes it
- * costs at most a slow lookup.
+ * The fast path probes one slot: the home slot of @iova's block of the smallest size present.
+ * It does not compare the slot's key with that block: any live slot whose entry contains @iova is
+ * a correct answer, whatever led to it (entries never overlap, and a removed entry's slots are
+ * tombstoned before the removal returns), so it checks only that the slot is live with the access
+ * asked (empty and tombstone keys have no permission bits) and that its entry contains @iova. When
+ * that fails (another size, a probe chain, a fault, a miss, an offline reader whose tabp points at
+ * the empty table) the slow path starts over. A probe_mask read while the writer changes it costs
+ * at most a slow lookup.
  */
 int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t len,
 			 uint32_t access, uint64_t *uaddr, uint64_t *covered)
 {
 	/* Acquire: the table's header and slots were initialised before it was published. */
 	struct table *t = atomic_load_explicit(r->tabp, memory_order_acquire);
-	uint64_t key = (iova & ld(&t->probe_mask)) | ld(&t->probe_shift);
-	struct slot *sl = &t->slots[slot_home(t, key)];
+	struct slot *sl = &t->slots[slot_home(t, iova & ld(&t->probe_mask))];
+	/*
+	 * One register for the slot rather than table + index: with the six arguments kept for the
+	 * slow path, that is what lets the hit run without saving registers.
+	 */
+	__asm__("" : "+r"(sl));
 	/* Acquire: the slot's data was written before its key (release). */
 	uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
-	uint64_t off = iova - ld(&sl->iova), span = ld(&sl->span);
-	uint32_t want = access & VIOMMU_ACC_RW ? access & VIOMMU_ACC_RW : VIOMMU_ACC_READ;
+	/*
+	 * The permission bits asked, as ((access & RW) - 1 & 3) + 1: access & RW when not 0 (3
+	 * instructions, no branch); else 4, which no key grants, so "0 means READ" takes the slow
+	 * path. A key grants them when none is missing from ~key.
+	 */
+	uint64_t want = ((access - 1) & 3) + 1;
+	uint64_t off, rest;
 
-	if (__builtin_expect((k & ~KEY_PERM_MASK) != key || off > span || !len ||
-				     ((uint32_t)(k >> KEY_PERM_SHIFT) & want) != want,
-			     0))
+	if (__builtin_expect((~k >> KEY_PERM_SHIFT) & want, 0))
+		return lookup_slow(r, iova, len, access, uaddr, covered);
+	off = iova - ld(&sl->iova);
+	rest = ld(&sl->span) - off; /* bytes after @iova in the entry, when it contains @iova */
+	if (__builtin_expect(rest > rest + off || !len, 0))
 		return lookup_slow(r, iova, len, access, uaddr, covered);
 	bump(&r->c.hits);
 	*uaddr = ld(&sl->uaddr) + off;
 	/* A len that wraps stops at the entry's end. */
-	*covered = (len - 1 <= span - off ? len - 1 : span - off) + 1;
+	*covered = (len - 1 <= rest ? len - 1 : rest) + 1;
 	return 0;
 }
