@@ -54,6 +54,7 @@
 #define PEND_PROBE 8u
 
 #define NIL UINT32_MAX
+#define HASH_MUL 0x9e3779b97f4a7c15ull
 
 #define ST_STOPPED 1ull
 
@@ -74,6 +75,8 @@ struct table {
 	_Atomic uint64_t shifts; /* bit s: blocks of 1 << s may be present */
 	/* The lookup's first probe, derived from shifts: ~0 << s, s the smallest size present. */
 	_Atomic uint64_t probe_mask;
+	/* The hash multiplier: a memory operand costs the fast path no register. */
+	uint64_t hmul;
 	unsigned int hshift; /* 64 - log2(slots): the index is the product's top bits */
 	struct table *next_retired;
 	uint64_t retired_at; /* epoch after which it is unreachable */
@@ -282,6 +285,7 @@ static struct table *table_alloc(uint64_t nslots)
 		return NULL;
 	memset(t, 0, bytes);
 	t->mask = nslots - 1;
+	t->hmul = HASH_MUL;
 	t->hshift = (unsigned int)__builtin_clzll(nslots) + 1;
 	set_shifts(t, 0);
 	return t;
@@ -294,7 +298,7 @@ static struct table *table_alloc(uint64_t nslots)
  */
 static inline uint64_t slot_home(const struct table *t, uint64_t base)
 {
-	return (base * 0x9e3779b97f4a7c15ull) >> t->hshift;
+	return (base * t->hmul) >> t->hshift;
 }
 
 static inline struct table *cur_table(const struct viommu_devtlb *tlb)
@@ -1509,14 +1513,17 @@ int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t
 	 * path. A key grants them when none is missing from ~key.
 	 */
 	uint64_t want = ((access - 1) & 3) + 1;
-	uint64_t off, rest;
+	uint64_t off, span, rest;
 
 	if (__builtin_expect((~k >> KEY_PERM_SHIFT) & want, 0))
 		return lookup_slow(r, iova, len, access, uaddr, covered);
 	off = iova - ld(&sl->iova);
-	rest = ld(&sl->span) - off; /* bytes after @iova in the entry, when it contains @iova */
-	if (__builtin_expect(rest > rest + off || !len, 0))
+	span = ld(&sl->span);
+	/* Keeps GCC from computing span - off as span + slot iova - iova, a register more. */
+	__asm__("" : "+r"(off));
+	if (__builtin_expect(off > span || !len, 0))
 		return lookup_slow(r, iova, len, access, uaddr, covered);
+	rest = span - off; /* bytes after @iova in the entry */
 	bump(&r->c.hits);
 	*uaddr = ld(&sl->uaddr) + off;
 	/* A len that wraps stops at the entry's end. */
