@@ -12,8 +12,9 @@
  * path of about 30 instructions without a fence, a read-modify-write or a key comparison: on x86
  * its acquire loads are plain loads.
  *
- * A slot is immutable while it can be seen: the writer fills its data, then publishes its key
- * (release); removal stores a tombstone key. Tombstones are not reused: the writer rebuilds the
+ * A slot's data is immutable while it can be seen: the writer fills its data, then publishes its
+ * key (release); removal stores a tombstone key. A tombstone is reused only by the same entry
+ * mapped again (its key alone is revived, see slot_put()); otherwise the writer rebuilds the
  * table into a fresh array when live + tombstone slots pass half of it, and frees the old array
  * after a grace period (quiescent-state based: every online reader has quiesced since). A flush
  * publishes a fresh small table, so it is O(1) for readers and the writer alike.
@@ -39,7 +40,6 @@
 #define PG_MASK ((1ull << PG_SHIFT) - 1)
 
 #define KEY_EMPTY 0ull
-#define KEY_TOMB 1ull /* shift 1 never occurs: blocks are at least 4 KiB */
 #define KEY_SHIFT_MASK 0x3full
 #define KEY_PERM_SHIFT 6
 #define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
@@ -64,7 +64,7 @@
 #define PK_TAKEN 8ull
 
 struct slot {
-	_Atomic uint64_t key;	/* block base | perm << 6 | shift; KEY_EMPTY, KEY_TOMB */
+	_Atomic uint64_t key;	/* block base | perm << 6 | shift; KEY_EMPTY; tombstone: perm 0 */
 	_Atomic uint64_t iova;	/* the whole entry's, */
 	_Atomic uint64_t span;	/* last - iova, */
 	_Atomic uint64_t uaddr; /* and its host address */
@@ -197,6 +197,15 @@ static inline uint64_t hash64(uint64_t k)
 static inline uint64_t block_key(uint64_t base, unsigned int shift)
 {
 	return base | shift;
+}
+
+/*
+ * A live key has permission bits. A tombstone keeps its block (base | shift) without them, so that
+ * the same entry mapped again can revive it in place (see slot_put()); empty is 0.
+ */
+static inline bool key_live(uint64_t k)
+{
+	return k & KEY_PERM_MASK;
 }
 
 static uint64_t now_ns(struct viommu_devtlb *tlb)
@@ -397,21 +406,36 @@ void viommu_devtlb_synchronize(struct viommu_devtlb *tlb)
 /* Slots (writer)                                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
-static void slot_put(struct table *t, uint64_t key, const struct ent *e)
+/*
+ * Put a block of @e at the first empty slot of its probe chain, or revive the tombstone of the
+ * same block of the same entry (iova, span, uaddr) met before it: an INVALIDATE followed by the
+ * same UPDATE, as after a guest's unmap and map of the same buffer, then stays in its home slot
+ * instead of landing past its own tombstone, off the one-slot fast path. Reviving writes only the
+ * key: a reader still reading the slot's data from before the removal reads the same data, so no
+ * grace period is needed. Returns true when it revived a tombstone.
+ */
+static bool slot_put(struct table *t, uint64_t key, const struct ent *e)
 {
 	uint64_t i = slot_home(t, key & ~PG_MASK);
 
 	for (uint64_t n = 0; n <= t->mask; n++, i++) {
 		struct slot *s = &t->slots[i & t->mask];
+		uint64_t k = ld(&s->key);
 
-		if (ld(&s->key) != KEY_EMPTY)
+		if (k == (key & ~KEY_PERM_MASK) && ld(&s->iova) == e->iova &&
+		    ld(&s->span) == e->last - e->iova && ld(&s->uaddr) == e->uaddr) {
+			atomic_store_explicit(&s->key, key, memory_order_release);
+			return true;
+		}
+		if (k != KEY_EMPTY)
 			continue;
 		st(&s->iova, e->iova);
 		st(&s->span, e->last - e->iova);
 		st(&s->uaddr, e->uaddr);
 		atomic_store_explicit(&s->key, key, memory_order_release);
-		return;
+		return false;
 	}
+	return false;
 }
 
 static void count_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
@@ -442,7 +466,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 		uint64_t k = ld(&s->key);
 		struct ent e;
 
-		if (k == KEY_EMPTY || k == KEY_TOMB)
+		if (!key_live(k))
 			continue;
 		e.iova = ld(&s->iova);
 		e.last = e.iova + ld(&s->span);
@@ -501,8 +525,10 @@ static void ent_slots_add(struct viommu_devtlb *tlb, const struct ent *e)
 	unsigned int n = decompose(e->iova, e->last, b);
 
 	for (unsigned int i = 0; i < n; i++) {
-		slot_put(t, block_key(b[i].base, b[i].shift) | (uint64_t)e->perm << KEY_PERM_SHIFT,
-			 e);
+		if (slot_put(t,
+			     block_key(b[i].base, b[i].shift) | (uint64_t)e->perm << KEY_PERM_SHIFT,
+			     e))
+			tlb->tombs--;
 		count_shift(tlb, t, b[i].shift);
 	}
 	tlb->used += n;
@@ -524,9 +550,9 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 
 			if (k == KEY_EMPTY)
 				break;
-			if ((k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
+			if (key_live(k) && (k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
 			    ld(&s->span) == e->last - e->iova) {
-				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+				atomic_store_explicit(&s->key, key, memory_order_release);
 				tlb->used--;
 				tlb->tombs++;
 				uncount_shift(tlb, t, b[i].shift);
@@ -1072,8 +1098,9 @@ static void drop_all(struct viommu_devtlb *tlb)
 			struct slot *s = &c->slots[i];
 			uint64_t k = ld(&s->key);
 
-			if (k != KEY_EMPTY && k != KEY_TOMB) {
-				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+			if (key_live(k)) {
+				atomic_store_explicit(&s->key, k & ~KEY_PERM_MASK,
+						      memory_order_release);
 				tlb->tombs++;
 			}
 		}
@@ -1432,7 +1459,7 @@ static const struct slot *table_find(const struct table *t, uint64_t x, uint64_t
 
 			if (k == KEY_EMPTY)
 				break;
-			if ((k & ~KEY_PERM_MASK) != key)
+			if ((k & ~KEY_PERM_MASK) != key || !key_live(k))
 				continue;
 			if (x - ld(&sl->iova) > ld(&sl->span))
 				continue; /* another entry sharing a partial page */
