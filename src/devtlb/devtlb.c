@@ -9,7 +9,7 @@
  * last - iova, uaddr, perm) in 32 bytes, never across a cache line. A lookup probes one block per
  * block size present (a bitmap), so it is O(1) and touches one slot; it needs no pointer chase and
  * no entry memory. The common hit (the home slot of the smallest block size present) is a fast
- * path of about 30 instructions without a fence, a read-modify-write or a key comparison: on x86
+ * path of about 35 instructions without a fence, a read-modify-write or a key comparison: on x86
  * its acquire loads are plain loads.
  *
  * A slot's data is immutable while it can be seen: the writer fills its data, then publishes its
