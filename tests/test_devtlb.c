@@ -136,6 +136,81 @@ static void test_hit_coverage_perm(void **state)
 	rm(c);
 }
 
+/*
+ * The fast path folds the access into ((access & RW) - 1 & 3) + 1: 0 (READ) and bits beyond RW
+ * must give what the slow path gives, on entries of every permission.
+ */
+static void test_access_bits(void **state)
+{
+	static const uint32_t perms[] = { RD, WR, RW };
+	static const uint32_t accs[] = { 0,	 RD,	 WR,	 RW, 4,
+					 4 | RD, 4 | WR, 4 | RW, 8,  0x80000000u | WR };
+	struct ctx *c = mk(0);
+
+	(void)state;
+	for (unsigned int p = 0; p < 3; p++) {
+		uint64_t x = 0x100000 * (p + 1);
+
+		assert_int_equal(viommu_devtlb_update(c->tlb, x, 0x1000, 0x9000000 + x, perms[p]),
+				 0);
+		for (unsigned int a = 0; a < sizeof(accs) / sizeof(accs[0]); a++) {
+			uint32_t want = accs[a] & RW ? accs[a] & RW : RD;
+
+			if ((perms[p] & want) == want)
+				assert_int_equal(hit(c, x + 0x10, 8, accs[a], 0x9000010 + x), 8);
+			else
+				assert_int_equal(look(c, x + 0x10, 8, accs[a]), VIOMMU_EPERM);
+		}
+	}
+	assert_int_equal(c->misses, 0);
+	rm(c);
+}
+
+/*
+ * An entry mapped again as it was revives its tombstones in place; mapped differently it does
+ * not. Either way lookups answer the newest mapping, and a removal still removes.
+ */
+static void test_remap_revives(void **state)
+{
+	struct ctx *c = mk(0);
+	struct viommu_devtlb_stats st;
+
+	(void)state;
+	/* A partial page at each end plus whole pages: several blocks, shared edge pages. */
+	assert_int_equal(viommu_devtlb_update(c->tlb, 0x20800, 0x3000, 0x5000800, RW), 0);
+	assert_int_equal(viommu_devtlb_update(c->tlb, 0x23800, 0x800, 0x9000000, RD), 0);
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(viommu_devtlb_invalidate(c->tlb, 0x20800, 0x3000), 0);
+		assert_int_equal(look(c, 0x21000, 1, RD), VIOMMU_EAGAIN);
+		assert_int_equal(look(c, 0x237ff, 1, RD), VIOMMU_EAGAIN);
+		assert_int_equal(hit(c, 0x23800, 1, RD, 0x9000000), 1);
+		/* Same mapping (revived), then read-only (new keys), then elsewhere in host memory. */
+		if (round == 1) {
+			assert_int_equal(
+				viommu_devtlb_update(c->tlb, 0x20800, 0x3000, 0x5000800, RD), 0);
+			assert_int_equal(look(c, 0x21000, 1, WR), VIOMMU_EPERM);
+			assert_int_equal(hit(c, 0x21000, 16, RD, 0x5001000), 16);
+		} else if (round == 2) {
+			assert_int_equal(
+				viommu_devtlb_update(c->tlb, 0x20800, 0x3000, 0x6000800, RW), 0);
+			assert_int_equal(hit(c, 0x21000, 16, WR, 0x6001000), 16);
+		} else {
+			assert_int_equal(
+				viommu_devtlb_update(c->tlb, 0x20800, 0x3000, 0x5000800, RW), 0);
+			assert_int_equal(hit(c, 0x20800, 0x3000, WR, 0x5000800), 0x3000);
+			assert_int_equal(hit(c, 0x237ff, 1, WR, 0x50037ff), 1);
+		}
+		assert_int_equal(hit(c, 0x23800, 0x800, RD, 0x9000000), 0x800);
+	}
+	/* A flush tombstones nothing here (fresh table), but removals after revivals still remove. */
+	assert_int_equal(viommu_devtlb_invalidate(c->tlb, 0x20000, 0x4000), 0);
+	assert_int_equal(look(c, 0x20800, 1, RD), VIOMMU_EAGAIN);
+	assert_int_equal(look(c, 0x23800, 1, RD), VIOMMU_EAGAIN);
+	viommu_devtlb_get_stats(c->tlb, &st);
+	assert_int_equal(st.entries, 0);
+	rm(c);
+}
+
 /* DPDK's CVE-2018-1059: adjacent IOVAs, host addresses not contiguous. */
 static void test_cve_2018_1059_shape(void **state)
 {
@@ -712,6 +787,8 @@ static void run_random(uint32_t capacity, uint64_t seed, unsigned int ops)
 	struct test_rng g = { seed };
 	uint64_t last_u = 0x1000000; /* host addresses advance so that merges happen */
 	unsigned int lookups = 0, hits = 0;
+	uint64_t prev_x = 0, prev_size = 0, prev_u = 0;
+	uint32_t prev_perm = 0;
 
 	assert_non_null(ref);
 	for (unsigned int op = 0; op < ops; op++) {
@@ -726,6 +803,13 @@ static void run_random(uint32_t capacity, uint64_t seed, unsigned int ops)
 
 			if (test_below(&g, 64) == 0)
 				u = 0 - test_below(&g, 0x3000);
+			/* The last mapping again, as it was: revives tombstones left by removals. */
+			if (prev_size && test_below(&g, 4) == 0) {
+				x = prev_x;
+				size = prev_size;
+				u = prev_u;
+				perm = prev_perm;
+			}
 			last = x + (size - 1);
 			if (last < x)
 				last = UINT64_MAX;
@@ -738,6 +822,10 @@ static void run_random(uint32_t capacity, uint64_t seed, unsigned int ops)
 				assert_true(ref->n < REF_MAX);
 				ref->e[ref->n++] = (struct rent){ x, last, u, perm };
 				last_u = u + (last - x) + 1;
+				prev_x = x;
+				prev_size = size;
+				prev_u = u;
+				prev_perm = perm;
 			}
 		} else if (kind < 45) { /* invalidate */
 			uint64_t size = pick_size(&g), last = x + (size - 1);
@@ -811,6 +899,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_args),
 		cmocka_unit_test(test_hit_coverage_perm),
+		cmocka_unit_test(test_access_bits),
+		cmocka_unit_test(test_remap_revives),
 		cmocka_unit_test(test_cve_2018_1059_shape),
 		cmocka_unit_test(test_update_args_and_wrap),
 		cmocka_unit_test(test_invalidate_wrap_and_trim),

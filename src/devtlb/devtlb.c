@@ -8,12 +8,13 @@
  * another entry may share), and every block's slot holds a copy of the whole entry (iova,
  * last - iova, uaddr, perm) in 32 bytes, never across a cache line. A lookup probes one block per
  * block size present (a bitmap), so it is O(1) and touches one slot; it needs no pointer chase and
- * no entry memory. The common hit (the home slot of the smallest block size present) is an inline
- * fast path of about 40 instructions without a fence or a read-modify-write: on x86 its acquire
- * loads are plain loads.
+ * no entry memory. The common hit (the home slot of the smallest block size present) is a fast
+ * path of about 35 instructions without a fence, a read-modify-write or a key comparison: on x86
+ * its acquire loads are plain loads.
  *
- * A slot is immutable while it can be seen: the writer fills its data, then publishes its key
- * (release); removal stores a tombstone key. Tombstones are not reused: the writer rebuilds the
+ * A slot's data is immutable while it can be seen: the writer fills its data, then publishes its
+ * key (release); removal stores a tombstone key. A tombstone is reused only by the same entry
+ * mapped again (its key alone is revived, see slot_put()); otherwise the writer rebuilds the
  * table into a fresh array when live + tombstone slots pass half of it, and frees the old array
  * after a grace period (quiescent-state based: every online reader has quiesced since). A flush
  * publishes a fresh small table, so it is O(1) for readers and the writer alike.
@@ -39,7 +40,6 @@
 #define PG_MASK ((1ull << PG_SHIFT) - 1)
 
 #define KEY_EMPTY 0ull
-#define KEY_TOMB 1ull /* shift 1 never occurs: blocks are at least 4 KiB */
 #define KEY_SHIFT_MASK 0x3full
 #define KEY_PERM_SHIFT 6
 #define KEY_PERM_MASK (3ull << KEY_PERM_SHIFT)
@@ -54,6 +54,7 @@
 #define PEND_PROBE 8u
 
 #define NIL UINT32_MAX
+#define HASH_MUL 0x9e3779b97f4a7c15ull
 
 #define ST_STOPPED 1ull
 
@@ -63,7 +64,7 @@
 #define PK_TAKEN 8ull
 
 struct slot {
-	_Atomic uint64_t key;	/* block base | perm << 6 | shift; KEY_EMPTY, KEY_TOMB */
+	_Atomic uint64_t key;	/* block base | perm << 6 | shift; KEY_EMPTY; tombstone: perm 0 */
 	_Atomic uint64_t iova;	/* the whole entry's, */
 	_Atomic uint64_t span;	/* last - iova, */
 	_Atomic uint64_t uaddr; /* and its host address */
@@ -72,10 +73,11 @@ struct slot {
 struct table {
 	uint64_t mask;		 /* slots - 1 */
 	_Atomic uint64_t shifts; /* bit s: blocks of 1 << s may be present */
-	/* The lookup's first probe, derived from shifts: the smallest block size present. */
-	_Atomic uint64_t probe_mask;  /* ~0 << s */
-	_Atomic uint64_t probe_shift; /* s, 63 when empty */
-	unsigned int hshift;	      /* 64 - log2(slots): the index is the product's top bits */
+	/* The lookup's first probe, derived from shifts: ~0 << s, s the smallest size present. */
+	_Atomic uint64_t probe_mask;
+	/* The hash multiplier: a memory operand costs the fast path no register. */
+	uint64_t hmul;
+	unsigned int hshift; /* 64 - log2(slots): the index is the product's top bits */
 	struct table *next_retired;
 	uint64_t retired_at; /* epoch after which it is unreachable */
 	/* Slots start on a cache line: a 32-byte slot never straddles two. */
@@ -197,6 +199,15 @@ static inline uint64_t block_key(uint64_t base, unsigned int shift)
 	return base | shift;
 }
 
+/*
+ * A live key has permission bits. A tombstone keeps its block (base | shift) without them, so that
+ * the same entry mapped again can revive it in place (see slot_put()); empty is 0.
+ */
+static inline bool key_live(uint64_t k)
+{
+	return k & KEY_PERM_MASK;
+}
+
 static uint64_t now_ns(struct viommu_devtlb *tlb)
 {
 	struct timespec ts;
@@ -272,7 +283,6 @@ static void set_shifts(struct table *t, uint64_t shifts)
 	/* Readers may combine old and new words: see viommu_devtlb_lookup(). */
 	atomic_store_explicit(&t->shifts, shifts, memory_order_relaxed);
 	atomic_store_explicit(&t->probe_mask, ~0ull << s, memory_order_relaxed);
-	atomic_store_explicit(&t->probe_shift, s, memory_order_relaxed);
 }
 
 static struct table *table_alloc(uint64_t nslots)
@@ -284,15 +294,20 @@ static struct table *table_alloc(uint64_t nslots)
 		return NULL;
 	memset(t, 0, bytes);
 	t->mask = nslots - 1;
+	t->hmul = HASH_MUL;
 	t->hshift = (unsigned int)__builtin_clzll(nslots) + 1;
 	set_shifts(t, 0);
 	return t;
 }
 
-/* Home slot of a block key: the top bits of a multiplicative hash (two instructions). */
-static inline uint64_t slot_home(const struct table *t, uint64_t key)
+/*
+ * Home slot of a block: the top bits of a multiplicative hash of its base alone (two
+ * instructions), so the fast path needs no shift in its key. Only partial pages share a base, and
+ * they share the size too: entries never overlap.
+ */
+static inline uint64_t slot_home(const struct table *t, uint64_t base)
 {
-	return (key * 0x9e3779b97f4a7c15ull) >> t->hshift;
+	return (base * t->hmul) >> t->hshift;
 }
 
 static inline struct table *cur_table(const struct viommu_devtlb *tlb)
@@ -391,21 +406,36 @@ void viommu_devtlb_synchronize(struct viommu_devtlb *tlb)
 /* Slots (writer)                                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
-static void slot_put(struct table *t, uint64_t key, const struct ent *e)
+/*
+ * Put a block of @e at the first empty slot of its probe chain, or revive the tombstone of the
+ * same block of the same entry (iova, span, uaddr) met before it: an INVALIDATE followed by the
+ * same UPDATE, as after a guest's unmap and map of the same buffer, then stays in its home slot
+ * instead of landing past its own tombstone, off the one-slot fast path. Reviving writes only the
+ * key: a reader still reading the slot's data from before the removal reads the same data, so no
+ * grace period is needed. Returns true when it revived a tombstone.
+ */
+static bool slot_put(struct table *t, uint64_t key, const struct ent *e)
 {
-	uint64_t i = slot_home(t, key & ~KEY_PERM_MASK);
+	uint64_t i = slot_home(t, key & ~PG_MASK);
 
 	for (uint64_t n = 0; n <= t->mask; n++, i++) {
 		struct slot *s = &t->slots[i & t->mask];
+		uint64_t k = ld(&s->key);
 
-		if (ld(&s->key) != KEY_EMPTY)
+		if (k == (key & ~KEY_PERM_MASK) && ld(&s->iova) == e->iova &&
+		    ld(&s->span) == e->last - e->iova && ld(&s->uaddr) == e->uaddr) {
+			atomic_store_explicit(&s->key, key, memory_order_release);
+			return true;
+		}
+		if (k != KEY_EMPTY)
 			continue;
 		st(&s->iova, e->iova);
 		st(&s->span, e->last - e->iova);
 		st(&s->uaddr, e->uaddr);
 		atomic_store_explicit(&s->key, key, memory_order_release);
-		return;
+		return false;
 	}
+	return false;
 }
 
 static void count_shift(struct viommu_devtlb *tlb, struct table *t, unsigned int s)
@@ -436,7 +466,7 @@ static int rebuild(struct viommu_devtlb *tlb, uint64_t nslots)
 		uint64_t k = ld(&s->key);
 		struct ent e;
 
-		if (k == KEY_EMPTY || k == KEY_TOMB)
+		if (!key_live(k))
 			continue;
 		e.iova = ld(&s->iova);
 		e.last = e.iova + ld(&s->span);
@@ -495,8 +525,10 @@ static void ent_slots_add(struct viommu_devtlb *tlb, const struct ent *e)
 	unsigned int n = decompose(e->iova, e->last, b);
 
 	for (unsigned int i = 0; i < n; i++) {
-		slot_put(t, block_key(b[i].base, b[i].shift) | (uint64_t)e->perm << KEY_PERM_SHIFT,
-			 e);
+		if (slot_put(t,
+			     block_key(b[i].base, b[i].shift) | (uint64_t)e->perm << KEY_PERM_SHIFT,
+			     e))
+			tlb->tombs--;
 		count_shift(tlb, t, b[i].shift);
 	}
 	tlb->used += n;
@@ -510,7 +542,7 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t key = block_key(b[i].base, b[i].shift);
-		uint64_t h = slot_home(t, key);
+		uint64_t h = slot_home(t, b[i].base);
 
 		for (uint64_t j = 0; j <= t->mask; j++, h++) {
 			struct slot *s = &t->slots[h & t->mask];
@@ -518,9 +550,9 @@ static void ent_slots_del(struct viommu_devtlb *tlb, const struct ent *e)
 
 			if (k == KEY_EMPTY)
 				break;
-			if ((k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
+			if (key_live(k) && (k & ~KEY_PERM_MASK) == key && ld(&s->iova) == e->iova &&
 			    ld(&s->span) == e->last - e->iova) {
-				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+				atomic_store_explicit(&s->key, key, memory_order_release);
 				tlb->used--;
 				tlb->tombs++;
 				uncount_shift(tlb, t, b[i].shift);
@@ -1066,8 +1098,9 @@ static void drop_all(struct viommu_devtlb *tlb)
 			struct slot *s = &c->slots[i];
 			uint64_t k = ld(&s->key);
 
-			if (k != KEY_EMPTY && k != KEY_TOMB) {
-				atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+			if (key_live(k)) {
+				atomic_store_explicit(&s->key, k & ~KEY_PERM_MASK,
+						      memory_order_release);
 				tlb->tombs++;
 			}
 		}
@@ -1414,8 +1447,9 @@ static const struct slot *table_find(const struct table *t, uint64_t x, uint64_t
 
 	while (shifts) {
 		unsigned int s = (unsigned int)__builtin_ctzll(shifts);
-		uint64_t key = block_key(x & ~((1ull << s) - 1) & ~PG_MASK, s);
-		uint64_t h = slot_home(t, key);
+		uint64_t base = x & ~((1ull << s) - 1) & ~PG_MASK;
+		uint64_t key = block_key(base, s);
+		uint64_t h = slot_home(t, base);
 
 		shifts &= shifts - 1;
 		for (uint64_t n = 0; n <= t->mask; n++, h++) {
@@ -1425,7 +1459,7 @@ static const struct slot *table_find(const struct table *t, uint64_t x, uint64_t
 
 			if (k == KEY_EMPTY)
 				break;
-			if ((k & ~KEY_PERM_MASK) != key)
+			if ((k & ~KEY_PERM_MASK) != key || !key_live(k))
 				continue;
 			if (x - ld(&sl->iova) > ld(&sl->span))
 				continue; /* another entry sharing a partial page */
@@ -1478,31 +1512,48 @@ __attribute__((noinline)) static int lookup_slow(struct viommu_devtlb_reader *r,
 }
 
 /*
- * The fast path probes one slot: the home slot of the block of the smallest size present. When
- * that is not the answer (another size, a probe chain, a fault, a miss, an offline reader whose
- * tabp points at the empty table) the slow path starts over. Any live slot whose entry contains
- * @iova is a correct answer, whatever led to it, so a shifts word read while the writer changes it
- * costs at most a slow lookup.
+ * The fast path probes one slot: the home slot of @iova's block of the smallest size present.
+ * It does not compare the slot's key with that block: any live slot whose entry contains @iova is
+ * a correct answer, whatever led to it (entries never overlap, and a removed entry's slots are
+ * tombstoned before the removal returns), so it checks only that the slot is live with the access
+ * asked (empty and tombstone keys have no permission bits) and that its entry contains @iova. When
+ * that fails (another size, a probe chain, a fault, a miss, an offline reader whose tabp points at
+ * the empty table) the slow path starts over. A probe_mask read while the writer changes it costs
+ * at most a slow lookup.
  */
 int viommu_devtlb_lookup(struct viommu_devtlb_reader *r, uint64_t iova, uint64_t len,
 			 uint32_t access, uint64_t *uaddr, uint64_t *covered)
 {
 	/* Acquire: the table's header and slots were initialised before it was published. */
 	struct table *t = atomic_load_explicit(r->tabp, memory_order_acquire);
-	uint64_t key = (iova & ld(&t->probe_mask)) | ld(&t->probe_shift);
-	struct slot *sl = &t->slots[slot_home(t, key)];
+	struct slot *sl = &t->slots[slot_home(t, iova & ld(&t->probe_mask))];
+	/*
+	 * One register for the slot rather than table + index: with the six arguments kept for the
+	 * slow path, that is what lets the hit run without saving registers.
+	 */
+	__asm__("" : "+r"(sl));
 	/* Acquire: the slot's data was written before its key (release). */
 	uint64_t k = atomic_load_explicit(&sl->key, memory_order_acquire);
-	uint64_t off = iova - ld(&sl->iova), span = ld(&sl->span);
-	uint32_t want = access & VIOMMU_ACC_RW ? access & VIOMMU_ACC_RW : VIOMMU_ACC_READ;
+	/*
+	 * The permission bits asked, as ((access & RW) - 1 & 3) + 1: access & RW when not 0 (3
+	 * instructions, no branch); else 4, which no key grants, so "0 means READ" takes the slow
+	 * path. A key grants them when none is missing from ~key.
+	 */
+	uint64_t want = ((access - 1) & 3) + 1;
+	uint64_t off, span, rest;
 
-	if (__builtin_expect((k & ~KEY_PERM_MASK) != key || off > span || !len ||
-				     ((uint32_t)(k >> KEY_PERM_SHIFT) & want) != want,
-			     0))
+	if (__builtin_expect((~k >> KEY_PERM_SHIFT) & want, 0))
 		return lookup_slow(r, iova, len, access, uaddr, covered);
+	off = iova - ld(&sl->iova);
+	span = ld(&sl->span);
+	/* Keeps GCC from computing span - off as span + slot iova - iova, a register more. */
+	__asm__("" : "+r"(off));
+	if (__builtin_expect(off > span || !len, 0))
+		return lookup_slow(r, iova, len, access, uaddr, covered);
+	rest = span - off; /* bytes after @iova in the entry */
 	bump(&r->c.hits);
 	*uaddr = ld(&sl->uaddr) + off;
 	/* A len that wraps stops at the entry's end. */
-	*covered = (len - 1 <= span - off ? len - 1 : span - off) + 1;
+	*covered = (len - 1 <= rest ? len - 1 : rest) + 1;
 	return 0;
 }
