@@ -6,7 +6,8 @@
  * tables; nothing reads outside guest memory (flatmem and ASan would tell). The host hands out
  * direct pointers (whole-buffer spans or entry-sized ones) or only dma_read/dma_write, as the
  * input says; read-only walks through a pointer host must agree with dma_read-only ones and
- * with a viommu_pt_walker's (which keeps the spans across walks unless invalidated).
+ * with a viommu_pt_walker's (which keeps the spans across walks unless invalidated), and the
+ * fast walk with the full one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <viommu/pt.h>
 
 #include "fuzz_input.h"
+#include "pt/pt_internal.h"
 
 #define MEM_SIZE (64u << 10)
 #define ACC_RWX (VIOMMU_ACC_READ | VIOMMU_ACC_WRITE | VIOMMU_ACC_EXEC)
@@ -150,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    viommu_pt_walk(&cfg, &copy, fm, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)) ||
 		    viommu_pt_walker_walk(w, &cfg, iova[i], acc[i], &c) ||
+		    memcmp(&a, &c, sizeof(a)) ||
+		    vi_pt_walk_full(&cfg, &ro, fm, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)))
 			abort();
 		check_result(&a, iova[i], acc[i]);

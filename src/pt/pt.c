@@ -45,6 +45,19 @@ int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops
 	return pt_formats[cfg->format]->walk(cfg, &m, iova, access, res);
 }
 
+int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		    void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	const struct viommu_host h = { host, opaque };
+	struct vi_dmem m;
+
+	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !host || !host->dma_read ||
+	    !res)
+		return VIOMMU_EINVAL;
+	vi_dmem_init(&m, &h);
+	return pt_formats[cfg->format]->walk_full(cfg, &m, iova, access, res);
+}
+
 struct viommu_pt_walker {
 	struct viommu_host h;
 	struct vi_dmem m; /* holds only spans the host marked stable between walks */

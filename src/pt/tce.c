@@ -79,11 +79,12 @@ static uint64_t tce_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-PT_DEFINE_WALK(tce_walk, tce_check, tce_geo, tce_decode, NULL)
+PT_DEFINE_WALK(tce_walk, tce_check, tce_geo, tce_decode, NULL, pt_no_fast)
 
 const struct pt_fmt pt_fmt_tce = {
 	.name = "tce",
 	.walk = tce_walk,
+	.walk_full = tce_walk_full,
 	.check = tce_check,
 	.geo = tce_geo,
 	.decode = tce_decode,
