@@ -105,16 +105,19 @@ static inline bool amd_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, 
 			    uint32_t access, struct viommu_pt_walk_result *res)
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
+	struct pt_span sp;
 	uint64_t table = cfg->root, all = ~0ull, pte, mask;
 	unsigned int level = cfg->levels, shift = 12 + 9 * (level - 1u), nl;
 	uint32_t perm = 0;
 
 	if (shift + 9 < 64 && (iova >> (shift + 9)))
 		return false;
+	pt_span_get(&sp, m);
 	for (;;) {
 		unsigned int nshift;
 
-		if (vi_dm_read64(m, table + 8 * ((iova >> shift) & 511), &pte) || !(pte & AMD_PR))
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		    !(pte & AMD_PR))
 			return false;
 		nl = (unsigned int)VI_FIELD_GET(pte, 11, 9);
 		if (nl == AMD_NL_DEFAULT || nl == AMD_NL_SIZED)

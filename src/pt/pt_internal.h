@@ -280,6 +280,35 @@ static inline bool pt_no_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m
 	return false;
 }
 
+/*
+ * The read span of a vi_dmem copied into locals for a fast walk: the entries it loads through
+ * the span may alias anything, and locals need not be loaded again after each of them.
+ */
+struct pt_span {
+	const uint8_t *base;
+	uint64_t lo, lim;
+};
+
+static inline void pt_span_get(struct pt_span *s, const struct vi_dmem *m)
+{
+	s->base = m->rbase;
+	s->lo = m->rlo;
+	s->lim = m->rlim;
+}
+
+/* vi_dm_read64() through the copy: false when the entry cannot be read. */
+static inline bool pt_span_read(struct pt_span *s, struct vi_dmem *m, uint64_t gpa, uint64_t *pte)
+{
+	if (__builtin_expect(s->base && gpa - s->lo <= s->lim, 1)) {
+		*pte = vi_le64(vi_load64(s->base + (gpa - s->lo)));
+		return true;
+	}
+	if (vi_dm_read64_slow(m, gpa, pte))
+		return false;
+	pt_span_get(s, m);
+	return true;
+}
+
 /* A successful outcome, as pt_walk_once() leaves it. */
 static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,
 			      uint32_t perm, unsigned int shift, uint32_t attr, unsigned int level)
@@ -297,13 +326,13 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
 /*
  * The format's walk: the fast walk, else pt_walk_once() with the format's own ops, all inlined
  * (flatten) at any optimisation level: no call per level, and the checks on @cfg hoisted out of
- * the loop.
+ * the loop. The full walk stays out of line (noinline), so the fast one does not pay for its
+ * stack frame and registers.
  */
 #define PT_DEFINE_WALK(name, check, geo, decode, update, fast)                                  \
-	__attribute__((flatten)) static int name##_full(const struct viommu_pt_cfg *cfg,        \
-							struct vi_dmem *m, uint64_t iova,       \
-							uint32_t access,                        \
-							struct viommu_pt_walk_result *res)      \
+	__attribute__((flatten, noinline)) static int name##_full(                              \
+		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,              \
+		uint32_t access, struct viommu_pt_walk_result *res)                             \
 	{                                                                                       \
 		if (check(cfg))                                                                 \
 			return VIOMMU_EINVAL;                                                   \

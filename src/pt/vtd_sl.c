@@ -116,6 +116,7 @@ static inline bool vtd_sl_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
 	uint64_t trsvd = above | VTD_SL_TM | VTD_SL_SNP | VTD_SL_PS, lrsvd = above;
+	struct pt_span sp;
 	uint64_t table = cfg->root, all = ~0ull, pte;
 	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
 	uint32_t perm;
@@ -126,14 +127,15 @@ static inline bool vtd_sl_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *
 		lrsvd |= VTD_SL_SNP;
 	if (iova >> (shift + 9))
 		return false;
+	pt_span_get(&sp, m);
 	for (; shift > 12; shift -= 9) {
-		if (vi_dm_read64(m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
 		    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & trsvd))
 			return false;
 		all &= pte;
 		table = pte & VTD_SL_ADDR;
 	}
-	if (vi_dm_read64(m, table + 8 * ((iova >> 12) & 511), &pte) ||
+	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) ||
 	    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & lrsvd))
 		return false;
 	all &= pte;

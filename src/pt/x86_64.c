@@ -139,6 +139,7 @@ static inline bool x86_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, 
 			    uint32_t access, struct viommu_pt_walk_result *res)
 {
 	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52));
+	struct pt_span sp;
 	uint64_t table = cfg->root, all = ~0ull, any = 0, pte;
 	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
 	bool priv = access & VIOMMU_ACC_PRIV;
@@ -149,15 +150,16 @@ static inline bool x86_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, 
 	/* Canonical: bits 63:ias-1 all equal, i.e. iova + 2^(ias-1) < 2^ias. */
 	if (iova + VI_BIT(shift + 8) >= VI_BIT(shift + 9))
 		return false;
+	pt_span_get(&sp, m);
 	for (; shift > 12; shift -= 9) {
-		if (vi_dm_read64(m, table + 8 * ((iova >> shift) & 511), &pte) || !(pte & X86_P) ||
-		    (pte & (rsvd | X86_PS)))
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		    !(pte & X86_P) || (pte & (rsvd | X86_PS)))
 			return false;
 		all &= pte;
 		any |= pte;
 		table = pte & X86_ADDR;
 	}
-	if (vi_dm_read64(m, table + 8 * ((iova >> 12) & 511), &pte) || !(pte & X86_P) ||
+	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) || !(pte & X86_P) ||
 	    (pte & rsvd))
 		return false;
 	all &= pte;
