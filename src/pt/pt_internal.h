@@ -329,31 +329,36 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
  * the loop. The full walk stays out of line (noinline), so the fast one does not pay for its
  * stack frame and registers.
  */
-#define PT_DEFINE_WALK(name, check, geo, decode, update, fast)                                  \
-	__attribute__((flatten, noinline)) static int name##_full(                              \
-		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,              \
-		uint32_t access, struct viommu_pt_walk_result *res)                             \
-	{                                                                                       \
-		if (check(cfg))                                                                 \
-			return VIOMMU_EINVAL;                                                   \
-		for (int t = 0; t < PT_WALK_TRIES; t++) {                                       \
-			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update); \
-                                                                                                \
-			if (ret != VIOMMU_EAGAIN)                                               \
-				return ret;                                                     \
-		}                                                                               \
-		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);        \
-	}                                                                                       \
-	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,               \
-						 struct vi_dmem *m, uint64_t iova,              \
-						 uint32_t access,                               \
-						 struct viommu_pt_walk_result *res)             \
-	{                                                                                       \
-		if (check(cfg))                                                                 \
-			return VIOMMU_EINVAL;                                                   \
-		if (fast(cfg, m, iova, access, res))                                            \
-			return 0;                                                               \
-		return name##_full(cfg, m, iova, access, res);                                  \
+#define PT_DEFINE_WALK(name, check, geo, decode, update, fast)                                    \
+	__attribute__((flatten, noinline)) static int name##_slow(                                \
+		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
+		uint32_t access, struct viommu_pt_walk_result *res)                               \
+	{                                                                                         \
+		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
+			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
+                                                                                                  \
+			if (ret != VIOMMU_EAGAIN)                                                 \
+				return ret;                                                       \
+		}                                                                                 \
+		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+	}                                                                                         \
+	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
+			       uint32_t access, struct viommu_pt_walk_result *res)                \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		return name##_slow(cfg, m, iova, access, res);                                    \
+	}                                                                                         \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
+						 struct vi_dmem *m, uint64_t iova,                \
+						 uint32_t access,                                 \
+						 struct viommu_pt_walk_result *res)               \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		if (fast(cfg, m, iova, access, res))                                              \
+			return 0;                                                                 \
+		return name##_slow(cfg, m, iova, access, res);                                    \
 	}
 
 /*
