@@ -306,7 +306,7 @@ static uint64_t arm_s2_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
-PT_DEFINE_WALK(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update, pt_no_fast)
+PT_DEFINE_WALK_NOFAST(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s1 = {
 	.name = "arm-s1",
@@ -321,7 +321,7 @@ const struct pt_fmt pt_fmt_arm_s1 = {
 	.mk_leaf = arm_s1_mk_leaf,
 };
 
-PT_DEFINE_WALK(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update, pt_no_fast)
+PT_DEFINE_WALK_NOFAST(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s2 = {
 	.name = "arm-s2",

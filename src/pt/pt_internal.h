@@ -269,17 +269,6 @@ pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, 
 typedef bool (*pt_fast_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
 			   uint32_t access, struct viommu_pt_walk_result *res);
 
-static inline bool pt_no_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			      uint32_t access, struct viommu_pt_walk_result *res)
-{
-	(void)cfg;
-	(void)m;
-	(void)iova;
-	(void)access;
-	(void)res;
-	return false;
-}
-
 /*
  * The read span of a vi_dmem copied into locals for a fast walk: the entries it loads through
  * the span may alias anything, and locals need not be loaded again after each of them.
@@ -359,6 +348,35 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
 		if (fast(cfg, m, iova, access, res))                                              \
 			return 0;                                                                 \
 		return name##_slow(cfg, m, iova, access, res);                                    \
+	}
+
+/* A format without a fast walk: the full walk inlined into the format's walk, as before. */
+#define PT_DEFINE_WALK_NOFAST(name, check, geo, decode, update)                                   \
+	static inline __attribute__((always_inline)) int name##_slow(                             \
+		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
+		uint32_t access, struct viommu_pt_walk_result *res)                               \
+	{                                                                                         \
+		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
+			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
+                                                                                                  \
+			if (ret != VIOMMU_EAGAIN)                                                 \
+				return ret;                                                       \
+		}                                                                                 \
+		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+	}                                                                                         \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
+						 struct vi_dmem *m, uint64_t iova,                \
+						 uint32_t access,                                 \
+						 struct viommu_pt_walk_result *res)               \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		return name##_slow(cfg, m, iova, access, res);                                    \
+	}                                                                                         \
+	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
+			       uint32_t access, struct viommu_pt_walk_result *res)                \
+	{                                                                                         \
+		return name(cfg, m, iova, access, res);                                           \
 	}
 
 /*
