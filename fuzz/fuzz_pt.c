@@ -5,7 +5,9 @@
  * well-formed result, gives the same answer twice, and agrees with the enumeration of the same
  * tables; nothing reads outside guest memory (flatmem and ASan would tell). The host hands out
  * direct pointers (whole-buffer spans or entry-sized ones) or only dma_read/dma_write, as the
- * input says; read-only walks through a pointer host must agree with dma_read-only ones.
+ * input says; read-only walks through a pointer host must agree with dma_read-only ones and
+ * with a viommu_pt_walker's (which keeps the spans across walks unless invalidated), and the
+ * fast walk with the full one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <viommu/pt.h>
 
 #include "fuzz_input.h"
+#include "pt/pt_internal.h"
 
 #define MEM_SIZE (64u << 10)
 #define ACC_RWX (VIOMMU_ACC_READ | VIOMMU_ACC_WRITE | VIOMMU_ACC_EXEC)
@@ -86,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct viommu_flatmem *fm;
 	uint64_t iova[4];
 	uint32_t acc[4];
+	bool inval[4];
+	struct viommu_pt_walker *w;
 	struct fz f;
 
 	host_mode = (unsigned int)take(&in, 1) % 3;
@@ -103,7 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.root1 = take(&in, 2) & ~0xfffull;
 	for (int i = 0; i < 4; i++) {
 		iova[i] = take(&in, 8);
-		acc[i] = (uint32_t)take(&in, 1) & 0xf;
+		acc[i] = (uint32_t)take(&in, 1);
+		inval[i] = acc[i] & 0x10; /* invalidate the walker first */
+		acc[i] &= 0xf;
 	}
 	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
 		abort();
@@ -116,16 +123,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	copy.dma_write = NULL;
 	copy.dma_map_ptr = NULL;
 
+	/* A walker over the read-only host keeps its (stable) spans across the walks below. */
+	if (viommu_pt_walker_create(&ro, fm, &w))
+		abort();
 	if (viommu_pt_cfg_check(&cfg)) {
 		struct viommu_pt_walk_result r;
 
-		if (viommu_pt_walk(&cfg, &rw, fm, iova[0], acc[0], &r) != VIOMMU_EINVAL)
+		if (viommu_pt_walk(&cfg, &rw, fm, iova[0], acc[0], &r) != VIOMMU_EINVAL ||
+		    viommu_pt_walker_walk(w, &cfg, iova[0], acc[0], &r) != VIOMMU_EINVAL)
 			abort();
+		viommu_pt_walker_destroy(w);
 		viommu_flatmem_destroy(fm);
 		return 0;
 	}
 	for (int i = 0; i < 4; i++) {
 		struct viommu_pt_walk_result a, b, c;
+
+		if (inval[i])
+			viommu_pt_walker_invalidate(w);
 
 		/*
 		 * Without write-back the same memory gives the same answer, whichever way the host
@@ -135,6 +150,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    viommu_pt_walk(&cfg, &ro, fm, iova[i], acc[i], &b) ||
 		    memcmp(&a, &b, sizeof(a)) ||
 		    viommu_pt_walk(&cfg, &copy, fm, iova[i], acc[i], &c) ||
+		    memcmp(&a, &c, sizeof(a)) ||
+		    viommu_pt_walker_walk(w, &cfg, iova[i], acc[i], &c) ||
+		    memcmp(&a, &c, sizeof(a)) ||
+		    vi_pt_walk_full(&cfg, &ro, fm, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)))
 			abort();
 		check_result(&a, iova[i], acc[i]);
@@ -162,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ret != 0 && ret != 1 && ret != VIOMMU_E2BIG)
 			abort();
 	}
+	viommu_pt_walker_destroy(w);
 	viommu_flatmem_destroy(fm);
 	return 0;
 }

@@ -73,6 +73,7 @@ static void test_flatmem_map_ptr(void **state)
 	/* The span is the whole buffer. */
 	assert_int_equal(span.gpa, BASE);
 	assert_int_equal(span.len, SIZE);
+	assert_int_equal(span.flags, VIOMMU_DMA_SPAN_STABLE);
 	assert_ptr_equal(ops->dma_map_ptr(fm, BASE + SIZE - 8, 8, false, &span), mem + SIZE - 8);
 	/* Past either end, straddling the end, wrapping past 2^64, empty: NULL. */
 	assert_null(ops->dma_map_ptr(fm, BASE + SIZE - 7, 8, false, &span));

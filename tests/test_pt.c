@@ -16,12 +16,15 @@
 static struct viommu_flatmem *fm;
 
 /*
- * Every case runs three times, once per way the host lets the walk reach guest memory:
- * dma_read/dma_write only, dma_map_ptr with the whole buffer as its span (one call a walk), and
- * dma_map_ptr with spans of just the range asked for (one call an entry, so they can be counted).
+ * Every case runs four times, once per way the host lets the walk reach guest memory:
+ * dma_read/dma_write only, dma_map_ptr with the whole buffer as its span (one call a walk),
+ * dma_map_ptr with spans of just the range asked for (one call an entry, so they can be counted),
+ * and the whole buffer through a viommu_pt_walker that keeps flatmem's stable span across walks
+ * (and across cases: the buffer stays).
  */
-enum host_mode { M_COPY, M_WIDE, M_NARROW };
+enum host_mode { M_COPY, M_WIDE, M_NARROW, M_WALKER };
 static enum host_mode mode;
+static struct viommu_pt_walker *walker;
 static struct viommu_host_ops host_ops;
 static uint64_t rmaps, wmaps;
 
@@ -53,7 +56,11 @@ static void *ro_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
 static int setup(void **state)
 {
 	(void)state;
-	return viommu_flatmem_create(0, MEM_SIZE, &fm);
+	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
+		return -1;
+	/* The walker reads host_ops when it walks: each mode's setup fills it in. */
+	host_ops = *viommu_flatmem_ops();
+	return viommu_pt_walker_create(&host_ops, fm, &walker);
 }
 
 static int setup_mode(enum host_mode m)
@@ -82,6 +89,12 @@ static int setup_narrow(void **state)
 	return setup_mode(M_NARROW);
 }
 
+static int setup_walker(void **state)
+{
+	(void)state;
+	return setup_mode(M_WALKER);
+}
+
 static void reset_counts(void)
 {
 	viommu_flatmem_reset_stats(fm);
@@ -96,7 +109,7 @@ static bool count_reads(uint64_t *reads)
 
 	viommu_flatmem_get_stats(fm, &st);
 	*reads = st.reads + (mode == M_NARROW ? rmaps : 0);
-	return mode != M_WIDE;
+	return mode == M_COPY || mode == M_NARROW;
 }
 
 static uint64_t count_writes(void)
@@ -110,6 +123,7 @@ static uint64_t count_writes(void)
 static int teardown(void **state)
 {
 	(void)state;
+	viommu_pt_walker_destroy(walker);
 	viommu_flatmem_destroy(fm);
 	return 0;
 }
@@ -146,7 +160,10 @@ static struct viommu_pt_walk_result walk(const struct viommu_pt_cfg *cfg, uint64
 {
 	struct viommu_pt_walk_result r;
 
-	assert_int_equal(viommu_pt_walk(cfg, &host_ops, fm, iova, access, &r), 0);
+	if (mode == M_WALKER)
+		assert_int_equal(viommu_pt_walker_walk(walker, cfg, iova, access, &r), 0);
+	else
+		assert_int_equal(viommu_pt_walk(cfg, &host_ops, fm, iova, access, &r), 0);
 	return r;
 }
 
@@ -1144,31 +1161,106 @@ static void test_for_each_hostile(void **state)
 	assert_int_equal(sum, 1ull << 21);
 }
 
+/* ---- Walkers: spans kept across walks only when the host marks them stable ------------- */
+
+static uint64_t span_maps;
+static bool span_stable;
+
+static void *span_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			  struct viommu_dma_span *span)
+{
+	void *p = viommu_flatmem_ops()->dma_map_ptr(opaque, gpa, len, write, span);
+
+	if (p) {
+		span_maps++;
+		if (!span_stable)
+			span->flags = 0;
+	}
+	return p;
+}
+
+static void walker_expect(struct viommu_pt_walker *w, const struct viommu_pt_cfg *c, uint32_t acc,
+			  uint64_t maps)
+{
+	struct viommu_pt_walk_result r;
+
+	span_maps = 0;
+	assert_int_equal(viommu_pt_walker_walk(w, c, 0x1234, acc, &r), 0);
+	assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
+	assert_int_equal(r.out, 0x9234);
+	assert_int_equal(span_maps, maps);
+}
+
+static void test_walker(void **state)
+{
+	struct viommu_host_ops ops = *viommu_flatmem_ops(), bad = ops;
+	struct viommu_pt_cfg c = sl_cfg(4, VIOMMU_PT_F_AD);
+	struct viommu_pt_walk_result r;
+	struct viommu_pt_walker *w;
+
+	(void)state;
+	ops.dma_map_ptr = span_map_ptr;
+	bad.dma_read = NULL;
+	assert_int_equal(viommu_pt_walker_create(&ops, fm, NULL), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_create(NULL, fm, &w), VIOMMU_EINVAL);
+	assert_null(w);
+	assert_int_equal(viommu_pt_walker_create(&bad, fm, &w), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_create(&ops, fm, &w), 0);
+	assert_int_equal(viommu_pt_walker_walk(NULL, &c, 0, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_walk(w, NULL, 0, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_walk(w, &c, 0, 0, NULL), VIOMMU_EINVAL);
+	c.root |= 0x800;
+	assert_int_equal(viommu_pt_walker_walk(w, &c, 0, 0, &r), VIOMMU_EINVAL);
+	c.root &= ~0x800ull;
+
+	wipe();
+	sl_chain(4, 0x1000, 1, 0x9000 | SL_R | SL_W);
+	/* Stable spans: asked for once (read; then write for the A/D write-back), then kept. */
+	span_stable = true;
+	walker_expect(w, &c, VIOMMU_ACC_READ, 2);
+	walker_expect(w, &c, VIOMMU_ACC_READ, 0);
+	walker_expect(w, &c, VIOMMU_ACC_WRITE, 0);
+	assert_int_equal(get(0x2000 + 8 * ix(0x1234, 1)), 0x9000 | SL_R | SL_W | (3ull << 8));
+	/* After invalidate the walker asks again. */
+	viommu_pt_walker_invalidate(w);
+	walker_expect(w, &c, VIOMMU_ACC_READ, 1);
+	walker_expect(w, &c, VIOMMU_ACC_READ, 0);
+	/* Spans without the mark last one walk, as for viommu_pt_walk(). */
+	span_stable = false;
+	viommu_pt_walker_invalidate(w);
+	walker_expect(w, &c, VIOMMU_ACC_READ, 1);
+	walker_expect(w, &c, VIOMMU_ACC_READ, 1);
+	viommu_pt_walker_invalidate(NULL);
+	viommu_pt_walker_destroy(w);
+	viommu_pt_walker_destroy(NULL);
+}
+
 /* Each case in each host mode. */
-#define T3(f)                                                                         \
+#define T4(f)                                                                         \
 	cmocka_unit_test_setup(f, setup_copy), cmocka_unit_test_setup(f, setup_wide), \
-		cmocka_unit_test_setup(f, setup_narrow)
+		cmocka_unit_test_setup(f, setup_narrow), cmocka_unit_test_setup(f, setup_walker)
 
 int main(void)
 {
 	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-		T3(test_cfg_check),
-		T3(test_vtd_sl_4k),
-		T3(test_vtd_sl_superpages),
-		T3(test_vtd_sl_reserved),
-		T3(test_vtd_sl_tm),
-		T3(test_vtd_sl_rights_and_ad),
-		T3(test_vtd_sl_hostile),
-		T3(test_x86_64),
+		T4(test_cfg_check),
+		T4(test_vtd_sl_4k),
+		T4(test_vtd_sl_superpages),
+		T4(test_vtd_sl_reserved),
+		T4(test_vtd_sl_tm),
+		T4(test_vtd_sl_rights_and_ad),
+		T4(test_vtd_sl_hostile),
+		T4(test_x86_64),
 		cmocka_unit_test(test_x86_ad_race),
-		T3(test_amd_v1),
-		T3(test_arm_s1),
-		T3(test_arm_s2),
-		T3(test_arm_contiguous),
-		T3(test_tce),
-		T3(test_builder_edges),
-		T3(test_for_each_hostile),
+		T4(test_amd_v1),
+		T4(test_arm_s1),
+		T4(test_arm_s2),
+		T4(test_arm_contiguous),
+		T4(test_tce),
+		T4(test_builder_edges),
+		T4(test_for_each_hostile),
+		cmocka_unit_test(test_walker),
 	};
 	/* clang-format on */
 

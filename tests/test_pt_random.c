@@ -11,6 +11,8 @@
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
 
+#include "pt/pt_internal.h"
+
 #define MEM_SIZE (96ull << 20)
 #define POOL_BASE (1ull << 20) /* table pool: everything above the first MiB */
 #define POOL_PAGES ((MEM_SIZE - POOL_BASE) >> 12)
@@ -139,7 +141,7 @@ static struct slot *slot_of(struct run *r, uint64_t iova)
 
 static void check_walk(struct run *r, uint64_t iova)
 {
-	struct viommu_pt_walk_result res;
+	struct viommu_pt_walk_result res, full;
 	const struct viommu_pt_cfg *cfg = viommu_pt_get_cfg(r->pt);
 	const struct slot *s = slot_of(r, iova);
 	bool priv = test_below(&r->rng, 2);
@@ -150,6 +152,9 @@ static void check_walk(struct run *r, uint64_t iova)
 	if (want > 0 && test_below(&r->rng, 2))
 		acc |= (uint32_t)want & ACC_RWX & (uint32_t)test_rand(&r->rng);
 	assert_int_equal(viommu_pt_walk(cfg, viommu_flatmem_ops(), r->fm, iova, acc, &res), 0);
+	/* Flags written back above, the fast walk and the full one read the same entries. */
+	assert_int_equal(vi_pt_walk_full(cfg, viommu_flatmem_ops(), r->fm, iova, acc, &full), 0);
+	assert_memory_equal(&res, &full, sizeof(res));
 	if (!s->shift) {
 		if (res.fault != VIOMMU_FAULT_NOT_PRESENT)
 			fail_msg("%s: iova 0x%llx unmapped but fault %d detail %u", r->tc->name,

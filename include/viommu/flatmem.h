@@ -6,7 +6,8 @@
  *
  * Any access that is not wholly inside the buffer, including one whose end wraps past 2^64,
  * fails with VIOMMU_EFAULT and transfers nothing. dma_map_ptr hands out pointers into the buffer
- * under the same check, with the whole buffer as the span. Interrupts are counted and forwarded to an
+ * under the same check, with the whole buffer as the span, marked VIOMMU_DMA_SPAN_STABLE (valid
+ * until viommu_flatmem_destroy(): destroy page-table walkers over @fm first). Interrupts are counted and forwarded to an
  * optional callback so tests can observe them.
  */
 #ifndef VIOMMU_FLATMEM_H

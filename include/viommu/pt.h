@@ -148,6 +148,31 @@ VIOMMU_API int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viom
 			      struct viommu_pt_walk_result *res);
 
 /*
+ * A walker: viommu_pt_walk() with guest-memory pointers kept across calls. viommu_pt_walk() asks
+ * the host's dma_map_ptr again in every call, since its pointers last one call; a walker keeps
+ * the spans the host marks VIOMMU_DMA_SPAN_STABLE (one readable, one writable) until
+ * viommu_pt_walker_invalidate(), so walks over tables in a RAM block it already holds make no
+ * host call at all. Spans without the mark are dropped at the end of each walk, as there.
+ *
+ * The host calls viommu_pt_walker_invalidate() before any stable pointer it handed out stops
+ * being valid (RAM unplugged, remapped or freed), as QEMU publishes a new FlatView or vhost a new
+ * memory table. A walker is not thread-safe: one per thread (e.g. per vCPU or queue), and the
+ * host serialises invalidate with that thread's walks. It allocates once, at create.
+ */
+struct viommu_pt_walker;
+
+/* A walker over guest memory reached through @host with @opaque (dma_read required). */
+VIOMMU_API int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
+				       struct viommu_pt_walker **out);
+VIOMMU_API void viommu_pt_walker_destroy(struct viommu_pt_walker *w);
+/* Forget every span the walker holds; the next walk asks the host again. */
+VIOMMU_API void viommu_pt_walker_invalidate(struct viommu_pt_walker *w);
+/* viommu_pt_walk() through @w's host, with the same outcome, results and return values. */
+VIOMMU_API int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
+				     uint64_t iova, uint32_t access,
+				     struct viommu_pt_walk_result *res);
+
+/*
  * One present leaf, clipped to the enumerated range: input [iova, iova + size), output @out,
  * rights @perm at the privilege asked for. Return nonzero to stop the enumeration.
  */

@@ -84,7 +84,10 @@ enum viommu_log_level {
  * {gpa, len} before the call, to any range around it that is mapped the same way (linearly, at
  * the returned address minus (gpa - span->gpa)), typically the whole RAM block: the library
  * then reuses the pointer for nearby entries without asking again. Pointer and span must stay
- * valid until the library call that asked returns. Guest vCPUs may write that memory meanwhile:
+ * valid until the library call that asked returns; a host that also sets VIOMMU_DMA_SPAN_STABLE
+ * in span->flags (0 before the call) promises more: they stay valid until it invalidates the
+ * object that asked for them (viommu_pt_walker_invalidate() or its destroy), which may then
+ * keep using them across calls. Guest vCPUs may write that memory meanwhile:
  * the library reads an aligned 64-bit entry with a single load and updates one with an atomic
  * compare-and-exchange, so a host mapping should be 8-byte aligned where guest memory is.
  *
@@ -95,7 +98,11 @@ enum viommu_log_level {
 struct viommu_dma_span {
 	uint64_t gpa;
 	uint64_t len;
+	uint32_t flags; /* VIOMMU_DMA_SPAN_* set by the host */
 };
+
+/* The span stays valid until the host invalidates the caching object, not just for one call. */
+#define VIOMMU_DMA_SPAN_STABLE (1u << 0)
 
 struct viommu_host_ops {
 	ssize_t (*dma_read)(void *opaque, uint64_t gpa, void *buf, size_t len);

@@ -117,13 +117,16 @@ static inline uint16_t vi_le16(uint16_t v)
 /*
  * 64-bit guest entries through the host's dma_map_ptr where it offers one, else through
  * dma_read/dma_write. One readable and one writable span are remembered, so a walk over tables
- * in one RAM block asks the host once. Lives for one library call (the host's pointers do).
+ * in one RAM block asks the host once. Lives for one library call (the host's pointers do),
+ * except in an object that calls vi_dmem_end_call() after each call: that keeps the spans the
+ * host marked VIOMMU_DMA_SPAN_STABLE until vi_dmem_init() again (the host's invalidate).
  */
 struct vi_dmem {
 	const struct viommu_host *h;
 	uint8_t *rbase, *wbase; /* host address of guest rlo/wlo; NULL: no span */
 	uint64_t rlo, rlim;	/* an entry at gpa lies in the span when gpa - rlo <= rlim */
 	uint64_t wlo, wlim;
+	bool rstable, wstable; /* the host marked the span VIOMMU_DMA_SPAN_STABLE */
 };
 
 static inline void vi_dmem_init(struct vi_dmem *m, const struct viommu_host *h)
@@ -131,6 +134,17 @@ static inline void vi_dmem_init(struct vi_dmem *m, const struct viommu_host *h)
 	m->h = h;
 	m->rbase = NULL;
 	m->wbase = NULL;
+	m->rstable = false;
+	m->wstable = false;
+}
+
+/* The library call is over: forget the spans that were valid only for it. */
+static inline void vi_dmem_end_call(struct vi_dmem *m)
+{
+	if (!m->rstable)
+		m->rbase = NULL;
+	if (!m->wstable)
+		m->wbase = NULL;
 }
 
 /* Guest memory that vCPUs may write meanwhile: one untorn access, whatever the buffer's type. */

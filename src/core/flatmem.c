@@ -128,6 +128,8 @@ static void *flat_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
 	if (span) {
 		span->gpa = fm->base;
 		span->len = fm->size;
+		/* The buffer stays where it is until viommu_flatmem_destroy(). */
+		span->flags |= VIOMMU_DMA_SPAN_STABLE;
 	}
 	return fm->mem + off;
 }

@@ -69,9 +69,9 @@ int vi_write32(const struct viommu_host *h, uint64_t gpa, uint32_t val)
  * checked, not trusted: it must hold the range and not wrap, else only the range itself is used.
  */
 static uint8_t *dm_map(const struct viommu_host *h, uint64_t gpa, uint64_t len, bool write,
-		       uint64_t *lo, uint64_t *lim)
+		       uint64_t *lo, uint64_t *lim, bool *stable)
 {
-	struct viommu_dma_span span = { gpa, len };
+	struct viommu_dma_span span = { gpa, len, 0 };
 	uint8_t *p;
 
 	if (!h->ops->dma_map_ptr || !vi_range_ok(gpa, len) || len > SIZE_MAX)
@@ -86,6 +86,7 @@ static uint8_t *dm_map(const struct viommu_host *h, uint64_t gpa, uint64_t len, 
 	}
 	*lo = span.gpa;
 	*lim = span.len - 8;
+	*stable = (span.flags & VIOMMU_DMA_SPAN_STABLE) != 0;
 	return p - (gpa - span.gpa);
 }
 
@@ -103,6 +104,7 @@ uint8_t *vi_dm_ptr(struct vi_dmem *m, uint64_t gpa, uint64_t len, bool write)
 {
 	uint8_t **base = write ? &m->wbase : &m->rbase;
 	uint64_t *lo = write ? &m->wlo : &m->rlo, *lim = write ? &m->wlim : &m->rlim;
+	bool *stable = write ? &m->wstable : &m->rstable, st = false;
 	uint8_t *b;
 	uint64_t l, n;
 
@@ -111,12 +113,13 @@ uint8_t *vi_dm_ptr(struct vi_dmem *m, uint64_t gpa, uint64_t len, bool write)
 	/* The remembered span holds [gpa, gpa + len) when gpa - lo <= (lim + 8) - len. */
 	if (*base && *lim + 8 >= len && gpa - *lo <= *lim + 8 - len)
 		return *base + (gpa - *lo);
-	b = dm_map(m->h, gpa, len, write, &l, &n);
+	b = dm_map(m->h, gpa, len, write, &l, &n, &st);
 	if (!b)
 		return NULL;
 	*base = b;
 	*lo = l;
 	*lim = n;
+	*stable = st;
 	return b + (gpa - l);
 }
 

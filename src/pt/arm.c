@@ -306,11 +306,12 @@ static uint64_t arm_s2_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
-PT_DEFINE_WALK(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update)
+PT_DEFINE_WALK_NOFAST(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s1 = {
 	.name = "arm-s1",
 	.walk = arm_s1_walk,
+	.walk_full = arm_s1_walk_full,
 	.check = arm_s1_check,
 	.geo = arm_s1_geo,
 	.decode = arm_s1_decode,
@@ -320,11 +321,12 @@ const struct pt_fmt pt_fmt_arm_s1 = {
 	.mk_leaf = arm_s1_mk_leaf,
 };
 
-PT_DEFINE_WALK(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update)
+PT_DEFINE_WALK_NOFAST(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s2 = {
 	.name = "arm-s2",
 	.walk = arm_s2_walk,
+	.walk_full = arm_s2_walk_full,
 	.check = arm_s2_check,
 	.geo = arm_s2_geo,
 	.decode = arm_s2_decode,

@@ -45,6 +45,67 @@ int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops
 	return pt_formats[cfg->format]->walk(cfg, &m, iova, access, res);
 }
 
+int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		    void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	const struct viommu_host h = { host, opaque };
+	struct vi_dmem m;
+
+	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !host || !host->dma_read ||
+	    !res)
+		return VIOMMU_EINVAL;
+	vi_dmem_init(&m, &h);
+	return pt_formats[cfg->format]->walk_full(cfg, &m, iova, access, res);
+}
+
+struct viommu_pt_walker {
+	struct viommu_host h;
+	struct vi_dmem m; /* holds only spans the host marked stable between walks */
+};
+
+int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
+			    struct viommu_pt_walker **out)
+{
+	struct viommu_pt_walker *w;
+
+	if (!out)
+		return VIOMMU_EINVAL;
+	*out = NULL;
+	if (!host || !host->dma_read)
+		return VIOMMU_EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return VIOMMU_ENOMEM;
+	w->h.ops = host;
+	w->h.opaque = opaque;
+	vi_dmem_init(&w->m, &w->h);
+	*out = w;
+	return 0;
+}
+
+void viommu_pt_walker_destroy(struct viommu_pt_walker *w)
+{
+	free(w);
+}
+
+void viommu_pt_walker_invalidate(struct viommu_pt_walker *w)
+{
+	if (w)
+		vi_dmem_init(&w->m, &w->h);
+}
+
+int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
+			  uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	int ret;
+
+	if (!w || !cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !res)
+		return VIOMMU_EINVAL;
+	ret = pt_formats[cfg->format]->walk(cfg, &w->m, iova, access, res);
+	vi_dmem_end_call(&w->m);
+	return ret;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Enumeration                                                                                 */
 /* ------------------------------------------------------------------------------------------ */

@@ -120,6 +120,7 @@ struct pt_fmt {
 	 * else 0 with the outcome in @res.
 	 */
 	pt_walk_fn walk;
+	pt_walk_fn walk_full; /* the same without the fast walk */
 	/* 0 when @cfg is usable, else VIOMMU_EINVAL. */
 	int (*check)(const struct viommu_pt_cfg *cfg);
 	/*
@@ -258,25 +259,133 @@ pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, 
 #define PT_WALK_TRIES 16
 
 /*
- * The format's walk: pt_walk_once() with the format's own ops, all inlined (flatten) at any
- * optimisation level: no call per level, and the checks on @cfg hoisted out of the loop.
+ * A format's fast walk: the common case only, a translation through tables and a leaf that need
+ * nothing written back, decoded with masks computed once per walk. Returns true with @res filled
+ * in exactly as pt_walk_once() fills it for the same entries; false for anything else (any fault,
+ * an entry kind it leaves alone, accessed/dirty flags to set, a read that fails), and the full
+ * walk then runs from the start. It reads guest memory only and writes nothing there, so giving
+ * up is always safe: the full walk reads the entries again, as a later walk would.
  */
-#define PT_DEFINE_WALK(name, check, geo, decode, update)                                        \
-	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,               \
-						 struct vi_dmem *m, uint64_t iova,              \
-						 uint32_t access,                               \
-						 struct viommu_pt_walk_result *res)             \
-	{                                                                                       \
-		if (check(cfg))                                                                 \
-			return VIOMMU_EINVAL;                                                   \
-		for (int t = 0; t < PT_WALK_TRIES; t++) {                                       \
-			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update); \
-                                                                                                \
-			if (ret != VIOMMU_EAGAIN)                                               \
-				return ret;                                                     \
-		}                                                                               \
-		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);        \
+typedef bool (*pt_fast_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
+			   uint32_t access, struct viommu_pt_walk_result *res);
+
+/*
+ * The read span of a vi_dmem copied into locals for a fast walk: the entries it loads through
+ * the span may alias anything, and locals need not be loaded again after each of them.
+ */
+struct pt_span {
+	const uint8_t *base;
+	uint64_t lo, lim;
+};
+
+static inline void pt_span_get(struct pt_span *s, const struct vi_dmem *m)
+{
+	s->base = m->rbase;
+	s->lo = m->rlo;
+	s->lim = m->rlim;
+}
+
+/* vi_dm_read64() through the copy: false when the entry cannot be read. */
+static inline bool pt_span_read(struct pt_span *s, struct vi_dmem *m, uint64_t gpa, uint64_t *pte)
+{
+	if (__builtin_expect(s->base && gpa - s->lo <= s->lim, 1)) {
+		*pte = vi_le64(vi_load64(s->base + (gpa - s->lo)));
+		return true;
 	}
+	if (vi_dm_read64_slow(m, gpa, pte))
+		return false;
+	pt_span_get(s, m);
+	return true;
+}
+
+/* A successful outcome, as pt_walk_once() leaves it. */
+static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,
+			      uint32_t perm, unsigned int shift, uint32_t attr, unsigned int level)
+{
+	res->out = out;
+	res->pte = pte;
+	res->perm = perm;
+	res->page_shift = shift;
+	res->attr = attr;
+	res->fault = VIOMMU_FAULT_NONE;
+	res->detail = VIOMMU_PT_D_NONE;
+	res->level = level;
+}
+
+/*
+ * The format's walk: the fast walk, else pt_walk_once() with the format's own ops, all inlined
+ * (flatten) at any optimisation level: no call per level, and the checks on @cfg hoisted out of
+ * the loop. The full walk stays out of line (noinline), so the fast one does not pay for its
+ * stack frame and registers.
+ */
+#define PT_DEFINE_WALK(name, check, geo, decode, update, fast)                                    \
+	__attribute__((flatten, noinline)) static int name##_slow(                                \
+		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
+		uint32_t access, struct viommu_pt_walk_result *res)                               \
+	{                                                                                         \
+		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
+			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
+                                                                                                  \
+			if (ret != VIOMMU_EAGAIN)                                                 \
+				return ret;                                                       \
+		}                                                                                 \
+		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+	}                                                                                         \
+	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
+			       uint32_t access, struct viommu_pt_walk_result *res)                \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		return name##_slow(cfg, m, iova, access, res);                                    \
+	}                                                                                         \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
+						 struct vi_dmem *m, uint64_t iova,                \
+						 uint32_t access,                                 \
+						 struct viommu_pt_walk_result *res)               \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		if (fast(cfg, m, iova, access, res))                                              \
+			return 0;                                                                 \
+		return name##_slow(cfg, m, iova, access, res);                                    \
+	}
+
+/* A format without a fast walk: the full walk inlined into the format's walk, as before. */
+#define PT_DEFINE_WALK_NOFAST(name, check, geo, decode, update)                                   \
+	static inline __attribute__((always_inline)) int name##_slow(                             \
+		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
+		uint32_t access, struct viommu_pt_walk_result *res)                               \
+	{                                                                                         \
+		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
+			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
+                                                                                                  \
+			if (ret != VIOMMU_EAGAIN)                                                 \
+				return ret;                                                       \
+		}                                                                                 \
+		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+	}                                                                                         \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
+						 struct vi_dmem *m, uint64_t iova,                \
+						 uint32_t access,                                 \
+						 struct viommu_pt_walk_result *res)               \
+	{                                                                                         \
+		if (check(cfg))                                                                   \
+			return VIOMMU_EINVAL;                                                     \
+		return name##_slow(cfg, m, iova, access, res);                                    \
+	}                                                                                         \
+	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
+			       uint32_t access, struct viommu_pt_walk_result *res)                \
+	{                                                                                         \
+		return name(cfg, m, iova, access, res);                                           \
+	}
+
+/*
+ * viommu_pt_walk() without the fast walk: what the fast walk must agree with (tests and fuzzing
+ * compare the two). Internal, not exported.
+ */
+int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		    void *opaque, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res);
 
 extern const struct pt_fmt pt_fmt_vtd_sl;
 extern const struct pt_fmt pt_fmt_x86_64;

@@ -107,11 +107,56 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
-PT_DEFINE_WALK(vtd_sl_walk, vtd_sl_check, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
+/*
+ * The common case: tables down to a 4 KiB leaf (a superpage is left to the full walk), the masks
+ * vtd_sl_decode() applies at each level computed once.
+ */
+static inline bool vtd_sl_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
+			       uint32_t access, struct viommu_pt_walk_result *res)
+{
+	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
+	uint64_t trsvd = above | VTD_SL_TM | VTD_SL_SNP | VTD_SL_PS, lrsvd = above;
+	struct pt_span sp;
+	uint64_t table = cfg->root, all = ~0ull, pte;
+	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
+	uint32_t perm;
+
+	if (!(cfg->flags & VIOMMU_PT_F_STALE_TM))
+		lrsvd |= VTD_SL_TM;
+	if (!(cfg->flags & VIOMMU_PT_F_SNP))
+		lrsvd |= VTD_SL_SNP;
+	if (iova >> (shift + 9))
+		return false;
+	pt_span_get(&sp, m);
+	for (; shift > 12; shift -= 9) {
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & trsvd))
+			return false;
+		all &= pte;
+		table = pte & VTD_SL_ADDR;
+	}
+	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) ||
+	    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & lrsvd))
+		return false;
+	all &= pte;
+	/* R, W and X are bits 0-2, as VIOMMU_ACC_READ/WRITE/EXEC. */
+	perm = (uint32_t)(all & (VTD_SL_R | VTD_SL_W | VTD_SL_X));
+	if (access & PT_PERM_RWX & ~perm)
+		return false;
+	if ((cfg->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
+	    (!(all & VTD_SL_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & VTD_SL_D))))
+		return false;
+	pt_fast_ok(res, (pte & VTD_SL_ADDR) | (iova & 0xfff), pte, perm, 12,
+		   (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, 1);
+	return true;
+}
+
+PT_DEFINE_WALK(vtd_sl_walk, vtd_sl_check, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update, vtd_sl_fast)
 
 const struct pt_fmt pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
 	.walk = vtd_sl_walk,
+	.walk_full = vtd_sl_walk_full,
 	.check = vtd_sl_check,
 	.geo = pt_geo_radix4k,
 	.decode = vtd_sl_decode,

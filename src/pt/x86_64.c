@@ -129,11 +129,63 @@ static uint64_t x86_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-PT_DEFINE_WALK(x86_walk, x86_check, x86_geo, x86_decode, x86_update)
+/*
+ * The common case: canonical input, tables down to a 4 KiB leaf (a large page is left to the
+ * full walk) with A (and D) already set, the masks x86_decode() applies computed once. Rights are
+ * the AND over the entries: W where every R/W is set (or a privileged access without WP), X where
+ * no XD is, user access where every U/S is.
+ */
+static inline bool x86_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
+			    uint32_t access, struct viommu_pt_walk_result *res)
+{
+	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52));
+	struct pt_span sp;
+	uint64_t table = cfg->root, all = ~0ull, any = 0, pte;
+	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
+	bool priv = access & VIOMMU_ACC_PRIV;
+	uint32_t perm = VIOMMU_ACC_READ;
+
+	if (!(cfg->flags & VIOMMU_PT_F_NXE))
+		rsvd |= X86_XD;
+	/* Canonical: bits 63:ias-1 all equal, i.e. iova + 2^(ias-1) < 2^ias. */
+	if (iova + VI_BIT(shift + 8) >= VI_BIT(shift + 9))
+		return false;
+	pt_span_get(&sp, m);
+	for (; shift > 12; shift -= 9) {
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		    !(pte & X86_P) || (pte & (rsvd | X86_PS)))
+			return false;
+		all &= pte;
+		any |= pte;
+		table = pte & X86_ADDR;
+	}
+	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) || !(pte & X86_P) ||
+	    (pte & rsvd))
+		return false;
+	all &= pte;
+	any |= pte;
+	if (!priv && !(all & X86_US))
+		return false;
+	if ((all & X86_RW) || (priv && !(cfg->flags & VIOMMU_PT_F_WP)))
+		perm |= VIOMMU_ACC_WRITE;
+	if (!(any & X86_XD))
+		perm |= VIOMMU_ACC_EXEC;
+	if (access & PT_PERM_RWX & ~perm)
+		return false;
+	if ((access & PT_PERM_RWX) &&
+	    (!(all & X86_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & X86_D))))
+		return false;
+	pt_fast_ok(res, (pte & X86_ADDR) | (iova & 0xfff), pte, perm, 12,
+		   (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0, 1);
+	return true;
+}
+
+PT_DEFINE_WALK(x86_walk, x86_check, x86_geo, x86_decode, x86_update, x86_fast)
 
 const struct pt_fmt pt_fmt_x86_64 = {
 	.name = "x86-64",
 	.walk = x86_walk,
+	.walk_full = x86_walk_full,
 	.check = x86_check,
 	.geo = x86_geo,
 	.decode = x86_decode,
