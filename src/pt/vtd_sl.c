@@ -108,6 +108,21 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 }
 
 /*
+ * A not-present entry (R = W = 0) ends the walk with no other check (§9.8: the other bits are
+ * ignored), exactly as the full walk reports it; answering it here spares the full walk reading
+ * the same entries again, which caching-mode syncs of unmapped ranges do all the time.
+ */
+static inline bool vtd_sl_fast_absent(struct viommu_pt_walk_result *res, uint64_t pte,
+				      unsigned int level)
+{
+	memset(res, 0, sizeof(*res));
+	res->level = level;
+	res->pte = pte;
+	pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
+	return true;
+}
+
+/*
  * The common case: tables down to a 4 KiB leaf (a superpage is left to the full walk), the masks
  * vtd_sl_decode() applies at each level computed once.
  */
@@ -129,14 +144,20 @@ static inline bool vtd_sl_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *
 		return false;
 	pt_span_get(&sp, m);
 	for (; shift > 12; shift -= 9) {
-		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
-		    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & trsvd))
+		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte))
+			return false;
+		if (!(pte & (VTD_SL_R | VTD_SL_W)))
+			return vtd_sl_fast_absent(res, pte, (shift - 12) / 9 + 1);
+		if (pte & trsvd)
 			return false;
 		all &= pte;
 		table = pte & VTD_SL_ADDR;
 	}
-	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) ||
-	    !(pte & (VTD_SL_R | VTD_SL_W)) || (pte & lrsvd))
+	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte))
+		return false;
+	if (!(pte & (VTD_SL_R | VTD_SL_W)))
+		return vtd_sl_fast_absent(res, pte, 1);
+	if (pte & lrsvd)
 		return false;
 	all &= pte;
 	/* R, W and X are bits 0-2, as VIOMMU_ACC_READ/WRITE/EXEC. */
