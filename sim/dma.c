@@ -21,6 +21,7 @@ struct sim_dma {
 	struct sim_dma_config cfg;
 	struct sim_iova *iova; /* IOVA space (strict, deferred, batched) or the pool (persistent) */
 	bool queued;	       /* batched: maps wait for sim_dma_map_done */
+	uint32_t nqueued;      /* ... and this many do now */
 	struct fq_entry *fq;
 	uint32_t fq_n;
 	uint64_t fq_first_ns; /* when the oldest queued entry was queued */
@@ -213,10 +214,11 @@ int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len,
 	if (ret)
 		return ret;
 	d->st.iova_allocs++;
-	if (d->queued)
+	if (d->queued) {
 		ret = sim_iommu_map_queue(d->cfg.iommu, iova, gpa & ~(PAGE - 1), npages * PAGE,
 					  perm);
-	else
+		d->nqueued += !ret;
+	} else
 		ret = sim_iommu_map(d->cfg.iommu, iova, gpa & ~(PAGE - 1), npages * PAGE, perm);
 	if (ret) {
 		sim_iova_free(d->iova, cpu, iova, npages * PAGE);
@@ -229,17 +231,11 @@ int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len,
 
 int sim_dma_map_done(struct sim_dma *d)
 {
-	struct sim_iommu_counts before, after;
-	int ret;
-
-	if (!d->queued)
+	if (!d->nqueued)
 		return 0;
-	sim_iommu_counts(d->cfg.iommu, &before);
-	ret = sim_iommu_sync_map(d->cfg.iommu);
-	sim_iommu_counts(d->cfg.iommu, &after);
-	if (after.ops != before.ops)
-		d->st.syncs++;
-	return ret;
+	d->nqueued = 0;
+	d->st.syncs++;
+	return sim_iommu_sync_map(d->cfg.iommu);
 }
 
 static int fq_flush(struct sim_dma *d)

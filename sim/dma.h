@@ -64,7 +64,7 @@ struct sim_dma_stats {
 	uint64_t unmaps;       /* dma_unmap calls */
 	uint64_t map_pages;    /* 4 KiB pages whose I/O page-table entries a map wrote */
 	uint64_t unmap_pages;  /* pages whose entries an unmap cleared */
-	uint64_t syncs;	       /* batched: sync_map calls that had work */
+	uint64_t syncs;	       /* batched: sync_map calls after at least one queued map */
 	uint64_t fq_flushes;   /* deferred: flushes, by size or timeout */
 	uint64_t fq_timeouts;  /* of which the timeout caused */
 	uint64_t bounce_bytes; /* persistent: bytes copied to and from the pool */

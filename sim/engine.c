@@ -464,10 +464,9 @@ static int vhost_setup(struct eng *e)
 static int vhost_service(struct eng *e)
 {
 	struct viommu_devtlb_miss m[16];
-	struct sim_iommu_counts b, a;
+	uint64_t reads = sim_iommu_reads(e->iommu), walked;
 	size_t n;
 
-	sim_iommu_counts(e->iommu, &b);
 	n = viommu_devtlb_take_misses(e->tlb, m, 16);
 	for (size_t i = 0; i < n; i++) {
 		struct viommu_xlate_req rq = {
@@ -495,9 +494,9 @@ static int vhost_service(struct eng *e)
 		if (viommu_devtlb_update(e->tlb, base, size, (uint64_t)(uintptr_t)hva, rs.perm))
 			return VIOMMU_EIO;
 	}
-	sim_iommu_counts(e->iommu, &a);
-	acct(e, SIM_RES_VMM, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
-	acct(e, e->be, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
+	walked = sim_iommu_reads(e->iommu) - reads;
+	acct(e, SIM_RES_VMM, SIM_EV_WALK_READ, (double)walked);
+	acct(e, e->be, SIM_EV_WALK_READ, (double)walked);
 	return 0;
 }
 
@@ -545,13 +544,12 @@ static int dev_dma(struct eng *e, uint64_t dma, uint8_t *buf, uint64_t len, uint
 				.sid = SID, .iova = iova, .len = want, .access = acc
 			};
 			struct viommu_xlate_result rs;
-			struct sim_iommu_counts b, a;
+			uint64_t reads = sim_iommu_reads(e->iommu);
 
-			sim_iommu_counts(e->iommu, &b);
 			if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
 				return VIOMMU_EFAULT;
-			sim_iommu_counts(e->iommu, &a);
-			acct(e, e->be, SIM_EV_WALK_READ, (double)(a.table_reads - b.table_reads));
+			acct(e, e->be, SIM_EV_WALK_READ,
+			     (double)(sim_iommu_reads(e->iommu) - reads));
 			gpa = rs.out;
 			n = rs.len < want ? rs.len : want;
 		}

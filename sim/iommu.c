@@ -233,6 +233,11 @@ int sim_iommu_flush(struct sim_iommu *s)
 	return ret;
 }
 
+uint64_t sim_iommu_reads(const struct sim_iommu *s)
+{
+	return s->reads;
+}
+
 void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 {
 	*c = (struct sim_iommu_counts){ .table_reads = s->reads };

@@ -66,5 +66,7 @@ int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size);
 int sim_iommu_flush(struct sim_iommu *s);
 
 void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c);
+/* counts.table_reads alone, without gathering the model's statistics (per-DMA path). */
+uint64_t sim_iommu_reads(const struct sim_iommu *s);
 
 #endif /* VIOMMU_SIM_IOMMU_H */

@@ -536,8 +536,9 @@ int vtd_drv_detach(struct vtd_drv *d, uint16_t sid)
 	return ret;
 }
 
-int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		uint32_t perm)
+/* The page-table half of a map, without any flush. */
+static int map_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		      uint32_t perm)
 {
 	struct dom *m = dom_get(d, did);
 	int ret;
@@ -545,11 +546,18 @@ int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, ui
 	if (!m)
 		return VIOMMU_ENOMEM;
 	ret = viommu_pt_map(m->pt, iova, gpa, size, perm, 0);
-	if (ret)
-		return ret;
-	d->st.maps++;
+	if (!ret)
+		d->st.maps++;
+	return ret;
+}
+
+int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		uint32_t perm)
+{
+	int ret = map_tables(d, did, iova, gpa, size, perm);
+
 	/* Without caching mode a not-present -> present change needs no flush. */
-	if (CAP_CM(d->cap))
+	if (!ret && CAP_CM(d->cap))
 		ret = vtd_drv_flush_range(d, did, iova, size);
 	return ret;
 }
@@ -557,11 +565,8 @@ int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, ui
 int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
 		       uint32_t perm)
 {
-	struct dom *m = dom_get(d, did);
 	int ret;
 
-	if (!m)
-		return VIOMMU_ENOMEM;
 	if (CAP_CM(d->cap) && d->nsync == d->cap_sync) {
 		size_t cap = d->cap_sync ? d->cap_sync * 2 : 64;
 		struct sync_range *p = realloc(d->sync, cap * sizeof(*p));
@@ -571,13 +576,10 @@ int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t 
 		d->sync = p;
 		d->cap_sync = cap;
 	}
-	ret = viommu_pt_map(m->pt, iova, gpa, size, perm, 0);
-	if (ret)
-		return ret;
-	d->st.maps++;
-	if (CAP_CM(d->cap))
+	ret = map_tables(d, did, iova, gpa, size, perm);
+	if (!ret && CAP_CM(d->cap))
 		d->sync[d->nsync++] = (struct sync_range){ did, iova, size };
-	return 0;
+	return ret;
 }
 
 /*
@@ -621,21 +623,29 @@ int vtd_drv_sync_map(struct vtd_drv *d)
 	return ret;
 }
 
-int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+/* The page-table half of an unmap, without any flush. */
+static int unmap_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
 {
-	struct dom *m = d->doms[did];
 	uint64_t unmapped = 0;
 	int ret;
 
-	if (!m)
+	if (!d->doms[did])
 		return VIOMMU_ENOENT;
-	ret = viommu_pt_unmap(m->pt, iova, size, &unmapped);
-	if (ret)
-		return ret;
-	d->st.unmaps++;
-	m->pending++;
-	d->pending++;
-	return 0;
+	ret = viommu_pt_unmap(d->doms[did]->pt, iova, size, &unmapped);
+	if (!ret)
+		d->st.unmaps++;
+	return ret;
+}
+
+int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+{
+	int ret = unmap_tables(d, did, iova, size);
+
+	if (!ret) {
+		d->doms[did]->pending++;
+		d->pending++;
+	}
+	return ret;
 }
 
 int vtd_drv_flush(struct vtd_drv *d)
@@ -661,22 +671,16 @@ int vtd_drv_flush(struct vtd_drv *d)
 
 int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
 {
-	struct dom *m = d->doms[did];
-	uint64_t unmapped = 0;
 	int ret;
 
-	if (!m)
-		return VIOMMU_ENOENT;
-	ret = viommu_pt_unmap(m->pt, iova, size, &unmapped);
-	if (ret)
-		return ret;
-	d->st.unmaps++;
-	if (!d->cfg.deferred)
-		return vtd_drv_flush_range(d, did, iova, size);
-	m->pending++;
-	if (++d->pending >= d->cfg.batch)
-		return vtd_drv_flush(d);
-	return 0;
+	if (!d->cfg.deferred) {
+		ret = unmap_tables(d, did, iova, size);
+		return ret ? ret : vtd_drv_flush_range(d, did, iova, size);
+	}
+	ret = vtd_drv_unmap_nosync(d, did, iova, size);
+	if (!ret && d->pending >= d->cfg.batch)
+		ret = vtd_drv_flush(d);
+	return ret;
 }
 
 void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st)

@@ -31,10 +31,12 @@ int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
 /* Walk                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
-		   void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+/* viommu_pt_walk(), or with @full the walk without its fast path (vi_pt_walk_full()). */
+static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host, void *opaque,
+		uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res, bool full)
 {
 	const struct viommu_host h = { host, opaque };
+	const struct pt_fmt *f;
 	struct vi_dmem m;
 
 	/* The format's walk checks the rest of @cfg itself, inlined. */
@@ -42,20 +44,21 @@ int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops
 	    !res)
 		return VIOMMU_EINVAL;
 	vi_dmem_init(&m, &h);
-	return pt_formats[cfg->format]->walk(cfg, &m, iova, access, res);
+	f = pt_formats[cfg->format];
+	return full ? f->walk_full(cfg, &m, iova, access, res) :
+		      f->walk(cfg, &m, iova, access, res);
+}
+
+int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
+		   void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	return walk(cfg, host, opaque, iova, access, res, false);
 }
 
 int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
 		    void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
 {
-	const struct viommu_host h = { host, opaque };
-	struct vi_dmem m;
-
-	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !host || !host->dma_read ||
-	    !res)
-		return VIOMMU_EINVAL;
-	vi_dmem_init(&m, &h);
-	return pt_formats[cfg->format]->walk_full(cfg, &m, iova, access, res);
+	return walk(cfg, host, opaque, iova, access, res, true);
 }
 
 struct viommu_pt_walker {

@@ -312,6 +312,21 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
 	res->level = level;
 }
 
+/* The full walk: pt_walk_once() again while the guest changes an entry under its A/D update. */
+static inline __attribute__((always_inline)) int
+pt_walk_retry(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, pt_geo_fn geo, pt_decode_fn decode,
+	      pt_update_fn update)
+{
+	for (int t = 0; t < PT_WALK_TRIES; t++) {
+		int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);
+
+		if (ret != VIOMMU_EAGAIN)
+			return ret;
+	}
+	return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);
+}
+
 /*
  * The format's walk: the fast walk, else pt_walk_once() with the format's own ops, all inlined
  * (flatten) at any optimisation level: no call per level, and the checks on @cfg hoisted out of
@@ -323,13 +338,7 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
 		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
 		uint32_t access, struct viommu_pt_walk_result *res)                               \
 	{                                                                                         \
-		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
-			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
-                                                                                                  \
-			if (ret != VIOMMU_EAGAIN)                                                 \
-				return ret;                                                       \
-		}                                                                                 \
-		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+		return pt_walk_retry(cfg, m, iova, access, res, geo, decode, update);             \
 	}                                                                                         \
 	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
 			       uint32_t access, struct viommu_pt_walk_result *res)                \
@@ -356,13 +365,7 @@ static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, u
 		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
 		uint32_t access, struct viommu_pt_walk_result *res)                               \
 	{                                                                                         \
-		for (int t = 0; t < PT_WALK_TRIES; t++) {                                         \
-			int ret = pt_walk_once(cfg, m, iova, access, res, geo, decode, update);   \
-                                                                                                  \
-			if (ret != VIOMMU_EAGAIN)                                                 \
-				return ret;                                                       \
-		}                                                                                 \
-		return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_WRITE_FAILED);          \
+		return pt_walk_retry(cfg, m, iova, access, res, geo, decode, update);             \
 	}                                                                                         \
 	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
 						 struct vi_dmem *m, uint64_t iova,                \
