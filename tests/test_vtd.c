@@ -813,6 +813,100 @@ static void test_stale_until_invalidated(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A host whose RAM moves: its dma_map_ptr pointers are stable (the walker keeps them) until the
+ * host says otherwise with viommu_mem_changed().
+ */
+struct movmem {
+	uint8_t *cur;
+	size_t size;
+};
+
+static ssize_t mov_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	struct movmem *m = opaque;
+
+	if (gpa >= m->size || len > m->size - gpa)
+		return VIOMMU_EFAULT;
+	memcpy(buf, m->cur + gpa, len);
+	return (ssize_t)len;
+}
+
+static ssize_t mov_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+	struct movmem *m = opaque;
+
+	if (gpa >= m->size || len > m->size - gpa)
+		return VIOMMU_EFAULT;
+	memcpy(m->cur + gpa, buf, len);
+	return (ssize_t)len;
+}
+
+static void *mov_map_ptr(void *opaque, uint64_t gpa, size_t len, bool write,
+			 struct viommu_dma_span *span)
+{
+	struct movmem *m = opaque;
+
+	(void)write;
+	if (gpa >= m->size || len > m->size - gpa)
+		return NULL;
+	span->gpa = 0;
+	span->len = m->size;
+	span->flags = VIOMMU_DMA_SPAN_STABLE;
+	return m->cur + gpa;
+}
+
+static void mov_put(struct movmem *m, uint64_t gpa, uint64_t v)
+{
+	memcpy(m->cur + gpa, &v, 8);
+}
+
+static void test_mem_changed(void **state)
+{
+	const struct viommu_host_ops ops = { .dma_read = mov_read,
+					     .dma_write = mov_write,
+					     .dma_map_ptr = mov_map_ptr };
+	struct viommu_vtd_config c = cfg_default();
+	struct movmem m = { .size = 1 << 20 };
+	struct viommu_xlate_result r;
+	uint8_t *old;
+	struct fx f;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	m.cur = calloc(1, m.size);
+	assert_non_null(m.cur);
+	assert_int_equal(viommu_vtd_create(&c, &ops, &m, &f.v), 0);
+	/* Root, context (devfn 1, domain 7, 4 levels), tables at 0x3000-0x6000: iova 0 only. */
+	mov_put(&m, 0x1000, 0x2000 | 1);
+	mov_put(&m, 0x2000 + 16, 0x3000 | 1);
+	mov_put(&m, 0x2000 + 24, 2 | 7 << 8);
+	for (int l = 0; l < 3; l++)
+		mov_put(&m, 0x3000 + l * 0x1000, (0x4000 + l * 0x1000) | 3);
+	mov_put(&m, 0x6000, 0x300000 | 1);
+	wr(&f, RTADDR, 8, 0x1000);
+	wr(&f, GCMD, 4, 1u << 30);
+	wr(&f, GCMD, 4, 1u << 31);
+	r = xl(&f, 1, 0, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, 0x300000);
+	/* The RAM moves to new host memory; the old copy is reused for something else. */
+	old = m.cur;
+	m.cur = malloc(m.size);
+	assert_non_null(m.cur);
+	memcpy(m.cur, old, m.size);
+	memset(old, 0, m.size);
+	viommu_mem_changed(f.v);
+	free(old);
+	/* The guest maps page 1; a walk through the old pointer would find nothing there. */
+	mov_put(&m, 0x6000 + 8, 0x301000 | 1);
+	r = xl(&f, 1, 0x1000, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, 0x301000);
+	viommu_mem_changed(NULL);
+	viommu_destroy(f.v);
+	free(m.cur);
+}
+
 static void test_cm_notify(void **state)
 {
 	struct viommu_vtd_config c = cfg_default();
@@ -1229,6 +1323,7 @@ int main(void)
 		cmocka_unit_test(test_qi_endless),
 		cmocka_unit_test(test_register_invalidation),
 		cmocka_unit_test(test_stale_until_invalidated),
+		cmocka_unit_test(test_mem_changed),
 		cmocka_unit_test(test_cm_notify),
 		cmocka_unit_test(test_te_toggle_replay_any),
 		cmocka_unit_test(test_driver_dev_iotlb),

@@ -86,8 +86,9 @@ enum viommu_log_level {
  * then reuses the pointer for nearby entries without asking again. Pointer and span must stay
  * valid until the library call that asked returns; a host that also sets VIOMMU_DMA_SPAN_STABLE
  * in span->flags (0 before the call) promises more: they stay valid until it invalidates the
- * object that asked for them (viommu_pt_walker_invalidate() or its destroy), which may then
- * keep using them across calls. Guest vCPUs may write that memory meanwhile:
+ * object that asked for them (viommu_mem_changed(), viommu_pt_walker_invalidate(), or the
+ * object's destroy), which may then keep using them across calls. Guest vCPUs may write that
+ * memory meanwhile:
  * the library reads an aligned 64-bit entry with a single load and updates one with an atomic
  * compare-and-exchange, so a host mapping should be 8-byte aligned where guest memory is.
  *
@@ -191,6 +192,14 @@ VIOMMU_API void viommu_destroy(struct viommu *v);
 
 /* The model's short name ("vtd", "virtio-iommu", ...). */
 VIOMMU_API const char *viommu_model_name(const struct viommu *v);
+
+/*
+ * Guest memory changed shape (RAM unplugged, remapped or freed, as QEMU publishes a new FlatView
+ * or vhost a new memory table): @v forgets every pointer dma_map_ptr gave it with
+ * VIOMMU_DMA_SPAN_STABLE and asks again. The host calls it before any such pointer stops being
+ * valid. Cached translations are the guest's business and stay.
+ */
+VIOMMU_API void viommu_mem_changed(struct viommu *v);
 
 /*
  * Translate one DMA. Returns 0 with the outcome in @res (a blocked DMA is a result with a fault

@@ -36,6 +36,8 @@ struct viommu_model_ops {
 	int (*mmio_write)(struct viommu *v, uint64_t offset, unsigned int size, uint64_t val);
 	/* Call vi_notifier_send_one(n, ev) for every current mapping @n covers. */
 	int (*replay)(struct viommu *v, struct viommu_notifier *n);
+	/* Forget stable dma_map_ptr spans (viommu_mem_changed()); NULL when the model keeps none. */
+	void (*mem_changed)(struct viommu *v);
 	void (*destroy)(struct viommu *v);
 };
 

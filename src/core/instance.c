@@ -39,6 +39,12 @@ void viommu_destroy(struct viommu *v)
 		v->ops->destroy(v);
 }
 
+void viommu_mem_changed(struct viommu *v)
+{
+	if (v && v->ops->mem_changed)
+		v->ops->mem_changed(v);
+}
+
 const char *viommu_model_name(const struct viommu *v)
 {
 	return v ? v->ops->name : NULL;

@@ -96,69 +96,73 @@ static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-/*
- * The common case: tables (skipped levels included) down to a leaf of its level's default size
- * (an encoded size is left to the full walk), the masks amd_decode() applies computed once. Every
- * top index fits in 9 bits: the input range check leaves no higher bits, and mode 6's root has 7.
- */
-static inline bool amd_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			    uint32_t access, struct viommu_pt_walk_result *res)
+static int amd_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res);
+
+/* The masks amd_decode() applies, once. */
+static void amd_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
-	struct pt_span sp;
-	uint64_t table = cfg->root, all = ~0ull, pte, mask;
-	unsigned int level = cfg->levels, shift = 12 + 9 * (level - 1u), nl;
+
+	pt_plan_radix4k(cfg, p, amd_fast, amd_leaf_ok);
+	p->trsvd = AMD_PDE_RSVD | above;
+	p->lrsvd = AMD_PTE_RSVD | above;
+}
+
+/*
+ * The common case: a table at every level (no level skipped: the next-level field must name the
+ * level below, so the walk's shifts do not wait for each entry) down to a leaf of its level's
+ * default size (skipped levels and encoded sizes are left to the full walk). Every top index
+ * fits in 9 bits: the input range check leaves no higher bits, and mode 6's root has 7.
+ */
+static int amd_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t trsvd = p->trsvd;
+	unsigned int level = p->levels[0], shift = p->top_shift[0], nl;
+	uint64_t table = p->root[0], all = ~0ull, pte, mask;
 	uint32_t perm = 0;
 
 	if (shift + 9 < 64 && (iova >> (shift + 9)))
-		return false;
-	pt_span_get(&sp, m);
-	for (;;) {
-		unsigned int nshift;
-
-		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
+		return pt_fast_fail(p, sp, iova, access, res);
+	for (;; shift -= 9, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte) ||
 		    !(pte & AMD_PR))
-			return false;
+			return pt_fast_fail(p, sp, iova, access, res);
 		nl = (unsigned int)VI_FIELD_GET(pte, 11, 9);
-		if (nl == AMD_NL_DEFAULT || nl == AMD_NL_SIZED)
+		if (nl == AMD_NL_DEFAULT)
 			break;
-		if ((pte & (AMD_PDE_RSVD | above)) || nl >= level)
-			return false;
-		/* Skipped levels translate only addresses whose bits there are zero. */
-		nshift = 12 + 9 * (nl - 1);
-		if (iova & (VI_BIT(shift) - VI_BIT(nshift + 9)))
-			return false;
+		if (nl != level - 1 || (pte & trsvd))
+			return pt_fast_fail(p, sp, iova, access, res);
 		all &= pte;
 		table = pte & AMD_ADDR;
-		level = nl;
-		shift = nshift;
 	}
-	if (nl == AMD_NL_SIZED || (pte & (AMD_PTE_RSVD | above)))
-		return false;
+	if (pte & p->lrsvd)
+		return pt_fast_fail(p, sp, iova, access, res);
 	all &= pte;
 	if (all & AMD_IR)
 		perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
 	if (all & AMD_IW)
 		perm |= VIOMMU_ACC_WRITE;
 	if (access & PT_PERM_RWX & ~perm)
-		return false;
-	if ((cfg->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
+		return pt_fast_fail(p, sp, iova, access, res);
+	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
 	    (!(all & AMD_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & AMD_D))))
-		return false;
+		return pt_fast_fail(p, sp, iova, access, res);
 	mask = VI_BIT(shift) - 1;
-	pt_fast_ok(res, (pte & AMD_ADDR & ~mask) | (iova & mask), pte, perm, shift,
-		   ((pte & AMD_FC) ? VIOMMU_PT_ATTR_FC : 0) |
-			   ((pte & AMD_U) ? VIOMMU_PT_ATTR_U : 0),
-		   level);
-	return true;
+	return pt_fast_ok(res, (pte & AMD_ADDR & ~mask) | (iova & mask), pte, perm, shift,
+			  ((pte & AMD_FC) ? VIOMMU_PT_ATTR_FC : 0) |
+				  ((pte & AMD_U) ? VIOMMU_PT_ATTR_U : 0),
+			  level);
 }
 
-PT_DEFINE_WALK(amd_walk, amd_check, pt_geo_radix4k, amd_decode, amd_update, amd_fast)
+PT_DEFINE_WALK(amd_walk, pt_geo_radix4k, amd_decode, amd_update)
 
 const struct pt_fmt pt_fmt_amd_v1 = {
 	.name = "amd-v1",
 	.walk = amd_walk,
-	.walk_full = amd_walk_full,
+	.plan = amd_plan,
 	.check = amd_check,
 	.geo = pt_geo_radix4k,
 	.decode = amd_decode,

@@ -306,12 +306,162 @@ static uint64_t arm_s2_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	return pte;
 }
 
-PT_DEFINE_WALK_NOFAST(arm_s1_walk, arm_s1_check, arm_s1_geo, arm_s1_decode, arm_update)
+/* Region @r of @p from layout @g and its root: a root beyond the output size is the full walk's. */
+static void arm_plan_region(const struct viommu_pt_cfg *cfg, struct pt_plan *p, unsigned int r,
+			    const struct pt_geo *g, uint64_t root)
+{
+	p->root[r] = root;
+	p->levels[r] = (root & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) ? 0 : g->levels;
+	p->top_shift[r] = (uint8_t)pt_lvl_shift(g, g->levels);
+	p->top_mask[r] = (uint32_t)VI_BIT(g->top_bits) - 1;
+}
+
+static void arm_plan_common(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
+{
+	p->flags = cfg->flags;
+	p->gran = cfg->granule;
+	p->bpl = (uint8_t)(cfg->granule - 3);
+	p->addr = VI_GENMASK(51, cfg->granule);
+	p->trsvd = pt_above_oas(pt_oas(cfg, ARM_MAX_OAS));
+	p->leaf_levels = 0;
+	for (unsigned int l = 2; l <= 3; l++)
+		p->leaf_levels |= arm_block_ok(cfg, l) ? 1u << l : 0;
+}
+
+/*
+ * The common case of both stages, from region @r: table descriptors down to a page or a block
+ * with its access flag set and every address inside the output size. Returns the leaf's level
+ * (0: give up) with the leaf in *@leaf, its log2 size in *@shift and the OR of the table
+ * descriptors above it in *@tor (stage 1's hierarchical attributes).
+ */
+static inline __attribute__((always_inline)) unsigned int
+arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint64_t iova,
+	      uint64_t *leaf, unsigned int *shift_out, uint64_t *tor_out)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t rsvd = p->trsvd, addr = p->addr;
+	const unsigned int leaf_levels = p->leaf_levels;
+	unsigned int level = p->levels[r], shift = p->top_shift[r], bpl = p->bpl;
+	uint64_t table = p->root[r], idx = p->top_mask[r], tor = 0, pte;
+
+	if (!level)
+		return 0;
+	for (;; shift -= bpl, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & idx), &pte) || (pte & rsvd))
+			return 0;
+		if ((pte & (ARM_VALID | ARM_TABLE)) != (ARM_VALID | ARM_TABLE)) {
+			/* A block descriptor where the granule allows one, or the full walk. */
+			if (!(pte & ARM_VALID) || !(leaf_levels & (1u << level)))
+				return 0;
+			break;
+		}
+		if (level == 1)
+			break;
+		tor |= pte;
+		table = pte & addr;
+		idx = VI_BIT(bpl) - 1;
+	}
+	if (!(pte & ARM_AF))
+		return 0;
+	*leaf = pte;
+	*shift_out = shift;
+	*tor_out = tor;
+	return level;
+}
+
+static int arm_s1_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		       struct viommu_pt_walk_result *res)
+{
+	unsigned int r = iova > p->last[0], level, shift;
+	bool priv = access & VIOMMU_ACC_PRIV;
+	uint32_t perm = PT_PERM_ALL;
+	uint64_t pte, tor, mask;
+
+	/* Between the two ranges: a translation fault the full walk reports. */
+	if (r && iova < p->last[1])
+		return pt_fast_fail(p, sp, iova, access, res);
+	level = arm_fast_walk(p, sp, r, iova, &pte, &shift, &tor);
+	if (!level)
+		return pt_fast_fail(p, sp, iova, access, res);
+	if (((tor & ARM_AP_TABLE0) && !priv) || (!priv && !(pte & ARM_AP1)))
+		perm &= ~PT_PERM_ACCESS;
+	if ((tor & ARM_AP_TABLE1) || (pte & ARM_AP2))
+		perm &= ~VIOMMU_ACC_WRITE;
+	if ((tor & (priv ? ARM_PXN_TABLE : ARM_UXN_TABLE)) ||
+	    (priv ? (pte & ARM_PXN) || (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1 : (pte & ARM_UXN)))
+		perm &= ~VIOMMU_ACC_EXEC;
+	if (!(perm & PT_PERM_ACCESS) || (access & PT_PERM_RWX & ~perm))
+		return pt_fast_fail(p, sp, iova, access, res);
+	mask = VI_BIT(shift) - 1;
+	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm & PT_PERM_RWX,
+			  shift, (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL, level);
+}
+
+static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
+{
+	unsigned int ias0 = 64 - cfg->tsz[0], ias1 = 64 - cfg->tsz[1];
+	struct pt_geo g;
+
+	p->fast = arm_s1_fast;
+	p->last[0] = ias0 >= 64 ? UINT64_MAX : VI_BIT(ias0) - 1;
+	p->last[1] = ias1 >= 64 ? 0 : 0 - VI_BIT(ias1);
+	p->levels[0] = p->levels[1] = 0;
+	if (!(cfg->flags & VIOMMU_PT_F_NO_TTB0)) {
+		arm_s1_geo_of(cfg->granule, ias0, &g);
+		arm_plan_region(cfg, p, 0, &g, cfg->root);
+	}
+	if (cfg->flags & VIOMMU_PT_F_TTB1) {
+		arm_s1_geo_of(cfg->granule, ias1, &g);
+		arm_plan_region(cfg, p, 1, &g, cfg->root1);
+	}
+	arm_plan_common(cfg, p);
+}
+
+static int arm_s2_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		       struct viommu_pt_walk_result *res)
+{
+	uint32_t perm = PT_PERM_ACCESS;
+	unsigned int level, shift;
+	uint64_t pte, tor, mask;
+
+	if (iova > p->last[0])
+		return pt_fast_fail(p, sp, iova, access, res);
+	level = arm_fast_walk(p, sp, 0, iova, &pte, &shift, &tor);
+	if (!level)
+		return pt_fast_fail(p, sp, iova, access, res);
+	if (pte & ARM_AP1)
+		perm |= VIOMMU_ACC_READ;
+	if (pte & ARM_AP2)
+		perm |= VIOMMU_ACC_WRITE;
+	if (!(pte & ARM_UXN))
+		perm |= VIOMMU_ACC_EXEC;
+	if (access & PT_PERM_RWX & ~perm)
+		return pt_fast_fail(p, sp, iova, access, res);
+	mask = VI_BIT(shift) - 1;
+	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm & PT_PERM_RWX,
+			  shift, 0, level);
+}
+
+static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
+{
+	struct pt_geo g;
+
+	/* check() accepted the layout; without one the full walk answers. */
+	p->fast = arm_s2_geo_of(cfg, &g) ? arm_s2_fast : pt_fast_none;
+	if (p->fast == pt_fast_none)
+		return;
+	p->last[0] = VI_BIT(64 - cfg->tsz[0]) - 1;
+	p->levels[1] = 0;
+	arm_plan_region(cfg, p, 0, &g, cfg->root);
+	arm_plan_common(cfg, p);
+}
+
+PT_DEFINE_WALK(arm_s1_walk, arm_s1_geo, arm_s1_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s1 = {
 	.name = "arm-s1",
 	.walk = arm_s1_walk,
-	.walk_full = arm_s1_walk_full,
+	.plan = arm_s1_plan,
 	.check = arm_s1_check,
 	.geo = arm_s1_geo,
 	.decode = arm_s1_decode,
@@ -321,12 +471,12 @@ const struct pt_fmt pt_fmt_arm_s1 = {
 	.mk_leaf = arm_s1_mk_leaf,
 };
 
-PT_DEFINE_WALK_NOFAST(arm_s2_walk, arm_s2_check, arm_s2_geo, arm_s2_decode, arm_update)
+PT_DEFINE_WALK(arm_s2_walk, arm_s2_geo, arm_s2_decode, arm_update)
 
 const struct pt_fmt pt_fmt_arm_s2 = {
 	.name = "arm-s2",
 	.walk = arm_s2_walk,
-	.walk_full = arm_s2_walk_full,
+	.plan = arm_s2_plan,
 	.check = arm_s2_check,
 	.geo = arm_s2_geo,
 	.decode = arm_s2_decode,

@@ -2,7 +2,9 @@
 /*
  * The format table, and the walk, enumeration and builder written once over the format ops.
  */
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pt_internal.h"
 
@@ -31,22 +33,171 @@ int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
 /* Walk                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* viommu_pt_walk(), or with @full the walk without its fast path (vi_pt_walk_full()). */
+/*
+ * Plans a walker keeps, direct-mapped by root: a model walking for a few domains in turn (one
+ * per device) does not compile each of them again on every miss.
+ */
+#define PT_WALKER_PLANS 4
+
+/* What a walk needs besides its plan: guest memory, and the span as the fast walk reads it. */
+struct pt_walk_ctx {
+	struct viommu_host h;
+	struct vi_dmem m;  /* holds only spans the host marked stable between walks */
+	struct pt_span sp; /* m's read span */
+	bool refilled;	   /* this walk asked the host for a span already */
+};
+
+struct viommu_pt_walker {
+	struct pt_walk_ctx c;
+	struct pt_plan plan[PT_WALKER_PLANS];
+};
+
+static struct pt_walk_ctx *ctx_of(struct pt_span *sp)
+{
+	return (struct pt_walk_ctx *)((char *)sp - offsetof(struct pt_walk_ctx, sp));
+}
+
+/* Copy @c's read span for the fast walk (an empty one misses every entry). */
+static void ctx_sync_span(struct pt_walk_ctx *c)
+{
+	c->sp.miss = PT_SPAN_NO_MISS;
+	if (c->m.rbase) {
+		/* Unsigned arithmetic: the bias itself points nowhere. */
+		c->sp.win.bias = (uintptr_t)c->m.rbase - (uintptr_t)c->m.rlo;
+		c->sp.win.lo = c->m.rlo;
+		c->sp.win.lim = c->m.rlim;
+	} else {
+		c->sp.win.bias = 0;
+		c->sp.win.lo = PT_SPAN_NO_MISS;
+		c->sp.win.lim = 0;
+	}
+}
+
+int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		 struct viommu_pt_walk_result *res)
+{
+	return pt_fast_fail(p, sp, iova, access, res);
+}
+
+/*
+ * A walk the fast walk gave up on. When it stopped at an entry outside the span, ask the host
+ * once for the span holding that entry and walk fast again: a host that grants whole RAM blocks
+ * is then asked once per block (per walk when its spans last one call). Else the full walk,
+ * which reads through the host ops whatever the spans. The spans the call used end with it.
+ */
+static int walker_fail(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		       struct viommu_pt_walk_result *res)
+{
+	struct pt_walk_ctx *c = ctx_of(sp);
+	int ret;
+
+	if (sp->miss != PT_SPAN_NO_MISS && !c->refilled && vi_dm_ptr(&c->m, sp->miss, 8, false)) {
+		c->refilled = true;
+		ctx_sync_span(c);
+		ret = p->fast(p, sp, iova, access, res);
+		c->refilled = false;
+	} else {
+		ret = pt_formats[p->cfg.format]->walk(&p->cfg, &c->m, iova, access, res);
+	}
+	vi_dmem_end_call(&c->m);
+	ctx_sync_span(c);
+	return ret;
+}
+
+static void ctx_init(struct pt_walk_ctx *c, const struct viommu_host_ops *host, void *opaque)
+{
+	c->h.ops = host;
+	c->h.opaque = opaque;
+	vi_dmem_init(&c->m, &c->h);
+	c->sp.fallback = walker_fail;
+	c->refilled = false;
+	ctx_sync_span(c);
+}
+
+int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
+			    struct viommu_pt_walker **out)
+{
+	struct viommu_pt_walker *w;
+
+	if (!out)
+		return VIOMMU_EINVAL;
+	*out = NULL;
+	if (!host || !host->dma_read)
+		return VIOMMU_EINVAL;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return VIOMMU_ENOMEM;
+	ctx_init(&w->c, host, opaque);
+	/* An invalid format never matches a configuration the walker is asked for. */
+	for (int i = 0; i < PT_WALKER_PLANS; i++)
+		w->plan[i].cfg.format = VIOMMU_PT_NFORMATS;
+	*out = w;
+	return 0;
+}
+
+void viommu_pt_walker_destroy(struct viommu_pt_walker *w)
+{
+	free(w);
+}
+
+void viommu_pt_walker_invalidate(struct viommu_pt_walker *w)
+{
+	if (w) {
+		vi_dmem_init(&w->c.m, &w->c.h);
+		ctx_sync_span(&w->c);
+	}
+}
+
+/* A configuration not planned in its slot: check it, plan it, walk. */
+static __attribute__((noinline)) int walker_plan(struct viommu_pt_walker *w, struct pt_plan *p,
+						 const struct viommu_pt_cfg *cfg, uint64_t iova,
+						 uint32_t access, struct viommu_pt_walk_result *res)
+{
+	const struct pt_fmt *f = pt_fmt_of(cfg);
+
+	if (!f)
+		return VIOMMU_EINVAL;
+	f->plan(cfg, p);
+	p->cfg = *cfg;
+	/* Without dma_map_ptr every entry is a host call: the full walk makes them. */
+	if (!w->c.h.ops->dma_map_ptr)
+		p->fast = pt_fast_none;
+	return p->fast(p, &w->c.sp, iova, access, res);
+}
+
+int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
+			  uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	struct pt_plan *p;
+
+	if (!w || !cfg || !res)
+		return VIOMMU_EINVAL;
+	/*
+	 * A planned configuration was checked when it was planned. Equal bytes mean equal fields;
+	 * a caller whose padding byte differs from call to call only makes the walker plan again.
+	 */
+	p = &w->plan[(cfg->root >> 12) % PT_WALKER_PLANS];
+	if (__builtin_expect(!memcmp(cfg, &p->cfg, sizeof(*cfg)), 1))
+		return p->fast(p, &w->c.sp, iova, access, res);
+	return walker_plan(w, p, cfg, iova, access, res);
+}
+
+/* viommu_pt_walk(): a walk whose spans last one call; @full: without the fast walk. */
 static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host, void *opaque,
 		uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res, bool full)
 {
-	const struct viommu_host h = { host, opaque };
-	const struct pt_fmt *f;
-	struct vi_dmem m;
+	const struct pt_fmt *f = pt_fmt_of(cfg);
+	struct pt_walk_ctx c;
+	struct pt_plan p;
 
-	/* The format's walk checks the rest of @cfg itself, inlined. */
-	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !host || !host->dma_read ||
-	    !res)
+	if (!f || !host || !host->dma_read || !res)
 		return VIOMMU_EINVAL;
-	vi_dmem_init(&m, &h);
-	f = pt_formats[cfg->format];
-	return full ? f->walk_full(cfg, &m, iova, access, res) :
-		      f->walk(cfg, &m, iova, access, res);
+	ctx_init(&c, host, opaque);
+	if (full || !host->dma_map_ptr)
+		return f->walk(cfg, &c.m, iova, access, res);
+	f->plan(cfg, &p);
+	p.cfg = *cfg;
+	return p.fast(&p, &c.sp, iova, access, res);
 }
 
 int viommu_pt_walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host,
@@ -59,54 +210,6 @@ int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_op
 		    void *opaque, uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
 {
 	return walk(cfg, host, opaque, iova, access, res, true);
-}
-
-struct viommu_pt_walker {
-	struct viommu_host h;
-	struct vi_dmem m; /* holds only spans the host marked stable between walks */
-};
-
-int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
-			    struct viommu_pt_walker **out)
-{
-	struct viommu_pt_walker *w;
-
-	if (!out)
-		return VIOMMU_EINVAL;
-	*out = NULL;
-	if (!host || !host->dma_read)
-		return VIOMMU_EINVAL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return VIOMMU_ENOMEM;
-	w->h.ops = host;
-	w->h.opaque = opaque;
-	vi_dmem_init(&w->m, &w->h);
-	*out = w;
-	return 0;
-}
-
-void viommu_pt_walker_destroy(struct viommu_pt_walker *w)
-{
-	free(w);
-}
-
-void viommu_pt_walker_invalidate(struct viommu_pt_walker *w)
-{
-	if (w)
-		vi_dmem_init(&w->m, &w->h);
-}
-
-int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
-			  uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
-{
-	int ret;
-
-	if (!w || !cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS || !res)
-		return VIOMMU_EINVAL;
-	ret = pt_formats[cfg->format]->walk(cfg, &w->m, iova, access, res);
-	vi_dmem_end_call(&w->m);
-	return ret;
 }
 
 /* ------------------------------------------------------------------------------------------ */

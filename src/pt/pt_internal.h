@@ -113,14 +113,17 @@ typedef uint64_t (*pt_update_fn)(const struct viommu_pt_cfg *cfg, unsigned int l
 typedef int (*pt_walk_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
 			  uint32_t access, struct viommu_pt_walk_result *res);
 
+struct pt_plan;
+
 struct pt_fmt {
 	const char *name;
-	/*
-	 * The walk for this format (PT_DEFINE_WALK): VIOMMU_EINVAL for a @cfg check() rejects,
-	 * else 0 with the outcome in @res.
-	 */
+	/* The full walk (PT_DEFINE_WALK), for a @cfg check() accepted: 0 with the outcome in @res. */
 	pt_walk_fn walk;
-	pt_walk_fn walk_full; /* the same without the fast walk */
+	/*
+	 * Compile @cfg, which check() accepted, into @p: @p->fast NULL when the format has no fast
+	 * walk for it. Fills in every field the format's fast walk reads; @p->cfg is the caller's.
+	 */
+	void (*plan)(const struct viommu_pt_cfg *cfg, struct pt_plan *p);
 	/* 0 when @cfg is usable, else VIOMMU_EINVAL. */
 	int (*check)(const struct viommu_pt_cfg *cfg);
 	/*
@@ -258,60 +261,6 @@ pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, 
 /* Walks a guest that keeps changing its entries under the A/D write-back may cost at most. */
 #define PT_WALK_TRIES 16
 
-/*
- * A format's fast walk: the common case only, a translation through tables and a leaf that need
- * nothing written back, decoded with masks computed once per walk. Returns true with @res filled
- * in exactly as pt_walk_once() fills it for the same entries; false for anything else (any fault,
- * an entry kind it leaves alone, accessed/dirty flags to set, a read that fails), and the full
- * walk then runs from the start. It reads guest memory only and writes nothing there, so giving
- * up is always safe: the full walk reads the entries again, as a later walk would.
- */
-typedef bool (*pt_fast_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			   uint32_t access, struct viommu_pt_walk_result *res);
-
-/*
- * The read span of a vi_dmem copied into locals for a fast walk: the entries it loads through
- * the span may alias anything, and locals need not be loaded again after each of them.
- */
-struct pt_span {
-	const uint8_t *base;
-	uint64_t lo, lim;
-};
-
-static inline void pt_span_get(struct pt_span *s, const struct vi_dmem *m)
-{
-	s->base = m->rbase;
-	s->lo = m->rlo;
-	s->lim = m->rlim;
-}
-
-/* vi_dm_read64() through the copy: false when the entry cannot be read. */
-static inline bool pt_span_read(struct pt_span *s, struct vi_dmem *m, uint64_t gpa, uint64_t *pte)
-{
-	if (__builtin_expect(s->base && gpa - s->lo <= s->lim, 1)) {
-		*pte = vi_le64(vi_load64(s->base + (gpa - s->lo)));
-		return true;
-	}
-	if (vi_dm_read64_slow(m, gpa, pte))
-		return false;
-	pt_span_get(s, m);
-	return true;
-}
-
-/* A successful outcome, as pt_walk_once() leaves it. */
-static inline void pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,
-			      uint32_t perm, unsigned int shift, uint32_t attr, unsigned int level)
-{
-	res->out = out;
-	res->pte = pte;
-	res->perm = perm;
-	res->page_shift = shift;
-	res->attr = attr;
-	res->fault = VIOMMU_FAULT_NONE;
-	res->detail = VIOMMU_PT_D_NONE;
-	res->level = level;
-}
-
 /* The full walk: pt_walk_once() again while the guest changes an entry under its A/D update. */
 static inline __attribute__((always_inline)) int
 pt_walk_retry(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, uint32_t access,
@@ -328,59 +277,134 @@ pt_walk_retry(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
 }
 
 /*
- * The format's walk: the fast walk, else pt_walk_once() with the format's own ops, all inlined
- * (flatten) at any optimisation level: no call per level, and the checks on @cfg hoisted out of
- * the loop. The full walk stays out of line (noinline), so the fast one does not pay for its
- * stack frame and registers.
+ * The format's full walk, for a @cfg its check() accepted: pt_walk_once() with the format's own
+ * ops all inlined (flatten), so there is no call per level and the tests on @cfg leave the loop.
  */
-#define PT_DEFINE_WALK(name, check, geo, decode, update, fast)                                    \
-	__attribute__((flatten, noinline)) static int name##_slow(                                \
-		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
-		uint32_t access, struct viommu_pt_walk_result *res)                               \
-	{                                                                                         \
-		return pt_walk_retry(cfg, m, iova, access, res, geo, decode, update);             \
-	}                                                                                         \
-	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
-			       uint32_t access, struct viommu_pt_walk_result *res)                \
-	{                                                                                         \
-		if (check(cfg))                                                                   \
-			return VIOMMU_EINVAL;                                                     \
-		return name##_slow(cfg, m, iova, access, res);                                    \
-	}                                                                                         \
-	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
-						 struct vi_dmem *m, uint64_t iova,                \
-						 uint32_t access,                                 \
-						 struct viommu_pt_walk_result *res)               \
-	{                                                                                         \
-		if (check(cfg))                                                                   \
-			return VIOMMU_EINVAL;                                                     \
-		if (fast(cfg, m, iova, access, res))                                              \
-			return 0;                                                                 \
-		return name##_slow(cfg, m, iova, access, res);                                    \
+#define PT_DEFINE_WALK(name, geo, decode, update)                                     \
+	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,     \
+						 struct vi_dmem *m, uint64_t iova,    \
+						 uint32_t access,                     \
+						 struct viommu_pt_walk_result *res)   \
+	{                                                                             \
+		return pt_walk_retry(cfg, m, iova, access, res, geo, decode, update); \
 	}
 
-/* A format without a fast walk: the full walk inlined into the format's walk, as before. */
-#define PT_DEFINE_WALK_NOFAST(name, check, geo, decode, update)                                   \
-	static inline __attribute__((always_inline)) int name##_slow(                             \
-		const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,                \
-		uint32_t access, struct viommu_pt_walk_result *res)                               \
-	{                                                                                         \
-		return pt_walk_retry(cfg, m, iova, access, res, geo, decode, update);             \
-	}                                                                                         \
-	__attribute__((flatten)) static int name(const struct viommu_pt_cfg *cfg,                 \
-						 struct vi_dmem *m, uint64_t iova,                \
-						 uint32_t access,                                 \
-						 struct viommu_pt_walk_result *res)               \
-	{                                                                                         \
-		if (check(cfg))                                                                   \
-			return VIOMMU_EINVAL;                                                     \
-		return name##_slow(cfg, m, iova, access, res);                                    \
-	}                                                                                         \
-	static int name##_full(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, \
-			       uint32_t access, struct viommu_pt_walk_result *res)                \
-	{                                                                                         \
-		return name(cfg, m, iova, access, res);                                           \
+/*
+ * The fast walk. A plan is a configuration compiled once (the masks and the layout the decode
+ * derives from it on every entry), so that the walk itself only loads entries and tests them;
+ * a walker keeps a few (viommu_pt_walk() is a walker that lasts one call).
+ *
+ * The fast walk loads entries from a span, guest [lo, lo + lim + 8) at host address @bias + gpa:
+ * the walker's copy of its struct vi_dmem read span, biased so that an entry costs one add on
+ * the chain of dependent loads, as a plain pointer chase does. It answers the common case and hands anything else to
+ * @fallback as a tail call with its own arguments, so that the hot path keeps nothing live across a
+ * call and saves no registers for a fallback it rarely takes.
+ */
+struct pt_plan;
+struct pt_span;
+
+typedef int (*pt_fast_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
+			  uint32_t access, struct viommu_pt_walk_result *res);
+
+/* Guest [lo, lo + lim + 8) at host address @bias + gpa. */
+struct pt_win {
+	uintptr_t bias; /* host address of guest address 0, were the span to reach it */
+	uint64_t lo, lim;
+};
+
+struct pt_span {
+	struct pt_win win;
+	uint64_t miss;	     /* the entry outside the span that ended a fast walk */
+	pt_fast_fn fallback; /* finishes a walk the fast walk gave up on */
+};
+
+/* @miss when no entry was missed, and @lo of an empty span: entry addresses are 8-byte aligned. */
+#define PT_SPAN_NO_MISS 1
+
+/*
+ * Each format reads the fields it needs; what they hold is the format's (see its plan()). Radix
+ * layouts use region 0 only; Arm stage 1 region 0 for TTB0 and 1 for TTB1.
+ */
+struct pt_plan {
+	struct viommu_pt_cfg cfg; /* the configuration compiled (the walker's cache key) */
+	/*
+	 * The format's fast walk: the common case only, a translation through tables and a leaf
+	 * that need nothing written back. It returns 0 with @res filled in exactly as
+	 * pt_walk_once() fills it for the same entries, or what @sp->fallback returns for anything
+	 * else (most faults, entry kinds it leaves alone, accessed/dirty flags to set, an entry
+	 * outside the span). It only loads guest memory, so giving up is always safe.
+	 */
+	pt_fast_fn fast;
+	uint64_t root[2];
+	uint64_t last[2];      /* region 0: highest input address; region 1: lowest */
+	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
+	uint64_t addr;	       /* the address field of an entry */
+	uint32_t flags;	       /* cfg->flags */
+	uint8_t levels[2];     /* level of the root table; 0: the region translates nothing */
+	uint8_t top_shift[2];  /* input bit the root table's index starts at */
+	uint32_t top_mask[2];  /* root index mask (concatenated tables included) */
+	uint8_t gran, bpl;     /* log2 granule, index bits per level below the root */
+	uint8_t leaf_levels;   /* bit L: a leaf above level 1 (superpage, block) may sit at L */
+};
+
+/*
+ * Load the entry at guest @gpa through @w, a copy of @sp->win in locals (the entry loads are
+ * atomic, after which the compiler would load again anything it reads through a pointer):
+ * false, with the address in @sp->miss, when the span does not hold it.
+ */
+static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t gpa, uint64_t *pte)
+{
+	if (__builtin_expect(gpa - w->lo <= w->lim, 1)) {
+		*pte = vi_le64(vi_load64((const uint8_t *)(w->bias + (uintptr_t)gpa)));
+		return true;
 	}
+	sp->miss = gpa;
+	return false;
+}
+
+/*
+ * The part of a plan every format with one root table of 4 KiB granules and 512-entry levels
+ * shares (VT-d second level, x86-64, AMD v1); @leaf_ok gives the levels a large leaf may sit at.
+ */
+static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_plan *p,
+				   pt_fast_fn fast,
+				   bool (*leaf_ok)(const struct viommu_pt_cfg *, unsigned int))
+{
+	p->fast = fast;
+	p->root[0] = cfg->root;
+	p->levels[0] = cfg->levels;
+	p->top_shift[0] = (uint8_t)(12 + 9 * (cfg->levels - 1));
+	p->flags = cfg->flags;
+	p->leaf_levels = 0;
+	for (unsigned int l = 2; l <= cfg->levels; l++)
+		p->leaf_levels |= leaf_ok(cfg, l) ? 1u << l : 0;
+}
+
+/* Give the walk up to @sp->fallback (a tail call: the same arguments). */
+static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
+			       uint32_t access, struct viommu_pt_walk_result *res)
+{
+	return sp->fallback(p, sp, iova, access, res);
+}
+
+/* The fast walk of a plan without one: always the fallback. */
+int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		 struct viommu_pt_walk_result *res);
+
+/* A successful outcome, as pt_walk_once() leaves it. */
+static inline int pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,
+			     uint32_t perm, unsigned int shift, uint32_t attr, unsigned int level)
+{
+	res->out = out;
+	res->pte = pte;
+	res->perm = perm;
+	res->page_shift = shift;
+	res->attr = attr;
+	res->fault = VIOMMU_FAULT_NONE;
+	res->detail = VIOMMU_PT_D_NONE;
+	res->level = level;
+	return 0;
+}
 
 /*
  * viommu_pt_walk() without the fast walk: what the fast walk must agree with (tests and fuzzing

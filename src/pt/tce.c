@@ -79,35 +79,44 @@ static uint64_t tce_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-/* The common case: one present entry inside the output size, with the rights asked for. */
-static inline bool tce_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			    uint32_t access, struct viommu_pt_walk_result *res)
+static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res);
+
+static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
-	unsigned int ias = 12 + TCE_ENTRIES_LOG2(cfg->tce_size);
-	struct pt_span sp;
+	p->fast = tce_fast;
+	p->root[0] = cfg->root;
+	p->levels[0] = 1;
+	p->last[0] = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
+	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
+}
+
+/* The common case: one present entry inside the output size, with the rights asked for. */
+static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res)
+{
+	const struct pt_win win = sp->win;
 	uint32_t perm = 0;
 	uint64_t pte;
 
-	pt_span_get(&sp, m);
-	if ((iova >> ias) || !pt_span_read(&sp, m, cfg->root + 8 * (iova >> 12), &pte) ||
-	    !(pte & (TCE_READ | TCE_WRITE)) || (pte & TCE_RPN & pt_above_oas(pt_oas(cfg, 48))))
-		return false;
+	if (iova > p->last[0] || !pt_load(sp, &win, p->root[0] + 8 * (iova >> 12), &pte) ||
+	    !(pte & (TCE_READ | TCE_WRITE)) || (pte & p->lrsvd))
+		return pt_fast_fail(p, sp, iova, access, res);
 	if (pte & TCE_READ)
 		perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
 	if (pte & TCE_WRITE)
 		perm |= VIOMMU_ACC_WRITE;
 	if (access & PT_PERM_RWX & ~perm)
-		return false;
-	pt_fast_ok(res, (pte & TCE_RPN) | (iova & 0xfff), pte, perm, 12, 0, 1);
-	return true;
+		return pt_fast_fail(p, sp, iova, access, res);
+	return pt_fast_ok(res, (pte & TCE_RPN) | (iova & 0xfff), pte, perm, 12, 0, 1);
 }
 
-PT_DEFINE_WALK(tce_walk, tce_check, tce_geo, tce_decode, NULL, tce_fast)
+PT_DEFINE_WALK(tce_walk, tce_geo, tce_decode, NULL)
 
 const struct pt_fmt pt_fmt_tce = {
 	.name = "tce",
 	.walk = tce_walk,
-	.walk_full = tce_walk_full,
+	.plan = tce_plan,
 	.check = tce_check,
 	.geo = tce_geo,
 	.decode = tce_decode,

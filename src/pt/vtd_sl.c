@@ -112,72 +112,80 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
  * ignored), exactly as the full walk reports it; answering it here spares the full walk reading
  * the same entries again, which caching-mode syncs of unmapped ranges do all the time.
  */
-static inline bool vtd_sl_fast_absent(struct viommu_pt_walk_result *res, uint64_t pte,
-				      unsigned int level)
+static int vtd_sl_fast_absent(struct viommu_pt_walk_result *res, uint64_t pte, unsigned int level)
 {
 	memset(res, 0, sizeof(*res));
 	res->level = level;
 	res->pte = pte;
-	pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
-	return true;
+	return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
 }
 
-/*
- * The common case: tables down to a 4 KiB leaf (a superpage is left to the full walk), the masks
- * vtd_sl_decode() applies at each level computed once.
- */
-static inline bool vtd_sl_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			       uint32_t access, struct viommu_pt_walk_result *res)
+static int vtd_sl_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		       struct viommu_pt_walk_result *res);
+
+/* The masks vtd_sl_decode() applies, once: @trsvd for tables (PS apart), @lrsvd for leaves. */
+static void vtd_sl_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
-	uint64_t trsvd = above | VTD_SL_TM | VTD_SL_SNP | VTD_SL_PS, lrsvd = above;
-	struct pt_span sp;
-	uint64_t table = cfg->root, all = ~0ull, pte;
-	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
+
+	pt_plan_radix4k(cfg, p, vtd_sl_fast, vtd_sl_leaf_ok);
+	p->trsvd = above | VTD_SL_TM | VTD_SL_SNP;
+	p->lrsvd = above;
+	if (!(cfg->flags & VIOMMU_PT_F_STALE_TM))
+		p->lrsvd |= VTD_SL_TM;
+	if (!(cfg->flags & VIOMMU_PT_F_SNP))
+		p->lrsvd |= VTD_SL_SNP;
+}
+
+static int vtd_sl_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		       struct viommu_pt_walk_result *res)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t trsvd = p->trsvd;
+	unsigned int shift = p->top_shift[0], level = p->levels[0];
+	uint64_t table = p->root[0], all = ~0ull, pte, mask;
 	uint32_t perm;
 
-	if (!(cfg->flags & VIOMMU_PT_F_STALE_TM))
-		lrsvd |= VTD_SL_TM;
-	if (!(cfg->flags & VIOMMU_PT_F_SNP))
-		lrsvd |= VTD_SL_SNP;
 	if (iova >> (shift + 9))
-		return false;
-	pt_span_get(&sp, m);
-	for (; shift > 12; shift -= 9) {
-		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte))
-			return false;
+		return pt_fast_fail(p, sp, iova, access, res);
+	for (;; shift -= 9, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte))
+			return pt_fast_fail(p, sp, iova, access, res);
 		if (!(pte & (VTD_SL_R | VTD_SL_W)))
-			return vtd_sl_fast_absent(res, pte, (shift - 12) / 9 + 1);
-		if (pte & trsvd)
-			return false;
+			return vtd_sl_fast_absent(res, pte, level);
 		all &= pte;
+		if (level == 1)
+			break;
+		if (pte & VTD_SL_PS) {
+			/* A superpage: its address bits below the page size are reserved. */
+			if (!(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 12)))
+				return pt_fast_fail(p, sp, iova, access, res);
+			break;
+		}
+		if (pte & trsvd)
+			return pt_fast_fail(p, sp, iova, access, res);
 		table = pte & VTD_SL_ADDR;
 	}
-	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte))
-		return false;
-	if (!(pte & (VTD_SL_R | VTD_SL_W)))
-		return vtd_sl_fast_absent(res, pte, 1);
-	if (pte & lrsvd)
-		return false;
-	all &= pte;
+	if (pte & p->lrsvd)
+		return pt_fast_fail(p, sp, iova, access, res);
 	/* R, W and X are bits 0-2, as VIOMMU_ACC_READ/WRITE/EXEC. */
 	perm = (uint32_t)(all & (VTD_SL_R | VTD_SL_W | VTD_SL_X));
 	if (access & PT_PERM_RWX & ~perm)
-		return false;
-	if ((cfg->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
+		return pt_fast_fail(p, sp, iova, access, res);
+	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
 	    (!(all & VTD_SL_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & VTD_SL_D))))
-		return false;
-	pt_fast_ok(res, (pte & VTD_SL_ADDR) | (iova & 0xfff), pte, perm, 12,
-		   (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, 1);
-	return true;
+		return pt_fast_fail(p, sp, iova, access, res);
+	mask = VI_BIT(shift) - 1;
+	return pt_fast_ok(res, (pte & VTD_SL_ADDR & ~mask) | (iova & mask), pte, perm, shift,
+			  (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, level);
 }
 
-PT_DEFINE_WALK(vtd_sl_walk, vtd_sl_check, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update, vtd_sl_fast)
+PT_DEFINE_WALK(vtd_sl_walk, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
 
 const struct pt_fmt pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
 	.walk = vtd_sl_walk,
-	.walk_full = vtd_sl_walk_full,
+	.plan = vtd_sl_plan,
 	.check = vtd_sl_check,
 	.geo = pt_geo_radix4k,
 	.decode = vtd_sl_decode,

@@ -129,63 +129,76 @@ static uint64_t x86_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-/*
- * The common case: canonical input, tables down to a 4 KiB leaf (a large page is left to the
- * full walk) with A (and D) already set, the masks x86_decode() applies computed once. Rights are
- * the AND over the entries: W where every R/W is set (or a privileged access without WP), X where
- * no XD is, user access where every U/S is.
- */
-static inline bool x86_fast(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
-			    uint32_t access, struct viommu_pt_walk_result *res)
+static int x86_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res);
+
+/* The masks x86_decode() applies, once. */
+static void x86_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
-	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52));
-	struct pt_span sp;
-	uint64_t table = cfg->root, all = ~0ull, any = 0, pte;
-	unsigned int shift = 12 + 9 * (cfg->levels - 1u);
+	pt_plan_radix4k(cfg, p, x86_fast, x86_leaf_ok);
+	p->trsvd = pt_above_oas(pt_oas(cfg, 52));
+	if (!(cfg->flags & VIOMMU_PT_F_NXE))
+		p->trsvd |= X86_XD;
+	p->lrsvd = p->trsvd;
+}
+
+/*
+ * The common case: canonical input, tables down to a leaf (a 4 KiB page or a large page the
+ * configuration allows) with A (and D) already set. Rights are the AND over the entries: W where
+ * every R/W is set (or a privileged access without WP), X where no XD is, user access where every
+ * U/S is.
+ */
+static int x86_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t rsvd = p->trsvd;
+	unsigned int shift = p->top_shift[0], level = p->levels[0];
+	uint64_t table = p->root[0], all = ~0ull, any = 0, pte, mask;
 	bool priv = access & VIOMMU_ACC_PRIV;
 	uint32_t perm = VIOMMU_ACC_READ;
 
-	if (!(cfg->flags & VIOMMU_PT_F_NXE))
-		rsvd |= X86_XD;
 	/* Canonical: bits 63:ias-1 all equal, i.e. iova + 2^(ias-1) < 2^ias. */
 	if (iova + VI_BIT(shift + 8) >= VI_BIT(shift + 9))
-		return false;
-	pt_span_get(&sp, m);
-	for (; shift > 12; shift -= 9) {
-		if (!pt_span_read(&sp, m, table + 8 * ((iova >> shift) & 511), &pte) ||
-		    !(pte & X86_P) || (pte & (rsvd | X86_PS)))
-			return false;
+		return pt_fast_fail(p, sp, iova, access, res);
+	for (;; shift -= 9, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte) ||
+		    !(pte & X86_P) || (pte & rsvd))
+			return pt_fast_fail(p, sp, iova, access, res);
 		all &= pte;
 		any |= pte;
+		if (level == 1)
+			break;
+		if (pte & X86_PS) {
+			/* Bit 12 is PAT; the address bits above it below the page size: reserved. */
+			if (!(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 13)))
+				return pt_fast_fail(p, sp, iova, access, res);
+			break;
+		}
 		table = pte & X86_ADDR;
 	}
-	if (!pt_span_read(&sp, m, table + 8 * ((iova >> 12) & 511), &pte) || !(pte & X86_P) ||
-	    (pte & rsvd))
-		return false;
-	all &= pte;
-	any |= pte;
 	if (!priv && !(all & X86_US))
-		return false;
-	if ((all & X86_RW) || (priv && !(cfg->flags & VIOMMU_PT_F_WP)))
+		return pt_fast_fail(p, sp, iova, access, res);
+	if ((all & X86_RW) || (priv && !(p->flags & VIOMMU_PT_F_WP)))
 		perm |= VIOMMU_ACC_WRITE;
 	if (!(any & X86_XD))
 		perm |= VIOMMU_ACC_EXEC;
 	if (access & PT_PERM_RWX & ~perm)
-		return false;
+		return pt_fast_fail(p, sp, iova, access, res);
 	if ((access & PT_PERM_RWX) &&
 	    (!(all & X86_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & X86_D))))
-		return false;
-	pt_fast_ok(res, (pte & X86_ADDR) | (iova & 0xfff), pte, perm, 12,
-		   (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0, 1);
-	return true;
+		return pt_fast_fail(p, sp, iova, access, res);
+	mask = VI_BIT(shift) - 1;
+	return pt_fast_ok(res, (pte & X86_ADDR & ~mask) | (iova & mask), pte, perm, shift,
+			  (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0, level);
 }
 
-PT_DEFINE_WALK(x86_walk, x86_check, x86_geo, x86_decode, x86_update, x86_fast)
+PT_DEFINE_WALK(x86_walk, x86_geo, x86_decode, x86_update)
 
 const struct pt_fmt pt_fmt_x86_64 = {
 	.name = "x86-64",
 	.walk = x86_walk,
-	.walk_full = x86_walk_full,
+	.plan = x86_plan,
 	.check = x86_check,
 	.geo = x86_geo,
 	.decode = x86_decode,

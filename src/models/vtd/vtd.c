@@ -397,12 +397,18 @@ static int vtd_mmio_write(struct viommu *v, uint64_t off, unsigned int size, uin
 	return 0;
 }
 
+static void vtd_mem_changed(struct viommu *v)
+{
+	viommu_pt_walker_invalidate(to_vtd(v)->walker);
+}
+
 static void vtd_destroy(struct viommu *v)
 {
 	struct vtd *s = to_vtd(v);
 
 	vtd_notify_fini(s);
 	viommu_iotlb_destroy(s->iotlb);
+	viommu_pt_walker_destroy(s->walker);
 	free(s->ctx_cache);
 	free(s->seen);
 	vi_instance_fini(v);
@@ -415,6 +421,7 @@ static const struct viommu_model_ops vtd_ops = {
 	.mmio_read = vtd_mmio_read,
 	.mmio_write = vtd_mmio_write,
 	.replay = vtd_replay,
+	.mem_changed = vtd_mem_changed,
 	.destroy = vtd_destroy,
 };
 
@@ -464,7 +471,7 @@ int viommu_vtd_create(const struct viommu_vtd_config *cfg, const struct viommu_h
 	}
 	s->ctx_cache = calloc(VTD_CTX_CACHE_SIZE, sizeof(*s->ctx_cache));
 	s->seen = calloc(VTD_NSID / 64, sizeof(*s->seen));
-	if (!s->ctx_cache || !s->seen) {
+	if (!s->ctx_cache || !s->seen || viommu_pt_walker_create(ops, opaque, &s->walker)) {
 		free(s->ctx_cache);
 		free(s->seen);
 		viommu_iotlb_destroy(s->iotlb);

@@ -8,6 +8,7 @@
 #define VIOMMU_VTD_INTERNAL_H
 
 #include <viommu/iotlb.h>
+#include <viommu/pt.h>
 #include <viommu/vtd.h>
 
 #include "core/core.h"
@@ -66,6 +67,7 @@ struct vtd_as {
 struct vtd {
 	struct viommu v;
 	struct viommu_vtd_config cfg;
+	struct viommu_pt_walker *walker; /* second-level walks; keeps the host's stable spans */
 	uint64_t cap;
 	uint64_t ecap;
 	uint32_t mgaw_bits; /* MGAW + 1 */

@@ -268,7 +268,7 @@ uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, stru
 	pt_cfg_of(s, c, &pc);
 	s->st.page_walks++;
 	*level = 0;
-	if (viommu_pt_walk(&pc, s->v.host.ops, s->v.host.opaque, iova, 0, &r))
+	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r))
 		return VTD_FR_PAGING_ENTRY_INV;
 	*level = r.level;
 	if (r.fault == VIOMMU_FAULT_NONE) {
