@@ -6,7 +6,9 @@
  * page (4 KiB, or the Arm granule) by the builder. The walk row uses flatmem's host ops as they
  * are (entries read through dma_map_ptr's pointer); the dma-read row the same walks for a host
  * without dma_map_ptr; the walker row the same walks through a viommu_pt_walker, which keeps
- * flatmem's span (marked stable) across walks instead of asking dma_map_ptr in each.
+ * flatmem's span (marked stable) across walks instead of asking dma_map_ptr in each; the plan
+ * row the walker's walks through a viommu_pt_plan compiled once, as a model that keeps the
+ * context it decoded would walk.
  *
  * The working set is what an IOTLB miss meets: 4096 pages scattered over the input space, so
  * most walks read table lines that are not in the nearest caches.
@@ -151,6 +153,20 @@ static uint64_t walker_walks(struct viommu_pt_walker *w, const struct viommu_pt_
 	return acc;
 }
 
+/* The same walks through a plan, as a model keeps one with the context it decoded. */
+static uint64_t plan_walks(struct viommu_pt_walker *w, const struct viommu_pt_plan *p,
+			   const uint64_t *iova, size_t n)
+{
+	struct viommu_pt_walk_result r;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		viommu_pt_walker_walk_plan(w, p, iova[i], VIOMMU_ACC_READ, &r);
+		acc += r.out;
+	}
+	return acc;
+}
+
 static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 {
 	struct pool pool = { .next = 1 << 20, .end = MEM_SIZE };
@@ -161,9 +177,10 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	uint64_t *pages = malloc(sizeof(uint64_t) * NPAGES);
 	uint64_t *iova = malloc(sizeof(uint64_t) * lookups);
 	uint64_t seed = 0x9e7a11 + c->levels;
-	double per[64], per_map[64], chase_ns, host_ns, walk_ns, walk_read_ns, walker_ns, map_ns,
-		unmap_ns;
+	double per[64], per_map[64], chase_ns, host_ns, walk_ns, walk_read_ns, walker_ns, plan_ns,
+		map_ns, unmap_ns;
 	struct viommu_pt_walker *walker = NULL;
+	struct viommu_pt_plan *plan = NULL;
 	struct viommu_host_ops read_ops = *viommu_flatmem_ops();
 	const struct viommu_pt_cfg *cfg;
 	uint64_t root, psize = 1ull << c->gran;
@@ -249,6 +266,17 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
 	}
 	walker_ns = bench_median(per, (size_t)reps);
+	/* A plan: the configuration compiled once, no comparison per walk. */
+	if (viommu_pt_plan_create(cfg, &plan))
+		goto out_pt;
+	bench_keep(plan_walks(walker, plan, iova, lookups));
+	for (int r = 0; r < reps; r++) {
+		uint64_t t0 = bench_now_ns();
+
+		bench_keep(plan_walks(walker, plan, iova, lookups));
+		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
+	}
+	plan_ns = bench_median(per, (size_t)reps);
 
 	/* Unmap and map again each page of the set, one call each (fewer rounds: slow). */
 	for (int r = 0; r < map_reps; r++) {
@@ -278,10 +306,13 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	bench_report(ctx, rname, "walk_ns", walk_read_ns, "ns", base);
 	snprintf(rname, sizeof(rname), "%s/walker", c->name);
 	bench_report(ctx, rname, "walk_ns", walker_ns, "ns", base);
+	snprintf(rname, sizeof(rname), "%s/plan", c->name);
+	bench_report(ctx, rname, "walk_ns", plan_ns, "ns", base);
 	bench_report(ctx, name, "map_page_ns", map_ns, "ns", NULL);
 	bench_report(ctx, name, "unmap_page_ns", unmap_ns, "ns", NULL);
 	ret = 0;
 out_pt:
+	viommu_pt_plan_destroy(plan);
 	viommu_pt_walker_destroy(walker);
 	viommu_pt_destroy(pt);
 out_fm:

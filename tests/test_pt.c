@@ -1235,6 +1235,46 @@ static void test_walker(void **state)
 	viommu_pt_walker_destroy(NULL);
 }
 
+static void test_plan(void **state)
+{
+	struct viommu_pt_cfg c = sl_cfg(4, 0), bad = c;
+	struct viommu_pt_walk_result r;
+	struct viommu_pt_walker *w;
+	struct viommu_pt_plan *p;
+
+	(void)state;
+	bad.root |= 0x800;
+	assert_int_equal(viommu_pt_plan_create(&c, NULL), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_plan_create(&bad, &p), VIOMMU_EINVAL);
+	assert_null(p);
+	assert_int_equal(viommu_pt_plan_create(NULL, &p), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_plan_create(&c, &p), 0);
+	assert_int_equal(viommu_pt_walker_create(&host_ops, fm, &w), 0);
+	wipe();
+	sl_chain(4, 0x1000, 1, 0x9000 | SL_R | SL_W);
+	assert_int_equal(viommu_pt_walker_walk_plan(NULL, p, 0x1234, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_walk_plan(w, NULL, 0x1234, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, 0, NULL), VIOMMU_EINVAL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, VIOMMU_ACC_WRITE, &r), 0);
+		assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
+		assert_int_equal(r.out, 0x9234);
+	}
+	/* The plan follows the configuration it was last given: another root, another table. */
+	c.root = 0x20000;
+	put(0x20000, 0x3000 | SL_R | (1ull << 62));
+	assert_int_equal(viommu_pt_plan_set(p, &c), 0);
+	assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, VIOMMU_ACC_WRITE, &r), 0);
+	assert_int_equal(r.fault, VIOMMU_FAULT_RESERVED);
+	/* A rejected configuration leaves a plan that walks nothing. */
+	assert_int_equal(viommu_pt_plan_set(p, &bad), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, 0, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_pt_plan_set(NULL, &c), VIOMMU_EINVAL);
+	viommu_pt_walker_destroy(w);
+	viommu_pt_plan_destroy(p);
+	viommu_pt_plan_destroy(NULL);
+}
+
 /* Each case in each host mode. */
 #define T4(f)                                                                         \
 	cmocka_unit_test_setup(f, setup_copy), cmocka_unit_test_setup(f, setup_wide), \
@@ -1261,6 +1301,7 @@ int main(void)
 		T4(test_builder_edges),
 		T4(test_for_each_hostile),
 		cmocka_unit_test(test_walker),
+		cmocka_unit_test(test_plan),
 	};
 	/* clang-format on */
 

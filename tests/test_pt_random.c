@@ -89,6 +89,8 @@ struct tcase {
 struct run {
 	const struct tcase *tc;
 	struct viommu_pt *pt;
+	struct viommu_pt_walker *walker; /* keeps flatmem's (stable) span across the run */
+	struct viommu_pt_plan *plan;
 	struct viommu_flatmem *fm;
 	struct pool *pool;
 	struct slot *ref;
@@ -154,6 +156,11 @@ static void check_walk(struct run *r, uint64_t iova)
 	assert_int_equal(viommu_pt_walk(cfg, viommu_flatmem_ops(), r->fm, iova, acc, &res), 0);
 	/* Flags written back above, the fast walk and the full one read the same entries. */
 	assert_int_equal(vi_pt_walk_full(cfg, viommu_flatmem_ops(), r->fm, iova, acc, &full), 0);
+	assert_memory_equal(&res, &full, sizeof(res));
+	/* Walkers, by configuration and by plan, read through the span they keep. */
+	assert_int_equal(viommu_pt_walker_walk(r->walker, cfg, iova, acc, &full), 0);
+	assert_memory_equal(&res, &full, sizeof(res));
+	assert_int_equal(viommu_pt_walker_walk_plan(r->walker, r->plan, iova, acc, &full), 0);
 	assert_memory_equal(&res, &full, sizeof(res));
 	if (!s->shift) {
 		if (res.fault != VIOMMU_FAULT_NOT_PRESENT)
@@ -330,6 +337,8 @@ static void run_case(const struct tcase *tc, struct viommu_flatmem *fm, struct p
 		viommu_pt_create(&tc->cfg, viommu_flatmem_ops(), fm, &pool_ops, pool, &r.pt), 0);
 	root_bytes = pool->bytes;
 	r.sizes = viommu_pt_pgsizes(r.pt);
+	assert_int_equal(viommu_pt_walker_create(viommu_flatmem_ops(), fm, &r.walker), 0);
+	assert_int_equal(viommu_pt_plan_create(viommu_pt_get_cfg(r.pt), &r.plan), 0);
 	r.gran = (unsigned int)__builtin_ctzll(r.sizes);
 	r.nslots = 1ull << 18;
 	if (region_bytes(&r) != UINT64_MAX && (region_bytes(&r) >> r.gran) < r.nslots)
@@ -363,6 +372,8 @@ static void run_case(const struct tcase *tc, struct viommu_flatmem *fm, struct p
 		do_unmap(&r, r.win, r.nslots << r.gran);
 		assert_int_equal(pool->bytes, root_bytes);
 	}
+	viommu_pt_plan_destroy(r.plan);
+	viommu_pt_walker_destroy(r.walker);
 	viommu_pt_destroy(r.pt);
 	assert_int_equal(pool->bytes, 0);
 	assert_int_equal(pool->allocs, pool->frees);

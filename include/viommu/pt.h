@@ -173,6 +173,27 @@ VIOMMU_API int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct vi
 				     struct viommu_pt_walk_result *res);
 
 /*
+ * A plan: a configuration checked and compiled once for walking (its layout and the masks every
+ * walk would derive again), as a model keeps the context, STE or DTE it decoded. Walking through
+ * a plan skips comparing the configuration with the walker's own plans. A plan holds no guest
+ * memory and may serve any number of walkers; it allocates once, at create.
+ */
+struct viommu_pt_plan;
+
+/* A plan for @cfg: VIOMMU_EINVAL when viommu_pt_cfg_check() rejects it. */
+VIOMMU_API int viommu_pt_plan_create(const struct viommu_pt_cfg *cfg, struct viommu_pt_plan **out);
+/*
+ * Compile @cfg into @p in place (a context entry that changed). On VIOMMU_EINVAL @p walks
+ * nothing: a walk through it returns VIOMMU_EINVAL until a valid configuration is set.
+ */
+VIOMMU_API int viommu_pt_plan_set(struct viommu_pt_plan *p, const struct viommu_pt_cfg *cfg);
+VIOMMU_API void viommu_pt_plan_destroy(struct viommu_pt_plan *p);
+/* viommu_pt_walker_walk() for the configuration @p was made from. */
+VIOMMU_API int viommu_pt_walker_walk_plan(struct viommu_pt_walker *w,
+					  const struct viommu_pt_plan *p, uint64_t iova,
+					  uint32_t access, struct viommu_pt_walk_result *res);
+
+/*
  * One present leaf, clipped to the enumerated range: input [iova, iova + size), output @out,
  * rights @perm at the privilege asked for. Return nonzero to stop the enumeration.
  */

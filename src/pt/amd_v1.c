@@ -96,51 +96,29 @@ static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-static int amd_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		    struct viommu_pt_walk_result *res);
+static const pt_fast_fn amd_fast[7];
 
 /* The masks amd_decode() applies, once. */
 static void amd_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
 
-	pt_plan_radix4k(cfg, p, amd_fast, amd_leaf_ok);
+	pt_plan_radix4k(cfg, p, amd_fast[cfg->levels], amd_leaf_ok);
 	p->trsvd = AMD_PDE_RSVD | above;
 	p->lrsvd = AMD_PTE_RSVD | above;
+	p->tmask = p->trsvd | AMD_NL_MASK | AMD_PR;
+	p->lmask = p->lrsvd | AMD_NL_MASK | AMD_PR;
 }
 
-/*
- * The common case: a table at every level (no level skipped: the next-level field must name the
- * level below, so the walk's shifts do not wait for each entry) down to a leaf of its level's
- * default size (skipped levels and encoded sizes are left to the full walk). Every top index
- * fits in 9 bits: the input range check leaves no higher bits, and mode 6's root has 7.
- */
-static int amd_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		    struct viommu_pt_walk_result *res)
+/* The end of a fast walk at a leaf of 2^@shift bytes at @level; @all: the entries ANDed. */
+static inline __attribute__((always_inline)) int
+amd_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, uint64_t pte, uint64_t all, unsigned int shift,
+	      unsigned int level)
 {
-	const struct pt_win win = sp->win;
-	const uint64_t trsvd = p->trsvd;
-	unsigned int level = p->levels[0], shift = p->top_shift[0], nl;
-	uint64_t table = p->root[0], all = ~0ull, pte, mask;
+	uint64_t mask = VI_BIT(shift) - 1;
 	uint32_t perm = 0;
 
-	if (shift + 9 < 64 && (iova >> (shift + 9)))
-		return pt_fast_fail(p, sp, iova, access, res);
-	for (;; shift -= 9, level--) {
-		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte) ||
-		    !(pte & AMD_PR))
-			return pt_fast_fail(p, sp, iova, access, res);
-		nl = (unsigned int)VI_FIELD_GET(pte, 11, 9);
-		if (nl == AMD_NL_DEFAULT)
-			break;
-		if (nl != level - 1 || (pte & trsvd))
-			return pt_fast_fail(p, sp, iova, access, res);
-		all &= pte;
-		table = pte & AMD_ADDR;
-	}
-	if (pte & p->lrsvd)
-		return pt_fast_fail(p, sp, iova, access, res);
-	all &= pte;
 	if (all & AMD_IR)
 		perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
 	if (all & AMD_IW)
@@ -150,12 +128,60 @@ static int amd_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, 
 	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
 	    (!(all & AMD_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & AMD_D))))
 		return pt_fast_fail(p, sp, iova, access, res);
-	mask = VI_BIT(shift) - 1;
 	return pt_fast_ok(res, (pte & AMD_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  ((pte & AMD_FC) ? VIOMMU_PT_ATTR_FC : 0) |
 				  ((pte & AMD_U) ? VIOMMU_PT_ATTR_U : 0),
 			  level);
 }
+
+/*
+ * The common case: a table at every level (the next-level field names the level below: one test
+ * per entry with the plan's @tmask, and the shifts do not wait for the entries) down to a leaf of
+ * its level's default size. Skipped levels and encoded sizes are left to the full walk. Every
+ * top index fits in 9 bits: the input range check leaves no higher bits, and mode 6's root has 7.
+ */
+static inline __attribute__((always_inline)) int
+amd_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	   struct viommu_pt_walk_result *res, const unsigned int levels)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t tmask = p->tmask;
+	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
+	uint64_t table = p->root[0], all = ~0ull, pte;
+
+	if (shift + 9 < 64 && (iova >> (shift + 9)))
+		return pt_fast_fail(p, sp, iova, access, res);
+#pragma GCC unroll 6
+	for (; level > 1; shift -= 9, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte))
+			return pt_fast_fail(p, sp, iova, access, res);
+		all &= pte;
+		if (__builtin_expect(
+			    (pte & tmask) != (AMD_PR | (uint64_t)(level - 1) << AMD_NL_SHIFT), 0)) {
+			/* A leaf of this level's default size, or the full walk. */
+			if ((pte & p->lmask) != AMD_PR)
+				return pt_fast_fail(p, sp, iova, access, res);
+			return amd_fast_leaf(p, sp, iova, access, res, pte, all, shift, level);
+		}
+		table = pte & AMD_ADDR;
+	}
+	if (!pt_load(sp, &win, table + 8 * ((iova >> 12) & 511), &pte) ||
+	    (pte & p->lmask) != AMD_PR)
+		return pt_fast_fail(p, sp, iova, access, res);
+	all &= pte;
+	return amd_fast_leaf(p, sp, iova, access, res, pte, all, 12, 1);
+}
+
+PT_FAST_LEVELS(amd_fast, 1)
+PT_FAST_LEVELS(amd_fast, 2)
+PT_FAST_LEVELS(amd_fast, 3)
+PT_FAST_LEVELS(amd_fast, 4)
+PT_FAST_LEVELS(amd_fast, 5)
+PT_FAST_LEVELS(amd_fast, 6)
+
+/* By level count (the DTE mode); check() allows 1 to 6. */
+static const pt_fast_fn amd_fast[7] = { [1] = amd_fast1, [2] = amd_fast2, [3] = amd_fast3,
+					[4] = amd_fast4, [5] = amd_fast5, [6] = amd_fast6 };
 
 PT_DEFINE_WALK(amd_walk, pt_geo_radix4k, amd_decode, amd_update)
 

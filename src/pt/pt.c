@@ -182,6 +182,70 @@ int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg
 	return walker_plan(w, p, cfg, iova, access, res);
 }
 
+struct viommu_pt_plan {
+	struct pt_plan pl;
+};
+
+/* The fast walk of a plan whose configuration was rejected. */
+static int pt_fast_invalid(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
+			   uint32_t access, struct viommu_pt_walk_result *res)
+{
+	(void)p;
+	(void)sp;
+	(void)iova;
+	(void)access;
+	(void)res;
+	return VIOMMU_EINVAL;
+}
+
+int viommu_pt_plan_set(struct viommu_pt_plan *p, const struct viommu_pt_cfg *cfg)
+{
+	const struct pt_fmt *f = pt_fmt_of(cfg);
+
+	if (!p)
+		return VIOMMU_EINVAL;
+	if (!f) {
+		p->pl.fast = pt_fast_invalid;
+		return VIOMMU_EINVAL;
+	}
+	f->plan(cfg, &p->pl);
+	p->pl.cfg = *cfg;
+	return 0;
+}
+
+int viommu_pt_plan_create(const struct viommu_pt_cfg *cfg, struct viommu_pt_plan **out)
+{
+	struct viommu_pt_plan *p;
+	int ret;
+
+	if (!out)
+		return VIOMMU_EINVAL;
+	*out = NULL;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return VIOMMU_ENOMEM;
+	ret = viommu_pt_plan_set(p, cfg);
+	if (ret) {
+		free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+void viommu_pt_plan_destroy(struct viommu_pt_plan *p)
+{
+	free(p);
+}
+
+int viommu_pt_walker_walk_plan(struct viommu_pt_walker *w, const struct viommu_pt_plan *p,
+			       uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
+{
+	if (!w || !p || !res)
+		return VIOMMU_EINVAL;
+	return p->pl.fast(&p->pl, &w->c.sp, iova, access, res);
+}
+
 /* viommu_pt_walk(): a walk whose spans last one call; @full: without the fast walk. */
 static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *host, void *opaque,
 		uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res, bool full)

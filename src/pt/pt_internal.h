@@ -338,6 +338,7 @@ struct pt_plan {
 	uint64_t root[2];
 	uint64_t last[2];      /* region 0: highest input address; region 1: lowest */
 	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
+	uint64_t tmask, lmask; /* the bits one test of a table / leaf entry looks at */
 	uint64_t addr;	       /* the address field of an entry */
 	uint32_t flags;	       /* cfg->flags */
 	uint8_t levels[2];     /* level of the root table; 0: the region translates nothing */
@@ -379,6 +380,17 @@ static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_pl
 	for (unsigned int l = 2; l <= cfg->levels; l++)
 		p->leaf_levels |= leaf_ok(cfg, l) ? 1u << l : 0;
 }
+
+/*
+ * @name##@n: the fast walk @name##_n(p, sp, iova, access, res, n) for tables of @n levels, a
+ * constant, so that its loop unrolls with every shift an immediate; the plan picks the instance.
+ */
+#define PT_FAST_LEVELS(name, n)                                                        \
+	static int name##n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, \
+			   uint32_t access, struct viommu_pt_walk_result *res)         \
+	{                                                                              \
+		return name##_n(p, sp, iova, access, res, n);                          \
+	}
 
 /* Give the walk up to @sp->fallback (a tail call: the same arguments). */
 static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,

@@ -120,65 +120,100 @@ static int vtd_sl_fast_absent(struct viommu_pt_walk_result *res, uint64_t pte, u
 	return pt_fault(res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_PT_D_NOT_PRESENT);
 }
 
-static int vtd_sl_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		       struct viommu_pt_walk_result *res);
+static const pt_fast_fn vtd_sl_fast[6];
 
 /* The masks vtd_sl_decode() applies, once: @trsvd for tables (PS apart), @lrsvd for leaves. */
 static void vtd_sl_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
 
-	pt_plan_radix4k(cfg, p, vtd_sl_fast, vtd_sl_leaf_ok);
+	pt_plan_radix4k(cfg, p, vtd_sl_fast[cfg->levels], vtd_sl_leaf_ok);
 	p->trsvd = above | VTD_SL_TM | VTD_SL_SNP;
 	p->lrsvd = above;
 	if (!(cfg->flags & VIOMMU_PT_F_STALE_TM))
 		p->lrsvd |= VTD_SL_TM;
 	if (!(cfg->flags & VIOMMU_PT_F_SNP))
 		p->lrsvd |= VTD_SL_SNP;
+	p->tmask = p->trsvd | VTD_SL_PS | VTD_SL_R;
+	p->lmask = p->lrsvd | VTD_SL_R;
 }
 
-static int vtd_sl_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		       struct viommu_pt_walk_result *res)
+/*
+ * The common case, for a table of @levels levels (a constant: one instance per AGAW, the loop
+ * unrolled, every shift an immediate). A table entry must hold R, no PS and no reserved bit; a
+ * leaf R and no reserved bit: one test each. Anything else takes the cold branch, which answers
+ * a not-present entry, follows a superpage the configuration allows, or gives up (an entry
+ * with W alone, for one: the full walk works out its rights).
+ */
+/* The end of a fast walk at a leaf of 2^@shift bytes at @level; @all: the entries ANDed. */
+static inline __attribute__((always_inline)) int
+vtd_sl_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		 struct viommu_pt_walk_result *res, uint64_t pte, uint64_t all, unsigned int shift,
+		 unsigned int level)
 {
-	const struct pt_win win = sp->win;
-	const uint64_t trsvd = p->trsvd;
-	unsigned int shift = p->top_shift[0], level = p->levels[0];
-	uint64_t table = p->root[0], all = ~0ull, pte, mask;
-	uint32_t perm;
-
-	if (iova >> (shift + 9))
-		return pt_fast_fail(p, sp, iova, access, res);
-	for (;; shift -= 9, level--) {
-		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte))
-			return pt_fast_fail(p, sp, iova, access, res);
-		if (!(pte & (VTD_SL_R | VTD_SL_W)))
-			return vtd_sl_fast_absent(res, pte, level);
-		all &= pte;
-		if (level == 1)
-			break;
-		if (pte & VTD_SL_PS) {
-			/* A superpage: its address bits below the page size are reserved. */
-			if (!(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 12)))
-				return pt_fast_fail(p, sp, iova, access, res);
-			break;
-		}
-		if (pte & trsvd)
-			return pt_fast_fail(p, sp, iova, access, res);
-		table = pte & VTD_SL_ADDR;
-	}
-	if (pte & p->lrsvd)
-		return pt_fast_fail(p, sp, iova, access, res);
 	/* R, W and X are bits 0-2, as VIOMMU_ACC_READ/WRITE/EXEC. */
-	perm = (uint32_t)(all & (VTD_SL_R | VTD_SL_W | VTD_SL_X));
+	uint32_t perm = (uint32_t)(all & (VTD_SL_R | VTD_SL_W | VTD_SL_X));
+	uint64_t mask = VI_BIT(shift) - 1;
+
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
 	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
 	    (!(all & VTD_SL_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & VTD_SL_D))))
 		return pt_fast_fail(p, sp, iova, access, res);
-	mask = VI_BIT(shift) - 1;
 	return pt_fast_ok(res, (pte & VTD_SL_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, level);
 }
+
+/*
+ * The common case, for a table of @levels levels (a constant: one instance per AGAW, the loop
+ * unrolled, every shift an immediate). A table entry must hold R, no PS and no reserved bit; a
+ * leaf R and no reserved bit: one test each (the plan's @tmask and @lmask). Anything else takes
+ * the cold branch, which answers a not-present entry, finishes at a superpage the configuration
+ * allows, or gives up (an entry with W alone, for one: the full walk works out its rights).
+ */
+static inline __attribute__((always_inline)) int
+vtd_sl_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, const unsigned int levels)
+{
+	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
+	uint64_t table = p->root[0], all = ~0ull, pte;
+
+	if (iova >> (shift + 9))
+		return pt_fast_fail(p, sp, iova, access, res);
+#pragma GCC unroll 5
+	for (; level > 1; shift -= 9, level--) {
+		if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & 511), &pte))
+			return pt_fast_fail(p, sp, iova, access, res);
+		all &= pte;
+		if (__builtin_expect((pte & p->tmask) != VTD_SL_R, 0)) {
+			if (!(pte & (VTD_SL_R | VTD_SL_W)))
+				return vtd_sl_fast_absent(res, pte, level);
+			/* A superpage: its address bits below the page size are reserved. */
+			if (!(pte & VTD_SL_PS) || !(p->leaf_levels & (1u << level)) ||
+			    (pte & (p->lrsvd | VI_GENMASK(shift - 1, 12))))
+				return pt_fast_fail(p, sp, iova, access, res);
+			return vtd_sl_fast_leaf(p, sp, iova, access, res, pte, all, shift, level);
+		}
+		table = pte & VTD_SL_ADDR;
+	}
+	if (!pt_load(sp, &sp->win, table + 8 * ((iova >> 12) & 511), &pte))
+		return pt_fast_fail(p, sp, iova, access, res);
+	all &= pte;
+	if (__builtin_expect((pte & p->lmask) != VTD_SL_R, 0)) {
+		if (!(pte & (VTD_SL_R | VTD_SL_W)))
+			return vtd_sl_fast_absent(res, pte, 1);
+		return pt_fast_fail(p, sp, iova, access, res);
+	}
+	return vtd_sl_fast_leaf(p, sp, iova, access, res, pte, all, 12, 1);
+}
+
+PT_FAST_LEVELS(vtd_sl_fast, 3)
+PT_FAST_LEVELS(vtd_sl_fast, 4)
+PT_FAST_LEVELS(vtd_sl_fast, 5)
+
+/* By level count; check() allows 3 to 5. */
+static const pt_fast_fn
+	vtd_sl_fast[6] = { [3] = vtd_sl_fast3, [4] = vtd_sl_fast4, [5] = vtd_sl_fast5 };
 
 PT_DEFINE_WALK(vtd_sl_walk, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
 

@@ -129,54 +129,34 @@ static uint64_t x86_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 	return pte;
 }
 
-static int x86_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		    struct viommu_pt_walk_result *res);
+static const pt_fast_fn x86_fast[6];
 
 /* The masks x86_decode() applies, once. */
 static void x86_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
-	pt_plan_radix4k(cfg, p, x86_fast, x86_leaf_ok);
+	pt_plan_radix4k(cfg, p, x86_fast[cfg->levels], x86_leaf_ok);
 	p->trsvd = pt_above_oas(pt_oas(cfg, 52));
 	if (!(cfg->flags & VIOMMU_PT_F_NXE))
 		p->trsvd |= X86_XD;
 	p->lrsvd = p->trsvd;
+	p->tmask = p->trsvd | X86_PS | X86_P;
+	p->lmask = p->lrsvd | X86_P;
 }
 
 /*
- * The common case: canonical input, tables down to a leaf (a 4 KiB page or a large page the
- * configuration allows) with A (and D) already set. Rights are the AND over the entries: W where
- * every R/W is set (or a privileged access without WP), X where no XD is, user access where every
- * U/S is.
+ * The end of a fast walk at a leaf of 2^@shift bytes at @level. Rights are the AND over the
+ * entries (@all) and their OR (@any): W where every R/W is set (or a privileged access without
+ * WP), X where no XD is, user access where every U/S is.
  */
-static int x86_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		    struct viommu_pt_walk_result *res)
+static inline __attribute__((always_inline)) int
+x86_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, uint64_t pte, uint64_t all, uint64_t any,
+	      unsigned int shift, unsigned int level)
 {
-	const struct pt_win win = sp->win;
-	const uint64_t rsvd = p->trsvd;
-	unsigned int shift = p->top_shift[0], level = p->levels[0];
-	uint64_t table = p->root[0], all = ~0ull, any = 0, pte, mask;
 	bool priv = access & VIOMMU_ACC_PRIV;
 	uint32_t perm = VIOMMU_ACC_READ;
+	uint64_t mask = VI_BIT(shift) - 1;
 
-	/* Canonical: bits 63:ias-1 all equal, i.e. iova + 2^(ias-1) < 2^ias. */
-	if (iova + VI_BIT(shift + 8) >= VI_BIT(shift + 9))
-		return pt_fast_fail(p, sp, iova, access, res);
-	for (;; shift -= 9, level--) {
-		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte) ||
-		    !(pte & X86_P) || (pte & rsvd))
-			return pt_fast_fail(p, sp, iova, access, res);
-		all &= pte;
-		any |= pte;
-		if (level == 1)
-			break;
-		if (pte & X86_PS) {
-			/* Bit 12 is PAT; the address bits above it below the page size: reserved. */
-			if (!(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 13)))
-				return pt_fast_fail(p, sp, iova, access, res);
-			break;
-		}
-		table = pte & X86_ADDR;
-	}
 	if (!priv && !(all & X86_US))
 		return pt_fast_fail(p, sp, iova, access, res);
 	if ((all & X86_RW) || (priv && !(p->flags & VIOMMU_PT_F_WP)))
@@ -188,10 +168,54 @@ static int x86_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, 
 	if ((access & PT_PERM_RWX) &&
 	    (!(all & X86_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & X86_D))))
 		return pt_fast_fail(p, sp, iova, access, res);
-	mask = VI_BIT(shift) - 1;
 	return pt_fast_ok(res, (pte & X86_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0, level);
 }
+
+/*
+ * The common case: canonical input, tables down to a leaf (a 4 KiB page, or in the cold branch
+ * a large page the configuration allows) with A (and D) already set; one test per entry (the
+ * plan's @tmask: P, no PS, no reserved bit; @lmask: P, no reserved bit).
+ */
+static inline __attribute__((always_inline)) int
+x86_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	   struct viommu_pt_walk_result *res, const unsigned int levels)
+{
+	const struct pt_win win = sp->win;
+	const uint64_t tmask = p->tmask;
+	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
+	uint64_t table = p->root[0], all = ~0ull, any = 0, pte;
+
+	/* Canonical: bits 63:ias-1 all equal, i.e. iova + 2^(ias-1) < 2^ias. */
+	if (iova + VI_BIT(shift + 8) >= VI_BIT(shift + 9))
+		return pt_fast_fail(p, sp, iova, access, res);
+#pragma GCC unroll 5
+	for (; level > 1; shift -= 9, level--) {
+		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte))
+			return pt_fast_fail(p, sp, iova, access, res);
+		all &= pte;
+		any |= pte;
+		if (__builtin_expect((pte & tmask) != X86_P, 0)) {
+			/* Bit 12 is PAT; the address bits above it below the page size: reserved. */
+			if ((pte & (p->lrsvd | X86_PS | X86_P)) != (X86_PS | X86_P) ||
+			    !(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 13)))
+				return pt_fast_fail(p, sp, iova, access, res);
+			return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, shift, level);
+		}
+		table = pte & X86_ADDR;
+	}
+	if (!pt_load(sp, &win, table + 8 * ((iova >> 12) & 511), &pte) || (pte & p->lmask) != X86_P)
+		return pt_fast_fail(p, sp, iova, access, res);
+	all &= pte;
+	any |= pte;
+	return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, 12, 1);
+}
+
+PT_FAST_LEVELS(x86_fast, 4)
+PT_FAST_LEVELS(x86_fast, 5)
+
+/* By level count; check() allows 4 and 5. */
+static const pt_fast_fn x86_fast[6] = { [4] = x86_fast4, [5] = x86_fast5 };
 
 PT_DEFINE_WALK(x86_walk, x86_geo, x86_decode, x86_update)
 
