@@ -110,19 +110,18 @@ static void amd_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->lmask = p->lrsvd | AMD_NL_MASK | AMD_PR;
 }
 
+_Static_assert(AMD_IR == VI_BIT(61) && AMD_IW == VI_BIT(62) && VIOMMU_ACC_WRITE == 2, "AMD rights");
+
 /* The end of a fast walk at a leaf of 2^@shift bytes at @level; @all: the entries ANDed. */
 static inline __attribute__((always_inline)) int
 amd_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	      struct viommu_pt_walk_result *res, uint64_t pte, uint64_t all, unsigned int shift,
 	      unsigned int level)
 {
-	uint64_t mask = VI_BIT(shift) - 1;
-	uint32_t perm = 0;
+	uint64_t mask = VI_BIT(shift) - 1, rw = all >> 61;
+	/* IR (bit 61) grants read and execute, IW (bit 62) write. */
+	uint32_t perm = (uint32_t)((rw & 1) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) | (rw & 2));
 
-	if (all & AMD_IR)
-		perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
-	if (all & AMD_IW)
-		perm |= VIOMMU_ACC_WRITE;
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
 	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&

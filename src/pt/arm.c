@@ -323,78 +323,157 @@ static void arm_plan_common(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->bpl = (uint8_t)(cfg->granule - 3);
 	p->addr = VI_GENMASK(51, cfg->granule);
 	p->trsvd = pt_above_oas(pt_oas(cfg, ARM_MAX_OAS));
+	/* Table (or page) descriptor, address inside the output size; a page also with AF. */
+	p->tmask = p->trsvd | ARM_VALID | ARM_TABLE;
+	p->lmask = p->tmask | ARM_AF;
 	p->leaf_levels = 0;
 	for (unsigned int l = 2; l <= 3; l++)
 		p->leaf_levels |= arm_block_ok(cfg, l) ? 1u << l : 0;
 }
 
+/* The end of a walk at leaf @pte of 2^@shift bytes at @level, under tables whose OR is @tor. */
+typedef int (*arm_leaf_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
+			   uint32_t access, struct viommu_pt_walk_result *res, uint64_t pte,
+			   uint64_t tor, unsigned int shift, unsigned int level);
+
+static inline __attribute__((always_inline)) int
+arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	    struct viommu_pt_walk_result *res, uint64_t pte, uint64_t tor, unsigned int shift,
+	    unsigned int level)
+{
+	uint64_t mask = VI_BIT(shift) - 1;
+	uint32_t perm, deny_w, deny_x;
+
+	/* The rights each bit takes away, as the full walk's decode applies them. */
+	deny_w = ((tor & ARM_AP_TABLE1) | (pte & ARM_AP2)) != 0;
+	if (access & VIOMMU_ACC_PRIV) {
+		deny_x = ((tor & ARM_PXN_TABLE) | (pte & ARM_PXN)) != 0 ||
+			 (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1;
+	} else {
+		deny_x = ((tor & ARM_UXN_TABLE) | (pte & ARM_UXN)) != 0;
+		if ((tor & ARM_AP_TABLE0) || !(pte & ARM_AP1))
+			return pt_fast_fail(p, sp, iova, access, res);
+	}
+	perm = PT_PERM_RWX & ~(deny_w * VIOMMU_ACC_WRITE) & ~(deny_x * VIOMMU_ACC_EXEC);
+	if (access & PT_PERM_RWX & ~perm)
+		return pt_fast_fail(p, sp, iova, access, res);
+	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm, shift,
+			  (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL, level);
+}
+
+static inline __attribute__((always_inline)) int
+arm_s2_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	    struct viommu_pt_walk_result *res, uint64_t pte, uint64_t tor, unsigned int shift,
+	    unsigned int level)
+{
+	uint64_t mask = VI_BIT(shift) - 1;
+	uint32_t perm = 0;
+
+	(void)tor; /* stage 2 tables carry no attributes */
+	if (pte & ARM_AP1)
+		perm |= VIOMMU_ACC_READ;
+	if (pte & ARM_AP2)
+		perm |= VIOMMU_ACC_WRITE;
+	if (!(pte & ARM_UXN))
+		perm |= VIOMMU_ACC_EXEC;
+	if (access & PT_PERM_RWX & ~perm)
+		return pt_fast_fail(p, sp, iova, access, res);
+	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm, shift, 0, level);
+}
+
 /*
  * The common case of both stages, from region @r: table descriptors down to a page or a block
- * with its access flag set and every address inside the output size. Returns the leaf's level
- * (0: give up) with the leaf in *@leaf, its log2 size in *@shift and the OR of the table
- * descriptors above it in *@tor (stage 1's hierarchical attributes).
+ * with its access flag set and every address inside the output size, one test per descriptor,
+ * finished by the stage's @leaf (a constant, inlined at each leaf kind so that a page's end has
+ * its shift and level as immediates). @gran and @levels are constants in the instances made for
+ * each granule and level count (the loop unrolls, the shifts are immediates); 0 reads them from
+ * the plan.
  */
-static inline __attribute__((always_inline)) unsigned int
+static inline __attribute__((always_inline)) int
 arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint64_t iova,
-	      uint64_t *leaf, unsigned int *shift_out, uint64_t *tor_out)
+	      uint32_t access, struct viommu_pt_walk_result *res, unsigned int gran,
+	      unsigned int levels, arm_leaf_fn leaf)
 {
-	const struct pt_win win = sp->win;
-	const uint64_t rsvd = p->trsvd, addr = p->addr;
-	const unsigned int leaf_levels = p->leaf_levels;
-	unsigned int level = p->levels[r], shift = p->top_shift[r], bpl = p->bpl;
+	const unsigned int bpl = (gran ? gran : p->gran) - 3;
+	const uint64_t tmask = p->tmask, addr = VI_GENMASK(51, bpl + 3);
+	unsigned int level = levels ? levels : p->levels[r];
+	unsigned int shift = (bpl + 3) + (level - 1) * bpl;
 	uint64_t table = p->root[r], idx = p->top_mask[r], tor = 0, pte;
 
-	if (!level)
-		return 0;
-	for (;; shift -= bpl, level--) {
-		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & idx), &pte) || (pte & rsvd))
-			return 0;
-		if ((pte & (ARM_VALID | ARM_TABLE)) != (ARM_VALID | ARM_TABLE)) {
-			/* A block descriptor where the granule allows one, or the full walk. */
-			if (!(pte & ARM_VALID) || !(leaf_levels & (1u << level)))
-				return 0;
-			break;
+#pragma GCC unroll 4
+	for (; level > 1; shift -= bpl, level--) {
+		if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & idx), &pte))
+			return pt_fast_fail(p, sp, iova, access, res);
+		if (__builtin_expect((pte & tmask) != (ARM_VALID | ARM_TABLE), 0)) {
+			/* A block where the granule allows one (with AF), or the full walk. */
+			if ((pte & p->lmask) != (ARM_VALID | ARM_AF) ||
+			    !(p->leaf_levels & (1u << level)))
+				return pt_fast_fail(p, sp, iova, access, res);
+			return leaf(p, sp, iova, access, res, pte, tor, shift, level);
 		}
-		if (level == 1)
-			break;
 		tor |= pte;
 		table = pte & addr;
 		idx = VI_BIT(bpl) - 1;
 	}
-	if (!(pte & ARM_AF))
-		return 0;
-	*leaf = pte;
-	*shift_out = shift;
-	*tor_out = tor;
-	return level;
+	if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & idx), &pte) ||
+	    (pte & p->lmask) != (ARM_VALID | ARM_TABLE | ARM_AF))
+		return pt_fast_fail(p, sp, iova, access, res);
+	return leaf(p, sp, iova, access, res, pte, tor, shift, 1);
 }
 
-static int arm_s1_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		       struct viommu_pt_walk_result *res)
+static inline __attribute__((always_inline)) int
+arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
 {
-	unsigned int r = iova > p->last[0], level, shift;
-	bool priv = access & VIOMMU_ACC_PRIV;
-	uint32_t perm = PT_PERM_ALL;
-	uint64_t pte, tor, mask;
+	unsigned int r = iova > p->last[0];
 
-	/* Between the two ranges: a translation fault the full walk reports. */
-	if (r && iova < p->last[1])
+	/* Between the two ranges, or in one whose walks are off: the full walk's fault. */
+	if ((r && iova < p->last[1]) || !p->levels[r])
 		return pt_fast_fail(p, sp, iova, access, res);
-	level = arm_fast_walk(p, sp, r, iova, &pte, &shift, &tor);
-	if (!level)
+	return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf);
+}
+
+static inline __attribute__((always_inline)) int
+arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
+{
+	if (iova > p->last[0] || !p->levels[0])
 		return pt_fast_fail(p, sp, iova, access, res);
-	if (((tor & ARM_AP_TABLE0) && !priv) || (!priv && !(pte & ARM_AP1)))
-		perm &= ~PT_PERM_ACCESS;
-	if ((tor & ARM_AP_TABLE1) || (pte & ARM_AP2))
-		perm &= ~VIOMMU_ACC_WRITE;
-	if ((tor & (priv ? ARM_PXN_TABLE : ARM_UXN_TABLE)) ||
-	    (priv ? (pte & ARM_PXN) || (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1 : (pte & ARM_UXN)))
-		perm &= ~VIOMMU_ACC_EXEC;
-	if (!(perm & PT_PERM_ACCESS) || (access & PT_PERM_RWX & ~perm))
-		return pt_fast_fail(p, sp, iova, access, res);
-	mask = VI_BIT(shift) - 1;
-	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm & PT_PERM_RWX,
-			  shift, (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL, level);
+	return arm_fast_walk(p, sp, 0, iova, access, res, gran, levels, arm_s2_leaf);
+}
+
+/* Instances per stage, granule and level count (the generic one for anything else). */
+#define ARM_FAST(st, g, n)                                                                \
+	static int arm_##st##_fast_##g##_##n(const struct pt_plan *p, struct pt_span *sp, \
+					     uint64_t iova, uint32_t access,              \
+					     struct viommu_pt_walk_result *res)           \
+	{                                                                                 \
+		return arm_##st##_fast_n(p, sp, iova, access, res, g, n);                 \
+	}
+#define ARM_FAST_GRANULES(st)                                                                   \
+	ARM_FAST(st, 0, 0)                                                                      \
+	ARM_FAST(st, 12, 1)                                                                     \
+	ARM_FAST(st, 12, 2)                                                                     \
+	ARM_FAST(st, 12, 3) ARM_FAST(st, 12, 4) ARM_FAST(st, 14, 1) ARM_FAST(st, 14, 2)         \
+		ARM_FAST(st, 14, 3) ARM_FAST(st, 14, 4) ARM_FAST(st, 16, 1) ARM_FAST(st, 16, 2) \
+			ARM_FAST(st, 16, 3) static const pt_fast_fn arm_##st##_fast[3][5] = {   \
+				{ NULL, arm_##st##_fast_12_1, arm_##st##_fast_12_2,             \
+				  arm_##st##_fast_12_3, arm_##st##_fast_12_4 },                 \
+				{ NULL, arm_##st##_fast_14_1, arm_##st##_fast_14_2,             \
+				  arm_##st##_fast_14_3, arm_##st##_fast_14_4 },                 \
+				{ NULL, arm_##st##_fast_16_1, arm_##st##_fast_16_2,             \
+				  arm_##st##_fast_16_3, NULL },                                 \
+			};
+ARM_FAST_GRANULES(s1)
+ARM_FAST_GRANULES(s2)
+
+/* The instance for @levels levels of @gran, else the generic one. */
+static pt_fast_fn arm_fast_pick(const pt_fast_fn inst[3][5], pt_fast_fn generic, unsigned int gran,
+				unsigned int levels)
+{
+	pt_fast_fn f = levels <= 4 ? inst[(gran - 12) / 2][levels] : NULL;
+
+	return f ? f : generic;
 }
 
 static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
@@ -402,7 +481,6 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	unsigned int ias0 = 64 - cfg->tsz[0], ias1 = 64 - cfg->tsz[1];
 	struct pt_geo g;
 
-	p->fast = arm_s1_fast;
 	p->last[0] = ias0 >= 64 ? UINT64_MAX : VI_BIT(ias0) - 1;
 	p->last[1] = ias1 >= 64 ? 0 : 0 - VI_BIT(ias1);
 	p->levels[0] = p->levels[1] = 0;
@@ -415,31 +493,11 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 		arm_plan_region(cfg, p, 1, &g, cfg->root1);
 	}
 	arm_plan_common(cfg, p);
-}
-
-static int arm_s2_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		       struct viommu_pt_walk_result *res)
-{
-	uint32_t perm = PT_PERM_ACCESS;
-	unsigned int level, shift;
-	uint64_t pte, tor, mask;
-
-	if (iova > p->last[0])
-		return pt_fast_fail(p, sp, iova, access, res);
-	level = arm_fast_walk(p, sp, 0, iova, &pte, &shift, &tor);
-	if (!level)
-		return pt_fast_fail(p, sp, iova, access, res);
-	if (pte & ARM_AP1)
-		perm |= VIOMMU_ACC_READ;
-	if (pte & ARM_AP2)
-		perm |= VIOMMU_ACC_WRITE;
-	if (!(pte & ARM_UXN))
-		perm |= VIOMMU_ACC_EXEC;
-	if (access & PT_PERM_RWX & ~perm)
-		return pt_fast_fail(p, sp, iova, access, res);
-	mask = VI_BIT(shift) - 1;
-	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm & PT_PERM_RWX,
-			  shift, 0, level);
+	/* One level count for both regions (when both walk) picks an instance. */
+	p->fast = arm_s1_fast_0_0;
+	if (!p->levels[0] || !p->levels[1] || p->levels[0] == p->levels[1])
+		p->fast = arm_fast_pick(arm_s1_fast, arm_s1_fast_0_0, cfg->granule,
+					p->levels[0] | p->levels[1]);
 }
 
 static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
@@ -447,13 +505,15 @@ static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	struct pt_geo g;
 
 	/* check() accepted the layout; without one the full walk answers. */
-	p->fast = arm_s2_geo_of(cfg, &g) ? arm_s2_fast : pt_fast_none;
-	if (p->fast == pt_fast_none)
+	if (!arm_s2_geo_of(cfg, &g)) {
+		p->fast = pt_fast_none;
 		return;
+	}
 	p->last[0] = VI_BIT(64 - cfg->tsz[0]) - 1;
 	p->levels[1] = 0;
 	arm_plan_region(cfg, p, 0, &g, cfg->root);
 	arm_plan_common(cfg, p);
+	p->fast = arm_fast_pick(arm_s2_fast, arm_s2_fast_0_0, cfg->granule, p->levels[0]);
 }
 
 PT_DEFINE_WALK(arm_s1_walk, arm_s1_geo, arm_s1_decode, arm_update)

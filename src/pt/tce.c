@@ -91,21 +91,23 @@ static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
 }
 
-/* The common case: one present entry inside the output size, with the rights asked for. */
+/*
+ * The common case: one present entry inside the output size, with the rights asked for. Read
+ * (bit 0) grants read and execute, write (bit 1) write: as VIOMMU_ACC_READ/EXEC and _WRITE.
+ */
+_Static_assert(TCE_READ == VIOMMU_ACC_READ && TCE_WRITE == VIOMMU_ACC_WRITE, "TCE rights");
+
 static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 		    struct viommu_pt_walk_result *res)
 {
-	const struct pt_win win = sp->win;
-	uint32_t perm = 0;
+	uint32_t perm;
 	uint64_t pte;
 
-	if (iova > p->last[0] || !pt_load(sp, &win, p->root[0] + 8 * (iova >> 12), &pte) ||
+	if (iova > p->last[0] || !pt_load(sp, &sp->win, p->root[0] + 8 * (iova >> 12), &pte) ||
 	    !(pte & (TCE_READ | TCE_WRITE)) || (pte & p->lrsvd))
 		return pt_fast_fail(p, sp, iova, access, res);
-	if (pte & TCE_READ)
-		perm |= VIOMMU_ACC_READ | VIOMMU_ACC_EXEC;
-	if (pte & TCE_WRITE)
-		perm |= VIOMMU_ACC_WRITE;
+	perm = (uint32_t)((pte & TCE_READ) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) |
+			  (pte & TCE_WRITE));
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
 	return pt_fast_ok(res, (pte & TCE_RPN) | (iova & 0xfff), pte, perm, 12, 0, 1);

@@ -146,27 +146,25 @@ static void x86_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 /*
  * The end of a fast walk at a leaf of 2^@shift bytes at @level. Rights are the AND over the
  * entries (@all) and their OR (@any): W where every R/W is set (or a privileged access without
- * WP), X where no XD is, user access where every U/S is.
+ * WP), X where no XD is, user access where every U/S is. @checked: the walk already found U/S
+ * (for an unprivileged access) and A in every entry.
  */
 static inline __attribute__((always_inline)) int
 x86_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	      struct viommu_pt_walk_result *res, uint64_t pte, uint64_t all, uint64_t any,
-	      unsigned int shift, unsigned int level)
+	      unsigned int shift, unsigned int level, bool checked)
 {
 	bool priv = access & VIOMMU_ACC_PRIV;
 	uint32_t perm = VIOMMU_ACC_READ;
 	uint64_t mask = VI_BIT(shift) - 1;
 
-	if (!priv && !(all & X86_US))
+	if (!checked && ((!priv && !(all & X86_US)) || ((access & PT_PERM_RWX) && !(all & X86_A))))
 		return pt_fast_fail(p, sp, iova, access, res);
 	if ((all & X86_RW) || (priv && !(p->flags & VIOMMU_PT_F_WP)))
 		perm |= VIOMMU_ACC_WRITE;
 	if (!(any & X86_XD))
 		perm |= VIOMMU_ACC_EXEC;
-	if (access & PT_PERM_RWX & ~perm)
-		return pt_fast_fail(p, sp, iova, access, res);
-	if ((access & PT_PERM_RWX) &&
-	    (!(all & X86_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & X86_D))))
+	if ((access & PT_PERM_RWX & ~perm) || ((access & VIOMMU_ACC_WRITE) && !(pte & X86_D)))
 		return pt_fast_fail(p, sp, iova, access, res);
 	return pt_fast_ok(res, (pte & X86_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  (pte & X86_G) ? VIOMMU_PT_ATTR_GLOBAL : 0, level);
@@ -174,15 +172,16 @@ x86_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 
 /*
  * The common case: canonical input, tables down to a leaf (a 4 KiB page, or in the cold branch
- * a large page the configuration allows) with A (and D) already set; one test per entry (the
- * plan's @tmask: P, no PS, no reserved bit; @lmask: P, no reserved bit).
+ * a large page the configuration allows) with A (and D) already set; one test per entry: the
+ * plan's @tmask (P, no PS, no reserved bit; @lmask: P, no reserved bit) with A and, for an
+ * unprivileged access, U/S.
  */
 static inline __attribute__((always_inline)) int
 x86_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	   struct viommu_pt_walk_result *res, const unsigned int levels)
 {
-	const struct pt_win win = sp->win;
-	const uint64_t tmask = p->tmask;
+	const uint64_t need = X86_P | X86_A | ((access & VIOMMU_ACC_PRIV) ? 0 : X86_US);
+	const uint64_t tmask = p->tmask | need, lmask = p->lmask | need;
 	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
 	uint64_t table = p->root[0], all = ~0ull, any = 0, pte;
 
@@ -191,24 +190,25 @@ x86_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t 
 		return pt_fast_fail(p, sp, iova, access, res);
 #pragma GCC unroll 5
 	for (; level > 1; shift -= 9, level--) {
-		if (!pt_load(sp, &win, table + 8 * ((iova >> shift) & 511), &pte))
+		if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & 511), &pte))
 			return pt_fast_fail(p, sp, iova, access, res);
 		all &= pte;
 		any |= pte;
-		if (__builtin_expect((pte & tmask) != X86_P, 0)) {
+		if (__builtin_expect((pte & tmask) != need, 0)) {
 			/* Bit 12 is PAT; the address bits above it below the page size: reserved. */
 			if ((pte & (p->lrsvd | X86_PS | X86_P)) != (X86_PS | X86_P) ||
 			    !(p->leaf_levels & (1u << level)) || (pte & VI_GENMASK(shift - 1, 13)))
 				return pt_fast_fail(p, sp, iova, access, res);
-			return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, shift, level);
+			return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, shift, level,
+					     false);
 		}
 		table = pte & X86_ADDR;
 	}
-	if (!pt_load(sp, &win, table + 8 * ((iova >> 12) & 511), &pte) || (pte & p->lmask) != X86_P)
+	if (!pt_load(sp, &sp->win, table + 8 * ((iova >> 12) & 511), &pte) || (pte & lmask) != need)
 		return pt_fast_fail(p, sp, iova, access, res);
 	all &= pte;
 	any |= pte;
-	return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, 12, 1);
+	return x86_fast_leaf(p, sp, iova, access, res, pte, all, any, 12, 1, true);
 }
 
 PT_FAST_LEVELS(x86_fast, 4)
