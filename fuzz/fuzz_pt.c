@@ -91,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t acc[4];
 	bool inval[4];
 	struct viommu_pt_walker *w;
+	struct viommu_pt_plan *plan;
 	struct fz f;
 
 	host_mode = (unsigned int)take(&in, 1) % 3;
@@ -130,12 +131,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct viommu_pt_walk_result r;
 
 		if (viommu_pt_walk(&cfg, &rw, fm, iova[0], acc[0], &r) != VIOMMU_EINVAL ||
-		    viommu_pt_walker_walk(w, &cfg, iova[0], acc[0], &r) != VIOMMU_EINVAL)
+		    viommu_pt_walker_walk(w, &cfg, iova[0], acc[0], &r) != VIOMMU_EINVAL ||
+		    viommu_pt_plan_create(&cfg, &plan) != VIOMMU_EINVAL)
 			abort();
 		viommu_pt_walker_destroy(w);
 		viommu_flatmem_destroy(fm);
 		return 0;
 	}
+	if (viommu_pt_plan_create(&cfg, &plan))
+		abort();
 	for (int i = 0; i < 4; i++) {
 		struct viommu_pt_walk_result a, b, c;
 
@@ -152,6 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    viommu_pt_walk(&cfg, &copy, fm, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)) ||
 		    viommu_pt_walker_walk(w, &cfg, iova[i], acc[i], &c) ||
+		    memcmp(&a, &c, sizeof(a)) ||
+		    viommu_pt_walker_walk_plan(w, plan, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)) ||
 		    vi_pt_walk_full(&cfg, &ro, fm, iova[i], acc[i], &c) ||
 		    memcmp(&a, &c, sizeof(a)))
@@ -181,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ret != 0 && ret != 1 && ret != VIOMMU_E2BIG)
 			abort();
 	}
+	viommu_pt_plan_destroy(plan);
 	viommu_pt_walker_destroy(w);
 	viommu_flatmem_destroy(fm);
 	return 0;
