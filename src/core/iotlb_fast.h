@@ -12,10 +12,6 @@
 
 #include <viommu/iotlb.h>
 
-#if defined(__SSE2__) && defined(__x86_64__)
-#include <emmintrin.h>
-#endif
-
 #define VIOMMU_IOTLB__DOM_SLOTS 256
 #define VIOMMU_IOTLB__KEY_ID_SHIFT 7  /* key bits 11:7: id bits 4:0 */
 #define VIOMMU_IOTLB__OUT_ID_SHIFT 52 /* output bits 63:52: id bits 16:5 */
@@ -96,44 +92,10 @@ static inline uint32_t viommu_iotlb__set(const struct viommu_iotlb__hot *h, uint
 }
 
 /*
- * Bit w set when way w of the 4-way @set holds @key; *@out is the output word of the matching way
- * when exactly one does. No branch depends on which way matched: that is random, and a
- * misprediction once the line arrives would stop the next lookups from overlapping this one.
- */
-static inline uint32_t viommu_iotlb__match4(const uint64_t *set, uint64_t key, uint64_t *out)
-{
-#if defined(__SSE2__) && defined(__x86_64__)
-	/* Two 16-byte compares and a masked select: fewer loads wait on the line than four. */
-	const __m128i *v = (const __m128i *)set;
-	__m128i k = _mm_set1_epi64x((long long)key);
-	__m128i a = _mm_cmpeq_epi32(_mm_load_si128(v), k);
-	__m128i b = _mm_cmpeq_epi32(_mm_load_si128(v + 1), k);
-	__m128i o;
-
-	/* A way matches when both of its halves do. */
-	a = _mm_and_si128(a, _mm_shuffle_epi32(a, 0xb1));
-	b = _mm_and_si128(b, _mm_shuffle_epi32(b, 0xb1));
-	o = _mm_or_si128(_mm_and_si128(a, _mm_load_si128(v + 2)),
-			 _mm_and_si128(b, _mm_load_si128(v + 3)));
-	*out = (uint64_t)_mm_cvtsi128_si64(_mm_or_si128(o, _mm_unpackhi_epi64(o, o)));
-	return (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(a)) |
-	       (uint32_t)_mm_movemask_pd(_mm_castsi128_pd(b)) << 2;
-#else
-	uint32_t m = (uint32_t)(set[0] == key) | (uint32_t)(set[1] == key) << 1 |
-		     (uint32_t)(set[2] == key) << 2 | (uint32_t)(set[3] == key) << 3;
-
-	/* Keeps the compiler from turning the mask back into a chain of branches. */
-	__asm__("" : "+r"(m));
-	*out = set[4 + __builtin_ctz(m | 8)];
-	return m;
-#endif
-}
-
-/*
  * The output word of a way of the 4-way @set holding @key, or @none. Two ways with the key are
  * two tags whose ids share bits 4:0 (rare): the caller checks the id bits of the word it gets,
- * and looks further only when they are not its own. Fewer instructions than
- * viommu_iotlb__match4(), so more lookups in flight while their lines arrive.
+ * and looks further only when they are not its own. Few instructions wait for the line, so more
+ * lookups are in flight while their lines arrive.
  */
 static inline uint64_t viommu_iotlb__match4_any(const uint64_t *set, uint64_t key, uint64_t none)
 {
@@ -154,6 +116,17 @@ static inline uint64_t viommu_iotlb__match4_any(const uint64_t *set, uint64_t ke
 #endif
 	}
 	return out;
+}
+
+/*
+ * After viommu_iotlb__match4_any() found no word of the tag: is that not yet a miss? Larger pages
+ * may hold the address, or another tag's entry with the same key hid this tag's.
+ */
+static inline bool viommu_iotlb__miss_unsure(const struct viommu_iotlb__hot *h, const uint64_t *set,
+					     uint64_t key)
+{
+	return (h->leaf_shifts & (h->leaf_shifts - 1)) || set[0] == key || set[1] == key ||
+	       set[2] == key || set[3] == key;
 }
 
 /* The general cases of viommu_iotlb_lookup() and viommu_iotlb_lookup_ref(), once counted. */
@@ -177,7 +150,6 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	uint64_t dp = viommu_iotlb__dp(tag), key, out;
 	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
 	const uint64_t *set;
-	uint32_t m;
 
 	h->lookups++;
 	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
@@ -187,16 +159,15 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	key = (iova & h->fast_mask) | h->fast_shift;
 	set = &h->sets[(size_t)viommu_iotlb__set(h, key, dp) * 8];
 	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	m = viommu_iotlb__match4(set, key, &out);
-	if (!m) {
-		if (h->leaf_shifts & (h->leaf_shifts - 1))
-			goto slow; /* larger pages to probe */
+	/* As vi_iotlb_lookup_ref(): a word with other id bits when no way holds the key. */
+	out = viommu_iotlb__match4_any(set, key,
+				       (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
+	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5) {
+		if (viommu_iotlb__miss_unsure(h, set, key))
+			goto slow;
 		h->misses++;
 		return VIOMMU_ENOENT;
 	}
-	/* Two ways with the key are two tags whose ids share the low bits: rare. */
-	if ((m & (m - 1)) || out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5)
-		goto slow;
 	e->tag = *tag;
 	e->iova = key & ~0xfffull;
 	e->out = out & VIOMMU_IOTLB__OUT_ADDR_MASK;
@@ -234,9 +205,7 @@ static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, ui
 	out = viommu_iotlb__match4_any(set, key,
 				       (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
 	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5) {
-		/* Larger pages to probe, or another tag's entry with the key hid this one. */
-		if ((h->leaf_shifts & (h->leaf_shifts - 1)) || set[0] == key || set[1] == key ||
-		    set[2] == key || set[3] == key)
+		if (viommu_iotlb__miss_unsure(h, set, key))
 			goto slow;
 		h->misses++;
 		return VIOMMU_ENOENT;
