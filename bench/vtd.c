@@ -95,15 +95,20 @@ static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t
 	return acc;
 }
 
+/* The walks alone, through a walker as the model makes them. */
 static uint64_t run_walk(const struct viommu_pt_cfg *pc, void *fm, const uint64_t *iova, size_t n)
 {
 	struct viommu_pt_walk_result w;
+	struct viommu_pt_walker *walker;
 	uint64_t acc = 0;
 
+	if (viommu_pt_walker_create(viommu_flatmem_ops(), fm, &walker))
+		return 0;
 	for (size_t i = 0; i < n; i++) {
-		viommu_pt_walk(pc, viommu_flatmem_ops(), fm, iova[i], VIOMMU_ACC_READ, &w);
+		viommu_pt_walker_walk(walker, pc, iova[i], VIOMMU_ACC_READ, &w);
 		acc += w.out;
 	}
+	viommu_pt_walker_destroy(walker);
 	return acc;
 }
 

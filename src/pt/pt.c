@@ -253,6 +253,7 @@ static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *h
 	const struct pt_fmt *f = pt_fmt_of(cfg);
 	struct pt_walk_ctx c;
 	struct pt_plan p;
+	unsigned int r;
 
 	if (!f || !host || !host->dma_read || !res)
 		return VIOMMU_EINVAL;
@@ -261,6 +262,17 @@ static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *h
 		return f->walk(cfg, &c.m, iova, access, res);
 	f->plan(cfg, &p);
 	p.cfg = *cfg;
+	/*
+	 * The pointers last this call: ask for the span holding the entry the walk reads first,
+	 * which the full walk would ask for too, so that the fast walk does not start by missing.
+	 * That is the walk's one refill: after another miss the full walk reads on from there.
+	 */
+	r = iova > p.last[0];
+	if (p.levels[r] &&
+	    vi_dm_ptr(&c.m, p.root[r] + 8 * ((iova >> p.top_shift[r]) & p.top_mask[r]), 8, false)) {
+		ctx_sync_span(&c);
+		c.refilled = true;
+	}
 	return p.fast(&p, &c.sp, iova, access, res);
 }
 

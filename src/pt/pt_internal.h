@@ -336,7 +336,8 @@ struct pt_plan {
 	 */
 	pt_fast_fn fast;
 	uint64_t root[2];
-	uint64_t last[2];      /* region 0: highest input address; region 1: lowest */
+	uint64_t last[2]; /* region 0: highest input address; region 1: lowest */
+	/* root[r], top_shift[r] and top_mask[r] give the first entry a walk reads (see walk()). */
 	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
 	uint64_t tmask, lmask; /* the bits one test of a table / leaf entry looks at */
 	uint64_t addr;	       /* the address field of an entry */
@@ -375,6 +376,8 @@ static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_pl
 	p->root[0] = cfg->root;
 	p->levels[0] = cfg->levels;
 	p->top_shift[0] = (uint8_t)(12 + 9 * (cfg->levels - 1));
+	p->top_mask[0] = 511;
+	p->last[0] = UINT64_MAX; /* one region (its range is the fast walk's to check) */
 	p->flags = cfg->flags;
 	p->leaf_levels = 0;
 	for (unsigned int l = 2; l <= cfg->levels; l++)
