@@ -88,6 +88,8 @@ struct eng {
 	uint64_t *host_free;
 	size_t host_nfree, host_capfree;
 	struct viommu_pt *hpt;
+	struct viommu_pt_walker *hwalker; /* the host IOMMU's walks: its tables, compiled once */
+	struct viommu_pt_plan *hplan;
 	struct viommu_iotlb *hwtlb;
 	struct viommu_notifier *shadow_notifier;
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
@@ -357,6 +359,10 @@ static int assigned_setup(struct eng *e)
 				       &e->hpt);
 	if (!ret)
 		ret = viommu_iotlb_create(&tc, &e->hwtlb);
+	if (!ret)
+		ret = viommu_pt_walker_create(viommu_flatmem_ops(), e->hostmem, &e->hwalker);
+	if (!ret)
+		ret = viommu_pt_plan_create(viommu_pt_get_cfg(e->hpt), &e->hplan);
 	if (ret)
 		return ret;
 	if (!e->v) {
@@ -379,8 +385,7 @@ static int hw_translate(struct eng *e, uint64_t iova, uint32_t acc, uint64_t *gp
 	} else {
 		struct viommu_pt_walk_result wr;
 
-		if (viommu_pt_walk(viommu_pt_get_cfg(e->hpt), viommu_flatmem_ops(), e->hostmem,
-				   iova, acc, &wr) ||
+		if (viommu_pt_walker_walk_plan(e->hwalker, e->hplan, iova, acc, &wr) ||
 		    wr.fault != VIOMMU_FAULT_NONE)
 			return VIOMMU_EFAULT;
 		te = (struct viommu_iotlb_entry){ .tag = tag,
@@ -935,6 +940,8 @@ static void eng_fini(struct eng *e)
 	sim_dma_destroy(e->dma);
 	sim_iommu_destroy(e->iommu);
 	viommu_iotlb_destroy(e->hwtlb);
+	viommu_pt_plan_destroy(e->hplan);
+	viommu_pt_walker_destroy(e->hwalker);
 	viommu_pt_destroy(e->hpt);
 	viommu_flatmem_destroy(e->hostmem);
 	viommu_flatmem_destroy(e->mem);
