@@ -450,23 +450,44 @@ arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 	{                                                                                 \
 		return arm_##st##_fast_n(p, sp, iova, access, res, g, n);                 \
 	}
-#define ARM_FAST_GRANULES(st)                                                                     \
-	ARM_FAST(st, 0, 0)                                                                        \
-	ARM_FAST(st, 12, 1)                                                                       \
-	ARM_FAST(st, 12, 2)                                                                       \
-	ARM_FAST(st, 12, 3)                                                                       \
-	ARM_FAST(st, 12, 4)                                                                       \
-	ARM_FAST(st, 14, 1)                                                                       \
-	ARM_FAST(st, 14, 2) ARM_FAST(st, 14, 3) ARM_FAST(st, 14, 4) ARM_FAST(st, 16, 1) ARM_FAST( \
-		st, 16, 2) ARM_FAST(st, 16, 3) static const pt_fast_fn arm_##st##_fast[3][5] = {  \
+/* By granule (4K, 16K, 64K) and level count: the instances above. */
+#define ARM_FAST_TABLE(st)                                                                        \
+	{                                                                                         \
 		{ NULL, arm_##st##_fast_12_1, arm_##st##_fast_12_2, arm_##st##_fast_12_3,         \
 		  arm_##st##_fast_12_4 },                                                         \
-		{ NULL, arm_##st##_fast_14_1, arm_##st##_fast_14_2, arm_##st##_fast_14_3,         \
-		  arm_##st##_fast_14_4 },                                                         \
-		{ NULL, arm_##st##_fast_16_1, arm_##st##_fast_16_2, arm_##st##_fast_16_3, NULL }, \
-	};
-ARM_FAST_GRANULES(s1)
-ARM_FAST_GRANULES(s2)
+			{ NULL, arm_##st##_fast_14_1, arm_##st##_fast_14_2, arm_##st##_fast_14_3, \
+			  arm_##st##_fast_14_4 },                                                 \
+			{ NULL, arm_##st##_fast_16_1, arm_##st##_fast_16_2, arm_##st##_fast_16_3, \
+			  NULL },                                                                 \
+	}
+
+ARM_FAST(s1, 0, 0)
+ARM_FAST(s1, 12, 1)
+ARM_FAST(s1, 12, 2)
+ARM_FAST(s1, 12, 3)
+ARM_FAST(s1, 12, 4)
+ARM_FAST(s1, 14, 1)
+ARM_FAST(s1, 14, 2)
+ARM_FAST(s1, 14, 3)
+ARM_FAST(s1, 14, 4)
+ARM_FAST(s1, 16, 1)
+ARM_FAST(s1, 16, 2)
+ARM_FAST(s1, 16, 3)
+ARM_FAST(s2, 0, 0)
+ARM_FAST(s2, 12, 1)
+ARM_FAST(s2, 12, 2)
+ARM_FAST(s2, 12, 3)
+ARM_FAST(s2, 12, 4)
+ARM_FAST(s2, 14, 1)
+ARM_FAST(s2, 14, 2)
+ARM_FAST(s2, 14, 3)
+ARM_FAST(s2, 14, 4)
+ARM_FAST(s2, 16, 1)
+ARM_FAST(s2, 16, 2)
+ARM_FAST(s2, 16, 3)
+
+static const pt_fast_fn arm_s1_fast[3][5] = ARM_FAST_TABLE(s1);
+static const pt_fast_fn arm_s2_fast[3][5] = ARM_FAST_TABLE(s2);
 
 /* The instance for @levels levels of @gran, else the generic one. */
 static pt_fast_fn arm_fast_pick(const pt_fast_fn inst[3][5], pt_fast_fn generic, unsigned int gran,
