@@ -79,8 +79,8 @@ struct eng {
 	/* vhost */
 	struct viommu_devtlb *tlb;
 	struct viommu_devtlb_reader *reader;
-	struct viommu_notifier *inv_notifier, *push_notifier;
-	uint64_t inv_msgs; /* VMM -> back-end IOTLB messages and their replies */
+	struct viommu_devtlb_source *src; /* the VMM's side of the back-end's device IOTLB */
+	uint64_t inv_msgs;		  /* VMM -> back-end IOTLB messages and their replies */
 	int push_err;
 	/* assigned: the host IOMMU (page table in host memory, IOTLB) and the VFIO calls made */
 	struct viommu_flatmem *hostmem;
@@ -409,44 +409,52 @@ static int hw_translate(struct eng *e, uint64_t iova, uint32_t acc, uint64_t *gp
 /* vhost: the back-end's device IOTLB, misses served by the VMM                                */
 /* ------------------------------------------------------------------------------------------ */
 
-static void inv_event(void *opaque, const struct viommu_event *ev)
+/* Guest RAM is one flat buffer: every range inside it is host-contiguous. */
+static int gpa_to_hva(void *opaque, uint64_t gpa, uint64_t len, uint64_t *hva, uint64_t *hva_len)
 {
-	struct eng *e = opaque;
+	uint8_t *p = gptr(opaque, gpa, len);
 
-	if (ev->iova == 0 && ev->last == UINT64_MAX)
-		viommu_devtlb_flush(e->tlb);
-	else
-		viommu_devtlb_invalidate(e->tlb, ev->iova, ev->last - ev->iova + 1);
-	e->inv_msgs += 2; /* VHOST_IOTLB_INVALIDATE and its reply */
+	if (!p)
+		return VIOMMU_EFAULT;
+	*hva = (uint64_t)(uintptr_t)p;
+	*hva_len = len;
+	return 0;
 }
 
 /*
- * Push: the VMM keeps the back-end's device IOTLB in step with the guest's mappings as it learns
- * them (caching mode's MAP events, and the UNMAP events of exactly what changed), so the back-end
- * never misses and live entries survive the guest's coarse flushes.
+ * Each message between the VMM and the back-end costs both of them; misses are charged where
+ * they are served (vhost_service()).
  */
-static void push_event(void *opaque, const struct viommu_event *ev)
+static void vhost_sent(void *opaque, enum viommu_devtlb_msg msg, int ret)
 {
 	struct eng *e = opaque;
-	uint64_t size = ev->last - ev->iova + 1;
-	uint8_t *hva;
-	int ret;
 
-	if (ev->type != VIOMMU_EV_MAP) {
-		inv_event(opaque, ev);
+	if (msg == VIOMMU_DEVTLB_MSG_UPDATE_MISS)
 		return;
-	}
-	hva = gptr(e, ev->out, size);
-	ret = hva ? viommu_devtlb_update(e->tlb, ev->iova, size, (uint64_t)(uintptr_t)hva,
-					 ev->perm & VIOMMU_ACC_RW) :
-		    VIOMMU_EFAULT;
-	if (ret && !e->push_err)
+	/* VHOST_IOTLB_INVALIDATE or a pushed VHOST_IOTLB_UPDATE, and its reply. */
+	e->inv_msgs += 2;
+	if (ret && msg == VIOMMU_DEVTLB_MSG_UPDATE_PUSH && !e->push_err)
 		e->push_err = ret;
-	e->inv_msgs += 2; /* VHOST_IOTLB_UPDATE and its reply */
 }
 
+/*
+ * The back-end's device IOTLB, fed by the library's in-process source playing the VMM. With ATS
+ * the VMM forwards only device-TLB invalidations (QEMU's DEVIOTLB notifier), else the IOMMU's
+ * UNMAPs. Push: the VMM also keeps it in step with the guest's mappings as it learns them
+ * (caching mode's MAP events, and the UNMAP events of exactly what changed), so the back-end
+ * never misses and live entries survive the guest's coarse flushes.
+ */
 static int vhost_setup(struct eng *e)
 {
+	struct viommu_devtlb_source_config sc = {
+		.sid = SID,
+		.inval_events = (e->p.cfg.ats && !e->p.cfg.push) ? VIOMMU_EV_DEVIOTLB_UNMAP :
+								   VIOMMU_EV_UNMAP,
+		.push = e->p.cfg.push,
+		.gpa_to_hva = gpa_to_hva,
+		.opaque = e,
+		.sent = vhost_sent,
+	};
 	struct viommu_devtlb_config tc = { 0 };
 	int ret;
 
@@ -456,49 +464,22 @@ static int vhost_setup(struct eng *e)
 	if (ret)
 		return ret;
 	viommu_devtlb_start(e->tlb);
-	if (e->p.cfg.push)
-		return viommu_notifier_add(e->v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, push_event,
-					   e, &e->push_notifier);
-	/* With ATS the VMM forwards only device-TLB invalidations (QEMU's DEVIOTLB notifier). */
-	return viommu_notifier_add(e->v, SID,
-				   e->p.cfg.ats ? VIOMMU_EV_DEVIOTLB_UNMAP : VIOMMU_EV_UNMAP,
-				   inv_event, e, &e->inv_notifier);
+	return viommu_devtlb_attach_model_cfg(e->tlb, e->v, &sc, &e->src);
 }
 
 /* The VMM answers the back-end's misses: translate each page, send an UPDATE. */
 static int vhost_service(struct eng *e)
 {
-	struct viommu_devtlb_miss m[16];
 	uint64_t reads = sim_iommu_reads(e->iommu), walked;
-	size_t n;
+	int n = viommu_devtlb_source_service(e->src);
 
-	n = viommu_devtlb_take_misses(e->tlb, m, 16);
-	for (size_t i = 0; i < n; i++) {
-		struct viommu_xlate_req rq = {
-			.sid = SID, .iova = m[i].iova, .len = 1, .access = m[i].perm
-		};
-		struct viommu_xlate_result rs;
-		uint64_t size, base, out;
-		uint8_t *hva;
-
-		if (viommu_translate(e->v, &rq, &rs))
-			return VIOMMU_EIO;
-		/* MISS, then UPDATE: the vhost worker stalls on this queue for both. */
-		acct(e, SIM_RES_VMM, SIM_EV_MSG, 2);
-		acct(e, e->be, SIM_EV_MSG, 2);
-		acct(e, SIM_RES_VMM, SIM_EV_VMM_OP, 1);
-		acct(e, e->be, SIM_EV_VMM_OP, 1);
-		if (!viommu_xlate_ok(&rs))
-			return VIOMMU_EFAULT;
-		size = 1ull << rs.page_shift;
-		base = m[i].iova & ~(size - 1);
-		out = rs.out & ~(size - 1);
-		hva = gptr(e, out, size);
-		if (!hva)
-			return VIOMMU_EFAULT;
-		if (viommu_devtlb_update(e->tlb, base, size, (uint64_t)(uintptr_t)hva, rs.perm))
-			return VIOMMU_EIO;
-	}
+	if (n < 0)
+		return VIOMMU_EIO;
+	/* MISS, then UPDATE: the vhost worker stalls on this queue for both. */
+	acct(e, SIM_RES_VMM, SIM_EV_MSG, 2.0 * n);
+	acct(e, e->be, SIM_EV_MSG, 2.0 * n);
+	acct(e, SIM_RES_VMM, SIM_EV_VMM_OP, n);
+	acct(e, e->be, SIM_EV_VMM_OP, n);
 	walked = sim_iommu_reads(e->iommu) - reads;
 	acct(e, SIM_RES_VMM, SIM_EV_WALK_READ, (double)walked);
 	acct(e, e->be, SIM_EV_WALK_READ, (double)walked);
@@ -929,10 +910,7 @@ static int run_unit(struct eng *e)
 
 static void eng_fini(struct eng *e)
 {
-	if (e->inv_notifier)
-		viommu_notifier_del(e->v, e->inv_notifier);
-	if (e->push_notifier)
-		viommu_notifier_del(e->v, e->push_notifier);
+	viommu_devtlb_detach_model(e->src);
 	if (e->shadow_notifier)
 		viommu_notifier_del(e->v, e->shadow_notifier);
 	viommu_devtlb_reader_destroy(e->reader);

@@ -630,9 +630,10 @@ static void test_source_model(void **state)
 	t->gpa[10] = RAM_SIZE + 0x1000; /* not RAM */
 	t->perm[10] = RW;
 
-	/* Startup: nothing cached. Miss, service, hit. */
+	/* Startup: nothing cached. Miss, service (one translation), hit. */
 	assert_int_equal(look(c, 0x3010, 16, WR), VIOMMU_EAGAIN);
 	assert_int_equal(viommu_devtlb_source_service(src), 1);
+	assert_int_equal(t->translations, 1);
 	assert_int_equal(c->wakes, 1);
 	assert_int_equal(hit(c, 0x3010, 16, WR, HVA_BASE + 0x200010), 16);
 	assert_int_equal(look(c, 0x4000, 16, RD), VIOMMU_EAGAIN);
@@ -680,6 +681,89 @@ static void test_source_model(void **state)
 	viommu_devtlb_detach_model(src);
 	toy_unmap(t, 3, VIOMMU_EV_UNMAP); /* detached: no longer invalidates */
 	assert_int_equal(hit(c, 0x3000, 4, RD, HVA_BASE + 0x200000), 4);
+	viommu_destroy(&t->v);
+	free(t);
+	rm(c);
+}
+
+struct sent_log {
+	int n[3];
+	int last_ret;
+};
+
+static void log_sent(void *opaque, enum viommu_devtlb_msg msg, int ret)
+{
+	struct sent_log *l = opaque;
+
+	l->n[msg]++;
+	l->last_ret = ret;
+}
+
+static int log_gpa_to_hva(void *opaque, uint64_t gpa, uint64_t len, uint64_t *hva, uint64_t *hlen)
+{
+	(void)opaque;
+	return gpa_to_hva(NULL, gpa, len, hva, hlen);
+}
+
+/* A source that follows only device-IOTLB invalidations and pushes the model's MAPs. */
+static void test_source_config(void **state)
+{
+	struct ctx *c = mk(0);
+	struct toy *t = calloc(1, sizeof(*t));
+	struct sent_log log = { { 0 }, 0 };
+	struct viommu_devtlb_source_config sc = { .sid = 5,
+						  .inval_events = VIOMMU_EV_DEVIOTLB_UNMAP,
+						  .push = true,
+						  .gpa_to_hva = log_gpa_to_hva,
+						  .opaque = &log,
+						  .sent = log_sent };
+	struct viommu_event map = { .type = VIOMMU_EV_MAP,
+				    .sid = 5,
+				    .iova = 0x6000,
+				    .last = 0x7fff,
+				    .out = 0x300000,
+				    .perm = RW };
+	struct viommu_devtlb_source *src;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(vi_instance_init(&t->v, &toy_ops, &toy_host, NULL), 0);
+	sc.inval_events |= VIOMMU_EV_MAP;
+	assert_int_equal(viommu_devtlb_attach_model_cfg(c->tlb, &t->v, &sc, &src), VIOMMU_EINVAL);
+	assert_null(src);
+	sc.inval_events = VIOMMU_EV_DEVIOTLB_UNMAP;
+	assert_int_equal(viommu_devtlb_attach_model_cfg(c->tlb, &t->v, NULL, &src), VIOMMU_EINVAL);
+	assert_int_equal(viommu_devtlb_attach_model_cfg(c->tlb, &t->v, &sc, &src), 0);
+	/* Pushed: both pages hit without a miss or a translation. */
+	t->gpa[6] = 0x300000;
+	t->gpa[7] = 0x301000;
+	t->perm[6] = t->perm[7] = RW;
+	vi_notify(&t->v, &map);
+	assert_int_equal(log.n[VIOMMU_DEVTLB_MSG_UPDATE_PUSH], 1);
+	assert_int_equal(log.last_ret, 0);
+	assert_int_equal(hit(c, 0x6ff0, 0x20, WR, HVA_BASE + 0x300ff0), 0x20);
+	assert_int_equal(t->translations, 0);
+	/* A plain UNMAP is not followed; a device-IOTLB one is. */
+	toy_unmap(t, 6, VIOMMU_EV_UNMAP);
+	assert_int_equal(hit(c, 0x6000, 4, RD, HVA_BASE + 0x300000), 4);
+	toy_unmap(t, 6, VIOMMU_EV_DEVIOTLB_UNMAP);
+	assert_int_equal(log.n[VIOMMU_DEVTLB_MSG_INVALIDATE], 1);
+	assert_int_equal(look(c, 0x6000, 4, RD), VIOMMU_EAGAIN);
+	assert_int_equal(hit(c, 0x7000, 4, RD, HVA_BASE + 0x301000), 4);
+	/* A push outside RAM is reported with its error, and nothing is cached. */
+	map.iova = 0x8000;
+	map.last = 0x8fff;
+	map.out = RAM_SIZE;
+	vi_notify(&t->v, &map);
+	assert_int_equal(log.n[VIOMMU_DEVTLB_MSG_UPDATE_PUSH], 2);
+	assert_int_equal(log.last_ret, VIOMMU_EFAULT);
+	assert_int_equal(look(c, 0x8000, 4, RD), VIOMMU_EAGAIN);
+	/* Misses are still served, and reported. */
+	t->gpa[6] = 0x302000;
+	assert_int_equal(viommu_devtlb_source_service(src), 1);
+	assert_int_equal(log.n[VIOMMU_DEVTLB_MSG_UPDATE_MISS], 1);
+	assert_int_equal(hit(c, 0x6000, 4, RD, HVA_BASE + 0x302000), 4);
+	viommu_devtlb_detach_model(src);
 	viommu_destroy(&t->v);
 	free(t);
 	rm(c);
@@ -912,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_capacity_fifo),
 		cmocka_unit_test(test_grace_period),
 		cmocka_unit_test(test_source_model),
+		cmocka_unit_test(test_source_config),
 		cmocka_unit_test(test_random_vs_reference),
 	};
 

@@ -237,14 +237,49 @@ typedef int (*viommu_devtlb_gpa_fn)(void *opaque, uint64_t gpa, uint64_t len, ui
 
 struct viommu_devtlb_source;
 
+/* What a source sends the back-end, for viommu_devtlb_source_config.sent. */
+enum viommu_devtlb_msg {
+	VIOMMU_DEVTLB_MSG_INVALIDATE,  /* a model UNMAP / DEVIOTLB_UNMAP event's range */
+	VIOMMU_DEVTLB_MSG_UPDATE_MISS, /* the answer to a miss */
+	VIOMMU_DEVTLB_MSG_UPDATE_PUSH, /* a mapping pushed from a model MAP event */
+};
+
+/* How an in-process source follows its model. */
+struct viommu_devtlb_source_config {
+	uint32_t sid; /* the requester whose translations the back-end caches */
+	/*
+	 * Model events that invalidate: VIOMMU_EV_UNMAP, VIOMMU_EV_DEVIOTLB_UNMAP or both; 0 means
+	 * both. A VMM whose device does ATS forwards only device-IOTLB invalidations (QEMU's
+	 * DEVIOTLB notifier); without ATS, the IOMMU's own UNMAPs.
+	 */
+	uint32_t inval_events;
+	/*
+	 * Push: UPDATE every mapping the model announces (VIOMMU_EV_MAP: caching mode), so that
+	 * the back-end finds it without a miss; invalidate on the events above as before.
+	 */
+	bool push;
+	viommu_devtlb_gpa_fn gpa_to_hva;
+	void *opaque;
+	/*
+	 * Optional: called with @opaque after each message the source sent and its result (0 or
+	 * the negative code of viommu_devtlb_update/invalidate, or of @gpa_to_hva for a push).
+	 */
+	void (*sent)(void *opaque, enum viommu_devtlb_msg msg, int ret);
+};
+
 /*
- * Attach @tlb to model @v for requester @sid: the model's UNMAP and DEVIOTLB_UNMAP events for
- * @sid invalidate the range (they run inside the model call that caused them, so they must come
- * from the writer thread), and viommu_devtlb_source_service() answers pending misses by
- * translating them with viommu_translate() (page by page, as QEMU does) and @gpa_to_hva, then
- * UPDATing. A miss that the model faults is answered with nothing, as QEMU does for an invalid
- * IOVA. Detach before destroying @v or @tlb.
+ * Attach @tlb to model @v as @cfg says: the model's invalidation events for @cfg->sid invalidate
+ * the range (they run inside the model call that caused them, so they must come from the writer
+ * thread), and viommu_devtlb_source_service() answers pending misses by translating each with
+ * viommu_translate() (one call per miss, as QEMU does) and @cfg->gpa_to_hva, then UPDATing the
+ * whole page the model maps (clamped to its host-contiguous part). A miss that the model faults
+ * is answered with nothing, as QEMU does for an invalid IOVA. Detach before destroying @v or
+ * @tlb.
  */
+VIOMMU_API int viommu_devtlb_attach_model_cfg(struct viommu_devtlb *tlb, struct viommu *v,
+					      const struct viommu_devtlb_source_config *cfg,
+					      struct viommu_devtlb_source **out);
+/* viommu_devtlb_attach_model_cfg() for @sid, both invalidation events, no push. */
 VIOMMU_API int viommu_devtlb_attach_model(struct viommu_devtlb *tlb, struct viommu *v, uint32_t sid,
 					  viommu_devtlb_gpa_fn gpa_to_hva, void *opaque,
 					  struct viommu_devtlb_source **out);
