@@ -1212,6 +1212,14 @@ static void test_walker(void **state)
 	c.root |= 0x800;
 	assert_int_equal(viommu_pt_walker_walk(w, &c, 0, 0, &r), VIOMMU_EINVAL);
 	c.root &= ~0x800ull;
+	/* The key of an empty plan slot is itself an invalid configuration (it used to crash). */
+	{
+		struct viommu_pt_cfg empty;
+
+		memset(&empty, 0, sizeof(empty));
+		empty.format = VIOMMU_PT_NFORMATS;
+		assert_int_equal(viommu_pt_walker_walk(w, &empty, 0, 0, &r), VIOMMU_EINVAL);
+	}
 
 	wipe();
 	sl_chain(4, 0x1000, 1, 0x9000 | SL_R | SL_W);

@@ -79,6 +79,30 @@ int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uin
 	return pt_fast_fail(p, sp, iova, access, res);
 }
 
+/* The fast walk of a plan whose configuration was rejected. */
+static int pt_fast_invalid(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
+			   uint32_t access, struct viommu_pt_walk_result *res)
+{
+	(void)p;
+	(void)sp;
+	(void)iova;
+	(void)access;
+	(void)res;
+	return VIOMMU_EINVAL;
+}
+
+/*
+ * Compile @cfg (which @f's check accepted) into @p from scratch, so that no field a format does
+ * not set holds anything but zero. The key is copied byte for byte, padding included, since the
+ * walker compares it with memcmp().
+ */
+static void pt_plan_make(const struct pt_fmt *f, const struct viommu_pt_cfg *cfg, struct pt_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	f->plan(cfg, p);
+	memcpy(&p->cfg, cfg, sizeof(*cfg));
+}
+
 /*
  * A walk the fast walk gave up on. When it stopped at an entry outside the span, ask the host
  * once for the span holding that entry and walk fast again: a host that grants whole RAM blocks
@@ -124,13 +148,18 @@ int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
 	*out = NULL;
 	if (!host || !host->dma_read)
 		return VIOMMU_EINVAL;
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (!w)
 		return VIOMMU_ENOMEM;
 	ctx_init(&w->c, host, opaque);
-	/* An invalid format never matches a configuration the walker is asked for. */
-	for (int i = 0; i < PT_WALKER_PLANS; i++)
+	/*
+	 * An empty slot: a key no valid configuration has, and a walk that refuses, should a caller
+	 * pass that very (invalid) configuration.
+	 */
+	for (int i = 0; i < PT_WALKER_PLANS; i++) {
 		w->plan[i].cfg.format = VIOMMU_PT_NFORMATS;
+		w->plan[i].fast = pt_fast_invalid;
+	}
 	*out = w;
 	return 0;
 }
@@ -157,8 +186,7 @@ static __attribute__((noinline)) int walker_plan(struct viommu_pt_walker *w, str
 
 	if (!f)
 		return VIOMMU_EINVAL;
-	f->plan(cfg, p);
-	p->cfg = *cfg;
+	pt_plan_make(f, cfg, p);
 	/* Without dma_map_ptr every entry is a host call: the full walk makes them. */
 	if (!w->c.h.ops->dma_map_ptr)
 		p->fast = pt_fast_none;
@@ -186,18 +214,6 @@ struct viommu_pt_plan {
 	struct pt_plan pl;
 };
 
-/* The fast walk of a plan whose configuration was rejected. */
-static int pt_fast_invalid(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
-			   uint32_t access, struct viommu_pt_walk_result *res)
-{
-	(void)p;
-	(void)sp;
-	(void)iova;
-	(void)access;
-	(void)res;
-	return VIOMMU_EINVAL;
-}
-
 int viommu_pt_plan_set(struct viommu_pt_plan *p, const struct viommu_pt_cfg *cfg)
 {
 	const struct pt_fmt *f = pt_fmt_of(cfg);
@@ -208,8 +224,7 @@ int viommu_pt_plan_set(struct viommu_pt_plan *p, const struct viommu_pt_cfg *cfg
 		p->pl.fast = pt_fast_invalid;
 		return VIOMMU_EINVAL;
 	}
-	f->plan(cfg, &p->pl);
-	p->pl.cfg = *cfg;
+	pt_plan_make(f, cfg, &p->pl);
 	return 0;
 }
 
@@ -253,26 +268,13 @@ static int walk(const struct viommu_pt_cfg *cfg, const struct viommu_host_ops *h
 	const struct pt_fmt *f = pt_fmt_of(cfg);
 	struct pt_walk_ctx c;
 	struct pt_plan p;
-	unsigned int r;
 
 	if (!f || !host || !host->dma_read || !res)
 		return VIOMMU_EINVAL;
 	ctx_init(&c, host, opaque);
 	if (full || !host->dma_map_ptr)
 		return f->walk(cfg, &c.m, iova, access, res);
-	f->plan(cfg, &p);
-	p.cfg = *cfg;
-	/*
-	 * The pointers last this call: ask for the span holding the entry the walk reads first,
-	 * which the full walk would ask for too, so that the fast walk does not start by missing.
-	 * That is the walk's one refill: after another miss the full walk reads on from there.
-	 */
-	r = iova > p.last[0];
-	if (p.levels[r] &&
-	    vi_dm_ptr(&c.m, p.root[r] + 8 * ((iova >> p.top_shift[r]) & p.top_mask[r]), 8, false)) {
-		ctx_sync_span(&c);
-		c.refilled = true;
-	}
+	pt_plan_make(f, cfg, &p);
 	return p.fast(&p, &c.sp, iova, access, res);
 }
 

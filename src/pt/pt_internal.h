@@ -318,7 +318,12 @@ struct pt_span {
 	pt_fast_fn fallback; /* finishes a walk the fast walk gave up on */
 };
 
-/* @miss when no entry was missed, and @lo of an empty span: entry addresses are 8-byte aligned. */
+/*
+ * @miss when no entry was missed, and @lo of an empty span (with @lim 0 it holds guest address 1
+ * alone). Every entry address a fast walk loads is 8-byte aligned: a root check() accepted
+ * (aligned to at least 64 bytes) or an entry's address field (granule-aligned), plus 8 times an
+ * index. So no load ever hits an empty span, and pt_load() needs no test of the base pointer.
+ */
 #define PT_SPAN_NO_MISS 1
 
 /*
@@ -376,8 +381,7 @@ static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_pl
 	p->root[0] = cfg->root;
 	p->levels[0] = cfg->levels;
 	p->top_shift[0] = (uint8_t)(12 + 9 * (cfg->levels - 1));
-	p->top_mask[0] = 511;
-	p->last[0] = UINT64_MAX; /* one region (its range is the fast walk's to check) */
+
 	p->flags = cfg->flags;
 	p->leaf_levels = 0;
 	for (unsigned int l = 2; l <= cfg->levels; l++)

@@ -88,8 +88,6 @@ static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->root[0] = cfg->root;
 	p->levels[0] = 1;
 	p->last[0] = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
-	p->top_shift[0] = 12;
-	p->top_mask[0] = (uint32_t)VI_BIT(TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
 	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
 }
 
