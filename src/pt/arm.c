@@ -350,9 +350,8 @@ arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t
 		deny_x = ((tor & ARM_PXN_TABLE) | (pte & ARM_PXN)) != 0 ||
 			 (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1;
 	} else {
+		/* The walk found no APTable[0] above and AP[1] here (EL0 access). */
 		deny_x = ((tor & ARM_UXN_TABLE) | (pte & ARM_UXN)) != 0;
-		if ((tor & ARM_AP_TABLE0) || !(pte & ARM_AP1))
-			return pt_fast_fail(p, sp, iova, access, res);
 	}
 	perm = PT_PERM_RWX & ~(deny_w * VIOMMU_ACC_WRITE) & ~(deny_x * VIOMMU_ACC_EXEC);
 	if (access & PT_PERM_RWX & ~perm)
@@ -392,10 +391,11 @@ arm_s2_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t
 static inline __attribute__((always_inline)) int
 arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint64_t iova,
 	      uint32_t access, struct viommu_pt_walk_result *res, unsigned int gran,
-	      unsigned int levels, arm_leaf_fn leaf)
+	      unsigned int levels, arm_leaf_fn leaf, uint64_t tneed, uint64_t lneed)
 {
 	const unsigned int bpl = (gran ? gran : p->gran) - 3;
-	const uint64_t tmask = p->tmask, addr = VI_GENMASK(51, bpl + 3);
+	const uint64_t tmask = p->tmask | tneed, lmask = p->lmask | lneed;
+	const uint64_t addr = VI_GENMASK(51, bpl + 3);
 	unsigned int level = levels ? levels : p->levels[r];
 	unsigned int shift = (bpl + 3) + (level - 1) * bpl;
 	uint64_t table = p->root[r], idx = p->top_mask[r], tor = 0, pte;
@@ -406,7 +406,7 @@ arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint6
 			return pt_fast_fail(p, sp, iova, access, res);
 		if (__builtin_expect((pte & tmask) != (ARM_VALID | ARM_TABLE), 0)) {
 			/* A block where the granule allows one (with AF), or the full walk. */
-			if ((pte & p->lmask) != (ARM_VALID | ARM_AF) ||
+			if ((pte & lmask) != (ARM_VALID | ARM_AF | lneed) ||
 			    !(p->leaf_levels & (1u << level)))
 				return pt_fast_fail(p, sp, iova, access, res);
 			return leaf(p, sp, iova, access, res, pte, tor, shift, level);
@@ -416,7 +416,7 @@ arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint6
 		idx = VI_BIT(bpl) - 1;
 	}
 	if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & idx), &pte) ||
-	    (pte & p->lmask) != (ARM_VALID | ARM_TABLE | ARM_AF))
+	    (pte & lmask) != (ARM_VALID | ARM_TABLE | ARM_AF | lneed))
 		return pt_fast_fail(p, sp, iova, access, res);
 	return leaf(p, sp, iova, access, res, pte, tor, shift, 1);
 }
@@ -430,7 +430,14 @@ arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 	/* Between the two ranges, or in one whose walks are off: the full walk's fault. */
 	if ((r && iova < p->last[1]) || !p->levels[r])
 		return pt_fast_fail(p, sp, iova, access, res);
-	return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf);
+	/*
+	 * An unprivileged access needs EL0 access: no APTable[0] above, AP[1] in the leaf, tested
+	 * with the rest of each descriptor.
+	 */
+	if (access & VIOMMU_ACC_PRIV)
+		return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf, 0, 0);
+	return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf, ARM_AP_TABLE0,
+			     ARM_AP1);
 }
 
 static inline __attribute__((always_inline)) int
@@ -439,7 +446,7 @@ arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 {
 	if (iova > p->last[0] || !p->levels[0])
 		return pt_fast_fail(p, sp, iova, access, res);
-	return arm_fast_walk(p, sp, 0, iova, access, res, gran, levels, arm_s2_leaf);
+	return arm_fast_walk(p, sp, 0, iova, access, res, gran, levels, arm_s2_leaf, 0, 0);
 }
 
 /* Instances per stage, granule and level count (the generic one for anything else). */
