@@ -31,6 +31,15 @@ uint64_t bench_now_ns(void);
 /* Median of @n doubles (sorts the array). */
 double bench_median(double *v, size_t n);
 
+/* One timed run of a measurement: its items done, a value computed from them returned. */
+typedef uint64_t (*bench_run_fn)(void *arg);
+
+/*
+ * Median ns per item over @reps (at most 64) runs of @run(@arg), each doing @n items, after one
+ * untimed run that warms the caches.
+ */
+double bench_measure_ns(bench_run_fn run, void *arg, size_t n, int reps);
+
 /* True when a quick run was asked for (--quick): fewer repetitions, for smoke tests. */
 bool bench_quick(const struct bench_ctx *ctx);
 

@@ -91,18 +91,24 @@ static uint64_t run_phash(struct world *w, const struct keyset *k)
 	return acc;
 }
 
+struct lookups {
+	run_fn fn;
+	struct world *w;
+	const struct keyset *k;
+};
+
+static uint64_t run_lookups(void *arg)
+{
+	const struct lookups *l = arg;
+
+	return l->fn(l->w, l->k);
+}
+
 static double measure(run_fn fn, struct world *w, const struct keyset *k, int reps)
 {
-	double per[64];
+	struct lookups l = { fn, w, k };
 
-	bench_keep(fn(w, k)); /* warm caches */
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(fn(w, k));
-		per[r] = (double)(bench_now_ns() - t0) / (double)k->n;
-	}
-	return bench_median(per, (size_t)reps);
+	return bench_measure_ns(run_lookups, &l, k->n, reps);
 }
 
 static void world_free(struct world *w)

@@ -146,20 +146,28 @@ static uint64_t run_chase(void *obj, const struct viommu_iotlb_tag *t, const uin
 	return p;
 }
 
+struct lookups {
+	lookup_fn fn;
+	void *obj;
+	const struct viommu_iotlb_tag *t;
+	const uint64_t *keys;
+	size_t n;
+};
+
+static uint64_t run_lookups(void *arg)
+{
+	const struct lookups *l = arg;
+
+	return l->fn(l->obj, l->t, l->keys, l->n);
+}
+
 /* Median ns per lookup over @reps batches of @n lookups. */
 static double measure(lookup_fn fn, void *obj, const struct viommu_iotlb_tag *t,
 		      const uint64_t *keys, size_t n, int reps)
 {
-	double per[64];
+	struct lookups l = { fn, obj, t, keys, n };
 
-	fn(obj, t, keys, n); /* warm caches */
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(fn(obj, t, keys, n));
-		per[r] = (double)(bench_now_ns() - t0) / (double)n;
-	}
-	return bench_median(per, (size_t)reps);
+	return bench_measure_ns(run_lookups, &l, n, reps);
 }
 
 static void shuffle(uint64_t *v, size_t n, uint64_t *seed)

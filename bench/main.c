@@ -60,6 +60,22 @@ double bench_median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+double bench_measure_ns(bench_run_fn run, void *arg, size_t n, int reps)
+{
+	double per[64];
+
+	if (reps > 64)
+		reps = 64;
+	bench_keep(run(arg)); /* warm caches */
+	for (int r = 0; r < reps; r++) {
+		uint64_t t0 = bench_now_ns();
+
+		bench_keep(run(arg));
+		per[r] = (double)(bench_now_ns() - t0) / (double)n;
+	}
+	return bench_median(per, (size_t)(reps > 0 ? reps : 0));
+}
+
 bool bench_quick(const struct bench_ctx *ctx)
 {
 	return ctx->quick;

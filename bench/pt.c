@@ -167,6 +167,51 @@ static uint64_t plan_walks(struct viommu_pt_walker *w, const struct viommu_pt_pl
 	return acc;
 }
 
+/* The rows of one case, each a loop over the same addresses. */
+enum way { W_CHASE, W_HOST_CHASE, W_WALK, W_WALK_READ, W_WALKER, W_PLAN };
+
+struct run {
+	enum way way;
+	const struct pcase *c;
+	uint64_t root;
+	const uint8_t *mem;
+	struct viommu_flatmem *fm;
+	const struct viommu_pt_cfg *cfg;
+	const struct viommu_host_ops *read_ops; /* flatmem's without dma_map_ptr */
+	struct viommu_pt_walker *walker;
+	const struct viommu_pt_plan *plan;
+	const uint64_t *iova;
+	size_t n;
+};
+
+static uint64_t run_way(void *arg)
+{
+	const struct run *r = arg;
+
+	switch (r->way) {
+	case W_CHASE:
+		return chase(r->c, r->root, r->mem, r->iova, r->n);
+	case W_HOST_CHASE:
+		return host_chase(r->c, r->root, r->fm, r->iova, r->n);
+	case W_WALK:
+		return walks(r->cfg, viommu_flatmem_ops(), r->fm, r->iova, r->n);
+	case W_WALK_READ:
+		return walks(r->cfg, r->read_ops, r->fm, r->iova, r->n);
+	case W_WALKER:
+		return walker_walks(r->walker, r->cfg, r->iova, r->n);
+	case W_PLAN:
+		return plan_walks(r->walker, r->plan, r->iova, r->n);
+	}
+	return 0;
+}
+
+/* Median ns per walk of way @w over the run's addresses. */
+static double measure(struct run *r, enum way w, int reps)
+{
+	r->way = w;
+	return bench_measure_ns(run_way, r, r->n, reps);
+}
+
 static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 {
 	struct pool pool = { .next = 1 << 20, .end = MEM_SIZE };
@@ -181,6 +226,7 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 		map_ns, unmap_ns;
 	struct viommu_pt_walker *walker = NULL;
 	struct viommu_pt_plan *plan = NULL;
+	struct run run;
 	struct viommu_host_ops read_ops = *viommu_flatmem_ops();
 	const struct viommu_pt_cfg *cfg;
 	uint64_t root, psize = 1ull << c->gran;
@@ -221,62 +267,30 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	for (size_t i = 0; i < lookups; i++)
 		iova[i] = pages[bench_rand(&seed) % mapped] | (bench_rand(&seed) & (psize - 1));
 
-	/* Baseline first, then the walk, on the same addresses. */
-	bench_keep(chase(c, root, mem, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(chase(c, root, mem, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	chase_ns = bench_median(per, (size_t)reps);
-	bench_keep(host_chase(c, root, fm, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(host_chase(c, root, fm, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	host_ns = bench_median(per, (size_t)reps);
-	bench_keep(walks(cfg, viommu_flatmem_ops(), fm, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(walks(cfg, viommu_flatmem_ops(), fm, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	walk_ns = bench_median(per, (size_t)reps);
+	/* Baseline first, then the walks, on the same addresses. */
+	run = (struct run){ .c = c,
+			    .root = root,
+			    .mem = mem,
+			    .fm = fm,
+			    .cfg = cfg,
+			    .read_ops = &read_ops,
+			    .iova = iova,
+			    .n = lookups };
+	chase_ns = measure(&run, W_CHASE, reps);
+	host_ns = measure(&run, W_HOST_CHASE, reps);
+	walk_ns = measure(&run, W_WALK, reps);
 	/* The same walks for a host without dma_map_ptr: every entry through dma_read. */
-	bench_keep(walks(cfg, &read_ops, fm, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(walks(cfg, &read_ops, fm, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	walk_read_ns = bench_median(per, (size_t)reps);
+	walk_read_ns = measure(&run, W_WALK_READ, reps);
 	/* A walker: no host call per walk once it holds the span. */
 	if (viommu_pt_walker_create(viommu_flatmem_ops(), fm, &walker))
 		goto out_pt;
-	bench_keep(walker_walks(walker, cfg, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(walker_walks(walker, cfg, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	walker_ns = bench_median(per, (size_t)reps);
+	run.walker = walker;
+	walker_ns = measure(&run, W_WALKER, reps);
 	/* A plan: the configuration compiled once, no comparison per walk. */
 	if (viommu_pt_plan_create(cfg, &plan))
 		goto out_pt;
-	bench_keep(plan_walks(walker, plan, iova, lookups));
-	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
-
-		bench_keep(plan_walks(walker, plan, iova, lookups));
-		per[r] = (double)(bench_now_ns() - t0) / (double)lookups;
-	}
-	plan_ns = bench_median(per, (size_t)reps);
+	run.plan = plan;
+	plan_ns = measure(&run, W_PLAN, reps);
 
 	/* Unmap and map again each page of the set, one call each (fewer rounds: slow). */
 	for (int r = 0; r < map_reps; r++) {

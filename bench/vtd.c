@@ -114,26 +114,32 @@ static uint64_t run_walk(const struct viommu_pt_cfg *pc, void *fm, const uint64_
 
 enum kind { K_XLATE, K_IOTLB, K_WALK };
 
+struct ops {
+	enum kind k;
+	void *obj;
+	const void *aux;
+	const uint64_t *iova;
+	size_t n;
+};
+
+static uint64_t run_ops(void *arg)
+{
+	const struct ops *o = arg;
+
+	if (o->k == K_XLATE)
+		return run_xlate(o->obj, o->iova, o->n);
+	if (o->k == K_IOTLB)
+		return run_iotlb(o->obj, o->iova, o->n);
+	return run_walk(o->aux, o->obj, o->iova, o->n);
+}
+
 /* Median ns per operation over @reps batches. */
 static double measure(enum kind k, void *obj, const void *aux, const uint64_t *iova, size_t n,
 		      int reps)
 {
-	double per[64];
+	struct ops o = { k, obj, aux, iova, n };
 
-	for (int r = 0; r < reps + 1; r++) {
-		uint64_t t0 = bench_now_ns(), acc;
-
-		if (k == K_XLATE)
-			acc = run_xlate(obj, iova, n);
-		else if (k == K_IOTLB)
-			acc = run_iotlb(obj, iova, n);
-		else
-			acc = run_walk(aux, obj, iova, n);
-		bench_keep(acc);
-		if (r)
-			per[r - 1] = (double)(bench_now_ns() - t0) / (double)n;
-	}
-	return bench_median(per, (size_t)reps);
+	return bench_measure_ns(run_ops, &o, n, reps);
 }
 
 static int hot(struct bench_ctx *ctx, int reps, size_t n)

@@ -129,6 +129,36 @@ static inline bool viommu_iotlb__miss_unsure(const struct viommu_iotlb__hot *h, 
 	       set[2] == key || set[3] == key;
 }
 
+enum { VIOMMU_IOTLB__HIT, VIOMMU_IOTLB__MISS, VIOMMU_IOTLB__SLOW };
+
+/*
+ * The one-probe case of both lookups for the tag in @t (hash @dp), the lookup counted: HIT with
+ * the key probed in *@key and the way's output word in *@out, a final MISS (counted), or SLOW
+ * when the general lookup must answer (no inline case, a dead tag, larger pages to probe, or
+ * another tag's entry with the key).
+ */
+static inline int viommu_iotlb__probe(struct viommu_iotlb__hot *h,
+				      const struct viommu_iotlb__tagent *t, uint64_t dp,
+				      uint64_t iova, uint64_t *key, uint64_t *out)
+{
+	const uint64_t *set;
+
+	if (!h->fast_mask || !viommu_iotlb__id_live(h, t->dom, t->id))
+		return VIOMMU_IOTLB__SLOW;
+	*key = (iova & h->fast_mask) | h->fast_shift;
+	set = &h->sets[(size_t)viommu_iotlb__set(h, *key, dp) * 8];
+	*key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	/* A word with id bits 16:5 other than this tag's when no way holds the key. */
+	*out = viommu_iotlb__match4_any(set, *key,
+					(uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
+	if (*out >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5)
+		return VIOMMU_IOTLB__HIT;
+	if (viommu_iotlb__miss_unsure(h, set, *key))
+		return VIOMMU_IOTLB__SLOW;
+	h->misses++;
+	return VIOMMU_IOTLB__MISS;
+}
+
 /* The general cases of viommu_iotlb_lookup() and viommu_iotlb_lookup_ref(), once counted. */
 int viommu_iotlb__lookup_slow(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 			      uint64_t iova, struct viommu_iotlb_entry *e);
@@ -149,23 +179,14 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
 	uint64_t dp = viommu_iotlb__dp(tag), key, out;
 	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
-	const uint64_t *set;
 
 	h->lookups++;
 	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
 		goto slow;
-	if (!h->fast_mask || !viommu_iotlb__id_live(h, tag->dom, t->id))
+	switch (viommu_iotlb__probe(h, t, dp, iova, &key, &out)) {
+	case VIOMMU_IOTLB__SLOW:
 		goto slow;
-	key = (iova & h->fast_mask) | h->fast_shift;
-	set = &h->sets[(size_t)viommu_iotlb__set(h, key, dp) * 8];
-	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	/* As vi_iotlb_lookup_ref(): a word with other id bits when no way holds the key. */
-	out = viommu_iotlb__match4_any(set, key,
-				       (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
-	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5) {
-		if (viommu_iotlb__miss_unsure(h, set, key))
-			goto slow;
-		h->misses++;
+	case VIOMMU_IOTLB__MISS:
 		return VIOMMU_ENOENT;
 	}
 	e->tag = *tag;
@@ -190,24 +211,15 @@ static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, ui
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
 	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
 	uint64_t key, out;
-	const uint64_t *set;
 
 	/* Another tag took the place, or the ids ran out since the ref was taken. */
 	if (t->ref != ref)
 		return VIOMMU_ESTALE;
 	h->lookups++;
-	if (!h->fast_mask || !viommu_iotlb__id_live(h, t->dom, t->id))
+	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out)) {
+	case VIOMMU_IOTLB__SLOW:
 		goto slow;
-	key = (iova & h->fast_mask) | h->fast_shift;
-	set = &h->sets[(size_t)viommu_iotlb__set(h, key, t->dp) * 8];
-	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	/* A word with id bits 16:5 other than this tag's when no way holds the key. */
-	out = viommu_iotlb__match4_any(set, key,
-				       (uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
-	if (out >> VIOMMU_IOTLB__OUT_ID_SHIFT != t->id >> 5) {
-		if (viommu_iotlb__miss_unsure(h, set, key))
-			goto slow;
-		h->misses++;
+	case VIOMMU_IOTLB__MISS:
 		return VIOMMU_ENOENT;
 	}
 	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ~h->fast_mask);

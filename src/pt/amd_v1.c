@@ -124,8 +124,7 @@ amd_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
-	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
-	    (!(all & AMD_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & AMD_D))))
+	if ((p->flags & VIOMMU_PT_F_AD) && pt_ad_unset(access, all, pte, AMD_A, AMD_D))
 		return pt_fast_fail(p, sp, iova, access, res);
 	return pt_fast_ok(res, (pte & AMD_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  ((pte & AMD_FC) ? VIOMMU_PT_ATTR_FC : 0) |

@@ -74,6 +74,24 @@ static inline void pt_ent_fault(struct pt_ent *e, enum viommu_fault_type type, u
 }
 
 /*
+ * The input region [0, 2^@ias) (the whole space from 64 bits on): true when it holds @iova; else
+ * @g is the hole above it, and the outcome an address-size fault (input beyond the range).
+ */
+static inline bool pt_geo_below(struct pt_geo *g, unsigned int ias, uint64_t iova,
+				struct viommu_pt_walk_result *res)
+{
+	g->lo = 0;
+	g->hi = ias >= 64 ? UINT64_MAX : VI_BIT(ias) - 1;
+	if (iova <= g->hi)
+		return true;
+	g->lo = g->hi + 1;
+	g->hi = UINT64_MAX;
+	res->fault = VIOMMU_FAULT_ADDR_SIZE;
+	res->detail = VIOMMU_PT_D_INPUT_RANGE;
+	return false;
+}
+
+/*
  * Geometry of a table of 4 KiB granules and 512-entry levels over [0, 2^(12 + 9 * levels)), the
  * layout of VT-d second level (3-5 levels) and AMD v1 (1-6; mode 6 covers all 64 bits and its root
  * indexes bits 63:57). An address above the range is an address-size fault (VT-d: "address beyond
@@ -89,19 +107,7 @@ static inline bool pt_geo_radix4k(const struct viommu_pt_cfg *cfg, uint64_t iova
 	g->gran = 12;
 	g->bpl = 9;
 	g->top_bits = ias > 64 ? 7 : 9;
-	g->lo = 0;
-	if (ias >= 64) {
-		g->hi = UINT64_MAX;
-		return true;
-	}
-	g->hi = VI_BIT(ias) - 1;
-	if (iova <= g->hi)
-		return true;
-	g->lo = VI_BIT(ias);
-	g->hi = UINT64_MAX;
-	res->fault = VIOMMU_FAULT_ADDR_SIZE;
-	res->detail = VIOMMU_PT_D_INPUT_RANGE;
-	return false;
+	return pt_geo_below(g, ias, iova, res);
 }
 
 typedef bool (*pt_geo_fn)(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_geo *g,
@@ -371,7 +377,8 @@ static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t 
 
 /*
  * The part of a plan every format with one root table of 4 KiB granules and 512-entry levels
- * shares (VT-d second level, x86-64, AMD v1); @leaf_ok gives the levels a large leaf may sit at.
+ * shares (VT-d second level, x86-64, AMD v1): their fast walks are instances per level count
+ * (@fast), which know the layout; @leaf_ok gives the levels a large leaf may sit at.
  */
 static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_plan *p,
 				   pt_fast_fn fast,
@@ -409,6 +416,17 @@ static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint
 /* The fast walk of a plan without one: always the fallback. */
 int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 		 struct viommu_pt_walk_result *res);
+
+/*
+ * Accessed/dirty flags a successful @access would still make the full walk write (@a missing
+ * from an entry, whose AND is @all, or @d from leaf @pte written through): the fast walk leaves
+ * those walks to it.
+ */
+static inline bool pt_ad_unset(uint32_t access, uint64_t all, uint64_t pte, uint64_t a, uint64_t d)
+{
+	return (access & PT_PERM_RWX) &&
+	       (!(all & a) || ((access & VIOMMU_ACC_WRITE) && !(pte & d)));
+}
 
 /* A successful outcome, as pt_walk_once() leaves it. */
 static inline int pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,

@@ -23,15 +23,7 @@ static bool tce_geo(const struct viommu_pt_cfg *cfg, uint64_t iova, struct pt_ge
 	g->gran = 12;
 	g->bpl = 0;
 	g->top_bits = (uint8_t)TCE_ENTRIES_LOG2(cfg->tce_size);
-	g->lo = 0;
-	g->hi = VI_BIT(ias) - 1;
-	if (iova <= g->hi)
-		return true;
-	g->lo = VI_BIT(ias);
-	g->hi = UINT64_MAX;
-	res->fault = VIOMMU_FAULT_ADDR_SIZE;
-	res->detail = VIOMMU_PT_D_INPUT_RANGE;
-	return false;
+	return pt_geo_below(g, ias, iova, res);
 }
 
 static void tce_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, unsigned int level,
@@ -86,7 +78,6 @@ static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	p->fast = tce_fast;
 	p->root[0] = cfg->root;
-	p->levels[0] = 1;
 	p->last[0] = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
 	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
 }

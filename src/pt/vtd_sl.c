@@ -157,8 +157,7 @@ vtd_sl_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uin
 
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
-	if ((p->flags & VIOMMU_PT_F_AD) && (access & PT_PERM_RWX) &&
-	    (!(all & VTD_SL_A) || ((access & VIOMMU_ACC_WRITE) && !(pte & VTD_SL_D))))
+	if ((p->flags & VIOMMU_PT_F_AD) && pt_ad_unset(access, all, pte, VTD_SL_A, VTD_SL_D))
 		return pt_fast_fail(p, sp, iova, access, res);
 	return pt_fast_ok(res, (pte & VTD_SL_ADDR & ~mask) | (iova & mask), pte, perm, shift,
 			  (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, level);
