@@ -336,26 +336,38 @@ typedef int (*arm_leaf_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t
 			   uint32_t access, struct viommu_pt_walk_result *res, uint64_t pte,
 			   uint64_t tor, unsigned int shift, unsigned int level);
 
+_Static_assert(ARM_AP_TABLE1 >> 55 == ARM_AP2 && ARM_UXN_TABLE >> 6 == ARM_UXN &&
+		       ARM_PXN_TABLE >> 6 == ARM_PXN && ARM_AP2 >> 6 == VIOMMU_ACC_WRITE &&
+		       ARM_UXN >> 52 == VIOMMU_ACC_EXEC && ARM_PXN >> 51 == VIOMMU_ACC_EXEC,
+	       "arm_s1_leaf() lines table bits up with leaf bits and rights by shifts");
+
 static inline __attribute__((always_inline)) int
 arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	    struct viommu_pt_walk_result *res, uint64_t pte, uint64_t tor, unsigned int shift,
 	    unsigned int level)
 {
 	uint64_t mask = VI_BIT(shift) - 1;
-	uint32_t perm, deny_w, deny_x;
+	/*
+	 * Shifted down, the table bits that take rights away line up with the leaf's: APTable[1]
+	 * (62) with AP[2] (7), UXNTable and PXNTable (60, 59) with UXN and PXN (54, 53). The other
+	 * bits shifted in are not read.
+	 */
+	uint64_t w = pte | tor >> 55, x = pte | tor >> 6;
+	uint32_t deny, perm;
 
-	/* The rights each bit takes away, as the full walk's decode applies them. */
-	deny_w = ((tor & ARM_AP_TABLE1) | (pte & ARM_AP2)) != 0;
+	deny = (uint32_t)(w >> 6) & VIOMMU_ACC_WRITE;
 	if (access & VIOMMU_ACC_PRIV) {
-		deny_x = ((tor & ARM_PXN_TABLE) | (pte & ARM_PXN)) != 0 ||
-			 (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1;
+		deny |= (uint32_t)(x >> 51) & VIOMMU_ACC_EXEC;
+		/* Privileged execute-never also where EL0 can write (AP[2:1] = 0b01). */
+		if ((pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1)
+			deny |= VIOMMU_ACC_EXEC;
 	} else {
 		/* The walk found no APTable[0] above and AP[1] here (EL0 access). */
-		deny_x = ((tor & ARM_UXN_TABLE) | (pte & ARM_UXN)) != 0;
+		deny |= (uint32_t)(x >> 52) & VIOMMU_ACC_EXEC;
 	}
-	perm = PT_PERM_RWX & ~(deny_w * VIOMMU_ACC_WRITE) & ~(deny_x * VIOMMU_ACC_EXEC);
-	if (access & PT_PERM_RWX & ~perm)
+	if (access & deny)
 		return pt_fast_fail(p, sp, iova, access, res);
+	perm = PT_PERM_RWX & ~deny;
 	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm, shift,
 			  (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL, level);
 }
@@ -421,19 +433,16 @@ arm_fast_walk(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint6
 	return leaf(p, sp, iova, access, res, pte, tor, shift, 1);
 }
 
+/* Stage 1 in region @r (a constant): an unprivileged access needs EL0 access. */
 static inline __attribute__((always_inline)) int
-arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
+arm_s1_fast_r(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint64_t iova,
+	      uint32_t access, struct viommu_pt_walk_result *res, unsigned int gran,
+	      unsigned int levels)
 {
-	unsigned int r = iova > p->last[0];
-
 	/* Between the two ranges, or in one whose walks are off: the full walk's fault. */
-	if ((r && iova < p->last[1]) || !p->levels[r])
+	if (iova - p->base[r] > p->span[r])
 		return pt_fast_fail(p, sp, iova, access, res);
-	/*
-	 * An unprivileged access needs EL0 access: no APTable[0] above, AP[1] in the leaf, tested
-	 * with the rest of each descriptor.
-	 */
+	/* No APTable[0] above and AP[1] in the leaf, tested with the rest of each descriptor. */
 	if (access & VIOMMU_ACC_PRIV)
 		return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf, 0, 0);
 	return arm_fast_walk(p, sp, r, iova, access, res, gran, levels, arm_s1_leaf, ARM_AP_TABLE0,
@@ -441,10 +450,20 @@ arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 }
 
 static inline __attribute__((always_inline)) int
+arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
+{
+	/* A branch, not an index: the region's fields are then loaded without waiting for it. */
+	if (iova > p->last)
+		return arm_s1_fast_r(p, sp, 1, iova, access, res, gran, levels);
+	return arm_s1_fast_r(p, sp, 0, iova, access, res, gran, levels);
+}
+
+static inline __attribute__((always_inline)) int
 arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
 {
-	if (iova > p->last[0] || !p->levels[0])
+	if (iova > p->last || !p->levels[0])
 		return pt_fast_fail(p, sp, iova, access, res);
 	return arm_fast_walk(p, sp, 0, iova, access, res, gran, levels, arm_s2_leaf, 0, 0);
 }
@@ -508,10 +527,10 @@ static pt_fast_fn arm_fast_pick(const pt_fast_fn inst[3][5], pt_fast_fn generic,
 static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	unsigned int ias0 = 64 - cfg->tsz[0], ias1 = 64 - cfg->tsz[1];
+	uint64_t bot1 = ias1 >= 64 ? 0 : 0 - VI_BIT(ias1);
 	struct pt_geo g;
 
-	p->last[0] = ias0 >= 64 ? UINT64_MAX : VI_BIT(ias0) - 1;
-	p->last[1] = ias1 >= 64 ? 0 : 0 - VI_BIT(ias1);
+	p->last = ias0 >= 64 ? UINT64_MAX : VI_BIT(ias0) - 1;
 	p->levels[0] = p->levels[1] = 0;
 	if (!(cfg->flags & VIOMMU_PT_F_NO_TTB0)) {
 		arm_s1_geo_of(cfg->granule, ias0, &g);
@@ -522,6 +541,19 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 		arm_plan_region(cfg, p, 1, &g, cfg->root1);
 	}
 	arm_plan_common(cfg, p);
+	/*
+	 * One compare per walk: region 0 holds 0..last, region 1 bot1..UINT64_MAX. A region that
+	 * does not walk holds one input outside what selects it (no input at all when region 0 is
+	 * every input: then no walk is fast).
+	 */
+	if (!p->levels[0] && p->last == UINT64_MAX) {
+		p->fast = pt_fast_none;
+		return;
+	}
+	p->base[0] = p->levels[0] ? 0 : p->last + 1;
+	p->span[0] = p->levels[0] ? p->last : 0;
+	p->base[1] = p->levels[1] ? bot1 : 0;
+	p->span[1] = p->levels[1] ? UINT64_MAX - bot1 : p->last;
 	/* One level count for both regions (when both walk) picks an instance. */
 	p->fast = arm_s1_fast_0_0;
 	if (!p->levels[0] || !p->levels[1] || p->levels[0] == p->levels[1])
@@ -538,7 +570,7 @@ static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 		p->fast = pt_fast_none;
 		return;
 	}
-	p->last[0] = VI_BIT(64 - cfg->tsz[0]) - 1;
+	p->last = VI_BIT(64 - cfg->tsz[0]) - 1;
 	p->levels[1] = 0;
 	arm_plan_region(cfg, p, 0, &g, cfg->root);
 	arm_plan_common(cfg, p);

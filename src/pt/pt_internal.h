@@ -347,7 +347,9 @@ struct pt_plan {
 	 */
 	pt_fast_fn fast;
 	uint64_t root[2];
-	uint64_t last[2]; /* region 0: highest input address; region 1: lowest */
+	uint64_t last; /* highest input address of region 0 (above it: region 1) */
+	/* Region r walks inputs base[r]..base[r] + span[r] (Arm stage 1; off: none of its own). */
+	uint64_t base[2], span[2];
 	/* root[r], top_shift[r] and top_mask[r] give the first entry a walk reads (see walk()). */
 	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
 	uint64_t tmask, lmask; /* the bits one test of a table / leaf entry looks at */

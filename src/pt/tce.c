@@ -78,7 +78,7 @@ static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	p->fast = tce_fast;
 	p->root[0] = cfg->root;
-	p->last[0] = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
+	p->last = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
 	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
 }
 
@@ -94,7 +94,7 @@ static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, 
 	uint32_t perm;
 	uint64_t pte;
 
-	if (iova > p->last[0] || !pt_load(sp, &sp->win, p->root[0] + 8 * (iova >> 12), &pte) ||
+	if (iova > p->last || !pt_load(sp, &sp->win, p->root[0] + 8 * (iova >> 12), &pte) ||
 	    !(pte & (TCE_READ | TCE_WRITE)) || (pte & p->lrsvd))
 		return pt_fast_fail(p, sp, iova, access, res);
 	perm = (uint32_t)((pte & TCE_READ) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) |
