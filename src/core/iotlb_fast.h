@@ -42,6 +42,7 @@ struct viommu_iotlb__hot {
 	uint32_t ref_mask; /* tag table entries - 1: the place bits of a ref */
 	uint32_t ways;
 	uint32_t flush_mark; /* ids below it died in the last full flush */
+	uint32_t memo;	     /* tag table place of the last tag found by value: tried first */
 	/*
 	 * ... and below these, in that flush or later domain flushes: a full flush raises them
 	 * all (a fixed 1 KiB), so that a hit compares with one mark instead of two.
@@ -177,13 +178,18 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 				  uint64_t iova, struct viommu_iotlb_entry *e)
 {
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
-	uint64_t dp = viommu_iotlb__dp(tag), key, out;
-	const struct viommu_iotlb__tagent *t = &h->tags[viommu_iotlb__tag_bucket(h, dp, tag->sid)];
+	const struct viommu_iotlb__tagent *t = &h->tags[h->memo];
+	uint64_t key, out;
 
 	h->lookups++;
-	if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
-		goto slow;
-	switch (viommu_iotlb__probe(h, t, dp, iova, &key, &out)) {
+	/* Lookups come in runs of one tag (a device's burst): the last one found needs no hash. */
+	if (__builtin_expect(!viommu_iotlb__tag_eq(t, tag), 0)) {
+		t = &h->tags[viommu_iotlb__tag_bucket(h, viommu_iotlb__dp(tag), tag->sid)];
+		if (!viommu_iotlb__tag_eq(t, tag) && !viommu_iotlb__tag_eq(++t, tag))
+			goto slow;
+		h->memo = (uint32_t)(t - h->tags);
+	}
+	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out)) {
 	case VIOMMU_IOTLB__SLOW:
 		goto slow;
 	case VIOMMU_IOTLB__MISS:
