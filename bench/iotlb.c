@@ -6,10 +6,11 @@
  * once for the tag (viommu_iotlb_lookup_ref()), as a model keeping it in its context cache does;
  * iotlb-ref-batch8/N the same addresses 8 at a time (viommu_iotlb_lookup_ref_batch()).
  *
- * Two memory floors over a buffer as large as the IOTLB's table (16 bytes per entry of capacity)
- * bound what any one-line-per-hit layout can do here: one random line per request, requests
- * independent (what a lookup loop can overlap at best), and a pointer chase (one memory latency
- * per step, nothing overlapped).
+ * Three memory floors over a buffer as large as the IOTLB's table (16 bytes per entry of
+ * capacity) bound what any one-line-per-hit layout can do here: one random line per request,
+ * requests independent (what a lookup loop can overlap at best); the same behind a function call
+ * that matches four ways of the line (what a per-call lookup can do at best); and a pointer chase
+ * (one memory latency per step, nothing overlapped).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,41 @@ static uint64_t run_line(void *obj, const struct viommu_iotlb_tag *t, const uint
 
 		acc += f->buf[((x >> 32) & (f->lines - 1)) * 8 + 1];
 	}
+	return acc;
+}
+
+/*
+ * The least a lookup behind a call does: hash the request to a line and take the word of the
+ * way whose key matches (as a set-associative cache's match does), nothing else.
+ */
+__attribute__((noinline)) static uint64_t floor_match(const struct floor *f, uint64_t key)
+{
+	uint64_t x = (key >> 12) * 0x9e3779b97f4a7c15ull, out = 0;
+	const uint64_t *s = &f->buf[((x >> 32) & (f->lines - 1)) * 8];
+
+	/* Conditional moves, as a lookup must (which way matches is random): no branch to predict. */
+	for (int w = 0; w < 4; w++) {
+#if defined(__x86_64__)
+		__asm__("cmpq %[k], %[s]\n\tcmoveq %[o], %[out]"
+			: [out] "+r"(out)
+			: [k] "r"(key), [s] "m"(s[w]), [o] "m"(s[4 + w])
+			: "cc");
+#else
+		out = s[w] == key ? s[4 + w] : out;
+#endif
+	}
+	return out;
+}
+
+static uint64_t run_call(void *obj, const struct viommu_iotlb_tag *t, const uint64_t *keys,
+			 size_t n)
+{
+	const struct floor *f = obj;
+	uint64_t acc = 0;
+
+	(void)t;
+	for (size_t i = 0; i < n; i++)
+		acc += floor_match(f, keys[i]);
 	return acc;
 }
 
@@ -293,6 +329,9 @@ static int one_size(struct bench_ctx *ctx, uint32_t n)
 	}
 	snprintf(fl, sizeof(fl), "floor-line/%u", n);
 	bench_report(ctx, fl, "hit_ns", measure(run_line, &floor, &tag, hits, lookups, reps), "ns",
+		     NULL);
+	snprintf(fl, sizeof(fl), "floor-call/%u", n);
+	bench_report(ctx, fl, "hit_ns", measure(run_call, &floor, &tag, hits, lookups, reps), "ns",
 		     NULL);
 	snprintf(fl, sizeof(fl), "floor-chase/%u", n);
 	bench_report(ctx, fl, "hit_ns", measure(run_chase, &floor, &tag, hits, lookups, reps), "ns",
