@@ -262,15 +262,20 @@ void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 }
 
 /* The live tag table entry for @tag, or NULL. */
-static struct viommu_iotlb__tagent *tag_find(const struct viommu_iotlb *tlb,
+static struct viommu_iotlb__tagent *tag_find(struct viommu_iotlb *tlb,
 					     const struct viommu_iotlb_tag *tag)
 {
-	struct viommu_iotlb__tagent *t =
-		&tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
+	struct viommu_iotlb__tagent *t = &tlb->h.tags[tlb->h.memo];
 
+	/* The last tag found first, as the inline lookup does: a miss inserts under it next. */
+	if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t))
+		return t;
+	t = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, viommu_iotlb__dp(tag), tag->sid)];
 	for (int i = 0; i < 2; i++, t++) {
-		if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t))
+		if (viommu_iotlb__tag_eq(t, tag) && tag_live(tlb, t)) {
+			tlb->h.memo = (uint32_t)(t - tlb->h.tags);
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -310,6 +315,7 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 					    .id = tlb->next_id++,
 					    .dp = dp,
 					    .ref = ref };
+	tlb->h.memo = (uint32_t)place;
 	return t;
 }
 
