@@ -159,7 +159,7 @@ static void count(struct viommu_iotlb *tlb, uint64_t key)
 	tlb->shift_count[shift]++;
 	if (key & KEY_NONLEAF)
 		tlb->table_shifts |= 1ull << shift;
-	else
+	else if (!(tlb->h.leaf_shifts & (1ull << shift)))
 		set_leaf_shifts(tlb, tlb->h.leaf_shifts | 1ull << shift);
 }
 
