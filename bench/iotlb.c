@@ -18,6 +18,7 @@
 #include <viommu/iotlb.h>
 
 #include "bench.h"
+#include "core/iotlb_fast.h"
 
 struct lin_ent {
 	struct viommu_iotlb_tag tag;
@@ -119,6 +120,14 @@ struct floor {
 	size_t lines;
 };
 
+/* The line of @f a request for @key goes to (any hash spreading pages over lines will do). */
+static const uint64_t *floor_line(const struct floor *f, uint64_t key)
+{
+	uint64_t x = (key >> 12) * 0x9e3779b97f4a7c15ull;
+
+	return &f->buf[((x >> 32) & (f->lines - 1)) * 8];
+}
+
 static uint64_t run_line(void *obj, const struct viommu_iotlb_tag *t, const uint64_t *keys,
 			 size_t n)
 {
@@ -126,35 +135,18 @@ static uint64_t run_line(void *obj, const struct viommu_iotlb_tag *t, const uint
 	uint64_t acc = 0;
 
 	(void)t;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t x = (keys[i] >> 12) * 0x9e3779b97f4a7c15ull;
-
-		acc += f->buf[((x >> 32) & (f->lines - 1)) * 8 + 1];
-	}
+	for (size_t i = 0; i < n; i++)
+		acc += floor_line(f, keys[i])[1];
 	return acc;
 }
 
 /*
- * The least a lookup behind a call does: hash the request to a line and take the word of the
- * way whose key matches (as a set-associative cache's match does), nothing else.
+ * The least a lookup behind a call does: the request's line and the IOTLB's own four-way match
+ * over it (conditional moves), nothing else.
  */
 __attribute__((noinline)) static uint64_t floor_match(const struct floor *f, uint64_t key)
 {
-	uint64_t x = (key >> 12) * 0x9e3779b97f4a7c15ull, out = 0;
-	const uint64_t *s = &f->buf[((x >> 32) & (f->lines - 1)) * 8];
-
-	/* Conditional moves, as a lookup must (which way matches is random): no branch to predict. */
-	for (int w = 0; w < 4; w++) {
-#if defined(__x86_64__)
-		__asm__("cmpq %[k], %[s]\n\tcmoveq %[o], %[out]"
-			: [out] "+r"(out)
-			: [k] "r"(key), [s] "m"(s[w]), [o] "m"(s[4 + w])
-			: "cc");
-#else
-		out = s[w] == key ? s[4 + w] : out;
-#endif
-	}
-	return out;
+	return viommu_iotlb__match4_any(floor_line(f, key), key, 0);
 }
 
 static uint64_t run_call(void *obj, const struct viommu_iotlb_tag *t, const uint64_t *keys,
