@@ -338,8 +338,9 @@ typedef int (*arm_leaf_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t
 
 _Static_assert(ARM_AP_TABLE1 >> 55 == ARM_AP2 && ARM_UXN_TABLE >> 6 == ARM_UXN &&
 		       ARM_PXN_TABLE >> 6 == ARM_PXN && ARM_AP2 >> 6 == VIOMMU_ACC_WRITE &&
-		       ARM_UXN >> 52 == VIOMMU_ACC_EXEC && ARM_PXN >> 51 == VIOMMU_ACC_EXEC,
-	       "arm_s1_leaf() lines table bits up with leaf bits and rights by shifts");
+		       ARM_UXN >> 52 == VIOMMU_ACC_EXEC && ARM_PXN >> 51 == VIOMMU_ACC_EXEC &&
+		       ARM_NG >> 8 == VIOMMU_PT_ATTR_GLOBAL,
+	       "arm_s1_leaf() turns descriptor bits into rights and attributes by shifts");
 
 static inline __attribute__((always_inline)) int
 arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
@@ -368,8 +369,8 @@ arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t
 	if (access & deny)
 		return pt_fast_fail(p, sp, iova, access, res);
 	perm = PT_PERM_RWX & ~deny;
-	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm, shift,
-			  (pte & ARM_NG) ? 0 : VIOMMU_PT_ATTR_GLOBAL, level);
+	return pt_fast_ok(res, (pte & VI_GENMASK(51, shift)) | (iova & mask), pte, perm, shift,
+			  (uint32_t)(~pte >> 8) & VIOMMU_PT_ATTR_GLOBAL, level);
 }
 
 static inline __attribute__((always_inline)) int
@@ -389,7 +390,8 @@ arm_s2_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t
 		perm |= VIOMMU_ACC_EXEC;
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
-	return pt_fast_ok(res, (pte & p->addr & ~mask) | (iova & mask), pte, perm, shift, 0, level);
+	return pt_fast_ok(res, (pte & VI_GENMASK(51, shift)) | (iova & mask), pte, perm, shift, 0,
+			  level);
 }
 
 /*
