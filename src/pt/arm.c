@@ -312,7 +312,6 @@ static void arm_plan_region(const struct viommu_pt_cfg *cfg, struct pt_plan *p, 
 {
 	p->root[r] = root;
 	p->levels[r] = (root & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) ? 0 : g->levels;
-	p->top_shift[r] = (uint8_t)pt_lvl_shift(g, g->levels);
 	p->top_mask[r] = (uint32_t)VI_BIT(g->top_bits) - 1;
 }
 
@@ -320,8 +319,6 @@ static void arm_plan_common(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 {
 	p->flags = cfg->flags;
 	p->gran = cfg->granule;
-	p->bpl = (uint8_t)(cfg->granule - 3);
-	p->addr = VI_GENMASK(51, cfg->granule);
 	p->trsvd = pt_above_oas(pt_oas(cfg, ARM_MAX_OAS));
 	/* Table (or page) descriptor, address inside the output size; a page also with AF. */
 	p->tmask = p->trsvd | ARM_VALID | ARM_TABLE;

@@ -350,15 +350,13 @@ struct pt_plan {
 	uint64_t last; /* highest input address of region 0 (above it: region 1) */
 	/* Region r walks inputs base[r]..base[r] + span[r] (Arm stage 1; off: none of its own). */
 	uint64_t base[2], span[2];
-	/* root[r], top_shift[r] and top_mask[r] give the first entry a walk reads (see walk()). */
+	/* root[r] and top_mask[r] give the first entry a walk reads (its shift: the level count). */
 	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
 	uint64_t tmask, lmask; /* the bits one test of a table / leaf entry looks at */
-	uint64_t addr;	       /* the address field of an entry */
 	uint32_t flags;	       /* cfg->flags */
 	uint8_t levels[2];     /* level of the root table; 0: the region translates nothing */
-	uint8_t top_shift[2];  /* input bit the root table's index starts at */
 	uint32_t top_mask[2];  /* root index mask (concatenated tables included) */
-	uint8_t gran, bpl;     /* log2 granule, index bits per level below the root */
+	uint8_t gran;	       /* log2 granule (Arm's instance for any granule) */
 	uint8_t leaf_levels;   /* bit L: a leaf above level 1 (superpage, block) may sit at L */
 };
 
@@ -389,8 +387,6 @@ static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_pl
 	p->fast = fast;
 	p->root[0] = cfg->root;
 	p->levels[0] = cfg->levels;
-	p->top_shift[0] = (uint8_t)(12 + 9 * (cfg->levels - 1));
-
 	p->flags = cfg->flags;
 	p->leaf_levels = 0;
 	for (unsigned int l = 2; l <= cfg->levels; l++)
