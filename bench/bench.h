@@ -40,6 +40,20 @@ typedef uint64_t (*bench_run_fn)(void *arg);
  */
 double bench_measure_ns(bench_run_fn run, void *arg, size_t n, int reps);
 
+/* One timed run of way @way of a measurement that compares several ways of doing the same items. */
+typedef uint64_t (*bench_way_fn)(void *arg, unsigned int way);
+
+#define BENCH_MAX_WAYS 16
+
+/*
+ * bench_measure_ns() for ways 0..@nways-1 (at most BENCH_MAX_WAYS) of the same items, with the
+ * runs interleaved (each repetition times every way once, right after an untimed run of the same
+ * way), so that a busy spell of the machine falls on all of them alike and their ratios hold;
+ * the median ns per item of way w in @ns[w].
+ */
+void bench_measure_ways_ns(bench_way_fn run, void *arg, unsigned int nways, size_t n, int reps,
+			   double *ns);
+
 /* True when a quick run was asked for (--quick): fewer repetitions, for smoke tests. */
 bool bench_quick(const struct bench_ctx *ctx);
 

@@ -60,20 +60,51 @@ double bench_median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-double bench_measure_ns(bench_run_fn run, void *arg, size_t n, int reps)
+void bench_measure_ways_ns(bench_way_fn run, void *arg, unsigned int nways, size_t n, int reps,
+			   double *ns)
 {
-	double per[64];
+	double per[BENCH_MAX_WAYS][64];
 
 	if (reps > 64)
 		reps = 64;
-	bench_keep(run(arg)); /* warm caches */
+	if (nways > BENCH_MAX_WAYS)
+		nways = BENCH_MAX_WAYS;
 	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
+		for (unsigned int w = 0; w < nways; w++) {
+			uint64_t t0;
 
-		bench_keep(run(arg));
-		per[r] = (double)(bench_now_ns() - t0) / (double)n;
+			/* Untimed first: what the way before left in the caches is not its cost. */
+			if (r == 0 || nways > 1)
+				bench_keep(run(arg, w));
+			t0 = bench_now_ns();
+			bench_keep(run(arg, w));
+			per[w][r] = (double)(bench_now_ns() - t0) / (double)n;
+		}
 	}
-	return bench_median(per, (size_t)(reps > 0 ? reps : 0));
+	for (unsigned int w = 0; w < nways; w++)
+		ns[w] = bench_median(per[w], (size_t)(reps > 0 ? reps : 0));
+}
+
+struct one_way {
+	bench_run_fn run;
+	void *arg;
+};
+
+static uint64_t run_one_way(void *arg, unsigned int way)
+{
+	const struct one_way *o = arg;
+
+	(void)way;
+	return o->run(o->arg);
+}
+
+double bench_measure_ns(bench_run_fn run, void *arg, size_t n, int reps)
+{
+	struct one_way o = { run, arg };
+	double ns;
+
+	bench_measure_ways_ns(run_one_way, &o, 1, n, reps, &ns);
+	return ns;
 }
 
 bool bench_quick(const struct bench_ctx *ctx)

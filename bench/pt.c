@@ -168,10 +168,9 @@ static uint64_t plan_walks(struct viommu_pt_walker *w, const struct viommu_pt_pl
 }
 
 /* The rows of one case, each a loop over the same addresses. */
-enum way { W_CHASE, W_HOST_CHASE, W_WALK, W_WALK_READ, W_WALKER, W_PLAN };
+enum way { W_CHASE, W_HOST_CHASE, W_WALK, W_WALK_READ, W_WALKER, W_PLAN, W_NWAYS };
 
 struct run {
-	enum way way;
 	const struct pcase *c;
 	uint64_t root;
 	const uint8_t *mem;
@@ -184,11 +183,11 @@ struct run {
 	size_t n;
 };
 
-static uint64_t run_way(void *arg)
+static uint64_t run_way(void *arg, unsigned int way)
 {
 	const struct run *r = arg;
 
-	switch (r->way) {
+	switch ((enum way)way) {
 	case W_CHASE:
 		return chase(r->c, r->root, r->mem, r->iova, r->n);
 	case W_HOST_CHASE:
@@ -201,15 +200,10 @@ static uint64_t run_way(void *arg)
 		return walker_walks(r->walker, r->cfg, r->iova, r->n);
 	case W_PLAN:
 		return plan_walks(r->walker, r->plan, r->iova, r->n);
+	case W_NWAYS:
+		break;
 	}
 	return 0;
-}
-
-/* Median ns per walk of way @w over the run's addresses. */
-static double measure(struct run *r, enum way w, int reps)
-{
-	r->way = w;
-	return bench_measure_ns(run_way, r, r->n, reps);
 }
 
 static int one_case(struct bench_ctx *ctx, const struct pcase *c)
@@ -222,8 +216,7 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	uint64_t *pages = malloc(sizeof(uint64_t) * NPAGES);
 	uint64_t *iova = malloc(sizeof(uint64_t) * lookups);
 	uint64_t seed = 0x9e7a11 + c->levels;
-	double per[64], per_map[64], chase_ns, host_ns, walk_ns, walk_read_ns, walker_ns, plan_ns,
-		map_ns, unmap_ns;
+	double per[64], per_map[64], ns[W_NWAYS], map_ns, unmap_ns;
 	struct viommu_pt_walker *walker = NULL;
 	struct viommu_pt_plan *plan = NULL;
 	struct run run;
@@ -267,30 +260,25 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	for (size_t i = 0; i < lookups; i++)
 		iova[i] = pages[bench_rand(&seed) % mapped] | (bench_rand(&seed) & (psize - 1));
 
-	/* Baseline first, then the walks, on the same addresses. */
+	/*
+	 * The baseline and the walks on the same addresses, their runs interleaved: the walker
+	 * (no host call per walk once it holds the span) and the plan (the configuration compiled
+	 * once, no comparison per walk) besides the one-call walks, with and without dma_map_ptr.
+	 */
+	if (viommu_pt_walker_create(viommu_flatmem_ops(), fm, &walker) ||
+	    viommu_pt_plan_create(cfg, &plan))
+		goto out_pt;
 	run = (struct run){ .c = c,
 			    .root = root,
 			    .mem = mem,
 			    .fm = fm,
 			    .cfg = cfg,
 			    .read_ops = &read_ops,
+			    .walker = walker,
+			    .plan = plan,
 			    .iova = iova,
 			    .n = lookups };
-	chase_ns = measure(&run, W_CHASE, reps);
-	host_ns = measure(&run, W_HOST_CHASE, reps);
-	walk_ns = measure(&run, W_WALK, reps);
-	/* The same walks for a host without dma_map_ptr: every entry through dma_read. */
-	walk_read_ns = measure(&run, W_WALK_READ, reps);
-	/* A walker: no host call per walk once it holds the span. */
-	if (viommu_pt_walker_create(viommu_flatmem_ops(), fm, &walker))
-		goto out_pt;
-	run.walker = walker;
-	walker_ns = measure(&run, W_WALKER, reps);
-	/* A plan: the configuration compiled once, no comparison per walk. */
-	if (viommu_pt_plan_create(cfg, &plan))
-		goto out_pt;
-	run.plan = plan;
-	plan_ns = measure(&run, W_PLAN, reps);
+	bench_measure_ways_ns(run_way, &run, W_NWAYS, lookups, reps, ns);
 
 	/* Unmap and map again each page of the set, one call each (fewer rounds: slow). */
 	for (int r = 0; r < map_reps; r++) {
@@ -313,15 +301,15 @@ static int one_case(struct bench_ctx *ctx, const struct pcase *c)
 	snprintf(base, sizeof(base), "load-chase/%s", c->name);
 	snprintf(name, sizeof(name), "%s", c->name);
 	snprintf(host, sizeof(host), "host-read-chase/%s", c->name);
-	bench_report(ctx, base, "walk_ns", chase_ns, "ns", NULL);
-	bench_report(ctx, host, "walk_ns", host_ns, "ns", base);
-	bench_report(ctx, name, "walk_ns", walk_ns, "ns", base);
+	bench_report(ctx, base, "walk_ns", ns[W_CHASE], "ns", NULL);
+	bench_report(ctx, host, "walk_ns", ns[W_HOST_CHASE], "ns", base);
+	bench_report(ctx, name, "walk_ns", ns[W_WALK], "ns", base);
 	snprintf(rname, sizeof(rname), "%s/dma-read", c->name);
-	bench_report(ctx, rname, "walk_ns", walk_read_ns, "ns", base);
+	bench_report(ctx, rname, "walk_ns", ns[W_WALK_READ], "ns", base);
 	snprintf(rname, sizeof(rname), "%s/walker", c->name);
-	bench_report(ctx, rname, "walk_ns", walker_ns, "ns", base);
+	bench_report(ctx, rname, "walk_ns", ns[W_WALKER], "ns", base);
 	snprintf(rname, sizeof(rname), "%s/plan", c->name);
-	bench_report(ctx, rname, "walk_ns", plan_ns, "ns", base);
+	bench_report(ctx, rname, "walk_ns", ns[W_PLAN], "ns", base);
 	bench_report(ctx, name, "map_page_ns", map_ns, "ns", NULL);
 	bench_report(ctx, name, "unmap_page_ns", unmap_ns, "ns", NULL);
 	ret = 0;

@@ -820,6 +820,18 @@ static void test_arm_s1(void **state)
 	expect_fault(&c, iova, U | W, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_WRITE, 1);
 	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | (1ull << 60));
 	expect_fault(&c, iova, U | X, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_EXEC, 1);
+	/* Allowed accesses under them get the rest of the rights (the OR over every table). */
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | (1ull << 62));
+	expect_ok(&c, iova, U | R, 0xabc678, 12, R | X);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | (1ull << 60));
+	expect_ok(&c, iova, U | R | W, 0xabc678, 12, R | W);
+	expect_ok(&c, iova, K | R | W, 0xabc678, 12, R | W);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000 | D_TABLE | (1ull << 59));
+	expect_ok(&c, iova, U | X, 0xabc678, 12, R | W | X);
+	put(0x2000 + 8 * ix(iova, 1), 0xabc000 | D_PAGE | D_AF);
+	expect_ok(&c, iova, K | R, 0xabc678, 12, R | W);
+	put(0x3000 + 8 * ix(iova, 2), 0x2000 | D_TABLE | (1ull << 62));
+	expect_ok(&c, iova, K | R, 0xabc678, 12, R);
 	put_chain(e, 3);
 
 	/* Access flag: a fault, or set by the walk with HA. */

@@ -333,9 +333,11 @@ typedef int (*arm_leaf_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t
 			   uint32_t access, struct viommu_pt_walk_result *res, uint64_t pte,
 			   uint64_t tor, unsigned int shift, unsigned int level);
 
-_Static_assert(ARM_AP_TABLE1 >> 55 == ARM_AP2 && ARM_UXN_TABLE >> 6 == ARM_UXN &&
-		       ARM_PXN_TABLE >> 6 == ARM_PXN && ARM_AP2 >> 6 == VIOMMU_ACC_WRITE &&
-		       ARM_UXN >> 52 == VIOMMU_ACC_EXEC && ARM_PXN >> 51 == VIOMMU_ACC_EXEC &&
+_Static_assert(ARM_AP2 >> 6 == VIOMMU_ACC_WRITE && ARM_UXN >> 52 == VIOMMU_ACC_EXEC &&
+		       ARM_PXN >> 51 == VIOMMU_ACC_EXEC &&
+		       ARM_AP_TABLE1 >> 61 == VIOMMU_ACC_WRITE &&
+		       ARM_UXN_TABLE >> 58 == VIOMMU_ACC_EXEC &&
+		       ARM_PXN_TABLE >> 57 == VIOMMU_ACC_EXEC &&
 		       ARM_NG >> 8 == VIOMMU_PT_ATTR_GLOBAL,
 	       "arm_s1_leaf() turns descriptor bits into rights and attributes by shifts");
 
@@ -345,23 +347,28 @@ arm_s1_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t
 	    unsigned int level)
 {
 	uint64_t mask = VI_BIT(shift) - 1;
-	/*
-	 * Shifted down, the table bits that take rights away line up with the leaf's: APTable[1]
-	 * (62) with AP[2] (7), UXNTable and PXNTable (60, 59) with UXN and PXN (54, 53). The other
-	 * bits shifted in are not read.
-	 */
-	uint64_t w = pte | tor >> 55, x = pte | tor >> 6;
 	uint32_t deny, perm;
 
-	deny = (uint32_t)(w >> 6) & VIOMMU_ACC_WRITE;
+	/*
+	 * The leaf's AP[2] and UXN or PXN, shifted onto the rights they take away; the tables'
+	 * APTable[1] and UXNTable or PXNTable the same way, in a branch of their own (tables
+	 * written by an IOMMU driver rarely set them: the common walk does not pay for them).
+	 */
+	deny = (uint32_t)(pte >> 6) & VIOMMU_ACC_WRITE;
 	if (access & VIOMMU_ACC_PRIV) {
-		deny |= (uint32_t)(x >> 51) & VIOMMU_ACC_EXEC;
+		deny |= (uint32_t)(pte >> 51) & VIOMMU_ACC_EXEC;
 		/* Privileged execute-never also where EL0 can write (AP[2:1] = 0b01). */
 		if ((pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1)
 			deny |= VIOMMU_ACC_EXEC;
+		if (__builtin_expect(tor & (ARM_AP_TABLE1 | ARM_PXN_TABLE), 0))
+			deny |= ((uint32_t)(tor >> 61) & VIOMMU_ACC_WRITE) |
+				((uint32_t)(tor >> 57) & VIOMMU_ACC_EXEC);
 	} else {
 		/* The walk found no APTable[0] above and AP[1] here (EL0 access). */
-		deny |= (uint32_t)(x >> 52) & VIOMMU_ACC_EXEC;
+		deny |= (uint32_t)(pte >> 52) & VIOMMU_ACC_EXEC;
+		if (__builtin_expect(tor & (ARM_AP_TABLE1 | ARM_UXN_TABLE), 0))
+			deny |= ((uint32_t)(tor >> 61) & VIOMMU_ACC_WRITE) |
+				((uint32_t)(tor >> 58) & VIOMMU_ACC_EXEC);
 	}
 	if (access & deny)
 		return pt_fast_fail(p, sp, iova, access, res);
@@ -448,6 +455,15 @@ arm_s1_fast_r(const struct pt_plan *p, struct pt_span *sp, unsigned int r, uint6
 			     ARM_AP1);
 }
 
+/* Stage 1 with one region walking, which the plan holds as region 0 (TTB0 or TTB1). */
+static inline __attribute__((always_inline)) int
+arm_s1one_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		 struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
+{
+	return arm_s1_fast_r(p, sp, 0, iova, access, res, gran, levels);
+}
+
+/* Stage 1 with both regions walking. */
 static inline __attribute__((always_inline)) int
 arm_s1_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 	      struct viommu_pt_walk_result *res, unsigned int gran, unsigned int levels)
@@ -467,52 +483,42 @@ arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 	return arm_fast_walk(p, sp, 0, iova, access, res, gran, levels, arm_s2_leaf, 0, 0);
 }
 
-/* Instances per stage, granule and level count (the generic one for anything else). */
-#define ARM_FAST(st, g, n)                                                                \
-	static int arm_##st##_fast_##g##_##n(const struct pt_plan *p, struct pt_span *sp, \
-					     uint64_t iova, uint32_t access,              \
-					     struct viommu_pt_walk_result *res)           \
-	{                                                                                 \
-		return arm_##st##_fast_n(p, sp, iova, access, res, g, n);                 \
+/*
+ * Instances per kind (s1: stage 1 with both regions, s1one: stage 1 with one, s2: stage 2),
+ * granule and level count, and the generic one (0, 0) for anything else.
+ */
+#define ARM_FAST(k, g, n)                                                                \
+	static int arm_##k##_fast_##g##_##n(const struct pt_plan *p, struct pt_span *sp, \
+					    uint64_t iova, uint32_t access,              \
+					    struct viommu_pt_walk_result *res)           \
+	{                                                                                \
+		return arm_##k##_fast_n(p, sp, iova, access, res, g, n);                 \
 	}
-/* By granule (4K, 16K, 64K) and level count: the instances above. */
-#define ARM_FAST_TABLE(st)                                                                        \
-	{                                                                                         \
-		{ NULL, arm_##st##_fast_12_1, arm_##st##_fast_12_2, arm_##st##_fast_12_3,         \
-		  arm_##st##_fast_12_4 },                                                         \
-			{ NULL, arm_##st##_fast_14_1, arm_##st##_fast_14_2, arm_##st##_fast_14_3, \
-			  arm_##st##_fast_14_4 },                                                 \
-			{ NULL, arm_##st##_fast_16_1, arm_##st##_fast_16_2, arm_##st##_fast_16_3, \
-			  NULL },                                                                 \
-	}
+#define ARM_FAST_ALL(k)                                                                        \
+	ARM_FAST(k, 0, 0)                                                                      \
+	ARM_FAST(k, 12, 1)                                                                     \
+	ARM_FAST(k, 12, 2)                                                                     \
+	ARM_FAST(k, 12, 3)                                                                     \
+	ARM_FAST(k, 12, 4)                                                                     \
+	ARM_FAST(k, 14, 1)                                                                     \
+	ARM_FAST(k, 14, 2)                                                                     \
+	ARM_FAST(k, 14, 3)                                                                     \
+	ARM_FAST(k, 14, 4)                                                                     \
+	ARM_FAST(k, 16, 1)                                                                     \
+	ARM_FAST(k, 16, 2)                                                                     \
+	ARM_FAST(k, 16, 3)                                                                     \
+	/* By granule (4K, 16K, 64K) and level count. */                                       \
+	static const pt_fast_fn arm_##k##_fast[3][5] = {                                       \
+		{ NULL, arm_##k##_fast_12_1, arm_##k##_fast_12_2, arm_##k##_fast_12_3,         \
+		  arm_##k##_fast_12_4 },                                                       \
+		{ NULL, arm_##k##_fast_14_1, arm_##k##_fast_14_2, arm_##k##_fast_14_3,         \
+		  arm_##k##_fast_14_4 },                                                       \
+		{ NULL, arm_##k##_fast_16_1, arm_##k##_fast_16_2, arm_##k##_fast_16_3, NULL }, \
+	};
 
-ARM_FAST(s1, 0, 0)
-ARM_FAST(s1, 12, 1)
-ARM_FAST(s1, 12, 2)
-ARM_FAST(s1, 12, 3)
-ARM_FAST(s1, 12, 4)
-ARM_FAST(s1, 14, 1)
-ARM_FAST(s1, 14, 2)
-ARM_FAST(s1, 14, 3)
-ARM_FAST(s1, 14, 4)
-ARM_FAST(s1, 16, 1)
-ARM_FAST(s1, 16, 2)
-ARM_FAST(s1, 16, 3)
-ARM_FAST(s2, 0, 0)
-ARM_FAST(s2, 12, 1)
-ARM_FAST(s2, 12, 2)
-ARM_FAST(s2, 12, 3)
-ARM_FAST(s2, 12, 4)
-ARM_FAST(s2, 14, 1)
-ARM_FAST(s2, 14, 2)
-ARM_FAST(s2, 14, 3)
-ARM_FAST(s2, 14, 4)
-ARM_FAST(s2, 16, 1)
-ARM_FAST(s2, 16, 2)
-ARM_FAST(s2, 16, 3)
-
-static const pt_fast_fn arm_s1_fast[3][5] = ARM_FAST_TABLE(s1);
-static const pt_fast_fn arm_s2_fast[3][5] = ARM_FAST_TABLE(s2);
+ARM_FAST_ALL(s1)
+ARM_FAST_ALL(s1one)
+ARM_FAST_ALL(s2)
 
 /* The instance for @levels levels of @gran, else the generic one. */
 static pt_fast_fn arm_fast_pick(const pt_fast_fn inst[3][5], pt_fast_fn generic, unsigned int gran,
@@ -553,11 +559,27 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->span[0] = p->levels[0] ? p->last : 0;
 	p->base[1] = p->levels[1] ? bot1 : 0;
 	p->span[1] = p->levels[1] ? UINT64_MAX - bot1 : p->last;
-	/* One level count for both regions (when both walk) picks an instance. */
-	p->fast = arm_s1_fast_0_0;
-	if (!p->levels[0] || !p->levels[1] || p->levels[0] == p->levels[1])
-		p->fast = arm_fast_pick(arm_s1_fast, arm_s1_fast_0_0, cfg->granule,
-					p->levels[0] | p->levels[1]);
+	if (p->levels[0] && p->levels[1]) {
+		/* One level count for both regions picks an instance. */
+		p->fast = p->levels[0] != p->levels[1] ? arm_s1_fast_0_0 :
+							 arm_fast_pick(arm_s1_fast, arm_s1_fast_0_0,
+								       cfg->granule, p->levels[0]);
+		return;
+	}
+	/*
+	 * One region walks (an SMMU context with EPD1 set, say): region 0 holds it, and its range
+	 * check is all the selection a walk needs.
+	 */
+	if (p->levels[1]) {
+		p->root[0] = p->root[1];
+		p->levels[0] = p->levels[1];
+		p->top_mask[0] = p->top_mask[1];
+		p->base[0] = p->base[1];
+		p->span[0] = p->span[1];
+	}
+	p->fast = p->levels[0] ? arm_fast_pick(arm_s1one_fast, arm_s1one_fast_0_0, cfg->granule,
+					       p->levels[0]) :
+				 pt_fast_none;
 }
 
 static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)

@@ -334,7 +334,8 @@ struct pt_span {
 
 /*
  * Each format reads the fields it needs; what they hold is the format's (see its plan()). Radix
- * layouts use region 0 only; Arm stage 1 region 0 for TTB0 and 1 for TTB1.
+ * layouts use region 0 only; Arm stage 1 region 0 for TTB0 and 1 for TTB1 when both walk, else
+ * region 0 for the one that does.
  */
 struct pt_plan {
 	struct viommu_pt_cfg cfg; /* the configuration compiled (the walker's cache key) */
@@ -363,12 +364,15 @@ struct pt_plan {
 /*
  * Load the entry at guest @gpa through @w, a copy of @sp->win in locals (the entry loads are
  * atomic, after which the compiler would load again anything it reads through a pointer):
- * false, with the address in @sp->miss, when the span does not hold it.
+ * false, with the address in @sp->miss, when the span does not hold it. @gpa is 8-byte aligned
+ * (see PT_SPAN_NO_MISS) and so is @w->bias (a span is only used when it is), so the load is one
+ * aligned load from base plus index.
  */
 static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t gpa, uint64_t *pte)
 {
 	if (__builtin_expect(gpa - w->lo <= w->lim, 1)) {
-		*pte = vi_le64(vi_load64((const uint8_t *)(w->bias + (uintptr_t)gpa)));
+		*pte = vi_le64(__atomic_load_n((const vi_u64_alias *)(w->bias + (uintptr_t)gpa),
+					       __ATOMIC_RELAXED));
 		return true;
 	}
 	sp->miss = gpa;
