@@ -494,31 +494,29 @@ arm_s2_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 	{                                                                                \
 		return arm_##k##_fast_n(p, sp, iova, access, res, g, n);                 \
 	}
-#define ARM_FAST_ALL(k)                                                                        \
-	ARM_FAST(k, 0, 0)                                                                      \
-	ARM_FAST(k, 12, 1)                                                                     \
-	ARM_FAST(k, 12, 2)                                                                     \
-	ARM_FAST(k, 12, 3)                                                                     \
-	ARM_FAST(k, 12, 4)                                                                     \
-	ARM_FAST(k, 14, 1)                                                                     \
-	ARM_FAST(k, 14, 2)                                                                     \
-	ARM_FAST(k, 14, 3)                                                                     \
-	ARM_FAST(k, 14, 4)                                                                     \
-	ARM_FAST(k, 16, 1)                                                                     \
-	ARM_FAST(k, 16, 2)                                                                     \
-	ARM_FAST(k, 16, 3)                                                                     \
-	/* By granule (4K, 16K, 64K) and level count. */                                       \
-	static const pt_fast_fn arm_##k##_fast[3][5] = {                                       \
+/* Granule @g with one to three levels (64K has no more), and all of a kind. */
+#define ARM_FAST_G(k, g) ARM_FAST(k, g, 1) ARM_FAST(k, g, 2) ARM_FAST(k, g, 3)
+#define ARM_FAST_ALL(k)   \
+	ARM_FAST(k, 0, 0) \
+	ARM_FAST_G(k, 12) ARM_FAST(k, 12, 4) ARM_FAST_G(k, 14) ARM_FAST(k, 14, 4) ARM_FAST_G(k, 16)
+/* By granule (4K, 16K, 64K) and level count. */
+#define ARM_FAST_TABLE(k)                                                                      \
+	{                                                                                      \
 		{ NULL, arm_##k##_fast_12_1, arm_##k##_fast_12_2, arm_##k##_fast_12_3,         \
 		  arm_##k##_fast_12_4 },                                                       \
-		{ NULL, arm_##k##_fast_14_1, arm_##k##_fast_14_2, arm_##k##_fast_14_3,         \
-		  arm_##k##_fast_14_4 },                                                       \
-		{ NULL, arm_##k##_fast_16_1, arm_##k##_fast_16_2, arm_##k##_fast_16_3, NULL }, \
-	};
+			{ NULL, arm_##k##_fast_14_1, arm_##k##_fast_14_2, arm_##k##_fast_14_3, \
+			  arm_##k##_fast_14_4 },                                               \
+			{ NULL, arm_##k##_fast_16_1, arm_##k##_fast_16_2, arm_##k##_fast_16_3, \
+			  NULL },                                                              \
+	}
 
 ARM_FAST_ALL(s1)
 ARM_FAST_ALL(s1one)
 ARM_FAST_ALL(s2)
+
+static const pt_fast_fn arm_s1_fast[3][5] = ARM_FAST_TABLE(s1);
+static const pt_fast_fn arm_s1one_fast[3][5] = ARM_FAST_TABLE(s1one);
+static const pt_fast_fn arm_s2_fast[3][5] = ARM_FAST_TABLE(s2);
 
 /* The instance for @levels levels of @gran, else the generic one. */
 static pt_fast_fn arm_fast_pick(const pt_fast_fn inst[3][5], pt_fast_fn generic, unsigned int gran,
