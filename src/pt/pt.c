@@ -201,14 +201,19 @@ int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg
 			  uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
 {
 	struct pt_plan *p;
+	uint64_t root;
 
-	if (!w || !cfg || !res)
+	/* The root is loaded between the tests so that each stays a branch of its own. */
+	if (!cfg)
+		return VIOMMU_EINVAL;
+	root = cfg->root;
+	if (!w || !res)
 		return VIOMMU_EINVAL;
 	/*
 	 * A planned configuration was checked when it was planned. Equal bytes mean equal fields;
 	 * a caller whose padding byte differs from call to call only makes the walker plan again.
 	 */
-	p = &w->plan[(cfg->root >> 12) % PT_WALKER_PLANS];
+	p = &w->plan[(root >> 12) % PT_WALKER_PLANS];
 	if (__builtin_expect(!memcmp(cfg, &p->cfg, sizeof(*cfg)), 1))
 		return p->fast(p, &w->c.sp, iova, access, res);
 	return walker_plan(w, p, cfg, iova, access, res);
