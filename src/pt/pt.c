@@ -64,10 +64,12 @@ static struct pt_walk_ctx *ctx_of(struct pt_span *sp)
  */
 static void ctx_sync_span(struct pt_walk_ctx *c)
 {
+	/* Unsigned arithmetic: the bias itself points nowhere. */
+	uintptr_t bias = (uintptr_t)c->m.rbase - (uintptr_t)c->m.rlo;
+
 	c->sp.miss = PT_SPAN_NO_MISS;
-	if (c->m.rbase && !(((uintptr_t)c->m.rbase - (uintptr_t)c->m.rlo) & 7)) {
-		/* Unsigned arithmetic: the bias itself points nowhere. */
-		c->sp.win.bias = (uintptr_t)c->m.rbase - (uintptr_t)c->m.rlo;
+	if (c->m.rbase && !(bias & 7)) {
+		c->sp.win.bias = bias;
 		c->sp.win.lo = c->m.rlo;
 		c->sp.win.lim = c->m.rlim;
 	} else {

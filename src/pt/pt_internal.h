@@ -371,8 +371,7 @@ struct pt_plan {
 static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t gpa, uint64_t *pte)
 {
 	if (__builtin_expect(gpa - w->lo <= w->lim, 1)) {
-		*pte = vi_le64(__atomic_load_n((const vi_u64_alias *)(w->bias + (uintptr_t)gpa),
-					       __ATOMIC_RELAXED));
+		*pte = vi_le64(vi_load64_aligned((const void *)(w->bias + (uintptr_t)gpa)));
 		return true;
 	}
 	sp->miss = gpa;
