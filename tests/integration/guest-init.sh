@@ -53,8 +53,11 @@ udp() {
 }
 PG=/proc/net/pktgen
 pg() { echo "$1" > $PG/eth0 || fail "pktgen: $1"; }
-echo "rem_device_all" > $PG/kpktgend_0
+# No rem_device_all first: the guest just booted, the thread has no devices, and the kernel
+# only flags the removal for the pktgen thread (then sleeps 125 ms); under TCG on a loaded host
+# the thread ran after add_device and removed eth0 again ("can't create /proc/net/pktgen/eth0").
 echo "add_device eth0" > $PG/kpktgend_0 || fail "pktgen add_device"
+[ -e $PG/eth0 ] || fail "pktgen: no $PG/eth0 after add_device"
 # pktgen_setup SIZE COUNT: UDP frames with checksums from 10.0.0.1:9 to the fake neighbour's
 # port 7; each comes back swapped to a closed port, so NoPorts counts the intact ones.
 pktgen_setup() {
