@@ -48,13 +48,22 @@ guest_kernel=bpo
 guest_modules="virtio_iommu virtio_pci virtio_net virtio_blk pktgen pci_stub"
 guest_prepare "$work" "$(cd "$(dirname "$reflect_bin")" && pwd)/integration-cache" || exit 1
 
-# The patched QEMU for our modes, built once per source version and glue (qemu/build.sh caches it).
+# The patched QEMU for our modes: qemu/build.sh builds it once per QEMU source version and glue
+# (cached under /var/cache/viommu/qemu) against this build's libviommu, linked dynamically.
+pbuild=$(cd "$(dirname "$reflect_bin")/.." && pwd)
 patched_qemu() {
 	if [ -n "${QEMU:-}" ]; then
 		echo "$QEMU"
 		return 0
 	fi
-	"$root/qemu/build.sh" --print-binary
+	if [ ! -s "$work/qemu-build.log" ]; then
+		"$root/qemu/build.sh" "$pbuild" > "$work/qemu-build.log" || {
+			cat "$work/qemu-build.log" >&2
+			rm -f "$work/qemu-build.log"
+			return 1
+		}
+	fi
+	tail -n 1 "$work/qemu-build.log"
 }
 
 run_mode() {
@@ -65,7 +74,12 @@ run_mode() {
 	disk=$work/$mode.img
 	case "$mode" in
 	qemu-*) qemu_bin=${QEMU:-qemu-system-x86_64} ;;
-	*) qemu_bin=$(patched_qemu) || { echo "FAIL $mode: no patched QEMU"; return 1; } ;;
+	*)
+		qemu_bin=$(patched_qemu) || { echo "FAIL $mode: no patched QEMU"; return 1; }
+		# The binary links libviommu.so from this build.
+		LD_LIBRARY_PATH=$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+		export LD_LIBRARY_PATH
+		;;
 	esac
 	rm -f "$disk" "$work/port"
 	truncate -s 64M "$disk"
