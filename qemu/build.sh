@@ -190,7 +190,7 @@ else
 	t0=$(date +%s)
 	nice -n 10 ninja -C "$b" -j "${VIOMMU_QEMU_JOBS:-2}" qemu-system-x86_64 >&2 ||
 		die "ninja failed (tree $tree)"
-	log "built in $(($(date +%s) - t0)) s; $(ccache -s 2>/dev/null | grep -E 'hit|miss' | tr -s ' ' | tr '\n' ';')"
+	log "built in $(($(date +%s) - t0)) s; $(ccache -s 2>/dev/null | grep -i -E '^ *(hits|misses):' | tr -s ' ' | tr '\n' ';')"
 	mkdir -p "$bin_dir.tmp"
 	cp "$b/qemu-system-x86_64" "$bin_dir.tmp/"
 	rm -rf "$bin_dir"
