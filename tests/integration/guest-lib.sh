@@ -9,7 +9,7 @@
 # it as a module with CONFIG_ACPI_VIOT=y. guest_modules names the modules /init loads, in that
 # order; guest_prepare puts each one's dependencies before it and skips built-in ones.
 guest_kernel=${guest_kernel:-debian}
-guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen"}
+guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen virtio_blk"}
 
 # guest_fetch_bpo CACHE: sets gk_root (the unpacked kernel package) and kver. The package comes
 # from deb.debian.org's bookworm-backports through a private apt configuration under
@@ -170,9 +170,11 @@ guest_prepare() {
 # guest_qemu MODE SOCK CONSOLE KERNEL_ARGS &: run QEMU in the background (it execs, so $! is
 # QEMU's timeout process)
 # in IOMMU mode MODE (strict lazy pt noiommu) on the vhost-user socket SOCK, the serial console
-# to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s).
+# to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
+# qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
+# vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu.
 guest_qemu() {
-	gq_iommu="-device intel-iommu,intremap=on,device-iotlb=on"
+	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
 	case "$1" in
 	strict) gq_append="intel_iommu=on iommu.strict=1" ;;
 	lazy) gq_append="intel_iommu=on iommu.strict=0" ;;
@@ -187,7 +189,7 @@ guest_qemu() {
 	# MSI-X with a vhost-user device crashes QEMU 7.2 under TCG: vectors=0. iommu_platform needs
 	# a modern-only device; ATS only exists behind a PCIe root port.
 	# shellcheck disable=SC2086
-	exec timeout "${QEMU_TIMEOUT:-600}" qemu-system-x86_64 -nodefaults -no-user-config -display none \
+	exec timeout "${QEMU_TIMEOUT:-600}" "${GUEST_QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config -display none \
 		-M q35,kernel-irqchip=split -accel tcg -smp 1 -m 256M \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		$gq_iommu \

@@ -110,7 +110,7 @@ run_mode() {
 	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
 	[ $rrc -eq 0 ] || { echo "$mode: net_reflect exit status $rrc"; ok=0; }
 	# The disk holds what the guest wrote, not just its page cache.
-	gsum=$(sed -n 's/.*blk ok: .* sha256=\([0-9a-f]*\).*/\1/p' "$log")
+	gsum=$(sed -n 's/.*disk ok: .* sha256 \([0-9a-f]*\)$/\1/p' "$log")
 	hsum=$(head -c $((blkmb * 1048576)) "$disk" | sha256sum | cut -d" " -f1)
 	[ -n "$gsum" ] && [ "$gsum" = "$hsum" ] || { echo "$mode: disk image sha256 $hsum, guest wrote '$gsum'"; ok=0; }
 	case "$mode" in
@@ -118,8 +118,14 @@ run_mode() {
 	*)
 		# libviommu's model must have done the work: requests, translations, the fault.
 		stats=$(grep "viommu-virtio-iommu: stats" "$qlog" | tail -n 1)
-		case "$stats" in *" translations=0 "* | "") echo "$mode: no translations by libviommu"; ok=0 ;; esac
-		case "$stats" in *" events_written=0 "*) echo "$mode: no fault event written"; ok=0 ;; esac
+		case "$stats" in "") echo "$mode: no statistics from libviommu's model"; ok=0 ;; esac
+		for f in attach map unmap probe translations events_written; do
+			case "$stats" in *" $f=0 "*) echo "$mode: libviommu's model counted no $f"; ok=0 ;; esac
+		done
+		case "$stats" in *" bad_requests=0 not_ok=0 "*) ;; *) echo "$mode: requests refused"; ok=0 ;; esac
+		# The driver read the model's configuration (QEMU's own device says 64 bits).
+		grep -q "virtio_iommu virtio[0-9]*: input address: 48 bits" "$log" ||
+			{ echo "$mode: the driver did not report the model's 48-bit input range"; ok=0; }
 		;;
 	esac
 
