@@ -60,28 +60,28 @@ typedef struct VGlueVio VGlueVio;
 
 /* The address space one PCI function (bus, devfn) sees through the IOMMU. */
 typedef struct VGlueVioDev {
-    VGlueVio *vv;
-    PCIBus *bus;
-    int devfn;
-    int64_t declared; /* endpoint ID declared to the current model instance, -1 before */
-    IOMMUMemoryRegion iommu_mr;
-    AddressSpace as;
+	VGlueVio *vv;
+	PCIBus *bus;
+	int devfn;
+	int64_t declared; /* endpoint ID declared to the current model instance, -1 before */
+	IOMMUMemoryRegion iommu_mr;
+	AddressSpace as;
 } VGlueVioDev;
 
 struct VGlueVio {
-    VirtIOIOMMU *s;
-    VirtIODevice *vdev;
-    struct viommu *v;
-    QemuRecMutex lock;
-    GHashTable *by_bus; /* PCIBus * -> VGlueVioDev *[PCI_DEVFN_MAX] */
-    GPtrArray *devs;    /* every VGlueVioDev, in creation order */
-    VirtQueue *vq[NQ];
-    bool vq_on[NQ]; /* the model has the ring the driver programmed */
-    struct viommu_notifier *notifier;
-    unsigned int notify_users; /* IOMMU regions with MAP/UNMAP notifiers registered */
-    unsigned int mr_index;
-    Error *migration_blocker;
-    Notifier exit_notifier;
+	VirtIOIOMMU *s;
+	VirtIODevice *vdev;
+	struct viommu *v;
+	QemuRecMutex lock;
+	GHashTable *by_bus; /* PCIBus * -> VGlueVioDev *[PCI_DEVFN_MAX] */
+	GPtrArray *devs;    /* every VGlueVioDev, in creation order */
+	VirtQueue *vq[NQ];
+	bool vq_on[NQ]; /* the model has the ring the driver programmed */
+	struct viommu_notifier *notifier;
+	unsigned int notify_users; /* IOMMU regions with MAP/UNMAP notifiers registered */
+	unsigned int mr_index;
+	Error *migration_blocker;
+	Notifier exit_notifier;
 };
 
 /* ---- host ops: guest-physical memory and interrupts ---------------------------------------- */
@@ -93,55 +93,56 @@ struct VGlueVio {
  */
 static ssize_t vv_dma(uint64_t gpa, void *buf, size_t len, bool write)
 {
-    size_t done = 0;
+	size_t done = 0;
 
-    while (done < len) {
-        MemoryRegion *mr;
-        hwaddr xlat, l = len - done;
-        MemTxResult r;
+	while (done < len) {
+		MemoryRegion *mr;
+		hwaddr xlat, l = len - done;
+		MemTxResult r;
 
-        RCU_READ_LOCK_GUARD();
-        mr = address_space_translate(&address_space_memory, gpa + done, &xlat, &l, write,
-                                     MEMTXATTRS_UNSPECIFIED);
-        if (!memory_access_is_direct(mr, write) || l == 0) {
-            break;
-        }
-        if (write) {
-            r = address_space_write(&address_space_memory, gpa + done, MEMTXATTRS_UNSPECIFIED,
-                                    (const uint8_t *)buf + done, l);
-        } else {
-            r = address_space_read(&address_space_memory, gpa + done, MEMTXATTRS_UNSPECIFIED,
-                                   (uint8_t *)buf + done, l);
-        }
-        if (r != MEMTX_OK) {
-            break;
-        }
-        done += l;
-    }
-    return done ? (ssize_t)done : VIOMMU_EFAULT;
+		RCU_READ_LOCK_GUARD();
+		mr = address_space_translate(&address_space_memory, gpa + done, &xlat, &l, write,
+					     MEMTXATTRS_UNSPECIFIED);
+		if (!memory_access_is_direct(mr, write) || l == 0) {
+			break;
+		}
+		if (write) {
+			r = address_space_write(&address_space_memory, gpa + done,
+						MEMTXATTRS_UNSPECIFIED, (const uint8_t *)buf + done,
+						l);
+		} else {
+			r = address_space_read(&address_space_memory, gpa + done,
+					       MEMTXATTRS_UNSPECIFIED, (uint8_t *)buf + done, l);
+		}
+		if (r != MEMTX_OK) {
+			break;
+		}
+		done += l;
+	}
+	return done ? (ssize_t)done : VIOMMU_EFAULT;
 }
 
 static ssize_t vv_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
-    return vv_dma(gpa, buf, len, false);
+	return vv_dma(gpa, buf, len, false);
 }
 
 static ssize_t vv_dma_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
 {
-    return vv_dma(gpa, (void *)buf, len, true);
+	return vv_dma(gpa, (void *)buf, len, true);
 }
 
 static void vv_log(void *opaque, enum viommu_log_level level, const char *msg)
 {
-    if (level <= VIOMMU_LOG_WARN) {
-        qemu_log_mask(LOG_GUEST_ERROR, "viommu-virtio-iommu: %s\n", msg);
-    }
+	if (level <= VIOMMU_LOG_WARN) {
+		qemu_log_mask(LOG_GUEST_ERROR, "viommu-virtio-iommu: %s\n", msg);
+	}
 }
 
 static const struct viommu_host_ops vv_host_ops = {
-    .dma_read = vv_dma_read,
-    .dma_write = vv_dma_write,
-    .log = vv_log,
+	.dma_read = vv_dma_read,
+	.dma_write = vv_dma_write,
+	.log = vv_log,
 };
 
 /*
@@ -151,31 +152,31 @@ static const struct viommu_host_ops vv_host_ops = {
  */
 static void vv_interrupt(void *opaque, unsigned int vector)
 {
-    VGlueVio *vv = opaque;
-    VirtIODevice *vdev = vv->vdev;
-    BusState *qbus;
-    VirtioBusClass *k;
+	VGlueVio *vv = opaque;
+	VirtIODevice *vdev = vv->vdev;
+	BusState *qbus;
+	VirtioBusClass *k;
 
-    if (vector == VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR) {
-        virtio_notify_config(vdev);
-        return;
-    }
-    if (vector >= NQ || virtio_device_disabled(vdev)) {
-        return;
-    }
-    qbus = qdev_get_parent_bus(DEVICE(vdev));
-    k = VIRTIO_BUS_GET_CLASS(qbus);
-    qatomic_or(&vdev->isr, 1);
-    if (k->notify) {
-        k->notify(qbus->parent, virtio_queue_vector(vdev, vector));
-    }
+	if (vector == VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR) {
+		virtio_notify_config(vdev);
+		return;
+	}
+	if (vector >= NQ || virtio_device_disabled(vdev)) {
+		return;
+	}
+	qbus = qdev_get_parent_bus(DEVICE(vdev));
+	k = VIRTIO_BUS_GET_CLASS(qbus);
+	qatomic_or(&vdev->isr, 1);
+	if (k->notify) {
+		k->notify(qbus->parent, virtio_queue_vector(vdev, vector));
+	}
 }
 
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
 static uint32_t vv_sid(VGlueVioDev *d)
 {
-    return PCI_BUILD_BDF(pci_bus_num(d->bus), d->devfn);
+	return PCI_BUILD_BDF(pci_bus_num(d->bus), d->devfn);
 }
 
 /*
@@ -185,236 +186,243 @@ static uint32_t vv_sid(VGlueVioDev *d)
  */
 static void vv_declare(VGlueVio *vv, VGlueVioDev *d)
 {
-    uint32_t sid = vv_sid(d);
-    VirtIOIOMMU *s = vv->s;
-    int r;
+	uint32_t sid = vv_sid(d);
+	VirtIOIOMMU *s = vv->s;
+	int r;
 
-    if (d->declared == sid) {
-        return;
-    }
-    r = viommu_virtio_iommu_add_endpoint(vv->v, sid);
-    if (r == 0) {
-        for (uint32_t i = 0; i < s->nb_reserved_regions; i++) {
-            ReservedRegion *rr = &s->reserved_regions[i];
-            enum viommu_virtio_iommu_resv t = rr->type == VIRTIO_IOMMU_RESV_MEM_T_MSI ?
-                VIOMMU_VIRTIO_IOMMU_RESV_MSI : VIOMMU_VIRTIO_IOMMU_RESV_RESERVED;
+	if (d->declared == sid) {
+		return;
+	}
+	r = viommu_virtio_iommu_add_endpoint(vv->v, sid);
+	if (r == 0) {
+		for (uint32_t i = 0; i < s->nb_reserved_regions; i++) {
+			ReservedRegion *rr = &s->reserved_regions[i];
+			enum viommu_virtio_iommu_resv t = rr->type == VIRTIO_IOMMU_RESV_MEM_T_MSI ?
+								  VIOMMU_VIRTIO_IOMMU_RESV_MSI :
+								  VIOMMU_VIRTIO_IOMMU_RESV_RESERVED;
 
-            r = viommu_virtio_iommu_add_resv_region(vv->v, sid, t, rr->low, rr->high);
-            if (r) {
-                warn_report("viommu-virtio-iommu: reserved region [%#" PRIx64 ", %#" PRIx64
-                            "] for endpoint %#x: %s", (uint64_t)rr->low, (uint64_t)rr->high,
-                            sid, viommu_strerror(r));
-            }
-        }
-    } else if (r != VIOMMU_EEXIST) {
-        warn_report("viommu-virtio-iommu: endpoint %#x: %s", sid, viommu_strerror(r));
-        return;
-    }
-    d->declared = sid;
+			r = viommu_virtio_iommu_add_resv_region(vv->v, sid, t, rr->low, rr->high);
+			if (r) {
+				warn_report("viommu-virtio-iommu: reserved region [%#" PRIx64
+					    ", %#" PRIx64 "] for endpoint %#x: %s",
+					    (uint64_t)rr->low, (uint64_t)rr->high, sid,
+					    viommu_strerror(r));
+			}
+		}
+	} else if (r != VIOMMU_EEXIST) {
+		warn_report("viommu-virtio-iommu: endpoint %#x: %s", sid, viommu_strerror(r));
+		return;
+	}
+	d->declared = sid;
 }
 
 static void vv_declare_all(VGlueVio *vv)
 {
-    for (guint i = 0; i < vv->devs->len; i++) {
-        vv_declare(vv, g_ptr_array_index(vv->devs, i));
-    }
+	for (guint i = 0; i < vv->devs->len; i++) {
+		vv_declare(vv, g_ptr_array_index(vv->devs, i));
+	}
 }
 
 /* ---- notifiers: model MAP/UNMAP events to QEMU IOMMU notifiers -------------------------------- */
 
 static IOMMUAccessFlags vv_perm(uint32_t perm)
 {
-    return IOMMU_ACCESS_FLAG(perm & VIOMMU_ACC_READ, perm & VIOMMU_ACC_WRITE);
+	return IOMMU_ACCESS_FLAG(perm & VIOMMU_ACC_READ, perm & VIOMMU_ACC_WRITE);
 }
 
 /* QEMU's entries are naturally aligned power-of-two blocks: split [iova, last] into them. */
 static void vv_send(IOMMUMemoryRegion *mr, IOMMUNotifier *only, IOMMUNotifierFlag type,
-                    uint64_t iova, uint64_t last, uint64_t out, IOMMUAccessFlags perm)
+		    uint64_t iova, uint64_t last, uint64_t out, IOMMUAccessFlags perm)
 {
-    IOMMUTLBEvent ev = {
-        .type = type,
-        .entry = { .target_as = &address_space_memory, .perm = perm },
-    };
+	IOMMUTLBEvent ev = {
+		.type = type,
+		.entry = { .target_as = &address_space_memory, .perm = perm },
+	};
 
-    for (;;) {
-        uint64_t mask = (iova == 0 && last == UINT64_MAX) ?
-            UINT64_MAX : dma_aligned_pow2_mask(iova, last, 64);
+	for (;;) {
+		uint64_t mask = (iova == 0 && last == UINT64_MAX) ?
+					UINT64_MAX :
+					dma_aligned_pow2_mask(iova, last, 64);
 
-        ev.entry.iova = iova;
-        ev.entry.addr_mask = mask;
-        ev.entry.translated_addr = type == IOMMU_NOTIFIER_MAP ? out : 0;
-        if (only) {
-            memory_region_notify_iommu_one(only, &ev);
-        } else {
-            memory_region_notify_iommu(mr, 0, ev);
-        }
-        if (mask == UINT64_MAX || iova + mask >= last) {
-            break;
-        }
-        iova += mask + 1;
-        out += mask + 1;
-    }
+		ev.entry.iova = iova;
+		ev.entry.addr_mask = mask;
+		ev.entry.translated_addr = type == IOMMU_NOTIFIER_MAP ? out : 0;
+		if (only) {
+			memory_region_notify_iommu_one(only, &ev);
+		} else {
+			memory_region_notify_iommu(mr, 0, ev);
+		}
+		if (mask == UINT64_MAX || iova + mask >= last) {
+			break;
+		}
+		iova += mask + 1;
+		out += mask + 1;
+	}
 }
 
 static void vv_event(void *opaque, const struct viommu_event *ev)
 {
-    VGlueVio *vv = opaque;
-    IOMMUNotifierFlag type;
+	VGlueVio *vv = opaque;
+	IOMMUNotifierFlag type;
 
-    if (ev->type == VIOMMU_EV_MAP) {
-        type = IOMMU_NOTIFIER_MAP;
-        if (!vv_perm(ev->perm)) {
-            return;
-        }
-    } else if (ev->type == VIOMMU_EV_UNMAP) {
-        type = IOMMU_NOTIFIER_UNMAP;
-    } else {
-        return;
-    }
-    for (guint i = 0; i < vv->devs->len; i++) {
-        VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
+	if (ev->type == VIOMMU_EV_MAP) {
+		type = IOMMU_NOTIFIER_MAP;
+		if (!vv_perm(ev->perm)) {
+			return;
+		}
+	} else if (ev->type == VIOMMU_EV_UNMAP) {
+		type = IOMMU_NOTIFIER_UNMAP;
+	} else {
+		return;
+	}
+	for (guint i = 0; i < vv->devs->len; i++) {
+		VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
 
-        if (d->declared != ev->sid || !(d->iommu_mr.iommu_notify_flags & type)) {
-            continue;
-        }
-        vv_send(&d->iommu_mr, NULL, type, ev->iova, ev->last, ev->out,
-                type == IOMMU_NOTIFIER_MAP ? vv_perm(ev->perm) : IOMMU_NONE);
-    }
+		if (d->declared != ev->sid || !(d->iommu_mr.iommu_notify_flags & type)) {
+			continue;
+		}
+		vv_send(&d->iommu_mr, NULL, type, ev->iova, ev->last, ev->out,
+			type == IOMMU_NOTIFIER_MAP ? vv_perm(ev->perm) : IOMMU_NONE);
+	}
 }
 
 static void vv_notifier_update(VGlueVio *vv)
 {
-    int r;
+	int r;
 
-    if (vv->notify_users && !vv->notifier) {
-        r = viommu_notifier_add(vv->v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, vv_event,
-                                vv, &vv->notifier);
-        if (r) {
-            error_report("viommu-virtio-iommu: notifier: %s", viommu_strerror(r));
-            vv->notifier = NULL;
-        }
-    } else if (!vv->notify_users && vv->notifier) {
-        viommu_notifier_del(vv->v, vv->notifier);
-        vv->notifier = NULL;
-    }
+	if (vv->notify_users && !vv->notifier) {
+		r = viommu_notifier_add(vv->v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+					vv_event, vv, &vv->notifier);
+		if (r) {
+			error_report("viommu-virtio-iommu: notifier: %s", viommu_strerror(r));
+			vv->notifier = NULL;
+		}
+	} else if (!vv->notify_users && vv->notifier) {
+		viommu_notifier_del(vv->v, vv->notifier);
+		vv->notifier = NULL;
+	}
 }
 
 static int vv_notify_flag_changed(IOMMUMemoryRegion *mr, IOMMUNotifierFlag old,
-                                  IOMMUNotifierFlag new, Error **errp)
+				  IOMMUNotifierFlag new, Error **errp)
 {
-    VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
-    VGlueVio *vv = d->vv;
+	VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
+	VGlueVio *vv = d->vv;
 
-    /* virtio-iommu has no ATS: a device-IOTLB consumer cannot be served. */
-    if (new & IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
-        error_setg(errp, "virtio-iommu-pci,x-viommu=on has no device IOTLB");
-        return -EINVAL;
-    }
-    qemu_rec_mutex_lock(&vv->lock);
-    if (old == IOMMU_NOTIFIER_NONE && new != IOMMU_NOTIFIER_NONE) {
-        vv->notify_users++;
-    } else if (old != IOMMU_NOTIFIER_NONE && new == IOMMU_NOTIFIER_NONE) {
-        vv->notify_users--;
-    }
-    vv_notifier_update(vv);
-    qemu_rec_mutex_unlock(&vv->lock);
-    return 0;
+	/* virtio-iommu has no ATS: a device-IOTLB consumer cannot be served. */
+	if (new &IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
+		error_setg(errp, "virtio-iommu-pci,x-viommu=on has no device IOTLB");
+		return -EINVAL;
+	}
+	qemu_rec_mutex_lock(&vv->lock);
+	if (old == IOMMU_NOTIFIER_NONE && new != IOMMU_NOTIFIER_NONE) {
+		vv->notify_users++;
+	} else if (old != IOMMU_NOTIFIER_NONE && new == IOMMU_NOTIFIER_NONE) {
+		vv->notify_users--;
+	}
+	vv_notifier_update(vv);
+	qemu_rec_mutex_unlock(&vv->lock);
+	return 0;
 }
 
 static void vv_replay_event(void *opaque, const struct viommu_event *ev)
 {
-    IOMMUNotifier *n = opaque;
+	IOMMUNotifier *n = opaque;
 
-    if (ev->type == VIOMMU_EV_MAP && vv_perm(ev->perm) && (n->notifier_flags & IOMMU_NOTIFIER_MAP)) {
-        vv_send(NULL, n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out, vv_perm(ev->perm));
-    }
+	if (ev->type == VIOMMU_EV_MAP && vv_perm(ev->perm) &&
+	    (n->notifier_flags & IOMMU_NOTIFIER_MAP)) {
+		vv_send(NULL, n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out,
+			vv_perm(ev->perm));
+	}
 }
 
 static void vv_replay(IOMMUMemoryRegion *mr, IOMMUNotifier *n)
 {
-    VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
-    VGlueVio *vv = d->vv;
-    struct viommu_notifier *tmp;
+	VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
+	VGlueVio *vv = d->vv;
+	struct viommu_notifier *tmp;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    vv_declare(vv, d);
-    if (viommu_notifier_add(vv->v, vv_sid(d), VIOMMU_EV_MAP, vv_replay_event, n, &tmp) == 0) {
-        viommu_notifier_replay(vv->v, tmp);
-        viommu_notifier_del(vv->v, tmp);
-    }
-    qemu_rec_mutex_unlock(&vv->lock);
+	qemu_rec_mutex_lock(&vv->lock);
+	vv_declare(vv, d);
+	if (viommu_notifier_add(vv->v, vv_sid(d), VIOMMU_EV_MAP, vv_replay_event, n, &tmp) == 0) {
+		viommu_notifier_replay(vv->v, tmp);
+		viommu_notifier_del(vv->v, tmp);
+	}
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /* ---- translation ------------------------------------------------------------------------------ */
 
 static IOMMUTLBEntry vv_translate(IOMMUMemoryRegion *mr, hwaddr addr, IOMMUAccessFlags flag,
-                                  int iommu_idx)
+				  int iommu_idx)
 {
-    VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
-    VGlueVio *vv = d->vv;
-    struct viommu_xlate_req req = {
-        .iova = addr,
-        .len = 1,
-        .access = (flag & IOMMU_RO ? VIOMMU_ACC_READ : 0) |
-                  (flag & IOMMU_WO ? VIOMMU_ACC_WRITE : 0),
-    };
-    struct viommu_xlate_result res;
-    IOMMUTLBEntry e = {
-        .target_as = &address_space_memory,
-        .iova = addr & ~0xfffull,
-        .translated_addr = addr & ~0xfffull,
-        .addr_mask = 0xfff,
-        .perm = IOMMU_NONE,
-    };
-    int r;
+	VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
+	VGlueVio *vv = d->vv;
+	struct viommu_xlate_req req = {
+		.iova = addr,
+		.len = 1,
+		.access = (flag & IOMMU_RO ? VIOMMU_ACC_READ : 0) |
+			  (flag & IOMMU_WO ? VIOMMU_ACC_WRITE : 0),
+	};
+	struct viommu_xlate_result res;
+	IOMMUTLBEntry e = {
+		.target_as = &address_space_memory,
+		.iova = addr & ~0xfffull,
+		.translated_addr = addr & ~0xfffull,
+		.addr_mask = 0xfff,
+		.perm = IOMMU_NONE,
+	};
+	int r;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    vv_declare(vv, d);
-    req.sid = vv_sid(d);
-    /* A blocked DMA is a fault result: the model has already written the fault report. */
-    r = viommu_translate(vv->v, &req, &res);
-    qemu_rec_mutex_unlock(&vv->lock);
-    if (r == 0 && viommu_xlate_ok(&res)) {
-        unsigned int shift = res.page_shift >= 12 && res.page_shift < 64 ? res.page_shift : 12;
-        uint64_t mask = (1ull << shift) - 1;
+	qemu_rec_mutex_lock(&vv->lock);
+	vv_declare(vv, d);
+	req.sid = vv_sid(d);
+	/* A blocked DMA is a fault result: the model has already written the fault report. */
+	r = viommu_translate(vv->v, &req, &res);
+	qemu_rec_mutex_unlock(&vv->lock);
+	if (r == 0 && viommu_xlate_ok(&res)) {
+		unsigned int shift = res.page_shift >= 12 && res.page_shift < 64 ? res.page_shift :
+										   12;
+		uint64_t mask = (1ull << shift) - 1;
 
-        e.iova = addr & ~mask;
-        e.translated_addr = res.out & ~mask;
-        e.addr_mask = mask;
-        e.perm = vv_perm(res.perm);
-    }
-    return e;
+		e.iova = addr & ~mask;
+		e.translated_addr = res.out & ~mask;
+		e.addr_mask = mask;
+		e.perm = vv_perm(res.perm);
+	}
+	return e;
 }
 
 /* ---- PCI: the address space of each function behind the IOMMU -------------------------------- */
 
 static AddressSpace *vv_find_add_as(PCIBus *bus, void *opaque, int devfn)
 {
-    VGlueVio *vv = opaque;
-    VGlueVioDev **slots = g_hash_table_lookup(vv->by_bus, bus);
-    VGlueVioDev *d;
+	VGlueVio *vv = opaque;
+	VGlueVioDev **slots = g_hash_table_lookup(vv->by_bus, bus);
+	VGlueVioDev *d;
 
-    if (!slots) {
-        slots = g_new0(VGlueVioDev *, PCI_DEVFN_MAX);
-        g_hash_table_insert(vv->by_bus, bus, slots);
-    }
-    d = slots[devfn];
-    if (!d) {
-        char *name = g_strdup_printf("%s-%u-%d", TYPE_VGLUE_VIO_MEMORY_REGION, vv->mr_index++,
-                                     devfn);
+	if (!slots) {
+		slots = g_new0(VGlueVioDev *, PCI_DEVFN_MAX);
+		g_hash_table_insert(vv->by_bus, bus, slots);
+	}
+	d = slots[devfn];
+	if (!d) {
+		char *name = g_strdup_printf("%s-%u-%d", TYPE_VGLUE_VIO_MEMORY_REGION,
+					     vv->mr_index++, devfn);
 
-        d = slots[devfn] = g_new0(VGlueVioDev, 1);
-        d->vv = vv;
-        d->bus = bus;
-        d->devfn = devfn;
-        d->declared = -1;
-        memory_region_init_iommu(&d->iommu_mr, sizeof(d->iommu_mr), TYPE_VGLUE_VIO_MEMORY_REGION,
-                                 OBJECT(vv->s), name, UINT64_MAX);
-        address_space_init(&d->as, MEMORY_REGION(&d->iommu_mr), name);
-        g_ptr_array_add(vv->devs, d);
-        g_free(name);
-    }
-    return &d->as;
+		d = slots[devfn] = g_new0(VGlueVioDev, 1);
+		d->vv = vv;
+		d->bus = bus;
+		d->devfn = devfn;
+		d->declared = -1;
+		memory_region_init_iommu(&d->iommu_mr, sizeof(d->iommu_mr),
+					 TYPE_VGLUE_VIO_MEMORY_REGION, OBJECT(vv->s), name,
+					 UINT64_MAX);
+		address_space_init(&d->as, MEMORY_REGION(&d->iommu_mr), name);
+		g_ptr_array_add(vv->devs, d);
+		g_free(name);
+	}
+	return &d->as;
 }
 
 /* ---- virtqueues --------------------------------------------------------------------------- */
@@ -422,83 +430,84 @@ static AddressSpace *vv_find_add_as(PCIBus *bus, void *opaque, int devfn)
 /* Hand the model the ring virtio-pci recorded for @q, once per reset. */
 static void vv_enable_queue(VGlueVio *vv, unsigned int q)
 {
-    struct viommu_virtio_queue ring;
-    int r;
+	struct viommu_virtio_queue ring;
+	int r;
 
-    if (vv->vq_on[q] || !virtio_queue_get_desc_addr(vv->vdev, q)) {
-        return;
-    }
-    ring.size = virtio_queue_get_num(vv->vdev, q);
-    ring.desc = virtio_queue_get_desc_addr(vv->vdev, q);
-    ring.avail = virtio_queue_get_avail_addr(vv->vdev, q);
-    ring.used = virtio_queue_get_used_addr(vv->vdev, q);
-    r = viommu_virtio_iommu_queue_enable(vv->v, q, &ring);
-    if (r == 0 || r == VIOMMU_EBUSY) {
-        vv->vq_on[q] = true;
-    } else {
-        qemu_log_mask(LOG_GUEST_ERROR, "viommu-virtio-iommu: queue %u refused: %s\n", q,
-                      viommu_strerror(r));
-    }
+	if (vv->vq_on[q] || !virtio_queue_get_desc_addr(vv->vdev, q)) {
+		return;
+	}
+	ring.size = virtio_queue_get_num(vv->vdev, q);
+	ring.desc = virtio_queue_get_desc_addr(vv->vdev, q);
+	ring.avail = virtio_queue_get_avail_addr(vv->vdev, q);
+	ring.used = virtio_queue_get_used_addr(vv->vdev, q);
+	r = viommu_virtio_iommu_queue_enable(vv->v, q, &ring);
+	if (r == 0 || r == VIOMMU_EBUSY) {
+		vv->vq_on[q] = true;
+	} else {
+		qemu_log_mask(LOG_GUEST_ERROR, "viommu-virtio-iommu: queue %u refused: %s\n", q,
+			      viommu_strerror(r));
+	}
 }
 
 static void vv_handle_output(VirtIODevice *vdev, VirtQueue *vq)
 {
-    VGlueVio *vv = VIRTIO_IOMMU(vdev)->glue;
-    unsigned int q = virtio_get_queue_index(vq);
+	VGlueVio *vv = VIRTIO_IOMMU(vdev)->glue;
+	unsigned int q = virtio_get_queue_index(vq);
 
-    if (q >= NQ) {
-        return;
-    }
-    qemu_rec_mutex_lock(&vv->lock);
-    if (q == VIOMMU_VIRTIO_IOMMU_REQUESTQ) {
-        vv_declare_all(vv);
-    }
-    vv_enable_queue(vv, q);
-    viommu_virtio_iommu_queue_notify(vv->v, q);
-    qemu_rec_mutex_unlock(&vv->lock);
+	if (q >= NQ) {
+		return;
+	}
+	qemu_rec_mutex_lock(&vv->lock);
+	if (q == VIOMMU_VIRTIO_IOMMU_REQUESTQ) {
+		vv_declare_all(vv);
+	}
+	vv_enable_queue(vv, q);
+	viommu_virtio_iommu_queue_notify(vv->v, q);
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /* ---- the model instance ------------------------------------------------------------------- */
 
 static int vv_model_create(VGlueVio *vv, Error **errp)
 {
-    struct viommu_virtio_iommu_config cfg = {
-        .bypass = vv->s->boot_bypass,
-        .interrupt = vv_interrupt,
-        .interrupt_opaque = vv,
-    };
-    int r = viommu_virtio_iommu_create(&cfg, &vv_host_ops, vv, &vv->v);
+	struct viommu_virtio_iommu_config cfg = {
+		.bypass = vv->s->boot_bypass,
+		.interrupt = vv_interrupt,
+		.interrupt_opaque = vv,
+	};
+	int r = viommu_virtio_iommu_create(&cfg, &vv_host_ops, vv, &vv->v);
 
-    if (r) {
-        error_setg(errp, "viommu_virtio_iommu_create: %s", viommu_strerror(r));
-        vv->v = NULL;
-        return -1;
-    }
-    for (guint i = 0; i < vv->devs->len; i++) {
-        ((VGlueVioDev *)g_ptr_array_index(vv->devs, i))->declared = -1;
-    }
-    memset(vv->vq_on, 0, sizeof(vv->vq_on));
-    vv->notifier = NULL;
-    vv_notifier_update(vv);
-    return 0;
+	if (r) {
+		error_setg(errp, "viommu_virtio_iommu_create: %s", viommu_strerror(r));
+		vv->v = NULL;
+		return -1;
+	}
+	for (guint i = 0; i < vv->devs->len; i++) {
+		((VGlueVioDev *)g_ptr_array_index(vv->devs, i))->declared = -1;
+	}
+	memset(vv->vq_on, 0, sizeof(vv->vq_on));
+	vv->notifier = NULL;
+	vv_notifier_update(vv);
+	return 0;
 }
 
 /* Consumers forget everything each endpoint could reach: the model that said so is going. */
 static void vv_model_destroy(VGlueVio *vv)
 {
-    for (guint i = 0; i < vv->devs->len; i++) {
-        VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
+	for (guint i = 0; i < vv->devs->len; i++) {
+		VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
 
-        if (d->iommu_mr.iommu_notify_flags & IOMMU_NOTIFIER_UNMAP) {
-            vv_send(&d->iommu_mr, NULL, IOMMU_NOTIFIER_UNMAP, 0, UINT64_MAX, 0, IOMMU_NONE);
-        }
-    }
-    if (vv->notifier) {
-        viommu_notifier_del(vv->v, vv->notifier);
-        vv->notifier = NULL;
-    }
-    viommu_destroy(vv->v);
-    vv->v = NULL;
+		if (d->iommu_mr.iommu_notify_flags & IOMMU_NOTIFIER_UNMAP) {
+			vv_send(&d->iommu_mr, NULL, IOMMU_NOTIFIER_UNMAP, 0, UINT64_MAX, 0,
+				IOMMU_NONE);
+		}
+	}
+	if (vv->notifier) {
+		viommu_notifier_del(vv->v, vv->notifier);
+		vv->notifier = NULL;
+	}
+	viommu_destroy(vv->v);
+	vv->v = NULL;
 }
 
 /*
@@ -507,157 +516,157 @@ static void vv_model_destroy(VGlueVio *vv)
  */
 static void vv_system_reset(void *opaque)
 {
-    VGlueVio *vv = opaque;
+	VGlueVio *vv = opaque;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    vv_model_destroy(vv);
-    if (vv_model_create(vv, NULL)) {
-        error_report("viommu-virtio-iommu: cannot recreate the model at reset");
-        abort();
-    }
-    qemu_rec_mutex_unlock(&vv->lock);
+	qemu_rec_mutex_lock(&vv->lock);
+	vv_model_destroy(vv);
+	if (vv_model_create(vv, NULL)) {
+		error_report("viommu-virtio-iommu: cannot recreate the model at reset");
+		abort();
+	}
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /* One line of the model's counters on stderr when QEMU exits, for test logs. */
 static void vv_exit(Notifier *n, void *data)
 {
-    VGlueVio *vv = container_of(n, VGlueVio, exit_notifier);
-    struct viommu_virtio_iommu_stats st;
-    uint64_t not_ok = 0;
+	VGlueVio *vv = container_of(n, VGlueVio, exit_notifier);
+	struct viommu_virtio_iommu_stats st;
+	uint64_t not_ok = 0;
 
-    if (!vv->v || viommu_virtio_iommu_get_stats(vv->v, &st)) {
-        return;
-    }
-    for (unsigned int i = 1; i < ARRAY_SIZE(st.status); i++) {
-        not_ok += st.status[i];
-    }
-    fprintf(stderr,
-            "viommu-virtio-iommu: stats attach=%" PRIu64 " detach=%" PRIu64 " map=%" PRIu64
-            " unmap=%" PRIu64 " probe=%" PRIu64 " bad_requests=%" PRIu64 " not_ok=%" PRIu64
-            " kicks=%" PRIu64 "/%" PRIu64 " used_irqs=%" PRIu64 " suppressed=%" PRIu64
-            " translations=%" PRIu64 " translation_faults=%" PRIu64 " bypass=%" PRIu64
-            " events_written=%" PRIu64 " events_dropped=%" PRIu64 " notifier_events=%" PRIu64
-            " needs_reset=%" PRIu64 " domains=%" PRIu64 " mappings=%" PRIu64 " \n",
-            st.requests[1], st.requests[2], st.requests[3], st.requests[4], st.requests[5],
-            st.requests[0], not_ok, st.kicks[0], st.kicks[1], st.used_notifications,
-            st.suppressed, st.translations, st.translation_faults, st.bypass_translations,
-            st.events_written, st.events_dropped, st.notifier_events, st.needs_reset, st.domains,
-            st.mappings);
+	if (!vv->v || viommu_virtio_iommu_get_stats(vv->v, &st)) {
+		return;
+	}
+	for (unsigned int i = 1; i < ARRAY_SIZE(st.status); i++) {
+		not_ok += st.status[i];
+	}
+	fprintf(stderr,
+		"viommu-virtio-iommu: stats attach=%" PRIu64 " detach=%" PRIu64 " map=%" PRIu64
+		" unmap=%" PRIu64 " probe=%" PRIu64 " bad_requests=%" PRIu64 " not_ok=%" PRIu64
+		" kicks=%" PRIu64 "/%" PRIu64 " used_irqs=%" PRIu64 " suppressed=%" PRIu64
+		" translations=%" PRIu64 " translation_faults=%" PRIu64 " bypass=%" PRIu64
+		" events_written=%" PRIu64 " events_dropped=%" PRIu64 " notifier_events=%" PRIu64
+		" needs_reset=%" PRIu64 " domains=%" PRIu64 " mappings=%" PRIu64 " \n",
+		st.requests[1], st.requests[2], st.requests[3], st.requests[4], st.requests[5],
+		st.requests[0], not_ok, st.kicks[0], st.kicks[1], st.used_notifications,
+		st.suppressed, st.translations, st.translation_faults, st.bypass_translations,
+		st.events_written, st.events_dropped, st.notifier_events, st.needs_reset,
+		st.domains, st.mappings);
 }
 
 /* ---- VirtioDeviceClass hooks (called from hw/virtio/virtio-iommu.c) --------------------------- */
 
 void vglue_vio_realize(VirtIOIOMMU *s, Error **errp)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
-    VGlueVio *vv;
-    uint16_t qmax = 0;
+	VirtIODevice *vdev = VIRTIO_DEVICE(s);
+	VGlueVio *vv;
+	uint16_t qmax = 0;
 
-    if (!s->primary_bus) {
-        error_setg(errp, "virtio-iommu-pci,x-viommu=on is not attached to any PCI bus");
-        return;
-    }
-    vv = g_new0(VGlueVio, 1);
-    vv->s = s;
-    vv->vdev = vdev;
-    qemu_rec_mutex_init(&vv->lock);
-    vv->by_bus = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-    vv->devs = g_ptr_array_new_with_free_func(g_free);
-    if (vv_model_create(vv, errp)) {
-        goto fail;
-    }
-    error_setg(&vv->migration_blocker,
-               "virtio-iommu-pci,x-viommu=on does not migrate libviommu's state");
-    if (migrate_add_blocker(vv->migration_blocker, errp) < 0) {
-        error_free(vv->migration_blocker);
-        viommu_destroy(vv->v);
-        goto fail;
-    }
+	if (!s->primary_bus) {
+		error_setg(errp, "virtio-iommu-pci,x-viommu=on is not attached to any PCI bus");
+		return;
+	}
+	vv = g_new0(VGlueVio, 1);
+	vv->s = s;
+	vv->vdev = vdev;
+	qemu_rec_mutex_init(&vv->lock);
+	vv->by_bus = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	vv->devs = g_ptr_array_new_with_free_func(g_free);
+	if (vv_model_create(vv, errp)) {
+		goto fail;
+	}
+	error_setg(&vv->migration_blocker,
+		   "virtio-iommu-pci,x-viommu=on does not migrate libviommu's state");
+	if (migrate_add_blocker(vv->migration_blocker, errp) < 0) {
+		error_free(vv->migration_blocker);
+		viommu_destroy(vv->v);
+		goto fail;
+	}
 
-    virtio_init(vdev, VIRTIO_ID_IOMMU, sizeof(struct virtio_iommu_config));
-    viommu_virtio_iommu_queue_max_size(vv->v, 0, &qmax);
-    qmax = MIN(MAX(qmax, 2), VIRTQUEUE_MAX_SIZE);
-    for (unsigned int q = 0; q < NQ; q++) {
-        vv->vq[q] = virtio_add_queue(vdev, qmax, vv_handle_output);
-    }
-    s->glue = vv;
-    pci_setup_iommu(s->primary_bus, vv_find_add_as, vv);
-    qemu_register_reset(vv_system_reset, vv);
-    vv->exit_notifier.notify = vv_exit;
-    qemu_add_exit_notifier(&vv->exit_notifier);
-    return;
+	virtio_init(vdev, VIRTIO_ID_IOMMU, sizeof(struct virtio_iommu_config));
+	viommu_virtio_iommu_queue_max_size(vv->v, 0, &qmax);
+	qmax = MIN(MAX(qmax, 2), VIRTQUEUE_MAX_SIZE);
+	for (unsigned int q = 0; q < NQ; q++) {
+		vv->vq[q] = virtio_add_queue(vdev, qmax, vv_handle_output);
+	}
+	s->glue = vv;
+	pci_setup_iommu(s->primary_bus, vv_find_add_as, vv);
+	qemu_register_reset(vv_system_reset, vv);
+	vv->exit_notifier.notify = vv_exit;
+	qemu_add_exit_notifier(&vv->exit_notifier);
+	return;
 
 fail:
-    g_hash_table_destroy(vv->by_bus);
-    g_ptr_array_free(vv->devs, true);
-    qemu_rec_mutex_destroy(&vv->lock);
-    g_free(vv);
+	g_hash_table_destroy(vv->by_bus);
+	g_ptr_array_free(vv->devs, true);
+	qemu_rec_mutex_destroy(&vv->lock);
+	g_free(vv);
 }
 
 void vglue_vio_unrealize(VirtIOIOMMU *s)
 {
-    VGlueVio *vv = s->glue;
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+	VGlueVio *vv = s->glue;
+	VirtIODevice *vdev = VIRTIO_DEVICE(s);
 
-    qemu_remove_exit_notifier(&vv->exit_notifier);
-    qemu_unregister_reset(vv_system_reset, vv);
-    migrate_del_blocker(vv->migration_blocker);
-    error_free(vv->migration_blocker);
-    vv_model_destroy(vv);
-    for (guint i = 0; i < vv->devs->len; i++) {
-        VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
+	qemu_remove_exit_notifier(&vv->exit_notifier);
+	qemu_unregister_reset(vv_system_reset, vv);
+	migrate_del_blocker(vv->migration_blocker);
+	error_free(vv->migration_blocker);
+	vv_model_destroy(vv);
+	for (guint i = 0; i < vv->devs->len; i++) {
+		VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
 
-        address_space_destroy(&d->as);
-        object_unparent(OBJECT(&d->iommu_mr));
-    }
-    g_hash_table_destroy(vv->by_bus);
-    g_ptr_array_free(vv->devs, true);
-    for (unsigned int q = 0; q < NQ; q++) {
-        virtio_delete_queue(vv->vq[q]);
-    }
-    virtio_cleanup(vdev);
-    qemu_rec_mutex_destroy(&vv->lock);
-    s->glue = NULL;
-    g_free(vv);
+		address_space_destroy(&d->as);
+		object_unparent(OBJECT(&d->iommu_mr));
+	}
+	g_hash_table_destroy(vv->by_bus);
+	g_ptr_array_free(vv->devs, true);
+	for (unsigned int q = 0; q < NQ; q++) {
+		virtio_delete_queue(vv->vq[q]);
+	}
+	virtio_cleanup(vdev);
+	qemu_rec_mutex_destroy(&vv->lock);
+	s->glue = NULL;
+	g_free(vv);
 }
 
 void vglue_vio_reset(VirtIOIOMMU *s)
 {
-    VGlueVio *vv = s->glue;
+	VGlueVio *vv = s->glue;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    viommu_virtio_iommu_reset(vv->v);
-    memset(vv->vq_on, 0, sizeof(vv->vq_on));
-    qemu_rec_mutex_unlock(&vv->lock);
+	qemu_rec_mutex_lock(&vv->lock);
+	viommu_virtio_iommu_reset(vv->v);
+	memset(vv->vq_on, 0, sizeof(vv->vq_on));
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 void vglue_vio_get_config(VirtIOIOMMU *s, uint8_t *config)
 {
-    VGlueVio *vv = s->glue;
+	VGlueVio *vv = s->glue;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    for (uint32_t off = 0; off < VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE; off += 8) {
-        uint64_t val = 0;
+	qemu_rec_mutex_lock(&vv->lock);
+	for (uint32_t off = 0; off < VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE; off += 8) {
+		uint64_t val = 0;
 
-        viommu_virtio_iommu_config_read(vv->v, off, 8, &val);
-        stq_le_p(config + off, val);
-    }
-    qemu_rec_mutex_unlock(&vv->lock);
+		viommu_virtio_iommu_config_read(vv->v, off, 8, &val);
+		stq_le_p(config + off, val);
+	}
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /* Only `bypass` is writable; the model decides whether this write may change it. */
 void vglue_vio_set_config(VirtIOIOMMU *s, const uint8_t *config)
 {
-    VGlueVio *vv = s->glue;
-    const uint32_t at = offsetof(struct virtio_iommu_config, bypass);
-    uint64_t cur = 0;
+	VGlueVio *vv = s->glue;
+	const uint32_t at = offsetof(struct virtio_iommu_config, bypass);
+	uint64_t cur = 0;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    viommu_virtio_iommu_config_read(vv->v, at, 1, &cur);
-    if (config[at] != cur) {
-        viommu_virtio_iommu_config_write(vv->v, at, 1, config[at]);
-    }
-    qemu_rec_mutex_unlock(&vv->lock);
+	qemu_rec_mutex_lock(&vv->lock);
+	viommu_virtio_iommu_config_read(vv->v, at, 1, &cur);
+	if (config[at] != cur) {
+		viommu_virtio_iommu_config_write(vv->v, at, 1, config[at]);
+	}
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /*
@@ -666,66 +675,66 @@ void vglue_vio_set_config(VirtIOIOMMU *s, const uint8_t *config)
  */
 uint64_t vglue_vio_get_features(VirtIOIOMMU *s, uint64_t transport_features)
 {
-    VGlueVio *vv = s->glue;
-    uint64_t dev = 0;
+	VGlueVio *vv = s->glue;
+	uint64_t dev = 0;
 
-    viommu_virtio_iommu_get_device_features(vv->v, &dev);
-    return (dev & 0xffffffull) | (dev & transport_features & ~0xffffffull);
+	viommu_virtio_iommu_get_device_features(vv->v, &dev);
+	return (dev & 0xffffffull) | (dev & transport_features & ~0xffffffull);
 }
 
 /* The driver set FEATURES_OK: the model accepts the features or leaves the bit clear. */
 int vglue_vio_validate_features(VirtIOIOMMU *s)
 {
-    VGlueVio *vv = s->glue;
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
-    uint8_t st = 0;
+	VGlueVio *vv = s->glue;
+	VirtIODevice *vdev = VIRTIO_DEVICE(s);
+	uint8_t st = 0;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    viommu_virtio_iommu_set_driver_features(vv->v, vdev->guest_features);
-    viommu_virtio_iommu_set_status(vv->v, vdev->status | VIOMMU_VIRTIO_S_FEATURES_OK);
-    viommu_virtio_iommu_get_status(vv->v, &st);
-    qemu_rec_mutex_unlock(&vv->lock);
-    return (st & VIOMMU_VIRTIO_S_FEATURES_OK) ? 0 : -EINVAL;
+	qemu_rec_mutex_lock(&vv->lock);
+	viommu_virtio_iommu_set_driver_features(vv->v, vdev->guest_features);
+	viommu_virtio_iommu_set_status(vv->v, vdev->status | VIOMMU_VIRTIO_S_FEATURES_OK);
+	viommu_virtio_iommu_get_status(vv->v, &st);
+	qemu_rec_mutex_unlock(&vv->lock);
+	return (st & VIOMMU_VIRTIO_S_FEATURES_OK) ? 0 : -EINVAL;
 }
 
 void vglue_vio_set_status(VirtIOIOMMU *s, uint8_t status)
 {
-    VGlueVio *vv = s->glue;
+	VGlueVio *vv = s->glue;
 
-    qemu_rec_mutex_lock(&vv->lock);
-    viommu_virtio_iommu_set_status(vv->v, status);
-    if (status == 0) {
-        memset(vv->vq_on, 0, sizeof(vv->vq_on));
-    } else if (status & VIOMMU_VIRTIO_S_DRIVER_OK) {
-        /* The driver has enumerated PCI by now: every endpoint has its number. */
-        vv_declare_all(vv);
-        for (unsigned int q = 0; q < NQ; q++) {
-            vv_enable_queue(vv, q);
-        }
-    }
-    qemu_rec_mutex_unlock(&vv->lock);
+	qemu_rec_mutex_lock(&vv->lock);
+	viommu_virtio_iommu_set_status(vv->v, status);
+	if (status == 0) {
+		memset(vv->vq_on, 0, sizeof(vv->vq_on));
+	} else if (status & VIOMMU_VIRTIO_S_DRIVER_OK) {
+		/* The driver has enumerated PCI by now: every endpoint has its number. */
+		vv_declare_all(vv);
+		for (unsigned int q = 0; q < NQ; q++) {
+			vv_enable_queue(vv, q);
+		}
+	}
+	qemu_rec_mutex_unlock(&vv->lock);
 }
 
 /* ---- the IOMMU memory region type ------------------------------------------------------------ */
 
 static void vv_memory_region_class_init(ObjectClass *klass, void *data)
 {
-    IOMMUMemoryRegionClass *imrc = IOMMU_MEMORY_REGION_CLASS(klass);
+	IOMMUMemoryRegionClass *imrc = IOMMU_MEMORY_REGION_CLASS(klass);
 
-    imrc->translate = vv_translate;
-    imrc->replay = vv_replay;
-    imrc->notify_flag_changed = vv_notify_flag_changed;
+	imrc->translate = vv_translate;
+	imrc->replay = vv_replay;
+	imrc->notify_flag_changed = vv_notify_flag_changed;
 }
 
 static const TypeInfo vv_memory_region_info = {
-    .parent = TYPE_IOMMU_MEMORY_REGION,
-    .name = TYPE_VGLUE_VIO_MEMORY_REGION,
-    .class_init = vv_memory_region_class_init,
+	.parent = TYPE_IOMMU_MEMORY_REGION,
+	.name = TYPE_VGLUE_VIO_MEMORY_REGION,
+	.class_init = vv_memory_region_class_init,
 };
 
 static void vv_register_types(void)
 {
-    type_register_static(&vv_memory_region_info);
+	type_register_static(&vv_memory_region_info);
 }
 
 type_init(vv_register_types)
