@@ -110,7 +110,7 @@ run_mode() {
 	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
 	[ $rrc -eq 0 ] || { echo "$mode: net_reflect exit status $rrc"; ok=0; }
 	# The disk holds what the guest wrote, not just its page cache.
-	gsum=$(sed -n 's/.*disk ok: .* sha256 \([0-9a-f]*\)$/\1/p' "$log")
+	gsum=$(sed -n 's/.*disk ok: .* sha256 \([0-9a-f]*\).*/\1/p' "$log")
 	hsum=$(head -c $((blkmb * 1048576)) "$disk" | sha256sum | cut -d" " -f1)
 	[ -n "$gsum" ] && [ "$gsum" = "$hsum" ] || { echo "$mode: disk image sha256 $hsum, guest wrote '$gsum'"; ok=0; }
 	case "$mode" in
