@@ -213,29 +213,44 @@ guest_clock_ok() {
 	return 0
 }
 
-# guest_qemu_virtio MODE PORT DISK CONSOLE KERNEL_ARGS &: run QEMU ($QEMU, default Debian's
-# qemu-system-x86_64) in the background (it execs) with a virtio-iommu-pci in front of an
-# emulated virtio-net (vhost off; its peer is net_reflect on 127.0.0.1:PORT), a virtio-blk disk
-# on the raw image DISK and QEMU's edu device, all on the q35 root bus. MODE: qemu-strict,
-# qemu-lazy (QEMU's own virtio-iommu), strict, lazy (libviommu's, x-viommu=on: needs the
-# patched QEMU of qemu/build.sh). QEMU_TIMEOUT bounds it (default 600 s).
+# guest_qemu_virtio MODE PEER DISK CONSOLE KERNEL_ARGS &: run QEMU ($QEMU, default Debian's
+# qemu-system-x86_64) in the background (it execs) with a virtio-iommu-pci in front of a
+# virtio-net, a virtio-blk disk on the raw image DISK and QEMU's edu device, all on the q35 root
+# bus. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
+# x-viommu=on: the patched QEMU of qemu/build.sh); vhost-strict, vhost-lazy (libviommu's, with
+# the virtio-net on a vhost-user netdev). PEER: net_reflect's TCP port on 127.0.0.1 for the
+# emulated virtio-net (vhost off), the vhost-user socket in the vhost modes. QEMU_TIMEOUT bounds
+# it (default 600 s).
 guest_qemu_virtio() {
+	gv_dev=virtio-iommu-pci,x-viommu=on
+	gv_mem=""
+	gv_net="-netdev socket,id=net0,connect=127.0.0.1:$2"
+	gv_nic=""
 	case "$1" in
 	# QEMU 7.2's own device reports faults without their access flags.
 	qemu-strict) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=1 viommu.domain=DMA viommu.faultflags=none" ;;
 	qemu-lazy) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=0 viommu.domain=DMA-FQ viommu.faultflags=none" ;;
-	strict) gv_dev=virtio-iommu-pci,x-viommu=on; gv_append="iommu.strict=1 viommu.domain=DMA" ;;
-	lazy) gv_dev=virtio-iommu-pci,x-viommu=on; gv_append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	strict | vhost-strict) gv_append="iommu.strict=1 viommu.domain=DMA" ;;
+	lazy | vhost-lazy) gv_append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
 	*) echo "unknown mode $1" >&2; return 1 ;;
+	esac
+	case "$1" in
+	vhost-*)
+		# vhost-user needs shared guest memory; MSI-X with a vhost-user device crashes QEMU
+		# 7.2 under TCG (vectors=0, see guest_qemu).
+		gv_mem="-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem"
+		gv_net="-chardev socket,id=chr0,path=$2 -netdev vhost-user,id=net0,chardev=chr0"
+		gv_nic=",vectors=0"
+		;;
 	esac
 	# The IOMMU comes first: a PCI device realized before it would bypass it. tsc=unstable:
 	# see guest_qemu. iommu_platform needs modern-only devices.
 	# shellcheck disable=SC2086
 	exec timeout "${QEMU_TIMEOUT:-600}" "${QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config \
-		-display none -M q35 -accel tcg -smp 1 -m 256M \
+		-display none -M q35 -accel tcg -smp 1 -m 256M $gv_mem \
 		-device "$gv_dev" \
-		-netdev socket,id=net0,connect=127.0.0.1:"$2" \
-		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:56 \
+		$gv_net \
+		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:56$gv_nic \
 		-drive file="$3",if=none,id=disk0,format=raw,cache=writeback \
 		-device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on \
 		-device edu \

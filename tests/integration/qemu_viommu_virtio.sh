@@ -7,10 +7,16 @@
 # address nobody mapped (the driver's fault report). Modes:
 #   strict, lazy            libviommu's virtio-iommu model (virtio-iommu-pci,x-viommu=on) in the
 #                           patched QEMU (qemu/build.sh), iommu.strict=1 / iommu.strict=0
+#   vhost-strict, vhost-lazy  the same with the virtio-net on a vhost-user netdev served by
+#                           viommu-vhost --reflect: QEMU's IOMMU notifiers carry the model's UNMAPs
+#                           to the back-end as IOTLB invalidations, its misses come back as
+#                           translations; the back-end's audit log shows no translation used after
+#                           its invalidation (audit_check)
 #   qemu-strict, qemu-lazy  QEMU's own virtio-iommu, the baseline (any QEMU 7.2, Debian's by
 #                           default)
 #
-# Usage: qemu_viommu_virtio.sh NET_REFLECT [MODE...]
+# Usage: qemu_viommu_virtio.sh NET_REFLECT [MODE...]   (viommu-vhost and audit_check are taken
+#   from the same meson build as NET_REFLECT)
 #   QEMU=path     the QEMU binary (default: qemu/build.sh's patched binary for strict/lazy,
 #                 Debian's qemu-system-x86_64 for the qemu-* modes)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 1000), KEEP_WORK=1 keeps the work folder.
@@ -21,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 reflect_bin=$1
 shift
-[ $# -gt 0 ] || set -- strict lazy
+[ $# -gt 0 ] || set -- strict lazy vhost-strict vhost-lazy qemu-strict qemu-lazy
 frames=${VIOMMU_TEST_FRAMES:-1000}
 blkmb=8
 
@@ -33,6 +39,8 @@ blkmb=8
 work=$(mktemp -d /tmp/viommu-virtio-it.XXXXXX)
 refl_pid=""
 qemu_pid=""
+vhost_bin=$(cd "$(dirname "$reflect_bin")/.." && pwd)/vhost/viommu-vhost
+audit_check=$(cd "$(dirname "$reflect_bin")" && pwd)/audit_check
 cleanup() {
 	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
 	[ -n "$refl_pid" ] && kill "$refl_pid" 2>/dev/null || true
@@ -83,17 +91,35 @@ run_mode() {
 	esac
 	rm -f "$disk" "$work/port"
 	truncate -s 64M "$disk"
-	"$reflect_bin" "$work/port" 2> "$rlog" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
-		sleep 0.1
-	done
+	case "$mode" in
+	vhost-*)
+		peer=$work/$mode.sock
+		peer_name=viommu-vhost
+		"$vhost_bin" --reflect --socket-path="$peer" --audit="$work/$mode.audit" 2> "$rlog" &
+		refl_pid=$!
+		i=0
+		while [ ! -S "$peer" ]; do
+			i=$((i + 1))
+			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$rlog"; return 1; }
+			sleep 0.1
+		done
+		;;
+	*)
+		peer_name=net_reflect
+		"$reflect_bin" "$work/port" 2> "$rlog" &
+		refl_pid=$!
+		i=0
+		while [ ! -s "$work/port" ]; do
+			i=$((i + 1))
+			[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
+			sleep 0.1
+		done
+		peer=$(cat "$work/port")
+		;;
+	esac
 
 	start=$(date +%s)
-	QEMU=$qemu_bin guest_qemu_virtio "$mode" "$(cat "$work/port")" "$disk" "$log" \
+	QEMU=$qemu_bin guest_qemu_virtio "$mode" "$peer" "$disk" "$log" \
 		"viommu.tests=net,blk,fault viommu.frames=$frames viommu.blkmb=$blkmb" > "$qlog" 2>&1 &
 	qemu_pid=$!
 	qrc=0
@@ -101,6 +127,12 @@ run_mode() {
 	qemu_pid=""
 	secs=$(($(date +%s) - start))
 	rrc=0
+	case "$mode" in
+	vhost-*)
+		kill -USR1 "$refl_pid" 2>/dev/null || true
+		kill -TERM "$refl_pid" 2>/dev/null || true
+		;;
+	esac
 	wait "$refl_pid" || rrc=$?
 	refl_pid=""
 
@@ -108,7 +140,7 @@ run_mode() {
 	grep -q "^VIOMMU-TEST \[.*\] PASS" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
 	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
 	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
-	[ $rrc -eq 0 ] || { echo "$mode: net_reflect exit status $rrc"; ok=0; }
+	[ $rrc -eq 0 ] || { echo "$mode: $peer_name exit status $rrc"; ok=0; }
 	# The disk holds what the guest wrote, not just its page cache.
 	gsum=$(sed -n 's/.*disk ok: .* sha256 \([0-9a-f]*\).*/\1/p' "$log")
 	hsum=$(head -c $((blkmb * 1048576)) "$disk" | sha256sum | cut -d" " -f1)
@@ -129,14 +161,30 @@ run_mode() {
 		;;
 	esac
 
+	case "$mode" in
+	vhost-*)
+		# Our model's UNMAPs reached the back-end through QEMU's notifiers, and it never used
+		# a translation after the invalidation that removed it.
+		vstats=$(grep "stats (exit)" "$rlog" | tail -n 1)
+		case "$vstats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
+		case "$vstats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
+		case "$vstats" in *" iotlb_invalidates=0 "*) echo "$mode: no IOTLB INVALIDATE"; ok=0 ;; esac
+		case "$stats" in *" notifier_events=0 "*) echo "$mode: no model event reached QEMU's notifiers"; ok=0 ;; esac
+		for f in "$work/$mode.audit".*; do
+			[ -e "$f" ] || { echo "$mode: no audit log"; ok=0; continue; }
+			"$audit_check" "$f" || { echo "$mode: audit $f failed"; ok=0; }
+		done
+		;;
+	esac
+
 	grep -E "VIOMMU-TEST|dmesg:" "$log" | sed "s/^/  [$mode] /"
-	sed "s/^/  [$mode] /" "$rlog"
+	tail -n 3 "$rlog" | sed "s/^/  [$mode] /"
 	grep "viommu-virtio-iommu: stats" "$qlog" | sed "s/^/  [$mode] /" || true
 	if [ $ok -eq 1 ]; then
 		echo "PASS $mode (${secs}s)"
 		return 0
 	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output and net_reflect log follow"
+	echo "FAIL $mode (${secs}s): console, QEMU output and $peer_name log follow"
 	tail -n 60 "$log"
 	cat "$qlog"
 	cat "$rlog"
