@@ -186,10 +186,10 @@ fi
 # domain has no mappings. Enable memory space and bus mastering in its command register, then
 # have it DMA from and to IOVAs nobody mapped; the guest's own DMAR fault handler must report
 # each with the reason code for a missing read/write permission (0x06, 0x05).
-edu_dma() { # SRC DST CMD: one 8-byte DMA (CMD 1: RAM -> device, 3: device -> RAM)
+edu_dma() { # SRC DST CMD: one 4-byte DMA (one bus access, so one fault) (CMD 1: RAM -> device, 3: device -> RAM)
 	devmem $((edu_bar + 0x80)) 64 "$1"
 	devmem $((edu_bar + 0x88)) 64 "$2"
-	devmem $((edu_bar + 0x90)) 64 8
+	devmem $((edu_bar + 0x90)) 64 4
 	devmem $((edu_bar + 0x98)) 64 "$3"
 	i=0
 	while [ $(($(devmem $((edu_bar + 0x98)) 32) & 1)) = 1 ]; do
