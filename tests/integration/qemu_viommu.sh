@@ -178,8 +178,26 @@ for mode in "$@"; do
 done
 if [ -n "$vhost_modes" ]; then
 	echo "vhost-user modes:$vhost_modes (qemu_vhost.sh on viommu-intel-iommu)"
+	vrc=0
 	# shellcheck disable=SC2086
 	GUEST_QEMU=$qemu GUEST_IOMMU="viommu-intel-iommu,intremap=off,device-iotlb=on" \
-		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" $vhost_modes || rc=1
+		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" $vhost_modes > "$work/vhost.out" 2>&1 ||
+		vrc=1
+	cat "$work/vhost.out"
+	[ $vrc -eq 0 ] || rc=1
+	# The back-end's invalidations came from our unit: device-IOTLB events through QEMU.
+	for mode in $vhost_modes; do
+		line=$(grep "^  \[$mode\] viommu-intel-iommu stats:" "$work/vhost.out" | tail -n 1)
+		n=$(echo "$line" | sed -n 's/.* notify_dev_iotlb=\([0-9]*\).*/\1/p')
+		if [ -z "$n" ]; then
+			echo "FAIL vhost-$mode: no statistics from viommu-intel-iommu"
+			rc=1
+		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
+			echo "FAIL vhost-$mode: the unit sent no device-IOTLB invalidation"
+			rc=1
+		else
+			echo "PASS vhost-$mode: the unit sent $n device-IOTLB invalidations"
+		fi
+	done
 fi
 exit $rc
