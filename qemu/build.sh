@@ -167,9 +167,10 @@ else
 	# What the tests need and nothing else: x86_64 TCG system emulation (q35, intel-iommu,
 	# virtio-iommu-pci, edu, virtio-net/blk, nvme come with the default device set), vhost-user
 	# and vhost-net netdevs, ACPI. --disable-install-blobs: the dfsg tarball has no firmware;
-	# --prefix=/usr makes the binary find Debian's (qemu-system-data, seabios, ipxe-qemu) in
-	# /usr/share/qemu.
-	conf="--prefix=/usr --target-list=x86_64-softmmu --without-default-features --enable-tcg
+	# the binary searches Debian's packaged firmware where Debian's own qemu does
+	# (qemu-system-data, seabios, ipxe-qemu).
+	conf="--prefix=/usr --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+		--target-list=x86_64-softmmu --without-default-features --enable-tcg
 		--disable-docs --disable-werror --enable-vhost-user --enable-vhost-kernel
 		--enable-vhost-net --disable-kvm --enable-fdt=system --disable-install-blobs
 		--disable-tools --disable-guest-agent --meson=meson"
@@ -191,8 +192,11 @@ else
 	nice -n 10 ninja -C "$b" -j "${VIOMMU_QEMU_JOBS:-2}" qemu-system-x86_64 >&2 ||
 		die "ninja failed (tree $tree)"
 	log "built in $(($(date +%s) - t0)) s; $(ccache -s 2>/dev/null | grep -i -E '^ *(hits|misses):' | tr -s ' ' | tr '\n' ';')"
-	mkdir -p "$bin_dir.tmp"
+	mkdir -p "$bin_dir.tmp/qemu-bundle"
 	cp "$b/qemu-system-x86_64" "$bin_dir.tmp/"
+	# QEMU relocates its data and firmware paths to where the binary runs from, or looks in a
+	# qemu-bundle folder beside it: point that at the system's /usr.
+	ln -s /usr "$bin_dir.tmp/qemu-bundle/usr"
 	rm -rf "$bin_dir"
 	mv "$bin_dir.tmp" "$bin_dir"
 fi

@@ -261,10 +261,10 @@ edu_find() { # sets edu (sysfs path), edu_bdf (bus:dev.fn), edu_rid, edu_bar; en
 	devmem $((edu_bar + 4)) 32 0x12345678
 	[ "$(devmem $((edu_bar + 4)) 32)" = 0xEDCBA987 ] || fail "edu: BAR0 does not answer"
 }
-edu_dma() { # SRC DST CMD: one 8-byte DMA (CMD 1: RAM -> device, 3: device -> RAM)
+edu_dma() { # SRC DST CMD: one 4-byte DMA, one bus access so one fault (CMD 1: RAM -> device, 3: device -> RAM)
 	devmem $((edu_bar + 0x80)) 64 "$1"
 	devmem $((edu_bar + 0x88)) 64 "$2"
-	devmem $((edu_bar + 0x90)) 64 8
+	devmem $((edu_bar + 0x90)) 64 4
 	devmem $((edu_bar + 0x98)) 64 "$3"
 	i=0
 	while [ $(($(devmem $((edu_bar + 0x98)) 32) & 1)) = 1 ]; do

@@ -6,8 +6,8 @@
 # Emulated-device modes (strict, lazy, pt): QEMU's own device models DMA through our model:
 #   - the guest's DMAR driver initialised from our CAP/ECAP (its boot log against the unit's),
 #     in the invalidation policy or default domain the mode asks for;
-#   - virtio-net with QEMU's datapath (vhost off) on a `-netdev socket` UDP back-end whose peer
-#     (udp_reflect) swaps addresses: ping and pktgen with the payload checks of guest-init.sh;
+#   - virtio-net with QEMU's datapath (vhost off) on a `-netdev socket` TCP back-end whose peer
+#     (net_reflect) swaps addresses: ping and pktgen with the payload checks of guest-init.sh;
 #   - virtio-blk: an 8 MiB random pattern written, caches dropped, read back (page cache and
 #     O_DIRECT); here the disk image must hold the same bytes;
 #   - strict and lazy: QEMU's edu device DMAs from and to IOVAs nobody mapped; the guest's DMAR
@@ -17,7 +17,7 @@
 # --reflect with device-IOTLB/ATS, audit replay) with our model instead of QEMU's intel-iommu:
 # our invalidations reach the back-end through QEMU's IOMMU notifiers.
 #
-# Usage: qemu_viommu.sh PROJECT_BUILD UDP_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
+# Usage: qemu_viommu.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
 #   modes: strict lazy pt vhost-strict vhost-lazy vhost-pt (default: all)
 # Builds (or finds cached) QEMU through qemu/build.sh; installs what it needs through
 # scripts/deps.sh (as root) and fails, loudly, when it cannot. KEEP_WORK=1 keeps the scratch
@@ -82,7 +82,7 @@ run_emulated() {
 	i=0
 	while [ ! -s "$work/port" ]; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL $mode: udp_reflect did not start"; cat "$rlog"; return 1; }
+		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
 		sleep 0.1
 	done
 	port=$(cat "$work/port")
@@ -105,7 +105,7 @@ run_emulated() {
 	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
 		-M q35 -accel tcg -smp 1 -m 256M \
 		-device "$iommu" \
-		-netdev socket,id=n0,udp=127.0.0.1:"$port",localaddr=127.0.0.1:0 \
+		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
 		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56 \
 		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
@@ -118,6 +118,9 @@ run_emulated() {
 	wait "$qemu_pid" || qrc=$?
 	qemu_pid=""
 	secs=$(($(date +%s) - start))
+	# The serial console ends its lines with CR LF.
+	tr -d '\r' < "$log" > "$log.txt"
+	log=$log.txt
 	kill -TERM "$refl_pid" 2> /dev/null || true
 	wait "$refl_pid" || true
 	refl_pid=""
@@ -138,7 +141,7 @@ run_emulated() {
 	want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log")
 	got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
 	[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
-	frames_back=$(sed -n 's/^udp_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
+	frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
 	[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
 	xl=$(unit_stat translations "$qlog")
 	[ "${xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
@@ -175,8 +178,26 @@ for mode in "$@"; do
 done
 if [ -n "$vhost_modes" ]; then
 	echo "vhost-user modes:$vhost_modes (qemu_vhost.sh on viommu-intel-iommu)"
+	vrc=0
 	# shellcheck disable=SC2086
 	GUEST_QEMU=$qemu GUEST_IOMMU="viommu-intel-iommu,intremap=off,device-iotlb=on" \
-		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" $vhost_modes || rc=1
+		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" $vhost_modes > "$work/vhost.out" 2>&1 ||
+		vrc=1
+	cat "$work/vhost.out"
+	[ $vrc -eq 0 ] || rc=1
+	# The back-end's invalidations came from our unit: device-IOTLB events through QEMU.
+	for mode in $vhost_modes; do
+		line=$(grep "^  \[$mode\] viommu-intel-iommu stats:" "$work/vhost.out" | tail -n 1)
+		n=$(echo "$line" | sed -n 's/.* notify_dev_iotlb=\([0-9]*\).*/\1/p')
+		if [ -z "$n" ]; then
+			echo "FAIL vhost-$mode: no statistics from viommu-intel-iommu"
+			rc=1
+		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
+			echo "FAIL vhost-$mode: the unit sent no device-IOTLB invalidation"
+			rc=1
+		else
+			echo "PASS vhost-$mode: the unit sent $n device-IOTLB invalidations"
+		fi
+	done
 fi
 exit $rc
