@@ -190,10 +190,22 @@ static void test_caps(void **state)
 		assert_int_equal((ecap >> 1) & 1, 1);		 /* QI */
 		assert_int_equal((ecap >> 2) & 1, 1);		 /* DT */
 		assert_int_equal((ecap >> 6) & 1, 0);		 /* PT off */
+		assert_int_equal(ecap & 1, 0);			 /* C off */
 		assert_int_equal(rd(&f, CAP, 4), (uint32_t)cap); /* 32-bit halves */
 		assert_int_equal(rd(&f, CAP + 4, 4), cap >> 32);
-		/* Read-only registers ignore writes; GCMD reads zero; IM is set at reset. */
-		wr(&f, CAP, 8, 0);
+		/* Read-only registers ignore writes, and say so; GCMD reads zero; IM is set at reset. */
+		{
+			struct viommu_vtd_stats st;
+
+			wr(&f, CAP, 8, 0);
+			wr(&f, CAP + 4, 4, 0);
+			wr(&f, 0x2000, 4, 0);	  /* past the register page */
+			wr(&f, GCMD, 2, 0);	  /* a width the register file does not take */
+			wr(&f, FEDATA + 2, 4, 0); /* misaligned */
+			wr(&f, FEDATA, 4, 0x11);  /* taken */
+			assert_int_equal(viommu_vtd_get_stats(f.v, &st), 0);
+			assert_int_equal(st.mmio_ignored, 5);
+		}
 		assert_int_equal(rd(&f, CAP, 8), cap);
 		assert_int_equal(rd(&f, GCMD, 4), 0);
 		assert_int_equal(rd(&f, FECTL, 4), 0x80000000u);
@@ -349,8 +361,15 @@ static void test_pass_through(void **state)
 	assert_int_equal(r.out, 0x12345678);
 	r = xl(&f, 0x10, 1ull << 48, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x4);
+	/* §3.14: the interrupt window is decoded before pass-through: an interrupt, not a fault. */
 	r = xl(&f, 0x10, 0xfee00000, VIOMMU_ACC_WRITE);
-	assert_int_equal(r.fault.reason, 0xe);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.flags, VIOMMU_XLATE_F_INTERRUPT);
+	assert_int_equal(r.out, 0xfee00000);
+	fx_fini(&f);
+	/* ECAP.C follows the configuration (config_init offers it). */
+	fx_init(&f, &c, false, false);
+	assert_int_equal(rd(&f, ECAP, 8) & 1, 1);
 	fx_fini(&f);
 	/* Without ECAP.PT the same context is invalid programming. */
 	c.flags &= ~VIOMMU_VTD_PT;
@@ -448,10 +467,15 @@ static void test_fault_reasons(void **state)
 	/* 0x5, 0x6: write to a read-only page; read of an absent one. */
 	assert_int_equal(fault_of(&f, 1, 0, VIOMMU_ACC_WRITE, false), 0x5);
 	assert_int_equal(fault_of(&f, 1, 0x1000, VIOMMU_ACC_READ, false), 0x6);
-	/* 0x7: the second-level table lies outside guest memory. */
+	/*
+	 * 0x3 again (§7.1.3): the table SLPTPTR names lies outside guest memory. 0x7: a table
+	 * reached through a paging entry does (L4 entry 1 points past memory).
+	 */
 	put64(&f, RAW_CTX + 4 * 16 + 8, 2 | 7 << 8);
 	put64(&f, RAW_CTX + 4 * 16, (1ull << 40) | 1);
-	assert_int_equal(fault_of(&f, 4, 0, VIOMMU_ACC_READ, false), 0x7);
+	assert_int_equal(fault_of(&f, 4, 0, VIOMMU_ACC_READ, false), 0x3);
+	put64(&f, RAW_SL + 8, (1ull << 40) | 3);
+	assert_int_equal(fault_of(&f, 1, 1ull << 39, VIOMMU_ACC_READ, false), 0x7);
 	/* 0x9: the context table lies outside guest memory. */
 	put64(&f, RAW_ROOT + 2 * 16, (1ull << 40) | 1);
 	assert_int_equal(fault_of(&f, 0x200, 0, VIOMMU_ACC_READ, false), 0x9);
@@ -490,6 +514,122 @@ static void test_fault_reasons(void **state)
 	wr(&f, RTADDR, 8, 1ull << 40);
 	wr(&f, GCMD, 4, (1u << 31) | (1u << 30));
 	assert_int_equal(fault_of(&f, 1, 0, VIOMMU_ACC_READ, false), 0x8);
+	fx_fini(&f);
+}
+
+/* Pass-through contexts are checked like the others: an AW that SAGAW does not offer is 0x3. */
+static void test_pass_through_aw(void **state)
+{
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_xlate_result r;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, &c, false, false);
+	raw_setup(&f);
+	put64(&f, RAW_CTX + 6 * 16 + 8, 2 | 7 << 8); /* TT = 10b, AW = 48-bit: offered */
+	put64(&f, RAW_CTX + 6 * 16, 2 << 2 | 1);
+	r = xl(&f, 6, 0x5000, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, 0x5000);
+	put64(&f, RAW_CTX + 7 * 16 + 8, 3 | 7 << 8); /* AW = 57-bit: not in SAGAW */
+	put64(&f, RAW_CTX + 7 * 16, 2 << 2 | 1);
+	assert_int_equal(fault_of(&f, 7, 0x5000, VIOMMU_ACC_READ, false), 0x3);
+	put64(&f, RAW_CTX + 7 * 16 + 8, 0 | 7 << 8); /* AW = 000b: no width at all */
+	assert_int_equal(fault_of(&f, 7, 0x5000, VIOMMU_ACC_READ, false), 0x3);
+	fx_fini(&f);
+}
+
+/*
+ * §3.14: requests without PASID into 0xFEEx_xxxx are interrupt requests whatever the tables say
+ * (the guest mapped that IOVA here) and whether translation is on; a translation whose output
+ * lands in the window is blocked with 0xE, but a large leaf that only overlaps the window still
+ * translates its other addresses.
+ */
+static void test_interrupt_window(void **state)
+{
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_xlate_req req = { .sid = 1, .access = VIOMMU_ACC_WRITE };
+	struct viommu_xlate_result r;
+	struct viommu_vtd_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, &c, false, false);
+	/* Translation off: still an interrupt. */
+	r = xl(&f, 1, 0xfee00ff0, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.flags, VIOMMU_XLATE_F_INTERRUPT);
+	raw_setup(&f);
+	/* L1 entry for iova 0xfee00000 would be index 0 of its own tables: map it via a 2 MiB leaf. */
+	put64(&f, RAW_SL + 0x1000 + 3 * 8, (RAW_SL + 0x5000) | 3);     /* L3[3]: iova 3 GiB.. */
+	put64(&f, RAW_SL + 0x5000 + 0x1f7 * 8, 0x600000 | 1 << 7 | 3); /* L2[0x1f7]: 0xfee00000 */
+	r = xl(&f, 1, 0xfee00010, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.flags, VIOMMU_XLATE_F_INTERRUPT);
+	assert_int_equal(r.out, 0xfee00010);
+	assert_int_equal(r.perm, VIOMMU_ACC_WRITE);
+	/* A request that ends in the window is a DMA up to it. */
+	put64(&f, RAW_SL + 0x5000 + 0x1f6 * 8, 0x800000 | 1 << 7 | 3); /* 0xfec00000 */
+	req.iova = 0xfedffff0;
+	req.len = 0x40;
+	assert_int_equal(viommu_translate(f.v, &req, &r), 0);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.flags, 0);
+	assert_int_equal(r.out, 0x9ffff0);
+	assert_int_equal(r.len, 0x10);
+	/* Requests with PASID are not interrupts (legacy mode blocks them: 0xD). */
+	assert_int_equal(fault_of(&f, 1, 0xfee00000, VIOMMU_ACC_WRITE, true), 0xd);
+	/* A 1 GiB leaf whose output covers the window: its other addresses translate. */
+	fx_fini(&f);
+	c.flags |= VIOMMU_VTD_SLLPS_1G;
+	fx_init(&f, &c, false, false);
+	raw_setup(&f);
+	put64(&f, RAW_SL + 0x1000 + 8, 0xc0000000 | 1 << 7 | 3); /* iova 1 GiB -> 3 GiB */
+	req.iova = 0x40000000;
+	req.len = 1ull << 30;
+	assert_int_equal(viommu_translate(f.v, &req, &r), 0);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, 0xc0000000);
+	assert_int_equal(r.len, 0xfee00000 - 0xc0000000); /* stops short of the window */
+	assert_int_equal(fault_of(&f, 1, 0x40000000 + 0x3ee00008, VIOMMU_ACC_WRITE, false), 0xe);
+	r = xl(&f, 1, 0x40000000 + 0x3ef00000, VIOMMU_ACC_READ); /* above the window */
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, 0xfef00000);
+	/* Asked again, it is not served from an IOTLB entry that covers the window. */
+	assert_int_equal(fault_of(&f, 1, 0x40000000 + 0x3ee00000, VIOMMU_ACC_READ, false), 0xe);
+	assert_int_equal(viommu_vtd_get_stats(f.v, &st), 0);
+	fx_fini(&f);
+}
+
+/* The result says whether a fault reached a recording register (and which), or why not. */
+static void test_fault_record_flags(void **state)
+{
+	struct viommu_vtd_config c = cfg_default();
+	struct viommu_xlate_result r;
+	struct fx f;
+
+	(void)state;
+	c.nfr = 2;
+	fx_init(&f, &c, false, false);
+	raw_setup(&f);
+	r = xl(&f, 2, 0, VIOMMU_ACC_READ); /* no context entry: recorded in FRCD 0 */
+	assert_int_equal(r.fault.reason, 0x2);
+	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_RECORDED);
+	assert_int_equal(r.fault.record, 0);
+	r = xl(&f, 1, 0x1000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_RECORDED);
+	assert_int_equal(r.fault.record, 1);
+	r = xl(&f, 1, 0x2000, VIOMMU_ACC_READ); /* both records full: overflow */
+	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_LOST);
+	assert_int_equal(r.fault.record, 0);
+	clear_faults(&f, 2);
+	/* FPD in the context entry: the qualified fault is suppressed. */
+	put64(&f, RAW_CTX + 16, RAW_SL | 2 | 1);
+	inval_all(&f);
+	r = xl(&f, 1, 0x1000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, 0x6);
+	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
 	fx_fini(&f);
 }
 
@@ -1116,8 +1256,16 @@ static void ref_flushed(struct rctx *rc, uint64_t first, uint64_t npages)
 	}
 }
 
+/* §3.14: a translation into the interrupt window is blocked (0xE), never returned. */
+static bool in_window(uint64_t out)
+{
+	return out != NONE && out >= 0xfee00000 && out <= 0xfeefffff;
+}
+
 static bool legal(const struct rpage *p, uint64_t page, uint32_t perm)
 {
+	if (in_window(page))
+		return false;
 	if (page == p->cur && perm == p->perm)
 		return true;
 	for (int k = 0; k < p->nstale; k++) {
@@ -1175,12 +1323,15 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 				 0);
 		assert_int_equal(vtd_drv_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
 	}
+	/* The guest maps the interrupt window's IOVAs too: requests there must not use it. */
+	assert_int_equal(vtd_drv_map(f.d, 6, 0xfee00000, 0x100000, 1 << 20, VIOMMU_ACC_RW), 0);
 	for (int i = 0; i < RPAGES; i++) {
 		rc->pg[i].cur = NONE;
 		rc->pg[i].none_ok = true;
 	}
 	while (ops < nops) {
-		uint64_t r = test_below(&rng, 100);
+		/* The first op of a run with superpages maps one while the space is still free. */
+		uint64_t r = ops == 0 && !cm_qi ? 0 : test_below(&rng, 100);
 		uint64_t pg = test_below(&rng, RPAGES);
 		uint64_t np = 1 + test_below(&rng, 4);
 
@@ -1198,6 +1349,8 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 
 			if (np == 512)
 				out = (1 + test_below(&rng, 15)) << 21;
+			else if (test_below(&rng, 40) == 0) /* into the interrupt window */
+				out = 0xfee00000 + (test_below(&rng, 252) << 12);
 			for (uint64_t i = pg; i < pg + np; i++)
 				free_run = free_run && rc->pg[i].cur == NONE;
 			if (!free_run)
@@ -1240,6 +1393,16 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 		} else if (r < 37) {
 			assert_int_equal(vtd_drv_flush(f.d), 0);
 			ref_flushed(rc, 0, RPAGES);
+		} else if (r < 39) { /* into the interrupt window, which the guest mapped too */
+			uint64_t iova = 0xfee00000 + test_below(&rng, 1 << 20);
+			struct viommu_xlate_result res =
+				xl(&f, 0x40 + (uint32_t)test_below(&rng, RSIDS), iova,
+				   VIOMMU_ACC_WRITE);
+
+			if (!viommu_xlate_ok(&res) || res.flags != VIOMMU_XLATE_F_INTERRUPT ||
+			    res.out != iova)
+				fail_msg("op %ld: window iova %llx not an interrupt request", ops,
+					 (unsigned long long)iova);
 		} else { /* DMA */
 			uint32_t si = (uint32_t)test_below(&rng, RSIDS);
 			uint32_t acc = test_below(&rng, 2) ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
@@ -1251,10 +1414,15 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 
 			xlates++;
 			if (!viommu_xlate_ok(&res)) {
-				/* Legal when some legal state is unmapped or lacks the right. */
-				ok = p->none_ok || !(p->perm & acc);
+				/*
+				 * Legal when some legal state is unmapped, lacks the right or
+				 * translates into the interrupt window (then the reason is 0xE).
+				 */
+				ok = p->none_ok || !(p->perm & acc) ||
+				     (in_window(p->cur) && res.fault.reason == 0xe);
 				for (int k = 0; k < p->nstale && !ok; k++)
-					ok = !(p->stale_perm[k] & acc);
+					ok = !(p->stale_perm[k] & acc) ||
+					     (in_window(p->stale[k]) && res.fault.reason == 0xe);
 			} else {
 				ok = (res.perm & acc) && legal(p, res.out - off, res.perm);
 				/* The device TLB caches what it was given. */
@@ -1282,7 +1450,10 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 	assert_int_equal(vtd_drv_flush(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		for (int i = 0; i < RPAGES; i++) {
-			if (cm_qi) {
+			if (cm_qi && in_window(rc->pg[i].cur)) {
+				/* MAP notifications never cover the interrupt window. */
+				assert_int_equal(rc->sh[s].out[i], NONE);
+			} else if (cm_qi) {
 				assert_int_equal(rc->sh[s].out[i], rc->pg[i].cur);
 				if (rc->pg[i].cur != NONE)
 					assert_int_equal(rc->sh[s].perm[i], rc->pg[i].perm);
@@ -1317,6 +1488,9 @@ int main(void)
 		cmocka_unit_test(test_enable_translate),
 		cmocka_unit_test(test_pass_through),
 		cmocka_unit_test(test_fault_reasons),
+		cmocka_unit_test(test_pass_through_aw),
+		cmocka_unit_test(test_interrupt_window),
+		cmocka_unit_test(test_fault_record_flags),
 		cmocka_unit_test(test_fpd_overflow_mask),
 		cmocka_unit_test(test_qi),
 		cmocka_unit_test(test_qi_hostile),

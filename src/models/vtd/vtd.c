@@ -15,7 +15,8 @@ void viommu_vtd_config_init(struct viommu_vtd_config *cfg)
 		return;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->aw_bits = 48;
-	cfg->flags = VIOMMU_VTD_SLLPS_2M | VIOMMU_VTD_SLLPS_1G | VIOMMU_VTD_QI | VIOMMU_VTD_PT;
+	cfg->flags = VIOMMU_VTD_SLLPS_2M | VIOMMU_VTD_SLLPS_1G | VIOMMU_VTD_QI | VIOMMU_VTD_PT |
+		     VIOMMU_VTD_C;
 	cfg->mamv = 18;
 	cfg->nfr = 8;
 }
@@ -244,6 +245,15 @@ static uint64_t merge(uint64_t q, uint64_t off, unsigned int size, uint64_t val)
 }
 
 /* Write to a 64-bit register; returns true when the half holding the command bits was written. */
+/* A write the register file drops (read-only or unknown register, bad width): counted and logged
+ * so an embedder's wrong offset shows. */
+static void write_ignored(struct vtd *s, uint64_t off, unsigned int size)
+{
+	s->st.mmio_ignored++;
+	vi_log(&s->v.host, VIOMMU_LOG_DEBUG, "vtd: write of %u bytes at 0x%llx ignored", size,
+	       (unsigned long long)off);
+}
+
 static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t val)
 {
 	uint64_t base = off & ~7ull;
@@ -283,7 +293,9 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 			  (VI_GENMASK(63, 12) | VI_BIT(11) | VI_GENMASK(3, 0));
 		break;
 	default:
-		break; /* CAP, ECAP, IQH, IQER and the protected-memory pair are read-only here */
+		/* CAP, ECAP, IQH, IQER and the protected-memory pair are read-only here. */
+		write_ignored(s, off, size);
+		break;
 	}
 }
 
@@ -360,6 +372,8 @@ static void reg_write32(struct vtd *s, uint64_t off, uint32_t val)
 	default:
 		if (is_reg64(off & ~7ull))
 			reg_write64(s, off, 4, val);
+		else
+			write_ignored(s, off, 4);
 		break;
 	}
 }
@@ -385,8 +399,10 @@ static int vtd_mmio_write(struct viommu *v, uint64_t off, unsigned int size, uin
 	s->st.mmio_writes++;
 	s->budget = VTD_SYNC_BUDGET;
 	s->scanned = false;
-	if (off >= VIOMMU_VTD_REG_SIZE || (size != 4 && size != 8) || (off & (size - 1)))
+	if (off >= VIOMMU_VTD_REG_SIZE || (size != 4 && size != 8) || (off & (size - 1))) {
+		write_ignored(s, off, size);
 		return 0;
+	}
 	if (size == 8 && is_reg64(off)) {
 		reg_write64(s, off, 8, val);
 		return 0;
@@ -428,7 +444,7 @@ static const struct viommu_model_ops vtd_ops = {
 static int check_config(struct viommu_vtd_config *c)
 {
 	const uint32_t known = VIOMMU_VTD_CM | VIOMMU_VTD_SLLPS_2M | VIOMMU_VTD_SLLPS_1G |
-			       VIOMMU_VTD_QI | VIOMMU_VTD_DT | VIOMMU_VTD_PT;
+			       VIOMMU_VTD_QI | VIOMMU_VTD_DT | VIOMMU_VTD_PT | VIOMMU_VTD_C;
 
 	if (c->aw_bits == 0)
 		c->aw_bits = 48;
@@ -494,7 +510,9 @@ int viommu_vtd_create(const struct viommu_vtd_config *cfg, const struct viommu_h
 		s->cap |= CAP_SLLPS(CAP_SLLPS_2M);
 	if (s->cfg.flags & VIOMMU_VTD_SLLPS_1G)
 		s->cap |= CAP_SLLPS(CAP_SLLPS_1G);
-	s->ecap = ECAP_C | ECAP_IRO(VTD_IRO);
+	s->ecap = ECAP_IRO(VTD_IRO);
+	if (s->cfg.flags & VIOMMU_VTD_C)
+		s->ecap |= ECAP_C;
 	if (s->cfg.flags & VIOMMU_VTD_QI)
 		s->ecap |= ECAP_QI;
 	if (s->cfg.flags & VIOMMU_VTD_DT)

@@ -122,8 +122,8 @@ uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, stru
 void vtd_ctx_inval_all(struct vtd *s);
 void vtd_ctx_inval_domain(struct vtd *s, uint32_t did);
 void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm);
-void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
-		      bool pasid, uint32_t pasid_val, uint32_t access);
+uint32_t vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
+			  bool pasid, uint32_t pasid_val, uint32_t access);
 void vtd_fault_event(struct vtd *s, uint32_t pre_fsts);
 void vtd_deliver_fault_irq(struct vtd *s);
 void vtd_deliver_inv_irq(struct vtd *s);

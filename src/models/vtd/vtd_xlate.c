@@ -69,8 +69,8 @@ static uint32_t fsts_now(const struct vtd *s)
 	return v;
 }
 
-void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
-		      bool pasid, uint32_t pasid_val, uint32_t access)
+uint32_t vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
+			  bool pasid, uint32_t pasid_val, uint32_t access)
 {
 	uint32_t pre = fsts_now(s);
 	uint64_t *r = s->frcd[s->fri];
@@ -78,13 +78,13 @@ void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t add
 	/* §7.3: while PFO is set, or when the next record is still in use, the fault is lost. */
 	if (pre & FSTS_PFO) {
 		s->st.faults_overflowed++;
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
 	if (r[1] & FRCD_HI_F) {
 		s->st.faults_overflowed++;
 		s->fsts |= FSTS_PFO;
 		vtd_fault_event(s, pre);
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
 	r[0] = addr & FRCD_LO_FI;
 	r[1] = FRCD_HI_F | FRCD_HI_SID(sid) | FRCD_HI_FR(reason) | (write ? 0 : FRCD_HI_T1);
@@ -99,6 +99,7 @@ void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t add
 	s->fri = (s->fri + 1) % s->cfg.nfr;
 	s->st.faults_recorded++;
 	vtd_fault_event(s, pre);
+	return VIOMMU_FAULT_F_RECORDED;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -152,9 +153,11 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 		return VTD_FR_CONTEXT_ENTRY_INV;
 	if (tt == 3)
 		return VTD_FR_CONTEXT_ENTRY_INV;
-	/* AW must name a width SAGAW offers (for pass-through it is not used). */
-	if (tt != CTX_TT_PASS_THROUGH &&
-	    (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2)))))
+	/*
+	 * AW must name a width SAGAW offers (§9.3), pass-through included: there it must name the
+	 * largest, which this model checks no further than "offered".
+	 */
+	if (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2))))
 		return VTD_FR_CONTEXT_ENTRY_INV;
 	c->slptptr = ce[0] & CTX_LO_SLPTPTR;
 	c->did = (uint32_t)CTX_HI_DID(ce[1]);
@@ -289,6 +292,11 @@ uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, stru
 	case VIOMMU_PT_D_INPUT_RANGE:
 		return VTD_FR_ADDR_BEYOND_MGAW;
 	case VIOMMU_PT_D_READ_FAILED:
+		/*
+		 * §7.1.3: the table SLPTPTR names being unreadable is invalid context programming
+		 * (3h); 7h is for tables reached through a preceding paging entry.
+		 */
+		return r.level == c->levels ? VTD_FR_CONTEXT_ENTRY_INV : VTD_FR_PAGING_ENTRY_INV;
 	case VIOMMU_PT_D_WRITE_FAILED:
 		return VTD_FR_PAGING_ENTRY_INV;
 	default:
@@ -336,11 +344,15 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 	s->st.faults++;
 	if (fpd && qualified(reason)) {
 		s->st.faults_suppressed++;
+		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
 		return 0;
 	}
-	vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
-			 (req->access & VIOMMU_ACC_WRITE) != 0, req->has_pasid, req->pasid,
-			 req->access);
+	res->fault.record = s->fri;
+	res->fault.flags = vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
+					    (req->access & VIOMMU_ACC_WRITE) != 0, req->has_pasid,
+					    req->pasid, req->access);
+	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		res->fault.record = 0;
 	return 0;
 }
 
@@ -349,6 +361,23 @@ static bool overlaps_intr(uint64_t out, uint64_t len)
 	uint64_t last = out + (len - 1);
 
 	return !(last < VTD_INTR_ADDR_FIRST || out > VTD_INTR_ADDR_LAST);
+}
+
+/*
+ * §3.14: a request without PASID into 0xFEEx_xxxx is an interrupt request, decoded before any
+ * remapping (pass-through included): the result says so and the VMM delivers it.
+ */
+static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+			     uint64_t len)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len - 1 > VTD_INTR_ADDR_LAST - req->iova ? VTD_INTR_ADDR_LAST - req->iova + 1 :
+							      len;
+	res->perm = VIOMMU_ACC_WRITE;
+	res->page_shift = 12;
+	res->flags = VIOMMU_XLATE_F_INTERRUPT;
+	return 0;
 }
 
 /* The result for an identity translation of @req within an address space of @aw_bits. */
@@ -387,6 +416,11 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
+	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
+		if (req->iova >= VTD_INTR_ADDR_FIRST)
+			return interrupt_request(req, res, len);
+		len = VTD_INTR_ADDR_FIRST - req->iova; /* a DMA up to the window */
+	}
 	if (!(s->gsts & GSTS_TES))
 		return identity(req, res, len);
 	reason = vtd_ctx_get(s, sid, &c);
@@ -399,11 +433,8 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return blocked(s, req, res, VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
 	if (c.aw_bits < 64 && (req->iova + (len - 1)) >> c.aw_bits)
 		len = (1ull << c.aw_bits) - req->iova;
-	if (c.tt == CTX_TT_PASS_THROUGH) {
-		if (overlaps_intr(req->iova, len))
-			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, 0, c.fpd);
-		return identity(req, res, len);
-	}
+	if (c.tt == CTX_TT_PASS_THROUGH)
+		return identity(req, res, len); /* the window was taken out above */
 
 	tag.dom = c.did;
 	tag.sid = sid;
@@ -439,12 +470,21 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		e.perm = (uint8_t)leaf.perm;
 		e.flags = 0;
 		e.level = (uint8_t)level;
-		if (overlaps_intr(e.out, 1ull << e.shift))
-			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
-		viommu_iotlb_insert(s->iotlb, &e);
 		hit.addr = e.out + (req->iova - e.iova);
 		hit.shift = e.shift;
 		hit.perm = e.perm;
+		if (overlaps_intr(e.out, 1ull << e.shift)) {
+			/*
+			 * §3.14: a result in the interrupt range is blocked (Eh). A leaf that only
+			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
+			 */
+			if (overlaps_intr(hit.addr, 1))
+				return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
+			if (hit.addr < VTD_INTR_ADDR_FIRST && VTD_INTR_ADDR_FIRST - hit.addr < len)
+				len = VTD_INTR_ADDR_FIRST - hit.addr;
+		} else {
+			viommu_iotlb_insert(s->iotlb, &e);
+		}
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = hit.addr;
