@@ -561,6 +561,7 @@ static void test_faults_and_events(void **state)
 	assert_int_equal(res.fault.type, VIOMMU_FAULT_BLOCKED);
 	res = xlate(f, 42, 0x30000, 4, VIOMMU_ACC_RW);
 	assert_int_equal(res.fault.type, VIOMMU_FAULT_CONFIG);
+	assert_int_equal(res.fault.flags, VIOMMU_FAULT_F_RECORDED); /* an event was written */
 	/* EVENT_IDX: the driver asked for one interrupt until it has read the queue (2.7.7.2). */
 	assert_int_equal(f->irqs[VIOMMU_VIRTIO_IOMMU_EVENTQ], before + 1);
 	assert_int_equal(sim_vio_drv_poll_events(f->drv, ev, 8), 4);
@@ -580,8 +581,11 @@ static void test_faults_and_events(void **state)
 	assert_int_equal(f->irqs[VIOMMU_VIRTIO_IOMMU_EVENTQ], before + 2);
 	assert_int_equal(sim_vio_drv_poll_events(f->drv, ev, 8), 1);
 	/* With every event buffer used and none given back, reports are dropped and counted. */
-	for (int i = 0; i < 1100; i++)
-		xlate(f, 3, 0x20000, 4, VIOMMU_ACC_READ);
+	for (int i = 0; i < 1100; i++) {
+		res = xlate(f, 3, 0x20000, 4, VIOMMU_ACC_READ);
+		assert_int_equal(res.fault.flags,
+				 i < 1024 ? VIOMMU_FAULT_F_RECORDED : VIOMMU_FAULT_F_LOST);
+	}
 	st = stats(f);
 	assert_int_equal(st.events_written, 5 + 1024);
 	assert_int_equal(st.events_dropped, 1100 - 1024);

@@ -693,9 +693,12 @@ int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_s
 
 /* ---- translation and fault reporting ----------------------------------------------------- */
 
-/* 5.13.6.9: write one fault report, or drop it (counted) when no buffer is there. */
-static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uint32_t ep,
-			 uint64_t addr)
+/*
+ * 5.13.6.9: write one fault report, or drop it (counted) when no buffer is there. Returns
+ * VIOMMU_FAULT_F_RECORDED or VIOMMU_FAULT_F_LOST.
+ */
+static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uint32_t ep,
+			     uint64_t addr)
 {
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_EVENTQ];
 	uint8_t rec[sizeof(struct virtio_iommu_fault)] = { 0 };
@@ -704,14 +707,14 @@ static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uin
 
 	if (!running(d) || !q->ready) {
 		d->st.events_dropped++;
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
 	ret = vq_pop(q, &d->ev_elem);
 	if (ret <= 0) {
 		d->st.events_dropped++;
 		if (ret < 0)
 			vio_needs_reset(d);
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
 	if (access & VIOMMU_ACC_READ)
 		flags |= VIRTIO_IOMMU_FAULT_F_READ;
@@ -737,6 +740,7 @@ static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uin
 		d->st.suppressed++;
 	if (q->broken)
 		vio_needs_reset(d);
+	return len ? VIOMMU_FAULT_F_RECORDED : VIOMMU_FAULT_F_LOST;
 }
 
 static void fault(struct vio_dev *d, const struct viommu_xlate_req *req,
@@ -744,7 +748,7 @@ static void fault(struct vio_dev *d, const struct viommu_xlate_req *req,
 {
 	d->st.translation_faults++;
 	vi_result_fault(res, req, type, reason, 0);
-	report_fault(d, reason, req->access, req->sid, req->iova);
+	res->fault.flags = report_fault(d, reason, req->access, req->sid, req->iova);
 }
 
 /* Bytes from @iova up to and including @last, capped at @len (all of 2^64 fits in no uint64). */
