@@ -3,7 +3,7 @@
  * AMD-Vi v1 host page tables (see amd_v1.h for the specification sections).
  */
 #include "amd_v1.h"
-#include "pt_internal.h"
+#include "pt_fast.h"
 
 static int amd_check(const struct viommu_pt_cfg *cfg)
 {

@@ -5,7 +5,7 @@
  * permission bits.
  */
 #include "arm.h"
-#include "pt_internal.h"
+#include "pt_fast.h"
 
 static bool arm_granule_ok(unsigned int gran)
 {

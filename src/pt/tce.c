@@ -2,7 +2,7 @@
 /*
  * Calgary TCE tables (see tce.h for the sources).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "tce.h"
 
 static int tce_check(const struct viommu_pt_cfg *cfg)

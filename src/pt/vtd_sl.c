@@ -2,7 +2,7 @@
 /*
  * VT-d second-level tables (see vtd_sl.h for the specification sections).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "vtd_sl.h"
 
 static int vtd_sl_check(const struct viommu_pt_cfg *cfg)

@@ -2,7 +2,7 @@
 /*
  * x86-64 paging for first-level / AMD v2 tables (see x86_64.h for the specification sections).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "x86_64.h"
 
 static int x86_check(const struct viommu_pt_cfg *cfg)
