@@ -2,9 +2,9 @@
 /*
  * Device side of a split virtqueue (VIRTIO 1.2 section 2.7) for the library's device models
  * (virtio-iommu). The rings live in guest memory and are reached only through a struct vq_mem
- * accessor (host ops: vi_read/vi_write). viommu-vhost has its own (vhost/virtq.c): its rings
- * and buffers go through the device IOTLB, where a miss must consume nothing and retry after
- * the front-end answers, and it hands out host pointers. Everything read from the rings is hostile:
+ * accessor (host ops: vi_read/vi_write). viommu-vhost has its own (vhost/vh_vq.c, prefix
+ * vh_vq_): its rings and buffers go through the device IOTLB, where a miss must consume nothing
+ * and retry after the front-end answers, and it hands out host pointers. Everything read from the rings is hostile:
  * every chain is bounded by the queue size (or the indirect table size), every address range is
  * checked for wrap-around, and a structural violation breaks the queue (the caller then sets
  * DEVICE_NEEDS_RESET, section 2.1.2) instead of guessing.

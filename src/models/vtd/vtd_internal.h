@@ -117,8 +117,8 @@ uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c);
 /* Keep @ref in @sid's context-cache entry, if it still holds the context of domain @did. */
 void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref);
 /* Walk @c's second-level table at @iova; 0 or a fault reason (with *level). */
-uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
-		     uint32_t *level);
+uint32_t vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
+		      uint32_t *level);
 void vtd_ctx_inval_all(struct vtd *s);
 void vtd_ctx_inval_domain(struct vtd *s, uint32_t did);
 void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm);

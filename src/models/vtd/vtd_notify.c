@@ -159,7 +159,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 		if (s->budget == 0)
 			return false;
 		s->budget--;
-		reason = vtd_sl_walk(s, c, x, &l, &level);
+		reason = vtd_ctx_walk(s, c, x, &l, &level);
 		if (reason == VTD_FR_ADDR_BEYOND_MGAW)
 			return true;
 		if (reason || !l.perm) {

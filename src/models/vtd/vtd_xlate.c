@@ -259,8 +259,8 @@ static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viomm
 		pc->flags |= VIOMMU_PT_F_SP_1G;
 }
 
-uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
-		     uint32_t *level)
+uint32_t vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
+		      uint32_t *level)
 {
 	struct viommu_pt_cfg pc;
 	struct viommu_pt_walk_result r;
@@ -422,7 +422,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		reason = vtd_sl_walk(s, &c, req->iova, &leaf, &level);
+		reason = vtd_ctx_walk(s, &c, req->iova, &leaf, &level);
 		if (reason)
 			return blocked(s, req, res, reason, level, c.fpd);
 		if (!perm_ok(leaf.perm, req->access)) {
