@@ -10,9 +10,9 @@
 #include "pt_fast.h"
 
 const struct pt_fmt *const vi_pt_formats[VIOMMU_PT_NFORMATS] = {
-	[VIOMMU_PT_VTD_SL] = &pt_fmt_vtd_sl, [VIOMMU_PT_X86_64] = &pt_fmt_x86_64,
-	[VIOMMU_PT_AMD_V1] = &pt_fmt_amd_v1, [VIOMMU_PT_ARM_S1] = &pt_fmt_arm_s1,
-	[VIOMMU_PT_ARM_S2] = &pt_fmt_arm_s2, [VIOMMU_PT_TCE] = &pt_fmt_tce,
+	[VIOMMU_PT_VTD_SL] = &vi_pt_fmt_vtd_sl, [VIOMMU_PT_X86_64] = &vi_pt_fmt_x86_64,
+	[VIOMMU_PT_AMD_V1] = &vi_pt_fmt_amd_v1, [VIOMMU_PT_ARM_S1] = &vi_pt_fmt_arm_s1,
+	[VIOMMU_PT_ARM_S2] = &vi_pt_fmt_arm_s2, [VIOMMU_PT_TCE] = &vi_pt_fmt_tce,
 };
 
 int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
@@ -70,8 +70,8 @@ static void ctx_sync_span(struct pt_walk_ctx *c)
 	}
 }
 
-int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		 struct viommu_pt_walk_result *res)
+int vi_pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res)
 {
 	return pt_fast_fail(p, sp, iova, access, res);
 }
@@ -186,7 +186,7 @@ static __attribute__((noinline)) int walker_plan(struct viommu_pt_walker *w, str
 	pt_plan_make(f, cfg, p);
 	/* Without dma_map_ptr every entry is a host call: the full walk makes them. */
 	if (!w->c.h.ops->dma_map_ptr)
-		p->fast = pt_fast_none;
+		p->fast = vi_pt_fast_none;
 	return p->fast(p, &w->c.sp, iova, access, res);
 }
 

@@ -129,8 +129,8 @@ static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint
 }
 
 /* The fast walk of a plan without one: always the fallback. */
-int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		 struct viommu_pt_walk_result *res);
+int vi_pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
+		    struct viommu_pt_walk_result *res);
 
 /*
  * Accessed/dirty flags a successful @access would still make the full walk write (@a missing

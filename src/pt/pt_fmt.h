@@ -310,12 +310,12 @@ int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_op
 		    void *opaque, uint64_t iova, uint32_t access,
 		    struct viommu_pt_walk_result *res);
 
-extern const struct pt_fmt pt_fmt_vtd_sl;
-extern const struct pt_fmt pt_fmt_x86_64;
-extern const struct pt_fmt pt_fmt_amd_v1;
-extern const struct pt_fmt pt_fmt_arm_s1;
-extern const struct pt_fmt pt_fmt_arm_s2;
-extern const struct pt_fmt pt_fmt_tce;
+extern const struct pt_fmt vi_pt_fmt_vtd_sl;
+extern const struct pt_fmt vi_pt_fmt_x86_64;
+extern const struct pt_fmt vi_pt_fmt_amd_v1;
+extern const struct pt_fmt vi_pt_fmt_arm_s1;
+extern const struct pt_fmt vi_pt_fmt_arm_s2;
+extern const struct pt_fmt vi_pt_fmt_tce;
 
 /* Output size in bits, with 0 meaning the format's @max. */
 static inline unsigned int pt_oas(const struct viommu_pt_cfg *cfg, unsigned int max)

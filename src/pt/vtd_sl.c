@@ -216,7 +216,7 @@ static const pt_fast_fn
 
 PT_DEFINE_WALK(vtd_sl_walk_full, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
 
-const struct pt_fmt pt_fmt_vtd_sl = {
+const struct pt_fmt vi_pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
 	.walk = vtd_sl_walk_full,
 	.plan = vtd_sl_plan,

@@ -219,7 +219,7 @@ static const pt_fast_fn x86_fast[6] = { [4] = x86_fast4, [5] = x86_fast5 };
 
 PT_DEFINE_WALK(x86_walk, x86_geo, x86_decode, x86_update)
 
-const struct pt_fmt pt_fmt_x86_64 = {
+const struct pt_fmt vi_pt_fmt_x86_64 = {
 	.name = "x86-64",
 	.walk = x86_walk,
 	.plan = x86_plan,
