@@ -8,7 +8,10 @@ set -eu
 lib=$1
 ere=$2
 opt=${3:--g}
-bad=$(nm "$opt" --defined-only "$lib" | awk 'NF == 3 && $2 ~ /^[A-Za-z]$/ { print $3 }' |
+# nm on its own first: a missing or unreadable library must fail, not pass as empty.
+syms=$(nm "$opt" --defined-only "$lib") || { echo "nm failed on $lib"; exit 1; }
+[ -n "$syms" ] || { echo "$lib: no symbols"; exit 1; }
+bad=$(echo "$syms" | awk 'NF == 3 && $2 ~ /^[A-Za-z]$/ { print $3 }' |
 	grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' | grep -v -E '^__' |
 	grep -v -E "^($ere)" | sort -u || true)
 if [ -n "$bad" ]; then
