@@ -530,6 +530,21 @@ static void test_mem_regions(void **state)
 	assert_int_equal(f->dev->nregions, 1);
 	/* Overlaps the first. */
 	assert_int_not_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	/* Empty, or wrapping past the end of the space: refused too. */
+	{
+		struct vhost_user_memory_single bad = s;
+
+		bad.region.guest_phys_addr = MEM_SIZE;
+		bad.region.userspace_addr = FE_VA + MEM_SIZE;
+		bad.region.memory_size = 0;
+		assert_int_not_equal(
+			call(f, VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
+		bad.region.memory_size = 4096;
+		bad.region.guest_phys_addr = UINT64_MAX - 100;
+		assert_int_not_equal(
+			call(f, VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
+		assert_int_equal(f->dev->nregions, 1);
+	}
 	/* Second half, from an offset into the same file. */
 	s.region.guest_phys_addr = MEM_SIZE / 2;
 	s.region.userspace_addr = FE_VA + MEM_SIZE / 2;

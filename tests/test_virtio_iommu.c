@@ -1251,15 +1251,15 @@ static void test_mapping_tree(void **state)
 
 		if (test_below(&rng, 4) != 0 && present[k] != grow) {
 			if (grow) {
-				assert_int_equal(vio_map_insert(&t, &m), 0);
+				assert_int_equal(vi_vio_map_insert(&t, &m), 0);
 				n++;
 			} else if (test_below(&rng, 2)) {
-				vio_map_remove(&t, m.start);
+				vi_vio_map_remove(&t, m.start);
 				n--;
 			} else {
 				/* Exact removal refuses another end, then takes the right one. */
-				assert_false(vio_map_remove_exact(&t, m.start, m.end + 1, &got));
-				assert_true(vio_map_remove_exact(&t, m.start, m.end, &got));
+				assert_false(vi_vio_map_remove_exact(&t, m.start, m.end + 1, &got));
+				assert_true(vi_vio_map_remove_exact(&t, m.start, m.end, &got));
 				assert_int_equal(got.phys, m.phys);
 				n--;
 			}
@@ -1268,21 +1268,21 @@ static void test_mapping_tree(void **state)
 			/* Any overlap is refused without a change: same start, or reaching into it. */
 			struct vio_map o = { 32 * k + 8, 32 * k + 40, 0, 1 };
 
-			assert_int_equal(vio_map_insert(&t, &m), VIOMMU_EEXIST);
+			assert_int_equal(vi_vio_map_insert(&t, &m), VIOMMU_EEXIST);
 			o.start = k ? 32 * k - 16 : 0;
 			o.end = 32 * k + 1;
-			assert_int_equal(vio_map_insert(&t, &o), VIOMMU_EEXIST);
+			assert_int_equal(vi_vio_map_insert(&t, &o), VIOMMU_EEXIST);
 		} else if (k + 1 < TREE_SLOTS && present[k + 1]) {
 			struct vio_map o = { 32 * k, 32 * k + 32, 0, 1 };
 
-			assert_int_equal(vio_map_insert(&t, &o), VIOMMU_EEXIST);
+			assert_int_equal(vi_vio_map_insert(&t, &o), VIOMMU_EEXIST);
 		}
 		if (present[slot] && addr % 32 < 16) {
-			assert_true(vio_map_lookup(&t, addr, &got));
+			assert_true(vi_vio_map_lookup(&t, addr, &got));
 			assert_int_equal(got.start, 32 * slot);
 			assert_int_equal(got.phys, 32 * slot + 0x100000);
 		} else {
-			assert_false(vio_map_lookup(&t, addr, &got));
+			assert_false(vi_vio_map_lookup(&t, addr, &got));
 		}
 		/* ceil: the first present slot at or after addr's slot (strictly after if past its start). */
 		{
@@ -1291,23 +1291,23 @@ static void test_mapping_tree(void **state)
 			while (c < TREE_SLOTS && !present[c])
 				c++;
 			if (c < TREE_SLOTS) {
-				assert_true(vio_map_ceil(&t, addr, &got));
+				assert_true(vi_vio_map_ceil(&t, addr, &got));
 				assert_int_equal(got.start, 32 * c);
 			} else {
-				assert_false(vio_map_ceil(&t, addr, &got));
+				assert_false(vi_vio_map_ceil(&t, addr, &got));
 			}
 		}
 		if (op % 5000 == 0) {
 			struct walk_check w = { 0, 0, true };
 
-			vio_map_walk(&t, walk_cb, &w);
+			vi_vio_map_walk(&t, walk_cb, &w);
 			assert_true(w.ordered);
 			assert_int_equal(w.n, n);
 			/* B+tree of fanout >= 8: depth stays logarithmic. */
 			assert_true(t.depth <= 6);
 		}
 	}
-	vio_map_clear(&t);
+	vi_vio_map_clear(&t);
 	assert_null(t.root);
 }
 

@@ -7,7 +7,7 @@
 #ifndef VHOST_NET_H
 #define VHOST_NET_H
 
-#include "virtq.h"
+#include "vh_vq.h"
 
 #define VNET_RXQ 0u
 #define VNET_TXQ 1u
@@ -67,7 +67,7 @@ struct vnet_switch {
 	struct vnet_mac_entry macs[VNET_MAC_TABLE];
 	unsigned int mac_next;
 	uint8_t scratch[VNET_MAX_FRAME + 64];
-	struct vq_chain chains[VNET_MAX_RX_BUFS]; /* one frame's receive chains, or one transmit */
+	struct vh_vq_chain chains[VNET_MAX_RX_BUFS]; /* one frame's receive chains, or one transmit */
 };
 
 void vnet_init(struct vnet_switch *sw, enum vnet_mode mode, unsigned int nports);

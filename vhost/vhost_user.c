@@ -195,27 +195,30 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen; /* callers guarantee no wrap */
 }
 
-/* Checks one region description on its own and against @others (which it must not overlap). */
-static bool region_valid(const struct vhost_user_memory_region *d, const struct vh_region *others,
-			 unsigned int nothers)
+/*
+ * Checks one region description on its own and against @others (which it must not overlap):
+ * 0, or -EINVAL.
+ */
+static int region_check(const struct vhost_user_memory_region *d, const struct vh_region *others,
+			unsigned int nothers)
 {
 	uint64_t end;
 
 	if (d->memory_size == 0)
-		return false;
+		return -EINVAL;
 	if (__builtin_add_overflow(d->guest_phys_addr, d->memory_size, &end) ||
 	    __builtin_add_overflow(d->userspace_addr, d->memory_size, &end) ||
 	    __builtin_add_overflow(d->mmap_offset, d->memory_size, &end) || end > SIZE_MAX ||
 	    end > (uint64_t)INT64_MAX)
-		return false;
+		return -EINVAL;
 	for (unsigned int i = 0; i < nothers; i++) {
 		if (ranges_overlap(d->guest_phys_addr, d->memory_size, others[i].gpa,
 				   others[i].size) ||
 		    ranges_overlap(d->userspace_addr, d->memory_size, others[i].uaddr,
 				   others[i].size))
-			return false;
+			return -EINVAL;
 	}
-	return true;
+	return 0;
 }
 
 /*
@@ -461,10 +464,9 @@ static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size,
 		return -EINVAL;
 	memset(next, 0, sizeof(next));
 	for (n = 0; n < m.nregions; n++) {
-		if (!region_valid(&m.regions[n], next, n)) {
-			ret = -EINVAL;
+		ret = region_check(&m.regions[n], next, n);
+		if (ret < 0)
 			break;
-		}
 		ret = region_map(&m.regions[n], fds[n], &next[n]);
 		if (ret < 0)
 			break;
@@ -493,9 +495,11 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 	if (size != sizeof(m) || nfds != 1)
 		return -EINVAL;
 	memcpy(&m, p, sizeof(m));
-	if (dev->nregions >= VH_MAX_MEM_SLOTS ||
-	    !region_valid(&m.region, dev->regions, dev->nregions))
+	if (dev->nregions >= VH_MAX_MEM_SLOTS)
 		return -EINVAL;
+	ret = region_check(&m.region, dev->regions, dev->nregions);
+	if (ret < 0)
+		return ret;
 	ret = region_map(&m.region, fds[0], &dev->regions[dev->nregions]);
 	if (ret < 0)
 		return ret;
@@ -932,7 +936,7 @@ int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void
 	if (ret < 0) {
 		vh_tlb_destroy(dev);
 		close_fd(&dev->sock);
-		return -ENOMEM;
+		return ret; /* a VIOMMU_E* code: a negative errno too */
 	}
 	return 0;
 }

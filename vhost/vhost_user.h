@@ -6,6 +6,11 @@
  *
  * Single-threaded: the embedder calls vh_dev_handle() when the socket is readable and runs the
  * datapath from the same thread, so IOTLB UPDATE/INVALIDATE never race a guest access.
+ *
+ * One error convention in the whole back-end (vhost/): a call that can fail returns 0 (or a
+ * count, or an fd) on success and a negative errno code on failure, never -1 with errno set;
+ * codes from libviommu (VIOMMU_E*) are negated errnos already and pass through. Questions
+ * (vh_vq_ready()) return bool.
  */
 #ifndef VHOST_USER_H
 #define VHOST_USER_H

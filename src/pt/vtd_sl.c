@@ -2,7 +2,7 @@
 /*
  * VT-d second-level tables (see vtd_sl.h for the specification sections).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "vtd_sl.h"
 
 static int vtd_sl_check(const struct viommu_pt_cfg *cfg)
@@ -214,11 +214,11 @@ PT_FAST_LEVELS(vtd_sl_fast, 5)
 static const pt_fast_fn
 	vtd_sl_fast[6] = { [3] = vtd_sl_fast3, [4] = vtd_sl_fast4, [5] = vtd_sl_fast5 };
 
-PT_DEFINE_WALK(vtd_sl_walk, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
+PT_DEFINE_WALK(vtd_sl_walk_full, pt_geo_radix4k, vtd_sl_decode, vtd_sl_update)
 
-const struct pt_fmt pt_fmt_vtd_sl = {
+const struct pt_fmt vi_pt_fmt_vtd_sl = {
 	.name = "vtd-sl",
-	.walk = vtd_sl_walk,
+	.walk = vtd_sl_walk_full,
 	.plan = vtd_sl_plan,
 	.check = vtd_sl_check,
 	.geo = pt_geo_radix4k,

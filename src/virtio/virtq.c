@@ -19,7 +19,8 @@ static uint64_t used_ring_off(uint16_t i)
 	return 4 + 8ull * i;
 }
 
-int vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t avail, uint64_t used)
+int vi_vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t avail,
+		       uint64_t used)
 {
 	if (size == 0 || (size & (size - 1)) || size > max_size || size > VQ_MAX_SIZE)
 		return VIOMMU_EINVAL;
@@ -33,7 +34,7 @@ int vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t av
 	return 0;
 }
 
-void vq_reset(struct vq *q)
+void vi_vq_reset(struct vq *q)
 {
 	struct vq_mem mem = q->mem;
 
@@ -41,10 +42,10 @@ void vq_reset(struct vq *q)
 	q->mem = mem;
 }
 
-void vq_enable(struct vq *q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
-	       bool event_idx, bool indirect)
+void vi_vq_enable(struct vq *q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
+		  bool event_idx, bool indirect)
 {
-	vq_reset(q);
+	vi_vq_reset(q);
 	q->size = size;
 	q->desc = desc;
 	q->avail = avail;
@@ -159,7 +160,7 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 	}
 }
 
-int vq_pop(struct vq *q, struct vq_elem *e)
+int vi_vq_pop(struct vq *q, struct vq_elem *e)
 {
 	uint16_t head;
 	int ret;
@@ -227,17 +228,18 @@ static int xfer(struct vq *q, const struct vq_elem *e, bool to_dev_writable, uin
 	return len ? VIOMMU_EFAULT : 0;
 }
 
-int vq_read_elem(struct vq *q, const struct vq_elem *e, uint64_t off, void *buf, size_t len)
+int vi_vq_read_elem(struct vq *q, const struct vq_elem *e, uint64_t off, void *buf, size_t len)
 {
 	return xfer(q, e, false, off, buf, len);
 }
 
-int vq_write_elem(struct vq *q, const struct vq_elem *e, uint64_t off, const void *buf, size_t len)
+int vi_vq_write_elem(struct vq *q, const struct vq_elem *e, uint64_t off, const void *buf,
+		     size_t len)
 {
 	return xfer(q, e, true, off, (void *)buf, len);
 }
 
-int vq_push(struct vq *q, const struct vq_elem *e, uint32_t len)
+int vi_vq_push(struct vq *q, const struct vq_elem *e, uint32_t len)
 {
 	uint32_t raw[2] = { vi_le32(e->head), vi_le32(len) };
 	int ret;
@@ -264,7 +266,7 @@ static bool publish_failed(struct vq *q)
 	return false;
 }
 
-bool vq_publish(struct vq *q)
+bool vi_vq_publish(struct vq *q)
 {
 	uint16_t old = q->signalled, flags, used_event;
 

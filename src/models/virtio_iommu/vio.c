@@ -24,7 +24,7 @@ static struct vio_dev *get_dev(struct viommu *v)
 
 /* ---- interrupts -------------------------------------------------------------------------- */
 
-void vio_interrupt(struct vio_dev *d, unsigned int vector)
+void vi_vio_interrupt(struct vio_dev *d, unsigned int vector)
 {
 	const struct vio_msi *msi = &d->msi[vector];
 
@@ -44,14 +44,14 @@ void vio_interrupt(struct vio_dev *d, unsigned int vector)
 }
 
 /* 2.1.2: a device that cannot go on sets DEVICE_NEEDS_RESET and tells a running driver. */
-void vio_needs_reset(struct vio_dev *d)
+void vi_vio_needs_reset(struct vio_dev *d)
 {
 	if (d->status & VIOMMU_VIRTIO_S_NEEDS_RESET)
 		return;
 	d->status |= VIOMMU_VIRTIO_S_NEEDS_RESET;
 	d->st.needs_reset++;
 	if (d->status & VIOMMU_VIRTIO_S_DRIVER_OK)
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR);
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR);
 }
 
 /* ---- endpoints and domains --------------------------------------------------------------- */
@@ -87,14 +87,14 @@ static size_t dom_index(const struct vio_dev *d, uint32_t id)
 	return lo;
 }
 
-struct vio_ep *vio_ep_find(struct vio_dev *d, uint32_t id)
+struct vio_ep *vi_vio_ep_find(struct vio_dev *d, uint32_t id)
 {
 	size_t i = ep_index(d, id);
 
 	return i < d->nr_eps && d->eps[i]->id == id ? d->eps[i] : NULL;
 }
 
-struct vio_domain *vio_domain_find(struct vio_dev *d, uint32_t id)
+struct vio_domain *vi_vio_domain_find(struct vio_dev *d, uint32_t id)
 {
 	size_t i = dom_index(d, id);
 
@@ -118,7 +118,7 @@ static int grow(void ***arr, size_t n, size_t *cap)
 	return 0;
 }
 
-struct vio_domain *vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass)
+struct vio_domain *vi_vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass)
 {
 	size_t i = dom_index(d, id);
 	struct vio_domain *dom;
@@ -142,7 +142,7 @@ static void domain_destroy(struct vio_dev *d, struct vio_domain *dom)
 {
 	size_t i = dom_index(d, dom->id);
 
-	vio_map_clear(&dom->maps);
+	vi_vio_map_clear(&dom->maps);
 	d->st.mappings -= dom->nr_maps;
 	memmove(&d->doms[i], &d->doms[i + 1], (d->nr_doms - i - 1) * sizeof(*d->doms));
 	d->nr_doms--;
@@ -183,8 +183,8 @@ static uint32_t map_perm(uint32_t flags)
 	       (flags & VIRTIO_IOMMU_MAP_F_WRITE ? VIOMMU_ACC_WRITE : 0);
 }
 
-void vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
-		    enum viommu_event_type type)
+void vi_vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
+		       enum viommu_event_type type)
 {
 	if (!vi_notify_wanted(&d->v, type))
 		return;
@@ -215,7 +215,7 @@ static void notify_ep_state(struct vio_dev *d, struct vio_ep *ep, enum viommu_ev
 	if (!only && !vi_notify_wanted(&d->v, type))
 		return;
 	if (ep->dom && !ep->dom->bypass)
-		vio_map_walk(&ep->dom->maps, walk_send, &c);
+		vi_vio_map_walk(&ep->dom->maps, walk_send, &c);
 	else if ((ep->dom && ep->dom->bypass) || (!ep->dom && unattached_bypass(d)))
 		send_event(d, only, ep->id, type, 0, UINT64_MAX, 0, VIOMMU_ACC_RW);
 }
@@ -236,7 +236,7 @@ static void unlink_ep(struct vio_dev *d, struct vio_ep *ep)
 		domain_destroy(d, dom);
 }
 
-void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
+void vi_vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
 {
 	notify_ep_state(d, ep, VIOMMU_EV_UNMAP, NULL);
 	unlink_ep(d, ep);
@@ -244,7 +244,7 @@ void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
 }
 
 /* Attach @ep to @dom, detaching it from its previous domain first (5.13.6.3). */
-int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
+int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
 {
 	notify_ep_state(d, ep, VIOMMU_EV_UNMAP, NULL);
 	if (ep->dom)
@@ -388,7 +388,7 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 	    (subtype != VIOMMU_VIRTIO_IOMMU_RESV_RESERVED &&
 	     subtype != VIOMMU_VIRTIO_IOMMU_RESV_MSI))
 		return VIOMMU_EINVAL;
-	ep = vio_ep_find(d, id);
+	ep = vi_vio_ep_find(d, id);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if (ep->nr_resv == VIO_MAX_RESV)
@@ -471,7 +471,7 @@ static void device_reset(struct vio_dev *d)
 	d->isr = 0;
 	memset(d->msi, 0, sizeof(d->msi));
 	for (unsigned int i = 0; i < VIOMMU_VIRTIO_IOMMU_NQUEUES; i++)
-		vq_reset(&d->vq[i]);
+		vi_vq_reset(&d->vq[i]);
 	/* ... and learn what it reaches after (bypass survives a device reset, 5.13.4). */
 	for (size_t i = 0; i < d->nr_eps; i++)
 		notify_ep_state(d, d->eps[i], VIOMMU_EV_MAP, NULL);
@@ -628,11 +628,11 @@ int viommu_virtio_iommu_queue_enable(struct viommu *v, unsigned int queue,
 		return VIOMMU_EPERM;
 	if (d->vq[queue].ready)
 		return VIOMMU_EBUSY;
-	ret = vq_check_layout(q->size, d->cfg.queue_size_max, q->desc, q->avail, q->used);
+	ret = vi_vq_check_layout(q->size, d->cfg.queue_size_max, q->desc, q->avail, q->used);
 	if (ret)
 		return ret;
-	vq_enable(&d->vq[queue], q->size, q->desc, q->avail, q->used,
-		  vio_has(d, VIRTIO_F_EVENT_IDX), vio_has(d, VIRTIO_F_INDIRECT_DESC));
+	vi_vq_enable(&d->vq[queue], q->size, q->desc, q->avail, q->used,
+		     vio_has(d, VIRTIO_F_EVENT_IDX), vio_has(d, VIRTIO_F_INDIRECT_DESC));
 	return 0;
 }
 
@@ -664,7 +664,7 @@ int viommu_virtio_iommu_queue_notify(struct viommu *v, unsigned int queue)
 	d->st.kicks[queue]++;
 	/* Event buffers are taken when a fault happens; nothing to do on an eventq kick. */
 	if (queue == VIOMMU_VIRTIO_IOMMU_REQUESTQ && running(d))
-		vio_process_requests(d);
+		vi_vio_process_requests(d);
 	return 0;
 }
 
@@ -709,11 +709,11 @@ static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access,
 		d->st.events_dropped++;
 		return VIOMMU_FAULT_F_LOST;
 	}
-	ret = vq_pop(q, &d->ev_elem);
+	ret = vi_vq_pop(q, &d->ev_elem);
 	if (ret <= 0) {
 		d->st.events_dropped++;
 		if (ret < 0)
-			vio_needs_reset(d);
+			vi_vio_needs_reset(d);
 		return VIOMMU_FAULT_F_LOST;
 	}
 	if (access & VIOMMU_ACC_READ)
@@ -728,18 +728,18 @@ static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access,
 	memcpy(rec + offsetof(struct virtio_iommu_fault, endpoint), &ep, 4);
 	memcpy(rec + offsetof(struct virtio_iommu_fault, address), &addr, 8);
 	/* A buffer too small for the report is returned empty rather than split. */
-	if (vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
+	if (vi_vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
 		len = sizeof(rec);
 	if (len)
 		d->st.events_written++;
 	else
 		d->st.events_dropped++;
-	if (vq_push(q, &d->ev_elem, len) == 0 && vq_publish(q))
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_EVENTQ);
+	if (vi_vq_push(q, &d->ev_elem, len) == 0 && vi_vq_publish(q))
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_EVENTQ);
 	else if (!q->broken)
 		d->st.suppressed++;
 	if (q->broken)
-		vio_needs_reset(d);
+		vi_vio_needs_reset(d);
 	return len ? VIOMMU_FAULT_F_RECORDED : VIOMMU_FAULT_F_LOST;
 }
 
@@ -779,7 +779,7 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	struct vio_ep *ep;
 
 	d->st.translations++;
-	ep = vio_ep_find(d, req->sid);
+	ep = vi_vio_ep_find(d, req->sid);
 	if (!ep) {
 		fault(d, req, res, VIOMMU_FAULT_CONFIG, VIRTIO_IOMMU_FAULT_R_UNKNOWN);
 		return 0;
@@ -809,7 +809,7 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		identity(d, req, res, UINT64_MAX, len);
 		return 0;
 	}
-	if (!vio_map_lookup(&dom->maps, req->iova, &m)) {
+	if (!vi_vio_map_lookup(&dom->maps, req->iova, &m)) {
 		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}

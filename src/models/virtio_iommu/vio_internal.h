@@ -100,37 +100,37 @@ static inline bool vio_has(const struct vio_dev *d, unsigned int bit)
 
 /* vio_map.c. Mappings never overlap; lookups fill a copy and return whether one was found. */
 /* Insert @m; VIOMMU_EEXIST (nothing changed) if it overlaps a mapping, VIOMMU_ENOMEM. */
-int vio_map_insert(struct vio_tree *t, const struct vio_map *m);
-void vio_map_remove(struct vio_tree *t, uint64_t start);
+int vi_vio_map_insert(struct vio_tree *t, const struct vio_map *m);
+void vi_vio_map_remove(struct vio_tree *t, uint64_t start);
 /* Remove the mapping that is exactly [start, end], copying it to @m; false if there is none. */
-bool vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m);
+bool vi_vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m);
 /* The mapping containing @addr. */
-bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+bool vi_vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
 /* The mapping with the lowest start >= @addr. */
-bool vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+bool vi_vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
 /* In one descent: the mapping with the greatest start <= @addr, the one with the least start >
  * @addr. */
-void vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
-		       struct vio_map *gt, bool *has_gt);
+void vi_vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
+			  struct vio_map *gt, bool *has_gt);
 /* Call @fn on every mapping in address order; @fn must not change the tree. */
-void vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
-		  void *arg);
+void vi_vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
+		     void *arg);
 /* Free every mapping and node. */
-void vio_map_clear(struct vio_tree *t);
+void vi_vio_map_clear(struct vio_tree *t);
 
 /* vio.c: state helpers used by the request handlers. */
-struct vio_ep *vio_ep_find(struct vio_dev *d, uint32_t id);
-struct vio_domain *vio_domain_find(struct vio_dev *d, uint32_t id);
-struct vio_domain *vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass);
-void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep);
-int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom);
-void vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
-		    enum viommu_event_type type);
+struct vio_ep *vi_vio_ep_find(struct vio_dev *d, uint32_t id);
+struct vio_domain *vi_vio_domain_find(struct vio_dev *d, uint32_t id);
+struct vio_domain *vi_vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass);
+void vi_vio_ep_detach(struct vio_dev *d, struct vio_ep *ep);
+int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom);
+void vi_vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
+		       enum viommu_event_type type);
 
-void vio_interrupt(struct vio_dev *d, unsigned int vector);
-void vio_needs_reset(struct vio_dev *d);
+void vi_vio_interrupt(struct vio_dev *d, unsigned int vector);
+void vi_vio_needs_reset(struct vio_dev *d);
 
 /* vio_req.c: process the available requests of the request queue. */
-void vio_process_requests(struct vio_dev *d);
+void vi_vio_process_requests(struct vio_dev *d);
 
 #endif /* VIOMMU_VIO_INTERNAL_H */

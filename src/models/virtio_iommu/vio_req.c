@@ -68,7 +68,7 @@ static bool map_overlaps(const struct vio_tree *t, uint64_t start, uint64_t end)
 	struct vio_map le, gt;
 	bool has_le, has_gt;
 
-	vio_map_neighbors(t, start, &le, &has_le, &gt, &has_gt);
+	vi_vio_map_neighbors(t, start, &le, &has_le, &gt, &has_gt);
 	return (has_le && le.end >= start) || (has_gt && gt.start <= end);
 }
 
@@ -98,13 +98,13 @@ static int handle_attach(struct vio_dev *d, const uint8_t *req)
 	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
 	    (bypass && !vio_has(d, VIRTIO_IOMMU_F_BYPASS_CONFIG)))
 		return VIOMMU_EINVAL;
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if ((d->dev_features & VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
 	    (domain < d->cfg.domain_start || domain > d->cfg.domain_end))
 		return VIOMMU_ERANGE;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (dom) {
 		if (dom->bypass != bypass)
 			return VIOMMU_EINVAL;
@@ -114,11 +114,11 @@ static int handle_attach(struct vio_dev *d, const uint8_t *req)
 		if (!dom->bypass && resv_overlaps_domain(ep, dom))
 			return VIOMMU_ENOTSUP;
 	} else {
-		dom = vio_domain_create(d, domain, bypass);
+		dom = vi_vio_domain_create(d, domain, bypass);
 		if (!dom)
 			return VIOMMU_ENOMEM;
 	}
-	return vio_ep_attach(d, ep, dom);
+	return vi_vio_ep_attach(d, ep, dom);
 }
 
 /* 5.13.6.4 DETACH */
@@ -129,12 +129,12 @@ static int handle_detach(struct vio_dev *d, const uint8_t *req)
 	struct vio_ep *ep;
 
 	/* reserved is ignored, as the device requirements say. */
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if (!ep->dom || ep->dom->id != domain)
 		return VIOMMU_EINVAL;
-	vio_ep_detach(d, ep);
+	vi_vio_ep_detach(d, ep);
 	return 0;
 }
 
@@ -158,7 +158,7 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 		known |= VIRTIO_IOMMU_MAP_F_MMIO;
 	if (flags & ~known)
 		return VIOMMU_EINVAL;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (!dom)
 		return VIOMMU_ENOENT;
 	if (dom->bypass)
@@ -190,12 +190,12 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	m.phys = phys_start;
 	m.flags = flags;
 	/* The overlap check happens in the same descent as the insert. */
-	ret = vio_map_insert(&dom->maps, &m);
+	ret = vi_vio_map_insert(&dom->maps, &m);
 	if (ret)
 		return ret == VIOMMU_EEXIST ? VIOMMU_EINVAL : ret;
 	dom->nr_maps++;
 	d->st.mappings++;
-	vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
+	vi_vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
 	return 0;
 }
 
@@ -203,7 +203,7 @@ static void mapping_removed(struct vio_dev *d, struct vio_domain *dom, const str
 {
 	dom->nr_maps--;
 	d->st.mappings--;
-	vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
+	vi_vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
 }
 
 /* 5.13.6.6 UNMAP: whole mappings inside the range go; a mapping the range would split is refused
@@ -221,7 +221,7 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_ENOTSUP;
 	if (!all_zero(reserved, 4))
 		return VIOMMU_EINVAL;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (!dom)
 		return VIOMMU_ENOENT;
 	if (dom->bypass)
@@ -230,17 +230,17 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_EINVAL;
 	/* The common case, in one descent: the range is exactly one mapping, so nothing else can
 	 * be inside it. */
-	if (vio_map_remove_exact(&dom->maps, virt_start, virt_end, &m)) {
+	if (vi_vio_map_remove_exact(&dom->maps, virt_start, virt_end, &m)) {
 		mapping_removed(d, dom, &m);
 		return 0;
 	}
-	if (vio_map_lookup(&dom->maps, virt_start, &m) && m.start < virt_start)
+	if (vi_vio_map_lookup(&dom->maps, virt_start, &m) && m.start < virt_start)
 		return VIOMMU_ERANGE;
-	if (vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
+	if (vi_vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
 		return VIOMMU_ERANGE;
 	/* Each pass removes one mapping, so this ends after at most nr_maps passes. */
-	while (vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end) {
-		vio_map_remove(&dom->maps, m.start);
+	while (vi_vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end) {
+		vi_vio_map_remove(&dom->maps, m.start);
 		mapping_removed(d, dom, &m);
 	}
 	return 0;
@@ -270,7 +270,7 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 	int ret = 0;
 
 	memset(buf, 0, d->cfg.probe_size);
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		ret = VIOMMU_ENOENT;
 	for (unsigned int i = 0; ep && i < ep->nr_resv; i++) {
@@ -289,7 +289,7 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 		put64(buf + off + offsetof(struct virtio_iommu_probe_resv_mem, end), r->end);
 		off += psize;
 	}
-	if (vq_write_elem(&d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ], e, 0, buf, d->cfg.probe_size))
+	if (vi_vq_write_elem(&d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ], e, 0, buf, d->cfg.probe_size))
 		return VIOMMU_EIO;
 	return ret;
 }
@@ -341,8 +341,8 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 
 	/* Read as much as the longest request in one go; most chains hold exactly one request. */
 	got = e->out_len < REQ_MAX ? (size_t)e->out_len : REQ_MAX;
-	if (!e->truncated && got && vq_read_elem(q, e, 0, req, got))
-		got = vq_read_elem(q, e, 0, req, HEAD_SIZE) ? 0 : HEAD_SIZE;
+	if (!e->truncated && got && vi_vq_read_elem(q, e, 0, req, got))
+		got = vi_vq_read_elem(q, e, 0, req, HEAD_SIZE) ? 0 : HEAD_SIZE;
 	/* Without a head and room for a tail the request cannot be parsed nor answered. */
 	if (e->truncated || got < HEAD_SIZE || e->in_len < TAIL_SIZE) {
 		d->st.requests[0]++;
@@ -368,13 +368,13 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 		if (e->out_len < req_size)
 			ret = VIOMMU_EINVAL;
 		else if (got < req_size &&
-			 vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
+			 vi_vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
 			ret = VIOMMU_EIO; /* the payload lies outside guest memory */
 		else
 			ret = dispatch(d, type, req, e);
 	}
 	tail[0] = errno_to_status(ret);
-	if (vq_write_elem(q, e, tail_off, tail, sizeof(tail))) {
+	if (vi_vq_write_elem(q, e, tail_off, tail, sizeof(tail))) {
 		d->st.requests[type]--;
 		d->st.requests[0]++;
 		return 0;
@@ -383,7 +383,7 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 	return (uint32_t)(tail_off + TAIL_SIZE);
 }
 
-void vio_process_requests(struct vio_dev *d)
+void vi_vio_process_requests(struct vio_dev *d)
 {
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ];
 	struct vq_elem *e = &d->elem;
@@ -391,20 +391,20 @@ void vio_process_requests(struct vio_dev *d)
 
 	for (unsigned int i = 0; i < MAX_REQUESTS_PER_KICK; i++) {
 		uint32_t len;
-		int ret = vq_pop(q, e);
+		int ret = vi_vq_pop(q, e);
 
 		if (ret <= 0)
 			break;
 		len = handle_request(d, e);
 		if (!len)
 			d->st.unwritten++;
-		if (vq_push(q, e, len))
+		if (vi_vq_push(q, e, len))
 			break;
 	}
-	if (vq_publish(q))
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_REQUESTQ);
+	if (vi_vq_publish(q))
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_REQUESTQ);
 	else if (q->signalled != before)
 		d->st.suppressed++;
 	if (q->broken)
-		vio_needs_reset(d);
+		vi_vio_needs_reset(d);
 }

@@ -144,7 +144,7 @@ static void set_te(struct vtd *s, bool on)
 	else
 		s->gsts &= ~GSTS_TES;
 	/* Every requester's view changed between identity and its tables. */
-	vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
+	vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 }
 
 static void set_qie(struct vtd *s, bool on)
@@ -155,7 +155,7 @@ static void set_qie(struct vtd *s, bool on)
 	s->iqh = 0;
 	if (on) {
 		s->gsts |= GSTS_QIES;
-		vtd_qi_process(s); /* a tail written before enabling is honoured */
+		vi_vtd_qi_process(s); /* a tail written before enabling is honoured */
 	} else {
 		s->gsts &= ~GSTS_QIES;
 	}
@@ -200,7 +200,7 @@ static void fsts_write(struct vtd *s, uint32_t val)
 		s->fectl &= ~ECTL_IP;
 	/* Clearing IQE lets the queue go on from the descriptor that failed. */
 	if (iqe)
-		vtd_qi_process(s);
+		vi_vtd_qi_process(s);
 }
 
 static void frcd_write32(struct vtd *s, uint64_t off, uint32_t val)
@@ -223,16 +223,16 @@ static void ectl_write(struct vtd *s, uint32_t *ctl, uint32_t val, bool fault)
 	/* §11.4 FECTL/IECTL_REG: an interrupt held pending by the mask goes out when it is unmasked. */
 	if (!(*ctl & ECTL_IM) && (*ctl & ECTL_IP)) {
 		if (fault)
-			vtd_deliver_fault_irq(s);
+			vi_vtd_deliver_fault_irq(s);
 		else
-			vtd_deliver_inv_irq(s);
+			vi_vtd_deliver_inv_irq(s);
 	}
 }
 
 static void iqt_write(struct vtd *s)
 {
 	if (s->gsts & GSTS_QIES)
-		vtd_qi_process(s);
+		vi_vtd_qi_process(s);
 }
 
 static uint64_t merge(uint64_t q, uint64_t off, unsigned int size, uint64_t val)
@@ -268,7 +268,7 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 	case DMAR_CCMD_REG:
 		s->ccmd = merge(s->ccmd, off, size, val) & ~CCMD_CAIG_MASK;
 		if (hi && (s->ccmd & CCMD_ICC))
-			vtd_ccmd_write(s);
+			vi_vtd_ccmd_write(s);
 		break;
 	case DMAR_IVA_REG:
 		s->iva = merge(s->iva, off, size, val) & (IVA_ADDR | IVA_IH | VI_GENMASK(5, 0));
@@ -276,7 +276,7 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 	case DMAR_IOTLB_REG:
 		s->iotlb_reg = merge(s->iotlb_reg, off, size, val) & ~IOTLB_IAIG_MASK;
 		if (hi && (s->iotlb_reg & IOTLB_IVT))
-			vtd_iotlb_reg_write(s);
+			vi_vtd_iotlb_reg_write(s);
 		break;
 	case DMAR_IQT_REG:
 		s->iqt = merge(s->iqt, off, size, val) & IQ_QX_MASK;
@@ -422,7 +422,7 @@ static void vtd_destroy(struct viommu *v)
 {
 	struct vtd *s = to_vtd(v);
 
-	vtd_notify_fini(s);
+	vi_vtd_notify_fini(s);
 	viommu_iotlb_destroy(s->iotlb);
 	viommu_pt_walker_destroy(s->walker);
 	free(s->ctx_cache);
@@ -433,10 +433,10 @@ static void vtd_destroy(struct viommu *v)
 
 static const struct viommu_model_ops vtd_ops = {
 	.name = "vtd",
-	.translate = vtd_translate,
+	.translate = vi_vtd_translate,
 	.mmio_read = vtd_mmio_read,
 	.mmio_write = vtd_mmio_write,
-	.replay = vtd_replay,
+	.replay = vi_vtd_replay,
 	.mem_changed = vtd_mem_changed,
 	.destroy = vtd_destroy,
 };

@@ -7,30 +7,30 @@
  */
 #include "vtd_internal.h"
 
-void vtd_inv_context(struct vtd *s, uint32_t g, uint32_t did, uint32_t sid, uint32_t fm)
+void vi_vtd_inv_context(struct vtd *s, uint32_t g, uint32_t did, uint32_t sid, uint32_t fm)
 {
 	s->st.inv_context++;
 	switch (g) {
 	case VTD_CC_GLOBAL:
-		vtd_ctx_inval_all(s);
-		vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
+		vi_vtd_ctx_inval_all(s);
+		vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 		break;
 	case VTD_CC_DOMAIN:
 		/*
 		 * The sync below looks at each requester's context after the change, so requesters
 		 * that left the domain are found by their cached record, not by their new DID.
 		 */
-		vtd_ctx_inval_domain(s, did);
-		vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, 0, UINT64_MAX);
+		vi_vtd_ctx_inval_domain(s, did);
+		vi_vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, 0, UINT64_MAX);
 		break;
 	default:
-		vtd_ctx_inval_device(s, sid, fm);
-		vtd_sync(s, VTD_SYNC_DEVICE, 0, sid, fm, 0, UINT64_MAX);
+		vi_vtd_ctx_inval_device(s, sid, fm);
+		vi_vtd_sync(s, VTD_SYNC_DEVICE, 0, sid, fm, 0, UINT64_MAX);
 		break;
 	}
 }
 
-void vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint32_t am)
+void vi_vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint32_t am)
 {
 	struct viommu_iotlb_inval inv = { 0 };
 
@@ -38,14 +38,14 @@ void vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint3
 	case VTD_IOTLB_GLOBAL:
 		s->st.inv_iotlb_global++;
 		viommu_iotlb_flush(s->iotlb);
-		vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
+		vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 		break;
 	case VTD_IOTLB_DOMAIN:
 		s->st.inv_iotlb_domain++;
 		inv.match = VIOMMU_IOTLB_MATCH_DOM;
 		inv.tag.dom = did;
 		viommu_iotlb_invalidate(s->iotlb, &inv);
-		vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, 0, UINT64_MAX);
+		vi_vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, 0, UINT64_MAX);
 		break;
 	default: {
 		/* §6.5.2.3: 2^AM pages, naturally aligned; the low address bits are ignored. */
@@ -59,14 +59,14 @@ void vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint3
 		inv.first = first;
 		inv.last = first + (size - 1);
 		viommu_iotlb_invalidate(s->iotlb, &inv);
-		vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, inv.first, inv.last);
+		vi_vtd_sync(s, VTD_SYNC_DOMAIN, did, 0, 0, inv.first, inv.last);
 		break;
 	}
 	}
 }
 
 /* §11.4: CCMD_REG with ICC set. */
-void vtd_ccmd_write(struct vtd *s)
+void vi_vtd_ccmd_write(struct vtd *s)
 {
 	uint64_t v = s->ccmd;
 	uint32_t g = (uint32_t)CCMD_CIRG(v);
@@ -76,12 +76,13 @@ void vtd_ccmd_write(struct vtd *s)
 		s->ccmd = v & ~(CCMD_ICC | CCMD_CAIG_MASK);
 		return;
 	}
-	vtd_inv_context(s, g, (uint32_t)CCMD_DID(v), (uint32_t)CCMD_SID(v), (uint32_t)CCMD_FM(v));
+	vi_vtd_inv_context(s, g, (uint32_t)CCMD_DID(v), (uint32_t)CCMD_SID(v),
+			   (uint32_t)CCMD_FM(v));
 	s->ccmd = (v & ~(CCMD_ICC | CCMD_CAIG_MASK)) | (uint64_t)g << CCMD_CAIG_SHIFT;
 }
 
 /* §11.4: IOTLB_REG with IVT set (IVA_REG holds the page-selective address). */
-void vtd_iotlb_reg_write(struct vtd *s)
+void vi_vtd_iotlb_reg_write(struct vtd *s)
 {
 	uint64_t v = s->iotlb_reg;
 	uint32_t g = (uint32_t)IOTLB_IIRG(v);
@@ -93,7 +94,7 @@ void vtd_iotlb_reg_write(struct vtd *s)
 		s->iotlb_reg = v & ~(IOTLB_IVT | IOTLB_IAIG_MASK);
 		return;
 	}
-	vtd_inv_iotlb(s, g, (uint32_t)IOTLB_DID(v), s->iva & IVA_ADDR, am);
+	vi_vtd_inv_iotlb(s, g, (uint32_t)IOTLB_DID(v), s->iva & IVA_ADDR, am);
 	s->iotlb_reg = (v & ~(IOTLB_IVT | IOTLB_IAIG_MASK)) | (uint64_t)g << IOTLB_IAIG_SHIFT;
 }
 
@@ -131,7 +132,7 @@ static void wait_desc(struct vtd *s, uint64_t lo, uint64_t hi)
 		s->ics |= ICS_IWC;
 		s->iectl |= ECTL_IP;
 		if (!(s->iectl & ECTL_IM))
-			vtd_deliver_inv_irq(s);
+			vi_vtd_deliver_inv_irq(s);
 	}
 }
 
@@ -146,16 +147,16 @@ static uint32_t qi_desc(struct vtd *s, uint64_t lo, uint64_t hi)
 		if ((lo & QI_CC_RSVD_LO) || hi || g == 0)
 			return IQEI_RESERVED_FIELD;
 		s->st.qi_cc++;
-		vtd_inv_context(s, g, (uint32_t)QI_CC_DID(lo), (uint32_t)QI_CC_SID(lo),
-				(uint32_t)QI_CC_FM(lo));
+		vi_vtd_inv_context(s, g, (uint32_t)QI_CC_DID(lo), (uint32_t)QI_CC_SID(lo),
+				   (uint32_t)QI_CC_FM(lo));
 		return 0;
 	case QI_IOTLB_TYPE:
 		if ((lo & QI_IOTLB_RSVD_LO) || (hi & QI_IOTLB_RSVD_HI) || g == 0 ||
 		    (g == VTD_IOTLB_PAGE && QI_IOTLB_AM(hi) > VI_FIELD_GET(s->cap, 53, 48)))
 			return IQEI_RESERVED_FIELD;
 		s->st.qi_iotlb++;
-		vtd_inv_iotlb(s, g, (uint32_t)QI_IOTLB_DID(lo), hi & QI_IOTLB_ADDR,
-			      (uint32_t)QI_IOTLB_AM(hi));
+		vi_vtd_inv_iotlb(s, g, (uint32_t)QI_IOTLB_DID(lo), hi & QI_IOTLB_ADDR,
+				 (uint32_t)QI_IOTLB_AM(hi));
 		return 0;
 	case QI_DIOTLB_TYPE:
 		if (!(s->ecap & ECAP_DT))
@@ -194,7 +195,7 @@ static void qi_error(struct vtd *s, uint32_t iqei)
 	s->st.qi_errors++;
 	s->fsts |= FSTS_IQE;
 	s->iqer = (s->iqer & ~IQER_IQEI_MASK) | iqei;
-	vtd_fault_event(s, pre);
+	vi_vtd_fault_event(s, pre);
 }
 
 /*
@@ -202,7 +203,7 @@ static void qi_error(struct vtd *s, uint32_t iqei)
  * fails; nothing is fetched while IQE is set. At most one queue's worth per call, so a guest
  * cannot keep the unit busy (the tail cannot move while we run).
  */
-void vtd_qi_process(struct vtd *s)
+void vi_vtd_qi_process(struct vtd *s)
 {
 	uint64_t entries, head, tail, base;
 

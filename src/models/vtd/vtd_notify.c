@@ -57,7 +57,7 @@ static struct vtd_as *as_get(struct vtd *s, uint32_t sid)
 	return s->as[sid];
 }
 
-void vtd_notify_fini(struct vtd *s)
+void vi_vtd_notify_fini(struct vtd *s)
 {
 	if (s->as) {
 		for (uint32_t i = 0; i < VTD_NSID; i++) {
@@ -137,7 +137,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 	*have_ctx = false;
 	if (!(s->gsts & GSTS_TES))
 		return add_piece(s, a, b, a, VIOMMU_ACC_RW);
-	if (vtd_ctx_get(s, sid, c))
+	if (vi_vtd_ctx_get(s, sid, c))
 		return true; /* no usable context: nothing translates */
 	*have_ctx = true;
 	top = c->aw_bits >= 64 ? UINT64_MAX : (1ull << c->aw_bits) - 1;
@@ -159,7 +159,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 		if (s->budget == 0)
 			return false;
 		s->budget--;
-		reason = vtd_sl_walk(s, c, x, &l, &level);
+		reason = vi_vtd_ctx_walk(s, c, x, &l, &level);
 		if (reason == VTD_FR_ADDR_BEYOND_MGAW)
 			return true;
 		if (reason || !l.perm) {
@@ -401,7 +401,7 @@ static void sync_sid(struct vtd *s, uint32_t sid, enum vtd_sync_scope scope, uin
 		struct vtd_ctx c;
 		const struct vtd_as *as = s->as ? s->as[sid] : NULL;
 		bool in = (as && as->has_did && as->did == did) ||
-			  (!vtd_ctx_get(s, sid, &c) && c.did == did);
+			  (!vi_vtd_ctx_get(s, sid, &c) && c.did == did);
 
 		if (!in)
 			return;
@@ -456,8 +456,8 @@ static void scan_tables(struct vtd *s)
 	}
 }
 
-void vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t sid, uint32_t fm,
-	      uint64_t first, uint64_t last)
+void vi_vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t sid, uint32_t fm,
+		 uint64_t first, uint64_t last)
 {
 	bool any = false;
 
@@ -496,7 +496,7 @@ void vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t s
 	}
 }
 
-int vtd_replay(struct viommu *v, struct viommu_notifier *n)
+int vi_vtd_replay(struct viommu *v, struct viommu_notifier *n)
 {
 	struct vtd *s = to_vtd(v);
 	uint32_t lo = n->sid == VIOMMU_SID_ANY ? 0 : n->sid;

@@ -27,7 +27,7 @@ static bool qualified(uint32_t reason)
 	}
 }
 
-void vtd_deliver_fault_irq(struct vtd *s)
+void vi_vtd_deliver_fault_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->feuaddr << 32 | s->feaddr;
 
@@ -36,7 +36,7 @@ void vtd_deliver_fault_irq(struct vtd *s)
 	vi_msi(&s->v.host, addr, s->fedata);
 }
 
-void vtd_deliver_inv_irq(struct vtd *s)
+void vi_vtd_deliver_inv_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->ieuaddr << 32 | s->ieaddr;
 
@@ -49,13 +49,13 @@ void vtd_deliver_inv_irq(struct vtd *s)
  * §7.3: a fault event is signalled when a condition appears while none was pending before
  * (@pre_fsts holds FSTS as it was); IP holds it while IM masks it.
  */
-void vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
+void vi_vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
 {
 	if (pre_fsts & (FSTS_PPF | FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE))
 		return;
 	s->fectl |= ECTL_IP;
 	if (!(s->fectl & ECTL_IM))
-		vtd_deliver_fault_irq(s);
+		vi_vtd_deliver_fault_irq(s);
 }
 
 static uint32_t fsts_now(const struct vtd *s)
@@ -69,8 +69,8 @@ static uint32_t fsts_now(const struct vtd *s)
 	return v;
 }
 
-uint32_t vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
-			  bool pasid, uint32_t pasid_val, uint32_t access)
+uint32_t vi_vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr,
+			     bool write, bool pasid, uint32_t pasid_val, uint32_t access)
 {
 	uint32_t pre = fsts_now(s);
 	uint64_t *r = s->frcd[s->fri];
@@ -83,7 +83,7 @@ uint32_t vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t
 	if (r[1] & FRCD_HI_F) {
 		s->st.faults_overflowed++;
 		s->fsts |= FSTS_PFO;
-		vtd_fault_event(s, pre);
+		vi_vtd_fault_event(s, pre);
 		return VIOMMU_FAULT_F_LOST;
 	}
 	r[0] = addr & FRCD_LO_FI;
@@ -98,7 +98,7 @@ uint32_t vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t
 		s->fsts = (s->fsts & ~VI_GENMASK(15, 8)) | s->fri << FSTS_FRI_SHIFT;
 	s->fri = (s->fri + 1) % s->cfg.nfr;
 	s->st.faults_recorded++;
-	vtd_fault_event(s, pre);
+	vi_vtd_fault_event(s, pre);
 	return VIOMMU_FAULT_F_RECORDED;
 }
 
@@ -175,7 +175,7 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 	return 0;
 }
 
-uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
+uint32_t vi_vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
 {
 	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
 	uint32_t reason;
@@ -201,7 +201,7 @@ uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
 	return 0;
 }
 
-void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref)
+void vi_vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref)
 {
 	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
 
@@ -209,7 +209,7 @@ void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t r
 		slot->ctx.iotlb_ref = ref;
 }
 
-void vtd_ctx_inval_all(struct vtd *s)
+void vi_vtd_ctx_inval_all(struct vtd *s)
 {
 	if (++s->ctx_gen == 0) {
 		/* After 2^32 generations, forget every slot once rather than alias an old one. */
@@ -218,7 +218,7 @@ void vtd_ctx_inval_all(struct vtd *s)
 	}
 }
 
-void vtd_ctx_inval_domain(struct vtd *s, uint32_t did)
+void vi_vtd_ctx_inval_domain(struct vtd *s, uint32_t did)
 {
 	for (uint32_t i = 0; i < VTD_CTX_CACHE_SIZE; i++) {
 		if (s->ctx_cache[i].gen == s->ctx_gen && s->ctx_cache[i].ctx.did == did)
@@ -234,7 +234,7 @@ static uint32_t fm_mask(uint32_t fm)
 	return m[fm & 3];
 }
 
-void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
+void vi_vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
 {
 	uint32_t m = fm_mask(fm);
 
@@ -262,8 +262,8 @@ static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viomm
 		pc->flags |= VIOMMU_PT_F_SP_1G;
 }
 
-uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
-		     uint32_t *level)
+uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
+			 struct vtd_leaf *leaf, uint32_t *level)
 {
 	struct viommu_pt_cfg pc;
 	struct viommu_pt_walk_result r;
@@ -348,9 +348,9 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 		return 0;
 	}
 	res->fault.record = s->fri;
-	res->fault.flags = vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
-					    (req->access & VIOMMU_ACC_WRITE) != 0, req->has_pasid,
-					    req->pasid, req->access);
+	res->fault.flags = vi_vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
+					       (req->access & VIOMMU_ACC_WRITE) != 0,
+					       req->has_pasid, req->pasid, req->access);
 	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
 		res->fault.record = 0;
 	return 0;
@@ -401,8 +401,8 @@ static bool perm_ok(uint32_t perm, uint32_t access)
 	return true;
 }
 
-int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
-		  struct viommu_xlate_result *res)
+int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		     struct viommu_xlate_result *res)
 {
 	struct vtd *s = to_vtd(v);
 	uint64_t len = req->len ? req->len : 1;
@@ -423,7 +423,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	}
 	if (!(s->gsts & GSTS_TES))
 		return identity(req, res, len);
-	reason = vtd_ctx_get(s, sid, &c);
+	reason = vi_vtd_ctx_get(s, sid, &c);
 	if (reason)
 		return blocked(s, req, res, reason, 0, c.fpd);
 	/* Requests-with-PASID have no legacy context type that admits them. */
@@ -444,7 +444,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		/* None taken under this entry yet, or the tag lost its place in the IOTLB. */
 		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &c.iotlb_ref);
 		if (ret == 0) {
-			vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
+			vi_vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
 			ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
 		}
 	}
@@ -453,7 +453,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		reason = vtd_sl_walk(s, &c, req->iova, &leaf, &level);
+		reason = vi_vtd_ctx_walk(s, &c, req->iova, &leaf, &level);
 		if (reason)
 			return blocked(s, req, res, reason, level, c.fpd);
 		if (!perm_ok(leaf.perm, req->access)) {

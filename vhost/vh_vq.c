@@ -3,7 +3,7 @@
  * Split virtqueue access (virtio 1.2 §2.7). Ring fields are copied out of guest memory once and
  * then checked, so a guest changing them concurrently cannot make us use an unchecked value.
  */
-#include "virtq.h"
+#include "vh_vq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,7 +73,7 @@ static int read_u16(struct vh_dev *dev, unsigned int vq, uint64_t addr, uint16_t
 	return ret;
 }
 
-void vq_break(struct vh_dev *dev, unsigned int vq, const char *why)
+void vh_vq_break(struct vh_dev *dev, unsigned int vq, const char *why)
 {
 	if (!dev->vq[vq].broken)
 		fprintf(stderr, "viommu-vhost: %s: queue %u stopped: %s\n",
@@ -81,7 +81,7 @@ void vq_break(struct vh_dev *dev, unsigned int vq, const char *why)
 	dev->vq[vq].broken = true;
 }
 
-int vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from)
+int vh_vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	uint16_t idx, n;
@@ -95,7 +95,7 @@ int vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from)
 	return n;
 }
 
-static int add_segs(struct vh_dev *dev, unsigned int vq, struct vq_chain *c, uint64_t addr,
+static int add_segs(struct vh_dev *dev, unsigned int vq, struct vh_vq_chain *c, uint64_t addr,
 		    uint32_t len)
 {
 	unsigned int perm = c->writable ? VHOST_ACCESS_WO : VHOST_ACCESS_RO;
@@ -105,7 +105,7 @@ static int add_segs(struct vh_dev *dev, unsigned int vq, struct vq_chain *c, uin
 		uint64_t n;
 		int ret;
 
-		if (c->nseg >= VQ_MAX_SEGS)
+		if (c->nseg >= VH_VQ_MAX_SEGS)
 			return -EINVAL;
 		ret = vh_xlate(dev, vq, VH_SPACE_BUF, addr, len, perm, &host, &n);
 		if (ret < 0)
@@ -121,8 +121,8 @@ static int add_segs(struct vh_dev *dev, unsigned int vq, struct vq_chain *c, uin
 	return 0;
 }
 
-int vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writable,
-		 struct vq_chain *c)
+int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writable,
+		    struct vh_vq_chain *c)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	struct vring_desc d;
@@ -160,7 +160,7 @@ int vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writabl
 	}
 }
 
-int vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id, uint32_t len)
+int vh_vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id, uint32_t len)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	struct vring_used_elem e = { .id = id, .len = len };
@@ -169,7 +169,7 @@ int vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id,
 			   sizeof(e));
 }
 
-int vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
+int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	uint16_t flags;
@@ -200,7 +200,7 @@ int vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
 	return 0;
 }
 
-int vq_prefetch_rings(struct vh_dev *dev, unsigned int vq)
+int vh_vq_prefetch_rings(struct vh_dev *dev, unsigned int vq)
 {
 	const struct vh_vq *q = &dev->vq[vq];
 	/* In the order the datapath needs them; the permissions it uses, no more. */
@@ -239,7 +239,7 @@ int vq_prefetch_rings(struct vh_dev *dev, unsigned int vq)
 	return ret;
 }
 
-size_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *buf, size_t len)
+size_t vh_vq_chain_read(const struct vh_vq_chain *c, uint64_t off, void *buf, size_t len)
 {
 	uint8_t *out = buf;
 	size_t done = 0;
@@ -261,7 +261,7 @@ size_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *buf, size_t l
 	return done;
 }
 
-size_t vq_chain_write(const struct vq_chain *c, uint64_t off, const void *buf, size_t len)
+size_t vh_vq_chain_write(const struct vh_vq_chain *c, uint64_t off, const void *buf, size_t len)
 {
 	const uint8_t *in = buf;
 	size_t done = 0;
