@@ -90,6 +90,14 @@ struct viommu_virtio_iommu_config {
 	void *interrupt_opaque;
 };
 
+/*
+ * The defaults above written out: 4 KiB | 2 MiB | 1 GiB pages, input range [0, 2^48 - 1], domains
+ * [0, UINT32_MAX], 512 bytes of PROBE properties, bypass off, every supported feature but
+ * F_BYPASS (with VERSION_1), queues of up to 1024, 4096 domains of up to 1 << 20 mappings, MAP
+ * targets up to 2^64 - 1, line 0, no callback. The device this creates is the one `{ 0 }` creates.
+ */
+VIOMMU_API void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg);
+
 /* Create a device. @ops/@opaque reach guest memory and interrupts. */
 VIOMMU_API int viommu_virtio_iommu_create(const struct viommu_virtio_iommu_config *cfg,
 					  const struct viommu_host_ops *ops, void *opaque,
@@ -178,7 +186,8 @@ struct viommu_virtio_iommu_stats {
 	uint64_t mappings;	  /* live now, all domains */
 };
 
-VIOMMU_API int viommu_virtio_iommu_get_stats(struct viommu *v,
+/* Fill @st; VIOMMU_EINVAL if @v is not a virtio-iommu device. */
+VIOMMU_API int viommu_virtio_iommu_get_stats(const struct viommu *v,
 					     struct viommu_virtio_iommu_stats *st);
 
 #ifdef __cplusplus

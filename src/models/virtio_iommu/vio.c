@@ -262,6 +262,24 @@ int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
 
 /* ---- public: creation and endpoints ------------------------------------------------------ */
 
+void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What apply_defaults() makes of a zero field, so both configurations create one device. */
+	*cfg = (struct viommu_virtio_iommu_config){
+		.page_size_mask = (1ull << 12) | (1ull << 21) | (1ull << 30),
+		.input_end = (1ull << 48) - 1,
+		.domain_end = UINT32_MAX,
+		.probe_size = 512,
+		.features = SUPPORTED_FEATURES & ~VIOMMU_VIRTIO_IOMMU_F_BYPASS,
+		.queue_size_max = 1024,
+		.max_domains = 4096,
+		.max_mappings = 1u << 20,
+		.phys_end = UINT64_MAX,
+	};
+}
+
 static int apply_defaults(struct viommu_virtio_iommu_config *c)
 {
 	if (!c->page_size_mask)
@@ -681,12 +699,13 @@ int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_stats *st)
+int viommu_virtio_iommu_get_stats(const struct viommu *v, struct viommu_virtio_iommu_stats *st)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d;
 
-	if (!d || !st)
+	if (!v || !st || v->ops != &vio_ops)
 		return VIOMMU_EINVAL;
+	d = vi_container_of(v, const struct vio_dev, v);
 	*st = d->st;
 	return 0;
 }
