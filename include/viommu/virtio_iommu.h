@@ -116,15 +116,15 @@ VIOMMU_API int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t ep
 						   uint64_t start, uint64_t end);
 
 /* Features: what the device offers, and what the driver writes (at most once per reset). */
-VIOMMU_API int viommu_virtio_iommu_get_device_features(struct viommu *v, uint64_t *features);
+VIOMMU_API int viommu_virtio_iommu_get_device_features(const struct viommu *v, uint64_t *features);
 VIOMMU_API int viommu_virtio_iommu_set_driver_features(struct viommu *v, uint64_t features);
-VIOMMU_API int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features);
+VIOMMU_API int viommu_virtio_iommu_get_driver_features(const struct viommu *v, uint64_t *features);
 
 /*
  * Device status (section 2.1). Setting FEATURES_OK with an unacceptable feature set leaves the
  * bit clear, as section 3.1.1 requires; writing 0 resets the device.
  */
-VIOMMU_API int viommu_virtio_iommu_get_status(struct viommu *v, uint8_t *status);
+VIOMMU_API int viommu_virtio_iommu_get_status(const struct viommu *v, uint8_t *status);
 VIOMMU_API int viommu_virtio_iommu_set_status(struct viommu *v, uint8_t status);
 
 /* Device reset: endpoints detached, domains gone, queues off, features cleared. */
@@ -135,8 +135,8 @@ VIOMMU_API int viommu_virtio_iommu_reset(struct viommu *v);
  * 40 bytes. Only `bypass` is writable, and only once BYPASS_CONFIG is negotiated; other writes are
  * ignored. Returns VIOMMU_EINVAL for a bad size or an access past the structure.
  */
-VIOMMU_API int viommu_virtio_iommu_config_read(struct viommu *v, uint32_t offset, unsigned int size,
-					       uint64_t *val);
+VIOMMU_API int viommu_virtio_iommu_config_read(const struct viommu *v, uint32_t offset,
+					       unsigned int size, uint64_t *val);
 VIOMMU_API int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset,
 						unsigned int size, uint64_t val);
 
@@ -148,7 +148,7 @@ struct viommu_virtio_queue {
 	uint64_t used;	/* "device area" */
 };
 
-VIOMMU_API int viommu_virtio_iommu_queue_max_size(struct viommu *v, unsigned int queue,
+VIOMMU_API int viommu_virtio_iommu_queue_max_size(const struct viommu *v, unsigned int queue,
 						  uint16_t *size);
 /* Enable @queue with layout @q (checked: size, alignment, wrap); VIOMMU_EBUSY if enabled. */
 VIOMMU_API int viommu_virtio_iommu_queue_enable(struct viommu *v, unsigned int queue,
