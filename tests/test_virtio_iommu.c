@@ -141,6 +141,73 @@ static uint8_t status_of(struct fixture *f)
 
 /* ---- configuration and negotiation ------------------------------------------------------- */
 
+/* config_init writes out the documented defaults, and creates the device `{ 0 }` creates. */
+static void test_config_init(void **state)
+{
+	/* Every feature of section 5.13.3 the model supports but the superseded F_BYPASS. */
+	const uint64_t want_features =
+		VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE | VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE |
+		VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP | VIOMMU_VIRTIO_IOMMU_F_PROBE |
+		VIOMMU_VIRTIO_IOMMU_F_MMIO | VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG |
+		VIOMMU_VIRTIO_F_INDIRECT_DESC | VIOMMU_VIRTIO_F_EVENT_IDX |
+		VIOMMU_VIRTIO_F_VERSION_1;
+	struct viommu_virtio_iommu_config cfg, zero = { 0 };
+	const struct viommu *cv[2];
+	struct viommu_virtio_iommu_stats st;
+	struct viommu_flatmem *fm;
+	struct viommu *v[2];
+	uint64_t feat[2], val[2];
+	uint16_t qmax[2];
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	viommu_virtio_iommu_config_init(&cfg);
+	viommu_virtio_iommu_config_init(NULL);
+	assert_int_equal(cfg.page_size_mask, 0x1000ull | 0x200000ull | 0x40000000ull);
+	assert_int_equal(cfg.input_start, 0);
+	assert_int_equal(cfg.input_end, 0xffffffffffffull);
+	assert_int_equal(cfg.domain_start, 0);
+	assert_int_equal(cfg.domain_end, 0xffffffffu);
+	assert_int_equal(cfg.probe_size, 512);
+	assert_false(cfg.bypass);
+	assert_int_equal(cfg.features, want_features);
+	assert_int_equal(cfg.queue_size_max, 1024);
+	assert_int_equal(cfg.max_domains, 4096);
+	assert_int_equal(cfg.max_mappings, 1u << 20);
+	assert_int_equal(cfg.phys_end, UINT64_MAX);
+	assert_int_equal(cfg.irq_line, 0);
+	assert_null(cfg.interrupt);
+	assert_null(cfg.interrupt_opaque);
+
+	assert_int_equal(viommu_flatmem_create(0, 1 << 20, &fm), 0);
+	assert_int_equal(viommu_virtio_iommu_create(&cfg, viommu_flatmem_ops(), fm, &v[0]), 0);
+	assert_int_equal(viommu_virtio_iommu_create(&zero, viommu_flatmem_ops(), fm, &v[1]), 0);
+	/* The calls that only read take a const instance. */
+	cv[0] = v[0];
+	cv[1] = v[1];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(viommu_virtio_iommu_get_device_features(cv[i], &feat[i]), 0);
+		assert_int_equal(viommu_virtio_iommu_queue_max_size(cv[i], 0, &qmax[i]), 0);
+	}
+	assert_int_equal(feat[0], want_features);
+	assert_int_equal(feat[1], feat[0]);
+	assert_int_equal(qmax[0], 1024);
+	assert_int_equal(qmax[1], qmax[0]);
+	/* The whole configuration space, 32 bits at a time. */
+	for (uint32_t off = 0; off < VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE; off += 4) {
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(viommu_virtio_iommu_config_read(cv[i], off, 4, &val[i]),
+					 0);
+		assert_int_equal(val[0], val[1]);
+	}
+	assert_int_equal(viommu_virtio_iommu_get_stats(cv[0], &st), 0);
+	assert_int_equal(st.domains, 0);
+	assert_int_equal(viommu_virtio_iommu_get_stats(cv[1], NULL), VIOMMU_EINVAL);
+	viommu_destroy(v[0]);
+	viommu_destroy(v[1]);
+	viommu_flatmem_destroy(fm);
+}
+
 static void test_config_space(void **state)
 {
 	struct viommu_virtio_iommu_config cfg = { .page_size_mask = 0x1000,
@@ -1314,6 +1381,7 @@ static void test_mapping_tree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_init),
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_negotiation),
 		cmocka_unit_test(test_handle_type_checked),

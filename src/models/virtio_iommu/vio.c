@@ -22,6 +22,12 @@ static struct vio_dev *get_dev(struct viommu *v)
 	return v && v->ops == &vio_ops ? to_vio(v) : NULL;
 }
 
+/* get_dev() for the calls that only read. */
+static const struct vio_dev *get_cdev(const struct viommu *v)
+{
+	return v && v->ops == &vio_ops ? vi_container_of(v, const struct vio_dev, v) : NULL;
+}
+
 /* ---- interrupts -------------------------------------------------------------------------- */
 
 void vi_vio_interrupt(struct vio_dev *d, unsigned int vector)
@@ -262,6 +268,24 @@ int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *do
 
 /* ---- public: creation and endpoints ------------------------------------------------------ */
 
+void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What apply_defaults() makes of a zero field, so both configurations create one device. */
+	*cfg = (struct viommu_virtio_iommu_config){
+		.page_size_mask = (1ull << 12) | (1ull << 21) | (1ull << 30),
+		.input_end = (1ull << 48) - 1,
+		.domain_end = UINT32_MAX,
+		.probe_size = 512,
+		.features = SUPPORTED_FEATURES & ~VIOMMU_VIRTIO_IOMMU_F_BYPASS,
+		.queue_size_max = 1024,
+		.max_domains = 4096,
+		.max_mappings = 1u << 20,
+		.phys_end = UINT64_MAX,
+	};
+}
+
 static int apply_defaults(struct viommu_virtio_iommu_config *c)
 {
 	if (!c->page_size_mask)
@@ -410,9 +434,9 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 
 /* ---- public: features, status, reset, configuration space -------------------------------- */
 
-int viommu_virtio_iommu_get_device_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_device_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -433,9 +457,9 @@ int viommu_virtio_iommu_set_driver_features(struct viommu *v, uint64_t features)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_driver_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -443,9 +467,9 @@ int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features
 	return 0;
 }
 
-int viommu_virtio_iommu_get_status(struct viommu *v, uint8_t *status)
+int viommu_virtio_iommu_get_status(const struct viommu *v, uint8_t *status)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !status)
 		return VIOMMU_EINVAL;
@@ -566,10 +590,10 @@ static bool config_access_ok(uint32_t offset, unsigned int size)
 	       offset <= VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE - size;
 }
 
-int viommu_virtio_iommu_config_read(struct viommu *v, uint32_t offset, unsigned int size,
+int viommu_virtio_iommu_config_read(const struct viommu *v, uint32_t offset, unsigned int size,
 				    uint64_t *val)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 	uint8_t img[VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE];
 	uint64_t x = 0;
 
@@ -605,9 +629,9 @@ int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset, unsigned
 
 /* ---- public: queues, notifications, interrupts ------------------------------------------- */
 
-int viommu_virtio_iommu_queue_max_size(struct viommu *v, unsigned int queue, uint16_t *size)
+int viommu_virtio_iommu_queue_max_size(const struct viommu *v, unsigned int queue, uint16_t *size)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !size || queue >= VIOMMU_VIRTIO_IOMMU_NQUEUES)
 		return VIOMMU_EINVAL;
@@ -681,9 +705,9 @@ int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_stats *st)
+int viommu_virtio_iommu_get_stats(const struct viommu *v, struct viommu_virtio_iommu_stats *st)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !st)
 		return VIOMMU_EINVAL;
