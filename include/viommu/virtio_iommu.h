@@ -18,52 +18,29 @@
 #ifndef VIOMMU_VIRTIO_IOMMU_H
 #define VIOMMU_VIRTIO_IOMMU_H
 
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/viommu.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Virtio device ID of the IOMMU device. */
-#define VIOMMU_VIRTIO_IOMMU_DEVICE_ID 23
+/*
+ * The specification's constants and layouts (device ID, feature bits VIOMMU_VIRTIO_IOMMU_F_* and
+ * VIOMMU_VIRTIO_F_*, device status VIOMMU_VIRTIO_S_*, ISR bits VIOMMU_VIRTIO_ISR_*, queue indices
+ * VIOMMU_VIRTIO_IOMMU_REQUESTQ/EVENTQ, VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE) come from the
+ * specification headers.
+ */
 
-/* Feature bits (device-specific 0-6 of section 5.13.3, plus the reserved ones we offer). */
-#define VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE (1ull << 0)
-#define VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE (1ull << 1)
-#define VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP (1ull << 2)
-#define VIOMMU_VIRTIO_IOMMU_F_BYPASS (1ull << 3)
-#define VIOMMU_VIRTIO_IOMMU_F_PROBE (1ull << 4)
-#define VIOMMU_VIRTIO_IOMMU_F_MMIO (1ull << 5)
-#define VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG (1ull << 6)
-#define VIOMMU_VIRTIO_F_INDIRECT_DESC (1ull << 28)
-#define VIOMMU_VIRTIO_F_EVENT_IDX (1ull << 29)
-#define VIOMMU_VIRTIO_F_VERSION_1 (1ull << 32)
-
-/* Device status bits (section 2.1). Writing 0 resets the device. */
-#define VIOMMU_VIRTIO_S_ACKNOWLEDGE 1u
-#define VIOMMU_VIRTIO_S_DRIVER 2u
-#define VIOMMU_VIRTIO_S_DRIVER_OK 4u
-#define VIOMMU_VIRTIO_S_FEATURES_OK 8u
-#define VIOMMU_VIRTIO_S_NEEDS_RESET 64u
-#define VIOMMU_VIRTIO_S_FAILED 128u
-
-/* ISR status bits (virtio-pci section 4.1.4.5): used buffer, configuration change. */
-#define VIOMMU_VIRTIO_ISR_QUEUE 1u
-#define VIOMMU_VIRTIO_ISR_CONFIG 2u
-
-/* Queue indices (section 5.13.2), and the "queue" value of a configuration-change interrupt. */
-#define VIOMMU_VIRTIO_IOMMU_REQUESTQ 0u
-#define VIOMMU_VIRTIO_IOMMU_EVENTQ 1u
+/* Number of queues, and the "queue" value of a configuration-change interrupt. */
 #define VIOMMU_VIRTIO_IOMMU_NQUEUES 2u
 #define VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR 2u
 
-/* Size of the device configuration structure (struct virtio_iommu_config, section 5.13.4). */
-#define VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE 40u
-
 /* RESV_MEM subtypes (section 5.13.6.8.1). */
 enum viommu_virtio_iommu_resv {
-	VIOMMU_VIRTIO_IOMMU_RESV_RESERVED = 0,
-	VIOMMU_VIRTIO_IOMMU_RESV_MSI = 1,
+	VIOMMU_VIRTIO_IOMMU_RESV_RESERVED = VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_RESERVED,
+	VIOMMU_VIRTIO_IOMMU_RESV_MSI = VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI,
 };
 
 /*
@@ -123,7 +100,7 @@ VIOMMU_API int viommu_virtio_iommu_set_status(struct viommu *v, uint8_t status);
 VIOMMU_API int viommu_virtio_iommu_reset(struct viommu *v);
 
 /*
- * Configuration space (struct virtio_iommu_config), little-endian, @size 1, 2, 4 or 8 within the
+ * Configuration space (struct viommu_virtio_iommu_config_layout), little-endian, @size 1, 2, 4 or 8 within the
  * 40 bytes. Only `bypass` is writable, and only once BYPASS_CONFIG is negotiated; other writes are
  * ignored. Returns VIOMMU_EINVAL for a bad size or an access past the structure.
  */
@@ -161,7 +138,7 @@ VIOMMU_API int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr);
 /* Counters a simulator or VMM will want. */
 struct viommu_virtio_iommu_stats {
 	uint64_t requests[6]; /* by type: [0] unrecognised or unparsable, [1..5] ATTACH..PROBE */
-	uint64_t status[9];   /* requests completed with each VIRTIO_IOMMU_S_* status */
+	uint64_t status[9];   /* requests completed with each VIOMMU_VIRTIO_IOMMU_S_* status */
 	uint64_t unwritten;   /* buffers returned with used length 0 */
 	uint64_t kicks[2];    /* queue notifications per queue */
 	uint64_t used_notifications; /* used-buffer interrupts raised (both queues) */

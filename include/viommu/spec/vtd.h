@@ -73,12 +73,12 @@
 #define VIOMMU_VTD_CAP_PLMR VIOMMU_VTD_BIT(5) /* protected low-memory region */
 #define VIOMMU_VTD_CAP_PHMR VIOMMU_VTD_BIT(6) /* protected high-memory region */
 #define VIOMMU_VTD_CAP_CM VIOMMU_VTD_BIT(7)   /* caching mode */
-/* 12:8 supported adjusted guest address widths, a bitmap of the values below */
+/* 12:8 supported adjusted guest address widths: a bitmap of the _39/_48/_57 values */
 #define VIOMMU_VTD_CAP_SAGAW_GET(r) VIOMMU_VTD_FIELD_GET(r, 12, 8)
 #define VIOMMU_VTD_CAP_SAGAW_SET(v) VIOMMU_VTD_FIELD_SET(v, 12, 8)
-#define VIOMMU_VTD_SAGAW_39 VIOMMU_VTD_BIT(1) /* 39-bit AGAW, 3-level table */
-#define VIOMMU_VTD_SAGAW_48 VIOMMU_VTD_BIT(2) /* 48-bit AGAW, 4-level table */
-#define VIOMMU_VTD_SAGAW_57 VIOMMU_VTD_BIT(3) /* 57-bit AGAW, 5-level table */
+#define VIOMMU_VTD_CAP_SAGAW_39 VIOMMU_VTD_BIT(1) /* 39-bit AGAW, 3-level table */
+#define VIOMMU_VTD_CAP_SAGAW_48 VIOMMU_VTD_BIT(2) /* 48-bit AGAW, 4-level table */
+#define VIOMMU_VTD_CAP_SAGAW_57 VIOMMU_VTD_BIT(3) /* 57-bit AGAW, 5-level table */
 /* 21:16 maximum guest address width - 1 */
 #define VIOMMU_VTD_CAP_MGAW_GET(r) VIOMMU_VTD_FIELD_GET(r, 21, 16)
 #define VIOMMU_VTD_CAP_MGAW_SET(v) VIOMMU_VTD_FIELD_SET(v, 21, 16)
@@ -86,11 +86,11 @@
 /* 33:24 fault-recording register offset / 16 */
 #define VIOMMU_VTD_CAP_FRO_GET(r) VIOMMU_VTD_FIELD_GET(r, 33, 24)
 #define VIOMMU_VTD_CAP_FRO_SET(v) VIOMMU_VTD_FIELD_SET(v, 33, 24)
-/* 37:34 second-level large page support, a bitmap of the values below */
+/* 37:34 second-level large page support: a bitmap of the _2M/_1G values */
 #define VIOMMU_VTD_CAP_SLLPS_GET(r) VIOMMU_VTD_FIELD_GET(r, 37, 34)
 #define VIOMMU_VTD_CAP_SLLPS_SET(v) VIOMMU_VTD_FIELD_SET(v, 37, 34)
-#define VIOMMU_VTD_SLLPS_2M VIOMMU_VTD_BIT(0) /* 2 MiB pages */
-#define VIOMMU_VTD_SLLPS_1G VIOMMU_VTD_BIT(1) /* 1 GiB pages */
+#define VIOMMU_VTD_CAP_SLLPS_2M VIOMMU_VTD_BIT(0) /* 2 MiB pages */
+#define VIOMMU_VTD_CAP_SLLPS_1G VIOMMU_VTD_BIT(1) /* 1 GiB pages */
 #define VIOMMU_VTD_CAP_PSI VIOMMU_VTD_BIT(39) /* page-selective invalidation */
 /* 47:40 number of fault-recording registers - 1 */
 #define VIOMMU_VTD_CAP_NFR_GET(r) VIOMMU_VTD_FIELD_GET(r, 47, 40)
@@ -189,6 +189,8 @@
 #define VIOMMU_VTD_FSTS_IQE VIOMMU_VTD_BIT(4) /* invalidation queue error, RW1C */
 #define VIOMMU_VTD_FSTS_ICE VIOMMU_VTD_BIT(5) /* invalidation completion error, RW1C */
 #define VIOMMU_VTD_FSTS_ITE VIOMMU_VTD_BIT(6) /* invalidation time-out error, RW1C */
+#define VIOMMU_VTD_FSTS_FRI_MASK VIOMMU_VTD_GENMASK(15, 8)
+#define VIOMMU_VTD_FSTS_FRI_SHIFT 8
 #define VIOMMU_VTD_FSTS_FRI_GET(r) VIOMMU_VTD_FIELD_GET(r, 15, 8) /* fault record index */
 #define VIOMMU_VTD_FSTS_FRI_SET(v) VIOMMU_VTD_FIELD_SET(v, 15, 8)
 
@@ -232,6 +234,7 @@
 #define VIOMMU_VTD_ICS_IWC VIOMMU_VTD_BIT(0) /* invalidation wait descriptor complete */
 
 /* 11.4.11.9 Invalidation Queue Error Record Register: IQEI 3:0, ITESID 47:32, ICESID 63:48 */
+#define VIOMMU_VTD_IQERCD_IQEI_MASK VIOMMU_VTD_GENMASK(3, 0)
 #define VIOMMU_VTD_IQERCD_IQEI_GET(r) VIOMMU_VTD_FIELD_GET(r, 3, 0)
 #define VIOMMU_VTD_IQERCD_IQEI_SET(v) VIOMMU_VTD_FIELD_SET(v, 3, 0)
 #define VIOMMU_VTD_IQEI_INFO_NOT_AVAILABLE 0
