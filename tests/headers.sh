@@ -2,10 +2,11 @@
 # Every installed header compiles on its own (C11, and C++ when a compiler is there), and all of
 # them together, so names of the specification headers (include/viommu/spec/) never collide with
 # the API's.
-# Usage: headers.sh CC INCLUDE_DIR
+# Usage: headers.sh INCLUDE_DIR CC [CC ARGS...] (meson passes its compiler command, ccache included)
 set -eu
-cc=$1
-incdir=$2
+incdir=$1
+shift
+cc=$*
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cxx=

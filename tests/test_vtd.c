@@ -10,6 +10,7 @@
 
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 #include <viommu/vtd.h>
 
 #include "vtd_driver.h"
@@ -18,29 +19,6 @@
 #define POOL_BASE (1ull << 20)
 #define POOL_SIZE (32ull << 20)
 #define RAW_BASE (40ull << 20) /* hand-built tables for hostile cases */
-
-/* Register offsets (§11.4) as the guest sees them. */
-#define VER 0x00
-#define CAP 0x08
-#define ECAP 0x10
-#define GCMD 0x18
-#define GSTS 0x1c
-#define RTADDR 0x20
-#define CCMD 0x28
-#define FSTS 0x34
-#define FECTL 0x38
-#define FEDATA 0x3c
-#define FEADDR 0x40
-#define FEUADDR 0x44
-#define PMEN 0x64
-#define IQH 0x80
-#define IQT 0x88
-#define IQA 0x90
-#define ICS 0x9c
-#define IECTL 0xa0
-#define IEDATA 0xa4
-#define IEADDR 0xa8
-#define IQER 0xb0
 
 struct msi_log {
 	int n;
@@ -86,8 +64,8 @@ static void fx_init(struct fx *f, const struct viommu_vtd_config *cfg, bool with
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
 	viommu_flatmem_set_irq_handlers(f->fm, on_msi, NULL, &f->msi);
 	assert_int_equal(viommu_vtd_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
-	f->frcd = ((rd(f, CAP, 8) >> 24) & 0x3ff) * 16;
-	f->iro = ((rd(f, ECAP, 8) >> 8) & 0x3ff) * 16;
+	f->frcd = ((rd(f, VIOMMU_VTD_CAP_REG, 8) >> 24) & 0x3ff) * 16;
+	f->iro = ((rd(f, VIOMMU_VTD_ECAP_REG, 8) >> 8) & 0x3ff) * 16;
 	if (with_driver) {
 		struct vtd_drv_config dc = { .iommu = f->v,
 					     .mem = f->fm,
@@ -136,7 +114,7 @@ static void clear_faults(struct fx *f, unsigned int nfr)
 {
 	for (unsigned int i = 0; i < nfr; i++)
 		wr(f, f->frcd + i * 16 + 12, 4, 0x80000000u);
-	wr(f, FSTS, 4, 0x7d);
+	wr(f, VIOMMU_VTD_FSTS_REG, 4, 0x7d);
 }
 
 static void put64(struct fx *f, uint64_t gpa, uint64_t v)
@@ -177,30 +155,30 @@ static void test_caps(void **state)
 		c.mamv = 9;
 		c.nfr = 4;
 		fx_init(&f, &c, false, false);
-		cap = rd(&f, CAP, 8);
-		ecap = rd(&f, ECAP, 8);
-		assert_int_equal(rd(&f, VER, 4), 0x10);
+		cap = rd(&f, VIOMMU_VTD_CAP_REG, 8);
+		ecap = rd(&f, VIOMMU_VTD_ECAP_REG, 8);
+		assert_int_equal(rd(&f, VIOMMU_VTD_VER_REG, 4), 0x10);
 		assert_int_equal((cap >> 8) & 0x1f, widths[i].sagaw);
 		assert_int_equal((cap >> 16) & 0x3f, widths[i].aw - 1);
-		assert_true(cap & (1ull << 7));			 /* CM */
-		assert_int_equal((cap >> 34) & 0xf, 1);		 /* SLLPS: 2M only */
-		assert_true(cap & (1ull << 39));		 /* PSI */
-		assert_int_equal((cap >> 40) & 0xff, 3);	 /* NFR - 1 */
-		assert_int_equal((cap >> 48) & 0x3f, 9);	 /* MAMV */
-		assert_int_equal((ecap >> 1) & 1, 1);		 /* QI */
-		assert_int_equal((ecap >> 2) & 1, 1);		 /* DT */
-		assert_int_equal((ecap >> 6) & 1, 0);		 /* PT off */
-		assert_int_equal(rd(&f, CAP, 4), (uint32_t)cap); /* 32-bit halves */
-		assert_int_equal(rd(&f, CAP + 4, 4), cap >> 32);
+		assert_true(cap & (1ull << 7));					/* CM */
+		assert_int_equal((cap >> 34) & 0xf, 1);				/* SLLPS: 2M only */
+		assert_true(cap & (1ull << 39));				/* PSI */
+		assert_int_equal((cap >> 40) & 0xff, 3);			/* NFR - 1 */
+		assert_int_equal((cap >> 48) & 0x3f, 9);			/* MAMV */
+		assert_int_equal((ecap >> 1) & 1, 1);				/* QI */
+		assert_int_equal((ecap >> 2) & 1, 1);				/* DT */
+		assert_int_equal((ecap >> 6) & 1, 0);				/* PT off */
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 4), (uint32_t)cap); /* 32-bit halves */
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG + 4, 4), cap >> 32);
 		/* Read-only registers ignore writes; GCMD reads zero; IM is set at reset. */
-		wr(&f, CAP, 8, 0);
-		assert_int_equal(rd(&f, CAP, 8), cap);
-		assert_int_equal(rd(&f, GCMD, 4), 0);
-		assert_int_equal(rd(&f, FECTL, 4), 0x80000000u);
-		assert_int_equal(rd(&f, IECTL, 4), 0x80000000u);
+		wr(&f, VIOMMU_VTD_CAP_REG, 8, 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 8), cap);
+		assert_int_equal(rd(&f, VIOMMU_VTD_GCMD_REG, 4), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0x80000000u);
+		assert_int_equal(rd(&f, VIOMMU_VTD_IECTL_REG, 4), 0x80000000u);
 		/* Byte accesses and misaligned ones are not register accesses. */
-		assert_int_equal(rd(&f, CAP, 1), 0);
-		assert_int_equal(rd(&f, CAP + 2, 4), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 1), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG + 2, 4), 0);
 		assert_int_equal(rd(&f, 0x2000, 4), 0);
 		fx_fini(&f);
 	}
@@ -227,26 +205,30 @@ static void test_gcmd(void **state)
 	(void)state;
 	c.flags &= ~VIOMMU_VTD_QI;
 	fx_init(&f, &c, false, false);
-	assert_int_equal(rd(&f, GSTS, 4), 0);
-	wr(&f, RTADDR, 8, 0x123000 | 0xc00 | 0x3ff); /* TTM and low bits: reserved here */
-	assert_int_equal(rd(&f, RTADDR, 8), 0x123000);
-	wr(&f, GCMD, 4, 1u << 30); /* SRTP */
-	assert_int_equal(rd(&f, GSTS, 4), 1u << 30);
-	wr(&f, GCMD, 4, 1u << 27); /* WBF completes at once: WBFS never seen */
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 27), 0);
-	wr(&f, GCMD, 4, 1u << 26); /* QIE without ECAP.QI: no effect */
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 26), 0);
-	wr(&f, GCMD, 4, (1u << 25) | (1u << 24) | (1u << 23)); /* IRE, SIRTP, CFI accepted */
-	assert_int_equal(rd(&f, GSTS, 4) & 0x03800000u, 0x03800000u);
-	wr(&f, GCMD, 4, 1u << 31); /* TE alone: IRE and CFI are persistent and now clear */
-	assert_int_equal(rd(&f, GSTS, 4) & 0x82800000u, 0x80000000u);
-	wr(&f, GCMD, 4, 0);
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 31), 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4), 0);
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8,
+	   0x123000 | 0xc00 | 0x3ff); /* TTM and low bits: reserved here */
+	assert_int_equal(rd(&f, VIOMMU_VTD_RTADDR_REG, 8), 0x123000);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30); /* SRTP */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4), 1u << 30);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 27); /* WBF completes at once: WBFS never seen */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 27), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26); /* QIE without ECAP.QI: no effect */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 26), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4,
+	   (1u << 25) | (1u << 24) | (1u << 23)); /* IRE, SIRTP, CFI accepted */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0x03800000u, 0x03800000u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4,
+	   1u << 31); /* TE alone: IRE and CFI are persistent and now clear */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0x82800000u, 0x80000000u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 31), 0);
 	/* A 64-bit read of GCMD/GSTS returns both halves. */
-	wr(&f, GCMD, 4, 1u << 31);
-	assert_int_equal(rd(&f, GCMD, 8), (uint64_t)rd(&f, GSTS, 4) << 32);
-	wr(&f, PMEN, 4, 1u << 31);
-	assert_int_equal(rd(&f, PMEN, 4), 0x80000001u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GCMD_REG, 8), (uint64_t)rd(&f, VIOMMU_VTD_GSTS_REG, 4)
+								 << 32);
+	wr(&f, VIOMMU_VTD_PMEN_REG, 4, 1u << 31);
+	assert_int_equal(rd(&f, VIOMMU_VTD_PMEN_REG, 4), 0x80000001u);
 	fx_fini(&f);
 }
 
@@ -267,7 +249,8 @@ static void test_enable_translate(void **state)
 		if (!qi)
 			c.flags &= ~VIOMMU_VTD_QI;
 		fx_init(&f, &c, true, false);
-		assert_int_equal(rd(&f, GSTS, 4) & 0xc4000000u, qi ? 0xc4000000u : 0xc0000000u);
+		assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0xc4000000u,
+				 qi ? 0xc4000000u : 0xc0000000u);
 		assert_int_equal(vtd_drv_attach(f.d, 0x0108, 5, false), 0);
 		assert_int_equal(vtd_drv_map(f.d, 5, 0x40000000, 0x200000, 0x3000, VIOMMU_ACC_READ),
 				 0);
@@ -308,7 +291,7 @@ static void test_enable_translate(void **state)
 		assert_int_equal((hi >> 32) & 0xff, 0x5);
 		assert_int_equal((hi >> 62) & 1, 0); /* T: write */
 		assert_true(hi >> 63);
-		assert_int_equal(rd(&f, FSTS, 4) & 0xff03, 0x0002); /* PPF, FRI 0 */
+		assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0xff03, 0x0002); /* PPF, FRI 0 */
 		assert_int_equal(f.msi.n, 1);
 		assert_int_equal(f.msi.addr, 0xfee00000);
 		assert_int_equal(f.msi.data, 0x40);
@@ -321,7 +304,7 @@ static void test_enable_translate(void **state)
 		assert_int_equal((hi >> 62) & 1, 1);
 		assert_int_equal(f.msi.n, 1); /* PPF was already set: no new event */
 		clear_faults(&f, 8);
-		assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 		/* Unmap (strict): the translation is gone at once. */
 		assert_int_equal(vtd_drv_unmap(f.d, 5, 0x40000000, 0x3000), 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
@@ -380,18 +363,18 @@ static void raw_setup(struct fx *f)
 	/* devfn 1: a good 4-level context, domain 7. */
 	put64(f, RAW_CTX + 16 + 8, 2 | 7 << 8);
 	put64(f, RAW_CTX + 16, RAW_SL | 1);
-	wr(f, RTADDR, 8, RAW_ROOT);
-	wr(f, GCMD, 4, 1u << 30);
-	wr(f, GCMD, 4, 1u << 31);
-	wr(f, FECTL, 4, 0);
-	wr(f, FEADDR, 4, 0xfee01000);
-	wr(f, FEDATA, 4, 0x77);
+	wr(f, VIOMMU_VTD_RTADDR_REG, 8, RAW_ROOT);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
+	wr(f, VIOMMU_VTD_FECTL_REG, 4, 0);
+	wr(f, VIOMMU_VTD_FEADDR_REG, 4, 0xfee01000);
+	wr(f, VIOMMU_VTD_FEDATA_REG, 4, 0x77);
 }
 
 static void inval_all(struct fx *f)
 {
 	/* Register-based global context and IOTLB invalidation (QI is off in these cases). */
-	wr(f, CCMD, 8, (1ull << 63) | (1ull << 61));
+	wr(f, VIOMMU_VTD_CCMD_REG, 8, (1ull << 63) | (1ull << 61));
 	wr(f, f->iro + 8, 8, (1ull << 63) | (1ull << 60));
 }
 
@@ -407,7 +390,7 @@ static uint32_t fault_of(struct fx *f, uint32_t sid, uint64_t iova, uint32_t acc
 	clear_faults(f, 8);
 	assert_int_equal(viommu_translate(f->v, &req, &res), 0);
 	assert_false(viommu_xlate_ok(&res));
-	frcd(f, (rd(f, FSTS, 4) >> 8) & 0xff, &lo, &hi);
+	frcd(f, (rd(f, VIOMMU_VTD_FSTS_REG, 4) >> 8) & 0xff, &lo, &hi);
 	assert_true(hi >> 63);
 	assert_int_equal((hi >> 32) & 0xff, res.fault.reason);
 	assert_int_equal(hi & 0xffff, sid);
@@ -487,8 +470,8 @@ static void test_fault_reasons(void **state)
 	put64(&f, RAW_SL + 3 * 0x1000 + 24, 0xfee00000 | 3);
 	assert_int_equal(fault_of(&f, 1, 0x3000, VIOMMU_ACC_WRITE, false), 0xe);
 	/* 0x8: the root table lies outside guest memory. */
-	wr(&f, RTADDR, 8, 1ull << 40);
-	wr(&f, GCMD, 4, (1u << 31) | (1u << 30));
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8, 1ull << 40);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, (1u << 31) | (1u << 30));
 	assert_int_equal(fault_of(&f, 1, 0, VIOMMU_ACC_READ, false), 0x8);
 	fx_fini(&f);
 }
@@ -511,30 +494,30 @@ static void test_fpd_overflow_mask(void **state)
 	inval_all(&f);
 	r = xl(&f, 1, 0x1000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x6);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	assert_int_equal(f.msi.n, 0);
 	/* FPD in a context entry that is not present suppresses too; a root fault is not. */
 	put64(&f, RAW_CTX + 6 * 16, 2);
 	r = xl(&f, 6, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x2);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.faults_suppressed, 2);
 	/* Masked: IP set, no MSI; unmasking delivers it. */
-	wr(&f, FECTL, 4, 0x80000000u);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0x80000000u);
 	r = xl(&f, 0x500, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x1);
-	assert_int_equal(rd(&f, FECTL, 4), 0xc0000000u);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0xc0000000u);
 	assert_int_equal(f.msi.n, 0);
-	wr(&f, FECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0);
 	assert_int_equal(f.msi.n, 1);
 	assert_int_equal(f.msi.addr, 0xfee01000);
 	assert_int_equal(f.msi.data, 0x77);
-	assert_int_equal(rd(&f, FECTL, 4), 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0);
 	/* Two records: the third fault overflows (PFO), and later ones are dropped too. */
 	r = xl(&f, 0x501, 0, VIOMMU_ACC_READ);
 	r = xl(&f, 0x502, 0, VIOMMU_ACC_READ);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 3);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 3);
 	r = xl(&f, 0x503, 0, VIOMMU_ACC_READ);
 	frcd(&f, 0, &lo, &hi);
 	assert_int_equal(hi & 0xffff, 0x500);
@@ -544,9 +527,9 @@ static void test_fpd_overflow_mask(void **state)
 	assert_int_equal(st.faults_overflowed, 2);
 	/* Clear the records and PFO: recording resumes at the next index. */
 	clear_faults(&f, 2);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	r = xl(&f, 0x504, 0, VIOMMU_ACC_READ);
-	assert_int_equal(rd(&f, FSTS, 4) & 0xff03, 0x0002);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0xff03, 0x0002);
 	frcd(&f, 0, &lo, &hi);
 	assert_int_equal(hi & 0xffff, 0x504);
 	/* F is RW1C; other bits of the record ignore writes. */
@@ -585,12 +568,12 @@ static void qput(struct fx *f, unsigned int idx, uint64_t lo, uint64_t hi)
 
 static void qi_on(struct fx *f)
 {
-	wr(f, IQT, 8, 0);
-	wr(f, IQA, 8, QBASE | 0x800); /* DW = 1 is RsvdZ without scalable mode */
-	assert_int_equal(rd(f, IQA, 8), QBASE);
-	wr(f, GCMD, 4, 1u << 26);
-	assert_int_equal(rd(f, GSTS, 4) & (1u << 26), 1u << 26);
-	assert_int_equal(rd(f, IQH, 8), 0);
+	wr(f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(f, VIOMMU_VTD_IQA_REG, 8, QBASE | 0x800); /* DW = 1 is RsvdZ without scalable mode */
+	assert_int_equal(rd(f, VIOMMU_VTD_IQA_REG, 8), QBASE);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	assert_int_equal(rd(f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 26), 1u << 26);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8), 0);
 }
 
 static void test_qi(void **state)
@@ -608,19 +591,19 @@ static void test_qi(void **state)
 	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP,
 					     on_event, &log, &n),
 			 0);
-	wr(&f, IEDATA, 4, 0x55);
-	wr(&f, IEADDR, 4, 0xfee02000);
-	wr(&f, IECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_IEDATA_REG, 4, 0x55);
+	wr(&f, VIOMMU_VTD_IEADDR_REG, 4, 0xfee02000);
+	wr(&f, VIOMMU_VTD_IECTL_REG, 4, 0);
 	/* cc global, iotlb PSI (AM 2), dev-iotlb (S, 16 KiB), IEC, wait (SW + IF). */
 	qput(&f, 0, 0x1 | 1 << 4, 0);
 	qput(&f, 1, 0x2 | 3 << 4 | 9ull << 16, 0x7000 | 2);
 	qput(&f, 2, 0x3 | 0x0203ull << 32, 0x12341000 | 1); /* S, one low 1: 16 KiB */
 	qput(&f, 3, 0x4, 0);
 	qput(&f, 4, 0x5 | 1 << 4 | 1 << 5 | 0xabcdull << 32, QSTATUS);
-	wr(&f, IQT, 4, 5 << 4);
-	assert_int_equal(rd(&f, IQH, 8), 5 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 5 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 5 << 4);
 	assert_int_equal(get32(&f, QSTATUS), 0xabcd);
-	assert_int_equal(rd(&f, ICS, 4), 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_ICS_REG, 4), 1);
 	assert_int_equal(f.msi.n, 1);
 	assert_int_equal(f.msi.addr, 0xfee02000);
 	assert_int_equal(f.msi.data, 0x55);
@@ -631,10 +614,10 @@ static void test_qi(void **state)
 	assert_int_equal(log.ev[0].last, 0x12343fff);
 	/* IWC already set: a second IF wait raises no interrupt until software clears it. */
 	qput(&f, 5, 0x5 | 1 << 4, 0);
-	wr(&f, IQT, 4, 6 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 6 << 4);
 	assert_int_equal(f.msi.n, 1);
-	wr(&f, ICS, 4, 1);
-	assert_int_equal(rd(&f, ICS, 4), 0);
+	wr(&f, VIOMMU_VTD_ICS_REG, 4, 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_ICS_REG, 4), 0);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_cc, 1);
 	assert_int_equal(st.qi_iotlb, 1);
@@ -643,8 +626,8 @@ static void test_qi(void **state)
 	assert_int_equal(st.qi_wait, 2);
 	assert_int_equal(st.inv_iotlb_page, 1);
 	/* Register-based invalidation is refused while QI is on (CAIG = 0). */
-	wr(&f, CCMD, 8, (1ull << 63) | (1ull << 61));
-	assert_int_equal(rd(&f, CCMD, 8) >> 59, 4); /* ICC clear, CIRG 1, CAIG 0 */
+	wr(&f, VIOMMU_VTD_CCMD_REG, 8, (1ull << 63) | (1ull << 61));
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 59, 4); /* ICC clear, CIRG 1, CAIG 0 */
 	viommu_notifier_del(f.v, n);
 	fx_fini(&f);
 }
@@ -652,25 +635,25 @@ static void test_qi(void **state)
 /* A queue error at descriptor @bad of a 3-descriptor batch: IQE, head parked, IQEI. */
 static void expect_iqe(struct fx *f, uint64_t lo, uint64_t hi, uint32_t iqei)
 {
-	uint64_t head = rd(f, IQH, 8) >> 4;
+	uint64_t head = rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4;
 
 	qput(f, (unsigned int)head, 0x5 | 1 << 5 | 1ull << 32, QSTATUS);
 	qput(f, (unsigned int)(head + 1) % 256, lo, hi);
 	qput(f, (unsigned int)(head + 2) % 256, 0x5 | 1 << 5 | 2ull << 32, QSTATUS);
 	put64(f, QSTATUS, 0);
-	wr(f, IQT, 4, (uint32_t)((head + 3) % 256) << 4);
+	wr(f, VIOMMU_VTD_IQT_REG, 4, (uint32_t)((head + 3) % 256) << 4);
 	assert_int_equal(get32(f, QSTATUS), 1);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 1) % 256);
-	assert_int_equal(rd(f, FSTS, 4) & 0x10, 0x10);
-	assert_int_equal(rd(f, IQER, 8) & 0xf, iqei);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 1) % 256);
+	assert_int_equal(rd(f, VIOMMU_VTD_FSTS_REG, 4) & 0x10, 0x10);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, iqei);
 	/* While IQE is set nothing is fetched, whatever the tail says. */
-	wr(f, IQT, 4, (uint32_t)((head + 3) % 256) << 4);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 1) % 256);
+	wr(f, VIOMMU_VTD_IQT_REG, 4, (uint32_t)((head + 3) % 256) << 4);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 1) % 256);
 	/* Software replaces the bad descriptor and clears IQE: the queue goes on. */
 	qput(f, (unsigned int)(head + 1) % 256, 0x4, 0);
-	wr(f, FSTS, 4, 0x10);
-	assert_int_equal(rd(f, IQER, 8) & 0xf, 0);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 3) % 256);
+	wr(f, VIOMMU_VTD_FSTS_REG, 4, 0x10);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 0);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 3) % 256);
 	assert_int_equal(get32(f, QSTATUS), 2);
 }
 
@@ -682,7 +665,7 @@ static void test_qi_hostile(void **state)
 	(void)state;
 	fx_init(&f, &c, false, false);
 	qi_on(&f);
-	wr(&f, FECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0);
 	expect_iqe(&f, 0x0, 0, 3);			 /* type 0 */
 	expect_iqe(&f, 0x6, 0, 3);			 /* PASID-IOTLB: not in legacy mode */
 	expect_iqe(&f, 0x1 | 1 << 9, 0, 3);		 /* type[6:4] set */
@@ -700,27 +683,27 @@ static void test_qi_hostile(void **state)
 	/* The first error raised a fault event; later ones found IQE pending... */
 	assert_true(f.msi.n >= 1);
 	/* A tail beyond the queue size. */
-	wr(&f, GCMD, 4, 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, IQA, 8, QBASE); /* QS = 0: 256 entries */
-	wr(&f, GCMD, 4, 1u << 26);
-	wr(&f, IQT, 8, 300ull << 4);
-	assert_int_equal(rd(&f, FSTS, 4) & 0x10, 0x10);
-	assert_int_equal(rd(&f, IQER, 8) & 0xf, 1);
-	assert_int_equal(rd(&f, IQH, 8), 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, FSTS, 4, 0x10);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, QBASE); /* QS = 0: 256 entries */
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 300ull << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0x10, 0x10);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_FSTS_REG, 4, 0x10);
 	/* Fetch error: the queue outside guest memory. */
-	wr(&f, GCMD, 4, 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, IQA, 8, 1ull << 40);
-	wr(&f, GCMD, 4, 1u << 26);
-	wr(&f, IQT, 8, 1 << 4);
-	assert_int_equal(rd(&f, IQER, 8) & 0xf, 2);
-	assert_int_equal(rd(&f, IQH, 8), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, 1ull << 40);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 1 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 2);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
 	/* IQA cannot change while the queue is enabled. */
-	wr(&f, IQA, 8, QBASE);
-	assert_int_equal(rd(&f, IQA, 8), 1ull << 40);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, QBASE);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQA_REG, 8), 1ull << 40);
 	fx_fini(&f);
 }
 
@@ -736,22 +719,22 @@ static void test_qi_endless(void **state)
 	for (unsigned int i = 0; i < 256; i++)
 		qput(&f, i, 0x5 | 1 << 5 | (uint64_t)i << 32, QSTATUS);
 	qi_on(&f);
-	wr(&f, IQT, 4, 255 << 4);
-	assert_int_equal(rd(&f, IQH, 8), 255 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 255 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 255 << 4);
 	assert_int_equal(get32(&f, QSTATUS), 254);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_wait, 255);
 	/* Wrapping: tail 10 runs 255, 0 .. 9 (11 descriptors). */
-	wr(&f, IQT, 4, 10 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 10 << 4);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_wait, 266);
-	assert_int_equal(rd(&f, IQH, 8), 10 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 10 << 4);
 	/* Tail written before enabling is honoured at enable; disable resets the head. */
-	wr(&f, GCMD, 4, 0);
-	assert_int_equal(rd(&f, IQH, 8), 0);
-	wr(&f, IQT, 4, 3 << 4);
-	wr(&f, GCMD, 4, 1u << 26);
-	assert_int_equal(rd(&f, IQH, 8), 3 << 4);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 3 << 4);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 3 << 4);
 	fx_fini(&f);
 }
 
@@ -765,10 +748,11 @@ static void test_register_invalidation(void **state)
 	c.mamv = 4;
 	fx_init(&f, &c, false, false);
 	/* Context: domain-selective, as two 32-bit writes (the command fires on the upper one). */
-	wr(&f, CCMD, 4, 9);
-	assert_int_equal(rd(&f, CCMD, 8) >> 63, 0);
-	wr(&f, CCMD + 4, 4, 0x80000000u | 2u << 29);
-	assert_int_equal(rd(&f, CCMD, 8) >> 59, 0xa); /* ICC clear, CIRG = CAIG = domain */
+	wr(&f, VIOMMU_VTD_CCMD_REG, 4, 9);
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 63, 0);
+	wr(&f, VIOMMU_VTD_CCMD_REG + 4, 4, 0x80000000u | 2u << 29);
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 59,
+			 0xa); /* ICC clear, CIRG = CAIG = domain */
 	/* IOTLB: page-selective with AM 4 works; AM 5 > MAMV is not performed (IAIG = 0). */
 	wr(&f, f.iro, 8, 0x10000 | 4);
 	wr(&f, f.iro + 8, 8, (1ull << 63) | (3ull << 60) | (9ull << 32));
@@ -884,9 +868,9 @@ static void test_mem_changed(void **state)
 	for (int l = 0; l < 3; l++)
 		mov_put(&m, 0x3000 + l * 0x1000, (0x4000 + l * 0x1000) | 3);
 	mov_put(&m, 0x6000, 0x300000 | 1);
-	wr(&f, RTADDR, 8, 0x1000);
-	wr(&f, GCMD, 4, 1u << 30);
-	wr(&f, GCMD, 4, 1u << 31);
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8, 0x1000);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
 	r = xl(&f, 1, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x300000);
 	/* The RAM moves to new host memory; the old copy is reused for something else. */
