@@ -12,11 +12,9 @@
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
 
-#define DID 1	       /* the one VT-d domain */
-#define VIO_DOMAIN 1   /* the one virtio-iommu domain */
-#define VIO_QUEUE 256  /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
-#define MAP_F_READ 1u  /* VIRTIO_IOMMU_MAP_F_READ, virtio 1.2 §5.13.6.6 */
-#define MAP_F_WRITE 2u /* VIRTIO_IOMMU_MAP_F_WRITE */
+#define DID 1	      /* the one VT-d domain */
+#define VIO_DOMAIN 1  /* the one virtio-iommu domain */
+#define VIO_QUEUE 256 /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
 
 struct sim_iommu {
 	struct sim_iommu_config cfg;
@@ -153,8 +151,8 @@ uint64_t sim_iommu_pgsizes(const struct sim_iommu *s)
 
 static uint32_t vio_flags(uint32_t perm)
 {
-	return (perm & VIOMMU_ACC_READ ? MAP_F_READ : 0) |
-	       (perm & VIOMMU_ACC_WRITE ? MAP_F_WRITE : 0);
+	return (perm & VIOMMU_ACC_READ ? VIOMMU_VIRTIO_IOMMU_MAP_F_READ : 0) |
+	       (perm & VIOMMU_ACC_WRITE ? VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE : 0);
 }
 
 /* A virtio-iommu status (positive) is a failure of the request, not of the simulator's call. */
