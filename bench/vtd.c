@@ -31,13 +31,13 @@
 struct rig {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 };
 
 static int rig_init(struct rig *r, uint32_t aw, uint32_t flags, uint32_t iotlb, uint64_t pages)
 {
 	struct viommu_vtd_config c;
-	struct vtd_drv_config dc = { 0 };
+	struct vg_vtd_config dc = { 0 };
 
 	viommu_vtd_config_init(&c);
 	c.aw_bits = aw;
@@ -53,17 +53,17 @@ static int rig_init(struct rig *r, uint32_t aw, uint32_t flags, uint32_t iotlb, 
 	dc.pool_size = POOL_SIZE;
 	dc.levels = aw == 39 ? 3 : 4;
 	dc.no_superpages = true;
-	if (vtd_drv_create(&dc, &r->d) || vtd_drv_enable(r->d) || vtd_drv_attach(r->d, SID, DID, 0))
+	if (vg_vtd_create(&dc, &r->d) || vg_vtd_enable(r->d) || vg_vtd_attach(r->d, SID, DID, 0))
 		return -1;
 	/* One contiguous run of 4 KiB pages; output spread over guest memory. */
-	if (pages && vtd_drv_map(r->d, DID, IOVA_BASE, 0, pages << 12, VIOMMU_ACC_RW))
+	if (pages && vg_vtd_map(r->d, DID, IOVA_BASE, 0, pages << 12, VIOMMU_ACC_RW))
 		return -1;
 	return 0;
 }
 
 static void rig_fini(struct rig *r)
 {
-	vtd_drv_destroy(r->d);
+	vg_vtd_destroy(r->d);
 	viommu_destroy(r->v);
 	viommu_flatmem_destroy(r->fm);
 }
@@ -248,8 +248,8 @@ static int psi(struct bench_ctx *ctx, int reps, int n, bool cm)
 		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < n; i++)
-			vtd_drv_flush_range(r.d, DID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-					    4096);
+			vg_vtd_flush_range(r.d, DID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
+					   4096);
 		if (k)
 			per[k - 1] = (double)(bench_now_ns() - t0) / n;
 		t0 = bench_now_ns();

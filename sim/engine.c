@@ -64,7 +64,7 @@ struct snap {
 	struct sim_iommu_counts ic;
 	uint64_t inv_msgs;
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
-	struct sim_dma_stats ds;
+	struct vg_dma_stats ds;
 };
 
 struct eng {
@@ -73,7 +73,7 @@ struct eng {
 	struct viommu_flatmem *mem;
 	struct sim_iommu *iommu;
 	struct viommu *v;
-	struct sim_dma *dma;
+	struct vg_dma *dma;
 	enum sim_res be; /* the back-end's resource */
 	double acct[SIM_RES_NR][SIM_EV_NR];
 	/* vhost */
@@ -173,7 +173,7 @@ static void snap_take(const struct eng *e, struct snap *s)
 	s->vfio_unmaps = e->vfio_unmaps;
 	s->vfio_unmap_pages = e->vfio_unmap_pages;
 	s->hw_inv = e->hw_inv;
-	sim_dma_get_stats(e->dma, &s->ds);
+	vg_dma_get_stats(e->dma, &s->ds);
 }
 
 /*
@@ -567,9 +567,9 @@ static int map_elems(struct eng *e, struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
+		ret = vg_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
 	if (!ret)
-		ret = sim_dma_map_done(e->dma);
+		ret = vg_dma_map_done(e->dma);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -581,7 +581,7 @@ static int unmap_elems(struct eng *e, const struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
+		ret = vg_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -593,7 +593,7 @@ static int tick(struct eng *e)
 
 	e->now_ns += e->dt_ns;
 	snap_take(e, &b);
-	ret = sim_dma_tick(e->dma, e->now_ns);
+	ret = vg_dma_tick(e->dma, e->now_ns);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -726,10 +726,10 @@ static int rx_post(struct eng *e, unsigned int n)
 		for (unsigned int i = 0; i < n && !ret; i++) {
 			struct elem *x = &el[(first + i) % ring];
 
-			ret = sim_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
+			ret = vg_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
 		}
 		if (!ret)
-			ret = sim_dma_map_done(e->dma);
+			ret = vg_dma_map_done(e->dma);
 		guest_phase_end(e, &b);
 	}
 	e->rx_count += n;
@@ -915,7 +915,7 @@ static void eng_fini(struct eng *e)
 		viommu_notifier_del(e->v, e->shadow_notifier);
 	viommu_devtlb_reader_destroy(e->reader);
 	viommu_devtlb_destroy(e->tlb);
-	sim_dma_destroy(e->dma);
+	vg_dma_destroy(e->dma);
 	sim_iommu_destroy(e->iommu);
 	viommu_iotlb_destroy(e->hwtlb);
 	viommu_pt_plan_destroy(e->hplan);
@@ -931,7 +931,7 @@ static void eng_fini(struct eng *e)
 
 static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_costs *c)
 {
-	struct sim_dma_config dc = {
+	struct vg_dma_config dc = {
 		.strategy = p->cfg.strategy,
 		.ram_base = 0,
 		.ram_size = RAM_SIZE,
@@ -981,6 +981,7 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			return ret;
 		e->v = sim_iommu_model(e->iommu);
 	}
+	dc.iommu_ops = &sim_iommu_dma_ops;
 	dc.iommu = e->iommu;
 	dc.mem = e->mem;
 	if (p->placement == SIM_ASSIGNED) {
@@ -992,10 +993,10 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 		if (ret)
 			return ret;
 	}
-	ret = sim_dma_create(&dc, &e->dma);
+	ret = vg_dma_create(&dc, &e->dma);
 	if (ret)
 		return ret;
-	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != SIM_DMA_IDENTITY) {
+	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != VG_DMA_IDENTITY) {
 		/* DPDK maps its memory once at start, whatever the kernel's strategy. */
 		ret = sim_iommu_map(e->iommu, BUF_BASE, BUF_BASE, 2 * MiB, VIOMMU_ACC_RW);
 		if (ret)
@@ -1236,8 +1237,8 @@ out:
 
 int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_result *r)
 {
-	bool timed = p->cfg.strategy == SIM_DMA_DEFERRED ||
-		     p->cfg.strategy == SIM_DMA_BATCHED_DEFERRED;
+	bool timed = p->cfg.strategy == VG_DMA_DEFERRED ||
+		     p->cfg.strategy == VG_DMA_BATCHED_DEFERRED;
 	uint64_t dt = 0;
 	int ret;
 
@@ -1250,7 +1251,7 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 			 "mappings");
 		return 0;
 	}
-	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == SIM_DMA_NOIOMMU) ||
+	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {
 		snprintf(r->why, sizeof(r->why), "invalid parameters");

@@ -29,7 +29,7 @@ struct msi_log {
 struct fx {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 	struct msi_log msi;
 	uint64_t frcd; /* offset of the fault recording registers */
 	uint64_t iro;
@@ -67,21 +67,21 @@ static void fx_init(struct fx *f, const struct viommu_vtd_config *cfg, bool with
 	f->frcd = ((rd(f, VIOMMU_VTD_CAP_REG, 8) >> 24) & 0x3ff) * 16;
 	f->iro = ((rd(f, VIOMMU_VTD_ECAP_REG, 8) >> 8) & 0x3ff) * 16;
 	if (with_driver) {
-		struct vtd_drv_config dc = { .iommu = f->v,
-					     .mem = f->fm,
-					     .pool_base = POOL_BASE,
-					     .pool_size = POOL_SIZE,
-					     .deferred = deferred,
-					     .batch = 64 };
+		struct vg_vtd_config dc = { .iommu = f->v,
+					    .mem = f->fm,
+					    .pool_base = POOL_BASE,
+					    .pool_size = POOL_SIZE,
+					    .deferred = deferred,
+					    .batch = 64 };
 
-		assert_int_equal(vtd_drv_create(&dc, &f->d), 0);
-		assert_int_equal(vtd_drv_enable(f->d), 0);
+		assert_int_equal(vg_vtd_create(&dc, &f->d), 0);
+		assert_int_equal(vg_vtd_enable(f->d), 0);
 	}
 }
 
 static void fx_fini(struct fx *f)
 {
-	vtd_drv_destroy(f->d);
+	vg_vtd_destroy(f->d);
 	viommu_destroy(f->v);
 	viommu_flatmem_destroy(f->fm);
 }
@@ -251,10 +251,10 @@ static void test_enable_translate(void **state)
 		fx_init(&f, &c, true, false);
 		assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0xc4000000u,
 				 qi ? 0xc4000000u : 0xc0000000u);
-		assert_int_equal(vtd_drv_attach(f.d, 0x0108, 5, false), 0);
-		assert_int_equal(vtd_drv_map(f.d, 5, 0x40000000, 0x200000, 0x3000, VIOMMU_ACC_READ),
+		assert_int_equal(vg_vtd_attach(f.d, 0x0108, 5, false), 0);
+		assert_int_equal(vg_vtd_map(f.d, 5, 0x40000000, 0x200000, 0x3000, VIOMMU_ACC_READ),
 				 0);
-		assert_int_equal(vtd_drv_map(f.d, 5, 0x80000000, 0x400000, 0x200000, VIOMMU_ACC_RW),
+		assert_int_equal(vg_vtd_map(f.d, 5, 0x80000000, 0x400000, 0x200000, VIOMMU_ACC_RW),
 				 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_true(viommu_xlate_ok(&r));
@@ -306,11 +306,11 @@ static void test_enable_translate(void **state)
 		clear_faults(&f, 8);
 		assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 		/* Unmap (strict): the translation is gone at once. */
-		assert_int_equal(vtd_drv_unmap(f.d, 5, 0x40000000, 0x3000), 0);
+		assert_int_equal(vg_vtd_unmap(f.d, 5, 0x40000000, 0x3000), 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_int_equal(r.fault.reason, 0x6);
 		/* Translation disabled: identity. */
-		assert_int_equal(vtd_drv_disable(f.d), 0);
+		assert_int_equal(vg_vtd_disable(f.d), 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_true(viommu_xlate_ok(&r));
 		assert_int_equal(r.out, 0x40001234);
@@ -326,7 +326,7 @@ static void test_pass_through(void **state)
 
 	(void)state;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x10, 1, true), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x10, 1, true), 0);
 	r = xl(&f, 0x10, 0x12345678, VIOMMU_ACC_RW);
 	assert_true(viommu_xlate_ok(&r));
 	assert_int_equal(r.out, 0x12345678);
@@ -338,7 +338,7 @@ static void test_pass_through(void **state)
 	/* Without ECAP.PT the same context is invalid programming. */
 	c.flags &= ~VIOMMU_VTD_PT;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x10, 1, true), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x10, 1, true), 0);
 	r = xl(&f, 0x10, 0x1000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x3);
 	fx_fini(&f);
@@ -775,23 +775,23 @@ static void test_stale_until_invalidated(void **state)
 
 	(void)state;
 	fx_init(&f, &c, true, true); /* deferred flushing */
-	assert_int_equal(vtd_drv_attach(f.d, 0x20, 3, false), 0);
-	assert_int_equal(vtd_drv_map(f.d, 3, 0x10000, 0x800000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x20, 3, false), 0);
+	assert_int_equal(vg_vtd_map(f.d, 3, 0x10000, 0x800000, 0x1000, VIOMMU_ACC_RW), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x800000);
-	assert_int_equal(vtd_drv_unmap(f.d, 3, 0x10000, 0x1000), 0);
+	assert_int_equal(vg_vtd_unmap(f.d, 3, 0x10000, 0x1000), 0);
 	/* Cached and not yet invalidated: the old translation may still be used. */
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_true(viommu_xlate_ok(&r));
 	assert_int_equal(r.out, 0x800000);
-	assert_int_equal(vtd_drv_flush(f.d), 0);
+	assert_int_equal(vg_vtd_flush(f.d), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x6);
 	/* Context changes are cached too until the context cache is invalidated. */
-	assert_int_equal(vtd_drv_map(f.d, 3, 0x10000, 0x900000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_map(f.d, 3, 0x10000, 0x900000, 0x1000, VIOMMU_ACC_RW), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x900000);
-	assert_int_equal(vtd_drv_detach(f.d, 0x20), 0);
+	assert_int_equal(vg_vtd_detach(f.d, 0x20), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x2);
 	fx_fini(&f);
@@ -905,10 +905,10 @@ static void test_cm_notify(void **state)
 					     &log, &n),
 			 0);
 	assert_int_equal(viommu_notifier_add(f.v, 0x30, VIOMMU_EV_UNMAP, on_event, &ulog, &u), 0);
-	assert_int_equal(vtd_drv_attach(f.d, 0x30, 4, false), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x30, 4, false), 0);
 	assert_int_equal(log.n, 0); /* nothing mapped yet */
 	/* Map: exactly the new range, once. */
-	assert_int_equal(vtd_drv_map(f.d, 4, 0x100000, 0x600000, 0x2000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(vg_vtd_map(f.d, 4, 0x100000, 0x600000, 0x2000, VIOMMU_ACC_READ), 0);
 	assert_int_equal(log.n, 2); /* one MAP per 4 KiB leaf */
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_MAP);
 	assert_int_equal(log.ev[0].iova, 0x100000);
@@ -924,23 +924,23 @@ static void test_cm_notify(void **state)
 	assert_int_equal(ulog.ev[2].last, 0x101fff);
 	/* A flush of an unchanged range says nothing to MAP consumers. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_flush_range(f.d, 4, 0x100000, 0x2000), 0);
+	assert_int_equal(vg_vtd_flush_range(f.d, 4, 0x100000, 0x2000), 0);
 	assert_int_equal(log.n, 0);
 	/* A domain flush re-syncs everything and still unmaps nothing live. */
-	assert_int_equal(vtd_drv_map(f.d, 4, 0x200000, 0x800000, 0x200000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_map(f.d, 4, 0x200000, 0x800000, 0x200000, VIOMMU_ACC_RW), 0);
 	assert_int_equal(log.n, 1);
 	assert_int_equal(log.ev[0].last, 0x3fffff);
 	log.n = 0;
-	assert_int_equal(vtd_drv_detach(f.d, 0x30), 0); /* context cleared: everything goes */
+	assert_int_equal(vg_vtd_detach(f.d, 0x30), 0); /* context cleared: everything goes */
 	assert_int_equal(log.n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(log.ev[i].type, VIOMMU_EV_UNMAP);
 	log.n = 0;
-	assert_int_equal(vtd_drv_attach(f.d, 0x30, 4, false), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x30, 4, false), 0);
 	assert_int_equal(log.n, 3);
 	/* Unmap: UNMAP of exactly that page; the neighbour stays. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_unmap(f.d, 4, 0x101000, 0x1000), 0);
+	assert_int_equal(vg_vtd_unmap(f.d, 4, 0x101000, 0x1000), 0);
 	assert_int_equal(log.n, 1);
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_UNMAP);
 	assert_int_equal(log.ev[0].iova, 0x101000);
@@ -975,10 +975,10 @@ static void test_driver_dev_iotlb(void **state)
 	fx_init(&f, &c, true, false);
 	assert_int_equal(
 		viommu_notifier_add(f.v, 0x0500, VIOMMU_EV_DEVIOTLB_UNMAP, on_event, &log, &n), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x13000, 0x1000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x10000, 0x4000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x200000, 0x200000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0501, 0x0, 0x1000), 0); /* not ours */
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x13000, 0x1000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x10000, 0x4000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x200000, 0x200000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0501, 0x0, 0x1000), 0); /* not ours */
 	assert_int_equal(log.n, 3);
 	assert_int_equal(log.ev[0].iova, 0x13000);
 	assert_int_equal(log.ev[0].last, 0x13fff);
@@ -1001,8 +1001,8 @@ static void test_te_toggle_replay_any(void **state)
 	(void)state;
 	c.flags |= VIOMMU_VTD_CM;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x0301, 2, false), 0);
-	assert_int_equal(vtd_drv_map(f.d, 2, 0x7000, 0x9000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x0301, 2, false), 0);
+	assert_int_equal(vg_vtd_map(f.d, 2, 0x7000, 0x9000, 0x1000, VIOMMU_ACC_RW), 0);
 	/* A consumer of every requester: replay finds the device by scanning the tables. */
 	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
 					     on_event, &log, &n),
@@ -1014,7 +1014,7 @@ static void test_te_toggle_replay_any(void **state)
 	assert_int_equal(log.ev[0].out, 0x9000);
 	/* Translation off: the page goes, identity (minus the interrupt range) comes. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_disable(f.d), 0);
+	assert_int_equal(vg_vtd_disable(f.d), 0);
 	assert_int_equal(log.n, 3);
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_UNMAP);
 	assert_int_equal(log.ev[1].type, VIOMMU_EV_MAP);
@@ -1024,7 +1024,7 @@ static void test_te_toggle_replay_any(void **state)
 	assert_int_equal(log.ev[2].last, UINT64_MAX);
 	/* And back. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_enable(f.d), 0);
+	assert_int_equal(vg_vtd_enable(f.d), 0);
 	assert_int_equal(log.ev[log.n - 1].type, VIOMMU_EV_MAP);
 	assert_int_equal(log.ev[log.n - 1].iova, 0x7000);
 	viommu_notifier_del(f.v, n);
@@ -1122,7 +1122,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 	struct viommu_vtd_config c = cfg_default();
 	struct viommu_notifier *n[RSIDS], *tn[RSIDS];
 	struct rctx *rc = calloc(1, sizeof(*rc));
-	struct vtd_drv_config dc = { 0 };
+	struct vg_vtd_config dc = { 0 };
 	struct fx f;
 	long ops = 0, xlates = 0, supers = 0;
 
@@ -1141,8 +1141,8 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 	dc.deferred = cm_qi;
 	dc.batch = 64;
 	dc.no_superpages = cm_qi;
-	assert_int_equal(vtd_drv_create(&dc, &f.d), 0);
-	assert_int_equal(vtd_drv_enable(f.d), 0);
+	assert_int_equal(vg_vtd_create(&dc, &f.d), 0);
+	assert_int_equal(vg_vtd_enable(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		rc->tlb[s].devtlb = true;
 		for (int i = 0; i < RPAGES; i++) {
@@ -1157,7 +1157,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 		assert_int_equal(viommu_notifier_add(f.v, 0x40 + (uint32_t)s, VIOMMU_EV_UNMAP,
 						     on_shadow, &rc->tlb[s], &tn[s]),
 				 0);
-		assert_int_equal(vtd_drv_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
+		assert_int_equal(vg_vtd_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
 	}
 	for (int i = 0; i < RPAGES; i++) {
 		rc->pg[i].cur = NONE;
@@ -1186,7 +1186,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 				free_run = free_run && rc->pg[i].cur == NONE;
 			if (!free_run)
 				continue;
-			assert_int_equal(vtd_drv_map(f.d, 6, pg << 12, out, np << 12, perm), 0);
+			assert_int_equal(vg_vtd_map(f.d, 6, pg << 12, out, np << 12, perm), 0);
 			supers += np == 512;
 			for (uint64_t i = pg; i < pg + np; i++) {
 				rc->pg[i].cur = out + ((i - pg) << 12);
@@ -1198,15 +1198,15 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			if (cm_qi)
 				ref_flushed(rc, pg, np);
 		} else if (r < 35) { /* unmap the run holding pg */
-			struct vtd_drv_stats before, after;
+			struct vg_vtd_stats before, after;
 			uint64_t first = rc->pg[pg].run;
 
 			if (rc->pg[pg].cur == NONE)
 				continue;
 			np = rc->pg[first].nrun;
-			vtd_drv_get_stats(f.d, &before);
-			assert_int_equal(vtd_drv_unmap(f.d, 6, first << 12, np << 12), 0);
-			vtd_drv_get_stats(f.d, &after);
+			vg_vtd_get_stats(f.d, &before);
+			assert_int_equal(vg_vtd_unmap(f.d, 6, first << 12, np << 12), 0);
+			vg_vtd_get_stats(f.d, &after);
 			for (uint64_t i = first; i < first + np; i++) {
 				struct rpage *p = &rc->pg[i];
 
@@ -1222,7 +1222,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			else if (after.dsi != before.dsi)
 				ref_flushed(rc, 0, RPAGES); /* the batch filled: domain flush */
 		} else if (r < 37) {
-			assert_int_equal(vtd_drv_flush(f.d), 0);
+			assert_int_equal(vg_vtd_flush(f.d), 0);
 			ref_flushed(rc, 0, RPAGES);
 		} else { /* DMA */
 			uint32_t si = (uint32_t)test_below(&rng, RSIDS);
@@ -1263,7 +1263,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			assert_false(rc->sh[s].bad);
 	}
 	/* After a final flush consumers hold exactly the guest's tables (device TLBs: a subset). */
-	assert_int_equal(vtd_drv_flush(f.d), 0);
+	assert_int_equal(vg_vtd_flush(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		for (int i = 0; i < RPAGES; i++) {
 			if (cm_qi) {

@@ -22,8 +22,8 @@ struct dom {
 	uint32_t pending; /* deferred unmaps not yet flushed */
 };
 
-struct vtd_drv {
-	struct vtd_drv_config cfg;
+struct vg_vtd {
+	struct vg_vtd_config cfg;
 	uint64_t cap, ecap;
 	uint32_t gcmd;
 	bool qi;
@@ -39,8 +39,8 @@ struct vtd_drv {
 	uint64_t *free_pages;
 	size_t nfree, cap_free;
 	uint64_t bump;
-	struct vtd_drv_stats st;
-	/* Caching mode: maps made by vtd_drv_map_nosync() awaiting vtd_drv_sync_map(). */
+	struct vg_vtd_stats st;
+	/* Caching mode: maps made by vg_vtd_map_nosync() awaiting vg_vtd_sync_map(). */
 	struct sync_range {
 		uint16_t did;
 		uint64_t iova, size;
@@ -50,7 +50,7 @@ struct vtd_drv {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static uint32_t rd32(struct vtd_drv *d, uint64_t off)
+static uint32_t rd32(struct vg_vtd *d, uint64_t off)
 {
 	uint64_t v = 0;
 
@@ -58,7 +58,7 @@ static uint32_t rd32(struct vtd_drv *d, uint64_t off)
 	return (uint32_t)v;
 }
 
-static uint64_t rd64(struct vtd_drv *d, uint64_t off)
+static uint64_t rd64(struct vg_vtd *d, uint64_t off)
 {
 	uint64_t v = 0;
 
@@ -66,19 +66,19 @@ static uint64_t rd64(struct vtd_drv *d, uint64_t off)
 	return v;
 }
 
-static void wr32(struct vtd_drv *d, uint64_t off, uint32_t v)
+static void wr32(struct vg_vtd *d, uint64_t off, uint32_t v)
 {
 	d->st.reg_writes++;
 	viommu_mmio_write(d->cfg.iommu, off, 4, v);
 }
 
-static void wr64(struct vtd_drv *d, uint64_t off, uint64_t v)
+static void wr64(struct vg_vtd *d, uint64_t off, uint64_t v)
 {
 	d->st.reg_writes++;
 	viommu_mmio_write(d->cfg.iommu, off, 8, v);
 }
 
-static int mem_wr64(struct vtd_drv *d, uint64_t gpa, uint64_t v)
+static int mem_wr64(struct vg_vtd *d, uint64_t gpa, uint64_t v)
 {
 	uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
 
@@ -89,7 +89,7 @@ static int mem_wr64(struct vtd_drv *d, uint64_t gpa, uint64_t v)
 	return 0;
 }
 
-static int mem_rd32(struct vtd_drv *d, uint64_t gpa, uint32_t *v)
+static int mem_rd32(struct vg_vtd *d, uint64_t gpa, uint32_t *v)
 {
 	const uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 4);
 
@@ -105,7 +105,7 @@ static int mem_rd32(struct vtd_drv *d, uint64_t gpa, uint32_t *v)
 
 static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
 {
-	struct vtd_drv *d = opaque;
+	struct vg_vtd *d = opaque;
 	uint64_t a;
 	void *p;
 
@@ -127,7 +127,7 @@ static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
 
 static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
 {
-	struct vtd_drv *d = opaque;
+	struct vg_vtd *d = opaque;
 
 	for (uint64_t off = 0; off < size; off += PAGE) {
 		if (d->nfree == d->cap_free) {
@@ -145,7 +145,7 @@ static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
 
 static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
 
-int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa)
+int vg_vtd_alloc_page(struct vg_vtd *d, uint64_t *gpa)
 {
 	return pool_alloc(d, PAGE, gpa);
 }
@@ -155,7 +155,7 @@ int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Linux qi_submit_sync(): the descriptors, then a wait descriptor with status write, then IQT. */
-static int qi_submit(struct vtd_drv *d, const uint64_t (*desc)[2], int n)
+static int qi_submit(struct vg_vtd *d, const uint64_t (*desc)[2], int n)
 {
 	uint32_t done = 0;
 	uint64_t wait[2] = { VIOMMU_VTD_QI_IWD_TYPE | VIOMMU_VTD_QI_IWD_SW | VIOMMU_VTD_QI_IWD_FN |
@@ -185,7 +185,7 @@ static int qi_submit(struct vtd_drv *d, const uint64_t (*desc)[2], int n)
 	return 0;
 }
 
-static int poll64(struct vtd_drv *d, uint64_t off, uint64_t bit)
+static int poll64(struct vg_vtd *d, uint64_t off, uint64_t bit)
 {
 	for (int i = 0; i < POLL_LIMIT; i++) {
 		if (!(rd64(d, off) & bit))
@@ -194,7 +194,7 @@ static int poll64(struct vtd_drv *d, uint64_t off, uint64_t bit)
 	return VIOMMU_EIO;
 }
 
-static int flush_context(struct vtd_drv *d, int gran, uint16_t did, uint16_t sid)
+static int flush_context(struct vg_vtd *d, int gran, uint16_t did, uint16_t sid)
 {
 	d->st.cc++;
 	if (d->qi) {
@@ -211,7 +211,7 @@ static int flush_context(struct vtd_drv *d, int gran, uint16_t did, uint16_t sid
 	return poll64(d, VIOMMU_VTD_CCMD_REG, VIOMMU_VTD_CCMD_ICC);
 }
 
-static int flush_iotlb(struct vtd_drv *d, int gran, uint16_t did, uint64_t addr, uint32_t am)
+static int flush_iotlb(struct vg_vtd *d, int gran, uint16_t did, uint64_t addr, uint32_t am)
 {
 	uint64_t iro = VIOMMU_VTD_ECAP_IRO_GET(d->ecap) * 16;
 
@@ -247,7 +247,7 @@ static int flush_iotlb(struct vtd_drv *d, int gran, uint16_t did, uint64_t addr,
  * Linux iommu_flush_iotlb_psi(): the smallest aligned power of two covering the range, or the
  * whole domain when the unit cannot express it. Returns the granularity.
  */
-static int psi_encode(const struct vtd_drv *d, uint64_t iova, uint64_t size, uint64_t *addr,
+static int psi_encode(const struct vg_vtd *d, uint64_t iova, uint64_t size, uint64_t *addr,
 		      uint32_t *am)
 {
 	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
@@ -264,7 +264,7 @@ static int psi_encode(const struct vtd_drv *d, uint64_t iova, uint64_t size, uin
 	return VIOMMU_VTD_IOTLB_PAGE;
 }
 
-int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_flush_range(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	uint64_t addr;
 	uint32_t am;
@@ -273,7 +273,7 @@ int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t
 	return flush_iotlb(d, gran, did, addr, am);
 }
 
-int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size)
+int vg_vtd_flush_dev_iotlb(struct vg_vtd *d, uint16_t sid, uint64_t iova, uint64_t size)
 {
 	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
 	uint32_t k = 0;
@@ -302,9 +302,9 @@ int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint
 /* Bring-up                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out)
+int vg_vtd_create(const struct vg_vtd_config *cfg, struct vg_vtd **out)
 {
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 
 	if (!cfg || !out || !cfg->iommu || !cfg->mem || (cfg->pool_base & (PAGE - 1)) ||
 	    cfg->pool_size < 4 * PAGE)
@@ -325,7 +325,7 @@ int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out)
 	return 0;
 }
 
-void vtd_drv_destroy(struct vtd_drv *d)
+void vg_vtd_destroy(struct vg_vtd *d)
 {
 	if (!d)
 		return;
@@ -341,7 +341,7 @@ void vtd_drv_destroy(struct vtd_drv *d)
 	free(d);
 }
 
-static int poll_gsts(struct vtd_drv *d, uint32_t bit, bool set)
+static int poll_gsts(struct vg_vtd *d, uint32_t bit, bool set)
 {
 	for (int i = 0; i < POLL_LIMIT; i++) {
 		if (!!(rd32(d, VIOMMU_VTD_GSTS_REG) & bit) == set)
@@ -350,7 +350,7 @@ static int poll_gsts(struct vtd_drv *d, uint32_t bit, bool set)
 	return VIOMMU_EIO;
 }
 
-int vtd_drv_enable(struct vtd_drv *d)
+int vg_vtd_enable(struct vg_vtd *d)
 {
 	uint32_t sagaw;
 	int ret;
@@ -410,7 +410,7 @@ int vtd_drv_enable(struct vtd_drv *d)
 	return poll_gsts(d, VIOMMU_VTD_GCMD_TE, true);
 }
 
-int vtd_drv_disable(struct vtd_drv *d)
+int vg_vtd_disable(struct vg_vtd *d)
 {
 	d->gcmd &= ~VIOMMU_VTD_GCMD_TE;
 	wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd);
@@ -421,7 +421,7 @@ int vtd_drv_disable(struct vtd_drv *d)
 /* Domains and devices                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
+static struct dom *dom_get(struct vg_vtd *d, uint16_t did)
 {
 	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_VTD_SL, .levels = (uint8_t)d->levels };
 	struct dom *m = d->doms[did];
@@ -445,7 +445,7 @@ static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
 	return m;
 }
 
-static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t hi)
+static int context_write(struct vg_vtd *d, uint16_t sid, uint64_t lo, uint64_t hi)
 {
 	uint32_t bus = sid >> 8;
 	uint64_t ce;
@@ -467,7 +467,7 @@ static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t 
 	return ret;
 }
 
-int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_through)
+int vg_vtd_attach(struct vg_vtd *d, uint16_t sid, uint16_t did, bool pass_through)
 {
 	uint64_t lo, hi;
 	int ret;
@@ -495,7 +495,7 @@ int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_thro
 	return ret;
 }
 
-int vtd_drv_detach(struct vtd_drv *d, uint16_t sid)
+int vg_vtd_detach(struct vg_vtd *d, uint16_t sid)
 {
 	uint16_t did = d->ctx_did[sid];
 	int ret = context_write(d, sid, 0, 0);
@@ -508,7 +508,7 @@ int vtd_drv_detach(struct vtd_drv *d, uint16_t sid)
 }
 
 /* The page-table half of a map, without any flush. */
-static int map_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+static int map_tables(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
 		      uint32_t perm)
 {
 	struct dom *m = dom_get(d, did);
@@ -522,19 +522,19 @@ static int map_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t g
 	return ret;
 }
 
-int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		uint32_t perm)
+int vg_vtd_map(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+	       uint32_t perm)
 {
 	int ret = map_tables(d, did, iova, gpa, size, perm);
 
 	/* Without caching mode a not-present -> present change needs no flush. */
 	if (!ret && (d->cap & VIOMMU_VTD_CAP_CM))
-		ret = vtd_drv_flush_range(d, did, iova, size);
+		ret = vg_vtd_flush_range(d, did, iova, size);
 	return ret;
 }
 
-int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		       uint32_t perm)
+int vg_vtd_map_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		      uint32_t perm)
 {
 	int ret;
 
@@ -557,7 +557,7 @@ int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t 
  * Linux iotlb_sync_map: one page-selective descriptor per recorded map, all in one queued
  * submission (one IQT write); register-based invalidation flushes them one by one.
  */
-int vtd_drv_sync_map(struct vtd_drv *d)
+int vg_vtd_sync_map(struct vg_vtd *d)
 {
 	uint64_t desc[QI_ENTRIES - 2][2];
 	size_t i = 0;
@@ -596,7 +596,7 @@ int vtd_drv_sync_map(struct vtd_drv *d)
 }
 
 /* The page-table half of an unmap, without any flush. */
-static int unmap_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+static int unmap_tables(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	uint64_t unmapped = 0;
 	int ret;
@@ -609,7 +609,7 @@ static int unmap_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t
 	return ret;
 }
 
-int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_unmap_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	int ret = unmap_tables(d, did, iova, size);
 
@@ -620,7 +620,7 @@ int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_
 	return ret;
 }
 
-int vtd_drv_flush(struct vtd_drv *d)
+int vg_vtd_flush(struct vg_vtd *d)
 {
 	int ret = 0;
 
@@ -641,21 +641,21 @@ int vtd_drv_flush(struct vtd_drv *d)
 	return ret;
 }
 
-int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_unmap(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	int ret;
 
 	if (!d->cfg.deferred) {
 		ret = unmap_tables(d, did, iova, size);
-		return ret ? ret : vtd_drv_flush_range(d, did, iova, size);
+		return ret ? ret : vg_vtd_flush_range(d, did, iova, size);
 	}
-	ret = vtd_drv_unmap_nosync(d, did, iova, size);
+	ret = vg_vtd_unmap_nosync(d, did, iova, size);
 	if (!ret && d->pending >= d->cfg.batch)
-		ret = vtd_drv_flush(d);
+		ret = vg_vtd_flush(d);
 	return ret;
 }
 
-void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st)
+void vg_vtd_get_stats(const struct vg_vtd *d, struct vg_vtd_stats *st)
 {
 	*st = d->st;
 }

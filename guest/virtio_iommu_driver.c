@@ -49,10 +49,10 @@ struct slot {
 	uint32_t len;
 };
 
-struct sim_vio_drv {
+struct vg_vio {
 	struct viommu *dev;
 	struct viommu_flatmem *fm;
-	struct sim_vio_drv_config cfg;
+	struct vg_vio_config cfg;
 	uint64_t features;
 	uint64_t page_size_mask;
 	uint32_t probe_size;
@@ -70,16 +70,16 @@ struct sim_vio_drv {
 	uint64_t events_gpa;
 	unsigned int deferred;
 	int first_error;
-	struct sim_vio_drv_stats st;
+	struct vg_vio_stats st;
 };
 
-static uint8_t *gp(struct sim_vio_drv *drv, uint64_t gpa, size_t len)
+static uint8_t *gp(struct vg_vio *drv, uint64_t gpa, size_t len)
 {
 	return viommu_flatmem_ptr(drv->fm, gpa, len);
 }
 
 /* Little-endian stores and loads into guest memory the driver owns (checked at creation). */
-static void st16(struct sim_vio_drv *drv, uint64_t gpa, uint16_t v)
+static void st16(struct vg_vio *drv, uint64_t gpa, uint16_t v)
 {
 	uint8_t *p = gp(drv, gpa, 2);
 
@@ -87,7 +87,7 @@ static void st16(struct sim_vio_drv *drv, uint64_t gpa, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void st32(struct sim_vio_drv *drv, uint64_t gpa, uint32_t v)
+static void st32(struct vg_vio *drv, uint64_t gpa, uint32_t v)
 {
 	uint8_t *p = gp(drv, gpa, 4);
 
@@ -95,7 +95,7 @@ static void st32(struct sim_vio_drv *drv, uint64_t gpa, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void st64(struct sim_vio_drv *drv, uint64_t gpa, uint64_t v)
+static void st64(struct vg_vio *drv, uint64_t gpa, uint64_t v)
 {
 	uint8_t *p = gp(drv, gpa, 8);
 
@@ -103,27 +103,27 @@ static void st64(struct sim_vio_drv *drv, uint64_t gpa, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint16_t ld16(struct sim_vio_drv *drv, uint64_t gpa)
+static uint16_t ld16(struct vg_vio *drv, uint64_t gpa)
 {
 	const uint8_t *p = gp(drv, gpa, 2);
 
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-static uint32_t ld32(struct sim_vio_drv *drv, uint64_t gpa)
+static uint32_t ld32(struct vg_vio *drv, uint64_t gpa)
 {
 	const uint8_t *p = gp(drv, gpa, 4);
 
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t ld64(struct sim_vio_drv *drv, uint64_t gpa)
+static uint64_t ld64(struct vg_vio *drv, uint64_t gpa)
 {
 	return ld32(drv, gpa) | (uint64_t)ld32(drv, gpa + 4) << 32;
 }
 
-static void set_desc(struct sim_vio_drv *drv, uint64_t table, uint32_t i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
+static void set_desc(struct vg_vio *drv, uint64_t table, uint32_t i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
 {
 	uint64_t d = table + DESC_SIZE * i;
 
@@ -151,7 +151,7 @@ static void layout_queue(struct dq *q, uint16_t size, uint64_t *at)
 	q->last_used = 0;
 }
 
-static int enable_queue(struct sim_vio_drv *drv, unsigned int idx, const struct dq *q)
+static int enable_queue(struct vg_vio *drv, unsigned int idx, const struct dq *q)
 {
 	struct viommu_virtio_queue vq = {
 		.size = q->size, .desc = q->desc, .avail = q->avail, .used = q->used
@@ -160,13 +160,13 @@ static int enable_queue(struct sim_vio_drv *drv, unsigned int idx, const struct 
 	return viommu_virtio_iommu_queue_enable(drv->dev, idx, &vq);
 }
 
-static void kick_events(struct sim_vio_drv *drv)
+static void kick_events(struct vg_vio *drv)
 {
 	drv->st.event_kicks++;
 	viommu_virtio_iommu_queue_notify(drv->dev, VIOMMU_VIRTIO_IOMMU_EVENTQ);
 }
 
-static int setup(struct sim_vio_drv *drv)
+static int setup(struct vg_vio *drv)
 {
 	uint64_t offered, cfgval, at = drv->cfg.arena;
 	uint16_t qmax;
@@ -254,10 +254,10 @@ static int setup(struct sim_vio_drv *drv)
 	return 0;
 }
 
-int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
-		       const struct sim_vio_drv_config *cfg, struct sim_vio_drv **out)
+int vg_vio_create(struct viommu *dev, struct viommu_flatmem *fm, const struct vg_vio_config *cfg,
+		  struct vg_vio **out)
 {
-	struct sim_vio_drv *drv;
+	struct vg_vio *drv;
 	int ret;
 
 	if (!dev || !fm || !cfg || !out)
@@ -272,14 +272,14 @@ int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
 		drv->cfg.flush_threshold = 256;
 	ret = setup(drv);
 	if (ret) {
-		sim_vio_drv_destroy(drv);
+		vg_vio_destroy(drv);
 		return ret;
 	}
 	*out = drv;
 	return 0;
 }
 
-void sim_vio_drv_destroy(struct sim_vio_drv *drv)
+void vg_vio_destroy(struct vg_vio *drv)
 {
 	if (!drv)
 		return;
@@ -288,18 +288,18 @@ void sim_vio_drv_destroy(struct sim_vio_drv *drv)
 	free(drv);
 }
 
-uint64_t sim_vio_drv_features(const struct sim_vio_drv *drv)
+uint64_t vg_vio_features(const struct vg_vio *drv)
 {
 	return drv->features;
 }
 
-uint64_t sim_vio_drv_page_size_mask(const struct sim_vio_drv *drv)
+uint64_t vg_vio_page_size_mask(const struct vg_vio *drv)
 {
 	return drv->page_size_mask;
 }
 
 /* Collect every completed request; returns the first failure seen. */
-static int reap(struct sim_vio_drv *drv)
+static int reap(struct vg_vio *drv)
 {
 	uint16_t used_idx = ld16(drv, drv->rq.used + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF);
 	int err = 0;
@@ -333,7 +333,7 @@ static int reap(struct sim_vio_drv *drv)
 }
 
 /* Kick and wait for everything in flight (the device completes requests inside the kick). */
-static int sync_req(struct sim_vio_drv *drv)
+static int sync_req(struct vg_vio *drv)
 {
 	int ret;
 
@@ -362,8 +362,7 @@ static int sync_req(struct sim_vio_drv *drv)
  * Add one request whose buffer holds @wo device-readable bytes then @len - @wo device-writable
  * bytes. @req (wo bytes) is copied into the slot buffer unless @buf is given.
  */
-static int add_req(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
-		   uint64_t buf)
+static int add_req(struct vg_vio *drv, const uint8_t *req, uint32_t wo, uint32_t len, uint64_t buf)
 {
 	uint32_t s;
 	uint16_t head;
@@ -412,7 +411,7 @@ static int add_req(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uin
 	return 0;
 }
 
-int sim_vio_drv_sync(struct sim_vio_drv *drv)
+int vg_vio_sync(struct vg_vio *drv)
 {
 	int ret = sync_req(drv), first = drv->first_error;
 
@@ -425,12 +424,12 @@ int sim_vio_drv_sync(struct sim_vio_drv *drv)
  * Send one request and wait for it (Linux viommu_send_req_sync()): add it behind whatever is
  * queued (lazy UNMAPs, batched MAPs) and sync once, so one kick completes them all.
  */
-static int send_sync(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
+static int send_sync(struct vg_vio *drv, const uint8_t *req, uint32_t wo, uint32_t len,
 		     uint64_t buf)
 {
 	int ret = add_req(drv, req, wo, len, buf);
 
-	return ret ? ret : sim_vio_drv_sync(drv);
+	return ret ? ret : vg_vio_sync(drv);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -445,7 +444,7 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int sim_vio_drv_attach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep, uint32_t flags)
+int vg_vio_attach(struct vg_vio *drv, uint32_t domain, uint32_t ep, uint32_t flags)
 {
 	uint8_t r[REQ_RO_SIZE(attach)] = { VIOMMU_VIRTIO_IOMMU_T_ATTACH };
 
@@ -455,7 +454,7 @@ int sim_vio_drv_attach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep, ui
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_detach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep)
+int vg_vio_detach(struct vg_vio *drv, uint32_t domain, uint32_t ep)
 {
 	uint8_t r[REQ_RO_SIZE(detach)] = { VIOMMU_VIRTIO_IOMMU_T_DETACH };
 
@@ -485,8 +484,8 @@ static void build_unmap(uint8_t *r, uint32_t domain, uint64_t vs, uint64_t ve)
 	put64(r + REQ_OFF(unmap, virt_end), ve);
 }
 
-int sim_vio_drv_map(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		    uint64_t virt_end, uint64_t phys, uint32_t flags)
+int vg_vio_map(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+	       uint64_t phys, uint32_t flags)
 {
 	uint8_t r[REQ_RO_SIZE(map)];
 
@@ -494,8 +493,7 @@ int sim_vio_drv_map(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_star
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_unmap(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		      uint64_t virt_end)
+int vg_vio_unmap(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end)
 {
 	uint8_t r[REQ_RO_SIZE(unmap)];
 
@@ -503,8 +501,8 @@ int sim_vio_drv_unmap(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_st
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_map_queue(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			  uint64_t virt_end, uint64_t phys, uint32_t flags)
+int vg_vio_map_queue(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+		     uint64_t phys, uint32_t flags)
 {
 	uint8_t r[REQ_RO_SIZE(map)];
 
@@ -512,8 +510,8 @@ int sim_vio_drv_map_queue(struct sim_vio_drv *drv, uint32_t domain, uint64_t vir
 	return add_req(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			       uint64_t virt_end)
+int vg_vio_unmap_deferred(struct vg_vio *drv, uint32_t domain, uint64_t virt_start,
+			  uint64_t virt_end)
 {
 	uint8_t r[REQ_RO_SIZE(unmap)];
 	int ret;
@@ -524,12 +522,12 @@ int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_
 		return ret;
 	/* The flush queue is full: flush_iotlb_all, one kick for all of them. */
 	if (++drv->deferred >= drv->cfg.flush_threshold)
-		return sim_vio_drv_sync(drv);
+		return vg_vio_sync(drv);
 	return 0;
 }
 
-int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv *out,
-		      unsigned int max, unsigned int *n)
+int vg_vio_probe(struct vg_vio *drv, uint32_t ep, struct vg_vio_resv *out, unsigned int max,
+		 unsigned int *n)
 {
 	uint8_t r[PROBE_HEAD_SIZE] = { VIOMMU_VIRTIO_IOMMU_T_PROBE };
 	uint64_t props = drv->probe_gpa + PROBE_HEAD_SIZE;
@@ -566,8 +564,7 @@ int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv 
 	return 0;
 }
 
-unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fault *out,
-				     unsigned int max)
+unsigned int vg_vio_poll_events(struct vg_vio *drv, struct vg_vio_fault *out, unsigned int max)
 {
 	uint16_t used_idx = ld16(drv, drv->eq.used + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF);
 	unsigned int n = 0;
@@ -610,7 +607,7 @@ unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fau
 	return n;
 }
 
-void sim_vio_drv_get_stats(const struct sim_vio_drv *drv, struct sim_vio_drv_stats *st)
+void vg_vio_get_stats(const struct vg_vio *drv, struct vg_vio_stats *st)
 {
 	*st = drv->st;
 }
