@@ -91,7 +91,7 @@
 #define VIOMMU_VTD_CAP_SLLPS_SET(v) VIOMMU_VTD_FIELD_SET(v, 37, 34)
 #define VIOMMU_VTD_CAP_SLLPS_2M VIOMMU_VTD_BIT(0) /* 2 MiB pages */
 #define VIOMMU_VTD_CAP_SLLPS_1G VIOMMU_VTD_BIT(1) /* 1 GiB pages */
-#define VIOMMU_VTD_CAP_PSI VIOMMU_VTD_BIT(39) /* page-selective invalidation */
+#define VIOMMU_VTD_CAP_PSI VIOMMU_VTD_BIT(39)	  /* page-selective invalidation */
 /* 47:40 number of fault-recording registers - 1 */
 #define VIOMMU_VTD_CAP_NFR_GET(r) VIOMMU_VTD_FIELD_GET(r, 47, 40)
 #define VIOMMU_VTD_CAP_NFR_SET(v) VIOMMU_VTD_FIELD_SET(v, 47, 40)
