@@ -16,6 +16,7 @@
 #include <viommu/flatmem.h>
 #include <viommu/iotlb.h>
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 #include <viommu/vtd.h>
 
 #include "bench.h"
@@ -198,10 +199,14 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
 	/* The bare walk gets the table the context entry names. */
 	viommu_translate(r.v, &probe, &res);
-	viommu_mmio_read(r.v, 0x20, 8, &rta);
-	re = *(uint64_t *)viommu_flatmem_ptr(r.fm, rta + (SID >> 8) * 16, 8);
-	ce = *(uint64_t *)viommu_flatmem_ptr(r.fm, (re & ~0xfffull) + (SID & 0xff) * 16, 8);
-	pc.root = ce & ~0xfffull;
+	viommu_mmio_read(r.v, VIOMMU_VTD_RTADDR_REG, 8, &rta);
+	rta &= VIOMMU_VTD_RTADDR_RTA_MASK;
+	re = *(uint64_t *)viommu_flatmem_ptr(r.fm, rta + (SID >> 8) * VIOMMU_VTD_ROOT_ENTRY_SIZE,
+					     8);
+	ce = *(uint64_t *)viommu_flatmem_ptr(
+		r.fm, (re & VIOMMU_VTD_ROOT_LO_CTP_MASK) + (SID & 0xff) * VIOMMU_VTD_CTX_ENTRY_SIZE,
+		8);
+	pc.root = ce & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
 	pc.levels = aw == 39 ? 3 : 4;
 	snprintf(base, sizeof(base), "pt-walk/%u-level", pc.levels);
 	snprintf(name, sizeof(name), "vtd-translate/miss/%u-level", pc.levels);

@@ -64,8 +64,8 @@ static void fx_init(struct fx *f, const struct viommu_vtd_config *cfg, bool with
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
 	viommu_flatmem_set_irq_handlers(f->fm, on_msi, NULL, &f->msi);
 	assert_int_equal(viommu_vtd_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
-	f->frcd = ((rd(f, VIOMMU_VTD_CAP_REG, 8) >> 24) & 0x3ff) * 16;
-	f->iro = ((rd(f, VIOMMU_VTD_ECAP_REG, 8) >> 8) & 0x3ff) * 16;
+	f->frcd = VIOMMU_VTD_CAP_FRO_GET(rd(f, VIOMMU_VTD_CAP_REG, 8)) * 16;
+	f->iro = VIOMMU_VTD_ECAP_IRO_GET(rd(f, VIOMMU_VTD_ECAP_REG, 8)) * 16;
 	if (with_driver) {
 		struct vg_vtd_config dc = { .iommu = f->v,
 					    .mem = f->fm,
