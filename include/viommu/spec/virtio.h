@@ -89,6 +89,10 @@ struct viommu_virtio_virtq_used_elem {
 /* avail_event sits after the ring */
 #define VIOMMU_VIRTIO_VIRTQ_AVAIL_EVENT_OFF(qsz) (4u + 8u * (uint64_t)(qsz))
 
+/* 5.1.2 Network device virtqueues (without VIRTIO_NET_F_MQ) */
+#define VIOMMU_VIRTIO_NET_RECEIVEQ1 0u
+#define VIOMMU_VIRTIO_NET_TRANSMITQ1 1u
+
 /* 5.1.3 Network device feature bits (the one viommu-vhost offers). */
 #define VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT 15
 #define VIOMMU_VIRTIO_NET_F_MRG_RXBUF (1ull << VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT)

@@ -364,7 +364,7 @@
  */
 #define VIOMMU_VTD_FR_ROOT_ENTRY_P 0x1	     /* root entry not present */
 #define VIOMMU_VTD_FR_CONTEXT_ENTRY_P 0x2    /* context entry not present, qualified */
-#define VIOMMU_VTD_FR_CONTEXT_ENTRY_INV 0x3  /* invalid context programming (AW, TT), qual. */
+#define VIOMMU_VTD_FR_CONTEXT_ENTRY_INV 0x3  /* invalid context: AW, TT, SLPTPTR unreadable; qual. */
 #define VIOMMU_VTD_FR_ADDR_BEYOND_MGAW 0x4   /* input address above 2^x - 1, qualified */
 #define VIOMMU_VTD_FR_WRITE 0x5		     /* write to a page without W, qualified */
 #define VIOMMU_VTD_FR_READ 0x6		     /* read from a page without R, qualified */
