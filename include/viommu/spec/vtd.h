@@ -362,16 +362,16 @@
  * reason table of Appendix A): non-recoverable fault reasons of legacy-mode DMA remapping.
  * "Qualified" faults are reported only when the context entry's FPD field is clear.
  */
-#define VIOMMU_VTD_FR_ROOT_ENTRY_P 0x1	     /* root entry not present */
-#define VIOMMU_VTD_FR_CONTEXT_ENTRY_P 0x2    /* context entry not present, qualified */
-#define VIOMMU_VTD_FR_CONTEXT_ENTRY_INV 0x3  /* invalid context: AW, TT, SLPTPTR unreadable; qual. */
-#define VIOMMU_VTD_FR_ADDR_BEYOND_MGAW 0x4   /* input address above 2^x - 1, qualified */
-#define VIOMMU_VTD_FR_WRITE 0x5		     /* write to a page without W, qualified */
-#define VIOMMU_VTD_FR_READ 0x6		     /* read from a page without R, qualified */
-#define VIOMMU_VTD_FR_PAGING_ENTRY_INV 0x7   /* second-level entry access error, qualified */
-#define VIOMMU_VTD_FR_ROOT_TABLE_INV 0x8     /* root entry access error */
-#define VIOMMU_VTD_FR_CONTEXT_TABLE_INV 0x9  /* context entry access error */
-#define VIOMMU_VTD_FR_ROOT_ENTRY_RSVD 0xa    /* reserved field in a present root entry */
+#define VIOMMU_VTD_FR_ROOT_ENTRY_P 0x1	    /* root entry not present */
+#define VIOMMU_VTD_FR_CONTEXT_ENTRY_P 0x2   /* context entry not present, qualified */
+#define VIOMMU_VTD_FR_CONTEXT_ENTRY_INV 0x3 /* invalid context: AW, TT, SLPTPTR unreadable; qual. */
+#define VIOMMU_VTD_FR_ADDR_BEYOND_MGAW 0x4  /* input address above 2^x - 1, qualified */
+#define VIOMMU_VTD_FR_WRITE 0x5		    /* write to a page without W, qualified */
+#define VIOMMU_VTD_FR_READ 0x6		    /* read from a page without R, qualified */
+#define VIOMMU_VTD_FR_PAGING_ENTRY_INV 0x7  /* second-level entry access error, qualified */
+#define VIOMMU_VTD_FR_ROOT_TABLE_INV 0x8    /* root entry access error */
+#define VIOMMU_VTD_FR_CONTEXT_TABLE_INV 0x9 /* context entry access error */
+#define VIOMMU_VTD_FR_ROOT_ENTRY_RSVD 0xa   /* reserved field in a present root entry */
 #define VIOMMU_VTD_FR_CONTEXT_ENTRY_RSVD 0xb /* reserved field in a present context entry */
 #define VIOMMU_VTD_FR_PAGING_ENTRY_RSVD 0xc  /* reserved field in a present SL entry, qual. */
 #define VIOMMU_VTD_FR_CONTEXT_ENTRY_TT 0xd   /* request blocked by the context's TT, qual. */

@@ -300,7 +300,8 @@ uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
 		 * §7.1.3: the table SLPTPTR names being unreadable is invalid context programming
 		 * (3h); 7h is for tables reached through a preceding paging entry.
 		 */
-		return r.level == c->levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV : VIOMMU_VTD_FR_PAGING_ENTRY_INV;
+		return r.level == c->levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV :
+					      VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	case VIOMMU_PT_D_WRITE_FAILED:
 		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	default:
@@ -376,8 +377,9 @@ static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_x
 {
 	memset(res, 0, sizeof(*res));
 	res->out = req->iova;
-	res->len = len - 1 > VIOMMU_VTD_INTR_ADDR_LAST - req->iova ? VIOMMU_VTD_INTR_ADDR_LAST - req->iova + 1 :
-							      len;
+	res->len = len - 1 > VIOMMU_VTD_INTR_ADDR_LAST - req->iova ?
+			   VIOMMU_VTD_INTR_ADDR_LAST - req->iova + 1 :
+			   len;
 	res->perm = VIOMMU_ACC_WRITE;
 	res->page_shift = 12;
 	res->flags = VIOMMU_XLATE_F_INTERRUPT;
@@ -483,8 +485,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
 			 */
 			if (overlaps_intr(hit.addr, 1))
-				return blocked(s, req, res, VIOMMU_VTD_FR_INTERRUPT_ADDR, level, c.fpd);
-			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST && VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
+				return blocked(s, req, res, VIOMMU_VTD_FR_INTERRUPT_ADDR, level,
+					       c.fpd);
+			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
+			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
 				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
 		} else {
 			viommu_iotlb_insert(s->iotlb, &e);
