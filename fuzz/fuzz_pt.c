@@ -16,7 +16,7 @@
 #include <viommu/pt.h>
 
 #include "fuzz_input.h"
-#include "pt/pt_internal.h"
+#include "pt/pt_fmt.h"
 
 #define MEM_SIZE (64u << 10)
 #define ACC_RWX (VIOMMU_ACC_READ | VIOMMU_ACC_WRITE | VIOMMU_ACC_EXEC)

@@ -18,15 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <viommu/devtlb.h>
-#include <viommu/iotlb.h>
-#include <viommu/pt.h>
+#include "engine_internal.h"
 
-#include "engine.h"
-
-#define PAGE 4096ull
-#define MiB (1ull << 20)
-#define RAM_SIZE (96 * MiB)
 #define ARENA_BASE (8 * MiB) /* driver tables and queues */
 #define ARENA_SIZE (16 * MiB)
 #define HDR_BASE (24 * MiB) /* skb heads (kmalloc) */
@@ -40,7 +33,6 @@
 #define BUF_SIZE (4 * MiB)
 #define POOL_BASE (64 * MiB) /* persistent strategy's premapped pool */
 #define POOL_SIZE (32 * MiB)
-#define HOST_MEM (16 * MiB) /* host IOMMU page tables of an assigned device */
 #define PATTERN (256 * 1024)
 
 #define FRAG_CHUNK (32 * 1024) /* Linux page_frag: order-3 pages */
@@ -50,64 +42,12 @@
 #define L3L4_HDR 52	       /* on the wire per frame besides the L3 payload: IP + TCP + TS */
 #define GSO_MAX 65536
 #define MAX_TCP_HEADER 320 /* headroom Linux subtracts from gso_max_size for the size goal */
-#define SID 0x0100	   /* 01:00.0, the NIC or disk */
-#define MAX_ELEMS 64
-#define MAX_RETRY 4
-
-struct elem {
-	uint64_t gpa, dma, len;
-	uint32_t perm;
-	uint64_t used; /* receive: bytes the device wrote */
-};
 
 struct snap {
 	struct sim_iommu_counts ic;
 	uint64_t inv_msgs;
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
-	struct sim_dma_stats ds;
-};
-
-struct eng {
-	struct sim_params p;
-	const struct sim_costs *c;
-	struct viommu_flatmem *mem;
-	struct sim_iommu *iommu;
-	struct viommu *v;
-	struct sim_dma *dma;
-	enum sim_res be; /* the back-end's resource */
-	double acct[SIM_RES_NR][SIM_EV_NR];
-	/* vhost */
-	struct viommu_devtlb *tlb;
-	struct viommu_devtlb_reader *reader;
-	struct viommu_devtlb_source *src; /* the VMM's side of the back-end's device IOTLB */
-	uint64_t inv_msgs;		  /* VMM -> back-end IOTLB messages and their replies */
-	int push_err;
-	/* assigned: the host IOMMU (page table in host memory, IOTLB) and the VFIO calls made */
-	struct viommu_flatmem *hostmem;
-	uint64_t host_bump;
-	uint64_t *host_free;
-	size_t host_nfree, host_capfree;
-	struct viommu_pt *hpt;
-	struct viommu_pt_walker *hwalker; /* the host IOMMU's walks: its tables, compiled once */
-	struct viommu_pt_plan *hplan;
-	struct viommu_iotlb *hwtlb;
-	struct viommu_notifier *shadow_notifier;
-	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
-	int shadow_err;
-	/* guest memory allocators */
-	uint64_t frag_chunk, frag_off, hdr_next;
-	/* TX: elements of the skbs sent and not yet reclaimed */
-	struct elem txq[MAX_ELEMS * 4];
-	unsigned int ntxq;
-	/* RX: posted receive buffers, a ring */
-	struct elem *rxring;
-	unsigned int rx_head, rx_count;
-	uint32_t rx_buf_len;
-	uint8_t *scratch;
-	uint64_t now_ns, dt_ns;
-	uint64_t checked;
-	uint64_t seq;
-	uint8_t *pattern; /* PATTERN pseudo-random bytes from the seed */
+	struct vg_dma_stats ds;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -123,11 +63,16 @@ const char *sim_ev_name(enum sim_ev e)
 	return e < SIM_EV_NR ? ev_names[e] : "?";
 }
 
+/* The placements, one file each. */
+static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
+	[SIM_EMULATED] = &sim_place_emulated,
+	[SIM_VHOST] = &sim_place_vhost,
+	[SIM_ASSIGNED] = &sim_place_assigned,
+};
+
 const char *sim_placement_name(enum sim_placement p)
 {
-	static const char *const n[SIM_PLACEMENT_NR] = { "emulated", "vhost", "assigned" };
-
-	return p < SIM_PLACEMENT_NR ? n[p] : "?";
+	return p < SIM_PLACEMENT_NR ? sim_places[p]->name : "?";
 }
 
 const char *sim_workload_name(enum sim_workload w)
@@ -149,11 +94,6 @@ const char *sim_res_name(enum sim_res r)
 /* Accounting                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-static void acct(struct eng *e, enum sim_res r, enum sim_ev ev, double n)
-{
-	e->acct[r][ev] += n;
-}
-
 /* VMM work a guest operation caused: the vCPU runs it or waits for it. */
 static void acct_vmm(struct eng *e, enum sim_ev ev, double n)
 {
@@ -173,7 +113,7 @@ static void snap_take(const struct eng *e, struct snap *s)
 	s->vfio_unmaps = e->vfio_unmaps;
 	s->vfio_unmap_pages = e->vfio_unmap_pages;
 	s->hw_inv = e->hw_inv;
-	sim_dma_get_stats(e->dma, &s->ds);
+	vg_dma_get_stats(e->dma, &s->ds);
 }
 
 /*
@@ -257,235 +197,6 @@ static int check(struct eng *e, const uint8_t *p, uint64_t len, uint64_t seq, ui
 	return 0;
 }
 
-static uint8_t *gptr(struct eng *e, uint64_t gpa, uint64_t len)
-{
-	return viommu_flatmem_ptr(e->mem, gpa, len);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Assigned device: the host IOMMU shadowing the guest's mappings                              */
-/* ------------------------------------------------------------------------------------------ */
-
-static int host_alloc(void *opaque, uint64_t size, uint64_t *gpa)
-{
-	struct eng *e = opaque;
-
-	if (size == PAGE && e->host_nfree) {
-		*gpa = e->host_free[--e->host_nfree];
-		return 0;
-	}
-	e->host_bump = (e->host_bump + size - 1) & ~(size - 1);
-	if (e->host_bump + size > HOST_MEM)
-		return VIOMMU_ENOMEM;
-	*gpa = e->host_bump;
-	e->host_bump += size;
-	return 0;
-}
-
-static void host_free(void *opaque, uint64_t gpa, uint64_t size)
-{
-	struct eng *e = opaque;
-
-	if (size != PAGE)
-		return;
-	if (e->host_nfree == e->host_capfree) {
-		size_t cap = e->host_capfree ? e->host_capfree * 2 : 256;
-		uint64_t *p = realloc(e->host_free, cap * sizeof(*p));
-
-		if (!p)
-			return;
-		e->host_free = p;
-		e->host_capfree = cap;
-	}
-	e->host_free[e->host_nfree++] = gpa;
-}
-
-static const struct viommu_pt_alloc_ops host_alloc_ops = { host_alloc, host_free };
-
-/* VFIO_IOMMU_MAP_DMA / UNMAP_DMA issued by the VMM for one MAP/UNMAP event. */
-static void shadow_event(void *opaque, const struct viommu_event *ev)
-{
-	struct eng *e = opaque;
-	uint64_t last = ev->last > (1ull << 48) - 1 ? (1ull << 48) - 1 : ev->last;
-	uint64_t size = last - ev->iova + 1, unmapped = 0;
-	struct viommu_iotlb_inval inv = {
-		.match = VIOMMU_IOTLB_MATCH_SID | VIOMMU_IOTLB_MATCH_ADDR,
-		.tag = { .sid = SID },
-		.first = ev->iova,
-		.last = last,
-	};
-	int ret;
-
-	if (ev->iova > last)
-		return;
-	if (ev->type == VIOMMU_EV_MAP) {
-		ret = viommu_pt_map(e->hpt, ev->iova, ev->out, size, ev->perm & VIOMMU_ACC_RW, 0);
-		if (ret && !e->shadow_err)
-			e->shadow_err = ret;
-		e->vfio_maps++;
-		e->vfio_map_pages += size / PAGE;
-		return;
-	}
-	ret = viommu_pt_unmap(e->hpt, ev->iova, size, &unmapped);
-	if (ret && !e->shadow_err)
-		e->shadow_err = ret;
-	/* type1 unmaps what it has; a range with nothing in it costs the call only. */
-	e->vfio_unmaps++;
-	e->vfio_unmap_pages += unmapped / PAGE;
-	if (unmapped) {
-		viommu_iotlb_invalidate(e->hwtlb, &inv);
-		e->hw_inv++;
-	}
-}
-
-static int assigned_setup(struct eng *e)
-{
-	struct viommu_pt_cfg pc = {
-		.format = VIOMMU_PT_VTD_SL,
-		.levels = 4,
-		.flags = VIOMMU_PT_F_SP_2M | VIOMMU_PT_F_SP_1G,
-	};
-	struct viommu_iotlb_config tc = { .capacity = 1, .ways = 1 };
-	uint32_t entries = (uint32_t)sim_cost(e->c, SIM_COST_HW_IOTLB_ENTRIES);
-	int ret;
-
-	while (tc.capacity < entries && tc.capacity < (1u << 20))
-		tc.capacity <<= 1;
-	tc.ways = tc.capacity >= 8 ? 8 : tc.capacity;
-	e->host_bump = PAGE;
-	ret = viommu_flatmem_create(0, HOST_MEM, &e->hostmem);
-	if (!ret)
-		ret = viommu_pt_create(&pc, viommu_flatmem_ops(), e->hostmem, &host_alloc_ops, e,
-				       &e->hpt);
-	if (!ret)
-		ret = viommu_iotlb_create(&tc, &e->hwtlb);
-	if (!ret)
-		ret = viommu_pt_walker_create(viommu_flatmem_ops(), e->hostmem, &e->hwalker);
-	if (!ret)
-		ret = viommu_pt_plan_create(viommu_pt_get_cfg(e->hpt), &e->hplan);
-	if (ret)
-		return ret;
-	if (!e->v) {
-		/* No vIOMMU: VFIO maps all guest RAM once, when the VM starts. */
-		return viommu_pt_map(e->hpt, 0, 0, RAM_SIZE, VIOMMU_ACC_RW, 0);
-	}
-	return viommu_notifier_add(e->v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, shadow_event, e,
-				   &e->shadow_notifier);
-}
-
-/* The device's DMA through the host IOMMU: one IOTLB lookup per 4 KiB page touched. */
-static int hw_translate(struct eng *e, uint64_t iova, uint32_t acc, uint64_t *gpa, uint64_t *len)
-{
-	struct viommu_iotlb_tag tag = { .sid = SID };
-	struct viommu_iotlb_entry te;
-	uint64_t mask;
-
-	if (viommu_iotlb_lookup(e->hwtlb, &tag, iova, &te) == 0 && (te.perm & acc) == acc) {
-		acct(e, SIM_RES_DEV, SIM_EV_HW_HIT, 1);
-	} else {
-		struct viommu_pt_walk_result wr;
-
-		if (viommu_pt_walker_walk_plan(e->hwalker, e->hplan, iova, acc, &wr) ||
-		    wr.fault != VIOMMU_FAULT_NONE)
-			return VIOMMU_EFAULT;
-		te = (struct viommu_iotlb_entry){ .tag = tag,
-						  .iova = iova,
-						  .out = wr.out,
-						  .shift = (uint8_t)wr.page_shift,
-						  .perm = (uint8_t)wr.perm };
-		te.out &= ~((1ull << wr.page_shift) - 1);
-		te.iova &= ~((1ull << wr.page_shift) - 1);
-		viommu_iotlb_insert(e->hwtlb, &te);
-		acct(e, SIM_RES_DEV, SIM_EV_HW_MISS, 1);
-	}
-	mask = (1ull << te.shift) - 1;
-	*gpa = te.out + (iova & mask);
-	/* One lookup per 4 KiB page: the device asks per page whatever the mapping size. */
-	*len = PAGE - (iova & (PAGE - 1));
-	return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* vhost: the back-end's device IOTLB, misses served by the VMM                                */
-/* ------------------------------------------------------------------------------------------ */
-
-/* Guest RAM is one flat buffer: every range inside it is host-contiguous. */
-static int gpa_to_hva(void *opaque, uint64_t gpa, uint64_t len, uint64_t *hva, uint64_t *hva_len)
-{
-	uint8_t *p = gptr(opaque, gpa, len);
-
-	if (!p)
-		return VIOMMU_EFAULT;
-	*hva = (uint64_t)(uintptr_t)p;
-	*hva_len = len;
-	return 0;
-}
-
-/*
- * Each message between the VMM and the back-end costs both of them; misses are charged where
- * they are served (vhost_service()).
- */
-static void vhost_sent(void *opaque, enum viommu_devtlb_msg msg, int ret)
-{
-	struct eng *e = opaque;
-
-	if (msg == VIOMMU_DEVTLB_MSG_UPDATE_MISS)
-		return;
-	/* VHOST_IOTLB_INVALIDATE or a pushed VHOST_IOTLB_UPDATE, and its reply. */
-	e->inv_msgs += 2;
-	if (ret && msg == VIOMMU_DEVTLB_MSG_UPDATE_PUSH && !e->push_err)
-		e->push_err = ret;
-}
-
-/*
- * The back-end's device IOTLB, fed by the library's in-process source playing the VMM. With ATS
- * the VMM forwards only device-TLB invalidations (QEMU's DEVIOTLB notifier), else the IOMMU's
- * UNMAPs. Push: the VMM also keeps it in step with the guest's mappings as it learns them
- * (caching mode's MAP events, and the UNMAP events of exactly what changed), so the back-end
- * never misses and live entries survive the guest's coarse flushes.
- */
-static int vhost_setup(struct eng *e)
-{
-	struct viommu_devtlb_source_config sc = {
-		.sid = SID,
-		.inval_events = (e->p.cfg.ats && !e->p.cfg.push) ? VIOMMU_EV_DEVIOTLB_UNMAP :
-								   VIOMMU_EV_UNMAP,
-		.push = e->p.cfg.push,
-		.gpa_to_hva = gpa_to_hva,
-		.opaque = e,
-		.sent = vhost_sent,
-	};
-	struct viommu_devtlb_config tc = { 0 };
-	int ret;
-
-	ret = viommu_devtlb_create(&tc, &e->tlb);
-	if (!ret)
-		ret = viommu_devtlb_reader_create(e->tlb, NULL, NULL, &e->reader);
-	if (ret)
-		return ret;
-	viommu_devtlb_start(e->tlb);
-	return viommu_devtlb_attach_model_cfg(e->tlb, e->v, &sc, &e->src);
-}
-
-/* The VMM answers the back-end's misses: translate each page, send an UPDATE. */
-static int vhost_service(struct eng *e)
-{
-	uint64_t reads = sim_iommu_reads(e->iommu), walked;
-	int n = viommu_devtlb_source_service(e->src);
-
-	if (n < 0)
-		return VIOMMU_EIO;
-	/* MISS, then UPDATE: the vhost worker stalls on this queue for both. */
-	acct(e, SIM_RES_VMM, SIM_EV_MSG, 2.0 * n);
-	acct(e, e->be, SIM_EV_MSG, 2.0 * n);
-	acct(e, SIM_RES_VMM, SIM_EV_VMM_OP, n);
-	acct(e, e->be, SIM_EV_VMM_OP, n);
-	walked = sim_iommu_reads(e->iommu) - reads;
-	acct(e, SIM_RES_VMM, SIM_EV_WALK_READ, (double)walked);
-	acct(e, e->be, SIM_EV_WALK_READ, (double)walked);
-	return 0;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Device DMA                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
@@ -499,60 +210,32 @@ static int dev_dma(struct eng *e, uint64_t dma, uint8_t *buf, uint64_t len, uint
 	uint64_t done = 0;
 
 	while (done < len) {
-		uint64_t iova = dma + done, want = len - done, gpa = iova, n = want;
+		uint64_t iova = dma + done, want = len - done, n;
 		uint8_t *host;
-		int ret;
+		int ret = e->pl->dma(e, iova, want, acc, &host, &n);
 
-		if (e->p.placement == SIM_ASSIGNED) {
-			ret = hw_translate(e, iova, acc, &gpa, &n);
-			if (ret)
-				return ret;
-		} else if (e->v && e->p.placement == SIM_VHOST) {
-			uint64_t uaddr = 0, covered = 0;
-			int tries = 0;
-
-			while ((ret = viommu_devtlb_lookup(e->reader, iova, want, acc, &uaddr,
-							   &covered)) == VIOMMU_EAGAIN &&
-			       tries++ < MAX_RETRY) {
-				acct(e, e->be, SIM_EV_DEVTLB_LOOKUP, 1);
-				ret = vhost_service(e);
-				if (ret)
-					return ret;
-			}
-			acct(e, e->be, SIM_EV_DEVTLB_LOOKUP, 1);
-			if (ret)
-				return VIOMMU_EFAULT;
-			host = (uint8_t *)(uintptr_t)uaddr;
-			n = covered < want ? covered : want;
-			goto copy;
-		} else if (e->v) {
-			struct viommu_xlate_req rq = {
-				.sid = SID, .iova = iova, .len = want, .access = acc
-			};
-			struct viommu_xlate_result rs;
-			uint64_t reads = sim_iommu_reads(e->iommu);
-
-			if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
-				return VIOMMU_EFAULT;
-			acct(e, e->be, SIM_EV_WALK_READ,
-			     (double)(sim_iommu_reads(e->iommu) - reads));
-			gpa = rs.out;
-			n = rs.len < want ? rs.len : want;
-		}
-		if (n > want)
-			n = want;
-		if (!n)
-			return VIOMMU_EIO; /* a translation must cover its first byte */
-		host = gptr(e, gpa, n);
-		if (!host)
-			return VIOMMU_EFAULT;
-copy:
+		if (ret)
+			return ret;
 		if (acc & VIOMMU_ACC_WRITE)
 			memcpy(host, buf + done, n);
 		else
 			memcpy(buf + done, host, n);
 		done += n;
 	}
+	return 0;
+}
+
+int sim_eng_guest_range(struct eng *e, uint64_t gpa, uint64_t n, uint64_t want, uint8_t **host,
+			uint64_t *len)
+{
+	if (n > want)
+		n = want;
+	if (!n)
+		return VIOMMU_EIO; /* a translation must cover its first byte */
+	*host = gptr(e, gpa, n);
+	if (!*host)
+		return VIOMMU_EFAULT;
+	*len = n;
 	return 0;
 }
 
@@ -567,9 +250,9 @@ static int map_elems(struct eng *e, struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
+		ret = vg_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
 	if (!ret)
-		ret = sim_dma_map_done(e->dma);
+		ret = vg_dma_map_done(e->dma);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -581,7 +264,7 @@ static int unmap_elems(struct eng *e, const struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
+		ret = vg_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -593,33 +276,30 @@ static int tick(struct eng *e)
 
 	e->now_ns += e->dt_ns;
 	snap_take(e, &b);
-	ret = sim_dma_tick(e->dma, e->now_ns);
+	ret = vg_dma_tick(e->dma, e->now_ns);
 	guest_phase_end(e, &b);
 	return ret;
 }
 
 static void kick(struct eng *e)
 {
-	/* A doorbell in an assigned device's BAR does not trap. */
-	if (e->p.placement != SIM_ASSIGNED)
+	if (e->pl->kick_exits)
 		acct(e, SIM_RES_VCPU, SIM_EV_KICK, 1);
 }
 
 static void interrupt(struct eng *e)
 {
-	/* Assigned devices get posted interrupts; virtio interrupts are injected by the host. */
-	acct(e, SIM_RES_VCPU, e->p.placement == SIM_ASSIGNED ? SIM_EV_IRQ_POSTED : SIM_EV_IRQ_EXIT,
-	     1);
+	acct(e, SIM_RES_VCPU, e->pl->irq, 1);
 }
 
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
 static void backend_pkt(struct eng *e, uint64_t bytes)
 {
-	if (e->p.placement == SIM_ASSIGNED)
+	if (!e->pl->backend_work)
 		return;
 	acct(e, e->be, SIM_EV_VHOST_PKT, 1);
 	acct(e, e->be, SIM_EV_COPY_BYTES, (double)bytes);
-	if (e->p.placement == SIM_EMULATED)
+	if (e->pl->backend_syscall)
 		acct(e, e->be, SIM_EV_SYSCALL, 1); /* QEMU's tap read or write */
 }
 
@@ -726,10 +406,10 @@ static int rx_post(struct eng *e, unsigned int n)
 		for (unsigned int i = 0; i < n && !ret; i++) {
 			struct elem *x = &el[(first + i) % ring];
 
-			ret = sim_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
+			ret = vg_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
 		}
 		if (!ret)
-			ret = sim_dma_map_done(e->dma);
+			ret = vg_dma_map_done(e->dma);
 		guest_phase_end(e, &b);
 	}
 	e->rx_count += n;
@@ -863,9 +543,9 @@ static int unit_block(struct eng *e)
 		if (ret)
 			return ret;
 	}
-	if (e->p.placement != SIM_ASSIGNED) {
+	if (e->pl->backend_work) {
 		acct(e, e->be, SIM_EV_VHOST_PKT, 1);
-		if (e->p.placement == SIM_EMULATED)
+		if (e->pl->backend_syscall)
 			acct(e, e->be, SIM_EV_SYSCALL, 1); /* QEMU's preadv on the image */
 	}
 	acct(e, SIM_RES_DISK, SIM_EV_DISK_BYTES, (double)bs);
@@ -895,12 +575,13 @@ static int run_unit(struct eng *e)
 		ret = unit_block(e);
 		break;
 	}
-	if (e->reader)
-		viommu_devtlb_reader_quiesce(e->reader);
-	if (!ret && e->shadow_err)
-		ret = e->shadow_err;
-	if (!ret && e->push_err)
-		ret = e->push_err;
+	/* The back-end's end of a unit: a quiescent point, errors its callbacks could not return. */
+	if (e->pl->unit_end) {
+		int pret = e->pl->unit_end(e);
+
+		if (!ret)
+			ret = pret;
+	}
 	return ret ? ret : tick(e);
 }
 
@@ -910,20 +591,11 @@ static int run_unit(struct eng *e)
 
 static void eng_fini(struct eng *e)
 {
-	viommu_devtlb_detach_model(e->src);
-	if (e->shadow_notifier)
-		viommu_notifier_del(e->v, e->shadow_notifier);
-	viommu_devtlb_reader_destroy(e->reader);
-	viommu_devtlb_destroy(e->tlb);
-	sim_dma_destroy(e->dma);
+	if (e->pl && e->pl->fini)
+		e->pl->fini(e);
+	vg_dma_destroy(e->dma);
 	sim_iommu_destroy(e->iommu);
-	viommu_iotlb_destroy(e->hwtlb);
-	viommu_pt_plan_destroy(e->hplan);
-	viommu_pt_walker_destroy(e->hwalker);
-	viommu_pt_destroy(e->hpt);
-	viommu_flatmem_destroy(e->hostmem);
 	viommu_flatmem_destroy(e->mem);
-	free(e->host_free);
 	free(e->rxring);
 	free(e->scratch);
 	free(e->pattern);
@@ -931,7 +603,7 @@ static void eng_fini(struct eng *e)
 
 static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_costs *c)
 {
-	struct sim_dma_config dc = {
+	struct vg_dma_config dc = {
 		.strategy = p->cfg.strategy,
 		.ram_base = 0,
 		.ram_size = RAM_SIZE,
@@ -944,9 +616,8 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 	memset(e, 0, sizeof(*e));
 	e->p = *p;
 	e->c = c;
-	e->be = p->placement == SIM_EMULATED ? SIM_RES_VMM :
-		p->placement == SIM_VHOST    ? SIM_RES_BACKEND :
-					       SIM_RES_DEV;
+	e->pl = sim_places[p->placement];
+	e->be = e->pl->backend;
 	e->scratch = malloc(GSO_MAX + PAGE);
 	e->rxring = calloc(ring, sizeof(*e->rxring));
 	e->pattern = malloc(PATTERN);
@@ -981,21 +652,18 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			return ret;
 		e->v = sim_iommu_model(e->iommu);
 	}
+	dc.iommu_ops = &sim_iommu_dma_ops;
 	dc.iommu = e->iommu;
 	dc.mem = e->mem;
-	if (p->placement == SIM_ASSIGNED) {
-		ret = assigned_setup(e);
-		if (ret)
-			return ret;
-	} else if (p->placement == SIM_VHOST && e->v) {
-		ret = vhost_setup(e);
+	if (e->pl->setup) {
+		ret = e->pl->setup(e);
 		if (ret)
 			return ret;
 	}
-	ret = sim_dma_create(&dc, &e->dma);
+	ret = vg_dma_create(&dc, &e->dma);
 	if (ret)
 		return ret;
-	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != SIM_DMA_IDENTITY) {
+	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != VG_DMA_IDENTITY) {
 		/* DPDK maps its memory once at start, whatever the kernel's strategy. */
 		ret = sim_iommu_map(e->iommu, BUF_BASE, BUF_BASE, 2 * MiB, VIOMMU_ACC_RW);
 		if (ret)
@@ -1161,8 +829,7 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 					     a->ic.iotlb_misses - b->ic.iotlb_misses);
 	r->devtlb_hit_rate = -1;
 	r->devtlb_misses_per_unit = 0;
-	if (e->tlb) {
-		viommu_devtlb_get_stats(e->tlb, &ta);
+	if (e->pl->devtlb_stats && e->pl->devtlb_stats(e, &ta)) {
 		if (ta.lookups > tb->lookups)
 			r->devtlb_hit_rate =
 				(double)(ta.hits - tb->hits) / (double)(ta.lookups - tb->lookups);
@@ -1219,8 +886,8 @@ static int pass(const struct sim_params *p, const struct sim_costs *c, uint64_t 
 	memset(e.acct, 0, sizeof(e.acct));
 	e.checked = 0;
 	snap_take(&e, &b);
-	if (e.tlb)
-		viommu_devtlb_get_stats(e.tlb, &tb);
+	if (e.pl->devtlb_stats)
+		e.pl->devtlb_stats(&e, &tb);
 	for (uint32_t i = 0; i < units && !ret; i++)
 		ret = run_unit(&e);
 	if (ret)
@@ -1236,21 +903,25 @@ out:
 
 int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_result *r)
 {
-	bool timed = p->cfg.strategy == SIM_DMA_DEFERRED ||
-		     p->cfg.strategy == SIM_DMA_BATCHED_DEFERRED;
+	bool timed = p->cfg.strategy == VG_DMA_DEFERRED ||
+		     p->cfg.strategy == VG_DMA_BATCHED_DEFERRED;
 	uint64_t dt = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->p = *p;
+	if ((unsigned int)p->placement >= SIM_PLACEMENT_NR) {
+		snprintf(r->why, sizeof(r->why), "invalid parameters");
+		return VIOMMU_EINVAL;
+	}
 	if (p->cfg.model == SIM_MODEL_VTD && !p->cfg.caching_mode &&
-	    (p->placement == SIM_ASSIGNED || p->cfg.push)) {
+	    (sim_places[p->placement]->needs_map_events || p->cfg.push)) {
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: VT-d without caching mode tells the VMM nothing about new "
 			 "mappings");
 		return 0;
 	}
-	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == SIM_DMA_NOIOMMU) ||
+	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {
 		snprintf(r->why, sizeof(r->why), "invalid parameters");

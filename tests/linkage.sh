@@ -1,10 +1,13 @@
 #!/bin/sh
 # Every function declared VIOMMU_API in the public headers is exported by the shared library,
-# and the library exports nothing else.
-# Usage: linkage.sh LIBVIOMMU.so INCLUDE_DIR
+# and the library exports nothing else; everything it exports starts with viommu_, and every
+# global the static library defines starts with viommu_ (public) or vi_ (internal).
+# Usage: linkage.sh LIBVIOMMU.so INCLUDE_DIR LIBVIOMMU.a
 set -eu
 lib=$1
 incdir=$2
+static=$3
+here=$(dirname "$0")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -24,3 +27,5 @@ if ! cmp -s "$tmp/declared" "$tmp/exported"; then
 	exit 1
 fi
 echo "ok: $(wc -l <"$tmp/declared") public functions, all exported, nothing else"
+sh "$here/prefixes.sh" "$lib" 'viommu_' -D
+sh "$here/prefixes.sh" "$static" 'viommu_|vi_'

@@ -11,7 +11,7 @@
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
 
-#include "pt/pt_internal.h"
+#include "pt/pt_fmt.h"
 
 #define MEM_SIZE (96ull << 20)
 #define POOL_BASE (1ull << 20) /* table pool: everything above the first MiB */

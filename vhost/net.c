@@ -2,7 +2,7 @@
 /*
  * virtio-net datapath (virtio 1.2 §5.1.6): the transmit queue's chains become frames, frames go
  * to a port's receive backlog, and the backlog fills the receive queue, spreading a frame over
- * several buffers when VIRTIO_NET_F_MRG_RXBUF is negotiated. A translation miss stops a round
+ * several buffers when VIOMMU_VIRTIO_NET_F_MRG_RXBUF is negotiated. A translation miss stops a round
  * without consuming anything; the round resumes when the front-end's UPDATE arrives.
  */
 #include "net.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "virtq.h"
+#include "vh_vq.h"
 
 #define ETH_ALEN 6u
 #define ETH_HLEN 14u
@@ -23,9 +23,9 @@
 static unsigned int hdr_len(const struct vh_dev *dev)
 {
 	/* virtio 1.2 §5.1.6: num_buffers is present with VERSION_1 or MRG_RXBUF. */
-	if (dev->features & ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF)))
-		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
-	return sizeof(struct virtio_net_hdr_mrg_rxbuf) - 2;
+	if (dev->features & (VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF))
+		return sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf) - 2;
 }
 
 void vnet_5tswap(uint8_t *f, size_t len)
@@ -142,7 +142,7 @@ static void vq_failed(struct vnet_port *p, unsigned int vq, int ret, const char 
 		p->missed = true;
 		return;
 	}
-	vq_break(&p->dev, vq, what);
+	vh_vq_break(&p->dev, vq, what);
 }
 
 static void publish(struct vnet_port *p, unsigned int vq)
@@ -152,7 +152,7 @@ static void publish(struct vnet_port *p, unsigned int vq)
 
 	if (q->used_next == q->used_idx)
 		return;
-	ret = vq_used_publish(&p->dev, vq, q->used_next);
+	ret = vh_vq_used_publish(&p->dev, vq, q->used_next);
 	/* A miss on the used index must be retried like any other (the miss poll), or the used
 	 * entries written so far would wait for the guest's next kick. */
 	if (ret < 0)
@@ -163,7 +163,7 @@ static void tx_run(struct vnet_port *p)
 {
 	struct vh_dev *d = &p->dev;
 	struct vh_vq *q = &d->vq[VNET_TXQ];
-	struct vq_chain *c = &p->sw->chains[0];
+	struct vh_vq_chain *c = &p->sw->chains[0];
 	uint8_t *buf = p->sw->scratch;
 	unsigned int hl = hdr_len(d);
 	unsigned int n;
@@ -181,19 +181,19 @@ static void tx_run(struct vnet_port *p)
 			break;
 		}
 
-		ret = vq_avail(d, VNET_TXQ, q->last_avail);
+		ret = vh_vq_avail(d, VNET_TXQ, q->last_avail);
 		if (ret <= 0) {
 			if (ret < 0)
 				vq_failed(p, VNET_TXQ, ret, "bad available index");
 			break;
 		}
-		ret = vq_chain_get(d, VNET_TXQ, q->last_avail, false, c);
+		ret = vh_vq_chain_get(d, VNET_TXQ, q->last_avail, false, c);
 		if (ret < 0) {
 			vq_failed(p, VNET_TXQ, ret, "bad transmit chain");
 			break;
 		}
 		/* Make sure the used element can be written before consuming the chain. */
-		ret = vq_used_put(d, VNET_TXQ, q->used_next, c->head, 0);
+		ret = vh_vq_used_put(d, VNET_TXQ, q->used_next, c->head, 0);
 		if (ret < 0) {
 			vq_failed(p, VNET_TXQ, ret, "used ring outside guest memory");
 			break;
@@ -205,7 +205,7 @@ static void tx_run(struct vnet_port *p)
 			continue;
 		}
 		len = c->total - hl;
-		vq_chain_read(c, hl, buf, len);
+		vh_vq_chain_read(c, hl, buf, len);
 		p->stats.tx_frames++;
 		p->stats.tx_bytes += len;
 		vnet_switch_input(p, buf, (uint32_t)len);
@@ -223,7 +223,7 @@ static void tx_run(struct vnet_port *p)
 static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 {
 	struct vh_dev *d = &p->dev;
-	bool mrg = d->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	bool mrg = d->features & VIOMMU_VIRTIO_NET_F_MRG_RXBUF;
 	uint16_t from = d->vq[VNET_RXQ].last_avail;
 	uint64_t got = 0;
 	int n = 0;
@@ -235,7 +235,7 @@ static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 			return 0;
 		if (n == (mrg ? (int)VNET_MAX_RX_BUFS : 1))
 			return -E2BIG;
-		ret = vq_chain_get(d, VNET_RXQ, (uint16_t)(from + n), true, &p->sw->chains[n]);
+		ret = vh_vq_chain_get(d, VNET_RXQ, (uint16_t)(from + n), true, &p->sw->chains[n]);
 		if (ret < 0)
 			return ret;
 		/* virtio 1.2 §5.1.6.3.1: the first buffer holds at least the header. */
@@ -258,11 +258,11 @@ static void rx_run(struct vnet_port *p)
 		return;
 	while (p->bl_count) {
 		struct vnet_frame *f = p->backlog[p->bl_head];
-		struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+		struct viommu_virtio_net_hdr_mrg_rxbuf h = { 0 };
 		uint64_t off = 0;
 		int avail, n;
 
-		avail = vq_avail(d, VNET_RXQ, q->last_avail);
+		avail = vh_vq_avail(d, VNET_RXQ, q->last_avail);
 		if (avail <= 0) {
 			if (avail < 0)
 				vq_failed(p, VNET_RXQ, avail, "bad available index");
@@ -280,16 +280,16 @@ static void rx_run(struct vnet_port *p)
 			break;
 		}
 		h.num_buffers = (uint16_t)n;
-		vq_chain_write(&p->sw->chains[0], 0, &h, hl);
+		vh_vq_chain_write(&p->sw->chains[0], 0, &h, hl);
 		for (int k = 0; k < n; k++) {
 			uint64_t room = p->sw->chains[k].total - (k == 0 ? hl : 0);
 			uint64_t take = f->len - off < room ? f->len - off : room;
 
-			vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
+			vh_vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
 			off += take;
-			ret = vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k),
-					  p->sw->chains[k].head,
-					  (uint32_t)(take + (k == 0 ? hl : 0)));
+			ret = vh_vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k),
+					     p->sw->chains[k].head,
+					     (uint32_t)(take + (k == 0 ? hl : 0)));
 			if (ret < 0)
 				break;
 		}
@@ -326,7 +326,8 @@ void vnet_port_run(struct vnet_port *p)
 		bool cold = false;
 
 		for (unsigned int vq = VH_NUM_VQS; vq--;)
-			if (vh_vq_ready(&p->dev, vq) && vq_prefetch_rings(&p->dev, vq) == -EAGAIN)
+			if (vh_vq_ready(&p->dev, vq) &&
+			    vh_vq_prefetch_rings(&p->dev, vq) == -EAGAIN)
 				cold = true;
 		p->dev.rings_cold = cold;
 	}

@@ -7,10 +7,11 @@
 #ifndef VHOST_NET_H
 #define VHOST_NET_H
 
-#include "virtq.h"
+#include "vh_vq.h"
 
-#define VNET_RXQ 0u
-#define VNET_TXQ 1u
+/* The one queue pair (VIRTIO 1.2 5.1.2) */
+#define VNET_RXQ VIOMMU_VIRTIO_NET_RECEIVEQ1
+#define VNET_TXQ VIOMMU_VIRTIO_NET_TRANSMITQ1
 #define VNET_MAX_PORTS 8u
 #define VNET_RX_BACKLOG 256u  /* frames waiting for receive buffers, per port */
 #define VNET_MAX_FRAME 65536u /* no GSO is offered, so frames are at most MTU + 14 */
@@ -67,7 +68,7 @@ struct vnet_switch {
 	struct vnet_mac_entry macs[VNET_MAC_TABLE];
 	unsigned int mac_next;
 	uint8_t scratch[VNET_MAX_FRAME + 64];
-	struct vq_chain chains[VNET_MAX_RX_BUFS]; /* one frame's receive chains, or one transmit */
+	struct vh_vq_chain chains[VNET_MAX_RX_BUFS]; /* one frame's receive chains, or one transmit */
 };
 
 void vnet_init(struct vnet_switch *sw, enum vnet_mode mode, unsigned int nports);

@@ -30,6 +30,27 @@ extern "C" {
 #endif
 
 /*
+ * Version of these headers. The one place it is written: meson.build's project version must equal
+ * it (the `version` unit test checks both, and viommu_version()). The API is not stable yet, so an
+ * embedder that links the shared library compares viommu_version() with VIOMMU_VERSION.
+ */
+#define VIOMMU_VERSION_MAJOR 0
+#define VIOMMU_VERSION_MINOR 1
+#define VIOMMU_VERSION_PATCH 0
+/* One number per version that orders as versions do (each part 0..255). */
+#define VIOMMU_VERSION_ENCODE(major, minor, patch) \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(patch))
+#define VIOMMU_VERSION \
+	VIOMMU_VERSION_ENCODE(VIOMMU_VERSION_MAJOR, VIOMMU_VERSION_MINOR, VIOMMU_VERSION_PATCH)
+
+/*
+ * The version of the library actually linked, as VIOMMU_VERSION_ENCODE() makes it: a number,
+ * so that a caller can test `viommu_version() >= VIOMMU_VERSION_ENCODE(0, 2, 0)` or compare
+ * it with the VIOMMU_VERSION it was compiled against without parsing a string.
+ */
+VIOMMU_API uint32_t viommu_version(void);
+
+/*
  * Errors. Every function that can fail returns 0 or one of these negative values. The values
  * equal the negated Linux errno of the same name, so they can be passed through errno-based code.
  */
@@ -151,10 +172,23 @@ struct viommu_xlate_req {
 	uint32_t access; /* enum viommu_access */
 };
 
+/* What the model did with a fault, beside blocking the DMA (struct viommu_fault.flags). */
+enum viommu_fault_flags {
+	VIOMMU_FAULT_F_RECORDED = 1u << 0,   /* written where the guest reads faults (VT-d: a fault
+					      * recording register, index in @record; virtio-iommu:
+					      * an event on the event queue) */
+	VIOMMU_FAULT_F_SUPPRESSED = 1u << 1, /* the guest's configuration says not to report it
+					      * (VT-d: FPD in the context entry) */
+	VIOMMU_FAULT_F_LOST = 1u << 2,	     /* to be reported, but there was no room (VT-d: fault
+					      * overflow; virtio-iommu: no event buffer) */
+};
+
 struct viommu_fault {
 	enum viommu_fault_type type;
 	uint32_t reason; /* the model's own code, e.g. a VT-d fault reason or an SMMU event id */
 	uint32_t level;	 /* table level the walk stopped at, when meaningful */
+	uint32_t flags;	 /* enum viommu_fault_flags */
+	uint32_t record; /* with VIOMMU_FAULT_F_RECORDED: the model's record index, where it has one */
 	uint32_t sid;
 	uint32_t pasid;
 	bool has_pasid;
@@ -162,17 +196,30 @@ struct viommu_fault {
 	uint64_t addr; /* faulting input address */
 };
 
+/* Kinds of successful result (struct viommu_xlate_result.flags). */
+enum viommu_xlate_flags {
+	/*
+	 * Not a DMA but an interrupt request: the platform decodes writes to this window as
+	 * message-signalled interrupts before any DMA remapping (VT-d section 3.14: requests without
+	 * PASID to 0xFEEx_xxxx). @out equals req.iova and @perm is VIOMMU_ACC_WRITE; the VMM delivers
+	 * the write as an MSI (through interrupt remapping if it has one), never to memory.
+	 */
+	VIOMMU_XLATE_F_INTERRUPT = 1u << 0,
+};
+
 /*
  * The outcome of one translation. When fault.type is VIOMMU_FAULT_NONE, @out is the output
  * address of req.iova, @len the number of bytes from req.iova that translate contiguously with the
- * granted @perm (never more than req.len, possibly less: the caller asks again for the rest), and
- * @page_shift the size of the mapping that covers req.iova. When blocked, only @fault is valid.
+ * granted @perm (never more than req.len, possibly less: the caller asks again for the rest),
+ * @page_shift the size of the mapping that covers req.iova and @flags its kind (0 for a DMA).
+ * When blocked, only @fault is valid.
  */
 struct viommu_xlate_result {
 	uint64_t out;
 	uint64_t len;
 	uint32_t perm;
 	uint32_t page_shift;
+	uint32_t flags; /* enum viommu_xlate_flags */
 	struct viommu_fault fault;
 };
 

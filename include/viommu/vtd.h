@@ -10,6 +10,20 @@
  * notifications, diffing against what it last told each requester's MAP consumers, so a live
  * mapping is never unmapped transiently. Device-TLB invalidation descriptors reach consumers as
  * VIOMMU_EV_DEVIOTLB_UNMAP.
+ *
+ * The interrupt window: a request without PASID into 0xFEE0_0000-0xFEEF_FFFF is an interrupt
+ * request, not a DMA (VT-d section 3.14), whether translation is enabled, disabled or the context
+ * passes through. viommu_translate() answers it with a successful result flagged
+ * VIOMMU_XLATE_F_INTERRUPT (out = iova, write only), never through the guest's tables, and the
+ * VMM delivers the write as an MSI. A request that starts below the window translates at most up
+ * to it. A translation whose output falls in the window is blocked with fault reason Eh; MAP
+ * notifications never cover the window.
+ *
+ * Not modelled: interrupt remapping (ECAP.IR, EIM and MHMV read as zero; IRTA is stored and
+ * interrupt-entry-cache descriptors complete, for a VMM that remaps interrupts itself), scalable
+ * mode, PASID, page requests. A blocked translation says in fault.flags whether it reached a
+ * fault recording register (and which, in fault.record), was suppressed by FPD, or was lost to an
+ * overflow.
  */
 #ifndef VIOMMU_VTD_H
 #define VIOMMU_VTD_H
@@ -30,6 +44,8 @@ enum viommu_vtd_flags {
 	VIOMMU_VTD_QI = 1u << 3,       /* ECAP.QI: queued invalidation */
 	VIOMMU_VTD_DT = 1u << 4,       /* ECAP.DT: device-TLB (context TT = 01b allowed) */
 	VIOMMU_VTD_PT = 1u << 5,       /* ECAP.PT: pass-through (context TT = 10b allowed) */
+	VIOMMU_VTD_C = 1u << 6,	       /* ECAP.C: page walks snoop, the guest need not flush
+					* its table writes from the CPU caches */
 };
 
 struct viommu_vtd_config {
@@ -41,7 +57,10 @@ struct viommu_vtd_config {
 	uint32_t iotlb_ways;	 /* its associativity (0: 4) */
 };
 
-/* A typical configuration: 48-bit, QI, PT, 2 MiB and 1 GiB pages, MAMV 18, 8 fault records. */
+/*
+ * A typical configuration: 48-bit, QI, PT, coherent walks (C), 2 MiB and 1 GiB pages, MAMV 18,
+ * 8 fault records.
+ */
 VIOMMU_API void viommu_vtd_config_init(struct viommu_vtd_config *cfg);
 
 /*
@@ -55,7 +74,8 @@ VIOMMU_API int viommu_vtd_create(const struct viommu_vtd_config *cfg,
 /* What the unit did, for the simulator's cost model. Counters only grow. */
 struct viommu_vtd_stats {
 	uint64_t mmio_reads;
-	uint64_t mmio_writes; /* register writes: each is a trap (exit) for the VMM */
+	uint64_t mmio_writes;  /* register writes: each is a trap (exit) for the VMM */
+	uint64_t mmio_ignored; /* writes dropped: read-only or unknown register, bad width */
 	uint64_t translations;
 	uint64_t iotlb_hits; /* from the core IOTLB */
 	uint64_t iotlb_misses;

@@ -3,7 +3,7 @@
  * AMD-Vi v1 host page tables (see amd_v1.h for the specification sections).
  */
 #include "amd_v1.h"
-#include "pt_internal.h"
+#include "pt_fast.h"
 
 static int amd_check(const struct viommu_pt_cfg *cfg)
 {
@@ -183,7 +183,7 @@ static const pt_fast_fn amd_fast[7] = { [1] = amd_fast1, [2] = amd_fast2, [3] = 
 
 PT_DEFINE_WALK(amd_walk, pt_geo_radix4k, amd_decode, amd_update)
 
-const struct pt_fmt pt_fmt_amd_v1 = {
+const struct pt_fmt vi_pt_fmt_amd_v1 = {
 	.name = "amd-v1",
 	.walk = amd_walk,
 	.plan = amd_plan,

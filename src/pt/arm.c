@@ -5,7 +5,7 @@
  * permission bits.
  */
 #include "arm.h"
-#include "pt_internal.h"
+#include "pt_fast.h"
 
 static bool arm_granule_ok(unsigned int gran)
 {
@@ -550,7 +550,7 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	 * every input: then no walk is fast).
 	 */
 	if (!p->levels[0] && p->last == UINT64_MAX) {
-		p->fast = pt_fast_none;
+		p->fast = vi_pt_fast_none;
 		return;
 	}
 	p->base[0] = p->levels[0] ? 0 : p->last + 1;
@@ -577,7 +577,7 @@ static void arm_s1_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	}
 	p->fast = p->levels[0] ? arm_fast_pick(arm_s1one_fast, arm_s1one_fast_0_0, cfg->granule,
 					       p->levels[0]) :
-				 pt_fast_none;
+				 vi_pt_fast_none;
 }
 
 static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
@@ -586,7 +586,7 @@ static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 
 	/* check() accepted the layout; without one the full walk answers. */
 	if (!arm_s2_geo_of(cfg, &g)) {
-		p->fast = pt_fast_none;
+		p->fast = vi_pt_fast_none;
 		return;
 	}
 	p->last = VI_BIT(64 - cfg->tsz[0]) - 1;
@@ -598,7 +598,7 @@ static void arm_s2_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 
 PT_DEFINE_WALK(arm_s1_walk, arm_s1_geo, arm_s1_decode, arm_update)
 
-const struct pt_fmt pt_fmt_arm_s1 = {
+const struct pt_fmt vi_pt_fmt_arm_s1 = {
 	.name = "arm-s1",
 	.walk = arm_s1_walk,
 	.plan = arm_s1_plan,
@@ -613,7 +613,7 @@ const struct pt_fmt pt_fmt_arm_s1 = {
 
 PT_DEFINE_WALK(arm_s2_walk, arm_s2_geo, arm_s2_decode, arm_update)
 
-const struct pt_fmt pt_fmt_arm_s2 = {
+const struct pt_fmt vi_pt_fmt_arm_s2 = {
 	.name = "arm-s2",
 	.walk = arm_s2_walk,
 	.plan = arm_s2_plan,

@@ -2,7 +2,7 @@
 /*
  * Calgary TCE tables (see tce.h for the sources).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "tce.h"
 
 static int tce_check(const struct viommu_pt_cfg *cfg)
@@ -106,7 +106,7 @@ static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, 
 
 PT_DEFINE_WALK(tce_walk, tce_geo, tce_decode, NULL)
 
-const struct pt_fmt pt_fmt_tce = {
+const struct pt_fmt vi_pt_fmt_tce = {
 	.name = "tce",
 	.walk = tce_walk,
 	.plan = tce_plan,

@@ -2,7 +2,7 @@
 /*
  * x86-64 paging for first-level / AMD v2 tables (see x86_64.h for the specification sections).
  */
-#include "pt_internal.h"
+#include "pt_fast.h"
 #include "x86_64.h"
 
 static int x86_check(const struct viommu_pt_cfg *cfg)
@@ -219,7 +219,7 @@ static const pt_fast_fn x86_fast[6] = { [4] = x86_fast4, [5] = x86_fast5 };
 
 PT_DEFINE_WALK(x86_walk, x86_geo, x86_decode, x86_update)
 
-const struct pt_fmt pt_fmt_x86_64 = {
+const struct pt_fmt vi_pt_fmt_x86_64 = {
 	.name = "x86-64",
 	.walk = x86_walk,
 	.plan = x86_plan,

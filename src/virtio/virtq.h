@@ -2,9 +2,9 @@
 /*
  * Device side of a split virtqueue (VIRTIO 1.2 section 2.7) for the library's device models
  * (virtio-iommu). The rings live in guest memory and are reached only through a struct vq_mem
- * accessor (host ops: vi_read/vi_write). viommu-vhost has its own (vhost/virtq.c): its rings
- * and buffers go through the device IOTLB, where a miss must consume nothing and retry after
- * the front-end answers, and it hands out host pointers. Everything read from the rings is hostile:
+ * accessor (host ops: vi_read/vi_write). viommu-vhost has its own (vhost/vh_vq.c, prefix
+ * vh_vq_): its rings and buffers go through the device IOTLB, where a miss must consume nothing
+ * and retry after the front-end answers, and it hands out host pointers. Everything read from the rings is hostile:
  * every chain is bounded by the queue size (or the indirect table size), every address range is
  * checked for wrap-around, and a structural violation breaks the queue (the caller then sets
  * DEVICE_NEEDS_RESET, section 2.1.2) instead of guessing.
@@ -16,41 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2.7.5 The Virtqueue Descriptor Table */
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
+#include <viommu/spec/virtio.h>
 
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
-
-/* 2.7.6 The Virtqueue Available Ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-/* 2.7.8 The Virtqueue Used Ring: le16 flags, le16 idx, {le32 id, le32 len} ring[size],
- * le16 avail_event */
-#define VIRTQ_USED_F_NO_NOTIFY 1
-
-/* 6 Reserved Feature Bits */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-
-/* 2.1 Device Status Field */
-#define VIRTIO_CONFIG_S_ACKNOWLEDGE 1
-#define VIRTIO_CONFIG_S_DRIVER 2
-#define VIRTIO_CONFIG_S_DRIVER_OK 4
-#define VIRTIO_CONFIG_S_FEATURES_OK 8
-#define VIRTIO_CONFIG_S_NEEDS_RESET 64
-#define VIRTIO_CONFIG_S_FAILED 128
-
-/* 2.7 "Queue Size ... maximum Queue Size value is 32768" for split virtqueues */
-#define VQ_MAX_SIZE 32768u
-
-/* Segments kept per element; a longer chain is consumed with used length 0 (see vq_pop). */
+/* Segments kept per element; a longer chain is consumed with used length 0 (see vi_vq_pop). */
 #define VQ_MAX_SEGS 64u
 
 /* Guest memory as the queue sees it. Both return 0 or a negative VIOMMU_E* code. */
@@ -96,34 +64,36 @@ struct vq {
  * Check a queue layout the driver programmed (size a power of two no larger than @max_size, and
  * 2.7 alignment: descriptors 16, available ring 2, used ring 4, no range wrapping past 2^64).
  */
-int vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t avail, uint64_t used);
+int vi_vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t avail,
+		       uint64_t used);
 
 /* Bring @q to its initial state (ready false, indices 0), keeping @mem. */
-void vq_reset(struct vq *q);
+void vi_vq_reset(struct vq *q);
 
-/* Start using a layout checked by vq_check_layout(); @event_idx and @indirect as negotiated. */
-void vq_enable(struct vq *q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
-	       bool event_idx, bool indirect);
+/* Start using a layout checked by vi_vq_check_layout(); @event_idx and @indirect as negotiated. */
+void vi_vq_enable(struct vq *q, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used,
+		  bool event_idx, bool indirect);
 
 /*
  * Take the next available chain. Returns 1 with @e filled, 0 when the ring is empty, or a negative
  * code when the ring or a chain is malformed (the queue is then marked broken).
  */
-int vq_pop(struct vq *q, struct vq_elem *e);
+int vi_vq_pop(struct vq *q, struct vq_elem *e);
 
 /* Copy from the readable part at byte offset @off; VIOMMU_EFAULT if not wholly present. */
-int vq_read_elem(struct vq *q, const struct vq_elem *e, uint64_t off, void *buf, size_t len);
+int vi_vq_read_elem(struct vq *q, const struct vq_elem *e, uint64_t off, void *buf, size_t len);
 /* Copy into the writable part at byte offset @off; VIOMMU_EFAULT if not wholly present. */
-int vq_write_elem(struct vq *q, const struct vq_elem *e, uint64_t off, const void *buf, size_t len);
+int vi_vq_write_elem(struct vq *q, const struct vq_elem *e, uint64_t off, const void *buf,
+		     size_t len);
 
-/* Return @e with @len bytes written; the entry becomes visible at vq_publish(). */
-int vq_push(struct vq *q, const struct vq_elem *e, uint32_t len);
+/* Return @e with @len bytes written; the entry becomes visible at vi_vq_publish(). */
+int vi_vq_push(struct vq *q, const struct vq_elem *e, uint32_t len);
 
 /*
  * Publish pushed entries (used->idx) and, with EVENT_IDX, ask to be kicked at the next available
  * entry. Returns true when the driver wants a used-buffer notification for what was published
  * (2.7.7: VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX).
  */
-bool vq_publish(struct vq *q);
+bool vi_vq_publish(struct vq *q);
 
 #endif /* VIOMMU_VIRTQ_H */

@@ -22,9 +22,15 @@ static struct vio_dev *get_dev(struct viommu *v)
 	return v && v->ops == &vio_ops ? to_vio(v) : NULL;
 }
 
+/* get_dev() for the calls that only read. */
+static const struct vio_dev *get_cdev(const struct viommu *v)
+{
+	return v && v->ops == &vio_ops ? vi_container_of(v, const struct vio_dev, v) : NULL;
+}
+
 /* ---- interrupts -------------------------------------------------------------------------- */
 
-void vio_interrupt(struct vio_dev *d, unsigned int vector)
+void vi_vio_interrupt(struct vio_dev *d, unsigned int vector)
 {
 	const struct vio_msi *msi = &d->msi[vector];
 
@@ -44,14 +50,14 @@ void vio_interrupt(struct vio_dev *d, unsigned int vector)
 }
 
 /* 2.1.2: a device that cannot go on sets DEVICE_NEEDS_RESET and tells a running driver. */
-void vio_needs_reset(struct vio_dev *d)
+void vi_vio_needs_reset(struct vio_dev *d)
 {
 	if (d->status & VIOMMU_VIRTIO_S_NEEDS_RESET)
 		return;
 	d->status |= VIOMMU_VIRTIO_S_NEEDS_RESET;
 	d->st.needs_reset++;
 	if (d->status & VIOMMU_VIRTIO_S_DRIVER_OK)
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR);
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR);
 }
 
 /* ---- endpoints and domains --------------------------------------------------------------- */
@@ -87,14 +93,14 @@ static size_t dom_index(const struct vio_dev *d, uint32_t id)
 	return lo;
 }
 
-struct vio_ep *vio_ep_find(struct vio_dev *d, uint32_t id)
+struct vio_ep *vi_vio_ep_find(struct vio_dev *d, uint32_t id)
 {
 	size_t i = ep_index(d, id);
 
 	return i < d->nr_eps && d->eps[i]->id == id ? d->eps[i] : NULL;
 }
 
-struct vio_domain *vio_domain_find(struct vio_dev *d, uint32_t id)
+struct vio_domain *vi_vio_domain_find(struct vio_dev *d, uint32_t id)
 {
 	size_t i = dom_index(d, id);
 
@@ -118,7 +124,7 @@ static int grow(void ***arr, size_t n, size_t *cap)
 	return 0;
 }
 
-struct vio_domain *vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass)
+struct vio_domain *vi_vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass)
 {
 	size_t i = dom_index(d, id);
 	struct vio_domain *dom;
@@ -142,7 +148,7 @@ static void domain_destroy(struct vio_dev *d, struct vio_domain *dom)
 {
 	size_t i = dom_index(d, dom->id);
 
-	vio_map_clear(&dom->maps);
+	vi_vio_map_clear(&dom->maps);
 	d->st.mappings -= dom->nr_maps;
 	memmove(&d->doms[i], &d->doms[i + 1], (d->nr_doms - i - 1) * sizeof(*d->doms));
 	d->nr_doms--;
@@ -157,7 +163,7 @@ static bool unattached_bypass(const struct vio_dev *d)
 	if ((d->dev_features & VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG) && d->bypass)
 		return true;
 	/* ... the superseded F_BYPASS was negotiated. */
-	return vio_has(d, VIRTIO_IOMMU_F_BYPASS);
+	return vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS);
 }
 
 static void send_event(struct vio_dev *d, struct viommu_notifier *only, uint32_t sid,
@@ -179,12 +185,12 @@ static void send_event(struct vio_dev *d, struct viommu_notifier *only, uint32_t
 
 static uint32_t map_perm(uint32_t flags)
 {
-	return (flags & VIRTIO_IOMMU_MAP_F_READ ? VIOMMU_ACC_READ : 0) |
-	       (flags & VIRTIO_IOMMU_MAP_F_WRITE ? VIOMMU_ACC_WRITE : 0);
+	return (flags & VIOMMU_VIRTIO_IOMMU_MAP_F_READ ? VIOMMU_ACC_READ : 0) |
+	       (flags & VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE ? VIOMMU_ACC_WRITE : 0);
 }
 
-void vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
-		    enum viommu_event_type type)
+void vi_vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
+		       enum viommu_event_type type)
 {
 	if (!vi_notify_wanted(&d->v, type))
 		return;
@@ -215,7 +221,7 @@ static void notify_ep_state(struct vio_dev *d, struct vio_ep *ep, enum viommu_ev
 	if (!only && !vi_notify_wanted(&d->v, type))
 		return;
 	if (ep->dom && !ep->dom->bypass)
-		vio_map_walk(&ep->dom->maps, walk_send, &c);
+		vi_vio_map_walk(&ep->dom->maps, walk_send, &c);
 	else if ((ep->dom && ep->dom->bypass) || (!ep->dom && unattached_bypass(d)))
 		send_event(d, only, ep->id, type, 0, UINT64_MAX, 0, VIOMMU_ACC_RW);
 }
@@ -236,7 +242,7 @@ static void unlink_ep(struct vio_dev *d, struct vio_ep *ep)
 		domain_destroy(d, dom);
 }
 
-void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
+void vi_vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
 {
 	notify_ep_state(d, ep, VIOMMU_EV_UNMAP, NULL);
 	unlink_ep(d, ep);
@@ -244,7 +250,7 @@ void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep)
 }
 
 /* Attach @ep to @dom, detaching it from its previous domain first (5.13.6.3). */
-int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
+int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
 {
 	notify_ep_state(d, ep, VIOMMU_EV_UNMAP, NULL);
 	if (ep->dom)
@@ -261,6 +267,24 @@ int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom)
 }
 
 /* ---- public: creation and endpoints ------------------------------------------------------ */
+
+void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What apply_defaults() makes of a zero field, so both configurations create one device. */
+	*cfg = (struct viommu_virtio_iommu_config){
+		.page_size_mask = (1ull << 12) | (1ull << 21) | (1ull << 30),
+		.input_end = (1ull << 48) - 1,
+		.domain_end = UINT32_MAX,
+		.probe_size = 512,
+		.features = SUPPORTED_FEATURES & ~VIOMMU_VIRTIO_IOMMU_F_BYPASS,
+		.queue_size_max = 1024,
+		.max_domains = 4096,
+		.max_mappings = 1u << 20,
+		.phys_end = UINT64_MAX,
+	};
+}
 
 static int apply_defaults(struct viommu_virtio_iommu_config *c)
 {
@@ -296,7 +320,8 @@ static int apply_defaults(struct viommu_virtio_iommu_config *c)
 	if ((c->features & VIOMMU_VIRTIO_IOMMU_F_BYPASS) &&
 	    (c->features & VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG))
 		return VIOMMU_EINVAL;
-	if ((c->queue_size_max & (c->queue_size_max - 1)) || c->queue_size_max > VQ_MAX_SIZE)
+	if ((c->queue_size_max & (c->queue_size_max - 1)) ||
+	    c->queue_size_max > VIOMMU_VIRTIO_VIRTQ_MAX_SIZE)
 		return VIOMMU_EINVAL;
 	if (c->probe_size > (1u << 20))
 		return VIOMMU_EINVAL;
@@ -388,7 +413,7 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 	    (subtype != VIOMMU_VIRTIO_IOMMU_RESV_RESERVED &&
 	     subtype != VIOMMU_VIRTIO_IOMMU_RESV_MSI))
 		return VIOMMU_EINVAL;
-	ep = vio_ep_find(d, id);
+	ep = vi_vio_ep_find(d, id);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if (ep->nr_resv == VIO_MAX_RESV)
@@ -398,7 +423,7 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 		if (start <= ep->resv[i].end && ep->resv[i].start <= end)
 			return VIOMMU_EEXIST;
 		if (subtype == VIOMMU_VIRTIO_IOMMU_RESV_MSI &&
-		    ep->resv[i].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI)
+		    ep->resv[i].subtype == VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI)
 			return VIOMMU_EEXIST;
 	}
 	ep->resv[ep->nr_resv].start = start;
@@ -410,9 +435,9 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 
 /* ---- public: features, status, reset, configuration space -------------------------------- */
 
-int viommu_virtio_iommu_get_device_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_device_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -433,9 +458,9 @@ int viommu_virtio_iommu_set_driver_features(struct viommu *v, uint64_t features)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_driver_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -443,9 +468,9 @@ int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features
 	return 0;
 }
 
-int viommu_virtio_iommu_get_status(struct viommu *v, uint8_t *status)
+int viommu_virtio_iommu_get_status(const struct viommu *v, uint8_t *status)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !status)
 		return VIOMMU_EINVAL;
@@ -471,7 +496,7 @@ static void device_reset(struct vio_dev *d)
 	d->isr = 0;
 	memset(d->msi, 0, sizeof(d->msi));
 	for (unsigned int i = 0; i < VIOMMU_VIRTIO_IOMMU_NQUEUES; i++)
-		vq_reset(&d->vq[i]);
+		vi_vq_reset(&d->vq[i]);
 	/* ... and learn what it reaches after (bypass survives a device reset, 5.13.4). */
 	for (size_t i = 0; i < d->nr_eps; i++)
 		notify_ep_state(d, d->eps[i], VIOMMU_EV_MAP, NULL);
@@ -546,18 +571,20 @@ static void config_image(const struct vio_dev *d, uint8_t *img)
 
 	memset(img, 0, VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE);
 	v64 = vi_le64(d->cfg.page_size_mask);
-	memcpy(img + offsetof(struct virtio_iommu_config, page_size_mask), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, page_size_mask), &v64, 8);
 	v64 = vi_le64(d->cfg.input_start);
-	memcpy(img + offsetof(struct virtio_iommu_config, input_range.start), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, input_range.start), &v64,
+	       8);
 	v64 = vi_le64(d->cfg.input_end);
-	memcpy(img + offsetof(struct virtio_iommu_config, input_range.end), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, input_range.end), &v64, 8);
 	v32 = vi_le32(d->cfg.domain_start);
-	memcpy(img + offsetof(struct virtio_iommu_config, domain_range.start), &v32, 4);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, domain_range.start), &v32,
+	       4);
 	v32 = vi_le32(d->cfg.domain_end);
-	memcpy(img + offsetof(struct virtio_iommu_config, domain_range.end), &v32, 4);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, domain_range.end), &v32, 4);
 	v32 = vi_le32(d->cfg.probe_size);
-	memcpy(img + offsetof(struct virtio_iommu_config, probe_size), &v32, 4);
-	img[offsetof(struct virtio_iommu_config, bypass)] = d->bypass;
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, probe_size), &v32, 4);
+	img[offsetof(struct viommu_virtio_iommu_config_layout, bypass)] = d->bypass;
 }
 
 static bool config_access_ok(uint32_t offset, unsigned int size)
@@ -566,10 +593,10 @@ static bool config_access_ok(uint32_t offset, unsigned int size)
 	       offset <= VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE - size;
 }
 
-int viommu_virtio_iommu_config_read(struct viommu *v, uint32_t offset, unsigned int size,
+int viommu_virtio_iommu_config_read(const struct viommu *v, uint32_t offset, unsigned int size,
 				    uint64_t *val)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 	uint8_t img[VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE];
 	uint64_t x = 0;
 
@@ -586,13 +613,13 @@ int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset, unsigned
 				     uint64_t val)
 {
 	struct vio_dev *d = get_dev(v);
-	const uint32_t at = offsetof(struct virtio_iommu_config, bypass);
+	const uint32_t at = offsetof(struct viommu_virtio_iommu_config_layout, bypass);
 	uint8_t bypass;
 
 	if (!d || !config_access_ok(offset, size))
 		return VIOMMU_EINVAL;
 	/* 5.13.4.1: only bypass is writable, and only with BYPASS_CONFIG negotiated. */
-	if (!vio_has(d, VIRTIO_IOMMU_F_BYPASS_CONFIG) || at < offset || at >= offset + size)
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG) || at < offset || at >= offset + size)
 		return 0;
 	bypass = (uint8_t)((val >> (8 * (at - offset))) & 1);
 	if (bypass == d->bypass)
@@ -605,9 +632,9 @@ int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset, unsigned
 
 /* ---- public: queues, notifications, interrupts ------------------------------------------- */
 
-int viommu_virtio_iommu_queue_max_size(struct viommu *v, unsigned int queue, uint16_t *size)
+int viommu_virtio_iommu_queue_max_size(const struct viommu *v, unsigned int queue, uint16_t *size)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !size || queue >= VIOMMU_VIRTIO_IOMMU_NQUEUES)
 		return VIOMMU_EINVAL;
@@ -628,11 +655,12 @@ int viommu_virtio_iommu_queue_enable(struct viommu *v, unsigned int queue,
 		return VIOMMU_EPERM;
 	if (d->vq[queue].ready)
 		return VIOMMU_EBUSY;
-	ret = vq_check_layout(q->size, d->cfg.queue_size_max, q->desc, q->avail, q->used);
+	ret = vi_vq_check_layout(q->size, d->cfg.queue_size_max, q->desc, q->avail, q->used);
 	if (ret)
 		return ret;
-	vq_enable(&d->vq[queue], q->size, q->desc, q->avail, q->used,
-		  vio_has(d, VIRTIO_F_EVENT_IDX), vio_has(d, VIRTIO_F_INDIRECT_DESC));
+	vi_vq_enable(&d->vq[queue], q->size, q->desc, q->avail, q->used,
+		     vio_has(d, VIOMMU_VIRTIO_F_EVENT_IDX),
+		     vio_has(d, VIOMMU_VIRTIO_F_INDIRECT_DESC));
 	return 0;
 }
 
@@ -664,7 +692,7 @@ int viommu_virtio_iommu_queue_notify(struct viommu *v, unsigned int queue)
 	d->st.kicks[queue]++;
 	/* Event buffers are taken when a fault happens; nothing to do on an eventq kick. */
 	if (queue == VIOMMU_VIRTIO_IOMMU_REQUESTQ && running(d))
-		vio_process_requests(d);
+		vi_vio_process_requests(d);
 	return 0;
 }
 
@@ -681,9 +709,9 @@ int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_stats *st)
+int viommu_virtio_iommu_get_stats(const struct viommu *v, struct viommu_virtio_iommu_stats *st)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !st)
 		return VIOMMU_EINVAL;
@@ -693,50 +721,54 @@ int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_s
 
 /* ---- translation and fault reporting ----------------------------------------------------- */
 
-/* 5.13.6.9: write one fault report, or drop it (counted) when no buffer is there. */
-static void report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uint32_t ep,
-			 uint64_t addr)
+/*
+ * 5.13.6.9: write one fault report, or drop it (counted) when no buffer is there. Returns
+ * VIOMMU_FAULT_F_RECORDED or VIOMMU_FAULT_F_LOST.
+ */
+static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access, uint32_t ep,
+			     uint64_t addr)
 {
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_EVENTQ];
-	uint8_t rec[sizeof(struct virtio_iommu_fault)] = { 0 };
-	uint32_t flags = VIRTIO_IOMMU_FAULT_F_ADDRESS, len = 0;
+	uint8_t rec[sizeof(struct viommu_virtio_iommu_fault)] = { 0 };
+	uint32_t flags = VIOMMU_VIRTIO_IOMMU_FAULT_F_ADDRESS, len = 0;
 	int ret;
 
 	if (!running(d) || !q->ready) {
 		d->st.events_dropped++;
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
-	ret = vq_pop(q, &d->ev_elem);
+	ret = vi_vq_pop(q, &d->ev_elem);
 	if (ret <= 0) {
 		d->st.events_dropped++;
 		if (ret < 0)
-			vio_needs_reset(d);
-		return;
+			vi_vio_needs_reset(d);
+		return VIOMMU_FAULT_F_LOST;
 	}
 	if (access & VIOMMU_ACC_READ)
-		flags |= VIRTIO_IOMMU_FAULT_F_READ;
+		flags |= VIOMMU_VIRTIO_IOMMU_FAULT_F_READ;
 	if (access & VIOMMU_ACC_WRITE)
-		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
-	rec[offsetof(struct virtio_iommu_fault, reason)] = reason;
+		flags |= VIOMMU_VIRTIO_IOMMU_FAULT_F_WRITE;
+	rec[offsetof(struct viommu_virtio_iommu_fault, reason)] = reason;
 	flags = vi_le32(flags);
 	ep = vi_le32(ep);
 	addr = vi_le64(addr);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, flags), &flags, 4);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, endpoint), &ep, 4);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, address), &addr, 8);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, flags), &flags, 4);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, endpoint), &ep, 4);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, address), &addr, 8);
 	/* A buffer too small for the report is returned empty rather than split. */
-	if (vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
+	if (vi_vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
 		len = sizeof(rec);
 	if (len)
 		d->st.events_written++;
 	else
 		d->st.events_dropped++;
-	if (vq_push(q, &d->ev_elem, len) == 0 && vq_publish(q))
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_EVENTQ);
+	if (vi_vq_push(q, &d->ev_elem, len) == 0 && vi_vq_publish(q))
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_EVENTQ);
 	else if (!q->broken)
 		d->st.suppressed++;
 	if (q->broken)
-		vio_needs_reset(d);
+		vi_vio_needs_reset(d);
+	return len ? VIOMMU_FAULT_F_RECORDED : VIOMMU_FAULT_F_LOST;
 }
 
 static void fault(struct vio_dev *d, const struct viommu_xlate_req *req,
@@ -744,7 +776,7 @@ static void fault(struct vio_dev *d, const struct viommu_xlate_req *req,
 {
 	d->st.translation_faults++;
 	vi_result_fault(res, req, type, reason, 0);
-	report_fault(d, reason, req->access, req->sid, req->iova);
+	res->fault.flags = report_fault(d, reason, req->access, req->sid, req->iova);
 }
 
 /* Bytes from @iova up to and including @last, capped at @len (all of 2^64 fits in no uint64). */
@@ -775,9 +807,9 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	struct vio_ep *ep;
 
 	d->st.translations++;
-	ep = vio_ep_find(d, req->sid);
+	ep = vi_vio_ep_find(d, req->sid);
 	if (!ep) {
-		fault(d, req, res, VIOMMU_FAULT_CONFIG, VIRTIO_IOMMU_FAULT_R_UNKNOWN);
+		fault(d, req, res, VIOMMU_FAULT_CONFIG, VIOMMU_VIRTIO_IOMMU_FAULT_R_UNKNOWN);
 		return 0;
 	}
 	/* Reserved regions first: MSI doorbells pass untranslated, reserved ranges never do. */
@@ -786,11 +818,11 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 
 		if (req->iova < r->start || req->iova > r->end)
 			continue;
-		if (r->subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI) {
+		if (r->subtype == VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI) {
 			identity(d, req, res, r->end, len);
 			return 0;
 		}
-		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
+		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	dom = ep->dom;
@@ -798,20 +830,21 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		if (unattached_bypass(d))
 			identity(d, req, res, UINT64_MAX, len);
 		else
-			fault(d, req, res, VIOMMU_FAULT_BLOCKED, VIRTIO_IOMMU_FAULT_R_DOMAIN);
+			fault(d, req, res, VIOMMU_FAULT_BLOCKED,
+			      VIOMMU_VIRTIO_IOMMU_FAULT_R_DOMAIN);
 		return 0;
 	}
 	if (dom->bypass) {
 		identity(d, req, res, UINT64_MAX, len);
 		return 0;
 	}
-	if (!vio_map_lookup(&dom->maps, req->iova, &m)) {
-		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
+	if (!vi_vio_map_lookup(&dom->maps, req->iova, &m)) {
+		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	perm = map_perm(m.flags);
 	if (need & ~perm) {
-		fault(d, req, res, VIOMMU_FAULT_PERMISSION, VIRTIO_IOMMU_FAULT_R_MAPPING);
+		fault(d, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	memset(res, 0, sizeof(*res));

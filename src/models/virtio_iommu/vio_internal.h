@@ -5,10 +5,11 @@
 #ifndef VIOMMU_VIO_INTERNAL_H
 #define VIOMMU_VIO_INTERNAL_H
 
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/virtio_iommu.h>
 
 #include "core/core.h"
-#include "models/virtio_iommu/virtio_iommu_spec.h"
 #include "virtio/virtq.h"
 
 #define VIO_MAX_RESV 16u
@@ -18,7 +19,7 @@ struct vio_map {
 	uint64_t start;
 	uint64_t end; /* inclusive */
 	uint64_t phys;
-	uint32_t flags; /* VIRTIO_IOMMU_MAP_F_* */
+	uint32_t flags; /* VIOMMU_VIRTIO_IOMMU_MAP_F_* */
 };
 
 struct bt_node;
@@ -35,7 +36,7 @@ struct vio_ep;
 
 struct vio_domain {
 	uint32_t id;
-	bool bypass; /* created by ATTACH with VIRTIO_IOMMU_ATTACH_F_BYPASS */
+	bool bypass; /* created by ATTACH with VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS */
 	struct vio_tree maps;
 	uint32_t nr_maps;
 	struct vio_ep *eps; /* attached endpoints */
@@ -93,44 +94,45 @@ static inline struct vio_dev *to_vio(struct viommu *v)
 	return vi_container_of(v, struct vio_dev, v);
 }
 
-static inline bool vio_has(const struct vio_dev *d, unsigned int bit)
+/* @feature: one VIOMMU_VIRTIO_*F_* mask. */
+static inline bool vio_has(const struct vio_dev *d, uint64_t feature)
 {
-	return (d->features >> bit) & 1;
+	return (d->features & feature) != 0;
 }
 
 /* vio_map.c. Mappings never overlap; lookups fill a copy and return whether one was found. */
 /* Insert @m; VIOMMU_EEXIST (nothing changed) if it overlaps a mapping, VIOMMU_ENOMEM. */
-int vio_map_insert(struct vio_tree *t, const struct vio_map *m);
-void vio_map_remove(struct vio_tree *t, uint64_t start);
+int vi_vio_map_insert(struct vio_tree *t, const struct vio_map *m);
+void vi_vio_map_remove(struct vio_tree *t, uint64_t start);
 /* Remove the mapping that is exactly [start, end], copying it to @m; false if there is none. */
-bool vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m);
+bool vi_vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m);
 /* The mapping containing @addr. */
-bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+bool vi_vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
 /* The mapping with the lowest start >= @addr. */
-bool vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
+bool vi_vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m);
 /* In one descent: the mapping with the greatest start <= @addr, the one with the least start >
  * @addr. */
-void vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
-		       struct vio_map *gt, bool *has_gt);
+void vi_vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
+			  struct vio_map *gt, bool *has_gt);
 /* Call @fn on every mapping in address order; @fn must not change the tree. */
-void vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
-		  void *arg);
+void vi_vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
+		     void *arg);
 /* Free every mapping and node. */
-void vio_map_clear(struct vio_tree *t);
+void vi_vio_map_clear(struct vio_tree *t);
 
 /* vio.c: state helpers used by the request handlers. */
-struct vio_ep *vio_ep_find(struct vio_dev *d, uint32_t id);
-struct vio_domain *vio_domain_find(struct vio_dev *d, uint32_t id);
-struct vio_domain *vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass);
-void vio_ep_detach(struct vio_dev *d, struct vio_ep *ep);
-int vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom);
-void vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
-		    enum viommu_event_type type);
+struct vio_ep *vi_vio_ep_find(struct vio_dev *d, uint32_t id);
+struct vio_domain *vi_vio_domain_find(struct vio_dev *d, uint32_t id);
+struct vio_domain *vi_vio_domain_create(struct vio_dev *d, uint32_t id, bool bypass);
+void vi_vio_ep_detach(struct vio_dev *d, struct vio_ep *ep);
+int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *dom);
+void vi_vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
+		       enum viommu_event_type type);
 
-void vio_interrupt(struct vio_dev *d, unsigned int vector);
-void vio_needs_reset(struct vio_dev *d);
+void vi_vio_interrupt(struct vio_dev *d, unsigned int vector);
+void vi_vio_needs_reset(struct vio_dev *d);
 
 /* vio_req.c: process the available requests of the request queue. */
-void vio_process_requests(struct vio_dev *d);
+void vi_vio_process_requests(struct vio_dev *d);
 
 #endif /* VIOMMU_VIO_INTERNAL_H */

@@ -111,8 +111,8 @@ static struct bt_node *find_leaf(const struct vio_tree *t, uint64_t k, unsigned 
 	return n;
 }
 
-void vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
-		       struct vio_map *gt, bool *has_gt)
+void vi_vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *le, bool *has_le,
+			  struct vio_map *gt, bool *has_gt)
 {
 	unsigned int i;
 	struct bt_node *l = find_leaf(t, addr, &i);
@@ -134,7 +134,7 @@ void vio_map_neighbors(const struct vio_tree *t, uint64_t addr, struct vio_map *
 	}
 }
 
-bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m)
+bool vi_vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m)
 {
 	unsigned int i;
 	struct bt_node *l = find_leaf(t, addr, &i);
@@ -145,12 +145,12 @@ bool vio_map_lookup(const struct vio_tree *t, uint64_t addr, struct vio_map *m)
 	return true;
 }
 
-bool vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m)
+bool vi_vio_map_ceil(const struct vio_tree *t, uint64_t addr, struct vio_map *m)
 {
 	struct vio_map le, gt;
 	bool has_le, has_gt;
 
-	vio_map_neighbors(t, addr, &le, &has_le, &gt, &has_gt);
+	vi_vio_map_neighbors(t, addr, &le, &has_le, &gt, &has_gt);
 	if (has_le && le.start == addr) {
 		*m = le;
 		return true;
@@ -228,7 +228,7 @@ static struct bt_node *insert(struct vio_tree *t, struct bt_node *n, const struc
 	return n->n > BT_MAX ? split(t, n) : NULL;
 }
 
-int vio_map_insert(struct vio_tree *t, const struct vio_map *m)
+int vi_vio_map_insert(struct vio_tree *t, const struct vio_map *m)
 {
 	bool overlap = false;
 	struct bt_node *r;
@@ -384,20 +384,20 @@ static bool remove_common(struct vio_tree *t, uint64_t start, const uint64_t *en
 	return true;
 }
 
-void vio_map_remove(struct vio_tree *t, uint64_t start)
+void vi_vio_map_remove(struct vio_tree *t, uint64_t start)
 {
 	struct vio_map m;
 
 	remove_common(t, start, NULL, &m);
 }
 
-bool vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m)
+bool vi_vio_map_remove_exact(struct vio_tree *t, uint64_t start, uint64_t end, struct vio_map *m)
 {
 	return remove_common(t, start, &end, m);
 }
 
-void vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
-		  void *arg)
+void vi_vio_map_walk(const struct vio_tree *t, void (*fn)(void *arg, const struct vio_map *m),
+		     void *arg)
 {
 	struct bt_node *l = t->root;
 	struct vio_map m;
@@ -424,7 +424,7 @@ static void free_nodes(struct bt_node *n)
 	free(n);
 }
 
-void vio_map_clear(struct vio_tree *t)
+void vi_vio_map_clear(struct vio_tree *t)
 {
 	if (t->root)
 		free_nodes(t->root);

@@ -2,13 +2,13 @@
 /*
  * virtio-iommu requests (section 5.13.6): pop a chain, find its tail, decode the request into
  * locals, validate every field, dispatch to one handler per type, and map the handler's error code
- * to a VIRTIO_IOMMU_S_* status in one place.
+ * to a VIOMMU_VIRTIO_IOMMU_S_* status in one place.
  */
 #include "models/virtio_iommu/vio_internal.h"
 
-#define HEAD_SIZE sizeof(struct virtio_iommu_req_head)
-#define TAIL_SIZE sizeof(struct virtio_iommu_req_tail)
-#define REQ_MAX sizeof(struct virtio_iommu_req_probe)
+#define HEAD_SIZE sizeof(struct viommu_virtio_iommu_req_head)
+#define TAIL_SIZE sizeof(struct viommu_virtio_iommu_req_tail)
+#define REQ_MAX sizeof(struct viommu_virtio_iommu_req_probe)
 
 /* Longest a single kick may keep the device busy: the whole 16-bit index space. */
 #define MAX_REQUESTS_PER_KICK 65536u
@@ -43,23 +43,23 @@ static uint8_t errno_to_status(int err)
 {
 	switch (err) {
 	case 0:
-		return VIRTIO_IOMMU_S_OK;
+		return VIOMMU_VIRTIO_IOMMU_S_OK;
 	case VIOMMU_EIO:
-		return VIRTIO_IOMMU_S_IOERR;
+		return VIOMMU_VIRTIO_IOMMU_S_IOERR;
 	case VIOMMU_ENOTSUP:
-		return VIRTIO_IOMMU_S_UNSUPP;
+		return VIOMMU_VIRTIO_IOMMU_S_UNSUPP;
 	case VIOMMU_EINVAL:
-		return VIRTIO_IOMMU_S_INVAL;
+		return VIOMMU_VIRTIO_IOMMU_S_INVAL;
 	case VIOMMU_ERANGE:
-		return VIRTIO_IOMMU_S_RANGE;
+		return VIOMMU_VIRTIO_IOMMU_S_RANGE;
 	case VIOMMU_ENOENT:
-		return VIRTIO_IOMMU_S_NOENT;
+		return VIOMMU_VIRTIO_IOMMU_S_NOENT;
 	case VIOMMU_EFAULT:
-		return VIRTIO_IOMMU_S_FAULT;
+		return VIOMMU_VIRTIO_IOMMU_S_FAULT;
 	case VIOMMU_ENOMEM:
-		return VIRTIO_IOMMU_S_NOMEM;
+		return VIOMMU_VIRTIO_IOMMU_S_NOMEM;
 	default:
-		return VIRTIO_IOMMU_S_DEVERR;
+		return VIOMMU_VIRTIO_IOMMU_S_DEVERR;
 	}
 }
 
@@ -68,7 +68,7 @@ static bool map_overlaps(const struct vio_tree *t, uint64_t start, uint64_t end)
 	struct vio_map le, gt;
 	bool has_le, has_gt;
 
-	vio_map_neighbors(t, start, &le, &has_le, &gt, &has_gt);
+	vi_vio_map_neighbors(t, start, &le, &has_le, &gt, &has_gt);
 	return (has_le && le.end >= start) || (has_gt && gt.start <= end);
 }
 
@@ -84,27 +84,27 @@ static bool resv_overlaps_domain(const struct vio_ep *ep, const struct vio_domai
 /* 5.13.6.3 ATTACH */
 static int handle_attach(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_attach, domain));
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_attach, endpoint));
-	uint32_t flags = get32(req + offsetof(struct virtio_iommu_req_attach, flags));
-	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_attach, reserved);
-	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, domain));
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, endpoint));
+	uint32_t flags = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, flags));
+	const uint8_t *reserved = req + offsetof(struct viommu_virtio_iommu_req_attach, reserved);
+	bool bypass = flags & VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS;
 	struct vio_domain *dom;
 	struct vio_ep *ep;
 
 	if (!all_zero(reserved, 4))
 		return VIOMMU_EINVAL;
 	/* The bypass flag is only recognised once BYPASS_CONFIG is negotiated. */
-	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
-	    (bypass && !vio_has(d, VIRTIO_IOMMU_F_BYPASS_CONFIG)))
+	if ((flags & ~VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
+	    (bypass && !vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG)))
 		return VIOMMU_EINVAL;
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if ((d->dev_features & VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE) &&
 	    (domain < d->cfg.domain_start || domain > d->cfg.domain_end))
 		return VIOMMU_ERANGE;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (dom) {
 		if (dom->bypass != bypass)
 			return VIOMMU_EINVAL;
@@ -114,51 +114,51 @@ static int handle_attach(struct vio_dev *d, const uint8_t *req)
 		if (!dom->bypass && resv_overlaps_domain(ep, dom))
 			return VIOMMU_ENOTSUP;
 	} else {
-		dom = vio_domain_create(d, domain, bypass);
+		dom = vi_vio_domain_create(d, domain, bypass);
 		if (!dom)
 			return VIOMMU_ENOMEM;
 	}
-	return vio_ep_attach(d, ep, dom);
+	return vi_vio_ep_attach(d, ep, dom);
 }
 
 /* 5.13.6.4 DETACH */
 static int handle_detach(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_detach, domain));
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_detach, endpoint));
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_detach, domain));
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_detach, endpoint));
 	struct vio_ep *ep;
 
 	/* reserved is ignored, as the device requirements say. */
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		return VIOMMU_ENOENT;
 	if (!ep->dom || ep->dom->id != domain)
 		return VIOMMU_EINVAL;
-	vio_ep_detach(d, ep);
+	vi_vio_ep_detach(d, ep);
 	return 0;
 }
 
 /* 5.13.6.5 MAP */
 static int handle_map(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_map, domain));
-	uint64_t virt_start = get64(req + offsetof(struct virtio_iommu_req_map, virt_start));
-	uint64_t virt_end = get64(req + offsetof(struct virtio_iommu_req_map, virt_end));
-	uint64_t phys_start = get64(req + offsetof(struct virtio_iommu_req_map, phys_start));
-	uint32_t flags = get32(req + offsetof(struct virtio_iommu_req_map, flags));
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_map, domain));
+	uint64_t virt_start = get64(req + offsetof(struct viommu_virtio_iommu_req_map, virt_start));
+	uint64_t virt_end = get64(req + offsetof(struct viommu_virtio_iommu_req_map, virt_end));
+	uint64_t phys_start = get64(req + offsetof(struct viommu_virtio_iommu_req_map, phys_start));
+	uint32_t flags = get32(req + offsetof(struct viommu_virtio_iommu_req_map, flags));
 	uint64_t gran = 1ull << d->granule_shift, phys_end;
-	uint32_t known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+	uint32_t known = VIOMMU_VIRTIO_IOMMU_MAP_F_READ | VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE;
 	struct vio_domain *dom;
 	struct vio_map m;
 	int ret;
 
-	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
-	if (vio_has(d, VIRTIO_IOMMU_F_MMIO))
-		known |= VIRTIO_IOMMU_MAP_F_MMIO;
+	if (vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MMIO))
+		known |= VIOMMU_VIRTIO_IOMMU_MAP_F_MMIO;
 	if (flags & ~known)
 		return VIOMMU_EINVAL;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (!dom)
 		return VIOMMU_ENOENT;
 	if (dom->bypass)
@@ -190,12 +190,12 @@ static int handle_map(struct vio_dev *d, const uint8_t *req)
 	m.phys = phys_start;
 	m.flags = flags;
 	/* The overlap check happens in the same descent as the insert. */
-	ret = vio_map_insert(&dom->maps, &m);
+	ret = vi_vio_map_insert(&dom->maps, &m);
 	if (ret)
 		return ret == VIOMMU_EEXIST ? VIOMMU_EINVAL : ret;
 	dom->nr_maps++;
 	d->st.mappings++;
-	vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
+	vi_vio_notify_map(d, dom, &m, VIOMMU_EV_MAP);
 	return 0;
 }
 
@@ -203,25 +203,26 @@ static void mapping_removed(struct vio_dev *d, struct vio_domain *dom, const str
 {
 	dom->nr_maps--;
 	d->st.mappings--;
-	vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
+	vi_vio_notify_map(d, dom, m, VIOMMU_EV_UNMAP);
 }
 
 /* 5.13.6.6 UNMAP: whole mappings inside the range go; a mapping the range would split is refused
  * before anything changes. */
 static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_unmap, domain));
-	uint64_t virt_start = get64(req + offsetof(struct virtio_iommu_req_unmap, virt_start));
-	uint64_t virt_end = get64(req + offsetof(struct virtio_iommu_req_unmap, virt_end));
-	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_unmap, reserved);
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_unmap, domain));
+	uint64_t virt_start =
+		get64(req + offsetof(struct viommu_virtio_iommu_req_unmap, virt_start));
+	uint64_t virt_end = get64(req + offsetof(struct viommu_virtio_iommu_req_unmap, virt_end));
+	const uint8_t *reserved = req + offsetof(struct viommu_virtio_iommu_req_unmap, reserved);
 	struct vio_domain *dom;
 	struct vio_map m;
 
-	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
 	if (!all_zero(reserved, 4))
 		return VIOMMU_EINVAL;
-	dom = vio_domain_find(d, domain);
+	dom = vi_vio_domain_find(d, domain);
 	if (!dom)
 		return VIOMMU_ENOENT;
 	if (dom->bypass)
@@ -230,17 +231,17 @@ static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 		return VIOMMU_EINVAL;
 	/* The common case, in one descent: the range is exactly one mapping, so nothing else can
 	 * be inside it. */
-	if (vio_map_remove_exact(&dom->maps, virt_start, virt_end, &m)) {
+	if (vi_vio_map_remove_exact(&dom->maps, virt_start, virt_end, &m)) {
 		mapping_removed(d, dom, &m);
 		return 0;
 	}
-	if (vio_map_lookup(&dom->maps, virt_start, &m) && m.start < virt_start)
+	if (vi_vio_map_lookup(&dom->maps, virt_start, &m) && m.start < virt_start)
 		return VIOMMU_ERANGE;
-	if (vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
+	if (vi_vio_map_lookup(&dom->maps, virt_end, &m) && m.end > virt_end)
 		return VIOMMU_ERANGE;
 	/* Each pass removes one mapping, so this ends after at most nr_maps passes. */
-	while (vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end) {
-		vio_map_remove(&dom->maps, m.start);
+	while (vi_vio_map_ceil(&dom->maps, virt_start, &m) && m.start <= virt_end) {
+		vi_vio_map_remove(&dom->maps, m.start);
 		mapping_removed(d, dom, &m);
 	}
 	return 0;
@@ -262,15 +263,15 @@ static void put64(uint8_t *p, uint64_t v)
  * fails) so a driver reading them back never sees stale bytes. */
 static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e)
 {
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_probe, endpoint));
-	const size_t psize = sizeof(struct virtio_iommu_probe_resv_mem);
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_probe, endpoint));
+	const size_t psize = sizeof(struct viommu_virtio_iommu_probe_resv_mem);
 	uint8_t *buf = d->probe_buf;
 	struct vio_ep *ep;
 	size_t off = 0;
 	int ret = 0;
 
 	memset(buf, 0, d->cfg.probe_size);
-	ep = vio_ep_find(d, endpoint);
+	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
 		ret = VIOMMU_ENOENT;
 	for (unsigned int i = 0; ep && i < ep->nr_resv; i++) {
@@ -282,14 +283,16 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 			ret = VIOMMU_E2BIG;
 			break;
 		}
-		put16(buf + off, VIRTIO_IOMMU_PROBE_T_RESV_MEM);
-		put16(buf + off + 2, psize - sizeof(struct virtio_iommu_probe_property));
-		buf[off + offsetof(struct virtio_iommu_probe_resv_mem, subtype)] = r->subtype;
-		put64(buf + off + offsetof(struct virtio_iommu_probe_resv_mem, start), r->start);
-		put64(buf + off + offsetof(struct virtio_iommu_probe_resv_mem, end), r->end);
+		put16(buf + off, VIOMMU_VIRTIO_IOMMU_PROBE_T_RESV_MEM);
+		put16(buf + off + 2, psize - sizeof(struct viommu_virtio_iommu_probe_property));
+		buf[off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, subtype)] =
+			r->subtype;
+		put64(buf + off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, start),
+		      r->start);
+		put64(buf + off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, end), r->end);
 		off += psize;
 	}
-	if (vq_write_elem(&d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ], e, 0, buf, d->cfg.probe_size))
+	if (vi_vq_write_elem(&d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ], e, 0, buf, d->cfg.probe_size))
 		return VIOMMU_EIO;
 	return ret;
 }
@@ -298,16 +301,16 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 static size_t request_size(uint8_t type)
 {
 	switch (type) {
-	case VIRTIO_IOMMU_T_ATTACH:
-		return sizeof(struct virtio_iommu_req_attach) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_DETACH:
-		return sizeof(struct virtio_iommu_req_detach) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_MAP:
-		return sizeof(struct virtio_iommu_req_map) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_UNMAP:
-		return sizeof(struct virtio_iommu_req_unmap) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_PROBE:
-		return sizeof(struct virtio_iommu_req_probe);
+	case VIOMMU_VIRTIO_IOMMU_T_ATTACH:
+		return sizeof(struct viommu_virtio_iommu_req_attach) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_DETACH:
+		return sizeof(struct viommu_virtio_iommu_req_detach) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_MAP:
+		return sizeof(struct viommu_virtio_iommu_req_map) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_UNMAP:
+		return sizeof(struct viommu_virtio_iommu_req_unmap) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_PROBE:
+		return sizeof(struct viommu_virtio_iommu_req_probe);
 	default:
 		return 0;
 	}
@@ -316,13 +319,13 @@ static size_t request_size(uint8_t type)
 static int dispatch(struct vio_dev *d, uint8_t type, const uint8_t *req, struct vq_elem *e)
 {
 	switch (type) {
-	case VIRTIO_IOMMU_T_ATTACH:
+	case VIOMMU_VIRTIO_IOMMU_T_ATTACH:
 		return handle_attach(d, req);
-	case VIRTIO_IOMMU_T_DETACH:
+	case VIOMMU_VIRTIO_IOMMU_T_DETACH:
 		return handle_detach(d, req);
-	case VIRTIO_IOMMU_T_MAP:
+	case VIOMMU_VIRTIO_IOMMU_T_MAP:
 		return handle_map(d, req);
-	case VIRTIO_IOMMU_T_UNMAP:
+	case VIOMMU_VIRTIO_IOMMU_T_UNMAP:
 		return handle_unmap(d, req);
 	default:
 		return handle_probe(d, req, e);
@@ -341,8 +344,8 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 
 	/* Read as much as the longest request in one go; most chains hold exactly one request. */
 	got = e->out_len < REQ_MAX ? (size_t)e->out_len : REQ_MAX;
-	if (!e->truncated && got && vq_read_elem(q, e, 0, req, got))
-		got = vq_read_elem(q, e, 0, req, HEAD_SIZE) ? 0 : HEAD_SIZE;
+	if (!e->truncated && got && vi_vq_read_elem(q, e, 0, req, got))
+		got = vi_vq_read_elem(q, e, 0, req, HEAD_SIZE) ? 0 : HEAD_SIZE;
 	/* Without a head and room for a tail the request cannot be parsed nor answered. */
 	if (e->truncated || got < HEAD_SIZE || e->in_len < TAIL_SIZE) {
 		d->st.requests[0]++;
@@ -351,13 +354,13 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 	type = req[0];
 	req_size = request_size(type);
 	/* Unknown types, and PROBE on a device not offering it, are not written (5.13.6.2). */
-	if (!req_size ||
-	    (type == VIRTIO_IOMMU_T_PROBE && !(d->dev_features & VIOMMU_VIRTIO_IOMMU_F_PROBE))) {
+	if (!req_size || (type == VIOMMU_VIRTIO_IOMMU_T_PROBE &&
+			  !(d->dev_features & VIOMMU_VIRTIO_IOMMU_F_PROBE))) {
 		d->st.requests[0]++;
 		return 0;
 	}
 	d->st.requests[type]++;
-	if (type == VIRTIO_IOMMU_T_PROBE)
+	if (type == VIOMMU_VIRTIO_IOMMU_T_PROBE)
 		need_in += d->cfg.probe_size;
 	if (e->in_len < need_in) {
 		/* Only PROBE gets here: its properties do not fit (5.13.6.7). */
@@ -368,13 +371,13 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 		if (e->out_len < req_size)
 			ret = VIOMMU_EINVAL;
 		else if (got < req_size &&
-			 vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
+			 vi_vq_read_elem(q, e, HEAD_SIZE, req + HEAD_SIZE, req_size - HEAD_SIZE))
 			ret = VIOMMU_EIO; /* the payload lies outside guest memory */
 		else
 			ret = dispatch(d, type, req, e);
 	}
 	tail[0] = errno_to_status(ret);
-	if (vq_write_elem(q, e, tail_off, tail, sizeof(tail))) {
+	if (vi_vq_write_elem(q, e, tail_off, tail, sizeof(tail))) {
 		d->st.requests[type]--;
 		d->st.requests[0]++;
 		return 0;
@@ -383,7 +386,7 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 	return (uint32_t)(tail_off + TAIL_SIZE);
 }
 
-void vio_process_requests(struct vio_dev *d)
+void vi_vio_process_requests(struct vio_dev *d)
 {
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ];
 	struct vq_elem *e = &d->elem;
@@ -391,20 +394,20 @@ void vio_process_requests(struct vio_dev *d)
 
 	for (unsigned int i = 0; i < MAX_REQUESTS_PER_KICK; i++) {
 		uint32_t len;
-		int ret = vq_pop(q, e);
+		int ret = vi_vq_pop(q, e);
 
 		if (ret <= 0)
 			break;
 		len = handle_request(d, e);
 		if (!len)
 			d->st.unwritten++;
-		if (vq_push(q, e, len))
+		if (vi_vq_push(q, e, len))
 			break;
 	}
-	if (vq_publish(q))
-		vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_REQUESTQ);
+	if (vi_vq_publish(q))
+		vi_vio_interrupt(d, VIOMMU_VIRTIO_IOMMU_REQUESTQ);
 	else if (q->signalled != before)
 		d->st.suppressed++;
 	if (q->broken)
-		vio_needs_reset(d);
+		vi_vio_needs_reset(d);
 }

@@ -110,30 +110,30 @@ static inline struct vtd *to_vtd(struct viommu *v)
 }
 
 /* vtd_xlate.c */
-int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
-		  struct viommu_xlate_result *res);
+int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		     struct viommu_xlate_result *res);
 /* Resolve @sid's context through the context cache; 0 or a fault reason. */
-uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c);
+uint32_t vi_vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c);
 /* Keep @ref in @sid's context-cache entry, if it still holds the context of domain @did. */
-void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref);
+void vi_vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref);
 /* Walk @c's second-level table at @iova; 0 or a fault reason (with *level). */
-uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
-		     uint32_t *level);
-void vtd_ctx_inval_all(struct vtd *s);
-void vtd_ctx_inval_domain(struct vtd *s, uint32_t did);
-void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm);
-void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
-		      bool pasid, uint32_t pasid_val, uint32_t access);
-void vtd_fault_event(struct vtd *s, uint32_t pre_fsts);
-void vtd_deliver_fault_irq(struct vtd *s);
-void vtd_deliver_inv_irq(struct vtd *s);
+uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
+			 struct vtd_leaf *leaf, uint32_t *level);
+void vi_vtd_ctx_inval_all(struct vtd *s);
+void vi_vtd_ctx_inval_domain(struct vtd *s, uint32_t did);
+void vi_vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm);
+uint32_t vi_vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr,
+			     bool write, bool pasid, uint32_t pasid_val, uint32_t access);
+void vi_vtd_fault_event(struct vtd *s, uint32_t pre_fsts);
+void vi_vtd_deliver_fault_irq(struct vtd *s);
+void vi_vtd_deliver_inv_irq(struct vtd *s);
 
 /* vtd_inv.c */
-void vtd_ccmd_write(struct vtd *s);
-void vtd_iotlb_reg_write(struct vtd *s);
-void vtd_qi_process(struct vtd *s);
-void vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint32_t am);
-void vtd_inv_context(struct vtd *s, uint32_t g, uint32_t did, uint32_t sid, uint32_t fm);
+void vi_vtd_ccmd_write(struct vtd *s);
+void vi_vtd_iotlb_reg_write(struct vtd *s);
+void vi_vtd_qi_process(struct vtd *s);
+void vi_vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, uint32_t am);
+void vi_vtd_inv_context(struct vtd *s, uint32_t g, uint32_t did, uint32_t sid, uint32_t fm);
 
 /* vtd_notify.c */
 enum vtd_sync_scope { VTD_SYNC_ALL, VTD_SYNC_DOMAIN, VTD_SYNC_DEVICE };
@@ -142,9 +142,9 @@ enum vtd_sync_scope { VTD_SYNC_ALL, VTD_SYNC_DOMAIN, VTD_SYNC_DEVICE };
  * DOMAIN only requesters whose context carries @did, for DEVICE only those matching @sid under
  * function mask @fm.
  */
-void vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t sid, uint32_t fm,
-	      uint64_t first, uint64_t last);
-int vtd_replay(struct viommu *v, struct viommu_notifier *n);
-void vtd_notify_fini(struct vtd *s);
+void vi_vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_t sid, uint32_t fm,
+		 uint64_t first, uint64_t last);
+int vi_vtd_replay(struct viommu *v, struct viommu_notifier *n);
+void vi_vtd_notify_fini(struct vtd *s);
 
 #endif /* VIOMMU_VTD_INTERNAL_H */

@@ -16,31 +16,31 @@
 static bool qualified(uint32_t reason)
 {
 	switch (reason) {
-	case VTD_FR_ROOT_ENTRY_P:
-	case VTD_FR_ROOT_TABLE_INV:
-	case VTD_FR_CONTEXT_TABLE_INV:
-	case VTD_FR_ROOT_ENTRY_RSVD:
-	case VTD_FR_CONTEXT_ENTRY_RSVD:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_P:
+	case VIOMMU_VTD_FR_ROOT_TABLE_INV:
+	case VIOMMU_VTD_FR_CONTEXT_TABLE_INV:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_RSVD:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_RSVD:
 		return false;
 	default:
 		return true;
 	}
 }
 
-void vtd_deliver_fault_irq(struct vtd *s)
+void vi_vtd_deliver_fault_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->feuaddr << 32 | s->feaddr;
 
-	s->fectl &= ~ECTL_IP;
+	s->fectl &= ~VIOMMU_VTD_FECTL_IP;
 	s->st.interrupts++;
 	vi_msi(&s->v.host, addr, s->fedata);
 }
 
-void vtd_deliver_inv_irq(struct vtd *s)
+void vi_vtd_deliver_inv_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->ieuaddr << 32 | s->ieaddr;
 
-	s->iectl &= ~ECTL_IP;
+	s->iectl &= ~VIOMMU_VTD_IECTL_IP;
 	s->st.interrupts++;
 	vi_msi(&s->v.host, addr, s->iedata);
 }
@@ -49,13 +49,14 @@ void vtd_deliver_inv_irq(struct vtd *s)
  * §7.3: a fault event is signalled when a condition appears while none was pending before
  * (@pre_fsts holds FSTS as it was); IP holds it while IM masks it.
  */
-void vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
+void vi_vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
 {
-	if (pre_fsts & (FSTS_PPF | FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE))
+	if (pre_fsts & (VIOMMU_VTD_FSTS_PPF | VIOMMU_VTD_FSTS_PFO | VIOMMU_VTD_FSTS_IQE |
+			VIOMMU_VTD_FSTS_ICE | VIOMMU_VTD_FSTS_ITE))
 		return;
-	s->fectl |= ECTL_IP;
-	if (!(s->fectl & ECTL_IM))
-		vtd_deliver_fault_irq(s);
+	s->fectl |= VIOMMU_VTD_FECTL_IP;
+	if (!(s->fectl & VIOMMU_VTD_FECTL_IM))
+		vi_vtd_deliver_fault_irq(s);
 }
 
 static uint32_t fsts_now(const struct vtd *s)
@@ -63,42 +64,45 @@ static uint32_t fsts_now(const struct vtd *s)
 	uint32_t v = s->fsts;
 
 	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
-		if (s->frcd[i][1] & FRCD_HI_F)
-			return v | FSTS_PPF;
+		if (s->frcd[i][1] & VIOMMU_VTD_FRCD_HI_F)
+			return v | VIOMMU_VTD_FSTS_PPF;
 	}
 	return v;
 }
 
-void vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr, bool write,
-		      bool pasid, uint32_t pasid_val, uint32_t access)
+uint32_t vi_vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint64_t addr,
+			     bool write, bool pasid, uint32_t pasid_val, uint32_t access)
 {
 	uint32_t pre = fsts_now(s);
 	uint64_t *r = s->frcd[s->fri];
 
 	/* §7.3: while PFO is set, or when the next record is still in use, the fault is lost. */
-	if (pre & FSTS_PFO) {
+	if (pre & VIOMMU_VTD_FSTS_PFO) {
 		s->st.faults_overflowed++;
-		return;
+		return VIOMMU_FAULT_F_LOST;
 	}
-	if (r[1] & FRCD_HI_F) {
+	if (r[1] & VIOMMU_VTD_FRCD_HI_F) {
 		s->st.faults_overflowed++;
-		s->fsts |= FSTS_PFO;
-		vtd_fault_event(s, pre);
-		return;
+		s->fsts |= VIOMMU_VTD_FSTS_PFO;
+		vi_vtd_fault_event(s, pre);
+		return VIOMMU_FAULT_F_LOST;
 	}
-	r[0] = addr & FRCD_LO_FI;
-	r[1] = FRCD_HI_F | FRCD_HI_SID(sid) | FRCD_HI_FR(reason) | (write ? 0 : FRCD_HI_T1);
+	r[0] = addr & VIOMMU_VTD_FRCD_LO_FI_MASK;
+	r[1] = VIOMMU_VTD_FRCD_HI_F | VIOMMU_VTD_FRCD_HI_SID_SET(sid) |
+	       VIOMMU_VTD_FRCD_HI_FR_SET(reason) | (write ? 0 : VIOMMU_VTD_FRCD_HI_T1);
 	if (pasid)
-		r[1] |= FRCD_HI_PP | FRCD_HI_PV(pasid_val & 0xfffff);
+		r[1] |= VIOMMU_VTD_FRCD_HI_PP | VIOMMU_VTD_FRCD_HI_PV_SET(pasid_val & 0xfffff);
 	if (access & VIOMMU_ACC_PRIV)
-		r[1] |= FRCD_HI_PRIV;
+		r[1] |= VIOMMU_VTD_FRCD_HI_PRIV;
 	if (access & VIOMMU_ACC_EXEC)
-		r[1] |= FRCD_HI_EXE;
-	if (!(pre & FSTS_PPF))
-		s->fsts = (s->fsts & ~VI_GENMASK(15, 8)) | s->fri << FSTS_FRI_SHIFT;
+		r[1] |= VIOMMU_VTD_FRCD_HI_EXE;
+	if (!(pre & VIOMMU_VTD_FSTS_PPF))
+		s->fsts = (s->fsts & ~VIOMMU_VTD_FSTS_FRI_MASK) |
+			  s->fri << VIOMMU_VTD_FSTS_FRI_SHIFT;
 	s->fri = (s->fri + 1) % s->cfg.nfr;
 	s->st.faults_recorded++;
-	vtd_fault_event(s, pre);
+	vi_vtd_fault_event(s, pre);
+	return VIOMMU_FAULT_F_RECORDED;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -120,47 +124,50 @@ static uint64_t haw_rsvd(const struct vtd *s)
 static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *fpd)
 {
 	const struct viommu_host *h = &s->v.host;
-	uint64_t rta = s->rta_active & RTADDR_RTA;
+	uint64_t rta = s->rta_active & VIOMMU_VTD_RTADDR_RTA_MASK;
 	uint64_t re[2], ce[2];
 	uint32_t levels, tt;
 
 	*fpd = false;
 	if (vi_read(h, rta + ((sid >> 8) & 0xff) * 16, re, sizeof(re)))
-		return VTD_FR_ROOT_TABLE_INV;
+		return VIOMMU_VTD_FR_ROOT_TABLE_INV;
 	re[0] = vi_le64(re[0]);
 	re[1] = vi_le64(re[1]);
-	if (!(re[0] & ROOT_P))
-		return VTD_FR_ROOT_ENTRY_P;
+	if (!(re[0] & VIOMMU_VTD_ROOT_LO_P))
+		return VIOMMU_VTD_FR_ROOT_ENTRY_P;
 	/* Address bits above the host address width (here MGAW + 1) are reserved too. */
-	if ((re[0] & (ROOT_LO_RSVD | haw_rsvd(s))) || re[1])
-		return VTD_FR_ROOT_ENTRY_RSVD;
-	if (vi_read(h, (re[0] & ROOT_CTP) + (sid & 0xff) * 16, ce, sizeof(ce)))
-		return VTD_FR_CONTEXT_TABLE_INV;
+	if ((re[0] & (VIOMMU_VTD_ROOT_LO_RSVD_MASK | haw_rsvd(s))) || re[1])
+		return VIOMMU_VTD_FR_ROOT_ENTRY_RSVD;
+	if (vi_read(h, (re[0] & VIOMMU_VTD_ROOT_LO_CTP_MASK) + (sid & 0xff) * 16, ce, sizeof(ce)))
+		return VIOMMU_VTD_FR_CONTEXT_TABLE_INV;
 	ce[0] = vi_le64(ce[0]);
 	ce[1] = vi_le64(ce[1]);
 	/* FPD is honoured even in an entry that is not present (§7.1, qualified faults). */
-	*fpd = (ce[0] & CTX_LO_FPD) != 0;
-	if (!(ce[0] & CTX_LO_P))
-		return VTD_FR_CONTEXT_ENTRY_P;
-	if ((ce[0] & (CTX_LO_RSVD | haw_rsvd(s))) || (ce[1] & CTX_HI_RSVD))
-		return VTD_FR_CONTEXT_ENTRY_RSVD;
-	tt = (uint32_t)CTX_LO_TT(ce[0]);
-	levels = agaw_levels((uint32_t)CTX_HI_AW(ce[1]));
-	if (tt == CTX_TT_DEV_IOTLB && !(s->ecap & ECAP_DT))
-		return VTD_FR_CONTEXT_ENTRY_INV;
-	if (tt == CTX_TT_PASS_THROUGH && !(s->ecap & ECAP_PT))
-		return VTD_FR_CONTEXT_ENTRY_INV;
+	*fpd = (ce[0] & VIOMMU_VTD_CTX_LO_FPD) != 0;
+	if (!(ce[0] & VIOMMU_VTD_CTX_LO_P))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_P;
+	if ((ce[0] & (VIOMMU_VTD_CTX_LO_RSVD_MASK | haw_rsvd(s))) ||
+	    (ce[1] & VIOMMU_VTD_CTX_HI_RSVD_MASK))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_RSVD;
+	tt = (uint32_t)VIOMMU_VTD_CTX_LO_TT_GET(ce[0]);
+	levels = agaw_levels((uint32_t)VIOMMU_VTD_CTX_HI_AW_GET(ce[1]));
+	if (tt == VIOMMU_VTD_CTX_TT_DEV_IOTLB && !(s->ecap & VIOMMU_VTD_ECAP_DT))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
+	if (tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH && !(s->ecap & VIOMMU_VTD_ECAP_PT))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
 	if (tt == 3)
-		return VTD_FR_CONTEXT_ENTRY_INV;
-	/* AW must name a width SAGAW offers (for pass-through it is not used). */
-	if (tt != CTX_TT_PASS_THROUGH &&
-	    (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2)))))
-		return VTD_FR_CONTEXT_ENTRY_INV;
-	c->slptptr = ce[0] & CTX_LO_SLPTPTR;
-	c->did = (uint32_t)CTX_HI_DID(ce[1]);
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
+	/*
+	 * AW must name a width SAGAW offers (§9.3), pass-through included: there it must name the
+	 * largest, which this model checks no further than "offered".
+	 */
+	if (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2))))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
+	c->slptptr = ce[0] & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
+	c->did = (uint32_t)VIOMMU_VTD_CTX_HI_DID_GET(ce[1]);
 	c->tt = (uint8_t)tt;
 	c->fpd = *fpd;
-	if (tt == CTX_TT_PASS_THROUGH) {
+	if (tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH) {
 		c->levels = 0;
 		c->aw_bits = (uint8_t)s->mgaw_bits;
 	} else {
@@ -172,7 +179,7 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 	return 0;
 }
 
-uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
+uint32_t vi_vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
 {
 	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
 	uint32_t reason;
@@ -198,7 +205,7 @@ uint32_t vtd_ctx_get(struct vtd *s, uint32_t sid, struct vtd_ctx *c)
 	return 0;
 }
 
-void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref)
+void vi_vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t ref)
 {
 	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
 
@@ -206,7 +213,7 @@ void vtd_ctx_set_iotlb_ref(struct vtd *s, uint32_t sid, uint32_t did, uint64_t r
 		slot->ctx.iotlb_ref = ref;
 }
 
-void vtd_ctx_inval_all(struct vtd *s)
+void vi_vtd_ctx_inval_all(struct vtd *s)
 {
 	if (++s->ctx_gen == 0) {
 		/* After 2^32 generations, forget every slot once rather than alias an old one. */
@@ -215,7 +222,7 @@ void vtd_ctx_inval_all(struct vtd *s)
 	}
 }
 
-void vtd_ctx_inval_domain(struct vtd *s, uint32_t did)
+void vi_vtd_ctx_inval_domain(struct vtd *s, uint32_t did)
 {
 	for (uint32_t i = 0; i < VTD_CTX_CACHE_SIZE; i++) {
 		if (s->ctx_cache[i].gen == s->ctx_gen && s->ctx_cache[i].ctx.did == did)
@@ -231,7 +238,7 @@ static uint32_t fm_mask(uint32_t fm)
 	return m[fm & 3];
 }
 
-void vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
+void vi_vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
 {
 	uint32_t m = fm_mask(fm);
 
@@ -253,14 +260,14 @@ static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viomm
 	pc->root = c->slptptr;
 	/* Output addresses above the host address width are reserved bits of the entries. */
 	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
-	if (s->cap & CAP_SLLPS(CAP_SLLPS_2M))
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_2M))
 		pc->flags |= VIOMMU_PT_F_SP_2M;
-	if (s->cap & CAP_SLLPS(CAP_SLLPS_1G))
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_1G))
 		pc->flags |= VIOMMU_PT_F_SP_1G;
 }
 
-uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, struct vtd_leaf *leaf,
-		     uint32_t *level)
+uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
+			 struct vtd_leaf *leaf, uint32_t *level)
 {
 	struct viommu_pt_cfg pc;
 	struct viommu_pt_walk_result r;
@@ -269,7 +276,7 @@ uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, stru
 	s->st.page_walks++;
 	*level = 0;
 	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r))
-		return VTD_FR_PAGING_ENTRY_INV;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	*level = r.level;
 	if (r.fault == VIOMMU_FAULT_NONE) {
 		leaf->shift = r.page_shift;
@@ -287,13 +294,19 @@ uint32_t vtd_sl_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova, stru
 		leaf->out = 0;
 		return 0;
 	case VIOMMU_PT_D_INPUT_RANGE:
-		return VTD_FR_ADDR_BEYOND_MGAW;
+		return VIOMMU_VTD_FR_ADDR_BEYOND_MGAW;
 	case VIOMMU_PT_D_READ_FAILED:
+		/*
+		 * §7.1.3: the table SLPTPTR names being unreadable is invalid context programming
+		 * (3h); 7h is for tables reached through a preceding paging entry.
+		 */
+		return r.level == c->levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV :
+					      VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	case VIOMMU_PT_D_WRITE_FAILED:
-		return VTD_FR_PAGING_ENTRY_INV;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	default:
 		/* Reserved bits, a superpage SLLPS does not offer, an address beyond the width. */
-		return VTD_FR_PAGING_ENTRY_RSVD;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_RSVD;
 	}
 }
 
@@ -307,25 +320,25 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 	enum viommu_fault_type type;
 
 	switch (reason) {
-	case VTD_FR_ROOT_ENTRY_P:
-	case VTD_FR_CONTEXT_ENTRY_P:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_P:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_P:
 		type = VIOMMU_FAULT_BLOCKED;
 		break;
-	case VTD_FR_CONTEXT_ENTRY_INV:
-	case VTD_FR_CONTEXT_ENTRY_TT:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_INV:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_TT:
 		type = VIOMMU_FAULT_CONFIG;
 		break;
-	case VTD_FR_ADDR_BEYOND_MGAW:
-	case VTD_FR_INTERRUPT_ADDR:
+	case VIOMMU_VTD_FR_ADDR_BEYOND_MGAW:
+	case VIOMMU_VTD_FR_INTERRUPT_ADDR:
 		type = VIOMMU_FAULT_ADDR_SIZE;
 		break;
-	case VTD_FR_WRITE:
-	case VTD_FR_READ:
+	case VIOMMU_VTD_FR_WRITE:
+	case VIOMMU_VTD_FR_READ:
 		type = level ? VIOMMU_FAULT_PERMISSION : VIOMMU_FAULT_NOT_PRESENT;
 		break;
-	case VTD_FR_PAGING_ENTRY_INV:
-	case VTD_FR_ROOT_TABLE_INV:
-	case VTD_FR_CONTEXT_TABLE_INV:
+	case VIOMMU_VTD_FR_PAGING_ENTRY_INV:
+	case VIOMMU_VTD_FR_ROOT_TABLE_INV:
+	case VIOMMU_VTD_FR_CONTEXT_TABLE_INV:
 		type = VIOMMU_FAULT_WALK_ABORT;
 		break;
 	default:
@@ -336,11 +349,15 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 	s->st.faults++;
 	if (fpd && qualified(reason)) {
 		s->st.faults_suppressed++;
+		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
 		return 0;
 	}
-	vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
-			 (req->access & VIOMMU_ACC_WRITE) != 0, req->has_pasid, req->pasid,
-			 req->access);
+	res->fault.record = s->fri;
+	res->fault.flags = vi_vtd_record_fault(s, req->sid & 0xffff, reason, req->iova,
+					       (req->access & VIOMMU_ACC_WRITE) != 0,
+					       req->has_pasid, req->pasid, req->access);
+	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		res->fault.record = 0;
 	return 0;
 }
 
@@ -348,7 +365,25 @@ static bool overlaps_intr(uint64_t out, uint64_t len)
 {
 	uint64_t last = out + (len - 1);
 
-	return !(last < VTD_INTR_ADDR_FIRST || out > VTD_INTR_ADDR_LAST);
+	return !(last < VIOMMU_VTD_INTR_ADDR_FIRST || out > VIOMMU_VTD_INTR_ADDR_LAST);
+}
+
+/*
+ * §3.14: a request without PASID into 0xFEEx_xxxx is an interrupt request, decoded before any
+ * remapping (pass-through included): the result says so and the VMM delivers it.
+ */
+static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+			     uint64_t len)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len - 1 > VIOMMU_VTD_INTR_ADDR_LAST - req->iova ?
+			   VIOMMU_VTD_INTR_ADDR_LAST - req->iova + 1 :
+			   len;
+	res->perm = VIOMMU_ACC_WRITE;
+	res->page_shift = 12;
+	res->flags = VIOMMU_XLATE_F_INTERRUPT;
+	return 0;
 }
 
 /* The result for an identity translation of @req within an address space of @aw_bits. */
@@ -372,8 +407,8 @@ static bool perm_ok(uint32_t perm, uint32_t access)
 	return true;
 }
 
-int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
-		  struct viommu_xlate_result *res)
+int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		     struct viommu_xlate_result *res)
 {
 	struct vtd *s = to_vtd(v);
 	uint64_t len = req->len ? req->len : 1;
@@ -387,23 +422,25 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
-	if (!(s->gsts & GSTS_TES))
+	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
+		if (req->iova >= VIOMMU_VTD_INTR_ADDR_FIRST)
+			return interrupt_request(req, res, len);
+		len = VIOMMU_VTD_INTR_ADDR_FIRST - req->iova; /* a DMA up to the window */
+	}
+	if (!(s->gsts & VIOMMU_VTD_GSTS_TES))
 		return identity(req, res, len);
-	reason = vtd_ctx_get(s, sid, &c);
+	reason = vi_vtd_ctx_get(s, sid, &c);
 	if (reason)
 		return blocked(s, req, res, reason, 0, c.fpd);
 	/* Requests-with-PASID have no legacy context type that admits them. */
 	if (req->has_pasid)
-		return blocked(s, req, res, VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
+		return blocked(s, req, res, VIOMMU_VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
 	if (c.aw_bits < 64 && req->iova >> c.aw_bits)
-		return blocked(s, req, res, VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
+		return blocked(s, req, res, VIOMMU_VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
 	if (c.aw_bits < 64 && (req->iova + (len - 1)) >> c.aw_bits)
 		len = (1ull << c.aw_bits) - req->iova;
-	if (c.tt == CTX_TT_PASS_THROUGH) {
-		if (overlaps_intr(req->iova, len))
-			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, 0, c.fpd);
-		return identity(req, res, len);
-	}
+	if (c.tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH)
+		return identity(req, res, len); /* the window was taken out above */
 
 	tag.dom = c.did;
 	tag.sid = sid;
@@ -413,7 +450,7 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		/* None taken under this entry yet, or the tag lost its place in the IOTLB. */
 		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &c.iotlb_ref);
 		if (ret == 0) {
-			vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
+			vi_vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
 			ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
 		}
 	}
@@ -422,14 +459,14 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		reason = vtd_sl_walk(s, &c, req->iova, &leaf, &level);
+		reason = vi_vtd_ctx_walk(s, &c, req->iova, &leaf, &level);
 		if (reason)
 			return blocked(s, req, res, reason, level, c.fpd);
 		if (!perm_ok(leaf.perm, req->access)) {
 			reason = (req->access & VIOMMU_ACC_WRITE) &&
 						 !(leaf.perm & VIOMMU_ACC_WRITE) ?
-					 VTD_FR_WRITE :
-					 VTD_FR_READ;
+					 VIOMMU_VTD_FR_WRITE :
+					 VIOMMU_VTD_FR_READ;
 			return blocked(s, req, res, reason, leaf.perm ? level : 0, c.fpd);
 		}
 		e.tag = tag;
@@ -439,12 +476,23 @@ int vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		e.perm = (uint8_t)leaf.perm;
 		e.flags = 0;
 		e.level = (uint8_t)level;
-		if (overlaps_intr(e.out, 1ull << e.shift))
-			return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
-		viommu_iotlb_insert(s->iotlb, &e);
 		hit.addr = e.out + (req->iova - e.iova);
 		hit.shift = e.shift;
 		hit.perm = e.perm;
+		if (overlaps_intr(e.out, 1ull << e.shift)) {
+			/*
+			 * §3.14: a result in the interrupt range is blocked (Eh). A leaf that only
+			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
+			 */
+			if (overlaps_intr(hit.addr, 1))
+				return blocked(s, req, res, VIOMMU_VTD_FR_INTERRUPT_ADDR, level,
+					       c.fpd);
+			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
+			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
+				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
+		} else {
+			viommu_iotlb_insert(s->iotlb, &e);
+		}
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = hit.addr;

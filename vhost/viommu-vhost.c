@@ -235,6 +235,7 @@ static int connect_port(struct app *a, struct vnet_port *p, int sock)
 	return 0;
 }
 
+/* A listening socket at @path: its fd, or a negative errno. */
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -243,7 +244,7 @@ static int listen_on(const char *path)
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "viommu-vhost: socket path too long: %s\n", path);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
 	/* A stale socket from an earlier run; never remove anything else. */
@@ -251,10 +252,12 @@ static int listen_on(const char *path)
 		unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		fprintf(stderr, "viommu-vhost: %s: %s\n", path, strerror(errno));
+		int err = errno;
+
+		fprintf(stderr, "viommu-vhost: %s: %s\n", path, strerror(err));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return -err;
 	}
 	return fd;
 }

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Page-table formats, inside the library: one small ops table per format (decode an entry,
- * encode one for the builder, lay out the levels for an input address), chosen from a format
- * table in pt.c. The walk, the builder and the enumeration are written once in pt.c over these
- * ops, after the shape of Linux io-pgtable.
+ * Page-table formats, inside the library: what a format supplies. One small ops table per
+ * format (check a configuration, lay out the levels for an input address, decode an entry,
+ * update its A/D flags, encode entries for the builder, and its full and fast walks), chosen
+ * from vi_pt_formats[] (pt.c) by the configuration's format. The walk (pt.c), the enumeration
+ * (pt_enum.c) and the builder (pt_build.c) are written once over these ops, after the shape of
+ * Linux io-pgtable. The optional fast walk (plans) has its own machinery in pt_fast.h.
+ *
+ * A new format: a file with its ops (struct pt_fmt below), its full walk (PT_DEFINE_WALK), its
+ * plan op (pt_fast.h; a plan whose fast walk is vi_pt_fast_none is always correct), and its
+ * entry in vi_pt_formats[].
  */
-#ifndef VIOMMU_PT_INTERNAL_H
-#define VIOMMU_PT_INTERNAL_H
+#ifndef VIOMMU_PT_FMT_H
+#define VIOMMU_PT_FMT_H
 
 #include <viommu/pt.h>
 
@@ -119,6 +125,7 @@ typedef uint64_t (*pt_update_fn)(const struct viommu_pt_cfg *cfg, unsigned int l
 typedef int (*pt_walk_fn)(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
 			  uint32_t access, struct viommu_pt_walk_result *res);
 
+/* A compiled configuration, for the fast walk: see pt_fast.h. */
 struct pt_plan;
 
 struct pt_fmt {
@@ -296,155 +303,6 @@ pt_walk_retry(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova,
 	}
 
 /*
- * The fast walk. A plan is a configuration compiled once (the masks and the layout the decode
- * derives from it on every entry), so that the walk itself only loads entries and tests them;
- * a walker keeps a few (viommu_pt_walk() is a walker that lasts one call).
- *
- * The fast walk loads entries from a span, guest [lo, lo + lim + 8) at host address @bias + gpa:
- * the walker's copy of its struct vi_dmem read span, biased so that an entry costs one add on
- * the chain of dependent loads, as a plain pointer chase does. It answers the common case and hands anything else to
- * @fallback as a tail call with its own arguments, so that the hot path keeps nothing live across a
- * call and saves no registers for a fallback it rarely takes.
- */
-struct pt_plan;
-struct pt_span;
-
-typedef int (*pt_fast_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
-			  uint32_t access, struct viommu_pt_walk_result *res);
-
-/* Guest [lo, lo + lim + 8) at host address @bias + gpa. */
-struct pt_win {
-	uintptr_t bias; /* host address of guest address 0, were the span to reach it */
-	uint64_t lo, lim;
-};
-
-struct pt_span {
-	struct pt_win win;
-	uint64_t miss;	     /* the entry outside the span that ended a fast walk */
-	pt_fast_fn fallback; /* finishes a walk the fast walk gave up on */
-};
-
-/*
- * @miss when no entry was missed, and @lo of an empty span (with @lim 0 it holds guest address 1
- * alone). Every entry address a fast walk loads is 8-byte aligned: a root check() accepted
- * (aligned to at least 64 bytes) or an entry's address field (granule-aligned), plus 8 times an
- * index. So no load ever hits an empty span, and pt_load() needs no test of the base pointer.
- */
-#define PT_SPAN_NO_MISS 1
-
-/*
- * Each format reads the fields it needs; what they hold is the format's (see its plan()). Radix
- * layouts use region 0 only; Arm stage 1 region 0 for TTB0 and 1 for TTB1 when both walk, else
- * region 0 for the one that does.
- */
-struct pt_plan {
-	struct viommu_pt_cfg cfg; /* the configuration compiled (the walker's cache key) */
-	/*
-	 * The format's fast walk: the common case only, a translation through tables and a leaf
-	 * that need nothing written back. It returns 0 with @res filled in exactly as
-	 * pt_walk_once() fills it for the same entries, or what @sp->fallback returns for anything
-	 * else (most faults, entry kinds it leaves alone, accessed/dirty flags to set, an entry
-	 * outside the span). It only loads guest memory, so giving up is always safe.
-	 */
-	pt_fast_fn fast;
-	uint64_t root[2];
-	uint64_t last; /* highest input address of region 0 (above it: region 1) */
-	/* Region r walks inputs base[r]..base[r] + span[r] (Arm stage 1; off: none of its own). */
-	uint64_t base[2], span[2];
-	/* root[r] and top_mask[r] give the first entry a walk reads (its shift: the level count). */
-	uint64_t trsvd, lrsvd; /* a table / leaf entry with any of these set: give up */
-	uint64_t tmask, lmask; /* the bits one test of a table / leaf entry looks at */
-	uint32_t flags;	       /* cfg->flags */
-	uint8_t levels[2];     /* level of the root table; 0: the region translates nothing */
-	uint32_t top_mask[2];  /* root index mask (concatenated tables included) */
-	uint8_t gran;	       /* log2 granule (Arm's instance for any granule) */
-	uint8_t leaf_levels;   /* bit L: a leaf above level 1 (superpage, block) may sit at L */
-};
-
-/*
- * Load the entry at guest @gpa through @w, a copy of @sp->win in locals (the entry loads are
- * atomic, after which the compiler would load again anything it reads through a pointer):
- * false, with the address in @sp->miss, when the span does not hold it. @gpa is 8-byte aligned
- * (see PT_SPAN_NO_MISS) and so is @w->bias (a span is only used when it is), so the load is one
- * aligned load from base plus index.
- */
-static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t gpa, uint64_t *pte)
-{
-	if (__builtin_expect(gpa - w->lo <= w->lim, 1)) {
-		*pte = vi_le64(vi_load64_aligned((const void *)(w->bias + (uintptr_t)gpa)));
-		return true;
-	}
-	sp->miss = gpa;
-	return false;
-}
-
-/*
- * The part of a plan every format with one root table of 4 KiB granules and 512-entry levels
- * shares (VT-d second level, x86-64, AMD v1): their fast walks are instances per level count
- * (@fast), which know the layout; @leaf_ok gives the levels a large leaf may sit at.
- */
-static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_plan *p,
-				   pt_fast_fn fast,
-				   bool (*leaf_ok)(const struct viommu_pt_cfg *, unsigned int))
-{
-	p->fast = fast;
-	p->root[0] = cfg->root;
-	p->levels[0] = cfg->levels;
-	p->flags = cfg->flags;
-	p->leaf_levels = 0;
-	for (unsigned int l = 2; l <= cfg->levels; l++)
-		p->leaf_levels |= leaf_ok(cfg, l) ? 1u << l : 0;
-}
-
-/*
- * @name##@n: the fast walk @name##_n(p, sp, iova, access, res, n) for tables of @n levels, a
- * constant, so that its loop unrolls with every shift an immediate; the plan picks the instance.
- */
-#define PT_FAST_LEVELS(name, n)                                                        \
-	static int name##n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, \
-			   uint32_t access, struct viommu_pt_walk_result *res)         \
-	{                                                                              \
-		return name##_n(p, sp, iova, access, res, n);                          \
-	}
-
-/* Give the walk up to @sp->fallback (a tail call: the same arguments). */
-static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
-			       uint32_t access, struct viommu_pt_walk_result *res)
-{
-	return sp->fallback(p, sp, iova, access, res);
-}
-
-/* The fast walk of a plan without one: always the fallback. */
-int pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
-		 struct viommu_pt_walk_result *res);
-
-/*
- * Accessed/dirty flags a successful @access would still make the full walk write (@a missing
- * from an entry, whose AND is @all, or @d from leaf @pte written through): the fast walk leaves
- * those walks to it.
- */
-static inline bool pt_ad_unset(uint32_t access, uint64_t all, uint64_t pte, uint64_t a, uint64_t d)
-{
-	return (access & PT_PERM_RWX) &&
-	       (!(all & a) || ((access & VIOMMU_ACC_WRITE) && !(pte & d)));
-}
-
-/* A successful outcome, as pt_walk_once() leaves it. */
-static inline int pt_fast_ok(struct viommu_pt_walk_result *res, uint64_t out, uint64_t pte,
-			     uint32_t perm, unsigned int shift, uint32_t attr, unsigned int level)
-{
-	res->out = out;
-	res->pte = pte;
-	res->perm = perm;
-	res->page_shift = shift;
-	res->attr = attr;
-	res->fault = VIOMMU_FAULT_NONE;
-	res->detail = VIOMMU_PT_D_NONE;
-	res->level = level;
-	return 0;
-}
-
-/*
  * viommu_pt_walk() without the fast walk: what the fast walk must agree with (tests and fuzzing
  * compare the two). Internal, not exported.
  */
@@ -452,12 +310,12 @@ int vi_pt_walk_full(const struct viommu_pt_cfg *cfg, const struct viommu_host_op
 		    void *opaque, uint64_t iova, uint32_t access,
 		    struct viommu_pt_walk_result *res);
 
-extern const struct pt_fmt pt_fmt_vtd_sl;
-extern const struct pt_fmt pt_fmt_x86_64;
-extern const struct pt_fmt pt_fmt_amd_v1;
-extern const struct pt_fmt pt_fmt_arm_s1;
-extern const struct pt_fmt pt_fmt_arm_s2;
-extern const struct pt_fmt pt_fmt_tce;
+extern const struct pt_fmt vi_pt_fmt_vtd_sl;
+extern const struct pt_fmt vi_pt_fmt_x86_64;
+extern const struct pt_fmt vi_pt_fmt_amd_v1;
+extern const struct pt_fmt vi_pt_fmt_arm_s1;
+extern const struct pt_fmt vi_pt_fmt_arm_s2;
+extern const struct pt_fmt vi_pt_fmt_tce;
 
 /* Output size in bits, with 0 meaning the format's @max. */
 static inline unsigned int pt_oas(const struct viommu_pt_cfg *cfg, unsigned int max)
@@ -471,4 +329,18 @@ static inline uint64_t pt_above_oas(unsigned int oas)
 	return oas >= 52 ? 0 : VI_GENMASK(51, oas);
 }
 
-#endif /* VIOMMU_PT_INTERNAL_H */
+/* The formats by enum viommu_pt_format (NULL: none). */
+extern const struct pt_fmt *const vi_pt_formats[VIOMMU_PT_NFORMATS];
+
+/* The ops of @cfg's format when its check() accepts @cfg, else NULL. */
+static inline const struct pt_fmt *pt_fmt_of(const struct viommu_pt_cfg *cfg)
+{
+	const struct pt_fmt *f;
+
+	if (!cfg || (unsigned int)cfg->format >= VIOMMU_PT_NFORMATS)
+		return NULL;
+	f = vi_pt_formats[cfg->format];
+	return !f || f->check(cfg) ? NULL : f;
+}
+
+#endif /* VIOMMU_PT_FMT_H */
