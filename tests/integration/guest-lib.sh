@@ -218,7 +218,8 @@ guest_clock_ok() {
 # virtio-net, a virtio-blk disk on the raw image DISK and QEMU's edu device, all on the q35 root
 # bus. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
 # x-viommu=on: the patched QEMU of qemu/build.sh); vhost-strict, vhost-lazy (libviommu's, with
-# the virtio-net on a vhost-user netdev). PEER: net_reflect's TCP port on 127.0.0.1 for the
+# the virtio-net on a vhost-user netdev); reboot (libviommu's, strict, the guest reboots once
+# before its tests: QEMU then exits on poweroff only). PEER: net_reflect's TCP port on 127.0.0.1 for the
 # emulated virtio-net (vhost off), the vhost-user socket in the vhost modes. QEMU_TIMEOUT bounds
 # it (default 600 s).
 guest_qemu_virtio() {
@@ -226,12 +227,14 @@ guest_qemu_virtio() {
 	gv_mem=""
 	gv_net="-netdev socket,id=net0,connect=127.0.0.1:$2"
 	gv_nic=""
+	gv_noreboot=-no-reboot
 	case "$1" in
 	# QEMU 7.2's own device reports faults without their access flags.
 	qemu-strict) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=1 viommu.domain=DMA viommu.faultflags=none" ;;
 	qemu-lazy) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=0 viommu.domain=DMA-FQ viommu.faultflags=none" ;;
 	strict | vhost-strict) gv_append="iommu.strict=1 viommu.domain=DMA" ;;
 	lazy | vhost-lazy) gv_append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	reboot) gv_append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; gv_noreboot="" ;;
 	*) echo "unknown mode $1" >&2; return 1 ;;
 	esac
 	case "$1" in
@@ -256,5 +259,5 @@ guest_qemu_virtio() {
 		-device edu \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gv_append $5" \
-		-serial file:"$4" -no-reboot
+		-serial file:"$4" $gv_noreboot
 }

@@ -12,6 +12,9 @@
 #                           to the back-end as IOTLB invalidations, its misses come back as
 #                           translations; the back-end's audit log shows no translation used after
 #                           its invalidation (audit_check)
+#   reboot                  libviommu's, strict: the guest brings its devices up, reboots (QEMU's
+#                           system reset recreates the model: bypass back to boot-bypass,
+#                           endpoints declared again), and runs the tests on its second boot
 #   qemu-strict, qemu-lazy  QEMU's own virtio-iommu, the baseline (any QEMU 7.2, Debian's by
 #                           default)
 #
@@ -27,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 reflect_bin=$1
 shift
-[ $# -gt 0 ] || set -- strict lazy vhost-strict vhost-lazy qemu-strict qemu-lazy
+[ $# -gt 0 ] || set -- strict lazy vhost-strict vhost-lazy reboot qemu-strict qemu-lazy
 frames=${VIOMMU_TEST_FRAMES:-1000}
 blkmb=8
 
@@ -139,6 +142,10 @@ run_mode() {
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
 	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
+	if [ "$mode" = reboot ]; then
+		grep -q "reboot: first boot done" "$log" && grep -q "reboot: second boot" "$log" ||
+			{ echo "$mode: the guest did not boot twice"; ok=0; }
+	fi
 	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
 	[ $rrc -eq 0 ] || { echo "$mode: $peer_name exit status $rrc"; ok=0; }
 	# The disk holds what the guest wrote, not just its page cache.
