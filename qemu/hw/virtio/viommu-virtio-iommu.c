@@ -107,15 +107,18 @@ static ssize_t vv_dma(uint64_t gpa, void *buf, size_t len, bool write)
 			break;
 		}
 		if (write) {
+			/* Through the address space: it marks the pages dirty for migration and
+			 * drops translated code in them. */
 			r = address_space_write(&address_space_memory, gpa + done,
 						MEMTXATTRS_UNSPECIFIED, (const uint8_t *)buf + done,
 						l);
+			if (r != MEMTX_OK) {
+				break;
+			}
 		} else {
-			r = address_space_read(&address_space_memory, gpa + done,
-					       MEMTXATTRS_UNSPECIFIED, (uint8_t *)buf + done, l);
-		}
-		if (r != MEMTX_OK) {
-			break;
+			/* RAM: copy from the host mapping the translation just found. */
+			memcpy((uint8_t *)buf + done,
+			       (uint8_t *)memory_region_get_ram_ptr(mr) + xlat, l);
 		}
 		done += l;
 	}
@@ -180,18 +183,18 @@ static uint32_t vv_sid(VGlueVioDev *d)
 }
 
 /*
- * Declare @d's endpoint (its requester ID now: a secondary bus has a number only once the guest
- * programmed its bridge) with the reserved regions the machine gave the device, as PROBE
- * reports them.
+ * Declare @d's endpoint, its requester ID now (a secondary bus has a number only once the guest
+ * programmed its bridge), with the reserved regions the machine gave the device, as PROBE reports
+ * them. Returns that ID.
  */
-static void vv_declare(VGlueVio *vv, VGlueVioDev *d)
+static uint32_t vv_declare(VGlueVio *vv, VGlueVioDev *d)
 {
 	uint32_t sid = vv_sid(d);
 	VirtIOIOMMU *s = vv->s;
 	int r;
 
 	if (d->declared == sid) {
-		return;
+		return sid;
 	}
 	r = viommu_virtio_iommu_add_endpoint(vv->v, sid);
 	if (r == 0) {
@@ -211,9 +214,10 @@ static void vv_declare(VGlueVio *vv, VGlueVioDev *d)
 		}
 	} else if (r != VIOMMU_EEXIST) {
 		warn_report("viommu-virtio-iommu: endpoint %#x: %s", sid, viommu_strerror(r));
-		return;
+		return sid;
 	}
 	d->declared = sid;
+	return sid;
 }
 
 static void vv_declare_all(VGlueVio *vv)
@@ -375,8 +379,7 @@ static IOMMUTLBEntry vv_translate(IOMMUMemoryRegion *mr, hwaddr addr, IOMMUAcces
 	int r;
 
 	qemu_rec_mutex_lock(&vv->lock);
-	vv_declare(vv, d);
-	req.sid = vv_sid(d);
+	req.sid = vv_declare(vv, d);
 	/* A blocked DMA is a fault result: the model has already written the fault report. */
 	r = viommu_translate(vv->v, &req, &res);
 	qemu_rec_mutex_unlock(&vv->lock);
