@@ -215,8 +215,8 @@ guest_clock_ok() {
 
 # guest_qemu_virtio MODE PEER DISK CONSOLE KERNEL_ARGS &: run QEMU ($QEMU, default Debian's
 # qemu-system-x86_64) in the background (it execs) with a virtio-iommu-pci in front of a
-# virtio-net, a virtio-blk disk on the raw image DISK and QEMU's edu device, all on the q35 root
-# bus. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
+# virtio-net, a virtio-blk disk on the raw image DISK (behind a PCIe root port: a secondary bus,
+# numbered by the guest's firmware) and QEMU's edu device. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
 # x-viommu=on: the patched QEMU of qemu/build.sh); vhost-strict, vhost-lazy (libviommu's, with
 # the virtio-net on a vhost-user netdev); reboot (libviommu's, strict, the guest reboots once
 # before its tests: QEMU then exits on poweroff only). PEER: net_reflect's TCP port on 127.0.0.1 for the
@@ -255,7 +255,8 @@ guest_qemu_virtio() {
 		$gv_net \
 		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:56$gv_nic \
 		-drive file="$3",if=none,id=disk0,format=raw,cache=writeback \
-		-device virtio-blk-pci,drive=disk0,disable-legacy=on,iommu_platform=on \
+		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
+		-device virtio-blk-pci,drive=disk0,bus=rp0,disable-legacy=on,iommu_platform=on \
 		-device edu \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gv_append $5" \

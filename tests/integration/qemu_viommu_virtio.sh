@@ -15,13 +15,14 @@
 #   reboot                  libviommu's, strict: the guest brings its devices up, reboots (QEMU's
 #                           system reset recreates the model: bypass back to boot-bypass,
 #                           endpoints declared again), and runs the tests on its second boot
-#   qemu-strict, qemu-lazy  QEMU's own virtio-iommu, the baseline (any QEMU 7.2, Debian's by
-#                           default)
+#   qemu-strict, qemu-lazy  QEMU's own virtio-iommu (x-viommu off), the baseline, in the same
+#                           patched binary: side-by-side runs differ in one property, and the
+#                           patch must leave QEMU's own device working (QEMU_BASELINE=path runs
+#                           these modes on another QEMU 7.2, e.g. Debian's qemu-system-x86_64)
 #
 # Usage: qemu_viommu_virtio.sh NET_REFLECT [MODE...]   (viommu-vhost and audit_check are taken
 #   from the same meson build as NET_REFLECT)
-#   QEMU=path     the QEMU binary (default: qemu/build.sh's patched binary for strict/lazy,
-#                 Debian's qemu-system-x86_64 for the qemu-* modes)
+#   QEMU=path     the patched QEMU binary (default: qemu/build.sh's, built or cached)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 1000), KEEP_WORK=1 keeps the work folder.
 # It installs what it needs through scripts/deps.sh (as root) and fails, loudly, when it cannot.
 set -eu
@@ -62,6 +63,9 @@ guest_prepare "$work" "$(cd "$(dirname "$reflect_bin")" && pwd)/integration-cach
 # The patched QEMU for our modes: qemu/build.sh builds it once per QEMU source version and glue
 # (cached under /var/cache/viommu/qemu) against this build's libviommu, linked dynamically.
 pbuild=$(cd "$(dirname "$reflect_bin")/.." && pwd)
+# The patched binary links libviommu.so from this build.
+LD_LIBRARY_PATH=$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
 patched_qemu() {
 	if [ -n "${QEMU:-}" ]; then
 		echo "$QEMU"
@@ -84,14 +88,12 @@ run_mode() {
 	qlog=$work/$mode.qemu
 	disk=$work/$mode.img
 	case "$mode" in
-	qemu-*) qemu_bin=${QEMU:-qemu-system-x86_64} ;;
-	*)
-		qemu_bin=$(patched_qemu) || { echo "FAIL $mode: no patched QEMU"; return 1; }
-		# The binary links libviommu.so from this build.
-		LD_LIBRARY_PATH=$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-		export LD_LIBRARY_PATH
-		;;
+	qemu-*) qemu_bin=${QEMU_BASELINE:-} ;;
+	*) qemu_bin="" ;;
 	esac
+	if [ -z "$qemu_bin" ]; then
+		qemu_bin=$(patched_qemu) || { echo "FAIL $mode: no patched QEMU"; return 1; }
+	fi
 	rm -f "$disk" "$work/port"
 	truncate -s 64M "$disk"
 	case "$mode" in
