@@ -234,15 +234,27 @@ static IOMMUAccessFlags vv_perm(uint32_t perm)
 	return IOMMU_ACCESS_FLAG(perm & VIOMMU_ACC_READ, perm & VIOMMU_ACC_WRITE);
 }
 
-/* QEMU's entries are naturally aligned power-of-two blocks: split [iova, last] into them. */
-static void vv_send(IOMMUMemoryRegion *mr, IOMMUNotifier *only, IOMMUNotifierFlag type,
-		    uint64_t iova, uint64_t last, uint64_t out, IOMMUAccessFlags perm)
+/*
+ * Tell notifier @n about [iova, last] (output @out at iova): clipped to the range @n registered
+ * for (QEMU asserts that an entry lies inside it), split into the naturally aligned power-of-two
+ * blocks QEMU's entries are.
+ */
+static void vv_send_one(IOMMUNotifier *n, IOMMUNotifierFlag type, uint64_t iova, uint64_t last,
+			uint64_t out, IOMMUAccessFlags perm)
 {
 	IOMMUTLBEvent ev = {
 		.type = type,
 		.entry = { .target_as = &address_space_memory, .perm = perm },
 	};
 
+	if (!(n->notifier_flags & type) || iova > n->end || last < n->start) {
+		return;
+	}
+	if (iova < n->start) {
+		out += n->start - iova;
+		iova = n->start;
+	}
+	last = MIN(last, n->end);
 	for (;;) {
 		uint64_t mask = (iova == 0 && last == UINT64_MAX) ?
 					UINT64_MAX :
@@ -251,16 +263,26 @@ static void vv_send(IOMMUMemoryRegion *mr, IOMMUNotifier *only, IOMMUNotifierFla
 		ev.entry.iova = iova;
 		ev.entry.addr_mask = mask;
 		ev.entry.translated_addr = type == IOMMU_NOTIFIER_MAP ? out : 0;
-		if (only) {
-			memory_region_notify_iommu_one(only, &ev);
-		} else {
-			memory_region_notify_iommu(mr, 0, ev);
-		}
+		memory_region_notify_iommu_one(n, &ev);
 		if (mask == UINT64_MAX || iova + mask >= last) {
 			break;
 		}
 		iova += mask + 1;
 		out += mask + 1;
+	}
+}
+
+/* Every notifier registered on @mr. */
+static void vv_send(IOMMUMemoryRegion *mr, IOMMUNotifierFlag type, uint64_t iova, uint64_t last,
+		    uint64_t out, IOMMUAccessFlags perm)
+{
+	IOMMUNotifier *n;
+
+	IOMMU_NOTIFIER_FOREACH(n, mr)
+	{
+		if (n->iommu_idx == 0) {
+			vv_send_one(n, type, iova, last, out, perm);
+		}
 	}
 }
 
@@ -285,7 +307,7 @@ static void vv_event(void *opaque, const struct viommu_event *ev)
 		if (d->declared != ev->sid || !(d->iommu_mr.iommu_notify_flags & type)) {
 			continue;
 		}
-		vv_send(&d->iommu_mr, NULL, type, ev->iova, ev->last, ev->out,
+		vv_send(&d->iommu_mr, type, ev->iova, ev->last, ev->out,
 			type == IOMMU_NOTIFIER_MAP ? vv_perm(ev->perm) : IOMMU_NONE);
 	}
 }
@@ -333,10 +355,8 @@ static void vv_replay_event(void *opaque, const struct viommu_event *ev)
 {
 	IOMMUNotifier *n = opaque;
 
-	if (ev->type == VIOMMU_EV_MAP && vv_perm(ev->perm) &&
-	    (n->notifier_flags & IOMMU_NOTIFIER_MAP)) {
-		vv_send(NULL, n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out,
-			vv_perm(ev->perm));
+	if (ev->type == VIOMMU_EV_MAP && vv_perm(ev->perm)) {
+		vv_send_one(n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out, vv_perm(ev->perm));
 	}
 }
 
@@ -501,8 +521,7 @@ static void vv_model_destroy(VGlueVio *vv)
 		VGlueVioDev *d = g_ptr_array_index(vv->devs, i);
 
 		if (d->iommu_mr.iommu_notify_flags & IOMMU_NOTIFIER_UNMAP) {
-			vv_send(&d->iommu_mr, NULL, IOMMU_NOTIFIER_UNMAP, 0, UINT64_MAX, 0,
-				IOMMU_NONE);
+			vv_send(&d->iommu_mr, IOMMU_NOTIFIER_UNMAP, 0, UINT64_MAX, 0, IOMMU_NONE);
 		}
 	}
 	if (vv->notifier) {
