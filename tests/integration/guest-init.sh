@@ -227,5 +227,17 @@ if [ "$(arg edu)" = 1 ]; then
 	edu_dma 0x40000 0x5678000 3
 	edu_fault "DMA Write" 5678000 05
 fi
+# viommu.reboot=1: after a first full pass, leave a mark on the disk (past the test pattern) and
+# reboot, so the VMM resets its vIOMMU under a guest that used it; the second boot finds the
+# mark, passes again and powers off.
+if [ "$(arg reboot)" = 1 ]; then
+	mark=$(dd if=/dev/vda bs=512 skip=24576 count=1 2> /dev/null | tr -d '\000')
+	if [ "$mark" != VIOMMU-REBOOTED ]; then
+		printf VIOMMU-REBOOTED | dd of=/dev/vda bs=512 seek=24576 conv=sync,fsync 2> /dev/null ||
+			fail "reboot: cannot mark the disk"
+		say "PASS (first boot), rebooting"
+		reboot -f
+	fi
+fi
 say PASS
 poweroff -f
