@@ -177,15 +177,45 @@ else
 	b=$tree/build
 	export CCACHE_DIR=$cache/ccache
 	export PATH=/usr/lib/ccache:$PATH
-	export PKG_CONFIG_PATH=$pbuild/meson-uninstalled${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+	# QEMU's meson resolves dependency('viommu') when it configures and keeps the answer, and
+	# several worktrees share this tree: give it one fixed place to find the library, filled
+	# with this worktree's public headers (copied only when they differ, so ninja recompiles
+	# just what includes them) and links to this build's libviommu.so. At run time the binary
+	# needs LD_LIBRARY_PATH=PROJECT_BUILD_DIR/src (its RUNPATH names this shared place).
+	sdk=$cache/sdk
+	mkdir -p "$sdk/include" "$sdk/lib"
+	(cd "$root/include" && find viommu -type f -name '*.h') | LC_ALL=C sort > "$sdk/headers.new"
+	while read -r f; do
+		cmp -s "$root/include/$f" "$sdk/include/$f" 2> /dev/null || {
+			mkdir -p "$sdk/include/$(dirname "$f")"
+			cp "$root/include/$f" "$sdk/include/$f"
+		}
+	done < "$sdk/headers.new"
+	(cd "$sdk/include" && find viommu -type f -name '*.h') | LC_ALL=C sort |
+		LC_ALL=C comm -23 - "$sdk/headers.new" | while read -r f; do rm -f "$sdk/include/$f"; done
+	mv "$sdk/headers.new" "$sdk/headers"
+	for l in "$pbuild"/src/libviommu.so*; do
+		[ -f "$l" ] || continue
+		ln -sfn "$l" "$sdk/lib/$(basename "$l")"
+	done
+	{
+		echo "prefix=$sdk"
+		echo "Name: viommu"
+		echo "Description: libviommu for qemu/build.sh"
+		echo "Version: $(sed -n 's/^Version: //p' "$pbuild/meson-uninstalled/viommu-uninstalled.pc")"
+		echo 'Libs: -L${prefix}/lib -lviommu'
+		echo 'Cflags: -I${prefix}/include'
+	} > "$sdk/viommu.pc"
+	export PKG_CONFIG_PATH=$sdk
 	ccache -M 5G > /dev/null
-	if [ ! -e "$b/build.ninja" ] || [ "$(cat "$b/.viommu-conf" 2>/dev/null)" != "$conf" ]; then
+	if [ ! -e "$b/build.ninja" ] ||
+		[ "$(cat "$b/.viommu-conf" 2> /dev/null)" != "$conf pkg-config:$sdk" ]; then
 		log "configuring"
 		rm -rf "$b"
 		mkdir -p "$b"
 		# shellcheck disable=SC2086
 		(cd "$b" && ../configure $conf >&2) || die "configure failed"
-		echo "$conf" > "$b/.viommu-conf"
+		echo "$conf pkg-config:$sdk" > "$b/.viommu-conf"
 	fi
 	log "building qemu-system-x86_64 (ccache in $CCACHE_DIR)"
 	t0=$(date +%s)

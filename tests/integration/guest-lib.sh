@@ -172,7 +172,8 @@ guest_prepare() {
 # in IOMMU mode MODE (strict lazy pt noiommu) on the vhost-user socket SOCK, the serial console
 # to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
 # qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
-# vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu.
+# vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
+# device's ATS off (default on).
 guest_qemu() {
 	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
 	case "$1" in
@@ -196,7 +197,7 @@ guest_qemu() {
 		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
 		-chardev socket,id=chr0,path="$2" \
 		-netdev vhost-user,id=net0,chardev=chr0 \
-		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on,vectors=0,mac=52:54:00:12:34:56 \
+		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=${GUEST_ATS:-on},vectors=0,mac=52:54:00:12:34:56 \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append $4" \
 		-serial file:"$3" -no-reboot
@@ -219,7 +220,7 @@ guest_clock_ok() {
 # numbered by the guest's firmware) and QEMU's edu device. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
 # x-viommu=on: the patched QEMU of qemu/build.sh); vhost-strict, vhost-lazy (libviommu's, with
 # the virtio-net on a vhost-user netdev); reboot (libviommu's, strict, the guest reboots once
-# before its tests: QEMU then exits on poweroff only). PEER: net_reflect's TCP port on 127.0.0.1 for the
+# after passing: QEMU then exits on poweroff only). PEER: net_reflect's TCP port on 127.0.0.1 for the
 # emulated virtio-net (vhost off), the vhost-user socket in the vhost modes. QEMU_TIMEOUT bounds
 # it (default 600 s).
 guest_qemu_virtio() {

@@ -279,11 +279,11 @@ static IOMMUTLBEntry iommu_translate(IOMMUMemoryRegion *iommu, hwaddr addr, IOMM
 }
 
 /*
- * Send [iova, last] to QEMU's notifiers as naturally aligned power-of-two pieces: what
+ * Send [iova, last] to QEMU notifier @n as naturally aligned power-of-two pieces: what
  * IOMMUTLBEntry (iova, addr_mask) can say, and what VFIO's map/unmap expects.
  */
-static void as_notify(ViommuVtdAS *as, IOMMUNotifier *one, IOMMUNotifierFlag type, uint64_t iova,
-		      uint64_t last, uint64_t out, IOMMUAccessFlags perm)
+static void as_notify(IOMMUNotifier *n, IOMMUNotifierFlag type, uint64_t iova, uint64_t last,
+		      uint64_t out, IOMMUAccessFlags perm)
 {
 	for (;;) {
 		uint64_t mask;
@@ -301,14 +301,37 @@ static void as_notify(ViommuVtdAS *as, IOMMUNotifier *one, IOMMUNotifierFlag typ
 		ev.entry.addr_mask = mask;
 		ev.entry.translated_addr = type == IOMMU_NOTIFIER_MAP ? out : 0;
 		ev.entry.perm = type == IOMMU_NOTIFIER_MAP ? perm : IOMMU_NONE;
-		if (one)
-			memory_region_notify_iommu_one(one, &ev);
-		else
-			memory_region_notify_iommu(&as->iommu, 0, ev);
+		memory_region_notify_iommu_one(n, &ev);
 		if (last - iova == mask)
 			break;
 		iova += mask + 1;
 		out += mask + 1;
+	}
+}
+
+/*
+ * Send [iova, last] to notifier @n clipped to its own range (QEMU asserts that an entry lies
+ * inside it; vhost's ends at 2^64 - 2) and to the unit's input address width (nothing translates
+ * above it: a domain-wide flush becomes one event, not 64).
+ */
+static void as_notify_one(ViommuVtdAS *as, IOMMUNotifier *n, IOMMUNotifierFlag type, uint64_t iova,
+			  uint64_t last, uint64_t out, IOMMUAccessFlags perm)
+{
+	uint64_t lim = (1ull << as->s->cfg.aw_bits) - 1;
+	uint64_t a = MAX(iova, n->start), b = MIN(MIN(last, lim), n->end);
+
+	if ((n->notifier_flags & type) && a <= b)
+		as_notify(n, type, a, b, out + (a - iova), perm);
+}
+
+static void as_notify_all(ViommuVtdAS *as, IOMMUNotifierFlag type, uint64_t iova, uint64_t last,
+			  uint64_t out, IOMMUAccessFlags perm)
+{
+	IOMMUNotifier *n;
+
+	IOMMU_NOTIFIER_FOREACH(n, &as->iommu)
+	{
+		as_notify_one(as, n, type, iova, last, out, perm);
 	}
 }
 
@@ -333,7 +356,7 @@ static void model_event(void *opaque, const struct viommu_event *ev)
 	default:
 		return;
 	}
-	as_notify(as, NULL, type, ev->iova, ev->last, ev->out, to_qemu_perm(ev->perm));
+	as_notify_all(as, type, ev->iova, ev->last, ev->out, to_qemu_perm(ev->perm));
 }
 
 static uint32_t model_events(IOMMUNotifierFlag f)
@@ -404,8 +427,8 @@ static void replay_event(void *opaque, const struct viommu_event *ev)
 	ReplayCtx *c = opaque;
 
 	if (ev->type == VIOMMU_EV_MAP && !ev->has_pasid && ev->iova <= ev->last)
-		as_notify(c->as, c->n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out,
-			  to_qemu_perm(ev->perm));
+		as_notify_one(c->as, c->n, IOMMU_NOTIFIER_MAP, ev->iova, ev->last, ev->out,
+			      to_qemu_perm(ev->perm));
 }
 
 /*
@@ -420,7 +443,7 @@ static void iommu_replay(IOMMUMemoryRegion *iommu, IOMMUNotifier *n)
 	struct viommu_notifier *tmp;
 
 	if (n->notifier_flags & IOMMU_NOTIFIER_UNMAP)
-		as_notify(as, n, IOMMU_NOTIFIER_UNMAP, n->start, n->end, 0, IOMMU_NONE);
+		as_notify_one(as, n, IOMMU_NOTIFIER_UNMAP, n->start, n->end, 0, IOMMU_NONE);
 	if (!(n->notifier_flags & IOMMU_NOTIFIER_MAP))
 		return;
 	qemu_rec_mutex_lock(&s->lock);
@@ -577,8 +600,8 @@ static void viommu_vtd_reset(DeviceState *dev)
 		IOMMU_NOTIFIER_FOREACH(n, &as->iommu)
 		{
 			if (n->notifier_flags & IOMMU_NOTIFIER_UNMAP)
-				as_notify(as, n, IOMMU_NOTIFIER_UNMAP, n->start, n->end, 0,
-					  IOMMU_NONE);
+				as_notify_one(as, n, IOMMU_NOTIFIER_UNMAP, n->start, n->end, 0,
+					      IOMMU_NONE);
 		}
 		if (as_subscribe(as))
 			error_report("viommu-intel-iommu: reset: cannot resubscribe notifiers");
