@@ -329,21 +329,21 @@ static void vv_notifier_update(VGlueVio *vv)
 	}
 }
 
-static int vv_notify_flag_changed(IOMMUMemoryRegion *mr, IOMMUNotifierFlag old,
-				  IOMMUNotifierFlag new, Error **errp)
+static int vv_notify_flag_changed(IOMMUMemoryRegion *mr, IOMMUNotifierFlag old_flags,
+				  IOMMUNotifierFlag new_flags, Error **errp)
 {
 	VGlueVioDev *d = container_of(mr, VGlueVioDev, iommu_mr);
 	VGlueVio *vv = d->vv;
 
 	/* virtio-iommu has no ATS: a device-IOTLB consumer cannot be served. */
-	if (new &IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
+	if (new_flags & IOMMU_NOTIFIER_DEVIOTLB_UNMAP) {
 		error_setg(errp, "virtio-iommu-pci,x-viommu=on has no device IOTLB");
 		return -EINVAL;
 	}
 	qemu_rec_mutex_lock(&vv->lock);
-	if (old == IOMMU_NOTIFIER_NONE && new != IOMMU_NOTIFIER_NONE) {
+	if (old_flags == IOMMU_NOTIFIER_NONE && new_flags != IOMMU_NOTIFIER_NONE) {
 		vv->notify_users++;
-	} else if (old != IOMMU_NOTIFIER_NONE && new == IOMMU_NOTIFIER_NONE) {
+	} else if (old_flags != IOMMU_NOTIFIER_NONE && new_flags == IOMMU_NOTIFIER_NONE) {
 		vv->notify_users--;
 	}
 	vv_notifier_update(vv);
