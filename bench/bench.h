@@ -57,6 +57,16 @@ void bench_measure_ways_ns(bench_way_fn run, void *arg, unsigned int nways, size
 /* True when a quick run was asked for (--quick): fewer repetitions, for smoke tests. */
 bool bench_quick(const struct bench_ctx *ctx);
 
+/* @out = the directory of this executable + "/" + @rel, if that is a file. */
+bool bench_beside_exe(const char *rel, char *out, size_t size);
+
+/*
+ * Run the shell script @script with arguments @arg (and --quick for a quick run) and report the
+ * "ROW<tab>case<tab>metric<tab>value<tab>unit<tab>baseline" lines it prints on stdout. Returns 0,
+ * or -1 when it could not run or exited non-zero.
+ */
+int bench_run_script(struct bench_ctx *ctx, const char *script, const char *arg);
+
 /* Keep the compiler from discarding a computed value. */
 static inline void bench_keep(uint64_t v)
 {
@@ -78,6 +88,7 @@ extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_virtio_iommu;
+extern const struct bench_suite bench_suite_qemu;
 extern const struct bench_suite bench_suite_devtlb;
 extern const struct bench_suite bench_suite_vhost;
 

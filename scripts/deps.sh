@@ -6,8 +6,10 @@ set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
 test_pkgs="libcmocka-dev clang llvm libclang-rt-14-dev clang-format"
-# The vhost-user integration test boots a Linux guest in QEMU behind a vIOMMU.
-integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-utils"
+# The integration tests boot Linux guests in QEMU behind a vIOMMU: Debian 12's kernel, and
+# bookworm-backports' 6.12 (fetched by tests/integration/guest-lib.sh; zstd unpacks it, kmod
+# reads its module dependencies).
+integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-utils zstd kmod"
 # viommu-sim renders its plots with gnuplot (make run).
 run_pkgs="gnuplot-nox"
 # viommu-bench vhost runs the integration guest against DPDK's testpmd too (dpdk-dev ships it);

@@ -3,44 +3,166 @@
 # of a virtio-net-pci device on a vhost-user socket behind an emulated Intel IOMMU.
 # Needs the packages of `scripts/deps.sh integration`; set guest_lib_dir to this directory first.
 
+# guest_kernel selects the kernel guest_prepare boots: "debian" (default) is the host's own Debian
+# 12 kernel (linux-image-amd64, 6.1); "bpo" is bookworm-backports' 6.12, fetched once without
+# installing it (guest_fetch_bpo): Debian 12's 6.1 is built without CONFIG_VIRTIO_IOMMU, 6.12 has
+# it as a module with CONFIG_ACPI_VIOT=y. guest_modules names the modules /init loads, in that
+# order; guest_prepare puts each one's dependencies before it and skips built-in ones.
+guest_kernel=${guest_kernel:-debian}
+guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen virtio_blk"}
+
+# guest_fetch_bpo CACHE: sets gk_root (the unpacked kernel package) and kver. The package comes
+# from deb.debian.org's bookworm-backports through a private apt configuration under
+# CACHE/guest-6.12 (the host's sources and package state stay as they are), is unpacked with
+# dpkg-deb into a folder named after its version, and is reused by later runs without asking the
+# mirror again (VIOMMU_GUEST_REFRESH=1 looks for a newer one).
+guest_fetch_bpo() {
+	gb_dir=$1/guest-6.12
+	if [ "${VIOMMU_GUEST_REFRESH:-0}" != 1 ] && [ -s "$gb_dir/current" ]; then
+		gb_key=$(cat "$gb_dir/current")
+		if [ -e "$gb_dir/$gb_key/.done" ]; then
+			gk_root=$gb_dir/$gb_key/root
+			kver=$(ls "$gk_root/lib/modules")
+			return 0
+		fi
+	fi
+	gb_apt=$gb_dir/apt
+	mkdir -p "$gb_apt/lists/partial" "$gb_apt/archives/partial" "$gb_apt/sources.list.d" \
+		"$gb_apt/preferences.d" 2>/dev/null || {
+		echo "FAIL: cannot create $gb_dir (run once as root, or set VIOMMU_CACHE)" >&2
+		return 1
+	}
+	echo "deb http://deb.debian.org/debian bookworm-backports main" > "$gb_apt/sources.list"
+	# Everything apt reads or writes is under gb_apt; the signing keys are the host's
+	# (debian-archive-keyring). As root, apt would drop to _apt for downloads: keep root so the
+	# files stay ours.
+	gb_opts="-o Dir::Etc::SourceList=$gb_apt/sources.list -o Dir::Etc::SourceParts=$gb_apt/sources.list.d"
+	gb_opts="$gb_opts -o Dir::Etc::PreferencesParts=$gb_apt/preferences.d -o Dir::State::Lists=$gb_apt/lists"
+	gb_opts="$gb_opts -o Dir::Cache=$gb_apt -o Dir::Cache::archives=$gb_apt/archives"
+	gb_opts="$gb_opts -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root"
+	# shellcheck disable=SC2086
+	apt-get $gb_opts -q update > "$gb_apt/update.log" 2>&1 || {
+		echo "FAIL: apt-get update of bookworm-backports failed:" >&2
+		cat "$gb_apt/update.log" >&2
+		return 1
+	}
+	# The backports linux-image-amd64 depends on the current 6.12 image package (signed).
+	# shellcheck disable=SC2086
+	gb_pkg=$(apt-cache $gb_opts show linux-image-amd64 |
+		awk '/^Version:/ { bpo = ($2 ~ /bpo/) } bpo && /^Depends:/ { print $2; exit }')
+	# shellcheck disable=SC2086
+	gb_ver=$(apt-cache $gb_opts show "$gb_pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	case "$gb_pkg" in linux-image-6.12*-amd64) ;; *)
+		echo "FAIL: no 6.12 amd64 kernel in bookworm-backports (found '$gb_pkg')" >&2
+		return 1 ;;
+	esac
+	gb_key=${gb_pkg#linux-image-}_$gb_ver
+	if [ ! -e "$gb_dir/$gb_key/.done" ]; then
+		echo "guest kernel: fetching $gb_pkg $gb_ver from bookworm-backports" >&2
+		rm -rf "$gb_dir/$gb_key"
+		mkdir -p "$gb_dir/$gb_key/root"
+		# shellcheck disable=SC2086
+		(cd "$gb_dir/$gb_key" && apt-get $gb_opts -q download "$gb_pkg=$gb_ver") \
+			> "$gb_dir/$gb_key/download.log" 2>&1 || {
+			echo "FAIL: apt-get download $gb_pkg=$gb_ver failed:" >&2
+			cat "$gb_dir/$gb_key/download.log" >&2
+			return 1
+		}
+		dpkg-deb -x "$gb_dir/$gb_key/"*.deb "$gb_dir/$gb_key/root" || {
+			echo "FAIL: cannot unpack $gb_pkg" >&2
+			return 1
+		}
+		rm -f "$gb_dir/$gb_key/"*.deb
+		touch "$gb_dir/$gb_key/.done"
+	fi
+	echo "$gb_key" > "$gb_dir/current"
+	gk_root=$gb_dir/$gb_key/root
+	kver=$(ls "$gk_root/lib/modules")
+}
+
+# guest_module NAME: copy module NAME (uncompressed) into the initramfs after its dependencies and
+# append it to the load order, unless it is built in or already there.
+guest_module() {
+	local m f d
+	m=$1
+	case " $gm_done " in *" $m "*) return 0 ;; esac
+	gm_done="$gm_done $m"
+	if grep -q -e "/$m\.ko\$" -e "/$(echo "$m" | tr _ -)\.ko\$" "$gm_dir/modules.builtin"; then
+		return 0
+	fi
+	f=$(find "$gm_dir/kernel" \( -name "$m.ko*" -o -name "$(echo "$m" | tr _ -).ko*" \) | head -n 1)
+	[ -n "$f" ] || { echo "FAIL: module $m not found for $kver" >&2; return 1; }
+	for d in $(modinfo -F depends "$f" | tr , ' '); do
+		guest_module "$d" || return 1
+	done
+	case "$f" in
+	*.ko.xz) xz -dc "$f" > "$gp_d/lib/modules/$m.ko" ;;
+	*.ko.zst) zstd -qdc "$f" > "$gp_d/lib/modules/$m.ko" ;;
+	*) cp "$f" "$gp_d/lib/modules/$m.ko" ;;
+	esac || return 1
+	echo "$m" >> "$gp_d/lib/modules/order"
+}
+
 # guest_prepare WORK CACHE: sets kver, vmlinux and initrd (WORK/initramfs.gz). The uncompressed
 # kernel is kept in CACHE so that later runs skip the extraction.
 guest_prepare() {
 	gp_work=$1
 	gp_cache=$2
-	kver=$(ls /lib/modules | grep -- '-amd64$' | sort -V | tail -n 1)
-	gp_kernel=/boot/vmlinuz-$kver
-	[ -n "$kver" ] && [ -r "$gp_kernel" ] || { echo "FAIL: no readable Debian amd64 kernel" >&2; return 1; }
+	case "$guest_kernel" in
+	debian)
+		kver=$(ls /lib/modules | grep -- '-amd64$' | sort -V | tail -n 1)
+		gp_kernel=/boot/vmlinuz-$kver
+		gm_dir=/lib/modules/$kver
+		;;
+	bpo)
+		guest_fetch_bpo "${VIOMMU_CACHE:-/var/cache/viommu}" || return 1
+		gp_kernel=$gk_root/boot/vmlinuz-$kver
+		gm_dir=$gk_root/lib/modules/$kver
+		;;
+	*) echo "FAIL: unknown guest_kernel '$guest_kernel'" >&2; return 1 ;;
+	esac
+	[ -n "$kver" ] && [ -r "$gp_kernel" ] || { echo "FAIL: no readable $guest_kernel amd64 kernel" >&2; return 1; }
 
-	# A tiny initramfs: static busybox, the virtio modules of this kernel (modular in Debian's
-	# 6.1 config: virtio, virtio_ring, virtio_pci*, virtio_net, net_failover, failover; and
-	# pktgen).
+	# A tiny initramfs: static busybox, guest-init.sh as /init, and the modules of
+	# guest_modules with their dependencies (/lib/modules/order is the order to load them in).
 	gp_d=$gp_work/initramfs
+	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
 	cp /bin/busybox "$gp_d/bin/busybox"
 	cp "$guest_lib_dir/guest-init.sh" "$gp_d/init"
 	chmod +x "$gp_d/init"
-	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
-		failover net_failover virtio_net pktgen virtio_blk; do
-		f=$(find "/lib/modules/$kver/kernel" -name "$m.ko*" | head -n 1)
-		[ -n "$f" ] || { echo "FAIL: module $m not found for $kver" >&2; return 1; }
-		case "$f" in
-		*.ko.xz) xz -dc "$f" > "$gp_d/lib/modules/$m.ko" ;;
-		*) cp "$f" "$gp_d/lib/modules/$m.ko" ;;
-		esac
+	: > "$gp_d/lib/modules/order"
+	gm_done=""
+	for m in $guest_modules; do
+		guest_module "$m" || return 1
 	done
 	initrd=$gp_work/initramfs.gz
 	(cd "$gp_d" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
 
-	# Boot the uncompressed kernel through its PVH entry point: under TCG, decompressing the xz
-	# bzImage alone takes many seconds. The vmlinux is the xz stream inside the bzImage.
+	# Boot the uncompressed kernel through its PVH entry point: under TCG, decompressing the
+	# bzImage alone takes many seconds. The vmlinux is the bzImage's payload (setup header:
+	# setup_sects at 0x1f1, payload_offset at 0x248, payload_length at 0x24c), xz in Debian's
+	# 6.1 and zstd in 6.12; the build appends the 4-byte uncompressed size to the stream.
 	vmlinux=$gp_cache/vmlinux-$kver
 	if [ ! -s "$vmlinux" ]; then
 		mkdir -p "$gp_cache"
-		off=$(grep -abo "$(printf '\3757zXZ')" "$gp_kernel" | head -n 1 | cut -d: -f1)
-		[ -n "$off" ] || { echo "FAIL: no xz stream in $gp_kernel" >&2; return 1; }
-		tail -c +$((off + 1)) "$gp_kernel" | xz -dc --single-stream > "$vmlinux.tmp" 2>/dev/null || true
-		[ -s "$vmlinux.tmp" ] || { echo "FAIL: cannot extract vmlinux from $gp_kernel" >&2; return 1; }
+		gp_ss=$(od -An -tu1 -j $((0x1f1)) -N1 "$gp_kernel" | tr -d ' ')
+		gp_po=$(od -An -tu4 -j $((0x248)) -N4 "$gp_kernel" | tr -d ' ')
+		gp_pl=$(od -An -tu4 -j $((0x24c)) -N4 "$gp_kernel" | tr -d ' ')
+		gp_off=$(((gp_ss + 1) * 512 + gp_po))
+		case $(od -An -tx1 -j "$gp_off" -N4 "$gp_kernel" | tr -d ' ') in
+		fd377a58) gp_dec="xz -dc --single-stream" ;;
+		28b52ffd) gp_dec="zstd -qdc" ;;
+		1f8b*) gp_dec="gzip -dc" ;;
+		*) echo "FAIL: unknown kernel compression in $gp_kernel" >&2; return 1 ;;
+		esac
+		# shellcheck disable=SC2086
+		tail -c +$((gp_off + 1)) "$gp_kernel" | head -c $((gp_pl - 4)) | $gp_dec > "$vmlinux.tmp" 2>/dev/null || true
+		[ "$(od -An -c -N4 "$vmlinux.tmp" 2>/dev/null | tr -d ' ')" = '177ELF' ] || {
+			echo "FAIL: cannot extract vmlinux from $gp_kernel" >&2
+			rm -f "$vmlinux.tmp"
+			return 1
+		}
 		mv "$vmlinux.tmp" "$vmlinux"
 	fi
 }
@@ -90,4 +212,54 @@ guest_clock_ok() {
 		return 1
 	fi
 	return 0
+}
+
+# guest_qemu_virtio MODE PEER DISK CONSOLE KERNEL_ARGS &: run QEMU ($QEMU, default Debian's
+# qemu-system-x86_64) in the background (it execs) with a virtio-iommu-pci in front of a
+# virtio-net, a virtio-blk disk on the raw image DISK (behind a PCIe root port: a secondary bus,
+# numbered by the guest's firmware) and QEMU's edu device. MODE: qemu-strict, qemu-lazy (QEMU's own virtio-iommu); strict, lazy (libviommu's,
+# x-viommu=on: the patched QEMU of qemu/build.sh); vhost-strict, vhost-lazy (libviommu's, with
+# the virtio-net on a vhost-user netdev); reboot (libviommu's, strict, the guest reboots once
+# after passing: QEMU then exits on poweroff only). PEER: net_reflect's TCP port on 127.0.0.1 for the
+# emulated virtio-net (vhost off), the vhost-user socket in the vhost modes. QEMU_TIMEOUT bounds
+# it (default 600 s).
+guest_qemu_virtio() {
+	gv_dev=virtio-iommu-pci,x-viommu=on
+	gv_mem=""
+	gv_net="-netdev socket,id=net0,connect=127.0.0.1:$2"
+	gv_nic=""
+	gv_noreboot=-no-reboot
+	case "$1" in
+	# QEMU 7.2's own device reports faults without their access flags.
+	qemu-strict) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=1 viommu.domain=DMA viommu.faultflags=none" ;;
+	qemu-lazy) gv_dev=virtio-iommu-pci; gv_append="iommu.strict=0 viommu.domain=DMA-FQ viommu.faultflags=none" ;;
+	strict | vhost-strict) gv_append="iommu.strict=1 viommu.domain=DMA" ;;
+	lazy | vhost-lazy) gv_append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	reboot) gv_append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; gv_noreboot="" ;;
+	*) echo "unknown mode $1" >&2; return 1 ;;
+	esac
+	case "$1" in
+	vhost-*)
+		# vhost-user needs shared guest memory; MSI-X with a vhost-user device crashes QEMU
+		# 7.2 under TCG (vectors=0, see guest_qemu).
+		gv_mem="-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem"
+		gv_net="-chardev socket,id=chr0,path=$2 -netdev vhost-user,id=net0,chardev=chr0"
+		gv_nic=",vectors=0"
+		;;
+	esac
+	# The IOMMU comes first: a PCI device realized before it would bypass it. tsc=unstable:
+	# see guest_qemu. iommu_platform needs modern-only devices.
+	# shellcheck disable=SC2086
+	exec timeout "${QEMU_TIMEOUT:-600}" "${QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config \
+		-display none -M q35 -accel tcg -smp 1 -m 256M $gv_mem \
+		-device "$gv_dev" \
+		$gv_net \
+		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on,mac=52:54:00:12:34:56$gv_nic \
+		-drive file="$3",if=none,id=disk0,format=raw,cache=writeback \
+		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
+		-device virtio-blk-pci,drive=disk0,bus=rp0,disable-legacy=on,iommu_platform=on \
+		-device edu \
+		-kernel "$vmlinux" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gv_append $5" \
+		-serial file:"$4" $gv_noreboot
 }
