@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AMD-Vi translation of untranslated requests (2.2): device table entry (2.2.2), v1 host page
+ * tables (2.2.3) through the pt walker, a DTE cache and the core IOTLB in front, and the event
+ * log (2.5) for requests that are blocked.
+ */
+#include <viommu/pt.h>
+
+#include "amdvi_internal.h"
+#include "core/iotlb_fast.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Event log (2.5, 3.4.3, 3.4.10)                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4])
+{
+	uint64_t code = VIOMMU_AMDVI_BUF_LEN_GET(s->evt_base), n, head, tail, gpa;
+	uint32_t le[4];
+
+	if (!(s->status & VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN) || code < VIOMMU_AMDVI_BUF_LEN_MIN) {
+		s->st.events_lost++;
+		return VIOMMU_FAULT_F_LOST;
+	}
+	n = 1ull << code;
+	head = s->evt_head >> 4;
+	tail = s->evt_tail >> 4;
+	/*
+	 * Full when the tail would reach the head. A head or tail past the log (software wrote one)
+	 * leaves no room either: both stop logging with EventOverflow, which software clears and
+	 * then restarts the log, as after a real overflow.
+	 */
+	if (head >= n || tail >= n || (tail + 1) % n == head) {
+		s->st.events_lost++;
+		s->status &= ~VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN;
+		vi_amdvi_raise(s, VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW,
+			       VIOMMU_AMDVI_CTRL_EVENT_INT_EN);
+		return VIOMMU_FAULT_F_LOST;
+	}
+	gpa = (s->evt_base & VIOMMU_AMDVI_BUF_BASE_MASK) + tail * VIOMMU_AMDVI_EVENT_SIZE;
+	for (int i = 0; i < 4; i++)
+		le[i] = vi_le32(ev[i]);
+	if (vi_write(&s->v.host, gpa, le, sizeof(le))) {
+		s->st.events_lost++;
+		vi_log(&s->v.host, VIOMMU_LOG_WARN, "amdvi: event log entry outside memory");
+		return VIOMMU_FAULT_F_LOST;
+	}
+	/* The entry is in memory before the tail moves past it (Linux reads up to the tail). */
+	s->evt_tail = ((tail + 1) % n) << 4;
+	s->st.events_logged++;
+	vi_amdvi_raise(s, VIOMMU_AMDVI_STATUS_EVENT_LOG_INT, VIOMMU_AMDVI_CTRL_EVENT_INT_EN);
+	return VIOMMU_FAULT_F_RECORDED;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Device table (2.2.2) and the DTE cache                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint64_t above_pa(const struct amdvi *s)
+{
+	return VIOMMU_AMDVI_GENMASK(63, s->cfg.pa_bits);
+}
+
+/* Decode and check the DTE at @addr; 0 or the event code. */
+static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct amdvi_dte *d)
+{
+	/* Features not advertised make their fields reserved: GT, PPR, HA/HD, SNP attributes. */
+	const uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
+			       VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR |
+			       VIOMMU_AMDVI_DTE0_GIOV | VIOMMU_AMDVI_DTE0_GV |
+			       VIOMMU_AMDVI_DTE0_GLX_MASK | VIOMMU_AMDVI_DTE0_GCR3_A_MASK |
+			       VIOMMU_AMDVI_DTE0_RSVD_63;
+	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_GCR3_B_MASK | VIOMMU_AMDVI_DTE1_RSVD_42 |
+			 VIOMMU_AMDVI_DTE1_GCR3_C_MASK;
+	uint32_t mode;
+
+	memset(d, 0, sizeof(*d));
+	d->kind = AMDVI_DTE_PASS;
+	/* V = 0: nothing else in the entry counts; requests pass untranslated. */
+	if (!(q[0] & VIOMMU_AMDVI_DTE0_V))
+		return 0;
+	if (!(s->cfg.flags & VIOMMU_AMDVI_IOTLB))
+		rsvd1 |= VIOMMU_AMDVI_DTE1_I;
+	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	/* Interrupt fields: validated, not used (no interrupt remapping). */
+	if (q[2] & (VIOMMU_AMDVI_DTE2_RSVD_55_52 | VIOMMU_AMDVI_DTE2_RSVD_59))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if ((q[2] & VIOMMU_AMDVI_DTE2_IV) &&
+	    (VIOMMU_AMDVI_DTE2_INT_TAB_LEN_GET(q[2]) > VIOMMU_AMDVI_INT_TAB_LEN_MAX ||
+	     VIOMMU_AMDVI_DTE2_INT_CTL_GET(q[2]) == 3 ||
+	     ((q[2] & VIOMMU_AMDVI_DTE2_INT_TAB_ROOT_MASK) & above_pa(s))))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
+	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
+	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
+	/* TV = 0: no translation information; requests pass untranslated. */
+	if (!(q[0] & VIOMMU_AMDVI_DTE0_TV))
+		return 0;
+	mode = (uint32_t)VIOMMU_AMDVI_DTE0_MODE_GET(q[0]);
+	d->perm = (uint8_t)(((q[0] & VIOMMU_AMDVI_DTE0_IR) ? VIOMMU_ACC_READ : 0) |
+			    ((q[0] & VIOMMU_AMDVI_DTE0_IW) ? VIOMMU_ACC_WRITE : 0));
+	if (mode == 0) {
+		d->kind = AMDVI_DTE_MODE0;
+		return 0;
+	}
+	/* Mode 7 is reserved; deeper tables than HATS advertises are not supported. */
+	if (mode > s->cfg.hats_levels)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
+	if (d->root & above_pa(s))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->kind = AMDVI_DTE_PAGED;
+	d->mode = (uint8_t)mode;
+	return 0;
+}
+
+static uint32_t dte_fetch(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr)
+{
+	uint64_t size = (VIOMMU_AMDVI_DEV_TABLE_SIZE_GET(s->devtab) + 1) * 4096;
+	uint64_t off = (uint64_t)devid * VIOMMU_AMDVI_DTE_SIZE;
+	uint64_t q[4];
+
+	*addr = (s->devtab & VIOMMU_AMDVI_DEV_TABLE_BASE_MASK) + off;
+	/* A DeviceID beyond the table's size has no valid entry. */
+	if (off >= size)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if (vi_read(&s->v.host, *addr, q, sizeof(q)))
+		return VIOMMU_AMDVI_EV_DEV_TAB_HARDWARE_ERROR;
+	for (int i = 0; i < 4; i++)
+		q[i] = vi_le64(q[i]);
+	return dte_decode(s, q, d);
+}
+
+uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+	uint32_t code;
+
+	*addr = 0;
+	if (slot->gen == s->dte_gen && slot->devid == devid) {
+		s->st.dte_hits++;
+		*d = slot->dte;
+		return 0;
+	}
+	s->st.dte_misses++;
+	code = dte_fetch(s, devid, d, addr);
+	if (code)
+		return code;
+	/* Valid decodes only: a bad entry is read (and logged) again at each request. */
+	s->seen[devid / 64] |= 1ull << (devid % 64);
+	slot->gen = s->dte_gen;
+	slot->devid = devid;
+	slot->dte = *d;
+	return 0;
+}
+
+static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, uint64_t ref)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->gen == s->dte_gen && slot->devid == devid && slot->dte.domid == domid)
+		slot->dte.iotlb_ref = ref;
+}
+
+void vi_amdvi_dte_inval_all(struct amdvi *s)
+{
+	if (++s->dte_gen == 0) {
+		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
+		s->dte_gen = 1;
+	}
+}
+
+void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->devid == devid)
+		slot->gen = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* v1 walk (2.2.3, through the pt formats)                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The address of the entry at @level a walk of @iova reads (for PAGE_TAB_HARDWARE_ERROR). */
+static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+			   uint32_t level)
+{
+	uint64_t table = d->root, addr = d->root, pte;
+	uint32_t lvl = d->mode;
+
+	for (int i = 0; i < VIOMMU_PT_MAX_LEVELS && lvl >= 1; i++) {
+		uint32_t nl;
+
+		addr = table + ((iova >> (12 + 9 * (lvl - 1))) & 511) * 8;
+		if (lvl <= level || vi_read64(&s->v.host, addr, &pte))
+			return addr;
+		nl = (uint32_t)VIOMMU_AMDVI_PTE_NEXT_LEVEL_GET(pte);
+		if (!(pte & VIOMMU_AMDVI_PTE_PR) || nl == 0 || nl == 7 || nl >= lvl)
+			return addr;
+		table = pte & VIOMMU_AMDVI_PTE_ADDR_MASK;
+		lvl = nl;
+	}
+	return addr;
+}
+
+uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+{
+	struct viommu_pt_cfg pc = { 0 };
+	struct viommu_pt_walk_result r;
+
+	pc.format = VIOMMU_PT_AMD_V1;
+	pc.levels = d->mode;
+	pc.root = d->root;
+	pc.oas = (uint8_t)s->cfg.pa_bits;
+	s->st.page_walks++;
+	*level = 0;
+	*flags = 0;
+	*addr = iova;
+	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r)) {
+		*addr = d->root;
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
+	*level = r.level;
+	if (r.fault == VIOMMU_FAULT_NONE) {
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	switch (r.detail) {
+	case VIOMMU_PT_D_NOT_PRESENT:
+	case VIOMMU_PT_D_INPUT_RANGE:
+		/* Nothing translates: PR = 0, and the access type decides nothing. */
+		leaf->perm = 0;
+		leaf->shift = 12;
+		leaf->iova = iova & ~0xfffull;
+		leaf->out = 0;
+		return 0;
+	case VIOMMU_PT_D_READ_FAILED:
+	case VIOMMU_PT_D_WRITE_FAILED:
+		*addr = entry_addr(s, d, iova, r.level);
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	default:
+		/* Reserved bits, a next level not below, skipped bits set, a bad encoded size. */
+		*flags = VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Translation                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
+		   struct viommu_xlate_result *res, enum viommu_fault_type type, uint32_t code,
+		   uint32_t flags, uint64_t addr, uint32_t level, const struct amdvi_dte *d)
+{
+	uint32_t ev[4];
+	uint32_t devid = req->sid & 0xffff;
+
+	vi_result_fault(res, req, type, code, level);
+	s->st.faults++;
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->sa) {
+		s->st.events_suppressed++;
+		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
+		return 0;
+	}
+	if (req->access & VIOMMU_ACC_WRITE)
+		flags |= VIOMMU_AMDVI_EV1_RW;
+	if (req->access & VIOMMU_ACC_EXEC)
+		flags |= VIOMMU_AMDVI_EV1_NX;
+	ev[0] = devid;
+	ev[1] = (uint32_t)VIOMMU_AMDVI_EV_CODE_SET(code);
+	switch (code) {
+	case VIOMMU_AMDVI_EV_IO_PAGE_FAULT:
+	case VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR:
+		/* D/P: the PASID (GN = 1) or the domain of the DTE. */
+		if (req->has_pasid) {
+			flags |= VIOMMU_AMDVI_EV1_GN;
+			ev[0] |= (req->pasid & 0xf0000);
+			ev[1] |= req->pasid & 0xffff;
+		} else if (d) {
+			ev[1] |= d->domid;
+		}
+		break;
+	case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
+		flags &= VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_RZ;
+		if (req->has_pasid) {
+			flags |= VIOMMU_AMDVI_EV1_GN;
+			ev[0] |= (req->pasid & 0xf0000);
+			ev[1] |= req->pasid & 0xffff;
+		}
+		break;
+	default:
+		flags &= VIOMMU_AMDVI_EV1_RW;
+		break;
+	}
+	if (code == VIOMMU_AMDVI_EV_DEV_TAB_HARDWARE_ERROR ||
+	    code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR)
+		flags |= VIOMMU_AMDVI_EV1_HW_TYPE_SET(VIOMMU_AMDVI_HW_TYPE_TARGET_ABORT);
+	ev[1] |= flags;
+	ev[2] = (uint32_t)addr;
+	ev[3] = (uint32_t)(addr >> 32);
+	res->fault.record = (uint32_t)(s->evt_tail >> 4);
+	res->fault.flags = vi_amdvi_log_event(s, ev);
+	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		res->fault.record = 0;
+	return 0;
+}
+
+static bool overlaps_intr(uint64_t a, uint64_t len)
+{
+	uint64_t last = a + (len - 1);
+
+	return !(last < AMDVI_INTR_FIRST || a > AMDVI_INTR_LAST);
+}
+
+static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+			     uint64_t len)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len - 1 > AMDVI_INTR_LAST - req->iova ? AMDVI_INTR_LAST - req->iova + 1 : len;
+	res->perm = VIOMMU_ACC_WRITE;
+	res->page_shift = 12;
+	res->flags = VIOMMU_XLATE_F_INTERRUPT;
+	return 0;
+}
+
+static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+		    uint64_t len, uint32_t perm)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len;
+	res->perm = perm;
+	res->page_shift = 12;
+	return 0;
+}
+
+static bool perm_ok(uint32_t perm, uint32_t access)
+{
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return false;
+	if ((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ))
+		return false;
+	return true;
+}
+
+/*
+ * 3.4.5-3.4.6: the exclusion range passes requests untranslated, for every device (Allow) or
+ * for those whose DTE sets EX. Returns true with @len clipped to the range when @iova is in it;
+ * otherwise clips @len to end before the range.
+ */
+static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *len)
+{
+	uint64_t base = s->excl_base & VIOMMU_AMDVI_EXCL_ADDR_MASK;
+	uint64_t last = s->excl_limit | 0xfff;
+
+	if (!(s->excl_base & VIOMMU_AMDVI_EXCL_EN) || base > last ||
+	    (!ex && !(s->excl_base & VIOMMU_AMDVI_EXCL_ALLOW)))
+		return false;
+	if (iova >= base && iova <= last) {
+		if (*len - 1 > last - iova)
+			*len = last - iova + 1;
+		return true;
+	}
+	if (iova < base && *len - 1 >= base - iova)
+		*len = base - iova;
+	return false;
+}
+
+int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		       struct viommu_xlate_result *res)
+{
+	struct amdvi *s = to_amdvi(v);
+	uint64_t len = req->len ? req->len : 1;
+	uint32_t devid = req->sid & 0xffff;
+	struct viommu_iotlb_tag tag = { 0 };
+	struct viommu_iotlb_hit hit;
+	struct amdvi_dte d;
+	uint32_t code, flags = 0, level = 0;
+	uint64_t addr;
+	int ret;
+
+	s->st.translations++;
+	if (!vi_range_ok(req->iova, len))
+		len = 0 - req->iova; /* never past 2^64 */
+	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
+		if (req->iova >= AMDVI_INTR_FIRST)
+			return interrupt_request(req, res, len);
+		len = AMDVI_INTR_FIRST - req->iova;
+	}
+	if (!amdvi_enabled(s))
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	code = vi_amdvi_dte_get(s, devid, &d, &addr);
+	if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY)
+		return blocked(s, req, res, VIOMMU_FAULT_CONFIG, code, VIOMMU_AMDVI_EV1_RZ,
+			       req->iova, 0, NULL);
+	if (code)
+		return blocked(s, req, res, VIOMMU_FAULT_WALK_ABORT, code, 0, addr, 0, NULL);
+	if (d.kind == AMDVI_DTE_PASS)
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	/* v2 (guest) translation is not modelled: a request with PASID has nothing to use. */
+	if (req->has_pasid)
+		return blocked(s, req, res, VIOMMU_FAULT_BLOCKED, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0,
+			       req->iova, 0, &d);
+	if (excluded(s, d.ex, req->iova, &len))
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (d.kind == AMDVI_DTE_MODE0) {
+		if (!perm_ok(d.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, &d);
+		return identity(req, res, len, d.perm);
+	}
+
+	tag.dom = d.domid;
+	tag.sid = devid;
+	ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+	if (ret == VIOMMU_ESTALE) {
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &d.iotlb_ref);
+		if (ret == 0) {
+			dte_set_iotlb_ref(s, devid, d.domid, d.iotlb_ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+		}
+	}
+	if (ret || !perm_ok(hit.perm, req->access)) {
+		struct viommu_iotlb_entry e;
+		struct amdvi_leaf leaf;
+
+		/* A miss, or a hit without the rights: walk the tables as they are now. */
+		code = vi_amdvi_walk(s, &d, req->iova, &leaf, &level, &flags, &addr);
+		if (code)
+			return blocked(s, req, res,
+				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
+					       VIOMMU_FAULT_RESERVED :
+					       VIOMMU_FAULT_WALK_ABORT,
+				       code, flags, addr, level, &d);
+		if (!leaf.perm)
+			return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, level, &d);
+		if (!perm_ok(leaf.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
+				       &d);
+		e.tag = tag;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.flags = 0;
+		e.level = (uint8_t)level;
+		viommu_iotlb_insert(s->iotlb, &e);
+		hit.addr = e.out + (req->iova - e.iova);
+		hit.shift = e.shift;
+		hit.perm = e.perm;
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = hit.addr;
+	res->perm = hit.perm;
+	res->page_shift = hit.shift;
+	{
+		uint64_t room = (1ull << hit.shift) - (req->iova & ((1ull << hit.shift) - 1));
+
+		res->len = room != 0 && room < len ? room : len;
+	}
+	return 0;
+}
