@@ -116,8 +116,12 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 			break;
 		s->st.cmd_inv_pages++;
 		inv_range(addr, (c[2] & VIOMMU_AMDVI_IIP2_S) != 0, &inv.first, &inv.last);
-		/* PDE asks for cached table entries too: this IOTLB keeps leaves only. */
-		inv.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_ADDR;
+		/*
+		 * PDE asks for cached table entries too: this IOTLB keeps leaves only. Every v1 tag
+		 * has PASID 0: naming it lets the IOTLB probe the range instead of scanning.
+		 */
+		inv.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
+			    VIOMMU_IOTLB_MATCH_ADDR;
 		inv.tag.dom = domid;
 		if (inv.first == 0 && inv.last == UINT64_MAX)
 			inv.match = VIOMMU_IOTLB_MATCH_DOM; /* the O(1) domain flush */
