@@ -12,6 +12,7 @@
 
 #include <viommu/amdvi.h>
 #include <viommu/flatmem.h>
+#include <viommu/pt.h>
 #include <viommu/spec/amdvi.h>
 
 #include "amdvi.h"
@@ -1033,6 +1034,219 @@ static void test_npcache_notify(void **state)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Guest (v2) and nested translation                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define GT_TABLES (RAW_BASE + 0x10000) /* guest table pages, handed out by gt_alloc */
+
+static uint64_t gt_next;
+
+static int gt_alloc(void *opaque, uint64_t size, uint64_t *gpa)
+{
+	(void)opaque;
+	gt_next = (gt_next + size - 1) & ~(size - 1);
+	*gpa = gt_next;
+	gt_next += size;
+	return gt_next <= RAW_BASE + (1ull << 20) ? 0 : VIOMMU_ENOMEM;
+}
+
+static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)size;
+}
+
+static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
+
+static void gt_dte(struct fx *f, uint16_t devid, uint64_t q0, uint16_t domid, uint64_t gcr3)
+{
+	uint64_t a = vg_amdvi_dte_addr(f->d, devid);
+
+	q0 |= VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_IR |
+	      VIOMMU_AMDVI_DTE0_IW | VIOMMU_AMDVI_DTE0_GV |
+	      ((gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;
+	poke64(f, a + 8,
+	       domid | ((gcr3 >> 15) & 0xffff) << VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT |
+		       ((gcr3 >> 31) & 0x1fffff) << VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT);
+	poke64(f, a, q0);
+	assert_int_equal(vg_amdvi_inv_devtab(f->d, devid), 0);
+}
+
+static struct viommu_xlate_result xlp(struct fx *f, uint32_t sid, uint32_t pasid, uint64_t iova,
+				      uint32_t acc)
+{
+	struct viommu_xlate_req req = {
+		.sid = sid, .pasid = pasid, .has_pasid = true, .iova = iova, .len = 8, .access = acc
+	};
+	struct viommu_xlate_result res;
+
+	assert_int_equal(viommu_translate(f->v, &req, &res), 0);
+	return res;
+}
+
+static struct fx *gt_fx(struct fx *f, struct viommu_pt **pt)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+
+	c.flags |= VIOMMU_AMDVI_GT;
+	fx_init_cfg(f, &c, NULL, true);
+	wr(f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(f, VIOMMU_AMDVI_MMIO_CONTROL, 8) | VIOMMU_AMDVI_CTRL_GT_EN);
+	gt_next = GT_TABLES;
+	assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f->fm, &gt_ops, NULL, pt), 0);
+	return f;
+}
+
+static void test_v2_guest(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE; /* one-level GCR3 table */
+	const uint64_t ro = VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE;
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	uint64_t cr3;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8) &
+				 (VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
+				  VIOMMU_AMDVI_EFR_GLX_SUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK),
+			 VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
+				 VIOMMU_AMDVI_EFR_GLX_SUP_SET(1) | VIOMMU_AMDVI_EFR_PASMAX_SET(15));
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	cr3 = viommu_pt_get_cfg(pt)->root;
+	assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE, 0x2000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(
+		viommu_pt_map(pt, 0x70002000, DATA_BASE + 0x2000, 0x1000, VIOMMU_ACC_READ, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, 0, 9, gcr3); /* Mode 0: guest tables alone */
+	r = xlp(&f, 0x0500, 5, 0x70001234, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x1234);
+	/* A PASID whose GCR3 entry is not valid: IO_PAGE_FAULT, GN, the PASID in D/P. */
+	r = xlp(&f, 0x0500, 6, 0x70001234, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 6, (uint32_t)VIOMMU_AMDVI_EV1_GN,
+		     0x70001234);
+	/* PASIDs past the one-level table (9 bits) and PASmax. */
+	r = xlp(&f, 0x0500, 0x205, 0x70001234, VIOMMU_ACC_READ);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
+	/* A read-only guest page: permission. */
+	r = xlp(&f, 0x0500, 5, 0x70002000, VIOMMU_ACC_WRITE);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_PERMISSION);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 5,
+		     (uint32_t)(ro | VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_GN), 0x70002000);
+	/* Without GIoV a request without PASID is Mode 0's: untranslated. */
+	r = xl(&f, 0x0500, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, 0x70001000);
+	/* GIoV: it takes GCR3 entry 0. */
+	poke64(&f, gcr3, cr3 | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+	r = xl(&f, 0x0500, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x1000);
+	/* Cached until INVALIDATE_IOMMU_PAGES with GN names the PASID. */
+	{
+		uint64_t done;
+		uint32_t c[4] = { 5,
+				  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+				  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
+					     VIOMMU_AMDVI_IIP2_GN),
+				  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
+
+		assert_int_equal(viommu_pt_unmap(pt, 0x70000000, 0x1000, &done), 0);
+		assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE + 0x8000, 0x1000,
+					       VIOMMU_ACC_RW, 0),
+				 0);
+		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+		assert_true(r.out == DATA_BASE + 0x10 || r.out == DATA_BASE + 0x8010);
+		assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + 0x8010);
+	}
+	/* Two-level GCR3 table (GLX 1): PASID 0x205 = entry 1, then entry 5. */
+	{
+		const uint64_t l2 = RAW_BASE + 0x1000, l1 = RAW_BASE + 0x2000;
+
+		memset(viommu_flatmem_ptr(f.fm, l2, 0x2000), 0, 0x2000);
+		poke64(&f, l2 + 1 * 8, l1 | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV);
+		gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(1), 9, l2);
+		r = xlp(&f, 0x0500, 0x205, 0x70001000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + 0x1000);
+		/* Reserved bits in a GCR3 entry. */
+		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV | (1ull << 60));
+		r = xlp(&f, 0x0500, 0x205, 0x70003000, VIOMMU_ACC_READ);
+		assert_int_equal(r.fault.type, VIOMMU_FAULT_RESERVED);
+		drain(&f);
+	}
+	/* GLX above GLXSup is an illegal entry. */
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(2), 9, gcr3);
+	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_CONFIG);
+	drain(&f);
+	/* GTEn off: GV does not count. */
+	gt_dte(&f, 0x0500, 0, 9, gcr3);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & ~VIOMMU_AMDVI_CTRL_GT_EN);
+	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_BLOCKED);
+	drain(&f);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
+/* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
+static void test_nested(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE, gpa_data = 0x100000000ull;
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	uint64_t cr3, root;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	cr3 = viommu_pt_get_cfg(pt)->root;
+	/* Guest tables at GPA = SPA (v1 maps them 1:1); guest data at GPA 4 GiB. */
+	assert_int_equal(viommu_pt_map(pt, 0x70000000, gpa_data, 0x4000, VIOMMU_ACC_RW, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV);
+	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, gpa_data, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, gpa_data + 0x2000, DATA_BASE + 0x2000, 0x1000,
+				      VIOMMU_ACC_READ),
+			 0);
+	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+	gt_dte(&f, 0x0600, root | VIOMMU_AMDVI_DTE0_MODE_SET(3), 9, gcr3);
+	r = xlp(&f, 0x0600, 5, 0x70001234, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x1234);
+	/* v1 grants only read for the third page: the write is refused. */
+	r = xlp(&f, 0x0600, 5, 0x70002000, VIOMMU_ACC_WRITE);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_PERMISSION);
+	drain(&f);
+	/* v1 does not map the fourth page's GPA. */
+	r = xlp(&f, 0x0600, 5, 0x70003000, VIOMMU_ACC_READ);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
+	/* A PASID-less request is the v1 table's (no GIoV). */
+	r = xl(&f, 0x0600, gpa_data + 8, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 8);
+	/* The host unmaps the GCR3 table's page: the guest walk cannot read it. */
+	assert_int_equal(vg_amdvi_unmap(f.d, 9, RAW_BASE, 0x1000), 0);
+	r = xlp(&f, 0x0600, 5, 0x70001234, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Randomized run against a reference                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1237,6 +1451,8 @@ int main(void)
 		cmocka_unit_test(test_event_log_overflow),
 		cmocka_unit_test(test_event_log_hostile),
 		cmocka_unit_test(test_npcache_notify),
+		cmocka_unit_test(test_v2_guest),
+		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
 	};

@@ -31,8 +31,15 @@
  * present, which the capability header's NpCache asks for (VIOMMU_AMDVI_NPCACHE).
  * INVALIDATE_IOTLB_PAGES reaches consumers as VIOMMU_EV_DEVIOTLB_UNMAP.
  *
- * Not modelled yet: v2 (guest) page tables through the GCR3 table and requests with PASID (they
- * are blocked with IO_PAGE_FAULT), the PPR log, PREFETCH_IOMMU_PAGES and COMPLETE_PPR_REQUEST
+ * Guest translation (VIOMMU_AMDVI_GT: EFR GTSup, GIoSup, GLXSup 01b, PASmax 15, GATS 4 levels;
+ * control GTEn): a DTE with GV translates requests with PASID, and with GIoV those without,
+ * through the GCR3 table (one or two levels) to 4-level x86-64 tables; with DTE Mode 1-6 as well
+ * it is nested: every GCR3 and guest table access and the guest output are guest-physical and
+ * go through the v1 table (guest-owned v2 over host-owned v1). Without GV, or without GTEn, a
+ * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers are told nothing of a
+ * GIoV device's translations (they fault and ask viommu_translate()).
+ *
+ * Not modelled yet: 5-level guest tables, the PPR log, PREFETCH_IOMMU_PAGES and COMPLETE_PPR_REQUEST
  * (not advertised, so illegal commands), interrupt remapping, A/D updates, the DTE's SE bit
  * (treated as SA = 0 behaviour: every fault is logged), hardware error registers, performance
  * counters.
@@ -54,6 +61,7 @@ enum viommu_amdvi_flags {
 					 * making entries present (needed by MAP consumers) */
 	VIOMMU_AMDVI_IOTLB = 1u << 1,	/* capability header IotlbSup: device IOTLBs (ATS) */
 	VIOMMU_AMDVI_IA = 1u << 2,	/* EFR IASup: INVALIDATE_IOMMU_ALL */
+	VIOMMU_AMDVI_GT = 1u << 3,	/* EFR GTSup, GIoSup: guest (v2) and nested translation */
 };
 
 struct viommu_amdvi_config {

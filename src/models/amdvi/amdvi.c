@@ -162,8 +162,11 @@ static void control_write(struct amdvi *s, uint64_t val)
 	bool evt_was = was_on && (old & VIOMMU_AMDVI_CTRL_EVENT_LOG_EN);
 	bool cmd_on, evt_on;
 
-	/* Features not advertised (PPR, GT, GA, x2APIC, ...) have no control bits here. */
-	s->control = val & writable;
+	/* Features not advertised (PPR, GA, x2APIC, ...) have no control bits here. */
+	s->control = val & (writable |
+			    ((s->efr & VIOMMU_AMDVI_EFR_GT_SUP) ? VIOMMU_AMDVI_CTRL_GT_EN : 0));
+	if ((old ^ s->control) & VIOMMU_AMDVI_CTRL_GT_EN)
+		vi_amdvi_dte_inval_all(s); /* cached entries decoded GV under the old GTEn */
 	cmd_on = on && (s->control & VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
 	evt_on = on && (s->control & VIOMMU_AMDVI_CTRL_EVENT_LOG_EN);
 	if (evt_on && !evt_was)
@@ -314,6 +317,7 @@ static int amdvi_mmio_write(struct viommu *v, uint64_t off, unsigned int size, u
 static void amdvi_mem_changed(struct viommu *v)
 {
 	viommu_pt_walker_invalidate(to_amdvi(v)->walker);
+	viommu_pt_walker_invalidate(to_amdvi(v)->nwalker);
 }
 
 static void amdvi_destroy(struct viommu *v)
@@ -323,6 +327,7 @@ static void amdvi_destroy(struct viommu *v)
 	vi_amdvi_notify_fini(s);
 	viommu_iotlb_destroy(s->iotlb);
 	viommu_pt_walker_destroy(s->walker);
+	viommu_pt_walker_destroy(s->nwalker);
 	free(s->dte_cache);
 	free(s->seen);
 	vi_instance_fini(v);
@@ -341,7 +346,8 @@ static const struct viommu_model_ops amdvi_ops = {
 
 static int check_config(struct viommu_amdvi_config *c)
 {
-	const uint32_t known = VIOMMU_AMDVI_NPCACHE | VIOMMU_AMDVI_IOTLB | VIOMMU_AMDVI_IA;
+	const uint32_t known = VIOMMU_AMDVI_NPCACHE | VIOMMU_AMDVI_IOTLB | VIOMMU_AMDVI_IA |
+			       VIOMMU_AMDVI_GT;
 
 	if (c->hats_levels == 0)
 		c->hats_levels = 6;
@@ -383,9 +389,12 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	}
 	s->dte_cache = calloc(AMDVI_DTE_CACHE_SIZE, sizeof(*s->dte_cache));
 	s->seen = calloc(AMDVI_NDEV / 64, sizeof(*s->seen));
-	if (!s->dte_cache || !s->seen || viommu_pt_walker_create(ops, opaque, &s->walker)) {
+	s->nest_ops = vi_amdvi_nest_ops;
+	if (!s->dte_cache || !s->seen || viommu_pt_walker_create(ops, opaque, &s->walker) ||
+	    viommu_pt_walker_create(&s->nest_ops, s, &s->nwalker)) {
 		free(s->dte_cache);
 		free(s->seen);
+		viommu_pt_walker_destroy(s->walker);
 		viommu_iotlb_destroy(s->iotlb);
 		vi_instance_fini(&s->v);
 		free(s);
@@ -396,6 +405,10 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4);
 	if (s->cfg.flags & VIOMMU_AMDVI_IA)
 		s->efr |= VIOMMU_AMDVI_EFR_IA_SUP;
+	if (s->cfg.flags & VIOMMU_AMDVI_GT)
+		s->efr |= VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
+			  VIOMMU_AMDVI_EFR_GLX_SUP_SET(AMDVI_GLX_SUP) |
+			  VIOMMU_AMDVI_EFR_PASMAX_SET(AMDVI_PASMAX) | VIOMMU_AMDVI_EFR_GATS_SET(0);
 	*out = &s->v;
 	return 0;
 }

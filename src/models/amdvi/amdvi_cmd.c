@@ -110,12 +110,33 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		uint32_t domid = c[1] & VIOMMU_AMDVI_IIP1_DOMAIN_ID_MASK;
 		uint64_t addr = (uint64_t)c[3] << 32 | (c[2] & VIOMMU_AMDVI_IIP2_ADDR_LO_MASK);
 
-		/* GN (a guest, PASID-tagged invalidation) needs GTSup, which is not advertised. */
+		/* GN (a guest, PASID-tagged invalidation) needs GTSup. */
 		if ((c[0] & VIOMMU_AMDVI_IIP0_RSVD) || (c[1] & VIOMMU_AMDVI_IIP1_RSVD) ||
-		    (c[2] & (VIOMMU_AMDVI_IIP2_RSVD | VIOMMU_AMDVI_IIP2_GN)))
+		    (c[2] & VIOMMU_AMDVI_IIP2_RSVD) ||
+		    ((c[2] & VIOMMU_AMDVI_IIP2_GN) && !(s->efr & VIOMMU_AMDVI_EFR_GT_SUP)))
 			break;
 		s->st.cmd_inv_pages++;
 		inv_range(addr, (c[2] & VIOMMU_AMDVI_IIP2_S) != 0, &inv.first, &inv.last);
+		if (c[2] & VIOMMU_AMDVI_IIP2_GN) {
+			/* One PASID's guest translations of the domain. */
+			inv.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
+				    VIOMMU_IOTLB_MATCH_ADDR;
+			inv.tag.dom = domid;
+			inv.tag.pasid = AMDVI_V2_TAG | (c[0] & VIOMMU_AMDVI_IIP0_PASID_MASK);
+			viommu_iotlb_invalidate(s->iotlb, &inv);
+			vi_amdvi_sync(s, AMDVI_SYNC_DOMAIN, domid, 0, inv.first, inv.last);
+			return true;
+		}
+		if (s->control & VIOMMU_AMDVI_CTRL_GT_EN) {
+			/*
+			 * Nested guest entries went through the v1 table at addresses unrelated to
+			 * their own: a host-table invalidation drops all of the domain's.
+			 */
+			struct viommu_iotlb_inval all = { .match = VIOMMU_IOTLB_MATCH_DOM,
+							  .tag = { .dom = domid } };
+
+			viommu_iotlb_invalidate(s->iotlb, &all);
+		}
 		/*
 		 * PDE asks for cached table entries too: this IOTLB keeps leaves only. Every v1 tag
 		 * has PASID 0: naming it lets the IOTLB probe the range instead of scanning.

@@ -21,6 +21,9 @@
 #define AMDVI_SYNC_BUDGET (1ull << 22)
 #define AMDVI_INTR_FIRST 0xfee00000ull
 #define AMDVI_INTR_LAST 0xfeefffffull
+#define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
+#define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
+#define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
 
 /* Reasons a translation is blocked (struct viommu_fault.reason): the event code logged. */
 enum amdvi_kind {
@@ -38,6 +41,10 @@ struct amdvi_dte {
 	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
 	bool sa;	    /* suppress all IO_PAGE_FAULT events */
 	bool ex;	    /* the exclusion range applies */
+	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
+	bool giov;	    /* requests without PASID use GCR3 entry 0 */
+	uint8_t glx;	    /* GCR3 table levels - 1 */
+	uint64_t gcr3;	    /* GCR3 table root */
 	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
 };
 
@@ -76,6 +83,14 @@ struct amdvi {
 	struct viommu v;
 	struct viommu_amdvi_config cfg;
 	struct viommu_pt_walker *walker;
+	/*
+	 * Nested walks: a walker whose host ops translate every guest table access through the
+	 * v1 table of @nest_dte first (amdvi_xlate.c); @nest_fault records why one failed.
+	 */
+	struct viommu_pt_walker *nwalker;
+	struct viommu_host_ops nest_ops;
+	struct amdvi_dte nest_dte;
+	uint32_t nest_fault;
 	uint64_t efr;
 
 	/* Registers (3.4). */
@@ -118,6 +133,7 @@ static inline bool amdvi_enabled(const struct amdvi *s)
 void vi_amdvi_raise(struct amdvi *s, uint64_t bit, uint64_t ctrl_en);
 
 /* amdvi_xlate.c */
+extern const struct viommu_host_ops vi_amdvi_nest_ops;
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		       struct viommu_xlate_result *res);
 /* @devid's DTE through the cache: 0, or the event code that blocks it (logged by the caller). */

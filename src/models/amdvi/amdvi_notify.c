@@ -160,6 +160,9 @@ static bool current_view(struct amdvi *s, uint32_t sid, uint64_t a, uint64_t b, 
 	*have_dte = true;
 	if (d->kind == AMDVI_DTE_PASS)
 		return add_piece(s, a, b, a, VIOMMU_ACC_RW);
+	/* Guest (GIoV) translations are not reported: consumers fault and ask. */
+	if (d->giov)
+		return true;
 	if (d->kind == AMDVI_DTE_MODE0)
 		return !d->perm || add_piece(s, a, b, a, d->perm);
 	top = d->mode >= 6 ? UINT64_MAX : (1ull << (12 + 9 * d->mode)) - 1;

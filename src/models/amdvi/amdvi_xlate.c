@@ -61,17 +61,14 @@ static uint64_t above_pa(const struct amdvi *s)
 	return VIOMMU_AMDVI_GENMASK(63, s->cfg.pa_bits);
 }
 
-/* Decode and check the DTE at @addr; 0 or the event code. */
+/* Decode and check a DTE; 0 or the event code. */
 static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct amdvi_dte *d)
 {
+	const bool gt = (s->efr & VIOMMU_AMDVI_EFR_GT_SUP) != 0;
 	/* Features not advertised make their fields reserved: GT, PPR, HA/HD, SNP attributes. */
-	const uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
-			       VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR |
-			       VIOMMU_AMDVI_DTE0_GIOV | VIOMMU_AMDVI_DTE0_GV |
-			       VIOMMU_AMDVI_DTE0_GLX_MASK | VIOMMU_AMDVI_DTE0_GCR3_A_MASK |
-			       VIOMMU_AMDVI_DTE0_RSVD_63;
-	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_GCR3_B_MASK | VIOMMU_AMDVI_DTE1_RSVD_42 |
-			 VIOMMU_AMDVI_DTE1_GCR3_C_MASK;
+	uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
+			 VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR | VIOMMU_AMDVI_DTE0_RSVD_63;
+	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
 	uint32_t mode;
 
 	memset(d, 0, sizeof(*d));
@@ -79,6 +76,11 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* V = 0: nothing else in the entry counts; requests pass untranslated. */
 	if (!(q[0] & VIOMMU_AMDVI_DTE0_V))
 		return 0;
+	if (!gt) {
+		rsvd0 |= VIOMMU_AMDVI_DTE0_GIOV | VIOMMU_AMDVI_DTE0_GV |
+			 VIOMMU_AMDVI_DTE0_GLX_MASK | VIOMMU_AMDVI_DTE0_GCR3_A_MASK;
+		rsvd1 |= VIOMMU_AMDVI_DTE1_GCR3_B_MASK | VIOMMU_AMDVI_DTE1_GCR3_C_MASK;
+	}
 	if (!(s->cfg.flags & VIOMMU_AMDVI_IOTLB))
 		rsvd1 |= VIOMMU_AMDVI_DTE1_I;
 	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
@@ -102,6 +104,20 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	mode = (uint32_t)VIOMMU_AMDVI_DTE0_MODE_GET(q[0]);
 	d->perm = (uint8_t)(((q[0] & VIOMMU_AMDVI_DTE0_IR) ? VIOMMU_ACC_READ : 0) |
 			    ((q[0] & VIOMMU_AMDVI_DTE0_IW) ? VIOMMU_ACC_WRITE : 0));
+	if (q[0] & VIOMMU_AMDVI_DTE0_GV) {
+		d->glx = (uint8_t)VIOMMU_AMDVI_DTE0_GLX_GET(q[0]);
+		d->gcr3 = (q[0] & VIOMMU_AMDVI_DTE0_GCR3_A_MASK) >> VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT
+									    << 12 |
+			  (q[1] & VIOMMU_AMDVI_DTE1_GCR3_B_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT
+									    << 15 |
+			  (q[1] & VIOMMU_AMDVI_DTE1_GCR3_C_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT
+									    << 31;
+		if (d->glx > AMDVI_GLX_SUP || (d->gcr3 & above_pa(s)))
+			return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+		/* GV counts only while the guest translation is enabled (control GTEn). */
+		d->gv = (s->control & VIOMMU_AMDVI_CTRL_GT_EN) != 0;
+		d->giov = d->gv && (q[0] & VIOMMU_AMDVI_DTE0_GIOV);
+	}
 	if (mode == 0) {
 		d->kind = AMDVI_DTE_MODE0;
 		return 0;
@@ -254,6 +270,165 @@ uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Nested walks: guest table accesses through the v1 table                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
+ * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
+ * the v1 table does not map with the rights needed fails the access (the walk reports it), and
+ * s->nest_fault says why.
+ */
+static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct amdvi_leaf l;
+		uint32_t level, flags, code;
+		uint64_t addr, x = gpa + done, room, n;
+
+		code = vi_amdvi_walk(s, &s->nest_dte, x, &l, &level, &flags, &addr);
+		if (code || !l.perm || !(l.perm & (write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ))) {
+			s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+			return VIOMMU_EFAULT;
+		}
+		room = (1ull << l.shift) - (x - l.iova);
+		n = len - done < room ? len - done : room;
+		if (write ? vi_write(&s->v.host, l.out + (x - l.iova), (const uint8_t *)buf + done,
+				     n) :
+			    vi_read(&s->v.host, l.out + (x - l.iova), (uint8_t *)buf + done, n))
+			return VIOMMU_EFAULT;
+		done += n;
+	}
+	return (ssize_t)len;
+}
+
+static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	return nest_rw(opaque, gpa, buf, len, false);
+}
+
+static ssize_t nest_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+	return nest_rw(opaque, gpa, (void *)buf, len, true);
+}
+
+const struct viommu_host_ops vi_amdvi_nest_ops = { .dma_read = nest_read, .dma_write = nest_write };
+
+/* A guest-physical 64-bit read for @d: through v1 when nested, else direct. */
+static int g_read64(struct amdvi *s, const struct amdvi_dte *d, uint64_t gpa, uint64_t *v)
+{
+	if (d->kind != AMDVI_DTE_PAGED)
+		return vi_read64(&s->v.host, gpa, v);
+	s->nest_dte = *d;
+	if (nest_read(s, gpa, v, 8) != 8)
+		return VIOMMU_EFAULT;
+	*v = vi_le64(*v);
+	return 0;
+}
+
+/*
+ * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
+ * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
+ * *flags and *addr for the event.
+ */
+static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			uint32_t access, struct amdvi_leaf *leaf, uint32_t *flags, uint64_t *addr)
+{
+	struct viommu_pt_cfg pc = { 0 };
+	struct viommu_pt_walk_result r;
+	uint64_t table = d->gcr3, e = 0;
+	int ret;
+
+	*flags = VIOMMU_AMDVI_EV1_GN;
+	*addr = iova;
+	leaf->perm = 0;
+	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
+		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
+	for (int lvl = d->glx; lvl >= 0; lvl--) {
+		uint64_t at = table + ((pasid >> (9 * lvl)) & 0x1ff) * 8;
+
+		s->nest_fault = 0;
+		if (g_read64(s, d, at, &e)) {
+			if (s->nest_fault)
+				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* v1 does not map the table */
+			*addr = at;
+			*flags = 0;
+			return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+		}
+		if (!(e & VIOMMU_AMDVI_GCR3_GV))
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		if (e &
+		    (VIOMMU_AMDVI_GENMASK(11, 1) | VIOMMU_AMDVI_GENMASK(63, 52) | above_pa(s))) {
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+		table = e & VIOMMU_AMDVI_GCR3_ADDR_MASK;
+	}
+	pc.format = VIOMMU_PT_X86_64;
+	pc.levels = 4;
+	pc.root = table;
+	pc.oas = (uint8_t)s->cfg.pa_bits;
+	s->st.page_walks++;
+	s->nest_fault = 0;
+	if (d->kind == AMDVI_DTE_PAGED) {
+		s->nest_dte = *d;
+		ret = viommu_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
+	} else {
+		ret = viommu_pt_walker_walk(s->walker, &pc, iova, access, &r);
+	}
+	if (ret)
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	if (r.fault != VIOMMU_FAULT_NONE) {
+		switch (r.detail) {
+		case VIOMMU_PT_D_NOT_PRESENT:
+		case VIOMMU_PT_D_INPUT_RANGE:
+		case VIOMMU_PT_D_NONCANONICAL:
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		case VIOMMU_PT_D_PERM_READ:
+		case VIOMMU_PT_D_PERM_WRITE:
+		case VIOMMU_PT_D_PERM_EXEC:
+		case VIOMMU_PT_D_PERM_USER:
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		case VIOMMU_PT_D_READ_FAILED:
+		case VIOMMU_PT_D_WRITE_FAILED:
+			if (s->nest_fault)
+				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+			*flags = 0;
+			return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+		default:
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+	}
+	leaf->shift = r.page_shift;
+	leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+	leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+	leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	if (d->kind == AMDVI_DTE_PAGED) {
+		/* Nested: the guest-physical output through v1, with the request's rights. */
+		struct amdvi_leaf h;
+		uint32_t level, hflags, code;
+		uint64_t haddr, gpa = r.out;
+
+		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
+		if (code || !h.perm) {
+			leaf->perm = 0;
+			return code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+		if (h.shift < leaf->shift) {
+			leaf->shift = h.shift;
+			leaf->iova = iova & ~((1ull << h.shift) - 1);
+		}
+		leaf->out = (h.out + (gpa - h.iova)) & ~((1ull << leaf->shift) - 1);
+		leaf->perm &= h.perm;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Translation                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -376,6 +551,58 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 	return false;
 }
 
+/* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
+static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
+			struct viommu_xlate_result *res, const struct amdvi_dte *d, uint64_t len)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0;
+	struct viommu_iotlb_tag tag = { .dom = d->domid,
+					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
+					.sid = req->sid & 0xffff };
+	struct viommu_iotlb_entry e;
+	uint64_t room;
+
+	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
+		struct amdvi_leaf leaf;
+		uint32_t flags, code;
+		uint64_t addr;
+
+		code = v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC, &leaf,
+			       &flags, &addr);
+		flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
+		if (code) {
+			enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
+
+			if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+				t = VIOMMU_FAULT_WALK_ABORT;
+			else if (flags & VIOMMU_AMDVI_EV1_PE)
+				t = VIOMMU_FAULT_PERMISSION;
+			else if (flags & VIOMMU_AMDVI_EV1_RZ)
+				t = VIOMMU_FAULT_RESERVED;
+			return blocked(s, req, res, t, code, flags, addr, 0, d);
+		}
+		if (!perm_ok(leaf.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
+		e.tag = tag;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.flags = 0;
+		e.level = 0;
+		viommu_iotlb_insert(s->iotlb, &e);
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = e.out + (req->iova - e.iova);
+	res->perm = e.perm;
+	res->page_shift = e.shift;
+	room = (1ull << e.shift) - (req->iova & ((1ull << e.shift) - 1));
+	res->len = room != 0 && room < len ? room : len;
+	return 0;
+}
+
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		       struct viommu_xlate_result *res)
 {
@@ -407,12 +634,15 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return blocked(s, req, res, VIOMMU_FAULT_WALK_ABORT, code, 0, addr, 0, NULL);
 	if (d.kind == AMDVI_DTE_PASS)
 		return identity(req, res, len, VIOMMU_ACC_RW);
-	/* v2 (guest) translation is not modelled: a request with PASID has nothing to use. */
-	if (req->has_pasid)
-		return blocked(s, req, res, VIOMMU_FAULT_BLOCKED, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0,
-			       req->iova, 0, &d);
-	if (excluded(s, d.ex, req->iova, &len))
+	if (!req->has_pasid && excluded(s, d.ex, req->iova, &len))
 		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (req->has_pasid || d.giov) {
+		/* Without GV (or GTEn) a request with PASID has no table to use. */
+		if (!d.gv)
+			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, &d);
+		return v2_translate(s, req, res, &d, len);
+	}
 	if (d.kind == AMDVI_DTE_MODE0) {
 		if (!perm_ok(d.perm, req->access))
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
