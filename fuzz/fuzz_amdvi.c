@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t fill;
 
 	viommu_amdvi_config_init(&cfg);
-	cfg.flags = flags & 7;
-	cfg.hats_levels = 4 + (flags >> 3) % 3;
+	cfg.flags = flags & 0xf; /* GT included: guest and nested walks */
+	cfg.hats_levels = 4 + (flags >> 4) % 3;
 	cfg.pa_bits = (flags & 0x80) ? 40 : 48;
 	cfg.iotlb_capacity = 16;
 	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned int sz = (op & 0x80) && !(off & 7) ? 8 : 4;
 			uint64_t val = take(&in, sz);
 
-			/* Keep table and buffer addresses inside memory most of the time. */
+			/* Keep table and buffer addresses inside memory most of the time (GTEn too). */
 			if (op & 0x40)
 				val &= (MEM_SIZE - 1) | 0xfffull << 52 | 0xfff;
 			viommu_mmio_write(v, off, sz, val);
