@@ -8,7 +8,7 @@
  *  - one INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT (two commands, two tail writes, as Linux
  *    issues them), against the bare IOTLB range invalidation; and the same with a MAP consumer
  *    attached (the NpCache sync included).
- * The guest side is guest/amdvi.c, so tables and buffers are laid out as Linux lays them.
+ * The guest side is guest/amdvi_driver.c, so tables and buffers are laid out as Linux lays them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #include <viommu/iotlb.h>
 #include <viommu/pt.h>
 
-#include "amdvi.h"
+#include "amdvi_driver.h"
 #include "bench.h"
 
 #define MEM (256ull << 20)

@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <viommu/flatmem.h>
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/virtio_iommu.h>
 
 #include "bench.h"
@@ -42,9 +44,10 @@ static uint64_t cpu_ns(void)
 #define TAIL_AT 48u
 #define PG 0x1000ull
 #define LIVE 10000u
-#define T_ATTACH 1
-#define T_MAP 3
-#define T_UNMAP 4
+#define T_ATTACH VIOMMU_VIRTIO_IOMMU_T_ATTACH
+#define T_MAP VIOMMU_VIRTIO_IOMMU_T_MAP
+#define T_UNMAP VIOMMU_VIRTIO_IOMMU_T_UNMAP
+#define TAIL_SIZE sizeof(struct viommu_virtio_iommu_req_tail)
 
 struct rig {
 	struct viommu_flatmem *fm;
@@ -57,46 +60,53 @@ static void st16(struct rig *r, uint64_t a, uint16_t v)
 	memcpy(viommu_flatmem_ptr(r->fm, a, 2), &v, 2);
 }
 
-static void st32(struct rig *r, uint64_t a, uint32_t v)
-{
-	memcpy(viommu_flatmem_ptr(r->fm, a, 4), &v, 4);
-}
-
-static void st64(struct rig *r, uint64_t a, uint64_t v)
-{
-	memcpy(viommu_flatmem_ptr(r->fm, a, 8), &v, 8);
-}
-
 /* Request @k of the next batch: buffer, two descriptors, ring entry (little-endian host). */
 static void put_req(struct rig *r, unsigned int k, uint8_t type, uint32_t domain, uint64_t a,
 		    uint64_t b, uint64_t phys)
 {
-	uint64_t buf = BUFS + (uint64_t)k * SLOT, d = Q_DESC + 32ull * k;
-	uint32_t rlen = type == T_MAP ? 36 : type == T_UNMAP ? 28 : 20;
+	uint64_t buf = BUFS + (uint64_t)k * SLOT;
+	uint64_t d = Q_DESC + 2 * sizeof(struct viommu_virtio_virtq_desc) * k;
 	uint8_t *p = viommu_flatmem_ptr(r->fm, buf, SLOT);
+	uint32_t rlen;
 
 	memset(p, 0, SLOT);
-	p[0] = type;
-	st32(r, buf + 4, domain);
 	if (type == T_ATTACH) {
-		st32(r, buf + 8, (uint32_t)a);
+		struct viommu_virtio_iommu_req_attach q = { .head.type = type,
+							    .domain = domain,
+							    .endpoint = (uint32_t)a };
+
+		rlen = sizeof(q) - TAIL_SIZE;
+		memcpy(p, &q, rlen);
+	} else if (type == T_MAP) {
+		struct viommu_virtio_iommu_req_map q = {
+			.head.type = type,
+			.domain = domain,
+			.virt_start = a,
+			.virt_end = b,
+			.phys_start = phys,
+			.flags = VIOMMU_VIRTIO_IOMMU_MAP_F_READ | VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE,
+		};
+
+		rlen = sizeof(q) - TAIL_SIZE;
+		memcpy(p, &q, rlen);
 	} else {
-		st64(r, buf + 8, a);
-		st64(r, buf + 16, b);
-		if (type == T_MAP) {
-			st64(r, buf + 24, phys);
-			st32(r, buf + 32, 3);
-		}
+		struct viommu_virtio_iommu_req_unmap q = {
+			.head.type = type, .domain = domain, .virt_start = a, .virt_end = b
+		};
+
+		rlen = sizeof(q) - TAIL_SIZE;
+		memcpy(p, &q, rlen);
 	}
-	st64(r, d, buf);
-	st32(r, d + 8, rlen);
-	st16(r, d + 12, 1);
-	st16(r, d + 14, (uint16_t)(2 * k + 1));
-	st64(r, d + 16, buf + TAIL_AT);
-	st32(r, d + 24, 4);
-	st16(r, d + 28, 2);
-	st16(r, d + 30, 0);
-	st16(r, Q_AVAIL + 4 + 2 * ((r->avail_idx + k) % QSIZE), (uint16_t)(2 * k));
+	{
+		struct viommu_virtio_virtq_desc ds[2] = {
+			{ buf, rlen, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, (uint16_t)(2 * k + 1) },
+			{ buf + TAIL_AT, TAIL_SIZE, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0 },
+		};
+
+		memcpy(viommu_flatmem_ptr(r->fm, d, sizeof(ds)), ds, sizeof(ds));
+	}
+	st16(r, Q_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF + 2 * ((r->avail_idx + k) % QSIZE),
+	     (uint16_t)(2 * k));
 }
 
 /* Publish @n prepared requests, kick, and return the kick's duration in ns. */
@@ -105,7 +115,7 @@ static uint64_t kick(struct rig *r, unsigned int n)
 	uint64_t t0;
 
 	r->avail_idx = (uint16_t)(r->avail_idx + n);
-	st16(r, Q_AVAIL + 2, r->avail_idx);
+	st16(r, Q_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, r->avail_idx);
 	t0 = cpu_ns();
 	viommu_virtio_iommu_queue_notify(r->v, 0);
 	return cpu_ns() - t0;
@@ -116,7 +126,7 @@ static int check(struct rig *r, unsigned int n, uint8_t want)
 {
 	uint16_t used;
 
-	memcpy(&used, viommu_flatmem_ptr(r->fm, Q_USED + 2, 2), 2);
+	memcpy(&used, viommu_flatmem_ptr(r->fm, Q_USED + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF, 2), 2);
 	if (used != r->avail_idx)
 		return -1;
 	for (unsigned int k = 0; k < n; k++) {
@@ -146,7 +156,8 @@ static int rig_init(struct rig *r)
 	if (viommu_virtio_iommu_queue_enable(r->v, 0, &q))
 		return -1;
 	/* The request queue wants no interrupts, as Linux's driver asks. */
-	st16(r, Q_AVAIL, 1);
+	st16(r, Q_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_FLAGS_OFF,
+	     VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
 	viommu_virtio_iommu_set_status(r->v, 15);
 	put_req(r, 0, T_ATTACH, 1, 1, 0, 0);
 	kick(r, 1);

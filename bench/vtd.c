@@ -16,6 +16,7 @@
 #include <viommu/flatmem.h>
 #include <viommu/iotlb.h>
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 #include <viommu/vtd.h>
 
 #include "bench.h"
@@ -31,13 +32,13 @@
 struct rig {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 };
 
 static int rig_init(struct rig *r, uint32_t aw, uint32_t flags, uint32_t iotlb, uint64_t pages)
 {
 	struct viommu_vtd_config c;
-	struct vtd_drv_config dc = { 0 };
+	struct vg_vtd_config dc = { 0 };
 
 	viommu_vtd_config_init(&c);
 	c.aw_bits = aw;
@@ -53,17 +54,17 @@ static int rig_init(struct rig *r, uint32_t aw, uint32_t flags, uint32_t iotlb, 
 	dc.pool_size = POOL_SIZE;
 	dc.levels = aw == 39 ? 3 : 4;
 	dc.no_superpages = true;
-	if (vtd_drv_create(&dc, &r->d) || vtd_drv_enable(r->d) || vtd_drv_attach(r->d, SID, DID, 0))
+	if (vg_vtd_create(&dc, &r->d) || vg_vtd_enable(r->d) || vg_vtd_attach(r->d, SID, DID, 0))
 		return -1;
 	/* One contiguous run of 4 KiB pages; output spread over guest memory. */
-	if (pages && vtd_drv_map(r->d, DID, IOVA_BASE, 0, pages << 12, VIOMMU_ACC_RW))
+	if (pages && vg_vtd_map(r->d, DID, IOVA_BASE, 0, pages << 12, VIOMMU_ACC_RW))
 		return -1;
 	return 0;
 }
 
 static void rig_fini(struct rig *r)
 {
-	vtd_drv_destroy(r->d);
+	vg_vtd_destroy(r->d);
 	viommu_destroy(r->v);
 	viommu_flatmem_destroy(r->fm);
 }
@@ -198,10 +199,14 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
 	/* The bare walk gets the table the context entry names. */
 	viommu_translate(r.v, &probe, &res);
-	viommu_mmio_read(r.v, 0x20, 8, &rta);
-	re = *(uint64_t *)viommu_flatmem_ptr(r.fm, rta + (SID >> 8) * 16, 8);
-	ce = *(uint64_t *)viommu_flatmem_ptr(r.fm, (re & ~0xfffull) + (SID & 0xff) * 16, 8);
-	pc.root = ce & ~0xfffull;
+	viommu_mmio_read(r.v, VIOMMU_VTD_RTADDR_REG, 8, &rta);
+	rta &= VIOMMU_VTD_RTADDR_RTA_MASK;
+	re = *(uint64_t *)viommu_flatmem_ptr(r.fm, rta + (SID >> 8) * VIOMMU_VTD_ROOT_ENTRY_SIZE,
+					     8);
+	ce = *(uint64_t *)viommu_flatmem_ptr(
+		r.fm, (re & VIOMMU_VTD_ROOT_LO_CTP_MASK) + (SID & 0xff) * VIOMMU_VTD_CTX_ENTRY_SIZE,
+		8);
+	pc.root = ce & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
 	pc.levels = aw == 39 ? 3 : 4;
 	snprintf(base, sizeof(base), "pt-walk/%u-level", pc.levels);
 	snprintf(name, sizeof(name), "vtd-translate/miss/%u-level", pc.levels);
@@ -248,8 +253,8 @@ static int psi(struct bench_ctx *ctx, int reps, int n, bool cm)
 		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < n; i++)
-			vtd_drv_flush_range(r.d, DID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-					    4096);
+			vg_vtd_flush_range(r.d, DID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
+					   4096);
 		if (k)
 			per[k - 1] = (double)(bench_now_ns() - t0) / n;
 		t0 = bench_now_ns();

@@ -112,9 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
 	uint32_t capacity = (take(&in, 1) & 1) ? 4 : 1024;
-	struct viommu_devtlb_config cfg = { .capacity = capacity,
-					    .front_size = 1 + (uint32_t)(take(&in, 1) & 7),
-					    .pending_slots = 8 };
+	struct viommu_devtlb_config cfg = { .capacity = capacity, .pending_slots = 8 };
 	struct viommu_devtlb *tlb;
 	struct viommu_devtlb_reader *r;
 	struct viommu_devtlb_miss m[8];

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Each record: u8 fd kind (0 none, 1..8 memfd copies, 9 eventfd), u8 memory poke length,
 	 * u16 poke offset, poke bytes, then a 12-byte header and its payload (capped). */
 	while (size >= 4 && sw.port[0].connected) {
-		struct vhost_user_header h;
+		struct viommu_vhost_user_header h;
 		uint8_t payload[VHOST_USER_PAYLOAD_MAX];
 		int fds[VHOST_USER_MAX_FDS];
 		size_t nfds = 0, poke = data[1], off = (size_t)data[2] | (size_t)data[3] << 8;
@@ -102,8 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(payload, data, h.size);
 		data += h.size;
 		size -= h.size;
-		h.flags = (h.flags & ~VHOST_USER_VERSION_MASK & ~VHOST_USER_REPLY_MASK) |
-			  VHOST_USER_VERSION;
+		h.flags = (h.flags & ~VIOMMU_VHOST_USER_VERSION_MASK &
+			   ~VIOMMU_VHOST_USER_REPLY_MASK) |
+			  VIOMMU_VHOST_USER_VERSION;
 		for (unsigned int i = 0; kind && i < (kind == 9 ? 1 : kind); i++)
 			fds[nfds++] = dup(kind == 9 ? evfd : memfd);
 		if (vh_dev_process(&sw.port[0].dev, &h, payload, fds, nfds) < 0)

@@ -10,11 +10,14 @@
  * outside the image (ASan/UBSan and the flat memory's bounds checks enforce that), and a few
  * invariants are checked after every kick.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <viommu/flatmem.h>
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/virtio_iommu.h>
 
 #define MEM_SIZE 0x10000u
@@ -30,6 +33,20 @@
 #define EBUF 0x3000u /* event buffers */
 #define NREQ 8u
 #define MAX_KICKS 8u
+#define T_ATTACH VIOMMU_VIRTIO_IOMMU_T_ATTACH
+#define T_DETACH VIOMMU_VIRTIO_IOMMU_T_DETACH
+#define T_MAP VIOMMU_VIRTIO_IOMMU_T_MAP
+#define T_UNMAP VIOMMU_VIRTIO_IOMMU_T_UNMAP
+#define T_PROBE VIOMMU_VIRTIO_IOMMU_T_PROBE
+#define F_NEXT VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT
+#define F_WRITE VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE
+#define OFF(type, field) offsetof(struct viommu_virtio_iommu_req_##type, field)
+/* The device-readable part of a request: the structure without its tail. */
+#define RO_SIZE(type)                                    \
+	(sizeof(struct viommu_virtio_iommu_req_##type) - \
+	 sizeof(struct viommu_virtio_iommu_req_tail))
+#define DESC_OFF(field) offsetof(struct viommu_virtio_virtq_desc, field)
+#define FAULT_SIZE sizeof(struct viommu_virtio_iommu_fault)
 
 static const uint16_t rq_sizes[] = { 16, 32, 64, 8, 4, 2, 1 };
 static const uint16_t eq_sizes[] = { 16, 8, 4, 2, 1 };
@@ -61,10 +78,12 @@ static void put(uint8_t *mem, uint32_t at, uint64_t v, unsigned int bytes)
 static void desc(uint8_t *mem, uint32_t table, unsigned int i, uint64_t addr, uint32_t len,
 		 uint16_t flags, uint16_t next)
 {
-	put(mem, table + 16 * i, addr, 8);
-	put(mem, table + 16 * i + 8, len, 4);
-	put(mem, table + 16 * i + 12, flags, 2);
-	put(mem, table + 16 * i + 14, next, 2);
+	uint32_t at = table + (uint32_t)sizeof(struct viommu_virtio_virtq_desc) * i;
+
+	put(mem, at + DESC_OFF(addr), addr, 8);
+	put(mem, at + DESC_OFF(len), len, 4);
+	put(mem, at + DESC_OFF(flags), flags, 2);
+	put(mem, at + DESC_OFF(next), next, 2);
 }
 
 /* A valid session: ATTACH, MAP, PROBE, ATTACH, MAP, UNMAP, DETACH, MAP; 16 event buffers. */
@@ -76,49 +95,50 @@ static void skeleton(uint8_t *mem)
 		uint64_t start, end, phys;
 		uint32_t flags;
 	} reqs[NREQ] = {
-		{ 1, 1, 0, 0, 0, 0, 0 },	{ 3, 1, 0, 0x1000, 0x1fff, 0x5000, 3 },
-		{ 5, 1, 0, 0, 0, 0, 0 },	{ 1, 2, 1, 0, 0, 0, 0 },
-		{ 3, 2, 0, 0x0, 0xffff, 0, 1 }, { 4, 1, 0, 0, 0xffffffff, 0, 0 },
-		{ 2, 2, 1, 0, 0, 0, 0 },	{ 3, 1, 0, 0x2000, 0x3fff, 0x6000, 2 },
+		{ T_ATTACH, 1, 0, 0, 0, 0, 0 },	    { T_MAP, 1, 0, 0x1000, 0x1fff, 0x5000, 3 },
+		{ T_PROBE, 1, 0, 0, 0, 0, 0 },	    { T_ATTACH, 2, 1, 0, 0, 0, 0 },
+		{ T_MAP, 2, 0, 0x0, 0xffff, 0, 1 }, { T_UNMAP, 1, 0, 0, 0xffffffff, 0, 0 },
+		{ T_DETACH, 2, 1, 0, 0, 0, 0 },	    { T_MAP, 1, 0, 0x2000, 0x3fff, 0x6000, 2 },
 	};
 
 	for (unsigned int k = 0; k < NREQ; k++) {
 		uint32_t b = REQS + 0xc0 * k, rlen, wlen = 4;
 
 		mem[b] = reqs[k].type;
-		put(mem, b + 4, reqs[k].a, 4);
+		/* domain (ATTACH, DETACH, MAP, UNMAP) or endpoint (PROBE): at the same offset */
+		put(mem, b + OFF(attach, domain), reqs[k].a, 4);
 		switch (reqs[k].type) {
-		case 1: /* ATTACH, DETACH: domain a, endpoint b */
-		case 2:
-			put(mem, b + 8, reqs[k].b, 4);
-			rlen = 20;
+		case T_ATTACH: /* ATTACH, DETACH: domain a, endpoint b */
+		case T_DETACH:
+			put(mem, b + OFF(attach, endpoint), reqs[k].b, 4);
+			rlen = RO_SIZE(attach);
 			break;
-		case 3: /* MAP */
-			put(mem, b + 8, reqs[k].start, 8);
-			put(mem, b + 16, reqs[k].end, 8);
-			put(mem, b + 24, reqs[k].phys, 8);
-			put(mem, b + 32, reqs[k].flags, 4);
-			rlen = 36;
+		case T_MAP:
+			put(mem, b + OFF(map, virt_start), reqs[k].start, 8);
+			put(mem, b + OFF(map, virt_end), reqs[k].end, 8);
+			put(mem, b + OFF(map, phys_start), reqs[k].phys, 8);
+			put(mem, b + OFF(map, flags), reqs[k].flags, 4);
+			rlen = RO_SIZE(map);
 			break;
-		case 4: /* UNMAP */
-			put(mem, b + 8, reqs[k].start, 8);
-			put(mem, b + 16, reqs[k].end, 8);
-			rlen = 28;
+		case T_UNMAP:
+			put(mem, b + OFF(unmap, virt_start), reqs[k].start, 8);
+			put(mem, b + OFF(unmap, virt_end), reqs[k].end, 8);
+			rlen = RO_SIZE(unmap);
 			break;
-		default: /* PROBE endpoint a */
-			rlen = 72;
+		default: /* PROBE endpoint a: 64 bytes of properties (probe_size), then the tail */
+			rlen = sizeof(struct viommu_virtio_iommu_req_probe);
 			wlen = 64 + 4;
 			break;
 		}
-		desc(mem, RQ_DESC, 2 * k, b, rlen, 1, (uint16_t)(2 * k + 1));
-		desc(mem, RQ_DESC, 2 * k + 1, WBUF + 0x100 * k, wlen, 2, 0);
-		put(mem, RQ_AVAIL + 4 + 2 * k, 2 * k, 2);
+		desc(mem, RQ_DESC, 2 * k, b, rlen, F_NEXT, (uint16_t)(2 * k + 1));
+		desc(mem, RQ_DESC, 2 * k + 1, WBUF + 0x100 * k, wlen, F_WRITE, 0);
+		put(mem, RQ_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF + 2 * k, 2 * k, 2);
 	}
 	for (unsigned int i = 0; i < 16; i++) {
-		desc(mem, EQ_DESC, i, EBUF + 24 * i, 24, 2, 0);
-		put(mem, EQ_AVAIL + 4 + 2 * i, i, 2);
+		desc(mem, EQ_DESC, i, EBUF + FAULT_SIZE * i, FAULT_SIZE, F_WRITE, 0);
+		put(mem, EQ_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF + 2 * i, i, 2);
 	}
-	put(mem, EQ_AVAIL + 2, 16, 2);
+	put(mem, EQ_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, 16, 2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -184,7 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						.access = (k & 3) };
 		struct viommu_xlate_result res;
 
-		memcpy(viommu_flatmem_ptr(fm, RQ_AVAIL + 2, 2), &avail, 2);
+		memcpy(viommu_flatmem_ptr(fm, RQ_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, 2),
+		       &avail, 2);
 		viommu_virtio_iommu_queue_notify(v, 0);
 		if (viommu_translate(v, &req, &res))
 			abort();

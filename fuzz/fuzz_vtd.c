@@ -11,17 +11,26 @@
 #include <string.h>
 
 #include <viommu/flatmem.h>
+#include <viommu/spec/vtd.h>
 #include <viommu/vtd.h>
 
 #include "fuzz_input.h"
 
 #define MEM_SIZE (1u << 20)
 
-/* Offsets worth hitting: every register the model decodes, and the fault records. */
-static const uint16_t regs[] = { 0x18, 0x1c,  0x20,  0x24,  0x28,  0x2c, 0x34, 0x38, 0x3c,
-				 0x40, 0x44,  0x64,  0x80,  0x88,  0x8c, 0x90, 0x94, 0x9c,
-				 0xa0, 0xa4,  0xa8,  0xac,  0xb0,  0xb8, 0xf0, 0xf4, 0xf8,
-				 0xfc, 0x220, 0x228, 0x22c, 0x230, 0x23c };
+/*
+ * Offsets worth hitting: every register the model decodes (both halves of the 64-bit ones it
+ * acts on per half), and the IOTLB and fault recording registers where this model puts them
+ * (ECAP.IRO = 0xf, CAP.FRO = 0x22).
+ */
+#define R(name) VIOMMU_VTD_##name##_REG
+static const uint16_t regs[] = { R(GCMD),     R(GSTS),	  R(RTADDR), R(RTADDR) + 4, R(CCMD),
+				 R(CCMD) + 4, R(FSTS),	  R(FECTL),  R(FEDATA),	    R(FEADDR),
+				 R(FEUADDR),  R(PMEN),	  R(IQH),    R(IQT),	    R(IQT) + 4,
+				 R(IQA),      R(IQA) + 4, R(ICS),    R(IECTL),	    R(IEDATA),
+				 R(IEADDR),   R(IEUADDR), R(IQERCD), R(IRTA),	    0xf0,
+				 0xf4,	      0xf8,	  0xfc,	     0x220,	    0x228,
+				 0x22c,	      0x230,	  0x23c };
 
 static void on_event(void *opaque, const struct viommu_event *ev)
 {

@@ -47,7 +47,7 @@ struct snap {
 	struct sim_iommu_counts ic;
 	uint64_t inv_msgs;
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
-	struct sim_dma_stats ds;
+	struct vg_dma_stats ds;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -113,7 +113,7 @@ static void snap_take(const struct eng *e, struct snap *s)
 	s->vfio_unmaps = e->vfio_unmaps;
 	s->vfio_unmap_pages = e->vfio_unmap_pages;
 	s->hw_inv = e->hw_inv;
-	sim_dma_get_stats(e->dma, &s->ds);
+	vg_dma_get_stats(e->dma, &s->ds);
 }
 
 /*
@@ -250,9 +250,9 @@ static int map_elems(struct eng *e, struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
+		ret = vg_dma_map(e->dma, 0, el[i].gpa, el[i].len, el[i].perm, &el[i].dma);
 	if (!ret)
-		ret = sim_dma_map_done(e->dma);
+		ret = vg_dma_map_done(e->dma);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -264,7 +264,7 @@ static int unmap_elems(struct eng *e, const struct elem *el, unsigned int n)
 
 	snap_take(e, &b);
 	for (unsigned int i = 0; i < n && !ret; i++)
-		ret = sim_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
+		ret = vg_dma_unmap(e->dma, 0, el[i].gpa, el[i].dma, el[i].len, el[i].perm);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -276,7 +276,7 @@ static int tick(struct eng *e)
 
 	e->now_ns += e->dt_ns;
 	snap_take(e, &b);
-	ret = sim_dma_tick(e->dma, e->now_ns);
+	ret = vg_dma_tick(e->dma, e->now_ns);
 	guest_phase_end(e, &b);
 	return ret;
 }
@@ -406,10 +406,10 @@ static int rx_post(struct eng *e, unsigned int n)
 		for (unsigned int i = 0; i < n && !ret; i++) {
 			struct elem *x = &el[(first + i) % ring];
 
-			ret = sim_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
+			ret = vg_dma_map(e->dma, 0, x->gpa, x->len, x->perm, &x->dma);
 		}
 		if (!ret)
-			ret = sim_dma_map_done(e->dma);
+			ret = vg_dma_map_done(e->dma);
 		guest_phase_end(e, &b);
 	}
 	e->rx_count += n;
@@ -593,7 +593,7 @@ static void eng_fini(struct eng *e)
 {
 	if (e->pl && e->pl->fini)
 		e->pl->fini(e);
-	sim_dma_destroy(e->dma);
+	vg_dma_destroy(e->dma);
 	sim_iommu_destroy(e->iommu);
 	viommu_flatmem_destroy(e->mem);
 	free(e->rxring);
@@ -603,7 +603,7 @@ static void eng_fini(struct eng *e)
 
 static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_costs *c)
 {
-	struct sim_dma_config dc = {
+	struct vg_dma_config dc = {
 		.strategy = p->cfg.strategy,
 		.ram_base = 0,
 		.ram_size = RAM_SIZE,
@@ -652,6 +652,7 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			return ret;
 		e->v = sim_iommu_model(e->iommu);
 	}
+	dc.iommu_ops = &sim_iommu_dma_ops;
 	dc.iommu = e->iommu;
 	dc.mem = e->mem;
 	if (e->pl->setup) {
@@ -659,10 +660,10 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 		if (ret)
 			return ret;
 	}
-	ret = sim_dma_create(&dc, &e->dma);
+	ret = vg_dma_create(&dc, &e->dma);
 	if (ret)
 		return ret;
-	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != SIM_DMA_IDENTITY) {
+	if (p->workload == SIM_WL_POLL && e->v && p->cfg.strategy != VG_DMA_IDENTITY) {
 		/* DPDK maps its memory once at start, whatever the kernel's strategy. */
 		ret = sim_iommu_map(e->iommu, BUF_BASE, BUF_BASE, 2 * MiB, VIOMMU_ACC_RW);
 		if (ret)
@@ -902,8 +903,8 @@ out:
 
 int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_result *r)
 {
-	bool timed = p->cfg.strategy == SIM_DMA_DEFERRED ||
-		     p->cfg.strategy == SIM_DMA_BATCHED_DEFERRED;
+	bool timed = p->cfg.strategy == VG_DMA_DEFERRED ||
+		     p->cfg.strategy == VG_DMA_BATCHED_DEFERRED;
 	uint64_t dt = 0;
 	int ret;
 
@@ -920,7 +921,7 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 			 "mappings");
 		return 0;
 	}
-	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == SIM_DMA_NOIOMMU) ||
+	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {
 		snprintf(r->why, sizeof(r->why), "invalid parameters");

@@ -86,7 +86,7 @@ struct sim_config {
 	bool caching_mode;
 	bool ats;
 	bool push; /* vhost: the VMM sends an UPDATE for every MAP it sees (needs caching mode) */
-	enum sim_strategy strategy;
+	enum vg_dma_strategy strategy;
 };
 
 struct sim_params {

@@ -33,7 +33,7 @@ struct eng {
 	struct viommu_flatmem *mem;
 	struct sim_iommu *iommu;
 	struct viommu *v;
-	struct sim_dma *dma;
+	struct vg_dma *dma;
 	enum sim_res be; /* the back-end's resource */
 	double acct[SIM_RES_NR][SIM_EV_NR];
 	const struct sim_place_ops *pl; /* the back-end's placement */

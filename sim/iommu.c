@@ -12,17 +12,15 @@
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
 
-#define DID 1	       /* the one VT-d domain */
-#define VIO_DOMAIN 1   /* the one virtio-iommu domain */
-#define VIO_QUEUE 256  /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
-#define MAP_F_READ 1u  /* VIRTIO_IOMMU_MAP_F_READ, virtio 1.2 §5.13.6.6 */
-#define MAP_F_WRITE 2u /* VIRTIO_IOMMU_MAP_F_WRITE */
+#define DID 1	      /* the one VT-d domain */
+#define VIO_DOMAIN 1  /* the one virtio-iommu domain */
+#define VIO_QUEUE 256 /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
 
 struct sim_iommu {
 	struct sim_iommu_config cfg;
 	struct viommu *v;
-	struct vtd_drv *vtd;
-	struct sim_vio_drv *vio;
+	struct vg_vtd *vtd;
+	struct vg_vio *vio;
 	struct viommu_host_ops ops; /* flat memory, with reads counted */
 	uint64_t reads;
 };
@@ -58,7 +56,7 @@ const char *sim_model_name(enum sim_model m)
 static int vtd_setup(struct sim_iommu *s)
 {
 	struct viommu_vtd_config vc;
-	struct vtd_drv_config dc = {
+	struct vg_vtd_config dc = {
 		.mem = s->cfg.mem,
 		.pool_base = s->cfg.arena,
 		.pool_size = s->cfg.arena_size,
@@ -74,11 +72,11 @@ static int vtd_setup(struct sim_iommu *s)
 	if (ret)
 		return ret;
 	dc.iommu = s->v;
-	ret = vtd_drv_create(&dc, &s->vtd);
+	ret = vg_vtd_create(&dc, &s->vtd);
 	if (!ret)
-		ret = vtd_drv_enable(s->vtd);
+		ret = vg_vtd_enable(s->vtd);
 	if (!ret)
-		ret = vtd_drv_attach(s->vtd, (uint16_t)s->cfg.sid, DID, false);
+		ret = vg_vtd_attach(s->vtd, (uint16_t)s->cfg.sid, DID, false);
 	return ret;
 }
 
@@ -86,7 +84,7 @@ static int vio_setup(struct sim_iommu *s)
 {
 	struct viommu_virtio_iommu_config vc = { .queue_size_max = VIO_QUEUE };
 	/* The DMA layer owns the flush policy: the driver must not flush on its own. */
-	struct sim_vio_drv_config dc = {
+	struct vg_vio_config dc = {
 		.arena = s->cfg.arena,
 		.arena_size = s->cfg.arena_size,
 		.flush_threshold = UINT_MAX,
@@ -97,9 +95,9 @@ static int vio_setup(struct sim_iommu *s)
 	if (!ret)
 		ret = viommu_virtio_iommu_add_endpoint(s->v, s->cfg.sid);
 	if (!ret)
-		ret = sim_vio_drv_create(s->v, s->cfg.mem, &dc, &s->vio);
+		ret = vg_vio_create(s->v, s->cfg.mem, &dc, &s->vio);
 	if (!ret)
-		ret = sim_vio_drv_attach(s->vio, VIO_DOMAIN, s->cfg.sid, 0);
+		ret = vg_vio_attach(s->vio, VIO_DOMAIN, s->cfg.sid, 0);
 	return ret > 0 ? VIOMMU_EIO : ret;
 }
 
@@ -133,8 +131,8 @@ void sim_iommu_destroy(struct sim_iommu *s)
 {
 	if (!s)
 		return;
-	sim_vio_drv_destroy(s->vio);
-	vtd_drv_destroy(s->vtd);
+	vg_vio_destroy(s->vio);
+	vg_vtd_destroy(s->vtd);
 	viommu_destroy(s->v);
 	free(s);
 }
@@ -147,14 +145,14 @@ struct viommu *sim_iommu_model(struct sim_iommu *s)
 uint64_t sim_iommu_pgsizes(const struct sim_iommu *s)
 {
 	if (s->vio)
-		return sim_vio_drv_page_size_mask(s->vio);
+		return vg_vio_page_size_mask(s->vio);
 	return (1ull << 12) | (1ull << 21) | (1ull << 30);
 }
 
 static uint32_t vio_flags(uint32_t perm)
 {
-	return (perm & VIOMMU_ACC_READ ? MAP_F_READ : 0) |
-	       (perm & VIOMMU_ACC_WRITE ? MAP_F_WRITE : 0);
+	return (perm & VIOMMU_ACC_READ ? VIOMMU_VIRTIO_IOMMU_MAP_F_READ : 0) |
+	       (perm & VIOMMU_ACC_WRITE ? VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE : 0);
 }
 
 /* A virtio-iommu status (positive) is a failure of the request, not of the simulator's call. */
@@ -166,10 +164,10 @@ static int vio_ret(int ret)
 int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
 {
 	if (s->vtd)
-		return vtd_drv_map(s->vtd, DID, iova, gpa, size, perm);
+		return vg_vtd_map(s->vtd, DID, iova, gpa, size, perm);
 	if (s->vio)
-		return vio_ret(sim_vio_drv_map(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
-					       vio_flags(perm)));
+		return vio_ret(vg_vio_map(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
+					  vio_flags(perm)));
 	return VIOMMU_ENOTSUP;
 }
 
@@ -177,19 +175,19 @@ int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64
 			uint32_t perm)
 {
 	if (s->vtd)
-		return vtd_drv_map_nosync(s->vtd, DID, iova, gpa, size, perm);
+		return vg_vtd_map_nosync(s->vtd, DID, iova, gpa, size, perm);
 	if (s->vio)
-		return vio_ret(sim_vio_drv_map_queue(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
-						     vio_flags(perm)));
+		return vio_ret(vg_vio_map_queue(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
+						vio_flags(perm)));
 	return VIOMMU_ENOTSUP;
 }
 
 int sim_iommu_sync_map(struct sim_iommu *s)
 {
 	if (s->vtd)
-		return vtd_drv_sync_map(s->vtd);
+		return vg_vtd_sync_map(s->vtd);
 	if (s->vio)
-		return vio_ret(sim_vio_drv_sync(s->vio));
+		return vio_ret(vg_vio_sync(s->vio));
 	return VIOMMU_ENOTSUP;
 }
 
@@ -198,23 +196,22 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 	int ret;
 
 	if (s->vio)
-		return vio_ret(sim_vio_drv_unmap(s->vio, VIO_DOMAIN, iova, iova + size - 1));
+		return vio_ret(vg_vio_unmap(s->vio, VIO_DOMAIN, iova, iova + size - 1));
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux: IOTLB flush, then the device TLBs of the domain's ATS devices. */
-	ret = vtd_drv_unmap(s->vtd, DID, iova, size);
+	ret = vg_vtd_unmap(s->vtd, DID, iova, size);
 	if (!ret && s->cfg.ats)
-		ret = vtd_drv_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, iova, size);
+		ret = vg_vtd_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, iova, size);
 	return ret;
 }
 
 int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
 	if (s->vtd)
-		return vtd_drv_unmap_nosync(s->vtd, DID, iova, size);
+		return vg_vtd_unmap_nosync(s->vtd, DID, iova, size);
 	if (s->vio)
-		return vio_ret(
-			sim_vio_drv_unmap_deferred(s->vio, VIO_DOMAIN, iova, iova + size - 1));
+		return vio_ret(vg_vio_unmap_deferred(s->vio, VIO_DOMAIN, iova, iova + size - 1));
 	return VIOMMU_ENOTSUP;
 }
 
@@ -223,13 +220,13 @@ int sim_iommu_flush(struct sim_iommu *s)
 	int ret;
 
 	if (s->vio)
-		return vio_ret(sim_vio_drv_sync(s->vio));
+		return vio_ret(vg_vio_sync(s->vio));
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux's flush queue: flush_iotlb_all, i.e. the domain, then every device TLB. */
-	ret = vtd_drv_flush(s->vtd);
+	ret = vg_vtd_flush(s->vtd);
 	if (!ret && s->cfg.ats)
-		ret = vtd_drv_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, 0, 1ull << 63);
+		ret = vg_vtd_flush_dev_iotlb(s->vtd, (uint16_t)s->cfg.sid, 0, 1ull << 63);
 	return ret;
 }
 
@@ -265,3 +262,42 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		c->translations = st.translations;
 	}
 }
+
+static int dma_map(void *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
+{
+	return sim_iommu_map(s, iova, gpa, size, perm);
+}
+
+static int dma_map_queue(void *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
+{
+	return sim_iommu_map_queue(s, iova, gpa, size, perm);
+}
+
+static int dma_sync_map(void *s)
+{
+	return sim_iommu_sync_map(s);
+}
+
+static int dma_unmap(void *s, uint64_t iova, uint64_t size)
+{
+	return sim_iommu_unmap(s, iova, size);
+}
+
+static int dma_unmap_lazy(void *s, uint64_t iova, uint64_t size)
+{
+	return sim_iommu_unmap_lazy(s, iova, size);
+}
+
+static int dma_flush(void *s)
+{
+	return sim_iommu_flush(s);
+}
+
+const struct vg_dma_iommu_ops sim_iommu_dma_ops = {
+	.map = dma_map,
+	.map_queue = dma_map_queue,
+	.sync_map = dma_sync_map,
+	.unmap = dma_unmap,
+	.unmap_lazy = dma_unmap_lazy,
+	.flush = dma_flush,
+};

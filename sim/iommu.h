@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One guest-visible vIOMMU for the simulator: the model instance (public API), the guest driver
- * that programs it through its real interface (sim/vtd_driver.c, sim/virtio_iommu_driver.c), and
- * a counting shim on the model's guest-memory reads. The DMA-API strategies (dma.h) drive every
- * model through the same five operations, so a new model joins by adding a backend here.
+ * that programs it through its real interface (guest/vtd_driver.c, guest/virtio_iommu_driver.c),
+ * and a counting shim on the model's guest-memory reads. The DMA-API strategies (guest/dma.h)
+ * drive every model through the same five operations (sim_iommu_dma_ops), so a new model joins
+ * by adding a backend here.
  */
 #ifndef VIOMMU_SIM_IOMMU_H
 #define VIOMMU_SIM_IOMMU_H
@@ -13,6 +14,8 @@
 
 #include <viommu/flatmem.h>
 #include <viommu/viommu.h>
+
+#include "dma.h"
 
 enum sim_model {
 	SIM_MODEL_NONE, /* no vIOMMU: device addresses are guest-physical */
@@ -68,5 +71,8 @@ int sim_iommu_flush(struct sim_iommu *s);
 void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c);
 /* counts.table_reads alone, without gathering the model's statistics (per-DMA path). */
 uint64_t sim_iommu_reads(const struct sim_iommu *s);
+
+/* The strategies' view of a struct sim_iommu (its map, unmap and flush calls above). */
+extern const struct vg_dma_iommu_ops sim_iommu_dma_ops;
 
 #endif /* VIOMMU_SIM_IOMMU_H */

@@ -25,23 +25,23 @@
 
 /* Configurations any scenario may name. */
 static const struct sim_config builtin_configs[] = {
-	{ "noiommu", SIM_MODEL_NONE, false, false, false, SIM_DMA_NOIOMMU },
-	{ "vtd-deferred", SIM_MODEL_VTD, false, false, false, SIM_DMA_DEFERRED },
-	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, SIM_DMA_STRICT },
-	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_STRICT },
-	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_STRICT },
+	{ "noiommu", SIM_MODEL_NONE, false, false, false, VG_DMA_NOIOMMU },
+	{ "vtd-deferred", SIM_MODEL_VTD, false, false, false, VG_DMA_DEFERRED },
+	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, VG_DMA_STRICT },
+	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_STRICT },
+	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT },
 	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
-	  SIM_DMA_BATCHED_DEFERRED },
-	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, SIM_DMA_BATCHED_DEFERRED },
-	{ "identity", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_IDENTITY },
-	{ "persistent", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_PERSISTENT },
-	{ "never-free", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_NEVER_FREE },
-	{ "vtd-deferred-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_DEFERRED },
-	{ "vtd-batched-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_BATCHED },
-	{ "vtd-identity-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_IDENTITY },
-	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, false, SIM_DMA_NEVER_FREE },
-	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_DEFERRED },
-	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, false, SIM_DMA_BATCHED },
+	  VG_DMA_BATCHED_DEFERRED },
+	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, VG_DMA_BATCHED_DEFERRED },
+	{ "identity", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_IDENTITY },
+	{ "persistent", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_PERSISTENT },
+	{ "never-free", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_NEVER_FREE },
+	{ "vtd-deferred-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_DEFERRED },
+	{ "vtd-batched-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_BATCHED },
+	{ "vtd-identity-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_IDENTITY },
+	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_NEVER_FREE },
+	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_DEFERRED },
+	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_BATCHED },
 };
 
 struct scenario {
@@ -208,7 +208,7 @@ static void list(const struct sim_costs *c)
 
 		printf("  %-30s %s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       k->push ? " +push" : "", sim_strategy_name(k->strategy));
+		       k->push ? " +push" : "", vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
 	for (size_t i = 0; i < sim_costs_profile_count(c); i++)
@@ -285,7 +285,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 				return snprintf(err, errlen, "unknown model '%s'", t + 6), -1;
 		} else if (!strncmp(t, "strategy=", 9)) {
 			has_strategy = true;
-			if (sim_strategy_parse(t + 9, &k.strategy))
+			if (vg_dma_strategy_parse(t + 9, &k.strategy))
 				return snprintf(err, errlen, "unknown strategy '%s'", t + 9), -1;
 		} else if (!strcmp(t, "cm")) {
 			k.caching_mode = true;
@@ -307,7 +307,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	}
 	if (!has_model || !has_strategy)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
-	if ((k.model == SIM_MODEL_NONE) != (k.strategy == SIM_DMA_NOIOMMU) ||
+	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
 	    (k.push && k.model == SIM_MODEL_NONE) ||
 	    ((k.caching_mode || k.ats) && k.model != SIM_MODEL_VTD))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),

@@ -148,7 +148,7 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 		",\"bottleneck\":\"%s\",\"strategy\":\"%s\",\"model\":\"%s\",\"units\":%llu,"
 		"\"maps_per_pkt\":%.4f,\"unmaps_per_pkt\":%.4f,\"flushes_per_pkt\":%.5f,"
 		"\"vfio_calls_per_pkt\":%.4f,\"devtlb_misses_per_pkt\":%.4f,\"passes\":%u}\n",
-		sim_res_name(r->bottleneck), sim_strategy_name(r->p.cfg.strategy),
+		sim_res_name(r->bottleneck), vg_dma_strategy_name(r->p.cfg.strategy),
 		sim_model_name(r->p.cfg.model), (unsigned long long)r->units, r->maps_per_unit,
 		r->unmaps_per_unit, r->flushes_per_unit, r->vfio_calls_per_unit,
 		r->devtlb_misses_per_unit, r->passes);

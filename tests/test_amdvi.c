@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * AMD-Vi model: register file, Linux's bring-up and mapping sequences through the guest driver
- * (guest/amdvi.c), every event the model logs checked field by field, hostile programming
+ * (guest/amdvi_driver.c), every event the model logs checked field by field, hostile programming
  * (tables and buffers outside memory, pointers past the length, reserved bits, loops), NpCache
  * MAP/UNMAP notifications, and a randomized run against a reference that knows what a
  * translation may legally return at each instant.
@@ -15,7 +15,7 @@
 #include <viommu/pt.h>
 #include <viommu/spec/amdvi.h>
 
-#include "amdvi.h"
+#include "amdvi_driver.h"
 
 #define MEM_SIZE (64ull << 20)
 #define POOL_BASE (1ull << 20)

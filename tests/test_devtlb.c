@@ -98,12 +98,55 @@ static void test_create_args(void **state)
 	(void)state;
 	assert_int_equal(viommu_devtlb_create(NULL, NULL), VIOMMU_EINVAL);
 	assert_int_equal(viommu_devtlb_create(&cfg, &tlb), VIOMMU_EINVAL);
-	cfg = (struct viommu_devtlb_config){ .front_size = 17 };
-	assert_int_equal(viommu_devtlb_create(&cfg, &tlb), VIOMMU_EINVAL);
 	cfg = (struct viommu_devtlb_config){ .pending_slots = 100 };
 	assert_int_equal(viommu_devtlb_create(&cfg, &tlb), VIOMMU_EINVAL);
 	assert_int_equal(viommu_devtlb_create(NULL, &tlb), 0);
 	assert_false(viommu_devtlb_started(tlb));
+	viommu_devtlb_destroy(tlb);
+}
+
+/* config_init writes out the documented defaults; create takes them and they take effect. */
+static void test_config_init(void **state)
+{
+	struct ctx c = { .now = 1000000 };
+	struct viommu_devtlb_config cfg;
+	struct viommu_devtlb_stats st;
+	struct viommu_devtlb *tlb;
+	struct viommu_devtlb_reader *r;
+	uint64_t u, cov;
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	viommu_devtlb_config_init(&cfg);
+	viommu_devtlb_config_init(NULL);
+	assert_int_equal(cfg.capacity, 2048);
+	assert_int_equal(cfg.pending_slots, 256);
+	assert_int_equal(cfg.miss_retry_ns, 2000000);
+	assert_null(cfg.miss);
+	assert_null(cfg.clock);
+	assert_null(cfg.opaque);
+	cfg.miss = on_miss;
+	cfg.clock = fake_clock;
+	cfg.opaque = &c;
+	assert_int_equal(viommu_devtlb_create(&cfg, &tlb), 0);
+	assert_int_equal(viommu_devtlb_reader_create(tlb, NULL, NULL, &r), 0);
+	viommu_devtlb_start(tlb);
+	/* 2048 entries: one more evicts exactly one (pages two apart never merge). */
+	for (uint64_t i = 0; i <= 2048; i++)
+		assert_int_equal(viommu_devtlb_update(tlb, i << 13, 0x1000, i << 13, RW), 0);
+	viommu_devtlb_get_stats(tlb, &st);
+	assert_int_equal(st.entries, 2048);
+	assert_int_equal(st.evictions, 1);
+	/* A pending miss is asked again after 2 ms, not before. */
+	assert_int_equal(viommu_devtlb_lookup(r, 0x1000, 1, RD, &u, &cov), VIOMMU_EAGAIN);
+	assert_int_equal(c.misses, 1);
+	c.now += 1999999;
+	assert_int_equal(viommu_devtlb_lookup(r, 0x1000, 1, RD, &u, &cov), VIOMMU_EAGAIN);
+	assert_int_equal(c.misses, 1);
+	c.now += 2;
+	assert_int_equal(viommu_devtlb_lookup(r, 0x1000, 1, RD, &u, &cov), VIOMMU_EAGAIN);
+	assert_int_equal(c.misses, 2);
+	viommu_devtlb_reader_destroy(r);
 	viommu_devtlb_destroy(tlb);
 }
 
@@ -452,7 +495,7 @@ static void test_start_stop(void **state)
 	rm(c);
 }
 
-/* Repeated hits and removals: no copy of a removed entry answers (front_hits stays 0). */
+/* Repeated hits and removals: no copy of a removed entry answers. */
 static void test_repeat_hits(void **state)
 {
 	struct ctx *c = mk(0);
@@ -468,14 +511,11 @@ static void test_repeat_hits(void **state)
 	viommu_devtlb_get_stats(c->tlb, &st);
 	assert_int_equal(st.hits, 20);
 	assert_int_equal(st.lookups, 20);
-	assert_int_equal(st.front_hits, 0);
 	assert_int_equal(viommu_devtlb_invalidate(c->tlb, 0x3000, 0x1000), 0);
 	assert_int_equal(look(c, 0x3000, 1, RD), VIOMMU_EAGAIN);
 	assert_int_equal(hit(c, 0x1000, 1, RD, 0xa000), 1);
 	viommu_devtlb_flush(c->tlb);
 	assert_int_equal(look(c, 0x1000, 1, RD), VIOMMU_EAGAIN);
-	viommu_devtlb_get_stats(c->tlb, &st);
-	assert_int_equal(st.front_hits, 0);
 	rm(c);
 }
 
@@ -605,6 +645,48 @@ static void toy_unmap(struct toy *t, uint64_t pg, enum viommu_event_type type)
 
 	t->gpa[pg] = 0;
 	vi_notify(&t->v, &ev);
+}
+
+/* source_config_init: both invalidation events, no push; attach takes it once gpa_to_hva is set. */
+static void test_source_config_init(void **state)
+{
+	struct ctx *c = mk(0);
+	struct toy *t = calloc(1, sizeof(*t));
+	struct viommu_devtlb_source_config cfg;
+	struct viommu_devtlb_source *src;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(vi_instance_init(&t->v, &toy_ops, &toy_host, NULL), 0);
+	memset(&cfg, 0xa5, sizeof(cfg));
+	viommu_devtlb_source_config_init(&cfg);
+	viommu_devtlb_source_config_init(NULL);
+	assert_int_equal(cfg.sid, 0);
+	assert_int_equal(cfg.inval_events, VIOMMU_EV_UNMAP | VIOMMU_EV_DEVIOTLB_UNMAP);
+	assert_false(cfg.push);
+	assert_null(cfg.gpa_to_hva);
+	assert_null(cfg.opaque);
+	assert_null(cfg.sent);
+	assert_int_equal(viommu_devtlb_attach_model_cfg(c->tlb, &t->v, &cfg, &src), VIOMMU_EINVAL);
+	cfg.sid = 5;
+	cfg.gpa_to_hva = gpa_to_hva;
+	assert_int_equal(viommu_devtlb_attach_model_cfg(c->tlb, &t->v, &cfg, &src), 0);
+	t->gpa[3] = 0x200000;
+	t->perm[3] = RW;
+	t->gpa[4] = 0x300000;
+	t->perm[4] = RW;
+	assert_int_equal(look(c, 0x3000, 4, RD), VIOMMU_EAGAIN);
+	assert_int_equal(look(c, 0x4000, 4, RD), VIOMMU_EAGAIN);
+	assert_int_equal(viommu_devtlb_source_service(src), 2);
+	/* Both kinds of event invalidate. */
+	toy_unmap(t, 3, VIOMMU_EV_UNMAP);
+	toy_unmap(t, 4, VIOMMU_EV_DEVIOTLB_UNMAP);
+	assert_int_equal(look(c, 0x3000, 4, RD), VIOMMU_EAGAIN);
+	assert_int_equal(look(c, 0x4000, 4, RD), VIOMMU_EAGAIN);
+	viommu_devtlb_detach_model(src);
+	viommu_destroy(&t->v);
+	free(t);
+	rm(c);
 }
 
 static void test_source_model(void **state)
@@ -982,6 +1064,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_args),
+		cmocka_unit_test(test_config_init),
 		cmocka_unit_test(test_hit_coverage_perm),
 		cmocka_unit_test(test_access_bits),
 		cmocka_unit_test(test_remap_revives),
@@ -996,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_capacity_fifo),
 		cmocka_unit_test(test_grace_period),
 		cmocka_unit_test(test_source_model),
+		cmocka_unit_test(test_source_config_init),
 		cmocka_unit_test(test_source_config),
 		cmocka_unit_test(test_random_vs_reference),
 	};

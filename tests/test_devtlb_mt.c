@@ -199,7 +199,7 @@ static void test_readers_and_writer(void **state)
 	struct shared *sh = calloc(1, sizeof(*sh));
 	struct reader_arg args[NREADERS];
 	pthread_t th[NREADERS];
-	struct viommu_devtlb_config cfg = { .capacity = 512, .front_size = 4 };
+	struct viommu_devtlb_config cfg = { .capacity = 512 };
 	struct viommu_devtlb_stats st;
 	uint64_t hits = 0, misses = 0, checked = 0;
 

@@ -47,6 +47,31 @@ static void test_create_args(void **state)
 	viommu_iotlb_destroy(NULL);
 }
 
+/* config_init writes out the defaults (1024 entries, 4 ways), which create takes. */
+static void test_config_init(void **state)
+{
+	struct viommu_iotlb_config cfg;
+	struct viommu_iotlb_stats st;
+	struct viommu_iotlb *tlb;
+	struct viommu_iotlb_entry e;
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	viommu_iotlb_config_init(&cfg);
+	viommu_iotlb_config_init(NULL);
+	assert_int_equal(cfg.capacity, 1024);
+	assert_int_equal(cfg.ways, 4);
+	assert_int_equal(viommu_iotlb_create(&cfg, &tlb), 0);
+	assert_int_equal(viommu_iotlb_capacity(tlb), 1024);
+	e = ent(1, 0x5000, 0x9000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &e.tag, 0x5123, &e), 0);
+	assert_int_equal(e.out, 0x9000);
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.hits, 1);
+	viommu_iotlb_destroy(tlb);
+}
+
 static void test_hit_miss_and_page_sizes(void **state)
 {
 	struct viommu_iotlb *tlb = mk(256, 4);
@@ -954,6 +979,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_args),
+		cmocka_unit_test(test_config_init),
 		cmocka_unit_test(test_hit_miss_and_page_sizes),
 		cmocka_unit_test(test_replace_in_place),
 		cmocka_unit_test(test_tag_fields_are_distinct),

@@ -10,6 +10,7 @@
 
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 
 #define MEM_SIZE (16u << 20)
 
@@ -198,15 +199,12 @@ static uint64_t ix(uint64_t iova, unsigned int level)
 
 /* ---- VT-d second level (VT-d spec 9.8) --------------------------------------------------- */
 
-#define SL_R 1ull
-#define SL_W 2ull
-#define SL_PS (1ull << 7)
-
 /* Tables at 0x1000 * (level + 1) ... so each level has its own page. */
 static void sl_chain(unsigned int levels, uint64_t iova, unsigned int leaf_level, uint64_t leaf)
 {
 	for (unsigned int l = levels; l > leaf_level; l--)
-		put(0x1000ull * (l + 1) + 8 * ix(iova, l), 0x1000ull * l | SL_R | SL_W);
+		put(0x1000ull * (l + 1) + 8 * ix(iova, l),
+		    0x1000ull * l | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	put(0x1000ull * (leaf_level + 1) + 8 * ix(iova, leaf_level), leaf);
 }
 
@@ -234,7 +232,7 @@ static void test_vtd_sl_4k(void **state)
 		uint64_t iova = (sl_top(levels) - 1) & 0x00fedcba98765123ull;
 
 		wipe();
-		sl_chain(levels, iova, 1, 0xabcd000ull | SL_R);
+		sl_chain(levels, iova, 1, 0xabcd000ull | VIOMMU_VTD_SL_R);
 		expect_ok(&c, iova, VIOMMU_ACC_READ, 0xabcd123, 12, VIOMMU_ACC_READ);
 		expect_fault(&c, iova, VIOMMU_ACC_WRITE, VIOMMU_FAULT_PERMISSION,
 			     VIOMMU_PT_D_PERM_WRITE, 1);
@@ -265,18 +263,19 @@ static void test_vtd_sl_superpages(void **state)
 
 	(void)state;
 	wipe();
-	sl_chain(4, iova2m, 2, 0x40000000ull | SL_PS | SL_R | SL_W);
+	sl_chain(4, iova2m, 2,
+		 0x40000000ull | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_ok(&c, iova2m, VIOMMU_ACC_RW, 0x40000000ull | (iova2m & 0x1fffff), 21,
 		  VIOMMU_ACC_RW);
 	/* Without SLLPS 2 MiB, PS in an SL-PDE is reserved. */
 	expect_fault(&none, iova2m, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF,
 		     2);
 	/* Address bits 20:12 of a 2 MiB page are reserved. */
-	put(0x3000 + 8 * ix(iova2m, 2), 0x40001000ull | SL_PS | SL_R);
+	put(0x3000 + 8 * ix(iova2m, 2), 0x40001000ull | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova2m, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 2);
 
 	wipe();
-	sl_chain(4, iova1g, 3, 0x80000000ull | SL_PS | SL_W);
+	sl_chain(4, iova1g, 3, 0x80000000ull | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_W);
 	expect_ok(&c, iova1g, VIOMMU_ACC_WRITE, 0x80000000ull | (iova1g & 0x3fffffff), 30,
 		  VIOMMU_ACC_WRITE);
 	expect_fault(&c, iova1g, VIOMMU_ACC_READ, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_READ,
@@ -284,7 +283,7 @@ static void test_vtd_sl_superpages(void **state)
 	expect_fault(&none, iova1g, VIOMMU_ACC_WRITE, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF,
 		     3);
 	/* PS in an SL-PML4E is always reserved. */
-	put(0x5000 + 8 * ix(iova1g, 4), 0x80000000ull | SL_PS | SL_R);
+	put(0x5000 + 8 * ix(iova1g, 4), 0x80000000ull | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova1g, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF, 4);
 }
 
@@ -298,12 +297,12 @@ static void test_vtd_sl_reserved(void **state)
 	wipe();
 	/* Output bit 40 with a 39-bit HAW. */
 	c.oas = 39;
-	sl_chain(3, iova, 1, (1ull << 40) | SL_R);
+	sl_chain(3, iova, 1, (1ull << 40) | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 1);
 	c.oas = 41;
 	expect_ok(&c, iova, VIOMMU_ACC_READ, (1ull << 40) | 0, 12, VIOMMU_ACC_READ);
 	/* Bit 11 (SNP) in a leaf: reserved unless snoop control is supported; in tables always. */
-	sl_chain(3, iova, 1, 0x5000ull | (1ull << 11) | SL_R);
+	sl_chain(3, iova, 1, 0x5000ull | (1ull << 11) | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 1);
 	{
 		struct viommu_pt_walk_result r = walk(&snp, iova, VIOMMU_ACC_READ);
@@ -311,13 +310,14 @@ static void test_vtd_sl_reserved(void **state)
 		assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
 		assert_int_equal(r.attr, VIOMMU_PT_ATTR_SNP);
 	}
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 11) | SL_R | SL_W);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 11) | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_fault(&snp, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 3);
 	/* Bit 62 (TM) is reserved; ignored bits 61:52 and 63 are not. */
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | SL_R | SL_W);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 3);
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 63) | (0x3ffull << 52) | SL_R | SL_W);
-	sl_chain(3, iova, 1, 0x5000ull | SL_R);
+	put(0x4000 + 8 * ix(iova, 3),
+	    0x3000ull | (1ull << 63) | (0x3ffull << 52) | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
+	sl_chain(3, iova, 1, 0x5000ull | VIOMMU_VTD_SL_R);
 	expect_ok(&c, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
 }
 
@@ -333,15 +333,16 @@ static void test_vtd_sl_tm(void **state)
 
 	(void)state;
 	wipe();
-	sl_chain(3, iova, 1, 0x5000ull | (1ull << 62) | SL_R);
+	sl_chain(3, iova, 1, 0x5000ull | (1ull << 62) | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 1);
 	expect_ok(&tm, iova, VIOMMU_ACC_READ, 0x5000, 12, VIOMMU_ACC_READ);
 	/* A 2 MiB leaf with TM. */
-	sl_chain(3, big, 2, 0x800000ull | (1ull << 62) | SL_PS | SL_R | SL_W);
+	sl_chain(3, big, 2,
+		 0x800000ull | (1ull << 62) | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_fault(&c, big, VIOMMU_ACC_WRITE, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 2);
 	expect_ok(&tm, big + 0x1234, VIOMMU_ACC_WRITE, 0x801234, 21, VIOMMU_ACC_RW);
 	/* In a table entry it stays reserved. */
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | SL_R | SL_W);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | (1ull << 62) | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_fault(&tm, iova, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD, 3);
 }
 
@@ -352,23 +353,26 @@ static void test_vtd_sl_rights_and_ad(void **state)
 
 	(void)state;
 	wipe();
-	sl_chain(4, iova, 1, 0x9000ull | SL_R | SL_W);
+	sl_chain(4, iova, 1, 0x9000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	/* Rights are the AND over all levels: a read-only SL-PDPE makes the page read-only. */
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | SL_R);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | VIOMMU_VTD_SL_R);
 	expect_fault(&c, iova, VIOMMU_ACC_WRITE, VIOMMU_FAULT_PERMISSION, VIOMMU_PT_D_PERM_WRITE,
 		     1);
 	/* A permission fault writes nothing back. */
-	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)), 0x9000ull | SL_R | SL_W);
+	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)),
+			 0x9000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_ok(&c, iova, VIOMMU_ACC_READ, 0x9000, 12, VIOMMU_ACC_READ);
 
 	/* SLADE: A on every level, D on the leaf for a write. */
-	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | SL_R | SL_W);
+	put(0x4000 + 8 * ix(iova, 3), 0x3000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	expect_ok(&c, iova, VIOMMU_ACC_READ, 0x9000, 12, VIOMMU_ACC_RW);
-	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)), 0x9000ull | SL_R | SL_W | (1ull << 8));
-	assert_int_equal(get(0x5000 + 8 * ix(iova, 4)), 0x4000ull | SL_R | SL_W | (1ull << 8));
+	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)),
+			 0x9000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | (1ull << 8));
+	assert_int_equal(get(0x5000 + 8 * ix(iova, 4)),
+			 0x4000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | (1ull << 8));
 	expect_ok(&c, iova, VIOMMU_ACC_WRITE, 0x9000, 12, VIOMMU_ACC_RW);
 	assert_int_equal(get(0x2000 + 8 * ix(iova, 1)),
-			 0x9000ull | SL_R | SL_W | (1ull << 8) | (1ull << 9));
+			 0x9000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | (1ull << 8) | (1ull << 9));
 	/* Once set, nothing more is written. */
 	reset_counts();
 	walk(&c, iova, VIOMMU_ACC_WRITE);
@@ -386,7 +390,7 @@ static void test_vtd_sl_hostile(void **state)
 	/* Every entry of the root points at the root itself: the walk ends after 5 reads, and the
 	 * last read (level 1) is a leaf mapping the root page. */
 	for (int i = 0; i < 512; i++)
-		put(c.root + 8 * i, c.root | SL_R | SL_W);
+		put(c.root + 8 * i, c.root | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	r = walk(&c, 0x0123456789abcull, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault, VIOMMU_FAULT_NONE);
 	assert_int_equal(r.out, c.root | 0xabc);
@@ -394,14 +398,15 @@ static void test_vtd_sl_hostile(void **state)
 		assert_int_equal(reads, 5);
 	/* A PS bit in the self-referencing entry at level 2 without SLLPS: reserved. */
 	for (int i = 0; i < 512; i++)
-		put(c.root + 8 * i, c.root | SL_R | SL_W | SL_PS);
+		put(c.root + 8 * i, c.root | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | VIOMMU_VTD_SL_PS);
 	expect_fault(&c, 0, VIOMMU_ACC_READ, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_BAD_LEAF, 5);
 
 	/* Tables past guest memory, at every level, and a root past it. */
 	for (unsigned int l = 5; l >= 2; l--) {
 		wipe();
-		sl_chain(5, 0x1000, 1, 0x9000 | SL_R);
-		put(0x1000ull * (l + 1) + 8 * ix(0x1000, l), 0xfffffff000ull | SL_R | SL_W);
+		sl_chain(5, 0x1000, 1, 0x9000 | VIOMMU_VTD_SL_R);
+		put(0x1000ull * (l + 1) + 8 * ix(0x1000, l),
+		    0xfffffff000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 		expect_fault(&c, 0x1000, VIOMMU_ACC_READ, VIOMMU_FAULT_WALK_ABORT,
 			     VIOMMU_PT_D_READ_FAILED, l - 1);
 	}
@@ -417,7 +422,7 @@ static void test_vtd_sl_hostile(void **state)
 		if (ro.dma_map_ptr)
 			ro.dma_map_ptr = ro_map_ptr;
 		wipe();
-		sl_chain(3, 0x1000, 1, 0x9000 | SL_R);
+		sl_chain(3, 0x1000, 1, 0x9000 | VIOMMU_VTD_SL_R);
 		assert_int_equal(viommu_pt_walk(&ad, &ro, fm, 0x1000, VIOMMU_ACC_READ, &r), 0);
 		assert_int_equal(r.fault, VIOMMU_FAULT_WALK_ABORT);
 		assert_int_equal(r.detail, VIOMMU_PT_D_WRITE_FAILED);
@@ -1152,7 +1157,7 @@ static void test_for_each_hostile(void **state)
 	/* A root whose every entry points at itself: 512 level-2 tables that are the root, whose
 	 * entries are 2 MiB leaves (PS clear: tables again, down to level 1 pages). */
 	for (int i = 0; i < 512; i++)
-		put(c.root + 8 * i, c.root | SL_R | SL_W);
+		put(c.root + 8 * i, c.root | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	assert_int_equal(
 		viommu_pt_for_each(&c, &host_ops, fm, 0, (1ull << 30) - 1, 0, sum_leaf, &sum), 0);
 	assert_int_equal(sum, 1ull << 30);
@@ -1163,10 +1168,10 @@ static void test_for_each_hostile(void **state)
 	assert_true(sum < (1ull << 39));
 	/* Reserved entries and tables outside memory are skipped. */
 	wipe();
-	put(c.root, 0x3000 | SL_R | (1ull << 62));
-	put(c.root + 8, 0xfffffff000ull | SL_R);
-	put(c.root + 16, 0x3000 | SL_R);
-	put(0x3000 + 8 * 5, 0x40000000ull | SL_R | SL_PS);
+	put(c.root, 0x3000 | VIOMMU_VTD_SL_R | (1ull << 62));
+	put(c.root + 8, 0xfffffff000ull | VIOMMU_VTD_SL_R);
+	put(c.root + 16, 0x3000 | VIOMMU_VTD_SL_R);
+	put(0x3000 + 8 * 5, 0x40000000ull | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_PS);
 	sum = 0;
 	assert_int_equal(viommu_pt_for_each(&c, &host_ops, fm, 0, UINT64_MAX, 0, sum_leaf, &sum),
 			 0);
@@ -1234,13 +1239,14 @@ static void test_walker(void **state)
 	}
 
 	wipe();
-	sl_chain(4, 0x1000, 1, 0x9000 | SL_R | SL_W);
+	sl_chain(4, 0x1000, 1, 0x9000 | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	/* Stable spans: asked for once (read; then write for the A/D write-back), then kept. */
 	span_stable = true;
 	walker_expect(w, &c, VIOMMU_ACC_READ, 2);
 	walker_expect(w, &c, VIOMMU_ACC_READ, 0);
 	walker_expect(w, &c, VIOMMU_ACC_WRITE, 0);
-	assert_int_equal(get(0x2000 + 8 * ix(0x1234, 1)), 0x9000 | SL_R | SL_W | (3ull << 8));
+	assert_int_equal(get(0x2000 + 8 * ix(0x1234, 1)),
+			 0x9000 | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | (3ull << 8));
 	/* After invalidate the walker asks again. */
 	viommu_pt_walker_invalidate(w);
 	walker_expect(w, &c, VIOMMU_ACC_READ, 1);
@@ -1271,7 +1277,7 @@ static void test_plan(void **state)
 	assert_int_equal(viommu_pt_plan_create(&c, &p), 0);
 	assert_int_equal(viommu_pt_walker_create(&host_ops, fm, &w), 0);
 	wipe();
-	sl_chain(4, 0x1000, 1, 0x9000 | SL_R | SL_W);
+	sl_chain(4, 0x1000, 1, 0x9000 | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W);
 	assert_int_equal(viommu_pt_walker_walk_plan(NULL, p, 0x1234, 0, &r), VIOMMU_EINVAL);
 	assert_int_equal(viommu_pt_walker_walk_plan(w, NULL, 0x1234, 0, &r), VIOMMU_EINVAL);
 	assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, 0, NULL), VIOMMU_EINVAL);
@@ -1282,7 +1288,7 @@ static void test_plan(void **state)
 	}
 	/* The plan follows the configuration it was last given: another root, another table. */
 	c.root = 0x20000;
-	put(0x20000, 0x3000 | SL_R | (1ull << 62));
+	put(0x20000, 0x3000 | VIOMMU_VTD_SL_R | (1ull << 62));
 	assert_int_equal(viommu_pt_plan_set(p, &c), 0);
 	assert_int_equal(viommu_pt_walker_walk_plan(w, p, 0x1234, VIOMMU_ACC_WRITE, &r), 0);
 	assert_int_equal(r.fault, VIOMMU_FAULT_RESERVED);

@@ -28,15 +28,15 @@ static struct sim_costs *costs(void)
 }
 
 static const struct sim_config cfg_noiommu = { "noiommu", SIM_MODEL_NONE, false,
-					       false,	  false,	  SIM_DMA_NOIOMMU };
+					       false,	  false,	  VG_DMA_NOIOMMU };
 static const struct sim_config cfg_vtd_strict = { "vtd-strict", SIM_MODEL_VTD, false,
-						  false,	false,	       SIM_DMA_STRICT };
+						  false,	false,	       VG_DMA_STRICT };
 static const struct sim_config cfg_vtd_deferred = {
-	"vtd-deferred", SIM_MODEL_VTD, false, false, false, SIM_DMA_DEFERRED
+	"vtd-deferred", SIM_MODEL_VTD, false, false, false, VG_DMA_DEFERRED
 };
 static const struct sim_config cfg_vio_strict = { "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU,
 						  false,	  false,
-						  false,	  SIM_DMA_STRICT };
+						  false,	  VG_DMA_STRICT };
 
 static struct sim_params params(const struct sim_config *k, enum sim_placement pl,
 				enum sim_workload w, uint32_t size)
@@ -239,7 +239,7 @@ static void test_virtio_iommu_lazy_kicks(void **state)
 	struct sim_costs *c = costs();
 	struct sim_result *r = malloc(sizeof(*r));
 	struct sim_config lazy = { "lazy", SIM_MODEL_VIRTIO_IOMMU, false, false,
-				   false,  SIM_DMA_DEFERRED };
+				   false,  VG_DMA_DEFERRED };
 	struct sim_params p = params(&lazy, SIM_ASSIGNED, SIM_WL_BLOCK, 4096);
 
 	(void)state;
@@ -257,7 +257,7 @@ static void test_identity_and_noiommu(void **state)
 {
 	struct sim_costs *c = costs();
 	struct sim_result *r = malloc(sizeof(*r)), *base = malloc(sizeof(*base));
-	struct sim_config id = { "identity", SIM_MODEL_VTD, false, false, false, SIM_DMA_IDENTITY };
+	struct sim_config id = { "identity", SIM_MODEL_VTD, false, false, false, VG_DMA_IDENTITY };
 	struct sim_params p = params(&cfg_noiommu, SIM_EMULATED, SIM_WL_STREAM_RX, 3000);
 
 	(void)state;
@@ -282,9 +282,9 @@ static void test_never_free_and_persistent(void **state)
 	struct sim_costs *c = costs();
 	struct sim_result *r = malloc(sizeof(*r));
 	struct sim_config nf = { "nf",	SIM_MODEL_VIRTIO_IOMMU, false, false,
-				 false, SIM_DMA_NEVER_FREE };
+				 false, VG_DMA_NEVER_FREE };
 	struct sim_config per = { "per", SIM_MODEL_VIRTIO_IOMMU, false, false,
-				  false, SIM_DMA_PERSISTENT };
+				  false, VG_DMA_PERSISTENT };
 	struct sim_params p = params(&nf, SIM_VHOST, SIM_WL_STREAM_TX, 2000);
 
 	(void)state;

@@ -138,19 +138,19 @@ static int teardown(void **state)
 static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 		     const int *fds, size_t nfds)
 {
-	uint8_t buf[VHOST_USER_HDR_SIZE + 512];
-	struct vhost_user_header h = { .request = req, .flags = flags, .size = size };
+	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + 512];
+	struct viommu_vhost_user_header h = { .request = req, .flags = flags, .size = size };
 	union {
 		struct cmsghdr align;
 		char b[CMSG_SPACE(16 * sizeof(int))];
 	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = VHOST_USER_HDR_SIZE + size };
+	struct iovec iov = { .iov_base = buf, .iov_len = VIOMMU_VHOST_USER_HDR_SIZE + size };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	assert_true(size <= 512 && nfds <= 16);
 	memcpy(buf, &h, sizeof(h));
 	if (size)
-		memcpy(buf + VHOST_USER_HDR_SIZE, payload, size);
+		memcpy(buf + VIOMMU_VHOST_USER_HDR_SIZE, payload, size);
 	if (nfds) {
 		struct cmsghdr *c;
 
@@ -174,12 +174,12 @@ static int handle(struct fx *f)
 /* Read a reply for @req; returns its u64 payload. */
 static uint64_t read_reply(struct fx *f, uint32_t req)
 {
-	struct vhost_user_header h;
+	struct viommu_vhost_user_header h;
 	uint64_t v = 0;
 
 	assert_int_equal(recv(f->fe, &h, sizeof(h), MSG_DONTWAIT), (ssize_t)sizeof(h));
 	assert_int_equal(h.request, req);
-	assert_int_equal(h.flags, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK);
+	assert_int_equal(h.flags, VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_REPLY_MASK);
 	assert_true(h.size == 8);
 	assert_int_equal(recv(f->fe, &v, 8, MSG_DONTWAIT), 8);
 	return v;
@@ -197,7 +197,8 @@ static void no_reply(struct fx *f)
 static uint64_t call(struct fx *f, uint32_t req, const void *payload, uint32_t size, const int *fds,
 		     size_t nfds)
 {
-	send_msg(f, req, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK, payload, size, fds, nfds);
+	send_msg(f, req, VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_NEED_REPLY_MASK, payload,
+		 size, fds, nfds);
 	assert_int_equal(handle(f), 0);
 	return read_reply(f, req);
 }
@@ -209,21 +210,22 @@ static uint64_t call_u64(struct fx *f, uint32_t req, uint64_t v)
 
 static uint64_t get_u64(struct fx *f, uint32_t req)
 {
-	send_msg(f, req, VHOST_USER_VERSION, NULL, 0, NULL, 0);
+	send_msg(f, req, VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0);
 	assert_int_equal(handle(f), 0);
 	return read_reply(f, req);
 }
 
-static uint64_t set_mem_table(struct fx *f, const struct vhost_user_memory_region *r,
+static uint64_t set_mem_table(struct fx *f, const struct viommu_vhost_user_memory_region *r,
 			      unsigned int n, const int *fds, size_t nfds)
 {
-	struct vhost_user_memory m = { .nregions = n };
+	struct viommu_vhost_user_memory m = { .nregions = n };
 
 	memcpy(m.regions, r, n * sizeof(*r));
-	return call(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + n * (uint32_t)sizeof(*r), fds, nfds);
+	return call(f, VIOMMU_VHOST_USER_SET_MEM_TABLE, &m, 8 + n * (uint32_t)sizeof(*r), fds,
+		    nfds);
 }
 
-static const struct vhost_user_memory_region whole = {
+static const struct viommu_vhost_user_memory_region whole = {
 	.guest_phys_addr = 0,
 	.memory_size = MEM_SIZE,
 	.userspace_addr = FE_VA,
@@ -233,19 +235,20 @@ static const struct vhost_user_memory_region whole = {
 /* Negotiate features (with or without ACCESS_PLATFORM), memory, back-end channel. */
 static void negotiate(struct fx *f, bool iommu)
 {
-	uint64_t feat = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-			(1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+	uint64_t feat = VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
+			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES;
 	int sv[2];
 
 	if (iommu)
-		feat |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
-	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
-	assert_int_equal(call(f, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
+		feat |= VIOMMU_VIRTIO_F_ACCESS_PLATFORM;
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES),
+			 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(call(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[0], 1), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[0], 1), 0);
 	close(sv[0]);
 	f->be_peer = sv[1];
-	assert_int_equal(call_u64(f, VHOST_USER_SET_FEATURES, feat), 0);
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES, feat), 0);
 	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
 }
 
@@ -258,26 +261,27 @@ static void setup_vq(struct fx *f, unsigned int q, bool iommu)
 {
 	uint64_t d = q ? TXQ_DESC : RXQ_DESC, a = q ? TXQ_AVAIL : RXQ_AVAIL;
 	uint64_t u = q ? TXQ_USED : RXQ_USED;
-	struct vhost_vring_state st = { .index = q, .num = QSIZE };
-	struct vhost_vring_addr addr = {
+	struct viommu_vhost_user_vring_state st = { .index = q, .num = QSIZE };
+	struct viommu_vhost_user_vring_addr addr = {
 		.index = q,
 		.desc_user_addr = ring_addr(iommu, d),
 		.avail_user_addr = ring_addr(iommu, a),
 		.used_user_addr = ring_addr(iommu, u),
 	};
 
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 0;
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0),
+			 0);
 	f->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	f->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_KICK, &(uint64_t){ q }, 8, &f->kick[q], 1),
-			 0);
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_CALL, &(uint64_t){ q }, 8, &f->call[q], 1),
-			 0);
+	assert_int_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ q }, 8, &f->kick[q], 1), 0);
+	assert_int_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ q }, 8, &f->call[q], 1), 0);
 	st.num = 1;
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
 }
 
 static void put16(struct fx *f, uint64_t gpa, uint16_t v)
@@ -296,7 +300,9 @@ static uint16_t get16(struct fx *f, uint64_t gpa)
 static void put_desc(struct fx *f, uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
 		     uint16_t flags, uint16_t next)
 {
-	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+	struct viommu_virtio_virtq_desc d = {
+		.addr = addr, .len = len, .flags = flags, .next = next
+	};
 
 	memcpy(f->mem + table + 16 * i, &d, sizeof(d));
 }
@@ -308,9 +314,9 @@ static void post(struct fx *f, uint64_t avail, uint16_t slot, uint16_t head)
 	put16(f, avail + 2, (uint16_t)(slot + 1));
 }
 
-static struct vring_used_elem used_elem(struct fx *f, uint64_t used, uint16_t slot)
+static struct viommu_virtio_virtq_used_elem used_elem(struct fx *f, uint64_t used, uint16_t slot)
 {
-	struct vring_used_elem e;
+	struct viommu_virtio_virtq_used_elem e;
 
 	memcpy(&e, f->mem + used + 4 + 8 * (slot % QSIZE), sizeof(e));
 	return e;
@@ -339,7 +345,7 @@ static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, siz
 
 	memset(f->mem + gpa, 0, 12);
 	memcpy(f->mem + gpa + 12, fr, len);
-	put_desc(f, TXQ_DESC, 0, base + gpa, 20, VRING_DESC_F_NEXT, 1);
+	put_desc(f, TXQ_DESC, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
 	put_desc(f, TXQ_DESC, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
 	post(f, TXQ_AVAIL, slot, 0);
 	return len;
@@ -351,49 +357,49 @@ static void post_rx(struct fx *f, bool iommu, unsigned int n, uint32_t len)
 	uint64_t base = iommu ? IOVA_BASE : 0;
 
 	for (unsigned int i = 0; i < n; i++) {
-		put_desc(f, RXQ_DESC, i, base + BUF_BASE + 0x1000ull * i, len, VRING_DESC_F_WRITE,
-			 0);
+		put_desc(f, RXQ_DESC, i, base + BUF_BASE + 0x1000ull * i, len,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
 		post(f, RXQ_AVAIL, (uint16_t)i, (uint16_t)i);
 	}
 }
 
 /* The IOTLB message the back-end sent on its channel, or false if there is none. */
-static bool read_miss(struct fx *f, struct vhost_iotlb_msg *m)
+static bool read_miss(struct fx *f, struct viommu_vhost_user_iotlb_msg *m)
 {
-	struct vhost_user_header h;
+	struct viommu_vhost_user_header h;
 
 	if (recv(f->be_peer, &h, sizeof(h), MSG_DONTWAIT) != (ssize_t)sizeof(h))
 		return false;
-	assert_int_equal(h.request, VHOST_USER_BACKEND_IOTLB_MSG);
-	assert_int_equal(h.flags, VHOST_USER_VERSION); /* never NEED_REPLY: never blocks */
+	assert_int_equal(h.request, VIOMMU_VHOST_USER_BACKEND_IOTLB_MSG);
+	assert_int_equal(h.flags, VIOMMU_VHOST_USER_VERSION); /* never NEED_REPLY: never blocks */
 	assert_int_equal(h.size, sizeof(*m));
 	assert_int_equal(recv(f->be_peer, m, sizeof(*m), MSG_DONTWAIT), (ssize_t)sizeof(*m));
-	assert_int_equal(m->type, VHOST_IOTLB_MISS);
+	assert_int_equal(m->type, VIOMMU_VHOST_USER_IOTLB_MISS);
 	return true;
 }
 
 static uint64_t iotlb(struct fx *f, uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr,
 		      uint8_t perm)
 {
-	struct vhost_iotlb_msg m = {
+	struct viommu_vhost_user_iotlb_msg m = {
 		.iova = iova, .size = size, .uaddr = uaddr, .perm = perm, .type = type
 	};
 
-	return call(f, VHOST_USER_IOTLB_MSG, &m, sizeof(m), NULL, 0);
+	return call(f, VIOMMU_VHOST_USER_IOTLB_MSG, &m, sizeof(m), NULL, 0);
 }
 
 /* Answer every MISS the way QEMU does: one 4 KiB page, IOVA_BASE + gpa -> front-end VA. */
 static unsigned int serve_misses(struct fx *f)
 {
-	struct vhost_iotlb_msg m;
+	struct viommu_vhost_user_iotlb_msg m;
 	unsigned int n = 0;
 
 	while (read_miss(f, &m)) {
 		uint64_t page = m.iova & ~0xfffull;
 
 		assert_true(page >= IOVA_BASE && page - IOVA_BASE < MEM_SIZE);
-		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, page, 0x1000,
-				       FE_VA + (page - IOVA_BASE), VHOST_ACCESS_RW),
+		assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, page, 0x1000,
+				       FE_VA + (page - IOVA_BASE), VIOMMU_VHOST_USER_ACCESS_RW),
 				 0);
 		n++;
 	}
@@ -405,24 +411,25 @@ static unsigned int serve_misses(struct fx *f)
 static void test_features(void **state)
 {
 	struct fx *f = *state;
-	uint64_t feat = get_u64(f, VHOST_USER_GET_FEATURES);
+	uint64_t feat = get_u64(f, VIOMMU_VHOST_USER_GET_FEATURES);
 
-	assert_true(feat & (1ull << VIRTIO_F_ACCESS_PLATFORM));
-	assert_true(feat & (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
-	assert_true(feat & (1ull << VIRTIO_F_VERSION_1));
-	assert_true(feat & (1ull << VIRTIO_NET_F_MRG_RXBUF));
-	feat = get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
-	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
-	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ));
-	assert_true(feat & (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
-	assert_int_equal(get_u64(f, VHOST_USER_GET_MAX_MEM_SLOTS), VH_MAX_MEM_SLOTS);
-	assert_int_equal(get_u64(f, VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_true(feat & VIOMMU_VIRTIO_F_ACCESS_PLATFORM);
+	assert_true(feat & VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES);
+	assert_true(feat & VIOMMU_VIRTIO_F_VERSION_1);
+	assert_true(feat & VIOMMU_VIRTIO_NET_F_MRG_RXBUF);
+	feat = get_u64(f, VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES);
+	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ);
+	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS), VH_MAX_MEM_SLOTS);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
 	/* Bits we never offered are refused; protocol bits likewise. */
-	assert_int_not_equal(call_u64(f, VHOST_USER_SET_FEATURES, 1ull << 40), 0);
-	assert_int_not_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, 1ull << 30), 0);
-	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
+	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES, 1ull << 40), 0);
+	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, 1ull << 30), 0);
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES),
+			 0);
 	/* Without NEED_REPLY a successful SET gets no reply. */
-	send_msg(f, VHOST_USER_SET_OWNER, VHOST_USER_VERSION, NULL, 0, NULL, 0);
+	send_msg(f, VIOMMU_VHOST_USER_SET_OWNER, VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0);
 	assert_int_equal(handle(f), 0);
 	no_reply(f);
 }
@@ -435,15 +442,15 @@ static void test_bad_headers(void **state)
 	/* Unknown request: refused with a failure ack, the connection survives. */
 	assert_int_not_equal(call(f, 99, NULL, 0, NULL, 0), 0);
 	/* Wrong size for a fixed-size message. */
-	assert_int_not_equal(call(f, VHOST_USER_SET_FEATURES, junk, 4, NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_FEATURES, junk, 4, NULL, 0), 0);
 	/* Logging is not offered. */
-	assert_int_not_equal(call(f, VHOST_USER_SET_LOG_BASE, junk, 16, NULL, 0), 0);
-	assert_int_equal(get_u64(f, VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_LOG_BASE, junk, 16, NULL, 0), 0);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
 	/* A refused GET cannot be answered: the connection ends. */
-	send_msg(f, VHOST_USER_GET_FEATURES, VHOST_USER_VERSION, junk, 8, NULL, 0);
+	send_msg(f, VIOMMU_VHOST_USER_GET_FEATURES, VIOMMU_VHOST_USER_VERSION, junk, 8, NULL, 0);
 	assert_true(handle(f) < 0);
 	/* A payload larger than any message: the stream is lost, the connection ends. */
-	send_msg(f, VHOST_USER_SET_MEM_TABLE, VHOST_USER_VERSION, junk, 300, NULL, 0);
+	send_msg(f, VIOMMU_VHOST_USER_SET_MEM_TABLE, VIOMMU_VHOST_USER_VERSION, junk, 300, NULL, 0);
 	assert_true(handle(f) < 0);
 }
 
@@ -451,7 +458,7 @@ static void test_bad_version(void **state)
 {
 	struct fx *f = *state;
 
-	send_msg(f, VHOST_USER_GET_FEATURES, 0x2, NULL, 0, NULL, 0);
+	send_msg(f, VIOMMU_VHOST_USER_GET_FEATURES, 0x2, NULL, 0, NULL, 0);
 	assert_true(handle(f) < 0);
 }
 
@@ -459,15 +466,15 @@ static void test_reply_flag_refused(void **state)
 {
 	struct fx *f = *state;
 
-	send_msg(f, VHOST_USER_GET_FEATURES, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, NULL, 0,
-		 NULL, 0);
+	send_msg(f, VIOMMU_VHOST_USER_GET_FEATURES,
+		 VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_REPLY_MASK, NULL, 0, NULL, 0);
 	assert_true(handle(f) < 0);
 }
 
 static void test_truncated_message(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_user_header h = { .request = 2, .flags = 1, .size = 8 };
+	struct viommu_vhost_user_header h = { .request = 2, .flags = 1, .size = 8 };
 
 	/* The header promises 8 bytes that never come: bounded wait, then disconnect. */
 	assert_int_equal(send(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
@@ -480,14 +487,14 @@ static void test_truncated_message(void **state)
 static void test_fds_closed(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_user_memory_region r[2] = { whole, whole };
+	struct viommu_vhost_user_memory_region r[2] = { whole, whole };
 	int base, e[3];
 
 	for (int i = 0; i < 3; i++)
 		e[i] = eventfd(0, EFD_CLOEXEC);
 	base = count_fds();
 	/* An fd on a message that takes none. */
-	assert_int_not_equal(call(f, VHOST_USER_SET_OWNER, NULL, 0, e, 1), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_OWNER, NULL, 0, e, 1), 0);
 	/* One region, two fds. */
 	assert_int_not_equal(set_mem_table(f, r, 1, e, 2), 0);
 	/* Overlapping regions. */
@@ -502,15 +509,18 @@ static void test_fds_closed(void **state)
 	/* An eventfd is not memory. */
 	assert_int_not_equal(set_mem_table(f, &whole, 1, e, 1), 0);
 	/* Kick with the no-fd flag and an fd anyway; call with a bad index. */
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0x100 }, 8, e, 1), 0);
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_CALL, &(uint64_t){ 5 }, 8, e, 1), 0);
+	assert_int_not_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0x100 }, 8, e, 1), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ 5 }, 8, e, 1),
+			     0);
 	/* Too many fds for any message (more than 8): the connection ends, all are closed. */
 	{
 		int many[12];
 
 		for (int i = 0; i < 12; i++)
 			many[i] = e[i % 3];
-		send_msg(f, VHOST_USER_SET_MEM_TABLE, VHOST_USER_VERSION, NULL, 0, many, 12);
+		send_msg(f, VIOMMU_VHOST_USER_SET_MEM_TABLE, VIOMMU_VHOST_USER_VERSION, NULL, 0,
+			 many, 12);
 		assert_true(handle(f) < 0);
 	}
 	assert_int_equal(count_fds(), base);
@@ -521,35 +531,37 @@ static void test_fds_closed(void **state)
 static void test_mem_regions(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_user_memory_single s = { .region = whole };
+	struct viommu_vhost_user_memory_single s = { .region = whole };
 	int base = count_fds();
 
-	assert_int_equal(call_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES), 0);
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES),
+			 0);
 	s.region.memory_size = MEM_SIZE / 2;
-	assert_int_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_equal(f->dev->nregions, 1);
 	/* Overlaps the first. */
-	assert_int_not_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1),
+			     0);
 	/* Empty, or wrapping past the end of the space: refused too. */
 	{
-		struct vhost_user_memory_single bad = s;
+		struct viommu_vhost_user_memory_single bad = s;
 
 		bad.region.guest_phys_addr = MEM_SIZE;
 		bad.region.userspace_addr = FE_VA + MEM_SIZE;
 		bad.region.memory_size = 0;
 		assert_int_not_equal(
-			call(f, VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
+			call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
 		bad.region.memory_size = 4096;
 		bad.region.guest_phys_addr = UINT64_MAX - 100;
 		assert_int_not_equal(
-			call(f, VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
+			call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &bad, sizeof(bad), &f->memfd, 1), 0);
 		assert_int_equal(f->dev->nregions, 1);
 	}
 	/* Second half, from an offset into the same file. */
 	s.region.guest_phys_addr = MEM_SIZE / 2;
 	s.region.userspace_addr = FE_VA + MEM_SIZE / 2;
 	s.region.mmap_offset = MEM_SIZE / 2;
-	assert_int_equal(call(f, VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_equal(f->dev->nregions, 2);
 	/* The mapping is the same memory: write through the back-end, read here. */
 	{
@@ -557,61 +569,64 @@ static void test_mem_regions(void **state)
 		uint64_t n;
 
 		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE / 2 + 5, 100,
-					  VHOST_ACCESS_WO, &host, &n),
+					  VIOMMU_VHOST_USER_ACCESS_WO, &host, &n),
 				 0);
 		assert_int_equal(n, 100);
 		host[0] = 0x5a;
 		assert_int_equal(f->mem[MEM_SIZE / 2 + 5], 0x5a);
 		/* Up to the region end only. */
 		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE / 2 - 4, 100,
-					  VHOST_ACCESS_RO, &host, &n),
+					  VIOMMU_VHOST_USER_ACCESS_RO, &host, &n),
 				 0);
 		assert_int_equal(n, 4);
-		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE, 1, VHOST_ACCESS_RO,
-					  &host, &n),
+		assert_int_equal(vh_xlate(f->dev, 0, VH_SPACE_BUF, MEM_SIZE, 1,
+					  VIOMMU_VHOST_USER_ACCESS_RO, &host, &n),
 				 -EFAULT);
 	}
 	/* Remove: must match exactly; an fd sent along is closed. */
 	s.region.mmap_offset = 0;
-	assert_int_equal(call(f, VHOST_USER_REM_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_equal(f->dev->nregions, 1);
-	assert_int_not_equal(call(f, VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
 	assert_int_equal(count_fds(), base);
 }
 
 static void test_vring_validation(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_vring_state st = { .index = 0, .num = 6 };
-	struct vhost_vring_addr a = { .index = 0, .desc_user_addr = 8 };
+	struct viommu_vhost_user_vring_state st = { .index = 0, .num = 6 };
+	struct viommu_vhost_user_vring_addr a = { .index = 0, .desc_user_addr = 8 };
 
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 65536;
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 256;
 	st.index = 2;
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.index = 1;
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 70000;
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0),
+			     0);
 	/* Misaligned descriptor table; log flag without logging. */
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	a.desc_user_addr = 0;
-	a.flags = VHOST_VRING_F_LOG;
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	a.flags = VIOMMU_VHOST_USER_VRING_F_LOG;
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	st.index = 0;
 	st.num = 2;
-	assert_int_not_equal(call(f, VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0),
+			     0);
 	/* GET_VRING_BASE answers with the state. */
 	st.index = 1;
 	st.num = 33;
-	assert_int_equal(call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
-	send_msg(f, VHOST_USER_GET_VRING_BASE, VHOST_USER_VERSION, &st, sizeof(st), NULL, 0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
 	assert_int_equal(handle(f), 0);
 	{
-		struct vhost_user_header h;
-		struct vhost_vring_state r;
+		struct viommu_vhost_user_header h;
+		struct viommu_vhost_user_vring_state r;
 
 		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
 		assert_int_equal(h.size, sizeof(r));
@@ -626,7 +641,7 @@ static void test_reflect_gpa(void **state)
 {
 	struct fx *f = *state;
 	uint8_t fr[2048], got[2048];
-	struct vring_used_elem e;
+	struct viommu_virtio_virtq_used_elem e;
 	size_t len;
 	uint64_t cnt;
 
@@ -684,7 +699,7 @@ static void test_iotlb_miss_update_resume(void **state)
 	 * transmit queue's available ring first), a second round asks nothing new.
 	 */
 	{
-		struct vhost_iotlb_msg m;
+		struct viommu_vhost_user_iotlb_msg m;
 		unsigned int asked = 0;
 
 		assert_true(read_miss(f, &m));
@@ -698,8 +713,8 @@ static void test_iotlb_miss_update_resume(void **state)
 		for (unsigned int i = 0; i < 6; i++) {
 			uint64_t gpa = 0x1000ull * (i + 1); /* RXQ_DESC .. TXQ_USED */
 
-			assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, IOVA_BASE + gpa, 0x1000,
-					       FE_VA + gpa, VHOST_ACCESS_RW),
+			assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, IOVA_BASE + gpa,
+					       0x1000, FE_VA + gpa, VIOMMU_VHOST_USER_ACCESS_RW),
 					 0);
 			updates++;
 		}
@@ -732,7 +747,7 @@ static void test_invalidate_prefetches_rings(void **state)
 	static const uint64_t rings[] = { TXQ_AVAIL, TXQ_DESC, TXQ_USED,
 					  RXQ_AVAIL, RXQ_DESC, RXQ_USED };
 	struct fx *f = *state;
-	struct vhost_iotlb_msg m;
+	struct viommu_vhost_user_iotlb_msg m;
 	uint64_t asked[16];
 	unsigned int n = 0, rounds = 0;
 
@@ -747,15 +762,17 @@ static void test_invalidate_prefetches_rings(void **state)
 		serve_misses(f);
 	}
 	/* What QEMU 7.2 sends for a lazy-mode flush: two ranges around the interrupt window. */
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0, 0xfee00000, 0, 0), 0);
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0xfef00000, 0 - 0xfef00000ull, 0, 0), 0);
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0, 0xfee00000, 0, 0), 0);
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0xfef00000, 0 - 0xfef00000ull,
+			       0, 0),
+			 0);
 	post_tx(f, true, 1, BUF_BASE + 0x9000, 100);
 	vnet_port_run(f->p);
 	while (n < 16 && read_miss(f, &m)) {
 		asked[n++] = m.iova & ~0xfffull;
-		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, m.iova & ~0xfffull, 0x1000,
-				       FE_VA + (m.iova & 0xfffff000ull) - IOVA_BASE,
-				       VHOST_ACCESS_RW),
+		assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, m.iova & ~0xfffull,
+				       0x1000, FE_VA + (m.iova & 0xfffff000ull) - IOVA_BASE,
+				       VIOMMU_VHOST_USER_ACCESS_RW),
 				 0);
 	}
 	for (unsigned int i = 0; i < sizeof(rings) / sizeof(rings[0]); i++) {
@@ -783,25 +800,28 @@ static void test_iotlb_update_checks(void **state)
 	struct fx *f = *state;
 
 	negotiate(f, true);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA + MEM_SIZE - 0x800, 3),
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0, 0x1000,
+				   FE_VA + MEM_SIZE - 0x800, 3),
 			     0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA - 0x1000, 3), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0, FE_VA, 3), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 0), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0, 0x1000, FE_VA, 4), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_UPDATE, UINT64_MAX - 0x7ff, 0x1000, FE_VA, 3), 0);
-	assert_int_not_equal(iotlb(f, VHOST_IOTLB_MISS, 0, 0x1000, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0, 0x1000, FE_VA - 0x1000, 3),
+			     0);
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0, 0, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0, 0x1000, FE_VA, 0), 0);
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0, 0x1000, FE_VA, 4), 0);
+	assert_int_not_equal(
+		iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, UINT64_MAX - 0x7ff, 0x1000, FE_VA, 3), 0);
+	assert_int_not_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_MISS, 0, 0x1000, FE_VA, 3), 0);
 	assert_int_not_equal(iotlb(f, 9, 0, 0x1000, FE_VA, 3), 0);
 	/* 26 bytes are enough; 25 are not. */
 	{
-		struct vhost_iotlb_msg m = { .iova = 0x2000,
-					     .size = 0x1000,
-					     .uaddr = FE_VA,
-					     .perm = 3,
-					     .type = VHOST_IOTLB_UPDATE };
+		struct viommu_vhost_user_iotlb_msg m = { .iova = 0x2000,
+							 .size = 0x1000,
+							 .uaddr = FE_VA,
+							 .perm = 3,
+							 .type = VIOMMU_VHOST_USER_IOTLB_UPDATE };
 
-		assert_int_equal(call(f, VHOST_USER_IOTLB_MSG, &m, 26, NULL, 0), 0);
-		assert_int_not_equal(call(f, VHOST_USER_IOTLB_MSG, &m, 25, NULL, 0), 0);
+		assert_int_equal(call(f, VIOMMU_VHOST_USER_IOTLB_MSG, &m, 26, NULL, 0), 0);
+		assert_int_not_equal(call(f, VIOMMU_VHOST_USER_IOTLB_MSG, &m, 25, NULL, 0), 0);
 	}
 	assert_int_equal(f->dev->stats.iotlb_updates, 1);
 }
@@ -810,7 +830,8 @@ static bool translates(struct fx *f, uint64_t iova)
 {
 	uint8_t *host;
 	uint64_t n;
-	int ret = vh_xlate(f->dev, 0, VH_SPACE_BUF, iova, 1, VHOST_ACCESS_RO, &host, &n);
+	int ret =
+		vh_xlate(f->dev, 0, VH_SPACE_BUF, iova, 1, VIOMMU_VHOST_USER_ACCESS_RO, &host, &n);
 
 	vh_xlate_done(f->dev, 0);
 	assert_true(ret == 0 || ret == -EAGAIN);
@@ -822,38 +843,42 @@ static bool translates(struct fx *f, uint64_t iova)
 static void test_iotlb_invalidate(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_iotlb_msg m;
+	struct viommu_vhost_user_iotlb_msg m;
 
 	negotiate(f, true);
 	for (uint64_t i = 0; i < 4; i++)
-		assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0xfef00000 + 0x1000 * i, 0x1000,
-				       FE_VA + 0x1000 * i, 3),
+		assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0xfef00000 + 0x1000 * i,
+				       0x1000, FE_VA + 0x1000 * i, 3),
 				 0);
-	assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
+	assert_int_equal(
+		iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
 	assert_true(translates(f, 0xfef00010));
 	assert_true(translates(f, 0xfef03ff0));
 	/* Exact range: only page 1. uaddr/perm are garbage, as QEMU leaves them. */
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0xfef01000, 0x1000, 0xdead, 0xff), 0);
+	assert_int_equal(
+		iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0xfef01000, 0x1000, 0xdead, 0xff), 0);
 	assert_true(translates(f, 0xfef00010));
 	assert_false(translates(f, 0xfef01010));
 	assert_true(translates(f, 0xfef02010));
 	/* [0xfef02000, 2^64): iova + size wraps to 0. DPDK 22.11 removed nothing here. */
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0xfef02000, 0 - 0xfef02000ull, 0, 0), 0);
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0xfef02000, 0 - 0xfef02000ull,
+			       0, 0),
+			 0);
 	assert_false(translates(f, 0xfef02010));
 	assert_false(translates(f, 0xfef03010));
 	assert_true(translates(f, 0xfef00010));
 	assert_true(translates(f, 0x1010));
 	/* Size 0: from iova to the end of the space. */
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0x2000, 0, 0, 0), 0);
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0x2000, 0, 0, 0), 0);
 	assert_false(translates(f, 0xfef00010));
 	assert_true(translates(f, 0x1010));
-	assert_int_equal(iotlb(f, VHOST_IOTLB_INVALIDATE, 0, 0, 0, 0), 0);
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, 0, 0, 0, 0), 0);
 	assert_false(translates(f, 0x1010));
 	assert_int_equal(f->dev->stats.iotlb_invalidates, 4);
 	/* A MISS went out for the first address that stopped translating. */
 	assert_true(read_miss(f, &m));
 	assert_int_equal(m.iova, 0xfef01010);
-	assert_int_equal(m.perm, VHOST_ACCESS_RO);
+	assert_int_equal(m.perm, VIOMMU_VHOST_USER_ACCESS_RO);
 }
 
 /* A new memory table drops every translation (they point into the old mappings). */
@@ -862,7 +887,8 @@ static void test_mem_table_flushes_iotlb(void **state)
 	struct fx *f = *state;
 
 	negotiate(f, true);
-	assert_int_equal(iotlb(f, VHOST_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
+	assert_int_equal(
+		iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, 0x1000, 0x1000, FE_VA + 0x1000, 3), 0);
 	assert_true(translates(f, 0x1000));
 	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
 	assert_false(translates(f, 0x1000));
@@ -876,27 +902,28 @@ static void test_hostile_rings(void **state)
 	negotiate(f, false);
 	setup_vq(f, VNET_RXQ, false);
 	setup_vq(f, VNET_TXQ, false);
-	put_desc(f, TXQ_DESC, 0, BUF_BASE, 100, VRING_DESC_F_NEXT, 1);
-	put_desc(f, TXQ_DESC, 1, BUF_BASE, 100, VRING_DESC_F_NEXT, 0);
+	put_desc(f, TXQ_DESC, 0, BUF_BASE, 100, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, TXQ_DESC, 1, BUF_BASE, 100, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 0);
 	post(f, TXQ_AVAIL, 0, 0);
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_TXQ].broken);
 	assert_int_equal(get16(f, TXQ_USED + 2), 0);
 	/* Setting the ring up again revives it; now the index runs ahead of the ring. */
 	{
-		struct vhost_vring_addr a = { .index = 1,
-					      .desc_user_addr = FE_VA + TXQ_DESC,
-					      .avail_user_addr = FE_VA + TXQ_AVAIL,
-					      .used_user_addr = FE_VA + TXQ_USED };
+		struct viommu_vhost_user_vring_addr a = { .index = 1,
+							  .desc_user_addr = FE_VA + TXQ_DESC,
+							  .avail_user_addr = FE_VA + TXQ_AVAIL,
+							  .used_user_addr = FE_VA + TXQ_USED };
 
-		assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
+				 0);
 	}
 	assert_false(f->dev->vq[VNET_TXQ].broken);
 	put16(f, TXQ_AVAIL + 2, QSIZE + 1);
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_TXQ].broken);
 	/* A buffer outside guest memory, on the other queue. */
-	put_desc(f, RXQ_DESC, 0, MEM_SIZE - 10, 100, VRING_DESC_F_WRITE, 0);
+	put_desc(f, RXQ_DESC, 0, MEM_SIZE - 10, 100, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
 	post(f, RXQ_AVAIL, 0, 0);
 	{
 		uint8_t fr[64];
@@ -913,14 +940,15 @@ static void test_hostile_rings(void **state)
 	assert_int_equal(get16(f, RXQ_USED + 2), 0);
 	/* Set up again: a first receive buffer too small for the 12-byte header. */
 	{
-		struct vhost_vring_addr a = { .index = 0,
-					      .desc_user_addr = FE_VA + RXQ_DESC,
-					      .avail_user_addr = FE_VA + RXQ_AVAIL,
-					      .used_user_addr = FE_VA + RXQ_USED };
+		struct viommu_vhost_user_vring_addr a = { .index = 0,
+							  .desc_user_addr = FE_VA + RXQ_DESC,
+							  .avail_user_addr = FE_VA + RXQ_AVAIL,
+							  .used_user_addr = FE_VA + RXQ_USED };
 
-		assert_int_equal(call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
+				 0);
 	}
-	put_desc(f, RXQ_DESC, 0, BUF_BASE, 8, VRING_DESC_F_WRITE, 0);
+	put_desc(f, RXQ_DESC, 0, BUF_BASE, 8, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
 	assert_int_equal(get16(f, RXQ_USED + 2), 0);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <viommu/flatmem.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/virtio_iommu.h>
 
 #include "models/virtio_iommu/vio_internal.h"
@@ -23,14 +24,12 @@
 #define RESV_END 0x70fffffull
 #define PG 0x1000ull
 
-enum { S_OK, S_IOERR, S_UNSUPP, S_DEVERR, S_INVAL, S_RANGE, S_NOENT, S_FAULT, S_NOMEM };
-
 #define MAX_EVENTS 4096
 
 struct fixture {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
-	struct sim_vio_drv *drv;
+	struct vg_vio *drv;
 	struct viommu_notifier *nt;
 	struct viommu_event ev[MAX_EVENTS];
 	unsigned int nev;
@@ -67,11 +66,11 @@ static void on_irq(void *opaque, unsigned int vector)
 }
 
 static struct fixture *make(struct viommu_virtio_iommu_config *cfg,
-			    const struct sim_vio_drv_config *dcfg)
+			    const struct vg_vio_config *dcfg)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct viommu_virtio_iommu_config dflt = { 0 };
-	struct sim_vio_drv_config ddflt = { .arena = ARENA, .arena_size = ARENA_SIZE };
+	struct vg_vio_config ddflt = { .arena = ARENA, .arena_size = ARENA_SIZE };
 
 	assert_non_null(f);
 	if (!cfg)
@@ -94,13 +93,13 @@ static struct fixture *make(struct viommu_virtio_iommu_config *cfg,
 					     record, f, &f->nt),
 			 0);
 	if (dcfg != (void *)-1)
-		assert_int_equal(sim_vio_drv_create(f->v, f->fm, dcfg ? dcfg : &ddflt, &f->drv), 0);
+		assert_int_equal(vg_vio_create(f->v, f->fm, dcfg ? dcfg : &ddflt, &f->drv), 0);
 	return f;
 }
 
 static void destroy(struct fixture *f)
 {
-	sim_vio_drv_destroy(f->drv);
+	vg_vio_destroy(f->drv);
 	viommu_destroy(f->v);
 	viommu_flatmem_destroy(f->fm);
 	free(f);
@@ -140,6 +139,73 @@ static uint8_t status_of(struct fixture *f)
 }
 
 /* ---- configuration and negotiation ------------------------------------------------------- */
+
+/* config_init writes out the documented defaults, and creates the device `{ 0 }` creates. */
+static void test_config_init(void **state)
+{
+	/* Every feature of section 5.13.3 the model supports but the superseded F_BYPASS. */
+	const uint64_t want_features =
+		VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE | VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE |
+		VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP | VIOMMU_VIRTIO_IOMMU_F_PROBE |
+		VIOMMU_VIRTIO_IOMMU_F_MMIO | VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG |
+		VIOMMU_VIRTIO_F_INDIRECT_DESC | VIOMMU_VIRTIO_F_EVENT_IDX |
+		VIOMMU_VIRTIO_F_VERSION_1;
+	struct viommu_virtio_iommu_config cfg, zero = { 0 };
+	const struct viommu *cv[2];
+	struct viommu_virtio_iommu_stats st;
+	struct viommu_flatmem *fm;
+	struct viommu *v[2];
+	uint64_t feat[2], val[2];
+	uint16_t qmax[2];
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	viommu_virtio_iommu_config_init(&cfg);
+	viommu_virtio_iommu_config_init(NULL);
+	assert_int_equal(cfg.page_size_mask, 0x1000ull | 0x200000ull | 0x40000000ull);
+	assert_int_equal(cfg.input_start, 0);
+	assert_int_equal(cfg.input_end, 0xffffffffffffull);
+	assert_int_equal(cfg.domain_start, 0);
+	assert_int_equal(cfg.domain_end, 0xffffffffu);
+	assert_int_equal(cfg.probe_size, 512);
+	assert_false(cfg.bypass);
+	assert_int_equal(cfg.features, want_features);
+	assert_int_equal(cfg.queue_size_max, 1024);
+	assert_int_equal(cfg.max_domains, 4096);
+	assert_int_equal(cfg.max_mappings, 1u << 20);
+	assert_int_equal(cfg.phys_end, UINT64_MAX);
+	assert_int_equal(cfg.irq_line, 0);
+	assert_null(cfg.interrupt);
+	assert_null(cfg.interrupt_opaque);
+
+	assert_int_equal(viommu_flatmem_create(0, 1 << 20, &fm), 0);
+	assert_int_equal(viommu_virtio_iommu_create(&cfg, viommu_flatmem_ops(), fm, &v[0]), 0);
+	assert_int_equal(viommu_virtio_iommu_create(&zero, viommu_flatmem_ops(), fm, &v[1]), 0);
+	/* The calls that only read take a const instance. */
+	cv[0] = v[0];
+	cv[1] = v[1];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(viommu_virtio_iommu_get_device_features(cv[i], &feat[i]), 0);
+		assert_int_equal(viommu_virtio_iommu_queue_max_size(cv[i], 0, &qmax[i]), 0);
+	}
+	assert_int_equal(feat[0], want_features);
+	assert_int_equal(feat[1], feat[0]);
+	assert_int_equal(qmax[0], 1024);
+	assert_int_equal(qmax[1], qmax[0]);
+	/* The whole configuration space, 32 bits at a time. */
+	for (uint32_t off = 0; off < VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE; off += 4) {
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(viommu_virtio_iommu_config_read(cv[i], off, 4, &val[i]),
+					 0);
+		assert_int_equal(val[0], val[1]);
+	}
+	assert_int_equal(viommu_virtio_iommu_get_stats(cv[0], &st), 0);
+	assert_int_equal(st.domains, 0);
+	assert_int_equal(viommu_virtio_iommu_get_stats(cv[1], NULL), VIOMMU_EINVAL);
+	viommu_destroy(v[0]);
+	viommu_destroy(v[1]);
+	viommu_flatmem_destroy(fm);
+}
 
 static void test_config_space(void **state)
 {
@@ -181,12 +247,12 @@ static void test_config_space(void **state)
 	assert_int_equal(viommu_virtio_iommu_config_read(f->v, 36, 1, &v), 0);
 	assert_int_equal(v, 0);
 	/* Domain range is enforced on ATTACH. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 101, 1, 0), S_RANGE);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 0, 1, 0), S_RANGE);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 100, 1, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 101, 1, 0), VIOMMU_VIRTIO_IOMMU_S_RANGE);
+	assert_int_equal(vg_vio_attach(f->drv, 0, 1, 0), VIOMMU_VIRTIO_IOMMU_S_RANGE);
+	assert_int_equal(vg_vio_attach(f->drv, 100, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* Input range is enforced on MAP. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 100, 0, PG - 1, 0, 1), S_RANGE);
-	assert_int_equal(sim_vio_drv_map(f->drv, 100, PG, 2 * PG - 1, 0, 1), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 100, 0, PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_RANGE);
+	assert_int_equal(vg_vio_map(f->drv, 100, PG, 2 * PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_OK);
 	destroy(f);
 }
 
@@ -304,68 +370,69 @@ static void test_unmap_examples(void **state)
 	struct fixture *f = make(NULL, NULL);
 	/* The examples use units; here one unit is one page, so [0, 4] is pages 0-4. */
 #define U(x) ((uint64_t)(x)*PG)
-#define MAP(a, b) sim_vio_drv_map(f->drv, 1, U(a), U((b) + 1) - 1, U(a) + 0x100000, 3)
-#define UNMAP(a, b) sim_vio_drv_unmap(f->drv, 1, U(a), U((b) + 1) - 1)
+#define MAP(a, b) vg_vio_map(f->drv, 1, U(a), U((b) + 1) - 1, U(a) + 0x100000, 3)
+#define UNMAP(a, b) vg_vio_unmap(f->drv, 1, U(a), U((b) + 1) - 1)
 #define MAPPED(a) xok(f, 1, U(a), 1, 1)
-#define BLANK()                                                                   \
-	do {                                                                      \
-		assert_int_equal(sim_vio_drv_unmap(f->drv, 1, 0, U(1000)), S_OK); \
-		assert_int_equal(stats(f).mappings, 0);                           \
+#define BLANK()                                                                                  \
+	do {                                                                                     \
+		assert_int_equal(vg_vio_unmap(f->drv, 1, 0, U(1000)), VIOMMU_VIRTIO_IOMMU_S_OK); \
+		assert_int_equal(stats(f).mappings, 0);                                          \
 	} while (0)
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* (1) */
-	assert_int_equal(UNMAP(0, 4), S_OK);
+	assert_int_equal(UNMAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* (2) */
-	assert_int_equal(MAP(0, 9), S_OK);
-	assert_int_equal(UNMAP(0, 9), S_OK);
+	assert_int_equal(MAP(0, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(MAPPED(0));
 	BLANK();
 	/* (3) */
-	assert_int_equal(MAP(0, 4), S_OK);
-	assert_int_equal(MAP(5, 9), S_OK);
-	assert_int_equal(UNMAP(0, 9), S_OK);
+	assert_int_equal(MAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(MAP(5, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(MAPPED(0));
 	assert_false(MAPPED(5));
 	BLANK();
 	/* (4) */
-	assert_int_equal(MAP(0, 9), S_OK);
-	assert_int_equal(UNMAP(0, 4), S_RANGE);
+	assert_int_equal(MAP(0, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_RANGE);
 	assert_true(MAPPED(0));
 	assert_true(MAPPED(9));
 	BLANK();
 	/* (5) */
-	assert_int_equal(MAP(0, 4), S_OK);
-	assert_int_equal(MAP(5, 9), S_OK);
-	assert_int_equal(UNMAP(0, 4), S_OK);
+	assert_int_equal(MAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(MAP(5, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(MAPPED(0));
 	assert_true(MAPPED(5));
 	BLANK();
 	/* (6) */
-	assert_int_equal(MAP(0, 4), S_OK);
-	assert_int_equal(UNMAP(0, 9), S_OK);
+	assert_int_equal(MAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(MAPPED(4));
 	BLANK();
 	/* (7) */
-	assert_int_equal(MAP(0, 4), S_OK);
-	assert_int_equal(MAP(10, 14), S_OK);
-	assert_int_equal(UNMAP(0, 14), S_OK);
+	assert_int_equal(MAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(MAP(10, 14), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 14), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(MAPPED(0));
 	assert_false(MAPPED(10));
 	BLANK();
 	/* A range whose end splits a mapping is refused too, and nothing changes. */
-	assert_int_equal(MAP(0, 4), S_OK);
-	assert_int_equal(MAP(5, 9), S_OK);
-	assert_int_equal(UNMAP(0, 6), S_RANGE);
+	assert_int_equal(MAP(0, 4), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(MAP(5, 9), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(0, 6), VIOMMU_VIRTIO_IOMMU_S_RANGE);
 	assert_true(MAPPED(0));
 	assert_true(MAPPED(6));
 	/* MMIO mappings are accepted once F_MMIO is negotiated (the default device offers it). */
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, U(20), U(21) - 1, 0xfe000000, 4 | 2), S_OK);
-	assert_int_equal(UNMAP(20, 20), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, U(20), U(21) - 1, 0xfe000000, 4 | 2),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(UNMAP(20, 20), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* Overlapping MAP is refused. */
-	assert_int_equal(MAP(4, 5), S_INVAL);
-	assert_int_equal(MAP(9, 12), S_INVAL);
+	assert_int_equal(MAP(4, 5), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(MAP(9, 12), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	BLANK();
 	destroy(f);
 #undef U
@@ -382,49 +449,53 @@ static void test_every_status(void **state)
 	};
 	struct fixture *f = make(&cfg, NULL);
 	struct viommu_virtio_iommu_stats st;
-	struct sim_vio_resv r[4];
+	struct vg_vio_resv r[4];
 	unsigned int n;
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* NOENT: unknown endpoint, unknown domain. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 77, 0), S_NOENT);
-	assert_int_equal(sim_vio_drv_map(f->drv, 9, 0, PG - 1, 0, 1), S_NOENT);
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 9, 0, PG - 1), S_NOENT);
-	assert_int_equal(sim_vio_drv_detach(f->drv, 1, 77), S_NOENT);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 77, 0), VIOMMU_VIRTIO_IOMMU_S_NOENT);
+	assert_int_equal(vg_vio_map(f->drv, 9, 0, PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_NOENT);
+	assert_int_equal(vg_vio_unmap(f->drv, 9, 0, PG - 1), VIOMMU_VIRTIO_IOMMU_S_NOENT);
+	assert_int_equal(vg_vio_detach(f->drv, 1, 77), VIOMMU_VIRTIO_IOMMU_S_NOENT);
 	/* INVAL: unknown flags, detach from a domain the endpoint is not in, end before start. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0, PG - 1, 0, 1u << 5), S_INVAL);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 1u << 4), S_INVAL);
-	assert_int_equal(sim_vio_drv_detach(f->drv, 2, 3), S_INVAL);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, PG, 0, 0, 1), S_INVAL);
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 1, PG, 0), S_INVAL);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0, PG - 1, 0, 1u << 5), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 1u << 4), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_detach(f->drv, 2, 3), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_map(f->drv, 1, PG, 0, 0, 1), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_unmap(f->drv, 1, PG, 0), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/* RANGE: misaligned start, end + 1, phys; phys end wrapping. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0x10, PG - 1, 0, 1), S_RANGE);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0, PG, 0, 1), S_RANGE);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0, PG - 1, 0x10, 1), S_RANGE);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0x10, PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_RANGE);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0, PG, 0, 1), VIOMMU_VIRTIO_IOMMU_S_RANGE);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0, PG - 1, 0x10, 1), VIOMMU_VIRTIO_IOMMU_S_RANGE);
 	/* FAULT: the physical range leaves guest-physical space. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0, 2 * PG - 1, MEM_SIZE - PG, 1), S_FAULT);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0, 2 * PG - 1, MEM_SIZE - PG, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_FAULT);
 	/* NOMEM: per-domain mapping limit, domain limit. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0, PG - 1, 0, 1), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, PG, 2 * PG - 1, 0, 1), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 2 * PG, 3 * PG - 1, 0, 1), S_NOMEM);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 2, 1, 0), S_OK);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 3, 2, 0), S_NOMEM);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0, PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, PG, 2 * PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, 2 * PG, 3 * PG - 1, 0, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_NOMEM);
+	assert_int_equal(vg_vio_attach(f->drv, 2, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 3, 2, 0), VIOMMU_VIRTIO_IOMMU_S_NOMEM);
 	/* UNSUPP: endpoint 2 reserves [RESV_START, RESV_END], which domain 1 maps. */
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 1, 0, 2 * PG - 1), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, RESV_START, RESV_START + PG - 1, 0, 1), S_OK);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 2, 0), S_UNSUPP);
+	assert_int_equal(vg_vio_unmap(f->drv, 1, 0, 2 * PG - 1), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, RESV_START, RESV_START + PG - 1, 0, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 2, 0), VIOMMU_VIRTIO_IOMMU_S_UNSUPP);
 	/* DEVERR: endpoint 1 has two regions but probe_size holds one property. */
 	assert_int_equal(viommu_virtio_iommu_add_resv_region(
 				 f->v, 1, VIOMMU_VIRTIO_IOMMU_RESV_RESERVED, 0, PG - 1),
 			 0);
-	assert_int_equal(sim_vio_drv_probe(f->drv, 1, r, 4, &n), S_DEVERR);
-	assert_int_equal(sim_vio_drv_probe(f->drv, 2, r, 4, &n), S_OK);
+	assert_int_equal(vg_vio_probe(f->drv, 1, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_DEVERR);
+	assert_int_equal(vg_vio_probe(f->drv, 2, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(sim_vio_drv_probe(f->drv, 99, r, 4, &n), S_NOENT);
+	assert_int_equal(vg_vio_probe(f->drv, 99, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_NOENT);
 	st = stats(f);
-	for (int s = S_OK; s <= S_NOMEM; s++) {
-		if (s != S_IOERR) /* IOERR needs a hand-made chain: test_malformed */
+	for (int s = VIOMMU_VIRTIO_IOMMU_S_OK; s <= VIOMMU_VIRTIO_IOMMU_S_NOMEM; s++) {
+		if (s !=
+		    VIOMMU_VIRTIO_IOMMU_S_IOERR) /* IOERR needs a hand-made chain: test_malformed */
 			assert_true(st.status[s] > 0);
 	}
 	assert_true(st.requests[VIOMMU_VIRTIO_IOMMU_REQUESTQ + 1] > 0);
@@ -434,24 +505,25 @@ static void test_every_status(void **state)
 static void test_probe(void **state)
 {
 	struct fixture *f = make(NULL, NULL);
-	struct sim_vio_resv r[4];
+	struct vg_vio_resv r[4];
 	unsigned int n = 9;
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_probe(f->drv, 1, r, 4, &n), S_OK);
+	assert_int_equal(vg_vio_probe(f->drv, 1, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].subtype, VIOMMU_VIRTIO_IOMMU_RESV_MSI);
 	assert_int_equal(r[0].start, MSI_START);
 	assert_int_equal(r[0].end, MSI_END);
-	assert_int_equal(sim_vio_drv_probe(f->drv, 2, r, 4, &n), S_OK);
+	assert_int_equal(vg_vio_probe(f->drv, 2, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(r[0].subtype, VIOMMU_VIRTIO_IOMMU_RESV_RESERVED);
 	assert_int_equal(r[0].start, RESV_START);
-	assert_int_equal(sim_vio_drv_probe(f->drv, 3, r, 4, &n), S_OK);
+	assert_int_equal(vg_vio_probe(f->drv, 3, r, 4, &n), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(n, 0);
 	/* MAP into a reserved region of an attached endpoint is refused. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 5, 1, 0), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 5, MSI_START, MSI_START + PG - 1, 0, 3), S_INVAL);
+	assert_int_equal(vg_vio_attach(f->drv, 5, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 5, MSI_START, MSI_START + PG - 1, 0, 3),
+			 VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/* The MSI window passes untranslated; the rest of the space does not. */
 	assert_true(xok(f, 1, MSI_START + 0x40, 4, VIOMMU_ACC_WRITE));
 	assert_int_equal(xlate(f, 1, MSI_END - 1, 8, VIOMMU_ACC_WRITE).len, 2);
@@ -474,20 +546,20 @@ static void test_bypass(void **state)
 	assert_int_equal(res.len, 16);
 	assert_int_equal(xlate(f, 3, UINT64_MAX - 1, 100, VIOMMU_ACC_READ).len, 2);
 	/* Attached: only mappings. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_false(xok(f, 3, 0x123456, 16, VIOMMU_ACC_READ));
 	/* A bypass domain: identity, no MAP/UNMAP, flag must match the domain. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 2, 2, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP >> 2),
-			 S_OK);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 2, 3, 0), S_INVAL);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 1), S_INVAL);
-	assert_int_equal(sim_vio_drv_map(f->drv, 2, 0, PG - 1, 0, 1), S_INVAL);
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 2, 0, PG - 1), S_INVAL);
+	assert_int_equal(vg_vio_attach(f->drv, 2, 2, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP >> 2),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 2, 3, 0), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 1, 1), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_map(f->drv, 2, 0, PG - 1, 0, 1), VIOMMU_VIRTIO_IOMMU_S_INVAL);
+	assert_int_equal(vg_vio_unmap(f->drv, 2, 0, PG - 1), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	res = xlate(f, 2, 0x5000, 8, VIOMMU_ACC_WRITE);
 	assert_true(viommu_xlate_ok(&res));
 	assert_int_equal(res.out, 0x5000);
 	/* Detach: back to bypass per config; config.bypass = 0 blocks (fault R_DOMAIN). */
-	assert_int_equal(sim_vio_drv_detach(f->drv, 1, 3), S_OK);
+	assert_int_equal(vg_vio_detach(f->drv, 1, 3), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_true(xok(f, 3, 0x1000, 1, VIOMMU_ACC_READ));
 	assert_int_equal(viommu_virtio_iommu_config_write(f->v, 36, 1, 0), 0);
 	assert_int_equal(viommu_virtio_iommu_config_read(f->v, 36, 1, &v), 0);
@@ -497,7 +569,7 @@ static void test_bypass(void **state)
 	assert_int_equal(res.fault.reason, 1 /* VIRTIO_IOMMU_FAULT_R_DOMAIN */);
 	/* bypass survives a device reset, and the re-initialised driver sees it. */
 	viommu_virtio_iommu_config_write(f->v, 36, 1, 1);
-	sim_vio_drv_destroy(f->drv);
+	vg_vio_destroy(f->drv);
 	f->drv = NULL;
 	assert_int_equal(viommu_virtio_iommu_reset(f->v), 0);
 	assert_int_equal(viommu_virtio_iommu_config_read(f->v, 36, 1, &v), 0);
@@ -512,24 +584,26 @@ static void test_legacy_bypass_feature(void **state)
 	struct viommu_virtio_iommu_config cfg = { .features = VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP |
 							      VIOMMU_VIRTIO_IOMMU_F_BYPASS };
 	struct fixture *f = make(&cfg, (void *)-1);
-	struct sim_vio_drv_config d = { .arena = ARENA, .arena_size = ARENA_SIZE };
+	struct vg_vio_config d = { .arena = ARENA, .arena_size = ARENA_SIZE };
 
 	(void)state;
 	/* Before negotiation F_BYPASS does not apply. */
 	assert_false(xok(f, 3, 0, 1, VIOMMU_ACC_READ));
 	f->nev = 0;
-	assert_int_equal(sim_vio_drv_create(f->v, f->fm, &d, &f->drv), 0);
+	assert_int_equal(vg_vio_create(f->v, f->fm, &d, &f->drv), 0);
 	assert_true(xok(f, 3, 0, 1, VIOMMU_ACC_READ));
 	/* Consumers learnt of the identity mapping of each unattached endpoint. */
 	assert_int_equal(f->nev, 3);
 	assert_int_equal(f->ev[0].type, VIOMMU_EV_MAP);
 	assert_int_equal(f->ev[0].last, UINT64_MAX);
 	/* Without BYPASS_CONFIG the ATTACH bypass flag is unknown. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 1), S_INVAL);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 1, 1), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/* Without INPUT_RANGE the whole 64-bit space can be mapped. */
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 0), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 1ull << 60, (1ull << 60) + PG - 1, 0, 1), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, UINT64_MAX - PG + 1, UINT64_MAX, 0, 1), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, 1ull << 60, (1ull << 60) + PG - 1, 0, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, UINT64_MAX - PG + 1, UINT64_MAX, 0, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(xlate(f, 1, UINT64_MAX - 3, 100, VIOMMU_ACC_READ).len, 4);
 	destroy(f);
 }
@@ -537,14 +611,15 @@ static void test_legacy_bypass_feature(void **state)
 static void test_faults_and_events(void **state)
 {
 	struct fixture *f = make(NULL, NULL);
-	struct sim_vio_fault ev[8];
+	struct vg_vio_fault ev[8];
 	struct viommu_xlate_result res;
 	struct viommu_virtio_iommu_stats st;
 	unsigned int before;
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 0), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0x10000, 0x1ffff, 0x400000, 1), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0x10000, 0x1ffff, 0x400000, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	res = xlate(f, 3, 0x10010, 0x100000, VIOMMU_ACC_READ);
 	assert_true(viommu_xlate_ok(&res));
 	assert_int_equal(res.out, 0x400010);
@@ -564,7 +639,7 @@ static void test_faults_and_events(void **state)
 	assert_int_equal(res.fault.flags, VIOMMU_FAULT_F_RECORDED); /* an event was written */
 	/* EVENT_IDX: the driver asked for one interrupt until it has read the queue (2.7.7.2). */
 	assert_int_equal(f->irqs[VIOMMU_VIRTIO_IOMMU_EVENTQ], before + 1);
-	assert_int_equal(sim_vio_drv_poll_events(f->drv, ev, 8), 4);
+	assert_int_equal(vg_vio_poll_events(f->drv, ev, 8), 4);
 	assert_int_equal(ev[0].reason, 2);
 	assert_int_equal(ev[0].flags, (1u << 8) | 2);
 	assert_int_equal(ev[0].endpoint, 3);
@@ -579,7 +654,7 @@ static void test_faults_and_events(void **state)
 	/* Having read them, the driver gets an interrupt for the next one. */
 	xlate(f, 3, 0x20000, 4, VIOMMU_ACC_READ);
 	assert_int_equal(f->irqs[VIOMMU_VIRTIO_IOMMU_EVENTQ], before + 2);
-	assert_int_equal(sim_vio_drv_poll_events(f->drv, ev, 8), 1);
+	assert_int_equal(vg_vio_poll_events(f->drv, ev, 8), 1);
 	/* With every event buffer used and none given back, reports are dropped and counted. */
 	for (int i = 0; i < 1100; i++) {
 		res = xlate(f, 3, 0x20000, 4, VIOMMU_ACC_READ);
@@ -590,7 +665,7 @@ static void test_faults_and_events(void **state)
 	assert_int_equal(st.events_written, 5 + 1024);
 	assert_int_equal(st.events_dropped, 1100 - 1024);
 	assert_int_equal(st.translation_faults, 5 + 1100);
-	assert_int_equal(sim_vio_drv_poll_events(f->drv, ev, 8), 8);
+	assert_int_equal(vg_vio_poll_events(f->drv, ev, 8), 8);
 	destroy(f);
 }
 
@@ -598,14 +673,15 @@ static void test_notifications(void **state)
 {
 	struct fixture *f = make(NULL, NULL);
 	struct viommu_notifier *n;
-	struct sim_vio_fault flt[4];
+	struct vg_vio_fault flt[4];
 	uint64_t before;
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 1, 0), S_OK);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 2, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 2, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	f->nev = 0;
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0x10000, 0x13fff, 0x400000, 3), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0x10000, 0x13fff, 0x400000, 3),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* One MAP per endpoint of the domain. */
 	assert_int_equal(f->nev, 2);
 	assert_int_equal(f->ev[0].type, VIOMMU_EV_MAP);
@@ -614,18 +690,20 @@ static void test_notifications(void **state)
 	assert_int_equal(f->ev[0].out, 0x400000);
 	assert_int_equal(f->ev[0].perm, VIOMMU_ACC_RW);
 	assert_int_equal(f->ev[0].sid + f->ev[1].sid, 3);
-	assert_int_equal(sim_vio_drv_map(f->drv, 1, 0x20000, 0x20fff, 0x500000, 1), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 1, 0x20000, 0x20fff, 0x500000, 1),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* Moving endpoint 2 to domain 2: UNMAP of both old mappings for endpoint 2 only. */
 	f->nev = 0;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 2, 2, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 2, 2, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(f->nev, 2);
 	assert_int_equal(f->ev[0].type, VIOMMU_EV_UNMAP);
 	assert_int_equal(f->ev[0].sid, 2);
 	assert_int_equal(f->ev[1].iova, 0x20000);
 	/* Moving endpoint 1 into domain 2 shows domain 2's (empty) mappings: only UNMAPs. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 2, 0x30000, 0x30fff, 0x600000, 2), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 2, 0x30000, 0x30fff, 0x600000, 2),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	f->nev = 0;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 2, 1, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 2, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(f->nev, 3);
 	assert_int_equal(f->ev[2].type, VIOMMU_EV_MAP);
 	assert_int_equal(f->ev[2].sid, 1);
@@ -636,12 +714,14 @@ static void test_notifications(void **state)
 	assert_int_equal(stats(f).mappings, 1);
 	/* UNMAP events per removed mapping per endpoint. */
 	f->nev = 0;
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 2, 0, UINT64_MAX), S_OK);
+	assert_int_equal(vg_vio_unmap(f->drv, 2, 0, UINT64_MAX), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(f->nev, 2);
 	assert_int_equal(f->ev[0].type, VIOMMU_EV_UNMAP);
 	/* Replay walks the domain of the notifier's endpoint. */
-	assert_int_equal(sim_vio_drv_map(f->drv, 2, 0x40000, 0x40fff, 0x700000, 3), S_OK);
-	assert_int_equal(sim_vio_drv_map(f->drv, 2, 0x50000, 0x50fff, 0x800000, 3), S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 2, 0x40000, 0x40fff, 0x700000, 3),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_map(f->drv, 2, 0x50000, 0x50fff, 0x800000, 3),
+			 VIOMMU_VIRTIO_IOMMU_S_OK);
 	viommu_notifier_del(f->v, f->nt);
 	assert_int_equal(viommu_notifier_add(f->v, 1, VIOMMU_EV_MAP, record, f, &n), 0);
 	f->nev = 0;
@@ -656,10 +736,10 @@ static void test_notifications(void **state)
 					     f, &n),
 			 0);
 	before = stats(f).events_written;
-	assert_int_equal(sim_vio_drv_unmap(f->drv, 2, 0x40000, 0x50fff), S_OK);
+	assert_int_equal(vg_vio_unmap(f->drv, 2, 0x40000, 0x50fff), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* Two mappings, two endpoints in domain 2: four faults, and the request still completes. */
 	assert_int_equal(stats(f).events_written, before + 4);
-	assert_int_equal(sim_vio_drv_poll_events(f->drv, flt, 4), 4);
+	assert_int_equal(vg_vio_poll_events(f->drv, flt, 4), 4);
 	assert_int_equal(flt[0].address, 0x40000);
 	assert_int_equal(flt[3].address, 0x50000);
 	/* Endpoint 3 is blocked: nothing to replay. */
@@ -675,48 +755,47 @@ static void test_notifications(void **state)
 
 static void test_driver_strategies(void **state)
 {
-	struct sim_vio_drv_config d = {
+	struct vg_vio_config d = {
 		.arena = ARENA, .arena_size = ARENA_SIZE, .queue_size = 16, .flush_threshold = 4
 	};
 	struct fixture *f = make(NULL, &d);
-	struct sim_vio_drv_stats st, st0;
+	struct vg_vio_stats st, st0;
 
 	(void)state;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 0), S_OK);
-	sim_vio_drv_get_stats(f->drv, &st0);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	vg_vio_get_stats(f->drv, &st0);
 	/* Strict: one kick per request. */
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(sim_vio_drv_map(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3), S_OK);
-	sim_vio_drv_get_stats(f->drv, &st);
+		assert_int_equal(vg_vio_map(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3),
+				 VIOMMU_VIRTIO_IOMMU_S_OK);
+	vg_vio_get_stats(f->drv, &st);
 	assert_int_equal(st.kicks - st0.kicks, 5);
 	/* Batched maps: one kick for ten; the device sees nothing before the kick. */
 	for (int i = 10; i < 20; i++)
-		assert_int_equal(sim_vio_drv_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3),
-				 0);
+		assert_int_equal(vg_vio_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3), 0);
 	assert_int_equal(stats(f).mappings, 5);
-	assert_int_equal(sim_vio_drv_sync(f->drv), 0);
+	assert_int_equal(vg_vio_sync(f->drv), 0);
 	assert_int_equal(stats(f).mappings, 15);
-	sim_vio_drv_get_stats(f->drv, &st0);
+	vg_vio_get_stats(f->drv, &st0);
 	assert_int_equal(st0.kicks - st.kicks, 1);
 	/* Deferred unmaps: flushed every 4. */
 	for (int i = 10; i < 20; i++)
-		assert_int_equal(sim_vio_drv_unmap_deferred(f->drv, 1, i * PG, i * PG + PG - 1), 0);
-	sim_vio_drv_get_stats(f->drv, &st);
+		assert_int_equal(vg_vio_unmap_deferred(f->drv, 1, i * PG, i * PG + PG - 1), 0);
+	vg_vio_get_stats(f->drv, &st);
 	assert_int_equal(st.kicks - st0.kicks, 2);
 	assert_int_equal(stats(f).mappings, 7);
-	assert_int_equal(sim_vio_drv_sync(f->drv), 0);
+	assert_int_equal(vg_vio_sync(f->drv), 0);
 	assert_int_equal(stats(f).mappings, 5);
 	/* A full queue (16 descriptors, indirect: 16 requests) forces a sync, as in Linux. */
 	for (int i = 100; i < 140; i++)
-		assert_int_equal(sim_vio_drv_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3),
-				 0);
-	assert_int_equal(sim_vio_drv_sync(f->drv), 0);
-	sim_vio_drv_get_stats(f->drv, &st0);
+		assert_int_equal(vg_vio_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3), 0);
+	assert_int_equal(vg_vio_sync(f->drv), 0);
+	vg_vio_get_stats(f->drv, &st0);
 	assert_int_equal(st0.queue_full, 2);
 	assert_int_equal(stats(f).mappings, 45);
 	/* A failing request in a batch is reported by the sync. */
-	assert_int_equal(sim_vio_drv_map_queue(f->drv, 1, 0, PG - 1, 0, 3), 0);
-	assert_int_equal(sim_vio_drv_sync(f->drv), S_INVAL);
+	assert_int_equal(vg_vio_map_queue(f->drv, 1, 0, PG - 1, 0, 3), 0);
+	assert_int_equal(vg_vio_sync(f->drv), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/*
 	 * The request queue has no callback; with EVENT_IDX Linux leaves used_event at 0, so only
 	 * the first completion (index 0 -> 1) interrupts.
@@ -730,22 +809,21 @@ static void test_driver_strategies(void **state)
 static void test_driver_variants(void **state)
 {
 	/* Direct descriptors, no EVENT_IDX: the same requests work and the counts still hold. */
-	struct sim_vio_drv_config d = { .arena = ARENA,
-					.arena_size = ARENA_SIZE,
-					.queue_size = 8,
-					.no_indirect = true,
-					.features = ~VIOMMU_VIRTIO_F_EVENT_IDX };
+	struct vg_vio_config d = { .arena = ARENA,
+				   .arena_size = ARENA_SIZE,
+				   .queue_size = 8,
+				   .no_indirect = true,
+				   .features = ~VIOMMU_VIRTIO_F_EVENT_IDX };
 	struct fixture *f = make(NULL, &d);
-	struct sim_vio_drv_stats st;
+	struct vg_vio_stats st;
 
 	(void)state;
-	assert_false(sim_vio_drv_features(f->drv) & VIOMMU_VIRTIO_F_EVENT_IDX);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 1, 3, 0), S_OK);
+	assert_false(vg_vio_features(f->drv) & VIOMMU_VIRTIO_F_EVENT_IDX);
+	assert_int_equal(vg_vio_attach(f->drv, 1, 3, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(sim_vio_drv_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3),
-				 0);
-	assert_int_equal(sim_vio_drv_sync(f->drv), 0);
-	sim_vio_drv_get_stats(f->drv, &st);
+		assert_int_equal(vg_vio_map_queue(f->drv, 1, i * PG, i * PG + PG - 1, 0, 3), 0);
+	assert_int_equal(vg_vio_sync(f->drv), 0);
+	vg_vio_get_stats(f->drv, &st);
 	assert_int_equal(st.queue_full, 2); /* 4 requests in flight with 8 direct descriptors */
 	assert_int_equal(stats(f).mappings, 10);
 	assert_int_equal(f->irqs[VIOMMU_VIRTIO_IOMMU_REQUESTQ], 0);
@@ -767,9 +845,9 @@ static void test_interrupt_paths(void **state)
 	assert_int_equal(viommu_virtio_iommu_create(&cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
 	assert_int_equal(viommu_virtio_iommu_add_endpoint(f->v, 3), 0);
 	{
-		struct sim_vio_drv_config d = { .arena = ARENA, .arena_size = ARENA_SIZE };
+		struct vg_vio_config d = { .arena = ARENA, .arena_size = ARENA_SIZE };
 
-		assert_int_equal(sim_vio_drv_create(f->v, f->fm, &d, &f->drv), 0);
+		assert_int_equal(vg_vio_create(f->v, f->fm, &d, &f->drv), 0);
 	}
 	/* Wired line: a fault raises it with ISR bit 0; reading the ISR clears and lowers it. */
 	xlate(f, 3, 0, 1, VIOMMU_ACC_READ);
@@ -786,7 +864,7 @@ static void test_interrupt_paths(void **state)
 						     0xfee00000, 0x41),
 			 0);
 	assert_int_equal(viommu_virtio_iommu_set_msi(f->v, 3, true, 0, 0), VIOMMU_EINVAL);
-	sim_vio_drv_poll_events(f->drv, (struct sim_vio_fault[1]){ 0 }, 1);
+	vg_vio_poll_events(f->drv, (struct vg_vio_fault[1]){ 0 }, 1);
 	xlate(f, 3, 0, 1, VIOMMU_ACC_READ);
 	viommu_flatmem_get_stats(f->fm, &fs);
 	assert_int_equal(fs.msis, 1);
@@ -895,16 +973,16 @@ static void test_malformed(void **state)
 	raw_init(&r, VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE);
 	/* The well-formed request. */
 	assert_int_equal(raw_attach(&r, 20, 4), 4);
-	assert_int_equal(*buf(&r, 32), S_OK);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* Reserved bytes: ATTACH must refuse them (INVAL), DETACH must ignore them. */
 	assert_int_equal(raw_attach(&r, 20, 4), 4);
 	w32(r.f, BUF + 16, 1); /* ATTACH reserved[4] */
 	desc(r.f, RQ_DESC, 0, BUF, 20, 1, 1);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 32), S_INVAL);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	*buf(&r, 0) = 2; /* the same bytes as a DETACH: reserved[8] = {0, 0, 0, 0, 1, ...} */
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 32), S_OK);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* UNMAP with reserved bytes set: INVAL, and nothing is unmapped. */
 	assert_int_equal(raw_attach(&r, 20, 4), 4);
 	memset(buf(&r, 0), 0, 64);
@@ -916,27 +994,27 @@ static void test_malformed(void **state)
 	desc(r.f, RQ_DESC, 0, BUF, 36, 1, 1);
 	desc(r.f, RQ_DESC, 1, BUF + 40, 4, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 40), S_OK);
+	assert_int_equal(*buf(&r, 40), VIOMMU_VIRTIO_IOMMU_S_OK);
 	*buf(&r, 0) = 4; /* UNMAP: reserved[4] at 24 */
 	w32(r.f, BUF + 24, 0x100);
 	desc(r.f, RQ_DESC, 0, BUF, 28, 1, 1);
 	desc(r.f, RQ_DESC, 1, BUF + 40, 4, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 40), S_INVAL);
+	assert_int_equal(*buf(&r, 40), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	assert_int_equal(stats(r.f).mappings, 1);
 	w32(r.f, BUF + 24, 0);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 40), S_OK);
+	assert_int_equal(*buf(&r, 40), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(stats(r.f).mappings, 0);
 	/* MMIO was not negotiated here: the flag is unknown. */
 	*buf(&r, 0) = 3;
 	w32(r.f, BUF + 32, 4 | 1);
 	desc(r.f, RQ_DESC, 0, BUF, 36, 1, 1);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 40), S_INVAL);
+	assert_int_equal(*buf(&r, 40), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/* Readable part too short for ATTACH: INVAL, tail written. */
 	assert_int_equal(raw_attach(&r, 12, 4), 4);
-	assert_int_equal(*buf(&r, 32), S_INVAL);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	/* No room for a tail, or no head: returned unwritten. */
 	assert_int_equal(raw_attach(&r, 20, 3), 0);
 	assert_int_equal(*buf(&r, 32), 0xee);
@@ -954,7 +1032,7 @@ static void test_malformed(void **state)
 	desc(r.f, RQ_DESC, 1, MEM_SIZE - 8, 16, 1, 2);
 	desc(r.f, RQ_DESC, 2, BUF + 32, 4, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 32), S_IOERR);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_IOERR);
 	/* Tail past guest memory: unwritten. */
 	desc(r.f, RQ_DESC, 0, BUF, 20, 1, 1);
 	desc(r.f, RQ_DESC, 1, MEM_SIZE, 4, 2, 0);
@@ -969,7 +1047,7 @@ static void test_malformed(void **state)
 	desc(r.f, RQ_DESC, 5, BUF + 20, 4, 1, 6); /* reserved[4..8] */
 	desc(r.f, RQ_DESC, 6, BUF + 32, 4, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 4);
-	assert_int_equal(*buf(&r, 32), S_OK);
+	assert_int_equal(*buf(&r, 32), VIOMMU_VIRTIO_IOMMU_S_OK);
 	/* PROBE with fewer writable bytes than probe_size + tail: INVAL in the last 4 bytes. */
 	memset(buf(&r, 0), 0, 256);
 	*buf(&r, 0) = 5;
@@ -977,14 +1055,14 @@ static void test_malformed(void **state)
 	desc(r.f, RQ_DESC, 0, BUF, 72, 1, 1);
 	desc(r.f, RQ_DESC, 1, BUF + 128, 32, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 32);
-	assert_int_equal(*buf(&r, 128 + 28), S_INVAL);
+	assert_int_equal(*buf(&r, 128 + 28), VIOMMU_VIRTIO_IOMMU_S_INVAL);
 	assert_int_equal(*buf(&r, 128), 0); /* no property written */
 	/* A well-sized PROBE: properties then the tail. */
 	desc(r.f, RQ_DESC, 1, BUF + 128, 68, 2, 0);
 	assert_int_equal(raw_kick(&r, 0), 68);
 	assert_int_equal(*buf(&r, 128), 1);
 	assert_int_equal(*buf(&r, 128 + 2), 20);
-	assert_int_equal(*buf(&r, 128 + 64), S_OK);
+	assert_int_equal(*buf(&r, 128 + 64), VIOMMU_VIRTIO_IOMMU_S_OK);
 	assert_int_equal(stats(r.f).needs_reset, 0);
 	destroy(r.f);
 }
@@ -1120,9 +1198,7 @@ static int ref_find(const struct ref_dom *d, uint64_t page)
 
 static void test_random_against_reference(void **state)
 {
-	struct sim_vio_drv_config dc = { .arena = ARENA,
-					 .arena_size = ARENA_SIZE,
-					 .queue_size = 64 };
+	struct vg_vio_config dc = { .arena = ARENA, .arena_size = ARENA_SIZE, .queue_size = 64 };
 	struct viommu_virtio_iommu_config cfg = { .max_mappings = REF_MAX };
 	struct fixture *f = make(&cfg, &dc);
 	struct test_rng rng = { test_seed(0x5eed0005) };
@@ -1134,8 +1210,8 @@ static void test_random_against_reference(void **state)
 	memset(dom, 0, sizeof(dom));
 	viommu_notifier_del(f->v, f->nt); /* keep the event log out of the loop */
 	f->nt = NULL;
-	assert_int_equal(sim_vio_drv_attach(f->drv, 10, 1, 0), S_OK);
-	assert_int_equal(sim_vio_drv_attach(f->drv, 11, 2, 0), S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 10, 1, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
+	assert_int_equal(vg_vio_attach(f->drv, 11, 2, 0), VIOMMU_VIRTIO_IOMMU_S_OK);
 	while (ops < 120000) {
 		unsigned int op = (unsigned int)test_below(&rng, 100);
 		unsigned int di = (unsigned int)test_below(&rng, 2);
@@ -1153,19 +1229,21 @@ static void test_random_against_reference(void **state)
 
 			for (uint64_t p = a; p <= b; p++)
 				overlap |= ref_find(d, p) >= 0;
-			want = overlap ? S_INVAL : d->n == REF_MAX ? S_NOMEM : S_OK;
-			got = sim_vio_drv_map(f->drv, 10 + di, a * PG, (b + 1) * PG - 1, phys,
-					      flags);
+			want = overlap	       ? VIOMMU_VIRTIO_IOMMU_S_INVAL :
+			       d->n == REF_MAX ? VIOMMU_VIRTIO_IOMMU_S_NOMEM :
+						 VIOMMU_VIRTIO_IOMMU_S_OK;
+			got = vg_vio_map(f->drv, 10 + di, a * PG, (b + 1) * PG - 1, phys, flags);
 			assert_int_equal(got, want);
-			if (want == S_OK)
+			if (want == VIOMMU_VIRTIO_IOMMU_S_OK)
 				d->m[d->n++] = (struct ref_map){ a, b, phys, flags };
 		} else if (op < 60) { /* UNMAP */
 			int fa = ref_find(d, a), fb = ref_find(d, b);
 			bool split = (fa >= 0 && d->m[fa].first < a) ||
 				     (fb >= 0 && d->m[fb].last > b);
-			int got = sim_vio_drv_unmap(f->drv, 10 + di, a * PG, (b + 1) * PG - 1);
+			int got = vg_vio_unmap(f->drv, 10 + di, a * PG, (b + 1) * PG - 1);
 
-			assert_int_equal(got, split ? S_RANGE : S_OK);
+			assert_int_equal(got, split ? VIOMMU_VIRTIO_IOMMU_S_RANGE :
+						      VIOMMU_VIRTIO_IOMMU_S_OK);
 			for (unsigned int i = 0; !split && i < d->n;) {
 				if (d->m[i].first >= a && d->m[i].last <= b)
 					d->m[i] = d->m[--d->n];
@@ -1193,16 +1271,18 @@ static void test_random_against_reference(void **state)
 				assert_int_equal(res.len, len < avail ? len : avail);
 				assert_int_equal(res.perm, ed->m[i].flags);
 			}
-			sim_vio_drv_poll_events(f->drv, (struct sim_vio_fault[4]){ 0 }, 4);
+			vg_vio_poll_events(f->drv, (struct vg_vio_fault[4]){ 0 }, 4);
 		} else { /* swap endpoint 1 between the domains */
 			int to = !ep_dom[0];
 
-			assert_int_equal(sim_vio_drv_attach(f->drv, 10 + to, 1, 0), S_OK);
+			assert_int_equal(vg_vio_attach(f->drv, 10 + to, 1, 0),
+					 VIOMMU_VIRTIO_IOMMU_S_OK);
 			ep_dom[0] = to;
 			/* A domain left without endpoints is gone, mappings with it. */
 			if (ep_dom[1] != !to) {
 				memset(&dom[!to], 0, sizeof(dom[!to]));
-				assert_int_equal(sim_vio_drv_attach(f->drv, 10 + !to, 2, 0), S_OK);
+				assert_int_equal(vg_vio_attach(f->drv, 10 + !to, 2, 0),
+						 VIOMMU_VIRTIO_IOMMU_S_OK);
 				ep_dom[1] = !to;
 			}
 		}
@@ -1314,6 +1394,7 @@ static void test_mapping_tree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_init),
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_negotiation),
 		cmocka_unit_test(test_handle_type_checked),

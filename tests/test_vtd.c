@@ -10,6 +10,7 @@
 
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 #include <viommu/vtd.h>
 
 #include "vtd_driver.h"
@@ -18,29 +19,6 @@
 #define POOL_BASE (1ull << 20)
 #define POOL_SIZE (32ull << 20)
 #define RAW_BASE (40ull << 20) /* hand-built tables for hostile cases */
-
-/* Register offsets (§11.4) as the guest sees them. */
-#define VER 0x00
-#define CAP 0x08
-#define ECAP 0x10
-#define GCMD 0x18
-#define GSTS 0x1c
-#define RTADDR 0x20
-#define CCMD 0x28
-#define FSTS 0x34
-#define FECTL 0x38
-#define FEDATA 0x3c
-#define FEADDR 0x40
-#define FEUADDR 0x44
-#define PMEN 0x64
-#define IQH 0x80
-#define IQT 0x88
-#define IQA 0x90
-#define ICS 0x9c
-#define IECTL 0xa0
-#define IEDATA 0xa4
-#define IEADDR 0xa8
-#define IQER 0xb0
 
 struct msi_log {
 	int n;
@@ -51,7 +29,7 @@ struct msi_log {
 struct fx {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 	struct msi_log msi;
 	uint64_t frcd; /* offset of the fault recording registers */
 	uint64_t iro;
@@ -86,24 +64,24 @@ static void fx_init(struct fx *f, const struct viommu_vtd_config *cfg, bool with
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
 	viommu_flatmem_set_irq_handlers(f->fm, on_msi, NULL, &f->msi);
 	assert_int_equal(viommu_vtd_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
-	f->frcd = ((rd(f, CAP, 8) >> 24) & 0x3ff) * 16;
-	f->iro = ((rd(f, ECAP, 8) >> 8) & 0x3ff) * 16;
+	f->frcd = VIOMMU_VTD_CAP_FRO_GET(rd(f, VIOMMU_VTD_CAP_REG, 8)) * 16;
+	f->iro = VIOMMU_VTD_ECAP_IRO_GET(rd(f, VIOMMU_VTD_ECAP_REG, 8)) * 16;
 	if (with_driver) {
-		struct vtd_drv_config dc = { .iommu = f->v,
-					     .mem = f->fm,
-					     .pool_base = POOL_BASE,
-					     .pool_size = POOL_SIZE,
-					     .deferred = deferred,
-					     .batch = 64 };
+		struct vg_vtd_config dc = { .iommu = f->v,
+					    .mem = f->fm,
+					    .pool_base = POOL_BASE,
+					    .pool_size = POOL_SIZE,
+					    .deferred = deferred,
+					    .batch = 64 };
 
-		assert_int_equal(vtd_drv_create(&dc, &f->d), 0);
-		assert_int_equal(vtd_drv_enable(f->d), 0);
+		assert_int_equal(vg_vtd_create(&dc, &f->d), 0);
+		assert_int_equal(vg_vtd_enable(f->d), 0);
 	}
 }
 
 static void fx_fini(struct fx *f)
 {
-	vtd_drv_destroy(f->d);
+	vg_vtd_destroy(f->d);
 	viommu_destroy(f->v);
 	viommu_flatmem_destroy(f->fm);
 }
@@ -136,7 +114,7 @@ static void clear_faults(struct fx *f, unsigned int nfr)
 {
 	for (unsigned int i = 0; i < nfr; i++)
 		wr(f, f->frcd + i * 16 + 12, 4, 0x80000000u);
-	wr(f, FSTS, 4, 0x7d);
+	wr(f, VIOMMU_VTD_FSTS_REG, 4, 0x7d);
 }
 
 static void put64(struct fx *f, uint64_t gpa, uint64_t v)
@@ -177,42 +155,43 @@ static void test_caps(void **state)
 		c.mamv = 9;
 		c.nfr = 4;
 		fx_init(&f, &c, false, false);
-		cap = rd(&f, CAP, 8);
-		ecap = rd(&f, ECAP, 8);
-		assert_int_equal(rd(&f, VER, 4), 0x10);
+		cap = rd(&f, VIOMMU_VTD_CAP_REG, 8);
+		ecap = rd(&f, VIOMMU_VTD_ECAP_REG, 8);
+		assert_int_equal(rd(&f, VIOMMU_VTD_VER_REG, 4), 0x10);
 		assert_int_equal((cap >> 8) & 0x1f, widths[i].sagaw);
 		assert_int_equal((cap >> 16) & 0x3f, widths[i].aw - 1);
-		assert_true(cap & (1ull << 7));			 /* CM */
-		assert_int_equal((cap >> 34) & 0xf, 1);		 /* SLLPS: 2M only */
-		assert_true(cap & (1ull << 39));		 /* PSI */
-		assert_int_equal((cap >> 40) & 0xff, 3);	 /* NFR - 1 */
-		assert_int_equal((cap >> 48) & 0x3f, 9);	 /* MAMV */
-		assert_int_equal((ecap >> 1) & 1, 1);		 /* QI */
-		assert_int_equal((ecap >> 2) & 1, 1);		 /* DT */
-		assert_int_equal((ecap >> 6) & 1, 0);		 /* PT off */
-		assert_int_equal(ecap & 1, 0);			 /* C off */
-		assert_int_equal(rd(&f, CAP, 4), (uint32_t)cap); /* 32-bit halves */
-		assert_int_equal(rd(&f, CAP + 4, 4), cap >> 32);
+		assert_true(cap & (1ull << 7));					/* CM */
+		assert_int_equal((cap >> 34) & 0xf, 1);				/* SLLPS: 2M only */
+		assert_true(cap & (1ull << 39));				/* PSI */
+		assert_int_equal((cap >> 40) & 0xff, 3);			/* NFR - 1 */
+		assert_int_equal((cap >> 48) & 0x3f, 9);			/* MAMV */
+		assert_int_equal((ecap >> 1) & 1, 1);				/* QI */
+		assert_int_equal((ecap >> 2) & 1, 1);				/* DT */
+		assert_int_equal((ecap >> 6) & 1, 0);				/* PT off */
+		assert_int_equal(ecap & 1, 0);					/* C off */
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 4), (uint32_t)cap); /* 32-bit halves */
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG + 4, 4), cap >> 32);
 		/* Read-only registers ignore writes, and say so; GCMD reads zero; IM is set at reset. */
 		{
 			struct viommu_vtd_stats st;
 
-			wr(&f, CAP, 8, 0);
-			wr(&f, CAP + 4, 4, 0);
-			wr(&f, 0x2000, 4, 0);	  /* past the register page */
-			wr(&f, GCMD, 2, 0);	  /* a width the register file does not take */
-			wr(&f, FEDATA + 2, 4, 0); /* misaligned */
-			wr(&f, FEDATA, 4, 0x11);  /* taken */
+			wr(&f, VIOMMU_VTD_CAP_REG, 8, 0);
+			wr(&f, VIOMMU_VTD_CAP_REG + 4, 4, 0);
+			wr(&f, 0x2000, 4, 0); /* past the register page */
+			wr(&f, VIOMMU_VTD_GCMD_REG, 2,
+			   0); /* a width the register file does not take */
+			wr(&f, VIOMMU_VTD_FEDATA_REG + 2, 4, 0); /* misaligned */
+			wr(&f, VIOMMU_VTD_FEDATA_REG, 4, 0x11);	 /* taken */
 			assert_int_equal(viommu_vtd_get_stats(f.v, &st), 0);
 			assert_int_equal(st.mmio_ignored, 5);
 		}
-		assert_int_equal(rd(&f, CAP, 8), cap);
-		assert_int_equal(rd(&f, GCMD, 4), 0);
-		assert_int_equal(rd(&f, FECTL, 4), 0x80000000u);
-		assert_int_equal(rd(&f, IECTL, 4), 0x80000000u);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 8), cap);
+		assert_int_equal(rd(&f, VIOMMU_VTD_GCMD_REG, 4), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0x80000000u);
+		assert_int_equal(rd(&f, VIOMMU_VTD_IECTL_REG, 4), 0x80000000u);
 		/* Byte accesses and misaligned ones are not register accesses. */
-		assert_int_equal(rd(&f, CAP, 1), 0);
-		assert_int_equal(rd(&f, CAP + 2, 4), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG, 1), 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_CAP_REG + 2, 4), 0);
 		assert_int_equal(rd(&f, 0x2000, 4), 0);
 		fx_fini(&f);
 	}
@@ -239,26 +218,30 @@ static void test_gcmd(void **state)
 	(void)state;
 	c.flags &= ~VIOMMU_VTD_QI;
 	fx_init(&f, &c, false, false);
-	assert_int_equal(rd(&f, GSTS, 4), 0);
-	wr(&f, RTADDR, 8, 0x123000 | 0xc00 | 0x3ff); /* TTM and low bits: reserved here */
-	assert_int_equal(rd(&f, RTADDR, 8), 0x123000);
-	wr(&f, GCMD, 4, 1u << 30); /* SRTP */
-	assert_int_equal(rd(&f, GSTS, 4), 1u << 30);
-	wr(&f, GCMD, 4, 1u << 27); /* WBF completes at once: WBFS never seen */
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 27), 0);
-	wr(&f, GCMD, 4, 1u << 26); /* QIE without ECAP.QI: no effect */
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 26), 0);
-	wr(&f, GCMD, 4, (1u << 25) | (1u << 24) | (1u << 23)); /* IRE, SIRTP, CFI accepted */
-	assert_int_equal(rd(&f, GSTS, 4) & 0x03800000u, 0x03800000u);
-	wr(&f, GCMD, 4, 1u << 31); /* TE alone: IRE and CFI are persistent and now clear */
-	assert_int_equal(rd(&f, GSTS, 4) & 0x82800000u, 0x80000000u);
-	wr(&f, GCMD, 4, 0);
-	assert_int_equal(rd(&f, GSTS, 4) & (1u << 31), 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4), 0);
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8,
+	   0x123000 | 0xc00 | 0x3ff); /* TTM and low bits: reserved here */
+	assert_int_equal(rd(&f, VIOMMU_VTD_RTADDR_REG, 8), 0x123000);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30); /* SRTP */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4), 1u << 30);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 27); /* WBF completes at once: WBFS never seen */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 27), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26); /* QIE without ECAP.QI: no effect */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 26), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4,
+	   (1u << 25) | (1u << 24) | (1u << 23)); /* IRE, SIRTP, CFI accepted */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0x03800000u, 0x03800000u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4,
+	   1u << 31); /* TE alone: IRE and CFI are persistent and now clear */
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0x82800000u, 0x80000000u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 31), 0);
 	/* A 64-bit read of GCMD/GSTS returns both halves. */
-	wr(&f, GCMD, 4, 1u << 31);
-	assert_int_equal(rd(&f, GCMD, 8), (uint64_t)rd(&f, GSTS, 4) << 32);
-	wr(&f, PMEN, 4, 1u << 31);
-	assert_int_equal(rd(&f, PMEN, 4), 0x80000001u);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
+	assert_int_equal(rd(&f, VIOMMU_VTD_GCMD_REG, 8), (uint64_t)rd(&f, VIOMMU_VTD_GSTS_REG, 4)
+								 << 32);
+	wr(&f, VIOMMU_VTD_PMEN_REG, 4, 1u << 31);
+	assert_int_equal(rd(&f, VIOMMU_VTD_PMEN_REG, 4), 0x80000001u);
 	fx_fini(&f);
 }
 
@@ -279,11 +262,12 @@ static void test_enable_translate(void **state)
 		if (!qi)
 			c.flags &= ~VIOMMU_VTD_QI;
 		fx_init(&f, &c, true, false);
-		assert_int_equal(rd(&f, GSTS, 4) & 0xc4000000u, qi ? 0xc4000000u : 0xc0000000u);
-		assert_int_equal(vtd_drv_attach(f.d, 0x0108, 5, false), 0);
-		assert_int_equal(vtd_drv_map(f.d, 5, 0x40000000, 0x200000, 0x3000, VIOMMU_ACC_READ),
+		assert_int_equal(rd(&f, VIOMMU_VTD_GSTS_REG, 4) & 0xc4000000u,
+				 qi ? 0xc4000000u : 0xc0000000u);
+		assert_int_equal(vg_vtd_attach(f.d, 0x0108, 5, false), 0);
+		assert_int_equal(vg_vtd_map(f.d, 5, 0x40000000, 0x200000, 0x3000, VIOMMU_ACC_READ),
 				 0);
-		assert_int_equal(vtd_drv_map(f.d, 5, 0x80000000, 0x400000, 0x200000, VIOMMU_ACC_RW),
+		assert_int_equal(vg_vtd_map(f.d, 5, 0x80000000, 0x400000, 0x200000, VIOMMU_ACC_RW),
 				 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_true(viommu_xlate_ok(&r));
@@ -320,7 +304,7 @@ static void test_enable_translate(void **state)
 		assert_int_equal((hi >> 32) & 0xff, 0x5);
 		assert_int_equal((hi >> 62) & 1, 0); /* T: write */
 		assert_true(hi >> 63);
-		assert_int_equal(rd(&f, FSTS, 4) & 0xff03, 0x0002); /* PPF, FRI 0 */
+		assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0xff03, 0x0002); /* PPF, FRI 0 */
 		assert_int_equal(f.msi.n, 1);
 		assert_int_equal(f.msi.addr, 0xfee00000);
 		assert_int_equal(f.msi.data, 0x40);
@@ -333,13 +317,13 @@ static void test_enable_translate(void **state)
 		assert_int_equal((hi >> 62) & 1, 1);
 		assert_int_equal(f.msi.n, 1); /* PPF was already set: no new event */
 		clear_faults(&f, 8);
-		assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+		assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 		/* Unmap (strict): the translation is gone at once. */
-		assert_int_equal(vtd_drv_unmap(f.d, 5, 0x40000000, 0x3000), 0);
+		assert_int_equal(vg_vtd_unmap(f.d, 5, 0x40000000, 0x3000), 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_int_equal(r.fault.reason, 0x6);
 		/* Translation disabled: identity. */
-		assert_int_equal(vtd_drv_disable(f.d), 0);
+		assert_int_equal(vg_vtd_disable(f.d), 0);
 		r = xl(&f, 0x0108, 0x40001234, VIOMMU_ACC_READ);
 		assert_true(viommu_xlate_ok(&r));
 		assert_int_equal(r.out, 0x40001234);
@@ -355,7 +339,7 @@ static void test_pass_through(void **state)
 
 	(void)state;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x10, 1, true), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x10, 1, true), 0);
 	r = xl(&f, 0x10, 0x12345678, VIOMMU_ACC_RW);
 	assert_true(viommu_xlate_ok(&r));
 	assert_int_equal(r.out, 0x12345678);
@@ -369,12 +353,12 @@ static void test_pass_through(void **state)
 	fx_fini(&f);
 	/* ECAP.C follows the configuration (config_init offers it). */
 	fx_init(&f, &c, false, false);
-	assert_int_equal(rd(&f, ECAP, 8) & 1, 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_ECAP_REG, 8) & 1, 1);
 	fx_fini(&f);
 	/* Without ECAP.PT the same context is invalid programming. */
 	c.flags &= ~VIOMMU_VTD_PT;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x10, 1, true), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x10, 1, true), 0);
 	r = xl(&f, 0x10, 0x1000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x3);
 	fx_fini(&f);
@@ -399,18 +383,18 @@ static void raw_setup(struct fx *f)
 	/* devfn 1: a good 4-level context, domain 7. */
 	put64(f, RAW_CTX + 16 + 8, 2 | 7 << 8);
 	put64(f, RAW_CTX + 16, RAW_SL | 1);
-	wr(f, RTADDR, 8, RAW_ROOT);
-	wr(f, GCMD, 4, 1u << 30);
-	wr(f, GCMD, 4, 1u << 31);
-	wr(f, FECTL, 4, 0);
-	wr(f, FEADDR, 4, 0xfee01000);
-	wr(f, FEDATA, 4, 0x77);
+	wr(f, VIOMMU_VTD_RTADDR_REG, 8, RAW_ROOT);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
+	wr(f, VIOMMU_VTD_FECTL_REG, 4, 0);
+	wr(f, VIOMMU_VTD_FEADDR_REG, 4, 0xfee01000);
+	wr(f, VIOMMU_VTD_FEDATA_REG, 4, 0x77);
 }
 
 static void inval_all(struct fx *f)
 {
 	/* Register-based global context and IOTLB invalidation (QI is off in these cases). */
-	wr(f, CCMD, 8, (1ull << 63) | (1ull << 61));
+	wr(f, VIOMMU_VTD_CCMD_REG, 8, (1ull << 63) | (1ull << 61));
 	wr(f, f->iro + 8, 8, (1ull << 63) | (1ull << 60));
 }
 
@@ -426,7 +410,7 @@ static uint32_t fault_of(struct fx *f, uint32_t sid, uint64_t iova, uint32_t acc
 	clear_faults(f, 8);
 	assert_int_equal(viommu_translate(f->v, &req, &res), 0);
 	assert_false(viommu_xlate_ok(&res));
-	frcd(f, (rd(f, FSTS, 4) >> 8) & 0xff, &lo, &hi);
+	frcd(f, (rd(f, VIOMMU_VTD_FSTS_REG, 4) >> 8) & 0xff, &lo, &hi);
 	assert_true(hi >> 63);
 	assert_int_equal((hi >> 32) & 0xff, res.fault.reason);
 	assert_int_equal(hi & 0xffff, sid);
@@ -511,8 +495,8 @@ static void test_fault_reasons(void **state)
 	put64(&f, RAW_SL + 3 * 0x1000 + 24, 0xfee00000 | 3);
 	assert_int_equal(fault_of(&f, 1, 0x3000, VIOMMU_ACC_WRITE, false), 0xe);
 	/* 0x8: the root table lies outside guest memory. */
-	wr(&f, RTADDR, 8, 1ull << 40);
-	wr(&f, GCMD, 4, (1u << 31) | (1u << 30));
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8, 1ull << 40);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, (1u << 31) | (1u << 30));
 	assert_int_equal(fault_of(&f, 1, 0, VIOMMU_ACC_READ, false), 0x8);
 	fx_fini(&f);
 }
@@ -651,30 +635,30 @@ static void test_fpd_overflow_mask(void **state)
 	inval_all(&f);
 	r = xl(&f, 1, 0x1000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x6);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	assert_int_equal(f.msi.n, 0);
 	/* FPD in a context entry that is not present suppresses too; a root fault is not. */
 	put64(&f, RAW_CTX + 6 * 16, 2);
 	r = xl(&f, 6, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x2);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.faults_suppressed, 2);
 	/* Masked: IP set, no MSI; unmasking delivers it. */
-	wr(&f, FECTL, 4, 0x80000000u);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0x80000000u);
 	r = xl(&f, 0x500, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x1);
-	assert_int_equal(rd(&f, FECTL, 4), 0xc0000000u);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0xc0000000u);
 	assert_int_equal(f.msi.n, 0);
-	wr(&f, FECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0);
 	assert_int_equal(f.msi.n, 1);
 	assert_int_equal(f.msi.addr, 0xfee01000);
 	assert_int_equal(f.msi.data, 0x77);
-	assert_int_equal(rd(&f, FECTL, 4), 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FECTL_REG, 4), 0);
 	/* Two records: the third fault overflows (PFO), and later ones are dropped too. */
 	r = xl(&f, 0x501, 0, VIOMMU_ACC_READ);
 	r = xl(&f, 0x502, 0, VIOMMU_ACC_READ);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 3);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 3);
 	r = xl(&f, 0x503, 0, VIOMMU_ACC_READ);
 	frcd(&f, 0, &lo, &hi);
 	assert_int_equal(hi & 0xffff, 0x500);
@@ -684,9 +668,9 @@ static void test_fpd_overflow_mask(void **state)
 	assert_int_equal(st.faults_overflowed, 2);
 	/* Clear the records and PFO: recording resumes at the next index. */
 	clear_faults(&f, 2);
-	assert_int_equal(rd(&f, FSTS, 4) & 3, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 3, 0);
 	r = xl(&f, 0x504, 0, VIOMMU_ACC_READ);
-	assert_int_equal(rd(&f, FSTS, 4) & 0xff03, 0x0002);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0xff03, 0x0002);
 	frcd(&f, 0, &lo, &hi);
 	assert_int_equal(hi & 0xffff, 0x504);
 	/* F is RW1C; other bits of the record ignore writes. */
@@ -725,12 +709,12 @@ static void qput(struct fx *f, unsigned int idx, uint64_t lo, uint64_t hi)
 
 static void qi_on(struct fx *f)
 {
-	wr(f, IQT, 8, 0);
-	wr(f, IQA, 8, QBASE | 0x800); /* DW = 1 is RsvdZ without scalable mode */
-	assert_int_equal(rd(f, IQA, 8), QBASE);
-	wr(f, GCMD, 4, 1u << 26);
-	assert_int_equal(rd(f, GSTS, 4) & (1u << 26), 1u << 26);
-	assert_int_equal(rd(f, IQH, 8), 0);
+	wr(f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(f, VIOMMU_VTD_IQA_REG, 8, QBASE | 0x800); /* DW = 1 is RsvdZ without scalable mode */
+	assert_int_equal(rd(f, VIOMMU_VTD_IQA_REG, 8), QBASE);
+	wr(f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	assert_int_equal(rd(f, VIOMMU_VTD_GSTS_REG, 4) & (1u << 26), 1u << 26);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8), 0);
 }
 
 static void test_qi(void **state)
@@ -748,19 +732,19 @@ static void test_qi(void **state)
 	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP,
 					     on_event, &log, &n),
 			 0);
-	wr(&f, IEDATA, 4, 0x55);
-	wr(&f, IEADDR, 4, 0xfee02000);
-	wr(&f, IECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_IEDATA_REG, 4, 0x55);
+	wr(&f, VIOMMU_VTD_IEADDR_REG, 4, 0xfee02000);
+	wr(&f, VIOMMU_VTD_IECTL_REG, 4, 0);
 	/* cc global, iotlb PSI (AM 2), dev-iotlb (S, 16 KiB), IEC, wait (SW + IF). */
 	qput(&f, 0, 0x1 | 1 << 4, 0);
 	qput(&f, 1, 0x2 | 3 << 4 | 9ull << 16, 0x7000 | 2);
 	qput(&f, 2, 0x3 | 0x0203ull << 32, 0x12341000 | 1); /* S, one low 1: 16 KiB */
 	qput(&f, 3, 0x4, 0);
 	qput(&f, 4, 0x5 | 1 << 4 | 1 << 5 | 0xabcdull << 32, QSTATUS);
-	wr(&f, IQT, 4, 5 << 4);
-	assert_int_equal(rd(&f, IQH, 8), 5 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 5 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 5 << 4);
 	assert_int_equal(get32(&f, QSTATUS), 0xabcd);
-	assert_int_equal(rd(&f, ICS, 4), 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_ICS_REG, 4), 1);
 	assert_int_equal(f.msi.n, 1);
 	assert_int_equal(f.msi.addr, 0xfee02000);
 	assert_int_equal(f.msi.data, 0x55);
@@ -771,10 +755,10 @@ static void test_qi(void **state)
 	assert_int_equal(log.ev[0].last, 0x12343fff);
 	/* IWC already set: a second IF wait raises no interrupt until software clears it. */
 	qput(&f, 5, 0x5 | 1 << 4, 0);
-	wr(&f, IQT, 4, 6 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 6 << 4);
 	assert_int_equal(f.msi.n, 1);
-	wr(&f, ICS, 4, 1);
-	assert_int_equal(rd(&f, ICS, 4), 0);
+	wr(&f, VIOMMU_VTD_ICS_REG, 4, 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_ICS_REG, 4), 0);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_cc, 1);
 	assert_int_equal(st.qi_iotlb, 1);
@@ -783,8 +767,8 @@ static void test_qi(void **state)
 	assert_int_equal(st.qi_wait, 2);
 	assert_int_equal(st.inv_iotlb_page, 1);
 	/* Register-based invalidation is refused while QI is on (CAIG = 0). */
-	wr(&f, CCMD, 8, (1ull << 63) | (1ull << 61));
-	assert_int_equal(rd(&f, CCMD, 8) >> 59, 4); /* ICC clear, CIRG 1, CAIG 0 */
+	wr(&f, VIOMMU_VTD_CCMD_REG, 8, (1ull << 63) | (1ull << 61));
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 59, 4); /* ICC clear, CIRG 1, CAIG 0 */
 	viommu_notifier_del(f.v, n);
 	fx_fini(&f);
 }
@@ -792,25 +776,25 @@ static void test_qi(void **state)
 /* A queue error at descriptor @bad of a 3-descriptor batch: IQE, head parked, IQEI. */
 static void expect_iqe(struct fx *f, uint64_t lo, uint64_t hi, uint32_t iqei)
 {
-	uint64_t head = rd(f, IQH, 8) >> 4;
+	uint64_t head = rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4;
 
 	qput(f, (unsigned int)head, 0x5 | 1 << 5 | 1ull << 32, QSTATUS);
 	qput(f, (unsigned int)(head + 1) % 256, lo, hi);
 	qput(f, (unsigned int)(head + 2) % 256, 0x5 | 1 << 5 | 2ull << 32, QSTATUS);
 	put64(f, QSTATUS, 0);
-	wr(f, IQT, 4, (uint32_t)((head + 3) % 256) << 4);
+	wr(f, VIOMMU_VTD_IQT_REG, 4, (uint32_t)((head + 3) % 256) << 4);
 	assert_int_equal(get32(f, QSTATUS), 1);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 1) % 256);
-	assert_int_equal(rd(f, FSTS, 4) & 0x10, 0x10);
-	assert_int_equal(rd(f, IQER, 8) & 0xf, iqei);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 1) % 256);
+	assert_int_equal(rd(f, VIOMMU_VTD_FSTS_REG, 4) & 0x10, 0x10);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, iqei);
 	/* While IQE is set nothing is fetched, whatever the tail says. */
-	wr(f, IQT, 4, (uint32_t)((head + 3) % 256) << 4);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 1) % 256);
+	wr(f, VIOMMU_VTD_IQT_REG, 4, (uint32_t)((head + 3) % 256) << 4);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 1) % 256);
 	/* Software replaces the bad descriptor and clears IQE: the queue goes on. */
 	qput(f, (unsigned int)(head + 1) % 256, 0x4, 0);
-	wr(f, FSTS, 4, 0x10);
-	assert_int_equal(rd(f, IQER, 8) & 0xf, 0);
-	assert_int_equal(rd(f, IQH, 8) >> 4, (head + 3) % 256);
+	wr(f, VIOMMU_VTD_FSTS_REG, 4, 0x10);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 0);
+	assert_int_equal(rd(f, VIOMMU_VTD_IQH_REG, 8) >> 4, (head + 3) % 256);
 	assert_int_equal(get32(f, QSTATUS), 2);
 }
 
@@ -822,7 +806,7 @@ static void test_qi_hostile(void **state)
 	(void)state;
 	fx_init(&f, &c, false, false);
 	qi_on(&f);
-	wr(&f, FECTL, 4, 0);
+	wr(&f, VIOMMU_VTD_FECTL_REG, 4, 0);
 	expect_iqe(&f, 0x0, 0, 3);			 /* type 0 */
 	expect_iqe(&f, 0x6, 0, 3);			 /* PASID-IOTLB: not in legacy mode */
 	expect_iqe(&f, 0x1 | 1 << 9, 0, 3);		 /* type[6:4] set */
@@ -840,27 +824,27 @@ static void test_qi_hostile(void **state)
 	/* The first error raised a fault event; later ones found IQE pending... */
 	assert_true(f.msi.n >= 1);
 	/* A tail beyond the queue size. */
-	wr(&f, GCMD, 4, 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, IQA, 8, QBASE); /* QS = 0: 256 entries */
-	wr(&f, GCMD, 4, 1u << 26);
-	wr(&f, IQT, 8, 300ull << 4);
-	assert_int_equal(rd(&f, FSTS, 4) & 0x10, 0x10);
-	assert_int_equal(rd(&f, IQER, 8) & 0xf, 1);
-	assert_int_equal(rd(&f, IQH, 8), 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, FSTS, 4, 0x10);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, QBASE); /* QS = 0: 256 entries */
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 300ull << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_FSTS_REG, 4) & 0x10, 0x10);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 1);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_FSTS_REG, 4, 0x10);
 	/* Fetch error: the queue outside guest memory. */
-	wr(&f, GCMD, 4, 0);
-	wr(&f, IQT, 8, 0);
-	wr(&f, IQA, 8, 1ull << 40);
-	wr(&f, GCMD, 4, 1u << 26);
-	wr(&f, IQT, 8, 1 << 4);
-	assert_int_equal(rd(&f, IQER, 8) & 0xf, 2);
-	assert_int_equal(rd(&f, IQH, 8), 0);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 0);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, 1ull << 40);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	wr(&f, VIOMMU_VTD_IQT_REG, 8, 1 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQERCD_REG, 8) & 0xf, 2);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
 	/* IQA cannot change while the queue is enabled. */
-	wr(&f, IQA, 8, QBASE);
-	assert_int_equal(rd(&f, IQA, 8), 1ull << 40);
+	wr(&f, VIOMMU_VTD_IQA_REG, 8, QBASE);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQA_REG, 8), 1ull << 40);
 	fx_fini(&f);
 }
 
@@ -876,22 +860,22 @@ static void test_qi_endless(void **state)
 	for (unsigned int i = 0; i < 256; i++)
 		qput(&f, i, 0x5 | 1 << 5 | (uint64_t)i << 32, QSTATUS);
 	qi_on(&f);
-	wr(&f, IQT, 4, 255 << 4);
-	assert_int_equal(rd(&f, IQH, 8), 255 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 255 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 255 << 4);
 	assert_int_equal(get32(&f, QSTATUS), 254);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_wait, 255);
 	/* Wrapping: tail 10 runs 255, 0 .. 9 (11 descriptors). */
-	wr(&f, IQT, 4, 10 << 4);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 10 << 4);
 	viommu_vtd_get_stats(f.v, &st);
 	assert_int_equal(st.qi_wait, 266);
-	assert_int_equal(rd(&f, IQH, 8), 10 << 4);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 10 << 4);
 	/* Tail written before enabling is honoured at enable; disable resets the head. */
-	wr(&f, GCMD, 4, 0);
-	assert_int_equal(rd(&f, IQH, 8), 0);
-	wr(&f, IQT, 4, 3 << 4);
-	wr(&f, GCMD, 4, 1u << 26);
-	assert_int_equal(rd(&f, IQH, 8), 3 << 4);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 0);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 0);
+	wr(&f, VIOMMU_VTD_IQT_REG, 4, 3 << 4);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 26);
+	assert_int_equal(rd(&f, VIOMMU_VTD_IQH_REG, 8), 3 << 4);
 	fx_fini(&f);
 }
 
@@ -905,10 +889,11 @@ static void test_register_invalidation(void **state)
 	c.mamv = 4;
 	fx_init(&f, &c, false, false);
 	/* Context: domain-selective, as two 32-bit writes (the command fires on the upper one). */
-	wr(&f, CCMD, 4, 9);
-	assert_int_equal(rd(&f, CCMD, 8) >> 63, 0);
-	wr(&f, CCMD + 4, 4, 0x80000000u | 2u << 29);
-	assert_int_equal(rd(&f, CCMD, 8) >> 59, 0xa); /* ICC clear, CIRG = CAIG = domain */
+	wr(&f, VIOMMU_VTD_CCMD_REG, 4, 9);
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 63, 0);
+	wr(&f, VIOMMU_VTD_CCMD_REG + 4, 4, 0x80000000u | 2u << 29);
+	assert_int_equal(rd(&f, VIOMMU_VTD_CCMD_REG, 8) >> 59,
+			 0xa); /* ICC clear, CIRG = CAIG = domain */
 	/* IOTLB: page-selective with AM 4 works; AM 5 > MAMV is not performed (IAIG = 0). */
 	wr(&f, f.iro, 8, 0x10000 | 4);
 	wr(&f, f.iro + 8, 8, (1ull << 63) | (3ull << 60) | (9ull << 32));
@@ -931,23 +916,23 @@ static void test_stale_until_invalidated(void **state)
 
 	(void)state;
 	fx_init(&f, &c, true, true); /* deferred flushing */
-	assert_int_equal(vtd_drv_attach(f.d, 0x20, 3, false), 0);
-	assert_int_equal(vtd_drv_map(f.d, 3, 0x10000, 0x800000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x20, 3, false), 0);
+	assert_int_equal(vg_vtd_map(f.d, 3, 0x10000, 0x800000, 0x1000, VIOMMU_ACC_RW), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x800000);
-	assert_int_equal(vtd_drv_unmap(f.d, 3, 0x10000, 0x1000), 0);
+	assert_int_equal(vg_vtd_unmap(f.d, 3, 0x10000, 0x1000), 0);
 	/* Cached and not yet invalidated: the old translation may still be used. */
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_true(viommu_xlate_ok(&r));
 	assert_int_equal(r.out, 0x800000);
-	assert_int_equal(vtd_drv_flush(f.d), 0);
+	assert_int_equal(vg_vtd_flush(f.d), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x6);
 	/* Context changes are cached too until the context cache is invalidated. */
-	assert_int_equal(vtd_drv_map(f.d, 3, 0x10000, 0x900000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_map(f.d, 3, 0x10000, 0x900000, 0x1000, VIOMMU_ACC_RW), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x900000);
-	assert_int_equal(vtd_drv_detach(f.d, 0x20), 0);
+	assert_int_equal(vg_vtd_detach(f.d, 0x20), 0);
 	r = xl(&f, 0x20, 0x10000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, 0x2);
 	fx_fini(&f);
@@ -1024,9 +1009,9 @@ static void test_mem_changed(void **state)
 	for (int l = 0; l < 3; l++)
 		mov_put(&m, 0x3000 + l * 0x1000, (0x4000 + l * 0x1000) | 3);
 	mov_put(&m, 0x6000, 0x300000 | 1);
-	wr(&f, RTADDR, 8, 0x1000);
-	wr(&f, GCMD, 4, 1u << 30);
-	wr(&f, GCMD, 4, 1u << 31);
+	wr(&f, VIOMMU_VTD_RTADDR_REG, 8, 0x1000);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 30);
+	wr(&f, VIOMMU_VTD_GCMD_REG, 4, 1u << 31);
 	r = xl(&f, 1, 0, VIOMMU_ACC_READ);
 	assert_int_equal(r.out, 0x300000);
 	/* The RAM moves to new host memory; the old copy is reused for something else. */
@@ -1061,10 +1046,10 @@ static void test_cm_notify(void **state)
 					     &log, &n),
 			 0);
 	assert_int_equal(viommu_notifier_add(f.v, 0x30, VIOMMU_EV_UNMAP, on_event, &ulog, &u), 0);
-	assert_int_equal(vtd_drv_attach(f.d, 0x30, 4, false), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x30, 4, false), 0);
 	assert_int_equal(log.n, 0); /* nothing mapped yet */
 	/* Map: exactly the new range, once. */
-	assert_int_equal(vtd_drv_map(f.d, 4, 0x100000, 0x600000, 0x2000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(vg_vtd_map(f.d, 4, 0x100000, 0x600000, 0x2000, VIOMMU_ACC_READ), 0);
 	assert_int_equal(log.n, 2); /* one MAP per 4 KiB leaf */
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_MAP);
 	assert_int_equal(log.ev[0].iova, 0x100000);
@@ -1080,23 +1065,23 @@ static void test_cm_notify(void **state)
 	assert_int_equal(ulog.ev[2].last, 0x101fff);
 	/* A flush of an unchanged range says nothing to MAP consumers. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_flush_range(f.d, 4, 0x100000, 0x2000), 0);
+	assert_int_equal(vg_vtd_flush_range(f.d, 4, 0x100000, 0x2000), 0);
 	assert_int_equal(log.n, 0);
 	/* A domain flush re-syncs everything and still unmaps nothing live. */
-	assert_int_equal(vtd_drv_map(f.d, 4, 0x200000, 0x800000, 0x200000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_map(f.d, 4, 0x200000, 0x800000, 0x200000, VIOMMU_ACC_RW), 0);
 	assert_int_equal(log.n, 1);
 	assert_int_equal(log.ev[0].last, 0x3fffff);
 	log.n = 0;
-	assert_int_equal(vtd_drv_detach(f.d, 0x30), 0); /* context cleared: everything goes */
+	assert_int_equal(vg_vtd_detach(f.d, 0x30), 0); /* context cleared: everything goes */
 	assert_int_equal(log.n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(log.ev[i].type, VIOMMU_EV_UNMAP);
 	log.n = 0;
-	assert_int_equal(vtd_drv_attach(f.d, 0x30, 4, false), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x30, 4, false), 0);
 	assert_int_equal(log.n, 3);
 	/* Unmap: UNMAP of exactly that page; the neighbour stays. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_unmap(f.d, 4, 0x101000, 0x1000), 0);
+	assert_int_equal(vg_vtd_unmap(f.d, 4, 0x101000, 0x1000), 0);
 	assert_int_equal(log.n, 1);
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_UNMAP);
 	assert_int_equal(log.ev[0].iova, 0x101000);
@@ -1131,10 +1116,10 @@ static void test_driver_dev_iotlb(void **state)
 	fx_init(&f, &c, true, false);
 	assert_int_equal(
 		viommu_notifier_add(f.v, 0x0500, VIOMMU_EV_DEVIOTLB_UNMAP, on_event, &log, &n), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x13000, 0x1000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x10000, 0x4000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0500, 0x200000, 0x200000), 0);
-	assert_int_equal(vtd_drv_flush_dev_iotlb(f.d, 0x0501, 0x0, 0x1000), 0); /* not ours */
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x13000, 0x1000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x10000, 0x4000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0500, 0x200000, 0x200000), 0);
+	assert_int_equal(vg_vtd_flush_dev_iotlb(f.d, 0x0501, 0x0, 0x1000), 0); /* not ours */
 	assert_int_equal(log.n, 3);
 	assert_int_equal(log.ev[0].iova, 0x13000);
 	assert_int_equal(log.ev[0].last, 0x13fff);
@@ -1157,8 +1142,8 @@ static void test_te_toggle_replay_any(void **state)
 	(void)state;
 	c.flags |= VIOMMU_VTD_CM;
 	fx_init(&f, &c, true, false);
-	assert_int_equal(vtd_drv_attach(f.d, 0x0301, 2, false), 0);
-	assert_int_equal(vtd_drv_map(f.d, 2, 0x7000, 0x9000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_attach(f.d, 0x0301, 2, false), 0);
+	assert_int_equal(vg_vtd_map(f.d, 2, 0x7000, 0x9000, 0x1000, VIOMMU_ACC_RW), 0);
 	/* A consumer of every requester: replay finds the device by scanning the tables. */
 	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
 					     on_event, &log, &n),
@@ -1170,7 +1155,7 @@ static void test_te_toggle_replay_any(void **state)
 	assert_int_equal(log.ev[0].out, 0x9000);
 	/* Translation off: the page goes, identity (minus the interrupt range) comes. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_disable(f.d), 0);
+	assert_int_equal(vg_vtd_disable(f.d), 0);
 	assert_int_equal(log.n, 3);
 	assert_int_equal(log.ev[0].type, VIOMMU_EV_UNMAP);
 	assert_int_equal(log.ev[1].type, VIOMMU_EV_MAP);
@@ -1180,7 +1165,7 @@ static void test_te_toggle_replay_any(void **state)
 	assert_int_equal(log.ev[2].last, UINT64_MAX);
 	/* And back. */
 	log.n = 0;
-	assert_int_equal(vtd_drv_enable(f.d), 0);
+	assert_int_equal(vg_vtd_enable(f.d), 0);
 	assert_int_equal(log.ev[log.n - 1].type, VIOMMU_EV_MAP);
 	assert_int_equal(log.ev[log.n - 1].iova, 0x7000);
 	viommu_notifier_del(f.v, n);
@@ -1286,7 +1271,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 	struct viommu_vtd_config c = cfg_default();
 	struct viommu_notifier *n[RSIDS], *tn[RSIDS];
 	struct rctx *rc = calloc(1, sizeof(*rc));
-	struct vtd_drv_config dc = { 0 };
+	struct vg_vtd_config dc = { 0 };
 	struct fx f;
 	long ops = 0, xlates = 0, supers = 0;
 
@@ -1305,8 +1290,8 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 	dc.deferred = cm_qi;
 	dc.batch = 64;
 	dc.no_superpages = cm_qi;
-	assert_int_equal(vtd_drv_create(&dc, &f.d), 0);
-	assert_int_equal(vtd_drv_enable(f.d), 0);
+	assert_int_equal(vg_vtd_create(&dc, &f.d), 0);
+	assert_int_equal(vg_vtd_enable(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		rc->tlb[s].devtlb = true;
 		for (int i = 0; i < RPAGES; i++) {
@@ -1321,10 +1306,10 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 		assert_int_equal(viommu_notifier_add(f.v, 0x40 + (uint32_t)s, VIOMMU_EV_UNMAP,
 						     on_shadow, &rc->tlb[s], &tn[s]),
 				 0);
-		assert_int_equal(vtd_drv_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
+		assert_int_equal(vg_vtd_attach(f.d, 0x40 + (uint16_t)s, 6, false), 0);
 	}
 	/* The guest maps the interrupt window's IOVAs too: requests there must not use it. */
-	assert_int_equal(vtd_drv_map(f.d, 6, 0xfee00000, 0x100000, 1 << 20, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_vtd_map(f.d, 6, 0xfee00000, 0x100000, 1 << 20, VIOMMU_ACC_RW), 0);
 	for (int i = 0; i < RPAGES; i++) {
 		rc->pg[i].cur = NONE;
 		rc->pg[i].none_ok = true;
@@ -1355,7 +1340,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 				free_run = free_run && rc->pg[i].cur == NONE;
 			if (!free_run)
 				continue;
-			assert_int_equal(vtd_drv_map(f.d, 6, pg << 12, out, np << 12, perm), 0);
+			assert_int_equal(vg_vtd_map(f.d, 6, pg << 12, out, np << 12, perm), 0);
 			supers += np == 512;
 			for (uint64_t i = pg; i < pg + np; i++) {
 				rc->pg[i].cur = out + ((i - pg) << 12);
@@ -1367,15 +1352,15 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			if (cm_qi)
 				ref_flushed(rc, pg, np);
 		} else if (r < 35) { /* unmap the run holding pg */
-			struct vtd_drv_stats before, after;
+			struct vg_vtd_stats before, after;
 			uint64_t first = rc->pg[pg].run;
 
 			if (rc->pg[pg].cur == NONE)
 				continue;
 			np = rc->pg[first].nrun;
-			vtd_drv_get_stats(f.d, &before);
-			assert_int_equal(vtd_drv_unmap(f.d, 6, first << 12, np << 12), 0);
-			vtd_drv_get_stats(f.d, &after);
+			vg_vtd_get_stats(f.d, &before);
+			assert_int_equal(vg_vtd_unmap(f.d, 6, first << 12, np << 12), 0);
+			vg_vtd_get_stats(f.d, &after);
 			for (uint64_t i = first; i < first + np; i++) {
 				struct rpage *p = &rc->pg[i];
 
@@ -1391,7 +1376,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			else if (after.dsi != before.dsi)
 				ref_flushed(rc, 0, RPAGES); /* the batch filled: domain flush */
 		} else if (r < 37) {
-			assert_int_equal(vtd_drv_flush(f.d), 0);
+			assert_int_equal(vg_vtd_flush(f.d), 0);
 			ref_flushed(rc, 0, RPAGES);
 		} else if (r < 39) { /* into the interrupt window, which the guest mapped too */
 			uint64_t iova = 0xfee00000 + test_below(&rng, 1 << 20);
@@ -1447,7 +1432,7 @@ static void random_run(uint64_t seed, bool cm_qi, long nops)
 			assert_false(rc->sh[s].bad);
 	}
 	/* After a final flush consumers hold exactly the guest's tables (device TLBs: a subset). */
-	assert_int_equal(vtd_drv_flush(f.d), 0);
+	assert_int_equal(vg_vtd_flush(f.d), 0);
 	for (int s = 0; s < RSIDS; s++) {
 		for (int i = 0; i < RPAGES; i++) {
 			if (cm_qi && in_window(rc->pg[i].cur)) {

@@ -2,7 +2,7 @@
 /*
  * virtio-net datapath (virtio 1.2 §5.1.6): the transmit queue's chains become frames, frames go
  * to a port's receive backlog, and the backlog fills the receive queue, spreading a frame over
- * several buffers when VIRTIO_NET_F_MRG_RXBUF is negotiated. A translation miss stops a round
+ * several buffers when VIOMMU_VIRTIO_NET_F_MRG_RXBUF is negotiated. A translation miss stops a round
  * without consuming anything; the round resumes when the front-end's UPDATE arrives.
  */
 #include "net.h"
@@ -23,9 +23,9 @@
 static unsigned int hdr_len(const struct vh_dev *dev)
 {
 	/* virtio 1.2 §5.1.6: num_buffers is present with VERSION_1 or MRG_RXBUF. */
-	if (dev->features & ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF)))
-		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
-	return sizeof(struct virtio_net_hdr_mrg_rxbuf) - 2;
+	if (dev->features & (VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF))
+		return sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf) - 2;
 }
 
 void vnet_5tswap(uint8_t *f, size_t len)
@@ -223,7 +223,7 @@ static void tx_run(struct vnet_port *p)
 static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 {
 	struct vh_dev *d = &p->dev;
-	bool mrg = d->features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	bool mrg = d->features & VIOMMU_VIRTIO_NET_F_MRG_RXBUF;
 	uint16_t from = d->vq[VNET_RXQ].last_avail;
 	uint64_t got = 0;
 	int n = 0;
@@ -258,7 +258,7 @@ static void rx_run(struct vnet_port *p)
 		return;
 	while (p->bl_count) {
 		struct vnet_frame *f = p->backlog[p->bl_head];
-		struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+		struct viommu_virtio_net_hdr_mrg_rxbuf h = { 0 };
 		uint64_t off = 0;
 		int avail, n;
 

@@ -9,8 +9,9 @@
 
 #include "vh_vq.h"
 
-#define VNET_RXQ 0u
-#define VNET_TXQ 1u
+/* The one queue pair (VIRTIO 1.2 5.1.2) */
+#define VNET_RXQ VIOMMU_VIRTIO_NET_RECEIVEQ1
+#define VNET_TXQ VIOMMU_VIRTIO_NET_TRANSMITQ1
 #define VNET_MAX_PORTS 8u
 #define VNET_RX_BACKLOG 256u  /* frames waiting for receive buffers, per port */
 #define VNET_MAX_FRAME 65536u /* no GSO is offered, so frames are at most MTU + 14 */

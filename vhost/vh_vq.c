@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Ring layout offsets (virtio 1.2 §2.7.6, §2.7.8): flags u16, idx u16, ring[]. */
-#define RING_FLAGS 0u
-#define RING_IDX 2u
-#define RING_ENTRIES 4u
+/* Ring layouts: <viommu/spec/virtio.h> (virtio 1.2 §2.7.5, §2.7.6, §2.7.8). */
+#define DESC_SIZE sizeof(struct viommu_virtio_virtq_desc)
+#define USED_ELEM_SIZE sizeof(struct viommu_virtio_virtq_used_elem)
 
 /* Copy @len bytes from guest @addr, following translations across mapping boundaries. */
 static int guest_read(struct vh_dev *dev, unsigned int vq, uint64_t addr, void *buf, size_t len)
@@ -22,7 +21,8 @@ static int guest_read(struct vh_dev *dev, unsigned int vq, uint64_t addr, void *
 	while (len) {
 		uint8_t *host;
 		uint64_t n;
-		int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, len, VHOST_ACCESS_RO, &host, &n);
+		int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, len, VIOMMU_VHOST_USER_ACCESS_RO,
+				   &host, &n);
 
 		if (ret < 0)
 			return ret;
@@ -43,7 +43,8 @@ static int guest_write(struct vh_dev *dev, unsigned int vq, uint64_t addr, const
 	while (len) {
 		uint8_t *host;
 		uint64_t n;
-		int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, len, VHOST_ACCESS_WO, &host, &n);
+		int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, len, VIOMMU_VHOST_USER_ACCESS_WO,
+				   &host, &n);
 
 		if (ret < 0)
 			return ret;
@@ -60,7 +61,7 @@ static int read_u16(struct vh_dev *dev, unsigned int vq, uint64_t addr, uint16_t
 {
 	uint8_t *host;
 	uint64_t n;
-	int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, 2, VHOST_ACCESS_RO, &host, &n);
+	int ret = vh_xlate(dev, vq, VH_SPACE_RING, addr, 2, VIOMMU_VHOST_USER_ACCESS_RO, &host, &n);
 
 	if (ret < 0)
 		return ret;
@@ -85,7 +86,7 @@ int vh_vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	uint16_t idx, n;
-	int ret = read_u16(dev, vq, q->avail_addr + RING_IDX, &idx);
+	int ret = read_u16(dev, vq, q->avail_addr + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, &idx);
 
 	if (ret < 0)
 		return ret;
@@ -98,7 +99,7 @@ int vh_vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from)
 static int add_segs(struct vh_dev *dev, unsigned int vq, struct vh_vq_chain *c, uint64_t addr,
 		    uint32_t len)
 {
-	unsigned int perm = c->writable ? VHOST_ACCESS_WO : VHOST_ACCESS_RO;
+	unsigned int perm = c->writable ? VIOMMU_VHOST_USER_ACCESS_WO : VIOMMU_VHOST_USER_ACCESS_RO;
 
 	while (len) {
 		uint8_t *host;
@@ -125,11 +126,14 @@ int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writ
 		    struct vh_vq_chain *c)
 {
 	struct vh_vq *q = &dev->vq[vq];
-	struct vring_desc d;
+	struct viommu_virtio_virtq_desc d;
 	uint16_t head, i;
 	int ret;
 
-	ret = read_u16(dev, vq, q->avail_addr + RING_ENTRIES + 2ull * (idx & (q->num - 1)), &head);
+	ret = read_u16(dev, vq,
+		       q->avail_addr + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF +
+			       2ull * (idx & (q->num - 1)),
+		       &head);
 	if (ret < 0)
 		return ret;
 	if (head >= q->num)
@@ -143,16 +147,17 @@ int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writ
 	for (uint32_t n = 0;; n++) {
 		if (n >= q->num)
 			return -EINVAL;
-		ret = guest_read(dev, vq, q->desc_addr + 16ull * i, &d, sizeof(d));
+		ret = guest_read(dev, vq, q->desc_addr + DESC_SIZE * i, &d, sizeof(d));
 		if (ret < 0)
 			return ret;
 		/* No indirect descriptors: VIRTIO_RING_F_INDIRECT_DESC is not offered. */
-		if (d.flags & VRING_DESC_F_INDIRECT || !!(d.flags & VRING_DESC_F_WRITE) != writable)
+		if (d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT ||
+		    !!(d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE) != writable)
 			return -EINVAL;
 		ret = add_segs(dev, vq, c, d.addr, d.len);
 		if (ret < 0)
 			return ret;
-		if (!(d.flags & VRING_DESC_F_NEXT))
+		if (!(d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT))
 			return 0;
 		if (d.next >= q->num)
 			return -EINVAL;
@@ -163,10 +168,12 @@ int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writ
 int vh_vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id, uint32_t len)
 {
 	struct vh_vq *q = &dev->vq[vq];
-	struct vring_used_elem e = { .id = id, .len = len };
+	struct viommu_virtio_virtq_used_elem e = { .id = id, .len = len };
 
-	return guest_write(dev, vq, q->used_addr + RING_ENTRIES + 8ull * (slot & (q->num - 1)), &e,
-			   sizeof(e));
+	return guest_write(dev, vq,
+			   q->used_addr + VIOMMU_VIRTIO_VIRTQ_USED_RING_OFF +
+				   USED_ELEM_SIZE * (slot & (q->num - 1)),
+			   &e, sizeof(e));
 }
 
 int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
@@ -177,8 +184,8 @@ int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
 	uint64_t n;
 	int ret;
 
-	ret = vh_xlate(dev, vq, VH_SPACE_RING, q->used_addr + RING_IDX, 2, VHOST_ACCESS_WO, &host,
-		       &n);
+	ret = vh_xlate(dev, vq, VH_SPACE_RING, q->used_addr + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF, 2,
+		       VIOMMU_VHOST_USER_ACCESS_WO, &host, &n);
 	if (ret < 0)
 		return ret;
 	/* The elements must be visible before the index that publishes them. */
@@ -186,7 +193,8 @@ int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
 	if (n == 2 && ((uintptr_t)host & 1) == 0) {
 		__atomic_store_n((uint16_t *)(void *)host, idx, __ATOMIC_RELEASE);
 	} else {
-		ret = guest_write(dev, vq, q->used_addr + RING_IDX, &idx, 2);
+		ret = guest_write(dev, vq, q->used_addr + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF, &idx,
+				  2);
 		if (ret < 0)
 			return ret;
 	}
@@ -194,8 +202,8 @@ int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
 	q->used_next = idx;
 	/* Order the index store before reading the guest's interrupt suppression flag. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (read_u16(dev, vq, q->avail_addr + RING_FLAGS, &flags) < 0 ||
-	    !(flags & VRING_AVAIL_F_NO_INTERRUPT))
+	if (read_u16(dev, vq, q->avail_addr + VIOMMU_VIRTIO_VIRTQ_AVAIL_FLAGS_OFF, &flags) < 0 ||
+	    !(flags & VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT))
 		vh_vq_call(dev, vq);
 	return 0;
 }
@@ -208,9 +216,11 @@ int vh_vq_prefetch_rings(struct vh_dev *dev, unsigned int vq)
 		uint64_t addr, len;
 		unsigned int perm;
 	} ring[] = {
-		{ q->avail_addr, RING_ENTRIES + 2ull * q->num + 2, VHOST_ACCESS_RO },
-		{ q->desc_addr, 16ull * q->num, VHOST_ACCESS_RO },
-		{ q->used_addr, RING_ENTRIES + 8ull * q->num + 2, VHOST_ACCESS_WO },
+		{ q->avail_addr, VIOMMU_VIRTIO_VIRTQ_AVAIL_SIZE(q->num),
+		  VIOMMU_VHOST_USER_ACCESS_RO },
+		{ q->desc_addr, DESC_SIZE * q->num, VIOMMU_VHOST_USER_ACCESS_RO },
+		{ q->used_addr, VIOMMU_VIRTIO_VIRTQ_USED_SIZE(q->num),
+		  VIOMMU_VHOST_USER_ACCESS_WO },
 	};
 	int ret = 0;
 

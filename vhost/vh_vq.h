@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Split virtqueues (virtio 1.2 §2.7) over a vhost-user connection. Every ring element and buffer
- * is reached through vh_xlate(), so with VIRTIO_F_ACCESS_PLATFORM every access goes through the
+ * is reached through vh_xlate(), so with VIOMMU_VIRTIO_F_ACCESS_PLATFORM every access goes through the
  * device IOTLB. A translation miss (-EAGAIN) consumes nothing: the caller retries after resume.
  */
 #ifndef VHOST_VH_VQ_H

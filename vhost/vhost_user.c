@@ -62,9 +62,10 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static bool has_protocol_feature(const struct vh_dev *dev, unsigned int bit)
+/* @feature: one VIOMMU_VHOST_USER_PROTOCOL_F_* mask. */
+static bool has_protocol_feature(const struct vh_dev *dev, uint64_t feature)
 {
-	return (dev->protocol_features >> bit) & 1u;
+	return (dev->protocol_features & feature) != 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -76,8 +77,8 @@ static void vh_send_miss(void *opaque, uint64_t iova, uint32_t perm)
 {
 	struct vh_dev *dev = opaque;
 	struct {
-		struct vhost_user_header hdr;
-		struct vhost_iotlb_msg iotlb;
+		struct viommu_vhost_user_header hdr;
+		struct viommu_vhost_user_iotlb_msg iotlb;
 	} __attribute__((packed)) m;
 
 	if (dev->backend_fd < 0) {
@@ -85,12 +86,12 @@ static void vh_send_miss(void *opaque, uint64_t iova, uint32_t perm)
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	m.hdr.request = VHOST_USER_BACKEND_IOTLB_MSG;
-	m.hdr.flags = VHOST_USER_VERSION;
+	m.hdr.request = VIOMMU_VHOST_USER_BACKEND_IOTLB_MSG;
+	m.hdr.flags = VIOMMU_VHOST_USER_VERSION;
 	m.hdr.size = sizeof(m.iotlb);
 	m.iotlb.iova = iova;
-	m.iotlb.perm = (uint8_t)(perm & VHOST_ACCESS_RW);
-	m.iotlb.type = VHOST_IOTLB_MISS;
+	m.iotlb.perm = (uint8_t)(perm & VIOMMU_VHOST_USER_ACCESS_RW);
+	m.iotlb.type = VIOMMU_VHOST_USER_IOTLB_MISS;
 	if (send(dev->backend_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    (ssize_t)sizeof(m)) {
 		dev->stats.misses_sent++;
@@ -199,8 +200,8 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
  * Checks one region description on its own and against @others (which it must not overlap):
  * 0, or -EINVAL.
  */
-static int region_check(const struct vhost_user_memory_region *d, const struct vh_region *others,
-			unsigned int nothers)
+static int region_check(const struct viommu_vhost_user_memory_region *d,
+			const struct vh_region *others, unsigned int nothers)
 {
 	uint64_t end;
 
@@ -225,7 +226,7 @@ static int region_check(const struct vhost_user_memory_region *d, const struct v
  * Map one region from @fd. The file must be a regular file (memfd, hugetlbfs, tmpfs) at least as
  * long as the region, so that no access through the mapping can fault past its end.
  */
-static int region_map(const struct vhost_user_memory_region *d, int fd, struct vh_region *r)
+static int region_map(const struct viommu_vhost_user_memory_region *d, int fd, struct vh_region *r)
 {
 	struct stat st;
 	size_t len = (size_t)(d->mmap_offset + d->memory_size);
@@ -276,8 +277,8 @@ int vh_xlate(struct vh_dev *dev, unsigned int vq, enum vh_space space, uint64_t 
 	if (dev->iommu) {
 		if (vq >= VH_NUM_VQS)
 			return -EINVAL;
-		ret = viommu_devtlb_lookup(dev->reader[vq], addr, len, perm & VHOST_ACCESS_RW, &va,
-					   &covered);
+		ret = viommu_devtlb_lookup(dev->reader[vq], addr, len,
+					   perm & VIOMMU_VHOST_USER_ACCESS_RW, &va, &covered);
 		if (ret == VIOMMU_EAGAIN)
 			return -EAGAIN;
 		if (ret < 0)
@@ -371,21 +372,21 @@ struct reply {
 	uint32_t size;
 	union {
 		uint64_t u64;
-		struct vhost_vring_state state;
+		struct viommu_vhost_user_vring_state state;
 	} body;
 };
 
 static int send_reply(struct vh_dev *dev, uint32_t request, const void *body, uint32_t size)
 {
 	struct {
-		struct vhost_user_header hdr;
+		struct viommu_vhost_user_header hdr;
 		uint8_t body[sizeof(uint64_t)];
 	} __attribute__((packed)) m;
-	size_t len = VHOST_USER_HDR_SIZE + size;
+	size_t len = VIOMMU_VHOST_USER_HDR_SIZE + size;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.request = request;
-	m.hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+	m.hdr.flags = VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_REPLY_MASK;
 	m.hdr.size = size;
 	memcpy(m.body, body, size);
 	if (send(dev->sock, &m, len, MSG_NOSIGNAL) != (ssize_t)len)
@@ -422,7 +423,7 @@ static int take_fd(int *fds, size_t nfds, size_t i)
 
 static int do_set_features(struct vh_dev *dev, uint64_t f)
 {
-	bool iommu = (f >> VIRTIO_F_ACCESS_PLATFORM) & 1u;
+	bool iommu = (f & VIOMMU_VIRTIO_F_ACCESS_PLATFORM) != 0;
 
 	if (f & ~VH_FEATURES)
 		return -EINVAL;
@@ -440,7 +441,7 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 	dev->features_set = true;
 	dev->iommu = iommu;
 	/* Without protocol features a ring is enabled as soon as it starts. */
-	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+	if (!(f & VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES))
 		for (unsigned int i = 0; i < VH_NUM_VQS; i++)
 			dev->vq[i].enabled = true;
 	resume(dev);
@@ -450,8 +451,8 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size, int *fds,
 			    size_t nfds)
 {
-	struct vhost_user_memory m;
-	struct vh_region next[VHOST_MEMORY_BASELINE_NREGIONS];
+	struct viommu_vhost_user_memory m;
+	struct vh_region next[VIOMMU_VHOST_USER_MEMORY_BASELINE_NREGIONS];
 	unsigned int n = 0;
 	int ret = 0;
 
@@ -459,8 +460,9 @@ static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size,
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
 	memcpy(&m, p, size < sizeof(m) ? size : sizeof(m));
-	if (m.nregions == 0 || m.nregions > VHOST_MEMORY_BASELINE_NREGIONS ||
-	    size != 8 + m.nregions * sizeof(struct vhost_user_memory_region) || nfds != m.nregions)
+	if (m.nregions == 0 || m.nregions > VIOMMU_VHOST_USER_MEMORY_BASELINE_NREGIONS ||
+	    size != 8 + m.nregions * sizeof(struct viommu_vhost_user_memory_region) ||
+	    nfds != m.nregions)
 		return -EINVAL;
 	memset(next, 0, sizeof(next));
 	for (n = 0; n < m.nregions; n++) {
@@ -489,7 +491,7 @@ static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size,
 static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, int *fds,
 			  size_t nfds)
 {
-	struct vhost_user_memory_single m;
+	struct viommu_vhost_user_memory_single m;
 	int ret;
 
 	if (size != sizeof(m) || nfds != 1)
@@ -510,7 +512,7 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 
 static int do_rem_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, size_t nfds)
 {
-	struct vhost_user_memory_single m;
+	struct viommu_vhost_user_memory_single m;
 
 	/* "No file descriptors SHOULD be passed"; one is accepted and closed by the caller. */
 	if (size != sizeof(m) || nfds > 1)
@@ -542,11 +544,11 @@ static int vring_index(const struct vh_dev *dev, uint32_t index)
 
 static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fds, size_t nfds)
 {
-	unsigned int i = v & VHOST_USER_VRING_IDX_MASK;
-	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	unsigned int i = v & VIOMMU_VHOST_USER_VRING_IDX_MASK;
+	bool nofd = v & VIOMMU_VHOST_USER_VRING_NOFD_MASK;
 	int fd;
 
-	if (v & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK) ||
+	if (v & ~(uint64_t)(VIOMMU_VHOST_USER_VRING_IDX_MASK | VIOMMU_VHOST_USER_VRING_NOFD_MASK) ||
 	    i >= VH_NUM_VQS || nfds != (nofd ? 0u : 1u))
 		return -EINVAL;
 	fd = nofd ? -1 : take_fd(fds, nfds, 0);
@@ -556,16 +558,16 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 		return -EINVAL;
 	}
 	switch (request) {
-	case VHOST_USER_SET_VRING_KICK:
+	case VIOMMU_VHOST_USER_SET_VRING_KICK:
 		vq_set_kick(dev, i, fd);
 		/* Without a kick fd the ring is polled: we treat it as started and rely on resume. */
 		dev->vq[i].started = true;
 		dev->vq[i].broken = false;
-		if (!(dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		if (!(dev->features & VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES))
 			dev->vq[i].enabled = true;
 		resume(dev);
 		break;
-	case VHOST_USER_SET_VRING_CALL:
+	case VIOMMU_VHOST_USER_SET_VRING_CALL:
 		close_fd(&dev->vq[i].call_fd);
 		dev->vq[i].call_fd = fd;
 		break;
@@ -579,7 +581,7 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 
 static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 {
-	struct vhost_vring_addr a;
+	struct viommu_vhost_user_vring_addr a;
 	struct vh_vq *q;
 	int i;
 
@@ -587,8 +589,9 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 		return -EINVAL;
 	memcpy(&a, p, sizeof(a));
 	i = vring_index(dev, a.index);
-	/* Dirty logging (VHOST_F_LOG_ALL) is not offered, so a log address is refused. */
-	if (i < 0 || a.flags & ~(uint32_t)VHOST_VRING_F_LOG || a.flags & VHOST_VRING_F_LOG)
+	/* Dirty logging (VIOMMU_VHOST_USER_F_LOG_ALL) is not offered, so a log address is refused. */
+	if (i < 0 || a.flags & ~(uint32_t)VIOMMU_VHOST_USER_VRING_F_LOG ||
+	    a.flags & VIOMMU_VHOST_USER_VRING_F_LOG)
 		return -EINVAL;
 	/* virtio 1.2 §2.7: descriptor table 16-byte, available ring 2-byte, used ring 4-byte. */
 	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
@@ -607,21 +610,21 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 
 static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 {
-	struct vhost_iotlb_msg m;
+	struct viommu_vhost_user_iotlb_msg m;
 	const struct vh_region *r;
 	uint64_t off, last;
 	int ret;
 
 	/* 26 meaningful bytes; QEMU and DPDK send 32 (padding). */
-	if (size < VHOST_IOTLB_MSG_MIN_SIZE || size > sizeof(m))
+	if (size < VIOMMU_VHOST_USER_IOTLB_MSG_MIN_SIZE || size > sizeof(m))
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
 	memcpy(&m, p, size);
 	dev->stats.iotlb_msgs++;
 	switch (m.type) {
-	case VHOST_IOTLB_UPDATE:
+	case VIOMMU_VHOST_USER_IOTLB_UPDATE:
 		/* The host range must lie wholly inside one mapped region. */
-		if (m.size == 0 || m.perm == 0 || m.perm & ~VHOST_ACCESS_RW ||
+		if (m.size == 0 || m.perm == 0 || m.perm & ~VIOMMU_VHOST_USER_ACCESS_RW ||
 		    __builtin_add_overflow(m.iova, m.size - 1, &last))
 			return -EINVAL;
 		r = find_region(dev, VH_SPACE_RING, m.uaddr);
@@ -640,7 +643,7 @@ static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 			 (unsigned long long)m.size, m.perm);
 		resume(dev);
 		return 0;
-	case VHOST_IOTLB_INVALIDATE:
+	case VIOMMU_VHOST_USER_IOTLB_INVALIDATE:
 		/* uaddr and perm are not initialised by QEMU: ignored. Size 0 or a wrapping end
 		 * means "to the end of the space" (devtlb handles both). */
 		viommu_devtlb_invalidate(dev->tlb, m.iova, m.size);
@@ -657,22 +660,22 @@ static int do_iotlb(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	}
 }
 
-static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, const uint8_t *p,
-		    int *fds, size_t nfds, struct reply *rep)
+static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *hdr,
+		    const uint8_t *p, int *fds, size_t nfds, struct reply *rep)
 {
 	uint32_t size = hdr->size;
-	struct vhost_vring_state st;
+	struct viommu_vhost_user_vring_state st;
 	int i;
 
 	/* Messages that carry fds check their own count; every other message carries none. */
 	switch (hdr->request) {
-	case VHOST_USER_SET_MEM_TABLE:
-	case VHOST_USER_ADD_MEM_REG:
-	case VHOST_USER_REM_MEM_REG:
-	case VHOST_USER_SET_VRING_KICK:
-	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR:
-	case VHOST_USER_SET_BACKEND_REQ_FD:
+	case VIOMMU_VHOST_USER_SET_MEM_TABLE:
+	case VIOMMU_VHOST_USER_ADD_MEM_REG:
+	case VIOMMU_VHOST_USER_REM_MEM_REG:
+	case VIOMMU_VHOST_USER_SET_VRING_KICK:
+	case VIOMMU_VHOST_USER_SET_VRING_CALL:
+	case VIOMMU_VHOST_USER_SET_VRING_ERR:
+	case VIOMMU_VHOST_USER_SET_BACKEND_REQ_FD:
 		break;
 	default:
 		if (nfds)
@@ -680,23 +683,23 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 	}
 
 	switch (hdr->request) {
-	case VHOST_USER_GET_FEATURES:
+	case VIOMMU_VHOST_USER_GET_FEATURES:
 		return size == 0 ? reply_u64(rep, VH_FEATURES) : -EINVAL;
-	case VHOST_USER_SET_FEATURES:
+	case VIOMMU_VHOST_USER_SET_FEATURES:
 		return size == 8 ? do_set_features(dev, rd64(p)) : -EINVAL;
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES:
 		return size == 0 ? reply_u64(rep, VH_PROTOCOL_FEATURES) : -EINVAL;
-	case VHOST_USER_SET_PROTOCOL_FEATURES:
+	case VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES:
 		if (size != 8 || rd64(p) & ~VH_PROTOCOL_FEATURES)
 			return -EINVAL;
 		dev->protocol_features = rd64(p);
 		return 0;
-	case VHOST_USER_SET_OWNER:
+	case VIOMMU_VHOST_USER_SET_OWNER:
 		if (size != 0)
 			return -EINVAL;
 		dev->owner = true;
 		return 0;
-	case VHOST_USER_RESET_OWNER:
+	case VIOMMU_VHOST_USER_RESET_OWNER:
 		if (size != 0)
 			return -EINVAL;
 		stop_queues(dev);
@@ -704,24 +707,24 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 			vq_reset(dev, q);
 		dev->owner = false;
 		return 0;
-	case VHOST_USER_GET_QUEUE_NUM:
+	case VIOMMU_VHOST_USER_GET_QUEUE_NUM:
 		return size == 0 ? reply_u64(rep, 1) : -EINVAL;
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS:
 		return size == 0 ? reply_u64(rep, VH_MAX_MEM_SLOTS) : -EINVAL;
-	case VHOST_USER_SET_MEM_TABLE:
+	case VIOMMU_VHOST_USER_SET_MEM_TABLE:
 		return do_set_mem_table(dev, p, size, fds, nfds);
-	case VHOST_USER_ADD_MEM_REG:
-		if (!has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+	case VIOMMU_VHOST_USER_ADD_MEM_REG:
+		if (!has_protocol_feature(dev, VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 			return -EINVAL;
 		return do_add_mem_reg(dev, p, size, fds, nfds);
-	case VHOST_USER_REM_MEM_REG:
-		if (!has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+	case VIOMMU_VHOST_USER_REM_MEM_REG:
+		if (!has_protocol_feature(dev, VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 			return -EINVAL;
 		return do_rem_mem_reg(dev, p, size, nfds);
-	case VHOST_USER_SET_VRING_NUM:
-	case VHOST_USER_SET_VRING_BASE:
-	case VHOST_USER_GET_VRING_BASE:
-	case VHOST_USER_SET_VRING_ENABLE:
+	case VIOMMU_VHOST_USER_SET_VRING_NUM:
+	case VIOMMU_VHOST_USER_SET_VRING_BASE:
+	case VIOMMU_VHOST_USER_GET_VRING_BASE:
+	case VIOMMU_VHOST_USER_SET_VRING_ENABLE:
 		if (size != sizeof(st))
 			return -EINVAL;
 		memcpy(&st, p, sizeof(st));
@@ -729,20 +732,20 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 		if (i < 0)
 			return i;
 		break;
-	case VHOST_USER_SET_VRING_ADDR:
+	case VIOMMU_VHOST_USER_SET_VRING_ADDR:
 		return do_vring_addr(dev, p, size);
-	case VHOST_USER_SET_VRING_KICK:
-	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR:
+	case VIOMMU_VHOST_USER_SET_VRING_KICK:
+	case VIOMMU_VHOST_USER_SET_VRING_CALL:
+	case VIOMMU_VHOST_USER_SET_VRING_ERR:
 		return size == 8 ? do_vring_fd(dev, hdr->request, rd64(p), fds, nfds) : -EINVAL;
-	case VHOST_USER_SET_BACKEND_REQ_FD:
+	case VIOMMU_VHOST_USER_SET_BACKEND_REQ_FD:
 		if (size != 0 || nfds != 1 ||
-		    !has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+		    !has_protocol_feature(dev, VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 			return -EINVAL;
 		close_fd(&dev->backend_fd);
 		dev->backend_fd = take_fd(fds, nfds, 0);
 		return 0;
-	case VHOST_USER_IOTLB_MSG:
+	case VIOMMU_VHOST_USER_IOTLB_MSG:
 		return do_iotlb(dev, p, size);
 	default:
 		/* SET_LOG_BASE/SET_LOG_FD (logging not offered), SEND_RARP, NET_SET_MTU, ... */
@@ -751,14 +754,14 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 
 	/* The vring-state messages. */
 	switch (hdr->request) {
-	case VHOST_USER_SET_VRING_NUM:
+	case VIOMMU_VHOST_USER_SET_VRING_NUM:
 		/* virtio 1.2 §2.7: a power of 2, at most 32768. */
 		if (st.num == 0 || st.num > VH_VQ_MAX_SIZE || st.num & (st.num - 1))
 			return -EINVAL;
 		stop_queues(dev);
 		dev->vq[i].num = st.num;
 		return 0;
-	case VHOST_USER_SET_VRING_BASE:
+	case VIOMMU_VHOST_USER_SET_VRING_BASE:
 		if (st.num > UINT16_MAX)
 			return -EINVAL;
 		stop_queues(dev);
@@ -766,7 +769,7 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 		dev->vq[i].used_idx = (uint16_t)st.num;
 		dev->vq[i].used_next = (uint16_t)st.num;
 		return 0;
-	case VHOST_USER_GET_VRING_BASE:
+	case VIOMMU_VHOST_USER_GET_VRING_BASE:
 		/* Stops the ring; the reply is the next available index to process. */
 		stop_queues(dev);
 		st.num = dev->vq[i].last_avail;
@@ -792,19 +795,19 @@ static int dispatch(struct vh_dev *dev, const struct vhost_user_header *hdr, con
 static bool has_reply_body(uint32_t request)
 {
 	switch (request) {
-	case VHOST_USER_GET_FEATURES:
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
-	case VHOST_USER_GET_VRING_BASE:
-	case VHOST_USER_GET_QUEUE_NUM:
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VIOMMU_VHOST_USER_GET_FEATURES:
+	case VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VIOMMU_VHOST_USER_GET_VRING_BASE:
+	case VIOMMU_VHOST_USER_GET_QUEUE_NUM:
+	case VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS:
 		return true;
 	default:
 		return false;
 	}
 }
 
-int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, const void *payload,
-		   int *fds, size_t nfds)
+int vh_dev_process(struct vh_dev *dev, const struct viommu_vhost_user_header *hdr,
+		   const void *payload, int *fds, size_t nfds)
 {
 	struct reply rep = { 0 };
 	uint64_t status;
@@ -820,7 +823,7 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
 		close_fd(&fds[i]);
 	if (ret < 0) {
 		dev->stats.bad_msgs++;
-		if (hdr->request == VHOST_USER_IOTLB_MSG)
+		if (hdr->request == VIOMMU_VHOST_USER_IOTLB_MSG)
 			dev->stats.iotlb_rejected++;
 		vh_log(dev, hdr->request, ret);
 	}
@@ -830,7 +833,7 @@ int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, cons
 	if (ret < 0 && has_reply_body(hdr->request))
 		return -EPROTO;
 	/* REPLY_ACK: a u64, zero on success. QEMU sets NEED_REPLY on IOTLB_MSG unconditionally. */
-	if (hdr->flags & VHOST_USER_NEED_REPLY_MASK || rep.has_body) {
+	if (hdr->flags & VIOMMU_VHOST_USER_NEED_REPLY_MASK || rep.has_body) {
 		status = ret < 0 ? 1 : 0;
 		return send_reply(dev, hdr->request, &status, sizeof(status));
 	}
@@ -862,7 +865,7 @@ static int read_full(int sock, uint8_t *buf, size_t len)
 
 int vh_dev_handle(struct vh_dev *dev)
 {
-	struct vhost_user_header hdr;
+	struct viommu_vhost_user_header hdr;
 	uint8_t payload[VHOST_USER_PAYLOAD_MAX];
 	/* Room for more fds than any message may carry, so that extra ones arrive and get closed. */
 	union {
@@ -903,8 +906,8 @@ int vh_dev_handle(struct vh_dev *dev)
 	if (!ret && (size_t)n < sizeof(hdr))
 		ret = read_full(dev->sock, (uint8_t *)&hdr + n, sizeof(hdr) - (size_t)n);
 	/* Past this point the stream position is only known if the header is sane. */
-	if (!ret && ((hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
-		     hdr.flags & VHOST_USER_REPLY_MASK || hdr.size > VHOST_USER_PAYLOAD_MAX))
+	if (!ret && ((hdr.flags & VIOMMU_VHOST_USER_VERSION_MASK) != VIOMMU_VHOST_USER_VERSION ||
+		     hdr.flags & VIOMMU_VHOST_USER_REPLY_MASK || hdr.size > VHOST_USER_PAYLOAD_MAX))
 		ret = -EBADMSG;
 	if (!ret)
 		ret = read_full(dev->sock, payload, hdr.size);

@@ -2,7 +2,7 @@
 /*
  * One vhost-user connection: the protocol state machine of a back-end (vhost-user.rst), the
  * memory table, the virtqueue registers, and the device IOTLB that every guest access goes
- * through when VIRTIO_F_ACCESS_PLATFORM is negotiated.
+ * through when VIOMMU_VIRTIO_F_ACCESS_PLATFORM is negotiated.
  *
  * Single-threaded: the embedder calls vh_dev_handle() when the socket is readable and runs the
  * datapath from the same thread, so IOTLB UPDATE/INVALIDATE never race a guest access.
@@ -19,7 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vhost_user_proto.h"
+#include <viommu/spec/vhost_user.h>
+#include <viommu/spec/virtio.h>
+
+/* The largest payload we accept: SET_MEM_TABLE with 8 regions (264 bytes). */
+#define VHOST_USER_PAYLOAD_MAX ((uint32_t)sizeof(struct viommu_vhost_user_memory))
+
+/* Fds one message may carry (SET_MEM_TABLE: one per region). */
+#define VHOST_USER_MAX_FDS VIOMMU_VHOST_USER_MEMORY_BASELINE_NREGIONS
 
 struct viommu_devtlb;
 struct viommu_devtlb_reader;
@@ -94,7 +101,7 @@ struct vh_dev {
 	uint64_t protocol_features; /* acknowledged by SET_PROTOCOL_FEATURES */
 	bool features_set;
 	bool owner;
-	bool iommu; /* VIRTIO_F_ACCESS_PLATFORM negotiated */
+	bool iommu; /* VIOMMU_VIRTIO_F_ACCESS_PLATFORM negotiated */
 	unsigned int nregions;
 	struct vh_region regions[VH_MAX_MEM_SLOTS];
 	struct vh_vq vq[VH_NUM_VQS];
@@ -111,12 +118,12 @@ struct vh_dev {
 };
 
 /* Virtio features we offer (GET_FEATURES) and protocol features (GET_PROTOCOL_FEATURES). */
-#define VH_FEATURES                                                                    \
-	((1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) | \
-	 (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_ACCESS_PLATFORM))
-#define VH_PROTOCOL_FEATURES                                                                       \
-	((1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) | \
-	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+#define VH_FEATURES                                                              \
+	(VIOMMU_VIRTIO_NET_F_MRG_RXBUF | VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | \
+	 VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_F_ACCESS_PLATFORM)
+#define VH_PROTOCOL_FEATURES                                                                 \
+	(VIOMMU_VHOST_USER_PROTOCOL_F_REPLY_ACK | VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ | \
+	 VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
 
 /* Set up @dev on the connected socket @sock (owned from now on). 0 or -errno. */
 int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
@@ -136,11 +143,11 @@ int vh_dev_handle(struct vh_dev *dev);
  * ownership of the @nfds fds in @fds (closes the ones it does not keep). Same return as
  * vh_dev_handle().
  */
-int vh_dev_process(struct vh_dev *dev, const struct vhost_user_header *hdr, const void *payload,
-		   int *fds, size_t nfds);
+int vh_dev_process(struct vh_dev *dev, const struct viommu_vhost_user_header *hdr,
+		   const void *payload, int *fds, size_t nfds);
 
 /*
- * Translate [addr, addr + len) of @space into our address space for @perm (VHOST_ACCESS_*), on
+ * Translate [addr, addr + len) of @space into our address space for @perm (VIOMMU_VHOST_USER_ACCESS_*), on
  * behalf of queue @vq (its device-IOTLB reader).
  * On success *host points at the first byte and *contig (>= 1, <= len) bytes are contiguous.
  * Returns -EAGAIN after a translation miss (a MISS was sent or is pending: retry when resume()

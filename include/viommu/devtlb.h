@@ -62,8 +62,7 @@
  * refused with VIOMMU_EPERM (invalidations succeed and do nothing).
  *
  * Cost: a hit reads one slot of the shared table (one cache line) in the common case, whatever the
- * access pattern. (An earlier per-reader front cache is gone: it cost random lookups more than it
- * saved ring lookups; cfg.front_size is still validated and stats.front_hits is always 0.)
+ * access pattern.
  */
 #ifndef VIOMMU_DEVTLB_H
 #define VIOMMU_DEVTLB_H
@@ -76,7 +75,6 @@ extern "C" {
 
 #define VIOMMU_DEVTLB_DEFAULT_CAPACITY 2048
 #define VIOMMU_DEVTLB_MAX_CAPACITY (1u << 22)
-#define VIOMMU_DEVTLB_MAX_FRONT 16
 #define VIOMMU_DEVTLB_MISS_SHIFT 12 /* pending misses are de-duplicated per 4 KiB page */
 
 struct viommu_devtlb;
@@ -96,7 +94,6 @@ typedef uint64_t (*viommu_devtlb_clock_fn)(void *opaque);
 
 struct viommu_devtlb_config {
 	uint32_t capacity;	/* entries, 1..VIOMMU_DEVTLB_MAX_CAPACITY (default 2048 when 0) */
-	uint32_t front_size;	/* no effect (former front cache); 0..16 accepted */
 	uint32_t pending_slots; /* pending-miss table, power of two 8..65536 (default 256) */
 	uint64_t miss_retry_ns; /* re-ask a pending miss after this (default 2 ms when 0) */
 	viommu_devtlb_miss_fn miss;   /* may be NULL: misses are then only listed by take_misses */
@@ -108,7 +105,6 @@ struct viommu_devtlb_stats {
 	/* Reader side, summed over live readers (and readers destroyed since creation). */
 	uint64_t lookups;
 	uint64_t hits;
-	uint64_t front_hits;	  /* always 0 (former front cache) */
 	uint64_t misses;	  /* lookups that found no entry (includes suppressed ones) */
 	uint64_t perm_faults;	  /* an entry covered the address without the access asked */
 	uint64_t miss_requests;	  /* misses that asked the front-end (cfg.miss / take_misses) */
@@ -136,6 +132,12 @@ struct viommu_devtlb_miss {
 };
 
 /* ---- Writer side (one thread at a time) ---- */
+
+/*
+ * The defaults written out: capacity VIOMMU_DEVTLB_DEFAULT_CAPACITY, 256 pending-miss slots, a
+ * 2 ms miss retry, no miss callback, CLOCK_MONOTONIC. The same device IOTLB as `{ 0 }`.
+ */
+VIOMMU_API void viommu_devtlb_config_init(struct viommu_devtlb_config *cfg);
 
 VIOMMU_API int viommu_devtlb_create(const struct viommu_devtlb_config *cfg,
 				    struct viommu_devtlb **out);
@@ -279,6 +281,12 @@ struct viommu_devtlb_source_config {
 VIOMMU_API int viommu_devtlb_attach_model_cfg(struct viommu_devtlb *tlb, struct viommu *v,
 					      const struct viommu_devtlb_source_config *cfg,
 					      struct viommu_devtlb_source **out);
+/*
+ * The defaults written out: requester 0, both invalidation events, no push, no callbacks. The
+ * caller still sets sid and gpa_to_hva (attach refuses a NULL gpa_to_hva).
+ */
+VIOMMU_API void viommu_devtlb_source_config_init(struct viommu_devtlb_source_config *cfg);
+
 /* viommu_devtlb_attach_model_cfg() for @sid, both invalidation events, no push. */
 VIOMMU_API int viommu_devtlb_attach_model(struct viommu_devtlb *tlb, struct viommu *v, uint32_t sid,
 					  viommu_devtlb_gpa_fn gpa_to_hva, void *opaque,

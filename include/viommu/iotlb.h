@@ -91,6 +91,9 @@ struct viommu_iotlb_inval {
 
 struct viommu_iotlb;
 
+/* The defaults written out: 1024 entries, 4 ways; the same cache as a NULL or `{ 0 }` config. */
+VIOMMU_API void viommu_iotlb_config_init(struct viommu_iotlb_config *cfg);
+
 VIOMMU_API int viommu_iotlb_create(const struct viommu_iotlb_config *cfg,
 				   struct viommu_iotlb **out);
 VIOMMU_API void viommu_iotlb_destroy(struct viommu_iotlb *tlb);

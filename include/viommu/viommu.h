@@ -30,6 +30,27 @@ extern "C" {
 #endif
 
 /*
+ * Version of these headers. The one place it is written: meson.build's project version must equal
+ * it (the `version` unit test checks both, and viommu_version()). The API is not stable yet, so an
+ * embedder that links the shared library compares viommu_version() with VIOMMU_VERSION.
+ */
+#define VIOMMU_VERSION_MAJOR 0
+#define VIOMMU_VERSION_MINOR 1
+#define VIOMMU_VERSION_PATCH 0
+/* One number per version that orders as versions do (each part 0..255). */
+#define VIOMMU_VERSION_ENCODE(major, minor, patch) \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(patch))
+#define VIOMMU_VERSION \
+	VIOMMU_VERSION_ENCODE(VIOMMU_VERSION_MAJOR, VIOMMU_VERSION_MINOR, VIOMMU_VERSION_PATCH)
+
+/*
+ * The version of the library actually linked, as VIOMMU_VERSION_ENCODE() makes it: a number,
+ * so that a caller can test `viommu_version() >= VIOMMU_VERSION_ENCODE(0, 2, 0)` or compare
+ * it with the VIOMMU_VERSION it was compiled against without parsing a string.
+ */
+VIOMMU_API uint32_t viommu_version(void);
+
+/*
  * Errors. Every function that can fail returns 0 or one of these negative values. The values
  * equal the negated Linux errno of the same name, so they can be passed through errno-based code.
  */

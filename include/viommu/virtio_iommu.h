@@ -18,52 +18,29 @@
 #ifndef VIOMMU_VIRTIO_IOMMU_H
 #define VIOMMU_VIRTIO_IOMMU_H
 
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/viommu.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Virtio device ID of the IOMMU device. */
-#define VIOMMU_VIRTIO_IOMMU_DEVICE_ID 23
+/*
+ * The specification's constants and layouts (device ID, feature bits VIOMMU_VIRTIO_IOMMU_F_* and
+ * VIOMMU_VIRTIO_F_*, device status VIOMMU_VIRTIO_S_*, ISR bits VIOMMU_VIRTIO_ISR_*, queue indices
+ * VIOMMU_VIRTIO_IOMMU_REQUESTQ/EVENTQ, VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE) come from the
+ * specification headers.
+ */
 
-/* Feature bits (device-specific 0-6 of section 5.13.3, plus the reserved ones we offer). */
-#define VIOMMU_VIRTIO_IOMMU_F_INPUT_RANGE (1ull << 0)
-#define VIOMMU_VIRTIO_IOMMU_F_DOMAIN_RANGE (1ull << 1)
-#define VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP (1ull << 2)
-#define VIOMMU_VIRTIO_IOMMU_F_BYPASS (1ull << 3)
-#define VIOMMU_VIRTIO_IOMMU_F_PROBE (1ull << 4)
-#define VIOMMU_VIRTIO_IOMMU_F_MMIO (1ull << 5)
-#define VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG (1ull << 6)
-#define VIOMMU_VIRTIO_F_INDIRECT_DESC (1ull << 28)
-#define VIOMMU_VIRTIO_F_EVENT_IDX (1ull << 29)
-#define VIOMMU_VIRTIO_F_VERSION_1 (1ull << 32)
-
-/* Device status bits (section 2.1). Writing 0 resets the device. */
-#define VIOMMU_VIRTIO_S_ACKNOWLEDGE 1u
-#define VIOMMU_VIRTIO_S_DRIVER 2u
-#define VIOMMU_VIRTIO_S_DRIVER_OK 4u
-#define VIOMMU_VIRTIO_S_FEATURES_OK 8u
-#define VIOMMU_VIRTIO_S_NEEDS_RESET 64u
-#define VIOMMU_VIRTIO_S_FAILED 128u
-
-/* ISR status bits (virtio-pci section 4.1.4.5): used buffer, configuration change. */
-#define VIOMMU_VIRTIO_ISR_QUEUE 1u
-#define VIOMMU_VIRTIO_ISR_CONFIG 2u
-
-/* Queue indices (section 5.13.2), and the "queue" value of a configuration-change interrupt. */
-#define VIOMMU_VIRTIO_IOMMU_REQUESTQ 0u
-#define VIOMMU_VIRTIO_IOMMU_EVENTQ 1u
+/* Number of queues, and the "queue" value of a configuration-change interrupt. */
 #define VIOMMU_VIRTIO_IOMMU_NQUEUES 2u
 #define VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR 2u
 
-/* Size of the device configuration structure (struct virtio_iommu_config, section 5.13.4). */
-#define VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE 40u
-
 /* RESV_MEM subtypes (section 5.13.6.8.1). */
 enum viommu_virtio_iommu_resv {
-	VIOMMU_VIRTIO_IOMMU_RESV_RESERVED = 0,
-	VIOMMU_VIRTIO_IOMMU_RESV_MSI = 1,
+	VIOMMU_VIRTIO_IOMMU_RESV_RESERVED = VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_RESERVED,
+	VIOMMU_VIRTIO_IOMMU_RESV_MSI = VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI,
 };
 
 /*
@@ -90,6 +67,14 @@ struct viommu_virtio_iommu_config {
 	void *interrupt_opaque;
 };
 
+/*
+ * The defaults above written out: 4 KiB | 2 MiB | 1 GiB pages, input range [0, 2^48 - 1], domains
+ * [0, UINT32_MAX], 512 bytes of PROBE properties, bypass off, every supported feature but
+ * F_BYPASS (with VERSION_1), queues of up to 1024, 4096 domains of up to 1 << 20 mappings, MAP
+ * targets up to 2^64 - 1, line 0, no callback. The device this creates is the one `{ 0 }` creates.
+ */
+VIOMMU_API void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg);
+
 /* Create a device. @ops/@opaque reach guest memory and interrupts. */
 VIOMMU_API int viommu_virtio_iommu_create(const struct viommu_virtio_iommu_config *cfg,
 					  const struct viommu_host_ops *ops, void *opaque,
@@ -108,27 +93,27 @@ VIOMMU_API int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t ep
 						   uint64_t start, uint64_t end);
 
 /* Features: what the device offers, and what the driver writes (at most once per reset). */
-VIOMMU_API int viommu_virtio_iommu_get_device_features(struct viommu *v, uint64_t *features);
+VIOMMU_API int viommu_virtio_iommu_get_device_features(const struct viommu *v, uint64_t *features);
 VIOMMU_API int viommu_virtio_iommu_set_driver_features(struct viommu *v, uint64_t features);
-VIOMMU_API int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features);
+VIOMMU_API int viommu_virtio_iommu_get_driver_features(const struct viommu *v, uint64_t *features);
 
 /*
  * Device status (section 2.1). Setting FEATURES_OK with an unacceptable feature set leaves the
  * bit clear, as section 3.1.1 requires; writing 0 resets the device.
  */
-VIOMMU_API int viommu_virtio_iommu_get_status(struct viommu *v, uint8_t *status);
+VIOMMU_API int viommu_virtio_iommu_get_status(const struct viommu *v, uint8_t *status);
 VIOMMU_API int viommu_virtio_iommu_set_status(struct viommu *v, uint8_t status);
 
 /* Device reset: endpoints detached, domains gone, queues off, features cleared. */
 VIOMMU_API int viommu_virtio_iommu_reset(struct viommu *v);
 
 /*
- * Configuration space (struct virtio_iommu_config), little-endian, @size 1, 2, 4 or 8 within the
+ * Configuration space (struct viommu_virtio_iommu_config_layout), little-endian, @size 1, 2, 4 or 8 within the
  * 40 bytes. Only `bypass` is writable, and only once BYPASS_CONFIG is negotiated; other writes are
  * ignored. Returns VIOMMU_EINVAL for a bad size or an access past the structure.
  */
-VIOMMU_API int viommu_virtio_iommu_config_read(struct viommu *v, uint32_t offset, unsigned int size,
-					       uint64_t *val);
+VIOMMU_API int viommu_virtio_iommu_config_read(const struct viommu *v, uint32_t offset,
+					       unsigned int size, uint64_t *val);
 VIOMMU_API int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset,
 						unsigned int size, uint64_t val);
 
@@ -140,7 +125,7 @@ struct viommu_virtio_queue {
 	uint64_t used;	/* "device area" */
 };
 
-VIOMMU_API int viommu_virtio_iommu_queue_max_size(struct viommu *v, unsigned int queue,
+VIOMMU_API int viommu_virtio_iommu_queue_max_size(const struct viommu *v, unsigned int queue,
 						  uint16_t *size);
 /* Enable @queue with layout @q (checked: size, alignment, wrap); VIOMMU_EBUSY if enabled. */
 VIOMMU_API int viommu_virtio_iommu_queue_enable(struct viommu *v, unsigned int queue,
@@ -161,7 +146,7 @@ VIOMMU_API int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr);
 /* Counters a simulator or VMM will want. */
 struct viommu_virtio_iommu_stats {
 	uint64_t requests[6]; /* by type: [0] unrecognised or unparsable, [1..5] ATTACH..PROBE */
-	uint64_t status[9];   /* requests completed with each VIRTIO_IOMMU_S_* status */
+	uint64_t status[9];   /* requests completed with each VIOMMU_VIRTIO_IOMMU_S_* status */
 	uint64_t unwritten;   /* buffers returned with used length 0 */
 	uint64_t kicks[2];    /* queue notifications per queue */
 	uint64_t used_notifications; /* used-buffer interrupts raised (both queues) */
@@ -178,7 +163,8 @@ struct viommu_virtio_iommu_stats {
 	uint64_t mappings;	  /* live now, all domains */
 };
 
-VIOMMU_API int viommu_virtio_iommu_get_stats(struct viommu *v,
+/* Fill @st; VIOMMU_EINVAL if @v is not a virtio-iommu device. */
+VIOMMU_API int viommu_virtio_iommu_get_stats(const struct viommu *v,
 					     struct viommu_virtio_iommu_stats *st);
 
 #ifdef __cplusplus

@@ -183,6 +183,14 @@ static uint64_t *alloc_sets(size_t bytes)
 	return p;
 }
 
+void viommu_iotlb_config_init(struct viommu_iotlb_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What create makes of zero fields. */
+	*cfg = (struct viommu_iotlb_config){ .capacity = 1024, .ways = 4 };
+}
+
 int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iotlb **out)
 {
 	uint32_t capacity = cfg && cfg->capacity ? cfg->capacity : 1024;

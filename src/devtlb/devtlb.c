@@ -13,6 +13,16 @@
 /* Create, destroy, start, stop, flush                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
+void viommu_devtlb_config_init(struct viommu_devtlb_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What create makes of zero fields. */
+	*cfg = (struct viommu_devtlb_config){ .capacity = VIOMMU_DEVTLB_DEFAULT_CAPACITY,
+					      .pending_slots = 256,
+					      .miss_retry_ns = DEFAULT_RETRY_NS };
+}
+
 int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_devtlb **out)
 {
 	struct viommu_devtlb_config c = cfg ? *cfg : (struct viommu_devtlb_config){ 0 };
@@ -28,9 +38,8 @@ int viommu_devtlb_create(const struct viommu_devtlb_config *cfg, struct viommu_d
 		c.pending_slots = 256;
 	if (!c.miss_retry_ns)
 		c.miss_retry_ns = DEFAULT_RETRY_NS;
-	if (c.capacity > VIOMMU_DEVTLB_MAX_CAPACITY || c.front_size > VIOMMU_DEVTLB_MAX_FRONT ||
-	    c.pending_slots < 8 || c.pending_slots > 65536 ||
-	    (c.pending_slots & (c.pending_slots - 1)))
+	if (c.capacity > VIOMMU_DEVTLB_MAX_CAPACITY || c.pending_slots < 8 ||
+	    c.pending_slots > 65536 || (c.pending_slots & (c.pending_slots - 1)))
 		return VIOMMU_EINVAL;
 	tlb = aligned_alloc(64, (sizeof(*tlb) + 63) & ~(size_t)63);
 	if (!tlb)

@@ -66,6 +66,15 @@ static void on_event(void *opaque, const struct viommu_event *ev)
 	sent(s, VIOMMU_DEVTLB_MSG_INVALIDATE, viommu_devtlb_invalidate(s->tlb, ev->iova, size));
 }
 
+void viommu_devtlb_source_config_init(struct viommu_devtlb_source_config *cfg)
+{
+	if (!cfg)
+		return;
+	*cfg = (struct viommu_devtlb_source_config){
+		.inval_events = VIOMMU_EV_UNMAP | VIOMMU_EV_DEVIOTLB_UNMAP,
+	};
+}
+
 int viommu_devtlb_attach_model_cfg(struct viommu_devtlb *tlb, struct viommu *v,
 				   const struct viommu_devtlb_source_config *cfg,
 				   struct viommu_devtlb_source **out)

@@ -16,17 +16,17 @@ static int vtd_sl_check(const struct viommu_pt_cfg *cfg)
 static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
 			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
 {
-	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52)) | VTD_SL_TM;
-	bool leaf = level == 1 || (pte & VTD_SL_PS);
+	uint64_t rsvd = pt_above_oas(pt_oas(cfg, 52)) | VIOMMU_VTD_SL_TM;
+	bool leaf = level == 1 || (pte & VIOMMU_VTD_SL_PS);
 
 	(void)access;
 	e->kind = PT_K_INVALID;
-	if (!(pte & (VTD_SL_R | VTD_SL_W)))
+	if (!(pte & (VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W)))
 		return;
 	if (!leaf || !(cfg->flags & VIOMMU_PT_F_SNP))
-		rsvd |= VTD_SL_SNP;
+		rsvd |= VIOMMU_VTD_SL_SNP;
 	if (leaf && (cfg->flags & VIOMMU_PT_F_STALE_TM))
-		rsvd &= ~VTD_SL_TM;
+		rsvd &= ~VIOMMU_VTD_SL_TM;
 	if (pte & rsvd) {
 		pt_ent_fault(e, VIOMMU_FAULT_RESERVED, VIOMMU_PT_D_RSVD);
 		return;
@@ -46,17 +46,17 @@ static void vtd_sl_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 		}
 	}
 	e->perm = PT_PERM_ACCESS;
-	if (pte & VTD_SL_R)
+	if (pte & VIOMMU_VTD_SL_R)
 		e->perm |= VIOMMU_ACC_READ;
-	if (pte & VTD_SL_W)
+	if (pte & VIOMMU_VTD_SL_W)
 		e->perm |= VIOMMU_ACC_WRITE;
-	if (pte & VTD_SL_X)
+	if (pte & VIOMMU_VTD_SL_X)
 		e->perm |= VIOMMU_ACC_EXEC;
-	e->addr = pte & VTD_SL_ADDR;
+	e->addr = pte & VIOMMU_VTD_SL_ADDR_MASK;
 	if (leaf) {
 		e->kind = PT_K_LEAF;
 		e->shift = (uint8_t)pt_lvl_shift(g, level);
-		e->attr = (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0;
+		e->attr = (pte & VIOMMU_VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0;
 	} else {
 		e->kind = PT_K_TABLE;
 		e->next = (uint8_t)(level - 1);
@@ -69,9 +69,9 @@ static uint64_t vtd_sl_update(const struct viommu_pt_cfg *cfg, unsigned int leve
 	(void)level;
 	if (!(cfg->flags & VIOMMU_PT_F_AD))
 		return pte;
-	pte |= VTD_SL_A;
+	pte |= VIOMMU_VTD_SL_A;
 	if (leaf && (access & VIOMMU_ACC_WRITE))
-		pte |= VTD_SL_D;
+		pte |= VIOMMU_VTD_SL_D;
 	return pte;
 }
 
@@ -86,7 +86,7 @@ static uint64_t vtd_sl_mk_table(const struct viommu_pt_cfg *cfg, unsigned int le
 	(void)cfg;
 	(void)level;
 	/* Rights are the AND over the levels: tables grant everything, leaves restrict. */
-	return table | VTD_SL_R | VTD_SL_W | VTD_SL_X;
+	return table | VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | VIOMMU_VTD_SL_X;
 }
 
 static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
@@ -97,13 +97,13 @@ static uint64_t vtd_sl_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_
 	(void)cfg;
 	(void)g;
 	if (perm & VIOMMU_ACC_READ)
-		pte |= VTD_SL_R;
+		pte |= VIOMMU_VTD_SL_R;
 	if (perm & VIOMMU_ACC_WRITE)
-		pte |= VTD_SL_W;
+		pte |= VIOMMU_VTD_SL_W;
 	if (perm & VIOMMU_ACC_EXEC)
-		pte |= VTD_SL_X;
+		pte |= VIOMMU_VTD_SL_X;
 	if (level > 1)
-		pte |= VTD_SL_PS;
+		pte |= VIOMMU_VTD_SL_PS;
 	return pte;
 }
 
@@ -128,14 +128,14 @@ static void vtd_sl_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
 
 	pt_plan_radix4k(cfg, p, vtd_sl_fast[cfg->levels], vtd_sl_leaf_ok);
-	p->trsvd = above | VTD_SL_TM | VTD_SL_SNP;
+	p->trsvd = above | VIOMMU_VTD_SL_TM | VIOMMU_VTD_SL_SNP;
 	p->lrsvd = above;
 	if (!(cfg->flags & VIOMMU_PT_F_STALE_TM))
-		p->lrsvd |= VTD_SL_TM;
+		p->lrsvd |= VIOMMU_VTD_SL_TM;
 	if (!(cfg->flags & VIOMMU_PT_F_SNP))
-		p->lrsvd |= VTD_SL_SNP;
-	p->tmask = p->trsvd | VTD_SL_PS | VTD_SL_R;
-	p->lmask = p->lrsvd | VTD_SL_R;
+		p->lrsvd |= VIOMMU_VTD_SL_SNP;
+	p->tmask = p->trsvd | VIOMMU_VTD_SL_PS | VIOMMU_VTD_SL_R;
+	p->lmask = p->lrsvd | VIOMMU_VTD_SL_R;
 }
 
 /*
@@ -152,15 +152,16 @@ vtd_sl_fast_leaf(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uin
 		 unsigned int level)
 {
 	/* R, W and X are bits 0-2, as VIOMMU_ACC_READ/WRITE/EXEC. */
-	uint32_t perm = (uint32_t)(all & (VTD_SL_R | VTD_SL_W | VTD_SL_X));
+	uint32_t perm = (uint32_t)(all & (VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W | VIOMMU_VTD_SL_X));
 	uint64_t mask = VI_BIT(shift) - 1;
 
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
-	if ((p->flags & VIOMMU_PT_F_AD) && pt_ad_unset(access, all, pte, VTD_SL_A, VTD_SL_D))
+	if ((p->flags & VIOMMU_PT_F_AD) &&
+	    pt_ad_unset(access, all, pte, VIOMMU_VTD_SL_A, VIOMMU_VTD_SL_D))
 		return pt_fast_fail(p, sp, iova, access, res);
-	return pt_fast_ok(res, (pte & VTD_SL_ADDR & ~mask) | (iova & mask), pte, perm, shift,
-			  (pte & VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, level);
+	return pt_fast_ok(res, (pte & VIOMMU_VTD_SL_ADDR_MASK & ~mask) | (iova & mask), pte, perm,
+			  shift, (pte & VIOMMU_VTD_SL_SNP) ? VIOMMU_PT_ATTR_SNP : 0, level);
 }
 
 /*
@@ -184,22 +185,22 @@ vtd_sl_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32
 		if (!pt_load(sp, &sp->win, table + 8 * ((iova >> shift) & 511), &pte))
 			return pt_fast_fail(p, sp, iova, access, res);
 		all &= pte;
-		if (__builtin_expect((pte & p->tmask) != VTD_SL_R, 0)) {
-			if (!(pte & (VTD_SL_R | VTD_SL_W)))
+		if (__builtin_expect((pte & p->tmask) != VIOMMU_VTD_SL_R, 0)) {
+			if (!(pte & (VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W)))
 				return vtd_sl_fast_absent(res, pte, level);
 			/* A superpage: its address bits below the page size are reserved. */
-			if (!(pte & VTD_SL_PS) || !(p->leaf_levels & (1u << level)) ||
+			if (!(pte & VIOMMU_VTD_SL_PS) || !(p->leaf_levels & (1u << level)) ||
 			    (pte & (p->lrsvd | VI_GENMASK(shift - 1, 12))))
 				return pt_fast_fail(p, sp, iova, access, res);
 			return vtd_sl_fast_leaf(p, sp, iova, access, res, pte, all, shift, level);
 		}
-		table = pte & VTD_SL_ADDR;
+		table = pte & VIOMMU_VTD_SL_ADDR_MASK;
 	}
 	if (!pt_load(sp, &sp->win, table + 8 * ((iova >> 12) & 511), &pte))
 		return pt_fast_fail(p, sp, iova, access, res);
 	all &= pte;
-	if (__builtin_expect((pte & p->lmask) != VTD_SL_R, 0)) {
-		if (!(pte & (VTD_SL_R | VTD_SL_W)))
+	if (__builtin_expect((pte & p->lmask) != VIOMMU_VTD_SL_R, 0)) {
+		if (!(pte & (VIOMMU_VTD_SL_R | VIOMMU_VTD_SL_W)))
 			return vtd_sl_fast_absent(res, pte, 1);
 		return pt_fast_fail(p, sp, iova, access, res);
 	}

@@ -21,16 +21,10 @@
 #ifndef VIOMMU_PT_VTD_SL_H
 #define VIOMMU_PT_VTD_SL_H
 
+#include <viommu/spec/vtd.h>
+
 #include "core/core.h"
 
-#define VTD_SL_R VI_BIT(0)
-#define VTD_SL_W VI_BIT(1)
-#define VTD_SL_X VI_BIT(2)
-#define VTD_SL_PS VI_BIT(7)
-#define VTD_SL_A VI_BIT(8)
-#define VTD_SL_D VI_BIT(9)
-#define VTD_SL_SNP VI_BIT(11)
-#define VTD_SL_TM VI_BIT(62)
-#define VTD_SL_ADDR VI_GENMASK(51, 12)
+/* Entry bits: VIOMMU_VTD_SL_* in <viommu/spec/vtd.h>. */
 
 #endif /* VIOMMU_PT_VTD_SL_H */

@@ -22,7 +22,8 @@ static uint64_t used_ring_off(uint16_t i)
 int vi_vq_check_layout(uint16_t size, uint16_t max_size, uint64_t desc, uint64_t avail,
 		       uint64_t used)
 {
-	if (size == 0 || (size & (size - 1)) || size > max_size || size > VQ_MAX_SIZE)
+	if (size == 0 || (size & (size - 1)) || size > max_size ||
+	    size > VIOMMU_VIRTIO_VIRTQ_MAX_SIZE)
 		return VIOMMU_EINVAL;
 	/* 2.7 "Alignment requirements": 16 for descriptors, 2 for avail, 4 for used. */
 	if ((desc & 15) || (avail & 1) || (used & 3))
@@ -77,7 +78,7 @@ static int broken(struct vq *q, int err)
 	return err;
 }
 
-static int read_desc(struct vq *q, uint64_t table, uint32_t idx, struct virtq_desc *d)
+static int read_desc(struct vq *q, uint64_t table, uint32_t idx, struct viommu_virtio_virtq_desc *d)
 {
 	uint8_t raw[DESC_SIZE];
 	int ret = q->mem.read(q->mem.ctx, table + (uint64_t)idx * DESC_SIZE, raw, sizeof(raw));
@@ -108,7 +109,7 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 	e->nr_out = e->nr_in = 0;
 	e->out_len = e->in_len = 0;
 	for (;;) {
-		struct virtq_desc d;
+		struct viommu_virtio_virtq_desc d;
 		int ret;
 
 		/* Every chain is bounded by its table: an index past it or a loop is an error. */
@@ -117,11 +118,13 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 		ret = read_desc(q, table, idx, &d);
 		if (ret)
 			return ret;
-		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+		if (d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT) {
 			/* 2.7.5.3.1: only with the feature, never nested, never with NEXT. */
-			if (!q->indirect || in_indirect || (d.flags & VIRTQ_DESC_F_NEXT))
+			if (!q->indirect || in_indirect ||
+			    (d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT))
 				return VIOMMU_EINVAL;
-			if (d.len == 0 || d.len % DESC_SIZE || d.len / DESC_SIZE > VQ_MAX_SIZE ||
+			if (d.len == 0 || d.len % DESC_SIZE ||
+			    d.len / DESC_SIZE > VIOMMU_VIRTIO_VIRTQ_MAX_SIZE ||
 			    !vi_range_ok(d.addr, d.len))
 				return VIOMMU_EINVAL;
 			table = d.addr;
@@ -133,7 +136,7 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 		}
 		if (!vi_range_ok(d.addr, d.len))
 			return VIOMMU_EINVAL;
-		if (d.flags & VIRTQ_DESC_F_WRITE) {
+		if (d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE) {
 			e->in_len += d.len;
 		} else {
 			/* 2.7.4.2: device-readable descriptors come before device-writable ones. */
@@ -148,13 +151,13 @@ static int walk_chain(struct vq *q, uint16_t head, struct vq_elem *e)
 				e->seg[nseg].addr = d.addr;
 				e->seg[nseg].len = d.len;
 				nseg++;
-				if (d.flags & VIRTQ_DESC_F_WRITE)
+				if (d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE)
 					e->nr_in++;
 				else
 					e->nr_out++;
 			}
 		}
-		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+		if (!(d.flags & VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT))
 			return 0;
 		idx = d.next;
 	}
@@ -291,5 +294,5 @@ bool vi_vq_publish(struct vq *q)
 	}
 	if (rd16(q, q->avail, &flags))
 		return publish_failed(q);
-	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	return !(flags & VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
 }

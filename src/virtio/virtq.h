@@ -16,39 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2.7.5 The Virtqueue Descriptor Table */
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
-
-/* 2.7.6 The Virtqueue Available Ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-/* 2.7.8 The Virtqueue Used Ring: le16 flags, le16 idx, {le32 id, le32 len} ring[size],
- * le16 avail_event */
-#define VIRTQ_USED_F_NO_NOTIFY 1
-
-/* 6 Reserved Feature Bits */
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-
-/* 2.1 Device Status Field */
-#define VIRTIO_CONFIG_S_ACKNOWLEDGE 1
-#define VIRTIO_CONFIG_S_DRIVER 2
-#define VIRTIO_CONFIG_S_DRIVER_OK 4
-#define VIRTIO_CONFIG_S_FEATURES_OK 8
-#define VIRTIO_CONFIG_S_NEEDS_RESET 64
-#define VIRTIO_CONFIG_S_FAILED 128
-
-/* 2.7 "Queue Size ... maximum Queue Size value is 32768" for split virtqueues */
-#define VQ_MAX_SIZE 32768u
+#include <viommu/spec/virtio.h>
 
 /* Segments kept per element; a longer chain is consumed with used length 0 (see vi_vq_pop). */
 #define VQ_MAX_SEGS 64u

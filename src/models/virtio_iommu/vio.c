@@ -22,6 +22,12 @@ static struct vio_dev *get_dev(struct viommu *v)
 	return v && v->ops == &vio_ops ? to_vio(v) : NULL;
 }
 
+/* get_dev() for the calls that only read. */
+static const struct vio_dev *get_cdev(const struct viommu *v)
+{
+	return v && v->ops == &vio_ops ? vi_container_of(v, const struct vio_dev, v) : NULL;
+}
+
 /* ---- interrupts -------------------------------------------------------------------------- */
 
 void vi_vio_interrupt(struct vio_dev *d, unsigned int vector)
@@ -157,7 +163,7 @@ static bool unattached_bypass(const struct vio_dev *d)
 	if ((d->dev_features & VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG) && d->bypass)
 		return true;
 	/* ... the superseded F_BYPASS was negotiated. */
-	return vio_has(d, VIRTIO_IOMMU_F_BYPASS);
+	return vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS);
 }
 
 static void send_event(struct vio_dev *d, struct viommu_notifier *only, uint32_t sid,
@@ -179,8 +185,8 @@ static void send_event(struct vio_dev *d, struct viommu_notifier *only, uint32_t
 
 static uint32_t map_perm(uint32_t flags)
 {
-	return (flags & VIRTIO_IOMMU_MAP_F_READ ? VIOMMU_ACC_READ : 0) |
-	       (flags & VIRTIO_IOMMU_MAP_F_WRITE ? VIOMMU_ACC_WRITE : 0);
+	return (flags & VIOMMU_VIRTIO_IOMMU_MAP_F_READ ? VIOMMU_ACC_READ : 0) |
+	       (flags & VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE ? VIOMMU_ACC_WRITE : 0);
 }
 
 void vi_vio_notify_map(struct vio_dev *d, struct vio_domain *dom, const struct vio_map *m,
@@ -262,6 +268,24 @@ int vi_vio_ep_attach(struct vio_dev *d, struct vio_ep *ep, struct vio_domain *do
 
 /* ---- public: creation and endpoints ------------------------------------------------------ */
 
+void viommu_virtio_iommu_config_init(struct viommu_virtio_iommu_config *cfg)
+{
+	if (!cfg)
+		return;
+	/* What apply_defaults() makes of a zero field, so both configurations create one device. */
+	*cfg = (struct viommu_virtio_iommu_config){
+		.page_size_mask = (1ull << 12) | (1ull << 21) | (1ull << 30),
+		.input_end = (1ull << 48) - 1,
+		.domain_end = UINT32_MAX,
+		.probe_size = 512,
+		.features = SUPPORTED_FEATURES & ~VIOMMU_VIRTIO_IOMMU_F_BYPASS,
+		.queue_size_max = 1024,
+		.max_domains = 4096,
+		.max_mappings = 1u << 20,
+		.phys_end = UINT64_MAX,
+	};
+}
+
 static int apply_defaults(struct viommu_virtio_iommu_config *c)
 {
 	if (!c->page_size_mask)
@@ -296,7 +320,8 @@ static int apply_defaults(struct viommu_virtio_iommu_config *c)
 	if ((c->features & VIOMMU_VIRTIO_IOMMU_F_BYPASS) &&
 	    (c->features & VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG))
 		return VIOMMU_EINVAL;
-	if ((c->queue_size_max & (c->queue_size_max - 1)) || c->queue_size_max > VQ_MAX_SIZE)
+	if ((c->queue_size_max & (c->queue_size_max - 1)) ||
+	    c->queue_size_max > VIOMMU_VIRTIO_VIRTQ_MAX_SIZE)
 		return VIOMMU_EINVAL;
 	if (c->probe_size > (1u << 20))
 		return VIOMMU_EINVAL;
@@ -398,7 +423,7 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 		if (start <= ep->resv[i].end && ep->resv[i].start <= end)
 			return VIOMMU_EEXIST;
 		if (subtype == VIOMMU_VIRTIO_IOMMU_RESV_MSI &&
-		    ep->resv[i].subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI)
+		    ep->resv[i].subtype == VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI)
 			return VIOMMU_EEXIST;
 	}
 	ep->resv[ep->nr_resv].start = start;
@@ -410,9 +435,9 @@ int viommu_virtio_iommu_add_resv_region(struct viommu *v, uint32_t id,
 
 /* ---- public: features, status, reset, configuration space -------------------------------- */
 
-int viommu_virtio_iommu_get_device_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_device_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -433,9 +458,9 @@ int viommu_virtio_iommu_set_driver_features(struct viommu *v, uint64_t features)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features)
+int viommu_virtio_iommu_get_driver_features(const struct viommu *v, uint64_t *features)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !features)
 		return VIOMMU_EINVAL;
@@ -443,9 +468,9 @@ int viommu_virtio_iommu_get_driver_features(struct viommu *v, uint64_t *features
 	return 0;
 }
 
-int viommu_virtio_iommu_get_status(struct viommu *v, uint8_t *status)
+int viommu_virtio_iommu_get_status(const struct viommu *v, uint8_t *status)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !status)
 		return VIOMMU_EINVAL;
@@ -546,18 +571,20 @@ static void config_image(const struct vio_dev *d, uint8_t *img)
 
 	memset(img, 0, VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE);
 	v64 = vi_le64(d->cfg.page_size_mask);
-	memcpy(img + offsetof(struct virtio_iommu_config, page_size_mask), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, page_size_mask), &v64, 8);
 	v64 = vi_le64(d->cfg.input_start);
-	memcpy(img + offsetof(struct virtio_iommu_config, input_range.start), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, input_range.start), &v64,
+	       8);
 	v64 = vi_le64(d->cfg.input_end);
-	memcpy(img + offsetof(struct virtio_iommu_config, input_range.end), &v64, 8);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, input_range.end), &v64, 8);
 	v32 = vi_le32(d->cfg.domain_start);
-	memcpy(img + offsetof(struct virtio_iommu_config, domain_range.start), &v32, 4);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, domain_range.start), &v32,
+	       4);
 	v32 = vi_le32(d->cfg.domain_end);
-	memcpy(img + offsetof(struct virtio_iommu_config, domain_range.end), &v32, 4);
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, domain_range.end), &v32, 4);
 	v32 = vi_le32(d->cfg.probe_size);
-	memcpy(img + offsetof(struct virtio_iommu_config, probe_size), &v32, 4);
-	img[offsetof(struct virtio_iommu_config, bypass)] = d->bypass;
+	memcpy(img + offsetof(struct viommu_virtio_iommu_config_layout, probe_size), &v32, 4);
+	img[offsetof(struct viommu_virtio_iommu_config_layout, bypass)] = d->bypass;
 }
 
 static bool config_access_ok(uint32_t offset, unsigned int size)
@@ -566,10 +593,10 @@ static bool config_access_ok(uint32_t offset, unsigned int size)
 	       offset <= VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE - size;
 }
 
-int viommu_virtio_iommu_config_read(struct viommu *v, uint32_t offset, unsigned int size,
+int viommu_virtio_iommu_config_read(const struct viommu *v, uint32_t offset, unsigned int size,
 				    uint64_t *val)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 	uint8_t img[VIOMMU_VIRTIO_IOMMU_CONFIG_SIZE];
 	uint64_t x = 0;
 
@@ -586,13 +613,13 @@ int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset, unsigned
 				     uint64_t val)
 {
 	struct vio_dev *d = get_dev(v);
-	const uint32_t at = offsetof(struct virtio_iommu_config, bypass);
+	const uint32_t at = offsetof(struct viommu_virtio_iommu_config_layout, bypass);
 	uint8_t bypass;
 
 	if (!d || !config_access_ok(offset, size))
 		return VIOMMU_EINVAL;
 	/* 5.13.4.1: only bypass is writable, and only with BYPASS_CONFIG negotiated. */
-	if (!vio_has(d, VIRTIO_IOMMU_F_BYPASS_CONFIG) || at < offset || at >= offset + size)
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG) || at < offset || at >= offset + size)
 		return 0;
 	bypass = (uint8_t)((val >> (8 * (at - offset))) & 1);
 	if (bypass == d->bypass)
@@ -605,9 +632,9 @@ int viommu_virtio_iommu_config_write(struct viommu *v, uint32_t offset, unsigned
 
 /* ---- public: queues, notifications, interrupts ------------------------------------------- */
 
-int viommu_virtio_iommu_queue_max_size(struct viommu *v, unsigned int queue, uint16_t *size)
+int viommu_virtio_iommu_queue_max_size(const struct viommu *v, unsigned int queue, uint16_t *size)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !size || queue >= VIOMMU_VIRTIO_IOMMU_NQUEUES)
 		return VIOMMU_EINVAL;
@@ -632,7 +659,8 @@ int viommu_virtio_iommu_queue_enable(struct viommu *v, unsigned int queue,
 	if (ret)
 		return ret;
 	vi_vq_enable(&d->vq[queue], q->size, q->desc, q->avail, q->used,
-		     vio_has(d, VIRTIO_F_EVENT_IDX), vio_has(d, VIRTIO_F_INDIRECT_DESC));
+		     vio_has(d, VIOMMU_VIRTIO_F_EVENT_IDX),
+		     vio_has(d, VIOMMU_VIRTIO_F_INDIRECT_DESC));
 	return 0;
 }
 
@@ -681,9 +709,9 @@ int viommu_virtio_iommu_isr_read(struct viommu *v, uint8_t *isr)
 	return 0;
 }
 
-int viommu_virtio_iommu_get_stats(struct viommu *v, struct viommu_virtio_iommu_stats *st)
+int viommu_virtio_iommu_get_stats(const struct viommu *v, struct viommu_virtio_iommu_stats *st)
 {
-	struct vio_dev *d = get_dev(v);
+	const struct vio_dev *d = get_cdev(v);
 
 	if (!d || !st)
 		return VIOMMU_EINVAL;
@@ -701,8 +729,8 @@ static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access,
 			     uint64_t addr)
 {
 	struct vq *q = &d->vq[VIOMMU_VIRTIO_IOMMU_EVENTQ];
-	uint8_t rec[sizeof(struct virtio_iommu_fault)] = { 0 };
-	uint32_t flags = VIRTIO_IOMMU_FAULT_F_ADDRESS, len = 0;
+	uint8_t rec[sizeof(struct viommu_virtio_iommu_fault)] = { 0 };
+	uint32_t flags = VIOMMU_VIRTIO_IOMMU_FAULT_F_ADDRESS, len = 0;
 	int ret;
 
 	if (!running(d) || !q->ready) {
@@ -717,16 +745,16 @@ static uint32_t report_fault(struct vio_dev *d, uint8_t reason, uint32_t access,
 		return VIOMMU_FAULT_F_LOST;
 	}
 	if (access & VIOMMU_ACC_READ)
-		flags |= VIRTIO_IOMMU_FAULT_F_READ;
+		flags |= VIOMMU_VIRTIO_IOMMU_FAULT_F_READ;
 	if (access & VIOMMU_ACC_WRITE)
-		flags |= VIRTIO_IOMMU_FAULT_F_WRITE;
-	rec[offsetof(struct virtio_iommu_fault, reason)] = reason;
+		flags |= VIOMMU_VIRTIO_IOMMU_FAULT_F_WRITE;
+	rec[offsetof(struct viommu_virtio_iommu_fault, reason)] = reason;
 	flags = vi_le32(flags);
 	ep = vi_le32(ep);
 	addr = vi_le64(addr);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, flags), &flags, 4);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, endpoint), &ep, 4);
-	memcpy(rec + offsetof(struct virtio_iommu_fault, address), &addr, 8);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, flags), &flags, 4);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, endpoint), &ep, 4);
+	memcpy(rec + offsetof(struct viommu_virtio_iommu_fault, address), &addr, 8);
 	/* A buffer too small for the report is returned empty rather than split. */
 	if (vi_vq_write_elem(q, &d->ev_elem, 0, rec, sizeof(rec)) == 0)
 		len = sizeof(rec);
@@ -781,7 +809,7 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	d->st.translations++;
 	ep = vi_vio_ep_find(d, req->sid);
 	if (!ep) {
-		fault(d, req, res, VIOMMU_FAULT_CONFIG, VIRTIO_IOMMU_FAULT_R_UNKNOWN);
+		fault(d, req, res, VIOMMU_FAULT_CONFIG, VIOMMU_VIRTIO_IOMMU_FAULT_R_UNKNOWN);
 		return 0;
 	}
 	/* Reserved regions first: MSI doorbells pass untranslated, reserved ranges never do. */
@@ -790,11 +818,11 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 
 		if (req->iova < r->start || req->iova > r->end)
 			continue;
-		if (r->subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI) {
+		if (r->subtype == VIOMMU_VIRTIO_IOMMU_RESV_MEM_T_MSI) {
 			identity(d, req, res, r->end, len);
 			return 0;
 		}
-		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
+		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	dom = ep->dom;
@@ -802,7 +830,8 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		if (unattached_bypass(d))
 			identity(d, req, res, UINT64_MAX, len);
 		else
-			fault(d, req, res, VIOMMU_FAULT_BLOCKED, VIRTIO_IOMMU_FAULT_R_DOMAIN);
+			fault(d, req, res, VIOMMU_FAULT_BLOCKED,
+			      VIOMMU_VIRTIO_IOMMU_FAULT_R_DOMAIN);
 		return 0;
 	}
 	if (dom->bypass) {
@@ -810,12 +839,12 @@ static int vio_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return 0;
 	}
 	if (!vi_vio_map_lookup(&dom->maps, req->iova, &m)) {
-		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIRTIO_IOMMU_FAULT_R_MAPPING);
+		fault(d, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	perm = map_perm(m.flags);
 	if (need & ~perm) {
-		fault(d, req, res, VIOMMU_FAULT_PERMISSION, VIRTIO_IOMMU_FAULT_R_MAPPING);
+		fault(d, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_VIRTIO_IOMMU_FAULT_R_MAPPING);
 		return 0;
 	}
 	memset(res, 0, sizeof(*res));

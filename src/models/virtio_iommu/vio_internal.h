@@ -5,10 +5,11 @@
 #ifndef VIOMMU_VIO_INTERNAL_H
 #define VIOMMU_VIO_INTERNAL_H
 
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
 #include <viommu/virtio_iommu.h>
 
 #include "core/core.h"
-#include "models/virtio_iommu/virtio_iommu_spec.h"
 #include "virtio/virtq.h"
 
 #define VIO_MAX_RESV 16u
@@ -18,7 +19,7 @@ struct vio_map {
 	uint64_t start;
 	uint64_t end; /* inclusive */
 	uint64_t phys;
-	uint32_t flags; /* VIRTIO_IOMMU_MAP_F_* */
+	uint32_t flags; /* VIOMMU_VIRTIO_IOMMU_MAP_F_* */
 };
 
 struct bt_node;
@@ -35,7 +36,7 @@ struct vio_ep;
 
 struct vio_domain {
 	uint32_t id;
-	bool bypass; /* created by ATTACH with VIRTIO_IOMMU_ATTACH_F_BYPASS */
+	bool bypass; /* created by ATTACH with VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS */
 	struct vio_tree maps;
 	uint32_t nr_maps;
 	struct vio_ep *eps; /* attached endpoints */
@@ -93,9 +94,10 @@ static inline struct vio_dev *to_vio(struct viommu *v)
 	return vi_container_of(v, struct vio_dev, v);
 }
 
-static inline bool vio_has(const struct vio_dev *d, unsigned int bit)
+/* @feature: one VIOMMU_VIRTIO_*F_* mask. */
+static inline bool vio_has(const struct vio_dev *d, uint64_t feature)
 {
-	return (d->features >> bit) & 1;
+	return (d->features & feature) != 0;
 }
 
 /* vio_map.c. Mappings never overlap; lookups fill a copy and return whether one was found. */

@@ -2,13 +2,13 @@
 /*
  * virtio-iommu requests (section 5.13.6): pop a chain, find its tail, decode the request into
  * locals, validate every field, dispatch to one handler per type, and map the handler's error code
- * to a VIRTIO_IOMMU_S_* status in one place.
+ * to a VIOMMU_VIRTIO_IOMMU_S_* status in one place.
  */
 #include "models/virtio_iommu/vio_internal.h"
 
-#define HEAD_SIZE sizeof(struct virtio_iommu_req_head)
-#define TAIL_SIZE sizeof(struct virtio_iommu_req_tail)
-#define REQ_MAX sizeof(struct virtio_iommu_req_probe)
+#define HEAD_SIZE sizeof(struct viommu_virtio_iommu_req_head)
+#define TAIL_SIZE sizeof(struct viommu_virtio_iommu_req_tail)
+#define REQ_MAX sizeof(struct viommu_virtio_iommu_req_probe)
 
 /* Longest a single kick may keep the device busy: the whole 16-bit index space. */
 #define MAX_REQUESTS_PER_KICK 65536u
@@ -43,23 +43,23 @@ static uint8_t errno_to_status(int err)
 {
 	switch (err) {
 	case 0:
-		return VIRTIO_IOMMU_S_OK;
+		return VIOMMU_VIRTIO_IOMMU_S_OK;
 	case VIOMMU_EIO:
-		return VIRTIO_IOMMU_S_IOERR;
+		return VIOMMU_VIRTIO_IOMMU_S_IOERR;
 	case VIOMMU_ENOTSUP:
-		return VIRTIO_IOMMU_S_UNSUPP;
+		return VIOMMU_VIRTIO_IOMMU_S_UNSUPP;
 	case VIOMMU_EINVAL:
-		return VIRTIO_IOMMU_S_INVAL;
+		return VIOMMU_VIRTIO_IOMMU_S_INVAL;
 	case VIOMMU_ERANGE:
-		return VIRTIO_IOMMU_S_RANGE;
+		return VIOMMU_VIRTIO_IOMMU_S_RANGE;
 	case VIOMMU_ENOENT:
-		return VIRTIO_IOMMU_S_NOENT;
+		return VIOMMU_VIRTIO_IOMMU_S_NOENT;
 	case VIOMMU_EFAULT:
-		return VIRTIO_IOMMU_S_FAULT;
+		return VIOMMU_VIRTIO_IOMMU_S_FAULT;
 	case VIOMMU_ENOMEM:
-		return VIRTIO_IOMMU_S_NOMEM;
+		return VIOMMU_VIRTIO_IOMMU_S_NOMEM;
 	default:
-		return VIRTIO_IOMMU_S_DEVERR;
+		return VIOMMU_VIRTIO_IOMMU_S_DEVERR;
 	}
 }
 
@@ -84,19 +84,19 @@ static bool resv_overlaps_domain(const struct vio_ep *ep, const struct vio_domai
 /* 5.13.6.3 ATTACH */
 static int handle_attach(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_attach, domain));
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_attach, endpoint));
-	uint32_t flags = get32(req + offsetof(struct virtio_iommu_req_attach, flags));
-	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_attach, reserved);
-	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, domain));
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, endpoint));
+	uint32_t flags = get32(req + offsetof(struct viommu_virtio_iommu_req_attach, flags));
+	const uint8_t *reserved = req + offsetof(struct viommu_virtio_iommu_req_attach, reserved);
+	bool bypass = flags & VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS;
 	struct vio_domain *dom;
 	struct vio_ep *ep;
 
 	if (!all_zero(reserved, 4))
 		return VIOMMU_EINVAL;
 	/* The bypass flag is only recognised once BYPASS_CONFIG is negotiated. */
-	if ((flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
-	    (bypass && !vio_has(d, VIRTIO_IOMMU_F_BYPASS_CONFIG)))
+	if ((flags & ~VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
+	    (bypass && !vio_has(d, VIOMMU_VIRTIO_IOMMU_F_BYPASS_CONFIG)))
 		return VIOMMU_EINVAL;
 	ep = vi_vio_ep_find(d, endpoint);
 	if (!ep)
@@ -124,8 +124,8 @@ static int handle_attach(struct vio_dev *d, const uint8_t *req)
 /* 5.13.6.4 DETACH */
 static int handle_detach(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_detach, domain));
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_detach, endpoint));
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_detach, domain));
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_detach, endpoint));
 	struct vio_ep *ep;
 
 	/* reserved is ignored, as the device requirements say. */
@@ -141,21 +141,21 @@ static int handle_detach(struct vio_dev *d, const uint8_t *req)
 /* 5.13.6.5 MAP */
 static int handle_map(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_map, domain));
-	uint64_t virt_start = get64(req + offsetof(struct virtio_iommu_req_map, virt_start));
-	uint64_t virt_end = get64(req + offsetof(struct virtio_iommu_req_map, virt_end));
-	uint64_t phys_start = get64(req + offsetof(struct virtio_iommu_req_map, phys_start));
-	uint32_t flags = get32(req + offsetof(struct virtio_iommu_req_map, flags));
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_map, domain));
+	uint64_t virt_start = get64(req + offsetof(struct viommu_virtio_iommu_req_map, virt_start));
+	uint64_t virt_end = get64(req + offsetof(struct viommu_virtio_iommu_req_map, virt_end));
+	uint64_t phys_start = get64(req + offsetof(struct viommu_virtio_iommu_req_map, phys_start));
+	uint32_t flags = get32(req + offsetof(struct viommu_virtio_iommu_req_map, flags));
 	uint64_t gran = 1ull << d->granule_shift, phys_end;
-	uint32_t known = VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE;
+	uint32_t known = VIOMMU_VIRTIO_IOMMU_MAP_F_READ | VIOMMU_VIRTIO_IOMMU_MAP_F_WRITE;
 	struct vio_domain *dom;
 	struct vio_map m;
 	int ret;
 
-	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
-	if (vio_has(d, VIRTIO_IOMMU_F_MMIO))
-		known |= VIRTIO_IOMMU_MAP_F_MMIO;
+	if (vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MMIO))
+		known |= VIOMMU_VIRTIO_IOMMU_MAP_F_MMIO;
 	if (flags & ~known)
 		return VIOMMU_EINVAL;
 	dom = vi_vio_domain_find(d, domain);
@@ -210,14 +210,15 @@ static void mapping_removed(struct vio_dev *d, struct vio_domain *dom, const str
  * before anything changes. */
 static int handle_unmap(struct vio_dev *d, const uint8_t *req)
 {
-	uint32_t domain = get32(req + offsetof(struct virtio_iommu_req_unmap, domain));
-	uint64_t virt_start = get64(req + offsetof(struct virtio_iommu_req_unmap, virt_start));
-	uint64_t virt_end = get64(req + offsetof(struct virtio_iommu_req_unmap, virt_end));
-	const uint8_t *reserved = req + offsetof(struct virtio_iommu_req_unmap, reserved);
+	uint32_t domain = get32(req + offsetof(struct viommu_virtio_iommu_req_unmap, domain));
+	uint64_t virt_start =
+		get64(req + offsetof(struct viommu_virtio_iommu_req_unmap, virt_start));
+	uint64_t virt_end = get64(req + offsetof(struct viommu_virtio_iommu_req_unmap, virt_end));
+	const uint8_t *reserved = req + offsetof(struct viommu_virtio_iommu_req_unmap, reserved);
 	struct vio_domain *dom;
 	struct vio_map m;
 
-	if (!vio_has(d, VIRTIO_IOMMU_F_MAP_UNMAP))
+	if (!vio_has(d, VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
 	if (!all_zero(reserved, 4))
 		return VIOMMU_EINVAL;
@@ -262,8 +263,8 @@ static void put64(uint8_t *p, uint64_t v)
  * fails) so a driver reading them back never sees stale bytes. */
 static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e)
 {
-	uint32_t endpoint = get32(req + offsetof(struct virtio_iommu_req_probe, endpoint));
-	const size_t psize = sizeof(struct virtio_iommu_probe_resv_mem);
+	uint32_t endpoint = get32(req + offsetof(struct viommu_virtio_iommu_req_probe, endpoint));
+	const size_t psize = sizeof(struct viommu_virtio_iommu_probe_resv_mem);
 	uint8_t *buf = d->probe_buf;
 	struct vio_ep *ep;
 	size_t off = 0;
@@ -282,11 +283,13 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 			ret = VIOMMU_E2BIG;
 			break;
 		}
-		put16(buf + off, VIRTIO_IOMMU_PROBE_T_RESV_MEM);
-		put16(buf + off + 2, psize - sizeof(struct virtio_iommu_probe_property));
-		buf[off + offsetof(struct virtio_iommu_probe_resv_mem, subtype)] = r->subtype;
-		put64(buf + off + offsetof(struct virtio_iommu_probe_resv_mem, start), r->start);
-		put64(buf + off + offsetof(struct virtio_iommu_probe_resv_mem, end), r->end);
+		put16(buf + off, VIOMMU_VIRTIO_IOMMU_PROBE_T_RESV_MEM);
+		put16(buf + off + 2, psize - sizeof(struct viommu_virtio_iommu_probe_property));
+		buf[off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, subtype)] =
+			r->subtype;
+		put64(buf + off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, start),
+		      r->start);
+		put64(buf + off + offsetof(struct viommu_virtio_iommu_probe_resv_mem, end), r->end);
 		off += psize;
 	}
 	if (vi_vq_write_elem(&d->vq[VIOMMU_VIRTIO_IOMMU_REQUESTQ], e, 0, buf, d->cfg.probe_size))
@@ -298,16 +301,16 @@ static int handle_probe(struct vio_dev *d, const uint8_t *req, struct vq_elem *e
 static size_t request_size(uint8_t type)
 {
 	switch (type) {
-	case VIRTIO_IOMMU_T_ATTACH:
-		return sizeof(struct virtio_iommu_req_attach) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_DETACH:
-		return sizeof(struct virtio_iommu_req_detach) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_MAP:
-		return sizeof(struct virtio_iommu_req_map) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_UNMAP:
-		return sizeof(struct virtio_iommu_req_unmap) - TAIL_SIZE;
-	case VIRTIO_IOMMU_T_PROBE:
-		return sizeof(struct virtio_iommu_req_probe);
+	case VIOMMU_VIRTIO_IOMMU_T_ATTACH:
+		return sizeof(struct viommu_virtio_iommu_req_attach) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_DETACH:
+		return sizeof(struct viommu_virtio_iommu_req_detach) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_MAP:
+		return sizeof(struct viommu_virtio_iommu_req_map) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_UNMAP:
+		return sizeof(struct viommu_virtio_iommu_req_unmap) - TAIL_SIZE;
+	case VIOMMU_VIRTIO_IOMMU_T_PROBE:
+		return sizeof(struct viommu_virtio_iommu_req_probe);
 	default:
 		return 0;
 	}
@@ -316,13 +319,13 @@ static size_t request_size(uint8_t type)
 static int dispatch(struct vio_dev *d, uint8_t type, const uint8_t *req, struct vq_elem *e)
 {
 	switch (type) {
-	case VIRTIO_IOMMU_T_ATTACH:
+	case VIOMMU_VIRTIO_IOMMU_T_ATTACH:
 		return handle_attach(d, req);
-	case VIRTIO_IOMMU_T_DETACH:
+	case VIOMMU_VIRTIO_IOMMU_T_DETACH:
 		return handle_detach(d, req);
-	case VIRTIO_IOMMU_T_MAP:
+	case VIOMMU_VIRTIO_IOMMU_T_MAP:
 		return handle_map(d, req);
-	case VIRTIO_IOMMU_T_UNMAP:
+	case VIOMMU_VIRTIO_IOMMU_T_UNMAP:
 		return handle_unmap(d, req);
 	default:
 		return handle_probe(d, req, e);
@@ -351,13 +354,13 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 	type = req[0];
 	req_size = request_size(type);
 	/* Unknown types, and PROBE on a device not offering it, are not written (5.13.6.2). */
-	if (!req_size ||
-	    (type == VIRTIO_IOMMU_T_PROBE && !(d->dev_features & VIOMMU_VIRTIO_IOMMU_F_PROBE))) {
+	if (!req_size || (type == VIOMMU_VIRTIO_IOMMU_T_PROBE &&
+			  !(d->dev_features & VIOMMU_VIRTIO_IOMMU_F_PROBE))) {
 		d->st.requests[0]++;
 		return 0;
 	}
 	d->st.requests[type]++;
-	if (type == VIRTIO_IOMMU_T_PROBE)
+	if (type == VIOMMU_VIRTIO_IOMMU_T_PROBE)
 		need_in += d->cfg.probe_size;
 	if (e->in_len < need_in) {
 		/* Only PROBE gets here: its properties do not fit (5.13.6.7). */

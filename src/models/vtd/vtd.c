@@ -44,8 +44,8 @@ static uint32_t fsts_read(const struct vtd *s)
 
 	/* PPF is the OR of the F bits of every fault recording register (§11.4). */
 	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
-		if (s->frcd[i][1] & FRCD_HI_F) {
-			v |= FSTS_PPF;
+		if (s->frcd[i][1] & VIOMMU_VTD_FRCD_HI_F) {
+			v |= VIOMMU_VTD_FSTS_PPF;
 			break;
 		}
 	}
@@ -57,39 +57,40 @@ static uint32_t reg_read32(struct vtd *s, uint64_t off)
 {
 	uint64_t q;
 
-	if (off >= DMAR_FRCD_REG && off < DMAR_FRCD_REG + (uint64_t)s->cfg.nfr * DMAR_FRCD_LEN) {
-		uint64_t i = (off - DMAR_FRCD_REG) / DMAR_FRCD_LEN;
-		uint64_t w = (off - DMAR_FRCD_REG) % DMAR_FRCD_LEN / 4;
+	if (off >= DMAR_FRCD_REG &&
+	    off < DMAR_FRCD_REG + (uint64_t)s->cfg.nfr * VIOMMU_VTD_FRCD_REG_LEN) {
+		uint64_t i = (off - DMAR_FRCD_REG) / VIOMMU_VTD_FRCD_REG_LEN;
+		uint64_t w = (off - DMAR_FRCD_REG) % VIOMMU_VTD_FRCD_REG_LEN / 4;
 
 		q = s->frcd[i][w / 2];
 		return (uint32_t)(w & 1 ? q >> 32 : q);
 	}
 	switch (off & ~7ull) {
-	case DMAR_CAP_REG:
+	case VIOMMU_VTD_CAP_REG:
 		q = s->cap;
 		break;
-	case DMAR_ECAP_REG:
+	case VIOMMU_VTD_ECAP_REG:
 		q = s->ecap;
 		break;
-	case DMAR_RTADDR_REG:
+	case VIOMMU_VTD_RTADDR_REG:
 		q = s->rtaddr;
 		break;
-	case DMAR_CCMD_REG:
+	case VIOMMU_VTD_CCMD_REG:
 		q = s->ccmd;
 		break;
-	case DMAR_IQH_REG:
+	case VIOMMU_VTD_IQH_REG:
 		q = s->iqh;
 		break;
-	case DMAR_IQT_REG:
+	case VIOMMU_VTD_IQT_REG:
 		q = s->iqt;
 		break;
-	case DMAR_IQA_REG:
+	case VIOMMU_VTD_IQA_REG:
 		q = s->iqa;
 		break;
-	case DMAR_IQER_REG:
+	case VIOMMU_VTD_IQERCD_REG:
 		q = s->iqer;
 		break;
-	case DMAR_IRTA_REG:
+	case VIOMMU_VTD_IRTA_REG:
 		q = s->irta;
 		break;
 	case DMAR_IVA_REG:
@@ -100,33 +101,33 @@ static uint32_t reg_read32(struct vtd *s, uint64_t off)
 		break;
 	default:
 		switch (off) {
-		case DMAR_VER_REG:
+		case VIOMMU_VTD_VER_REG:
 			return VTD_VER_MAX_MIN;
-		case DMAR_GCMD_REG:
+		case VIOMMU_VTD_GCMD_REG:
 			return 0; /* write-only */
-		case DMAR_GSTS_REG:
+		case VIOMMU_VTD_GSTS_REG:
 			return s->gsts;
-		case DMAR_FSTS_REG:
+		case VIOMMU_VTD_FSTS_REG:
 			return fsts_read(s);
-		case DMAR_FECTL_REG:
+		case VIOMMU_VTD_FECTL_REG:
 			return s->fectl;
-		case DMAR_FEDATA_REG:
+		case VIOMMU_VTD_FEDATA_REG:
 			return s->fedata;
-		case DMAR_FEADDR_REG:
+		case VIOMMU_VTD_FEADDR_REG:
 			return s->feaddr;
-		case DMAR_FEUADDR_REG:
+		case VIOMMU_VTD_FEUADDR_REG:
 			return s->feuaddr;
-		case DMAR_PMEN_REG:
+		case VIOMMU_VTD_PMEN_REG:
 			return s->pmen;
-		case DMAR_ICS_REG:
+		case VIOMMU_VTD_ICS_REG:
 			return s->ics;
-		case DMAR_IECTL_REG:
+		case VIOMMU_VTD_IECTL_REG:
 			return s->iectl;
-		case DMAR_IEDATA_REG:
+		case VIOMMU_VTD_IEDATA_REG:
 			return s->iedata;
-		case DMAR_IEADDR_REG:
+		case VIOMMU_VTD_IEADDR_REG:
 			return s->ieaddr;
-		case DMAR_IEUADDR_REG:
+		case VIOMMU_VTD_IEUADDR_REG:
 			return s->ieuaddr;
 		default:
 			return 0;
@@ -137,67 +138,68 @@ static uint32_t reg_read32(struct vtd *s, uint64_t off)
 
 static void set_te(struct vtd *s, bool on)
 {
-	if (!!(s->gsts & GSTS_TES) == on)
+	if (!!(s->gsts & VIOMMU_VTD_GSTS_TES) == on)
 		return;
 	if (on)
-		s->gsts |= GSTS_TES;
+		s->gsts |= VIOMMU_VTD_GSTS_TES;
 	else
-		s->gsts &= ~GSTS_TES;
+		s->gsts &= ~VIOMMU_VTD_GSTS_TES;
 	/* Every requester's view changed between identity and its tables. */
 	vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 }
 
 static void set_qie(struct vtd *s, bool on)
 {
-	if (!(s->ecap & ECAP_QI) || !!(s->gsts & GSTS_QIES) == on)
+	if (!(s->ecap & VIOMMU_VTD_ECAP_QI) || !!(s->gsts & VIOMMU_VTD_GSTS_QIES) == on)
 		return;
 	/* §6.5.2: enabling or disabling the queue resets its head. */
 	s->iqh = 0;
 	if (on) {
-		s->gsts |= GSTS_QIES;
+		s->gsts |= VIOMMU_VTD_GSTS_QIES;
 		vi_vtd_qi_process(s); /* a tail written before enabling is honoured */
 	} else {
-		s->gsts &= ~GSTS_QIES;
+		s->gsts &= ~VIOMMU_VTD_GSTS_QIES;
 	}
 }
 
 /* §11.4 GCMD_REG: one command per write; one-shot bits act, persistent bits set the state. */
 static void gcmd_write(struct vtd *s, uint32_t val)
 {
-	if (val & GCMD_SRTP) {
+	if (val & VIOMMU_VTD_GCMD_SRTP) {
 		s->rta_active = s->rtaddr;
-		s->gsts |= GSTS_RTPS;
+		s->gsts |= VIOMMU_VTD_GSTS_RTPS;
 	}
-	if (val & GCMD_SIRTP)
-		s->gsts |= GSTS_IRTPS;
+	if (val & VIOMMU_VTD_GCMD_SIRTP)
+		s->gsts |= VIOMMU_VTD_GSTS_IRTPS;
 	/* WBF completes at once: WBFS is never seen set. SFL has no fault log (CAP.AFL = 0). */
-	if (val & GCMD_IRE)
-		s->gsts |= GSTS_IRES;
+	if (val & VIOMMU_VTD_GCMD_IRE)
+		s->gsts |= VIOMMU_VTD_GSTS_IRES;
 	else
-		s->gsts &= ~GSTS_IRES;
-	if (val & GCMD_CFI)
-		s->gsts |= GSTS_CFIS;
+		s->gsts &= ~VIOMMU_VTD_GSTS_IRES;
+	if (val & VIOMMU_VTD_GCMD_CFI)
+		s->gsts |= VIOMMU_VTD_GSTS_CFIS;
 	else
-		s->gsts &= ~GSTS_CFIS;
-	set_qie(s, !!(val & GCMD_QIE));
-	set_te(s, !!(val & GCMD_TE));
+		s->gsts &= ~VIOMMU_VTD_GSTS_CFIS;
+	set_qie(s, !!(val & VIOMMU_VTD_GCMD_QIE));
+	set_te(s, !!(val & VIOMMU_VTD_GCMD_TE));
 }
 
 static bool fault_conditions(const struct vtd *s)
 {
-	return (fsts_read(s) & (FSTS_PFO | FSTS_PPF | FSTS_IQE | FSTS_ICE | FSTS_ITE)) != 0;
+	return (fsts_read(s) & (VIOMMU_VTD_FSTS_PFO | VIOMMU_VTD_FSTS_PPF | VIOMMU_VTD_FSTS_IQE |
+				VIOMMU_VTD_FSTS_ICE | VIOMMU_VTD_FSTS_ITE)) != 0;
 }
 
 static void fsts_write(struct vtd *s, uint32_t val)
 {
-	bool iqe = (s->fsts & FSTS_IQE) && (val & FSTS_IQE);
+	bool iqe = (s->fsts & VIOMMU_VTD_FSTS_IQE) && (val & VIOMMU_VTD_FSTS_IQE);
 
 	s->fsts &= ~(val & FSTS_RW1C);
 	if (iqe)
-		s->iqer &= ~IQER_IQEI_MASK;
+		s->iqer &= ~VIOMMU_VTD_IQERCD_IQEI_MASK;
 	/* §11.4 FECTL_REG: IP clears once software has serviced every interrupt condition. */
 	if (!fault_conditions(s))
-		s->fectl &= ~ECTL_IP;
+		s->fectl &= ~VIOMMU_VTD_FECTL_IP;
 	/* Clearing IQE lets the queue go on from the descriptor that failed. */
 	if (iqe)
 		vi_vtd_qi_process(s);
@@ -205,23 +207,24 @@ static void fsts_write(struct vtd *s, uint32_t val)
 
 static void frcd_write32(struct vtd *s, uint64_t off, uint32_t val)
 {
-	uint64_t i = (off - DMAR_FRCD_REG) / DMAR_FRCD_LEN;
-	uint64_t w = (off - DMAR_FRCD_REG) % DMAR_FRCD_LEN / 4;
+	uint64_t i = (off - DMAR_FRCD_REG) / VIOMMU_VTD_FRCD_REG_LEN;
+	uint64_t w = (off - DMAR_FRCD_REG) % VIOMMU_VTD_FRCD_REG_LEN / 4;
 
 	/* Only F (bit 127, RW1C) is writable; clearing it frees the record. */
-	if (w == 3 && (val & (uint32_t)(FRCD_HI_F >> 32)) && (s->frcd[i][1] & FRCD_HI_F)) {
+	if (w == 3 && (val & (uint32_t)(VIOMMU_VTD_FRCD_HI_F >> 32)) &&
+	    (s->frcd[i][1] & VIOMMU_VTD_FRCD_HI_F)) {
 		s->frcd[i][0] = 0;
 		s->frcd[i][1] = 0;
 		if (!fault_conditions(s))
-			s->fectl &= ~ECTL_IP;
+			s->fectl &= ~VIOMMU_VTD_FECTL_IP;
 	}
 }
 
 static void ectl_write(struct vtd *s, uint32_t *ctl, uint32_t val, bool fault)
 {
-	*ctl = (*ctl & ~ECTL_IM) | (val & ECTL_IM);
+	*ctl = (*ctl & ~VIOMMU_VTD_FECTL_IM) | (val & VIOMMU_VTD_FECTL_IM);
 	/* §11.4 FECTL/IECTL_REG: an interrupt held pending by the mask goes out when it is unmasked. */
-	if (!(*ctl & ECTL_IM) && (*ctl & ECTL_IP)) {
+	if (!(*ctl & VIOMMU_VTD_FECTL_IM) && (*ctl & VIOMMU_VTD_FECTL_IP)) {
 		if (fault)
 			vi_vtd_deliver_fault_irq(s);
 		else
@@ -231,7 +234,7 @@ static void ectl_write(struct vtd *s, uint32_t *ctl, uint32_t val, bool fault)
 
 static void iqt_write(struct vtd *s)
 {
-	if (s->gsts & GSTS_QIES)
+	if (s->gsts & VIOMMU_VTD_GSTS_QIES)
 		vi_vtd_qi_process(s);
 }
 
@@ -261,34 +264,36 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 	bool lo = size == 8 || !(off & 4);
 
 	switch (base) {
-	case DMAR_RTADDR_REG:
+	case VIOMMU_VTD_RTADDR_REG:
 		/* TTM other than legacy needs ECAP.SMTS: reserved here, reads back zero. */
-		s->rtaddr = merge(s->rtaddr, off, size, val) & RTADDR_RTA;
+		s->rtaddr = merge(s->rtaddr, off, size, val) & VIOMMU_VTD_RTADDR_RTA_MASK;
 		break;
-	case DMAR_CCMD_REG:
-		s->ccmd = merge(s->ccmd, off, size, val) & ~CCMD_CAIG_MASK;
-		if (hi && (s->ccmd & CCMD_ICC))
+	case VIOMMU_VTD_CCMD_REG:
+		s->ccmd = merge(s->ccmd, off, size, val) & ~VIOMMU_VTD_CCMD_CAIG_MASK;
+		if (hi && (s->ccmd & VIOMMU_VTD_CCMD_ICC))
 			vi_vtd_ccmd_write(s);
 		break;
 	case DMAR_IVA_REG:
-		s->iva = merge(s->iva, off, size, val) & (IVA_ADDR | IVA_IH | VI_GENMASK(5, 0));
+		s->iva = merge(s->iva, off, size, val) &
+			 (VIOMMU_VTD_IVA_ADDR_MASK | VIOMMU_VTD_IVA_IH | VI_GENMASK(5, 0));
 		break;
 	case DMAR_IOTLB_REG:
-		s->iotlb_reg = merge(s->iotlb_reg, off, size, val) & ~IOTLB_IAIG_MASK;
-		if (hi && (s->iotlb_reg & IOTLB_IVT))
+		s->iotlb_reg = merge(s->iotlb_reg, off, size, val) & ~VIOMMU_VTD_IOTLB_IAIG_MASK;
+		if (hi && (s->iotlb_reg & VIOMMU_VTD_IOTLB_IVT))
 			vi_vtd_iotlb_reg_write(s);
 		break;
-	case DMAR_IQT_REG:
-		s->iqt = merge(s->iqt, off, size, val) & IQ_QX_MASK;
+	case VIOMMU_VTD_IQT_REG:
+		s->iqt = merge(s->iqt, off, size, val) & VIOMMU_VTD_IQ_QX_MASK;
 		if (lo)
 			iqt_write(s);
 		break;
-	case DMAR_IQA_REG:
+	case VIOMMU_VTD_IQA_REG:
 		/* §11.4: not to be changed while the queue is enabled; DW is RsvdZ here. */
-		if (!(s->gsts & GSTS_QIES))
-			s->iqa = merge(s->iqa, off, size, val) & (IQA_IQA | VI_GENMASK(2, 0));
+		if (!(s->gsts & VIOMMU_VTD_GSTS_QIES))
+			s->iqa = merge(s->iqa, off, size, val) &
+				 (VIOMMU_VTD_IQA_IQA_MASK | VI_GENMASK(2, 0));
 		break;
-	case DMAR_IRTA_REG:
+	case VIOMMU_VTD_IRTA_REG:
 		s->irta = merge(s->irta, off, size, val) &
 			  (VI_GENMASK(63, 12) | VI_BIT(11) | VI_GENMASK(3, 0));
 		break;
@@ -302,18 +307,18 @@ static void reg_write64(struct vtd *s, uint64_t off, unsigned int size, uint64_t
 static bool is_reg64(uint64_t base)
 {
 	switch (base) {
-	case DMAR_CAP_REG:
-	case DMAR_ECAP_REG:
-	case DMAR_RTADDR_REG:
-	case DMAR_CCMD_REG:
-	case DMAR_AFLOG_REG:
-	case DMAR_PHMBASE_REG:
-	case DMAR_PHMLIMIT_REG:
-	case DMAR_IQH_REG:
-	case DMAR_IQT_REG:
-	case DMAR_IQA_REG:
-	case DMAR_IQER_REG:
-	case DMAR_IRTA_REG:
+	case VIOMMU_VTD_CAP_REG:
+	case VIOMMU_VTD_ECAP_REG:
+	case VIOMMU_VTD_RTADDR_REG:
+	case VIOMMU_VTD_CCMD_REG:
+	case VIOMMU_VTD_AFLOG_REG:
+	case VIOMMU_VTD_PHMBASE_REG:
+	case VIOMMU_VTD_PHMLIMIT_REG:
+	case VIOMMU_VTD_IQH_REG:
+	case VIOMMU_VTD_IQT_REG:
+	case VIOMMU_VTD_IQA_REG:
+	case VIOMMU_VTD_IQERCD_REG:
+	case VIOMMU_VTD_IRTA_REG:
 	case DMAR_IVA_REG:
 	case DMAR_IOTLB_REG:
 		return true;
@@ -324,49 +329,50 @@ static bool is_reg64(uint64_t base)
 
 static void reg_write32(struct vtd *s, uint64_t off, uint32_t val)
 {
-	if (off >= DMAR_FRCD_REG && off < DMAR_FRCD_REG + (uint64_t)s->cfg.nfr * DMAR_FRCD_LEN) {
+	if (off >= DMAR_FRCD_REG &&
+	    off < DMAR_FRCD_REG + (uint64_t)s->cfg.nfr * VIOMMU_VTD_FRCD_REG_LEN) {
 		frcd_write32(s, off, val);
 		return;
 	}
 	switch (off) {
-	case DMAR_GCMD_REG:
+	case VIOMMU_VTD_GCMD_REG:
 		gcmd_write(s, val);
 		break;
-	case DMAR_FSTS_REG:
+	case VIOMMU_VTD_FSTS_REG:
 		fsts_write(s, val);
 		break;
-	case DMAR_FECTL_REG:
+	case VIOMMU_VTD_FECTL_REG:
 		ectl_write(s, &s->fectl, val, true);
 		break;
-	case DMAR_FEDATA_REG:
-		s->fedata = val & EDATA_MASK;
+	case VIOMMU_VTD_FEDATA_REG:
+		s->fedata = val & VIOMMU_VTD_EDATA_IMD_MASK;
 		break;
-	case DMAR_FEADDR_REG:
-		s->feaddr = val & EADDR_MASK;
+	case VIOMMU_VTD_FEADDR_REG:
+		s->feaddr = val & VIOMMU_VTD_EADDR_MA_MASK;
 		break;
-	case DMAR_FEUADDR_REG:
+	case VIOMMU_VTD_FEUADDR_REG:
 		s->feuaddr = val;
 		break;
-	case DMAR_PMEN_REG:
+	case VIOMMU_VTD_PMEN_REG:
 		/* No protected regions (CAP.PLMR = PHMR = 0): PRS follows EPM. */
-		s->pmen = val & PMEN_EPM ? PMEN_EPM | PMEN_PRS : 0;
+		s->pmen = val & VIOMMU_VTD_PMEN_EPM ? VIOMMU_VTD_PMEN_EPM | VIOMMU_VTD_PMEN_PRS : 0;
 		break;
-	case DMAR_ICS_REG:
-		if (val & ICS_IWC) {
-			s->ics &= ~ICS_IWC;
-			s->iectl &= ~ECTL_IP;
+	case VIOMMU_VTD_ICS_REG:
+		if (val & VIOMMU_VTD_ICS_IWC) {
+			s->ics &= ~VIOMMU_VTD_ICS_IWC;
+			s->iectl &= ~VIOMMU_VTD_IECTL_IP;
 		}
 		break;
-	case DMAR_IECTL_REG:
+	case VIOMMU_VTD_IECTL_REG:
 		ectl_write(s, &s->iectl, val, false);
 		break;
-	case DMAR_IEDATA_REG:
-		s->iedata = val & EDATA_MASK;
+	case VIOMMU_VTD_IEDATA_REG:
+		s->iedata = val & VIOMMU_VTD_EDATA_IMD_MASK;
 		break;
-	case DMAR_IEADDR_REG:
-		s->ieaddr = val & EADDR_MASK;
+	case VIOMMU_VTD_IEADDR_REG:
+		s->ieaddr = val & VIOMMU_VTD_EADDR_MA_MASK;
 		break;
-	case DMAR_IEUADDR_REG:
+	case VIOMMU_VTD_IEUADDR_REG:
 		s->ieuaddr = val;
 		break;
 	default:
@@ -496,31 +502,32 @@ int viommu_vtd_create(const struct viommu_vtd_config *cfg, const struct viommu_h
 	}
 	s->ctx_gen = 1;
 	s->mgaw_bits = s->cfg.aw_bits;
-	sagaw = CAP_SAGAW_39;
+	sagaw = VIOMMU_VTD_CAP_SAGAW_39;
 	if (s->cfg.aw_bits >= 48)
-		sagaw |= CAP_SAGAW_48;
+		sagaw |= VIOMMU_VTD_CAP_SAGAW_48;
 	if (s->cfg.aw_bits >= 57)
-		sagaw |= CAP_SAGAW_57;
-	s->cap = CAP_ND(CAP_ND_64K) | CAP_SAGAW(sagaw) | CAP_MGAW(s->cfg.aw_bits - 1) |
-		 CAP_FRO(VTD_FRO) | CAP_PSI | CAP_NFR(s->cfg.nfr - 1) | CAP_MAMV(s->cfg.mamv) |
-		 CAP_DWD | CAP_DRD;
+		sagaw |= VIOMMU_VTD_CAP_SAGAW_57;
+	s->cap = VIOMMU_VTD_CAP_ND_SET(VIOMMU_VTD_CAP_ND_64K) | VIOMMU_VTD_CAP_SAGAW_SET(sagaw) |
+		 VIOMMU_VTD_CAP_MGAW_SET(s->cfg.aw_bits - 1) | VIOMMU_VTD_CAP_FRO_SET(VTD_FRO) |
+		 VIOMMU_VTD_CAP_PSI | VIOMMU_VTD_CAP_NFR_SET(s->cfg.nfr - 1) |
+		 VIOMMU_VTD_CAP_MAMV_SET(s->cfg.mamv) | VIOMMU_VTD_CAP_DWD | VIOMMU_VTD_CAP_DRD;
 	if (s->cfg.flags & VIOMMU_VTD_CM)
-		s->cap |= CAP_CM;
+		s->cap |= VIOMMU_VTD_CAP_CM;
 	if (s->cfg.flags & VIOMMU_VTD_SLLPS_2M)
-		s->cap |= CAP_SLLPS(CAP_SLLPS_2M);
+		s->cap |= VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_2M);
 	if (s->cfg.flags & VIOMMU_VTD_SLLPS_1G)
-		s->cap |= CAP_SLLPS(CAP_SLLPS_1G);
-	s->ecap = ECAP_IRO(VTD_IRO);
+		s->cap |= VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_1G);
+	s->ecap = VIOMMU_VTD_ECAP_IRO_SET(VTD_IRO);
 	if (s->cfg.flags & VIOMMU_VTD_C)
-		s->ecap |= ECAP_C;
+		s->ecap |= VIOMMU_VTD_ECAP_C;
 	if (s->cfg.flags & VIOMMU_VTD_QI)
-		s->ecap |= ECAP_QI;
+		s->ecap |= VIOMMU_VTD_ECAP_QI;
 	if (s->cfg.flags & VIOMMU_VTD_DT)
-		s->ecap |= ECAP_DT;
+		s->ecap |= VIOMMU_VTD_ECAP_DT;
 	if (s->cfg.flags & VIOMMU_VTD_PT)
-		s->ecap |= ECAP_PT;
-	s->fectl = ECTL_IM; /* §11.4: IM is set at reset */
-	s->iectl = ECTL_IM;
+		s->ecap |= VIOMMU_VTD_ECAP_PT;
+	s->fectl = VIOMMU_VTD_FECTL_IM; /* §11.4: IM is set at reset */
+	s->iectl = VIOMMU_VTD_IECTL_IM;
 	*out = &s->v;
 	return 0;
 }

@@ -11,11 +11,11 @@ void vi_vtd_inv_context(struct vtd *s, uint32_t g, uint32_t did, uint32_t sid, u
 {
 	s->st.inv_context++;
 	switch (g) {
-	case VTD_CC_GLOBAL:
+	case VIOMMU_VTD_CC_GLOBAL:
 		vi_vtd_ctx_inval_all(s);
 		vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 		break;
-	case VTD_CC_DOMAIN:
+	case VIOMMU_VTD_CC_DOMAIN:
 		/*
 		 * The sync below looks at each requester's context after the change, so requesters
 		 * that left the domain are found by their cached record, not by their new DID.
@@ -35,12 +35,12 @@ void vi_vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, ui
 	struct viommu_iotlb_inval inv = { 0 };
 
 	switch (g) {
-	case VTD_IOTLB_GLOBAL:
+	case VIOMMU_VTD_IOTLB_GLOBAL:
 		s->st.inv_iotlb_global++;
 		viommu_iotlb_flush(s->iotlb);
 		vi_vtd_sync(s, VTD_SYNC_ALL, 0, 0, 0, 0, UINT64_MAX);
 		break;
-	case VTD_IOTLB_DOMAIN:
+	case VIOMMU_VTD_IOTLB_DOMAIN:
 		s->st.inv_iotlb_domain++;
 		inv.match = VIOMMU_IOTLB_MATCH_DOM;
 		inv.tag.dom = did;
@@ -69,48 +69,52 @@ void vi_vtd_inv_iotlb(struct vtd *s, uint32_t g, uint32_t did, uint64_t addr, ui
 void vi_vtd_ccmd_write(struct vtd *s)
 {
 	uint64_t v = s->ccmd;
-	uint32_t g = (uint32_t)CCMD_CIRG(v);
+	uint32_t g = (uint32_t)VIOMMU_VTD_CCMD_CIRG_GET(v);
 
 	/* Register-based invalidation is not available while the queue is enabled (§6.5.2). */
-	if ((s->gsts & GSTS_QIES) || g == 0) {
-		s->ccmd = v & ~(CCMD_ICC | CCMD_CAIG_MASK);
+	if ((s->gsts & VIOMMU_VTD_GSTS_QIES) || g == 0) {
+		s->ccmd = v & ~(VIOMMU_VTD_CCMD_ICC | VIOMMU_VTD_CCMD_CAIG_MASK);
 		return;
 	}
-	vi_vtd_inv_context(s, g, (uint32_t)CCMD_DID(v), (uint32_t)CCMD_SID(v),
-			   (uint32_t)CCMD_FM(v));
-	s->ccmd = (v & ~(CCMD_ICC | CCMD_CAIG_MASK)) | (uint64_t)g << CCMD_CAIG_SHIFT;
+	vi_vtd_inv_context(s, g, (uint32_t)VIOMMU_VTD_CCMD_DID_GET(v),
+			   (uint32_t)VIOMMU_VTD_CCMD_SID_GET(v),
+			   (uint32_t)VIOMMU_VTD_CCMD_FM_GET(v));
+	s->ccmd = (v & ~(VIOMMU_VTD_CCMD_ICC | VIOMMU_VTD_CCMD_CAIG_MASK)) |
+		  (uint64_t)g << VIOMMU_VTD_CCMD_CAIG_SHIFT;
 }
 
 /* §11.4: IOTLB_REG with IVT set (IVA_REG holds the page-selective address). */
 void vi_vtd_iotlb_reg_write(struct vtd *s)
 {
 	uint64_t v = s->iotlb_reg;
-	uint32_t g = (uint32_t)IOTLB_IIRG(v);
-	uint32_t am = (uint32_t)IVA_AM(s->iva);
+	uint32_t g = (uint32_t)VIOMMU_VTD_IOTLB_IIRG_GET(v);
+	uint32_t am = (uint32_t)VIOMMU_VTD_IVA_AM_GET(s->iva);
 
 	/* IAIG = 00b reports a request that was not performed. */
-	if ((s->gsts & GSTS_QIES) || g == 0 ||
-	    (g == VTD_IOTLB_PAGE && am > VI_FIELD_GET(s->cap, 53, 48))) {
-		s->iotlb_reg = v & ~(IOTLB_IVT | IOTLB_IAIG_MASK);
+	if ((s->gsts & VIOMMU_VTD_GSTS_QIES) || g == 0 ||
+	    (g == VIOMMU_VTD_IOTLB_PAGE && am > VI_FIELD_GET(s->cap, 53, 48))) {
+		s->iotlb_reg = v & ~(VIOMMU_VTD_IOTLB_IVT | VIOMMU_VTD_IOTLB_IAIG_MASK);
 		return;
 	}
-	vi_vtd_inv_iotlb(s, g, (uint32_t)IOTLB_DID(v), s->iva & IVA_ADDR, am);
-	s->iotlb_reg = (v & ~(IOTLB_IVT | IOTLB_IAIG_MASK)) | (uint64_t)g << IOTLB_IAIG_SHIFT;
+	vi_vtd_inv_iotlb(s, g, (uint32_t)VIOMMU_VTD_IOTLB_DID_GET(v),
+			 s->iva & VIOMMU_VTD_IVA_ADDR_MASK, am);
+	s->iotlb_reg = (v & ~(VIOMMU_VTD_IOTLB_IVT | VIOMMU_VTD_IOTLB_IAIG_MASK)) |
+		       (uint64_t)g << VIOMMU_VTD_IOTLB_IAIG_SHIFT;
 }
 
 /* §6.5.2.5: device-TLB range: S = 0 one page; S = 1 size from the first 0 bit above bit 11. */
 static void dev_iotlb(struct vtd *s, uint64_t lo, uint64_t hi)
 {
-	uint64_t addr = hi & QI_DIOTLB_ADDR;
+	uint64_t addr = hi & VIOMMU_VTD_QI_DIOTLB_ADDR_MASK;
 	struct viommu_event ev = { .type = VIOMMU_EV_DEVIOTLB_UNMAP };
 	uint64_t size = 1ull << 12;
 
-	if (hi & QI_DIOTLB_S) {
+	if (hi & VIOMMU_VTD_QI_DIOTLB_S) {
 		uint64_t ones = (uint64_t)__builtin_ctzll(~(addr >> 12) | (1ull << 52));
 
 		size = 13 + ones >= 64 ? 0 : 1ull << (13 + ones);
 	}
-	ev.sid = (uint32_t)QI_DIOTLB_SID(lo);
+	ev.sid = (uint32_t)VIOMMU_VTD_QI_DIOTLB_SID_GET(lo);
 	ev.iova = size ? addr & ~(size - 1) : 0;
 	ev.last = size ? ev.iova + (size - 1) : UINT64_MAX;
 	s->st.inv_dev_iotlb++;
@@ -123,15 +127,16 @@ static void dev_iotlb(struct vtd *s, uint64_t lo, uint64_t hi)
 static void wait_desc(struct vtd *s, uint64_t lo, uint64_t hi)
 {
 	/* FN (fence) needs nothing more: every earlier descriptor has completed already. */
-	if (lo & QI_IWD_SW) {
-		if (vi_write32(&s->v.host, hi & QI_IWD_ADDR, QI_IWD_STATUS(lo)))
+	if (lo & VIOMMU_VTD_QI_IWD_SW) {
+		if (vi_write32(&s->v.host, hi & VIOMMU_VTD_QI_IWD_ADDR_MASK,
+			       (uint32_t)VIOMMU_VTD_QI_IWD_STATUS_GET(lo)))
 			vi_log(&s->v.host, VIOMMU_LOG_WARN,
 			       "vtd: wait status write outside memory");
 	}
-	if ((lo & QI_IWD_IF) && !(s->ics & ICS_IWC)) {
-		s->ics |= ICS_IWC;
-		s->iectl |= ECTL_IP;
-		if (!(s->iectl & ECTL_IM))
+	if ((lo & VIOMMU_VTD_QI_IWD_IF) && !(s->ics & VIOMMU_VTD_ICS_IWC)) {
+		s->ics |= VIOMMU_VTD_ICS_IWC;
+		s->iectl |= VIOMMU_VTD_IECTL_IP;
+		if (!(s->iectl & VIOMMU_VTD_IECTL_IM))
 			vi_vtd_deliver_inv_irq(s);
 	}
 }
@@ -139,46 +144,51 @@ static void wait_desc(struct vtd *s, uint64_t lo, uint64_t hi)
 /* Execute one descriptor; 0, or the IQEI code of why it is invalid. */
 static uint32_t qi_desc(struct vtd *s, uint64_t lo, uint64_t hi)
 {
-	uint32_t type = (uint32_t)QI_TYPE(lo);
-	uint32_t g = (uint32_t)QI_G(lo);
+	uint32_t type = (uint32_t)VIOMMU_VTD_QI_TYPE_GET(lo);
+	uint32_t g = (uint32_t)VIOMMU_VTD_QI_G_GET(lo);
 
 	switch (type) {
-	case QI_CC_TYPE:
-		if ((lo & QI_CC_RSVD_LO) || hi || g == 0)
-			return IQEI_RESERVED_FIELD;
+	case VIOMMU_VTD_QI_CC_TYPE:
+		if ((lo & VIOMMU_VTD_QI_CC_RSVD_LO) || hi || g == 0)
+			return VIOMMU_VTD_IQEI_RESERVED_FIELD;
 		s->st.qi_cc++;
-		vi_vtd_inv_context(s, g, (uint32_t)QI_CC_DID(lo), (uint32_t)QI_CC_SID(lo),
-				   (uint32_t)QI_CC_FM(lo));
+		vi_vtd_inv_context(s, g, (uint32_t)VIOMMU_VTD_QI_CC_DID_GET(lo),
+				   (uint32_t)VIOMMU_VTD_QI_CC_SID_GET(lo),
+				   (uint32_t)VIOMMU_VTD_QI_CC_FM_GET(lo));
 		return 0;
-	case QI_IOTLB_TYPE:
-		if ((lo & QI_IOTLB_RSVD_LO) || (hi & QI_IOTLB_RSVD_HI) || g == 0 ||
-		    (g == VTD_IOTLB_PAGE && QI_IOTLB_AM(hi) > VI_FIELD_GET(s->cap, 53, 48)))
-			return IQEI_RESERVED_FIELD;
+	case VIOMMU_VTD_QI_IOTLB_TYPE:
+		if ((lo & VIOMMU_VTD_QI_IOTLB_RSVD_LO) || (hi & VIOMMU_VTD_QI_IOTLB_RSVD_HI) ||
+		    g == 0 ||
+		    (g == VIOMMU_VTD_IOTLB_PAGE &&
+		     VIOMMU_VTD_QI_IOTLB_AM_GET(hi) > VI_FIELD_GET(s->cap, 53, 48)))
+			return VIOMMU_VTD_IQEI_RESERVED_FIELD;
 		s->st.qi_iotlb++;
-		vi_vtd_inv_iotlb(s, g, (uint32_t)QI_IOTLB_DID(lo), hi & QI_IOTLB_ADDR,
-				 (uint32_t)QI_IOTLB_AM(hi));
+		vi_vtd_inv_iotlb(s, g, (uint32_t)VIOMMU_VTD_QI_IOTLB_DID_GET(lo),
+				 hi & VIOMMU_VTD_QI_IOTLB_ADDR_MASK,
+				 (uint32_t)VIOMMU_VTD_QI_IOTLB_AM_GET(hi));
 		return 0;
-	case QI_DIOTLB_TYPE:
-		if (!(s->ecap & ECAP_DT))
-			return IQEI_INVALID_TYPE;
-		if ((lo & QI_DIOTLB_RSVD_LO) || (hi & QI_DIOTLB_RSVD_HI))
-			return IQEI_RESERVED_FIELD;
+	case VIOMMU_VTD_QI_DIOTLB_TYPE:
+		if (!(s->ecap & VIOMMU_VTD_ECAP_DT))
+			return VIOMMU_VTD_IQEI_INVALID_TYPE;
+		if ((lo & VIOMMU_VTD_QI_DIOTLB_RSVD_LO) || (hi & VIOMMU_VTD_QI_DIOTLB_RSVD_HI))
+			return VIOMMU_VTD_IQEI_RESERVED_FIELD;
 		s->st.qi_dev_iotlb++;
 		dev_iotlb(s, lo, hi);
 		return 0;
-	case QI_IEC_TYPE:
-		if ((lo & QI_IEC_RSVD_LO) || hi)
-			return IQEI_RESERVED_FIELD;
+	case VIOMMU_VTD_QI_IEC_TYPE:
+		if ((lo & VIOMMU_VTD_QI_IEC_RSVD_LO) || hi)
+			return VIOMMU_VTD_IQEI_RESERVED_FIELD;
 		s->st.qi_iec++; /* no interrupt remapping, so no entry cache to drop */
 		return 0;
-	case QI_IWD_TYPE:
-		if ((lo & (QI_IWD_RSVD_LO | QI_IWD_PD)) || (hi & QI_IWD_RSVD_HI))
-			return IQEI_RESERVED_FIELD;
+	case VIOMMU_VTD_QI_IWD_TYPE:
+		if ((lo & (VIOMMU_VTD_QI_IWD_RSVD_LO | VIOMMU_VTD_QI_IWD_PD)) ||
+		    (hi & VIOMMU_VTD_QI_IWD_RSVD_HI))
+			return VIOMMU_VTD_IQEI_RESERVED_FIELD;
 		s->st.qi_wait++;
 		wait_desc(s, lo, hi);
 		return 0;
 	default:
-		return IQEI_INVALID_TYPE;
+		return VIOMMU_VTD_IQEI_INVALID_TYPE;
 	}
 }
 
@@ -187,14 +197,14 @@ static void qi_error(struct vtd *s, uint32_t iqei)
 	uint32_t pre = s->fsts;
 
 	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
-		if (s->frcd[i][1] & FRCD_HI_F) {
-			pre |= FSTS_PPF;
+		if (s->frcd[i][1] & VIOMMU_VTD_FRCD_HI_F) {
+			pre |= VIOMMU_VTD_FSTS_PPF;
 			break;
 		}
 	}
 	s->st.qi_errors++;
-	s->fsts |= FSTS_IQE;
-	s->iqer = (s->iqer & ~IQER_IQEI_MASK) | iqei;
+	s->fsts |= VIOMMU_VTD_FSTS_IQE;
+	s->iqer = (s->iqer & ~VIOMMU_VTD_IQERCD_IQEI_MASK) | iqei;
 	vi_vtd_fault_event(s, pre);
 }
 
@@ -207,17 +217,17 @@ void vi_vtd_qi_process(struct vtd *s)
 {
 	uint64_t entries, head, tail, base;
 
-	if (!(s->gsts & GSTS_QIES) || (s->fsts & FSTS_IQE))
+	if (!(s->gsts & VIOMMU_VTD_GSTS_QIES) || (s->fsts & VIOMMU_VTD_FSTS_IQE))
 		return;
-	entries = 256ull << IQA_QS(s->iqa);
-	head = (s->iqh & IQ_QX_MASK) >> IQ_QX_SHIFT;
-	tail = (s->iqt & IQ_QX_MASK) >> IQ_QX_SHIFT;
-	base = s->iqa & IQA_IQA;
+	entries = 256ull << VIOMMU_VTD_IQA_QS_GET(s->iqa);
+	head = (s->iqh & VIOMMU_VTD_IQ_QX_MASK) >> VIOMMU_VTD_IQ_QX_SHIFT;
+	tail = (s->iqt & VIOMMU_VTD_IQ_QX_MASK) >> VIOMMU_VTD_IQ_QX_SHIFT;
+	base = s->iqa & VIOMMU_VTD_IQA_IQA_MASK;
 	if (head == tail)
 		return;
 	s->st.qi_doorbells++;
 	if (tail >= entries) {
-		qi_error(s, IQEI_INVALID_TAIL);
+		qi_error(s, VIOMMU_VTD_IQEI_INVALID_TAIL);
 		return;
 	}
 	for (uint64_t n = 0; n < entries && head != tail && head < entries; n++) {
@@ -225,7 +235,7 @@ void vi_vtd_qi_process(struct vtd *s)
 		uint32_t err;
 
 		if (vi_read(&s->v.host, base + head * 16, d, sizeof(d))) {
-			qi_error(s, IQEI_FETCH_ERROR);
+			qi_error(s, VIOMMU_VTD_IQEI_FETCH_ERROR);
 			break;
 		}
 		err = qi_desc(s, vi_le64(d[0]), vi_le64(d[1]));
@@ -234,6 +244,6 @@ void vi_vtd_qi_process(struct vtd *s)
 			break;
 		}
 		head = (head + 1) % entries;
-		s->iqh = head << IQ_QX_SHIFT;
+		s->iqh = head << VIOMMU_VTD_IQ_QX_SHIFT;
 	}
 }

@@ -112,13 +112,13 @@ static void send(struct vtd *s, uint32_t sid, bool to_map, const struct viommu_e
 static bool add_piece(struct vtd *s, uint64_t iova, uint64_t last, uint64_t out, uint32_t perm)
 {
 	/* DMA to the interrupt range is never translated (§3.15): leave that part out. */
-	if (!(last < VTD_INTR_ADDR_FIRST || iova > VTD_INTR_ADDR_LAST)) {
-		if (iova < VTD_INTR_ADDR_FIRST &&
-		    !add_piece(s, iova, VTD_INTR_ADDR_FIRST - 1, out, perm))
+	if (!(last < VIOMMU_VTD_INTR_ADDR_FIRST || iova > VIOMMU_VTD_INTR_ADDR_LAST)) {
+		if (iova < VIOMMU_VTD_INTR_ADDR_FIRST &&
+		    !add_piece(s, iova, VIOMMU_VTD_INTR_ADDR_FIRST - 1, out, perm))
 			return false;
-		if (last > VTD_INTR_ADDR_LAST)
-			return add_piece(s, VTD_INTR_ADDR_LAST + 1, last,
-					 out + (VTD_INTR_ADDR_LAST + 1 - iova), perm);
+		if (last > VIOMMU_VTD_INTR_ADDR_LAST)
+			return add_piece(s, VIOMMU_VTD_INTR_ADDR_LAST + 1, last,
+					 out + (VIOMMU_VTD_INTR_ADDR_LAST + 1 - iova), perm);
 		return true;
 	}
 	if (!grow((void **)&s->leaves, &s->cap_leaves, s->nleaves + 1, sizeof(*s->leaves)))
@@ -135,7 +135,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 
 	s->nleaves = 0;
 	*have_ctx = false;
-	if (!(s->gsts & GSTS_TES))
+	if (!(s->gsts & VIOMMU_VTD_GSTS_TES))
 		return add_piece(s, a, b, a, VIOMMU_ACC_RW);
 	if (vi_vtd_ctx_get(s, sid, c))
 		return true; /* no usable context: nothing translates */
@@ -145,7 +145,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 		return true;
 	if (b > top)
 		b = top;
-	if (c->tt == CTX_TT_PASS_THROUGH)
+	if (c->tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH)
 		return add_piece(s, a, b, a, VIOMMU_ACC_RW);
 	/*
 	 * One walk per leaf or per hole, a hole skipped whole at the level it was found. Aliased
@@ -160,7 +160,7 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 			return false;
 		s->budget--;
 		reason = vi_vtd_ctx_walk(s, c, x, &l, &level);
-		if (reason == VTD_FR_ADDR_BEYOND_MGAW)
+		if (reason == VIOMMU_VTD_FR_ADDR_BEYOND_MGAW)
 			return true;
 		if (reason || !l.perm) {
 			/* Nothing translates in the entry that stopped the walk. */
@@ -169,8 +169,8 @@ static bool current_view(struct vtd *s, uint32_t sid, uint64_t a, uint64_t b, st
 		} else {
 			end = l.iova + ((1ull << l.shift) - 1);
 			/* DMA into the interrupt range never translates (§3.15). */
-			if (l.out + ((1ull << l.shift) - 1) < VTD_INTR_ADDR_FIRST ||
-			    l.out > VTD_INTR_ADDR_LAST) {
+			if (l.out + ((1ull << l.shift) - 1) < VIOMMU_VTD_INTR_ADDR_FIRST ||
+			    l.out > VIOMMU_VTD_INTR_ADDR_LAST) {
 				uint64_t first = x, last = end < b ? end : b;
 
 				if (!add_piece(s, first, last, l.out + (first - l.iova), l.perm))
@@ -433,7 +433,7 @@ static void sync_sid(struct vtd *s, uint32_t sid, enum vtd_sync_scope scope, uin
 /* Mark every requester with a present context entry (a bounded scan: 256 + 65536 entries). */
 static void scan_tables(struct vtd *s)
 {
-	uint64_t rta = s->rta_active & RTADDR_RTA;
+	uint64_t rta = s->rta_active & VIOMMU_VTD_RTADDR_RTA_MASK;
 
 	/* Once per guest action: the tables cannot change while one register write runs. */
 	if (s->scanned)
@@ -443,14 +443,15 @@ static void scan_tables(struct vtd *s)
 	for (uint32_t bus = 0; bus < 256; bus++) {
 		uint64_t re;
 
-		if (vi_read64(&s->v.host, rta + bus * 16, &re) || !(re & ROOT_P))
+		if (vi_read64(&s->v.host, rta + bus * 16, &re) || !(re & VIOMMU_VTD_ROOT_LO_P))
 			continue;
 		for (uint32_t devfn = 0; devfn < 256; devfn++) {
 			uint64_t ce;
 
-			if (vi_read64(&s->v.host, (re & ROOT_CTP) + devfn * 16, &ce))
+			if (vi_read64(&s->v.host, (re & VIOMMU_VTD_ROOT_LO_CTP_MASK) + devfn * 16,
+				      &ce))
 				break;
-			if (ce & CTX_LO_P)
+			if (ce & VIOMMU_VTD_CTX_LO_P)
 				mark_seen(s, bus << 8 | devfn);
 		}
 	}
@@ -482,7 +483,7 @@ void vi_vtd_sync(struct vtd *s, enum vtd_sync_scope scope, uint32_t did, uint32_
 		}
 		return;
 	}
-	if (scope == VTD_SYNC_ALL && any && (s->gsts & GSTS_TES))
+	if (scope == VTD_SYNC_ALL && any && (s->gsts & VIOMMU_VTD_GSTS_TES))
 		scan_tables(s);
 	for (uint32_t w = 0; w < VTD_NSID / 64; w++) {
 		uint64_t bits = s->seen[w];
@@ -508,7 +509,7 @@ int vi_vtd_replay(struct viommu *v, struct viommu_notifier *n)
 		return VIOMMU_EINVAL;
 	s->budget = VTD_SYNC_BUDGET;
 	s->scanned = false;
-	if (n->sid == VIOMMU_SID_ANY && (s->gsts & GSTS_TES))
+	if (n->sid == VIOMMU_SID_ANY && (s->gsts & VIOMMU_VTD_GSTS_TES))
 		scan_tables(s);
 	else
 		mark_seen(s, lo);

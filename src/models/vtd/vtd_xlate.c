@@ -16,11 +16,11 @@
 static bool qualified(uint32_t reason)
 {
 	switch (reason) {
-	case VTD_FR_ROOT_ENTRY_P:
-	case VTD_FR_ROOT_TABLE_INV:
-	case VTD_FR_CONTEXT_TABLE_INV:
-	case VTD_FR_ROOT_ENTRY_RSVD:
-	case VTD_FR_CONTEXT_ENTRY_RSVD:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_P:
+	case VIOMMU_VTD_FR_ROOT_TABLE_INV:
+	case VIOMMU_VTD_FR_CONTEXT_TABLE_INV:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_RSVD:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_RSVD:
 		return false;
 	default:
 		return true;
@@ -31,7 +31,7 @@ void vi_vtd_deliver_fault_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->feuaddr << 32 | s->feaddr;
 
-	s->fectl &= ~ECTL_IP;
+	s->fectl &= ~VIOMMU_VTD_FECTL_IP;
 	s->st.interrupts++;
 	vi_msi(&s->v.host, addr, s->fedata);
 }
@@ -40,7 +40,7 @@ void vi_vtd_deliver_inv_irq(struct vtd *s)
 {
 	uint64_t addr = (uint64_t)s->ieuaddr << 32 | s->ieaddr;
 
-	s->iectl &= ~ECTL_IP;
+	s->iectl &= ~VIOMMU_VTD_IECTL_IP;
 	s->st.interrupts++;
 	vi_msi(&s->v.host, addr, s->iedata);
 }
@@ -51,10 +51,11 @@ void vi_vtd_deliver_inv_irq(struct vtd *s)
  */
 void vi_vtd_fault_event(struct vtd *s, uint32_t pre_fsts)
 {
-	if (pre_fsts & (FSTS_PPF | FSTS_PFO | FSTS_IQE | FSTS_ICE | FSTS_ITE))
+	if (pre_fsts & (VIOMMU_VTD_FSTS_PPF | VIOMMU_VTD_FSTS_PFO | VIOMMU_VTD_FSTS_IQE |
+			VIOMMU_VTD_FSTS_ICE | VIOMMU_VTD_FSTS_ITE))
 		return;
-	s->fectl |= ECTL_IP;
-	if (!(s->fectl & ECTL_IM))
+	s->fectl |= VIOMMU_VTD_FECTL_IP;
+	if (!(s->fectl & VIOMMU_VTD_FECTL_IM))
 		vi_vtd_deliver_fault_irq(s);
 }
 
@@ -63,8 +64,8 @@ static uint32_t fsts_now(const struct vtd *s)
 	uint32_t v = s->fsts;
 
 	for (uint32_t i = 0; i < s->cfg.nfr; i++) {
-		if (s->frcd[i][1] & FRCD_HI_F)
-			return v | FSTS_PPF;
+		if (s->frcd[i][1] & VIOMMU_VTD_FRCD_HI_F)
+			return v | VIOMMU_VTD_FSTS_PPF;
 	}
 	return v;
 }
@@ -76,26 +77,28 @@ uint32_t vi_vtd_record_fault(struct vtd *s, uint32_t sid, uint32_t reason, uint6
 	uint64_t *r = s->frcd[s->fri];
 
 	/* §7.3: while PFO is set, or when the next record is still in use, the fault is lost. */
-	if (pre & FSTS_PFO) {
+	if (pre & VIOMMU_VTD_FSTS_PFO) {
 		s->st.faults_overflowed++;
 		return VIOMMU_FAULT_F_LOST;
 	}
-	if (r[1] & FRCD_HI_F) {
+	if (r[1] & VIOMMU_VTD_FRCD_HI_F) {
 		s->st.faults_overflowed++;
-		s->fsts |= FSTS_PFO;
+		s->fsts |= VIOMMU_VTD_FSTS_PFO;
 		vi_vtd_fault_event(s, pre);
 		return VIOMMU_FAULT_F_LOST;
 	}
-	r[0] = addr & FRCD_LO_FI;
-	r[1] = FRCD_HI_F | FRCD_HI_SID(sid) | FRCD_HI_FR(reason) | (write ? 0 : FRCD_HI_T1);
+	r[0] = addr & VIOMMU_VTD_FRCD_LO_FI_MASK;
+	r[1] = VIOMMU_VTD_FRCD_HI_F | VIOMMU_VTD_FRCD_HI_SID_SET(sid) |
+	       VIOMMU_VTD_FRCD_HI_FR_SET(reason) | (write ? 0 : VIOMMU_VTD_FRCD_HI_T1);
 	if (pasid)
-		r[1] |= FRCD_HI_PP | FRCD_HI_PV(pasid_val & 0xfffff);
+		r[1] |= VIOMMU_VTD_FRCD_HI_PP | VIOMMU_VTD_FRCD_HI_PV_SET(pasid_val & 0xfffff);
 	if (access & VIOMMU_ACC_PRIV)
-		r[1] |= FRCD_HI_PRIV;
+		r[1] |= VIOMMU_VTD_FRCD_HI_PRIV;
 	if (access & VIOMMU_ACC_EXEC)
-		r[1] |= FRCD_HI_EXE;
-	if (!(pre & FSTS_PPF))
-		s->fsts = (s->fsts & ~VI_GENMASK(15, 8)) | s->fri << FSTS_FRI_SHIFT;
+		r[1] |= VIOMMU_VTD_FRCD_HI_EXE;
+	if (!(pre & VIOMMU_VTD_FSTS_PPF))
+		s->fsts = (s->fsts & ~VIOMMU_VTD_FSTS_FRI_MASK) |
+			  s->fri << VIOMMU_VTD_FSTS_FRI_SHIFT;
 	s->fri = (s->fri + 1) % s->cfg.nfr;
 	s->st.faults_recorded++;
 	vi_vtd_fault_event(s, pre);
@@ -121,49 +124,50 @@ static uint64_t haw_rsvd(const struct vtd *s)
 static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *fpd)
 {
 	const struct viommu_host *h = &s->v.host;
-	uint64_t rta = s->rta_active & RTADDR_RTA;
+	uint64_t rta = s->rta_active & VIOMMU_VTD_RTADDR_RTA_MASK;
 	uint64_t re[2], ce[2];
 	uint32_t levels, tt;
 
 	*fpd = false;
 	if (vi_read(h, rta + ((sid >> 8) & 0xff) * 16, re, sizeof(re)))
-		return VTD_FR_ROOT_TABLE_INV;
+		return VIOMMU_VTD_FR_ROOT_TABLE_INV;
 	re[0] = vi_le64(re[0]);
 	re[1] = vi_le64(re[1]);
-	if (!(re[0] & ROOT_P))
-		return VTD_FR_ROOT_ENTRY_P;
+	if (!(re[0] & VIOMMU_VTD_ROOT_LO_P))
+		return VIOMMU_VTD_FR_ROOT_ENTRY_P;
 	/* Address bits above the host address width (here MGAW + 1) are reserved too. */
-	if ((re[0] & (ROOT_LO_RSVD | haw_rsvd(s))) || re[1])
-		return VTD_FR_ROOT_ENTRY_RSVD;
-	if (vi_read(h, (re[0] & ROOT_CTP) + (sid & 0xff) * 16, ce, sizeof(ce)))
-		return VTD_FR_CONTEXT_TABLE_INV;
+	if ((re[0] & (VIOMMU_VTD_ROOT_LO_RSVD_MASK | haw_rsvd(s))) || re[1])
+		return VIOMMU_VTD_FR_ROOT_ENTRY_RSVD;
+	if (vi_read(h, (re[0] & VIOMMU_VTD_ROOT_LO_CTP_MASK) + (sid & 0xff) * 16, ce, sizeof(ce)))
+		return VIOMMU_VTD_FR_CONTEXT_TABLE_INV;
 	ce[0] = vi_le64(ce[0]);
 	ce[1] = vi_le64(ce[1]);
 	/* FPD is honoured even in an entry that is not present (§7.1, qualified faults). */
-	*fpd = (ce[0] & CTX_LO_FPD) != 0;
-	if (!(ce[0] & CTX_LO_P))
-		return VTD_FR_CONTEXT_ENTRY_P;
-	if ((ce[0] & (CTX_LO_RSVD | haw_rsvd(s))) || (ce[1] & CTX_HI_RSVD))
-		return VTD_FR_CONTEXT_ENTRY_RSVD;
-	tt = (uint32_t)CTX_LO_TT(ce[0]);
-	levels = agaw_levels((uint32_t)CTX_HI_AW(ce[1]));
-	if (tt == CTX_TT_DEV_IOTLB && !(s->ecap & ECAP_DT))
-		return VTD_FR_CONTEXT_ENTRY_INV;
-	if (tt == CTX_TT_PASS_THROUGH && !(s->ecap & ECAP_PT))
-		return VTD_FR_CONTEXT_ENTRY_INV;
+	*fpd = (ce[0] & VIOMMU_VTD_CTX_LO_FPD) != 0;
+	if (!(ce[0] & VIOMMU_VTD_CTX_LO_P))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_P;
+	if ((ce[0] & (VIOMMU_VTD_CTX_LO_RSVD_MASK | haw_rsvd(s))) ||
+	    (ce[1] & VIOMMU_VTD_CTX_HI_RSVD_MASK))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_RSVD;
+	tt = (uint32_t)VIOMMU_VTD_CTX_LO_TT_GET(ce[0]);
+	levels = agaw_levels((uint32_t)VIOMMU_VTD_CTX_HI_AW_GET(ce[1]));
+	if (tt == VIOMMU_VTD_CTX_TT_DEV_IOTLB && !(s->ecap & VIOMMU_VTD_ECAP_DT))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
+	if (tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH && !(s->ecap & VIOMMU_VTD_ECAP_PT))
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
 	if (tt == 3)
-		return VTD_FR_CONTEXT_ENTRY_INV;
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
 	/*
 	 * AW must name a width SAGAW offers (§9.3), pass-through included: there it must name the
 	 * largest, which this model checks no further than "offered".
 	 */
 	if (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2))))
-		return VTD_FR_CONTEXT_ENTRY_INV;
-	c->slptptr = ce[0] & CTX_LO_SLPTPTR;
-	c->did = (uint32_t)CTX_HI_DID(ce[1]);
+		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
+	c->slptptr = ce[0] & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
+	c->did = (uint32_t)VIOMMU_VTD_CTX_HI_DID_GET(ce[1]);
 	c->tt = (uint8_t)tt;
 	c->fpd = *fpd;
-	if (tt == CTX_TT_PASS_THROUGH) {
+	if (tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH) {
 		c->levels = 0;
 		c->aw_bits = (uint8_t)s->mgaw_bits;
 	} else {
@@ -256,9 +260,9 @@ static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viomm
 	pc->root = c->slptptr;
 	/* Output addresses above the host address width are reserved bits of the entries. */
 	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
-	if (s->cap & CAP_SLLPS(CAP_SLLPS_2M))
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_2M))
 		pc->flags |= VIOMMU_PT_F_SP_2M;
-	if (s->cap & CAP_SLLPS(CAP_SLLPS_1G))
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_1G))
 		pc->flags |= VIOMMU_PT_F_SP_1G;
 }
 
@@ -272,7 +276,7 @@ uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
 	s->st.page_walks++;
 	*level = 0;
 	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r))
-		return VTD_FR_PAGING_ENTRY_INV;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	*level = r.level;
 	if (r.fault == VIOMMU_FAULT_NONE) {
 		leaf->shift = r.page_shift;
@@ -290,18 +294,19 @@ uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
 		leaf->out = 0;
 		return 0;
 	case VIOMMU_PT_D_INPUT_RANGE:
-		return VTD_FR_ADDR_BEYOND_MGAW;
+		return VIOMMU_VTD_FR_ADDR_BEYOND_MGAW;
 	case VIOMMU_PT_D_READ_FAILED:
 		/*
 		 * §7.1.3: the table SLPTPTR names being unreadable is invalid context programming
 		 * (3h); 7h is for tables reached through a preceding paging entry.
 		 */
-		return r.level == c->levels ? VTD_FR_CONTEXT_ENTRY_INV : VTD_FR_PAGING_ENTRY_INV;
+		return r.level == c->levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV :
+					      VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	case VIOMMU_PT_D_WRITE_FAILED:
-		return VTD_FR_PAGING_ENTRY_INV;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	default:
 		/* Reserved bits, a superpage SLLPS does not offer, an address beyond the width. */
-		return VTD_FR_PAGING_ENTRY_RSVD;
+		return VIOMMU_VTD_FR_PAGING_ENTRY_RSVD;
 	}
 }
 
@@ -315,25 +320,25 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 	enum viommu_fault_type type;
 
 	switch (reason) {
-	case VTD_FR_ROOT_ENTRY_P:
-	case VTD_FR_CONTEXT_ENTRY_P:
+	case VIOMMU_VTD_FR_ROOT_ENTRY_P:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_P:
 		type = VIOMMU_FAULT_BLOCKED;
 		break;
-	case VTD_FR_CONTEXT_ENTRY_INV:
-	case VTD_FR_CONTEXT_ENTRY_TT:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_INV:
+	case VIOMMU_VTD_FR_CONTEXT_ENTRY_TT:
 		type = VIOMMU_FAULT_CONFIG;
 		break;
-	case VTD_FR_ADDR_BEYOND_MGAW:
-	case VTD_FR_INTERRUPT_ADDR:
+	case VIOMMU_VTD_FR_ADDR_BEYOND_MGAW:
+	case VIOMMU_VTD_FR_INTERRUPT_ADDR:
 		type = VIOMMU_FAULT_ADDR_SIZE;
 		break;
-	case VTD_FR_WRITE:
-	case VTD_FR_READ:
+	case VIOMMU_VTD_FR_WRITE:
+	case VIOMMU_VTD_FR_READ:
 		type = level ? VIOMMU_FAULT_PERMISSION : VIOMMU_FAULT_NOT_PRESENT;
 		break;
-	case VTD_FR_PAGING_ENTRY_INV:
-	case VTD_FR_ROOT_TABLE_INV:
-	case VTD_FR_CONTEXT_TABLE_INV:
+	case VIOMMU_VTD_FR_PAGING_ENTRY_INV:
+	case VIOMMU_VTD_FR_ROOT_TABLE_INV:
+	case VIOMMU_VTD_FR_CONTEXT_TABLE_INV:
 		type = VIOMMU_FAULT_WALK_ABORT;
 		break;
 	default:
@@ -360,7 +365,7 @@ static bool overlaps_intr(uint64_t out, uint64_t len)
 {
 	uint64_t last = out + (len - 1);
 
-	return !(last < VTD_INTR_ADDR_FIRST || out > VTD_INTR_ADDR_LAST);
+	return !(last < VIOMMU_VTD_INTR_ADDR_FIRST || out > VIOMMU_VTD_INTR_ADDR_LAST);
 }
 
 /*
@@ -372,8 +377,9 @@ static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_x
 {
 	memset(res, 0, sizeof(*res));
 	res->out = req->iova;
-	res->len = len - 1 > VTD_INTR_ADDR_LAST - req->iova ? VTD_INTR_ADDR_LAST - req->iova + 1 :
-							      len;
+	res->len = len - 1 > VIOMMU_VTD_INTR_ADDR_LAST - req->iova ?
+			   VIOMMU_VTD_INTR_ADDR_LAST - req->iova + 1 :
+			   len;
 	res->perm = VIOMMU_ACC_WRITE;
 	res->page_shift = 12;
 	res->flags = VIOMMU_XLATE_F_INTERRUPT;
@@ -417,23 +423,23 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
 	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
-		if (req->iova >= VTD_INTR_ADDR_FIRST)
+		if (req->iova >= VIOMMU_VTD_INTR_ADDR_FIRST)
 			return interrupt_request(req, res, len);
-		len = VTD_INTR_ADDR_FIRST - req->iova; /* a DMA up to the window */
+		len = VIOMMU_VTD_INTR_ADDR_FIRST - req->iova; /* a DMA up to the window */
 	}
-	if (!(s->gsts & GSTS_TES))
+	if (!(s->gsts & VIOMMU_VTD_GSTS_TES))
 		return identity(req, res, len);
 	reason = vi_vtd_ctx_get(s, sid, &c);
 	if (reason)
 		return blocked(s, req, res, reason, 0, c.fpd);
 	/* Requests-with-PASID have no legacy context type that admits them. */
 	if (req->has_pasid)
-		return blocked(s, req, res, VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
+		return blocked(s, req, res, VIOMMU_VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
 	if (c.aw_bits < 64 && req->iova >> c.aw_bits)
-		return blocked(s, req, res, VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
+		return blocked(s, req, res, VIOMMU_VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
 	if (c.aw_bits < 64 && (req->iova + (len - 1)) >> c.aw_bits)
 		len = (1ull << c.aw_bits) - req->iova;
-	if (c.tt == CTX_TT_PASS_THROUGH)
+	if (c.tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH)
 		return identity(req, res, len); /* the window was taken out above */
 
 	tag.dom = c.did;
@@ -459,8 +465,8 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		if (!perm_ok(leaf.perm, req->access)) {
 			reason = (req->access & VIOMMU_ACC_WRITE) &&
 						 !(leaf.perm & VIOMMU_ACC_WRITE) ?
-					 VTD_FR_WRITE :
-					 VTD_FR_READ;
+					 VIOMMU_VTD_FR_WRITE :
+					 VIOMMU_VTD_FR_READ;
 			return blocked(s, req, res, reason, leaf.perm ? level : 0, c.fpd);
 		}
 		e.tag = tag;
@@ -479,9 +485,11 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
 			 */
 			if (overlaps_intr(hit.addr, 1))
-				return blocked(s, req, res, VTD_FR_INTERRUPT_ADDR, level, c.fpd);
-			if (hit.addr < VTD_INTR_ADDR_FIRST && VTD_INTR_ADDR_FIRST - hit.addr < len)
-				len = VTD_INTR_ADDR_FIRST - hit.addr;
+				return blocked(s, req, res, VIOMMU_VTD_FR_INTERRUPT_ADDR, level,
+					       c.fpd);
+			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
+			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
+				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
 		} else {
 			viommu_iotlb_insert(s->iotlb, &e);
 		}

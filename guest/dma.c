@@ -17,49 +17,49 @@ struct fq_entry {
 	uint64_t size; /* as allocated */
 };
 
-struct sim_dma {
-	struct sim_dma_config cfg;
-	struct sim_iova *iova; /* IOVA space (strict, deferred, batched) or the pool (persistent) */
-	bool queued;	       /* batched: maps wait for sim_dma_map_done */
-	uint32_t nqueued;      /* ... and this many do now */
+struct vg_dma {
+	struct vg_dma_config cfg;
+	struct vg_iova *iova; /* IOVA space (strict, deferred, batched) or the pool (persistent) */
+	bool queued;	      /* batched: maps wait for vg_dma_map_done */
+	uint32_t nqueued;     /* ... and this many do now */
 	struct fq_entry *fq;
 	uint32_t fq_n;
 	uint64_t fq_first_ns; /* when the oldest queued entry was queued */
 	uint64_t now_ns;
 	uint8_t *present; /* never-free: one byte per RAM page */
-	struct sim_dma_stats st;
+	struct vg_dma_stats st;
 };
 
-static const char *const names[SIM_DMA_NR] = {
-	[SIM_DMA_NOIOMMU] = "noiommu",
-	[SIM_DMA_STRICT] = "strict",
-	[SIM_DMA_DEFERRED] = "deferred",
-	[SIM_DMA_BATCHED] = "batched",
-	[SIM_DMA_BATCHED_DEFERRED] = "batched-deferred",
-	[SIM_DMA_PERSISTENT] = "persistent",
-	[SIM_DMA_IDENTITY] = "identity",
-	[SIM_DMA_NEVER_FREE] = "never-free",
+static const char *const names[VG_DMA_NR] = {
+	[VG_DMA_NOIOMMU] = "noiommu",
+	[VG_DMA_STRICT] = "strict",
+	[VG_DMA_DEFERRED] = "deferred",
+	[VG_DMA_BATCHED] = "batched",
+	[VG_DMA_BATCHED_DEFERRED] = "batched-deferred",
+	[VG_DMA_PERSISTENT] = "persistent",
+	[VG_DMA_IDENTITY] = "identity",
+	[VG_DMA_NEVER_FREE] = "never-free",
 };
 
-const char *sim_strategy_name(enum sim_strategy s)
+const char *vg_dma_strategy_name(enum vg_dma_strategy s)
 {
-	return s < SIM_DMA_NR ? names[s] : "?";
+	return s < VG_DMA_NR ? names[s] : "?";
 }
 
-int sim_strategy_parse(const char *name, enum sim_strategy *out)
+int vg_dma_strategy_parse(const char *name, enum vg_dma_strategy *out)
 {
-	for (int i = 0; i < SIM_DMA_NR; i++) {
+	for (int i = 0; i < VG_DMA_NR; i++) {
 		if (!strcmp(name, names[i])) {
-			*out = (enum sim_strategy)i;
+			*out = (enum vg_dma_strategy)i;
 			return 0;
 		}
 	}
 	return VIOMMU_EINVAL;
 }
 
-static bool deferred(const struct sim_dma *d)
+static bool deferred(const struct vg_dma *d)
 {
-	return d->cfg.strategy == SIM_DMA_DEFERRED || d->cfg.strategy == SIM_DMA_BATCHED_DEFERRED;
+	return d->cfg.strategy == VG_DMA_DEFERRED || d->cfg.strategy == VG_DMA_BATCHED_DEFERRED;
 }
 
 static uint64_t pages_of(uint64_t gpa, uint64_t len)
@@ -67,14 +67,14 @@ static uint64_t pages_of(uint64_t gpa, uint64_t len)
 	return ((gpa + len + PAGE - 1) / PAGE) - gpa / PAGE;
 }
 
-int sim_dma_create(const struct sim_dma_config *cfg, struct sim_dma **out)
+int vg_dma_create(const struct vg_dma_config *cfg, struct vg_dma **out)
 {
-	struct sim_dma *d;
+	struct vg_dma *d;
 	unsigned int ncpus;
 	int ret = 0;
 
-	if (!cfg || !out || cfg->strategy >= SIM_DMA_NR || !cfg->mem ||
-	    (cfg->strategy != SIM_DMA_NOIOMMU && !cfg->iommu) ||
+	if (!cfg || !out || cfg->strategy >= VG_DMA_NR || !cfg->mem ||
+	    (cfg->strategy != VG_DMA_NOIOMMU && (!cfg->iommu || !cfg->iommu_ops)) ||
 	    (cfg->ram_base | cfg->ram_size) % PAGE)
 		return VIOMMU_EINVAL;
 	d = calloc(1, sizeof(*d));
@@ -86,32 +86,32 @@ int sim_dma_create(const struct sim_dma_config *cfg, struct sim_dma **out)
 	if (!d->cfg.fq_timeout_ns)
 		d->cfg.fq_timeout_ns = 10 * 1000 * 1000;
 	ncpus = d->cfg.ncpus ? d->cfg.ncpus : 1;
-	d->queued = cfg->strategy == SIM_DMA_BATCHED || cfg->strategy == SIM_DMA_BATCHED_DEFERRED;
+	d->queued = cfg->strategy == VG_DMA_BATCHED || cfg->strategy == VG_DMA_BATCHED_DEFERRED;
 
 	switch (cfg->strategy) {
-	case SIM_DMA_NOIOMMU:
+	case VG_DMA_NOIOMMU:
 		break;
-	case SIM_DMA_IDENTITY:
-		ret = sim_iommu_map(cfg->iommu, cfg->ram_base, cfg->ram_base, cfg->ram_size,
-				    VIOMMU_ACC_RW);
+	case VG_DMA_IDENTITY:
+		ret = cfg->iommu_ops->map(cfg->iommu, cfg->ram_base, cfg->ram_base, cfg->ram_size,
+					  VIOMMU_ACC_RW);
 		break;
-	case SIM_DMA_NEVER_FREE:
+	case VG_DMA_NEVER_FREE:
 		d->present = calloc(cfg->ram_size / PAGE, 1);
 		ret = d->present ? 0 : VIOMMU_ENOMEM;
 		break;
-	case SIM_DMA_PERSISTENT:
+	case VG_DMA_PERSISTENT:
 		if (!cfg->pool_size || (cfg->pool_base | cfg->pool_size) % PAGE) {
 			ret = VIOMMU_EINVAL;
 			break;
 		}
-		ret = sim_iommu_map(cfg->iommu, cfg->pool_base, cfg->pool_base, cfg->pool_size,
-				    VIOMMU_ACC_RW);
+		ret = cfg->iommu_ops->map(cfg->iommu, cfg->pool_base, cfg->pool_base,
+					  cfg->pool_size, VIOMMU_ACC_RW);
 		if (!ret)
-			ret = sim_iova_create(cfg->pool_base, cfg->pool_base + cfg->pool_size,
-					      ncpus, &d->iova);
+			ret = vg_iova_create(cfg->pool_base, cfg->pool_base + cfg->pool_size, ncpus,
+					     &d->iova);
 		break;
 	default:
-		ret = sim_iova_create(IOVA_BASE, IOVA_LIMIT, ncpus, &d->iova);
+		ret = vg_iova_create(IOVA_BASE, IOVA_LIMIT, ncpus, &d->iova);
 		if (!ret && deferred(d)) {
 			d->fq = calloc(d->cfg.fq_size, sizeof(*d->fq));
 			ret = d->fq ? 0 : VIOMMU_ENOMEM;
@@ -119,25 +119,25 @@ int sim_dma_create(const struct sim_dma_config *cfg, struct sim_dma **out)
 		break;
 	}
 	if (ret) {
-		sim_dma_destroy(d);
+		vg_dma_destroy(d);
 		return ret;
 	}
 	*out = d;
 	return 0;
 }
 
-void sim_dma_destroy(struct sim_dma *d)
+void vg_dma_destroy(struct vg_dma *d)
 {
 	if (!d)
 		return;
-	sim_iova_destroy(d->iova);
+	vg_iova_destroy(d->iova);
 	free(d->fq);
 	free(d->present);
 	free(d);
 }
 
 /* Never-free: make every page of the range present, one map per run of missing pages. */
-static int map_missing(struct sim_dma *d, uint64_t gpa, uint64_t len)
+static int map_missing(struct vg_dma *d, uint64_t gpa, uint64_t len)
 {
 	uint64_t first = gpa / PAGE, last = (gpa + len - 1) / PAGE;
 	uint64_t base = d->cfg.ram_base / PAGE, npages = d->cfg.ram_size / PAGE;
@@ -154,8 +154,8 @@ static int map_missing(struct sim_dma *d, uint64_t gpa, uint64_t len)
 		}
 		while (q <= last && !d->present[q - base])
 			q++;
-		ret = sim_iommu_map(d->cfg.iommu, p * PAGE, p * PAGE, (q - p) * PAGE,
-				    VIOMMU_ACC_RW);
+		ret = d->cfg.iommu_ops->map(d->cfg.iommu, p * PAGE, p * PAGE, (q - p) * PAGE,
+					    VIOMMU_ACC_RW);
 		if (ret)
 			return ret;
 		memset(&d->present[p - base], 1, q - p);
@@ -165,7 +165,7 @@ static int map_missing(struct sim_dma *d, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
-static int bounce(struct sim_dma *d, uint64_t dst, uint64_t src, uint64_t len)
+static int bounce(struct vg_dma *d, uint64_t dst, uint64_t src, uint64_t len)
 {
 	void *to = viommu_flatmem_ptr(d->cfg.mem, dst, len);
 	void *from = viommu_flatmem_ptr(d->cfg.mem, src, len);
@@ -177,8 +177,8 @@ static int bounce(struct sim_dma *d, uint64_t dst, uint64_t src, uint64_t len)
 	return 0;
 }
 
-int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len, uint32_t perm,
-		uint64_t *dma)
+int vg_dma_map(struct vg_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len, uint32_t perm,
+	       uint64_t *dma)
 {
 	uint64_t npages, iova;
 	int ret;
@@ -187,15 +187,15 @@ int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len,
 		return VIOMMU_EINVAL;
 	d->st.maps++;
 	switch (d->cfg.strategy) {
-	case SIM_DMA_NOIOMMU:
-	case SIM_DMA_IDENTITY:
+	case VG_DMA_NOIOMMU:
+	case VG_DMA_IDENTITY:
 		*dma = gpa;
 		return 0;
-	case SIM_DMA_NEVER_FREE:
+	case VG_DMA_NEVER_FREE:
 		*dma = gpa;
 		return map_missing(d, gpa, len);
-	case SIM_DMA_PERSISTENT:
-		ret = sim_iova_alloc(d->iova, cpu, len, &iova);
+	case VG_DMA_PERSISTENT:
+		ret = vg_iova_alloc(d->iova, cpu, len, &iova);
 		if (ret)
 			return ret;
 		d->st.iova_allocs++;
@@ -210,18 +210,19 @@ int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len,
 		break;
 	}
 	npages = pages_of(gpa, len);
-	ret = sim_iova_alloc(d->iova, cpu, npages * PAGE, &iova);
+	ret = vg_iova_alloc(d->iova, cpu, npages * PAGE, &iova);
 	if (ret)
 		return ret;
 	d->st.iova_allocs++;
 	if (d->queued) {
-		ret = sim_iommu_map_queue(d->cfg.iommu, iova, gpa & ~(PAGE - 1), npages * PAGE,
-					  perm);
+		ret = d->cfg.iommu_ops->map_queue(d->cfg.iommu, iova, gpa & ~(PAGE - 1),
+						  npages * PAGE, perm);
 		d->nqueued += !ret;
 	} else
-		ret = sim_iommu_map(d->cfg.iommu, iova, gpa & ~(PAGE - 1), npages * PAGE, perm);
+		ret = d->cfg.iommu_ops->map(d->cfg.iommu, iova, gpa & ~(PAGE - 1), npages * PAGE,
+					    perm);
 	if (ret) {
-		sim_iova_free(d->iova, cpu, iova, npages * PAGE);
+		vg_iova_free(d->iova, cpu, iova, npages * PAGE);
 		return ret;
 	}
 	d->st.map_pages += npages;
@@ -229,34 +230,34 @@ int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
-int sim_dma_map_done(struct sim_dma *d)
+int vg_dma_map_done(struct vg_dma *d)
 {
 	if (!d->nqueued)
 		return 0;
 	d->nqueued = 0;
 	d->st.syncs++;
-	return sim_iommu_sync_map(d->cfg.iommu);
+	return d->cfg.iommu_ops->sync_map(d->cfg.iommu);
 }
 
-static int fq_flush(struct sim_dma *d)
+static int fq_flush(struct vg_dma *d)
 {
 	int ret;
 
 	if (!d->fq_n)
 		return 0;
-	ret = sim_iommu_flush(d->cfg.iommu);
+	ret = d->cfg.iommu_ops->flush(d->cfg.iommu);
 	if (ret)
 		return ret;
 	/* Only now may the IOVAs be handed out again. */
 	for (uint32_t i = 0; i < d->fq_n; i++)
-		sim_iova_free(d->iova, 0, d->fq[i].iova, d->fq[i].size);
+		vg_iova_free(d->iova, 0, d->fq[i].iova, d->fq[i].size);
 	d->fq_n = 0;
 	d->st.fq_flushes++;
 	return 0;
 }
 
-int sim_dma_unmap(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dma, uint64_t len,
-		  uint32_t perm)
+int vg_dma_unmap(struct vg_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dma, uint64_t len,
+		 uint32_t perm)
 {
 	uint64_t npages, iova;
 	int ret;
@@ -265,17 +266,17 @@ int sim_dma_unmap(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dm
 		return VIOMMU_EINVAL;
 	d->st.unmaps++;
 	switch (d->cfg.strategy) {
-	case SIM_DMA_NOIOMMU:
-	case SIM_DMA_IDENTITY:
-	case SIM_DMA_NEVER_FREE:
+	case VG_DMA_NOIOMMU:
+	case VG_DMA_IDENTITY:
+	case VG_DMA_NEVER_FREE:
 		return 0;
-	case SIM_DMA_PERSISTENT:
+	case VG_DMA_PERSISTENT:
 		if (perm & VIOMMU_ACC_WRITE) {
 			ret = bounce(d, gpa, dma, len);
 			if (ret)
 				return ret;
 		}
-		sim_iova_free(d->iova, cpu, dma, len);
+		vg_iova_free(d->iova, cpu, dma, len);
 		return 0;
 	default:
 		break;
@@ -284,12 +285,12 @@ int sim_dma_unmap(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dm
 	iova = dma & ~(PAGE - 1);
 	d->st.unmap_pages += npages;
 	if (!deferred(d)) {
-		ret = sim_iommu_unmap(d->cfg.iommu, iova, npages * PAGE);
+		ret = d->cfg.iommu_ops->unmap(d->cfg.iommu, iova, npages * PAGE);
 		if (!ret)
-			sim_iova_free(d->iova, cpu, iova, npages * PAGE);
+			vg_iova_free(d->iova, cpu, iova, npages * PAGE);
 		return ret;
 	}
-	ret = sim_iommu_unmap_lazy(d->cfg.iommu, iova, npages * PAGE);
+	ret = d->cfg.iommu_ops->unmap_lazy(d->cfg.iommu, iova, npages * PAGE);
 	if (ret)
 		return ret;
 	if (!d->fq_n)
@@ -298,7 +299,7 @@ int sim_dma_unmap(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dm
 	return d->fq_n >= d->cfg.fq_size ? fq_flush(d) : 0;
 }
 
-int sim_dma_tick(struct sim_dma *d, uint64_t now_ns)
+int vg_dma_tick(struct vg_dma *d, uint64_t now_ns)
 {
 	d->now_ns = now_ns;
 	if (deferred(d) && d->fq_n && now_ns - d->fq_first_ns >= d->cfg.fq_timeout_ns) {
@@ -308,16 +309,16 @@ int sim_dma_tick(struct sim_dma *d, uint64_t now_ns)
 	return 0;
 }
 
-int sim_dma_quiesce(struct sim_dma *d)
+int vg_dma_quiesce(struct vg_dma *d)
 {
-	int ret = sim_dma_map_done(d);
+	int ret = vg_dma_map_done(d);
 
 	if (!ret && deferred(d))
 		ret = fq_flush(d);
 	return ret;
 }
 
-void sim_dma_get_stats(const struct sim_dma *d, struct sim_dma_stats *st)
+void vg_dma_get_stats(const struct vg_dma *d, struct vg_dma_stats *st)
 {
 	*st = d->st;
 }

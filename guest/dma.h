@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The guest's DMA API: how a driver's dma_map/dma_unmap calls become IOVA allocations and vIOMMU
- * operations under each strategy the simulator compares. Every strategy works over any model
- * behind sim_iommu (iommu.h).
+ * operations under each strategy the simulator compares. Every strategy works over any vIOMMU
+ * and guest driver behind the five operations of struct vg_dma_iommu_ops (the simulator provides
+ * them in sim/iommu.c).
  *
  *  noiommu     no vIOMMU: the DMA address is the guest-physical address, nothing is called.
  *  strict      map: allocate an IOVA and map; unmap: unmap, invalidate and wait, free the IOVA
@@ -23,32 +24,51 @@
  *  never-free  map makes the pages it needs present (IOVA = GPA, read/write) the first time a
  *              page is used and unmap does nothing, so a buffer that is used again costs nothing.
  */
-#ifndef VIOMMU_SIM_DMA_H
-#define VIOMMU_SIM_DMA_H
+#ifndef VIOMMU_GUEST_DMA_H
+#define VIOMMU_GUEST_DMA_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "iommu.h"
+#include <viommu/flatmem.h>
+#include <viommu/viommu.h>
 
-enum sim_strategy {
-	SIM_DMA_NOIOMMU,
-	SIM_DMA_STRICT,
-	SIM_DMA_DEFERRED,
-	SIM_DMA_BATCHED,
-	SIM_DMA_BATCHED_DEFERRED,
-	SIM_DMA_PERSISTENT,
-	SIM_DMA_IDENTITY,
-	SIM_DMA_NEVER_FREE,
-	SIM_DMA_NR
+enum vg_dma_strategy {
+	VG_DMA_NOIOMMU,
+	VG_DMA_STRICT,
+	VG_DMA_DEFERRED,
+	VG_DMA_BATCHED,
+	VG_DMA_BATCHED_DEFERRED,
+	VG_DMA_PERSISTENT,
+	VG_DMA_IDENTITY,
+	VG_DMA_NEVER_FREE,
+	VG_DMA_NR
 };
 
-const char *sim_strategy_name(enum sim_strategy s);
-int sim_strategy_parse(const char *name, enum sim_strategy *out);
+const char *vg_dma_strategy_name(enum vg_dma_strategy s);
+int vg_dma_strategy_parse(const char *name, enum vg_dma_strategy *out);
 
-struct sim_dma_config {
-	enum sim_strategy strategy;
-	struct sim_iommu *iommu; /* NULL only for noiommu */
+/*
+ * What a strategy asks of a vIOMMU and its guest driver; @iommu is the config's iommu. Each
+ * returns 0 or a negative VIOMMU_E* code.
+ */
+struct vg_dma_iommu_ops {
+	/* Strict map: page tables (or MAP request) and whatever makes it visible. */
+	int (*map)(void *iommu, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm);
+	/* Batched map: queue, then sync_map makes every queued map visible at once. */
+	int (*map_queue)(void *iommu, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm);
+	int (*sync_map)(void *iommu);
+	/* Strict unmap: the translation is gone from every cache when this returns. */
+	int (*unmap)(void *iommu, uint64_t iova, uint64_t size);
+	/* Lazy unmap: tables cleared (or UNMAP queued) without invalidation; flush completes. */
+	int (*unmap_lazy)(void *iommu, uint64_t iova, uint64_t size);
+	int (*flush)(void *iommu);
+};
+
+struct vg_dma_config {
+	enum vg_dma_strategy strategy;
+	const struct vg_dma_iommu_ops *iommu_ops; /* NULL only for noiommu */
+	void *iommu;				  /* their first argument */
 	struct viommu_flatmem *mem;
 	uint64_t ram_base; /* guest RAM that identity maps and never-free may map */
 	uint64_t ram_size;
@@ -59,7 +79,7 @@ struct sim_dma_config {
 	unsigned int ncpus;	/* IOVA caches; 0 means 1 */
 };
 
-struct sim_dma_stats {
+struct vg_dma_stats {
 	uint64_t maps;	       /* dma_map calls */
 	uint64_t unmaps;       /* dma_unmap calls */
 	uint64_t map_pages;    /* 4 KiB pages whose I/O page-table entries a map wrote */
@@ -71,27 +91,27 @@ struct sim_dma_stats {
 	uint64_t iova_allocs;
 };
 
-struct sim_dma;
+struct vg_dma;
 
-int sim_dma_create(const struct sim_dma_config *cfg, struct sim_dma **out);
-void sim_dma_destroy(struct sim_dma *d);
+int vg_dma_create(const struct vg_dma_config *cfg, struct vg_dma **out);
+void vg_dma_destroy(struct vg_dma *d);
 
 /*
  * Map [gpa, gpa + len) for the device with VIOMMU_ACC_READ (device reads) and/or
  * VIOMMU_ACC_WRITE (device writes) on @cpu; *dma is the address to give the device.
  */
-int sim_dma_map(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len, uint32_t perm,
-		uint64_t *dma);
+int vg_dma_map(struct vg_dma *d, unsigned int cpu, uint64_t gpa, uint64_t len, uint32_t perm,
+	       uint64_t *dma);
 /* End of a scatter list or ring refill: batched strategies make the queued maps visible. */
-int sim_dma_map_done(struct sim_dma *d);
-/* Unmap what sim_dma_map returned (same gpa, len and perm). */
-int sim_dma_unmap(struct sim_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dma, uint64_t len,
-		  uint32_t perm);
+int vg_dma_map_done(struct vg_dma *d);
+/* Unmap what vg_dma_map returned (same gpa, len and perm). */
+int vg_dma_unmap(struct vg_dma *d, unsigned int cpu, uint64_t gpa, uint64_t dma, uint64_t len,
+		 uint32_t perm);
 /* Simulated time passes: the deferred strategies' timeout fires here. */
-int sim_dma_tick(struct sim_dma *d, uint64_t now_ns);
+int vg_dma_tick(struct vg_dma *d, uint64_t now_ns);
 /* Complete everything pending (end of run). */
-int sim_dma_quiesce(struct sim_dma *d);
+int vg_dma_quiesce(struct vg_dma *d);
 
-void sim_dma_get_stats(const struct sim_dma *d, struct sim_dma_stats *st);
+void vg_dma_get_stats(const struct vg_dma *d, struct vg_dma_stats *st);
 
-#endif /* VIOMMU_SIM_DMA_H */
+#endif /* VIOMMU_GUEST_DMA_H */

@@ -1,62 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * Guest VT-d driver model; see vtd_driver.h. Register offsets, bits and descriptor layouts are
- * the VT-d specification's (§11.4, §9, §6.5.2), spelled out here because the driver sees the
- * unit only through the public API, as a guest sees hardware.
+ * Guest VT-d driver model; see vtd_driver.h. Register offsets, bits and descriptor layouts come
+ * from <viommu/spec/vtd.h>; the driver sees the unit only through the public API, as a guest
+ * sees hardware.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <viommu/pt.h>
+#include <viommu/spec/vtd.h>
 
 #include "vtd_driver.h"
 
-/* §11.4 registers (the IOTLB registers sit at ECAP.IRO * 16). */
-#define CAP_REG 0x08
-#define ECAP_REG 0x10
-#define GCMD_REG 0x18
-#define GSTS_REG 0x1c
-#define RTADDR_REG 0x20
-#define CCMD_REG 0x28
-#define FSTS_REG 0x34
-#define FECTL_REG 0x38
-#define FEDATA_REG 0x3c
-#define FEADDR_REG 0x40
-#define FEUADDR_REG 0x44
-#define IQT_REG 0x88
-#define IQA_REG 0x90
-
-#define GCMD_TE (1u << 31)
-#define GCMD_SRTP (1u << 30)
-#define GCMD_QIE (1u << 26)
-#define FSTS_IQE (1u << 4)
-
-#define CAP_CM(c) (((c) >> 7) & 1)
-#define CAP_SAGAW(c) (((c) >> 8) & 0x1f)
-#define CAP_SLLPS(c) (((c) >> 34) & 0xf)
-#define CAP_PSI(c) (((c) >> 39) & 1)
-#define CAP_MAMV(c) (((c) >> 48) & 0x3f)
-#define ECAP_QI(e) (((e) >> 1) & 1)
-#define ECAP_DT(e) (((e) >> 2) & 1)
-#define ECAP_IRO(e) (((e) >> 8) & 0x3ff)
-
-#define CCMD_ICC (1ull << 63)
-#define IOTLB_IVT (1ull << 63)
-#define IOTLB_DR (1ull << 49)
-#define IOTLB_DW (1ull << 48)
-
-#define GRAN_GLOBAL 1
-#define GRAN_DOMAIN 2
-#define GRAN_DEVICE_OR_PAGE 3
-
-#define QI_CC 0x1
-#define QI_IOTLB 0x2
-#define QI_DIOTLB 0x3
-#define QI_WAIT 0x5
-#define QI_WAIT_SW (1ull << 5)
-#define QI_WAIT_FN (1ull << 6)
-#define QI_IOTLB_DR (1ull << 7)
-#define QI_IOTLB_DW (1ull << 6)
 #define QI_ENTRIES 256 /* one 4 KiB page of 128-bit descriptors (IQA.QS = 0) */
 
 #define POLL_LIMIT 1000 /* a unit that does not answer is broken, not slow */
@@ -67,8 +22,8 @@ struct dom {
 	uint32_t pending; /* deferred unmaps not yet flushed */
 };
 
-struct vtd_drv {
-	struct vtd_drv_config cfg;
+struct vg_vtd {
+	struct vg_vtd_config cfg;
 	uint64_t cap, ecap;
 	uint32_t gcmd;
 	bool qi;
@@ -84,8 +39,8 @@ struct vtd_drv {
 	uint64_t *free_pages;
 	size_t nfree, cap_free;
 	uint64_t bump;
-	struct vtd_drv_stats st;
-	/* Caching mode: maps made by vtd_drv_map_nosync() awaiting vtd_drv_sync_map(). */
+	struct vg_vtd_stats st;
+	/* Caching mode: maps made by vg_vtd_map_nosync() awaiting vg_vtd_sync_map(). */
 	struct sync_range {
 		uint16_t did;
 		uint64_t iova, size;
@@ -95,7 +50,7 @@ struct vtd_drv {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static uint32_t rd32(struct vtd_drv *d, uint64_t off)
+static uint32_t rd32(struct vg_vtd *d, uint64_t off)
 {
 	uint64_t v = 0;
 
@@ -103,7 +58,7 @@ static uint32_t rd32(struct vtd_drv *d, uint64_t off)
 	return (uint32_t)v;
 }
 
-static uint64_t rd64(struct vtd_drv *d, uint64_t off)
+static uint64_t rd64(struct vg_vtd *d, uint64_t off)
 {
 	uint64_t v = 0;
 
@@ -111,19 +66,19 @@ static uint64_t rd64(struct vtd_drv *d, uint64_t off)
 	return v;
 }
 
-static void wr32(struct vtd_drv *d, uint64_t off, uint32_t v)
+static void wr32(struct vg_vtd *d, uint64_t off, uint32_t v)
 {
 	d->st.reg_writes++;
 	viommu_mmio_write(d->cfg.iommu, off, 4, v);
 }
 
-static void wr64(struct vtd_drv *d, uint64_t off, uint64_t v)
+static void wr64(struct vg_vtd *d, uint64_t off, uint64_t v)
 {
 	d->st.reg_writes++;
 	viommu_mmio_write(d->cfg.iommu, off, 8, v);
 }
 
-static int mem_wr64(struct vtd_drv *d, uint64_t gpa, uint64_t v)
+static int mem_wr64(struct vg_vtd *d, uint64_t gpa, uint64_t v)
 {
 	uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
 
@@ -134,7 +89,7 @@ static int mem_wr64(struct vtd_drv *d, uint64_t gpa, uint64_t v)
 	return 0;
 }
 
-static int mem_rd32(struct vtd_drv *d, uint64_t gpa, uint32_t *v)
+static int mem_rd32(struct vg_vtd *d, uint64_t gpa, uint32_t *v)
 {
 	const uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 4);
 
@@ -150,7 +105,7 @@ static int mem_rd32(struct vtd_drv *d, uint64_t gpa, uint32_t *v)
 
 static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
 {
-	struct vtd_drv *d = opaque;
+	struct vg_vtd *d = opaque;
 	uint64_t a;
 	void *p;
 
@@ -172,7 +127,7 @@ static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
 
 static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
 {
-	struct vtd_drv *d = opaque;
+	struct vg_vtd *d = opaque;
 
 	for (uint64_t off = 0; off < size; off += PAGE) {
 		if (d->nfree == d->cap_free) {
@@ -190,7 +145,7 @@ static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
 
 static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
 
-int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa)
+int vg_vtd_alloc_page(struct vg_vtd *d, uint64_t *gpa)
 {
 	return pool_alloc(d, PAGE, gpa);
 }
@@ -200,17 +155,19 @@ int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Linux qi_submit_sync(): the descriptors, then a wait descriptor with status write, then IQT. */
-static int qi_submit(struct vtd_drv *d, const uint64_t (*desc)[2], int n)
+static int qi_submit(struct vg_vtd *d, const uint64_t (*desc)[2], int n)
 {
 	uint32_t done = 0;
-	uint64_t wait[2] = { QI_WAIT | QI_WAIT_SW | QI_WAIT_FN | (1ull << 32), d->status };
+	uint64_t wait[2] = { VIOMMU_VTD_QI_IWD_TYPE | VIOMMU_VTD_QI_IWD_SW | VIOMMU_VTD_QI_IWD_FN |
+				     VIOMMU_VTD_QI_IWD_STATUS_SET(1),
+			     d->status };
 	int ret = 0;
 
 	if (mem_wr64(d, d->status, 0))
 		return VIOMMU_EFAULT;
 	for (int i = 0; i <= n && !ret; i++) {
 		const uint64_t *q = i < n ? desc[i] : wait;
-		uint64_t at = d->queue + (uint64_t)d->qtail * 16;
+		uint64_t at = d->queue + (uint64_t)d->qtail * VIOMMU_VTD_QI_DESC_SIZE;
 
 		ret = mem_wr64(d, at, q[0]);
 		if (!ret)
@@ -220,15 +177,15 @@ static int qi_submit(struct vtd_drv *d, const uint64_t (*desc)[2], int n)
 	}
 	if (ret)
 		return ret;
-	wr32(d, IQT_REG, d->qtail << 4);
-	if (rd32(d, FSTS_REG) & FSTS_IQE)
+	wr32(d, VIOMMU_VTD_IQT_REG, d->qtail << VIOMMU_VTD_IQ_QX_SHIFT);
+	if (rd32(d, VIOMMU_VTD_FSTS_REG) & VIOMMU_VTD_FSTS_IQE)
 		return VIOMMU_EIO;
 	if (mem_rd32(d, d->status, &done) || done != 1)
 		return VIOMMU_EIO;
 	return 0;
 }
 
-static int poll64(struct vtd_drv *d, uint64_t off, uint64_t bit)
+static int poll64(struct vg_vtd *d, uint64_t off, uint64_t bit)
 {
 	for (int i = 0; i < POLL_LIMIT; i++) {
 		if (!(rd64(d, off) & bit))
@@ -237,52 +194,60 @@ static int poll64(struct vtd_drv *d, uint64_t off, uint64_t bit)
 	return VIOMMU_EIO;
 }
 
-static int flush_context(struct vtd_drv *d, int gran, uint16_t did, uint16_t sid)
+static int flush_context(struct vg_vtd *d, int gran, uint16_t did, uint16_t sid)
 {
 	d->st.cc++;
 	if (d->qi) {
-		uint64_t desc[1][2] = { { QI_CC | (uint64_t)gran << 4 | (uint64_t)did << 16 |
-						  (uint64_t)sid << 32,
+		uint64_t desc[1][2] = { { VIOMMU_VTD_QI_CC_TYPE | VIOMMU_VTD_QI_G_SET(gran) |
+						  VIOMMU_VTD_QI_CC_DID_SET(did) |
+						  VIOMMU_VTD_QI_CC_SID_SET(sid),
 					  0 } };
 
 		return qi_submit(d, desc, 1);
 	}
-	wr64(d, CCMD_REG, CCMD_ICC | (uint64_t)gran << 61 | (uint64_t)sid << 16 | (uint64_t)did);
-	return poll64(d, CCMD_REG, CCMD_ICC);
+	wr64(d, VIOMMU_VTD_CCMD_REG,
+	     VIOMMU_VTD_CCMD_ICC | VIOMMU_VTD_CCMD_CIRG_SET(gran) | VIOMMU_VTD_CCMD_SID_SET(sid) |
+		     VIOMMU_VTD_CCMD_DID_SET(did));
+	return poll64(d, VIOMMU_VTD_CCMD_REG, VIOMMU_VTD_CCMD_ICC);
 }
 
-static int flush_iotlb(struct vtd_drv *d, int gran, uint16_t did, uint64_t addr, uint32_t am)
+static int flush_iotlb(struct vg_vtd *d, int gran, uint16_t did, uint64_t addr, uint32_t am)
 {
-	uint64_t iro = ECAP_IRO(d->ecap) * 16;
+	uint64_t iro = VIOMMU_VTD_ECAP_IRO_GET(d->ecap) * 16;
 
-	if (gran == GRAN_GLOBAL)
+	if (gran == VIOMMU_VTD_IOTLB_GLOBAL)
 		d->st.global++;
-	else if (gran == GRAN_DOMAIN)
+	else if (gran == VIOMMU_VTD_IOTLB_DOMAIN)
 		d->st.dsi++;
 	else
 		d->st.psi++;
 	if (d->qi) {
-		uint64_t desc[1][2] = { { QI_IOTLB | QI_IOTLB_DR | QI_IOTLB_DW |
-						  (uint64_t)gran << 4 | (uint64_t)did << 16,
-					  gran == GRAN_DEVICE_OR_PAGE ? addr | am : 0 } };
+		uint64_t desc[1][2] = {
+			{ VIOMMU_VTD_QI_IOTLB_TYPE | VIOMMU_VTD_QI_IOTLB_DR |
+				  VIOMMU_VTD_QI_IOTLB_DW | VIOMMU_VTD_QI_G_SET(gran) |
+				  VIOMMU_VTD_QI_IOTLB_DID_SET(did),
+			  gran == VIOMMU_VTD_IOTLB_PAGE ? addr | VIOMMU_VTD_QI_IOTLB_AM_SET(am) :
+							  0 }
+		};
 
 		return qi_submit(d, desc, 1);
 	}
-	if (gran == GRAN_DEVICE_OR_PAGE)
-		wr64(d, iro, addr | am);
-	wr64(d, iro + 8,
-	     IOTLB_IVT | IOTLB_DR | IOTLB_DW | (uint64_t)gran << 60 | (uint64_t)did << 32);
-	if (poll64(d, iro + 8, IOTLB_IVT))
+	if (gran == VIOMMU_VTD_IOTLB_PAGE)
+		wr64(d, iro + VIOMMU_VTD_IVA_REG_OFF, addr | VIOMMU_VTD_IVA_AM_SET(am));
+	wr64(d, iro + VIOMMU_VTD_IOTLB_REG_OFF,
+	     VIOMMU_VTD_IOTLB_IVT | VIOMMU_VTD_IOTLB_DR | VIOMMU_VTD_IOTLB_DW |
+		     VIOMMU_VTD_IOTLB_IIRG_SET(gran) | VIOMMU_VTD_IOTLB_DID_SET(did));
+	if (poll64(d, iro + VIOMMU_VTD_IOTLB_REG_OFF, VIOMMU_VTD_IOTLB_IVT))
 		return VIOMMU_EIO;
 	/* IAIG = 0: the unit did not perform the flush. */
-	return (rd64(d, iro + 8) >> 57) & 3 ? 0 : VIOMMU_EIO;
+	return VIOMMU_VTD_IOTLB_IAIG_GET(rd64(d, iro + VIOMMU_VTD_IOTLB_REG_OFF)) ? 0 : VIOMMU_EIO;
 }
 
 /*
  * Linux iommu_flush_iotlb_psi(): the smallest aligned power of two covering the range, or the
  * whole domain when the unit cannot express it. Returns the granularity.
  */
-static int psi_encode(const struct vtd_drv *d, uint64_t iova, uint64_t size, uint64_t *addr,
+static int psi_encode(const struct vg_vtd *d, uint64_t iova, uint64_t size, uint64_t *addr,
 		      uint32_t *am)
 {
 	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
@@ -290,16 +255,16 @@ static int psi_encode(const struct vtd_drv *d, uint64_t iova, uint64_t size, uin
 	*am = 0;
 	while (*am < 63 && (pfn >> *am) != (last >> *am))
 		(*am)++;
-	if (!CAP_PSI(d->cap) || *am > CAP_MAMV(d->cap)) {
+	if (!(d->cap & VIOMMU_VTD_CAP_PSI) || *am > VIOMMU_VTD_CAP_MAMV_GET(d->cap)) {
 		*addr = 0;
 		*am = 0;
-		return GRAN_DOMAIN;
+		return VIOMMU_VTD_IOTLB_DOMAIN;
 	}
 	*addr = (pfn >> *am) << (12 + *am);
-	return GRAN_DEVICE_OR_PAGE;
+	return VIOMMU_VTD_IOTLB_PAGE;
 }
 
-int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_flush_range(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	uint64_t addr;
 	uint32_t am;
@@ -308,13 +273,13 @@ int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t
 	return flush_iotlb(d, gran, did, addr, am);
 }
 
-int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size)
+int vg_vtd_flush_dev_iotlb(struct vg_vtd *d, uint16_t sid, uint64_t iova, uint64_t size)
 {
 	uint64_t pfn = iova >> 12, last = (iova + size - 1) >> 12;
 	uint32_t k = 0;
 	uint64_t hi;
 
-	if (!d->qi || !ECAP_DT(d->ecap))
+	if (!d->qi || !(d->ecap & VIOMMU_VTD_ECAP_DT))
 		return VIOMMU_ENOTSUP;
 	while (k < 52 && (pfn >> k) != (last >> k))
 		k++;
@@ -322,9 +287,12 @@ int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint
 	if (k == 0)
 		hi = pfn << 12;
 	else
-		hi = ((pfn >> k) << (12 + k)) | (((1ull << (k - 1)) - 1) << 12) | 1;
+		hi = ((pfn >> k) << (12 + k)) | (((1ull << (k - 1)) - 1) << 12) |
+		     VIOMMU_VTD_QI_DIOTLB_S;
 	{
-		uint64_t desc[1][2] = { { QI_DIOTLB | (uint64_t)sid << 32, hi } };
+		uint64_t desc[1][2] = {
+			{ VIOMMU_VTD_QI_DIOTLB_TYPE | VIOMMU_VTD_QI_DIOTLB_SID_SET(sid), hi }
+		};
 
 		return qi_submit(d, desc, 1);
 	}
@@ -334,9 +302,9 @@ int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint
 /* Bring-up                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out)
+int vg_vtd_create(const struct vg_vtd_config *cfg, struct vg_vtd **out)
 {
-	struct vtd_drv *d;
+	struct vg_vtd *d;
 
 	if (!cfg || !out || !cfg->iommu || !cfg->mem || (cfg->pool_base & (PAGE - 1)) ||
 	    cfg->pool_size < 4 * PAGE)
@@ -357,7 +325,7 @@ int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out)
 	return 0;
 }
 
-void vtd_drv_destroy(struct vtd_drv *d)
+void vg_vtd_destroy(struct vg_vtd *d)
 {
 	if (!d)
 		return;
@@ -373,32 +341,34 @@ void vtd_drv_destroy(struct vtd_drv *d)
 	free(d);
 }
 
-static int poll_gsts(struct vtd_drv *d, uint32_t bit, bool set)
+static int poll_gsts(struct vg_vtd *d, uint32_t bit, bool set)
 {
 	for (int i = 0; i < POLL_LIMIT; i++) {
-		if (!!(rd32(d, GSTS_REG) & bit) == set)
+		if (!!(rd32(d, VIOMMU_VTD_GSTS_REG) & bit) == set)
 			return 0;
 	}
 	return VIOMMU_EIO;
 }
 
-int vtd_drv_enable(struct vtd_drv *d)
+int vg_vtd_enable(struct vg_vtd *d)
 {
 	uint32_t sagaw;
 	int ret;
 
 	if (d->root) {
 		/* Already brought up: translation back on. */
-		d->gcmd |= GCMD_TE;
-		wr32(d, GCMD_REG, d->gcmd);
-		return poll_gsts(d, GCMD_TE, true);
+		d->gcmd |= VIOMMU_VTD_GCMD_TE;
+		wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd);
+		return poll_gsts(d, VIOMMU_VTD_GCMD_TE, true);
 	}
-	d->cap = rd64(d, CAP_REG);
-	d->ecap = rd64(d, ECAP_REG);
-	sagaw = (uint32_t)CAP_SAGAW(d->cap);
+	d->cap = rd64(d, VIOMMU_VTD_CAP_REG);
+	d->ecap = rd64(d, VIOMMU_VTD_ECAP_REG);
+	sagaw = (uint32_t)VIOMMU_VTD_CAP_SAGAW_GET(d->cap);
 	d->levels = d->cfg.levels;
 	if (!d->levels)
-		d->levels = sagaw & 8 ? 5 : sagaw & 4 ? 4 : 3;
+		d->levels = sagaw & VIOMMU_VTD_CAP_SAGAW_57 ? 5 :
+			    sagaw & VIOMMU_VTD_CAP_SAGAW_48 ? 4 :
+							      3;
 	if (d->levels < 3 || d->levels > 5 || !(sagaw & (1u << (d->levels - 2))))
 		return VIOMMU_ENOTSUP;
 	ret = pool_alloc(d, PAGE, &d->root);
@@ -406,52 +376,52 @@ int vtd_drv_enable(struct vtd_drv *d)
 		ret = pool_alloc(d, PAGE, &d->status);
 	if (ret)
 		return ret;
-	wr64(d, RTADDR_REG, d->root);
-	wr32(d, GCMD_REG, d->gcmd | GCMD_SRTP);
-	ret = poll_gsts(d, GCMD_SRTP, true);
+	wr64(d, VIOMMU_VTD_RTADDR_REG, d->root);
+	wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd | VIOMMU_VTD_GCMD_SRTP);
+	ret = poll_gsts(d, VIOMMU_VTD_GCMD_SRTP, true);
 	if (ret)
 		return ret;
 	/* Fault events to a fixed MSI address; unmasked. */
-	wr32(d, FEDATA_REG, 0x40);
-	wr32(d, FEADDR_REG, 0xfee00000);
-	wr32(d, FEUADDR_REG, 0);
-	wr32(d, FECTL_REG, 0);
-	if (ECAP_QI(d->ecap) && !d->cfg.no_qi) {
+	wr32(d, VIOMMU_VTD_FEDATA_REG, 0x40);
+	wr32(d, VIOMMU_VTD_FEADDR_REG, 0xfee00000);
+	wr32(d, VIOMMU_VTD_FEUADDR_REG, 0);
+	wr32(d, VIOMMU_VTD_FECTL_REG, 0);
+	if ((d->ecap & VIOMMU_VTD_ECAP_QI) && !d->cfg.no_qi) {
 		ret = pool_alloc(d, PAGE, &d->queue);
 		if (ret)
 			return ret;
 		d->qtail = 0;
-		wr32(d, IQT_REG, 0);
-		wr64(d, IQA_REG, d->queue); /* QS = 0: 256 entries; DW = 0: 128-bit */
-		d->gcmd |= GCMD_QIE;
-		wr32(d, GCMD_REG, d->gcmd);
-		ret = poll_gsts(d, GCMD_QIE, true);
+		wr32(d, VIOMMU_VTD_IQT_REG, 0);
+		wr64(d, VIOMMU_VTD_IQA_REG, d->queue); /* QS = 0: 256 entries; DW = 0: 128-bit */
+		d->gcmd |= VIOMMU_VTD_GCMD_QIE;
+		wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd);
+		ret = poll_gsts(d, VIOMMU_VTD_GCMD_QIE, true);
 		if (ret)
 			return ret;
 		d->qi = true;
 	}
-	ret = flush_context(d, GRAN_GLOBAL, 0, 0);
+	ret = flush_context(d, VIOMMU_VTD_CC_GLOBAL, 0, 0);
 	if (!ret)
-		ret = flush_iotlb(d, GRAN_GLOBAL, 0, 0, 0);
+		ret = flush_iotlb(d, VIOMMU_VTD_IOTLB_GLOBAL, 0, 0, 0);
 	if (ret)
 		return ret;
-	d->gcmd |= GCMD_TE;
-	wr32(d, GCMD_REG, d->gcmd);
-	return poll_gsts(d, GCMD_TE, true);
+	d->gcmd |= VIOMMU_VTD_GCMD_TE;
+	wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd);
+	return poll_gsts(d, VIOMMU_VTD_GCMD_TE, true);
 }
 
-int vtd_drv_disable(struct vtd_drv *d)
+int vg_vtd_disable(struct vg_vtd *d)
 {
-	d->gcmd &= ~GCMD_TE;
-	wr32(d, GCMD_REG, d->gcmd);
-	return poll_gsts(d, GCMD_TE, false);
+	d->gcmd &= ~VIOMMU_VTD_GCMD_TE;
+	wr32(d, VIOMMU_VTD_GCMD_REG, d->gcmd);
+	return poll_gsts(d, VIOMMU_VTD_GCMD_TE, false);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Domains and devices                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
+static struct dom *dom_get(struct vg_vtd *d, uint16_t did)
 {
 	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_VTD_SL, .levels = (uint8_t)d->levels };
 	struct dom *m = d->doms[did];
@@ -459,9 +429,9 @@ static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
 	if (m)
 		return m;
 	if (!d->cfg.no_superpages) {
-		if (CAP_SLLPS(d->cap) & 1)
+		if (VIOMMU_VTD_CAP_SLLPS_GET(d->cap) & VIOMMU_VTD_CAP_SLLPS_2M)
 			pc.flags |= VIOMMU_PT_F_SP_2M;
-		if (CAP_SLLPS(d->cap) & 2)
+		if (VIOMMU_VTD_CAP_SLLPS_GET(d->cap) & VIOMMU_VTD_CAP_SLLPS_1G)
 			pc.flags |= VIOMMU_PT_F_SP_1G;
 	}
 	m = calloc(1, sizeof(*m));
@@ -475,7 +445,7 @@ static struct dom *dom_get(struct vtd_drv *d, uint16_t did)
 	return m;
 }
 
-static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t hi)
+static int context_write(struct vg_vtd *d, uint16_t sid, uint64_t lo, uint64_t hi)
 {
 	uint32_t bus = sid >> 8;
 	uint64_t ce;
@@ -484,11 +454,12 @@ static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t 
 	if (!d->ctx[bus]) {
 		ret = pool_alloc(d, PAGE, &d->ctx[bus]);
 		if (!ret)
-			ret = mem_wr64(d, d->root + bus * 16, d->ctx[bus] | 1);
+			ret = mem_wr64(d, d->root + bus * VIOMMU_VTD_ROOT_ENTRY_SIZE,
+				       d->ctx[bus] | VIOMMU_VTD_ROOT_LO_P);
 		if (ret)
 			return ret;
 	}
-	ce = d->ctx[bus] + (sid & 0xff) * 16;
+	ce = d->ctx[bus] + (sid & 0xff) * VIOMMU_VTD_CTX_ENTRY_SIZE;
 	/* The upper half first, present bit last, as Linux does. */
 	ret = mem_wr64(d, ce + 8, hi);
 	if (!ret)
@@ -496,48 +467,48 @@ static int context_write(struct vtd_drv *d, uint16_t sid, uint64_t lo, uint64_t 
 	return ret;
 }
 
-int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_through)
+int vg_vtd_attach(struct vg_vtd *d, uint16_t sid, uint16_t did, bool pass_through)
 {
 	uint64_t lo, hi;
 	int ret;
 
-	hi = (uint64_t)(d->levels - 2) | (uint64_t)did << 8;
+	hi = VIOMMU_VTD_CTX_HI_AW_SET(d->levels - 2) | VIOMMU_VTD_CTX_HI_DID_SET(did);
 	if (pass_through) {
-		lo = 2ull << 2 | 1;
+		lo = VIOMMU_VTD_CTX_LO_TT_SET(VIOMMU_VTD_CTX_TT_PASS_THROUGH) | VIOMMU_VTD_CTX_LO_P;
 	} else {
 		struct dom *m = dom_get(d, did);
 
 		if (!m)
 			return VIOMMU_ENOMEM;
-		lo = viommu_pt_get_cfg(m->pt)->root | 1;
+		lo = viommu_pt_get_cfg(m->pt)->root | VIOMMU_VTD_CTX_LO_P;
 	}
 	ret = context_write(d, sid, lo, hi);
 	if (ret)
 		return ret;
 	d->ctx_did[sid] = did;
 	/* Linux domain_context_mapping_one(): with caching mode, not-present -> present flushes. */
-	if (CAP_CM(d->cap)) {
-		ret = flush_context(d, GRAN_DEVICE_OR_PAGE, did, sid);
+	if ((d->cap & VIOMMU_VTD_CAP_CM)) {
+		ret = flush_context(d, VIOMMU_VTD_CC_DEVICE, did, sid);
 		if (!ret)
-			ret = flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
+			ret = flush_iotlb(d, VIOMMU_VTD_IOTLB_DOMAIN, did, 0, 0);
 	}
 	return ret;
 }
 
-int vtd_drv_detach(struct vtd_drv *d, uint16_t sid)
+int vg_vtd_detach(struct vg_vtd *d, uint16_t sid)
 {
 	uint16_t did = d->ctx_did[sid];
 	int ret = context_write(d, sid, 0, 0);
 
 	if (!ret)
-		ret = flush_context(d, GRAN_DEVICE_OR_PAGE, did, sid);
+		ret = flush_context(d, VIOMMU_VTD_CC_DEVICE, did, sid);
 	if (!ret)
-		ret = flush_iotlb(d, GRAN_DOMAIN, did, 0, 0);
+		ret = flush_iotlb(d, VIOMMU_VTD_IOTLB_DOMAIN, did, 0, 0);
 	return ret;
 }
 
 /* The page-table half of a map, without any flush. */
-static int map_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+static int map_tables(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
 		      uint32_t perm)
 {
 	struct dom *m = dom_get(d, did);
@@ -551,23 +522,23 @@ static int map_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t g
 	return ret;
 }
 
-int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		uint32_t perm)
+int vg_vtd_map(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+	       uint32_t perm)
 {
 	int ret = map_tables(d, did, iova, gpa, size, perm);
 
 	/* Without caching mode a not-present -> present change needs no flush. */
-	if (!ret && CAP_CM(d->cap))
-		ret = vtd_drv_flush_range(d, did, iova, size);
+	if (!ret && (d->cap & VIOMMU_VTD_CAP_CM))
+		ret = vg_vtd_flush_range(d, did, iova, size);
 	return ret;
 }
 
-int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		       uint32_t perm)
+int vg_vtd_map_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		      uint32_t perm)
 {
 	int ret;
 
-	if (CAP_CM(d->cap) && d->nsync == d->cap_sync) {
+	if ((d->cap & VIOMMU_VTD_CAP_CM) && d->nsync == d->cap_sync) {
 		size_t cap = d->cap_sync ? d->cap_sync * 2 : 64;
 		struct sync_range *p = realloc(d->sync, cap * sizeof(*p));
 
@@ -577,7 +548,7 @@ int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t 
 		d->cap_sync = cap;
 	}
 	ret = map_tables(d, did, iova, gpa, size, perm);
-	if (!ret && CAP_CM(d->cap))
+	if (!ret && (d->cap & VIOMMU_VTD_CAP_CM))
 		d->sync[d->nsync++] = (struct sync_range){ did, iova, size };
 	return ret;
 }
@@ -586,7 +557,7 @@ int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t 
  * Linux iotlb_sync_map: one page-selective descriptor per recorded map, all in one queued
  * submission (one IQT write); register-based invalidation flushes them one by one.
  */
-int vtd_drv_sync_map(struct vtd_drv *d)
+int vg_vtd_sync_map(struct vg_vtd *d)
 {
 	uint64_t desc[QI_ENTRIES - 2][2];
 	size_t i = 0;
@@ -607,13 +578,14 @@ int vtd_drv_sync_map(struct vtd_drv *d)
 					break;
 				continue;
 			}
-			if (gran == GRAN_DOMAIN)
+			if (gran == VIOMMU_VTD_IOTLB_DOMAIN)
 				d->st.dsi++;
 			else
 				d->st.psi++;
-			desc[n][0] = QI_IOTLB | QI_IOTLB_DR | QI_IOTLB_DW | (uint64_t)gran << 4 |
-				     (uint64_t)r->did << 16;
-			desc[n][1] = addr | am;
+			desc[n][0] = VIOMMU_VTD_QI_IOTLB_TYPE | VIOMMU_VTD_QI_IOTLB_DR |
+				     VIOMMU_VTD_QI_IOTLB_DW | VIOMMU_VTD_QI_G_SET(gran) |
+				     VIOMMU_VTD_QI_IOTLB_DID_SET(r->did);
+			desc[n][1] = addr | VIOMMU_VTD_QI_IOTLB_AM_SET(am);
 			n++;
 		}
 		if (n && !ret)
@@ -624,7 +596,7 @@ int vtd_drv_sync_map(struct vtd_drv *d)
 }
 
 /* The page-table half of an unmap, without any flush. */
-static int unmap_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+static int unmap_tables(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	uint64_t unmapped = 0;
 	int ret;
@@ -637,7 +609,7 @@ static int unmap_tables(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t
 	return ret;
 }
 
-int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_unmap_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	int ret = unmap_tables(d, did, iova, size);
 
@@ -648,7 +620,7 @@ int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_
 	return ret;
 }
 
-int vtd_drv_flush(struct vtd_drv *d)
+int vg_vtd_flush(struct vg_vtd *d)
 {
 	int ret = 0;
 
@@ -658,7 +630,7 @@ int vtd_drv_flush(struct vtd_drv *d)
 		struct dom *m = d->doms[did];
 
 		if (m && m->pending) {
-			int r = flush_iotlb(d, GRAN_DOMAIN, (uint16_t)did, 0, 0);
+			int r = flush_iotlb(d, VIOMMU_VTD_IOTLB_DOMAIN, (uint16_t)did, 0, 0);
 
 			m->pending = 0;
 			if (r && !ret)
@@ -669,21 +641,21 @@ int vtd_drv_flush(struct vtd_drv *d)
 	return ret;
 }
 
-int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size)
+int vg_vtd_unmap(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size)
 {
 	int ret;
 
 	if (!d->cfg.deferred) {
 		ret = unmap_tables(d, did, iova, size);
-		return ret ? ret : vtd_drv_flush_range(d, did, iova, size);
+		return ret ? ret : vg_vtd_flush_range(d, did, iova, size);
 	}
-	ret = vtd_drv_unmap_nosync(d, did, iova, size);
+	ret = vg_vtd_unmap_nosync(d, did, iova, size);
 	if (!ret && d->pending >= d->cfg.batch)
-		ret = vtd_drv_flush(d);
+		ret = vg_vtd_flush(d);
 	return ret;
 }
 
-void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st)
+void vg_vtd_get_stats(const struct vg_vtd *d, struct vg_vtd_stats *st)
 {
 	*st = d->st;
 }

@@ -7,22 +7,22 @@
  * simulator's cost model each one is a VM exit.
  *
  * Strategies, as Linux's IOMMU layer uses them:
- *  - strict: sim_vio_drv_map()/sim_vio_drv_unmap() send one request and kick once each;
- *  - batched map (iotlb_sync_map): sim_vio_drv_map_queue() adds requests without kicking, and
- *    sim_vio_drv_sync() kicks once and waits for all of them;
- *  - deferred unmap (lazy flush queue): sim_vio_drv_unmap_deferred() adds UNMAP requests without
- *    kicking and flushes (one kick) every `flush_threshold` of them, or at sim_vio_drv_sync().
+ *  - strict: vg_vio_map()/vg_vio_unmap() send one request and kick once each;
+ *  - batched map (iotlb_sync_map): vg_vio_map_queue() adds requests without kicking, and
+ *    vg_vio_sync() kicks once and waits for all of them;
+ *  - deferred unmap (lazy flush queue): vg_vio_unmap_deferred() adds UNMAP requests without
+ *    kicking and flushes (one kick) every `flush_threshold` of them, or at vg_vio_sync().
  * A full request queue is synchronised and the request retried, as Linux does.
  *
  * Links against the public libviommu API only.
  */
-#ifndef VIOMMU_SIM_VIRTIO_IOMMU_DRIVER_H
-#define VIOMMU_SIM_VIRTIO_IOMMU_DRIVER_H
+#ifndef VIOMMU_GUEST_VIRTIO_IOMMU_DRIVER_H
+#define VIOMMU_GUEST_VIRTIO_IOMMU_DRIVER_H
 
 #include <viommu/flatmem.h>
 #include <viommu/virtio_iommu.h>
 
-struct sim_vio_drv_config {
+struct vg_vio_config {
 	uint64_t arena; /* guest-physical base of the memory the driver owns */
 	uint64_t arena_size;
 	uint16_t queue_size; /* 0: the device's maximum */
@@ -31,7 +31,7 @@ struct sim_vio_drv_config {
 	unsigned int flush_threshold; /* deferred unmaps per flush; 0: 256 (Linux IOVA_FQ_SIZE) */
 };
 
-struct sim_vio_drv_stats {
+struct vg_vio_stats {
 	uint64_t kicks;	      /* request-queue notifications (VM exits) */
 	uint64_t event_kicks; /* event-queue notifications after refilling buffers */
 	uint64_t requests;    /* requests sent */
@@ -42,7 +42,7 @@ struct sim_vio_drv_stats {
 };
 
 /* A fault report as read from the event queue (section 5.13.6.9). */
-struct sim_vio_fault {
+struct vg_vio_fault {
 	uint8_t reason;
 	uint32_t flags;
 	uint32_t endpoint;
@@ -50,49 +50,47 @@ struct sim_vio_fault {
 };
 
 /* A RESV_MEM property as read back from PROBE. */
-struct sim_vio_resv {
+struct vg_vio_resv {
 	uint8_t subtype;
 	uint64_t start;
 	uint64_t end;
 };
 
-struct sim_vio_drv;
+struct vg_vio;
 
 /* Initialise the device as the driver would (status, features, queues, DRIVER_OK). */
-int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
-		       const struct sim_vio_drv_config *cfg, struct sim_vio_drv **out);
-void sim_vio_drv_destroy(struct sim_vio_drv *drv);
+int vg_vio_create(struct viommu *dev, struct viommu_flatmem *fm, const struct vg_vio_config *cfg,
+		  struct vg_vio **out);
+void vg_vio_destroy(struct vg_vio *drv);
 
-uint64_t sim_vio_drv_features(const struct sim_vio_drv *drv);
-uint64_t sim_vio_drv_page_size_mask(const struct sim_vio_drv *drv);
+uint64_t vg_vio_features(const struct vg_vio *drv);
+uint64_t vg_vio_page_size_mask(const struct vg_vio *drv);
 
 /*
  * Synchronous requests: return the VIRTIO_IOMMU_S_* status (0 is OK) or a negative VIOMMU_E*
  * code when the device returned the buffer unwritten or never completed it.
  */
-int sim_vio_drv_attach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep, uint32_t flags);
-int sim_vio_drv_detach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep);
-int sim_vio_drv_map(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		    uint64_t virt_end, uint64_t phys, uint32_t flags);
-int sim_vio_drv_unmap(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		      uint64_t virt_end);
+int vg_vio_attach(struct vg_vio *drv, uint32_t domain, uint32_t ep, uint32_t flags);
+int vg_vio_detach(struct vg_vio *drv, uint32_t domain, uint32_t ep);
+int vg_vio_map(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+	       uint64_t phys, uint32_t flags);
+int vg_vio_unmap(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end);
 /* PROBE: fills up to @max RESV_MEM properties into @out, their number into @n. */
-int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv *out,
-		      unsigned int max, unsigned int *n);
+int vg_vio_probe(struct vg_vio *drv, uint32_t ep, struct vg_vio_resv *out, unsigned int max,
+		 unsigned int *n);
 
-/* Queued requests, completed by sim_vio_drv_sync(). */
-int sim_vio_drv_map_queue(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			  uint64_t virt_end, uint64_t phys, uint32_t flags);
-int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			       uint64_t virt_end);
+/* Queued requests, completed by vg_vio_sync(). */
+int vg_vio_map_queue(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+		     uint64_t phys, uint32_t flags);
+int vg_vio_unmap_deferred(struct vg_vio *drv, uint32_t domain, uint64_t virt_start,
+			  uint64_t virt_end);
 /* Kick once (if anything is queued) and wait: 0 when every request completed OK, else the first
  * failing status or error. */
-int sim_vio_drv_sync(struct sim_vio_drv *drv);
+int vg_vio_sync(struct vg_vio *drv);
 
 /* Read fault reports from the event queue and give the buffers back; returns how many (<= max). */
-unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fault *out,
-				     unsigned int max);
+unsigned int vg_vio_poll_events(struct vg_vio *drv, struct vg_vio_fault *out, unsigned int max);
 
-void sim_vio_drv_get_stats(const struct sim_vio_drv *drv, struct sim_vio_drv_stats *st);
+void vg_vio_get_stats(const struct vg_vio *drv, struct vg_vio_stats *st);
 
-#endif /* VIOMMU_SIM_VIRTIO_IOMMU_DRIVER_H */
+#endif /* VIOMMU_GUEST_VIRTIO_IOMMU_DRIVER_H */

@@ -7,8 +7,8 @@
  * (viommu_mmio_*, viommu_amdvi_set_msi as the VMM forwards the MSI capability) and
  * <viommu/spec/amdvi.h>, and touches guest memory as a CPU would (flat memory pointers).
  */
-#ifndef VIOMMU_GUEST_AMDVI_H
-#define VIOMMU_GUEST_AMDVI_H
+#ifndef VIOMMU_GUEST_AMDVI_DRIVER_H
+#define VIOMMU_GUEST_AMDVI_DRIVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -109,4 +109,4 @@ int vg_amdvi_domain_root(struct vg_amdvi *d, uint16_t domid, uint64_t *root);
 
 void vg_amdvi_get_stats(const struct vg_amdvi *d, struct vg_amdvi_stats *st);
 
-#endif /* VIOMMU_GUEST_AMDVI_H */
+#endif /* VIOMMU_GUEST_AMDVI_DRIVER_H */

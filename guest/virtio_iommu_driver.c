@@ -5,27 +5,31 @@
  * (one buffer per request in flight, readable part then writable part, plus an indirect table),
  * the PROBE buffer, the event buffers.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <viommu/spec/virtio.h>
+#include <viommu/spec/virtio_iommu.h>
+
 #include "virtio_iommu_driver.h"
 
-/* Values from the virtio specification (sections 2.7 and 5.13) the driver writes or reads. */
-#define DESC_F_NEXT 1
-#define DESC_F_WRITE 2
-#define DESC_F_INDIRECT 4
-#define AVAIL_F_NO_INTERRUPT 1
-#define T_ATTACH 1
-#define T_DETACH 2
-#define T_MAP 3
-#define T_UNMAP 4
-#define T_PROBE 5
-#define PROBE_T_RESV_MEM 1
-#define FAULT_SIZE 24u
-#define TAIL_SIZE 4u
-#define PROBE_HEAD_SIZE 72u
-#define CFG_PAGE_SIZE_MASK 0
-#define CFG_PROBE_SIZE 32
+/*
+ * Layouts and values are the virtio specification's (<viommu/spec/virtio.h>, sections 2.7, and
+ * <viommu/spec/virtio_iommu.h>, 5.13); guest memory is written byte by byte, little-endian, at
+ * the offsets of those structures.
+ */
+#define DESC_SIZE sizeof(struct viommu_virtio_virtq_desc)
+#define USED_ELEM_SIZE sizeof(struct viommu_virtio_virtq_used_elem)
+#define TAIL_SIZE sizeof(struct viommu_virtio_iommu_req_tail)
+#define FAULT_SIZE sizeof(struct viommu_virtio_iommu_fault)
+#define PROBE_HEAD_SIZE sizeof(struct viommu_virtio_iommu_req_probe)
+/* The device-readable part of a request: the structure without its tail. */
+#define REQ_RO_SIZE(type) (sizeof(struct viommu_virtio_iommu_req_##type) - TAIL_SIZE)
+#define REQ_OFF(type, field) offsetof(struct viommu_virtio_iommu_req_##type, field)
+#define PROP_HEAD_SIZE sizeof(struct viommu_virtio_iommu_probe_property)
+#define PROP_OFF(type, field) offsetof(struct viommu_virtio_iommu_probe_##type, field)
+#define FAULT_OFF(field) offsetof(struct viommu_virtio_iommu_fault, field)
 
 #define SLOT_SIZE 256u
 #define SLOT_TABLE 192u /* indirect table (two descriptors) inside a slot */
@@ -45,10 +49,10 @@ struct slot {
 	uint32_t len;
 };
 
-struct sim_vio_drv {
+struct vg_vio {
 	struct viommu *dev;
 	struct viommu_flatmem *fm;
-	struct sim_vio_drv_config cfg;
+	struct vg_vio_config cfg;
 	uint64_t features;
 	uint64_t page_size_mask;
 	uint32_t probe_size;
@@ -66,16 +70,16 @@ struct sim_vio_drv {
 	uint64_t events_gpa;
 	unsigned int deferred;
 	int first_error;
-	struct sim_vio_drv_stats st;
+	struct vg_vio_stats st;
 };
 
-static uint8_t *gp(struct sim_vio_drv *drv, uint64_t gpa, size_t len)
+static uint8_t *gp(struct vg_vio *drv, uint64_t gpa, size_t len)
 {
 	return viommu_flatmem_ptr(drv->fm, gpa, len);
 }
 
 /* Little-endian stores and loads into guest memory the driver owns (checked at creation). */
-static void st16(struct sim_vio_drv *drv, uint64_t gpa, uint16_t v)
+static void st16(struct vg_vio *drv, uint64_t gpa, uint16_t v)
 {
 	uint8_t *p = gp(drv, gpa, 2);
 
@@ -83,7 +87,7 @@ static void st16(struct sim_vio_drv *drv, uint64_t gpa, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void st32(struct sim_vio_drv *drv, uint64_t gpa, uint32_t v)
+static void st32(struct vg_vio *drv, uint64_t gpa, uint32_t v)
 {
 	uint8_t *p = gp(drv, gpa, 4);
 
@@ -91,7 +95,7 @@ static void st32(struct sim_vio_drv *drv, uint64_t gpa, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void st64(struct sim_vio_drv *drv, uint64_t gpa, uint64_t v)
+static void st64(struct vg_vio *drv, uint64_t gpa, uint64_t v)
 {
 	uint8_t *p = gp(drv, gpa, 8);
 
@@ -99,34 +103,34 @@ static void st64(struct sim_vio_drv *drv, uint64_t gpa, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint16_t ld16(struct sim_vio_drv *drv, uint64_t gpa)
+static uint16_t ld16(struct vg_vio *drv, uint64_t gpa)
 {
 	const uint8_t *p = gp(drv, gpa, 2);
 
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-static uint32_t ld32(struct sim_vio_drv *drv, uint64_t gpa)
+static uint32_t ld32(struct vg_vio *drv, uint64_t gpa)
 {
 	const uint8_t *p = gp(drv, gpa, 4);
 
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t ld64(struct sim_vio_drv *drv, uint64_t gpa)
+static uint64_t ld64(struct vg_vio *drv, uint64_t gpa)
 {
 	return ld32(drv, gpa) | (uint64_t)ld32(drv, gpa + 4) << 32;
 }
 
-static void set_desc(struct sim_vio_drv *drv, uint64_t table, uint32_t i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
+static void set_desc(struct vg_vio *drv, uint64_t table, uint32_t i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
 {
-	uint64_t d = table + 16ull * i;
+	uint64_t d = table + DESC_SIZE * i;
 
-	st64(drv, d, addr);
-	st32(drv, d + 8, len);
-	st16(drv, d + 12, flags);
-	st16(drv, d + 14, next);
+	st64(drv, d + offsetof(struct viommu_virtio_virtq_desc, addr), addr);
+	st32(drv, d + offsetof(struct viommu_virtio_virtq_desc, len), len);
+	st16(drv, d + offsetof(struct viommu_virtio_virtq_desc, flags), flags);
+	st16(drv, d + offsetof(struct viommu_virtio_virtq_desc, next), next);
 }
 
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -138,15 +142,16 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 static void layout_queue(struct dq *q, uint16_t size, uint64_t *at)
 {
 	q->size = size;
-	q->desc = align_up(*at, 16);
-	q->avail = q->desc + 16ull * size;
-	q->used = align_up(q->avail + 6 + 2ull * size, 4);
-	*at = q->used + 6 + 8ull * size;
+	q->desc = align_up(*at, VIOMMU_VIRTIO_VIRTQ_DESC_ALIGN);
+	q->avail = q->desc + DESC_SIZE * size;
+	q->used = align_up(q->avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_SIZE(size),
+			   VIOMMU_VIRTIO_VIRTQ_USED_ALIGN);
+	*at = q->used + VIOMMU_VIRTIO_VIRTQ_USED_SIZE(size);
 	q->avail_idx = 0;
 	q->last_used = 0;
 }
 
-static int enable_queue(struct sim_vio_drv *drv, unsigned int idx, const struct dq *q)
+static int enable_queue(struct vg_vio *drv, unsigned int idx, const struct dq *q)
 {
 	struct viommu_virtio_queue vq = {
 		.size = q->size, .desc = q->desc, .avail = q->avail, .used = q->used
@@ -155,13 +160,13 @@ static int enable_queue(struct sim_vio_drv *drv, unsigned int idx, const struct 
 	return viommu_virtio_iommu_queue_enable(drv->dev, idx, &vq);
 }
 
-static void kick_events(struct sim_vio_drv *drv)
+static void kick_events(struct vg_vio *drv)
 {
 	drv->st.event_kicks++;
 	viommu_virtio_iommu_queue_notify(drv->dev, VIOMMU_VIRTIO_IOMMU_EVENTQ);
 }
 
-static int setup(struct sim_vio_drv *drv)
+static int setup(struct vg_vio *drv)
 {
 	uint64_t offered, cfgval, at = drv->cfg.arena;
 	uint16_t qmax;
@@ -186,9 +191,13 @@ static int setup(struct sim_vio_drv *drv)
 	/* Linux refuses a device without MAP_UNMAP. */
 	if (!(drv->features & VIOMMU_VIRTIO_IOMMU_F_MAP_UNMAP))
 		return VIOMMU_ENOTSUP;
-	viommu_virtio_iommu_config_read(drv->dev, CFG_PAGE_SIZE_MASK, 8, &drv->page_size_mask);
+	viommu_virtio_iommu_config_read(
+		drv->dev, offsetof(struct viommu_virtio_iommu_config_layout, page_size_mask), 8,
+		&drv->page_size_mask);
 	if (drv->features & VIOMMU_VIRTIO_IOMMU_F_PROBE) {
-		viommu_virtio_iommu_config_read(drv->dev, CFG_PROBE_SIZE, 4, &cfgval);
+		viommu_virtio_iommu_config_read(
+			drv->dev, offsetof(struct viommu_virtio_iommu_config_layout, probe_size), 4,
+			&cfgval);
 		drv->probe_size = (uint32_t)cfgval;
 	}
 	drv->indirect = (drv->features & VIOMMU_VIRTIO_F_INDIRECT_DESC) && !drv->cfg.no_indirect;
@@ -228,26 +237,27 @@ static int setup(struct sim_vio_drv *drv)
 		return ret;
 	/* The request queue has no callback: Linux asks for no interrupts (2.7.7). */
 	if (!drv->event_idx)
-		st16(drv, drv->rq.avail, AVAIL_F_NO_INTERRUPT);
+		st16(drv, drv->rq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_FLAGS_OFF,
+		     VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
 	viommu_virtio_iommu_set_status(
 		drv->dev, VIOMMU_VIRTIO_S_ACKNOWLEDGE | VIOMMU_VIRTIO_S_DRIVER |
 				  VIOMMU_VIRTIO_S_FEATURES_OK | VIOMMU_VIRTIO_S_DRIVER_OK);
 	/* Fill the event queue with device-writable buffers. */
 	for (uint16_t i = 0; i < drv->eq.size; i++) {
 		set_desc(drv, drv->eq.desc, i, drv->events_gpa + (uint64_t)i * FAULT_SIZE,
-			 FAULT_SIZE, DESC_F_WRITE, 0);
-		st16(drv, drv->eq.avail + 4 + 2u * i, i);
+			 FAULT_SIZE, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		st16(drv, drv->eq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF + 2u * i, i);
 	}
 	drv->eq.avail_idx = drv->eq.size;
-	st16(drv, drv->eq.avail + 2, drv->eq.avail_idx);
+	st16(drv, drv->eq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, drv->eq.avail_idx);
 	kick_events(drv);
 	return 0;
 }
 
-int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
-		       const struct sim_vio_drv_config *cfg, struct sim_vio_drv **out)
+int vg_vio_create(struct viommu *dev, struct viommu_flatmem *fm, const struct vg_vio_config *cfg,
+		  struct vg_vio **out)
 {
-	struct sim_vio_drv *drv;
+	struct vg_vio *drv;
 	int ret;
 
 	if (!dev || !fm || !cfg || !out)
@@ -262,14 +272,14 @@ int sim_vio_drv_create(struct viommu *dev, struct viommu_flatmem *fm,
 		drv->cfg.flush_threshold = 256;
 	ret = setup(drv);
 	if (ret) {
-		sim_vio_drv_destroy(drv);
+		vg_vio_destroy(drv);
 		return ret;
 	}
 	*out = drv;
 	return 0;
 }
 
-void sim_vio_drv_destroy(struct sim_vio_drv *drv)
+void vg_vio_destroy(struct vg_vio *drv)
 {
 	if (!drv)
 		return;
@@ -278,25 +288,27 @@ void sim_vio_drv_destroy(struct sim_vio_drv *drv)
 	free(drv);
 }
 
-uint64_t sim_vio_drv_features(const struct sim_vio_drv *drv)
+uint64_t vg_vio_features(const struct vg_vio *drv)
 {
 	return drv->features;
 }
 
-uint64_t sim_vio_drv_page_size_mask(const struct sim_vio_drv *drv)
+uint64_t vg_vio_page_size_mask(const struct vg_vio *drv)
 {
 	return drv->page_size_mask;
 }
 
 /* Collect every completed request; returns the first failure seen. */
-static int reap(struct sim_vio_drv *drv)
+static int reap(struct vg_vio *drv)
 {
-	uint16_t used_idx = ld16(drv, drv->rq.used + 2);
+	uint16_t used_idx = ld16(drv, drv->rq.used + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF);
 	int err = 0;
 
 	while (drv->rq.last_used != used_idx) {
-		uint64_t e = drv->rq.used + 4 + 8ull * (drv->rq.last_used % drv->rq.size);
-		uint32_t id = ld32(drv, e), len = ld32(drv, e + 4);
+		uint64_t e = drv->rq.used + VIOMMU_VIRTIO_VIRTQ_USED_RING_OFF +
+			     USED_ELEM_SIZE * (drv->rq.last_used % drv->rq.size);
+		uint32_t id = ld32(drv, e + offsetof(struct viommu_virtio_virtq_used_elem, id));
+		uint32_t len = ld32(drv, e + offsetof(struct viommu_virtio_virtq_used_elem, len));
 		uint32_t s = drv->indirect ? id : id / 2;
 		struct slot *sl;
 		uint8_t status;
@@ -321,7 +333,7 @@ static int reap(struct sim_vio_drv *drv)
 }
 
 /* Kick and wait for everything in flight (the device completes requests inside the kick). */
-static int sync_req(struct sim_vio_drv *drv)
+static int sync_req(struct vg_vio *drv)
 {
 	int ret;
 
@@ -350,8 +362,7 @@ static int sync_req(struct sim_vio_drv *drv)
  * Add one request whose buffer holds @wo device-readable bytes then @len - @wo device-writable
  * bytes. @req (wo bytes) is copied into the slot buffer unless @buf is given.
  */
-static int add_req(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
-		   uint64_t buf)
+static int add_req(struct vg_vio *drv, const uint8_t *req, uint32_t wo, uint32_t len, uint64_t buf)
 {
 	uint32_t s;
 	uint16_t head;
@@ -377,24 +388,30 @@ static int add_req(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uin
 	if (drv->indirect) {
 		uint64_t table = drv->slots_gpa + (uint64_t)s * SLOT_SIZE + SLOT_TABLE;
 
-		set_desc(drv, table, 0, buf, wo, DESC_F_NEXT, 1);
-		set_desc(drv, table, 1, buf + wo, len - wo, DESC_F_WRITE, 0);
-		set_desc(drv, drv->rq.desc, s, table, 32, DESC_F_INDIRECT, 0);
+		set_desc(drv, table, 0, buf, wo, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+		set_desc(drv, table, 1, buf + wo, len - wo, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		set_desc(drv, drv->rq.desc, s, table, 2 * DESC_SIZE,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
 		head = (uint16_t)s;
 	} else {
-		set_desc(drv, drv->rq.desc, 2 * s, buf, wo, DESC_F_NEXT, (uint16_t)(2 * s + 1));
-		set_desc(drv, drv->rq.desc, 2 * s + 1, buf + wo, len - wo, DESC_F_WRITE, 0);
+		set_desc(drv, drv->rq.desc, 2 * s, buf, wo, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT,
+			 (uint16_t)(2 * s + 1));
+		set_desc(drv, drv->rq.desc, 2 * s + 1, buf + wo, len - wo,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
 		head = (uint16_t)(2 * s);
 	}
-	st16(drv, drv->rq.avail + 4 + 2u * (drv->rq.avail_idx % drv->rq.size), head);
+	st16(drv,
+	     drv->rq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF +
+		     2u * (drv->rq.avail_idx % drv->rq.size),
+	     head);
 	drv->rq.avail_idx++;
-	st16(drv, drv->rq.avail + 2, drv->rq.avail_idx);
+	st16(drv, drv->rq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, drv->rq.avail_idx);
 	drv->pending++;
 	drv->st.requests++;
 	return 0;
 }
 
-int sim_vio_drv_sync(struct sim_vio_drv *drv)
+int vg_vio_sync(struct vg_vio *drv)
 {
 	int ret = sync_req(drv), first = drv->first_error;
 
@@ -407,12 +424,12 @@ int sim_vio_drv_sync(struct sim_vio_drv *drv)
  * Send one request and wait for it (Linux viommu_send_req_sync()): add it behind whatever is
  * queued (lazy UNMAPs, batched MAPs) and sync once, so one kick completes them all.
  */
-static int send_sync(struct sim_vio_drv *drv, const uint8_t *req, uint32_t wo, uint32_t len,
+static int send_sync(struct vg_vio *drv, const uint8_t *req, uint32_t wo, uint32_t len,
 		     uint64_t buf)
 {
 	int ret = add_req(drv, req, wo, len, buf);
 
-	return ret ? ret : sim_vio_drv_sync(drv);
+	return ret ? ret : vg_vio_sync(drv);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -427,77 +444,76 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int sim_vio_drv_attach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep, uint32_t flags)
+int vg_vio_attach(struct vg_vio *drv, uint32_t domain, uint32_t ep, uint32_t flags)
 {
-	uint8_t r[20] = { T_ATTACH };
+	uint8_t r[REQ_RO_SIZE(attach)] = { VIOMMU_VIRTIO_IOMMU_T_ATTACH };
 
-	put32(r + 4, domain);
-	put32(r + 8, ep);
-	put32(r + 12, flags);
+	put32(r + REQ_OFF(attach, domain), domain);
+	put32(r + REQ_OFF(attach, endpoint), ep);
+	put32(r + REQ_OFF(attach, flags), flags);
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_detach(struct sim_vio_drv *drv, uint32_t domain, uint32_t ep)
+int vg_vio_detach(struct vg_vio *drv, uint32_t domain, uint32_t ep)
 {
-	uint8_t r[20] = { T_DETACH };
+	uint8_t r[REQ_RO_SIZE(detach)] = { VIOMMU_VIRTIO_IOMMU_T_DETACH };
 
-	put32(r + 4, domain);
-	put32(r + 8, ep);
+	put32(r + REQ_OFF(detach, domain), domain);
+	put32(r + REQ_OFF(detach, endpoint), ep);
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
 static void build_map(uint8_t *r, uint32_t domain, uint64_t vs, uint64_t ve, uint64_t phys,
 		      uint32_t flags)
 {
-	memset(r, 0, 36);
-	r[0] = T_MAP;
-	put32(r + 4, domain);
-	put64(r + 8, vs);
-	put64(r + 16, ve);
-	put64(r + 24, phys);
-	put32(r + 32, flags);
+	memset(r, 0, REQ_RO_SIZE(map));
+	r[0] = VIOMMU_VIRTIO_IOMMU_T_MAP;
+	put32(r + REQ_OFF(map, domain), domain);
+	put64(r + REQ_OFF(map, virt_start), vs);
+	put64(r + REQ_OFF(map, virt_end), ve);
+	put64(r + REQ_OFF(map, phys_start), phys);
+	put32(r + REQ_OFF(map, flags), flags);
 }
 
 static void build_unmap(uint8_t *r, uint32_t domain, uint64_t vs, uint64_t ve)
 {
-	memset(r, 0, 28);
-	r[0] = T_UNMAP;
-	put32(r + 4, domain);
-	put64(r + 8, vs);
-	put64(r + 16, ve);
+	memset(r, 0, REQ_RO_SIZE(unmap));
+	r[0] = VIOMMU_VIRTIO_IOMMU_T_UNMAP;
+	put32(r + REQ_OFF(unmap, domain), domain);
+	put64(r + REQ_OFF(unmap, virt_start), vs);
+	put64(r + REQ_OFF(unmap, virt_end), ve);
 }
 
-int sim_vio_drv_map(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		    uint64_t virt_end, uint64_t phys, uint32_t flags)
+int vg_vio_map(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+	       uint64_t phys, uint32_t flags)
 {
-	uint8_t r[36];
+	uint8_t r[REQ_RO_SIZE(map)];
 
 	build_map(r, domain, virt_start, virt_end, phys, flags);
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_unmap(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-		      uint64_t virt_end)
+int vg_vio_unmap(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end)
 {
-	uint8_t r[28];
+	uint8_t r[REQ_RO_SIZE(unmap)];
 
 	build_unmap(r, domain, virt_start, virt_end);
 	return send_sync(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_map_queue(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			  uint64_t virt_end, uint64_t phys, uint32_t flags)
+int vg_vio_map_queue(struct vg_vio *drv, uint32_t domain, uint64_t virt_start, uint64_t virt_end,
+		     uint64_t phys, uint32_t flags)
 {
-	uint8_t r[36];
+	uint8_t r[REQ_RO_SIZE(map)];
 
 	build_map(r, domain, virt_start, virt_end, phys, flags);
 	return add_req(drv, r, sizeof(r), sizeof(r) + TAIL_SIZE, 0);
 }
 
-int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_t virt_start,
-			       uint64_t virt_end)
+int vg_vio_unmap_deferred(struct vg_vio *drv, uint32_t domain, uint64_t virt_start,
+			  uint64_t virt_end)
 {
-	uint8_t r[28];
+	uint8_t r[REQ_RO_SIZE(unmap)];
 	int ret;
 
 	build_unmap(r, domain, virt_start, virt_end);
@@ -506,14 +522,14 @@ int sim_vio_drv_unmap_deferred(struct sim_vio_drv *drv, uint32_t domain, uint64_
 		return ret;
 	/* The flush queue is full: flush_iotlb_all, one kick for all of them. */
 	if (++drv->deferred >= drv->cfg.flush_threshold)
-		return sim_vio_drv_sync(drv);
+		return vg_vio_sync(drv);
 	return 0;
 }
 
-int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv *out,
-		      unsigned int max, unsigned int *n)
+int vg_vio_probe(struct vg_vio *drv, uint32_t ep, struct vg_vio_resv *out, unsigned int max,
+		 unsigned int *n)
 {
-	uint8_t r[PROBE_HEAD_SIZE] = { T_PROBE };
+	uint8_t r[PROBE_HEAD_SIZE] = { VIOMMU_VIRTIO_IOMMU_T_PROBE };
 	uint64_t props = drv->probe_gpa + PROBE_HEAD_SIZE;
 	uint32_t off = 0;
 	int ret;
@@ -521,41 +537,44 @@ int sim_vio_drv_probe(struct sim_vio_drv *drv, uint32_t ep, struct sim_vio_resv 
 	*n = 0;
 	if (!(drv->features & VIOMMU_VIRTIO_IOMMU_F_PROBE))
 		return VIOMMU_ENOTSUP;
-	put32(r + 4, ep);
+	put32(r + REQ_OFF(probe, endpoint), ep);
 	ret = send_sync(drv, r, sizeof(r), PROBE_HEAD_SIZE + drv->probe_size + TAIL_SIZE,
 			drv->probe_gpa);
 	if (ret)
 		return ret;
 	/* Parse until an empty property or the end (5.13.6.7), skipping unknown types. */
-	while (off + 4 <= drv->probe_size) {
-		uint16_t type = ld16(drv, props + off), plen = ld16(drv, props + off + 2);
+	while (off + PROP_HEAD_SIZE <= drv->probe_size) {
+		uint16_t type = ld16(drv, props + off + PROP_OFF(property, type));
+		uint16_t plen = ld16(drv, props + off + PROP_OFF(property, length));
 
-		if ((type & 0xfff) == 0)
+		if ((type & VIOMMU_VIRTIO_IOMMU_PROBE_T_MASK) == VIOMMU_VIRTIO_IOMMU_PROBE_T_NONE)
 			break;
-		if (off + 4 + plen > drv->probe_size)
+		if (off + PROP_HEAD_SIZE + plen > drv->probe_size)
 			return VIOMMU_EIO;
-		if ((type & 0xf000) == 0 && (type & 0xfff) == PROBE_T_RESV_MEM && plen >= 20 &&
+		if (type == VIOMMU_VIRTIO_IOMMU_PROBE_T_RESV_MEM &&
+		    plen >= sizeof(struct viommu_virtio_iommu_probe_resv_mem) - PROP_HEAD_SIZE &&
 		    *n < max) {
-			out[*n].subtype = *gp(drv, props + off + 4, 1);
-			out[*n].start = ld64(drv, props + off + 8);
-			out[*n].end = ld64(drv, props + off + 16);
+			out[*n].subtype = *gp(drv, props + off + PROP_OFF(resv_mem, subtype), 1);
+			out[*n].start = ld64(drv, props + off + PROP_OFF(resv_mem, start));
+			out[*n].end = ld64(drv, props + off + PROP_OFF(resv_mem, end));
 			(*n)++;
 		}
-		off += 4u + plen;
+		off += PROP_HEAD_SIZE + plen;
 	}
 	return 0;
 }
 
-unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fault *out,
-				     unsigned int max)
+unsigned int vg_vio_poll_events(struct vg_vio *drv, struct vg_vio_fault *out, unsigned int max)
 {
-	uint16_t used_idx = ld16(drv, drv->eq.used + 2);
+	uint16_t used_idx = ld16(drv, drv->eq.used + VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF);
 	unsigned int n = 0;
 	bool refilled = false;
 
 	while (drv->eq.last_used != used_idx && n < max) {
-		uint64_t e = drv->eq.used + 4 + 8ull * (drv->eq.last_used % drv->eq.size);
-		uint32_t id = ld32(drv, e), len = ld32(drv, e + 4);
+		uint64_t e = drv->eq.used + VIOMMU_VIRTIO_VIRTQ_USED_RING_OFF +
+			     USED_ELEM_SIZE * (drv->eq.last_used % drv->eq.size);
+		uint32_t id = ld32(drv, e + offsetof(struct viommu_virtio_virtq_used_elem, id));
+		uint32_t len = ld32(drv, e + offsetof(struct viommu_virtio_virtq_used_elem, len));
 
 		drv->eq.last_used++;
 		if (id >= drv->eq.size)
@@ -563,29 +582,32 @@ unsigned int sim_vio_drv_poll_events(struct sim_vio_drv *drv, struct sim_vio_fau
 		if (len >= FAULT_SIZE) {
 			uint64_t b = drv->events_gpa + (uint64_t)id * FAULT_SIZE;
 
-			out[n].reason = *gp(drv, b, 1);
-			out[n].flags = ld32(drv, b + 4);
-			out[n].endpoint = ld32(drv, b + 8);
-			out[n].address = ld64(drv, b + 16);
+			out[n].reason = *gp(drv, b + FAULT_OFF(reason), 1);
+			out[n].flags = ld32(drv, b + FAULT_OFF(flags));
+			out[n].endpoint = ld32(drv, b + FAULT_OFF(endpoint));
+			out[n].address = ld64(drv, b + FAULT_OFF(address));
 			n++;
 			drv->st.events++;
 		}
 		/* Give the buffer back. */
-		st16(drv, drv->eq.avail + 4 + 2u * (drv->eq.avail_idx % drv->eq.size),
+		st16(drv,
+		     drv->eq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF +
+			     2u * (drv->eq.avail_idx % drv->eq.size),
 		     (uint16_t)id);
 		drv->eq.avail_idx++;
 		refilled = true;
 	}
 	if (refilled) {
-		st16(drv, drv->eq.avail + 2, drv->eq.avail_idx);
+		st16(drv, drv->eq.avail + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, drv->eq.avail_idx);
 		if (drv->event_idx)
-			st16(drv, drv->eq.avail + 4 + 2u * drv->eq.size, drv->eq.last_used);
+			st16(drv, drv->eq.avail + VIOMMU_VIRTIO_VIRTQ_USED_EVENT_OFF(drv->eq.size),
+			     drv->eq.last_used);
 		kick_events(drv);
 	}
 	return n;
 }
 
-void sim_vio_drv_get_stats(const struct sim_vio_drv *drv, struct sim_vio_drv_stats *st)
+void vg_vio_get_stats(const struct vg_vio *drv, struct vg_vio_stats *st)
 {
 	*st = drv->st;
 }

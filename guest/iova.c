@@ -14,7 +14,7 @@
 /* A magazine: a stack of freed ranges of one size. */
 struct mag {
 	uint32_t n;
-	uint64_t pfn[SIM_IOVA_MAG_SIZE];
+	uint64_t pfn[VG_IOVA_MAG_SIZE];
 };
 
 struct cpu_cache {
@@ -24,8 +24,8 @@ struct cpu_cache {
 
 /* One cached size (order 0..5): per-CPU magazines and the depot. */
 struct rcache {
-	struct cpu_cache cpu[SIM_IOVA_MAX_CPUS];
-	struct mag *depot[SIM_IOVA_MAX_DEPOT];
+	struct cpu_cache cpu[VG_IOVA_MAX_CPUS];
+	struct mag *depot[VG_IOVA_MAX_DEPOT];
 	uint32_t depot_n;
 };
 
@@ -35,13 +35,13 @@ struct freelist {
 	size_t n, cap;
 };
 
-struct sim_iova {
+struct vg_iova {
 	uint64_t base_pfn, limit_pfn;
 	uint64_t cursor_pfn; /* the backing store grows down from the limit */
 	unsigned int ncpus;
 	struct rcache rc[6];
 	struct freelist fl[NR_ORDERS];
-	struct sim_iova_stats st;
+	struct vg_iova_stats st;
 };
 
 static unsigned int order_of(uint64_t pages)
@@ -49,40 +49,40 @@ static unsigned int order_of(uint64_t pages)
 	return pages <= 1 ? 0 : 64u - (unsigned int)__builtin_clzll(pages - 1);
 }
 
-uint64_t sim_iova_rounded(uint64_t size)
+uint64_t vg_iova_rounded(uint64_t size)
 {
-	uint64_t pages = (size + (1ull << SIM_IOVA_PAGE_SHIFT) - 1) >> SIM_IOVA_PAGE_SHIFT;
+	uint64_t pages = (size + (1ull << VG_IOVA_PAGE_SHIFT) - 1) >> VG_IOVA_PAGE_SHIFT;
 
-	if (size == 0 || pages > (1ull << (63 - SIM_IOVA_PAGE_SHIFT)))
+	if (size == 0 || pages > (1ull << (63 - VG_IOVA_PAGE_SHIFT)))
 		return 0;
-	return (1ull << order_of(pages)) << SIM_IOVA_PAGE_SHIFT;
+	return (1ull << order_of(pages)) << VG_IOVA_PAGE_SHIFT;
 }
 
-int sim_iova_create(uint64_t base, uint64_t limit, unsigned int ncpus, struct sim_iova **out)
+int vg_iova_create(uint64_t base, uint64_t limit, unsigned int ncpus, struct vg_iova **out)
 {
-	const uint64_t mask = (1ull << SIM_IOVA_PAGE_SHIFT) - 1;
-	struct sim_iova *a;
+	const uint64_t mask = (1ull << VG_IOVA_PAGE_SHIFT) - 1;
+	struct vg_iova *a;
 
 	if (!out || (base & mask) || (limit & mask) || limit <= base || ncpus == 0 ||
-	    ncpus > SIM_IOVA_MAX_CPUS)
+	    ncpus > VG_IOVA_MAX_CPUS)
 		return VIOMMU_EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return VIOMMU_ENOMEM;
-	a->base_pfn = base >> SIM_IOVA_PAGE_SHIFT;
-	a->limit_pfn = limit >> SIM_IOVA_PAGE_SHIFT;
+	a->base_pfn = base >> VG_IOVA_PAGE_SHIFT;
+	a->limit_pfn = limit >> VG_IOVA_PAGE_SHIFT;
 	a->cursor_pfn = a->limit_pfn;
 	a->ncpus = ncpus;
 	*out = a;
 	return 0;
 }
 
-void sim_iova_destroy(struct sim_iova *a)
+void vg_iova_destroy(struct vg_iova *a)
 {
 	if (!a)
 		return;
 	for (unsigned int o = 0; o < 6; o++) {
-		for (unsigned int c = 0; c < SIM_IOVA_MAX_CPUS; c++) {
+		for (unsigned int c = 0; c < VG_IOVA_MAX_CPUS; c++) {
 			free(a->rc[o].cpu[c].loaded);
 			free(a->rc[o].cpu[c].prev);
 		}
@@ -94,7 +94,7 @@ void sim_iova_destroy(struct sim_iova *a)
 	free(a);
 }
 
-static int backing_alloc(struct sim_iova *a, unsigned int order, uint64_t *pfn)
+static int backing_alloc(struct vg_iova *a, unsigned int order, uint64_t *pfn)
 {
 	struct freelist *fl = &a->fl[order];
 	uint64_t pages = 1ull << order, start;
@@ -114,7 +114,7 @@ static int backing_alloc(struct sim_iova *a, unsigned int order, uint64_t *pfn)
 	return 0;
 }
 
-static void backing_free(struct sim_iova *a, unsigned int order, uint64_t pfn)
+static void backing_free(struct vg_iova *a, unsigned int order, uint64_t pfn)
 {
 	struct freelist *fl = &a->fl[order];
 
@@ -132,7 +132,7 @@ static void backing_free(struct sim_iova *a, unsigned int order, uint64_t pfn)
 }
 
 /* __iova_rcache_get: loaded, then prev (swapped in), then a full magazine from the depot. */
-static bool rcache_get(struct sim_iova *a, struct rcache *rc, unsigned int cpu, uint64_t *pfn)
+static bool rcache_get(struct vg_iova *a, struct rcache *rc, unsigned int cpu, uint64_t *pfn)
 {
 	struct cpu_cache *cc = &rc->cpu[cpu];
 
@@ -156,7 +156,7 @@ static bool rcache_get(struct sim_iova *a, struct rcache *rc, unsigned int cpu, 
 }
 
 /* __iova_rcache_insert: into loaded, else swap with prev, else push loaded to the depot. */
-static bool rcache_put(struct sim_iova *a, struct rcache *rc, unsigned int cpu, uint64_t pfn)
+static bool rcache_put(struct vg_iova *a, struct rcache *rc, unsigned int cpu, uint64_t pfn)
 {
 	struct cpu_cache *cc = &rc->cpu[cpu];
 
@@ -167,13 +167,13 @@ static bool rcache_put(struct sim_iova *a, struct rcache *rc, unsigned int cpu, 
 		cc->prev = calloc(1, sizeof(*cc->prev));
 	if (!cc->loaded || !cc->prev)
 		return false;
-	if (cc->loaded->n == SIM_IOVA_MAG_SIZE) {
-		if (cc->prev->n < SIM_IOVA_MAG_SIZE) {
+	if (cc->loaded->n == VG_IOVA_MAG_SIZE) {
+		if (cc->prev->n < VG_IOVA_MAG_SIZE) {
 			struct mag *t = cc->loaded;
 
 			cc->loaded = cc->prev;
 			cc->prev = t;
-		} else if (rc->depot_n < SIM_IOVA_MAX_DEPOT) {
+		} else if (rc->depot_n < VG_IOVA_MAX_DEPOT) {
 			struct mag *m = calloc(1, sizeof(*m));
 
 			if (!m)
@@ -189,15 +189,15 @@ static bool rcache_put(struct sim_iova *a, struct rcache *rc, unsigned int cpu, 
 	return true;
 }
 
-int sim_iova_alloc(struct sim_iova *a, unsigned int cpu, uint64_t size, uint64_t *iova)
+int vg_iova_alloc(struct vg_iova *a, unsigned int cpu, uint64_t size, uint64_t *iova)
 {
-	uint64_t rounded = sim_iova_rounded(size), pfn;
+	uint64_t rounded = vg_iova_rounded(size), pfn;
 	unsigned int order;
 	int ret;
 
 	if (!a || !iova || rounded == 0 || cpu >= a->ncpus)
 		return VIOMMU_EINVAL;
-	order = order_of(rounded >> SIM_IOVA_PAGE_SHIFT);
+	order = order_of(rounded >> VG_IOVA_PAGE_SHIFT);
 	a->st.allocs++;
 	if (order < 6 && rcache_get(a, &a->rc[order], cpu, &pfn)) {
 		a->st.rcache_hits++;
@@ -210,18 +210,18 @@ int sim_iova_alloc(struct sim_iova *a, unsigned int cpu, uint64_t size, uint64_t
 		a->st.backing_allocs++;
 	}
 	a->st.in_use_pages += 1ull << order;
-	*iova = pfn << SIM_IOVA_PAGE_SHIFT;
+	*iova = pfn << VG_IOVA_PAGE_SHIFT;
 	return 0;
 }
 
-void sim_iova_free(struct sim_iova *a, unsigned int cpu, uint64_t iova, uint64_t size)
+void vg_iova_free(struct vg_iova *a, unsigned int cpu, uint64_t iova, uint64_t size)
 {
-	uint64_t rounded = sim_iova_rounded(size), pfn = iova >> SIM_IOVA_PAGE_SHIFT;
+	uint64_t rounded = vg_iova_rounded(size), pfn = iova >> VG_IOVA_PAGE_SHIFT;
 	unsigned int order;
 
 	if (!a || rounded == 0 || cpu >= a->ncpus)
 		return;
-	order = order_of(rounded >> SIM_IOVA_PAGE_SHIFT);
+	order = order_of(rounded >> VG_IOVA_PAGE_SHIFT);
 	a->st.frees++;
 	a->st.in_use_pages -= 1ull << order;
 	if (order < 6 && rcache_put(a, &a->rc[order], cpu, pfn))
@@ -229,7 +229,7 @@ void sim_iova_free(struct sim_iova *a, unsigned int cpu, uint64_t iova, uint64_t
 	backing_free(a, order, pfn);
 }
 
-void sim_iova_get_stats(const struct sim_iova *a, struct sim_iova_stats *st)
+void vg_iova_get_stats(const struct vg_iova *a, struct vg_iova_stats *st)
 {
 	*st = a->st;
 }

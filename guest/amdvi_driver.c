@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Guest-side AMD-Vi driver (see amdvi.h): what Linux 6.1's amd_iommu driver programs, in the
+ * Guest-side AMD-Vi driver (see amdvi_driver.h): what Linux 6.1's amd_iommu driver programs, in the
  * same order, through the public API only.
  */
-#include "amdvi.h"
+#include "amdvi_driver.h"
 
 #include <stdlib.h>
 #include <string.h>

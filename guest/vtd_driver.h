@@ -7,8 +7,8 @@
  * strict or deferred (batched) flushing of unmaps, and caching-mode-aware flushing of maps.
  * Uses the public API only.
  */
-#ifndef VIOMMU_SIM_VTD_DRIVER_H
-#define VIOMMU_SIM_VTD_DRIVER_H
+#ifndef VIOMMU_GUEST_VTD_DRIVER_H
+#define VIOMMU_GUEST_VTD_DRIVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,9 +16,9 @@
 #include <viommu/flatmem.h>
 #include <viommu/viommu.h>
 
-struct vtd_drv;
+struct vg_vtd;
 
-struct vtd_drv_config {
+struct vg_vtd_config {
 	struct viommu *iommu;	    /* a VT-d unit over @mem's host ops */
 	struct viommu_flatmem *mem; /* guest memory */
 	uint64_t pool_base;	    /* guest-physical pages the driver may use for its tables */
@@ -30,7 +30,7 @@ struct vtd_drv_config {
 	bool no_superpages; /* map with 4 KiB pages only */
 };
 
-struct vtd_drv_stats {
+struct vg_vtd_stats {
 	uint64_t reg_writes;  /* MMIO writes the driver issued */
 	uint64_t descriptors; /* queued invalidation descriptors, wait descriptors included */
 	uint64_t psi;	      /* page-selective IOTLB flushes */
@@ -41,51 +41,51 @@ struct vtd_drv_stats {
 	uint64_t unmaps;
 };
 
-int vtd_drv_create(const struct vtd_drv_config *cfg, struct vtd_drv **out);
-void vtd_drv_destroy(struct vtd_drv *d);
+int vg_vtd_create(const struct vg_vtd_config *cfg, struct vg_vtd **out);
+void vg_vtd_destroy(struct vg_vtd *d);
 
 /*
  * Bring the unit up as Linux does: root table, SRTP, fault event registers, queued invalidation
- * (when offered), global context and IOTLB flushes, then TE. After vtd_drv_disable(), sets TE
+ * (when offered), global context and IOTLB flushes, then TE. After vg_vtd_disable(), sets TE
  * again.
  */
-int vtd_drv_enable(struct vtd_drv *d);
+int vg_vtd_enable(struct vg_vtd *d);
 /* Clear TE (translation off). */
-int vtd_drv_disable(struct vtd_drv *d);
+int vg_vtd_disable(struct vg_vtd *d);
 
 /* Attach requester @sid to domain @did (created on first use); @pass_through uses TT = 10b. */
-int vtd_drv_attach(struct vtd_drv *d, uint16_t sid, uint16_t did, bool pass_through);
-int vtd_drv_detach(struct vtd_drv *d, uint16_t sid);
+int vg_vtd_attach(struct vg_vtd *d, uint16_t sid, uint16_t did, bool pass_through);
+int vg_vtd_detach(struct vg_vtd *d, uint16_t sid);
 
 /* Map [iova, iova + size) -> gpa in domain @did with VIOMMU_ACC_* rights (4 KiB aligned). */
-int vtd_drv_map(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		uint32_t perm);
+int vg_vtd_map(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+	       uint32_t perm);
 /*
  * Unmap; strict mode flushes before returning, deferred mode queues the range and flushes the
- * domain once @batch unmaps are pending (or at vtd_drv_flush).
+ * domain once @batch unmaps are pending (or at vg_vtd_flush).
  */
-int vtd_drv_unmap(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+int vg_vtd_unmap(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size);
 /*
  * Building blocks for a DMA layer that keeps its own flush policy: change the page tables without
- * invalidating. vtd_drv_map_nosync() records the range when the unit is in caching mode and
- * vtd_drv_sync_map() flushes every recorded range in one queued submission (Linux's
- * iotlb_sync_map); vtd_drv_unmap_nosync() leaves the domain to vtd_drv_flush().
+ * invalidating. vg_vtd_map_nosync() records the range when the unit is in caching mode and
+ * vg_vtd_sync_map() flushes every recorded range in one queued submission (Linux's
+ * iotlb_sync_map); vg_vtd_unmap_nosync() leaves the domain to vg_vtd_flush().
  */
-int vtd_drv_map_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
-		       uint32_t perm);
-int vtd_drv_sync_map(struct vtd_drv *d);
-int vtd_drv_unmap_nosync(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+int vg_vtd_map_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t gpa, uint64_t size,
+		      uint32_t perm);
+int vg_vtd_sync_map(struct vg_vtd *d);
+int vg_vtd_unmap_nosync(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size);
 
 /* Complete every deferred flush (one domain-selective flush per domain with pending unmaps). */
-int vtd_drv_flush(struct vtd_drv *d);
+int vg_vtd_flush(struct vg_vtd *d);
 /* Page-selective flush of [iova, iova + size) in @did, as after changing a present entry. */
-int vtd_drv_flush_range(struct vtd_drv *d, uint16_t did, uint64_t iova, uint64_t size);
+int vg_vtd_flush_range(struct vg_vtd *d, uint16_t did, uint64_t iova, uint64_t size);
 /* Device-TLB invalidation for @sid over [iova, iova + size) (needs ECAP.DT and QI). */
-int vtd_drv_flush_dev_iotlb(struct vtd_drv *d, uint16_t sid, uint64_t iova, uint64_t size);
+int vg_vtd_flush_dev_iotlb(struct vg_vtd *d, uint16_t sid, uint64_t iova, uint64_t size);
 
 /* Guest-physical address of a free 4 KiB page from the driver's pool (for test DMA buffers). */
-int vtd_drv_alloc_page(struct vtd_drv *d, uint64_t *gpa);
+int vg_vtd_alloc_page(struct vg_vtd *d, uint64_t *gpa);
 
-void vtd_drv_get_stats(const struct vtd_drv *d, struct vtd_drv_stats *st);
+void vg_vtd_get_stats(const struct vg_vtd *d, struct vg_vtd_stats *st);
 
-#endif /* VIOMMU_SIM_VTD_DRIVER_H */
+#endif /* VIOMMU_GUEST_VTD_DRIVER_H */

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual I/O Device (VIRTIO) Version 1.2, the parts every device shares: device status (2.1),
+ * split virtqueues (2.7), reserved feature bits (6), the virtio-pci ISR status (4.1.4.5), and
+ * the virtio-net header and feature that viommu-vhost uses (5.1). Names are the specification's
+ * (or Linux's where it gives none) with the prefix VIOMMU_VIRTIO_. Section numbers are that
+ * document's.
+ *
+ * Dependency-free: <stdint.h> and macros. Feature names are masks (1 << bit), as the library's
+ * feature words take them; NAME_BIT is the bit number the specification lists. Structures are
+ * the guest's little-endian layouts: a big-endian host converts every field.
+ */
+#ifndef VIOMMU_SPEC_VIRTIO_H
+#define VIOMMU_SPEC_VIRTIO_H
+
+#include <stdint.h>
+
+/* 2.1 Device Status Field. Writing 0 resets the device. */
+#define VIOMMU_VIRTIO_S_ACKNOWLEDGE 1u
+#define VIOMMU_VIRTIO_S_DRIVER 2u
+#define VIOMMU_VIRTIO_S_DRIVER_OK 4u
+#define VIOMMU_VIRTIO_S_FEATURES_OK 8u
+#define VIOMMU_VIRTIO_S_NEEDS_RESET 64u /* DEVICE_NEEDS_RESET */
+#define VIOMMU_VIRTIO_S_FAILED 128u
+
+/* 6 Reserved Feature Bits (bits 24 to 40 are device-independent) */
+#define VIOMMU_VIRTIO_F_INDIRECT_DESC_BIT 28
+#define VIOMMU_VIRTIO_F_EVENT_IDX_BIT 29
+#define VIOMMU_VIRTIO_F_VERSION_1_BIT 32
+#define VIOMMU_VIRTIO_F_ACCESS_PLATFORM_BIT 33 /* formerly VIRTIO_F_IOMMU_PLATFORM */
+#define VIOMMU_VIRTIO_F_INDIRECT_DESC (1ull << VIOMMU_VIRTIO_F_INDIRECT_DESC_BIT)
+#define VIOMMU_VIRTIO_F_EVENT_IDX (1ull << VIOMMU_VIRTIO_F_EVENT_IDX_BIT)
+#define VIOMMU_VIRTIO_F_VERSION_1 (1ull << VIOMMU_VIRTIO_F_VERSION_1_BIT)
+#define VIOMMU_VIRTIO_F_ACCESS_PLATFORM (1ull << VIOMMU_VIRTIO_F_ACCESS_PLATFORM_BIT)
+
+/* 4.1.4.5 ISR status capability (virtio-pci): used buffer, configuration change. */
+#define VIOMMU_VIRTIO_ISR_QUEUE 1u
+#define VIOMMU_VIRTIO_ISR_CONFIG 2u
+
+/* 2.7 Split Virtqueues: "the maximum Queue Size value is 32768". */
+#define VIOMMU_VIRTIO_VIRTQ_MAX_SIZE 32768u
+
+/*
+ * 2.7 alignment of the three parts (table "Virtqueue Part Alignment"): descriptor table 16,
+ * available ring 2, used ring 4.
+ */
+#define VIOMMU_VIRTIO_VIRTQ_DESC_ALIGN 16u
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_ALIGN 2u
+#define VIOMMU_VIRTIO_VIRTQ_USED_ALIGN 4u
+
+/* 2.7.5 The Virtqueue Descriptor Table */
+struct viommu_virtio_virtq_desc {
+	uint64_t addr; /* le64 guest-physical (or IOVA with ACCESS_PLATFORM) address */
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+#define VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT 1u     /* the chain continues at next */
+#define VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE 2u    /* device-writable (otherwise readable) */
+#define VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT 4u /* the buffer is a table of descriptors */
+
+/*
+ * 2.7.6 The Virtqueue Available Ring: le16 flags, le16 idx, le16 ring[size], le16 used_event
+ * (with EVENT_IDX).
+ */
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT 1u
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_FLAGS_OFF 0u
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF 2u
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_RING_OFF 4u
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_SIZE(qsz) (6u + 2u * (uint64_t)(qsz))
+/* used_event sits after the ring */
+#define VIOMMU_VIRTIO_VIRTQ_USED_EVENT_OFF(qsz) (4u + 2u * (uint64_t)(qsz))
+
+/*
+ * 2.7.8 The Virtqueue Used Ring: le16 flags, le16 idx, struct virtq_used_elem ring[size], le16
+ * avail_event (with EVENT_IDX).
+ */
+struct viommu_virtio_virtq_used_elem {
+	uint32_t id;  /* le32 head of the chain */
+	uint32_t len; /* le32 bytes written into the chain's writable buffers */
+};
+
+#define VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY 1u
+#define VIOMMU_VIRTIO_VIRTQ_USED_FLAGS_OFF 0u
+#define VIOMMU_VIRTIO_VIRTQ_USED_IDX_OFF 2u
+#define VIOMMU_VIRTIO_VIRTQ_USED_RING_OFF 4u
+#define VIOMMU_VIRTIO_VIRTQ_USED_SIZE(qsz) (6u + 8u * (uint64_t)(qsz))
+/* avail_event sits after the ring */
+#define VIOMMU_VIRTIO_VIRTQ_AVAIL_EVENT_OFF(qsz) (4u + 8u * (uint64_t)(qsz))
+
+/* 5.1.2 Network device virtqueues (without VIRTIO_NET_F_MQ) */
+#define VIOMMU_VIRTIO_NET_RECEIVEQ1 0u
+#define VIOMMU_VIRTIO_NET_TRANSMITQ1 1u
+
+/* 5.1.3 Network device feature bits (the one viommu-vhost offers). */
+#define VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT 15
+#define VIOMMU_VIRTIO_NET_F_MRG_RXBUF (1ull << VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT)
+
+/* 5.1.6 Device Operation: with VERSION_1 the header always has num_buffers: 12 bytes. */
+struct viommu_virtio_net_hdr_mrg_rxbuf {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct viommu_virtio_virtq_desc) == 16, "VIRTIO 1.2 2.7.5 layout");
+_Static_assert(sizeof(struct viommu_virtio_virtq_used_elem) == 8, "VIRTIO 1.2 2.7.8 layout");
+_Static_assert(sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf) == 12, "VIRTIO 1.2 5.1.6 layout");
+#endif
+
+#endif /* VIOMMU_SPEC_VIRTIO_H */
