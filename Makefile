@@ -47,7 +47,7 @@ test-gcc: $(BUILD)/build.ninja
 	$(MESON) test -C $(BUILD) --print-errorlogs
 
 # Every example, one per model (and per public component), each checking its own results.
-EXAMPLES = iotlb_hello vtd_hello virtio_iommu_hello devtlb_hello
+EXAMPLES = iotlb_hello vtd_hello amdvi_hello virtio_iommu_hello devtlb_hello
 
 # Install into a scratch DESTDIR and build every example the way an embedder would: installed
 # headers, pkg-config, the shared library; then run each (each exits non-zero when a result is

@@ -21,8 +21,15 @@ struct vg_dom {
 	bool pending; /* lazy: unmaps not flushed yet */
 };
 
+struct vg_amdvi_range {
+	uint64_t iova, size;
+	uint16_t domid;
+};
+
 struct vg_amdvi {
 	struct vg_amdvi_config cfg;
+	struct vg_amdvi_range *sync; /* maps queued for vg_amdvi_sync_map() */
+	size_t nsync, cap_sync;
 	uint64_t bump;
 	uint64_t *free_pages;
 	size_t nfree, cap_free;
@@ -32,6 +39,7 @@ struct vg_amdvi {
 	uint64_t cmd;	   /* command buffer */
 	uint64_t cmd_size; /* bytes */
 	uint64_t cmd_tail;
+	uint64_t cmd_head; /* the head as last read from the IOMMU */
 	uint64_t evt;
 	uint64_t evt_size;
 	uint64_t sem; /* COMPLETION_WAIT store target */
@@ -166,12 +174,19 @@ int vg_amdvi_alloc_page(struct vg_amdvi *d, uint64_t *gpa)
 int vg_amdvi_submit(struct vg_amdvi *d, const uint32_t cmd[4])
 {
 	uint64_t next = (d->cmd_tail + VIOMMU_AMDVI_CMD_SIZE) % d->cmd_size;
-	uint32_t head = readl(d, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD);
 	uint8_t *p;
 
-	/* Full: the IOMMU has not consumed (a stopped buffer never will). */
-	if (next == head)
-		return VIOMMU_EBUSY;
+	/*
+	 * __iommu_queue_command_sync(): the head is read back from the IOMMU only when the copy
+	 * the driver keeps says two entries or fewer are left. Full: the IOMMU has not consumed
+	 * (a stopped buffer never will).
+	 */
+	if ((d->cmd_head - next + d->cmd_size) % d->cmd_size <= 0x20) {
+		d->cmd_head = readl(d, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD);
+		if ((d->cmd_head - next + d->cmd_size) % d->cmd_size <= 0x20 &&
+		    d->cmd_head != d->cmd_tail)
+			return VIOMMU_EBUSY;
+	}
 	p = viommu_flatmem_ptr(d->cfg.mem, d->cmd + d->cmd_tail, 16);
 	for (int i = 0; i < 4; i++)
 		for (int b = 0; b < 4; b++)
@@ -351,6 +366,7 @@ void vg_amdvi_destroy(struct vg_amdvi *d)
 	free(d->ats);
 	free(d->dev_dom);
 	free(d->free_pages);
+	free(d->sync);
 	free(d);
 }
 
@@ -374,6 +390,7 @@ int vg_amdvi_enable(struct vg_amdvi *d)
 	writel(d, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD, 0);
 	writel(d, VIOMMU_AMDVI_MMIO_CMD_BUF_TAIL, 0);
 	d->cmd_tail = 0;
+	d->cmd_head = 0;
 	feature(d, VIOMMU_AMDVI_CTRL_CMD_BUF_EN, true);
 	/* iommu_enable_event_buffer(). */
 	writeq(d, VIOMMU_AMDVI_MMIO_EVENT_LOG_BASE,
@@ -541,6 +558,64 @@ int vg_amdvi_map(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t gpa
 	/* amd_iommu_iotlb_sync_map(): with NpCache, flush what became present. */
 	if (!d->cfg.no_np_cache_flush)
 		return vg_amdvi_inv_pages(d, domid, iova, size);
+	return 0;
+}
+
+int vg_amdvi_map_nosync(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t gpa,
+			uint64_t size, uint32_t perm)
+{
+	struct vg_dom *m = dom_get(d, domid);
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOMEM;
+	if (d->nsync == d->cap_sync) {
+		size_t c = d->cap_sync ? 2 * d->cap_sync : 64;
+		struct vg_amdvi_range *p = realloc(d->sync, c * sizeof(*p));
+
+		if (!p)
+			return VIOMMU_ENOMEM;
+		d->sync = p;
+		d->cap_sync = c;
+	}
+	ret = viommu_pt_map(m->pt, iova, gpa, size, perm, 0);
+	if (ret)
+		return ret;
+	d->st.maps++;
+	d->sync[d->nsync++] = (struct vg_amdvi_range){ iova, size, domid };
+	return 0;
+}
+
+int vg_amdvi_sync_map(struct vg_amdvi *d)
+{
+	int ret = 0;
+
+	if (!d->nsync)
+		return 0;
+	for (size_t i = 0; !ret && i < d->nsync && !d->cfg.no_np_cache_flush; i++)
+		ret = queue_inv_pages(d, d->sync[i].domid, d->sync[i].iova, d->sync[i].size);
+	d->nsync = 0;
+	if (ret || d->cfg.no_np_cache_flush)
+		return ret;
+	return vg_amdvi_completion_wait(d);
+}
+
+int vg_amdvi_unmap_nosync(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t size)
+{
+	struct vg_dom *m = d->doms[domid];
+	uint64_t done = 0;
+	int ret;
+
+	if (!m)
+		return VIOMMU_ENOENT;
+	ret = viommu_pt_unmap(m->pt, iova, size, &done);
+	if (ret)
+		return ret;
+	d->st.unmaps++;
+	if (!m->pending) {
+		m->pending = true;
+		d->npending++;
+	}
 	return 0;
 }
 

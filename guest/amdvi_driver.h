@@ -69,6 +69,15 @@ int vg_amdvi_set_ats(struct vg_amdvi *d, uint16_t devid, bool on);
 int vg_amdvi_map(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t gpa, uint64_t size,
 		 uint32_t perm);
 int vg_amdvi_unmap(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t size);
+/*
+ * Batched map: tables now, the NpCache flushes of every queued range at vg_amdvi_sync_map()
+ * (one INVALIDATE_IOMMU_PAGES per range, one COMPLETION_WAIT). Unmap without any flush:
+ * vg_amdvi_flush() completes it (the DMA layer's flush queue owns the policy).
+ */
+int vg_amdvi_map_nosync(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t gpa,
+			uint64_t size, uint32_t perm);
+int vg_amdvi_sync_map(struct vg_amdvi *d);
+int vg_amdvi_unmap_nosync(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t size);
 /* Lazy mode: flush every domain with pending unmaps now. */
 int vg_amdvi_flush(struct vg_amdvi *d);
 
