@@ -1157,12 +1157,21 @@ static void test_v2_guest(void **state)
 					     VIOMMU_AMDVI_IIP2_GN),
 				  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
 
+		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + 0x10);
 		assert_int_equal(viommu_pt_unmap(pt, 0x70000000, 0x1000, &done), 0);
 		assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE + 0x8000, 0x1000,
 					       VIOMMU_ACC_RW, 0),
 				 0);
+		/* The old translation is still cached (legal until the invalidation). */
 		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
-		assert_true(r.out == DATA_BASE + 0x10 || r.out == DATA_BASE + 0x8010);
+		assert_int_equal(r.out, DATA_BASE + 0x10);
+		/* Another PASID's invalidation leaves it. */
+		c[0] = 6;
+		assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + 0x10);
+		c[0] = 5;
 		assert_int_equal(vg_amdvi_submit(f.d, c), 0);
 		r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
 		assert_int_equal(r.out, DATA_BASE + 0x8010);
@@ -1244,6 +1253,200 @@ static void test_nested(void **state)
 	drain(&f);
 	viommu_pt_destroy(pt);
 	fx_fini(&f);
+}
+
+/*
+ * Randomized nested run: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
+ * mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to memory, random
+ * changes on both sides, GN invalidations (or none yet: the old composition may still be
+ * served), and DMA checked against the composition the reference computes.
+ */
+#define N_PASID 3
+#define N_GVA 16
+#define N_GPA 16
+#define GVA_BASE 0x40000000ull
+#define GPA_BASE 0x200000000ull
+#define N_STALE 4
+
+struct nref {
+	int v2[N_PASID][N_GVA]; /* GPA page + 1, 0: unmapped */
+	uint32_t p2[N_PASID][N_GVA];
+	int v1[N_GPA]; /* SPA page index + 1, 0: unmapped */
+	uint32_t p1[N_GPA];
+	uint64_t stale[N_PASID][N_GVA][N_STALE]; /* compositions that may still be served, + 1 */
+	uint32_t stale_perm[N_PASID][N_GVA][N_STALE];
+};
+
+/* The composition now: output page address + 1 (0: none) and its rights. */
+static uint64_t nref_now(const struct nref *n, int pa, int p, uint32_t *perm)
+{
+	int g = n->v2[pa][p] - 1;
+
+	*perm = 0;
+	if (g < 0 || !n->v1[g])
+		return 0;
+	*perm = n->p2[pa][p] & n->p1[g];
+	return *perm ? DATA_BASE + (uint64_t)(n->v1[g] - 1) * 0x1000 + 1 : 0;
+}
+
+/* Remember what the IOTLB may still hold for (pa, p); false when there is no room. */
+static bool nref_keep(struct nref *n, int pa, int p)
+{
+	uint32_t perm;
+	uint64_t now = nref_now(n, pa, p, &perm);
+
+	if (!now)
+		return true;
+	for (int k = 0; k < N_STALE; k++) {
+		if (!n->stale[pa][p][k]) {
+			n->stale[pa][p][k] = now;
+			n->stale_perm[pa][p][k] = perm;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void gn_inval(struct fx *f, struct nref *n, int pa)
+{
+	uint32_t c[4] = { (uint32_t)pa,
+			  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+				      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
+				     VIOMMU_AMDVI_IIP2_GN),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+	memset(n->stale[pa], 0, sizeof(n->stale[pa]));
+}
+
+static void test_random_nested(void **state)
+{
+	struct test_rng rng = { test_seed(0xa3d3) };
+	struct nref *n = calloc(1, sizeof(*n));
+	struct viommu_pt *pt[N_PASID];
+	uint64_t root;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt[0]);
+	for (int pa = 1; pa < N_PASID; pa++) {
+		struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+
+		assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL,
+						  &pt[pa]),
+				 0);
+	}
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	for (int pa = 0; pa < N_PASID; pa++)
+		poke64(&f, RAW_BASE + (uint64_t)pa * 8,
+		       viommu_pt_get_cfg(pt[pa])->root | VIOMMU_AMDVI_GCR3_GV);
+	/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1, and never changes it. */
+	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+	gt_dte(&f, 0x0700, root | VIOMMU_AMDVI_DTE0_MODE_SET(3) | VIOMMU_AMDVI_DTE0_GIOV, 9,
+	       RAW_BASE);
+	/* The host maps most GPA pages first: host changes flush the domain, so they stay rare. */
+	for (int g = 0; g < N_GPA; g++) {
+		uint32_t perm = test_below(&rng, 4) ? VIOMMU_ACC_RW :
+						      1 + (uint32_t)test_below(&rng, 2);
+
+		assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
+					      DATA_BASE + (uint64_t)g * 0x1000, 0x1000, perm),
+				 0);
+		n->v1[g] = g + 1;
+		n->p1[g] = perm;
+	}
+	for (int step = 0; step < 6000; step++) {
+		uint64_t op = test_below(&rng, 100);
+		int pa = (int)test_below(&rng, N_PASID);
+		int p = (int)test_below(&rng, N_GVA);
+		int g = (int)test_below(&rng, N_GPA);
+		uint32_t perm = 1 + (uint32_t)test_below(&rng, 3);
+
+		if (op < 25) {
+			/* Guest maps a free GVA page (no invalidation: nothing was cached for it,
+			 * except what an earlier unmap left, which stays possible). */
+			if (n->v2[pa][p])
+				continue;
+			/* x86-64 entries cannot say write-only: present means readable. */
+			perm = perm == VIOMMU_ACC_WRITE ? VIOMMU_ACC_RW : perm;
+			assert_int_equal(viommu_pt_map(pt[pa], GVA_BASE + ((uint64_t)p << 12),
+						       GPA_BASE + ((uint64_t)g << 12), 0x1000, perm,
+						       0),
+					 0);
+			n->v2[pa][p] = g + 1;
+			n->p2[pa][p] = perm;
+		} else if (op < 40) {
+			uint64_t done;
+
+			/* Guest unmaps; maybe invalidates this PASID at once. */
+			if (!n->v2[pa][p])
+				continue;
+			if (!nref_keep(n, pa, p))
+				gn_inval(&f, n, pa), nref_keep(n, pa, p);
+			assert_int_equal(viommu_pt_unmap(pt[pa], GVA_BASE + ((uint64_t)p << 12),
+							 0x1000, &done),
+					 0);
+			n->v2[pa][p] = 0;
+			if (test_below(&rng, 4) == 0)
+				gn_inval(&f, n, pa);
+		} else if (op < 41) {
+			/* Host maps a free GPA page (the driver's NpCache flush drops the domain's
+			 * guest entries: every stale composition goes). */
+			if (n->v1[g])
+				continue;
+			int s = 1 + (int)test_below(&rng, 256);
+
+			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
+						      DATA_BASE + (uint64_t)(s - 1) * 0x1000,
+						      0x1000, perm),
+					 0);
+			n->v1[g] = s;
+			n->p1[g] = perm;
+			memset(n->stale, 0, sizeof(n->stale));
+		} else if (op < 42) {
+			if (!n->v1[g])
+				continue;
+			assert_int_equal(
+				vg_amdvi_unmap(f.d, 9, GPA_BASE + ((uint64_t)g << 12), 0x1000), 0);
+			n->v1[g] = 0;
+			memset(n->stale, 0, sizeof(n->stale));
+		} else if (op < 43) {
+			gn_inval(&f, n, pa);
+		} else {
+			/* DMA: with PASID, or PASID 0 as a GIoV request without one. */
+			uint32_t acc = test_below(&rng, 2) ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
+			uint64_t off = test_below(&rng, 0x1000) & ~7ull;
+			uint64_t gva = GVA_BASE + ((uint64_t)p << 12) + off;
+			struct viommu_xlate_result r =
+				pa == 0 && test_below(&rng, 2) ?
+					xl(&f, 0x0700, gva, acc) :
+					xlp(&f, 0x0700, (uint32_t)pa, gva, acc);
+			uint32_t cur_perm;
+			uint64_t cur = nref_now(n, pa, p, &cur_perm);
+			bool cur_ok = cur && (cur_perm & acc);
+
+			if (viommu_xlate_ok(&r)) {
+				bool legal = cur_ok && r.out == cur - 1 + off;
+
+				for (int k = 0; k < N_STALE && !legal; k++)
+					legal = n->stale[pa][p][k] &&
+						(n->stale_perm[pa][p][k] & acc) &&
+						r.out == n->stale[pa][p][k] - 1 + off;
+				assert_true(legal);
+			} else {
+				assert_false(cur_ok);
+			}
+		}
+		if (step % 128 == 0)
+			drain(&f);
+	}
+	for (int pa = 0; pa < N_PASID; pa++)
+		viommu_pt_destroy(pt[pa]);
+	fx_fini(&f);
+	free(n);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1453,6 +1656,7 @@ int main(void)
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_v2_guest),
 		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
 	};
