@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t fill;
 
 	viommu_amdvi_config_init(&cfg);
-	cfg.flags = flags & 0xf; /* GT included: guest and nested walks */
-	cfg.hats_levels = 4 + (flags >> 4) % 3;
+	cfg.flags = flags & 0x1f; /* GT and PPR included: guest and nested walks, page requests */
+	cfg.hats_levels = 4 + (flags >> 5) % 3;
 	cfg.pa_bits = (flags & 0x80) ? 40 : 48;
 	cfg.iotlb_capacity = 16;
 	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int ops = 0; in.n && ops < 512; ops++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 
-		switch (op % 6) {
+		switch (op % 7) {
 		case 0:
 		case 1: { /* register write, 32 or 64 bits */
 			uint64_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
@@ -107,6 +107,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			for (int i = 0; i < 8; i++)
 				mem[at + (uint64_t)i] = (uint8_t)take(&in, 1);
+			break;
+		}
+		case 4: { /* a page request from a PRI endpoint */
+			struct viommu_amdvi_page_request pr = {
+				.devid = (uint32_t)take(&in, 2),
+				.pasid = (uint32_t)take(&in, 3),
+				.has_pasid = (op & 0x80) != 0,
+				.addr = take(&in, 8),
+				.access = (uint32_t)take(&in, 1) & 0xf,
+				.tag = (uint32_t)take(&in, 2) & 0x1ff
+			};
+
+			viommu_amdvi_page_request(v, &pr);
 			break;
 		}
 		default: { /* DMA */

@@ -42,6 +42,9 @@ struct vg_amdvi {
 	uint64_t cmd_head; /* the head as last read from the IOMMU */
 	uint64_t evt;
 	uint64_t evt_size;
+	uint64_t ppr; /* PPR log, 0 until vg_amdvi_enable_ppr() */
+	vg_amdvi_event_fn ppr_fn;
+	void *ppr_opaque;
 	uint64_t sem; /* COMPLETION_WAIT store target */
 	uint64_t sem_val;
 	uint64_t efr;
@@ -661,11 +664,37 @@ int vg_amdvi_unmap(struct vg_amdvi *d, uint16_t domid, uint64_t iova, uint64_t s
 /* Interrupt handler and event log                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
+/* iommu_poll_events() / iommu_poll_ppr_log(): entries from head to tail, each zeroed after. */
+static int poll_log(struct vg_amdvi *d, uint64_t base, uint64_t size, uint64_t head_reg,
+		    uint64_t tail_reg, vg_amdvi_event_fn fn, void *opaque)
+{
+	uint32_t head = readl(d, head_reg);
+	uint32_t tail = readl(d, tail_reg);
+	int n = 0;
+
+	while (head != tail && head < size) {
+		uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, base + head, 16);
+		uint32_t ev[4];
+
+		for (int i = 0; i < 4; i++)
+			ev[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+				(uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+		if (fn)
+			fn(opaque, ev);
+		memset(p, 0, 16);
+		n++;
+		head = (uint32_t)((head + 16) % size);
+	}
+	writel(d, head_reg, head);
+	return n;
+}
+
 int vg_amdvi_handle_irq(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque)
 {
 	const uint32_t mask =
 		(uint32_t)(VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW | VIOMMU_AMDVI_STATUS_EVENT_LOG_INT |
-			   VIOMMU_AMDVI_STATUS_COM_WAIT_INT);
+			   VIOMMU_AMDVI_STATUS_COM_WAIT_INT | VIOMMU_AMDVI_STATUS_PPR_OVERFLOW |
+			   VIOMMU_AMDVI_STATUS_PPR_INT);
 	uint32_t status = readl(d, VIOMMU_AMDVI_MMIO_STATUS);
 	int n = 0;
 
@@ -673,26 +702,11 @@ int vg_amdvi_handle_irq(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque)
 	for (int round = 0; round < 16 && (status & mask); round++) {
 		writel(d, VIOMMU_AMDVI_MMIO_STATUS, mask);
 		if (status & VIOMMU_AMDVI_STATUS_EVENT_LOG_INT) {
-			/* iommu_poll_events() */
-			uint32_t head = readl(d, VIOMMU_AMDVI_MMIO_EVENT_LOG_HEAD);
-			uint32_t tail = readl(d, VIOMMU_AMDVI_MMIO_EVENT_LOG_TAIL);
+			int k = poll_log(d, d->evt, d->evt_size, VIOMMU_AMDVI_MMIO_EVENT_LOG_HEAD,
+					 VIOMMU_AMDVI_MMIO_EVENT_LOG_TAIL, fn, opaque);
 
-			while (head != tail && head < d->evt_size) {
-				uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, d->evt + head, 16);
-				uint32_t ev[4];
-
-				for (int i = 0; i < 4; i++)
-					ev[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-						(uint32_t)p[4 * i + 2] << 16 |
-						(uint32_t)p[4 * i + 3] << 24;
-				if (fn)
-					fn(opaque, ev);
-				memset(p, 0, 16);
-				d->st.events++;
-				n++;
-				head = (uint32_t)((head + VIOMMU_AMDVI_EVENT_SIZE) % d->evt_size);
-			}
-			writel(d, VIOMMU_AMDVI_MMIO_EVENT_LOG_HEAD, head);
+			d->st.events += (uint64_t)k;
+			n += k;
 		}
 		if (status & VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW) {
 			/* amd_iommu_restart_event_logging() */
@@ -700,9 +714,50 @@ int vg_amdvi_handle_irq(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque)
 			feature(d, VIOMMU_AMDVI_CTRL_EVENT_LOG_EN, false);
 			feature(d, VIOMMU_AMDVI_CTRL_EVENT_LOG_EN, true);
 		}
+		if ((status & VIOMMU_AMDVI_STATUS_PPR_INT) && d->ppr)
+			d->st.ppr_entries += (uint64_t)poll_log(d, d->ppr, 512 * 16,
+								VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD,
+								VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL,
+								d->ppr_fn, d->ppr_opaque);
 		status = readl(d, VIOMMU_AMDVI_MMIO_STATUS);
 	}
 	return n;
+}
+
+int vg_amdvi_enable_ppr(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque)
+{
+	int ret;
+
+	if (!(d->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
+		return VIOMMU_ENOTSUP;
+	if (!d->ppr) {
+		ret = pool_alloc(d, 512 * 16, &d->ppr);
+		if (ret)
+			return ret;
+	}
+	d->ppr_fn = fn;
+	d->ppr_opaque = opaque;
+	writeq(d, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, d->ppr | VIOMMU_AMDVI_BUF_LEN_SET(9));
+	writel(d, VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD, 0);
+	writel(d, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 0);
+	feature(d, VIOMMU_AMDVI_CTRL_PPR_LOG_EN, true);
+	feature(d, VIOMMU_AMDVI_CTRL_PPR_EN, true);
+	feature(d, VIOMMU_AMDVI_CTRL_PPR_INT_EN, true);
+	return 0;
+}
+
+int vg_amdvi_complete_ppr(struct vg_amdvi *d, uint16_t devid, uint32_t pasid, bool gn, uint32_t tag,
+			  uint32_t status)
+{
+	/* build_complete_ppr() */
+	uint32_t c[4] = { devid,
+			  (gn ? pasid : 0) | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						     VIOMMU_AMDVI_CMD_COMPLETE_PPR_REQUEST),
+			  gn ? (uint32_t)VIOMMU_AMDVI_CPPR2_GN : 0,
+			  (tag & 0x1ff) | (uint32_t)VIOMMU_AMDVI_CPPR3_STATUS_SET(status & 0xf) };
+	int ret = vg_amdvi_submit(d, c);
+
+	return ret ? ret : vg_amdvi_completion_wait(d);
 }
 
 void vg_amdvi_get_stats(const struct vg_amdvi *d, struct vg_amdvi_stats *st)

@@ -43,6 +43,7 @@ struct vg_amdvi_stats {
 	uint64_t inv_iotlb;
 	uint64_t events; /* event log entries consumed */
 	uint64_t overflows;
+	uint64_t ppr_entries; /* PPR log entries consumed */
 	uint64_t maps;
 	uint64_t unmaps;
 };
@@ -96,16 +97,27 @@ int vg_amdvi_inv_devtab(struct vg_amdvi *d, uint16_t devid);
 int vg_amdvi_submit(struct vg_amdvi *d, const uint32_t cmd[4]);
 int vg_amdvi_completion_wait(struct vg_amdvi *d);
 
+/* One 16-byte event log or PPR log entry, as four little-endian doublewords. */
+typedef void (*vg_amdvi_event_fn)(void *opaque, const uint32_t ev[4]);
+
 /* The INVALIDATE_*_PAGES address and S bit for [iova, iova + size), as build_inv_address(). */
 uint64_t vg_amdvi_inv_address(uint64_t iova, uint64_t size);
 
-typedef void (*vg_amdvi_event_fn)(void *opaque, const uint32_t ev[4]);
 /*
  * The interrupt handler: read the status, clear what it shows, consume event log entries from
  * head to tail (each passed to @fn, then zeroed), restart logging after an overflow (as
  * amd_iommu_restart_event_logging()), until the status shows nothing. Returns entries consumed.
  */
 int vg_amdvi_handle_irq(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque);
+
+/*
+ * Page requests (Linux's iommu_enable_ppr_log() and its PPR interrupt): a 512-entry PPR log,
+ * PPRLogEn, PPREn, PPRIntEn. vg_amdvi_handle_irq() then also consumes PPR log entries, each passed
+ * to @fn. vg_amdvi_complete_ppr() answers one group (COMPLETE_PPR_REQUEST + wait).
+ */
+int vg_amdvi_enable_ppr(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque);
+int vg_amdvi_complete_ppr(struct vg_amdvi *d, uint16_t devid, uint32_t pasid, bool gn, uint32_t tag,
+			  uint32_t status);
 
 /* Guest-physical address of @devid's device table entry, and of the command buffer/event log. */
 uint64_t vg_amdvi_dte_addr(const struct vg_amdvi *d, uint16_t devid);

@@ -1034,6 +1034,123 @@ static void test_npcache_notify(void **state)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Page requests: PPR log and COMPLETE_PPR_REQUEST                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+struct ppr_rsp {
+	int n;
+	uint32_t devid, pasid, tag, status;
+	bool has_pasid;
+};
+
+static void on_ppr_rsp(void *opaque, uint32_t devid, uint32_t pasid, bool has_pasid, uint32_t tag,
+		       uint32_t status)
+{
+	struct ppr_rsp *r = opaque;
+
+	r->n++;
+	r->devid = devid;
+	r->pasid = pasid;
+	r->has_pasid = has_pasid;
+	r->tag = tag;
+	r->status = status;
+}
+
+static void test_ppr(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_amdvi_page_request pr = { .devid = 0x0123,
+						.pasid = 0x5abcd,
+						.has_pasid = true,
+						.addr = 0x7f0012345678ull,
+						.access = VIOMMU_ACC_READ | VIOMMU_ACC_WRITE,
+						.tag = 0x1a5 };
+	struct viommu_amdvi_stats st;
+	struct ppr_rsp rsp = { 0 };
+	struct evlog ppr = { 0 };
+	uint64_t q0;
+	struct fx f;
+	int msi0, ret;
+
+	(void)state;
+	c.flags |= VIOMMU_AMDVI_PPR;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8) & VIOMMU_AMDVI_EFR_PPR_SUP);
+	assert_int_equal(viommu_amdvi_set_ppr_response(f.v, on_ppr_rsp, &rsp), 0);
+	/* Not enabled yet: refused, the VMM answers the device. */
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	assert_int_equal(vg_amdvi_enable_ppr(f.d, on_event, &ppr), 0);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	msi0 = f.msi.n;
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	assert_int_equal(f.msi.n, msi0 + 1);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_INT);
+	pr.has_pasid = false;
+	pr.access = VIOMMU_ACC_EXEC | VIOMMU_ACC_PRIV;
+	pr.tag = 3;
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	drain(&f);
+	assert_int_equal(ppr.n, 2);
+	/* Field by field, as Linux's iommu_handle_ppr_entry() reads them. */
+	q0 = (uint64_t)ppr.ev[0][1] << 32 | ppr.ev[0][0];
+	assert_int_equal(q0 & 0xffff, 0x0123);
+	assert_int_equal((q0 >> 16) & 0xffff, 0xabcd);			     /* PASID 15:0 */
+	assert_int_equal((q0 >> 42) & 0xf, 0x5);			     /* PASID 19:16 */
+	assert_int_equal((q0 >> 32) & 0x3ff, 0x1a5);			     /* tag */
+	assert_int_equal((q0 >> 48) & 0xfff, 0x004 | 0x020 | 0x040 | 0x100); /* RD WR US GN */
+	assert_int_equal(q0 >> 60, VIOMMU_AMDVI_PPR_TYPE_PAGE_SERVICE_REQUEST);
+	assert_int_equal((uint64_t)ppr.ev[0][3] << 32 | ppr.ev[0][2], 0x7f0012345000ull);
+	q0 = (uint64_t)ppr.ev[1][1] << 32 | ppr.ev[1][0];
+	assert_int_equal((q0 >> 48) & 0xfff, 0x002); /* X, supervisor, no PASID */
+	assert_int_equal((q0 >> 32) & 0x3ff, 3);
+	assert_int_equal(q0 & 0x3c0000ffff0000ull, 0);
+	/* The guest's answer reaches the VMM. */
+	assert_int_equal(vg_amdvi_complete_ppr(f.d, 0x0123, 0x5abcd, true, 0x1a5, 0), 0);
+	assert_int_equal(rsp.n, 1);
+	assert_int_equal(rsp.devid, 0x0123);
+	assert_true(rsp.has_pasid);
+	assert_int_equal(rsp.pasid, 0x5abcd);
+	assert_int_equal(rsp.tag, 0x1a5);
+	assert_int_equal(rsp.status, 0);
+	assert_int_equal(vg_amdvi_complete_ppr(f.d, 0x0042, 0, false, 7, 0xf), 0);
+	assert_int_equal(rsp.n, 2);
+	assert_false(rsp.has_pasid);
+	assert_int_equal(rsp.status, 0xf);
+	/* A reserved bit in COMPLETE_PPR_REQUEST is an illegal command. */
+	{
+		uint32_t bad[4] = { 0x42,
+				    (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					    VIOMMU_AMDVI_CMD_COMPLETE_PPR_REQUEST),
+				    0, 1u << 20 };
+		uint64_t at = vg_amdvi_cmd_base(f.d) + rd(&f, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD, 4);
+
+		assert_int_equal(vg_amdvi_submit(f.d, bad), 0);
+		assert_int_equal(rsp.n, 2);
+		expect_event(&f, VIOMMU_AMDVI_EV_ILLEGAL_COMMAND_ERROR, 0, 0, 0, at);
+	}
+	/* 511 requests fill the 512-entry log; the next overflows and stops it. */
+	ppr.n = 0;
+	for (int i = 0; i < 511; i++)
+		assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	ret = viommu_amdvi_page_request(f.v, &pr);
+	assert_int_equal(ret, VIOMMU_ENOSPC);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	assert_false(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	drain(&f);
+	assert_int_equal(ppr.n, 511);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.ppr_logged, 513);
+	assert_int_equal(st.ppr_lost, 3);
+	assert_int_equal(st.cmd_complete_ppr, 2);
+	/* Without PPRSup the call is refused outright. */
+	fx_fini(&f);
+	fx_init(&f, false);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EINVAL);
+	fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Guest (v2) and nested translation                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1654,6 +1771,7 @@ int main(void)
 		cmocka_unit_test(test_event_log_overflow),
 		cmocka_unit_test(test_event_log_hostile),
 		cmocka_unit_test(test_npcache_notify),
+		cmocka_unit_test(test_ppr),
 		cmocka_unit_test(test_v2_guest),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_random_nested),

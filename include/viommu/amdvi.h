@@ -39,8 +39,12 @@
  * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers are told nothing of a
  * GIoV device's translations (they fault and ask viommu_translate()).
  *
- * Not modelled yet: 5-level guest tables, the PPR log, PREFETCH_IOMMU_PAGES and COMPLETE_PPR_REQUEST
- * (not advertised, so illegal commands), interrupt remapping, A/D updates, the DTE's SE bit
+ * Page requests (VIOMMU_AMDVI_PPR: EFR PPRSup; control PPRLogEn, PPRIntEn, PPREn): the VMM hands
+ * a PCIe page request from an ATS/PRI endpoint to viommu_amdvi_page_request(), which logs it in
+ * the PPR log (PAGE_SERVICE_REQUEST); the guest answers with COMPLETE_PPR_REQUEST, which reaches
+ * the VMM's response callback (it sends the page request group response to the device).
+ *
+ * Not modelled yet: 5-level guest tables, PREFETCH_IOMMU_PAGES (not advertised, so illegal), interrupt remapping, A/D updates, the DTE's SE bit
  * (treated as SA = 0 behaviour: every fault is logged), hardware error registers, performance
  * counters.
  */
@@ -62,6 +66,7 @@ enum viommu_amdvi_flags {
 	VIOMMU_AMDVI_IOTLB = 1u << 1,	/* capability header IotlbSup: device IOTLBs (ATS) */
 	VIOMMU_AMDVI_IA = 1u << 2,	/* EFR IASup: INVALIDATE_IOMMU_ALL */
 	VIOMMU_AMDVI_GT = 1u << 3,	/* EFR GTSup, GIoSup: guest (v2) and nested translation */
+	VIOMMU_AMDVI_PPR = 1u << 4,	/* EFR PPRSup: the PPR log and COMPLETE_PPR_REQUEST */
 };
 
 struct viommu_amdvi_config {
@@ -98,6 +103,35 @@ VIOMMU_API int viommu_amdvi_set_msi(struct viommu *v, bool enabled, uint64_t add
  */
 VIOMMU_API int viommu_amdvi_pci_cap(const struct viommu *v, uint32_t *hdr, uint32_t *misc0);
 
+/* A PCIe page request (PRI) from an endpoint, as the VMM received it. */
+struct viommu_amdvi_page_request {
+	uint32_t devid;
+	uint32_t pasid; /* with has_pasid: the request's PASID (GN in the log entry) */
+	bool has_pasid;
+	uint64_t addr;	 /* the page asked for (bits 11:0 are ignored) */
+	uint32_t access; /* VIOMMU_ACC_READ/WRITE/EXEC asked for; VIOMMU_ACC_PRIV: supervisor */
+	uint32_t tag;	 /* page request group index, 0..511 */
+};
+
+/*
+ * Log @pr in the PPR log. Returns 0 when logged, VIOMMU_EPERM when page requests are not enabled
+ * (IommuEn, PPREn and PPRLogEn) or the log is stopped, VIOMMU_ENOSPC when the log is full (it
+ * overflows: PprOverflow), VIOMMU_EFAULT when the log is outside guest memory, VIOMMU_EINVAL for a
+ * bad call or an IOMMU without VIOMMU_AMDVI_PPR. In every failing case the VMM answers the
+ * device itself (PCIe: response failure), as the IOMMU does not.
+ */
+VIOMMU_API int viommu_amdvi_page_request(struct viommu *v,
+					 const struct viommu_amdvi_page_request *pr);
+
+/*
+ * COMPLETE_PPR_REQUEST from the guest: @status is the PRI response code (0 success, 1 invalid
+ * request, 0xf response failure), @tag the group index.
+ */
+typedef void (*viommu_amdvi_ppr_response_fn)(void *opaque, uint32_t devid, uint32_t pasid,
+					     bool has_pasid, uint32_t tag, uint32_t status);
+VIOMMU_API int viommu_amdvi_set_ppr_response(struct viommu *v, viommu_amdvi_ppr_response_fn fn,
+					     void *opaque);
+
 /* What the IOMMU did, for the simulator's cost model. Counters only grow. */
 struct viommu_amdvi_stats {
 	uint64_t mmio_reads;
@@ -120,6 +154,9 @@ struct viommu_amdvi_stats {
 	uint64_t cmd_inv_iotlb;
 	uint64_t cmd_inv_irt;
 	uint64_t cmd_inv_all;
+	uint64_t cmd_complete_ppr;
+	uint64_t ppr_logged; /* page requests written to the PPR log */
+	uint64_t ppr_lost;   /* refused: disabled, full or outside memory */
 	uint64_t cmd_errors; /* ILLEGAL_COMMAND_ERROR and COMMAND_HARDWARE_ERROR */
 	uint64_t notify_map; /* events delivered */
 	uint64_t notify_unmap;

@@ -53,6 +53,18 @@ int viommu_amdvi_set_msi(struct viommu *v, bool enabled, uint64_t addr, uint32_t
 	return 0;
 }
 
+int viommu_amdvi_set_ppr_response(struct viommu *v, viommu_amdvi_ppr_response_fn fn, void *opaque)
+{
+	struct amdvi *s;
+
+	if (!to_amdvi_const(v))
+		return VIOMMU_EINVAL;
+	s = to_amdvi(v);
+	s->ppr_fn = fn;
+	s->ppr_opaque = opaque;
+	return 0;
+}
+
 int viommu_amdvi_pci_cap(const struct viommu *v, uint32_t *hdr, uint32_t *misc0)
 {
 	const struct amdvi *s = to_amdvi_const(v);
@@ -137,6 +149,12 @@ static uint64_t reg_read(const struct amdvi *s, uint64_t base)
 		return s->evt_tail;
 	case VIOMMU_AMDVI_MMIO_STATUS:
 		return s->status;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_BASE:
+		return s->ppr_base;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD:
+		return s->ppr_head;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL:
+		return s->ppr_tail;
 	default:
 		return 0;
 	}
@@ -160,11 +178,16 @@ static void control_write(struct amdvi *s, uint64_t val)
 	bool on = (val & VIOMMU_AMDVI_CTRL_IOMMU_EN) != 0;
 	bool cmd_was = was_on && (old & VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
 	bool evt_was = was_on && (old & VIOMMU_AMDVI_CTRL_EVENT_LOG_EN);
-	bool cmd_on, evt_on;
+	bool ppr_was = was_on && (old & VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	bool cmd_on, evt_on, ppr_on;
 
 	/* Features not advertised (PPR, GA, x2APIC, ...) have no control bits here. */
 	s->control = val & (writable |
-			    ((s->efr & VIOMMU_AMDVI_EFR_GT_SUP) ? VIOMMU_AMDVI_CTRL_GT_EN : 0));
+			    ((s->efr & VIOMMU_AMDVI_EFR_GT_SUP) ? VIOMMU_AMDVI_CTRL_GT_EN : 0) |
+			    ((s->efr & VIOMMU_AMDVI_EFR_PPR_SUP) ?
+				     VIOMMU_AMDVI_CTRL_PPR_LOG_EN | VIOMMU_AMDVI_CTRL_PPR_INT_EN |
+					     VIOMMU_AMDVI_CTRL_PPR_EN :
+				     0));
 	if ((old ^ s->control) & VIOMMU_AMDVI_CTRL_GT_EN)
 		vi_amdvi_dte_inval_all(s); /* cached entries decoded GV under the old GTEn */
 	cmd_on = on && (s->control & VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
@@ -173,6 +196,11 @@ static void control_write(struct amdvi *s, uint64_t val)
 		s->status |= VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN;
 	if (!evt_on)
 		s->status &= ~VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN;
+	ppr_on = on && (s->control & VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	if (ppr_on && !ppr_was)
+		s->status |= VIOMMU_AMDVI_STATUS_PPR_LOG_RUN;
+	if (!ppr_on)
+		s->status &= ~VIOMMU_AMDVI_STATUS_PPR_LOG_RUN;
 	if (!cmd_on)
 		s->status &= ~VIOMMU_AMDVI_STATUS_CMD_BUF_RUN;
 	if (was_on != on) {
@@ -190,6 +218,8 @@ static void reg_write(struct amdvi *s, uint64_t base, uint64_t val, unsigned int
 {
 	bool cmd_running = (s->status & VIOMMU_AMDVI_STATUS_CMD_BUF_RUN) != 0;
 	bool evt_running = (s->status & VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN) != 0;
+	bool ppr_running = (s->status & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN) != 0;
+	bool ppr = (s->efr & VIOMMU_AMDVI_EFR_PPR_SUP) != 0;
 
 	switch (base) {
 	case VIOMMU_AMDVI_MMIO_DEV_TABLE_BASE:
@@ -251,9 +281,32 @@ static void reg_write(struct amdvi *s, uint64_t base, uint64_t val, unsigned int
 			s->evt_tail = val & VIOMMU_AMDVI_PTR_MASK;
 		break;
 	case VIOMMU_AMDVI_MMIO_STATUS:
-		s->status &= ~(val & (VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW |
-				      VIOMMU_AMDVI_STATUS_EVENT_LOG_INT |
-				      VIOMMU_AMDVI_STATUS_COM_WAIT_INT));
+		s->status &=
+			~(val &
+			  (VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW | VIOMMU_AMDVI_STATUS_EVENT_LOG_INT |
+			   VIOMMU_AMDVI_STATUS_COM_WAIT_INT | VIOMMU_AMDVI_STATUS_PPR_OVERFLOW |
+			   VIOMMU_AMDVI_STATUS_PPR_INT));
+		break;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_BASE:
+		if (!ppr || ppr_running) {
+			write_ignored(s, base, size);
+			break;
+		}
+		s->ppr_base = val & (VIOMMU_AMDVI_BUF_BASE_MASK | VIOMMU_AMDVI_BUF_LEN_MASK);
+		s->ppr_head = 0;
+		s->ppr_tail = 0;
+		break;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD:
+		if (ppr)
+			s->ppr_head = val & VIOMMU_AMDVI_PTR_MASK;
+		else
+			write_ignored(s, base, size);
+		break;
+	case VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL:
+		if (!ppr || ppr_running)
+			write_ignored(s, base, size);
+		else
+			s->ppr_tail = val & VIOMMU_AMDVI_PTR_MASK;
 		break;
 	default:
 		/* EFR and everything not modelled (PPR log, GA log, counters) is read-only. */
@@ -347,7 +400,7 @@ static const struct viommu_model_ops amdvi_ops = {
 static int check_config(struct viommu_amdvi_config *c)
 {
 	const uint32_t known = VIOMMU_AMDVI_NPCACHE | VIOMMU_AMDVI_IOTLB | VIOMMU_AMDVI_IA |
-			       VIOMMU_AMDVI_GT;
+			       VIOMMU_AMDVI_GT | VIOMMU_AMDVI_PPR;
 
 	if (c->hats_levels == 0)
 		c->hats_levels = 6;
@@ -405,6 +458,8 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4);
 	if (s->cfg.flags & VIOMMU_AMDVI_IA)
 		s->efr |= VIOMMU_AMDVI_EFR_IA_SUP;
+	if (s->cfg.flags & VIOMMU_AMDVI_PPR)
+		s->efr |= VIOMMU_AMDVI_EFR_PPR_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_GT)
 		s->efr |= VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 			  VIOMMU_AMDVI_EFR_GLX_SUP_SET(AMDVI_GLX_SUP) |

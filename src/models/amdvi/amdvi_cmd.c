@@ -168,8 +168,15 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		viommu_iotlb_flush(s->iotlb);
 		vi_amdvi_sync(s, AMDVI_SYNC_ALL, 0, 0, 0, UINT64_MAX);
 		return true;
+	case VIOMMU_AMDVI_CMD_COMPLETE_PPR_REQUEST:
+		if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP) || (c[0] & VIOMMU_AMDVI_CMD_DEVID_RSVD0) ||
+		    (c[1] & VIOMMU_AMDVI_CPPR1_RSVD) || (c[2] & VIOMMU_AMDVI_CPPR2_RSVD) ||
+		    (c[3] & VIOMMU_AMDVI_CPPR3_RSVD))
+			break;
+		vi_amdvi_complete_ppr(s, c);
+		return true;
 	default:
-		/* Unknown, or PREFETCH_IOMMU_PAGES and COMPLETE_PPR_REQUEST, not advertised. */
+		/* Unknown, or PREFETCH_IOMMU_PAGES, not advertised. */
 		break;
 	}
 	cmd_illegal(s, gpa);

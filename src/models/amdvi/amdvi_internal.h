@@ -96,6 +96,9 @@ struct amdvi {
 	/* Registers (3.4). */
 	uint64_t devtab, cmd_base, evt_base, control, excl_base, excl_limit;
 	uint64_t cmd_head, cmd_tail, evt_head, evt_tail;
+	uint64_t ppr_base, ppr_head, ppr_tail;
+	viommu_amdvi_ppr_response_fn ppr_fn;
+	void *ppr_opaque;
 	uint64_t status;
 	bool msi_en;
 	uint64_t msi_addr;
@@ -143,8 +146,20 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid);
 /* Walk @d's tables at @iova: 0 (a leaf, or a hole with perm 0), or an event code. */
 uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
 		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr);
+/* A log in guest memory: its registers and status and control bits. */
+struct amdvi_log {
+	const uint64_t *base;
+	const uint64_t *head;
+	uint64_t *tail;
+	uint64_t run, overflow, intr, int_en;
+};
+int vi_amdvi_log_append(struct amdvi *s, const struct amdvi_log *l, const uint32_t e[4]);
 /* Append one 128-bit entry to the event log; returns enum viommu_fault_flags. */
 uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4]);
+
+/* amdvi_ppr.c */
+/* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */
+void vi_amdvi_complete_ppr(struct amdvi *s, const uint32_t c[4]);
 
 /* amdvi_cmd.c */
 void vi_amdvi_cmd_process(struct amdvi *s);

@@ -13,42 +13,58 @@
 /* Event log (2.5, 3.4.3, 3.4.10)                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
-uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4])
+/*
+ * Append one 16-byte entry to a log (the event log or the PPR log: 3.4.3, 3.4.8, 3.4.10): 0, or
+ * VIOMMU_EPERM (not running), VIOMMU_ENOSPC (full: overflow), VIOMMU_EFAULT (outside memory).
+ */
+int vi_amdvi_log_append(struct amdvi *s, const struct amdvi_log *l, const uint32_t e[4])
 {
-	uint64_t code = VIOMMU_AMDVI_BUF_LEN_GET(s->evt_base), n, head, tail, gpa;
+	uint64_t code = VIOMMU_AMDVI_BUF_LEN_GET(*l->base), n, head, tail, gpa;
 	uint32_t le[4];
 
-	if (!(s->status & VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN) || code < VIOMMU_AMDVI_BUF_LEN_MIN) {
-		s->st.events_lost++;
-		return VIOMMU_FAULT_F_LOST;
-	}
+	if (!(s->status & l->run) || code < VIOMMU_AMDVI_BUF_LEN_MIN)
+		return VIOMMU_EPERM;
 	n = 1ull << code;
-	head = s->evt_head >> 4;
-	tail = s->evt_tail >> 4;
+	head = *l->head >> 4;
+	tail = *l->tail >> 4;
 	/*
 	 * Full when the tail would reach the head. A head or tail past the log (software wrote one)
-	 * leaves no room either: both stop logging with EventOverflow, which software clears and
+	 * leaves no room either: both stop logging with the overflow bit, which software clears and
 	 * then restarts the log, as after a real overflow.
 	 */
 	if (head >= n || tail >= n || (tail + 1) % n == head) {
-		s->st.events_lost++;
-		s->status &= ~VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN;
-		vi_amdvi_raise(s, VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW,
-			       VIOMMU_AMDVI_CTRL_EVENT_INT_EN);
-		return VIOMMU_FAULT_F_LOST;
+		s->status &= ~l->run;
+		vi_amdvi_raise(s, l->overflow, l->int_en);
+		return VIOMMU_ENOSPC;
 	}
-	gpa = (s->evt_base & VIOMMU_AMDVI_BUF_BASE_MASK) + tail * VIOMMU_AMDVI_EVENT_SIZE;
+	gpa = (*l->base & VIOMMU_AMDVI_BUF_BASE_MASK) + tail * 16;
 	for (int i = 0; i < 4; i++)
-		le[i] = vi_le32(ev[i]);
+		le[i] = vi_le32(e[i]);
 	if (vi_write(&s->v.host, gpa, le, sizeof(le))) {
-		s->st.events_lost++;
-		vi_log(&s->v.host, VIOMMU_LOG_WARN, "amdvi: event log entry outside memory");
-		return VIOMMU_FAULT_F_LOST;
+		vi_log(&s->v.host, VIOMMU_LOG_WARN, "amdvi: log entry outside memory");
+		return VIOMMU_EFAULT;
 	}
 	/* The entry is in memory before the tail moves past it (Linux reads up to the tail). */
-	s->evt_tail = ((tail + 1) % n) << 4;
+	*l->tail = ((tail + 1) % n) << 4;
+	vi_amdvi_raise(s, l->intr, l->int_en);
+	return 0;
+}
+
+uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4])
+{
+	const struct amdvi_log l = { &s->evt_base,
+				     &s->evt_head,
+				     &s->evt_tail,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN,
+				     VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_INT,
+				     VIOMMU_AMDVI_CTRL_EVENT_INT_EN };
+
+	if (vi_amdvi_log_append(s, &l, ev)) {
+		s->st.events_lost++;
+		return VIOMMU_FAULT_F_LOST;
+	}
 	s->st.events_logged++;
-	vi_amdvi_raise(s, VIOMMU_AMDVI_STATUS_EVENT_LOG_INT, VIOMMU_AMDVI_CTRL_EVENT_INT_EN);
 	return VIOMMU_FAULT_F_RECORDED;
 }
 
@@ -67,7 +83,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	const bool gt = (s->efr & VIOMMU_AMDVI_EFR_GT_SUP) != 0;
 	/* Features not advertised make their fields reserved: GT, PPR, HA/HD, SNP attributes. */
 	uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
-			 VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR | VIOMMU_AMDVI_DTE0_RSVD_63;
+			 VIOMMU_AMDVI_DTE0_RSVD_63;
 	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
 	uint32_t mode;
 
@@ -83,6 +99,9 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	}
 	if (!(s->cfg.flags & VIOMMU_AMDVI_IOTLB))
 		rsvd1 |= VIOMMU_AMDVI_DTE1_I;
+	/* DTE.PPR only says whether requests are logged (2.6); page requests need PPRSup. */
+	if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
+		rsvd0 |= VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR;
 	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
