@@ -7,7 +7,7 @@ REL_BUILD   ?= build-release
 MESON       ?= meson
 FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps run-deps bench-deps run build test test-gcc install-check test-san test-tsan format-check format bench clean
+.PHONY: all deps test-deps run-deps bench-deps run build qemu test test-gcc install-check test-san test-tsan format-check format bench clean
 
 all: build
 
@@ -15,7 +15,7 @@ deps:
 	@scripts/deps.sh build
 
 test-deps:
-	@scripts/deps.sh test integration run
+	@scripts/deps.sh test integration run qemu
 
 run-deps:
 	@scripts/deps.sh run
@@ -44,7 +44,16 @@ test: test-deps format-check test-gcc install-check test-san test-tsan
 
 test-gcc: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
+	qemu/build.sh $(BUILD) $(BUILD)/qemu-viommu/qemu-system-x86_64
 	$(MESON) test -C $(BUILD) --print-errorlogs
+
+# QEMU with libviommu's devices, from Debian 12's qemu source package (qemu/build.sh): built once
+# per glue and public-header version, cached under /var/cache/viommu/qemu; the integration suite
+# runs $(BUILD)/qemu-viommu/qemu-system-x86_64 with LD_LIBRARY_PATH=$(BUILD)/src.
+qemu: $(BUILD)/build.ninja
+	@scripts/deps.sh qemu
+	$(MESON) compile -C $(BUILD)
+	qemu/build.sh $(BUILD) $(BUILD)/qemu-viommu/qemu-system-x86_64
 
 # Every example, one per model (and per public component), each checking its own results.
 EXAMPLES = iotlb_hello vtd_hello amdvi_hello virtio_iommu_hello devtlb_hello

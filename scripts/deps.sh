@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the build and tests need. As root it installs what is missing
 # with apt-get; otherwise it prints the exact command and fails, so nothing is half-done.
-# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration, run, bench
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), test, integration, run, bench, qemu
 set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev binutils"
@@ -13,6 +13,11 @@ run_pkgs="gnuplot-nox"
 # viommu-bench vhost runs the integration guest against DPDK's testpmd too (dpdk-dev ships it);
 # only the benchmark needs it, so `make test` does not install it.
 bench_pkgs="dpdk-dev"
+# qemu/build.sh builds QEMU from Debian's source package with libviommu's devices in it:
+# QEMU's build dependencies for the x86_64 TCG target we configure, ccache for cheap rebuilds,
+# dpkg-dev for `apt-get source`; the guest's firmware comes from the packaged BIOS and ROMs.
+qemu_pkgs="libglib2.0-dev libpixman-1-dev libfdt-dev flex bison ccache dpkg-dev python3-venv
+	qemu-system-data seabios ipxe-qemu"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -23,6 +28,7 @@ for group in "$@"; do
 	integration) want="$want $build_pkgs $integration_pkgs" ;;
 	run) want="$want $build_pkgs $run_pkgs" ;;
 	bench) want="$want $build_pkgs $integration_pkgs $bench_pkgs" ;;
+	qemu) want="$want $build_pkgs $integration_pkgs $qemu_pkgs" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac
 done

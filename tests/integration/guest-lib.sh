@@ -21,7 +21,7 @@ guest_prepare() {
 	cp "$guest_lib_dir/guest-init.sh" "$gp_d/init"
 	chmod +x "$gp_d/init"
 	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
-		failover net_failover virtio_net pktgen; do
+		failover net_failover virtio_net pktgen virtio_blk; do
 		f=$(find "/lib/modules/$kver/kernel" -name "$m.ko*" | head -n 1)
 		[ -n "$f" ] || { echo "FAIL: module $m not found for $kver" >&2; return 1; }
 		case "$f" in
@@ -48,9 +48,12 @@ guest_prepare() {
 # guest_qemu MODE SOCK CONSOLE KERNEL_ARGS &: run QEMU in the background (it execs, so $! is
 # QEMU's timeout process)
 # in IOMMU mode MODE (strict lazy pt noiommu) on the vhost-user socket SOCK, the serial console
-# to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s).
+# to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
+# qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
+# vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
+# device's ATS off (default on).
 guest_qemu() {
-	gq_iommu="-device intel-iommu,intremap=on,device-iotlb=on"
+	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
 	case "$1" in
 	strict) gq_append="intel_iommu=on iommu.strict=1" ;;
 	lazy) gq_append="intel_iommu=on iommu.strict=0" ;;
@@ -65,14 +68,14 @@ guest_qemu() {
 	# MSI-X with a vhost-user device crashes QEMU 7.2 under TCG: vectors=0. iommu_platform needs
 	# a modern-only device; ATS only exists behind a PCIe root port.
 	# shellcheck disable=SC2086
-	exec timeout "${QEMU_TIMEOUT:-600}" qemu-system-x86_64 -nodefaults -no-user-config -display none \
+	exec timeout "${QEMU_TIMEOUT:-600}" "${GUEST_QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config -display none \
 		-M q35,kernel-irqchip=split -accel tcg -smp 1 -m 256M \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		$gq_iommu \
 		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
 		-chardev socket,id=chr0,path="$2" \
 		-netdev vhost-user,id=net0,chardev=chr0 \
-		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on,vectors=0,mac=52:54:00:12:34:56 \
+		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=${GUEST_ATS:-on},vectors=0,mac=52:54:00:12:34:56 \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append $4" \
 		-serial file:"$3" -no-reboot
