@@ -11,7 +11,12 @@
 #   - strict and lazy: QEMU's edu device DMAs from and to IOVAs nobody mapped; the guest's AMD-Vi
 #     driver must report each as IO_PAGE_FAULT from our event log (with its MSI).
 #
-# Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT [MODE...]   (modes: strict lazy pt; default all)
+# vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
+# (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off.
+#
+# Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
+#   modes: strict lazy pt vhost-strict vhost-lazy vhost-pt vhost-noats-strict vhost-noats-lazy
+#   vhost-noats-pt (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
 
@@ -19,8 +24,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
-shift 2
-[ $# -gt 0 ] || set -- strict lazy pt
+vhost_bin=$3
+audit_check=$4
+shift 4
+[ $# -gt 0 ] || set -- strict lazy pt vhost-strict vhost-lazy vhost-pt vhost-noats-strict \
+	vhost-noats-lazy vhost-noats-pt
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
 "$root/scripts/deps.sh" integration qemu || {
@@ -156,11 +164,55 @@ run_emulated() {
 	return 1
 }
 
+# run_vhost ATS MODE...: qemu_vhost.sh's modes on our IOMMU, with ATS on (INVALIDATE_IOTLB_PAGES
+# reaches the back-end as device-IOTLB invalidations) or off (the NpCache sync's UNMAP events do;
+# QEMU 7.2's own amd-iommu sends none at all).
+run_vhost() {
+	ats=$1
+	shift
+	tag=vhost
+	dev="viommu-amd-iommu,intremap=off,device-iotlb=on"
+	counter=notify_dev_iotlb
+	if [ "$ats" = off ]; then
+		tag=vhost-noats
+		dev="viommu-amd-iommu,intremap=off"
+		counter=notify_unmap
+	fi
+	echo "$tag modes: $* (qemu_vhost.sh on $dev)"
+	vrc=0
+	GUEST_QEMU=$qemu GUEST_IOMMU=$dev GUEST_ATS=$ats \
+		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" "$@" > "$work/$tag.out" 2>&1 || vrc=1
+	cat "$work/$tag.out"
+	# The back-end's invalidations came from our unit, through QEMU's IOMMU notifiers.
+	for mode in "$@"; do
+		line=$(grep "^  \[$mode\] viommu-amd-iommu stats:" "$work/$tag.out" | tail -n 1)
+		n=$(echo "$line" | sed -n "s/.* $counter=\([0-9]*\).*/\1/p")
+		if [ -z "$n" ]; then
+			echo "FAIL $tag-$mode: no statistics from viommu-amd-iommu"
+			vrc=1
+		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
+			echo "FAIL $tag-$mode: the unit sent no $counter event"
+			vrc=1
+		else
+			echo "$tag-$mode: the unit sent $n $counter events"
+		fi
+	done
+	return $vrc
+}
+
 rc=0
+vhost_modes=""
+noats_modes=""
 for mode in "$@"; do
 	case "$mode" in
 	strict | lazy | pt) run_emulated "$mode" || rc=1 ;;
+	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
+	vhost-strict | vhost-lazy | vhost-pt) vhost_modes="$vhost_modes ${mode#vhost-}" ;;
 	*) echo "unknown mode $mode" >&2; rc=1 ;;
 	esac
 done
+# shellcheck disable=SC2086
+[ -z "$vhost_modes" ] || run_vhost on $vhost_modes || rc=1
+# shellcheck disable=SC2086
+[ -z "$noats_modes" ] || run_vhost off $noats_modes || rc=1
 exit $rc
