@@ -11,11 +11,13 @@
 #   - strict and lazy: QEMU's edu device DMAs from and to IOVAs nobody mapped; the guest's AMD-Vi
 #     driver must report each as IO_PAGE_FAULT from our event log (with its MSI).
 #
+# reboot: strict, then the guest reboots (QEMU resets the IOMMU: a fresh model, notifiers told) and
+# passes everything again.
 # vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
 # (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off.
 #
 # Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
-#   modes: strict lazy pt vhost-strict vhost-lazy vhost-pt vhost-noats-strict vhost-noats-lazy
+#   modes: strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict vhost-noats-lazy
 #   vhost-noats-pt (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
@@ -27,7 +29,7 @@ reflect_bin=$2
 vhost_bin=$3
 audit_check=$4
 shift 4
-[ $# -gt 0 ] || set -- strict lazy pt vhost-strict vhost-lazy vhost-pt vhost-noats-strict \
+[ $# -gt 0 ] || set -- strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict \
 	vhost-noats-lazy vhost-noats-pt
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
@@ -90,6 +92,8 @@ run_emulated() {
 	case "$mode" in
 	strict) append="iommu.strict=1"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	reboot) append="iommu.strict=1 viommu.reboot=1"; reboot=""
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	lazy) append="iommu.strict=0"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	pt) append="iommu=pt"; edu=0
@@ -123,6 +127,11 @@ run_emulated() {
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
+	if [ "$mode" = reboot ]; then
+		# Both boots passed: the second on the IOMMU the reset made.
+		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
+			{ echo "$mode: the first boot did not pass"; ok=0; }
+	fi
 	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
 	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
 	# The driver read our IOMMU: its extended features line must show the EFR the model reports.
@@ -144,7 +153,9 @@ run_emulated() {
 	[ "${xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
 	if [ $edu = amd ]; then
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
-		[ "$n" = 2 ] || { echo "$mode: $n of 2 faults reported by the guest"; ok=0; }
+		nf=2
+		[ "$mode" = reboot ] && nf=4
+		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
 		rec=$(unit_stat events_logged "$qlog")
 		[ "${rec:-0}" -ge 2 ] || { echo "$mode: the IOMMU logged ${rec:-0} events"; ok=0; }
 	fi
@@ -205,7 +216,7 @@ vhost_modes=""
 noats_modes=""
 for mode in "$@"; do
 	case "$mode" in
-	strict | lazy | pt) run_emulated "$mode" || rc=1 ;;
+	strict | lazy | pt | reboot) run_emulated "$mode" || rc=1 ;;
 	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
 	vhost-strict | vhost-lazy | vhost-pt) vhost_modes="$vhost_modes ${mode#vhost-}" ;;
 	*) echo "unknown mode $mode" >&2; rc=1 ;;
