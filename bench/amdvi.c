@@ -5,6 +5,8 @@
  *  - translations with a hot IOTLB, against the bare shared-IOTLB lookup of the same pages;
  *  - IOTLB misses on 3- and 4-level v1 tables (a 16-entry IOTLB and random pages), against the
  *    plan walk of the same tables through a walker (the walk alone, configuration compiled);
+ *    and through a 4-level guest (v2) table, alone and nested over a 4-level v1 table, against
+ *    the plan walk of the guest table;
  *  - one INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT (two commands, two tail writes, as Linux
  *    issues them), against the bare IOTLB range invalidation; and the same with a MAP consumer
  *    attached (the NpCache sync included).
@@ -12,11 +14,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <viommu/amdvi.h>
 #include <viommu/flatmem.h>
 #include <viommu/iotlb.h>
 #include <viommu/pt.h>
+#include <viommu/spec/amdvi.h>
 
 #include "amdvi_driver.h"
 #include "bench.h"
@@ -218,6 +222,111 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	return 0;
 }
 
+/* Guest tables for the v2 rows: pages handed out from a region the v1 table maps 1:1. */
+#define GT_BASE (160ull << 20)
+#define GT_SIZE (32ull << 20)
+
+static uint64_t gt_next;
+
+static int gt_alloc(void *opaque, uint64_t size, uint64_t *gpa)
+{
+	(void)opaque;
+	gt_next = (gt_next + size - 1) & ~(size - 1);
+	*gpa = gt_next;
+	gt_next += size;
+	return gt_next <= GT_BASE + GT_SIZE ? 0 : VIOMMU_ENOMEM;
+}
+
+static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)size;
+}
+
+/*
+ * Misses through guest (v2) tables: GIoV makes requests without PASID take GCR3 entry 0, a
+ * 4-level x86-64 table; @nested puts a 4-level v1 table under it (guest tables and data at
+ * GPA = SPA), so every guest table access and the output are walked through v1 as well. The
+ * baseline is the plan walk of the same x86-64 table.
+ */
+static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
+{
+	const uint64_t pages = 1u << 16;
+	struct viommu_pt_cfg xc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+	static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
+	struct viommu_amdvi_config c;
+	struct vg_amdvi_config dc = { 0 };
+	uint64_t seed = 0x5eed + nested, root = 0, q0, q1, gcr3 = GT_BASE, cr3, dte;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	const char *name = nested ? "amdvi-translate/miss/nested-v2-4+v1-4" :
+				    "amdvi-translate/miss/v2-4-level";
+	struct viommu_pt *pt;
+	struct walk_aux aux;
+	struct rig r;
+	double wns, ns;
+
+	viommu_amdvi_config_init(&c);
+	c.flags |= VIOMMU_AMDVI_GT;
+	c.iotlb_capacity = 16;
+	if (!iova || viommu_flatmem_create(0, MEM, &r.fm) ||
+	    viommu_amdvi_create(&c, viommu_flatmem_ops(), r.fm, &r.v))
+		return -1;
+	dc.iommu = r.v;
+	dc.mem = r.fm;
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	dc.levels = 4;
+	if (vg_amdvi_create(&dc, &r.d) || vg_amdvi_enable(r.d))
+		return -1;
+	viommu_mmio_read(r.v, VIOMMU_AMDVI_MMIO_CONTROL, 8, &q0);
+	viommu_mmio_write(r.v, VIOMMU_AMDVI_MMIO_CONTROL, 8, q0 | VIOMMU_AMDVI_CTRL_GT_EN);
+	gt_next = GT_BASE + 0x1000; /* the first page is the GCR3 table */
+	memset(viommu_flatmem_ptr(r.fm, GT_BASE, 0x1000), 0, 0x1000);
+	if (viommu_pt_create(&xc, viommu_flatmem_ops(), r.fm, &gt_ops, NULL, &pt) ||
+	    viommu_pt_map(pt, IOVA_BASE, 1ull << 20, pages << 12, VIOMMU_ACC_RW,
+			  1ull << 12)) /* 4 KiB pages only */
+		return -1;
+	cr3 = viommu_pt_get_cfg(pt)->root;
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, gcr3, 8) = cr3 | VIOMMU_AMDVI_GCR3_GV;
+	if (nested) {
+		/* v1: guest-physical 0-512 MiB 1:1 (guest tables and data), in 2 MiB pages. */
+		if (vg_amdvi_map(r.d, DOMID, 0, 0, 512ull << 20, VIOMMU_ACC_RW) ||
+		    vg_amdvi_domain_root(r.d, DOMID, &root))
+			return -1;
+	}
+	q0 = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_IR |
+	     VIOMMU_AMDVI_DTE0_IW | VIOMMU_AMDVI_DTE0_GV | VIOMMU_AMDVI_DTE0_GIOV |
+	     ((gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;
+	if (nested)
+		q0 |= root | VIOMMU_AMDVI_DTE0_MODE_SET(4);
+	q1 = DOMID | ((gcr3 >> 15) & 0xffff) << VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT |
+	     ((gcr3 >> 31) & 0x1fffff) << VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT;
+	dte = vg_amdvi_dte_addr(r.d, DEVID);
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, dte + 8, 8) = q1;
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, dte, 8) = q0;
+	if (vg_amdvi_inv_devtab(r.d, DEVID))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	xc.root = cr3;
+	xc.oas = 48;
+	if (viommu_pt_plan_create(&xc, &aux.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+		return -1;
+	wns = measure(K_WALK, &aux, iova, n, reps);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	if (!nested)
+		bench_report(ctx, "pt-plan-walk/x86-64/4-level", "ns", wns, "ns", NULL);
+	bench_report(ctx, name, "ns", ns, "ns", "pt-plan-walk/x86-64/4-level");
+	viommu_pt_walker_destroy(aux.walker);
+	viommu_pt_plan_destroy(aux.plan);
+	viommu_pt_destroy(pt);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
 static void on_event(void *opaque, const struct viommu_event *ev)
 {
 	(void)ev;
@@ -288,6 +397,9 @@ static int amdvi_run(struct bench_ctx *ctx)
 		return -1;
 	if (miss(ctx, 3, reps, q ? 1u << 10 : 1u << 17) ||
 	    miss(ctx, 4, reps, q ? 1u << 10 : 1u << 17))
+		return -1;
+	if (miss_v2(ctx, false, reps, q ? 1u << 10 : 1u << 17) ||
+	    miss_v2(ctx, true, reps, q ? 1u << 10 : 1u << 16))
 		return -1;
 	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
 		return -1;
