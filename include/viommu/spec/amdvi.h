@@ -204,6 +204,13 @@
 #define VIOMMU_AMDVI_STATUS_GA_OVERFLOW VIOMMU_AMDVI_BIT(9)
 #define VIOMMU_AMDVI_STATUS_GA_INT VIOMMU_AMDVI_BIT(10)
 
+/*
+ * 2.2.5 Interrupt remapping: untranslated requests to this range are interrupt requests (MSIs),
+ * handled by interrupt remapping (the DTE's IV), never by the I/O page tables.
+ */
+#define VIOMMU_AMDVI_INTR_ADDR_FIRST 0xfee00000ull
+#define VIOMMU_AMDVI_INTR_ADDR_LAST 0xfeefffffull
+
 /* ------------------------------------------------------------------------------------------ */
 /* 2.2.2 Device Table Entry (256 bits: QW0..QW3)                                               */
 /* ------------------------------------------------------------------------------------------ */

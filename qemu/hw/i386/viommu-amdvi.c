@@ -47,8 +47,8 @@
 #define TYPE_VIOMMU_AMDVI_IOMMU_MR "viommu-amd-iommu-memory-region"
 
 /* The interrupt range: DMA writes there are MSIs, never remapped. */
-#define VIOMMU_AMDVI_MSI_BASE 0xfee00000ull
-#define VIOMMU_AMDVI_MSI_SIZE 0x100000ull
+#define VIOMMU_AMDVI_MSI_BASE VIOMMU_AMDVI_INTR_ADDR_FIRST
+#define VIOMMU_AMDVI_MSI_SIZE (VIOMMU_AMDVI_INTR_ADDR_LAST - VIOMMU_AMDVI_INTR_ADDR_FIRST + 1)
 
 typedef struct ViommuAmdviState ViommuAmdviState;
 DECLARE_INSTANCE_CHECKER(ViommuAmdviState, VIOMMU_AMD_IOMMU, TYPE_VIOMMU_AMD_IOMMU)

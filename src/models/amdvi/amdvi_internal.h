@@ -19,8 +19,8 @@
 #define AMDVI_NDEV 65536
 /* Walks one guest action (a register write with the commands it runs) may spend on syncs. */
 #define AMDVI_SYNC_BUDGET (1ull << 22)
-#define AMDVI_INTR_FIRST 0xfee00000ull
-#define AMDVI_INTR_LAST 0xfeefffffull
+#define AMDVI_INTR_FIRST VIOMMU_AMDVI_INTR_ADDR_FIRST
+#define AMDVI_INTR_LAST VIOMMU_AMDVI_INTR_ADDR_LAST
 #define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
 #define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
