@@ -87,6 +87,7 @@ extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
+extern const struct bench_suite bench_suite_amdvi;
 extern const struct bench_suite bench_suite_virtio_iommu;
 extern const struct bench_suite bench_suite_qemu;
 extern const struct bench_suite bench_suite_devtlb;

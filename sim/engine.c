@@ -822,7 +822,7 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];
 	r->invalidations_per_unit = (double)(a->ic.invalidations - b->ic.invalidations) / u;
 	r->iotlb_hit_rate = -1;
-	if (e->p.cfg.model == SIM_MODEL_VTD &&
+	if ((e->p.cfg.model == SIM_MODEL_VTD || e->p.cfg.model == SIM_MODEL_AMDVI) &&
 	    a->ic.iotlb_hits + a->ic.iotlb_misses > b->ic.iotlb_hits + b->ic.iotlb_misses)
 		r->iotlb_hit_rate = (double)(a->ic.iotlb_hits - b->ic.iotlb_hits) /
 				    (double)(a->ic.iotlb_hits - b->ic.iotlb_hits +

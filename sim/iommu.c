@@ -5,22 +5,26 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <viommu/amdvi.h>
 #include <viommu/virtio_iommu.h>
 #include <viommu/vtd.h>
 
+#include "amdvi_driver.h"
 #include "iommu.h"
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
 
-#define DID 1	      /* the one VT-d domain */
-#define VIO_DOMAIN 1  /* the one virtio-iommu domain */
-#define VIO_QUEUE 256 /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
+#define DID 1	       /* the one VT-d domain */
+#define VIO_DOMAIN 1   /* the one virtio-iommu domain */
+#define AMDVI_DOMAIN 1 /* the one AMD-Vi domain */
+#define VIO_QUEUE 256  /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
 
 struct sim_iommu {
 	struct sim_iommu_config cfg;
 	struct viommu *v;
 	struct vg_vtd *vtd;
 	struct vg_vio *vio;
+	struct vg_amdvi *amdvi;
 	struct viommu_host_ops ops; /* flat memory, with reads counted */
 	uint64_t reads;
 };
@@ -49,6 +53,8 @@ const char *sim_model_name(enum sim_model m)
 		return "vtd";
 	case SIM_MODEL_VIRTIO_IOMMU:
 		return "virtio-iommu";
+	case SIM_MODEL_AMDVI:
+		return "amdvi";
 	}
 	return "?";
 }
@@ -101,13 +107,41 @@ static int vio_setup(struct sim_iommu *s)
 	return ret > 0 ? VIOMMU_EIO : ret;
 }
 
+/* NpCache advertised and honoured: the driver flushes after mapping, as Linux does. */
+static int amdvi_setup(struct sim_iommu *s)
+{
+	struct viommu_amdvi_config ac;
+	struct vg_amdvi_config dc = {
+		.pool_base = s->cfg.arena,
+		.pool_size = s->cfg.arena_size,
+		.dev_table_pages = s->cfg.sid / 128 + 1, /* entries up to the endpoint's */
+		.levels = 4,
+	};
+	int ret;
+
+	viommu_amdvi_config_init(&ac);
+	ret = viommu_amdvi_create(&ac, &s->ops, s, &s->v);
+	if (ret)
+		return ret;
+	dc.iommu = s->v;
+	dc.mem = s->cfg.mem;
+	ret = vg_amdvi_create(&dc, &s->amdvi);
+	if (!ret)
+		ret = vg_amdvi_enable(s->amdvi);
+	if (!ret)
+		ret = vg_amdvi_attach(s->amdvi, (uint16_t)s->cfg.sid, AMDVI_DOMAIN, false);
+	if (!ret && s->cfg.ats)
+		ret = vg_amdvi_set_ats(s->amdvi, (uint16_t)s->cfg.sid, true);
+	return ret;
+}
+
 int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 {
 	struct sim_iommu *s;
 	int ret = 0;
 
-	if (!cfg || !out || !cfg->mem ||
-	    (cfg->model != SIM_MODEL_VTD && (cfg->caching_mode || cfg->ats)))
+	if (!cfg || !out || !cfg->mem || (cfg->model != SIM_MODEL_VTD && cfg->caching_mode) ||
+	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_AMDVI && cfg->ats))
 		return VIOMMU_EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -119,6 +153,8 @@ int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 		ret = vtd_setup(s);
 	else if (cfg->model == SIM_MODEL_VIRTIO_IOMMU)
 		ret = vio_setup(s);
+	else if (cfg->model == SIM_MODEL_AMDVI)
+		ret = amdvi_setup(s);
 	if (ret) {
 		sim_iommu_destroy(s);
 		return ret;
@@ -133,6 +169,7 @@ void sim_iommu_destroy(struct sim_iommu *s)
 		return;
 	vg_vio_destroy(s->vio);
 	vg_vtd_destroy(s->vtd);
+	vg_amdvi_destroy(s->amdvi);
 	viommu_destroy(s->v);
 	free(s);
 }
@@ -165,6 +202,8 @@ int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t siz
 {
 	if (s->vtd)
 		return vg_vtd_map(s->vtd, DID, iova, gpa, size, perm);
+	if (s->amdvi)
+		return vg_amdvi_map(s->amdvi, AMDVI_DOMAIN, iova, gpa, size, perm);
 	if (s->vio)
 		return vio_ret(vg_vio_map(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
 					  vio_flags(perm)));
@@ -176,6 +215,8 @@ int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64
 {
 	if (s->vtd)
 		return vg_vtd_map_nosync(s->vtd, DID, iova, gpa, size, perm);
+	if (s->amdvi)
+		return vg_amdvi_map_nosync(s->amdvi, AMDVI_DOMAIN, iova, gpa, size, perm);
 	if (s->vio)
 		return vio_ret(vg_vio_map_queue(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
 						vio_flags(perm)));
@@ -186,6 +227,8 @@ int sim_iommu_sync_map(struct sim_iommu *s)
 {
 	if (s->vtd)
 		return vg_vtd_sync_map(s->vtd);
+	if (s->amdvi)
+		return vg_amdvi_sync_map(s->amdvi);
 	if (s->vio)
 		return vio_ret(vg_vio_sync(s->vio));
 	return VIOMMU_ENOTSUP;
@@ -197,6 +240,9 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 
 	if (s->vio)
 		return vio_ret(vg_vio_unmap(s->vio, VIO_DOMAIN, iova, iova + size - 1));
+	/* AMD-Vi: the driver flushes the IOMMU and, with DTE.I, the device IOTLB (Linux's order). */
+	if (s->amdvi)
+		return vg_amdvi_unmap(s->amdvi, AMDVI_DOMAIN, iova, size);
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux: IOTLB flush, then the device TLBs of the domain's ATS devices. */
@@ -210,6 +256,8 @@ int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
 	if (s->vtd)
 		return vg_vtd_unmap_nosync(s->vtd, DID, iova, size);
+	if (s->amdvi)
+		return vg_amdvi_unmap_nosync(s->amdvi, AMDVI_DOMAIN, iova, size);
 	if (s->vio)
 		return vio_ret(vg_vio_unmap_deferred(s->vio, VIO_DOMAIN, iova, iova + size - 1));
 	return VIOMMU_ENOTSUP;
@@ -221,6 +269,8 @@ int sim_iommu_flush(struct sim_iommu *s)
 
 	if (s->vio)
 		return vio_ret(vg_vio_sync(s->vio));
+	if (s->amdvi)
+		return vg_amdvi_flush(s->amdvi);
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux's flush queue: flush_iotlb_all, i.e. the domain, then every device TLB. */
@@ -247,6 +297,17 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 			 st.qi_wait;
 		c->invalidations = st.inv_iotlb_global + st.inv_iotlb_domain + st.inv_iotlb_page +
 				   st.inv_dev_iotlb;
+		c->translations = st.translations;
+		c->iotlb_hits = st.iotlb_hits;
+		c->iotlb_misses = st.iotlb_misses;
+	} else if (s->cfg.model == SIM_MODEL_AMDVI) {
+		struct viommu_amdvi_stats st;
+
+		viommu_amdvi_get_stats(s->v, &st);
+		c->mmio_exits = st.mmio_reads + st.mmio_writes;
+		c->ops = st.mmio_writes + st.cmd_completion_wait + st.cmd_inv_devtab +
+			 st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
+		c->invalidations = st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_all;
 		c->translations = st.translations;
 		c->iotlb_hits = st.iotlb_hits;
 		c->iotlb_misses = st.iotlb_misses;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One guest-visible vIOMMU for the simulator: the model instance (public API), the guest driver
- * that programs it through its real interface (guest/vtd_driver.c, guest/virtio_iommu_driver.c),
+ * that programs it through its real interface (guest/vtd_driver.c, guest/amdvi_driver.c,
+ * guest/virtio_iommu_driver.c),
  * and a counting shim on the model's guest-memory reads. The DMA-API strategies (guest/dma.h)
  * drive every model through the same five operations (sim_iommu_dma_ops), so a new model joins
  * by adding a backend here.
@@ -21,12 +22,13 @@ enum sim_model {
 	SIM_MODEL_NONE, /* no vIOMMU: device addresses are guest-physical */
 	SIM_MODEL_VTD,
 	SIM_MODEL_VIRTIO_IOMMU,
+	SIM_MODEL_AMDVI,
 };
 
 struct sim_iommu_config {
 	enum sim_model model;
 	bool caching_mode; /* VT-d CAP.CM (needed to shadow an assigned device) */
-	bool ats;	   /* VT-d device-TLB: the guest also sends device-IOTLB invalidations */
+	bool ats; /* VT-d device-TLB, AMD-Vi DTE.I: the guest also sends device-IOTLB invalidations */
 	struct viommu_flatmem *mem;
 	uint64_t arena; /* guest-physical memory the driver owns for its tables and queues */
 	uint64_t arena_size;

@@ -42,6 +42,10 @@ static const struct sim_config builtin_configs[] = {
 	{ "vtd-never-free-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_NEVER_FREE },
 	{ "virtio-iommu-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_DEFERRED },
 	{ "virtio-iommu-batched", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_BATCHED },
+	/* AMD-Vi with NpCache (the driver flushes after mapping, so MAP consumers work). */
+	{ "amdvi-strict", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT },
+	{ "amdvi-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED },
+	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
 };
 
 struct scenario {
@@ -262,7 +266,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 	return -1;
 }
 
-/* "NAME" (built in) or "NAME model=vtd|virtio-iommu|none strategy=S [cm] [ats]". */
+/* "NAME" (built in) or "NAME model=vtd|amdvi|virtio-iommu|none strategy=S [cm] [ats]". */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
 	struct sim_config k = { 0 };
@@ -279,6 +283,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 				k.model = SIM_MODEL_VTD;
 			else if (!strcmp(t + 6, "virtio-iommu"))
 				k.model = SIM_MODEL_VIRTIO_IOMMU;
+			else if (!strcmp(t + 6, "amdvi"))
+				k.model = SIM_MODEL_AMDVI;
 			else if (!strcmp(t + 6, "none"))
 				k.model = SIM_MODEL_NONE;
 			else
@@ -308,8 +314,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	if (!has_model || !has_strategy)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
-	    (k.push && k.model == SIM_MODEL_NONE) ||
-	    ((k.caching_mode || k.ats) && k.model != SIM_MODEL_VTD))
+	    (k.push && k.model == SIM_MODEL_NONE) || (k.caching_mode && k.model != SIM_MODEL_VTD) ||
+	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;

@@ -233,6 +233,39 @@ static void test_deferred_bounded(void **state)
 	sim_costs_destroy(c);
 }
 
+/* AMD-Vi (NpCache: maps are flushed too) in every placement, payload checked end to end. */
+static void test_amdvi_configs(void **state)
+{
+	static const struct sim_config strict = { "amdvi-strict", SIM_MODEL_AMDVI, false,
+						  false,	  false,	   VG_DMA_STRICT };
+	static const struct sim_config lazy = { "amdvi-lazy", SIM_MODEL_AMDVI, false,
+						false,	      false,	       VG_DMA_DEFERRED };
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+
+	(void)state;
+	for (int pl = SIM_EMULATED; pl <= SIM_ASSIGNED; pl++) {
+		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
+			struct sim_params p =
+				params(&strict, (enum sim_placement)pl, (enum sim_workload)w, 9000);
+
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->supported);
+			assert_true(r->checked_bytes > 0);
+			assert_true(r->unmaps_per_unit > 1);
+			/* Every unmap and every map is invalidated. */
+			assert_true(r->invalidations_per_unit >= 2 * r->unmaps_per_unit - 1e-9);
+			p.cfg = lazy;
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->supported);
+			assert_true(r->checked_bytes > 0);
+			assert_true(r->invalidations_per_unit < 2 * r->unmaps_per_unit);
+		}
+	}
+	free(r);
+	sim_costs_destroy(c);
+}
+
 /* virtio-iommu lazy: UNMAPs ride on the next kick; only the map kicks (bug: a second kick). */
 static void test_virtio_iommu_lazy_kicks(void **state)
 {
@@ -438,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_cost_overrides),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_strict_invalidates_every_unmap),
+		cmocka_unit_test(test_amdvi_configs),
 		cmocka_unit_test(test_deferred_bounded),
 		cmocka_unit_test(test_virtio_iommu_lazy_kicks),
 		cmocka_unit_test(test_identity_and_noiommu),

@@ -235,7 +235,7 @@ fi
 
 # viommu.iommulog=1: the IOMMU driver's boot log, for the host to compare with the unit it built.
 if [ "$(arg iommulog)" = 1 ]; then
-	dmesg | grep -E "DMAR|iommu|IOMMU" | head -n 40 | while read -r l; do
+	dmesg | grep -E "DMAR|iommu|IOMMU|AMD-Vi" | head -n 40 | while read -r l; do
 		echo "VIOMMU-DMESG $l" > /dev/console
 	done
 fi
@@ -285,12 +285,31 @@ edu_fault() { # KIND ADDR REASON: wait for the guest's report of this fault
 	done
 	say "fault ok: $(dmesg | grep "DMAR: \[$1 NO_PASID\].*fault addr 0x$2" | tail -n 1 | sed 's/^\[[^]]*\] //')"
 }
-if [ "$(arg edu)" = 1 ]; then
+# viommu.edu=amd: the same DMAs behind an AMD IOMMU; Linux's amd_iommu reports each from the
+# event log as IO_PAGE_FAULT with the flags the IOMMU wrote (0x0000 read, 0x0020 write: RW).
+edu_fault_amd() { # ADDR FLAGS
+	i=0
+	while ! dmesg | grep -q "$edu_bdf: AMD-Vi: Event logged \[IO_PAGE_FAULT domain=0x[0-9a-f]* address=0x$1 flags=0x$2\]"; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "edu: no IO_PAGE_FAULT at 0x$1 flags 0x$2: $(dmesg | grep -E 'AMD-Vi.*Event' | tail -n 3 | tr '\n' ' ')"
+		sleep 0.1
+	done
+	say "fault ok: $(dmesg | grep "$edu_bdf: AMD-Vi: Event logged \[IO_PAGE_FAULT.*address=0x$1 " | tail -n 1 | sed 's/^\[[^]]*\] //')"
+}
+if [ "$(arg edu)" = 1 ] || [ "$(arg edu)" = amd ]; then
 	edu_find
 	edu_dma 0x1234000 0x40000 1
-	edu_fault "DMA Read" 1234000 06
+	if [ "$(arg edu)" = amd ]; then
+		edu_fault_amd 1234000 0000
+	else
+		edu_fault "DMA Read" 1234000 06
+	fi
 	edu_dma 0x40000 0x5678000 3
-	edu_fault "DMA Write" 5678000 05
+	if [ "$(arg edu)" = amd ]; then
+		edu_fault_amd 5678000 0020
+	else
+		edu_fault "DMA Write" 5678000 05
+	fi
 fi
 
 # viommu.tests=fault (virtio-iommu): the edu device gets pci-stub as its driver first: with ACPI

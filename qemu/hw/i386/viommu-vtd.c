@@ -36,15 +36,16 @@
 #include "qemu/thread.h"
 #include "sysemu/sysemu.h"
 
+#include <viommu/spec/vtd.h>
 #include <viommu/viommu.h>
 #include <viommu/vtd.h>
 
 #define TYPE_VIOMMU_INTEL_IOMMU "viommu-intel-iommu"
 #define TYPE_VIOMMU_VTD_IOMMU_MR "viommu-intel-iommu-memory-region"
 
-/* The interrupt range (VT-d §3.15): DMA writes there are MSIs, never remapped. */
-#define VIOMMU_VTD_MSI_BASE 0xfee00000ull
-#define VIOMMU_VTD_MSI_SIZE 0x100000ull
+/* The interrupt range (VT-d §3.14): DMA writes there are MSIs, never remapped. */
+#define VIOMMU_VTD_MSI_BASE VIOMMU_VTD_INTR_ADDR_FIRST
+#define VIOMMU_VTD_MSI_SIZE (VIOMMU_VTD_INTR_ADDR_LAST - VIOMMU_VTD_INTR_ADDR_FIRST + 1)
 
 typedef struct ViommuVtdState ViommuVtdState;
 DECLARE_INSTANCE_CHECKER(ViommuVtdState, VIOMMU_INTEL_IOMMU, TYPE_VIOMMU_INTEL_IOMMU)
@@ -265,6 +266,12 @@ static IOMMUTLBEntry iommu_translate(IOMMUMemoryRegion *iommu, hwaddr addr, IOMM
 	/* A blocked DMA: the model has recorded the fault and raised its interrupt. */
 	if (ret || !viommu_xlate_ok(&res))
 		return e;
+	/*
+	 * VIOMMU_XLATE_F_INTERRUPT (a request into the interrupt window) comes back as an identity
+	 * 4 KiB write-only entry, as QEMU's own device answers without interrupt remapping: the
+	 * write reaches the APIC. DMA through the address space never gets here (the MSI alias
+	 * above the IOMMU region takes it); consumers asking translate directly (vhost) do.
+	 */
 	if (res.page_shift >= 12 && res.page_shift < 64) {
 		hwaddr mask = (1ull << res.page_shift) - 1;
 
@@ -564,8 +571,8 @@ static void viommu_vtd_realize(DeviceState *dev, Error **errp)
 		uint64_t cap = 0, ecap = 0;
 
 		/* What the guest's driver will print: the test compares the two. */
-		viommu_mmio_read(s->v, 0x08, 8, &cap);
-		viommu_mmio_read(s->v, 0x10, 8, &ecap);
+		viommu_mmio_read(s->v, VIOMMU_VTD_CAP_REG, 8, &cap);
+		viommu_mmio_read(s->v, VIOMMU_VTD_ECAP_REG, 8, &ecap);
 		fprintf(stderr, "viommu-intel-iommu: cap %" PRIx64 " ecap %" PRIx64 "\n", cap,
 			ecap);
 		s->exit_notifier.notify = print_stats;

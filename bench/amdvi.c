@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: MIT
+/*
+ * amdvi: the AMD-Vi model's hot path and its invalidation cost, each beside a baseline measured
+ * in the same run:
+ *  - translations with a hot IOTLB, against the bare shared-IOTLB lookup of the same pages;
+ *  - IOTLB misses on 3- and 4-level v1 tables (a 16-entry IOTLB and random pages), against the
+ *    plan walk of the same tables through a walker (the walk alone, configuration compiled);
+ *    and through a 4-level guest (v2) table, alone and nested over a 4-level v1 table, against
+ *    the plan walk of the guest table;
+ *  - one INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT (two commands, two tail writes, as Linux
+ *    issues them), against the bare IOTLB range invalidation; and the same with a MAP consumer
+ *    attached (the NpCache sync included).
+ * The guest side is guest/amdvi_driver.c, so tables and buffers are laid out as Linux lays them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/amdvi.h>
+#include <viommu/flatmem.h>
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+#include <viommu/spec/amdvi.h>
+
+#include "amdvi_driver.h"
+#include "bench.h"
+
+#define MEM (256ull << 20)
+#define POOL_BASE (16ull << 20)
+#define POOL_SIZE (128ull << 20)
+#define DEVID 0x0100
+#define DOMID 1
+#define IOVA_BASE 0x100000000ull
+
+struct rig {
+	struct viommu_flatmem *fm;
+	struct viommu *v;
+	struct vg_amdvi *d;
+};
+
+static int rig_init(struct rig *r, uint32_t levels, uint32_t iotlb, uint64_t pages)
+{
+	struct viommu_amdvi_config c;
+	struct vg_amdvi_config dc = { 0 };
+
+	viommu_amdvi_config_init(&c);
+	c.iotlb_capacity = iotlb;
+	if (viommu_flatmem_create(0, MEM, &r->fm))
+		return -1;
+	if (viommu_amdvi_create(&c, viommu_flatmem_ops(), r->fm, &r->v))
+		return -1;
+	dc.iommu = r->v;
+	dc.mem = r->fm;
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	dc.levels = levels;
+	if (vg_amdvi_create(&dc, &r->d) || vg_amdvi_enable(r->d) ||
+	    vg_amdvi_attach(r->d, DEVID, DOMID, false))
+		return -1;
+	/* One contiguous run of 4 KiB pages (output at 4 KiB steps from 1 MiB: no superpages). */
+	for (uint64_t p = 0; p < pages; p += 256) {
+		uint64_t n = pages - p < 256 ? pages - p : 256;
+
+		if (vg_amdvi_map(r->d, DOMID, IOVA_BASE + (p << 12), (1ull << 20) + (p << 12),
+				 n << 12, VIOMMU_ACC_RW))
+			return -1;
+	}
+	return 0;
+}
+
+static void rig_fini(struct rig *r)
+{
+	vg_amdvi_destroy(r->d);
+	viommu_destroy(r->v);
+	viommu_flatmem_destroy(r->fm);
+}
+
+static uint64_t run_xlate(struct viommu *v, const uint64_t *iova, size_t n)
+{
+	struct viommu_xlate_req req = { .sid = DEVID, .len = 8, .access = VIOMMU_ACC_READ };
+	struct viommu_xlate_result res;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		req.iova = iova[i];
+		viommu_translate(v, &req, &res);
+		acc += res.out;
+	}
+	return acc;
+}
+
+static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t n)
+{
+	const struct viommu_iotlb_tag tag = { .dom = DOMID, .sid = DEVID };
+	struct viommu_iotlb_entry e;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (viommu_iotlb_lookup(tlb, &tag, iova[i], &e) == 0)
+			acc += e.out + (iova[i] - e.iova);
+	}
+	return acc;
+}
+
+struct walk_aux {
+	struct viommu_pt_walker *walker;
+	struct viommu_pt_plan *plan;
+};
+
+static uint64_t run_walk(const struct walk_aux *a, const uint64_t *iova, size_t n)
+{
+	struct viommu_pt_walk_result w;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		viommu_pt_walker_walk_plan(a->walker, a->plan, iova[i], VIOMMU_ACC_READ, &w);
+		acc += w.out;
+	}
+	return acc;
+}
+
+enum kind { K_XLATE, K_IOTLB, K_WALK };
+
+struct ops {
+	enum kind k;
+	void *obj;
+	const uint64_t *iova;
+	size_t n;
+};
+
+static uint64_t run_ops(void *arg)
+{
+	const struct ops *o = arg;
+
+	if (o->k == K_XLATE)
+		return run_xlate(o->obj, o->iova, o->n);
+	if (o->k == K_IOTLB)
+		return run_iotlb(o->obj, o->iova, o->n);
+	return run_walk(o->obj, o->iova, o->n);
+}
+
+static double measure(enum kind k, void *obj, const uint64_t *iova, size_t n, int reps)
+{
+	struct ops o = { k, obj, iova, n };
+
+	return bench_measure_ns(run_ops, &o, n, reps);
+}
+
+static int hot(struct bench_ctx *ctx, int reps, size_t n)
+{
+	const uint64_t pages = 256;
+	struct viommu_iotlb_config tc = { 0 };
+	struct viommu_iotlb *tlb;
+	struct rig r;
+	uint64_t seed = 0x5eed;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	double base, ns;
+
+	if (!iova || rig_init(&r, 3, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12) + (i & 0xff8);
+	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
+	for (uint64_t p = 0; p < pages; p++) {
+		struct viommu_iotlb_entry e = { .tag = { .dom = DOMID, .sid = DEVID },
+						.iova = IOVA_BASE + (p << 12),
+						.out = (1ull << 20) + (p << 12),
+						.shift = 12,
+						.perm = VIOMMU_ACC_RW };
+
+		viommu_iotlb_insert(tlb, &e);
+	}
+	base = measure(K_IOTLB, tlb, iova, n, reps);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
+	bench_report(ctx, "amdvi-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "amdvi-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", NULL);
+	viommu_iotlb_destroy(tlb);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
+{
+	const uint64_t pages = 1u << 16; /* 256 MiB of IOVA, 128 last-level tables */
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_AMD_V1 };
+	struct viommu_amdvi_stats s0, s1;
+	uint64_t seed = 0x5eed + levels;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	char name[48], base[48];
+	struct walk_aux aux;
+	struct rig r;
+	double wns, ns;
+
+	if (!iova || rig_init(&r, levels, 16, pages))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	/* The plan walk gets the table the DTE names. */
+	pc.levels = (uint8_t)levels;
+	pc.oas = 48;
+	if (vg_amdvi_domain_root(r.d, DOMID, &pc.root) || viommu_pt_plan_create(&pc, &aux.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+		return -1;
+	snprintf(base, sizeof(base), "pt-plan-walk/amd-v1/%u-level", levels);
+	snprintf(name, sizeof(name), "amdvi-translate/miss/%u-level", levels);
+	wns = measure(K_WALK, &aux, iova, n, reps);
+	viommu_amdvi_get_stats(r.v, &s0);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	viommu_amdvi_get_stats(r.v, &s1);
+	bench_report(ctx, base, "ns", wns, "ns", NULL);
+	bench_report(ctx, name, "ns", ns, "ns", base);
+	bench_report(ctx, name, "miss_ratio",
+		     (double)(s1.iotlb_misses - s0.iotlb_misses) /
+			     (double)(s1.translations - s0.translations),
+		     "", NULL);
+	viommu_pt_walker_destroy(aux.walker);
+	viommu_pt_plan_destroy(aux.plan);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+/* Guest tables for the v2 rows: pages handed out from a region the v1 table maps 1:1. */
+#define GT_BASE (160ull << 20)
+#define GT_SIZE (32ull << 20)
+
+static uint64_t gt_next;
+
+static int gt_alloc(void *opaque, uint64_t size, uint64_t *gpa)
+{
+	(void)opaque;
+	gt_next = (gt_next + size - 1) & ~(size - 1);
+	*gpa = gt_next;
+	gt_next += size;
+	return gt_next <= GT_BASE + GT_SIZE ? 0 : VIOMMU_ENOMEM;
+}
+
+static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)size;
+}
+
+/*
+ * Misses through guest (v2) tables: GIoV makes requests without PASID take GCR3 entry 0, a
+ * 4-level x86-64 table; @nested puts a 4-level v1 table under it (guest tables and data at
+ * GPA = SPA), so every guest table access and the output are walked through v1 as well. The
+ * baseline is the plan walk of the same x86-64 table.
+ */
+static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
+{
+	const uint64_t pages = 1u << 16;
+	struct viommu_pt_cfg xc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+	static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
+	struct viommu_amdvi_config c;
+	struct vg_amdvi_config dc = { 0 };
+	uint64_t seed = 0x5eed + nested, root = 0, q0, q1, gcr3 = GT_BASE, cr3, dte;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	const char *name = nested ? "amdvi-translate/miss/nested-v2-4+v1-4" :
+				    "amdvi-translate/miss/v2-4-level";
+	struct viommu_pt *pt;
+	struct walk_aux aux;
+	struct rig r;
+	double wns, ns;
+
+	viommu_amdvi_config_init(&c);
+	c.flags |= VIOMMU_AMDVI_GT;
+	c.iotlb_capacity = 16;
+	if (!iova || viommu_flatmem_create(0, MEM, &r.fm) ||
+	    viommu_amdvi_create(&c, viommu_flatmem_ops(), r.fm, &r.v))
+		return -1;
+	dc.iommu = r.v;
+	dc.mem = r.fm;
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	dc.levels = 4;
+	if (vg_amdvi_create(&dc, &r.d) || vg_amdvi_enable(r.d))
+		return -1;
+	viommu_mmio_read(r.v, VIOMMU_AMDVI_MMIO_CONTROL, 8, &q0);
+	viommu_mmio_write(r.v, VIOMMU_AMDVI_MMIO_CONTROL, 8, q0 | VIOMMU_AMDVI_CTRL_GT_EN);
+	gt_next = GT_BASE + 0x1000; /* the first page is the GCR3 table */
+	memset(viommu_flatmem_ptr(r.fm, GT_BASE, 0x1000), 0, 0x1000);
+	if (viommu_pt_create(&xc, viommu_flatmem_ops(), r.fm, &gt_ops, NULL, &pt) ||
+	    viommu_pt_map(pt, IOVA_BASE, 1ull << 20, pages << 12, VIOMMU_ACC_RW,
+			  1ull << 12)) /* 4 KiB pages only */
+		return -1;
+	cr3 = viommu_pt_get_cfg(pt)->root;
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, gcr3, 8) = cr3 | VIOMMU_AMDVI_GCR3_GV;
+	if (nested) {
+		/* v1: guest-physical 0-512 MiB 1:1 (guest tables and data), in 2 MiB pages. */
+		if (vg_amdvi_map(r.d, DOMID, 0, 0, 512ull << 20, VIOMMU_ACC_RW) ||
+		    vg_amdvi_domain_root(r.d, DOMID, &root))
+			return -1;
+	}
+	q0 = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_IR |
+	     VIOMMU_AMDVI_DTE0_IW | VIOMMU_AMDVI_DTE0_GV | VIOMMU_AMDVI_DTE0_GIOV |
+	     ((gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;
+	if (nested)
+		q0 |= root | VIOMMU_AMDVI_DTE0_MODE_SET(4);
+	q1 = DOMID | ((gcr3 >> 15) & 0xffff) << VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT |
+	     ((gcr3 >> 31) & 0x1fffff) << VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT;
+	dte = vg_amdvi_dte_addr(r.d, DEVID);
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, dte + 8, 8) = q1;
+	*(uint64_t *)viommu_flatmem_ptr(r.fm, dte, 8) = q0;
+	if (vg_amdvi_inv_devtab(r.d, DEVID))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	xc.root = cr3;
+	xc.oas = 48;
+	if (viommu_pt_plan_create(&xc, &aux.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+		return -1;
+	wns = measure(K_WALK, &aux, iova, n, reps);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	if (!nested)
+		bench_report(ctx, "pt-plan-walk/x86-64/4-level", "ns", wns, "ns", NULL);
+	bench_report(ctx, name, "ns", ns, "ns", "pt-plan-walk/x86-64/4-level");
+	viommu_pt_walker_destroy(aux.walker);
+	viommu_pt_plan_destroy(aux.plan);
+	viommu_pt_destroy(pt);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+static void on_event(void *opaque, const struct viommu_event *ev)
+{
+	(void)ev;
+	(*(uint64_t *)opaque)++;
+}
+
+/* Median ns of one INVALIDATE_IOMMU_PAGES of a page + COMPLETION_WAIT, as the driver issues it. */
+static int inv(struct bench_ctx *ctx, int reps, int n, bool consumer)
+{
+	const uint64_t pages = 4096;
+	struct viommu_iotlb_config tc = { 0 };
+	struct viommu_iotlb *tlb;
+	struct viommu_notifier *nt = NULL;
+	uint64_t events = 0;
+	double per[64], base[64];
+	struct rig r;
+
+	if (rig_init(&r, 3, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+		return -1;
+	if (consumer && viommu_notifier_add(r.v, DEVID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event,
+					    &events, &nt))
+		return -1;
+	if (nt)
+		viommu_notifier_replay(r.v, nt);
+	for (int k = 0; k < reps + 1; k++) {
+		uint64_t t0 = bench_now_ns();
+
+		for (int i = 0; i < n; i++)
+			vg_amdvi_inv_pages(r.d, DOMID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
+					   4096);
+		if (k)
+			per[k - 1] = (double)(bench_now_ns() - t0) / n;
+		t0 = bench_now_ns();
+		for (int i = 0; i < n; i++) {
+			struct viommu_iotlb_inval iv = {
+				.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
+					 VIOMMU_IOTLB_MATCH_ADDR,
+				.tag = { .dom = DOMID },
+				.first = IOVA_BASE + ((uint64_t)(i % 4096) << 12),
+			};
+
+			iv.last = iv.first + 4095;
+			viommu_iotlb_invalidate(tlb, &iv);
+		}
+		if (k)
+			base[k - 1] = (double)(bench_now_ns() - t0) / n;
+	}
+	if (!consumer)
+		bench_report(ctx, "iotlb-invalidate/page", "ns", bench_median(base, (size_t)reps),
+			     "ns", NULL);
+	bench_report(ctx, consumer ? "amdvi-inv-pages+wait/npcache-sync" : "amdvi-inv-pages+wait",
+		     "ns", bench_median(per, (size_t)reps), "ns", "iotlb-invalidate/page");
+	if (nt)
+		viommu_notifier_del(r.v, nt);
+	viommu_iotlb_destroy(tlb);
+	rig_fini(&r);
+	return 0;
+}
+
+static int amdvi_run(struct bench_ctx *ctx)
+{
+	bool q = bench_quick(ctx);
+	/* Short batches, many of them: a median that survives a busy machine. */
+	int reps = q ? 3 : 41;
+	size_t n = q ? 1u << 12 : 1u << 16;
+
+	if (hot(ctx, reps, n))
+		return -1;
+	if (miss(ctx, 3, reps, q ? 1u << 10 : 1u << 17) ||
+	    miss(ctx, 4, reps, q ? 1u << 10 : 1u << 17))
+		return -1;
+	if (miss_v2(ctx, false, reps, q ? 1u << 10 : 1u << 17) ||
+	    miss_v2(ctx, true, reps, q ? 1u << 10 : 1u << 16))
+		return -1;
+	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
+		return -1;
+	return 0;
+}
+
+const struct bench_suite bench_suite_amdvi = {
+	.name = "amdvi",
+	.help = "AMD-Vi model: hot translation, 3/4-level miss, INVALIDATE_IOMMU_PAGES + wait",
+	.run = amdvi_run,
+};

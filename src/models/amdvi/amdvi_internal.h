@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The AMD-Vi IOMMU's state, shared by its files: amdvi.c (instance, registers, interrupts),
+ * amdvi_xlate.c (device table, DTE cache, translation, event log), amdvi_cmd.c (command
+ * buffer), amdvi_notify.c (MAP/UNMAP sync of consumers). Field names are those of
+ * <viommu/spec/amdvi.h>.
+ */
+#ifndef VIOMMU_AMDVI_INTERNAL_H
+#define VIOMMU_AMDVI_INTERNAL_H
+
+#include <viommu/amdvi.h>
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+#include <viommu/spec/amdvi.h>
+
+#include "core/core.h"
+
+#define AMDVI_DTE_CACHE_SIZE 4096 /* direct-mapped by DeviceID */
+#define AMDVI_NDEV 65536
+/* Walks one guest action (a register write with the commands it runs) may spend on syncs. */
+#define AMDVI_SYNC_BUDGET (1ull << 22)
+#define AMDVI_INTR_FIRST VIOMMU_AMDVI_INTR_ADDR_FIRST
+#define AMDVI_INTR_LAST VIOMMU_AMDVI_INTR_ADDR_LAST
+#define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
+#define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
+#define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
+
+/* Reasons a translation is blocked (struct viommu_fault.reason): the event code logged. */
+enum amdvi_kind {
+	AMDVI_DTE_PASS,	 /* V = 0 or TV = 0: untranslated */
+	AMDVI_DTE_MODE0, /* translation disabled, IR/IW decide */
+	AMDVI_DTE_PAGED, /* v1 tables, Mode 1..6 */
+};
+
+/* A decoded, validated device table entry. */
+struct amdvi_dte {
+	uint64_t root;
+	uint32_t domid;
+	uint8_t kind; /* enum amdvi_kind */
+	uint8_t mode;
+	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
+	bool sa;	    /* suppress all IO_PAGE_FAULT events */
+	bool ex;	    /* the exclusion range applies */
+	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
+	bool giov;	    /* requests without PASID use GCR3 entry 0 */
+	uint8_t glx;	    /* GCR3 table levels - 1 */
+	uint64_t gcr3;	    /* GCR3 table root */
+	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
+};
+
+struct amdvi_dte_slot {
+	uint32_t gen; /* live while equal to amdvi.dte_gen; 0 never is */
+	uint32_t devid;
+	struct amdvi_dte dte;
+};
+
+/* One leaf, or a hole (perm == 0) of 1 << shift bytes. */
+struct amdvi_leaf {
+	uint64_t iova;
+	uint64_t out;
+	uint32_t shift;
+	uint32_t perm;
+};
+
+/* A mapping last told to the MAP consumers of one device: [iova, last] -> out. */
+struct amdvi_map {
+	uint64_t iova;
+	uint64_t last;
+	uint64_t out;
+	uint32_t perm;
+};
+
+/* What the MAP consumers of one device hold, sorted by iova, never overlapping. */
+struct amdvi_as {
+	struct amdvi_map *maps;
+	size_t n;
+	size_t cap;
+	uint32_t domid; /* domain of the DTE the record was last synced with */
+	bool has_domid;
+};
+
+struct amdvi {
+	struct viommu v;
+	struct viommu_amdvi_config cfg;
+	struct viommu_pt_walker *walker;
+	/*
+	 * Nested walks: a walker whose host ops translate every guest table access through the
+	 * v1 table of @nest_dte first (amdvi_xlate.c); @nest_fault records why one failed.
+	 */
+	struct viommu_pt_walker *nwalker;
+	struct viommu_host_ops nest_ops;
+	struct amdvi_dte nest_dte;
+	uint32_t nest_fault;
+	uint64_t efr;
+
+	/* Registers (3.4). */
+	uint64_t devtab, cmd_base, evt_base, control, excl_base, excl_limit;
+	uint64_t cmd_head, cmd_tail, evt_head, evt_tail;
+	uint64_t ppr_base, ppr_head, ppr_tail;
+	viommu_amdvi_ppr_response_fn ppr_fn;
+	void *ppr_opaque;
+	uint64_t status;
+	bool msi_en;
+	uint64_t msi_addr;
+	uint32_t msi_data;
+
+	struct viommu_iotlb *iotlb;
+	struct amdvi_dte_slot *dte_cache;
+	uint32_t dte_gen;
+
+	/* MAP/UNMAP sync (amdvi_notify.c). */
+	struct amdvi_as **as;
+	uint64_t *seen;
+	struct amdvi_map *leaves, *win;
+	size_t nleaves, cap_leaves, nwin, cap_win;
+	struct viommu_event *ev;
+	size_t nev, cap_ev;
+	uint64_t budget;
+	bool scanned;
+
+	struct viommu_amdvi_stats st;
+};
+
+static inline struct amdvi *to_amdvi(struct viommu *v)
+{
+	return vi_container_of(v, struct amdvi, v);
+}
+
+static inline bool amdvi_enabled(const struct amdvi *s)
+{
+	return (s->control & VIOMMU_AMDVI_CTRL_IOMMU_EN) != 0;
+}
+
+/* amdvi.c */
+/* Set status bit @bit and send the MSI when it was clear and @ctrl_en is set in the control. */
+void vi_amdvi_raise(struct amdvi *s, uint64_t bit, uint64_t ctrl_en);
+
+/* amdvi_xlate.c */
+extern const struct viommu_host_ops vi_amdvi_nest_ops;
+int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		       struct viommu_xlate_result *res);
+/* @devid's DTE through the cache: 0, or the event code that blocks it (logged by the caller). */
+uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr);
+void vi_amdvi_dte_inval_all(struct amdvi *s);
+void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid);
+/* Walk @d's tables at @iova: 0 (a leaf, or a hole with perm 0), or an event code. */
+uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr);
+/* A log in guest memory: its registers and status and control bits. */
+struct amdvi_log {
+	const uint64_t *base;
+	const uint64_t *head;
+	uint64_t *tail;
+	uint64_t run, overflow, intr, int_en;
+};
+int vi_amdvi_log_append(struct amdvi *s, const struct amdvi_log *l, const uint32_t e[4]);
+/* Append one 128-bit entry to the event log; returns enum viommu_fault_flags. */
+uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4]);
+
+/* amdvi_ppr.c */
+/* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */
+void vi_amdvi_complete_ppr(struct amdvi *s, const uint32_t c[4]);
+
+/* amdvi_cmd.c */
+void vi_amdvi_cmd_process(struct amdvi *s);
+
+/* amdvi_notify.c */
+enum amdvi_sync_scope { AMDVI_SYNC_ALL, AMDVI_SYNC_DOMAIN, AMDVI_SYNC_DEVICE };
+void vi_amdvi_sync(struct amdvi *s, enum amdvi_sync_scope scope, uint32_t domid, uint32_t devid,
+		   uint64_t first, uint64_t last);
+int vi_amdvi_replay(struct viommu *v, struct viommu_notifier *n);
+void vi_amdvi_notify_fini(struct amdvi *s);
+
+#endif /* VIOMMU_AMDVI_INTERNAL_H */

@@ -1,0 +1,725 @@
+// SPDX-License-Identifier: MIT
+/*
+ * AMD-Vi translation of untranslated requests (2.2): device table entry (2.2.2), v1 host page
+ * tables (2.2.3) through the pt walker, a DTE cache and the core IOTLB in front, and the event
+ * log (2.5) for requests that are blocked.
+ */
+#include <viommu/pt.h>
+
+#include "amdvi_internal.h"
+#include "core/iotlb_fast.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Event log (2.5, 3.4.3, 3.4.10)                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Append one 16-byte entry to a log (the event log or the PPR log: 3.4.3, 3.4.8, 3.4.10): 0, or
+ * VIOMMU_EPERM (not running), VIOMMU_ENOSPC (full: overflow), VIOMMU_EFAULT (outside memory).
+ */
+int vi_amdvi_log_append(struct amdvi *s, const struct amdvi_log *l, const uint32_t e[4])
+{
+	uint64_t code = VIOMMU_AMDVI_BUF_LEN_GET(*l->base), n, head, tail, gpa;
+	uint32_t le[4];
+
+	if (!(s->status & l->run) || code < VIOMMU_AMDVI_BUF_LEN_MIN)
+		return VIOMMU_EPERM;
+	n = 1ull << code;
+	head = *l->head >> 4;
+	tail = *l->tail >> 4;
+	/*
+	 * Full when the tail would reach the head. A head or tail past the log (software wrote one)
+	 * leaves no room either: both stop logging with the overflow bit, which software clears and
+	 * then restarts the log, as after a real overflow.
+	 */
+	if (head >= n || tail >= n || (tail + 1) % n == head) {
+		s->status &= ~l->run;
+		vi_amdvi_raise(s, l->overflow, l->int_en);
+		return VIOMMU_ENOSPC;
+	}
+	gpa = (*l->base & VIOMMU_AMDVI_BUF_BASE_MASK) + tail * 16;
+	for (int i = 0; i < 4; i++)
+		le[i] = vi_le32(e[i]);
+	if (vi_write(&s->v.host, gpa, le, sizeof(le))) {
+		vi_log(&s->v.host, VIOMMU_LOG_WARN, "amdvi: log entry outside memory");
+		return VIOMMU_EFAULT;
+	}
+	/* The entry is in memory before the tail moves past it (Linux reads up to the tail). */
+	*l->tail = ((tail + 1) % n) << 4;
+	vi_amdvi_raise(s, l->intr, l->int_en);
+	return 0;
+}
+
+uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4])
+{
+	const struct amdvi_log l = { &s->evt_base,
+				     &s->evt_head,
+				     &s->evt_tail,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN,
+				     VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_INT,
+				     VIOMMU_AMDVI_CTRL_EVENT_INT_EN };
+
+	if (vi_amdvi_log_append(s, &l, ev)) {
+		s->st.events_lost++;
+		return VIOMMU_FAULT_F_LOST;
+	}
+	s->st.events_logged++;
+	return VIOMMU_FAULT_F_RECORDED;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Device table (2.2.2) and the DTE cache                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint64_t above_pa(const struct amdvi *s)
+{
+	return VIOMMU_AMDVI_GENMASK(63, s->cfg.pa_bits);
+}
+
+/* Decode and check a DTE; 0 or the event code. */
+static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct amdvi_dte *d)
+{
+	const bool gt = (s->efr & VIOMMU_AMDVI_EFR_GT_SUP) != 0;
+	/* Features not advertised make their fields reserved: GT, PPR, HA/HD, SNP attributes. */
+	uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
+			 VIOMMU_AMDVI_DTE0_RSVD_63;
+	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
+	uint32_t mode;
+
+	memset(d, 0, sizeof(*d));
+	d->kind = AMDVI_DTE_PASS;
+	/* V = 0: nothing else in the entry counts; requests pass untranslated. */
+	if (!(q[0] & VIOMMU_AMDVI_DTE0_V))
+		return 0;
+	if (!gt) {
+		rsvd0 |= VIOMMU_AMDVI_DTE0_GIOV | VIOMMU_AMDVI_DTE0_GV |
+			 VIOMMU_AMDVI_DTE0_GLX_MASK | VIOMMU_AMDVI_DTE0_GCR3_A_MASK;
+		rsvd1 |= VIOMMU_AMDVI_DTE1_GCR3_B_MASK | VIOMMU_AMDVI_DTE1_GCR3_C_MASK;
+	}
+	if (!(s->cfg.flags & VIOMMU_AMDVI_IOTLB))
+		rsvd1 |= VIOMMU_AMDVI_DTE1_I;
+	/* DTE.PPR only says whether requests are logged (2.6); page requests need PPRSup. */
+	if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
+		rsvd0 |= VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR;
+	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	/* Interrupt fields: validated, not used (no interrupt remapping). */
+	if (q[2] & (VIOMMU_AMDVI_DTE2_RSVD_55_52 | VIOMMU_AMDVI_DTE2_RSVD_59))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if ((q[2] & VIOMMU_AMDVI_DTE2_IV) &&
+	    (VIOMMU_AMDVI_DTE2_INT_TAB_LEN_GET(q[2]) > VIOMMU_AMDVI_INT_TAB_LEN_MAX ||
+	     VIOMMU_AMDVI_DTE2_INT_CTL_GET(q[2]) == 3 ||
+	     ((q[2] & VIOMMU_AMDVI_DTE2_INT_TAB_ROOT_MASK) & above_pa(s))))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
+	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
+	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
+	/* TV = 0: no translation information; requests pass untranslated. */
+	if (!(q[0] & VIOMMU_AMDVI_DTE0_TV))
+		return 0;
+	mode = (uint32_t)VIOMMU_AMDVI_DTE0_MODE_GET(q[0]);
+	d->perm = (uint8_t)(((q[0] & VIOMMU_AMDVI_DTE0_IR) ? VIOMMU_ACC_READ : 0) |
+			    ((q[0] & VIOMMU_AMDVI_DTE0_IW) ? VIOMMU_ACC_WRITE : 0));
+	if (q[0] & VIOMMU_AMDVI_DTE0_GV) {
+		d->glx = (uint8_t)VIOMMU_AMDVI_DTE0_GLX_GET(q[0]);
+		d->gcr3 = (q[0] & VIOMMU_AMDVI_DTE0_GCR3_A_MASK) >> VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT
+									    << 12 |
+			  (q[1] & VIOMMU_AMDVI_DTE1_GCR3_B_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT
+									    << 15 |
+			  (q[1] & VIOMMU_AMDVI_DTE1_GCR3_C_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT
+									    << 31;
+		if (d->glx > AMDVI_GLX_SUP || (d->gcr3 & above_pa(s)))
+			return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+		/* GV counts only while the guest translation is enabled (control GTEn). */
+		d->gv = (s->control & VIOMMU_AMDVI_CTRL_GT_EN) != 0;
+		d->giov = d->gv && (q[0] & VIOMMU_AMDVI_DTE0_GIOV);
+	}
+	if (mode == 0) {
+		d->kind = AMDVI_DTE_MODE0;
+		return 0;
+	}
+	/* Mode 7 is reserved; deeper tables than HATS advertises are not supported. */
+	if (mode > s->cfg.hats_levels)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
+	if (d->root & above_pa(s))
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->kind = AMDVI_DTE_PAGED;
+	d->mode = (uint8_t)mode;
+	return 0;
+}
+
+static uint32_t dte_fetch(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr)
+{
+	uint64_t size = (VIOMMU_AMDVI_DEV_TABLE_SIZE_GET(s->devtab) + 1) * 4096;
+	uint64_t off = (uint64_t)devid * VIOMMU_AMDVI_DTE_SIZE;
+	uint64_t q[4];
+
+	*addr = (s->devtab & VIOMMU_AMDVI_DEV_TABLE_BASE_MASK) + off;
+	/* A DeviceID beyond the table's size has no valid entry. */
+	if (off >= size)
+		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	if (vi_read(&s->v.host, *addr, q, sizeof(q)))
+		return VIOMMU_AMDVI_EV_DEV_TAB_HARDWARE_ERROR;
+	for (int i = 0; i < 4; i++)
+		q[i] = vi_le64(q[i]);
+	return dte_decode(s, q, d);
+}
+
+uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+	uint32_t code;
+
+	*addr = 0;
+	if (slot->gen == s->dte_gen && slot->devid == devid) {
+		s->st.dte_hits++;
+		*d = slot->dte;
+		return 0;
+	}
+	s->st.dte_misses++;
+	code = dte_fetch(s, devid, d, addr);
+	if (code)
+		return code;
+	/* Valid decodes only: a bad entry is read (and logged) again at each request. */
+	s->seen[devid / 64] |= 1ull << (devid % 64);
+	slot->gen = s->dte_gen;
+	slot->devid = devid;
+	slot->dte = *d;
+	return 0;
+}
+
+static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, uint64_t ref)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->gen == s->dte_gen && slot->devid == devid && slot->dte.domid == domid)
+		slot->dte.iotlb_ref = ref;
+}
+
+void vi_amdvi_dte_inval_all(struct amdvi *s)
+{
+	if (++s->dte_gen == 0) {
+		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
+		s->dte_gen = 1;
+	}
+}
+
+void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->devid == devid)
+		slot->gen = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* v1 walk (2.2.3, through the pt formats)                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The address of the entry at @level a walk of @iova reads (for PAGE_TAB_HARDWARE_ERROR). */
+static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+			   uint32_t level)
+{
+	uint64_t table = d->root, addr = d->root, pte;
+	uint32_t lvl = d->mode;
+
+	for (int i = 0; i < VIOMMU_PT_MAX_LEVELS && lvl >= 1; i++) {
+		uint32_t nl;
+
+		addr = table + ((iova >> (12 + 9 * (lvl - 1))) & 511) * 8;
+		if (lvl <= level || vi_read64(&s->v.host, addr, &pte))
+			return addr;
+		nl = (uint32_t)VIOMMU_AMDVI_PTE_NEXT_LEVEL_GET(pte);
+		if (!(pte & VIOMMU_AMDVI_PTE_PR) || nl == 0 || nl == 7 || nl >= lvl)
+			return addr;
+		table = pte & VIOMMU_AMDVI_PTE_ADDR_MASK;
+		lvl = nl;
+	}
+	return addr;
+}
+
+uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+{
+	struct viommu_pt_cfg pc = { 0 };
+	struct viommu_pt_walk_result r;
+
+	pc.format = VIOMMU_PT_AMD_V1;
+	pc.levels = d->mode;
+	pc.root = d->root;
+	pc.oas = (uint8_t)s->cfg.pa_bits;
+	s->st.page_walks++;
+	*level = 0;
+	*flags = 0;
+	*addr = iova;
+	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r)) {
+		*addr = d->root;
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
+	*level = r.level;
+	if (r.fault == VIOMMU_FAULT_NONE) {
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	switch (r.detail) {
+	case VIOMMU_PT_D_NOT_PRESENT:
+	case VIOMMU_PT_D_INPUT_RANGE:
+		/* Nothing translates: PR = 0, and the access type decides nothing. */
+		leaf->perm = 0;
+		leaf->shift = 12;
+		leaf->iova = iova & ~0xfffull;
+		leaf->out = 0;
+		return 0;
+	case VIOMMU_PT_D_READ_FAILED:
+	case VIOMMU_PT_D_WRITE_FAILED:
+		*addr = entry_addr(s, d, iova, r.level);
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	default:
+		/* Reserved bits, a next level not below, skipped bits set, a bad encoded size. */
+		*flags = VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Nested walks: guest table accesses through the v1 table                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
+ * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
+ * the v1 table does not map with the rights needed fails the access (the walk reports it), and
+ * s->nest_fault says why.
+ */
+static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct amdvi_leaf l;
+		uint32_t level, flags, code;
+		uint64_t addr, x = gpa + done, room, n;
+
+		code = vi_amdvi_walk(s, &s->nest_dte, x, &l, &level, &flags, &addr);
+		if (code || !l.perm || !(l.perm & (write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ))) {
+			s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+			return VIOMMU_EFAULT;
+		}
+		room = (1ull << l.shift) - (x - l.iova);
+		n = len - done < room ? len - done : room;
+		if (write ? vi_write(&s->v.host, l.out + (x - l.iova), (const uint8_t *)buf + done,
+				     n) :
+			    vi_read(&s->v.host, l.out + (x - l.iova), (uint8_t *)buf + done, n))
+			return VIOMMU_EFAULT;
+		done += n;
+	}
+	return (ssize_t)len;
+}
+
+static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	return nest_rw(opaque, gpa, buf, len, false);
+}
+
+static ssize_t nest_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+	return nest_rw(opaque, gpa, (void *)buf, len, true);
+}
+
+const struct viommu_host_ops vi_amdvi_nest_ops = { .dma_read = nest_read, .dma_write = nest_write };
+
+/* A guest-physical 64-bit read for @d: through v1 when nested, else direct. */
+static int g_read64(struct amdvi *s, const struct amdvi_dte *d, uint64_t gpa, uint64_t *v)
+{
+	if (d->kind != AMDVI_DTE_PAGED)
+		return vi_read64(&s->v.host, gpa, v);
+	s->nest_dte = *d;
+	if (nest_read(s, gpa, v, 8) != 8)
+		return VIOMMU_EFAULT;
+	*v = vi_le64(*v);
+	return 0;
+}
+
+/*
+ * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
+ * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
+ * *flags and *addr for the event.
+ */
+static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			uint32_t access, struct amdvi_leaf *leaf, uint32_t *flags, uint64_t *addr)
+{
+	struct viommu_pt_cfg pc = { 0 };
+	struct viommu_pt_walk_result r;
+	uint64_t table = d->gcr3, e = 0;
+	int ret;
+
+	*flags = VIOMMU_AMDVI_EV1_GN;
+	*addr = iova;
+	leaf->perm = 0;
+	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
+		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
+	for (int lvl = d->glx; lvl >= 0; lvl--) {
+		uint64_t at = table + ((pasid >> (9 * lvl)) & 0x1ff) * 8;
+
+		s->nest_fault = 0;
+		if (g_read64(s, d, at, &e)) {
+			if (s->nest_fault)
+				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* v1 does not map the table */
+			*addr = at;
+			*flags = 0;
+			return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+		}
+		if (!(e & VIOMMU_AMDVI_GCR3_GV))
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		if (e &
+		    (VIOMMU_AMDVI_GENMASK(11, 1) | VIOMMU_AMDVI_GENMASK(63, 52) | above_pa(s))) {
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+		table = e & VIOMMU_AMDVI_GCR3_ADDR_MASK;
+	}
+	pc.format = VIOMMU_PT_X86_64;
+	pc.levels = 4;
+	pc.root = table;
+	pc.oas = (uint8_t)s->cfg.pa_bits;
+	s->st.page_walks++;
+	s->nest_fault = 0;
+	if (d->kind == AMDVI_DTE_PAGED) {
+		s->nest_dte = *d;
+		ret = viommu_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
+	} else {
+		ret = viommu_pt_walker_walk(s->walker, &pc, iova, access, &r);
+	}
+	if (ret)
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	if (r.fault != VIOMMU_FAULT_NONE) {
+		switch (r.detail) {
+		case VIOMMU_PT_D_NOT_PRESENT:
+		case VIOMMU_PT_D_INPUT_RANGE:
+		case VIOMMU_PT_D_NONCANONICAL:
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		case VIOMMU_PT_D_PERM_READ:
+		case VIOMMU_PT_D_PERM_WRITE:
+		case VIOMMU_PT_D_PERM_EXEC:
+		case VIOMMU_PT_D_PERM_USER:
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		case VIOMMU_PT_D_READ_FAILED:
+		case VIOMMU_PT_D_WRITE_FAILED:
+			if (s->nest_fault)
+				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+			*flags = 0;
+			return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+		default:
+			*flags |= VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
+			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+	}
+	leaf->shift = r.page_shift;
+	leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+	leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+	leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	if (d->kind == AMDVI_DTE_PAGED) {
+		/* Nested: the guest-physical output through v1, with the request's rights. */
+		struct amdvi_leaf h;
+		uint32_t level, hflags, code;
+		uint64_t haddr, gpa = r.out;
+
+		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
+		if (code || !h.perm) {
+			leaf->perm = 0;
+			return code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		}
+		if (h.shift < leaf->shift) {
+			leaf->shift = h.shift;
+			leaf->iova = iova & ~((1ull << h.shift) - 1);
+		}
+		leaf->out = (h.out + (gpa - h.iova)) & ~((1ull << leaf->shift) - 1);
+		leaf->perm &= h.perm;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Translation                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
+		   struct viommu_xlate_result *res, enum viommu_fault_type type, uint32_t code,
+		   uint32_t flags, uint64_t addr, uint32_t level, const struct amdvi_dte *d)
+{
+	uint32_t ev[4];
+	uint32_t devid = req->sid & 0xffff;
+
+	vi_result_fault(res, req, type, code, level);
+	s->st.faults++;
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->sa) {
+		s->st.events_suppressed++;
+		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
+		return 0;
+	}
+	if (req->access & VIOMMU_ACC_WRITE)
+		flags |= VIOMMU_AMDVI_EV1_RW;
+	if (req->access & VIOMMU_ACC_EXEC)
+		flags |= VIOMMU_AMDVI_EV1_NX;
+	ev[0] = devid;
+	ev[1] = (uint32_t)VIOMMU_AMDVI_EV_CODE_SET(code);
+	switch (code) {
+	case VIOMMU_AMDVI_EV_IO_PAGE_FAULT:
+	case VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR:
+		/* D/P: the PASID (GN = 1) or the domain of the DTE. */
+		if (req->has_pasid) {
+			flags |= VIOMMU_AMDVI_EV1_GN;
+			ev[0] |= (req->pasid & 0xf0000);
+			ev[1] |= req->pasid & 0xffff;
+		} else if (d) {
+			ev[1] |= d->domid;
+		}
+		break;
+	case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
+		flags &= VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_RZ;
+		if (req->has_pasid) {
+			flags |= VIOMMU_AMDVI_EV1_GN;
+			ev[0] |= (req->pasid & 0xf0000);
+			ev[1] |= req->pasid & 0xffff;
+		}
+		break;
+	default:
+		flags &= VIOMMU_AMDVI_EV1_RW;
+		break;
+	}
+	if (code == VIOMMU_AMDVI_EV_DEV_TAB_HARDWARE_ERROR ||
+	    code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR)
+		flags |= VIOMMU_AMDVI_EV1_HW_TYPE_SET(VIOMMU_AMDVI_HW_TYPE_TARGET_ABORT);
+	ev[1] |= flags;
+	ev[2] = (uint32_t)addr;
+	ev[3] = (uint32_t)(addr >> 32);
+	res->fault.record = (uint32_t)(s->evt_tail >> 4);
+	res->fault.flags = vi_amdvi_log_event(s, ev);
+	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		res->fault.record = 0;
+	return 0;
+}
+
+static bool overlaps_intr(uint64_t a, uint64_t len)
+{
+	uint64_t last = a + (len - 1);
+
+	return !(last < AMDVI_INTR_FIRST || a > AMDVI_INTR_LAST);
+}
+
+static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+			     uint64_t len)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len - 1 > AMDVI_INTR_LAST - req->iova ? AMDVI_INTR_LAST - req->iova + 1 : len;
+	res->perm = VIOMMU_ACC_WRITE;
+	res->page_shift = 12;
+	res->flags = VIOMMU_XLATE_F_INTERRUPT;
+	return 0;
+}
+
+static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+		    uint64_t len, uint32_t perm)
+{
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = len;
+	res->perm = perm;
+	res->page_shift = 12;
+	return 0;
+}
+
+static bool perm_ok(uint32_t perm, uint32_t access)
+{
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return false;
+	if ((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ))
+		return false;
+	return true;
+}
+
+/*
+ * 3.4.5-3.4.6: the exclusion range passes requests untranslated, for every device (Allow) or
+ * for those whose DTE sets EX. Returns true with @len clipped to the range when @iova is in it;
+ * otherwise clips @len to end before the range.
+ */
+static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *len)
+{
+	uint64_t base = s->excl_base & VIOMMU_AMDVI_EXCL_ADDR_MASK;
+	uint64_t last = s->excl_limit | 0xfff;
+
+	if (!(s->excl_base & VIOMMU_AMDVI_EXCL_EN) || base > last ||
+	    (!ex && !(s->excl_base & VIOMMU_AMDVI_EXCL_ALLOW)))
+		return false;
+	if (iova >= base && iova <= last) {
+		if (*len - 1 > last - iova)
+			*len = last - iova + 1;
+		return true;
+	}
+	if (iova < base && *len - 1 >= base - iova)
+		*len = base - iova;
+	return false;
+}
+
+/* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
+static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
+			struct viommu_xlate_result *res, const struct amdvi_dte *d, uint64_t len)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0;
+	struct viommu_iotlb_tag tag = { .dom = d->domid,
+					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
+					.sid = req->sid & 0xffff };
+	struct viommu_iotlb_entry e;
+	uint64_t room;
+
+	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
+		struct amdvi_leaf leaf;
+		uint32_t flags, code;
+		uint64_t addr;
+
+		code = v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC, &leaf,
+			       &flags, &addr);
+		flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
+		if (code) {
+			enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
+
+			if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+				t = VIOMMU_FAULT_WALK_ABORT;
+			else if (flags & VIOMMU_AMDVI_EV1_PE)
+				t = VIOMMU_FAULT_PERMISSION;
+			else if (flags & VIOMMU_AMDVI_EV1_RZ)
+				t = VIOMMU_FAULT_RESERVED;
+			return blocked(s, req, res, t, code, flags, addr, 0, d);
+		}
+		if (!perm_ok(leaf.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
+		e.tag = tag;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.flags = 0;
+		e.level = 0;
+		viommu_iotlb_insert(s->iotlb, &e);
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = e.out + (req->iova - e.iova);
+	res->perm = e.perm;
+	res->page_shift = e.shift;
+	room = (1ull << e.shift) - (req->iova & ((1ull << e.shift) - 1));
+	res->len = room != 0 && room < len ? room : len;
+	return 0;
+}
+
+int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		       struct viommu_xlate_result *res)
+{
+	struct amdvi *s = to_amdvi(v);
+	uint64_t len = req->len ? req->len : 1;
+	uint32_t devid = req->sid & 0xffff;
+	struct viommu_iotlb_tag tag = { 0 };
+	struct viommu_iotlb_hit hit;
+	struct amdvi_dte d;
+	uint32_t code, flags = 0, level = 0;
+	uint64_t addr;
+	int ret;
+
+	s->st.translations++;
+	if (!vi_range_ok(req->iova, len))
+		len = 0 - req->iova; /* never past 2^64 */
+	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
+		if (req->iova >= AMDVI_INTR_FIRST)
+			return interrupt_request(req, res, len);
+		len = AMDVI_INTR_FIRST - req->iova;
+	}
+	if (!amdvi_enabled(s))
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	code = vi_amdvi_dte_get(s, devid, &d, &addr);
+	if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY)
+		return blocked(s, req, res, VIOMMU_FAULT_CONFIG, code, VIOMMU_AMDVI_EV1_RZ,
+			       req->iova, 0, NULL);
+	if (code)
+		return blocked(s, req, res, VIOMMU_FAULT_WALK_ABORT, code, 0, addr, 0, NULL);
+	if (d.kind == AMDVI_DTE_PASS)
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (!req->has_pasid && excluded(s, d.ex, req->iova, &len))
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (req->has_pasid || d.giov) {
+		/* Without GV (or GTEn) a request with PASID has no table to use. */
+		if (!d.gv)
+			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, &d);
+		return v2_translate(s, req, res, &d, len);
+	}
+	if (d.kind == AMDVI_DTE_MODE0) {
+		if (!perm_ok(d.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, &d);
+		return identity(req, res, len, d.perm);
+	}
+
+	tag.dom = d.domid;
+	tag.sid = devid;
+	ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+	if (ret == VIOMMU_ESTALE) {
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &d.iotlb_ref);
+		if (ret == 0) {
+			dte_set_iotlb_ref(s, devid, d.domid, d.iotlb_ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+		}
+	}
+	if (ret || !perm_ok(hit.perm, req->access)) {
+		struct viommu_iotlb_entry e;
+		struct amdvi_leaf leaf;
+
+		/* A miss, or a hit without the rights: walk the tables as they are now. */
+		code = vi_amdvi_walk(s, &d, req->iova, &leaf, &level, &flags, &addr);
+		if (code)
+			return blocked(s, req, res,
+				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
+					       VIOMMU_FAULT_RESERVED :
+					       VIOMMU_FAULT_WALK_ABORT,
+				       code, flags, addr, level, &d);
+		if (!leaf.perm)
+			return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, level, &d);
+		if (!perm_ok(leaf.perm, req->access))
+			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
+				       &d);
+		e.tag = tag;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.flags = 0;
+		e.level = (uint8_t)level;
+		viommu_iotlb_insert(s->iotlb, &e);
+		hit.addr = e.out + (req->iova - e.iova);
+		hit.shift = e.shift;
+		hit.perm = e.perm;
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = hit.addr;
+	res->perm = hit.perm;
+	res->page_shift = hit.shift;
+	{
+		uint64_t room = (1ull << hit.shift) - (req->iova & ((1ull << hit.shift) - 1));
+
+		res->len = room != 0 && room < len ? room : len;
+	}
+	return 0;
+}

@@ -1,0 +1,229 @@
+#!/bin/sh
+# Integration test: libviommu's AMD-Vi model inside QEMU (qemu/build.sh: Debian 12's qemu source
+# package with the device viommu-amd-iommu; QEMU keeps generating IVRS), programmed by the
+# unmodified Linux 6.1 amd_iommu driver of Debian 12's kernel. Modes strict, lazy, pt:
+#   - the guest's AMD-Vi driver initialised from our extended feature register (its boot log
+#     against the EFR the device reports), in the policy or default domain the mode asks for;
+#   - virtio-net with QEMU's datapath (vhost off) on a `-netdev socket` TCP back-end whose peer
+#     (net_reflect) swaps addresses: ping and pktgen with the payload checks of guest-init.sh;
+#   - virtio-blk: an 8 MiB random pattern written, caches dropped, read back (page cache and
+#     O_DIRECT); here the disk image must hold the same bytes;
+#   - strict and lazy: QEMU's edu device DMAs from and to IOVAs nobody mapped; the guest's AMD-Vi
+#     driver must report each as IO_PAGE_FAULT from our event log (with its MSI).
+#
+# reboot: strict, then the guest reboots (QEMU resets the IOMMU: a fresh model, notifiers told) and
+# passes everything again.
+# vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
+# (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off.
+#
+# Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
+#   modes: strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict vhost-noats-lazy
+#   vhost-noats-pt (default: all)
+# KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+pbuild=$(cd "$1" && pwd)
+reflect_bin=$2
+vhost_bin=$3
+audit_check=$4
+shift 4
+[ $# -gt 0 ] || set -- strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict \
+	vhost-noats-lazy vhost-noats-pt
+frames=${VIOMMU_TEST_FRAMES:-1000}
+
+"$root/scripts/deps.sh" integration qemu || {
+	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
+	exit 1
+}
+
+t0=$(date +%s)
+qemu=${VIOMMU_QEMU:-$("$root/qemu/build.sh" "$pbuild" "$pbuild/qemu-viommu/qemu-system-x86_64" | tail -n 1)} || {
+	echo "FAIL: qemu/build.sh could not build QEMU" >&2
+	exit 1
+}
+echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
+export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export VIOMMU_QEMU_STATS=1
+
+work=$(mktemp -d /tmp/viommu-qemu-amdvi.XXXXXX)
+refl_pid=""
+qemu_pid=""
+cleanup() {
+	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
+	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
+	wait 2> /dev/null || true
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT INT TERM
+
+guest_lib_dir=$here
+# shellcheck source=tests/integration/guest-lib.sh
+. "$here/guest-lib.sh"
+guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
+
+# unit_stat NAME FILE: one counter from the IOMMU's statistics line in QEMU's output.
+unit_stat() {
+	sed -n "s/.*viommu-amd-iommu stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+}
+
+run_emulated() {
+	mode=$1
+	log=$work/$mode.console
+	qlog=$work/$mode.qemu
+	rlog=$work/$mode.reflect
+	disk=$work/$mode.disk
+	rm -f "$work/port"
+	"$reflect_bin" "$work/port" 2> "$rlog" &
+	refl_pid=$!
+	i=0
+	while [ ! -s "$work/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
+		sleep 0.1
+	done
+	port=$(cat "$work/port")
+	truncate -s 16M "$disk"
+
+	iommu="viommu-amd-iommu,intremap=off"
+	edu=amd
+	reboot=-no-reboot
+	case "$mode" in
+	strict) append="iommu.strict=1"
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	reboot) append="iommu.strict=1 viommu.reboot=1"; reboot=""
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	lazy) append="iommu.strict=0"
+		policy="DMA domain TLB invalidation policy: lazy mode" ;;
+	pt) append="iommu=pt"; edu=0
+		policy="Default domain type: Passthrough" ;;
+	esac
+
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
+		-M q35 -accel tcg -smp 1 -m 256M \
+		-device "$iommu" \
+		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
+		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56 \
+		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
+		-device edu \
+		-kernel "$vmlinux" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
+		-serial file:"$log" $reboot > "$qlog" 2>&1 &
+	qemu_pid=$!
+	qrc=0
+	wait "$qemu_pid" || qrc=$?
+	qemu_pid=""
+	secs=$(($(date +%s) - start))
+	# The serial console ends its lines with CR LF.
+	tr -d '\r' < "$log" > "$log.txt"
+	log=$log.txt
+	kill -TERM "$refl_pid" 2> /dev/null || true
+	wait "$refl_pid" || true
+	refl_pid=""
+
+	ok=1
+	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
+	if [ "$mode" = reboot ]; then
+		# Both boots passed: the second on the IOMMU the reset made.
+		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
+			{ echo "$mode: the first boot did not pass"; ok=0; }
+	fi
+	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
+	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	# The driver read our IOMMU: its extended features line must show the EFR the model reports.
+	efr=$(sed -n 's/^viommu-amd-iommu: efr \([0-9a-f]*\)$/\1/p' "$qlog" | head -n 1)
+	[ -n "$efr" ] || { echo "$mode: QEMU did not report the IOMMU's EFR"; ok=0; }
+	grep -q "^VIOMMU-DMESG .*AMD-Vi: Extended features (0x$efr" "$log" ||
+		{ echo "$mode: no AMD-Vi 'Extended features (0x$efr' line"; ok=0; }
+	grep -q "^VIOMMU-DMESG .*$policy" "$log" || { echo "$mode: no '$policy' in the boot log"; ok=0; }
+	grep -q "^VIOMMU-DMESG .*AMD-Vi: Interrupt remapping" "$log" ||
+		grep -q "^VIOMMU-DMESG .*Adding to iommu group" "$log" ||
+		{ echo "$mode: the AMD-Vi driver put no device in an IOMMU group"; ok=0; }
+	# The disk holds what the guest wrote and read back.
+	want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
+	got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
+	[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
+	frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
+	[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
+	xl=$(unit_stat translations "$qlog")
+	[ "${xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
+	if [ $edu = amd ]; then
+		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
+		nf=2
+		[ "$mode" = reboot ] && nf=4
+		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
+		rec=$(unit_stat events_logged "$qlog")
+		[ "${rec:-0}" -ge 2 ] || { echo "$mode: the IOMMU logged ${rec:-0} events"; ok=0; }
+	fi
+
+	grep "VIOMMU-TEST" "$log" | sed "s/^/  [$mode] /"
+	grep "VIOMMU-DMESG.*AMD-Vi" "$log" | sed "s/^/  [$mode] /"
+	echo "  [$mode] $(cat "$rlog")"
+	echo "  [$mode] $(grep 'viommu-amd-iommu stats' "$qlog" | tail -n 1)"
+	if [ $ok -eq 1 ]; then
+		echo "PASS $mode (${secs}s)"
+		return 0
+	fi
+	echo "FAIL $mode (${secs}s): console, QEMU output (with the unit's statistics) and reflector follow"
+	tail -n 60 "$log"
+	cat "$qlog"
+	cat "$rlog"
+	return 1
+}
+
+# run_vhost ATS MODE...: qemu_vhost.sh's modes on our IOMMU, with ATS on (INVALIDATE_IOTLB_PAGES
+# reaches the back-end as device-IOTLB invalidations) or off (the NpCache sync's UNMAP events do;
+# QEMU 7.2's own amd-iommu sends none at all).
+run_vhost() {
+	ats=$1
+	shift
+	tag=vhost
+	dev="viommu-amd-iommu,intremap=off,device-iotlb=on"
+	counter=notify_dev_iotlb
+	if [ "$ats" = off ]; then
+		tag=vhost-noats
+		dev="viommu-amd-iommu,intremap=off"
+		counter=notify_unmap
+	fi
+	echo "$tag modes: $* (qemu_vhost.sh on $dev)"
+	vrc=0
+	GUEST_QEMU=$qemu GUEST_IOMMU=$dev GUEST_ATS=$ats \
+		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" "$@" > "$work/$tag.out" 2>&1 || vrc=1
+	cat "$work/$tag.out"
+	# The back-end's invalidations came from our unit, through QEMU's IOMMU notifiers.
+	for mode in "$@"; do
+		line=$(grep "^  \[$mode\] viommu-amd-iommu stats:" "$work/$tag.out" | tail -n 1)
+		n=$(echo "$line" | sed -n "s/.* $counter=\([0-9]*\).*/\1/p")
+		if [ -z "$n" ]; then
+			echo "FAIL $tag-$mode: no statistics from viommu-amd-iommu"
+			vrc=1
+		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
+			echo "FAIL $tag-$mode: the unit sent no $counter event"
+			vrc=1
+		else
+			echo "$tag-$mode: the unit sent $n $counter events"
+		fi
+	done
+	return $vrc
+}
+
+rc=0
+vhost_modes=""
+noats_modes=""
+for mode in "$@"; do
+	case "$mode" in
+	strict | lazy | pt | reboot) run_emulated "$mode" || rc=1 ;;
+	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
+	vhost-strict | vhost-lazy | vhost-pt) vhost_modes="$vhost_modes ${mode#vhost-}" ;;
+	*) echo "unknown mode $mode" >&2; rc=1 ;;
+	esac
+done
+# shellcheck disable=SC2086
+[ -z "$vhost_modes" ] || run_vhost on $vhost_modes || rc=1
+# shellcheck disable=SC2086
+[ -z "$noats_modes" ] || run_vhost off $noats_modes || rc=1
+exit $rc
