@@ -89,7 +89,7 @@ extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_amdvi;
 extern const struct bench_suite bench_suite_virtio_iommu;
-extern const struct bench_suite bench_suite_qemu;
+extern const struct bench_suite bench_suite_qemu_virtio;
 extern const struct bench_suite bench_suite_devtlb;
 extern const struct bench_suite bench_suite_vhost;
 
