@@ -73,6 +73,19 @@ static inline uint64_t bench_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/*
+ * For suites whose work is a script: @out = the directory of this executable + "/" + @rel; true
+ * if that is a regular file.
+ */
+bool bench_beside_exe(const char *rel, char *out, size_t size);
+
+/*
+ * Run /bin/sh with @argv (argv[0] "sh", NULL-terminated) and report each
+ * "ROW\tcase\tmetric\tvalue\tunit\tbaseline" line of its standard output; its standard error
+ * passes through. 0 if it exited with status 0.
+ */
+int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
+
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
@@ -80,5 +93,6 @@ extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_virtio_iommu;
 extern const struct bench_suite bench_suite_devtlb;
 extern const struct bench_suite bench_suite_vhost;
+extern const struct bench_suite bench_suite_qemu;
 
 #endif

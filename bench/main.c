@@ -11,7 +11,7 @@
 
 static const struct bench_suite *const suites[] = {
 	&bench_suite_iotlb,	   &bench_suite_sys,	&bench_suite_pt,    &bench_suite_vtd,
-	&bench_suite_virtio_iommu, &bench_suite_devtlb, &bench_suite_vhost,
+	&bench_suite_virtio_iommu, &bench_suite_devtlb, &bench_suite_vhost, &bench_suite_qemu,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))

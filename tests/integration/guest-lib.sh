@@ -4,7 +4,8 @@
 # Needs the packages of `scripts/deps.sh integration`; set guest_lib_dir to this directory first.
 
 # guest_prepare WORK CACHE: sets kver, vmlinux and initrd (WORK/initramfs.gz). The uncompressed
-# kernel is kept in CACHE so that later runs skip the extraction.
+# kernel is kept in CACHE so that later runs skip the extraction. guest_init, when set, names
+# another /init (bench/qemu_guest_init.sh).
 guest_prepare() {
 	gp_work=$1
 	gp_cache=$2
@@ -18,7 +19,7 @@ guest_prepare() {
 	gp_d=$gp_work/initramfs
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
 	cp /bin/busybox "$gp_d/bin/busybox"
-	cp "$guest_lib_dir/guest-init.sh" "$gp_d/init"
+	cp "${guest_init:-$guest_lib_dir/guest-init.sh}" "$gp_d/init"
 	chmod +x "$gp_d/init"
 	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
 		failover net_failover virtio_net pktgen virtio_blk; do
