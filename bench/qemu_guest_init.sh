@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # /init of the guest of bench/qemu_side_by_side.sh (the integration test's busybox initramfs with
-# this script instead of tests/integration/guest-init.sh). Three timed phases, each announced on
-# the console before it starts and after it ends, with a second of idle on either side so that
-# the host can start and stop its measurement of QEMU (perf, CPU time) around it:
+# this script instead of tests/integration/guest-init.sh). Timed phases, each announced on the
+# console before it starts and after it ends; after each announcement the guest waits for the
+# host's line on the second serial port (ttyS1), so that the host's measurement of QEMU (perf, CPU
+# time) covers the phase exactly, however late a loaded host notices the announcement:
 #   net    pktgen: 60-byte UDP frames with checksums to the fake neighbour for viommu.secs
 #          seconds through virtio-net (QEMU's datapath, vhost off, net_reflect on the host swaps
 #          the addresses); the guest's UDP stack counts the replies that come back intact;
@@ -13,6 +14,7 @@
 # O_DIRECT keeps the page cache out, so each request is the driver mapping the pages for the
 # device and unmapping them after: the IOMMU's cost shows instead of the guest's memcpy.
 # Phase lines: "VIOMMU-BENCH [uptime] PHASE start" and "VIOMMU-BENCH [uptime] PHASE end k=v ...".
+# Without viommu.ack=1 (no second port) the guest sleeps a second instead of waiting.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -33,6 +35,22 @@ SECS=$(arg secs)
 MIB=$(arg mib)
 [ -n "$MIB" ] || MIB=32
 PEER_MAC=02:00:00:00:00:02
+# The host's go-ahead: ttyS1 stays open (a byte that arrives while no one holds the port open is
+# lost), without echo.
+if [ "$(arg ack)" = 1 ]; then
+	exec 3< /dev/ttyS1 || fail "no /dev/ttyS1"
+	stty -F /dev/ttyS1 -echo
+fi
+# phase WHAT...: announce, then wait for the host (at most 60 s: a host that is gone does not
+# keep the guest).
+phase() {
+	say "$@"
+	if [ "$(arg ack)" = 1 ]; then
+		read -r -t 60 _ <&3 || fail "no go-ahead from the host after '$*'"
+	else
+		sleep 1
+	fi
+}
 
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover \
 	net_failover virtio_net pktgen virtio_blk; do
@@ -66,8 +84,7 @@ done
 # One warm-up ping so that the neighbour path and the device's first mappings are not timed.
 ping -c 1 -W 30 10.0.0.2 > /dev/null 2>&1 || fail "warm-up ping got no reply"
 
-say "net start"
-sleep 1
+phase "net start"
 np0=$(udp NoPorts)
 cs0=$(($(udp InCsumErrors) + $(udp InErrors)))
 t0=$(up)
@@ -76,42 +93,44 @@ sleep "$SECS"
 echo stop > $PG/pgctrl
 t1=$(up)
 wait
-sleep 1 # replies still in flight
+# Replies still in flight: wait until they stop coming (at most 5 s).
+n=$(udp NoPorts)
+i=0
+while [ $i -lt 10 ]; do
+	sleep 0.5
+	m=$(udp NoPorts)
+	[ "$m" = "$n" ] && break
+	n=$m
+	i=$((i + 1))
+done
 sent=$(sed -n 's/.*pkts-sofar: *\([0-9]*\).*/\1/p' $PG/eth0)
-say "net end sent=$sent received=$(($(udp NoPorts) - np0))" \
+phase "net end sent=$sent received=$(($(udp NoPorts) - np0))" \
 	"corrupt=$(($(udp InCsumErrors) + $(udp InErrors) - cs0)) t0=$t0 t1=$t1"
 
 # Disk: whole MiB, O_DIRECT both ways. Source and sink are /dev/zero and /dev/null: the guest's
 # own copying stays out of the figure.
-say "dwrite start"
-sleep 1
+phase "dwrite start"
 t0=$(up)
 dd if=/dev/zero of=/dev/vda bs=1M count="$MIB" oflag=direct conv=fsync 2> /dev/null ||
 	fail "disk write"
 t1=$(up)
-sleep 1
-say "dwrite end bytes=$((MIB * 1048576)) t0=$t0 t1=$t1"
+phase "dwrite end bytes=$((MIB * 1048576)) t0=$t0 t1=$t1"
 echo 3 > /proc/sys/vm/drop_caches
-say "dread start"
-sleep 1
+phase "dread start"
 t0=$(up)
 dd if=/dev/vda of=/dev/null bs=1M count="$MIB" iflag=direct 2> /dev/null || fail "disk read"
 t1=$(up)
-sleep 1
-say "dread end bytes=$((MIB * 1048576)) t0=$t0 t1=$t1"
-say "dread4k start"
-sleep 1
+phase "dread end bytes=$((MIB * 1048576)) t0=$t0 t1=$t1"
+phase "dread4k start"
 n4k=$((MIB * 32))
 t0=$(up)
 dd if=/dev/vda of=/dev/null bs=4k count="$n4k" iflag=direct 2> /dev/null || fail "disk read 4k"
 t1=$(up)
-sleep 1
-say "dread4k end bytes=$((n4k * 4096)) t0=$t0 t1=$t1"
+phase "dread4k end bytes=$((n4k * 4096)) t0=$t0 t1=$t1"
 
 if dmesg | grep -E "DMAR:.*[Ff]ault|BUG:|Oops|WARNING:|Call Trace|virtio_net.*(error|bad)" \
 	> /tmp/bad; then
 	fail "kernel log: $(head -n 3 /tmp/bad | tr '\n' ' ')"
 fi
 say "DONE"
-sleep 2 # the host reads QEMU's CPU time at the last phase's end
 poweroff -f

@@ -139,6 +139,11 @@ perf_shares() { # FILE XLATE_SYM OTHER_SYMS
 		END { done(); printf "%.6f %.6f %d\n", t ? xs / t : 0, t ? ds / t : 0, t }'
 }
 
+# go_ahead: a line to the guest's second serial port (guarded: with QEMU gone, nobody reads).
+go_ahead() {
+	kill -0 "$qemu_pid" 2>/dev/null && timeout 5 sh -c "echo go > '$work/ack.in'" || true
+}
+
 # run_one MODE DEV KIND (time|count): boots the guest once, measures each phase's window; writes
 # "PHASE key=value..." lines to $work/MODE-DEV-KIND-N.res.
 run_one() {
@@ -162,6 +167,9 @@ run_one() {
 	rm -f "$disk"
 	truncate -s $((mib + 8))M "$disk"
 	: > "$log"
+	# The guest's second serial port: it waits there for our go-ahead around each phase.
+	rm -f "$work/ack.in" "$work/ack.out"
+	mkfifo "$work/ack.in" "$work/ack.out"
 	# shellcheck disable=SC2046
 	"$qemu" -nodefaults -no-user-config -display none -M q35 -accel tcg -smp 1 -m 256M \
 		-device "$(iommu_dev "$dev" "$mode")" \
@@ -170,8 +178,9 @@ run_one() {
 		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
 		-kernel "$vmlinux" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off oops=panic $(iommu_append "$mode") viommu.secs=$secs viommu.mib=$mib" \
-		-serial file:"$log" -no-reboot > "$work/$tag.qemu" 2>&1 &
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off oops=panic $(iommu_append "$mode") viommu.secs=$secs viommu.mib=$mib viommu.ack=1" \
+		-serial file:"$log" -chardev pipe,id=ack,path="$work/ack" -serial chardev:ack \
+		-no-reboot > "$work/$tag.qemu" 2>&1 &
 	qemu_pid=$!
 	start=$(date +%s)
 	limit=$((start + 240 + 4 * secs + mib))
@@ -184,7 +193,6 @@ run_one() {
 			fi
 			sleep 0.05
 		done
-		c0=$(cpu_ticks "$qemu_pid")
 		pdata=$work/$tag.$phase.data
 		if [ "$kind" = time ] && [ $have_perf = 1 ]; then
 			perf record -q -e cpu-clock -c $((period_us * 1000)) --call-graph dwarf,4096 -p "$qemu_pid" \
@@ -195,6 +203,10 @@ run_one() {
 				-o "$work/$tag.$phase.stat" > /dev/null 2>&1 &
 			perf_pid=$!
 		fi
+		# perf attaches to QEMU's threads before the guest goes on.
+		[ -z "$perf_pid" ] || sleep 0.5
+		c0=$(cpu_ticks "$qemu_pid")
+		go_ahead
 		while ! grep -q "^VIOMMU-BENCH \[.*\] $phase end" "$log"; do
 			if ! kill -0 "$qemu_pid" 2>/dev/null || [ "$(date +%s)" -gt $limit ]; then
 				ok=0
@@ -204,7 +216,7 @@ run_one() {
 		done
 		c1=$(cpu_ticks "$qemu_pid")
 		ct=$((c1 - c0))
-		# QEMU gone already (the guest waits 2 s before powering off): no CPU figure.
+		# QEMU gone (it crashed): no CPU figure.
 		[ "$c1" -ge "$c0" ] || ct=
 		if [ -n "$perf_pid" ]; then
 			kill -INT "$perf_pid" 2>/dev/null || true
@@ -213,6 +225,7 @@ run_one() {
 		fi
 		kv=$(sed -n "s/^VIOMMU-BENCH \[.*\] $phase end \(.*\)/\1/p" "$log" | tr -d '\r' | tail -n 1)
 		echo "$phase cpu_ticks=$ct $kv" >> "$res"
+		go_ahead
 	done
 	if [ $ok = 0 ]; then
 		[ -n "$perf_pid" ] && { kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; }
