@@ -9,7 +9,7 @@
 #          the addresses); the guest's UDP stack counts the replies that come back intact;
 #   dwrite viommu.mib MiB written to /dev/vda with O_DIRECT in 1 MiB requests, then fsync;
 #   dread  the same MiB read back with O_DIRECT in 1 MiB requests (DMA into the user buffer);
-#   dread4k  an eighth of them read back with O_DIRECT in 4 KiB requests: per byte, the most
+#   dread4k  viommu.mib4k MiB read back with O_DIRECT in 4 KiB requests: per byte, the most
 #          mapping, unmapping and (strict) invalidation the driver does.
 # O_DIRECT keeps the page cache out, so each request is the driver mapping the pages for the
 # device and unmapping them after: the IOMMU's cost shows instead of the guest's memcpy.
@@ -122,7 +122,9 @@ dd if=/dev/vda of=/dev/null bs=1M count="$MIB" iflag=direct 2> /dev/null || fail
 t1=$(up)
 phase "dread end bytes=$((MIB * 1048576)) t0=$t0 t1=$t1"
 phase "dread4k start"
-n4k=$((MIB * 32))
+MIB4K=$(arg mib4k)
+[ -n "$MIB4K" ] || MIB4K=16
+n4k=$((MIB4K * 256))
 t0=$(up)
 dd if=/dev/vda of=/dev/null bs=4k count="$n4k" iflag=direct 2> /dev/null || fail "disk read 4k"
 t1=$(up)

@@ -23,7 +23,9 @@
 # Prints "ROW<tab>case<tab>metric<tab>value<tab>unit<tab>baseline" lines on stdout (viommu-bench
 # reads them); progress and notes on stderr. Run as root (packages, perf, uprobes).
 # VIOMMU_BENCH_REPS (default 3; --quick 1), VIOMMU_BENCH_SECS (pktgen seconds, default 8; --quick
-# 3), VIOMMU_BENCH_MIB (disk MiB each way, default 128; --quick 8), KEEP_WORK=1.
+# 3), VIOMMU_BENCH_MIB (disk MiB each way in 1 MiB requests, default 512; --quick 8),
+# VIOMMU_BENCH_MIB4K (MiB read in 4 KiB requests, default 16; --quick 2), KEEP_WORK=1 (keeps the
+# perf data and consoles).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,12 +36,14 @@ reflect_bin=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 shift 2
 reps=${VIOMMU_BENCH_REPS:-3}
 secs=${VIOMMU_BENCH_SECS:-8}
-mib=${VIOMMU_BENCH_MIB:-128}
+mib=${VIOMMU_BENCH_MIB:-512}
+mib4k=${VIOMMU_BENCH_MIB4K:-16}
 count_runs=1
 if [ "${1:-}" = --quick ]; then
 	reps=1
 	secs=3
 	mib=8
+	mib4k=2
 	count_runs=${VIOMMU_BENCH_COUNT:-0}
 	shift
 	[ $# -gt 0 ] || set -- strict
@@ -178,7 +182,7 @@ run_one() {
 		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
 		-kernel "$vmlinux" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off oops=panic $(iommu_append "$mode") viommu.secs=$secs viommu.mib=$mib viommu.ack=1" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off oops=panic $(iommu_append "$mode") viommu.secs=$secs viommu.mib=$mib viommu.mib4k=$mib4k viommu.ack=1" \
 		-serial file:"$log" -chardev pipe,id=ack,path="$work/ack" -serial chardev:ack \
 		-no-reboot > "$work/$tag.qemu" 2>&1 &
 	qemu_pid=$!
@@ -307,7 +311,7 @@ emit() {
 fails=0
 for mode in "$@"; do
 	case "$mode" in strict | lazy) ;; *) echo "unknown mode $mode" >&2; exit 2 ;; esac
-	echo "== $mode: $reps runs per device, pktgen ${secs}s, disk ${mib} MiB each way" >&2
+	echo "== $mode: $reps runs per device, pktgen ${secs}s, disk ${mib} MiB each way, ${mib4k} MiB in 4 KiB reads" >&2
 	if [ $probes = 1 ]; then
 		for dev in qemu ours; do
 			run_one "$mode" "$dev" count 0 || fails=$((fails + 1))
