@@ -25,7 +25,7 @@
 # VIOMMU_BENCH_REPS (default 3; --quick 1), VIOMMU_BENCH_SECS (pktgen seconds, default 8; --quick
 # 3), VIOMMU_BENCH_MIB (disk MiB each way in 1 MiB requests, default 512; --quick 8),
 # VIOMMU_BENCH_MIB4K (MiB read in 4 KiB requests, default 16; --quick 2), KEEP_WORK=1 (keeps the
-# perf data and consoles).
+# perf data and consoles), VIOMMU_BENCH_COUNT=1 (with --quick: the uprobe count runs too).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
