@@ -107,7 +107,8 @@ format:
 $(REL_BUILD)/build.ninja:
 	$(MESON) setup $(REL_BUILD) --buildtype=release -Dtests=false
 
-# The vhost suite boots the integration guest against viommu-vhost and DPDK's testpmd.
+# The vhost suite boots the integration guest against viommu-vhost and DPDK's testpmd; the qemu
+# suite boots it on QEMU's intel-iommu and on ours (qemu/build.sh's QEMU, built once if missing).
 bench: bench-deps $(REL_BUILD)/build.ninja
 	$(MESON) compile -C $(REL_BUILD)
 	$(REL_BUILD)/bench/viommu-bench all

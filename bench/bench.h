@@ -57,16 +57,6 @@ void bench_measure_ways_ns(bench_way_fn run, void *arg, unsigned int nways, size
 /* True when a quick run was asked for (--quick): fewer repetitions, for smoke tests. */
 bool bench_quick(const struct bench_ctx *ctx);
 
-/* @out = the directory of this executable + "/" + @rel, if that is a file. */
-bool bench_beside_exe(const char *rel, char *out, size_t size);
-
-/*
- * Run the shell script @script with arguments @arg (and --quick for a quick run) and report the
- * "ROW<tab>case<tab>metric<tab>value<tab>unit<tab>baseline" lines it prints on stdout. Returns 0,
- * or -1 when it could not run or exited non-zero.
- */
-int bench_run_script(struct bench_ctx *ctx, const char *script, const char *arg);
-
 /* Keep the compiler from discarding a computed value. */
 static inline void bench_keep(uint64_t v)
 {
@@ -83,6 +73,19 @@ static inline uint64_t bench_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/*
+ * For suites whose work is a script: @out = the directory of this executable + "/" + @rel; true
+ * if that is a regular file.
+ */
+bool bench_beside_exe(const char *rel, char *out, size_t size);
+
+/*
+ * Run /bin/sh with @argv (argv[0] "sh", NULL-terminated) and report each
+ * "ROW\tcase\tmetric\tvalue\tunit\tbaseline" line of its standard output; its standard error
+ * passes through. 0 if it exited with status 0.
+ */
+int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
+
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
@@ -92,5 +95,6 @@ extern const struct bench_suite bench_suite_virtio_iommu;
 extern const struct bench_suite bench_suite_qemu_virtio;
 extern const struct bench_suite bench_suite_devtlb;
 extern const struct bench_suite bench_suite_vhost;
+extern const struct bench_suite bench_suite_qemu;
 
 #endif

@@ -14,7 +14,7 @@
 # Each value is the median over REPS boots. The device-specific rows are a function per IOMMU
 # family (virtio_rows); VT-d rows can go beside them the same way.
 #
-# Usage: qemu_side_by_side.sh NET_REFLECT [--quick] [MODE...]   (NET_REFLECT in a meson build of
+# Usage: qemu_virtio_side_by_side.sh NET_REFLECT [--quick] [MODE...]   (NET_REFLECT in a meson build of
 #   this project, whose libviommu.so QEMU uses). Prints "ROW<tab>case<tab>metric<tab>value<tab>
 #   unit<tab>baseline" lines on stdout, progress on stderr. VIOMMU_BENCH_SECS (pktgen seconds,
 #   default 10, --quick 3), VIOMMU_BENCH_REPS (default 3, --quick 1), VIOMMU_BENCH_BLKMB (default

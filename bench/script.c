@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Suites whose work is a shell script that boots guests (vhost, qemu): the script prints
- * "ROW<tab>case<tab>metric<tab>value<tab>unit<tab>baseline" lines on stdout, notes on stderr; this
- * runs it and reports its rows, so the table and --json output are those of every other suite.
+ * Suites whose work is a shell script (they boot guests): find the script beside the build, run
+ * it, and report the "ROW\tcase\tmetric\tvalue\tunit\tbaseline" lines it prints on stdout.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,7 +33,7 @@ bool bench_beside_exe(const char *rel, char *out, size_t size)
 	return stat(out, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* One ROW line of the script; anything else is ignored. */
+/* One "ROW\tcase\tmetric\tvalue\tunit\tbaseline" line of the script; anything else is ignored. */
 static void parse_row(struct bench_ctx *ctx, char *line)
 {
 	char *f[6] = { 0 };
@@ -61,7 +60,7 @@ static void parse_row(struct bench_ctx *ctx, char *line)
 	bench_report(ctx, f[1], f[2], v, f[4], n > 5 && f[5][0] ? f[5] : NULL);
 }
 
-int bench_run_script(struct bench_ctx *ctx, const char *script, const char *arg)
+int bench_run_script(struct bench_ctx *ctx, const char *const *argv)
 {
 	char line[512];
 	int pfd[2], status;
@@ -72,17 +71,17 @@ int bench_run_script(struct bench_ctx *ctx, const char *script, const char *arg)
 		return -1;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return -1;
+	}
 	if (pid == 0) {
 		/* The script's stdout carries rows only; its notes go to our stderr. */
 		dup2(pfd[1], STDOUT_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
-		if (bench_quick(ctx))
-			execl("/bin/sh", "sh", script, arg, "--quick", (char *)NULL);
-		else
-			execl("/bin/sh", "sh", script, arg, (char *)NULL);
+		execv("/bin/sh", (char *const *)argv);
 		_exit(127);
 	}
 	close(pfd[1]);

@@ -15,6 +15,7 @@ static int run(struct bench_ctx *ctx)
 {
 	char script[PATH_MAX], vhost[PATH_MAX];
 	const char *env = getenv("VIOMMU_BENCH_VHOST_SCRIPT");
+	const char *argv[] = { "sh", script, vhost, bench_quick(ctx) ? "--quick" : NULL, NULL };
 
 	/* From a build directory inside the source tree (build/bench/viommu-bench). */
 	if (env)
@@ -30,7 +31,7 @@ static int run(struct bench_ctx *ctx)
 			"viommu-bench vhost: viommu-vhost not found in the build directory\n");
 		return -1;
 	}
-	return bench_run_script(ctx, script, vhost);
+	return bench_run_script(ctx, argv);
 }
 
 const struct bench_suite bench_suite_vhost = {

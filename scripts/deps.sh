@@ -13,8 +13,9 @@ integration_pkgs="qemu-system-x86 busybox-static linux-image-amd64 cpio gzip xz-
 # viommu-sim renders its plots with gnuplot (make run).
 run_pkgs="gnuplot-nox"
 # viommu-bench vhost runs the integration guest against DPDK's testpmd too (dpdk-dev ships it);
-# only the benchmark needs it, so `make test` does not install it.
-bench_pkgs="dpdk-dev"
+# viommu-bench qemu samples QEMU with perf (linux-perf). Only the benchmarks need them, so
+# `make test` does not install them.
+bench_pkgs="dpdk-dev linux-perf"
 # qemu/build.sh builds QEMU from Debian's source package with libviommu's devices in it:
 # QEMU's build dependencies for the x86_64 TCG target we configure, ccache for cheap rebuilds,
 # dpkg-dev for `apt-get source`; the guest's firmware comes from the packaged BIOS and ROMs.

@@ -104,7 +104,8 @@ guest_module() {
 }
 
 # guest_prepare WORK CACHE: sets kver, vmlinux and initrd (WORK/initramfs.gz). The uncompressed
-# kernel is kept in CACHE so that later runs skip the extraction.
+# kernel is kept in CACHE so that later runs skip the extraction. guest_init, when set, names
+# another /init (bench/qemu_guest_init.sh).
 guest_prepare() {
 	gp_work=$1
 	gp_cache=$2
@@ -129,7 +130,7 @@ guest_prepare() {
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
 	cp /bin/busybox "$gp_d/bin/busybox"
-	cp "$guest_lib_dir/guest-init.sh" "$gp_d/init"
+	cp "${guest_init:-$guest_lib_dir/guest-init.sh}" "$gp_d/init"
 	chmod +x "$gp_d/init"
 	: > "$gp_d/lib/modules/order"
 	gm_done=""
