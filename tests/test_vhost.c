@@ -101,9 +101,12 @@ static int setup(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	f->fe = sv[1];
 	assert_int_equal(vnet_port_connect(f->p, sv[0], &ops, f), 0);
-	f->memfd = memfd_create("guest", MFD_CLOEXEC);
+	f->memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	assert_true(f->memfd >= 0);
 	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+	/* As QEMU's memory-backend-memfd does: the back-end refuses memory that can shrink. */
+	assert_int_equal(fcntl(f->memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
+			 0);
 	f->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
 	assert_true(f->mem != MAP_FAILED);
 	f->be_peer = -1;
@@ -591,6 +594,54 @@ static void test_mem_regions(void **state)
 	assert_int_equal(count_fds(), base);
 }
 
+/*
+ * Memory the front-end could shrink under us is refused (a later access would be SIGBUS): an
+ * unsealed memfd, one that allows sealing but is not sealed, a plain tmpfs file. A memfd sealed
+ * against shrinking is accepted, and can indeed no longer be truncated.
+ */
+static void test_unsealed_memory_refused(void **state)
+{
+	struct fx *f = *state;
+	struct viommu_vhost_user_memory_single s = { .region = whole };
+	int base = count_fds();
+	int fd;
+
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, VH_PROTOCOL_FEATURES),
+			 0);
+	fd = memfd_create("unsealed", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MEM_SIZE), 0);
+	assert_int_not_equal(set_mem_table(f, &whole, 1, &fd, 1), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &fd, 1), 0);
+	assert_int_equal(f->dev->nregions, 0);
+	close(fd);
+
+	fd = memfd_create("sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MEM_SIZE), 0);
+	assert_int_not_equal(set_mem_table(f, &whole, 1, &fd, 1), 0);
+	/* Sealed against growing only: still refused. */
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+	assert_int_not_equal(set_mem_table(f, &whole, 1, &fd, 1), 0);
+	assert_int_equal(f->dev->nregions, 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	assert_int_equal(set_mem_table(f, &whole, 1, &fd, 1), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	assert_int_equal(errno, EPERM);
+	close(fd);
+
+	/* A file opened by path can be truncated by anyone who can write it: refused. */
+	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		assert_int_equal(ftruncate(fd, MEM_SIZE), 0);
+		assert_int_not_equal(set_mem_table(f, &whole, 1, &fd, 1), 0);
+		close(fd);
+	}
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(count_fds(), base);
+}
+
 static void test_vring_validation(void **state)
 {
 	struct fx *f = *state;
@@ -1038,6 +1089,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fds_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsealed_memory_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vring_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reflect_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iotlb_miss_update_resume, setup, teardown),

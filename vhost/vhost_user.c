@@ -223,17 +223,35 @@ static int region_check(const struct viommu_vhost_user_memory_region *d,
 }
 
 /*
- * Map one region from @fd. The file must be a regular file (memfd, hugetlbfs, tmpfs) at least as
- * long as the region, so that no access through the mapping can fault past its end.
+ * Map one region from @fd. The file must be sealed against shrinking (F_SEAL_SHRINK, as QEMU's
+ * memory-backend-memfd seals its memfds by default) and at least as long as the region: then no
+ * access through the mapping can fault past the end of the file, whatever the front-end does
+ * later. A file that can shrink (an unsealed memfd, a tmpfs, hugetlbfs or disk file opened by
+ * path) would let the front-end turn our next access into SIGBUS, so it is refused.
  */
-static int region_map(const struct viommu_vhost_user_memory_region *d, int fd, struct vh_region *r)
+static int region_map(const struct vh_dev *dev, const struct viommu_vhost_user_memory_region *d,
+		      int fd, struct vh_region *r)
 {
 	struct stat st;
 	size_t len = (size_t)(d->mmap_offset + d->memory_size);
+	int seals;
 	void *p;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (uint64_t)st.st_size < d->mmap_offset + d->memory_size)
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+		return -EINVAL;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		fprintf(stderr,
+			"viommu-vhost: %s: memory region refused: %s (a front-end could truncate it "
+			"under us); give a memfd sealed with F_SEAL_SHRINK (QEMU: "
+			"memory-backend-memfd, seal=on by default)\n",
+			dev->name ? dev->name : "vhost",
+			seals < 0 ? "the file cannot be sealed (not a memfd)" :
+				    "the memfd is not sealed against shrinking");
+		return -EPERM;
+	}
+	/* Sealed: the size checked here is the size for as long as the mapping lives. */
+	if ((uint64_t)st.st_size < d->mmap_offset + d->memory_size)
 		return -EINVAL;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -469,7 +487,7 @@ static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size,
 		ret = region_check(&m.regions[n], next, n);
 		if (ret < 0)
 			break;
-		ret = region_map(&m.regions[n], fds[n], &next[n]);
+		ret = region_map(dev, &m.regions[n], fds[n], &next[n]);
 		if (ret < 0)
 			break;
 	}
@@ -502,7 +520,7 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 	ret = region_check(&m.region, dev->regions, dev->nregions);
 	if (ret < 0)
 		return ret;
-	ret = region_map(&m.region, fds[0], &dev->regions[dev->nregions]);
+	ret = region_map(dev, &m.region, fds[0], &dev->regions[dev->nregions]);
 	if (ret < 0)
 		return ret;
 	dev->nregions++;
