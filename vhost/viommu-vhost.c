@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ enum { EV_SIGNAL = 1, EV_LISTEN, EV_CONN, EV_KICK };
 /* Queues stopped on a miss resume on the UPDATE; this only catches a miss never answered. */
 #define MISS_POLL_MS 1000
 
+/* Connections waiting to be accepted per socket (a reconnect must not find the queue full). */
+#define LISTEN_BACKLOG 16
+
 struct totals {
 	struct vh_stats vh;
 	struct viommu_devtlb_stats tlb;
@@ -46,6 +50,7 @@ struct app {
 	bool verbose;
 	bool debug;
 	unsigned int connections;
+	bool conn_out[VNET_MAX_PORTS]; /* the control socket is watched for output too */
 };
 
 static void usage(FILE *out)
@@ -79,6 +84,20 @@ static void epoll_set(struct app *a, int fd, uint64_t tag, bool add)
 
 	if (epoll_ctl(a->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) < 0)
 		perror("viommu-vhost: epoll_ctl");
+}
+
+/* Watch a control socket for output only while replies wait for room. */
+static void conn_watch_output(struct app *a, struct vnet_port *p)
+{
+	bool out = vh_dev_want_write(&p->dev);
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0u),
+				  .data.u64 = EV(EV_CONN, p->index, 0) };
+
+	if (out == a->conn_out[p->index])
+		return;
+	if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, p->dev.sock, &ev) < 0)
+		perror("viommu-vhost: epoll_ctl");
+	a->conn_out[p->index] = out;
 }
 
 static struct app *app_of(void *opaque)
@@ -203,6 +222,7 @@ static void disconnect(struct app *a, struct vnet_port *p)
 		return;
 	add_totals(&a->total[p->index], p);
 	epoll_set(a, p->dev.sock, 0, false);
+	a->conn_out[p->index] = false;
 	vnet_port_disconnect(p);
 	fprintf(stderr, "viommu-vhost: %s: front-end disconnected\n", p->name);
 }
@@ -251,7 +271,8 @@ static int listen_on(const char *path)
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
 		int err = errno;
 
 		fprintf(stderr, "viommu-vhost: %s: %s\n", path, strerror(err));
@@ -262,19 +283,36 @@ static int listen_on(const char *path)
 	return fd;
 }
 
+/* Whether the peer of the connected socket @fd has closed it (or it failed). */
+static bool peer_gone(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 static void on_accept(struct app *a, unsigned int i)
 {
-	int fd = accept4(a->listen_fd[i], NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(a->listen_fd[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct vnet_port *p = &a->sw.port[i];
 
 	if (fd < 0)
 		return;
-	if (a->sw.port[i].connected) {
-		/* One front-end per socket. */
-		close(fd);
-		return;
+	if (p->connected) {
+		/*
+		 * One front-end per socket. A front-end that reconnects has closed the old
+		 * connection, whose end of stream may not have been read yet: replace it.
+		 */
+		if (!peer_gone(p->dev.sock)) {
+			fprintf(stderr, "viommu-vhost: %s: busy: new connection refused\n",
+				p->name);
+			close(fd);
+			return;
+		}
+		disconnect(a, p);
 	}
-	connect_port(a, &a->sw.port[i], fd);
-	fprintf(stderr, "viommu-vhost: %s: front-end connected\n", a->sw.port[i].name);
+	if (connect_port(a, p, fd) == 0)
+		fprintf(stderr, "viommu-vhost: %s: front-end connected\n", p->name);
 }
 
 /* Returns false when the loop should end. */
@@ -322,7 +360,7 @@ static int run(struct app *a)
 			unsigned int kind = (unsigned int)(tag >> 32);
 			unsigned int port = (unsigned int)(tag >> 8) & 0xffu;
 			struct vnet_port *p = &a->sw.port[port < a->sw.nports ? port : 0];
-			uint64_t cnt;
+			int ret;
 
 			switch (kind) {
 			case EV_SIGNAL:
@@ -333,18 +371,25 @@ static int run(struct app *a)
 				on_accept(a, port);
 				break;
 			case EV_CONN:
-				if (p->connected && vh_dev_handle(&p->dev) < 0) {
+				if (!p->connected)
+					break;
+				ret = 0;
+				if (evs[k].events & EPOLLOUT)
+					ret = vh_dev_flush(&p->dev);
+				if (!ret && evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					ret = vh_dev_handle(&p->dev);
+				if (ret < 0) {
 					disconnect(a, p);
 					if (a->fd_mode)
 						return 0;
+					break;
 				}
+				conn_watch_output(a, p);
 				break;
 			case EV_KICK:
-				if (p->connected && (tag & 0xffu) < VH_NUM_VQS &&
-				    p->dev.vq[tag & 0xffu].kick_fd >= 0 &&
-				    read(p->dev.vq[tag & 0xffu].kick_fd, &cnt, sizeof(cnt)) < 0) {
-					/* EAGAIN: another event already drained it. */
-				}
+				if (p->connected && (tag & 0xffu) < VH_NUM_VQS)
+					vh_dev_kick(&p->dev, (unsigned int)(tag & 0xffu),
+						    evs[k].events & (EPOLLHUP | EPOLLERR));
 				p->pending = true;
 				break;
 			default:
