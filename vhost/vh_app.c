@@ -180,7 +180,7 @@ static int connect_port(struct vh_app *a, struct vnet_port *p, int sock)
 {
 	int ret;
 
-	ret = vnet_port_connect(p, sock, &dev_ops, a);
+	ret = vnet_port_connect(p, sock, &a->ops, a);
 	if (ret < 0) {
 		fprintf(stderr, "viommu-vhost: %s: cannot set up connection: %s\n", p->name,
 			strerror(-ret));
@@ -369,6 +369,7 @@ int vh_app_run(struct vh_app *a)
 int vh_app_init(struct vh_app *a, enum vnet_mode mode, unsigned int nports)
 {
 	vnet_init(&a->sw, mode, nports);
+	a->ops = dev_ops;
 	a->sigfd = -1;
 	for (unsigned int i = 0; i < VNET_MAX_PORTS; i++) {
 		a->listen_fd[i] = -1;

@@ -30,6 +30,7 @@ struct vh_app {
 	bool debug;
 	unsigned int connections;
 	bool conn_out[VNET_MAX_PORTS]; /* the control socket is watched for output too */
+	struct vh_dev_ops ops;	       /* what connections are told; devtlb sizes may be set */
 };
 
 /* @nports ports (names port0...), an epoll set. 0 or -errno. */
