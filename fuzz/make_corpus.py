@@ -11,7 +11,8 @@ Each seed follows its target's input format (see the comment at the top of each 
   vtd                    root, context and second-level tables in guest memory, translation
                          enabled, DMA that completes walks (4 KiB and 2 MiB leaves) and hits the
                          IOTLB, register-based and queued invalidations, pass-through
-  virtio_iommu           the all-zero (valid) session and header variants that translate
+  virtio_iommu           the all-zero (valid) session and header variants that translate; MSI,
+                         ISR, configuration space and bypass toggles; hostile queue layouts
   devtlb_source          map, miss, service, hit, unmap and remap sequences
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
@@ -302,6 +303,20 @@ def virtio_iommu_seeds():
                 hdr[23] = 0x40
                 write("virtio_iommu", "kicks%d-iova%02x-b%d" % (kicks, iova, bypass), bytes(hdr))
                 n += 1
+    # The transport: MSI routing, ISR reads, configuration space and the bypass toggle.
+    for kicks in (2, 8):
+        hdr = bytearray(24)
+        hdr[0] = 0x04 | 0x08 | 0x10
+        hdr[5] = kicks - 1
+        hdr[22], hdr[23] = 0x24, 0x01  # a one-byte write at the bypass offset
+        write("virtio_iommu", "transport-kicks%d" % kicks, bytes(hdr))
+    # Hostile request-queue layouts, each variant.
+    for variant in range(8):
+        hdr = bytearray(24)
+        hdr[0] = 0x20
+        hdr[4] = variant << 3
+        hdr[5] = 3
+        write("virtio_iommu", "layout%d" % variant, bytes(hdr))
 
 
 # ---- devtlb_source (see fuzz_devtlb_source.c): mode, then ops.
