@@ -106,6 +106,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t op = (uint8_t)take(&in, 1);
 		uint32_t dom = 1 + (op >> 6) % 2;
 
+		/*
+		 * One thread plays both sides, as viommu-vhost does: the device's reads come in
+		 * bursts, and the reader is offline whenever the writer runs. A reader left online
+		 * across writes could never quiesce here, and every retirement would spend devtlb's
+		 * whole bounded wait (4096 yields) on it.
+		 */
+		if ((op & 15) < 10 && (op & 15) != 8)
+			viommu_devtlb_reader_offline(rd);
+
 		switch (op & 15) {
 		case 0:
 			vg_vio_attach(drv, dom, EP + ((op >> 5) & 1), 0);
