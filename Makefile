@@ -7,7 +7,7 @@ REL_BUILD   ?= build-release
 MESON       ?= meson
 FORMAT_SRC   = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps test-deps run-deps bench-deps run build qemu test test-gcc install-check test-san test-tsan format-check format bench clean
+.PHONY: all deps test-deps run-deps bench-deps run build qemu test test-gcc install-check test-san test-tsan format-check format bench fuzz clean
 
 all: build
 
@@ -94,6 +94,19 @@ test-tsan: $(TSAN_BUILD)/build.ninja
 	$(MESON) compile -C $(TSAN_BUILD)
 	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C $(TSAN_BUILD) --suite concurrency \
 		--print-errorlogs --no-rebuild
+
+# Every libFuzzer target for FUZZ_SECONDS from its committed corpus (fuzz/corpus/<target>/), in
+# the sanitizer build; one line per target with executions and coverage (libFuzzer's final
+# stats), full logs and any crash input in $(SAN_BUILD)/fuzz-logs/. FUZZ_KEEP=DIR keeps the
+# grown corpora. Fails if any target finds something.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = iotlb pt vtd virtio_iommu devtlb devtlb_source vhost_msg vhost_sock
+fuzz: $(SAN_BUILD)/build.ninja
+	$(MESON) compile -C $(SAN_BUILD)
+	@status=0; for t in $(FUZZ_TARGETS); do \
+		fuzz/run.sh $(SAN_BUILD)/fuzz/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) \
+			$(SAN_BUILD)/fuzz-logs/$$t.log || status=1; \
+	done; exit $$status
 
 format-check:
 	@bad=0; for f in $(FORMAT_SRC); do \

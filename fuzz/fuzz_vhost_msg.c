@@ -5,6 +5,7 @@
  * also writes. Messages that carry fds get duplicates of that memfd (or of an eventfd), so memory
  * tables, rings and IOTLB updates can all be reached. Nothing may crash, leak or hang.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
 		return 0;
-	memfd = memfd_create("fuzz", MFD_CLOEXEC);
+	memfd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (memfd < 0 || evfd < 0 || ftruncate(memfd, MEM_SIZE) < 0)
+	/* Sealed as QEMU seals guest memory: the back-end refuses memory that can shrink. */
+	if (memfd < 0 || evfd < 0 || ftruncate(memfd, MEM_SIZE) < 0 ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
 		abort();
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (mem == MAP_FAILED)

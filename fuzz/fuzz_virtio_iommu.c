@@ -8,7 +8,9 @@
  * mutation is a near-valid one; the library is not coverage-instrumented, and this keeps random
  * inputs close to the interesting paths. The device must never crash, leak, loop or touch memory
  * outside the image (ASan/UBSan and the flat memory's bounds checks enforce that), and a few
- * invariants are checked after every kick.
+ * invariants are checked after every kick. Header bits of byte 0 also reach the transport: MSI
+ * routing (0x04), ISR reads (0x08), configuration space and the bypass toggle (0x10), hostile
+ * request-queue layouts (0x20, the variant in byte 4).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -141,6 +143,58 @@ static void skeleton(uint8_t *mem)
 	put(mem, EQ_AVAIL + VIOMMU_VIRTIO_VIRTQ_AVAIL_IDX_OFF, 16, 2);
 }
 
+/*
+ * Queue layouts a hostile driver may program (queue_enable must refuse or survive each):
+ * misaligned rings, rings past or straddling the end of memory, overlapping rings, addresses
+ * that wrap past 2^64, sizes that are not powers of two or zero.
+ */
+static void hostile_layout(struct viommu_virtio_queue *q, unsigned int which)
+{
+	switch (which % 8) {
+	case 0:
+		q->desc += 8;
+		break;
+	case 1:
+		q->avail += 1;
+		break;
+	case 2:
+		q->used = MEM_SIZE - 8;
+		break;
+	case 3:
+		q->used = q->desc;
+		break;
+	case 4:
+		q->desc = UINT64_MAX - 0xff;
+		break;
+	case 5:
+		q->size = 3;
+		break;
+	case 6:
+		q->size = 0;
+		break;
+	default:
+		q->desc = MEM_SIZE;
+		q->avail = MEM_SIZE + 0x1000;
+		break;
+	}
+}
+
+/*
+ * Configuration space between kicks: every field read at every width (aligned or not, past the
+ * end too), a write the input places and sizes, and the bypass byte toggled.
+ */
+static void config_space(struct viommu *v, unsigned int k, uint8_t where, uint8_t what)
+{
+	uint64_t val;
+
+	for (uint32_t off = 0; off < sizeof(struct viommu_virtio_iommu_config_layout) + 8; off++)
+		for (unsigned int sz = 1; sz <= 8; sz <<= 1)
+			viommu_virtio_iommu_config_read(v, off, sz, &val);
+	viommu_virtio_iommu_config_write(v, where % 48, 1u << (what & 3), (uint64_t)what << 8 | k);
+	viommu_virtio_iommu_config_write(
+		v, offsetof(struct viommu_virtio_iommu_config_layout, bypass), 1, k & 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -190,9 +244,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						  .avail = EQ_AVAIL,
 						  .used = EQ_USED };
 
+		if (hdr[0] & 0x20)
+			hostile_layout(&rq, hdr[4] >> 3);
 		viommu_virtio_iommu_queue_enable(v, 0, &rq);
 		viommu_virtio_iommu_queue_enable(v, 1, &eq);
 	}
+	if (hdr[0] & 0x04) /* MSI-X: both queues and configuration changes */
+		for (unsigned int vec = 0; vec <= VIOMMU_VIRTIO_IOMMU_CONFIG_VECTOR; vec++)
+			viommu_virtio_iommu_set_msi(v, vec, !(hdr[5] & (0x10 << vec)),
+						    0xfee00000u + 0x1000u * vec, vec);
 	viommu_virtio_iommu_set_status(v, 15);
 
 	kicks = 1 + hdr[5] % MAX_KICKS;
@@ -211,6 +271,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (viommu_xlate_ok(&res) && (res.len == 0 || res.len > (req.len ? req.len : 1)))
 			abort();
+		if (hdr[0] & 0x08) { /* the driver's interrupt handler */
+			uint8_t isr;
+
+			viommu_virtio_iommu_isr_read(v, &isr);
+		}
+		if (hdr[0] & 0x10) /* configuration space, bypass toggled between kicks */
+			config_space(v, k, hdr[22], hdr[23]);
 		viommu_virtio_iommu_get_stats(v, &st);
 		if (st.domains > cfg.max_domains || st.mappings > 8ull * cfg.max_mappings)
 			abort();

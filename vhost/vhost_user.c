@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,9 +28,6 @@
  * stays pending this long.
  */
 #define VH_MISS_RETRY_NS 5000000000ull
-
-/* How long the rest of a message may take once its header arrived (a stalled peer is dropped). */
-#define VH_MSG_TIMEOUT_MS 2000
 
 static void vh_log(const struct vh_dev *dev, uint32_t request, int err)
 {
@@ -223,17 +219,35 @@ static int region_check(const struct viommu_vhost_user_memory_region *d,
 }
 
 /*
- * Map one region from @fd. The file must be a regular file (memfd, hugetlbfs, tmpfs) at least as
- * long as the region, so that no access through the mapping can fault past its end.
+ * Map one region from @fd. The file must be sealed against shrinking (F_SEAL_SHRINK, as QEMU's
+ * memory-backend-memfd seals its memfds by default) and at least as long as the region: then no
+ * access through the mapping can fault past the end of the file, whatever the front-end does
+ * later. A file that can shrink (an unsealed memfd, a tmpfs, hugetlbfs or disk file opened by
+ * path) would let the front-end turn our next access into SIGBUS, so it is refused.
  */
-static int region_map(const struct viommu_vhost_user_memory_region *d, int fd, struct vh_region *r)
+static int region_map(const struct vh_dev *dev, const struct viommu_vhost_user_memory_region *d,
+		      int fd, struct vh_region *r)
 {
 	struct stat st;
 	size_t len = (size_t)(d->mmap_offset + d->memory_size);
+	int seals;
 	void *p;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (uint64_t)st.st_size < d->mmap_offset + d->memory_size)
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+		return -EINVAL;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		fprintf(stderr,
+			"viommu-vhost: %s: memory region refused: %s (a front-end could truncate it "
+			"under us); give a memfd sealed with F_SEAL_SHRINK (QEMU: "
+			"memory-backend-memfd, seal=on by default)\n",
+			dev->name ? dev->name : "vhost",
+			seals < 0 ? "the file cannot be sealed (not a memfd)" :
+				    "the memfd is not sealed against shrinking");
+		return -EPERM;
+	}
+	/* Sealed: the size checked here is the size for as long as the mapping lives. */
+	if ((uint64_t)st.st_size < d->mmap_offset + d->memory_size)
 		return -EINVAL;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -376,22 +390,48 @@ struct reply {
 	} body;
 };
 
+int vh_dev_flush(struct vh_dev *dev)
+{
+	while (dev->tx.len) {
+		ssize_t n = send(dev->sock, dev->tx.buf, dev->tx.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		memmove(dev->tx.buf, dev->tx.buf + n, dev->tx.len - (size_t)n);
+		dev->tx.len -= (uint32_t)n;
+	}
+	return 0;
+}
+
+bool vh_dev_want_write(const struct vh_dev *dev)
+{
+	return dev->tx.len != 0;
+}
+
+/*
+ * Queue a reply and send what the socket takes now. A peer that does not read its replies fills
+ * the socket, then our bounded buffer: it is dropped (-ENOBUFS) instead of blocking the loop.
+ */
 static int send_reply(struct vh_dev *dev, uint32_t request, const void *body, uint32_t size)
 {
-	struct {
-		struct viommu_vhost_user_header hdr;
-		uint8_t body[sizeof(uint64_t)];
-	} __attribute__((packed)) m;
-	size_t len = VIOMMU_VHOST_USER_HDR_SIZE + size;
+	struct viommu_vhost_user_header hdr = {
+		.request = request,
+		.flags = VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_REPLY_MASK,
+		.size = size,
+	};
 
-	memset(&m, 0, sizeof(m));
-	m.hdr.request = request;
-	m.hdr.flags = VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_REPLY_MASK;
-	m.hdr.size = size;
-	memcpy(m.body, body, size);
-	if (send(dev->sock, &m, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return -EPIPE;
-	return 0;
+	if (dev->tx.len + sizeof(hdr) + size > sizeof(dev->tx.buf)) {
+		fprintf(stderr, "viommu-vhost: %s: front-end does not read its replies: dropped\n",
+			dev->name ? dev->name : "vhost");
+		return -ENOBUFS;
+	}
+	memcpy(dev->tx.buf + dev->tx.len, &hdr, sizeof(hdr));
+	memcpy(dev->tx.buf + dev->tx.len + sizeof(hdr), body, size);
+	dev->tx.len += (uint32_t)sizeof(hdr) + size;
+	return vh_dev_flush(dev);
 }
 
 static int reply_u64(struct reply *rep, uint64_t v)
@@ -469,7 +509,7 @@ static int do_set_mem_table(struct vh_dev *dev, const uint8_t *p, uint32_t size,
 		ret = region_check(&m.regions[n], next, n);
 		if (ret < 0)
 			break;
-		ret = region_map(&m.regions[n], fds[n], &next[n]);
+		ret = region_map(dev, &m.regions[n], fds[n], &next[n]);
 		if (ret < 0)
 			break;
 	}
@@ -502,7 +542,7 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 	ret = region_check(&m.region, dev->regions, dev->nregions);
 	if (ret < 0)
 		return ret;
-	ret = region_map(&m.region, fds[0], &dev->regions[dev->nregions]);
+	ret = region_map(dev, &m.region, fds[0], &dev->regions[dev->nregions]);
 	if (ret < 0)
 		return ret;
 	dev->nregions++;
@@ -542,6 +582,41 @@ static int vring_index(const struct vh_dev *dev, uint32_t index)
 	return index < VH_NUM_VQS ? (int)index : -EINVAL;
 }
 
+/*
+ * A kick fd must be something we can wait on and read, a call or error fd something we can
+ * write, each signalling the peer: an eventfd (what QEMU sends), a pipe end or a socket. /dev/null,
+ * a memfd or a regular file would be "readable" forever or never reach anyone: refused.
+ */
+static int notify_fd_check(const struct vh_dev *dev, int fd, bool kick)
+{
+	int fl = fcntl(fd, F_GETFL);
+	struct stat st;
+	char path[32], link[32];
+	ssize_t n;
+
+	if (fl < 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	if ((fl & O_ACCMODE) == (kick ? O_WRONLY : O_RDONLY))
+		goto refuse;
+	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		return 0;
+	/* An eventfd is an anonymous inode (no file type); /proc names which kind. */
+	if ((st.st_mode & S_IFMT) == 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			return 0; /* no /proc: cannot tell, accept the anonymous inode */
+		link[n] = '\0';
+		if (!strcmp(link, "anon_inode:[eventfd]"))
+			return 0;
+	}
+refuse:
+	fprintf(stderr, "viommu-vhost: %s: %s fd refused: not a%s eventfd, pipe or socket\n",
+		dev->name ? dev->name : "vhost", kick ? "kick" : "call/err",
+		kick ? " readable" : " writable");
+	return -EINVAL;
+}
+
 static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fds, size_t nfds)
 {
 	unsigned int i = v & VIOMMU_VHOST_USER_VRING_IDX_MASK;
@@ -552,10 +627,16 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 	    i >= VH_NUM_VQS || nfds != (nofd ? 0u : 1u))
 		return -EINVAL;
 	fd = nofd ? -1 : take_fd(fds, nfds, 0);
-	/* Never block on an fd the front-end handed us. */
-	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		close(fd);
-		return -EINVAL;
+	if (fd >= 0) {
+		int ret = notify_fd_check(dev, fd, request == VIOMMU_VHOST_USER_SET_VRING_KICK);
+
+		/* Never block on an fd the front-end handed us. */
+		if (!ret && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+			ret = -EINVAL;
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
 	}
 	switch (request) {
 	case VIOMMU_VHOST_USER_SET_VRING_KICK:
@@ -579,6 +660,25 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 	return 0;
 }
 
+/* Whether [addr, addr + len) of front-end virtual addresses is all in the memory table. */
+static bool ring_in_memory(const struct vh_dev *dev, uint64_t addr, uint64_t len)
+{
+	/* Regions may be adjacent: at most one step per region. */
+	for (unsigned int k = 0; k <= dev->nregions && len; k++) {
+		const struct vh_region *r = find_region(dev, VH_SPACE_RING, addr);
+		uint64_t left;
+
+		if (!r)
+			return false;
+		left = r->size - (addr - r->uaddr);
+		if (len <= left)
+			return true;
+		len -= left;
+		addr += left; /* no wrap: region ends were checked against it */
+	}
+	return len == 0;
+}
+
 static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 {
 	struct viommu_vhost_user_vring_addr a;
@@ -597,6 +697,19 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
 		return -EINVAL;
 	q = &dev->vq[i];
+	/*
+	 * Without ACCESS_PLATFORM the addresses are front-end virtual addresses: rings outside the
+	 * memory table are refused now rather than at the first kick. With it they are IOVAs that
+	 * only a later UPDATE can make valid; the datapath checks every access either way.
+	 */
+	if (!dev->iommu) {
+		uint64_t n = q->num ? q->num : 1;
+
+		if (!ring_in_memory(dev, a.desc_user_addr, 16 * n) ||
+		    !ring_in_memory(dev, a.avail_user_addr, 4 + 2 * n) ||
+		    !ring_in_memory(dev, a.used_user_addr, 4 + 8 * n))
+			return -EFAULT;
+	}
 	stop_queues(dev);
 	q->desc_addr = a.desc_user_addr;
 	q->avail_addr = a.avail_user_addr;
@@ -742,6 +855,17 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		if (size != 0 || nfds != 1 ||
 		    !has_protocol_feature(dev, VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 			return -EINVAL;
+		{
+			struct stat sb;
+
+			/* MISSes are sent on it: it must be a socket (QEMU's socketpair). */
+			if (fstat(fds[0], &sb) < 0 || !S_ISSOCK(sb.st_mode)) {
+				fprintf(stderr,
+					"viommu-vhost: %s: back-end channel refused: not a socket\n",
+					dev->name ? dev->name : "vhost");
+				return -EINVAL;
+			}
+		}
 		close_fd(&dev->backend_fd);
 		dev->backend_fd = take_fd(fds, nfds, 0);
 		return 0;
@@ -840,86 +964,210 @@ int vh_dev_process(struct vh_dev *dev, const struct viommu_vhost_user_header *hd
 	return 0;
 }
 
-/* Read exactly @len bytes, waiting at most VH_MSG_TIMEOUT_MS for each part. */
-static int read_full(int sock, uint8_t *buf, size_t len)
+/*
+ * The payload size each request type has (vhost-user.rst, "Front-end message types"). The size
+ * field is all that delimits messages, so a wrong one would make the following bytes be parsed
+ * as headers: a size the type cannot have ends the connection. Types we do not know keep the
+ * general limit (they get -ENOSYS).
+ */
+static bool msg_size_ok(uint32_t request, uint32_t size)
 {
-	while (len) {
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, VH_MSG_TIMEOUT_MS) <= 0)
-			return -ETIMEDOUT;
-		n = recv(sock, buf, len, MSG_DONTWAIT);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
+	switch (request) {
+	case VIOMMU_VHOST_USER_GET_FEATURES:
+	case VIOMMU_VHOST_USER_SET_OWNER:
+	case VIOMMU_VHOST_USER_RESET_OWNER:
+	case VIOMMU_VHOST_USER_SET_LOG_FD:
+	case VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES:
+	case VIOMMU_VHOST_USER_GET_QUEUE_NUM:
+	case VIOMMU_VHOST_USER_SET_BACKEND_REQ_FD:
+	case VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS:
+		return size == 0;
+	case VIOMMU_VHOST_USER_SET_FEATURES:
+	case VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES:
+	case VIOMMU_VHOST_USER_SET_VRING_NUM:
+	case VIOMMU_VHOST_USER_SET_VRING_BASE:
+	case VIOMMU_VHOST_USER_GET_VRING_BASE:
+	case VIOMMU_VHOST_USER_SET_VRING_KICK:
+	case VIOMMU_VHOST_USER_SET_VRING_CALL:
+	case VIOMMU_VHOST_USER_SET_VRING_ERR:
+	case VIOMMU_VHOST_USER_SET_VRING_ENABLE:
+	case VIOMMU_VHOST_USER_SEND_RARP:
+	case VIOMMU_VHOST_USER_NET_SET_MTU:
+		return size == 8;
+	case VIOMMU_VHOST_USER_SET_LOG_BASE: /* a u64, or the log description (size, offset) */
+		return size == 8 || size == 16;
+	case VIOMMU_VHOST_USER_SET_VRING_ADDR:
+		return size == sizeof(struct viommu_vhost_user_vring_addr);
+	case VIOMMU_VHOST_USER_ADD_MEM_REG:
+	case VIOMMU_VHOST_USER_REM_MEM_REG:
+		return size == sizeof(struct viommu_vhost_user_memory_single);
+	case VIOMMU_VHOST_USER_SET_MEM_TABLE:
+		return size >= 8 && size <= VHOST_USER_PAYLOAD_MAX &&
+		       (size - 8) % sizeof(struct viommu_vhost_user_memory_region) == 0;
+	case VIOMMU_VHOST_USER_IOTLB_MSG: /* 26 meaningful bytes; QEMU and DPDK send 32 */
+		return size >= VIOMMU_VHOST_USER_IOTLB_MSG_MIN_SIZE &&
+		       size <= sizeof(struct viommu_vhost_user_iotlb_msg);
+	default:
+		return size <= VHOST_USER_PAYLOAD_MAX;
 	}
-	return 0;
 }
 
-int vh_dev_handle(struct vh_dev *dev)
+static void rx_reset(struct vh_dev *dev)
 {
-	struct viommu_vhost_user_header hdr;
-	uint8_t payload[VHOST_USER_PAYLOAD_MAX];
-	/* Room for more fds than any message may carry, so that extra ones arrive and get closed. */
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(2 * VHOST_USER_MAX_FDS * sizeof(int))];
-	} control;
-	int fds[2 * VHOST_USER_MAX_FDS];
-	size_t nfds = 0;
-	struct iovec iov = { .iov_base = &hdr, .iov_len = sizeof(hdr) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n;
-	int ret = 0;
+	for (size_t i = 0; i < dev->rx.nfds; i++)
+		close_fd(&dev->rx.fds[i]);
+	dev->rx.nfds = 0;
+	dev->rx.have = 0;
+	dev->rx.too_many_fds = false;
+}
 
-	do {
-		n = recvmsg(dev->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	if (n == 0)
-		return -ECONNRESET;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+/* Keep the fds that came with the bytes just read; close what does not fit. */
+static int rx_take_fds(struct vh_dev *dev, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t k;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len < CMSG_LEN(0))
 			continue;
 		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t j = 0; j < k && nfds < 2 * VHOST_USER_MAX_FDS; j++)
-			memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+		for (size_t j = 0; j < k; j++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+			if (dev->rx.nfds < sizeof(dev->rx.fds) / sizeof(dev->rx.fds[0])) {
+				dev->rx.fds[dev->rx.nfds++] = fd;
+			} else {
+				close(fd);
+				dev->rx.too_many_fds = true;
+			}
+		}
 	}
-	if (mh.msg_flags & MSG_CTRUNC)
-		ret = -EBADMSG;
-	if (!ret && (size_t)n < sizeof(hdr))
-		ret = read_full(dev->sock, (uint8_t *)&hdr + n, sizeof(hdr) - (size_t)n);
-	/* Past this point the stream position is only known if the header is sane. */
-	if (!ret && ((hdr.flags & VIOMMU_VHOST_USER_VERSION_MASK) != VIOMMU_VHOST_USER_VERSION ||
-		     hdr.flags & VIOMMU_VHOST_USER_REPLY_MASK || hdr.size > VHOST_USER_PAYLOAD_MAX))
-		ret = -EBADMSG;
-	if (!ret)
-		ret = read_full(dev->sock, payload, hdr.size);
-	if (!ret && nfds > VHOST_USER_MAX_FDS)
-		ret = -EBADMSG;
-	if (ret) {
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		dev->stats.bad_msgs++;
-		return ret;
+	return mh->msg_flags & MSG_CTRUNC ? -EBADMSG : 0;
+}
+
+/*
+ * Read the rest of the current part (header, then payload) without waiting: 1 when the message
+ * is complete, 0 when the socket has nothing more for now, or a negative errno. Never reads past
+ * the current message, so fds sent with the next one stay with it.
+ */
+static int rx_read(struct vh_dev *dev)
+{
+	struct viommu_vhost_user_header hdr;
+	/* Room for more fds than any message may carry, so that extra ones arrive and get closed. */
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * VHOST_USER_MAX_FDS * sizeof(int))];
+	} control;
+
+	for (;;) {
+		uint32_t want = VIOMMU_VHOST_USER_HDR_SIZE;
+		struct iovec iov;
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		ssize_t n;
+		int ret;
+
+		if (dev->rx.have >= VIOMMU_VHOST_USER_HDR_SIZE) {
+			memcpy(&hdr, dev->rx.buf, sizeof(hdr));
+			want += hdr.size;
+		}
+		if (dev->rx.have == want)
+			return 1;
+		iov.iov_base = dev->rx.buf + dev->rx.have;
+		iov.iov_len = want - dev->rx.have;
+		n = recvmsg(dev->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		ret = rx_take_fds(dev, &mh);
+		if (ret < 0)
+			return ret;
+		if (n == 0)
+			return -ECONNRESET;
+		dev->rx.have += (uint32_t)n;
+		if (dev->rx.have != VIOMMU_VHOST_USER_HDR_SIZE)
+			continue;
+		/* The header is complete: past this point the stream position is only known if
+		 * the header is sane. */
+		memcpy(&hdr, dev->rx.buf, sizeof(hdr));
+		if ((hdr.flags & VIOMMU_VHOST_USER_VERSION_MASK) != VIOMMU_VHOST_USER_VERSION ||
+		    hdr.flags & VIOMMU_VHOST_USER_REPLY_MASK ||
+		    !msg_size_ok(hdr.request, hdr.size)) {
+			fprintf(stderr,
+				"viommu-vhost: %s: bad header (request %u flags 0x%x size %u): "
+				"disconnecting\n",
+				dev->name ? dev->name : "vhost", hdr.request, hdr.flags, hdr.size);
+			return -EBADMSG;
+		}
 	}
-	return vh_dev_process(dev, &hdr, payload, fds, nfds);
+}
+
+int vh_dev_handle(struct vh_dev *dev)
+{
+	struct viommu_vhost_user_header hdr;
+	int fds[2 * VHOST_USER_MAX_FDS];
+
+	for (unsigned int k = 0; k < VH_MSGS_PER_CALL; k++) {
+		size_t nfds;
+		int ret = rx_read(dev);
+
+		if (ret <= 0) {
+			if (ret < 0) {
+				dev->stats.bad_msgs += ret != -ECONNRESET;
+				rx_reset(dev);
+			}
+			return ret;
+		}
+		if (dev->rx.too_many_fds || dev->rx.nfds > VHOST_USER_MAX_FDS) {
+			dev->stats.bad_msgs++;
+			rx_reset(dev);
+			return -EBADMSG;
+		}
+		memcpy(&hdr, dev->rx.buf, sizeof(hdr));
+		nfds = dev->rx.nfds;
+		memcpy(fds, dev->rx.fds, nfds * sizeof(int));
+		/* The message leaves the buffer; vh_dev_process() owns its fds now. */
+		dev->rx.nfds = 0;
+		dev->rx.have = 0;
+		ret = vh_dev_process(dev, &hdr, dev->rx.buf + VIOMMU_VHOST_USER_HDR_SIZE, fds,
+				     nfds);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int vh_dev_kick(struct vh_dev *dev, unsigned int vq, bool hangup)
+{
+	uint8_t buf[64];
+	ssize_t n = -1;
+	int fd;
+
+	if (vq >= VH_NUM_VQS || dev->vq[vq].kick_fd < 0)
+		return 0;
+	fd = dev->vq[vq].kick_fd;
+	/* Bounded: an eventfd holds 8 bytes, a pipe or socket as much as a hostile writer put. */
+	for (unsigned int i = 0; i < 16; i++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0 || (size_t)n < sizeof(buf))
+			break;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    (hangup && n < 0 && errno == EAGAIN)) {
+		fprintf(stderr, "viommu-vhost: %s: queue %u: kick fd hung up: dropped\n",
+			dev->name ? dev->name : "vhost", vq);
+		dev->stats.kick_hangups++;
+		vq_set_kick(dev, vq, -1);
+		return -EPIPE;
+	}
+	return 0;
 }
 
 int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
@@ -930,6 +1178,11 @@ int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void
 	memset(dev, 0, sizeof(*dev));
 	dev->sock = sock;
 	dev->backend_fd = -1;
+	/* Nothing on the control socket may ever make the event loop wait. */
+	if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) < 0) {
+		close_fd(&dev->sock);
+		return -errno;
+	}
 	dev->ops = ops;
 	dev->opaque = opaque;
 	dev->name = name;
@@ -952,6 +1205,8 @@ void vh_dev_destroy(struct vh_dev *dev)
 	vh_tlb_destroy(dev);
 	unmap_all(dev);
 	close_fd(&dev->backend_fd);
+	rx_reset(dev);
+	dev->tx.len = 0;
 	close_fd(&dev->sock);
 	if (dev->audit)
 		fclose(dev->audit);

@@ -75,6 +75,25 @@ struct vh_stats {
 	uint64_t iotlb_rejected;
 	uint64_t misses_sent;
 	uint64_t misses_unsent; /* no back-end channel, or it was full */
+	uint64_t kick_hangups;	/* kick fds dropped because their writer went away */
+};
+
+/*
+ * A control connection's buffers. Input: one message assembled across reads (a slow sender never
+ * makes the loop wait), with the fds that came with it. Output: replies the peer has not read
+ * yet, bounded; a peer that lets it fill is disconnected rather than waited for.
+ */
+#define VH_OUT_MAX 4096u
+struct vh_conn_rx {
+	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + VHOST_USER_PAYLOAD_MAX];
+	uint32_t have; /* bytes of buf received */
+	int fds[2 * VHOST_USER_MAX_FDS];
+	size_t nfds;
+	bool too_many_fds; /* more arrived than fds[] holds: closed, the message is refused */
+};
+struct vh_conn_tx {
+	uint8_t buf[VH_OUT_MAX];
+	uint32_t len;
 };
 
 struct vh_dev;
@@ -115,6 +134,8 @@ struct vh_dev {
 	const struct vh_dev_ops *ops;
 	void *opaque;
 	const char *name; /* for log messages */
+	struct vh_conn_rx rx;
+	struct vh_conn_tx tx;
 };
 
 /* Virtio features we offer (GET_FEATURES) and protocol features (GET_PROTOCOL_FEATURES). */
@@ -125,18 +146,36 @@ struct vh_dev {
 	(VIOMMU_VHOST_USER_PROTOCOL_F_REPLY_ACK | VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ | \
 	 VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
 
-/* Set up @dev on the connected socket @sock (owned from now on). 0 or -errno. */
+/* Set up @dev on the connected socket @sock (owned from now on, made non-blocking). 0 or -errno. */
 int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
 		const char *name);
 /* Close everything @dev holds (socket, fds, mappings, IOTLB). */
 void vh_dev_destroy(struct vh_dev *dev);
 
 /*
- * Receive and handle one message from the socket. Returns 0, or a negative errno when the
- * connection must be closed (peer gone, or a message so malformed that the stream is lost).
- * A message that is merely invalid gets an error reply when one is due and returns 0.
+ * Read what the socket holds (never waiting) and handle the messages it completes, at most
+ * VH_MSGS_PER_CALL of them so that other connections get their turn. Returns 0, or a negative
+ * errno when the connection must be closed: peer gone, a header that breaks the stream (version,
+ * REPLY flag, a size the request type does not have), more fds than any message carries, or an
+ * output buffer the peer let fill. A message that is merely invalid gets an error reply when
+ * one is due and returns 0.
  */
+#define VH_MSGS_PER_CALL 16u
 int vh_dev_handle(struct vh_dev *dev);
+
+/* Send queued replies (the socket became writable). 0, or a negative errno: close. */
+int vh_dev_flush(struct vh_dev *dev);
+
+/* Whether replies wait for the socket to become writable (watch it for output). */
+bool vh_dev_want_write(const struct vh_dev *dev);
+
+/*
+ * The kick fd of queue @vq is readable, or reported @hangup (EPOLLHUP/EPOLLERR): drain it. A kick
+ * fd whose writer went away (read returns 0, or an error) would be reported readable forever: it
+ * is dropped (the queue then runs only when something else resumes it). 0, or -EPIPE when the
+ * fd was dropped.
+ */
+int vh_dev_kick(struct vh_dev *dev, unsigned int vq, bool hangup);
 
 /*
  * Handle one already-received message (the parser the socket path and the fuzzer share). Takes

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the structured seeds of the fuzz corpora: whole sessions that reach deep states.
+
+    fuzz/make_corpus.py [OUT_DIR]          (default: fuzz/corpus)
+
+Each seed follows its target's input format (see the comment at the top of each fuzz/*.c):
+  vhost_msg, vhost_sock  a front-end negotiating, a sealed memfd memory table, both rings set up
+                         with frames queued, with and without ACCESS_PLATFORM (IOTLB UPDATEs,
+                         MISSes answered), kicks; slow senders and hang-ups for vhost_sock
+  vtd                    root, context and second-level tables in guest memory, translation
+                         enabled, DMA that completes walks (4 KiB and 2 MiB leaves) and hits the
+                         IOTLB, register-based and queued invalidations, pass-through
+  virtio_iommu           the all-zero (valid) session and header variants that translate; MSI,
+                         ISR, configuration space and bypass toggles; hostile queue layouts
+  devtlb_source          map, miss, service, hit, unmap and remap sequences
+The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
+"""
+import os
+import struct
+import sys
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+
+# vhost-user (include/viommu/spec/vhost_user.h)
+GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 2, 3, 5
+SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
+SET_VRING_KICK, SET_VRING_CALL = 12, 13
+SET_PROTOCOL_FEATURES, SET_VRING_ENABLE, SET_BACKEND_REQ_FD, IOTLB_MSG = 16, 18, 21, 22
+NEED_REPLY = 1 << 3
+PROTO = (1 << 3) | (1 << 5) | (1 << 15)  # REPLY_ACK, BACKEND_REQ, CONFIGURE_MEM_SLOTS
+FEAT = (1 << 32) | (1 << 15) | (1 << 30)  # VERSION_1, MRG_RXBUF, PROTOCOL_FEATURES
+ACCESS_PLATFORM = 1 << 33
+FE_VA = 0x7F0000000000
+IOVA = 0xFEF00000
+MEM = 0x10000
+QN = 8
+RXD, RXA, RXU = 0x1000, 0x1200, 0x1400
+TXD, TXA, TXU = 0x2000, 0x2200, 0x2400
+TXBUF, RXBUF = 0x4000, 0x8000
+
+
+def u16(v):
+    return struct.pack("<H", v)
+
+
+def u32(v):
+    return struct.pack("<I", v)
+
+
+def u64(v):
+    return struct.pack("<Q", v & (2**64 - 1))
+
+
+def frame():
+    """A 12-byte virtio-net header and an Ethernet/IPv4/UDP frame of 60 bytes."""
+    eth = bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0])
+    ip = bytes([0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
+    udp = bytes([0, 9, 0, 7, 0, 26, 0, 0]) + bytes(18)
+    return bytes(12) + eth + ip + udp
+
+
+def desc(addr, length, flags, nxt=0):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+def avail(heads):
+    return u16(0) + u16(len(heads)) + b"".join(u16(h) for h in heads)
+
+
+def ring_images(base):
+    """(guest offset, bytes) pokes: a transmit chain with a frame, eight receive buffers."""
+    fr = frame()
+    pokes = [
+        (TXBUF, fr),
+        (TXD, desc(base + TXBUF, 12, 1, 1) + desc(base + TXBUF + 12, len(fr) - 12, 0)),
+        (TXA, avail([0])),
+        (RXD, b"".join(desc(base + RXBUF + 2048 * i, 2048, 2) for i in range(QN))),
+        (RXA, avail(list(range(QN)))),
+    ]
+    return pokes
+
+
+def vring_msgs(q, base):
+    d, a, u = (RXD, RXA, RXU) if q == 0 else (TXD, TXA, TXU)
+    return [
+        (SET_VRING_NUM, NEED_REPLY, u32(q) + u32(QN), None),
+        (SET_VRING_BASE, NEED_REPLY, u32(q) + u32(0), None),
+        (SET_VRING_ADDR, NEED_REPLY,
+         u32(q) + u32(0) + u64(base + d) + u64(base + u) + u64(base + a) + u64(0), None),
+        (SET_VRING_KICK, NEED_REPLY, u64(q), "kick"),
+        (SET_VRING_CALL, NEED_REPLY, u64(q), "call"),
+        (SET_VRING_ENABLE, NEED_REPLY, u32(q) + u32(1), None),
+    ]
+
+
+def session(iommu):
+    """A front-end session as (request, flags, payload, fd) tuples, plus the ring pokes."""
+    base = IOVA if iommu else FE_VA  # ring addresses
+    bufs = IOVA if iommu else 0  # descriptor addresses: IOVAs, or guest-physical
+    mem_table = u32(1) + u32(0) + u64(0) + u64(MEM) + u64(FE_VA) + u64(0)
+    msgs = [
+        (SET_PROTOCOL_FEATURES, NEED_REPLY, u64(PROTO), None),
+        (SET_OWNER, NEED_REPLY, b"", None),
+        (SET_BACKEND_REQ_FD, NEED_REPLY, b"", "backend"),
+        (SET_FEATURES, NEED_REPLY, u64(FEAT | (ACCESS_PLATFORM if iommu else 0)), None),
+        (SET_MEM_TABLE, NEED_REPLY, mem_table, "mem"),
+    ]
+    if iommu:  # the whole of guest memory at IOVA, as a first answer
+        msgs.append((IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA) + bytes([3, 2])
+                     + bytes(6), None))
+    for q in (0, 1):
+        msgs += vring_msgs(q, base)
+    return msgs, ring_images(bufs)
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+# ---- vhost_msg: records of u8 fd kind (0, 1..8 memfd copies, 9 eventfd), u8 poke length,
+# u16 poke offset, poke bytes, 12-byte header, payload.
+def msg_record(req, flags, payload, fd, poke=(0, b"")):
+    kind = {None: 0, "mem": 1, "kick": 9, "call": 9, "backend": 9}[fd]
+    off, data = poke
+    return (bytes([kind, len(data)]) + u16(off) + data + u32(req) + u32(1 | flags)
+            + u32(len(payload)) + payload)
+
+
+def vhost_msg_seeds():
+    for iommu in (False, True):
+        msgs, pokes = session(iommu)
+        out = b""
+        pk = list(pokes)
+        for i, (req, flags, payload, fd) in enumerate(msgs):
+            poke = (0, b"")
+            # Ring images ride on the last messages, so the rings are full when they start.
+            if i >= len(msgs) - len(pk) and pk:
+                off, data = pk.pop(0)
+                poke = (off, data[:255])
+            out += msg_record(req, flags, payload, fd, poke)
+        for off, data in pk:
+            out += msg_record(GET_FEATURES, 0, b"", None, (off, data[:255]))
+        # More frames: post the transmit chain again, then stop a queue.
+        out += msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0])))
+        out += msg_record(GET_VRING_BASE, 0, u32(1) + u32(0), None)
+        write("vhost_msg", ("iommu" if iommu else "gpa"), out)
+        if iommu:  # an invalidation of everything and a re-update
+            inval = msg_record(IOTLB_MSG, NEED_REPLY, u64(0) + u64(0) + u64(0) + bytes([0, 3])
+                               + bytes(6), None)
+            upd = msg_record(IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA)
+                             + bytes([3, 2]) + bytes(6), None)
+            write("vhost_msg", "iommu-invalidate", out + inval + upd +
+                  msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0, 0]))))
+
+
+# ---- vhost_sock: a script of ops (see fuzz_vhost_sock.c).
+FDSEL = {None: 0, "mem": 1, "kick": 2, "call": 3, "pipe_r": 4, "pipe_w": 5, "backend": 6,
+         "unsealed": 7}
+
+
+def op_msg(req, flags, payload, fd):
+    return (bytes([0x01, req, flags]) + u16(len(payload)) + bytes([FDSEL[fd]]) + payload)
+
+
+def op_steps(n):
+    return bytes([0x02 | ((n - 1) << 4)])
+
+
+def op_poke(off, data):
+    out = b""
+    for i in range(0, len(data), 63):
+        chunk = data[i:i + 63]
+        out += bytes([0x04]) + u16(off + i) + bytes([len(chunk)]) + chunk
+    return out
+
+
+OP_KICK, OP_DRAIN = bytes([0x03]), bytes([0x05])
+
+
+def op_answer():
+    """Answer up to four MISSes with read-write UPDATEs."""
+    return bytes([0x3E])
+
+
+def vhost_sock_seeds():
+    for iommu in (False, True):
+        msgs, pokes = session(iommu)
+        out = bytes([0])  # reflect
+        for off, data in pokes:
+            out += op_poke(off, data)
+        for req, flags, payload, fd in msgs:
+            out += op_msg(req, flags, payload, fd) + op_steps(1)
+        out += OP_DRAIN + OP_KICK + op_steps(4)
+        if iommu:
+            for _ in range(6):
+                out += op_answer() + op_steps(2)
+        out += OP_DRAIN + op_poke(TXA, avail([0, 0])) + OP_KICK + op_steps(4) + OP_DRAIN
+        write("vhost_sock", ("iommu" if iommu else "gpa"), out)
+        if not iommu:
+            # The same session with every message sent in 5-byte pieces (a slow sender).
+            slow = bytes([1])
+            for off, data in pokes:
+                slow += op_poke(off, data)
+            for req, flags, payload, fd in msgs:
+                raw = u32(req) + u32(1 | flags) + u32(len(payload)) + payload
+                for i in range(0, len(raw), 5):
+                    sel = FDSEL[fd] if i == 0 else 0
+                    piece = raw[i:i + 5]
+                    slow += bytes([0x00, len(piece) - 1, sel]) + piece + op_steps(1)
+            slow += OP_KICK + op_steps(4) + OP_DRAIN
+            write("vhost_sock", "slow-sender", slow)
+            # Kick through a pipe whose writer then hangs up.
+            hup = bytes([0])
+            for off, data in pokes:
+                hup += op_poke(off, data)
+            for req, flags, payload, fd in msgs:
+                hup += op_msg(req, flags, payload, "pipe_r" if fd == "kick" else fd)
+                hup += op_steps(1)
+            hup += bytes([0x13]) + op_steps(2) + bytes([0x17]) + op_steps(4) + OP_DRAIN
+            write("vhost_sock", "kick-hangup", hup)
+            # A front-end that never reads its replies.
+            flood = bytes([0]) + b"".join(op_msg(GET_FEATURES, 0, b"", None) + op_steps(1)
+                                          for _ in range(120))
+            write("vhost_sock", "no-reader", flood)
+
+
+# ---- vtd (see fuzz_vtd.c): flags, mode, u16 fill length, guest memory, then ops.
+REG_GCMD, REG_RTADDR, REG_CCMD, REG_IQT, REG_IQA, REG_IOTLB = 0, 2, 4, 13, 15, 26
+
+
+def vtd_w32(idx, v):
+    return bytes([0x00, idx]) + u32(v)
+
+
+def vtd_w64(idx, v):
+    return bytes([0x84, idx]) + u64(v)
+
+
+def vtd_poke(at, v):
+    return bytes([0x03]) + struct.pack("<I", at)[:3] + u64(v)
+
+
+def vtd_dma(sid, iova, length, access):
+    return bytes([0x04]) + u16(sid) + u64(iova) + u16(length) + bytes([access])
+
+
+def vtd_seed(tt, qi, cm):
+    flags = 0x3E | (1 if cm else 0)  # 2M, 1G, QI, DT, PT (+CM); AW 39 (bits 6-7 = 0)
+    ctx = 0x1000 + 0x10 * 16  # devfn 0x10 (00:02.0) in the context table of bus 0
+    # Memory image: the root entry of bus 0 -> context table, present; the rest by pokes.
+    out = bytes([flags, 0x07]) + u16(8) + u64(0x1000 | 1)
+    out += vtd_poke(ctx, 0x2000 | (tt << 2) | 1) + vtd_poke(ctx + 8, 1 | (1 << 8))  # AW 1, DID 1
+    # Second-level tables: L3 0x2000 -> L2 0x3000 -> L1 0x4000 -> 4 KiB pages; a 2 MiB leaf.
+    out += vtd_poke(0x2000, 0x3000 | 3) + vtd_poke(0x3000, 0x4000 | 3)
+    out += vtd_poke(0x3008, 0x200000 | (1 << 7) | 3)
+    for i in range(8):
+        out += vtd_poke(0x4000 + 8 * i, (0x10000 + 0x1000 * i) | (3 if i % 2 == 0 else 1))
+    out += vtd_w64(REG_RTADDR, 0) + vtd_w32(REG_GCMD, 1 << 30) + vtd_w32(REG_GCMD, 1 << 31)
+    dmas = b""
+    for i in range(8):
+        dmas += vtd_dma(0x10, 0x1000 * i + 0x10, 0x100, 1 + (i % 2))
+    dmas += vtd_dma(0x10, 0x200000 + 0x1234, 0x2000, 3) + vtd_dma(0x10, 0x40000000, 4, 1)
+    dmas += vtd_dma(0x18, 0x1000, 4, 1)  # a device without a context entry
+    out += dmas + dmas  # the second round hits the IOTLB
+    if qi:
+        # Queue at 0x6000 (256 descriptors): context-cache and IOTLB global, then a wait.
+        out += vtd_poke(0x6000, 0x1 | (1 << 4)) + vtd_poke(0x6010, 0x2 | (1 << 4))
+        out += vtd_poke(0x6020, 0x3 | (0x10 << 32)) + vtd_poke(0x6028, 0x1000)
+        out += vtd_poke(0x6030, 0x5 | (1 << 5) | (0x1234 << 32)) + vtd_poke(0x6038, 0x7000)
+        out += vtd_w64(REG_IQA, 0x6000) + vtd_w32(REG_GCMD, (1 << 31) | (1 << 26))
+        out += vtd_w64(REG_IQT, 4 << 4)
+    else:
+        out += vtd_w64(REG_CCMD, (1 << 63) | (1 << 61))
+        out += vtd_w64(REG_IOTLB, (1 << 63) | (1 << 60))
+    # The leaf goes, then the same DMA again: a walk that faults, recorded.
+    out += vtd_poke(0x4000, 0) + dmas
+    return out
+
+
+def vtd_seeds():
+    for tt, name in ((0, "walk"), (2, "passthrough"), (1, "devtlb")):
+        for qi in (False, True):
+            for cm in (False, True):
+                write("vtd", "%s-%s%s" % (name, "qi" if qi else "reg", "-cm" if cm else ""),
+                      vtd_seed(tt, qi, cm))
+
+
+# ---- virtio_iommu (see fuzz_virtio_iommu.c): 24-byte header, then an XOR over the skeleton.
+def virtio_iommu_seeds():
+    write("virtio_iommu", "zero", bytes(24))
+    n = 0
+    for kicks in (1, 4, 8):
+        for iova in (0x10, 0x20, 0x30, 0x01, 0x02):
+            for bypass in (0, 1):
+                hdr = bytearray(24)
+                hdr[0] = bypass
+                hdr[5] = kicks - 1
+                hdr[22] = iova
+                hdr[23] = 0x40
+                write("virtio_iommu", "kicks%d-iova%02x-b%d" % (kicks, iova, bypass), bytes(hdr))
+                n += 1
+    # The transport: MSI routing, ISR reads, configuration space and the bypass toggle.
+    for kicks in (2, 8):
+        hdr = bytearray(24)
+        hdr[0] = 0x04 | 0x08 | 0x10
+        hdr[5] = kicks - 1
+        hdr[22], hdr[23] = 0x24, 0x01  # a one-byte write at the bypass offset
+        write("virtio_iommu", "transport-kicks%d" % kicks, bytes(hdr))
+    # Hostile request-queue layouts, each variant.
+    for variant in range(8):
+        hdr = bytearray(24)
+        hdr[0] = 0x20
+        hdr[4] = variant << 3
+        hdr[5] = 3
+        write("virtio_iommu", "layout%d" % variant, bytes(hdr))
+
+
+# ---- devtlb_source (see fuzz_devtlb_source.c): mode, then ops.
+def ds_map(page, n, phys, flags, queued=False):
+    return bytes([0x03 if queued else 0x02, page, n - 1, phys, flags - 1])
+
+
+def ds_lookup(page, off, length, access):
+    return bytes([0x0A | ((access - 1) << 4), page]) + u16(off) + u16(length)
+
+
+def devtlb_source_seeds():
+    for mode in (0, 1, 2, 4, 5):
+        out = bytes([mode, 0x00])  # attach endpoint 1 to domain 1
+        out += ds_map(1, 4, 16, 3) + ds_map(8, 2, 32, 1, True)
+        for p in (1, 2, 8, 9, 20):
+            out += ds_lookup(p, 0x10, 64, 1)
+        out += bytes([0x07])  # service the misses
+        for p in (1, 2, 8, 9, 20):
+            out += ds_lookup(p, 0x10, 64, 1) + ds_lookup(p, 0x800, 4096, 2)
+        out += bytes([0x04, 1, 1]) + bytes([0x05, 8, 0]) + bytes([0x06])  # unmaps
+        for p in (1, 2, 8):
+            out += ds_lookup(p, 0, 8, 1)
+        out += bytes([0x07]) + ds_map(1, 2, 40, 3) + bytes([0x07])
+        for p in (1, 2):
+            out += ds_lookup(p, 0, 8, 3)
+        out += bytes([0x01]) + ds_lookup(2, 0, 8, 1) + bytes([0x08, 0x19])
+        write("devtlb_source", "mode%d" % mode, out)
+
+
+if __name__ == "__main__":
+    vhost_msg_seeds()
+    vhost_sock_seeds()
+    vtd_seeds()
+    virtio_iommu_seeds()
+    devtlb_source_seeds()
