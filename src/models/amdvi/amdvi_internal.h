@@ -14,6 +14,7 @@
 #include <viommu/spec/amdvi.h>
 
 #include "core/core.h"
+#include "core/sync.h"
 
 #define AMDVI_DTE_CACHE_SIZE 4096 /* direct-mapped by DeviceID */
 #define AMDVI_NDEV 65536
@@ -62,23 +63,6 @@ struct amdvi_leaf {
 	uint32_t perm;
 };
 
-/* A mapping last told to the MAP consumers of one device: [iova, last] -> out. */
-struct amdvi_map {
-	uint64_t iova;
-	uint64_t last;
-	uint64_t out;
-	uint32_t perm;
-};
-
-/* What the MAP consumers of one device hold, sorted by iova, never overlapping. */
-struct amdvi_as {
-	struct amdvi_map *maps;
-	size_t n;
-	size_t cap;
-	uint32_t domid; /* domain of the DTE the record was last synced with */
-	bool has_domid;
-};
-
 struct amdvi {
 	struct viommu v;
 	struct viommu_amdvi_config cfg;
@@ -109,12 +93,8 @@ struct amdvi {
 	uint32_t dte_gen;
 
 	/* MAP/UNMAP sync (amdvi_notify.c). */
-	struct amdvi_as **as;
+	struct vi_sync sync;
 	uint64_t *seen;
-	struct amdvi_map *leaves, *win;
-	size_t nleaves, cap_leaves, nwin, cap_win;
-	struct viommu_event *ev;
-	size_t nev, cap_ev;
 	uint64_t budget;
 	bool scanned;
 

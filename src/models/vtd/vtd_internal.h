@@ -12,6 +12,7 @@
 #include <viommu/vtd.h>
 
 #include "core/core.h"
+#include "core/sync.h"
 #include "vtd_regs.h"
 
 #define VTD_CTX_CACHE_SIZE 4096 /* direct-mapped by source id */
@@ -47,23 +48,6 @@ struct vtd_leaf {
 	uint32_t perm;
 };
 
-/* A mapping last told to the MAP consumers of one requester: [iova, last] -> out. */
-struct vtd_map {
-	uint64_t iova;
-	uint64_t last;
-	uint64_t out;
-	uint32_t perm;
-};
-
-/* What the MAP consumers of one requester hold, sorted by iova, never overlapping. */
-struct vtd_as {
-	struct vtd_map *maps;
-	size_t n;
-	size_t cap;
-	uint32_t did; /* domain of the context the record was last synced with */
-	bool has_did;
-};
-
 struct vtd {
 	struct viommu v;
 	struct viommu_vtd_config cfg;
@@ -92,14 +76,10 @@ struct vtd {
 	struct vtd_ctx_slot *ctx_cache;
 	uint32_t ctx_gen;
 
-	struct vtd_as **as;	      /* by source id, allocated on first use */
-	uint64_t *seen;		      /* bitmap of source ids that may have consumers' state */
-	struct vtd_map *leaves, *win; /* scratch of one sync */
-	size_t nleaves, cap_leaves, nwin, cap_win;
-	struct viommu_event *ev;
-	size_t nev, cap_ev;
-	uint64_t budget; /* walks the running guest action may still spend on syncs */
-	bool scanned;	 /* the root/context tables were scanned in this action */
+	struct vi_sync sync; /* records of what MAP consumers hold (core/sync.c) */
+	uint64_t *seen;	     /* bitmap of source ids that may have consumers' state */
+	uint64_t budget;     /* walks the running guest action may still spend on syncs */
+	bool scanned;	     /* the root/context tables were scanned in this action */
 
 	struct viommu_vtd_stats st;
 };
