@@ -199,6 +199,37 @@ static inline bool vi_range_ok(uint64_t a, uint64_t len)
 	return len == 0 || a + (len - 1) >= a;
 }
 
+/* Whether [a, a + len - 1] meets [first, last] (@len >= 1, a + len - 1 no wrap). */
+static inline bool vi_range_overlaps(uint64_t a, uint64_t len, uint64_t first, uint64_t last)
+{
+	return !(a + (len - 1) < first || a > last);
+}
+
+/*
+ * The x86 interrupt window [first, last] (VT-d 3.14, AMD-Vi 2.2.5): a request without PASID into
+ * it is an interrupt request, decoded before any remapping. Returns true with @res filled
+ * (VIOMMU_XLATE_F_INTERRUPT, out = iova, write only) when @req starts inside; a request that starts
+ * below has *@len clipped to stop short of the window. @len is the request's length, >= 1.
+ */
+static inline bool vi_xlate_interrupt_window(const struct viommu_xlate_req *req,
+					     struct viommu_xlate_result *res, uint64_t *len,
+					     uint64_t first, uint64_t last)
+{
+	if (req->has_pasid || !vi_range_overlaps(req->iova, *len, first, last))
+		return false;
+	if (req->iova < first) {
+		*len = first - req->iova;
+		return false;
+	}
+	memset(res, 0, sizeof(*res));
+	res->out = req->iova;
+	res->len = *len - 1 > last - req->iova ? last - req->iova + 1 : *len;
+	res->perm = VIOMMU_ACC_WRITE;
+	res->page_shift = 12;
+	res->flags = VIOMMU_XLATE_F_INTERRUPT;
+	return true;
+}
+
 /* Prepare a result that reports a fault of @type/@reason for @req. */
 void vi_result_fault(struct viommu_xlate_result *res, const struct viommu_xlate_req *req,
 		     enum viommu_fault_type type, uint32_t reason, uint32_t level);

@@ -508,25 +508,6 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	return 0;
 }
 
-static bool overlaps_intr(uint64_t a, uint64_t len)
-{
-	uint64_t last = a + (len - 1);
-
-	return !(last < AMDVI_INTR_FIRST || a > AMDVI_INTR_LAST);
-}
-
-static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
-			     uint64_t len)
-{
-	memset(res, 0, sizeof(*res));
-	res->out = req->iova;
-	res->len = len - 1 > AMDVI_INTR_LAST - req->iova ? AMDVI_INTR_LAST - req->iova + 1 : len;
-	res->perm = VIOMMU_ACC_WRITE;
-	res->page_shift = 12;
-	res->flags = VIOMMU_XLATE_F_INTERRUPT;
-	return 0;
-}
-
 static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
 		    uint64_t len, uint32_t perm)
 {
@@ -638,11 +619,8 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
-	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
-		if (req->iova >= AMDVI_INTR_FIRST)
-			return interrupt_request(req, res, len);
-		len = AMDVI_INTR_FIRST - req->iova;
-	}
+	if (vi_xlate_interrupt_window(req, res, &len, AMDVI_INTR_FIRST, AMDVI_INTR_LAST))
+		return 0;
 	if (!amdvi_enabled(s))
 		return identity(req, res, len, VIOMMU_ACC_RW);
 	code = vi_amdvi_dte_get(s, devid, &d, &addr);

@@ -363,27 +363,7 @@ static int blocked(struct vtd *s, const struct viommu_xlate_req *req,
 
 static bool overlaps_intr(uint64_t out, uint64_t len)
 {
-	uint64_t last = out + (len - 1);
-
-	return !(last < VIOMMU_VTD_INTR_ADDR_FIRST || out > VIOMMU_VTD_INTR_ADDR_LAST);
-}
-
-/*
- * §3.14: a request without PASID into 0xFEEx_xxxx is an interrupt request, decoded before any
- * remapping (pass-through included): the result says so and the VMM delivers it.
- */
-static int interrupt_request(const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
-			     uint64_t len)
-{
-	memset(res, 0, sizeof(*res));
-	res->out = req->iova;
-	res->len = len - 1 > VIOMMU_VTD_INTR_ADDR_LAST - req->iova ?
-			   VIOMMU_VTD_INTR_ADDR_LAST - req->iova + 1 :
-			   len;
-	res->perm = VIOMMU_ACC_WRITE;
-	res->page_shift = 12;
-	res->flags = VIOMMU_XLATE_F_INTERRUPT;
-	return 0;
+	return vi_range_overlaps(out, len, VIOMMU_VTD_INTR_ADDR_FIRST, VIOMMU_VTD_INTR_ADDR_LAST);
 }
 
 /* The result for an identity translation of @req within an address space of @aw_bits. */
@@ -422,11 +402,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
-	if (!req->has_pasid && overlaps_intr(req->iova, len)) {
-		if (req->iova >= VIOMMU_VTD_INTR_ADDR_FIRST)
-			return interrupt_request(req, res, len);
-		len = VIOMMU_VTD_INTR_ADDR_FIRST - req->iova; /* a DMA up to the window */
-	}
+	/* §3.14: an interrupt request is decoded before any remapping, pass-through included. */
+	if (vi_xlate_interrupt_window(req, res, &len, VIOMMU_VTD_INTR_ADDR_FIRST,
+				      VIOMMU_VTD_INTR_ADDR_LAST))
+		return 0;
 	if (!(s->gsts & VIOMMU_VTD_GSTS_TES))
 		return identity(req, res, len);
 	reason = vi_vtd_ctx_get(s, sid, &c);
