@@ -65,6 +65,11 @@ enum {
 	 * and later define it (QEMU's x-stale-tm). TM changes no translation, so it is ignored.
 	 */
 	VIOMMU_PT_F_STALE_TM = 1u << 8,
+	/*
+	 * Arm: access flag faults disabled (SMMUv3 CD.AFFD, STE.S2AFFD): a leaf whose AF is clear
+	 * translates as if it were set, and nothing is written back.
+	 */
+	VIOMMU_PT_F_AFFD = 1u << 9,
 };
 
 struct viommu_pt_cfg {
@@ -118,7 +123,9 @@ enum {
  * the IOVA, @page_shift the log2 size of the leaf covering it, @perm the VIOMMU_ACC_READ/WRITE/EXEC
  * rights the tables grant at the request's privilege, @attr the VIOMMU_PT_ATTR_* of the leaf. On a
  * fault: @fault, @detail and @level say where and why; @perm holds what was granted when the fault
- * is a permission fault. @pte is the last entry read (the leaf, or the faulting entry).
+ * is a permission fault. @pte is the last entry read (the leaf, or the faulting entry); after
+ * VIOMMU_PT_D_READ_FAILED it is the guest-physical address of the entry that could not be read
+ * (what an SMMU reports as the fetch address of F_WALK_EABT).
  */
 struct viommu_pt_walk_result {
 	uint64_t out;

@@ -188,7 +188,7 @@ static bool arm_decode_common(const struct viommu_pt_cfg *cfg, const struct pt_g
 		e->next = (uint8_t)(level - 1);
 		return true;
 	}
-	if (!(pte & ARM_AF) && !(cfg->flags & VIOMMU_PT_F_AD)) {
+	if (!(pte & ARM_AF) && !(cfg->flags & (VIOMMU_PT_F_AD | VIOMMU_PT_F_AFFD))) {
 		pt_ent_fault(e, VIOMMU_FAULT_ACCESS_FLAG, VIOMMU_PT_D_ACCESS_FLAG);
 		return false;
 	}
