@@ -46,6 +46,10 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-strict", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT },
 	{ "amdvi-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED },
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
+	/* SMMUv3 under arm-smmu-v3 (strict, arm64's default then), and with the caching-mode quirk. */
+	{ "smmu3", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_STRICT },
+	{ "smmu3-cm", SIM_MODEL_SMMUV3, true, false, false, VG_DMA_STRICT },
+	{ "smmu3-lazy", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_DEFERRED },
 };
 
 struct scenario {
@@ -266,7 +270,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 	return -1;
 }
 
-/* "NAME" (built in) or "NAME model=vtd|amdvi|virtio-iommu|none strategy=S [cm] [ats]". */
+/* "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|virtio-iommu|none strategy=S [cm] [ats]". */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
 	struct sim_config k = { 0 };
@@ -285,6 +289,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 				k.model = SIM_MODEL_VIRTIO_IOMMU;
 			else if (!strcmp(t + 6, "amdvi"))
 				k.model = SIM_MODEL_AMDVI;
+			else if (!strcmp(t + 6, "smmuv3"))
+				k.model = SIM_MODEL_SMMUV3;
 			else if (!strcmp(t + 6, "none"))
 				k.model = SIM_MODEL_NONE;
 			else
@@ -314,8 +320,10 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	if (!has_model || !has_strategy)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
-	    (k.push && k.model == SIM_MODEL_NONE) || (k.caching_mode && k.model != SIM_MODEL_VTD) ||
-	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI))
+	    (k.push && k.model == SIM_MODEL_NONE) ||
+	    (k.caching_mode && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_SMMUV3) ||
+	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI &&
+	     k.model != SIM_MODEL_SMMUV3))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;
