@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & 64)
 		cfg.granules = VIOMMU_SMMUV3_GRAN_4K;
 	cfg.oas_bits = (flags & 128) ? 40 : 48;
-	cfg.sid_bits = 8 + (mode & 7); /* small tables keep global syncs cheap */
+	cfg.sid_bits = 6 + (mode & 7); /* small tables keep global syncs cheap */
 	cfg.cmdq_bits = 8;
 	cfg.eventq_bits = 6;
 	cfg.priq_bits = 6;
