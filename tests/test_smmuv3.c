@@ -646,6 +646,15 @@ static void test_walk_events(void **state)
 	assert_false(ld(&f, pte_addr) & (1ull << 10));
 	st(&f, pte_addr, pte);
 
+	/* Dirty state is not offered by default: DBM (bit 51) stays an address bit. */
+	st(&f, cd, ld(&f, cd) | VIOMMU_SMMUV3_CD_0_HD);
+	st(&f, pte_addr, pte | (1ull << 51) | (1ull << 7));
+	cfgi_ste(&f, 4);
+	cmd_sync(&f, VIOMMU_SMMUV3_CMD_0_OP_SET(VIOMMU_SMMUV3_CMD_TLBI_NSNH_ALL), 0);
+	expect_event(&f, 4, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_F_ADDR_SIZE);
+	st(&f, cd, ld(&f, cd) & ~VIOMMU_SMMUV3_CD_0_HD);
+	st(&f, pte_addr, pte);
+
 	/* F_ADDR_SIZE: an output address beyond the CD's IPS (set IPS to 32 bits). */
 	st(&f, cd, ld(&f, cd) & ~VIOMMU_SMMUV3_CD_0_IPS_MASK);
 	st(&f, pte_addr, (pte & ~0x0000fffffffff000ull) | (1ull << 33));
@@ -670,6 +679,54 @@ static void test_walk_events(void **state)
 	assert_int_equal(ev[3], OUTSIDE);
 	assert_int_equal(ev[2], 0x1000);
 	assert_int_equal(VIOMMU_SMMUV3_EVT_1_CLASS_GET(ev[1]), VIOMMU_SMMUV3_CLASS_IN);
+	fx_fini(&f);
+}
+
+static uint64_t leaf_addr(struct fx *f, bool stage2, uint16_t dom, uint64_t iova);
+
+/* HTTU with dirty state: a DBM page becomes writable-dirty on the first write, at each stage. */
+static void test_httu_dirty(void **state)
+{
+	struct viommu_smmuv3_config c;
+	uint64_t cd, ste, a, pte;
+	struct fx f;
+
+	(void)state;
+	viommu_smmuv3_config_init(&c);
+	c.flags |= VIOMMU_SMMUV3_HTTU_AD;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_int_equal(VIOMMU_SMMUV3_IDR0_HTTU_GET(rd(&f, VIOMMU_SMMUV3_IDR0, 4)), 2);
+	assert_int_equal(vg_smmu_attach(f.d, 4, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 5, VG_SMMU_STE_S2, 0, 2, false), 0);
+	assert_int_equal(vg_smmu_map(f.d, false, 1, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(vg_smmu_map(f.d, true, 2, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_READ), 0);
+	cd = vg_smmu_cd_addr(f.d, 4, 0);
+	ste = vg_smmu_ste_addr(f.d, 5);
+	st(&f, cd, ld(&f, cd) | VIOMMU_SMMUV3_CD_0_HA | VIOMMU_SMMUV3_CD_0_HD);
+	st(&f, ste + 16, ld(&f, ste + 16) | VIOMMU_SMMUV3_STE_2_S2HA | VIOMMU_SMMUV3_STE_2_S2HD);
+	cfgi_ste(&f, 4);
+	cfgi_ste(&f, 5);
+	/* Stage 1: read-only clean page with DBM; a read leaves it, a write makes it dirty. */
+	a = leaf_addr(&f, false, 1, 0x1000);
+	pte = ld(&f, a);
+	assert_true(pte & (1ull << 7));
+	st(&f, a, pte | (1ull << 51));
+	expect_out(&f, 4, NO_SSID, 0x1008, VIOMMU_ACC_READ, DATA_BASE + 8);
+	assert_true(ld(&f, a) & (1ull << 7));
+	expect_out(&f, 4, NO_SSID, 0x1010, VIOMMU_ACC_WRITE, DATA_BASE + 0x10);
+	assert_false(ld(&f, a) & (1ull << 7));
+	assert_true(ld(&f, a) & (1ull << 51));
+	/* Without DBM the write is a permission fault. */
+	st(&f, a, pte);
+	cmd_sync(&f, VIOMMU_SMMUV3_CMD_0_OP_SET(VIOMMU_SMMUV3_CMD_TLBI_NSNH_ALL), 0);
+	expect_event(&f, 4, NO_SSID, 0x1010, VIOMMU_ACC_WRITE, VIOMMU_SMMUV3_EVT_F_PERMISSION);
+	/* Stage 2: S2AP[1] set by the write. */
+	a = leaf_addr(&f, true, 2, 0x1000);
+	pte = ld(&f, a);
+	assert_false(pte & (1ull << 7));
+	st(&f, a, pte | (1ull << 51));
+	expect_out(&f, 5, NO_SSID, 0x1010, VIOMMU_ACC_WRITE, DATA_BASE + 0x10);
+	assert_true(ld(&f, a) & (1ull << 7));
 	fx_fini(&f);
 }
 
@@ -1270,27 +1327,17 @@ static void test_random_nested(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_idr_reset),
-		cmocka_unit_test(test_gbpa),
-		cmocka_unit_test(test_enable_s1),
-		cmocka_unit_test(test_granules),
-		cmocka_unit_test(test_nested_faults),
-		cmocka_unit_test(test_substreams),
-		cmocka_unit_test(test_config_events),
-		cmocka_unit_test(test_walk_events),
-		cmocka_unit_test(test_cmd_errors),
-		cmocka_unit_test(test_cmd_sync_signals),
-		cmocka_unit_test(test_invalidation),
-		cmocka_unit_test(test_evtq_overflow),
-		cmocka_unit_test(test_priq),
-		cmocka_unit_test(test_notify),
-		cmocka_unit_test(test_caching_mode),
-		cmocka_unit_test(test_hostile_queues),
-		cmocka_unit_test(test_hostile_tables),
-		cmocka_unit_test(test_random_s1_strict),
-		cmocka_unit_test(test_random_s1_lazy),
-		cmocka_unit_test(test_random_s2),
+		cmocka_unit_test(test_config),	       cmocka_unit_test(test_idr_reset),
+		cmocka_unit_test(test_gbpa),	       cmocka_unit_test(test_enable_s1),
+		cmocka_unit_test(test_granules),       cmocka_unit_test(test_nested_faults),
+		cmocka_unit_test(test_substreams),     cmocka_unit_test(test_config_events),
+		cmocka_unit_test(test_walk_events),    cmocka_unit_test(test_httu_dirty),
+		cmocka_unit_test(test_cmd_errors),     cmocka_unit_test(test_cmd_sync_signals),
+		cmocka_unit_test(test_invalidation),   cmocka_unit_test(test_evtq_overflow),
+		cmocka_unit_test(test_priq),	       cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_caching_mode),   cmocka_unit_test(test_hostile_queues),
+		cmocka_unit_test(test_hostile_tables), cmocka_unit_test(test_random_s1_strict),
+		cmocka_unit_test(test_random_s1_lazy), cmocka_unit_test(test_random_s2),
 		cmocka_unit_test(test_random_nested),
 	};
 

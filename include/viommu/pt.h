@@ -70,6 +70,14 @@ enum {
 	 * translates as if it were set, and nothing is written back.
 	 */
 	VIOMMU_PT_F_AFFD = 1u << 9,
+	/*
+	 * Arm: hardware dirty-state management (SMMUv3 CD.HD, STE.S2HD; with VIOMMU_PT_F_AD):
+	 * bit 51 of a leaf is DBM, not an address bit, and a write to a DBM leaf without write
+	 * permission (stage 1 AP[2] set, stage 2 S2AP[1] clear) makes it writable-dirty (clears
+	 * AP[2], sets S2AP[1]) by the walk's atomic write-back instead of faulting. Other
+	 * accesses see such a leaf read-only.
+	 */
+	VIOMMU_PT_F_DBM = 1u << 10,
 };
 
 struct viommu_pt_cfg {

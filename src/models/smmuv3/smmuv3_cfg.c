@@ -148,8 +148,11 @@ static int ste_s2(struct smmu *s, const uint64_t ste[8], struct smmu_cfg *c, str
 	p->sl0 = (uint8_t)VIOMMU_SMMUV3_STE_2_S2SL0_GET(w2);
 	p->oas = size_bits(s, VIOMMU_SMMUV3_STE_2_S2PS_GET(w2));
 	p->root = ste[3] & VIOMMU_SMMUV3_STE_3_S2TTB_MASK;
-	if ((w2 & VIOMMU_SMMUV3_STE_2_S2HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU))
+	if ((w2 & VIOMMU_SMMUV3_STE_2_S2HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU)) {
 		p->flags |= VIOMMU_PT_F_AD;
+		if ((w2 & VIOMMU_SMMUV3_STE_2_S2HD) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU_AD))
+			p->flags |= VIOMMU_PT_F_DBM;
+	}
 	if (w2 & VIOMMU_SMMUV3_STE_2_S2AFFD)
 		p->flags |= VIOMMU_PT_F_AFFD;
 	if ((p->root & VIOMMU_SMMUV3_GENMASK(63, p->oas)) || viommu_pt_cfg_check(p))
@@ -224,8 +227,11 @@ static int cd_decode(struct smmu *s, const uint64_t cd[8], struct smmu_cfg *c, s
 	    (w0 & VIOMMU_SMMUV3_CD_0_ENDI) || (w0 & VIOMMU_SMMUV3_CD_0_S) ||
 	    !(w0 & VIOMMU_SMMUV3_CD_0_A) || (!epd0 && !g0) || (!epd1 && !g1))
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_CD, VIOMMU_FAULT_CONFIG, 0);
-	if ((w0 & VIOMMU_SMMUV3_CD_0_HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU))
+	if ((w0 & VIOMMU_SMMUV3_CD_0_HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU)) {
 		flags |= VIOMMU_PT_F_AD;
+		if ((w0 & VIOMMU_SMMUV3_CD_0_HD) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU_AD))
+			flags |= VIOMMU_PT_F_DBM;
+	}
 	if (w0 & VIOMMU_SMMUV3_CD_0_AFFD)
 		flags |= VIOMMU_PT_F_AFFD;
 	memset(p0, 0, sizeof(*p0));
