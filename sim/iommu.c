@@ -142,8 +142,10 @@ static int amdvi_setup(struct sim_iommu *s)
 }
 
 /*
- * Linux's arm-smmu-v3 with a stage 1 domain (its default DMA domain); with caching mode the VMM
- * advertises the quirk and the quirk-aware driver invalidates after every map.
+ * Linux's arm-smmu-v3 with a stage 1 domain (its default DMA domain) on an SMMU of seed 000's
+ * era: no MSI (the driver polls CMDQ_CONS for CMD_SYNC) and no range invalidation (one TLBI per
+ * granule). With caching mode the VMM advertises the seed's two proposals: the quirk (the
+ * quirk-aware driver invalidates after every map) and ranges (RIL stands for its addr_mask).
  */
 static int smmuv3_setup(struct sim_iommu *s)
 {
@@ -157,8 +159,9 @@ static int smmuv3_setup(struct sim_iommu *s)
 	int ret;
 
 	viommu_smmuv3_config_init(&c);
+	c.flags &= ~(VIOMMU_SMMUV3_MSI | VIOMMU_SMMUV3_RIL);
 	if (s->cfg.caching_mode)
-		c.flags |= VIOMMU_SMMUV3_CM;
+		c.flags |= VIOMMU_SMMUV3_CM | VIOMMU_SMMUV3_RIL;
 	ret = viommu_smmuv3_create(&c, &s->ops, s, &s->v);
 	if (ret)
 		return ret;

@@ -317,6 +317,10 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
 	if ((c->kind == SMMU_K_S2 || c->kind == SMMU_K_NESTED) && ste_s2(s, ste, c, f))
 		return -1;
+	/* Stage 1 only: with stage 2 implemented, S2VMID still tags the TLB entries. */
+	if (c->kind == SMMU_K_S1 && s2p)
+		c->vmid = (uint16_t)(VIOMMU_SMMUV3_STE_2_S2VMID_GET(ste[2]) &
+				     ((s->cfg.flags & VIOMMU_SMMUV3_VMID16) ? 0xffff : 0xff));
 	if (c->kind == SMMU_K_S2) {
 		/* Stage 1 bypassed: a SubstreamID selects nothing and is ignored. */
 		c->tag.dom = c->vmid | TAG_S2 << 16;
