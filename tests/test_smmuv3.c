@@ -272,6 +272,28 @@ static void test_config(void **state)
 	viommu_flatmem_destroy(fm);
 }
 
+/* Several instances (one per host bridge) share nothing. */
+static void test_instances(void **state)
+{
+	struct fx a, b;
+
+	(void)state;
+	fx_init(&a);
+	fx_init(&b);
+	assert_int_equal(vg_smmu_attach(a.d, 1, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_attach(b.d, 1, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_map(a.d, false, 1, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(
+		vg_smmu_map(b.d, false, 1, 0x1000, DATA_BASE + 0x8000, 0x1000, VIOMMU_ACC_RW), 0);
+	expect_out(&a, 1, NO_SSID, 0x1000, VIOMMU_ACC_READ, DATA_BASE);
+	expect_out(&b, 1, NO_SSID, 0x1000, VIOMMU_ACC_READ, DATA_BASE + 0x8000);
+	assert_int_equal(vg_smmu_unmap(a.d, false, 1, 0x1000, 0x1000), 0);
+	expect_event(&a, 1, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_F_TRANSLATION);
+	expect_out(&b, 1, NO_SSID, 0x1000, VIOMMU_ACC_READ, DATA_BASE + 0x8000);
+	fx_fini(&a);
+	fx_fini(&b);
+}
+
 static void test_idr_reset(void **state)
 {
 	struct fx f;
@@ -1083,6 +1105,23 @@ static void test_caching_mode(void **state)
 	assert_int_equal(vg_smmu_unmap(f.d, false, 1, 0x10000, 0x2000), 0);
 	assert_true(l.unmap >= 1);
 	assert_int_equal(l.map, 0);
+	/* A new MAP consumer is replayed what is mapped now. */
+	{
+		struct viommu_notifier *n2;
+		struct nlog l2 = { 0 };
+
+		assert_int_equal(vg_smmu_map(f.d, false, 1, 0x40000, DATA_BASE + 0x3000, 0x1000,
+					     VIOMMU_ACC_READ),
+				 0);
+		assert_int_equal(viommu_notifier_add(f.v, 3, VIOMMU_EV_MAP, on_event, &l2, &n2), 0);
+		assert_int_equal(viommu_notifier_replay(f.v, n2), 0);
+		assert_int_equal(l2.map, 1);
+		assert_int_equal(l2.last.iova, 0x40000);
+		assert_int_equal(l2.last.last, 0x40fff);
+		assert_int_equal(l2.last.out, DATA_BASE + 0x3000);
+		assert_int_equal(l2.last.perm, VIOMMU_ACC_READ);
+		viommu_notifier_del(f.v, n2);
+	}
 	/* Stage 2 streams too. */
 	assert_int_equal(vg_smmu_attach(f.d, 3, VG_SMMU_STE_S2, 0, 5, false), 0);
 	l.n = l.map = l.unmap = 0;
@@ -1327,18 +1366,18 @@ static void test_random_nested(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),	       cmocka_unit_test(test_idr_reset),
-		cmocka_unit_test(test_gbpa),	       cmocka_unit_test(test_enable_s1),
-		cmocka_unit_test(test_granules),       cmocka_unit_test(test_nested_faults),
-		cmocka_unit_test(test_substreams),     cmocka_unit_test(test_config_events),
-		cmocka_unit_test(test_walk_events),    cmocka_unit_test(test_httu_dirty),
-		cmocka_unit_test(test_cmd_errors),     cmocka_unit_test(test_cmd_sync_signals),
-		cmocka_unit_test(test_invalidation),   cmocka_unit_test(test_evtq_overflow),
-		cmocka_unit_test(test_priq),	       cmocka_unit_test(test_notify),
-		cmocka_unit_test(test_caching_mode),   cmocka_unit_test(test_hostile_queues),
-		cmocka_unit_test(test_hostile_tables), cmocka_unit_test(test_random_s1_strict),
-		cmocka_unit_test(test_random_s1_lazy), cmocka_unit_test(test_random_s2),
-		cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_config),		 cmocka_unit_test(test_idr_reset),
+		cmocka_unit_test(test_instances),	 cmocka_unit_test(test_gbpa),
+		cmocka_unit_test(test_enable_s1),	 cmocka_unit_test(test_granules),
+		cmocka_unit_test(test_nested_faults),	 cmocka_unit_test(test_substreams),
+		cmocka_unit_test(test_config_events),	 cmocka_unit_test(test_walk_events),
+		cmocka_unit_test(test_httu_dirty),	 cmocka_unit_test(test_cmd_errors),
+		cmocka_unit_test(test_cmd_sync_signals), cmocka_unit_test(test_invalidation),
+		cmocka_unit_test(test_evtq_overflow),	 cmocka_unit_test(test_priq),
+		cmocka_unit_test(test_notify),		 cmocka_unit_test(test_caching_mode),
+		cmocka_unit_test(test_hostile_queues),	 cmocka_unit_test(test_hostile_tables),
+		cmocka_unit_test(test_random_s1_strict), cmocka_unit_test(test_random_s1_lazy),
+		cmocka_unit_test(test_random_s2),	 cmocka_unit_test(test_random_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
