@@ -700,7 +700,8 @@ static void test_walk_events(void **state)
 	ev = expect_event(&f, 4, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_F_WALK_EABT);
 	assert_int_equal(ev[3], OUTSIDE);
 	assert_int_equal(ev[2], 0x1000);
-	assert_int_equal(VIOMMU_SMMUV3_EVT_1_CLASS_GET(ev[1]), VIOMMU_SMMUV3_CLASS_IN);
+	assert_int_equal(VIOMMU_SMMUV3_EVT_1_CLASS_GET(ev[1]), VIOMMU_SMMUV3_CLASS_TT);
+	assert_false(ev[1] & VIOMMU_SMMUV3_EVT_1_S2);
 	fx_fini(&f);
 }
 

@@ -243,6 +243,9 @@ int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32
 			return -1;
 		}
 		walk_fault(&r, false, f);
+		/* An abort fetching a stage 1 descriptor: CLASS TT (7.3.9). */
+		if (f->id == VIOMMU_SMMUV3_EVT_F_WALK_EABT)
+			f->class = VIOMMU_SMMUV3_CLASS_TT;
 		f->addr = iova;
 		f->record = f->id == VIOMMU_SMMUV3_EVT_F_WALK_EABT || c->s1_record;
 		f->hole_last = hole_last(p, iova, r.level, true, r.detail);
