@@ -395,6 +395,12 @@ static void test_enable_s1(void **state)
 	/* Bypass: untranslated. */
 	assert_int_equal(vg_smmu_attach(f.d, 5, VG_SMMU_STE_BYPASS, 0, 0, false), 0);
 	expect_out(&f, 5, NO_SSID, 0x1234, VIOMMU_ACC_READ, 0x1234);
+	/* ... within the output address size: beyond it, F_ADDR_SIZE at stage 1, CLASS IN. */
+	ev = expect_event(&f, 5, NO_SSID, 1ull << 48, VIOMMU_ACC_READ,
+			  VIOMMU_SMMUV3_EVT_F_ADDR_SIZE);
+	assert_false(ev[1] & VIOMMU_SMMUV3_EVT_1_S2);
+	assert_int_equal(VIOMMU_SMMUV3_EVT_1_CLASS_GET(ev[1]), VIOMMU_SMMUV3_CLASS_IN);
+	assert_int_equal(ev[2], 1ull << 48);
 	assert_int_equal(vg_smmu_attach(f.d, 5, VG_SMMU_STE_S1, 7, 0, false), 0);
 	assert_int_equal(vg_smmu_map(f.d, false, 7, 0x10000, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
 	expect_out(&f, 5, NO_SSID, 0x10123, VIOMMU_ACC_WRITE, DATA_BASE + 0x123);

@@ -355,8 +355,21 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return blocked(s, req, res, &f);
 	}
 	c = &slot->cfg;
-	if (c->kind == SMMU_K_BYPASS)
-		return identity(req, res, len);
+	if (c->kind == SMMU_K_BYPASS) {
+		/* Stage 1 bypassed: an address beyond the OAS is an Address Size fault (7.3.14). */
+		uint64_t top = VIOMMU_SMMUV3_GENMASK(s->cfg.oas_bits - 1, 0);
+
+		if (req->iova > top) {
+			memset(&f, 0, sizeof(f));
+			f.id = VIOMMU_SMMUV3_EVT_F_ADDR_SIZE;
+			f.type = VIOMMU_FAULT_ADDR_SIZE;
+			f.class = VIOMMU_SMMUV3_CLASS_IN;
+			f.record = true;
+			f.addr = req->iova;
+			return blocked(s, req, res, &f);
+		}
+		return identity(req, res, len - 1 > top - req->iova ? top - req->iova + 1 : len);
+	}
 	if (c->kind == SMMU_K_ABORT) {
 		memset(&f, 0, sizeof(f));
 		f.type = VIOMMU_FAULT_BLOCKED;
