@@ -176,7 +176,7 @@ static uint64_t s1_hole_last(const struct viommu_pt_cfg *p, uint64_t x)
 	return t1 && x < bot1 ? bot1 - 1 : UINT64_MAX;
 }
 
-/* The known-unmapped span around @x after a translation fault at @level (0: input range). */
+/* The span around @x known to fault as @x did at @level (0: before reading any entry). */
 static uint64_t hole_last(const struct viommu_pt_cfg *p, uint64_t x, uint32_t level, bool s1,
 			  uint32_t detail)
 {
@@ -187,7 +187,8 @@ static uint64_t hole_last(const struct viommu_pt_cfg *p, uint64_t x, uint32_t le
 			return s1_hole_last(p, x);
 		return x < VI_BIT(64 - p->tsz[0]) ? x : UINT64_MAX;
 	}
-	if (detail != VIOMMU_PT_D_NOT_PRESENT || level == 0)
+	/* Any other fault at @level: every address under the entry read there faults alike. */
+	if (level == 0)
 		return x | (VI_BIT(p->granule) - 1);
 	sh = p->granule + (level - 1) * bpl;
 	return sh >= 64 ? UINT64_MAX : x | (VI_BIT(sh) - 1);
@@ -239,7 +240,7 @@ int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32
 			if (f->s2)
 				f->ipa = ipa;
 			f->level = r.level;
-			f->hole_last = iova | (VI_BIT(p->granule) - 1);
+			f->hole_last = hole_last(p, iova, r.level, true, r.detail);
 			return -1;
 		}
 		walk_fault(&r, false, f);
