@@ -1325,6 +1325,76 @@ static void test_v2_guest(void **state)
 	fx_fini(&f);
 }
 
+struct devtlb_rec {
+	int n, nopasid;
+	uint64_t first, last;
+	uint32_t sid;
+};
+
+static void on_devtlb(void *opaque, const struct viommu_event *ev)
+{
+	struct devtlb_rec *r = opaque;
+
+	if (ev->type != VIOMMU_EV_DEVIOTLB_UNMAP)
+		return;
+	r->n++;
+	if (!ev->has_pasid) {
+		r->nopasid++;
+		r->first = ev->iova;
+		r->last = ev->last;
+		r->sid = ev->sid;
+	}
+}
+
+/* INVALIDATE_IOTLB_PAGES with GN (2.4.4): PASID in bits 23:16 of dword 0 and 27:16 of dword 1. */
+static void inv_iotlb_gn(struct fx *f, uint16_t devid, uint32_t pasid, uint64_t addr)
+{
+	uint32_t c[4] = { devid | (pasid & 0xff) << 16,
+			  (pasid >> 8 & 0xfff) << 16 |
+				  (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					  VIOMMU_AMDVI_CMD_INVALIDATE_IOTLB_PAGES),
+			  (uint32_t)addr | (uint32_t)VIOMMU_AMDVI_IIT2_GN, (uint32_t)(addr >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+}
+
+/*
+ * Linux 6.12 with v2 DMA domains (amd_iommu=pgtbl_v2) flushes a device IOTLB with GN = 1 and
+ * PASID 0 (__domain_flush_pages: pasid IOMMU_NO_PASID, gn true): for a GIoV device those are the
+ * translations it got without PASID, so consumers that know no PASIDs (vhost) must hear of them.
+ */
+static void test_v2_giov_dev_iotlb(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE;
+	struct devtlb_rec rec = { 0 };
+	struct viommu_notifier *n;
+	struct viommu_pt *pt;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+	gt_dte(&f, 0x0600, 0, 10, gcr3); /* GV without GIoV */
+	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP,
+					     on_devtlb, &rec, &n),
+			 0);
+	inv_iotlb_gn(&f, 0x0500, 0, 0x70004000);
+	assert_int_equal(rec.nopasid, 1);
+	assert_int_equal(rec.sid, 0x0500);
+	assert_int_equal(rec.first, 0x70004000);
+	assert_int_equal(rec.last, 0x70004fff);
+	/* Another PASID, or a device without GIoV: PASID-tagged only. */
+	inv_iotlb_gn(&f, 0x0500, 5, 0x70004000);
+	inv_iotlb_gn(&f, 0x0600, 0, 0x70004000);
+	assert_int_equal(rec.nopasid, 1);
+	assert_int_equal(rec.n, 4);
+	viommu_notifier_del(f.v, n);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
 /* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
 static void test_nested(void **state)
 {
@@ -1773,6 +1843,7 @@ int main(void)
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_ppr),
 		cmocka_unit_test(test_v2_guest),
+		cmocka_unit_test(test_v2_giov_dev_iotlb),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
