@@ -1395,6 +1395,38 @@ static void test_v2_giov_dev_iotlb(void **state)
 	fx_fini(&f);
 }
 
+/* The guest driver's v2 mode (Linux 6.12's amd_iommu=pgtbl_v2) against the model. */
+static void test_driver_v2(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct vg_amdvi_stats st;
+	struct viommu_xlate_result r;
+	uint64_t q0;
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_AMDVI_GT;
+	fx_init_cfg(&f, &c, &(struct vg_amdvi_config){ .v2 = true }, true);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & VIOMMU_AMDVI_CTRL_GT_EN);
+	assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+	q0 = peek64(&f, vg_amdvi_dte_addr(f.d, 0x0100));
+	assert_true(q0 & VIOMMU_AMDVI_DTE0_GV);
+	assert_true(q0 & VIOMMU_AMDVI_DTE0_GIOV);
+	assert_int_equal(VIOMMU_AMDVI_DTE0_MODE_GET(q0), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
+	r = xl(&f, 0x0100, 0x11008, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x1008);
+	/* Strict unmap: the GN invalidation drops the cached translation. */
+	assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x11000, 0x1000), 0);
+	r = xl(&f, 0x0100, 0x11008, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, 0, 0x11008);
+	vg_amdvi_get_stats(f.d, &st);
+	assert_true(st.inv_pages >= 2);
+	fx_fini(&f);
+}
+
 /* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
 static void test_nested(void **state)
 {
@@ -1844,6 +1876,7 @@ int main(void)
 		cmocka_unit_test(test_ppr),
 		cmocka_unit_test(test_v2_guest),
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
+		cmocka_unit_test(test_driver_v2),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
