@@ -609,11 +609,13 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	struct amdvi *s = to_amdvi(v);
 	uint64_t len = req->len ? req->len : 1;
 	uint32_t devid = req->sid & 0xffff;
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
 	struct viommu_iotlb_tag tag = { 0 };
 	struct viommu_iotlb_hit hit;
+	const struct amdvi_dte *dp;
 	struct amdvi_dte d;
 	uint32_t code, flags = 0, level = 0;
-	uint64_t addr;
+	uint64_t addr, ref;
 	int ret;
 
 	s->st.translations++;
@@ -623,39 +625,51 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return 0;
 	if (!amdvi_enabled(s))
 		return identity(req, res, len, VIOMMU_ACC_RW);
-	code = vi_amdvi_dte_get(s, devid, &d, &addr);
-	if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY)
-		return blocked(s, req, res, VIOMMU_FAULT_CONFIG, code, VIOMMU_AMDVI_EV1_RZ,
-			       req->iova, 0, NULL);
-	if (code)
-		return blocked(s, req, res, VIOMMU_FAULT_WALK_ABORT, code, 0, addr, 0, NULL);
-	if (d.kind == AMDVI_DTE_PASS)
-		return identity(req, res, len, VIOMMU_ACC_RW);
-	if (!req->has_pasid && excluded(s, d.ex, req->iova, &len))
-		return identity(req, res, len, VIOMMU_ACC_RW);
-	if (req->has_pasid || d.giov) {
-		/* Without GV (or GTEn) a request with PASID has no table to use. */
-		if (!d.gv)
-			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, &d);
-		return v2_translate(s, req, res, &d, len);
+	/*
+	 * A cached entry is used where it lies (the common case: no 64-byte copy and no call); the
+	 * slot stays as it is for the whole translation, as nothing here runs a command.
+	 */
+	if (__builtin_expect(slot->gen == s->dte_gen && slot->devid == devid, 1)) {
+		s->st.dte_hits++;
+		dp = &slot->dte;
+	} else {
+		code = vi_amdvi_dte_get(s, devid, &d, &addr);
+		if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY)
+			return blocked(s, req, res, VIOMMU_FAULT_CONFIG, code, VIOMMU_AMDVI_EV1_RZ,
+				       req->iova, 0, NULL);
+		if (code)
+			return blocked(s, req, res, VIOMMU_FAULT_WALK_ABORT, code, 0, addr, 0,
+				       NULL);
+		dp = &d;
 	}
-	if (d.kind == AMDVI_DTE_MODE0) {
-		if (!perm_ok(d.perm, req->access))
+	if (dp->kind == AMDVI_DTE_PASS)
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (!req->has_pasid && excluded(s, dp->ex, req->iova, &len))
+		return identity(req, res, len, VIOMMU_ACC_RW);
+	if (req->has_pasid || dp->giov) {
+		/* Without GV (or GTEn) a request with PASID has no table to use. */
+		if (!dp->gv)
+			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, dp);
+		return v2_translate(s, req, res, dp, len);
+	}
+	if (dp->kind == AMDVI_DTE_MODE0) {
+		if (!perm_ok(dp->perm, req->access))
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
-				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, &d);
-		return identity(req, res, len, d.perm);
+				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, dp);
+		return identity(req, res, len, dp->perm);
 	}
 
-	tag.dom = d.domid;
-	tag.sid = devid;
-	ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+	ref = dp->iotlb_ref;
+	ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
 	if (ret == VIOMMU_ESTALE) {
-		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &d.iotlb_ref);
+		tag.dom = dp->domid;
+		tag.sid = devid;
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
 		if (ret == 0) {
-			dte_set_iotlb_ref(s, devid, d.domid, d.iotlb_ref);
-			ret = vi_iotlb_lookup_ref(s->iotlb, d.iotlb_ref, req->iova, &hit);
+			dte_set_iotlb_ref(s, devid, dp->domid, ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
@@ -663,21 +677,23 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		struct amdvi_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		code = vi_amdvi_walk(s, &d, req->iova, &leaf, &level, &flags, &addr);
+		code = vi_amdvi_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
 		if (code)
 			return blocked(s, req, res,
 				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
 					       VIOMMU_FAULT_RESERVED :
 					       VIOMMU_FAULT_WALK_ABORT,
-				       code, flags, addr, level, &d);
+				       code, flags, addr, level, dp);
 		if (!leaf.perm)
 			return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, level, &d);
+				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, level, dp);
 		if (!perm_ok(leaf.perm, req->access))
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
-				       &d);
+				       dp);
+		tag.dom = dp->domid;
+		tag.sid = devid;
 		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
