@@ -922,12 +922,6 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 			 "mappings");
 		return 0;
 	}
-	if (p->cfg.model == SIM_MODEL_AMDVI && p->cfg.v2 &&
-	    (sim_places[p->placement]->needs_map_events || p->cfg.push)) {
-		snprintf(r->why, sizeof(r->why),
-			 "unsupported: the AMD-Vi model sends no MAP events for GIoV (v2) devices");
-		return 0;
-	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {

@@ -46,10 +46,7 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-strict", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT },
 	{ "amdvi-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED },
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
-	/*
-	 * Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict (NpCache
-	 * makes it so). No MAP events for GIoV devices: not for the assigned placement.
-	 */
+	/* Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict. */
 	{ "amdvi-v2", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT, true },
 };
 

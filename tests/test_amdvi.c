@@ -1424,6 +1424,36 @@ static void test_driver_v2(void **state)
 	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, 0, 0x11008);
 	vg_amdvi_get_stats(f.d, &st);
 	assert_true(st.inv_pages >= 2);
+	/* MAP/UNMAP consumers of a GIoV device: the v2 table's view, kept by the GN flushes. */
+	{
+		struct shadow *sh = calloc(1, sizeof(*sh));
+		struct viommu_notifier *n;
+
+		assert_int_equal(viommu_notifier_add(f.v, 0x0100, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+						     on_notify, sh, &n),
+				 0);
+		assert_int_equal(viommu_notifier_replay(f.v, n), 0);
+		assert_int_equal(sh->out[0x10], DATA_BASE + 1);
+		assert_int_equal(sh->out[0x11], 0);
+		assert_int_equal(sh->perm[0x10], VIOMMU_ACC_RW);
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x20000, DATA_BASE + 0x10000, 0x1000,
+					      VIOMMU_ACC_READ),
+				 0);
+		assert_int_equal(sh->out[0x20], DATA_BASE + 0x10000 + 1);
+		assert_int_equal(sh->perm[0x20], VIOMMU_ACC_READ);
+		sh->maps = 0;
+		sh->unmaps = 0;
+		assert_int_equal(vg_amdvi_inv_pages(f.d, 5, 0, 0), 0); /* nothing changed */
+		assert_int_equal(sh->maps + sh->unmaps, 0);
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x10000, 0x1000), 0);
+		assert_int_equal(sh->out[0x10], 0);
+		assert_int_equal(sh->out[0x20], DATA_BASE + 0x10000 + 1);
+		assert_int_equal(vg_amdvi_detach(f.d, 0x0100), 0);
+		for (int p = 0; p < SHADOW_PAGES; p++)
+			assert_int_equal(sh->out[p], 0);
+		viommu_notifier_del(f.v, n);
+		free(sh);
+	}
 	fx_fini(&f);
 }
 

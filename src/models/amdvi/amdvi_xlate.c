@@ -350,10 +350,12 @@ static int g_read64(struct amdvi *s, const struct amdvi_dte *d, uint64_t gpa, ui
 /*
  * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
  * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
- * *flags and *addr for the event.
+ * *flags and *addr for the event and *span: log2 of the aligned block around @iova that the same
+ * failure blocks whole (64: every address; 12 when nothing more is known).
  */
-static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
-			uint32_t access, struct amdvi_leaf *leaf, uint32_t *flags, uint64_t *addr)
+uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
+			  uint64_t *addr)
 {
 	struct viommu_pt_cfg pc = { 0 };
 	struct viommu_pt_walk_result r;
@@ -362,6 +364,7 @@ static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pas
 
 	*flags = VIOMMU_AMDVI_EV1_GN;
 	*addr = iova;
+	*span = 64; /* a GCR3 entry fails for every address */
 	leaf->perm = 0;
 	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
@@ -399,6 +402,8 @@ static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pas
 	}
 	if (ret)
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
+	*span = r.level >= 1 && r.level <= 4 ? 12 + 9 * (r.level - 1) : 12;
 	if (r.fault != VIOMMU_FAULT_NONE) {
 		switch (r.detail) {
 		case VIOMMU_PT_D_NOT_PRESENT:
@@ -433,6 +438,7 @@ static uint32_t v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pas
 		uint64_t haddr, gpa = r.out;
 
 		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
+		*span = 12; /* the output's v1 hole: of its own size, unknown here */
 		if (code || !h.perm) {
 			leaf->perm = 0;
 			return code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
@@ -564,11 +570,11 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 
 	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
 		struct amdvi_leaf leaf;
-		uint32_t flags, code;
+		uint32_t flags, code, span;
 		uint64_t addr;
 
-		code = v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC, &leaf,
-			       &flags, &addr);
+		code = vi_amdvi_v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC,
+					&leaf, &span, &flags, &addr);
 		flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
 		if (code) {
 			enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
