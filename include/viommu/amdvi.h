@@ -36,10 +36,11 @@
  * through the GCR3 table (one or two levels) to 4-level x86-64 tables; with DTE Mode 1-6 as well
  * it is nested: every GCR3 and guest table access and the guest output are guest-physical and
  * go through the v1 table (guest-owned v2 over host-owned v1). Without GV, or without GTEn, a
- * request with PASID is blocked with IO_PAGE_FAULT. MAP consumers are told nothing of a GIoV
- * device's translations (they fault and ask viommu_translate()); UNMAP-only consumers still hear
- * of the ranges the guest invalidates. A device-IOTLB invalidation with GN and PASID 0 of a GIoV
- * device also reaches consumers as one without PASID (Linux 6.12 flushes v2 domains so).
+ * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers of a GIoV device see its
+ * requests without PASID: the guest (v2) tables of GCR3 entry 0, synced by INVALIDATE_IOMMU_PAGES
+ * with GN and PASID 0 as Linux 6.12 sends them for v2 domains (PASID-tagged translations are not
+ * reported). A device-IOTLB invalidation with GN and PASID 0 of a GIoV device also reaches
+ * consumers as one without PASID.
  *
  * Page requests (VIOMMU_AMDVI_PPR: EFR PPRSup; control PPRLogEn, PPRIntEn, PPREn): the VMM hands
  * a PCIe page request from an ATS/PRI endpoint to viommu_amdvi_page_request(), which logs it in
