@@ -262,8 +262,8 @@ run_vhost() {
 		gk=bpo
 		gappend=amd_iommu=pgtbl_v2
 		# 6.12 leaves the device's ATS off behind viommu-amd-iommu (no INVALIDATE_IOTLB_PAGES
-		# at all, with v1 tables too): vhost then takes UNMAP notifications, which the NpCache
-		# sync sends for the ranges the guest invalidates.
+		# at all, with v1 tables too: it reads ATS capabilities only with EFR GT, GIoSup, PPR
+		# and EPHSup): vhost then takes UNMAP notifications from the NpCache sync.
 		counter=notify_unmap
 	fi
 	echo "$tag modes: $* (qemu_vhost.sh on $dev${gappend:+, $gappend})"
