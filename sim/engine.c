@@ -641,6 +641,7 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			.model = p->cfg.model,
 			.caching_mode = p->cfg.caching_mode,
 			.ats = p->cfg.ats,
+			.v2 = p->cfg.v2,
 			.mem = e->mem,
 			.arena = ARENA_BASE,
 			.arena_size = ARENA_SIZE,

@@ -120,6 +120,10 @@ static int amdvi_setup(struct sim_iommu *s)
 	int ret;
 
 	viommu_amdvi_config_init(&ac);
+	if (s->cfg.v2) {
+		ac.flags |= VIOMMU_AMDVI_GT;
+		dc.v2 = true;
+	}
 	ret = viommu_amdvi_create(&ac, &s->ops, s, &s->v);
 	if (ret)
 		return ret;

@@ -29,6 +29,7 @@ struct sim_iommu_config {
 	enum sim_model model;
 	bool caching_mode; /* VT-d CAP.CM (needed to shadow an assigned device) */
 	bool ats; /* VT-d device-TLB, AMD-Vi DTE.I: the guest also sends device-IOTLB invalidations */
+	bool v2; /* AMD-Vi: VIOMMU_AMDVI_GT and a driver with v2 tables (GCR3 entry 0, GIoV) */
 	struct viommu_flatmem *mem;
 	uint64_t arena; /* guest-physical memory the driver owns for its tables and queues */
 	uint64_t arena_size;

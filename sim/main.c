@@ -46,6 +46,8 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-strict", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT },
 	{ "amdvi-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED },
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
+	/* Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict. */
+	{ "amdvi-v2", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT, true },
 };
 
 struct scenario {
@@ -210,9 +212,10 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       k->push ? " +push" : "", vg_dma_strategy_name(k->strategy));
+		       k->push ? " +push" : "", k->v2 ? " +v2" : "",
+		       vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
 	for (size_t i = 0; i < sim_costs_profile_count(c); i++)
@@ -266,7 +269,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 	return -1;
 }
 
-/* "NAME" (built in) or "NAME model=vtd|amdvi|virtio-iommu|none strategy=S [cm] [ats]". */
+/* "NAME" (built in) or "NAME model=vtd|amdvi|virtio-iommu|none strategy=S [cm] [ats] [push] [v2]". */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
 	struct sim_config k = { 0 };
@@ -299,6 +302,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.ats = true;
 		} else if (!strcmp(t, "push")) {
 			k.push = true;
+		} else if (!strcmp(t, "v2")) {
+			k.v2 = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}
@@ -315,7 +320,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
 	    (k.push && k.model == SIM_MODEL_NONE) || (k.caching_mode && k.model != SIM_MODEL_VTD) ||
-	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI))
+	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI) ||
+	    (k.v2 && k.model != SIM_MODEL_AMDVI))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;
