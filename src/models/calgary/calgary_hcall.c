@@ -17,9 +17,15 @@ static uint64_t tce_store(uint64_t tce)
 	return tce & (VIOMMU_TCE_RPN_MASK | VIOMMU_TCE_READ | VIOMMU_TCE_WRITE);
 }
 
-/* A TCE a guest may put: 0 (unmap), or rights with a page inside pa_bits. */
+/*
+ * A TCE a guest may put: 0 (unmap), or rights with a page inside pa_bits. The hypercalls take the
+ * sPAPR view of the entry, whose page number runs up to bit 63: any address bit at or above
+ * pa_bits is refused, not dropped.
+ */
 static bool tce_putable(const struct calgary *s, uint64_t tce)
 {
+	if (tce & ~0xfffull & ~((1ull << s->cfg.pa_bits) - 1))
+		return false;
 	return !(tce & (VIOMMU_TCE_READ | VIOMMU_TCE_WRITE)) ? tce_store(tce) == 0 :
 							       vi_cal_tce_ok(s, tce);
 }
