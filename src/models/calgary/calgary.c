@@ -41,6 +41,9 @@ static void phb_set_table(struct calgary *s, struct cal_phb *p)
 	p->pt.tce_size = (uint8_t)code;
 	p->pt.root = p->tar & VIOMMU_CALGARY_TAR_ADDR_MASK;
 	p->entries = VIOMMU_TCE_ENTRIES(code);
+	/* Every TAR value is a valid configuration (3-bit code, aligned address). */
+	if (p->plan)
+		viommu_pt_plan_set(p->plan, &p->pt);
 }
 
 /*
@@ -303,8 +306,10 @@ static void cal_destroy(struct viommu *v)
 {
 	struct calgary *s = to_cal(v);
 
-	for (unsigned int i = 0; i < VIOMMU_CALGARY_PHBS; i++)
+	for (unsigned int i = 0; i < VIOMMU_CALGARY_PHBS; i++) {
 		free(s->phb[i].cache);
+		viommu_pt_plan_destroy(s->phb[i].plan);
+	}
 	viommu_pt_walker_destroy(s->walker);
 	vi_instance_fini(&s->v);
 	free(s);
@@ -365,8 +370,9 @@ int viommu_calgary_create(const struct viommu_calgary_config *cfg,
 		/* Arbitration on; every other register 0 (translation off) at reset. */
 		p->aer = 0xffffffffu;
 		phb_set_table(s, p);
+		ret = viommu_pt_plan_create(&p->pt, &p->plan);
 		p->cache = calloc(s->cfg.cache_entries, sizeof(*p->cache));
-		if (!p->cache)
+		if (!ret && !p->cache)
 			ret = VIOMMU_ENOMEM;
 	}
 	if (ret) {

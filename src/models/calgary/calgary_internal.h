@@ -33,6 +33,7 @@ struct cal_phb {
 	bool hardstop;	  /* CalIOC2: SoftStop completed by a PMCR read */
 	/* The table the TAR names, as the src/pt TCE format reads it (big-endian entries). */
 	struct viommu_pt_cfg pt;
+	struct viommu_pt_plan *plan; /* @pt compiled, for the miss path */
 	uint64_t entries;
 	struct cal_cache_ent *cache; /* direct-mapped by I/O page number */
 };

@@ -81,7 +81,7 @@ static uint32_t tce_get(struct calgary *s, struct cal_phb *p, uint64_t pg, uint6
 		return 0;
 	}
 	s->st.cache_misses++;
-	if (viommu_pt_walker_walk(s->walker, &p->pt, pg << 12, 0, &w))
+	if (viommu_pt_walker_walk_plan(s->walker, p->plan, pg << 12, 0, &w))
 		return VIOMMU_CALGARY_R_TABLE;
 	switch (w.fault) {
 	case VIOMMU_FAULT_NONE:
