@@ -885,6 +885,17 @@ static void test_notify(void **state)
 	assert_int_equal(any.ev[1].type, VIOMMU_EV_MAP);
 	assert_int_equal(any.ev[1].perm, VIOMMU_ACC_READ | VIOMMU_ACC_EXEC);
 	assert_int_equal(other.n, 0);
+	/* A blast: UNMAP of everything, then a MAP consumer hears the live TCEs again. */
+	any.n = 0;
+	assert_int_equal(vg_cal_blast(f.d), 0);
+	assert_int_equal(any.n, 2);
+	assert_int_equal(any.ev[0].type, VIOMMU_EV_UNMAP);
+	assert_int_equal(any.ev[0].last, UINT64_MAX);
+	assert_int_equal(any.ev[1].type, VIOMMU_EV_MAP);
+	assert_int_equal(any.ev[1].iova, 0x200000);
+	assert_int_equal(any.ev[1].last, 0x200fff);
+	assert_int_equal(any.ev[1].out, DATA_BASE);
+	assert_int_equal(any.ev[1].sid, 0x0000);
 	viommu_notifier_del(f.v, na);
 	viommu_notifier_del(f.v, nd);
 	viommu_notifier_del(f.v, no);

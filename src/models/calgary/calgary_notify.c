@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * MAP/UNMAP consumers. Calgary has no caching mode: the model tells consumers what the table
- * holds whenever it learns of a change (a hypercall, a TCE write the VMM trapped) and UNMAP of
- * everything at each blast. Every device on a PHB's bus shares its table, so an event goes to
+ * holds whenever it learns of a change (a hypercall, a TCE write the VMM trapped), and at each
+ * blast UNMAP of everything, followed for MAP consumers by MAP of what the table holds. Every device on a PHB's bus shares its table, so an event goes to
  * each notifier of that bus with the notifier's own requester id (bus << 8 for one listening to
  * every requester).
  */
@@ -11,6 +11,18 @@
 #define EV_MAP_UNMAP (VIOMMU_EV_MAP | VIOMMU_EV_UNMAP)
 /* Entries read from the table per guest-memory transfer. */
 #define NOTIFY_CHUNK 512
+
+/* The requester id an event of @p's bus carries to @n; false when @n is not on that bus. */
+static bool sid_for(const struct cal_phb *p, const struct viommu_notifier *n, uint32_t *sid)
+{
+	if (n->sid == VIOMMU_SID_ANY)
+		*sid = p->bus << 8;
+	else if (n->sid <= 0xffff && (n->sid >> 8) == p->bus)
+		*sid = n->sid;
+	else
+		return false;
+	return true;
+}
 
 static void send(struct calgary *s, struct cal_phb *p, struct viommu_event *ev)
 {
@@ -23,22 +35,39 @@ static void send(struct calgary *s, struct cal_phb *p, struct viommu_event *ev)
 	/* A callback may delete its own notifier: fetch the successor first. */
 	for (n = s->v.notifiers; n; n = next) {
 		next = n->next;
-		if (n->sid == VIOMMU_SID_ANY)
-			ev->sid = p->bus << 8;
-		else if (n->sid <= 0xffff && (n->sid >> 8) == p->bus)
-			ev->sid = n->sid;
-		else
-			continue;
-		vi_notifier_send_one(n, ev);
+		if (sid_for(p, n, &ev->sid))
+			vi_notifier_send_one(n, ev);
 	}
 }
 
+static void map_runs(struct calgary *s, struct cal_phb *p, uint64_t first, uint64_t n,
+		     struct viommu_notifier *only, uint32_t sid);
+
+/*
+ * An effective blast: every consumer of the bus hears UNMAP of everything (a translation cache
+ * behind the model, such as a device IOTLB, must drop what it holds). A MAP consumer (a shadow)
+ * then hears MAP of every valid TCE in the table: the scan at blast that keeps it right when
+ * nobody traps the table writes.
+ */
 void vi_cal_notify_blast(struct calgary *s, struct cal_phb *p)
 {
-	struct viommu_event ev = { .type = VIOMMU_EV_UNMAP, .iova = 0, .last = UINT64_MAX };
+	struct viommu_notifier *n, *next;
 
-	if (vi_notify_wanted(&s->v, VIOMMU_EV_UNMAP))
-		send(s, p, &ev);
+	if (!vi_notify_wanted(&s->v, EV_MAP_UNMAP))
+		return;
+	for (n = s->v.notifiers; n; n = next) {
+		struct viommu_event ev = { .type = VIOMMU_EV_UNMAP, .iova = 0, .last = UINT64_MAX };
+
+		next = n->next;
+		if (!sid_for(p, n, &ev.sid) || !(n->events & EV_MAP_UNMAP))
+			continue;
+		if (n->events & VIOMMU_EV_UNMAP) {
+			s->st.notify_unmap++;
+			vi_notifier_send_one(n, &ev);
+		}
+		if ((n->events & VIOMMU_EV_MAP) && (p->config_rw & VIOMMU_CALGARY_PHB_TCE_ENABLE))
+			map_runs(s, p, 0, p->entries, n, ev.sid);
+	}
 }
 
 /* A run of pages mapping contiguously with the same rights, being built. */
@@ -53,9 +82,10 @@ static void run_close(struct calgary *s, struct cal_phb *p, struct run *r, void 
 	if (!r->open)
 		return;
 	r->open = false;
-	if (only)
+	if (only) {
+		s->st.notify_map++;
 		vi_notifier_send_one(only, &r->ev);
-	else
+	} else
 		send(s, p, &r->ev);
 }
 
@@ -88,6 +118,7 @@ static void run_add(struct calgary *s, struct cal_phb *p, struct run *r, uint64_
 static void map_runs(struct calgary *s, struct cal_phb *p, uint64_t first, uint64_t n,
 		     struct viommu_notifier *only, uint32_t sid)
 {
+	/* Scans are bounded by the table: at most 1 Mi entries, in 512-entry reads. */
 	uint64_t be[NOTIFY_CHUNK];
 	struct run r = { .open = false };
 
@@ -158,10 +189,10 @@ int vi_cal_replay(struct viommu *v, struct viommu_notifier *n)
 		return 0;
 	for (unsigned int i = 0; i < VIOMMU_CALGARY_PHBS; i++) {
 		struct cal_phb *p = &s->phb[i];
-		uint32_t sid = n->sid == VIOMMU_SID_ANY ? p->bus << 8 : n->sid;
+		uint32_t sid;
 
 		if (!p->tar_written || !(p->config_rw & VIOMMU_CALGARY_PHB_TCE_ENABLE) ||
-		    (n->sid != VIOMMU_SID_ANY && (n->sid > 0xffff || (n->sid >> 8) != p->bus)))
+		    !sid_for(p, n, &sid))
 			continue;
 		map_runs(s, p, 0, p->entries, n, sid);
 	}
