@@ -946,6 +946,74 @@ static void test_discovery(void **state)
 	viommu_flatmem_destroy(fm);
 }
 
+/* The driver's own error paths, and a trapped write that straddles the table's start. */
+static void test_driver_errors(void **state)
+{
+	struct vg_cal_config dc = { .entries = 8192 };
+	struct evrec ev = { 0 };
+	struct viommu_notifier *n;
+	struct vg_cal *d;
+	uint64_t dma;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, VIOMMU_CALGARY_CHIP_CALGARY, NULL);
+	dc.iommu = f.v;
+	dc.mem = f.fm;
+	assert_int_equal(vg_cal_create(NULL, &d), VIOMMU_EINVAL);
+	dc.entries = 1000; /* not 8 Ki << code */
+	assert_int_equal(vg_cal_create(&dc, &d), VIOMMU_EINVAL);
+	dc.entries = 8192;
+	dc.phb = 4;
+	assert_int_equal(vg_cal_create(&dc, &d), VIOMMU_EINVAL);
+	dc.phb = 0;
+	/* A pool smaller than the table. */
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = 32768;
+	assert_int_equal(vg_cal_create(&dc, &d), 0);
+	assert_int_equal(vg_cal_map_page(d, DATA_BASE, 4096, VIOMMU_ACC_RW, &dma), VIOMMU_EINVAL);
+	assert_int_equal(vg_cal_enable(d), VIOMMU_ENOMEM);
+	vg_cal_destroy(d);
+	/* A pool beyond guest memory: the table has no host pointer. */
+	dc.pool_base = MEM_SIZE;
+	dc.pool_size = 1 << 20;
+	assert_int_equal(vg_cal_create(&dc, &d), 0);
+	assert_int_equal(vg_cal_enable(d), VIOMMU_EFAULT);
+	vg_cal_destroy(d);
+	/* Bad maps: empty, wrapping, larger than the table. */
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	assert_int_equal(vg_cal_create(&dc, &d), 0);
+	assert_int_equal(vg_cal_enable(d), 0);
+	assert_int_equal(vg_cal_map_page(d, DATA_BASE, 0, VIOMMU_ACC_RW, &dma), VIOMMU_EINVAL);
+	assert_int_equal(vg_cal_map_page(d, UINT64_MAX - 10, 100, VIOMMU_ACC_RW, &dma),
+			 VIOMMU_EINVAL);
+	assert_int_equal(vg_cal_map_page(d, DATA_BASE, 8193ull << 12, VIOMMU_ACC_RW, &dma),
+			 VIOMMU_ENOSPC);
+	assert_int_equal(vg_cal_unmap_page(d, 1ull << 30, 0), VIOMMU_EINVAL);
+	assert_int_equal(vg_cal_set_tces(d, 0x400000, DATA_BASE + 1, 4096, 3), VIOMMU_EINVAL);
+	assert_int_equal(vg_cal_clear_tces(d, 0x400000, 0), VIOMMU_EINVAL);
+	/* A trapped write from before the table into its first entry: entry 0 alone. */
+	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+					     on_event, &ev, &n),
+			 0);
+	put_tce(&f, vg_cal_table(d), 0, DATA_BASE | VIOMMU_TCE_READ);
+	assert_int_equal(viommu_calgary_tce_written(f.v, vg_cal_table(d) - 16, 24), 0);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.ev[0].iova, 0);
+	assert_int_equal(ev.ev[0].last, 0xfff);
+	assert_int_equal(ev.ev[1].out, DATA_BASE);
+	/* ... and one from the last entry past the table's end: the last entry alone. */
+	ev.n = 0;
+	assert_int_equal(viommu_calgary_tce_written(f.v, vg_cal_table(d) + 8 * 8191, 64), 0);
+	assert_int_equal(ev.n, 1);
+	assert_int_equal(ev.ev[0].iova, 8191ull << 12);
+	assert_int_equal(ev.ev[0].last, (8192ull << 12) - 1);
+	viommu_notifier_del(f.v, n);
+	vg_cal_destroy(d);
+	fx_fini(&f);
+}
+
 /* The src/pt TCE format reads big-endian entries with VIOMMU_PT_F_BE, fast and full alike. */
 static void test_pt_big_endian(void **state)
 {
@@ -1180,6 +1248,7 @@ int main(void)
 		cmocka_unit_test(test_hcall_driver),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_driver_errors),
 		cmocka_unit_test(test_pt_big_endian),
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_hostile),
