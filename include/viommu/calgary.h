@@ -27,9 +27,11 @@
  * (LIOBN = PHB index): each writes the table and drops the pages' cached TCEs at once (no
  * blast), validating every index, length, alignment and TCE before writing anything.
  *
- * Consumers (no caching mode): each effective blast sends UNMAP of the PHB's whole window; each
- * TCE the hypercalls write, and each TCE write the VMM traps and reports with
- * viommu_calgary_tce_written(), sends UNMAP of the page and, for a valid TCE, MAP. Events go to
+ * Consumers (no caching mode): each effective blast sends UNMAP of everything, and then to MAP
+ * consumers MAP of every valid TCE in the table (the scan at blast: a shadow stays right even
+ * when nobody traps the table); each TCE the hypercalls write, and each TCE write the VMM traps
+ * and reports with viommu_calgary_tce_written(), sends UNMAP of the page and, for a valid TCE,
+ * MAP. Events go to
  * the notifiers of the PHB's bus (sid = the notifier's own for a per-device notifier, bus << 8
  * for a VIOMMU_SID_ANY one: every device on the bus shares the table).
  */
@@ -88,7 +90,8 @@ VIOMMU_API int viommu_calgary_create(const struct viommu_calgary_config *cfg,
  * args[3] count; H_GET_TCE: *@ret the TCE. Returns the H_* code for the guest (H_PARAMETER for
  * any bad LIOBN, index, count, alignment, TCE, a PHB whose TAR was never written, or a list
  * outside memory; H_FUNCTION for an unknown opcode; H_HARDWARE when the table itself lies
- * outside memory; nothing is written then). @ret may be NULL except for H_GET_TCE. The I/O bus
+ * outside memory; nothing is written then, except that H_STUFF_TCE keeps the 512-entry chunks
+ * it wrote before the one outside memory). @ret may be NULL except for H_GET_TCE. The I/O bus
  * address's bits below 4 KiB are ignored, as QEMU's sPAPR code does.
  */
 VIOMMU_API int64_t viommu_calgary_hcall(struct viommu *v, uint64_t opcode, const uint64_t args[4],

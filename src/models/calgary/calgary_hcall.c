@@ -36,10 +36,9 @@ static bool table_write(struct calgary *s, struct cal_phb *p, uint64_t first, co
 {
 	uint64_t be[HC_CHUNK];
 
+	/* cpu_to_be64: vi_write copies bytes, so the buffer holds them in big-endian order. */
 	for (uint64_t i = 0; i < n; i++)
-		be[i] = __builtin_bswap64(tce_store(tces[i]));
-	for (uint64_t i = 0; i < n; i++)
-		be[i] = vi_le64(be[i]); /* vi_write copies bytes: keep the big-endian order */
+		be[i] = vi_le64(__builtin_bswap64(tce_store(tces[i])));
 	return vi_write(&s->v.host, p->pt.root + 8 * first, be, 8 * n) == 0;
 }
 

@@ -63,6 +63,7 @@ static uint32_t record_error(struct calgary *s, struct cal_phb *p,
 static int refuse(struct calgary *s, struct cal_phb *p, const struct viommu_xlate_req *req,
 		  struct viommu_xlate_result *res, enum viommu_fault_type type, uint32_t reason)
 {
+	/* Level 1: the reasons from TABLE on involve the one-level table's entry. */
 	vi_result_fault(res, req, type, reason, reason >= VIOMMU_CALGARY_R_TABLE ? 1 : 0);
 	if (p && reason != VIOMMU_CALGARY_R_STOPPED && reason != VIOMMU_CALGARY_R_SLOT_DISABLED)
 		res->fault.flags = record_error(s, p, req, reason);
