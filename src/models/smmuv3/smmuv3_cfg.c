@@ -17,13 +17,6 @@
 #define TAG_S2 1u
 #define TAG_NESTED 2u
 
-static uint32_t slot_of(uint32_t sid, uint32_t ssid)
-{
-	uint64_t h = ((uint64_t)sid << 32 | ssid) * 0x9e3779b97f4a7c15ull;
-
-	return (uint32_t)(h >> 40) % SMMU_CFG_CACHE_SIZE;
-}
-
 void vi_smmu_cfg_inval_all(struct smmu *s)
 {
 	if (++s->cfg_gen == 0) {
@@ -361,7 +354,7 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 int vi_smmu_cfg_get(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg_slot **slot,
 		    struct smmu_fault *f)
 {
-	struct smmu_cfg_slot *sl = &s->cfg_cache[slot_of(sid, ssid)];
+	struct smmu_cfg_slot *sl = &s->cfg_cache[smmu_slot_of(sid, ssid)];
 	struct smmu_cfg c;
 
 	*slot = sl;
