@@ -267,7 +267,7 @@ int vg_smmu_sync(struct vg_smmu *d)
 		bool done = msi ? (uint32_t)load64(d, slot) == 0 : cmdq_drained(d);
 
 		if (done)
-			return 0;
+			return ret; /* VIOMMU_EIO when a bad command was skipped on the way */
 		if (readl(d, VIOMMU_SMMUV3_GERROR) ^ readl(d, VIOMMU_SMMUV3_GERRORN)) {
 			/* The queue stopped: skip the bad command and let it run the rest. */
 			vg_smmu_handle_gerror(d);

@@ -66,10 +66,23 @@ enum {
 	 */
 	VIOMMU_PT_F_STALE_TM = 1u << 8,
 	/*
+	 * TCE: entries are big-endian in memory (Calgary, sPAPR); without the flag little-endian.
+	 * The walk result's @pte stays the entry's bytes read little-endian, as in every format.
+	 */
+	VIOMMU_PT_F_BE = 1u << 9,
+	/*
 	 * Arm: access flag faults disabled (SMMUv3 CD.AFFD, STE.S2AFFD): a leaf whose AF is clear
 	 * translates as if it were set, and nothing is written back.
 	 */
-	VIOMMU_PT_F_AFFD = 1u << 9,
+	VIOMMU_PT_F_AFFD = 1u << 10,
+	/*
+	 * Arm: hardware dirty-state management (SMMUv3 CD.HD, STE.S2HD; with VIOMMU_PT_F_AD):
+	 * bit 51 of a leaf is DBM, not an address bit, and a write to a DBM leaf without write
+	 * permission (stage 1 AP[2] set, stage 2 S2AP[1] clear) makes it writable-dirty (clears
+	 * AP[2], sets S2AP[1]) by the walk's atomic write-back instead of faulting. Other
+	 * accesses see such a leaf read-only.
+	 */
+	VIOMMU_PT_F_DBM = 1u << 11,
 };
 
 struct viommu_pt_cfg {

@@ -25,7 +25,9 @@
  * C_BAD_STE or C_BAD_CD (an AArch32 stage 2 included), tables outside guest memory F_STE_FETCH,
  * F_CD_FETCH or F_WALK_EABT. HTTU (VIOMMU_SMMUV3_HTTU, IDR0.HTTU = 0b01): CD.HA and STE.S2HA
  * make the walk set the Access flag atomically through the host's dma_map_ptr instead of an
- * F_ACCESS fault; dirty-state updates (HTTU = 0b10, CD.HD, STE.S2HD) are not offered.
+ * F_ACCESS fault; with VIOMMU_SMMUV3_HTTU_AD (IDR0.HTTU = 0b10) CD.HD/STE.S2HD (with HA) also
+ * manage dirty state: a write to a DBM page (descriptor bit 51) without write permission makes
+ * it writable-dirty (clears AP[2], sets S2AP[1]) instead of faulting.
  *
  * Interrupts: with VIOMMU_SMMUV3_MSI the guest programs the *_IRQ_CFG0..2 registers and the model
  * sends MSIs through the host's msi callback (and CMD_SYNC's MSI write, CS = SIG_IRQ, through the
@@ -87,9 +89,10 @@ enum viommu_smmuv3_flags {
 	VIOMMU_SMMUV3_PRI = 1u << 7,	     /* IDR0.PRI: the PRI queue and PRI_RESP */
 	VIOMMU_SMMUV3_HTTU = 1u << 8,	     /* IDR0.HTTU = 0b01: hardware Access flag updates */
 	VIOMMU_SMMUV3_MSI = 1u << 9,	     /* IDR0.MSI: MSIs (else wired lines only) */
-	VIOMMU_SMMUV3_CM = 1u << 10,	 /* caching-mode quirk: MAP/UNMAP sync by diff (above) */
-	VIOMMU_SMMUV3_ASID16 = 1u << 11, /* IDR0.ASID16 */
-	VIOMMU_SMMUV3_VMID16 = 1u << 12, /* IDR0.VMID16 */
+	VIOMMU_SMMUV3_CM = 1u << 10,	  /* caching-mode quirk: MAP/UNMAP sync by diff (above) */
+	VIOMMU_SMMUV3_ASID16 = 1u << 11,  /* IDR0.ASID16 */
+	VIOMMU_SMMUV3_VMID16 = 1u << 12,  /* IDR0.VMID16 */
+	VIOMMU_SMMUV3_HTTU_AD = 1u << 13, /* IDR0.HTTU = 0b10: Access and dirty state (with HTTU) */
 };
 
 /* Translation granules (IDR5.GRAN4K/16K/64K). */
@@ -114,9 +117,9 @@ struct viommu_smmuv3_config {
 
 /*
  * A typical configuration, what Linux's arm-smmu-v3 driver uses best: stage 1 and stage 2
- * (nested), 2-level stream and CD tables, 20-bit SubstreamIDs, RIL, ATS, PRI, HTTU (Access flag), MSI,
- * 16-bit ASIDs and VMIDs, all granules, 48-bit OAS, 16-bit StreamIDs, queues of 2^19 entries at
- * most. Not the caching-mode quirk.
+ * (nested), 2-level stream and CD tables, 20-bit SubstreamIDs, RIL, ATS, PRI, HTTU (Access
+ * flag), MSI, 16-bit ASIDs and VMIDs, all granules, 48-bit OAS, 16-bit StreamIDs, queues of
+ * 2^19 entries at most. Not dirty-state updates (HTTU_AD), not the caching-mode quirk.
  */
 VIOMMU_API void viommu_smmuv3_config_init(struct viommu_smmuv3_config *cfg);
 

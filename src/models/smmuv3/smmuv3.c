@@ -554,7 +554,7 @@ static int check_config(struct viommu_smmuv3_config *c)
 			       VIOMMU_SMMUV3_CD2L | VIOMMU_SMMUV3_SSID | VIOMMU_SMMUV3_RIL |
 			       VIOMMU_SMMUV3_ATS | VIOMMU_SMMUV3_PRI | VIOMMU_SMMUV3_HTTU |
 			       VIOMMU_SMMUV3_MSI | VIOMMU_SMMUV3_CM | VIOMMU_SMMUV3_ASID16 |
-			       VIOMMU_SMMUV3_VMID16;
+			       VIOMMU_SMMUV3_VMID16 | VIOMMU_SMMUV3_HTTU_AD;
 	const uint32_t grans = VIOMMU_SMMUV3_GRAN_4K | VIOMMU_SMMUV3_GRAN_16K |
 			       VIOMMU_SMMUV3_GRAN_64K;
 
@@ -577,7 +577,8 @@ static int check_config(struct viommu_smmuv3_config *c)
 	    c->sid_bits > SMMU_SID_BITS_MAX || c->ssid_bits > SMMU_SSID_BITS_MAX ||
 	    c->cmdq_bits > SMMU_Q_BITS_MAX || c->eventq_bits > SMMU_Q_BITS_MAX ||
 	    c->priq_bits > SMMU_Q_BITS_MAX ||
-	    ((c->flags & VIOMMU_SMMUV3_PRI) && !(c->flags & VIOMMU_SMMUV3_ATS)))
+	    ((c->flags & VIOMMU_SMMUV3_PRI) && !(c->flags & VIOMMU_SMMUV3_ATS)) ||
+	    ((c->flags & VIOMMU_SMMUV3_HTTU_AD) && !(c->flags & VIOMMU_SMMUV3_HTTU)))
 		return VIOMMU_EINVAL;
 	return 0;
 }
@@ -599,7 +600,9 @@ static void idr_init(struct smmu *s)
 	if (f & VIOMMU_SMMUV3_S2)
 		s->idr[0] |= VIOMMU_SMMUV3_IDR0_S2P;
 	if (f & VIOMMU_SMMUV3_HTTU)
-		s->idr[0] |= VIOMMU_SMMUV3_IDR0_HTTU_SET(VIOMMU_SMMUV3_IDR0_HTTU_AF);
+		s->idr[0] |= VIOMMU_SMMUV3_IDR0_HTTU_SET((f & VIOMMU_SMMUV3_HTTU_AD) ?
+								 VIOMMU_SMMUV3_IDR0_HTTU_AF_DIRTY :
+								 VIOMMU_SMMUV3_IDR0_HTTU_AF);
 	if (f & VIOMMU_SMMUV3_ATS)
 		s->idr[0] |= VIOMMU_SMMUV3_IDR0_ATS;
 	if (f & VIOMMU_SMMUV3_ASID16)

@@ -17,13 +17,6 @@
 #define TAG_S2 1u
 #define TAG_NESTED 2u
 
-static uint32_t slot_of(uint32_t sid, uint32_t ssid)
-{
-	uint64_t h = ((uint64_t)sid << 32 | ssid) * 0x9e3779b97f4a7c15ull;
-
-	return (uint32_t)(h >> 40) % SMMU_CFG_CACHE_SIZE;
-}
-
 void vi_smmu_cfg_inval_all(struct smmu *s)
 {
 	if (++s->cfg_gen == 0) {
@@ -148,8 +141,11 @@ static int ste_s2(struct smmu *s, const uint64_t ste[8], struct smmu_cfg *c, str
 	p->sl0 = (uint8_t)VIOMMU_SMMUV3_STE_2_S2SL0_GET(w2);
 	p->oas = size_bits(s, VIOMMU_SMMUV3_STE_2_S2PS_GET(w2));
 	p->root = ste[3] & VIOMMU_SMMUV3_STE_3_S2TTB_MASK;
-	if ((w2 & VIOMMU_SMMUV3_STE_2_S2HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU))
+	if ((w2 & VIOMMU_SMMUV3_STE_2_S2HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU)) {
 		p->flags |= VIOMMU_PT_F_AD;
+		if ((w2 & VIOMMU_SMMUV3_STE_2_S2HD) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU_AD))
+			p->flags |= VIOMMU_PT_F_DBM;
+	}
 	if (w2 & VIOMMU_SMMUV3_STE_2_S2AFFD)
 		p->flags |= VIOMMU_PT_F_AFFD;
 	if ((p->root & VIOMMU_SMMUV3_GENMASK(63, p->oas)) || viommu_pt_cfg_check(p))
@@ -224,8 +220,11 @@ static int cd_decode(struct smmu *s, const uint64_t cd[8], struct smmu_cfg *c, s
 	    (w0 & VIOMMU_SMMUV3_CD_0_ENDI) || (w0 & VIOMMU_SMMUV3_CD_0_S) ||
 	    !(w0 & VIOMMU_SMMUV3_CD_0_A) || (!epd0 && !g0) || (!epd1 && !g1))
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_CD, VIOMMU_FAULT_CONFIG, 0);
-	if ((w0 & VIOMMU_SMMUV3_CD_0_HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU))
+	if ((w0 & VIOMMU_SMMUV3_CD_0_HA) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU)) {
 		flags |= VIOMMU_PT_F_AD;
+		if ((w0 & VIOMMU_SMMUV3_CD_0_HD) && (s->cfg.flags & VIOMMU_SMMUV3_HTTU_AD))
+			flags |= VIOMMU_PT_F_DBM;
+	}
 	if (w0 & VIOMMU_SMMUV3_CD_0_AFFD)
 		flags |= VIOMMU_PT_F_AFFD;
 	memset(p0, 0, sizeof(*p0));
@@ -311,6 +310,10 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
 	if ((c->kind == SMMU_K_S2 || c->kind == SMMU_K_NESTED) && ste_s2(s, ste, c, f))
 		return -1;
+	/* Stage 1 only: with stage 2 implemented, S2VMID still tags the TLB entries. */
+	if (c->kind == SMMU_K_S1 && s2p)
+		c->vmid = (uint16_t)(VIOMMU_SMMUV3_STE_2_S2VMID_GET(ste[2]) &
+				     ((s->cfg.flags & VIOMMU_SMMUV3_VMID16) ? 0xffff : 0xff));
 	if (c->kind == SMMU_K_S2) {
 		/* Stage 1 bypassed: a SubstreamID selects nothing and is ignored. */
 		c->tag.dom = c->vmid | TAG_S2 << 16;
@@ -351,7 +354,7 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 int vi_smmu_cfg_get(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg_slot **slot,
 		    struct smmu_fault *f)
 {
-	struct smmu_cfg_slot *sl = &s->cfg_cache[slot_of(sid, ssid)];
+	struct smmu_cfg_slot *sl = &s->cfg_cache[smmu_slot_of(sid, ssid)];
 	struct smmu_cfg c;
 
 	*slot = sl;

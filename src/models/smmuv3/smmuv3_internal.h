@@ -138,6 +138,14 @@ static inline uint32_t smmu_nsid(const struct smmu *s)
 	return 1u << s->cfg.sid_bits;
 }
 
+/* The configuration cache slot of (@sid, @ssid): direct-mapped by a hash of both. */
+static inline uint32_t smmu_slot_of(uint32_t sid, uint32_t ssid)
+{
+	uint64_t h = ((uint64_t)sid << 32 | ssid) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 40) % SMMU_CFG_CACHE_SIZE;
+}
+
 /* Queue geometry: log2 of the entries (LOG2SIZE capped at the IDR limit). */
 static inline uint32_t smmu_q_bits(const struct smmu_queue *q)
 {

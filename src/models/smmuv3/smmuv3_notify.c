@@ -163,10 +163,20 @@ void vi_smmu_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, uint
 			return;
 		if (sid_hi >= n)
 			sid_hi = n - 1;
-		/* Only StreamIDs that may have consumers' state: those marked seen. */
-		for (uint64_t sid = sid_lo; sid <= sid_hi; sid++) {
-			if (s->seen[sid / 64] & (1ull << (sid % 64)))
-				vi_sync_sid(y, (uint32_t)sid, false, 0, first, last);
+		/* Only StreamIDs that may have consumers' state: those marked seen, by word. */
+		for (uint32_t w = sid_lo / 64; w <= sid_hi / 64; w++) {
+			uint64_t bits = s->seen[w];
+
+			if (w == sid_lo / 64)
+				bits &= ~0ull << (sid_lo % 64);
+			if (w == sid_hi / 64 && sid_hi % 64 != 63)
+				bits &= (2ull << (sid_hi % 64)) - 1;
+			while (bits) {
+				uint32_t b = (uint32_t)__builtin_ctzll(bits);
+
+				bits &= bits - 1;
+				vi_sync_sid(y, w * 64 + b, false, 0, first, last);
+			}
 		}
 		return;
 	}

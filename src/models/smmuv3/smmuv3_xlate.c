@@ -176,7 +176,7 @@ static uint64_t s1_hole_last(const struct viommu_pt_cfg *p, uint64_t x)
 	return t1 && x < bot1 ? bot1 - 1 : UINT64_MAX;
 }
 
-/* The known-unmapped span around @x after a translation fault at @level (0: input range). */
+/* The span around @x known to fault as @x did at @level (0: before reading any entry). */
 static uint64_t hole_last(const struct viommu_pt_cfg *p, uint64_t x, uint32_t level, bool s1,
 			  uint32_t detail)
 {
@@ -187,7 +187,8 @@ static uint64_t hole_last(const struct viommu_pt_cfg *p, uint64_t x, uint32_t le
 			return s1_hole_last(p, x);
 		return x < VI_BIT(64 - p->tsz[0]) ? x : UINT64_MAX;
 	}
-	if (detail != VIOMMU_PT_D_NOT_PRESENT || level == 0)
+	/* Any other fault at @level: every address under the entry read there faults alike. */
+	if (level == 0)
 		return x | (VI_BIT(p->granule) - 1);
 	sh = p->granule + (level - 1) * bpl;
 	return sh >= 64 ? UINT64_MAX : x | (VI_BIT(sh) - 1);
@@ -239,10 +240,13 @@ int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32
 			if (f->s2)
 				f->ipa = ipa;
 			f->level = r.level;
-			f->hole_last = iova | (VI_BIT(p->granule) - 1);
+			f->hole_last = hole_last(p, iova, r.level, true, r.detail);
 			return -1;
 		}
 		walk_fault(&r, false, f);
+		/* An abort fetching a stage 1 descriptor: CLASS TT (7.3.9). */
+		if (f->id == VIOMMU_SMMUV3_EVT_F_WALK_EABT)
+			f->class = VIOMMU_SMMUV3_CLASS_TT;
 		f->addr = iova;
 		f->record = f->id == VIOMMU_SMMUV3_EVT_F_WALK_EABT || c->s1_record;
 		f->hole_last = hole_last(p, iova, r.level, true, r.detail);
@@ -330,6 +334,7 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 {
 	struct smmu *s = to_smmu(v);
 	uint64_t len = req->len ? req->len : 1, x, room;
+	uint32_t ssid;
 	struct smmu_cfg_slot *slot;
 	struct viommu_iotlb_hit hit;
 	struct smmu_fault f;
@@ -347,19 +352,37 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		f.type = VIOMMU_FAULT_BLOCKED;
 		return blocked(s, req, res, &f);
 	}
-	if (vi_smmu_cfg_get(s, req->sid, req->has_pasid ? req->pasid : SMMU_NO_SSID, &slot, &f)) {
+	/* The cached configuration in its slot, looked at in place (no call, no copy on a hit). */
+	ssid = req->has_pasid ? req->pasid : SMMU_NO_SSID;
+	slot = &s->cfg_cache[smmu_slot_of(req->sid, ssid)];
+	if (slot->gen == s->cfg_gen && slot->sid == req->sid && slot->ssid == ssid) {
+		s->st.cfg_hits++;
+	} else if (vi_smmu_cfg_get(s, req->sid, ssid, &slot, &f)) {
 		f.addr = req->iova;
 		return blocked(s, req, res, &f);
 	}
 	c = &slot->cfg;
-	if (c->kind == SMMU_K_BYPASS)
-		return identity(req, res, len);
+	if (c->kind == SMMU_K_BYPASS) {
+		/* Stage 1 bypassed: an address beyond the OAS is an Address Size fault (7.3.14). */
+		uint64_t top = VIOMMU_SMMUV3_GENMASK(s->cfg.oas_bits - 1, 0);
+
+		if (req->iova > top) {
+			memset(&f, 0, sizeof(f));
+			f.id = VIOMMU_SMMUV3_EVT_F_ADDR_SIZE;
+			f.type = VIOMMU_FAULT_ADDR_SIZE;
+			f.class = VIOMMU_SMMUV3_CLASS_IN;
+			f.record = true;
+			f.addr = req->iova;
+			return blocked(s, req, res, &f);
+		}
+		return identity(req, res, len - 1 > top - req->iova ? top - req->iova + 1 : len);
+	}
 	if (c->kind == SMMU_K_ABORT) {
 		memset(&f, 0, sizeof(f));
 		f.type = VIOMMU_FAULT_BLOCKED;
 		return blocked(s, req, res, &f);
 	}
-	x = c->kind == SMMU_K_S2 ? req->iova : tbi(c, req->iova);
+	x = c->tbi && c->kind != SMMU_K_S2 ? tbi(c, req->iova) : req->iova;
 	ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
 	if (ret == VIOMMU_ESTALE) {
 		ret = viommu_iotlb_tag_ref(s->iotlb, &c->tag, &c->iotlb_ref);
