@@ -623,6 +623,308 @@ static void test_random_vio_vfio(void **s)
 	random_run(M_VIO, false, VIOMMU_SHADOW_COALESCE_ON, false, 0x5ad0007, 1500);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Deterministic cases                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One invalidation of 512 contiguous pages: one host call where the host can split or the VMM
+ * asks for coalescing, one per page otherwise (VFIO could not unmap a part later). */
+static void test_coalesce(void **s)
+{
+	static const struct {
+		enum model m;
+		bool split;
+		enum viommu_shadow_coalesce co;
+		uint64_t want;
+	} c[] = {
+		{ M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, 1 },
+		{ M_VTD, false, VIOMMU_SHADOW_COALESCE_AUTO, 64 },
+		{ M_VTD, false, VIOMMU_SHADOW_COALESCE_ON, 1 },
+		{ M_AMDVI, true, VIOMMU_SHADOW_COALESCE_AUTO, 1 },
+		{ M_AMDVI, true, VIOMMU_SHADOW_COALESCE_OFF, 64 },
+		{ M_VIO, false, VIOMMU_SHADOW_COALESCE_AUTO, 1 }, /* one MAP request: one piece */
+	};
+
+	(void)s;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct h *t = setup(c[i].m, c[i].split, c[i].co, false, NULL);
+
+		attach(t);
+		g_map(t, 0, 64, 0x100000, VIOMMU_ACC_RW);
+		assert_int_equal(t->maps, c[i].want);
+		assert_int_equal(t->commits, 1); /* one batch */
+		/* Crossing from one RAM block into another: never one call across the seam. */
+		g_map(t, 100, 16, HOLE_START - 8 * PG, VIOMMU_ACC_RW); /* 8 pages, then the hole */
+		assert_int_equal(t->errs[VIOMMU_SHADOW_ERR_GPA] > 0, 1);
+		g_unmap(t, 0, 64, false);
+		assert_int_equal(t->next, c[i].want == 1 ? 1 : 8);
+		teardown(t);
+	}
+}
+
+/* Scattered pages removed in one domain-wide invalidation: one unmap call over the holes. */
+static void test_scattered_unmap(void **s)
+{
+	struct h *t = setup(M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, false, NULL);
+
+	(void)s;
+	attach(t);
+	for (int p = 0; p < 128; p += 4)
+		g_map(t, p, 1, 0x100000 + (uint64_t)p * PG, VIOMMU_ACC_RW);
+	/* A page kept in the middle splits the call in two. */
+	g_map(t, 130, 1, 0x300000, VIOMMU_ACC_READ);
+	for (int p = 132; p < 160; p += 4)
+		g_map(t, p, 1, 0x200000 + (uint64_t)p * PG, VIOMMU_ACC_RW);
+	t->unmaps = 0;
+	for (int p = 0; p < 128; p += 4)
+		g_unmap(t, p, 1, true);
+	for (int p = 132; p < 160; p += 4)
+		g_unmap(t, p, 1, true);
+	assert_int_equal(t->unmaps, 0); /* nothing invalidated yet */
+	g_flush(t);
+	assert_int_equal(t->unmaps, 2);
+	assert_int_equal(t->next, 1);
+	teardown(t);
+}
+
+/* Same IOVA to the same page: nothing; to another page: unmap and map of exactly that page. */
+static void test_remap_exact(void **s)
+{
+	enum model ms[] = { M_VTD, M_AMDVI };
+
+	(void)s;
+	for (int i = 0; i < 2; i++) {
+		struct h *t = setup(ms[i], false, VIOMMU_SHADOW_COALESCE_ON, false, NULL);
+		struct viommu_shadow_stats st;
+
+		attach(t);
+		g_map(t, 0, 16, 0x100000, VIOMMU_ACC_RW);
+		assert_int_equal(t->maps, 1);
+		g_remap(t, 0, 16, 0x100000, VIOMMU_ACC_RW);
+		assert_int_equal(t->maps, 1);
+		assert_int_equal(t->unmaps, 0);
+		/* One page in the middle changes: the host (no split) drops the whole mapping and
+		 * maps the survivors again: the only transient loss, counted. */
+		t->strict_live = false;
+		g_remap(t, 5, 1, 0x400000, VIOMMU_ACC_READ);
+		viommu_shadow_dev_get_stats(t->dev, &st);
+		assert_int_equal(st.remapped_pages, 15);
+		assert_int_equal(t->unmaps, 1);
+		assert_int_equal(t->maps, 1 + 3);
+		teardown(t);
+
+		/* With a host that splits, exactly the page. */
+		t = setup(ms[i], true, VIOMMU_SHADOW_COALESCE_AUTO, false, NULL);
+		attach(t);
+		g_map(t, 0, 16, 0x100000, VIOMMU_ACC_RW);
+		g_remap(t, 5, 1, 0x400000, VIOMMU_ACC_READ);
+		viommu_shadow_dev_get_stats(t->dev, &st);
+		assert_int_equal(st.remapped_pages, 0);
+		assert_int_equal(t->unmaps, 1);
+		assert_int_equal(t->maps, 2);
+		assert_int_equal(t->next, 3);
+		teardown(t);
+	}
+}
+
+/* The host's mapping limit and IOVA ranges: reported, nothing wrong mapped. */
+static void test_limits(void **s)
+{
+	struct viommu_shadow_config c;
+	struct h *t;
+
+	(void)s;
+	viommu_shadow_config_init(&c);
+	c.max_mappings = 3;
+	c.ranges[0] = (struct viommu_shadow_range){ 0, IOVA_BASE + 64 * PG - 1 };
+	c.ranges[1] =
+		(struct viommu_shadow_range){ IOVA_BASE + 128 * PG, IOVA_BASE + 192 * PG - 1 };
+	c.nranges = 2;
+	t = setup(M_VIO, false, VIOMMU_SHADOW_COALESCE_AUTO, false, &c);
+	attach(t);
+	/* Across the gap between the two ranges: two pieces mapped, the gap reported. */
+	t->detaching = true; /* the reference knows nothing of ranges: checked by hand */
+	{
+		uint64_t iova = IOVA_BASE + 60 * PG;
+
+		assert_int_equal(vg_vio_map(t->vio, DID, iova, iova + 80 * PG - 1, 0x100000,
+					    VIOMMU_VIRTIO_IOMMU_MAP_F_READ),
+				 0);
+	}
+	assert_int_equal(t->maps, 2);
+	assert_int_equal(t->errs[VIOMMU_SHADOW_ERR_RANGE], 1);
+	assert_int_equal(host_at(t, IOVA_BASE + 70 * PG).present, false);
+	assert_int_equal(host_at(t, IOVA_BASE + 130 * PG).host, HOST_A + 0x100000 + 70 * PG);
+	assert_int_equal(vg_vio_map(t->vio, DID, IOVA_BASE, IOVA_BASE + PG - 1, 0x200000,
+				    VIOMMU_VIRTIO_IOMMU_MAP_F_READ),
+			 0);
+	assert_int_equal(t->maps, 3);
+	/* The fourth host mapping is over the limit. */
+	assert_int_equal(vg_vio_map(t->vio, DID, IOVA_BASE + 2 * PG, IOVA_BASE + 3 * PG - 1,
+				    0x300000, VIOMMU_VIRTIO_IOMMU_MAP_F_READ),
+			 0);
+	assert_int_equal(t->maps, 3);
+	assert_int_equal(t->errs[VIOMMU_SHADOW_ERR_LIMIT], 1);
+	assert_false(host_at(t, IOVA_BASE + 2 * PG).present);
+	teardown(t);
+}
+
+/* A hostile guest: a bypass domain (MAP of the whole 64-bit space), huge and unaligned ranges,
+ * outputs at the top of the space. Work stays bounded, errors are reported, nothing wraps. */
+static void test_hostile(void **s)
+{
+	struct viommu_shadow_config c;
+	struct viommu_shadow_stats st;
+	struct h *t;
+
+	(void)s;
+	viommu_shadow_config_init(&c);
+	c.max_segments = 16;
+	t = setup(M_VIO, true, VIOMMU_SHADOW_COALESCE_AUTO, false, &c);
+	t->strict_live = false;
+	attach(t);
+	/* Bypass: identity over everything. Guest RAM below 2^48 gets mapped, in pieces. */
+	assert_int_equal(vg_vio_attach(t->vio, DID + 1, SID, VIOMMU_VIRTIO_IOMMU_ATTACH_F_BYPASS),
+			 0);
+	viommu_shadow_dev_get_stats(t->dev, &st);
+	assert_true(t->errs[VIOMMU_SHADOW_ERR_RANGE] >= 1); /* above 2^48 */
+	assert_true(t->errs[VIOMMU_SHADOW_ERR_GPA] >= 1);   /* the hole, above RAM */
+	assert_int_equal(host_at(t, 0x1000).host, HOST_A + 0x1000);
+	assert_int_equal(host_at(t, HOLE_END).host, HOST_B);
+	assert_false(host_at(t, HOLE_START).present);
+	assert_int_equal(host_at(t, 20ull << 20).host, HOST_C + (4ull << 20));
+	assert_false(host_at(t, MEM_SIZE).present);
+	/* Back to translated: everything goes. */
+	assert_int_equal(vg_vio_attach(t->vio, DID, SID, 0), 0);
+	assert_int_equal(t->next, 0);
+	/* The whole input range mapped to one address: bounded segments, nothing above RAM. */
+	assert_int_equal(vg_vio_map(t->vio, DID, 0, (1ull << 48) - 1, 0x100000,
+				    VIOMMU_VIRTIO_IOMMU_MAP_F_READ),
+			 0);
+	assert_true(t->next <= 16);
+	assert_int_equal(host_at(t, 0).host, HOST_A + 0x100000);
+	assert_int_equal(vg_vio_unmap(t->vio, DID, 0, (1ull << 48) - 1), 0);
+	assert_int_equal(t->next, 0);
+	/* Output at the top of the space: would wrap, refused whole. */
+	vg_vio_map(t->vio, DID, 0x10000000, 0x10000000 + 16 * PG - 1, UINT64_MAX - 4 * PG + 1,
+		   VIOMMU_VIRTIO_IOMMU_MAP_F_READ);
+	assert_int_equal(t->next, 0);
+	teardown(t);
+}
+
+/* A device moved to another domain: the model's events or the VMM's replay bring the host over,
+ * and what both domains map the same stays mapped. */
+static void test_domain_move(void **s)
+{
+	struct h *t = setup(M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, false, NULL);
+	uint64_t maps;
+
+	(void)s;
+	attach(t);
+	g_map(t, 0, 8, 0x100000, VIOMMU_ACC_RW);
+	/* Domain DID + 1 maps the first 4 pages the same and 4 others elsewhere. */
+	assert_int_equal(vg_vtd_attach(t->vtd, SID + 1, DID + 1, false), 0);
+	assert_int_equal(vg_vtd_map(t->vtd, DID + 1, IOVA_BASE, 0x100000, 4 * PG, VIOMMU_ACC_RW),
+			 0);
+	assert_int_equal(vg_vtd_map(t->vtd, DID + 1, IOVA_BASE + 4 * PG, 0x500000, 4 * PG,
+				    VIOMMU_ACC_RW),
+			 0);
+	maps = t->maps;
+	t->detaching = true; /* the reference follows below */
+	assert_int_equal(vg_vtd_attach(t->vtd, SID, DID + 1, false), 0);
+	assert_int_equal(viommu_shadow_replay(t->dev), 0);
+	t->detaching = false;
+	for (int p = 4; p < 8; p++)
+		t->cur[p] = t->synced[p] =
+			(struct ref){ 0x500000 + (uint64_t)(p - 4) * PG, VIOMMU_ACC_RW };
+	check(t, true);
+	/* The four shared pages were never unmapped: one map for the four new ones at most. */
+	assert_true(t->maps - maps <= 1);
+	teardown(t);
+}
+
+/* The in-process host IOMMU: the device's DMA sees the engine's mappings, and stale IOTLB
+ * entries go at the batch's commit. */
+static void test_hostpt(void **s)
+{
+	struct viommu_shadow_hostpt *hp;
+	struct viommu_shadow_hostpt_stats hs;
+	struct h *t = setup(M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, false, NULL);
+	uint64_t host;
+	uint32_t perm;
+	bool hit;
+
+	(void)s;
+	assert_int_equal(viommu_shadow_hostpt_create(false, 64, &hp), 0);
+	assert_true(viommu_shadow_hostpt_ops(hp)->flags & VIOMMU_SHADOW_HOST_SPLIT);
+	assert_int_equal(viommu_shadow_attach(t->sh, t->v, SID, 0, false,
+					      viommu_shadow_hostpt_ops(hp), hp, &t->dev),
+			 0);
+	t->detaching = true; /* the test host is not used */
+	assert_int_equal(vg_vtd_map(t->vtd, DID, IOVA_BASE, 0x100000, 32 * PG, VIOMMU_ACC_RW), 0);
+	assert_int_equal(viommu_shadow_hostpt_translate(hp, IOVA_BASE + 5 * PG + 8,
+							VIOMMU_ACC_WRITE, &host, &perm, &hit),
+			 0);
+	assert_int_equal(host, HOST_A + 0x100000 + 5 * PG + 8);
+	assert_false(hit);
+	assert_int_equal(viommu_shadow_hostpt_translate(hp, IOVA_BASE + 5 * PG, VIOMMU_ACC_READ,
+							&host, &perm, &hit),
+			 0);
+	assert_true(hit);
+	assert_int_equal(vg_vtd_unmap(t->vtd, DID, IOVA_BASE + 5 * PG, PG), 0);
+	assert_int_equal(viommu_shadow_hostpt_translate(hp, IOVA_BASE + 5 * PG, VIOMMU_ACC_READ,
+							&host, &perm, &hit),
+			 VIOMMU_EFAULT);
+	assert_int_equal(viommu_shadow_hostpt_translate(hp, IOVA_BASE + 6 * PG, VIOMMU_ACC_READ,
+							&host, &perm, &hit),
+			 0);
+	assert_int_equal(host, HOST_A + 0x100000 + 6 * PG);
+	viommu_shadow_hostpt_get_stats(hp, &hs);
+	assert_int_equal(hs.maps, 1);
+	assert_int_equal(hs.unmaps, 1);
+	assert_int_equal(hs.iotlb_invalidations, 1);
+	viommu_shadow_detach(t->dev, true);
+	t->dev = NULL;
+	assert_int_equal(viommu_shadow_hostpt_translate(hp, IOVA_BASE, VIOMMU_ACC_READ, &host,
+							&perm, &hit),
+			 VIOMMU_EFAULT);
+	viommu_shadow_hostpt_destroy(hp);
+	teardown(t);
+}
+
+/* Bad configurations and calls. */
+static void test_api(void **s)
+{
+	struct viommu_shadow_config c;
+	struct viommu_shadow *sh;
+
+	(void)s;
+	viommu_shadow_config_init(&c);
+	assert_int_equal(c.page_size, 4096);
+	assert_int_equal(c.max_mappings, 65535);
+	assert_int_equal(viommu_shadow_create(&c, &sh), VIOMMU_EINVAL); /* no gpa_to_host */
+	c.gpa_to_host = gpa_to_host;
+	c.page_size = 4095;
+	assert_int_equal(viommu_shadow_create(&c, &sh), VIOMMU_EINVAL);
+	c.page_size = 4096;
+	c.ranges[0].last = UINT64_MAX;
+	assert_int_equal(viommu_shadow_create(&c, &sh), VIOMMU_EINVAL);
+	c.ranges[0].last = 0x1000;
+	assert_int_equal(viommu_shadow_create(&c, &sh), VIOMMU_EINVAL);
+	c.ranges[0].last = 0xfff;
+	assert_int_equal(viommu_shadow_create(&c, &sh), 0);
+	assert_int_equal(viommu_shadow_attach(sh, NULL, 1, 0, false, NULL, NULL, NULL),
+			 VIOMMU_EINVAL);
+	assert_int_equal(viommu_shadow_replay(NULL), VIOMMU_EINVAL);
+	viommu_shadow_flush(NULL);
+	viommu_shadow_destroy(sh);
+	viommu_shadow_destroy(NULL);
+#ifdef __linux__
+	assert_non_null(viommu_shadow_vfio_ops());
+	assert_false(viommu_shadow_vfio_ops()->flags & VIOMMU_SHADOW_HOST_SPLIT);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +935,14 @@ int main(void)
 		cmocka_unit_test(test_random_amdvi_vfio),
 		cmocka_unit_test(test_random_vio_split),
 		cmocka_unit_test(test_random_vio_vfio),
+		cmocka_unit_test(test_coalesce),
+		cmocka_unit_test(test_scattered_unmap),
+		cmocka_unit_test(test_remap_exact),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_domain_move),
+		cmocka_unit_test(test_hostpt),
+		cmocka_unit_test(test_api),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
