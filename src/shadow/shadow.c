@@ -109,6 +109,7 @@ static uint64_t held_remove(struct viommu_shadow_dev *d, uint64_t a, uint64_t b)
 		n += pages(d, x, y);
 	}
 	vi_shadow_set_carve(&d->held, a, b, &at);
+	d->st.held_pages -= n;
 	return n;
 }
 
@@ -143,6 +144,7 @@ static void drop_range(struct viommu_shadow_dev *d, uint64_t a, uint64_t b)
 			continue;
 		}
 		d->st.unmap_pages += pages(d, h.iova, h.last);
+		d->st.held_pages -= pages(d, h.iova, h.last);
 		memmove(&d->held.e[i], &d->held.e[i + 1], (d->held.n - i - 1) * sizeof(h));
 		d->held.n--;
 	}
@@ -367,6 +369,7 @@ static void flush_dev(struct viommu_shadow_dev *d)
 			continue;
 		}
 		d->st.map_pages += pages(d, m.iova, m.last);
+		d->st.held_pages += pages(d, m.iova, m.last);
 		m.present = true;
 		m.src = 0;
 		at = vi_shadow_set_lower(&d->held, m.iova);
@@ -708,9 +711,6 @@ void viommu_shadow_dev_get_stats(const struct viommu_shadow_dev *d, struct viomm
 		return;
 	*st = d->st;
 	st->held = d->held.n;
-	st->held_pages = 0;
-	for (size_t i = 0; i < d->held.n; i++)
-		st->held_pages += pages(d, d->held.e[i].iova, d->held.e[i].last);
 }
 
 void viommu_shadow_get_stats(const struct viommu_shadow *sh, struct viommu_shadow_stats *st)
