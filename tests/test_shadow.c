@@ -925,6 +925,26 @@ static void test_api(void **s)
 #endif
 }
 
+/* A replay larger than the pending limit: what is unchanged is never unmapped half-way. */
+static void test_replay_large(void **s)
+{
+	struct viommu_shadow_config c;
+	struct h *t;
+
+	(void)s;
+	viommu_shadow_config_init(&c);
+	c.max_pending = 4;
+	t = setup(M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, false, &c);
+	attach(t);
+	for (int p = 0; p < 128; p += 2)
+		g_map(t, p, 1, 0x100000 + (uint64_t)p * 3 * PG, VIOMMU_ACC_RW);
+	t->maps = t->unmaps = 0;
+	assert_int_equal(viommu_shadow_replay(t->dev), 0);
+	check(t, true);
+	assert_int_equal(t->maps + t->unmaps, 0);
+	teardown(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_domain_move),
 		cmocka_unit_test(test_hostpt),
 		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_replay_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -545,7 +545,8 @@ static void take_event(struct viommu_shadow_dev *d, const struct viommu_event *e
 	memmove(&d->pend.e[at + sh->ev.n], &d->pend.e[at], (d->pend.n - at) * sizeof(*d->pend.e));
 	memcpy(&d->pend.e[at], sh->ev.e, sh->ev.n * sizeof(*sh->ev.e));
 	d->pend.n += sh->ev.n;
-	if (d->pend.n >= sh->cfg.max_pending)
+	/* Not during a replay: the hole over what is not replayed yet would unmap live pages. */
+	if (d->pend.n >= sh->cfg.max_pending && !d->replaying)
 		flush_dev(d);
 }
 
