@@ -32,6 +32,10 @@ size_t vi_shadow_set_lower(const struct vi_shadow_set *s, uint64_t x)
 {
 	size_t lo = 0, hi = s->n;
 
+	/* In-order growth (a replay, a run of new mappings) lands at the end: no search. */
+	if (s->n && s->e[s->n - 1].iova <= x)
+		return s->e[s->n - 1].last >= x ? s->n - 1 : s->n;
+
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 

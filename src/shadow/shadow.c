@@ -190,11 +190,21 @@ static int diff(struct viommu_shadow_dev *d)
 {
 	struct viommu_shadow *sh = d->sh;
 
+	size_t j = 0;
+
 	for (size_t i = 0; i < d->pend.n; i++) {
 		const struct vi_shadow_ext *o = &d->pend.e[i];
-		size_t j = vi_shadow_set_lower(&d->held, o->iova);
 		uint64_t cur = o->iova;
 		bool done = false;
+
+		/*
+		 * Pending pieces are sorted: the held mapping where the last one stopped is where this
+		 * one starts, unless a gap lies between (then search).
+		 */
+		if (j < d->held.n && d->held.e[j].last < o->iova)
+			j++;
+		if (i == 0 || (j < d->held.n && d->held.e[j].last < o->iova))
+			j = vi_shadow_set_lower(&d->held, o->iova);
 
 		for (; j < d->held.n && d->held.e[j].iova <= o->last; j++) {
 			const struct vi_shadow_ext *h = &d->held.e[j];
