@@ -17,6 +17,7 @@
 #include <viommu/vtd.h>
 
 #include "amdvi_driver.h"
+#include "shadow_nest.h"
 #include "test_common.h"
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
@@ -945,6 +946,144 @@ static void test_replay_large(void **s)
 	teardown(t);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Nesting: L2's vIOMMU -> L1 VMM's engine -> L1's vIOMMU (guest driver) -> L0's engine -> host */
+/* ------------------------------------------------------------------------------------------ */
+
+#define L1_HOST 0x4000000000ull /* L0's host address of L1 guest-physical 0 */
+
+/* L1 VMM: L2's RAM is L1's [0, 16 MiB). */
+static int l2_to_l1(void *opaque, uint64_t gpa, uint64_t len, uint64_t *host, uint64_t *seg)
+{
+	(void)opaque;
+	if (gpa >= TARGET_END) {
+		*seg = len;
+		return VIOMMU_EFAULT;
+	}
+	*host = gpa;
+	*seg = TARGET_END - gpa < len ? TARGET_END - gpa : len;
+	return 0;
+}
+
+/* L0 VMM: all of L1's RAM. */
+static int l1_to_host(void *opaque, uint64_t gpa, uint64_t len, uint64_t *host, uint64_t *seg)
+{
+	(void)opaque;
+	if (gpa >= MEM_SIZE) {
+		*seg = len;
+		return VIOMMU_EFAULT;
+	}
+	*host = L1_HOST + gpa;
+	*seg = MEM_SIZE - gpa < len ? MEM_SIZE - gpa : len;
+	return 0;
+}
+
+struct level {
+	struct viommu_flatmem *fm;
+	struct viommu *v;
+	struct vg_vtd *d;
+};
+
+static void level_init(struct level *l, uint64_t mem, uint64_t pool)
+{
+	struct viommu_vtd_config vc;
+	struct vg_vtd_config dc = { 0 };
+
+	viommu_vtd_config_init(&vc);
+	vc.flags |= VIOMMU_VTD_CM;
+	assert_int_equal(viommu_flatmem_create(0, mem, &l->fm), 0);
+	assert_int_equal(viommu_vtd_create(&vc, viommu_flatmem_ops(), l->fm, &l->v), 0);
+	dc.iommu = l->v;
+	dc.mem = l->fm;
+	dc.pool_base = pool;
+	dc.pool_size = mem - pool;
+	dc.no_superpages = true;
+	assert_int_equal(vg_vtd_create(&dc, &l->d), 0);
+	assert_int_equal(vg_vtd_enable(l->d), 0);
+	assert_int_equal(vg_vtd_attach(l->d, SID, DID, false), 0);
+}
+
+static void level_fini(struct level *l)
+{
+	vg_vtd_destroy(l->d);
+	viommu_destroy(l->v);
+	viommu_flatmem_destroy(l->fm);
+}
+
+static void expect_host(struct viommu_shadow_hostpt *hp, uint64_t iova, uint64_t want)
+{
+	uint64_t host;
+	uint32_t perm;
+
+	if (!want) {
+		assert_int_equal(viommu_shadow_hostpt_translate(hp, iova, VIOMMU_ACC_READ, &host,
+								&perm, NULL),
+				 VIOMMU_EFAULT);
+		return;
+	}
+	assert_int_equal(
+		viommu_shadow_hostpt_translate(hp, iova, VIOMMU_ACC_READ, &host, &perm, NULL), 0);
+	assert_int_equal(host, want);
+}
+
+static void test_nested(void **s)
+{
+	struct level l1, l2; /* l1: L1's vIOMMU (L0 emulates it); l2: L2's (the L1 VMM does) */
+	struct viommu_shadow_config c;
+	struct viommu_shadow *e0, *e1;
+	struct viommu_shadow_dev *d0, *d1;
+	struct viommu_shadow_hostpt *hp;
+	struct vg_shadow_nest nest;
+	struct viommu_shadow_stats st0, st1;
+
+	(void)s;
+	level_init(&l1, MEM_SIZE, POOL_BASE);
+	level_init(&l2, 32ull << 20, TARGET_END);
+	assert_int_equal(viommu_shadow_hostpt_create(false, 64, &hp), 0);
+	/* L0: shadows L1's vIOMMU into the host. */
+	viommu_shadow_config_init(&c);
+	c.gpa_to_host = l1_to_host;
+	assert_int_equal(viommu_shadow_create(&c, &e0), 0);
+	assert_int_equal(viommu_shadow_attach(e0, l1.v, SID, 0, false, viommu_shadow_hostpt_ops(hp),
+					      hp, &d0),
+			 0);
+	/* L1 VMM: shadows L2's vIOMMU into L1's, through L1's driver. */
+	c.gpa_to_host = l2_to_l1;
+	assert_int_equal(viommu_shadow_create(&c, &e1), 0);
+	nest = (struct vg_shadow_nest){ .d = l1.d, .did = DID };
+	assert_int_equal(
+		viommu_shadow_attach(e1, l2.v, SID, 0, false, vg_shadow_nest_ops(), &nest, &d1), 0);
+	/* L2 maps 64 pages: one call at each level. */
+	assert_int_equal(vg_vtd_map(l2.d, DID, IOVA_BASE, 0x200000, 64 * PG, VIOMMU_ACC_RW), 0);
+	for (int p = 0; p < 64; p++)
+		expect_host(hp, IOVA_BASE + p * PG, L1_HOST + 0x200000 + p * PG);
+	viommu_shadow_get_stats(e1, &st1);
+	viommu_shadow_get_stats(e0, &st0);
+	assert_int_equal(st1.map_calls, 1);
+	assert_int_equal(st0.map_calls, 1);
+	/* L2 moves one page and unmaps another: exactly those pages change at the bottom. */
+	assert_int_equal(vg_vtd_unmap_nosync(l2.d, DID, IOVA_BASE + 3 * PG, PG), 0);
+	assert_int_equal(
+		vg_vtd_map_nosync(l2.d, DID, IOVA_BASE + 3 * PG, 0x900000, PG, VIOMMU_ACC_READ), 0);
+	assert_int_equal(vg_vtd_flush_range(l2.d, DID, IOVA_BASE + 3 * PG, PG), 0);
+	assert_int_equal(vg_vtd_unmap(l2.d, DID, IOVA_BASE + 10 * PG, PG), 0);
+	expect_host(hp, IOVA_BASE + 3 * PG, L1_HOST + 0x900000);
+	expect_host(hp, IOVA_BASE + 10 * PG, 0);
+	expect_host(hp, IOVA_BASE + 11 * PG, L1_HOST + 0x200000 + 11 * PG);
+	expect_host(hp, IOVA_BASE + 2 * PG, L1_HOST + 0x200000 + 2 * PG);
+	viommu_shadow_get_stats(e0, &st0);
+	assert_int_equal(st0.remapped_pages, 0);
+	/* L2 unmaps everything: nothing left at the bottom. */
+	assert_int_equal(vg_vtd_unmap(l2.d, DID, IOVA_BASE, 64 * PG), 0);
+	for (int p = 0; p < 64; p++)
+		expect_host(hp, IOVA_BASE + p * PG, 0);
+	viommu_shadow_destroy(e1);
+	viommu_shadow_destroy(e0);
+	viommu_shadow_hostpt_destroy(hp);
+	level_fini(&l2);
+	level_fini(&l1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_hostpt),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_replay_large),
+		cmocka_unit_test(test_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
