@@ -1084,6 +1084,26 @@ static void test_nested(void **s)
 	level_fini(&l1);
 }
 
+/* A device attached for a PASID takes only that address space's events; the PASID-less one is
+ * another device of the engine, with its own host. */
+static void test_pasid(void **s)
+{
+	struct h *t = setup(M_VTD, true, VIOMMU_SHADOW_COALESCE_AUTO, false, NULL);
+	struct viommu_shadow_dev *pd;
+	struct viommu_shadow_stats st;
+
+	(void)s;
+	assert_int_equal(viommu_shadow_attach(t->sh, t->v, SID, 5, true, &t->ops, t, &pd), 0);
+	t->detaching = true; /* both devices share the test host: checked by hand */
+	assert_int_equal(vg_vtd_map(t->vtd, DID, IOVA_BASE, 0x100000, 4 * PG, VIOMMU_ACC_RW), 0);
+	viommu_shadow_dev_get_stats(pd, &st);
+	assert_int_equal(st.events, 0);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(t->next, 0);
+	viommu_shadow_detach(pd, true);
+	teardown(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1104,6 +1124,7 @@ int main(void)
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_replay_large),
 		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_pasid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
