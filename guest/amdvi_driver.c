@@ -18,7 +18,8 @@
 struct vg_dom {
 	struct viommu_pt *pt;
 	uint64_t root;
-	bool pending; /* lazy: unmaps not flushed yet */
+	uint64_t gcr3; /* v2: the one-level GCR3 table, entry 0 = root */
+	bool pending;  /* lazy: unmaps not flushed yet */
 };
 
 struct vg_amdvi_range {
@@ -244,6 +245,10 @@ static int queue_inv_pages(struct vg_amdvi *d, uint16_t domid, uint64_t iova, ui
 					  VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
 			  (uint32_t)a, (uint32_t)(a >> 32) };
 
+	/* domain_flush_pages_v2(): GN = 1 with PASID 0, the table GIoV requests use. */
+	if (d->cfg.v2)
+		c[2] |= (uint32_t)VIOMMU_AMDVI_IIP2_GN;
+
 	d->st.inv_pages++;
 	return vg_amdvi_submit(d, c);
 }
@@ -256,6 +261,10 @@ static int queue_inv_iotlb(struct vg_amdvi *d, uint16_t devid, uint64_t iova, ui
 			  devid | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
 					  VIOMMU_AMDVI_CMD_INVALIDATE_IOTLB_PAGES),
 			  (uint32_t)a, (uint32_t)(a >> 32) };
+
+	/* __domain_flush_pages() of a v2 domain: device_flush_iotlb(..., IOMMU_NO_PASID, gn). */
+	if (d->cfg.v2)
+		c[2] |= (uint32_t)VIOMMU_AMDVI_IIT2_GN;
 
 	d->st.inv_iotlb++;
 	return vg_amdvi_submit(d, c);
@@ -380,6 +389,10 @@ int vg_amdvi_enable(struct vg_amdvi *d)
 	/* iommu_disable(): command buffer, event log, interrupts and translation off. */
 	writeq(d, VIOMMU_AMDVI_MMIO_CONTROL, 0);
 	d->efr = readq(d, VIOMMU_AMDVI_MMIO_EXT_FEATURE);
+	/* amd_iommu_v2_pgtbl_supported(): else "Fallback to v1". */
+	if (d->cfg.v2 &&
+	    (!(d->efr & VIOMMU_AMDVI_EFR_GT_SUP) || !(d->efr & VIOMMU_AMDVI_EFR_GIO_SUP)))
+		d->cfg.v2 = false;
 	/* init_device_table_dma(): every entry valid with no rights, so DMA is blocked. */
 	for (uint32_t dev = 0; dev < d->ndev; dev++)
 		store64(d, vg_amdvi_dte_addr(d, (uint16_t)dev),
@@ -404,6 +417,9 @@ int vg_amdvi_enable(struct vg_amdvi *d)
 	feature(d, VIOMMU_AMDVI_CTRL_INV_TIMEOUT_MASK, false);
 	feature(d, VIOMMU_AMDVI_CTRL_INV_TIMEOUT_SET(4), true); /* CTRL_INV_TO_1S */
 	feature(d, VIOMMU_AMDVI_CTRL_COHERENT, true);
+	/* iommu_enable_gt() (iommu_init_pci(), whenever GTSup is there). */
+	if (d->efr & VIOMMU_AMDVI_EFR_GT_SUP)
+		feature(d, VIOMMU_AMDVI_CTRL_GT_EN, true);
 	/* iommu_init_irq(): the MSI capability (the VMM forwards it), then EventIntEn. */
 	viommu_amdvi_set_msi(d->cfg.iommu, true, d->cfg.msi_addr, d->cfg.msi_data);
 	feature(d, VIOMMU_AMDVI_CTRL_EVENT_INT_EN, true);
@@ -461,13 +477,22 @@ static struct vg_dom *dom_get(struct vg_amdvi *d, uint16_t domid)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	pc.format = VIOMMU_PT_AMD_V1;
-	pc.levels = (uint8_t)d->cfg.levels;
+	pc.format = d->cfg.v2 ? VIOMMU_PT_X86_64 : VIOMMU_PT_AMD_V1;
+	pc.levels = d->cfg.v2 ? 4 : (uint8_t)d->cfg.levels;
 	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &pool_ops, d, &m->pt)) {
 		free(m);
 		return NULL;
 	}
 	m->root = viommu_pt_get_cfg(m->pt)->root;
+	/* setup_gcr3_table() for one PASID (GLX 0), then update_gcr3(): entry 0 = root, GV. */
+	if (d->cfg.v2) {
+		if (pool_alloc(d, PAGE, &m->gcr3)) {
+			viommu_pt_destroy(m->pt);
+			free(m);
+			return NULL;
+		}
+		store64(d, m->gcr3, m->root | VIOMMU_AMDVI_GCR3_GV);
+	}
 	d->doms[domid] = m;
 	return m;
 }
@@ -483,7 +508,8 @@ int vg_amdvi_domain_root(struct vg_amdvi *d, uint16_t domid, uint64_t *root)
 }
 
 /* set_dte_entry(): QW1 (domain, flags) first, then QW0 (root, mode, rights, V, TV). */
-static int set_dte(struct vg_amdvi *d, uint16_t devid, uint64_t q0, uint16_t domid)
+static int set_dte(struct vg_amdvi *d, uint16_t devid, uint64_t q0, uint64_t gcr3_q1,
+		   uint16_t domid)
 {
 	uint64_t a = vg_amdvi_dte_addr(d, devid);
 	uint64_t q1 = load64(d, a + 8);
@@ -492,8 +518,9 @@ static int set_dte(struct vg_amdvi *d, uint16_t devid, uint64_t q0, uint16_t dom
 
 	if (devid >= d->ndev)
 		return VIOMMU_EINVAL;
-	q1 &= ~(VIOMMU_AMDVI_DTE1_DOMAIN_ID_MASK | VIOMMU_AMDVI_DTE1_I);
-	q1 |= domid;
+	q1 &= ~(VIOMMU_AMDVI_DTE1_DOMAIN_ID_MASK | VIOMMU_AMDVI_DTE1_I |
+		VIOMMU_AMDVI_DTE1_GCR3_B_MASK | VIOMMU_AMDVI_DTE1_GCR3_C_MASK);
+	q1 |= domid | gcr3_q1;
 	if (d->ats[devid / 8] & (1u << (devid % 8)))
 		q1 |= VIOMMU_AMDVI_DTE1_I;
 	store64(d, a + 8, q1);
@@ -510,20 +537,29 @@ int vg_amdvi_attach(struct vg_amdvi *d, uint16_t devid, uint16_t domid, bool pas
 {
 	uint64_t q0 = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_IR |
 		      VIOMMU_AMDVI_DTE0_IW;
+	uint64_t q1 = 0;
 
 	if (!pass_through) {
 		struct vg_dom *m = dom_get(d, domid);
 
 		if (!m)
 			return VIOMMU_ENOMEM;
-		q0 |= m->root | VIOMMU_AMDVI_DTE0_MODE_SET(d->cfg.levels);
+		if (d->cfg.v2) {
+			/* set_dte_entry() with a GCR3 table: Mode 0, GV, GIoV, GLX 0, the root. */
+			q0 |= VIOMMU_AMDVI_DTE0_GV | VIOMMU_AMDVI_DTE0_GIOV |
+			      ((m->gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;
+			q1 = ((m->gcr3 >> 15) & 0xffff) << VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT |
+			     ((m->gcr3 >> 31) & 0x1fffff) << VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT;
+		} else {
+			q0 |= m->root | VIOMMU_AMDVI_DTE0_MODE_SET(d->cfg.levels);
+		}
 	}
-	return set_dte(d, devid, q0, domid);
+	return set_dte(d, devid, q0, q1, domid);
 }
 
 int vg_amdvi_detach(struct vg_amdvi *d, uint16_t devid)
 {
-	return set_dte(d, devid, VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV, 0);
+	return set_dte(d, devid, VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV, 0, 0);
 }
 
 int vg_amdvi_set_ats(struct vg_amdvi *d, uint16_t devid, bool on)

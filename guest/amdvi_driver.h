@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A guest-side AMD-Vi driver in the manner of Linux 6.1's drivers/iommu/amd/: device table,
+ * A guest-side AMD-Vi driver in the manner of Linux 6.1's drivers/iommu/amd/ (v2 tables as 6.12's
+ * amd_iommu=pgtbl_v2): device table,
  * command buffer with COMPLETION_WAIT, event log with its interrupt handler, DTE set-up as
  * set_dte_entry() does it, v1 page tables (through the pt builder), strict and lazy (flush queue)
  * unmapping, NpCache flushes after mapping. It programs an IOMMU only through the public API
@@ -30,7 +31,13 @@ struct vg_amdvi_config {
 	bool lazy;		  /* flush queue: unmaps flushed in batches (iommu.strict=0) */
 	uint32_t batch;		  /* lazy: unmaps per flush of every domain (0: 256) */
 	bool no_np_cache_flush;	  /* do not invalidate after mapping (a driver for NpCache = 0) */
-	uint64_t msi_addr;	  /* what the guest writes into the MSI capability */
+	/*
+	 * v2 tables for DMA domains, as Linux 6.12's amd_iommu=pgtbl_v2: needs EFR GTSup and
+	 * GIoSup (else v1, as Linux falls back); GTEn, 4-level x86-64 tables behind a one-level GCR3
+	 * table (entry 0), DTE Mode 0 with GV, GIoV, IR, IW; invalidations with GN = 1, PASID 0.
+	 */
+	bool v2;
+	uint64_t msi_addr; /* what the guest writes into the MSI capability */
 	uint32_t msi_data;
 };
 
@@ -125,7 +132,7 @@ uint64_t vg_amdvi_cmd_base(const struct vg_amdvi *d);
 uint64_t vg_amdvi_evt_base(const struct vg_amdvi *d);
 /* A free 4 KiB page from the driver's pool (test DMA buffers, hand-built tables). */
 int vg_amdvi_alloc_page(struct vg_amdvi *d, uint64_t *gpa);
-/* The root table of @domid's v1 tables (created on first use). */
+/* The root table of @domid's v1 (v2: x86-64) tables (created on first use). */
 int vg_amdvi_domain_root(struct vg_amdvi *d, uint16_t domid, uint64_t *root);
 
 void vg_amdvi_get_stats(const struct vg_amdvi *d, struct vg_amdvi_stats *st);

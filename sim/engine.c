@@ -641,6 +641,7 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			.model = p->cfg.model,
 			.caching_mode = p->cfg.caching_mode,
 			.ats = p->cfg.ats,
+			.v2 = p->cfg.v2,
 			.mem = e->mem,
 			.arena = ARENA_BASE,
 			.arena_size = ARENA_SIZE,
@@ -919,6 +920,13 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: VT-d without caching mode tells the VMM nothing about new "
 			 "mappings");
+		return 0;
+	}
+	if (p->cfg.model == SIM_MODEL_CALGARY && !p->cfg.caching_mode &&
+	    (sim_places[p->placement]->needs_map_events || p->cfg.push)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: Calgary with untrapped TCE writes tells the VMM of new "
+			 "mappings only at blasts");
 		return 0;
 	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||

@@ -87,6 +87,7 @@ struct sim_config {
 	bool ats;
 	bool push; /* vhost: the VMM sends an UPDATE for every MAP it sees (needs caching mode) */
 	enum vg_dma_strategy strategy;
+	bool v2; /* AMD-Vi: guest (v2) tables for DMA (GTSup, GIoV), as amd_iommu=pgtbl_v2 */
 };
 
 struct sim_params {

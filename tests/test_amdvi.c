@@ -1325,6 +1325,138 @@ static void test_v2_guest(void **state)
 	fx_fini(&f);
 }
 
+struct devtlb_rec {
+	int n, nopasid;
+	uint64_t first, last;
+	uint32_t sid;
+};
+
+static void on_devtlb(void *opaque, const struct viommu_event *ev)
+{
+	struct devtlb_rec *r = opaque;
+
+	if (ev->type != VIOMMU_EV_DEVIOTLB_UNMAP)
+		return;
+	r->n++;
+	if (!ev->has_pasid) {
+		r->nopasid++;
+		r->first = ev->iova;
+		r->last = ev->last;
+		r->sid = ev->sid;
+	}
+}
+
+/* INVALIDATE_IOTLB_PAGES with GN (2.4.4): PASID in bits 23:16 of dword 0 and 27:16 of dword 1. */
+static void inv_iotlb_gn(struct fx *f, uint16_t devid, uint32_t pasid, uint64_t addr)
+{
+	uint32_t c[4] = { devid | (pasid & 0xff) << 16,
+			  (pasid >> 8 & 0xfff) << 16 |
+				  (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					  VIOMMU_AMDVI_CMD_INVALIDATE_IOTLB_PAGES),
+			  (uint32_t)addr | (uint32_t)VIOMMU_AMDVI_IIT2_GN, (uint32_t)(addr >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+}
+
+/*
+ * Linux 6.12 with v2 DMA domains (amd_iommu=pgtbl_v2) flushes a device IOTLB with GN = 1 and
+ * PASID 0 (__domain_flush_pages: pasid IOMMU_NO_PASID, gn true): for a GIoV device those are the
+ * translations it got without PASID, so consumers that know no PASIDs (vhost) must hear of them.
+ */
+static void test_v2_giov_dev_iotlb(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE;
+	struct devtlb_rec rec = { 0 };
+	struct viommu_notifier *n;
+	struct viommu_pt *pt;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+	gt_dte(&f, 0x0600, 0, 10, gcr3); /* GV without GIoV */
+	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP,
+					     on_devtlb, &rec, &n),
+			 0);
+	inv_iotlb_gn(&f, 0x0500, 0, 0x70004000);
+	assert_int_equal(rec.nopasid, 1);
+	assert_int_equal(rec.sid, 0x0500);
+	assert_int_equal(rec.first, 0x70004000);
+	assert_int_equal(rec.last, 0x70004fff);
+	/* Another PASID, or a device without GIoV: PASID-tagged only. */
+	inv_iotlb_gn(&f, 0x0500, 5, 0x70004000);
+	inv_iotlb_gn(&f, 0x0600, 0, 0x70004000);
+	assert_int_equal(rec.nopasid, 1);
+	assert_int_equal(rec.n, 4);
+	viommu_notifier_del(f.v, n);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
+/* The guest driver's v2 mode (Linux 6.12's amd_iommu=pgtbl_v2) against the model. */
+static void test_driver_v2(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct vg_amdvi_stats st;
+	struct viommu_xlate_result r;
+	uint64_t q0;
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_AMDVI_GT;
+	fx_init_cfg(&f, &c, &(struct vg_amdvi_config){ .v2 = true }, true);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & VIOMMU_AMDVI_CTRL_GT_EN);
+	assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+	q0 = peek64(&f, vg_amdvi_dte_addr(f.d, 0x0100));
+	assert_true(q0 & VIOMMU_AMDVI_DTE0_GV);
+	assert_true(q0 & VIOMMU_AMDVI_DTE0_GIOV);
+	assert_int_equal(VIOMMU_AMDVI_DTE0_MODE_GET(q0), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
+	r = xl(&f, 0x0100, 0x11008, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x1008);
+	/* Strict unmap: the GN invalidation drops the cached translation. */
+	assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x11000, 0x1000), 0);
+	r = xl(&f, 0x0100, 0x11008, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, 0, 0x11008);
+	vg_amdvi_get_stats(f.d, &st);
+	assert_true(st.inv_pages >= 2);
+	/* MAP/UNMAP consumers of a GIoV device: the v2 table's view, kept by the GN flushes. */
+	{
+		struct shadow *sh = calloc(1, sizeof(*sh));
+		struct viommu_notifier *n;
+
+		assert_int_equal(viommu_notifier_add(f.v, 0x0100, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+						     on_notify, sh, &n),
+				 0);
+		assert_int_equal(viommu_notifier_replay(f.v, n), 0);
+		assert_int_equal(sh->out[0x10], DATA_BASE + 1);
+		assert_int_equal(sh->out[0x11], 0);
+		assert_int_equal(sh->perm[0x10], VIOMMU_ACC_RW);
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x20000, DATA_BASE + 0x10000, 0x1000,
+					      VIOMMU_ACC_READ),
+				 0);
+		assert_int_equal(sh->out[0x20], DATA_BASE + 0x10000 + 1);
+		assert_int_equal(sh->perm[0x20], VIOMMU_ACC_READ);
+		sh->maps = 0;
+		sh->unmaps = 0;
+		assert_int_equal(vg_amdvi_inv_pages(f.d, 5, 0, 0), 0); /* nothing changed */
+		assert_int_equal(sh->maps + sh->unmaps, 0);
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x10000, 0x1000), 0);
+		assert_int_equal(sh->out[0x10], 0);
+		assert_int_equal(sh->out[0x20], DATA_BASE + 0x10000 + 1);
+		assert_int_equal(vg_amdvi_detach(f.d, 0x0100), 0);
+		for (int p = 0; p < SHADOW_PAGES; p++)
+			assert_int_equal(sh->out[p], 0);
+		viommu_notifier_del(f.v, n);
+		free(sh);
+	}
+	fx_fini(&f);
+}
+
 /* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
 static void test_nested(void **state)
 {
@@ -1773,6 +1905,8 @@ int main(void)
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_ppr),
 		cmocka_unit_test(test_v2_guest),
+		cmocka_unit_test(test_v2_giov_dev_iotlb),
+		cmocka_unit_test(test_driver_v2),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),

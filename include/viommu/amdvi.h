@@ -36,15 +36,19 @@
  * through the GCR3 table (one or two levels) to 4-level x86-64 tables; with DTE Mode 1-6 as well
  * it is nested: every GCR3 and guest table access and the guest output are guest-physical and
  * go through the v1 table (guest-owned v2 over host-owned v1). Without GV, or without GTEn, a
- * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers are told nothing of a
- * GIoV device's translations (they fault and ask viommu_translate()).
+ * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers of a GIoV device see its
+ * requests without PASID: the guest (v2) tables of GCR3 entry 0, synced by INVALIDATE_IOMMU_PAGES
+ * with GN and PASID 0 as Linux 6.12 sends them for v2 domains (PASID-tagged translations are not
+ * reported). A device-IOTLB invalidation with GN and PASID 0 of a GIoV device also reaches
+ * consumers as one without PASID.
  *
  * Page requests (VIOMMU_AMDVI_PPR: EFR PPRSup; control PPRLogEn, PPRIntEn, PPREn): the VMM hands
  * a PCIe page request from an ATS/PRI endpoint to viommu_amdvi_page_request(), which logs it in
  * the PPR log (PAGE_SERVICE_REQUEST); the guest answers with COMPLETE_PPR_REQUEST, which reaches
  * the VMM's response callback (it sends the page request group response to the device).
  *
- * Not modelled yet: 5-level guest tables, PREFETCH_IOMMU_PAGES (not advertised, so illegal), interrupt remapping, A/D updates, the DTE's SE bit
+ * Not modelled yet: 5-level guest tables (EFR GATS says 4 levels, and Linux then uses 4),
+ * PREFETCH_IOMMU_PAGES (not advertised, so illegal), interrupt remapping, A/D updates, the DTE's SE bit
  * (treated as SA = 0 behaviour: every fault is logged), hardware error registers, performance
  * counters.
  */

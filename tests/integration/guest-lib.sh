@@ -178,7 +178,7 @@ guest_prepare() {
 # to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
 # qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
 # vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
-# device's ATS off (default on).
+# device's ATS off (default on); GUEST_APPEND adds kernel arguments.
 guest_qemu() {
 	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
 	case "$1" in
@@ -204,7 +204,7 @@ guest_qemu() {
 		-netdev vhost-user,id=net0,chardev=chr0 \
 		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=${GUEST_ATS:-on},vectors=0,mac=52:54:00:12:34:56 \
 		-kernel "$vmlinux" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append $4" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append ${GUEST_APPEND:-} $4" \
 		-serial file:"$3" -no-reboot
 }
 

@@ -8,17 +8,26 @@
 #     (net_reflect) swaps addresses: ping and pktgen with the payload checks of guest-init.sh;
 #   - virtio-blk: an 8 MiB random pattern written, caches dropped, read back (page cache and
 #     O_DIRECT); here the disk image must hold the same bytes;
+#   - lazy: on viommu-amd-iommu,npcache=off: with NpCache Linux makes every domain strict, so
+#     the devices' domains are checked to be DMA-FQ (strict: DMA);
 #   - strict and lazy: QEMU's edu device DMAs from and to IOVAs nobody mapped; the guest's AMD-Vi
 #     driver must report each as IO_PAGE_FAULT from our event log (with its MSI).
+#
+# v2-strict, v2-lazy: the same checks with bookworm-backports' 6.12 kernel (guest-lib.sh's bpo) and
+# amd_iommu=pgtbl_v2 on viommu-amd-iommu,gt=on (EFR GTSup, GIoSup, GLXSup, PASmax; GATS 4 levels):
+# the driver's DMA domains use v2 (x86-64) tables through GCR3 entry 0 with DTE GIoV, so every
+# translation of the guest's devices is a guest (v2) walk; its boot log must say "V2 page table
+# enabled (Paging mode : 4 level)".
 #
 # reboot: strict, then the guest reboots (QEMU resets the IOMMU: a fresh model, notifiers told) and
 # passes everything again.
 # vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
-# (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off.
+# (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off. vhost-v2-strict,
+# vhost-v2-lazy: the vhost test with ATS on the 6.12 guest with amd_iommu=pgtbl_v2 and gt=on.
 #
 # Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
-#   modes: strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict vhost-noats-lazy
-#   vhost-noats-pt (default: all)
+#   modes: strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt vhost-noats-strict
+#   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
 
@@ -29,8 +38,8 @@ reflect_bin=$2
 vhost_bin=$3
 audit_check=$4
 shift 4
-[ $# -gt 0 ] || set -- strict lazy pt reboot vhost-strict vhost-lazy vhost-pt vhost-noats-strict \
-	vhost-noats-lazy vhost-noats-pt
+[ $# -gt 0 ] || set -- strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt \
+	vhost-noats-strict vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
 "$root/scripts/deps.sh" integration qemu || {
@@ -61,7 +70,23 @@ trap cleanup EXIT INT TERM
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
-guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
+# Debian 12's 6.1 for the v1 modes, bookworm-backports' 6.12 (amd_iommu=pgtbl_v2) for the v2 ones.
+need61=0
+need612=0
+for mode in "$@"; do
+	case "$mode" in v2-* | vhost-v2-*) need612=1 ;; *) need61=1 ;; esac
+done
+if [ $need61 = 1 ]; then
+	guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
+	vmlinux61=$vmlinux
+	initrd61=$initrd
+fi
+if [ $need612 = 1 ]; then
+	mkdir -p "$work/bpo"
+	guest_kernel=bpo guest_prepare "$work/bpo" "$pbuild/tests/integration-cache" || exit 1
+	vmlinux612=$vmlinux
+	initrd612=$initrd
+fi
 
 # unit_stat NAME FILE: one counter from the IOMMU's statistics line in QEMU's output.
 unit_stat() {
@@ -89,12 +114,32 @@ run_emulated() {
 	iommu="viommu-amd-iommu,intremap=off"
 	edu=amd
 	reboot=-no-reboot
+	vmlinux=${vmlinux61:-}
+	initrd=${initrd61:-}
+	case "$mode" in
+	v2-*)
+		iommu="$iommu,gt=on"
+		vmlinux=$vmlinux612
+		initrd=$initrd612
+		;;
+	esac
+	# Linux makes every domain strict on an IOMMU with NpCache ("Using strict mode due to
+	# virtualization"): the lazy modes drop NpCache (nothing here needs MAP/UNMAP consumers) so
+	# that iommu.strict=0 gives flush-queue (DMA-FQ) domains.
+	dtype=DMA
+	case "$mode" in
+	lazy | v2-lazy) iommu="$iommu,npcache=off"; dtype=DMA-FQ ;;
+	esac
 	case "$mode" in
 	strict) append="iommu.strict=1"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	reboot) append="iommu.strict=1 viommu.reboot=1"; reboot=""
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	lazy) append="iommu.strict=0"
+		policy="DMA domain TLB invalidation policy: lazy mode" ;;
+	v2-strict) append="iommu.strict=1 amd_iommu=pgtbl_v2"
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	v2-lazy) append="iommu.strict=0 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	pt) append="iommu=pt"; edu=0
 		policy="Default domain type: Passthrough" ;;
@@ -140,6 +185,24 @@ run_emulated() {
 	grep -q "^VIOMMU-DMESG .*AMD-Vi: Extended features (0x$efr" "$log" ||
 		{ echo "$mode: no AMD-Vi 'Extended features (0x$efr' line"; ok=0; }
 	grep -q "^VIOMMU-DMESG .*$policy" "$log" || { echo "$mode: no '$policy' in the boot log"; ok=0; }
+	if [ $edu = amd ]; then
+		# The devices' domains are what the mode asks for (the policy line above comes before
+		# the AMD-Vi driver, which may still make them strict).
+		for dev in net blk; do
+			grep -q "^VIOMMU-TEST \[.*\] $dev: .* type=$dtype\$" "$log" ||
+				{ echo "$mode: the $dev device's domain is not $dtype"; ok=0; }
+		done
+	fi
+	case "$mode" in
+	v2-*)
+		# The driver took the v2 tables (no "Fallback to v1") with 4-level guest tables: GATS
+		# says 4 levels, whatever the guest CPU's LA57. Its DTEs then have Mode 0 with IR and
+		# IW besides GIoV, so the edu faults and intact payloads below need the v2 walk (a DTE
+		# read as Mode 0 alone would pass every DMA untranslated).
+		grep -q "^VIOMMU-DMESG .*AMD-Vi: V2 page table enabled (Paging mode : 4 level)" "$log" ||
+			{ echo "$mode: the driver did not enable v2 page tables"; ok=0; }
+		;;
+	esac
 	grep -q "^VIOMMU-DMESG .*AMD-Vi: Interrupt remapping" "$log" ||
 		grep -q "^VIOMMU-DMESG .*Adding to iommu group" "$log" ||
 		{ echo "$mode: the AMD-Vi driver put no device in an IOMMU group"; ok=0; }
@@ -184,14 +247,28 @@ run_vhost() {
 	tag=vhost
 	dev="viommu-amd-iommu,intremap=off,device-iotlb=on"
 	counter=notify_dev_iotlb
+	gk=debian
+	gappend=""
 	if [ "$ats" = off ]; then
 		tag=vhost-noats
 		dev="viommu-amd-iommu,intremap=off"
 		counter=notify_unmap
+	elif [ "$ats" = v2 ]; then
+		# 6.12 with v2 tables: its INVALIDATE_IOTLB_PAGES carry GN = 1 with PASID 0 (the GIoV
+		# address space), which must reach the back-end as no-PASID invalidations.
+		ats=on
+		tag=vhost-v2
+		dev="$dev,gt=on"
+		gk=bpo
+		gappend=amd_iommu=pgtbl_v2
+		# 6.12 leaves the device's ATS off behind viommu-amd-iommu (no INVALIDATE_IOTLB_PAGES
+		# at all, with v1 tables too: it reads ATS capabilities only with EFR GT, GIoSup, PPR
+		# and EPHSup): vhost then takes UNMAP notifications from the NpCache sync.
+		counter=notify_unmap
 	fi
-	echo "$tag modes: $* (qemu_vhost.sh on $dev)"
+	echo "$tag modes: $* (qemu_vhost.sh on $dev${gappend:+, $gappend})"
 	vrc=0
-	GUEST_QEMU=$qemu GUEST_IOMMU=$dev GUEST_ATS=$ats \
+	GUEST_QEMU=$qemu GUEST_IOMMU=$dev GUEST_ATS=$ats GUEST_APPEND=$gappend guest_kernel=$gk \
 		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" "$@" > "$work/$tag.out" 2>&1 || vrc=1
 	cat "$work/$tag.out"
 	# The back-end's invalidations came from our unit, through QEMU's IOMMU notifiers.
@@ -214,10 +291,12 @@ run_vhost() {
 rc=0
 vhost_modes=""
 noats_modes=""
+v2_modes=""
 for mode in "$@"; do
 	case "$mode" in
-	strict | lazy | pt | reboot) run_emulated "$mode" || rc=1 ;;
+	strict | lazy | pt | reboot | v2-strict | v2-lazy) run_emulated "$mode" || rc=1 ;;
 	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
+	vhost-v2-strict | vhost-v2-lazy) v2_modes="$v2_modes ${mode#vhost-v2-}" ;;
 	vhost-strict | vhost-lazy | vhost-pt) vhost_modes="$vhost_modes ${mode#vhost-}" ;;
 	*) echo "unknown mode $mode" >&2; rc=1 ;;
 	esac
@@ -226,4 +305,6 @@ done
 [ -z "$vhost_modes" ] || run_vhost on $vhost_modes || rc=1
 # shellcheck disable=SC2086
 [ -z "$noats_modes" ] || run_vhost off $noats_modes || rc=1
+# shellcheck disable=SC2086
+[ -z "$v2_modes" ] || run_vhost v2 $v2_modes || rc=1
 exit $rc

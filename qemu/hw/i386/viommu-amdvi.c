@@ -13,7 +13,9 @@
  *   notifier replay                    -> viommu_notifier_replay
  *   event-log and completion interrupts <- host ops msi, sent as the PCI function's MSI
  *   device table, page tables, buffers <- host ops dma_read / dma_write / dma_map_ptr
- * Interrupt remapping is not offered (intremap=off).
+ * Interrupt remapping is not offered (intremap=off). gt=on advertises guest (v2) translation
+ * (EFR GTSup, GIoSup, GLXSup, PASmax; 4-level guest tables), which Linux 6.12 needs for
+ * amd_iommu=pgtbl_v2. npcache=off drops the capability's NpCache (Linux then allows lazy mode).
  *
  * VIOMMU_QEMU_STATS=1 in QEMU's environment prints the model's statistics on stderr at exit.
  *
@@ -59,6 +61,8 @@ struct ViommuAmdviState {
 	AMDVIState parent_obj;
 	ViommuQemuUnit u;
 	struct viommu_amdvi_config cfg;
+	bool gt;      /* property gt: advertise guest (v2) translation, VIOMMU_AMDVI_GT */
+	bool npcache; /* property npcache: capability NpCache, VIOMMU_AMDVI_NPCACHE */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -155,6 +159,16 @@ static void viommu_amdvi_realize(DeviceState *dev, Error **errp)
 	viommu_amdvi_config_init(&s->cfg);
 	if (!x86->dt_supported)
 		s->cfg.flags &= ~VIOMMU_AMDVI_IOTLB;
+	/* GTSup and GIoSup: what Linux 6.12 needs to use v2 tables for DMA (amd_iommu=pgtbl_v2). */
+	if (s->gt)
+		s->cfg.flags |= VIOMMU_AMDVI_GT;
+	/*
+	 * Linux forces strict invalidation on an IOMMU with NpCache ("Using strict mode due to
+	 * virtualization"): npcache=off lets iommu.strict=0 give lazy (flush queue) domains, for
+	 * guests whose devices need no MAP/UNMAP consumer (vhost without ATS needs NpCache).
+	 */
+	if (!s->npcache)
+		s->cfg.flags &= ~VIOMMU_AMDVI_NPCACHE;
 	s->u.owner = OBJECT(s);
 	s->u.name = TYPE_VIOMMU_AMD_IOMMU;
 	s->u.mr_type = TYPE_VIOMMU_AMDVI_IOMMU_MR;
@@ -225,6 +239,12 @@ static const VMStateDescription viommu_amdvi_vmstate = {
 	.unmigratable = 1,
 };
 
+static Property viommu_amdvi_props[] = {
+	DEFINE_PROP_BOOL("gt", ViommuAmdviState, gt, false),
+	DEFINE_PROP_BOOL("npcache", ViommuAmdviState, npcache, true),
+	DEFINE_PROP_END_OF_LIST(),
+};
+
 static void viommu_amdvi_class_init(ObjectClass *klass, void *data)
 {
 	DeviceClass *dc = DEVICE_CLASS(klass);
@@ -232,6 +252,7 @@ static void viommu_amdvi_class_init(ObjectClass *klass, void *data)
 
 	dc->reset = viommu_amdvi_reset;
 	dc->vmsd = &viommu_amdvi_vmstate;
+	device_class_set_props(dc, viommu_amdvi_props);
 	x86_class->realize = viommu_amdvi_realize;
 	x86_class->int_remap = NULL;
 	dc->desc = "AMD IOMMU (AMD-Vi) DMA remapping with libviommu's model";

@@ -63,7 +63,23 @@ static void dev_iotlb(struct amdvi *s, const uint32_t c[4])
 				      VIOMMU_AMDVI_FIELD_GET(c[1], 27, 16) << 8);
 	}
 	s->st.cmd_inv_iotlb++;
-	if (vi_notify_wanted(&s->v, VIOMMU_EV_DEVIOTLB_UNMAP)) {
+	if (!vi_notify_wanted(&s->v, VIOMMU_EV_DEVIOTLB_UNMAP))
+		return;
+	s->st.notify_dev_iotlb++;
+	vi_notify(&s->v, &ev);
+	/*
+	 * A GIoV device translates its requests without PASID through PASID 0's tables, so PASID
+	 * 0's invalidation covers what it cached from those: Linux flushes v2 DMA domains exactly so
+	 * (GN = 1, PASID 0). Consumers without PASIDs hear it too; an entry that cannot be read
+	 * counts as GIoV (a needless invalidation is harmless, a missed one is not).
+	 */
+	if (ev.has_pasid && ev.pasid == 0) {
+		struct amdvi_dte d;
+		uint64_t a;
+
+		if (vi_amdvi_dte_get(s, ev.sid, &d, &a) == 0 && !d.giov)
+			return;
+		ev.has_pasid = false;
 		s->st.notify_dev_iotlb++;
 		vi_notify(&s->v, &ev);
 	}

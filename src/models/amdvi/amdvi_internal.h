@@ -126,6 +126,13 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid);
 /* Walk @d's tables at @iova: 0 (a leaf, or a hole with perm 0), or an event code. */
 uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
 		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr);
+/*
+ * Walk @d's guest (v2) tables for @pasid at @iova (nested through v1 when Mode is 1-6): 0 (a
+ * leaf), or an event code, with *span the log2 of the aligned block the failure blocks whole.
+ */
+uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
+			  uint64_t *addr);
 /* A log in guest memory: its registers and status and control bits. */
 struct amdvi_log {
 	const uint64_t *base;

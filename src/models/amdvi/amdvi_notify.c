@@ -69,6 +69,44 @@ static bool excluded_any(const struct amdvi *s, const struct amdvi_dte *d, uint6
 	return !(end < base || x > last);
 }
 
+/*
+ * A GIoV device's view: its requests without PASID through GCR3 entry 0's guest tables, one v2
+ * walk per leaf or per blocked span, the non-canonical hole of 4-level tables skipped.
+ */
+static bool giov_view(struct vi_sync *y, struct amdvi *s, const struct amdvi_dte *d, uint64_t a,
+		      uint64_t b)
+{
+	const uint64_t lo_last = (1ull << 47) - 1, hi_first = ~lo_last;
+
+	for (uint64_t x = a;;) {
+		struct amdvi_leaf l;
+		uint32_t span, code, flags;
+		uint64_t end, addr;
+
+		if (x > lo_last && x < hi_first) {
+			if (b < hi_first)
+				return true;
+			x = hi_first;
+		}
+		if (s->budget == 0)
+			return false;
+		s->budget--;
+		code = vi_amdvi_v2_walk(s, d, 0, x, 0, &l, &span, &flags, &addr);
+		if (code || !l.perm) {
+			end = span >= 64 ? UINT64_MAX : x | ((1ull << span) - 1);
+		} else {
+			end = l.iova + ((1ull << l.shift) - 1);
+			if (!excluded_any(s, d, x, end) &&
+			    !vi_sync_add_piece(y, x, end < b ? end : b, l.out + (x - l.iova),
+					       l.perm))
+				return false;
+		}
+		if (end >= b)
+			return true;
+		x = end + 1;
+	}
+}
+
 /* Fill the sync's pieces with what @sid translates in [a, b] now; false when out of memory. */
 static bool current_view(struct vi_sync *y, void *ctx, uint32_t sid, uint64_t a, uint64_t b,
 			 bool *has_dom, uint32_t *dom)
@@ -86,9 +124,8 @@ static bool current_view(struct vi_sync *y, void *ctx, uint32_t sid, uint64_t a,
 	*dom = d->domid;
 	if (d->kind == AMDVI_DTE_PASS)
 		return vi_sync_add_piece(y, a, b, a, VIOMMU_ACC_RW);
-	/* Guest (GIoV) translations are not reported: consumers fault and ask. */
 	if (d->giov)
-		return true;
+		return giov_view(y, s, d, a, b);
 	if (d->kind == AMDVI_DTE_MODE0)
 		return !d->perm || vi_sync_add_piece(y, a, b, a, d->perm);
 	top = d->mode >= 6 ? UINT64_MAX : (1ull << (12 + 9 * d->mode)) - 1;

@@ -395,7 +395,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	uint32_t sid = req->sid & 0xffff;
 	struct viommu_iotlb_tag tag = { 0 };
 	struct viommu_iotlb_hit hit;
+	struct vtd_ctx_slot *slot = &s->ctx_cache[sid % VTD_CTX_CACHE_SIZE];
+	const struct vtd_ctx *cp;
 	struct vtd_ctx c;
+	uint64_t ref;
 	uint32_t reason, level = 0;
 	int ret;
 
@@ -408,29 +411,40 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		return 0;
 	if (!(s->gsts & VIOMMU_VTD_GSTS_TES))
 		return identity(req, res, len);
-	reason = vi_vtd_ctx_get(s, sid, &c);
-	if (reason)
-		return blocked(s, req, res, reason, 0, c.fpd);
+	/*
+	 * A cached context entry is used where it lies (no copy, no call); nothing here changes the
+	 * context cache while the translation runs.
+	 */
+	if (__builtin_expect(slot->gen == s->ctx_gen && slot->sid == sid, 1)) {
+		s->st.ctx_hits++;
+		cp = &slot->ctx;
+	} else {
+		reason = vi_vtd_ctx_get(s, sid, &c);
+		if (reason)
+			return blocked(s, req, res, reason, 0, c.fpd);
+		cp = &c;
+	}
 	/* Requests-with-PASID have no legacy context type that admits them. */
 	if (req->has_pasid)
-		return blocked(s, req, res, VIOMMU_VTD_FR_CONTEXT_ENTRY_TT, 0, c.fpd);
-	if (c.aw_bits < 64 && req->iova >> c.aw_bits)
-		return blocked(s, req, res, VIOMMU_VTD_FR_ADDR_BEYOND_MGAW, 0, c.fpd);
-	if (c.aw_bits < 64 && (req->iova + (len - 1)) >> c.aw_bits)
-		len = (1ull << c.aw_bits) - req->iova;
-	if (c.tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH)
+		return blocked(s, req, res, VIOMMU_VTD_FR_CONTEXT_ENTRY_TT, 0, cp->fpd);
+	if (cp->aw_bits < 64 && req->iova >> cp->aw_bits)
+		return blocked(s, req, res, VIOMMU_VTD_FR_ADDR_BEYOND_MGAW, 0, cp->fpd);
+	if (cp->aw_bits < 64 && (req->iova + (len - 1)) >> cp->aw_bits)
+		len = (1ull << cp->aw_bits) - req->iova;
+	if (cp->tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH)
 		return identity(req, res, len); /* the window was taken out above */
 
-	tag.dom = c.did;
+	tag.dom = cp->did;
 	tag.sid = sid;
 	/* By the ref the context-cache entry keeps: the IOTLB need not find the tag. */
-	ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
+	ref = cp->iotlb_ref;
+	ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
 	if (ret == VIOMMU_ESTALE) {
 		/* None taken under this entry yet, or the tag lost its place in the IOTLB. */
-		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &c.iotlb_ref);
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
 		if (ret == 0) {
-			vi_vtd_ctx_set_iotlb_ref(s, sid, c.did, c.iotlb_ref);
-			ret = vi_iotlb_lookup_ref(s->iotlb, c.iotlb_ref, req->iova, &hit);
+			vi_vtd_ctx_set_iotlb_ref(s, sid, cp->did, ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
@@ -438,15 +452,15 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		reason = vi_vtd_ctx_walk(s, &c, req->iova, &leaf, &level);
+		reason = vi_vtd_ctx_walk(s, cp, req->iova, &leaf, &level);
 		if (reason)
-			return blocked(s, req, res, reason, level, c.fpd);
+			return blocked(s, req, res, reason, level, cp->fpd);
 		if (!perm_ok(leaf.perm, req->access)) {
 			reason = (req->access & VIOMMU_ACC_WRITE) &&
 						 !(leaf.perm & VIOMMU_ACC_WRITE) ?
 					 VIOMMU_VTD_FR_WRITE :
 					 VIOMMU_VTD_FR_READ;
-			return blocked(s, req, res, reason, leaf.perm ? level : 0, c.fpd);
+			return blocked(s, req, res, reason, leaf.perm ? level : 0, cp->fpd);
 		}
 		e.tag = tag;
 		e.iova = leaf.iova;
@@ -465,7 +479,7 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			 */
 			if (overlaps_intr(hit.addr, 1))
 				return blocked(s, req, res, VIOMMU_VTD_FR_INTERRUPT_ADDR, level,
-					       c.fpd);
+					       cp->fpd);
 			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
 			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
 				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
