@@ -95,6 +95,7 @@ extern const struct bench_suite bench_suite_smmuv3;
 extern const struct bench_suite bench_suite_tce;
 extern const struct bench_suite bench_suite_virtio_iommu;
 extern const struct bench_suite bench_suite_qemu_virtio;
+extern const struct bench_suite bench_suite_shadow;
 extern const struct bench_suite bench_suite_devtlb;
 extern const struct bench_suite bench_suite_vhost;
 extern const struct bench_suite bench_suite_qemu;

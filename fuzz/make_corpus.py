@@ -17,6 +17,7 @@ Each seed follows its target's input format (see the comment at the top of each 
   smmuv3                 a linear stream table with a stage 1, stage 2 or nested STE, CD and
                          4 KiB tables (pages and a 2 MiB block), command and event queues,
                          CFGI_ALL/TLBI/CMD_SYNC, DMA that walks, hits and faults, TLBI with a range
+  shadow                 virtio-iommu requests into the shadow engine, hosts of every kind
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
 import os
@@ -350,6 +351,23 @@ def devtlb_source_seeds():
         write("devtlb_source", "mode%d" % mode, out)
 
 
+# ---- shadow (see fuzz_shadow.c): config byte, limit byte, then ops.
+def shadow_seeds():
+    for cfg in (0x00, 0x09, 0x19, 0x41, 0x82, 0xca):
+        for lim in (0x00, 0x03, 0x70):
+            out = bytes([cfg, lim])
+            out += bytes([0x20]) + (1).to_bytes(3, "little") + (7).to_bytes(2, "little")
+            out += (0x10).to_bytes(2, "little") + bytes([3])  # map 8 pages in domain 1
+            out += bytes([0x20]) + (9).to_bytes(3, "little") + (0).to_bytes(2, "little")
+            out += (0x11).to_bytes(2, "little") + bytes([1])  # and one more
+            out += bytes([0x21]) + (1).to_bytes(3, "little") + (7).to_bytes(2, "little")  # unmap
+            out += bytes([0x05, 0x0d, 0x32])  # replay, replay, attach bypass
+            out += bytes([0x24]) + (3).to_bytes(3, "little") + bytes([2])
+            out += (0x500).to_bytes(2, "little") + (9).to_bytes(3, "little") + (9).to_bytes(3, "little")
+            out += bytes([0x22, 0x23, 0x06])
+            write("shadow", "cfg%02x-lim%02x" % (cfg, lim), out)
+
+
 # ---- calgary (see fuzz_calgary.c): flags, u16 fill length, guest memory, then ops.
 def cal_w64(idx, v):
     return bytes([0x00, idx]) + u64(v)
@@ -482,6 +500,7 @@ def smmuv3_seeds():
 
 
 if __name__ == "__main__":
+    shadow_seeds()
     vhost_msg_seeds()
     vhost_sock_seeds()
     vtd_seeds()

@@ -44,6 +44,24 @@ static void map_runs(struct calgary *s, struct cal_phb *p, uint64_t first, uint6
 		     struct viommu_notifier *only, uint32_t sid);
 
 /*
+ * The events of one guest action (a trapped TCE write, a hypercall, a blast) are out: consumers
+ * that batch (a shadow engine) apply them now, before the guest goes on.
+ */
+static void barrier(struct calgary *s, struct cal_phb *p, uint64_t iova, uint64_t last)
+{
+	struct viommu_notifier *n, *next;
+	struct viommu_event ev = { .type = VIOMMU_EV_SYNC, .iova = iova, .last = last };
+
+	if (!vi_notify_wanted(&s->v, VIOMMU_EV_SYNC))
+		return;
+	for (n = s->v.notifiers; n; n = next) {
+		next = n->next;
+		if (sid_for(p, n, &ev.sid))
+			vi_notifier_send_one(n, &ev);
+	}
+}
+
+/*
  * An effective blast: every consumer of the bus hears UNMAP of everything (a translation cache
  * behind the model, such as a device IOTLB, must drop what it holds). A MAP consumer (a shadow)
  * then hears MAP of every valid TCE in the table: the scan at blast that keeps it right when
@@ -68,6 +86,7 @@ void vi_cal_notify_blast(struct calgary *s, struct cal_phb *p)
 		if ((n->events & VIOMMU_EV_MAP) && (p->config_rw & VIOMMU_CALGARY_PHB_TCE_ENABLE))
 			map_runs(s, p, 0, p->entries, n, ev.sid);
 	}
+	barrier(s, p, 0, UINT64_MAX);
 }
 
 /* A run of pages mapping contiguously with the same rights, being built. */
@@ -159,6 +178,7 @@ void vi_cal_notify_range(struct calgary *s, struct cal_phb *p, uint64_t first, u
 	if (vi_notify_wanted(&s->v, VIOMMU_EV_MAP) &&
 	    (p->config_rw & VIOMMU_CALGARY_PHB_TCE_ENABLE))
 		map_runs(s, p, first, n, NULL, 0);
+	barrier(s, p, ev.iova, ev.last);
 }
 
 int viommu_calgary_tce_written(struct viommu *v, uint64_t gpa, uint64_t len)
