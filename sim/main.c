@@ -201,6 +201,19 @@ static void scenario_default(struct scenario *s, const char *name)
 		s->size[4] = 16384;
 		s->size[5] = 65536;
 		s->table_size = 0;
+	} else if (name && !strcmp(name, "arm")) {
+		/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
+		static const char *const a[] = { "noiommu",    "smmu3",
+						 "smmu3-cm",   "virtio-iommu",
+						 "smmu3-lazy", "virtio-iommu-batched-deferred" };
+
+		s->name = "arm";
+		s->about = "seed 000's Arm comparison on a ThunderX CN88xx-era host (TCP stream, "
+			   "vhost off/on, rx/tx), then the cures";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+			add_cfg(s, a[i]);
+		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -210,7 +223,8 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block", "quick", "calgary" };
+static const char *const scenario_names[] = { "default", "assigned", "block",
+					      "quick",	 "calgary",  "arm" };
 
 static void usage(FILE *f)
 {
@@ -219,7 +233,8 @@ static void usage(FILE *f)
 		"\n"
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
-		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary (see --list).\n"
+		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm\n"
+		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
 		"  -c, --cost NAME=VALUE  override one unit cost (repeatable; e.g. exit_user_mmio_cycles=9000)\n"

@@ -26,3 +26,8 @@ echo "ok: $rows rows"
 cmp "$out.j1" "$out.j3"
 cmp "$out.j1" "$out.json" || [ "$(nproc)" -eq 1 ]
 echo "ok: same rows with 1 and 3 workers"
+# The arm scenario: every row runs on its own profile and none is refused.
+"$sim" arm -u 128 --json -o "$out" >"$out.arm"
+[ "$(wc -l <"$out.arm")" -eq 96 ] && [ "$(grep -c '"profile":"arm-2017-thunderx"' "$out.arm")" -eq 96 ]
+if grep -q '"supported":false' "$out.arm"; then echo "an arm row failed"; exit 1; fi
+echo "ok: arm scenario"

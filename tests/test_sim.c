@@ -320,6 +320,76 @@ static void test_calgary_configs(void **state)
 	sim_costs_destroy(c);
 }
 
+/*
+ * The arm scenario's rows on the arm-2017-thunderx profile: orderings that follow from the
+ * mechanisms (no IOMMU work is fastest; a strict unmap costs a trapped CMD_SYNC; the quirk
+ * adds one after every map; lazy invalidation batches them), never the figures themselves.
+ */
+static void test_arm_scenario(void **state)
+{
+	static const struct sim_config smmu3 = { "smmu3", SIM_MODEL_SMMUV3, false, false,
+						 false,	  VG_DMA_STRICT };
+	static const struct sim_config smmu3_cm = { "smmu3-cm", SIM_MODEL_SMMUV3, true, false,
+						    false,	VG_DMA_STRICT };
+	static const struct sim_config smmu3_lazy = { "smmu3-lazy", SIM_MODEL_SMMUV3, false, false,
+						      false,	    VG_DMA_DEFERRED };
+	struct sim_costs *c = costs();
+	struct sim_result *none = malloc(sizeof(*none)), *strict = malloc(sizeof(*strict));
+	struct sim_result *cm = malloc(sizeof(*cm)), *lazy = malloc(sizeof(*lazy));
+	struct sim_result *vio = malloc(sizeof(*vio));
+	char err[200];
+
+	(void)state;
+	assert_int_equal(sim_costs_select(c, "arm-2017-thunderx", err, sizeof(err)), 0);
+	/* Cycle-valued costs are converted at the profile's own clock (2.0 GHz). */
+	assert_true(fabs(sim_cost(c, SIM_COST_GUEST_DMA_MAP) * sim_cost(c, SIM_COST_CPU_GHZ) -
+			 1158) < 1e-6);
+	/* Without GICv4 an assigned device's interrupt still costs the vCPU an exit. */
+	assert_true(sim_cost(c, SIM_COST_IRQ_POSTED) > 0);
+	for (int pl = SIM_EMULATED; pl <= SIM_VHOST; pl++) {
+		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
+			struct sim_params p = params(&cfg_noiommu, (enum sim_placement)pl,
+						     (enum sim_workload)w, 16384);
+			struct sim_result *all[] = { none, strict, cm, lazy, vio };
+
+			assert_int_equal(sim_run(&p, c, none), 0);
+			p.cfg = smmu3;
+			assert_int_equal(sim_run(&p, c, strict), 0);
+			p.cfg = smmu3_cm;
+			assert_int_equal(sim_run(&p, c, cm), 0);
+			p.cfg = smmu3_lazy;
+			assert_int_equal(sim_run(&p, c, lazy), 0);
+			p.cfg = cfg_vio_strict;
+			assert_int_equal(sim_run(&p, c, vio), 0);
+			for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+				assert_true(all[i]->supported);
+				assert_true(all[i]->checked_bytes > 0);
+				if (i)
+					assert_true(all[i]->rate < none->rate);
+			}
+			/* Strict: every unmapped page is invalidated (no RIL in the seed's era). */
+			assert_true(strict->invalidations_per_unit >= strict->unmaps_per_unit);
+			assert_true(strict->exits_per_unit > none->exits_per_unit);
+			/* The quirk adds a trapped sync after every map. */
+			assert_true(cm->exits_per_unit > strict->exits_per_unit);
+			assert_true(cm->rate < strict->rate);
+			/* Lazy: far fewer invalidations and exits than unmaps, so faster than strict. */
+			assert_true(lazy->invalidations_per_unit < lazy->unmaps_per_unit);
+			assert_true(lazy->exits_per_unit < strict->exits_per_unit);
+			assert_true(lazy->rate > strict->rate);
+			/* Behind vhost every IOMMU row goes through the device IOTLB. */
+			for (size_t i = 1; i < sizeof(all) / sizeof(all[0]); i++)
+				assert_true((all[i]->devtlb_hit_rate >= 0) == (pl == SIM_VHOST));
+		}
+	}
+	free(none);
+	free(strict);
+	free(cm);
+	free(lazy);
+	free(vio);
+	sim_costs_destroy(c);
+}
+
 /* amdvi-v2: v2 tables behind GIoV in every placement (MAP events from the v2 view), payload checked. */
 static void test_amdvi_v2_config(void **state)
 {
@@ -553,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_amdvi_configs),
 		cmocka_unit_test(test_amdvi_v2_config),
 		cmocka_unit_test(test_calgary_configs),
+		cmocka_unit_test(test_arm_scenario),
 		cmocka_unit_test(test_deferred_bounded),
 		cmocka_unit_test(test_virtio_iommu_lazy_kicks),
 		cmocka_unit_test(test_identity_and_noiommu),
