@@ -128,10 +128,11 @@ static void scenario_nested(struct scenario *s)
 	s->wl[0] = SIM_WL_STREAM_RX;
 	s->wl[1] = SIM_WL_STREAM_TX;
 	s->wl[2] = SIM_WL_POLL;
-	s->nsize = 3;
+	s->nsize = 4;
 	s->size[0] = 64;
 	s->size[1] = 1500;
 	s->size[2] = 16384;
+	s->size[3] = 65536;
 	s->table_size = 0;
 }
 
