@@ -13,6 +13,11 @@ static int nest_unmap(void *ctx, uint64_t iova, uint64_t size)
 {
 	struct vg_shadow_nest *n = ctx;
 
+	if (n->nranges < VG_SHADOW_NEST_RANGES) {
+		n->range[n->nranges].iova = iova;
+		n->range[n->nranges].size = size;
+	}
+	n->nranges++;
 	n->unmapped = true;
 	return vg_vtd_unmap_nosync(n->d, n->did, iova, size);
 }
@@ -22,10 +27,17 @@ static int nest_commit(void *ctx)
 	struct vg_shadow_nest *n = ctx;
 	int ret = 0;
 
-	/* Unmaps first: L0 must drop the old pages before it maps new ones at the same IOVAs. */
-	if (n->unmapped)
+	/*
+	 * Unmaps first: L0 must drop the old pages before it maps new ones at the same IOVAs. A
+	 * domain flush would make L0 diff the whole domain, which L1's kernel does not ask for.
+	 */
+	if (n->unmapped && n->nranges > VG_SHADOW_NEST_RANGES)
 		ret = vg_vtd_flush(n->d);
+	for (uint32_t i = 0; n->unmapped && !ret && i < n->nranges && i < VG_SHADOW_NEST_RANGES;
+	     i++)
+		ret = vg_vtd_flush_range(n->d, n->did, n->range[i].iova, n->range[i].size);
 	n->unmapped = false;
+	n->nranges = 0;
 	if (!ret)
 		ret = vg_vtd_sync_map(n->d);
 	return ret;

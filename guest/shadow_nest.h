@@ -17,17 +17,26 @@
 
 #include "vtd_driver.h"
 
+#define VG_SHADOW_NEST_RANGES 32
+
 /* The ctx of the ops: the L1 driver and the L1 domain the assigned device is attached to. */
 struct vg_shadow_nest {
 	struct vg_vtd *d;
 	uint16_t did;
-	bool unmapped; /* an unmap since the last commit: the commit flushes the domain */
+	bool unmapped; /* an unmap since the last commit: the commit flushes */
+	/* the ranges unmapped since the last commit; more than fit: the domain is flushed */
+	uint32_t nranges;
+	struct {
+		uint64_t iova, size;
+	} range[VG_SHADOW_NEST_RANGES];
 };
 
 /*
- * Map: the driver's map without invalidation; unmap likewise; commit: one queued submission for
- * the maps (iotlb_sync_map) and one domain flush for the unmaps, as Linux batches them. The L1
- * driver must map 4 KiB pages only (no_superpages), so any page range can be unmapped (SPLIT).
+ * Map: the driver's map without invalidation; unmap likewise; commit: a page-selective flush per
+ * range unmapped (L1's VFIO type1 domain is strict: each UNMAP_DMA syncs its range; a domain
+ * flush when more ranges than VG_SHADOW_NEST_RANGES piled up), then one queued submission for
+ * the maps (iotlb_sync_map). The L1 driver must map 4 KiB pages only (no_superpages), so any
+ * page range can be unmapped (SPLIT).
  */
 const struct viommu_shadow_host_ops *vg_shadow_nest_ops(void);
 

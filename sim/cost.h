@@ -51,7 +51,9 @@
 	X(GUEST_PMD_PKT, "guest_pmd_pkt", SIM_UNIT_TIME)              \
 	X(GUEST_BLK_REQ, "guest_blk_req", SIM_UNIT_TIME)              \
 	X(DISK_GBYTE_PER_S, "disk_gbyte_per_s", SIM_UNIT_GBYTE_PER_S) \
-	X(DISK_LATENCY, "disk_latency", SIM_UNIT_TIME)
+	X(DISK_LATENCY, "disk_latency", SIM_UNIT_TIME)                \
+	X(EXIT_NESTED_USER, "exit_nested_user", SIM_UNIT_TIME)        \
+	X(EXIT_NESTED_KERNEL, "exit_nested_kernel", SIM_UNIT_TIME)
 
 enum sim_unit {
 	SIM_UNIT_TIME, /* NAME_ns or NAME_cycles; read back in ns */

@@ -47,6 +47,7 @@ struct snap {
 	struct sim_iommu_counts ic;
 	uint64_t inv_msgs;
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
+	uint64_t l1_maps, l1_map_pages, l1_unmaps, l1_unmap_pages, l1_exits, l1_ops, l1_reads;
 	struct vg_dma_stats ds;
 };
 
@@ -68,6 +69,7 @@ static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
 	[SIM_EMULATED] = &sim_place_emulated,
 	[SIM_VHOST] = &sim_place_vhost,
 	[SIM_ASSIGNED] = &sim_place_assigned,
+	[SIM_NESTED] = &sim_place_nested,
 };
 
 const char *sim_placement_name(enum sim_placement p)
@@ -113,6 +115,13 @@ static void snap_take(const struct eng *e, struct snap *s)
 	s->vfio_unmaps = e->vfio_unmaps;
 	s->vfio_unmap_pages = e->vfio_unmap_pages;
 	s->hw_inv = e->hw_inv;
+	s->l1_maps = e->l1_maps;
+	s->l1_map_pages = e->l1_map_pages;
+	s->l1_unmaps = e->l1_unmaps;
+	s->l1_unmap_pages = e->l1_unmap_pages;
+	s->l1_exits = e->l1_exits;
+	s->l1_ops = e->l1_ops;
+	s->l1_reads = e->l1_reads;
 	vg_dma_get_stats(e->dma, &s->ds);
 }
 
@@ -129,7 +138,8 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 	acct(e, SIM_RES_VCPU, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
 	acct(e, SIM_RES_VCPU, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
 	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
-	acct_vmm(e, SIM_EV_EXIT_MMIO, (double)(a.ic.mmio_exits - b->ic.mmio_exits));
+	acct_vmm(e, e->pl->l2_traps ? SIM_EV_EXIT_L2 : SIM_EV_EXIT_MMIO,
+		 (double)(a.ic.mmio_exits - b->ic.mmio_exits));
 	kicks = a.ic.kicks - b->ic.kicks;
 	acct(e, SIM_RES_VCPU, SIM_EV_KICK, (double)kicks);
 	/* The request is served by the VMM's event loop: the vCPU waits for it to wake up. */
@@ -147,6 +157,19 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 	acct_vmm(e, SIM_EV_VFIO_UNPIN, (double)(a.vfio_unmap_pages - b->vfio_unmap_pages));
 	acct_vmm(e, SIM_EV_HOST_UNMAP, (double)(a.vfio_unmaps - b->vfio_unmaps));
 	acct_vmm(e, SIM_EV_INV_HW, (double)(a.hw_inv - b->hw_inv));
+	/*
+	 * Nested: the L1 VMM's VFIO calls into L1's kernel (no exit: syscalls, pins and page-table
+	 * writes inside L1), and L1's vIOMMU invalidations, each an ordinary L1 exit to L0's VMM.
+	 */
+	acct_vmm(e, SIM_EV_L1_VFIO_CALL,
+		 (double)(a.l1_maps - b->l1_maps + a.l1_unmaps - b->l1_unmaps));
+	acct_vmm(e, SIM_EV_L1_PIN, (double)(a.l1_map_pages - b->l1_map_pages));
+	acct_vmm(e, SIM_EV_L1_IOMMU_MAP, (double)(a.l1_maps - b->l1_maps));
+	acct_vmm(e, SIM_EV_L1_UNPIN, (double)(a.l1_unmap_pages - b->l1_unmap_pages));
+	acct_vmm(e, SIM_EV_L1_IOMMU_UNMAP, (double)(a.l1_unmaps - b->l1_unmaps));
+	acct_vmm(e, SIM_EV_EXIT_MMIO, (double)(a.l1_exits - b->l1_exits));
+	acct_vmm(e, SIM_EV_VMM_OP, (double)(a.l1_ops - b->l1_ops));
+	acct_vmm(e, SIM_EV_WALK_READ, (double)(a.l1_reads - b->l1_reads));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -755,6 +778,20 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 		return 1.0 / DEP(SIM_COST_DISK_GBYTE_PER_S);
 	case SIM_EV_DISK_IO:
 		return DEP(SIM_COST_DISK_LATENCY);
+	case SIM_EV_EXIT_L2:
+		return DEP(SIM_COST_EXIT_NESTED_USER);
+	case SIM_EV_IRQ_L2:
+		return DEP(SIM_COST_EXIT_NESTED_KERNEL);
+	case SIM_EV_L1_VFIO_CALL:
+		return DEP(SIM_COST_VFIO_CALL);
+	case SIM_EV_L1_PIN:
+		return DEP(SIM_COST_VFIO_PIN_PAGE);
+	case SIM_EV_L1_UNPIN:
+		return DEP(SIM_COST_VFIO_UNPIN_PAGE);
+	case SIM_EV_L1_IOMMU_MAP:
+		return DEP(SIM_COST_HOST_IOMMU_MAP);
+	case SIM_EV_L1_IOMMU_UNMAP:
+		return DEP(SIM_COST_HOST_IOMMU_UNMAP);
 	case SIM_EV_NR:
 		break;
 	}
@@ -821,6 +858,8 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 	r->throughput_mbps = r->rate * r->payload_bytes * 8 / 1e6;
 	r->exits_per_unit = r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] + r->n[SIM_RES_VCPU][SIM_EV_KICK] +
 			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];
+	/* Nested: L2's exits too (0 elsewhere, so the sum is unchanged there). */
+	r->exits_per_unit += r->n[SIM_RES_VCPU][SIM_EV_EXIT_L2] + r->n[SIM_RES_VCPU][SIM_EV_IRQ_L2];
 	r->invalidations_per_unit = (double)(a->ic.invalidations - b->ic.invalidations) / u;
 	r->iotlb_hit_rate = -1;
 	if ((e->p.cfg.model == SIM_MODEL_VTD || e->p.cfg.model == SIM_MODEL_AMDVI ||
@@ -851,6 +890,7 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 	r->fq_timeouts = a->ds.fq_timeouts - b->ds.fq_timeouts;
 	r->vfio_calls_per_unit =
 		(double)(a->vfio_maps - b->vfio_maps + a->vfio_unmaps - b->vfio_unmaps) / u;
+	r->l1_calls_per_unit = (double)(a->l1_maps - b->l1_maps + a->l1_unmaps - b->l1_unmaps) / u;
 	r->frames_per_unit = 0;
 	if (r->n[SIM_RES_WIRE][SIM_EV_WIRE_BYTES] > 0) {
 		double per = e->p.workload == SIM_WL_POLL ? 1 : ceil(r->payload_bytes / mss(e));

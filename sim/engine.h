@@ -19,6 +19,7 @@ enum sim_placement {
 	SIM_EMULATED, /* in the VMM: every DMA is translated on the VMM's own path */
 	SIM_VHOST,    /* vhost back-end with a device IOTLB; misses are served by the VMM */
 	SIM_ASSIGNED, /* real hardware behind the host IOMMU, kept in sync with the guest's maps */
+	SIM_NESTED,   /* assigned to an L2 guest through L1: shadowed by L1's VMM, then by L0's */
 	SIM_PLACEMENT_NR
 };
 
@@ -73,7 +74,14 @@ enum sim_res {
 	X(BLK_REQ, "blk.req")                 \
 	X(WIRE_BYTES, "wire.bytes")           \
 	X(DISK_BYTES, "disk.bytes")           \
-	X(DISK_IO, "disk.io")
+	X(DISK_IO, "disk.io")                 \
+	X(EXIT_L2, "exit.l2_user")            \
+	X(IRQ_L2, "irq.l2")                   \
+	X(L1_VFIO_CALL, "l1.vfio_call")       \
+	X(L1_PIN, "l1.vfio_pin_page")         \
+	X(L1_UNPIN, "l1.vfio_unpin_page")     \
+	X(L1_IOMMU_MAP, "l1.iommu_map")       \
+	X(L1_IOMMU_UNMAP, "l1.iommu_unmap")
 
 #define SIM_EV_ENUM(id, name) SIM_EV_##id,
 enum sim_ev { SIM_EV_LIST(SIM_EV_ENUM) SIM_EV_NR };
@@ -126,6 +134,7 @@ struct sim_result {
 	double translations_per_unit; /* by the vIOMMU model (emulated path and miss service) */
 	double bounce_bytes_per_unit;
 	double vfio_calls_per_unit, devtlb_misses_per_unit, frames_per_unit;
+	double l1_calls_per_unit; /* nested: the L1 VMM's VFIO calls (vfio_calls_per_unit: L0's) */
 	uint64_t fq_timeouts;
 	uint32_t passes;    /* deferred strategies: fixed-point passes over the flush timer */
 	uint64_t gap_costs; /* bit k: GAP cost k contributed a nonzero term (cost value may be 0) */

@@ -2,7 +2,7 @@
 /*
  * viommu-sim's engine, inside the simulator: one run's state (struct eng) and the back-end
  * placements (engine.h's enum sim_placement) as ops tables, one file each: place_emulated.c,
- * place_vhost.c, place_assigned.c. A placement decides where the device's DMA is translated and
+ * place_vhost.c, place_assigned.c, place_nested.c. A placement decides where the device's DMA is translated and
  * which resource pays for the back-end's work; the engine (engine.c) dispatches through its ops
  * and never tests which placement it runs. A new placement adds a file and its entry in
  * engine.c's sim_places[].
@@ -42,6 +42,8 @@ struct eng {
 	uint64_t inv_msgs; /* VMM -> back-end IOTLB messages and their replies */
 	/* assigned: the VFIO calls made and the host IOMMU's invalidations */
 	uint64_t vfio_maps, vfio_map_pages, vfio_unmaps, vfio_unmap_pages, hw_inv;
+	/* nested: the L1 VMM's VFIO calls and L1's vIOMMU (its traps to L0, ops, table reads) */
+	uint64_t l1_maps, l1_map_pages, l1_unmaps, l1_unmap_pages, l1_exits, l1_ops, l1_reads;
 	/* guest memory allocators */
 	uint64_t frag_chunk, frag_off, hdr_next;
 	/* TX: elements of the skbs sent and not yet reclaimed */
@@ -67,6 +69,7 @@ struct sim_place_ops {
 	bool backend_work;     /* software handles each packet or request (not the device) */
 	bool backend_syscall;  /* and makes a syscall for it (QEMU's tap read/write, preadv) */
 	bool needs_map_events; /* the VMM must learn the guest's new mappings (VT-d: caching mode) */
+	bool l2_traps;	       /* the guest is L2: its traps go to L1's VMM through L0 */
 	/* After the model and before the DMA strategy; NULL: nothing to set up. */
 	int (*setup)(struct eng *e);
 	/* Releases what setup made, also after a setup that failed half way; NULL: nothing. */
@@ -86,6 +89,7 @@ struct sim_place_ops {
 extern const struct sim_place_ops sim_place_emulated;
 extern const struct sim_place_ops sim_place_vhost;
 extern const struct sim_place_ops sim_place_assigned;
+extern const struct sim_place_ops sim_place_nested;
 
 static inline void acct(struct eng *e, enum sim_res r, enum sim_ev ev, double n)
 {

@@ -106,6 +106,36 @@ static void add_cfg(struct scenario *s, const char *name)
 		s->cfg[s->ncfg++] = *c;
 }
 
+/*
+ * Seed 004's nested claim: an NIC assigned to L1 (assigned) and through L1 to an L2 guest
+ * (nested), L2's kernel driver under VT-d caching mode (strict and Linux's lazy default) or
+ * DPDK-style fixed mappings (poll), against no vIOMMU at the same level.
+ */
+static void scenario_nested(struct scenario *s)
+{
+	static const char *const k[] = { "noiommu", "vtd-strict-cm", "vtd-deferred-cm" };
+
+	s->name = "nested";
+	s->about = "seed 004: an NIC assigned to L1 (vhost n/a) and through L1 to an L2 guest "
+		   "(vhost L2); kernel driver (rx, tx) and DPDK (poll)";
+	s->ncfg = 0;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		add_cfg(s, k[i]);
+	s->npl = 2;
+	s->pl[0] = SIM_ASSIGNED;
+	s->pl[1] = SIM_NESTED;
+	s->nwl = 3;
+	s->wl[0] = SIM_WL_STREAM_RX;
+	s->wl[1] = SIM_WL_STREAM_TX;
+	s->wl[2] = SIM_WL_POLL;
+	s->nsize = 4;
+	s->size[0] = 64;
+	s->size[1] = 1500;
+	s->size[2] = 16384;
+	s->size[3] = 65536;
+	s->table_size = 0;
+}
+
 static void scenario_default(struct scenario *s, const char *name)
 {
 	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
@@ -214,6 +244,8 @@ static void scenario_default(struct scenario *s, const char *name)
 		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
 			add_cfg(s, a[i]);
 		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
+	} else if (name && !strcmp(name, "nested")) {
+		scenario_nested(s);
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -223,8 +255,8 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block",
-					      "quick",	 "calgary",  "arm" };
+static const char *const scenario_names[] = { "default", "assigned", "block", "quick",
+					      "calgary", "arm",	     "nested" };
 
 static void usage(FILE *f)
 {
@@ -233,7 +265,8 @@ static void usage(FILE *f)
 		"\n"
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
-		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm\n"
+		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm,\n"
+		"nested "
 		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"

@@ -35,6 +35,12 @@ static const char *vhost_of(const struct sim_result *r)
 	return r->p.placement == SIM_VHOST ? "on" : r->p.placement == SIM_EMULATED ? "off" : "n/a";
 }
 
+/* The table's vhost column: nested rows say so (the JSON keeps "n/a" and the placement). */
+static const char *vhost_col(const struct sim_result *r)
+{
+	return r->p.placement == SIM_NESTED ? "L2" : vhost_of(r);
+}
+
 static void rate(char *buf, size_t len, double v)
 {
 	if (v < 0)
@@ -68,7 +74,7 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 			prev = w->profile;
 		}
 		if (!r->supported) {
-			fprintf(f, "%-30s %-5s %-3s %6u  %s\n", r->p.cfg.name, vhost_of(r),
+			fprintf(f, "%-30s %-5s %-3s %6u  %s\n", r->p.cfg.name, vhost_col(r),
 				sim_workload_name(r->p.workload), r->p.msg_size, r->why);
 			continue;
 		}
@@ -77,8 +83,8 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 		rate(dhit, sizeof(dhit), r->devtlb_hit_rate);
 		fprintf(f,
 			"%-30s %-5s %-3s %6u %10.1f %7s %5.0f%% %9.0f %9.0f %6.2f %6.2f %7s %7s  %s\n",
-			r->p.cfg.name, vhost_of(r), sim_workload_name(r->p.workload), r->p.msg_size,
-			r->throughput_mbps, rel, r->util[SIM_RES_VCPU] * 100,
+			r->p.cfg.name, vhost_col(r), sim_workload_name(r->p.workload),
+			r->p.msg_size, r->throughput_mbps, rel, r->util[SIM_RES_VCPU] * 100,
 			r->busy_ns[SIM_RES_VCPU],
 			r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND], r->exits_per_unit,
 			r->invalidations_per_unit, hit, dhit, sim_res_name(r->bottleneck));
@@ -147,11 +153,15 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 	fprintf(f,
 		",\"bottleneck\":\"%s\",\"strategy\":\"%s\",\"model\":\"%s\",\"units\":%llu,"
 		"\"maps_per_pkt\":%.4f,\"unmaps_per_pkt\":%.4f,\"flushes_per_pkt\":%.5f,"
-		"\"vfio_calls_per_pkt\":%.4f,\"devtlb_misses_per_pkt\":%.4f,\"passes\":%u}\n",
+		"\"vfio_calls_per_pkt\":%.4f,\"devtlb_misses_per_pkt\":%.4f,\"passes\":%u",
 		sim_res_name(r->bottleneck), vg_dma_strategy_name(r->p.cfg.strategy),
 		sim_model_name(r->p.cfg.model), (unsigned long long)r->units, r->maps_per_unit,
 		r->unmaps_per_unit, r->flushes_per_unit, r->vfio_calls_per_unit,
 		r->devtlb_misses_per_unit, r->passes);
+	/* Nested rows only (vfio_calls_per_pkt is L0's there), so other rows stay as they were. */
+	if (r->p.placement == SIM_NESTED)
+		fprintf(f, ",\"l1_vfio_calls_per_pkt\":%.4f", r->l1_calls_per_unit);
+	fprintf(f, "}\n");
 }
 
 void sim_report_csv(FILE *f, const struct sim_row *rows, size_t n)

@@ -507,6 +507,77 @@ static void test_unsupported(void **state)
 }
 
 /*
+ * Nested (seed 004): the NIC assigned to L2 through L1. The kernel driver's maps and unmaps reach
+ * the host through both engines on every message; DPDK-style fixed mappings (mapped once at
+ * start) make no host call at either level; L2 costs more than the same guest as L1.
+ */
+static void test_nested(void **state)
+{
+	static const struct sim_config cm = { "vtd-strict-cm", SIM_MODEL_VTD, true,
+					      false,	       false,	      VG_DMA_STRICT };
+	static const struct sim_config lazy = {
+		"vtd-deferred-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_DEFERRED
+	};
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *one = malloc(sizeof(*one));
+	const struct sim_config *kernel[] = { &cm, &lazy };
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
+			struct sim_params p =
+				params(kernel[k], SIM_NESTED, (enum sim_workload)w, 1500);
+
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->supported);
+			assert_true(r->checked_bytes > 0);
+			/* Every message: host calls at L1 (L1's VMM) and at L0 (into the host). */
+			assert_true(r->l1_calls_per_unit >= 1);
+			assert_true(r->vfio_calls_per_unit >= 1);
+			assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_L2] >= 1);
+			assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] >= 1); /* L1's traps */
+			/* The same guest as L1, its NIC assigned to it directly. */
+			p.placement = SIM_ASSIGNED;
+			assert_int_equal(sim_run(&p, c, one), 0);
+			assert_true(one->l1_calls_per_unit == 0);
+			assert_true(one->n[SIM_RES_VCPU][SIM_EV_EXIT_L2] == 0);
+			assert_true(r->busy_ns[SIM_RES_VCPU] > one->busy_ns[SIM_RES_VCPU]);
+			assert_true(r->rate < one->rate);
+		}
+	}
+	/* DPDK-style: the pool mapped once at start, nothing per packet at either level. */
+	for (int k = 0; k < 2; k++) {
+		struct sim_params p = params(kernel[k], SIM_NESTED, SIM_WL_POLL, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->supported);
+		assert_true(r->checked_bytes > 0);
+		assert_true(r->l1_calls_per_unit == 0);
+		assert_true(r->vfio_calls_per_unit == 0);
+		assert_true(r->exits_per_unit == 0);
+		assert_true(r->hw_iotlb_hit_rate >= 0);
+	}
+	/* Without a vIOMMU in L2, L1 maps L2's RAM once: no host call per message either. */
+	{
+		struct sim_params p = params(&cfg_noiommu, SIM_NESTED, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->checked_bytes > 0);
+		assert_true(r->l1_calls_per_unit == 0 && r->vfio_calls_per_unit == 0);
+	}
+	/* VT-d without caching mode cannot be shadowed at L1 either. */
+	{
+		struct sim_params p = params(&cfg_vtd_strict, SIM_NESTED, SIM_WL_STREAM_TX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_false(r->supported);
+	}
+	free(r);
+	free(one);
+	sim_costs_destroy(c);
+}
+
+/*
  * VT-d strict, emulated NIC, one 1000-byte send per unit, MTU 1500. Derived from the design:
  *  - the skb has two DMA elements: the head (virtio-net header + Ethernet/IPv4/TCP, 78 bytes, in
  *    a 256-byte kmalloc slot) and one 1000-byte page_frag piece (pieces are 64-byte rounded,
@@ -629,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_identity_and_noiommu),
 		cmocka_unit_test(test_never_free_and_persistent),
 		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_hand_derived),
 		cmocka_unit_test(test_json_keys),
 	};
