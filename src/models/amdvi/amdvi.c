@@ -455,7 +455,7 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	}
 	s->dte_gen = 1;
 	/* 3.4.7: advertise exactly what is implemented. */
-	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4);
+	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4) | VIOMMU_AMDVI_EFR_PREF_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_IA)
 		s->efr |= VIOMMU_AMDVI_EFR_IA_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_PPR)
