@@ -390,6 +390,77 @@ static void test_iotlb_inv_timeout(void **state)
 	fx_fini(&f);
 }
 
+/* Enhanced PPR handling (EPHSup, control EPHEn): the DTE's PPR bit decides. */
+static void test_eph(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_amdvi_page_request pr = { .devid = 0x0123,
+						.pasid = 0x5abcd,
+						.has_pasid = true,
+						.addr = 0x7f0012345678ull,
+						.access = VIOMMU_ACC_READ | VIOMMU_ACC_WRITE,
+						.tag = 0x1a5 };
+	struct viommu_amdvi_stats st;
+	struct evlog ppr = { 0 };
+	uint64_t q0, a;
+	struct fx f;
+
+	(void)state;
+	/* EPH needs PPR. */
+	c.flags |= VIOMMU_AMDVI_EPH;
+	{
+		struct viommu *v;
+
+		assert_int_equal(viommu_amdvi_create(&c, NULL, NULL, &v), VIOMMU_EINVAL);
+	}
+	c.flags |= VIOMMU_AMDVI_PPR;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8) & VIOMMU_AMDVI_EFR_EPH_SUP);
+	assert_int_equal(vg_amdvi_enable_ppr(f.d, on_event, &ppr), 0);
+	/* EPHEn clear: logged whatever the DTE says (the driver's DTE has PPR = 0). */
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) | VIOMMU_AMDVI_CTRL_EPH_EN);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & VIOMMU_AMDVI_CTRL_EPH_EN);
+	/* EPHEn, DTE PPR = 0: refused, INVALID_PPR_REQUEST in the event log. */
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	ppr.n = 0;
+	assert_int_equal(drain(&f), 1);
+	assert_int_equal(ppr.n, 1); /* only the first request reached the PPR log */
+	assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+	q0 = (uint64_t)f.evs.ev[0][1] << 32 | f.evs.ev[0][0];
+	assert_int_equal(q0 & 0xffff, 0x0123);
+	assert_int_equal((q0 >> 16) & 0xffff, 0xabcd);			     /* PASID 15:0 */
+	assert_int_equal((q0 >> 42) & 0xf, 0x5);			     /* PASID 19:16 */
+	assert_int_equal((q0 >> 32) & 0x3ff, 0x1a5);			     /* tag */
+	assert_int_equal((q0 >> 48) & 0xfff, 0x004 | 0x020 | 0x040 | 0x100); /* RD WR US GN */
+	assert_int_equal(ev_addr(f.evs.ev[0]), 0x7f0012345000ull);
+	/* DTE PPR = 1: logged in the PPR log. */
+	a = vg_amdvi_dte_addr(f.d, 0x0123);
+	poke64(&f, a, peek64(&f, a) | VIOMMU_AMDVI_DTE0_PPR);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0123), 0);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	ppr.n = 0;
+	assert_int_equal(drain(&f), 0);
+	assert_int_equal(ppr.n, 1);
+	/* V = 0: refused. */
+	poke64(&f, a, 0);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0123), 0);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	assert_int_equal(drain(&f), 1);
+	assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.ppr_invalid, 2);
+	assert_int_equal(st.ppr_logged, 2);
+	fx_fini(&f);
+	/* Without EPHSup, EPHEn is not writable. */
+	c.flags &= ~VIOMMU_AMDVI_EPH;
+	fx_init_cfg(&f, &c, NULL, false);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, VIOMMU_AMDVI_CTRL_EPH_EN);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8), 0);
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* PREFETCH_IOMMU_PAGES (2.4.6)                                                                */
 /* ------------------------------------------------------------------------------------------ */
@@ -2239,6 +2310,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_device_request),
 		cmocka_unit_test(test_iotlb_inv_timeout),
 		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_eph),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),

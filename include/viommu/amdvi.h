@@ -46,6 +46,9 @@
  * a PCIe page request from an ATS/PRI endpoint to viommu_amdvi_page_request(), which logs it in
  * the PPR log (PAGE_SERVICE_REQUEST); the guest answers with COMPLETE_PPR_REQUEST, which reaches
  * the VMM's response callback (it sends the page request group response to the device).
+ * With enhanced PPR handling (VIOMMU_AMDVI_EPH: EFR EPHSup; control EPHEn) the device's DTE
+ * decides: a page request from a device whose DTE is not valid or has PPR = 0 is refused and
+ * logged in the event log as INVALID_PPR_REQUEST instead.
  *
  * Invalid requests (2.5.9): a read of the interrupt address range (0xFEE0_0000-0xFEEF_FFFF)
  * without PASID is refused with INVALID_DEVICE_REQUEST (type 000b) while IommuEn is set; ATS
@@ -78,6 +81,9 @@ enum viommu_amdvi_flags {
 	VIOMMU_AMDVI_IA = 1u << 2,	/* EFR IASup: INVALIDATE_IOMMU_ALL */
 	VIOMMU_AMDVI_GT = 1u << 3,	/* EFR GTSup, GIoSup: guest (v2) and nested translation */
 	VIOMMU_AMDVI_PPR = 1u << 4,	/* EFR PPRSup: the PPR log and COMPLETE_PPR_REQUEST */
+	VIOMMU_AMDVI_EPH = 1u << 5,	/* EFR EPHSup (needs VIOMMU_AMDVI_PPR): enhanced PPR
+					 * handling, control EPHEn; Linux 6.12 reads ATS
+					 * capabilities only with GT, PPR and EPH */
 };
 
 struct viommu_amdvi_config {
@@ -126,7 +132,7 @@ struct viommu_amdvi_page_request {
 
 /*
  * Log @pr in the PPR log. Returns 0 when logged, VIOMMU_EPERM when page requests are not enabled
- * (IommuEn, PPREn and PPRLogEn) or the log is stopped, VIOMMU_ENOSPC when the log is full (it
+ * (IommuEn, PPREn and PPRLogEn), the log is stopped or (EPHEn) the DTE refuses them, VIOMMU_ENOSPC when the log is full (it
  * overflows: PprOverflow), VIOMMU_EFAULT when the log is outside guest memory, VIOMMU_EINVAL for a
  * bad call or an IOMMU without VIOMMU_AMDVI_PPR. In every failing case the VMM answers the
  * device itself (PCIe: response failure), as the IOMMU does not.
@@ -206,6 +212,7 @@ struct viommu_amdvi_stats {
 	uint64_t invalid_dev_requests; /* INVALID_DEVICE_REQUEST events (logged or lost) */
 	uint64_t iotlb_inv_timeouts;   /* IOTLB_INV_TIMEOUT events (logged or lost) */
 	uint64_t ppr_logged;	       /* page requests written to the PPR log */
+	uint64_t ppr_invalid;	       /* INVALID_PPR_REQUEST: refused by the DTE (EPHEn) */
 	uint64_t ppr_lost;	       /* refused: disabled, full or outside memory */
 	uint64_t cmd_errors;	       /* ILLEGAL_COMMAND_ERROR and COMMAND_HARDWARE_ERROR */
 	uint64_t notify_map;	       /* events delivered */

@@ -136,6 +136,7 @@
 #define VIOMMU_AMDVI_CTRL_GAM_EN_MASK VIOMMU_AMDVI_GENMASK(27, 25)
 #define VIOMMU_AMDVI_CTRL_GA_LOG_EN VIOMMU_AMDVI_BIT(28)
 #define VIOMMU_AMDVI_CTRL_GA_INT_EN VIOMMU_AMDVI_BIT(29)
+#define VIOMMU_AMDVI_CTRL_EPH_EN VIOMMU_AMDVI_BIT(45) /* enhanced PPR handling (EPHSup) */
 #define VIOMMU_AMDVI_CTRL_XT_EN VIOMMU_AMDVI_BIT(50)
 #define VIOMMU_AMDVI_CTRL_INT_CAP_XT_EN VIOMMU_AMDVI_BIT(51)
 
@@ -482,6 +483,11 @@
 #define VIOMMU_AMDVI_PPR0_TYPE_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 63, 60)
 #define VIOMMU_AMDVI_PPR_TYPE_PAGE_SERVICE_REQUEST 0x1
 #define VIOMMU_AMDVI_PPR1_ADDR_MASK VIOMMU_AMDVI_GENMASK(63, 12)
+
+/*
+ * 2.5.10 INVALID_PPR_REQUEST (event code 9): the PPR log entry's layout (DeviceID, PASID, tag,
+ * flags, address) with the event code in place of the type: a page request the IOMMU refused.
+ */
 
 /* COMPLETE_PPR_REQUEST / PRI response codes (PCIe "Page Request Group Response"). */
 #define VIOMMU_AMDVI_PPR_RSP_SUCCESS 0x0

@@ -40,6 +40,7 @@ struct amdvi_dte {
 	uint64_t root;
 	bool valid; /* V: the entry counts at all */
 	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
+	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
 	uint8_t kind; /* enum amdvi_kind */
 	uint8_t mode;

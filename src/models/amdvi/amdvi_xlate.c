@@ -116,6 +116,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	     ((q[2] & VIOMMU_AMDVI_DTE2_INT_TAB_ROOT_MASK) & above_pa(s))))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	d->ats = (q[1] & VIOMMU_AMDVI_DTE1_I) != 0;
+	d->ppr = (q[0] & VIOMMU_AMDVI_DTE0_PPR) != 0;
 	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
 	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
 	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
