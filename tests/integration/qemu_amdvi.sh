@@ -279,6 +279,9 @@ run_vhost() {
 		dev="$dev,gt=on,ppr=on"
 		gk=bpo
 		gappend=amd_iommu=pgtbl_v2
+		# ATS needs no MAP/UNMAP consumer, so lazy runs without NpCache (which would make
+		# Linux force strict) and is a real flush-queue (DMA-FQ) domain.
+		[ "$*" != lazy ] || dev="$dev,npcache=off"
 	fi
 	echo "$tag modes: $* (qemu_vhost.sh on $dev${gappend:+, $gappend})"
 	vrc=0
@@ -323,6 +326,14 @@ done
 [ -z "$noats_modes" ] || run_vhost off $noats_modes || rc=1
 # shellcheck disable=SC2086
 [ -z "$v2_modes" ] || run_vhost v2 $v2_modes || rc=1
-# shellcheck disable=SC2086
-[ -z "$v2ats_modes" ] || run_vhost v2ats $v2ats_modes || rc=1
+for mode in $v2ats_modes; do
+	run_vhost v2ats "$mode" || rc=1
+	# The lazy one is a flush-queue domain (no NpCache), the strict one not.
+	want=DMA
+	[ "$mode" != lazy ] || want=DMA-FQ
+	got=$(grep "^  \[$mode\] VIOMMU-TEST .* net: " "$work/vhost-v2ats.out" |
+		sed -n 's/.* type=\([A-Za-z-]*\).*/\1/p' | tail -n 1)
+	[ "$got" = "$want" ] ||
+		{ echo "FAIL vhost-v2ats-$mode: the device's domain is ${got:-unknown}, not $want"; rc=1; }
+done
 exit $rc
