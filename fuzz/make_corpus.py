@@ -14,6 +14,7 @@ Each seed follows its target's input format (see the comment at the top of each 
   virtio_iommu           the all-zero (valid) session and header variants that translate; MSI,
                          ISR, configuration space and bypass toggles; hostile queue layouts
   devtlb_source          map, miss, service, hit, unmap and remap sequences
+  shadow                 virtio-iommu requests into the shadow engine, hosts of every kind
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
 import os
@@ -347,9 +348,80 @@ def devtlb_source_seeds():
         write("devtlb_source", "mode%d" % mode, out)
 
 
+# ---- shadow (see fuzz_shadow.c): config byte, limit byte, then ops.
+def shadow_seeds():
+    for cfg in (0x00, 0x09, 0x19, 0x41, 0x82, 0xca):
+        for lim in (0x00, 0x03, 0x70):
+            out = bytes([cfg, lim])
+            out += bytes([0x20]) + (1).to_bytes(3, "little") + (7).to_bytes(2, "little")
+            out += (0x10).to_bytes(2, "little") + bytes([3])  # map 8 pages in domain 1
+            out += bytes([0x20]) + (9).to_bytes(3, "little") + (0).to_bytes(2, "little")
+            out += (0x11).to_bytes(2, "little") + bytes([1])  # and one more
+            out += bytes([0x21]) + (1).to_bytes(3, "little") + (7).to_bytes(2, "little")  # unmap
+            out += bytes([0x05, 0x0d, 0x32])  # replay, replay, attach bypass
+            out += bytes([0x24]) + (3).to_bytes(3, "little") + bytes([2])
+            out += (0x500).to_bytes(2, "little") + (9).to_bytes(3, "little") + (9).to_bytes(3, "little")
+            out += bytes([0x22, 0x23, 0x06])
+            write("shadow", "cfg%02x-lim%02x" % (cfg, lim), out)
+
+
+# ---- calgary (see fuzz_calgary.c): flags, u16 fill length, guest memory, then ops.
+def cal_w64(idx, v):
+    return bytes([0x00, idx]) + u64(v)
+
+
+def cal_w32(phb, idx, v):
+    return bytes([0x01 | (phb << 4), idx]) + u32(v)
+
+
+def cal_hcall(phb, opc, ioba, a2, a3):
+    return bytes([0x04 | (phb << 4)]) + u32(ioba) + u64(a2) + u16(a3) + bytes([opc])
+
+
+def cal_dma(sid, iova, length, access):
+    return bytes([0x06]) + u16(sid) + u64(iova) + u16(length) + bytes([access])
+
+
+def calgary_seed(chip, hcalls):
+    table = 0x10000  # a table of code 0 (64 KiB); guest memory starts empty (fill 0)
+    tces = [(0x40000 + 0x1000 * i) | (3 if i % 2 else 1) for i in range(8)]
+    out = bytes([chip]) + u16(0)
+    # TAR 0 (idx 0), then TCE enable (CONFIG_RW, idx 2) on PHB 0.
+    out += cal_w64(0, table) + cal_w32(0, 2, 0x20000000)
+    # The table itself by pokes (op 3, 3-byte address, 8 bytes), big-endian TCEs.
+    for i in range(8):
+        out += bytes([0x43]) + struct.pack("<I", table + 8 * i)[:3] + struct.pack(">Q", tces[i])
+    dmas = b"".join(cal_dma(0x0008, 0x1000 * i + 0x10, 0x100, 1 + (i % 2)) for i in range(8))
+    dmas += cal_dma(0x0108, 0x1000, 4, 1) + cal_dma(0x0008, 0x2000000, 4, 1)
+    out += dmas + dmas
+    if hcalls:
+        out += cal_hcall(0, 0, 0x3000, 0x90000 | 3, 0)  # H_PUT_TCE
+        out += cal_hcall(0, 1, 0x3000, 0, 0)  # H_GET_TCE
+        out += cal_hcall(0, 2, 0x20000, 0, 64)  # H_STUFF_TCE
+        out += cal_hcall(0, 3, 0x40000, 0, 16)  # H_PUT_TCE_INDIRECT, list at 0
+        out += cal_hcall(0, 3, 0x40000, 0x8, 16)  # unaligned list
+    # Blast: Calgary AER off, TAR, AER on; CalIOC2 PMCR SoftStop, read (HardStop), TAR, PMCR 0.
+    if chip == 0:
+        out += cal_w32(0, 3, 0) + cal_w64(0, table) + cal_w32(0, 3, 0xffffffff)
+    else:
+        out += cal_w32(0, 4, 0x80000000) + bytes([0x81, 4]) + cal_w64(0, table)
+        out += cal_w32(0, 4, 0)
+    out += dmas + bytes([0x05]) + struct.pack("<I", table)[:3] + struct.pack("<I", 64)[:3]
+    return out
+
+
+def calgary_seeds():
+    for chip in (0, 1):
+        for hc in (False, True):
+            write("calgary", "%s%s" % ("calioc2" if chip else "calgary", "-hcall" if hc else ""),
+                  calgary_seed(chip, hc))
+
+
 if __name__ == "__main__":
+    shadow_seeds()
     vhost_msg_seeds()
     vhost_sock_seeds()
     vtd_seeds()
     virtio_iommu_seeds()
     devtlb_source_seeds()
+    calgary_seeds()

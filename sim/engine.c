@@ -922,6 +922,13 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 			 "mappings");
 		return 0;
 	}
+	if (p->cfg.model == SIM_MODEL_CALGARY && !p->cfg.caching_mode &&
+	    (sim_places[p->placement]->needs_map_events || p->cfg.push)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: Calgary with untrapped TCE writes tells the VMM of new "
+			 "mappings only at blasts");
+		return 0;
+	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 
 #include <viommu/amdvi.h>
+#include <viommu/calgary.h>
 #include <viommu/virtio_iommu.h>
 #include <viommu/vtd.h>
 
 #include "amdvi_driver.h"
+#include "calgary_driver.h"
 #include "iommu.h"
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
@@ -25,6 +27,7 @@ struct sim_iommu {
 	struct vg_vtd *vtd;
 	struct vg_vio *vio;
 	struct vg_amdvi *amdvi;
+	struct vg_cal *cal;
 	struct viommu_host_ops ops; /* flat memory, with reads counted */
 	uint64_t reads;
 };
@@ -55,6 +58,10 @@ const char *sim_model_name(enum sim_model m)
 		return "virtio-iommu";
 	case SIM_MODEL_AMDVI:
 		return "amdvi";
+	case SIM_MODEL_CALGARY:
+		return "calgary";
+	case SIM_MODEL_CALGARY_HCALL:
+		return "calgary-hcall";
 	}
 	return "?";
 }
@@ -139,12 +146,46 @@ static int amdvi_setup(struct sim_iommu *s)
 	return ret;
 }
 
+/*
+ * Calgary: one chip, the endpoint's bus behind PHB (bus - first_bus); Linux's driver with a
+ * 1 Mi-entry table. The DMA layer allocates the IOVAs, so the driver only writes TCEs; the
+ * hypercall model sends them as H_PUT_TCE_INDIRECT batches.
+ */
+static int calgary_setup(struct sim_iommu *s)
+{
+	struct viommu_calgary_config cc;
+	struct vg_cal_config dc = {
+		.mem = s->cfg.mem,
+		.pool_base = s->cfg.arena,
+		.pool_size = s->cfg.arena_size,
+		.phb = s->cfg.sid >> 8,
+		.hcall = s->cfg.model == SIM_MODEL_CALGARY_HCALL,
+		.hcall_batch = s->cfg.model == SIM_MODEL_CALGARY_HCALL,
+		/* "cm" on Calgary: the VMM write-protects the table (to shadow an assigned device). */
+		.trap_writes = s->cfg.caching_mode,
+	};
+	int ret;
+
+	viommu_calgary_config_init(&cc);
+	if (dc.phb >= 4)
+		return VIOMMU_EINVAL;
+	ret = viommu_calgary_create(&cc, &s->ops, s, &s->v);
+	if (ret)
+		return ret;
+	dc.iommu = s->v;
+	ret = vg_cal_create(&dc, &s->cal);
+	if (!ret)
+		ret = vg_cal_enable(s->cal);
+	return ret;
+}
+
 int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 {
 	struct sim_iommu *s;
 	int ret = 0;
 
-	if (!cfg || !out || !cfg->mem || (cfg->model != SIM_MODEL_VTD && cfg->caching_mode) ||
+	if (!cfg || !out || !cfg->mem ||
+	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_CALGARY && cfg->caching_mode) ||
 	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_AMDVI && cfg->ats))
 		return VIOMMU_EINVAL;
 	s = calloc(1, sizeof(*s));
@@ -159,6 +200,8 @@ int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 		ret = vio_setup(s);
 	else if (cfg->model == SIM_MODEL_AMDVI)
 		ret = amdvi_setup(s);
+	else if (cfg->model == SIM_MODEL_CALGARY || cfg->model == SIM_MODEL_CALGARY_HCALL)
+		ret = calgary_setup(s);
 	if (ret) {
 		sim_iommu_destroy(s);
 		return ret;
@@ -174,6 +217,7 @@ void sim_iommu_destroy(struct sim_iommu *s)
 	vg_vio_destroy(s->vio);
 	vg_vtd_destroy(s->vtd);
 	vg_amdvi_destroy(s->amdvi);
+	vg_cal_destroy(s->cal);
 	viommu_destroy(s->v);
 	free(s);
 }
@@ -187,6 +231,8 @@ uint64_t sim_iommu_pgsizes(const struct sim_iommu *s)
 {
 	if (s->vio)
 		return vg_vio_page_size_mask(s->vio);
+	if (s->cal)
+		return 1ull << 12; /* a TCE maps one 4 KiB page */
 	return (1ull << 12) | (1ull << 21) | (1ull << 30);
 }
 
@@ -204,6 +250,8 @@ static int vio_ret(int ret)
 
 int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
 {
+	if (s->cal)
+		return vg_cal_dma_ops.map(s->cal, iova, gpa, size, perm);
 	if (s->vtd)
 		return vg_vtd_map(s->vtd, DID, iova, gpa, size, perm);
 	if (s->amdvi)
@@ -217,6 +265,8 @@ int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t siz
 int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size,
 			uint32_t perm)
 {
+	if (s->cal)
+		return vg_cal_dma_ops.map_queue(s->cal, iova, gpa, size, perm);
 	if (s->vtd)
 		return vg_vtd_map_nosync(s->vtd, DID, iova, gpa, size, perm);
 	if (s->amdvi)
@@ -229,6 +279,8 @@ int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64
 
 int sim_iommu_sync_map(struct sim_iommu *s)
 {
+	if (s->cal)
+		return vg_cal_dma_ops.sync_map(s->cal);
 	if (s->vtd)
 		return vg_vtd_sync_map(s->vtd);
 	if (s->amdvi)
@@ -242,6 +294,8 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
 	int ret;
 
+	if (s->cal)
+		return vg_cal_dma_ops.unmap(s->cal, iova, size);
 	if (s->vio)
 		return vio_ret(vg_vio_unmap(s->vio, VIO_DOMAIN, iova, iova + size - 1));
 	/* AMD-Vi: the driver flushes the IOMMU and, with DTE.I, the device IOTLB (Linux's order). */
@@ -258,6 +312,8 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 
 int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
+	if (s->cal)
+		return vg_cal_dma_ops.unmap_lazy(s->cal, iova, size);
 	if (s->vtd)
 		return vg_vtd_unmap_nosync(s->vtd, DID, iova, size);
 	if (s->amdvi)
@@ -271,6 +327,8 @@ int sim_iommu_flush(struct sim_iommu *s)
 {
 	int ret;
 
+	if (s->cal)
+		return vg_cal_dma_ops.flush(s->cal);
 	if (s->vio)
 		return vio_ret(vg_vio_sync(s->vio));
 	if (s->amdvi)
@@ -315,6 +373,21 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		c->translations = st.translations;
 		c->iotlb_hits = st.iotlb_hits;
 		c->iotlb_misses = st.iotlb_misses;
+	} else if (s->cal) {
+		struct viommu_calgary_stats st;
+
+		/*
+		 * Register accesses (the blast sequences), hypercalls and trapped TCE stores (one
+		 * per entry) all exit to the VMM; a hypercall's TCEs, each trapped TCE and each
+		 * register write are its emulation work; a blast is the invalidation.
+		 */
+		viommu_calgary_get_stats(s->v, &st);
+		c->mmio_exits = st.mmio_reads + st.mmio_writes + st.hcalls + st.trapped_tces;
+		c->ops = st.mmio_writes + st.hcall_tces + st.trapped_tces;
+		c->invalidations = st.blasts;
+		c->translations = st.translations;
+		c->iotlb_hits = st.cache_hits;
+		c->iotlb_misses = st.cache_misses;
 	} else if (s->cfg.model == SIM_MODEL_VIRTIO_IOMMU) {
 		struct viommu_virtio_iommu_stats st;
 

@@ -2,7 +2,7 @@
 /*
  * One guest-visible vIOMMU for the simulator: the model instance (public API), the guest driver
  * that programs it through its real interface (guest/vtd_driver.c, guest/amdvi_driver.c,
- * guest/virtio_iommu_driver.c),
+ * guest/virtio_iommu_driver.c, guest/calgary_driver.c),
  * and a counting shim on the model's guest-memory reads. The DMA-API strategies (guest/dma.h)
  * drive every model through the same five operations (sim_iommu_dma_ops), so a new model joins
  * by adding a backend here.
@@ -23,6 +23,8 @@ enum sim_model {
 	SIM_MODEL_VTD,
 	SIM_MODEL_VIRTIO_IOMMU,
 	SIM_MODEL_AMDVI,
+	SIM_MODEL_CALGARY,	 /* Calgary, Linux's driver writing TCEs and blasting */
+	SIM_MODEL_CALGARY_HCALL, /* Calgary behind the sPAPR TCE hypercalls (indirect batches) */
 };
 
 struct sim_iommu_config {

@@ -48,6 +48,16 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
 	/* Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict. */
 	{ "amdvi-v2", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT, true },
+	/* Calgary: strict blasts at every unmap; lazy at each flush (Linux's own driver blasts
+	 * only when its allocator wraps); the hypercall driver needs no blast. */
+	{ "calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT },
+	{ "calgary-lazy", SIM_MODEL_CALGARY, false, false, false, VG_DMA_DEFERRED },
+	{ "calgary-lazy-trap", SIM_MODEL_CALGARY, true, false, false, VG_DMA_DEFERRED },
+	{ "calgary-hcall", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_STRICT },
+	{ "calgary-hcall-batched", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_BATCHED },
+	{ "calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY },
+	{ "calgary-persistent", SIM_MODEL_CALGARY, true, false, false, VG_DMA_PERSISTENT },
+	{ "calgary-never-free", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_NEVER_FREE },
 };
 
 struct scenario {
@@ -163,6 +173,30 @@ static void scenario_default(struct scenario *s, const char *name)
 		s->table_size = 0;
 		s->qd = 64;
 		snprintf(s->profile, sizeof(s->profile), "x86-current");
+	} else if (name && !strcmp(name, "calgary")) {
+		static const char *const k[] = {
+			"noiommu",	     "calgary-strict",	   "calgary-lazy",
+			"calgary-lazy-trap", "calgary-hcall",	   "calgary-hcall-batched",
+			"calgary-identity",  "calgary-persistent", "calgary-never-free",
+		};
+
+		s->name = "calgary";
+		s->about =
+			"seed 003, partly: TCP stream 64 B-64 KiB through the Calgary TCE model, "
+			"bare-chip driver and hypercalls, emulated/vhost/assigned, then the cures";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+			add_cfg(s, k[i]);
+		s->npl = 3;
+		s->pl[2] = SIM_ASSIGNED;
+		s->nsize = 6;
+		s->size[0] = 64;
+		s->size[1] = 256;
+		s->size[2] = 1024;
+		s->size[3] = 4096;
+		s->size[4] = 16384;
+		s->size[5] = 65536;
+		s->table_size = 0;
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -172,7 +206,7 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block", "quick" };
+static const char *const scenario_names[] = { "default", "assigned", "block", "quick", "calgary" };
 
 static void usage(FILE *f)
 {
@@ -181,7 +215,7 @@ static void usage(FILE *f)
 		"\n"
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
-		"(docs/cost-model.md). Scenarios: default, assigned, block, quick (see --list).\n"
+		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary (see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
 		"  -c, --cost NAME=VALUE  override one unit cost (repeatable; e.g. exit_user_mmio_cycles=9000)\n"
@@ -269,7 +303,10 @@ static int parse_workload(const char *t, void *out, size_t i)
 	return -1;
 }
 
-/* "NAME" (built in) or "NAME model=vtd|amdvi|virtio-iommu|none strategy=S [cm] [ats] [push] [v2]". */
+/*
+ * "NAME" (built in) or
+ * "NAME model=vtd|amdvi|calgary|calgary-hcall|virtio-iommu|none strategy=S [cm] [ats] [push] [v2]".
+ */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
 	struct sim_config k = { 0 };
@@ -288,6 +325,10 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 				k.model = SIM_MODEL_VIRTIO_IOMMU;
 			else if (!strcmp(t + 6, "amdvi"))
 				k.model = SIM_MODEL_AMDVI;
+			else if (!strcmp(t + 6, "calgary"))
+				k.model = SIM_MODEL_CALGARY;
+			else if (!strcmp(t + 6, "calgary-hcall"))
+				k.model = SIM_MODEL_CALGARY_HCALL;
 			else if (!strcmp(t + 6, "none"))
 				k.model = SIM_MODEL_NONE;
 			else
@@ -319,7 +360,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	if (!has_model || !has_strategy)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
-	    (k.push && k.model == SIM_MODEL_NONE) || (k.caching_mode && k.model != SIM_MODEL_VTD) ||
+	    (k.push && k.model == SIM_MODEL_NONE) ||
+	    (k.caching_mode && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_CALGARY) ||
 	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI) ||
 	    (k.v2 && k.model != SIM_MODEL_AMDVI))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),

@@ -266,6 +266,60 @@ static void test_amdvi_configs(void **state)
 	sim_costs_destroy(c);
 }
 
+/*
+ * Calgary: strict blasts at every unmap, lazy only at flushes; the hypercall driver never blasts
+ * and exits once per map or unmap (more with batching off); an assigned device needs the TCE
+ * stores trapped ("cm"), else the run is refused.
+ */
+static void test_calgary_configs(void **state)
+{
+	static const struct sim_config strict = {
+		"calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT
+	};
+	static const struct sim_config lazy = {
+		"calgary-lazy-trap", SIM_MODEL_CALGARY, true, false, false, VG_DMA_DEFERRED
+	};
+	static const struct sim_config hcall = { "calgary-hcall", SIM_MODEL_CALGARY_HCALL,
+						 false,		  false,
+						 false,		  VG_DMA_STRICT };
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r));
+
+	(void)state;
+	for (int pl = SIM_EMULATED; pl <= SIM_ASSIGNED; pl++) {
+		for (int w = SIM_WL_STREAM_TX; w <= SIM_WL_STREAM_RX; w++) {
+			struct sim_params p =
+				params(&strict, (enum sim_placement)pl, (enum sim_workload)w, 9000);
+
+			assert_int_equal(sim_run(&p, c, r), 0);
+			if (pl == SIM_ASSIGNED) {
+				assert_false(r->supported);
+				assert_non_null(strstr(r->why, "Calgary"));
+			} else {
+				assert_true(r->supported);
+				assert_true(r->checked_bytes > 0);
+				assert_true(r->unmaps_per_unit > 1);
+				/* One blast per unmap, none for a map. */
+				assert_true(fabs(r->invalidations_per_unit - r->unmaps_per_unit) <
+					    1e-9);
+			}
+			p.cfg = lazy;
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->supported);
+			assert_true(r->checked_bytes > 0);
+			assert_true(r->invalidations_per_unit < r->unmaps_per_unit);
+			p.cfg = hcall;
+			assert_int_equal(sim_run(&p, c, r), 0);
+			assert_true(r->supported);
+			assert_true(r->checked_bytes > 0);
+			assert_true(r->invalidations_per_unit == 0);
+			assert_true(r->exits_per_unit >= r->maps_per_unit + r->unmaps_per_unit);
+		}
+	}
+	free(r);
+	sim_costs_destroy(c);
+}
+
 /* amdvi-v2: v2 tables behind GIoV in every placement (MAP events from the v2 view), payload checked. */
 static void test_amdvi_v2_config(void **state)
 {
@@ -498,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_strict_invalidates_every_unmap),
 		cmocka_unit_test(test_amdvi_configs),
 		cmocka_unit_test(test_amdvi_v2_config),
+		cmocka_unit_test(test_calgary_configs),
 		cmocka_unit_test(test_deferred_bounded),
 		cmocka_unit_test(test_virtio_iommu_lazy_kicks),
 		cmocka_unit_test(test_identity_and_noiommu),

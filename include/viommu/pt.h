@@ -65,6 +65,11 @@ enum {
 	 * and later define it (QEMU's x-stale-tm). TM changes no translation, so it is ignored.
 	 */
 	VIOMMU_PT_F_STALE_TM = 1u << 8,
+	/*
+	 * TCE: entries are big-endian in memory (Calgary, sPAPR); without the flag little-endian.
+	 * The walk result's @pte stays the entry's bytes read little-endian, as in every format.
+	 */
+	VIOMMU_PT_F_BE = 1u << 9,
 };
 
 struct viommu_pt_cfg {

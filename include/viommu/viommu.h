@@ -274,6 +274,14 @@ enum viommu_event_type {
 	VIOMMU_EV_MAP = 1u << 0,	    /* a translation appeared */
 	VIOMMU_EV_UNMAP = 1u << 1,	    /* translations in the range may be gone */
 	VIOMMU_EV_DEVIOTLB_UNMAP = 1u << 2, /* device-IOTLB (ATS) invalidation of the range */
+	/*
+	 * A barrier: the MAP/UNMAP events of one guest action (an invalidation, a virtio-iommu
+	 * request) for @sid have all been sent, and the guest is about to be told it completed. A
+	 * consumer that batches (a shadow engine) applies what it gathered now. Only the range
+	 * and type fields are meaningful; sent by the models that diff (VT-d caching mode, AMD-Vi
+	 * NpCache) and by virtio-iommu, and only to consumers that subscribe to it.
+	 */
+	VIOMMU_EV_SYNC = 1u << 3,
 };
 
 #define VIOMMU_SID_ANY UINT32_MAX

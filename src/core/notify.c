@@ -7,7 +7,7 @@
 
 #include "core.h"
 
-#define VI_EV_ALL (VIOMMU_EV_MAP | VIOMMU_EV_UNMAP | VIOMMU_EV_DEVIOTLB_UNMAP)
+#define VI_EV_ALL (VIOMMU_EV_MAP | VIOMMU_EV_UNMAP | VIOMMU_EV_DEVIOTLB_UNMAP | VIOMMU_EV_SYNC)
 
 static void recompute_mask(struct viommu *v)
 {

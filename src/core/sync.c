@@ -374,6 +374,14 @@ void vi_sync_sid(struct vi_sync *y, uint32_t sid, bool domain, uint32_t did, uin
 		}
 		vi_sync_as_run(y, sid, as, first, last);
 	}
+	/* The events of this invalidation for @sid are out: batching consumers apply them now. */
+	if (vi_notify_wanted(y->v, VIOMMU_EV_SYNC)) {
+		struct viommu_event ev = {
+			.type = VIOMMU_EV_SYNC, .sid = sid, .iova = first, .last = last
+		};
+
+		vi_notify(y->v, &ev);
+	}
 }
 
 bool vi_sync_mark_listeners(struct vi_sync *y)

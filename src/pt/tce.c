@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Calgary TCE tables (see tce.h for the sources).
+ * Calgary TCE tables (see tce.h for the sources). Calgary stores them big-endian
+ * (VIOMMU_PT_F_BE); the little-endian form is kept for the format's earlier users.
  */
 #include "pt_fast.h"
 #include "tce.h"
@@ -32,6 +33,8 @@ static void tce_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g, 
 	(void)g;
 	(void)level;
 	(void)access;
+	if (cfg->flags & VIOMMU_PT_F_BE)
+		pte = __builtin_bswap64(pte);
 	e->kind = PT_K_INVALID;
 	if (!(pte & (TCE_READ | TCE_WRITE)))
 		return;
@@ -68,7 +71,8 @@ static uint64_t tce_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 		pte |= TCE_READ;
 	if (perm & VIOMMU_ACC_WRITE)
 		pte |= TCE_WRITE;
-	return pte;
+	/* The builder stores entries little-endian: hand it the big-endian bytes. */
+	return cfg->flags & VIOMMU_PT_F_BE ? __builtin_bswap64(pte) : pte;
 }
 
 static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
@@ -80,6 +84,7 @@ static void tce_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	p->root[0] = cfg->root;
 	p->last = VI_BIT(12 + TCE_ENTRIES_LOG2(cfg->tce_size)) - 1;
 	p->lrsvd = TCE_RPN & pt_above_oas(pt_oas(cfg, 48));
+	p->flags = cfg->flags;
 }
 
 /*
@@ -91,17 +96,19 @@ _Static_assert(TCE_READ == VIOMMU_ACC_READ && TCE_WRITE == VIOMMU_ACC_WRITE, "TC
 static int tce_fast(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t access,
 		    struct viommu_pt_walk_result *res)
 {
+	uint64_t pte, raw;
 	uint32_t perm;
-	uint64_t pte;
 
-	if (iova > p->last || !pt_load(sp, &sp->win, p->root[0] + 8 * (iova >> 12), &pte) ||
-	    !(pte & (TCE_READ | TCE_WRITE)) || (pte & p->lrsvd))
+	if (iova > p->last || !pt_load(sp, &sp->win, p->root[0] + 8 * (iova >> 12), &raw))
+		return pt_fast_fail(p, sp, iova, access, res);
+	pte = p->flags & VIOMMU_PT_F_BE ? __builtin_bswap64(raw) : raw;
+	if (!(pte & (TCE_READ | TCE_WRITE)) || (pte & p->lrsvd))
 		return pt_fast_fail(p, sp, iova, access, res);
 	perm = (uint32_t)((pte & TCE_READ) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) |
 			  (pte & TCE_WRITE));
 	if (access & PT_PERM_RWX & ~perm)
 		return pt_fast_fail(p, sp, iova, access, res);
-	return pt_fast_ok(res, (pte & TCE_RPN) | (iova & 0xfff), pte, perm, 12, 0, 1);
+	return pt_fast_ok(res, (pte & TCE_RPN) | (iova & 0xfff), raw, perm, 12, 0, 1);
 }
 
 PT_DEFINE_WALK(tce_walk, tce_geo, tce_decode, NULL)

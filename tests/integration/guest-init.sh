@@ -340,6 +340,31 @@ if has fault; then
 	say "fault ok: edu (EP $edu_rid) write to $(printf '%#x' $((FAULT_IOVA))) reported"
 fi
 
+# viommu.tests=vfio: the edu device on vfio-pci, and /bin/vfio_shadow (tests/integration/
+# vfio_shadow.c) as an L1 VMM shadowing its simulated L2 guest's mappings through libviommu's
+# engine into this kernel's VFIO type1 container (which programs the VT-d under us, in caching
+# mode); the program checks the DMA data, the unmapped IOVA and the number of VFIO calls.
+if has vfio; then
+	# Our VT-d does not remap interrupts: type1 then wants the admin's consent (edu's
+	# interrupts are not used here).
+	echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ||
+		fail "vfio: allow_unsafe_interrupts"
+	echo "1234 11e8" > /sys/bus/pci/drivers/vfio-pci/new_id || fail "vfio: vfio-pci new_id"
+	edu_find
+	i=0
+	while [ ! -e "$edu/driver" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+	[ "$(basename "$(readlink "$edu/driver")")" = vfio-pci ] || fail "vfio: edu not on vfio-pci"
+	grp=$(basename "$(readlink "$edu/iommu_group")")
+	i=0
+	while [ ! -e "/dev/vfio/$grp" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+	[ -e "/dev/vfio/$grp" ] || fail "vfio: no /dev/vfio/$grp"
+	/bin/vfio_shadow "$(basename "$edu")" "$grp" > /tmp/vfio.log 2>&1
+	rc=$?
+	sed 's/^/  vfio_shadow: /' /tmp/vfio.log > /dev/console
+	[ $rc = 0 ] && grep -q "VFIO-SHADOW PASS" /tmp/vfio.log || fail "vfio: vfio_shadow failed ($rc)"
+	say "vfio ok: $(grep 'VFIO-SHADOW PASS' /tmp/vfio.log)"
+fi
+
 # viommu.reboot=1: after a first full pass, leave a mark on the disk (past the test pattern) and
 # reboot, so the VMM resets its vIOMMU under a guest that used it; the second boot finds the
 # mark, passes again and powers off.

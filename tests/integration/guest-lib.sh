@@ -130,6 +130,10 @@ guest_prepare() {
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
 	cp /bin/busybox "$gp_d/bin/busybox"
+	# guest_bins: more static programs for /bin (tests/integration/vfio_shadow).
+	for b in ${guest_bins:-}; do
+		cp "$b" "$gp_d/bin/" || return 1
+	done
 	cp "${guest_init:-$guest_lib_dir/guest-init.sh}" "$gp_d/init"
 	chmod +x "$gp_d/init"
 	: > "$gp_d/lib/modules/order"

@@ -376,6 +376,16 @@ static uint32_t handle_request(struct vio_dev *d, struct vq_elem *e)
 		else
 			ret = dispatch(d, type, req, e);
 	}
+	/* Before the guest can see the status: batching MAP/UNMAP consumers apply the request. */
+	if (vi_notify_wanted(&d->v, VIOMMU_EV_SYNC) &&
+	    (type == VIOMMU_VIRTIO_IOMMU_T_MAP || type == VIOMMU_VIRTIO_IOMMU_T_UNMAP ||
+	     type == VIOMMU_VIRTIO_IOMMU_T_ATTACH || type == VIOMMU_VIRTIO_IOMMU_T_DETACH)) {
+		struct viommu_event ev = { .type = VIOMMU_EV_SYNC,
+					   .sid = VIOMMU_SID_ANY,
+					   .last = UINT64_MAX };
+
+		vi_notify(&d->v, &ev);
+	}
 	tail[0] = errno_to_status(ret);
 	if (vi_vq_write_elem(q, e, tail_off, tail, sizeof(tail))) {
 		d->st.requests[type]--;

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tce: the Calgary model's hot path and its paravirtual interface, each beside a baseline
+ * measured in the same run (the ways interleaved, so a busy machine weighs on both alike):
+ *  - translations that hit the PHB's TCE cache, against the bare shared-IOTLB lookup of the
+ *    same pages;
+ *  - TCE cache misses (random pages of a 1 Mi-entry table, 256 cached), against the plan walk
+ *    of the same big-endian table through a walker (the table read alone);
+ *  - one H_PUT_TCE_INDIRECT of 512 TCEs, against 512 H_PUT_TCE calls writing the same TCEs;
+ *    both again with a MAP/UNMAP consumer attached (the events included).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/calgary.h>
+#include <viommu/flatmem.h>
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+#include <viommu/spec/calgary.h>
+
+#include "bench.h"
+
+#define MEM (64ull << 20)
+#define TABLE (16ull << 20) /* 8 MiB, 1 Mi entries (size code 7) */
+#define LIST (32ull << 20)
+#define OUT_BASE (40ull << 20)
+#define SID 0x0008 /* bus 0: PHB 0 */
+
+struct rig {
+	struct viommu_flatmem *fm;
+	struct viommu *v;
+};
+
+static void wr32(struct viommu *v, uint64_t off, uint32_t val)
+{
+	viommu_mmio_write(v, off, 4, __builtin_bswap32(val));
+}
+
+/* PHB 0 translating through TABLE; page p -> OUT_BASE + 4 KiB * (p % 4096), read/write. */
+static int rig_init(struct rig *r, uint64_t pages)
+{
+	struct viommu_calgary_config c;
+	uint64_t *t;
+
+	viommu_calgary_config_init(&c);
+	if (viommu_flatmem_create(0, MEM, &r->fm) ||
+	    viommu_calgary_create(&c, viommu_flatmem_ops(), r->fm, &r->v))
+		return -1;
+	t = viommu_flatmem_ptr(r->fm, TABLE, 8 * pages);
+	if (!t)
+		return -1;
+	for (uint64_t p = 0; p < pages; p++)
+		t[p] = __builtin_bswap64((OUT_BASE + ((p % 4096) << 12)) | VIOMMU_TCE_READ |
+					 VIOMMU_TCE_WRITE);
+	viommu_mmio_write(r->v, VIOMMU_CALGARY_TAR(0), 8,
+			  __builtin_bswap64(TABLE | VIOMMU_TCE_TABLE_SIZE_8M));
+	wr32(r->v, VIOMMU_CALGARY_PHB(0) | VIOMMU_CALGARY_PHB_CONFIG_RW,
+	     VIOMMU_CALGARY_PHB_TCE_ENABLE);
+	return 0;
+}
+
+static void rig_fini(struct rig *r)
+{
+	viommu_destroy(r->v);
+	viommu_flatmem_destroy(r->fm);
+}
+
+struct xl_arg {
+	struct viommu *v;
+	struct viommu_iotlb *tlb;
+	struct viommu_pt_walker *walker;
+	struct viommu_pt_plan *plan;
+	const uint64_t *iova;
+	size_t n;
+};
+
+/* Way 0: the baseline (IOTLB lookup or plan walk); way 1: the model's translation. */
+static uint64_t run_xl(void *arg, unsigned int way)
+{
+	const struct xl_arg *a = arg;
+	struct viommu_xlate_req req = { .sid = SID, .len = 8, .access = VIOMMU_ACC_READ };
+	const struct viommu_iotlb_tag tag = { .dom = 0, .sid = SID };
+	struct viommu_xlate_result res;
+	struct viommu_pt_walk_result w;
+	struct viommu_iotlb_entry e;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		if (way == 1) {
+			req.iova = a->iova[i];
+			viommu_translate(a->v, &req, &res);
+			acc += res.out;
+		} else if (a->tlb) {
+			if (viommu_iotlb_lookup(a->tlb, &tag, a->iova[i], &e) == 0)
+				acc += e.out + (a->iova[i] - e.iova);
+		} else {
+			viommu_pt_walker_walk_plan(a->walker, a->plan, a->iova[i], VIOMMU_ACC_READ,
+						   &w);
+			acc += w.out;
+		}
+	}
+	return acc;
+}
+
+static int hot(struct bench_ctx *ctx, int reps, size_t n)
+{
+	const uint64_t pages = 256; /* the PHB caches 256 TCEs */
+	struct viommu_iotlb_config tc = { 0 };
+	struct viommu_calgary_stats s0, s1;
+	uint64_t seed = 0x7ce, *iova = malloc(n * sizeof(*iova));
+	struct xl_arg a = { 0 };
+	double ns[2];
+	struct rig r;
+
+	if (!iova || rig_init(&r, pages) || viommu_iotlb_create(&tc, &a.tlb))
+		return -1;
+	/* Each page once, in order: one per cache slot, so every later lookup hits. */
+	for (size_t i = 0; i < n; i++)
+		iova[i] = i < pages ? i << 12 : (bench_rand(&seed) % pages << 12) + (i & 0xff8);
+	for (uint64_t p = 0; p < pages; p++) {
+		struct viommu_iotlb_entry e = { .tag = { .dom = 0, .sid = SID },
+						.iova = p << 12,
+						.out = OUT_BASE + (p << 12),
+						.shift = 12,
+						.perm = VIOMMU_ACC_RW };
+
+		viommu_iotlb_insert(a.tlb, &e);
+	}
+	a.v = r.v;
+	a.iova = iova;
+	a.n = n;
+	viommu_calgary_get_stats(r.v, &s0);
+	bench_measure_ways_ns(run_xl, &a, 2, n, reps, ns);
+	viommu_calgary_get_stats(r.v, &s1);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "tce-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "tce-translate/hot", "hit_ratio",
+		     (double)(s1.cache_hits - s0.cache_hits) /
+			     (double)(s1.translations - s0.translations),
+		     "", NULL);
+	viommu_iotlb_destroy(a.tlb);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+static int miss(struct bench_ctx *ctx, int reps, size_t n)
+{
+	const uint64_t pages = 1u << 20;
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_TCE,
+				    .flags = VIOMMU_PT_F_BE,
+				    .tce_size = VIOMMU_TCE_TABLE_SIZE_8M,
+				    .oas = 48,
+				    .root = TABLE };
+	struct viommu_calgary_stats s0, s1;
+	uint64_t seed = 0x7ce5, *iova = malloc(n * sizeof(*iova));
+	struct xl_arg a = { 0 };
+	double ns[2];
+	struct rig r;
+
+	if (!iova || rig_init(&r, pages) || viommu_pt_plan_create(&pc, &a.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = bench_rand(&seed) % pages << 12;
+	a.v = r.v;
+	a.iova = iova;
+	a.n = n;
+	viommu_calgary_get_stats(r.v, &s0);
+	bench_measure_ways_ns(run_xl, &a, 2, n, reps, ns);
+	viommu_calgary_get_stats(r.v, &s1);
+	bench_report(ctx, "pt-plan-walk/tce-be", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "tce-translate/miss", "ns", ns[1], "ns", "pt-plan-walk/tce-be");
+	bench_report(ctx, "tce-translate/miss", "miss_ratio",
+		     (double)(s1.cache_misses - s0.cache_misses) /
+			     (double)(s1.translations - s0.translations),
+		     "", NULL);
+	viommu_pt_walker_destroy(a.walker);
+	viommu_pt_plan_destroy(a.plan);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+struct hc_arg {
+	struct viommu *v;
+	size_t batches;
+};
+
+/* Way 0: 512 H_PUT_TCE; way 1: one H_PUT_TCE_INDIRECT of the same 512 TCEs. Per batch. */
+static uint64_t run_hc(void *arg, unsigned int way)
+{
+	const struct hc_arg *a = arg;
+	uint64_t acc = 0;
+
+	for (size_t b = 0; b < a->batches; b++) {
+		uint64_t base = (b % 64) * VIOMMU_TCE_INDIRECT_MAX;
+
+		if (way == 1) {
+			uint64_t args[4] = { 0, base << 12, LIST, VIOMMU_TCE_INDIRECT_MAX };
+
+			acc += (uint64_t)viommu_calgary_hcall(a->v, VIOMMU_TCE_H_PUT_TCE_INDIRECT,
+							      args, NULL);
+			continue;
+		}
+		for (unsigned int i = 0; i < VIOMMU_TCE_INDIRECT_MAX; i++) {
+			uint64_t args[4] = { 0, (base + i) << 12,
+					     (OUT_BASE + ((uint64_t)i << 12)) | VIOMMU_TCE_READ |
+						     VIOMMU_TCE_WRITE,
+					     0 };
+
+			acc += (uint64_t)viommu_calgary_hcall(a->v, VIOMMU_TCE_H_PUT_TCE, args,
+							      NULL);
+		}
+	}
+	return acc;
+}
+
+static uint64_t n_events;
+
+static void on_event(void *opaque, const struct viommu_event *ev)
+{
+	(void)opaque;
+	n_events += ev->last - ev->iova;
+}
+
+static int batch(struct bench_ctx *ctx, int reps, size_t batches, bool consumer)
+{
+	struct viommu_notifier *n = NULL;
+	struct hc_arg a;
+	uint64_t *list;
+	double ns[2];
+	struct rig r;
+
+	if (rig_init(&r, 1u << 20))
+		return -1;
+	list = viommu_flatmem_ptr(r.fm, LIST, 8 * VIOMMU_TCE_INDIRECT_MAX);
+	if (!list)
+		return -1;
+	for (unsigned int i = 0; i < VIOMMU_TCE_INDIRECT_MAX; i++)
+		list[i] = __builtin_bswap64((OUT_BASE + ((uint64_t)i << 12)) | VIOMMU_TCE_READ |
+					    VIOMMU_TCE_WRITE);
+	if (consumer && viommu_notifier_add(r.v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+					    on_event, NULL, &n))
+		return -1;
+	a.v = r.v;
+	a.batches = batches;
+	bench_measure_ways_ns(run_hc, &a, 2, batches, reps, ns);
+	bench_report(ctx, consumer ? "tce-h-put-tce-x512/consumer" : "tce-h-put-tce-x512", "ns",
+		     ns[0], "ns", NULL);
+	bench_report(
+		ctx,
+		consumer ? "tce-h-put-tce-indirect-512/consumer" : "tce-h-put-tce-indirect-512",
+		"ns", ns[1], "ns", consumer ? "tce-h-put-tce-x512/consumer" : "tce-h-put-tce-x512");
+	if (n)
+		viommu_notifier_del(r.v, n);
+	rig_fini(&r);
+	return 0;
+}
+
+static int tce_run(struct bench_ctx *ctx)
+{
+	bool q = bench_quick(ctx);
+	int reps = q ? 3 : 41;
+
+	if (hot(ctx, reps, q ? 1u << 12 : 1u << 16) || miss(ctx, reps, q ? 1u << 10 : 1u << 17))
+		return -1;
+	if (batch(ctx, reps, q ? 4 : 64, false) || batch(ctx, reps, q ? 4 : 64, true))
+		return -1;
+	bench_keep(n_events);
+	return 0;
+}
+
+const struct bench_suite bench_suite_tce = {
+	.name = "tce",
+	.help = "Calgary TCE model: cache hit, cache miss, H_PUT_TCE_INDIRECT of 512 vs 512 H_PUT_TCE",
+	.run = tce_run,
+};
