@@ -1757,6 +1757,52 @@ static void inv_iotlb_gn(struct fx *f, uint16_t devid, uint32_t pasid, uint64_t 
 	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
 }
 
+/* PREFETCH_IOMMU_PAGES with GN: a PASID's guest (v2) translations, and a GIoV device's. */
+static void test_prefetch_v2(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE;
+	struct viommu_amdvi_stats a, b;
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE, 0x2000, VIOMMU_ACC_RW, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	{
+		/* GN, PASID 5, two pages. */
+		uint32_t c[4] = { 0x0500 | (uint32_t)VIOMMU_AMDVI_PF0_COUNT_SET(2),
+				  5 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					      VIOMMU_AMDVI_CMD_PREFETCH_IOMMU_PAGES),
+				  0x70000000u | (uint32_t)VIOMMU_AMDVI_PF2_GN, 0 };
+
+		assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+		assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+	}
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched - a.prefetched, 2);
+	r = xlp(&f, 0x0500, 5, 0x70001008, VIOMMU_ACC_WRITE);
+	assert_int_equal(r.out, DATA_BASE + 0x1008);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks); /* from the prefetch */
+	/* Without GN on a GIoV device: its requests without PASID (GCR3 entry 0). */
+	prefetch_cmd(&f, 0x0500, 1, 0x70000000, false, false);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched - a.prefetched, 1);
+	r = xl(&f, 0x0500, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x10);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks);
+	assert_int_equal(drain(&f), 0);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
 /*
  * Linux 6.12 with v2 DMA domains (amd_iommu=pgtbl_v2) flushes a device IOTLB with GN = 1 and
  * PASID 0 (__domain_flush_pages: pasid IOMMU_NO_PASID, gn true): for a GIoV device those are the
@@ -2311,6 +2357,7 @@ int main(void)
 		cmocka_unit_test(test_iotlb_inv_timeout),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_eph),
+		cmocka_unit_test(test_prefetch_v2),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
