@@ -56,7 +56,7 @@ qemu: $(BUILD)/build.ninja
 	qemu/build.sh $(BUILD) $(BUILD)/qemu-viommu/qemu-system-x86_64
 
 # Every example, one per model (and per public component), each checking its own results.
-EXAMPLES = iotlb_hello vtd_hello amdvi_hello calgary_hello virtio_iommu_hello devtlb_hello
+EXAMPLES = iotlb_hello vtd_hello amdvi_hello smmuv3_hello calgary_hello virtio_iommu_hello devtlb_hello
 
 # Install into a scratch DESTDIR and build every example the way an embedder would: installed
 # headers, pkg-config, the shared library; then run each (each exits non-zero when a result is

@@ -14,6 +14,9 @@ Each seed follows its target's input format (see the comment at the top of each 
   virtio_iommu           the all-zero (valid) session and header variants that translate; MSI,
                          ISR, configuration space and bypass toggles; hostile queue layouts
   devtlb_source          map, miss, service, hit, unmap and remap sequences
+  smmuv3                 a linear stream table with a stage 1, stage 2 or nested STE, CD and
+                         4 KiB tables (pages and a 2 MiB block), command and event queues,
+                         CFGI_ALL/TLBI/CMD_SYNC, DMA that walks, hits and faults, TLBI with a range
   shadow                 virtio-iommu requests into the shadow engine, hosts of every kind
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
@@ -415,6 +418,85 @@ def calgary_seeds():
         for hc in (False, True):
             write("calgary", "%s%s" % ("calioc2" if chip else "calgary", "-hcall" if hc else ""),
                   calgary_seed(chip, hc))
+# ---- smmuv3 (see fuzz_smmuv3.c): flags, mode, u16 fill length, guest memory, then ops.
+SM_CR0, SM_CR2, SM_STRTAB, SM_STRTAB_CFG, SM_CMDQ_BASE, SM_CMDQ_PROD = 0, 2, 8, 10, 11, 13
+SM_EVTQ_BASE, SM_EVTQ_CONS = 15, 20
+
+
+def sm_w32(idx, v):
+    return bytes([0x00, idx]) + u32(v)
+
+
+def sm_w64(idx, v):
+    return bytes([0x85, idx]) + u64(v)  # 0x85 % 7 == 0 with bit 7: a 64-bit write
+
+
+def sm_dma(sid, iova, length, access):
+    return bytes([0x05]) + u16(sid) + u64(iova) + u16(length) + bytes([access])
+
+
+def sm_s1_tables(l1, cd_at, asid):
+    """A CD (T0SZ 32: three 4 KiB levels) at cd_at and tables from l1: 8 pages and a block."""
+    out = vtd_poke(cd_at, 32 | (1 << 30) | (1 << 31) | (5 << 32) | (1 << 41) | (1 << 45)
+                   | (1 << 46) | (asid << 48))
+    out += vtd_poke(cd_at + 8, l1)
+    out += vtd_poke(l1, (l1 + 0x1000) | 3) + vtd_poke(l1 + 0x1000, (l1 + 0x2000) | 3)
+    out += vtd_poke(l1 + 0x1008, 0x200000 | 1 | (1 << 10) | (1 << 6))  # 2 MiB block
+    for i in range(8):
+        ap = (1 << 6) | ((1 << 7) if i % 2 else 0)  # odd pages read-only
+        out += vtd_poke(l1 + 0x2000 + 8 * i, (0x20000 + 0x1000 * i) | 3 | (1 << 10) | ap)
+    return out
+
+
+def sm_s2_tables(l1):
+    """Stage 2 (T0SZ 32, SL0 1): 2 MiB identity blocks over the first 4 MiB."""
+    out = vtd_poke(l1, (l1 + 0x1000) | 3)
+    for i in range(2):
+        out += vtd_poke(l1 + 0x1000 + 8 * i, (i << 21) | 1 | (1 << 10) | 0xC0)
+    return out
+
+
+def sm_seed(kind):
+    out = bytes([0x00, 0x00]) + u16(0)
+    ste = 0x10000 + 64  # StreamID 1 of a linear table
+    cfg = {"s1": 5, "s2": 6, "nested": 7}[kind]
+    out += vtd_poke(ste, 1 | (cfg << 1) | 0x11000)
+    if kind != "s2":
+        out += sm_s1_tables(0x12000, 0x11000, 1)
+    if kind == "s2":
+        out += sm_s2_tables(0x12000)
+    if kind != "s1":
+        vtcr = 32 | (1 << 6) | (5 << 16)  # T0SZ 32, SL0 1, TG 4K, PS 48
+        w2 = 1 | (vtcr << 32) | (1 << 51) | (1 << 58)  # VMID 1, AA64, S2R
+        out += vtd_poke(ste + 16, w2)
+        out += vtd_poke(ste + 24, 0x12000 if kind == "s2" else 0x18000)
+        if kind == "nested":
+            out += sm_s2_tables(0x18000)
+    # Commands at 0x15000: CFGI_ALL, TLBI_NSNH_ALL, CMD_SYNC.
+    out += vtd_poke(0x15000, 0x04) + vtd_poke(0x15008, 31)
+    out += vtd_poke(0x15010, 0x30) + vtd_poke(0x15020, 0x46)
+    out += sm_w64(SM_STRTAB, 0x10000) + sm_w32(SM_STRTAB_CFG, 4)
+    out += sm_w64(SM_CMDQ_BASE, 0x15000 | 4) + sm_w64(SM_EVTQ_BASE, 0x16000 | 4)
+    out += sm_w32(SM_CR2, 2) + sm_w32(SM_CR0, 0xC) + sm_w32(SM_CMDQ_PROD, 3)
+    out += sm_w32(SM_CR0, 0xD)
+    dmas = b""
+    for i in range(8):
+        dmas += sm_dma(1, 0x1000 * i + 0x10, 0x100, 1 + (i % 2))
+    dmas += sm_dma(1, 0x200000 + 0x1234, 0x2000, 1) + sm_dma(1, 0x40000000, 4, 1)
+    dmas += sm_dma(3, 0x1000, 4, 1) + sm_dma(0x400, 0x1000, 4, 1)  # bad STE, beyond the table
+    out += dmas + dmas
+    # TLBI_NH_VA with a range (TG 4K, NUM 3, SCALE 0), TLBI_S2_IPA, CMD_SYNC; then a leaf goes.
+    out += vtd_poke(0x15030, 0x12 | (3 << 12) | (1 << 48)) + vtd_poke(0x15038, (1 << 10))
+    out += vtd_poke(0x15040, 0x2A | (1 << 32)) + vtd_poke(0x15048, 0x3000)
+    out += vtd_poke(0x15050, 0x46) + sm_w32(SM_CMDQ_PROD, 6)
+    out += vtd_poke(0x14000 if kind != "s2" else 0x13000, 0) + dmas
+    out += sm_w32(SM_EVTQ_CONS, 4)
+    return out
+
+
+def smmuv3_seeds():
+    for kind in ("s1", "s2", "nested"):
+        write("smmuv3", kind, sm_seed(kind))
 
 
 if __name__ == "__main__":
@@ -425,3 +507,4 @@ if __name__ == "__main__":
     virtio_iommu_seeds()
     devtlb_source_seeds()
     calgary_seeds()
+    smmuv3_seeds()

@@ -823,7 +823,8 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];
 	r->invalidations_per_unit = (double)(a->ic.invalidations - b->ic.invalidations) / u;
 	r->iotlb_hit_rate = -1;
-	if ((e->p.cfg.model == SIM_MODEL_VTD || e->p.cfg.model == SIM_MODEL_AMDVI) &&
+	if ((e->p.cfg.model == SIM_MODEL_VTD || e->p.cfg.model == SIM_MODEL_AMDVI ||
+	     e->p.cfg.model == SIM_MODEL_SMMUV3) &&
 	    a->ic.iotlb_hits + a->ic.iotlb_misses > b->ic.iotlb_hits + b->ic.iotlb_misses)
 		r->iotlb_hit_rate = (double)(a->ic.iotlb_hits - b->ic.iotlb_hits) /
 				    (double)(a->ic.iotlb_hits - b->ic.iotlb_hits +
@@ -920,6 +921,13 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: VT-d without caching mode tells the VMM nothing about new "
 			 "mappings");
+		return 0;
+	}
+	if (p->cfg.model == SIM_MODEL_SMMUV3 && !p->cfg.caching_mode &&
+	    (sim_places[p->placement]->needs_map_events || p->cfg.push)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: SMMUv3 without the caching-mode quirk tells the VMM nothing "
+			 "about new mappings");
 		return 0;
 	}
 	if (p->cfg.model == SIM_MODEL_CALGARY && !p->cfg.caching_mode &&

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <viommu/amdvi.h>
+#include <viommu/smmuv3.h>
 #include <viommu/calgary.h>
 #include <viommu/virtio_iommu.h>
 #include <viommu/vtd.h>
@@ -13,12 +14,14 @@
 #include "amdvi_driver.h"
 #include "calgary_driver.h"
 #include "iommu.h"
+#include "smmuv3_driver.h"
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
 
 #define DID 1	       /* the one VT-d domain */
 #define VIO_DOMAIN 1   /* the one virtio-iommu domain */
 #define AMDVI_DOMAIN 1 /* the one AMD-Vi domain */
+#define SMMU_ASID 1    /* the one SMMUv3 (stage 1) domain */
 #define VIO_QUEUE 256  /* QEMU's virtio-iommu queue size (VIOMMU_DEFAULT_QUEUE_SIZE) */
 
 struct sim_iommu {
@@ -27,6 +30,7 @@ struct sim_iommu {
 	struct vg_vtd *vtd;
 	struct vg_vio *vio;
 	struct vg_amdvi *amdvi;
+	struct vg_smmu *smmu;
 	struct vg_cal *cal;
 	struct viommu_host_ops ops; /* flat memory, with reads counted */
 	uint64_t reads;
@@ -58,6 +62,8 @@ const char *sim_model_name(enum sim_model m)
 		return "virtio-iommu";
 	case SIM_MODEL_AMDVI:
 		return "amdvi";
+	case SIM_MODEL_SMMUV3:
+		return "smmuv3";
 	case SIM_MODEL_CALGARY:
 		return "calgary";
 	case SIM_MODEL_CALGARY_HCALL:
@@ -147,6 +153,39 @@ static int amdvi_setup(struct sim_iommu *s)
 }
 
 /*
+ * Linux's arm-smmu-v3 with a stage 1 domain (its default DMA domain) on an SMMU of seed 000's
+ * era: no MSI (the driver polls CMDQ_CONS for CMD_SYNC) and no range invalidation (one TLBI per
+ * granule). With caching mode the VMM advertises the seed's two proposals: the quirk (the
+ * quirk-aware driver invalidates after every map) and ranges (RIL stands for its addr_mask).
+ */
+static int smmuv3_setup(struct sim_iommu *s)
+{
+	struct viommu_smmuv3_config c;
+	struct vg_smmu_config dc = {
+		.mem = s->cfg.mem,
+		.pool_base = s->cfg.arena,
+		.pool_size = s->cfg.arena_size,
+		.cm = s->cfg.caching_mode,
+	};
+	int ret;
+
+	viommu_smmuv3_config_init(&c);
+	c.flags &= ~(VIOMMU_SMMUV3_MSI | VIOMMU_SMMUV3_RIL);
+	if (s->cfg.caching_mode)
+		c.flags |= VIOMMU_SMMUV3_CM | VIOMMU_SMMUV3_RIL;
+	ret = viommu_smmuv3_create(&c, &s->ops, s, &s->v);
+	if (ret)
+		return ret;
+	dc.iommu = s->v;
+	ret = vg_smmu_create(&dc, &s->smmu);
+	if (!ret)
+		ret = vg_smmu_enable(s->smmu);
+	if (!ret)
+		ret = vg_smmu_attach(s->smmu, s->cfg.sid, VG_SMMU_STE_S1, SMMU_ASID, 0, s->cfg.ats);
+	return ret;
+}
+
+/*
  * Calgary: one chip, the endpoint's bus behind PHB (bus - first_bus); Linux's driver with a
  * 1 Mi-entry table. The DMA layer allocates the IOVAs, so the driver only writes TCEs; the
  * hypercall model sends them as H_PUT_TCE_INDIRECT batches.
@@ -185,8 +224,10 @@ int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 	int ret = 0;
 
 	if (!cfg || !out || !cfg->mem ||
-	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_CALGARY && cfg->caching_mode) ||
-	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_AMDVI && cfg->ats))
+	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_SMMUV3 &&
+	     cfg->model != SIM_MODEL_CALGARY && cfg->caching_mode) ||
+	    (cfg->model != SIM_MODEL_VTD && cfg->model != SIM_MODEL_AMDVI &&
+	     cfg->model != SIM_MODEL_SMMUV3 && cfg->ats))
 		return VIOMMU_EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -200,6 +241,8 @@ int sim_iommu_create(const struct sim_iommu_config *cfg, struct sim_iommu **out)
 		ret = vio_setup(s);
 	else if (cfg->model == SIM_MODEL_AMDVI)
 		ret = amdvi_setup(s);
+	else if (cfg->model == SIM_MODEL_SMMUV3)
+		ret = smmuv3_setup(s);
 	else if (cfg->model == SIM_MODEL_CALGARY || cfg->model == SIM_MODEL_CALGARY_HCALL)
 		ret = calgary_setup(s);
 	if (ret) {
@@ -217,6 +260,7 @@ void sim_iommu_destroy(struct sim_iommu *s)
 	vg_vio_destroy(s->vio);
 	vg_vtd_destroy(s->vtd);
 	vg_amdvi_destroy(s->amdvi);
+	vg_smmu_destroy(s->smmu);
 	vg_cal_destroy(s->cal);
 	viommu_destroy(s->v);
 	free(s);
@@ -256,6 +300,8 @@ int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t siz
 		return vg_vtd_map(s->vtd, DID, iova, gpa, size, perm);
 	if (s->amdvi)
 		return vg_amdvi_map(s->amdvi, AMDVI_DOMAIN, iova, gpa, size, perm);
+	if (s->smmu)
+		return vg_smmu_map(s->smmu, false, SMMU_ASID, iova, gpa, size, perm);
 	if (s->vio)
 		return vio_ret(vg_vio_map(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
 					  vio_flags(perm)));
@@ -271,6 +317,8 @@ int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64
 		return vg_vtd_map_nosync(s->vtd, DID, iova, gpa, size, perm);
 	if (s->amdvi)
 		return vg_amdvi_map_nosync(s->amdvi, AMDVI_DOMAIN, iova, gpa, size, perm);
+	if (s->smmu)
+		return vg_smmu_map_nosync(s->smmu, false, SMMU_ASID, iova, gpa, size, perm);
 	if (s->vio)
 		return vio_ret(vg_vio_map_queue(s->vio, VIO_DOMAIN, iova, iova + size - 1, gpa,
 						vio_flags(perm)));
@@ -285,6 +333,8 @@ int sim_iommu_sync_map(struct sim_iommu *s)
 		return vg_vtd_sync_map(s->vtd);
 	if (s->amdvi)
 		return vg_amdvi_sync_map(s->amdvi);
+	if (s->smmu)
+		return vg_smmu_sync_map(s->smmu);
 	if (s->vio)
 		return vio_ret(vg_vio_sync(s->vio));
 	return VIOMMU_ENOTSUP;
@@ -301,6 +351,9 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 	/* AMD-Vi: the driver flushes the IOMMU and, with DTE.I, the device IOTLB (Linux's order). */
 	if (s->amdvi)
 		return vg_amdvi_unmap(s->amdvi, AMDVI_DOMAIN, iova, size);
+	/* SMMUv3: TLBI_NH_VA (a range with RIL), ATC_INV with ATS, one CMD_SYNC. */
+	if (s->smmu)
+		return vg_smmu_unmap(s->smmu, false, SMMU_ASID, iova, size);
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux: IOTLB flush, then the device TLBs of the domain's ATS devices. */
@@ -318,6 +371,8 @@ int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
 		return vg_vtd_unmap_nosync(s->vtd, DID, iova, size);
 	if (s->amdvi)
 		return vg_amdvi_unmap_nosync(s->amdvi, AMDVI_DOMAIN, iova, size);
+	if (s->smmu)
+		return vg_smmu_unmap_nosync(s->smmu, false, SMMU_ASID, iova, size);
 	if (s->vio)
 		return vio_ret(vg_vio_unmap_deferred(s->vio, VIO_DOMAIN, iova, iova + size - 1));
 	return VIOMMU_ENOTSUP;
@@ -333,6 +388,8 @@ int sim_iommu_flush(struct sim_iommu *s)
 		return vio_ret(vg_vio_sync(s->vio));
 	if (s->amdvi)
 		return vg_amdvi_flush(s->amdvi);
+	if (s->smmu)
+		return vg_smmu_flush(s->smmu);
 	if (!s->vtd)
 		return VIOMMU_ENOTSUP;
 	/* Linux's flush queue: flush_iotlb_all, i.e. the domain, then every device TLB. */
@@ -370,6 +427,16 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		c->ops = st.mmio_writes + st.cmd_completion_wait + st.cmd_inv_devtab +
 			 st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
 		c->invalidations = st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_all;
+		c->translations = st.translations;
+		c->iotlb_hits = st.iotlb_hits;
+		c->iotlb_misses = st.iotlb_misses;
+	} else if (s->cfg.model == SIM_MODEL_SMMUV3) {
+		struct viommu_smmuv3_stats st;
+
+		viommu_smmuv3_get_stats(s->v, &st);
+		c->mmio_exits = st.mmio_reads + st.mmio_writes;
+		c->ops = st.mmio_writes + st.cmds;
+		c->invalidations = st.cmd_tlbi + st.cmd_atc_inv;
 		c->translations = st.translations;
 		c->iotlb_hits = st.iotlb_hits;
 		c->iotlb_misses = st.iotlb_misses;

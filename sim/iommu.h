@@ -2,7 +2,7 @@
 /*
  * One guest-visible vIOMMU for the simulator: the model instance (public API), the guest driver
  * that programs it through its real interface (guest/vtd_driver.c, guest/amdvi_driver.c,
- * guest/virtio_iommu_driver.c, guest/calgary_driver.c),
+ * guest/smmuv3_driver.c, guest/virtio_iommu_driver.c, guest/calgary_driver.c),
  * and a counting shim on the model's guest-memory reads. The DMA-API strategies (guest/dma.h)
  * drive every model through the same five operations (sim_iommu_dma_ops), so a new model joins
  * by adding a backend here.
@@ -25,12 +25,14 @@ enum sim_model {
 	SIM_MODEL_AMDVI,
 	SIM_MODEL_CALGARY,	 /* Calgary, Linux's driver writing TCEs and blasting */
 	SIM_MODEL_CALGARY_HCALL, /* Calgary behind the sPAPR TCE hypercalls (indirect batches) */
+	SIM_MODEL_SMMUV3,
 };
 
 struct sim_iommu_config {
 	enum sim_model model;
-	bool caching_mode; /* VT-d CAP.CM (needed to shadow an assigned device) */
-	bool ats; /* VT-d device-TLB, AMD-Vi DTE.I: the guest also sends device-IOTLB invalidations */
+	bool caching_mode; /* VT-d CAP.CM, SMMUv3 caching-mode quirk (to shadow an assigned device) */
+	bool ats;	   /* VT-d device-TLB, AMD-Vi DTE.I, SMMUv3 STE.EATS: the guest also sends
+		   * device-IOTLB invalidations */
 	bool v2; /* AMD-Vi: VIOMMU_AMDVI_GT and a driver with v2 tables (GCR3 entry 0, GIoV) */
 	struct viommu_flatmem *mem;
 	uint64_t arena; /* guest-physical memory the driver owns for its tables and queues */

@@ -58,6 +58,10 @@ static const struct sim_config builtin_configs[] = {
 	{ "calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY },
 	{ "calgary-persistent", SIM_MODEL_CALGARY, true, false, false, VG_DMA_PERSISTENT },
 	{ "calgary-never-free", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_NEVER_FREE },
+	/* SMMUv3 under arm-smmu-v3 (strict, arm64's default then), and with the caching-mode quirk. */
+	{ "smmu3", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_STRICT },
+	{ "smmu3-cm", SIM_MODEL_SMMUV3, true, false, false, VG_DMA_STRICT },
+	{ "smmu3-lazy", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_DEFERRED },
 };
 
 struct scenario {
@@ -304,8 +308,8 @@ static int parse_workload(const char *t, void *out, size_t i)
 }
 
 /*
- * "NAME" (built in) or
- * "NAME model=vtd|amdvi|calgary|calgary-hcall|virtio-iommu|none strategy=S [cm] [ats] [push] [v2]".
+ * "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|calgary|calgary-hcall|virtio-iommu|none
+ * strategy=S [cm] [ats] [push] [v2]".
  */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
@@ -325,6 +329,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 				k.model = SIM_MODEL_VIRTIO_IOMMU;
 			else if (!strcmp(t + 6, "amdvi"))
 				k.model = SIM_MODEL_AMDVI;
+			else if (!strcmp(t + 6, "smmuv3"))
+				k.model = SIM_MODEL_SMMUV3;
 			else if (!strcmp(t + 6, "calgary"))
 				k.model = SIM_MODEL_CALGARY;
 			else if (!strcmp(t + 6, "calgary-hcall"))
@@ -361,8 +367,10 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 		return snprintf(err, errlen, "config %s needs model= and strategy=", k.name), -1;
 	if ((k.model == SIM_MODEL_NONE) != (k.strategy == VG_DMA_NOIOMMU) ||
 	    (k.push && k.model == SIM_MODEL_NONE) ||
-	    (k.caching_mode && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_CALGARY) ||
-	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI) ||
+	    (k.caching_mode && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_SMMUV3 &&
+	     k.model != SIM_MODEL_CALGARY) ||
+	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI &&
+	     k.model != SIM_MODEL_SMMUV3) ||
 	    (k.v2 && k.model != SIM_MODEL_AMDVI))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;

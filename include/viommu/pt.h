@@ -70,6 +70,19 @@ enum {
 	 * The walk result's @pte stays the entry's bytes read little-endian, as in every format.
 	 */
 	VIOMMU_PT_F_BE = 1u << 9,
+	/*
+	 * Arm: access flag faults disabled (SMMUv3 CD.AFFD, STE.S2AFFD): a leaf whose AF is clear
+	 * translates as if it were set, and nothing is written back.
+	 */
+	VIOMMU_PT_F_AFFD = 1u << 10,
+	/*
+	 * Arm: hardware dirty-state management (SMMUv3 CD.HD, STE.S2HD; with VIOMMU_PT_F_AD):
+	 * bit 51 of a leaf is DBM, not an address bit, and a write to a DBM leaf without write
+	 * permission (stage 1 AP[2] set, stage 2 S2AP[1] clear) makes it writable-dirty (clears
+	 * AP[2], sets S2AP[1]) by the walk's atomic write-back instead of faulting. Other
+	 * accesses see such a leaf read-only.
+	 */
+	VIOMMU_PT_F_DBM = 1u << 11,
 };
 
 struct viommu_pt_cfg {
@@ -123,7 +136,9 @@ enum {
  * the IOVA, @page_shift the log2 size of the leaf covering it, @perm the VIOMMU_ACC_READ/WRITE/EXEC
  * rights the tables grant at the request's privilege, @attr the VIOMMU_PT_ATTR_* of the leaf. On a
  * fault: @fault, @detail and @level say where and why; @perm holds what was granted when the fault
- * is a permission fault. @pte is the last entry read (the leaf, or the faulting entry).
+ * is a permission fault. @pte is the last entry read (the leaf, or the faulting entry); after
+ * VIOMMU_PT_D_READ_FAILED it is the guest-physical address of the entry that could not be read
+ * (what an SMMU reports as the fetch address of F_WALK_EABT).
  */
 struct viommu_pt_walk_result {
 	uint64_t out;

@@ -109,7 +109,7 @@ static void send(struct vi_sync *y, uint32_t sid, bool to_map, const struct viom
 bool vi_sync_add_piece(struct vi_sync *y, uint64_t iova, uint64_t last, uint64_t out, uint32_t perm)
 {
 	/* DMA to the interrupt range is never translated: leave that part out. */
-	if (!(last < y->intr_first || iova > y->intr_last)) {
+	if (y->intr_first <= y->intr_last && !(last < y->intr_first || iova > y->intr_last)) {
 		if (iova < y->intr_first &&
 		    !vi_sync_add_piece(y, iova, y->intr_first - 1, out, perm))
 			return false;

@@ -52,7 +52,8 @@ struct vi_sync {
 	uint64_t *budget;		/* walks the running guest action may still spend */
 	uint64_t *nmap;			/* MAP events delivered */
 	uint64_t *nunmap;		/* UNMAP events delivered */
-	uint64_t intr_first, intr_last; /* the interrupt range, never translated */
+	uint64_t intr_first, intr_last; /* the interrupt range, never translated (none when
+					 * first > last) */
 	vi_sync_view_fn view;
 	vi_sync_dom_fn dom_of;
 	void *ctx;

@@ -179,6 +179,9 @@ static bool arm_decode_common(const struct viommu_pt_cfg *cfg, const struct pt_g
 		return false;
 	}
 	e->addr = pte & VI_GENMASK(51, g->gran);
+	/* With dirty-state management, bit 51 of a leaf is DBM. */
+	if ((cfg->flags & VIOMMU_PT_F_DBM) && !(table && level > 1))
+		e->addr &= ~ARM_DBM;
 	if (e->addr & pt_above_oas(pt_oas(cfg, ARM_MAX_OAS))) {
 		pt_ent_fault(e, VIOMMU_FAULT_ADDR_SIZE, VIOMMU_PT_D_OUTPUT_SIZE);
 		return false;
@@ -188,7 +191,7 @@ static bool arm_decode_common(const struct viommu_pt_cfg *cfg, const struct pt_g
 		e->next = (uint8_t)(level - 1);
 		return true;
 	}
-	if (!(pte & ARM_AF) && !(cfg->flags & VIOMMU_PT_F_AD)) {
+	if (!(pte & ARM_AF) && !(cfg->flags & (VIOMMU_PT_F_AD | VIOMMU_PT_F_AFFD))) {
 		pt_ent_fault(e, VIOMMU_FAULT_ACCESS_FLAG, VIOMMU_PT_D_ACCESS_FLAG);
 		return false;
 	}
@@ -218,7 +221,9 @@ static void arm_s1_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 	}
 	if (!priv && !(pte & ARM_AP1))
 		e->perm &= ~PT_PERM_ACCESS;
-	if (pte & ARM_AP2)
+	/* A write to a DBM leaf makes it dirty (arm_update()) instead of faulting. */
+	if ((pte & ARM_AP2) &&
+	    !((cfg->flags & VIOMMU_PT_F_DBM) && (pte & ARM_DBM) && (access & VIOMMU_ACC_WRITE)))
 		e->perm &= ~VIOMMU_ACC_WRITE;
 	/* Privileged execute-never also applies where EL0 can write (AP[2:1] = 0b01). */
 	if (priv ? (pte & ARM_PXN) || (pte & (ARM_AP1 | ARM_AP2)) == ARM_AP1 : (pte & ARM_UXN))
@@ -229,7 +234,6 @@ static void arm_s1_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 static void arm_s2_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *g,
 			  unsigned int level, uint64_t pte, uint32_t access, struct pt_ent *e)
 {
-	(void)access;
 	if (!arm_decode_common(cfg, g, level, pte, e))
 		return;
 	e->perm = PT_PERM_ALL;
@@ -238,20 +242,24 @@ static void arm_s2_decode(const struct viommu_pt_cfg *cfg, const struct pt_geo *
 	e->perm = PT_PERM_ACCESS;
 	if (pte & ARM_AP1)
 		e->perm |= VIOMMU_ACC_READ;
-	if (pte & ARM_AP2)
+	if ((pte & ARM_AP2) ||
+	    ((cfg->flags & VIOMMU_PT_F_DBM) && (pte & ARM_DBM) && (access & VIOMMU_ACC_WRITE)))
 		e->perm |= VIOMMU_ACC_WRITE;
 	if (!(pte & ARM_UXN))
 		e->perm |= VIOMMU_ACC_EXEC;
 }
 
-/* Hardware access-flag management (HA): the walk sets AF in the leaf it used. */
+/* Hardware access-flag management (HA): the walk sets AF in the leaf it used; HD: dirty. */
 static uint64_t arm_update(const struct viommu_pt_cfg *cfg, unsigned int level, bool leaf,
 			   uint64_t pte, uint32_t access)
 {
 	(void)level;
-	(void)access;
 	if (leaf && (cfg->flags & VIOMMU_PT_F_AD))
 		pte |= ARM_AF;
+	/* Dirty-state management: the write makes a DBM leaf writable-dirty. */
+	if (leaf && (cfg->flags & VIOMMU_PT_F_DBM) && (pte & ARM_DBM) &&
+	    (access & VIOMMU_ACC_WRITE))
+		pte = cfg->format == VIOMMU_PT_ARM_S1 ? pte & ~ARM_AP2 : pte | ARM_AP2;
 	return pte;
 }
 

@@ -32,6 +32,7 @@
 #define ARM_AP2 VI_BIT(7)   /* S1: read-only; S2: S2AP[1] write */
 #define ARM_AF VI_BIT(10)
 #define ARM_NG VI_BIT(11)
+#define ARM_DBM VI_BIT(51) /* leaf, with hardware dirty-state management */
 #define ARM_PXN VI_BIT(53)
 #define ARM_UXN VI_BIT(54) /* S2: XN */
 #define ARM_PXN_TABLE VI_BIT(59)

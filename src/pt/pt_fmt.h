@@ -202,8 +202,10 @@ pt_walk_once(const struct viommu_pt_cfg *cfg, struct vi_dmem *m, uint64_t iova, 
 		uint64_t a = table + 8 * pt_index(&g, level, iova), pte;
 
 		res->level = level;
-		if (vi_dm_read64(m, a, &pte))
+		if (vi_dm_read64(m, a, &pte)) {
+			res->pte = a; /* the entry's address, for the models' fault records */
 			return pt_fault(res, VIOMMU_FAULT_WALK_ABORT, VIOMMU_PT_D_READ_FAILED);
+		}
 		res->pte = pte;
 		decode(cfg, &g, level, pte, access, &e);
 		ent_addr[n] = a;

@@ -235,7 +235,7 @@ fi
 
 # viommu.iommulog=1: the IOMMU driver's boot log, for the host to compare with the unit it built.
 if [ "$(arg iommulog)" = 1 ]; then
-	dmesg | grep -E "DMAR|iommu|IOMMU|AMD-Vi" | head -n 40 | while read -r l; do
+	dmesg | grep -E "DMAR|iommu|IOMMU|AMD-Vi|smmu" | head -n 40 | while read -r l; do
 		echo "VIOMMU-DMESG $l" > /dev/console
 	done
 fi
@@ -296,6 +296,42 @@ edu_fault_amd() { # ADDR FLAGS
 	done
 	say "fault ok: $(dmesg | grep "$edu_bdf: AMD-Vi: Event logged \[IO_PAGE_FAULT.*address=0x$1 " | tail -n 1 | sed 's/^\[[^]]*\] //')"
 }
+# viommu.edu=smmu: behind an Arm SMMUv3. The edu device gets pci-stub first: with a device tree,
+# Linux attaches a device to the SMMU (its StreamID's STE, a DMA domain) only when a driver binds
+# it. Linux's arm-smmu-v3 prints each event record it has no handler for: "event 0xID received:"
+# and its four 64-bit words. Word 0: the event number (F_TRANSLATION, 0x10) and the StreamID
+# (the requester id) in bits 63:32; word 1 bit 35: RnW; word 2: the input address.
+edu_fault_smmu() { # ADDR RNW: wait for the record of this fault
+	want0=$(printf '0x%08x%08x' "$edu_rid" 16)
+	want2=$(printf '0x%016x' "$1")
+	i=0
+	while :; do
+		# One line per record: its four words.
+		dmesg | sed -n 's/.*arm-smmu-v3.*\(event 0x[0-9a-f]* received:\|0x[0-9a-f]\{16\}\)$/\1/p' |
+			awk '/^event/ { if (n == 4) print w; w = ""; n = 0; next }
+				{ w = w " " $1; n++ } END { if (n == 4) print w }' > /tmp/smmu-events
+		found=""
+		while read -r w0 w1 w2 w3; do
+			[ "$w0" = "$want0" ] && [ "$w2" = "$want2" ] &&
+				[ $(((w1 >> 35) & 1)) = "$2" ] && found="$w0 $w1 $w2 $w3"
+		done < /tmp/smmu-events
+		[ -n "$found" ] && break
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "edu: no F_TRANSLATION record for $want2 RnW $2 (StreamID $edu_rid): $(tail -n 3 /tmp/smmu-events | tr '\n' ' ')"
+		sleep 0.1
+	done
+	say "fault ok: F_TRANSLATION StreamID $edu_rid addr $want2 RnW $2: $found"
+}
+if [ "$(arg edu)" = smmu ]; then
+	echo "1234 11e8" > /sys/bus/pci/drivers/pci-stub/new_id || fail "edu: pci-stub new_id"
+	edu_find
+	[ -e "$edu/driver" ] || fail "edu: pci-stub did not bind the edu device"
+	check_iommu edu "$edu"
+	edu_dma 0x1234000 0x40000 1
+	edu_fault_smmu 0x1234000 1
+	edu_dma 0x40000 0x5678000 3
+	edu_fault_smmu 0x5678000 0
+fi
 if [ "$(arg edu)" = 1 ] || [ "$(arg edu)" = amd ]; then
 	edu_find
 	edu_dma 0x1234000 0x40000 1

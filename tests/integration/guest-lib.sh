@@ -6,7 +6,9 @@
 # guest_kernel selects the kernel guest_prepare boots: "debian" (default) is the host's own Debian
 # 12 kernel (linux-image-amd64, 6.1); "bpo" is bookworm-backports' 6.12, fetched once without
 # installing it (guest_fetch_bpo): Debian 12's 6.1 is built without CONFIG_VIRTIO_IOMMU, 6.12 has
-# it as a module with CONFIG_ACPI_VIOT=y. guest_modules names the modules /init loads, in that
+# it as a module with CONFIG_ACPI_VIOT=y; "arm64" is Debian 12's arm64 kernel (the same 6.1
+# release family as the x86 guest) with an arm64 busybox, fetched once (guest_fetch_arm64), for
+# qemu-system-aarch64. guest_modules names the modules /init loads, in that
 # order; guest_prepare puts each one's dependencies before it and skips built-in ones.
 guest_kernel=${guest_kernel:-debian}
 guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen virtio_blk"}
@@ -80,6 +82,86 @@ guest_fetch_bpo() {
 	kver=$(ls "$gk_root/lib/modules")
 }
 
+# guest_fetch_arm64 CACHE: sets gk_root (linux-image-*-arm64 and busybox-static:arm64 unpacked
+# into one folder) and kver. Both are Debian 12 packages (bookworm, bookworm-updates,
+# bookworm-security), fetched with `apt-get download` through a private apt configuration under
+# CACHE/guest-arm64 that only knows the arm64 architecture (the host's sources, architectures
+# and package state stay as they are), unpacked with dpkg-deb into a folder named after both
+# versions and reused without asking the mirror again (VIOMMU_GUEST_REFRESH=1 looks for newer).
+guest_fetch_arm64() {
+	ga_dir=$1/guest-arm64
+	if [ "${VIOMMU_GUEST_REFRESH:-0}" != 1 ] && [ -s "$ga_dir/current" ]; then
+		ga_key=$(cat "$ga_dir/current")
+		if [ -e "$ga_dir/$ga_key/.done" ]; then
+			gk_root=$ga_dir/$ga_key/root
+			kver=$(ls "$gk_root/lib/modules")
+			return 0
+		fi
+	fi
+	ga_apt=$ga_dir/apt
+	mkdir -p "$ga_apt/lists/partial" "$ga_apt/archives/partial" "$ga_apt/sources.list.d" \
+		"$ga_apt/preferences.d" 2>/dev/null || {
+		echo "FAIL: cannot create $ga_dir (run once as root, or set VIOMMU_CACHE)" >&2
+		return 1
+	}
+	cat > "$ga_apt/sources.list" <<- EOF
+		deb http://deb.debian.org/debian bookworm main
+		deb http://deb.debian.org/debian bookworm-updates main
+		deb http://deb.debian.org/debian-security bookworm-security main
+	EOF
+	# As guest_fetch_bpo, and arm64 as apt's only architecture.
+	ga_opts="-o APT::Architecture=arm64 -o APT::Architectures=arm64"
+	ga_opts="$ga_opts -o Dir::Etc::SourceList=$ga_apt/sources.list -o Dir::Etc::SourceParts=$ga_apt/sources.list.d"
+	ga_opts="$ga_opts -o Dir::Etc::PreferencesParts=$ga_apt/preferences.d -o Dir::State::Lists=$ga_apt/lists"
+	ga_opts="$ga_opts -o Dir::Cache=$ga_apt -o Dir::Cache::archives=$ga_apt/archives"
+	ga_opts="$ga_opts -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root"
+	# shellcheck disable=SC2086
+	apt-get $ga_opts -q update > "$ga_apt/update.log" 2>&1 || {
+		echo "FAIL: apt-get update (arm64, private configuration) failed:" >&2
+		cat "$ga_apt/update.log" >&2
+		return 1
+	}
+	# linux-image-arm64's candidate depends on the current ABI's image package.
+	# shellcheck disable=SC2086
+	ga_meta=$(apt-cache $ga_opts policy linux-image-arm64 | sed -n 's/^  Candidate: //p')
+	# shellcheck disable=SC2086
+	ga_pkg=$(apt-cache $ga_opts show "linux-image-arm64=$ga_meta" 2>/dev/null |
+		sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
+	# shellcheck disable=SC2086
+	ga_ver=$(apt-cache $ga_opts policy "$ga_pkg" | sed -n 's/^  Candidate: //p')
+	# shellcheck disable=SC2086
+	ga_bb=$(apt-cache $ga_opts policy busybox-static | sed -n 's/^  Candidate: //p')
+	case "$ga_pkg" in linux-image-6.1.*-arm64) ;; *)
+		echo "FAIL: no 6.1 arm64 kernel in bookworm (found '$ga_pkg')" >&2
+		return 1 ;;
+	esac
+	[ -n "$ga_ver" ] && [ -n "$ga_bb" ] || { echo "FAIL: no arm64 busybox-static or kernel version" >&2; return 1; }
+	ga_key=$(echo "${ga_pkg#linux-image-}_${ga_ver}_busybox_$ga_bb" | tr ':' '-')
+	if [ ! -e "$ga_dir/$ga_key/.done" ]; then
+		echo "guest kernel: fetching $ga_pkg $ga_ver and busybox-static $ga_bb (arm64)" >&2
+		rm -rf "$ga_dir/$ga_key"
+		mkdir -p "$ga_dir/$ga_key/root"
+		# shellcheck disable=SC2086
+		(cd "$ga_dir/$ga_key" && apt-get $ga_opts -q download "$ga_pkg=$ga_ver" \
+			"busybox-static=$ga_bb") > "$ga_dir/$ga_key/download.log" 2>&1 || {
+			echo "FAIL: apt-get download $ga_pkg=$ga_ver busybox-static=$ga_bb failed:" >&2
+			cat "$ga_dir/$ga_key/download.log" >&2
+			return 1
+		}
+		for ga_deb in "$ga_dir/$ga_key/"*.deb; do
+			dpkg-deb -x "$ga_deb" "$ga_dir/$ga_key/root" || {
+				echo "FAIL: cannot unpack $ga_deb" >&2
+				return 1
+			}
+		done
+		rm -f "$ga_dir/$ga_key/"*.deb
+		touch "$ga_dir/$ga_key/.done"
+	fi
+	echo "$ga_key" > "$ga_dir/current"
+	gk_root=$ga_dir/$ga_key/root
+	kver=$(ls "$gk_root/lib/modules")
+}
+
 # guest_module NAME: copy module NAME (uncompressed) into the initramfs after its dependencies and
 # append it to the load order, unless it is built in or already there.
 guest_module() {
@@ -120,16 +202,25 @@ guest_prepare() {
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
+	arm64)
+		guest_fetch_arm64 "${VIOMMU_CACHE:-/var/cache/viommu}" || return 1
+		gp_kernel=$gk_root/boot/vmlinuz-$kver
+		gm_dir=$gk_root/lib/modules/$kver
+		;;
 	*) echo "FAIL: unknown guest_kernel '$guest_kernel'" >&2; return 1 ;;
 	esac
-	[ -n "$kver" ] && [ -r "$gp_kernel" ] || { echo "FAIL: no readable $guest_kernel amd64 kernel" >&2; return 1; }
+	[ -n "$kver" ] && [ -r "$gp_kernel" ] || { echo "FAIL: no readable $guest_kernel kernel" >&2; return 1; }
 
 	# A tiny initramfs: static busybox, guest-init.sh as /init, and the modules of
 	# guest_modules with their dependencies (/lib/modules/order is the order to load them in).
 	gp_d=$gp_work/initramfs
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
-	cp /bin/busybox "$gp_d/bin/busybox"
+	if [ "$guest_kernel" = arm64 ]; then
+		cp "$gk_root/bin/busybox" "$gp_d/bin/busybox"
+	else
+		cp /bin/busybox "$gp_d/bin/busybox"
+	fi
 	# guest_bins: more static programs for /bin (tests/integration/vfio_shadow).
 	for b in ${guest_bins:-}; do
 		cp "$b" "$gp_d/bin/" || return 1
@@ -143,6 +234,12 @@ guest_prepare() {
 	done
 	initrd=$gp_work/initramfs.gz
 	(cd "$gp_d" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
+
+	# Debian's arm64 kernel package holds the uncompressed Image: QEMU loads it as it is.
+	if [ "$guest_kernel" = arm64 ]; then
+		vmlinux=$gp_kernel
+		return 0
+	fi
 
 	# Boot the uncompressed kernel through its PVH entry point: under TCG, decompressing the
 	# bzImage alone takes many seconds. The vmlinux is the bzImage's payload (setup header:

@@ -45,7 +45,7 @@
 #include <viommu/spec/amdvi.h>
 #include <viommu/viommu.h>
 
-#include "viommu-qemu.h"
+#include "hw/viommu/viommu-qemu.h"
 
 #define TYPE_VIOMMU_AMD_IOMMU "viommu-amd-iommu"
 #define TYPE_VIOMMU_AMDVI_IOMMU_MR "viommu-amd-iommu-memory-region"

@@ -40,7 +40,7 @@
 #include <viommu/viommu.h>
 #include <viommu/vtd.h>
 
-#include "viommu-qemu.h"
+#include "hw/viommu/viommu-qemu.h"
 
 #define TYPE_VIOMMU_INTEL_IOMMU "viommu-intel-iommu"
 #define TYPE_VIOMMU_VTD_IOMMU_MR "viommu-intel-iommu-memory-region"

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The device-independent half of viommu's x86 QEMU devices (viommu-vtd.c, viommu-amdvi.c):
- * guest memory for the model, one address space per PCI function (IOMMU region under an MSI
- * alias), translate, QEMU notifiers fed from libviommu events, replay, reset's model swap and
- * the exit-time statistics hook. Each device keeps its registers, realize/reset, properties,
- * interrupts and requester id rules.
+ * The device-independent half of viommu's QEMU devices (hw/i386/viommu-vtd.c,
+ * hw/i386/viommu-amdvi.c, hw/arm/viommu-smmuv3.c): guest memory for the model, one address space
+ * per PCI function (IOMMU region, under an MSI alias where the platform's interrupt window
+ * bypasses the IOMMU), translate, QEMU notifiers fed from libviommu events, replay, reset's model
+ * swap and the exit-time statistics hook. Target-independent (compiled once for every target).
+ * Each device keeps its registers, realize/reset, properties, interrupts and requester id rules.
  *
  * Copyright (c) 2026 the viommu authors.
  */
@@ -21,7 +22,7 @@
 
 typedef struct ViommuQemuUnit ViommuQemuUnit;
 
-/* One PCI function's view of memory: our IOMMU region under the interrupt window. */
+/* One PCI function's view of memory: our IOMMU region (under the interrupt window, if any). */
 typedef struct ViommuQemuAS {
 	ViommuQemuUnit *u;
 	PCIBus *bus;
@@ -43,6 +44,11 @@ struct ViommuQemuUnit {
 	const char *name;    /* device name, prefix of every message */
 	const char *mr_type; /* the device's IOMMU memory region type */
 	const char *as_name; /* prefix of the address spaces' names */
+	/*
+	 * DMA writes to [msi_base, msi_base + msi_size) reach system memory untranslated (x86's
+	 * interrupt window); msi_size 0: none, every DMA is translated (Arm: the SMMU translates
+	 * MSIs too).
+	 */
 	hwaddr msi_base, msi_size;
 	uint64_t iova_last; /* nothing translates above: notifications are clipped to it */
 	void (*print_stats)(ViommuQemuUnit *u);

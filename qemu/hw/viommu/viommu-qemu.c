@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The device-independent half of viommu's x86 QEMU devices: see viommu-qemu.h.
+ * The device-independent half of viommu's QEMU devices: see viommu-qemu.h.
  *
  * Copyright (c) 2026 the viommu authors.
  */
@@ -16,7 +16,7 @@
 #include "qemu/rcu.h"
 #include "sysemu/sysemu.h"
 
-#include "viommu-qemu.h"
+#include "hw/viommu/viommu-qemu.h"
 
 typedef struct ViommuQemuKey {
 	PCIBus *bus;
@@ -403,11 +403,13 @@ AddressSpace *viommu_qemu_dma_as(PCIBus *bus, void *opaque, int devfn)
 	memory_region_init_iommu(&as->iommu, sizeof(as->iommu), u->mr_type, u->owner, name,
 				 UINT64_MAX);
 	memory_region_init(&as->root, u->owner, name, UINT64_MAX);
-	/* MSIs pass straight to the APIC (no interrupt remapping), above the IOMMU region. */
-	memory_region_init_alias(&as->msi, u->owner, msi_name, get_system_memory(), u->msi_base,
-				 u->msi_size);
 	memory_region_add_subregion_overlap(&as->root, 0, MEMORY_REGION(&as->iommu), 0);
-	memory_region_add_subregion_overlap(&as->root, u->msi_base, &as->msi, 1);
+	/* x86: MSIs pass straight to the APIC (no interrupt remapping), above the IOMMU region. */
+	if (u->msi_size) {
+		memory_region_init_alias(&as->msi, u->owner, msi_name, get_system_memory(),
+					 u->msi_base, u->msi_size);
+		memory_region_add_subregion_overlap(&as->root, u->msi_base, &as->msi, 1);
+	}
 	address_space_init(&as->as, &as->root, name);
 	g_hash_table_insert(u->spaces, g_memdup2(&key, sizeof(key)), as);
 	return &as->as;

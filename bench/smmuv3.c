@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+/*
+ * smmuv3: the SMMUv3 model's hot path and its invalidation cost, each beside a baseline measured
+ * in the same run:
+ *  - translations with a hot IOTLB (stage 1), against the bare shared-IOTLB lookup of the same
+ *    pages and tags;
+ *  - IOTLB misses (a 16-entry IOTLB and random pages over 256 MiB) through 4-level 4 KiB stage 1
+ *    and stage 2 tables, against the plan walk of the same tables through a walker; and nested
+ *    (stage 1 over stage 2), against the same dependent loads done by the pt layer alone: a
+ *    stage 1 plan walk whose every table read is first a stage 2 plan walk, then the stage 2
+ *    walk of the output;
+ *  - one TLBI_NH_VA + CMD_SYNC per page as Linux issues them (two commands, one PROD write, the
+ *    sync polled on CONS), against the bare IOTLB page invalidation; and the same with a MAP
+ *    consumer attached under the caching-mode quirk (the sync's diff included).
+ * The guest side is guest/smmuv3_driver.c, so tables and queues are laid out as Linux lays them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <viommu/flatmem.h>
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+#include <viommu/smmuv3.h>
+#include <viommu/spec/smmuv3.h>
+
+#include "bench.h"
+#include "smmuv3_driver.h"
+
+#define MEM (320ull << 20)
+#define POOL_BASE (16ull << 20)
+#define POOL_SIZE (128ull << 20)
+#define SID 0x0100
+#define ASID 1
+#define VMID 2
+#define IOVA_BASE 0x100000000ull
+#define DATA (1ull << 20)
+
+struct rig {
+	struct viommu_flatmem *fm;
+	struct viommu *v;
+	struct vg_smmu *d;
+};
+
+/* A stream of @kind over @pages 4 KiB pages of IOVA (IPA for stage 2) at IOVA_BASE. */
+static int rig_init(struct rig *r, enum vg_smmu_ste kind, uint32_t iotlb, uint64_t pages, bool cm)
+{
+	struct viommu_smmuv3_config c;
+	struct vg_smmu_config dc = { 0 };
+	bool s2 = kind == VG_SMMU_STE_S2;
+
+	viommu_smmuv3_config_init(&c);
+	c.iotlb_capacity = iotlb;
+	if (cm)
+		c.flags |= VIOMMU_SMMUV3_CM;
+	if (viommu_flatmem_create(0, MEM, &r->fm) ||
+	    viommu_smmuv3_create(&c, viommu_flatmem_ops(), r->fm, &r->v))
+		return -1;
+	dc.iommu = r->v;
+	dc.mem = r->fm;
+	dc.pool_base = POOL_BASE;
+	dc.pool_size = POOL_SIZE;
+	dc.cm = cm;
+	if (vg_smmu_create(&dc, &r->d) || vg_smmu_enable(r->d))
+		return -1;
+	if (kind == VG_SMMU_STE_NESTED && vg_smmu_map(r->d, true, VMID, 0, 0, MEM, VIOMMU_ACC_RW))
+		return -1; /* stage 2: guest memory 1:1, tables and data */
+	if (vg_smmu_attach(r->d, SID, kind, ASID, VMID, false))
+		return -1;
+	/* One contiguous run of 4 KiB pages (output at 4 KiB steps from 1 MiB: no blocks). */
+	for (uint64_t p = 0; p < pages; p += 256) {
+		uint64_t n = pages - p < 256 ? pages - p : 256;
+
+		if (vg_smmu_map_nosync(r->d, s2, s2 ? VMID : ASID, IOVA_BASE + (p << 12),
+				       DATA + (p << 12), n << 12, VIOMMU_ACC_RW) ||
+		    vg_smmu_sync_map(r->d))
+			return -1;
+	}
+	return 0;
+}
+
+static void rig_fini(struct rig *r)
+{
+	vg_smmu_destroy(r->d);
+	viommu_destroy(r->v);
+	viommu_flatmem_destroy(r->fm);
+}
+
+static uint64_t run_xlate(struct viommu *v, const uint64_t *iova, size_t n)
+{
+	struct viommu_xlate_req req = { .sid = SID, .len = 8, .access = VIOMMU_ACC_READ };
+	struct viommu_xlate_result res;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		req.iova = iova[i];
+		viommu_translate(v, &req, &res);
+		acc += res.out;
+	}
+	return acc;
+}
+
+static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t n)
+{
+	const struct viommu_iotlb_tag tag = { .pasid = ASID };
+	struct viommu_iotlb_entry e;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (viommu_iotlb_lookup(tlb, &tag, iova[i], &e) == 0)
+			acc += e.out + (iova[i] - e.iova);
+	}
+	return acc;
+}
+
+struct walk_aux {
+	struct viommu_pt_walker *walker;
+	struct viommu_pt_plan *plan;
+	/* Nested baseline: stage 2 of every stage 1 table read and of the output. */
+	struct viommu_pt_walker *w2;
+	struct viommu_pt_plan *p2;
+	struct viommu_host_ops nops;
+	struct viommu_flatmem *fm;
+};
+
+static uint64_t run_walk(const struct walk_aux *a, const uint64_t *iova, size_t n)
+{
+	struct viommu_pt_walk_result w, w2;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		viommu_pt_walker_walk_plan(a->walker, a->plan, iova[i], VIOMMU_ACC_READ, &w);
+		if (a->p2) {
+			viommu_pt_walker_walk_plan(a->w2, a->p2, w.out, VIOMMU_ACC_READ, &w2);
+			w.out = w2.out;
+		}
+		acc += w.out;
+	}
+	return acc;
+}
+
+/* Host ops of the nested baseline: an IPA read is a stage 2 plan walk, then the memory read. */
+static ssize_t nested_read(void *opaque, uint64_t ipa, void *buf, size_t len)
+{
+	struct walk_aux *a = opaque;
+	struct viommu_pt_walk_result w;
+
+	if (viommu_pt_walker_walk_plan(a->w2, a->p2, ipa, VIOMMU_ACC_READ, &w) ||
+	    w.fault != VIOMMU_FAULT_NONE)
+		return VIOMMU_EFAULT;
+	return viommu_flatmem_ops()->dma_read(a->fm, w.out, buf, len);
+}
+
+enum kind { K_XLATE, K_IOTLB, K_WALK };
+
+struct ops {
+	enum kind k;
+	void *obj;
+	const uint64_t *iova;
+	size_t n;
+};
+
+static uint64_t run_ops(void *arg)
+{
+	const struct ops *o = arg;
+
+	if (o->k == K_XLATE)
+		return run_xlate(o->obj, o->iova, o->n);
+	if (o->k == K_IOTLB)
+		return run_iotlb(o->obj, o->iova, o->n);
+	return run_walk(o->obj, o->iova, o->n);
+}
+
+static double measure(enum kind k, void *obj, const uint64_t *iova, size_t n, int reps)
+{
+	struct ops o = { k, obj, iova, n };
+
+	return bench_measure_ns(run_ops, &o, n, reps);
+}
+
+static int hot(struct bench_ctx *ctx, int reps, size_t n)
+{
+	const uint64_t pages = 256;
+	struct viommu_iotlb_config tc = { 0 };
+	struct viommu_iotlb *tlb;
+	struct rig r;
+	uint64_t seed = 0x5eed;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	double base, ns;
+
+	if (!iova || rig_init(&r, VG_SMMU_STE_S1, 0, pages, false) ||
+	    viommu_iotlb_create(&tc, &tlb))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12) + (i & 0xff8);
+	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
+	for (uint64_t p = 0; p < pages; p++) {
+		struct viommu_iotlb_entry e = { .tag = { .pasid = ASID },
+						.iova = IOVA_BASE + (p << 12),
+						.out = DATA + (p << 12),
+						.shift = 12,
+						.perm = VIOMMU_ACC_RW };
+
+		viommu_iotlb_insert(tlb, &e);
+	}
+	base = measure(K_IOTLB, tlb, iova, n, reps);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
+	bench_report(ctx, "smmuv3-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", NULL);
+	viommu_iotlb_destroy(tlb);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n)
+{
+	const uint64_t pages = 1u << 16; /* 256 MiB of IOVA, 128 last-level tables */
+	struct viommu_pt_cfg pc = { .granule = 12, .oas = 48 }, p2 = pc;
+	struct viommu_smmuv3_stats s0, s1;
+	uint64_t seed = 0x5eed + kind;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	const char *name, *base;
+	struct walk_aux aux = { 0 };
+	struct rig r;
+	double wns, ns;
+
+	if (!iova || rig_init(&r, kind, 16, pages, false))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	/* The plan walk gets the tables the STE and CD name, as the driver built them. */
+	pc.format = kind == VG_SMMU_STE_S2 ? VIOMMU_PT_ARM_S2 : VIOMMU_PT_ARM_S1;
+	pc.tsz[0] = 16;
+	pc.sl0 = 2;
+	p2.format = VIOMMU_PT_ARM_S2;
+	p2.tsz[0] = 16;
+	p2.sl0 = 2;
+	aux.fm = r.fm;
+	if (vg_smmu_domain_root(r.d, kind == VG_SMMU_STE_S2, kind == VG_SMMU_STE_S2 ? VMID : ASID,
+				&pc.root) ||
+	    viommu_pt_plan_create(&pc, &aux.plan))
+		return -1;
+	if (kind == VG_SMMU_STE_NESTED) {
+		aux.nops.dma_read = nested_read;
+		if (vg_smmu_domain_root(r.d, true, VMID, &p2.root) ||
+		    viommu_pt_plan_create(&p2, &aux.p2) ||
+		    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.w2) ||
+		    viommu_pt_walker_create(&aux.nops, &aux, &aux.walker))
+			return -1;
+		base = "pt-nested-walk/arm-s1-4+s2";
+		name = "smmuv3-translate/miss/nested";
+	} else {
+		if (viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+			return -1;
+		base = kind == VG_SMMU_STE_S2 ? "pt-plan-walk/arm-s2/4K-4-level" :
+						"pt-plan-walk/arm-s1/4K-4-level";
+		name = kind == VG_SMMU_STE_S2 ? "smmuv3-translate/miss/s2" :
+						"smmuv3-translate/miss/s1";
+	}
+	wns = measure(K_WALK, &aux, iova, n, reps);
+	viommu_smmuv3_get_stats(r.v, &s0);
+	ns = measure(K_XLATE, r.v, iova, n, reps);
+	viommu_smmuv3_get_stats(r.v, &s1);
+	bench_report(ctx, base, "ns", wns, "ns", NULL);
+	bench_report(ctx, name, "ns", ns, "ns", base);
+	bench_report(ctx, name, "miss_ratio",
+		     (double)(s1.iotlb_misses - s0.iotlb_misses) /
+			     (double)(s1.translations - s0.translations),
+		     "", NULL);
+	viommu_pt_walker_destroy(aux.walker);
+	viommu_pt_walker_destroy(aux.w2);
+	viommu_pt_plan_destroy(aux.plan);
+	viommu_pt_plan_destroy(aux.p2);
+	rig_fini(&r);
+	free(iova);
+	return 0;
+}
+
+static void on_event(void *opaque, const struct viommu_event *ev)
+{
+	(void)ev;
+	(*(uint64_t *)opaque)++;
+}
+
+/* Median ns of one TLBI_NH_VA of a page + CMD_SYNC, as the driver issues them. */
+static int inv(struct bench_ctx *ctx, int reps, int n, bool consumer)
+{
+	const uint64_t pages = 4096;
+	struct viommu_iotlb_config tc = { 0 };
+	struct viommu_iotlb *tlb;
+	struct viommu_notifier *nt = NULL;
+	uint64_t events = 0;
+	double per[64], base[64];
+	struct rig r;
+
+	if (rig_init(&r, VG_SMMU_STE_S1, 0, pages, consumer) || viommu_iotlb_create(&tc, &tlb))
+		return -1;
+	if (consumer &&
+	    viommu_notifier_add(r.v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, &events, &nt))
+		return -1;
+	if (nt)
+		viommu_notifier_replay(r.v, nt);
+	for (int k = 0; k < reps + 1; k++) {
+		uint64_t t0 = bench_now_ns();
+
+		for (int i = 0; i < n; i++)
+			vg_smmu_inv_range(r.d, false, ASID,
+					  IOVA_BASE + ((uint64_t)(i % 4096) << 12), 4096);
+		if (k)
+			per[k - 1] = (double)(bench_now_ns() - t0) / n;
+		t0 = bench_now_ns();
+		for (int i = 0; i < n; i++) {
+			struct viommu_iotlb_inval iv = {
+				.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
+					 VIOMMU_IOTLB_MATCH_ADDR,
+				.tag = { .pasid = ASID },
+				.first = IOVA_BASE + ((uint64_t)(i % 4096) << 12),
+			};
+
+			iv.last = iv.first + 4095;
+			viommu_iotlb_invalidate(tlb, &iv);
+		}
+		if (k)
+			base[k - 1] = (double)(bench_now_ns() - t0) / n;
+	}
+	if (!consumer)
+		bench_report(ctx, "iotlb-invalidate/page", "ns", bench_median(base, (size_t)reps),
+			     "ns", NULL);
+	bench_report(ctx, consumer ? "smmuv3-tlbi-va+sync/cm-sync" : "smmuv3-tlbi-va+sync", "ns",
+		     bench_median(per, (size_t)reps), "ns", "iotlb-invalidate/page");
+	if (nt)
+		viommu_notifier_del(r.v, nt);
+	viommu_iotlb_destroy(tlb);
+	rig_fini(&r);
+	return 0;
+}
+
+static int smmuv3_run(struct bench_ctx *ctx)
+{
+	bool q = bench_quick(ctx);
+	/* Short batches, many of them: a median that survives a busy machine. */
+	int reps = q ? 3 : 41;
+	size_t n = q ? 1u << 12 : 1u << 16;
+	size_t nm = q ? 1u << 10 : 1u << 17;
+
+	if (hot(ctx, reps, n))
+		return -1;
+	if (miss(ctx, VG_SMMU_STE_S1, reps, nm) || miss(ctx, VG_SMMU_STE_S2, reps, nm) ||
+	    miss(ctx, VG_SMMU_STE_NESTED, reps, q ? 1u << 10 : 1u << 16))
+		return -1;
+	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
+		return -1;
+	return 0;
+}
+
+const struct bench_suite bench_suite_smmuv3 = {
+	.name = "smmuv3",
+	.help = "SMMUv3 model: hot translation, S1/S2/nested miss, TLBI_NH_VA + CMD_SYNC",
+	.run = smmuv3_run,
+};

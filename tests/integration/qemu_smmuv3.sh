@@ -1,0 +1,289 @@
+#!/bin/sh
+# Integration test: libviommu's Arm SMMUv3 model inside qemu-system-aarch64 (qemu/build.sh: Debian
+# 12's qemu source package; `-M virt,iommu=viommu-smmuv3` creates the device viommu-smmuv3 where
+# iommu=smmuv3 creates QEMU's own, with the same device tree), programmed by the unmodified
+# arm-smmu-v3 driver of Debian 12's arm64 kernel (6.1, fetched as a Debian package by
+# guest-lib.sh), under TCG with -cpu max. In each mode:
+#   - the driver probed the SMMU from our ID registers: its "ias/oas ... (features 0x...)" line
+#     against the IDR0/IDR3/IDR5 values QEMU printed (stage 1, 2-level stream table, range
+#     invalidation, OAS), and the tested devices sit in IOMMU groups of the mode's domain type;
+#   - virtio-net with QEMU's datapath (vhost off) on a `-netdev socket` TCP back-end whose peer
+#     (net_reflect) swaps addresses: ping and pktgen with the payload checks of guest-init.sh;
+#   - virtio-blk: an 8 MiB random pattern written, caches dropped, read back (page cache and
+#     O_DIRECT); here the disk image must hold the same bytes;
+#   - QEMU's edu device (bound to pci-stub, so that Linux attaches it to a DMA domain) DMAs from
+#     and to IOVAs nobody mapped: the guest must find the arm-smmu-v3 driver's report of each
+#     F_TRANSLATION record (StreamID, address, RnW) read from the event queue.
+# Modes:
+#   strict, lazy            viommu-smmuv3, iommu.strict=1 (domain DMA) / iommu.strict=0 (DMA-FQ)
+#   reboot                  viommu-smmuv3, strict: the guest passes, reboots (QEMU's system reset
+#                           makes a fresh model) and passes again
+#   qemu-strict, qemu-lazy  QEMU's own smmuv3 in the same binary: the baseline (the harness and
+#                           the guest work without our model; the patch keeps QEMU's device)
+#   vhost-strict, vhost-lazy  viommu-smmuv3 with the virtio-net on a vhost-user netdev served by
+#                           viommu-vhost --reflect (net checks only): QEMU's IOMMU notifiers carry
+#                           the model's UNMAP events (from the driver's TLBIs) to the back-end as
+#                           IOTLB invalidations, its misses come back as translations; the
+#                           back-end's audit log shows no translation used after its invalidation
+#
+# Usage: qemu_smmuv3.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: strict lazy reboot
+#   vhost-strict vhost-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
+#   VIOMMU_QEMU_AARCH64=path  a qemu-system-aarch64 to use instead of qemu/build.sh's
+#   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
+# Exit 77 (skip) only when this libviommu has no SMMUv3 model (no <viommu/smmuv3.h>): the QEMU
+# device cannot be built. Anything else that goes wrong fails.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+pbuild=$(cd "$1" && pwd)
+reflect_bin=$2
+shift 2
+[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy qemu-strict
+frames=${VIOMMU_TEST_FRAMES:-500}
+vhost_bin=$pbuild/vhost/viommu-vhost
+audit_check=$pbuild/tests/audit_check
+
+if [ ! -e "$root/include/viommu/smmuv3.h" ]; then
+	echo "SKIP: this libviommu has no SMMUv3 model (include/viommu/smmuv3.h)"
+	exit 77
+fi
+
+"$root/scripts/deps.sh" integration qemu || {
+	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
+	exit 1
+}
+
+t0=$(date +%s)
+qemu=${VIOMMU_QEMU_AARCH64:-$(VIOMMU_QEMU_TARGET=aarch64 "$root/qemu/build.sh" "$pbuild" \
+	"$pbuild/qemu-viommu/qemu-system-aarch64" | tail -n 1)} || {
+	echo "FAIL: qemu/build.sh could not build QEMU" >&2
+	exit 1
+}
+echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
+export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export VIOMMU_QEMU_STATS=1
+
+work=$(mktemp -d /tmp/viommu-qemu-smmuv3.XXXXXX)
+refl_pid=""
+qemu_pid=""
+vhost_pid=""
+cleanup() {
+	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
+	[ -n "$vhost_pid" ] && kill "$vhost_pid" 2> /dev/null || true
+	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
+	wait 2> /dev/null || true
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT INT TERM
+
+guest_lib_dir=$here
+# shellcheck source=tests/integration/guest-lib.sh
+. "$here/guest-lib.sh"
+# arm-smmu-v3 is built into Debian's arm64 kernel; the rest are modules.
+guest_kernel=arm64
+guest_modules="virtio_pci virtio_net virtio_blk pktgen pci_stub"
+t0=$(date +%s)
+guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
+echo "guest: Debian arm64 kernel $kver, modules: $(tr '\n' ' ' < "$work/initramfs/lib/modules/order")($(($(date +%s) - t0)) s)"
+
+# unit_stat NAME FILE: one counter from the SMMU's statistics line in QEMU's output.
+unit_stat() {
+	sed -n "s/.*viommu-smmuv3 stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+}
+
+# check_features MODE CONSOLE QEMU_LOG: the driver's view of the SMMU against our ID registers.
+# Linux 6.1 prints "ias N-bit, oas N-bit (features 0x...)"; its feature bits 0 (2-level stream
+# table), 9 (stage 1), 10 (stage 2) and 15 (range invalidation) come straight from IDR0.ST_LEVEL,
+# IDR0.S1P, IDR0.S2P and IDR3.RIL, and oas from IDR5.OAS.
+check_features() {
+	cf_line=$(sed -n 's/^VIOMMU-DMESG .*arm-smmu-v3.*\(ias [0-9]*-bit, oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p' "$2" | head -n 1)
+	[ -n "$cf_line" ] || { echo "$1: no arm-smmu-v3 'ias ... oas ... (features ...)' line"; return 1; }
+	cf_idr=$(sed -n 's/^viommu-smmuv3: idr0 \([0-9a-f]*\) idr1 [0-9a-f]* idr3 \([0-9a-f]*\) idr5 \([0-9a-f]*\)$/\1 \2 \3/p' "$3" | head -n 1)
+	[ -n "$cf_idr" ] || { echo "$1: QEMU did not report the SMMU's ID registers"; return 1; }
+	set -- "$1" $cf_idr
+	cf_feat=$(($(echo "$cf_line" | sed 's/.*features \(0x[0-9a-f]*\).*/\1/')))
+	cf_oas=$(echo "$cf_line" | sed 's/.*oas \([0-9]*\)-bit.*/\1/')
+	idr0=$((0x$2))
+	idr3=$((0x$3))
+	idr5=$((0x$4))
+	cf_want=$(( ((idr0 >> 27) & 3) == 1 ? 1 : 0 ))
+	cf_want=$((cf_want | ((idr0 >> 1) & 1) << 9 | (idr0 & 1) << 10 | ((idr3 >> 10) & 1) << 15))
+	cf_got=$((cf_feat & (1 | 1 << 9 | 1 << 10 | 1 << 15)))
+	case $((idr5 & 7)) in
+	0) cf_woas=32 ;; 1) cf_woas=36 ;; 2) cf_woas=40 ;; 3) cf_woas=42 ;; 4) cf_woas=44 ;;
+	5) cf_woas=48 ;; *) cf_woas=52 ;;
+	esac
+	[ "$cf_got" = "$cf_want" ] ||
+		{ echo "$1: driver features $(printf '%#x' "$cf_feat"), IDRs say bits $(printf '%#x' "$cf_want") of mask 0x8601"; return 1; }
+	[ "$cf_oas" = "$cf_woas" ] || { echo "$1: driver oas $cf_oas-bit, IDR5 says $cf_woas"; return 1; }
+	echo "  [$1] arm-smmu-v3: $cf_line matches idr0 $2 idr3 $3 idr5 $4"
+}
+
+run_mode() {
+	mode=$1
+	log=$work/$mode.console
+	qlog=$work/$mode.qemu
+	rlog=$work/$mode.reflect
+	disk=$work/$mode.disk
+	rm -f "$work/port"
+	"$reflect_bin" "$work/port" 2> "$rlog" &
+	refl_pid=$!
+	i=0
+	while [ ! -s "$work/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
+		sleep 0.1
+	done
+	port=$(cat "$work/port")
+	truncate -s 16M "$disk"
+	mem=""
+	net="-netdev socket,id=n0,connect=127.0.0.1:$port"
+	nic=""
+	tests="viommu.disk=1 viommu.edu=smmu"
+	case "$mode" in
+	vhost-*)
+		# The reflector is not used: viommu-vhost reflects. vhost-user needs shared guest
+		# memory; MSI-X with a vhost-user device crashes QEMU 7.2 under TCG (vectors=0, as in
+		# guest-lib.sh).
+		kill -TERM "$refl_pid" 2> /dev/null || true
+		wait "$refl_pid" 2> /dev/null || true
+		refl_pid=""
+		sock=$work/$mode.sock
+		"$vhost_bin" --reflect --socket-path="$sock" --audit="$work/$mode.audit" 2> "$work/$mode.vhost" &
+		vhost_pid=$!
+		i=0
+		while [ ! -S "$sock" ]; do
+			i=$((i + 1))
+			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$work/$mode.vhost"; return 1; }
+			sleep 0.1
+		done
+		mem="-object memory-backend-memfd,id=mem,size=256M,share=on"
+		net="-chardev socket,id=chr0,path=$sock -netdev vhost-user,id=n0,chardev=chr0"
+		nic=",vectors=0"
+		tests=""
+		;;
+	esac
+
+	iommu=viommu-smmuv3
+	reboot=-no-reboot
+	case "$mode" in
+	strict | vhost-strict) append="iommu.strict=1 viommu.domain=DMA" ;;
+	lazy | vhost-lazy) append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	reboot) append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; reboot="" ;;
+	qemu-strict) iommu=smmuv3; append="iommu.strict=1 viommu.domain=DMA" ;;
+	qemu-lazy) iommu=smmuv3; append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	*) echo "unknown mode $mode" >&2; return 1 ;;
+	esac
+
+	# -cpu max,pauth-impdef=on: every feature QEMU has, with an implementation-defined pointer
+	# authentication hash instead of QARMA, which TCG computes slowly on every kernel function
+	# call. romfile=: no option ROM (the kernel is loaded directly, no firmware runs).
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
+		-M virt,iommu=$iommu${mem:+,memory-backend=mem} -cpu max,pauth-impdef=on -accel tcg -smp 1 -m 256M \
+		$mem $net \
+		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56$nic \
+		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
+		-device edu \
+		-kernel "$vmlinux" -initrd "$initrd" \
+		-append "console=ttyAMA0 quiet panic=-1 mitigations=off $append viommu.frames=$frames $tests viommu.iommulog=1" \
+		-serial file:"$log" $reboot > "$qlog" 2>&1 &
+	qemu_pid=$!
+	qrc=0
+	wait "$qemu_pid" || qrc=$?
+	qemu_pid=""
+	secs=$(($(date +%s) - start))
+	tr -d '\r' < "$log" > "$log.txt"
+	log=$log.txt
+	if [ -n "$refl_pid" ]; then
+		kill -TERM "$refl_pid" 2> /dev/null || true
+		wait "$refl_pid" || true
+		refl_pid=""
+	fi
+	vrc=0
+	if [ -n "$vhost_pid" ]; then
+		kill -USR1 "$vhost_pid" 2> /dev/null || true
+		kill -TERM "$vhost_pid" 2> /dev/null || true
+		wait "$vhost_pid" || vrc=$?
+		vhost_pid=""
+	fi
+
+	ok=1
+	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
+	if [ "$mode" = reboot ]; then
+		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
+			{ echo "$mode: the first boot did not pass"; ok=0; }
+	fi
+	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
+	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	grep -q "^VIOMMU-DMESG .*arm-smmu-v3" "$log" || { echo "$mode: no arm-smmu-v3 line in the boot log"; ok=0; }
+	nf=2
+	[ "$mode" = reboot ] && nf=4
+	case "$mode" in
+	vhost-*)
+		nf=0
+		# The back-end: no refused message, translations asked and received, and no
+		# translation used after its invalidation (audit replay).
+		stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
+		[ $vrc -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
+		case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
+		case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
+		for f in "$work/$mode.audit".*; do
+			[ -e "$f" ] || continue
+			"$audit_check" "$f" > "$work/$mode.audit-check" 2>&1 ||
+				{ echo "$mode: audit $f failed"; cat "$work/$mode.audit-check"; ok=0; }
+		done
+		echo "  [$mode] viommu-vhost: $stats"
+		;;
+	*)
+		want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
+		got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
+		[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
+		frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
+		[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
+		;;
+	esac
+	n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
+	[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
+	case "$mode" in
+	qemu-*) ;;
+	*)
+		check_features "$mode" "$log" "$qlog" || ok=0
+		xl=$(unit_stat translations "$qlog")
+		[ "${xl:-0}" -gt 0 ] || { echo "$mode: the SMMU translated nothing"; ok=0; }
+		# The statistics at exit are the last model's: after a reboot, the second boot's.
+		rec=$(unit_stat events_logged "$qlog")
+		[ "${rec:-0}" -ge $((nf < 2 ? nf : 2)) ] || { echo "$mode: the SMMU logged ${rec:-0} events"; ok=0; }
+		if [ $nf = 0 ]; then
+			# The back-end's invalidations are the model's UNMAP events.
+			un=$(unit_stat notify_unmap "$qlog")
+			[ "${un:-0}" -gt 0 ] || { echo "$mode: the SMMU sent no UNMAP event"; ok=0; }
+		fi
+		tlbi=$(unit_stat cmd_tlbi "$qlog")
+		[ "${tlbi:-0}" -gt 0 ] || { echo "$mode: the driver sent no TLBI"; ok=0; }
+		;;
+	esac
+
+	grep "VIOMMU-TEST" "$log" | sed "s/^/  [$mode] /"
+	grep "VIOMMU-DMESG.*smmu" "$log" | sed "s/^/  [$mode] /"
+	echo "  [$mode] $(cat "$rlog")"
+	case "$mode" in qemu-*) ;; *) echo "  [$mode] $(grep 'viommu-smmuv3 stats' "$qlog" | tail -n 1)" ;; esac
+	if [ $ok -eq 1 ]; then
+		echo "PASS $mode (${secs}s)"
+		return 0
+	fi
+	echo "FAIL $mode (${secs}s): console, QEMU output (with the SMMU's statistics) and reflector follow"
+	tail -n 60 "$log"
+	cat "$qlog"
+	cat "$rlog"
+	return 1
+}
+
+rc=0
+for mode in "$@"; do
+	run_mode "$mode" || rc=1
+done
+exit $rc
