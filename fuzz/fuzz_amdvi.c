@@ -30,6 +30,14 @@ static void on_event(void *opaque, const struct viommu_event *ev)
 		abort();
 }
 
+/* A device-IOTLB consumer whose device sometimes does not complete (IOTLB_INV_TIMEOUT). */
+static void on_devtlb(void *opaque, const struct viommu_event *ev)
+{
+	on_event(NULL, ev);
+	if (ev->iova & 0x1000)
+		viommu_amdvi_iotlb_inv_timeout(opaque, ev->sid);
+}
+
 static void on_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	(void)opaque;
@@ -53,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	viommu_amdvi_config_init(&cfg);
 	cfg.flags = flags & 0x1f; /* GT and PPR included: guest and nested walks, page requests */
+	if ((cfg.flags & VIOMMU_AMDVI_PPR) && (mode & 0x40))
+		cfg.flags |= VIOMMU_AMDVI_EPH; /* page requests checked against the DTE */
 	cfg.hats_levels = 4 + (flags >> 5) % 3;
 	cfg.pa_bits = (flags & 0x80) ? 40 : 48;
 	cfg.iotlb_capacity = 16;
@@ -66,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	viommu_notifier_add(v, (mode & 0x38) == 0x38 ? VIOMMU_SID_ANY : 0x10,
 			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, NULL, &n1);
 	viommu_notifier_add(v, 0x10, VIOMMU_EV_UNMAP, on_event, NULL, &n2);
-	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP, on_event, NULL, &n3);
+	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP, on_devtlb, v, &n3);
 
 	/* The first part of the input is guest memory from 0: tables and buffers live there. */
 	mem = viommu_flatmem_ptr(fm, 0, MEM_SIZE);
@@ -132,8 +142,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (op & 0x40)
 				req.iova &= 0xffffffff;
-			if (viommu_translate(v, &req, &res))
+			/* 0x20: an ATS translation request; 0x10: a pretranslated one and a timeout. */
+			if ((op & 0x20) ? viommu_amdvi_ats_translate(v, &req, &res) :
+					  viommu_translate(v, &req, &res))
 				abort();
+			if (op & 0x10) {
+				viommu_amdvi_translated_request(v, req.sid & 0xffff, req.iova,
+								req.access);
+				viommu_amdvi_iotlb_inv_timeout(v, req.sid & 0xffff);
+			}
 			if (viommu_xlate_ok(&res)) {
 				uint64_t want = req.len ? req.len : 1;
 

@@ -183,6 +183,400 @@ static void expect_event(struct fx *f, uint32_t code, uint32_t devid, uint32_t d
 	assert_int_equal(ev_addr(f->evs.ev[0]), addr);
 }
 
+static struct viommu_xlate_result ats(struct fx *f, uint32_t sid, uint64_t iova, uint32_t acc)
+{
+	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = 8, .access = acc };
+	struct viommu_xlate_result res;
+
+	assert_int_equal(viommu_amdvi_ats_translate(f->v, &req, &res), 0);
+	return res;
+}
+
+/* Write @devid's DTE QW0/QW1 directly (QW2/QW3 zero) and invalidate it. */
+static void set_dte(struct fx *f, uint32_t devid, uint64_t q0, uint64_t q1)
+{
+	uint64_t a = vg_amdvi_dte_addr(f->d, (uint16_t)devid);
+
+	poke64(f, a, q0);
+	poke64(f, a + 8, q1);
+	poke64(f, a + 16, 0);
+	poke64(f, a + 24, 0);
+	assert_int_equal(vg_amdvi_inv_devtab(f->d, (uint16_t)devid), 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* INVALID_DEVICE_REQUEST (2.5.9) and IOTLB_INV_TIMEOUT (2.5.8)                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_invalid_device_request(void **state)
+{
+	const uint32_t tr = (uint32_t)VIOMMU_AMDVI_EV1_TR;
+	const uint32_t no_ats = (uint32_t)VIOMMU_AMDVI_EV1_IDR_TYPE_SET(VIOMMU_AMDVI_IDR_NO_ATS);
+	struct viommu_xlate_req req = { .sid = 0x0100, .iova = 0x10000, .len = 8 };
+	struct viommu_xlate_result r, t;
+	struct viommu_amdvi_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, true);
+	assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x1000, VIOMMU_ACC_RW), 0);
+
+	/* Type 000b: a read of the interrupt range; a write there stays an interrupt request. */
+	r = xl(&f, 0x0100, 0xfee00010, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_BLOCKED);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+	assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0100, 0,
+		     (uint32_t)VIOMMU_AMDVI_EV1_IDR_TYPE_SET(VIOMMU_AMDVI_IDR_INTR_READ),
+		     0xfee00010);
+	assert_int_equal(f.evs.ev[0][0], 0x0100);
+	r = xl(&f, 0x0100, 0xfee00010, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.flags, VIOMMU_XLATE_F_INTERRUPT);
+	assert_int_equal(drain(&f), 0);
+
+	/* Type 001b, TR = 1: a translation request from a device whose DTE has I = 0. */
+	r = ats(&f, 0x0100, 0x10000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.type, VIOMMU_FAULT_BLOCKED);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0100, 0, tr | no_ats, 0x10000);
+	/* With a PASID: its bits 19:16 in DW0, 15:0 in DW1, GN, and US for a user request. */
+	req.has_pasid = true;
+	req.pasid = 0x5a5a5;
+	req.access = VIOMMU_ACC_WRITE;
+	assert_int_equal(viommu_amdvi_ats_translate(f.v, &req, &r), 0);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0100, 0xa5a5,
+		     tr | no_ats | (uint32_t)(VIOMMU_AMDVI_EV1_GN | VIOMMU_AMDVI_EV1_IDR_US),
+		     0x10000);
+	assert_int_equal(f.evs.ev[0][0], 0x50000 | 0x0100);
+	req.access = VIOMMU_ACC_WRITE | VIOMMU_ACC_PRIV; /* supervisor: US clear */
+	assert_int_equal(viommu_amdvi_ats_translate(f.v, &req, &r), 0);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0100, 0xa5a5,
+		     tr | no_ats | (uint32_t)VIOMMU_AMDVI_EV1_GN, 0x10000);
+	/* Type 001b, TR = 0: a pretranslated request from that device. */
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0100, DATA_BASE, VIOMMU_ACC_WRITE),
+			 VIOMMU_EPERM);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0100, 0, no_ats, DATA_BASE);
+
+	/* I = 1: translation requests translate as untranslated ones do. */
+	assert_int_equal(vg_amdvi_set_ats(f.d, 0x0100, true), 0);
+	r = ats(&f, 0x0100, 0x10008, VIOMMU_ACC_WRITE);
+	t = xl(&f, 0x0100, 0x10008, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 8);
+	assert_int_equal(r.out, t.out);
+	assert_int_equal(r.perm, t.perm);
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0100, DATA_BASE, VIOMMU_ACC_WRITE),
+			 0);
+	assert_int_equal(drain(&f), 0);
+	/* What a translation request finds blocked is logged with TR = 1. */
+	r = ats(&f, 0x0100, 0x20000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, tr, 0x20000);
+	/* ... and an untranslated request after it without. */
+	r = xl(&f, 0x0100, 0x20000, VIOMMU_ACC_READ);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, 0, 0x20000);
+	/* An illegal DTE: its own event, with TR. */
+	set_dte(&f, 0x0300, VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_RSVD_63,
+		0);
+	r = ats(&f, 0x0300, 0x1000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+	expect_event(&f, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY, 0x0300, 0,
+		     tr | (uint32_t)VIOMMU_AMDVI_EV1_RZ, 0x1000);
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0300, 0x1000, VIOMMU_ACC_READ),
+			 VIOMMU_EPERM);
+	expect_event(&f, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY, 0x0300, 0,
+		     (uint32_t)VIOMMU_AMDVI_EV1_RZ, 0x1000);
+
+	/* V = 1, TV = 0, I = 1: translation requests refused, pretranslated ones allowed. */
+	set_dte(&f, 0x0200, VIOMMU_AMDVI_DTE0_V, VIOMMU_AMDVI_DTE1_I);
+	r = ats(&f, 0x0200, 0x3000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0200, 0, tr | no_ats, 0x3000);
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0200, 0x3000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(drain(&f), 0);
+	/* V = 0: both refused (untranslated requests pass). */
+	set_dte(&f, 0x0200, 0, VIOMMU_AMDVI_DTE1_I);
+	r = ats(&f, 0x0200, 0x4000, VIOMMU_ACC_READ);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0200, 0, tr | no_ats, 0x4000);
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0200, 0x4000, VIOMMU_ACC_READ),
+			 VIOMMU_EPERM);
+	expect_event(&f, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0x0200, 0, no_ats, 0x4000);
+	assert_true(ok_at(&f, 0x0200, 0x4000));
+
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.invalid_dev_requests, 8);
+	assert_int_equal(st.ats_translations, 8);
+	/* Bad calls. */
+	assert_int_equal(viommu_amdvi_ats_translate(NULL, &req, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_amdvi_ats_translate(f.v, NULL, &r), VIOMMU_EINVAL);
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x10000, 0, 0), VIOMMU_EINVAL);
+	/* IommuEn clear: everything passes, nothing is logged. */
+	assert_int_equal(vg_amdvi_disable(f.d), 0);
+	r = ats(&f, 0x0200, 0x4000, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	r = xl(&f, 0x0100, 0xfee00010, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(viommu_amdvi_translated_request(f.v, 0x0200, 0x4000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.invalid_dev_requests, 8);
+	fx_fini(&f);
+}
+
+struct timeout_rec {
+	struct viommu *v;
+	uint32_t fail_sid; /* report a timeout for this device from the callback */
+	int n, ret;
+};
+
+static void on_devtlb_timeout(void *opaque, const struct viommu_event *ev)
+{
+	struct timeout_rec *t = opaque;
+
+	t->n++;
+	if (ev->sid == t->fail_sid)
+		t->ret = viommu_amdvi_iotlb_inv_timeout(t->v, ev->sid);
+}
+
+static void test_iotlb_inv_timeout(void **state)
+{
+	struct timeout_rec t = { .fail_sid = 0x0100 };
+	struct viommu_amdvi_stats st;
+	struct viommu_notifier *n;
+	uint64_t head, at;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, true);
+	t.v = f.v;
+	assert_int_equal(viommu_notifier_add(f.v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP,
+					     on_devtlb_timeout, &t, &n),
+			 0);
+	/* Nothing known yet for the device. */
+	assert_int_equal(viommu_amdvi_iotlb_inv_timeout(f.v, 0x0100), VIOMMU_ENOENT);
+	/* The consumer reports the timeout from its callback: logged before the wait completes. */
+	head = rd(&f, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD, 4);
+	at = vg_amdvi_cmd_base(f.d) + head;
+	assert_int_equal(vg_amdvi_inv_iotlb(f.d, 0x0100, 0x7000, 0x1000), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.ret, 0);
+	expect_event(&f, VIOMMU_AMDVI_EV_IOTLB_INV_TIMEOUT, 0x0100, 0, 0, at);
+	assert_int_equal(f.evs.ev[0][0], 0x0100);
+	assert_int_equal(f.evs.ev[0][1],
+			 VIOMMU_AMDVI_EV_CODE_SET(VIOMMU_AMDVI_EV_IOTLB_INV_TIMEOUT));
+	/* Another device completes: nothing logged. */
+	assert_int_equal(vg_amdvi_inv_iotlb(f.d, 0x0200, 0x7000, 0x1000), 0);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(drain(&f), 0);
+	/* Reported later: the last INVALIDATE_IOTLB_PAGES for that device. */
+	head = rd(&f, VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD, 4);
+	t.fail_sid = 0xffff;
+	assert_int_equal(vg_amdvi_inv_iotlb(f.d, 0x0200, 0x9000, 0x1000), 0);
+	assert_int_equal(viommu_amdvi_iotlb_inv_timeout(f.v, 0x0200), 0);
+	expect_event(&f, VIOMMU_AMDVI_EV_IOTLB_INV_TIMEOUT, 0x0200, 0, 0,
+		     vg_amdvi_cmd_base(f.d) + head);
+	/* A device sharing the slot but never invalidated: unknown. */
+	assert_int_equal(viommu_amdvi_iotlb_inv_timeout(f.v, 0x0200 + 256), VIOMMU_ENOENT);
+	assert_int_equal(viommu_amdvi_iotlb_inv_timeout(f.v, 0x10000), VIOMMU_EINVAL);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.iotlb_inv_timeouts, 2);
+	/* Event log off: the log's refusal. */
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & ~VIOMMU_AMDVI_CTRL_EVENT_LOG_EN);
+	assert_int_equal(viommu_amdvi_iotlb_inv_timeout(f.v, 0x0200), VIOMMU_EPERM);
+	viommu_notifier_del(f.v, n);
+	fx_fini(&f);
+}
+
+/* Enhanced PPR handling (EPHSup, control EPHEn): the DTE's PPR bit decides. */
+static void test_eph(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_amdvi_page_request pr = { .devid = 0x0123,
+						.pasid = 0x5abcd,
+						.has_pasid = true,
+						.addr = 0x7f0012345678ull,
+						.access = VIOMMU_ACC_READ | VIOMMU_ACC_WRITE,
+						.tag = 0x1a5 };
+	struct viommu_amdvi_stats st;
+	struct evlog ppr = { 0 };
+	uint64_t q0, a;
+	struct fx f;
+
+	(void)state;
+	/* EPH needs PPR. */
+	c.flags |= VIOMMU_AMDVI_EPH;
+	{
+		struct viommu *v;
+
+		assert_int_equal(viommu_amdvi_create(&c, NULL, NULL, &v), VIOMMU_EINVAL);
+	}
+	c.flags |= VIOMMU_AMDVI_PPR;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8) & VIOMMU_AMDVI_EFR_EPH_SUP);
+	assert_int_equal(vg_amdvi_enable_ppr(f.d, on_event, &ppr), 0);
+	/* EPHEn clear: logged whatever the DTE says (the driver's DTE has PPR = 0). */
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) | VIOMMU_AMDVI_CTRL_EPH_EN);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) & VIOMMU_AMDVI_CTRL_EPH_EN);
+	/* EPHEn, DTE PPR = 0: refused, INVALID_PPR_REQUEST in the event log. */
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	ppr.n = 0;
+	assert_int_equal(drain(&f), 1);
+	assert_int_equal(ppr.n, 1); /* only the first request reached the PPR log */
+	assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+	q0 = (uint64_t)f.evs.ev[0][1] << 32 | f.evs.ev[0][0];
+	assert_int_equal(q0 & 0xffff, 0x0123);
+	assert_int_equal((q0 >> 16) & 0xffff, 0xabcd);			     /* PASID 15:0 */
+	assert_int_equal((q0 >> 42) & 0xf, 0x5);			     /* PASID 19:16 */
+	assert_int_equal((q0 >> 32) & 0x3ff, 0x1a5);			     /* tag */
+	assert_int_equal((q0 >> 48) & 0xfff, 0x004 | 0x020 | 0x040 | 0x100); /* RD WR US GN */
+	assert_int_equal(ev_addr(f.evs.ev[0]), 0x7f0012345000ull);
+	/* DTE PPR = 1: logged in the PPR log. */
+	a = vg_amdvi_dte_addr(f.d, 0x0123);
+	poke64(&f, a, peek64(&f, a) | VIOMMU_AMDVI_DTE0_PPR);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0123), 0);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	ppr.n = 0;
+	assert_int_equal(drain(&f), 0);
+	assert_int_equal(ppr.n, 1);
+	/* V = 0: refused. */
+	poke64(&f, a, 0);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0123), 0);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	assert_int_equal(drain(&f), 1);
+	assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.ppr_invalid, 2);
+	assert_int_equal(st.ppr_logged, 2);
+	fx_fini(&f);
+	/* Without EPHSup, EPHEn is not writable. */
+	c.flags &= ~VIOMMU_AMDVI_EPH;
+	fx_init_cfg(&f, &c, NULL, false);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, VIOMMU_AMDVI_CTRL_EPH_EN);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8), 0);
+	fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* PREFETCH_IOMMU_PAGES (2.4.6)                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static void prefetch_cmd(struct fx *f, uint32_t devid, uint32_t count, uint64_t addr, bool s_bit,
+			 bool inval)
+{
+	uint32_t c[4] = { devid | (uint32_t)VIOMMU_AMDVI_PF0_COUNT_SET(count),
+			  (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+				  VIOMMU_AMDVI_CMD_PREFETCH_IOMMU_PAGES),
+			  (uint32_t)addr | (s_bit ? (uint32_t)VIOMMU_AMDVI_PF2_S : 0) |
+				  (inval ? (uint32_t)VIOMMU_AMDVI_PF2_INVAL : 0),
+			  (uint32_t)(addr >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+}
+
+static void test_prefetch(void **state)
+{
+	struct viommu_amdvi_stats a, b;
+	struct viommu_xlate_result r;
+	uint64_t root, pte;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, true);
+	assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+	/* Three of four pages mapped, and a 2 MiB page. */
+	assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x3000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 5, 0x400000, 0x800000, 0x200000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	prefetch_cmd(&f, 0x0100, 4, 0x10000, false, false);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.cmd_prefetch - a.cmd_prefetch, 1);
+	assert_int_equal(b.prefetched - a.prefetched, 3);
+	assert_int_equal(b.page_walks - a.page_walks, 4);
+	/* The three translate from the IOTLB: no walk, no miss. */
+	for (int i = 0; i < 3; i++) {
+		r = xl(&f, 0x0100, 0x10000 + 0x1000 * (uint64_t)i + 8, VIOMMU_ACC_WRITE);
+		assert_true(viommu_xlate_ok(&r));
+		assert_int_equal(r.out, DATA_BASE + 0x1000 * (uint64_t)i + 8);
+	}
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks);
+	assert_int_equal(a.iotlb_misses, b.iotlb_misses);
+	assert_int_equal(drain(&f), 0); /* the hole was not a fault */
+	/* S = 1: one 2 MiB block (address bits 19:12 ones), its one translation. */
+	prefetch_cmd(&f, 0x0100, 1, 0x4ff000, true, false);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched - a.prefetched, 1);
+	r = xl(&f, 0x0100, 0x5fffff, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, 0x9fffff);
+	assert_int_equal(r.page_shift, 21);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks);
+	/*
+	 * The guest changes a leaf without invalidating (as NpCache-less guests may not): the
+	 * cached translation stays until a prefetch with Inval reloads it.
+	 */
+	assert_int_equal(vg_amdvi_domain_root(f.d, 5, &root), 0);
+	r = xl(&f, 0x0100, 0x10000, VIOMMU_ACC_READ);
+	{
+		/* Find the 4 KiB leaf: walk the guest's table by hand (levels 3..1). */
+		uint64_t t = root, e = 0;
+
+		for (int lvl = 3; lvl >= 1; lvl--) {
+			uint64_t at = t + ((0x10000 >> (12 + 9 * (lvl - 1))) & 511) * 8;
+
+			e = peek64(&f, at);
+			if (lvl == 1) {
+				pte = at;
+				break;
+			}
+			t = e & VIOMMU_AMDVI_PTE_ADDR_MASK;
+		}
+		poke64(&f, pte, (e & ~VIOMMU_AMDVI_PTE_ADDR_MASK) | (DATA_BASE + 0x10000));
+	}
+	r = xl(&f, 0x0100, 0x10000, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE); /* still cached */
+	/* A prefetch loads the translation as it is now, replacing the cached one. */
+	prefetch_cmd(&f, 0x0100, 1, 0x10000, false, false);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	r = xl(&f, 0x0100, 0x10000, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x10000);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks); /* loaded by the prefetch */
+	/*
+	 * Now not present: a prefetch skips the hole and leaves the stale entry; with Inval it
+	 * drops it first, and the next request walks and faults.
+	 */
+	poke64(&f, pte, 0);
+	prefetch_cmd(&f, 0x0100, 1, 0x10000, false, false);
+	assert_true(ok_at(&f, 0x0100, 0x10000));
+	prefetch_cmd(&f, 0x0100, 1, 0x10000, false, true);
+	assert_false(ok_at(&f, 0x0100, 0x10000));
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0100, 5, 0, 0x10000);
+	/* Inval covers PFCount blocks: the still-mapped neighbours reload. */
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	prefetch_cmd(&f, 0x0100, 3, 0x10000, false, true);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.prefetched - b.prefetched, 2);
+	assert_true(ok_at(&f, 0x0100, 0x12000));
+	assert_false(ok_at(&f, 0x0100, 0x10000));
+	assert_int_equal(drain(&f), 1);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	/* A device without tables, or PFCount 0: nothing loaded, nothing logged. */
+	prefetch_cmd(&f, 0x0200, 8, 0x10000, false, false);
+	prefetch_cmd(&f, 0x0100, 0, 0x10000, false, true);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched, a.prefetched);
+	assert_int_equal(b.cmd_prefetch, a.cmd_prefetch + 2);
+	assert_int_equal(drain(&f), 0);
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Registers                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
@@ -198,15 +592,17 @@ static void test_registers(void **state)
 	c.hats_levels = 5;
 	fx_init_cfg(&f, &c, NULL, false);
 	assert_string_equal(viommu_model_name(f.v), "amdvi");
-	/* EFR advertises exactly what is implemented: HATS 01b (5 levels), IASup. */
+	/* EFR advertises exactly what is implemented: HATS 01b (5 levels), IASup, PreFSup. */
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8),
-			 VIOMMU_AMDVI_EFR_HATS_SET(1) | VIOMMU_AMDVI_EFR_IA_SUP);
+			 VIOMMU_AMDVI_EFR_HATS_SET(1) | VIOMMU_AMDVI_EFR_IA_SUP |
+				 VIOMMU_AMDVI_EFR_PREF_SUP);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8), 0);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4), 0);
 	/* The EFR is read-only. */
 	wr(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8, ~0ull);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8),
-			 VIOMMU_AMDVI_EFR_HATS_SET(1) | VIOMMU_AMDVI_EFR_IA_SUP);
+			 VIOMMU_AMDVI_EFR_HATS_SET(1) | VIOMMU_AMDVI_EFR_IA_SUP |
+				 VIOMMU_AMDVI_EFR_PREF_SUP);
 	/* Base registers keep their fields only; 32-bit halves merge. */
 	wr(&f, VIOMMU_AMDVI_MMIO_DEV_TABLE_BASE, 8, ~0ull);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_DEV_TABLE_BASE, 8), 0x000ffffffffff1ffull);
@@ -635,7 +1031,10 @@ static void test_illegal_commands(void **state)
 		{ 0, 0x30000000u, (uint32_t)VIOMMU_AMDVI_IIP2_GN, 0 }, /* GN without GTSup */
 		{ 0, 0x40000000u, 1u << 1, 0 },			       /* INV_IOTLB DW2 bit 1 */
 		{ 0, 0x50000000u, 0, 1 },			       /* INV_IRT DW3 */
-		{ 0, 0x60000000u, 0, 0 },			       /* PREFETCH: no PreFSup */
+		{ 1u << 16, 0x60000000u, 0, 0 },		       /* PREFETCH DW0 23:16 */
+		{ 0, 0x60000000u | (1u << 20), 0, 0 },		       /* PREFETCH DW1 27:20 */
+		{ 0, 0x60000000u, 1u << 1, 0 },			       /* PREFETCH DW2 bit 1 */
+		{ 0, 0x60000000u, (uint32_t)VIOMMU_AMDVI_PF2_GN, 0 },  /* GN without GTSup */
 		{ 0, 0x70000000u, 0, 0 },			       /* COMPLETE_PPR: no PPRSup */
 		{ 1, 0x80000000u, 0, 0 },			       /* INV_ALL DW0 */
 	};
@@ -1358,6 +1757,52 @@ static void inv_iotlb_gn(struct fx *f, uint16_t devid, uint32_t pasid, uint64_t 
 	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
 }
 
+/* PREFETCH_IOMMU_PAGES with GN: a PASID's guest (v2) translations, and a GIoV device's. */
+static void test_prefetch_v2(void **state)
+{
+	const uint64_t gcr3 = RAW_BASE;
+	struct viommu_amdvi_stats a, b;
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	struct fx f;
+
+	(void)state;
+	gt_fx(&f, &pt);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE, 0x2000, VIOMMU_ACC_RW, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	{
+		/* GN, PASID 5, two pages. */
+		uint32_t c[4] = { 0x0500 | (uint32_t)VIOMMU_AMDVI_PF0_COUNT_SET(2),
+				  5 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					      VIOMMU_AMDVI_CMD_PREFETCH_IOMMU_PAGES),
+				  0x70000000u | (uint32_t)VIOMMU_AMDVI_PF2_GN, 0 };
+
+		assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+		assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+	}
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched - a.prefetched, 2);
+	r = xlp(&f, 0x0500, 5, 0x70001008, VIOMMU_ACC_WRITE);
+	assert_int_equal(r.out, DATA_BASE + 0x1008);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks); /* from the prefetch */
+	/* Without GN on a GIoV device: its requests without PASID (GCR3 entry 0). */
+	prefetch_cmd(&f, 0x0500, 1, 0x70000000, false, false);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &b), 0);
+	assert_int_equal(b.prefetched - a.prefetched, 1);
+	r = xl(&f, 0x0500, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x10);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &a), 0);
+	assert_int_equal(a.page_walks, b.page_walks);
+	assert_int_equal(drain(&f), 0);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
 /*
  * Linux 6.12 with v2 DMA domains (amd_iommu=pgtbl_v2) flushes a device IOTLB with GN = 1 and
  * PASID 0 (__domain_flush_pages: pasid IOMMU_NO_PASID, gn true): for a GIoV device those are the
@@ -1908,6 +2353,11 @@ int main(void)
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
 		cmocka_unit_test(test_driver_v2),
 		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_invalid_device_request),
+		cmocka_unit_test(test_iotlb_inv_timeout),
+		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_eph),
+		cmocka_unit_test(test_prefetch_v2),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),

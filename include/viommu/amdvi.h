@@ -46,11 +46,21 @@
  * a PCIe page request from an ATS/PRI endpoint to viommu_amdvi_page_request(), which logs it in
  * the PPR log (PAGE_SERVICE_REQUEST); the guest answers with COMPLETE_PPR_REQUEST, which reaches
  * the VMM's response callback (it sends the page request group response to the device).
+ * With enhanced PPR handling (VIOMMU_AMDVI_EPH: EFR EPHSup; control EPHEn) the device's DTE
+ * decides: a page request from a device whose DTE is not valid or has PPR = 0 is refused and
+ * logged in the event log as INVALID_PPR_REQUEST instead.
+ *
+ * Invalid requests (2.5.9): a read of the interrupt address range (0xFEE0_0000-0xFEEF_FFFF)
+ * without PASID is refused with INVALID_DEVICE_REQUEST (type 000b) while IommuEn is set; ATS
+ * translation requests and pretranslated requests are checked against the DTE (below).
+ *
+ * PREFETCH_IOMMU_PAGES (EFR PreFSup) loads PFCount translations of the page size S encodes into
+ * the IOTLB (v1, or with GN the PASID's guest tables), after invalidating them when Inval is set;
+ * it never logs a fault (a page that does not translate is not loaded).
  *
  * Not modelled yet: 5-level guest tables (EFR GATS says 4 levels, and Linux then uses 4),
- * PREFETCH_IOMMU_PAGES (not advertised, so illegal), interrupt remapping, A/D updates, the DTE's SE bit
- * (treated as SA = 0 behaviour: every fault is logged), hardware error registers, performance
- * counters.
+ * interrupt remapping, A/D updates, the DTE's SE bit (treated as SA = 0 behaviour: every fault is
+ * logged), hardware error registers, performance counters, enhanced PPR handling (EPHSup).
  */
 #ifndef VIOMMU_AMDVI_H
 #define VIOMMU_AMDVI_H
@@ -71,6 +81,9 @@ enum viommu_amdvi_flags {
 	VIOMMU_AMDVI_IA = 1u << 2,	/* EFR IASup: INVALIDATE_IOMMU_ALL */
 	VIOMMU_AMDVI_GT = 1u << 3,	/* EFR GTSup, GIoSup: guest (v2) and nested translation */
 	VIOMMU_AMDVI_PPR = 1u << 4,	/* EFR PPRSup: the PPR log and COMPLETE_PPR_REQUEST */
+	VIOMMU_AMDVI_EPH = 1u << 5,	/* EFR EPHSup (needs VIOMMU_AMDVI_PPR): enhanced PPR
+					 * handling, control EPHEn; Linux 6.12 reads ATS
+					 * capabilities only with GT, PPR and EPH */
 };
 
 struct viommu_amdvi_config {
@@ -119,7 +132,7 @@ struct viommu_amdvi_page_request {
 
 /*
  * Log @pr in the PPR log. Returns 0 when logged, VIOMMU_EPERM when page requests are not enabled
- * (IommuEn, PPREn and PPRLogEn) or the log is stopped, VIOMMU_ENOSPC when the log is full (it
+ * (IommuEn, PPREn and PPRLogEn), the log is stopped or (EPHEn) the DTE refuses them, VIOMMU_ENOSPC when the log is full (it
  * overflows: PprOverflow), VIOMMU_EFAULT when the log is outside guest memory, VIOMMU_EINVAL for a
  * bad call or an IOMMU without VIOMMU_AMDVI_PPR. In every failing case the VMM answers the
  * device itself (PCIe: response failure), as the IOMMU does not.
@@ -135,6 +148,40 @@ typedef void (*viommu_amdvi_ppr_response_fn)(void *opaque, uint32_t devid, uint3
 					     bool has_pasid, uint32_t tag, uint32_t status);
 VIOMMU_API int viommu_amdvi_set_ppr_response(struct viommu *v, viommu_amdvi_ppr_response_fn fn,
 					     void *opaque);
+
+/*
+ * ATS (PCIe Address Translation Services, 2.2.2 DTE I bit, 2.5.9). A device IOTLB's Translation
+ * Request (AT = 01b) goes to viommu_amdvi_ats_translate(), which answers as viommu_translate()
+ * does (a leaf for the Translation Completion, or a fault) and logs what it blocks with TR = 1.
+ * The device's DTE must allow ATS: V = 1, TV = 1 and I = 1 (I needs VIOMMU_AMDVI_IOTLB, without
+ * it the bit is reserved); otherwise the request is refused and logged as INVALID_DEVICE_REQUEST
+ * (type 001b, TR = 1), with res->fault.reason VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST: the VMM
+ * completes it with Unsupported Request. Any other fault is a completion with R = W = 0. While
+ * IommuEn is clear every request passes untranslated, as in viommu_translate().
+ */
+VIOMMU_API int viommu_amdvi_ats_translate(struct viommu *v, const struct viommu_xlate_req *req,
+					  struct viommu_xlate_result *res);
+
+/*
+ * A pretranslated (AT = 10b) request of @devid at @addr: 0 when the device's DTE allows it (V = 1
+ * and I = 1, or IommuEn clear), and the VMM performs it at @addr untranslated; VIOMMU_EPERM when
+ * refused, logged as INVALID_DEVICE_REQUEST (type 001b, TR = 0; or the DTE's own event when the
+ * entry is illegal or outside memory). VIOMMU_EINVAL for a bad call.
+ */
+VIOMMU_API int viommu_amdvi_translated_request(struct viommu *v, uint32_t devid, uint64_t addr,
+					       uint32_t access);
+
+/*
+ * The device did not complete a device-IOTLB invalidation (INVALIDATE_IOTLB_PAGES, delivered as
+ * VIOMMU_EV_DEVIOTLB_UNMAP): log IOTLB_INV_TIMEOUT with the address of that command (2.5.8).
+ * Unlike other calls, this one may be made from inside the VIOMMU_EV_DEVIOTLB_UNMAP callback for
+ * its own event: the model logs it when the callbacks return, before the next command runs (so a
+ * later COMPLETION_WAIT finds the event logged). Made later, it names the last
+ * INVALIDATE_IOTLB_PAGES the model ran for @devid. Returns 0 when logged (or to be logged), the
+ * log's refusal (VIOMMU_EPERM disabled, VIOMMU_ENOSPC full, VIOMMU_EFAULT outside memory),
+ * VIOMMU_ENOENT when no such command is known for @devid, VIOMMU_EINVAL for a bad call.
+ */
+VIOMMU_API int viommu_amdvi_iotlb_inv_timeout(struct viommu *v, uint32_t devid);
 
 /* What the IOMMU did, for the simulator's cost model. Counters only grow. */
 struct viommu_amdvi_stats {
@@ -159,10 +206,16 @@ struct viommu_amdvi_stats {
 	uint64_t cmd_inv_irt;
 	uint64_t cmd_inv_all;
 	uint64_t cmd_complete_ppr;
-	uint64_t ppr_logged; /* page requests written to the PPR log */
-	uint64_t ppr_lost;   /* refused: disabled, full or outside memory */
-	uint64_t cmd_errors; /* ILLEGAL_COMMAND_ERROR and COMMAND_HARDWARE_ERROR */
-	uint64_t notify_map; /* events delivered */
+	uint64_t cmd_prefetch;	       /* PREFETCH_IOMMU_PAGES */
+	uint64_t prefetched;	       /* translations it loaded into the IOTLB */
+	uint64_t ats_translations;     /* viommu_amdvi_ats_translate() calls */
+	uint64_t invalid_dev_requests; /* INVALID_DEVICE_REQUEST events (logged or lost) */
+	uint64_t iotlb_inv_timeouts;   /* IOTLB_INV_TIMEOUT events (logged or lost) */
+	uint64_t ppr_logged;	       /* page requests written to the PPR log */
+	uint64_t ppr_invalid;	       /* INVALID_PPR_REQUEST: refused by the DTE (EPHEn) */
+	uint64_t ppr_lost;	       /* refused: disabled, full or outside memory */
+	uint64_t cmd_errors;	       /* ILLEGAL_COMMAND_ERROR and COMMAND_HARDWARE_ERROR */
+	uint64_t notify_map;	       /* events delivered */
 	uint64_t notify_unmap;
 	uint64_t notify_dev_iotlb;
 	uint64_t interrupts; /* MSIs sent */

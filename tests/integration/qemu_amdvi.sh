@@ -23,11 +23,15 @@
 # passes everything again.
 # vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
 # (ATS), audit replay) on viommu-amd-iommu; vhost-noats-*: the same with ATS off. vhost-v2-strict,
-# vhost-v2-lazy: the vhost test with ATS on the 6.12 guest with amd_iommu=pgtbl_v2 and gt=on.
+# vhost-v2-lazy: the vhost test with ATS on the 6.12 guest with amd_iommu=pgtbl_v2 and gt=on
+# (6.12 leaves ATS off there: UNMAP events serve the back-end); vhost-v2ats-strict,
+# vhost-v2ats-lazy: the same with ppr=on (PPRSup, EPHSup), where 6.12 turns the device's ATS on
+# and the back-end takes device-IOTLB invalidations.
 #
 # Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
 #   modes: strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt vhost-noats-strict
-#   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy (default: all)
+#   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy vhost-v2ats-strict
+#   vhost-v2ats-lazy (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
 
@@ -39,7 +43,8 @@ vhost_bin=$3
 audit_check=$4
 shift 4
 [ $# -gt 0 ] || set -- strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt \
-	vhost-noats-strict vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy
+	vhost-noats-strict vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy \
+	vhost-v2ats-strict vhost-v2ats-lazy
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
 "$root/scripts/deps.sh" integration qemu || {
@@ -265,6 +270,18 @@ run_vhost() {
 		# at all, with v1 tables too: it reads ATS capabilities only with EFR GT, GIoSup, PPR
 		# and EPHSup): vhost then takes UNMAP notifications from the NpCache sync.
 		counter=notify_unmap
+	elif [ "$ats" = v2ats ]; then
+		# 6.12 with v2 tables and ATS: ppr=on adds PPRSup and EPHSup, so with gt=on the
+		# driver reads the device's ATS capability and sends INVALIDATE_IOTLB_PAGES (GN = 1,
+		# PASID 0), which must reach the back-end as device-IOTLB invalidations.
+		ats=on
+		tag=vhost-v2ats
+		dev="$dev,gt=on,ppr=on"
+		gk=bpo
+		gappend=amd_iommu=pgtbl_v2
+		# ATS needs no MAP/UNMAP consumer, so lazy runs without NpCache (which would make
+		# Linux force strict) and is a real flush-queue (DMA-FQ) domain.
+		[ "$*" != lazy ] || dev="$dev,npcache=off"
 	fi
 	echo "$tag modes: $* (qemu_vhost.sh on $dev${gappend:+, $gappend})"
 	vrc=0
@@ -292,11 +309,13 @@ rc=0
 vhost_modes=""
 noats_modes=""
 v2_modes=""
+v2ats_modes=""
 for mode in "$@"; do
 	case "$mode" in
 	strict | lazy | pt | reboot | v2-strict | v2-lazy) run_emulated "$mode" || rc=1 ;;
 	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
 	vhost-v2-strict | vhost-v2-lazy) v2_modes="$v2_modes ${mode#vhost-v2-}" ;;
+	vhost-v2ats-strict | vhost-v2ats-lazy) v2ats_modes="$v2ats_modes ${mode#vhost-v2ats-}" ;;
 	vhost-strict | vhost-lazy | vhost-pt) vhost_modes="$vhost_modes ${mode#vhost-}" ;;
 	*) echo "unknown mode $mode" >&2; rc=1 ;;
 	esac
@@ -307,4 +326,14 @@ done
 [ -z "$noats_modes" ] || run_vhost off $noats_modes || rc=1
 # shellcheck disable=SC2086
 [ -z "$v2_modes" ] || run_vhost v2 $v2_modes || rc=1
+for mode in $v2ats_modes; do
+	run_vhost v2ats "$mode" || rc=1
+	# The lazy one is a flush-queue domain (no NpCache), the strict one not.
+	want=DMA
+	[ "$mode" != lazy ] || want=DMA-FQ
+	got=$(grep "^  \[$mode\] VIOMMU-TEST .* net: " "$work/vhost-v2ats.out" |
+		sed -n 's/.* type=\([A-Za-z-]*\).*/\1/p' | tail -n 1)
+	[ "$got" = "$want" ] ||
+		{ echo "FAIL vhost-v2ats-$mode: the device's domain is ${got:-unknown}, not $want"; rc=1; }
+done
 exit $rc

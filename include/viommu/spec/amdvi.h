@@ -136,6 +136,7 @@
 #define VIOMMU_AMDVI_CTRL_GAM_EN_MASK VIOMMU_AMDVI_GENMASK(27, 25)
 #define VIOMMU_AMDVI_CTRL_GA_LOG_EN VIOMMU_AMDVI_BIT(28)
 #define VIOMMU_AMDVI_CTRL_GA_INT_EN VIOMMU_AMDVI_BIT(29)
+#define VIOMMU_AMDVI_CTRL_EPH_EN VIOMMU_AMDVI_BIT(45) /* enhanced PPR handling (EPHSup) */
 #define VIOMMU_AMDVI_CTRL_XT_EN VIOMMU_AMDVI_BIT(50)
 #define VIOMMU_AMDVI_CTRL_INT_CAP_XT_EN VIOMMU_AMDVI_BIT(51)
 
@@ -366,6 +367,24 @@
 #define VIOMMU_AMDVI_IIT2_ADDR_LO_MASK VIOMMU_AMDVI_GENMASK(31, 12)
 
 /*
+ * 2.4.6 PREFETCH_IOMMU_PAGES: DW0 DeviceID 15:0, PFCount 31:24 (translations to load); DW1 PASID
+ * 19:0; DW2 S 0 (the address encodes the page size as in INVALIDATE_IOMMU_PAGES), GN 2, Inval 4
+ * (invalidate before loading), address 31:12; DW3 address 63:32.
+ */
+#define VIOMMU_AMDVI_PF0_DEVID_MASK VIOMMU_AMDVI_GENMASK(15, 0)
+#define VIOMMU_AMDVI_PF0_RSVD VIOMMU_AMDVI_GENMASK(23, 16)
+#define VIOMMU_AMDVI_PF0_COUNT_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 31, 24)
+#define VIOMMU_AMDVI_PF0_COUNT_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 31, 24)
+#define VIOMMU_AMDVI_PF1_PASID_MASK VIOMMU_AMDVI_GENMASK(19, 0)
+#define VIOMMU_AMDVI_PF1_RSVD VIOMMU_AMDVI_GENMASK(27, 20)
+#define VIOMMU_AMDVI_PF2_S VIOMMU_AMDVI_BIT(0)
+#define VIOMMU_AMDVI_PF2_GN VIOMMU_AMDVI_BIT(2)
+#define VIOMMU_AMDVI_PF2_INVAL VIOMMU_AMDVI_BIT(4)
+#define VIOMMU_AMDVI_PF2_RSVD \
+	(VIOMMU_AMDVI_BIT(1) | VIOMMU_AMDVI_BIT(3) | VIOMMU_AMDVI_GENMASK(11, 5))
+#define VIOMMU_AMDVI_PF2_ADDR_LO_MASK VIOMMU_AMDVI_GENMASK(31, 12)
+
+/*
  * 2.4.7 COMPLETE_PPR_REQUEST: DW0 DeviceID 15:0; DW1 PASID 19:0; DW2 GN 2; DW3 the PRI page
  * request group index 8:0 and the response code 15:12 (as Linux's build_complete_ppr()).
  */
@@ -423,8 +442,27 @@
 /* INVALID_DEVICE_REQUEST type 27:25. */
 #define VIOMMU_AMDVI_EV1_IDR_TYPE_MASK VIOMMU_AMDVI_GENMASK(27, 25)
 #define VIOMMU_AMDVI_EV1_IDR_TYPE_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 27, 25)
+/*
+ * 2.5.9 INVALID_DEVICE_REQUEST: DW0 DeviceID 15:0 and PASID 19:16; DW1 PASID 15:0, GN 16, US 17,
+ * TR 24 (1: an ATS translation request, 0: a transaction), Type 27:25; DW2:DW3 the address of the
+ * request. Types:
+ */
+#define VIOMMU_AMDVI_EV1_IDR_US VIOMMU_AMDVI_BIT(17) /* user (unprivileged) request */
+/* A read or non-posted write in the interrupt address range. */
+#define VIOMMU_AMDVI_IDR_INTR_READ 0x0
+/*
+ * TR = 0: a pretranslated transaction from a device whose DTE has I = 0 or V = 0; TR = 1: a
+ * translation request from a device whose DTE has I = 0, V = 0, or V = 1 and TV = 0.
+ */
+#define VIOMMU_AMDVI_IDR_NO_ATS 0x1
 /* A posted write to the interrupt/EOI range from a device whose DTE has IntCtl = 00b. */
 #define VIOMMU_AMDVI_IDR_INTR_ABORTED 0x5
+
+/*
+ * 2.5.8 IOTLB_INV_TIMEOUT: DW0 DeviceID 15:0; DW2:DW3 bits 63:4 of the system physical address of
+ * the INVALIDATE_IOTLB_PAGES command the device did not complete.
+ */
+#define VIOMMU_AMDVI_EV2_CMD_ADDR_MASK VIOMMU_AMDVI_GENMASK(31, 4)
 
 /* ------------------------------------------------------------------------------------------ */
 /* 2.6 PPR log entry (128 bits; QW0, QW1), PAGE_SERVICE_REQUEST                                */
@@ -445,6 +483,11 @@
 #define VIOMMU_AMDVI_PPR0_TYPE_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 63, 60)
 #define VIOMMU_AMDVI_PPR_TYPE_PAGE_SERVICE_REQUEST 0x1
 #define VIOMMU_AMDVI_PPR1_ADDR_MASK VIOMMU_AMDVI_GENMASK(63, 12)
+
+/*
+ * 2.5.10 INVALID_PPR_REQUEST (event code 9): the PPR log entry's layout (DeviceID, PASID, tag,
+ * flags, address) with the event code in place of the type: a page request the IOMMU refused.
+ */
 
 /* COMPLETE_PPR_REQUEST / PRI response codes (PCIe "Page Request Group Response"). */
 #define VIOMMU_AMDVI_PPR_RSP_SUCCESS 0x0

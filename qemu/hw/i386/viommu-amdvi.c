@@ -63,6 +63,7 @@ struct ViommuAmdviState {
 	struct viommu_amdvi_config cfg;
 	bool gt;      /* property gt: advertise guest (v2) translation, VIOMMU_AMDVI_GT */
 	bool npcache; /* property npcache: capability NpCache, VIOMMU_AMDVI_NPCACHE */
+	bool ppr;     /* property ppr: PPRSup and EPHSup, VIOMMU_AMDVI_PPR | VIOMMU_AMDVI_EPH */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -163,6 +164,13 @@ static void viommu_amdvi_realize(DeviceState *dev, Error **errp)
 	if (s->gt)
 		s->cfg.flags |= VIOMMU_AMDVI_GT;
 	/*
+	 * PPRSup and EPHSup: with GT (and GIoSup) what Linux 6.12 needs before it reads a device's
+	 * ATS capability (amd_iommu_gt_ppr_supported()). No emulated device sends page requests,
+	 * so the PPR log stays empty and COMPLETE_PPR_REQUEST has nobody to answer.
+	 */
+	if (s->ppr)
+		s->cfg.flags |= VIOMMU_AMDVI_PPR | VIOMMU_AMDVI_EPH;
+	/*
 	 * Linux forces strict invalidation on an IOMMU with NpCache ("Using strict mode due to
 	 * virtualization"): npcache=off lets iommu.strict=0 give lazy (flush queue) domains, for
 	 * guests whose devices need no MAP/UNMAP consumer (vhost without ATS needs NpCache).
@@ -242,6 +250,7 @@ static const VMStateDescription viommu_amdvi_vmstate = {
 static Property viommu_amdvi_props[] = {
 	DEFINE_PROP_BOOL("gt", ViommuAmdviState, gt, false),
 	DEFINE_PROP_BOOL("npcache", ViommuAmdviState, npcache, true),
+	DEFINE_PROP_BOOL("ppr", ViommuAmdviState, ppr, false),
 	DEFINE_PROP_END_OF_LIST(),
 };
 

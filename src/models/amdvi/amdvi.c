@@ -187,7 +187,8 @@ static void control_write(struct amdvi *s, uint64_t val)
 			    ((s->efr & VIOMMU_AMDVI_EFR_PPR_SUP) ?
 				     VIOMMU_AMDVI_CTRL_PPR_LOG_EN | VIOMMU_AMDVI_CTRL_PPR_INT_EN |
 					     VIOMMU_AMDVI_CTRL_PPR_EN :
-				     0));
+				     0) |
+			    ((s->efr & VIOMMU_AMDVI_EFR_EPH_SUP) ? VIOMMU_AMDVI_CTRL_EPH_EN : 0));
 	if ((old ^ s->control) & VIOMMU_AMDVI_CTRL_GT_EN)
 		vi_amdvi_dte_inval_all(s); /* cached entries decoded GV under the old GTEn */
 	cmd_on = on && (s->control & VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
@@ -400,14 +401,15 @@ static const struct viommu_model_ops amdvi_ops = {
 static int check_config(struct viommu_amdvi_config *c)
 {
 	const uint32_t known = VIOMMU_AMDVI_NPCACHE | VIOMMU_AMDVI_IOTLB | VIOMMU_AMDVI_IA |
-			       VIOMMU_AMDVI_GT | VIOMMU_AMDVI_PPR;
+			       VIOMMU_AMDVI_GT | VIOMMU_AMDVI_PPR | VIOMMU_AMDVI_EPH;
 
 	if (c->hats_levels == 0)
 		c->hats_levels = 6;
 	if (c->pa_bits == 0)
 		c->pa_bits = 48;
 	if (c->hats_levels < 4 || c->hats_levels > 6 || c->pa_bits < 32 || c->pa_bits > 52 ||
-	    (c->flags & ~known))
+	    (c->flags & ~known) ||
+	    ((c->flags & VIOMMU_AMDVI_EPH) && !(c->flags & VIOMMU_AMDVI_PPR)))
 		return VIOMMU_EINVAL;
 	return 0;
 }
@@ -455,11 +457,13 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	}
 	s->dte_gen = 1;
 	/* 3.4.7: advertise exactly what is implemented. */
-	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4);
+	s->efr = VIOMMU_AMDVI_EFR_HATS_SET(s->cfg.hats_levels - 4) | VIOMMU_AMDVI_EFR_PREF_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_IA)
 		s->efr |= VIOMMU_AMDVI_EFR_IA_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_PPR)
 		s->efr |= VIOMMU_AMDVI_EFR_PPR_SUP;
+	if (s->cfg.flags & VIOMMU_AMDVI_EPH)
+		s->efr |= VIOMMU_AMDVI_EFR_EPH_SUP;
 	if (s->cfg.flags & VIOMMU_AMDVI_GT)
 		s->efr |= VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 			  VIOMMU_AMDVI_EFR_GLX_SUP_SET(AMDVI_GLX_SUP) |

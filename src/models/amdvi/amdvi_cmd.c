@@ -50,7 +50,52 @@ static void cmd_illegal(struct amdvi *s, uint64_t addr)
 	vi_amdvi_log_event(s, ev);
 }
 
-static void dev_iotlb(struct amdvi *s, const uint32_t c[4])
+static void dev_iotlb_notify(struct amdvi *s, struct viommu_event *evp);
+
+int vi_amdvi_log_iotlb_timeout(struct amdvi *s, uint32_t devid, uint64_t cmd)
+{
+	uint32_t ev[4] = { devid & 0xffff,
+			   (uint32_t)VIOMMU_AMDVI_EV_CODE_SET(VIOMMU_AMDVI_EV_IOTLB_INV_TIMEOUT),
+			   (uint32_t)cmd & (uint32_t)VIOMMU_AMDVI_EV2_CMD_ADDR_MASK,
+			   (uint32_t)(cmd >> 32) };
+	const struct amdvi_log l = { &s->evt_base,
+				     &s->evt_head,
+				     &s->evt_tail,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN,
+				     VIOMMU_AMDVI_STATUS_EVENT_OVERFLOW,
+				     VIOMMU_AMDVI_STATUS_EVENT_LOG_INT,
+				     VIOMMU_AMDVI_CTRL_EVENT_INT_EN };
+	int ret;
+
+	s->st.iotlb_inv_timeouts++;
+	ret = vi_amdvi_log_append(s, &l, ev);
+	if (ret)
+		s->st.events_lost++;
+	else
+		s->st.events_logged++;
+	return ret;
+}
+
+int viommu_amdvi_iotlb_inv_timeout(struct viommu *v, uint32_t devid)
+{
+	struct amdvi *s;
+	uint32_t slot;
+
+	if (!v || devid > 0xffff || strcmp(viommu_model_name(v), "amdvi"))
+		return VIOMMU_EINVAL;
+	s = to_amdvi(v);
+	/* From the callback of the command being run: logged once its events are delivered. */
+	if (s->devtlb_notifying && s->devtlb_devid == devid) {
+		s->devtlb_timeout = true;
+		return 0;
+	}
+	slot = devid % AMDVI_DEVTLB_SLOTS;
+	if (!(s->devtlb_last[slot].cmd & 1) || s->devtlb_last[slot].devid != devid)
+		return VIOMMU_ENOENT;
+	return vi_amdvi_log_iotlb_timeout(s, devid, s->devtlb_last[slot].cmd & ~1ull);
+}
+
+static void dev_iotlb(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 {
 	uint64_t addr = (uint64_t)c[3] << 32 | (c[2] & VIOMMU_AMDVI_IIT2_ADDR_LO_MASK);
 	struct viommu_event ev = { .type = VIOMMU_EV_DEVIOTLB_UNMAP };
@@ -63,8 +108,26 @@ static void dev_iotlb(struct amdvi *s, const uint32_t c[4])
 				      VIOMMU_AMDVI_FIELD_GET(c[1], 27, 16) << 8);
 	}
 	s->st.cmd_inv_iotlb++;
+	s->devtlb_last[ev.sid % AMDVI_DEVTLB_SLOTS].devid = ev.sid;
+	s->devtlb_last[ev.sid % AMDVI_DEVTLB_SLOTS].cmd = gpa | 1;
 	if (!vi_notify_wanted(&s->v, VIOMMU_EV_DEVIOTLB_UNMAP))
 		return;
+	s->devtlb_notifying = true;
+	s->devtlb_devid = ev.sid;
+	s->devtlb_timeout = false;
+	dev_iotlb_notify(s, &ev);
+	s->devtlb_notifying = false;
+	if (s->devtlb_timeout) {
+		s->devtlb_timeout = false;
+		vi_amdvi_log_iotlb_timeout(s, ev.sid, gpa);
+	}
+}
+
+/* Deliver one device-IOTLB invalidation (and its no-PASID twin for a GIoV device). */
+static void dev_iotlb_notify(struct amdvi *s, struct viommu_event *evp)
+{
+	struct viommu_event ev = *evp;
+
 	s->st.notify_dev_iotlb++;
 	vi_notify(&s->v, &ev);
 	/*
@@ -82,6 +145,74 @@ static void dev_iotlb(struct amdvi *s, const uint32_t c[4])
 		ev.has_pasid = false;
 		s->st.notify_dev_iotlb++;
 		vi_notify(&s->v, &ev);
+	}
+}
+
+/*
+ * 2.4.6 PREFETCH_IOMMU_PAGES: load PFCount translations, one per block of the size S encodes from
+ * the (aligned) address on, into the IOTLB as a translation miss would, for the v1 table or with
+ * GN the PASID's guest tables (a GIoV device's requests without PASID use PASID 0's). A prefetch
+ * is a hint: a page that does not translate is skipped without an event, and the walks share
+ * the guest action's budget so that a buffer full of prefetches stays bounded.
+ */
+static void prefetch(struct amdvi *s, const uint32_t c[4])
+{
+	uint32_t devid = c[0] & VIOMMU_AMDVI_PF0_DEVID_MASK;
+	uint32_t count = (uint32_t)VIOMMU_AMDVI_PF0_COUNT_GET(c[0]);
+	uint32_t pasid = c[1] & VIOMMU_AMDVI_PF1_PASID_MASK;
+	uint64_t addr = (uint64_t)c[3] << 32 | (c[2] & VIOMMU_AMDVI_PF2_ADDR_LO_MASK);
+	bool gn = (c[2] & VIOMMU_AMDVI_PF2_GN) != 0, v2;
+	struct viommu_iotlb_tag tag = { 0 };
+	struct amdvi_dte d;
+	uint64_t first, last, size, a;
+
+	s->st.cmd_prefetch++;
+	inv_range(addr, (c[2] & VIOMMU_AMDVI_PF2_S) != 0, &first, &last);
+	size = last - first + 1; /* 0: the whole address space, one block */
+	if (!amdvi_enabled(s) || vi_amdvi_dte_get(s, devid, &d, &a))
+		return;
+	v2 = gn || d.giov;
+	if (v2 ? !d.gv : d.kind != AMDVI_DTE_PAGED)
+		return; /* no table to load from */
+	tag.dom = d.domid;
+	tag.sid = devid;
+	tag.pasid = v2 ? AMDVI_V2_TAG | (gn ? pasid : 0) : 0;
+	if (c[2] & VIOMMU_AMDVI_PF2_INVAL) {
+		struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM |
+							   VIOMMU_IOTLB_MATCH_PASID |
+							   VIOMMU_IOTLB_MATCH_ADDR,
+						  .tag = tag,
+						  .first = first };
+
+		inv.last = size && count && (count - 1) <= (UINT64_MAX - last) / size ?
+				   last + (uint64_t)(count - 1) * size :
+				   UINT64_MAX;
+		if (count)
+			viommu_iotlb_invalidate(s->iotlb, &inv);
+	}
+	for (uint32_t i = 0; i < count && s->budget; i++) {
+		uint64_t iova = first + (uint64_t)i * size;
+		struct viommu_iotlb_entry e = { .tag = tag };
+		struct amdvi_leaf leaf;
+		uint32_t level = 0, flags, span, code;
+
+		if (i && (size == 0 || iova < first))
+			break; /* past 2^64 */
+		s->budget--;
+		if (v2)
+			code = vi_amdvi_v2_walk(s, &d, gn ? pasid : 0, iova, 0, &leaf, &span,
+						&flags, &a);
+		else
+			code = vi_amdvi_walk(s, &d, iova, &leaf, &level, &flags, &a);
+		if (code || !leaf.perm)
+			continue;
+		e.iova = leaf.iova;
+		e.out = leaf.out;
+		e.shift = (uint8_t)leaf.shift;
+		e.perm = (uint8_t)leaf.perm;
+		e.level = (uint8_t)level;
+		viommu_iotlb_insert(s->iotlb, &e);
+		s->st.prefetched++;
 	}
 }
 
@@ -169,7 +300,7 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 	case VIOMMU_AMDVI_CMD_INVALIDATE_IOTLB_PAGES:
 		if (c[2] & VIOMMU_AMDVI_IIT2_RSVD)
 			break;
-		dev_iotlb(s, c);
+		dev_iotlb(s, c, gpa);
 		return true;
 	case VIOMMU_AMDVI_CMD_INVALIDATE_INTERRUPT_TABLE:
 		if ((c[0] & VIOMMU_AMDVI_CMD_DEVID_RSVD0) || rsvd1 || c[2] || c[3])
@@ -191,8 +322,15 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 			break;
 		vi_amdvi_complete_ppr(s, c);
 		return true;
+	case VIOMMU_AMDVI_CMD_PREFETCH_IOMMU_PAGES:
+		/* GN (guest tables, with a PASID) needs GTSup. */
+		if (!(s->efr & VIOMMU_AMDVI_EFR_PREF_SUP) || (c[0] & VIOMMU_AMDVI_PF0_RSVD) ||
+		    (c[1] & VIOMMU_AMDVI_PF1_RSVD) || (c[2] & VIOMMU_AMDVI_PF2_RSVD) ||
+		    ((c[2] & VIOMMU_AMDVI_PF2_GN) && !(s->efr & VIOMMU_AMDVI_EFR_GT_SUP)))
+			break;
+		prefetch(s, c);
+		return true;
 	default:
-		/* Unknown, or PREFETCH_IOMMU_PAGES, not advertised. */
 		break;
 	}
 	cmd_illegal(s, gpa);

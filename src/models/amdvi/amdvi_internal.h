@@ -25,6 +25,8 @@
 #define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
 #define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
+#define AMDVI_DEVTLB_SLOTS 256 /* last INVALIDATE_IOTLB_PAGES per device, direct-mapped */
+#define AMDVI_PREFETCH_MAX 256 /* PFCount is 8 bits: at most 255 translations per command */
 
 /* Reasons a translation is blocked (struct viommu_fault.reason): the event code logged. */
 enum amdvi_kind {
@@ -36,6 +38,9 @@ enum amdvi_kind {
 /* A decoded, validated device table entry. */
 struct amdvi_dte {
 	uint64_t root;
+	bool valid; /* V: the entry counts at all */
+	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
+	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
 	uint8_t kind; /* enum amdvi_kind */
 	uint8_t mode;
@@ -87,6 +92,21 @@ struct amdvi {
 	bool msi_en;
 	uint64_t msi_addr;
 	uint32_t msi_data;
+
+	/* EV1_TR while an ATS translation request runs: blocked() adds it to what it logs. */
+	uint32_t xlate_tr;
+	/*
+	 * IOTLB_INV_TIMEOUT (viommu_amdvi_iotlb_inv_timeout): the address | 1 of each device's last
+	 * INVALIDATE_IOTLB_PAGES, and while its event is being delivered, whether a consumer said
+	 * the device did not complete it.
+	 */
+	struct {
+		uint32_t devid;
+		uint64_t cmd;
+	} devtlb_last[AMDVI_DEVTLB_SLOTS];
+	bool devtlb_notifying;
+	bool devtlb_timeout;
+	uint32_t devtlb_devid;
 
 	struct viommu_iotlb *iotlb;
 	struct amdvi_dte_slot *dte_cache;
@@ -143,6 +163,9 @@ struct amdvi_log {
 int vi_amdvi_log_append(struct amdvi *s, const struct amdvi_log *l, const uint32_t e[4]);
 /* Append one 128-bit entry to the event log; returns enum viommu_fault_flags. */
 uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4]);
+
+/* Log IOTLB_INV_TIMEOUT for @devid's command at @cmd; 0 or the log's refusal. */
+int vi_amdvi_log_iotlb_timeout(struct amdvi *s, uint32_t devid, uint64_t cmd);
 
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */

@@ -42,6 +42,25 @@ int viommu_amdvi_page_request(struct viommu *v, const struct viommu_amdvi_page_r
 	e[1] = (uint32_t)(q0 >> 32);
 	e[2] = (uint32_t)(pr->addr & ~0xfffull);
 	e[3] = (uint32_t)(pr->addr >> 32);
+	/*
+	 * Enhanced PPR handling: the device's DTE must allow page requests (V and PPR); otherwise
+	 * the request is refused and logged as INVALID_PPR_REQUEST in the event log, in the PPR
+	 * entry's layout (an entry that cannot be read or decoded refuses it too).
+	 */
+	if (s->control & VIOMMU_AMDVI_CTRL_EPH_EN) {
+		struct amdvi_dte d;
+		uint64_t a;
+
+		if (vi_amdvi_dte_get(s, pr->devid & 0xffff, &d, &a) || !d.valid || !d.ppr) {
+			e[1] = (e[1] & ~(uint32_t)VIOMMU_AMDVI_GENMASK(31, 28)) |
+			       (uint32_t)VIOMMU_AMDVI_EV_CODE_SET(
+				       VIOMMU_AMDVI_EV_INVALID_PPR_REQUEST);
+			s->st.ppr_lost++;
+			s->st.ppr_invalid++;
+			vi_amdvi_log_event(s, e);
+			return VIOMMU_EPERM;
+		}
+	}
 	l = (struct amdvi_log){ &s->ppr_base,
 				&s->ppr_head,
 				&s->ppr_tail,

@@ -92,6 +92,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* V = 0: nothing else in the entry counts; requests pass untranslated. */
 	if (!(q[0] & VIOMMU_AMDVI_DTE0_V))
 		return 0;
+	d->valid = true;
 	if (!gt) {
 		rsvd0 |= VIOMMU_AMDVI_DTE0_GIOV | VIOMMU_AMDVI_DTE0_GV |
 			 VIOMMU_AMDVI_DTE0_GLX_MASK | VIOMMU_AMDVI_DTE0_GCR3_A_MASK;
@@ -114,6 +115,8 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	     VIOMMU_AMDVI_DTE2_INT_CTL_GET(q[2]) == 3 ||
 	     ((q[2] & VIOMMU_AMDVI_DTE2_INT_TAB_ROOT_MASK) & above_pa(s))))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	d->ats = (q[1] & VIOMMU_AMDVI_DTE1_I) != 0;
+	d->ppr = (q[0] & VIOMMU_AMDVI_DTE0_PPR) != 0;
 	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
 	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
 	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
@@ -466,6 +469,7 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 
 	vi_result_fault(res, req, type, code, level);
 	s->st.faults++;
+	flags |= s->xlate_tr;
 	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->sa) {
 		s->st.events_suppressed++;
 		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
@@ -490,7 +494,7 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 		}
 		break;
 	case VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY:
-		flags &= VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_RZ;
+		flags &= VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_RZ | VIOMMU_AMDVI_EV1_TR;
 		if (req->has_pasid) {
 			flags |= VIOMMU_AMDVI_EV1_GN;
 			ev[0] |= (req->pasid & 0xf0000);
@@ -498,7 +502,7 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 		}
 		break;
 	default:
-		flags &= VIOMMU_AMDVI_EV1_RW;
+		flags &= VIOMMU_AMDVI_EV1_RW | VIOMMU_AMDVI_EV1_TR;
 		break;
 	}
 	if (code == VIOMMU_AMDVI_EV_DEV_TAB_HARDWARE_ERROR ||
@@ -507,6 +511,36 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	ev[1] |= flags;
 	ev[2] = (uint32_t)addr;
 	ev[3] = (uint32_t)(addr >> 32);
+	res->fault.record = (uint32_t)(s->evt_tail >> 4);
+	res->fault.flags = vi_amdvi_log_event(s, ev);
+	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		res->fault.record = 0;
+	return 0;
+}
+
+/*
+ * 2.5.9: a request the device may not make at all, refused and logged as INVALID_DEVICE_REQUEST
+ * of @type (TR from s->xlate_tr), whatever its DTE's SA says (SA covers page faults only).
+ */
+static int invalid_request(struct amdvi *s, const struct viommu_xlate_req *req,
+			   struct viommu_xlate_result *res, uint32_t type)
+{
+	uint32_t ev[4];
+
+	vi_result_fault(res, req, VIOMMU_FAULT_BLOCKED, VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST, 0);
+	s->st.faults++;
+	s->st.invalid_dev_requests++;
+	ev[0] = req->sid & 0xffff;
+	ev[1] = (uint32_t)VIOMMU_AMDVI_EV_CODE_SET(VIOMMU_AMDVI_EV_INVALID_DEVICE_REQUEST) |
+		(uint32_t)VIOMMU_AMDVI_EV1_IDR_TYPE_SET(type) | s->xlate_tr;
+	if (req->has_pasid) {
+		ev[0] |= req->pasid & 0xf0000;
+		ev[1] |= (req->pasid & 0xffff) | VIOMMU_AMDVI_EV1_GN;
+		if (!(req->access & VIOMMU_ACC_PRIV))
+			ev[1] |= VIOMMU_AMDVI_EV1_IDR_US;
+	}
+	ev[2] = (uint32_t)req->iova;
+	ev[3] = (uint32_t)(req->iova >> 32);
 	res->fault.record = (uint32_t)(s->evt_tail >> 4);
 	res->fault.flags = vi_amdvi_log_event(s, ev);
 	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
@@ -627,8 +661,12 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	if (!vi_range_ok(req->iova, len))
 		len = 0 - req->iova; /* never past 2^64 */
-	if (vi_xlate_interrupt_window(req, res, &len, AMDVI_INTR_FIRST, AMDVI_INTR_LAST))
+	if (vi_xlate_interrupt_window(req, res, &len, AMDVI_INTR_FIRST, AMDVI_INTR_LAST)) {
+		/* Only posted writes are interrupt requests; a read there is refused (2.5.9). */
+		if ((req->access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && amdvi_enabled(s))
+			return invalid_request(s, req, res, VIOMMU_AMDVI_IDR_INTR_READ);
 		return 0;
+	}
 	if (!amdvi_enabled(s))
 		return identity(req, res, len, VIOMMU_ACC_RW);
 	/*
@@ -720,6 +758,71 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		uint64_t room = (1ull << hit.shift) - (req->iova & ((1ull << hit.shift) - 1));
 
 		res->len = room != 0 && room < len ? room : len;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ATS: translation requests and pretranslated requests (2.2.2 I, 2.5.9)                       */
+/* ------------------------------------------------------------------------------------------ */
+
+int viommu_amdvi_ats_translate(struct viommu *v, const struct viommu_xlate_req *req,
+			       struct viommu_xlate_result *res)
+{
+	struct amdvi *s;
+	struct amdvi_dte d;
+	uint64_t addr;
+	int ret;
+
+	if (!v || !req || !res || strcmp(viommu_model_name(v), "amdvi"))
+		return VIOMMU_EINVAL;
+	s = to_amdvi(v);
+	s->st.ats_translations++;
+	s->xlate_tr = VIOMMU_AMDVI_EV1_TR;
+	/*
+	 * V = 0 and TV = 0 both decode as pass-through, and I is set only where IotlbSup allows it.
+	 * An entry that cannot be read or is illegal is left to the translation, which logs it.
+	 */
+	if (amdvi_enabled(s) && vi_amdvi_dte_get(s, req->sid & 0xffff, &d, &addr) == 0 &&
+	    (d.kind == AMDVI_DTE_PASS || !d.ats)) {
+		s->st.translations++;
+		ret = invalid_request(s, req, res, VIOMMU_AMDVI_IDR_NO_ATS);
+	} else {
+		ret = vi_amdvi_translate(v, req, res);
+	}
+	s->xlate_tr = 0;
+	return ret;
+}
+
+int viommu_amdvi_translated_request(struct viommu *v, uint32_t devid, uint64_t addr,
+				    uint32_t access)
+{
+	struct viommu_xlate_req req = { .sid = devid & 0xffff, .iova = addr, .access = access };
+	struct viommu_xlate_result res;
+	struct amdvi *s;
+	struct amdvi_dte d;
+	uint64_t a;
+	uint32_t code;
+
+	if (!v || devid > 0xffff || strcmp(viommu_model_name(v), "amdvi"))
+		return VIOMMU_EINVAL;
+	s = to_amdvi(v);
+	if (!amdvi_enabled(s))
+		return 0;
+	code = vi_amdvi_dte_get(s, devid, &d, &a);
+	if (code == VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY) {
+		blocked(s, &req, &res, VIOMMU_FAULT_CONFIG, code, VIOMMU_AMDVI_EV1_RZ, addr, 0,
+			NULL);
+		return VIOMMU_EPERM;
+	}
+	if (code) {
+		blocked(s, &req, &res, VIOMMU_FAULT_WALK_ABORT, code, 0, a, 0, NULL);
+		return VIOMMU_EPERM;
+	}
+	/* TV does not matter: the address was translated before (by an earlier DTE). */
+	if (!d.valid || !d.ats) {
+		invalid_request(s, &req, &res, VIOMMU_AMDVI_IDR_NO_ATS);
+		return VIOMMU_EPERM;
 	}
 	return 0;
 }
