@@ -527,16 +527,12 @@ static void test_prefetch(void **state)
 		/* Find the 4 KiB leaf: walk the guest's table by hand (levels 3..1). */
 		uint64_t t = root, e = 0;
 
-		for (int lvl = 3; lvl >= 1; lvl--) {
-			uint64_t at = t + ((0x10000 >> (12 + 9 * (lvl - 1))) & 511) * 8;
-
-			e = peek64(&f, at);
-			if (lvl == 1) {
-				pte = at;
-				break;
-			}
+		for (int lvl = 3; lvl > 1; lvl--) {
+			e = peek64(&f, t + ((0x10000 >> (12 + 9 * (lvl - 1))) & 511) * 8);
 			t = e & VIOMMU_AMDVI_PTE_ADDR_MASK;
 		}
+		pte = t + ((0x10000 >> 12) & 511) * 8;
+		e = peek64(&f, pte);
 		poke64(&f, pte, (e & ~VIOMMU_AMDVI_PTE_ADDR_MASK) | (DATA_BASE + 0x10000));
 	}
 	r = xl(&f, 0x0100, 0x10000, VIOMMU_ACC_READ);
