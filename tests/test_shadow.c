@@ -13,11 +13,13 @@
 #include <viommu/amdvi.h>
 #include <viommu/flatmem.h>
 #include <viommu/shadow.h>
+#include <viommu/smmuv3.h>
 #include <viommu/virtio_iommu.h>
 #include <viommu/vtd.h>
 
 #include "amdvi_driver.h"
 #include "shadow_nest.h"
+#include "smmuv3_driver.h"
 #include "test_common.h"
 #include "virtio_iommu_driver.h"
 #include "vtd_driver.h"
@@ -39,7 +41,7 @@
 #define SID 0x40
 #define DID 6
 
-enum model { M_VTD, M_AMDVI, M_VIO };
+enum model { M_VTD, M_AMDVI, M_SMMU, M_VIO };
 
 struct ref {
 	uint64_t gpa;
@@ -58,6 +60,7 @@ struct h {
 	struct viommu *v;
 	struct vg_vtd *vtd;
 	struct vg_amdvi *amd;
+	struct vg_smmu *smmu;
 	struct vg_vio *vio;
 	struct viommu_shadow *sh;
 	struct viommu_shadow_dev *dev;
@@ -300,6 +303,22 @@ static struct h *setup(enum model m, bool split, enum viommu_shadow_coalesce co,
 		assert_int_equal(vg_amdvi_create(&dc, &t->amd), 0);
 		assert_int_equal(vg_amdvi_enable(t->amd), 0);
 		assert_int_equal(vg_amdvi_attach(t->amd, SID, DID, false), 0);
+	} else if (m == M_SMMU) {
+		/* Stage 2: its S2AP gives write-only mappings, which stage 1's AP cannot. */
+		struct viommu_smmuv3_config sc;
+		struct vg_smmu_config dc = { 0 };
+
+		viommu_smmuv3_config_init(&sc);
+		sc.flags |= VIOMMU_SMMUV3_CM;
+		assert_int_equal(viommu_smmuv3_create(&sc, viommu_flatmem_ops(), t->fm, &t->v), 0);
+		dc.iommu = t->v;
+		dc.mem = t->fm;
+		dc.pool_base = POOL_BASE;
+		dc.pool_size = POOL_SIZE;
+		dc.cm = true;
+		assert_int_equal(vg_smmu_create(&dc, &t->smmu), 0);
+		assert_int_equal(vg_smmu_enable(t->smmu), 0);
+		assert_int_equal(vg_smmu_attach(t->smmu, SID, VG_SMMU_STE_S2, 0, DID, false), 0);
 	} else {
 		struct viommu_virtio_iommu_config vc = { 0 };
 		struct vg_vio_config dc = { .arena = ARENA, .arena_size = ARENA_SIZE };
@@ -332,6 +351,7 @@ static void teardown(struct h *t)
 	viommu_shadow_destroy(t->sh);
 	vg_vtd_destroy(t->vtd);
 	vg_amdvi_destroy(t->amd);
+	vg_smmu_destroy(t->smmu);
 	vg_vio_destroy(t->vio);
 	viommu_destroy(t->v);
 	viommu_flatmem_destroy(t->fm);
@@ -370,6 +390,8 @@ static void g_map(struct h *t, int p, int np, uint64_t gpa, uint32_t perm)
 		assert_int_equal(vg_vtd_map(t->vtd, DID, iova, gpa, size, perm), 0);
 	else if (t->model == M_AMDVI)
 		assert_int_equal(vg_amdvi_map(t->amd, DID, iova, gpa, size, perm), 0);
+	else if (t->model == M_SMMU)
+		assert_int_equal(vg_smmu_map(t->smmu, true, DID, iova, gpa, size, perm), 0);
 	else
 		assert_int_equal(
 			vg_vio_map(t->vio, DID, iova, iova + size - 1, gpa, vio_flags(perm)), 0);
@@ -394,6 +416,10 @@ static void g_unmap(struct h *t, int p, int np, bool deferred)
 	} else if (t->model == M_AMDVI) {
 		assert_int_equal(deferred ? vg_amdvi_unmap_nosync(t->amd, DID, iova, size) :
 					    vg_amdvi_unmap(t->amd, DID, iova, size),
+				 0);
+	} else if (t->model == M_SMMU) {
+		assert_int_equal(deferred ? vg_smmu_unmap_nosync(t->smmu, true, DID, iova, size) :
+					    vg_smmu_unmap(t->smmu, true, DID, iova, size),
 				 0);
 	} else {
 		assert_int_equal(deferred ?
@@ -423,6 +449,11 @@ static void g_remap(struct h *t, int p, int np, uint64_t gpa, uint32_t perm)
 		assert_int_equal(vg_amdvi_unmap_nosync(t->amd, DID, iova, size), 0);
 		assert_int_equal(vg_amdvi_map_nosync(t->amd, DID, iova, gpa, size, perm), 0);
 		assert_int_equal(vg_amdvi_inv_pages(t->amd, DID, iova, size), 0);
+	} else if (t->model == M_SMMU) {
+		assert_int_equal(vg_smmu_unmap_nosync(t->smmu, true, DID, iova, size), 0);
+		assert_int_equal(vg_smmu_map_nosync(t->smmu, true, DID, iova, gpa, size, perm), 0);
+		assert_int_equal(vg_smmu_inv_range(t->smmu, true, DID, iova, size), 0);
+		assert_int_equal(vg_smmu_sync_map(t->smmu), 0);
 	} else {
 		assert_int_equal(vg_vio_unmap(t->vio, DID, iova, iova + size - 1), 0);
 		assert_int_equal(
@@ -444,6 +475,8 @@ static void g_flush(struct h *t)
 		assert_int_equal(vg_vtd_flush(t->vtd), 0);
 	else if (t->model == M_AMDVI)
 		assert_int_equal(vg_amdvi_flush(t->amd), 0);
+	else if (t->model == M_SMMU)
+		assert_int_equal(vg_smmu_flush(t->smmu), 0);
 	else
 		assert_int_equal(vg_vio_sync(t->vio), 0);
 	memcpy(t->synced, t->cur, sizeof(t->cur));
@@ -559,6 +592,7 @@ static void random_run(enum model m, bool split, enum viommu_shadow_coalesce co,
 		"%llu checks, kept %llu remapped %llu, gpa errors %llu\n",
 		m == M_VTD   ? "vtd-cm" :
 		m == M_AMDVI ? "amdvi-npcache" :
+		m == M_SMMU  ? "smmuv3-cm" :
 			       "virtio-iommu",
 		split, co, deferred, ops, (unsigned long long)t->maps,
 		(unsigned long long)t->unmaps, (unsigned long long)t->commits,
@@ -610,6 +644,18 @@ static void test_random_amdvi_vfio(void **s)
 {
 	(void)s;
 	random_run(M_AMDVI, false, VIOMMU_SHADOW_COALESCE_OFF, false, 0x5ad0005, 1500);
+}
+
+static void test_random_smmu_split(void **s)
+{
+	(void)s;
+	random_run(M_SMMU, true, VIOMMU_SHADOW_COALESCE_AUTO, true, 0x5ad0008, 1500);
+}
+
+static void test_random_smmu_vfio(void **s)
+{
+	(void)s;
+	random_run(M_SMMU, false, VIOMMU_SHADOW_COALESCE_AUTO, false, 0x5ad0009, 1500);
 }
 
 static void test_random_vio_split(void **s)
@@ -1112,6 +1158,8 @@ int main(void)
 		cmocka_unit_test(test_random_vtd_vfio_coalesced),
 		cmocka_unit_test(test_random_amdvi_split),
 		cmocka_unit_test(test_random_amdvi_vfio),
+		cmocka_unit_test(test_random_smmu_split),
+		cmocka_unit_test(test_random_smmu_vfio),
 		cmocka_unit_test(test_random_vio_split),
 		cmocka_unit_test(test_random_vio_vfio),
 		cmocka_unit_test(test_coalesce),
