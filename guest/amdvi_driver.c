@@ -95,28 +95,14 @@ static void feature(struct vg_amdvi *d, uint64_t bit, bool on)
 	writeq(d, VIOMMU_AMDVI_MMIO_CONTROL, on ? ctrl | bit : ctrl & ~bit);
 }
 
-static uint64_t *mem64(struct vg_amdvi *d, uint64_t gpa)
-{
-	return viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-}
-
 static void store64(struct vg_amdvi *d, uint64_t gpa, uint64_t v)
 {
-	uint64_t *p = mem64(d, gpa);
-
-	/* Little-endian guest, as the IOMMU reads it. */
-	for (int i = 0; i < 8; i++)
-		((uint8_t *)p)[i] = (uint8_t)(v >> (8 * i));
+	vg_pool_store64(&d->pool, gpa, v);
 }
 
 static uint64_t load64(struct vg_amdvi *d, uint64_t gpa)
 {
-	const uint8_t *p = (const uint8_t *)mem64(d, gpa);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return vg_pool_load64(&d->pool, gpa);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -73,6 +73,24 @@ void vg_pool_free(struct vg_pool *p, uint64_t gpa, uint64_t size)
 	}
 }
 
+void vg_pool_store64(struct vg_pool *p, uint64_t gpa, uint64_t v)
+{
+	uint8_t *b = viommu_flatmem_ptr(p->mem, gpa, 8);
+
+	for (int i = 0; b && i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t vg_pool_load64(struct vg_pool *p, uint64_t gpa)
+{
+	const uint8_t *b = viommu_flatmem_ptr(p->mem, gpa, 8);
+	uint64_t v = 0;
+
+	for (int i = 0; b && i < 8; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
 static int pt_alloc(void *opaque, uint64_t size, uint64_t *gpa)
 {
 	return vg_pool_alloc(opaque, size, gpa);

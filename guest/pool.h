@@ -39,6 +39,13 @@ int vg_pool_alloc(struct vg_pool *p, uint64_t size, uint64_t *gpa);
 /* Give back @size bytes at @gpa, page by page, for later one-page allocations. */
 void vg_pool_free(struct vg_pool *p, uint64_t gpa, uint64_t size);
 
+/*
+ * A little-endian 64-bit word of guest memory, as the IOMMU reads it (a store outside guest memory
+ * is dropped, a load there reads 0: the driver only uses addresses from its pool).
+ */
+void vg_pool_store64(struct vg_pool *p, uint64_t gpa, uint64_t v);
+uint64_t vg_pool_load64(struct vg_pool *p, uint64_t gpa);
+
 /* Page-table allocation ops over a pool (opaque: the struct vg_pool). */
 extern const struct viommu_pt_alloc_ops vg_pool_pt_ops;
 

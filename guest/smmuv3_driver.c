@@ -101,21 +101,12 @@ static uint32_t readl(struct vg_smmu *d, uint64_t off)
 
 static void store64(struct vg_smmu *d, uint64_t gpa, uint64_t v)
 {
-	uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-
-	/* Little-endian, as the SMMU reads it. */
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	vg_pool_store64(&d->pool, gpa, v);
 }
 
 static uint64_t load64(struct vg_smmu *d, uint64_t gpa)
 {
-	const uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return vg_pool_load64(&d->pool, gpa);
 }
 
 /* Write a register and wait for its acknowledgement (arm_smmu_write_reg_sync()). */
