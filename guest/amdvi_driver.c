@@ -4,6 +4,7 @@
  * same order, through the public API only.
  */
 #include "amdvi_driver.h"
+#include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,7 @@ struct vg_amdvi {
 	struct vg_amdvi_config cfg;
 	struct vg_amdvi_range *sync; /* maps queued for vg_amdvi_sync_map() */
 	size_t nsync, cap_sync;
-	uint64_t bump;
-	uint64_t *free_pages;
-	size_t nfree, cap_free;
+	struct vg_pool pool;
 
 	uint64_t devtab;   /* guest-physical */
 	uint32_t ndev;	   /* entries the table holds */
@@ -96,79 +95,23 @@ static void feature(struct vg_amdvi *d, uint64_t bit, bool on)
 	writeq(d, VIOMMU_AMDVI_MMIO_CONTROL, on ? ctrl | bit : ctrl & ~bit);
 }
 
-static uint64_t *mem64(struct vg_amdvi *d, uint64_t gpa)
-{
-	return viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-}
-
 static void store64(struct vg_amdvi *d, uint64_t gpa, uint64_t v)
 {
-	uint64_t *p = mem64(d, gpa);
-
-	/* Little-endian guest, as the IOMMU reads it. */
-	for (int i = 0; i < 8; i++)
-		((uint8_t *)p)[i] = (uint8_t)(v >> (8 * i));
+	vg_pool_store64(&d->pool, gpa, v);
 }
 
 static uint64_t load64(struct vg_amdvi *d, uint64_t gpa)
 {
-	const uint8_t *p = (const uint8_t *)mem64(d, gpa);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return vg_pool_load64(&d->pool, gpa);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Page pool                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
-{
-	struct vg_amdvi *d = opaque;
-	uint64_t a;
-	void *p;
-
-	if (size == PAGE && d->nfree) {
-		a = d->free_pages[--d->nfree];
-	} else {
-		a = (d->bump + size - 1) & ~(size - 1);
-		if (a < d->bump || a + size > d->cfg.pool_base + d->cfg.pool_size)
-			return VIOMMU_ENOMEM;
-		d->bump = a + size;
-	}
-	p = viommu_flatmem_ptr(d->cfg.mem, a, size);
-	if (!p)
-		return VIOMMU_EFAULT;
-	memset(p, 0, size);
-	*gpa = a;
-	return 0;
-}
-
-static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
-{
-	struct vg_amdvi *d = opaque;
-
-	for (uint64_t off = 0; off < size; off += PAGE) {
-		if (d->nfree == d->cap_free) {
-			size_t c = d->cap_free ? d->cap_free * 2 : 64;
-			uint64_t *q = realloc(d->free_pages, c * sizeof(*q));
-
-			if (!q)
-				return; /* the page leaks from the pool */
-			d->free_pages = q;
-			d->cap_free = c;
-		}
-		d->free_pages[d->nfree++] = gpa + off;
-	}
-}
-
-static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
-
 int vg_amdvi_alloc_page(struct vg_amdvi *d, uint64_t *gpa)
 {
-	return pool_alloc(d, PAGE, gpa);
+	return vg_pool_alloc(&d->pool, PAGE, gpa);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -341,7 +284,7 @@ int vg_amdvi_create(const struct vg_amdvi_config *cfg, struct vg_amdvi **out)
 		d->cfg.levels = 3;
 	if (!d->cfg.batch)
 		d->cfg.batch = 256;
-	d->bump = cfg->pool_base;
+	vg_pool_init(&d->pool, cfg->mem, cfg->pool_base, cfg->pool_size);
 	d->ndev = d->cfg.dev_table_pages * (uint32_t)(PAGE / VIOMMU_AMDVI_DTE_SIZE);
 	d->doms = calloc(NDOM, sizeof(*d->doms));
 	d->ats = calloc(65536 / 8, 1);
@@ -352,10 +295,10 @@ int vg_amdvi_create(const struct vg_amdvi_config *cfg, struct vg_amdvi **out)
 	}
 	d->cmd_size = (1ull << d->cfg.cmd_len) * VIOMMU_AMDVI_CMD_SIZE;
 	d->evt_size = (1ull << d->cfg.evt_len) * VIOMMU_AMDVI_EVENT_SIZE;
-	if (pool_alloc(d, d->cfg.dev_table_pages * PAGE, &d->devtab) ||
-	    pool_alloc(d, d->cmd_size < PAGE ? PAGE : d->cmd_size, &d->cmd) ||
-	    pool_alloc(d, d->evt_size < PAGE ? PAGE : d->evt_size, &d->evt) ||
-	    pool_alloc(d, PAGE, &d->sem)) {
+	if (vg_pool_alloc(&d->pool, d->cfg.dev_table_pages * PAGE, &d->devtab) ||
+	    vg_pool_alloc(&d->pool, d->cmd_size < PAGE ? PAGE : d->cmd_size, &d->cmd) ||
+	    vg_pool_alloc(&d->pool, d->evt_size < PAGE ? PAGE : d->evt_size, &d->evt) ||
+	    vg_pool_alloc(&d->pool, PAGE, &d->sem)) {
 		vg_amdvi_destroy(d);
 		return VIOMMU_ENOMEM;
 	}
@@ -377,7 +320,7 @@ void vg_amdvi_destroy(struct vg_amdvi *d)
 	free(d->doms);
 	free(d->ats);
 	free(d->dev_dom);
-	free(d->free_pages);
+	vg_pool_fini(&d->pool);
 	free(d->sync);
 	free(d);
 }
@@ -479,14 +422,15 @@ static struct vg_dom *dom_get(struct vg_amdvi *d, uint16_t domid)
 		return NULL;
 	pc.format = d->cfg.v2 ? VIOMMU_PT_X86_64 : VIOMMU_PT_AMD_V1;
 	pc.levels = d->cfg.v2 ? 4 : (uint8_t)d->cfg.levels;
-	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &pool_ops, d, &m->pt)) {
+	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &vg_pool_pt_ops, &d->pool,
+			     &m->pt)) {
 		free(m);
 		return NULL;
 	}
 	m->root = viommu_pt_get_cfg(m->pt)->root;
 	/* setup_gcr3_table() for one PASID (GLX 0), then update_gcr3(): entry 0 = root, GV. */
 	if (d->cfg.v2) {
-		if (pool_alloc(d, PAGE, &m->gcr3)) {
+		if (vg_pool_alloc(&d->pool, PAGE, &m->gcr3)) {
 			viommu_pt_destroy(m->pt);
 			free(m);
 			return NULL;
@@ -767,7 +711,7 @@ int vg_amdvi_enable_ppr(struct vg_amdvi *d, vg_amdvi_event_fn fn, void *opaque)
 	if (!(d->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
 		return VIOMMU_ENOTSUP;
 	if (!d->ppr) {
-		ret = pool_alloc(d, 512 * 16, &d->ppr);
+		ret = vg_pool_alloc(&d->pool, 512 * 16, &d->ppr);
 		if (ret)
 			return ret;
 	}

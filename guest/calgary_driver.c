@@ -3,6 +3,7 @@
  * Guest Calgary driver: see calgary_driver.h.
  */
 #include "calgary_driver.h"
+#include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +24,18 @@ struct vg_cal {
 	uint8_t *tces;	/* the table through the flat memory */
 	uint64_t entries;
 	uint32_t size_code;
-	uint64_t tar;	    /* the TAR value the blast writes back */
-	uint64_t list;	    /* hcall_batch: the H_PUT_TCE_INDIRECT list page */
-	uint64_t *map;	    /* allocator bitmap, a bit per page */
-	uint64_t hint;	    /* next-fit start */
-	uint64_t used;	    /* pages set in the bitmap */
-	uint64_t pool_next; /* bump allocation in the pool */
+	uint64_t tar;  /* the TAR value the blast writes back */
+	uint64_t list; /* hcall_batch: the H_PUT_TCE_INDIRECT list page */
+	uint64_t *map; /* allocator bitmap, a bit per page */
+	uint64_t hint; /* next-fit start */
+	uint64_t used; /* pages set in the bitmap */
 	bool enabled;
 	/* Queued hypercall maps: one run of consecutive pages. */
 	uint64_t q_first;
 	uint32_t q_n;
 	uint64_t q_tce[HC_QUEUE];
 	struct vg_cal_stats st;
+	struct vg_pool pool; /* the table and the list page; never freed */
 };
 
 static uint32_t rd32(struct vg_cal *d, uint64_t off)
@@ -96,7 +97,7 @@ int vg_cal_create(const struct vg_cal_config *cfg, struct vg_cal **out)
 		free(d);
 		return VIOMMU_ENOMEM;
 	}
-	d->pool_next = cfg->pool_base;
+	vg_pool_init(&d->pool, cfg->mem, cfg->pool_base, cfg->pool_size);
 	*out = d;
 	return 0;
 }
@@ -107,18 +108,6 @@ void vg_cal_destroy(struct vg_cal *d)
 		return;
 	free(d->map);
 	free(d);
-}
-
-/* @size bytes of the pool aligned to @align (a power of two). */
-static int pool_alloc(struct vg_cal *d, uint64_t size, uint64_t align, uint64_t *gpa)
-{
-	uint64_t a = (d->pool_next + align - 1) & ~(align - 1);
-
-	if (a < d->cfg.pool_base || size > d->cfg.pool_base + d->cfg.pool_size - a)
-		return VIOMMU_ENOMEM;
-	d->pool_next = a + size;
-	*gpa = a;
-	return 0;
 }
 
 static bool bit_test(const uint64_t *m, uint64_t i)
@@ -365,11 +354,11 @@ int vg_cal_enable(struct vg_cal *d)
 	stuff = rd32(d, VIOMMU_CALGARY_PHB_DEBUG(d->cfg.phb) | VIOMMU_CALGARY_PHB_DEBUG_STUFF);
 	d->bus = VIOMMU_CALGARY_STUFF_START_BUS(stuff);
 	if (!d->table) {
-		ret = pool_alloc(d, bytes, bytes, &d->table);
+		ret = vg_pool_reserve(&d->pool, bytes, bytes, &d->table);
 		if (ret)
 			return ret;
 		if (d->cfg.hcall_batch) {
-			ret = pool_alloc(d, 4096, VIOMMU_TCE_INDIRECT_ALIGN, &d->list);
+			ret = vg_pool_reserve(&d->pool, 4096, VIOMMU_TCE_INDIRECT_ALIGN, &d->list);
 			if (ret)
 				return ret;
 		}

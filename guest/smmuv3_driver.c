@@ -4,6 +4,7 @@
  * the same order, through the public API only.
  */
 #include "smmuv3_driver.h"
+#include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,7 @@ struct vg_smmu_q {
 struct vg_smmu {
 	struct vg_smmu_config cfg;
 	uint32_t idr[6];
-	uint64_t bump;
-	uint64_t *free_pages;
-	size_t nfree, cap_free;
+	struct vg_pool pool;
 
 	uint64_t strtab; /* linear table, or level 1 */
 	bool st2l;
@@ -102,21 +101,12 @@ static uint32_t readl(struct vg_smmu *d, uint64_t off)
 
 static void store64(struct vg_smmu *d, uint64_t gpa, uint64_t v)
 {
-	uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-
-	/* Little-endian, as the SMMU reads it. */
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	vg_pool_store64(&d->pool, gpa, v);
 }
 
 static uint64_t load64(struct vg_smmu *d, uint64_t gpa)
 {
-	const uint8_t *p = viommu_flatmem_ptr(d->cfg.mem, gpa, 8);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return vg_pool_load64(&d->pool, gpa);
 }
 
 /* Write a register and wait for its acknowledgement (arm_smmu_write_reg_sync()). */
@@ -134,51 +124,9 @@ static int write_sync(struct vg_smmu *d, uint64_t off, uint64_t ack, uint32_t v)
 /* Page pool                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
-{
-	struct vg_smmu *d = opaque;
-	uint64_t a;
-	void *p;
-
-	if (size == PAGE && d->nfree) {
-		a = d->free_pages[--d->nfree];
-	} else {
-		a = (d->bump + size - 1) & ~(size - 1);
-		if (a < d->bump || a + size > d->cfg.pool_base + d->cfg.pool_size)
-			return VIOMMU_ENOMEM;
-		d->bump = a + size;
-	}
-	p = viommu_flatmem_ptr(d->cfg.mem, a, size);
-	if (!p)
-		return VIOMMU_EFAULT;
-	memset(p, 0, size);
-	*gpa = a;
-	return 0;
-}
-
-static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
-{
-	struct vg_smmu *d = opaque;
-
-	for (uint64_t off = 0; off < size; off += PAGE) {
-		if (d->nfree == d->cap_free) {
-			size_t c = d->cap_free ? d->cap_free * 2 : 64;
-			uint64_t *q = realloc(d->free_pages, c * sizeof(*q));
-
-			if (!q)
-				return; /* the page leaks from the pool */
-			d->free_pages = q;
-			d->cap_free = c;
-		}
-		d->free_pages[d->nfree++] = gpa + off;
-	}
-}
-
-static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
-
 int vg_smmu_alloc_page(struct vg_smmu *d, uint64_t *gpa)
 {
-	return pool_alloc(d, PAGE, gpa);
+	return vg_pool_alloc(&d->pool, PAGE, gpa);
 }
 
 /* Anything of @size bytes aligned to its size (at least 64), from the pool. */
@@ -189,7 +137,7 @@ static int alloc_aligned(struct vg_smmu *d, uint64_t size, uint64_t *gpa)
 	/* Power-of-two sizes only: the pool aligns to the size. */
 	while (sz & (sz - 1))
 		sz += sz & -sz;
-	return pool_alloc(d, sz, gpa);
+	return vg_pool_alloc(&d->pool, sz, gpa);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -354,7 +302,8 @@ static struct vg_smmu_dom *dom_get(struct vg_smmu *d, bool stage2, uint16_t id)
 	/* A 48-bit input space (T0SZ 16), stage 2 starting at SL0 = 2 for every granule. */
 	pc.tsz[0] = 16;
 	pc.sl0 = 2;
-	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &pool_ops, d, &m->pt)) {
+	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &vg_pool_pt_ops, &d->pool,
+			     &m->pt)) {
 		free(m);
 		return NULL;
 	}
@@ -957,7 +906,7 @@ int vg_smmu_create(const struct vg_smmu_config *cfg, struct vg_smmu **out)
 		free(d);
 		return VIOMMU_EINVAL;
 	}
-	d->bump = cfg->pool_base;
+	vg_pool_init(&d->pool, cfg->mem, cfg->pool_base, cfg->pool_size);
 	for (int i = 0; i < 6; i++)
 		d->idr[i] = readl(d, VIOMMU_SMMUV3_IDR0 + 4 * (uint64_t)i);
 	d->sid_bits = cap(cfg->sid_bits, 16, (uint32_t)VIOMMU_SMMUV3_IDR1_SIDSIZE_GET(d->idr[1]));
@@ -996,7 +945,7 @@ void vg_smmu_destroy(struct vg_smmu *d)
 	free(d->l2);
 	free(d->streams);
 	free(d->sync);
-	free(d->free_pages);
+	vg_pool_fini(&d->pool);
 	free(d);
 }
 

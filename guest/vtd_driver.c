@@ -11,6 +11,7 @@
 #include <viommu/spec/vtd.h>
 
 #include "vtd_driver.h"
+#include "pool.h"
 
 #define QI_ENTRIES 256 /* one 4 KiB page of 128-bit descriptors (IQA.QS = 0) */
 
@@ -36,9 +37,7 @@ struct vg_vtd {
 	uint64_t status;
 	uint32_t pending;
 	struct dom **doms;
-	uint64_t *free_pages;
-	size_t nfree, cap_free;
-	uint64_t bump;
+	struct vg_pool pool;
 	struct vg_vtd_stats st;
 	/* Caching mode: maps made by vg_vtd_map_nosync() awaiting vg_vtd_sync_map(). */
 	struct sync_range {
@@ -103,51 +102,9 @@ static int mem_rd32(struct vg_vtd *d, uint64_t gpa, uint32_t *v)
 /* Page pool                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static int pool_alloc(void *opaque, uint64_t size, uint64_t *gpa)
-{
-	struct vg_vtd *d = opaque;
-	uint64_t a;
-	void *p;
-
-	if (size == PAGE && d->nfree) {
-		a = d->free_pages[--d->nfree];
-	} else {
-		a = (d->bump + size - 1) & ~(size - 1);
-		if (a < d->bump || a + size > d->cfg.pool_base + d->cfg.pool_size)
-			return VIOMMU_ENOMEM;
-		d->bump = a + size;
-	}
-	p = viommu_flatmem_ptr(d->cfg.mem, a, size);
-	if (!p)
-		return VIOMMU_EFAULT;
-	memset(p, 0, size);
-	*gpa = a;
-	return 0;
-}
-
-static void pool_free(void *opaque, uint64_t gpa, uint64_t size)
-{
-	struct vg_vtd *d = opaque;
-
-	for (uint64_t off = 0; off < size; off += PAGE) {
-		if (d->nfree == d->cap_free) {
-			size_t c = d->cap_free ? d->cap_free * 2 : 64;
-			uint64_t *q = realloc(d->free_pages, c * sizeof(*q));
-
-			if (!q)
-				return; /* the page leaks from the pool; nothing breaks */
-			d->free_pages = q;
-			d->cap_free = c;
-		}
-		d->free_pages[d->nfree++] = gpa + off;
-	}
-}
-
-static const struct viommu_pt_alloc_ops pool_ops = { pool_alloc, pool_free };
-
 int vg_vtd_alloc_page(struct vg_vtd *d, uint64_t *gpa)
 {
-	return pool_alloc(d, PAGE, gpa);
+	return vg_pool_alloc(&d->pool, PAGE, gpa);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -320,7 +277,7 @@ int vg_vtd_create(const struct vg_vtd_config *cfg, struct vg_vtd **out)
 	d->cfg = *cfg;
 	if (!d->cfg.batch)
 		d->cfg.batch = 256;
-	d->bump = cfg->pool_base;
+	vg_pool_init(&d->pool, cfg->mem, cfg->pool_base, cfg->pool_size);
 	*out = d;
 	return 0;
 }
@@ -337,7 +294,7 @@ void vg_vtd_destroy(struct vg_vtd *d)
 	}
 	free(d->doms);
 	free(d->sync);
-	free(d->free_pages);
+	vg_pool_fini(&d->pool);
 	free(d);
 }
 
@@ -371,9 +328,9 @@ int vg_vtd_enable(struct vg_vtd *d)
 							      3;
 	if (d->levels < 3 || d->levels > 5 || !(sagaw & (1u << (d->levels - 2))))
 		return VIOMMU_ENOTSUP;
-	ret = pool_alloc(d, PAGE, &d->root);
+	ret = vg_pool_alloc(&d->pool, PAGE, &d->root);
 	if (!ret)
-		ret = pool_alloc(d, PAGE, &d->status);
+		ret = vg_pool_alloc(&d->pool, PAGE, &d->status);
 	if (ret)
 		return ret;
 	wr64(d, VIOMMU_VTD_RTADDR_REG, d->root);
@@ -387,7 +344,7 @@ int vg_vtd_enable(struct vg_vtd *d)
 	wr32(d, VIOMMU_VTD_FEUADDR_REG, 0);
 	wr32(d, VIOMMU_VTD_FECTL_REG, 0);
 	if ((d->ecap & VIOMMU_VTD_ECAP_QI) && !d->cfg.no_qi) {
-		ret = pool_alloc(d, PAGE, &d->queue);
+		ret = vg_pool_alloc(&d->pool, PAGE, &d->queue);
 		if (ret)
 			return ret;
 		d->qtail = 0;
@@ -437,7 +394,8 @@ static struct dom *dom_get(struct vg_vtd *d, uint16_t did)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &pool_ops, d, &m->pt)) {
+	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &vg_pool_pt_ops, &d->pool,
+			     &m->pt)) {
 		free(m);
 		return NULL;
 	}
@@ -452,7 +410,7 @@ static int context_write(struct vg_vtd *d, uint16_t sid, uint64_t lo, uint64_t h
 	int ret;
 
 	if (!d->ctx[bus]) {
-		ret = pool_alloc(d, PAGE, &d->ctx[bus]);
+		ret = vg_pool_alloc(&d->pool, PAGE, &d->ctx[bus]);
 		if (!ret)
 			ret = mem_wr64(d, d->root + bus * VIOMMU_VTD_ROOT_ENTRY_SIZE,
 				       d->ctx[bus] | VIOMMU_VTD_ROOT_LO_P);
