@@ -126,6 +126,14 @@ void bench_xl_fill_tlb(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *
 void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pages, uint64_t seed,
 			   bool in_page);
 
+/*
+ * The hot rows' measurement, for a model whose IOTLB holds @pages 4 KiB pages @iova -> @out (with
+ * @a->tag): @n random reads of those pages, through @a->v and @a->sid and through a bare IOTLB
+ * filled alike, each way measured in turn; the median ns per read of way w in @ns[w].
+ */
+int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
+		    int reps, double *ns);
+
 /* The miss rows: the baseline @base, @name against it, and @name's IOTLB miss ratio. */
 void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,
 		       double ns, uint64_t misses, uint64_t translations);

@@ -4,6 +4,8 @@
  * model, the bare IOTLB lookup, the walk), the baseline IOTLB filled as the model's would be,
  * the miss rows, and the invalidate+sync row against the bare IOTLB range invalidation.
  */
+#include <stdlib.h>
+
 #include <viommu/flatmem.h>
 
 #include "bench.h"
@@ -118,6 +120,30 @@ void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pag
 {
 	for (size_t i = 0; i < n; i++)
 		iova[i] = base + (bench_rand(&seed) % pages << 12) + (in_page ? (i & 0xff8) : 0);
+}
+
+int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
+		    int reps, double *ns)
+{
+	struct viommu_iotlb_config tc = { 0 };
+	uint64_t *v = malloc(n * sizeof(*v));
+
+	if (!v || viommu_iotlb_create(&tc, &a->tlb)) {
+		free(v);
+		return -1;
+	}
+	bench_xl_random_pages(v, n, iova, pages, 0x5eed, true);
+	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
+	bench_xl_fill_tlb(a->tlb, &a->tag, iova, out, pages);
+	a->iova = v;
+	a->n = n;
+	ns[BENCH_XL_BASE] = bench_xl_ns(a, BENCH_XL_BASE, reps);
+	ns[BENCH_XL_MODEL] = bench_xl_ns(a, BENCH_XL_MODEL, reps);
+	viommu_iotlb_destroy(a->tlb);
+	a->tlb = NULL;
+	a->iova = NULL;
+	free(v);
+	return 0;
 }
 
 void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,

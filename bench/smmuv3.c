@@ -100,29 +100,21 @@ static ssize_t nested_read(void *opaque, uint64_t ipa, void *buf, size_t len)
 
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
-	const uint64_t pages = 256;
-	struct viommu_iotlb_config tc = { 0 };
-	struct bench_xl a = { .sid = SID, .tag = { .pasid = ASID }, .n = n };
+	struct bench_xl a = { .sid = SID, .tag = { .pasid = ASID } };
+	double ns[2];
 	struct rig r;
-	uint64_t *iova = malloc(n * sizeof(*iova));
-	double base, ns;
 
-	if (!iova || rig_init(&r, VG_SMMU_STE_S1, 0, pages, false) ||
-	    viommu_iotlb_create(&tc, &a.tlb))
+	if (rig_init(&r, VG_SMMU_STE_S1, 0, 256, false))
 		return -1;
-	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed, true);
-	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
-	bench_xl_fill_tlb(a.tlb, &a.tag, IOVA_BASE, DATA, pages);
 	a.v = r.v;
-	a.iova = iova;
-	base = bench_xl_ns(&a, BENCH_XL_BASE, reps);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
-	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
-	bench_report(ctx, "smmuv3-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
-	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", NULL);
-	viommu_iotlb_destroy(a.tlb);
+	if (bench_model_hot(&a, IOVA_BASE, DATA, 256, n, reps, ns)) {
+		rig_fini(&r);
+		return -1;
+	}
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "smmuv3-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s", NULL);
 	rig_fini(&r);
-	free(iova);
 	return 0;
 }
 

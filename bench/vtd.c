@@ -71,29 +71,23 @@ static void rig_fini(struct rig *r)
 
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
-	const uint64_t pages = 256;
-	struct viommu_iotlb_config tc = { 0 };
-	struct bench_xl a = { .sid = SID, .tag = { .dom = DID, .sid = SID }, .n = n };
+	struct bench_xl a = { .sid = SID, .tag = { .dom = DID, .sid = SID } };
+	double ns[2];
 	struct rig r;
-	uint64_t *iova = malloc(n * sizeof(*iova));
-	double base, ns;
 
-	if (!iova || rig_init(&r, 48, 0, 0, pages) || viommu_iotlb_create(&tc, &a.tlb))
+	if (rig_init(&r, 48, 0, 0, 256))
 		return -1;
-	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed, true);
-	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
-	bench_xl_fill_tlb(a.tlb, &a.tag, IOVA_BASE, 0, pages);
 	a.v = r.v;
-	a.iova = iova;
-	base = bench_xl_ns(&a, BENCH_XL_BASE, reps);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
-	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
-	bench_report(ctx, "iotlb-lookup/hot", "Mops_per_s", 1e3 / base, "M/s", NULL);
-	bench_report(ctx, "vtd-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
-	bench_report(ctx, "vtd-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", "iotlb-lookup/hot");
-	viommu_iotlb_destroy(a.tlb);
+	if (bench_model_hot(&a, IOVA_BASE, 0, 256, n, reps, ns)) {
+		rig_fini(&r);
+		return -1;
+	}
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "iotlb-lookup/hot", "Mops_per_s", 1e3 / ns[0], "M/s", NULL);
+	bench_report(ctx, "vtd-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "vtd-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s",
+		     "iotlb-lookup/hot");
 	rig_fini(&r);
-	free(iova);
 	return 0;
 }
 
