@@ -139,24 +139,35 @@ void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name
 		       double ns, uint64_t misses, uint64_t translations);
 
 /*
- * The invalidate+sync row: @flush(@arg, iova) invalidates one page as the guest driver issues it
+ * The invalidate+sync row: @flush(arg, iova) invalidates one page as the guest driver issues it
  * (for pages cycling over 4096 from @iova), against the bare IOTLB invalidation of the same page
  * with @tag (row "iotlb-invalidate/page", reported unless @consumer); @consumer attaches a
  * MAP/UNMAP notifier on @sid first.
  */
 struct bench_inv {
 	const char *name;
-	struct viommu *v;
 	uint32_t sid;
 	struct viommu_iotlb_tag tag;
 	uint64_t iova;
 	bool consumer;
 	void (*flush)(void *arg, uint64_t iova);
-	void *arg;
 };
 
-/* Median ns of one flush over @reps (at most 64) batches of @n. 0 or -1. */
-int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, int reps, int n);
+/* Median ns of one flush over @reps (at most 64) batches of @n, through model @v. 0 or -1. */
+int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, struct viommu *v, void *arg,
+		    int reps, int n);
+
+/*
+ * The model suites' batch sizes: @reps batches of @hot hot translations, of @miss misses (@nested
+ * for nested walks), of @inv invalidations; fewer and smaller under --quick.
+ */
+struct bench_model_sizes {
+	int reps;
+	size_t hot, miss, nested;
+	int inv;
+};
+
+void bench_model_sizes(const struct bench_ctx *ctx, struct bench_model_sizes *s);
 
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;

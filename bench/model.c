@@ -160,7 +160,20 @@ static void on_event(void *opaque, const struct viommu_event *ev)
 	(*(uint64_t *)opaque)++;
 }
 
-int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, int reps, int n)
+void bench_model_sizes(const struct bench_ctx *ctx, struct bench_model_sizes *s)
+{
+	bool q = bench_quick(ctx);
+
+	/* Short batches, many of them: a median that survives a busy machine. */
+	s->reps = q ? 3 : 41;
+	s->hot = q ? 1u << 12 : 1u << 16;
+	s->miss = q ? 1u << 10 : 1u << 17;
+	s->nested = q ? 1u << 10 : 1u << 16;
+	s->inv = q ? 64 : 1024;
+}
+
+int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, struct viommu *v, void *arg,
+		    int reps, int n)
 {
 	struct viommu_iotlb_config tc = { 0 };
 	struct viommu_iotlb *tlb;
@@ -170,18 +183,18 @@ int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, int reps, 
 
 	if (reps > 64 || viommu_iotlb_create(&tc, &tlb))
 		return -1;
-	if (b->consumer && viommu_notifier_add(b->v, b->sid, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
-					       on_event, &events, &nt)) {
+	if (b->consumer && viommu_notifier_add(v, b->sid, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event,
+					       &events, &nt)) {
 		viommu_iotlb_destroy(tlb);
 		return -1;
 	}
 	if (nt)
-		viommu_notifier_replay(b->v, nt);
+		viommu_notifier_replay(v, nt);
 	for (int k = 0; k < reps + 1; k++) {
 		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < n; i++)
-			b->flush(b->arg, b->iova + ((uint64_t)(i % 4096) << 12));
+			b->flush(arg, b->iova + ((uint64_t)(i % 4096) << 12));
 		if (k)
 			per[k - 1] = (double)(bench_now_ns() - t0) / n;
 		t0 = bench_now_ns();
@@ -205,7 +218,7 @@ int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, int reps, 
 	bench_report(ctx, b->name, "ns", bench_median(per, (size_t)reps), "ns",
 		     "iotlb-invalidate/page");
 	if (nt)
-		viommu_notifier_del(b->v, nt);
+		viommu_notifier_del(v, nt);
 	viommu_iotlb_destroy(tlb);
 	return 0;
 }

@@ -198,27 +198,23 @@ static int inv(struct bench_ctx *ctx, int reps, int n, bool consumer)
 
 	if (rig_init(&r, VG_SMMU_STE_S1, 0, 4096, consumer))
 		return -1;
-	b.v = r.v;
-	b.arg = r.d;
-	ret = bench_model_inv(ctx, &b, reps, n);
+	ret = bench_model_inv(ctx, &b, r.v, r.d, reps, n);
 	rig_fini(&r);
 	return ret;
 }
 
 static int smmuv3_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	/* Short batches, many of them: a median that survives a busy machine. */
-	int reps = q ? 3 : 41;
-	size_t n = q ? 1u << 12 : 1u << 16;
-	size_t nm = q ? 1u << 10 : 1u << 17;
+	struct bench_model_sizes s;
 
-	if (hot(ctx, reps, n))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot))
 		return -1;
-	if (miss(ctx, VG_SMMU_STE_S1, reps, nm) || miss(ctx, VG_SMMU_STE_S2, reps, nm) ||
-	    miss(ctx, VG_SMMU_STE_NESTED, reps, q ? 1u << 10 : 1u << 16))
+	if (miss(ctx, VG_SMMU_STE_S1, s.reps, s.miss) ||
+	    miss(ctx, VG_SMMU_STE_S2, s.reps, s.miss) ||
+	    miss(ctx, VG_SMMU_STE_NESTED, s.reps, s.nested))
 		return -1;
-	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
+	if (inv(ctx, s.reps, s.inv, false) || inv(ctx, s.reps, s.inv, true))
 		return -1;
 	return 0;
 }

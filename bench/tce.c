@@ -214,12 +214,13 @@ static int batch(struct bench_ctx *ctx, int reps, size_t batches, bool consumer)
 
 static int tce_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	int reps = q ? 3 : 41;
+	struct bench_model_sizes s;
+	size_t batches = bench_quick(ctx) ? 4 : 64;
 
-	if (hot(ctx, reps, q ? 1u << 12 : 1u << 16) || miss(ctx, reps, q ? 1u << 10 : 1u << 17))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot) || miss(ctx, s.reps, s.miss))
 		return -1;
-	if (batch(ctx, reps, q ? 4 : 64, false) || batch(ctx, reps, q ? 4 : 64, true))
+	if (batch(ctx, s.reps, batches, false) || batch(ctx, s.reps, batches, true))
 		return -1;
 	bench_keep(n_events);
 	return 0;

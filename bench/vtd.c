@@ -153,26 +153,21 @@ static int psi(struct bench_ctx *ctx, int reps, int n, bool cm)
 
 	if (rig_init(&r, 48, cm ? VIOMMU_VTD_CM : 0, 0, 4096))
 		return -1;
-	b.v = r.v;
-	b.arg = r.d;
-	ret = bench_model_inv(ctx, &b, reps, n);
+	ret = bench_model_inv(ctx, &b, r.v, r.d, reps, n);
 	rig_fini(&r);
 	return ret;
 }
 
 static int vtd_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	/* Short batches, many of them: a median that survives a busy machine. */
-	int reps = q ? 3 : 41;
-	size_t n = q ? 1u << 12 : 1u << 16;
+	struct bench_model_sizes s;
 
-	if (hot(ctx, reps, n))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot))
 		return -1;
-	if (miss(ctx, 39, reps, q ? 1u << 10 : 1u << 17) ||
-	    miss(ctx, 48, reps, q ? 1u << 10 : 1u << 17))
+	if (miss(ctx, 39, s.reps, s.miss) || miss(ctx, 48, s.reps, s.miss))
 		return -1;
-	if (psi(ctx, reps, q ? 64 : 1024, false) || psi(ctx, reps, q ? 64 : 1024, true))
+	if (psi(ctx, s.reps, s.inv, false) || psi(ctx, s.reps, s.inv, true))
 		return -1;
 	return 0;
 }
