@@ -75,109 +75,23 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-static uint64_t run_xlate(struct viommu *v, const uint64_t *iova, size_t n)
-{
-	struct viommu_xlate_req req = { .sid = DEVID, .len = 8, .access = VIOMMU_ACC_READ };
-	struct viommu_xlate_result res;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		req.iova = iova[i];
-		viommu_translate(v, &req, &res);
-		acc += res.out;
-	}
-	return acc;
-}
-
-static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t n)
-{
-	const struct viommu_iotlb_tag tag = { .dom = DOMID, .sid = DEVID };
-	struct viommu_iotlb_entry e;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (viommu_iotlb_lookup(tlb, &tag, iova[i], &e) == 0)
-			acc += e.out + (iova[i] - e.iova);
-	}
-	return acc;
-}
-
-struct walk_aux {
-	struct viommu_pt_walker *walker;
-	struct viommu_pt_plan *plan;
-};
-
-static uint64_t run_walk(const struct walk_aux *a, const uint64_t *iova, size_t n)
-{
-	struct viommu_pt_walk_result w;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		viommu_pt_walker_walk_plan(a->walker, a->plan, iova[i], VIOMMU_ACC_READ, &w);
-		acc += w.out;
-	}
-	return acc;
-}
-
-enum kind { K_XLATE, K_IOTLB, K_WALK };
-
-struct ops {
-	enum kind k;
-	void *obj;
-	const uint64_t *iova;
-	size_t n;
-};
-
-static uint64_t run_ops(void *arg)
-{
-	const struct ops *o = arg;
-
-	if (o->k == K_XLATE)
-		return run_xlate(o->obj, o->iova, o->n);
-	if (o->k == K_IOTLB)
-		return run_iotlb(o->obj, o->iova, o->n);
-	return run_walk(o->obj, o->iova, o->n);
-}
-
-static double measure(enum kind k, void *obj, const uint64_t *iova, size_t n, int reps)
-{
-	struct ops o = { k, obj, iova, n };
-
-	return bench_measure_ns(run_ops, &o, n, reps);
-}
-
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
-	const uint64_t pages = 256;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
+	struct bench_xl a = { .sid = DEVID, .tag = { .dom = DOMID, .sid = DEVID } };
+	double ns[2];
 	struct rig r;
-	uint64_t seed = 0x5eed;
-	uint64_t *iova = malloc(n * sizeof(*iova));
-	double base, ns;
 
-	if (!iova || rig_init(&r, 3, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, 3, 0, 256))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12) + (i & 0xff8);
-	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
-	for (uint64_t p = 0; p < pages; p++) {
-		struct viommu_iotlb_entry e = { .tag = { .dom = DOMID, .sid = DEVID },
-						.iova = IOVA_BASE + (p << 12),
-						.out = (1ull << 20) + (p << 12),
-						.shift = 12,
-						.perm = VIOMMU_ACC_RW };
-
-		viommu_iotlb_insert(tlb, &e);
+	a.v = r.v;
+	if (bench_model_hot(&a, IOVA_BASE, 1ull << 20, 256, n, reps, ns)) {
+		rig_fini(&r);
+		return -1;
 	}
-	base = measure(K_IOTLB, tlb, iova, n, reps);
-	ns = measure(K_XLATE, r.v, iova, n, reps);
-	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
-	bench_report(ctx, "amdvi-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
-	bench_report(ctx, "amdvi-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", NULL);
-	viommu_iotlb_destroy(tlb);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "amdvi-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "amdvi-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s", NULL);
 	rig_fini(&r);
-	free(iova);
 	return 0;
 }
 
@@ -186,37 +100,32 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	const uint64_t pages = 1u << 16; /* 256 MiB of IOVA, 128 last-level tables */
 	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_AMD_V1 };
 	struct viommu_amdvi_stats s0, s1;
-	uint64_t seed = 0x5eed + levels;
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	char name[48], base[48];
-	struct walk_aux aux;
+	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
 	double wns, ns;
 
 	if (!iova || rig_init(&r, levels, 16, pages))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed + levels, false);
 	/* The plan walk gets the table the DTE names. */
 	pc.levels = (uint8_t)levels;
 	pc.oas = 48;
-	if (vg_amdvi_domain_root(r.d, DOMID, &pc.root) || viommu_pt_plan_create(&pc, &aux.plan) ||
-	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+	if (vg_amdvi_domain_root(r.d, DOMID, &pc.root) || viommu_pt_plan_create(&pc, &a.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
 		return -1;
 	snprintf(base, sizeof(base), "pt-plan-walk/amd-v1/%u-level", levels);
 	snprintf(name, sizeof(name), "amdvi-translate/miss/%u-level", levels);
-	wns = measure(K_WALK, &aux, iova, n, reps);
+	a.v = r.v;
+	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = measure(K_XLATE, r.v, iova, n, reps);
+	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
 	viommu_amdvi_get_stats(r.v, &s1);
-	bench_report(ctx, base, "ns", wns, "ns", NULL);
-	bench_report(ctx, name, "ns", ns, "ns", base);
-	bench_report(ctx, name, "miss_ratio",
-		     (double)(s1.iotlb_misses - s0.iotlb_misses) /
-			     (double)(s1.translations - s0.translations),
-		     "", NULL);
-	viommu_pt_walker_destroy(aux.walker);
-	viommu_pt_plan_destroy(aux.plan);
+	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
+			  s1.translations - s0.translations);
+	viommu_pt_walker_destroy(a.walker);
+	viommu_pt_plan_destroy(a.plan);
 	rig_fini(&r);
 	free(iova);
 	return 0;
@@ -257,12 +166,12 @@ static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 	static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
 	struct viommu_amdvi_config c;
 	struct vg_amdvi_config dc = { 0 };
-	uint64_t seed = 0x5eed + nested, root = 0, q0, q1, gcr3 = GT_BASE, cr3, dte;
+	uint64_t root = 0, q0, q1, gcr3 = GT_BASE, cr3, dte;
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	const char *name = nested ? "amdvi-translate/miss/nested-v2-4+v1-4" :
 				    "amdvi-translate/miss/v2-4-level";
 	struct viommu_pt *pt;
-	struct walk_aux aux;
+	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
 	double wns, ns;
 
@@ -307,101 +216,63 @@ static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 	*(uint64_t *)viommu_flatmem_ptr(r.fm, dte, 8) = q0;
 	if (vg_amdvi_inv_devtab(r.d, DEVID))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed + nested, false);
 	xc.root = cr3;
 	xc.oas = 48;
-	if (viommu_pt_plan_create(&xc, &aux.plan) ||
-	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+	if (viommu_pt_plan_create(&xc, &a.plan) ||
+	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
 		return -1;
-	wns = measure(K_WALK, &aux, iova, n, reps);
-	ns = measure(K_XLATE, r.v, iova, n, reps);
+	a.v = r.v;
+	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
+	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
 	if (!nested)
 		bench_report(ctx, "pt-plan-walk/x86-64/4-level", "ns", wns, "ns", NULL);
 	bench_report(ctx, name, "ns", ns, "ns", "pt-plan-walk/x86-64/4-level");
-	viommu_pt_walker_destroy(aux.walker);
-	viommu_pt_plan_destroy(aux.plan);
+	viommu_pt_walker_destroy(a.walker);
+	viommu_pt_plan_destroy(a.plan);
 	viommu_pt_destroy(pt);
 	rig_fini(&r);
 	free(iova);
 	return 0;
 }
 
-static void on_event(void *opaque, const struct viommu_event *ev)
+static void inv_flush(void *arg, uint64_t iova)
 {
-	(void)ev;
-	(*(uint64_t *)opaque)++;
+	vg_amdvi_inv_pages(arg, DOMID, iova, 4096);
 }
 
 /* Median ns of one INVALIDATE_IOMMU_PAGES of a page + COMPLETION_WAIT, as the driver issues it. */
 static int inv(struct bench_ctx *ctx, int reps, int n, bool consumer)
 {
-	const uint64_t pages = 4096;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
-	struct viommu_notifier *nt = NULL;
-	uint64_t events = 0;
-	double per[64], base[64];
+	struct bench_inv b = { .name = consumer ? "amdvi-inv-pages+wait/npcache-sync" :
+						  "amdvi-inv-pages+wait",
+			       .sid = DEVID,
+			       .tag = { .dom = DOMID },
+			       .iova = IOVA_BASE,
+			       .consumer = consumer,
+			       .flush = inv_flush };
 	struct rig r;
+	int ret;
 
-	if (rig_init(&r, 3, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, 3, 0, 4096))
 		return -1;
-	if (consumer && viommu_notifier_add(r.v, DEVID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event,
-					    &events, &nt))
-		return -1;
-	if (nt)
-		viommu_notifier_replay(r.v, nt);
-	for (int k = 0; k < reps + 1; k++) {
-		uint64_t t0 = bench_now_ns();
-
-		for (int i = 0; i < n; i++)
-			vg_amdvi_inv_pages(r.d, DOMID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-					   4096);
-		if (k)
-			per[k - 1] = (double)(bench_now_ns() - t0) / n;
-		t0 = bench_now_ns();
-		for (int i = 0; i < n; i++) {
-			struct viommu_iotlb_inval iv = {
-				.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
-					 VIOMMU_IOTLB_MATCH_ADDR,
-				.tag = { .dom = DOMID },
-				.first = IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-			};
-
-			iv.last = iv.first + 4095;
-			viommu_iotlb_invalidate(tlb, &iv);
-		}
-		if (k)
-			base[k - 1] = (double)(bench_now_ns() - t0) / n;
-	}
-	if (!consumer)
-		bench_report(ctx, "iotlb-invalidate/page", "ns", bench_median(base, (size_t)reps),
-			     "ns", NULL);
-	bench_report(ctx, consumer ? "amdvi-inv-pages+wait/npcache-sync" : "amdvi-inv-pages+wait",
-		     "ns", bench_median(per, (size_t)reps), "ns", "iotlb-invalidate/page");
-	if (nt)
-		viommu_notifier_del(r.v, nt);
-	viommu_iotlb_destroy(tlb);
+	ret = bench_model_inv(ctx, &b, r.v, r.d, reps, n);
 	rig_fini(&r);
-	return 0;
+	return ret;
 }
 
 static int amdvi_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	/* Short batches, many of them: a median that survives a busy machine. */
-	int reps = q ? 3 : 41;
-	size_t n = q ? 1u << 12 : 1u << 16;
+	struct bench_model_sizes s;
 
-	if (hot(ctx, reps, n))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot))
 		return -1;
-	if (miss(ctx, 3, reps, q ? 1u << 10 : 1u << 17) ||
-	    miss(ctx, 4, reps, q ? 1u << 10 : 1u << 17))
+	if (miss(ctx, 3, s.reps, s.miss) || miss(ctx, 4, s.reps, s.miss))
 		return -1;
-	if (miss_v2(ctx, false, reps, q ? 1u << 10 : 1u << 17) ||
-	    miss_v2(ctx, true, reps, q ? 1u << 10 : 1u << 16))
+	if (miss_v2(ctx, false, s.reps, s.miss) || miss_v2(ctx, true, s.reps, s.nested))
 		return -1;
-	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
+	if (inv(ctx, s.reps, s.inv, false) || inv(ctx, s.reps, s.inv, true))
 		return -1;
 	return 0;
 }

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <viommu/iotlb.h>
+#include <viommu/pt.h>
+#include <viommu/viommu.h>
+
 struct bench_ctx;
 
 struct bench_suite {
@@ -85,6 +89,85 @@ bool bench_beside_exe(const char *rel, char *out, size_t size);
  * passes through. 0 if it exited with status 0.
  */
 int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
+
+/*
+ * The model suites' shared harness (model.c). One batch of translations of @iova[0..@n-1]: way
+ * BENCH_XL_MODEL through the model @v as stream @sid; way BENCH_XL_BASE through the baseline,
+ * the bare lookup in @tlb with @tag if @tlb is set, else the plan walk of @plan through @walker
+ * (then of its output through @p2 and @w2 if @p2 is set), else the walk of @cfg over flatmem
+ * @mem through a walker made for the run.
+ */
+struct bench_xl {
+	struct viommu *v;
+	uint32_t sid;
+	struct viommu_iotlb *tlb;
+	struct viommu_iotlb_tag tag;
+	struct viommu_pt_walker *walker, *w2;
+	struct viommu_pt_plan *plan, *p2;
+	const struct viommu_pt_cfg *cfg;
+	void *mem;
+	const uint64_t *iova;
+	size_t n;
+};
+
+enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1 };
+
+/* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL of a struct bench_xl. */
+uint64_t bench_xl_run(void *arg, unsigned int way);
+
+/* bench_measure_ns() of one way of @a. */
+double bench_xl_ns(struct bench_xl *a, unsigned int way, int reps);
+
+/* Fill a baseline IOTLB as the model's holds @pages 4 KiB pages: @iova -> @out, read/write. */
+void bench_xl_fill_tlb(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag, uint64_t iova,
+		       uint64_t out, uint64_t pages);
+
+/* @n random pages of @pages from @base; @in_page adds a varying 8-byte offset in the page. */
+void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pages, uint64_t seed,
+			   bool in_page);
+
+/*
+ * The hot rows' measurement, for a model whose IOTLB holds @pages 4 KiB pages @iova -> @out (with
+ * @a->tag): @n random reads of those pages, through @a->v and @a->sid and through a bare IOTLB
+ * filled alike, each way measured in turn; the median ns per read of way w in @ns[w].
+ */
+int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
+		    int reps, double *ns);
+
+/* The miss rows: the baseline @base, @name against it, and @name's IOTLB miss ratio. */
+void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,
+		       double ns, uint64_t misses, uint64_t translations);
+
+/*
+ * The invalidate+sync row: @flush(arg, iova) invalidates one page as the guest driver issues it
+ * (for pages cycling over 4096 from @iova), against the bare IOTLB invalidation of the same page
+ * with @tag (row "iotlb-invalidate/page", reported unless @consumer); @consumer attaches a
+ * MAP/UNMAP notifier on @sid first.
+ */
+struct bench_inv {
+	const char *name;
+	uint32_t sid;
+	struct viommu_iotlb_tag tag;
+	uint64_t iova;
+	bool consumer;
+	void (*flush)(void *arg, uint64_t iova);
+};
+
+/* Median ns of one flush over @reps (at most 64) batches of @n, through model @v. 0 or -1. */
+int bench_model_inv(struct bench_ctx *ctx, const struct bench_inv *b, struct viommu *v, void *arg,
+		    int reps, int n);
+
+/*
+ * The model suites' batch sizes: @reps batches of @hot hot translations, of @miss misses (@nested
+ * for nested walks), of @inv invalidations; fewer and smaller under --quick.
+ */
+struct bench_model_sizes {
+	int reps;
+	size_t hot, miss, nested;
+	int inv;
+};
+
+void bench_model_sizes(const struct bench_ctx *ctx, struct bench_model_sizes *s);
 
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;

@@ -86,131 +86,35 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-static uint64_t run_xlate(struct viommu *v, const uint64_t *iova, size_t n)
-{
-	struct viommu_xlate_req req = { .sid = SID, .len = 8, .access = VIOMMU_ACC_READ };
-	struct viommu_xlate_result res;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		req.iova = iova[i];
-		viommu_translate(v, &req, &res);
-		acc += res.out;
-	}
-	return acc;
-}
-
-static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t n)
-{
-	const struct viommu_iotlb_tag tag = { .pasid = ASID };
-	struct viommu_iotlb_entry e;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (viommu_iotlb_lookup(tlb, &tag, iova[i], &e) == 0)
-			acc += e.out + (iova[i] - e.iova);
-	}
-	return acc;
-}
-
-struct walk_aux {
-	struct viommu_pt_walker *walker;
-	struct viommu_pt_plan *plan;
-	/* Nested baseline: stage 2 of every stage 1 table read and of the output. */
-	struct viommu_pt_walker *w2;
-	struct viommu_pt_plan *p2;
-	struct viommu_host_ops nops;
-	struct viommu_flatmem *fm;
-};
-
-static uint64_t run_walk(const struct walk_aux *a, const uint64_t *iova, size_t n)
-{
-	struct viommu_pt_walk_result w, w2;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		viommu_pt_walker_walk_plan(a->walker, a->plan, iova[i], VIOMMU_ACC_READ, &w);
-		if (a->p2) {
-			viommu_pt_walker_walk_plan(a->w2, a->p2, w.out, VIOMMU_ACC_READ, &w2);
-			w.out = w2.out;
-		}
-		acc += w.out;
-	}
-	return acc;
-}
-
 /* Host ops of the nested baseline: an IPA read is a stage 2 plan walk, then the memory read. */
 static ssize_t nested_read(void *opaque, uint64_t ipa, void *buf, size_t len)
 {
-	struct walk_aux *a = opaque;
+	struct bench_xl *a = opaque;
 	struct viommu_pt_walk_result w;
 
 	if (viommu_pt_walker_walk_plan(a->w2, a->p2, ipa, VIOMMU_ACC_READ, &w) ||
 	    w.fault != VIOMMU_FAULT_NONE)
 		return VIOMMU_EFAULT;
-	return viommu_flatmem_ops()->dma_read(a->fm, w.out, buf, len);
-}
-
-enum kind { K_XLATE, K_IOTLB, K_WALK };
-
-struct ops {
-	enum kind k;
-	void *obj;
-	const uint64_t *iova;
-	size_t n;
-};
-
-static uint64_t run_ops(void *arg)
-{
-	const struct ops *o = arg;
-
-	if (o->k == K_XLATE)
-		return run_xlate(o->obj, o->iova, o->n);
-	if (o->k == K_IOTLB)
-		return run_iotlb(o->obj, o->iova, o->n);
-	return run_walk(o->obj, o->iova, o->n);
-}
-
-static double measure(enum kind k, void *obj, const uint64_t *iova, size_t n, int reps)
-{
-	struct ops o = { k, obj, iova, n };
-
-	return bench_measure_ns(run_ops, &o, n, reps);
+	return viommu_flatmem_ops()->dma_read(a->mem, w.out, buf, len);
 }
 
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
-	const uint64_t pages = 256;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
+	struct bench_xl a = { .sid = SID, .tag = { .pasid = ASID } };
+	double ns[2];
 	struct rig r;
-	uint64_t seed = 0x5eed;
-	uint64_t *iova = malloc(n * sizeof(*iova));
-	double base, ns;
 
-	if (!iova || rig_init(&r, VG_SMMU_STE_S1, 0, pages, false) ||
-	    viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, VG_SMMU_STE_S1, 0, 256, false))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12) + (i & 0xff8);
-	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
-	for (uint64_t p = 0; p < pages; p++) {
-		struct viommu_iotlb_entry e = { .tag = { .pasid = ASID },
-						.iova = IOVA_BASE + (p << 12),
-						.out = DATA + (p << 12),
-						.shift = 12,
-						.perm = VIOMMU_ACC_RW };
-
-		viommu_iotlb_insert(tlb, &e);
+	a.v = r.v;
+	if (bench_model_hot(&a, IOVA_BASE, DATA, 256, n, reps, ns)) {
+		rig_fini(&r);
+		return -1;
 	}
-	base = measure(K_IOTLB, tlb, iova, n, reps);
-	ns = measure(K_XLATE, r.v, iova, n, reps);
-	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
-	bench_report(ctx, "smmuv3-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
-	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", NULL);
-	viommu_iotlb_destroy(tlb);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "smmuv3-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s", NULL);
 	rig_fini(&r);
-	free(iova);
 	return 0;
 }
 
@@ -219,17 +123,17 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 	const uint64_t pages = 1u << 16; /* 256 MiB of IOVA, 128 last-level tables */
 	struct viommu_pt_cfg pc = { .granule = 12, .oas = 48 }, p2 = pc;
 	struct viommu_smmuv3_stats s0, s1;
-	uint64_t seed = 0x5eed + kind;
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	const char *name, *base;
-	struct walk_aux aux = { 0 };
+	struct bench_xl a = { .sid = SID, .iova = iova, .n = n };
+	/* Nested baseline: every stage 1 table read is first a stage 2 walk. */
+	struct viommu_host_ops nops = { .dma_read = nested_read };
 	struct rig r;
 	double wns, ns;
 
 	if (!iova || rig_init(&r, kind, 16, pages, false))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed + kind, false);
 	/* The plan walk gets the tables the STE and CD name, as the driver built them. */
 	pc.format = kind == VG_SMMU_STE_S2 ? VIOMMU_PT_ARM_S2 : VIOMMU_PT_ARM_S1;
 	pc.tsz[0] = 16;
@@ -237,120 +141,80 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 	p2.format = VIOMMU_PT_ARM_S2;
 	p2.tsz[0] = 16;
 	p2.sl0 = 2;
-	aux.fm = r.fm;
+	a.mem = r.fm;
 	if (vg_smmu_domain_root(r.d, kind == VG_SMMU_STE_S2, kind == VG_SMMU_STE_S2 ? VMID : ASID,
 				&pc.root) ||
-	    viommu_pt_plan_create(&pc, &aux.plan))
+	    viommu_pt_plan_create(&pc, &a.plan))
 		return -1;
 	if (kind == VG_SMMU_STE_NESTED) {
-		aux.nops.dma_read = nested_read;
 		if (vg_smmu_domain_root(r.d, true, VMID, &p2.root) ||
-		    viommu_pt_plan_create(&p2, &aux.p2) ||
-		    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.w2) ||
-		    viommu_pt_walker_create(&aux.nops, &aux, &aux.walker))
+		    viommu_pt_plan_create(&p2, &a.p2) ||
+		    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.w2) ||
+		    viommu_pt_walker_create(&nops, &a, &a.walker))
 			return -1;
 		base = "pt-nested-walk/arm-s1-4+s2";
 		name = "smmuv3-translate/miss/nested";
 	} else {
-		if (viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &aux.walker))
+		if (viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
 			return -1;
 		base = kind == VG_SMMU_STE_S2 ? "pt-plan-walk/arm-s2/4K-4-level" :
 						"pt-plan-walk/arm-s1/4K-4-level";
 		name = kind == VG_SMMU_STE_S2 ? "smmuv3-translate/miss/s2" :
 						"smmuv3-translate/miss/s1";
 	}
-	wns = measure(K_WALK, &aux, iova, n, reps);
+	a.v = r.v;
+	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_smmuv3_get_stats(r.v, &s0);
-	ns = measure(K_XLATE, r.v, iova, n, reps);
+	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
 	viommu_smmuv3_get_stats(r.v, &s1);
-	bench_report(ctx, base, "ns", wns, "ns", NULL);
-	bench_report(ctx, name, "ns", ns, "ns", base);
-	bench_report(ctx, name, "miss_ratio",
-		     (double)(s1.iotlb_misses - s0.iotlb_misses) /
-			     (double)(s1.translations - s0.translations),
-		     "", NULL);
-	viommu_pt_walker_destroy(aux.walker);
-	viommu_pt_walker_destroy(aux.w2);
-	viommu_pt_plan_destroy(aux.plan);
-	viommu_pt_plan_destroy(aux.p2);
+	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
+			  s1.translations - s0.translations);
+	viommu_pt_walker_destroy(a.walker);
+	viommu_pt_walker_destroy(a.w2);
+	viommu_pt_plan_destroy(a.plan);
+	viommu_pt_plan_destroy(a.p2);
 	rig_fini(&r);
 	free(iova);
 	return 0;
 }
 
-static void on_event(void *opaque, const struct viommu_event *ev)
+static void inv_flush(void *arg, uint64_t iova)
 {
-	(void)ev;
-	(*(uint64_t *)opaque)++;
+	vg_smmu_inv_range(arg, false, ASID, iova, 4096);
 }
 
 /* Median ns of one TLBI_NH_VA of a page + CMD_SYNC, as the driver issues them. */
 static int inv(struct bench_ctx *ctx, int reps, int n, bool consumer)
 {
-	const uint64_t pages = 4096;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
-	struct viommu_notifier *nt = NULL;
-	uint64_t events = 0;
-	double per[64], base[64];
+	struct bench_inv b = { .name = consumer ? "smmuv3-tlbi-va+sync/cm-sync" :
+						  "smmuv3-tlbi-va+sync",
+			       .sid = SID,
+			       .tag = { .pasid = ASID },
+			       .iova = IOVA_BASE,
+			       .consumer = consumer,
+			       .flush = inv_flush };
 	struct rig r;
+	int ret;
 
-	if (rig_init(&r, VG_SMMU_STE_S1, 0, pages, consumer) || viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, VG_SMMU_STE_S1, 0, 4096, consumer))
 		return -1;
-	if (consumer &&
-	    viommu_notifier_add(r.v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, &events, &nt))
-		return -1;
-	if (nt)
-		viommu_notifier_replay(r.v, nt);
-	for (int k = 0; k < reps + 1; k++) {
-		uint64_t t0 = bench_now_ns();
-
-		for (int i = 0; i < n; i++)
-			vg_smmu_inv_range(r.d, false, ASID,
-					  IOVA_BASE + ((uint64_t)(i % 4096) << 12), 4096);
-		if (k)
-			per[k - 1] = (double)(bench_now_ns() - t0) / n;
-		t0 = bench_now_ns();
-		for (int i = 0; i < n; i++) {
-			struct viommu_iotlb_inval iv = {
-				.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
-					 VIOMMU_IOTLB_MATCH_ADDR,
-				.tag = { .pasid = ASID },
-				.first = IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-			};
-
-			iv.last = iv.first + 4095;
-			viommu_iotlb_invalidate(tlb, &iv);
-		}
-		if (k)
-			base[k - 1] = (double)(bench_now_ns() - t0) / n;
-	}
-	if (!consumer)
-		bench_report(ctx, "iotlb-invalidate/page", "ns", bench_median(base, (size_t)reps),
-			     "ns", NULL);
-	bench_report(ctx, consumer ? "smmuv3-tlbi-va+sync/cm-sync" : "smmuv3-tlbi-va+sync", "ns",
-		     bench_median(per, (size_t)reps), "ns", "iotlb-invalidate/page");
-	if (nt)
-		viommu_notifier_del(r.v, nt);
-	viommu_iotlb_destroy(tlb);
+	ret = bench_model_inv(ctx, &b, r.v, r.d, reps, n);
 	rig_fini(&r);
-	return 0;
+	return ret;
 }
 
 static int smmuv3_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	/* Short batches, many of them: a median that survives a busy machine. */
-	int reps = q ? 3 : 41;
-	size_t n = q ? 1u << 12 : 1u << 16;
-	size_t nm = q ? 1u << 10 : 1u << 17;
+	struct bench_model_sizes s;
 
-	if (hot(ctx, reps, n))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot))
 		return -1;
-	if (miss(ctx, VG_SMMU_STE_S1, reps, nm) || miss(ctx, VG_SMMU_STE_S2, reps, nm) ||
-	    miss(ctx, VG_SMMU_STE_NESTED, reps, q ? 1u << 10 : 1u << 16))
+	if (miss(ctx, VG_SMMU_STE_S1, s.reps, s.miss) ||
+	    miss(ctx, VG_SMMU_STE_S2, s.reps, s.miss) ||
+	    miss(ctx, VG_SMMU_STE_NESTED, s.reps, s.nested))
 		return -1;
-	if (inv(ctx, reps, q ? 64 : 1024, false) || inv(ctx, reps, q ? 64 : 1024, true))
+	if (inv(ctx, s.reps, s.inv, false) || inv(ctx, s.reps, s.inv, true))
 		return -1;
 	return 0;
 }

@@ -66,50 +66,26 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-struct xl_arg {
-	struct viommu *v;
-	struct viommu_iotlb *tlb;
-	struct viommu_pt_walker *walker;
-	struct viommu_pt_plan *plan;
-	const uint64_t *iova;
-	size_t n;
-};
-
-/* Way 0: the baseline (IOTLB lookup or plan walk); way 1: the model's translation. */
-static uint64_t run_xl(void *arg, unsigned int way)
+/* Ways BENCH_XL_BASE and BENCH_XL_MODEL of @a interleaved; what the PHB's cache counted. */
+static void xl_ways(struct bench_xl *a, int reps, double *ns, struct viommu_calgary_stats *d)
 {
-	const struct xl_arg *a = arg;
-	struct viommu_xlate_req req = { .sid = SID, .len = 8, .access = VIOMMU_ACC_READ };
-	const struct viommu_iotlb_tag tag = { .dom = 0, .sid = SID };
-	struct viommu_xlate_result res;
-	struct viommu_pt_walk_result w;
-	struct viommu_iotlb_entry e;
-	uint64_t acc = 0;
+	struct viommu_calgary_stats s0;
 
-	for (size_t i = 0; i < a->n; i++) {
-		if (way == 1) {
-			req.iova = a->iova[i];
-			viommu_translate(a->v, &req, &res);
-			acc += res.out;
-		} else if (a->tlb) {
-			if (viommu_iotlb_lookup(a->tlb, &tag, a->iova[i], &e) == 0)
-				acc += e.out + (a->iova[i] - e.iova);
-		} else {
-			viommu_pt_walker_walk_plan(a->walker, a->plan, a->iova[i], VIOMMU_ACC_READ,
-						   &w);
-			acc += w.out;
-		}
-	}
-	return acc;
+	viommu_calgary_get_stats(a->v, &s0);
+	bench_measure_ways_ns(bench_xl_run, a, 2, a->n, reps, ns);
+	viommu_calgary_get_stats(a->v, d);
+	d->translations -= s0.translations;
+	d->cache_hits -= s0.cache_hits;
+	d->cache_misses -= s0.cache_misses;
 }
 
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	const uint64_t pages = 256; /* the PHB caches 256 TCEs */
 	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_calgary_stats s0, s1;
+	struct viommu_calgary_stats d;
 	uint64_t seed = 0x7ce, *iova = malloc(n * sizeof(*iova));
-	struct xl_arg a = { 0 };
+	struct bench_xl a = { .sid = SID, .tag = { .dom = 0, .sid = SID }, .iova = iova, .n = n };
 	double ns[2];
 	struct rig r;
 
@@ -118,27 +94,13 @@ static int hot(struct bench_ctx *ctx, int reps, size_t n)
 	/* Each page once, in order: one per cache slot, so every later lookup hits. */
 	for (size_t i = 0; i < n; i++)
 		iova[i] = i < pages ? i << 12 : (bench_rand(&seed) % pages << 12) + (i & 0xff8);
-	for (uint64_t p = 0; p < pages; p++) {
-		struct viommu_iotlb_entry e = { .tag = { .dom = 0, .sid = SID },
-						.iova = p << 12,
-						.out = OUT_BASE + (p << 12),
-						.shift = 12,
-						.perm = VIOMMU_ACC_RW };
-
-		viommu_iotlb_insert(a.tlb, &e);
-	}
+	bench_xl_fill_tlb(a.tlb, &a.tag, 0, OUT_BASE, pages);
 	a.v = r.v;
-	a.iova = iova;
-	a.n = n;
-	viommu_calgary_get_stats(r.v, &s0);
-	bench_measure_ways_ns(run_xl, &a, 2, n, reps, ns);
-	viommu_calgary_get_stats(r.v, &s1);
+	xl_ways(&a, reps, ns, &d);
 	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
 	bench_report(ctx, "tce-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
 	bench_report(ctx, "tce-translate/hot", "hit_ratio",
-		     (double)(s1.cache_hits - s0.cache_hits) /
-			     (double)(s1.translations - s0.translations),
-		     "", NULL);
+		     (double)d.cache_hits / (double)d.translations, "", NULL);
 	viommu_iotlb_destroy(a.tlb);
 	rig_fini(&r);
 	free(iova);
@@ -153,29 +115,20 @@ static int miss(struct bench_ctx *ctx, int reps, size_t n)
 				    .tce_size = VIOMMU_TCE_TABLE_SIZE_8M,
 				    .oas = 48,
 				    .root = TABLE };
-	struct viommu_calgary_stats s0, s1;
-	uint64_t seed = 0x7ce5, *iova = malloc(n * sizeof(*iova));
-	struct xl_arg a = { 0 };
+	struct viommu_calgary_stats d;
+	uint64_t *iova = malloc(n * sizeof(*iova));
+	struct bench_xl a = { .sid = SID, .iova = iova, .n = n };
 	double ns[2];
 	struct rig r;
 
 	if (!iova || rig_init(&r, pages) || viommu_pt_plan_create(&pc, &a.plan) ||
 	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = bench_rand(&seed) % pages << 12;
+	bench_xl_random_pages(iova, n, 0, pages, 0x7ce5, false);
 	a.v = r.v;
-	a.iova = iova;
-	a.n = n;
-	viommu_calgary_get_stats(r.v, &s0);
-	bench_measure_ways_ns(run_xl, &a, 2, n, reps, ns);
-	viommu_calgary_get_stats(r.v, &s1);
-	bench_report(ctx, "pt-plan-walk/tce-be", "ns", ns[0], "ns", NULL);
-	bench_report(ctx, "tce-translate/miss", "ns", ns[1], "ns", "pt-plan-walk/tce-be");
-	bench_report(ctx, "tce-translate/miss", "miss_ratio",
-		     (double)(s1.cache_misses - s0.cache_misses) /
-			     (double)(s1.translations - s0.translations),
-		     "", NULL);
+	xl_ways(&a, reps, ns, &d);
+	bench_report_miss(ctx, "pt-plan-walk/tce-be", "tce-translate/miss", ns[0], ns[1],
+			  d.cache_misses, d.translations);
 	viommu_pt_walker_destroy(a.walker);
 	viommu_pt_plan_destroy(a.plan);
 	rig_fini(&r);
@@ -261,12 +214,13 @@ static int batch(struct bench_ctx *ctx, int reps, size_t batches, bool consumer)
 
 static int tce_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	int reps = q ? 3 : 41;
+	struct bench_model_sizes s;
+	size_t batches = bench_quick(ctx) ? 4 : 64;
 
-	if (hot(ctx, reps, q ? 1u << 12 : 1u << 16) || miss(ctx, reps, q ? 1u << 10 : 1u << 17))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot) || miss(ctx, s.reps, s.miss))
 		return -1;
-	if (batch(ctx, reps, q ? 4 : 64, false) || batch(ctx, reps, q ? 4 : 64, true))
+	if (batch(ctx, s.reps, batches, false) || batch(ctx, s.reps, batches, true))
 		return -1;
 	bench_keep(n_events);
 	return 0;

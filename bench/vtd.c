@@ -69,113 +69,25 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-static uint64_t run_xlate(struct viommu *v, const uint64_t *iova, size_t n)
-{
-	struct viommu_xlate_req req = { .sid = SID, .len = 8, .access = VIOMMU_ACC_READ };
-	struct viommu_xlate_result res;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		req.iova = iova[i];
-		viommu_translate(v, &req, &res);
-		acc += res.out;
-	}
-	return acc;
-}
-
-static uint64_t run_iotlb(struct viommu_iotlb *tlb, const uint64_t *iova, size_t n)
-{
-	const struct viommu_iotlb_tag tag = { .dom = DID, .sid = SID };
-	struct viommu_iotlb_entry e;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (viommu_iotlb_lookup(tlb, &tag, iova[i], &e) == 0)
-			acc += e.out + (iova[i] - e.iova);
-	}
-	return acc;
-}
-
-/* The walks alone, through a walker as the model makes them. */
-static uint64_t run_walk(const struct viommu_pt_cfg *pc, void *fm, const uint64_t *iova, size_t n)
-{
-	struct viommu_pt_walk_result w;
-	struct viommu_pt_walker *walker;
-	uint64_t acc = 0;
-
-	if (viommu_pt_walker_create(viommu_flatmem_ops(), fm, &walker))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		viommu_pt_walker_walk(walker, pc, iova[i], VIOMMU_ACC_READ, &w);
-		acc += w.out;
-	}
-	viommu_pt_walker_destroy(walker);
-	return acc;
-}
-
-enum kind { K_XLATE, K_IOTLB, K_WALK };
-
-struct ops {
-	enum kind k;
-	void *obj;
-	const void *aux;
-	const uint64_t *iova;
-	size_t n;
-};
-
-static uint64_t run_ops(void *arg)
-{
-	const struct ops *o = arg;
-
-	if (o->k == K_XLATE)
-		return run_xlate(o->obj, o->iova, o->n);
-	if (o->k == K_IOTLB)
-		return run_iotlb(o->obj, o->iova, o->n);
-	return run_walk(o->aux, o->obj, o->iova, o->n);
-}
-
-/* Median ns per operation over @reps batches. */
-static double measure(enum kind k, void *obj, const void *aux, const uint64_t *iova, size_t n,
-		      int reps)
-{
-	struct ops o = { k, obj, aux, iova, n };
-
-	return bench_measure_ns(run_ops, &o, n, reps);
-}
-
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
-	const uint64_t pages = 256;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
+	struct bench_xl a = { .sid = SID, .tag = { .dom = DID, .sid = SID } };
+	double ns[2];
 	struct rig r;
-	uint64_t seed = 0x5eed;
-	uint64_t *iova = malloc(n * sizeof(*iova));
-	double base, ns;
 
-	if (!iova || rig_init(&r, 48, 0, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, 48, 0, 0, 256))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12) + (i & 0xff8);
-	/* The baseline holds what the model's IOTLB holds: the same pages, tags and outputs. */
-	for (uint64_t p = 0; p < pages; p++) {
-		struct viommu_iotlb_entry e = { .tag = { .dom = DID, .sid = SID },
-						.iova = IOVA_BASE + (p << 12),
-						.out = p << 12,
-						.shift = 12,
-						.perm = VIOMMU_ACC_RW };
-
-		viommu_iotlb_insert(tlb, &e);
+	a.v = r.v;
+	if (bench_model_hot(&a, IOVA_BASE, 0, 256, n, reps, ns)) {
+		rig_fini(&r);
+		return -1;
 	}
-	base = measure(K_IOTLB, tlb, NULL, iova, n, reps);
-	ns = measure(K_XLATE, r.v, NULL, iova, n, reps);
-	bench_report(ctx, "iotlb-lookup/hot", "ns", base, "ns", NULL);
-	bench_report(ctx, "iotlb-lookup/hot", "Mops_per_s", 1e3 / base, "M/s", NULL);
-	bench_report(ctx, "vtd-translate/hot", "ns", ns, "ns", "iotlb-lookup/hot");
-	bench_report(ctx, "vtd-translate/hot", "Mops_per_s", 1e3 / ns, "M/s", "iotlb-lookup/hot");
-	viommu_iotlb_destroy(tlb);
+	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
+	bench_report(ctx, "iotlb-lookup/hot", "Mops_per_s", 1e3 / ns[0], "M/s", NULL);
+	bench_report(ctx, "vtd-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
+	bench_report(ctx, "vtd-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s",
+		     "iotlb-lookup/hot");
 	rig_fini(&r);
-	free(iova);
 	return 0;
 }
 
@@ -186,8 +98,8 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 	struct viommu_xlate_req probe = { .sid = SID, .iova = IOVA_BASE, .len = 1 };
 	struct viommu_xlate_result res;
 	struct viommu_vtd_stats s0, s1;
-	uint64_t seed = 0x5eed + aw;
 	uint64_t *iova = malloc(n * sizeof(*iova));
+	struct bench_xl a = { .sid = SID, .cfg = &pc, .iova = iova, .n = n };
 	char name[48], base[48];
 	struct rig r;
 	double wns, ns;
@@ -195,8 +107,7 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 
 	if (!iova || rig_init(&r, aw, 0, 16, pages))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		iova[i] = IOVA_BASE + (bench_rand(&seed) % pages << 12);
+	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed + aw, false);
 	/* The bare walk gets the table the context entry names. */
 	viommu_translate(r.v, &probe, &res);
 	viommu_mmio_read(r.v, VIOMMU_VTD_RTADDR_REG, 8, &rta);
@@ -210,93 +121,53 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 	pc.levels = aw == 39 ? 3 : 4;
 	snprintf(base, sizeof(base), "pt-walk/%u-level", pc.levels);
 	snprintf(name, sizeof(name), "vtd-translate/miss/%u-level", pc.levels);
-	wns = measure(K_WALK, r.fm, &pc, iova, n, reps);
+	a.v = r.v;
+	a.mem = r.fm;
+	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_vtd_get_stats(r.v, &s0);
-	ns = measure(K_XLATE, r.v, NULL, iova, n, reps);
+	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
 	viommu_vtd_get_stats(r.v, &s1);
-	bench_report(ctx, base, "ns", wns, "ns", NULL);
-	bench_report(ctx, name, "ns", ns, "ns", base);
-	bench_report(ctx, name, "miss_ratio",
-		     (double)(s1.iotlb_misses - s0.iotlb_misses) /
-			     (double)(s1.translations - s0.translations),
-		     "", NULL);
+	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
+			  s1.translations - s0.translations);
 	rig_fini(&r);
 	free(iova);
 	return 0;
 }
 
-static void on_event(void *opaque, const struct viommu_event *ev)
+static void psi_flush(void *arg, uint64_t iova)
 {
-	(void)ev;
-	(*(uint64_t *)opaque)++;
+	vg_vtd_flush_range(arg, DID, iova, 4096);
 }
 
 /* Median ns of one page-selective flush issued by the driver (descriptor, wait, doorbell). */
 static int psi(struct bench_ctx *ctx, int reps, int n, bool cm)
 {
-	const uint64_t pages = 4096;
-	struct viommu_iotlb_config tc = { 0 };
-	struct viommu_iotlb *tlb;
-	struct viommu_notifier *nt = NULL;
-	uint64_t events = 0;
-	double per[64], base[64];
+	struct bench_inv b = { .name = cm ? "vtd-psi/qi+cm-sync" : "vtd-psi/qi",
+			       .sid = SID,
+			       .tag = { .dom = DID },
+			       .iova = IOVA_BASE,
+			       .consumer = cm,
+			       .flush = psi_flush };
 	struct rig r;
+	int ret;
 
-	if (rig_init(&r, 48, cm ? VIOMMU_VTD_CM : 0, 0, pages) || viommu_iotlb_create(&tc, &tlb))
+	if (rig_init(&r, 48, cm ? VIOMMU_VTD_CM : 0, 0, 4096))
 		return -1;
-	if (cm &&
-	    viommu_notifier_add(r.v, SID, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, &events, &nt))
-		return -1;
-	if (nt)
-		viommu_notifier_replay(r.v, nt);
-	for (int k = 0; k < reps + 1; k++) {
-		uint64_t t0 = bench_now_ns();
-
-		for (int i = 0; i < n; i++)
-			vg_vtd_flush_range(r.d, DID, IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-					   4096);
-		if (k)
-			per[k - 1] = (double)(bench_now_ns() - t0) / n;
-		t0 = bench_now_ns();
-		for (int i = 0; i < n; i++) {
-			struct viommu_iotlb_inval inv = {
-				.match = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID |
-					 VIOMMU_IOTLB_MATCH_ADDR,
-				.tag = { .dom = DID },
-				.first = IOVA_BASE + ((uint64_t)(i % 4096) << 12),
-			};
-
-			inv.last = inv.first + 4095;
-			viommu_iotlb_invalidate(tlb, &inv);
-		}
-		if (k)
-			base[k - 1] = (double)(bench_now_ns() - t0) / n;
-	}
-	if (!cm)
-		bench_report(ctx, "iotlb-invalidate/page", "ns", bench_median(base, (size_t)reps),
-			     "ns", NULL);
-	bench_report(ctx, cm ? "vtd-psi/qi+cm-sync" : "vtd-psi/qi", "ns",
-		     bench_median(per, (size_t)reps), "ns", "iotlb-invalidate/page");
-	if (nt)
-		viommu_notifier_del(r.v, nt);
-	viommu_iotlb_destroy(tlb);
+	ret = bench_model_inv(ctx, &b, r.v, r.d, reps, n);
 	rig_fini(&r);
-	return 0;
+	return ret;
 }
 
 static int vtd_run(struct bench_ctx *ctx)
 {
-	bool q = bench_quick(ctx);
-	/* Short batches, many of them: a median that survives a busy machine. */
-	int reps = q ? 3 : 41;
-	size_t n = q ? 1u << 12 : 1u << 16;
+	struct bench_model_sizes s;
 
-	if (hot(ctx, reps, n))
+	bench_model_sizes(ctx, &s);
+	if (hot(ctx, s.reps, s.hot))
 		return -1;
-	if (miss(ctx, 39, reps, q ? 1u << 10 : 1u << 17) ||
-	    miss(ctx, 48, reps, q ? 1u << 10 : 1u << 17))
+	if (miss(ctx, 39, s.reps, s.miss) || miss(ctx, 48, s.reps, s.miss))
 		return -1;
-	if (psi(ctx, reps, q ? 64 : 1024, false) || psi(ctx, reps, q ? 64 : 1024, true))
+	if (psi(ctx, s.reps, s.inv, false) || psi(ctx, s.reps, s.inv, true))
 		return -1;
 	return 0;
 }
