@@ -8,41 +8,24 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <viommu/amdvi.h>
 #include <viommu/flatmem.h>
 #include <viommu/spec/amdvi.h>
 
-#include "fuzz_input.h"
-
-#define MEM_SIZE (1u << 20)
+#include "fuzz_model.h"
 
 /* Offsets worth hitting: every register the model decodes, both halves. */
-static const uint16_t regs[] = { 0x0000, 0x0004, 0x0008, 0x000c, 0x0010, 0x0014,
+static const uint32_t regs[] = { 0x0000, 0x0004, 0x0008, 0x000c, 0x0010, 0x0014,
 				 0x0018, 0x001c, 0x0020, 0x0024, 0x0028, 0x002c,
 				 0x0030, 0x2000, 0x2008, 0x2010, 0x2018, 0x2020 };
-
-static void on_event(void *opaque, const struct viommu_event *ev)
-{
-	(void)opaque;
-	if (ev->last < ev->iova)
-		abort();
-}
 
 /* A device-IOTLB consumer whose device sometimes does not complete (IOTLB_INV_TIMEOUT). */
 static void on_devtlb(void *opaque, const struct viommu_event *ev)
 {
-	on_event(NULL, ev);
+	fuzz_on_event(NULL, ev);
 	if (ev->iova & 0x1000)
 		viommu_amdvi_iotlb_inv_timeout(opaque, ev->sid);
-}
-
-static void on_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-	(void)opaque;
-	(void)addr;
-	(void)data;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,7 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *mem;
 	uint32_t flags = (uint32_t)take(&in, 1);
 	uint32_t mode = (uint32_t)take(&in, 1);
-	size_t fill;
 
 	viommu_amdvi_config_init(&cfg);
 	cfg.flags = flags & 0x1f; /* GT and PPR included: guest and nested walks, page requests */
@@ -66,59 +48,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.hats_levels = 4 + (flags >> 5) % 3;
 	cfg.pa_bits = (flags & 0x80) ? 40 : 48;
 	cfg.iotlb_capacity = 16;
-	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
-		abort();
-	viommu_flatmem_set_irq_handlers(fm, on_msi, NULL, NULL);
+	fm = fuzz_mem_create();
+	viommu_flatmem_set_irq_handlers(fm, fuzz_on_msi, NULL, NULL);
 	if (viommu_amdvi_create(&cfg, viommu_flatmem_ops(), fm, &v))
 		abort();
 	viommu_amdvi_set_msi(v, mode & 1, 0xfee00000, 0x30);
 	/* A consumer of every device makes global syncs scan the table: costly, so sometimes. */
 	viommu_notifier_add(v, (mode & 0x38) == 0x38 ? VIOMMU_SID_ANY : 0x10,
-			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, NULL, &n1);
-	viommu_notifier_add(v, 0x10, VIOMMU_EV_UNMAP, on_event, NULL, &n2);
+			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, fuzz_on_event, NULL, &n1);
+	viommu_notifier_add(v, 0x10, VIOMMU_EV_UNMAP, fuzz_on_event, NULL, &n2);
 	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP, on_devtlb, v, &n3);
 
-	/* The first part of the input is guest memory from 0: tables and buffers live there. */
-	mem = viommu_flatmem_ptr(fm, 0, MEM_SIZE);
-	fill = (size_t)take(&in, 2) % 8192;
-	if (fill > in.n)
-		fill = in.n;
-	memcpy(mem, in.p, fill);
-	in.p += fill;
-	in.n -= fill;
-
+	mem = fuzz_mem_fill(&in, fm, 8192);
 	for (int ops = 0; in.n && ops < 512; ops++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 
 		switch (op % 7) {
 		case 0:
-		case 1: { /* register write, 32 or 64 bits */
-			uint64_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
-			unsigned int sz = (op & 0x80) && !(off & 7) ? 8 : 4;
-			uint64_t val = take(&in, sz);
-
-			/* Keep table and buffer addresses inside memory most of the time (GTEn too). */
-			if (op & 0x40)
-				val &= (MEM_SIZE - 1) | 0xfffull << 52 | 0xfff;
-			viommu_mmio_write(v, off, sz, val);
+		case 1: /* register write, 32 or 64 bits; buffer addresses mostly inside (GTEn too) */
+			fuzz_reg_write(&in, v, op, regs, sizeof(regs) / sizeof(regs[0]),
+				       (MEM_SIZE - 1) | 0xfffull << 52 | 0xfff);
 			break;
-		}
-		case 2: { /* arbitrary offset and width */
-			uint64_t val = 0;
-			uint64_t off = take(&in, 2) & 0x3fff;
-			unsigned int sz = 1u << (take(&in, 1) & 3);
-
-			viommu_mmio_read(v, off, sz, &val);
-			viommu_mmio_write(v, off, sz, take(&in, 8));
+		case 2:
+			fuzz_mmio_any(&in, v, 2, 0x3fff);
 			break;
-		}
-		case 3: { /* poke guest memory (tables change under the caches) */
-			uint64_t at = take(&in, 3) % (MEM_SIZE - 8);
-
-			for (int i = 0; i < 8; i++)
-				mem[at + (uint64_t)i] = (uint8_t)take(&in, 1);
+		case 3:
+			fuzz_poke(&in, mem);
 			break;
-		}
 		case 4: { /* a page request from a PRI endpoint */
 			struct viommu_amdvi_page_request pr = {
 				.devid = (uint32_t)take(&in, 2),
@@ -133,13 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		default: { /* DMA */
-			struct viommu_xlate_req req = { .sid = (uint32_t)take(&in, 2),
-							.iova = take(&in, 8),
-							.len = take(&in, 2),
-							.access = (uint32_t)take(&in, 1) & 0xf,
-							.has_pasid = (op & 0x80) != 0 };
+			struct viommu_xlate_req req = fuzz_take_dma(&in);
 			struct viommu_xlate_result res;
 
+			req.has_pasid = (op & 0x80) != 0;
 			if (op & 0x40)
 				req.iova &= 0xffffffff;
 			/* 0x20: an ATS translation request; 0x10: a pretranslated one and a timeout. */
@@ -151,12 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 								req.access);
 				viommu_amdvi_iotlb_inv_timeout(v, req.sid & 0xffff);
 			}
-			if (viommu_xlate_ok(&res)) {
-				uint64_t want = req.len ? req.len : 1;
-
-				if (!res.len || res.len > want || res.out + (res.len - 1) < res.out)
-					abort();
-			}
+			fuzz_check_xlate(&req, &res);
 			break;
 		}
 		}

@@ -10,15 +10,12 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <viommu/calgary.h>
 #include <viommu/flatmem.h>
 #include <viommu/spec/calgary.h>
 
-#include "fuzz_input.h"
-
-#define MEM_SIZE (1u << 20)
+#include "fuzz_model.h"
 
 /* Offsets worth hitting: 64-bit chip registers, then 32-bit PHB registers (PHB index added). */
 static const uint32_t regs64[] = { VIOMMU_CALGARY_TAR(0),	  VIOMMU_CALGARY_TAR(1),
@@ -52,29 +49,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct viommu *v;
 	uint8_t *mem;
 	uint32_t flags = (uint32_t)take(&in, 1);
-	size_t fill;
 
 	viommu_calgary_config_init(&cfg);
 	cfg.chip = flags & 1;
 	cfg.pa_bits = (flags & 2) ? 32 : 48;
 	cfg.cache_entries = 1u << ((flags >> 2) & 7);
-	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
-		abort();
+	fm = fuzz_mem_create();
 	if (viommu_calgary_create(&cfg, viommu_flatmem_ops(), fm, &v))
 		abort();
 	viommu_notifier_add(v, (flags & 0x20) ? VIOMMU_SID_ANY : 0x0010,
 			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, NULL, &n1);
 	viommu_notifier_add(v, 0x0110, VIOMMU_EV_MAP, on_event, NULL, &n2);
 
-	/* The first part of the input is guest memory from 0: tables and lists live there. */
-	mem = viommu_flatmem_ptr(fm, 0, MEM_SIZE);
-	fill = (size_t)take(&in, 2) % 8192;
-	if (fill > in.n)
-		fill = in.n;
-	memcpy(mem, in.p, fill);
-	in.p += fill;
-	in.n -= fill;
-
+	mem = fuzz_mem_fill(&in, fm, 8192);
 	for (int ops = 0; in.n && ops < 512; ops++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 		unsigned int phb = (op >> 4) & 3;
@@ -101,20 +88,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						  __builtin_bswap32((uint32_t)take(&in, 4)));
 			break;
 		}
-		case 2: { /* arbitrary offset and width */
-			uint64_t val = 0;
-			uint64_t off = take(&in, 3) & 0xfffff;
-			unsigned int sz = 1u << (take(&in, 1) & 3);
-
-			viommu_mmio_read(v, off, sz, &val);
-			viommu_mmio_write(v, off, sz, take(&in, 8));
+		case 2:
+			fuzz_mmio_any(&in, v, 3, 0xfffff);
 			break;
-		}
-		case 3: { /* poke guest memory (tables change under the cache) */
-			uint64_t at = take(&in, 3) % (MEM_SIZE - 8);
+		case 3: { /* poke guest memory, and sometimes trap the write */
+			uint64_t at = fuzz_poke(&in, mem);
 
-			for (int i = 0; i < 8; i++)
-				mem[at + (uint64_t)i] = (uint8_t)take(&in, 1);
 			if (op & 0x40)
 				viommu_calgary_tce_written(v, at, 8);
 			break;
@@ -135,10 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			viommu_calgary_tce_written(v, take(&in, 3), take(&in, 3));
 			break;
 		default: { /* DMA */
-			struct viommu_xlate_req req = { .sid = (uint32_t)take(&in, 2),
-							.iova = take(&in, 8),
-							.len = take(&in, 2),
-							.access = (uint32_t)take(&in, 1) & 0xf };
+			struct viommu_xlate_req req = fuzz_take_dma(&in);
 			struct viommu_xlate_result res;
 
 			if (op & 0x40)
@@ -147,13 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				req.sid &= 0x3ff;
 			if (viommu_translate(v, &req, &res))
 				abort();
-			if (viommu_xlate_ok(&res)) {
-				uint64_t want = req.len ? req.len : 1;
-
-				if (!res.len || res.len > want ||
-				    res.out + (res.len - 1) < res.out || (res.page_shift != 12))
-					abort();
-			}
+			fuzz_check_xlate(&req, &res);
+			if (viommu_xlate_ok(&res) && res.page_shift != 12)
+				abort(); /* a translation stays inside one 4 KiB page */
 			break;
 		}
 		}

@@ -17,6 +17,7 @@
 #include <viommu/virtio_iommu.h>
 
 #include "fuzz_input.h"
+#include "host_extents.h"
 #include "virtio_iommu_driver.h"
 
 #define MEM (16ull << 20)
@@ -24,13 +25,9 @@
 #define PG 4096ull
 #define MAXEXT 4096
 
-struct ext {
-	uint64_t iova, last, host;
-};
-
 struct host {
 	bool split;
-	struct ext e[MAXEXT];
+	struct host_ext e[MAXEXT];
 	size_t n;
 };
 
@@ -64,7 +61,7 @@ static int h_map(void *ctx, uint64_t iova, uint64_t size, uint64_t host, uint32_
 	for (size_t i = 0; i < h->n; i++)
 		if (!(h->e[i].last < iova || h->e[i].iova > last))
 			abort(); /* mapping over a mapping */
-	h->e[h->n++] = (struct ext){ iova, last, host };
+	h->e[h->n++] = (struct host_ext){ iova, last, host };
 	return 0;
 }
 
@@ -75,33 +72,9 @@ static int h_unmap(void *ctx, uint64_t iova, uint64_t size)
 
 	if (!size || (iova | size) % PG || last < iova)
 		abort();
-	for (size_t i = 0; i < h->n;) {
-		struct ext *e = &h->e[i];
-
-		if (e->last < iova || e->iova > last) {
-			i++;
-			continue;
-		}
-		if (!h->split && (e->iova < iova || e->last > last))
-			abort(); /* type1 would refuse */
-		if (e->iova < iova && e->last > last) {
-			if (h->n == MAXEXT)
-				abort();
-			h->e[h->n++] =
-				(struct ext){ last + 1, e->last, e->host + (last + 1 - e->iova) };
-			e->last = iova - 1;
-			i++;
-		} else if (e->iova < iova) {
-			e->last = iova - 1;
-			i++;
-		} else if (e->last > last) {
-			e->host += last + 1 - e->iova;
-			e->iova = last + 1;
-			i++;
-		} else {
-			h->e[i] = h->e[--h->n];
-		}
-	}
+	/* A host that cannot split refuses to bisect a mapping, as type1 does. */
+	if (host_ext_unmap(h->e, &h->n, MAXEXT, iova, last, h->split))
+		abort();
 	return 0;
 }
 

@@ -12,15 +12,13 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <viommu/flatmem.h>
 #include <viommu/smmuv3.h>
 #include <viommu/spec/smmuv3.h>
 
-#include "fuzz_input.h"
+#include "fuzz_model.h"
 
-#define MEM_SIZE (1u << 20)
 #define FILL_MAX 32768
 
 /* Offsets worth hitting: every register the model decodes, both halves of the 64-bit ones. */
@@ -50,13 +48,6 @@ static const uint32_t regs[] = {
 	VIOMMU_SMMUV3_PRIQ_CONS,
 };
 
-static void on_event(void *opaque, const struct viommu_event *ev)
-{
-	(void)opaque;
-	if (ev->last < ev->iova)
-		abort();
-}
-
 static void on_pri(void *opaque, uint32_t sid, uint32_t ssid, bool has_ssid, uint32_t prg,
 		   uint32_t resp)
 {
@@ -80,7 +71,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *mem;
 	uint32_t flags = (uint32_t)take(&in, 1);
 	uint32_t mode = (uint32_t)take(&in, 1);
-	size_t fill;
 
 	viommu_smmuv3_config_init(&cfg);
 	/* Turn features off by bit; keep one stage and ATS under PRI, as create demands. */
@@ -104,57 +94,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.eventq_bits = 6;
 	cfg.priq_bits = 6;
 	cfg.iotlb_capacity = 16;
-	if (viommu_flatmem_create(0, MEM_SIZE, &fm))
-		abort();
+	fm = fuzz_mem_create();
 	if (viommu_smmuv3_create(&cfg, viommu_flatmem_ops(), fm, &v))
 		abort();
 	viommu_smmuv3_set_pri_response(v, on_pri, NULL);
 	viommu_notifier_add(v, (mode & 0x38) == 0x38 ? VIOMMU_SID_ANY : 1,
-			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_event, NULL, &n1);
-	viommu_notifier_add(v, 1, VIOMMU_EV_UNMAP, on_event, NULL, &n2);
-	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP, on_event, NULL, &n3);
+			    VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, fuzz_on_event, NULL, &n1);
+	viommu_notifier_add(v, 1, VIOMMU_EV_UNMAP, fuzz_on_event, NULL, &n2);
+	viommu_notifier_add(v, VIOMMU_SID_ANY, VIOMMU_EV_DEVIOTLB_UNMAP, fuzz_on_event, NULL, &n3);
 
-	/* The first part of the input is guest memory from 0: tables and queues live there. */
-	mem = viommu_flatmem_ptr(fm, 0, MEM_SIZE);
-	fill = (size_t)take(&in, 2) % FILL_MAX;
-	if (fill > in.n)
-		fill = in.n;
-	memcpy(mem, in.p, fill);
-	in.p += fill;
-	in.n -= fill;
-
+	mem = fuzz_mem_fill(&in, fm, FILL_MAX);
 	for (int ops = 0; in.n && ops < 512; ops++) {
 		uint8_t op = (uint8_t)take(&in, 1);
 
 		switch (op % 7) {
 		case 0:
-		case 1: { /* register write, 32 or 64 bits */
-			uint32_t off = regs[take(&in, 1) % (sizeof(regs) / sizeof(regs[0]))];
-			unsigned int sz = (op & 0x80) && !(off & 7) ? 8 : 4;
-			uint64_t val = take(&in, sz);
-
-			/* Keep table and queue addresses inside memory most of the time. */
-			if (op & 0x40)
-				val &= (MEM_SIZE - 1) | 0xffull << 56 | 0x1f;
-			viommu_mmio_write(v, off, sz, val);
+		case 1: /* register write, 32 or 64 bits; queue addresses mostly inside memory */
+			fuzz_reg_write(&in, v, op, regs, sizeof(regs) / sizeof(regs[0]),
+				       (MEM_SIZE - 1) | 0xffull << 56 | 0x1f);
 			break;
-		}
-		case 2: { /* arbitrary offset and width */
-			uint64_t val = 0;
-			uint64_t off = take(&in, 3) & 0x3ffff;
-			unsigned int sz = 1u << (take(&in, 1) & 3);
-
-			viommu_mmio_read(v, off, sz, &val);
-			viommu_mmio_write(v, off, sz, take(&in, 8));
+		case 2:
+			fuzz_mmio_any(&in, v, 3, 0x3ffff);
 			break;
-		}
-		case 3: { /* poke guest memory (tables change under the caches) */
-			uint64_t at = take(&in, 3) % (MEM_SIZE - 8);
-
-			for (int i = 0; i < 8; i++)
-				mem[at + (uint64_t)i] = (uint8_t)take(&in, 1);
+		case 3:
+			fuzz_poke(&in, mem);
 			break;
-		}
 		case 4: { /* a page request from a PRI endpoint */
 			struct viommu_smmuv3_page_request pr = {
 				.sid = (uint32_t)take(&in, 2),
@@ -170,25 +134,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		default: { /* DMA */
-			struct viommu_xlate_req req = { .sid = (uint32_t)take(&in, 2),
-							.iova = take(&in, 8),
-							.len = take(&in, 2),
-							.access = (uint32_t)take(&in, 1) & 0xf,
-							.has_pasid = (op & 0x80) != 0 };
+			struct viommu_xlate_req req = fuzz_take_dma(&in);
 			struct viommu_xlate_result res;
 
+			req.has_pasid = (op & 0x80) != 0;
 			if (req.has_pasid)
 				req.pasid = (uint32_t)take(&in, 3) & 0xfffff;
 			if (op & 0x40)
 				req.iova &= 0xffffffff;
 			if (viommu_translate(v, &req, &res))
 				abort();
-			if (viommu_xlate_ok(&res)) {
-				uint64_t want = req.len ? req.len : 1;
-
-				if (!res.len || res.len > want || res.out + (res.len - 1) < res.out)
-					abort();
-			}
+			fuzz_check_xlate(&req, &res);
 			break;
 		}
 		}

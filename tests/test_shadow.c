@@ -18,6 +18,7 @@
 #include <viommu/vtd.h>
 
 #include "amdvi_driver.h"
+#include "host_extents.h"
 #include "shadow_nest.h"
 #include "smmuv3_driver.h"
 #include "test_common.h"
@@ -48,11 +49,6 @@ struct ref {
 	uint32_t perm; /* 0: not mapped */
 };
 
-struct text {
-	uint64_t iova, last, host;
-	uint32_t perm;
-};
-
 struct h {
 	enum model model;
 	bool deferred;
@@ -66,7 +62,7 @@ struct h {
 	struct viommu_shadow_dev *dev;
 	struct viommu_shadow_host_ops ops;
 	/* the test host */
-	struct text ext[4096];
+	struct host_ext ext[4096];
 	size_t next;
 	bool strict_live; /* check the live rule at every call */
 	bool detaching;
@@ -197,7 +193,7 @@ static int th_map(void *ctx, uint64_t iova, uint64_t size, uint64_t host, uint32
 	for (size_t i = 0; i < t->next; i++)
 		assert_true(t->ext[i].last < iova || t->ext[i].iova > last); /* never over one */
 	assert_true(t->next < 4096);
-	t->ext[t->next++] = (struct text){ iova, last, host, perm };
+	t->ext[t->next++] = (struct host_ext){ iova, last, host, perm };
 	t->maps++;
 	check(t, false);
 	return 0;
@@ -209,35 +205,10 @@ static int th_unmap(void *ctx, uint64_t iova, uint64_t size)
 	uint64_t last = iova + size - 1;
 
 	assert_true(size && !(size % PG) && !(iova % PG) && last >= iova);
-	for (size_t i = 0; i < t->next;) {
-		struct text *e = &t->ext[i];
-
-		if (e->last < iova || e->iova > last) {
-			i++;
-			continue;
-		}
-		if (!(t->ops.flags & VIOMMU_SHADOW_HOST_SPLIT)) {
-			/* VFIO type1: an unmap covers whole mappings. */
-			assert_true(e->iova >= iova && e->last <= last);
-		}
-		if (e->iova < iova && e->last > last) {
-			struct text tail = { last + 1, e->last, e->host + (last + 1 - e->iova),
-					     e->perm };
-
-			e->last = iova - 1;
-			t->ext[t->next++] = tail;
-			i++;
-		} else if (e->iova < iova) {
-			e->last = iova - 1;
-			i++;
-		} else if (e->last > last) {
-			e->host += last + 1 - e->iova;
-			e->iova = last + 1;
-			i++;
-		} else {
-			t->ext[i] = t->ext[--t->next];
-		}
-	}
+	/* VFIO type1 (no SPLIT): an unmap covers whole mappings. */
+	assert_int_equal(host_ext_unmap(t->ext, &t->next, sizeof(t->ext) / sizeof(t->ext[0]), iova,
+					last, t->ops.flags & VIOMMU_SHADOW_HOST_SPLIT),
+			 0);
 	t->unmaps++;
 	check(t, false);
 	return 0;
