@@ -269,6 +269,27 @@ guest_prepare() {
 	fi
 }
 
+# One mode's files under $work and its net_reflect peer: sets log, qlog, rlog, disk (a fresh
+# 16 MiB image), refl_pid and port for the caller (uses $work and $reflect_bin).
+guest_mode_start() {
+	mode=$1
+	log=$work/$mode.console
+	qlog=$work/$mode.qemu
+	rlog=$work/$mode.reflect
+	disk=$work/$mode.disk
+	rm -f "$work/port"
+	"$reflect_bin" "$work/port" 2> "$rlog" &
+	refl_pid=$!
+	i=0
+	while [ ! -s "$work/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
+		sleep 0.1
+	done
+	port=$(cat "$work/port")
+	truncate -s 16M "$disk"
+}
+
 # guest_qemu MODE SOCK CONSOLE KERNEL_ARGS &: run QEMU in the background (it execs, so $! is
 # QEMU's timeout process)
 # in IOMMU mode MODE (strict lazy pt noiommu) on the vhost-user socket SOCK, the serial console

@@ -122,21 +122,7 @@ check_features() {
 
 run_mode() {
 	mode=$1
-	log=$work/$mode.console
-	qlog=$work/$mode.qemu
-	rlog=$work/$mode.reflect
-	disk=$work/$mode.disk
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$rlog" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
-		sleep 0.1
-	done
-	port=$(cat "$work/port")
-	truncate -s 16M "$disk"
+	guest_mode_start "$mode" || return 1
 	mem=""
 	net="-netdev socket,id=n0,connect=127.0.0.1:$port"
 	nic=""
