@@ -231,7 +231,7 @@ else
 	# build folder whose configuration is not ours is parked under its configuration's hash and
 	# ours, if parked, comes back to the same path, so that its object files, and ccache's
 	# entries (which depend on the folder's path through the debug information), still match.
-	# Two parked folders at most (about 1.5 GiB each).
+	# Two parked folders at most (each the size of a whole build).
 	want_conf="$conf pkg-config:$sdk"
 	if [ -e "$b/.viommu-conf" ] && [ "$(cat "$b/.viommu-conf")" != "$want_conf" ]; then
 		old=$(sha256sum < "$b/.viommu-conf" | cut -c1-16)
