@@ -17,10 +17,16 @@
 #          with no valid TCE: the model refuses the DMA (the PHB's CSR shows a TCE fault) and the
 #          PHB freezes its PE as a pSeries PHB does; the guest's EEH code finds the frozen PE at
 #          the next config read and must report "EEH: Recovering PHB#..-PE#..".
+#   vhost  the virtio-net on a vhost-user netdev served by viommu-vhost --reflect (net checks
+#          only): its IOTLB misses are answered through the model's translate, the model's UNMAP
+#          events (from the guest's H_STUFF_TCE / H_PUT_TCE of 0) reach it through QEMU's
+#          notifiers as invalidations, and the audit replay finds no translation used after its
+#          invalidation;
 #   qemu-net, qemu-disk  the same with QEMU's own TCE table (x-viommu=off, same binary and
 #          guest): the baseline, without the checks on the model's statistics.
 #
-# Usage: qemu_spapr.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: net disk fault qemu-disk)
+# Usage: qemu_spapr.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: net disk fault vhost
+#   qemu-disk; viommu-vhost and audit_check come from PROJECT_BUILD)
 #   VIOMMU_QEMU_PPC64=path  a qemu-system-ppc64 to use instead of qemu/build.sh's
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
 # Exit 77 (skip) only when this libviommu has no Calgary model (no <viommu/calgary.h>): the QEMU
@@ -32,8 +38,10 @@ root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
-[ $# -gt 0 ] || set -- net disk fault qemu-disk
+[ $# -gt 0 ] || set -- net disk fault vhost qemu-disk
 frames=${VIOMMU_TEST_FRAMES:-500}
+vhost_bin=$pbuild/vhost/viommu-vhost
+audit_check=$pbuild/tests/audit_check
 
 if [ ! -e "$root/include/viommu/calgary.h" ]; then
 	echo "SKIP: this libviommu has no TCE model (include/viommu/calgary.h)"
@@ -57,8 +65,10 @@ export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 work=$(mktemp -d /tmp/viommu-qemu-spapr.XXXXXX)
 refl_pid=""
 qemu_pid=""
+vhost_pid=""
 cleanup() {
 	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
+	[ -n "$vhost_pid" ] && kill "$vhost_pid" 2> /dev/null || true
 	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
 	wait 2> /dev/null || true
 	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
@@ -84,6 +94,7 @@ run_mode() {
 	mode=$1
 	guest_mode_start "$mode" || return 1
 	devs=""
+	mem=""
 	viommu=on
 	case "$mode" in qemu-*) viommu=off ;; esac
 	case "${mode#qemu-}" in
@@ -101,6 +112,28 @@ run_mode() {
 		tests="viommu.tests=none viommu.edu=eeh"
 		devs="-device edu"
 		;;
+	vhost)
+		# virtio-net on a vhost-user netdev served by viommu-vhost --reflect (shared guest
+		# memory; vectors=0 as in the other vhost tests): its IOTLB misses are answered by
+		# the model's translate, the model's UNMAP events reach it through QEMU's notifiers
+		# as invalidations.
+		kill -TERM "$refl_pid" 2> /dev/null || true
+		wait "$refl_pid" 2> /dev/null || true
+		refl_pid=""
+		sock=$work/$mode.sock
+		"$vhost_bin" --reflect --socket-path="$sock" --audit="$work/$mode.audit" 2> "$work/$mode.vhost" &
+		vhost_pid=$!
+		i=0
+		while [ ! -S "$sock" ]; do
+			i=$((i + 1))
+			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$work/$mode.vhost"; return 1; }
+			sleep 0.1
+		done
+		tests="viommu.tests=net"
+		mem="-object memory-backend-memfd,id=mem,size=512M,share=on"
+		devs="-chardev socket,id=chr0,path=$sock -netdev vhost-user,id=n0,chardev=chr0
+			-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56,vectors=0"
+		;;
 	*) echo "unknown mode $mode" >&2; return 1 ;;
 	esac
 
@@ -110,8 +143,8 @@ run_mode() {
 	start=$(date +%s)
 	# shellcheck disable=SC2086
 	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
-		-M pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off \
-		-accel tcg -smp 1 -m 512M \
+		-M pseries,x-vof=on,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off${mem:+,memory-backend=mem} \
+		-accel tcg -smp 1 -m 512M $mem \
 		-global spapr-pci-host-bridge.x-viommu=$viommu -global spapr-pci-host-bridge.ddw=off \
 		$devs \
 		-kernel "$vmlinux" -initrd "$initrd" \
@@ -128,6 +161,13 @@ run_mode() {
 		kill -TERM "$refl_pid" 2> /dev/null || true
 		wait "$refl_pid" || true
 		refl_pid=""
+	fi
+	vrc=0
+	if [ -n "$vhost_pid" ]; then
+		kill -USR1 "$vhost_pid" 2> /dev/null || true
+		kill -TERM "$vhost_pid" 2> /dev/null || true
+		wait "$vhost_pid" || vrc=$?
+		vhost_pid=""
 	fi
 
 	ok=1
@@ -164,6 +204,21 @@ run_mode() {
 		[ -n "$want" ] && [ "$got" = "$want" ] ||
 			{ echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
 		[ "${faults:-1}" = 0 ] || { echo "$mode: ${faults:-?} TCE faults"; ok=0; }
+		;;
+	vhost)
+		stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
+		[ $vrc -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
+		case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
+		case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
+		for f in "$work/$mode.audit".*; do
+			[ -e "$f" ] || continue
+			"$audit_check" "$f" > "$work/$mode.audit-check" 2>&1 ||
+				{ echo "$mode: audit $f failed"; cat "$work/$mode.audit-check"; ok=0; }
+		done
+		un=$(unit_stat notify_unmap "$qlog")
+		[ "${un:-0}" -gt 0 ] || { echo "$mode: the model sent no UNMAP event"; ok=0; }
+		[ "${faults:-1}" = 0 ] || { echo "$mode: ${faults:-?} TCE faults"; ok=0; }
+		echo "  [$mode] viommu-vhost: $stats"
 		;;
 	fault)
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)

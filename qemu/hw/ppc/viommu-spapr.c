@@ -182,9 +182,12 @@ static void subscribe(ViommuSpapr *vs)
 		viommu_notifier_del(vs->v, vs->n);
 		vs->n = NULL;
 	}
+	/* MAP events only for notifiers that want them (vhost's device IOTLB wants UNMAPs). */
 	if (vs->v && vs->flags != IOMMU_NOTIFIER_NONE &&
-	    viommu_notifier_add(vs->v, VIOMMU_SID_ANY, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, vs_event,
-				vs, &vs->n))
+	    viommu_notifier_add(vs->v, VIOMMU_SID_ANY,
+				VIOMMU_EV_UNMAP |
+					((vs->flags & IOMMU_NOTIFIER_MAP) ? VIOMMU_EV_MAP : 0),
+				vs_event, vs, &vs->n))
 		error_report("viommu-spapr: cannot subscribe to the model's events");
 }
 
