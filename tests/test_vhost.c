@@ -247,11 +247,14 @@ static const struct viommu_vhost_user_memory_region whole = {
 	.mmap_offset = 0,
 };
 
-/* Negotiate features (with or without ACCESS_PLATFORM), memory, back-end channel. */
-static void negotiate(struct fx *f, bool iommu)
+/*
+ * Negotiate features (with or without ACCESS_PLATFORM, plus @extra: EVENT_IDX, INDIRECT_DESC,
+ * MQ), memory, back-end channel.
+ */
+static void negotiate_with(struct fx *f, bool iommu, uint64_t extra)
 {
 	uint64_t feat = VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
-			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES;
+			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | extra;
 	int sv[2];
 
 	if (iommu)
@@ -267,15 +270,24 @@ static void negotiate(struct fx *f, bool iommu)
 	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
 }
 
+static void negotiate(struct fx *f, bool iommu)
+{
+	negotiate_with(f, iommu, 0);
+}
+
 static uint64_t ring_addr(bool iommu, uint64_t gpa)
 {
 	return iommu ? IOVA_BASE + gpa : FE_VA + gpa;
 }
 
+/* Queue pair k > 0 has its rings QP_STRIDE * k above the first pair's. */
+#define QP_STRIDE 0x40000u
+
 static void setup_vq(struct fx *f, unsigned int q, bool iommu)
 {
-	uint64_t d = q ? TXQ_DESC : RXQ_DESC, a = q ? TXQ_AVAIL : RXQ_AVAIL;
-	uint64_t u = q ? TXQ_USED : RXQ_USED;
+	uint64_t off = QP_STRIDE * (q / 2);
+	uint64_t d = off + (q % 2 ? TXQ_DESC : RXQ_DESC), a = off + (q % 2 ? TXQ_AVAIL : RXQ_AVAIL);
+	uint64_t u = off + (q % 2 ? TXQ_USED : RXQ_USED);
 	struct viommu_vhost_user_vring_state st = { .index = q, .num = QSIZE };
 	struct viommu_vhost_user_vring_addr addr = {
 		.index = q,
@@ -437,7 +449,7 @@ static void test_features(void **state)
 	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS), VH_MAX_MEM_SLOTS);
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	/* Bits we never offered are refused; protocol bits likewise. */
 	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES, 1ull << 40), 0);
 	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, 1ull << 30), 0);
@@ -458,7 +470,7 @@ static void test_bad_headers(void **state)
 	assert_int_not_equal(call(f, 99, NULL, 0, NULL, 0), 0);
 	/* Logging is not offered. */
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_LOG_BASE, junk, 16, NULL, 0), 0);
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	/* A refused GET cannot be answered: the connection ends. */
 	send_msg(f, VIOMMU_VHOST_USER_GET_FEATURES, VIOMMU_VHOST_USER_VERSION, junk, 8, NULL, 0);
 	assert_true(handle(f) < 0);
@@ -524,8 +536,8 @@ static void test_fds_closed(void **state)
 	/* Kick with the no-fd flag and an fd anyway; call with a bad index. */
 	assert_int_not_equal(
 		call(f, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0x100 }, 8, e, 1), 0);
-	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ 5 }, 8, e, 1),
-			     0);
+	assert_int_not_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ VH_NUM_VQS }, 8, e, 1), 0);
 	/* Too many fds for any message (more than 8): the connection ends, all are closed. */
 	{
 		int many[12];
@@ -664,7 +676,7 @@ static void test_wrong_size_drops(void **state)
 					      .flags = VIOMMU_VHOST_USER_VERSION };
 
 	memcpy(junk, &h, sizeof(h));
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	drops(f, VIOMMU_VHOST_USER_SET_FEATURES, junk, 4);
 	assert_false(f->dev->owner);
 }
@@ -877,7 +889,7 @@ static void test_vring_validation(void **state)
 	st.num = 65536;
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 256;
-	st.index = 2;
+	st.index = VH_NUM_VQS;
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.index = 1;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
@@ -1206,11 +1218,11 @@ static void test_hostile_rings(void **state)
 		uint8_t fr[64];
 
 		make_frame(fr, 0);
-		f->p->backlog[0] = malloc(sizeof(struct vnet_frame) + 42);
-		f->p->backlog[0]->len = 42;
-		memcpy(f->p->backlog[0]->data, fr, 42);
-		f->p->bl_head = 0;
-		f->p->bl_count = 1;
+		f->p->qp[0].backlog[0] = malloc(sizeof(struct vnet_frame) + 42);
+		f->p->qp[0].backlog[0]->len = 42;
+		memcpy(f->p->qp[0].backlog[0]->data, fr, 42);
+		f->p->qp[0].bl_head = 0;
+		f->p->qp[0].bl_count = 1;
 	}
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
@@ -1229,7 +1241,198 @@ static void test_hostile_rings(void **state)
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
 	assert_int_equal(get16(f, RXQ_USED + 2), 0);
-	assert_int_equal(f->p->bl_count, 1); /* the frame waits; nothing was written */
+	assert_int_equal(f->p->qp[0].bl_count, 1); /* the frame waits; nothing was written */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Notification suppression, EVENT_IDX, indirect descriptors, multiqueue                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Interrupts signalled on queue @q's call eventfd since the last look. */
+static uint64_t calls(struct fx *f, unsigned int q)
+{
+	uint64_t n = 0;
+
+	if (read(f->call[q], &n, 8) != 8)
+		return 0;
+	return n;
+}
+
+#define USED_EVENT(avail) ((avail) + 4 + 2 * QSIZE) /* in the available ring */
+#define AVAIL_EVENT(used) ((used) + 4 + 8 * QSIZE)  /* in the used ring */
+
+/* The specification's vring_need_event, including across the 16-bit wrap. */
+static void test_need_event_arith(void **state)
+{
+	(void)state;
+	/* event in [old, new): the index moved past it. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)6, (uint16_t)5));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)2, (uint16_t)5, (uint16_t)2));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)4, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)1, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)7, (uint16_t)6));
+	/* Nothing moved: never. */
+	for (unsigned int e = 0; e < 65536; e += 4099)
+		assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)e, (uint16_t)9, (uint16_t)9));
+	/* Across the wrap: 65534 -> 1 passes 65534, 65535 and 0, not 1 or 2. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65534, (uint16_t)1, (uint16_t)65534));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65535, (uint16_t)1, (uint16_t)65534));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)0, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)1, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)2, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65533, (uint16_t)1, (uint16_t)65534));
+	/* A whole lap less one: every event but new itself. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)7, (uint16_t)6, (uint16_t)7));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)6, (uint16_t)6, (uint16_t)7));
+}
+
+/*
+ * With EVENT_IDX the guest's used_event decides which publishes interrupt: the first always,
+ * then only one that moves the used index past used_event, also across the 16-bit wrap.
+ */
+static void test_event_idx_calls(void **state)
+{
+	struct fx *f = *state;
+	struct vh_vq *q = &f->dev->vq[VNET_TXQ];
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_TXQ, false);
+	put16(f, USED_EVENT(TXQ_AVAIL), 100);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 1), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1); /* nothing signalled yet: signal */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 50), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0); /* 1 -> 50 does not pass 100 */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 101), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1); /* 50 -> 101 passes 100 */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 101), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0); /* nothing new */
+	/* NO_INTERRUPT means nothing with EVENT_IDX. */
+	put16(f, TXQ_AVAIL, VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
+	put16(f, USED_EVENT(TXQ_AVAIL), 101);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 102), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* Wrap: from 65530 to 3 passes used_event 65535 and 0. */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 65530), 0);
+	(void)calls(f, VNET_TXQ);
+	put16(f, USED_EVENT(TXQ_AVAIL), 0);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 3), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	put16(f, USED_EVENT(TXQ_AVAIL), 3);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 4), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 9), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	assert_int_equal(q->signalled_used, 9);
+	/* Setting the ring up again forgets the last signal: the next publish signals. */
+	setup_vq(f, VNET_TXQ, false);
+	put16(f, USED_EVENT(TXQ_AVAIL), 40000);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 1), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* Without EVENT_IDX: NO_INTERRUPT is obeyed, and every other publish signals. */
+	{
+		struct fx *g = f;
+
+		put16(g, TXQ_AVAIL, VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
+		g->dev->features &= ~VIOMMU_VIRTIO_F_EVENT_IDX;
+		assert_int_equal(vh_vq_used_publish(g->dev, VNET_TXQ, 2), 0);
+		assert_int_equal(calls(g, VNET_TXQ), 0);
+		put16(g, TXQ_AVAIL, 0);
+		assert_int_equal(vh_vq_used_publish(g->dev, VNET_TXQ, 3), 0);
+		assert_int_equal(calls(g, VNET_TXQ), 1);
+	}
+}
+
+/* One more transmit chain at avail slot @slot (descriptors 0 and 1 reused). */
+static void tx_one(struct fx *f, uint16_t slot)
+{
+	post_tx(f, false, slot, BUF_BASE + 0x8000, 100);
+}
+
+/*
+ * Kick suppression without EVENT_IDX: VIRTQ_USED_F_NO_NOTIFY while polling, cleared when the
+ * port goes back to sleeping on kicks; the receive queue asks for kicks only while frames wait
+ * for buffers.
+ */
+static void test_notify_suppression_flags(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate(f, false);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+	f->p->polling = true;
+	tx_one(f, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	/* Back to event-driven: transmit kicks wanted again, receive still not (buffers left). */
+	f->p->polling = false;
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, TXQ_USED), 0);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	/* Frames that find no receive buffer: receive kicks wanted. */
+	for (uint16_t i = 1; i < 4; i++) {
+		tx_one(f, i);
+		vnet_port_run(f->p);
+	}
+	assert_int_equal(f->p->stats.rx_frames, 4);
+	tx_one(f, 4);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->qp[0].bl_count, 1);
+	assert_int_equal(get16(f, RXQ_USED), 0);
+	/* While polling, a waiting frame does not ask for receive kicks either. */
+	f->p->polling = true;
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+}
+
+/*
+ * With EVENT_IDX: event-driven runs write avail_event = last_avail (kick me at the next chain);
+ * polling leaves it behind the driver (no kick); a chain made available while kicks were off is
+ * found by the re-check after they are asked for again (the port wants another round).
+ */
+static void test_notify_suppression_event_idx(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+	put16(f, USED_EVENT(RXQ_AVAIL), 0);
+	tx_one(f, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	assert_int_equal(get16(f, TXQ_USED), 0); /* flags are not used with EVENT_IDX */
+	assert_int_equal(calls(f, VNET_RXQ), 1);
+	/* Polling: the chain is consumed but avail_event stays behind. */
+	f->p->polling = true;
+	tx_one(f, 1);
+	vnet_port_run(f->p);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 2);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	/* used_event 0 was passed by the first interrupt: no more until the guest moves it. */
+	assert_int_equal(calls(f, VNET_RXQ), 0);
+	/* The guest saw used index 2 and asks for an interrupt once entry 2 is used. */
+	put16(f, USED_EVENT(RXQ_AVAIL), 2);
+	/* A chain posted while kicks were off (no kick came): the next event-driven round takes it
+	 * and asks for kicks from 3 on. */
+	tx_one(f, 2);
+	f->p->polling = false;
+	f->p->pending = false;
+	vnet_port_run(f->p);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 3);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 3);
+	assert_int_equal(calls(f, VNET_RXQ), 1); /* used 2 -> 3 passed used_event 2 */
+	/* Nothing more: the round ends idle with kicks requested at 3. */
+	vnet_port_run(f->p);
+	assert_false(f->p->pending);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 3);
 }
 
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
@@ -1281,25 +1484,26 @@ static void test_switch_learning(void **state)
 		sw->port[i].connected = true; /* no device: only the backlogs are used */
 	make_frame(fr, 0);
 	/* Port 0 sends to unknown 02:..:02: flooded to 1 and 2. */
-	vnet_switch_input(&sw->port[0], fr, 42);
-	assert_int_equal(sw->port[1].bl_count, 1);
-	assert_int_equal(sw->port[2].bl_count, 1);
-	assert_int_equal(sw->port[0].bl_count, 0);
+	vnet_switch_input(&sw->port[0], 0, fr, 42);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[2].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[0].qp[0].bl_count, 0);
 	/* Port 2 answers from 02:..:02 to 02:..:01 (learned on port 0). */
 	vnet_5tswap(fr, 42);
-	vnet_switch_input(&sw->port[2], fr, 42);
-	assert_int_equal(sw->port[0].bl_count, 1);
-	assert_int_equal(sw->port[1].bl_count, 1);
+	vnet_switch_input(&sw->port[2], 0, fr, 42);
+	assert_int_equal(sw->port[0].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
 	/* Now 02:..:02 is known on port 2. */
 	vnet_5tswap(fr, 42);
-	vnet_switch_input(&sw->port[0], fr, 42);
-	assert_int_equal(sw->port[2].bl_count, 2);
-	assert_int_equal(sw->port[1].bl_count, 1);
+	vnet_switch_input(&sw->port[0], 0, fr, 42);
+	assert_int_equal(sw->port[2].qp[0].bl_count, 2);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
 	for (unsigned int i = 0; i < 3; i++) {
-		while (sw->port[i].bl_count) {
-			free(sw->port[i].backlog[sw->port[i].bl_head]);
-			sw->port[i].bl_head = (sw->port[i].bl_head + 1) % VNET_RX_BACKLOG;
-			sw->port[i].bl_count--;
+		while (sw->port[i].qp[0].bl_count) {
+			free(sw->port[i].qp[0].backlog[sw->port[i].qp[0].bl_head]);
+			sw->port[i].qp[0].bl_head =
+				(sw->port[i].qp[0].bl_head + 1) % VNET_RX_BACKLOG;
+			sw->port[i].qp[0].bl_count--;
 		}
 	}
 	free(sw);
@@ -1332,6 +1536,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mem_table_flushes_iotlb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_event_idx_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_suppression_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_suppression_event_idx, setup, teardown),
 		cmocka_unit_test(test_switch_learning),
 	};
 

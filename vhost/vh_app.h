@@ -31,7 +31,19 @@ struct vh_app {
 	unsigned int connections;
 	bool conn_out[VNET_MAX_PORTS]; /* the control socket is watched for output too */
 	struct vh_dev_ops ops;	       /* what connections are told; devtlb sizes may be set */
+	/*
+	 * Polling (the default is event-driven: sleep until a kick). @poll: poll every port all
+	 * the time (one core). @busy_poll_ns: keep polling this long after the last frame, then
+	 * ask for kicks again and sleep; 0: never.
+	 */
+	bool poll;
+	uint64_t busy_poll_ns;
+	bool polling;		/* this round polls */
+	uint64_t last_activity; /* CLOCK_MONOTONIC ns of the last round that moved a frame */
 };
+
+/* --busy-poll-us default (see viommu-vhost --help for how it was chosen). */
+#define VH_APP_BUSY_POLL_US_DEFAULT 0u
 
 /* @nports ports (names port0...), an epoll set. 0 or -errno. */
 int vh_app_init(struct vh_app *a, enum vnet_mode mode, unsigned int nports);

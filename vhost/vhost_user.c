@@ -353,6 +353,16 @@ static void vq_set_kick(struct vh_dev *dev, unsigned int i, int fd)
 		dev->ops->watch_kick(dev->opaque, dev, i, fd, true);
 }
 
+/*
+ * The ring was set up again (address, base, kick): what we knew of its suppression fields and of
+ * the last interrupt no longer holds.
+ */
+static void vq_ring_fresh(struct vh_vq *q)
+{
+	q->signalled_valid = false;
+	q->notify_known = false;
+}
+
 static void stop_queues(struct vh_dev *dev)
 {
 	if (dev->ops && dev->ops->stop)
@@ -644,6 +654,7 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 		/* Without a kick fd the ring is polled: we treat it as started and rely on resume. */
 		dev->vq[i].started = true;
 		dev->vq[i].broken = false;
+		vq_ring_fresh(&dev->vq[i]);
 		if (!(dev->features & VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES))
 			dev->vq[i].enabled = true;
 		resume(dev);
@@ -705,9 +716,10 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	if (!dev->iommu) {
 		uint64_t n = q->num ? q->num : 1;
 
+		/* Whole rings, used_event and avail_event included (virtio 1.2 §2.7). */
 		if (!ring_in_memory(dev, a.desc_user_addr, 16 * n) ||
-		    !ring_in_memory(dev, a.avail_user_addr, 4 + 2 * n) ||
-		    !ring_in_memory(dev, a.used_user_addr, 4 + 8 * n))
+		    !ring_in_memory(dev, a.avail_user_addr, VIOMMU_VIRTIO_VIRTQ_AVAIL_SIZE(n)) ||
+		    !ring_in_memory(dev, a.used_user_addr, VIOMMU_VIRTIO_VIRTQ_USED_SIZE(n)))
 			return -EFAULT;
 	}
 	stop_queues(dev);
@@ -716,6 +728,7 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	q->used_addr = a.used_user_addr;
 	q->addr_set = true;
 	q->broken = false;
+	vq_ring_fresh(q);
 	dev->rings_cold = true;
 	resume(dev);
 	return 0;
@@ -821,7 +834,8 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		dev->owner = false;
 		return 0;
 	case VIOMMU_VHOST_USER_GET_QUEUE_NUM:
-		return size == 0 ? reply_u64(rep, 1) : -EINVAL;
+		/* Queue pairs (VHOST_USER_PROTOCOL_F_MQ): the front-end uses at most this many. */
+		return size == 0 ? reply_u64(rep, VH_MAX_QUEUE_PAIRS) : -EINVAL;
 	case VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS:
 		return size == 0 ? reply_u64(rep, VH_MAX_MEM_SLOTS) : -EINVAL;
 	case VIOMMU_VHOST_USER_SET_MEM_TABLE:
@@ -892,6 +906,7 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		dev->vq[i].last_avail = (uint16_t)st.num;
 		dev->vq[i].used_idx = (uint16_t)st.num;
 		dev->vq[i].used_next = (uint16_t)st.num;
+		vq_ring_fresh(&dev->vq[i]);
 		return 0;
 	case VIOMMU_VHOST_USER_GET_VRING_BASE:
 		/* Stops the ring; the reply is the next available index to process. */
