@@ -7,7 +7,9 @@
 Each seed follows its target's input format (see the comment at the top of each fuzz/*.c):
   vhost_msg, vhost_sock  a front-end negotiating, a sealed memfd memory table, both rings set up
                          with frames queued, with and without ACCESS_PLATFORM (IOTLB UPDATEs,
-                         MISSes answered), kicks; slow senders and hang-ups for vhost_sock
+                         MISSes answered), kicks; slow senders and hang-ups for vhost_sock;
+                         EVENT_IDX with used_event/avail_event, indirect tables (valid and
+                         hostile: nested, bad length, loop), a second queue pair (MQ)
   vtd                    root, context and second-level tables in guest memory, translation
                          enabled, DMA that completes walks (4 KiB and 2 MiB leaves) and hits the
                          IOTLB, register-based and queued invalidations, pass-through
@@ -33,6 +35,9 @@ SET_VRING_KICK, SET_VRING_CALL = 12, 13
 SET_PROTOCOL_FEATURES, SET_VRING_ENABLE, SET_BACKEND_REQ_FD, IOTLB_MSG = 16, 18, 21, 22
 NEED_REPLY = 1 << 3
 PROTO = (1 << 3) | (1 << 5) | (1 << 15)  # REPLY_ACK, BACKEND_REQ, CONFIGURE_MEM_SLOTS
+PROTO_MQ = 1 << 0
+GET_QUEUE_NUM = 17
+INDIRECT_DESC, EVENT_IDX, NET_MQ = 1 << 28, 1 << 29, 1 << 22
 FEAT = (1 << 32) | (1 << 15) | (1 << 30)  # VERSION_1, MRG_RXBUF, PROTOCOL_FEATURES
 ACCESS_PLATFORM = 1 << 33
 FE_VA = 0x7F0000000000
@@ -42,6 +47,8 @@ QN = 8
 RXD, RXA, RXU = 0x1000, 0x1200, 0x1400
 TXD, TXA, TXU = 0x2000, 0x2200, 0x2400
 TXBUF, RXBUF = 0x4000, 0x8000
+IND = 0x3000  # an indirect table
+QP1 = 0xB000  # the second queue pair's rings sit this much above the first's
 
 
 def u16(v):
@@ -72,21 +79,40 @@ def avail(heads):
     return u16(0) + u16(len(heads)) + b"".join(u16(h) for h in heads)
 
 
-def ring_images(base):
+# Indirect tables: "ok" (header, then the frame), and hostile ones.
+INDIRECT_TABLES = {
+    "ok": lambda b, n: (desc(b + TXBUF, 12, 1, 1) + desc(b + TXBUF + 12, n - 12, 0), 32),
+    "nested": lambda b, n: (desc(b + IND, 16, 4), 16),
+    "badlen": lambda b, n: (desc(b + TXBUF, n, 0), 24),
+    "loop": lambda b, n: (desc(b + TXBUF, 12, 1, 1) + desc(b + TXBUF + 12, 12, 1, 0), 32),
+}
+
+
+def ring_images(base, indirect=None, pairs=1):
     """(guest offset, bytes) pokes: a transmit chain with a frame, eight receive buffers."""
     fr = frame()
-    pokes = [
-        (TXBUF, fr),
-        (TXD, desc(base + TXBUF, 12, 1, 1) + desc(base + TXBUF + 12, len(fr) - 12, 0)),
-        (TXA, avail([0])),
-        (RXD, b"".join(desc(base + RXBUF + 2048 * i, 2048, 2) for i in range(QN))),
-        (RXA, avail(list(range(QN)))),
-    ]
+    if indirect:
+        table, tlen = INDIRECT_TABLES[indirect](base, len(fr))
+        txd = desc(base + IND, tlen, 4)
+    else:
+        txd = desc(base + TXBUF, 12, 1, 1) + desc(base + TXBUF + 12, len(fr) - 12, 0)
+    pokes = [(TXBUF, fr)]
+    if indirect:
+        pokes.append((IND, table))
+    for k in range(pairs):
+        o = QP1 * k
+        pokes += [
+            (o + TXD, txd),
+            (o + TXA, avail([0])),
+            (o + RXD, b"".join(desc(base + RXBUF + 2048 * i, 2048, 2) for i in range(QN))),
+            (o + RXA, avail(list(range(QN)))),
+        ]
     return pokes
 
 
 def vring_msgs(q, base):
-    d, a, u = (RXD, RXA, RXU) if q == 0 else (TXD, TXA, TXU)
+    o = QP1 * (q // 2)
+    d, a, u = (RXD + o, RXA + o, RXU + o) if q % 2 == 0 else (TXD + o, TXA + o, TXU + o)
     return [
         (SET_VRING_NUM, NEED_REPLY, u32(q) + u32(QN), None),
         (SET_VRING_BASE, NEED_REPLY, u32(q) + u32(0), None),
@@ -98,24 +124,37 @@ def vring_msgs(q, base):
     ]
 
 
-def session(iommu):
+def session(iommu, feat=0, indirect=None, pairs=1):
     """A front-end session as (request, flags, payload, fd) tuples, plus the ring pokes."""
     base = IOVA if iommu else FE_VA  # ring addresses
     bufs = IOVA if iommu else 0  # descriptor addresses: IOVAs, or guest-physical
     mem_table = u32(1) + u32(0) + u64(0) + u64(MEM) + u64(FE_VA) + u64(0)
     msgs = [
-        (SET_PROTOCOL_FEATURES, NEED_REPLY, u64(PROTO), None),
+        (SET_PROTOCOL_FEATURES, NEED_REPLY, u64(PROTO | (PROTO_MQ if pairs > 1 else 0)), None),
         (SET_OWNER, NEED_REPLY, b"", None),
         (SET_BACKEND_REQ_FD, NEED_REPLY, b"", "backend"),
-        (SET_FEATURES, NEED_REPLY, u64(FEAT | (ACCESS_PLATFORM if iommu else 0)), None),
+        (SET_FEATURES, NEED_REPLY, u64(FEAT | feat | (ACCESS_PLATFORM if iommu else 0)), None),
         (SET_MEM_TABLE, NEED_REPLY, mem_table, "mem"),
     ]
     if iommu:  # the whole of guest memory at IOVA, as a first answer
         msgs.append((IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA) + bytes([3, 2])
                      + bytes(6), None))
-    for q in (0, 1):
+    if pairs > 1:
+        msgs.append((GET_QUEUE_NUM, 0, b"", None))
+    for q in range(2 * pairs):
         msgs += vring_msgs(q, base)
-    return msgs, ring_images(bufs)
+    return msgs, ring_images(bufs, indirect, pairs)
+
+
+# The variants beyond the plain sessions: (name, features, indirect table, queue pairs).
+VARIANTS = [
+    ("event-idx", EVENT_IDX, None, 1),
+    ("indirect", INDIRECT_DESC | EVENT_IDX, "ok", 1),
+    ("indirect-nested", INDIRECT_DESC, "nested", 1),
+    ("indirect-badlen", INDIRECT_DESC, "badlen", 1),
+    ("indirect-loop", INDIRECT_DESC, "loop", 1),
+    ("mq", NET_MQ | EVENT_IDX, None, 2),
+]
 
 
 def write(target, name, data):
@@ -136,29 +175,38 @@ def msg_record(req, flags, payload, fd, poke=(0, b"")):
 
 def vhost_msg_seeds():
     for iommu in (False, True):
-        msgs, pokes = session(iommu)
-        out = b""
-        pk = list(pokes)
-        for i, (req, flags, payload, fd) in enumerate(msgs):
-            poke = (0, b"")
-            # Ring images ride on the last messages, so the rings are full when they start.
-            if i >= len(msgs) - len(pk) and pk:
-                off, data = pk.pop(0)
-                poke = (off, data[:255])
-            out += msg_record(req, flags, payload, fd, poke)
-        for off, data in pk:
-            out += msg_record(GET_FEATURES, 0, b"", None, (off, data[:255]))
-        # More frames: post the transmit chain again, then stop a queue.
-        out += msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0])))
-        out += msg_record(GET_VRING_BASE, 0, u32(1) + u32(0), None)
-        write("vhost_msg", ("iommu" if iommu else "gpa"), out)
-        if iommu:  # an invalidation of everything and a re-update
-            inval = msg_record(IOTLB_MSG, NEED_REPLY, u64(0) + u64(0) + u64(0) + bytes([0, 3])
-                               + bytes(6), None)
-            upd = msg_record(IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA)
-                             + bytes([3, 2]) + bytes(6), None)
-            write("vhost_msg", "iommu-invalidate", out + inval + upd +
-                  msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0, 0]))))
+        msg_seed(iommu, "iommu" if iommu else "gpa", session(iommu))
+        for name, feat, ind, pairs in VARIANTS:
+            msg_seed(iommu, ("iommu-" if iommu else "gpa-") + name, session(iommu, feat, ind, pairs),
+                     extra=False)
+
+
+def msg_seed(iommu, name, sess, extra=True):
+    msgs, pokes = sess
+    out = b""
+    pk = list(pokes)
+    for i, (req, flags, payload, fd) in enumerate(msgs):
+        poke = (0, b"")
+        # Ring images ride on the last messages, so the rings are full when they start.
+        if i >= len(msgs) - len(pk) and pk:
+            off, data = pk.pop(0)
+            poke = (off, data[:255])
+        out += msg_record(req, flags, payload, fd, poke)
+    for off, data in pk:
+        out += msg_record(GET_FEATURES, 0, b"", None, (off, data[:255]))
+    # More frames: post the transmit chain again, then stop a queue.
+    out += msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0])))
+    # EVENT_IDX: used_event 1 in the transmit queue's available ring (after its 8 entries).
+    out += msg_record(GET_FEATURES, 0, b"", None, (TXA + 4 + 2 * QN, u16(1)))
+    out += msg_record(GET_VRING_BASE, 0, u32(1) + u32(0), None)
+    write("vhost_msg", name, out)
+    if iommu and extra:  # an invalidation of everything and a re-update
+        inval = msg_record(IOTLB_MSG, NEED_REPLY, u64(0) + u64(0) + u64(0) + bytes([0, 3])
+                           + bytes(6), None)
+        upd = msg_record(IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA)
+                         + bytes([3, 2]) + bytes(6), None)
+        write("vhost_msg", "iommu-invalidate", out + inval + upd +
+              msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0, 0]))))
 
 
 # ---- vhost_sock: a script of ops (see fuzz_vhost_sock.c).
@@ -192,6 +240,19 @@ def op_answer():
 
 def vhost_sock_seeds():
     for iommu in (False, True):
+        for name, feat, ind, pairs in VARIANTS:
+            msgs, pokes = session(iommu, feat, ind, pairs)
+            out = bytes([0])
+            for off, data in pokes:
+                out += op_poke(off, data)
+            for req, flags, payload, fd in msgs:
+                out += op_msg(req, flags, payload, fd) + op_steps(1)
+            out += OP_DRAIN + OP_KICK + op_steps(4)
+            if iommu:
+                for _ in range(6):
+                    out += op_answer() + op_steps(2)
+            out += OP_DRAIN
+            write("vhost_sock", ("iommu-" if iommu else "gpa-") + name, out)
         msgs, pokes = session(iommu)
         out = bytes([0])  # reflect
         for off, data in pokes:

@@ -1435,6 +1435,183 @@ static void test_notify_suppression_event_idx(void **state)
 	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 3);
 }
 
+#define IND_TABLE (BUF_BASE + 0x20000u) /* an indirect table (guest-physical) */
+#define RX_TABLE (BUF_BASE + 0x21000u)
+
+/*
+ * A transmit chain whose head is an indirect descriptor: a table of two descriptors (header and
+ * start of the frame, then the rest) at IND_TABLE, the data at @gpa. Returns the frame length.
+ */
+static size_t post_tx_indirect(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa,
+			       size_t payload)
+{
+	uint8_t fr[2048];
+	size_t len = make_frame(fr, payload);
+	uint64_t base = iommu ? IOVA_BASE : 0;
+
+	memset(f->mem + gpa, 0, 12);
+	memcpy(f->mem + gpa + 12, fr, len);
+	put_desc(f, IND_TABLE, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, IND_TABLE, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	put_desc(f, TXQ_DESC, 0, base + IND_TABLE, 32, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
+	post(f, TXQ_AVAIL, slot, 0);
+	return len;
+}
+
+/* Frames through indirect tables both ways (receive: one writable descriptor per table). */
+static void test_indirect_reflect(void **state)
+{
+	struct fx *f = *state;
+	uint8_t fr[2048];
+	size_t len;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_INDIRECT_DESC);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	put_desc(f, RX_TABLE, 0, BUF_BASE, 2048, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+	/* The device ignores WRITE on the descriptor that points at a table. */
+	put_desc(f, RXQ_DESC, 0, RX_TABLE, 16, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
+	post(f, RXQ_AVAIL, 0, 0);
+	len = post_tx_indirect(f, false, 0, BUF_BASE + 0x8000, 700);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(get16(f, RXQ_USED + 2), 1);
+	assert_int_equal(used_elem(f, RXQ_USED, 0).len, 12 + len);
+	make_frame(fr, 700);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 12, fr, len);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+}
+
+/* With ACCESS_PLATFORM the table is an IOVA: read through the device IOTLB (a MISS for it). */
+static void test_indirect_iotlb(void **state)
+{
+	struct fx *f = *state;
+	struct viommu_vhost_user_iotlb_msg m;
+	bool table_missed = false;
+	unsigned int rounds = 0;
+	uint8_t fr[2048];
+	size_t len;
+
+	negotiate_with(f, true, VIOMMU_VIRTIO_F_INDIRECT_DESC);
+	setup_vq(f, VNET_RXQ, true);
+	setup_vq(f, VNET_TXQ, true);
+	post_rx(f, true, 4, 2048);
+	len = post_tx_indirect(f, true, 0, BUF_BASE + 0x8000, 300);
+	while (f->p->stats.rx_frames == 0) {
+		assert_true(++rounds < 32);
+		vnet_port_run(f->p);
+		while (read_miss(f, &m)) {
+			uint64_t page = m.iova & ~0xfffull;
+
+			table_missed |= page == IOVA_BASE + IND_TABLE;
+			/* The table is only ever read. */
+			if (page == IOVA_BASE + IND_TABLE)
+				assert_int_equal(m.perm, VIOMMU_VHOST_USER_ACCESS_RO);
+			assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, page, 0x1000,
+					       FE_VA + (page - IOVA_BASE),
+					       VIOMMU_VHOST_USER_ACCESS_RW),
+					 0);
+		}
+	}
+	assert_true(table_missed);
+	make_frame(fr, 300);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 12, fr, len);
+	/* An invalidation of the table's page: the next chain misses on it again. */
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, IOVA_BASE + IND_TABLE, 0x1000,
+			       0, 0),
+			 0);
+	post_tx_indirect(f, true, 1, BUF_BASE + 0x8000, 300);
+	table_missed = false;
+	vnet_port_run(f->p);
+	while (read_miss(f, &m))
+		table_missed |= (m.iova & ~0xfffull) == IOVA_BASE + IND_TABLE;
+	assert_true(table_missed);
+	assert_int_equal(f->p->stats.tx_frames, 1); /* nothing consumed on the miss */
+}
+
+/* Set the transmit ring up again (a broken queue runs again). */
+static void revive_tx(struct fx *f)
+{
+	struct viommu_vhost_user_vring_addr a = { .index = VNET_TXQ,
+						  .desc_user_addr = FE_VA + TXQ_DESC,
+						  .avail_user_addr = FE_VA + TXQ_AVAIL,
+						  .used_user_addr = FE_VA + TXQ_USED };
+
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+}
+
+/* Run one round on the chain at avail slot 0 and expect the queue broken, nothing consumed. */
+static void expect_broken(struct fx *f, const char *what)
+{
+	post(f, TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	if (!f->dev->vq[VNET_TXQ].broken)
+		fail_msg("hostile indirect table accepted: %s", what);
+	assert_int_equal(get16(f, TXQ_USED + 2), 0);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 0);
+	assert_int_equal(f->p->stats.tx_frames, 0);
+	revive_tx(f);
+}
+
+static void test_indirect_hostile(void **state)
+{
+	struct fx *f = *state;
+	const uint16_t ind = VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT;
+	const uint16_t next = VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT;
+
+	/* Not negotiated: an indirect descriptor is malformed. */
+	negotiate(f, false);
+	setup_vq(f, VNET_TXQ, false);
+	put_desc(f, IND_TABLE, 0, BUF_BASE, 100, 0, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind, 0);
+	expect_broken(f, "feature not negotiated");
+	/* Negotiated from here on. */
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES,
+				  VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
+					  VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES |
+					  VIOMMU_VIRTIO_F_INDIRECT_DESC),
+			 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 0, ind, 0);
+	expect_broken(f, "length 0");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 24, ind, 0);
+	expect_broken(f, "length not a multiple of 16");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 0xfffffff0u, ind, 0);
+	expect_broken(f, "more entries than a queue may have");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind | next, 1);
+	expect_broken(f, "INDIRECT with NEXT");
+	put_desc(f, IND_TABLE, 0, IND_TABLE, 16, ind, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind, 0);
+	expect_broken(f, "indirect inside indirect");
+	put_desc(f, IND_TABLE, 0, BUF_BASE, 100, next, 1);
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, next, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 32, ind, 0);
+	expect_broken(f, "a loop inside the table");
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, next, 2);
+	expect_broken(f, "next past the end of the table");
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+	expect_broken(f, "a device-writable buffer in a transmit chain");
+	put_desc(f, IND_TABLE, 1, MEM_SIZE - 50, 100, 0, 0);
+	expect_broken(f, "a buffer outside guest memory");
+	put_desc(f, TXQ_DESC, 0, MEM_SIZE - 16, 32, ind, 0);
+	expect_broken(f, "a table running out of guest memory");
+	put_desc(f, TXQ_DESC, 0, UINT64_MAX - 15, 32, ind, 0);
+	expect_broken(f, "a table address that wraps");
+	/* A direct descriptor, then an indirect one: allowed (virtio 1.2 §2.7.5.3.2). */
+	put_desc(f, IND_TABLE, 0, BUF_BASE + 20, 100, 0, 0);
+	put_desc(f, TXQ_DESC, 0, BUF_BASE, 20, next, 1);
+	put_desc(f, TXQ_DESC, 1, IND_TABLE, 16, ind, 0);
+	post(f, TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+}
+
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
 static void test_reconnect(void **state)
 {
@@ -1537,6 +1714,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_indirect_reflect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_iotlb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_idx_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_suppression_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_suppression_event_idx, setup, teardown),

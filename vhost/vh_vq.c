@@ -173,6 +173,26 @@ static int add_indirect(struct vh_dev *dev, unsigned int vq, struct vh_vq_chain 
 	    ind->len / DESC_SIZE > VH_VQ_MAX_INDIRECT)
 		return -EINVAL;
 	count = ind->len / (uint32_t)DESC_SIZE;
+	/*
+	 * The whole table must be readable guest memory, not only the entries the chain happens to
+	 * visit (and with a vIOMMU, every page of it is asked for at once on a miss).
+	 */
+	{
+		uint64_t addr = ind->addr, left = ind->len;
+
+		while (left) {
+			uint8_t *host;
+			uint64_t n;
+			int ret = vh_xlate(dev, vq, VH_SPACE_BUF, addr, left,
+					   VIOMMU_VHOST_USER_ACCESS_RO, &host, &n);
+
+			if (ret < 0)
+				return ret;
+			left -= n;
+			if (__builtin_add_overflow(addr, n, &addr) && left)
+				return -EFAULT;
+		}
+	}
 	for (uint32_t n = 0;; n++) {
 		struct viommu_virtio_virtq_desc d;
 		uint64_t addr;
