@@ -1612,6 +1612,99 @@ static void test_indirect_hostile(void **state)
 	assert_int_equal(f->p->stats.tx_frames, 1);
 }
 
+/*
+ * Multiqueue: four queue pairs offered (GET_QUEUE_NUM, PROTOCOL_F_MQ, VIRTIO_NET_F_MQ); pair 1
+ * (queues 2 and 3) reflects into its own receive queue; SET_VRING_ENABLE stops and restarts
+ * one ring; an index past the last queue is refused by every vring message.
+ */
+static void test_multiqueue(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t o = QP_STRIDE;
+	struct viommu_vhost_user_vring_state st = { .index = VH_NUM_VQS, .num = QSIZE };
+	struct viommu_vhost_user_vring_addr a = { .index = VH_NUM_VQS };
+	uint8_t fr[2048];
+	size_t len;
+
+	assert_true(get_u64(f, VIOMMU_VHOST_USER_GET_FEATURES) & VIOMMU_VIRTIO_NET_F_MQ);
+	assert_true(get_u64(f, VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES) &
+		    VIOMMU_VHOST_USER_PROTOCOL_F_MQ);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
+	negotiate_with(f, false, VIOMMU_VIRTIO_NET_F_MQ);
+	for (uint32_t r = VIOMMU_VHOST_USER_SET_VRING_NUM; r <= VIOMMU_VHOST_USER_SET_VRING_BASE;
+	     r++)
+		if (r != VIOMMU_VHOST_USER_SET_VRING_ADDR)
+			assert_int_not_equal(call(f, r, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0),
+			     0);
+	st.index = UINT32_MAX;
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0),
+			     0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	{
+		int e = eventfd(0, EFD_CLOEXEC);
+
+		assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_KICK,
+					  &(uint64_t){ VH_NUM_VQS }, 8, &e, 1),
+				     0);
+		close(e);
+	}
+	/* Pair 0 and pair 1 both run; a frame on transmitq2 comes back on receiveq2 only. */
+	for (unsigned int q = 0; q < 4; q++)
+		setup_vq(f, q, false);
+	post_rx(f, false, 4, 2048);
+	for (unsigned int i = 0; i < 4; i++) {
+		put_desc(f, o + RXQ_DESC, i, BUF_BASE + 0x30000 + 0x1000ull * i, 2048,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		post(f, o + RXQ_AVAIL, (uint16_t)i, (uint16_t)i);
+	}
+	len = make_frame(fr, 200);
+	memset(f->mem + BUF_BASE + 0x8000, 0, 12);
+	memcpy(f->mem + BUF_BASE + 0x8000 + 12, fr, len);
+	put_desc(f, o + TXQ_DESC, 0, BUF_BASE + 0x8000, (uint32_t)(12 + len), 0, 0);
+	post(f, o + TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 1);
+	assert_int_equal(get16(f, o + RXQ_USED + 2), 1);
+	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 0x30000 + 12, fr, len);
+	/* transmitq2 disabled: its next chain waits; enabled again, it goes through. */
+	st.index = VNET_TXQ_OF(1);
+	st.num = 0;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	post(f, o + TXQ_AVAIL, 1, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 1);
+	st.num = 1;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 2);
+	assert_int_equal(get16(f, o + RXQ_USED + 2), 2);
+	/* receiveq2 disabled: the reflected frame falls back to receiveq1. */
+	st.index = VNET_RXQ_OF(1);
+	st.num = 0;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	vnet_switch_input(f->p, 1, fr, (uint32_t)len);
+	assert_int_equal(f->p->qp[0].bl_count, 1);
+	assert_int_equal(f->p->qp[1].bl_count, 0);
+	/* GET_VRING_BASE of queue 3 answers its own position. */
+	st.index = VNET_TXQ_OF(1);
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
+	assert_int_equal(handle(f), 0);
+	{
+		struct viommu_vhost_user_header h;
+		struct viommu_vhost_user_vring_state r;
+
+		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+		assert_int_equal(r.index, 3);
+		assert_int_equal(r.num, 2);
+	}
+}
+
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
 static void test_reconnect(void **state)
 {
@@ -1714,6 +1807,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_multiqueue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_reflect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_iotlb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_hostile, setup, teardown),

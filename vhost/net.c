@@ -96,7 +96,10 @@ unsigned int vnet_port_backlog(const struct vnet_port *p)
 	return n;
 }
 
-/* The pair of @to that receives a frame sent on pair @qp: the same one if it runs. */
+/*
+ * The pair of @to that receives a frame sent on pair @qp: the same one if its receive queue runs,
+ * else the first (the guest may have just turned the pair off: ethtool -L).
+ */
 static unsigned int rx_pair(const struct vnet_port *to, unsigned int qp)
 {
 	return vh_vq_ready(&to->dev, VNET_RXQ_OF(qp)) ? qp : 0;
@@ -135,7 +138,7 @@ void vnet_switch_input(struct vnet_port *from, unsigned int qp, uint8_t *frame, 
 		qp = 0;
 	if (sw->mode == VNET_REFLECT) {
 		vnet_5tswap(frame, len);
-		backlog_push(from, qp, frame, len);
+		backlog_push(from, rx_pair(from, qp), frame, len);
 		return;
 	}
 	if (len < ETH_HLEN)

@@ -98,8 +98,8 @@ void vnet_port_run(struct vnet_port *p);
 void vnet_port_stop(struct vnet_port *p);
 
 /*
- * A frame transmitted on queue pair @qp of port @from (may be modified): reflected to the same
- * pair, or switched to other ports (to their pair @qp when it runs, else their first).
+ * A frame transmitted on queue pair @qp of port @from (may be modified): reflected, or switched
+ * to other ports; received on pair @qp when its receive queue runs, else on the first pair.
  */
 void vnet_switch_input(struct vnet_port *from, unsigned int qp, uint8_t *frame, uint32_t len);
 
