@@ -564,9 +564,29 @@ static void test_mem_regions(void **state)
 	s.region.memory_size = MEM_SIZE / 2;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_equal(f->dev->nregions, 1);
-	/* Overlaps the first. */
+	/*
+	 * The identical region again (QEMU's device for another queue pair): a reference on the
+	 * mapping, no second one; its removal drops only the reference. At most one per pair.
+	 */
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(f->dev->regions[0].refs, 2);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(f->dev->regions[0].refs, 1);
+	for (unsigned int i = 1; i < VH_MAX_QUEUE_PAIRS; i++)
+		assert_int_equal(
+			call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1),
 			     0);
+	for (unsigned int i = 1; i < VH_MAX_QUEUE_PAIRS; i++)
+		assert_int_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_equal(f->dev->regions[0].refs, 1);
+	/* Overlaps the first without being it. */
+	s.region.memory_size = MEM_SIZE / 4;
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1),
+			     0);
+	s.region.memory_size = MEM_SIZE / 2;
 	/* Empty, or wrapping past the end of the space: refused too. */
 	{
 		struct viommu_vhost_user_memory_single bad = s;

@@ -262,6 +262,7 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 		len = c->total - hl;
 		vh_vq_chain_read(c, hl, buf, len);
 		p->stats.tx_frames++;
+		p->stats.tx_pair[qp]++;
 		p->stats.tx_bytes += len;
 		vnet_switch_input(p, qp, buf, (uint32_t)len);
 	}

@@ -39,6 +39,7 @@ struct vnet_port_stats {
 	uint64_t rx_bytes;
 	uint64_t rx_drops; /* backlog full, or frame larger than the guest's buffers */
 	uint64_t misses;   /* rounds stopped by a device-IOTLB miss */
+	uint64_t tx_pair[VH_MAX_QUEUE_PAIRS]; /* tx_frames per queue pair */
 };
 
 struct vnet_switch;

@@ -134,7 +134,7 @@ void vh_app_print_stats(const struct vh_app *a, const char *when)
 			"bad_msgs=%llu iotlb_msgs=%llu iotlb_updates=%llu iotlb_invalidates=%llu "
 			"iotlb_rejected=%llu misses_sent=%llu devtlb_lookups=%llu devtlb_hits=%llu "
 			"devtlb_misses=%llu devtlb_miss_suppressed=%llu devtlb_perm_faults=%llu "
-			"devtlb_invalidations=%llu\n",
+			"devtlb_invalidations=%llu tx_pairs=%llu/%llu/%llu/%llu\n",
 			when, p->name, (unsigned long long)p->stats.tx_frames,
 			(unsigned long long)p->stats.tx_bytes,
 			(unsigned long long)p->stats.tx_errors,
@@ -149,7 +149,11 @@ void vh_app_print_stats(const struct vh_app *a, const char *when)
 			(unsigned long long)t.tlb.hits, (unsigned long long)t.tlb.misses,
 			(unsigned long long)t.tlb.miss_suppressed,
 			(unsigned long long)t.tlb.perm_faults,
-			(unsigned long long)t.tlb.invalidations);
+			(unsigned long long)t.tlb.invalidations,
+			(unsigned long long)p->stats.tx_pair[0],
+			(unsigned long long)p->stats.tx_pair[1],
+			(unsigned long long)p->stats.tx_pair[2],
+			(unsigned long long)p->stats.tx_pair[3]);
 		if (!p->connected)
 			continue;
 		for (unsigned int q = 0; q < VH_NUM_VQS; q++) {
@@ -288,6 +292,8 @@ static bool any_connected(const struct vh_app *a)
 			return true;
 	return false;
 }
+
+_Static_assert(VH_MAX_QUEUE_PAIRS == 4, "the stats line prints four pairs");
 
 static uint64_t now_ns(void)
 {

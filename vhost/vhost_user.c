@@ -258,6 +258,7 @@ static int region_map(const struct vh_dev *dev, const struct viommu_vhost_user_m
 	r->map_base = p;
 	r->map_size = len;
 	r->host = (uint8_t *)p + d->mmap_offset;
+	r->refs = 1;
 	return 0;
 }
 
@@ -547,6 +548,22 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 	if (size != sizeof(m) || nfds != 1)
 		return -EINVAL;
 	memcpy(&m, p, sizeof(m));
+	/*
+	 * With several queue pairs QEMU 7.2 runs one vhost device per pair on the connection, and
+	 * each adds (and later removes) the same regions: an identical region takes a reference on
+	 * the mapping we have (at most one per queue pair) instead of being refused as an overlap.
+	 */
+	for (unsigned int i = 0; i < dev->nregions; i++) {
+		struct vh_region *r = &dev->regions[i];
+
+		if (r->gpa == m.region.guest_phys_addr && r->size == m.region.memory_size &&
+		    r->uaddr == m.region.userspace_addr) {
+			if (r->refs >= VH_MAX_QUEUE_PAIRS)
+				return -EINVAL;
+			r->refs++;
+			return 0;
+		}
+	}
 	if (dev->nregions >= VH_MAX_MEM_SLOTS)
 		return -EINVAL;
 	ret = region_check(&m.region, dev->regions, dev->nregions);
@@ -574,6 +591,11 @@ static int do_rem_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, s
 		if (r->gpa != m.region.guest_phys_addr || r->size != m.region.memory_size ||
 		    r->uaddr != m.region.userspace_addr)
 			continue;
+		/* Another queue pair's vhost device still has it (see do_add_mem_reg). */
+		if (r->refs > 1) {
+			r->refs--;
+			return 0;
+		}
 		stop_queues(dev);
 		vh_tlb_flush(dev);
 		region_unmap(r);

@@ -45,10 +45,11 @@ enum vh_space {
 struct vh_region {
 	uint64_t gpa;
 	uint64_t size;
-	uint64_t uaddr;	 /* front-end virtual address */
-	uint8_t *host;	 /* our mapping of gpa */
-	void *map_base;	 /* what mmap returned (host - mmap_offset) */
-	size_t map_size; /* size + mmap_offset */
+	uint64_t uaddr;	   /* front-end virtual address */
+	uint8_t *host;	   /* our mapping of gpa */
+	void *map_base;	   /* what mmap returned (host - mmap_offset) */
+	size_t map_size;   /* size + mmap_offset */
+	unsigned int refs; /* ADD_MEM_REGs of this very region (one per queue pair's device) */
 };
 
 struct vh_vq {

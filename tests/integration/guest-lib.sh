@@ -296,16 +296,28 @@ guest_mode_start() {
 # to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
 # qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
 # vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
-# device's ATS off (default on); GUEST_APPEND adds kernel arguments.
+# device's ATS off (default on); GUEST_APPEND adds kernel arguments. Modes virtio-strict and
+# virtio-lazy put QEMU's own virtio-iommu-pci in front instead (the guest needs the virtio_iommu
+# driver: guest_kernel=bpo; no ATS). GUEST_QUEUES=N (default 1) gives the virtio-net N queue
+# pairs (vhost-user queues=N, mq=on); GUEST_SMP (default 1) the vCPUs (Linux uses one queue pair
+# per vCPU).
 guest_qemu() {
 	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
+	gq_ats=${GUEST_ATS:-on}
 	case "$1" in
 	strict) gq_append="intel_iommu=on iommu.strict=1" ;;
 	lazy) gq_append="intel_iommu=on iommu.strict=0" ;;
 	pt) gq_append="intel_iommu=on iommu=pt" ;;
 	noiommu) gq_append="intel_iommu=off"; gq_iommu="" ;;
+	virtio-strict) gq_append="iommu.strict=1 viommu.domain=DMA"; gq_iommu="-device virtio-iommu-pci"; gq_ats=off ;;
+	virtio-lazy) gq_append="iommu.strict=0 viommu.domain=DMA-FQ"; gq_iommu="-device virtio-iommu-pci"; gq_ats=off ;;
 	*) echo "unknown mode $1" >&2; return 1 ;;
 	esac
+	gq_queues=${GUEST_QUEUES:-1}
+	gq_mq=""
+	# Vectors stay 0 (see below): the queues share the INTx line.
+	[ "$gq_queues" -gt 1 ] && gq_mq=",mq=on"
+
 	# tsc=unstable: under TCG on a loaded host the guest's boot-time TSC calibration can come
 	# out several times too low. With the TSC trusted (tsc=reliable did that: no clocksource
 	# watchdog) the guest clock then ran 8x fast and every guest-side timeout (ping, the pktgen
@@ -314,13 +326,13 @@ guest_qemu() {
 	# a modern-only device; ATS only exists behind a PCIe root port.
 	# shellcheck disable=SC2086
 	exec timeout "${QEMU_TIMEOUT:-600}" "${GUEST_QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config -display none \
-		-M q35,kernel-irqchip=split -accel tcg -smp 1 -m 256M \
+		-M q35,kernel-irqchip=split -accel tcg -smp "${GUEST_SMP:-1}" -m 256M \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		$gq_iommu \
 		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
 		-chardev socket,id=chr0,path="$2" \
-		-netdev vhost-user,id=net0,chardev=chr0 \
-		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=${GUEST_ATS:-on},vectors=0,mac=52:54:00:12:34:56 \
+		-netdev vhost-user,id=net0,chardev=chr0,queues="$gq_queues" \
+		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=$gq_ats,vectors=0,mac=52:54:00:12:34:56$gq_mq \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append ${GUEST_APPEND:-} $4" \
 		-serial file:"$3" -no-reboot
