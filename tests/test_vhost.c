@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "vh_app.h"
 
 #define MEM_SIZE (1u << 20)
 #define FE_VA 0x7f0000000000ull /* where the fake front-end says guest memory is */
@@ -44,6 +45,7 @@ struct fx {
 	int resumed;
 	int kick[VH_NUM_VQS];
 	int call[VH_NUM_VQS];
+	struct vh_app *app; /* the program's event loop serves the connection (setup_app) */
 };
 
 static int count_fds(void)
@@ -120,7 +122,12 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	vnet_port_disconnect(f->p);
+	if (f->app) {
+		vh_app_destroy(f->app);
+		free(f->app);
+	} else {
+		vnet_port_disconnect(f->p);
+	}
 	close(f->fe);
 	if (f->be_peer >= 0)
 		close(f->be_peer);
@@ -132,8 +139,34 @@ static int teardown(void **state)
 	}
 	munmap(f->mem, MEM_SIZE);
 	close(f->memfd);
-	free(f->sw);
+	if (!f->app)
+		free(f->sw);
 	free(f);
+	return 0;
+}
+
+/* The same fixture, with the connection served by viommu-vhost's own event loop (vh_app). */
+static int setup_app(void **state)
+{
+	struct fx *f;
+	int sv[2];
+
+	setup(state);
+	f = *state;
+	/* Swap the fixture's port for the loop's: fd mode, port 0, reflect. */
+	vnet_port_disconnect(f->p);
+	close(f->fe);
+	free(f->sw);
+	f->app = calloc(1, sizeof(*f->app));
+	assert_non_null(f->app);
+	assert_int_equal(vh_app_init(f->app, VNET_REFLECT, 1), 0);
+	f->app->ops.clock = frozen_clock;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->fe = sv[1];
+	assert_int_equal(vh_app_connect_fd(f->app, sv[0]), 0);
+	f->sw = &f->app->sw;
+	f->p = &f->sw->port[0];
+	f->dev = &f->p->dev;
 	return 0;
 }
 
@@ -168,9 +201,15 @@ static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *pay
 	assert_int_equal(sendmsg(f->fe, &mh, 0), (ssize_t)iov.iov_len);
 }
 
-/* Let the back-end handle one message; returns vh_dev_handle()'s result. */
+/*
+ * Let the back-end handle one message; returns vh_dev_handle()'s result. Through the event loop
+ * (setup_app): one round that waits for the message (a liveness bound, not a measurement),
+ * 0 while the connection lives.
+ */
 static int handle(struct fx *f)
 {
+	if (f->app)
+		return vh_app_step(f->app, 30000) > 0 && f->p->connected ? 0 : -1;
 	return vh_dev_handle(f->dev);
 }
 
@@ -1725,6 +1764,92 @@ static void test_multiqueue(void **state)
 	}
 }
 
+/* Rounds of the loop that never wait (no kick is ever written unless the test says so). */
+static void app_rounds(struct fx *f, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(vh_app_step(f->app, 0), 1);
+}
+
+static void app_queues(struct fx *f, uint64_t extra)
+{
+	negotiate_with(f, false, extra);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+}
+
+/*
+ * Event-driven (the default): a chain made available without a kick waits; the kick runs it.
+ * Transmit kicks stay requested (used flags 0).
+ */
+static void test_app_event_driven(void **state)
+{
+	struct fx *f = *state;
+
+	app_queues(f, 0);
+	app_rounds(f, 3);
+	tx_one(f, 0);
+	app_rounds(f, 5);
+	assert_int_equal(f->p->stats.tx_frames, 0);
+	assert_int_equal(eventfd_write(f->kick[VNET_TXQ], 1), 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED), 0);
+}
+
+/* --poll: no kick needed, and the guest is told not to kick (NO_NOTIFY, or avail_event). */
+static void test_app_poll(void **state)
+{
+	struct fx *f = *state;
+
+	f->app->poll = true;
+	app_queues(f, 0);
+	tx_one(f, 0);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_true(f->p->polling);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	tx_one(f, 1);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+}
+
+/*
+ * --busy-poll-us: after a kicked frame the loop keeps polling (a later chain needs no kick) while
+ * the window lasts; once it has passed, kicks are requested again and the loop sleeps on them.
+ * The window is a minute (never over during the test) or one nanosecond (always over).
+ */
+static void test_app_busy_poll(void **state)
+{
+	struct fx *f = *state;
+
+	f->app->busy_poll_ns = 60000000000ull;
+	app_queues(f, VIOMMU_VIRTIO_F_EVENT_IDX);
+	tx_one(f, 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 0); /* idle: no window open yet */
+	assert_int_equal(eventfd_write(f->kick[VNET_TXQ], 1), 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	/* Inside the window: polled, and avail_event left behind (no kicks). */
+	tx_one(f, 1);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+	assert_true(f->p->polling);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	/* The window closes: kicks asked for at the current position, then sleep. */
+	f->app->busy_poll_ns = 1;
+	app_rounds(f, 2);
+	assert_false(f->p->polling);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 2);
+	tx_one(f, 2);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+}
+
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
 static void test_reconnect(void **state)
 {
@@ -1827,6 +1952,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_app_event_driven, setup_app, teardown),
+		cmocka_unit_test_setup_teardown(test_app_poll, setup_app, teardown),
+		cmocka_unit_test_setup_teardown(test_app_busy_poll, setup_app, teardown),
 		cmocka_unit_test_setup_teardown(test_multiqueue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_reflect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_iotlb, setup, teardown),
