@@ -21,7 +21,8 @@
 # pps_ratio (mean of the per-round ratios to testpmd). Rows machine/load1_start and
 # machine/load1_end state the load; a NOTE says when the machine was not idle. Run as root.
 # VIOMMU_BENCH_SECS (pktgen seconds, default 10, --quick 3), VIOMMU_BENCH_ROUNDS (default 2),
-# VIOMMU_BENCH_BACKENDS (default "dpdk viommu viommu-poll viommu-busypoll"),
+# VIOMMU_BENCH_BACKENDS (default "dpdk viommu viommu-poll viommu-busypoll"; viommu-busypoll-N:
+# --busy-poll-us=N, for choosing the window),
 # VIOMMU_BENCH_BUSY_POLL_US (default 50), VIOMMU_CACHE (vmlinux cache dir), KEEP_WORK=1.
 set -eu
 
@@ -86,6 +87,7 @@ be_name() {
 	viommu) echo viommu-vhost ;;
 	viommu-poll) echo viommu-vhost-poll ;;
 	viommu-busypoll) echo viommu-vhost-busypoll ;;
+	viommu-busypoll-*) echo "viommu-vhost-busypoll-${1#viommu-busypoll-}us" ;;
 	esac
 }
 
@@ -108,6 +110,10 @@ run_one() {
 		;;
 	viommu-busypoll)
 		"$vhost_bin" --reflect --socket-path="$sock" --busy-poll-us="$busy_us" 2> "$blog" &
+		;;
+	viommu-busypoll-*)
+		"$vhost_bin" --reflect --socket-path="$sock" --busy-poll-us="${be#viommu-busypoll-}" \
+			2> "$blog" &
 		;;
 	dpdk)
 		# Retry: a full guest receive ring holds forwarding back instead of dropping, as
@@ -212,23 +218,31 @@ order() {
 }
 for mode in "$@"; do
 	echo "== $mode (pktgen ${secs}s per back-end, $rounds rounds: $backends)" >&2
-	res=$work/$mode.results # lines: backend round status pps cpu_us
-	: > "$res"
+	resf=$work/$mode.results # lines: backend round status pps cpu_us pct load
+	: > "$resf"
 	r=1
 	while [ $r -le "$rounds" ]; do
 		for be in $(order $r); do
 			run_one "$mode" "$be"
+			[ "$r_status" = ok ] || echo "NOTE $mode: $(be_name "$be") round $r FAILED: $r_status" >&2
+			echo "$be $r $([ "$r_status" = ok ] && echo ok || echo fail) $r_pps $r_cpu_us" \
+				"$r_pct $r_load" >> "$resf"
+		done
+		# The round's rows, testpmd's first (the others name it as their baseline).
+		for be in $backends; do
+			# Fields: backend round status pps cpu_us pct load (the mode loop's list is
+			# already expanded: set -- does not change it).
+			# shellcheck disable=SC2046
+			set -- $(awk -v be="$be" -v r="$r" '$1 == be && $2 == r' "$resf")
 			name=$(be_name "$be")
 			base=""
 			[ "$be" = dpdk ] || base="$mode/dpdk-testpmd#$r"
-			case "$backends" in *dpdk*) ;; *) base="" ;; esac
-			row "$mode/$name#$r" ok "$([ "$r_status" = ok ] && echo 1 || echo 0)" bool
-			row "$mode/$name#$r" pps "$r_pps" pkt/s "$base"
-			row "$mode/$name#$r" replies_pct "$r_pct" %
-			row "$mode/$name#$r" cpu_us_per_pkt "$r_cpu_us" us "$base"
-			row "$mode/$name#$r" load1 "$r_load" load
-			[ "$r_status" = ok ] || echo "NOTE $mode: $name round $r FAILED: $r_status" >&2
-			echo "$be $r $([ "$r_status" = ok ] && echo ok || echo fail) $r_pps $r_cpu_us" >> "$res"
+			case " $backends " in *" dpdk "*) ;; *) base="" ;; esac
+			row "$mode/$name#$r" ok "$([ "$3" = ok ] && echo 1 || echo 0)" bool
+			row "$mode/$name#$r" pps "$4" pkt/s "$base"
+			row "$mode/$name#$r" replies_pct "$6" %
+			row "$mode/$name#$r" cpu_us_per_pkt "$5" us "$base"
+			row "$mode/$name#$r" load1 "$7" load
 		done
 		r=$((r + 1))
 	done
@@ -237,10 +251,10 @@ for mode in "$@"; do
 	for be in $backends; do
 		name=$(be_name "$be")
 		m=$(awk -v be="$be" '$1 == be && $3 == "ok" { n++; p += $4; c += $5 }
-			END { if (n) printf "%.1f %.2f %d", p / n, c / n, n; else print "0 0 0" }' "$res")
+			END { if (n) printf "%.1f %.2f %d", p / n, c / n, n; else print "0 0 0" }' "$resf")
 		base=""
 		[ "$be" = dpdk ] || base="$mode/dpdk-testpmd"
-		case "$backends" in *dpdk*) ;; *) base="" ;; esac
+		case " $backends " in *" dpdk "*) ;; *) base="" ;; esac
 		row "$mode/$name" pps "$(echo "$m" | cut -d" " -f1)" pkt/s "$base"
 		row "$mode/$name" cpu_us_per_pkt "$(echo "$m" | cut -d" " -f2)" us "$base"
 		row "$mode/$name" ok_runs "$(echo "$m" | cut -d" " -f3)" runs
@@ -248,13 +262,13 @@ for mode in "$@"; do
 		ratio=$(awk -v be="$be" '$3 == "ok" { p[$1 " " $2] = $4 }
 			END { for (k in p) { split(k, a, " "); if (a[1] == be && (("dpdk " a[2]) in p) &&
 				p["dpdk " a[2]] > 0) { s += p[k] / p["dpdk " a[2]]; n++ } }
-				if (n) printf "%.3f", s / n; else print "" }' "$res")
+				if (n) printf "%.3f", s / n; else print "" }' "$resf")
 		if [ -n "$ratio" ]; then
 			row "$mode/$name" pps_ratio "$ratio" x
 			echo "  $mode: $name / dpdk-testpmd pps ratio (mean of rounds): $ratio" >&2
 		fi
 	done
-	if grep -q "^dpdk .* fail " "$res" && ! grep -q "^viommu[^ ]* .* fail " "$res"; then
+	if grep -q "^dpdk [0-9]* fail " "$resf" && ! grep -q "^viommu[^ ]* [0-9]* fail " "$resf"; then
 		echo "NOTE $mode: dpdk-testpmd failed where viommu-vhost stayed correct" >&2
 	fi
 done
