@@ -297,8 +297,9 @@ guest_mode_start() {
 # qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
 # vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
 # device's ATS off (default on); GUEST_APPEND adds kernel arguments. Modes virtio-strict and
-# virtio-lazy put QEMU's own virtio-iommu-pci in front instead (the guest needs the virtio_iommu
-# driver: guest_kernel=bpo; no ATS). GUEST_QUEUES=N (default 1) gives the virtio-net N queue
+# virtio-lazy put QEMU's own virtio-iommu-pci (GUEST_IOMMU: another, e.g. libviommu's
+# virtio-iommu-pci,x-viommu=on) in front instead (the guest needs the virtio_iommu driver:
+# guest_kernel=bpo; no ATS). GUEST_QUEUES=N (default 1) gives the virtio-net N queue
 # pairs (vhost-user queues=N, mq=on); GUEST_SMP (default 1) the vCPUs (Linux uses one queue pair
 # per vCPU).
 guest_qemu() {
@@ -309,8 +310,8 @@ guest_qemu() {
 	lazy) gq_append="intel_iommu=on iommu.strict=0" ;;
 	pt) gq_append="intel_iommu=on iommu=pt" ;;
 	noiommu) gq_append="intel_iommu=off"; gq_iommu="" ;;
-	virtio-strict) gq_append="iommu.strict=1 viommu.domain=DMA"; gq_iommu="-device virtio-iommu-pci"; gq_ats=off ;;
-	virtio-lazy) gq_append="iommu.strict=0 viommu.domain=DMA-FQ"; gq_iommu="-device virtio-iommu-pci"; gq_ats=off ;;
+	virtio-strict) gq_append="iommu.strict=1 viommu.domain=DMA"; gq_iommu="-device ${GUEST_IOMMU:-virtio-iommu-pci}"; gq_ats=off ;;
+	virtio-lazy) gq_append="iommu.strict=0 viommu.domain=DMA-FQ"; gq_iommu="-device ${GUEST_IOMMU:-virtio-iommu-pci}"; gq_ats=off ;;
 	*) echo "unknown mode $1" >&2; return 1 ;;
 	esac
 	gq_queues=${GUEST_QUEUES:-1}
