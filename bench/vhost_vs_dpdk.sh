@@ -161,9 +161,10 @@ run_one() {
 	wait "$be_pid" 2>/dev/null || true
 	be_pid=""
 
-	res=$(sed -n 's/^VIOMMU-TEST \[.*\] BENCH //p' "$log" | tail -n 1)
+	# The serial console ends lines with CR.
+	bres=$(sed -n 's/^VIOMMU-TEST \[.*\] BENCH //p' "$log" | tr -d '\r' | tail -n 1)
 	r_status=ok
-	if [ -z "$res" ]; then
+	if [ -z "$bres" ]; then
 		why=$(grep -m 1 -o -E "(general protection fault|Kernel panic|BUG:|Oops|FAIL).*" \
 			"$log" || true)
 		r_status="guest failed${why:+: $why}"
@@ -173,7 +174,7 @@ run_one() {
 		r_status="qemu exit status $qrc"
 	fi
 	# shellcheck disable=SC2086
-	set -- $res
+	set -- $bres
 	sent=0 received=0 corrupt=0 t0=0 t1=1
 	for kv in "$@"; do
 		case "$kv" in
