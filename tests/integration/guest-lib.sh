@@ -301,7 +301,7 @@ guest_mode_start() {
 # virtio-iommu-pci,x-viommu=on) in front instead (the guest needs the virtio_iommu driver:
 # guest_kernel=bpo; no ATS). GUEST_QUEUES=N (default 1) gives the virtio-net N queue
 # pairs (vhost-user queues=N, mq=on); GUEST_SMP (default 1) the vCPUs (Linux uses one queue pair
-# per vCPU).
+# per vCPU); GUEST_NET_OPTS more virtio-net-pci properties (e.g. event_idx=off).
 guest_qemu() {
 	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
 	gq_ats=${GUEST_ATS:-on}
@@ -333,7 +333,7 @@ guest_qemu() {
 		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
 		-chardev socket,id=chr0,path="$2" \
 		-netdev vhost-user,id=net0,chardev=chr0,queues="$gq_queues" \
-		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=$gq_ats,vectors=0,mac=52:54:00:12:34:56$gq_mq \
+		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=$gq_ats,vectors=0,mac=52:54:00:12:34:56$gq_mq${GUEST_NET_OPTS:+,$GUEST_NET_OPTS} \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append ${GUEST_APPEND:-} $4" \
 		-serial file:"$3" -no-reboot
