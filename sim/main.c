@@ -30,6 +30,9 @@ static const struct sim_config builtin_configs[] = {
 	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, VG_DMA_STRICT },
 	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_STRICT },
 	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT },
+	/* Seed 000's virtio-iommu (2017): a virtio-mmio device on Arm and in the x86 prototype. */
+	{ "virtio-iommu-mmio", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT, false,
+	  true },
 	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
 	  VG_DMA_BATCHED_DEFERRED },
 	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, VG_DMA_BATCHED_DEFERRED },
@@ -139,7 +142,7 @@ static void scenario_nested(struct scenario *s)
 static void scenario_default(struct scenario *s, const char *name)
 {
 	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
-					     "vtd-strict-cm", "virtio-iommu" };
+					     "vtd-strict-cm", "virtio-iommu-mmio" };
 	static const char *const cures[] = { "virtio-iommu-batched-deferred", "vtd-devtlb",
 					     "identity", "persistent", "never-free" };
 
@@ -234,7 +237,7 @@ static void scenario_default(struct scenario *s, const char *name)
 	} else if (name && !strcmp(name, "arm")) {
 		/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
 		static const char *const a[] = { "noiommu",    "smmu3",
-						 "smmu3-cm",   "virtio-iommu",
+						 "smmu3-cm",   "virtio-iommu-mmio",
 						 "smmu3-lazy", "virtio-iommu-batched-deferred" };
 
 		s->name = "arm";
@@ -298,9 +301,9 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       k->push ? " +push" : "", k->v2 ? " +v2" : "",
+		       k->push ? " +push" : "", k->v2 ? " +v2" : "", k->mmio ? " +mmio" : "",
 		       vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
@@ -357,7 +360,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 
 /*
  * "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|calgary|calgary-hcall|virtio-iommu|none
- * strategy=S [cm] [ats] [push] [v2]".
+ * strategy=S [cm] [ats] [push] [v2] [mmio]".
  */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
@@ -399,6 +402,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.push = true;
 		} else if (!strcmp(t, "v2")) {
 			k.v2 = true;
+		} else if (!strcmp(t, "mmio")) {
+			k.mmio = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}
@@ -419,7 +424,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	     k.model != SIM_MODEL_CALGARY) ||
 	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI &&
 	     k.model != SIM_MODEL_SMMUV3) ||
-	    (k.v2 && k.model != SIM_MODEL_AMDVI))
+	    (k.v2 && k.model != SIM_MODEL_AMDVI) || (k.mmio && k.model != SIM_MODEL_VIRTIO_IOMMU))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;
