@@ -249,6 +249,27 @@ static void scenario_default(struct scenario *s, const char *name)
 		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
 	} else if (name && !strcmp(name, "nested")) {
 		scenario_nested(s);
+	} else if (name && !strcmp(name, "sidecore")) {
+		/* ATC'11: the vIOMMU trapped and emulated (assigned) or polled by a side core. */
+		static const char *const k[] = { "noiommu",	    "vtd-strict-cm",
+						 "vtd-deferred-cm", "vtd-batched-cm",
+						 "virtio-iommu",    "virtio-iommu-batched-deferred",
+						 "vtd-identity-cm", "vtd-never-free-cm" };
+
+		s->name = "sidecore";
+		s->about =
+			"ATC'11: an assigned NIC whose vIOMMU traps to the VMM (vhost n/a) or is "
+			"polled by a side core (vhost side), strict to optimistic, then the cures";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+			add_cfg(s, k[i]);
+		s->npl = 2;
+		s->pl[0] = SIM_ASSIGNED;
+		s->pl[1] = SIM_SIDECORE;
+		s->nsize = 2;
+		s->size[0] = 1500;
+		s->size[1] = 16384;
+		s->table_size = 0;
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -258,8 +279,8 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block", "quick",
-					      "calgary", "arm",	     "nested" };
+static const char *const scenario_names[] = { "default", "assigned", "block",  "quick",
+					      "calgary", "arm",	     "nested", "sidecore" };
 
 static void usage(FILE *f)
 {
@@ -269,7 +290,7 @@ static void usage(FILE *f)
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
 		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm,\n"
-		"nested "
+		"nested, sidecore "
 		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
