@@ -753,6 +753,16 @@ static void test_threads_and_waits(void **state)
 		p.cfg.mmio = true;
 		assert_true(sim_run(&p, c, q) < 0);
 	}
+	/* vhost: the worker's misses, served by the VMM, wait behind the vCPU's trapped exits. */
+	{
+		struct sim_params p = params(&cfg_vtd_strict, SIM_VHOST, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->devtlb_misses_per_unit > 0);
+		assert_true(fabs(r->waits[SIM_RES_BACKEND] - r->devtlb_misses_per_unit) < 1e-9);
+		assert_true(r->wait_ns[SIM_RES_BACKEND] > 0);
+		assert_true(r->waits[SIM_RES_VCPU] == r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO]);
+	}
 	/* Four vCPUs: each exit also waits behind the other three's (the VMM's global lock). */
 	{
 		struct sim_params p = params(&cfg_vtd_strict, SIM_EMULATED, SIM_WL_STREAM_RX, 1500);
