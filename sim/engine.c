@@ -66,9 +66,11 @@ const char *sim_ev_name(enum sim_ev e)
 
 /* The placements, one file each. */
 static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
-	[SIM_EMULATED] = &sim_place_emulated, [SIM_VHOST] = &sim_place_vhost,
-	[SIM_ASSIGNED] = &sim_place_assigned, [SIM_NESTED] = &sim_place_nested,
-	[SIM_SIDECORE] = &sim_place_sidecore,
+	[SIM_EMULATED] = &sim_place_emulated, /* QEMU's device model */
+	[SIM_VHOST] = &sim_place_vhost,	      /* a vhost worker with a device IOTLB */
+	[SIM_ASSIGNED] = &sim_place_assigned, /* VFIO, shadowed host IOMMU */
+	[SIM_NESTED] = &sim_place_nested,     /* VFIO through L1 */
+	[SIM_SIDECORE] = &sim_place_sidecore, /* VFIO, the vIOMMU on a polling side core */
 };
 
 const char *sim_placement_name(enum sim_placement p)
