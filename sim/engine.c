@@ -740,6 +740,13 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 	*deps = 0;
 	switch (ev) {
 	case SIM_EV_EXIT_MMIO:
+		/*
+		 * The VMM's lock is taken after KVM_RUN returns to user space and dropped before it
+		 * re-enters, so it is held for the user-space part only: the exit minus an exit the
+		 * kernel completes (an upper bound: the return to user space is outside it too).
+		 */
+		if (r == SIM_RES_VMM)
+			return fmax(0, DEP(SIM_COST_EXIT_USER_MMIO) - DEP(SIM_COST_EXIT_KERNEL));
 		return DEP(SIM_COST_EXIT_USER_MMIO);
 	case SIM_EV_KICK:
 		return DEP(SIM_COST_KICK_IOEVENTFD);
@@ -805,6 +812,10 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 	case SIM_EV_DISK_IO:
 		return DEP(SIM_COST_DISK_LATENCY);
 	case SIM_EV_EXIT_L2:
+		/* L1's VMM holds its lock for the user-space part: minus an L2 exit L1's kernel ends. */
+		if (r == SIM_RES_VMM)
+			return fmax(0, DEP(SIM_COST_EXIT_NESTED_USER) -
+					       DEP(SIM_COST_EXIT_NESTED_KERNEL));
 		return DEP(SIM_COST_EXIT_NESTED_USER);
 	case SIM_EV_IRQ_L2:
 		return DEP(SIM_COST_EXIT_NESTED_KERNEL);
