@@ -30,6 +30,9 @@ static const struct sim_config builtin_configs[] = {
 	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, VG_DMA_STRICT },
 	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_STRICT },
 	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT },
+	/* Seed 000's virtio-iommu (2017): a virtio-mmio device on Arm and in the x86 prototype. */
+	{ "virtio-iommu-mmio", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT, false,
+	  true },
 	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
 	  VG_DMA_BATCHED_DEFERRED },
 	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, VG_DMA_BATCHED_DEFERRED },
@@ -139,7 +142,7 @@ static void scenario_nested(struct scenario *s)
 static void scenario_default(struct scenario *s, const char *name)
 {
 	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
-					     "vtd-strict-cm", "virtio-iommu" };
+					     "vtd-strict-cm", "virtio-iommu-mmio" };
 	static const char *const cures[] = { "virtio-iommu-batched-deferred", "vtd-devtlb",
 					     "identity", "persistent", "never-free" };
 
@@ -234,7 +237,7 @@ static void scenario_default(struct scenario *s, const char *name)
 	} else if (name && !strcmp(name, "arm")) {
 		/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
 		static const char *const a[] = { "noiommu",    "smmu3",
-						 "smmu3-cm",   "virtio-iommu",
+						 "smmu3-cm",   "virtio-iommu-mmio",
 						 "smmu3-lazy", "virtio-iommu-batched-deferred" };
 
 		s->name = "arm";
@@ -246,6 +249,27 @@ static void scenario_default(struct scenario *s, const char *name)
 		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
 	} else if (name && !strcmp(name, "nested")) {
 		scenario_nested(s);
+	} else if (name && !strcmp(name, "sidecore")) {
+		/* ATC'11: the vIOMMU trapped and emulated (assigned) or polled by a side core. */
+		static const char *const k[] = { "noiommu",	    "vtd-strict-cm",
+						 "vtd-deferred-cm", "vtd-batched-cm",
+						 "virtio-iommu",    "virtio-iommu-batched-deferred",
+						 "vtd-identity-cm", "vtd-never-free-cm" };
+
+		s->name = "sidecore";
+		s->about =
+			"ATC'11: an assigned NIC whose vIOMMU traps to the VMM (vhost n/a) or is "
+			"polled by a side core (vhost side), strict to optimistic, then the cures";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+			add_cfg(s, k[i]);
+		s->npl = 2;
+		s->pl[0] = SIM_ASSIGNED;
+		s->pl[1] = SIM_SIDECORE;
+		s->nsize = 2;
+		s->size[0] = 1500;
+		s->size[1] = 16384;
+		s->table_size = 0;
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -255,8 +279,8 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block", "quick",
-					      "calgary", "arm",	     "nested" };
+static const char *const scenario_names[] = { "default", "assigned", "block",  "quick",
+					      "calgary", "arm",	     "nested", "sidecore" };
 
 static void usage(FILE *f)
 {
@@ -266,7 +290,7 @@ static void usage(FILE *f)
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
 		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm,\n"
-		"nested "
+		"nested, sidecore "
 		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
@@ -298,9 +322,9 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       k->push ? " +push" : "", k->v2 ? " +v2" : "",
+		       k->push ? " +push" : "", k->v2 ? " +v2" : "", k->mmio ? " +mmio" : "",
 		       vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
@@ -357,7 +381,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 
 /*
  * "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|calgary|calgary-hcall|virtio-iommu|none
- * strategy=S [cm] [ats] [push] [v2]".
+ * strategy=S [cm] [ats] [push] [v2] [mmio]".
  */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
@@ -399,6 +423,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.push = true;
 		} else if (!strcmp(t, "v2")) {
 			k.v2 = true;
+		} else if (!strcmp(t, "mmio")) {
+			k.mmio = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}
@@ -419,7 +445,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	     k.model != SIM_MODEL_CALGARY) ||
 	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI &&
 	     k.model != SIM_MODEL_SMMUV3) ||
-	    (k.v2 && k.model != SIM_MODEL_AMDVI))
+	    (k.v2 && k.model != SIM_MODEL_AMDVI) || (k.mmio && k.model != SIM_MODEL_VIRTIO_IOMMU))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;
