@@ -1850,6 +1850,59 @@ static void test_app_busy_poll(void **state)
 	assert_int_equal(f->p->stats.tx_frames, 2);
 }
 
+/*
+ * The datapath across the 16-bit wrap with EVENT_IDX: rings started at index 65533 (SET_VRING_BASE),
+ * frames go round while the indices wrap; avail_event follows last_avail through 0 and the
+ * interrupts follow used_event across it.
+ */
+static void test_event_idx_wrap(void **state)
+{
+	struct fx *f = *state;
+	struct viommu_vhost_user_vring_state st = { .index = VNET_TXQ, .num = 65533 };
+	unsigned int calls_rx = 0;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	st.index = VNET_RXQ;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	put16(f, TXQ_USED + 2, 65533);
+	put16(f, RXQ_USED + 2, 65533);
+	/* Receive buffers at avail positions 65533..65540 (ring slots wrap modulo QSIZE). */
+	for (unsigned int i = 0; i < QSIZE; i++) {
+		uint16_t pos = (uint16_t)(65533u + i);
+
+		put_desc(f, RXQ_DESC, i, BUF_BASE + 0x1000ull * i, 2048,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		put16(f, RXQ_AVAIL + 4 + 2 * (pos % QSIZE), (uint16_t)i);
+	}
+	put16(f, RXQ_AVAIL + 2, (uint16_t)(65533u + QSIZE));
+	/* The guest wants an interrupt once used entry 0 (after the wrap) is written. */
+	put16(f, USED_EVENT(RXQ_AVAIL), 0);
+	for (unsigned int k = 0; k < 6; k++) {
+		uint16_t pos = (uint16_t)(65533u + k);
+
+		post_tx(f, false, pos, BUF_BASE + 0x9000, 64);
+		vnet_port_run(f->p);
+		assert_int_equal(f->p->stats.rx_frames, k + 1);
+		assert_int_equal(get16(f, TXQ_USED + 2), (uint16_t)(pos + 1));
+		assert_int_equal(get16(f, RXQ_USED + 2), (uint16_t)(pos + 1));
+		/* Transmit kicks requested from the next chain on, through the wrap. */
+		assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), (uint16_t)(pos + 1));
+		calls_rx += (unsigned int)calls(f, VNET_RXQ);
+		if (k == 0)
+			assert_int_equal(calls_rx, 1); /* the first publish always signals */
+		if (k == 2)
+			assert_int_equal(calls_rx, 1); /* 65534 -> 65535, 65535 -> 0: not past 0 */
+		if (k == 3)
+			assert_int_equal(calls_rx, 2); /* 0 -> 1 wrote entry 0: past used_event */
+	}
+	assert_int_equal(calls_rx, 2);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_false(f->dev->vq[VNET_RXQ].broken);
+}
+
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
 static void test_reconnect(void **state)
 {
@@ -1952,6 +2005,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_event_idx_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_app_event_driven, setup_app, teardown),
 		cmocka_unit_test_setup_teardown(test_app_poll, setup_app, teardown),
 		cmocka_unit_test_setup_teardown(test_app_busy_poll, setup_app, teardown),
