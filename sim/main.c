@@ -233,6 +233,11 @@ static void scenario_default(struct scenario *s, const char *name)
 static const char *const scenario_names[] = { "default", "assigned", "block", "quick",
 					      "calgary", "arm",	     "nested" };
 
+bool sim_config_known(const char *name)
+{
+	return find_config(name) != NULL;
+}
+
 int sim_scenario_builtin(struct scenario *s, const char *name)
 {
 	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {

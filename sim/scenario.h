@@ -43,6 +43,8 @@ struct opts {
 	uint32_t units;
 };
 
+/* A built-in configuration of that name exists (see --list). */
+bool sim_config_known(const char *name);
 /* A built-in scenario by name (see --list); -1 when there is none of that name. */
 int sim_scenario_builtin(struct scenario *s, const char *name);
 /* A scenario file; errors name the file and line. */

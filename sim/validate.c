@@ -7,7 +7,8 @@
  *   [ID] title                     starts a row of docs/validation.md
  *   scenario = FILE | builtin NAME scenario file (relative to the rows file) or built-in scenario
  *   cost = NAME=VALUE              a cost override the row records (repeatable)
- *   needs = PLACEMENT              the row runs only when the simulator knows that placement
+ *   needs = PLACEMENT | config:NAME  the row runs only when the simulator knows that placement or
+ *                                  built-in configuration (a mechanism still to come)
  *   lacks = TEXT                   the row is not modelled: the mechanism the simulator lacks
  *   note = TEXT                    printed with the row (choices made, parameters n/s)
  *   fig KEY = PUB | METRIC SEL [/ SEL] | LABEL
@@ -308,8 +309,10 @@ bad:
 	return -1;
 }
 
-static bool placement_known(const char *name)
+static bool needs_met(const char *name)
 {
+	if (!strncmp(name, "config:", 7))
+		return sim_config_known(name + 7);
 	for (int p = 0; p < SIM_PLACEMENT_NR; p++) {
 		if (!strcmp(name, sim_placement_name((enum sim_placement)p)))
 			return true;
@@ -515,7 +518,7 @@ static void print_json(const struct v_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct v_row *r = &rows[i];
 
-		if (!r->scenario[0] || (r->needs[0] && !placement_known(r->needs))) {
+		if (!r->scenario[0] || (r->needs[0] && !needs_met(r->needs))) {
 			printf("{");
 			json_str(stdout, "row", r->id);
 			printf(",");
@@ -601,7 +604,7 @@ static void print_table(const char *path, const struct v_row *rows, size_t n)
 		const struct v_row *r = &rows[i];
 		uint64_t all = 0;
 
-		if (!r->scenario[0] || (r->needs[0] && !placement_known(r->needs)))
+		if (!r->scenario[0] || (r->needs[0] && !needs_met(r->needs)))
 			continue;
 		for (size_t j = 0; j < r->nfig; j++) {
 			const struct v_fig *f = &r->fig[j];
@@ -650,13 +653,16 @@ static void print_table(const char *path, const struct v_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct v_row *r = &rows[i];
 
-		if (r->scenario[0] && !(r->needs[0] && !placement_known(r->needs)))
+		if (r->scenario[0] && !(r->needs[0] && !needs_met(r->needs)))
 			continue;
 		unmodelled++;
 		if (r->lacks[0])
 			printf("  %-5s %s: %s\n", r->id, r->title, r->lacks);
 		else
-			printf("  %-5s %s: the '%s' placement\n", r->id, r->title, r->needs);
+			printf("  %-5s %s: %s '%s'\n", r->id, r->title,
+			       strncmp(r->needs, "config:", 7) ? "the placement" :
+								 "the configuration",
+			       strncmp(r->needs, "config:", 7) ? r->needs : r->needs + 7);
 	}
 	printf("\n%zu rows: %zu modelled, %zu not; %zu of %zu figures predicted; %zu of the %zu "
 	       "with a published figure within 2x of it; %zu of %zu stated orderings hold.\n",
@@ -701,7 +707,7 @@ int sim_validate(const struct sim_validate_args *a)
 	for (size_t i = 0; i < n; i++) {
 		struct v_row *r = &rows[i];
 
-		if (!r->scenario[0] || (r->needs[0] && !placement_known(r->needs)))
+		if (!r->scenario[0] || (r->needs[0] && !needs_met(r->needs)))
 			continue;
 		if (!a->o.json && isatty(STDERR_FILENO))
 			fprintf(stderr, "\r%-60s", r->id);
