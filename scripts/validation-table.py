@@ -62,7 +62,8 @@ def main():
             last = o
         ratio = last.get("ratio") if last else None
         cells.append(f"{ratio:.2f}x" if ratio is not None else "-")
-        cells.append((last or any_o).get("gaps", "") or "none")
+        gaps = (last or any_o).get("gaps") or []
+        cells.append((" ".join(gaps) if isinstance(gaps, list) else gaps) or "none")
         cells.append("")
         print("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     if okeys:

@@ -513,8 +513,6 @@ static void gaps_of(uint64_t gaps, char *buf, size_t len)
 
 static void print_json(const struct v_row *rows, size_t n)
 {
-	char gaps[512];
-
 	for (size_t i = 0; i < n; i++) {
 		const struct v_row *r = &rows[i];
 
@@ -531,7 +529,6 @@ static void print_json(const struct v_row *rows, size_t n)
 		for (size_t j = 0; j < r->nfig; j++) {
 			const struct v_fig *f = &r->fig[j];
 
-			gaps_of(f->gaps, gaps, sizeof(gaps));
 			printf("{");
 			json_str(stdout, "row", r->id);
 			printf(",");
@@ -546,8 +543,15 @@ static void print_json(const struct v_row *rows, size_t n)
 			json_num(stdout, "predicted", f->has_pred, f->pred);
 			json_num(stdout, "ratio", f->has_pub && f->has_pred && f->pub != 0,
 				 f->has_pub && f->pub != 0 ? f->pred / f->pub : 0);
-			printf(",");
-			json_str(stdout, "gaps", gaps);
+			printf(",\"gaps\":[");
+			for (int k = 0, first = 1; k < SIM_COST_NR && k < 64; k++) {
+				if ((f->gaps >> k) & 1) {
+					printf("%s\"%s\"", first ? "" : ",",
+					       sim_cost_name((enum sim_cost)k));
+					first = 0;
+				}
+			}
+			printf("]");
 			if (!f->has_pred) {
 				printf(",");
 				json_str(stdout, "why", r->err[0] ? r->err : f->why);
