@@ -9,7 +9,7 @@
 # figures that need guests and root come from their own scripts and are passed in when known:
 #   VIOMMU_EMUL_OP_NS  bench/qemu_emul_op.sh (QEMU's own intel-iommu: the write handler with its
 #                      descriptors, per vmm.op) replaces the library-only vmm_emul_op_ns;
-#   VIOMMU_VHOST_PKT_NS  bench/vhost_pkt.sh (viommu-vhost's CPU per frame) -> vhost_pkt_ns.
+#   VIOMMU_VHOST_PKT_NS  bench/vhost_pkt.sh (viommu-vhost frame processing, profile run) -> vhost_pkt_ns.
 # Everything else keeps x86-current's value and source.
 set -eu
 bench=${1:-build-release/bench/viommu-bench}
@@ -43,4 +43,4 @@ else
 	echo "vmm_emul_op_ns = $op   # M vtd/vtd-psi/qi / 3 (the library alone, no QEMU)"
 fi
 [ -z "${VIOMMU_VHOST_PKT_NS:-}" ] ||
-	echo "vhost_pkt_ns = $VIOMMU_VHOST_PKT_NS   # M bench/vhost_pkt.sh, viommu-vhost noiommu"
+	echo "vhost_pkt_ns = $VIOMMU_VHOST_PKT_NS   # M bench/vhost_pkt.sh, viommu-vhost frame processing, noiommu"
