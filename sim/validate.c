@@ -258,8 +258,9 @@ static int load_rows(const char *path, struct v_row **out, size_t *nout, char *e
 			if (!strncmp(v, "builtin ", 8)) {
 				r->builtin = true;
 				snprintf(r->scenario, sizeof(r->scenario), "%s", trim(v + 8));
-			} else if (snprintf(r->scenario, sizeof(r->scenario), "%s/%s", dir, v) >=
-				   (int)sizeof(r->scenario)) {
+			} else if (snprintf(r->scenario, sizeof(r->scenario), "%s%s%s",
+					    *v == '/' ? "" : dir, *v == '/' ? "" : "/",
+					    v) >= (int)sizeof(r->scenario)) {
 				goto bad;
 			}
 		} else if (!strcmp(k, "cost")) {
