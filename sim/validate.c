@@ -611,6 +611,8 @@ static void print_table(const char *path, const struct v_row *rows, size_t n)
 
 		if (!r->scenario[0] || (r->needs[0] && !needs_met(r->needs)))
 			continue;
+		if (r->err[0])
+			printf("%-5s could not run: %s\n", r->id, r->err);
 		for (size_t j = 0; j < r->nfig; j++) {
 			const struct v_fig *f = &r->fig[j];
 			char pub[24], pred[24], ratio[24];
