@@ -18,9 +18,9 @@
 #include "cost.h"
 #include "engine.h"
 #include "report.h"
+#include "scenario.h"
+#include "validate.h"
 
-#define MAX_CONFIGS 64
-#define MAX_LIST 16
 #define MAX_ROWS 4096
 
 /* Configurations any scenario may name. */
@@ -65,31 +65,6 @@ static const struct sim_config builtin_configs[] = {
 	{ "smmu3", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_STRICT },
 	{ "smmu3-cm", SIM_MODEL_SMMUV3, true, false, false, VG_DMA_STRICT },
 	{ "smmu3-lazy", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_DEFERRED },
-};
-
-struct scenario {
-	const char *name;
-	const char *about;
-	struct sim_config cfg[MAX_CONFIGS];
-	size_t ncfg;
-	enum sim_placement pl[MAX_LIST];
-	size_t npl;
-	enum sim_workload wl[MAX_LIST];
-	size_t nwl;
-	uint32_t size[MAX_LIST];
-	size_t nsize;
-	uint32_t table_size; /* the stdout table shows this size only (0: all) */
-	uint32_t mtu, qd, vcpus;
-	bool no_tso;
-	char profile[48];
-};
-
-struct opts {
-	const char *out_dir;
-	bool json, quick, verbose;
-	unsigned int jobs; /* worker processes; 0: one per CPU */
-	uint64_t seed;
-	uint32_t units;
 };
 
 static const struct sim_config *find_config(const char *name)
@@ -282,10 +257,27 @@ static void scenario_default(struct scenario *s, const char *name)
 static const char *const scenario_names[] = { "default", "assigned", "block",  "quick",
 					      "calgary", "arm",	     "nested", "sidecore" };
 
+bool sim_config_known(const char *name)
+{
+	return find_config(name) != NULL;
+}
+
+int sim_scenario_builtin(struct scenario *s, const char *name)
+{
+	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {
+		if (!strcmp(name, scenario_names[i])) {
+			scenario_default(s, name);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: viommu-sim [options] [SCENARIO]\n"
+		"       viommu-sim [options] validate   every docs/validation.md row: published vs predicted\n"
 		"\n"
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
@@ -304,6 +296,7 @@ static void usage(FILE *f)
 		"  -J, --jobs N           worker processes (default: one per CPU; results do not depend on it)\n"
 		"      --seed N           seed (the runs are deterministic for a seed)\n"
 		"  -v, --verbose          after the table, every event count per unit and its cost\n"
+		"  -r, --rows FILE        validate: the rows file (default docs/validation/rows.conf)\n"
 		"  -l, --list             scenarios, configurations and profiles\n"
 		"      --list-costs       the effective cost table and exit\n"
 		"  -h, --help             this text\n");
@@ -452,7 +445,7 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static int load_scenario(struct scenario *s, const char *path, char *err, size_t errlen)
+int sim_scenario_load(struct scenario *s, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -483,6 +476,9 @@ static int load_scenario(struct scenario *s, const char *path, char *err, size_t
 		v[strcspn(v, "\r\n")] = '\0';
 		k[strcspn(k, " \t")] = '\0';
 		v += strspn(v, " \t");
+		/* "vcpus = 16  # note": the comment is gone, its blanks must go too */
+		for (size_t len = strlen(v); len && strchr(" \t", v[len - 1]); len--)
+			v[len - 1] = '\0';
 		if (!strcmp(k, "config")) {
 			if (!cfg_seen)
 				s->ncfg = 0;
@@ -635,19 +631,20 @@ static int run_rows(const struct sim_params *p, struct sim_row *rows, size_t n,
 	return ret;
 }
 
-static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
+int sim_scenario_rows(const struct scenario *s, const struct sim_costs *c, const struct opts *o,
+		      struct sim_row **out, size_t *nout)
 {
 	size_t total = s->ncfg * s->npl * s->nwl * s->nsize, n = 0;
 	struct sim_row *rows = calloc(total ? total : 1, sizeof(*rows));
 	struct sim_params *params = calloc(total ? total : 1, sizeof(*params));
-	char path[512];
-	FILE *f;
 	int ret = 0;
 
 	if (!rows || !params || total > MAX_ROWS) {
 		free(rows);
 		free(params);
 		fprintf(stderr, "viommu-sim: scenario too large\n");
+		*out = NULL;
+		*nout = 0;
 		return 1;
 	}
 	for (size_t w = 0; w < s->nwl; w++) {
@@ -680,6 +677,21 @@ static int run_scenario(const struct scenario *s, const struct sim_costs *c, con
 	ret = run_rows(params, rows, n, c, o);
 	free(params);
 	sim_report_relate(rows, n);
+	*out = rows;
+	*nout = n;
+	return ret;
+}
+
+static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
+{
+	struct sim_row *rows;
+	size_t n;
+	char path[512];
+	FILE *f;
+	int ret = sim_scenario_rows(s, c, o, &rows, &n);
+
+	if (!rows)
+		return 1;
 	if (o->json) {
 		for (size_t i = 0; i < n; i++)
 			sim_report_json_row(stdout, &rows[i]);
@@ -746,10 +758,11 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "rows", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .out_dir = "sim-out", .seed = 1 };
-	const char *profile = NULL, *scenario_file = NULL;
+	const char *profile = NULL, *scenario_file = NULL, *rows_file = NULL;
 	const char *cost_args[64], *cost_files[16];
 	size_t ncost = 0, nfiles = 0;
 	bool do_list = false, list_costs = false;
@@ -758,7 +771,7 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvJ:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvJ:hr:", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			profile = optarg;
@@ -812,15 +825,32 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'r':
+			rows_file = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "validate")) {
+		struct sim_validate_args va = {
+			.rows_path = rows_file,
+			.argv0 = argv[0],
+			.profile = profile,
+			.cost_files = cost_files,
+			.nfiles = nfiles,
+			.cost_args = cost_args,
+			.ncost = ncost,
+			.o = o,
+		};
+
+		return sim_validate(&va);
+	}
 	if (sim_costs_create(&c, err, sizeof(err)))
 		return fprintf(stderr, "viommu-sim: %s\n", err), 1;
 	if (scenario_file) {
-		if (load_scenario(&s, scenario_file, err, sizeof(err))) {
+		if (sim_scenario_load(&s, scenario_file, err, sizeof(err))) {
 			fprintf(stderr, "viommu-sim: %s\n", err);
 			sim_costs_destroy(c);
 			return 2;
