@@ -174,6 +174,7 @@ extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_amdvi;
+extern const struct bench_suite bench_suite_amd_hwviommu;
 extern const struct bench_suite bench_suite_smmuv3;
 extern const struct bench_suite bench_suite_tce;
 extern const struct bench_suite bench_suite_virtio_iommu;
