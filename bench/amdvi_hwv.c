@@ -152,10 +152,7 @@ static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 	}
 	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
 			  s1.translations - s0.translations);
-	viommu_pt_walker_destroy(a.walker);
-	viommu_pt_walker_destroy(a.w2);
-	viommu_pt_plan_destroy(a.plan);
-	viommu_pt_plan_destroy(a.p2);
+	bench_xl_free(&a);
 	rig_fini(&r);
 	free(iova);
 	return 0;

@@ -77,20 +77,12 @@ static void on_guest_irq(void *opaque, uint32_t gid)
 
 static void poke64(struct fx *f, uint64_t a, uint64_t v)
 {
-	uint8_t *p = viommu_flatmem_ptr(f->fm, a, 8);
-
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	test_poke64(f->fm, a, v);
 }
 
 static uint64_t peek64(struct fx *f, uint64_t a)
 {
-	const uint8_t *p = viommu_flatmem_ptr(f->fm, a, 8);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return test_peek64(f->fm, a);
 }
 
 /* Host IOMMU with the feature, its own driver up, the vIOMMU set up, two guests created. */
@@ -512,14 +504,11 @@ struct rguest {
 	uint64_t canary;
 };
 
-static uint64_t rng_state;
+static struct test_rng rng;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return test_rand(&rng);
 }
 
 static void gw(struct fx *f, int i, uint64_t off, uint64_t v)
@@ -747,11 +736,11 @@ static void test_two_guests_random(void **state)
 	struct viommu_amdvi_hwv_stats st[2];
 	struct evlog hl;
 	struct fx f;
-	uint64_t seeds[] = { 0x9e3779b97f4a7c15ull, 0x2545f4914f6cdd1dull, 0xd1b54a32d192ed03ull };
+	uint64_t seed = test_seed(0x2545f4914f6cdd1dull);
 
 	(void)state;
-	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
-		rng_state = seeds[s];
+	for (uint64_t s = 0; s < 3; s++) {
+		rng.s = seed + s;
 		fx_init(&f);
 		rguest_init(&f, 0, &g[0]);
 		rguest_init(&f, 1, &g[1]);

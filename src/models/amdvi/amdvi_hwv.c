@@ -145,38 +145,42 @@ static int map_lookup(struct amdvi *s, uint32_t gid, uint64_t pa, uint64_t *e)
 	return 0;
 }
 
+/* Guest @id's entry of the DeviceID map (@dev) or the DomainID map. */
+static int map_entry(struct amdvi *s, uint32_t gid, bool dev, uint32_t id, uint64_t *e)
+{
+	uint64_t pa = dev ? VIOMMU_AMDVI_PRIV_DEVID_MAP +
+				      (uint64_t)gid * VIOMMU_AMDVI_PRIV_DEVID_MAP_SIZE +
+				      (uint64_t)(id & 0xffff) * VIOMMU_AMDVI_DEVID_MAP_ENTRY :
+			    VIOMMU_AMDVI_PRIV_DOMID_MAP +
+				      (uint64_t)gid * VIOMMU_AMDVI_PRIV_DOMID_MAP_SIZE +
+				      (uint64_t)(id & 0xffff) * VIOMMU_AMDVI_DOMID_MAP_ENTRY;
+	int ret = map_lookup(s, gid, pa, e);
+
+	/* V and (DeviceID map) the guest DeviceID the entry was written for. */
+	if (!ret && (!(*e & VIOMMU_AMDVI_DID_MAP_V) ||
+		     (dev && VIOMMU_AMDVI_DID_MAP_GUEST_GET(*e) != (id & 0xffff))))
+		ret = VIOMMU_ENOENT;
+	return ret;
+}
+
 int vi_amdvi_hwv_devid(struct amdvi *s, uint32_t gid, uint32_t gdev, uint32_t *host)
 {
 	uint64_t e;
-	int ret = map_lookup(s, gid,
-			     VIOMMU_AMDVI_PRIV_DEVID_MAP +
-				     (uint64_t)gid * VIOMMU_AMDVI_PRIV_DEVID_MAP_SIZE +
-				     (uint64_t)(gdev & 0xffff) * VIOMMU_AMDVI_DEVID_MAP_ENTRY,
-			     &e);
+	int ret = map_entry(s, gid, true, gdev, &e);
 
-	if (ret)
-		return ret;
-	if (!(e & VIOMMU_AMDVI_DID_MAP_V) || VIOMMU_AMDVI_DID_MAP_GUEST_GET(e) != (gdev & 0xffff))
-		return VIOMMU_ENOENT;
-	*host = (uint32_t)VIOMMU_AMDVI_DID_MAP_HOST_GET(e);
-	return 0;
+	if (!ret)
+		*host = (uint32_t)VIOMMU_AMDVI_DID_MAP_HOST_GET(e);
+	return ret;
 }
 
 int vi_amdvi_hwv_domid(struct amdvi *s, uint32_t gid, uint32_t gdom, uint32_t *host)
 {
 	uint64_t e;
-	int ret = map_lookup(s, gid,
-			     VIOMMU_AMDVI_PRIV_DOMID_MAP +
-				     (uint64_t)gid * VIOMMU_AMDVI_PRIV_DOMID_MAP_SIZE +
-				     (uint64_t)(gdom & 0xffff) * VIOMMU_AMDVI_DOMID_MAP_ENTRY,
-			     &e);
+	int ret = map_entry(s, gid, false, gdom, &e);
 
-	if (ret)
-		return ret;
-	if (!(e & VIOMMU_AMDVI_DOM_MAP_V))
-		return VIOMMU_ENOENT;
-	*host = (uint32_t)VIOMMU_AMDVI_DOM_MAP_HOST_GET(e);
-	return 0;
+	if (!ret)
+		*host = (uint32_t)VIOMMU_AMDVI_DOM_MAP_HOST_GET(e);
+	return ret;
 }
 
 /* ------------------------------------------------------------------------------------------ */
