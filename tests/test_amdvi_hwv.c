@@ -381,6 +381,8 @@ static void test_hw_error(void **state)
 	a = vg_amdvi_dte_addr(f.host, IOMMU_DEVID);
 	poke64(&f, a, (peek64(&f, a) & ~VIOMMU_AMDVI_DTE0_PT_ROOT_MASK) | (1ull << 40));
 	assert_int_equal(vg_amdvi_inv_devtab(f.host, IOMMU_DEVID), 0);
+	/* Its own translations are cached as any device's: the private domain too. */
+	assert_int_equal(vg_amdvi_inv_pages(f.host, 0xffff, 0, 0), 0);
 	assert_int_equal(viommu_amdvi_vf_mmio_write(f.v, f.g[0].gid, VIOMMU_AMDVI_VF_CMD_BUF_TAIL,
 						    8, 0x10),
 			 0);

@@ -69,7 +69,7 @@ int vi_amdvi_priv_rw(struct amdvi *s, uint64_t pa, void *buf, size_t len, bool w
 		return VIOMMU_EFAULT;
 	if (vi_amdvi_dte_get(s, s->cfg.iommu_devid, &d, &a) || d.kind != AMDVI_DTE_PAGED)
 		return VIOMMU_EFAULT;
-	return vi_amdvi_v1_rw(s, &d, pa, buf, len, write);
+	return vi_amdvi_v1_rw_cached(s, &d, s->cfg.iommu_devid, pa, buf, len, write);
 }
 
 /* VIOMMU_HARDWARE_ERROR (or GUEST_EVENT_FAULT) for @gid at private address @pa, to the host. */
@@ -118,16 +118,21 @@ static int area_wr(struct amdvi *s, uint32_t gid, uint64_t off, uint64_t v)
 	return 0;
 }
 
-/* The command-buffer dirty bit of @gid (set by a tail write until its commands have run). */
+/*
+ * The command-buffer dirty bit of @gid: set by a tail write until its commands have run. The
+ * hardware here runs them within the write, so the bit is only ever seen set while the guest's
+ * buffer cannot run; the model writes it when it changes (g->dirty mirrors it).
+ */
 static void dirty_set(struct amdvi *s, uint32_t gid, bool on)
 {
 	uint64_t pa = VIOMMU_AMDVI_PRIV_CMDBUF_DIRTY + gid / 8;
 	uint8_t b;
 
-	if (vi_amdvi_priv_rw(s, pa, &b, 1, false))
+	if (s->hwv->g[gid].dirty == on || vi_amdvi_priv_rw(s, pa, &b, 1, false))
 		return; /* a hint for software only: nothing depends on it */
 	b = on ? (uint8_t)(b | 1u << (gid % 8)) : (uint8_t)(b & ~(1u << (gid % 8)));
-	vi_amdvi_priv_rw(s, pa, &b, 1, true);
+	if (vi_amdvi_priv_rw(s, pa, &b, 1, true) == 0)
+		s->hwv->g[gid].dirty = on;
 }
 
 static int map_lookup(struct amdvi *s, uint32_t gid, uint64_t pa, uint64_t *e)
@@ -273,7 +278,7 @@ static int guest_store(struct amdvi *s, uint32_t gid, uint64_t gpa, uint64_t val
 
 	if (vi_amdvi_dte_get(s, trans, &d, &a) || d.kind != AMDVI_DTE_PAGED)
 		return VIOMMU_EFAULT;
-	return vi_amdvi_v1_rw(s, &d, gpa, &le, 8, true) ? VIOMMU_EFAULT : 0;
+	return vi_amdvi_v1_rw_cached(s, &d, trans, gpa, &le, 8, true) ? VIOMMU_EFAULT : 0;
 }
 
 /*
@@ -359,18 +364,23 @@ static void guest_cmd_process(struct amdvi *s, uint32_t gid)
 	const uint64_t need = VIOMMU_AMDVI_CTRL_IOMMU_EN | VIOMMU_AMDVI_CTRL_VIOMMU_EN |
 			      VIOMMU_AMDVI_CTRL_VCMD_EN;
 
+	/* Not running: whatever the tail says waits (dirty) until the buffer runs again. */
 	if ((s->control & need) != need ||
-	    !(g->vfctrl[VIOMMU_AMDVI_VFCTRL_MISC_CONTROL / 8] & VIOMMU_AMDVI_MISC_CMD_BUF_EN))
+	    !(g->vfctrl[VIOMMU_AMDVI_VFCTRL_MISC_CONTROL / 8] & VIOMMU_AMDVI_MISC_CMD_BUF_EN) ||
+	    area_rd(s, gid, VIOMMU_AMDVI_VF_STATUS, &status) ||
+	    !(status & VIOMMU_AMDVI_STATUS_CMD_BUF_RUN)) {
+		dirty_set(s, gid, true);
 		return;
-	if (area_rd(s, gid, VIOMMU_AMDVI_VF_STATUS, &status) ||
-	    !(status & VIOMMU_AMDVI_STATUS_CMD_BUF_RUN) ||
-	    area_rd(s, gid, VIOMMU_AMDVI_VF_CMD_BUF_HEAD, &head) ||
+	}
+	if (area_rd(s, gid, VIOMMU_AMDVI_VF_CMD_BUF_HEAD, &head) ||
 	    area_rd(s, gid, VIOMMU_AMDVI_VF_CMD_BUF_TAIL, &tail))
 		return;
 	head = (head & VIOMMU_AMDVI_PTR_MASK) >> 4;
 	tail = (tail & VIOMMU_AMDVI_PTR_MASK) >> 4;
-	if (head == tail)
+	if (head == tail) {
+		dirty_set(s, gid, false);
 		return;
+	}
 	g->st.direct_doorbells++;
 	n = code < VIOMMU_AMDVI_BUF_LEN_MIN ? 0 : 1ull << code;
 	if (head >= n || tail >= n) {
@@ -404,7 +414,7 @@ static void guest_cmd_process(struct amdvi *s, uint32_t gid)
 	/* Read again: the commands' events and completion waits updated it. */
 	if (stop && area_rd(s, gid, VIOMMU_AMDVI_VF_STATUS, &status) == 0)
 		area_wr(s, gid, VIOMMU_AMDVI_VF_STATUS, status & ~VIOMMU_AMDVI_STATUS_CMD_BUF_RUN);
-	dirty_set(s, gid, false);
+	dirty_set(s, gid, stop);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -465,9 +475,12 @@ int viommu_amdvi_vf_mmio_write(struct viommu *v, uint32_t gid, uint64_t off, uns
 		area_wr(s, gid, VIOMMU_AMDVI_VF_STATUS, status);
 		return 0;
 	}
-	if (area_rd(s, gid, base, &q))
+	if (size == 8)
+		q = val & VIOMMU_AMDVI_PTR_MASK;
+	else if (area_rd(s, gid, base, &q))
 		return 0;
-	q = ((q & ~mask) | ((val << sh) & mask)) & VIOMMU_AMDVI_PTR_MASK;
+	else
+		q = ((q & ~mask) | ((val << sh) & mask)) & VIOMMU_AMDVI_PTR_MASK;
 	switch (base) {
 	case VIOMMU_AMDVI_VF_CMD_BUF_HEAD:
 		if (!(status & VIOMMU_AMDVI_STATUS_CMD_BUF_RUN))
@@ -477,7 +490,6 @@ int viommu_amdvi_vf_mmio_write(struct viommu *v, uint32_t gid, uint64_t off, uns
 		/* The doorbell: no exit, the hardware fetches the guest's commands. */
 		if (area_wr(s, gid, base, q))
 			return 0;
-		dirty_set(s, gid, true);
 		guest_cmd_process(s, gid);
 		return 0;
 	case VIOMMU_AMDVI_VF_EVENT_LOG_HEAD:

@@ -74,6 +74,7 @@ static int priv_map(struct amdvi *s, uint64_t pa, uint64_t spa)
 				  VIOMMU_AMDVI_PTE_IR | VIOMMU_AMDVI_PTE_IW);
 }
 
+/* The caller flushes the private domain afterwards (the IOMMU caches its own translations). */
 static void priv_unmap(struct amdvi *s, uint64_t pa)
 {
 	uint64_t at = priv_pte(s, pa, false);
@@ -281,7 +282,7 @@ int viommu_amdvi_hwv_set_queue(struct viommu *v, uint32_t gid, enum viommu_amdvi
 	struct amdvi *s;
 	struct amdvi_hwv_guest *g = guest_of(v, gid, &s);
 	uint64_t bytes, win, spa, zero = 0;
-	int ret;
+	int ret = 0;
 
 	if (!g || (unsigned int)q > VIOMMU_AMDVI_HWV_PPR)
 		return VIOMMU_EINVAL;
@@ -304,8 +305,12 @@ int viommu_amdvi_hwv_set_queue(struct viommu *v, uint32_t gid, enum viommu_amdvi
 		g->ops.gpa_to_spa(g->opaque, gpa + off, 4096, &spa);
 		ret = priv_map(s, win + off, spa);
 		if (ret)
-			return ret;
+			break;
 	}
+	/* The window's old pages may be cached: INVALIDATE_IOMMU_PAGES of the private domain. */
+	flush_domain(s, PRIV_DOMID);
+	if (ret)
+		return ret;
 	/* A new buffer starts empty, as after a base register write. */
 	for (int i = 0; i < 2; i++)
 		vi_amdvi_priv_rw(s,
@@ -479,6 +484,7 @@ int viommu_amdvi_hwv_destroy(struct viommu *v, uint32_t gid)
 		for (uint64_t off = 0; off < VIOMMU_AMDVI_PRIV_QUEUE_SIZE; off += 4096)
 			priv_unmap(s, win + off);
 	}
+	flush_domain(s, PRIV_DOMID);
 	vi_amdvi_hwv_reset_vmmio(s, gid, false);
 	for (uint64_t off = 0; off < VIOMMU_AMDVI_VFCTRL_SIZE; off += 8)
 		g->vfctrl[off / 8] = 0;

@@ -184,6 +184,12 @@ int vi_amdvi_log_iotlb_timeout(struct amdvi *s, uint32_t devid, uint64_t cmd);
  */
 int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, void *buf, size_t len,
 		   bool write);
+/*
+ * The same with the translations cached in the IOTLB under (@d's DomainID, @devid), as the IOMMU
+ * caches those of its own accesses: software changing the table invalidates the domain.
+ */
+int vi_amdvi_v1_rw_cached(struct amdvi *s, const struct amdvi_dte *d, uint32_t devid, uint64_t addr,
+			  void *buf, size_t len, bool write);
 
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */
@@ -200,6 +206,7 @@ struct amdvi_hwv_guest {
 	bool used;
 	uint64_t vfctrl[VIOMMU_AMDVI_VFCTRL_SIZE / 8];
 	uint16_t *gdom; /* the guest DomainID of each guest DeviceID's nested DTE (for events) */
+	bool dirty;	/* what the guest's command-buffer dirty bit was last written as */
 	struct viommu_amdvi_hwv_stats st;
 	/* Host driver state (amdvi_hwv_host.c). */
 	struct viommu_amdvi_hwv_guest_ops ops;
