@@ -262,6 +262,7 @@ int vi_amdvi_cmd_run(struct amdvi *s, const uint32_t c[4], uint64_t gpa, uint64_
 		    ((c[2] & VIOMMU_AMDVI_IIP2_GN) && !(s->efr & VIOMMU_AMDVI_EFR_GT_SUP)))
 			break;
 		s->st.cmd_inv_pages++;
+		vi_amdvi_hwv_flushed(s, domid);
 		inv_range(addr, (c[2] & VIOMMU_AMDVI_IIP2_S) != 0, &inv.first, &inv.last);
 		if (c[2] & VIOMMU_AMDVI_IIP2_GN) {
 			/* One PASID's guest translations of the domain. */

@@ -60,16 +60,53 @@ int viommu_amdvi_vsc(const struct viommu *v, uint32_t *info)
 /* Private address space                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
+void vi_amdvi_hwv_flushed(struct amdvi *s, uint32_t domid)
+{
+	if (s->hwv && (domid == UINT32_MAX || domid == s->hwv->ptlb_dom))
+		memset(s->hwv->ptlb, 0, sizeof(s->hwv->ptlb));
+}
+
 int vi_amdvi_priv_rw(struct amdvi *s, uint64_t pa, void *buf, size_t len, bool write)
 {
+	uint32_t need = write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
 	struct amdvi_dte d;
+	size_t done = 0;
 	uint64_t a;
 
 	if (!(s->control & VIOMMU_AMDVI_CTRL_VIOMMU_EN))
 		return VIOMMU_EFAULT;
 	if (vi_amdvi_dte_get(s, s->cfg.iommu_devid, &d, &a) || d.kind != AMDVI_DTE_PAGED)
 		return VIOMMU_EFAULT;
-	return vi_amdvi_v1_rw_cached(s, &d, s->cfg.iommu_devid, pa, buf, len, write);
+	if (d.domid != s->hwv->ptlb_dom) {
+		vi_amdvi_hwv_flushed(s, UINT32_MAX);
+		s->hwv->ptlb_dom = d.domid;
+	}
+	while (done < len) {
+		uint64_t x = pa + done, page = x >> 12, n = 4096 - (x & 0xfff);
+		struct amdvi_ptlb *e = &s->hwv->ptlb[page % AMDVI_PTLB];
+
+		if (e->page != page + 1 || !(e->perm & need)) {
+			struct amdvi_leaf l;
+			uint32_t level, flags, code;
+
+			code = vi_amdvi_walk(s, &d, x, &l, &level, &flags, &a);
+			if (code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR)
+				return VIOMMU_EFAULT;
+			if (code || !(l.perm & need))
+				return VIOMMU_ENOENT;
+			e->page = page + 1;
+			e->spa = l.out + ((x - l.iova) & ~0xfffull);
+			e->perm = (uint8_t)l.perm;
+		}
+		if (n > len - done)
+			n = len - done;
+		if (write ? vi_write(&s->v.host, e->spa + (x & 0xfff), (const uint8_t *)buf + done,
+				     n) :
+			    vi_read(&s->v.host, e->spa + (x & 0xfff), (uint8_t *)buf + done, n))
+			return VIOMMU_EFAULT;
+		done += n;
+	}
+	return 0;
 }
 
 /* VIOMMU_HARDWARE_ERROR (or GUEST_EVENT_FAULT) for @gid at private address @pa, to the host. */

@@ -219,9 +219,23 @@ struct amdvi_hwv_guest {
 	} * doms; /* guest DomainID -> host DomainID, as written into the DomainID map */
 };
 
+/*
+ * The IOMMU's cache of its own private-space translations (4 KiB pages, direct-mapped). Kept out
+ * of the shared IOTLB: there its entries slowed the devices' hits (docs/performance.md). Emptied
+ * as the IOTLB would be: the IOMMU's DTE invalidated, its domain's pages or everything flushed.
+ */
+#define AMDVI_PTLB 32
+struct amdvi_ptlb {
+	uint64_t page; /* private page number + 1; 0: empty */
+	uint64_t spa;
+	uint8_t perm;
+};
+
 struct amdvi_hwv {
 	struct viommu_amdvi_hwv_mem mem;
-	bool ready; /* viommu_amdvi_hwv_init() done */
+	struct amdvi_ptlb ptlb[AMDVI_PTLB];
+	uint32_t ptlb_dom; /* the DomainID the entries were walked under */
+	bool ready;	   /* viommu_amdvi_hwv_init() done */
 	uint64_t root;
 	uint32_t next_dom; /* host DomainIDs for guests, allocated downwards */
 	uint16_t *owner;   /* the Guest ID owning each host DeviceID (0: none) */
@@ -229,6 +243,8 @@ struct amdvi_hwv {
 };
 
 int vi_amdvi_hwv_alloc(struct amdvi *s);
+/* Domain @domid's translations were invalidated (UINT32_MAX: all of them, or the IOMMU's DTE). */
+void vi_amdvi_hwv_flushed(struct amdvi *s, uint32_t domid);
 void vi_amdvi_hwv_free(struct amdvi *s);
 /* INSERT_GUEST_EVENT, RESET_VMMIO from the host's command buffer: AMDVI_CMD_*. */
 int vi_amdvi_hwv_cmd(struct amdvi *s, const uint32_t c[4], uint64_t *err);

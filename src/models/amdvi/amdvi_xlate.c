@@ -215,6 +215,7 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 
 void vi_amdvi_dte_inval_all(struct amdvi *s)
 {
+	vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	if (++s->dte_gen == 0) {
 		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
 		s->dte_gen = 1;
@@ -223,6 +224,8 @@ void vi_amdvi_dte_inval_all(struct amdvi *s)
 
 void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 {
+	if (devid == s->cfg.iommu_devid)
+		vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
 
 	if (slot->devid == devid)
