@@ -315,7 +315,7 @@ static int guest_store(struct amdvi *s, uint32_t gid, uint64_t gpa, uint64_t val
 
 	if (vi_amdvi_dte_get(s, trans, &d, &a) || d.kind != AMDVI_DTE_PAGED)
 		return VIOMMU_EFAULT;
-	return vi_amdvi_v1_rw_cached(s, &d, trans, gpa, &le, 8, true) ? VIOMMU_EFAULT : 0;
+	return vi_amdvi_v1_rw(s, &d, gpa, &le, 8, true) ? VIOMMU_EFAULT : 0;
 }
 
 /*

@@ -184,12 +184,6 @@ int vi_amdvi_log_iotlb_timeout(struct amdvi *s, uint32_t devid, uint64_t cmd);
  */
 int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, void *buf, size_t len,
 		   bool write);
-/*
- * The same with the translations cached in the IOTLB under (@d's DomainID, @devid), as the IOMMU
- * caches those of its own accesses: software changing the table invalidates the domain.
- */
-int vi_amdvi_v1_rw_cached(struct amdvi *s, const struct amdvi_dte *d, uint32_t devid, uint64_t addr,
-			  void *buf, size_t len, bool write);
 
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */

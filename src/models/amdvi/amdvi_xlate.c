@@ -336,48 +336,6 @@ int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, vo
 	return 0;
 }
 
-int vi_amdvi_v1_rw_cached(struct amdvi *s, const struct amdvi_dte *d, uint32_t devid, uint64_t addr,
-			  void *buf, size_t len, bool write)
-{
-	struct viommu_iotlb_tag tag = { .dom = d->domid, .sid = devid & 0xffff };
-	uint32_t need = write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
-	size_t done = 0;
-
-	while (done < len) {
-		struct viommu_iotlb_entry e;
-		uint64_t x = addr + done, room, n;
-
-		if (viommu_iotlb_lookup(s->iotlb, &tag, x, &e) || !(e.perm & need)) {
-			struct amdvi_leaf l;
-			uint32_t level, flags, code;
-			uint64_t a;
-
-			code = vi_amdvi_walk(s, d, x, &l, &level, &flags, &a);
-			if (code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR)
-				return VIOMMU_EFAULT;
-			if (code || !(l.perm & need))
-				return VIOMMU_ENOENT;
-			e.tag = tag;
-			e.iova = l.iova;
-			e.out = l.out;
-			e.shift = (uint8_t)l.shift;
-			e.perm = (uint8_t)l.perm;
-			e.flags = 0;
-			e.level = (uint8_t)level;
-			viommu_iotlb_insert(s->iotlb, &e);
-		}
-		room = (1ull << e.shift) - (x & ((1ull << e.shift) - 1));
-		n = len - done < room ? len - done : room;
-		if (write ? vi_write(&s->v.host, e.out + (x & ((1ull << e.shift) - 1)),
-				     (const uint8_t *)buf + done, n) :
-			    vi_read(&s->v.host, e.out + (x & ((1ull << e.shift) - 1)),
-				    (uint8_t *)buf + done, n))
-			return VIOMMU_EFAULT;
-		done += n;
-	}
-	return 0;
-}
-
 /*
  * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
  * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
