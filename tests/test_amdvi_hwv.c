@@ -778,6 +778,70 @@ static void test_two_guests_random(void **state)
 	}
 }
 
+/* A queue the host cannot pin (outside guest memory): the guest's commands fail in its own log. */
+static void test_queue_outside_memory(void **state)
+{
+	struct rguest g;
+	struct fx f;
+	uint32_t ev[8][4];
+
+	(void)state;
+	fx_init(&f);
+	rguest_init(&f, 0, &g);
+	gw(&f, 0, VIOMMU_AMDVI_MMIO_CONTROL, ctl_on & ~VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
+	gw(&f, 0, VIOMMU_AMDVI_MMIO_CMD_BUF_BASE,
+	   (win_base[1] + 0x200000) | VIOMMU_AMDVI_BUF_LEN_SET(RCMD_LEN));
+	gw(&f, 0, VIOMMU_AMDVI_MMIO_CONTROL, ctl_on);
+	/* The other guest's memory there holds what looks like a command: never fetched. */
+	test_poke64(f.fm, win_base[1] + 0x200000,
+		    (uint64_t)VIOMMU_AMDVI_CMD_OPCODE_SET(VIOMMU_AMDVI_CMD_COMPLETION_WAIT) << 32 |
+			    (uint32_t)((win_base[1] + GUEST_CANARY) | VIOMMU_AMDVI_CW0_S));
+	vfw(&f, 0, VIOMMU_AMDVI_VF_CMD_BUF_TAIL, 0x10);
+	assert_int_equal(revents(&f, 0, &g, ev), 1);
+	assert_int_equal(ev_code(ev[0]), VIOMMU_AMDVI_EV_COMMAND_HARDWARE_ERROR);
+	assert_false(vf(&f, 0, VIOMMU_AMDVI_VF_STATUS) & VIOMMU_AMDVI_STATUS_CMD_BUF_RUN);
+	assert_int_equal(test_peek64(f.fm, win_base[1] + GUEST_CANARY), CANARY);
+	fx_fini(&f);
+}
+
+/* Destroy: the guest's devices are blocked, its Guest ID's pages read zero, the other runs on. */
+static void test_destroy(void **state)
+{
+	struct viommu_xlate_result r;
+	struct rguest g[2];
+	struct fx f;
+	uint64_t v = 1;
+
+	(void)state;
+	fx_init(&f);
+	rguest_init(&f, 0, &g[0]);
+	rguest_init(&f, 1, &g[1]);
+	/* Identity DTEs for both guests' first device. */
+	for (int i = 0; i < 2; i++) {
+		uint64_t d[4] = { VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV |
+					  VIOMMU_AMDVI_DTE0_IR | VIOMMU_AMDVI_DTE0_IW,
+				  1, 0, 0 };
+
+		assert_int_equal(viommu_amdvi_hwv_set_dte(f.v, f.g[i].gid, 0x10, d), 0);
+		r = xl(f.v, g[i].host[0], win_base[i] + 0x1000, VIOMMU_ACC_READ);
+		assert_true(viommu_xlate_ok(&r));
+	}
+	viommu_destroy(f.g[0].view);
+	f.g[0].view = NULL;
+	vg_amdvi_hwv_guest_destroy(f.host, f.v, f.g[0].hg);
+	f.g[0].hg = NULL;
+	r = xl(f.v, g[0].host[0], win_base[0] + 0x1000, VIOMMU_ACC_READ);
+	assert_false(viommu_xlate_ok(&r));
+	assert_int_equal(viommu_amdvi_vf_mmio_read(f.v, f.g[0].gid, VIOMMU_AMDVI_VF_STATUS, 8, &v),
+			 0);
+	assert_int_equal(v, 0);
+	r = xl(f.v, g[1].host[0], win_base[1] + 0x1000, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	/* Its host devices are free for another guest. */
+	assert_int_equal(viommu_amdvi_hwv_add_device(f.v, f.g[1].gid, g[0].host[0], 0x30), 0);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +851,8 @@ int main(void)
 		cmocka_unit_test(test_hw_error),
 		cmocka_unit_test(test_hostile_host_calls),
 		cmocka_unit_test(test_two_guests_random),
+		cmocka_unit_test(test_queue_outside_memory),
+		cmocka_unit_test(test_destroy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
