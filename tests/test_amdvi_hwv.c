@@ -300,7 +300,23 @@ static void test_guest_driver_nested(void **state)
 	assert_int_equal(ev_code(hl.ev[0]), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
 	assert_int_equal(hl.ev[0][0] & 0xffff, 0x300); /* the host's DeviceID */
 
-	/* Guest DMA with its tables moved under it: the guest's GCR3 outside its memory. */
+	/* A GCR3 table in the other guest's memory: never read, a host-stage fault. */
+	{
+		uint64_t gcr3 = win_base[1] + GUEST_DATA, d[4] = { 0 };
+
+		test_poke64(f.fm, gcr3, (win_base[1] + GUEST_DATA + 0x1000) | 1);
+		d[0] = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_IR |
+		       VIOMMU_AMDVI_DTE0_IW | VIOMMU_AMDVI_DTE0_GV | VIOMMU_AMDVI_DTE0_GIOV |
+		       ((gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;
+		d[1] = 5 | ((gcr3 >> 15) & 0xffff) << VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT |
+		       ((gcr3 >> 31) & 0x1fffff) << VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT;
+		assert_int_equal(viommu_amdvi_hwv_set_dte(f.v, f.g[0].gid, 0x10, d), 0);
+		r = xl(f.g[0].view, 0x10, 0x100008, VIOMMU_ACC_READ);
+		assert_false(viommu_xlate_ok(&r));
+		assert_int_equal(drain(f.g[0].drv, &gl), 0);
+		assert_int_equal(drain(f.host, &hl), 1);
+		assert_int_equal(hl.ev[0][0] & 0xffff, 0x300);
+	}
 	assert_int_equal(viommu_amdvi_hwv_get_stats(f.v, f.g[0].gid, &st), 0);
 	assert_true(st.trapped_dte >= 1);
 	assert_true(st.direct_events >= 1);
