@@ -20,6 +20,10 @@ Each seed follows its target's input format (see the comment at the top of each 
                          4 KiB tables (pages and a 2 MiB block), command and event queues,
                          CFGI_ALL/TLBI/CMD_SYNC, DMA that walks, hits and faults, TLBI with a range
   shadow                 virtio-iommu requests into the shadow engine, hosts of every kind
+  amdvi_hwv              a guest bringing up its HW-vIOMMU (trapped control page, queues,
+                         DTE traps of a v2 and an identity device), commands through the tail
+                         doorbell (mapped, unmapped and host-only IDs, completion-wait stores in
+                         and out of its memory), nested DMA that hits, misses and faults
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
 import os
@@ -560,6 +564,107 @@ def smmuv3_seeds():
         write("smmuv3", kind, sm_seed(kind))
 
 
+# ---- amdvi_hwv: flags, guest memory fill, then ops (fuzz/fuzz_amdvi_hwv.c).
+HW_CTRL = {0x00: 0, 0x08: 2, 0x10: 4, 0x18: 6}
+HW_DEVTAB, HW_CMD, HW_EVT, HW_GCR3, HW_DATA, HW_STORE = 0x1000, 0x2000, 0x3000, 0x4000, 0x9000, 0xA000
+
+
+def hw_ctrl(off, v):
+    return bytes([0x80, HW_CTRL[off]]) + u64(v)
+
+
+def hw_vf(off, v):
+    return bytes([0x82, off]) + u64(v)
+
+
+def hw_dma(op, iova, length, access):
+    return bytes([op]) + u16(0) + u64(iova) + u16(length) + bytes([access])
+
+
+def hw_trap(gdev_is_20):
+    return bytes([0xE6 if gdev_is_20 else 0xC6]) + bytes(32)
+
+
+def hw_dte(gdev, q):
+    return bytes([0x06, gdev]) + b"".join(u64(x) for x in q)
+
+
+def hw_poke(at, v):
+    return bytes([0x04]) + struct.pack("<I", at)[:3] + u64(v)
+
+
+def hw_memory(v2_dev10):
+    """Guest memory as pokes (the smoke runs cap inputs at 4 KiB: no room for a memory image)."""
+    out = b""
+    gcr3 = HW_GCR3
+    if v2_dev10:
+        out += hw_poke(HW_DEVTAB + 0x10 * 32, 1 | 2 | (1 << 61) | (1 << 62) | (1 << 55)
+                       | (1 << 54) | (((gcr3 >> 12) & 7) << 58))
+        out += hw_poke(HW_DEVTAB + 0x10 * 32 + 8, 5 | (((gcr3 >> 15) & 0xFFFF) << 16))
+    else:
+        out += hw_poke(HW_DEVTAB + 0x10 * 32, 1 | 2 | (1 << 61) | (1 << 62))
+        out += hw_poke(HW_DEVTAB + 0x10 * 32 + 8, 5)
+    out += hw_poke(HW_DEVTAB + 0x20 * 32, 1 | 2 | (1 << 61) | (1 << 62))
+    out += hw_poke(HW_DEVTAB + 0x20 * 32 + 8, 7)
+    out += hw_poke(gcr3, 0x5000 | 1) + hw_poke(0x5000, 0x6007) + hw_poke(0x6000, 0x7007)
+    out += hw_poke(0x7000, 0x8007)
+    for i in range(4):
+        out += hw_poke(0x8000 + 8 * i, (HW_DATA + 0x1000 * i) | 7)
+    cmds = [
+        [(HW_STORE & 0xFFFFFFF8) | 1, 1 << 28, 0x1234, 0x5678],   # COMPLETION_WAIT, store
+        [0x10, 2 << 28, 0, 0],                                    # INVALIDATE_DEVTAB_ENTRY
+        [0, 5 | (3 << 28), 0xFFFFF000 | 1 | 4, 0x7FFFFFFF],        # INVALIDATE_IOMMU_PAGES GN
+        [0, 8 << 28, 0, 0],                                       # INVALIDATE_IOMMU_ALL
+        [0x10, 4 << 28, 0xFFFFF000 | 1, 0x7FFFFFFF],               # INVALIDATE_IOTLB_PAGES
+        [0x33, 2 << 28, 0, 0],                                    # unmapped DeviceID
+        [0, 0x9 << 28 | 1, 0, 0],                                 # INSERT_GUEST_EVENT: host's
+        [(0x30000 & 0xFFFFFFF8) | 1, 1 << 28, 1, 2],              # store inside, then outside
+        [0x7FFF8 | 1, 1 << 28, 1, 2],
+    ]
+    for i, c in enumerate(cmds):
+        out += hw_poke(HW_CMD + 16 * i, c[0] | c[1] << 32)
+        out += hw_poke(HW_CMD + 16 * i + 8, c[2] | c[3] << 32)
+    return out
+
+
+def hw_bringup():
+    ctl = 1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 12) | (1 << 16)
+    out = hw_ctrl(0x00, HW_DEVTAB) + hw_ctrl(0x08, HW_CMD | (8 << 56))
+    out += hw_ctrl(0x10, HW_EVT | (8 << 56)) + hw_ctrl(0x18, ctl)
+    return out
+
+
+def hw_seed(v2_dev10, hostile):
+    out = bytes([0]) + u16(0) + hw_memory(v2_dev10) + hw_bringup()
+    out += hw_trap(False) + hw_trap(True)
+    out += hw_vf(0x08, 5 * 16)                     # the legal commands
+    for op in (0x45, 0x65):
+        for iova in (0x10, 0x1008, 0x3FF8, 0x4000, 0x20000, 0x50000):
+            out += hw_dma(op, iova, 8, 1 + (iova & 1))
+    out += hw_dma(0xC5, 0x10, 8, 1)                # with PASID 0
+    out += hw_vf(0x08, 6 * 16)                     # unmapped DeviceID: the buffer stops
+    out += hw_vf(0x20, 0xFFFFFFFF)                 # status W1C
+    out += hw_ctrl(0x18, 1 | (1 << 2))             # CmdBufEn off, head past, on again
+    out += hw_vf(0x00, 6 * 16) + hw_ctrl(0x18, 1 | (1 << 2) | (1 << 12) | (1 << 16))
+    out += hw_vf(0x08, 9 * 16)
+    if hostile:
+        out += hw_dte(0x10, [1 | 2 | (3 << 9) | 0x80000, 0, 0, 0])  # names a v1 table
+        out += hw_dte(0x10, [1 | 2, 0, 0, (1 << 15) | (2 << 16)])    # names a Guest ID
+        out += hw_ctrl(0x18, 1)
+        out += hw_ctrl(0x08, 0x3F000 | (15 << 56))                   # a queue past memory
+        out += hw_ctrl(0x18, 1 | (1 << 2) | (1 << 12))
+        out += hw_vf(0x08, 0x10)
+        out += bytes([0x87]) + u16(0x2008) + bytes([3]) + bytes([0, 0x20, 0]) + bytes([8])
+        out += hw_dma(0x05, 0x10, 8, 1)                             # no such device
+    return out
+
+
+def amdvi_hwv_seeds():
+    write("amdvi_hwv", "v2", hw_seed(True, False))
+    write("amdvi_hwv", "identity", hw_seed(False, False))
+    write("amdvi_hwv", "hostile", hw_seed(True, True))
+
+
 if __name__ == "__main__":
     shadow_seeds()
     vhost_msg_seeds()
@@ -569,3 +674,4 @@ if __name__ == "__main__":
     devtlb_source_seeds()
     calgary_seeds()
     smmuv3_seeds()
+    amdvi_hwv_seeds()

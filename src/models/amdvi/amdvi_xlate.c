@@ -85,6 +85,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
 			 VIOMMU_AMDVI_DTE0_RSVD_63;
 	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
+	uint64_t rsvd3 = VIOMMU_AMDVI_DTE3_RSVD_53_0;
 	uint32_t mode;
 
 	memset(d, 0, sizeof(*d));
@@ -103,8 +104,17 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* DTE.PPR only says whether requests are logged (2.6); page requests need PPRSup. */
 	if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
 		rsvd0 |= VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR;
-	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
+	if (s->hwv)
+		rsvd3 &= ~VIOMMU_AMDVI_DTE3_VIOMMU_MASK;
+	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & rsvd3))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	/* vImuEn counts while the vIOMMU is enabled and names a guest the hardware has. */
+	if (s->hwv && (q[3] & VIOMMU_AMDVI_DTE3_VIMU_EN) &&
+	    (s->control & VIOMMU_AMDVI_CTRL_VIOMMU_EN)) {
+		d->gid = (uint16_t)VIOMMU_AMDVI_DTE3_GUEST_ID_GET(q[3]);
+		d->gdevid = (uint16_t)VIOMMU_AMDVI_DTE3_GDEVICE_ID_GET(q[3]);
+		d->vimu = vi_amdvi_hwv_gid_ok(s, d->gid);
+	}
 	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	/* Interrupt fields: validated, not used (no interrupt remapping). */
@@ -205,6 +215,7 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 
 void vi_amdvi_dte_inval_all(struct amdvi *s)
 {
+	vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	if (++s->dte_gen == 0) {
 		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
 		s->dte_gen = 1;
@@ -213,6 +224,8 @@ void vi_amdvi_dte_inval_all(struct amdvi *s)
 
 void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 {
+	if (devid == s->cfg.iommu_devid)
+		vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
 
 	if (slot->devid == devid)
@@ -295,25 +308,22 @@ uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova
 /* Nested walks: guest table accesses through the v1 table                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/*
- * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
- * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
- * the v1 table does not map with the rights needed fails the access (the walk reports it), and
- * s->nest_fault says why.
- */
-static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+/* Through @d's v1 table, one v1 page at a time, then the real host ops; s->nest_fault: why not. */
+int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, void *buf, size_t len,
+		   bool write)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		struct amdvi_leaf l;
 		uint32_t level, flags, code;
-		uint64_t addr, x = gpa + done, room, n;
+		uint64_t a, x = addr + done, room, n;
 
-		code = vi_amdvi_walk(s, &s->nest_dte, x, &l, &level, &flags, &addr);
+		code = vi_amdvi_walk(s, d, x, &l, &level, &flags, &a);
 		if (code || !l.perm || !(l.perm & (write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ))) {
 			s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
-			return VIOMMU_EFAULT;
+			return code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR ? VIOMMU_EFAULT :
+										 VIOMMU_ENOENT;
 		}
 		room = (1ull << l.shift) - (x - l.iova);
 		n = len - done < room ? len - done : room;
@@ -323,7 +333,18 @@ static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, boo
 			return VIOMMU_EFAULT;
 		done += n;
 	}
-	return (ssize_t)len;
+	return 0;
+}
+
+/*
+ * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
+ * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
+ * the v1 table does not map with the rights needed fails the access (the walk reports it), and
+ * s->nest_fault says why.
+ */
+static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	return vi_amdvi_v1_rw(s, &s->nest_dte, gpa, buf, len, write) ? VIOMMU_EFAULT : (ssize_t)len;
 }
 
 static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -369,6 +390,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	*addr = iova;
 	*span = 64; /* a GCR3 entry fails for every address */
 	leaf->perm = 0;
+	s->v2_host_stage = false;
 	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
 	for (int lvl = d->glx; lvl >= 0; lvl--) {
@@ -376,6 +398,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 
 		s->nest_fault = 0;
 		if (g_read64(s, d, at, &e)) {
+			s->v2_host_stage = true; /* the v1 table, or memory, failed */
 			if (s->nest_fault)
 				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* v1 does not map the table */
 			*addr = at;
@@ -403,8 +426,10 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	} else {
 		ret = viommu_pt_walker_walk(s->walker, &pc, iova, access, &r);
 	}
-	if (ret)
+	if (ret) {
+		s->v2_host_stage = true;
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
 	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
 	*span = r.level >= 1 && r.level <= 4 ? 12 + 9 * (r.level - 1) : 12;
 	if (r.fault != VIOMMU_FAULT_NONE) {
@@ -421,6 +446,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		case VIOMMU_PT_D_READ_FAILED:
 		case VIOMMU_PT_D_WRITE_FAILED:
+			s->v2_host_stage = true;
 			if (s->nest_fault)
 				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 			*flags = 0;
@@ -443,6 +469,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
 		*span = 12; /* the output's v1 hole: of its own size, unknown here */
 		if (code || !h.perm) {
+			s->v2_host_stage = true;
 			leaf->perm = 0;
 			return code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		}
@@ -466,7 +493,9 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 {
 	uint32_t ev[4];
 	uint32_t devid = req->sid & 0xffff;
+	bool guest = s->guest_stage && d && d->vimu;
 
+	s->guest_stage = false;
 	vi_result_fault(res, req, type, code, level);
 	s->st.faults++;
 	flags |= s->xlate_tr;
@@ -511,6 +540,15 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	ev[1] |= flags;
 	ev[2] = (uint32_t)addr;
 	ev[3] = (uint32_t)(addr >> 32);
+	if (guest) {
+		/* The guest's own fault, in its log with its IDs (DomainID as its DTE named it). */
+		ev[0] = (ev[0] & ~0xffffu) | d->gdevid;
+		if (!req->has_pasid && code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+			ev[1] = (ev[1] & ~0xffffu) | s->hwv->g[d->gid].gdom[d->gdevid];
+		res->fault.record = 0;
+		res->fault.flags = vi_amdvi_hwv_guest_event(s, d->gid, ev);
+		return 0;
+	}
 	res->fault.record = (uint32_t)(s->evt_tail >> 4);
 	res->fault.flags = vi_amdvi_log_event(s, ev);
 	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
@@ -619,6 +657,8 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 				t = VIOMMU_FAULT_PERMISSION;
 			else if (flags & VIOMMU_AMDVI_EV1_RZ)
 				t = VIOMMU_FAULT_RESERVED;
+			/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
+			s->guest_stage = !s->v2_host_stage;
 			return blocked(s, req, res, t, code, flags, addr, 0, d);
 		}
 		if (!perm_ok(leaf.perm, req->access))
@@ -691,10 +731,12 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	if (!req->has_pasid && excluded(s, dp->ex, req->iova, &len))
 		return identity(req, res, len, VIOMMU_ACC_RW);
 	if (req->has_pasid || dp->giov) {
-		/* Without GV (or GTEn) a request with PASID has no table to use. */
-		if (!dp->gv)
+		/* Without GV (or GTEn) a request with PASID has no table to use: the guest's DTE. */
+		if (!dp->gv) {
+			s->guest_stage = true;
 			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, dp);
+		}
 		return v2_translate(s, req, res, dp, len);
 	}
 	if (dp->kind == AMDVI_DTE_MODE0) {
