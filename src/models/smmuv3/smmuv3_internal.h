@@ -42,6 +42,7 @@ struct smmu_cfg {
 	bool two_halves; /* stage 1 TTB1 walks with a granule of its own (s1[1]) */
 	bool wxn;	 /* CD.WXN: a writable page is never executable */
 	uint8_t tbi;	 /* CD.TBI: bit 0 for the TTB0 half, bit 1 for TTB1 */
+	uint8_t eats;	 /* STE.EATS with IDR0.ATS (0 without): ATS allowed for the stream */
 	uint16_t vmid;
 	uint16_t asid;
 	struct viommu_pt_cfg s1[2]; /* [0]: TTB0 (and TTB1 when same granule); [1]: TTB1 */
@@ -106,6 +107,9 @@ struct smmu {
 	uint64_t strtab_base;
 	uint32_t strtab_base_cfg;
 	struct smmu_queue cmdq, evtq, priq;
+
+	/* Inside viommu_smmuv3_transaction() for an ATS Translation Request (no fault records). */
+	bool ats_treq;
 
 	viommu_smmuv3_pri_response_fn pri_fn;
 	void *pri_opaque;
