@@ -1365,6 +1365,126 @@ static void test_caching_mode(void **state)
 /* Hostile programming                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Events of one (StreamID, SubstreamID or none), by kind, and the last of them. */
+struct slog {
+	uint32_t sid, pasid;
+	bool has_pasid;
+	int map, unmap, other;
+	struct viommu_event last;
+};
+
+static void on_sevent(void *opaque, const struct viommu_event *ev)
+{
+	struct slog *l = opaque;
+
+	if (ev->type == VIOMMU_EV_SYNC)
+		return;
+	if (ev->sid != l->sid || ev->has_pasid != l->has_pasid ||
+	    (ev->has_pasid && ev->pasid != l->pasid)) {
+		l->other++;
+		return;
+	}
+	l->map += ev->type == VIOMMU_EV_MAP;
+	l->unmap += ev->type == VIOMMU_EV_UNMAP;
+	l->last = *ev;
+}
+
+/*
+ * MAP/UNMAP per (StreamID, SubstreamID): a CD table with several SubstreamIDs, the caching-mode
+ * driver invalidating by ASID after every map; MAP consumers get each SubstreamID's diff,
+ * UNMAP-only consumers its invalidated ranges, a new consumer its replay; a CD pointed at
+ * another domain is re-synced by CFGI_CD; slots taken back when too many SubstreamIDs are
+ * learned tell their consumers everything went.
+ */
+static void test_substream_sync(void **state)
+{
+	struct vg_smmu_config dc = { .cm = true, .cd_bits = 12 };
+	struct viommu_notifier *nm, *nu, *nr;
+	struct viommu_smmuv3_config c;
+	struct slog all = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct slog raw = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct slog rep = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct fx f;
+
+	(void)state;
+	viommu_smmuv3_config_init(&c);
+	c.flags |= VIOMMU_SMMUV3_CM;
+	fx_init_cfg(&f, &c, &dc, true);
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_sevent,
+					     &all, &nm),
+			 0);
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_UNMAP, on_sevent, &raw, &nu), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 6, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 3, 2), 0);
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 4, 3), 0);
+
+	/* A map in SubstreamID 3's domain: a MAP for (6, 3), nothing for 4 or no SubstreamID. */
+	all.other = 0;
+	assert_int_equal(vg_smmu_map(f.d, false, 2, 0x10000, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
+	assert_true(all.map >= 1); /* one per page the driver invalidated */
+	assert_int_equal(all.other, 0);
+	assert_int_equal(all.last.last, 0x11fff);
+	assert_int_equal(all.last.out, DATA_BASE + (all.last.iova - 0x10000));
+	assert_int_equal(all.last.perm, VIOMMU_ACC_RW);
+	all.map = 0;
+	expect_out(&f, 6, 3, 0x10010, VIOMMU_ACC_WRITE, DATA_BASE + 0x10);
+	/* A map in the no-SubstreamID domain (CD 0) reaches its consumers without a pasid. */
+	assert_int_equal(vg_smmu_map(f.d, false, 1, 0x10000, DATA_BASE + 0x8000, 0x1000,
+				     VIOMMU_ACC_READ),
+			 0);
+	assert_int_equal(all.map, 0);
+	assert_int_equal(all.other, 1);
+	/* SubstreamID 4's domain is SubstreamID 4's alone. */
+	assert_int_equal(
+		vg_smmu_map(f.d, false, 3, 0x20000, DATA_BASE + 0x4000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(all.map, 0);
+	assert_int_equal(all.other, 2);
+
+	/* Unmap: the diff's UNMAP to the MAP consumer, the range to the UNMAP-only one. */
+	raw.unmap = 0;
+	assert_int_equal(vg_smmu_unmap(f.d, false, 2, 0x11000, 0x1000), 0);
+	assert_int_equal(all.unmap, 1);
+	assert_int_equal(all.last.iova, 0x11000);
+	assert_int_equal(all.last.last, 0x11fff);
+	assert_true(raw.unmap >= 1);
+	assert_true(raw.last.iova <= 0x11000 && raw.last.last >= 0x11fff);
+
+	/* A new MAP consumer is replayed SubstreamID 3's one remaining page. */
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_MAP, on_sevent, &rep, &nr), 0);
+	assert_int_equal(viommu_notifier_replay(f.v, nr), 0);
+	assert_int_equal(rep.map, 1);
+	assert_int_equal(rep.last.iova, 0x10000);
+	assert_int_equal(rep.last.last, 0x10fff);
+	assert_int_equal(rep.last.out, DATA_BASE);
+	viommu_notifier_del(f.v, nr);
+
+	/* SubstreamID 3 moved to domain 3: CFGI_CD takes 0x10000 away and brings 0x20000. */
+	all.map = all.unmap = 0;
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 3, 3), 0);
+	assert_int_equal(all.unmap, 1);
+	assert_int_equal(all.map, 1);
+	assert_int_equal(all.last.type, VIOMMU_EV_MAP);
+	assert_int_equal(all.last.iova, 0x20000);
+	assert_int_equal(all.last.out, DATA_BASE + 0x4000);
+
+	/*
+	 * More SubstreamIDs than the model keeps (a guest may name 2^20 of them): the oldest
+	 * slot's consumers hear that everything went; nothing stale stays with them.
+	 */
+	all.map = all.unmap = 0;
+	for (uint32_t ssid = 5; ssid < 5 + 1100; ssid++)
+		assert_int_equal(vg_smmu_attach_pasid(f.d, 6, ssid, 2), 0);
+	assert_true(all.unmap >= 1);
+	assert_int_equal(all.last.type, VIOMMU_EV_UNMAP);
+	assert_int_equal(all.last.iova, 0);
+	assert_int_equal(all.last.last, UINT64_MAX);
+	/* The SMMU still translates every SubstreamID from its CD. */
+	expect_out(&f, 6, 3, 0x20000, VIOMMU_ACC_READ, DATA_BASE + 0x4000);
+	viommu_notifier_del(f.v, nm);
+	viommu_notifier_del(f.v, nu);
+	fx_fini(&f);
+}
+
 static void test_hostile_queues(void **state)
 {
 	struct viommu_xlate_result res;
@@ -1605,9 +1725,10 @@ int main(void)
 		cmocka_unit_test(test_cmd_sync_signals), cmocka_unit_test(test_invalidation),
 		cmocka_unit_test(test_evtq_overflow),	 cmocka_unit_test(test_priq),
 		cmocka_unit_test(test_notify),		 cmocka_unit_test(test_caching_mode),
-		cmocka_unit_test(test_hostile_queues),	 cmocka_unit_test(test_hostile_tables),
-		cmocka_unit_test(test_random_s1_strict), cmocka_unit_test(test_random_s1_lazy),
-		cmocka_unit_test(test_random_s2),	 cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_substream_sync),	 cmocka_unit_test(test_hostile_queues),
+		cmocka_unit_test(test_hostile_tables),	 cmocka_unit_test(test_random_s1_strict),
+		cmocka_unit_test(test_random_s1_lazy),	 cmocka_unit_test(test_random_s2),
+		cmocka_unit_test(test_random_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

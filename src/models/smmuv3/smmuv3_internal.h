@@ -24,6 +24,15 @@
 /* Walks one guest action (a register write with the commands it runs) may spend on syncs. */
 #define SMMU_SYNC_BUDGET (1ull << 22)
 #define SMMU_NO_SSID UINT32_MAX
+/* (StreamID, SubstreamID) address spaces whose consumers are told per SubstreamID. */
+#define SMMU_PAIRS_MAX 1024
+
+/* A (StreamID, SubstreamID) address space learned from CMD_CFGI_CD (smmuv3_notify.c). */
+struct smmu_pair {
+	uint32_t sid;
+	uint32_t ssid;
+	bool live;
+};
 
 /* What a configuration does with a request (the STE's Config, then S1DSS for no SubstreamID). */
 enum smmu_kind {
@@ -123,6 +132,18 @@ struct smmu {
 	uint64_t *seen;
 	uint64_t budget;
 	bool scanned;
+	/*
+	 * The same per (StreamID, SubstreamID): the shared sync runs over pair slots as its
+	 * requesters, and its events reach the consumers through @pv, whose two notifiers put the
+	 * pair's StreamID and SubstreamID back on each event.
+	 */
+	struct vi_sync psync;
+	struct viommu pv;
+	struct viommu_notifier pn[2];
+	struct smmu_pair *pairs; /* SMMU_PAIRS_MAX, allocated on first use */
+	uint64_t *pseen;	 /* live slots */
+	uint32_t pair_next;	 /* next slot taken back when all are live */
+	uint64_t pair_nmap, pair_nunmap;
 
 	struct viommu_smmuv3_stats st;
 };
@@ -240,5 +261,7 @@ static inline uint32_t smmu_dom(uint16_t vmid, uint16_t asid)
 }
 int vi_smmu_replay(struct viommu *v, struct viommu_notifier *n);
 void vi_smmu_notify_fini(struct smmu *s);
+/* CMD_CFGI_CD of (@sid, @ssid): a valid CD makes the pair known to the per-SubstreamID sync. */
+void vi_smmu_pair_learn(struct smmu *s, uint32_t sid, uint32_t ssid);
 
 #endif /* VIOMMU_SMMUV3_INTERNAL_H */
