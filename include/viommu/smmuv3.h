@@ -62,8 +62,13 @@
  * as VT-d in caching mode does (a live mapping is never unmapped transiently). Ranges come with
  * range invalidation (RIL: TLBI_NH_VA/VAA and TLBI_S2_IPA with TG/SCALE/NUM), which is the
  * architecture's answer to the seed's "invalidate more than one granule" ask. Stage 1 and
- * nested streams are synced through their SubstreamID 0 (S1DSS) or no-SubstreamID view; streams
- * with SubstreamIDs are told nothing per SubstreamID (their consumers ask viommu_translate()).
+ * nested streams are synced through their no-SubstreamID view (CD 0 under S1DSS = SSID0) with
+ * has_pasid = false, and each SubstreamID whose CD the guest announced with CMD_CFGI_CD (as
+ * software must after writing a CD, and Linux does) as its own address space: events with
+ * has_pasid = true and pasid = the SubstreamID, to MAP consumers (diffs) and UNMAP-only ones
+ * (ranges) of the StreamID alike, replayed to new consumers, re-synced by each CFGI_CD. At most
+ * 1024 such (StreamID, SubstreamID) spaces are followed; when the guest names more, the oldest
+ * one is dropped and its consumers get an UNMAP of everything (they fault, never go stale).
  *
  * Several instances (one per host bridge) are independent objects.
  *
