@@ -249,9 +249,10 @@ void vi_smmu_pri_resp(struct smmu *s, const uint64_t cmd[2]);
 void vi_smmu_cmd_process(struct smmu *s);
 
 /* smmuv3_notify.c */
-enum smmu_sync_scope { SMMU_SYNC_ALL, SMMU_SYNC_DOMAIN, SMMU_SYNC_STREAMS };
-/* Tell consumers [first, last] may have changed: all StreamIDs, one (VMID, ASID) domain, or
- * StreamIDs [sid_lo, sid_hi]. */
+enum smmu_sync_scope { SMMU_SYNC_ALL, SMMU_SYNC_DOMAIN, SMMU_SYNC_STREAMS, SMMU_SYNC_CD };
+/* Tell consumers [first, last] may have changed: all StreamIDs, one (VMID, ASID) domain @dom,
+ * StreamIDs [sid_lo, sid_hi], or (SMMU_SYNC_CD) StreamID @sid_lo's view and its SubstreamID @dom
+ * alone (one CD changed). */
 void vi_smmu_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, uint32_t sid_lo,
 		  uint32_t sid_hi, uint64_t first, uint64_t last);
 /* The sync domain of a configuration (VMID << 16 | ASID). */

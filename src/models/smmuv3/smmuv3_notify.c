@@ -326,11 +326,14 @@ static void pair_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, 
 			struct smmu_fault f;
 
 			bits &= bits - 1;
-			if (scope == SMMU_SYNC_STREAMS &&
+			if ((scope == SMMU_SYNC_STREAMS || scope == SMMU_SYNC_CD) &&
 			    (s->pairs[i].sid < sid_lo || s->pairs[i].sid > sid_hi))
 				continue;
+			if (scope == SMMU_SYNC_CD && s->pairs[i].ssid != dom)
+				continue;
 			vi_sync_sid(y, i, scope == SMMU_SYNC_DOMAIN, dom, first, last);
-			if (scope == SMMU_SYNC_STREAMS && smmu_enabled(s) &&
+			if (scope != SMMU_SYNC_DOMAIN && scope != SMMU_SYNC_ALL &&
+			    smmu_enabled(s) &&
 			    vi_smmu_cfg_get(s, s->pairs[i].sid, s->pairs[i].ssid, &sl, &f) &&
 			    (!y->as || !y->as[i] || y->as[i]->n == 0))
 				pair_drop(s, i, false);
@@ -374,7 +377,7 @@ void vi_smmu_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, uint
 	pair_sync(s, scope, dom, sid_lo, sid_hi, first, last);
 	y = sy(s);
 	any = vi_sync_mark_listeners(y);
-	if (scope == SMMU_SYNC_STREAMS) {
+	if (scope == SMMU_SYNC_STREAMS || scope == SMMU_SYNC_CD) {
 		uint32_t n = smmu_nsid(s);
 
 		if (sid_lo >= n)
