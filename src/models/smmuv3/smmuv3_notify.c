@@ -148,10 +148,13 @@ static bool current_view(struct vi_sync *y, void *ctx, uint32_t sid, uint64_t a,
  */
 static void pair_deliver(struct smmu *s, const struct viommu_event *ev, bool to_map)
 {
-	const struct smmu_pair *p = &s->pairs[ev->sid];
+	const struct smmu_pair *p;
 	struct viommu_notifier *n, *next;
 	struct viommu_event e = *ev;
 
+	if (ev->sid >= SMMU_PAIRS_MAX)
+		return; /* the shared sync only names pair slots */
+	p = &s->pairs[ev->sid];
 	e.sid = p->sid;
 	e.pasid = p->ssid;
 	e.has_pasid = true;
@@ -332,8 +335,11 @@ static void pair_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, 
 			if (scope == SMMU_SYNC_CD && s->pairs[i].ssid != dom)
 				continue;
 			vi_sync_sid(y, i, scope == SMMU_SYNC_DOMAIN, dom, first, last);
-			if (scope != SMMU_SYNC_DOMAIN && scope != SMMU_SYNC_ALL &&
-			    smmu_enabled(s) &&
+			/* Is the CD still there? A fetch, paid from the walk budget. */
+			if (scope == SMMU_SYNC_DOMAIN || scope == SMMU_SYNC_ALL || s->budget == 0)
+				continue;
+			s->budget--;
+			if (smmu_enabled(s) &&
 			    vi_smmu_cfg_get(s, s->pairs[i].sid, s->pairs[i].ssid, &sl, &f) &&
 			    (!y->as || !y->as[i] || y->as[i]->n == 0))
 				pair_drop(s, i, false);
