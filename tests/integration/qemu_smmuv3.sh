@@ -32,15 +32,13 @@
 #                           QEMU then registers vhost's notifier for device-IOTLB invalidations
 #                           only. Proof: the model ran ATC_INV commands, sent DEVIOTLB_UNMAP
 #                           events, and the back-end received IOTLB invalidations (its audit
-#                           replay shows none used after its invalidation). These modes boot
-#                           bookworm-backports' 6.12 arm64 kernel: 6.1 reads ATS support only
-#                           from ACPI's IORT, the device tree's "ats-supported" since 6.10.
-#                           NOT YET PASSING (so not in meson's list): 6.12 enables ATS (STE.EATS,
-#                           one ATC_INV at attach) but the first ping gets no reply; the same
-#                           topology with VIOMMU_SMMUV3_DEV_ATS=off passes
+#                           replay shows none used after its invalidation), and no UNMAP event
+#                           reached it. These modes boot bookworm-backports' 6.12 arm64 kernel:
+#                           6.1 reads ATS support only from ACPI's IORT, the device tree's
+#                           "ats-supported" since 6.10
 #
 # Usage: qemu_smmuv3.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: strict lazy reboot
-#   vhost-strict vhost-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
+#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
 #   VIOMMU_QEMU_AARCH64=path  a qemu-system-aarch64 to use instead of qemu/build.sh's
 #   VIOMMU_SMMUV3_GUEST=arm64-bpo  the other modes on the 6.12 guest too (default arm64: 6.1)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
@@ -53,7 +51,7 @@ root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
-[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy qemu-strict
+[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict
 frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
@@ -180,7 +178,7 @@ run_mode() {
 	ats-*)
 		# ATS only exists behind a PCIe root port (a PCI Express device).
 		rp="-device pcie-root-port,id=rp0,chassis=1,slot=1"
-		nic="$nic,bus=rp0,ats=${VIOMMU_SMMUV3_DEV_ATS:-on}"
+		nic="$nic,bus=rp0,ats=on"
 		;;
 	esac
 
@@ -194,6 +192,12 @@ run_mode() {
 	qemu-lazy) iommu=smmuv3; append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
 	*) echo "unknown mode $mode" >&2; return 1 ;;
 	esac
+	# ats-*: ACS on the root port (enabled by Linux only when asked before enumeration, which
+	# of_iommu does too late on a device-tree system), so that the device has an IOMMU group
+	# of its own. In one group with its (ATS-less) root port, 6.12 enables the device's ATS
+	# but never sends it an ATC_INV: the back-end, told only of device-IOTLB invalidations,
+	# keeps stale translations and the guest receives garbage.
+	case "$mode" in ats-*) append="$append pci=config_acs=0011111@0000:00:01.0" ;; esac
 
 	# -cpu max,pauth-impdef=on: every feature QEMU has, with an implementation-defined pointer
 	# authentication hash instead of QARMA, which TCG computes slowly on every kernel function
@@ -287,6 +291,8 @@ run_mode() {
 			[ "${dv:-0}" -gt 0 ] || { echo "$mode: the SMMU sent no DEVIOTLB_UNMAP event"; ok=0; }
 			inv=$(echo "$stats" | sed -n 's/.* iotlb_invalidates=\([0-9]*\).*/\1/p')
 			[ "${inv:-0}" -gt 0 ] || { echo "$mode: the back-end received no IOTLB invalidation"; ok=0; }
+			un=$(unit_stat notify_unmap "$qlog")
+			[ "${un:-0}" = 0 ] || { echo "$mode: $un UNMAP events: the device's ATS was not on throughout"; ok=0; }
 			echo "  [$mode] ATC_INV commands ${atc:-0}, DEVIOTLB_UNMAP events ${dv:-0}, back-end invalidations ${inv:-0}"
 			;;
 		vhost-*)
