@@ -89,7 +89,7 @@ guest_fetch_bpo() {
 # and package state stay as they are), unpacked with dpkg-deb into a folder named after both
 # versions and reused without asking the mirror again (VIOMMU_GUEST_REFRESH=1 looks for newer).
 guest_fetch_arm64() {
-	ga_dir=$1/guest-arm64
+	ga_dir=$1/guest-arm64${ga_bpo:+-6.12}
 	if [ "${VIOMMU_GUEST_REFRESH:-0}" != 1 ] && [ -s "$ga_dir/current" ]; then
 		ga_key=$(cat "$ga_dir/current")
 		if [ -e "$ga_dir/$ga_key/.done" ]; then
@@ -111,6 +111,13 @@ guest_fetch_arm64() {
 	EOF
 	# As guest_fetch_bpo, and arm64 as apt's only architecture.
 	ga_opts="-o APT::Architecture=arm64 -o APT::Architectures=arm64"
+	if [ -n "${ga_bpo:-}" ]; then
+		# ga_bpo=1 (guest_kernel=arm64-bpo): bookworm-backports' 6.12 kernel (busybox from
+		# bookworm), for what 6.1 lacks: Linux reads the device tree's "ats-supported"
+		# (PCIe root complex ATS) only since 6.10, 6.1 only from ACPI's IORT.
+		echo "deb http://deb.debian.org/debian bookworm-backports main" >> "$ga_apt/sources.list"
+		ga_opts="$ga_opts -o APT::Default-Release=bookworm-backports"
+	fi
 	ga_opts="$ga_opts -o Dir::Etc::SourceList=$ga_apt/sources.list -o Dir::Etc::SourceParts=$ga_apt/sources.list.d"
 	ga_opts="$ga_opts -o Dir::Etc::PreferencesParts=$ga_apt/preferences.d -o Dir::State::Lists=$ga_apt/lists"
 	ga_opts="$ga_opts -o Dir::Cache=$ga_apt -o Dir::Cache::archives=$ga_apt/archives"
@@ -131,8 +138,8 @@ guest_fetch_arm64() {
 	ga_ver=$(apt-cache $ga_opts policy "$ga_pkg" | sed -n 's/^  Candidate: //p')
 	# shellcheck disable=SC2086
 	ga_bb=$(apt-cache $ga_opts policy busybox-static | sed -n 's/^  Candidate: //p')
-	case "$ga_pkg" in linux-image-6.1.*-arm64) ;; *)
-		echo "FAIL: no 6.1 arm64 kernel in bookworm (found '$ga_pkg')" >&2
+	case "${ga_bpo:+bpo}$ga_pkg" in linux-image-6.1.*-arm64 | bpolinux-image-6.12*-arm64) ;; *)
+		echo "FAIL: no ${ga_bpo:+6.12 (bookworm-backports)}${ga_bpo:-6.1} arm64 kernel (found '$ga_pkg')" >&2
 		return 1 ;;
 	esac
 	[ -n "$ga_ver" ] && [ -n "$ga_bb" ] || { echo "FAIL: no arm64 busybox-static or kernel version" >&2; return 1; }
@@ -202,7 +209,9 @@ guest_prepare() {
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
-	arm64)
+	arm64 | arm64-bpo)
+		ga_bpo=""
+		[ "$guest_kernel" = arm64 ] || ga_bpo=1
 		guest_fetch_arm64 "${VIOMMU_CACHE:-/var/cache/viommu}" || return 1
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
@@ -216,7 +225,7 @@ guest_prepare() {
 	gp_d=$gp_work/initramfs
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
-	if [ "$guest_kernel" = arm64 ]; then
+	if [ "$guest_kernel" = arm64 ] || [ "$guest_kernel" = arm64-bpo ]; then
 		cp "$gk_root/bin/busybox" "$gp_d/bin/busybox"
 	else
 		cp /bin/busybox "$gp_d/bin/busybox"
@@ -236,7 +245,7 @@ guest_prepare() {
 	(cd "$gp_d" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
 
 	# Debian's arm64 kernel package holds the uncompressed Image: QEMU loads it as it is.
-	if [ "$guest_kernel" = arm64 ]; then
+	if [ "$guest_kernel" = arm64 ] || [ "$guest_kernel" = arm64-bpo ]; then
 		vmlinux=$gp_kernel
 		return 0
 	fi

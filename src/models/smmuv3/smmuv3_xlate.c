@@ -299,6 +299,14 @@ static int blocked(struct smmu *s, const struct viommu_xlate_req *req,
 	s->st.faults++;
 	if (f->id == 0)
 		return 0; /* aborted by configuration: no event (STE.Config abort, GBPA.ABORT) */
+	/*
+	 * An ATS Translation Request that meets a translation-class fault is answered with a
+	 * completion granting nothing and is not recorded (3.9.1: the device may ask again
+	 * through PRI); configuration errors are recorded.
+	 */
+	if (s->ats_treq && f->id >= VIOMMU_SMMUV3_EVT_F_TRANSLATION &&
+	    f->id <= VIOMMU_SMMUV3_EVT_F_PERMISSION)
+		return 0;
 	res->fault.flags = vi_smmu_event(s, f, req->sid, ssid, req->access);
 	return 0;
 }
@@ -417,4 +425,81 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	room = (1ull << hit.shift) - (x & ((1ull << hit.shift) - 1));
 	res->len = room != 0 && room < len ? room : len;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ATS and unsupported transactions (3.9, 7.3.2, 7.3.6, 7.3.8)                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static int refuse(struct smmu *s, const struct viommu_xlate_req *req,
+		  struct viommu_xlate_result *res, uint32_t id, enum viommu_fault_type type)
+{
+	struct smmu_fault f;
+
+	memset(&f, 0, sizeof(f));
+	f.id = id;
+	f.type = type;
+	f.record = id != 0;
+	f.addr = req->iova;
+	return blocked(s, req, res, &f);
+}
+
+int viommu_smmuv3_transaction(struct viommu *v, enum viommu_smmuv3_txn txn,
+			      const struct viommu_xlate_req *req, struct viommu_xlate_result *res)
+{
+	struct smmu *s;
+	struct smmu_cfg_slot *slot;
+	struct smmu_fault f;
+	uint32_t ssid;
+	int ret;
+
+	if (!vi_smmu_is(v) || !req || !res)
+		return VIOMMU_EINVAL;
+	s = to_smmu(v);
+	if (txn == VIOMMU_SMMUV3_TXN_UNSUPPORTED) {
+		/* Whatever the configuration: the SMMU cannot carry the transaction (7.3.2). */
+		s->st.translations++;
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_UUT, VIOMMU_FAULT_BLOCKED);
+	}
+	if (txn != VIOMMU_SMMUV3_TXN_ATS_TREQ && txn != VIOMMU_SMMUV3_TXN_TRANSLATED)
+		return VIOMMU_EINVAL;
+	if (!(s->idr[0] & VIOMMU_SMMUV3_IDR0_ATS))
+		return VIOMMU_ENOTSUP;
+	if (!smmu_enabled(s)) {
+		/* SMMUEN = 0: Translated traffic follows GBPA like any; a Translation Request has
+		 * no configuration to answer from (Unsupported Request, no event). */
+		if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED)
+			return vi_smmu_translate(v, req, res);
+		s->st.translations++;
+		return refuse(s, req, res, 0, VIOMMU_FAULT_BLOCKED);
+	}
+	if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED && !(s->cr0 & VIOMMU_SMMUV3_CR0_ATSCHK)) {
+		/* CR0.ATSCHK = 0: Translated transactions pass without a stream table check. */
+		s->st.translations++;
+		return identity(req, res, req->len ? req->len : 1);
+	}
+	s->st.translations++;
+	ssid = req->has_pasid ? req->pasid : SMMU_NO_SSID;
+	if (vi_smmu_cfg_get(s, req->sid, ssid, &slot, &f)) {
+		f.addr = req->iova;
+		return blocked(s, req, res, &f);
+	}
+	if (slot->cfg.kind == SMMU_K_ABORT)
+		return refuse(s, req, res, 0, VIOMMU_FAULT_BLOCKED);
+	if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED) {
+		/* ATSCHK = 1: only a stream with EATS set (or bypassing) may present Translated. */
+		if (slot->cfg.kind == SMMU_K_BYPASS ||
+		    slot->cfg.eats == VIOMMU_SMMUV3_STE_EATS_TRANS)
+			return identity(req, res, req->len ? req->len : 1);
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_TRANSL_FORBIDDEN,
+			      VIOMMU_FAULT_BLOCKED);
+	}
+	/* A Translation Request needs EATS and something to translate with (7.3.6). */
+	if (slot->cfg.kind == SMMU_K_BYPASS || slot->cfg.eats != VIOMMU_SMMUV3_STE_EATS_TRANS)
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ, VIOMMU_FAULT_BLOCKED);
+	s->st.translations--; /* counted again by the translation */
+	s->ats_treq = true;
+	ret = vi_smmu_translate(v, req, res);
+	s->ats_treq = false;
+	return ret;
 }
