@@ -736,16 +736,17 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
 				       dp);
-		tag.dom = dp->domid;
-		tag.sid = devid;
-		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
 		e.perm = (uint8_t)leaf.perm;
 		e.flags = 0;
 		e.level = (uint8_t)level;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+		if (viommu_iotlb_insert_ref(s->iotlb, ref, &e) == VIOMMU_ESTALE) {
+			e.tag = (struct viommu_iotlb_tag){ .dom = dp->domid, .sid = devid };
+			viommu_iotlb_insert(s->iotlb, &e);
+		}
 		hit.addr = e.out + (req->iova - e.iova);
 		hit.shift = e.shift;
 		hit.perm = e.perm;

@@ -398,14 +398,17 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			f.addr = req->iova;
 			return blocked(s, req, res, &f);
 		}
-		e.tag = c->tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
 		e.perm = (uint8_t)leaf.perm;
 		e.flags = 0;
 		e.level = 0;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+		if (viommu_iotlb_insert_ref(s->iotlb, c->iotlb_ref, &e) == VIOMMU_ESTALE) {
+			e.tag = c->tag;
+			viommu_iotlb_insert(s->iotlb, &e);
+		}
 		hit.addr = leaf.out + (x - leaf.iova);
 		hit.shift = (uint8_t)leaf.shift;
 		hit.perm = (uint8_t)leaf.perm;

@@ -462,7 +462,6 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 					 VIOMMU_VTD_FR_READ;
 			return blocked(s, req, res, reason, leaf.perm ? level : 0, cp->fpd);
 		}
-		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
@@ -483,7 +482,9 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
 			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
 				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
-		} else {
+		} else if (viommu_iotlb_insert_ref(s->iotlb, ref, &e) == VIOMMU_ESTALE) {
+			/* The ref went stale (ids ran out): by tag. */
+			e.tag = tag;
 			viommu_iotlb_insert(s->iotlb, &e);
 		}
 	}
