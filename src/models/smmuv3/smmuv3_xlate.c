@@ -9,6 +9,7 @@
 #include <viommu/pt.h>
 
 #include "core/iotlb_fast.h"
+#include "pt/pt_walker.h"
 #include "smmuv3_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -69,7 +70,7 @@ int vi_smmu_walk_s2(struct smmu *s, const struct smmu_cfg *c, uint64_t ipa, uint
 	struct viommu_pt_walk_result r;
 
 	s->st.page_walks++;
-	if (viommu_pt_walker_walk(s->walker, &c->s2, ipa, access & ~VIOMMU_ACC_PRIV, &r)) {
+	if (vi_pt_walker_walk(s->walker, &c->s2, ipa, access & ~VIOMMU_ACC_PRIV, &r)) {
 		r.fault = VIOMMU_FAULT_CONFIG;
 		r.detail = VIOMMU_PT_D_NONE;
 		r.level = 0;
@@ -220,9 +221,9 @@ int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32
 		s->nest = c;
 		s->nest_class = VIOMMU_SMMUV3_CLASS_TT;
 		s->nest_failed = false;
-		ret = viommu_pt_walker_walk(s->nwalker, p, iova, access, &r);
+		ret = vi_pt_walker_walk(s->nwalker, p, iova, access, &r);
 	} else {
-		ret = viommu_pt_walker_walk(s->walker, p, iova, access, &r);
+		ret = vi_pt_walker_walk(s->walker, p, iova, access, &r);
 	}
 	if (ret) {
 		r.fault = VIOMMU_FAULT_CONFIG;
