@@ -374,27 +374,30 @@ static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb
 			     uint64_t key, uint64_t out)
 {
 	const uint32_t ways = tlb->h.ways, id_hi = t->id >> 5;
+	const uint64_t kid = (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
 	uint32_t si = viommu_iotlb__set(&tlb->h, key, t->dp), victim;
 	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways, old;
 
-	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	key |= kid;
 	out |= (uint64_t)id_hi << VIOMMU_IOTLB__OUT_ID_SHIFT;
 	if (ways == 4) {
 		/*
 		 * pick_way() in a few instructions per way when the set holds the page's way or
 		 * only @t's own (live) entries, as a device's misses leave it: no tag table read.
+		 * A way is @t's own when its id bits (key 11:7, output 63:52) are @t's id.
 		 */
+		const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT,
+			       mine = (out & out_id) | kid;
 		uint64_t other = 0;
 
 		for (uint32_t w = 0; w < 4; w++) {
-			uint64_t hi = (os[w] >> VIOMMU_IOTLB__OUT_ID_SHIFT) ^ id_hi,
-				 kd = ks[w] ^ key;
+			uint64_t d = ((os[w] & out_id) | (ks[w] & KEY_ID_MASK)) ^ mine;
 
-			if (!(hi | kd)) {
+			if (!d && ks[w] == key) {
 				victim = w;
 				goto fill;
 			}
-			other |= hi | (kd & KEY_ID_MASK);
+			other |= d;
 		}
 		if (!other) {
 			uint8_t *rr = &tlb->victim[si];
@@ -422,42 +425,47 @@ fill:
 }
 
 /*
- * The key and output word of @e (without the id) in *@key and *@out: false when @e cannot be
- * inserted (a page size outside the range, an output address at or above 2^52).
+ * The key and output word (without the id) of a page of size 1 << @shift: false when it cannot
+ * be inserted (a size outside the range, an output address at or above 2^52). A walk-cache
+ * entry's output is a 4 KiB-aligned table address, not a page of its span.
  */
-static inline bool insert_words(const struct viommu_iotlb_entry *e, uint64_t *key, uint64_t *out)
+static inline bool insert_words(uint64_t iova, uint64_t out, unsigned int shift, bool nonleaf,
+				uint32_t perm, uint32_t level, uint64_t *key, uint64_t *word)
 {
-	bool nonleaf = e->flags & VIOMMU_IOTLB_NONLEAF;
-	/* A walk-cache entry's output is a 4 KiB-aligned table address, not a page of its span. */
-	uint64_t out_addr = e->out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(e->shift));
+	uint64_t out_addr;
 
-	if (e->shift < VIOMMU_IOTLB_MIN_SHIFT || e->shift > VIOMMU_IOTLB_MAX_SHIFT ||
-	    (out_addr & ~VIOMMU_IOTLB__OUT_ADDR_MASK))
+	if (shift < VIOMMU_IOTLB_MIN_SHIFT || shift > VIOMMU_IOTLB_MAX_SHIFT)
 		return false;
-	*key = viommu_iotlb__key(e->iova, e->shift, nonleaf);
-	*out = out_addr | (e->perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
-	       (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT;
+	out_addr = out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(shift));
+	if (out_addr & ~VIOMMU_IOTLB__OUT_ADDR_MASK)
+		return false;
+	*key = viommu_iotlb__key(iova, shift, nonleaf);
+	*word = out_addr | (perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
+		(uint64_t)(level & 0xff) << VIOMMU_IOTLB__OUT_LEVEL_SHIFT;
 	return true;
+}
+
+static inline bool entry_words(const struct viommu_iotlb_entry *e, uint64_t *key, uint64_t *word)
+{
+	return insert_words(e->iova, e->out, e->shift, e->flags & VIOMMU_IOTLB_NONLEAF, e->perm,
+			    e->level, key, word);
 }
 
 int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e)
 {
 	uint64_t key, out;
 
-	if (!insert_words(e, &key, &out))
+	if (!entry_words(e, &key, &out))
 		return VIOMMU_EINVAL;
 	insert_at(tlb, tag_get(tlb, &e->tag), key, out);
 	return 0;
 }
 
-int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
-			    const struct viommu_iotlb_entry *e)
+/* Insert (@key, @out) under the tag @ref names, as viommu_iotlb_insert_ref(). */
+static inline int insert_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t key, uint64_t out)
 {
 	struct viommu_iotlb__tagent *t = &tlb->h.tags[ref & tlb->h.ref_mask];
-	uint64_t key, out;
 
-	if (!insert_words(e, &key, &out))
-		return VIOMMU_EINVAL;
 	if (t->ref != ref)
 		return VIOMMU_ESTALE;
 	if (!tag_live(tlb, t)) {
@@ -468,6 +476,26 @@ int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
 	}
 	insert_at(tlb, t, key, out);
 	return 0;
+}
+
+int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
+			    const struct viommu_iotlb_entry *e)
+{
+	uint64_t key, out;
+
+	if (!entry_words(e, &key, &out))
+		return VIOMMU_EINVAL;
+	return insert_ref(tlb, ref, key, out);
+}
+
+int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
+			     unsigned int shift, uint32_t perm, uint32_t level)
+{
+	uint64_t key, word;
+
+	if (!insert_words(iova, out, shift, false, perm, level, &key, &word))
+		return VIOMMU_EINVAL;
+	return insert_ref(tlb, ref, key, word);
 }
 
 static void fill_entry(const struct viommu_iotlb *tlb, size_t set, uint32_t w,

@@ -667,6 +667,20 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 	return 0;
 }
 
+/* The IOTLB insertion of a v1 leaf by tag, for a ref gone stale (rare: the ids ran out). */
+static __attribute__((noinline)) void insert_by_tag(struct amdvi *s, uint32_t domid, uint32_t devid,
+						    const struct amdvi_leaf *l, uint32_t level)
+{
+	struct viommu_iotlb_entry e = { .tag = { .dom = domid, .sid = devid },
+					.iova = l->iova,
+					.out = l->out,
+					.shift = (uint8_t)l->shift,
+					.perm = (uint8_t)l->perm,
+					.level = (uint8_t)level };
+
+	viommu_iotlb_insert(s->iotlb, &e);
+}
+
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		       struct viommu_xlate_result *res)
 {
@@ -741,7 +755,6 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct amdvi_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
@@ -760,20 +773,13 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
 				       dp);
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = (uint8_t)level;
 		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
-		if (viommu_iotlb_insert_ref(s->iotlb, ref, &e) == VIOMMU_ESTALE) {
-			e.tag = (struct viommu_iotlb_tag){ .dom = dp->domid, .sid = devid };
-			viommu_iotlb_insert(s->iotlb, &e);
-		}
-		hit.addr = e.out + (req->iova - e.iova);
-		hit.shift = e.shift;
-		hit.perm = e.perm;
+		if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, level) == VIOMMU_ESTALE)
+			insert_by_tag(s, dp->domid, devid, &leaf, level);
+		hit.addr = leaf.out + (req->iova - leaf.iova);
+		hit.shift = (uint8_t)leaf.shift;
+		hit.perm = (uint8_t)leaf.perm;
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = hit.addr;

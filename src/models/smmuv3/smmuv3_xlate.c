@@ -330,6 +330,19 @@ static uint64_t tbi(const struct smmu_cfg *c, uint64_t iova)
 	return hi ? iova | VIOMMU_SMMUV3_GENMASK(63, 56) : iova & ~VIOMMU_SMMUV3_GENMASK(63, 56);
 }
 
+/* The IOTLB insertion of a leaf by tag, for a ref gone stale (rare: the ids ran out). */
+static __attribute__((noinline)) void
+insert_by_tag(struct smmu *s, const struct viommu_iotlb_tag *tag, const struct smmu_leaf *l)
+{
+	struct viommu_iotlb_entry e = { .tag = *tag,
+					.iova = l->iova,
+					.out = l->out,
+					.shift = (uint8_t)l->shift,
+					.perm = (uint8_t)l->perm };
+
+	viommu_iotlb_insert(s->iotlb, &e);
+}
+
 int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		      struct viommu_xlate_result *res)
 {
@@ -391,7 +404,6 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct smmu_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
@@ -399,17 +411,10 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			f.addr = req->iova;
 			return blocked(s, req, res, &f);
 		}
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = 0;
 		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
-		if (viommu_iotlb_insert_ref(s->iotlb, c->iotlb_ref, &e) == VIOMMU_ESTALE) {
-			e.tag = c->tag;
-			viommu_iotlb_insert(s->iotlb, &e);
-		}
+		if (vi_iotlb_insert_leaf_ref(s->iotlb, c->iotlb_ref, leaf.iova, leaf.out,
+					     leaf.shift, leaf.perm, 0) == VIOMMU_ESTALE)
+			insert_by_tag(s, &c->tag, &leaf);
 		hit.addr = leaf.out + (x - leaf.iova);
 		hit.shift = (uint8_t)leaf.shift;
 		hit.perm = (uint8_t)leaf.perm;

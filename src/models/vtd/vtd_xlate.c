@@ -402,6 +402,21 @@ static bool perm_ok(uint32_t perm, uint32_t access)
 	return true;
 }
 
+/* The IOTLB insertion of a leaf by tag, for a ref gone stale (rare: the ids ran out). */
+static __attribute__((noinline)) void insert_by_tag(struct vtd *s,
+						    const struct viommu_iotlb_tag *tag,
+						    const struct vtd_leaf *l, uint32_t level)
+{
+	struct viommu_iotlb_entry e = { .tag = *tag,
+					.iova = l->iova,
+					.out = l->out,
+					.shift = (uint8_t)l->shift,
+					.perm = (uint8_t)l->perm,
+					.level = (uint8_t)level };
+
+	viommu_iotlb_insert(s->iotlb, &e);
+}
+
 int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		     struct viommu_xlate_result *res)
 {
@@ -463,7 +478,6 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
@@ -477,16 +491,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 					 VIOMMU_VTD_FR_READ;
 			return blocked(s, req, res, reason, leaf.perm ? level : 0, cp->fpd);
 		}
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = (uint8_t)level;
-		hit.addr = e.out + (req->iova - e.iova);
-		hit.shift = e.shift;
-		hit.perm = e.perm;
-		if (overlaps_intr(e.out, 1ull << e.shift)) {
+		hit.addr = leaf.out + (req->iova - leaf.iova);
+		hit.shift = (uint8_t)leaf.shift;
+		hit.perm = (uint8_t)leaf.perm;
+		if (overlaps_intr(leaf.out, 1ull << leaf.shift)) {
 			/*
 			 * §3.14: a result in the interrupt range is blocked (Eh). A leaf that only
 			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
@@ -497,10 +505,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
 			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
 				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
-		} else if (viommu_iotlb_insert_ref(s->iotlb, ref, &e) == VIOMMU_ESTALE) {
+		} else if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
+						    leaf.perm, level) == VIOMMU_ESTALE) {
 			/* The ref went stale (ids ran out): by tag. */
-			e.tag = tag;
-			viommu_iotlb_insert(s->iotlb, &e);
+			insert_by_tag(s, &tag, &leaf, level);
 		}
 	}
 	memset(res, 0, sizeof(*res));
