@@ -8,6 +8,8 @@
 
 #include <viommu/iotlb.h>
 
+#include "core/iotlb_fast.h"
+
 static struct viommu_iotlb *mk(uint32_t capacity, uint32_t ways)
 {
 	struct viommu_iotlb_config cfg = { .capacity = capacity, .ways = ways };
@@ -699,6 +701,43 @@ static void test_insert_ref(void **state)
 	viommu_iotlb_destroy(tlb);
 }
 
+/*
+ * The models' leaf inserts (fields as arguments): by ref as viommu_iotlb_insert_ref() of the same
+ * entry, by tag as viommu_iotlb_insert(), the same checks, and a leaf (never NONLEAF) entry.
+ */
+static void test_insert_leaf(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_tag t = { .dom = 4, .pasid = 2, .sid = 1 }, u = { .dom = 5 };
+	struct viommu_iotlb_entry got;
+	struct viommu_iotlb_hit hit;
+	uint64_t ref;
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &ref), 0);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref + 1, 0x3000, 0x9000, 12, 3, 1),
+			 VIOMMU_ESTALE);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x3000, 0x9000, 11, 3, 1),
+			 VIOMMU_EINVAL);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x3000, 1ull << 52, 12, 3, 1),
+			 VIOMMU_EINVAL);
+	/* Unaligned input and output are cut to the page; perm and level kept. */
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x200123, 0x400456, 21, 1, 2), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x3fffff, &got), 0);
+	assert_int_equal(got.iova, 0x200000);
+	assert_int_equal(got.out, 0x400000);
+	assert_int_equal(got.shift, 21);
+	assert_int_equal(got.perm, 1);
+	assert_int_equal(got.level, 2);
+	assert_int_equal(got.flags, 0);
+	assert_int_equal(vi_iotlb_insert_leaf(tlb, &u, 0x5000, 0x6000, 64, 3, 0), VIOMMU_EINVAL);
+	assert_int_equal(vi_iotlb_insert_leaf(tlb, &u, 0x5000, 0x6000, 12, 3, 0), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &u, 0x5fff, &got), 0);
+	assert_int_equal(got.out, 0x6000);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref, 0x5000, &hit), VIOMMU_ENOENT);
+	viommu_iotlb_destroy(tlb);
+}
+
 /* ---- randomized against a reference ---------------------------------------------------- */
 
 /*
@@ -1088,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_refs_displaced),
 		cmocka_unit_test(test_insert_ref),
+		cmocka_unit_test(test_insert_leaf),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_large),
 		cmocka_unit_test(test_random_direct_mapped),

@@ -488,6 +488,18 @@ int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
 	return insert_ref(tlb, ref, key, out);
 }
 
+int vi_iotlb_insert_leaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			 uint64_t iova, uint64_t out, unsigned int shift, uint32_t perm,
+			 uint32_t level)
+{
+	uint64_t key, word;
+
+	if (!insert_words(iova, out, shift, false, perm, level, &key, &word))
+		return VIOMMU_EINVAL;
+	insert_at(tlb, tag_get(tlb, tag), key, word);
+	return 0;
+}
+
 int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
 			     unsigned int shift, uint32_t perm, uint32_t level)
 {

@@ -667,20 +667,6 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 	return 0;
 }
 
-/* The IOTLB insertion of a v1 leaf by tag, for a ref gone stale (rare: the ids ran out). */
-static __attribute__((noinline)) void insert_by_tag(struct amdvi *s, uint32_t domid, uint32_t devid,
-						    const struct amdvi_leaf *l, uint32_t level)
-{
-	struct viommu_iotlb_entry e = { .tag = { .dom = domid, .sid = devid },
-					.iova = l->iova,
-					.out = l->out,
-					.shift = (uint8_t)l->shift,
-					.perm = (uint8_t)l->perm,
-					.level = (uint8_t)level };
-
-	viommu_iotlb_insert(s->iotlb, &e);
-}
-
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		       struct viommu_xlate_result *res)
 {
@@ -776,7 +762,10 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
 		if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
 					     leaf.perm, level) == VIOMMU_ESTALE)
-			insert_by_tag(s, dp->domid, devid, &leaf, level);
+			vi_iotlb_insert_leaf(s->iotlb,
+					     &(struct viommu_iotlb_tag){ .dom = dp->domid,
+									 .sid = devid },
+					     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
 		hit.addr = leaf.out + (req->iova - leaf.iova);
 		hit.shift = (uint8_t)leaf.shift;
 		hit.perm = (uint8_t)leaf.perm;

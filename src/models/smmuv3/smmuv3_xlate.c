@@ -390,19 +390,6 @@ static uint64_t tbi(const struct smmu_cfg *c, uint64_t iova)
 	return hi ? iova | VIOMMU_SMMUV3_GENMASK(63, 56) : iova & ~VIOMMU_SMMUV3_GENMASK(63, 56);
 }
 
-/* The IOTLB insertion of a leaf by tag, for a ref gone stale (rare: the ids ran out). */
-static __attribute__((noinline)) void
-insert_by_tag(struct smmu *s, const struct viommu_iotlb_tag *tag, const struct smmu_leaf *l)
-{
-	struct viommu_iotlb_entry e = { .tag = *tag,
-					.iova = l->iova,
-					.out = l->out,
-					.shift = (uint8_t)l->shift,
-					.perm = (uint8_t)l->perm };
-
-	viommu_iotlb_insert(s->iotlb, &e);
-}
-
 int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		      struct viommu_xlate_result *res)
 {
@@ -474,7 +461,8 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
 		if (vi_iotlb_insert_leaf_ref(s->iotlb, c->iotlb_ref, leaf.iova, leaf.out,
 					     leaf.shift, leaf.perm, 0) == VIOMMU_ESTALE)
-			insert_by_tag(s, &c->tag, &leaf);
+			vi_iotlb_insert_leaf(s->iotlb, &c->tag, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, 0);
 		hit.addr = leaf.out + (x - leaf.iova);
 		hit.shift = (uint8_t)leaf.shift;
 		hit.perm = (uint8_t)leaf.perm;

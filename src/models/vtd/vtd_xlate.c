@@ -402,21 +402,6 @@ static bool perm_ok(uint32_t perm, uint32_t access)
 	return true;
 }
 
-/* The IOTLB insertion of a leaf by tag, for a ref gone stale (rare: the ids ran out). */
-static __attribute__((noinline)) void insert_by_tag(struct vtd *s,
-						    const struct viommu_iotlb_tag *tag,
-						    const struct vtd_leaf *l, uint32_t level)
-{
-	struct viommu_iotlb_entry e = { .tag = *tag,
-					.iova = l->iova,
-					.out = l->out,
-					.shift = (uint8_t)l->shift,
-					.perm = (uint8_t)l->perm,
-					.level = (uint8_t)level };
-
-	viommu_iotlb_insert(s->iotlb, &e);
-}
-
 int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		     struct viommu_xlate_result *res)
 {
@@ -508,7 +493,8 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		} else if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
 						    leaf.perm, level) == VIOMMU_ESTALE) {
 			/* The ref went stale (ids ran out): by tag. */
-			insert_by_tag(s, &tag, &leaf, level);
+			vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, level);
 		}
 	}
 	memset(res, 0, sizeof(*res));
