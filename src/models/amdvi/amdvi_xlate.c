@@ -649,14 +649,12 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
-		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
 		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = 0;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* The leaf's fields as they are: no entry (and no tag copy) to build for the insert. */
+		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = e.out + (req->iova - e.iova);
