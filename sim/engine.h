@@ -21,6 +21,7 @@ enum sim_placement {
 	SIM_ASSIGNED, /* real hardware behind the host IOMMU, kept in sync with the guest's maps */
 	SIM_NESTED,   /* assigned to an L2 guest through L1: shadowed by L1's VMM, then by L0's */
 	SIM_SIDECORE, /* assigned; the vIOMMU is served by a side core polling it (ATC'11): no exits */
+	SIM_HWVIOMMU, /* assigned behind AMD's hardware vIOMMU: guest v2 nested over host v1 (seed 001) */
 	SIM_PLACEMENT_NR
 };
 
@@ -88,7 +89,10 @@ enum sim_res {
 	X(L1_IOMMU_MAP, "l1.iommu_map")       \
 	X(L1_IOMMU_UNMAP, "l1.iommu_unmap")   \
 	X(KICK_MMIO, "kick.mmio")             \
-	X(SIDE_HANDOFF, "side.handoff")
+	X(SIDE_HANDOFF, "side.handoff")       \
+	X(MMIO_DIRECT, "mmio.direct")         \
+	X(HWV_CMD, "hwv.guest_cmd")           \
+	X(HW_NESTED, "dma.hw_nested_walk")
 
 #define SIM_EV_ENUM(id, name) SIM_EV_##id,
 enum sim_ev { SIM_EV_LIST(SIM_EV_ENUM) SIM_EV_NR };

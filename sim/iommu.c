@@ -120,7 +120,10 @@ static int vio_setup(struct sim_iommu *s)
 	return ret > 0 ? VIOMMU_EIO : ret;
 }
 
-/* NpCache advertised and honoured: the driver flushes after mapping, as Linux does. */
+/*
+ * NpCache advertised and honoured: the driver flushes after mapping, as Linux does; clear for an
+ * IOMMU nobody shadows (the hardware vIOMMU), as on real hardware.
+ */
 static int amdvi_setup(struct sim_iommu *s)
 {
 	struct viommu_amdvi_config ac;
@@ -133,6 +136,12 @@ static int amdvi_setup(struct sim_iommu *s)
 	int ret;
 
 	viommu_amdvi_config_init(&ac);
+	if (s->cfg.iotlb_entries)
+		ac.iotlb_capacity = s->cfg.iotlb_entries;
+	if (s->cfg.no_np_cache) {
+		ac.flags &= ~VIOMMU_AMDVI_NPCACHE;
+		dc.no_np_cache_flush = true;
+	}
 	if (s->cfg.v2) {
 		ac.flags |= VIOMMU_AMDVI_GT;
 		dc.v2 = true;
@@ -421,9 +430,16 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		c->iotlb_misses = st.iotlb_misses;
 	} else if (s->cfg.model == SIM_MODEL_AMDVI) {
 		struct viommu_amdvi_stats st;
+		struct vg_amdvi_stats ds;
 
 		viommu_amdvi_get_stats(s->v, &st);
+		vg_amdvi_get_stats(s->amdvi, &ds);
 		c->mmio_exits = st.mmio_reads + st.mmio_writes;
+		c->direct_mmio = ds.ptr_accesses;
+		c->dte_writes = st.cmd_inv_devtab;
+		c->commands = st.cmd_completion_wait + st.cmd_inv_devtab + st.cmd_inv_pages +
+			      st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
+		c->completion_waits = st.cmd_completion_wait;
 		c->ops = st.mmio_writes + st.cmd_completion_wait + st.cmd_inv_devtab +
 			 st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
 		c->invalidations = st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_all;

@@ -40,6 +40,7 @@ static const char *vhost_col(const struct sim_result *r)
 {
 	return r->p.placement == SIM_NESTED   ? "L2" :
 	       r->p.placement == SIM_SIDECORE ? "side" :
+	       r->p.placement == SIM_HWVIOMMU ? "hw" :
 						vhost_of(r);
 }
 
@@ -179,6 +180,10 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 	/* Nested rows only (vfio_calls_per_pkt is L0's there), so other rows stay as they were. */
 	if (r->p.placement == SIM_NESTED)
 		fprintf(f, ",\"l1_vfio_calls_per_pkt\":%.4f", r->l1_calls_per_unit);
+	/* Hardware vIOMMU rows only: what it does without an exit (struct viommu_amdvi_hwv_stats). */
+	if (r->p.placement == SIM_HWVIOMMU)
+		fprintf(f, ",\"direct_mmio_per_pkt\":%.4f,\"hw_cmds_per_pkt\":%.4f",
+			r->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT], r->n[SIM_RES_VCPU][SIM_EV_HWV_CMD]);
 	fprintf(f, "}\n");
 }
 

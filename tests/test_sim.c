@@ -782,6 +782,101 @@ static void test_threads_and_waits(void **state)
 	sim_costs_destroy(c);
 }
 
+/*
+ * Seed 001: AMD's hardware vIOMMU. The same v2 guest as the shadowed (assigned) row, but no exit,
+ * no VMM work and no host call per map or invalidation: the pointer-page accesses go to the VF
+ * MMIO page and the IOMMU runs the commands (the vCPU waits on each completion as on bare
+ * metal); an IOTLB miss pays the nested walk. The hybrid's emulated NIC still exits. v1 guest
+ * tables cannot nest over the host's v1.
+ */
+static void test_amd_hwviommu(void **state)
+{
+	static const struct sim_config v2 = { "amdvi-v2", SIM_MODEL_AMDVI, false, false,
+					      false,	  VG_DMA_STRICT,   true };
+	static const struct sim_config v1 = { "amdvi-strict", SIM_MODEL_AMDVI, false,
+					      false,	      false,	       VG_DMA_STRICT };
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	char err[200];
+
+	(void)state;
+	for (int wl = 0; wl < 2; wl++) {
+		struct sim_params p =
+			params(&v2, SIM_ASSIGNED, wl ? SIM_WL_STREAM_TX : SIM_WL_STREAM_RX, 1500);
+		double cmds;
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] > 0 && r->vfio_calls_per_unit > 0);
+		p.placement = SIM_HWVIOMMU;
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_true(q->supported && q->checked_bytes > 0);
+		assert_true(q->exits_per_unit == 0);
+		assert_true(q->vfio_calls_per_unit == 0);
+		assert_true(q->busy_ns[SIM_RES_VMM] == 0);
+		for (int ev = 0; ev < SIM_EV_NR; ev++)
+			assert_true(q->n[SIM_RES_VMM][ev] == 0);
+		/*
+		 * Pointer-page accesses are direct; NpCache is clear (nobody shadows), so only the
+		 * unmaps' commands remain: half the shadowed row's, which flushes maps too.
+		 */
+		assert_true(q->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] > 0);
+		assert_true(fabs(2 * q->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] -
+				 r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO]) < 0.1);
+		cmds = q->n[SIM_RES_VCPU][SIM_EV_HWV_CMD];
+		assert_true(cmds > 0 && 2 * q->invalidations_per_unit == r->invalidations_per_unit);
+		assert_true(q->n[SIM_RES_VCPU][SIM_EV_INV_HW] > 0 &&
+			    q->n[SIM_RES_VCPU][SIM_EV_INV_HW] < cmds);
+		assert_true(q->maps_per_unit == r->maps_per_unit);
+		assert_true(q->busy_ns[SIM_RES_VCPU] < r->busy_ns[SIM_RES_VCPU]);
+		assert_true(q->rate > r->rate);
+		/* Fresh buffers miss the IOTLB: each miss is a nested walk on the device. */
+		assert_true(q->n[SIM_RES_DEV][SIM_EV_HW_MISS] > 0);
+		assert_true(q->n[SIM_RES_DEV][SIM_EV_HW_NESTED] ==
+			    q->n[SIM_RES_DEV][SIM_EV_HW_MISS]);
+	}
+	/* The nested walk is priced by hw_nested_walk, a GAP. */
+	{
+		struct sim_params p = params(&v2, SIM_HWVIOMMU, SIM_WL_STREAM_RX, 1500);
+		uint64_t bit = 1ull << SIM_COST_HW_NESTED_WALK;
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->gap_costs & bit);
+		assert_int_equal(sim_costs_set_arg(c, "hw_nested_walk_ns=0", err, sizeof(err)), 0);
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_false(q->gap_costs & bit);
+		assert_true(q->busy_ns[SIM_RES_DEV] < r->busy_ns[SIM_RES_DEV]);
+		sim_costs_destroy(c);
+		c = costs();
+	}
+	/* The hybrid: an emulated NIC's vIOMMU stays the VMM's, so its maps still exit. */
+	{
+		struct sim_params p = params(&v2, SIM_EMULATED, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] > 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] == 0);
+		assert_true(r->n[SIM_RES_VMM][SIM_EV_VMM_OP] > 0);
+	}
+	/* Only v2 guest tables nest; no vIOMMU at all is the assigned device as it is. */
+	{
+		struct sim_params p = params(&v1, SIM_HWVIOMMU, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_false(r->supported);
+		p.cfg = cfg_vtd_strict;
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_false(r->supported);
+		p.cfg = cfg_noiommu;
+		assert_int_equal(sim_run(&p, c, r), 0);
+		p.placement = SIM_ASSIGNED;
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_true(r->supported && r->rate == q->rate && r->exits_per_unit == 0);
+	}
+	free(r);
+	free(q);
+	sim_costs_destroy(c);
+}
+
 static void test_json_keys(void **state)
 {
 	struct sim_costs *c = costs();
@@ -831,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_hand_derived),
 		cmocka_unit_test(test_threads_and_waits),
+		cmocka_unit_test(test_amd_hwviommu),
 		cmocka_unit_test(test_json_keys),
 	};
 
