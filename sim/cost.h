@@ -56,7 +56,10 @@
 	X(EXIT_NESTED_KERNEL, "exit_nested_kernel", SIM_UNIT_TIME)    \
 	X(HW_NESTED_WALK, "hw_nested_walk", SIM_UNIT_TIME)            \
 	X(MMIO_DIRECT, "mmio_direct", SIM_UNIT_TIME)                  \
-	X(HWV_GUEST_CMD, "hwv_guest_cmd", SIM_UNIT_TIME)
+	X(HWV_GUEST_CMD, "hwv_guest_cmd", SIM_UNIT_TIME)              \
+	X(HYPERCALL, "hypercall", SIM_UNIT_TIME)                      \
+	X(TCE_WRITE_FLUSH, "tce_write_flush", SIM_UNIT_TIME)          \
+	X(MMIO_NATIVE, "mmio_native", SIM_UNIT_TIME)
 
 enum sim_unit {
 	SIM_UNIT_TIME, /* NAME_ns or NAME_cycles; read back in ns */

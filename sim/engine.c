@@ -66,12 +66,16 @@ const char *sim_ev_name(enum sim_ev e)
 
 /* The placements, one file each. */
 static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
-	[SIM_EMULATED] = &sim_place_emulated, /* QEMU's device model */
-	[SIM_VHOST] = &sim_place_vhost,	      /* a vhost worker with a device IOTLB */
-	[SIM_ASSIGNED] = &sim_place_assigned, /* VFIO, shadowed host IOMMU */
-	[SIM_NESTED] = &sim_place_nested,     /* VFIO through L1 */
-	[SIM_SIDECORE] = &sim_place_sidecore, /* VFIO, the vIOMMU on a polling side core */
-	[SIM_HWVIOMMU] = &sim_place_hwviommu, /* VFIO, AMD's hardware vIOMMU (nested) */
+	[SIM_EMULATED] = &sim_place_emulated,	  /* QEMU's device model */
+	[SIM_VHOST] = &sim_place_vhost,		  /* a vhost worker with a device IOTLB */
+	[SIM_ASSIGNED] = &sim_place_assigned,	  /* VFIO, shadowed host IOMMU */
+	[SIM_NESTED] = &sim_place_nested,	  /* VFIO through L1 */
+	[SIM_SIDECORE] = &sim_place_sidecore,	  /* VFIO, the vIOMMU on a polling side core */
+	[SIM_HWVIOMMU] = &sim_place_hwviommu,	  /* VFIO, AMD's hardware vIOMMU (nested) */
+	[SIM_BAREMETAL] = &sim_place_baremetal,	  /* no hypervisor */
+	[SIM_DOM0] = &sim_place_dom0,		  /* Xen dom0, direct access */
+	[SIM_DOMU] = &sim_place_domu,		  /* Xen domU through a driver domain */
+	[SIM_DOMU_GRANT] = &sim_place_domu_grant, /* the same, grant-table integration */
 };
 
 const char *sim_placement_name(enum sim_placement p)
@@ -143,15 +147,31 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 {
 	struct snap a;
 	uint64_t kicks, ops, reads;
+	enum sim_res who;
 
 	snap_take(e, &a);
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
+	/* A driver domain's DMA API runs on its own CPU, not the guest's. */
+	who = e->pl->dma_in_backend ? SIM_RES_BACKEND : SIM_RES_VCPU;
+	acct(e, who, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
+	acct(e, who, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
+	acct(e, who, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
 	kicks = a.ic.kicks - b->ic.kicks;
 	ops = a.ic.ops - b->ic.ops;
 	reads = a.ic.table_reads - b->ic.table_reads;
-	if (e->pl->hw_viommu) {
+	if (e->pl->cpu_iommu) {
+		/*
+		 * Seed 003: the OS (or Xen for it) drives the chip: its register accesses (blasts)
+		 * and TCE stores cost the CPU, each IOMMU operation is a hypercall under Xen (unless
+		 * it rides a grant op); the chip's own table reads are not software's.
+		 */
+		acct(e, who, SIM_EV_MMIO_NATIVE, (double)(a.ic.native_mmio - b->ic.native_mmio));
+		acct(e, who, SIM_EV_TCE_WRITE, (double)(a.ic.tce_writes - b->ic.tce_writes));
+		if (e->pl->hypercalls && !e->pl->grant_iommu)
+			acct(e, who, SIM_EV_HCALL, (double)(a.ic.crossings - b->ic.crossings));
+		kicks = 0;
+		ops = 0;
+		reads = 0;
+	} else if (e->pl->hw_viommu) {
 		/*
 		 * AMD's hardware vIOMMU (struct viommu_amdvi_hwv_stats): pointer-page accesses go to
 		 * the VF MMIO page without an exit; commands are fetched and run by the IOMMU (its
@@ -367,6 +387,15 @@ static void interrupt(struct eng *e)
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
 static void backend_pkt(struct eng *e, uint64_t bytes)
 {
+	if (e->pl->grant_ops) {
+		/*
+		 * Xen's split driver: netfront notifies (a hypercall), netback maps and unmaps each
+		 * granted page (two grant ops) and notifies back.
+		 */
+		acct(e, SIM_RES_VCPU, SIM_EV_HCALL, 1);
+		acct(e, e->be, SIM_EV_GRANT_OP, 2.0 * (double)((bytes + PAGE - 1) / PAGE));
+		acct(e, e->be, SIM_EV_HCALL, 1);
+	}
 	if (!e->pl->backend_work)
 		return;
 	acct(e, e->be, SIM_EV_VHOST_PKT, 1);
@@ -870,6 +899,14 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 		return DEP(SIM_COST_MMIO_DIRECT);
 	case SIM_EV_HWV_CMD:
 		return DEP(SIM_COST_HWV_GUEST_CMD);
+	case SIM_EV_HCALL:
+	case SIM_EV_GRANT_OP:
+		/* A grant map or unmap is one hypercall (its page-table work not priced apart). */
+		return DEP(SIM_COST_HYPERCALL);
+	case SIM_EV_TCE_WRITE:
+		return DEP(SIM_COST_TCE_WRITE_FLUSH);
+	case SIM_EV_MMIO_NATIVE:
+		return DEP(SIM_COST_MMIO_NATIVE);
 	case SIM_EV_HW_NESTED:
 		/* What a nested walk adds to a miss; overlapped on the device as a miss is. */
 		return r == SIM_RES_DEV ?
@@ -1178,6 +1215,14 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: Calgary with untrapped TCE writes tells the VMM of new "
 			 "mappings only at blasts");
+		return 0;
+	}
+	if (sim_places[p->placement]->cpu_iommu && p->cfg.model != SIM_MODEL_NONE &&
+	    p->cfg.model != SIM_MODEL_CALGARY &&
+	    (p->cfg.model != SIM_MODEL_CALGARY_HCALL || !sim_places[p->placement]->hypercalls)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: seed 003's placements drive a Calgary chip (hypercalls only "
+			 "under Xen)");
 		return 0;
 	}
 	if (sim_places[p->placement]->hw_viommu && p->cfg.model != SIM_MODEL_NONE &&

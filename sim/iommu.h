@@ -60,6 +60,8 @@ struct sim_iommu_counts {
 	 * completion waits (run by the IOMMU itself).
 	 */
 	uint64_t direct_mmio, dte_writes, commands, completion_waits;
+	/* Calgary driven by the CPU itself (bare metal, Xen's IOMMU hypercalls): see iommu.c. */
+	uint64_t native_mmio, tce_writes, crossings;
 };
 
 struct sim_iommu;

@@ -38,10 +38,14 @@ static const char *vhost_of(const struct sim_result *r)
 /* The table's vhost column: nested and sidecore rows say so (the JSON keeps "n/a"). */
 static const char *vhost_col(const struct sim_result *r)
 {
-	return r->p.placement == SIM_NESTED   ? "L2" :
-	       r->p.placement == SIM_SIDECORE ? "side" :
-	       r->p.placement == SIM_HWVIOMMU ? "hw" :
-						vhost_of(r);
+	return r->p.placement == SIM_NESTED	? "L2" :
+	       r->p.placement == SIM_SIDECORE	? "side" :
+	       r->p.placement == SIM_HWVIOMMU	? "hw" :
+	       r->p.placement == SIM_BAREMETAL	? "bare" :
+	       r->p.placement == SIM_DOM0	? "dom0" :
+	       r->p.placement == SIM_DOMU	? "domU" :
+	       r->p.placement == SIM_DOMU_GRANT ? "domUg" :
+						  vhost_of(r);
 }
 
 /* CPU per unit on the host's threads: the VMM's, the vhost worker's and a side core's. */

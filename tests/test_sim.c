@@ -877,6 +877,95 @@ static void test_amd_hwviommu(void **state)
 	sim_costs_destroy(c);
 }
 
+/*
+ * Seed 003's placements: the OS drives the chip on bare metal (no exit, TCE stores, a blast's
+ * register accesses per strict unmap); dom0 adds one hypercall per IOMMU call; a driver domain's
+ * DMA API runs on its own CPU with grant ops per page, and grant-table integration removes the
+ * IOMMU's own crossings. Deferred flushing blasts less; preallocation costs nothing per packet.
+ */
+static void test_calgary_placements(void **state)
+{
+	static const struct sim_config strict = {
+		"calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT
+	};
+	static const struct sim_config lazy = { "calgary-lazy", SIM_MODEL_CALGARY, false, false,
+						false,		VG_DMA_DEFERRED };
+	static const struct sim_config hcall = { "calgary-hcall", SIM_MODEL_CALGARY_HCALL,
+						 false,		  false,
+						 false,		  VG_DMA_STRICT };
+	static const struct sim_config ident = {
+		"calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY
+	};
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q)), *o = malloc(sizeof(*o));
+	struct sim_params p = params(&strict, SIM_BAREMETAL, SIM_WL_STREAM_RX, 16384);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported && r->checked_bytes > 0);
+	assert_true(r->exits_per_unit == 0 && r->n[SIM_RES_VCPU][SIM_EV_HCALL] == 0);
+	assert_true(r->invalidations_per_unit > 0 && r->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE] > 0);
+	/* One TCE store to map and one to clear each page. */
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 2 * r->map_pages_per_unit);
+	assert_true(r->busy_ns[SIM_RES_VMM] == 0 && r->n[SIM_RES_VMM][SIM_EV_VMM_OP] == 0);
+	/* Deferred TCE cache flush: fewer blasts, fewer register accesses, more throughput. */
+	p.cfg = lazy;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE] <
+		    r->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE]);
+	assert_true(q->rate > r->rate);
+	/* IOMMU off and preallocation: no TCE work per packet at all. */
+	p.cfg = cfg_noiommu;
+	assert_int_equal(sim_run(&p, c, o), 0);
+	assert_true(o->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0 && o->rate >= q->rate);
+	p.cfg = ident;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0 && q->rate == o->rate);
+	/* No hypervisor to call on bare metal; no other model drives a Calgary chip. */
+	p.cfg = hcall;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_false(q->supported);
+	p.cfg = cfg_vtd_strict;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_false(q->supported);
+
+	/* dom0: the same chip work plus one hypercall per map and unmap call (strict rx). */
+	p.cfg = strict;
+	p.placement = SIM_DOM0;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->exits_per_unit == 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_HCALL] == q->maps_per_unit + q->unmaps_per_unit);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE]);
+	assert_true(q->busy_ns[SIM_RES_VCPU] > r->busy_ns[SIM_RES_VCPU] && q->rate < r->rate);
+	p.cfg = hcall;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->supported && q->n[SIM_RES_VCPU][SIM_EV_HCALL] > 0);
+
+	/* domU: the DMA API and its hypercalls on the driver domain, grant ops per page. */
+	p.cfg = strict;
+	p.placement = SIM_DOMU;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_DMA_MAP] == 0 &&
+		    q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_DMA_MAP] > 0);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE] ==
+		    r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE]);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_GRANT_OP] >= 2 * 16384 / 4096);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_HCALL] > 0);
+	/* Grant-table integration: the IOMMU's own hypercalls are gone, its TCE work is not. */
+	p.placement = SIM_DOMU_GRANT;
+	assert_int_equal(sim_run(&p, c, o), 0);
+	assert_true(o->n[SIM_RES_BACKEND][SIM_EV_HCALL] ==
+		    q->n[SIM_RES_BACKEND][SIM_EV_HCALL] - q->maps_per_unit - q->unmaps_per_unit);
+	assert_true(o->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE] ==
+		    q->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE]);
+	assert_true(o->rate > q->rate);
+	free(r);
+	free(q);
+	free(o);
+	sim_costs_destroy(c);
+}
+
 static void test_json_keys(void **state)
 {
 	struct sim_costs *c = costs();
@@ -927,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_hand_derived),
 		cmocka_unit_test(test_threads_and_waits),
 		cmocka_unit_test(test_amd_hwviommu),
+		cmocka_unit_test(test_calgary_placements),
 		cmocka_unit_test(test_json_keys),
 	};
 
