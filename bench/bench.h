@@ -115,6 +115,9 @@ enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1 };
 /* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL of a struct bench_xl. */
 uint64_t bench_xl_run(void *arg, unsigned int way);
 
+/* Destroy @a's walkers and plans (those it has). */
+void bench_xl_free(struct bench_xl *a);
+
 /* bench_measure_ns() of one way of @a. */
 double bench_xl_ns(struct bench_xl *a, unsigned int way, int reps);
 
@@ -174,6 +177,7 @@ extern const struct bench_suite bench_suite_sys;
 extern const struct bench_suite bench_suite_pt;
 extern const struct bench_suite bench_suite_vtd;
 extern const struct bench_suite bench_suite_amdvi;
+extern const struct bench_suite bench_suite_amd_hwviommu;
 extern const struct bench_suite bench_suite_smmuv3;
 extern const struct bench_suite bench_suite_tce;
 extern const struct bench_suite bench_suite_virtio_iommu;

@@ -10,10 +10,11 @@
 #include "bench.h"
 
 static const struct bench_suite *const suites[] = {
-	&bench_suite_iotlb,  &bench_suite_sys,	  &bench_suite_pt,	     &bench_suite_vtd,
-	&bench_suite_amdvi,  &bench_suite_smmuv3, &bench_suite_virtio_iommu, &bench_suite_devtlb,
-	&bench_suite_vhost,  &bench_suite_qemu,	  &bench_suite_qemu_virtio,  &bench_suite_tce,
-	&bench_suite_shadow,
+	&bench_suite_iotlb,  &bench_suite_sys,		&bench_suite_pt,
+	&bench_suite_vtd,    &bench_suite_amdvi,	&bench_suite_amd_hwviommu,
+	&bench_suite_smmuv3, &bench_suite_virtio_iommu, &bench_suite_devtlb,
+	&bench_suite_vhost,  &bench_suite_qemu,		&bench_suite_qemu_virtio,
+	&bench_suite_tce,    &bench_suite_shadow,
 };
 
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))

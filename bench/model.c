@@ -82,6 +82,14 @@ uint64_t bench_xl_run(void *arg, unsigned int way)
 	return run_cfg_walk(a);
 }
 
+void bench_xl_free(struct bench_xl *a)
+{
+	viommu_pt_walker_destroy(a->walker);
+	viommu_pt_walker_destroy(a->w2);
+	viommu_pt_plan_destroy(a->plan);
+	viommu_pt_plan_destroy(a->p2);
+}
+
 struct xl_way {
 	struct bench_xl *a;
 	unsigned int way;

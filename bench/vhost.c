@@ -36,6 +36,7 @@ static int run(struct bench_ctx *ctx)
 
 const struct bench_suite bench_suite_vhost = {
 	.name = "vhost",
-	.help = "viommu-vhost vs DPDK testpmd: one QEMU guest's pps per IOMMU mode (minutes, root)",
+	.help = "viommu-vhost (event, --poll, --busy-poll-us) vs DPDK testpmd, alternated, 2 rounds: "
+		"one QEMU guest's pps, CPU per packet and load per IOMMU mode (minutes, root)",
 	.run = run,
 };

@@ -7,7 +7,9 @@
 Each seed follows its target's input format (see the comment at the top of each fuzz/*.c):
   vhost_msg, vhost_sock  a front-end negotiating, a sealed memfd memory table, both rings set up
                          with frames queued, with and without ACCESS_PLATFORM (IOTLB UPDATEs,
-                         MISSes answered), kicks; slow senders and hang-ups for vhost_sock
+                         MISSes answered), kicks; slow senders and hang-ups for vhost_sock;
+                         EVENT_IDX with used_event/avail_event, indirect tables (valid and
+                         hostile: nested, bad length, loop), a second queue pair (MQ)
   vtd                    root, context and second-level tables in guest memory, translation
                          enabled, DMA that completes walks (4 KiB and 2 MiB leaves) and hits the
                          IOTLB, register-based and queued invalidations, pass-through
@@ -18,6 +20,10 @@ Each seed follows its target's input format (see the comment at the top of each 
                          4 KiB tables (pages and a 2 MiB block), command and event queues,
                          CFGI_ALL/TLBI/CMD_SYNC, DMA that walks, hits and faults, TLBI with a range
   shadow                 virtio-iommu requests into the shadow engine, hosts of every kind
+  amdvi_hwv              a guest bringing up its HW-vIOMMU (trapped control page, queues,
+                         DTE traps of a v2 and an identity device), commands through the tail
+                         doorbell (mapped, unmapped and host-only IDs, completion-wait stores in
+                         and out of its memory), nested DMA that hits, misses and faults
 The fuzz-grown parts of the corpora (merged with libFuzzer's -merge=1) sit beside these.
 """
 import os
@@ -33,6 +39,9 @@ SET_VRING_KICK, SET_VRING_CALL = 12, 13
 SET_PROTOCOL_FEATURES, SET_VRING_ENABLE, SET_BACKEND_REQ_FD, IOTLB_MSG = 16, 18, 21, 22
 NEED_REPLY = 1 << 3
 PROTO = (1 << 3) | (1 << 5) | (1 << 15)  # REPLY_ACK, BACKEND_REQ, CONFIGURE_MEM_SLOTS
+PROTO_MQ = 1 << 0
+GET_QUEUE_NUM = 17
+INDIRECT_DESC, EVENT_IDX, NET_MQ = 1 << 28, 1 << 29, 1 << 22
 FEAT = (1 << 32) | (1 << 15) | (1 << 30)  # VERSION_1, MRG_RXBUF, PROTOCOL_FEATURES
 ACCESS_PLATFORM = 1 << 33
 FE_VA = 0x7F0000000000
@@ -42,6 +51,8 @@ QN = 8
 RXD, RXA, RXU = 0x1000, 0x1200, 0x1400
 TXD, TXA, TXU = 0x2000, 0x2200, 0x2400
 TXBUF, RXBUF = 0x4000, 0x8000
+IND = 0x3000  # an indirect table
+QP1 = 0xB000  # the second queue pair's rings sit this much above the first's
 
 
 def u16(v):
@@ -72,21 +83,40 @@ def avail(heads):
     return u16(0) + u16(len(heads)) + b"".join(u16(h) for h in heads)
 
 
-def ring_images(base):
+# Indirect tables: "ok" (header, then the frame), and hostile ones.
+INDIRECT_TABLES = {
+    "ok": lambda b, n: (desc(b + TXBUF, 12, 1, 1) + desc(b + TXBUF + 12, n - 12, 0), 32),
+    "nested": lambda b, n: (desc(b + IND, 16, 4), 16),
+    "badlen": lambda b, n: (desc(b + TXBUF, n, 0), 24),
+    "loop": lambda b, n: (desc(b + TXBUF, 12, 1, 1) + desc(b + TXBUF + 12, 12, 1, 0), 32),
+}
+
+
+def ring_images(base, indirect=None, pairs=1):
     """(guest offset, bytes) pokes: a transmit chain with a frame, eight receive buffers."""
     fr = frame()
-    pokes = [
-        (TXBUF, fr),
-        (TXD, desc(base + TXBUF, 12, 1, 1) + desc(base + TXBUF + 12, len(fr) - 12, 0)),
-        (TXA, avail([0])),
-        (RXD, b"".join(desc(base + RXBUF + 2048 * i, 2048, 2) for i in range(QN))),
-        (RXA, avail(list(range(QN)))),
-    ]
+    if indirect:
+        table, tlen = INDIRECT_TABLES[indirect](base, len(fr))
+        txd = desc(base + IND, tlen, 4)
+    else:
+        txd = desc(base + TXBUF, 12, 1, 1) + desc(base + TXBUF + 12, len(fr) - 12, 0)
+    pokes = [(TXBUF, fr)]
+    if indirect:
+        pokes.append((IND, table))
+    for k in range(pairs):
+        o = QP1 * k
+        pokes += [
+            (o + TXD, txd),
+            (o + TXA, avail([0])),
+            (o + RXD, b"".join(desc(base + RXBUF + 2048 * i, 2048, 2) for i in range(QN))),
+            (o + RXA, avail(list(range(QN)))),
+        ]
     return pokes
 
 
 def vring_msgs(q, base):
-    d, a, u = (RXD, RXA, RXU) if q == 0 else (TXD, TXA, TXU)
+    o = QP1 * (q // 2)
+    d, a, u = (RXD + o, RXA + o, RXU + o) if q % 2 == 0 else (TXD + o, TXA + o, TXU + o)
     return [
         (SET_VRING_NUM, NEED_REPLY, u32(q) + u32(QN), None),
         (SET_VRING_BASE, NEED_REPLY, u32(q) + u32(0), None),
@@ -98,24 +128,37 @@ def vring_msgs(q, base):
     ]
 
 
-def session(iommu):
+def session(iommu, feat=0, indirect=None, pairs=1):
     """A front-end session as (request, flags, payload, fd) tuples, plus the ring pokes."""
     base = IOVA if iommu else FE_VA  # ring addresses
     bufs = IOVA if iommu else 0  # descriptor addresses: IOVAs, or guest-physical
     mem_table = u32(1) + u32(0) + u64(0) + u64(MEM) + u64(FE_VA) + u64(0)
     msgs = [
-        (SET_PROTOCOL_FEATURES, NEED_REPLY, u64(PROTO), None),
+        (SET_PROTOCOL_FEATURES, NEED_REPLY, u64(PROTO | (PROTO_MQ if pairs > 1 else 0)), None),
         (SET_OWNER, NEED_REPLY, b"", None),
         (SET_BACKEND_REQ_FD, NEED_REPLY, b"", "backend"),
-        (SET_FEATURES, NEED_REPLY, u64(FEAT | (ACCESS_PLATFORM if iommu else 0)), None),
+        (SET_FEATURES, NEED_REPLY, u64(FEAT | feat | (ACCESS_PLATFORM if iommu else 0)), None),
         (SET_MEM_TABLE, NEED_REPLY, mem_table, "mem"),
     ]
     if iommu:  # the whole of guest memory at IOVA, as a first answer
         msgs.append((IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA) + bytes([3, 2])
                      + bytes(6), None))
-    for q in (0, 1):
+    if pairs > 1:
+        msgs.append((GET_QUEUE_NUM, 0, b"", None))
+    for q in range(2 * pairs):
         msgs += vring_msgs(q, base)
-    return msgs, ring_images(bufs)
+    return msgs, ring_images(bufs, indirect, pairs)
+
+
+# The variants beyond the plain sessions: (name, features, indirect table, queue pairs).
+VARIANTS = [
+    ("event-idx", EVENT_IDX, None, 1),
+    ("indirect", INDIRECT_DESC | EVENT_IDX, "ok", 1),
+    ("indirect-nested", INDIRECT_DESC, "nested", 1),
+    ("indirect-badlen", INDIRECT_DESC, "badlen", 1),
+    ("indirect-loop", INDIRECT_DESC, "loop", 1),
+    ("mq", NET_MQ | EVENT_IDX, None, 2),
+]
 
 
 def write(target, name, data):
@@ -136,29 +179,38 @@ def msg_record(req, flags, payload, fd, poke=(0, b"")):
 
 def vhost_msg_seeds():
     for iommu in (False, True):
-        msgs, pokes = session(iommu)
-        out = b""
-        pk = list(pokes)
-        for i, (req, flags, payload, fd) in enumerate(msgs):
-            poke = (0, b"")
-            # Ring images ride on the last messages, so the rings are full when they start.
-            if i >= len(msgs) - len(pk) and pk:
-                off, data = pk.pop(0)
-                poke = (off, data[:255])
-            out += msg_record(req, flags, payload, fd, poke)
-        for off, data in pk:
-            out += msg_record(GET_FEATURES, 0, b"", None, (off, data[:255]))
-        # More frames: post the transmit chain again, then stop a queue.
-        out += msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0])))
-        out += msg_record(GET_VRING_BASE, 0, u32(1) + u32(0), None)
-        write("vhost_msg", ("iommu" if iommu else "gpa"), out)
-        if iommu:  # an invalidation of everything and a re-update
-            inval = msg_record(IOTLB_MSG, NEED_REPLY, u64(0) + u64(0) + u64(0) + bytes([0, 3])
-                               + bytes(6), None)
-            upd = msg_record(IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA)
-                             + bytes([3, 2]) + bytes(6), None)
-            write("vhost_msg", "iommu-invalidate", out + inval + upd +
-                  msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0, 0]))))
+        msg_seed(iommu, "iommu" if iommu else "gpa", session(iommu))
+        for name, feat, ind, pairs in VARIANTS:
+            msg_seed(iommu, ("iommu-" if iommu else "gpa-") + name, session(iommu, feat, ind, pairs),
+                     extra=False)
+
+
+def msg_seed(iommu, name, sess, extra=True):
+    msgs, pokes = sess
+    out = b""
+    pk = list(pokes)
+    for i, (req, flags, payload, fd) in enumerate(msgs):
+        poke = (0, b"")
+        # Ring images ride on the last messages, so the rings are full when they start.
+        if i >= len(msgs) - len(pk) and pk:
+            off, data = pk.pop(0)
+            poke = (off, data[:255])
+        out += msg_record(req, flags, payload, fd, poke)
+    for off, data in pk:
+        out += msg_record(GET_FEATURES, 0, b"", None, (off, data[:255]))
+    # More frames: post the transmit chain again, then stop a queue.
+    out += msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0])))
+    # EVENT_IDX: used_event 1 in the transmit queue's available ring (after its 8 entries).
+    out += msg_record(GET_FEATURES, 0, b"", None, (TXA + 4 + 2 * QN, u16(1)))
+    out += msg_record(GET_VRING_BASE, 0, u32(1) + u32(0), None)
+    write("vhost_msg", name, out)
+    if iommu and extra:  # an invalidation of everything and a re-update
+        inval = msg_record(IOTLB_MSG, NEED_REPLY, u64(0) + u64(0) + u64(0) + bytes([0, 3])
+                           + bytes(6), None)
+        upd = msg_record(IOTLB_MSG, NEED_REPLY, u64(IOVA) + u64(MEM) + u64(FE_VA)
+                         + bytes([3, 2]) + bytes(6), None)
+        write("vhost_msg", "iommu-invalidate", out + inval + upd +
+              msg_record(GET_FEATURES, 0, b"", None, (TXA, avail([0, 0, 0]))))
 
 
 # ---- vhost_sock: a script of ops (see fuzz_vhost_sock.c).
@@ -192,6 +244,19 @@ def op_answer():
 
 def vhost_sock_seeds():
     for iommu in (False, True):
+        for name, feat, ind, pairs in VARIANTS:
+            msgs, pokes = session(iommu, feat, ind, pairs)
+            out = bytes([0])
+            for off, data in pokes:
+                out += op_poke(off, data)
+            for req, flags, payload, fd in msgs:
+                out += op_msg(req, flags, payload, fd) + op_steps(1)
+            out += OP_DRAIN + OP_KICK + op_steps(4)
+            if iommu:
+                for _ in range(6):
+                    out += op_answer() + op_steps(2)
+            out += OP_DRAIN
+            write("vhost_sock", ("iommu-" if iommu else "gpa-") + name, out)
         msgs, pokes = session(iommu)
         out = bytes([0])  # reflect
         for off, data in pokes:
@@ -499,6 +564,107 @@ def smmuv3_seeds():
         write("smmuv3", kind, sm_seed(kind))
 
 
+# ---- amdvi_hwv: flags, guest memory fill, then ops (fuzz/fuzz_amdvi_hwv.c).
+HW_CTRL = {0x00: 0, 0x08: 2, 0x10: 4, 0x18: 6}
+HW_DEVTAB, HW_CMD, HW_EVT, HW_GCR3, HW_DATA, HW_STORE = 0x1000, 0x2000, 0x3000, 0x4000, 0x9000, 0xA000
+
+
+def hw_ctrl(off, v):
+    return bytes([0x80, HW_CTRL[off]]) + u64(v)
+
+
+def hw_vf(off, v):
+    return bytes([0x82, off]) + u64(v)
+
+
+def hw_dma(op, iova, length, access):
+    return bytes([op]) + u16(0) + u64(iova) + u16(length) + bytes([access])
+
+
+def hw_trap(gdev_is_20):
+    return bytes([0xE6 if gdev_is_20 else 0xC6]) + bytes(32)
+
+
+def hw_dte(gdev, q):
+    return bytes([0x06, gdev]) + b"".join(u64(x) for x in q)
+
+
+def hw_poke(at, v):
+    return bytes([0x04]) + struct.pack("<I", at)[:3] + u64(v)
+
+
+def hw_memory(v2_dev10):
+    """Guest memory as pokes (the smoke runs cap inputs at 4 KiB: no room for a memory image)."""
+    out = b""
+    gcr3 = HW_GCR3
+    if v2_dev10:
+        out += hw_poke(HW_DEVTAB + 0x10 * 32, 1 | 2 | (1 << 61) | (1 << 62) | (1 << 55)
+                       | (1 << 54) | (((gcr3 >> 12) & 7) << 58))
+        out += hw_poke(HW_DEVTAB + 0x10 * 32 + 8, 5 | (((gcr3 >> 15) & 0xFFFF) << 16))
+    else:
+        out += hw_poke(HW_DEVTAB + 0x10 * 32, 1 | 2 | (1 << 61) | (1 << 62))
+        out += hw_poke(HW_DEVTAB + 0x10 * 32 + 8, 5)
+    out += hw_poke(HW_DEVTAB + 0x20 * 32, 1 | 2 | (1 << 61) | (1 << 62))
+    out += hw_poke(HW_DEVTAB + 0x20 * 32 + 8, 7)
+    out += hw_poke(gcr3, 0x5000 | 1) + hw_poke(0x5000, 0x6007) + hw_poke(0x6000, 0x7007)
+    out += hw_poke(0x7000, 0x8007)
+    for i in range(4):
+        out += hw_poke(0x8000 + 8 * i, (HW_DATA + 0x1000 * i) | 7)
+    cmds = [
+        [(HW_STORE & 0xFFFFFFF8) | 1, 1 << 28, 0x1234, 0x5678],   # COMPLETION_WAIT, store
+        [0x10, 2 << 28, 0, 0],                                    # INVALIDATE_DEVTAB_ENTRY
+        [0, 5 | (3 << 28), 0xFFFFF000 | 1 | 4, 0x7FFFFFFF],        # INVALIDATE_IOMMU_PAGES GN
+        [0, 8 << 28, 0, 0],                                       # INVALIDATE_IOMMU_ALL
+        [0x10, 4 << 28, 0xFFFFF000 | 1, 0x7FFFFFFF],               # INVALIDATE_IOTLB_PAGES
+        [0x33, 2 << 28, 0, 0],                                    # unmapped DeviceID
+        [0, 0x9 << 28 | 1, 0, 0],                                 # INSERT_GUEST_EVENT: host's
+        [(0x30000 & 0xFFFFFFF8) | 1, 1 << 28, 1, 2],              # store inside, then outside
+        [0x7FFF8 | 1, 1 << 28, 1, 2],
+    ]
+    for i, c in enumerate(cmds):
+        out += hw_poke(HW_CMD + 16 * i, c[0] | c[1] << 32)
+        out += hw_poke(HW_CMD + 16 * i + 8, c[2] | c[3] << 32)
+    return out
+
+
+def hw_bringup():
+    ctl = 1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 12) | (1 << 16)
+    out = hw_ctrl(0x00, HW_DEVTAB) + hw_ctrl(0x08, HW_CMD | (8 << 56))
+    out += hw_ctrl(0x10, HW_EVT | (8 << 56)) + hw_ctrl(0x18, ctl)
+    return out
+
+
+def hw_seed(v2_dev10, hostile):
+    out = bytes([0]) + u16(0) + hw_memory(v2_dev10) + hw_bringup()
+    out += hw_trap(False) + hw_trap(True)
+    out += hw_vf(0x08, 5 * 16)                     # the legal commands
+    for op in (0x45, 0x65):
+        for iova in (0x10, 0x1008, 0x3FF8, 0x4000, 0x20000, 0x50000):
+            out += hw_dma(op, iova, 8, 1 + (iova & 1))
+    out += hw_dma(0xC5, 0x10, 8, 1)                # with PASID 0
+    out += hw_vf(0x08, 6 * 16)                     # unmapped DeviceID: the buffer stops
+    out += hw_vf(0x20, 0xFFFFFFFF)                 # status W1C
+    out += hw_ctrl(0x18, 1 | (1 << 2))             # CmdBufEn off, head past, on again
+    out += hw_vf(0x00, 6 * 16) + hw_ctrl(0x18, 1 | (1 << 2) | (1 << 12) | (1 << 16))
+    out += hw_vf(0x08, 9 * 16)
+    if hostile:
+        out += hw_dte(0x10, [1 | 2 | (3 << 9) | 0x80000, 0, 0, 0])  # names a v1 table
+        out += hw_dte(0x10, [1 | 2, 0, 0, (1 << 15) | (2 << 16)])    # names a Guest ID
+        out += hw_ctrl(0x18, 1)
+        out += hw_ctrl(0x08, 0x3F000 | (15 << 56))                   # a queue past memory
+        out += hw_ctrl(0x18, 1 | (1 << 2) | (1 << 12))
+        out += hw_vf(0x08, 0x10)
+        out += bytes([0x87]) + u16(0x2008) + bytes([3]) + bytes([0, 0x20, 0]) + bytes([8])
+        out += hw_dma(0x05, 0x10, 8, 1)                             # no such device
+    return out
+
+
+def amdvi_hwv_seeds():
+    write("amdvi_hwv", "v2", hw_seed(True, False))
+    write("amdvi_hwv", "identity", hw_seed(False, False))
+    write("amdvi_hwv", "hostile", hw_seed(True, True))
+
+
 if __name__ == "__main__":
     shadow_seeds()
     vhost_msg_seeds()
@@ -508,3 +674,4 @@ if __name__ == "__main__":
     devtlb_source_seeds()
     calgary_seeds()
     smmuv3_seeds()
+    amdvi_hwv_seeds()

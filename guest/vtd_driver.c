@@ -111,7 +111,12 @@ int vg_vtd_alloc_page(struct vg_vtd *d, uint64_t *gpa)
 /* Invalidation                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Linux qi_submit_sync(): the descriptors, then a wait descriptor with status write, then IQT. */
+/*
+ * Linux qi_submit_sync(): the descriptors, then a wait descriptor with status write, then IQT;
+ * then it polls the status word in memory and reads FSTS (qi_check_fault()) only while the wait
+ * is not done. QEMU (and the model) process the queue inside the IQT write, so the status is
+ * already written when the write returns and FSTS is never read: one trapped access.
+ */
 static int qi_submit(struct vg_vtd *d, const uint64_t (*desc)[2], int n)
 {
 	uint32_t done = 0;
@@ -135,11 +140,15 @@ static int qi_submit(struct vg_vtd *d, const uint64_t (*desc)[2], int n)
 	if (ret)
 		return ret;
 	wr32(d, VIOMMU_VTD_IQT_REG, d->qtail << VIOMMU_VTD_IQ_QX_SHIFT);
-	if (rd32(d, VIOMMU_VTD_FSTS_REG) & VIOMMU_VTD_FSTS_IQE)
-		return VIOMMU_EIO;
-	if (mem_rd32(d, d->status, &done) || done != 1)
-		return VIOMMU_EIO;
-	return 0;
+	for (int i = 0; i < POLL_LIMIT; i++) {
+		if (mem_rd32(d, d->status, &done))
+			return VIOMMU_EFAULT;
+		if (done == 1)
+			return 0;
+		if (rd32(d, VIOMMU_VTD_FSTS_REG) & VIOMMU_VTD_FSTS_IQE)
+			return VIOMMU_EIO;
+	}
+	return VIOMMU_EIO;
 }
 
 static int poll64(struct vg_vtd *d, uint64_t off, uint64_t bit)

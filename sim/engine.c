@@ -66,10 +66,16 @@ const char *sim_ev_name(enum sim_ev e)
 
 /* The placements, one file each. */
 static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
-	[SIM_EMULATED] = &sim_place_emulated,
-	[SIM_VHOST] = &sim_place_vhost,
-	[SIM_ASSIGNED] = &sim_place_assigned,
-	[SIM_NESTED] = &sim_place_nested,
+	[SIM_EMULATED] = &sim_place_emulated,	  /* QEMU's device model */
+	[SIM_VHOST] = &sim_place_vhost,		  /* a vhost worker with a device IOTLB */
+	[SIM_ASSIGNED] = &sim_place_assigned,	  /* VFIO, shadowed host IOMMU */
+	[SIM_NESTED] = &sim_place_nested,	  /* VFIO through L1 */
+	[SIM_SIDECORE] = &sim_place_sidecore,	  /* VFIO, the vIOMMU on a polling side core */
+	[SIM_HWVIOMMU] = &sim_place_hwviommu,	  /* VFIO, AMD's hardware vIOMMU (nested) */
+	[SIM_BAREMETAL] = &sim_place_baremetal,	  /* no hypervisor */
+	[SIM_DOM0] = &sim_place_dom0,		  /* Xen dom0, direct access */
+	[SIM_DOMU] = &sim_place_domu,		  /* Xen domU through a driver domain */
+	[SIM_DOMU_GRANT] = &sim_place_domu_grant, /* the same, grant-table integration */
 };
 
 const char *sim_placement_name(enum sim_placement p)
@@ -86,8 +92,8 @@ const char *sim_workload_name(enum sim_workload w)
 
 const char *sim_res_name(enum sim_res r)
 {
-	static const char *const n[SIM_RES_NR] = { "vcpu", "vmm",  "vhost",  "device",
-						   "wire", "disk", "latency" };
+	static const char *const n[SIM_RES_NR] = { "vcpu", "vmm",  "vhost",    "device",
+						   "wire", "disk", "sidecore", "latency" };
 
 	return r < SIM_RES_NR ? n[r] : "?";
 }
@@ -96,11 +102,19 @@ const char *sim_res_name(enum sim_res r)
 /* Accounting                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-/* VMM work a guest operation caused: the vCPU runs it or waits for it. */
+/*
+ * VMM work a guest operation caused: the vCPU runs it (an exit handled on its thread under the
+ * VMM's lock) or spins until the thread serving it is done (a request, a side core's command).
+ */
 static void acct_vmm(struct eng *e, enum sim_ev ev, double n)
 {
 	acct(e, SIM_RES_VCPU, ev, n);
+	if (e->pl->side_iommu) {
+		acct(e, SIM_RES_SIDE, ev, n);
+		return;
+	}
 	acct(e, SIM_RES_VMM, ev, n);
+	e->vmm_for_vcpu[ev] += n;
 }
 
 static void snap_take(const struct eng *e, struct snap *s)
@@ -132,20 +146,75 @@ static void snap_take(const struct eng *e, struct snap *s)
 static void guest_phase_end(struct eng *e, const struct snap *b)
 {
 	struct snap a;
-	uint64_t kicks;
+	uint64_t kicks, ops, reads;
+	enum sim_res who;
 
 	snap_take(e, &a);
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
-	acct_vmm(e, e->pl->l2_traps ? SIM_EV_EXIT_L2 : SIM_EV_EXIT_MMIO,
-		 (double)(a.ic.mmio_exits - b->ic.mmio_exits));
+	/* A driver domain's DMA API runs on its own CPU, not the guest's. */
+	who = e->pl->dma_in_backend ? SIM_RES_BACKEND : SIM_RES_VCPU;
+	acct(e, who, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
+	acct(e, who, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
+	acct(e, who, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
 	kicks = a.ic.kicks - b->ic.kicks;
-	acct(e, SIM_RES_VCPU, SIM_EV_KICK, (double)kicks);
-	/* The request is served by the VMM's event loop: the vCPU waits for it to wake up. */
-	acct(e, SIM_RES_VCPU, SIM_EV_WAKEUP, (double)kicks);
-	acct_vmm(e, SIM_EV_VMM_OP, (double)(a.ic.ops - b->ic.ops));
-	acct_vmm(e, SIM_EV_WALK_READ, (double)(a.ic.table_reads - b->ic.table_reads));
+	ops = a.ic.ops - b->ic.ops;
+	reads = a.ic.table_reads - b->ic.table_reads;
+	if (e->pl->cpu_iommu) {
+		/*
+		 * Seed 003: the OS (or Xen for it) drives the chip: its register accesses (blasts)
+		 * and TCE stores cost the CPU, each IOMMU operation is a hypercall under Xen (unless
+		 * it rides a grant op); the chip's own table reads are not software's.
+		 */
+		acct(e, who, SIM_EV_MMIO_NATIVE, (double)(a.ic.native_mmio - b->ic.native_mmio));
+		acct(e, who, SIM_EV_TCE_WRITE, (double)(a.ic.tce_writes - b->ic.tce_writes));
+		if (e->pl->hypercalls && !e->pl->grant_iommu)
+			acct(e, who, SIM_EV_HCALL, (double)(a.ic.crossings - b->ic.crossings));
+		kicks = 0;
+		ops = 0;
+		reads = 0;
+	} else if (e->pl->hw_viommu) {
+		/*
+		 * AMD's hardware vIOMMU (struct viommu_amdvi_hwv_stats): pointer-page accesses go to
+		 * the VF MMIO page without an exit; commands are fetched and run by the IOMMU (its
+		 * reads are not the VMM's), the vCPU waiting on each completion as on bare metal. The
+		 * rest of the registers (the control page) and each DTE update trap to the VMM, which
+		 * forwards a DTE to the host driver (one host call).
+		 */
+		uint64_t direct = a.ic.direct_mmio - b->ic.direct_mmio;
+		uint64_t dte = a.ic.dte_writes - b->ic.dte_writes;
+		uint64_t trapped = a.ic.mmio_exits - b->ic.mmio_exits - direct;
+
+		acct_vmm(e, SIM_EV_EXIT_MMIO, (double)(trapped + dte));
+		acct(e, SIM_RES_VCPU, SIM_EV_MMIO_DIRECT, (double)direct);
+		acct(e, SIM_RES_VCPU, SIM_EV_HWV_CMD, (double)(a.ic.commands - b->ic.commands));
+		acct(e, SIM_RES_VCPU, SIM_EV_INV_HW,
+		     (double)(a.ic.completion_waits - b->ic.completion_waits));
+		acct_vmm(e, SIM_EV_VFIO_CALL, (double)dte);
+		ops = trapped + dte;
+		reads = 0;
+	} else if (e->pl->side_iommu) {
+		/*
+		 * The side core sees each register store or queue kick as a written line it polls,
+		 * and the vCPU sees the completion the same way: two transfers each, no exit.
+		 */
+		acct_vmm(e, SIM_EV_SIDE_HANDOFF,
+			 2.0 * (double)(a.ic.mmio_exits - b->ic.mmio_exits + kicks));
+	} else {
+		acct_vmm(e, e->pl->l2_traps ? SIM_EV_EXIT_L2 : SIM_EV_EXIT_MMIO,
+			 (double)(a.ic.mmio_exits - b->ic.mmio_exits));
+		/*
+		 * virtio-pci's notify completes in the kernel through an ioeventfd; virtio-mmio's
+		 * (a 4-byte QueueNotify write with a data match) is decoded first.
+		 */
+		acct(e, SIM_RES_VCPU, e->p.cfg.mmio ? SIM_EV_KICK_MMIO : SIM_EV_KICK,
+		     (double)kicks);
+		/*
+		 * The request is served by the VMM's event loop: the vCPU spins until that thread has
+		 * woken up (and taken the lock: queueing, finish()) and answered.
+		 */
+		acct(e, SIM_RES_VCPU, SIM_EV_WAKEUP, (double)kicks);
+	}
+	acct_vmm(e, SIM_EV_VMM_OP, (double)ops);
+	acct_vmm(e, SIM_EV_WALK_READ, (double)reads);
 	/* Device-IOTLB invalidations to the vhost back-end: message and acknowledgement. */
 	acct_vmm(e, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
 	acct(e, SIM_RES_BACKEND, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
@@ -318,6 +387,15 @@ static void interrupt(struct eng *e)
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
 static void backend_pkt(struct eng *e, uint64_t bytes)
 {
+	if (e->pl->grant_ops) {
+		/*
+		 * Xen's split driver: netfront notifies (a hypercall), netback maps and unmaps each
+		 * granted page (two grant ops) and notifies back.
+		 */
+		acct(e, SIM_RES_VCPU, SIM_EV_HCALL, 1);
+		acct(e, e->be, SIM_EV_GRANT_OP, 2.0 * (double)((bytes + PAGE - 1) / PAGE));
+		acct(e, e->be, SIM_EV_HCALL, 1);
+	}
 	if (!e->pl->backend_work)
 		return;
 	acct(e, e->be, SIM_EV_VHOST_PKT, 1);
@@ -669,6 +747,14 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			.arena = ARENA_BASE,
 			.arena_size = ARENA_SIZE,
 			.sid = SID,
+			/*
+			 * The hardware vIOMMU's IOTLB is the host IOMMU's, and nothing shadows it:
+			 * it reports NpCache clear, as real AMD IOMMUs do.
+			 */
+			.iotlb_entries = e->pl->hw_viommu ?
+						 (uint32_t)sim_cost(c, SIM_COST_HW_IOTLB_ENTRIES) :
+						 0,
+			.no_np_cache = e->pl->hw_viommu,
 		};
 
 		ret = sim_iommu_create(&ic, &e->iommu);
@@ -714,6 +800,13 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 	*deps = 0;
 	switch (ev) {
 	case SIM_EV_EXIT_MMIO:
+		/*
+		 * The VMM's lock is taken after KVM_RUN returns to user space and dropped before it
+		 * re-enters, so it is held for the user-space part only: the exit minus an exit the
+		 * kernel completes (an upper bound: the return to user space is outside it too).
+		 */
+		if (r == SIM_RES_VMM)
+			return fmax(0, DEP(SIM_COST_EXIT_USER_MMIO) - DEP(SIM_COST_EXIT_KERNEL));
 		return DEP(SIM_COST_EXIT_USER_MMIO);
 	case SIM_EV_KICK:
 		return DEP(SIM_COST_KICK_IOEVENTFD);
@@ -779,6 +872,10 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 	case SIM_EV_DISK_IO:
 		return DEP(SIM_COST_DISK_LATENCY);
 	case SIM_EV_EXIT_L2:
+		/* L1's VMM holds its lock for the user-space part: minus an L2 exit L1's kernel ends. */
+		if (r == SIM_RES_VMM)
+			return fmax(0, DEP(SIM_COST_EXIT_NESTED_USER) -
+					       DEP(SIM_COST_EXIT_NESTED_KERNEL));
 		return DEP(SIM_COST_EXIT_NESTED_USER);
 	case SIM_EV_IRQ_L2:
 		return DEP(SIM_COST_EXIT_NESTED_KERNEL);
@@ -792,6 +889,29 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 		return DEP(SIM_COST_HOST_IOMMU_MAP);
 	case SIM_EV_L1_IOMMU_UNMAP:
 		return DEP(SIM_COST_HOST_IOMMU_UNMAP);
+	case SIM_EV_KICK_MMIO:
+		/* An MMIO write completed in the kernel after instruction decode (§4.2). */
+		return DEP(SIM_COST_EXIT_KERNEL) + DEP(SIM_COST_MMIO_DECODE);
+	case SIM_EV_SIDE_HANDOFF:
+		/* One cache line written by one core and read by another: a miss, DRAM as bound. */
+		return DEP(SIM_COST_SW_WALK_LEVEL);
+	case SIM_EV_MMIO_DIRECT:
+		return DEP(SIM_COST_MMIO_DIRECT);
+	case SIM_EV_HWV_CMD:
+		return DEP(SIM_COST_HWV_GUEST_CMD);
+	case SIM_EV_HCALL:
+	case SIM_EV_GRANT_OP:
+		/* A grant map or unmap is one hypercall (its page-table work not priced apart). */
+		return DEP(SIM_COST_HYPERCALL);
+	case SIM_EV_TCE_WRITE:
+		return DEP(SIM_COST_TCE_WRITE_FLUSH);
+	case SIM_EV_MMIO_NATIVE:
+		return DEP(SIM_COST_MMIO_NATIVE);
+	case SIM_EV_HW_NESTED:
+		/* What a nested walk adds to a miss; overlapped on the device as a miss is. */
+		return r == SIM_RES_DEV ?
+			       DEP(SIM_COST_HW_NESTED_WALK) / DEP(SIM_COST_DEV_DMA_INFLIGHT) :
+			       DEP(SIM_COST_HW_NESTED_WALK);
 	case SIM_EV_NR:
 		break;
 	}
@@ -806,13 +926,120 @@ double sim_ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r)
 	return ev_cost(c, ev, r, &deps);
 }
 
+/*
+ * The VMM's global lock (QEMU's main loop and every exit handled in user space hold it) as a
+ * single server with three kinds of work per unit: its own (the emulated back-end's packets),
+ * the vCPUs' exits and requests, and the vhost worker's misses. Each kind is n jobs of s ns.
+ */
+struct lock_classes {
+	double n_own, s_own, n_acq, s_acq, n_miss, s_miss;
+};
+
+static double part_ns(const struct eng *e, const double *n, double u)
+{
+	double ns = 0;
+
+	for (int ev = 0; ev < SIM_EV_NR; ev++) {
+		if (n[ev] > 0)
+			ns += n[ev] / u * sim_ev_cost(e->c, (enum sim_ev)ev, SIM_RES_VMM);
+	}
+	return ns;
+}
+
+static void lock_classes(const struct eng *e, const struct sim_result *r, struct lock_classes *lk)
+{
+	double u = (double)r->units, acq_ns = part_ns(e, e->vmm_for_vcpu, u);
+	double miss_ns = part_ns(e, e->vmm_for_backend, u);
+	double own_ns = r->busy_ns[SIM_RES_VMM] - acq_ns - miss_ns;
+
+	memset(lk, 0, sizeof(*lk));
+	/* Each exit to the VMM and each request its loop serves takes the lock once. */
+	lk->n_acq = r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] + r->n[SIM_RES_VCPU][SIM_EV_EXIT_L2] +
+		    r->n[SIM_RES_VCPU][SIM_EV_WAKEUP];
+	if (lk->n_acq > 0)
+		lk->s_acq = acq_ns / lk->n_acq;
+	lk->n_miss = e->vmm_for_backend[SIM_EV_VMM_OP] / u; /* one op per miss served */
+	if (lk->n_miss > 0)
+		lk->s_miss = miss_ns / lk->n_miss;
+	lk->n_own = r->n[SIM_RES_VMM][SIM_EV_VHOST_PKT];
+	if (lk->n_own > 0 && own_ns > 0)
+		lk->s_own = own_ns / lk->n_own;
+	else
+		lk->n_own = 0;
+}
+
+/*
+ * Mean wait for the lock of a job arriving at a random time, at @x units per ns, behind the
+ * listed work (the P-K formula: residual work over the idle share), or infinity when that work
+ * alone saturates the lock. First order: jobs as Poisson arrivals with fixed sizes.
+ */
+static double lock_wait(double x, double n1, double s1, double n2, double s2, double n3, double s3)
+{
+	double rho = x * (n1 * s1 + n2 * s2 + n3 * s3);
+	double resid = x * (n1 * s1 * s1 + n2 * s2 * s2 + n3 * s3 * s3) / 2;
+
+	return rho < 1 ? resid / (1 - rho) : INFINITY;
+}
+
+/*
+ * Busy time per unit with the waits at @rate units/s (into r->busy_ns, r->waits, r->wait_ns) and
+ * the rate that allows: the smallest over the resources, whose name goes to r->bottleneck.
+ */
+static double rate_at(const struct eng *e, struct sim_result *r, const struct lock_classes *lk,
+		      const double *base, double rate)
+{
+	double x = rate / 1e9, vcpus = e->p.vcpus ? e->p.vcpus : 1, best = INFINITY;
+	/* With N vCPUs each waits behind the other N-1's exits too (QEMU's big lock). */
+	double others = (vcpus - 1) / vcpus;
+	uint32_t qd = e->p.qd ? e->p.qd : 32;
+
+	memcpy(r->busy_ns, base, sizeof(r->busy_ns));
+	memset(r->waits, 0, sizeof(r->waits));
+	memset(r->wait_ns, 0, sizeof(r->wait_ns));
+	if (lk->n_acq > 0) {
+		r->waits[SIM_RES_VCPU] = lk->n_acq;
+		r->wait_ns[SIM_RES_VCPU] = lk->n_acq * lock_wait(x, lk->n_own, lk->s_own,
+								 lk->n_miss, lk->s_miss,
+								 others * lk->n_acq, lk->s_acq);
+	}
+	/* A single-queue vhost worker stalls on its miss, so it waits too (§6.2). */
+	if (lk->n_miss > 0 && e->be == SIM_RES_BACKEND) {
+		r->waits[SIM_RES_BACKEND] = lk->n_miss;
+		r->wait_ns[SIM_RES_BACKEND] =
+			lk->n_miss * lock_wait(x, lk->n_own, lk->s_own, lk->n_acq, lk->s_acq, 0, 0);
+	}
+	for (int res = 0; res < SIM_RES_LATENCY; res++)
+		r->busy_ns[res] += r->wait_ns[res];
+	/* First-order latency of one request: its path through every stage, one after another. */
+	if (e->p.workload == SIM_WL_BLOCK) {
+		for (int res = 0; res < SIM_RES_LATENCY; res++)
+			r->busy_ns[SIM_RES_LATENCY] += r->busy_ns[res];
+	}
+	r->bottleneck = SIM_RES_VCPU;
+	for (int res = 0; res < SIM_RES_NR; res++) {
+		double cap;
+
+		if (r->busy_ns[res] <= 0)
+			continue;
+		cap = (res == SIM_RES_LATENCY ? qd :
+		       res == SIM_RES_VCPU    ? vcpus :
+						1.0) *
+		      1e9 / r->busy_ns[res];
+		if (cap < best) {
+			best = cap;
+			r->bottleneck = (enum sim_res)res;
+		}
+	}
+	return best;
+}
+
 static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 		   const struct viommu_devtlb_stats *tb, struct sim_result *r)
 {
-	double u = (double)r->units, best = INFINITY;
-	uint32_t qd = e->p.qd ? e->p.qd : 32;
+	double u = (double)r->units, best, base[SIM_RES_NR];
 	double vcpus = e->p.vcpus ? e->p.vcpus : 1;
 	struct viommu_devtlb_stats ta;
+	struct lock_classes lk;
 
 	r->gap_costs = 0;
 	for (int res = 0; res < SIM_RES_NR; res++) {
@@ -832,31 +1059,42 @@ static void finish(struct eng *e, const struct snap *b, const struct snap *a,
 			}
 		}
 	}
-	/* First-order latency of one request: its path through every stage, one after another. */
-	if (e->p.workload == SIM_WL_BLOCK) {
-		for (int res = 0; res < SIM_RES_LATENCY; res++)
-			r->busy_ns[SIM_RES_LATENCY] += r->busy_ns[res];
-	}
-	r->bottleneck = SIM_RES_VCPU;
-	for (int res = 0; res < SIM_RES_NR; res++) {
-		double x;
+	memcpy(base, r->busy_ns, sizeof(base));
+	lock_classes(e, r, &lk);
+	best = rate_at(e, r, &lk, base, 0);
+	if (lk.n_acq > 0 || lk.n_miss > 0) {
+		/*
+		 * The waits grow with the rate and the rate falls with the waits: bisect for the
+		 * rate at which the busiest resource, waits included, allows exactly that rate.
+		 */
+		double lo = 0, hi = best;
 
-		if (r->busy_ns[res] <= 0)
-			continue;
-		x = (res == SIM_RES_LATENCY ? qd :
-		     res == SIM_RES_VCPU    ? vcpus :
-					      1.0) *
-		    1e9 / r->busy_ns[res];
-		if (x < best) {
-			best = x;
-			r->bottleneck = (enum sim_res)res;
+		for (int i = 0; i < 100 && isfinite(hi); i++) {
+			double mid = (lo + hi) / 2;
+
+			if (rate_at(e, r, &lk, base, mid) >= mid)
+				lo = mid;
+			else
+				hi = mid;
 		}
+		best = rate_at(e, r, &lk, base, lo);
 	}
 	r->rate = isfinite(best) ? best : 0;
 	for (int res = 0; res < SIM_RES_LATENCY; res++)
 		r->util[res] = r->rate * r->busy_ns[res] / 1e9 / (res == SIM_RES_VCPU ? vcpus : 1);
+	/* The busiest thread, whatever bounds the rate (a wire-bound row still has one). */
+	r->thread = SIM_RES_VCPU;
+	r->thread_util = r->util[SIM_RES_VCPU];
+	for (int res = 0; res < SIM_RES_LATENCY; res++) {
+		if ((res == SIM_RES_VMM || res == SIM_RES_BACKEND || res == SIM_RES_SIDE) &&
+		    r->util[res] > r->thread_util) {
+			r->thread = (enum sim_res)res;
+			r->thread_util = r->util[res];
+		}
+	}
 	r->throughput_mbps = r->rate * r->payload_bytes * 8 / 1e6;
 	r->exits_per_unit = r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] + r->n[SIM_RES_VCPU][SIM_EV_KICK] +
+			    r->n[SIM_RES_VCPU][SIM_EV_KICK_MMIO] +
 			    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT];
 	/* Nested: L2's exits too (0 elsewhere, so the sum is unchanged there). */
 	r->exits_per_unit += r->n[SIM_RES_VCPU][SIM_EV_EXIT_L2] + r->n[SIM_RES_VCPU][SIM_EV_IRQ_L2];
@@ -926,6 +1164,8 @@ static int pass(const struct sim_params *p, const struct sim_costs *c, uint64_t 
 	if (ret)
 		goto out;
 	memset(e.acct, 0, sizeof(e.acct));
+	memset(e.vmm_for_vcpu, 0, sizeof(e.vmm_for_vcpu));
+	memset(e.vmm_for_backend, 0, sizeof(e.vmm_for_backend));
 	e.checked = 0;
 	snap_take(&e, &b);
 	if (e.pl->devtlb_stats)
@@ -977,7 +1217,23 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 			 "mappings only at blasts");
 		return 0;
 	}
+	if (sim_places[p->placement]->cpu_iommu && p->cfg.model != SIM_MODEL_NONE &&
+	    p->cfg.model != SIM_MODEL_CALGARY &&
+	    (p->cfg.model != SIM_MODEL_CALGARY_HCALL || !sim_places[p->placement]->hypercalls)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: seed 003's placements drive a Calgary chip (hypercalls only "
+			 "under Xen)");
+		return 0;
+	}
+	if (sim_places[p->placement]->hw_viommu && p->cfg.model != SIM_MODEL_NONE &&
+	    (p->cfg.model != SIM_MODEL_AMDVI || !p->cfg.v2)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: the hardware vIOMMU nests AMD-Vi guest v2 tables over the "
+			 "host's v1 (amd_iommu=pgtbl_v2)");
+		return 0;
+	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||
+	    (p->cfg.mmio && p->cfg.model != SIM_MODEL_VIRTIO_IOMMU) ||
 	    (p->workload == SIM_WL_POLL && p->msg_size > MBUF) || !p->msg_size ||
 	    p->msg_size > GSO_MAX || (p->mtu && (p->mtu < 576 || p->mtu > 9000))) {
 		snprintf(r->why, sizeof(r->why), "invalid parameters");

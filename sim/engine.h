@@ -20,6 +20,13 @@ enum sim_placement {
 	SIM_VHOST,    /* vhost back-end with a device IOTLB; misses are served by the VMM */
 	SIM_ASSIGNED, /* real hardware behind the host IOMMU, kept in sync with the guest's maps */
 	SIM_NESTED,   /* assigned to an L2 guest through L1: shadowed by L1's VMM, then by L0's */
+	SIM_SIDECORE, /* assigned; the vIOMMU is served by a side core polling it (ATC'11): no exits */
+	SIM_HWVIOMMU, /* assigned behind AMD's hardware vIOMMU: guest v2 nested over host v1 (seed 001) */
+	/* Seed 003: the OS, or Xen for a domain, drives a real IOMMU itself (place_xen.c). */
+	SIM_BAREMETAL, /* no hypervisor: TCE stores, register accesses (blasts), no exits */
+	SIM_DOM0, /* direct access: a dom0-like domain owns the NIC, IOMMU through hypercalls */
+	SIM_DOMU, /* driver domain: a domU's netfront, the driver domain's netback and NIC */
+	SIM_DOMU_GRANT, /* as domU, IOMMU maps made by Xen's grant-table ops (no DMA-API crossing) */
 	SIM_PLACEMENT_NR
 };
 
@@ -31,7 +38,10 @@ enum sim_workload {
 	SIM_WL_NR
 };
 
-/* Resources of docs/cost-model.md §6.1 (plus the disk of the block workload). */
+/*
+ * Resources of docs/cost-model.md §6.1 (plus the disk of the block workload). The threads are the
+ * vCPU, the VMM's main loop under its global lock (vmm), the vhost worker and a side core.
+ */
 enum sim_res {
 	SIM_RES_VCPU,
 	SIM_RES_VMM,
@@ -39,6 +49,7 @@ enum sim_res {
 	SIM_RES_DEV,
 	SIM_RES_WIRE,
 	SIM_RES_DISK,
+	SIM_RES_SIDE,
 	SIM_RES_LATENCY,
 	SIM_RES_NR
 };
@@ -81,7 +92,16 @@ enum sim_res {
 	X(L1_PIN, "l1.vfio_pin_page")         \
 	X(L1_UNPIN, "l1.vfio_unpin_page")     \
 	X(L1_IOMMU_MAP, "l1.iommu_map")       \
-	X(L1_IOMMU_UNMAP, "l1.iommu_unmap")
+	X(L1_IOMMU_UNMAP, "l1.iommu_unmap")   \
+	X(KICK_MMIO, "kick.mmio")             \
+	X(SIDE_HANDOFF, "side.handoff")       \
+	X(MMIO_DIRECT, "mmio.direct")         \
+	X(HWV_CMD, "hwv.guest_cmd")           \
+	X(HW_NESTED, "dma.hw_nested_walk")    \
+	X(HCALL, "xen.hypercall")             \
+	X(GRANT_OP, "xen.grant_op")           \
+	X(TCE_WRITE, "tce.write")             \
+	X(MMIO_NATIVE, "mmio.native")
 
 #define SIM_EV_ENUM(id, name) SIM_EV_##id,
 enum sim_ev { SIM_EV_LIST(SIM_EV_ENUM) SIM_EV_NR };
@@ -95,7 +115,8 @@ struct sim_config {
 	bool ats;
 	bool push; /* vhost: the VMM sends an UPDATE for every MAP it sees (needs caching mode) */
 	enum vg_dma_strategy strategy;
-	bool v2; /* AMD-Vi: guest (v2) tables for DMA (GTSup, GIoV), as amd_iommu=pgtbl_v2 */
+	bool v2;   /* AMD-Vi: guest (v2) tables for DMA (GTSup, GIoV), as amd_iommu=pgtbl_v2 */
+	bool mmio; /* virtio-iommu on virtio-mmio (seed 000's prototypes), not virtio-pci */
 };
 
 struct sim_params {
@@ -119,8 +140,16 @@ struct sim_result {
 	char why[160]; /* unsupported: the reason; else notes */
 	uint64_t units;
 	double n[SIM_RES_NR][SIM_EV_NR]; /* mean count of each event per unit, per resource */
-	double busy_ns[SIM_RES_NR];	 /* per unit: B_r (latency: L_unit) */
-	double rate;			 /* units per second */
+	double busy_ns[SIM_RES_NR];	 /* per unit: B_r (latency: L_unit), waits included */
+	/*
+	 * Queueing: a thread that needs another thread (the vCPU's exits to the VMM and requests it
+	 * serves, the vhost worker's misses) waits behind that thread's other work; waits[r] is how
+	 * many such waits thread r has per unit, wait_ns[r] their total per unit (in busy_ns[r]).
+	 */
+	double waits[SIM_RES_NR], wait_ns[SIM_RES_NR];
+	enum sim_res thread; /* the busiest thread: vcpu, vmm, vhost or sidecore */
+	double thread_util;
+	double rate; /* units per second */
 	enum sim_res bottleneck;
 	double payload_bytes; /* per unit */
 	double throughput_mbps;

@@ -2,9 +2,10 @@
 /*
  * viommu-sim's engine, inside the simulator: one run's state (struct eng) and the back-end
  * placements (engine.h's enum sim_placement) as ops tables, one file each: place_emulated.c,
- * place_vhost.c, place_assigned.c, place_nested.c. A placement decides where the device's DMA is translated and
- * which resource pays for the back-end's work; the engine (engine.c) dispatches through its ops
- * and never tests which placement it runs. A new placement adds a file and its entry in
+ * place_vhost.c, place_assigned.c, place_nested.c, place_sidecore.c, place_hwv.c, place_xen.c. A placement decides where
+ * the device's DMA is translated, which resource pays for the back-end's work and which thread
+ * serves the vIOMMU; the engine (engine.c) dispatches through its ops and never tests which
+ * placement it runs. A new placement adds a file and its entry in
  * engine.c's sim_places[].
  */
 #ifndef VIOMMU_SIM_ENGINE_INTERNAL_H
@@ -36,6 +37,12 @@ struct eng {
 	struct vg_dma *dma;
 	enum sim_res be; /* the back-end's resource */
 	double acct[SIM_RES_NR][SIM_EV_NR];
+	/*
+	 * Who the VMM's work was for (the rest of acct[SIM_RES_VMM] is its own: the emulated
+	 * back-end's packets): the vCPU's exits and requests, and the vhost worker's misses. The
+	 * queueing waits of each depend on the others' work (engine.c, finish()).
+	 */
+	double vmm_for_vcpu[SIM_EV_NR], vmm_for_backend[SIM_EV_NR];
 	const struct sim_place_ops *pl; /* the back-end's placement */
 	void *place;			/* its state */
 	/* What the placement did, charged by the engine: vhost */
@@ -70,6 +77,14 @@ struct sim_place_ops {
 	bool backend_syscall;  /* and makes a syscall for it (QEMU's tap read/write, preadv) */
 	bool needs_map_events; /* the VMM must learn the guest's new mappings (VT-d: caching mode) */
 	bool l2_traps;	       /* the guest is L2: its traps go to L1's VMM through L0 */
+	bool side_iommu;       /* a side core polls the vIOMMU's registers and queues: no traps */
+	bool hw_viommu; /* the IOMMU runs the guest's commands; only control and DTE writes trap */
+	/* Seed 003 (place_xen.c): a real IOMMU the OS or Xen drives itself. */
+	bool cpu_iommu;	     /* no traps: register accesses and TCE stores are the CPU's own */
+	bool hypercalls;     /* and each IOMMU operation is a Xen hypercall */
+	bool dma_in_backend; /* the DMA API runs in the driver domain (the backend resource) */
+	bool grant_ops;	     /* split driver: grant map + unmap per page, event notifications */
+	bool grant_iommu;    /* the IOMMU maps ride the grant ops: no crossing of their own */
 	/* After the model and before the DMA strategy; NULL: nothing to set up. */
 	int (*setup)(struct eng *e);
 	/* Releases what setup made, also after a setup that failed half way; NULL: nothing. */
@@ -90,6 +105,19 @@ extern const struct sim_place_ops sim_place_emulated;
 extern const struct sim_place_ops sim_place_vhost;
 extern const struct sim_place_ops sim_place_assigned;
 extern const struct sim_place_ops sim_place_nested;
+extern const struct sim_place_ops sim_place_sidecore;
+extern const struct sim_place_ops sim_place_hwviommu;
+extern const struct sim_place_ops sim_place_baremetal;
+extern const struct sim_place_ops sim_place_dom0;
+extern const struct sim_place_ops sim_place_domu;
+extern const struct sim_place_ops sim_place_domu_grant;
+
+/* The assigned placement's host IOMMU (place_assigned.c), shared with the sidecore placement. */
+int sim_assigned_setup(struct eng *e);
+void sim_assigned_fini(struct eng *e);
+int sim_assigned_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, uint8_t **host,
+		     uint64_t *len);
+int sim_assigned_unit_end(struct eng *e);
 
 static inline void acct(struct eng *e, enum sim_res r, enum sim_ev ev, double n)
 {

@@ -18,9 +18,9 @@
 #include "cost.h"
 #include "engine.h"
 #include "report.h"
+#include "scenario.h"
+#include "validate.h"
 
-#define MAX_CONFIGS 64
-#define MAX_LIST 16
 #define MAX_ROWS 4096
 
 /* Configurations any scenario may name. */
@@ -30,6 +30,9 @@ static const struct sim_config builtin_configs[] = {
 	{ "vtd-strict", SIM_MODEL_VTD, false, false, false, VG_DMA_STRICT },
 	{ "vtd-strict-cm", SIM_MODEL_VTD, true, false, false, VG_DMA_STRICT },
 	{ "virtio-iommu", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT },
+	/* Seed 000's virtio-iommu (2017): a virtio-mmio device on Arm and in the x86 prototype. */
+	{ "virtio-iommu-mmio", SIM_MODEL_VIRTIO_IOMMU, false, false, false, VG_DMA_STRICT, false,
+	  true },
 	{ "virtio-iommu-batched-deferred", SIM_MODEL_VIRTIO_IOMMU, false, false, false,
 	  VG_DMA_BATCHED_DEFERRED },
 	{ "vtd-devtlb", SIM_MODEL_VTD, true, false, true, VG_DMA_BATCHED_DEFERRED },
@@ -48,6 +51,7 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
 	/* Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict. */
 	{ "amdvi-v2", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT, true },
+	{ "amdvi-v2-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED, true },
 	/* Calgary: strict blasts at every unmap; lazy at each flush (Linux's own driver blasts
 	 * only when its allocator wraps); the hypercall driver needs no blast. */
 	{ "calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT },
@@ -55,6 +59,8 @@ static const struct sim_config builtin_configs[] = {
 	{ "calgary-lazy-trap", SIM_MODEL_CALGARY, true, false, false, VG_DMA_DEFERRED },
 	{ "calgary-hcall", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_STRICT },
 	{ "calgary-hcall-batched", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_BATCHED },
+	/* Seed 003's dma_map_multi and Xen multicalls: a batch of maps, one crossing. */
+	{ "calgary-batched", SIM_MODEL_CALGARY, false, false, false, VG_DMA_BATCHED },
 	{ "calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY },
 	{ "calgary-persistent", SIM_MODEL_CALGARY, true, false, false, VG_DMA_PERSISTENT },
 	{ "calgary-never-free", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_NEVER_FREE },
@@ -62,31 +68,6 @@ static const struct sim_config builtin_configs[] = {
 	{ "smmu3", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_STRICT },
 	{ "smmu3-cm", SIM_MODEL_SMMUV3, true, false, false, VG_DMA_STRICT },
 	{ "smmu3-lazy", SIM_MODEL_SMMUV3, false, false, false, VG_DMA_DEFERRED },
-};
-
-struct scenario {
-	const char *name;
-	const char *about;
-	struct sim_config cfg[MAX_CONFIGS];
-	size_t ncfg;
-	enum sim_placement pl[MAX_LIST];
-	size_t npl;
-	enum sim_workload wl[MAX_LIST];
-	size_t nwl;
-	uint32_t size[MAX_LIST];
-	size_t nsize;
-	uint32_t table_size; /* the stdout table shows this size only (0: all) */
-	uint32_t mtu, qd, vcpus;
-	bool no_tso;
-	char profile[48];
-};
-
-struct opts {
-	const char *out_dir;
-	bool json, quick, verbose;
-	unsigned int jobs; /* worker processes; 0: one per CPU */
-	uint64_t seed;
-	uint32_t units;
 };
 
 static const struct sim_config *find_config(const char *name)
@@ -136,10 +117,40 @@ static void scenario_nested(struct scenario *s)
 	s->table_size = 0;
 }
 
+/*
+ * Seed 001: an assigned NIC under the emulated AMD-Vi, its maps shadowed (assigned), against
+ * AMD's hardware vIOMMU (hwviommu); and the hybrid's emulated device, whose vIOMMU the VMM still
+ * emulates in both (emulated). v1 guest tables cannot run on the hardware path (unsupported rows).
+ */
+static void scenario_amd_hwviommu(struct scenario *s)
+{
+	static const char *const k[] = { "noiommu", "amdvi-strict", "amdvi-lazy", "amdvi-v2",
+					 "amdvi-v2-lazy" };
+
+	s->name = "amd-hwviommu";
+	s->about = "seed 001: an assigned NIC, emulated AMD-Vi with shadow tables (vhost n/a) vs "
+		   "the hardware vIOMMU (vhost hw); the hybrid's emulated NIC (vhost off)";
+	s->ncfg = 0;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		add_cfg(s, k[i]);
+	s->npl = 3;
+	s->pl[0] = SIM_ASSIGNED;
+	s->pl[1] = SIM_HWVIOMMU;
+	s->pl[2] = SIM_EMULATED;
+	s->nwl = 3;
+	s->wl[2] = SIM_WL_POLL;
+	s->nsize = 3;
+	s->size[0] = 64;
+	s->size[1] = 1500;
+	s->size[2] = 16384;
+	s->table_size = 0;
+	snprintf(s->profile, sizeof(s->profile), "x86-current");
+}
+
 static void scenario_default(struct scenario *s, const char *name)
 {
 	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
-					     "vtd-strict-cm", "virtio-iommu" };
+					     "vtd-strict-cm", "virtio-iommu-mmio" };
 	static const char *const cures[] = { "virtio-iommu-batched-deferred", "vtd-devtlb",
 					     "identity", "persistent", "never-free" };
 
@@ -212,17 +223,24 @@ static void scenario_default(struct scenario *s, const char *name)
 			"noiommu",	     "calgary-strict",	   "calgary-lazy",
 			"calgary-lazy-trap", "calgary-hcall",	   "calgary-hcall-batched",
 			"calgary-identity",  "calgary-persistent", "calgary-never-free",
+			"calgary-batched",
 		};
 
 		s->name = "calgary";
 		s->about =
-			"seed 003, partly: TCP stream 64 B-64 KiB through the Calgary TCE model, "
-			"bare-chip driver and hypercalls, emulated/vhost/assigned, then the cures";
+			"seed 003: TCP stream 64 B-64 KiB through the Calgary TCE model on bare "
+			"metal, Xen dom0 (direct access), a domU through a driver domain (vhost = "
+			"its CPU; domU-grant: grant-table integration), and emulated/vhost/"
+			"assigned, IOMMU off/on, then the cures";
 		s->ncfg = 0;
 		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
 			add_cfg(s, k[i]);
-		s->npl = 3;
+		s->npl = 7;
 		s->pl[2] = SIM_ASSIGNED;
+		s->pl[3] = SIM_BAREMETAL;
+		s->pl[4] = SIM_DOM0;
+		s->pl[5] = SIM_DOMU;
+		s->pl[6] = SIM_DOMU_GRANT;
 		s->nsize = 6;
 		s->size[0] = 64;
 		s->size[1] = 256;
@@ -234,7 +252,7 @@ static void scenario_default(struct scenario *s, const char *name)
 	} else if (name && !strcmp(name, "arm")) {
 		/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
 		static const char *const a[] = { "noiommu",    "smmu3",
-						 "smmu3-cm",   "virtio-iommu",
+						 "smmu3-cm",   "virtio-iommu-mmio",
 						 "smmu3-lazy", "virtio-iommu-batched-deferred" };
 
 		s->name = "arm";
@@ -246,6 +264,29 @@ static void scenario_default(struct scenario *s, const char *name)
 		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
 	} else if (name && !strcmp(name, "nested")) {
 		scenario_nested(s);
+	} else if (name && !strcmp(name, "sidecore")) {
+		/* ATC'11: the vIOMMU trapped and emulated (assigned) or polled by a side core. */
+		static const char *const k[] = { "noiommu",	    "vtd-strict-cm",
+						 "vtd-deferred-cm", "vtd-batched-cm",
+						 "virtio-iommu",    "virtio-iommu-batched-deferred",
+						 "vtd-identity-cm", "vtd-never-free-cm" };
+
+		s->name = "sidecore";
+		s->about =
+			"ATC'11: an assigned NIC whose vIOMMU traps to the VMM (vhost n/a) or is "
+			"polled by a side core (vhost side), strict to optimistic, then the cures";
+		s->ncfg = 0;
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+			add_cfg(s, k[i]);
+		s->npl = 2;
+		s->pl[0] = SIM_ASSIGNED;
+		s->pl[1] = SIM_SIDECORE;
+		s->nsize = 2;
+		s->size[0] = 1500;
+		s->size[1] = 16384;
+		s->table_size = 0;
+	} else if (name && !strcmp(name, "amd-hwviommu")) {
+		scenario_amd_hwviommu(s);
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -255,18 +296,36 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block", "quick",
-					      "calgary", "arm",	     "nested" };
+static const char *const scenario_names[] = { "default", "assigned", "block",
+					      "quick",	 "calgary",  "arm",
+					      "nested",	 "sidecore", "amd-hwviommu" };
+
+bool sim_config_known(const char *name)
+{
+	return find_config(name) != NULL;
+}
+
+int sim_scenario_builtin(struct scenario *s, const char *name)
+{
+	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {
+		if (!strcmp(name, scenario_names[i])) {
+			scenario_default(s, name);
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: viommu-sim [options] [SCENARIO]\n"
+		"       viommu-sim [options] validate   every docs/validation.md row: published vs predicted\n"
 		"\n"
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
 		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm,\n"
-		"nested "
+		"nested, sidecore, amd-hwviommu "
 		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"
@@ -280,6 +339,7 @@ static void usage(FILE *f)
 		"  -J, --jobs N           worker processes (default: one per CPU; results do not depend on it)\n"
 		"      --seed N           seed (the runs are deterministic for a seed)\n"
 		"  -v, --verbose          after the table, every event count per unit and its cost\n"
+		"  -r, --rows FILE        validate: the rows file (default docs/validation/rows.conf)\n"
 		"  -l, --list             scenarios, configurations and profiles\n"
 		"      --list-costs       the effective cost table and exit\n"
 		"  -h, --help             this text\n");
@@ -298,9 +358,9 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
-		       k->push ? " +push" : "", k->v2 ? " +v2" : "",
+		       k->push ? " +push" : "", k->v2 ? " +v2" : "", k->mmio ? " +mmio" : "",
 		       vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
@@ -357,7 +417,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 
 /*
  * "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|calgary|calgary-hcall|virtio-iommu|none
- * strategy=S [cm] [ats] [push] [v2]".
+ * strategy=S [cm] [ats] [push] [v2] [mmio]".
  */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
@@ -399,6 +459,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.push = true;
 		} else if (!strcmp(t, "v2")) {
 			k.v2 = true;
+		} else if (!strcmp(t, "mmio")) {
+			k.mmio = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}
@@ -419,14 +481,14 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 	     k.model != SIM_MODEL_CALGARY) ||
 	    (k.ats && k.model != SIM_MODEL_VTD && k.model != SIM_MODEL_AMDVI &&
 	     k.model != SIM_MODEL_SMMUV3) ||
-	    (k.v2 && k.model != SIM_MODEL_AMDVI))
+	    (k.v2 && k.model != SIM_MODEL_AMDVI) || (k.mmio && k.model != SIM_MODEL_VIRTIO_IOMMU))
 		return snprintf(err, errlen, "config %s: inconsistent model and strategy", k.name),
 		       -1;
 	s->cfg[s->ncfg++] = k;
 	return 0;
 }
 
-static int load_scenario(struct scenario *s, const char *path, char *err, size_t errlen)
+int sim_scenario_load(struct scenario *s, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -457,6 +519,9 @@ static int load_scenario(struct scenario *s, const char *path, char *err, size_t
 		v[strcspn(v, "\r\n")] = '\0';
 		k[strcspn(k, " \t")] = '\0';
 		v += strspn(v, " \t");
+		/* "vcpus = 16  # note": the comment is gone, its blanks must go too */
+		for (size_t len = strlen(v); len && strchr(" \t", v[len - 1]); len--)
+			v[len - 1] = '\0';
 		if (!strcmp(k, "config")) {
 			if (!cfg_seen)
 				s->ncfg = 0;
@@ -609,19 +674,20 @@ static int run_rows(const struct sim_params *p, struct sim_row *rows, size_t n,
 	return ret;
 }
 
-static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
+int sim_scenario_rows(const struct scenario *s, const struct sim_costs *c, const struct opts *o,
+		      struct sim_row **out, size_t *nout)
 {
 	size_t total = s->ncfg * s->npl * s->nwl * s->nsize, n = 0;
 	struct sim_row *rows = calloc(total ? total : 1, sizeof(*rows));
 	struct sim_params *params = calloc(total ? total : 1, sizeof(*params));
-	char path[512];
-	FILE *f;
 	int ret = 0;
 
 	if (!rows || !params || total > MAX_ROWS) {
 		free(rows);
 		free(params);
 		fprintf(stderr, "viommu-sim: scenario too large\n");
+		*out = NULL;
+		*nout = 0;
 		return 1;
 	}
 	for (size_t w = 0; w < s->nwl; w++) {
@@ -654,6 +720,21 @@ static int run_scenario(const struct scenario *s, const struct sim_costs *c, con
 	ret = run_rows(params, rows, n, c, o);
 	free(params);
 	sim_report_relate(rows, n);
+	*out = rows;
+	*nout = n;
+	return ret;
+}
+
+static int run_scenario(const struct scenario *s, const struct sim_costs *c, const struct opts *o)
+{
+	struct sim_row *rows;
+	size_t n;
+	char path[512];
+	FILE *f;
+	int ret = sim_scenario_rows(s, c, o, &rows, &n);
+
+	if (!rows)
+		return 1;
 	if (o->json) {
 		for (size_t i = 0; i < n; i++)
 			sim_report_json_row(stdout, &rows[i]);
@@ -720,10 +801,11 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "jobs", required_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "rows", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .out_dir = "sim-out", .seed = 1 };
-	const char *profile = NULL, *scenario_file = NULL;
+	const char *profile = NULL, *scenario_file = NULL, *rows_file = NULL;
 	const char *cost_args[64], *cost_files[16];
 	size_t ncost = 0, nfiles = 0;
 	bool do_list = false, list_costs = false;
@@ -732,7 +814,7 @@ int main(int argc, char **argv)
 	char err[256];
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvJ:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:c:f:s:o:jqu:lvJ:hr:", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			profile = optarg;
@@ -786,15 +868,32 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'r':
+			rows_file = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "validate")) {
+		struct sim_validate_args va = {
+			.rows_path = rows_file,
+			.argv0 = argv[0],
+			.profile = profile,
+			.cost_files = cost_files,
+			.nfiles = nfiles,
+			.cost_args = cost_args,
+			.ncost = ncost,
+			.o = o,
+		};
+
+		return sim_validate(&va);
+	}
 	if (sim_costs_create(&c, err, sizeof(err)))
 		return fprintf(stderr, "viommu-sim: %s\n", err), 1;
 	if (scenario_file) {
-		if (load_scenario(&s, scenario_file, err, sizeof(err))) {
+		if (sim_scenario_load(&s, scenario_file, err, sizeof(err))) {
 			fprintf(stderr, "viommu-sim: %s\n", err);
 			sim_costs_destroy(c);
 			return 2;

@@ -65,7 +65,7 @@ static void on_sync(void *opaque, const struct viommu_event *ev)
 	take_counts(opaque);
 }
 
-static int assigned_setup(struct eng *e)
+int sim_assigned_setup(struct eng *e)
 {
 	uint32_t entries = (uint32_t)sim_cost(e->c, SIM_COST_HW_IOTLB_ENTRIES);
 	struct assigned *a = calloc(1, sizeof(*a));
@@ -114,8 +114,8 @@ static int hw_translate(struct eng *e, uint64_t iova, uint32_t acc, uint64_t *gp
 	return 0;
 }
 
-static int assigned_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, uint8_t **host,
-			uint64_t *len)
+int sim_assigned_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, uint8_t **host,
+		     uint64_t *len)
 {
 	uint64_t gpa, n;
 	int ret = hw_translate(e, iova, acc, &gpa, &n);
@@ -125,7 +125,7 @@ static int assigned_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t ac
 	return sim_eng_guest_range(e, gpa, n, want, host, len);
 }
 
-static int assigned_unit_end(struct eng *e)
+int sim_assigned_unit_end(struct eng *e)
 {
 	struct assigned *a = e->place;
 
@@ -136,7 +136,7 @@ static int assigned_unit_end(struct eng *e)
 	return a->shadow_err;
 }
 
-static void assigned_fini(struct eng *e)
+void sim_assigned_fini(struct eng *e)
 {
 	struct assigned *a = e->place;
 
@@ -162,8 +162,8 @@ const struct sim_place_ops sim_place_assigned = {
 	.backend_work = false,
 	.backend_syscall = false,
 	.needs_map_events = true,
-	.setup = assigned_setup,
-	.fini = assigned_fini,
-	.dma = assigned_dma,
-	.unit_end = assigned_unit_end,
+	.setup = sim_assigned_setup,
+	.fini = sim_assigned_fini,
+	.dma = sim_assigned_dma,
+	.unit_end = sim_assigned_unit_end,
 };

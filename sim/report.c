@@ -35,10 +35,28 @@ static const char *vhost_of(const struct sim_result *r)
 	return r->p.placement == SIM_VHOST ? "on" : r->p.placement == SIM_EMULATED ? "off" : "n/a";
 }
 
-/* The table's vhost column: nested rows say so (the JSON keeps "n/a" and the placement). */
+/* The table's vhost column: nested and sidecore rows say so (the JSON keeps "n/a"). */
 static const char *vhost_col(const struct sim_result *r)
 {
-	return r->p.placement == SIM_NESTED ? "L2" : vhost_of(r);
+	return r->p.placement == SIM_NESTED	? "L2" :
+	       r->p.placement == SIM_SIDECORE	? "side" :
+	       r->p.placement == SIM_HWVIOMMU	? "hw" :
+	       r->p.placement == SIM_BAREMETAL	? "bare" :
+	       r->p.placement == SIM_DOM0	? "dom0" :
+	       r->p.placement == SIM_DOMU	? "domU" :
+	       r->p.placement == SIM_DOMU_GRANT ? "domUg" :
+						  vhost_of(r);
+}
+
+/* CPU per unit on the host's threads: the VMM's, the vhost worker's and a side core's. */
+static double host_ns(const struct sim_result *r)
+{
+	return r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND] + r->busy_ns[SIM_RES_SIDE];
+}
+
+static double host_util(const struct sim_result *r)
+{
+	return r->util[SIM_RES_VMM] + r->util[SIM_RES_BACKEND] + r->util[SIM_RES_SIDE];
 }
 
 static void rate(char *buf, size_t len, double v)
@@ -63,14 +81,14 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 		if (strcmp(prev, w->profile)) {
 			fprintf(f,
 				"\nprofile %s (per unit = one %s)\n"
-				"%-30s %-5s %-3s %6s %10s %7s %6s %9s %9s %6s %6s %7s %7s  %s\n",
+				"%-30s %-5s %-3s %6s %10s %7s %6s %9s %9s %6s %6s %7s %7s  %-10s %s\n",
 				w->profile,
 				r->p.workload == SIM_WL_BLOCK ? "request" :
 				r->p.workload == SIM_WL_POLL  ? "frame" :
 								"message",
 				"config", "vhost", "dir", "size", "Mb/s", "%noiom", "vcpu%",
 				"vcpu-ns", "host-ns", "exits", "invs", "iotlb", "devtlb",
-				"bottleneck");
+				"bottleneck", "thread");
 			prev = w->profile;
 		}
 		if (!r->supported) {
@@ -82,12 +100,13 @@ void sim_report_table(FILE *f, const struct sim_row *rows, size_t n, uint32_t on
 		rate(hit, sizeof(hit), r->iotlb_hit_rate);
 		rate(dhit, sizeof(dhit), r->devtlb_hit_rate);
 		fprintf(f,
-			"%-30s %-5s %-3s %6u %10.1f %7s %5.0f%% %9.0f %9.0f %6.2f %6.2f %7s %7s  %s\n",
+			"%-30s %-5s %-3s %6u %10.1f %7s %5.0f%% %9.0f %9.0f %6.2f %6.2f %7s %7s  %-10s "
+			"%s %.0f%%\n",
 			r->p.cfg.name, vhost_col(r), sim_workload_name(r->p.workload),
 			r->p.msg_size, r->throughput_mbps, rel, r->util[SIM_RES_VCPU] * 100,
-			r->busy_ns[SIM_RES_VCPU],
-			r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND], r->exits_per_unit,
-			r->invalidations_per_unit, hit, dhit, sim_res_name(r->bottleneck));
+			r->busy_ns[SIM_RES_VCPU], host_ns(r), r->exits_per_unit,
+			r->invalidations_per_unit, hit, dhit, sim_res_name(r->bottleneck),
+			sim_res_name(r->thread), r->thread_util * 100);
 	}
 }
 
@@ -115,6 +134,9 @@ void sim_report_explain(FILE *f, const struct sim_row *w, const struct sim_costs
 				sim_ev_name((enum sim_ev)ev), r->n[res][ev], cost,
 				r->n[res][ev] * cost);
 		}
+		if (r->waits[res] > 0)
+			fprintf(f, "    %-22s %12.3f x %10.3f = %10.0f ns\n", "wait.vmm_lock",
+				r->waits[res], r->wait_ns[res] / r->waits[res], r->wait_ns[res]);
 	}
 }
 
@@ -144,8 +166,7 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 	fprintf(f,
 		",\"guest_cpu_util\":%.6f,\"host_cpu_util\":%.6f,\"guest_cpu_ns_per_pkt\":%.1f,"
 		"\"host_cpu_ns_per_pkt\":%.1f,\"exits_per_pkt\":%.4f,\"invalidations_per_pkt\":%.4f",
-		r->util[SIM_RES_VCPU], r->util[SIM_RES_VMM] + r->util[SIM_RES_BACKEND],
-		r->busy_ns[SIM_RES_VCPU], r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND],
+		r->util[SIM_RES_VCPU], host_util(r), r->busy_ns[SIM_RES_VCPU], host_ns(r),
 		r->exits_per_unit, r->invalidations_per_unit);
 	json_rate(f, "iotlb_hit_rate", r->iotlb_hit_rate);
 	json_rate(f, "devtlb_hit_rate", r->devtlb_hit_rate);
@@ -158,33 +179,37 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 		sim_model_name(r->p.cfg.model), (unsigned long long)r->units, r->maps_per_unit,
 		r->unmaps_per_unit, r->flushes_per_unit, r->vfio_calls_per_unit,
 		r->devtlb_misses_per_unit, r->passes);
+	fprintf(f, ",\"thread\":\"%s\",\"thread_util\":%.6f,\"vcpu_wait_ns_per_pkt\":%.1f",
+		sim_res_name(r->thread), r->thread_util, r->wait_ns[SIM_RES_VCPU]);
 	/* Nested rows only (vfio_calls_per_pkt is L0's there), so other rows stay as they were. */
 	if (r->p.placement == SIM_NESTED)
 		fprintf(f, ",\"l1_vfio_calls_per_pkt\":%.4f", r->l1_calls_per_unit);
+	/* Hardware vIOMMU rows only: what it does without an exit (struct viommu_amdvi_hwv_stats). */
+	if (r->p.placement == SIM_HWVIOMMU)
+		fprintf(f, ",\"direct_mmio_per_pkt\":%.4f,\"hw_cmds_per_pkt\":%.4f",
+			r->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT], r->n[SIM_RES_VCPU][SIM_EV_HWV_CMD]);
 	fprintf(f, "}\n");
 }
 
 void sim_report_csv(FILE *f, const struct sim_row *rows, size_t n)
 {
-	fprintf(f,
-		"profile,config,vhost,placement,direction,msg_size,throughput_mbps,rel_noiommu,"
-		"guest_cpu_util,host_cpu_util,guest_cpu_ns_per_pkt,host_cpu_ns_per_pkt,"
-		"exits_per_pkt,invalidations_per_pkt,iotlb_hit_rate,devtlb_hit_rate,bottleneck\n");
+	fprintf(f, "profile,config,vhost,placement,direction,msg_size,throughput_mbps,rel_noiommu,"
+		   "guest_cpu_util,host_cpu_util,guest_cpu_ns_per_pkt,host_cpu_ns_per_pkt,"
+		   "exits_per_pkt,invalidations_per_pkt,iotlb_hit_rate,devtlb_hit_rate,bottleneck,"
+		   "thread\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct sim_result *r = &rows[i].r;
 
 		if (!r->supported)
 			continue;
 		fprintf(f,
-			"%s,%s,%s,%s,%s,%u,%.3f,%.6f,%.6f,%.6f,%.1f,%.1f,%.4f,%.4f,%.6f,%.6f,%s\n",
+			"%s,%s,%s,%s,%s,%u,%.3f,%.6f,%.6f,%.6f,%.1f,%.1f,%.4f,%.4f,%.6f,%.6f,%s,%s\n",
 			rows[i].profile, r->p.cfg.name, vhost_of(r),
 			sim_placement_name(r->p.placement), sim_workload_name(r->p.workload),
 			r->p.msg_size, r->throughput_mbps, rows[i].rel_noiommu,
-			r->util[SIM_RES_VCPU], r->util[SIM_RES_VMM] + r->util[SIM_RES_BACKEND],
-			r->busy_ns[SIM_RES_VCPU],
-			r->busy_ns[SIM_RES_VMM] + r->busy_ns[SIM_RES_BACKEND], r->exits_per_unit,
-			r->invalidations_per_unit, r->iotlb_hit_rate, r->devtlb_hit_rate,
-			sim_res_name(r->bottleneck));
+			r->util[SIM_RES_VCPU], host_util(r), r->busy_ns[SIM_RES_VCPU], host_ns(r),
+			r->exits_per_unit, r->invalidations_per_unit, r->iotlb_hit_rate,
+			r->devtlb_hit_rate, sim_res_name(r->bottleneck), sim_res_name(r->thread));
 	}
 }
 

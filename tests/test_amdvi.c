@@ -138,20 +138,12 @@ static bool ok_at(struct fx *f, uint32_t sid, uint64_t iova)
 
 static void poke64(struct fx *f, uint64_t gpa, uint64_t v)
 {
-	uint8_t *p = viommu_flatmem_ptr(f->fm, gpa, 8);
-
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	test_poke64(f->fm, gpa, v);
 }
 
 static uint64_t peek64(struct fx *f, uint64_t gpa)
 {
-	const uint8_t *p = viommu_flatmem_ptr(f->fm, gpa, 8);
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return test_peek64(f->fm, gpa);
 }
 
 /* Run the guest's interrupt handler; the events it consumed land in f->evs. */

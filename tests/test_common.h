@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <viommu/flatmem.h>
+
 /* splitmix64: a deterministic generator whose seed the randomized tests print. */
 struct test_rng {
 	uint64_t s;
@@ -41,6 +43,25 @@ static inline uint64_t test_seed(uint64_t dflt)
 	fprintf(stderr, "# seed 0x%llx (set VIOMMU_TEST_SEED to replay)\n",
 		(unsigned long long)seed);
 	return seed;
+}
+
+/* A little-endian 64-bit value in flat memory, as a CPU stores and loads it. */
+static inline void test_poke64(struct viommu_flatmem *fm, uint64_t gpa, uint64_t v)
+{
+	uint8_t *p = viommu_flatmem_ptr(fm, gpa, 8);
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t test_peek64(struct viommu_flatmem *fm, uint64_t gpa)
+{
+	const uint8_t *p = viommu_flatmem_ptr(fm, gpa, 8);
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
 }
 
 #endif

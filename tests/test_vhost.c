@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "vh_app.h"
 
 #define MEM_SIZE (1u << 20)
 #define FE_VA 0x7f0000000000ull /* where the fake front-end says guest memory is */
@@ -44,6 +45,7 @@ struct fx {
 	int resumed;
 	int kick[VH_NUM_VQS];
 	int call[VH_NUM_VQS];
+	struct vh_app *app; /* the program's event loop serves the connection (setup_app) */
 };
 
 static int count_fds(void)
@@ -120,7 +122,12 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	vnet_port_disconnect(f->p);
+	if (f->app) {
+		vh_app_destroy(f->app);
+		free(f->app);
+	} else {
+		vnet_port_disconnect(f->p);
+	}
 	close(f->fe);
 	if (f->be_peer >= 0)
 		close(f->be_peer);
@@ -132,8 +139,34 @@ static int teardown(void **state)
 	}
 	munmap(f->mem, MEM_SIZE);
 	close(f->memfd);
-	free(f->sw);
+	if (!f->app)
+		free(f->sw);
 	free(f);
+	return 0;
+}
+
+/* The same fixture, with the connection served by viommu-vhost's own event loop (vh_app). */
+static int setup_app(void **state)
+{
+	struct fx *f;
+	int sv[2];
+
+	setup(state);
+	f = *state;
+	/* Swap the fixture's port for the loop's: fd mode, port 0, reflect. */
+	vnet_port_disconnect(f->p);
+	close(f->fe);
+	free(f->sw);
+	f->app = calloc(1, sizeof(*f->app));
+	assert_non_null(f->app);
+	assert_int_equal(vh_app_init(f->app, VNET_REFLECT, 1), 0);
+	f->app->ops.clock = frozen_clock;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->fe = sv[1];
+	assert_int_equal(vh_app_connect_fd(f->app, sv[0]), 0);
+	f->sw = &f->app->sw;
+	f->p = &f->sw->port[0];
+	f->dev = &f->p->dev;
 	return 0;
 }
 
@@ -168,9 +201,15 @@ static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *pay
 	assert_int_equal(sendmsg(f->fe, &mh, 0), (ssize_t)iov.iov_len);
 }
 
-/* Let the back-end handle one message; returns vh_dev_handle()'s result. */
+/*
+ * Let the back-end handle one message; returns vh_dev_handle()'s result. Through the event loop
+ * (setup_app): one round that waits for the message (a liveness bound, not a measurement),
+ * 0 while the connection lives.
+ */
 static int handle(struct fx *f)
 {
+	if (f->app)
+		return vh_app_step(f->app, 30000) > 0 && f->p->connected ? 0 : -1;
 	return vh_dev_handle(f->dev);
 }
 
@@ -247,11 +286,14 @@ static const struct viommu_vhost_user_memory_region whole = {
 	.mmap_offset = 0,
 };
 
-/* Negotiate features (with or without ACCESS_PLATFORM), memory, back-end channel. */
-static void negotiate(struct fx *f, bool iommu)
+/*
+ * Negotiate features (with or without ACCESS_PLATFORM, plus @extra: EVENT_IDX, INDIRECT_DESC,
+ * MQ), memory, back-end channel.
+ */
+static void negotiate_with(struct fx *f, bool iommu, uint64_t extra)
 {
 	uint64_t feat = VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
-			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES;
+			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | extra;
 	int sv[2];
 
 	if (iommu)
@@ -267,15 +309,24 @@ static void negotiate(struct fx *f, bool iommu)
 	assert_int_equal(set_mem_table(f, &whole, 1, &f->memfd, 1), 0);
 }
 
+static void negotiate(struct fx *f, bool iommu)
+{
+	negotiate_with(f, iommu, 0);
+}
+
 static uint64_t ring_addr(bool iommu, uint64_t gpa)
 {
 	return iommu ? IOVA_BASE + gpa : FE_VA + gpa;
 }
 
+/* Queue pair k > 0 has its rings QP_STRIDE * k above the first pair's. */
+#define QP_STRIDE 0x40000u
+
 static void setup_vq(struct fx *f, unsigned int q, bool iommu)
 {
-	uint64_t d = q ? TXQ_DESC : RXQ_DESC, a = q ? TXQ_AVAIL : RXQ_AVAIL;
-	uint64_t u = q ? TXQ_USED : RXQ_USED;
+	uint64_t off = QP_STRIDE * (q / 2);
+	uint64_t d = off + (q % 2 ? TXQ_DESC : RXQ_DESC), a = off + (q % 2 ? TXQ_AVAIL : RXQ_AVAIL);
+	uint64_t u = off + (q % 2 ? TXQ_USED : RXQ_USED);
 	struct viommu_vhost_user_vring_state st = { .index = q, .num = QSIZE };
 	struct viommu_vhost_user_vring_addr addr = {
 		.index = q,
@@ -437,7 +488,7 @@ static void test_features(void **state)
 	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 	assert_true(feat & VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS), VH_MAX_MEM_SLOTS);
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	/* Bits we never offered are refused; protocol bits likewise. */
 	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES, 1ull << 40), 0);
 	assert_int_not_equal(call_u64(f, VIOMMU_VHOST_USER_SET_PROTOCOL_FEATURES, 1ull << 30), 0);
@@ -458,7 +509,7 @@ static void test_bad_headers(void **state)
 	assert_int_not_equal(call(f, 99, NULL, 0, NULL, 0), 0);
 	/* Logging is not offered. */
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_LOG_BASE, junk, 16, NULL, 0), 0);
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	/* A refused GET cannot be answered: the connection ends. */
 	send_msg(f, VIOMMU_VHOST_USER_GET_FEATURES, VIOMMU_VHOST_USER_VERSION, junk, 8, NULL, 0);
 	assert_true(handle(f) < 0);
@@ -524,8 +575,8 @@ static void test_fds_closed(void **state)
 	/* Kick with the no-fd flag and an fd anyway; call with a bad index. */
 	assert_int_not_equal(
 		call(f, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0x100 }, 8, e, 1), 0);
-	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ 5 }, 8, e, 1),
-			     0);
+	assert_int_not_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ VH_NUM_VQS }, 8, e, 1), 0);
 	/* Too many fds for any message (more than 8): the connection ends, all are closed. */
 	{
 		int many[12];
@@ -552,9 +603,29 @@ static void test_mem_regions(void **state)
 	s.region.memory_size = MEM_SIZE / 2;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_equal(f->dev->nregions, 1);
-	/* Overlaps the first. */
+	/*
+	 * The identical region again (QEMU's device for another queue pair): a reference on the
+	 * mapping, no second one; its removal drops only the reference. At most one per pair.
+	 */
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(f->dev->regions[0].refs, 2);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_equal(f->dev->nregions, 1);
+	assert_int_equal(f->dev->regions[0].refs, 1);
+	for (unsigned int i = 1; i < VH_MAX_QUEUE_PAIRS; i++)
+		assert_int_equal(
+			call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1), 0);
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1),
 			     0);
+	for (unsigned int i = 1; i < VH_MAX_QUEUE_PAIRS; i++)
+		assert_int_equal(call(f, VIOMMU_VHOST_USER_REM_MEM_REG, &s, sizeof(s), NULL, 0), 0);
+	assert_int_equal(f->dev->regions[0].refs, 1);
+	/* Overlaps the first without being it. */
+	s.region.memory_size = MEM_SIZE / 4;
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_ADD_MEM_REG, &s, sizeof(s), &f->memfd, 1),
+			     0);
+	s.region.memory_size = MEM_SIZE / 2;
 	/* Empty, or wrapping past the end of the space: refused too. */
 	{
 		struct viommu_vhost_user_memory_single bad = s;
@@ -664,7 +735,7 @@ static void test_wrong_size_drops(void **state)
 					      .flags = VIOMMU_VHOST_USER_VERSION };
 
 	memcpy(junk, &h, sizeof(h));
-	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
 	drops(f, VIOMMU_VHOST_USER_SET_FEATURES, junk, 4);
 	assert_false(f->dev->owner);
 }
@@ -877,7 +948,7 @@ static void test_vring_validation(void **state)
 	st.num = 65536;
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.num = 256;
-	st.index = 2;
+	st.index = VH_NUM_VQS;
 	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
 	st.index = 1;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
@@ -1206,11 +1277,11 @@ static void test_hostile_rings(void **state)
 		uint8_t fr[64];
 
 		make_frame(fr, 0);
-		f->p->backlog[0] = malloc(sizeof(struct vnet_frame) + 42);
-		f->p->backlog[0]->len = 42;
-		memcpy(f->p->backlog[0]->data, fr, 42);
-		f->p->bl_head = 0;
-		f->p->bl_count = 1;
+		f->p->qp[0].backlog[0] = malloc(sizeof(struct vnet_frame) + 42);
+		f->p->qp[0].backlog[0]->len = 42;
+		memcpy(f->p->qp[0].backlog[0]->data, fr, 42);
+		f->p->qp[0].bl_head = 0;
+		f->p->qp[0].bl_count = 1;
 	}
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
@@ -1229,7 +1300,607 @@ static void test_hostile_rings(void **state)
 	vnet_port_run(f->p);
 	assert_true(f->dev->vq[VNET_RXQ].broken);
 	assert_int_equal(get16(f, RXQ_USED + 2), 0);
-	assert_int_equal(f->p->bl_count, 1); /* the frame waits; nothing was written */
+	assert_int_equal(f->p->qp[0].bl_count, 1); /* the frame waits; nothing was written */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Notification suppression, EVENT_IDX, indirect descriptors, multiqueue                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Interrupts signalled on queue @q's call eventfd since the last look. */
+static uint64_t calls(struct fx *f, unsigned int q)
+{
+	uint64_t n = 0;
+
+	if (read(f->call[q], &n, 8) != 8)
+		return 0;
+	return n;
+}
+
+#define USED_EVENT(avail) ((avail) + 4 + 2 * QSIZE) /* in the available ring */
+#define AVAIL_EVENT(used) ((used) + 4 + 8 * QSIZE)  /* in the used ring */
+
+/* The specification's vring_need_event, including across the 16-bit wrap. */
+static void test_need_event_arith(void **state)
+{
+	(void)state;
+	/* event in [old, new): the index moved past it. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)6, (uint16_t)5));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)2, (uint16_t)5, (uint16_t)2));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)4, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)1, (uint16_t)5, (uint16_t)2));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)5, (uint16_t)7, (uint16_t)6));
+	/* Nothing moved: never. */
+	for (unsigned int e = 0; e < 65536; e += 4099)
+		assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)e, (uint16_t)9, (uint16_t)9));
+	/* Across the wrap: 65534 -> 1 passes 65534, 65535 and 0, not 1 or 2. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65534, (uint16_t)1, (uint16_t)65534));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65535, (uint16_t)1, (uint16_t)65534));
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)0, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)1, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)2, (uint16_t)1, (uint16_t)65534));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)65533, (uint16_t)1, (uint16_t)65534));
+	/* A whole lap less one: every event but new itself. */
+	assert_true(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)7, (uint16_t)6, (uint16_t)7));
+	assert_false(VIOMMU_VIRTIO_NEED_EVENT((uint16_t)6, (uint16_t)6, (uint16_t)7));
+}
+
+/*
+ * With EVENT_IDX the guest's used_event decides which publishes interrupt: the first always,
+ * then only one that moves the used index past used_event, also across the 16-bit wrap.
+ */
+static void test_event_idx_calls(void **state)
+{
+	struct fx *f = *state;
+	struct vh_vq *q = &f->dev->vq[VNET_TXQ];
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_TXQ, false);
+	put16(f, USED_EVENT(TXQ_AVAIL), 100);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 1), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1); /* nothing signalled yet: signal */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 50), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0); /* 1 -> 50 does not pass 100 */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 101), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1); /* 50 -> 101 passes 100 */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 101), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0); /* nothing new */
+	/* NO_INTERRUPT means nothing with EVENT_IDX. */
+	put16(f, TXQ_AVAIL, VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
+	put16(f, USED_EVENT(TXQ_AVAIL), 101);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 102), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* Wrap: from 65530 to 3 passes used_event 65535 and 0. */
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 65530), 0);
+	(void)calls(f, VNET_TXQ);
+	put16(f, USED_EVENT(TXQ_AVAIL), 0);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 3), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	put16(f, USED_EVENT(TXQ_AVAIL), 3);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 4), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 9), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	assert_int_equal(q->signalled_used, 9);
+	/* Setting the ring up again forgets the last signal: the next publish signals. */
+	setup_vq(f, VNET_TXQ, false);
+	put16(f, USED_EVENT(TXQ_AVAIL), 40000);
+	assert_int_equal(vh_vq_used_publish(f->dev, VNET_TXQ, 1), 0);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* Without EVENT_IDX: NO_INTERRUPT is obeyed, and every other publish signals. */
+	{
+		struct fx *g = f;
+
+		put16(g, TXQ_AVAIL, VIOMMU_VIRTIO_VIRTQ_AVAIL_F_NO_INTERRUPT);
+		g->dev->features &= ~VIOMMU_VIRTIO_F_EVENT_IDX;
+		assert_int_equal(vh_vq_used_publish(g->dev, VNET_TXQ, 2), 0);
+		assert_int_equal(calls(g, VNET_TXQ), 0);
+		put16(g, TXQ_AVAIL, 0);
+		assert_int_equal(vh_vq_used_publish(g->dev, VNET_TXQ, 3), 0);
+		assert_int_equal(calls(g, VNET_TXQ), 1);
+	}
+}
+
+/* One more transmit chain at avail slot @slot (descriptors 0 and 1 reused). */
+static void tx_one(struct fx *f, uint16_t slot)
+{
+	post_tx(f, false, slot, BUF_BASE + 0x8000, 100);
+}
+
+/*
+ * Kick suppression without EVENT_IDX: VIRTQ_USED_F_NO_NOTIFY while polling, cleared when the
+ * port goes back to sleeping on kicks; the receive queue asks for kicks only while frames wait
+ * for buffers.
+ */
+static void test_notify_suppression_flags(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate(f, false);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+	f->p->polling = true;
+	tx_one(f, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	/* Back to event-driven: transmit kicks wanted again, receive still not (buffers left). */
+	f->p->polling = false;
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, TXQ_USED), 0);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	/* Frames that find no receive buffer: receive kicks wanted. */
+	for (uint16_t i = 1; i < 4; i++) {
+		tx_one(f, i);
+		vnet_port_run(f->p);
+	}
+	assert_int_equal(f->p->stats.rx_frames, 4);
+	tx_one(f, 4);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->qp[0].bl_count, 1);
+	assert_int_equal(get16(f, RXQ_USED), 0);
+	/* While polling, a waiting frame does not ask for receive kicks either. */
+	f->p->polling = true;
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, RXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+}
+
+/*
+ * With EVENT_IDX: event-driven runs write avail_event = last_avail (kick me at the next chain);
+ * polling leaves it behind the driver (no kick); a chain made available while kicks were off is
+ * found by the re-check after they are asked for again (the port wants another round).
+ */
+static void test_notify_suppression_event_idx(void **state)
+{
+	struct fx *f = *state;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+	put16(f, USED_EVENT(RXQ_AVAIL), 0);
+	tx_one(f, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	assert_int_equal(get16(f, TXQ_USED), 0); /* flags are not used with EVENT_IDX */
+	assert_int_equal(calls(f, VNET_RXQ), 1);
+	/* Polling: the chain is consumed but avail_event stays behind. */
+	f->p->polling = true;
+	tx_one(f, 1);
+	vnet_port_run(f->p);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 2);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	/* used_event 0 was passed by the first interrupt: no more until the guest moves it. */
+	assert_int_equal(calls(f, VNET_RXQ), 0);
+	/* The guest saw used index 2 and asks for an interrupt once entry 2 is used. */
+	put16(f, USED_EVENT(RXQ_AVAIL), 2);
+	/* A chain posted while kicks were off (no kick came): the next event-driven round takes it
+	 * and asks for kicks from 3 on. */
+	tx_one(f, 2);
+	f->p->polling = false;
+	f->p->pending = false;
+	vnet_port_run(f->p);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 3);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 3);
+	assert_int_equal(calls(f, VNET_RXQ), 1); /* used 2 -> 3 passed used_event 2 */
+	/* Nothing more: the round ends idle with kicks requested at 3. */
+	vnet_port_run(f->p);
+	assert_false(f->p->pending);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 3);
+}
+
+#define IND_TABLE (BUF_BASE + 0x20000u) /* an indirect table (guest-physical) */
+#define RX_TABLE (BUF_BASE + 0x21000u)
+
+/*
+ * A transmit chain whose head is an indirect descriptor: a table of two descriptors (header and
+ * start of the frame, then the rest) at IND_TABLE, the data at @gpa. Returns the frame length.
+ */
+static size_t post_tx_indirect(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa,
+			       size_t payload)
+{
+	uint8_t fr[2048];
+	size_t len = make_frame(fr, payload);
+	uint64_t base = iommu ? IOVA_BASE : 0;
+
+	memset(f->mem + gpa, 0, 12);
+	memcpy(f->mem + gpa + 12, fr, len);
+	put_desc(f, IND_TABLE, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, IND_TABLE, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	put_desc(f, TXQ_DESC, 0, base + IND_TABLE, 32, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
+	post(f, TXQ_AVAIL, slot, 0);
+	return len;
+}
+
+/* Frames through indirect tables both ways (receive: one writable descriptor per table). */
+static void test_indirect_reflect(void **state)
+{
+	struct fx *f = *state;
+	uint8_t fr[2048];
+	size_t len;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_INDIRECT_DESC);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	put_desc(f, RX_TABLE, 0, BUF_BASE, 2048, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+	/* The device ignores WRITE on the descriptor that points at a table. */
+	put_desc(f, RXQ_DESC, 0, RX_TABLE, 16, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
+	post(f, RXQ_AVAIL, 0, 0);
+	len = post_tx_indirect(f, false, 0, BUF_BASE + 0x8000, 700);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(get16(f, RXQ_USED + 2), 1);
+	assert_int_equal(used_elem(f, RXQ_USED, 0).len, 12 + len);
+	make_frame(fr, 700);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 12, fr, len);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+}
+
+/* With ACCESS_PLATFORM the table is an IOVA: read through the device IOTLB (a MISS for it). */
+static void test_indirect_iotlb(void **state)
+{
+	struct fx *f = *state;
+	struct viommu_vhost_user_iotlb_msg m;
+	bool table_missed = false;
+	unsigned int rounds = 0;
+	uint8_t fr[2048];
+	size_t len;
+
+	negotiate_with(f, true, VIOMMU_VIRTIO_F_INDIRECT_DESC);
+	setup_vq(f, VNET_RXQ, true);
+	setup_vq(f, VNET_TXQ, true);
+	post_rx(f, true, 4, 2048);
+	len = post_tx_indirect(f, true, 0, BUF_BASE + 0x8000, 300);
+	while (f->p->stats.rx_frames == 0) {
+		assert_true(++rounds < 32);
+		vnet_port_run(f->p);
+		while (read_miss(f, &m)) {
+			uint64_t page = m.iova & ~0xfffull;
+
+			table_missed |= page == IOVA_BASE + IND_TABLE;
+			/* The table is only ever read. */
+			if (page == IOVA_BASE + IND_TABLE)
+				assert_int_equal(m.perm, VIOMMU_VHOST_USER_ACCESS_RO);
+			assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, page, 0x1000,
+					       FE_VA + (page - IOVA_BASE),
+					       VIOMMU_VHOST_USER_ACCESS_RW),
+					 0);
+		}
+	}
+	assert_true(table_missed);
+	make_frame(fr, 300);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 12, fr, len);
+	/* An invalidation of the table's page: the next chain misses on it again. */
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, IOVA_BASE + IND_TABLE, 0x1000,
+			       0, 0),
+			 0);
+	post_tx_indirect(f, true, 1, BUF_BASE + 0x8000, 300);
+	table_missed = false;
+	vnet_port_run(f->p);
+	while (read_miss(f, &m))
+		table_missed |= (m.iova & ~0xfffull) == IOVA_BASE + IND_TABLE;
+	assert_true(table_missed);
+	assert_int_equal(f->p->stats.tx_frames, 1); /* nothing consumed on the miss */
+}
+
+/* Set the transmit ring up again (a broken queue runs again). */
+static void revive_tx(struct fx *f)
+{
+	struct viommu_vhost_user_vring_addr a = { .index = VNET_TXQ,
+						  .desc_user_addr = FE_VA + TXQ_DESC,
+						  .avail_user_addr = FE_VA + TXQ_AVAIL,
+						  .used_user_addr = FE_VA + TXQ_USED };
+
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+}
+
+/* Run one round on the chain at avail slot 0 and expect the queue broken, nothing consumed. */
+static void expect_broken(struct fx *f, const char *what)
+{
+	post(f, TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	if (!f->dev->vq[VNET_TXQ].broken)
+		fail_msg("hostile indirect table accepted: %s", what);
+	assert_int_equal(get16(f, TXQ_USED + 2), 0);
+	assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 0);
+	assert_int_equal(f->p->stats.tx_frames, 0);
+	revive_tx(f);
+}
+
+static void test_indirect_hostile(void **state)
+{
+	struct fx *f = *state;
+	const uint16_t ind = VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT;
+	const uint16_t next = VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT;
+
+	/* Not negotiated: an indirect descriptor is malformed. */
+	negotiate(f, false);
+	setup_vq(f, VNET_TXQ, false);
+	put_desc(f, IND_TABLE, 0, BUF_BASE, 100, 0, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind, 0);
+	expect_broken(f, "feature not negotiated");
+	/* Negotiated from here on. */
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES,
+				  VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
+					  VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES |
+					  VIOMMU_VIRTIO_F_INDIRECT_DESC),
+			 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 0, ind, 0);
+	expect_broken(f, "length 0");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 24, ind, 0);
+	expect_broken(f, "length not a multiple of 16");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 0xfffffff0u, ind, 0);
+	expect_broken(f, "more entries than a queue may have");
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind | next, 1);
+	expect_broken(f, "INDIRECT with NEXT");
+	put_desc(f, IND_TABLE, 0, IND_TABLE, 16, ind, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 16, ind, 0);
+	expect_broken(f, "indirect inside indirect");
+	put_desc(f, IND_TABLE, 0, BUF_BASE, 100, next, 1);
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, next, 0);
+	put_desc(f, TXQ_DESC, 0, IND_TABLE, 32, ind, 0);
+	expect_broken(f, "a loop inside the table");
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, next, 2);
+	expect_broken(f, "next past the end of the table");
+	put_desc(f, IND_TABLE, 1, BUF_BASE, 100, VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+	expect_broken(f, "a device-writable buffer in a transmit chain");
+	put_desc(f, IND_TABLE, 1, MEM_SIZE - 50, 100, 0, 0);
+	expect_broken(f, "a buffer outside guest memory");
+	put_desc(f, TXQ_DESC, 0, MEM_SIZE - 16, 32, ind, 0);
+	expect_broken(f, "a table running out of guest memory");
+	put_desc(f, TXQ_DESC, 0, UINT64_MAX - 15, 32, ind, 0);
+	expect_broken(f, "a table address that wraps");
+	/* A direct descriptor, then an indirect one: allowed (virtio 1.2 §2.7.5.3.2). */
+	put_desc(f, IND_TABLE, 0, BUF_BASE + 20, 100, 0, 0);
+	put_desc(f, TXQ_DESC, 0, BUF_BASE, 20, next, 1);
+	put_desc(f, TXQ_DESC, 1, IND_TABLE, 16, ind, 0);
+	post(f, TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(get16(f, TXQ_USED + 2), 1);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+}
+
+/*
+ * Multiqueue: four queue pairs offered (GET_QUEUE_NUM, PROTOCOL_F_MQ, VIRTIO_NET_F_MQ); pair 1
+ * (queues 2 and 3) reflects into its own receive queue; SET_VRING_ENABLE stops and restarts
+ * one ring; an index past the last queue is refused by every vring message.
+ */
+static void test_multiqueue(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t o = QP_STRIDE;
+	struct viommu_vhost_user_vring_state st = { .index = VH_NUM_VQS, .num = QSIZE };
+	struct viommu_vhost_user_vring_addr a = { .index = VH_NUM_VQS };
+	uint8_t fr[2048];
+	size_t len;
+
+	assert_true(get_u64(f, VIOMMU_VHOST_USER_GET_FEATURES) & VIOMMU_VIRTIO_NET_F_MQ);
+	assert_true(get_u64(f, VIOMMU_VHOST_USER_GET_PROTOCOL_FEATURES) &
+		    VIOMMU_VHOST_USER_PROTOCOL_F_MQ);
+	assert_int_equal(get_u64(f, VIOMMU_VHOST_USER_GET_QUEUE_NUM), VH_MAX_QUEUE_PAIRS);
+	negotiate_with(f, false, VIOMMU_VIRTIO_NET_F_MQ);
+	for (uint32_t r = VIOMMU_VHOST_USER_SET_VRING_NUM; r <= VIOMMU_VHOST_USER_SET_VRING_BASE;
+	     r++)
+		if (r != VIOMMU_VHOST_USER_SET_VRING_ADDR)
+			assert_int_not_equal(call(f, r, &st, sizeof(st), NULL, 0), 0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0),
+			     0);
+	st.index = UINT32_MAX;
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0),
+			     0);
+	assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	{
+		int e = eventfd(0, EFD_CLOEXEC);
+
+		assert_int_not_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_KICK,
+					  &(uint64_t){ VH_NUM_VQS }, 8, &e, 1),
+				     0);
+		close(e);
+	}
+	/* Pair 0 and pair 1 both run; a frame on transmitq2 comes back on receiveq2 only. */
+	for (unsigned int q = 0; q < 4; q++)
+		setup_vq(f, q, false);
+	post_rx(f, false, 4, 2048);
+	for (unsigned int i = 0; i < 4; i++) {
+		put_desc(f, o + RXQ_DESC, i, BUF_BASE + 0x30000 + 0x1000ull * i, 2048,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		post(f, o + RXQ_AVAIL, (uint16_t)i, (uint16_t)i);
+	}
+	len = make_frame(fr, 200);
+	memset(f->mem + BUF_BASE + 0x8000, 0, 12);
+	memcpy(f->mem + BUF_BASE + 0x8000 + 12, fr, len);
+	put_desc(f, o + TXQ_DESC, 0, BUF_BASE + 0x8000, (uint32_t)(12 + len), 0, 0);
+	post(f, o + TXQ_AVAIL, 0, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 1);
+	assert_int_equal(get16(f, o + RXQ_USED + 2), 1);
+	assert_int_equal(get16(f, RXQ_USED + 2), 0);
+	vnet_5tswap(fr, len);
+	assert_memory_equal(f->mem + BUF_BASE + 0x30000 + 12, fr, len);
+	/* transmitq2 disabled: its next chain waits; enabled again, it goes through. */
+	st.index = VNET_TXQ_OF(1);
+	st.num = 0;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	post(f, o + TXQ_AVAIL, 1, 0);
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 1);
+	st.num = 1;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	vnet_port_run(f->p);
+	assert_int_equal(get16(f, o + TXQ_USED + 2), 2);
+	assert_int_equal(get16(f, o + RXQ_USED + 2), 2);
+	/* receiveq2 disabled: the reflected frame falls back to receiveq1. */
+	st.index = VNET_RXQ_OF(1);
+	st.num = 0;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+	vnet_switch_input(f->p, 1, fr, (uint32_t)len);
+	assert_int_equal(f->p->qp[0].bl_count, 1);
+	assert_int_equal(f->p->qp[1].bl_count, 0);
+	/* GET_VRING_BASE of queue 3 answers its own position. */
+	st.index = VNET_TXQ_OF(1);
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
+	assert_int_equal(handle(f), 0);
+	{
+		struct viommu_vhost_user_header h;
+		struct viommu_vhost_user_vring_state r;
+
+		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+		assert_int_equal(r.index, 3);
+		assert_int_equal(r.num, 2);
+	}
+}
+
+/* Rounds of the loop that never wait (no kick is ever written unless the test says so). */
+static void app_rounds(struct fx *f, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(vh_app_step(f->app, 0), 1);
+}
+
+static void app_queues(struct fx *f, uint64_t extra)
+{
+	negotiate_with(f, false, extra);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	post_rx(f, false, 4, 1024);
+}
+
+/*
+ * Event-driven (the default): a chain made available without a kick waits; the kick runs it.
+ * Transmit kicks stay requested (used flags 0).
+ */
+static void test_app_event_driven(void **state)
+{
+	struct fx *f = *state;
+
+	app_queues(f, 0);
+	app_rounds(f, 3);
+	tx_one(f, 0);
+	app_rounds(f, 5);
+	assert_int_equal(f->p->stats.tx_frames, 0);
+	assert_int_equal(eventfd_write(f->kick[VNET_TXQ], 1), 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_int_equal(get16(f, TXQ_USED), 0);
+}
+
+/* --poll: no kick needed, and the guest is told not to kick (NO_NOTIFY, or avail_event). */
+static void test_app_poll(void **state)
+{
+	struct fx *f = *state;
+
+	f->app->poll = true;
+	app_queues(f, 0);
+	tx_one(f, 0);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_true(f->p->polling);
+	assert_int_equal(get16(f, TXQ_USED), VIOMMU_VIRTIO_VIRTQ_USED_F_NO_NOTIFY);
+	tx_one(f, 1);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+}
+
+/*
+ * --busy-poll-us: after a kicked frame the loop keeps polling (a later chain needs no kick) while
+ * the window lasts; once it has passed, kicks are requested again and the loop sleeps on them.
+ * The window is a minute (never over during the test) or one nanosecond (always over).
+ */
+static void test_app_busy_poll(void **state)
+{
+	struct fx *f = *state;
+
+	f->app->busy_poll_ns = 60000000000ull;
+	app_queues(f, VIOMMU_VIRTIO_F_EVENT_IDX);
+	tx_one(f, 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 0); /* idle: no window open yet */
+	assert_int_equal(eventfd_write(f->kick[VNET_TXQ], 1), 0);
+	app_rounds(f, 2);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	/* Inside the window: polled, and avail_event left behind (no kicks). */
+	tx_one(f, 1);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+	assert_true(f->p->polling);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 1);
+	/* The window closes: kicks asked for at the current position, then sleep. */
+	f->app->busy_poll_ns = 1;
+	app_rounds(f, 2);
+	assert_false(f->p->polling);
+	assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), 2);
+	tx_one(f, 2);
+	app_rounds(f, 3);
+	assert_int_equal(f->p->stats.tx_frames, 2);
+}
+
+/*
+ * The datapath across the 16-bit wrap with EVENT_IDX: rings started at index 65533 (SET_VRING_BASE),
+ * frames go round while the indices wrap; avail_event follows last_avail through 0 and the
+ * interrupts follow used_event across it.
+ */
+static void test_event_idx_wrap(void **state)
+{
+	struct fx *f = *state;
+	struct viommu_vhost_user_vring_state st = { .index = VNET_TXQ, .num = 65533 };
+	unsigned int calls_rx = 0;
+
+	negotiate_with(f, false, VIOMMU_VIRTIO_F_EVENT_IDX);
+	setup_vq(f, VNET_RXQ, false);
+	setup_vq(f, VNET_TXQ, false);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	st.index = VNET_RXQ;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+	put16(f, TXQ_USED + 2, 65533);
+	put16(f, RXQ_USED + 2, 65533);
+	/* Receive buffers at avail positions 65533..65540 (ring slots wrap modulo QSIZE). */
+	for (unsigned int i = 0; i < QSIZE; i++) {
+		uint16_t pos = (uint16_t)(65533u + i);
+
+		put_desc(f, RXQ_DESC, i, BUF_BASE + 0x1000ull * i, 2048,
+			 VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE, 0);
+		put16(f, RXQ_AVAIL + 4 + 2 * (pos % QSIZE), (uint16_t)i);
+	}
+	put16(f, RXQ_AVAIL + 2, (uint16_t)(65533u + QSIZE));
+	/* The guest wants an interrupt once used entry 0 (after the wrap) is written. */
+	put16(f, USED_EVENT(RXQ_AVAIL), 0);
+	for (unsigned int k = 0; k < 6; k++) {
+		uint16_t pos = (uint16_t)(65533u + k);
+
+		post_tx(f, false, pos, BUF_BASE + 0x9000, 64);
+		vnet_port_run(f->p);
+		assert_int_equal(f->p->stats.rx_frames, k + 1);
+		assert_int_equal(get16(f, TXQ_USED + 2), (uint16_t)(pos + 1));
+		assert_int_equal(get16(f, RXQ_USED + 2), (uint16_t)(pos + 1));
+		/* Transmit kicks requested from the next chain on, through the wrap. */
+		assert_int_equal(get16(f, AVAIL_EVENT(TXQ_USED)), (uint16_t)(pos + 1));
+		calls_rx += (unsigned int)calls(f, VNET_RXQ);
+		if (k == 0)
+			assert_int_equal(calls_rx, 1); /* the first publish always signals */
+		if (k == 2)
+			assert_int_equal(calls_rx, 1); /* 65534 -> 65535, 65535 -> 0: not past 0 */
+		if (k == 3)
+			assert_int_equal(calls_rx, 2); /* 0 -> 1 wrote entry 0: past used_event */
+	}
+	assert_int_equal(calls_rx, 2);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_false(f->dev->vq[VNET_RXQ].broken);
 }
 
 /* Disconnect and reconnect: the port comes back clean and no fd is left behind. */
@@ -1281,25 +1952,26 @@ static void test_switch_learning(void **state)
 		sw->port[i].connected = true; /* no device: only the backlogs are used */
 	make_frame(fr, 0);
 	/* Port 0 sends to unknown 02:..:02: flooded to 1 and 2. */
-	vnet_switch_input(&sw->port[0], fr, 42);
-	assert_int_equal(sw->port[1].bl_count, 1);
-	assert_int_equal(sw->port[2].bl_count, 1);
-	assert_int_equal(sw->port[0].bl_count, 0);
+	vnet_switch_input(&sw->port[0], 0, fr, 42);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[2].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[0].qp[0].bl_count, 0);
 	/* Port 2 answers from 02:..:02 to 02:..:01 (learned on port 0). */
 	vnet_5tswap(fr, 42);
-	vnet_switch_input(&sw->port[2], fr, 42);
-	assert_int_equal(sw->port[0].bl_count, 1);
-	assert_int_equal(sw->port[1].bl_count, 1);
+	vnet_switch_input(&sw->port[2], 0, fr, 42);
+	assert_int_equal(sw->port[0].qp[0].bl_count, 1);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
 	/* Now 02:..:02 is known on port 2. */
 	vnet_5tswap(fr, 42);
-	vnet_switch_input(&sw->port[0], fr, 42);
-	assert_int_equal(sw->port[2].bl_count, 2);
-	assert_int_equal(sw->port[1].bl_count, 1);
+	vnet_switch_input(&sw->port[0], 0, fr, 42);
+	assert_int_equal(sw->port[2].qp[0].bl_count, 2);
+	assert_int_equal(sw->port[1].qp[0].bl_count, 1);
 	for (unsigned int i = 0; i < 3; i++) {
-		while (sw->port[i].bl_count) {
-			free(sw->port[i].backlog[sw->port[i].bl_head]);
-			sw->port[i].bl_head = (sw->port[i].bl_head + 1) % VNET_RX_BACKLOG;
-			sw->port[i].bl_count--;
+		while (sw->port[i].qp[0].bl_count) {
+			free(sw->port[i].qp[0].backlog[sw->port[i].qp[0].bl_head]);
+			sw->port[i].qp[0].bl_head =
+				(sw->port[i].qp[0].bl_head + 1) % VNET_RX_BACKLOG;
+			sw->port[i].qp[0].bl_count--;
 		}
 	}
 	free(sw);
@@ -1332,6 +2004,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mem_table_flushes_iotlb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test(test_need_event_arith),
+		cmocka_unit_test_setup_teardown(test_event_idx_wrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_app_event_driven, setup_app, teardown),
+		cmocka_unit_test_setup_teardown(test_app_poll, setup_app, teardown),
+		cmocka_unit_test_setup_teardown(test_app_busy_poll, setup_app, teardown),
+		cmocka_unit_test_setup_teardown(test_multiqueue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_reflect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_iotlb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_idx_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_suppression_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_suppression_event_idx, setup, teardown),
 		cmocka_unit_test(test_switch_learning),
 	};
 

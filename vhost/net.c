@@ -58,11 +58,12 @@ void vnet_5tswap(uint8_t *f, size_t len)
 	}
 }
 
-static void backlog_push(struct vnet_port *p, const uint8_t *data, uint32_t len)
+static void backlog_push(struct vnet_port *p, unsigned int qp, const uint8_t *data, uint32_t len)
 {
+	struct vnet_qp *b = &p->qp[qp];
 	struct vnet_frame *f;
 
-	if (!p->connected || p->bl_count == VNET_RX_BACKLOG) {
+	if (!p->connected || b->bl_count == VNET_RX_BACKLOG) {
 		p->stats.rx_drops++;
 		return;
 	}
@@ -73,17 +74,35 @@ static void backlog_push(struct vnet_port *p, const uint8_t *data, uint32_t len)
 	}
 	f->len = len;
 	memcpy(f->data, data, len);
-	p->backlog[(p->bl_head + p->bl_count) % VNET_RX_BACKLOG] = f;
-	p->bl_count++;
+	b->backlog[(b->bl_head + b->bl_count) % VNET_RX_BACKLOG] = f;
+	b->bl_count++;
 	p->pending = true;
 }
 
-static void backlog_pop(struct vnet_port *p)
+static void backlog_pop(struct vnet_qp *b)
 {
-	free(p->backlog[p->bl_head]);
-	p->backlog[p->bl_head] = NULL;
-	p->bl_head = (p->bl_head + 1) % VNET_RX_BACKLOG;
-	p->bl_count--;
+	free(b->backlog[b->bl_head]);
+	b->backlog[b->bl_head] = NULL;
+	b->bl_head = (b->bl_head + 1) % VNET_RX_BACKLOG;
+	b->bl_count--;
+}
+
+unsigned int vnet_port_backlog(const struct vnet_port *p)
+{
+	unsigned int n = 0;
+
+	for (unsigned int qp = 0; qp < VH_MAX_QUEUE_PAIRS; qp++)
+		n += p->qp[qp].bl_count;
+	return n;
+}
+
+/*
+ * The pair of @to that receives a frame sent on pair @qp: the same one if its receive queue runs,
+ * else the first (the guest may have just turned the pair off: ethtool -L).
+ */
+static unsigned int rx_pair(const struct vnet_port *to, unsigned int qp)
+{
+	return vh_vq_ready(&to->dev, VNET_RXQ_OF(qp)) ? qp : 0;
 }
 
 static int mac_lookup(const struct vnet_switch *sw, const uint8_t *mac)
@@ -110,14 +129,16 @@ static void mac_learn(struct vnet_switch *sw, const uint8_t *mac, unsigned int p
 	sw->macs[i].port = (uint8_t)port;
 }
 
-void vnet_switch_input(struct vnet_port *from, uint8_t *frame, uint32_t len)
+void vnet_switch_input(struct vnet_port *from, unsigned int qp, uint8_t *frame, uint32_t len)
 {
 	struct vnet_switch *sw = from->sw;
 	int i;
 
+	if (qp >= VH_MAX_QUEUE_PAIRS)
+		qp = 0;
 	if (sw->mode == VNET_REFLECT) {
 		vnet_5tswap(frame, len);
-		backlog_push(from, frame, len);
+		backlog_push(from, rx_pair(from, qp), frame, len);
 		return;
 	}
 	if (len < ETH_HLEN)
@@ -125,13 +146,16 @@ void vnet_switch_input(struct vnet_port *from, uint8_t *frame, uint32_t len)
 	mac_learn(sw, frame + ETH_ALEN, from->index);
 	i = (frame[0] & 1u) ? -1 : mac_lookup(sw, frame);
 	if (i >= 0) {
-		if (sw->macs[i].port != from->index)
-			backlog_push(&sw->port[sw->macs[i].port], frame, len);
+		if (sw->macs[i].port != from->index) {
+			struct vnet_port *to = &sw->port[sw->macs[i].port];
+
+			backlog_push(to, rx_pair(to, qp), frame, len);
+		}
 		return;
 	}
 	for (unsigned int k = 0; k < sw->nports; k++)
 		if (k != from->index && sw->port[k].connected)
-			backlog_push(&sw->port[k], frame, len);
+			backlog_push(&sw->port[k], rx_pair(&sw->port[k], qp), frame, len);
 }
 
 /* A round stopped: on a miss, wait for the UPDATE; otherwise the guest broke the queue. */
@@ -159,43 +183,74 @@ static void publish(struct vnet_port *p, unsigned int vq)
 		vq_failed(p, vq, ret, "used ring outside guest memory");
 }
 
-static void tx_run(struct vnet_port *p)
+/*
+ * End of a round on queue @vq: while polling, let the guest skip its kicks; otherwise ask for
+ * them (@want) and look at the ring once more, since chains made available before the request
+ * reached the guest bring no kick. True when there is work after all.
+ */
+static bool notify_rearm(struct vnet_port *p, unsigned int vq, bool want)
+{
+	int ret;
+
+	if (!vh_vq_ready(&p->dev, vq))
+		return false;
+	ret = vh_vq_set_notify(&p->dev, vq, want && !p->polling);
+	if (ret < 0) {
+		vq_failed(p, vq, ret, "used ring outside guest memory");
+		return false;
+	}
+	if (!want || p->polling)
+		return false;
+	ret = vh_vq_avail(&p->dev, vq, p->dev.vq[vq].last_avail);
+	if (ret < 0) {
+		vq_failed(p, vq, ret, "bad available index");
+		return false;
+	}
+	return ret > 0;
+}
+
+static void tx_run(struct vnet_port *p, unsigned int qp)
 {
 	struct vh_dev *d = &p->dev;
-	struct vh_vq *q = &d->vq[VNET_TXQ];
+	const unsigned int txq = VNET_TXQ_OF(qp);
+	struct vh_vq *q = &d->vq[txq];
+	struct vnet_qp *b = &p->qp[qp];
 	struct vh_vq_chain *c = &p->sw->chains[0];
 	uint8_t *buf = p->sw->scratch;
 	unsigned int hl = hdr_len(d);
 	unsigned int n;
+	bool idle = false;
 	int ret;
 
-	if (!vh_vq_ready(d, VNET_TXQ))
+	if (!vh_vq_ready(d, txq))
 		return;
 	for (n = 0; n < VNET_TX_BURST; n++) {
 		uint64_t len;
 
 		/* Reflecting: a full receive backlog holds the transmit queue back, so frames wait in
 		 * the guest instead of being dropped (testpmd's "retry"). Receiving resumes it. */
-		if (p->sw->mode == VNET_REFLECT && p->bl_count == VNET_RX_BACKLOG) {
-			p->tx_held = true;
+		if (p->sw->mode == VNET_REFLECT && b->bl_count == VNET_RX_BACKLOG) {
+			b->tx_held = true;
 			break;
 		}
 
-		ret = vh_vq_avail(d, VNET_TXQ, q->last_avail);
+		ret = vh_vq_avail(d, txq, q->last_avail);
 		if (ret <= 0) {
 			if (ret < 0)
-				vq_failed(p, VNET_TXQ, ret, "bad available index");
+				vq_failed(p, txq, ret, "bad available index");
+			else
+				idle = true;
 			break;
 		}
-		ret = vh_vq_chain_get(d, VNET_TXQ, q->last_avail, false, c);
+		ret = vh_vq_chain_get(d, txq, q->last_avail, false, c);
 		if (ret < 0) {
-			vq_failed(p, VNET_TXQ, ret, "bad transmit chain");
+			vq_failed(p, txq, ret, "bad transmit chain");
 			break;
 		}
 		/* Make sure the used element can be written before consuming the chain. */
-		ret = vh_vq_used_put(d, VNET_TXQ, q->used_next, c->head, 0);
+		ret = vh_vq_used_put(d, txq, q->used_next, c->head, 0);
 		if (ret < 0) {
-			vq_failed(p, VNET_TXQ, ret, "used ring outside guest memory");
+			vq_failed(p, txq, ret, "used ring outside guest memory");
 			break;
 		}
 		q->last_avail++;
@@ -207,11 +262,16 @@ static void tx_run(struct vnet_port *p)
 		len = c->total - hl;
 		vh_vq_chain_read(c, hl, buf, len);
 		p->stats.tx_frames++;
+		p->stats.tx_pair[qp]++;
 		p->stats.tx_bytes += len;
-		vnet_switch_input(p, buf, (uint32_t)len);
+		vnet_switch_input(p, qp, buf, (uint32_t)len);
 	}
-	publish(p, VNET_TXQ);
+	/* One used-index update and at most one interrupt for the whole burst. */
+	publish(p, txq);
 	if (n == VNET_TX_BURST)
+		p->pending = true;
+	/* Kicks are wanted only by a queue that ran dry: a held or cut-short burst comes back. */
+	else if (notify_rearm(p, txq, idle))
 		p->pending = true;
 }
 
@@ -220,11 +280,11 @@ static void tx_run(struct vnet_port *p)
  * chains, 0 when the guest has not posted enough buffers yet, -E2BIG when the frame cannot fit
  * (drop it), or another negative errno.
  */
-static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
+static int rx_gather(struct vnet_port *p, unsigned int rxq, uint64_t need, int avail)
 {
 	struct vh_dev *d = &p->dev;
 	bool mrg = d->features & VIOMMU_VIRTIO_NET_F_MRG_RXBUF;
-	uint16_t from = d->vq[VNET_RXQ].last_avail;
+	uint16_t from = d->vq[rxq].last_avail;
 	uint64_t got = 0;
 	int n = 0;
 
@@ -235,7 +295,7 @@ static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 			return 0;
 		if (n == (mrg ? (int)VNET_MAX_RX_BUFS : 1))
 			return -E2BIG;
-		ret = vh_vq_chain_get(d, VNET_RXQ, (uint16_t)(from + n), true, &p->sw->chains[n]);
+		ret = vh_vq_chain_get(d, rxq, (uint16_t)(from + n), true, &p->sw->chains[n]);
 		if (ret < 0)
 			return ret;
 		/* virtio 1.2 §5.1.6.3.1: the first buffer holds at least the header. */
@@ -247,36 +307,43 @@ static int rx_gather(struct vnet_port *p, uint64_t need, int avail)
 	return n;
 }
 
-static void rx_run(struct vnet_port *p)
+static void rx_run(struct vnet_port *p, unsigned int qp)
 {
 	struct vh_dev *d = &p->dev;
-	struct vh_vq *q = &d->vq[VNET_RXQ];
+	const unsigned int rxq = VNET_RXQ_OF(qp);
+	struct vh_vq *q = &d->vq[rxq];
+	struct vnet_qp *b = &p->qp[qp];
 	unsigned int hl = hdr_len(d);
+	bool starved = false;
 	int ret = 0;
 
-	if (!vh_vq_ready(d, VNET_RXQ))
+	if (!vh_vq_ready(d, rxq))
 		return;
-	while (p->bl_count) {
-		struct vnet_frame *f = p->backlog[p->bl_head];
+	while (b->bl_count) {
+		struct vnet_frame *f = b->backlog[b->bl_head];
 		struct viommu_virtio_net_hdr_mrg_rxbuf h = { 0 };
 		uint64_t off = 0;
 		int avail, n;
 
-		avail = vh_vq_avail(d, VNET_RXQ, q->last_avail);
+		avail = vh_vq_avail(d, rxq, q->last_avail);
 		if (avail <= 0) {
 			if (avail < 0)
-				vq_failed(p, VNET_RXQ, avail, "bad available index");
+				vq_failed(p, rxq, avail, "bad available index");
+			else
+				starved = true;
 			break;
 		}
-		n = rx_gather(p, (uint64_t)hl + f->len, avail);
+		n = rx_gather(p, rxq, (uint64_t)hl + f->len, avail);
 		if (n == -E2BIG) {
 			p->stats.rx_drops++;
-			backlog_pop(p);
+			backlog_pop(b);
 			continue;
 		}
 		if (n <= 0) {
 			if (n < 0)
-				vq_failed(p, VNET_RXQ, n, "bad receive chain");
+				vq_failed(p, rxq, n, "bad receive chain");
+			else
+				starved = true;
 			break;
 		}
 		h.num_buffers = (uint16_t)n;
@@ -287,27 +354,33 @@ static void rx_run(struct vnet_port *p)
 
 			vh_vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
 			off += take;
-			ret = vh_vq_used_put(d, VNET_RXQ, (uint16_t)(q->used_next + k),
+			ret = vh_vq_used_put(d, rxq, (uint16_t)(q->used_next + k),
 					     p->sw->chains[k].head,
 					     (uint32_t)(take + (k == 0 ? hl : 0)));
 			if (ret < 0)
 				break;
 		}
 		if (ret < 0) {
-			vq_failed(p, VNET_RXQ, ret, "used ring outside guest memory");
+			vq_failed(p, rxq, ret, "used ring outside guest memory");
 			break;
 		}
 		q->last_avail = (uint16_t)(q->last_avail + n);
 		q->used_next = (uint16_t)(q->used_next + n);
 		p->stats.rx_frames++;
 		p->stats.rx_bytes += f->len;
-		backlog_pop(p);
-		if (p->tx_held) {
-			p->tx_held = false;
+		backlog_pop(b);
+		if (b->tx_held) {
+			b->tx_held = false;
 			p->pending = true;
 		}
 	}
-	publish(p, VNET_RXQ);
+	publish(p, rxq);
+	/*
+	 * Receive kicks (new buffers) matter only while frames wait for buffers: otherwise the
+	 * guest refills without kicking, as vhost-net lets it.
+	 */
+	if (notify_rearm(p, rxq, starved))
+		p->pending = true;
 }
 
 void vnet_port_run(struct vnet_port *p)
@@ -331,15 +404,18 @@ void vnet_port_run(struct vnet_port *p)
 				cold = true;
 		p->dev.rings_cold = cold;
 	}
-	tx_run(p);
-	rx_run(p);
-	vh_debug(&p->dev, "run tx %llu rx %llu backlog %u held %d missed %d pending %d",
+	/* Every pair in one loop, in turn: a pair's burst is bounded, so none starves another. */
+	for (unsigned int qp = 0; qp < VH_MAX_QUEUE_PAIRS; qp++) {
+		tx_run(p, qp);
+		rx_run(p, qp);
+	}
+	vh_debug(&p->dev, "run tx %llu rx %llu backlog %u missed %d pending %d polling %d",
 		 (unsigned long long)(p->stats.tx_frames - tx0),
-		 (unsigned long long)(p->stats.rx_frames - rx0), p->bl_count, p->tx_held, p->missed,
-		 p->pending);
+		 (unsigned long long)(p->stats.rx_frames - rx0), vnet_port_backlog(p), p->missed,
+		 p->pending, p->polling);
 	/* Frames this round sent to other ports are received when those ports run. */
-	vh_xlate_done(&p->dev, VNET_TXQ);
-	vh_xlate_done(&p->dev, VNET_RXQ);
+	for (unsigned int vq = 0; vq < VH_NUM_VQS; vq++)
+		vh_xlate_done(&p->dev, vq);
 }
 
 void vnet_port_stop(struct vnet_port *p)
@@ -384,8 +460,11 @@ void vnet_port_disconnect(struct vnet_port *p)
 	if (!p->connected)
 		return;
 	vh_dev_destroy(&p->dev);
-	while (p->bl_count)
-		backlog_pop(p);
+	for (unsigned int qp = 0; qp < VH_MAX_QUEUE_PAIRS; qp++) {
+		while (p->qp[qp].bl_count)
+			backlog_pop(&p->qp[qp]);
+		p->qp[qp].tx_held = false;
+	}
 	p->connected = false;
 	/* Addresses learned on this port are stale now. */
 	for (unsigned int i = 0; i < VNET_MAC_TABLE; i++)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* epoll tags: kind in the top byte, port and queue below. */
@@ -133,7 +134,7 @@ void vh_app_print_stats(const struct vh_app *a, const char *when)
 			"bad_msgs=%llu iotlb_msgs=%llu iotlb_updates=%llu iotlb_invalidates=%llu "
 			"iotlb_rejected=%llu misses_sent=%llu devtlb_lookups=%llu devtlb_hits=%llu "
 			"devtlb_misses=%llu devtlb_miss_suppressed=%llu devtlb_perm_faults=%llu "
-			"devtlb_invalidations=%llu\n",
+			"devtlb_invalidations=%llu tx_pairs=%llu/%llu/%llu/%llu\n",
 			when, p->name, (unsigned long long)p->stats.tx_frames,
 			(unsigned long long)p->stats.tx_bytes,
 			(unsigned long long)p->stats.tx_errors,
@@ -148,12 +149,18 @@ void vh_app_print_stats(const struct vh_app *a, const char *when)
 			(unsigned long long)t.tlb.hits, (unsigned long long)t.tlb.misses,
 			(unsigned long long)t.tlb.miss_suppressed,
 			(unsigned long long)t.tlb.perm_faults,
-			(unsigned long long)t.tlb.invalidations);
+			(unsigned long long)t.tlb.invalidations,
+			(unsigned long long)p->stats.tx_pair[0],
+			(unsigned long long)p->stats.tx_pair[1],
+			(unsigned long long)p->stats.tx_pair[2],
+			(unsigned long long)p->stats.tx_pair[3]);
 		if (!p->connected)
 			continue;
 		for (unsigned int q = 0; q < VH_NUM_VQS; q++) {
 			const struct vh_vq *v = &p->dev.vq[q];
 
+			if (q >= 2 && !v->num)
+				continue; /* a queue pair the front-end never set up */
 			fprintf(stderr,
 				"viommu-vhost: %s vq%u: num=%u last_avail=%u used=%u used_next=%u "
 				"started=%d enabled=%d broken=%d\n",
@@ -161,7 +168,7 @@ void vh_app_print_stats(const struct vh_app *a, const char *when)
 				v->started, v->enabled, v->broken);
 		}
 		fprintf(stderr, "viommu-vhost: %s backlog=%u missed=%d tx_held=%d iommu=%d\n",
-			p->name, p->bl_count, p->missed, p->tx_held, p->dev.iommu);
+			p->name, vnet_port_backlog(p), p->missed, p->qp[0].tx_held, p->dev.iommu);
 	}
 }
 
@@ -286,15 +293,55 @@ static bool any_connected(const struct vh_app *a)
 	return false;
 }
 
+_Static_assert(VH_MAX_QUEUE_PAIRS == 4, "the stats line prints four pairs");
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t frames(const struct vh_app *a)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < a->sw.nports; i++)
+		n += a->sw.port[i].stats.tx_frames + a->sw.port[i].stats.rx_frames;
+	return n;
+}
+
+/*
+ * Whether this round polls: always with --poll; with --busy-poll-us while the window that the
+ * last frame opened lasts. Leaving the window runs every port once more with kicks requested,
+ * so that a chain made available meanwhile is not left waiting for a kick that will not come.
+ */
+static bool poll_round(struct vh_app *a)
+{
+	bool was = a->polling;
+
+	a->polling = a->poll || (a->busy_poll_ns && now_ns() - a->last_activity < a->busy_poll_ns);
+	if (was != a->polling)
+		for (unsigned int i = 0; i < a->sw.nports; i++) {
+			a->sw.port[i].polling = a->polling;
+			if (was)
+				a->sw.port[i].pending = true;
+		}
+	return a->polling;
+}
+
 int vh_app_step(struct vh_app *a, int max_wait_ms)
 {
 	{
 		struct epoll_event evs[32];
 		int timeout = max_wait_ms;
+		bool polling = poll_round(a);
+		uint64_t before = frames(a);
 		int n;
 
 		for (unsigned int i = 0; i < a->sw.nports; i++) {
-			if (a->sw.port[i].pending)
+			if (a->sw.port[i].pending || polling)
 				timeout = 0;
 			else if (a->sw.port[i].missed && (timeout < 0 || timeout > MISS_POLL_MS))
 				timeout = MISS_POLL_MS;
@@ -347,10 +394,15 @@ int vh_app_step(struct vh_app *a, int max_wait_ms)
 				break;
 			}
 		}
-		/* A miss retry runs the stalled ports again; devtlb re-asks after its interval. */
+		/* A miss retry runs the stalled ports again; devtlb re-asks after its interval. A
+		 * polling round runs every port: no kick tells which has work. */
 		for (unsigned int i = 0; i < a->sw.nports; i++)
-			if (a->sw.port[i].pending || (n == 0 && a->sw.port[i].missed))
+			if (a->sw.port[i].pending || (polling && a->sw.port[i].connected) ||
+			    (n == 0 && a->sw.port[i].missed))
 				vnet_port_run(&a->sw.port[i]);
+		/* Activity (re)opens the busy-poll window. */
+		if (a->busy_poll_ns && frames(a) != before)
+			a->last_activity = now_ns();
 		if (a->fd_mode && !any_connected(a))
 			return 0;
 	}

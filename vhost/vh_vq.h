@@ -10,6 +10,8 @@
 #include "vhost_user.h"
 
 #define VH_VQ_MAX_SEGS 128u /* host segments of one chain; more is refused as malformed */
+/* Entries of one indirect table (a chain is at most a queue's size, virtio 1.2 §2.7.5.3.1). */
+#define VH_VQ_MAX_INDIRECT VIOMMU_VIRTIO_VIRTQ_MAX_SIZE
 
 struct vh_vq_seg {
 	uint8_t *host;
@@ -31,9 +33,12 @@ struct vh_vq_chain {
 int vh_vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from);
 
 /*
- * Read the chain at avail position @idx and translate its buffers. @writable selects which kind
- * of chain the queue expects; a chain of the other kind, a loop, an out-of-range index or too many
- * segments is -EINVAL. -EAGAIN on a translation miss, -EFAULT outside guest memory.
+ * Read the chain at avail position @idx and translate its buffers, following an indirect table
+ * (VIRTIO_F_INDIRECT_DESC) through the device IOTLB like any buffer. @writable selects which kind
+ * of chain the queue expects; a chain of the other kind, a loop, an out-of-range index, too many
+ * segments or a malformed indirect table (length not a non-zero multiple of 16, indirect inside
+ * indirect, INDIRECT with NEXT, the feature not negotiated) is -EINVAL. -EAGAIN on a translation
+ * miss, -EFAULT outside guest memory.
  */
 int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writable,
 		    struct vh_vq_chain *c);
@@ -41,8 +46,27 @@ int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writ
 /* Write used element @slot (a free-running index) = {id, len}. 0, -EAGAIN or -EFAULT. */
 int vh_vq_used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id, uint32_t len);
 
-/* Publish used index @idx (after the elements) and interrupt the guest unless it opted out. */
+/*
+ * Publish used index @idx (after the elements) and interrupt the guest if vh_vq_need_call() says
+ * so: one interrupt per published batch at most.
+ */
 int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx);
+
+/*
+ * Whether the guest wants an interrupt for what was published since the last one: without
+ * EVENT_IDX unless VIRTQ_AVAIL_F_NO_INTERRUPT, with it when used_event lies between the last
+ * signalled used index and the current one (wrapping modulo 2^16). Records the signal as sent.
+ */
+bool vh_vq_need_call(struct vh_dev *dev, unsigned int vq);
+
+/*
+ * Ask the guest for kicks on queue @vq (@on), or let it skip them while we poll: the used ring's
+ * VIRTQ_USED_F_NO_NOTIFY flag, or with EVENT_IDX the avail_event index (set to last_avail when
+ * on, left behind the driver when off). Writes only what changed. After turning kicks on, the
+ * caller must look at the available index again: chains made available before the request was
+ * visible bring no kick. 0, -EAGAIN or -EFAULT.
+ */
+int vh_vq_set_notify(struct vh_dev *dev, unsigned int vq, bool on);
 
 /*
  * Look up every page of the queue's rings, sending a MISS for each one not cached, all at once:

@@ -258,6 +258,7 @@ static int region_map(const struct vh_dev *dev, const struct viommu_vhost_user_m
 	r->map_base = p;
 	r->map_size = len;
 	r->host = (uint8_t *)p + d->mmap_offset;
+	r->refs = 1;
 	return 0;
 }
 
@@ -351,6 +352,16 @@ static void vq_set_kick(struct vh_dev *dev, unsigned int i, int fd)
 	q->kick_fd = fd;
 	if (fd >= 0 && dev->ops && dev->ops->watch_kick)
 		dev->ops->watch_kick(dev->opaque, dev, i, fd, true);
+}
+
+/*
+ * The ring was set up again (address, base, kick): what we knew of its suppression fields and of
+ * the last interrupt no longer holds.
+ */
+static void vq_ring_fresh(struct vh_vq *q)
+{
+	q->signalled_valid = false;
+	q->notify_known = false;
 }
 
 static void stop_queues(struct vh_dev *dev)
@@ -537,6 +548,22 @@ static int do_add_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, i
 	if (size != sizeof(m) || nfds != 1)
 		return -EINVAL;
 	memcpy(&m, p, sizeof(m));
+	/*
+	 * With several queue pairs QEMU 7.2 runs one vhost device per pair on the connection, and
+	 * each adds (and later removes) the same regions: an identical region takes a reference on
+	 * the mapping we have (at most one per queue pair) instead of being refused as an overlap.
+	 */
+	for (unsigned int i = 0; i < dev->nregions; i++) {
+		struct vh_region *r = &dev->regions[i];
+
+		if (r->gpa == m.region.guest_phys_addr && r->size == m.region.memory_size &&
+		    r->uaddr == m.region.userspace_addr) {
+			if (r->refs >= VH_MAX_QUEUE_PAIRS)
+				return -EINVAL;
+			r->refs++;
+			return 0;
+		}
+	}
 	if (dev->nregions >= VH_MAX_MEM_SLOTS)
 		return -EINVAL;
 	ret = region_check(&m.region, dev->regions, dev->nregions);
@@ -564,6 +591,11 @@ static int do_rem_mem_reg(struct vh_dev *dev, const uint8_t *p, uint32_t size, s
 		if (r->gpa != m.region.guest_phys_addr || r->size != m.region.memory_size ||
 		    r->uaddr != m.region.userspace_addr)
 			continue;
+		/* Another queue pair's vhost device still has it (see do_add_mem_reg). */
+		if (r->refs > 1) {
+			r->refs--;
+			return 0;
+		}
 		stop_queues(dev);
 		vh_tlb_flush(dev);
 		region_unmap(r);
@@ -644,6 +676,7 @@ static int do_vring_fd(struct vh_dev *dev, uint32_t request, uint64_t v, int *fd
 		/* Without a kick fd the ring is polled: we treat it as started and rely on resume. */
 		dev->vq[i].started = true;
 		dev->vq[i].broken = false;
+		vq_ring_fresh(&dev->vq[i]);
 		if (!(dev->features & VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES))
 			dev->vq[i].enabled = true;
 		resume(dev);
@@ -705,9 +738,10 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	if (!dev->iommu) {
 		uint64_t n = q->num ? q->num : 1;
 
+		/* Whole rings, used_event and avail_event included (virtio 1.2 §2.7). */
 		if (!ring_in_memory(dev, a.desc_user_addr, 16 * n) ||
-		    !ring_in_memory(dev, a.avail_user_addr, 4 + 2 * n) ||
-		    !ring_in_memory(dev, a.used_user_addr, 4 + 8 * n))
+		    !ring_in_memory(dev, a.avail_user_addr, VIOMMU_VIRTIO_VIRTQ_AVAIL_SIZE(n)) ||
+		    !ring_in_memory(dev, a.used_user_addr, VIOMMU_VIRTIO_VIRTQ_USED_SIZE(n)))
 			return -EFAULT;
 	}
 	stop_queues(dev);
@@ -716,6 +750,7 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	q->used_addr = a.used_user_addr;
 	q->addr_set = true;
 	q->broken = false;
+	vq_ring_fresh(q);
 	dev->rings_cold = true;
 	resume(dev);
 	return 0;
@@ -821,7 +856,8 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		dev->owner = false;
 		return 0;
 	case VIOMMU_VHOST_USER_GET_QUEUE_NUM:
-		return size == 0 ? reply_u64(rep, 1) : -EINVAL;
+		/* Queue pairs (VHOST_USER_PROTOCOL_F_MQ): the front-end uses at most this many. */
+		return size == 0 ? reply_u64(rep, VH_MAX_QUEUE_PAIRS) : -EINVAL;
 	case VIOMMU_VHOST_USER_GET_MAX_MEM_SLOTS:
 		return size == 0 ? reply_u64(rep, VH_MAX_MEM_SLOTS) : -EINVAL;
 	case VIOMMU_VHOST_USER_SET_MEM_TABLE:
@@ -892,6 +928,7 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		dev->vq[i].last_avail = (uint16_t)st.num;
 		dev->vq[i].used_idx = (uint16_t)st.num;
 		dev->vq[i].used_next = (uint16_t)st.num;
+		vq_ring_fresh(&dev->vq[i]);
 		return 0;
 	case VIOMMU_VHOST_USER_GET_VRING_BASE:
 		/* Stops the ring; the reply is the next available index to process. */

@@ -31,8 +31,10 @@
 struct viommu_devtlb;
 struct viommu_devtlb_reader;
 
-#define VH_MAX_MEM_SLOTS 32u /* our GET_MAX_MEM_SLOTS answer */
-#define VH_NUM_VQS 2u	     /* one queue pair: 0 = receiveq, 1 = transmitq */
+#define VH_MAX_MEM_SLOTS 32u  /* our GET_MAX_MEM_SLOTS answer */
+#define VH_MAX_QUEUE_PAIRS 4u /* our GET_QUEUE_NUM answer (VIRTIO_NET_F_MQ) */
+/* Queue pair k: 2k = receiveqk+1, 2k + 1 = transmitqk+1 (virtio 1.2 5.1.2). */
+#define VH_NUM_VQS (2u * VH_MAX_QUEUE_PAIRS)
 #define VH_VQ_MAX_SIZE 32768u
 
 enum vh_space {
@@ -43,10 +45,11 @@ enum vh_space {
 struct vh_region {
 	uint64_t gpa;
 	uint64_t size;
-	uint64_t uaddr;	 /* front-end virtual address */
-	uint8_t *host;	 /* our mapping of gpa */
-	void *map_base;	 /* what mmap returned (host - mmap_offset) */
-	size_t map_size; /* size + mmap_offset */
+	uint64_t uaddr;	   /* front-end virtual address */
+	uint8_t *host;	   /* our mapping of gpa */
+	void *map_base;	   /* what mmap returned (host - mmap_offset) */
+	size_t map_size;   /* size + mmap_offset */
+	unsigned int refs; /* ADD_MEM_REGs of this very region (one per queue pair's device) */
 };
 
 struct vh_vq {
@@ -64,6 +67,19 @@ struct vh_vq {
 	bool started; /* a kick fd (or polling) was set */
 	bool enabled;
 	bool broken; /* the guest corrupted the ring: stop until the ring is set up again */
+	/*
+	 * Interrupt batching (VIRTIO_F_EVENT_IDX): the used index the guest was last signalled
+	 * for; until the first signal every publish calls.
+	 */
+	uint16_t signalled_used;
+	bool signalled_valid;
+	/*
+	 * Kick suppression as last written to the guest's rings (reset when the ring is set up):
+	 * without EVENT_IDX the used ring's flags (NO_NOTIFY), with it the avail_event index.
+	 */
+	bool notify_known;    /* notify_on/avail_event below match guest memory */
+	bool notify_on;	      /* the guest was asked for kicks */
+	uint16_t avail_event; /* EVENT_IDX: the value written */
 };
 
 struct vh_stats {
@@ -139,12 +155,14 @@ struct vh_dev {
 };
 
 /* Virtio features we offer (GET_FEATURES) and protocol features (GET_PROTOCOL_FEATURES). */
-#define VH_FEATURES                                                              \
-	(VIOMMU_VIRTIO_NET_F_MRG_RXBUF | VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | \
-	 VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_F_ACCESS_PLATFORM)
+#define VH_FEATURES                                                          \
+	(VIOMMU_VIRTIO_NET_F_MRG_RXBUF | VIOMMU_VIRTIO_NET_F_MQ |            \
+	 VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | VIOMMU_VIRTIO_F_VERSION_1 | \
+	 VIOMMU_VIRTIO_F_ACCESS_PLATFORM | VIOMMU_VIRTIO_F_INDIRECT_DESC |   \
+	 VIOMMU_VIRTIO_F_EVENT_IDX)
 #define VH_PROTOCOL_FEATURES                                                                 \
 	(VIOMMU_VHOST_USER_PROTOCOL_F_REPLY_ACK | VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ | \
-	 VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
+	 VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VIOMMU_VHOST_USER_PROTOCOL_F_MQ)
 
 /* Set up @dev on the connected socket @sock (owned from now on, made non-blocking). 0 or -errno. */
 int vh_dev_init(struct vh_dev *dev, int sock, const struct vh_dev_ops *ops, void *opaque,
@@ -218,7 +236,7 @@ int vh_dev_audit(struct vh_dev *dev, const char *path);
 /* With dev->debug: one timestamped line on stderr (for finding stalls after the fact). */
 void vh_debug(const struct vh_dev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Signal the guest that queue @vq has used buffers (unless it suppressed interrupts). */
+/* Signal the guest that queue @vq has used buffers (the caller decided it is due). */
 void vh_vq_call(struct vh_dev *dev, unsigned int vq);
 
 /* Whether queue @vq can be processed (set up, started, enabled, not broken). */

@@ -5,6 +5,7 @@
  * event loop (vh_app.c) services control sockets, kick fds and signals in one thread, so IOTLB
  * UPDATE/INVALIDATE keep being handled while queues wait for a translation (misses never block).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,12 @@ static void usage(FILE *out)
 		"      --reflect           send every frame back to its sender with MAC, IPv4 and\n"
 		"                          TCP/UDP addresses swapped (like testpmd's 5tswap)\n"
 		"                          (default: a learning L2 switch between the sockets)\n"
+		"      --poll              poll the rings all the time (one core busy); the guest\n"
+		"                          is asked not to kick (VRING_USED_F_NO_NOTIFY, or a\n"
+		"                          stale avail_event with VIRTIO_F_EVENT_IDX)\n"
+		"      --busy-poll-us=US   after a frame, keep polling this long before asking for\n"
+		"                          kicks and sleeping again (default %u: event-driven;\n"
+		"                          a window wins only where a core is spare)\n"
 		"      --audit=FILE        log IOTLB updates, invalidations and used translations\n"
 		"                          (binary, for tests that check invalidation correctness)\n"
 		"  -v, --verbose           log every vhost-user message\n"
@@ -35,7 +42,8 @@ static void usage(FILE *out)
 		"      --print-capabilities  print the vhost-user back-end capabilities (JSON)\n"
 		"  -h, --help              this text\n"
 		"\n"
-		"Statistics go to stderr on SIGUSR1 and at exit; SIGINT/SIGTERM stop it cleanly.\n");
+		"Statistics go to stderr on SIGUSR1 and at exit; SIGINT/SIGTERM stop it cleanly.\n",
+		VH_APP_BUSY_POLL_US_DEFAULT);
 }
 
 static void print_capabilities(void)
@@ -51,6 +59,8 @@ int main(int argc, char **argv)
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "reflect", no_argument, NULL, 'r' },
+		{ "poll", no_argument, NULL, 'p' },
+		{ "busy-poll-us", required_argument, NULL, 'b' },
 		{ "audit", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "debug", no_argument, NULL, 'd' },
@@ -63,7 +73,8 @@ int main(int argc, char **argv)
 	int conn_fd = -1;
 	const char *paths[VNET_MAX_PORTS] = { NULL };
 	const char *audit_path = NULL;
-	bool verbose = false, debug = false;
+	bool verbose = false, debug = false, poll = false;
+	unsigned long busy_us = VH_APP_BUSY_POLL_US_DEFAULT;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
@@ -90,6 +101,23 @@ int main(int argc, char **argv)
 		case 'r':
 			mode = VNET_REFLECT;
 			break;
+		case 'p':
+			poll = true;
+			break;
+		case 'b': {
+			char *end;
+
+			errno = 0;
+			busy_us = strtoul(optarg, &end, 10);
+			/* At most 1 s: longer is --poll. */
+			if (*end || !*optarg || optarg[0] == '-' || errno || busy_us > 1000000) {
+				fprintf(stderr,
+					"viommu-vhost: bad --busy-poll-us '%s' (0 to 1000000)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'a':
 			audit_path = optarg;
 			break;
@@ -127,6 +155,8 @@ int main(int argc, char **argv)
 	a.audit_path = audit_path;
 	a.verbose = verbose;
 	a.debug = debug;
+	a.poll = poll;
+	a.busy_poll_ns = (uint64_t)busy_us * 1000u;
 	if (conn_fd >= 0 && vh_app_connect_fd(&a, conn_fd) < 0)
 		return 1;
 	for (unsigned int i = 0; i < npaths; i++) {
@@ -134,6 +164,11 @@ int main(int argc, char **argv)
 			return 1;
 		fprintf(stderr, "viommu-vhost: port%u listening on %s (%s)\n", i, paths[i],
 			mode == VNET_REFLECT ? "reflect" : "switch");
+		if (poll)
+			fprintf(stderr, "viommu-vhost: polling (one core)\n");
+		else if (busy_us)
+			fprintf(stderr, "viommu-vhost: busy-polling %lu us after activity\n",
+				busy_us);
 	}
 
 	ret = vh_app_run(&a);

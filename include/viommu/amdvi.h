@@ -84,6 +84,8 @@ enum viommu_amdvi_flags {
 	VIOMMU_AMDVI_EPH = 1u << 5,	/* EFR EPHSup (needs VIOMMU_AMDVI_PPR): enhanced PPR
 					 * handling, control EPHEn; Linux 6.12 reads ATS
 					 * capabilities only with GT, PPR and EPH */
+	VIOMMU_AMDVI_HWV = 1u << 6,	/* EFR bit 55 (needs VIOMMU_AMDVI_GT): the hardware-assisted
+					 * vIOMMU of <viommu/amdvi_hwv.h> */
 };
 
 struct viommu_amdvi_config {
@@ -93,6 +95,8 @@ struct viommu_amdvi_config {
 				  * outputs above it are reserved bits */
 	uint32_t iotlb_capacity; /* entries of the IOTLB (0: 1024) */
 	uint32_t iotlb_ways;	 /* its associativity (0: 4) */
+	uint32_t iommu_devid;	 /* VIOMMU_AMDVI_HWV: the IOMMU function's own DeviceID, whose DTE
+				  * maps its private address space */
 };
 
 /* A typical configuration: NpCache, IotlbSup, IASup, 6-level host tables, 48-bit addresses. */

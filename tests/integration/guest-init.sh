@@ -29,6 +29,7 @@ arg() { sed -n "s/.*viommu\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 FRAMES=$(arg frames)
 [ -n "$FRAMES" ] || FRAMES=2000
 BENCH=$(arg bench) # seconds of pktgen for bench/vhost_vs_dpdk.sh instead of the test
+TXQ=$(arg txqueue) # pktgen transmits on this queue (multiqueue tests); default 0
 PEER_MAC=02:00:00:00:00:02
 
 TESTS=$(arg tests)
@@ -87,6 +88,10 @@ pktgen_setup() {
 	pg "udp_dst_min 7"
 	pg "udp_dst_max 7"
 	pg "flag UDPCSUM"
+	if [ -n "$TXQ" ]; then
+		pg "queue_map_min $TXQ"
+		pg "queue_map_max $TXQ"
+	fi
 }
 
 has net || BENCH=""
@@ -106,6 +111,12 @@ arp -s 10.0.0.2 $PEER_MAC || fail "static neighbour"
 say "clock: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" \
 	"$(dmesg | grep -o -E 'tsc: [^,]*MHz[^,]*|[Mm]arking TSC unstable.*' | tr '\n' ' ')"
 check_iommu net /sys/class/net/eth0/device
+# What the driver negotiated (the virtio device's feature bits, bit 0 first) and the queues it
+# uses: the host checks them against what the back-end offered.
+nfeat=$(cat /sys/class/net/eth0/device/features 2>/dev/null)
+nbit() { echo "$nfeat" | cut -c$(($1 + 1)); }
+say "net features: indirect_desc=$(nbit 28) event_idx=$(nbit 29) mq=$(nbit 22)" \
+	"queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)"
 # No rem_device_all first: the guest just booted, the thread has no devices, and the kernel
 # only flags the removal for the pktgen thread (then sleeps 125 ms); under TCG on a loaded host
 # the thread ran after add_device and removed eth0 again ("can't create /proc/net/pktgen/eth0").

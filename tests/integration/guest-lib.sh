@@ -91,7 +91,7 @@ guest_fetch_bpo() {
 # and package state stay as they are), unpacked with dpkg-deb into a folder named after both
 # versions and reused without asking the mirror again (VIOMMU_GUEST_REFRESH=1 looks for newer).
 guest_fetch_foreign() {
-	ga_dir=$1/guest-$2
+	ga_dir=$1/guest-$2${ga_bpo:+-6.12}
 	ga_arch=$2
 	ga_flav=$3
 	if [ "${VIOMMU_GUEST_REFRESH:-0}" != 1 ] && [ -s "$ga_dir/current" ]; then
@@ -115,6 +115,13 @@ guest_fetch_foreign() {
 	EOF
 	# As guest_fetch_bpo, and ARCH as apt's only architecture.
 	ga_opts="-o APT::Architecture=$ga_arch -o APT::Architectures=$ga_arch"
+	if [ -n "${ga_bpo:-}" ]; then
+		# ga_bpo=1 (guest_kernel=arm64-bpo): bookworm-backports' 6.12 kernel (busybox from
+		# bookworm), for what 6.1 lacks: Linux reads the device tree's "ats-supported"
+		# (PCIe root complex ATS) only since 6.10, 6.1 only from ACPI's IORT.
+		echo "deb http://deb.debian.org/debian bookworm-backports main" >> "$ga_apt/sources.list"
+		ga_opts="$ga_opts -o APT::Default-Release=bookworm-backports"
+	fi
 	ga_opts="$ga_opts -o Dir::Etc::SourceList=$ga_apt/sources.list -o Dir::Etc::SourceParts=$ga_apt/sources.list.d"
 	ga_opts="$ga_opts -o Dir::Etc::PreferencesParts=$ga_apt/preferences.d -o Dir::State::Lists=$ga_apt/lists"
 	ga_opts="$ga_opts -o Dir::Cache=$ga_apt -o Dir::Cache::archives=$ga_apt/archives"
@@ -135,8 +142,8 @@ guest_fetch_foreign() {
 	ga_ver=$(apt-cache $ga_opts policy "$ga_pkg" | sed -n 's/^  Candidate: //p')
 	# shellcheck disable=SC2086
 	ga_bb=$(apt-cache $ga_opts policy busybox-static | sed -n 's/^  Candidate: //p')
-	case "$ga_pkg" in linux-image-6.1.*-"$ga_flav") ;; *)
-		echo "FAIL: no 6.1 $ga_flav kernel in bookworm (found '$ga_pkg')" >&2
+	case "${ga_bpo:+bpo}$ga_pkg" in linux-image-6.1.*-"$ga_flav" | bpolinux-image-6.12*-"$ga_flav") ;; *)
+		echo "FAIL: no ${ga_bpo:+6.12 (bookworm-backports)}${ga_bpo:-6.1} $ga_flav kernel (found '$ga_pkg')" >&2
 		return 1 ;;
 	esac
 	[ -n "$ga_ver" ] && [ -n "$ga_bb" ] || { echo "FAIL: no $ga_arch busybox-static or kernel version" >&2; return 1; }
@@ -206,12 +213,15 @@ guest_prepare() {
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
-	arm64)
+	arm64 | arm64-bpo)
+		ga_bpo=""
+		[ "$guest_kernel" = arm64 ] || ga_bpo=1
 		guest_fetch_foreign "${VIOMMU_CACHE:-/var/cache/viommu}" arm64 arm64 || return 1
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
 	ppc64el)
+		ga_bpo=""
 		guest_fetch_foreign "${VIOMMU_CACHE:-/var/cache/viommu}" ppc64el powerpc64le || return 1
 		gp_kernel=$gk_root/boot/vmlinux-$kver
 		gm_dir=$gk_root/lib/modules/$kver
@@ -225,7 +235,8 @@ guest_prepare() {
 	gp_d=$gp_work/initramfs
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
-	if [ "$guest_kernel" = arm64 ] || [ "$guest_kernel" = ppc64el ]; then
+	case "$guest_kernel" in arm64 | arm64-bpo | ppc64el) gp_foreign=1 ;; *) gp_foreign="" ;; esac
+	if [ -n "$gp_foreign" ]; then
 		cp "$gk_root/bin/busybox" "$gp_d/bin/busybox"
 	else
 		cp /bin/busybox "$gp_d/bin/busybox"
@@ -246,7 +257,7 @@ guest_prepare() {
 
 	# Debian's arm64 kernel package holds the uncompressed Image, its ppc64el one the ELF
 	# vmlinux (which pseries loads): QEMU loads them as they are.
-	if [ "$guest_kernel" = arm64 ] || [ "$guest_kernel" = ppc64el ]; then
+	if [ -n "$gp_foreign" ]; then
 		vmlinux=$gp_kernel
 		return 0
 	fi
@@ -306,16 +317,29 @@ guest_mode_start() {
 # to the file CONSOLE. QEMU_TIMEOUT bounds it (default 600 s). GUEST_QEMU (default: the system's
 # qemu-system-x86_64) and GUEST_IOMMU (default: QEMU's own intel-iommu) choose the VMM and the
 # vIOMMU device, e.g. qemu/build.sh's binary with viommu-intel-iommu; GUEST_ATS=off turns the
-# device's ATS off (default on); GUEST_APPEND adds kernel arguments.
+# device's ATS off (default on); GUEST_APPEND adds kernel arguments. Modes virtio-strict and
+# virtio-lazy put QEMU's own virtio-iommu-pci (GUEST_IOMMU: another, e.g. libviommu's
+# virtio-iommu-pci,x-viommu=on) in front instead (the guest needs the virtio_iommu driver:
+# guest_kernel=bpo; no ATS). GUEST_QUEUES=N (default 1) gives the virtio-net N queue
+# pairs (vhost-user queues=N, mq=on); GUEST_SMP (default 1) the vCPUs (Linux uses one queue pair
+# per vCPU); GUEST_NET_OPTS more virtio-net-pci properties (e.g. event_idx=off).
 guest_qemu() {
 	gq_iommu="-device ${GUEST_IOMMU:-intel-iommu,intremap=on,device-iotlb=on}"
+	gq_ats=${GUEST_ATS:-on}
 	case "$1" in
 	strict) gq_append="intel_iommu=on iommu.strict=1" ;;
 	lazy) gq_append="intel_iommu=on iommu.strict=0" ;;
 	pt) gq_append="intel_iommu=on iommu=pt" ;;
 	noiommu) gq_append="intel_iommu=off"; gq_iommu="" ;;
+	virtio-strict) gq_append="iommu.strict=1 viommu.domain=DMA"; gq_iommu="-device ${GUEST_IOMMU:-virtio-iommu-pci}"; gq_ats=off ;;
+	virtio-lazy) gq_append="iommu.strict=0 viommu.domain=DMA-FQ"; gq_iommu="-device ${GUEST_IOMMU:-virtio-iommu-pci}"; gq_ats=off ;;
 	*) echo "unknown mode $1" >&2; return 1 ;;
 	esac
+	gq_queues=${GUEST_QUEUES:-1}
+	gq_mq=""
+	# Vectors stay 0 (see below): the queues share the INTx line.
+	[ "$gq_queues" -gt 1 ] && gq_mq=",mq=on"
+
 	# tsc=unstable: under TCG on a loaded host the guest's boot-time TSC calibration can come
 	# out several times too low. With the TSC trusted (tsc=reliable did that: no clocksource
 	# watchdog) the guest clock then ran 8x fast and every guest-side timeout (ping, the pktgen
@@ -324,13 +348,13 @@ guest_qemu() {
 	# a modern-only device; ATS only exists behind a PCIe root port.
 	# shellcheck disable=SC2086
 	exec timeout "${QEMU_TIMEOUT:-600}" "${GUEST_QEMU:-qemu-system-x86_64}" -nodefaults -no-user-config -display none \
-		-M q35,kernel-irqchip=split -accel tcg -smp 1 -m 256M \
+		-M q35,kernel-irqchip=split -accel tcg -smp "${GUEST_SMP:-1}" -m 256M \
 		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
 		$gq_iommu \
 		-device pcie-root-port,id=rp0,chassis=1,slot=1 \
 		-chardev socket,id=chr0,path="$2" \
-		-netdev vhost-user,id=net0,chardev=chr0 \
-		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=${GUEST_ATS:-on},vectors=0,mac=52:54:00:12:34:56 \
+		-netdev vhost-user,id=net0,chardev=chr0,queues="$gq_queues" \
+		-device virtio-net-pci,netdev=net0,bus=rp0,disable-legacy=on,iommu_platform=on,ats=$gq_ats,vectors=0,mac=52:54:00:12:34:56$gq_mq${GUEST_NET_OPTS:+,$GUEST_NET_OPTS} \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $gq_append ${GUEST_APPEND:-} $4" \
 		-serial file:"$3" -no-reboot

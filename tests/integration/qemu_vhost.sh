@@ -3,9 +3,19 @@
 # whose virtio-net device is served by viommu-vhost --reflect, behind an emulated Intel IOMMU
 # with device-IOTLB (ATS) in strict, lazy and pass-through modes, and with no IOMMU. The guest
 # checks its own traffic (tests/integration/guest-init.sh); here we check the back-end's audit log
-# (no translation used after the invalidation that removed it) and its statistics.
+# (no translation used after the invalidation that removed it), its statistics, and the virtio
+# features the guest's driver negotiated (EVENT_IDX and INDIRECT_DESC, which the back-end offers).
+# More modes:
+#   mq              strict, with two queue pairs (queues=2, two vCPUs: Linux uses both pairs) and
+#                   the guest's pktgen sending on the second; the back-end must see it there
+#   virtio-strict, virtio-lazy   QEMU 7.2's own virtio-iommu-pci instead of intel-iommu
+#                   (bookworm-backports' 6.12 guest: Debian 12's 6.1 has no virtio_iommu);
+#                   strict mode must bring the back-end invalidations
+#   *-poll, *-busypoll   any mode with viommu-vhost --poll or --busy-poll-us=200
+#   *-noevidx       any mode (before -poll/-busypoll) with EVENT_IDX and INDIRECT_DESC turned off
+#                   on the device: kick and interrupt suppression through the ring flags
 #
-# Usage: qemu_vhost.sh VIOMMU_VHOST AUDIT_CHECK [MODE...]   modes: strict lazy pt noiommu
+# Usage: qemu_vhost.sh VIOMMU_VHOST AUDIT_CHECK [MODE...]   (default: strict lazy pt noiommu)
 # It installs what it needs through scripts/deps.sh (as root) and fails, loudly, when it cannot.
 set -eu
 
@@ -37,17 +47,50 @@ guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
 # The uncompressed kernel is kept beside the test binaries.
-guest_prepare "$work" "$(cd "$(dirname "$audit_check")" && pwd)/integration-cache" || exit 1
+cache=$(cd "$(dirname "$audit_check")" && pwd)/integration-cache
+guest_prepare "$work" "$cache" || exit 1
+deb_vmlinux=$vmlinux deb_initrd=$initrd
+# The virtio-iommu modes boot the 6.12 guest with the virtio_iommu driver loaded first.
+case " $* " in *" virtio-"*)
+	mkdir -p "$work/bpo"
+	guest_kernel=bpo guest_modules="virtio_iommu virtio_pci virtio_net pktgen" \
+		guest_prepare "$work/bpo" "$cache" || exit 1
+	bpo_vmlinux=$vmlinux bpo_initrd=$initrd
+	;;
+esac
 
 run_mode() {
 	mode=$1
+	# MODE[-poll|-busypoll]: the IOMMU mode, and how the back-end waits for work.
+	imode=${mode%-poll}
+	imode=${imode%-busypoll}
+	bopt=""
+	case "$mode" in
+	*-poll) bopt=--poll ;;
+	*-busypoll) bopt=--busy-poll-us=200 ;;
+	esac
+	# MODE-noevidx[-poll...]: the device hides EVENT_IDX and INDIRECT_DESC from the guest, so
+	# kicks are suppressed with VRING_USED_F_NO_NOTIFY and interrupts by NO_INTERRUPT.
+	netopts="" evidx=1
+	case "$imode" in *-noevidx)
+		imode=${imode%-noevidx} netopts="event_idx=off,indirect_desc=off" evidx=0 ;;
+	esac
+	queues=1 smp=1 gargs=""
+	vmlinux=$deb_vmlinux initrd=$deb_initrd
+	case "$imode" in
+	mq)
+		imode=strict queues=2 smp=2 gargs="viommu.txqueue=1" ;;
+	virtio-*)
+		vmlinux=$bpo_vmlinux initrd=$bpo_initrd ;;
+	esac
 	sock=$work/$mode.sock
 	log=$work/$mode.console
 	vlog=$work/$mode.vhost
 	audit=$work/$mode.audit
 	dbg=""
 	[ "${VHOST_DEBUG:-0}" = 1 ] && dbg=--debug
-	"$vhost_bin" --reflect --socket-path="$sock" --audit="$audit" ${dbg:+"$dbg"} 2> "$vlog" &
+	"$vhost_bin" --reflect --socket-path="$sock" --audit="$audit" ${dbg:+"$dbg"} ${bopt:+"$bopt"} \
+		2> "$vlog" &
 	vhost_pid=$!
 	i=0
 	while [ ! -S "$sock" ]; do
@@ -57,7 +100,8 @@ run_mode() {
 	done
 
 	start=$(date +%s)
-	guest_qemu "$mode" "$sock" "$log" "viommu.frames=$frames" > "$work/$mode.qemu" 2>&1 &
+	GUEST_QUEUES=$queues GUEST_SMP=$smp GUEST_NET_OPTS=$netopts guest_qemu "$imode" "$sock" "$log" \
+		"viommu.frames=$frames $gargs" > "$work/$mode.qemu" 2>&1 &
 	qemu_pid=$!
 	qrc=0
 	wait "$qemu_pid" || qrc=$?
@@ -77,12 +121,35 @@ run_mode() {
 	[ $vrc -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
 	stats=$(grep "stats (exit)" "$vlog" | tail -n 1)
 	case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused messages"; ok=0 ;; esac
-	case "$mode" in
+	case "$imode" in
 	noiommu)
 		case "$stats" in *" iotlb_msgs=0 "*) ;; *) echo "$mode: IOTLB traffic"; ok=0 ;; esac ;;
 	*)
 		case "$stats" in *" iotlb_updates=0 "*) echo "$mode: no UPDATE"; ok=0 ;; esac ;;
 	esac
+	# Strict mode unmaps every buffer after use: the back-end must hear of it.
+	case "$imode" in *strict)
+		case "$stats" in *" iotlb_invalidates=0 "*)
+			echo "$mode: no INVALIDATE reached the back-end: it kept every translation"
+			ok=0 ;;
+		esac ;;
+	esac
+	# The driver took the ring features offered, and in mq mode both queue pairs.
+	nf=$(grep -m 1 "net features:" "$log" || true)
+	case "$nf" in *"indirect_desc=$evidx event_idx=$evidx "*) ;; *)
+		echo "$mode: INDIRECT_DESC and EVENT_IDX not negotiated as expected ($evidx): '$nf'"
+		ok=0 ;;
+	esac
+	if [ "$queues" -gt 1 ]; then
+		case "$nf" in *"mq=1 queues=$queues"*) ;; *)
+			echo "$mode: the guest did not use $queues queue pairs: '$nf'"; ok=0 ;;
+		esac
+		pair1=$(echo "$stats" | sed -n 's/.* tx_pairs=[0-9]*\/\([0-9]*\)\/.*/\1/p')
+		[ "${pair1:-0}" -ge "$frames" ] || {
+			echo "$mode: ${pair1:-0} frames on the second transmit queue, expected >= $frames"
+			ok=0
+		}
+	fi
 	for f in "$audit".*; do
 		[ -e "$f" ] || continue
 		"$audit_check" "$f" || { echo "$mode: audit $f failed"; ok=0; }

@@ -494,4 +494,162 @@
 #define VIOMMU_AMDVI_PPR_RSP_INVALID 0x1
 #define VIOMMU_AMDVI_PPR_RSP_FAILURE 0xf
 
+/* ------------------------------------------------------------------------------------------ */
+/* Hardware-assisted vIOMMU (HW-vIOMMU)                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Sources. Public: the Linux RFC "iommu/amd: Introduce support for HW accelerated vIOMMU w/
+ * nested page table" (2023-06-21, Message-ID 20230621235508.113949-1-suravee.suthikulpanit@amd.com;
+ * patch 14 gives the VSC offsets, the VFCtrl offsets, the control bits vCMD_EN and vIOMMU_EN, the
+ * DTE shifts and the private address space layout; FEATURE_VIOMMU is EFR bit 55 in the same
+ * series), FreeBSD's sys/x86/iommu/amd_reg.h (2024: vIOMMU_STATUS, GGCR3TRP_PHYS, GSTBUFTRP_MODE,
+ * EFR2 GCR3TRPM, the INSERT_GUEST_EVENT and RESET_VMMIO layouts) and the KVM Forum 2020 talk
+ * "AMD-vIOMMU: A Hardware-assisted Virtual IOMMU Technology" (the hybrid model, trapped control
+ * page, hardware-handled command buffer and logs). The event codes GUEST_EVENT_FAULT (0xB) and
+ * VIOMMU_HARDWARE_ERROR (0xC) follow the order of a public summary of specification 48882.
+ *
+ * CHOSEN HERE (not public; marked "chosen" below): the layout of a DeviceID map entry and a
+ * DomainID map entry, the guest MMIO area's layout, the meaning of GUEST_MISC_CONTROL bits 4:0,
+ * which entry INSERT_GUEST_EVENT inserts, RESET_VMMIO's effect, and the layouts of the two new
+ * events. The RFC and FreeBSD disagree on the order of GuestID and GDeviceID in DTE QW3: the RFC's
+ * shifts are used.
+ */
+
+/* EFR bit 55 (FEATURE_VIOMMU in the RFC): the vIOMMU feature and its capability. */
+#define VIOMMU_AMDVI_EFR_VIOMMU_SUP VIOMMU_AMDVI_BIT(55)
+/* EFR2 (offset 01A0h) bit 3 GCR3TRPM: the DTE's GCR3 pointer may be guest-physical. */
+#define VIOMMU_AMDVI_EFR2_GCR3TRPM VIOMMU_AMDVI_BIT(3)
+
+/* Control register bits (RFC CONTROL_VCMD_EN, CONTROL_VIOMMU_EN; FreeBSD the other two). */
+#define VIOMMU_AMDVI_CTRL_VCMD_EN VIOMMU_AMDVI_BIT(52)	     /* guest command buffers run */
+#define VIOMMU_AMDVI_CTRL_VIOMMU_EN VIOMMU_AMDVI_BIT(53)     /* the vIOMMU feature is on */
+#define VIOMMU_AMDVI_CTRL_GGCR3TRP_PHYS VIOMMU_AMDVI_BIT(58) /* DTE GCR3 is a GPA */
+#define VIOMMU_AMDVI_CTRL_GSTBUFTRP_MODE VIOMMU_AMDVI_BIT(60)
+
+/* MMIO 0190h vIOMMU status (FreeBSD AMDIOMMU_vIOMMU_STATUS); bit 0 chosen: a hardware error. */
+#define VIOMMU_AMDVI_MMIO_VIOMMU_STATUS 0x0190
+#define VIOMMU_AMDVI_VIOMMU_STATUS_HW_ERR VIOMMU_AMDVI_BIT(0)
+
+/*
+ * PCI Vendor-Specific Capability (offsets from its header, RFC MMIO_VSC_*): 00h info (ID 15:0,
+ * revision 23:16), 08h/0Ch VF BAR low/high, 10h/14h VF_CNTL BAR low/high.
+ */
+#define VIOMMU_AMDVI_VSC_INFO 0x00
+#define VIOMMU_AMDVI_VSC_VF_BAR_LO 0x08
+#define VIOMMU_AMDVI_VSC_VF_BAR_HI 0x0c
+#define VIOMMU_AMDVI_VSC_VF_CNTL_BAR_LO 0x10
+#define VIOMMU_AMDVI_VSC_VF_CNTL_BAR_HI 0x14
+#define VIOMMU_AMDVI_VSC_INFO_ID_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 15, 0)
+#define VIOMMU_AMDVI_VSC_INFO_REV_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 23, 16)
+#define VIOMMU_AMDVI_VSC_ID 0x1 /* chosen: the RFC reads the ID without naming a value */
+#define VIOMMU_AMDVI_VSC_REV 0x1
+
+/*
+ * VF BAR: 256 MiB, one 4 KiB "VF MMIO" page per Guest ID, mapped into the guest as its vIOMMU's
+ * pointer page (guest offset 2000h). Its registers are those of the pointer page at offset - 2000h.
+ */
+#define VIOMMU_AMDVI_VF_BAR_SIZE (256ull << 20)
+#define VIOMMU_AMDVI_VF_PAGE_SIZE 0x1000
+#define VIOMMU_AMDVI_VF_CMD_BUF_HEAD 0x00
+#define VIOMMU_AMDVI_VF_CMD_BUF_TAIL 0x08
+#define VIOMMU_AMDVI_VF_EVENT_LOG_HEAD 0x10
+#define VIOMMU_AMDVI_VF_EVENT_LOG_TAIL 0x18
+#define VIOMMU_AMDVI_VF_STATUS 0x20
+#define VIOMMU_AMDVI_VF_PPR_LOG_HEAD 0x30
+#define VIOMMU_AMDVI_VF_PPR_LOG_TAIL 0x38
+#define VIOMMU_AMDVI_VF_REG_END 0x40
+
+/* VF_CNTL BAR: 4 MiB, one 64-byte "VFCtrl MMIO" block per Guest ID (RFC offsets). */
+#define VIOMMU_AMDVI_VF_CNTL_BAR_SIZE (4ull << 20)
+#define VIOMMU_AMDVI_VFCTRL_SIZE 64
+#define VIOMMU_AMDVI_VFCTRL_DID_MAP_CONTROL0 0x00
+#define VIOMMU_AMDVI_VFCTRL_DID_MAP_CONTROL1 0x08
+#define VIOMMU_AMDVI_VFCTRL_MISC_CONTROL 0x10
+#define VIOMMU_AMDVI_VFCTRL_CMD_CONTROL 0x20
+#define VIOMMU_AMDVI_VFCTRL_EVT_CONTROL 0x28
+#define VIOMMU_AMDVI_VFCTRL_PPR_CONTROL 0x30
+/*
+ * GUEST_DID_MAP_CONTROL0: writing it installs one DeviceID map entry (V 0, host DeviceID 29:14,
+ * guest DeviceID 61:46; V = 0 removes the guest DeviceID's entry). CONTROL1 is kept, unused.
+ */
+#define VIOMMU_AMDVI_DID_MAP_V VIOMMU_AMDVI_BIT(0)
+#define VIOMMU_AMDVI_DID_MAP_HOST_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 29, 14)
+#define VIOMMU_AMDVI_DID_MAP_HOST_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 29, 14)
+#define VIOMMU_AMDVI_DID_MAP_GUEST_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 61, 46)
+#define VIOMMU_AMDVI_DID_MAP_GUEST_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 61, 46)
+/* GUEST_MISC_CONTROL: TransDevID 31:16 (the RFC); bits 4:0 chosen: the guest's own enables. */
+#define VIOMMU_AMDVI_MISC_TRANS_DEVID_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 31, 16)
+#define VIOMMU_AMDVI_MISC_TRANS_DEVID_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 31, 16)
+#define VIOMMU_AMDVI_MISC_CMD_BUF_EN VIOMMU_AMDVI_BIT(0)
+#define VIOMMU_AMDVI_MISC_EVENT_LOG_EN VIOMMU_AMDVI_BIT(1)
+#define VIOMMU_AMDVI_MISC_PPR_LOG_EN VIOMMU_AMDVI_BIT(2)
+#define VIOMMU_AMDVI_MISC_COM_WAIT_INT_EN VIOMMU_AMDVI_BIT(3)
+#define VIOMMU_AMDVI_MISC_EVENT_INT_EN VIOMMU_AMDVI_BIT(4)
+/* GUEST_CMD/EVT/PPR_CONTROL: the guest's buffer base (guest-physical) 51:12 and length 59:56. */
+
+/*
+ * IOMMU private address space (RFC amd_viommu.h), reached through the v1 table of the IOMMU's
+ * own DeviceID: per guest a 64-byte guest MMIO area, one dirty bit per guest, a 1 MiB DeviceID
+ * map, a 512 KiB DomainID map, and 512 KiB windows onto the guest's command buffer, PPR log and
+ * event log (the B logs are not modelled).
+ */
+#define VIOMMU_AMDVI_PRIV_GUEST_MMIO 0x0ull
+#define VIOMMU_AMDVI_PRIV_GUEST_MMIO_SIZE 64
+#define VIOMMU_AMDVI_PRIV_CMDBUF_DIRTY 0x400000ull
+#define VIOMMU_AMDVI_PRIV_CMDBUF_DIRTY_SIZE 0x2000
+#define VIOMMU_AMDVI_PRIV_DEVID_MAP 0x1000000000ull
+#define VIOMMU_AMDVI_PRIV_DEVID_MAP_SIZE (1ull << 20)
+#define VIOMMU_AMDVI_PRIV_DOMID_MAP 0x2000000000ull
+#define VIOMMU_AMDVI_PRIV_DOMID_MAP_SIZE (1ull << 19)
+#define VIOMMU_AMDVI_PRIV_CMDBUF 0x2800000000ull
+#define VIOMMU_AMDVI_PRIV_PPR_LOG 0x3000000000ull
+#define VIOMMU_AMDVI_PRIV_PPR_LOG_B 0x3800000000ull
+#define VIOMMU_AMDVI_PRIV_EVT_LOG 0x4000000000ull
+#define VIOMMU_AMDVI_PRIV_EVT_LOG_B 0x4800000000ull
+#define VIOMMU_AMDVI_PRIV_QUEUE_SIZE (1ull << 19)
+/*
+ * Chosen: the guest MMIO area holds the VF page's registers at the same offsets (00h-3Fh); a
+ * DeviceID map entry is 16 bytes (1 MiB / 65536), QW0 as GUEST_DID_MAP_CONTROL0; a DomainID map
+ * entry is 8 bytes (512 KiB / 65536): V 0, host DomainID 31:16.
+ */
+#define VIOMMU_AMDVI_DEVID_MAP_ENTRY 16
+#define VIOMMU_AMDVI_DOMID_MAP_ENTRY 8
+#define VIOMMU_AMDVI_DOM_MAP_V VIOMMU_AMDVI_BIT(0)
+#define VIOMMU_AMDVI_DOM_MAP_HOST_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 31, 16)
+#define VIOMMU_AMDVI_DOM_MAP_HOST_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 31, 16)
+
+/* DTE QW3 (RFC DTE_VIOMMU_*): vImuEn 15, GuestID 31:16, GDeviceID 47:32. */
+#define VIOMMU_AMDVI_DTE3_VIMU_EN VIOMMU_AMDVI_BIT(15)
+#define VIOMMU_AMDVI_DTE3_GUEST_ID_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 31, 16)
+#define VIOMMU_AMDVI_DTE3_GUEST_ID_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 31, 16)
+#define VIOMMU_AMDVI_DTE3_GDEVICE_ID_GET(r) VIOMMU_AMDVI_FIELD_GET(r, 47, 32)
+#define VIOMMU_AMDVI_DTE3_GDEVICE_ID_SET(v) VIOMMU_AMDVI_FIELD_SET(v, 47, 32)
+#define VIOMMU_AMDVI_DTE3_VIOMMU_MASK VIOMMU_AMDVI_GENMASK(47, 15)
+
+/*
+ * New commands (FreeBSD layouts). INSERT_GUEST_EVENT: DW1 GuestID 15:0; chosen: it copies the
+ * host event log entry at the event log head pointer (software, processing its log from the
+ * head, stops at an entry meant for the guest and rewrites it with guest IDs) to the guest's
+ * event log. RESET_VMMIO: DW0 GuestID 15:0, All 27, VCmd 31; chosen: the guest MMIO area (VCmd:
+ * only the command buffer's head, tail and run state) of the guest, or of every guest with All.
+ */
+#define VIOMMU_AMDVI_CMD_INSERT_GUEST_EVENT 0x9
+#define VIOMMU_AMDVI_CMD_RESET_VMMIO 0xa
+#define VIOMMU_AMDVI_IGE1_GUEST_ID_MASK VIOMMU_AMDVI_GENMASK(15, 0)
+#define VIOMMU_AMDVI_IGE1_RSVD VIOMMU_AMDVI_GENMASK(27, 16)
+#define VIOMMU_AMDVI_RVM0_GUEST_ID_MASK VIOMMU_AMDVI_GENMASK(15, 0)
+#define VIOMMU_AMDVI_RVM0_ALL VIOMMU_AMDVI_BIT(27)
+#define VIOMMU_AMDVI_RVM0_VCMD VIOMMU_AMDVI_BIT(31)
+#define VIOMMU_AMDVI_RVM0_RSVD (VIOMMU_AMDVI_GENMASK(26, 16) | VIOMMU_AMDVI_GENMASK(30, 28))
+
+/*
+ * New events, in the host's event log (layouts chosen): DW0 GuestID 15:0; DW2:DW3 the private
+ * address whose access failed. GUEST_EVENT_FAULT: a guest event could not be written to the
+ * guest's log; VIOMMU_HARDWARE_ERROR: the guest MMIO area, a map or the guest command buffer
+ * could not be read (DW1 HW type as the other hardware errors).
+ */
+#define VIOMMU_AMDVI_EV_GUEST_EVENT_FAULT 0xb
+#define VIOMMU_AMDVI_EV_VIOMMU_HARDWARE_ERROR 0xc
+
 #endif /* VIOMMU_SPEC_AMDVI_H */

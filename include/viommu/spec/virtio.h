@@ -73,6 +73,14 @@ struct viommu_virtio_virtq_desc {
 #define VIOMMU_VIRTIO_VIRTQ_USED_EVENT_OFF(qsz) (4u + 2u * (uint64_t)(qsz))
 
 /*
+ * 2.7.7.2 / 2.7.10 with VIRTIO_F_EVENT_IDX: notify when the index moved from old to new_idx past
+ * event (the other side's used_event or avail_event), modulo 2^16: the specification's
+ * vring_need_event. Arguments are uint16_t values without side effects.
+ */
+#define VIOMMU_VIRTIO_NEED_EVENT(event, new_idx, old) \
+	((uint16_t)((new_idx) - (event)-1) < (uint16_t)((new_idx) - (old)))
+
+/*
  * 2.7.8 The Virtqueue Used Ring: le16 flags, le16 idx, struct virtq_used_elem ring[size], le16
  * avail_event (with EVENT_IDX).
  */
@@ -89,13 +97,21 @@ struct viommu_virtio_virtq_used_elem {
 /* avail_event sits after the ring */
 #define VIOMMU_VIRTIO_VIRTQ_AVAIL_EVENT_OFF(qsz) (4u + 8u * (uint64_t)(qsz))
 
-/* 5.1.2 Network device virtqueues (without VIRTIO_NET_F_MQ) */
+/* 5.1.2 Network device virtqueues (without VIRTIO_NET_F_MQ; with it, receiveqN is 2(N-1) and
+ * transmitqN 2(N-1)+1) */
 #define VIOMMU_VIRTIO_NET_RECEIVEQ1 0u
 #define VIOMMU_VIRTIO_NET_TRANSMITQ1 1u
 
-/* 5.1.3 Network device feature bits (the one viommu-vhost offers). */
+/* 5.1.3 Network device feature bits (the ones viommu-vhost offers or relies on). */
 #define VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT 15
+#define VIOMMU_VIRTIO_NET_F_CTRL_VQ_BIT 17
+#define VIOMMU_VIRTIO_NET_F_MQ_BIT 22
 #define VIOMMU_VIRTIO_NET_F_MRG_RXBUF (1ull << VIOMMU_VIRTIO_NET_F_MRG_RXBUF_BIT)
+#define VIOMMU_VIRTIO_NET_F_CTRL_VQ (1ull << VIOMMU_VIRTIO_NET_F_CTRL_VQ_BIT)
+#define VIOMMU_VIRTIO_NET_F_MQ (1ull << VIOMMU_VIRTIO_NET_F_MQ_BIT)
+
+/* 5.1.4 max_virtqueue_pairs: 1 to 0x8000 (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN/MAX). */
+#define VIOMMU_VIRTIO_NET_MQ_PAIRS_MAX 0x8000u
 
 /* 5.1.6 Device Operation: with VERSION_1 the header always has num_buffers: 12 bytes. */
 struct viommu_virtio_net_hdr_mrg_rxbuf {

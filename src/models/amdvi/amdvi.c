@@ -155,6 +155,8 @@ static uint64_t reg_read(const struct amdvi *s, uint64_t base)
 		return s->ppr_head;
 	case VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL:
 		return s->ppr_tail;
+	case VIOMMU_AMDVI_MMIO_VIOMMU_STATUS:
+		return s->viommu_status;
 	default:
 		return 0;
 	}
@@ -188,9 +190,13 @@ static void control_write(struct amdvi *s, uint64_t val)
 				     VIOMMU_AMDVI_CTRL_PPR_LOG_EN | VIOMMU_AMDVI_CTRL_PPR_INT_EN |
 					     VIOMMU_AMDVI_CTRL_PPR_EN :
 				     0) |
-			    ((s->efr & VIOMMU_AMDVI_EFR_EPH_SUP) ? VIOMMU_AMDVI_CTRL_EPH_EN : 0));
-	if ((old ^ s->control) & VIOMMU_AMDVI_CTRL_GT_EN)
-		vi_amdvi_dte_inval_all(s); /* cached entries decoded GV under the old GTEn */
+			    ((s->efr & VIOMMU_AMDVI_EFR_EPH_SUP) ? VIOMMU_AMDVI_CTRL_EPH_EN : 0) |
+			    ((s->efr & VIOMMU_AMDVI_EFR_VIOMMU_SUP) ?
+				     VIOMMU_AMDVI_CTRL_VIOMMU_EN | VIOMMU_AMDVI_CTRL_VCMD_EN :
+				     0));
+	/* Cached entries decoded GV under the old GTEn, vImuEn under the old vIOMMU_EN. */
+	if ((old ^ s->control) & (VIOMMU_AMDVI_CTRL_GT_EN | VIOMMU_AMDVI_CTRL_VIOMMU_EN))
+		vi_amdvi_dte_inval_all(s);
 	cmd_on = on && (s->control & VIOMMU_AMDVI_CTRL_CMD_BUF_EN);
 	evt_on = on && (s->control & VIOMMU_AMDVI_CTRL_EVENT_LOG_EN);
 	if (evt_on && !evt_was)
@@ -309,6 +315,9 @@ static void reg_write(struct amdvi *s, uint64_t base, uint64_t val, unsigned int
 		else
 			s->ppr_tail = val & VIOMMU_AMDVI_PTR_MASK;
 		break;
+	case VIOMMU_AMDVI_MMIO_VIOMMU_STATUS:
+		s->viommu_status &= ~(val & VIOMMU_AMDVI_VIOMMU_STATUS_HW_ERR); /* W1C */
+		break;
 	default:
 		/* EFR and everything not modelled (PPR log, GA log, counters) is read-only. */
 		write_ignored(s, base, size);
@@ -360,7 +369,9 @@ static int amdvi_mmio_write(struct viommu *v, uint64_t off, unsigned int size, u
 	/* Merge into the register as software wrote it (status: only the bits written count). */
 	sh = (unsigned int)(off & 7) * 8;
 	mask = size == 8 ? ~0ull : ((1ull << (size * 8)) - 1) << sh;
-	q = base == VIOMMU_AMDVI_MMIO_STATUS ? 0 : reg_read(s, base);
+	q = base == VIOMMU_AMDVI_MMIO_STATUS || base == VIOMMU_AMDVI_MMIO_VIOMMU_STATUS ?
+		    0 :
+		    reg_read(s, base);
 	if (base == VIOMMU_AMDVI_MMIO_EXCL_LIMIT)
 		q &= ~0xfffull;
 	q = (q & ~mask) | ((val << sh) & mask);
@@ -379,6 +390,7 @@ static void amdvi_destroy(struct viommu *v)
 	struct amdvi *s = to_amdvi(v);
 
 	vi_amdvi_notify_fini(s);
+	vi_amdvi_hwv_free(s);
 	viommu_iotlb_destroy(s->iotlb);
 	viommu_pt_walker_destroy(s->walker);
 	viommu_pt_walker_destroy(s->nwalker);
@@ -401,7 +413,8 @@ static const struct viommu_model_ops amdvi_ops = {
 static int check_config(struct viommu_amdvi_config *c)
 {
 	const uint32_t known = VIOMMU_AMDVI_NPCACHE | VIOMMU_AMDVI_IOTLB | VIOMMU_AMDVI_IA |
-			       VIOMMU_AMDVI_GT | VIOMMU_AMDVI_PPR | VIOMMU_AMDVI_EPH;
+			       VIOMMU_AMDVI_GT | VIOMMU_AMDVI_PPR | VIOMMU_AMDVI_EPH |
+			       VIOMMU_AMDVI_HWV;
 
 	if (c->hats_levels == 0)
 		c->hats_levels = 6;
@@ -409,7 +422,9 @@ static int check_config(struct viommu_amdvi_config *c)
 		c->pa_bits = 48;
 	if (c->hats_levels < 4 || c->hats_levels > 6 || c->pa_bits < 32 || c->pa_bits > 52 ||
 	    (c->flags & ~known) ||
-	    ((c->flags & VIOMMU_AMDVI_EPH) && !(c->flags & VIOMMU_AMDVI_PPR)))
+	    ((c->flags & VIOMMU_AMDVI_EPH) && !(c->flags & VIOMMU_AMDVI_PPR)) ||
+	    ((c->flags & VIOMMU_AMDVI_HWV) && !(c->flags & VIOMMU_AMDVI_GT)) ||
+	    c->iommu_devid > 0xffff)
 		return VIOMMU_EINVAL;
 	return 0;
 }
@@ -468,6 +483,13 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 		s->efr |= VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 			  VIOMMU_AMDVI_EFR_GLX_SUP_SET(AMDVI_GLX_SUP) |
 			  VIOMMU_AMDVI_EFR_PASMAX_SET(AMDVI_PASMAX) | VIOMMU_AMDVI_EFR_GATS_SET(0);
+	if (s->cfg.flags & VIOMMU_AMDVI_HWV) {
+		s->efr |= VIOMMU_AMDVI_EFR_VIOMMU_SUP;
+		if (vi_amdvi_hwv_alloc(s)) {
+			amdvi_destroy(&s->v);
+			return VIOMMU_ENOMEM;
+		}
+	}
 	*out = &s->v;
 	return 0;
 }

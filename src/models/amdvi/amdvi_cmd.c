@@ -216,8 +216,7 @@ static void prefetch(struct amdvi *s, const uint32_t c[4])
 	}
 }
 
-/* Run one command; false when it is illegal or failed (the buffer has stopped). */
-static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
+int vi_amdvi_cmd_run(struct amdvi *s, const uint32_t c[4], uint64_t gpa, uint64_t *err)
 {
 	uint32_t op = (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_GET(c[1]);
 	uint32_t rsvd1 = c[1] & (uint32_t)VIOMMU_AMDVI_CMD_RSVD1;
@@ -233,14 +232,14 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 				     (c[0] & VIOMMU_AMDVI_CW0_ADDR_LO_MASK);
 
 			if (vi_write64(&s->v.host, a, (uint64_t)c[3] << 32 | c[2])) {
-				cmd_hw_error(s, a);
-				return false;
+				*err = a;
+				return AMDVI_CMD_HW_ERROR;
 			}
 		}
 		if (c[0] & VIOMMU_AMDVI_CW0_I)
 			vi_amdvi_raise(s, VIOMMU_AMDVI_STATUS_COM_WAIT_INT,
 				       VIOMMU_AMDVI_CTRL_COM_WAIT_INT_EN);
-		return true;
+		return AMDVI_CMD_OK;
 	case VIOMMU_AMDVI_CMD_INVALIDATE_DEVTAB_ENTRY: {
 		uint32_t devid = c[0] & VIOMMU_AMDVI_CMD_DEVID_MASK;
 
@@ -250,7 +249,7 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		vi_amdvi_dte_inval(s, devid);
 		/* The device may now use another table or domain: look at all of it again. */
 		vi_amdvi_sync(s, AMDVI_SYNC_DEVICE, 0, devid, 0, UINT64_MAX);
-		return true;
+		return AMDVI_CMD_OK;
 	}
 	case VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES: {
 		struct viommu_iotlb_inval inv = { 0 };
@@ -263,6 +262,7 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		    ((c[2] & VIOMMU_AMDVI_IIP2_GN) && !(s->efr & VIOMMU_AMDVI_EFR_GT_SUP)))
 			break;
 		s->st.cmd_inv_pages++;
+		vi_amdvi_hwv_flushed(s, domid);
 		inv_range(addr, (c[2] & VIOMMU_AMDVI_IIP2_S) != 0, &inv.first, &inv.last);
 		if (c[2] & VIOMMU_AMDVI_IIP2_GN) {
 			/* One PASID's guest translations of the domain. */
@@ -272,7 +272,7 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 			inv.tag.pasid = AMDVI_V2_TAG | (c[0] & VIOMMU_AMDVI_IIP0_PASID_MASK);
 			viommu_iotlb_invalidate(s->iotlb, &inv);
 			vi_amdvi_sync(s, AMDVI_SYNC_DOMAIN, domid, 0, inv.first, inv.last);
-			return true;
+			return AMDVI_CMD_OK;
 		}
 		if (s->control & VIOMMU_AMDVI_CTRL_GT_EN) {
 			/*
@@ -295,18 +295,18 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 			inv.match = VIOMMU_IOTLB_MATCH_DOM; /* the O(1) domain flush */
 		viommu_iotlb_invalidate(s->iotlb, &inv);
 		vi_amdvi_sync(s, AMDVI_SYNC_DOMAIN, domid, 0, inv.first, inv.last);
-		return true;
+		return AMDVI_CMD_OK;
 	}
 	case VIOMMU_AMDVI_CMD_INVALIDATE_IOTLB_PAGES:
 		if (c[2] & VIOMMU_AMDVI_IIT2_RSVD)
 			break;
 		dev_iotlb(s, c, gpa);
-		return true;
+		return AMDVI_CMD_OK;
 	case VIOMMU_AMDVI_CMD_INVALIDATE_INTERRUPT_TABLE:
 		if ((c[0] & VIOMMU_AMDVI_CMD_DEVID_RSVD0) || rsvd1 || c[2] || c[3])
 			break;
 		s->st.cmd_inv_irt++; /* no interrupt remapping, so no cached table */
-		return true;
+		return AMDVI_CMD_OK;
 	case VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_ALL:
 		if (!(s->efr & VIOMMU_AMDVI_EFR_IA_SUP) || c[0] || rsvd1 || c[2] || c[3])
 			break;
@@ -314,14 +314,14 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		vi_amdvi_dte_inval_all(s);
 		viommu_iotlb_flush(s->iotlb);
 		vi_amdvi_sync(s, AMDVI_SYNC_ALL, 0, 0, 0, UINT64_MAX);
-		return true;
+		return AMDVI_CMD_OK;
 	case VIOMMU_AMDVI_CMD_COMPLETE_PPR_REQUEST:
 		if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP) || (c[0] & VIOMMU_AMDVI_CMD_DEVID_RSVD0) ||
 		    (c[1] & VIOMMU_AMDVI_CPPR1_RSVD) || (c[2] & VIOMMU_AMDVI_CPPR2_RSVD) ||
 		    (c[3] & VIOMMU_AMDVI_CPPR3_RSVD))
 			break;
 		vi_amdvi_complete_ppr(s, c);
-		return true;
+		return AMDVI_CMD_OK;
 	case VIOMMU_AMDVI_CMD_PREFETCH_IOMMU_PAGES:
 		/* GN (guest tables, with a PASID) needs GTSup. */
 		if (!(s->efr & VIOMMU_AMDVI_EFR_PREF_SUP) || (c[0] & VIOMMU_AMDVI_PF0_RSVD) ||
@@ -329,12 +329,33 @@ static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
 		    ((c[2] & VIOMMU_AMDVI_PF2_GN) && !(s->efr & VIOMMU_AMDVI_EFR_GT_SUP)))
 			break;
 		prefetch(s, c);
-		return true;
+		return AMDVI_CMD_OK;
+	case VIOMMU_AMDVI_CMD_INSERT_GUEST_EVENT:
+	case VIOMMU_AMDVI_CMD_RESET_VMMIO:
+		if (!s->hwv)
+			break;
+		return vi_amdvi_hwv_cmd(s, c, err);
 	default:
 		break;
 	}
-	cmd_illegal(s, gpa);
-	return false;
+	return AMDVI_CMD_ILLEGAL;
+}
+
+/* Run one command; false when it is illegal or failed (the buffer has stopped). */
+static bool cmd_exec(struct amdvi *s, const uint32_t c[4], uint64_t gpa)
+{
+	uint64_t err = 0;
+
+	switch (vi_amdvi_cmd_run(s, c, gpa, &err)) {
+	case AMDVI_CMD_OK:
+		return true;
+	case AMDVI_CMD_HW_ERROR:
+		cmd_hw_error(s, err);
+		return false;
+	default:
+		cmd_illegal(s, gpa);
+		return false;
+	}
 }
 
 void vi_amdvi_cmd_process(struct amdvi *s)

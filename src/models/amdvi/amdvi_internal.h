@@ -9,6 +9,7 @@
 #define VIOMMU_AMDVI_INTERNAL_H
 
 #include <viommu/amdvi.h>
+#include <viommu/amdvi_hwv.h>
 #include <viommu/iotlb.h>
 #include <viommu/pt.h>
 #include <viommu/spec/amdvi.h>
@@ -37,13 +38,13 @@ enum amdvi_kind {
 
 /* A decoded, validated device table entry. */
 struct amdvi_dte {
-	uint64_t root;
+	/* PAGED: the v1 table (root, levels = Mode), as the walker takes it, decoded once. */
+	struct viommu_pt_cfg v1;
 	bool valid; /* V: the entry counts at all */
 	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
 	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
-	uint8_t kind; /* enum amdvi_kind */
-	uint8_t mode;
+	uint8_t kind;	    /* enum amdvi_kind */
 	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
 	bool sa;	    /* suppress all IO_PAGE_FAULT events */
 	bool ex;	    /* the exclusion range applies */
@@ -52,6 +53,9 @@ struct amdvi_dte {
 	uint8_t glx;	    /* GCR3 table levels - 1 */
 	uint64_t gcr3;	    /* GCR3 table root */
 	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
+	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
+	uint16_t gid;	 /* GuestID */
+	uint16_t gdevid; /* GDeviceID */
 };
 
 struct amdvi_dte_slot {
@@ -119,6 +123,12 @@ struct amdvi {
 	bool scanned;
 
 	struct viommu_amdvi_stats st;
+
+	/* Hardware-assisted vIOMMU (amdvi_hwv.c, amdvi_hwv_host.c); NULL without VIOMMU_AMDVI_HWV. */
+	struct amdvi_hwv *hwv;
+	uint64_t viommu_status; /* MMIO 0190h */
+	bool v2_host_stage;	/* the last v2 walk failed in the v1 table under it (host stage) */
+	bool guest_stage;	/* the fault being blocked is the guest's (for vImuEn devices) */
 };
 
 static inline struct amdvi *to_amdvi(struct viommu *v)
@@ -167,12 +177,83 @@ uint32_t vi_amdvi_log_event(struct amdvi *s, const uint32_t ev[4]);
 /* Log IOTLB_INV_TIMEOUT for @devid's command at @cmd; 0 or the log's refusal. */
 int vi_amdvi_log_iotlb_timeout(struct amdvi *s, uint32_t devid, uint64_t cmd);
 
+/*
+ * Read or write [addr, addr + len) through @d's v1 table (page by page): 0, VIOMMU_ENOENT when
+ * the table does not map it with the rights needed, VIOMMU_EFAULT when a table or the memory
+ * cannot be reached.
+ */
+int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, void *buf, size_t len,
+		   bool write);
+
 /* amdvi_ppr.c */
 /* COMPLETE_PPR_REQUEST (checked by the caller): tell the VMM. */
 void vi_amdvi_complete_ppr(struct amdvi *s, const uint32_t c[4]);
 
 /* amdvi_cmd.c */
 void vi_amdvi_cmd_process(struct amdvi *s);
+enum { AMDVI_CMD_OK, AMDVI_CMD_ILLEGAL, AMDVI_CMD_HW_ERROR };
+/* Run one command found at @gpa: AMDVI_CMD_*, with *err the address of a hardware error. */
+int vi_amdvi_cmd_run(struct amdvi *s, const uint32_t c[4], uint64_t gpa, uint64_t *err);
+
+/* amdvi_hwv.c: the hardware */
+struct amdvi_hwv_guest {
+	bool used;
+	uint64_t vfctrl[VIOMMU_AMDVI_VFCTRL_SIZE / 8];
+	uint16_t *gdom; /* the guest DomainID of each guest DeviceID's nested DTE (for events) */
+	bool dirty;	/* what the guest's command-buffer dirty bit was last written as */
+	struct viommu_amdvi_hwv_stats st;
+	/* Host driver state (amdvi_hwv_host.c). */
+	struct viommu_amdvi_hwv_guest_ops ops;
+	void *opaque;
+	uint32_t trans_devid;
+	uint64_t ctrl, devtab, base[3]; /* the trapped registers as the guest wrote them */
+	uint32_t ndom, cap_dom;
+	struct {
+		uint16_t g, h;
+	} * doms; /* guest DomainID -> host DomainID, as written into the DomainID map */
+};
+
+/*
+ * The IOMMU's cache of its own private-space translations (4 KiB pages, direct-mapped). Kept out
+ * of the shared IOTLB: there its entries slowed the devices' hits (docs/performance.md). Emptied
+ * as the IOTLB would be: the IOMMU's DTE invalidated, its domain's pages or everything flushed.
+ */
+#define AMDVI_PTLB 32
+struct amdvi_ptlb {
+	uint64_t page; /* private page number + 1; 0: empty */
+	uint64_t spa;
+	uint8_t perm;
+};
+
+struct amdvi_hwv {
+	struct viommu_amdvi_hwv_mem mem;
+	struct amdvi_ptlb ptlb[AMDVI_PTLB];
+	uint32_t ptlb_dom; /* the DomainID the entries were walked under */
+	bool ready;	   /* viommu_amdvi_hwv_init() done */
+	uint64_t root;
+	uint32_t next_dom; /* host DomainIDs for guests, allocated downwards */
+	uint16_t *owner;   /* the Guest ID owning each host DeviceID (0: none) */
+	struct amdvi_hwv_guest g[VIOMMU_AMDVI_HWV_GUESTS];
+};
+
+int vi_amdvi_hwv_alloc(struct amdvi *s);
+/* Domain @domid's translations were invalidated (UINT32_MAX: all of them, or the IOMMU's DTE). */
+void vi_amdvi_hwv_flushed(struct amdvi *s, uint32_t domid);
+void vi_amdvi_hwv_free(struct amdvi *s);
+/* INSERT_GUEST_EVENT, RESET_VMMIO from the host's command buffer: AMDVI_CMD_*. */
+int vi_amdvi_hwv_cmd(struct amdvi *s, const uint32_t c[4], uint64_t *err);
+/* Log @ev (guest IDs) in the guest's event log: enum viommu_fault_flags. */
+uint32_t vi_amdvi_hwv_guest_event(struct amdvi *s, uint32_t gid, const uint32_t ev[4]);
+void vi_amdvi_hwv_reset_vmmio(struct amdvi *s, uint32_t gid, bool vcmd);
+/* The private address space (through the IOMMU's own DTE): 0, VIOMMU_ENOENT, VIOMMU_EFAULT. */
+int vi_amdvi_priv_rw(struct amdvi *s, uint64_t pa, void *buf, size_t len, bool write);
+/* Look up a guest's DeviceID or DomainID map: 0 with *host, VIOMMU_ENOENT, VIOMMU_EFAULT. */
+int vi_amdvi_hwv_devid(struct amdvi *s, uint32_t gid, uint32_t gdev, uint32_t *host);
+int vi_amdvi_hwv_domid(struct amdvi *s, uint32_t gid, uint32_t gdom, uint32_t *host);
+static inline bool vi_amdvi_hwv_gid_ok(const struct amdvi *s, uint32_t gid)
+{
+	return s->hwv && gid > 0 && gid < VIOMMU_AMDVI_HWV_GUESTS && s->hwv->g[gid].used;
+}
 
 /* amdvi_notify.c */
 enum amdvi_sync_scope { AMDVI_SYNC_ALL, AMDVI_SYNC_DOMAIN, AMDVI_SYNC_DEVICE };

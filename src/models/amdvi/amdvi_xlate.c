@@ -8,6 +8,7 @@
 
 #include "amdvi_internal.h"
 #include "core/iotlb_fast.h"
+#include "pt/pt_walker.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Event log (2.5, 3.4.3, 3.4.10)                                                              */
@@ -85,6 +86,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	uint64_t rsvd0 = VIOMMU_AMDVI_DTE0_RSVD_6_2 | VIOMMU_AMDVI_DTE0_HAD_MASK |
 			 VIOMMU_AMDVI_DTE0_RSVD_63;
 	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
+	uint64_t rsvd3 = VIOMMU_AMDVI_DTE3_RSVD_53_0;
 	uint32_t mode;
 
 	memset(d, 0, sizeof(*d));
@@ -103,8 +105,17 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* DTE.PPR only says whether requests are logged (2.6); page requests need PPRSup. */
 	if (!(s->efr & VIOMMU_AMDVI_EFR_PPR_SUP))
 		rsvd0 |= VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR;
-	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & VIOMMU_AMDVI_DTE3_RSVD_53_0))
+	if (s->hwv)
+		rsvd3 &= ~VIOMMU_AMDVI_DTE3_VIOMMU_MASK;
+	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & rsvd3))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+	/* vImuEn counts while the vIOMMU is enabled and names a guest the hardware has. */
+	if (s->hwv && (q[3] & VIOMMU_AMDVI_DTE3_VIMU_EN) &&
+	    (s->control & VIOMMU_AMDVI_CTRL_VIOMMU_EN)) {
+		d->gid = (uint16_t)VIOMMU_AMDVI_DTE3_GUEST_ID_GET(q[3]);
+		d->gdevid = (uint16_t)VIOMMU_AMDVI_DTE3_GDEVICE_ID_GET(q[3]);
+		d->vimu = vi_amdvi_hwv_gid_ok(s, d->gid);
+	}
 	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	/* Interrupt fields: validated, not used (no interrupt remapping). */
@@ -147,11 +158,13 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* Mode 7 is reserved; deeper tables than HATS advertises are not supported. */
 	if (mode > s->cfg.hats_levels)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-	d->root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
-	if (d->root & above_pa(s))
+	d->v1.root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
+	if (d->v1.root & above_pa(s))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	d->kind = AMDVI_DTE_PAGED;
-	d->mode = (uint8_t)mode;
+	d->v1.format = VIOMMU_PT_AMD_V1;
+	d->v1.levels = (uint8_t)mode;
+	d->v1.oas = (uint8_t)s->cfg.pa_bits;
 	return 0;
 }
 
@@ -205,6 +218,7 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 
 void vi_amdvi_dte_inval_all(struct amdvi *s)
 {
+	vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	if (++s->dte_gen == 0) {
 		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
 		s->dte_gen = 1;
@@ -213,6 +227,8 @@ void vi_amdvi_dte_inval_all(struct amdvi *s)
 
 void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 {
+	if (devid == s->cfg.iommu_devid)
+		vi_amdvi_hwv_flushed(s, UINT32_MAX);
 	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
 
 	if (slot->devid == devid)
@@ -227,8 +243,8 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
 			   uint32_t level)
 {
-	uint64_t table = d->root, addr = d->root, pte;
-	uint32_t lvl = d->mode;
+	uint64_t table = d->v1.root, addr = d->v1.root, pte;
+	uint32_t lvl = d->v1.levels;
 
 	for (int i = 0; i < VIOMMU_PT_MAX_LEVELS && lvl >= 1; i++) {
 		uint32_t nl;
@@ -245,33 +261,17 @@ static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t 
 	return addr;
 }
 
-uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
-		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+/* The outcome of a v1 walk @r that did not translate (see v1_walk()). */
+static __attribute__((noinline)) uint32_t v1_fault(struct amdvi *s, const struct amdvi_dte *d,
+						   uint64_t iova,
+						   const struct viommu_pt_walk_result *r,
+						   struct amdvi_leaf *leaf, uint32_t *level,
+						   uint32_t *flags, uint64_t *addr)
 {
-	struct viommu_pt_cfg pc = { 0 };
-	struct viommu_pt_walk_result r;
-
-	pc.format = VIOMMU_PT_AMD_V1;
-	pc.levels = d->mode;
-	pc.root = d->root;
-	pc.oas = (uint8_t)s->cfg.pa_bits;
-	s->st.page_walks++;
-	*level = 0;
+	*level = r->level;
 	*flags = 0;
 	*addr = iova;
-	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r)) {
-		*addr = d->root;
-		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
-	}
-	*level = r.level;
-	if (r.fault == VIOMMU_FAULT_NONE) {
-		leaf->shift = r.page_shift;
-		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
-		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
-		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
-		return 0;
-	}
-	switch (r.detail) {
+	switch (r->detail) {
 	case VIOMMU_PT_D_NOT_PRESENT:
 	case VIOMMU_PT_D_INPUT_RANGE:
 		/* Nothing translates: PR = 0, and the access type decides nothing. */
@@ -282,7 +282,7 @@ uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova
 		return 0;
 	case VIOMMU_PT_D_READ_FAILED:
 	case VIOMMU_PT_D_WRITE_FAILED:
-		*addr = entry_addr(s, d, iova, r.level);
+		*addr = entry_addr(s, d, iova, r->level);
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	default:
 		/* Reserved bits, a next level not below, skipped bits set, a bad encoded size. */
@@ -291,29 +291,63 @@ uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova
 	}
 }
 
+/*
+ * The v1 walk of @iova in @d's table: 0 with @leaf (perm 0: not present), or the event code with
+ * *@flags and *@addr for the event. Inline for the translation's miss path (vi_amdvi_walk() for
+ * the others).
+ */
+static inline uint32_t v1_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+			       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags,
+			       uint64_t *addr)
+{
+	struct viommu_pt_walk_result r;
+
+	s->st.page_walks++;
+	if (vi_pt_walker_walk(s->walker, &d->v1, iova, 0, &r)) {
+		*level = 0;
+		*flags = 0;
+		*addr = d->v1.root;
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
+	if (__builtin_expect(r.fault == VIOMMU_FAULT_NONE, 1)) {
+		*level = r.level;
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	return v1_fault(s, d, iova, &r, leaf, level, flags, addr);
+}
+
+uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+{
+	*flags = 0;
+	*addr = iova;
+	return v1_walk(s, d, iova, leaf, level, flags, addr);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Nested walks: guest table accesses through the v1 table                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/*
- * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
- * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
- * the v1 table does not map with the rights needed fails the access (the walk reports it), and
- * s->nest_fault says why.
- */
-static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+/* Through @d's v1 table, one v1 page at a time, then the real host ops; s->nest_fault: why not. */
+int vi_amdvi_v1_rw(struct amdvi *s, const struct amdvi_dte *d, uint64_t addr, void *buf, size_t len,
+		   bool write)
 {
 	size_t done = 0;
 
 	while (done < len) {
 		struct amdvi_leaf l;
 		uint32_t level, flags, code;
-		uint64_t addr, x = gpa + done, room, n;
+		uint64_t a, x = addr + done, room, n;
 
-		code = vi_amdvi_walk(s, &s->nest_dte, x, &l, &level, &flags, &addr);
+		code = vi_amdvi_walk(s, d, x, &l, &level, &flags, &a);
 		if (code || !l.perm || !(l.perm & (write ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ))) {
 			s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
-			return VIOMMU_EFAULT;
+			return code == VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR ? VIOMMU_EFAULT :
+										 VIOMMU_ENOENT;
 		}
 		room = (1ull << l.shift) - (x - l.iova);
 		n = len - done < room ? len - done : room;
@@ -323,7 +357,18 @@ static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, boo
 			return VIOMMU_EFAULT;
 		done += n;
 	}
-	return (ssize_t)len;
+	return 0;
+}
+
+/*
+ * Host ops of the nested walker: a guest-physical range is translated through the v1 table of
+ * s->nest_dte, one v1 page at a time, then read or written through the real host ops. A range
+ * the v1 table does not map with the rights needed fails the access (the walk reports it), and
+ * s->nest_fault says why.
+ */
+static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, bool write)
+{
+	return vi_amdvi_v1_rw(s, &s->nest_dte, gpa, buf, len, write) ? VIOMMU_EFAULT : (ssize_t)len;
 }
 
 static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -369,6 +414,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	*addr = iova;
 	*span = 64; /* a GCR3 entry fails for every address */
 	leaf->perm = 0;
+	s->v2_host_stage = false;
 	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
 	for (int lvl = d->glx; lvl >= 0; lvl--) {
@@ -376,6 +422,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 
 		s->nest_fault = 0;
 		if (g_read64(s, d, at, &e)) {
+			s->v2_host_stage = true; /* the v1 table, or memory, failed */
 			if (s->nest_fault)
 				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* v1 does not map the table */
 			*addr = at;
@@ -399,12 +446,14 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	s->nest_fault = 0;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		ret = viommu_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
+		ret = vi_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
 	} else {
-		ret = viommu_pt_walker_walk(s->walker, &pc, iova, access, &r);
+		ret = vi_pt_walker_walk(s->walker, &pc, iova, access, &r);
 	}
-	if (ret)
+	if (ret) {
+		s->v2_host_stage = true;
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
 	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
 	*span = r.level >= 1 && r.level <= 4 ? 12 + 9 * (r.level - 1) : 12;
 	if (r.fault != VIOMMU_FAULT_NONE) {
@@ -421,6 +470,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		case VIOMMU_PT_D_READ_FAILED:
 		case VIOMMU_PT_D_WRITE_FAILED:
+			s->v2_host_stage = true;
 			if (s->nest_fault)
 				return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 			*flags = 0;
@@ -443,6 +493,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
 		*span = 12; /* the output's v1 hole: of its own size, unknown here */
 		if (code || !h.perm) {
+			s->v2_host_stage = true;
 			leaf->perm = 0;
 			return code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		}
@@ -466,7 +517,9 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 {
 	uint32_t ev[4];
 	uint32_t devid = req->sid & 0xffff;
+	bool guest = s->guest_stage && d && d->vimu;
 
+	s->guest_stage = false;
 	vi_result_fault(res, req, type, code, level);
 	s->st.faults++;
 	flags |= s->xlate_tr;
@@ -511,6 +564,15 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	ev[1] |= flags;
 	ev[2] = (uint32_t)addr;
 	ev[3] = (uint32_t)(addr >> 32);
+	if (guest) {
+		/* The guest's own fault, in its log with its IDs (DomainID as its DTE named it). */
+		ev[0] = (ev[0] & ~0xffffu) | d->gdevid;
+		if (!req->has_pasid && code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+			ev[1] = (ev[1] & ~0xffffu) | s->hwv->g[d->gid].gdom[d->gdevid];
+		res->fault.record = 0;
+		res->fault.flags = vi_amdvi_hwv_guest_event(s, d->gid, ev);
+		return 0;
+	}
 	res->fault.record = (uint32_t)(s->evt_tail >> 4);
 	res->fault.flags = vi_amdvi_log_event(s, ev);
 	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
@@ -619,20 +681,20 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 				t = VIOMMU_FAULT_PERMISSION;
 			else if (flags & VIOMMU_AMDVI_EV1_RZ)
 				t = VIOMMU_FAULT_RESERVED;
+			/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
+			s->guest_stage = !s->v2_host_stage;
 			return blocked(s, req, res, t, code, flags, addr, 0, d);
 		}
 		if (!perm_ok(leaf.perm, req->access))
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
-		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
 		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = 0;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* The leaf's fields as they are: no entry (and no tag copy) to build for the insert. */
+		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = e.out + (req->iova - e.iova);
@@ -691,10 +753,12 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	if (!req->has_pasid && excluded(s, dp->ex, req->iova, &len))
 		return identity(req, res, len, VIOMMU_ACC_RW);
 	if (req->has_pasid || dp->giov) {
-		/* Without GV (or GTEn) a request with PASID has no table to use. */
-		if (!dp->gv)
+		/* Without GV (or GTEn) a request with PASID has no table to use: the guest's DTE. */
+		if (!dp->gv) {
+			s->guest_stage = true;
 			return blocked(s, req, res, VIOMMU_FAULT_BLOCKED,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, 0, dp);
+		}
 		return v2_translate(s, req, res, dp, len);
 	}
 	if (dp->kind == AMDVI_DTE_MODE0) {
@@ -717,11 +781,10 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct amdvi_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		code = vi_amdvi_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
+		code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
 		if (code)
 			return blocked(s, req, res,
 				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
@@ -736,19 +799,16 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
 				       dp);
-		tag.dom = dp->domid;
-		tag.sid = devid;
-		e.tag = tag;
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = (uint8_t)level;
-		viommu_iotlb_insert(s->iotlb, &e);
-		hit.addr = e.out + (req->iova - e.iova);
-		hit.shift = e.shift;
-		hit.perm = e.perm;
+		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+		if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, level) == VIOMMU_ESTALE)
+			vi_iotlb_insert_leaf(s->iotlb,
+					     &(struct viommu_iotlb_tag){ .dom = dp->domid,
+									 .sid = devid },
+					     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
+		hit.addr = leaf.out + (req->iova - leaf.iova);
+		hit.shift = (uint8_t)leaf.shift;
+		hit.perm = (uint8_t)leaf.perm;
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = hit.addr;
