@@ -392,7 +392,12 @@ static void kick(struct eng *e)
 
 static void interrupt(struct eng *e)
 {
-	acct(e, SIM_RES_VCPU, e->pl->irq, 1);
+	enum sim_ev ev = e->pl->irq;
+
+	/* Without posted interrupts (or ELI) a guest's device interrupt costs an injection exit. */
+	if (e->p.cfg.irq_exit && ev == SIM_EV_IRQ_POSTED && !e->pl->cpu_iommu)
+		ev = SIM_EV_IRQ_EXIT;
+	acct(e, SIM_RES_VCPU, ev, 1);
 }
 
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */

@@ -118,6 +118,8 @@ struct sim_config {
 	enum vg_dma_strategy strategy;
 	bool v2;   /* AMD-Vi: guest (v2) tables for DMA (GTSup, GIoV), as amd_iommu=pgtbl_v2 */
 	bool mmio; /* virtio-iommu on virtio-mmio (seed 000's prototypes), not virtio-pci */
+	/* An assigned device's interrupts exit to the host, which injects them (ELI's baseline). */
+	bool irq_exit;
 };
 
 struct sim_params {

@@ -1063,6 +1063,34 @@ static void test_viommu_request_cost(void **state)
 	sim_costs_destroy(c);
 }
 
+/* ELI's baseline: an assigned device's interrupt exits once per delivery; bare metal never. */
+static void test_irq_exit(void **state)
+{
+	static const struct sim_config base = {
+		"noiommu-irq-exit", SIM_MODEL_NONE, false, false, false,
+		VG_DMA_NOIOMMU,	    false,	    false, true
+	};
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	struct sim_params p = params(&cfg_noiommu, SIM_ASSIGNED, SIM_WL_STREAM_RX, 1500);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_IRQ_POSTED] == 1 &&
+		    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 0);
+	p.cfg = base;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_IRQ_POSTED] == 0 &&
+		    q->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 1);
+	assert_true(q->exits_per_unit == r->exits_per_unit + 1 && q->rate < r->rate);
+	p.placement = SIM_BAREMETAL;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 0 && q->exits_per_unit == 0);
+	free(r);
+	free(q);
+	sim_costs_destroy(c);
+}
+
 static void test_json_keys(void **state)
 {
 	struct sim_costs *c = costs();
@@ -1116,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(test_calgary_placements),
 		cmocka_unit_test(test_baremetal_vtd),
 		cmocka_unit_test(test_viommu_request_cost),
+		cmocka_unit_test(test_irq_exit),
 		cmocka_unit_test(test_json_keys),
 	};
 
