@@ -54,7 +54,10 @@ def main():
     print("|" + "---|" * len(head))
     for k in keys:
         any_o = next(r[1][0][k] for r in runs if k in r[1][0])
-        cells = [k[0], f"{k[1]}: {any_o['label']}", num(any_o.get("published"))]
+        # A figure a unit cost was taken from is a consistency check, never a success.
+        dep = " (dependent, not counted)" if any(
+            r[1][0].get(k, {}).get("dependent") for r in runs) else ""
+        cells = [k[0], f"{k[1]}{dep}: {any_o['label']}", num(any_o.get("published"))]
         last = None
         for _, (figs, _o, _l) in runs:
             o = figs.get(k)

@@ -59,7 +59,8 @@
 	X(HWV_GUEST_CMD, "hwv_guest_cmd", SIM_UNIT_TIME)              \
 	X(HYPERCALL, "hypercall", SIM_UNIT_TIME)                      \
 	X(TCE_WRITE_FLUSH, "tce_write_flush", SIM_UNIT_TIME)          \
-	X(MMIO_NATIVE, "mmio_native", SIM_UNIT_TIME)
+	X(MMIO_NATIVE, "mmio_native", SIM_UNIT_TIME)                  \
+	X(VMM_VIOMMU_REQ, "vmm_viommu_req", SIM_UNIT_TIME)
 
 enum sim_unit {
 	SIM_UNIT_TIME, /* NAME_ns or NAME_cycles; read back in ns */

@@ -146,7 +146,7 @@ static void snap_take(const struct eng *e, struct snap *s)
 static void guest_phase_end(struct eng *e, const struct snap *b)
 {
 	struct snap a;
-	uint64_t kicks, ops, reads;
+	uint64_t kicks, ops, reqs, reads;
 	enum sim_res who;
 
 	snap_take(e, &a);
@@ -156,20 +156,30 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 	acct(e, who, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
 	acct(e, who, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
 	kicks = a.ic.kicks - b->ic.kicks;
-	ops = a.ic.ops - b->ic.ops;
+	/*
+	 * A virtio-iommu request is one unit of the VMM's work priced on its own (vmm_viommu_req:
+	 * parsing the request, the mapping tree, the reply), not as one register or descriptor.
+	 */
+	reqs = a.ic.requests - b->ic.requests;
+	ops = a.ic.ops - b->ic.ops - reqs;
 	reads = a.ic.table_reads - b->ic.table_reads;
 	if (e->pl->cpu_iommu) {
 		/*
 		 * Seed 003: the OS (or Xen for it) drives the chip: its register accesses (blasts)
 		 * and TCE stores cost the CPU, each IOMMU operation is a hypercall under Xen (unless
-		 * it rides a grant op); the chip's own table reads are not software's.
+		 * it rides a grant op); the chip's own table reads are not software's. VT-d on bare
+		 * metal: descriptors are stores to the queue, and each wait descriptor is the CPU
+		 * spinning until the hardware has invalidated (iotlb_inv_hw, the whole interaction).
 		 */
 		acct(e, who, SIM_EV_MMIO_NATIVE, (double)(a.ic.native_mmio - b->ic.native_mmio));
 		acct(e, who, SIM_EV_TCE_WRITE, (double)(a.ic.tce_writes - b->ic.tce_writes));
+		acct(e, who, SIM_EV_INV_HW,
+		     (double)(a.ic.completion_waits - b->ic.completion_waits));
 		if (e->pl->hypercalls && !e->pl->grant_iommu)
 			acct(e, who, SIM_EV_HCALL, (double)(a.ic.crossings - b->ic.crossings));
 		kicks = 0;
 		ops = 0;
+		reqs = 0;
 		reads = 0;
 	} else if (e->pl->hw_viommu) {
 		/*
@@ -214,6 +224,7 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 		acct(e, SIM_RES_VCPU, SIM_EV_WAKEUP, (double)kicks);
 	}
 	acct_vmm(e, SIM_EV_VMM_OP, (double)ops);
+	acct_vmm(e, SIM_EV_VIOMMU_REQ, (double)reqs);
 	acct_vmm(e, SIM_EV_WALK_READ, (double)reads);
 	/* Device-IOTLB invalidations to the vhost back-end: message and acknowledgement. */
 	acct_vmm(e, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
@@ -381,7 +392,12 @@ static void kick(struct eng *e)
 
 static void interrupt(struct eng *e)
 {
-	acct(e, SIM_RES_VCPU, e->pl->irq, 1);
+	enum sim_ev ev = e->pl->irq;
+
+	/* Without posted interrupts (or ELI) a guest's device interrupt costs an injection exit. */
+	if (e->p.cfg.irq_exit && ev == SIM_EV_IRQ_POSTED && !e->pl->cpu_iommu)
+		ev = SIM_EV_IRQ_EXIT;
+	acct(e, SIM_RES_VCPU, ev, 1);
 }
 
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
@@ -907,6 +923,8 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 		return DEP(SIM_COST_TCE_WRITE_FLUSH);
 	case SIM_EV_MMIO_NATIVE:
 		return DEP(SIM_COST_MMIO_NATIVE);
+	case SIM_EV_VIOMMU_REQ:
+		return DEP(SIM_COST_VMM_VIOMMU_REQ);
 	case SIM_EV_HW_NESTED:
 		/* What a nested walk adds to a miss; overlapped on the device as a miss is. */
 		return r == SIM_RES_DEV ?
@@ -1219,10 +1237,19 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 	}
 	if (sim_places[p->placement]->cpu_iommu && p->cfg.model != SIM_MODEL_NONE &&
 	    p->cfg.model != SIM_MODEL_CALGARY &&
-	    (p->cfg.model != SIM_MODEL_CALGARY_HCALL || !sim_places[p->placement]->hypercalls)) {
+	    (p->cfg.model != SIM_MODEL_CALGARY_HCALL || !sim_places[p->placement]->hypercalls) &&
+	    (p->cfg.model != SIM_MODEL_VTD || sim_places[p->placement]->hypercalls)) {
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: seed 003's placements drive a Calgary chip (hypercalls only "
-			 "under Xen)");
+			 "under Xen); VT-d only on bare metal");
+		return 0;
+	}
+	if (sim_places[p->placement]->cpu_iommu && p->cfg.model == SIM_MODEL_VTD &&
+	    (p->cfg.caching_mode || p->cfg.ats || p->cfg.push)) {
+		snprintf(
+			r->why, sizeof(r->why),
+			"unsupported: VT-d hardware has no caching mode, and the bare-metal NIC no "
+			"device IOTLB here");
 		return 0;
 	}
 	if (sim_places[p->placement]->hw_viommu && p->cfg.model != SIM_MODEL_NONE &&

@@ -23,7 +23,7 @@ enum sim_placement {
 	SIM_SIDECORE, /* assigned; the vIOMMU is served by a side core polling it (ATC'11): no exits */
 	SIM_HWVIOMMU, /* assigned behind AMD's hardware vIOMMU: guest v2 nested over host v1 (seed 001) */
 	/* Seed 003: the OS, or Xen for a domain, drives a real IOMMU itself (place_xen.c). */
-	SIM_BAREMETAL, /* no hypervisor: TCE stores, register accesses (blasts), no exits */
+	SIM_BAREMETAL, /* no hypervisor: the OS drives the chip (Calgary or VT-d), no exits */
 	SIM_DOM0, /* direct access: a dom0-like domain owns the NIC, IOMMU through hypercalls */
 	SIM_DOMU, /* driver domain: a domU's netfront, the driver domain's netback and NIC */
 	SIM_DOMU_GRANT, /* as domU, IOMMU maps made by Xen's grant-table ops (no DMA-API crossing) */
@@ -101,7 +101,8 @@ enum sim_res {
 	X(HCALL, "xen.hypercall")             \
 	X(GRANT_OP, "xen.grant_op")           \
 	X(TCE_WRITE, "tce.write")             \
-	X(MMIO_NATIVE, "mmio.native")
+	X(MMIO_NATIVE, "mmio.native")         \
+	X(VIOMMU_REQ, "vmm.viommu_req")
 
 #define SIM_EV_ENUM(id, name) SIM_EV_##id,
 enum sim_ev { SIM_EV_LIST(SIM_EV_ENUM) SIM_EV_NR };
@@ -117,6 +118,8 @@ struct sim_config {
 	enum vg_dma_strategy strategy;
 	bool v2;   /* AMD-Vi: guest (v2) tables for DMA (GTSup, GIoV), as amd_iommu=pgtbl_v2 */
 	bool mmio; /* virtio-iommu on virtio-mmio (seed 000's prototypes), not virtio-pci */
+	/* An assigned device's interrupts exit to the host, which injects them (ELI's baseline). */
+	bool irq_exit;
 };
 
 struct sim_params {

@@ -431,6 +431,8 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 			 st.qi_wait;
 		c->invalidations = st.inv_iotlb_global + st.inv_iotlb_domain + st.inv_iotlb_page +
 				   st.inv_dev_iotlb;
+		/* On bare metal each wait descriptor is the CPU waiting for the hardware. */
+		c->completion_waits = st.qi_wait;
 		c->translations = st.translations;
 		c->iotlb_hits = st.iotlb_hits;
 		c->iotlb_misses = st.iotlb_misses;

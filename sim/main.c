@@ -358,10 +358,10 @@ static void list(const struct sim_costs *c)
 	for (size_t i = 0; i < sizeof(builtin_configs) / sizeof(builtin_configs[0]); i++) {
 		const struct sim_config *k = &builtin_configs[i];
 
-		printf("  %-30s %s%s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
+		printf("  %-30s %s%s%s%s%s%s%s, %s\n", k->name, sim_model_name(k->model),
 		       k->caching_mode ? " +cm" : "", k->ats ? " +ats" : "",
 		       k->push ? " +push" : "", k->v2 ? " +v2" : "", k->mmio ? " +mmio" : "",
-		       vg_dma_strategy_name(k->strategy));
+		       k->irq_exit ? " +irq-exit" : "", vg_dma_strategy_name(k->strategy));
 	}
 	printf("profiles:\n");
 	for (size_t i = 0; i < sim_costs_profile_count(c); i++)
@@ -417,7 +417,7 @@ static int parse_workload(const char *t, void *out, size_t i)
 
 /*
  * "NAME" (built in) or "NAME model=vtd|amdvi|smmuv3|calgary|calgary-hcall|virtio-iommu|none
- * strategy=S [cm] [ats] [push] [v2] [mmio]".
+ * strategy=S [cm] [ats] [push] [v2] [mmio] [irq-exit]".
  */
 static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 {
@@ -461,6 +461,8 @@ static int parse_config(struct scenario *s, char *v, char *err, size_t errlen)
 			k.v2 = true;
 		} else if (!strcmp(t, "mmio")) {
 			k.mmio = true;
+		} else if (!strcmp(t, "irq-exit")) {
+			k.irq_exit = true;
 		} else {
 			return snprintf(err, errlen, "unknown config word '%s'", t), -1;
 		}

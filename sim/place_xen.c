@@ -3,7 +3,8 @@
  * viommu-sim placements of seed 003 (the Calgary evaluation, OLS'07 and the Xen Summit talk): a
  * real NIC behind a real IOMMU that software drives itself, nothing trapped.
  *  - baremetal: the OS's own Calgary driver: TCE stores (each with its cache-line flush) and the
- *    blast's register accesses on its CPU;
+ *    blast's register accesses on its CPU; or its VT-d driver (ATC'11's and Linux 5e0d2a6fc0's
+ *    bare metal): page-table updates, queued invalidations whose wait the CPU spins on;
  *  - dom0: direct access, a dom0-like domain owning the NIC whose DMA API makes Xen's IOMMU
  *    map/unmap hypercalls, Xen writing the TCEs and blasting on the same CPU;
  *  - domU: a domU's netfront through a driver domain's netback (grant map and unmap of every

@@ -928,9 +928,12 @@ static void test_calgary_placements(void **state)
 	p.cfg = hcall;
 	assert_int_equal(sim_run(&p, c, q), 0);
 	assert_false(q->supported);
+	/* VT-d is driven natively on bare metal only (Xen's VT-d hypercalls are not modelled). */
 	p.cfg = cfg_vtd_strict;
+	p.placement = SIM_DOM0;
 	assert_int_equal(sim_run(&p, c, q), 0);
 	assert_false(q->supported);
+	p.placement = SIM_BAREMETAL;
 
 	/* dom0: the same chip work plus one hypercall per map and unmap call (strict rx). */
 	p.cfg = strict;
@@ -966,6 +969,125 @@ static void test_calgary_placements(void **state)
 	free(r);
 	free(q);
 	free(o);
+	sim_costs_destroy(c);
+}
+
+/*
+ * VT-d on bare metal (ATC'11's and Linux 5e0d2a6fc0's): the OS's driver updates the tables and
+ * spins on each queued invalidation's wait descriptor (iotlb_inv_hw); nothing exits and no VMM
+ * works. Deferred flushing waits far less often. Real VT-d has no caching mode.
+ */
+static void test_baremetal_vtd(void **state)
+{
+	static const struct sim_config cm = { "vtd-strict-cm", SIM_MODEL_VTD, true,
+					      false,	       false,	      VG_DMA_STRICT };
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q)), *o = malloc(sizeof(*o));
+	struct sim_params p = params(&cfg_vtd_strict, SIM_BAREMETAL, SIM_WL_STREAM_TX, 1000);
+	char err[200];
+
+	(void)state;
+	p.mtu = 1500;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported && r->checked_bytes > 0);
+	assert_true(r->exits_per_unit == 0 && r->busy_ns[SIM_RES_VMM] == 0);
+	/* Strict: header and payload unmapped apart, one invalidation and one wait each. */
+	assert_true(r->invalidations_per_unit == 2);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_INV_HW] == 2);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_DMA_MAP] == 2 &&
+		    r->n[SIM_RES_VCPU][SIM_EV_DMA_UNMAP] == 2);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_VMM_OP] == 0 &&
+		    r->n[SIM_RES_VCPU][SIM_EV_WALK_READ] == 0);
+	/* The CPU time over no IOMMU is exactly the DMA-API work and the two waits. */
+	p.cfg = cfg_noiommu;
+	assert_int_equal(sim_run(&p, c, o), 0);
+	assert_true(fabs(r->busy_ns[SIM_RES_VCPU] - o->busy_ns[SIM_RES_VCPU] -
+			 2 * sim_cost(c, SIM_COST_GUEST_DMA_MAP) -
+			 2 * sim_cost(c, SIM_COST_GUEST_DMA_UNMAP) -
+			 2 * sim_cost(c, SIM_COST_IOTLB_INV_HW)) < 1e-6);
+	/* The wait is the cost that makes strict slow: free waits, faster strict. */
+	p.cfg = cfg_vtd_strict;
+	assert_int_equal(sim_costs_set_arg(c, "iotlb_inv_hw_ns=0", err, sizeof(err)), 0);
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->rate > r->rate);
+	sim_costs_destroy(c);
+	c = costs();
+	/* Deferred: one domain flush and wait per batch, far fewer than one per unmap. */
+	p.cfg = cfg_vtd_deferred;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->supported && q->checked_bytes > 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_INV_HW] < 0.5);
+	assert_true(q->rate > r->rate);
+	/* Caching mode is a vIOMMU's: not on real hardware. */
+	p.cfg = cm;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_false(q->supported);
+	free(r);
+	free(q);
+	free(o);
+	sim_costs_destroy(c);
+}
+
+/*
+ * A virtio-iommu request is priced by vmm_viommu_req, not by vmm_emul_op: the VMM's work per
+ * request (and the vCPU's wait for it) follows the former only.
+ */
+static void test_viommu_request_cost(void **state)
+{
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	struct sim_params p = params(&cfg_vio_strict, SIM_EMULATED, SIM_WL_STREAM_RX, 1500);
+	char err[200];
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_VIOMMU_REQ] > 0);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_VIOMMU_REQ] == r->n[SIM_RES_VMM][SIM_EV_VIOMMU_REQ]);
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_VMM_OP] == 0);
+	/* One per MAP and UNMAP request: one map and one unmap per received buffer. */
+	assert_true(r->n[SIM_RES_VMM][SIM_EV_VIOMMU_REQ] == r->maps_per_unit + r->unmaps_per_unit);
+	assert_int_equal(sim_costs_set_arg(c, "vmm_emul_op_ns=100000", err, sizeof(err)), 0);
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->rate == r->rate);
+	assert_int_equal(sim_costs_set_arg(c, "vmm_viommu_req_ns=100000", err, sizeof(err)), 0);
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->rate < r->rate / 10);
+	/* VT-d's operations stay vmm_emul_op's. */
+	p.cfg = cfg_vtd_strict;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VMM][SIM_EV_VMM_OP] > 0 &&
+		    q->n[SIM_RES_VMM][SIM_EV_VIOMMU_REQ] == 0);
+	free(r);
+	free(q);
+	sim_costs_destroy(c);
+}
+
+/* ELI's baseline: an assigned device's interrupt exits once per delivery; bare metal never. */
+static void test_irq_exit(void **state)
+{
+	static const struct sim_config base = {
+		"noiommu-irq-exit", SIM_MODEL_NONE, false, false, false,
+		VG_DMA_NOIOMMU,	    false,	    false, true
+	};
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	struct sim_params p = params(&cfg_noiommu, SIM_ASSIGNED, SIM_WL_STREAM_RX, 1500);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_IRQ_POSTED] == 1 &&
+		    r->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 0);
+	p.cfg = base;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_IRQ_POSTED] == 0 &&
+		    q->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 1);
+	assert_true(q->exits_per_unit == r->exits_per_unit + 1 && q->rate < r->rate);
+	p.placement = SIM_BAREMETAL;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_IRQ_EXIT] == 0 && q->exits_per_unit == 0);
+	free(r);
+	free(q);
 	sim_costs_destroy(c);
 }
 
@@ -1020,6 +1142,9 @@ int main(void)
 		cmocka_unit_test(test_threads_and_waits),
 		cmocka_unit_test(test_amd_hwviommu),
 		cmocka_unit_test(test_calgary_placements),
+		cmocka_unit_test(test_baremetal_vtd),
+		cmocka_unit_test(test_viommu_request_cost),
+		cmocka_unit_test(test_irq_exit),
 		cmocka_unit_test(test_json_keys),
 	};
 
