@@ -26,7 +26,9 @@
 # overlay on its device table and installed as nested DTEs (guest v2 over the VMM's v1 table), its
 # devices translated under host DeviceIDs through the DeviceID map. QEMU's hwv statistics must show
 # it: guest commands the hardware ran, trapped DTE stores installed without error, the provoked
-# faults written to the guest's event log by the hardware, and guest interrupts.
+# faults written to the guest's event log by the hardware, and guest interrupts. hwv-reboot:
+# hwv-strict, then the guest reboots (QEMU's reset builds a new host side, Guest ID and write trap)
+# and passes everything again.
 #
 # reboot: strict, then the guest reboots (QEMU resets the IOMMU: a fresh model, notifiers told) and
 # passes everything again.
@@ -40,7 +42,7 @@
 # Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
 #   modes: strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt vhost-noats-strict
 #   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy vhost-v2ats-strict
-#   vhost-v2ats-lazy hwv-strict hwv-lazy (default: all)
+#   vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
 
@@ -53,7 +55,7 @@ audit_check=$4
 shift 4
 [ $# -gt 0 ] || set -- strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt \
 	vhost-noats-strict vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy \
-	vhost-v2ats-strict vhost-v2ats-lazy hwv-strict hwv-lazy
+	vhost-v2ats-strict vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
 "$root/scripts/deps.sh" integration qemu || {
@@ -149,6 +151,8 @@ run_emulated() {
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	v2-strict | hwv-strict) append="iommu.strict=1 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	hwv-reboot) append="iommu.strict=1 amd_iommu=pgtbl_v2 viommu.reboot=1"; reboot=""
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	v2-lazy | hwv-lazy) append="iommu.strict=0 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	pt) append="iommu=pt"; edu=0
@@ -182,7 +186,7 @@ run_emulated() {
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	if [ "$mode" = reboot ]; then
+	if [ "$mode" = reboot ] || [ "$mode" = hwv-reboot ]; then
 		# Both boots passed: the second on the IOMMU the reset made.
 		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
 			{ echo "$mode: the first boot did not pass"; ok=0; }
@@ -227,7 +231,7 @@ run_emulated() {
 	if [ $edu = amd ]; then
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
 		nf=2
-		[ "$mode" = reboot ] && nf=4
+		[ "$mode" = reboot ] || [ "$mode" = hwv-reboot ] && nf=4
 		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
 		if [ "${mode#hwv-}" = "$mode" ]; then
 			rec=$(unit_stat events_logged "$qlog")
@@ -341,7 +345,7 @@ v2_modes=""
 v2ats_modes=""
 for mode in "$@"; do
 	case "$mode" in
-	strict | lazy | pt | reboot | v2-strict | v2-lazy | hwv-strict | hwv-lazy) run_emulated "$mode" || rc=1 ;;
+	strict | lazy | pt | reboot | v2-strict | v2-lazy | hwv-*) run_emulated "$mode" || rc=1 ;;
 	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
 	vhost-v2-strict | vhost-v2-lazy) v2_modes="$v2_modes ${mode#vhost-v2-}" ;;
 	vhost-v2ats-strict | vhost-v2ats-lazy) v2ats_modes="$v2ats_modes ${mode#vhost-v2ats-}" ;;

@@ -630,6 +630,8 @@ static void hwv_reset(ViommuAmdviState *s)
 	}
 	qemu_rec_mutex_lock(&s->u.lock);
 	s->dt_reg = 0;
+	/* The counters describe the current host side, as the model's statistics do. */
+	s->dt_writes = s->dt_trap_errors = s->host_irqs = 0;
 	s->hwv_ctx = c;
 	hwv_dt_place(s);
 	qemu_rec_mutex_unlock(&s->u.lock);
