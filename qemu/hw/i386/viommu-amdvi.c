@@ -209,12 +209,21 @@ static ssize_t hwv_dma_read(void *opaque, uint64_t pa, void *buf, size_t len)
 static ssize_t hwv_dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
 {
 	HwvCtx *c = opaque;
+	ViommuAmdviState *s = c->s;
 	uint8_t *p = hwv_area(c, pa, &len);
 
-	if (!p && hwv_dt(c->s, pa, &len))
-		return VIOMMU_EFAULT; /* the IOMMU never writes the guest's device table */
 	if (p) {
 		memcpy(p, buf, len);
+		return (ssize_t)len;
+	}
+	/*
+	 * A completion-wait store the guest aimed at its own device table: the IOMMU's write is
+	 * DMA, which the CPU-side write protection never sees (no trap), as on the hardware.
+	 */
+	p = hwv_dt(s, pa, &len);
+	if (p) {
+		memcpy(p, buf, len);
+		memory_region_set_dirty(s->dt_ram_mr, s->dt_ram_off + (pa - s->dt_base), len);
 		return (ssize_t)len;
 	}
 	if (pa >= HWV_AREA_SPA)
