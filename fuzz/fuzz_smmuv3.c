@@ -142,8 +142,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				req.pasid = (uint32_t)take(&in, 3) & 0xfffff;
 			if (op & 0x40)
 				req.iova &= 0xffffffff;
-			if (viommu_translate(v, &req, &res))
+			if (op & 0x20) {
+				/* ATS Translation Request, Translated, unsupported (4: not a kind). */
+				uint32_t kind = 1 + (uint32_t)take(&in, 1) % 4;
+				int ret = viommu_smmuv3_transaction(v, (enum viommu_smmuv3_txn)kind,
+								    &req, &res);
+
+				if (kind == 4 ? ret != VIOMMU_EINVAL :
+						(ret && ret != VIOMMU_ENOTSUP))
+					abort();
+				if (ret)
+					break;
+				/* A Translated transaction passes at its own address or not at all. */
+				if (kind == VIOMMU_SMMUV3_TXN_TRANSLATED && viommu_xlate_ok(&res) &&
+				    res.out != req.iova)
+					abort();
+				if (kind == VIOMMU_SMMUV3_TXN_UNSUPPORTED && viommu_xlate_ok(&res))
+					abort();
+			} else if (viommu_translate(v, &req, &res)) {
 				abort();
+			}
 			fuzz_check_xlate(&req, &res);
 			break;
 		}

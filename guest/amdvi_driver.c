@@ -60,15 +60,23 @@ struct vg_amdvi {
 /* Registers and memory, as the CPU reaches them                                               */
 /* ------------------------------------------------------------------------------------------ */
 
+static void count_ptr(struct vg_amdvi *d, uint64_t off)
+{
+	if (off >= VIOMMU_AMDVI_MMIO_CMD_BUF_HEAD && off < VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL + 8)
+		d->st.ptr_accesses++;
+}
+
 static void writeq(struct vg_amdvi *d, uint64_t off, uint64_t v)
 {
 	d->st.mmio_writes++;
+	count_ptr(d, off);
 	viommu_mmio_write(d->cfg.iommu, off, 8, v);
 }
 
 static void writel(struct vg_amdvi *d, uint64_t off, uint32_t v)
 {
 	d->st.mmio_writes++;
+	count_ptr(d, off);
 	viommu_mmio_write(d->cfg.iommu, off, 4, v);
 }
 
@@ -76,6 +84,7 @@ static uint64_t readq(struct vg_amdvi *d, uint64_t off)
 {
 	uint64_t v = 0;
 
+	count_ptr(d, off);
 	viommu_mmio_read(d->cfg.iommu, off, 8, &v);
 	return v;
 }
@@ -84,6 +93,7 @@ static uint32_t readl(struct vg_amdvi *d, uint64_t off)
 {
 	uint64_t v = 0;
 
+	count_ptr(d, off);
 	viommu_mmio_read(d->cfg.iommu, off, 4, &v);
 	return (uint32_t)v;
 }

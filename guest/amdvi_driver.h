@@ -43,6 +43,11 @@ struct vg_amdvi_config {
 
 struct vg_amdvi_stats {
 	uint64_t mmio_writes;
+	/*
+	 * Accesses (reads and writes) to the pointer page, 2000h-203Fh (queue heads and tails,
+	 * status): a hardware-assisted vIOMMU maps it into the guest, so they do not exit there.
+	 */
+	uint64_t ptr_accesses;
 	uint64_t commands; /* COMPLETION_WAIT included */
 	uint64_t completion_waits;
 	uint64_t inv_pages; /* INVALIDATE_IOMMU_PAGES */

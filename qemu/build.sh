@@ -4,9 +4,10 @@
 # Build QEMU from Debian 12's `qemu` source package with libviommu's devices in it, as a VMM
 # author embedding libviommu would: qemu-system-x86_64 (q35: viommu-intel-iommu,
 # viommu-amd-iommu, virtio-iommu-pci,x-viommu=on) and qemu-system-aarch64 (virt:
-# iommu=viommu-smmuv3), from one build tree. Prints the path of the built qemu-system-x86_64 on
-# its last line of standard output, or of qemu-system-aarch64 with VIOMMU_QEMU_TARGET=aarch64;
-# both binaries sit in the same folder.
+# iommu=viommu-smmuv3) and qemu-system-ppc64 (pseries: spapr-pci-host-bridge,x-viommu=on), from
+# one build tree. Prints the path of the built qemu-system-x86_64 on its last line of standard
+# output, or of qemu-system-aarch64 / qemu-system-ppc64 with VIOMMU_QEMU_TARGET=aarch64 / ppc64;
+# the binaries sit in the same folder.
 #
 # Usage: qemu/build.sh [PROJECT_BUILD_DIR] [LINK]
 #   PROJECT_BUILD_DIR  a meson build of this project with libviommu.so built (default: build);
@@ -38,7 +39,7 @@ cache=${VIOMMU_QEMU_CACHE:-/var/cache/viommu/qemu}
 # The release the tests were written against; VIOMMU_QEMU_VERSION overrides.
 want_version=${VIOMMU_QEMU_VERSION:-}
 target=${VIOMMU_QEMU_TARGET:-x86_64}
-case "$target" in x86_64 | aarch64) ;; *) echo "qemu/build.sh: VIOMMU_QEMU_TARGET is x86_64 or aarch64" >&2; exit 2 ;; esac
+case "$target" in x86_64 | aarch64 | ppc64) ;; *) echo "qemu/build.sh: VIOMMU_QEMU_TARGET is x86_64, aarch64 or ppc64" >&2; exit 2 ;; esac
 
 log() { echo "qemu/build.sh: $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -111,9 +112,11 @@ key=$( (
 		done
 ) | sha256sum | cut -c1-16)
 bin_dir=$cache/bin/$sver-$key
-targets="qemu-system-x86_64 qemu-system-aarch64"
+targets="qemu-system-x86_64 qemu-system-aarch64 qemu-system-ppc64"
 bin=$bin_dir/qemu-system-$target
-if [ -x "$bin_dir/qemu-system-x86_64" ] && [ -x "$bin_dir/qemu-system-aarch64" ]; then
+have=1
+for t in $targets; do [ -x "$bin_dir/$t" ] || have=0; done
+if [ $have = 1 ]; then
 	log "cached: $bin_dir"
 else
 	# --- the tree: pristine source + patches + glue, changed files only ------------------
@@ -174,14 +177,18 @@ else
 	# amd-iommu, virtio-iommu-pci, edu, virtio-net/blk, nvme come with the default device set)
 	# and aarch64 (the `minimal` device set: the virt and sbsa-ref boards only, with the same
 	# default PCI devices, smmuv3 and edu; the default set would add every 32-bit board: 1710
-	# instead of 1370 compiler runs for both targets), vhost-user and vhost-net netdevs, ACPI.
-	# Both targets in one tree: the target-independent code (most of it) is compiled once, so
+	# instead of 1370 compiler runs for both targets), ppc64 (our `minimal` set from patch 0007:
+	# the pseries machine only, with its default PCI devices: no 32-bit board, no PowerNV),
+	# vhost-user and vhost-net netdevs, ACPI.
+	# All targets in one tree: the target-independent code (most of it) is compiled once, so
 	# adding aarch64 costs 203 compiler runs over x86_64's 1167, where a second tree would cost
-	# 1116. --disable-install-blobs: the dfsg tarball has no firmware; the binary searches
+	# 1116, and ppc64 194 more (1570 for the three; ppc64 alone would be 1069). --disable-install-blobs: the dfsg tarball has no firmware; the binary searches
 	# Debian's packaged firmware where Debian's own qemu does (qemu-system-data, seabios,
-	# ipxe-qemu); the aarch64 guest boots its kernel directly (-kernel) and needs none.
+	# ipxe-qemu); the aarch64 guest boots its kernel directly (-kernel) and needs none; pseries
+	# runs qemu-system-data's vof.bin (x-vof=on) or slof.bin.
 	conf="--prefix=/usr --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
-		--target-list=x86_64-softmmu,aarch64-softmmu --with-devices-aarch64=minimal
+		--target-list=x86_64-softmmu,aarch64-softmmu,ppc64-softmmu --with-devices-aarch64=minimal
+		--with-devices-ppc64=minimal
 		--without-default-features --enable-tcg
 		--disable-docs --disable-werror --enable-vhost-user --enable-vhost-kernel
 		--enable-vhost-net --disable-kvm --enable-fdt=system --disable-install-blobs
@@ -220,14 +227,33 @@ else
 	} > "$sdk/viommu.pc"
 	export PKG_CONFIG_PATH=$sdk
 	ccache -M 5G > /dev/null
+	# Worktrees whose configure lines differ (branches that add a target) share this tree: a
+	# build folder whose configuration is not ours is parked under its configuration's hash and
+	# ours, if parked, comes back to the same path, so that its object files, and ccache's
+	# entries (which depend on the folder's path through the debug information), still match.
+	# Two parked folders at most (each the size of a whole build).
+	want_conf="$conf pkg-config:$sdk"
+	if [ -e "$b/.viommu-conf" ] && [ "$(cat "$b/.viommu-conf")" != "$want_conf" ]; then
+		old=$(sha256sum < "$b/.viommu-conf" | cut -c1-16)
+		rm -rf "$tree/build.park-$old"
+		mv "$b" "$tree/build.park-$old"
+		log "parked the build folder of another configuration as build.park-$old"
+	fi
+	mine=$tree/build.park-$(printf '%s\n' "$want_conf" | sha256sum | cut -c1-16)
+	if [ ! -e "$b" ] && [ -e "$mine/build.ninja" ]; then
+		mv "$mine" "$b"
+		log "unparked this configuration's build folder"
+	fi
+	# shellcheck disable=SC2012
+	ls -dt "$tree"/build.park-* 2> /dev/null | tail -n +3 | while read -r d; do rm -rf "$d"; done
 	if [ ! -e "$b/build.ninja" ] ||
-		[ "$(cat "$b/.viommu-conf" 2> /dev/null)" != "$conf pkg-config:$sdk" ]; then
+		[ "$(cat "$b/.viommu-conf" 2> /dev/null)" != "$want_conf" ]; then
 		log "configuring"
 		rm -rf "$b"
 		mkdir -p "$b"
 		# shellcheck disable=SC2086
 		(cd "$b" && ../configure $conf >&2) || die "configure failed"
-		echo "$conf pkg-config:$sdk" > "$b/.viommu-conf"
+		printf '%s\n' "$want_conf" > "$b/.viommu-conf"
 	fi
 	log "building $targets (ccache in $CCACHE_DIR)"
 	t0=$(date +%s)

@@ -53,7 +53,13 @@
 	X(DISK_GBYTE_PER_S, "disk_gbyte_per_s", SIM_UNIT_GBYTE_PER_S) \
 	X(DISK_LATENCY, "disk_latency", SIM_UNIT_TIME)                \
 	X(EXIT_NESTED_USER, "exit_nested_user", SIM_UNIT_TIME)        \
-	X(EXIT_NESTED_KERNEL, "exit_nested_kernel", SIM_UNIT_TIME)
+	X(EXIT_NESTED_KERNEL, "exit_nested_kernel", SIM_UNIT_TIME)    \
+	X(HW_NESTED_WALK, "hw_nested_walk", SIM_UNIT_TIME)            \
+	X(MMIO_DIRECT, "mmio_direct", SIM_UNIT_TIME)                  \
+	X(HWV_GUEST_CMD, "hwv_guest_cmd", SIM_UNIT_TIME)              \
+	X(HYPERCALL, "hypercall", SIM_UNIT_TIME)                      \
+	X(TCE_WRITE_FLUSH, "tce_write_flush", SIM_UNIT_TIME)          \
+	X(MMIO_NATIVE, "mmio_native", SIM_UNIT_TIME)
 
 enum sim_unit {
 	SIM_UNIT_TIME, /* NAME_ns or NAME_cycles; read back in ns */

@@ -66,11 +66,16 @@ const char *sim_ev_name(enum sim_ev e)
 
 /* The placements, one file each. */
 static const struct sim_place_ops *const sim_places[SIM_PLACEMENT_NR] = {
-	[SIM_EMULATED] = &sim_place_emulated, /* QEMU's device model */
-	[SIM_VHOST] = &sim_place_vhost,	      /* a vhost worker with a device IOTLB */
-	[SIM_ASSIGNED] = &sim_place_assigned, /* VFIO, shadowed host IOMMU */
-	[SIM_NESTED] = &sim_place_nested,     /* VFIO through L1 */
-	[SIM_SIDECORE] = &sim_place_sidecore, /* VFIO, the vIOMMU on a polling side core */
+	[SIM_EMULATED] = &sim_place_emulated,	  /* QEMU's device model */
+	[SIM_VHOST] = &sim_place_vhost,		  /* a vhost worker with a device IOTLB */
+	[SIM_ASSIGNED] = &sim_place_assigned,	  /* VFIO, shadowed host IOMMU */
+	[SIM_NESTED] = &sim_place_nested,	  /* VFIO through L1 */
+	[SIM_SIDECORE] = &sim_place_sidecore,	  /* VFIO, the vIOMMU on a polling side core */
+	[SIM_HWVIOMMU] = &sim_place_hwviommu,	  /* VFIO, AMD's hardware vIOMMU (nested) */
+	[SIM_BAREMETAL] = &sim_place_baremetal,	  /* no hypervisor */
+	[SIM_DOM0] = &sim_place_dom0,		  /* Xen dom0, direct access */
+	[SIM_DOMU] = &sim_place_domu,		  /* Xen domU through a driver domain */
+	[SIM_DOMU_GRANT] = &sim_place_domu_grant, /* the same, grant-table integration */
 };
 
 const char *sim_placement_name(enum sim_placement p)
@@ -141,14 +146,52 @@ static void snap_take(const struct eng *e, struct snap *s)
 static void guest_phase_end(struct eng *e, const struct snap *b)
 {
 	struct snap a;
-	uint64_t kicks;
+	uint64_t kicks, ops, reads;
+	enum sim_res who;
 
 	snap_take(e, &a);
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
-	acct(e, SIM_RES_VCPU, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
+	/* A driver domain's DMA API runs on its own CPU, not the guest's. */
+	who = e->pl->dma_in_backend ? SIM_RES_BACKEND : SIM_RES_VCPU;
+	acct(e, who, SIM_EV_DMA_MAP, (double)(a.ds.map_pages - b->ds.map_pages));
+	acct(e, who, SIM_EV_DMA_UNMAP, (double)(a.ds.unmap_pages - b->ds.unmap_pages));
+	acct(e, who, SIM_EV_COPY_BYTES, (double)(a.ds.bounce_bytes - b->ds.bounce_bytes));
 	kicks = a.ic.kicks - b->ic.kicks;
-	if (e->pl->side_iommu) {
+	ops = a.ic.ops - b->ic.ops;
+	reads = a.ic.table_reads - b->ic.table_reads;
+	if (e->pl->cpu_iommu) {
+		/*
+		 * Seed 003: the OS (or Xen for it) drives the chip: its register accesses (blasts)
+		 * and TCE stores cost the CPU, each IOMMU operation is a hypercall under Xen (unless
+		 * it rides a grant op); the chip's own table reads are not software's.
+		 */
+		acct(e, who, SIM_EV_MMIO_NATIVE, (double)(a.ic.native_mmio - b->ic.native_mmio));
+		acct(e, who, SIM_EV_TCE_WRITE, (double)(a.ic.tce_writes - b->ic.tce_writes));
+		if (e->pl->hypercalls && !e->pl->grant_iommu)
+			acct(e, who, SIM_EV_HCALL, (double)(a.ic.crossings - b->ic.crossings));
+		kicks = 0;
+		ops = 0;
+		reads = 0;
+	} else if (e->pl->hw_viommu) {
+		/*
+		 * AMD's hardware vIOMMU (struct viommu_amdvi_hwv_stats): pointer-page accesses go to
+		 * the VF MMIO page without an exit; commands are fetched and run by the IOMMU (its
+		 * reads are not the VMM's), the vCPU waiting on each completion as on bare metal. The
+		 * rest of the registers (the control page) and each DTE update trap to the VMM, which
+		 * forwards a DTE to the host driver (one host call).
+		 */
+		uint64_t direct = a.ic.direct_mmio - b->ic.direct_mmio;
+		uint64_t dte = a.ic.dte_writes - b->ic.dte_writes;
+		uint64_t trapped = a.ic.mmio_exits - b->ic.mmio_exits - direct;
+
+		acct_vmm(e, SIM_EV_EXIT_MMIO, (double)(trapped + dte));
+		acct(e, SIM_RES_VCPU, SIM_EV_MMIO_DIRECT, (double)direct);
+		acct(e, SIM_RES_VCPU, SIM_EV_HWV_CMD, (double)(a.ic.commands - b->ic.commands));
+		acct(e, SIM_RES_VCPU, SIM_EV_INV_HW,
+		     (double)(a.ic.completion_waits - b->ic.completion_waits));
+		acct_vmm(e, SIM_EV_VFIO_CALL, (double)dte);
+		ops = trapped + dte;
+		reads = 0;
+	} else if (e->pl->side_iommu) {
 		/*
 		 * The side core sees each register store or queue kick as a written line it polls,
 		 * and the vCPU sees the completion the same way: two transfers each, no exit.
@@ -170,8 +213,8 @@ static void guest_phase_end(struct eng *e, const struct snap *b)
 		 */
 		acct(e, SIM_RES_VCPU, SIM_EV_WAKEUP, (double)kicks);
 	}
-	acct_vmm(e, SIM_EV_VMM_OP, (double)(a.ic.ops - b->ic.ops));
-	acct_vmm(e, SIM_EV_WALK_READ, (double)(a.ic.table_reads - b->ic.table_reads));
+	acct_vmm(e, SIM_EV_VMM_OP, (double)ops);
+	acct_vmm(e, SIM_EV_WALK_READ, (double)reads);
 	/* Device-IOTLB invalidations to the vhost back-end: message and acknowledgement. */
 	acct_vmm(e, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
 	acct(e, SIM_RES_BACKEND, SIM_EV_MSG, (double)(a.inv_msgs - b->inv_msgs));
@@ -344,6 +387,15 @@ static void interrupt(struct eng *e)
 /* Back-end per-packet work besides translation: descriptor handling, copy, tap hand-off. */
 static void backend_pkt(struct eng *e, uint64_t bytes)
 {
+	if (e->pl->grant_ops) {
+		/*
+		 * Xen's split driver: netfront notifies (a hypercall), netback maps and unmaps each
+		 * granted page (two grant ops) and notifies back.
+		 */
+		acct(e, SIM_RES_VCPU, SIM_EV_HCALL, 1);
+		acct(e, e->be, SIM_EV_GRANT_OP, 2.0 * (double)((bytes + PAGE - 1) / PAGE));
+		acct(e, e->be, SIM_EV_HCALL, 1);
+	}
 	if (!e->pl->backend_work)
 		return;
 	acct(e, e->be, SIM_EV_VHOST_PKT, 1);
@@ -695,6 +747,14 @@ static int eng_init(struct eng *e, const struct sim_params *p, const struct sim_
 			.arena = ARENA_BASE,
 			.arena_size = ARENA_SIZE,
 			.sid = SID,
+			/*
+			 * The hardware vIOMMU's IOTLB is the host IOMMU's, and nothing shadows it:
+			 * it reports NpCache clear, as real AMD IOMMUs do.
+			 */
+			.iotlb_entries = e->pl->hw_viommu ?
+						 (uint32_t)sim_cost(c, SIM_COST_HW_IOTLB_ENTRIES) :
+						 0,
+			.no_np_cache = e->pl->hw_viommu,
 		};
 
 		ret = sim_iommu_create(&ic, &e->iommu);
@@ -835,6 +895,23 @@ static double ev_cost(const struct sim_costs *c, enum sim_ev ev, enum sim_res r,
 	case SIM_EV_SIDE_HANDOFF:
 		/* One cache line written by one core and read by another: a miss, DRAM as bound. */
 		return DEP(SIM_COST_SW_WALK_LEVEL);
+	case SIM_EV_MMIO_DIRECT:
+		return DEP(SIM_COST_MMIO_DIRECT);
+	case SIM_EV_HWV_CMD:
+		return DEP(SIM_COST_HWV_GUEST_CMD);
+	case SIM_EV_HCALL:
+	case SIM_EV_GRANT_OP:
+		/* A grant map or unmap is one hypercall (its page-table work not priced apart). */
+		return DEP(SIM_COST_HYPERCALL);
+	case SIM_EV_TCE_WRITE:
+		return DEP(SIM_COST_TCE_WRITE_FLUSH);
+	case SIM_EV_MMIO_NATIVE:
+		return DEP(SIM_COST_MMIO_NATIVE);
+	case SIM_EV_HW_NESTED:
+		/* What a nested walk adds to a miss; overlapped on the device as a miss is. */
+		return r == SIM_RES_DEV ?
+			       DEP(SIM_COST_HW_NESTED_WALK) / DEP(SIM_COST_DEV_DMA_INFLIGHT) :
+			       DEP(SIM_COST_HW_NESTED_WALK);
 	case SIM_EV_NR:
 		break;
 	}
@@ -1138,6 +1215,21 @@ int sim_run(const struct sim_params *p, const struct sim_costs *c, struct sim_re
 		snprintf(r->why, sizeof(r->why),
 			 "unsupported: Calgary with untrapped TCE writes tells the VMM of new "
 			 "mappings only at blasts");
+		return 0;
+	}
+	if (sim_places[p->placement]->cpu_iommu && p->cfg.model != SIM_MODEL_NONE &&
+	    p->cfg.model != SIM_MODEL_CALGARY &&
+	    (p->cfg.model != SIM_MODEL_CALGARY_HCALL || !sim_places[p->placement]->hypercalls)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: seed 003's placements drive a Calgary chip (hypercalls only "
+			 "under Xen)");
+		return 0;
+	}
+	if (sim_places[p->placement]->hw_viommu && p->cfg.model != SIM_MODEL_NONE &&
+	    (p->cfg.model != SIM_MODEL_AMDVI || !p->cfg.v2)) {
+		snprintf(r->why, sizeof(r->why),
+			 "unsupported: the hardware vIOMMU nests AMD-Vi guest v2 tables over the "
+			 "host's v1 (amd_iommu=pgtbl_v2)");
 		return 0;
 	}
 	if ((p->cfg.model == SIM_MODEL_NONE) != (p->cfg.strategy == VG_DMA_NOIOMMU) ||

@@ -21,6 +21,12 @@ enum sim_placement {
 	SIM_ASSIGNED, /* real hardware behind the host IOMMU, kept in sync with the guest's maps */
 	SIM_NESTED,   /* assigned to an L2 guest through L1: shadowed by L1's VMM, then by L0's */
 	SIM_SIDECORE, /* assigned; the vIOMMU is served by a side core polling it (ATC'11): no exits */
+	SIM_HWVIOMMU, /* assigned behind AMD's hardware vIOMMU: guest v2 nested over host v1 (seed 001) */
+	/* Seed 003: the OS, or Xen for a domain, drives a real IOMMU itself (place_xen.c). */
+	SIM_BAREMETAL, /* no hypervisor: TCE stores, register accesses (blasts), no exits */
+	SIM_DOM0, /* direct access: a dom0-like domain owns the NIC, IOMMU through hypercalls */
+	SIM_DOMU, /* driver domain: a domU's netfront, the driver domain's netback and NIC */
+	SIM_DOMU_GRANT, /* as domU, IOMMU maps made by Xen's grant-table ops (no DMA-API crossing) */
 	SIM_PLACEMENT_NR
 };
 
@@ -88,7 +94,14 @@ enum sim_res {
 	X(L1_IOMMU_MAP, "l1.iommu_map")       \
 	X(L1_IOMMU_UNMAP, "l1.iommu_unmap")   \
 	X(KICK_MMIO, "kick.mmio")             \
-	X(SIDE_HANDOFF, "side.handoff")
+	X(SIDE_HANDOFF, "side.handoff")       \
+	X(MMIO_DIRECT, "mmio.direct")         \
+	X(HWV_CMD, "hwv.guest_cmd")           \
+	X(HW_NESTED, "dma.hw_nested_walk")    \
+	X(HCALL, "xen.hypercall")             \
+	X(GRANT_OP, "xen.grant_op")           \
+	X(TCE_WRITE, "tce.write")             \
+	X(MMIO_NATIVE, "mmio.native")
 
 #define SIM_EV_ENUM(id, name) SIM_EV_##id,
 enum sim_ev { SIM_EV_LIST(SIM_EV_ENUM) SIM_EV_NR };

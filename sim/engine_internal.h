@@ -2,7 +2,7 @@
 /*
  * viommu-sim's engine, inside the simulator: one run's state (struct eng) and the back-end
  * placements (engine.h's enum sim_placement) as ops tables, one file each: place_emulated.c,
- * place_vhost.c, place_assigned.c, place_nested.c, place_sidecore.c. A placement decides where
+ * place_vhost.c, place_assigned.c, place_nested.c, place_sidecore.c, place_hwv.c, place_xen.c. A placement decides where
  * the device's DMA is translated, which resource pays for the back-end's work and which thread
  * serves the vIOMMU; the engine (engine.c) dispatches through its ops and never tests which
  * placement it runs. A new placement adds a file and its entry in
@@ -78,6 +78,13 @@ struct sim_place_ops {
 	bool needs_map_events; /* the VMM must learn the guest's new mappings (VT-d: caching mode) */
 	bool l2_traps;	       /* the guest is L2: its traps go to L1's VMM through L0 */
 	bool side_iommu;       /* a side core polls the vIOMMU's registers and queues: no traps */
+	bool hw_viommu; /* the IOMMU runs the guest's commands; only control and DTE writes trap */
+	/* Seed 003 (place_xen.c): a real IOMMU the OS or Xen drives itself. */
+	bool cpu_iommu;	     /* no traps: register accesses and TCE stores are the CPU's own */
+	bool hypercalls;     /* and each IOMMU operation is a Xen hypercall */
+	bool dma_in_backend; /* the DMA API runs in the driver domain (the backend resource) */
+	bool grant_ops;	     /* split driver: grant map + unmap per page, event notifications */
+	bool grant_iommu;    /* the IOMMU maps ride the grant ops: no crossing of their own */
 	/* After the model and before the DMA strategy; NULL: nothing to set up. */
 	int (*setup)(struct eng *e);
 	/* Releases what setup made, also after a setup that failed half way; NULL: nothing. */
@@ -99,6 +106,11 @@ extern const struct sim_place_ops sim_place_vhost;
 extern const struct sim_place_ops sim_place_assigned;
 extern const struct sim_place_ops sim_place_nested;
 extern const struct sim_place_ops sim_place_sidecore;
+extern const struct sim_place_ops sim_place_hwviommu;
+extern const struct sim_place_ops sim_place_baremetal;
+extern const struct sim_place_ops sim_place_dom0;
+extern const struct sim_place_ops sim_place_domu;
+extern const struct sim_place_ops sim_place_domu_grant;
 
 /* The assigned placement's host IOMMU (place_assigned.c), shared with the sidecore placement. */
 int sim_assigned_setup(struct eng *e);

@@ -34,6 +34,7 @@ struct sim_iommu {
 	struct vg_cal *cal;
 	struct viommu_host_ops ops; /* flat memory, with reads counted */
 	uint64_t reads;
+	uint64_t op_calls; /* map, sync_map, unmap, unmap_lazy and flush calls (not map_queue) */
 };
 
 static ssize_t shim_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -120,7 +121,10 @@ static int vio_setup(struct sim_iommu *s)
 	return ret > 0 ? VIOMMU_EIO : ret;
 }
 
-/* NpCache advertised and honoured: the driver flushes after mapping, as Linux does. */
+/*
+ * NpCache advertised and honoured: the driver flushes after mapping, as Linux does; clear for an
+ * IOMMU nobody shadows (the hardware vIOMMU), as on real hardware.
+ */
 static int amdvi_setup(struct sim_iommu *s)
 {
 	struct viommu_amdvi_config ac;
@@ -133,6 +137,12 @@ static int amdvi_setup(struct sim_iommu *s)
 	int ret;
 
 	viommu_amdvi_config_init(&ac);
+	if (s->cfg.iotlb_entries)
+		ac.iotlb_capacity = s->cfg.iotlb_entries;
+	if (s->cfg.no_np_cache) {
+		ac.flags &= ~VIOMMU_AMDVI_NPCACHE;
+		dc.no_np_cache_flush = true;
+	}
 	if (s->cfg.v2) {
 		ac.flags |= VIOMMU_AMDVI_GT;
 		dc.v2 = true;
@@ -294,6 +304,7 @@ static int vio_ret(int ret)
 
 int sim_iommu_map(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
 {
+	s->op_calls++;
 	if (s->cal)
 		return vg_cal_dma_ops.map(s->cal, iova, gpa, size, perm);
 	if (s->vtd)
@@ -327,6 +338,7 @@ int sim_iommu_map_queue(struct sim_iommu *s, uint64_t iova, uint64_t gpa, uint64
 
 int sim_iommu_sync_map(struct sim_iommu *s)
 {
+	s->op_calls++;
 	if (s->cal)
 		return vg_cal_dma_ops.sync_map(s->cal);
 	if (s->vtd)
@@ -344,6 +356,7 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
 	int ret;
 
+	s->op_calls++;
 	if (s->cal)
 		return vg_cal_dma_ops.unmap(s->cal, iova, size);
 	if (s->vio)
@@ -365,6 +378,7 @@ int sim_iommu_unmap(struct sim_iommu *s, uint64_t iova, uint64_t size)
 
 int sim_iommu_unmap_lazy(struct sim_iommu *s, uint64_t iova, uint64_t size)
 {
+	s->op_calls++;
 	if (s->cal)
 		return vg_cal_dma_ops.unmap_lazy(s->cal, iova, size);
 	if (s->vtd)
@@ -382,6 +396,7 @@ int sim_iommu_flush(struct sim_iommu *s)
 {
 	int ret;
 
+	s->op_calls++;
 	if (s->cal)
 		return vg_cal_dma_ops.flush(s->cal);
 	if (s->vio)
@@ -421,9 +436,16 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		c->iotlb_misses = st.iotlb_misses;
 	} else if (s->cfg.model == SIM_MODEL_AMDVI) {
 		struct viommu_amdvi_stats st;
+		struct vg_amdvi_stats ds;
 
 		viommu_amdvi_get_stats(s->v, &st);
+		vg_amdvi_get_stats(s->amdvi, &ds);
 		c->mmio_exits = st.mmio_reads + st.mmio_writes;
+		c->direct_mmio = ds.ptr_accesses;
+		c->dte_writes = st.cmd_inv_devtab;
+		c->commands = st.cmd_completion_wait + st.cmd_inv_devtab + st.cmd_inv_pages +
+			      st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
+		c->completion_waits = st.cmd_completion_wait;
 		c->ops = st.mmio_writes + st.cmd_completion_wait + st.cmd_inv_devtab +
 			 st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_irt + st.cmd_inv_all;
 		c->invalidations = st.cmd_inv_pages + st.cmd_inv_iotlb + st.cmd_inv_all;
@@ -448,8 +470,19 @@ void sim_iommu_counts(const struct sim_iommu *s, struct sim_iommu_counts *c)
 		 * per entry) all exit to the VMM; a hypercall's TCEs, each trapped TCE and each
 		 * register write are its emulation work; a blast is the invalidation.
 		 */
+		struct vg_cal_stats ds;
+
 		viommu_calgary_get_stats(s->v, &st);
+		vg_cal_get_stats(s->cal, &ds);
 		c->mmio_exits = st.mmio_reads + st.mmio_writes + st.hcalls + st.trapped_tces;
+		/*
+		 * Driven natively (bare metal, or Xen for a domain): register accesses, TCE stores
+		 * by the CPU or the hypercall handler, and the crossings: the model's hypercalls, or
+		 * one per DMA-layer call that reaches the bare-chip driver (Xen's map/unmap calls).
+		 */
+		c->native_mmio = st.mmio_reads + st.mmio_writes;
+		c->tce_writes = ds.tce_writes + st.hcall_tces;
+		c->crossings = s->cfg.model == SIM_MODEL_CALGARY_HCALL ? st.hcalls : s->op_calls;
 		c->ops = st.mmio_writes + st.hcall_tces + st.trapped_tces;
 		c->invalidations = st.blasts;
 		c->translations = st.translations;

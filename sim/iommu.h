@@ -37,7 +37,9 @@ struct sim_iommu_config {
 	struct viommu_flatmem *mem;
 	uint64_t arena; /* guest-physical memory the driver owns for its tables and queues */
 	uint64_t arena_size;
-	uint32_t sid; /* the one endpoint (requester id) the simulator attaches */
+	uint32_t sid;		/* the one endpoint (requester id) the simulator attaches */
+	uint32_t iotlb_entries; /* AMD-Vi: its IOTLB's capacity (0: the model's default) */
+	bool no_np_cache; /* AMD-Vi: NpCache clear (real hardware): the driver does not flush maps */
 };
 
 /* Everything the model and driver did, cumulative; the engine charges differences. */
@@ -51,6 +53,15 @@ struct sim_iommu_counts {
 	uint64_t iotlb_hits;
 	uint64_t iotlb_misses;
 	uint64_t requests; /* virtio-iommu requests */
+	/*
+	 * AMD-Vi, as a hardware-assisted vIOMMU would split them (struct viommu_amdvi_hwv_stats):
+	 * register accesses to the pointer page (mapped into the guest: no exit), DTE updates (the
+	 * VMM write-protects the guest's device table: one trapped install each), commands and
+	 * completion waits (run by the IOMMU itself).
+	 */
+	uint64_t direct_mmio, dte_writes, commands, completion_waits;
+	/* Calgary driven by the CPU itself (bare metal, Xen's IOMMU hypercalls): see iommu.c. */
+	uint64_t native_mmio, tce_writes, crossings;
 };
 
 struct sim_iommu;

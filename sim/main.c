@@ -51,6 +51,7 @@ static const struct sim_config builtin_configs[] = {
 	{ "amdvi-devtlb", SIM_MODEL_AMDVI, false, false, true, VG_DMA_BATCHED_DEFERRED },
 	/* Linux 6.12's amd_iommu=pgtbl_v2: x86-64 tables through GCR3 entry 0 (GIoV), strict. */
 	{ "amdvi-v2", SIM_MODEL_AMDVI, false, false, false, VG_DMA_STRICT, true },
+	{ "amdvi-v2-lazy", SIM_MODEL_AMDVI, false, false, false, VG_DMA_DEFERRED, true },
 	/* Calgary: strict blasts at every unmap; lazy at each flush (Linux's own driver blasts
 	 * only when its allocator wraps); the hypercall driver needs no blast. */
 	{ "calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT },
@@ -58,6 +59,8 @@ static const struct sim_config builtin_configs[] = {
 	{ "calgary-lazy-trap", SIM_MODEL_CALGARY, true, false, false, VG_DMA_DEFERRED },
 	{ "calgary-hcall", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_STRICT },
 	{ "calgary-hcall-batched", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_BATCHED },
+	/* Seed 003's dma_map_multi and Xen multicalls: a batch of maps, one crossing. */
+	{ "calgary-batched", SIM_MODEL_CALGARY, false, false, false, VG_DMA_BATCHED },
 	{ "calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY },
 	{ "calgary-persistent", SIM_MODEL_CALGARY, true, false, false, VG_DMA_PERSISTENT },
 	{ "calgary-never-free", SIM_MODEL_CALGARY_HCALL, false, false, false, VG_DMA_NEVER_FREE },
@@ -112,6 +115,36 @@ static void scenario_nested(struct scenario *s)
 	s->size[2] = 16384;
 	s->size[3] = 65536;
 	s->table_size = 0;
+}
+
+/*
+ * Seed 001: an assigned NIC under the emulated AMD-Vi, its maps shadowed (assigned), against
+ * AMD's hardware vIOMMU (hwviommu); and the hybrid's emulated device, whose vIOMMU the VMM still
+ * emulates in both (emulated). v1 guest tables cannot run on the hardware path (unsupported rows).
+ */
+static void scenario_amd_hwviommu(struct scenario *s)
+{
+	static const char *const k[] = { "noiommu", "amdvi-strict", "amdvi-lazy", "amdvi-v2",
+					 "amdvi-v2-lazy" };
+
+	s->name = "amd-hwviommu";
+	s->about = "seed 001: an assigned NIC, emulated AMD-Vi with shadow tables (vhost n/a) vs "
+		   "the hardware vIOMMU (vhost hw); the hybrid's emulated NIC (vhost off)";
+	s->ncfg = 0;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		add_cfg(s, k[i]);
+	s->npl = 3;
+	s->pl[0] = SIM_ASSIGNED;
+	s->pl[1] = SIM_HWVIOMMU;
+	s->pl[2] = SIM_EMULATED;
+	s->nwl = 3;
+	s->wl[2] = SIM_WL_POLL;
+	s->nsize = 3;
+	s->size[0] = 64;
+	s->size[1] = 1500;
+	s->size[2] = 16384;
+	s->table_size = 0;
+	snprintf(s->profile, sizeof(s->profile), "x86-current");
 }
 
 static void scenario_default(struct scenario *s, const char *name)
@@ -190,17 +223,24 @@ static void scenario_default(struct scenario *s, const char *name)
 			"noiommu",	     "calgary-strict",	   "calgary-lazy",
 			"calgary-lazy-trap", "calgary-hcall",	   "calgary-hcall-batched",
 			"calgary-identity",  "calgary-persistent", "calgary-never-free",
+			"calgary-batched",
 		};
 
 		s->name = "calgary";
 		s->about =
-			"seed 003, partly: TCP stream 64 B-64 KiB through the Calgary TCE model, "
-			"bare-chip driver and hypercalls, emulated/vhost/assigned, then the cures";
+			"seed 003: TCP stream 64 B-64 KiB through the Calgary TCE model on bare "
+			"metal, Xen dom0 (direct access), a domU through a driver domain (vhost = "
+			"its CPU; domU-grant: grant-table integration), and emulated/vhost/"
+			"assigned, IOMMU off/on, then the cures";
 		s->ncfg = 0;
 		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
 			add_cfg(s, k[i]);
-		s->npl = 3;
+		s->npl = 7;
 		s->pl[2] = SIM_ASSIGNED;
+		s->pl[3] = SIM_BAREMETAL;
+		s->pl[4] = SIM_DOM0;
+		s->pl[5] = SIM_DOMU;
+		s->pl[6] = SIM_DOMU_GRANT;
 		s->nsize = 6;
 		s->size[0] = 64;
 		s->size[1] = 256;
@@ -245,6 +285,8 @@ static void scenario_default(struct scenario *s, const char *name)
 		s->size[0] = 1500;
 		s->size[1] = 16384;
 		s->table_size = 0;
+	} else if (name && !strcmp(name, "amd-hwviommu")) {
+		scenario_amd_hwviommu(s);
 	} else if (name && !strcmp(name, "quick")) {
 		s->name = "quick";
 		s->about = "the default configurations at one size, few units (smoke test)";
@@ -254,8 +296,9 @@ static void scenario_default(struct scenario *s, const char *name)
 	}
 }
 
-static const char *const scenario_names[] = { "default", "assigned", "block",  "quick",
-					      "calgary", "arm",	     "nested", "sidecore" };
+static const char *const scenario_names[] = { "default", "assigned", "block",
+					      "quick",	 "calgary",  "arm",
+					      "nested",	 "sidecore", "amd-hwviommu" };
 
 bool sim_config_known(const char *name)
 {
@@ -282,7 +325,7 @@ static void usage(FILE *f)
 		"Runs the real vIOMMU models under guest DMA-API strategies and workloads, counts\n"
 		"every event, and turns counts into time with the cost model\n"
 		"(docs/cost-model.md). Scenarios: default, assigned, block, quick, calgary, arm,\n"
-		"nested, sidecore "
+		"nested, sidecore, amd-hwviommu "
 		"(see --list).\n"
 		"\n"
 		"  -p, --profile NAME     cost profile (default: the scenario's; see --list)\n"

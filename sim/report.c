@@ -38,9 +38,14 @@ static const char *vhost_of(const struct sim_result *r)
 /* The table's vhost column: nested and sidecore rows say so (the JSON keeps "n/a"). */
 static const char *vhost_col(const struct sim_result *r)
 {
-	return r->p.placement == SIM_NESTED   ? "L2" :
-	       r->p.placement == SIM_SIDECORE ? "side" :
-						vhost_of(r);
+	return r->p.placement == SIM_NESTED	? "L2" :
+	       r->p.placement == SIM_SIDECORE	? "side" :
+	       r->p.placement == SIM_HWVIOMMU	? "hw" :
+	       r->p.placement == SIM_BAREMETAL	? "bare" :
+	       r->p.placement == SIM_DOM0	? "dom0" :
+	       r->p.placement == SIM_DOMU	? "domU" :
+	       r->p.placement == SIM_DOMU_GRANT ? "domUg" :
+						  vhost_of(r);
 }
 
 /* CPU per unit on the host's threads: the VMM's, the vhost worker's and a side core's. */
@@ -179,6 +184,10 @@ void sim_report_json_row(FILE *f, const struct sim_row *w)
 	/* Nested rows only (vfio_calls_per_pkt is L0's there), so other rows stay as they were. */
 	if (r->p.placement == SIM_NESTED)
 		fprintf(f, ",\"l1_vfio_calls_per_pkt\":%.4f", r->l1_calls_per_unit);
+	/* Hardware vIOMMU rows only: what it does without an exit (struct viommu_amdvi_hwv_stats). */
+	if (r->p.placement == SIM_HWVIOMMU)
+		fprintf(f, ",\"direct_mmio_per_pkt\":%.4f,\"hw_cmds_per_pkt\":%.4f",
+			r->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT], r->n[SIM_RES_VCPU][SIM_EV_HWV_CMD]);
 	fprintf(f, "}\n");
 }
 

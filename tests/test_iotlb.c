@@ -8,6 +8,8 @@
 
 #include <viommu/iotlb.h>
 
+#include "core/iotlb_fast.h"
+
 static struct viommu_iotlb *mk(uint32_t capacity, uint32_t ways)
 {
 	struct viommu_iotlb_config cfg = { .capacity = capacity, .ways = ways };
@@ -414,7 +416,7 @@ static void test_tag_id_exhaustion(void **state)
 	struct viommu_iotlb_stats st;
 	struct viommu_iotlb_hit hit;
 	uint64_t old_refs[32], churn_ref;
-	unsigned int stale = 0;
+	unsigned int stale = 0, insert_stale = 0;
 
 	(void)state;
 	/* Ids 1..32 go to tags 1000..1031, each with its own page. */
@@ -430,7 +432,15 @@ static void test_tag_id_exhaustion(void **state)
 		int ret;
 
 		e = ent(5, 0x77000, (uint64_t)n << 12, 12);
-		assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		/* Every other one by the ref: stale only where the ids run out (by tag then). */
+		ret = n & 1 ? viommu_iotlb_insert_ref(tlb, churn_ref, &e) : VIOMMU_ESTALE;
+		if (ret == VIOMMU_ESTALE) {
+			if (n & 1)
+				insert_stale++;
+			assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+		} else {
+			assert_int_equal(ret, 0);
+		}
 		assert_int_equal(viommu_iotlb_lookup(tlb, &churn, 0x77000, &got), 0);
 		assert_int_equal(got.out, (uint64_t)n << 12);
 		/* Domain flushes keep the ref; running out of ids does not. */
@@ -467,6 +477,7 @@ static void test_tag_id_exhaustion(void **state)
 				 VIOMMU_ESTALE);
 	}
 	assert_int_equal(stale, 1);
+	assert_true(insert_stale <= 1);
 	viommu_iotlb_get_stats(tlb, &st);
 	assert_int_equal(st.insertions, 32 + 140000 + 32);
 	assert_int_equal(st.lookups, st.hits + st.misses);
@@ -619,6 +630,111 @@ static void test_refs_displaced(void **state)
 	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref2, 0x5000, &hit), 0);
 	assert_int_equal(hit.addr, 0xe000);
 	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref, 0x5000, &hit), VIOMMU_ESTALE);
+	viommu_iotlb_destroy(tlb);
+}
+
+/*
+ * Insertion by ref: the entry goes under the ref's tag whatever @e->tag says, a flushed tag is
+ * interned again in its place (the ref keeps working), and a stale ref inserts nothing.
+ */
+static void test_insert_ref(void **state)
+{
+	struct viommu_iotlb *tlb = mk(16, 4);
+	struct viommu_iotlb_tag t1 = { .dom = 1, .pasid = 3, .sid = 9 }, t2 = { .dom = 2 };
+	struct viommu_iotlb_inval inv = { .match = VIOMMU_IOTLB_MATCH_DOM, .tag = t1 };
+	struct viommu_iotlb_entry e = ent(77, 0x12000, 0xabc000, 12), got;
+	struct viommu_iotlb_stats st;
+	struct viommu_iotlb_hit hit;
+	uint64_t r1, again;
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, 0, &e), VIOMMU_ESTALE);
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &r1), 0);
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1 + 1, &e), VIOMMU_ESTALE);
+	e.level = 2;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x12345, &got), 0);
+	assert_int_equal(got.out, 0xabc000);
+	assert_int_equal(got.level, 2);
+	assert_true(got.tag.dom == 1 && got.tag.pasid == 3 && got.tag.sid == 9);
+	e.tag = (struct viommu_iotlb_tag){ .dom = 77 };
+	assert_int_equal(viommu_iotlb_lookup(tlb, &e.tag, 0x12345, &got), VIOMMU_ENOENT);
+	/* Replaced in place: one entry, the new output. */
+	e.out = 0xdef000;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12001, &hit), 0);
+	assert_int_equal(hit.addr, 0xdef001);
+	/* Checked as by tag. */
+	e.shift = 11;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), VIOMMU_EINVAL);
+	e.shift = 12;
+	e.out = 1ull << 52;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), VIOMMU_EINVAL);
+	/* After a domain flush and a full flush the ref inserts live entries again. */
+	viommu_iotlb_invalidate(tlb, &inv);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), VIOMMU_ENOENT);
+	e.out = 0x5000;
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x12000, &hit), 0);
+	assert_int_equal(hit.addr, 0x5000);
+	viommu_iotlb_flush(tlb);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x12000, &got), VIOMMU_ENOENT);
+	assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t1, 0x12000, &got), 0);
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &t1, &again), 0);
+	assert_int_equal(again, r1);
+	/* A full cache of one tag: each insert evicts one of its own entries. */
+	for (uint64_t p = 0; p < 64; p++) {
+		e.iova = p << 12;
+		e.out = (p + 100) << 12;
+		assert_int_equal(viommu_iotlb_insert_ref(tlb, r1, &e), 0);
+		assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, e.iova, &hit), 0);
+		assert_int_equal(hit.addr, e.out);
+	}
+	/* Other tags' live entries are evicted as by tag; theirs stay theirs. */
+	e = ent(2, 0x40000, 0x40000, 12);
+	assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t2, 0x40000, &got), 0);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, r1, 0x40000, &hit), VIOMMU_ENOENT);
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, 1 + 1 + 1 + 1 + 64 + 1);
+	viommu_iotlb_destroy(tlb);
+}
+
+/*
+ * The models' leaf inserts (fields as arguments): by ref as viommu_iotlb_insert_ref() of the same
+ * entry, by tag as viommu_iotlb_insert(), the same checks, and a leaf (never NONLEAF) entry.
+ */
+static void test_insert_leaf(void **state)
+{
+	struct viommu_iotlb *tlb = mk(64, 4);
+	struct viommu_iotlb_tag t = { .dom = 4, .pasid = 2, .sid = 1 }, u = { .dom = 5 };
+	struct viommu_iotlb_entry got;
+	struct viommu_iotlb_hit hit;
+	uint64_t ref;
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &ref), 0);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref + 1, 0x3000, 0x9000, 12, 3, 1),
+			 VIOMMU_ESTALE);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x3000, 0x9000, 11, 3, 1),
+			 VIOMMU_EINVAL);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x3000, 1ull << 52, 12, 3, 1),
+			 VIOMMU_EINVAL);
+	/* Unaligned input and output are cut to the page; perm and level kept. */
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x200123, 0x400456, 21, 1, 2), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &t, 0x3fffff, &got), 0);
+	assert_int_equal(got.iova, 0x200000);
+	assert_int_equal(got.out, 0x400000);
+	assert_int_equal(got.shift, 21);
+	assert_int_equal(got.perm, 1);
+	assert_int_equal(got.level, 2);
+	assert_int_equal(got.flags, 0);
+	assert_int_equal(vi_iotlb_insert_leaf(tlb, &u, 0x5000, 0x6000, 64, 3, 0), VIOMMU_EINVAL);
+	assert_int_equal(vi_iotlb_insert_leaf(tlb, &u, 0x5000, 0x6000, 12, 3, 0), 0);
+	assert_int_equal(viommu_iotlb_lookup(tlb, &u, 0x5fff, &got), 0);
+	assert_int_equal(got.out, 0x6000);
+	assert_int_equal(viommu_iotlb_lookup_ref(tlb, ref, 0x5000, &hit), VIOMMU_ENOENT);
 	viommu_iotlb_destroy(tlb);
 }
 
@@ -815,7 +931,7 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 	struct viommu_iotlb *tlb = mk(capacity, ways);
 	struct ref *r = calloc(1, sizeof(*r));
 	struct test_rng rng = { seed };
-	uint64_t hits = 0, inserted = 0, stale = 0;
+	uint64_t hits = 0, inserted = 0, stale = 0, istale = 0;
 	struct viommu_iotlb_stats st;
 	struct held held[8];
 
@@ -846,7 +962,25 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 				viommu_iotlb_flush(tlb);
 				memset(r, 0, sizeof(*r));
 			}
-			assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+			if (test_below(&rng, 2)) {
+				/* By a held ref, as a model inserts after a miss by it. */
+				struct held *h = &held[test_below(&rng, 8)];
+				struct viommu_iotlb_entry x = e;
+				int ret;
+
+				t = e.tag = h->tag;
+				x.tag = rand_tag(&rng, doms); /* not read */
+				ret = viommu_iotlb_insert_ref(tlb, h->ref, &x);
+				if (ret == VIOMMU_ESTALE) {
+					istale++;
+					assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+					assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &h->ref), 0);
+				} else {
+					assert_int_equal(ret, 0);
+				}
+			} else {
+				assert_int_equal(viommu_iotlb_insert(tlb, &e), 0);
+			}
 			ref_insert(r, e);
 			inserted++;
 			if (!(e.flags & VIOMMU_IOTLB_NONLEAF)) {
@@ -945,7 +1079,7 @@ static void run_random(uint32_t capacity, uint32_t ways, uint32_t doms, uint64_t
 	/* The run must have exercised hits, not only misses. */
 	assert_true(hits > (uint64_t)ops / 20);
 	if (expect_stale)
-		assert_true(stale > 0);
+		assert_true(stale > 0 && istale > 0);
 	free(r);
 	viommu_iotlb_destroy(tlb);
 }
@@ -992,6 +1126,8 @@ int main(void)
 		cmocka_unit_test(test_tag_id_exhaustion),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_refs_displaced),
+		cmocka_unit_test(test_insert_ref),
+		cmocka_unit_test(test_insert_leaf),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_large),
 		cmocka_unit_test(test_random_direct_mapped),

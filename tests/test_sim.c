@@ -785,6 +785,190 @@ static void test_threads_and_waits(void **state)
 	sim_costs_destroy(c);
 }
 
+/*
+ * Seed 001: AMD's hardware vIOMMU. The same v2 guest as the shadowed (assigned) row, but no exit,
+ * no VMM work and no host call per map or invalidation: the pointer-page accesses go to the VF
+ * MMIO page and the IOMMU runs the commands (the vCPU waits on each completion as on bare
+ * metal); an IOTLB miss pays the nested walk. The hybrid's emulated NIC still exits. v1 guest
+ * tables cannot nest over the host's v1.
+ */
+static void test_amd_hwviommu(void **state)
+{
+	static const struct sim_config v2 = { "amdvi-v2", SIM_MODEL_AMDVI, false, false,
+					      false,	  VG_DMA_STRICT,   true };
+	static const struct sim_config v1 = { "amdvi-strict", SIM_MODEL_AMDVI, false,
+					      false,	      false,	       VG_DMA_STRICT };
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q));
+	char err[200];
+
+	(void)state;
+	for (int wl = 0; wl < 2; wl++) {
+		struct sim_params p =
+			params(&v2, SIM_ASSIGNED, wl ? SIM_WL_STREAM_TX : SIM_WL_STREAM_RX, 1500);
+		double cmds;
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] > 0 && r->vfio_calls_per_unit > 0);
+		p.placement = SIM_HWVIOMMU;
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_true(q->supported && q->checked_bytes > 0);
+		assert_true(q->exits_per_unit == 0);
+		assert_true(q->vfio_calls_per_unit == 0);
+		assert_true(q->busy_ns[SIM_RES_VMM] == 0);
+		for (int ev = 0; ev < SIM_EV_NR; ev++)
+			assert_true(q->n[SIM_RES_VMM][ev] == 0);
+		/*
+		 * Pointer-page accesses are direct; NpCache is clear (nobody shadows), so only the
+		 * unmaps' commands remain: half the shadowed row's, which flushes maps too.
+		 */
+		assert_true(q->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] > 0);
+		assert_true(fabs(2 * q->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] -
+				 r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO]) < 0.1);
+		cmds = q->n[SIM_RES_VCPU][SIM_EV_HWV_CMD];
+		assert_true(cmds > 0 && 2 * q->invalidations_per_unit == r->invalidations_per_unit);
+		assert_true(q->n[SIM_RES_VCPU][SIM_EV_INV_HW] > 0 &&
+			    q->n[SIM_RES_VCPU][SIM_EV_INV_HW] < cmds);
+		assert_true(q->maps_per_unit == r->maps_per_unit);
+		assert_true(q->busy_ns[SIM_RES_VCPU] < r->busy_ns[SIM_RES_VCPU]);
+		assert_true(q->rate > r->rate);
+		/* Fresh buffers miss the IOTLB: each miss is a nested walk on the device. */
+		assert_true(q->n[SIM_RES_DEV][SIM_EV_HW_MISS] > 0);
+		assert_true(q->n[SIM_RES_DEV][SIM_EV_HW_NESTED] ==
+			    q->n[SIM_RES_DEV][SIM_EV_HW_MISS]);
+	}
+	/* The nested walk is priced by hw_nested_walk, a GAP. */
+	{
+		struct sim_params p = params(&v2, SIM_HWVIOMMU, SIM_WL_STREAM_RX, 1500);
+		uint64_t bit = 1ull << SIM_COST_HW_NESTED_WALK;
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->gap_costs & bit);
+		assert_int_equal(sim_costs_set_arg(c, "hw_nested_walk_ns=0", err, sizeof(err)), 0);
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_false(q->gap_costs & bit);
+		assert_true(q->busy_ns[SIM_RES_DEV] < r->busy_ns[SIM_RES_DEV]);
+		sim_costs_destroy(c);
+		c = costs();
+	}
+	/* The hybrid: an emulated NIC's vIOMMU stays the VMM's, so its maps still exit. */
+	{
+		struct sim_params p = params(&v2, SIM_EMULATED, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_EXIT_MMIO] > 0);
+		assert_true(r->n[SIM_RES_VCPU][SIM_EV_MMIO_DIRECT] == 0);
+		assert_true(r->n[SIM_RES_VMM][SIM_EV_VMM_OP] > 0);
+	}
+	/* Only v2 guest tables nest; no vIOMMU at all is the assigned device as it is. */
+	{
+		struct sim_params p = params(&v1, SIM_HWVIOMMU, SIM_WL_STREAM_RX, 1500);
+
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_false(r->supported);
+		p.cfg = cfg_vtd_strict;
+		assert_int_equal(sim_run(&p, c, r), 0);
+		assert_false(r->supported);
+		p.cfg = cfg_noiommu;
+		assert_int_equal(sim_run(&p, c, r), 0);
+		p.placement = SIM_ASSIGNED;
+		assert_int_equal(sim_run(&p, c, q), 0);
+		assert_true(r->supported && r->rate == q->rate && r->exits_per_unit == 0);
+	}
+	free(r);
+	free(q);
+	sim_costs_destroy(c);
+}
+
+/*
+ * Seed 003's placements: the OS drives the chip on bare metal (no exit, TCE stores, a blast's
+ * register accesses per strict unmap); dom0 adds one hypercall per IOMMU call; a driver domain's
+ * DMA API runs on its own CPU with grant ops per page, and grant-table integration removes the
+ * IOMMU's own crossings. Deferred flushing blasts less; preallocation costs nothing per packet.
+ */
+static void test_calgary_placements(void **state)
+{
+	static const struct sim_config strict = {
+		"calgary-strict", SIM_MODEL_CALGARY, false, false, false, VG_DMA_STRICT
+	};
+	static const struct sim_config lazy = { "calgary-lazy", SIM_MODEL_CALGARY, false, false,
+						false,		VG_DMA_DEFERRED };
+	static const struct sim_config hcall = { "calgary-hcall", SIM_MODEL_CALGARY_HCALL,
+						 false,		  false,
+						 false,		  VG_DMA_STRICT };
+	static const struct sim_config ident = {
+		"calgary-identity", SIM_MODEL_CALGARY, true, false, false, VG_DMA_IDENTITY
+	};
+	struct sim_costs *c = costs();
+	struct sim_result *r = malloc(sizeof(*r)), *q = malloc(sizeof(*q)), *o = malloc(sizeof(*o));
+	struct sim_params p = params(&strict, SIM_BAREMETAL, SIM_WL_STREAM_RX, 16384);
+
+	(void)state;
+	assert_int_equal(sim_run(&p, c, r), 0);
+	assert_true(r->supported && r->checked_bytes > 0);
+	assert_true(r->exits_per_unit == 0 && r->n[SIM_RES_VCPU][SIM_EV_HCALL] == 0);
+	assert_true(r->invalidations_per_unit > 0 && r->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE] > 0);
+	/* One TCE store to map and one to clear each page. */
+	assert_true(r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 2 * r->map_pages_per_unit);
+	assert_true(r->busy_ns[SIM_RES_VMM] == 0 && r->n[SIM_RES_VMM][SIM_EV_VMM_OP] == 0);
+	/* Deferred TCE cache flush: fewer blasts, fewer register accesses, more throughput. */
+	p.cfg = lazy;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE] <
+		    r->n[SIM_RES_VCPU][SIM_EV_MMIO_NATIVE]);
+	assert_true(q->rate > r->rate);
+	/* IOMMU off and preallocation: no TCE work per packet at all. */
+	p.cfg = cfg_noiommu;
+	assert_int_equal(sim_run(&p, c, o), 0);
+	assert_true(o->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0 && o->rate >= q->rate);
+	p.cfg = ident;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0 && q->rate == o->rate);
+	/* No hypervisor to call on bare metal; no other model drives a Calgary chip. */
+	p.cfg = hcall;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_false(q->supported);
+	p.cfg = cfg_vtd_strict;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_false(q->supported);
+
+	/* dom0: the same chip work plus one hypercall per map and unmap call (strict rx). */
+	p.cfg = strict;
+	p.placement = SIM_DOM0;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->exits_per_unit == 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_HCALL] == q->maps_per_unit + q->unmaps_per_unit);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE]);
+	assert_true(q->busy_ns[SIM_RES_VCPU] > r->busy_ns[SIM_RES_VCPU] && q->rate < r->rate);
+	p.cfg = hcall;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->supported && q->n[SIM_RES_VCPU][SIM_EV_HCALL] > 0);
+
+	/* domU: the DMA API and its hypercalls on the driver domain, grant ops per page. */
+	p.cfg = strict;
+	p.placement = SIM_DOMU;
+	assert_int_equal(sim_run(&p, c, q), 0);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_DMA_MAP] == 0 &&
+		    q->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE] == 0);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_DMA_MAP] > 0);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE] ==
+		    r->n[SIM_RES_VCPU][SIM_EV_TCE_WRITE]);
+	assert_true(q->n[SIM_RES_BACKEND][SIM_EV_GRANT_OP] >= 2 * 16384 / 4096);
+	assert_true(q->n[SIM_RES_VCPU][SIM_EV_HCALL] > 0);
+	/* Grant-table integration: the IOMMU's own hypercalls are gone, its TCE work is not. */
+	p.placement = SIM_DOMU_GRANT;
+	assert_int_equal(sim_run(&p, c, o), 0);
+	assert_true(o->n[SIM_RES_BACKEND][SIM_EV_HCALL] ==
+		    q->n[SIM_RES_BACKEND][SIM_EV_HCALL] - q->maps_per_unit - q->unmaps_per_unit);
+	assert_true(o->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE] ==
+		    q->n[SIM_RES_BACKEND][SIM_EV_TCE_WRITE]);
+	assert_true(o->rate > q->rate);
+	free(r);
+	free(q);
+	free(o);
+	sim_costs_destroy(c);
+}
+
 static void test_json_keys(void **state)
 {
 	struct sim_costs *c = costs();
@@ -834,6 +1018,8 @@ int main(void)
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_hand_derived),
 		cmocka_unit_test(test_threads_and_waits),
+		cmocka_unit_test(test_amd_hwviommu),
+		cmocka_unit_test(test_calgary_placements),
 		cmocka_unit_test(test_json_keys),
 	};
 

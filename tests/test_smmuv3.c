@@ -302,12 +302,12 @@ static void test_idr_reset(void **state)
 	(void)state;
 	fx_init_cfg(&f, NULL, NULL, false);
 	idr0 = (uint32_t)rd(&f, VIOMMU_SMMUV3_IDR0, 4);
-	/* S1P, S2P, TTF = AArch64, COHACC, HTTU = 1, ATS, ASID16, MSI, PRI, VMID16, CD2L,
+	/* S1P, S2P, TTF = AArch64, COHACC, HTTU = 1, ATS, NS1ATS, ASID16, MSI, PRI, VMID16, CD2L,
 	 * TTENDIAN = LE, STALL_MODEL = 1, TERM_MODEL, ST_LEVEL = 1. */
 	assert_int_equal(idr0, (1u << 0) | (1u << 1) | (2u << 2) | (1u << 4) | (1u << 6) |
-				       (1u << 10) | (1u << 12) | (1u << 13) | (1u << 16) |
-				       (1u << 18) | (1u << 19) | (2u << 21) | (1u << 24) |
-				       (1u << 26) | (1u << 27));
+				       (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) |
+				       (1u << 16) | (1u << 18) | (1u << 19) | (2u << 21) |
+				       (1u << 24) | (1u << 26) | (1u << 27));
 	/* SIDSIZE 16, SSIDSIZE 20, PRIQS/EVENTQS/CMDQS 19. */
 	assert_int_equal(rd(&f, VIOMMU_SMMUV3_IDR1, 4),
 			 16u | (20u << 6) | (19u << 11) | (19u << 16) | (19u << 21));
@@ -633,6 +633,228 @@ static void test_config_events(void **state)
 	wr(&f, VIOMMU_SMMUV3_CR0, 4, rd(&f, VIOMMU_SMMUV3_CR0, 4) | VIOMMU_SMMUV3_CR0_SMMUEN);
 	ev = expect_event(&f, 8, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_F_STE_FETCH);
 	assert_int_equal(ev[3], OUTSIDE);
+	fx_fini(&f);
+}
+
+/* viommu_smmuv3_transaction() of @txn: 0 when it may go ahead, -1 when refused. */
+static int txn(struct fx *f, enum viommu_smmuv3_txn t, uint32_t sid, uint32_t ssid, uint64_t iova,
+	       uint32_t access, struct viommu_xlate_result *res)
+{
+	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = 1, .access = access };
+
+	if (ssid != NO_SSID) {
+		req.has_pasid = true;
+		req.pasid = ssid;
+	}
+	assert_int_equal(viommu_smmuv3_transaction(f->v, t, &req, res), 0);
+	return viommu_xlate_ok(res) ? 0 : -1;
+}
+
+/* The one record a refused transaction wrote (checked as expect_event() does). */
+static const uint64_t *txn_event(struct fx *f, enum viommu_smmuv3_txn t, uint32_t sid,
+				 uint32_t ssid, uint64_t iova, uint32_t access, uint32_t id)
+{
+	struct viommu_xlate_result res;
+
+	f->evs.n = 0;
+	assert_int_equal(txn(f, t, sid, ssid, iova, access, &res), -1);
+	assert_int_equal(res.fault.reason, id);
+	assert_int_equal(res.fault.flags, VIOMMU_FAULT_F_RECORDED);
+	assert_int_equal(vg_smmu_handle_evtq(f->d, on_record, &f->evs), 1);
+	assert_int_equal(VIOMMU_SMMUV3_EVT_0_ID_GET(f->evs.ev[0][0]), id);
+	assert_int_equal(VIOMMU_SMMUV3_EVT_0_SID_GET(f->evs.ev[0][0]), sid);
+	assert_int_equal((f->evs.ev[0][0] & VIOMMU_SMMUV3_EVT_0_SSV) != 0, ssid != NO_SSID);
+	if (ssid != NO_SSID)
+		assert_int_equal(VIOMMU_SMMUV3_EVT_0_SSID_GET(f->evs.ev[0][0]), ssid);
+	return f->evs.ev[0];
+}
+
+/*
+ * F_UUT, F_BAD_ATS_TREQ and F_TRANSL_FORBIDDEN in the architecture's conditions (7.3.2, 7.3.6,
+ * 7.3.8), ATS Translation Requests answered without records for translation faults, EATS 0b10
+ * illegal with NS1ATS, CR0.ATSCHK.
+ */
+static void test_ats_events(void **state)
+{
+	struct vg_smmu_config dc = { .cd_bits = 4 };
+	struct viommu_smmuv3_config c;
+	struct viommu_xlate_result res;
+	struct viommu_xlate_req req = { .sid = 1, .len = 1 };
+	const uint64_t *ev;
+	uint64_t ste, w1;
+	struct fx f;
+
+	(void)state;
+	fx_init_cfg(&f, NULL, &dc, true);
+	assert_true(rd(&f, VIOMMU_SMMUV3_IDR0, 4) & VIOMMU_SMMUV3_IDR0_NS1ATS);
+	assert_int_equal(vg_smmu_attach(f.d, 9, VG_SMMU_STE_S1, 1, 0, true), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 10, VG_SMMU_STE_S1, 2, 0, false), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 11, VG_SMMU_STE_BYPASS, 0, 0, false), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 12, VG_SMMU_STE_ABORT, 0, 0, true), 0);
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 9, 5, 3), 0);
+	assert_int_equal(vg_smmu_map(f.d, false, 1, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_READ), 0);
+	assert_int_equal(vg_smmu_map(f.d, false, 2, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(
+		vg_smmu_map(f.d, false, 3, 0x7000, DATA_BASE + 0x3000, 0x1000, VIOMMU_ACC_RW), 0);
+
+	/* A Translation Request on an EATS stream: the translation, per SubstreamID too. */
+	assert_int_equal(
+		txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, NO_SSID, 0x1234, VIOMMU_ACC_READ, &res), 0);
+	assert_int_equal(res.out, DATA_BASE + 0x234);
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, 5, 0x7010, VIOMMU_ACC_RW, &res), 0);
+	assert_int_equal(res.out, DATA_BASE + 0x3010);
+	/* Translation and permission faults of a Translation Request are not recorded. */
+	f.evs.n = 0;
+	assert_int_equal(
+		txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, NO_SSID, 0x9000, VIOMMU_ACC_READ, &res), -1);
+	assert_int_equal(res.fault.reason, VIOMMU_SMMUV3_EVT_F_TRANSLATION);
+	assert_int_equal(res.fault.flags, 0);
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, NO_SSID, 0x1000, VIOMMU_ACC_WRITE,
+			     &res),
+			 -1);
+	assert_int_equal(res.fault.reason, VIOMMU_SMMUV3_EVT_F_PERMISSION);
+	assert_int_equal(vg_smmu_handle_evtq(f.d, on_record, &f.evs), 0);
+	/* ... while the same fault of an ordinary request is. */
+	expect_event(&f, 9, NO_SSID, 0x9000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_F_TRANSLATION);
+
+	/* F_BAD_ATS_TREQ: EATS = 0, and a bypass stream; InputAddr is the page. */
+	ev = txn_event(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 10, NO_SSID, 0x1234, VIOMMU_ACC_READ,
+		       VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ);
+	assert_int_equal(ev[2], 0x1000);
+	txn_event(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 11, NO_SSID, 0x1234, VIOMMU_ACC_READ,
+		  VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ);
+	/* Config abort: refused, no record; a configuration error is recorded as always. */
+	f.evs.n = 0;
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 12, NO_SSID, 0x1000, VIOMMU_ACC_READ,
+			     &res),
+			 -1);
+	assert_int_equal(res.fault.reason, 0);
+	assert_int_equal(vg_smmu_handle_evtq(f.d, on_record, &f.evs), 0);
+	txn_event(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, 0, 0x1000, VIOMMU_ACC_READ,
+		  VIOMMU_SMMUV3_EVT_C_BAD_SUBSTREAMID);
+
+	/* Translated: the driver sets CR0.ATSCHK as Linux does; with 0 nothing is checked. */
+	assert_true(rd(&f, VIOMMU_SMMUV3_CR0, 4) & VIOMMU_SMMUV3_CR0_ATSCHK);
+	wr(&f, VIOMMU_SMMUV3_CR0, 4, rd(&f, VIOMMU_SMMUV3_CR0, 4) & ~VIOMMU_SMMUV3_CR0_ATSCHK);
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 10, NO_SSID, 0x5000,
+			     VIOMMU_ACC_WRITE, &res),
+			 0);
+	assert_int_equal(res.out, 0x5000);
+	wr(&f, VIOMMU_SMMUV3_CR0, 4, rd(&f, VIOMMU_SMMUV3_CR0, 4) | VIOMMU_SMMUV3_CR0_ATSCHK);
+	assert_true(rd(&f, VIOMMU_SMMUV3_CR0ACK, 4) & VIOMMU_SMMUV3_CR0_ATSCHK);
+	/* ATSCHK = 1: EATS streams and bypass pass, EATS = 0 is F_TRANSL_FORBIDDEN with RnW. */
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 9, NO_SSID, 0x5000, VIOMMU_ACC_WRITE,
+			     &res),
+			 0);
+	assert_int_equal(res.out, 0x5000);
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 11, NO_SSID, 0x5000, VIOMMU_ACC_READ,
+			     &res),
+			 0);
+	ev = txn_event(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 10, NO_SSID, 0x5008, VIOMMU_ACC_WRITE,
+		       VIOMMU_SMMUV3_EVT_F_TRANSL_FORBIDDEN);
+	assert_int_equal(ev[1], 0);
+	assert_int_equal(ev[2], 0x5008);
+	ev = txn_event(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 10, NO_SSID, 0x5008, VIOMMU_ACC_READ,
+		       VIOMMU_SMMUV3_EVT_F_TRANSL_FORBIDDEN);
+	assert_int_equal(ev[1], VIOMMU_SMMUV3_EVT_1_RNW);
+
+	/* F_UUT: whatever the stream, with the transaction's attributes and address. */
+	ev = txn_event(&f, VIOMMU_SMMUV3_TXN_UNSUPPORTED, 9, 5, 0xabc0,
+		       VIOMMU_ACC_WRITE | VIOMMU_ACC_PRIV, VIOMMU_SMMUV3_EVT_F_UUT);
+	assert_int_equal(ev[1], VIOMMU_SMMUV3_EVT_1_PNU);
+	assert_int_equal(ev[2], 0xabc0);
+	ev = txn_event(&f, VIOMMU_SMMUV3_TXN_UNSUPPORTED, 11, NO_SSID, 0x10,
+		       VIOMMU_ACC_READ | VIOMMU_ACC_EXEC, VIOMMU_SMMUV3_EVT_F_UUT);
+	assert_int_equal(ev[1], VIOMMU_SMMUV3_EVT_1_RNW | VIOMMU_SMMUV3_EVT_1_IND);
+
+	/* EATS 0b10 (split-stage) is ILLEGAL with NS1ATS = 1, 0b11 reserved: C_BAD_STE. */
+	ste = vg_smmu_ste_addr(f.d, 9);
+	w1 = ld(&f, ste + 8);
+	st(&f, ste + 8, (w1 & ~VIOMMU_SMMUV3_STE_1_EATS_MASK) | VIOMMU_SMMUV3_STE_1_EATS_SET(2));
+	cfgi_ste(&f, 9);
+	expect_event(&f, 9, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_C_BAD_STE);
+	st(&f, ste + 8, w1 | VIOMMU_SMMUV3_STE_1_EATS_SET(3));
+	cfgi_ste(&f, 9);
+	expect_event(&f, 9, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_C_BAD_STE);
+	st(&f, ste + 8, w1);
+	cfgi_ste(&f, 9);
+	expect_out(&f, 9, NO_SSID, 0x1000, VIOMMU_ACC_READ, DATA_BASE);
+
+	/* SMMUEN = 0: a Translation Request is refused silently, Translated follows GBPA. */
+	wr(&f, VIOMMU_SMMUV3_CR0, 4, rd(&f, VIOMMU_SMMUV3_CR0, 4) & ~VIOMMU_SMMUV3_CR0_SMMUEN);
+	f.evs.n = 0;
+	assert_int_equal(
+		txn(&f, VIOMMU_SMMUV3_TXN_ATS_TREQ, 9, NO_SSID, 0x1000, VIOMMU_ACC_READ, &res), -1);
+	assert_int_equal(res.fault.reason, 0);
+	assert_int_equal(txn(&f, VIOMMU_SMMUV3_TXN_TRANSLATED, 10, NO_SSID, 0x2000, VIOMMU_ACC_READ,
+			     &res),
+			 0);
+	assert_int_equal(res.out, 0x2000);
+	/* Bad calls. */
+	assert_int_equal(viommu_smmuv3_transaction(f.v, (enum viommu_smmuv3_txn)7, &req, &res),
+			 VIOMMU_EINVAL);
+	assert_int_equal(viommu_smmuv3_transaction(f.v, VIOMMU_SMMUV3_TXN_ATS_TREQ, NULL, &res),
+			 VIOMMU_EINVAL);
+	assert_int_equal(viommu_smmuv3_transaction(NULL, VIOMMU_SMMUV3_TXN_ATS_TREQ, &req, &res),
+			 VIOMMU_EINVAL);
+	fx_fini(&f);
+
+	/* Without ATS: no NS1ATS, ATS kinds refused as a VMM error, F_UUT still written. */
+	viommu_smmuv3_config_init(&c);
+	c.flags &= ~(VIOMMU_SMMUV3_ATS | VIOMMU_SMMUV3_PRI); /* PRI needs ATS */
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_false(rd(&f, VIOMMU_SMMUV3_IDR0, 4) &
+		     (VIOMMU_SMMUV3_IDR0_NS1ATS | VIOMMU_SMMUV3_IDR0_ATS));
+	assert_int_equal(viommu_smmuv3_transaction(f.v, VIOMMU_SMMUV3_TXN_ATS_TREQ, &req, &res),
+			 VIOMMU_ENOTSUP);
+	assert_int_equal(viommu_smmuv3_transaction(f.v, VIOMMU_SMMUV3_TXN_TRANSLATED, &req, &res),
+			 VIOMMU_ENOTSUP);
+	txn_event(&f, VIOMMU_SMMUV3_TXN_UNSUPPORTED, 1, NO_SSID, 0x40, VIOMMU_ACC_READ,
+		  VIOMMU_SMMUV3_EVT_F_UUT);
+	fx_fini(&f);
+}
+
+/* Terminate-only stall model: CD.S and STE.S2S are illegal, RESUME and STALL_TERM too. */
+static void test_stall_model(void **state)
+{
+	uint64_t cd, w, c[2];
+	uint32_t idr0;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	idr0 = (uint32_t)rd(&f, VIOMMU_SMMUV3_IDR0, 4);
+	assert_int_equal(VIOMMU_SMMUV3_IDR0_STALL_MODEL_GET(idr0),
+			 VIOMMU_SMMUV3_IDR0_STALL_MODEL_TERM);
+	assert_true(idr0 & VIOMMU_SMMUV3_IDR0_TERM_MODEL);
+	assert_false(idr0 & VIOMMU_SMMUV3_IDR0_ATOS);
+	/* No ATOS registers: they read 0 and ignore writes. */
+	wr(&f, VIOMMU_SMMUV3_GATOS_CTRL, 4, 1);
+	assert_int_equal(rd(&f, VIOMMU_SMMUV3_GATOS_CTRL, 4), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 8, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_map(f.d, false, 1, 0x1000, DATA_BASE, 0x1000, VIOMMU_ACC_RW), 0);
+	cd = vg_smmu_cd_addr(f.d, 8, 0);
+	w = ld(&f, cd);
+	st(&f, cd, w | VIOMMU_SMMUV3_CD_0_S);
+	cfgi_ste(&f, 8);
+	expect_event(&f, 8, NO_SSID, 0x1000, VIOMMU_ACC_READ, VIOMMU_SMMUV3_EVT_C_BAD_CD);
+	st(&f, cd, w);
+	cfgi_ste(&f, 8);
+	/* A fault terminates at once: the record never says Stall. */
+	assert_false(expect_event(&f, 8, NO_SSID, 0x9000, VIOMMU_ACC_READ,
+				  VIOMMU_SMMUV3_EVT_F_TRANSLATION)[1] &
+		     VIOMMU_SMMUV3_EVT_1_STALL);
+	/* CMD_RESUME and CMD_STALL_TERM stop the queue with CERROR_ILL. */
+	c[0] = VIOMMU_SMMUV3_CMD_0_OP_SET(VIOMMU_SMMUV3_CMD_RESUME) |
+	       VIOMMU_SMMUV3_CMD_0_SID_SET(8);
+	c[1] = 0;
+	assert_int_equal(vg_smmu_cmd(f.d, c), 0);
+	assert_int_equal(vg_smmu_sync(f.d), VIOMMU_EIO);
+	c[0] = VIOMMU_SMMUV3_CMD_0_OP_SET(VIOMMU_SMMUV3_CMD_STALL_TERM) |
+	       VIOMMU_SMMUV3_CMD_0_SID_SET(8);
+	assert_int_equal(vg_smmu_cmd(f.d, c), 0);
+	assert_int_equal(vg_smmu_sync(f.d), VIOMMU_EIO);
+	expect_out(&f, 8, NO_SSID, 0x1000, VIOMMU_ACC_READ, DATA_BASE);
 	fx_fini(&f);
 }
 
@@ -1143,6 +1365,126 @@ static void test_caching_mode(void **state)
 /* Hostile programming                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Events of one (StreamID, SubstreamID or none), by kind, and the last of them. */
+struct slog {
+	uint32_t sid, pasid;
+	bool has_pasid;
+	int map, unmap, other;
+	struct viommu_event last;
+};
+
+static void on_sevent(void *opaque, const struct viommu_event *ev)
+{
+	struct slog *l = opaque;
+
+	if (ev->type == VIOMMU_EV_SYNC)
+		return;
+	if (ev->sid != l->sid || ev->has_pasid != l->has_pasid ||
+	    (ev->has_pasid && ev->pasid != l->pasid)) {
+		l->other++;
+		return;
+	}
+	l->map += ev->type == VIOMMU_EV_MAP;
+	l->unmap += ev->type == VIOMMU_EV_UNMAP;
+	l->last = *ev;
+}
+
+/*
+ * MAP/UNMAP per (StreamID, SubstreamID): a CD table with several SubstreamIDs, the caching-mode
+ * driver invalidating by ASID after every map; MAP consumers get each SubstreamID's diff,
+ * UNMAP-only consumers its invalidated ranges, a new consumer its replay; a CD pointed at
+ * another domain is re-synced by CFGI_CD; slots taken back when too many SubstreamIDs are
+ * learned tell their consumers everything went.
+ */
+static void test_substream_sync(void **state)
+{
+	struct vg_smmu_config dc = { .cm = true, .cd_bits = 12 };
+	struct viommu_notifier *nm, *nu, *nr;
+	struct viommu_smmuv3_config c;
+	struct slog all = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct slog raw = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct slog rep = { .sid = 6, .has_pasid = true, .pasid = 3 };
+	struct fx f;
+
+	(void)state;
+	viommu_smmuv3_config_init(&c);
+	c.flags |= VIOMMU_SMMUV3_CM;
+	fx_init_cfg(&f, &c, &dc, true);
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP, on_sevent,
+					     &all, &nm),
+			 0);
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_UNMAP, on_sevent, &raw, &nu), 0);
+	assert_int_equal(vg_smmu_attach(f.d, 6, VG_SMMU_STE_S1, 1, 0, false), 0);
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 3, 2), 0);
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 4, 3), 0);
+
+	/* A map in SubstreamID 3's domain: a MAP for (6, 3), nothing for 4 or no SubstreamID. */
+	all.other = 0;
+	assert_int_equal(vg_smmu_map(f.d, false, 2, 0x10000, DATA_BASE, 0x2000, VIOMMU_ACC_RW), 0);
+	assert_true(all.map >= 1); /* one per page the driver invalidated */
+	assert_int_equal(all.other, 0);
+	assert_int_equal(all.last.last, 0x11fff);
+	assert_int_equal(all.last.out, DATA_BASE + (all.last.iova - 0x10000));
+	assert_int_equal(all.last.perm, VIOMMU_ACC_RW);
+	all.map = 0;
+	expect_out(&f, 6, 3, 0x10010, VIOMMU_ACC_WRITE, DATA_BASE + 0x10);
+	/* A map in the no-SubstreamID domain (CD 0) reaches its consumers without a pasid. */
+	assert_int_equal(vg_smmu_map(f.d, false, 1, 0x10000, DATA_BASE + 0x8000, 0x1000,
+				     VIOMMU_ACC_READ),
+			 0);
+	assert_int_equal(all.map, 0);
+	assert_int_equal(all.other, 1);
+	/* SubstreamID 4's domain is SubstreamID 4's alone. */
+	assert_int_equal(
+		vg_smmu_map(f.d, false, 3, 0x20000, DATA_BASE + 0x4000, 0x1000, VIOMMU_ACC_RW), 0);
+	assert_int_equal(all.map, 0);
+	assert_int_equal(all.other, 2);
+
+	/* Unmap: the diff's UNMAP to the MAP consumer, the range to the UNMAP-only one. */
+	raw.unmap = 0;
+	assert_int_equal(vg_smmu_unmap(f.d, false, 2, 0x11000, 0x1000), 0);
+	assert_int_equal(all.unmap, 1);
+	assert_int_equal(all.last.iova, 0x11000);
+	assert_int_equal(all.last.last, 0x11fff);
+	assert_true(raw.unmap >= 1);
+	assert_true(raw.last.iova <= 0x11000 && raw.last.last >= 0x11fff);
+
+	/* A new MAP consumer is replayed SubstreamID 3's one remaining page. */
+	assert_int_equal(viommu_notifier_add(f.v, 6, VIOMMU_EV_MAP, on_sevent, &rep, &nr), 0);
+	assert_int_equal(viommu_notifier_replay(f.v, nr), 0);
+	assert_int_equal(rep.map, 1);
+	assert_int_equal(rep.last.iova, 0x10000);
+	assert_int_equal(rep.last.last, 0x10fff);
+	assert_int_equal(rep.last.out, DATA_BASE);
+	viommu_notifier_del(f.v, nr);
+
+	/* SubstreamID 3 moved to domain 3: CFGI_CD takes 0x10000 away and brings 0x20000. */
+	all.map = all.unmap = 0;
+	assert_int_equal(vg_smmu_attach_pasid(f.d, 6, 3, 3), 0);
+	assert_int_equal(all.unmap, 1);
+	assert_int_equal(all.map, 1);
+	assert_int_equal(all.last.type, VIOMMU_EV_MAP);
+	assert_int_equal(all.last.iova, 0x20000);
+	assert_int_equal(all.last.out, DATA_BASE + 0x4000);
+
+	/*
+	 * More SubstreamIDs than the model keeps (a guest may name 2^20 of them): the oldest
+	 * slot's consumers hear that everything went; nothing stale stays with them.
+	 */
+	all.map = all.unmap = 0;
+	for (uint32_t ssid = 5; ssid < 5 + 1100; ssid++)
+		assert_int_equal(vg_smmu_attach_pasid(f.d, 6, ssid, 2), 0);
+	assert_true(all.unmap >= 1);
+	assert_int_equal(all.last.type, VIOMMU_EV_UNMAP);
+	assert_int_equal(all.last.iova, 0);
+	assert_int_equal(all.last.last, UINT64_MAX);
+	/* The SMMU still translates every SubstreamID from its CD. */
+	expect_out(&f, 6, 3, 0x20000, VIOMMU_ACC_READ, DATA_BASE + 0x4000);
+	viommu_notifier_del(f.v, nm);
+	viommu_notifier_del(f.v, nu);
+	fx_fini(&f);
+}
+
 static void test_hostile_queues(void **state)
 {
 	struct viommu_xlate_result res;
@@ -1378,13 +1720,15 @@ int main(void)
 		cmocka_unit_test(test_enable_s1),	 cmocka_unit_test(test_granules),
 		cmocka_unit_test(test_nested_faults),	 cmocka_unit_test(test_substreams),
 		cmocka_unit_test(test_config_events),	 cmocka_unit_test(test_walk_events),
+		cmocka_unit_test(test_ats_events),	 cmocka_unit_test(test_stall_model),
 		cmocka_unit_test(test_httu_dirty),	 cmocka_unit_test(test_cmd_errors),
 		cmocka_unit_test(test_cmd_sync_signals), cmocka_unit_test(test_invalidation),
 		cmocka_unit_test(test_evtq_overflow),	 cmocka_unit_test(test_priq),
 		cmocka_unit_test(test_notify),		 cmocka_unit_test(test_caching_mode),
-		cmocka_unit_test(test_hostile_queues),	 cmocka_unit_test(test_hostile_tables),
-		cmocka_unit_test(test_random_s1_strict), cmocka_unit_test(test_random_s1_lazy),
-		cmocka_unit_test(test_random_s2),	 cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_substream_sync),	 cmocka_unit_test(test_hostile_queues),
+		cmocka_unit_test(test_hostile_tables),	 cmocka_unit_test(test_random_s1_strict),
+		cmocka_unit_test(test_random_s1_lazy),	 cmocka_unit_test(test_random_s2),
+		cmocka_unit_test(test_random_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,6 +138,14 @@ VIOMMU_API int viommu_iotlb_lookup_nonleaf(struct viommu_iotlb *tlb,
 VIOMMU_API int viommu_iotlb_tag_ref(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
 				    uint64_t *ref);
 
+/*
+ * viommu_iotlb_insert() under the tag @ref names (@e->tag is not read): what a model inserts
+ * after a lookup by the same ref missed, without copying or finding the tag. Returns
+ * VIOMMU_ESTALE for a stale ref (nothing inserted: insert by tag), else as viommu_iotlb_insert().
+ */
+VIOMMU_API int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
+				       const struct viommu_iotlb_entry *e);
+
 /* A hit of viommu_iotlb_lookup_ref(): what the entry says about the address looked up. */
 struct viommu_iotlb_hit {
 	uint64_t addr; /* the translated address: page output address plus the offset in the page */

@@ -36,9 +36,22 @@
  * IRQ_CFG0.ADDR is 0, or any interrupt without VIOMMU_SMMUV3_MSI, goes to the host's irq callback
  * as a pulse (level true then false) on the wired line of enum viommu_smmuv3_irq.
  *
- * Stall model: terminate only (IDR0.STALL_MODEL = 0b01): no transaction ever stalls, a CD with
- * S = 1 or an STE with S2S = 1 is C_BAD_CD / C_BAD_STE, CMD_RESUME and CMD_STALL_TERM are
- * CERROR_ILL as the architecture says for that model.
+ * Stall model: terminate only (IDR0.STALL_MODEL = 0b01, 6.3.1; IDR0.TERM_MODEL = 1): a fault
+ * terminates the transaction at once and no transaction ever stalls, so the event records never
+ * have Stall = 1, a CD with S = 1 or an STE with S2S = 1 is C_BAD_CD / C_BAD_STE (STE.S1STALLD
+ * is ignored: there is nothing to disable), and CMD_RESUME and CMD_STALL_TERM are CERROR_ILL as
+ * the architecture says for that model (4.7.1). A VMM's device cannot wait for software anyway:
+ * the answer to a DMA is due when the DMA is made. IDR0.ATOS = 0: no ATOS/VATOS registers (the
+ * SMMU_GATOS_* offsets read 0 and ignore writes); the guest translates through the tables.
+ *
+ * Events the model never writes, and why the architecture allows it: F_TLB_CONFLICT and
+ * F_CFG_CONFLICT (a lookup matching several entries is CONSTRAINED UNPREDICTABLE; the IOTLB and
+ * the configuration cache always answer from one entry), F_VMS_FETCH (no Virtual Machine
+ * Structure without MPAM, IDR3.MPAM = 0), E_PAGE_REQUEST (PRI requests go to the PRI queue).
+ *
+ * ATS (IDR0.ATS with VIOMMU_SMMUV3_ATS, IDR0.NS1ATS = 1: no split-stage ATS, so STE.EATS = 0b10
+ * is C_BAD_STE): see viommu_smmuv3_transaction() for Translation Requests and Translated
+ * transactions; ATC_INV reaches consumers as VIOMMU_EV_DEVIOTLB_UNMAP.
  *
  * Consumers (viommu_notifier_add): CFGI_* and TLBI_* commands become VIOMMU_EV_UNMAP events over
  * the range they invalidate for the StreamIDs they concern; ATC_INV becomes
@@ -49,14 +62,19 @@
  * as VT-d in caching mode does (a live mapping is never unmapped transiently). Ranges come with
  * range invalidation (RIL: TLBI_NH_VA/VAA and TLBI_S2_IPA with TG/SCALE/NUM), which is the
  * architecture's answer to the seed's "invalidate more than one granule" ask. Stage 1 and
- * nested streams are synced through their SubstreamID 0 (S1DSS) or no-SubstreamID view; streams
- * with SubstreamIDs are told nothing per SubstreamID (their consumers ask viommu_translate()).
+ * nested streams are synced through their no-SubstreamID view (CD 0 under S1DSS = SSID0) with
+ * has_pasid = false, and each SubstreamID whose CD the guest announced with CMD_CFGI_CD (as
+ * software must after writing a CD, and Linux does) as its own address space: events with
+ * has_pasid = true and pasid = the SubstreamID, to MAP consumers (diffs) and UNMAP-only ones
+ * (ranges) of the StreamID alike, replayed to new consumers, re-synced by each CFGI_CD. At most
+ * 1024 such (StreamID, SubstreamID) spaces are followed; when the guest names more, the oldest
+ * one is dropped and its consumers get an UNMAP of everything (they fault, never go stale).
  *
  * Several instances (one per host bridge) are independent objects.
  *
  * Not modelled: Secure and Realm programming interfaces, ATOS/VATOS, ECMDQ, MPAM, PBHA,
- * big-endian tables, AArch32 tables (faulted, never walked), stall, event merging, prefetch
- * (PREFETCH_* are accepted and do nothing), 52-bit addresses (OAS at most 48).
+ * big-endian tables, AArch32 tables (faulted, never walked), stall, split-stage ATS, event
+ * merging, prefetch (PREFETCH_* are accepted and do nothing), 52-bit addresses (OAS at most 48).
  */
 #ifndef VIOMMU_SMMUV3_H
 #define VIOMMU_SMMUV3_H
@@ -166,6 +184,36 @@ typedef void (*viommu_smmuv3_pri_response_fn)(void *opaque, uint32_t sid, uint32
 					      bool has_ssid, uint32_t prg_index, uint32_t resp);
 VIOMMU_API int viommu_smmuv3_set_pri_response(struct viommu *v, viommu_smmuv3_pri_response_fn fn,
 					      void *opaque);
+
+/* Upstream transactions other than untranslated DMA (which is viommu_translate()). */
+enum viommu_smmuv3_txn {
+	VIOMMU_SMMUV3_TXN_ATS_TREQ = 1,	   /* PCIe ATS Translation Request (AT = 0b01) */
+	VIOMMU_SMMUV3_TXN_TRANSLATED = 2,  /* ATS Translated transaction (AT = 0b10) */
+	VIOMMU_SMMUV3_TXN_UNSUPPORTED = 3, /* a type or attribute the VMM's SMMU cannot carry */
+};
+
+/*
+ * An upstream transaction of kind @txn, with @req as for viommu_translate(). Returns 0 with @res
+ * filled as viommu_translate() does (fault.type NONE: go ahead), VIOMMU_ENOTSUP for an ATS kind
+ * on an SMMU without VIOMMU_SMMUV3_ATS, VIOMMU_EINVAL for a bad call.
+ *   ATS_TREQ: the answer for the device's Translation Completion. SMMUEN = 0 or STE.Config abort:
+ *     refused without a record (the VMM answers Unsupported Request); STE.EATS = 0 or a bypass
+ *     stream: F_BAD_ATS_TREQ (7.3.6), also Unsupported Request; configuration errors (C_BAD_STE,
+ *     F_CD_FETCH, ...) are recorded as for any request (Completer Abort); a translation, address
+ *     size, access flag or permission fault is NOT recorded (3.9: the completion grants no
+ *     access and the device may use PRI); otherwise @res holds the translation.
+ *   TRANSLATED: the device presents an address it got from ATS. SMMUEN = 0: as viommu_translate()
+ *     (GBPA). CR0.ATSCHK = 0: passes untouched. ATSCHK = 1: passes when STE.EATS = 0b01 or the
+ *     stream bypasses, is refused silently for Config abort, and with F_TRANSL_FORBIDDEN (7.3.8)
+ *     when EATS = 0. A passing transaction has res->out = req->iova.
+ *   UNSUPPORTED: always refused with F_UUT (7.3.2: StreamID, SubstreamID, PnU/InD/RnW from
+ *     req->access, InputAddr), e.g. an atomic or a cache maintenance operation the VMM does not
+ *     pass to the SMMU.
+ * res->fault.reason is the event number (0 for a refusal without one).
+ */
+VIOMMU_API int viommu_smmuv3_transaction(struct viommu *v, enum viommu_smmuv3_txn txn,
+					 const struct viommu_xlate_req *req,
+					 struct viommu_xlate_result *res);
 
 /* What the SMMU did, for the simulator's cost model. Counters only grow. */
 struct viommu_smmuv3_stats {

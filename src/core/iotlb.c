@@ -327,50 +327,187 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 	return t;
 }
 
-int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e)
+/*
+ * The way of set @si to fill with @key (id included) for live tag @t: the way of the same page of
+ * @t if any (replaced in place), else the first free or dead way, else the set's round-robin
+ * victim.
+ */
+static __attribute__((noinline)) uint32_t
+pick_way(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t, uint32_t si, uint64_t key)
 {
-	bool nonleaf = e->flags & VIOMMU_IOTLB_NONLEAF;
-	/* A walk-cache entry's output is a 4 KiB-aligned table address, not a page of its span. */
-	uint64_t out_addr = e->out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(e->shift));
-	const struct viommu_iotlb__tagent *t;
+	const uint32_t ways = tlb->h.ways, id_hi = t->id >> 5;
+	size_t set = (size_t)si * 2 * ways;
+	const uint64_t *ks = key_at(tlb, set, 0), *os = out_at(tlb, set, 0);
 	uint32_t victim = UINT32_MAX;
-	uint64_t key, out;
-	size_t set;
+	uint8_t *rr;
 
-	if (e->shift < VIOMMU_IOTLB_MIN_SHIFT || e->shift > VIOMMU_IOTLB_MAX_SHIFT ||
-	    (out_addr & ~VIOMMU_IOTLB__OUT_ADDR_MASK))
-		return VIOMMU_EINVAL;
-	t = tag_get(tlb, &e->tag);
-	key = viommu_iotlb__key(e->iova, e->shift, nonleaf);
-	set = set_of(tlb, key, viommu_iotlb__dp(&e->tag));
-	key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	out = out_addr | (e->perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
-	      (uint64_t)e->level << VIOMMU_IOTLB__OUT_LEVEL_SHIFT |
-	      (uint64_t)(t->id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
-	for (uint32_t w = 0; w < tlb->h.ways; w++) {
-		/* The same key and id is this live tag's entry: ids are never shared. */
-		if (*key_at(tlb, set, w) == key &&
-		    *out_at(tlb, set, w) >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5) {
-			victim = w; /* replace in place */
-			break;
+	for (uint32_t w = 0; w < ways; w++) {
+		if (os[w] >> VIOMMU_IOTLB__OUT_ID_SHIFT == id_hi &&
+		    !((ks[w] ^ key) & KEY_ID_MASK)) {
+			/* @t's own id (ids are never shared): live, and the page's way if the key is. */
+			if (ks[w] == key)
+				return w;
+			continue;
 		}
 		if (victim == UINT32_MAX && !way_tag(tlb, set, w))
 			victim = w;
 	}
-	if (victim == UINT32_MAX) {
-		uint8_t *rr = &tlb->victim[set / (2 * tlb->h.ways)];
+	if (victim != UINT32_MAX)
+		return victim;
+	rr = &tlb->victim[si];
+	victim = *rr;
+	*rr = (uint8_t)((*rr + 1) & (ways - 1));
+	tlb->st.evictions++;
+	return victim;
+}
 
-		victim = *rr;
-		*rr = (uint8_t)((*rr + 1) & (tlb->h.ways - 1));
-		tlb->st.evictions++;
-	}
-	uncount(tlb, set, victim);
-	*key_at(tlb, set, victim) = key;
-	*out_at(tlb, set, victim) = out;
-	tlb->owner[way_index(set, victim)] = (uint16_t)(t - tlb->h.tags);
+/* The per-shift counts and masks for way @w of set @si, about to be replaced by @key. */
+static __attribute__((noinline)) void recount(struct viommu_iotlb *tlb, uint32_t si, uint32_t w,
+					      uint64_t key)
+{
+	uncount(tlb, (size_t)si * 2 * tlb->h.ways, w);
 	count(tlb, key);
+}
+
+/* Fill (@key, @out), both without the id, into the way pick_way() picks for live tag @t. */
+static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
+			     uint64_t key, uint64_t out)
+{
+	const uint32_t ways = tlb->h.ways, id_hi = t->id >> 5;
+	const uint64_t kid = (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	uint32_t si = viommu_iotlb__set(&tlb->h, key, t->dp), victim;
+	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways, old;
+
+	key |= kid;
+	out |= (uint64_t)id_hi << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	if (ways == 4) {
+		/*
+		 * pick_way() in a few instructions per way when the set holds the page's way or
+		 * only @t's own (live) entries, as a device's misses leave it: no tag table read.
+		 * A way is @t's own when its id bits (key 11:7, output 63:52) are @t's id.
+		 */
+		const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT,
+			       mine = (out & out_id) | kid;
+		uint64_t other = 0;
+
+		for (uint32_t w = 0; w < 4; w++) {
+			uint64_t d = ((os[w] & out_id) | (ks[w] & KEY_ID_MASK)) ^ mine;
+
+			if (!d && ks[w] == key) {
+				victim = w;
+				goto fill;
+			}
+			other |= d;
+		}
+		if (!other) {
+			uint8_t *rr = &tlb->victim[si];
+
+			victim = *rr;
+			*rr = (uint8_t)((*rr + 1) & 3);
+			tlb->st.evictions++;
+			goto fill;
+		}
+	}
+	victim = pick_way(tlb, t, si, key);
+fill:
+	old = ks[victim];
+	/*
+	 * A counted way of the same size and kind replaced, not the last of its size: the counts
+	 * and masks end as they are, so neither update is made (the common case of a full cache).
+	 */
+	if (!old || (old ^ key) & (KEY_SHIFT_MASK | KEY_NONLEAF) ||
+	    id_of(old, os[victim]) < tlb->h.flush_mark || tlb->shift_count[key_shift(key)] < 2)
+		recount(tlb, si, victim, key);
+	ks[victim] = key;
+	os[victim] = out;
+	tlb->owner[(size_t)si * ways + victim] = (uint16_t)(t - tlb->h.tags);
 	tlb->st.insertions++;
+}
+
+/*
+ * The key and output word (without the id) of a page of size 1 << @shift: false when it cannot
+ * be inserted (a size outside the range, an output address at or above 2^52). A walk-cache
+ * entry's output is a 4 KiB-aligned table address, not a page of its span.
+ */
+static inline bool insert_words(uint64_t iova, uint64_t out, unsigned int shift, bool nonleaf,
+				uint32_t perm, uint32_t level, uint64_t *key, uint64_t *word)
+{
+	uint64_t out_addr;
+
+	if (shift < VIOMMU_IOTLB_MIN_SHIFT || shift > VIOMMU_IOTLB_MAX_SHIFT)
+		return false;
+	out_addr = out & (nonleaf ? ~PAGE_LOW_MASK : page_mask(shift));
+	if (out_addr & ~VIOMMU_IOTLB__OUT_ADDR_MASK)
+		return false;
+	*key = viommu_iotlb__key(iova, shift, nonleaf);
+	*word = out_addr | (perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
+		(uint64_t)(level & 0xff) << VIOMMU_IOTLB__OUT_LEVEL_SHIFT;
+	return true;
+}
+
+static inline bool entry_words(const struct viommu_iotlb_entry *e, uint64_t *key, uint64_t *word)
+{
+	return insert_words(e->iova, e->out, e->shift, e->flags & VIOMMU_IOTLB_NONLEAF, e->perm,
+			    e->level, key, word);
+}
+
+int viommu_iotlb_insert(struct viommu_iotlb *tlb, const struct viommu_iotlb_entry *e)
+{
+	uint64_t key, out;
+
+	if (!entry_words(e, &key, &out))
+		return VIOMMU_EINVAL;
+	insert_at(tlb, tag_get(tlb, &e->tag), key, out);
 	return 0;
+}
+
+/* Insert (@key, @out) under the tag @ref names, as viommu_iotlb_insert_ref(). */
+static inline int insert_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t key, uint64_t out)
+{
+	struct viommu_iotlb__tagent *t = &tlb->h.tags[ref & tlb->h.ref_mask];
+
+	if (t->ref != ref)
+		return VIOMMU_ESTALE;
+	if (!tag_live(tlb, t)) {
+		/* Flushed since: a new id in the same place, as tag_get() gives it (ref kept). */
+		if (tlb->next_id > ID_MAX)
+			return VIOMMU_ESTALE; /* the reset that makes ids anew drops every ref */
+		t->id = tlb->next_id++;
+	}
+	insert_at(tlb, t, key, out);
+	return 0;
+}
+
+int viommu_iotlb_insert_ref(struct viommu_iotlb *tlb, uint64_t ref,
+			    const struct viommu_iotlb_entry *e)
+{
+	uint64_t key, out;
+
+	if (!entry_words(e, &key, &out))
+		return VIOMMU_EINVAL;
+	return insert_ref(tlb, ref, key, out);
+}
+
+int vi_iotlb_insert_leaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag *tag,
+			 uint64_t iova, uint64_t out, unsigned int shift, uint32_t perm,
+			 uint32_t level)
+{
+	uint64_t key, word;
+
+	if (!insert_words(iova, out, shift, false, perm, level, &key, &word))
+		return VIOMMU_EINVAL;
+	insert_at(tlb, tag_get(tlb, tag), key, word);
+	return 0;
+}
+
+int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
+			     unsigned int shift, uint32_t perm, uint32_t level)
+{
+	uint64_t key, word;
+
+	if (!insert_words(iova, out, shift, false, perm, level, &key, &word))
+		return VIOMMU_EINVAL;
+	return insert_ref(tlb, ref, key, word);
 }
 
 static void fill_entry(const struct viommu_iotlb *tlb, size_t set, uint32_t w,

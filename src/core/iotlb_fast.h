@@ -237,4 +237,16 @@ slow:
 	return viommu_iotlb__lookup_ref_slow(tlb, t, iova, hit);
 }
 
+/*
+ * viommu_iotlb_insert_ref() of a leaf entry (flags 0) for code inside the library: its fields
+ * as arguments, so that a model's miss path builds no struct viommu_iotlb_entry.
+ */
+int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
+			     unsigned int shift, uint32_t perm, uint32_t level);
+/* The same by tag, for a ref gone stale (the ids ran out): viommu_iotlb_insert() of the leaf. */
+__attribute__((noinline)) int vi_iotlb_insert_leaf(struct viommu_iotlb *tlb,
+						   const struct viommu_iotlb_tag *tag,
+						   uint64_t iova, uint64_t out, unsigned int shift,
+						   uint32_t perm, uint32_t level);
+
 #endif /* VIOMMU_CORE_IOTLB_FAST_H */

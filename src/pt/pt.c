@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pt_fast.h"
+#include "pt_walker.h"
 
 const struct pt_fmt *const vi_pt_formats[VIOMMU_PT_NFORMATS] = {
 	[VIOMMU_PT_VTD_SL] = &vi_pt_fmt_vtd_sl, [VIOMMU_PT_X86_64] = &vi_pt_fmt_x86_64,
@@ -23,25 +23,6 @@ int viommu_pt_cfg_check(const struct viommu_pt_cfg *cfg)
 /* ------------------------------------------------------------------------------------------ */
 /* Walk                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
-
-/*
- * Plans a walker keeps, direct-mapped by root: a model walking for a few domains in turn (one
- * per device) does not compile each of them again on every miss.
- */
-#define PT_WALKER_PLANS 4
-
-/* What a walk needs besides its plan: guest memory, and the span as the fast walk reads it. */
-struct pt_walk_ctx {
-	struct viommu_host h;
-	struct vi_dmem m;  /* holds only spans the host marked stable between walks */
-	struct pt_span sp; /* m's read span */
-	bool refilled;	   /* this walk asked the host for a span already */
-};
-
-struct viommu_pt_walker {
-	struct pt_walk_ctx c;
-	struct pt_plan plan[PT_WALKER_PLANS];
-};
 
 static struct pt_walk_ctx *ctx_of(struct pt_span *sp)
 {
@@ -174,10 +155,9 @@ void viommu_pt_walker_invalidate(struct viommu_pt_walker *w)
 	}
 }
 
-/* A configuration not planned in its slot: check it, plan it, walk. */
-static __attribute__((noinline)) int walker_plan(struct viommu_pt_walker *w, struct pt_plan *p,
-						 const struct viommu_pt_cfg *cfg, uint64_t iova,
-						 uint32_t access, struct viommu_pt_walk_result *res)
+int vi_pt_walker_plan(struct viommu_pt_walker *w, struct pt_plan *p,
+		      const struct viommu_pt_cfg *cfg, uint64_t iova, uint32_t access,
+		      struct viommu_pt_walk_result *res)
 {
 	const struct pt_fmt *f = pt_fmt_of(cfg);
 
@@ -193,7 +173,6 @@ static __attribute__((noinline)) int walker_plan(struct viommu_pt_walker *w, str
 int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
 			  uint64_t iova, uint32_t access, struct viommu_pt_walk_result *res)
 {
-	struct pt_plan *p;
 	uint64_t root;
 
 	/* The root is loaded between the tests so that each stays a branch of its own. */
@@ -202,14 +181,7 @@ int viommu_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg
 	root = cfg->root;
 	if (!w || !res)
 		return VIOMMU_EINVAL;
-	/*
-	 * A planned configuration was checked when it was planned. Equal bytes mean equal fields;
-	 * a caller whose padding byte differs from call to call only makes the walker plan again.
-	 */
-	p = &w->plan[(root >> 12) % PT_WALKER_PLANS];
-	if (__builtin_expect(!memcmp(cfg, &p->cfg, sizeof(*cfg)), 1))
-		return p->fast(p, &w->c.sp, iova, access, res);
-	return walker_plan(w, p, cfg, iova, access, res);
+	return vi_pt_walker_walk_at(w, cfg, root, iova, access, res);
 }
 
 struct viommu_pt_plan {

@@ -7,9 +7,10 @@
 # 12 kernel (linux-image-amd64, 6.1); "bpo" is bookworm-backports' 6.12, fetched once without
 # installing it (guest_fetch_bpo): Debian 12's 6.1 is built without CONFIG_VIRTIO_IOMMU, 6.12 has
 # it as a module with CONFIG_ACPI_VIOT=y; "arm64" is Debian 12's arm64 kernel (the same 6.1
-# release family as the x86 guest) with an arm64 busybox, fetched once (guest_fetch_arm64), for
-# qemu-system-aarch64. guest_modules names the modules /init loads, in that
-# order; guest_prepare puts each one's dependencies before it and skips built-in ones.
+# release family as the x86 guest) with an arm64 busybox, fetched once (guest_fetch_foreign), for
+# qemu-system-aarch64; "ppc64el" the same for qemu-system-ppc64 (pseries). guest_modules names
+# the modules /init loads, in that order; guest_prepare puts each one's dependencies before it and
+# skips built-in ones.
 guest_kernel=${guest_kernel:-debian}
 guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen virtio_blk"}
 
@@ -82,14 +83,17 @@ guest_fetch_bpo() {
 	kver=$(ls "$gk_root/lib/modules")
 }
 
-# guest_fetch_arm64 CACHE: sets gk_root (linux-image-*-arm64 and busybox-static:arm64 unpacked
-# into one folder) and kver. Both are Debian 12 packages (bookworm, bookworm-updates,
+# guest_fetch_foreign CACHE ARCH FLAVOUR: sets gk_root (linux-image-*-FLAVOUR and
+# busybox-static:ARCH unpacked into one folder) and kver (ARCH FLAVOUR: arm64 arm64 for
+# qemu-system-aarch64, ppc64el powerpc64le for qemu-system-ppc64). Both are Debian 12 packages (bookworm, bookworm-updates,
 # bookworm-security), fetched with `apt-get download` through a private apt configuration under
-# CACHE/guest-arm64 that only knows the arm64 architecture (the host's sources, architectures
+# CACHE/guest-ARCH that only knows that architecture (the host's sources, architectures
 # and package state stay as they are), unpacked with dpkg-deb into a folder named after both
 # versions and reused without asking the mirror again (VIOMMU_GUEST_REFRESH=1 looks for newer).
-guest_fetch_arm64() {
-	ga_dir=$1/guest-arm64
+guest_fetch_foreign() {
+	ga_dir=$1/guest-$2${ga_bpo:+-6.12}
+	ga_arch=$2
+	ga_flav=$3
 	if [ "${VIOMMU_GUEST_REFRESH:-0}" != 1 ] && [ -s "$ga_dir/current" ]; then
 		ga_key=$(cat "$ga_dir/current")
 		if [ -e "$ga_dir/$ga_key/.done" ]; then
@@ -109,36 +113,43 @@ guest_fetch_arm64() {
 		deb http://deb.debian.org/debian bookworm-updates main
 		deb http://deb.debian.org/debian-security bookworm-security main
 	EOF
-	# As guest_fetch_bpo, and arm64 as apt's only architecture.
-	ga_opts="-o APT::Architecture=arm64 -o APT::Architectures=arm64"
+	# As guest_fetch_bpo, and ARCH as apt's only architecture.
+	ga_opts="-o APT::Architecture=$ga_arch -o APT::Architectures=$ga_arch"
+	if [ -n "${ga_bpo:-}" ]; then
+		# ga_bpo=1 (guest_kernel=arm64-bpo): bookworm-backports' 6.12 kernel (busybox from
+		# bookworm), for what 6.1 lacks: Linux reads the device tree's "ats-supported"
+		# (PCIe root complex ATS) only since 6.10, 6.1 only from ACPI's IORT.
+		echo "deb http://deb.debian.org/debian bookworm-backports main" >> "$ga_apt/sources.list"
+		ga_opts="$ga_opts -o APT::Default-Release=bookworm-backports"
+	fi
 	ga_opts="$ga_opts -o Dir::Etc::SourceList=$ga_apt/sources.list -o Dir::Etc::SourceParts=$ga_apt/sources.list.d"
 	ga_opts="$ga_opts -o Dir::Etc::PreferencesParts=$ga_apt/preferences.d -o Dir::State::Lists=$ga_apt/lists"
 	ga_opts="$ga_opts -o Dir::Cache=$ga_apt -o Dir::Cache::archives=$ga_apt/archives"
 	ga_opts="$ga_opts -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root"
 	# shellcheck disable=SC2086
 	apt-get $ga_opts -q update > "$ga_apt/update.log" 2>&1 || {
-		echo "FAIL: apt-get update (arm64, private configuration) failed:" >&2
+		echo "FAIL: apt-get update ($ga_arch, private configuration) failed:" >&2
 		cat "$ga_apt/update.log" >&2
 		return 1
 	}
-	# linux-image-arm64's candidate depends on the current ABI's image package.
+	# linux-image-FLAVOUR's candidate depends on the current ABI's image package.
 	# shellcheck disable=SC2086
-	ga_meta=$(apt-cache $ga_opts policy linux-image-arm64 | sed -n 's/^  Candidate: //p')
+	ga_meta=$(apt-cache $ga_opts policy "linux-image-$ga_flav" | sed -n 's/^  Candidate: //p')
 	# shellcheck disable=SC2086
-	ga_pkg=$(apt-cache $ga_opts show "linux-image-arm64=$ga_meta" 2>/dev/null |
+	ga_pkg=$(apt-cache $ga_opts show "linux-image-$ga_flav=$ga_meta" 2>/dev/null |
 		sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
 	# shellcheck disable=SC2086
 	ga_ver=$(apt-cache $ga_opts policy "$ga_pkg" | sed -n 's/^  Candidate: //p')
 	# shellcheck disable=SC2086
 	ga_bb=$(apt-cache $ga_opts policy busybox-static | sed -n 's/^  Candidate: //p')
-	case "$ga_pkg" in linux-image-6.1.*-arm64) ;; *)
-		echo "FAIL: no 6.1 arm64 kernel in bookworm (found '$ga_pkg')" >&2
+	case "${ga_bpo:+bpo}$ga_pkg" in linux-image-6.1.*-"$ga_flav" | bpolinux-image-6.12*-"$ga_flav") ;; *)
+		echo "FAIL: no ${ga_bpo:+6.12 (bookworm-backports)}${ga_bpo:-6.1} $ga_flav kernel (found '$ga_pkg')" >&2
 		return 1 ;;
 	esac
-	[ -n "$ga_ver" ] && [ -n "$ga_bb" ] || { echo "FAIL: no arm64 busybox-static or kernel version" >&2; return 1; }
+	[ -n "$ga_ver" ] && [ -n "$ga_bb" ] || { echo "FAIL: no $ga_arch busybox-static or kernel version" >&2; return 1; }
 	ga_key=$(echo "${ga_pkg#linux-image-}_${ga_ver}_busybox_$ga_bb" | tr ':' '-')
 	if [ ! -e "$ga_dir/$ga_key/.done" ]; then
-		echo "guest kernel: fetching $ga_pkg $ga_ver and busybox-static $ga_bb (arm64)" >&2
+		echo "guest kernel: fetching $ga_pkg $ga_ver and busybox-static $ga_bb ($ga_arch)" >&2
 		rm -rf "$ga_dir/$ga_key"
 		mkdir -p "$ga_dir/$ga_key/root"
 		# shellcheck disable=SC2086
@@ -202,9 +213,17 @@ guest_prepare() {
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
-	arm64)
-		guest_fetch_arm64 "${VIOMMU_CACHE:-/var/cache/viommu}" || return 1
+	arm64 | arm64-bpo)
+		ga_bpo=""
+		[ "$guest_kernel" = arm64 ] || ga_bpo=1
+		guest_fetch_foreign "${VIOMMU_CACHE:-/var/cache/viommu}" arm64 arm64 || return 1
 		gp_kernel=$gk_root/boot/vmlinuz-$kver
+		gm_dir=$gk_root/lib/modules/$kver
+		;;
+	ppc64el)
+		ga_bpo=""
+		guest_fetch_foreign "${VIOMMU_CACHE:-/var/cache/viommu}" ppc64el powerpc64le || return 1
+		gp_kernel=$gk_root/boot/vmlinux-$kver
 		gm_dir=$gk_root/lib/modules/$kver
 		;;
 	*) echo "FAIL: unknown guest_kernel '$guest_kernel'" >&2; return 1 ;;
@@ -216,7 +235,8 @@ guest_prepare() {
 	gp_d=$gp_work/initramfs
 	rm -rf "$gp_d"
 	mkdir -p "$gp_d/bin" "$gp_d/lib/modules"
-	if [ "$guest_kernel" = arm64 ]; then
+	case "$guest_kernel" in arm64 | arm64-bpo | ppc64el) gp_foreign=1 ;; *) gp_foreign="" ;; esac
+	if [ -n "$gp_foreign" ]; then
 		cp "$gk_root/bin/busybox" "$gp_d/bin/busybox"
 	else
 		cp /bin/busybox "$gp_d/bin/busybox"
@@ -235,8 +255,9 @@ guest_prepare() {
 	initrd=$gp_work/initramfs.gz
 	(cd "$gp_d" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd"
 
-	# Debian's arm64 kernel package holds the uncompressed Image: QEMU loads it as it is.
-	if [ "$guest_kernel" = arm64 ]; then
+	# Debian's arm64 kernel package holds the uncompressed Image, its ppc64el one the ELF
+	# vmlinux (which pseries loads): QEMU loads them as they are.
+	if [ -n "$gp_foreign" ]; then
 		vmlinux=$gp_kernel
 		return 0
 	fi

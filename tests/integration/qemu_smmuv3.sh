@@ -25,10 +25,22 @@
 #                           the model's UNMAP events (from the driver's TLBIs) to the back-end as
 #                           IOTLB invalidations, its misses come back as translations; the
 #                           back-end's audit log shows no translation used after its invalidation
+#   ats-strict, ats-lazy    the vhost modes with the virtio-net behind a PCIe root port with
+#                           ats=on: the patched virt machine says "ats-supported" on its PCIe
+#                           host node when iommu=viommu-smmuv3, so the driver (IDR0.ATS) enables
+#                           the device's ATS and STE.EATS, and each unmap ends with CMD_ATC_INV;
+#                           QEMU then registers vhost's notifier for device-IOTLB invalidations
+#                           only. Proof: the model ran ATC_INV commands, sent DEVIOTLB_UNMAP
+#                           events, and the back-end received IOTLB invalidations (its audit
+#                           replay shows none used after its invalidation), and no UNMAP event
+#                           reached it. These modes boot bookworm-backports' 6.12 arm64 kernel:
+#                           6.1 reads ATS support only from ACPI's IORT, the device tree's
+#                           "ats-supported" since 6.10
 #
 # Usage: qemu_smmuv3.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: strict lazy reboot
-#   vhost-strict vhost-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
+#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
 #   VIOMMU_QEMU_AARCH64=path  a qemu-system-aarch64 to use instead of qemu/build.sh's
+#   VIOMMU_SMMUV3_GUEST=arm64-bpo  the other modes on the 6.12 guest too (default arm64: 6.1)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
 # Exit 77 (skip) only when this libviommu has no SMMUv3 model (no <viommu/smmuv3.h>): the QEMU
 # device cannot be built. Anything else that goes wrong fails.
@@ -39,7 +51,7 @@ root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
-[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy qemu-strict
+[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict
 frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
@@ -81,11 +93,18 @@ guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
 # arm-smmu-v3 is built into Debian's arm64 kernel; the rest are modules.
-guest_kernel=arm64
 guest_modules="virtio_pci virtio_net virtio_blk pktgen pci_stub"
-t0=$(date +%s)
-guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
-echo "guest: Debian arm64 kernel $kver, modules: $(tr '\n' ' ' < "$work/initramfs/lib/modules/order")($(($(date +%s) - t0)) s)"
+# guest_use KERNEL: prepare the guest with Debian's arm64 kernel (arm64: 6.1; arm64-bpo: 6.12,
+# for the ats-* modes) unless it is the one prepared last; sets vmlinux and initrd.
+guest_cur=""
+guest_use() {
+	[ "$guest_cur" != "$1" ] || return 0
+	guest_kernel=$1
+	gu_t0=$(date +%s)
+	guest_prepare "$work" "$pbuild/tests/integration-cache" || return 1
+	guest_cur=$1
+	echo "guest: Debian arm64 kernel $kver, modules: $(tr '\n' ' ' < "$work/initramfs/lib/modules/order")($(($(date +%s) - gu_t0)) s)"
+}
 
 # unit_stat NAME FILE: one counter from the SMMU's statistics line in QEMU's output.
 unit_stat() {
@@ -122,13 +141,18 @@ check_features() {
 
 run_mode() {
 	mode=$1
+	case "$mode" in
+	ats-*) guest_use arm64-bpo || return 1 ;;
+	*) guest_use "${VIOMMU_SMMUV3_GUEST:-arm64}" || return 1 ;;
+	esac
 	guest_mode_start "$mode" || return 1
 	mem=""
 	net="-netdev socket,id=n0,connect=127.0.0.1:$port"
 	nic=""
 	tests="viommu.disk=1 viommu.edu=smmu"
+	rp=""
 	case "$mode" in
-	vhost-*)
+	vhost-* | ats-*)
 		# The reflector is not used: viommu-vhost reflects. vhost-user needs shared guest
 		# memory; MSI-X with a vhost-user device crashes QEMU 7.2 under TCG (vectors=0, as in
 		# guest-lib.sh).
@@ -150,17 +174,30 @@ run_mode() {
 		tests=""
 		;;
 	esac
+	case "$mode" in
+	ats-*)
+		# ATS only exists behind a PCIe root port (a PCI Express device).
+		rp="-device pcie-root-port,id=rp0,chassis=1,slot=1"
+		nic="$nic,bus=rp0,ats=on"
+		;;
+	esac
 
 	iommu=viommu-smmuv3
 	reboot=-no-reboot
 	case "$mode" in
-	strict | vhost-strict) append="iommu.strict=1 viommu.domain=DMA" ;;
-	lazy | vhost-lazy) append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
+	strict | vhost-strict | ats-strict) append="iommu.strict=1 viommu.domain=DMA" ;;
+	lazy | vhost-lazy | ats-lazy) append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
 	reboot) append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; reboot="" ;;
 	qemu-strict) iommu=smmuv3; append="iommu.strict=1 viommu.domain=DMA" ;;
 	qemu-lazy) iommu=smmuv3; append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
 	*) echo "unknown mode $mode" >&2; return 1 ;;
 	esac
+	# ats-*: ACS on the root port (enabled by Linux only when asked before enumeration, which
+	# of_iommu does too late on a device-tree system), so that the device has an IOMMU group
+	# of its own. In one group with its (ATS-less) root port, 6.12 enables the device's ATS
+	# but never sends it an ATC_INV: the back-end, told only of device-IOTLB invalidations,
+	# keeps stale translations and the guest receives garbage.
+	case "$mode" in ats-*) append="$append pci=config_acs=0011111@0000:00:01.0" ;; esac
 
 	# -cpu max,pauth-impdef=on: every feature QEMU has, with an implementation-defined pointer
 	# authentication hash instead of QARMA, which TCG computes slowly on every kernel function
@@ -169,7 +206,7 @@ run_mode() {
 	# shellcheck disable=SC2086
 	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
 		-M virt,iommu=$iommu${mem:+,memory-backend=mem} -cpu max,pauth-impdef=on -accel tcg -smp 1 -m 256M \
-		$mem $net \
+		$mem $net $rp \
 		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56$nic \
 		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
@@ -209,7 +246,7 @@ run_mode() {
 	nf=2
 	[ "$mode" = reboot ] && nf=4
 	case "$mode" in
-	vhost-*)
+	vhost-* | ats-*)
 		nf=0
 		# The back-end: no refused message, translations asked and received, and no
 		# translation used after its invalidation (audit replay).
@@ -243,11 +280,27 @@ run_mode() {
 		# The statistics at exit are the last model's: after a reboot, the second boot's.
 		rec=$(unit_stat events_logged "$qlog")
 		[ "${rec:-0}" -ge $((nf < 2 ? nf : 2)) ] || { echo "$mode: the SMMU logged ${rec:-0} events"; ok=0; }
-		if [ $nf = 0 ]; then
+		case "$mode" in
+		ats-*)
+			# The driver enabled the device's ATS: its unmaps end with ATC_INV, which
+			# reach the back-end as device-IOTLB invalidations (vhost listens to nothing
+			# else with ATS on).
+			atc=$(unit_stat cmd_atc_inv "$qlog")
+			[ "${atc:-0}" -gt 0 ] || { echo "$mode: the driver sent no ATC_INV (ATS not enabled)"; ok=0; }
+			dv=$(unit_stat notify_dev_iotlb "$qlog")
+			[ "${dv:-0}" -gt 0 ] || { echo "$mode: the SMMU sent no DEVIOTLB_UNMAP event"; ok=0; }
+			inv=$(echo "$stats" | sed -n 's/.* iotlb_invalidates=\([0-9]*\).*/\1/p')
+			[ "${inv:-0}" -gt 0 ] || { echo "$mode: the back-end received no IOTLB invalidation"; ok=0; }
+			un=$(unit_stat notify_unmap "$qlog")
+			[ "${un:-0}" = 0 ] || { echo "$mode: $un UNMAP events: the device's ATS was not on throughout"; ok=0; }
+			echo "  [$mode] ATC_INV commands ${atc:-0}, DEVIOTLB_UNMAP events ${dv:-0}, back-end invalidations ${inv:-0}"
+			;;
+		vhost-*)
 			# The back-end's invalidations are the model's UNMAP events.
 			un=$(unit_stat notify_unmap "$qlog")
 			[ "${un:-0}" -gt 0 ] || { echo "$mode: the SMMU sent no UNMAP event"; ok=0; }
-		fi
+			;;
+		esac
 		tlbi=$(unit_stat cmd_tlbi "$qlog")
 		[ "${tlbi:-0}" -gt 0 ] || { echo "$mode: the driver sent no TLBI"; ok=0; }
 		;;

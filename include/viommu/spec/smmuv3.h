@@ -66,7 +66,8 @@
 #define VIOMMU_SMMUV3_PRIQ_IRQ_CFG0 0x00d0 /* 64-bit */
 #define VIOMMU_SMMUV3_PRIQ_IRQ_CFG1 0x00d8
 #define VIOMMU_SMMUV3_PRIQ_IRQ_CFG2 0x00dc
-#define VIOMMU_SMMUV3_GATOS_CTRL 0x0100	  /* ATOS: not implemented (IDR0.ATOS = 0) */
+/* SMMU_GATOS_CTRL..GATOS_PAR (6.2): absent with IDR0.ATOS = 0 (read 0, writes ignored) */
+#define VIOMMU_SMMUV3_GATOS_CTRL 0x0100
 #define VIOMMU_SMMUV3_EVENTQ_PROD 0x100a8 /* page 1 */
 #define VIOMMU_SMMUV3_EVENTQ_CONS 0x100ac /* page 1 */
 #define VIOMMU_SMMUV3_PRIQ_PROD 0x100c8	  /* page 1 */
@@ -903,6 +904,9 @@
 #define VIOMMU_SMMUV3_EVT_2_ADDR_GET(r) VIOMMU_SMMUV3_FIELD_GET(r, 63, 0)
 #define VIOMMU_SMMUV3_EVT_2_ADDR_SET(v) VIOMMU_SMMUV3_FIELD_SET(v, 63, 0)
 
+/* F_BAD_ATS_TREQ (7.3.6): the page of the Translation Request, InputAddr[63:12] */
+#define VIOMMU_SMMUV3_EVT_2_ATS_ADDR_MASK VIOMMU_SMMUV3_GENMASK(63, 12)
+
 /* F_STE_FETCH, F_CD_FETCH, F_WALK_EABT: address fetched */
 #define VIOMMU_SMMUV3_EVT_3_FETCH_ADDR_SHIFT 3
 #define VIOMMU_SMMUV3_EVT_3_FETCH_ADDR_MASK VIOMMU_SMMUV3_GENMASK(55, 3)
@@ -917,12 +921,15 @@
 #define VIOMMU_SMMUV3_CLASS_CD 0 /* CLASS: CD fetch */
 #define VIOMMU_SMMUV3_CLASS_TT 1 /* stage 1 table walk */
 #define VIOMMU_SMMUV3_CLASS_IN 2 /* input address */
+/* 7.3.2: a transaction the SMMU cannot carry (unsupported type or attributes) */
 #define VIOMMU_SMMUV3_EVT_F_UUT 0x01
 #define VIOMMU_SMMUV3_EVT_C_BAD_STREAMID 0x02
 #define VIOMMU_SMMUV3_EVT_F_STE_FETCH 0x03
 #define VIOMMU_SMMUV3_EVT_C_BAD_STE 0x04
+/* 7.3.6: an ATS Translation Request for a stream whose STE does not allow ATS (EATS, 5.2) */
 #define VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ 0x05
 #define VIOMMU_SMMUV3_EVT_F_STREAM_DISABLED 0x06
+/* 7.3.8: an ATS Translated transaction refused (CR0.ATSCHK = 1, STE.EATS = 0; 6.3.9, 3.9) */
 #define VIOMMU_SMMUV3_EVT_F_TRANSL_FORBIDDEN 0x07
 #define VIOMMU_SMMUV3_EVT_C_BAD_SUBSTREAMID 0x08
 #define VIOMMU_SMMUV3_EVT_F_CD_FETCH 0x09
@@ -932,9 +939,15 @@
 #define VIOMMU_SMMUV3_EVT_F_ADDR_SIZE 0x11
 #define VIOMMU_SMMUV3_EVT_F_ACCESS 0x12
 #define VIOMMU_SMMUV3_EVT_F_PERMISSION 0x13
+/*
+ * 7.3.17, 7.3.18: a TLB or configuration cache lookup that matches more than one entry. What a
+ * lookup does then is CONSTRAINED UNPREDICTABLE (use one of the entries, or report the
+ * conflict, 7.3.17); a model that always answers from one entry never raises these two.
+ */
 #define VIOMMU_SMMUV3_EVT_F_TLB_CONFLICT 0x20
 #define VIOMMU_SMMUV3_EVT_F_CFG_CONFLICT 0x21
 #define VIOMMU_SMMUV3_EVT_E_PAGE_REQUEST 0x24
+/* 7.3.20: fetching a Virtual Machine Structure (STE.VMSPtr), which exists only with MPAM */
 #define VIOMMU_SMMUV3_EVT_F_VMS_FETCH 0x25
 
 /* ------------------------------------------------------------------------------------------ */

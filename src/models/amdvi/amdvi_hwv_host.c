@@ -398,8 +398,8 @@ int viommu_amdvi_hwv_set_dte(struct viommu *v, uint32_t gid, uint32_t guest_devi
 	ret = host_domain(s, gid, (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(gdte[1]), &hdom);
 	if (ret)
 		return ret;
-	q[0] = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV | VIOMMU_AMDVI_DTE0_MODE_SET(t.mode) |
-	       t.root;
+	q[0] = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV |
+	       VIOMMU_AMDVI_DTE0_MODE_SET(t.v1.levels) | t.v1.root;
 	q[1] = VIOMMU_AMDVI_DTE1_DOMAIN_ID_SET(hdom);
 	if ((gdte[0] & VIOMMU_AMDVI_DTE0_V) && (gdte[0] & VIOMMU_AMDVI_DTE0_TV)) {
 		q[0] |= gdte[0] & ok0;

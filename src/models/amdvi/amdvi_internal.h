@@ -38,13 +38,13 @@ enum amdvi_kind {
 
 /* A decoded, validated device table entry. */
 struct amdvi_dte {
-	uint64_t root;
+	/* PAGED: the v1 table (root, levels = Mode), as the walker takes it, decoded once. */
+	struct viommu_pt_cfg v1;
 	bool valid; /* V: the entry counts at all */
 	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
 	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
-	uint8_t kind; /* enum amdvi_kind */
-	uint8_t mode;
+	uint8_t kind;	    /* enum amdvi_kind */
 	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
 	bool sa;	    /* suppress all IO_PAGE_FAULT events */
 	bool ex;	    /* the exclusion range applies */

@@ -128,7 +128,7 @@ static bool current_view(struct vi_sync *y, void *ctx, uint32_t sid, uint64_t a,
 		return giov_view(y, s, d, a, b);
 	if (d->kind == AMDVI_DTE_MODE0)
 		return !d->perm || vi_sync_add_piece(y, a, b, a, d->perm);
-	top = d->mode >= 6 ? UINT64_MAX : (1ull << (12 + 9 * d->mode)) - 1;
+	top = d->v1.levels >= 6 ? UINT64_MAX : (1ull << (12 + 9 * d->v1.levels)) - 1;
 	if (a > top)
 		return true;
 	if (b > top)

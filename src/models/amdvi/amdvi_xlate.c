@@ -8,6 +8,7 @@
 
 #include "amdvi_internal.h"
 #include "core/iotlb_fast.h"
+#include "pt/pt_walker.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Event log (2.5, 3.4.3, 3.4.10)                                                              */
@@ -157,11 +158,13 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	/* Mode 7 is reserved; deeper tables than HATS advertises are not supported. */
 	if (mode > s->cfg.hats_levels)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
-	d->root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
-	if (d->root & above_pa(s))
+	d->v1.root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK;
+	if (d->v1.root & above_pa(s))
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	d->kind = AMDVI_DTE_PAGED;
-	d->mode = (uint8_t)mode;
+	d->v1.format = VIOMMU_PT_AMD_V1;
+	d->v1.levels = (uint8_t)mode;
+	d->v1.oas = (uint8_t)s->cfg.pa_bits;
 	return 0;
 }
 
@@ -240,8 +243,8 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
 			   uint32_t level)
 {
-	uint64_t table = d->root, addr = d->root, pte;
-	uint32_t lvl = d->mode;
+	uint64_t table = d->v1.root, addr = d->v1.root, pte;
+	uint32_t lvl = d->v1.levels;
 
 	for (int i = 0; i < VIOMMU_PT_MAX_LEVELS && lvl >= 1; i++) {
 		uint32_t nl;
@@ -258,33 +261,17 @@ static uint64_t entry_addr(struct amdvi *s, const struct amdvi_dte *d, uint64_t 
 	return addr;
 }
 
-uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
-		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+/* The outcome of a v1 walk @r that did not translate (see v1_walk()). */
+static __attribute__((noinline)) uint32_t v1_fault(struct amdvi *s, const struct amdvi_dte *d,
+						   uint64_t iova,
+						   const struct viommu_pt_walk_result *r,
+						   struct amdvi_leaf *leaf, uint32_t *level,
+						   uint32_t *flags, uint64_t *addr)
 {
-	struct viommu_pt_cfg pc = { 0 };
-	struct viommu_pt_walk_result r;
-
-	pc.format = VIOMMU_PT_AMD_V1;
-	pc.levels = d->mode;
-	pc.root = d->root;
-	pc.oas = (uint8_t)s->cfg.pa_bits;
-	s->st.page_walks++;
-	*level = 0;
+	*level = r->level;
 	*flags = 0;
 	*addr = iova;
-	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r)) {
-		*addr = d->root;
-		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
-	}
-	*level = r.level;
-	if (r.fault == VIOMMU_FAULT_NONE) {
-		leaf->shift = r.page_shift;
-		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
-		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
-		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
-		return 0;
-	}
-	switch (r.detail) {
+	switch (r->detail) {
 	case VIOMMU_PT_D_NOT_PRESENT:
 	case VIOMMU_PT_D_INPUT_RANGE:
 		/* Nothing translates: PR = 0, and the access type decides nothing. */
@@ -295,13 +282,50 @@ uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova
 		return 0;
 	case VIOMMU_PT_D_READ_FAILED:
 	case VIOMMU_PT_D_WRITE_FAILED:
-		*addr = entry_addr(s, d, iova, r.level);
+		*addr = entry_addr(s, d, iova, r->level);
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	default:
 		/* Reserved bits, a next level not below, skipped bits set, a bad encoded size. */
 		*flags = VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_RZ;
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 	}
+}
+
+/*
+ * The v1 walk of @iova in @d's table: 0 with @leaf (perm 0: not present), or the event code with
+ * *@flags and *@addr for the event. Inline for the translation's miss path (vi_amdvi_walk() for
+ * the others).
+ */
+static inline uint32_t v1_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+			       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags,
+			       uint64_t *addr)
+{
+	struct viommu_pt_walk_result r;
+
+	s->st.page_walks++;
+	if (vi_pt_walker_walk(s->walker, &d->v1, iova, 0, &r)) {
+		*level = 0;
+		*flags = 0;
+		*addr = d->v1.root;
+		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
+	}
+	if (__builtin_expect(r.fault == VIOMMU_FAULT_NONE, 1)) {
+		*level = r.level;
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	return v1_fault(s, d, iova, &r, leaf, level, flags, addr);
+}
+
+uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
+		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr)
+{
+	*flags = 0;
+	*addr = iova;
+	return v1_walk(s, d, iova, leaf, level, flags, addr);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -422,9 +446,9 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	s->nest_fault = 0;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		ret = viommu_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
+		ret = vi_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
 	} else {
-		ret = viommu_pt_walker_walk(s->walker, &pc, iova, access, &r);
+		ret = vi_pt_walker_walk(s->walker, &pc, iova, access, &r);
 	}
 	if (ret) {
 		s->v2_host_stage = true;
@@ -665,14 +689,12 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
-		e.tag = tag;
 		e.iova = leaf.iova;
 		e.out = leaf.out;
 		e.shift = (uint8_t)leaf.shift;
 		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = 0;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* The leaf's fields as they are: no entry (and no tag copy) to build for the insert. */
+		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = e.out + (req->iova - e.iova);
@@ -759,11 +781,10 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct amdvi_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		code = vi_amdvi_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
+		code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
 		if (code)
 			return blocked(s, req, res,
 				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
@@ -778,19 +799,16 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
 				       dp);
-		tag.dom = dp->domid;
-		tag.sid = devid;
-		e.tag = tag;
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = (uint8_t)level;
-		viommu_iotlb_insert(s->iotlb, &e);
-		hit.addr = e.out + (req->iova - e.iova);
-		hit.shift = e.shift;
-		hit.perm = e.perm;
+		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+		if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, level) == VIOMMU_ESTALE)
+			vi_iotlb_insert_leaf(s->iotlb,
+					     &(struct viommu_iotlb_tag){ .dom = dp->domid,
+									 .sid = devid },
+					     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
+		hit.addr = leaf.out + (req->iova - leaf.iova);
+		hit.shift = (uint8_t)leaf.shift;
+		hit.perm = (uint8_t)leaf.perm;
 	}
 	memset(res, 0, sizeof(*res));
 	res->out = hit.addr;

@@ -603,8 +603,9 @@ static void idr_init(struct smmu *s)
 		s->idr[0] |= VIOMMU_SMMUV3_IDR0_HTTU_SET((f & VIOMMU_SMMUV3_HTTU_AD) ?
 								 VIOMMU_SMMUV3_IDR0_HTTU_AF_DIRTY :
 								 VIOMMU_SMMUV3_IDR0_HTTU_AF);
+	/* ATS without split-stage ATS (NS1ATS = 1): STE.EATS = 0b10 is then ILLEGAL (5.2). */
 	if (f & VIOMMU_SMMUV3_ATS)
-		s->idr[0] |= VIOMMU_SMMUV3_IDR0_ATS;
+		s->idr[0] |= VIOMMU_SMMUV3_IDR0_ATS | VIOMMU_SMMUV3_IDR0_NS1ATS;
 	if (f & VIOMMU_SMMUV3_ASID16)
 		s->idr[0] |= VIOMMU_SMMUV3_IDR0_ASID16;
 	if (f & VIOMMU_SMMUV3_MSI)

@@ -280,6 +280,15 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 	if (!(w0 & VIOMMU_SMMUV3_STE_0_V))
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
 	config = (uint32_t)VIOMMU_SMMUV3_STE_0_CONFIG_GET(w0);
+	/*
+	 * EATS (5.2): 0b11 is reserved and 0b10 (split-stage ATS) ILLEGAL with IDR0.NS1ATS = 1;
+	 * without IDR0.ATS the field is ignored (ATS is never allowed), as with Config abort.
+	 */
+	if ((s->idr[0] & VIOMMU_SMMUV3_IDR0_ATS) && config != VIOMMU_SMMUV3_STE_CONFIG_ABORT) {
+		c->eats = (uint8_t)VIOMMU_SMMUV3_STE_1_EATS_GET(w1);
+		if (c->eats > VIOMMU_SMMUV3_STE_EATS_TRANS)
+			return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
+	}
 	switch (config) {
 	case VIOMMU_SMMUV3_STE_CONFIG_ABORT:
 		c->kind = SMMU_K_ABORT;
@@ -305,9 +314,6 @@ static int decode(struct smmu *s, uint32_t sid, uint32_t ssid, struct smmu_cfg *
 	default: /* 0b001-0b011 are reserved */
 		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
 	}
-	if ((s->idr[0] & VIOMMU_SMMUV3_IDR0_ATS) &&
-	    VIOMMU_SMMUV3_STE_1_EATS_GET(w1) == 3) /* EATS 0b11 is reserved */
-		return bad(f, VIOMMU_SMMUV3_EVT_C_BAD_STE, VIOMMU_FAULT_CONFIG, 0);
 	if ((c->kind == SMMU_K_S2 || c->kind == SMMU_K_NESTED) && ste_s2(s, ste, c, f))
 		return -1;
 	/* Stage 1 only: with stage 2 implemented, S2VMID still tags the TLB entries. */

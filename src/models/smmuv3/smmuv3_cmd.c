@@ -183,6 +183,14 @@ static uint32_t cmd_run(struct smmu *s, const uint64_t c[2])
 		s->st.cmd_cfgi++;
 		/* Every SubstreamID's entry: CD 0 also serves requests without one (S1DSS). */
 		vi_smmu_cfg_inval(s, sid, sid, UINT32_MAX);
+		if (op == VIOMMU_SMMUV3_CMD_CFGI_CD) {
+			uint32_t ssid = (uint32_t)VIOMMU_SMMUV3_CMD_0_SSID_GET(c[0]);
+
+			/* The stream's own view (CD 0 serves it) and this SubstreamID's. */
+			vi_smmu_pair_learn(s, sid, ssid);
+			vi_smmu_sync(s, SMMU_SYNC_CD, ssid, sid, sid, 0, UINT64_MAX);
+			return 0;
+		}
 		vi_smmu_sync(s, SMMU_SYNC_STREAMS, 0, sid, sid, 0, UINT64_MAX);
 		return 0;
 	case VIOMMU_SMMUV3_CMD_TLBI_NH_ALL:

@@ -24,6 +24,15 @@
 /* Walks one guest action (a register write with the commands it runs) may spend on syncs. */
 #define SMMU_SYNC_BUDGET (1ull << 22)
 #define SMMU_NO_SSID UINT32_MAX
+/* (StreamID, SubstreamID) address spaces whose consumers are told per SubstreamID. */
+#define SMMU_PAIRS_MAX 1024
+
+/* A (StreamID, SubstreamID) address space learned from CMD_CFGI_CD (smmuv3_notify.c). */
+struct smmu_pair {
+	uint32_t sid;
+	uint32_t ssid;
+	bool live;
+};
 
 /* What a configuration does with a request (the STE's Config, then S1DSS for no SubstreamID). */
 enum smmu_kind {
@@ -42,6 +51,7 @@ struct smmu_cfg {
 	bool two_halves; /* stage 1 TTB1 walks with a granule of its own (s1[1]) */
 	bool wxn;	 /* CD.WXN: a writable page is never executable */
 	uint8_t tbi;	 /* CD.TBI: bit 0 for the TTB0 half, bit 1 for TTB1 */
+	uint8_t eats;	 /* STE.EATS with IDR0.ATS (0 without): ATS allowed for the stream */
 	uint16_t vmid;
 	uint16_t asid;
 	struct viommu_pt_cfg s1[2]; /* [0]: TTB0 (and TTB1 when same granule); [1]: TTB1 */
@@ -107,6 +117,9 @@ struct smmu {
 	uint32_t strtab_base_cfg;
 	struct smmu_queue cmdq, evtq, priq;
 
+	/* Inside viommu_smmuv3_transaction() for an ATS Translation Request (no fault records). */
+	bool ats_treq;
+
 	viommu_smmuv3_pri_response_fn pri_fn;
 	void *pri_opaque;
 
@@ -119,6 +132,18 @@ struct smmu {
 	uint64_t *seen;
 	uint64_t budget;
 	bool scanned;
+	/*
+	 * The same per (StreamID, SubstreamID): the shared sync runs over pair slots as its
+	 * requesters, and its events reach the consumers through @pv, whose two notifiers put the
+	 * pair's StreamID and SubstreamID back on each event.
+	 */
+	struct vi_sync psync;
+	struct viommu pv;
+	struct viommu_notifier pn[2];
+	struct smmu_pair *pairs; /* SMMU_PAIRS_MAX, allocated on first use */
+	uint64_t *pseen;	 /* live slots */
+	uint32_t pair_next;	 /* next slot taken back when all are live */
+	uint64_t pair_nmap, pair_nunmap;
 
 	struct viommu_smmuv3_stats st;
 };
@@ -224,9 +249,10 @@ void vi_smmu_pri_resp(struct smmu *s, const uint64_t cmd[2]);
 void vi_smmu_cmd_process(struct smmu *s);
 
 /* smmuv3_notify.c */
-enum smmu_sync_scope { SMMU_SYNC_ALL, SMMU_SYNC_DOMAIN, SMMU_SYNC_STREAMS };
-/* Tell consumers [first, last] may have changed: all StreamIDs, one (VMID, ASID) domain, or
- * StreamIDs [sid_lo, sid_hi]. */
+enum smmu_sync_scope { SMMU_SYNC_ALL, SMMU_SYNC_DOMAIN, SMMU_SYNC_STREAMS, SMMU_SYNC_CD };
+/* Tell consumers [first, last] may have changed: all StreamIDs, one (VMID, ASID) domain @dom,
+ * StreamIDs [sid_lo, sid_hi], or (SMMU_SYNC_CD) StreamID @sid_lo's view and its SubstreamID @dom
+ * alone (one CD changed). */
 void vi_smmu_sync(struct smmu *s, enum smmu_sync_scope scope, uint32_t dom, uint32_t sid_lo,
 		  uint32_t sid_hi, uint64_t first, uint64_t last);
 /* The sync domain of a configuration (VMID << 16 | ASID). */
@@ -236,5 +262,7 @@ static inline uint32_t smmu_dom(uint16_t vmid, uint16_t asid)
 }
 int vi_smmu_replay(struct viommu *v, struct viommu_notifier *n);
 void vi_smmu_notify_fini(struct smmu *s);
+/* CMD_CFGI_CD of (@sid, @ssid): a valid CD makes the pair known to the per-SubstreamID sync. */
+void vi_smmu_pair_learn(struct smmu *s, uint32_t sid, uint32_t ssid);
 
 #endif /* VIOMMU_SMMUV3_INTERNAL_H */

@@ -93,6 +93,15 @@ uint32_t vi_smmu_event(struct smmu *s, const struct smmu_fault *f, uint32_t sid,
 		ev[1] = attrs(access) & VIOMMU_SMMUV3_EVT_1_RNW;
 		ev[2] = f->addr;
 		break;
+	case VIOMMU_SMMUV3_EVT_F_UUT:
+		/* 7.3.2: the transaction's attributes and address; Reason 0 (no finer cause). */
+		ev[1] = attrs(access);
+		ev[2] = f->addr;
+		break;
+	case VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ:
+		/* 7.3.6: the page the request named. */
+		ev[2] = f->addr & VIOMMU_SMMUV3_EVT_2_ATS_ADDR_MASK;
+		break;
 	default: /* C_BAD_STREAMID, C_BAD_STE, C_BAD_SUBSTREAMID, C_BAD_CD: word 0 alone */
 		break;
 	}

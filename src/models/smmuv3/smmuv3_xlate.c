@@ -9,6 +9,7 @@
 #include <viommu/pt.h>
 
 #include "core/iotlb_fast.h"
+#include "pt/pt_walker.h"
 #include "smmuv3_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -63,23 +64,33 @@ static void leaf_of(const struct viommu_pt_walk_result *r, uint64_t iova, struct
 static uint64_t hole_last(const struct viommu_pt_cfg *p, uint64_t x, uint32_t level, bool s1,
 			  uint32_t detail);
 
-int vi_smmu_walk_s2(struct smmu *s, const struct smmu_cfg *c, uint64_t ipa, uint32_t access,
-		    struct smmu_leaf *l, struct smmu_fault *f)
+/* The fault of a stage 2 walk of @ipa that did not translate (@ret: the walk's return). */
+static __attribute__((noinline)) void s2_fault(const struct smmu_cfg *c, uint64_t ipa,
+					       struct viommu_pt_walk_result r, int ret,
+					       struct smmu_fault *f)
 {
-	struct viommu_pt_walk_result r;
-
-	s->st.page_walks++;
-	if (viommu_pt_walker_walk(s->walker, &c->s2, ipa, access & ~VIOMMU_ACC_PRIV, &r)) {
+	if (ret) {
 		r.fault = VIOMMU_FAULT_CONFIG;
 		r.detail = VIOMMU_PT_D_NONE;
 		r.level = 0;
 	}
-	if (r.fault != VIOMMU_FAULT_NONE) {
-		walk_fault(&r, true, f);
-		f->ipa = ipa;
-		f->addr = ipa;
-		f->record = c->s2_record;
-		f->hole_last = hole_last(&c->s2, ipa, r.level, false, r.detail);
+	walk_fault(&r, true, f);
+	f->ipa = ipa;
+	f->addr = ipa;
+	f->record = c->s2_record;
+	f->hole_last = hole_last(&c->s2, ipa, r.level, false, r.detail);
+}
+
+int vi_smmu_walk_s2(struct smmu *s, const struct smmu_cfg *c, uint64_t ipa, uint32_t access,
+		    struct smmu_leaf *l, struct smmu_fault *f)
+{
+	struct viommu_pt_walk_result r;
+	int ret;
+
+	s->st.page_walks++;
+	ret = vi_pt_walker_walk(s->walker, &c->s2, ipa, access & ~VIOMMU_ACC_PRIV, &r);
+	if (ret || r.fault != VIOMMU_FAULT_NONE) {
+		s2_fault(c, ipa, r, ret, f);
 		return -1;
 	}
 	leaf_of(&r, ipa, l);
@@ -199,12 +210,15 @@ static const struct viommu_pt_cfg *s1_cfg(const struct smmu_cfg *c, uint64_t iov
 	return c->two_halves && (iova >> 63) ? &c->s1[1] : &c->s1[0];
 }
 
+static int s1_finish(struct smmu *s, const struct smmu_cfg *c, const struct viommu_pt_cfg *p,
+		     uint64_t iova, uint32_t access, struct viommu_pt_walk_result r, int ret,
+		     struct smmu_leaf *l, struct smmu_fault *f);
+
 int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32_t access,
 		 struct smmu_leaf *l, struct smmu_fault *f)
 {
 	const struct viommu_pt_cfg *p;
 	struct viommu_pt_walk_result r;
-	struct smmu_leaf h;
 	int ret;
 
 	if (c->kind == SMMU_K_S2) {
@@ -220,10 +234,57 @@ int vi_smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova, uint32
 		s->nest = c;
 		s->nest_class = VIOMMU_SMMUV3_CLASS_TT;
 		s->nest_failed = false;
-		ret = viommu_pt_walker_walk(s->nwalker, p, iova, access, &r);
+		ret = vi_pt_walker_walk(s->nwalker, p, iova, access, &r);
 	} else {
-		ret = viommu_pt_walker_walk(s->walker, p, iova, access, &r);
+		ret = vi_pt_walker_walk(s->walker, p, iova, access, &r);
 	}
+	return s1_finish(s, c, p, iova, access, r, ret, l, f);
+}
+
+/*
+ * vi_smmu_walk() inline for the translation's miss path: a stage 2 walk, or a stage 1 walk with
+ * no WXN to apply, that translates needs nothing but the leaf.
+ */
+static inline int smmu_walk(struct smmu *s, const struct smmu_cfg *c, uint64_t iova,
+			    uint32_t access, struct smmu_leaf *l, struct smmu_fault *f)
+{
+	const struct viommu_pt_cfg *p;
+	struct viommu_pt_walk_result r;
+	int ret;
+
+	if (c->kind == SMMU_K_S2) {
+		s->st.page_walks++;
+		ret = vi_pt_walker_walk(s->walker, &c->s2, iova, access & ~VIOMMU_ACC_PRIV, &r);
+		if (__builtin_expect(!ret && r.fault == VIOMMU_FAULT_NONE, 1)) {
+			leaf_of(&r, iova, l);
+			return 0;
+		}
+		/* As vi_smmu_walk() reports a stage 2 fault of a stage 2 only stream. */
+		s2_fault(c, iova, r, ret, f);
+		f->fetch = f->id == VIOMMU_SMMUV3_EVT_F_WALK_EABT ? f->fetch : 0;
+		f->ipa = iova;
+		return -1;
+	}
+	if (c->kind != SMMU_K_S1)
+		return vi_smmu_walk(s, c, iova, access, l, f);
+	p = s1_cfg(c, iova);
+	s->st.page_walks++;
+	ret = vi_pt_walker_walk(s->walker, p, iova, access, &r);
+	if (__builtin_expect(!ret && r.fault == VIOMMU_FAULT_NONE && !c->wxn, 1)) {
+		leaf_of(&r, iova, l);
+		return 0;
+	}
+	return s1_finish(s, c, p, iova, access, r, ret, l, f);
+}
+
+/* The stage 1 part of vi_smmu_walk() after the walk: faults, WXN, the nested output. */
+static __attribute__((noinline)) int s1_finish(struct smmu *s, const struct smmu_cfg *c,
+					       const struct viommu_pt_cfg *p, uint64_t iova,
+					       uint32_t access, struct viommu_pt_walk_result r,
+					       int ret, struct smmu_leaf *l, struct smmu_fault *f)
+{
+	struct smmu_leaf h;
+
 	if (ret) {
 		r.fault = VIOMMU_FAULT_CONFIG;
 		r.detail = VIOMMU_PT_D_NONE;
@@ -299,6 +360,14 @@ static int blocked(struct smmu *s, const struct viommu_xlate_req *req,
 	s->st.faults++;
 	if (f->id == 0)
 		return 0; /* aborted by configuration: no event (STE.Config abort, GBPA.ABORT) */
+	/*
+	 * An ATS Translation Request that meets a translation-class fault is answered with a
+	 * completion granting nothing and is not recorded (3.9.1: the device may ask again
+	 * through PRI); configuration errors are recorded.
+	 */
+	if (s->ats_treq && f->id >= VIOMMU_SMMUV3_EVT_F_TRANSLATION &&
+	    f->id <= VIOMMU_SMMUV3_EVT_F_PERMISSION)
+		return 0;
 	res->fault.flags = vi_smmu_event(s, f, req->sid, ssid, req->access);
 	return 0;
 }
@@ -390,22 +459,18 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct smmu_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		if (vi_smmu_walk(s, c, x, req->access, &leaf, &f)) {
+		if (smmu_walk(s, c, x, req->access, &leaf, &f)) {
 			f.addr = req->iova;
 			return blocked(s, req, res, &f);
 		}
-		e.tag = c->tag;
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = 0;
-		viommu_iotlb_insert(s->iotlb, &e);
+		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+		if (vi_iotlb_insert_leaf_ref(s->iotlb, c->iotlb_ref, leaf.iova, leaf.out,
+					     leaf.shift, leaf.perm, 0) == VIOMMU_ESTALE)
+			vi_iotlb_insert_leaf(s->iotlb, &c->tag, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, 0);
 		hit.addr = leaf.out + (x - leaf.iova);
 		hit.shift = (uint8_t)leaf.shift;
 		hit.perm = (uint8_t)leaf.perm;
@@ -417,4 +482,81 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	room = (1ull << hit.shift) - (x & ((1ull << hit.shift) - 1));
 	res->len = room != 0 && room < len ? room : len;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ATS and unsupported transactions (3.9, 7.3.2, 7.3.6, 7.3.8)                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static int refuse(struct smmu *s, const struct viommu_xlate_req *req,
+		  struct viommu_xlate_result *res, uint32_t id, enum viommu_fault_type type)
+{
+	struct smmu_fault f;
+
+	memset(&f, 0, sizeof(f));
+	f.id = id;
+	f.type = type;
+	f.record = id != 0;
+	f.addr = req->iova;
+	return blocked(s, req, res, &f);
+}
+
+int viommu_smmuv3_transaction(struct viommu *v, enum viommu_smmuv3_txn txn,
+			      const struct viommu_xlate_req *req, struct viommu_xlate_result *res)
+{
+	struct smmu *s;
+	struct smmu_cfg_slot *slot;
+	struct smmu_fault f;
+	uint32_t ssid;
+	int ret;
+
+	if (!vi_smmu_is(v) || !req || !res)
+		return VIOMMU_EINVAL;
+	s = to_smmu(v);
+	if (txn == VIOMMU_SMMUV3_TXN_UNSUPPORTED) {
+		/* Whatever the configuration: the SMMU cannot carry the transaction (7.3.2). */
+		s->st.translations++;
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_UUT, VIOMMU_FAULT_BLOCKED);
+	}
+	if (txn != VIOMMU_SMMUV3_TXN_ATS_TREQ && txn != VIOMMU_SMMUV3_TXN_TRANSLATED)
+		return VIOMMU_EINVAL;
+	if (!(s->idr[0] & VIOMMU_SMMUV3_IDR0_ATS))
+		return VIOMMU_ENOTSUP;
+	if (!smmu_enabled(s)) {
+		/* SMMUEN = 0: Translated traffic follows GBPA like any; a Translation Request has
+		 * no configuration to answer from (Unsupported Request, no event). */
+		if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED)
+			return vi_smmu_translate(v, req, res);
+		s->st.translations++;
+		return refuse(s, req, res, 0, VIOMMU_FAULT_BLOCKED);
+	}
+	if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED && !(s->cr0 & VIOMMU_SMMUV3_CR0_ATSCHK)) {
+		/* CR0.ATSCHK = 0: Translated transactions pass without a stream table check. */
+		s->st.translations++;
+		return identity(req, res, req->len ? req->len : 1);
+	}
+	s->st.translations++;
+	ssid = req->has_pasid ? req->pasid : SMMU_NO_SSID;
+	if (vi_smmu_cfg_get(s, req->sid, ssid, &slot, &f)) {
+		f.addr = req->iova;
+		return blocked(s, req, res, &f);
+	}
+	if (slot->cfg.kind == SMMU_K_ABORT)
+		return refuse(s, req, res, 0, VIOMMU_FAULT_BLOCKED);
+	if (txn == VIOMMU_SMMUV3_TXN_TRANSLATED) {
+		/* ATSCHK = 1: only a stream with EATS set (or bypassing) may present Translated. */
+		if (slot->cfg.kind == SMMU_K_BYPASS ||
+		    slot->cfg.eats == VIOMMU_SMMUV3_STE_EATS_TRANS)
+			return identity(req, res, req->len ? req->len : 1);
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_TRANSL_FORBIDDEN,
+			      VIOMMU_FAULT_BLOCKED);
+	}
+	/* A Translation Request needs EATS and something to translate with (7.3.6). */
+	if (slot->cfg.kind == SMMU_K_BYPASS || slot->cfg.eats != VIOMMU_SMMUV3_STE_EATS_TRANS)
+		return refuse(s, req, res, VIOMMU_SMMUV3_EVT_F_BAD_ATS_TREQ, VIOMMU_FAULT_BLOCKED);
+	s->st.translations--; /* counted again by the translation */
+	s->ats_treq = true;
+	ret = vi_smmu_translate(v, req, res);
+	s->ats_treq = false;
+	return ret;
 }

@@ -25,10 +25,10 @@
 
 /* A decoded, validated legacy context entry. */
 struct vtd_ctx {
-	uint64_t slptptr;
+	/* The second-level table as the walker takes it: root SLPTPTR, levels 3-5 (0: none). */
+	struct viommu_pt_cfg sl;
 	uint32_t did;
 	uint8_t tt;
-	uint8_t levels;	 /* 3, 4 or 5 */
 	uint8_t aw_bits; /* min(MGAW + 1, AGAW of the AW field) */
 	bool fpd;
 	uint64_t iotlb_ref; /* IOTLB ref of (did, sid) once a translation took it; 0: none yet */

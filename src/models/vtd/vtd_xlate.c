@@ -7,6 +7,7 @@
 #include <viommu/pt.h>
 
 #include "core/iotlb_fast.h"
+#include "pt/pt_walker.h"
 #include "vtd_internal.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -120,6 +121,18 @@ static uint64_t haw_rsvd(const struct vtd *s)
 	return s->mgaw_bits >= 64 ? 0 : ~0ull << s->mgaw_bits;
 }
 
+/* The walker's configuration of @c's second-level table (root and levels set). */
+static void sl_cfg(const struct vtd *s, struct viommu_pt_cfg *pc)
+{
+	pc->format = VIOMMU_PT_VTD_SL;
+	/* Output addresses above the host address width are reserved bits of the entries. */
+	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_2M))
+		pc->flags |= VIOMMU_PT_F_SP_2M;
+	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_1G))
+		pc->flags |= VIOMMU_PT_F_SP_1G;
+}
+
 /* Read and check @sid's context from guest memory; 0 or a fault reason. */
 static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *fpd)
 {
@@ -163,17 +176,20 @@ static uint32_t ctx_fetch(struct vtd *s, uint32_t sid, struct vtd_ctx *c, bool *
 	 */
 	if (!levels || !(VI_FIELD_GET(s->cap, 12, 8) & (1u << (levels - 2))))
 		return VIOMMU_VTD_FR_CONTEXT_ENTRY_INV;
-	c->slptptr = ce[0] & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
+	/* Whole, padding included: the walker compares it byte for byte. */
+	memset(&c->sl, 0, sizeof(c->sl));
+	sl_cfg(s, &c->sl);
+	c->sl.root = ce[0] & VIOMMU_VTD_CTX_LO_SLPTPTR_MASK;
 	c->did = (uint32_t)VIOMMU_VTD_CTX_HI_DID_GET(ce[1]);
 	c->tt = (uint8_t)tt;
 	c->fpd = *fpd;
 	if (tt == VIOMMU_VTD_CTX_TT_PASS_THROUGH) {
-		c->levels = 0;
+		c->sl.levels = 0;
 		c->aw_bits = (uint8_t)s->mgaw_bits;
 	} else {
 		uint32_t agaw = 30 + 9 * (levels - 2);
 
-		c->levels = (uint8_t)levels;
+		c->sl.levels = (uint8_t)levels;
 		c->aw_bits = (uint8_t)(agaw < s->mgaw_bits ? agaw : s->mgaw_bits);
 	}
 	return 0;
@@ -252,40 +268,12 @@ void vi_vtd_ctx_inval_device(struct vtd *s, uint32_t sid, uint32_t fm)
 /* Second-level walk (through the pt formats)                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-static void pt_cfg_of(const struct vtd *s, const struct vtd_ctx *c, struct viommu_pt_cfg *pc)
+/* The outcome of a walk @r that did not translate (see ctx_walk()). */
+static __attribute__((noinline)) uint32_t ctx_walk_fault(const struct vtd_ctx *c, uint64_t iova,
+							 const struct viommu_pt_walk_result *r,
+							 struct vtd_leaf *leaf)
 {
-	memset(pc, 0, sizeof(*pc));
-	pc->format = VIOMMU_PT_VTD_SL;
-	pc->levels = c->levels;
-	pc->root = c->slptptr;
-	/* Output addresses above the host address width are reserved bits of the entries. */
-	pc->oas = (uint8_t)(s->mgaw_bits < 52 ? s->mgaw_bits : 52);
-	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_2M))
-		pc->flags |= VIOMMU_PT_F_SP_2M;
-	if (s->cap & VIOMMU_VTD_CAP_SLLPS_SET(VIOMMU_VTD_CAP_SLLPS_1G))
-		pc->flags |= VIOMMU_PT_F_SP_1G;
-}
-
-uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
-			 struct vtd_leaf *leaf, uint32_t *level)
-{
-	struct viommu_pt_cfg pc;
-	struct viommu_pt_walk_result r;
-
-	pt_cfg_of(s, c, &pc);
-	s->st.page_walks++;
-	*level = 0;
-	if (viommu_pt_walker_walk(s->walker, &pc, iova, 0, &r))
-		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
-	*level = r.level;
-	if (r.fault == VIOMMU_FAULT_NONE) {
-		leaf->shift = r.page_shift;
-		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
-		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
-		leaf->perm = r.perm & VIOMMU_ACC_RW;
-		return 0;
-	}
-	switch (r.detail) {
+	switch (r->detail) {
 	case VIOMMU_PT_D_NOT_PRESENT:
 		/* Not present is "no rights" in VT-d: the access type picks the reason. */
 		leaf->perm = 0;
@@ -300,14 +288,41 @@ uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
 		 * §7.1.3: the table SLPTPTR names being unreadable is invalid context programming
 		 * (3h); 7h is for tables reached through a preceding paging entry.
 		 */
-		return r.level == c->levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV :
-					      VIOMMU_VTD_FR_PAGING_ENTRY_INV;
+		return r->level == c->sl.levels ? VIOMMU_VTD_FR_CONTEXT_ENTRY_INV :
+						  VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	case VIOMMU_PT_D_WRITE_FAILED:
 		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
 	default:
 		/* Reserved bits, a superpage SLLPS does not offer, an address beyond the width. */
 		return VIOMMU_VTD_FR_PAGING_ENTRY_RSVD;
 	}
+}
+
+/* vi_vtd_ctx_walk(), inline for the translation's miss path. */
+static inline uint32_t ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
+				struct vtd_leaf *leaf, uint32_t *level)
+{
+	struct viommu_pt_walk_result r;
+
+	s->st.page_walks++;
+	*level = 0;
+	if (vi_pt_walker_walk(s->walker, &c->sl, iova, 0, &r))
+		return VIOMMU_VTD_FR_PAGING_ENTRY_INV;
+	*level = r.level;
+	if (__builtin_expect(r.fault == VIOMMU_FAULT_NONE, 1)) {
+		leaf->shift = r.page_shift;
+		leaf->iova = iova & ~((1ull << r.page_shift) - 1);
+		leaf->out = r.out & ~((1ull << r.page_shift) - 1);
+		leaf->perm = r.perm & VIOMMU_ACC_RW;
+		return 0;
+	}
+	return ctx_walk_fault(c, iova, &r, leaf);
+}
+
+uint32_t vi_vtd_ctx_walk(struct vtd *s, const struct vtd_ctx *c, uint64_t iova,
+			 struct vtd_leaf *leaf, uint32_t *level)
+{
+	return ctx_walk(s, c, iova, leaf, level);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -448,11 +463,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		}
 	}
 	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct viommu_iotlb_entry e;
 		struct vtd_leaf leaf;
 
 		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		reason = vi_vtd_ctx_walk(s, cp, req->iova, &leaf, &level);
+		reason = ctx_walk(s, cp, req->iova, &leaf, &level);
 		if (reason)
 			return blocked(s, req, res, reason, level, cp->fpd);
 		if (!perm_ok(leaf.perm, req->access)) {
@@ -462,17 +476,10 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 					 VIOMMU_VTD_FR_READ;
 			return blocked(s, req, res, reason, leaf.perm ? level : 0, cp->fpd);
 		}
-		e.tag = tag;
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		e.flags = 0;
-		e.level = (uint8_t)level;
-		hit.addr = e.out + (req->iova - e.iova);
-		hit.shift = e.shift;
-		hit.perm = e.perm;
-		if (overlaps_intr(e.out, 1ull << e.shift)) {
+		hit.addr = leaf.out + (req->iova - leaf.iova);
+		hit.shift = (uint8_t)leaf.shift;
+		hit.perm = (uint8_t)leaf.perm;
+		if (overlaps_intr(leaf.out, 1ull << leaf.shift)) {
 			/*
 			 * §3.14: a result in the interrupt range is blocked (Eh). A leaf that only
 			 * overlaps it translates the rest, uncached so IOTLB hits need no check.
@@ -483,8 +490,11 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 			if (hit.addr < VIOMMU_VTD_INTR_ADDR_FIRST &&
 			    VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr < len)
 				len = VIOMMU_VTD_INTR_ADDR_FIRST - hit.addr;
-		} else {
-			viommu_iotlb_insert(s->iotlb, &e);
+		} else if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
+						    leaf.perm, level) == VIOMMU_ESTALE) {
+			/* The ref went stale (ids ran out): by tag. */
+			vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift,
+					     leaf.perm, level);
 		}
 	}
 	memset(res, 0, sizeof(*res));
