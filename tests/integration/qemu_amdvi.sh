@@ -19,6 +19,17 @@
 # translation of the guest's devices is a guest (v2) walk; its boot log must say "V2 page table
 # enabled (Paging mode : 4 level)".
 #
+# hwv-strict, hwv-lazy: the v2 modes' guest and checks on viommu-amd-iommu,gt=on,hwv=on: the guest
+# gets a Guest ID of AMD's hardware-assisted vIOMMU (a host IOMMU model with VIOMMU_AMDVI_HWV inside
+# the glue, which plays the host driver and the VMM): its control page trapped, its VF MMIO page,
+# command buffer and event log handled by the "hardware", its DTE stores trapped through a write
+# overlay on its device table and installed as nested DTEs (guest v2 over the VMM's v1 table), its
+# devices translated under host DeviceIDs through the DeviceID map. QEMU's hwv statistics must show
+# it: guest commands the hardware ran, trapped DTE stores installed without error, the provoked
+# faults written to the guest's event log by the hardware, and guest interrupts. hwv-reboot:
+# hwv-strict, then the guest reboots (QEMU's reset builds a new host side, Guest ID and write trap)
+# and passes everything again.
+#
 # reboot: strict, then the guest reboots (QEMU resets the IOMMU: a fresh model, notifiers told) and
 # passes everything again.
 # vhost-strict, vhost-lazy, vhost-pt: qemu_vhost.sh's test (viommu-vhost --reflect with device-IOTLB
@@ -31,7 +42,7 @@
 # Usage: qemu_amdvi.sh PROJECT_BUILD NET_REFLECT VIOMMU_VHOST AUDIT_CHECK [MODE...]
 #   modes: strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt vhost-noats-strict
 #   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy vhost-v2ats-strict
-#   vhost-v2ats-lazy (default: all)
+#   vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot (default: all)
 # KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
 set -eu
 
@@ -44,7 +55,7 @@ audit_check=$4
 shift 4
 [ $# -gt 0 ] || set -- strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt \
 	vhost-noats-strict vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy \
-	vhost-v2ats-strict vhost-v2ats-lazy
+	vhost-v2ats-strict vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
 "$root/scripts/deps.sh" integration qemu || {
@@ -79,7 +90,7 @@ guest_lib_dir=$here
 need61=0
 need612=0
 for mode in "$@"; do
-	case "$mode" in v2-* | vhost-v2-*) need612=1 ;; *) need61=1 ;; esac
+	case "$mode" in v2-* | vhost-v2-* | hwv-*) need612=1 ;; *) need61=1 ;; esac
 done
 if [ $need61 = 1 ]; then
 	guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
@@ -98,6 +109,11 @@ unit_stat() {
 	sed -n "s/.*viommu-amd-iommu stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
 }
 
+# hwv_stat NAME FILE: one counter from the hwv=on statistics line (the guest's Guest ID).
+hwv_stat() {
+	sed -n "s/.*viommu-amd-iommu hwv stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+}
+
 run_emulated() {
 	mode=$1
 	guest_mode_start "$mode" || return 1
@@ -113,13 +129,18 @@ run_emulated() {
 		vmlinux=$vmlinux612
 		initrd=$initrd612
 		;;
+	hwv-*)
+		iommu="$iommu,gt=on,hwv=on"
+		vmlinux=$vmlinux612
+		initrd=$initrd612
+		;;
 	esac
 	# Linux makes every domain strict on an IOMMU with NpCache ("Using strict mode due to
 	# virtualization"): the lazy modes drop NpCache (nothing here needs MAP/UNMAP consumers) so
 	# that iommu.strict=0 gives flush-queue (DMA-FQ) domains.
 	dtype=DMA
 	case "$mode" in
-	lazy | v2-lazy) iommu="$iommu,npcache=off"; dtype=DMA-FQ ;;
+	lazy | v2-lazy | hwv-lazy) iommu="$iommu,npcache=off"; dtype=DMA-FQ ;;
 	esac
 	case "$mode" in
 	strict) append="iommu.strict=1"
@@ -128,9 +149,11 @@ run_emulated() {
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	lazy) append="iommu.strict=0"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
-	v2-strict) append="iommu.strict=1 amd_iommu=pgtbl_v2"
+	v2-strict | hwv-strict) append="iommu.strict=1 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
-	v2-lazy) append="iommu.strict=0 amd_iommu=pgtbl_v2"
+	hwv-reboot) append="iommu.strict=1 amd_iommu=pgtbl_v2 viommu.reboot=1"; reboot=""
+		policy="DMA domain TLB invalidation policy: strict mode" ;;
+	v2-lazy | hwv-lazy) append="iommu.strict=0 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	pt) append="iommu=pt"; edu=0
 		policy="Default domain type: Passthrough" ;;
@@ -163,7 +186,7 @@ run_emulated() {
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	if [ "$mode" = reboot ]; then
+	if [ "$mode" = reboot ] || [ "$mode" = hwv-reboot ]; then
 		# Both boots passed: the second on the IOMMU the reset made.
 		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
 			{ echo "$mode: the first boot did not pass"; ok=0; }
@@ -185,7 +208,7 @@ run_emulated() {
 		done
 	fi
 	case "$mode" in
-	v2-*)
+	v2-* | hwv-*)
 		# The driver took the v2 tables (no "Fallback to v1") with 4-level guest tables: GATS
 		# says 4 levels, whatever the guest CPU's LA57. Its DTEs then have Mode 0 with IR and
 		# IW besides GIoV, so the edu faults and intact payloads below need the v2 walk (a DTE
@@ -208,16 +231,40 @@ run_emulated() {
 	if [ $edu = amd ]; then
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
 		nf=2
-		[ "$mode" = reboot ] && nf=4
+		[ "$mode" = reboot ] || [ "$mode" = hwv-reboot ] && nf=4
 		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
-		rec=$(unit_stat events_logged "$qlog")
-		[ "${rec:-0}" -ge 2 ] || { echo "$mode: the IOMMU logged ${rec:-0} events"; ok=0; }
+		if [ "${mode#hwv-}" = "$mode" ]; then
+			rec=$(unit_stat events_logged "$qlog")
+			[ "${rec:-0}" -ge 2 ] || { echo "$mode: the IOMMU logged ${rec:-0} events"; ok=0; }
+		fi
 	fi
+	case "$mode" in
+	hwv-*)
+		# The hardware path ran: the guest's commands executed by the IOMMU (no exit), its DTE
+		# stores trapped and every one installed, the edu faults written by the hardware to
+		# the guest's event log with its interrupt, nothing refused or lost.
+		for c in direct_cmds direct_doorbells completion_waits trapped_dte dt_writes guest_irqs; do
+			n=$(hwv_stat $c "$qlog")
+			[ "${n:-0}" -gt 0 ] || { echo "$mode: hwv $c=${n:-none}"; ok=0; }
+		done
+		# No host-stage fault (the host's log is not set up: they would count as lost), so
+		# the firmware's DMA before the guest's driver, too, reached guest memory.
+		n=$(unit_stat events_lost "$qlog")
+		[ "${n:-1}" -eq 0 ] || { echo "$mode: ${n:-?} host-stage events"; ok=0; }
+		n=$(hwv_stat direct_events "$qlog")
+		[ "${n:-0}" -ge 2 ] || { echo "$mode: the hardware wrote ${n:-0} guest events"; ok=0; }
+		for c in dt_trap_errors cmd_errors hw_errors events_lost; do
+			n=$(hwv_stat $c "$qlog")
+			[ "${n:-1}" -eq 0 ] || { echo "$mode: hwv $c=${n:-none}"; ok=0; }
+		done
+		;;
+	esac
 
 	grep "VIOMMU-TEST" "$log" | sed "s/^/  [$mode] /"
 	grep "VIOMMU-DMESG.*AMD-Vi" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
 	echo "  [$mode] $(grep 'viommu-amd-iommu stats' "$qlog" | tail -n 1)"
+	grep 'viommu-amd-iommu hwv stats' "$qlog" | tail -n 1 | sed "s/^/  [$mode] /"
 	if [ $ok -eq 1 ]; then
 		echo "PASS $mode (${secs}s)"
 		return 0
@@ -298,7 +345,7 @@ v2_modes=""
 v2ats_modes=""
 for mode in "$@"; do
 	case "$mode" in
-	strict | lazy | pt | reboot | v2-strict | v2-lazy) run_emulated "$mode" || rc=1 ;;
+	strict | lazy | pt | reboot | v2-strict | v2-lazy | hwv-*) run_emulated "$mode" || rc=1 ;;
 	vhost-noats-strict | vhost-noats-lazy | vhost-noats-pt) noats_modes="$noats_modes ${mode#vhost-noats-}" ;;
 	vhost-v2-strict | vhost-v2-lazy) v2_modes="$v2_modes ${mode#vhost-v2-}" ;;
 	vhost-v2ats-strict | vhost-v2ats-lazy) v2ats_modes="$v2ats_modes ${mode#vhost-v2ats-}" ;;
