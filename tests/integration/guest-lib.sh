@@ -28,10 +28,10 @@ it_skip_without() {
 	fi
 }
 
-# it_deps [GROUP...]: the packages of `scripts/deps.sh integration GROUP...` are there (it installs
-# them as root), or the test fails.
+# it_deps GROUP...: the packages of `scripts/deps.sh GROUP...` are there (it installs them as
+# root), or the test fails.
 it_deps() {
-	"$it_root/scripts/deps.sh" integration "$@" || {
+	"$it_root/scripts/deps.sh" "$@" || {
 		echo "FAIL: the test needs the packages above (run as root or install them)" >&2
 		exit 1
 	}

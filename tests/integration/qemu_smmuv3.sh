@@ -59,7 +59,7 @@ guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
 it_skip_without smmuv3.h "SMMUv3 model"
-it_deps qemu
+it_deps integration qemu
 it_qemu aarch64 "$pbuild" "${VIOMMU_QEMU_AARCH64:-}"
 export VIOMMU_QEMU_STATS=1
 it_work qemu-smmuv3

@@ -46,7 +46,7 @@ guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
 it_skip_without calgary.h "TCE model"
-it_deps qemu
+it_deps integration qemu
 it_qemu ppc64 "$pbuild" "${VIOMMU_QEMU_PPC64:-}"
 it_work qemu-spapr
 

@@ -17,7 +17,7 @@ guest_modules="vfio_iommu_type1 vfio_pci"
 guest_bins=$vfio_bin
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
-it_deps qemu
+it_deps integration qemu
 # VIOMMU_QEMU: a QEMU built by qemu/build.sh for another key whose glue is ABI-compatible (the
 # library is linked at run time), to skip a rebuild while another worktree holds the build lock.
 it_qemu x86_64 "$pbuild" "${VIOMMU_QEMU:-}"

@@ -41,7 +41,7 @@ frames=${VIOMMU_TEST_FRAMES:-1000}
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
-it_deps qemu
+it_deps integration qemu
 it_qemu x86_64 "$pbuild"
 export VIOMMU_QEMU_STATS=1
 it_work qemu-it
