@@ -77,7 +77,7 @@ it_cleanup() {
 		if [ -n "$ic_pid" ]; then kill "$ic_pid" 2> /dev/null || true; fi
 	done
 	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work" >&2; else rm -rf "$work"; fi
 }
 
 # it_wait_for TEST PATH WHAT LOG: wait up to 10 s until `test TEST PATH` holds (-S a socket, -s a
@@ -91,14 +91,29 @@ it_wait_for() {
 	done
 }
 
-# it_vhost_start SOCK AUDIT LOG [OPTION...]: viommu-vhost ($vhost_bin) --reflect on SOCK with its
-# audit log AUDIT and stderr to LOG, in place of the mode's net_reflect (stopped); sets vhost_pid.
-it_vhost_start() {
+# it_reflect_start LOG TAG: net_reflect ($reflect_bin) on a fresh $work/port, its stderr to LOG;
+# sets refl_pid and port (the TCP port it listens on). TAG names the run in the failure message.
+it_reflect_start() {
+	rm -f "$work/port"
+	"$reflect_bin" "$work/port" 2> "$1" &
+	refl_pid=$!
+	it_wait_for -s "$work/port" "$2: net_reflect" "$1" || return 1
+	port=$(cat "$work/port")
+}
+
+# it_reflect_stop: stop the net_reflect started last, if any.
+it_reflect_stop() {
 	if [ -n "$refl_pid" ]; then
 		kill -TERM "$refl_pid" 2> /dev/null || true
 		wait "$refl_pid" 2> /dev/null || true
 		refl_pid=""
 	fi
+}
+
+# it_vhost_start SOCK AUDIT LOG [OPTION...]: viommu-vhost ($vhost_bin) --reflect on SOCK with its
+# audit log AUDIT and stderr to LOG, in place of the mode's net_reflect (stopped); sets vhost_pid.
+it_vhost_start() {
+	it_reflect_stop
 	iv_sock=$1 iv_audit=$2 iv_log=$3
 	shift 3
 	# shellcheck disable=SC2154 # vhost_bin: the caller's viommu-vhost
@@ -121,11 +136,7 @@ it_qemu_wait() {
 # statistics); sets vrc (viommu-vhost's exit status, 0 without one).
 # shellcheck disable=SC2034 # vrc is for the caller
 it_peers_stop() {
-	if [ -n "$refl_pid" ]; then
-		kill -TERM "$refl_pid" 2> /dev/null || true
-		wait "$refl_pid" || true
-		refl_pid=""
-	fi
+	it_reflect_stop
 	vrc=0
 	if [ -n "$vhost_pid" ]; then
 		kill -USR1 "$vhost_pid" 2> /dev/null || true
@@ -419,11 +430,7 @@ guest_mode_start() {
 	qlog=$work/$mode.qemu
 	rlog=$work/$mode.reflect
 	disk=$work/$mode.disk
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$rlog" &
-	refl_pid=$!
-	it_wait_for -s "$work/port" "$mode: net_reflect" "$rlog" || return 1
-	port=$(cat "$work/port")
+	it_reflect_start "$rlog" "$mode" || return 1
 	truncate -s 16M "$disk"
 }
 

@@ -91,10 +91,8 @@ run_mode() {
 		;;
 	*)
 		peer_name=net_reflect
-		"$reflect_bin" "$work/port" 2> "$rlog" &
-		refl_pid=$!
-		it_wait_for -s "$work/port" "$mode: net_reflect" "$rlog" || return 1
-		peer=$(cat "$work/port")
+		it_reflect_start "$rlog" "$mode" || return 1
+		peer=$port
 		;;
 	esac
 
