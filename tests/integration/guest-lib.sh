@@ -91,10 +91,27 @@ it_wait_for() {
 	done
 }
 
+# it_verdict WHAT: the mode's verdict from ok (1: it passed): "PASS MODE (SECS s)", or "FAIL ..."
+# followed by the console's last 60 lines ($log), then WHAT: QEMU's output ($qlog) and the peer's
+# log ($rlog); returns whether the mode passed.
+# shellcheck disable=SC2154 # ok, log, qlog, rlog: the caller's run_mode
+it_verdict() {
+	if [ "$ok" -eq 1 ]; then
+		echo "PASS $mode (${secs}s)"
+		return 0
+	fi
+	echo "FAIL $mode (${secs}s): console, $1 follow"
+	tail -n 60 "$log"
+	cat "$qlog"
+	cat "$rlog"
+	return 1
+}
+
 # it_reflect_start LOG TAG: net_reflect ($reflect_bin) on a fresh $work/port, its stderr to LOG;
 # sets refl_pid and port (the TCP port it listens on). TAG names the run in the failure message.
 it_reflect_start() {
 	rm -f "$work/port"
+	# shellcheck disable=SC2154 # reflect_bin: the caller's net_reflect
 	"$reflect_bin" "$work/port" 2> "$1" &
 	refl_pid=$!
 	it_wait_for -s "$work/port" "$2: net_reflect" "$1" || return 1

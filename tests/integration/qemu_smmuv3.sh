@@ -258,15 +258,7 @@ run_mode() {
 	grep "VIOMMU-DMESG.*smmu" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
 	case "$mode" in qemu-*) ;; *) echo "  [$mode] $(grep 'viommu-smmuv3 stats' "$qlog" | tail -n 1)" ;; esac
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the SMMU's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the SMMU's statistics) and reflector"
 }
 
 rc=0

@@ -185,15 +185,7 @@ run_mode() {
 	grep "VIOMMU-DMESG" "$log" | grep -i -E "iommu|tce|eeh" | head -n 8 | sed "s/^/  [$mode] /"
 	[ "${mode#qemu-}" = net ] && echo "  [$mode] $(cat "$rlog")"
 	[ $viommu = off ] || echo "  [$mode] $(grep '^viommu-spapr stats' "$qlog" | tail -n 1)"
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the model's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the model's statistics) and reflector"
 }
 
 rc=0

@@ -133,15 +133,7 @@ run_emulated() {
 	grep "VIOMMU-DMESG.*DMAR: dmar0" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
 	echo "  [$mode] $(grep 'viommu-intel-iommu stats' "$qlog" | tail -n 1)"
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the unit's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the unit's statistics) and reflector"
 }
 
 # run_vhost ATS MODE...: qemu_vhost.sh's modes on our unit, with ATS on (device-IOTLB

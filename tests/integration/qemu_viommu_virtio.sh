@@ -160,15 +160,7 @@ run_mode() {
 	grep -E "VIOMMU-TEST|dmesg:" "$log" | sed "s/^/  [$mode] /"
 	tail -n 3 "$rlog" | sed "s/^/  [$mode] /"
 	grep "viommu-virtio-iommu: stats" "$qlog" | sed "s/^/  [$mode] /" || true
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output and $peer_name log follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output and $peer_name log"
 }
 
 rc=0
