@@ -402,8 +402,12 @@ static size_t make_frame(uint8_t *fr, size_t payload)
 	return 42 + payload;
 }
 
-/* A transmit chain at @gpa: 12-byte header then the frame, split over two descriptors. */
-static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, size_t payload)
+/*
+ * A transmit frame at @gpa (12-byte header, then the frame) and its chain of two descriptors
+ * (header and start of the frame, then the rest) at entries 0 and 1 of the table at @table,
+ * addressed through the IOMMU when @iommu. Returns the frame length.
+ */
+static size_t put_tx_chain(struct fx *f, bool iommu, uint64_t table, uint64_t gpa, size_t payload)
 {
 	uint8_t fr[2048];
 	size_t len = make_frame(fr, payload);
@@ -411,8 +415,16 @@ static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, siz
 
 	memset(f->mem + gpa, 0, 12);
 	memcpy(f->mem + gpa + 12, fr, len);
-	put_desc(f, TXQ_DESC, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
-	put_desc(f, TXQ_DESC, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	put_desc(f, table, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, table, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	return len;
+}
+
+/* A transmit chain at @gpa: 12-byte header then the frame, split over two descriptors. */
+static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, size_t payload)
+{
+	size_t len = put_tx_chain(f, iommu, TXQ_DESC, gpa, payload);
+
 	post(f, TXQ_AVAIL, slot, 0);
 	return len;
 }
@@ -1504,14 +1516,9 @@ static void test_notify_suppression_event_idx(void **state)
 static size_t post_tx_indirect(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa,
 			       size_t payload)
 {
-	uint8_t fr[2048];
-	size_t len = make_frame(fr, payload);
+	size_t len = put_tx_chain(f, iommu, IND_TABLE, gpa, payload);
 	uint64_t base = iommu ? IOVA_BASE : 0;
 
-	memset(f->mem + gpa, 0, 12);
-	memcpy(f->mem + gpa + 12, fr, len);
-	put_desc(f, IND_TABLE, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
-	put_desc(f, IND_TABLE, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
 	put_desc(f, TXQ_DESC, 0, base + IND_TABLE, 32, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
 	post(f, TXQ_AVAIL, slot, 0);
 	return len;
