@@ -51,16 +51,18 @@ it_qemu() {
 	iq_t0=$(date +%s)
 	if [ -n "${3:-}" ]; then
 		qemu=$3
+		iq_how="given"
 	else
 		qemu=$(VIOMMU_QEMU_TARGET=$1 "$it_root/qemu/build.sh" "$2" \
 			"$2/qemu-viommu/qemu-system-$1" | tail -n 1)
+		iq_how="qemu/build.sh: $(($(date +%s) - iq_t0)) s"
 	fi
 	# (The pipe hides build.sh's status: its last line must name a binary.)
 	if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
-		echo "FAIL: qemu/build.sh could not build QEMU" >&2
+		echo "FAIL: no QEMU binary ('$qemu'; from qemu/build.sh unless given)" >&2
 		exit 1
 	fi
-	echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - iq_t0)) s)"
+	echo "QEMU: $qemu ($iq_how)"
 	it_libpath "$2"
 }
 
