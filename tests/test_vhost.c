@@ -213,6 +213,23 @@ static int handle(struct fx *f)
 	return vh_dev_handle(f->dev);
 }
 
+/* GET_VRING_BASE of queue @index: the back-end must answer with that queue's state, @num. */
+static void check_vring_base(struct fx *f, uint32_t index, uint32_t num)
+{
+	struct viommu_vhost_user_vring_state st = { .index = index };
+	struct viommu_vhost_user_header h;
+	struct viommu_vhost_user_vring_state r;
+
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
+	assert_int_equal(handle(f), 0);
+	assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	assert_int_equal(h.size, sizeof(r));
+	assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+	assert_int_equal(r.index, index);
+	assert_int_equal(r.num, num);
+}
+
 /* Read a reply for @req; returns its u64 payload. */
 static uint64_t read_reply(struct fx *f, uint32_t req)
 {
@@ -980,19 +997,7 @@ static void test_vring_validation(void **state)
 	st.index = 1;
 	st.num = 33;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
-	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
-		 NULL, 0);
-	assert_int_equal(handle(f), 0);
-	{
-		struct viommu_vhost_user_header h;
-		struct viommu_vhost_user_vring_state r;
-
-		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
-		assert_int_equal(h.size, sizeof(r));
-		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
-		assert_int_equal(r.index, 1);
-		assert_int_equal(r.num, 33);
-	}
+	check_vring_base(f, 1, 33);
 }
 
 /* Transmit one frame and receive it back swapped, with guest-physical addresses. */
@@ -1756,19 +1761,7 @@ static void test_multiqueue(void **state)
 	assert_int_equal(f->p->qp[0].bl_count, 1);
 	assert_int_equal(f->p->qp[1].bl_count, 0);
 	/* GET_VRING_BASE of queue 3 answers its own position. */
-	st.index = VNET_TXQ_OF(1);
-	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
-		 NULL, 0);
-	assert_int_equal(handle(f), 0);
-	{
-		struct viommu_vhost_user_header h;
-		struct viommu_vhost_user_vring_state r;
-
-		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
-		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
-		assert_int_equal(r.index, 3);
-		assert_int_equal(r.num, 2);
-	}
+	check_vring_base(f, VNET_TXQ_OF(1), 2);
 }
 
 /* Rounds of the loop that never wait (no kick is ever written unless the test says so). */
