@@ -3,7 +3,7 @@
 # whose it_* harness they use too): perf sample counts and the guest's phase protocol
 # (bench/qemu_guest_init.sh: "VIOMMU-BENCH [..] PHASE start|end" on the console, then it waits
 # for a go-ahead on its second serial port).
-# shellcheck shell=sh disable=SC2154 # qemu_pid and work: the sourcing script's
+# shellcheck shell=sh disable=SC2154 # qemu_pid, work, disk, mib, log: the sourcing script's
 
 # bench_share FILE SYMS: "HITS TOTAL": the samples of the perf.data FILE with any of SYMS (names,
 # space-separated) on their call chain, and all its samples.
@@ -23,6 +23,19 @@ bench_go_ahead() {
 	if kill -0 "$qemu_pid" 2> /dev/null; then
 		timeout 5 sh -c "echo go > '$work/ack.in'" || true
 	fi
+}
+
+# bench_boot_start TAG: before one boot, net_reflect on a fresh port (it_reflect_start, its log
+# $work/TAG.reflect), a fresh disk image $disk of $mib + 8 MiB, an empty console $log and the
+# fifos of the guest's second serial port ($work/ack.in, .out: it waits there for our go-ahead
+# around each phase).
+bench_boot_start() {
+	it_reflect_start "$work/$1.reflect" "$1" >&2 || return 1
+	rm -f "$disk"
+	truncate -s $((mib + 8))M "$disk"
+	: > "$log"
+	rm -f "$work/ack.in" "$work/ack.out"
+	mkfifo "$work/ack.in" "$work/ack.out"
 }
 
 # bench_phase_wait LOG PHASE EDGE LIMIT: wait until the console LOG shows the guest's

@@ -81,12 +81,7 @@ run() {
 	log=$work/$tag.console
 	d=intel-iommu
 	[ "$dev" = ours ] && d=viommu-intel-iommu
-	it_reflect_start "$work/$tag.reflect" "$tag" >&2 || return 1
-	rm -f "$disk"
-	truncate -s $((mib + 8))M "$disk"
-	: > "$log"
-	rm -f "$work/ack.in" "$work/ack.out"
-	mkfifo "$work/ack.in" "$work/ack.out"
+	bench_boot_start "$tag" || return 1
 	"$qemu" -nodefaults -no-user-config -display none -M q35 -accel tcg -smp 1 -m 256M \
 		-device "$d,intremap=off,caching-mode=on" \
 		-netdev socket,id=n0,connect=127.0.0.1:"$port" \

@@ -150,13 +150,7 @@ run_one() {
 	log=$work/$tag.console
 	res=$work/$tag.res
 	: > "$res"
-	it_reflect_start "$work/$tag.reflect" "$tag" >&2 || return 1
-	rm -f "$disk"
-	truncate -s $((mib + 8))M "$disk"
-	: > "$log"
-	# The guest's second serial port: it waits there for our go-ahead around each phase.
-	rm -f "$work/ack.in" "$work/ack.out"
-	mkfifo "$work/ack.in" "$work/ack.out"
+	bench_boot_start "$tag" || return 1
 	# shellcheck disable=SC2046
 	"$qemu" -nodefaults -no-user-config -display none -M q35 -accel tcg -smp 1 -m 256M \
 		-device "$(iommu_dev "$dev" "$mode")" \
