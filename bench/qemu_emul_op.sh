@@ -59,6 +59,8 @@ guest_lib_dir=$root/tests/integration
 guest_init=$here/qemu_guest_init.sh
 # shellcheck source=tests/integration/guest-lib.sh
 . "$guest_lib_dir/guest-lib.sh"
+# shellcheck source=bench/qemu-bench-lib.sh
+. "$here/qemu-bench-lib.sh"
 guest_prepare "$work" "$pbuild/tests/integration-cache" >&2 || exit 1
 
 [ -e /sys/kernel/tracing/uprobe_events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
@@ -71,19 +73,6 @@ perf probe -q -x "$qemu" -a 'viommuop:w_qemu=vtd_mem_write' &&
 	exit 1
 }
 
-# Samples of a perf.data file with any of SYMS on the call chain, and all samples: "HITS TOTAL".
-share() { # FILE SYMS
-	perf script -i "$1" -F tid,ip,sym 2>/dev/null | awk -v o="$2" '
-		BEGIN { n = split(o, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		function done() { if (in_s) { t++; h += hx } in_s = hx = 0 }
-		/^ *[0-9]+ *$/ { done(); in_s = 1; next }
-		NF >= 2 { if ($2 in want) hx = 1 }
-		END { done(); printf "%d %d\n", h, t }'
-}
-go_ahead() {
-	kill -0 "$qemu_pid" 2>/dev/null && timeout 5 sh -c "echo go > '$work/ack.in'" || true
-}
-
 # run DEV KIND: one boot; the net phase measured, the others let through.
 run() {
 	dev=$1
@@ -92,21 +81,7 @@ run() {
 	log=$work/$tag.console
 	d=intel-iommu
 	[ "$dev" = ours ] && d=viommu-intel-iommu
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$work/$tag.reflect" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "$tag: net_reflect did not start" >&2; return 1; }
-		sleep 0.1
-	done
-	port=$(cat "$work/port")
-	rm -f "$disk"
-	truncate -s $((mib + 8))M "$disk"
-	: > "$log"
-	rm -f "$work/ack.in" "$work/ack.out"
-	mkfifo "$work/ack.in" "$work/ack.out"
+	bench_boot_start "$tag" || return 1
 	"$qemu" -nodefaults -no-user-config -display none -M q35 -accel tcg -smp 1 -m 256M \
 		-device "$d,intremap=off,caching-mode=on" \
 		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
@@ -120,11 +95,8 @@ run() {
 	qemu_pid=$!
 	limit=$(($(date +%s) + 300 + 4 * secs))
 	for phase in net dwrite dread dread4k; do
-		while ! grep -q "^VIOMMU-BENCH \[.*\] $phase start" "$log"; do
-			kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -le $limit ] ||
-				{ echo "$tag: no $phase start" >&2; tail -n 20 "$log" >&2; return 1; }
-			sleep 0.05
-		done
+		bench_phase_wait "$log" "$phase" start "$limit" ||
+			{ echo "$tag: no $phase start" >&2; tail -n 20 "$log" >&2; return 1; }
 		if [ $phase = net ]; then
 			if [ "$kind" = time ]; then
 				perf record -q -e cpu-clock -c $((period_us * 1000)) --call-graph dwarf,4096 \
@@ -136,12 +108,9 @@ run() {
 			perf_pid=$!
 			sleep 0.5
 		fi
-		go_ahead
-		while ! grep -q "^VIOMMU-BENCH \[.*\] $phase end" "$log"; do
-			kill -0 "$qemu_pid" 2>/dev/null && [ "$(date +%s)" -le $limit ] ||
-				{ echo "$tag: no $phase end" >&2; tail -n 20 "$log" >&2; return 1; }
-			sleep 0.05
-		done
+		bench_go_ahead
+		bench_phase_wait "$log" "$phase" end "$limit" ||
+			{ echo "$tag: no $phase end" >&2; tail -n 20 "$log" >&2; return 1; }
 		if [ $phase = net ]; then
 			kill -INT "$perf_pid" 2>/dev/null || true
 			wait "$perf_pid" 2>/dev/null || true
@@ -149,13 +118,11 @@ run() {
 			sed -n "s/^VIOMMU-BENCH \[.*\] net end \(.*\)/\1/p" "$log" | tr -d '\r' | tail -n 1 \
 				> "$work/$tag.net"
 		fi
-		go_ahead
+		bench_go_ahead
 	done
 	wait "$qemu_pid" || true
 	qemu_pid=""
-	kill -TERM "$refl_pid" 2>/dev/null || true
-	wait "$refl_pid" 2>/dev/null || true
-	refl_pid=""
+	it_reflect_stop
 	grep -q "^VIOMMU-BENCH \[.*\] DONE" "$log" || { echo "$tag: guest did not finish" >&2; return 1; }
 }
 
@@ -186,7 +153,7 @@ for dev in qemu ours; do
 	# samples): both names, and the same pair for ours.
 	syms="vtd_mem_write vtd_fetch_inv_desc"
 	[ "$dev" = ours ] && syms="mmio_write vi_vtd_qi_process"
-	set -- $(share "$work/$dev-time.data" "$syms")
+	set -- $(bench_share "$work/$dev-time.data" "$syms")
 	awk -v dev="$dev" -v rc="$rc" -v rt="$rt" -v w="$w" -v db="$db" -v h="$1" -v t="$2" \
 		-v p="$period_us" -v dpd="$dpd" 'BEGIN {
 		wp = w / rc; dp = db / rc; ops = wp + dp * dpd

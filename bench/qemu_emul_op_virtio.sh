@@ -40,6 +40,8 @@ trap cleanup EXIT INT TERM
 guest_lib_dir=$root/tests/integration
 # shellcheck source=tests/integration/guest-lib.sh
 . "$guest_lib_dir/guest-lib.sh"
+# shellcheck source=bench/qemu-bench-lib.sh
+. "$here/qemu-bench-lib.sh"
 guest_kernel=bpo
 guest_modules="virtio_iommu virtio_pci virtio_net virtio_blk pktgen pci_stub"
 guest_prepare "$work" "$pbuild/tests/integration-cache" >&2 || exit 1
@@ -60,34 +62,15 @@ esac
 EOF
 chmod +x "$wrap"
 
-share() { # FILE SYMS: "HITS TOTAL"
-	perf script -i "$1" -F tid,ip,sym 2>/dev/null | awk -v o="$2" '
-		BEGIN { n = split(o, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		function done() { if (in_s) { t++; h += hx } in_s = hx = 0 }
-		/^ *[0-9]+ *$/ { done(); in_s = 1; next }
-		NF >= 2 { if ($2 in want) hx = 1 }
-		END { done(); printf "%d %d\n", h, t }'
-}
-
 run() { # MODE KIND
 	tag=$1-$2
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$work/$tag.reflect" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "$tag: net_reflect did not start" >&2; return 1; }
-		sleep 0.1
-	done
+	it_reflect_start "$work/$tag.reflect" "$tag" >&2 || return 1
 	rm -f "$work/disk"
 	truncate -s 64M "$work/disk"
-	(export VOP_KIND="$2" VOP_OUT="$work/$tag.out"; QEMU=$wrap guest_qemu_virtio "$1" "$(cat "$work/port")" \
+	(export VOP_KIND="$2" VOP_OUT="$work/$tag.out"; QEMU=$wrap guest_qemu_virtio "$1" "$port" \
 		"$work/disk" "$work/$tag.console" \
 		"viommu.tests=net,blk viommu.frames=1000 viommu.blkmb=8") > "$work/$tag.qemu" 2>&1 || true
-	kill -TERM "$refl_pid" 2>/dev/null || true
-	wait "$refl_pid" 2>/dev/null || true
-	refl_pid=""
+	it_reflect_stop
 	tr -d '\r' < "$work/$tag.console" | grep -q "^VIOMMU-TEST \[.*\] PASS$" ||
 		{ echo "$tag: the guest did not pass" >&2; tail -n 5 "$work/$tag.console" >&2; return 1; }
 }
@@ -100,9 +83,9 @@ echo "ours stats: $st"
 req=$(echo "$st" | tr ' ' '\n' | awk -F= '$1 ~ /^(attach|detach|map|unmap|probe)$/ { n += $2 } END { print n + 0 }')
 kicks=$(echo "$st" | tr ' ' '\n' | sed -n 's/^kicks=\([0-9]*\)\/.*/\1/p')
 kq=$(awk -F, '$3 == "viommuvop:k_qemu" { print $1 }' "$work/qemu-strict-count.out")
-set -- $(share "$work/strict-time.out" "vv_handle_output")
+set -- $(bench_share "$work/strict-time.out" "vv_handle_output")
 h_ours=$1 t_ours=$2
-set -- $(share "$work/qemu-strict-time.out" "virtio_iommu_handle_command")
+set -- $(bench_share "$work/qemu-strict-time.out" "virtio_iommu_handle_command")
 h_qemu=$1 t_qemu=$2
 awk -v req="$req" -v kicks="$kicks" -v kq="$kq" -v ho="$h_ours" -v to="$t_ours" -v hq="$h_qemu" \
 	-v tq="$t_qemu" -v p="$period_us" 'BEGIN {

@@ -50,15 +50,15 @@ if [ "${1:-}" = --quick ]; then
 fi
 [ $# -gt 0 ] || set -- strict lazy
 
-"$root/scripts/deps.sh" integration qemu >&2 || {
-	echo "viommu-bench qemu: needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-qemu=$("$root/qemu/build.sh" "$pbuild" "$pbuild/qemu-viommu/qemu-system-x86_64" | tail -n 1) || {
-	echo "viommu-bench qemu: qemu/build.sh could not build QEMU" >&2
-	exit 1
-}
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+guest_lib_dir=$root/tests/integration
+guest_init=$here/qemu_guest_init.sh
+# shellcheck source=tests/integration/guest-lib.sh
+. "$guest_lib_dir/guest-lib.sh"
+# shellcheck source=bench/qemu-bench-lib.sh
+. "$here/qemu-bench-lib.sh"
+# (stdout carries the rows: the harness's messages go to stderr.)
+it_deps integration qemu >&2
+it_qemu x86_64 "$pbuild" >&2
 export VIOMMU_QEMU_STATS=1
 
 work=$(mktemp -d /tmp/viommu-bench-qemu.XXXXXX)
@@ -82,10 +82,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-guest_lib_dir=$root/tests/integration
-guest_init=$here/qemu_guest_init.sh
-# shellcheck source=tests/integration/guest-lib.sh
-. "$guest_lib_dir/guest-lib.sh"
 guest_prepare "$work" "$pbuild/tests/integration-cache" >&2 || exit 1
 hz=$(getconf CLK_TCK)
 # perf's sampling period: one sample per this much CPU time of QEMU (microseconds).
@@ -143,10 +139,6 @@ perf_shares() { # FILE XLATE_SYM OTHER_SYMS
 		END { done(); printf "%.6f %.6f %d\n", t ? xs / t : 0, t ? ds / t : 0, t }'
 }
 
-# go_ahead: a line to the guest's second serial port (guarded: with QEMU gone, nobody reads).
-go_ahead() {
-	kill -0 "$qemu_pid" 2>/dev/null && timeout 5 sh -c "echo go > '$work/ack.in'" || true
-}
 
 # run_one MODE DEV KIND (time|count): boots the guest once, measures each phase's window; writes
 # "PHASE key=value..." lines to $work/MODE-DEV-KIND-N.res.
@@ -158,22 +150,7 @@ run_one() {
 	log=$work/$tag.console
 	res=$work/$tag.res
 	: > "$res"
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$work/$tag.reflect" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "$tag: net_reflect did not start" >&2; return 1; }
-		sleep 0.1
-	done
-	port=$(cat "$work/port")
-	rm -f "$disk"
-	truncate -s $((mib + 8))M "$disk"
-	: > "$log"
-	# The guest's second serial port: it waits there for our go-ahead around each phase.
-	rm -f "$work/ack.in" "$work/ack.out"
-	mkfifo "$work/ack.in" "$work/ack.out"
+	bench_boot_start "$tag" || return 1
 	# shellcheck disable=SC2046
 	"$qemu" -nodefaults -no-user-config -display none -M q35 -accel tcg -smp 1 -m 256M \
 		-device "$(iommu_dev "$dev" "$mode")" \
@@ -190,13 +167,7 @@ run_one() {
 	limit=$((start + 240 + 4 * secs + mib))
 	ok=1
 	for phase in net dwrite dread dread4k; do
-		while ! grep -q "^VIOMMU-BENCH \[.*\] $phase start" "$log"; do
-			if ! kill -0 "$qemu_pid" 2>/dev/null || [ "$(date +%s)" -gt $limit ]; then
-				ok=0
-				break 2
-			fi
-			sleep 0.05
-		done
+		bench_phase_wait "$log" "$phase" start "$limit" || { ok=0; break; }
 		pdata=$work/$tag.$phase.data
 		if [ "$kind" = time ] && [ $have_perf = 1 ]; then
 			perf record -q -e cpu-clock -c $((period_us * 1000)) --call-graph dwarf,4096 -p "$qemu_pid" \
@@ -210,14 +181,8 @@ run_one() {
 		# perf attaches to QEMU's threads before the guest goes on.
 		[ -z "$perf_pid" ] || sleep 0.5
 		c0=$(cpu_ticks "$qemu_pid")
-		go_ahead
-		while ! grep -q "^VIOMMU-BENCH \[.*\] $phase end" "$log"; do
-			if ! kill -0 "$qemu_pid" 2>/dev/null || [ "$(date +%s)" -gt $limit ]; then
-				ok=0
-				break 2
-			fi
-			sleep 0.05
-		done
+		bench_go_ahead
+		bench_phase_wait "$log" "$phase" end "$limit" || { ok=0; break; }
 		c1=$(cpu_ticks "$qemu_pid")
 		ct=$((c1 - c0))
 		# QEMU gone (it crashed): no CPU figure.
@@ -229,7 +194,7 @@ run_one() {
 		fi
 		kv=$(sed -n "s/^VIOMMU-BENCH \[.*\] $phase end \(.*\)/\1/p" "$log" | tr -d '\r' | tail -n 1)
 		echo "$phase cpu_ticks=$ct $kv" >> "$res"
-		go_ahead
+		bench_go_ahead
 	done
 	if [ $ok = 0 ]; then
 		[ -n "$perf_pid" ] && { kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; }
@@ -238,9 +203,7 @@ run_one() {
 	fi
 	wait "$qemu_pid" || true
 	qemu_pid=""
-	kill -TERM "$refl_pid" 2>/dev/null || true
-	wait "$refl_pid" 2>/dev/null || true
-	refl_pid=""
+	it_reflect_stop
 	tr -d '\r' < "$log" > "$log.txt"
 	if [ $ok = 0 ] || ! grep -q "^VIOMMU-BENCH \[.*\] DONE" "$log.txt" ||
 		grep -q "^VIOMMU-BENCH \[.*\] FAIL" "$log.txt"; then

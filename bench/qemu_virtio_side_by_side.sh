@@ -38,35 +38,14 @@ if [ "${1:-}" = --quick ]; then
 fi
 [ $# -gt 0 ] || set -- virtio-strict virtio-lazy
 
-"$root/scripts/deps.sh" integration >&2 || {
-	echo "viommu-bench qemu: needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-work=$(mktemp -d /tmp/viommu-bench-qemu.XXXXXX)
-refl_pid=""
-qemu_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
-qemu_bin=${QEMU:-}
-if [ -z "$qemu_bin" ]; then
-	qemu_bin=$("$root/qemu/build.sh" "$pbuild" | tail -n 1) || {
-		echo "viommu-bench qemu: qemu/build.sh failed" >&2
-		exit 1
-	}
-fi
-LD_LIBRARY_PATH=$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export LD_LIBRARY_PATH
-
 guest_lib_dir=$root/tests/integration
 # shellcheck source=tests/integration/guest-lib.sh
 . "$guest_lib_dir/guest-lib.sh"
+# (stdout carries the rows: the harness's messages go to stderr.)
+it_deps integration >&2
+it_qemu x86_64 "$pbuild" "${QEMU:-}" >&2
+qemu_bin=$qemu
+it_work bench-qemu
 guest_kernel=bpo
 guest_modules="virtio_iommu virtio_pci virtio_net virtio_blk pktgen pci_stub"
 guest_prepare "$work" "$pbuild/tests/integration-cache" >&2 || exit 1
@@ -86,17 +65,10 @@ median() {
 # mode); the console in $work/last.console, QEMU's output in $work/last.qemu. Returns non-zero
 # when the guest did not finish healthy.
 boot_virtio() {
-	rm -f "$work/port" "$work/disk.img"
+	rm -f "$work/disk.img"
 	truncate -s 64M "$work/disk.img"
-	"$reflect_bin" "$work/port" 2> "$work/last.reflect" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "net_reflect did not start" >&2; return 1; }
-		sleep 0.1
-	done
-	QEMU=$qemu_bin QEMU_TIMEOUT=$((secs + 300)) guest_qemu_virtio "$1" "$(cat "$work/port")" \
+	it_reflect_start "$work/last.reflect" "$1" >&2 || return 1
+	QEMU=$qemu_bin QEMU_TIMEOUT=$((secs + 300)) guest_qemu_virtio "$1" "$port" \
 		"$work/disk.img" "$work/last.console" "$2" > "$work/last.qemu" 2>&1 &
 	qemu_pid=$!
 	qrc=0

@@ -342,6 +342,28 @@ int sim_eng_guest_range(struct eng *e, uint64_t gpa, uint64_t n, uint64_t want, 
 	return 0;
 }
 
+int sim_eng_hw_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, bool nested,
+		   uint8_t **host, uint64_t *len)
+{
+	uint64_t n = PAGE - (iova & (PAGE - 1)), reads;
+	struct viommu_xlate_req rq = { .sid = SID, .iova = iova, .access = acc };
+	struct viommu_xlate_result rs;
+
+	rq.len = n < want ? n : want;
+	reads = sim_iommu_reads(e->iommu);
+	if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
+		return VIOMMU_EFAULT;
+	/* A walk read memory: the IOTLB missed (a hit reads nothing). */
+	if (sim_iommu_reads(e->iommu) != reads) {
+		acct(e, SIM_RES_DEV, SIM_EV_HW_MISS, 1);
+		if (nested)
+			acct(e, SIM_RES_DEV, SIM_EV_HW_NESTED, 1);
+	} else {
+		acct(e, SIM_RES_DEV, SIM_EV_HW_HIT, 1);
+	}
+	return sim_eng_guest_range(e, rs.out, rs.len, rq.len, host, len);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Guest DMA-API calls                                                                         */
 /* ------------------------------------------------------------------------------------------ */

@@ -136,4 +136,13 @@ static inline uint8_t *gptr(struct eng *e, uint64_t gpa, uint64_t len)
 int sim_eng_guest_range(struct eng *e, uint64_t gpa, uint64_t n, uint64_t want, uint8_t **host,
 			uint64_t *len);
 
+/*
+ * A device's DMA through an IOMMU the hardware walks itself (e->v, set: a real IOMMU or the
+ * hardware vIOMMU), one lookup per 4 KiB page; its IOTLB hit or miss (a walk that read memory)
+ * is charged to the device, a miss also as SIM_EV_HW_NESTED when @nested (each table read goes
+ * through the host's table: a 2D walk). Then as sim_eng_guest_range().
+ */
+int sim_eng_hw_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, bool nested,
+		   uint8_t **host, uint64_t *len);
+
 #endif /* VIOMMU_SIM_ENGINE_INTERNAL_H */

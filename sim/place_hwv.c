@@ -21,26 +21,14 @@ static int hwv_setup(struct eng *e)
 static int hwv_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, uint8_t **host,
 		   uint64_t *len)
 {
-	/* One lookup per 4 KiB page, as the assigned placement's device asks. */
-	uint64_t n = PAGE - (iova & (PAGE - 1)), reads;
-	struct viommu_xlate_req rq = { .sid = SID, .iova = iova, .access = acc };
-	struct viommu_xlate_result rs;
-
 	if (!e->v)
 		return sim_assigned_dma(e, iova, want, acc, host, len);
-	rq.len = n < want ? n : want;
-	reads = sim_iommu_reads(e->iommu);
-	if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
-		return VIOMMU_EFAULT;
-	/* A walk read guest memory: the IOTLB missed (a hit reads nothing). */
-	if (sim_iommu_reads(e->iommu) != reads) {
-		acct(e, SIM_RES_DEV, SIM_EV_HW_MISS, 1);
-		acct(e, SIM_RES_DEV, SIM_EV_HW_NESTED, 1);
-	} else {
-		acct(e, SIM_RES_DEV, SIM_EV_HW_HIT, 1);
-	}
-	/* The host stage: guest RAM at SPA = GPA, mapped whole at VM start. */
-	return sim_eng_guest_range(e, rs.out, rs.len, rq.len, host, len);
+	/*
+	 * One lookup per 4 KiB page, as the assigned placement's device asks; a miss walks the
+	 * guest's tables through the host's. The host stage: guest RAM at SPA = GPA, mapped whole
+	 * at VM start.
+	 */
+	return sim_eng_hw_dma(e, iova, want, acc, true, host, len);
 }
 
 static void hwv_fini(struct eng *e)

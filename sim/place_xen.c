@@ -21,20 +21,10 @@
 static int native_dma(struct eng *e, uint64_t iova, uint64_t want, uint32_t acc, uint8_t **host,
 		      uint64_t *len)
 {
-	uint64_t n = PAGE - (iova & (PAGE - 1)), reads;
-	struct viommu_xlate_req rq = { .sid = SID, .iova = iova, .access = acc };
-	struct viommu_xlate_result rs;
-
 	if (!e->v)
 		return sim_eng_guest_range(e, iova, want, want, host, len);
-	rq.len = n < want ? n : want;
-	reads = sim_iommu_reads(e->iommu);
-	if (viommu_translate(e->v, &rq, &rs) || !viommu_xlate_ok(&rs))
-		return VIOMMU_EFAULT;
-	/* A TCE read from the table: the cache missed. */
-	acct(e, SIM_RES_DEV, sim_iommu_reads(e->iommu) != reads ? SIM_EV_HW_MISS : SIM_EV_HW_HIT,
-	     1);
-	return sim_eng_guest_range(e, rs.out, rs.len, rq.len, host, len);
+	/* A miss is a TCE read from the table. */
+	return sim_eng_hw_dma(e, iova, want, acc, false, host, len);
 }
 
 const struct sim_place_ops sim_place_baremetal = {

@@ -154,11 +154,7 @@ static void fx_fini(struct fx *f)
 
 static struct viommu_xlate_result xl(struct viommu *v, uint32_t sid, uint64_t iova, uint32_t acc)
 {
-	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = 8, .access = acc };
-	struct viommu_xlate_result res;
-
-	assert_int_equal(viommu_translate(v, &req, &res), 0);
-	return res;
+	return test_xl(v, sid, iova, 8, acc);
 }
 
 static int drain(struct vg_amdvi *d, struct evlog *l)

@@ -124,11 +124,7 @@ static void fx_fini(struct fx *f)
 static struct viommu_xlate_result xl(struct fx *f, uint32_t sid, uint64_t iova, uint64_t len,
 				     uint32_t access)
 {
-	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = len, .access = access };
-	struct viommu_xlate_result res;
-
-	assert_int_equal(viommu_translate(f->v, &req, &res), 0);
-	return res;
+	return test_xl(f->v, sid, iova, len, access);
 }
 
 static bool xok(struct viommu_xlate_result r)

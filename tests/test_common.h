@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <viommu/flatmem.h>
+#include <viommu/viommu.h>
 
 /* splitmix64: a deterministic generator whose seed the randomized tests print. */
 struct test_rng {
@@ -62,6 +63,17 @@ static inline uint64_t test_peek64(struct viommu_flatmem *fm, uint64_t gpa)
 	for (int i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+}
+
+/* A translation @v must answer (any result, faults included): the test fails when it errs. */
+static inline struct viommu_xlate_result test_xl(struct viommu *v, uint32_t sid, uint64_t iova,
+						 uint64_t len, uint32_t access)
+{
+	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = len, .access = access };
+	struct viommu_xlate_result res;
+
+	assert_int_equal(viommu_translate(v, &req, &res), 0);
+	return res;
 }
 
 #endif

@@ -213,6 +213,23 @@ static int handle(struct fx *f)
 	return vh_dev_handle(f->dev);
 }
 
+/* GET_VRING_BASE of queue @index: the back-end must answer with that queue's state, @num. */
+static void check_vring_base(struct fx *f, uint32_t index, uint32_t num)
+{
+	struct viommu_vhost_user_vring_state st = { .index = index };
+	struct viommu_vhost_user_header h;
+	struct viommu_vhost_user_vring_state r;
+
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
+	assert_int_equal(handle(f), 0);
+	assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	assert_int_equal(h.size, sizeof(r));
+	assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+	assert_int_equal(r.index, index);
+	assert_int_equal(r.num, num);
+}
+
 /* Read a reply for @req; returns its u64 payload. */
 static uint64_t read_reply(struct fx *f, uint32_t req)
 {
@@ -402,8 +419,12 @@ static size_t make_frame(uint8_t *fr, size_t payload)
 	return 42 + payload;
 }
 
-/* A transmit chain at @gpa: 12-byte header then the frame, split over two descriptors. */
-static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, size_t payload)
+/*
+ * A transmit frame at @gpa (12-byte header, then the frame) and its chain of two descriptors
+ * (header and start of the frame, then the rest) at entries 0 and 1 of the table at @table,
+ * addressed through the IOMMU when @iommu. Returns the frame length.
+ */
+static size_t put_tx_chain(struct fx *f, bool iommu, uint64_t table, uint64_t gpa, size_t payload)
 {
 	uint8_t fr[2048];
 	size_t len = make_frame(fr, payload);
@@ -411,8 +432,16 @@ static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, siz
 
 	memset(f->mem + gpa, 0, 12);
 	memcpy(f->mem + gpa + 12, fr, len);
-	put_desc(f, TXQ_DESC, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
-	put_desc(f, TXQ_DESC, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	put_desc(f, table, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, table, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
+	return len;
+}
+
+/* A transmit chain at @gpa: 12-byte header then the frame, split over two descriptors. */
+static size_t post_tx(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa, size_t payload)
+{
+	size_t len = put_tx_chain(f, iommu, TXQ_DESC, gpa, payload);
+
 	post(f, TXQ_AVAIL, slot, 0);
 	return len;
 }
@@ -968,19 +997,7 @@ static void test_vring_validation(void **state)
 	st.index = 1;
 	st.num = 33;
 	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
-	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
-		 NULL, 0);
-	assert_int_equal(handle(f), 0);
-	{
-		struct viommu_vhost_user_header h;
-		struct viommu_vhost_user_vring_state r;
-
-		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
-		assert_int_equal(h.size, sizeof(r));
-		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
-		assert_int_equal(r.index, 1);
-		assert_int_equal(r.num, 33);
-	}
+	check_vring_base(f, 1, 33);
 }
 
 /* Transmit one frame and receive it back swapped, with guest-physical addresses. */
@@ -1504,14 +1521,9 @@ static void test_notify_suppression_event_idx(void **state)
 static size_t post_tx_indirect(struct fx *f, bool iommu, uint16_t slot, uint64_t gpa,
 			       size_t payload)
 {
-	uint8_t fr[2048];
-	size_t len = make_frame(fr, payload);
+	size_t len = put_tx_chain(f, iommu, IND_TABLE, gpa, payload);
 	uint64_t base = iommu ? IOVA_BASE : 0;
 
-	memset(f->mem + gpa, 0, 12);
-	memcpy(f->mem + gpa + 12, fr, len);
-	put_desc(f, IND_TABLE, 0, base + gpa, 20, VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT, 1);
-	put_desc(f, IND_TABLE, 1, base + gpa + 20, (uint32_t)(12 + len - 20), 0, 0);
 	put_desc(f, TXQ_DESC, 0, base + IND_TABLE, 32, VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT, 0);
 	post(f, TXQ_AVAIL, slot, 0);
 	return len;
@@ -1749,19 +1761,7 @@ static void test_multiqueue(void **state)
 	assert_int_equal(f->p->qp[0].bl_count, 1);
 	assert_int_equal(f->p->qp[1].bl_count, 0);
 	/* GET_VRING_BASE of queue 3 answers its own position. */
-	st.index = VNET_TXQ_OF(1);
-	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
-		 NULL, 0);
-	assert_int_equal(handle(f), 0);
-	{
-		struct viommu_vhost_user_header h;
-		struct viommu_vhost_user_vring_state r;
-
-		assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
-		assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
-		assert_int_equal(r.index, 3);
-		assert_int_equal(r.num, 2);
-	}
+	check_vring_base(f, VNET_TXQ_OF(1), 2);
 }
 
 /* Rounds of the loop that never wait (no kick is ever written unless the test says so). */

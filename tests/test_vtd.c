@@ -96,11 +96,7 @@ static struct viommu_vtd_config cfg_default(void)
 
 static struct viommu_xlate_result xl(struct fx *f, uint32_t sid, uint64_t iova, uint32_t acc)
 {
-	struct viommu_xlate_req req = { .sid = sid, .iova = iova, .len = 8, .access = acc };
-	struct viommu_xlate_result res;
-
-	assert_int_equal(viommu_translate(f->v, &req, &res), 0);
-	return res;
+	return test_xl(f->v, sid, iova, 8, acc);
 }
 
 /* The fault recording register @i: its low and high quadwords. */

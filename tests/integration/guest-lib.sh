@@ -14,6 +14,157 @@
 guest_kernel=${guest_kernel:-debian}
 guest_modules=${guest_modules:-"virtio_pci virtio_net pktgen virtio_blk"}
 
+# The harness the tests/integration/qemu_*.sh scripts share (it_*): their prerequisites, the QEMU
+# they run, the scratch folder and the background processes they start.
+# shellcheck disable=SC2154 # guest_lib_dir: set by the caller (see above)
+it_root=$(cd "$guest_lib_dir/../.." && pwd)
+
+# it_skip_without HEADER WHAT: exit 77 (skip) when this libviommu has no <viommu/HEADER>, the
+# model WHAT the script's QEMU glue needs.
+it_skip_without() {
+	if [ ! -e "$it_root/include/viommu/$1" ]; then
+		echo "SKIP: this libviommu has no $2 (include/viommu/$1)"
+		exit 77
+	fi
+}
+
+# it_deps GROUP...: the packages of `scripts/deps.sh GROUP...` are there (it installs them as
+# root), or the test fails.
+it_deps() {
+	"$it_root/scripts/deps.sh" "$@" || {
+		echo "FAIL: the test needs the packages above (run as root or install them)" >&2
+		exit 1
+	}
+}
+
+# it_libpath PBUILD: the patched QEMU links libviommu at run time: PBUILD's, whatever the binary
+# was built against.
+it_libpath() {
+	LD_LIBRARY_PATH="$1/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export LD_LIBRARY_PATH
+}
+
+# it_qemu TARGET PBUILD [OVERRIDE]: sets qemu to OVERRIDE when it is not empty, else to the
+# patched qemu-system-TARGET qemu/build.sh builds (or finds cached) for PBUILD's libviommu, says
+# which and how long that took, then it_libpath PBUILD.
+it_qemu() {
+	iq_t0=$(date +%s)
+	if [ -n "${3:-}" ]; then
+		qemu=$3
+		iq_how="given"
+	else
+		qemu=$(VIOMMU_QEMU_TARGET=$1 "$it_root/qemu/build.sh" "$2" \
+			"$2/qemu-viommu/qemu-system-$1" | tail -n 1)
+		iq_how="qemu/build.sh: $(($(date +%s) - iq_t0)) s"
+	fi
+	# (The pipe hides build.sh's status: its last line must name a binary.)
+	if [ -z "$qemu" ] || [ ! -x "$qemu" ]; then
+		echo "FAIL: no QEMU binary ('$qemu'; from qemu/build.sh unless given)" >&2
+		exit 1
+	fi
+	echo "QEMU: $qemu ($iq_how)"
+	it_libpath "$2"
+}
+
+# it_work NAME: the scratch folder work=/tmp/viommu-NAME.XXXXXX and an exit trap that stops the
+# background processes in qemu_pid, vhost_pid and refl_pid (reset here) and removes the folder
+# (KEEP_WORK=1 keeps it).
+it_work() {
+	work=$(mktemp -d "/tmp/viommu-$1.XXXXXX")
+	qemu_pid="" vhost_pid="" refl_pid=""
+	trap it_cleanup EXIT INT TERM
+}
+it_cleanup() {
+	for ic_pid in "$qemu_pid" "$vhost_pid" "$refl_pid"; do
+		if [ -n "$ic_pid" ]; then kill "$ic_pid" 2> /dev/null || true; fi
+	done
+	wait 2> /dev/null || true
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work" >&2; else rm -rf "$work"; fi
+}
+
+# it_wait_for TEST PATH WHAT LOG: wait up to 10 s until `test TEST PATH` holds (-S a socket, -s a
+# non-empty file); else print "FAIL WHAT did not start" and LOG, and fail.
+it_wait_for() {
+	iw_i=0
+	while ! test "$1" "$2"; do
+		iw_i=$((iw_i + 1))
+		[ $iw_i -lt 100 ] || { echo "FAIL $3 did not start"; cat "$4"; return 1; }
+		sleep 0.1
+	done
+}
+
+# it_verdict WHAT: the mode's verdict from ok (1: it passed): "PASS MODE (SECS s)", or "FAIL ..."
+# followed by the console's last 60 lines ($log), then WHAT: QEMU's output ($qlog) and the peer's
+# log ($rlog); returns whether the mode passed.
+# shellcheck disable=SC2154 # ok, log, qlog, rlog: the caller's run_mode
+it_verdict() {
+	if [ "$ok" -eq 1 ]; then
+		echo "PASS $mode (${secs}s)"
+		return 0
+	fi
+	echo "FAIL $mode (${secs}s): console, $1 follow"
+	tail -n 60 "$log"
+	cat "$qlog"
+	cat "$rlog"
+	return 1
+}
+
+# it_reflect_start LOG TAG: net_reflect ($reflect_bin) on a fresh $work/port, its stderr to LOG;
+# sets refl_pid and port (the TCP port it listens on). TAG names the run in the failure message.
+it_reflect_start() {
+	rm -f "$work/port"
+	# shellcheck disable=SC2154 # reflect_bin: the caller's net_reflect
+	"$reflect_bin" "$work/port" 2> "$1" &
+	refl_pid=$!
+	it_wait_for -s "$work/port" "$2: net_reflect" "$1" || return 1
+	port=$(cat "$work/port")
+}
+
+# it_reflect_stop: stop the net_reflect started last, if any.
+it_reflect_stop() {
+	if [ -n "$refl_pid" ]; then
+		kill -TERM "$refl_pid" 2> /dev/null || true
+		wait "$refl_pid" 2> /dev/null || true
+		refl_pid=""
+	fi
+}
+
+# it_vhost_start SOCK AUDIT LOG [OPTION...]: viommu-vhost ($vhost_bin) --reflect on SOCK with its
+# audit log AUDIT and stderr to LOG, in place of the mode's net_reflect (stopped); sets vhost_pid.
+it_vhost_start() {
+	it_reflect_stop
+	iv_sock=$1 iv_audit=$2 iv_log=$3
+	shift 3
+	# shellcheck disable=SC2154 # vhost_bin: the caller's viommu-vhost
+	"$vhost_bin" --reflect --socket-path="$iv_sock" --audit="$iv_audit" "$@" 2> "$iv_log" &
+	vhost_pid=$!
+	it_wait_for -S "$iv_sock" "$mode: viommu-vhost" "$iv_log"
+}
+
+# it_qemu_wait START: wait for the QEMU started last (qemu_pid=$!) at START (date +%s); sets qrc
+# (its exit status) and secs (the seconds it ran).
+# shellcheck disable=SC2034 # qrc and secs are for the caller
+it_qemu_wait() {
+	qrc=0
+	wait "$qemu_pid" || qrc=$?
+	qemu_pid=""
+	secs=$(($(date +%s) - $1))
+}
+
+# it_peers_stop: after QEMU, stop the mode's net_reflect and viommu-vhost (SIGUSR1 first: its
+# statistics); sets vrc (viommu-vhost's exit status, 0 without one).
+# shellcheck disable=SC2034 # vrc is for the caller
+it_peers_stop() {
+	it_reflect_stop
+	vrc=0
+	if [ -n "$vhost_pid" ]; then
+		kill -USR1 "$vhost_pid" 2> /dev/null || true
+		kill -TERM "$vhost_pid" 2> /dev/null || true
+		wait "$vhost_pid" || vrc=$?
+		vhost_pid=""
+	fi
+}
+
 # guest_fetch_bpo CACHE: sets gk_root (the unpacked kernel package) and kver. The package comes
 # from deb.debian.org's bookworm-backports through a private apt configuration under
 # CACHE/guest-6.12 (the host's sources and package state stay as they are), is unpacked with
@@ -298,16 +449,7 @@ guest_mode_start() {
 	qlog=$work/$mode.qemu
 	rlog=$work/$mode.reflect
 	disk=$work/$mode.disk
-	rm -f "$work/port"
-	"$reflect_bin" "$work/port" 2> "$rlog" &
-	refl_pid=$!
-	i=0
-	while [ ! -s "$work/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
-		sleep 0.1
-	done
-	port=$(cat "$work/port")
+	it_reflect_start "$rlog" "$mode" || return 1
 	truncate -s 16M "$disk"
 }
 

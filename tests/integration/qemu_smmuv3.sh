@@ -47,7 +47,6 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
@@ -56,42 +55,15 @@ frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
 
-if [ ! -e "$root/include/viommu/smmuv3.h" ]; then
-	echo "SKIP: this libviommu has no SMMUv3 model (include/viommu/smmuv3.h)"
-	exit 77
-fi
-
-"$root/scripts/deps.sh" integration qemu || {
-	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-t0=$(date +%s)
-qemu=${VIOMMU_QEMU_AARCH64:-$(VIOMMU_QEMU_TARGET=aarch64 "$root/qemu/build.sh" "$pbuild" \
-	"$pbuild/qemu-viommu/qemu-system-aarch64" | tail -n 1)} || {
-	echo "FAIL: qemu/build.sh could not build QEMU" >&2
-	exit 1
-}
-echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export VIOMMU_QEMU_STATS=1
-
-work=$(mktemp -d /tmp/viommu-qemu-smmuv3.XXXXXX)
-refl_pid=""
-qemu_pid=""
-vhost_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
-	[ -n "$vhost_pid" ] && kill "$vhost_pid" 2> /dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
-	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_skip_without smmuv3.h "SMMUv3 model"
+it_deps integration qemu
+it_qemu aarch64 "$pbuild" "${VIOMMU_QEMU_AARCH64:-}"
+export VIOMMU_QEMU_STATS=1
+it_work qemu-smmuv3
+
 # arm-smmu-v3 is built into Debian's arm64 kernel; the rest are modules.
 guest_modules="virtio_pci virtio_net virtio_blk pktgen pci_stub"
 # guest_use KERNEL: prepare the guest with Debian's arm64 kernel (arm64: 6.1; arm64-bpo: 6.12,
@@ -156,18 +128,8 @@ run_mode() {
 		# The reflector is not used: viommu-vhost reflects. vhost-user needs shared guest
 		# memory; MSI-X with a vhost-user device crashes QEMU 7.2 under TCG (vectors=0, as in
 		# guest-lib.sh).
-		kill -TERM "$refl_pid" 2> /dev/null || true
-		wait "$refl_pid" 2> /dev/null || true
-		refl_pid=""
 		sock=$work/$mode.sock
-		"$vhost_bin" --reflect --socket-path="$sock" --audit="$work/$mode.audit" 2> "$work/$mode.vhost" &
-		vhost_pid=$!
-		i=0
-		while [ ! -S "$sock" ]; do
-			i=$((i + 1))
-			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$work/$mode.vhost"; return 1; }
-			sleep 0.1
-		done
+		it_vhost_start "$sock" "$work/$mode.audit" "$work/$mode.vhost" || return 1
 		mem="-object memory-backend-memfd,id=mem,size=256M,share=on"
 		net="-chardev socket,id=chr0,path=$sock -netdev vhost-user,id=n0,chardev=chr0"
 		nic=",vectors=0"
@@ -215,24 +177,10 @@ run_mode() {
 		-append "console=ttyAMA0 quiet panic=-1 mitigations=off $append viommu.frames=$frames $tests viommu.iommulog=1" \
 		-serial file:"$log" $reboot > "$qlog" 2>&1 &
 	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
+	it_qemu_wait "$start"
 	tr -d '\r' < "$log" > "$log.txt"
 	log=$log.txt
-	if [ -n "$refl_pid" ]; then
-		kill -TERM "$refl_pid" 2> /dev/null || true
-		wait "$refl_pid" || true
-		refl_pid=""
-	fi
-	vrc=0
-	if [ -n "$vhost_pid" ]; then
-		kill -USR1 "$vhost_pid" 2> /dev/null || true
-		kill -TERM "$vhost_pid" 2> /dev/null || true
-		wait "$vhost_pid" || vrc=$?
-		vhost_pid=""
-	fi
+	it_peers_stop
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
@@ -310,15 +258,7 @@ run_mode() {
 	grep "VIOMMU-DMESG.*smmu" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
 	case "$mode" in qemu-*) ;; *) echo "  [$mode] $(grep 'viommu-smmuv3 stats' "$qlog" | tail -n 1)" ;; esac
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the SMMU's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the SMMU's statistics) and reflector"
 }
 
 rc=0

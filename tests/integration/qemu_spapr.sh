@@ -34,7 +34,6 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
@@ -43,41 +42,14 @@ frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
 
-if [ ! -e "$root/include/viommu/calgary.h" ]; then
-	echo "SKIP: this libviommu has no TCE model (include/viommu/calgary.h)"
-	exit 77
-fi
-
-"$root/scripts/deps.sh" integration qemu || {
-	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-t0=$(date +%s)
-qemu=${VIOMMU_QEMU_PPC64:-$(VIOMMU_QEMU_TARGET=ppc64 "$root/qemu/build.sh" "$pbuild" \
-	"$pbuild/qemu-viommu/qemu-system-ppc64" | tail -n 1)} || {
-	echo "FAIL: qemu/build.sh could not build QEMU" >&2
-	exit 1
-}
-echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-work=$(mktemp -d /tmp/viommu-qemu-spapr.XXXXXX)
-refl_pid=""
-qemu_pid=""
-vhost_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
-	[ -n "$vhost_pid" ] && kill "$vhost_pid" 2> /dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
-	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_skip_without calgary.h "TCE model"
+it_deps integration qemu
+it_qemu ppc64 "$pbuild" "${VIOMMU_QEMU_PPC64:-}"
+it_work qemu-spapr
+
 # The pSeries IOMMU and EEH code is built into Debian's ppc64el kernel; the rest are modules.
 guest_kernel=ppc64el
 guest_modules="virtio_pci virtio_net virtio_blk pktgen pci_stub"
@@ -117,18 +89,8 @@ run_mode() {
 		# memory; vectors=0 as in the other vhost tests): its IOTLB misses are answered by
 		# the model's translate, the model's UNMAP events reach it through QEMU's notifiers
 		# as invalidations.
-		kill -TERM "$refl_pid" 2> /dev/null || true
-		wait "$refl_pid" 2> /dev/null || true
-		refl_pid=""
 		sock=$work/$mode.sock
-		"$vhost_bin" --reflect --socket-path="$sock" --audit="$work/$mode.audit" 2> "$work/$mode.vhost" &
-		vhost_pid=$!
-		i=0
-		while [ ! -S "$sock" ]; do
-			i=$((i + 1))
-			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$work/$mode.vhost"; return 1; }
-			sleep 0.1
-		done
+		it_vhost_start "$sock" "$work/$mode.audit" "$work/$mode.vhost" || return 1
 		tests="viommu.tests=net"
 		mem="-object memory-backend-memfd,id=mem,size=512M,share=on"
 		devs="-chardev socket,id=chr0,path=$sock -netdev vhost-user,id=n0,chardev=chr0
@@ -151,24 +113,10 @@ run_mode() {
 		-append "console=hvc0 quiet panic=-1 mitigations=off $tests viommu.frames=$frames viommu.iommulog=1" \
 		-serial file:"$log" -no-reboot > "$qlog" 2>&1 &
 	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
+	it_qemu_wait "$start"
 	tr -d '\r' < "$log" > "$log.txt"
 	log=$log.txt
-	if [ -n "$refl_pid" ]; then
-		kill -TERM "$refl_pid" 2> /dev/null || true
-		wait "$refl_pid" || true
-		refl_pid=""
-	fi
-	vrc=0
-	if [ -n "$vhost_pid" ]; then
-		kill -USR1 "$vhost_pid" 2> /dev/null || true
-		kill -TERM "$vhost_pid" 2> /dev/null || true
-		wait "$vhost_pid" || vrc=$?
-		vhost_pid=""
-	fi
+	it_peers_stop
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
@@ -237,15 +185,7 @@ run_mode() {
 	grep "VIOMMU-DMESG" "$log" | grep -i -E "iommu|tce|eeh" | head -n 8 | sed "s/^/  [$mode] /"
 	[ "${mode#qemu-}" = net ] && echo "  [$mode] $(cat "$rlog")"
 	[ $viommu = off ] || echo "  [$mode] $(grep '^viommu-spapr stats' "$qlog" | tail -n 1)"
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the model's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the model's statistics) and reflector"
 }
 
 rc=0

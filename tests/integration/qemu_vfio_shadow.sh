@@ -9,44 +9,24 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 vfio_bin=$2
-
-"$root/scripts/deps.sh" integration qemu || {
-	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-# VIOMMU_QEMU: a QEMU built by qemu/build.sh for another key whose glue is ABI-compatible (the
-# library is linked at run time), to skip a rebuild while another worktree holds the build lock.
-if [ -n "${VIOMMU_QEMU:-}" ]; then
-	qemu=$VIOMMU_QEMU
-else
-	qemu=$("$root/qemu/build.sh" "$pbuild" "$pbuild/qemu-viommu/qemu-system-x86_64" | tail -n 1) || {
-		echo "FAIL: qemu/build.sh could not build QEMU" >&2
-		exit 1
-	}
-fi
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export VIOMMU_QEMU_STATS=1
-
-work=$(mktemp -d /tmp/viommu-vfio-it.XXXXXX)
-qemu_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
-	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
 
 guest_lib_dir=$here
 guest_modules="vfio_iommu_type1 vfio_pci"
 guest_bins=$vfio_bin
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_deps integration qemu
+# VIOMMU_QEMU: a QEMU built by qemu/build.sh for another key whose glue is ABI-compatible (the
+# library is linked at run time), to skip a rebuild while another worktree holds the build lock.
+it_qemu x86_64 "$pbuild" "${VIOMMU_QEMU:-}"
+export VIOMMU_QEMU_STATS=1
+it_work vfio-it
 guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
 
 log=$work/vfio.console
+start=$(date +%s)
 timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
 	-M q35 -accel tcg -smp 1 -m 256M \
 	-device viommu-intel-iommu,intremap=off,caching-mode=on \
@@ -55,9 +35,7 @@ timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none
 	-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off intel_iommu=on iommu.strict=1 viommu.tests=vfio" \
 	-serial file:"$log" -no-reboot > "$work/vfio.qemu" 2>&1 &
 qemu_pid=$!
-qrc=0
-wait "$qemu_pid" || qrc=$?
-qemu_pid=""
+it_qemu_wait "$start"
 tr -d '\r' < "$log" > "$log.txt"
 grep -E "VIOMMU-TEST|vfio_shadow:" "$log.txt" || true
 if grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log.txt"; then

@@ -20,32 +20,17 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 vhost_bin=$1
 audit_check=$2
 shift 2
 [ $# -gt 0 ] || set -- strict lazy pt noiommu
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
-"$root/scripts/deps.sh" integration || {
-	echo "FAIL: the integration test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-work=$(mktemp -d /tmp/viommu-vhost-it.XXXXXX)
-vhost_pid=""
-qemu_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
-	[ -n "$vhost_pid" ] && kill "$vhost_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_deps integration
+it_work vhost-it
 # The uncompressed kernel is kept beside the test binaries.
 cache=$(cd "$(dirname "$audit_check")" && pwd)/integration-cache
 guest_prepare "$work" "$cache" || exit 1
@@ -89,30 +74,14 @@ run_mode() {
 	audit=$work/$mode.audit
 	dbg=""
 	[ "${VHOST_DEBUG:-0}" = 1 ] && dbg=--debug
-	"$vhost_bin" --reflect --socket-path="$sock" --audit="$audit" ${dbg:+"$dbg"} ${bopt:+"$bopt"} \
-		2> "$vlog" &
-	vhost_pid=$!
-	i=0
-	while [ ! -S "$sock" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL $mode: back-end did not start"; cat "$vlog"; return 1; }
-		sleep 0.1
-	done
+	it_vhost_start "$sock" "$audit" "$vlog" ${dbg:+"$dbg"} ${bopt:+"$bopt"} || return 1
 
 	start=$(date +%s)
 	GUEST_QUEUES=$queues GUEST_SMP=$smp GUEST_NET_OPTS=$netopts guest_qemu "$imode" "$sock" "$log" \
 		"viommu.frames=$frames $gargs" > "$work/$mode.qemu" 2>&1 &
 	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
-
-	kill -USR1 "$vhost_pid" 2>/dev/null || true
-	kill -TERM "$vhost_pid" 2>/dev/null || true
-	vrc=0
-	wait "$vhost_pid" || vrc=$?
-	vhost_pid=""
+	it_qemu_wait "$start"
+	it_peers_stop
 
 	ok=1
 	grep -q "^VIOMMU-TEST \[.*\] PASS" "$log" || { echo "$mode: the guest did not pass"; ok=0; }

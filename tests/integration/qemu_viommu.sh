@@ -29,7 +29,6 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 vhost_bin=$3
@@ -39,35 +38,14 @@ shift 4
 	vhost-noats-lazy vhost-noats-pt
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
-"$root/scripts/deps.sh" integration qemu || {
-	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-t0=$(date +%s)
-qemu=$("$root/qemu/build.sh" "$pbuild" "$pbuild/qemu-viommu/qemu-system-x86_64" | tail -n 1) || {
-	echo "FAIL: qemu/build.sh could not build QEMU" >&2
-	exit 1
-}
-echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
-# QEMU links libviommu dynamically: this build's library, whatever the binary was built against.
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export VIOMMU_QEMU_STATS=1
-
-work=$(mktemp -d /tmp/viommu-qemu-it.XXXXXX)
-refl_pid=""
-qemu_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
-	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_deps integration qemu
+it_qemu x86_64 "$pbuild"
+export VIOMMU_QEMU_STATS=1
+it_work qemu-it
+
 guest_prepare "$work" "$(cd "$(dirname "$audit_check")" && pwd)/integration-cache" || exit 1
 
 # unit_stat NAME FILE: one counter from the unit's statistics line in QEMU's output.
@@ -109,10 +87,7 @@ run_emulated() {
 		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
 		-serial file:"$log" $reboot > "$qlog" 2>&1 &
 	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
+	it_qemu_wait "$start"
 	# The serial console ends its lines with CR LF.
 	tr -d '\r' < "$log" > "$log.txt"
 	log=$log.txt
@@ -158,15 +133,7 @@ run_emulated() {
 	grep "VIOMMU-DMESG.*DMAR: dmar0" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
 	echo "  [$mode] $(grep 'viommu-intel-iommu stats' "$qlog" | tail -n 1)"
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the unit's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the unit's statistics) and reflector"
 }
 
 # run_vhost ATS MODE...: qemu_vhost.sh's modes on our unit, with ATS on (device-IOTLB

@@ -35,27 +35,14 @@ shift
 frames=${VIOMMU_TEST_FRAMES:-1000}
 blkmb=8
 
-"$root/scripts/deps.sh" integration || {
-	echo "FAIL: the integration test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-work=$(mktemp -d /tmp/viommu-virtio-it.XXXXXX)
-refl_pid=""
-qemu_pid=""
 vhost_bin=$(cd "$(dirname "$reflect_bin")/.." && pwd)/vhost/viommu-vhost
 audit_check=$(cd "$(dirname "$reflect_bin")" && pwd)/audit_check
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
 
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_deps integration
+it_work virtio-it
 guest_kernel=bpo
 guest_modules="virtio_iommu virtio_pci virtio_net virtio_blk pktgen pci_stub"
 guest_prepare "$work" "$(cd "$(dirname "$reflect_bin")" && pwd)/integration-cache" || exit 1
@@ -63,9 +50,7 @@ guest_prepare "$work" "$(cd "$(dirname "$reflect_bin")" && pwd)/integration-cach
 # The patched QEMU for our modes: qemu/build.sh builds it once per QEMU source version and glue
 # (cached under /var/cache/viommu/qemu) against this build's libviommu, linked dynamically.
 pbuild=$(cd "$(dirname "$reflect_bin")/.." && pwd)
-# The patched binary links libviommu.so from this build.
-LD_LIBRARY_PATH=$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export LD_LIBRARY_PATH
+it_libpath "$pbuild"
 patched_qemu() {
 	if [ -n "${QEMU:-}" ]; then
 		echo "$QEMU"
@@ -102,24 +87,12 @@ run_mode() {
 		peer_name=viommu-vhost
 		"$vhost_bin" --reflect --socket-path="$peer" --audit="$work/$mode.audit" 2> "$rlog" &
 		refl_pid=$!
-		i=0
-		while [ ! -S "$peer" ]; do
-			i=$((i + 1))
-			[ $i -lt 100 ] || { echo "FAIL $mode: viommu-vhost did not start"; cat "$rlog"; return 1; }
-			sleep 0.1
-		done
+		it_wait_for -S "$peer" "$mode: viommu-vhost" "$rlog" || return 1
 		;;
 	*)
 		peer_name=net_reflect
-		"$reflect_bin" "$work/port" 2> "$rlog" &
-		refl_pid=$!
-		i=0
-		while [ ! -s "$work/port" ]; do
-			i=$((i + 1))
-			[ $i -lt 100 ] || { echo "FAIL $mode: net_reflect did not start"; cat "$rlog"; return 1; }
-			sleep 0.1
-		done
-		peer=$(cat "$work/port")
+		it_reflect_start "$rlog" "$mode" || return 1
+		peer=$port
 		;;
 	esac
 
@@ -127,10 +100,7 @@ run_mode() {
 	QEMU=$qemu_bin guest_qemu_virtio "$mode" "$peer" "$disk" "$log" \
 		"viommu.tests=net,blk,fault viommu.frames=$frames viommu.blkmb=$blkmb" > "$qlog" 2>&1 &
 	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
+	it_qemu_wait "$start"
 	rrc=0
 	case "$mode" in
 	vhost-*)
@@ -190,15 +160,7 @@ run_mode() {
 	grep -E "VIOMMU-TEST|dmesg:" "$log" | sed "s/^/  [$mode] /"
 	tail -n 3 "$rlog" | sed "s/^/  [$mode] /"
 	grep "viommu-virtio-iommu: stats" "$qlog" | sed "s/^/  [$mode] /" || true
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output and $peer_name log follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output and $peer_name log"
 }
 
 rc=0
