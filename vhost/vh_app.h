@@ -43,13 +43,15 @@ struct vh_app {
 };
 
 /*
- * --busy-poll-us default: off. Measured 2026-12-07 (bench/vhost_vs_dpdk.sh, noiommu, 3 s x 2
- * rounds, 2-core host at load 10-12): event-driven 20.3 kpps, windows of 20/50/200/1000 us
- * 16.3/17.4/14.5/9.5 kpps; in strict mode 50 us came out ahead (1.29 against 0.82 kpps). No window
- * won consistently and long ones lose (spinning takes the CPU from QEMU's vCPU), so the default
- * stays event-driven until an idle-machine run of the same sweep says otherwise.
+ * --busy-poll-us default: 50. Measured 2026-12-07 on the idle 2-core machine (`viommu-bench vhost`,
+ * 10 s x 2 alternated rounds, pps against testpmd in the same run): a 50 us window against
+ * event-driven: noiommu 1.96x against 0.95x, pt 1.84x against 0.86x (with less CPU per frame:
+ * 4.0 against 7.1-7.6 us: fewer kicks and wake-ups), strict 2.28x against 2.58x, lazy 48-49 k
+ * against 56-59 k frames. The window wins where translation is cheap and costs 12-15% where
+ * misses dominate; on the loaded machine (load 10-12) event-driven was ahead, so
+ * --busy-poll-us=0 stays the choice where no core is spare.
  */
-#define VH_APP_BUSY_POLL_US_DEFAULT 0u
+#define VH_APP_BUSY_POLL_US_DEFAULT 50u
 
 /* @nports ports (names port0...), an epoll set. 0 or -errno. */
 int vh_app_init(struct vh_app *a, enum vnet_mode mode, unsigned int nports);

@@ -11,8 +11,9 @@
 #   virtio-strict, virtio-lazy   QEMU 7.2's own virtio-iommu-pci instead of intel-iommu
 #                   (bookworm-backports' 6.12 guest: Debian 12's 6.1 has no virtio_iommu);
 #                   strict mode must bring the back-end invalidations
-#   *-poll, *-busypoll   any mode with viommu-vhost --poll or --busy-poll-us=200
-#   *-noevidx       any mode (before -poll/-busypoll) with EVENT_IDX and INDIRECT_DESC turned off
+#   *-poll, *-busypoll, *-event   any mode with viommu-vhost --poll, --busy-poll-us=200 or
+#                   --busy-poll-us=0 (purely event-driven; the default is a 50 us window)
+#   *-noevidx       any mode (before -poll/-busypoll/-event) with EVENT_IDX and INDIRECT_DESC turned off
 #                   on the device: kick and interrupt suppression through the ring flags
 #
 # Usage: qemu_vhost.sh VIOMMU_VHOST AUDIT_CHECK [MODE...]   (default: strict lazy pt noiommu)
@@ -46,13 +47,15 @@ esac
 
 run_mode() {
 	mode=$1
-	# MODE[-poll|-busypoll]: the IOMMU mode, and how the back-end waits for work.
+	# MODE[-poll|-busypoll|-event]: the IOMMU mode, and how the back-end waits for work.
 	imode=${mode%-poll}
 	imode=${imode%-busypoll}
+	imode=${imode%-event}
 	bopt=""
 	case "$mode" in
 	*-poll) bopt=--poll ;;
 	*-busypoll) bopt=--busy-poll-us=200 ;;
+	*-event) bopt=--busy-poll-us=0 ;;
 	esac
 	# MODE-noevidx[-poll...]: the device hides EVENT_IDX and INDIRECT_DESC from the guest, so
 	# kicks are suppressed with VRING_USED_F_NO_NOTIFY and interrupts by NO_INTERRUPT.
