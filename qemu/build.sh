@@ -42,6 +42,9 @@ target=${VIOMMU_QEMU_TARGET:-x86_64}
 case "$target" in x86_64 | aarch64 | ppc64) ;; *) echo "qemu/build.sh: VIOMMU_QEMU_TARGET is x86_64, aarch64 or ppc64" >&2; exit 2 ;; esac
 
 log() { echo "qemu/build.sh: $*" >&2; }
+# cpu_s FILE: the user+sys seconds in FILE, the output of the `times` builtin (its second line,
+# "XmY.Zs XmY.Zs": this shell's finished children; `times` must run in this shell, not in $()).
+cpu_s() { tail -n 1 "$1" | tr 'ms' '  ' | awk '{ printf "%d\n", $1 * 60 + $2 + $3 * 60 + $4 }'; }
 die() { log "FAIL: $*"; exit 1; }
 
 [ -e "$pbuild/meson-uninstalled/viommu-uninstalled.pc" ] ||
@@ -257,10 +260,14 @@ else
 	fi
 	log "building $targets (ccache in $CCACHE_DIR)"
 	t0=$(date +%s)
+	times > "$cache/times"
+	c0=$(cpu_s "$cache/times")
 	# shellcheck disable=SC2086
 	nice -n 10 ninja -C "$b" -j "${VIOMMU_QEMU_JOBS:-2}" $targets >&2 ||
 		die "ninja failed (tree $tree)"
-	log "built in $(($(date +%s) - t0)) s; $(ccache -s 2>/dev/null | grep -i -E '^ *(hits|misses):' | tr -s ' ' | tr '\n' ';')"
+	# The CPU time too: on a shared machine the wall time says little about a build's cost.
+	times > "$cache/times"
+	log "built in $(($(date +%s) - t0)) s, CPU (user+sys) $(($(cpu_s "$cache/times") - c0)) s, load $(cut -d' ' -f1-3 /proc/loadavg); $(ccache -s 2>/dev/null | grep -i -E '^ *(hits|misses):' | tr -s ' ' | tr '\n' ';')"
 	mkdir -p "$bin_dir.tmp/qemu-bundle"
 	for t in $targets; do
 		cp "$b/$t" "$bin_dir.tmp/"
