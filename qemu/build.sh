@@ -183,7 +183,7 @@ else
 	# edu; no other board, no board-implied PCI/ISA/USB/sound/display device, no other virtio
 	# device), vhost-user and vhost-net netdevs, ACPI. QEMU's device sets cost 1570 compiler
 	# runs for the three targets (the default x86_64 set with aarch64's and ppc64's `minimal`
-	# boards), ours 1267+USB core: x86_64 955, then aarch64 adds 155 and ppc64 157 (+USB core) (the
+	# boards), ours 1277: x86_64 955, then aarch64 adds 155 and ppc64 167 (the
 	# target-independent code, most of it, is compiled once for the union of the targets'
 	# devices, so every target's set counts). Not --without-default-devices: that also drops
 	# the defaults target code links against (ARM_V7M's NVIC, CXL for pxb-pcie).
