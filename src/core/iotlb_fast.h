@@ -222,12 +222,17 @@ slow:
 	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
 }
 
+/* vi_iotlb_probe_ref(): the lookup is not decided inline (finish with vi_iotlb_lookup_ref_rest()). */
+#define VI_IOTLB_UNDECIDED 1
+
 /*
- * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
- * tag (the ref names its place, checked by one compare) and without copying it out.
+ * The inline part of vi_iotlb_lookup_ref(), which calls nothing: 0 and *@hit on a hit,
+ * VIOMMU_ENOENT on a miss (counted; the miss cursor set), VIOMMU_ESTALE for a stale ref (not
+ * counted), or VI_IOTLB_UNDECIDED (the lookup counted, not yet its outcome), when the caller
+ * finishes with vi_iotlb_lookup_ref_rest().
  */
-static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
-				      struct viommu_iotlb_hit *hit)
+static inline int vi_iotlb_probe_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				     struct viommu_iotlb_hit *hit)
 {
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
 	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
@@ -240,7 +245,7 @@ static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, ui
 	h->lookups++;
 	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out, &si)) {
 	case VIOMMU_IOTLB__SLOW:
-		goto slow;
+		return VI_IOTLB_UNDECIDED;
 	case VIOMMU_IOTLB__MISS:
 		h->miss_ref = ref;
 		h->miss_key = key;
@@ -253,8 +258,29 @@ static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, ui
 	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
 	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
 	return 0;
-slow:
-	return viommu_iotlb__lookup_ref_slow(tlb, t, iova, hit);
+}
+
+/* The rest of a lookup vi_iotlb_probe_ref() left VI_IOTLB_UNDECIDED: 0 or VIOMMU_ENOENT. */
+static inline int vi_iotlb_lookup_ref_rest(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+					   struct viommu_iotlb_hit *hit)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+
+	return viommu_iotlb__lookup_ref_slow(tlb, &h->tags[ref & h->ref_mask], iova, hit);
+}
+
+/*
+ * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
+ * tag (the ref names its place, checked by one compare) and without copying it out.
+ */
+static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				      struct viommu_iotlb_hit *hit)
+{
+	int ret = vi_iotlb_probe_ref(tlb, ref, iova, hit);
+
+	if (__builtin_expect(ret == VI_IOTLB_UNDECIDED, 0))
+		return vi_iotlb_lookup_ref_rest(tlb, ref, iova, hit);
+	return ret;
 }
 
 /* vi_iotlb_insert_leaf_ref() but for the inline case: never inlined, a call saves no registers. */
