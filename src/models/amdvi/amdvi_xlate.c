@@ -654,8 +654,10 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 }
 
 /* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
-static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
-			struct viommu_xlate_result *res, const struct amdvi_dte *d, uint64_t len)
+static __attribute__((noinline)) int v2_translate(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *d, uint64_t len)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0;
 	struct viommu_iotlb_tag tag = { .dom = d->domid,
@@ -863,10 +865,17 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				     vi_range_overlaps(iova, len, AMDVI_INTR_FIRST,
 						       AMDVI_INTR_LAST) ||
 				     !amdvi_enabled(s) || slot->gen != s->dte_gen ||
-				     slot->devid != devid || slot->dte.kind != AMDVI_DTE_PAGED ||
-				     slot->dte.giov || (s->excl_base & VIOMMU_AMDVI_EXCL_EN),
+				     slot->devid != devid || (s->excl_base & VIOMMU_AMDVI_EXCL_EN),
 			     0))
 		return translate_full(s, req, res);
+	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED || slot->dte.giov, 0)) {
+		/* GIoV (GV with it): the guest table, as translate_full() would take it. */
+		if (!slot->dte.giov)
+			return translate_full(s, req, res);
+		s->st.translations++;
+		s->st.dte_hits++;
+		return v2_translate(s, req, res, &slot->dte, len);
+	}
 	s->st.translations++;
 	s->st.dte_hits++;
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
