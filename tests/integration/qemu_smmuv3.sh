@@ -36,9 +36,24 @@
 #                           reached it. These modes boot bookworm-backports' 6.12 arm64 kernel:
 #                           6.1 reads ATS support only from ACPI's IORT, the device tree's
 #                           "ats-supported" since 6.10
+#   two                     two SMMUs, one per host bridge (strict): virt,x-viommu-pcie2=on,
+#                           acpi=off (patch 0006) adds a second generic PCIe host bridge, PCI
+#                           domain 1 with root bus pcie.1 and its own ECAM, windows and INTx SPIs,
+#                           whose iommu-map names a second viommu-smmuv3 (another libviommu
+#                           instance, its own registers, SPIs and device-tree node, primary bus
+#                           pcie.1). The virtio-net sits on pcie.0, the virtio-blk and the edu on
+#                           pcie.1 (the disk and the NIC have the same StreamID, 8, each on its
+#                           own SMMU). Checked besides the usual: both SMMUs' "ias ... oas" lines
+#                           against our IDRs, each device in its bridge's PCI domain and attached
+#                           to that bridge's SMMU only (the guest's sysfs), the edu's two fault
+#                           records read from the second SMMU's event queue, and per instance
+#                           (QEMU's exit statistics, tagged with the primary bus): translations
+#                           and TLBIs on both, events logged only by pcie.1's, and the functions
+#                           each translated for (pcie.0's: the virtio-net only; pcie.1's: the
+#                           virtio-blk and the edu, whose DMAs it blocked)
 #
 # Usage: qemu_smmuv3.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: strict lazy reboot
-#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
+#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict two; viommu-vhost and audit_check come from PROJECT_BUILD)
 #   VIOMMU_QEMU_AARCH64=path  a qemu-system-aarch64 to use instead of qemu/build.sh's
 #   VIOMMU_SMMUV3_GUEST=arm64-bpo  the other modes on the 6.12 guest too (default arm64: 6.1)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
@@ -50,7 +65,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
-[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict
+[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict two
 frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
