@@ -15,6 +15,7 @@
 #include <viommu/viommu.h>
 
 struct bench_ctx;
+struct viommu_flatmem;
 
 struct bench_suite {
 	const char *name;
@@ -95,7 +96,8 @@ int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
  * BENCH_XL_MODEL through the model @v as stream @sid; way BENCH_XL_BASE through the baseline,
  * the bare lookup in @tlb with @tag if @tlb is set, else the plan walk of @plan through @walker
  * (then of its output through @p2 and @w2 if @p2 is set), else the walk of @cfg over flatmem
- * @mem through a walker made for the run.
+ * @mem through a walker made for the run. With @lat, each request's IOVA depends on the result
+ * of the one before (a dependent chain: latency, where the loop without it measures throughput).
  */
 struct bench_xl {
 	struct viommu *v;
@@ -108,6 +110,7 @@ struct bench_xl {
 	void *mem;
 	const uint64_t *iova;
 	size_t n;
+	bool lat;
 };
 
 enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1 };
@@ -117,6 +120,16 @@ uint64_t bench_xl_run(void *arg, unsigned int way);
 
 /* Destroy @a's walkers and plans (those it has). */
 void bench_xl_free(struct bench_xl *a);
+
+/*
+ * Make @a's baseline the nested plan walk over flatmem @fm: the walk of @c1 (stage 1, or the
+ * guest's v2 table) with every table read first translated by the walk of @c2 (stage 2, or the
+ * host's v1 table), then the walk of its output through @c2: the dependent loads of a nested
+ * miss, done by the pt layer alone. Sets @a's plan, p2, walker, w2 and mem (bench_xl_free()
+ * frees them); @a must stay where it is while they are used.
+ */
+int bench_xl_nested(struct bench_xl *a, const struct viommu_pt_cfg *c1,
+		    const struct viommu_pt_cfg *c2, struct viommu_flatmem *fm);
 
 /* bench_measure_ns() of one way of @a. */
 double bench_xl_ns(struct bench_xl *a, unsigned int way, int reps);
@@ -132,7 +145,8 @@ void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pag
 /*
  * The hot rows' measurement, for a model whose IOTLB holds @pages 4 KiB pages @iova -> @out (with
  * @a->tag): @n random reads of those pages, through @a->v and @a->sid and through a bare IOTLB
- * filled alike, each way measured in turn; the median ns per read of way w in @ns[w].
+ * filled alike, each way measured in turn; the median ns per read of way w in @ns[w], and as
+ * dependent chains (latency) in @ns[2 + w].
  */
 int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
 		    int reps, double *ns);
@@ -140,6 +154,17 @@ int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pa
 /* The miss rows: the baseline @base, @name against it, and @name's IOTLB miss ratio. */
 void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,
 		       double ns, uint64_t misses, uint64_t translations);
+
+/*
+ * The latency rows of @a's two ways: each measured in turn as a dependent chain (@a->lat), rows
+ * "@base/lat" and "@name/lat" against it.
+ */
+void bench_xl_lat(struct bench_ctx *ctx, struct bench_xl *a, const char *base, const char *name,
+		  int reps);
+
+/* The latency rows from measurements already made: "@base/lat" and "@name/lat" against it. */
+void bench_report_lat(struct bench_ctx *ctx, const char *base, const char *name, double wns,
+		      double ns);
 
 /*
  * The invalidate+sync row: @flush(arg, iova) invalidates one page as the guest driver issues it
@@ -171,6 +196,15 @@ struct bench_model_sizes {
 };
 
 void bench_model_sizes(const struct bench_ctx *ctx, struct bench_model_sizes *s);
+
+/*
+ * The tables AMD-Vi's DTE at @dte (flatmem @fm) names for a request without PASID under GIoV:
+ * @v1 the host (v1) table of its Mode and root (levels 0 when Mode is 0), @v2 the 4-level x86-64
+ * guest table of GCR3 entry 0, the GCR3 table read through @v1 when there is one. 0, or -1 when
+ * the DTE has no guest translation or GCR3 entry 0 is not valid (amdvi.c).
+ */
+int bench_amdvi_dte_tables(struct viommu_flatmem *fm, uint64_t dte, struct viommu_pt_cfg *v2,
+			   struct viommu_pt_cfg *v1);
 
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;
