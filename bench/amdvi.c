@@ -81,7 +81,7 @@ static void rig_fini(struct rig *r)
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	struct bench_xl a = { .sid = DEVID, .tag = { .dom = DOMID, .sid = DEVID } };
-	double ns[4];
+	double ns[BENCH_XL_NWAYS];
 	struct rig r;
 
 	if (rig_init(&r, 3, 0, 256))
@@ -108,7 +108,7 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	char name[48], base[48];
 	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	if (!iova || rig_init(&r, levels, 16, pages))
 		return -1;
@@ -122,13 +122,13 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	snprintf(base, sizeof(base), "pt-plan-walk/amd-v1/%u-level", levels);
 	snprintf(name, sizeof(name), "amdvi-translate/miss/%u-level", levels);
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_amdvi_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
-	bench_xl_lat(ctx, &a, base, name, reps);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	viommu_pt_walker_destroy(a.walker);
 	viommu_pt_plan_destroy(a.plan);
 	rig_fini(&r);
@@ -217,7 +217,7 @@ static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 	struct viommu_pt *pt;
 	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	viommu_amdvi_config_init(&c);
 	c.flags |= VIOMMU_AMDVI_GT;
@@ -273,13 +273,13 @@ static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 		return -1;
 	}
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_amdvi_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
-	bench_xl_lat(ctx, &a, base, name, reps);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	bench_xl_free(&a);
 	viommu_pt_destroy(pt);
 	rig_fini(&r);

@@ -134,7 +134,7 @@ static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 	const char *base = hot ? "pt-plan-walk/v2-4+v1-4" : "pt-nested-walk/x86-64-4+amd-v1-4";
 	uint64_t root;
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 	int ret;
 
 	if (!iova || rig_init(&r, hot ? 0 : 16))
@@ -159,9 +159,8 @@ static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 	if (ret)
 		return -1;
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_amdvi_get_stats(r.v, &s1);
 	/* The model must have translated them all: a row of faults would measure nothing. */
 	if (s1.faults != s0.faults) {
@@ -169,9 +168,10 @@ static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 			(unsigned long long)(s1.faults - s0.faults), name);
 		return -1;
 	}
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
-	bench_xl_lat(ctx, &a, base, name, reps);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	bench_xl_free(&a);
 	rig_fini(&r);
 	free(iova);

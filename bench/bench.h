@@ -96,8 +96,9 @@ int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
  * BENCH_XL_MODEL through the model @v as stream @sid; way BENCH_XL_BASE through the baseline,
  * the bare lookup in @tlb with @tag if @tlb is set, else the plan walk of @plan through @walker
  * (then of its output through @p2 and @w2 if @p2 is set), else the walk of @cfg over flatmem
- * @mem through a walker made for the run. With @lat, each request's IOVA depends on the result
- * of the one before (a dependent chain: latency, where the loop without it measures throughput).
+ * @mem through a walker made for the run. With BENCH_XL_LAT added to the way, each request's
+ * IOVA depends on the result of the one before (a dependent chain: the latency of a request,
+ * where the loop without it lets the CPU overlap requests and measures throughput).
  */
 struct bench_xl {
 	struct viommu *v;
@@ -110,13 +111,18 @@ struct bench_xl {
 	void *mem;
 	const uint64_t *iova;
 	size_t n;
-	bool lat;
 };
 
-enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1 };
+enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1, BENCH_XL_LAT = 2, BENCH_XL_NWAYS = 4 };
 
-/* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL of a struct bench_xl. */
+/* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL (+ BENCH_XL_LAT) of a bench_xl. */
 uint64_t bench_xl_run(void *arg, unsigned int way);
+
+/*
+ * The four ways of @a (baseline and model, each without and with the dependent chain) measured
+ * interleaved (bench_measure_ways_ns()): the median ns per translation of way w in @ns[w].
+ */
+void bench_xl_ways(struct bench_xl *a, int reps, double ns[BENCH_XL_NWAYS]);
 
 /* Destroy @a's walkers and plans (those it has). */
 void bench_xl_free(struct bench_xl *a);
@@ -145,24 +151,16 @@ void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pag
 /*
  * The hot rows' measurement, for a model whose IOTLB holds @pages 4 KiB pages @iova -> @out (with
  * @a->tag): @n random reads of those pages, through @a->v and @a->sid and through a bare IOTLB
- * filled alike, each way measured in turn; the median ns per read of way w in @ns[w], and as
- * dependent chains (latency) in @ns[2 + w].
+ * filled alike, the ways interleaved (bench_xl_ways()); the median ns per read of way w in @ns[w].
  */
 int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
-		    int reps, double *ns);
+		    int reps, double ns[BENCH_XL_NWAYS]);
 
 /* The miss rows: the baseline @base, @name against it, and @name's IOTLB miss ratio. */
 void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,
 		       double ns, uint64_t misses, uint64_t translations);
 
-/*
- * The latency rows of @a's two ways: each measured in turn as a dependent chain (@a->lat), rows
- * "@base/lat" and "@name/lat" against it.
- */
-void bench_xl_lat(struct bench_ctx *ctx, struct bench_xl *a, const char *base, const char *name,
-		  int reps);
-
-/* The latency rows from measurements already made: "@base/lat" and "@name/lat" against it. */
+/* The latency rows (dependent chains): "@base/lat", and "@name/lat" against it. */
 void bench_report_lat(struct bench_ctx *ctx, const char *base, const char *name, double wns,
 		      double ns);
 

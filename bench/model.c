@@ -100,14 +100,20 @@ XL_LOOP uint64_t run_cfg_walk(const struct bench_xl *a, bool lat)
 uint64_t bench_xl_run(void *arg, unsigned int way)
 {
 	const struct bench_xl *a = arg;
+	bool lat = way & BENCH_XL_LAT;
 
-	if (way == BENCH_XL_MODEL)
-		return a->lat ? run_model(a, true) : run_model(a, false);
+	if ((way & ~BENCH_XL_LAT) == BENCH_XL_MODEL)
+		return lat ? run_model(a, true) : run_model(a, false);
 	if (a->tlb)
-		return a->lat ? run_iotlb(a, true) : run_iotlb(a, false);
+		return lat ? run_iotlb(a, true) : run_iotlb(a, false);
 	if (a->plan)
-		return a->lat ? run_plan_walk(a, true) : run_plan_walk(a, false);
-	return a->lat ? run_cfg_walk(a, true) : run_cfg_walk(a, false);
+		return lat ? run_plan_walk(a, true) : run_plan_walk(a, false);
+	return lat ? run_cfg_walk(a, true) : run_cfg_walk(a, false);
+}
+
+void bench_xl_ways(struct bench_xl *a, int reps, double ns[BENCH_XL_NWAYS])
+{
+	bench_measure_ways_ns(bench_xl_run, a, BENCH_XL_NWAYS, a->n, reps, ns);
 }
 
 /*
@@ -187,7 +193,7 @@ void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pag
 }
 
 int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
-		    int reps, double *ns)
+		    int reps, double ns[BENCH_XL_NWAYS])
 {
 	struct viommu_iotlb_config tc = { 0 };
 	uint64_t *v = malloc(n * sizeof(*v));
@@ -201,12 +207,7 @@ int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pa
 	bench_xl_fill_tlb(a->tlb, &a->tag, iova, out, pages);
 	a->iova = v;
 	a->n = n;
-	ns[BENCH_XL_BASE] = bench_xl_ns(a, BENCH_XL_BASE, reps);
-	ns[BENCH_XL_MODEL] = bench_xl_ns(a, BENCH_XL_MODEL, reps);
-	a->lat = true;
-	ns[2 + BENCH_XL_BASE] = bench_xl_ns(a, BENCH_XL_BASE, reps);
-	ns[2 + BENCH_XL_MODEL] = bench_xl_ns(a, BENCH_XL_MODEL, reps);
-	a->lat = false;
+	bench_xl_ways(a, reps, ns);
 	viommu_iotlb_destroy(a->tlb);
 	a->tlb = NULL;
 	a->iova = NULL;
@@ -231,18 +232,6 @@ void bench_report_lat(struct bench_ctx *ctx, const char *base, const char *name,
 	snprintf(m, sizeof(m), "%s/lat", name);
 	bench_report(ctx, b, "ns", wns, "ns", NULL);
 	bench_report(ctx, m, "ns", ns, "ns", b);
-}
-
-void bench_xl_lat(struct bench_ctx *ctx, struct bench_xl *a, const char *base, const char *name,
-		  int reps)
-{
-	double wns, ns;
-
-	a->lat = true;
-	wns = bench_xl_ns(a, BENCH_XL_BASE, reps);
-	ns = bench_xl_ns(a, BENCH_XL_MODEL, reps);
-	a->lat = false;
-	bench_report_lat(ctx, base, name, wns, ns);
 }
 
 static void on_event(void *opaque, const struct viommu_event *ev)

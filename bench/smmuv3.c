@@ -91,7 +91,7 @@ static void rig_fini(struct rig *r)
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	struct bench_xl a = { .sid = SID, .tag = { .pasid = ASID } };
-	double ns[4];
+	double ns[BENCH_XL_NWAYS];
 	struct rig r;
 
 	if (rig_init(&r, VG_SMMU_STE_S1, 0, 256, false))
@@ -118,7 +118,7 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 	const char *name, *base;
 	struct bench_xl a = { .sid = SID, .iova = iova, .n = n };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	if (!iova || rig_init(&r, kind, 16, pages, false))
 		return -1;
@@ -150,13 +150,13 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 						"smmuv3-translate/miss/s1";
 	}
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_smmuv3_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_smmuv3_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
-	bench_xl_lat(ctx, &a, base, name, reps);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	bench_xl_free(&a);
 	rig_fini(&r);
 	free(iova);
