@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The harness the model suites (vtd, amdvi, smmuv3, tce) share: the translation loops (the
- * model, the bare IOTLB lookup, the walk), the baseline IOTLB filled as the model's would be,
+ * The harness the model suites (vtd, amdvi, amd-hwviommu, smmuv3, tce) share: the translation
+ * loops (the model, the bare IOTLB lookup, the walk; each also as a dependent chain for the
+ * latency rows), the nested walk baseline, the baseline IOTLB filled as the model's would be,
  * the miss rows, and the invalidate+sync row against the bare IOTLB range invalidation.
  */
 #include <stdio.h>
