@@ -486,6 +486,9 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 	 * positions start where a fresh ring of the new kind does (packed: both wrap counters 1,
 	 * virtio 1.2 §2.8.1) until SET_VRING_BASE says otherwise.
 	 */
+	if ((f ^ dev->features) & VIOMMU_VIRTIO_F_EVENT_IDX)
+		for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+			vq_ring_fresh(&dev->vq[i]); /* the suppression fields change meaning */
 	if ((f ^ dev->features) & VIOMMU_VIRTIO_F_RING_PACKED) {
 		uint16_t start = f & VIOMMU_VIRTIO_F_RING_PACKED ?
 					 (uint16_t)VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP :
