@@ -222,7 +222,6 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 	uint8_t *buf = p->sw->scratch;
 	unsigned int hl = hdr_len(d);
 	const bool packed = vh_vq_packed(d);
-	const uint32_t zero = 0;
 	unsigned int n;
 	bool idle = false;
 	int ret;
@@ -258,8 +257,9 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 		 * is seen at the publish; packed: at once, so only after the frame was read (the
 		 * guest may reuse the buffer then). A miss after the read drops the copy.
 		 */
+		c->written = 0;
 		if (!packed) {
-			ret = vh_vq_used_add(d, txq, c, &zero, 1);
+			ret = vh_vq_used_add(d, txq, c, 1);
 			if (ret < 0) {
 				vq_failed(p, txq, ret, "used ring outside guest memory");
 				break;
@@ -270,7 +270,7 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 		if (!bad)
 			vh_vq_chain_read(c, hl, buf, len);
 		if (packed) {
-			ret = vh_vq_used_add(d, txq, c, &zero, 1);
+			ret = vh_vq_used_add(d, txq, c, 1);
 			if (ret < 0) {
 				vq_failed(p, txq, ret, "used ring outside guest memory");
 				break;
@@ -341,7 +341,6 @@ static void rx_run(struct vnet_port *p, unsigned int qp)
 	struct vh_vq *q = &d->vq[rxq];
 	struct vnet_qp *b = &p->qp[qp];
 	unsigned int hl = hdr_len(d);
-	uint32_t lens[VNET_MAX_RX_BUFS];
 	bool starved = false;
 	int ret = 0;
 
@@ -382,10 +381,10 @@ static void rx_run(struct vnet_port *p, unsigned int qp)
 
 			vh_vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
 			off += take;
-			lens[k] = (uint32_t)(take + (k == 0 ? hl : 0));
+			p->sw->chains[k].written = (uint32_t)(take + (k == 0 ? hl : 0));
 		}
 		/* The buffers are ours until returned: written first, then all used at once. */
-		ret = vh_vq_used_add(d, rxq, p->sw->chains, lens, (unsigned int)n);
+		ret = vh_vq_used_add(d, rxq, p->sw->chains, (unsigned int)n);
 		if (ret < 0) {
 			vq_failed(p, rxq, ret, "used ring outside guest memory");
 			break;

@@ -309,8 +309,8 @@ static int add_indirect_packed(struct vh_dev *dev, unsigned int vq, struct vh_vq
  * ring) linked by NEXT, the buffer ID in the last one; at most num of them. An indirect
  * descriptor is a chain of its own (§2.8.19: never in a list linked by NEXT).
  */
-static int chain_get_packed(struct vh_dev *dev, unsigned int vq, uint16_t pos,
-			    struct vh_vq_chain *c)
+__attribute__((noinline)) static int chain_get_packed(struct vh_dev *dev, unsigned int vq,
+						      uint16_t pos, struct vh_vq_chain *c)
 {
 	const struct vh_vq *q = &dev->vq[vq];
 	uint32_t i = POS_IDX(pos);
@@ -386,23 +386,6 @@ int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writ
 	}
 }
 
-uint16_t vh_vq_pos_next(const struct vh_dev *dev, unsigned int vq, uint16_t pos,
-			const struct vh_vq_chain *c)
-{
-	const struct vh_vq *q = &dev->vq[vq];
-	uint32_t i = POS_IDX(pos) + (uint32_t)c->ndesc;
-	uint16_t wrap = pos & VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP;
-
-	if (!vh_vq_packed(dev))
-		return (uint16_t)(pos + 1);
-	/* i < 2 num (the position was checked, ndesc <= num): at most one wrap. */
-	if (i >= q->num) {
-		i -= q->num;
-		wrap ^= VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP;
-	}
-	return (uint16_t)(i | wrap);
-}
-
 /* Write used element @slot (a free-running index) = {id, len}. 0, -EAGAIN or -EFAULT. */
 static int used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t id, uint32_t len)
 {
@@ -421,8 +404,8 @@ static int used_put(struct vh_dev *dev, unsigned int vq, uint16_t slot, uint32_t
  * the position of a chain's used descriptor is where its first descriptor was, and the next one
  * follows ndesc descriptors on.
  */
-static int used_add_packed(struct vh_dev *dev, unsigned int vq, const struct vh_vq_chain *c,
-			   const uint32_t *len, unsigned int n)
+__attribute__((noinline)) static int used_add_packed(struct vh_dev *dev, unsigned int vq,
+						     const struct vh_vq_chain *c, unsigned int n)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	uint16_t pos[VH_VQ_MAX_USED_BATCH];
@@ -430,13 +413,15 @@ static int used_add_packed(struct vh_dev *dev, unsigned int vq, const struct vh_
 	uint32_t descs = 0;
 	int ret;
 
+	if (n > VH_VQ_MAX_USED_BATCH)
+		return -EINVAL;
 	/* Everything that can fail comes before the first flag: a miss returns nothing. */
 	for (unsigned int k = 0; k < n; k++) {
 		uint64_t addr = q->desc_addr + PDESC_SIZE * POS_IDX(p);
 		struct __attribute__((packed)) {
 			uint32_t len;
 			uint16_t id;
-		} e = { .len = len[k], .id = c[k].head };
+		} e = { .len = c[k].written, .id = c[k].head };
 
 		if (POS_IDX(p) >= q->num)
 			return -EINVAL;
@@ -475,17 +460,14 @@ static int used_add_packed(struct vh_dev *dev, unsigned int vq, const struct vh_
 	return 0;
 }
 
-int vh_vq_used_add(struct vh_dev *dev, unsigned int vq, const struct vh_vq_chain *c,
-		   const uint32_t *len, unsigned int n)
+int vh_vq_used_add(struct vh_dev *dev, unsigned int vq, const struct vh_vq_chain *c, unsigned int n)
 {
 	struct vh_vq *q = &dev->vq[vq];
 
-	if (n > VH_VQ_MAX_USED_BATCH)
-		return -EINVAL;
 	if (vh_vq_packed(dev))
-		return used_add_packed(dev, vq, c, len, n);
+		return used_add_packed(dev, vq, c, n);
 	for (unsigned int k = 0; k < n; k++) {
-		int ret = used_put(dev, vq, (uint16_t)(q->used_next + k), c[k].head, len[k]);
+		int ret = used_put(dev, vq, (uint16_t)(q->used_next + k), c[k].head, c[k].written);
 
 		if (ret < 0)
 			return ret;
@@ -542,7 +524,7 @@ int vh_vq_used_publish(struct vh_dev *dev, unsigned int vq, uint16_t idx)
  * the current lap's frame (a position of the previous lap is num less), like the split ring's
  * vring_need_event.
  */
-static bool need_call_packed(struct vh_dev *dev, unsigned int vq)
+__attribute__((noinline)) static bool need_call_packed(struct vh_dev *dev, unsigned int vq)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	uint16_t old = q->signalled_used, cur = q->used_idx, ev, mode;
@@ -605,7 +587,7 @@ bool vh_vq_need_call(struct vh_dev *dev, unsigned int vq)
  * encoding), the offset written before the mode that makes the driver read it. Off is DISABLE:
  * an offset left behind would come round again a lap later.
  */
-static int set_notify_packed(struct vh_dev *dev, unsigned int vq, bool on)
+__attribute__((noinline)) static int set_notify_packed(struct vh_dev *dev, unsigned int vq, bool on)
 {
 	struct vh_vq *q = &dev->vq[vq];
 	bool evidx = dev->features & VIOMMU_VIRTIO_F_EVENT_IDX;

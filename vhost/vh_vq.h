@@ -26,7 +26,8 @@ struct vh_vq_chain {
 	uint16_t ndesc; /* packed: ring descriptors the chain takes (an indirect table counts 1) */
 	bool writable;	/* all descriptors device-writable (receive) or all readable (transmit) */
 	uint32_t nseg;
-	uint64_t total; /* bytes in all segments */
+	uint64_t total;	  /* bytes in all segments */
+	uint32_t written; /* set by the caller: bytes written into it, for vh_vq_used_add() */
 	struct vh_vq_seg seg[VH_VQ_MAX_SEGS];
 };
 
@@ -59,20 +60,37 @@ int vh_vq_avail(struct vh_dev *dev, unsigned int vq, uint16_t from);
 int vh_vq_chain_get(struct vh_dev *dev, unsigned int vq, uint16_t idx, bool writable,
 		    struct vh_vq_chain *c);
 
-/* The avail position after chain @c, which starts at @pos (split: the next index). */
-uint16_t vh_vq_pos_next(const struct vh_dev *dev, unsigned int vq, uint16_t pos,
-			const struct vh_vq_chain *c);
+/*
+ * The avail position after chain @c, which starts at @pos (split: the next index; packed:
+ * c->ndesc descriptors on, the wrap counter in bit 15 flipped at the end of the ring). Inline:
+ * the split ring's receive path takes it per buffer.
+ */
+static inline uint16_t vh_vq_pos_next(const struct vh_dev *dev, unsigned int vq, uint16_t pos,
+				      const struct vh_vq_chain *c)
+{
+	uint32_t i = (pos & VIOMMU_VHOST_USER_PACKED_IDX_MASK) + (uint32_t)c->ndesc;
+	uint16_t wrap = pos & VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP;
+
+	if (!vh_vq_packed(dev))
+		return (uint16_t)(pos + 1);
+	/* i < 2 num (the position was checked, ndesc <= num): at most one wrap. */
+	if (i >= dev->vq[vq].num) {
+		i -= dev->vq[vq].num;
+		wrap ^= VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP;
+	}
+	return (uint16_t)(i | wrap);
+}
 
 /*
  * Return the @n (at most VH_VQ_MAX_USED_BATCH) chains @c, read in order from last_avail, with
- * @len bytes written into each, and move last_avail and used_next past them. Split: the used
+ * c->written bytes written into each, and move last_avail and used_next past them. Split: the used
  * elements {head, len} at used_next..., visible to the guest only when vh_vq_used_publish()
  * writes the index. Packed: each used descriptor's id and len, then their flags (the first
  * chain's last, so the guest sees the batch at once): the guest sees them now. 0, or -EAGAIN /
  * -EFAULT / -EINVAL with nothing returned and nothing moved.
  */
 int vh_vq_used_add(struct vh_dev *dev, unsigned int vq, const struct vh_vq_chain *c,
-		   const uint32_t *len, unsigned int n);
+		   unsigned int n);
 
 /*
  * Publish used index @idx (after the elements; packed: used_next, whose descriptors are already

@@ -329,10 +329,7 @@ bool vh_vq_ready(const struct vh_dev *dev, unsigned int vq)
 	if (vq >= VH_NUM_VQS)
 		return false;
 	q = &dev->vq[vq];
-	/* A split ring's size is a power of 2 (a packed one's need not be): features may have
-	 * changed since SET_VRING_NUM. */
-	return q->num && q->addr_set && q->started && q->enabled && !q->broken &&
-	       (!(q->num & (q->num - 1)) || dev->features & VIOMMU_VIRTIO_F_RING_PACKED);
+	return q->num && q->addr_set && q->started && q->enabled && !q->broken;
 }
 
 void vh_vq_call(struct vh_dev *dev, unsigned int vq)
@@ -500,6 +497,10 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 
 			q->last_avail = q->used_idx = q->used_next = start;
 			q->used_descs = 0;
+			/* A split ring's size is a power of 2, a packed one's need not be: a
+			 * size that no longer fits waits for SET_VRING_NUM. */
+			if (!(f & VIOMMU_VIRTIO_F_RING_PACKED) && q->num & (q->num - 1))
+				q->num = 0;
 			vq_ring_fresh(q);
 		}
 	}
