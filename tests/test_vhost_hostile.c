@@ -293,11 +293,14 @@ static int64_t fe_mem_table(int fd, int memfd, uint64_t gpa, uint64_t size, uint
 		       1);
 }
 
-/* Features, owner, back-end channel (its front-end end in *be when @be), memory. */
-static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
+/*
+ * Features (with @extra: RING_PACKED, EVENT_IDX, ...), owner, back-end channel (its front-end
+ * end in *be when @be), memory.
+ */
+static void fe_negotiate_with(int fd, bool iommu, int memfd, int *be, uint64_t extra)
 {
 	uint64_t feat = VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
-			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES;
+			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | extra;
 
 	if (iommu)
 		feat |= VIOMMU_VIRTIO_F_ACCESS_PLATFORM;
@@ -315,6 +318,11 @@ static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
 	}
 	assert_int_equal(fe_call_u64(fd, VIOMMU_VHOST_USER_SET_FEATURES, feat), 0);
 	assert_int_equal(fe_mem_table(fd, memfd, 0, MEM_SIZE, 0), 0);
+}
+
+static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
+{
+	fe_negotiate_with(fd, iommu, memfd, be, 0);
 }
 
 /* Queue @q: @num entries, rings at guest-physical @d, @a, @u (+ @base: FE_VA or an IOVA). */
@@ -734,6 +742,106 @@ static void test_ring_layouts(void **state)
 	health(h);
 }
 
+/*
+ * Packed descriptors that are mostly plausible: flags that make them available in either lap
+ * (or neither), NEXT runs round the ring, indirect tables of any length, huge lengths, addresses
+ * in or near memory; random event suppression structures in the driver area.
+ */
+static void hostile_packed_ring(struct hs *h, uint8_t *mem, uint64_t desc, uint64_t driver)
+{
+	for (unsigned int i = 0; i < QNUM; i++) {
+		struct viommu_virtio_pvirtq_desc d = {
+			.addr = 0x10000 + test_below(&h->rng, MEM_SIZE),
+			.len = (uint32_t)(test_below(&h->rng, 4) ? test_below(&h->rng, 4096) :
+								   test_rand(&h->rng)),
+			.id = (uint16_t)test_rand(&h->rng),
+			.flags = (uint16_t)(test_below(&h->rng, 8) |
+					    (test_below(&h->rng, 2) ?
+						     VIOMMU_VIRTIO_PVIRTQ_DESC_F_AVAIL :
+						     0) |
+					    (test_below(&h->rng, 2) ?
+						     VIOMMU_VIRTIO_PVIRTQ_DESC_F_USED :
+						     0)),
+		};
+
+		if (!test_below(&h->rng, 16))
+			d.addr = test_rand(&h->rng);
+		if (!test_below(&h->rng, 16))
+			d.flags = (uint16_t)test_rand(&h->rng);
+		memcpy(mem + desc + 16 * i, &d, sizeof(d));
+	}
+	{
+		uint32_t ev = (uint32_t)test_rand(&h->rng);
+
+		memcpy(mem + driver, &ev, sizeof(ev));
+	}
+}
+
+/*
+ * Packed rings (VIRTIO_F_RING_PACKED) with hostile contents, sizes that are not powers of 2,
+ * positions anywhere (SET_VRING_BASE with both wrap counters, past the ring too), rings set up
+ * again while the guest keeps scribbling: the back-end stays healthy.
+ */
+static void test_packed_rings(void **state)
+{
+	struct hs *h = *state;
+	uint8_t *mem;
+	int memfd = sealed_memfd(&mem);
+	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+	const uint64_t b = FE_VA;
+
+	for (unsigned int round = 0; round < 40; round++) {
+		int fd = fe_connect(h, 0);
+		uint32_t num = 1 + (uint32_t)test_below(&h->rng, QNUM);
+
+		fe_negotiate_with(fd, false, memfd, NULL,
+				  VIOMMU_VIRTIO_F_RING_PACKED | VIOMMU_VIRTIO_F_EVENT_IDX |
+					  VIOMMU_VIRTIO_F_INDIRECT_DESC);
+		fill_random(h, mem, 0x10000);
+		hostile_packed_ring(h, mem, RX_DESC, RX_AVAIL);
+		hostile_packed_ring(h, mem, TX_DESC, TX_AVAIL);
+		/* The driver and device areas are 4-byte aligned: 2 is refused. */
+		assert_int_equal(
+			fe_ring(fd, 1, num, b + TX_DESC, b + TX_AVAIL + 2, b + TX_USED, -1, -1), 1);
+		assert_int_equal(
+			fe_ring(fd, 0, num, b + RX_DESC, b + RX_AVAIL, b + RX_USED, kick, call), 0);
+		assert_int_equal(
+			fe_ring(fd, 1, num, b + TX_DESC, b + TX_AVAIL, b + TX_USED, kick, call), 0);
+		for (unsigned int k = 0; k < 6; k++) {
+			struct viommu_vhost_user_vring_state st = {
+				.index = (uint32_t)test_below(&h->rng, 2),
+				.num = (uint32_t)test_rand(&h->rng),
+			};
+
+			if (test_below(&h->rng, 2))
+				st.num &= 0x80ff80ffu; /* often inside the ring */
+			hostile_packed_ring(h, mem, TX_DESC, TX_AVAIL);
+			hostile_packed_ring(h, mem, RX_DESC, RX_AVAIL);
+			/* The ring set up again (fresh positions), then moved anywhere: refused
+			 * past the ring, taken otherwise, either way an ack. */
+			assert_int_equal(fe_ring(fd, st.index, num,
+						 b + (st.index ? TX_DESC : RX_DESC),
+						 b + (st.index ? TX_AVAIL : RX_AVAIL),
+						 b + (st.index ? TX_USED : RX_USED), kick, call),
+					 0);
+			assert_true(fe_call(fd, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st),
+					    NULL, 0) >= 0);
+			assert_int_equal(eventfd_write(kick, 1), 0);
+			assert_int_equal(fe_call(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM, NULL, 0, NULL,
+						 0) >= 0,
+					 1);
+		}
+		close(fd);
+		if (round % 10 == 9)
+			health(h);
+	}
+	close(kick);
+	close(call);
+	munmap(mem, MEM_SIZE);
+	close(memfd);
+	health(h);
+}
+
 /* IOTLB messages of every kind and value, and rings behind IOVAs the front-end answers badly. */
 static void test_iotlb_messages(void **state)
 {
@@ -1049,10 +1157,11 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_malformed_headers), cmocka_unit_test(test_bad_fds),
 		cmocka_unit_test(test_memory_tables),	  cmocka_unit_test(test_ring_layouts),
-		cmocka_unit_test(test_iotlb_messages),	  cmocka_unit_test(test_slow_sender),
-		cmocka_unit_test(test_non_reading_peer),  cmocka_unit_test(test_hung_up_kick),
-		cmocka_unit_test(test_truncated_memory),  cmocka_unit_test(test_reconnect_storm),
-		cmocka_unit_test(test_random_messages),	  cmocka_unit_test(test_clean_shutdown),
+		cmocka_unit_test(test_packed_rings),	  cmocka_unit_test(test_iotlb_messages),
+		cmocka_unit_test(test_slow_sender),	  cmocka_unit_test(test_non_reading_peer),
+		cmocka_unit_test(test_hung_up_kick),	  cmocka_unit_test(test_truncated_memory),
+		cmocka_unit_test(test_reconnect_storm),	  cmocka_unit_test(test_random_messages),
+		cmocka_unit_test(test_clean_shutdown),
 	};
 
 	if (argc != 2) {

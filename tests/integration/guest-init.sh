@@ -116,7 +116,7 @@ check_iommu net /sys/class/net/eth0/device
 nfeat=$(cat /sys/class/net/eth0/device/features 2>/dev/null)
 nbit() { echo "$nfeat" | cut -c$(($1 + 1)); }
 say "net features: indirect_desc=$(nbit 28) event_idx=$(nbit 29) mq=$(nbit 22)" \
-	"queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)"
+	"queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l) ring_packed=$(nbit 34)"
 # No rem_device_all first: the guest just booted, the thread has no devices, and the kernel
 # only flags the removal for the pktgen thread (then sleeps 125 ms); under TCG on a loaded host
 # the thread ran after add_device and removed eth0 again ("can't create /proc/net/pktgen/eth0").
