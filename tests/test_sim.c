@@ -54,6 +54,14 @@ static struct sim_params params(const struct sim_config *k, enum sim_placement p
 	return p;
 }
 
+/* Run @p: the row must be supported and its payload checked end to end. */
+static void run_checked(const struct sim_params *p, const struct sim_costs *c, struct sim_result *r)
+{
+	assert_int_equal(sim_run(p, c, r), 0);
+	assert_true(r->supported);
+	assert_true(r->checked_bytes > 0);
+}
+
 static char *write_tmp(const char *text)
 {
 	static char path[64];
@@ -252,16 +260,12 @@ static void test_amdvi_configs(void **state)
 			struct sim_params p =
 				params(&strict, (enum sim_placement)pl, (enum sim_workload)w, 9000);
 
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			assert_true(r->unmaps_per_unit > 1);
 			/* Every unmap and every map is invalidated. */
 			assert_true(r->invalidations_per_unit >= 2 * r->unmaps_per_unit - 1e-9);
 			p.cfg = lazy;
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			assert_true(r->invalidations_per_unit < 2 * r->unmaps_per_unit);
 		}
 	}
@@ -307,14 +311,10 @@ static void test_calgary_configs(void **state)
 					    1e-9);
 			}
 			p.cfg = lazy;
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			assert_true(r->invalidations_per_unit < r->unmaps_per_unit);
 			p.cfg = hcall;
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			assert_true(r->invalidations_per_unit == 0);
 			assert_true(r->exits_per_unit >= r->maps_per_unit + r->unmaps_per_unit);
 		}
@@ -407,9 +407,7 @@ static void test_amdvi_v2_config(void **state)
 			struct sim_params p =
 				params(&v2, (enum sim_placement)pl, (enum sim_workload)w, 9000);
 
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			assert_true(r->unmaps_per_unit > 1);
 			assert_true(r->invalidations_per_unit >= 2 * r->unmaps_per_unit - 1e-9);
 		}
@@ -531,9 +529,7 @@ static void test_nested(void **state)
 			struct sim_params p =
 				params(kernel[k], SIM_NESTED, (enum sim_workload)w, 1500);
 
-			assert_int_equal(sim_run(&p, c, r), 0);
-			assert_true(r->supported);
-			assert_true(r->checked_bytes > 0);
+			run_checked(&p, c, r);
 			/* Every message: host calls at L1 (L1's VMM) and at L0 (into the host). */
 			assert_true(r->l1_calls_per_unit >= 1);
 			assert_true(r->vfio_calls_per_unit >= 1);
@@ -552,9 +548,7 @@ static void test_nested(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct sim_params p = params(kernel[k], SIM_NESTED, SIM_WL_POLL, 1500);
 
-		assert_int_equal(sim_run(&p, c, r), 0);
-		assert_true(r->supported);
-		assert_true(r->checked_bytes > 0);
+		run_checked(&p, c, r);
 		assert_true(r->l1_calls_per_unit == 0);
 		assert_true(r->vfio_calls_per_unit == 0);
 		assert_true(r->exits_per_unit == 0);
