@@ -7,6 +7,7 @@
  * with a wrapping end or size 0) and virtqueue processing (reflect mode, mergeable buffers).
  */
 #include "test_common.h"
+#include "test_vhost_fe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,31 +175,7 @@ static int setup_app(void **state)
 static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 		     const int *fds, size_t nfds)
 {
-	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + 512];
-	struct viommu_vhost_user_header h = { .request = req, .flags = flags, .size = size };
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(16 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = VIOMMU_VHOST_USER_HDR_SIZE + size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	assert_true(size <= 512 && nfds <= 16);
-	memcpy(buf, &h, sizeof(h));
-	if (size)
-		memcpy(buf + VIOMMU_VHOST_USER_HDR_SIZE, payload, size);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	assert_int_equal(sendmsg(f->fe, &mh, 0), (ssize_t)iov.iov_len);
+	assert_int_equal(test_vhost_fe_send(f->fe, req, flags, payload, size, fds, nfds, 0), 0);
 }
 
 /*

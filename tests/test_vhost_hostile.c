@@ -12,6 +12,7 @@
  * Usage: test_vhost_hostile PATH-TO-viommu-vhost (VIOMMU_HOSTILE_ONLY=test_name: that one only)
  */
 #include "test_common.h"
+#include "test_vhost_fe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,41 +177,6 @@ static int fe_connect(const struct hs *h, unsigned int port)
 	return fd;
 }
 
-/* Send one message, raw (so that anything can be sent). 0 or -errno. */
-static int fe_send(int fd, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
-		   const int *fds, size_t nfds, int msg_flags)
-{
-	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + 512];
-	struct viommu_vhost_user_header hd = { .request = req, .flags = flags, .size = size };
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(16 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = VIOMMU_VHOST_USER_HDR_SIZE + size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	assert_true(size <= 512 && nfds <= 16);
-	memcpy(buf, &hd, sizeof(hd));
-	if (size)
-		memcpy(buf + VIOMMU_VHOST_USER_HDR_SIZE, payload, size);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL | msg_flags);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)iov.iov_len ? 0 : -EMSGSIZE;
-}
-
 /* The reply to @req: its u64 in *v, 0; or -1 when none came (closed, or the wait ran out). */
 static int fe_reply(int fd, uint32_t req, uint64_t *v)
 {
@@ -234,8 +200,9 @@ static int64_t fe_call(int fd, uint32_t req, const void *p, uint32_t size, const
 {
 	uint64_t v;
 
-	if (fe_send(fd, req, VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_NEED_REPLY_MASK, p, size,
-		    fds, nfds, 0) < 0 ||
+	if (test_vhost_fe_send(fd, req,
+			       VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_NEED_REPLY_MASK, p,
+			       size, fds, nfds, 0) < 0 ||
 	    fe_reply(fd, req, &v) < 0)
 		return -1;
 	return v != 0;
@@ -361,8 +328,8 @@ static void assert_served(const struct hs *h, unsigned int port)
 	int fd = fe_connect(h, port);
 	uint64_t v = 0;
 
-	assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES, VIOMMU_VHOST_USER_VERSION,
-				 NULL, 0, NULL, 0, 0),
+	assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
+					    VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
 			 0);
 	assert_int_equal(fe_reply(fd, VIOMMU_VHOST_USER_GET_FEATURES, &v), 0);
 	assert_true(v & VIOMMU_VIRTIO_F_ACCESS_PLATFORM);
@@ -566,8 +533,9 @@ static void test_bad_fds(void **state)
 		fe_call(fd, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0 }, 8, &p[0], 1), 0);
 	for (int i = 0; i < 12; i++)
 		many[i] = i % 2 ? e : mfd;
-	assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_SET_MEM_TABLE, VIOMMU_VHOST_USER_VERSION,
-				 &(uint64_t){ 0 }, 8, many, 12, 0),
+	assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_SET_MEM_TABLE,
+					    VIOMMU_VHOST_USER_VERSION, &(uint64_t){ 0 }, 8, many,
+					    12, 0),
 			 0);
 	assert_true(fe_closed(fd));
 	close(fd);
@@ -927,8 +895,8 @@ static void test_non_reading_peer(void **state)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	for (i = 0; i < 2000000; i++) {
-		ret = fe_send(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM, VIOMMU_VHOST_USER_VERSION, NULL,
-			      0, NULL, 0, MSG_DONTWAIT);
+		ret = test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM,
+					 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, MSG_DONTWAIT);
 		if (ret == -EAGAIN) {
 			/* Our send buffer is full: the back-end is not reading right now. */
 			assert_served(h, 1);
@@ -1022,13 +990,14 @@ static void test_reconnect_storm(void **state)
 		int fd = fe_connect(h, i % 2);
 		uint64_t v;
 
-		assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
-					 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
+		assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
+						    VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
 				 0);
 		/* Leave messages unhandled behind: the end of stream comes after them. */
 		for (unsigned int k = 0; k < 20; k++)
-			assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_SET_OWNER,
-						 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
+			assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_SET_OWNER,
+							    VIOMMU_VHOST_USER_VERSION, NULL, 0,
+							    NULL, 0, 0),
 					 0);
 		assert_int_equal(fe_reply(fd, VIOMMU_VHOST_USER_GET_FEATURES, &v), 0);
 		close(fd);
@@ -1036,8 +1005,8 @@ static void test_reconnect_storm(void **state)
 	/* Many at once on one port: the first is served, the others refused, none left open. */
 	for (unsigned int i = 0; i < 40; i++) {
 		many[i] = fe_connect(h, 0);
-		fe_send(many[i], VIOMMU_VHOST_USER_GET_QUEUE_NUM, VIOMMU_VHOST_USER_VERSION, NULL,
-			0, NULL, 0, 0);
+		test_vhost_fe_send(many[i], VIOMMU_VHOST_USER_GET_QUEUE_NUM,
+				   VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0);
 	}
 	for (unsigned int i = 0; i < 40; i++) {
 		uint64_t v;
@@ -1099,7 +1068,8 @@ static void test_random_messages(void **state)
 			}
 			for (size_t k = 0; k < nfds; k++)
 				fds[k] = pool[test_below(&h->rng, 6)];
-			if (fe_send(fd, req, flags, payload, size, fds, nfds, MSG_DONTWAIT) < 0)
+			if (test_vhost_fe_send(fd, req, flags, payload, size, fds, nfds,
+					       MSG_DONTWAIT) < 0)
 				break;
 			sent++;
 			if (test_below(&h->rng, 8) == 0)
