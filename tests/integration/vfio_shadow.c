@@ -181,18 +181,32 @@ static void l2_map(uint64_t iova, uint64_t gpa, uint64_t size, uint32_t perm)
 		FAIL("L2 map %llx: %d", (unsigned long long)iova, rc);
 }
 
-/* The page invalidations L2's driver sent (PSI, INVALIDATE_IOMMU_PAGES): the events' source. */
-static uint64_t l2_page_invalidations(void)
+/*
+ * What L2 did: the page invalidations its driver sent (PSI, INVALIDATE_IOMMU_PAGES) and the MAP
+ * and UNMAP events its model made of them for the engine.
+ */
+static void l2_counts(struct viommu *v, uint64_t *inv, uint64_t *ev_map, uint64_t *ev_unmap)
 {
+	struct viommu_amdvi_stats am;
+	struct viommu_vtd_stats vm;
 	struct vg_amdvi_stats as;
 	struct vg_vtd_stats vs;
 
 	if (vtd) {
 		vg_vtd_get_stats(vtd, &vs);
-		return vs.psi;
+		if (viommu_vtd_get_stats(v, &vm))
+			FAIL("L2 VT-d statistics");
+		*inv = vs.psi;
+		*ev_map = vm.notify_map;
+		*ev_unmap = vm.notify_unmap;
+		return;
 	}
 	vg_amdvi_get_stats(amd, &as);
-	return as.inv_pages;
+	if (viommu_amdvi_get_stats(v, &am))
+		FAIL("L2 AMD-Vi statistics");
+	*inv = as.inv_pages;
+	*ev_map = am.notify_map;
+	*ev_unmap = am.notify_unmap;
 }
 
 static void l2_unmap(uint64_t iova, uint64_t size)
@@ -211,6 +225,7 @@ int main(int argc, char **argv)
 	struct viommu_flatmem *fm;
 	struct viommu *v;
 	const char *kind = argc > 3 ? argv[3] : "vtd";
+	uint64_t inv, ev_map, ev_unmap;
 	struct viommu_shadow *sh;
 	struct viommu_shadow_dev *dev;
 	char path[64];
@@ -305,10 +320,19 @@ int main(int argc, char **argv)
 	viommu_shadow_detach(dev, true);
 	if (vfio_unmaps != 2)
 		FAIL("detach: %u unmaps, want 2 (one call for everything)", vfio_unmaps);
-	if (!l2_page_invalidations())
-		FAIL("L2's driver sent no page invalidation");
-	printf("VFIO-SHADOW PASS l2=%s maps=%u unmaps=%u l2_inv_pages=%llu\n", kind, vfio_maps,
-	       vfio_unmaps, (unsigned long long)l2_page_invalidations());
+	/*
+	 * The engine's calls came from L2's invalidations (one per map and unmap) through its
+	 * model's events, one per page, the same from VT-d CM and AMD-Vi NpCache: 16 + 8 + 4
+	 * pages mapped, 8 unmapped.
+	 */
+	l2_counts(v, &inv, &ev_map, &ev_unmap);
+	if (inv != 4 || ev_map != 28 || ev_unmap != 8)
+		FAIL("L2: %llu page invalidations, %llu MAP and %llu UNMAP events, want 4, 28, 8",
+		     (unsigned long long)inv, (unsigned long long)ev_map,
+		     (unsigned long long)ev_unmap);
+	printf("VFIO-SHADOW PASS l2=%s maps=%u unmaps=%u l2_inv_pages=%llu l2_events=%llu/%llu\n",
+	       kind, vfio_maps, vfio_unmaps, (unsigned long long)inv, (unsigned long long)ev_map,
+	       (unsigned long long)ev_unmap);
 	viommu_shadow_destroy(sh);
 	return 0;
 }
