@@ -443,11 +443,13 @@ fi
 
 # viommu.tests=vfio: the edu device on vfio-pci, and /bin/vfio_shadow (tests/integration/
 # vfio_shadow.c) as an L1 VMM shadowing its simulated L2 guest's mappings through libviommu's
-# engine into this kernel's VFIO type1 container (which programs the VT-d under us, in caching
-# mode); the program checks the DMA data, the unmapped IOVA and the number of VFIO calls.
+# engine into this kernel's VFIO type1 container (which programs the IOMMU under us: VT-d in
+# caching mode or AMD-Vi with NpCache); the program checks the DMA data, the unmapped IOVA and the
+# number of VFIO calls. viommu.vfiol2=vtd|amdvi: L2's vIOMMU (default vtd). Then the IOMMU
+# driver's fault reports (the DMA to the unmapped IOVA), for the host to check.
 if has vfio; then
-	# Our VT-d does not remap interrupts: type1 then wants the admin's consent (edu's
-	# interrupts are not used here).
+	# Our VT-d and AMD-Vi (intremap=off) do not remap interrupts: type1 then wants the
+	# admin's consent (edu's interrupts are not used here).
 	echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ||
 		fail "vfio: allow_unsafe_interrupts"
 	echo "1234 11e8" > /sys/bus/pci/drivers/vfio-pci/new_id || fail "vfio: vfio-pci new_id"
@@ -459,9 +461,13 @@ if has vfio; then
 	i=0
 	while [ ! -e "/dev/vfio/$grp" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
 	[ -e "/dev/vfio/$grp" ] || fail "vfio: no /dev/vfio/$grp"
-	/bin/vfio_shadow "$(basename "$edu")" "$grp" > /tmp/vfio.log 2>&1
+	l2=$(arg vfiol2)
+	/bin/vfio_shadow "$(basename "$edu")" "$grp" "${l2:-vtd}" > /tmp/vfio.log 2>&1
 	rc=$?
 	sed 's/^/  vfio_shadow: /' /tmp/vfio.log > /dev/console
+	dmesg | grep -E "IO_PAGE_FAULT|DMAR: \[DMA" | head -n 4 | while read -r l; do
+		echo "VIOMMU-DMESG $l" > /dev/console
+	done
 	[ $rc = 0 ] && grep -q "VFIO-SHADOW PASS" /tmp/vfio.log || fail "vfio: vfio_shadow failed ($rc)"
 	say "vfio ok: $(grep 'VFIO-SHADOW PASS' /tmp/vfio.log)"
 fi
