@@ -478,16 +478,22 @@ it_emulated() {
 		-serial file:"$log" $ie_reboot > "$qlog" 2>&1 &
 	qemu_pid=$!
 	it_qemu_wait "$ie_start"
-	# The serial console ends its lines with CR LF.
-	tr -d '\r' < "$log" > "$log.txt"
-	log=$log.txt
+	it_console
 	it_reflect_stop
 }
 
-# it_unit_stat DEVICE NAME FILE: counter NAME of the last "DEVICE stats: ... NAME=N ..." line in
-# QEMU's output FILE (empty without one).
+# it_console: after QEMU, log names the console ($log) without its CRs ($log.txt): the serial
+# console ends its lines with CR LF.
+it_console() {
+	tr -d '\r' < "$log" > "$log.txt"
+	log=$log.txt
+}
+
+# it_unit_stat DEVICE NAME FILE [BUS]: counter NAME of the last "DEVICE stats: ... NAME=N ..." line
+# in QEMU's output FILE (empty without one); with BUS, of the last "DEVICE stats: bus=BUS ..." line
+# (the instance whose primary bus is BUS, e.g. pcie.1, where a machine has several).
 it_unit_stat() {
-	sed -n "s/.*$1 stats:.* $2=\([0-9]*\).*/\1/p" "$3" | tail -n 1
+	sed -n "s/.*$1 stats:${4:+ bus=$4}.* $2=\([0-9]*\).*/\1/p" "$3" | tail -n 1
 }
 
 # it_boot_checks REBOOT: after it_emulated, the guest passed (REBOOT=1: both boots, the second on
@@ -503,9 +509,9 @@ it_boot_checks() {
 	[ "$qrc" -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
 }
 
-# it_dma_checks DEVICE: after it_emulated, the disk image holds what the guest wrote and read back,
-# frames crossed the reflector, and the vIOMMU DEVICE (its statistics in $qlog) translated. Each
-# check that fails says why and sets ok=0.
+# it_dma_checks [DEVICE]: after it_emulated, the disk image holds what the guest wrote and read
+# back, frames crossed the reflector, and the vIOMMU DEVICE (its statistics in $qlog; none given:
+# not checked here) translated. Each check that fails says why and sets ok=0.
 it_dma_checks() {
 	id_want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
 	id_got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
@@ -513,8 +519,28 @@ it_dma_checks() {
 		{ echo "$mode: disk image sha256 $id_got, guest wrote '$id_want'"; ok=0; }
 	id_frames=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
 	[ "${id_frames:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
+	[ -n "${1:-}" ] || return 0
 	id_xl=$(it_unit_stat "$1" translations "$qlog")
 	[ "${id_xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
+}
+
+# it_vhost_checks: after it_peers_stop, the mode's viommu-vhost (it_vhost_start with the log
+# $work/$mode.vhost and the audit log $work/$mode.audit) exited cleanly, refused no message, was
+# sent IOTLB updates, and its audit logs replay without a translation used after its invalidation
+# (audit_check: $audit_check). Sets stats (its exit statistics line); each check that fails says
+# why and sets ok=0.
+it_vhost_checks() {
+	stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
+	# shellcheck disable=SC2154 # vrc: it_peers_stop
+	[ "$vrc" -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
+	case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
+	case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
+	for ivk_f in "$work/$mode.audit".*; do
+		[ -e "$ivk_f" ] || continue
+		# shellcheck disable=SC2154 # audit_check: the caller's
+		"$audit_check" "$ivk_f" > "$work/$mode.audit-check" 2>&1 ||
+			{ echo "$mode: audit $ivk_f failed"; cat "$work/$mode.audit-check"; ok=0; }
+	done
 }
 
 # it_vhost_counters TAG DEVICE COUNTER OUT MODE...: after qemu_vhost.sh on our vIOMMU DEVICE (its
