@@ -96,9 +96,14 @@ run_mode() {
 		rrc=$vrc
 		;;
 	*)
-		# net_reflect exits by itself when QEMU hangs up: its status counts.
-		wait "$refl_pid" || rrc=$?
-		refl_pid=""
+		# net_reflect exits by itself when QEMU hangs up: its status counts. A QEMU that failed
+		# may never have connected, and the reflector would wait for it forever.
+		if [ "$qrc" -eq 0 ]; then
+			wait "$refl_pid" || rrc=$?
+			refl_pid=""
+		else
+			it_reflect_stop
+		fi
 		;;
 	esac
 
