@@ -5,8 +5,11 @@
  *  - translations with a hot IOTLB, against the bare shared-IOTLB lookup of the same pages;
  *  - IOTLB misses on 3- and 4-level v1 tables (a 16-entry IOTLB and random pages), against the
  *    plan walk of the same tables through a walker (the walk alone, configuration compiled);
- *    and through a 4-level guest (v2) table, alone and nested over a 4-level v1 table, against
- *    the plan walk of the guest table;
+ *    and through a 4-level guest (v2) table, alone against the plan walk of the guest table,
+ *    and nested over a 4-level v1 table against the same dependent loads done by the pt layer
+ *    alone (the guest plan walk with every table read a v1 plan walk, then the output's);
+ *  - the same hot and miss rows as dependent chains (".../lat": each request's IOVA waits for
+ *    the result of the one before, the latency a device sees), against their baselines alike;
  *  - one INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT (two commands, two tail writes, as Linux
  *    issues them), against the bare IOTLB range invalidation; and the same with a MAP consumer
  *    attached (the NpCache sync included).
@@ -78,7 +81,7 @@ static void rig_fini(struct rig *r)
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	struct bench_xl a = { .sid = DEVID, .tag = { .dom = DOMID, .sid = DEVID } };
-	double ns[2];
+	double ns[BENCH_XL_NWAYS];
 	struct rig r;
 
 	if (rig_init(&r, 3, 0, 256))
@@ -91,6 +94,7 @@ static int hot(struct bench_ctx *ctx, int reps, size_t n)
 	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
 	bench_report(ctx, "amdvi-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
 	bench_report(ctx, "amdvi-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s", NULL);
+	bench_report_lat(ctx, "iotlb-lookup/hot", "amdvi-translate/hot", ns[2], ns[3]);
 	rig_fini(&r);
 	return 0;
 }
@@ -104,7 +108,7 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	char name[48], base[48];
 	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	if (!iova || rig_init(&r, levels, 16, pages))
 		return -1;
@@ -118,12 +122,13 @@ static int miss(struct bench_ctx *ctx, uint32_t levels, int reps, size_t n)
 	snprintf(base, sizeof(base), "pt-plan-walk/amd-v1/%u-level", levels);
 	snprintf(name, sizeof(name), "amdvi-translate/miss/%u-level", levels);
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_amdvi_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	viommu_pt_walker_destroy(a.walker);
 	viommu_pt_plan_destroy(a.plan);
 	rig_fini(&r);
@@ -153,27 +158,66 @@ static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
 	(void)size;
 }
 
+int bench_amdvi_dte_tables(struct viommu_flatmem *fm, uint64_t dte, struct viommu_pt_cfg *v2,
+			   struct viommu_pt_cfg *v1)
+{
+	const uint64_t *q = viommu_flatmem_ptr(fm, dte, 16);
+	uint64_t table, e;
+
+	if (!q || !(q[0] & VIOMMU_AMDVI_DTE0_GV))
+		return -1;
+	*v1 = (struct viommu_pt_cfg){ .format = VIOMMU_PT_AMD_V1,
+				      .levels = (uint8_t)VIOMMU_AMDVI_DTE0_MODE_GET(q[0]),
+				      .root = q[0] & VIOMMU_AMDVI_DTE0_PT_ROOT_MASK,
+				      .oas = 48 };
+	table = (q[0] & VIOMMU_AMDVI_DTE0_GCR3_A_MASK) >> VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT << 12 |
+		(q[1] & VIOMMU_AMDVI_DTE1_GCR3_B_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_B_SHIFT << 15 |
+		(q[1] & VIOMMU_AMDVI_DTE1_GCR3_C_MASK) >> VIOMMU_AMDVI_DTE1_GCR3_C_SHIFT << 31;
+	/* GCR3 entry 0 at each level (GIoV: PASID 0), guest-physical when the DTE has a v1 table. */
+	for (int lvl = (int)VIOMMU_AMDVI_DTE0_GLX_GET(q[0]); lvl >= 0; lvl--) {
+		struct viommu_pt_walk_result w = { .out = table };
+
+		if (v1->levels &&
+		    (viommu_pt_walk(v1, viommu_flatmem_ops(), fm, table, VIOMMU_ACC_READ, &w) ||
+		     w.fault != VIOMMU_FAULT_NONE))
+			return -1;
+		if (viommu_flatmem_ops()->dma_read(fm, w.out, &e, 8) != 8 ||
+		    !(e & VIOMMU_AMDVI_GCR3_GV))
+			return -1;
+		table = e & VIOMMU_AMDVI_GCR3_ADDR_MASK;
+	}
+	*v2 = (struct viommu_pt_cfg){
+		.format = VIOMMU_PT_X86_64, .levels = 4, .root = table, .oas = 48
+	};
+	return 0;
+}
+
 /*
  * Misses through guest (v2) tables: GIoV makes requests without PASID take GCR3 entry 0, a
  * 4-level x86-64 table; @nested puts a 4-level v1 table under it (guest tables and data at
  * GPA = SPA), so every guest table access and the output are walked through v1 as well. The
- * baseline is the plan walk of the same x86-64 table.
+ * baseline is the plan walk of the same x86-64 table, and for nested the same dependent loads
+ * by the pt layer alone: that plan walk with each of its table reads a plan walk of the v1
+ * table first, then the v1 walk of its output (not the GCR3 entry the model reads on each miss).
  */
 static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 {
 	const uint64_t pages = 1u << 16;
-	struct viommu_pt_cfg xc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+	struct viommu_pt_cfg xc = { .format = VIOMMU_PT_X86_64, .levels = 4 }, gc, hc;
 	static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
 	struct viommu_amdvi_config c;
 	struct vg_amdvi_config dc = { 0 };
+	struct viommu_amdvi_stats s0, s1;
 	uint64_t root = 0, q0, q1, gcr3 = GT_BASE, cr3, dte;
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	const char *name = nested ? "amdvi-translate/miss/nested-v2-4+v1-4" :
 				    "amdvi-translate/miss/v2-4-level";
+	const char *base = nested ? "pt-nested-walk/x86-64-4+amd-v1-4" :
+				    "pt-plan-walk/x86-64/4-level";
 	struct viommu_pt *pt;
 	struct bench_xl a = { .sid = DEVID, .iova = iova, .n = n };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	viommu_amdvi_config_init(&c);
 	c.flags |= VIOMMU_AMDVI_GT;
@@ -217,19 +261,26 @@ static int miss_v2(struct bench_ctx *ctx, bool nested, int reps, size_t n)
 	if (vg_amdvi_inv_devtab(r.d, DEVID))
 		return -1;
 	bench_xl_random_pages(iova, n, IOVA_BASE, pages, 0x5eed + nested, false);
-	xc.root = cr3;
-	xc.oas = 48;
-	if (viommu_pt_plan_create(&xc, &a.plan) ||
-	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
+	/* The baseline walks the tables the DTE names, as the model decodes them. */
+	if (bench_amdvi_dte_tables(r.fm, dte, &gc, &hc) || gc.root != cr3 ||
+	    hc.levels != (nested ? 4 : 0))
 		return -1;
+	if (nested) {
+		if (bench_xl_nested(&a, &gc, &hc, r.fm))
+			return -1;
+	} else if (viommu_pt_plan_create(&gc, &a.plan) ||
+		   viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker)) {
+		return -1;
+	}
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
-	if (!nested)
-		bench_report(ctx, "pt-plan-walk/x86-64/4-level", "ns", wns, "ns", NULL);
-	bench_report(ctx, name, "ns", ns, "ns", "pt-plan-walk/x86-64/4-level");
-	viommu_pt_walker_destroy(a.walker);
-	viommu_pt_plan_destroy(a.plan);
+	viommu_amdvi_get_stats(r.v, &s0);
+	bench_xl_ways(&a, reps, ns);
+	viommu_amdvi_get_stats(r.v, &s1);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
+	bench_xl_free(&a);
 	viommu_pt_destroy(pt);
 	rig_fini(&r);
 	free(iova);

@@ -3,8 +3,10 @@
  * amd-hwviommu: the AMD hardware-assisted vIOMMU (<viommu/amdvi_hwv.h>), each row beside a
  * baseline measured in the same run:
  *  - nested translation of an assigned device (guest 4-level v2 table over the host's 4-level
- *    v1 nest parent) with a hot IOTLB and with misses (a 16-entry IOTLB, random pages), against
- *    the plan walks of the same two tables (the guest walk, then the v1 walk of its output);
+ *    v1 nest parent) with a hot IOTLB, against the plan walks of the same two tables (the guest
+ *    walk, then the v1 walk of its output), and with misses (a 16-entry IOTLB, random pages),
+ *    against the same dependent loads as the model's (each guest table read a v1 walk first);
+ *    each also as a dependent chain (".../lat": the latency a device sees);
  *  - one INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT issued by the guest driver on its vIOMMU (tail
  *    doorbells on the VF MMIO page, commands run by the "hardware" with the DomainID map),
  *    against the same pair issued by the host driver on the host's own command buffer; with the
@@ -116,33 +118,49 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-/* The nested translations (hot or missing) against the v2 + v1 plan walks of the same pages. */
+/*
+ * The nested translations, hot against the v2 + v1 plan walks of the same pages (the guest walk
+ * at GPA, then the v1 walk of its output), missing against the same dependent loads as the
+ * model's walk (each guest table read a v1 walk first: pt-nested-walk, as in the amdvi suite);
+ * both also as dependent chains (".../lat").
+ */
 static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 {
-	struct viommu_pt_cfg gcfg = { .format = VIOMMU_PT_X86_64, .levels = 4, .oas = 48 };
-	struct viommu_pt_cfg hcfg = { .format = VIOMMU_PT_AMD_V1, .levels = 4, .oas = 48 };
+	struct viommu_pt_cfg gcfg, hcfg;
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	struct bench_xl a = { .sid = HDEV, .iova = iova, .n = n };
 	struct viommu_amdvi_stats s0, s1;
 	const char *name = hot ? "hwv-nested-translate/hit" : "hwv-nested-translate/miss";
-	const char *base = "pt-plan-walk/v2-4+v1-4";
+	const char *base = hot ? "pt-plan-walk/v2-4+v1-4" : "pt-nested-walk/x86-64-4+amd-v1-4";
+	uint64_t root;
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
+	int ret;
 
 	if (!iova || rig_init(&r, hot ? 0 : 16))
 		return -1;
 	/* Hot: 256 pages the IOTLB holds; miss: any of 65536. */
 	bench_xl_random_pages(iova, n, IOVA_BASE, hot ? 256 : PAGES, 0x5eed + hot, hot);
-	if (vg_amdvi_domain_root(r.guest, GDOM, &gcfg.root) ||
-	    vg_amdvi_domain_root(r.host, HOST_DOM, &hcfg.root) ||
-	    viommu_pt_plan_create(&gcfg, &a.plan) || viommu_pt_plan_create(&hcfg, &a.p2) ||
-	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker) ||
-	    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.w2))
+	/*
+	 * The tables the device's host DTE names (the nest parent's v1 table, the guest's GCR3),
+	 * which must be the guest driver's and the host driver's own.
+	 */
+	if (bench_amdvi_dte_tables(r.fm, vg_amdvi_dte_addr(r.host, HDEV), &gcfg, &hcfg) ||
+	    vg_amdvi_domain_root(r.guest, GDOM, &root) || root != gcfg.root ||
+	    vg_amdvi_domain_root(r.host, HOST_DOM, &root) || root != hcfg.root || hcfg.levels != 4)
+		return -1;
+	if (hot)
+		ret = viommu_pt_plan_create(&gcfg, &a.plan) ||
+		      viommu_pt_plan_create(&hcfg, &a.p2) ||
+		      viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker) ||
+		      viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.w2);
+	else
+		ret = bench_xl_nested(&a, &gcfg, &hcfg, r.fm);
+	if (ret)
 		return -1;
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_amdvi_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_amdvi_get_stats(r.v, &s1);
 	/* The model must have translated them all: a row of faults would measure nothing. */
 	if (s1.faults != s0.faults) {
@@ -150,8 +168,10 @@ static int xlate(struct bench_ctx *ctx, bool hot, int reps, size_t n)
 			(unsigned long long)(s1.faults - s0.faults), name);
 		return -1;
 	}
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	bench_xl_free(&a);
 	rig_fini(&r);
 	free(iova);

@@ -15,6 +15,7 @@
 #include <viommu/viommu.h>
 
 struct bench_ctx;
+struct viommu_flatmem;
 
 struct bench_suite {
 	const char *name;
@@ -95,7 +96,9 @@ int bench_run_script(struct bench_ctx *ctx, const char *const *argv);
  * BENCH_XL_MODEL through the model @v as stream @sid; way BENCH_XL_BASE through the baseline,
  * the bare lookup in @tlb with @tag if @tlb is set, else the plan walk of @plan through @walker
  * (then of its output through @p2 and @w2 if @p2 is set), else the walk of @cfg over flatmem
- * @mem through a walker made for the run.
+ * @mem through a walker made for the run. With BENCH_XL_LAT added to the way, each request's
+ * IOVA depends on the result of the one before (a dependent chain: the latency of a request,
+ * where the loop without it lets the CPU overlap requests and measures throughput).
  */
 struct bench_xl {
 	struct viommu *v;
@@ -110,13 +113,29 @@ struct bench_xl {
 	size_t n;
 };
 
-enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1 };
+enum { BENCH_XL_BASE = 0, BENCH_XL_MODEL = 1, BENCH_XL_LAT = 2, BENCH_XL_NWAYS = 4 };
 
-/* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL of a struct bench_xl. */
+/* A bench_way_fn over ways BENCH_XL_BASE and BENCH_XL_MODEL (+ BENCH_XL_LAT) of a bench_xl. */
 uint64_t bench_xl_run(void *arg, unsigned int way);
+
+/*
+ * The four ways of @a (baseline and model, each without and with the dependent chain) measured
+ * interleaved (bench_measure_ways_ns()): the median ns per translation of way w in @ns[w].
+ */
+void bench_xl_ways(struct bench_xl *a, int reps, double ns[BENCH_XL_NWAYS]);
 
 /* Destroy @a's walkers and plans (those it has). */
 void bench_xl_free(struct bench_xl *a);
+
+/*
+ * Make @a's baseline the nested plan walk over flatmem @fm: the walk of @c1 (stage 1, or the
+ * guest's v2 table) with every table read first translated by the walk of @c2 (stage 2, or the
+ * host's v1 table), then the walk of its output through @c2: the dependent loads of a nested
+ * miss, done by the pt layer alone. Sets @a's plan, p2, walker, w2 and mem (bench_xl_free()
+ * frees them); @a must stay where it is while they are used.
+ */
+int bench_xl_nested(struct bench_xl *a, const struct viommu_pt_cfg *c1,
+		    const struct viommu_pt_cfg *c2, struct viommu_flatmem *fm);
 
 /* bench_measure_ns() of one way of @a. */
 double bench_xl_ns(struct bench_xl *a, unsigned int way, int reps);
@@ -132,14 +151,18 @@ void bench_xl_random_pages(uint64_t *iova, size_t n, uint64_t base, uint64_t pag
 /*
  * The hot rows' measurement, for a model whose IOTLB holds @pages 4 KiB pages @iova -> @out (with
  * @a->tag): @n random reads of those pages, through @a->v and @a->sid and through a bare IOTLB
- * filled alike, each way measured in turn; the median ns per read of way w in @ns[w].
+ * filled alike, the ways interleaved (bench_xl_ways()); the median ns per read of way w in @ns[w].
  */
 int bench_model_hot(struct bench_xl *a, uint64_t iova, uint64_t out, uint64_t pages, size_t n,
-		    int reps, double *ns);
+		    int reps, double ns[BENCH_XL_NWAYS]);
 
 /* The miss rows: the baseline @base, @name against it, and @name's IOTLB miss ratio. */
 void bench_report_miss(struct bench_ctx *ctx, const char *base, const char *name, double wns,
 		       double ns, uint64_t misses, uint64_t translations);
+
+/* The latency rows (dependent chains): "@base/lat", and "@name/lat" against it. */
+void bench_report_lat(struct bench_ctx *ctx, const char *base, const char *name, double wns,
+		      double ns);
 
 /*
  * The invalidate+sync row: @flush(arg, iova) invalidates one page as the guest driver issues it
@@ -171,6 +194,15 @@ struct bench_model_sizes {
 };
 
 void bench_model_sizes(const struct bench_ctx *ctx, struct bench_model_sizes *s);
+
+/*
+ * The tables AMD-Vi's DTE at @dte (flatmem @fm) names for a request without PASID under GIoV:
+ * @v1 the host (v1) table of its Mode and root (levels 0 when Mode is 0), @v2 the 4-level x86-64
+ * guest table of GCR3 entry 0, the GCR3 table read through @v1 when there is one. 0, or -1 when
+ * the DTE has no guest translation or GCR3 entry 0 is not valid (amdvi.c).
+ */
+int bench_amdvi_dte_tables(struct viommu_flatmem *fm, uint64_t dte, struct viommu_pt_cfg *v2,
+			   struct viommu_pt_cfg *v1);
 
 extern const struct bench_suite bench_suite_iotlb;
 extern const struct bench_suite bench_suite_sys;

@@ -160,13 +160,19 @@ static int world_init(struct world *w, size_t n, uint64_t seed)
 	return 0;
 }
 
-/* Random resident pages, packet-sized lengths: every lookup hits in every structure. */
-static int keys_random(struct keyset *k, const struct world *w, size_t n, uint64_t *seed)
+/* Room for @n keys; -1 when there is none (keys_free frees what was allocated). */
+static int keys_alloc(struct keyset *k, size_t n)
 {
 	k->n = n;
 	k->iova = malloc(n * sizeof(uint64_t));
 	k->len = malloc(n * sizeof(uint64_t));
-	if (!k->iova || !k->len)
+	return k->iova && k->len ? 0 : -1;
+}
+
+/* Random resident pages, packet-sized lengths: every lookup hits in every structure. */
+static int keys_random(struct keyset *k, const struct world *w, size_t n, uint64_t *seed)
+{
+	if (keys_alloc(k, n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		k->iova[i] = w->pages[bench_rand(seed) % w->n] + (bench_rand(seed) & 0x7ff);
@@ -195,10 +201,7 @@ static int keys_ring(struct keyset *k, const struct world *w, size_t n, uint64_t
 	}
 	for (size_t i = 0; nhot < 4; i++)
 		hot[nhot++] = w->pages[i]; /* fewer than 4 colours resident: take any */
-	k->n = n;
-	k->iova = malloc(n * sizeof(uint64_t));
-	k->len = malloc(n * sizeof(uint64_t));
-	if (!k->iova || !k->len)
+	if (keys_alloc(k, n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		k->iova[i] = hot[i % 4] + (bench_rand(seed) & 0x7ff);

@@ -9,6 +9,8 @@
  *    (stage 1 over stage 2), against the same dependent loads done by the pt layer alone: a
  *    stage 1 plan walk whose every table read is first a stage 2 plan walk, then the stage 2
  *    walk of the output;
+ *  - the same hot and miss rows as dependent chains (".../lat": each request's IOVA waits for
+ *    the result of the one before, the latency a device sees), against their baselines alike;
  *  - one TLBI_NH_VA + CMD_SYNC per page as Linux issues them (two commands, one PROD write, the
  *    sync polled on CONS), against the bare IOTLB page invalidation; and the same with a MAP
  *    consumer attached under the caching-mode quirk (the sync's diff included).
@@ -86,22 +88,10 @@ static void rig_fini(struct rig *r)
 	viommu_flatmem_destroy(r->fm);
 }
 
-/* Host ops of the nested baseline: an IPA read is a stage 2 plan walk, then the memory read. */
-static ssize_t nested_read(void *opaque, uint64_t ipa, void *buf, size_t len)
-{
-	struct bench_xl *a = opaque;
-	struct viommu_pt_walk_result w;
-
-	if (viommu_pt_walker_walk_plan(a->w2, a->p2, ipa, VIOMMU_ACC_READ, &w) ||
-	    w.fault != VIOMMU_FAULT_NONE)
-		return VIOMMU_EFAULT;
-	return viommu_flatmem_ops()->dma_read(a->mem, w.out, buf, len);
-}
-
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	struct bench_xl a = { .sid = SID, .tag = { .pasid = ASID } };
-	double ns[2];
+	double ns[BENCH_XL_NWAYS];
 	struct rig r;
 
 	if (rig_init(&r, VG_SMMU_STE_S1, 0, 256, false))
@@ -114,6 +104,7 @@ static int hot(struct bench_ctx *ctx, int reps, size_t n)
 	bench_report(ctx, "iotlb-lookup/hot", "ns", ns[0], "ns", NULL);
 	bench_report(ctx, "smmuv3-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
 	bench_report(ctx, "smmuv3-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s", NULL);
+	bench_report_lat(ctx, "iotlb-lookup/hot", "smmuv3-translate/hot", ns[2], ns[3]);
 	rig_fini(&r);
 	return 0;
 }
@@ -126,10 +117,8 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 	uint64_t *iova = malloc(n * sizeof(*iova));
 	const char *name, *base;
 	struct bench_xl a = { .sid = SID, .iova = iova, .n = n };
-	/* Nested baseline: every stage 1 table read is first a stage 2 walk. */
-	struct viommu_host_ops nops = { .dma_read = nested_read };
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 
 	if (!iova || rig_init(&r, kind, 16, pages, false))
 		return -1;
@@ -141,21 +130,19 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 	p2.format = VIOMMU_PT_ARM_S2;
 	p2.tsz[0] = 16;
 	p2.sl0 = 2;
-	a.mem = r.fm;
 	if (vg_smmu_domain_root(r.d, kind == VG_SMMU_STE_S2, kind == VG_SMMU_STE_S2 ? VMID : ASID,
-				&pc.root) ||
-	    viommu_pt_plan_create(&pc, &a.plan))
+				&pc.root))
 		return -1;
 	if (kind == VG_SMMU_STE_NESTED) {
+		/* Every stage 1 table read is first a stage 2 walk, then the output's. */
 		if (vg_smmu_domain_root(r.d, true, VMID, &p2.root) ||
-		    viommu_pt_plan_create(&p2, &a.p2) ||
-		    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.w2) ||
-		    viommu_pt_walker_create(&nops, &a, &a.walker))
+		    bench_xl_nested(&a, &pc, &p2, r.fm))
 			return -1;
 		base = "pt-nested-walk/arm-s1-4+s2";
 		name = "smmuv3-translate/miss/nested";
 	} else {
-		if (viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
+		if (viommu_pt_plan_create(&pc, &a.plan) ||
+		    viommu_pt_walker_create(viommu_flatmem_ops(), r.fm, &a.walker))
 			return -1;
 		base = kind == VG_SMMU_STE_S2 ? "pt-plan-walk/arm-s2/4K-4-level" :
 						"pt-plan-walk/arm-s1/4K-4-level";
@@ -163,16 +150,14 @@ static int miss(struct bench_ctx *ctx, enum vg_smmu_ste kind, int reps, size_t n
 						"smmuv3-translate/miss/s1";
 	}
 	a.v = r.v;
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_smmuv3_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_smmuv3_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
-	viommu_pt_walker_destroy(a.walker);
-	viommu_pt_walker_destroy(a.w2);
-	viommu_pt_plan_destroy(a.plan);
-	viommu_pt_plan_destroy(a.p2);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
+	bench_xl_free(&a);
 	rig_fini(&r);
 	free(iova);
 	return 0;

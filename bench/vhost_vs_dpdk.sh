@@ -23,7 +23,8 @@
 # VIOMMU_BENCH_SECS (pktgen seconds, default 10, --quick 3), VIOMMU_BENCH_ROUNDS (default 2),
 # VIOMMU_BENCH_BACKENDS (default "dpdk viommu viommu-poll viommu-busypoll"; viommu-busypoll-N:
 # --busy-poll-us=N, for choosing the window),
-# VIOMMU_BENCH_BUSY_POLL_US (default 50), VIOMMU_CACHE (vmlinux cache dir), KEEP_WORK=1.
+# VIOMMU_BENCH_BUSY_POLL_US (default 50), VIOMMU_CACHE (vmlinux cache dir), KEEP_WORK=1;
+# GUEST_NET_OPTS (guest-lib.sh) reaches the virtio-net device: packed=on measures packed rings.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

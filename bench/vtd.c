@@ -6,6 +6,8 @@
  *  - IOTLB misses on 3- and 4-level tables (a 16-entry IOTLB and random pages), against the plan
  *    walk of the same tables through a walker (the same dependent loads), with the walk by
  *    configuration (the walker finding its plan each time) reported beside it;
+ *  - the same hot and miss rows as dependent chains (".../lat": each request's IOVA waits for
+ *    the result of the one before, the latency a device sees), against their baselines alike;
  *  - one page-selective invalidation (a queued descriptor and its doorbell, as the guest issues
  *    it), against the bare IOTLB range invalidation; and the same under caching mode with a MAP
  *    consumer attached (the notification sync included).
@@ -73,7 +75,7 @@ static void rig_fini(struct rig *r)
 static int hot(struct bench_ctx *ctx, int reps, size_t n)
 {
 	struct bench_xl a = { .sid = SID, .tag = { .dom = DID, .sid = SID } };
-	double ns[2];
+	double ns[BENCH_XL_NWAYS];
 	struct rig r;
 
 	if (rig_init(&r, 48, 0, 0, 256))
@@ -88,6 +90,7 @@ static int hot(struct bench_ctx *ctx, int reps, size_t n)
 	bench_report(ctx, "vtd-translate/hot", "ns", ns[1], "ns", "iotlb-lookup/hot");
 	bench_report(ctx, "vtd-translate/hot", "Mops_per_s", 1e3 / ns[1], "M/s",
 		     "iotlb-lookup/hot");
+	bench_report_lat(ctx, "iotlb-lookup/hot", "vtd-translate/hot", ns[2], ns[3]);
 	rig_fini(&r);
 	return 0;
 }
@@ -104,7 +107,7 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 	struct viommu_pt_plan *plan;
 	char name[48], base[48];
 	struct rig r;
-	double wns, ns;
+	double ns[BENCH_XL_NWAYS];
 	uint64_t rta, re, ce;
 
 	if (!iova || rig_init(&r, aw, 0, 16, pages))
@@ -135,12 +138,13 @@ static int miss(struct bench_ctx *ctx, uint32_t aw, int reps, size_t n)
 	a.plan = plan;
 	snprintf(base, sizeof(base), "pt-plan-walk/vtd-sl/%u-level", pc.levels);
 	snprintf(name, sizeof(name), "vtd-translate/miss/%u-level", pc.levels);
-	wns = bench_xl_ns(&a, BENCH_XL_BASE, reps);
 	viommu_vtd_get_stats(r.v, &s0);
-	ns = bench_xl_ns(&a, BENCH_XL_MODEL, reps);
+	bench_xl_ways(&a, reps, ns);
 	viommu_vtd_get_stats(r.v, &s1);
-	bench_report_miss(ctx, base, name, wns, ns, s1.iotlb_misses - s0.iotlb_misses,
-			  s1.translations - s0.translations);
+	bench_report_miss(ctx, base, name, ns[BENCH_XL_BASE], ns[BENCH_XL_MODEL],
+			  s1.iotlb_misses - s0.iotlb_misses, s1.translations - s0.translations);
+	bench_report_lat(ctx, base, name, ns[BENCH_XL_BASE | BENCH_XL_LAT],
+			 ns[BENCH_XL_MODEL | BENCH_XL_LAT]);
 	viommu_pt_walker_destroy(a.walker);
 	viommu_pt_plan_destroy(a.plan);
 	rig_fini(&r);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fuzz_input.h"
+#include "test_vhost_fe.h"
 #include "vh_app.h"
 
 #define MEM_SIZE 65536u
@@ -49,28 +50,10 @@ static size_t pick_fds(const struct fe *f, unsigned int sel, int *fds)
 	return fds[0] < 0 ? 0 : n;
 }
 
+/* Non-blocking: a full socket just loses the bytes (the stream may break: fine). */
 static void send_fds(const struct fe *f, const void *buf, size_t len, const int *fds, size_t nfds)
 {
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(12 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	/* Non-blocking: a full socket just loses the bytes (the stream may break: fine). */
-	if (sendmsg(f->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	if (test_vhost_fe_send_bytes(f->sock, buf, len, fds, nfds, MSG_DONTWAIT) < 0) {
 		/* nothing */
 	}
 }

@@ -5,6 +5,9 @@
     fuzz/make_corpus.py [OUT_DIR]          (default: fuzz/corpus)
 
 Each seed follows its target's input format (see the comment at the top of each fuzz/*.c):
+  vhost_packed           packed rings of several sizes and start positions, chains (direct and
+                         indirect) posted lap after lap the way a driver does, frames both
+                         ways, event suppression modes, IOTLB pages answered one by one
   vhost_msg, vhost_sock  a front-end negotiating, a sealed memfd memory table, both rings set up
                          with frames queued, with and without ACCESS_PLATFORM (IOTLB UPDATEs,
                          MISSes answered), kicks; slow senders and hang-ups for vhost_sock;
@@ -665,7 +668,51 @@ def amdvi_hwv_seeds():
     write("amdvi_hwv", "hostile", hw_seed(True, True))
 
 
+# ---- vhost_packed (see fuzz_vhost_packed.c): config byte, (u8 size - 1, u32 base) per ring,
+# then ops.
+def pk_chain(q, n, bid, extra):
+    return bytes([0x01 | (q << 4), n - 1]) + u16(bid) + bytes([extra])
+
+
+def pk_run():
+    return bytes([0x09])
+
+
+def vhost_packed_seeds():
+    fresh = bytes([7]) + u32(0)  # 8 entries, QEMU's fresh positions
+    for name, cfg, pre in (("gpa", 0x0B, b""), ("gpa-plain", 0x00, b""),
+                           ("iommu", 0x2F, b""), ("iommu-pages", 0x0F,
+                                                  b"".join(bytes([0x03, pg, 0, 2])
+                                                           for pg in range(8)))):
+        out = bytes([cfg]) + fresh + fresh + pre
+        for i in range(8):
+            out += pk_chain(0, 1, i, i)
+        for lap in range(5):  # chains of 1 to 3 descriptors across the wrap
+            out += pk_chain(1, 1 + lap % 3, lap, 0x12 + lap) + pk_run()
+            out += pk_chain(0, 1, lap, lap)
+        write("vhost_packed", name, out + pk_run())
+    # Indirect tables (a valid one of two read-only entries, and a short one), event
+    # suppression DESC at a position of the next lap, a ring of 5, positions mid-lap.
+    table = desc(0x4000, 40, 0) + desc(0x4800, 60, 0)
+    out = (bytes([0x0B, 4]) + u32(0x80038003) + bytes([4]) + u32(0x00020002)
+           + bytes([0x00]) + u16(0x3000) + bytes([len(table)]) + table)
+    for i in range(5):
+        out += pk_chain(0, 1, i, i)
+    out += bytes([0x18]) + u16(0x0002) + bytes([2])
+    for k in range(6):
+        out += pk_chain(1, 1, k, 0x81 if k % 2 else 0x02) + pk_run()
+    out += bytes([0x07]) + pk_chain(1, 2, 9, 3) + pk_run() + bytes([0x07, 0x16]) + pk_run()
+    write("vhost_packed", "indirect-event", out)
+    # Hostile: a chain round the whole ring, random flags, positions past the ring.
+    out = bytes([0x03, 3]) + u32(0) + bytes([3]) + u32(0)
+    out += pk_chain(1, 4, 1, 0) + bytes([0x00]) + u16(0x2000 + 16 * 3 + 14) + bytes([2]) + u16(0x8081)
+    out += pk_run() + bytes([0x15]) + u32(0x7FFF7FFF) + pk_run()
+    out += bytes([0x00]) + u16(0x2000) + bytes([64]) + bytes(range(64)) + pk_run()
+    write("vhost_packed", "hostile", out)
+
+
 if __name__ == "__main__":
+    vhost_packed_seeds()
     shadow_seeds()
     vhost_msg_seeds()
     vhost_sock_seeds()

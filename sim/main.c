@@ -79,12 +79,122 @@ static const struct sim_config *find_config(const char *name)
 	return NULL;
 }
 
-static void add_cfg(struct scenario *s, const char *name)
+/* Replace the configurations of @s with the built-in ones named @names (unknown names skipped). */
+static void set_configs(struct scenario *s, const char *const *names, size_t n)
 {
-	const struct sim_config *c = find_config(name);
+	s->ncfg = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct sim_config *c = find_config(names[i]);
 
-	if (c && s->ncfg < MAX_CONFIGS)
-		s->cfg[s->ncfg++] = *c;
+		if (c && s->ncfg < MAX_CONFIGS)
+			s->cfg[s->ncfg++] = *c;
+	}
+}
+
+/* Replace list @arr (count @n) of a scenario with the arguments; too long a list does not build. */
+#define SET_LIST(arr, n, type, ...)                                                  \
+	do {                                                                         \
+		static const type v_[] = { __VA_ARGS__ };                            \
+		_Static_assert(sizeof(v_) <= sizeof(arr), "scenario list too long"); \
+		memcpy((arr), v_, sizeof(v_));                                       \
+		(n) = sizeof(v_) / sizeof(v_[0]);                                    \
+	} while (0)
+#define SET_PLACEMENTS(s, ...) SET_LIST((s)->pl, (s)->npl, enum sim_placement, __VA_ARGS__)
+#define SET_WORKLOADS(s, ...) SET_LIST((s)->wl, (s)->nwl, enum sim_workload, __VA_ARGS__)
+#define SET_SIZES(s, ...) SET_LIST((s)->size, (s)->nsize, uint32_t, __VA_ARGS__)
+#define SET_CONFIGS(s, ...)                                       \
+	do {                                                      \
+		static const char *const k_[] = { __VA_ARGS__ };  \
+		set_configs((s), k_, sizeof(k_) / sizeof(k_[0])); \
+	} while (0)
+
+/*
+ * The built-in scenarios: each starts from the default one (scenario_base) and replaces what
+ * it names; what it leaves (e.g. arm's placements, workloads and sizes) is the default's.
+ */
+
+/* Seed 000's x86 comparison, then the cures. */
+static void scenario_base(struct scenario *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = "default";
+	s->about = "seed 000's x86 comparison (TCP stream, vhost off/on, rx/tx), then the cures";
+	/* The seeds' five, then the cures. */
+	SET_CONFIGS(s, "noiommu", "vtd-deferred", "vtd-strict", "vtd-strict-cm",
+		    "virtio-iommu-mmio", "virtio-iommu-batched-deferred", "vtd-devtlb", "identity",
+		    "persistent", "never-free");
+	SET_PLACEMENTS(s, SIM_EMULATED, SIM_VHOST);
+	SET_WORKLOADS(s, SIM_WL_STREAM_RX, SIM_WL_STREAM_TX);
+	SET_SIZES(s, 64, 1024, 16384, 65536);
+	s->table_size = 16384;
+	snprintf(s->profile, sizeof(s->profile), "x86-2015-10g");
+}
+
+/* An assigned NIC's vIOMMU trapped (assigned, sidecore) or polled (sidecore): strict to cures. */
+#define ASSIGNED_CONFIGS                                                                 \
+	"noiommu", "vtd-strict-cm", "vtd-deferred-cm", "vtd-batched-cm", "virtio-iommu", \
+		"virtio-iommu-batched-deferred", "vtd-identity-cm", "vtd-never-free-cm"
+
+static void scenario_assigned(struct scenario *s)
+{
+	s->name = "assigned";
+	s->about = "seed 004: an assigned NIC shadowed through caching mode (kernel driver "
+		   "streams and DPDK poll mode)";
+	SET_CONFIGS(s, ASSIGNED_CONFIGS);
+	SET_PLACEMENTS(s, SIM_ASSIGNED);
+	SET_WORKLOADS(s, SIM_WL_STREAM_RX, SIM_WL_STREAM_TX, SIM_WL_POLL);
+	SET_SIZES(s, 64, 1500);
+	s->table_size = 0;
+}
+
+static void scenario_block(struct scenario *s)
+{
+	s->name = "block";
+	s->about = "block reads through virtio-iommu (V6-V9 setups): strict, lazy, "
+		   "sync_map, pooled buffers";
+	SET_CONFIGS(s, "noiommu", "virtio-iommu", "virtio-iommu-deferred", "virtio-iommu-batched",
+		    "virtio-iommu-batched-deferred", "persistent", "identity");
+	SET_PLACEMENTS(s, SIM_EMULATED, SIM_ASSIGNED);
+	SET_WORKLOADS(s, SIM_WL_BLOCK);
+	SET_SIZES(s, 4096, 16384, 65536);
+	s->table_size = 0;
+	s->qd = 64;
+	snprintf(s->profile, sizeof(s->profile), "x86-current");
+}
+
+static void scenario_quick(struct scenario *s)
+{
+	s->name = "quick";
+	s->about = "the default configurations at one size, few units (smoke test)";
+	SET_SIZES(s, 16384);
+	s->table_size = 0;
+}
+
+static void scenario_calgary(struct scenario *s)
+{
+	s->name = "calgary";
+	s->about = "seed 003: TCP stream 64 B-64 KiB through the Calgary TCE model on bare "
+		   "metal, Xen dom0 (direct access), a domU through a driver domain (vhost = "
+		   "its CPU; domU-grant: grant-table integration), and emulated/vhost/"
+		   "assigned, IOMMU off/on, then the cures";
+	SET_CONFIGS(s, "noiommu", "calgary-strict", "calgary-lazy", "calgary-lazy-trap",
+		    "calgary-hcall", "calgary-hcall-batched", "calgary-identity",
+		    "calgary-persistent", "calgary-never-free", "calgary-batched");
+	SET_PLACEMENTS(s, SIM_EMULATED, SIM_VHOST, SIM_ASSIGNED, SIM_BAREMETAL, SIM_DOM0, SIM_DOMU,
+		       SIM_DOMU_GRANT);
+	SET_SIZES(s, 64, 256, 1024, 4096, 16384, 65536);
+	s->table_size = 0;
+}
+
+/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
+static void scenario_arm(struct scenario *s)
+{
+	s->name = "arm";
+	s->about = "seed 000's Arm comparison on a ThunderX CN88xx-era host (TCP stream, "
+		   "vhost off/on, rx/tx), then the cures";
+	SET_CONFIGS(s, "noiommu", "smmu3", "smmu3-cm", "virtio-iommu-mmio", "smmu3-lazy",
+		    "virtio-iommu-batched-deferred");
+	snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
 }
 
 /*
@@ -94,26 +204,25 @@ static void add_cfg(struct scenario *s, const char *name)
  */
 static void scenario_nested(struct scenario *s)
 {
-	static const char *const k[] = { "noiommu", "vtd-strict-cm", "vtd-deferred-cm" };
-
 	s->name = "nested";
 	s->about = "seed 004: an NIC assigned to L1 (vhost n/a) and through L1 to an L2 guest "
 		   "(vhost L2); kernel driver (rx, tx) and DPDK (poll)";
-	s->ncfg = 0;
-	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
-		add_cfg(s, k[i]);
-	s->npl = 2;
-	s->pl[0] = SIM_ASSIGNED;
-	s->pl[1] = SIM_NESTED;
-	s->nwl = 3;
-	s->wl[0] = SIM_WL_STREAM_RX;
-	s->wl[1] = SIM_WL_STREAM_TX;
-	s->wl[2] = SIM_WL_POLL;
-	s->nsize = 4;
-	s->size[0] = 64;
-	s->size[1] = 1500;
-	s->size[2] = 16384;
-	s->size[3] = 65536;
+	SET_CONFIGS(s, "noiommu", "vtd-strict-cm", "vtd-deferred-cm");
+	SET_PLACEMENTS(s, SIM_ASSIGNED, SIM_NESTED);
+	SET_WORKLOADS(s, SIM_WL_STREAM_RX, SIM_WL_STREAM_TX, SIM_WL_POLL);
+	SET_SIZES(s, 64, 1500, 16384, 65536);
+	s->table_size = 0;
+}
+
+/* ATC'11: the vIOMMU trapped and emulated (assigned) or polled by a side core. */
+static void scenario_sidecore(struct scenario *s)
+{
+	s->name = "sidecore";
+	s->about = "ATC'11: an assigned NIC whose vIOMMU traps to the VMM (vhost n/a) or is "
+		   "polled by a side core (vhost side), strict to optimistic, then the cures";
+	SET_CONFIGS(s, ASSIGNED_CONFIGS);
+	SET_PLACEMENTS(s, SIM_ASSIGNED, SIM_SIDECORE);
+	SET_SIZES(s, 1500, 16384);
 	s->table_size = 0;
 }
 
@@ -124,181 +233,32 @@ static void scenario_nested(struct scenario *s)
  */
 static void scenario_amd_hwviommu(struct scenario *s)
 {
-	static const char *const k[] = { "noiommu", "amdvi-strict", "amdvi-lazy", "amdvi-v2",
-					 "amdvi-v2-lazy" };
-
 	s->name = "amd-hwviommu";
 	s->about = "seed 001: an assigned NIC, emulated AMD-Vi with shadow tables (vhost n/a) vs "
 		   "the hardware vIOMMU (vhost hw); the hybrid's emulated NIC (vhost off)";
-	s->ncfg = 0;
-	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
-		add_cfg(s, k[i]);
-	s->npl = 3;
-	s->pl[0] = SIM_ASSIGNED;
-	s->pl[1] = SIM_HWVIOMMU;
-	s->pl[2] = SIM_EMULATED;
-	s->nwl = 3;
-	s->wl[2] = SIM_WL_POLL;
-	s->nsize = 3;
-	s->size[0] = 64;
-	s->size[1] = 1500;
-	s->size[2] = 16384;
+	SET_CONFIGS(s, "noiommu", "amdvi-strict", "amdvi-lazy", "amdvi-v2", "amdvi-v2-lazy");
+	SET_PLACEMENTS(s, SIM_ASSIGNED, SIM_HWVIOMMU, SIM_EMULATED);
+	SET_WORKLOADS(s, SIM_WL_STREAM_RX, SIM_WL_STREAM_TX, SIM_WL_POLL);
+	SET_SIZES(s, 64, 1500, 16384);
 	s->table_size = 0;
 	snprintf(s->profile, sizeof(s->profile), "x86-current");
 }
 
-static void scenario_default(struct scenario *s, const char *name)
-{
-	static const char *const seeds[] = { "noiommu", "vtd-deferred", "vtd-strict",
-					     "vtd-strict-cm", "virtio-iommu-mmio" };
-	static const char *const cures[] = { "virtio-iommu-batched-deferred", "vtd-devtlb",
-					     "identity", "persistent", "never-free" };
-
-	memset(s, 0, sizeof(*s));
-	s->name = "default";
-	s->about = "seed 000's x86 comparison (TCP stream, vhost off/on, rx/tx), then the cures";
-	for (size_t i = 0; i < 5; i++)
-		add_cfg(s, seeds[i]);
-	for (size_t i = 0; i < 5; i++)
-		add_cfg(s, cures[i]);
-	s->pl[s->npl++] = SIM_EMULATED;
-	s->pl[s->npl++] = SIM_VHOST;
-	s->wl[s->nwl++] = SIM_WL_STREAM_RX;
-	s->wl[s->nwl++] = SIM_WL_STREAM_TX;
-	s->size[s->nsize++] = 64;
-	s->size[s->nsize++] = 1024;
-	s->size[s->nsize++] = 16384;
-	s->size[s->nsize++] = 65536;
-	s->table_size = 16384;
-	snprintf(s->profile, sizeof(s->profile), "x86-2015-10g");
-	if (name && !strcmp(name, "assigned")) {
-		static const char *const a[] = { "noiommu",	    "vtd-strict-cm",
-						 "vtd-deferred-cm", "vtd-batched-cm",
-						 "virtio-iommu",    "virtio-iommu-batched-deferred",
-						 "vtd-identity-cm", "vtd-never-free-cm" };
-
-		s->name = "assigned";
-		s->about = "seed 004: an assigned NIC shadowed through caching mode (kernel driver "
-			   "streams and DPDK poll mode)";
-		s->ncfg = 0;
-		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
-			add_cfg(s, a[i]);
-		s->npl = 1;
-		s->pl[0] = SIM_ASSIGNED;
-		s->nwl = 3;
-		s->wl[2] = SIM_WL_POLL;
-		s->nsize = 2;
-		s->size[0] = 64;
-		s->size[1] = 1500;
-		s->table_size = 0;
-	} else if (name && !strcmp(name, "block")) {
-		static const char *const b[] = { "noiommu",
-						 "virtio-iommu",
-						 "virtio-iommu-deferred",
-						 "virtio-iommu-batched",
-						 "virtio-iommu-batched-deferred",
-						 "persistent",
-						 "identity" };
-
-		s->name = "block";
-		s->about = "block reads through virtio-iommu (V6-V9 setups): strict, lazy, "
-			   "sync_map, pooled buffers";
-		s->ncfg = 0;
-		for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-			add_cfg(s, b[i]);
-		s->npl = 2;
-		s->pl[0] = SIM_EMULATED;
-		s->pl[1] = SIM_ASSIGNED;
-		s->nwl = 1;
-		s->wl[0] = SIM_WL_BLOCK;
-		s->nsize = 3;
-		s->size[0] = 4096;
-		s->size[1] = 16384;
-		s->size[2] = 65536;
-		s->table_size = 0;
-		s->qd = 64;
-		snprintf(s->profile, sizeof(s->profile), "x86-current");
-	} else if (name && !strcmp(name, "calgary")) {
-		static const char *const k[] = {
-			"noiommu",	     "calgary-strict",	   "calgary-lazy",
-			"calgary-lazy-trap", "calgary-hcall",	   "calgary-hcall-batched",
-			"calgary-identity",  "calgary-persistent", "calgary-never-free",
-			"calgary-batched",
-		};
-
-		s->name = "calgary";
-		s->about =
-			"seed 003: TCP stream 64 B-64 KiB through the Calgary TCE model on bare "
-			"metal, Xen dom0 (direct access), a domU through a driver domain (vhost = "
-			"its CPU; domU-grant: grant-table integration), and emulated/vhost/"
-			"assigned, IOMMU off/on, then the cures";
-		s->ncfg = 0;
-		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
-			add_cfg(s, k[i]);
-		s->npl = 7;
-		s->pl[2] = SIM_ASSIGNED;
-		s->pl[3] = SIM_BAREMETAL;
-		s->pl[4] = SIM_DOM0;
-		s->pl[5] = SIM_DOMU;
-		s->pl[6] = SIM_DOMU_GRANT;
-		s->nsize = 6;
-		s->size[0] = 64;
-		s->size[1] = 256;
-		s->size[2] = 1024;
-		s->size[3] = 4096;
-		s->size[4] = 16384;
-		s->size[5] = 65536;
-		s->table_size = 0;
-	} else if (name && !strcmp(name, "arm")) {
-		/* Seed 000's Arm half, then lazy invalidation and batched virtio-iommu requests. */
-		static const char *const a[] = { "noiommu",    "smmu3",
-						 "smmu3-cm",   "virtio-iommu-mmio",
-						 "smmu3-lazy", "virtio-iommu-batched-deferred" };
-
-		s->name = "arm";
-		s->about = "seed 000's Arm comparison on a ThunderX CN88xx-era host (TCP stream, "
-			   "vhost off/on, rx/tx), then the cures";
-		s->ncfg = 0;
-		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
-			add_cfg(s, a[i]);
-		snprintf(s->profile, sizeof(s->profile), "arm-2017-thunderx");
-	} else if (name && !strcmp(name, "nested")) {
-		scenario_nested(s);
-	} else if (name && !strcmp(name, "sidecore")) {
-		/* ATC'11: the vIOMMU trapped and emulated (assigned) or polled by a side core. */
-		static const char *const k[] = { "noiommu",	    "vtd-strict-cm",
-						 "vtd-deferred-cm", "vtd-batched-cm",
-						 "virtio-iommu",    "virtio-iommu-batched-deferred",
-						 "vtd-identity-cm", "vtd-never-free-cm" };
-
-		s->name = "sidecore";
-		s->about =
-			"ATC'11: an assigned NIC whose vIOMMU traps to the VMM (vhost n/a) or is "
-			"polled by a side core (vhost side), strict to optimistic, then the cures";
-		s->ncfg = 0;
-		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
-			add_cfg(s, k[i]);
-		s->npl = 2;
-		s->pl[0] = SIM_ASSIGNED;
-		s->pl[1] = SIM_SIDECORE;
-		s->nsize = 2;
-		s->size[0] = 1500;
-		s->size[1] = 16384;
-		s->table_size = 0;
-	} else if (name && !strcmp(name, "amd-hwviommu")) {
-		scenario_amd_hwviommu(s);
-	} else if (name && !strcmp(name, "quick")) {
-		s->name = "quick";
-		s->about = "the default configurations at one size, few units (smoke test)";
-		s->nsize = 1;
-		s->size[0] = 16384;
-		s->table_size = 0;
-	}
-}
-
-static const char *const scenario_names[] = { "default", "assigned", "block",
-					      "quick",	 "calgary",  "arm",
-					      "nested",	 "sidecore", "amd-hwviommu" };
+/* In --list order; the default scenario is the base itself. */
+static const struct {
+	const char *name;
+	void (*build)(struct scenario *s);
+} builtin_scenarios[] = {
+	{ "default", NULL },
+	{ "assigned", scenario_assigned },
+	{ "block", scenario_block },
+	{ "quick", scenario_quick },
+	{ "calgary", scenario_calgary },
+	{ "arm", scenario_arm },
+	{ "nested", scenario_nested },
+	{ "sidecore", scenario_sidecore },
+	{ "amd-hwviommu", scenario_amd_hwviommu },
+};
 
 bool sim_config_known(const char *name)
 {
@@ -307,9 +267,11 @@ bool sim_config_known(const char *name)
 
 int sim_scenario_builtin(struct scenario *s, const char *name)
 {
-	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {
-		if (!strcmp(name, scenario_names[i])) {
-			scenario_default(s, name);
+	for (size_t i = 0; i < sizeof(builtin_scenarios) / sizeof(builtin_scenarios[0]); i++) {
+		if (!strcmp(name, builtin_scenarios[i].name)) {
+			scenario_base(s);
+			if (builtin_scenarios[i].build)
+				builtin_scenarios[i].build(s);
 			return 0;
 		}
 	}
@@ -348,10 +310,10 @@ static void usage(FILE *f)
 static void list(const struct sim_costs *c)
 {
 	printf("scenarios:\n");
-	for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++) {
+	for (size_t i = 0; i < sizeof(builtin_scenarios) / sizeof(builtin_scenarios[0]); i++) {
 		struct scenario s;
 
-		scenario_default(&s, scenario_names[i]);
+		sim_scenario_builtin(&s, builtin_scenarios[i].name);
 		printf("  %-10s %s\n", s.name, s.about);
 	}
 	printf("configurations (model, strategy):\n");
@@ -499,7 +461,7 @@ int sim_scenario_load(struct scenario *s, const char *path, char *err, size_t er
 
 	if (!f)
 		return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
-	scenario_default(s, NULL);
+	scenario_base(s);
 	s->name = "custom";
 	s->about = path;
 	s->table_size = 0;
@@ -902,16 +864,12 @@ int main(int argc, char **argv)
 		}
 	} else {
 		const char *name = optind < argc ? argv[optind] : "default";
-		bool known = false;
 
-		for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++)
-			known |= !strcmp(name, scenario_names[i]);
-		if (!known) {
+		if (sim_scenario_builtin(&s, name)) {
 			fprintf(stderr, "viommu-sim: unknown scenario '%s' (see --list)\n", name);
 			sim_costs_destroy(c);
 			return 2;
 		}
-		scenario_default(&s, name);
 	}
 	/* Precedence (cost-model.md §7): profile, then cost files in order, then --cost. */
 	ret = VIOMMU_EINVAL;

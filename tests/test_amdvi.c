@@ -25,12 +25,6 @@
 #define MSI_ADDR 0xfee01000ull
 #define MSI_DATA 0x4041u
 
-struct msi_log {
-	int n;
-	uint64_t addr;
-	uint32_t data;
-};
-
 struct evlog {
 	int n;
 	uint32_t ev[64][4];
@@ -40,18 +34,9 @@ struct fx {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
 	struct vg_amdvi *d;
-	struct msi_log msi;
+	struct test_msi_log msi;
 	struct evlog evs;
 };
-
-static void on_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-	struct msi_log *m = opaque;
-
-	m->n++;
-	m->addr = addr;
-	m->data = data;
-}
 
 static void on_event(void *opaque, const uint32_t ev[4])
 {
@@ -62,25 +47,16 @@ static void on_event(void *opaque, const uint32_t ev[4])
 	l->n++;
 }
 
-static uint64_t rd(struct fx *f, uint64_t off, unsigned int size)
-{
-	uint64_t v = 0xdead;
-
-	assert_int_equal(viommu_mmio_read(f->v, off, size, &v), 0);
-	return v;
-}
-
-static void wr(struct fx *f, uint64_t off, unsigned int size, uint64_t val)
-{
-	assert_int_equal(viommu_mmio_write(f->v, off, size, val), 0);
-}
+/* The fixture's MMIO accesses (test_common.h). */
+#define rd(f, off, size) test_mmio_rd((f)->v, (off), (size))
+#define wr(f, off, size, val) test_mmio_wr((f)->v, (off), (size), (val))
 
 static void fx_init_cfg(struct fx *f, const struct viommu_amdvi_config *cfg,
 			const struct vg_amdvi_config *dcfg, bool with_driver)
 {
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
-	viommu_flatmem_set_irq_handlers(f->fm, on_msi, NULL, &f->msi);
+	viommu_flatmem_set_irq_handlers(f->fm, test_on_msi, NULL, &f->msi);
 	assert_int_equal(viommu_amdvi_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
 	if (with_driver) {
 		struct vg_amdvi_config dc = { 0 };

@@ -36,18 +36,9 @@ struct fx {
 	struct vg_cal *d;
 };
 
-static uint64_t rd(struct fx *f, uint64_t off, unsigned int size)
-{
-	uint64_t v = 0xdead;
-
-	assert_int_equal(viommu_mmio_read(f->v, off, size, &v), 0);
-	return v;
-}
-
-static void wr(struct fx *f, uint64_t off, unsigned int size, uint64_t val)
-{
-	assert_int_equal(viommu_mmio_write(f->v, off, size, val), 0);
-}
+/* The fixture's MMIO accesses (test_common.h). */
+#define rd(f, off, size) test_mmio_rd((f)->v, (off), (size))
+#define wr(f, off, size, val) test_mmio_wr((f)->v, (off), (size), (val))
 
 /* Big-endian register access, as the driver's be32_to_cpu(readl()) and cpu_to_be64(). */
 static uint32_t rd32(struct fx *f, uint64_t off)

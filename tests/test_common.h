@@ -76,4 +76,35 @@ static inline struct viommu_xlate_result test_xl(struct viommu *v, uint32_t sid,
 	return res;
 }
 
+/* MMIO accesses to @v that must succeed. A read starts from a value the device must replace. */
+static inline uint64_t test_mmio_rd(struct viommu *v, uint64_t off, unsigned int size)
+{
+	uint64_t val = 0xdead;
+
+	assert_int_equal(viommu_mmio_read(v, off, size, &val), 0);
+	return val;
+}
+
+static inline void test_mmio_wr(struct viommu *v, uint64_t off, unsigned int size, uint64_t val)
+{
+	assert_int_equal(viommu_mmio_write(v, off, size, val), 0);
+}
+
+/* The MSIs flat memory delivered: how many, and the last one (test_on_msi records them). */
+struct test_msi_log {
+	int n;
+	uint64_t addr;
+	uint32_t data;
+};
+
+/* An MSI handler for viommu_flatmem_set_irq_handlers(), its opaque a struct test_msi_log. */
+static inline void test_on_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	struct test_msi_log *m = opaque;
+
+	m->n++;
+	m->addr = addr;
+	m->data = data;
+}
+
 #endif

@@ -738,6 +738,220 @@ static void test_insert_leaf(void **state)
 	viommu_iotlb_destroy(tlb);
 }
 
+/*
+ * The miss cursor, by hand: a 4-way set full of the tag's own pages, then lookups by ref that miss
+ * and the inserts of those pages. Each insert replaces the set's round-robin way, as the general
+ * insert does, and an operation between the lookup and the insert (here a flush) disarms it.
+ */
+static void test_insert_after_miss(void **state)
+{
+	struct viommu_iotlb *tlb = mk(4, 4); /* one set */
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	struct viommu_iotlb_tag t = { .dom = 1, .sid = 2 };
+	struct viommu_iotlb_hit hit;
+	struct viommu_iotlb_stats st;
+	uint64_t ref;
+
+	(void)state;
+	assert_int_equal(viommu_iotlb_tag_ref(tlb, &t, &ref), 0);
+	for (uint64_t p = 0; p < 4; p++)
+		assert_int_equal(
+			vi_iotlb_insert_leaf_ref(tlb, ref, p << 12, (p + 16) << 12, 12, 3, 1), 0);
+	for (uint64_t p = 4; p < 10; p++) {
+		assert_int_equal(vi_iotlb_lookup_ref(tlb, ref, p << 12, &hit), VIOMMU_ENOENT);
+		assert_int_equal(h->miss_ref, ref);
+		assert_int_equal(
+			vi_iotlb_insert_leaf_ref(tlb, ref, p << 12, (p + 16) << 12, 12, 3, 1), 0);
+		assert_int_equal(h->miss_ref, 0);
+		/* The page inserted and the three before it: the oldest one went. */
+		for (uint64_t q = 0; q < 10; q++) {
+			int ret = vi_iotlb_lookup_ref(tlb, ref, q << 12, &hit);
+
+			assert_int_equal(ret, q + 3 >= p && q <= p ? 0 : VIOMMU_ENOENT);
+			if (!ret)
+				assert_int_equal(hit.addr, (q + 16) << 12);
+		}
+	}
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.insertions, 10);
+	assert_int_equal(st.evictions, 6);
+	/* A flush between the miss and the insert: the insert takes the tag anew, into a free way. */
+	assert_int_equal(vi_iotlb_lookup_ref(tlb, ref, 0x40000, &hit), VIOMMU_ENOENT);
+	viommu_iotlb_flush(tlb);
+	assert_int_equal(h->miss_ref, 0);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x40000, 0x80000, 12, 1, 0), 0);
+	assert_int_equal(vi_iotlb_lookup_ref(tlb, ref, 0x40000, &hit), 0);
+	assert_int_equal(hit.addr, 0x80000);
+	assert_int_equal(vi_iotlb_lookup_ref(tlb, ref, 0x9000, &hit), VIOMMU_ENOENT);
+	viommu_iotlb_get_stats(tlb, &st);
+	assert_int_equal(st.evictions, 6);
+	/* A miss, then the insert of another page, or of the page at another size: no cursor use. */
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x200000, 0x400000, 21, 1, 0), 0);
+	assert_int_equal(vi_iotlb_lookup_ref(tlb, ref, 0x41000, &hit), VIOMMU_ENOENT);
+	assert_int_equal(vi_iotlb_insert_leaf_ref(tlb, ref, 0x41000, 1ull << 52, 12, 1, 0),
+			 VIOMMU_EINVAL);
+	viommu_iotlb_destroy(tlb);
+}
+
+/* The sets and round-robin pointers of two caches of the same geometry are the same. */
+static void assert_same_sets(struct viommu_iotlb *a, struct viommu_iotlb *b, uint32_t capacity)
+{
+	const struct viommu_iotlb__hot *ha = (const void *)a, *hb = (const void *)b;
+
+	assert_memory_equal(ha->sets, hb->sets, (size_t)capacity * 2 * sizeof(uint64_t));
+	assert_memory_equal(ha->victim, hb->victim, capacity / ha->ways);
+}
+
+/*
+ * The miss cursor against the general insert: cache A makes each insert as a model does, after
+ * a lookup by the same ref (the cursor), cache B the same inserts without the lookups (the
+ * general insert), and both hold the same sets after every step: the same ways filled, the same
+ * victims, the same words. Between A's lookup and its insert, sometimes another operation runs
+ * on both (an invalidation, a flush, another insert) or on A alone (a lookup by another ref),
+ * which the cursor must not survive.
+ */
+static void run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int ops)
+{
+	struct viommu_iotlb *a = mk(capacity, 4), *b = mk(capacity, 4);
+	struct viommu_iotlb__hot *ha = (struct viommu_iotlb__hot *)a;
+	struct viommu_iotlb_tag tag[8];
+	uint64_t ra[8], rb[8], armed = 0, fast = 0;
+	struct test_rng rng = { seed };
+	struct viommu_iotlb_stats sa, sb;
+
+	assert_true(ntags <= 8);
+	for (uint32_t i = 0; i < ntags; i++) {
+		tag[i] = (struct viommu_iotlb_tag){ .dom = 1 + i % 3, .sid = i };
+		assert_int_equal(viommu_iotlb_tag_ref(a, &tag[i], &ra[i]), 0);
+		assert_int_equal(viommu_iotlb_tag_ref(b, &tag[i], &rb[i]), 0);
+	}
+	for (int op = 0; op < ops; op++) {
+		unsigned int k = (unsigned int)test_below(&rng, 100);
+		uint32_t i = (uint32_t)test_below(&rng, ntags);
+		/* Few pages per tag, so that sets fill with a tag's own entries and pages repeat. */
+		uint64_t iova = (uint64_t)i << 32 | test_below(&rng, 4 * capacity / ntags) << 12;
+		uint64_t out = test_rand(&rng) & 0x000ffffffffff000ull;
+		unsigned int shift = test_below(&rng, 4 * capacity) ? 12 : 21;
+		uint32_t perm = (uint32_t)test_below(&rng, 16),
+			 level = (uint32_t)test_below(&rng, 6);
+		struct viommu_iotlb_hit hit;
+		int ret, rb_ret;
+
+		if (k < 85) {
+			uint64_t evictions = ha->evictions;
+
+			ret = vi_iotlb_lookup_ref(a, ra[i], iova, &hit);
+			if (ret == VIOMMU_ESTALE) {
+				assert_int_equal(viommu_iotlb_tag_ref(a, &tag[i], &ra[i]), 0);
+				assert_int_equal(viommu_iotlb_tag_ref(b, &tag[i], &rb[i]), 0);
+				assert_same_sets(a, b, capacity);
+				continue;
+			}
+			if (test_below(&rng, 8) == 0) {
+				struct viommu_iotlb_inval inv = {
+					.tag = tag[test_below(&rng, ntags)]
+				};
+				uint32_t j = (uint32_t)test_below(&rng, ntags);
+
+				switch (test_below(&rng, 5)) {
+				case 0:
+					if (test_below(&rng, capacity / 16))
+						break; /* rarely, as flushes */
+					inv.match = VIOMMU_IOTLB_MATCH_DOM;
+					viommu_iotlb_invalidate(a, &inv);
+					viommu_iotlb_invalidate(b, &inv);
+					break;
+				case 1:
+					inv.match = VIOMMU_IOTLB_MATCH_DOM |
+						    VIOMMU_IOTLB_MATCH_PASID |
+						    VIOMMU_IOTLB_MATCH_ADDR;
+					inv.first = iova & ~0xfffull;
+					inv.last = inv.first + 0xfff;
+					viommu_iotlb_invalidate(a, &inv);
+					viommu_iotlb_invalidate(b, &inv);
+					break;
+				case 2:
+					/* Rarely, as below: a set must fill before the next. */
+					if (test_below(&rng, capacity / 16))
+						break;
+					viommu_iotlb_flush(a);
+					viommu_iotlb_flush(b);
+					break;
+				case 3:
+					assert_int_equal(
+						vi_iotlb_insert_leaf(a, &tag[j], iova + 0x1000, out,
+								     12, 3, 0),
+						vi_iotlb_insert_leaf(b, &tag[j], iova + 0x1000, out,
+								     12, 3, 0));
+					break;
+				default:
+					/* On A alone: the cursor moves to another ref's miss, or goes. */
+					vi_iotlb_lookup_ref(a, ra[j], iova ^ 0x1000, &hit);
+					break;
+				}
+			}
+			armed += ha->miss_ref == ra[i];
+			ret = vi_iotlb_insert_leaf_ref(a, ra[i], iova, out, shift, perm, level);
+			rb_ret = vi_iotlb_insert_leaf_ref(b, rb[i], iova, out, shift, perm, level);
+			assert_int_equal(ret, rb_ret);
+			if (ret == VIOMMU_ESTALE) {
+				/* As a model does: by tag, then a new ref. */
+				assert_int_equal(vi_iotlb_insert_leaf(a, &tag[i], iova, out, shift,
+								      perm, level),
+						 0);
+				assert_int_equal(vi_iotlb_insert_leaf(b, &tag[i], iova, out, shift,
+								      perm, level),
+						 0);
+				assert_int_equal(viommu_iotlb_tag_ref(a, &tag[i], &ra[i]), 0);
+				assert_int_equal(viommu_iotlb_tag_ref(b, &tag[i], &rb[i]), 0);
+			}
+			fast += ha->evictions != evictions;
+		} else if (k < 89) {
+			/* A few pages: sets must still fill. */
+			struct viommu_iotlb_inval inv = { .tag = tag[i],
+							  .match = VIOMMU_IOTLB_MATCH_ADDR,
+							  .first = iova,
+							  .last = iova +
+								  test_below(&rng, 1u << 14) };
+
+			if (test_below(&rng, 2))
+				inv.match |= VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID;
+			viommu_iotlb_invalidate(a, &inv);
+			viommu_iotlb_invalidate(b, &inv);
+		} else if (k < 90 && !test_below(&rng, capacity / 16)) {
+			viommu_iotlb_flush(a);
+			viommu_iotlb_flush(b);
+		} else {
+			struct viommu_iotlb_entry ea, eb;
+
+			memset(&ea, 0, sizeof(ea)); /* padding too: compared whole */
+			memset(&eb, 0, sizeof(eb));
+			ret = viommu_iotlb_lookup(a, &tag[i], iova, &ea);
+			assert_int_equal(viommu_iotlb_lookup(b, &tag[i], iova, &eb), ret);
+			if (!ret)
+				assert_memory_equal(&ea, &eb, sizeof(ea));
+		}
+		assert_same_sets(a, b, capacity);
+	}
+	viommu_iotlb_get_stats(a, &sa);
+	viommu_iotlb_get_stats(b, &sb);
+	assert_int_equal(sa.insertions, sb.insertions);
+	assert_int_equal(sa.evictions, sb.evictions);
+	/* Most inserts had the cursor, and many replaced a full set's victim. */
+	assert_true(armed > (uint64_t)ops / 5);
+	assert_true(fast > (uint64_t)ops / 20);
+	viommu_iotlb_destroy(a);
+	viommu_iotlb_destroy(b);
+}
+
+static void test_random_cursor(void **state)
+{
+	(void)state;
+	run_cursor(16, 1, test_seed(0x5c0de), 40000);
+	run_cursor(64, 3, test_seed(0x6c0de), 40000);
+	run_cursor(256, 4, test_seed(0x7c0de), 40000);
+}
+
 /* ---- randomized against a reference ---------------------------------------------------- */
 
 /*
@@ -1128,6 +1342,8 @@ int main(void)
 		cmocka_unit_test(test_refs_displaced),
 		cmocka_unit_test(test_insert_ref),
 		cmocka_unit_test(test_insert_leaf),
+		cmocka_unit_test(test_insert_after_miss),
+		cmocka_unit_test(test_random_cursor),
 		cmocka_unit_test(test_random_small),
 		cmocka_unit_test(test_random_large),
 		cmocka_unit_test(test_random_direct_mapped),

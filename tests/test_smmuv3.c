@@ -88,18 +88,9 @@ static void on_event(void *opaque, const struct viommu_event *ev)
 	l->last = *ev;
 }
 
-static uint64_t rd(struct fx *f, uint64_t off, unsigned int size)
-{
-	uint64_t v = 0xdead;
-
-	assert_int_equal(viommu_mmio_read(f->v, off, size, &v), 0);
-	return v;
-}
-
-static void wr(struct fx *f, uint64_t off, unsigned int size, uint64_t val)
-{
-	assert_int_equal(viommu_mmio_write(f->v, off, size, val), 0);
-}
+/* The fixture's MMIO accesses (test_common.h). */
+#define rd(f, off, size) test_mmio_rd((f)->v, (off), (size))
+#define wr(f, off, size, val) test_mmio_wr((f)->v, (off), (size), (val))
 
 static void fx_init_cfg(struct fx *f, const struct viommu_smmuv3_config *cfg,
 			const struct vg_smmu_config *dcfg, bool with_driver)

@@ -7,6 +7,7 @@
  * with a wrapping end or size 0) and virtqueue processing (reflect mode, mergeable buffers).
  */
 #include "test_common.h"
+#include "test_vhost_fe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,31 +175,7 @@ static int setup_app(void **state)
 static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
 		     const int *fds, size_t nfds)
 {
-	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + 512];
-	struct viommu_vhost_user_header h = { .request = req, .flags = flags, .size = size };
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(16 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = VIOMMU_VHOST_USER_HDR_SIZE + size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	assert_true(size <= 512 && nfds <= 16);
-	memcpy(buf, &h, sizeof(h));
-	if (size)
-		memcpy(buf + VIOMMU_VHOST_USER_HDR_SIZE, payload, size);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	assert_int_equal(sendmsg(f->fe, &mh, 0), (ssize_t)iov.iov_len);
+	assert_int_equal(test_vhost_fe_send(f->fe, req, flags, payload, size, fds, nfds, 0), 0);
 }
 
 /*
@@ -1977,6 +1954,698 @@ static void test_switch_learning(void **state)
 	free(sw);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Packed virtqueues (virtio 1.2 §2.8), against a driver written here                         */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PF_AVAIL VIOMMU_VIRTIO_PVIRTQ_DESC_F_AVAIL
+#define PF_USED VIOMMU_VIRTIO_PVIRTQ_DESC_F_USED
+#define PF_NEXT VIOMMU_VIRTIO_VIRTQ_DESC_F_NEXT
+#define PF_WRITE VIOMMU_VIRTIO_VIRTQ_DESC_F_WRITE
+#define PF_INDIRECT VIOMMU_VIRTIO_VIRTQ_DESC_F_INDIRECT
+/* What QEMU sends for a fresh packed ring: both positions 0, both wrap counters 1. */
+#define PACKED_BASE0 0x80008000u
+
+/*
+ * The driver side of one packed ring (virtio 1.2 §2.8.21-2.8.22): descriptors made available
+ * at next with the avail wrap counter, the head's flags written last; used descriptors read at
+ * used, skipping as many descriptors as the buffer took.
+ */
+struct pdrv {
+	uint64_t ring; /* guest-physical address of the descriptor ring */
+	uint16_t num;
+	uint16_t next;
+	bool wrap;
+	uint16_t used;
+	bool used_wrap;
+	uint16_t ndesc[64]; /* per buffer ID: descriptors it took */
+};
+
+struct pbuf {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags; /* WRITE, INDIRECT; NEXT is added between the descriptors of a chain */
+};
+
+static void pd_init(struct pdrv *pd, uint64_t ring, uint16_t num)
+{
+	memset(pd, 0, sizeof(*pd));
+	pd->ring = ring;
+	pd->num = num;
+	pd->wrap = pd->used_wrap = true;
+}
+
+static void pput(struct fx *f, uint64_t ring, uint16_t i, uint64_t addr, uint32_t len, uint16_t id,
+		 uint16_t flags)
+{
+	struct viommu_virtio_pvirtq_desc d = { .addr = addr, .len = len, .id = id, .flags = flags };
+
+	memcpy(f->mem + ring + 16u * i, &d, sizeof(d));
+}
+
+static struct viommu_virtio_pvirtq_desc pget(struct fx *f, uint64_t ring, uint16_t i)
+{
+	struct viommu_virtio_pvirtq_desc d;
+
+	memcpy(&d, f->mem + ring + 16u * i, sizeof(d));
+	return d;
+}
+
+/* Make the chain @b[0..n) available as buffer @id. */
+static void pd_add(struct fx *f, struct pdrv *pd, const struct pbuf *b, unsigned int n, uint16_t id)
+{
+	uint16_t head = pd->next, head_flags = 0;
+
+	assert_true(id < 64 && n >= 1 && n <= pd->num);
+	for (unsigned int k = 0; k < n; k++) {
+		uint16_t fl = b[k].flags | (k + 1 < n ? PF_NEXT : 0) |
+			      (pd->wrap ? PF_AVAIL : PF_USED);
+
+		/* The head first with flags 0: not available in either lap. */
+		if (k == 0)
+			head_flags = fl;
+		pput(f, pd->ring, pd->next, b[k].addr, b[k].len, id, k == 0 ? 0 : fl);
+		if (++pd->next == pd->num) {
+			pd->next = 0;
+			pd->wrap = !pd->wrap;
+		}
+	}
+	/* The head's flags last: they make the whole chain available (§2.8.21). */
+	{
+		struct viommu_virtio_pvirtq_desc d = pget(f, pd->ring, head);
+
+		d.flags = head_flags;
+		memcpy(f->mem + pd->ring + 16u * head, &d, sizeof(d));
+	}
+	pd->ndesc[id] = (uint16_t)n;
+}
+
+/* The next used buffer, if the device wrote one: its ID and length. */
+static bool pd_used(struct fx *f, struct pdrv *pd, uint16_t *id, uint32_t *len)
+{
+	struct viommu_virtio_pvirtq_desc d = pget(f, pd->ring, pd->used);
+	bool avail = d.flags & PF_AVAIL, used = d.flags & PF_USED;
+
+	if (avail != pd->used_wrap || used != pd->used_wrap)
+		return false;
+	assert_true(d.id < 64 && pd->ndesc[d.id]);
+	*id = d.id;
+	*len = d.len;
+	pd->used += pd->ndesc[d.id];
+	pd->ndesc[d.id] = 0;
+	if (pd->used >= pd->num) {
+		pd->used -= pd->num;
+		pd->used_wrap = !pd->used_wrap;
+	}
+	return true;
+}
+
+static void set_base(struct fx *f, unsigned int q, uint32_t num)
+{
+	struct viommu_vhost_user_vring_state st = { .index = q, .num = num };
+
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
+}
+
+/* Queue @q as a packed ring of @num descriptors: desc ring, driver area, device area. */
+static void setup_pvq(struct fx *f, unsigned int q, bool iommu, uint16_t num)
+{
+	struct viommu_vhost_user_vring_state st = { .index = q, .num = num };
+	struct viommu_vhost_user_vring_addr addr = {
+		.index = q,
+		.desc_user_addr = ring_addr(iommu, q % 2 ? TXQ_DESC : RXQ_DESC),
+		.avail_user_addr = ring_addr(iommu, q % 2 ? TXQ_AVAIL : RXQ_AVAIL),
+		.used_user_addr = ring_addr(iommu, q % 2 ? TXQ_USED : RXQ_USED),
+	};
+
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	set_base(f, q, PACKED_BASE0);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0),
+			 0);
+	f->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ q }, 8, &f->kick[q], 1), 0);
+	assert_int_equal(
+		call(f, VIOMMU_VHOST_USER_SET_VRING_CALL, &(uint64_t){ q }, 8, &f->call[q], 1), 0);
+	st.num = 1;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0), 0);
+}
+
+/* GET_VRING_BASE's answer for queue @q (the ring stops: the caller sets it up again). */
+static uint32_t get_base(struct fx *f, uint32_t q)
+{
+	struct viommu_vhost_user_vring_state st = { .index = q }, r;
+	struct viommu_vhost_user_header h;
+
+	send_msg(f, VIOMMU_VHOST_USER_GET_VRING_BASE, VIOMMU_VHOST_USER_VERSION, &st, sizeof(st),
+		 NULL, 0);
+	assert_int_equal(handle(f), 0);
+	assert_int_equal(recv(f->fe, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	assert_int_equal(recv(f->fe, &r, sizeof(r), 0), (ssize_t)sizeof(r));
+	assert_int_equal(r.index, q);
+	return r.num;
+}
+
+struct pfx {
+	struct pdrv rx, tx;
+	uint64_t base; /* IOVA_BASE with the IOMMU */
+};
+
+static void packed_queues(struct fx *f, struct pfx *p, bool iommu, uint64_t extra, uint16_t num)
+{
+	negotiate_with(f, iommu, VIOMMU_VIRTIO_F_RING_PACKED | extra);
+	setup_pvq(f, VNET_RXQ, iommu, num);
+	setup_pvq(f, VNET_TXQ, iommu, num);
+	pd_init(&p->rx, RXQ_DESC, num);
+	pd_init(&p->tx, TXQ_DESC, num);
+	p->base = iommu ? IOVA_BASE : 0;
+}
+
+/* Receive buffer @id: one writable descriptor of @len bytes at BUF_BASE + id pages. */
+static void prx(struct fx *f, struct pfx *p, uint16_t id, uint32_t len)
+{
+	struct pbuf b = { p->base + BUF_BASE + 0x1000ull * id, len, PF_WRITE };
+
+	pd_add(f, &p->rx, &b, 1, id);
+}
+
+/*
+ * Transmit frame (@payload bytes after the 42 of make_frame) as buffer @id, over @n descriptors
+ * (12-byte header with the first bytes, the rest spread) at @gpa. Returns the frame length.
+ */
+static size_t ptx(struct fx *f, struct pfx *p, uint16_t id, unsigned int n, uint64_t gpa,
+		  size_t payload)
+{
+	uint8_t fr[2048];
+	size_t len = make_frame(fr, payload), total = 12 + len, off = 0;
+	struct pbuf b[8];
+
+	assert_true(n >= 1 && n <= 8);
+	memset(f->mem + gpa, 0, 12);
+	memcpy(f->mem + gpa + 12, fr, len);
+	for (unsigned int k = 0; k < n; k++) {
+		size_t take = k + 1 < n ? (total / n) : total - off;
+
+		b[k] = (struct pbuf){ p->base + gpa + off, (uint32_t)take, 0 };
+		off += take;
+	}
+	pd_add(f, &p->tx, b, n, id);
+	return len;
+}
+
+/* The frame received in rx buffer @id (one buffer), checked against the one sent. */
+static void check_rx_frame(struct fx *f, uint16_t id, uint32_t len, size_t payload)
+{
+	uint8_t fr[2048];
+	size_t flen = make_frame(fr, payload);
+
+	vnet_5tswap(fr, flen);
+	assert_int_equal(len, 12 + flen);
+	assert_memory_equal(f->mem + BUF_BASE + 0x1000ull * id + 12, fr, flen);
+}
+
+/* One frame both ways, chains of two descriptors, mergeable buffers; the positions reported. */
+static void test_packed_reflect(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	uint8_t fr[2048], got[2048];
+	uint16_t id;
+	uint32_t len;
+	size_t flen;
+
+	assert_true(get_u64(f, VIOMMU_VHOST_USER_GET_FEATURES) & VIOMMU_VIRTIO_F_RING_PACKED);
+	packed_queues(f, &p, false, 0, QSIZE);
+	for (uint16_t i = 0; i < 4; i++)
+		prx(f, &p, i, 1024);
+	flen = ptx(f, &p, 7, 2, BUF_BASE + 0x8000, 1000);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	/* Transmit: buffer 7 used at position 0, nothing written; the next at position 2. */
+	assert_true(pd_used(f, &p.tx, &id, &len));
+	assert_int_equal(id, 7);
+	assert_int_equal(len, 0);
+	assert_false(pd_used(f, &p.tx, &id, &len));
+	/* Receive: 12 + 1042 bytes over two 1024-byte buffers, num_buffers 2. */
+	assert_true(pd_used(f, &p.rx, &id, &len));
+	assert_int_equal(id, 0);
+	assert_int_equal(len, 1024);
+	assert_true(pd_used(f, &p.rx, &id, &len));
+	assert_int_equal(id, 1);
+	assert_int_equal(len, 12 + flen - 1024);
+	assert_false(pd_used(f, &p.rx, &id, &len));
+	assert_int_equal(get16(f, BUF_BASE + 10), 2);
+	memcpy(got, f->mem + BUF_BASE + 12, 1024 - 12);
+	memcpy(got + 1024 - 12, f->mem + BUF_BASE + 0x1000, flen - (1024 - 12));
+	make_frame(fr, 1000);
+	vnet_5tswap(fr, flen);
+	assert_memory_equal(got, fr, flen);
+	assert_int_equal(calls(f, VNET_RXQ), 1);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* GET_VRING_BASE: avail and used positions with their wrap counters (still lap 1). */
+	assert_int_equal(get_base(f, VNET_TXQ), (2u | 0x8000u) * 0x10001u);
+	assert_int_equal(get_base(f, VNET_RXQ), (2u | 0x8000u) * 0x10001u);
+}
+
+/*
+ * Several laps of a 6-descriptor ring (packed sizes need not be powers of 2) with chains of one
+ * and three descriptors, so chains straddle the end of the ring and the wrap counters flip in
+ * the middle of one; receive buffers are posted again as they come back. EVENT_IDX with the
+ * driver asking for an interrupt at every used descriptor (DESC at its used position).
+ */
+static void test_packed_laps(void **state)
+{
+	struct fx *f = *state;
+	const uint16_t num = 6;
+	struct pfx p;
+	uint16_t id, rx_id = 0;
+	uint32_t len;
+	unsigned int frames = 0;
+
+	packed_queues(f, &p, false, VIOMMU_VIRTIO_F_EVENT_IDX, num);
+	for (uint16_t i = 0; i < num; i++)
+		prx(f, &p, i, 2048);
+	for (unsigned int k = 0; k < 30; k++) {
+		unsigned int n = k % 2 ? 3 : 1;
+		size_t payload = 60 + 13 * k;
+		struct viommu_virtio_pvirtq_event_suppress ev = {
+			.desc = (uint16_t)(p.rx.used | (p.rx.used_wrap ? 0x8000u : 0)),
+			.flags = VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC,
+		};
+
+		memcpy(f->mem + RXQ_AVAIL, &ev, sizeof(ev));
+		ptx(f, &p, (uint16_t)(k % 4), n, BUF_BASE + 0x9000 + 0x800ull * (k % 4), payload);
+		vnet_port_run(f->p);
+		assert_false(f->dev->vq[VNET_TXQ].broken);
+		assert_false(f->dev->vq[VNET_RXQ].broken);
+		assert_true(pd_used(f, &p.tx, &id, &len));
+		assert_int_equal(id, k % 4);
+		assert_false(pd_used(f, &p.tx, &id, &len));
+		assert_true(pd_used(f, &p.rx, &id, &len));
+		assert_int_equal(id, rx_id);
+		check_rx_frame(f, id, len, payload);
+		assert_int_equal(calls(f, VNET_RXQ), 1);
+		frames++;
+		/* The buffer goes back to the device. */
+		prx(f, &p, id, 2048);
+		rx_id = (uint16_t)((rx_id + 1) % num);
+	}
+	assert_int_equal(f->p->stats.rx_frames, frames);
+	assert_int_equal(f->p->stats.tx_errors, 0);
+	/* 15 x 1 + 15 x 3 descriptors: 60 = 10 laps of 6, both counters back at 1. */
+	assert_int_equal(get_base(f, VNET_TXQ), 0x80008000u);
+}
+
+/* Indirect tables both ways (§2.8.7): transmit two entries, receive one writable entry. */
+static void test_packed_indirect(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	struct pbuf b;
+	uint16_t id;
+	uint32_t len;
+	uint8_t fr[2048];
+	size_t flen = make_frame(fr, 300);
+
+	packed_queues(f, &p, false, VIOMMU_VIRTIO_F_INDIRECT_DESC, QSIZE);
+	/* Receive: an indirect table with one writable entry (its WRITE is what counts). */
+	pput(f, RX_TABLE, 0, BUF_BASE + 0x3000, 2048, 0, PF_WRITE);
+	b = (struct pbuf){ RX_TABLE, 16, PF_INDIRECT };
+	pd_add(f, &p.rx, &b, 1, 3);
+	/* Transmit: header and frame start, then the rest; reserved flags and IDs ignored. */
+	memset(f->mem + BUF_BASE + 0x8000, 0, 12);
+	memcpy(f->mem + BUF_BASE + 0x8000 + 12, fr, flen);
+	pput(f, IND_TABLE, 0, BUF_BASE + 0x8000, 20, 0xbeef, PF_NEXT | PF_AVAIL);
+	pput(f, IND_TABLE, 1, BUF_BASE + 0x8000 + 20, (uint32_t)(12 + flen - 20), 0, PF_USED);
+	b = (struct pbuf){ IND_TABLE, 32, PF_INDIRECT };
+	pd_add(f, &p.tx, &b, 1, 5);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_true(pd_used(f, &p.tx, &id, &len));
+	assert_int_equal(id, 5);
+	assert_true(pd_used(f, &p.rx, &id, &len));
+	assert_int_equal(id, 3);
+	vnet_5tswap(fr, flen);
+	assert_int_equal(len, 12 + flen);
+	assert_memory_equal(f->mem + BUF_BASE + 0x3000 + 12, fr, flen);
+	/* An indirect table counts one ring descriptor: both rings moved by one. */
+	assert_int_equal(get_base(f, VNET_TXQ), (1u | 0x8000u) * 0x10001u);
+}
+
+/* Set packed queue @q (no IOMMU) up again at @base: a broken queue runs again. */
+static void revive_pq(struct fx *f, unsigned int q, uint32_t base)
+{
+	struct viommu_vhost_user_vring_addr a = {
+		.index = q,
+		.desc_user_addr = FE_VA + (q % 2 ? TXQ_DESC : RXQ_DESC),
+		.avail_user_addr = FE_VA + (q % 2 ? TXQ_AVAIL : RXQ_AVAIL),
+		.used_user_addr = FE_VA + (q % 2 ? TXQ_USED : RXQ_USED),
+	};
+
+	set_base(f, q, base);
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_false(f->dev->vq[q].broken);
+}
+
+/* Set the packed transmit ring up again at @base and forget what the driver had posted. */
+static void revive_ptx(struct fx *f, struct pfx *p, uint32_t base)
+{
+	revive_pq(f, VNET_TXQ, base);
+	memset(f->mem + TXQ_DESC, 0, 16u * p->tx.num);
+	pd_init(&p->tx, TXQ_DESC, p->tx.num);
+}
+
+/* Run a round on what the driver posted and expect the transmit queue broken, nothing used. */
+static void expect_pbroken(struct fx *f, struct pfx *p, const char *what)
+{
+	uint16_t id;
+	uint32_t len;
+
+	vnet_port_run(f->p);
+	if (!f->dev->vq[VNET_TXQ].broken)
+		fail_msg("hostile packed ring accepted: %s", what);
+	if (pd_used(f, &p->tx, &id, &len))
+		fail_msg("hostile packed chain used: %s", what);
+	assert_int_equal(f->p->stats.tx_frames, 0);
+	revive_ptx(f, p, PACKED_BASE0);
+}
+
+static void test_packed_hostile(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	struct pbuf b[QSIZE + 1];
+	struct viommu_vhost_user_vring_state st = { .index = VNET_TXQ };
+
+	packed_queues(f, &p, false, VIOMMU_VIRTIO_F_INDIRECT_DESC, QSIZE);
+	/* A chain as long as the ring is allowed; one that goes all the way round is not. */
+	for (unsigned int k = 0; k < QSIZE; k++)
+		b[k] = (struct pbuf){ BUF_BASE + 0x100u * k, 0x100, 0 };
+	pd_add(f, &p.tx, b, QSIZE, 1);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	f->p->stats.tx_frames = 0;
+	{
+		uint16_t id;
+		uint32_t len;
+
+		assert_true(pd_used(f, &p.tx, &id, &len));
+		assert_int_equal(id, 1);
+	}
+	pd_add(f, &p.tx, b, QSIZE, 1);
+	pput(f, TXQ_DESC, QSIZE - 1, BUF_BASE, 0x100, 1, PF_NEXT | PF_USED);
+	expect_pbroken(f, &p, "a chain longer than the ring");
+	b[0] = (struct pbuf){ BUF_BASE, 100, PF_WRITE };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "a device-writable buffer in a transmit chain");
+	b[0] = (struct pbuf){ MEM_SIZE - 50, 100, 0 };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "a buffer outside guest memory");
+	b[0] = (struct pbuf){ UINT64_MAX - 10, 100, 0 };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "a buffer address that wraps");
+	/* Indirect tables. */
+	b[0] = (struct pbuf){ IND_TABLE, 0, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "indirect length 0");
+	b[0] = (struct pbuf){ IND_TABLE, 24, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "indirect length not a multiple of 16");
+	b[0] = (struct pbuf){ IND_TABLE, 0xfffffff0u, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "an indirect table larger than allowed");
+	pput(f, IND_TABLE, 0, BUF_BASE, 100, 0, 0);
+	b[0] = (struct pbuf){ BUF_BASE, 20, 0 };
+	b[1] = (struct pbuf){ IND_TABLE, 16, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 2, 1);
+	expect_pbroken(f, &p, "an indirect descriptor inside a NEXT list (§2.8.19)");
+	b[0] = (struct pbuf){ IND_TABLE, 16, PF_INDIRECT | PF_NEXT };
+	b[1] = (struct pbuf){ BUF_BASE, 20, 0 };
+	pd_add(f, &p.tx, b, 2, 1);
+	expect_pbroken(f, &p, "INDIRECT with NEXT");
+	pput(f, IND_TABLE, 1, BUF_BASE, 100, 0, PF_WRITE);
+	b[0] = (struct pbuf){ IND_TABLE, 32, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "a writable entry in a transmit table");
+	b[0] = (struct pbuf){ MEM_SIZE - 16, 32, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "a table running out of guest memory");
+	/* Positions past the ring: refused by SET_VRING_BASE when the size is known... */
+	st.num = QSIZE | 0x8000u;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 1);
+	st.num = 0x8000u | (uint32_t)(QSIZE + 3) << 16;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 1);
+	/* ... and by the datapath when the ring shrank afterwards. */
+	set_base(f, VNET_TXQ, 0x80008000u | 6u);
+	st.num = 4;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	vnet_port_run(f->p);
+	assert_true(f->dev->vq[VNET_TXQ].broken);
+	st.num = QSIZE;
+	assert_int_equal(call(f, VIOMMU_VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	/* Indirect without the feature. */
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES,
+				  VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
+					  VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES |
+					  VIOMMU_VIRTIO_F_RING_PACKED),
+			 0);
+	revive_ptx(f, &p, PACKED_BASE0);
+	pput(f, IND_TABLE, 0, BUF_BASE, 100, 0, 0);
+	b[0] = (struct pbuf){ IND_TABLE, 16, PF_INDIRECT };
+	pd_add(f, &p.tx, b, 1, 1);
+	expect_pbroken(f, &p, "indirect, feature not negotiated");
+	/* After all that, a good chain goes through. */
+	ptx(f, &p, 2, 2, BUF_BASE + 0x8000, 64);
+	vnet_port_run(f->p);
+	assert_false(f->dev->vq[VNET_TXQ].broken);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+}
+
+/*
+ * A guest that writes random bytes over its rings (flags flipping at random, IDs, lengths,
+ * addresses inside and outside memory, event suppression structures) while the datapath runs,
+ * and a front-end that sets the rings up again at random positions: every round ends (bounded
+ * work), nothing crashes (the sanitizer build checks every access), and a clean ring works.
+ */
+static void test_packed_random_flags(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	uint32_t rng = 12345;
+	uint16_t id;
+	uint32_t len;
+
+	packed_queues(f, &p, false, VIOMMU_VIRTIO_F_INDIRECT_DESC | VIOMMU_VIRTIO_F_EVENT_IDX,
+		      QSIZE);
+	for (unsigned int round = 0; round < 2000; round++) {
+		for (unsigned int k = 0; k < 8; k++) {
+			uint64_t ring = (rng >> 3) & 1 ? TXQ_DESC : RXQ_DESC;
+			unsigned int i = (rng >> 5) % QSIZE;
+			struct viommu_virtio_pvirtq_desc d;
+
+			rng = rng * 1103515245u + 12345u;
+			d.addr = (rng & 3) == 0 ? rng * 7919ull : BUF_BASE + (rng % 0x20000u);
+			rng = rng * 1103515245u + 12345u;
+			d.len = rng % 4 ? rng % 3000 : rng;
+			d.id = (uint16_t)(rng >> 16);
+			rng = rng * 1103515245u + 12345u;
+			d.flags = (uint16_t)(rng >> 8);
+			memcpy(f->mem + ring + 16u * i, &d, sizeof(d));
+			put16(f, (rng & 1 ? RXQ_AVAIL : TXQ_AVAIL) + 2 * ((rng >> 1) & 1),
+			      (uint16_t)(rng >> 12));
+		}
+		if (round % 3 == 0) {
+			uint8_t fr[64];
+
+			vnet_switch_input(f->p, 0, fr, (uint32_t)make_frame(fr, 0));
+		}
+		vnet_port_run(f->p);
+		if (round % 50 == 0) {
+			/* Broken queues are set up again, at random positions of the ring. */
+			rng = rng * 1103515245u + 12345u;
+			revive_pq(f, VNET_TXQ,
+				  (rng >> 4) % QSIZE | ((rng >> 8) % QSIZE) << 16 |
+					  (rng & 0x80008000u));
+			revive_pq(f, VNET_RXQ, (rng >> 12) % QSIZE | (rng & 0x80008000u));
+		}
+	}
+	/* A clean ring after the storm works. */
+	revive_ptx(f, &p, PACKED_BASE0);
+	while (f->p->qp[0].bl_count) {
+		free(f->p->qp[0].backlog[f->p->qp[0].bl_head]);
+		f->p->qp[0].backlog[f->p->qp[0].bl_head] = NULL;
+		f->p->qp[0].bl_head = (f->p->qp[0].bl_head + 1) % VNET_RX_BACKLOG;
+		f->p->qp[0].bl_count--;
+	}
+	memset(f->mem + RXQ_DESC, 0, 16u * QSIZE);
+	memset(f->mem + RXQ_AVAIL, 0, 4);
+	memset(f->mem + TXQ_AVAIL, 0, 4);
+	revive_pq(f, VNET_RXQ, PACKED_BASE0);
+	pd_init(&p.rx, RXQ_DESC, QSIZE);
+	prx(f, &p, 0, 2048);
+	ptx(f, &p, 1, 1, BUF_BASE + 0x8000, 100);
+	f->p->stats.rx_frames = 0;
+	vnet_port_run(f->p);
+	assert_int_equal(f->p->stats.rx_frames, 1);
+	assert_true(pd_used(f, &p.rx, &id, &len));
+	check_rx_frame(f, 0, len, 100);
+}
+
+/*
+ * Event suppression (§2.8.10). Interrupts follow the driver area: ENABLE every publish, DISABLE
+ * none, DESC (EVENT_IDX) once the used position passes the offset in the lap of its wrap bit.
+ * Kicks are asked for in the device area: DESC at the next available position with EVENT_IDX
+ * (ENABLE without), DISABLE while polling.
+ */
+static void test_packed_event_suppression(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	struct viommu_virtio_pvirtq_event_suppress ev;
+	uint16_t id;
+	uint32_t len;
+	unsigned int k = 0;
+
+#define DRV_EVENT(off, mode)                                                          \
+	do {                                                                          \
+		ev = (struct viommu_virtio_pvirtq_event_suppress){ .desc = (off),     \
+								   .flags = (mode) }; \
+		memcpy(f->mem + TXQ_AVAIL, &ev, sizeof(ev));                          \
+	} while (0)
+#define TX_ONE()                                                                              \
+	do {                                                                                  \
+		ptx(f, &p, (uint16_t)(k % 4), 1, BUF_BASE + 0x8000 + 0x800ull * (k % 4), 50); \
+		k++;                                                                          \
+		vnet_port_run(f->p);                                                          \
+		assert_true(pd_used(f, &p.tx, &id, &len));                                    \
+	} while (0)
+
+	packed_queues(f, &p, false, VIOMMU_VIRTIO_F_EVENT_IDX, QSIZE);
+	for (uint16_t i = 0; i < QSIZE; i++)
+		prx(f, &p, i, 2048);
+	/* Kicks wanted at the next available descriptor: DESC at position 1, wrap 1. */
+	DRV_EVENT(0, VIOMMU_VIRTIO_RING_EVENT_FLAGS_ENABLE);
+	TX_ONE();
+	memcpy(&ev, f->mem + TXQ_USED, sizeof(ev));
+	assert_int_equal(ev.flags, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	assert_int_equal(ev.desc, 1u | 0x8000u);
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 1); /* ENABLE: every publish */
+	DRV_EVENT(0, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DISABLE);
+	TX_ONE();
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	/* DESC at position 6 of this lap (wrap 1): used 4 -> 5 does not pass it, 5 -> 6 neither,
+	 * 6 -> 7 does. */
+	DRV_EVENT(6u | 0x8000u, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	/* Across the wrap: an event at position 1 of the next lap (wrap 0): 7 -> 0 no, 0 -> 1
+	 * no, 1 -> 2 yes. */
+	DRV_EVENT(1u, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	memcpy(&ev, f->mem + TXQ_USED, sizeof(ev));
+	assert_int_equal(ev.desc, 2u); /* kicks from position 2 of the lap with wrap 0 */
+	/* An event a lap behind (position 1, wrap 1 now means the previous lap): already
+	 * passed, no interrupt. */
+	DRV_EVENT(1u | 0x8000u, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 0);
+	/* Polling: DISABLE in the device area; back to event-driven: DESC again. */
+	f->p->polling = true;
+	TX_ONE();
+	memcpy(&ev, f->mem + TXQ_USED, sizeof(ev));
+	assert_int_equal(ev.flags, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DISABLE);
+	f->p->polling = false;
+	vnet_port_run(f->p);
+	memcpy(&ev, f->mem + TXQ_USED, sizeof(ev));
+	assert_int_equal(ev.flags, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	assert_int_equal(ev.desc, 4u);
+	/* Without EVENT_IDX: kicks are ENABLE, and DESC in the driver area means every time. */
+	assert_int_equal(call_u64(f, VIOMMU_VHOST_USER_SET_FEATURES,
+				  VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
+					  VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES |
+					  VIOMMU_VIRTIO_F_RING_PACKED),
+			 0);
+	DRV_EVENT(100u, VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC);
+	vnet_port_run(f->p);
+	memcpy(&ev, f->mem + TXQ_USED, sizeof(ev));
+	assert_int_equal(ev.flags, VIOMMU_VIRTIO_RING_EVENT_FLAGS_ENABLE);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+	TX_ONE();
+	assert_int_equal(calls(f, VNET_TXQ), 1);
+#undef DRV_EVENT
+#undef TX_ONE
+}
+
+/*
+ * With ACCESS_PLATFORM: rings and buffers are IOVAs, every access misses first. A miss in the
+ * middle of a chain (its second buffer on a page not yet translated) consumes nothing: the head
+ * stays available and unused until the UPDATE, then the frame goes round exactly once.
+ */
+static void test_packed_iotlb(void **state)
+{
+	struct fx *f = *state;
+	struct pfx p;
+	unsigned int rounds = 0;
+	uint16_t id;
+	uint32_t len;
+	struct viommu_vhost_user_iotlb_msg m;
+	bool second_page = false;
+
+	packed_queues(f, &p, true, 0, QSIZE);
+	prx(f, &p, 0, 2048);
+	/* 254 bytes over two descriptors of 127, the first ending where the page does. */
+	ptx(f, &p, 4, 2, BUF_BASE + 0x9000 - 127, 200);
+	while (f->p->stats.rx_frames == 0) {
+		assert_true(++rounds < 32);
+		vnet_port_run(f->p);
+		if (f->p->stats.tx_frames == 0) {
+			/* Not consumed: the transmit head is neither used nor moved. */
+			assert_false(pd_used(f, &p.tx, &id, &len));
+			assert_int_equal(f->dev->vq[VNET_TXQ].last_avail, 0x8000u);
+		}
+		while (read_miss(f, &m)) {
+			uint64_t page = m.iova & ~0xfffull;
+
+			second_page |= page == IOVA_BASE + BUF_BASE + 0x9000;
+			assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_UPDATE, page, 0x1000,
+					       FE_VA + (page - IOVA_BASE),
+					       VIOMMU_VHOST_USER_ACCESS_RW),
+					 0);
+		}
+	}
+	assert_true(second_page);
+	assert_int_equal(f->p->stats.tx_frames, 1);
+	assert_true(pd_used(f, &p.tx, &id, &len));
+	assert_int_equal(id, 4);
+	assert_true(pd_used(f, &p.rx, &id, &len));
+	check_rx_frame(f, 0, len, 200);
+	/* An invalidation of the ring: the next round asks for it again, nothing used twice. */
+	assert_int_equal(iotlb(f, VIOMMU_VHOST_USER_IOTLB_INVALIDATE, IOVA_BASE + TXQ_DESC, 0x1000,
+			       0, 0),
+			 0);
+	vnet_port_run(f->p);
+	assert_true(read_miss(f, &m));
+	assert_false(pd_used(f, &p.tx, &id, &len));
+	assert_int_equal(f->p->stats.tx_frames, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2017,6 +2686,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify_suppression_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_suppression_event_idx, setup, teardown),
 		cmocka_unit_test(test_switch_learning),
+		cmocka_unit_test_setup_teardown(test_packed_reflect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_laps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_random_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_event_suppression, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_iotlb, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
  * Usage: test_vhost_hostile PATH-TO-viommu-vhost (VIOMMU_HOSTILE_ONLY=test_name: that one only)
  */
 #include "test_common.h"
+#include "test_vhost_fe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,41 +177,6 @@ static int fe_connect(const struct hs *h, unsigned int port)
 	return fd;
 }
 
-/* Send one message, raw (so that anything can be sent). 0 or -errno. */
-static int fe_send(int fd, uint32_t req, uint32_t flags, const void *payload, uint32_t size,
-		   const int *fds, size_t nfds, int msg_flags)
-{
-	uint8_t buf[VIOMMU_VHOST_USER_HDR_SIZE + 512];
-	struct viommu_vhost_user_header hd = { .request = req, .flags = flags, .size = size };
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(16 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = VIOMMU_VHOST_USER_HDR_SIZE + size };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	assert_true(size <= 512 && nfds <= 16);
-	memcpy(buf, &hd, sizeof(hd));
-	if (size)
-		memcpy(buf + VIOMMU_VHOST_USER_HDR_SIZE, payload, size);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL | msg_flags);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)iov.iov_len ? 0 : -EMSGSIZE;
-}
-
 /* The reply to @req: its u64 in *v, 0; or -1 when none came (closed, or the wait ran out). */
 static int fe_reply(int fd, uint32_t req, uint64_t *v)
 {
@@ -234,8 +200,9 @@ static int64_t fe_call(int fd, uint32_t req, const void *p, uint32_t size, const
 {
 	uint64_t v;
 
-	if (fe_send(fd, req, VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_NEED_REPLY_MASK, p, size,
-		    fds, nfds, 0) < 0 ||
+	if (test_vhost_fe_send(fd, req,
+			       VIOMMU_VHOST_USER_VERSION | VIOMMU_VHOST_USER_NEED_REPLY_MASK, p,
+			       size, fds, nfds, 0) < 0 ||
 	    fe_reply(fd, req, &v) < 0)
 		return -1;
 	return v != 0;
@@ -293,11 +260,14 @@ static int64_t fe_mem_table(int fd, int memfd, uint64_t gpa, uint64_t size, uint
 		       1);
 }
 
-/* Features, owner, back-end channel (its front-end end in *be when @be), memory. */
-static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
+/*
+ * Features (with @extra: RING_PACKED, EVENT_IDX, ...), owner, back-end channel (its front-end
+ * end in *be when @be), memory.
+ */
+static void fe_negotiate_with(int fd, bool iommu, int memfd, int *be, uint64_t extra)
 {
 	uint64_t feat = VIOMMU_VIRTIO_F_VERSION_1 | VIOMMU_VIRTIO_NET_F_MRG_RXBUF |
-			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES;
+			VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | extra;
 
 	if (iommu)
 		feat |= VIOMMU_VIRTIO_F_ACCESS_PLATFORM;
@@ -315,6 +285,11 @@ static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
 	}
 	assert_int_equal(fe_call_u64(fd, VIOMMU_VHOST_USER_SET_FEATURES, feat), 0);
 	assert_int_equal(fe_mem_table(fd, memfd, 0, MEM_SIZE, 0), 0);
+}
+
+static void fe_negotiate(int fd, bool iommu, int memfd, int *be)
+{
+	fe_negotiate_with(fd, iommu, memfd, be, 0);
 }
 
 /* Queue @q: @num entries, rings at guest-physical @d, @a, @u (+ @base: FE_VA or an IOVA). */
@@ -353,8 +328,8 @@ static void assert_served(const struct hs *h, unsigned int port)
 	int fd = fe_connect(h, port);
 	uint64_t v = 0;
 
-	assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES, VIOMMU_VHOST_USER_VERSION,
-				 NULL, 0, NULL, 0, 0),
+	assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
+					    VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
 			 0);
 	assert_int_equal(fe_reply(fd, VIOMMU_VHOST_USER_GET_FEATURES, &v), 0);
 	assert_true(v & VIOMMU_VIRTIO_F_ACCESS_PLATFORM);
@@ -558,8 +533,9 @@ static void test_bad_fds(void **state)
 		fe_call(fd, VIOMMU_VHOST_USER_SET_VRING_KICK, &(uint64_t){ 0 }, 8, &p[0], 1), 0);
 	for (int i = 0; i < 12; i++)
 		many[i] = i % 2 ? e : mfd;
-	assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_SET_MEM_TABLE, VIOMMU_VHOST_USER_VERSION,
-				 &(uint64_t){ 0 }, 8, many, 12, 0),
+	assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_SET_MEM_TABLE,
+					    VIOMMU_VHOST_USER_VERSION, &(uint64_t){ 0 }, 8, many,
+					    12, 0),
 			 0);
 	assert_true(fe_closed(fd));
 	close(fd);
@@ -734,6 +710,106 @@ static void test_ring_layouts(void **state)
 	health(h);
 }
 
+/*
+ * Packed descriptors that are mostly plausible: flags that make them available in either lap
+ * (or neither), NEXT runs round the ring, indirect tables of any length, huge lengths, addresses
+ * in or near memory; random event suppression structures in the driver area.
+ */
+static void hostile_packed_ring(struct hs *h, uint8_t *mem, uint64_t desc, uint64_t driver)
+{
+	for (unsigned int i = 0; i < QNUM; i++) {
+		struct viommu_virtio_pvirtq_desc d = {
+			.addr = 0x10000 + test_below(&h->rng, MEM_SIZE),
+			.len = (uint32_t)(test_below(&h->rng, 4) ? test_below(&h->rng, 4096) :
+								   test_rand(&h->rng)),
+			.id = (uint16_t)test_rand(&h->rng),
+			.flags = (uint16_t)(test_below(&h->rng, 8) |
+					    (test_below(&h->rng, 2) ?
+						     VIOMMU_VIRTIO_PVIRTQ_DESC_F_AVAIL :
+						     0) |
+					    (test_below(&h->rng, 2) ?
+						     VIOMMU_VIRTIO_PVIRTQ_DESC_F_USED :
+						     0)),
+		};
+
+		if (!test_below(&h->rng, 16))
+			d.addr = test_rand(&h->rng);
+		if (!test_below(&h->rng, 16))
+			d.flags = (uint16_t)test_rand(&h->rng);
+		memcpy(mem + desc + 16 * i, &d, sizeof(d));
+	}
+	{
+		uint32_t ev = (uint32_t)test_rand(&h->rng);
+
+		memcpy(mem + driver, &ev, sizeof(ev));
+	}
+}
+
+/*
+ * Packed rings (VIRTIO_F_RING_PACKED) with hostile contents, sizes that are not powers of 2,
+ * positions anywhere (SET_VRING_BASE with both wrap counters, past the ring too), rings set up
+ * again while the guest keeps scribbling: the back-end stays healthy.
+ */
+static void test_packed_rings(void **state)
+{
+	struct hs *h = *state;
+	uint8_t *mem;
+	int memfd = sealed_memfd(&mem);
+	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+	const uint64_t b = FE_VA;
+
+	for (unsigned int round = 0; round < 40; round++) {
+		int fd = fe_connect(h, 0);
+		uint32_t num = 1 + (uint32_t)test_below(&h->rng, QNUM);
+
+		fe_negotiate_with(fd, false, memfd, NULL,
+				  VIOMMU_VIRTIO_F_RING_PACKED | VIOMMU_VIRTIO_F_EVENT_IDX |
+					  VIOMMU_VIRTIO_F_INDIRECT_DESC);
+		fill_random(h, mem, 0x10000);
+		hostile_packed_ring(h, mem, RX_DESC, RX_AVAIL);
+		hostile_packed_ring(h, mem, TX_DESC, TX_AVAIL);
+		/* The driver and device areas are 4-byte aligned: 2 is refused. */
+		assert_int_equal(
+			fe_ring(fd, 1, num, b + TX_DESC, b + TX_AVAIL + 2, b + TX_USED, -1, -1), 1);
+		assert_int_equal(
+			fe_ring(fd, 0, num, b + RX_DESC, b + RX_AVAIL, b + RX_USED, kick, call), 0);
+		assert_int_equal(
+			fe_ring(fd, 1, num, b + TX_DESC, b + TX_AVAIL, b + TX_USED, kick, call), 0);
+		for (unsigned int k = 0; k < 6; k++) {
+			struct viommu_vhost_user_vring_state st = {
+				.index = (uint32_t)test_below(&h->rng, 2),
+				.num = (uint32_t)test_rand(&h->rng),
+			};
+
+			if (test_below(&h->rng, 2))
+				st.num &= 0x80ff80ffu; /* often inside the ring */
+			hostile_packed_ring(h, mem, TX_DESC, TX_AVAIL);
+			hostile_packed_ring(h, mem, RX_DESC, RX_AVAIL);
+			/* The ring set up again (fresh positions), then moved anywhere: refused
+			 * past the ring, taken otherwise, either way an ack. */
+			assert_int_equal(fe_ring(fd, st.index, num,
+						 b + (st.index ? TX_DESC : RX_DESC),
+						 b + (st.index ? TX_AVAIL : RX_AVAIL),
+						 b + (st.index ? TX_USED : RX_USED), kick, call),
+					 0);
+			assert_true(fe_call(fd, VIOMMU_VHOST_USER_SET_VRING_BASE, &st, sizeof(st),
+					    NULL, 0) >= 0);
+			assert_int_equal(eventfd_write(kick, 1), 0);
+			assert_int_equal(fe_call(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM, NULL, 0, NULL,
+						 0) >= 0,
+					 1);
+		}
+		close(fd);
+		if (round % 10 == 9)
+			health(h);
+	}
+	close(kick);
+	close(call);
+	munmap(mem, MEM_SIZE);
+	close(memfd);
+	health(h);
+}
+
 /* IOTLB messages of every kind and value, and rings behind IOVAs the front-end answers badly. */
 static void test_iotlb_messages(void **state)
 {
@@ -819,8 +895,8 @@ static void test_non_reading_peer(void **state)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	for (i = 0; i < 2000000; i++) {
-		ret = fe_send(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM, VIOMMU_VHOST_USER_VERSION, NULL,
-			      0, NULL, 0, MSG_DONTWAIT);
+		ret = test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_QUEUE_NUM,
+					 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, MSG_DONTWAIT);
 		if (ret == -EAGAIN) {
 			/* Our send buffer is full: the back-end is not reading right now. */
 			assert_served(h, 1);
@@ -914,13 +990,14 @@ static void test_reconnect_storm(void **state)
 		int fd = fe_connect(h, i % 2);
 		uint64_t v;
 
-		assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
-					 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
+		assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_GET_FEATURES,
+						    VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
 				 0);
 		/* Leave messages unhandled behind: the end of stream comes after them. */
 		for (unsigned int k = 0; k < 20; k++)
-			assert_int_equal(fe_send(fd, VIOMMU_VHOST_USER_SET_OWNER,
-						 VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0),
+			assert_int_equal(test_vhost_fe_send(fd, VIOMMU_VHOST_USER_SET_OWNER,
+							    VIOMMU_VHOST_USER_VERSION, NULL, 0,
+							    NULL, 0, 0),
 					 0);
 		assert_int_equal(fe_reply(fd, VIOMMU_VHOST_USER_GET_FEATURES, &v), 0);
 		close(fd);
@@ -928,8 +1005,8 @@ static void test_reconnect_storm(void **state)
 	/* Many at once on one port: the first is served, the others refused, none left open. */
 	for (unsigned int i = 0; i < 40; i++) {
 		many[i] = fe_connect(h, 0);
-		fe_send(many[i], VIOMMU_VHOST_USER_GET_QUEUE_NUM, VIOMMU_VHOST_USER_VERSION, NULL,
-			0, NULL, 0, 0);
+		test_vhost_fe_send(many[i], VIOMMU_VHOST_USER_GET_QUEUE_NUM,
+				   VIOMMU_VHOST_USER_VERSION, NULL, 0, NULL, 0, 0);
 	}
 	for (unsigned int i = 0; i < 40; i++) {
 		uint64_t v;
@@ -991,7 +1068,8 @@ static void test_random_messages(void **state)
 			}
 			for (size_t k = 0; k < nfds; k++)
 				fds[k] = pool[test_below(&h->rng, 6)];
-			if (fe_send(fd, req, flags, payload, size, fds, nfds, MSG_DONTWAIT) < 0)
+			if (test_vhost_fe_send(fd, req, flags, payload, size, fds, nfds,
+					       MSG_DONTWAIT) < 0)
 				break;
 			sent++;
 			if (test_below(&h->rng, 8) == 0)
@@ -1049,10 +1127,11 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_malformed_headers), cmocka_unit_test(test_bad_fds),
 		cmocka_unit_test(test_memory_tables),	  cmocka_unit_test(test_ring_layouts),
-		cmocka_unit_test(test_iotlb_messages),	  cmocka_unit_test(test_slow_sender),
-		cmocka_unit_test(test_non_reading_peer),  cmocka_unit_test(test_hung_up_kick),
-		cmocka_unit_test(test_truncated_memory),  cmocka_unit_test(test_reconnect_storm),
-		cmocka_unit_test(test_random_messages),	  cmocka_unit_test(test_clean_shutdown),
+		cmocka_unit_test(test_packed_rings),	  cmocka_unit_test(test_iotlb_messages),
+		cmocka_unit_test(test_slow_sender),	  cmocka_unit_test(test_non_reading_peer),
+		cmocka_unit_test(test_hung_up_kick),	  cmocka_unit_test(test_truncated_memory),
+		cmocka_unit_test(test_reconnect_storm),	  cmocka_unit_test(test_random_messages),
+		cmocka_unit_test(test_clean_shutdown),
 	};
 
 	if (argc != 2) {

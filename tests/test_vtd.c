@@ -20,49 +20,25 @@
 #define POOL_SIZE (32ull << 20)
 #define RAW_BASE (40ull << 20) /* hand-built tables for hostile cases */
 
-struct msi_log {
-	int n;
-	uint64_t addr;
-	uint32_t data;
-};
-
 struct fx {
 	struct viommu_flatmem *fm;
 	struct viommu *v;
 	struct vg_vtd *d;
-	struct msi_log msi;
+	struct test_msi_log msi;
 	uint64_t frcd; /* offset of the fault recording registers */
 	uint64_t iro;
 };
 
-static void on_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-	struct msi_log *m = opaque;
-
-	m->n++;
-	m->addr = addr;
-	m->data = data;
-}
-
-static uint64_t rd(struct fx *f, uint64_t off, unsigned int size)
-{
-	uint64_t v = 0xdead;
-
-	assert_int_equal(viommu_mmio_read(f->v, off, size, &v), 0);
-	return v;
-}
-
-static void wr(struct fx *f, uint64_t off, unsigned int size, uint64_t val)
-{
-	assert_int_equal(viommu_mmio_write(f->v, off, size, val), 0);
-}
+/* The fixture's MMIO accesses (test_common.h). */
+#define rd(f, off, size) test_mmio_rd((f)->v, (off), (size))
+#define wr(f, off, size, val) test_mmio_wr((f)->v, (off), (size), (val))
 
 static void fx_init(struct fx *f, const struct viommu_vtd_config *cfg, bool with_driver,
 		    bool deferred)
 {
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
-	viommu_flatmem_set_irq_handlers(f->fm, on_msi, NULL, &f->msi);
+	viommu_flatmem_set_irq_handlers(f->fm, test_on_msi, NULL, &f->msi);
 	assert_int_equal(viommu_vtd_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
 	f->frcd = VIOMMU_VTD_CAP_FRO_GET(rd(f, VIOMMU_VTD_CAP_REG, 8)) * 16;
 	f->iro = VIOMMU_VTD_ECAP_IRO_GET(rd(f, VIOMMU_VTD_ECAP_REG, 8)) * 16;

@@ -14,6 +14,8 @@
 
 #include "vh_vq.h"
 
+_Static_assert(VNET_MAX_RX_BUFS <= VH_VQ_MAX_USED_BATCH, "a frame's buffers are used at once");
+
 #define ETH_ALEN 6u
 #define ETH_HLEN 14u
 #define ETHERTYPE_IPV4 0x0800u
@@ -174,7 +176,8 @@ static void publish(struct vnet_port *p, unsigned int vq)
 	struct vh_vq *q = &p->dev.vq[vq];
 	int ret;
 
-	if (q->used_next == q->used_idx)
+	/* Packed: a burst of whole laps ends where it started, but was still used. */
+	if (q->used_next == q->used_idx && !q->used_descs)
 		return;
 	ret = vh_vq_used_publish(&p->dev, vq, q->used_next);
 	/* A miss on the used index must be retried like any other (the miss poll), or the used
@@ -218,6 +221,7 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 	struct vh_vq_chain *c = &p->sw->chains[0];
 	uint8_t *buf = p->sw->scratch;
 	unsigned int hl = hdr_len(d);
+	const bool packed = vh_vq_packed(d);
 	unsigned int n;
 	bool idle = false;
 	int ret;
@@ -226,6 +230,7 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 		return;
 	for (n = 0; n < VNET_TX_BURST; n++) {
 		uint64_t len;
+		bool bad;
 
 		/* Reflecting: a full receive backlog holds the transmit queue back, so frames wait in
 		 * the guest instead of being dropped (testpmd's "retry"). Receiving resumes it. */
@@ -247,20 +252,34 @@ static void tx_run(struct vnet_port *p, unsigned int qp)
 			vq_failed(p, txq, ret, "bad transmit chain");
 			break;
 		}
-		/* Make sure the used element can be written before consuming the chain. */
-		ret = vh_vq_used_put(d, txq, q->used_next, c->head, 0);
-		if (ret < 0) {
-			vq_failed(p, txq, ret, "used ring outside guest memory");
-			break;
+		/*
+		 * Make sure the used element can be written before consuming the chain. Split: it
+		 * is seen at the publish; packed: at once, so only after the frame was read (the
+		 * guest may reuse the buffer then). A miss after the read drops the copy.
+		 */
+		c->written = 0;
+		if (!packed) {
+			ret = vh_vq_used_add(d, txq, c, 1);
+			if (ret < 0) {
+				vq_failed(p, txq, ret, "used ring outside guest memory");
+				break;
+			}
 		}
-		q->last_avail++;
-		q->used_next++;
-		if (c->total < hl || c->total - hl > VNET_MAX_FRAME) {
+		bad = c->total < hl || c->total - hl > VNET_MAX_FRAME;
+		len = bad ? 0 : c->total - hl;
+		if (!bad)
+			vh_vq_chain_read(c, hl, buf, len);
+		if (packed) {
+			ret = vh_vq_used_add(d, txq, c, 1);
+			if (ret < 0) {
+				vq_failed(p, txq, ret, "used ring outside guest memory");
+				break;
+			}
+		}
+		if (bad) {
 			p->stats.tx_errors++;
 			continue;
 		}
-		len = c->total - hl;
-		vh_vq_chain_read(c, hl, buf, len);
 		p->stats.tx_frames++;
 		p->stats.tx_pair[qp]++;
 		p->stats.tx_bytes += len;
@@ -284,20 +303,28 @@ static int rx_gather(struct vnet_port *p, unsigned int rxq, uint64_t need, int a
 {
 	struct vh_dev *d = &p->dev;
 	bool mrg = d->features & VIOMMU_VIRTIO_NET_F_MRG_RXBUF;
-	uint16_t from = d->vq[rxq].last_avail;
+	uint16_t pos = d->vq[rxq].last_avail;
 	uint64_t got = 0;
 	int n = 0;
 
 	while (got < need) {
 		int ret;
 
+		/* Packed: vh_vq_avail() vouches for one chain at a time. */
+		if (n == avail && n > 0 && vh_vq_packed(d)) {
+			ret = vh_vq_avail(d, rxq, pos);
+			if (ret < 0)
+				return ret;
+			avail += ret;
+		}
 		if (n == avail)
 			return 0;
 		if (n == (mrg ? (int)VNET_MAX_RX_BUFS : 1))
 			return -E2BIG;
-		ret = vh_vq_chain_get(d, rxq, (uint16_t)(from + n), true, &p->sw->chains[n]);
+		ret = vh_vq_chain_get(d, rxq, pos, true, &p->sw->chains[n]);
 		if (ret < 0)
 			return ret;
+		pos = vh_vq_pos_next(d, rxq, pos, &p->sw->chains[n]);
 		/* virtio 1.2 §5.1.6.3.1: the first buffer holds at least the header. */
 		if (n == 0 && p->sw->chains[0].total < hdr_len(d))
 			return -EINVAL;
@@ -354,18 +381,14 @@ static void rx_run(struct vnet_port *p, unsigned int qp)
 
 			vh_vq_chain_write(&p->sw->chains[k], k == 0 ? hl : 0, f->data + off, take);
 			off += take;
-			ret = vh_vq_used_put(d, rxq, (uint16_t)(q->used_next + k),
-					     p->sw->chains[k].head,
-					     (uint32_t)(take + (k == 0 ? hl : 0)));
-			if (ret < 0)
-				break;
+			p->sw->chains[k].written = (uint32_t)(take + (k == 0 ? hl : 0));
 		}
+		/* The buffers are ours until returned: written first, then all used at once. */
+		ret = vh_vq_used_add(d, rxq, p->sw->chains, (unsigned int)n);
 		if (ret < 0) {
 			vq_failed(p, rxq, ret, "used ring outside guest memory");
 			break;
 		}
-		q->last_avail = (uint16_t)(q->last_avail + n);
-		q->used_next = (uint16_t)(q->used_next + n);
 		p->stats.rx_frames++;
 		p->stats.rx_bytes += f->len;
 		backlog_pop(b);

@@ -478,6 +478,32 @@ static int do_set_features(struct vh_dev *dev, uint64_t f)
 
 	if (f & ~VH_FEATURES)
 		return -EINVAL;
+	/*
+	 * The ring layout changes with RING_PACKED: what we knew of the rings no longer holds, and
+	 * positions start where a fresh ring of the new kind does (packed: both wrap counters 1,
+	 * virtio 1.2 §2.8.1) until SET_VRING_BASE says otherwise.
+	 */
+	if ((f ^ dev->features) & VIOMMU_VIRTIO_F_EVENT_IDX)
+		for (unsigned int i = 0; i < VH_NUM_VQS; i++)
+			vq_ring_fresh(&dev->vq[i]); /* the suppression fields change meaning */
+	if ((f ^ dev->features) & VIOMMU_VIRTIO_F_RING_PACKED) {
+		uint16_t start = f & VIOMMU_VIRTIO_F_RING_PACKED ?
+					 (uint16_t)VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP :
+					 0;
+
+		stop_queues(dev);
+		for (unsigned int i = 0; i < VH_NUM_VQS; i++) {
+			struct vh_vq *q = &dev->vq[i];
+
+			q->last_avail = q->used_idx = q->used_next = start;
+			q->used_descs = 0;
+			/* A split ring's size is a power of 2, a packed one's need not be: a
+			 * size that no longer fits waits for SET_VRING_NUM. */
+			if (!(f & VIOMMU_VIRTIO_F_RING_PACKED) && q->num & (q->num - 1))
+				q->num = 0;
+			vq_ring_fresh(q);
+		}
+	}
 	if (iommu != dev->iommu || !dev->features_set) {
 		/* Translations of one address space mean nothing in the other. */
 		stop_queues(dev);
@@ -726,10 +752,30 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 	if (i < 0 || a.flags & ~(uint32_t)VIOMMU_VHOST_USER_VRING_F_LOG ||
 	    a.flags & VIOMMU_VHOST_USER_VRING_F_LOG)
 		return -EINVAL;
+	q = &dev->vq[i];
+	if (dev->features & VIOMMU_VIRTIO_F_RING_PACKED) {
+		/* virtio 1.2 §2.8.10.1: descriptor ring 16-byte, both event suppression
+		 * structures (driver area in avail, device area in used) 4-byte aligned. */
+		if (a.desc_user_addr % VIOMMU_VIRTIO_PVIRTQ_DESC_ALIGN ||
+		    a.avail_user_addr % VIOMMU_VIRTIO_PVIRTQ_EVENT_ALIGN ||
+		    a.used_user_addr % VIOMMU_VIRTIO_PVIRTQ_EVENT_ALIGN)
+			return -EINVAL;
+		if (!dev->iommu) {
+			uint64_t n = q->num ? q->num : 1;
+
+			if (!ring_in_memory(dev, a.desc_user_addr,
+					    sizeof(struct viommu_virtio_pvirtq_desc) * n) ||
+			    !ring_in_memory(dev, a.avail_user_addr,
+					    sizeof(struct viommu_virtio_pvirtq_event_suppress)) ||
+			    !ring_in_memory(dev, a.used_user_addr,
+					    sizeof(struct viommu_virtio_pvirtq_event_suppress)))
+				return -EFAULT;
+		}
+		goto set;
+	}
 	/* virtio 1.2 §2.7: descriptor table 16-byte, available ring 2-byte, used ring 4-byte. */
 	if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
 		return -EINVAL;
-	q = &dev->vq[i];
 	/*
 	 * Without ACCESS_PLATFORM the addresses are front-end virtual addresses: rings outside the
 	 * memory table are refused now rather than at the first kick. With it they are IOVAs that
@@ -744,6 +790,7 @@ static int do_vring_addr(struct vh_dev *dev, const uint8_t *p, uint32_t size)
 		    !ring_in_memory(dev, a.used_user_addr, VIOMMU_VIRTIO_VIRTQ_USED_SIZE(n)))
 			return -EFAULT;
 	}
+set:
 	stop_queues(dev);
 	q->desc_addr = a.desc_user_addr;
 	q->avail_addr = a.avail_user_addr;
@@ -915,13 +962,33 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 	/* The vring-state messages. */
 	switch (hdr->request) {
 	case VIOMMU_VHOST_USER_SET_VRING_NUM:
-		/* virtio 1.2 §2.7: a power of 2, at most 32768. */
-		if (st.num == 0 || st.num > VH_VQ_MAX_SIZE || st.num & (st.num - 1))
+		/* virtio 1.2 §2.7: a power of 2, at most 32768; §2.8: packed, any size up to 2^15. */
+		if (st.num == 0 || st.num > VH_VQ_MAX_SIZE ||
+		    (st.num & (st.num - 1) && !(dev->features & VIOMMU_VIRTIO_F_RING_PACKED)))
 			return -EINVAL;
 		stop_queues(dev);
 		dev->vq[i].num = st.num;
 		return 0;
 	case VIOMMU_VHOST_USER_SET_VRING_BASE:
+		if (dev->features & VIOMMU_VIRTIO_F_RING_PACKED) {
+			/* Both positions, each with its wrap counter (vhost-user "Vring descriptor
+			 * indices for packed virtqueues"); within the ring when its size is known
+			 * (the datapath checks them against it either way). */
+			uint16_t avail = (uint16_t)st.num;
+			uint16_t used = (uint16_t)(st.num >> VIOMMU_VHOST_USER_PACKED_USED_SHIFT);
+
+			if (dev->vq[i].num &&
+			    ((avail & VIOMMU_VHOST_USER_PACKED_IDX_MASK) >= dev->vq[i].num ||
+			     (used & VIOMMU_VHOST_USER_PACKED_IDX_MASK) >= dev->vq[i].num))
+				return -EINVAL;
+			stop_queues(dev);
+			dev->vq[i].last_avail = avail;
+			dev->vq[i].used_idx = used;
+			dev->vq[i].used_next = used;
+			dev->vq[i].used_descs = 0;
+			vq_ring_fresh(&dev->vq[i]);
+			return 0;
+		}
 		if (st.num > UINT16_MAX)
 			return -EINVAL;
 		stop_queues(dev);
@@ -931,9 +998,13 @@ static int dispatch(struct vh_dev *dev, const struct viommu_vhost_user_header *h
 		vq_ring_fresh(&dev->vq[i]);
 		return 0;
 	case VIOMMU_VHOST_USER_GET_VRING_BASE:
-		/* Stops the ring; the reply is the next available index to process. */
+		/* Stops the ring; the reply is the next available index to process (packed: and
+		 * the next used one, published by the stop). */
 		stop_queues(dev);
 		st.num = dev->vq[i].last_avail;
+		if (dev->features & VIOMMU_VIRTIO_F_RING_PACKED)
+			st.num |= (uint32_t)dev->vq[i].used_idx
+				  << VIOMMU_VHOST_USER_PACKED_USED_SHIFT;
 		vq_set_kick(dev, (unsigned int)i, -1);
 		close_fd(&dev->vq[i].call_fd);
 		dev->vq[i].started = false;

@@ -52,11 +52,19 @@ struct vh_region {
 	unsigned int refs; /* ADD_MEM_REGs of this very region (one per queue pair's device) */
 };
 
+/*
+ * Ring positions. Split ring: free-running 16-bit indexes. Packed ring (VIRTIO_F_RING_PACKED): a
+ * descriptor index below num with the ring wrap counter in bit 15, the vhost-user encoding of
+ * each half of SET_VRING_BASE (see vh_vq_pos_next()).
+ */
 struct vh_vq {
 	uint32_t num;
 	uint16_t last_avail;
 	uint16_t used_idx;  /* published to the guest */
 	uint16_t used_next; /* next used slot to fill (ahead of used_idx until published) */
+	/* Packed: descriptors marked used since the last interrupt decision (a lap or more
+	 * makes the event position ambiguous: then the guest is signalled). */
+	uint32_t used_descs;
 	uint64_t desc_addr;
 	uint64_t avail_addr;
 	uint64_t used_addr;
@@ -159,7 +167,7 @@ struct vh_dev {
 	(VIOMMU_VIRTIO_NET_F_MRG_RXBUF | VIOMMU_VIRTIO_NET_F_MQ |            \
 	 VIOMMU_VHOST_USER_F_PROTOCOL_FEATURES | VIOMMU_VIRTIO_F_VERSION_1 | \
 	 VIOMMU_VIRTIO_F_ACCESS_PLATFORM | VIOMMU_VIRTIO_F_INDIRECT_DESC |   \
-	 VIOMMU_VIRTIO_F_EVENT_IDX)
+	 VIOMMU_VIRTIO_F_EVENT_IDX | VIOMMU_VIRTIO_F_RING_PACKED)
 #define VH_PROTOCOL_FEATURES                                                                 \
 	(VIOMMU_VHOST_USER_PROTOCOL_F_REPLY_ACK | VIOMMU_VHOST_USER_PROTOCOL_F_BACKEND_REQ | \
 	 VIOMMU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VIOMMU_VHOST_USER_PROTOCOL_F_MQ)

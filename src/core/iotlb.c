@@ -40,7 +40,6 @@
 struct viommu_iotlb {
 	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
 	uint16_t *owner;	    /* per way: the tag table entry it was filled for */
-	uint8_t *victim;	    /* per set: round-robin pointer */
 	uint32_t nsets;
 	uint32_t ntags;		      /* tag table entries */
 	uint32_t next_id;	      /* id for the next interned tag */
@@ -48,7 +47,7 @@ struct viommu_iotlb {
 	uint64_t next_gen;	      /* generation of the next ref handed out */
 	uint64_t table_shifts;	      /* as leaf_shifts, for NONLEAF entries */
 	uint32_t shift_count[64];     /* counted ways per shift (leaf and nonleaf together) */
-	struct viommu_iotlb_stats st; /* lookups and misses are kept in h */
+	struct viommu_iotlb_stats st; /* lookups, misses, insertions and evictions are kept in h */
 };
 
 static inline uint64_t page_mask(unsigned int shift)
@@ -217,8 +216,8 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	tlb->h.sets = alloc_sets(set_bytes);
 	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
 	tlb->owner = calloc(capacity, sizeof(uint16_t));
-	tlb->victim = calloc(tlb->nsets, 1);
-	if (!tlb->h.sets || !tlb->h.tags || !tlb->owner || !tlb->victim) {
+	tlb->h.victim = calloc(tlb->nsets, 1);
+	if (!tlb->h.sets || !tlb->h.tags || !tlb->owner || !tlb->h.victim) {
 		viommu_iotlb_destroy(tlb);
 		return VIOMMU_ENOMEM;
 	}
@@ -238,7 +237,7 @@ void viommu_iotlb_destroy(struct viommu_iotlb *tlb)
 	free(tlb->h.sets);
 	free(tlb->h.tags);
 	free(tlb->owner);
-	free(tlb->victim);
+	free(tlb->h.victim);
 	free(tlb);
 }
 
@@ -261,6 +260,7 @@ static void hard_reset(struct viommu_iotlb *tlb)
 
 void viommu_iotlb_flush(struct viommu_iotlb *tlb)
 {
+	tlb->h.miss_ref = 0;
 	tlb->st.invalidations++;
 	tlb->st.flushes++;
 	set_flush_mark(tlb, tlb->next_id);
@@ -298,6 +298,7 @@ static struct viommu_iotlb__tagent *tag_get(struct viommu_iotlb *tlb,
 
 	if (t)
 		return t;
+	tlb->h.miss_ref = 0; /* the tags change */
 	if (tlb->next_id > ID_MAX)
 		hard_reset(tlb);
 	b = &tlb->h.tags[viommu_iotlb__tag_bucket(&tlb->h, dp, tag->sid)];
@@ -354,10 +355,10 @@ pick_way(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t, uint32_
 	}
 	if (victim != UINT32_MAX)
 		return victim;
-	rr = &tlb->victim[si];
+	rr = &tlb->h.victim[si];
 	victim = *rr;
 	*rr = (uint8_t)((*rr + 1) & (ways - 1));
-	tlb->st.evictions++;
+	tlb->h.evictions++;
 	return victim;
 }
 
@@ -378,6 +379,7 @@ static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb
 	uint32_t si = viommu_iotlb__set(&tlb->h, key, t->dp), victim;
 	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways, old;
 
+	tlb->h.miss_ref = 0; /* the set changes */
 	key |= kid;
 	out |= (uint64_t)id_hi << VIOMMU_IOTLB__OUT_ID_SHIFT;
 	if (ways == 4) {
@@ -400,11 +402,11 @@ static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb
 			other |= d;
 		}
 		if (!other) {
-			uint8_t *rr = &tlb->victim[si];
+			uint8_t *rr = &tlb->h.victim[si];
 
 			victim = *rr;
 			*rr = (uint8_t)((*rr + 1) & 3);
-			tlb->st.evictions++;
+			tlb->h.evictions++;
 			goto fill;
 		}
 	}
@@ -421,7 +423,7 @@ fill:
 	ks[victim] = key;
 	os[victim] = out;
 	tlb->owner[(size_t)si * ways + victim] = (uint16_t)(t - tlb->h.tags);
-	tlb->st.insertions++;
+	tlb->h.insertions++;
 }
 
 /*
@@ -473,6 +475,7 @@ static inline int insert_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t ke
 		if (tlb->next_id > ID_MAX)
 			return VIOMMU_ESTALE; /* the reset that makes ids anew drops every ref */
 		t->id = tlb->next_id++;
+		tlb->h.miss_ref = 0;
 	}
 	insert_at(tlb, t, key, out);
 	return 0;
@@ -500,8 +503,8 @@ int vi_iotlb_insert_leaf(struct viommu_iotlb *tlb, const struct viommu_iotlb_tag
 	return 0;
 }
 
-int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
-			     unsigned int shift, uint32_t perm, uint32_t level)
+int vi_iotlb__insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
+			      unsigned int shift, uint32_t perm, uint32_t level)
 {
 	uint64_t key, word;
 
@@ -797,6 +800,7 @@ void viommu_iotlb_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb
 	const uint32_t probe_tag = VIOMMU_IOTLB_MATCH_DOM | VIOMMU_IOTLB_MATCH_PASID;
 	uint32_t m = inv->match;
 
+	tlb->h.miss_ref = 0;
 	if (m == 0) {
 		viommu_iotlb_flush(tlb);
 		return;
@@ -839,6 +843,8 @@ void viommu_iotlb_get_stats(const struct viommu_iotlb *tlb, struct viommu_iotlb_
 	*st = tlb->st;
 	st->lookups = tlb->h.lookups;
 	st->misses = tlb->h.misses;
+	st->insertions = tlb->h.insertions;
+	st->evictions = tlb->h.evictions;
 	/* Hits are derived so that a hit writes one counter instead of two. */
 	st->hits = st->lookups - st->misses;
 }

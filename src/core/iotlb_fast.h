@@ -37,12 +37,25 @@ struct viommu_iotlb__hot {
 	uint32_t fast_shift;
 	uint64_t lookups;
 	uint64_t misses;
+	uint64_t insertions;
+	uint64_t evictions;
+	uint8_t *victim; /* per set: the round-robin pointer */
 	uint32_t set_mask;
 	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
 	uint32_t ref_mask; /* tag table entries - 1: the place bits of a ref */
 	uint32_t ways;
 	uint32_t flush_mark; /* ids below it died in the last full flush */
 	uint32_t memo;	     /* tag table place of the last tag found by value: tried first */
+	/*
+	 * The miss cursor: the last definite miss of a lookup by ref (the ref, its set, the key
+	 * probed with the id, the tag's id), so that the insert a model makes next, of the same
+	 * page under the same ref, neither hashes nor checks the tag again. Anything that changes
+	 * the sets, the tags or the marks clears @miss_ref (0 is never a ref).
+	 */
+	uint64_t miss_ref;
+	uint64_t miss_key;
+	uint32_t miss_set;
+	uint32_t miss_id;
 	/*
 	 * ... and below these, in that flush or later domain flushes: a full flush raises them
 	 * all (a fixed 1 KiB), so that a hit compares with one mark instead of two.
@@ -140,14 +153,15 @@ enum { VIOMMU_IOTLB__HIT, VIOMMU_IOTLB__MISS, VIOMMU_IOTLB__SLOW };
  */
 static inline int viommu_iotlb__probe(struct viommu_iotlb__hot *h,
 				      const struct viommu_iotlb__tagent *t, uint64_t dp,
-				      uint64_t iova, uint64_t *key, uint64_t *out)
+				      uint64_t iova, uint64_t *key, uint64_t *out, uint32_t *si)
 {
 	const uint64_t *set;
 
 	if (!h->fast_mask || !viommu_iotlb__id_live(h, t->dom, t->id))
 		return VIOMMU_IOTLB__SLOW;
 	*key = (iova & h->fast_mask) | h->fast_shift;
-	set = &h->sets[(size_t)viommu_iotlb__set(h, *key, dp) * 8];
+	*si = viommu_iotlb__set(h, *key, dp);
+	set = &h->sets[(size_t)*si * 8];
 	*key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
 	/* A word with id bits 16:5 other than this tag's when no way holds the key. */
 	*out = viommu_iotlb__match4_any(set, *key,
@@ -180,6 +194,7 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
 	const struct viommu_iotlb__tagent *t = &h->tags[h->memo];
 	uint64_t key, out;
+	uint32_t si;
 
 	h->lookups++;
 	/* Lookups come in runs of one tag (a device's burst): the last one found needs no hash. */
@@ -189,7 +204,7 @@ static inline int vi_iotlb_lookup(struct viommu_iotlb *tlb, const struct viommu_
 			goto slow;
 		h->memo = (uint32_t)(t - h->tags);
 	}
-	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out)) {
+	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out, &si)) {
 	case VIOMMU_IOTLB__SLOW:
 		goto slow;
 	case VIOMMU_IOTLB__MISS:
@@ -207,25 +222,35 @@ slow:
 	return viommu_iotlb__lookup_slow(tlb, tag, iova, e);
 }
 
+/* vi_iotlb_probe_ref(): the lookup is not decided inline (finish with vi_iotlb_lookup_ref_rest()). */
+#define VI_IOTLB_UNDECIDED 1
+
 /*
- * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
- * tag (the ref names its place, checked by one compare) and without copying it out.
+ * The inline part of vi_iotlb_lookup_ref(), which calls nothing: 0 and *@hit on a hit,
+ * VIOMMU_ENOENT on a miss (counted; the miss cursor set), VIOMMU_ESTALE for a stale ref (not
+ * counted), or VI_IOTLB_UNDECIDED (the lookup counted, not yet its outcome), when the caller
+ * finishes with vi_iotlb_lookup_ref_rest().
  */
-static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
-				      struct viommu_iotlb_hit *hit)
+static inline int vi_iotlb_probe_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				     struct viommu_iotlb_hit *hit)
 {
 	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
 	const struct viommu_iotlb__tagent *t = &h->tags[ref & h->ref_mask];
 	uint64_t key, out;
+	uint32_t si;
 
 	/* Another tag took the place, or the ids ran out since the ref was taken. */
 	if (t->ref != ref)
 		return VIOMMU_ESTALE;
 	h->lookups++;
-	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out)) {
+	switch (viommu_iotlb__probe(h, t, t->dp, iova, &key, &out, &si)) {
 	case VIOMMU_IOTLB__SLOW:
-		goto slow;
+		return VI_IOTLB_UNDECIDED;
 	case VIOMMU_IOTLB__MISS:
+		h->miss_ref = ref;
+		h->miss_key = key;
+		h->miss_set = si;
+		h->miss_id = t->id;
 		return VIOMMU_ENOENT;
 	}
 	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ~h->fast_mask);
@@ -233,16 +258,85 @@ static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, ui
 	hit->perm = (uint8_t)(out & VIOMMU_IOTLB__OUT_PERM_MASK);
 	hit->level = (uint8_t)(out >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT);
 	return 0;
-slow:
-	return viommu_iotlb__lookup_ref_slow(tlb, t, iova, hit);
 }
+
+/* The rest of a lookup vi_iotlb_probe_ref() left VI_IOTLB_UNDECIDED: 0 or VIOMMU_ENOENT. */
+static inline int vi_iotlb_lookup_ref_rest(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+					   struct viommu_iotlb_hit *hit)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+
+	return viommu_iotlb__lookup_ref_slow(tlb, &h->tags[ref & h->ref_mask], iova, hit);
+}
+
+/*
+ * viommu_iotlb_lookup_ref() for code inside the library: vi_iotlb_lookup() without finding the
+ * tag (the ref names its place, checked by one compare) and without copying it out.
+ */
+static inline int vi_iotlb_lookup_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+				      struct viommu_iotlb_hit *hit)
+{
+	int ret = vi_iotlb_probe_ref(tlb, ref, iova, hit);
+
+	if (__builtin_expect(ret == VI_IOTLB_UNDECIDED, 0))
+		return vi_iotlb_lookup_ref_rest(tlb, ref, iova, hit);
+	return ret;
+}
+
+/* vi_iotlb_insert_leaf_ref() but for the inline case: never inlined, a call saves no registers. */
+__attribute__((noinline)) int vi_iotlb__insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref,
+							uint64_t iova, uint64_t out,
+							unsigned int shift, uint32_t perm,
+							uint32_t level);
 
 /*
  * viommu_iotlb_insert_ref() of a leaf entry (flags 0) for code inside the library: its fields
  * as arguments, so that a model's miss path builds no struct viommu_iotlb_entry.
+ *
+ * Inline, the common insert of a miss: the page the last lookup by @ref missed (the miss
+ * cursor, of the page size that lookup probed) into the set it probed, when that set holds
+ * only the tag's own live entries, as a device's misses leave it. The victim is then the set's
+ * round-robin way, as the general insert picks it, without the hash, the tag checks or a tag
+ * table read. The way replaced is the tag's own (so live and counted, and its owner the same):
+ * of the same page size, the per-shift counts and masks stay as they are.
  */
-int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova, uint64_t out,
-			     unsigned int shift, uint32_t perm, uint32_t level);
+static inline int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+					   uint64_t out, unsigned int shift, uint32_t perm,
+					   uint32_t level)
+{
+	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
+	const uint64_t key = h->miss_key, id_mask = 0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT;
+	const uint64_t id_hi = (uint64_t)(h->miss_id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT, mine = id_hi | (key & id_mask);
+	uint64_t *ks, *os, other = 0;
+	uint32_t victim;
+
+	/* The cursor's page and size (so a size in range), an output below 2^52. */
+	if (ref != h->miss_ref || shift != (key & 0x3f) ||
+	    ((iova ^ key) & ~((1ull << shift) - 1)) || (out >> VIOMMU_IOTLB__OUT_ID_SHIFT))
+		goto general;
+	ks = &h->sets[(size_t)h->miss_set * 8];
+	os = ks + 4;
+	for (int w = 0; w < 4; w++)
+		other |= ((os[w] & out_id) | (ks[w] & id_mask)) ^ mine;
+	if (other)
+		goto general;
+	victim = h->victim[h->miss_set];
+	/* Same size and kind (a leaf): the counts stay; otherwise the general insert recounts. */
+	if ((ks[victim] ^ key) & 0x7f)
+		goto general;
+	h->victim[h->miss_set] = (uint8_t)((victim + 1) & 3);
+	h->miss_ref = 0;
+	ks[victim] = key;
+	os[victim] = (out & ~((1ull << shift) - 1)) | (perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
+		     (uint64_t)(level & 0xff) << VIOMMU_IOTLB__OUT_LEVEL_SHIFT | id_hi;
+	h->insertions++;
+	h->evictions++;
+	return 0;
+general:
+	return vi_iotlb__insert_leaf_ref(tlb, ref, iova, out, shift, perm, level);
+}
+
 /* The same by tag, for a ref gone stale (the ids ran out): viommu_iotlb_insert() of the leaf. */
 __attribute__((noinline)) int vi_iotlb_insert_leaf(struct viommu_iotlb *tlb,
 						   const struct viommu_iotlb_tag *tag,

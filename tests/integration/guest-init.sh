@@ -116,7 +116,7 @@ check_iommu net /sys/class/net/eth0/device
 nfeat=$(cat /sys/class/net/eth0/device/features 2>/dev/null)
 nbit() { echo "$nfeat" | cut -c$(($1 + 1)); }
 say "net features: indirect_desc=$(nbit 28) event_idx=$(nbit 29) mq=$(nbit 22)" \
-	"queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)"
+	"queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l) ring_packed=$(nbit 34)"
 # No rem_device_all first: the guest just booted, the thread has no devices, and the kernel
 # only flags the removal for the pktgen thread (then sleeps 125 ms); under TCG on a loaded host
 # the thread ran after add_device and removed eth0 again ("can't create /proc/net/pktgen/eth0").
@@ -263,7 +263,8 @@ edu_find() { # sets edu (sysfs path), edu_bdf (bus:dev.fn), edu_rid, edu_bar; en
 		[ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ] && edu=$d
 	done
 	[ -n "$edu" ] || fail "edu: no device"
-	edu_bdf=$(basename "$edu" | sed 's/^0000://')
+	# Without its PCI domain (0001: behind virt's second host bridge): the requester id.
+	edu_bdf=$(basename "$edu" | sed 's/^[0-9a-f]\{4\}://')
 	edu_rid=$(((0x${edu_bdf%%:*} << 8) | (0x$(echo "$edu_bdf" | sed 's/.*:\(..\)\..*/\1/') << 3) | ${edu_bdf##*.}))
 	edu_bar=$(($(head -n 1 "$edu/resource" | cut -d" " -f1)))
 	[ "$edu_bar" != 0 ] || fail "edu: BAR0 not assigned"
@@ -336,27 +337,30 @@ edu_fault_amd() { # ADDR FLAGS
 # Linux attaches a device to the SMMU (its StreamID's STE, a DMA domain) only when a driver binds
 # it. Linux's arm-smmu-v3 prints each event record it has no handler for: "event 0xID received:"
 # and its four 64-bit words. Word 0: the event number (F_TRANSLATION, 0x10) and the StreamID
-# (the requester id) in bits 63:32; word 1 bit 35: RnW; word 2: the input address.
+# (the requester id) in bits 63:32; word 1 bit 35: RnW; word 2: the input address. The report
+# names the SMMU (its device, e.g. 9050000.smmuv3) whose event queue held the record.
 edu_fault_smmu() { # ADDR RNW: wait for the record of this fault
 	want0=$(printf '0x%08x%08x' "$edu_rid" 16)
 	want2=$(printf '0x%016x' "$1")
 	i=0
 	while :; do
-		# One line per record: its four words.
-		dmesg | sed -n 's/.*arm-smmu-v3.*\(event 0x[0-9a-f]* received:\|0x[0-9a-f]\{16\}\)$/\1/p' |
-			awk '/^event/ { if (n == 4) print w; w = ""; n = 0; next }
-				{ w = w " " $1; n++ } END { if (n == 4) print w }' > /tmp/smmu-events
+		# One line per record: the SMMU and its four words (records of several SMMUs may
+		# interleave in the log: each SMMU's own lines are in order).
+		dmesg | sed -n 's/.*arm-smmu-v3 \([^ :]*\):[[:space:]]*\(event 0x[0-9a-f]* received:\|0x[0-9a-f]\{16\}\)$/\1 \2/p' |
+			awk '$2 == "event" { if (n[$1] == 4) print $1 w[$1]; w[$1] = ""; n[$1] = 0; next }
+				{ w[$1] = w[$1] " " $2; n[$1]++ }
+				END { for (d in n) if (n[d] == 4) print d w[d] }' > /tmp/smmu-events
 		found=""
-		while read -r w0 w1 w2 w3; do
+		while read -r dev w0 w1 w2 w3; do
 			[ "$w0" = "$want0" ] && [ "$w2" = "$want2" ] &&
-				[ $(((w1 >> 35) & 1)) = "$2" ] && found="$w0 $w1 $w2 $w3"
+				[ $(((w1 >> 35) & 1)) = "$2" ] && found="$w0 $w1 $w2 $w3" && fdev=$dev
 		done < /tmp/smmu-events
 		[ -n "$found" ] && break
 		i=$((i + 1))
 		[ $i -gt 100 ] && fail "edu: no F_TRANSLATION record for $want2 RnW $2 (StreamID $edu_rid): $(tail -n 3 /tmp/smmu-events | tr '\n' ' ')"
 		sleep 0.1
 	done
-	say "fault ok: F_TRANSLATION StreamID $edu_rid addr $want2 RnW $2: $found"
+	say "fault ok: F_TRANSLATION StreamID $edu_rid addr $want2 RnW $2 from $fdev: $found"
 }
 if [ "$(arg edu)" = smmu ]; then
 	echo "1234 11e8" > /sys/bus/pci/drivers/pci-stub/new_id || fail "edu: pci-stub new_id"
@@ -439,11 +443,13 @@ fi
 
 # viommu.tests=vfio: the edu device on vfio-pci, and /bin/vfio_shadow (tests/integration/
 # vfio_shadow.c) as an L1 VMM shadowing its simulated L2 guest's mappings through libviommu's
-# engine into this kernel's VFIO type1 container (which programs the VT-d under us, in caching
-# mode); the program checks the DMA data, the unmapped IOVA and the number of VFIO calls.
+# engine into this kernel's VFIO type1 container (which programs the IOMMU under us: VT-d in
+# caching mode or AMD-Vi with NpCache); the program checks the DMA data, the unmapped IOVA and the
+# number of VFIO calls. viommu.vfiol2=vtd|amdvi: L2's vIOMMU (default vtd). Then the IOMMU
+# driver's fault reports (the DMA to the unmapped IOVA), for the host to check.
 if has vfio; then
-	# Our VT-d does not remap interrupts: type1 then wants the admin's consent (edu's
-	# interrupts are not used here).
+	# Our VT-d and AMD-Vi (intremap=off) do not remap interrupts: type1 then wants the
+	# admin's consent (edu's interrupts are not used here).
 	echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts ||
 		fail "vfio: allow_unsafe_interrupts"
 	echo "1234 11e8" > /sys/bus/pci/drivers/vfio-pci/new_id || fail "vfio: vfio-pci new_id"
@@ -455,11 +461,26 @@ if has vfio; then
 	i=0
 	while [ ! -e "/dev/vfio/$grp" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
 	[ -e "/dev/vfio/$grp" ] || fail "vfio: no /dev/vfio/$grp"
-	/bin/vfio_shadow "$(basename "$edu")" "$grp" > /tmp/vfio.log 2>&1
+	l2=$(arg vfiol2)
+	/bin/vfio_shadow "$(basename "$edu")" "$grp" "${l2:-vtd}" > /tmp/vfio.log 2>&1
 	rc=$?
 	sed 's/^/  vfio_shadow: /' /tmp/vfio.log > /dev/console
+	dmesg | grep -E "IO_PAGE_FAULT|DMAR: \[DMA" | head -n 4 | while read -r l; do
+		echo "VIOMMU-DMESG $l" > /dev/console
+	done
 	[ $rc = 0 ] && grep -q "VFIO-SHADOW PASS" /tmp/vfio.log || fail "vfio: vfio_shadow failed ($rc)"
 	say "vfio ok: $(grep 'VFIO-SHADOW PASS' /tmp/vfio.log)"
+fi
+
+# viommu.iommudevs=1: each IOMMU the kernel registered and the devices it attached (sysfs
+# class iommu: on a device tree, the ones whose driver bound), for the host to check who serves
+# whom when there are several.
+if [ "$(arg iommudevs)" = 1 ]; then
+	# shellcheck disable=SC2012 # busybox; the names are PCI addresses
+	for d in /sys/class/iommu/*; do
+		[ -d "$d/devices" ] || continue
+		say "iommu ${d##*/}: $(ls "$d/devices" | tr '\n' ' ')"
+	done
 fi
 
 # viommu.reboot=1: after a first full pass, leave a mark on the disk (past the test pattern) and

@@ -453,6 +453,120 @@ guest_mode_start() {
 	truncate -s 16M "$disk"
 }
 
+# it_emulated IOMMU KERNEL_ARGS [REBOOT]: after guest_mode_start, the emulated-device guest of
+# qemu_viommu.sh and qemu_amdvi.sh: $qemu on q35 with the vIOMMU -device IOMMU in front of a
+# virtio-net (QEMU's datapath) on the mode's net_reflect, a virtio-blk on $disk and QEMU's edu;
+# $vmlinux and $initrd with KERNEL_ARGS, the console to $log, QEMU's output to $qlog. REBOOT=1 lets
+# the guest reboot (QEMU then exits on poweroff only). QEMU_TIMEOUT bounds it (default 300 s).
+# Afterwards log names the console without its CRs, the net_reflect has stopped (its summary in
+# $rlog) and it_qemu_wait has set qrc and secs.
+it_emulated() {
+	ie_start=$(date +%s)
+	ie_reboot=-no-reboot
+	[ "${3:-0}" != 1 ] || ie_reboot=""
+	# shellcheck disable=SC2086
+	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
+		-M q35 -accel tcg -smp 1 -m 256M \
+		-device "$1" \
+		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
+		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56 \
+		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
+		-device edu \
+		-kernel "$vmlinux" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $2" \
+		-serial file:"$log" $ie_reboot > "$qlog" 2>&1 &
+	qemu_pid=$!
+	it_qemu_wait "$ie_start"
+	it_console
+	it_reflect_stop
+}
+
+# it_console: after QEMU, log names the console ($log) without its CRs ($log.txt): the serial
+# console ends its lines with CR LF.
+it_console() {
+	tr -d '\r' < "$log" > "$log.txt"
+	log=$log.txt
+}
+
+# it_unit_stat DEVICE NAME FILE [BUS]: counter NAME of the last "DEVICE stats: ... NAME=N ..." line
+# in QEMU's output FILE (empty without one); with BUS, of the last "DEVICE stats: bus=BUS ..." line
+# (the instance whose primary bus is BUS, e.g. pcie.1, where a machine has several).
+it_unit_stat() {
+	sed -n "s/.*$1 stats:${4:+ bus=$4}.* $2=\([0-9]*\).*/\1/p" "$3" | tail -n 1
+}
+
+# it_boot_checks REBOOT: after it_emulated, the guest passed (REBOOT=1: both boots, the second on
+# the IOMMU QEMU's reset made), its clock did not run fast, QEMU exited cleanly. Each check that
+# fails says why and sets ok=0.
+it_boot_checks() {
+	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
+	if [ "$1" = 1 ]; then
+		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
+			{ echo "$mode: the first boot did not pass"; ok=0; }
+	fi
+	ib_clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $ib_clk"; ok=0; }
+	[ "$qrc" -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+}
+
+# it_dma_checks [DEVICE]: after it_emulated, the disk image holds what the guest wrote and read
+# back, frames crossed the reflector, and the vIOMMU DEVICE (its statistics in $qlog; none given:
+# not checked here) translated. Each check that fails says why and sets ok=0.
+it_dma_checks() {
+	id_want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
+	id_got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
+	[ -n "$id_want" ] && [ "$id_got" = "$id_want" ] ||
+		{ echo "$mode: disk image sha256 $id_got, guest wrote '$id_want'"; ok=0; }
+	id_frames=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
+	[ "${id_frames:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
+	[ -n "${1:-}" ] || return 0
+	id_xl=$(it_unit_stat "$1" translations "$qlog")
+	[ "${id_xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
+}
+
+# it_vhost_checks: after it_peers_stop, the mode's viommu-vhost (it_vhost_start with the log
+# $work/$mode.vhost and the audit log $work/$mode.audit) exited cleanly, refused no message, was
+# sent IOTLB updates, and its audit logs replay without a translation used after its invalidation
+# (audit_check: $audit_check). Sets stats (its exit statistics line); each check that fails says
+# why and sets ok=0.
+it_vhost_checks() {
+	stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
+	# shellcheck disable=SC2154 # vrc: it_peers_stop
+	[ "$vrc" -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
+	case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
+	case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
+	for ivk_f in "$work/$mode.audit".*; do
+		[ -e "$ivk_f" ] || continue
+		# shellcheck disable=SC2154 # audit_check: the caller's
+		"$audit_check" "$ivk_f" > "$work/$mode.audit-check" 2>&1 ||
+			{ echo "$mode: audit $ivk_f failed"; cat "$work/$mode.audit-check"; ok=0; }
+	done
+}
+
+# it_vhost_counters TAG DEVICE COUNTER OUT MODE...: after qemu_vhost.sh on our vIOMMU DEVICE (its
+# output in OUT), the back-end's invalidations came from DEVICE through QEMU's IOMMU notifiers:
+# each MODE's last DEVICE statistics line counts COUNTER events (any number in pt). Says what each
+# sent; fails when one has no statistics or sent none.
+it_vhost_counters() {
+	ivc_tag=$1 ivc_dev=$2 ivc_counter=$3 ivc_out=$4
+	shift 4
+	ivc_rc=0
+	for ivc_mode in "$@"; do
+		ivc_line=$(grep "^  \[$ivc_mode\] $ivc_dev stats:" "$ivc_out" | tail -n 1)
+		ivc_n=$(echo "$ivc_line" | sed -n "s/.* $ivc_counter=\([0-9]*\).*/\1/p")
+		if [ -z "$ivc_n" ]; then
+			echo "FAIL $ivc_tag-$ivc_mode: no statistics from $ivc_dev"
+			ivc_rc=1
+		elif [ "$ivc_mode" != pt ] && [ "$ivc_n" -eq 0 ]; then
+			echo "FAIL $ivc_tag-$ivc_mode: the unit sent no $ivc_counter event"
+			ivc_rc=1
+		else
+			echo "$ivc_tag-$ivc_mode: the unit sent $ivc_n $ivc_counter events"
+		fi
+	done
+	return $ivc_rc
+}
+
 # guest_qemu MODE SOCK CONSOLE KERNEL_ARGS &: run QEMU in the background (it execs, so $! is
 # QEMU's timeout process)
 # in IOMMU mode MODE (strict lazy pt noiommu) on the vhost-user socket SOCK, the serial console

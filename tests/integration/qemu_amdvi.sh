@@ -43,11 +43,11 @@
 #   modes: strict lazy pt reboot v2-strict v2-lazy vhost-strict vhost-lazy vhost-pt vhost-noats-strict
 #   vhost-noats-lazy vhost-noats-pt vhost-v2-strict vhost-v2-lazy vhost-v2ats-strict
 #   vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot (default: all)
-# KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size.
+# KEEP_WORK=1 keeps the scratch folder; VIOMMU_TEST_FRAMES sets the pktgen frames per size;
+# VIOMMU_QEMU names a QEMU binary to run instead of qemu/build.sh's.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 vhost_bin=$3
@@ -58,34 +58,14 @@ shift 4
 	vhost-v2ats-strict vhost-v2ats-lazy hwv-strict hwv-lazy hwv-reboot
 frames=${VIOMMU_TEST_FRAMES:-1000}
 
-"$root/scripts/deps.sh" integration qemu || {
-	echo "FAIL: the test needs the packages above (run as root or install them)" >&2
-	exit 1
-}
-
-t0=$(date +%s)
-qemu=${VIOMMU_QEMU:-$("$root/qemu/build.sh" "$pbuild" "$pbuild/qemu-viommu/qemu-system-x86_64" | tail -n 1)} || {
-	echo "FAIL: qemu/build.sh could not build QEMU" >&2
-	exit 1
-}
-echo "QEMU: $qemu (qemu/build.sh: $(($(date +%s) - t0)) s)"
-export LD_LIBRARY_PATH="$pbuild/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export VIOMMU_QEMU_STATS=1
-
-work=$(mktemp -d /tmp/viommu-qemu-amdvi.XXXXXX)
-refl_pid=""
-qemu_pid=""
-cleanup() {
-	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2> /dev/null || true
-	[ -n "$refl_pid" ] && kill "$refl_pid" 2> /dev/null || true
-	wait 2> /dev/null || true
-	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT INT TERM
-
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
+it_deps integration qemu
+it_qemu x86_64 "$pbuild" "${VIOMMU_QEMU:-}"
+export VIOMMU_QEMU_STATS=1
+it_work qemu-amdvi
+
 # Debian 12's 6.1 for the v1 modes, bookworm-backports' 6.12 (amd_iommu=pgtbl_v2) for the v2 ones.
 need61=0
 need612=0
@@ -104,14 +84,14 @@ if [ $need612 = 1 ]; then
 	initrd612=$initrd
 fi
 
-# unit_stat NAME FILE: one counter from the IOMMU's statistics line in QEMU's output.
+# unit_stat NAME: one counter from the IOMMU's statistics line in QEMU's output.
 unit_stat() {
-	sed -n "s/.*viommu-amd-iommu stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+	it_unit_stat viommu-amd-iommu "$1" "$qlog"
 }
 
-# hwv_stat NAME FILE: one counter from the hwv=on statistics line (the guest's Guest ID).
+# hwv_stat NAME: one counter from the hwv=on statistics line (the guest's Guest ID).
 hwv_stat() {
-	sed -n "s/.*viommu-amd-iommu hwv stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+	it_unit_stat "viommu-amd-iommu hwv" "$1" "$qlog"
 }
 
 run_emulated() {
@@ -120,7 +100,7 @@ run_emulated() {
 
 	iommu="viommu-amd-iommu,intremap=off"
 	edu=amd
-	reboot=-no-reboot
+	reboot=0
 	vmlinux=${vmlinux61:-}
 	initrd=${initrd61:-}
 	case "$mode" in
@@ -145,13 +125,13 @@ run_emulated() {
 	case "$mode" in
 	strict) append="iommu.strict=1"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
-	reboot) append="iommu.strict=1 viommu.reboot=1"; reboot=""
+	reboot) append="iommu.strict=1 viommu.reboot=1"; reboot=1
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	lazy) append="iommu.strict=0"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
 	v2-strict | hwv-strict) append="iommu.strict=1 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
-	hwv-reboot) append="iommu.strict=1 amd_iommu=pgtbl_v2 viommu.reboot=1"; reboot=""
+	hwv-reboot) append="iommu.strict=1 amd_iommu=pgtbl_v2 viommu.reboot=1"; reboot=1
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	v2-lazy | hwv-lazy) append="iommu.strict=0 amd_iommu=pgtbl_v2"
 		policy="DMA domain TLB invalidation policy: lazy mode" ;;
@@ -159,40 +139,11 @@ run_emulated() {
 		policy="Default domain type: Passthrough" ;;
 	esac
 
-	start=$(date +%s)
-	# shellcheck disable=SC2086
-	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
-		-M q35 -accel tcg -smp 1 -m 256M \
-		-device "$iommu" \
-		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
-		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56 \
-		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
-		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
-		-device edu \
-		-kernel "$vmlinux" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
-		-serial file:"$log" $reboot > "$qlog" 2>&1 &
-	qemu_pid=$!
-	qrc=0
-	wait "$qemu_pid" || qrc=$?
-	qemu_pid=""
-	secs=$(($(date +%s) - start))
-	# The serial console ends its lines with CR LF.
-	tr -d '\r' < "$log" > "$log.txt"
-	log=$log.txt
-	kill -TERM "$refl_pid" 2> /dev/null || true
-	wait "$refl_pid" || true
-	refl_pid=""
+	it_emulated "$iommu" "$append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
+		"$reboot"
 
 	ok=1
-	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	if [ "$mode" = reboot ] || [ "$mode" = hwv-reboot ]; then
-		# Both boots passed: the second on the IOMMU the reset made.
-		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
-			{ echo "$mode: the first boot did not pass"; ok=0; }
-	fi
-	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
-	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	it_boot_checks "$reboot"
 	# The driver read our IOMMU: its extended features line must show the EFR the model reports.
 	efr=$(sed -n 's/^viommu-amd-iommu: efr \([0-9a-f]*\)$/\1/p' "$qlog" | head -n 1)
 	[ -n "$efr" ] || { echo "$mode: QEMU did not report the IOMMU's EFR"; ok=0; }
@@ -220,21 +171,14 @@ run_emulated() {
 	grep -q "^VIOMMU-DMESG .*AMD-Vi: Interrupt remapping" "$log" ||
 		grep -q "^VIOMMU-DMESG .*Adding to iommu group" "$log" ||
 		{ echo "$mode: the AMD-Vi driver put no device in an IOMMU group"; ok=0; }
-	# The disk holds what the guest wrote and read back.
-	want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
-	got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
-	[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
-	frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
-	[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
-	xl=$(unit_stat translations "$qlog")
-	[ "${xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
+	it_dma_checks viommu-amd-iommu
 	if [ $edu = amd ]; then
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
 		nf=2
-		[ "$mode" = reboot ] || [ "$mode" = hwv-reboot ] && nf=4
+		[ "$reboot" = 0 ] || nf=4
 		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
 		if [ "${mode#hwv-}" = "$mode" ]; then
-			rec=$(unit_stat events_logged "$qlog")
+			rec=$(unit_stat events_logged)
 			[ "${rec:-0}" -ge 2 ] || { echo "$mode: the IOMMU logged ${rec:-0} events"; ok=0; }
 		fi
 	fi
@@ -244,17 +188,17 @@ run_emulated() {
 		# stores trapped and every one installed, the edu faults written by the hardware to
 		# the guest's event log with its interrupt, nothing refused or lost.
 		for c in direct_cmds direct_doorbells completion_waits trapped_dte dt_writes guest_irqs; do
-			n=$(hwv_stat $c "$qlog")
+			n=$(hwv_stat $c)
 			[ "${n:-0}" -gt 0 ] || { echo "$mode: hwv $c=${n:-none}"; ok=0; }
 		done
 		# No host-stage fault (the host's log is not set up: they would count as lost), so
 		# the firmware's DMA before the guest's driver, too, reached guest memory.
-		n=$(unit_stat events_lost "$qlog")
+		n=$(unit_stat events_lost)
 		[ "${n:-1}" -eq 0 ] || { echo "$mode: ${n:-?} host-stage events"; ok=0; }
-		n=$(hwv_stat direct_events "$qlog")
+		n=$(hwv_stat direct_events)
 		[ "${n:-0}" -ge 2 ] || { echo "$mode: the hardware wrote ${n:-0} guest events"; ok=0; }
 		for c in dt_trap_errors cmd_errors hw_errors events_lost; do
-			n=$(hwv_stat $c "$qlog")
+			n=$(hwv_stat $c)
 			[ "${n:-1}" -eq 0 ] || { echo "$mode: hwv $c=${n:-none}"; ok=0; }
 		done
 		;;
@@ -265,15 +209,7 @@ run_emulated() {
 	echo "  [$mode] $(cat "$rlog")"
 	echo "  [$mode] $(grep 'viommu-amd-iommu stats' "$qlog" | tail -n 1)"
 	grep 'viommu-amd-iommu hwv stats' "$qlog" | tail -n 1 | sed "s/^/  [$mode] /"
-	if [ $ok -eq 1 ]; then
-		echo "PASS $mode (${secs}s)"
-		return 0
-	fi
-	echo "FAIL $mode (${secs}s): console, QEMU output (with the unit's statistics) and reflector follow"
-	tail -n 60 "$log"
-	cat "$qlog"
-	cat "$rlog"
-	return 1
+	it_verdict "QEMU output (with the unit's statistics) and reflector"
 }
 
 # run_vhost ATS MODE...: qemu_vhost.sh's modes on our IOMMU, with ATS on (INVALIDATE_IOTLB_PAGES
@@ -322,19 +258,7 @@ run_vhost() {
 		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" "$@" > "$work/$tag.out" 2>&1 || vrc=1
 	cat "$work/$tag.out"
 	# The back-end's invalidations came from our unit, through QEMU's IOMMU notifiers.
-	for mode in "$@"; do
-		line=$(grep "^  \[$mode\] viommu-amd-iommu stats:" "$work/$tag.out" | tail -n 1)
-		n=$(echo "$line" | sed -n "s/.* $counter=\([0-9]*\).*/\1/p")
-		if [ -z "$n" ]; then
-			echo "FAIL $tag-$mode: no statistics from viommu-amd-iommu"
-			vrc=1
-		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
-			echo "FAIL $tag-$mode: the unit sent no $counter event"
-			vrc=1
-		else
-			echo "$tag-$mode: the unit sent $n $counter events"
-		fi
-	done
+	it_vhost_counters "$tag" viommu-amd-iommu "$counter" "$work/$tag.out" "$@" || vrc=1
 	return $vrc
 }
 

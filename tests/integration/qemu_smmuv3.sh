@@ -36,9 +36,24 @@
 #                           reached it. These modes boot bookworm-backports' 6.12 arm64 kernel:
 #                           6.1 reads ATS support only from ACPI's IORT, the device tree's
 #                           "ats-supported" since 6.10
+#   two                     two SMMUs, one per host bridge (strict): virt,x-viommu-pcie2=on,
+#                           acpi=off (patch 0006) adds a second generic PCIe host bridge, PCI
+#                           domain 1 with root bus pcie.1 and its own ECAM, windows and INTx SPIs,
+#                           whose iommu-map names a second viommu-smmuv3 (another libviommu
+#                           instance, its own registers, SPIs and device-tree node, primary bus
+#                           pcie.1). The virtio-net sits on pcie.0, the virtio-blk and the edu on
+#                           pcie.1 (the disk and the NIC have the same StreamID, 8, each on its
+#                           own SMMU). Checked besides the usual: both SMMUs' "ias ... oas" lines
+#                           against our IDRs, each device in its bridge's PCI domain and attached
+#                           to that bridge's SMMU only (the guest's sysfs), the edu's two fault
+#                           records read from the second SMMU's event queue, and per instance
+#                           (QEMU's exit statistics, tagged with the primary bus): translations
+#                           and TLBIs on both, events logged only by pcie.1's, and the functions
+#                           each translated for (pcie.0's: the virtio-net only; pcie.1's: the
+#                           virtio-blk and the edu, whose DMAs it blocked)
 #
 # Usage: qemu_smmuv3.sh PROJECT_BUILD NET_REFLECT [MODE...]   (default: strict lazy reboot
-#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict; viommu-vhost and audit_check come from PROJECT_BUILD)
+#   vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict two; viommu-vhost and audit_check come from PROJECT_BUILD)
 #   VIOMMU_QEMU_AARCH64=path  a qemu-system-aarch64 to use instead of qemu/build.sh's
 #   VIOMMU_SMMUV3_GUEST=arm64-bpo  the other modes on the 6.12 guest too (default arm64: 6.1)
 #   VIOMMU_TEST_FRAMES (pktgen frames per size, default 500), KEEP_WORK=1 keeps the scratch folder.
@@ -50,7 +65,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 pbuild=$(cd "$1" && pwd)
 reflect_bin=$2
 shift 2
-[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict
+[ $# -gt 0 ] || set -- strict lazy reboot vhost-strict vhost-lazy ats-strict ats-lazy qemu-strict two
 frames=${VIOMMU_TEST_FRAMES:-500}
 vhost_bin=$pbuild/vhost/viommu-vhost
 audit_check=$pbuild/tests/audit_check
@@ -78,18 +93,20 @@ guest_use() {
 	echo "guest: Debian arm64 kernel $kver, modules: $(tr '\n' ' ' < "$work/initramfs/lib/modules/order")($(($(date +%s) - gu_t0)) s)"
 }
 
-# unit_stat NAME FILE: one counter from the SMMU's statistics line in QEMU's output.
+# unit_stat NAME FILE [BUS]: one counter from the SMMU's statistics line in QEMU's output (the
+# instance whose primary bus is BUS, e.g. pcie.1; default: the last line printed).
 unit_stat() {
-	sed -n "s/.*viommu-smmuv3 stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+	it_unit_stat viommu-smmuv3 "$1" "$2" "${3:-}"
 }
 
-# check_features MODE CONSOLE QEMU_LOG: the driver's view of the SMMU against our ID registers.
+# check_features MODE CONSOLE QEMU_LOG [DEVICE]: the driver's view of the SMMU (the one named
+# DEVICE in the kernel log, e.g. 90c0000.smmuv3; default: the first) against our ID registers.
 # Linux 6.1 prints "ias N-bit, oas N-bit (features 0x...)"; its feature bits 0 (2-level stream
 # table), 9 (stage 1), 10 (stage 2) and 15 (range invalidation) come straight from IDR0.ST_LEVEL,
 # IDR0.S1P, IDR0.S2P and IDR3.RIL, and oas from IDR5.OAS.
 check_features() {
-	cf_line=$(sed -n 's/^VIOMMU-DMESG .*arm-smmu-v3.*\(ias [0-9]*-bit, oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p' "$2" | head -n 1)
-	[ -n "$cf_line" ] || { echo "$1: no arm-smmu-v3 'ias ... oas ... (features ...)' line"; return 1; }
+	cf_line=$(sed -n "s/^VIOMMU-DMESG .*arm-smmu-v3${4:+ $4:}.*\(ias [0-9]*-bit, oas [0-9]*-bit (features 0x[0-9a-f]*)\).*/\1/p" "$2" | head -n 1)
+	[ -n "$cf_line" ] || { echo "$1: no arm-smmu-v3${4:+ $4} 'ias ... oas ... (features ...)' line"; return 1; }
 	cf_idr=$(sed -n 's/^viommu-smmuv3: idr0 \([0-9a-f]*\) idr1 [0-9a-f]* idr3 \([0-9a-f]*\) idr5 \([0-9a-f]*\)$/\1 \2 \3/p' "$3" | head -n 1)
 	[ -n "$cf_idr" ] || { echo "$1: QEMU did not report the SMMU's ID registers"; return 1; }
 	set -- "$1" $cf_idr
@@ -111,6 +128,58 @@ check_features() {
 	echo "  [$1] arm-smmu-v3: $cf_line matches idr0 $2 idr3 $3 idr5 $4"
 }
 
+# Mode two: virt's SMMUs as the kernel names them (reg addresses: virt's VIRT_SMMU and patch
+# 0006's second one) and the primary buses of the viommu-smmuv3 instances behind them.
+two_smmu0=9050000.smmuv3 two_smmu1=90c0000.smmuv3
+
+# check_two CONSOLE QEMU_LOG: two host bridges, one SMMU each. Both SMMUs probed; every device
+# sits on its own bridge's SMMU in the guest (sysfs) and in QEMU (the instance that translated
+# for it); the edu's faults came from bridge 1's SMMU's event queue.
+check_two() {
+	ct=0
+	for b in 0 1; do
+		ct_dev=$two_smmu0
+		[ $b = 0 ] || ct_dev=$two_smmu1
+		check_features "$mode: pcie.$b" "$1" "$2" "$ct_dev" || ct=1
+		for st in translations cmd_tlbi; do
+			v=$(unit_stat $st "$2" pcie.$b)
+			[ "${v:-0}" -gt 0 ] || { echo "$mode: SMMU of pcie.$b: $st=${v:-none}"; ct=1; }
+		done
+	done
+	# The faults: both records from SMMU 1, logged by its instance, none by SMMU 0's.
+	n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok: .* from $two_smmu1: " "$1" || true)
+	[ "$n" = 2 ] || { echo "$mode: $n of 2 faults reported from $two_smmu1"; ct=1; }
+	ev0=$(unit_stat events_logged "$2" pcie.0)
+	ev1=$(unit_stat events_logged "$2" pcie.1)
+	if [ "${ev0:-x}" != 0 ] || [ "${ev1:-0}" -lt 2 ]; then
+		echo "$mode: events logged: pcie.0's SMMU ${ev0:-none}, pcie.1's ${ev1:-none}"
+		ct=1
+	fi
+	# QEMU: the functions each instance translated for.
+	d0=$(sed -n 's/^viommu-smmuv3 bus=pcie\.0 devices: //p' "$2" | tail -n 1)
+	d1=$(sed -n 's/^viommu-smmuv3 bus=pcie\.1 devices: //p' "$2" | tail -n 1)
+	case "$d0" in *" virtio-blk-pci "* | *" edu "* | "") echo "$mode: pcie.0's SMMU translated for '$d0'"; ct=1 ;; esac
+	case "$d0" in *" virtio-net-pci translations="*) ;; *) echo "$mode: pcie.0's SMMU did not translate for the virtio-net"; ct=1 ;; esac
+	case "$d1" in *" virtio-net-pci "* | "") echo "$mode: pcie.1's SMMU translated for '$d1'"; ct=1 ;; esac
+	case "$d1" in *" virtio-blk-pci translations="*) ;; *) echo "$mode: pcie.1's SMMU did not translate for the virtio-blk"; ct=1 ;; esac
+	eb=$(echo "$d1" | sed -n 's/.* edu translations=[0-9]* blocked=\([0-9]*\).*/\1/p')
+	[ "${eb:-0}" -ge 2 ] || { echo "$mode: pcie.1's SMMU blocked ${eb:-no} edu DMA"; ct=1; }
+	# The guest: each tested function in its bridge's PCI domain, attached to that bridge's
+	# SMMU (sysfs class iommu, named after the SMMU's address) and not to the other.
+	g0=$(sed -n 's/^VIOMMU-TEST \[.*\] iommu smmu3\.0x0*9050000: //p' "$1")
+	g1=$(sed -n 's/^VIOMMU-TEST \[.*\] iommu smmu3\.0x0*90c0000: //p' "$1")
+	for what in net blk edu; do
+		own=$g1 other=$g0 dom=0001
+		[ $what = net ] && own=$g0 other=$g1 dom=0000
+		bdf=$(sed -n "s/^VIOMMU-TEST \[.*\] $what: \([0-9a-f:.]*\) iommu_group=.*/\1/p" "$1" | tail -n 1)
+		case "$bdf" in "$dom":*) ;; *) echo "$mode: $what at '$bdf', not in domain $dom"; ct=1 ;; esac
+		case " $own " in *" $bdf "*) ;; *) echo "$mode: $what ($bdf) not attached to its bridge's SMMU ($own)"; ct=1 ;; esac
+		case " $other " in *" $bdf "*) echo "$mode: $what ($bdf) attached to the other SMMU"; ct=1 ;; esac
+	done
+	echo "  [$mode] guest: SMMU $two_smmu0 serves $g0; SMMU $two_smmu1 serves $g1"
+	return $ct
+}
+
 run_mode() {
 	mode=$1
 	case "$mode" in
@@ -123,6 +192,8 @@ run_mode() {
 	nic=""
 	tests="viommu.disk=1 viommu.edu=smmu"
 	rp=""
+	machine=""
+	netbus="" blkbus="" edubus=""
 	case "$mode" in
 	vhost-* | ats-*)
 		# The reflector is not used: viommu-vhost reflects. vhost-user needs shared guest
@@ -145,11 +216,18 @@ run_mode() {
 	esac
 
 	iommu=viommu-smmuv3
-	reboot=-no-reboot
+	reboot=0
 	case "$mode" in
 	strict | vhost-strict | ats-strict) append="iommu.strict=1 viommu.domain=DMA" ;;
 	lazy | vhost-lazy | ats-lazy) append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
-	reboot) append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; reboot="" ;;
+	reboot) append="iommu.strict=1 viommu.domain=DMA viommu.reboot=1"; reboot=1 ;;
+	two)
+		# The second host bridge: its root bus pcie.1 holds the disk and the edu, behind
+		# the second SMMU; the NIC stays on pcie.0 behind the first. Device tree only.
+		append="iommu.strict=1 viommu.domain=DMA viommu.iommudevs=1"
+		machine=",x-viommu-pcie2=on,acpi=off"
+		netbus=",bus=pcie.0" blkbus=",bus=pcie.1" edubus=",bus=pcie.1"
+		;;
 	qemu-strict) iommu=smmuv3; append="iommu.strict=1 viommu.domain=DMA" ;;
 	qemu-lazy) iommu=smmuv3; append="iommu.strict=0 viommu.domain=DMA-FQ" ;;
 	*) echo "unknown mode $mode" >&2; return 1 ;;
@@ -164,63 +242,47 @@ run_mode() {
 	# -cpu max,pauth-impdef=on: every feature QEMU has, with an implementation-defined pointer
 	# authentication hash instead of QARMA, which TCG computes slowly on every kernel function
 	# call. romfile=: no option ROM (the kernel is loaded directly, no firmware runs).
+	noreboot=-no-reboot
+	[ $reboot = 0 ] || noreboot=""
 	start=$(date +%s)
 	# shellcheck disable=SC2086
 	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
-		-M virt,iommu=$iommu${mem:+,memory-backend=mem} -cpu max,pauth-impdef=on -accel tcg -smp 1 -m 256M \
+		-M virt,iommu=$iommu$machine${mem:+,memory-backend=mem} -cpu max,pauth-impdef=on -accel tcg -smp 1 -m 256M \
 		$mem $net $rp \
-		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56$nic \
+		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56$nic$netbus \
 		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
-		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
-		-device edu \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on$blkbus \
+		-device edu$edubus \
 		-kernel "$vmlinux" -initrd "$initrd" \
 		-append "console=ttyAMA0 quiet panic=-1 mitigations=off $append viommu.frames=$frames $tests viommu.iommulog=1" \
-		-serial file:"$log" $reboot > "$qlog" 2>&1 &
+		-serial file:"$log" $noreboot > "$qlog" 2>&1 &
 	qemu_pid=$!
 	it_qemu_wait "$start"
-	tr -d '\r' < "$log" > "$log.txt"
-	log=$log.txt
+	it_console
 	it_peers_stop
 
 	ok=1
-	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	if [ "$mode" = reboot ]; then
-		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
-			{ echo "$mode: the first boot did not pass"; ok=0; }
-	fi
-	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
-	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	it_boot_checks $reboot
 	grep -q "^VIOMMU-DMESG .*arm-smmu-v3" "$log" || { echo "$mode: no arm-smmu-v3 line in the boot log"; ok=0; }
 	nf=2
 	[ "$mode" = reboot ] && nf=4
 	case "$mode" in
 	vhost-* | ats-*)
 		nf=0
-		# The back-end: no refused message, translations asked and received, and no
-		# translation used after its invalidation (audit replay).
-		stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
-		[ $vrc -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
-		case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
-		case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
-		for f in "$work/$mode.audit".*; do
-			[ -e "$f" ] || continue
-			"$audit_check" "$f" > "$work/$mode.audit-check" 2>&1 ||
-				{ echo "$mode: audit $f failed"; cat "$work/$mode.audit-check"; ok=0; }
-		done
+		it_vhost_checks
 		echo "  [$mode] viommu-vhost: $stats"
 		;;
 	*)
-		want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
-		got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
-		[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
-		frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
-		[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
+		# No DEVICE: the SMMU's translations are checked below, with its other counters.
+		# shellcheck disable=SC2119
+		it_dma_checks
 		;;
 	esac
 	n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
 	[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
 	case "$mode" in
 	qemu-*) ;;
+	two) check_two "$log" "$qlog" || ok=0 ;;
 	*)
 		check_features "$mode" "$log" "$qlog" || ok=0
 		xl=$(unit_stat translations "$qlog")
@@ -257,7 +319,11 @@ run_mode() {
 	grep "VIOMMU-TEST" "$log" | sed "s/^/  [$mode] /"
 	grep "VIOMMU-DMESG.*smmu" "$log" | sed "s/^/  [$mode] /"
 	echo "  [$mode] $(cat "$rlog")"
-	case "$mode" in qemu-*) ;; *) echo "  [$mode] $(grep 'viommu-smmuv3 stats' "$qlog" | tail -n 1)" ;; esac
+	case "$mode" in
+	qemu-*) ;;
+	two) grep '^viommu-smmuv3 \(stats: \)\?bus=' "$qlog" | sed "s/^/  [$mode] /" ;;
+	*) echo "  [$mode] $(grep 'viommu-smmuv3 stats' "$qlog" | tail -n 1)" ;;
+	esac
 	it_verdict "QEMU output (with the SMMU's statistics) and reflector"
 }
 

@@ -114,14 +114,11 @@ run_mode() {
 		-serial file:"$log" -no-reboot > "$qlog" 2>&1 &
 	qemu_pid=$!
 	it_qemu_wait "$start"
-	tr -d '\r' < "$log" > "$log.txt"
-	log=$log.txt
+	it_console
 	it_peers_stop
 
 	ok=1
-	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
-	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	it_boot_checks 0
 	if [ $viommu = off ] && grep -q "viommu-spapr" "$qlog"; then
 		echo "$mode: the model is there"
 		ok=0
@@ -154,15 +151,7 @@ run_mode() {
 		[ "${faults:-1}" = 0 ] || { echo "$mode: ${faults:-?} TCE faults"; ok=0; }
 		;;
 	vhost)
-		stats=$(grep "stats (exit)" "$work/$mode.vhost" | tail -n 1)
-		[ $vrc -eq 0 ] || { echo "$mode: viommu-vhost exit status $vrc"; ok=0; }
-		case "$stats" in *" bad_msgs=0 "*) ;; *) echo "$mode: refused vhost-user messages"; ok=0 ;; esac
-		case "$stats" in *" iotlb_updates=0 "* | "") echo "$mode: no IOTLB UPDATE"; ok=0 ;; esac
-		for f in "$work/$mode.audit".*; do
-			[ -e "$f" ] || continue
-			"$audit_check" "$f" > "$work/$mode.audit-check" 2>&1 ||
-				{ echo "$mode: audit $f failed"; cat "$work/$mode.audit-check"; ok=0; }
-		done
+		it_vhost_checks
 		un=$(unit_stat notify_unmap "$qlog")
 		[ "${un:-0}" -gt 0 ] || { echo "$mode: the model sent no UNMAP event"; ok=0; }
 		[ "${faults:-1}" = 0 ] || { echo "$mode: ${faults:-?} TCE faults"; ok=0; }

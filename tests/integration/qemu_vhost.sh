@@ -15,6 +15,9 @@
 #                   --busy-poll-us=0 (purely event-driven; the default is a 50 us window)
 #   *-noevidx       any mode (before -poll/-busypoll/-event) with EVENT_IDX and INDIRECT_DESC turned off
 #                   on the device: kick and interrupt suppression through the ring flags
+#   packed, packed-MODE   packed virtqueues (virtio-net packed=on; the guest must negotiate
+#                   VIRTIO_F_RING_PACKED): packed is strict (device IOTLB), packed-MODE any other
+#                   IOMMU mode, e.g. packed-noiommu, packed-lazy, packed-strict-noevidx
 #
 # Usage: qemu_vhost.sh VIOMMU_VHOST AUDIT_CHECK [MODE...]   (default: strict lazy pt noiommu)
 # It installs what it needs through scripts/deps.sh (as root) and fails, loudly, when it cannot.
@@ -59,10 +62,16 @@ run_mode() {
 	esac
 	# MODE-noevidx[-poll...]: the device hides EVENT_IDX and INDIRECT_DESC from the guest, so
 	# kicks are suppressed with VRING_USED_F_NO_NOTIFY and interrupts by NO_INTERRUPT.
-	netopts="" evidx=1
+	netopts="" evidx=1 packed=0
 	case "$imode" in *-noevidx)
 		imode=${imode%-noevidx} netopts="event_idx=off,indirect_desc=off" evidx=0 ;;
 	esac
+	# packed[-MODE]: packed virtqueues (strict unless a MODE follows).
+	case "$imode" in
+	packed) imode=strict packed=1 ;;
+	packed-*) imode=${imode#packed-} packed=1 ;;
+	esac
+	[ $packed -eq 1 ] && netopts="packed=on${netopts:+,$netopts}"
 	queues=1 smp=1 gargs=""
 	vmlinux=$deb_vmlinux initrd=$deb_initrd
 	case "$imode" in
@@ -111,6 +120,9 @@ run_mode() {
 	case "$nf" in *"indirect_desc=$evidx event_idx=$evidx "*) ;; *)
 		echo "$mode: INDIRECT_DESC and EVENT_IDX not negotiated as expected ($evidx): '$nf'"
 		ok=0 ;;
+	esac
+	case "$nf" in *" ring_packed=$packed"*) ;; *)
+		echo "$mode: RING_PACKED not negotiated as expected ($packed): '$nf'"; ok=0 ;;
 	esac
 	if [ "$queues" -gt 1 ]; then
 		case "$nf" in *"mq=1 queues=$queues"*) ;; *)

@@ -48,11 +48,6 @@ it_work qemu-it
 
 guest_prepare "$work" "$(cd "$(dirname "$audit_check")" && pwd)/integration-cache" || exit 1
 
-# unit_stat NAME FILE: one counter from the unit's statistics line in QEMU's output.
-unit_stat() {
-	sed -n "s/.*viommu-intel-iommu stats:.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
-}
-
 run_emulated() {
 	mode=$1
 	guest_mode_start "$mode" || return 1
@@ -60,11 +55,11 @@ run_emulated() {
 	# strict also runs with caching mode, so the driver flushes on every map as VFIO needs.
 	iommu="viommu-intel-iommu,intremap=off"
 	edu=1
-	reboot=-no-reboot
+	reboot=0
 	case "$mode" in
 	strict) append="intel_iommu=on iommu.strict=1"; iommu="$iommu,caching-mode=on"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
-	reboot) append="intel_iommu=on iommu.strict=1 viommu.reboot=1"; reboot=""
+	reboot) append="intel_iommu=on iommu.strict=1 viommu.reboot=1"; reboot=1
 		iommu="$iommu,caching-mode=on"
 		policy="DMA domain TLB invalidation policy: strict mode" ;;
 	lazy) append="intel_iommu=on iommu.strict=0"
@@ -73,37 +68,11 @@ run_emulated() {
 		policy="Default domain type: Passthrough" ;;
 	esac
 
-	start=$(date +%s)
-	# shellcheck disable=SC2086
-	timeout "${QEMU_TIMEOUT:-300}" "$qemu" -nodefaults -no-user-config -display none \
-		-M q35 -accel tcg -smp 1 -m 256M \
-		-device "$iommu" \
-		-netdev socket,id=n0,connect=127.0.0.1:"$port" \
-		-device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=,mac=52:54:00:12:34:56 \
-		-drive file="$disk",if=none,id=d0,format=raw,cache=writeback \
-		-device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on \
-		-device edu \
-		-kernel "$vmlinux" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check tsc=unstable mitigations=off $append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
-		-serial file:"$log" $reboot > "$qlog" 2>&1 &
-	qemu_pid=$!
-	it_qemu_wait "$start"
-	# The serial console ends its lines with CR LF.
-	tr -d '\r' < "$log" > "$log.txt"
-	log=$log.txt
-	kill -TERM "$refl_pid" 2> /dev/null || true
-	wait "$refl_pid" || true
-	refl_pid=""
+	it_emulated "$iommu" "$append viommu.frames=$frames viommu.disk=1 viommu.edu=$edu viommu.iommulog=1" \
+		"$reboot"
 
 	ok=1
-	grep -q "^VIOMMU-TEST \[.*\] PASS\$" "$log" || { echo "$mode: the guest did not pass"; ok=0; }
-	if [ "$mode" = reboot ]; then
-		# Both boots passed: the second on the unit the reset made.
-		grep -q "^VIOMMU-TEST \[.*\] PASS (first boot), rebooting" "$log" ||
-			{ echo "$mode: the first boot did not pass"; ok=0; }
-	fi
-	clk=$(guest_clock_ok "$log" "$secs") || { echo "$mode: $clk"; ok=0; }
-	[ $qrc -eq 0 ] || { echo "$mode: qemu exit status $qrc"; ok=0; }
+	it_boot_checks "$reboot"
 	# The driver read our unit: its CAP/ECAP line must be the one the unit reports.
 	unit=$(sed -n 's/^viommu-intel-iommu: \(cap [0-9a-f]* ecap [0-9a-f]*\)$/\1/p' "$qlog" | head -n 1)
 	[ -n "$unit" ] || { echo "$mode: QEMU did not report the unit's CAP/ECAP"; ok=0; }
@@ -112,20 +81,13 @@ run_emulated() {
 	grep -q "^VIOMMU-DMESG .*$policy" "$log" || { echo "$mode: no '$policy' in the boot log"; ok=0; }
 	grep -q "^VIOMMU-DMESG .*DMAR: Intel(R) Virtualization Technology for Directed I/O" "$log" ||
 		{ echo "$mode: the DMAR driver did not finish initialising"; ok=0; }
-	# The disk holds what the guest wrote and read back.
-	want=$(sed -n 's/^VIOMMU-TEST \[.*\] disk ok: 8 MiB sha256 \([0-9a-f]*\)$/\1/p' "$log" | tail -n 1)
-	got=$(head -c 8388608 "$disk" | sha256sum | cut -d" " -f1)
-	[ -n "$want" ] && [ "$got" = "$want" ] || { echo "$mode: disk image sha256 $got, guest wrote '$want'"; ok=0; }
-	frames_back=$(sed -n 's/^net_reflect: frames=\([0-9]*\).*/\1/p' "$rlog")
-	[ "${frames_back:-0}" -gt 0 ] || { echo "$mode: no frame crossed the reflector"; ok=0; }
-	xl=$(unit_stat translations "$qlog")
-	[ "${xl:-0}" -gt 0 ] || { echo "$mode: the unit translated nothing"; ok=0; }
+	it_dma_checks viommu-intel-iommu
 	if [ $edu = 1 ]; then
 		n=$(grep -c "^VIOMMU-TEST \[.*\] fault ok:" "$log" || true)
 		nf=2
-		[ "$mode" = reboot ] && nf=4
+		[ "$reboot" = 0 ] || nf=4
 		[ "$n" = $nf ] || { echo "$mode: $n of $nf faults reported by the guest"; ok=0; }
-		rec=$(unit_stat faults_recorded "$qlog")
+		rec=$(it_unit_stat viommu-intel-iommu faults_recorded "$qlog")
 		[ "${rec:-0}" -ge 2 ] || { echo "$mode: the unit recorded ${rec:-0} faults"; ok=0; }
 	fi
 
@@ -156,19 +118,7 @@ run_vhost() {
 		"$here/qemu_vhost.sh" "$vhost_bin" "$audit_check" "$@" > "$work/$tag.out" 2>&1 || vrc=1
 	cat "$work/$tag.out"
 	# The back-end's invalidations came from our unit, through QEMU's IOMMU notifiers.
-	for mode in "$@"; do
-		line=$(grep "^  \[$mode\] viommu-intel-iommu stats:" "$work/$tag.out" | tail -n 1)
-		n=$(echo "$line" | sed -n "s/.* $counter=\([0-9]*\).*/\1/p")
-		if [ -z "$n" ]; then
-			echo "FAIL $tag-$mode: no statistics from viommu-intel-iommu"
-			vrc=1
-		elif [ "$mode" != pt ] && [ "$n" -eq 0 ]; then
-			echo "FAIL $tag-$mode: the unit sent no $counter event"
-			vrc=1
-		else
-			echo "$tag-$mode: the unit sent $n $counter events"
-		fi
-	done
+	it_vhost_counters "$tag" viommu-intel-iommu "$counter" "$work/$tag.out" "$@" || vrc=1
 	return $vrc
 }
 

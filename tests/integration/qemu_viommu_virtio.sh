@@ -28,43 +28,36 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 reflect_bin=$1
 shift
 [ $# -gt 0 ] || set -- strict lazy vhost-strict vhost-lazy reboot qemu-strict qemu-lazy
 frames=${VIOMMU_TEST_FRAMES:-1000}
 blkmb=8
 
-vhost_bin=$(cd "$(dirname "$reflect_bin")/.." && pwd)/vhost/viommu-vhost
-audit_check=$(cd "$(dirname "$reflect_bin")" && pwd)/audit_check
+pbuild=$(cd "$(dirname "$reflect_bin")/.." && pwd)
+vhost_bin=$pbuild/vhost/viommu-vhost
+audit_check=$pbuild/tests/audit_check
 
 guest_lib_dir=$here
 # shellcheck source=tests/integration/guest-lib.sh
 . "$here/guest-lib.sh"
 it_deps integration
+# The patched QEMU (QEMU, else qemu/build.sh's: built once per QEMU source version and glue, cached
+# under /var/cache/viommu/qemu, against this build's libviommu, linked dynamically), only when a
+# mode runs on it: the qemu-* modes run on QEMU_BASELINE when it is set.
+patched=0
+for mode in "$@"; do
+	case "$mode" in qemu-*) [ -n "${QEMU_BASELINE:-}" ] || patched=1 ;; *) patched=1 ;; esac
+done
+if [ $patched = 1 ]; then
+	it_qemu x86_64 "$pbuild" "${QEMU:-}"
+else
+	it_libpath "$pbuild"
+fi
 it_work virtio-it
 guest_kernel=bpo
 guest_modules="virtio_iommu virtio_pci virtio_net virtio_blk pktgen pci_stub"
-guest_prepare "$work" "$(cd "$(dirname "$reflect_bin")" && pwd)/integration-cache" || exit 1
-
-# The patched QEMU for our modes: qemu/build.sh builds it once per QEMU source version and glue
-# (cached under /var/cache/viommu/qemu) against this build's libviommu, linked dynamically.
-pbuild=$(cd "$(dirname "$reflect_bin")/.." && pwd)
-it_libpath "$pbuild"
-patched_qemu() {
-	if [ -n "${QEMU:-}" ]; then
-		echo "$QEMU"
-		return 0
-	fi
-	if [ ! -s "$work/qemu-build.log" ]; then
-		"$root/qemu/build.sh" "$pbuild" > "$work/qemu-build.log" || {
-			cat "$work/qemu-build.log" >&2
-			rm -f "$work/qemu-build.log"
-			return 1
-		}
-	fi
-	tail -n 1 "$work/qemu-build.log"
-}
+guest_prepare "$work" "$pbuild/tests/integration-cache" || exit 1
 
 run_mode() {
 	mode=$1
@@ -73,21 +66,16 @@ run_mode() {
 	qlog=$work/$mode.qemu
 	disk=$work/$mode.img
 	case "$mode" in
-	qemu-*) qemu_bin=${QEMU_BASELINE:-} ;;
-	*) qemu_bin="" ;;
+	qemu-*) qemu_bin=${QEMU_BASELINE:-$qemu} ;;
+	*) qemu_bin=$qemu ;;
 	esac
-	if [ -z "$qemu_bin" ]; then
-		qemu_bin=$(patched_qemu) || { echo "FAIL $mode: no patched QEMU"; return 1; }
-	fi
 	rm -f "$disk" "$work/port"
 	truncate -s 64M "$disk"
 	case "$mode" in
 	vhost-*)
 		peer=$work/$mode.sock
 		peer_name=viommu-vhost
-		"$vhost_bin" --reflect --socket-path="$peer" --audit="$work/$mode.audit" 2> "$rlog" &
-		refl_pid=$!
-		it_wait_for -S "$peer" "$mode: viommu-vhost" "$rlog" || return 1
+		it_vhost_start "$peer" "$work/$mode.audit" "$rlog" || return 1
 		;;
 	*)
 		peer_name=net_reflect
@@ -104,12 +92,20 @@ run_mode() {
 	rrc=0
 	case "$mode" in
 	vhost-*)
-		kill -USR1 "$refl_pid" 2>/dev/null || true
-		kill -TERM "$refl_pid" 2>/dev/null || true
+		it_peers_stop
+		rrc=$vrc
+		;;
+	*)
+		# net_reflect exits by itself when QEMU hangs up: its status counts. A QEMU that failed
+		# may never have connected, and the reflector would wait for it forever.
+		if [ "$qrc" -eq 0 ]; then
+			wait "$refl_pid" || rrc=$?
+			refl_pid=""
+		else
+			it_reflect_stop
+		fi
 		;;
 	esac
-	wait "$refl_pid" || rrc=$?
-	refl_pid=""
 
 	ok=1
 	# The console ends lines with CR; "PASS (first boot)" is not the final PASS.

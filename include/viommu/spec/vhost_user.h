@@ -90,7 +90,21 @@ struct __attribute__((packed)) viommu_vhost_user_vring_state {
 	uint32_t num;
 };
 
-/* "A vring address description". Note: used before avail. */
+/*
+ * "Vring descriptor indices for packed virtqueues": SET_VRING_BASE and GET_VRING_BASE carry both
+ * positions in num. Bits 0-14 the next available descriptor, bit 15 the driver (available) ring
+ * wrap counter, bits 16-30 the next used descriptor, bit 31 the device (used) ring wrap counter.
+ * (For a split virtqueue num is the 16-bit free-running available index.)
+ */
+#define VIOMMU_VHOST_USER_PACKED_IDX_MASK 0x7fffu
+#define VIOMMU_VHOST_USER_PACKED_AVAIL_WRAP (1u << 15)
+#define VIOMMU_VHOST_USER_PACKED_USED_SHIFT 16
+
+/*
+ * "A vring address description". Note: used before avail. For a packed virtqueue desc is the
+ * descriptor ring, avail the driver area and used the device area (the event suppression
+ * structures).
+ */
 struct __attribute__((packed)) viommu_vhost_user_vring_addr {
 	uint32_t index;
 	uint32_t flags;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Virtual I/O Device (VIRTIO) Version 1.2, the parts every device shares: device status (2.1),
- * split virtqueues (2.7), reserved feature bits (6), the virtio-pci ISR status (4.1.4.5), and
+ * split virtqueues (2.7), packed virtqueues (2.8), reserved feature bits (6), the virtio-pci ISR status (4.1.4.5), and
  * the virtio-net header and feature that viommu-vhost uses (5.1). Names are the specification's
  * (or Linux's where it gives none) with the prefix VIOMMU_VIRTIO_. Section numbers are that
  * document's.
@@ -28,10 +28,12 @@
 #define VIOMMU_VIRTIO_F_EVENT_IDX_BIT 29
 #define VIOMMU_VIRTIO_F_VERSION_1_BIT 32
 #define VIOMMU_VIRTIO_F_ACCESS_PLATFORM_BIT 33 /* formerly VIRTIO_F_IOMMU_PLATFORM */
+#define VIOMMU_VIRTIO_F_RING_PACKED_BIT 34
 #define VIOMMU_VIRTIO_F_INDIRECT_DESC (1ull << VIOMMU_VIRTIO_F_INDIRECT_DESC_BIT)
 #define VIOMMU_VIRTIO_F_EVENT_IDX (1ull << VIOMMU_VIRTIO_F_EVENT_IDX_BIT)
 #define VIOMMU_VIRTIO_F_VERSION_1 (1ull << VIOMMU_VIRTIO_F_VERSION_1_BIT)
 #define VIOMMU_VIRTIO_F_ACCESS_PLATFORM (1ull << VIOMMU_VIRTIO_F_ACCESS_PLATFORM_BIT)
+#define VIOMMU_VIRTIO_F_RING_PACKED (1ull << VIOMMU_VIRTIO_F_RING_PACKED_BIT)
 
 /* 4.1.4.5 ISR status capability (virtio-pci): used buffer, configuration change. */
 #define VIOMMU_VIRTIO_ISR_QUEUE 1u
@@ -97,6 +99,53 @@ struct viommu_virtio_virtq_used_elem {
 /* avail_event sits after the ring */
 #define VIOMMU_VIRTIO_VIRTQ_AVAIL_EVENT_OFF(qsz) (4u + 8u * (uint64_t)(qsz))
 
+/*
+ * 2.8 Packed Virtqueues. One descriptor ring serves both directions: the driver makes a
+ * descriptor available by writing its flags with AVAIL equal to its ring wrap counter and USED
+ * the inverse; the device marks it used by writing AVAIL and USED both equal to its own wrap
+ * counter (2.8.1). Both counters start at 1 and flip every time the index passes the end of the
+ * ring. "Packed virtqueues support up to 2^15 entries each" (2.8): a position fits 15 bits.
+ */
+#define VIOMMU_VIRTIO_PACKED_MAX_SIZE 32768u
+
+/* 2.8.13 The Virtqueue Descriptor Format (16 bytes, 16-byte aligned ring, 2.8.10.1). */
+struct viommu_virtio_pvirtq_desc {
+	uint64_t addr; /* le64 buffer address (unused in a used descriptor) */
+	uint32_t len;  /* le32 buffer length; in a used descriptor, bytes written */
+	uint16_t id;   /* le16 buffer ID (the last descriptor of a chain carries it) */
+	uint16_t flags;
+};
+
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_ALIGN 16u
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_LEN_OFF 8u
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_ID_OFF 12u
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_FLAGS_OFF 14u
+/* NEXT, WRITE and INDIRECT have the split ring's values (2.8.6, 2.8.3, 2.8.7). */
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_F_AVAIL (1u << 7)
+#define VIOMMU_VIRTIO_PVIRTQ_DESC_F_USED (1u << 15)
+
+/*
+ * 2.8.14 Event Suppression Structure Format: the driver area (driver event suppression, written
+ * by the driver, it controls used-buffer notifications) and the device area (device event
+ * suppression, written by the device, it controls available-buffer notifications) each hold one
+ * of these, 4-byte aligned (2.8.10.1). desc: bits 0-14 the descriptor ring offset of the event,
+ * bit 15 the wrap counter it applies to; flags: bits 0-1 the mode.
+ */
+struct viommu_virtio_pvirtq_event_suppress {
+	uint16_t desc;	/* le16 desc_event_off (15 bits) | desc_event_wrap << 15 */
+	uint16_t flags; /* le16 desc_event_flags (2 bits), the rest reserved */
+};
+
+#define VIOMMU_VIRTIO_PVIRTQ_EVENT_ALIGN 4u
+#define VIOMMU_VIRTIO_PVIRTQ_EVENT_DESC_OFF 0u
+#define VIOMMU_VIRTIO_PVIRTQ_EVENT_FLAGS_OFF 2u
+#define VIOMMU_VIRTIO_PVIRTQ_EVENT_WRAP_SHIFT 15
+#define VIOMMU_VIRTIO_PVIRTQ_EVENT_FLAGS_MASK 3u
+#define VIOMMU_VIRTIO_RING_EVENT_FLAGS_ENABLE 0u  /* notify every time */
+#define VIOMMU_VIRTIO_RING_EVENT_FLAGS_DISABLE 1u /* never notify */
+/* Notify when the descriptor at desc is made available / used; only with VIRTIO_F_EVENT_IDX. */
+#define VIOMMU_VIRTIO_RING_EVENT_FLAGS_DESC 2u
+
 /* 5.1.2 Network device virtqueues (without VIRTIO_NET_F_MQ; with it, receiveqN is 2(N-1) and
  * transmitqN 2(N-1)+1) */
 #define VIOMMU_VIRTIO_NET_RECEIVEQ1 0u
@@ -128,6 +177,8 @@ struct viommu_virtio_net_hdr_mrg_rxbuf {
 _Static_assert(sizeof(struct viommu_virtio_virtq_desc) == 16, "VIRTIO 1.2 2.7.5 layout");
 _Static_assert(sizeof(struct viommu_virtio_virtq_used_elem) == 8, "VIRTIO 1.2 2.7.8 layout");
 _Static_assert(sizeof(struct viommu_virtio_net_hdr_mrg_rxbuf) == 12, "VIRTIO 1.2 5.1.6 layout");
+_Static_assert(sizeof(struct viommu_virtio_pvirtq_desc) == 16, "VIRTIO 1.2 2.8.13 layout");
+_Static_assert(sizeof(struct viommu_virtio_pvirtq_event_suppress) == 4, "VIRTIO 1.2 2.8.14 layout");
 #endif
 
 #endif /* VIOMMU_SPEC_VIRTIO_H */

@@ -106,14 +106,21 @@ static const struct viommu_host_ops host_ops = {
 /* Device                                                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
+/*
+ * At exit, per instance (virt,x-viommu-pcie2=on makes one per host bridge): the model's counters
+ * and the functions it translated for, each line tagged with the instance's primary bus.
+ */
 static void print_stats(ViommuQemuUnit *u)
 {
+	ViommuSmmuv3State *s = container_of(u, ViommuSmmuv3State, u);
+	const char *bus = BUS(s->primary_bus)->name;
 	struct viommu_smmuv3_stats st;
+	char *prefix;
 
 	if (viommu_smmuv3_get_stats(u->v, &st))
 		return;
 	fprintf(stderr,
-		"viommu-smmuv3 stats: mmio_reads=%" PRIu64 " mmio_writes=%" PRIu64
+		"viommu-smmuv3 stats: bus=%s mmio_reads=%" PRIu64 " mmio_writes=%" PRIu64
 		" mmio_ignored=%" PRIu64 " translations=%" PRIu64 " iotlb_hits=%" PRIu64
 		" iotlb_misses=%" PRIu64 " cfg_hits=%" PRIu64 " cfg_misses=%" PRIu64
 		" page_walks=%" PRIu64 " faults=%" PRIu64 " events_logged=%" PRIu64
@@ -122,12 +129,15 @@ static void print_stats(ViommuQemuUnit *u)
 		" cmd_tlbi_range=%" PRIu64 " cmd_atc_inv=%" PRIu64 " cmd_errors=%" PRIu64
 		" notify_map=%" PRIu64 " notify_unmap=%" PRIu64 " notify_dev_iotlb=%" PRIu64
 		" msis=%" PRIu64 " wired_irqs=%" PRIu64 "\n",
-		st.mmio_reads, st.mmio_writes, st.mmio_ignored, st.translations, st.iotlb_hits,
+		bus, st.mmio_reads, st.mmio_writes, st.mmio_ignored, st.translations, st.iotlb_hits,
 		st.iotlb_misses, st.cfg_hits, st.cfg_misses, st.page_walks, st.faults,
 		st.events_logged, st.events_suppressed, st.events_lost, st.cmd_doorbells, st.cmds,
 		st.cmd_sync, st.cmd_cfgi, st.cmd_tlbi, st.cmd_tlbi_range, st.cmd_atc_inv,
 		st.cmd_errors, st.notify_map, st.notify_unmap, st.notify_dev_iotlb, st.msis,
 		st.wired_irqs);
+	prefix = g_strdup_printf("viommu-smmuv3 bus=%s", bus);
+	viommu_qemu_print_devices(u, prefix);
+	g_free(prefix);
 }
 
 static void set_flag(uint32_t *flags, uint32_t flag, bool on)

@@ -198,13 +198,17 @@ IOMMUTLBEntry viommu_qemu_translate(IOMMUMemoryRegion *iommu, hwaddr addr, IOMMU
 		.addr_mask = 0xfff,
 		.perm = IOMMU_NONE,
 	};
+	bool blocked;
 	int ret;
 
 	qemu_rec_mutex_lock(&u->lock);
 	ret = viommu_translate(u->v, &req, &res);
+	blocked = ret || !viommu_xlate_ok(&res);
+	as->translations++;
+	as->blocked += blocked;
 	qemu_rec_mutex_unlock(&u->lock);
 	/* A blocked DMA: the model has recorded the fault and raised its interrupt. */
-	if (ret || !viommu_xlate_ok(&res))
+	if (blocked)
 		return e;
 	/*
 	 * VIOMMU_XLATE_F_INTERRUPT (a request into the interrupt window) comes back as an identity
@@ -456,4 +460,45 @@ void viommu_qemu_stats_at_exit(ViommuQemuUnit *u)
 {
 	u->exit_notifier.notify = exit_stats;
 	qemu_add_exit_notifier(&u->exit_notifier);
+}
+
+static gint as_by_sid(gconstpointer a, gconstpointer b)
+{
+	uint32_t x = viommu_qemu_sid(*(ViommuQemuAS *const *)a);
+	uint32_t y = viommu_qemu_sid(*(ViommuQemuAS *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+void viommu_qemu_print_devices(ViommuQemuUnit *u, const char *prefix)
+{
+	GPtrArray *used = g_ptr_array_new();
+	GString *line = g_string_new(NULL);
+	GHashTableIter it;
+	gpointer key, val;
+	guint i;
+
+	qemu_rec_mutex_lock(&u->lock);
+	g_hash_table_iter_init(&it, u->spaces);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		ViommuQemuAS *as = val;
+
+		if (as->translations)
+			g_ptr_array_add(used, as);
+	}
+	g_ptr_array_sort(used, as_by_sid);
+	for (i = 0; i < used->len; i++) {
+		ViommuQemuAS *as = g_ptr_array_index(used, i);
+		PCIDevice *pd = as->bus->devices[as->devfn];
+		uint32_t sid = viommu_qemu_sid(as);
+
+		g_string_append_printf(
+			line, "%s %02x:%02x.%x %s translations=%" PRIu64 " blocked=%" PRIu64,
+			i ? ";" : "", PCI_BUS_NUM(sid), PCI_SLOT(sid & 0xff), PCI_FUNC(sid & 0xff),
+			pd ? object_get_typename(OBJECT(pd)) : "-", as->translations, as->blocked);
+	}
+	qemu_rec_mutex_unlock(&u->lock);
+	fprintf(stderr, "%s devices:%s\n", prefix, used->len ? line->str : " none");
+	g_string_free(line, true);
+	g_ptr_array_free(used, true);
 }

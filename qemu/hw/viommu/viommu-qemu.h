@@ -34,6 +34,8 @@ typedef struct ViommuQemuAS {
 	MemoryRegion msi;
 	IOMMUNotifierFlag flags;   /* what QEMU's notifiers on @iommu want */
 	struct viommu_notifier *n; /* our subscription for them, NULL when none */
+	/* Translate requests from this function, and how many the unit refused (under the lock). */
+	uint64_t translations, blocked;
 	QLIST_ENTRY(ViommuQemuAS) next;
 } ViommuQemuAS;
 
@@ -84,5 +86,10 @@ void viommu_qemu_replay(IOMMUMemoryRegion *iommu, IOMMUNotifier *n);
 void viommu_qemu_swap_model(ViommuQemuUnit *u, struct viommu *v);
 /* Call u->print_stats at exit. */
 void viommu_qemu_stats_at_exit(ViommuQemuUnit *u);
+/*
+ * One line on stderr, "@prefix devices: BB:DD.F TYPE translations=N blocked=M; ...": each PCI
+ * function that asked the unit for a translation, by requester id (which unit served whom).
+ */
+void viommu_qemu_print_devices(ViommuQemuUnit *u, const char *prefix);
 
 #endif

@@ -654,8 +654,10 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 }
 
 /* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
-static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
-			struct viommu_xlate_result *res, const struct amdvi_dte *d, uint64_t len)
+static __attribute__((noinline)) int v2_translate(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *d, uint64_t len)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0;
 	struct viommu_iotlb_tag tag = { .dom = d->domid,
@@ -705,19 +707,88 @@ static int v2_translate(struct amdvi *s, const struct viommu_xlate_req *req,
 	return 0;
 }
 
-int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
-		       struct viommu_xlate_result *res)
+/* A translation of @iova (@len bytes wanted) to @addr, in a page of 1 << @shift with @perm. */
+static inline int xlate_ok(struct viommu_xlate_result *res, uint64_t iova, uint64_t len,
+			   uint64_t addr, uint32_t perm, uint32_t shift)
 {
-	struct amdvi *s = to_amdvi(v);
+	/* Bytes from iova to the end of its page. */
+	uint64_t room = (1ull << shift) - (iova & ((1ull << shift) - 1));
+
+	memset(res, 0, sizeof(*res));
+	res->out = addr;
+	res->perm = perm;
+	res->page_shift = shift;
+	res->len = room != 0 && room < len ? room : len;
+	return 0;
+}
+
+/*
+ * The rest of a translation through @dp's v1 table after its IOTLB probe, whose outcome is @ret
+ * (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup finished (a stale ref
+ * taken anew), then on a miss the walk, its faults and the insert. Out of line: the hit path
+ * saves no registers for it.
+ */
+static __attribute__((noinline)) int translate_v1(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *dp, uint64_t len, int ret)
+{
+	uint32_t devid = req->sid & 0xffff;
+	uint32_t code, flags = 0, level = 0;
+	uint64_t addr, ref = dp->iotlb_ref;
+	struct viommu_iotlb_hit hit;
+	struct amdvi_leaf leaf;
+
+	if (ret == VI_IOTLB_UNDECIDED) {
+		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, req->iova, &hit);
+	} else if (ret == VIOMMU_ESTALE) {
+		struct viommu_iotlb_tag tag = { .dom = dp->domid, .sid = devid };
+
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
+		if (ret == 0) {
+			dte_set_iotlb_ref(s, devid, dp->domid, ref);
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
+		}
+	} else {
+		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
+	}
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+	/* A miss, or a hit without the rights: walk the tables as they are now. */
+	code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
+	if (code)
+		return blocked(s, req, res,
+			       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ? VIOMMU_FAULT_RESERVED :
+								       VIOMMU_FAULT_WALK_ABORT,
+			       code, flags, addr, level, dp);
+	if (!leaf.perm)
+		return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+			       0, req->iova, level, dp);
+	if (!perm_ok(leaf.perm, req->access))
+		return blocked(s, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+			       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level, dp);
+	/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift, leaf.perm,
+				     level) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb,
+				     &(struct viommu_iotlb_tag){ .dom = dp->domid, .sid = devid },
+				     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
+	return xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
+			leaf.shift);
+}
+
+/* Every translation vi_amdvi_translate() does not answer inline. */
+static __attribute__((noinline)) int
+translate_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_xlate_result *res)
+{
 	uint64_t len = req->len ? req->len : 1;
 	uint32_t devid = req->sid & 0xffff;
 	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
-	struct viommu_iotlb_tag tag = { 0 };
 	struct viommu_iotlb_hit hit;
 	const struct amdvi_dte *dp;
 	struct amdvi_dte d;
-	uint32_t code, flags = 0, level = 0;
-	uint64_t addr, ref;
+	uint32_t code;
+	uint64_t addr;
 	int ret;
 
 	s->st.translations++;
@@ -768,58 +839,49 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, dp);
 		return identity(req, res, len, dp->perm);
 	}
+	ret = vi_iotlb_probe_ref(s->iotlb, dp->iotlb_ref, req->iova, &hit);
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+	return translate_v1(s, req, res, dp, len, ret);
+}
 
-	ref = dp->iotlb_ref;
-	ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
-	if (ret == VIOMMU_ESTALE) {
-		tag.dom = dp->domid;
-		tag.sid = devid;
-		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
-		if (ret == 0) {
-			dte_set_iotlb_ref(s, devid, dp->domid, ref);
-			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
-		}
-	}
-	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct amdvi_leaf leaf;
+/*
+ * The common case inline, the IOTLB hit in a few instructions and no saved register: a request
+ * without PASID that is all below or above the interrupt window, from a device whose DTE is
+ * cached and names a v1 table, no exclusion range enabled. Everything else is translate_full(),
+ * which checks it all in the specification's order; it would answer these alike.
+ */
+int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		       struct viommu_xlate_result *res)
+{
+	struct amdvi *s = to_amdvi(v);
+	uint32_t devid = req->sid & 0xffff;
+	const struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+	uint64_t len = req->len ? req->len : 1, iova = req->iova;
+	struct viommu_iotlb_hit hit;
+	int ret;
 
-		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
-		if (code)
-			return blocked(s, req, res,
-				       code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT ?
-					       VIOMMU_FAULT_RESERVED :
-					       VIOMMU_FAULT_WALK_ABORT,
-				       code, flags, addr, level, dp);
-		if (!leaf.perm)
-			return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0, req->iova, level, dp);
-		if (!perm_ok(leaf.perm, req->access))
-			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
-				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level,
-				       dp);
-		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
-		if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift,
-					     leaf.perm, level) == VIOMMU_ESTALE)
-			vi_iotlb_insert_leaf(s->iotlb,
-					     &(struct viommu_iotlb_tag){ .dom = dp->domid,
-									 .sid = devid },
-					     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
-		hit.addr = leaf.out + (req->iova - leaf.iova);
-		hit.shift = (uint8_t)leaf.shift;
-		hit.perm = (uint8_t)leaf.perm;
+	if (__builtin_expect(req->has_pasid || !vi_range_ok(iova, len) ||
+				     vi_range_overlaps(iova, len, AMDVI_INTR_FIRST,
+						       AMDVI_INTR_LAST) ||
+				     !amdvi_enabled(s) || slot->gen != s->dte_gen ||
+				     slot->devid != devid || (s->excl_base & VIOMMU_AMDVI_EXCL_EN),
+			     0))
+		return translate_full(s, req, res);
+	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED || slot->dte.giov, 0)) {
+		/* GIoV (GV with it): the guest table, as translate_full() would take it. */
+		if (!slot->dte.giov)
+			return translate_full(s, req, res);
+		s->st.translations++;
+		s->st.dte_hits++;
+		return v2_translate(s, req, res, &slot->dte, len);
 	}
-	memset(res, 0, sizeof(*res));
-	res->out = hit.addr;
-	res->perm = hit.perm;
-	res->page_shift = hit.shift;
-	{
-		uint64_t room = (1ull << hit.shift) - (req->iova & ((1ull << hit.shift) - 1));
-
-		res->len = room != 0 && room < len ? room : len;
-	}
-	return 0;
+	s->st.translations++;
+	s->st.dte_hits++;
+	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
+	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+		return xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+	return translate_v1(s, req, res, &slot->dte, len, ret);
 }
 
 /* ------------------------------------------------------------------------------------------ */

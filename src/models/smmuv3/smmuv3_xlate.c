@@ -398,11 +398,72 @@ static uint64_t tbi(const struct smmu_cfg *c, uint64_t iova)
 	return hi ? iova | VIOMMU_SMMUV3_GENMASK(63, 56) : iova & ~VIOMMU_SMMUV3_GENMASK(63, 56);
 }
 
-int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
-		      struct viommu_xlate_result *res)
+/* A translation of @x (@len bytes wanted) to @addr, in a page of 1 << @shift with @perm. */
+static inline int xlate_ok(struct viommu_xlate_result *res, uint64_t x, uint64_t len, uint64_t addr,
+			   uint32_t perm, uint32_t shift)
 {
-	struct smmu *s = to_smmu(v);
-	uint64_t len = req->len ? req->len : 1, x, room;
+	/* Bytes from x to the end of its page. */
+	uint64_t room = (1ull << shift) - (x & ((1ull << shift) - 1));
+
+	memset(res, 0, sizeof(*res));
+	res->out = addr;
+	res->perm = perm;
+	res->page_shift = shift;
+	res->len = room != 0 && room < len ? room : len;
+	return 0;
+}
+
+/* The input address a walk and the IOTLB see (stage 1: TBI applied). */
+static inline uint64_t input_of(const struct smmu_cfg *c, uint64_t iova)
+{
+	return c->tbi && c->kind != SMMU_K_S2 ? tbi(c, iova) : iova;
+}
+
+/*
+ * The rest of a translation through @c's tables after its IOTLB probe, whose outcome is @ret
+ * (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup finished (a stale ref
+ * taken anew), then on a miss the walk, its faults and the insert. Out of line: the hit path
+ * saves no registers for it.
+ */
+static __attribute__((noinline)) int translate_walk(struct smmu *s,
+						    const struct viommu_xlate_req *req,
+						    struct viommu_xlate_result *res,
+						    struct smmu_cfg *c, uint64_t len, int ret)
+{
+	uint64_t x = input_of(c, req->iova);
+	struct viommu_iotlb_hit hit;
+	struct smmu_leaf leaf;
+	struct smmu_fault f;
+
+	if (ret == VI_IOTLB_UNDECIDED) {
+		ret = vi_iotlb_lookup_ref_rest(s->iotlb, c->iotlb_ref, x, &hit);
+	} else if (ret == VIOMMU_ESTALE) {
+		ret = viommu_iotlb_tag_ref(s->iotlb, &c->tag, &c->iotlb_ref);
+		if (ret == 0)
+			ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
+	} else {
+		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
+	}
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+	/* A miss, or a hit without the rights: walk the tables as they are now. */
+	if (smmu_walk(s, c, x, req->access, &leaf, &f)) {
+		f.addr = req->iova;
+		return blocked(s, req, res, &f);
+	}
+	/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, c->iotlb_ref, leaf.iova, leaf.out, leaf.shift,
+				     leaf.perm, 0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &c->tag, leaf.iova, leaf.out, leaf.shift, leaf.perm,
+				     0);
+	return xlate_ok(res, x, len, leaf.out + (x - leaf.iova), leaf.perm, leaf.shift);
+}
+
+/* Every translation vi_smmu_translate() does not answer inline. */
+static __attribute__((noinline)) int
+translate_full(struct smmu *s, const struct viommu_xlate_req *req, struct viommu_xlate_result *res)
+{
+	uint64_t len = req->len ? req->len : 1, x;
 	uint32_t ssid;
 	struct smmu_cfg_slot *slot;
 	struct viommu_iotlb_hit hit;
@@ -451,37 +512,45 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		f.type = VIOMMU_FAULT_BLOCKED;
 		return blocked(s, req, res, &f);
 	}
-	x = c->tbi && c->kind != SMMU_K_S2 ? tbi(c, req->iova) : req->iova;
-	ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
-	if (ret == VIOMMU_ESTALE) {
-		ret = viommu_iotlb_tag_ref(s->iotlb, &c->tag, &c->iotlb_ref);
-		if (ret == 0)
-			ret = vi_iotlb_lookup_ref(s->iotlb, c->iotlb_ref, x, &hit);
-	}
-	if (ret || !perm_ok(hit.perm, req->access)) {
-		struct smmu_leaf leaf;
+	x = input_of(c, req->iova);
+	ret = vi_iotlb_probe_ref(s->iotlb, c->iotlb_ref, x, &hit);
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+	return translate_walk(s, req, res, c, len, ret);
+}
 
-		/* A miss, or a hit without the rights: walk the tables as they are now. */
-		if (smmu_walk(s, c, x, req->access, &leaf, &f)) {
-			f.addr = req->iova;
-			return blocked(s, req, res, &f);
-		}
-		/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
-		if (vi_iotlb_insert_leaf_ref(s->iotlb, c->iotlb_ref, leaf.iova, leaf.out,
-					     leaf.shift, leaf.perm, 0) == VIOMMU_ESTALE)
-			vi_iotlb_insert_leaf(s->iotlb, &c->tag, leaf.iova, leaf.out, leaf.shift,
-					     leaf.perm, 0);
-		hit.addr = leaf.out + (x - leaf.iova);
-		hit.shift = (uint8_t)leaf.shift;
-		hit.perm = (uint8_t)leaf.perm;
-	}
-	memset(res, 0, sizeof(*res));
-	res->out = hit.addr;
-	res->perm = hit.perm;
-	res->page_shift = hit.shift;
-	room = (1ull << hit.shift) - (x & ((1ull << hit.shift) - 1));
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
+_Static_assert(SMMU_K_ABORT < SMMU_K_S1 && SMMU_K_BYPASS < SMMU_K_S1 && SMMU_K_S1 < SMMU_K_S2 &&
+		       SMMU_K_S2 < SMMU_K_NESTED,
+	       "the kinds that translate are those from SMMU_K_S1 on");
+
+/*
+ * The common case inline, the IOTLB hit in a few instructions and no saved register: the SMMU
+ * enabled, a whole request of a stream (and substream) whose configuration is cached and
+ * translates (stage 1, stage 2 or both). Everything else is translate_full(), which checks it all
+ * in the specification's order; it would answer these alike.
+ */
+int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
+		      struct viommu_xlate_result *res)
+{
+	struct smmu *s = to_smmu(v);
+	uint32_t ssid = req->has_pasid ? req->pasid : SMMU_NO_SSID;
+	struct smmu_cfg_slot *slot = &s->cfg_cache[smmu_slot_of(req->sid, ssid)];
+	uint64_t len = req->len ? req->len : 1, x;
+	struct viommu_iotlb_hit hit;
+	int ret;
+
+	if (__builtin_expect(!vi_range_ok(req->iova, len) || !smmu_enabled(s) ||
+				     slot->gen != s->cfg_gen || slot->sid != req->sid ||
+				     slot->ssid != ssid || slot->cfg.kind < SMMU_K_S1,
+			     0))
+		return translate_full(s, req, res);
+	s->st.translations++;
+	s->st.cfg_hits++;
+	x = input_of(&slot->cfg, req->iova);
+	ret = vi_iotlb_probe_ref(s->iotlb, slot->cfg.iotlb_ref, x, &hit);
+	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+	return translate_walk(s, req, res, &slot->cfg, len, ret);
 }
 
 /* ------------------------------------------------------------------------------------------ */
