@@ -206,6 +206,23 @@ static inline bool vi_range_overlaps(uint64_t a, uint64_t len, uint64_t first, u
 }
 
 /*
+ * A translation of @iova (@len bytes wanted, >= 1) to @addr in a page of 1 << @shift with @perm:
+ * @res zeroed (callers may rely on it), then filled; its length stops at the page's end.
+ */
+static inline int vi_xlate_ok(struct viommu_xlate_result *res, uint64_t iova, uint64_t len,
+			      uint64_t addr, uint32_t perm, uint32_t shift)
+{
+	uint64_t room = (1ull << shift) - (iova & ((1ull << shift) - 1));
+
+	memset(res, 0, sizeof(*res));
+	res->out = addr;
+	res->perm = perm;
+	res->page_shift = shift;
+	res->len = room != 0 && room < len ? room : len;
+	return 0;
+}
+
+/*
  * The x86 interrupt window [first, last] (VT-d 3.14, AMD-Vi 2.2.5): a request without PASID into
  * it is an interrupt request, decoded before any remapping. Returns true with @res filled
  * (VIOMMU_XLATE_F_INTERRUPT, out = iova, write only) when @req starts inside; a request that starts

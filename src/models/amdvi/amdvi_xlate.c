@@ -707,21 +707,6 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 	return 0;
 }
 
-/* A translation of @iova (@len bytes wanted) to @addr, in a page of 1 << @shift with @perm. */
-static inline int xlate_ok(struct viommu_xlate_result *res, uint64_t iova, uint64_t len,
-			   uint64_t addr, uint32_t perm, uint32_t shift)
-{
-	/* Bytes from iova to the end of its page. */
-	uint64_t room = (1ull << shift) - (iova & ((1ull << shift) - 1));
-
-	memset(res, 0, sizeof(*res));
-	res->out = addr;
-	res->perm = perm;
-	res->page_shift = shift;
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
-}
-
 /*
  * The rest of a translation through @dp's v1 table after its IOTLB probe, whose outcome is @ret
  * (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup finished (a stale ref
@@ -753,7 +738,7 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	/* A miss, or a hit without the rights: walk the tables as they are now. */
 	code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
 	if (code)
@@ -773,8 +758,8 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 		vi_iotlb_insert_leaf(s->iotlb,
 				     &(struct viommu_iotlb_tag){ .dom = dp->domid, .sid = devid },
 				     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
-	return xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
-			leaf.shift);
+	return vi_xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
+			   leaf.shift);
 }
 
 /* Every translation vi_amdvi_translate() does not answer inline. */
@@ -841,7 +826,7 @@ translate_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viomm
 	}
 	ret = vi_iotlb_probe_ref(s->iotlb, dp->iotlb_ref, req->iova, &hit);
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_v1(s, req, res, dp, len, ret);
 }
 
@@ -880,7 +865,7 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.dte_hits++;
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
-		return xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_v1(s, req, res, &slot->dte, len, ret);
 }
 

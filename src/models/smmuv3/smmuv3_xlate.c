@@ -398,21 +398,6 @@ static uint64_t tbi(const struct smmu_cfg *c, uint64_t iova)
 	return hi ? iova | VIOMMU_SMMUV3_GENMASK(63, 56) : iova & ~VIOMMU_SMMUV3_GENMASK(63, 56);
 }
 
-/* A translation of @x (@len bytes wanted) to @addr, in a page of 1 << @shift with @perm. */
-static inline int xlate_ok(struct viommu_xlate_result *res, uint64_t x, uint64_t len, uint64_t addr,
-			   uint32_t perm, uint32_t shift)
-{
-	/* Bytes from x to the end of its page. */
-	uint64_t room = (1ull << shift) - (x & ((1ull << shift) - 1));
-
-	memset(res, 0, sizeof(*res));
-	res->out = addr;
-	res->perm = perm;
-	res->page_shift = shift;
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
-}
-
 /* The input address a walk and the IOTLB see (stage 1: TBI applied). */
 static inline uint64_t input_of(const struct smmu_cfg *c, uint64_t iova)
 {
@@ -445,7 +430,7 @@ static __attribute__((noinline)) int translate_walk(struct smmu *s,
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
 	/* A miss, or a hit without the rights: walk the tables as they are now. */
 	if (smmu_walk(s, c, x, req->access, &leaf, &f)) {
 		f.addr = req->iova;
@@ -456,7 +441,7 @@ static __attribute__((noinline)) int translate_walk(struct smmu *s,
 				     leaf.perm, 0) == VIOMMU_ESTALE)
 		vi_iotlb_insert_leaf(s->iotlb, &c->tag, leaf.iova, leaf.out, leaf.shift, leaf.perm,
 				     0);
-	return xlate_ok(res, x, len, leaf.out + (x - leaf.iova), leaf.perm, leaf.shift);
+	return vi_xlate_ok(res, x, len, leaf.out + (x - leaf.iova), leaf.perm, leaf.shift);
 }
 
 /* Every translation vi_smmu_translate() does not answer inline. */
@@ -515,7 +500,7 @@ translate_full(struct smmu *s, const struct viommu_xlate_req *req, struct viommu
 	x = input_of(c, req->iova);
 	ret = vi_iotlb_probe_ref(s->iotlb, c->iotlb_ref, x, &hit);
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
 	return translate_walk(s, req, res, c, len, ret);
 }
 
@@ -549,7 +534,7 @@ int vi_smmu_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	x = input_of(&slot->cfg, req->iova);
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->cfg.iotlb_ref, x, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
-		return xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, x, len, hit.addr, hit.perm, hit.shift);
 	return translate_walk(s, req, res, &slot->cfg, len, ret);
 }
 

@@ -402,21 +402,6 @@ static bool perm_ok(uint32_t perm, uint32_t access)
 	return true;
 }
 
-/* A translation of @iova (@len bytes wanted) to @addr, in a page of 1 << @shift with @perm. */
-static inline int xlate_ok(struct viommu_xlate_result *res, uint64_t iova, uint64_t len,
-			   uint64_t addr, uint32_t perm, uint32_t shift)
-{
-	/* Bytes from iova to the end of its page. */
-	uint64_t room = (1ull << shift) - (iova & ((1ull << shift) - 1));
-
-	memset(res, 0, sizeof(*res));
-	res->out = addr;
-	res->perm = perm;
-	res->page_shift = shift;
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
-}
-
 /*
  * The rest of a translation through @cp's second-level table after its IOTLB probe, whose
  * outcome is @ret (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup
@@ -447,7 +432,7 @@ static __attribute__((noinline)) int translate_sl(struct vtd *s, const struct vi
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	/* A miss, or a hit without the rights: walk the tables as they are now. */
 	reason = ctx_walk(s, cp, req->iova, &leaf, &level);
 	if (reason)
@@ -476,7 +461,7 @@ static __attribute__((noinline)) int translate_sl(struct vtd *s, const struct vi
 				     &(struct viommu_iotlb_tag){ .dom = cp->did, .sid = sid },
 				     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
 	}
-	return xlate_ok(res, req->iova, len, hit.addr, leaf.perm, leaf.shift);
+	return vi_xlate_ok(res, req->iova, len, hit.addr, leaf.perm, leaf.shift);
 }
 
 /* Every translation vi_vtd_translate() does not answer inline. */
@@ -526,7 +511,7 @@ translate_full(struct vtd *s, const struct viommu_xlate_req *req, struct viommu_
 	/* By the ref the context-cache entry keeps: the IOTLB need not find the tag. */
 	ret = vi_iotlb_probe_ref(s->iotlb, cp->iotlb_ref, req->iova, &hit);
 	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_sl(s, req, res, cp, len, ret);
 }
 
@@ -561,6 +546,6 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.ctx_hits++;
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->ctx.iotlb_ref, iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
-		return xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_sl(s, req, res, &slot->ctx, len, ret);
 }
