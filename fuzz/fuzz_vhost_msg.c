@@ -14,46 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_vhost_dev.h"
 #include "net.h"
 
 #define MEM_SIZE 65536u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint64_t fixed_clock(void *opaque)
-{
-	(void)opaque;
-	return 0;
-}
-
-static void on_resume(void *opaque, struct vh_dev *dev)
-{
-	(void)dev;
-	((struct vnet_port *)opaque)->pending = true;
-}
-
-static void on_stop(void *opaque, struct vh_dev *dev)
-{
-	(void)dev;
-	vnet_port_stop(opaque);
-}
-
-static const struct vh_dev_ops ops = {
-	.resume = on_resume,
-	.stop = on_stop,
-	.clock = fixed_clock,
-	/* Small: creating the default 2048-entry IOTLB for every input would dominate the run. */
-	.devtlb_capacity = 16,
-	.devtlb_pending = 8,
-};
-
-static void drain(int fd)
-{
-	char buf[4096];
-
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mem == MAP_FAILED)
 		abort();
 	vnet_init(&sw, data && size && data[0] & 1 ? VNET_SWITCH : VNET_REFLECT, 1);
-	if (vnet_port_connect(&sw.port[0], sv[0], &ops, &sw.port[0]) < 0)
+	if (vnet_port_connect(&sw.port[0], sv[0], &fuzz_vhost_ops, &sw.port[0]) < 0)
 		abort();
 
 	/* Each record: u8 fd kind (0 none, 1..8 memfd copies, 9 eventfd), u8 memory poke length,
@@ -112,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fds[nfds++] = dup(kind == 9 ? evfd : memfd);
 		if (vh_dev_process(&sw.port[0].dev, &h, payload, fds, nfds) < 0)
 			break;
-		drain(sv[1]);
+		fuzz_drain(sv[1]);
 		vnet_port_run(&sw.port[0]);
 	}
 	vnet_port_disconnect(&sw.port[0]);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fuzz_input.h"
+#include "fuzz_vhost_dev.h"
 #include "net.h"
 
 #define MEM_SIZE 65536u
@@ -34,40 +35,6 @@
 #define BUFS 0x4000u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint64_t fixed_clock(void *opaque)
-{
-	(void)opaque;
-	return 0;
-}
-
-static void on_resume(void *opaque, struct vh_dev *dev)
-{
-	(void)dev;
-	((struct vnet_port *)opaque)->pending = true;
-}
-
-static void on_stop(void *opaque, struct vh_dev *dev)
-{
-	(void)dev;
-	vnet_port_stop(opaque);
-}
-
-static const struct vh_dev_ops ops = {
-	.resume = on_resume,
-	.stop = on_stop,
-	.clock = fixed_clock,
-	.devtlb_capacity = 16,
-	.devtlb_pending = 8,
-};
-
-static void drain(int fd)
-{
-	char buf[4096];
-
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
-}
 
 /* One message through the parser; fd: -1 none, else a duplicate of it. */
 static void msg(struct vh_dev *dev, uint32_t req, const void *payload, uint32_t size, int fd)
@@ -144,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mem == MAP_FAILED)
 		abort();
 	vnet_init(&sw, cfg & 16 ? VNET_SWITCH : VNET_REFLECT, 1);
-	if (vnet_port_connect(p, sv[0], &ops, p) < 0)
+	if (vnet_port_connect(p, sv[0], &fuzz_vhost_ops, p) < 0)
 		abort();
 
 	if (cfg & 1)
@@ -309,8 +276,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vnet_port_run(p);
 			break;
 		}
-		drain(sv[1]);
-		drain(be[0]);
+		fuzz_drain(sv[1]);
+		fuzz_drain(be[0]);
 	}
 	vnet_port_run(p);
 	vnet_port_disconnect(p);
