@@ -793,13 +793,41 @@ static void test_insert_after_miss(void **state)
 	viommu_iotlb_destroy(tlb);
 }
 
-/* The sets and round-robin pointers of two caches of the same geometry are the same. */
+/*
+ * The owner records of a 4-way cache hold: a set with a record of id I and shift S holds in
+ * every way a leaf entry of size 1 << S whose id bits are I.
+ */
+static void assert_records(struct viommu_iotlb *tlb, uint32_t capacity)
+{
+	const struct viommu_iotlb__hot *h = (const void *)tlb;
+
+	for (uint32_t si = 0; si < capacity / 4; si++) {
+		uint32_t own = h->victim[si] >> VIOMMU_IOTLB__OWN_SHIFT;
+		const uint64_t *ks = &h->sets[(size_t)si * 8], *os = ks + 4;
+
+		if (!own)
+			continue;
+		for (int w = 0; w < 4; w++) {
+			uint32_t id = (uint32_t)(ks[w] >> VIOMMU_IOTLB__KEY_ID_SHIFT & 31) |
+				      (uint32_t)(os[w] >> VIOMMU_IOTLB__OUT_ID_SHIFT) << 5;
+
+			assert_int_equal(ks[w] & 0x7f, own & 63); /* the size, a leaf */
+			assert_int_equal(id, own >> 6);
+		}
+	}
+}
+
+/*
+ * The sets, round-robin pointers and owner records of two caches of the same geometry are the
+ * same, and the records hold.
+ */
 static void assert_same_sets(struct viommu_iotlb *a, struct viommu_iotlb *b, uint32_t capacity)
 {
 	const struct viommu_iotlb__hot *ha = (const void *)a, *hb = (const void *)b;
 
 	assert_memory_equal(ha->sets, hb->sets, (size_t)capacity * 2 * sizeof(uint64_t));
-	assert_memory_equal(ha->victim, hb->victim, capacity / ha->ways);
+	assert_memory_equal(ha->victim, hb->victim, capacity / ha->ways * sizeof(*ha->victim));
+	assert_records(a, capacity);
 }
 
 /*
@@ -810,12 +838,27 @@ static void assert_same_sets(struct viommu_iotlb *a, struct viommu_iotlb *b, uin
  * on both (an invalidation, a flush, another insert) or on A alone (a lookup by another ref),
  * which the cursor must not survive.
  */
-static void run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int ops)
+/* Every way of the cursor's set holds a leaf of size 1 << @shift of the cursor's tag (id). */
+static bool all_own(const struct viommu_iotlb__hot *h, unsigned int shift)
+{
+	const uint64_t *ks = &h->sets[(size_t)h->miss_set * 8];
+	const uint64_t key_id = (h->miss_key & (0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT)) | shift;
+
+	for (int w = 0; w < 4; w++) {
+		if (ks[4 + w] >> VIOMMU_IOTLB__OUT_ID_SHIFT != h->miss_id >> 5 ||
+		    (ks[w] & 0xfff) != key_id)
+			return false;
+	}
+	return true;
+}
+
+/* Returns the inserts the owner records let the cursor make. */
+static uint64_t run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int ops)
 {
 	struct viommu_iotlb *a = mk(capacity, 4), *b = mk(capacity, 4);
 	struct viommu_iotlb__hot *ha = (struct viommu_iotlb__hot *)a;
 	struct viommu_iotlb_tag tag[8];
-	uint64_t ra[8], rb[8], armed = 0, fast = 0;
+	uint64_t ra[8], rb[8], armed = 0, fast = 0, owned = 0, scanned = 0;
 	struct test_rng rng = { seed };
 	struct viommu_iotlb_stats sa, sb;
 
@@ -891,7 +934,18 @@ static void run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int ops
 				}
 			}
 			armed += ha->miss_ref == ra[i];
-			ret = vi_iotlb_insert_leaf_ref(a, ra[i], iova, out, shift, perm, level);
+			/* The cursor's insert: its set's record says every way is the tag's own. */
+			owned += ha->miss_ref == ra[i] &&
+				 ha->victim[ha->miss_set] >> VIOMMU_IOTLB__OWN_SHIFT ==
+					 (ha->miss_id << 6 | shift);
+			scanned += ha->miss_ref == ra[i] && all_own(ha, shift);
+			/* By fields or by word (its address bits below the page ignored, as out's). */
+			if (test_below(&rng, 2))
+				ret = vi_iotlb_insert_leaf_ref(a, ra[i], iova, out, shift, perm,
+							       level);
+			else
+				ret = vi_iotlb_insert_word_ref(
+					a, ra[i], iova, out | perm | (uint64_t)level << 4, shift);
 			rb_ret = vi_iotlb_insert_leaf_ref(b, rb[i], iova, out, shift, perm, level);
 			assert_int_equal(ret, rb_ret);
 			if (ret == VIOMMU_ESTALE) {
@@ -940,14 +994,18 @@ static void run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int ops
 	/* Most inserts had the cursor, and many replaced a full set's victim. */
 	assert_true(armed > (uint64_t)ops / 5);
 	assert_true(fast > (uint64_t)ops / 20);
+	/* The records are exact: every set whose ways are all the tag's own leaves had one. */
+	assert_int_equal(owned, scanned);
 	viommu_iotlb_destroy(a);
 	viommu_iotlb_destroy(b);
+	return owned;
 }
 
 static void test_random_cursor(void **state)
 {
 	(void)state;
-	run_cursor(16, 1, test_seed(0x5c0de), 40000);
+	/* One tag fills its sets alone: many inserts by the record. */
+	assert_true(run_cursor(16, 1, test_seed(0x5c0de), 40000) > 40000 / 20);
 	run_cursor(64, 3, test_seed(0x6c0de), 40000);
 	run_cursor(256, 4, test_seed(0x7c0de), 40000);
 }

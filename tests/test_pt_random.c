@@ -11,7 +11,7 @@
 #include <viommu/flatmem.h>
 #include <viommu/pt.h>
 
-#include "pt/pt_fmt.h"
+#include "pt/pt_walker.h"
 
 #define MEM_SIZE (96ull << 20)
 #define POOL_BASE (1ull << 20) /* table pool: everything above the first MiB */
@@ -98,6 +98,7 @@ struct run {
 	uint64_t nslots;   /* window size in granules */
 	unsigned int gran; /* log2 granule */
 	uint64_t sizes;	   /* builder page sizes */
+	uint64_t leaves;   /* walks the walker's leaf walk answered */
 	struct test_rng rng;
 };
 
@@ -141,6 +142,26 @@ static struct slot *slot_of(struct run *r, uint64_t iova)
 	return &r->ref[(iova - r->win) >> r->gran];
 }
 
+/*
+ * The walker's leaf walk, where it answers, says what a walk with no access does: a leaf, its
+ * page-aligned output, rights, level and size.
+ */
+static void check_leaf(struct run *r, const struct viommu_pt_cfg *cfg, uint64_t iova)
+{
+	struct pt_leaf l = vi_pt_walker_leaf(r->walker, cfg, iova);
+	struct viommu_pt_walk_result z;
+	uint64_t page;
+
+	if (!l.shift)
+		return;
+	r->leaves++;
+	assert_int_equal(vi_pt_walk_full(cfg, viommu_flatmem_ops(), r->fm, iova, 0, &z), 0);
+	assert_int_equal(z.fault, VIOMMU_FAULT_NONE);
+	assert_int_equal(l.shift, z.page_shift);
+	page = z.out & ~((1ull << z.page_shift) - 1);
+	assert_int_equal(l.word, page | z.perm | (uint64_t)z.level << 4);
+}
+
 static void check_walk(struct run *r, uint64_t iova)
 {
 	struct viommu_pt_walk_result res, full;
@@ -162,6 +183,7 @@ static void check_walk(struct run *r, uint64_t iova)
 	assert_memory_equal(&res, &full, sizeof(res));
 	assert_int_equal(viommu_pt_walker_walk_plan(r->walker, r->plan, iova, acc, &full), 0);
 	assert_memory_equal(&res, &full, sizeof(res));
+	check_leaf(r, cfg, iova);
 	if (!s->shift) {
 		if (res.fault != VIOMMU_FAULT_NOT_PRESENT)
 			fail_msg("%s: iova 0x%llx unmapped but fault %d detail %u", r->tc->name,
@@ -372,6 +394,7 @@ static void run_case(const struct tcase *tc, struct viommu_flatmem *fm, struct p
 		do_unmap(&r, r.win, r.nslots << r.gran);
 		assert_int_equal(pool->bytes, root_bytes);
 	}
+	fprintf(stderr, "# %s: %llu leaf walks\n", tc->name, (unsigned long long)r.leaves);
 	viommu_pt_plan_destroy(r.plan);
 	viommu_pt_walker_destroy(r.walker);
 	viommu_pt_destroy(r.pt);

@@ -37,6 +37,11 @@
 #define REF_PLACE_BITS 12 /* a ref: generation above, tag table place in bits 11:0 */
 #define REF_GEN_MAX ((1ull << (64 - REF_PLACE_BITS)) - 1)
 
+/* An owner record (id << 6 | shift) above the round-robin pointer of up to 16 ways. */
+_Static_assert(((uint64_t)ID_MAX << 6 | 63) << VIOMMU_IOTLB__OWN_SHIFT <= UINT32_MAX &&
+		       VIOMMU_IOTLB__RR_MASK >= 15,
+	       "owner record");
+
 struct viommu_iotlb {
 	struct viommu_iotlb__hot h; /* first: vi_iotlb_lookup() reads it through the handle */
 	uint16_t *owner;	    /* per way: the tag table entry it was filled for */
@@ -216,7 +221,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	tlb->h.sets = alloc_sets(set_bytes);
 	tlb->h.tags = aligned_alloc(64, tlb->ntags * sizeof(struct viommu_iotlb__tagent));
 	tlb->owner = calloc(capacity, sizeof(uint16_t));
-	tlb->h.victim = calloc(tlb->nsets, 1);
+	tlb->h.victim = calloc(tlb->nsets, sizeof(*tlb->h.victim));
 	if (!tlb->h.sets || !tlb->h.tags || !tlb->owner || !tlb->h.victim) {
 		viommu_iotlb_destroy(tlb);
 		return VIOMMU_ENOMEM;
@@ -250,6 +255,9 @@ uint32_t viommu_iotlb_capacity(const struct viommu_iotlb *tlb)
 static void hard_reset(struct viommu_iotlb *tlb)
 {
 	memset(tlb->h.sets, 0, (size_t)tlb->nsets * tlb->h.ways * 2 * sizeof(uint64_t));
+	/* The owner records go with the ids they name; the round-robin pointers stay. */
+	for (uint32_t s = 0; s < tlb->nsets; s++)
+		tlb->h.victim[s] &= VIOMMU_IOTLB__RR_MASK;
 	tags_reset(tlb); /* refs die too: new ids would make them name other tags' entries */
 	memset(tlb->shift_count, 0, sizeof(tlb->shift_count));
 	set_leaf_shifts(tlb, 0);
@@ -339,8 +347,7 @@ pick_way(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t, uint32_
 	const uint32_t ways = tlb->h.ways, id_hi = t->id >> 5;
 	size_t set = (size_t)si * 2 * ways;
 	const uint64_t *ks = key_at(tlb, set, 0), *os = out_at(tlb, set, 0);
-	uint32_t victim = UINT32_MAX;
-	uint8_t *rr;
+	uint32_t victim = UINT32_MAX, *rr;
 
 	for (uint32_t w = 0; w < ways; w++) {
 		if (os[w] >> VIOMMU_IOTLB__OUT_ID_SHIFT == id_hi &&
@@ -356,8 +363,8 @@ pick_way(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t, uint32_
 	if (victim != UINT32_MAX)
 		return victim;
 	rr = &tlb->h.victim[si];
-	victim = *rr;
-	*rr = (uint8_t)((*rr + 1) & (ways - 1));
+	victim = *rr & VIOMMU_IOTLB__RR_MASK;
+	*rr = (*rr & ~VIOMMU_IOTLB__RR_MASK) | ((victim + 1) & (ways - 1));
 	tlb->h.evictions++;
 	return victim;
 }
@@ -368,6 +375,29 @@ static __attribute__((noinline)) void recount(struct viommu_iotlb *tlb, uint32_t
 {
 	uncount(tlb, (size_t)si * 2 * tlb->h.ways, w);
 	count(tlb, key);
+}
+
+/*
+ * The owner record of 4-way set @si, just filled with (@key, @out) (ids included) for tag @t:
+ * @t's id and the entry's size when every way holds a leaf of @t of that size, else none. The
+ * miss cursor's insert (vi_iotlb__cursor_fill()) keeps it; other cache geometries have none.
+ */
+static inline void set_record(struct viommu_iotlb *tlb, uint32_t si,
+			      const struct viommu_iotlb__tagent *t, uint64_t key, uint64_t out)
+{
+	const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	const uint64_t mine = (out & out_id) | (key & PAGE_LOW_MASK);
+	uint64_t *ks = &tlb->h.sets[(size_t)si * 8], *os = ks + 4, other = key & KEY_NONLEAF;
+	uint32_t own;
+
+	if (tlb->h.ways != 4)
+		return;
+	/* The id bits (key 11:7, output 63:52), the kind and the size of every way. */
+	for (uint32_t w = 0; w < 4; w++)
+		other |= ((os[w] & out_id) | (ks[w] & PAGE_LOW_MASK)) ^ mine;
+	own = other ? 0 : t->id << 6 | key_shift(key);
+	tlb->h.victim[si] = (tlb->h.victim[si] & VIOMMU_IOTLB__RR_MASK) |
+			    own << VIOMMU_IOTLB__OWN_SHIFT;
 }
 
 /* Fill (@key, @out), both without the id, into the way pick_way() picks for live tag @t. */
@@ -402,10 +432,10 @@ static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb
 			other |= d;
 		}
 		if (!other) {
-			uint8_t *rr = &tlb->h.victim[si];
+			uint32_t *rr = &tlb->h.victim[si];
 
-			victim = *rr;
-			*rr = (uint8_t)((*rr + 1) & 3);
+			victim = *rr & VIOMMU_IOTLB__RR_MASK;
+			*rr = (*rr & ~VIOMMU_IOTLB__RR_MASK) | ((victim + 1) & 3);
 			tlb->h.evictions++;
 			goto fill;
 		}
@@ -424,6 +454,7 @@ fill:
 	os[victim] = out;
 	tlb->owner[(size_t)si * ways + victim] = (uint16_t)(t - tlb->h.tags);
 	tlb->h.insertions++;
+	set_record(tlb, si, t, key, out);
 }
 
 /*
@@ -747,6 +778,7 @@ static void drop(struct viommu_iotlb *tlb, size_t set, uint32_t w)
 	uncount(tlb, set, w);
 	*key_at(tlb, set, w) = 0;
 	*out_at(tlb, set, w) = 0;
+	tlb->h.victim[set / (2 * tlb->h.ways)] &= VIOMMU_IOTLB__RR_MASK; /* a free way now */
 }
 
 static void scan_invalidate(struct viommu_iotlb *tlb, const struct viommu_iotlb_inval *inv)

@@ -18,6 +18,15 @@
 #define VIOMMU_IOTLB__OUT_ADDR_MASK 0x000ffffffffff000ull
 #define VIOMMU_IOTLB__OUT_PERM_MASK 0xfull
 #define VIOMMU_IOTLB__OUT_LEVEL_SHIFT 4
+/*
+ * Per set, one word (struct viommu_iotlb__hot's @victim): the round-robin pointer in bits 3:0,
+ * and above it the set's owner record, id << 6 | shift, or 0. A record of id I and shift S says
+ * that every way of the set holds a leaf entry of size 1 << S with id I (so of one tag, live
+ * while I is). Every change of a way that could break that clears the record or makes it anew
+ * (the general insert); ids are never given twice, so a record of a dead id matches no tag.
+ */
+#define VIOMMU_IOTLB__RR_MASK 0xfu
+#define VIOMMU_IOTLB__OWN_SHIFT 4
 
 /* 32 bytes: a 2-way bucket is one line. */
 struct viommu_iotlb__tagent {
@@ -39,7 +48,7 @@ struct viommu_iotlb__hot {
 	uint64_t misses;
 	uint64_t insertions;
 	uint64_t evictions;
-	uint8_t *victim; /* per set: the round-robin pointer */
+	uint32_t *victim; /* per set: the round-robin pointer and the owner record */
 	uint32_t set_mask;
 	uint32_t tag_mask; /* tag buckets - 1; a bucket is two adjacent entries */
 	uint32_t ref_mask; /* tag table entries - 1: the place bits of a ref */
@@ -290,51 +299,70 @@ __attribute__((noinline)) int vi_iotlb__insert_leaf_ref(struct viommu_iotlb *tlb
 							uint32_t level);
 
 /*
+ * The common insert of a miss, inline: the page the last lookup by @ref missed (the miss cursor,
+ * of the page size that lookup probed) into the set it probed, when the set's owner record says
+ * that every way is the tag's own leaf of that size, as a device's misses leave it. The victim
+ * is then the set's round-robin way, as the general insert picks it, without the hash, the tag
+ * checks, a tag table read or a scan of the ways; the way replaced is the tag's own (so live and
+ * counted, and its owner the same) and of the same size and kind, so the per-shift counts and
+ * masks, and the record, stay as they are. @word: the output word without the id (its address
+ * bits below the page ignored). False when the general insert must do it.
+ */
+static inline bool vi_iotlb__cursor_fill(struct viommu_iotlb__hot *h, uint64_t ref, uint64_t iova,
+					 uint64_t word, unsigned int shift)
+{
+	const uint64_t key = h->miss_key;
+	const uint32_t si = h->miss_set, rec = h->victim[si];
+	uint64_t *ks;
+	uint32_t victim;
+
+	/* The cursor's page and size (so a size in range), an output below 2^52, the record. */
+	if (ref != h->miss_ref || shift != (key & 0x3f) ||
+	    ((iova ^ key) & ~((1ull << shift) - 1)) || (word >> VIOMMU_IOTLB__OUT_ID_SHIFT) ||
+	    rec >> VIOMMU_IOTLB__OWN_SHIFT != (h->miss_id << 6 | shift))
+		return false;
+	ks = &h->sets[(size_t)si * 8];
+	victim = rec & 3;
+	h->victim[si] = (rec & ~3u) | ((victim + 1) & 3);
+	h->miss_ref = 0;
+	ks[victim] = key;
+	ks[4 + victim] = (word & ~(((1ull << shift) - 1) ^ 0xfffull)) |
+			 (uint64_t)(h->miss_id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	h->insertions++;
+	h->evictions++;
+	return true;
+}
+
+/*
  * viommu_iotlb_insert_ref() of a leaf entry (flags 0) for code inside the library: its fields
- * as arguments, so that a model's miss path builds no struct viommu_iotlb_entry.
- *
- * Inline, the common insert of a miss: the page the last lookup by @ref missed (the miss
- * cursor, of the page size that lookup probed) into the set it probed, when that set holds
- * only the tag's own live entries, as a device's misses leave it. The victim is then the set's
- * round-robin way, as the general insert picks it, without the hash, the tag checks or a tag
- * table read. The way replaced is the tag's own (so live and counted, and its owner the same):
- * of the same page size, the per-shift counts and masks stay as they are.
+ * as arguments, so that a model's miss path builds no struct viommu_iotlb_entry; inline when the
+ * miss cursor allows (vi_iotlb__cursor_fill()).
  */
 static inline int vi_iotlb_insert_leaf_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
 					   uint64_t out, unsigned int shift, uint32_t perm,
 					   uint32_t level)
 {
-	struct viommu_iotlb__hot *h = (struct viommu_iotlb__hot *)tlb;
-	const uint64_t key = h->miss_key, id_mask = 0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	const uint64_t id_hi = (uint64_t)(h->miss_id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
-	const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT, mine = id_hi | (key & id_mask);
-	uint64_t *ks, *os, other = 0;
-	uint32_t victim;
+	uint64_t word = (out & ~((1ull << shift) - 1)) | (perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
+			(uint64_t)(level & 0xff) << VIOMMU_IOTLB__OUT_LEVEL_SHIFT;
 
-	/* The cursor's page and size (so a size in range), an output below 2^52. */
-	if (ref != h->miss_ref || shift != (key & 0x3f) ||
-	    ((iova ^ key) & ~((1ull << shift) - 1)) || (out >> VIOMMU_IOTLB__OUT_ID_SHIFT))
-		goto general;
-	ks = &h->sets[(size_t)h->miss_set * 8];
-	os = ks + 4;
-	for (int w = 0; w < 4; w++)
-		other |= ((os[w] & out_id) | (ks[w] & id_mask)) ^ mine;
-	if (other)
-		goto general;
-	victim = h->victim[h->miss_set];
-	/* Same size and kind (a leaf): the counts stay; otherwise the general insert recounts. */
-	if ((ks[victim] ^ key) & 0x7f)
-		goto general;
-	h->victim[h->miss_set] = (uint8_t)((victim + 1) & 3);
-	h->miss_ref = 0;
-	ks[victim] = key;
-	os[victim] = (out & ~((1ull << shift) - 1)) | (perm & VIOMMU_IOTLB__OUT_PERM_MASK) |
-		     (uint64_t)(level & 0xff) << VIOMMU_IOTLB__OUT_LEVEL_SHIFT | id_hi;
-	h->insertions++;
-	h->evictions++;
-	return 0;
-general:
+	if (vi_iotlb__cursor_fill((struct viommu_iotlb__hot *)tlb, ref, iova, word, shift))
+		return 0;
 	return vi_iotlb__insert_leaf_ref(tlb, ref, iova, out, shift, perm, level);
+}
+
+/*
+ * vi_iotlb_insert_leaf_ref() of a leaf given as its output word without the id (the address of
+ * the page, perm in bits 3:0, level in bits 11:4; bits 63:52 zero), as a walk's leaf
+ * (pt/pt_fast.h's struct pt_leaf) comes: stored as it is when the miss cursor allows.
+ */
+static inline int vi_iotlb_insert_word_ref(struct viommu_iotlb *tlb, uint64_t ref, uint64_t iova,
+					   uint64_t word, unsigned int shift)
+{
+	if (vi_iotlb__cursor_fill((struct viommu_iotlb__hot *)tlb, ref, iova, word, shift))
+		return 0;
+	return vi_iotlb__insert_leaf_ref(tlb, ref, iova, word & ~0xfffull, shift,
+					 (uint32_t)(word & VIOMMU_IOTLB__OUT_PERM_MASK),
+					 (uint32_t)(word >> VIOMMU_IOTLB__OUT_LEVEL_SHIFT) & 0xff);
 }
 
 /* The same by tag, for a ref gone stale (the ids ran out): viommu_iotlb_insert() of the leaf. */

@@ -97,6 +97,7 @@ static uint64_t amd_mk_leaf(const struct viommu_pt_cfg *cfg, const struct pt_geo
 }
 
 static const pt_fast_fn amd_fast[7];
+static const pt_leaf_fn amd_leaf[7];
 
 /* The masks amd_decode() applies, once. */
 static void amd_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
@@ -104,6 +105,7 @@ static void amd_plan(const struct viommu_pt_cfg *cfg, struct pt_plan *p)
 	uint64_t above = pt_above_oas(pt_oas(cfg, 52));
 
 	pt_plan_radix4k(cfg, p, amd_fast[cfg->levels], amd_leaf_ok);
+	p->leaf = amd_leaf[cfg->levels];
 	p->trsvd = AMD_PDE_RSVD | above;
 	p->lrsvd = AMD_PTE_RSVD | above;
 	p->tmask = p->trsvd | AMD_NL_MASK | AMD_PR;
@@ -170,6 +172,46 @@ amd_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t 
 	return amd_fast_leaf(p, sp, iova, access, res, pte, all, 12, 1);
 }
 
+/*
+ * amd_fast_n() with no access (no rights to check, no flags to set), the leaf as one word; it
+ * gives up where amd_fast_n() does, and on an entry outside the span without noting it.
+ */
+static inline __attribute__((always_inline)) struct pt_leaf amd_leaf_n(const struct pt_plan *p,
+								       const struct pt_win *w,
+								       uint64_t iova,
+								       const unsigned int levels)
+{
+	const struct pt_win win = *w;
+	const uint64_t tmask = p->tmask;
+	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
+	uint64_t table = p->root[0], all = ~0ull, pte, rw;
+
+	if (shift + 9 < 64 && (iova >> (shift + 9)))
+		return pt_leaf_none();
+#pragma GCC unroll 6
+	for (; level > 1; shift -= 9, level--) {
+		if (!pt_peek(&win, table + 8 * ((iova >> shift) & 511), &pte))
+			return pt_leaf_none();
+		all &= pte;
+		if (__builtin_expect(
+			    (pte & tmask) != (AMD_PR | (uint64_t)(level - 1) << AMD_NL_SHIFT), 0)) {
+			if ((pte & p->lmask) != AMD_PR)
+				return pt_leaf_none();
+			goto leaf;
+		}
+		table = pte & AMD_ADDR;
+	}
+	if (!pt_peek(&win, table + 8 * ((iova >> 12) & 511), &pte) || (pte & p->lmask) != AMD_PR)
+		return pt_leaf_none();
+	all &= pte;
+leaf:
+	/* IR (bit 61) grants read and execute, IW (bit 62) write, as in amd_fast_leaf(). */
+	rw = all >> 61;
+	return pt_leaf_ok(pte & AMD_ADDR,
+			  (uint32_t)((rw & 1) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) | (rw & 2)),
+			  shift, level);
+}
+
 PT_FAST_LEVELS(amd_fast, 1)
 PT_FAST_LEVELS(amd_fast, 2)
 PT_FAST_LEVELS(amd_fast, 3)
@@ -180,6 +222,16 @@ PT_FAST_LEVELS(amd_fast, 6)
 /* By level count (the DTE mode); check() allows 1 to 6. */
 static const pt_fast_fn amd_fast[7] = { [1] = amd_fast1, [2] = amd_fast2, [3] = amd_fast3,
 					[4] = amd_fast4, [5] = amd_fast5, [6] = amd_fast6 };
+
+PT_LEAF_LEVELS(amd_leaf, 1)
+PT_LEAF_LEVELS(amd_leaf, 2)
+PT_LEAF_LEVELS(amd_leaf, 3)
+PT_LEAF_LEVELS(amd_leaf, 4)
+PT_LEAF_LEVELS(amd_leaf, 5)
+PT_LEAF_LEVELS(amd_leaf, 6)
+
+static const pt_leaf_fn amd_leaf[7] = { [1] = amd_leaf1, [2] = amd_leaf2, [3] = amd_leaf3,
+					[4] = amd_leaf4, [5] = amd_leaf5, [6] = amd_leaf6 };
 
 PT_DEFINE_WALK(amd_walk, pt_geo_radix4k, amd_decode, amd_update)
 

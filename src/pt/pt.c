@@ -57,6 +57,14 @@ int vi_pt_fast_none(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, 
 	return pt_fast_fail(p, sp, iova, access, res);
 }
 
+struct pt_leaf vi_pt_leaf_none(const struct pt_plan *p, const struct pt_win *w, uint64_t iova)
+{
+	(void)p;
+	(void)w;
+	(void)iova;
+	return pt_leaf_none();
+}
+
 /* The fast walk of a plan whose configuration was rejected. */
 static int pt_fast_invalid(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
 			   uint32_t access, struct viommu_pt_walk_result *res)
@@ -78,6 +86,8 @@ static void pt_plan_make(const struct pt_fmt *f, const struct viommu_pt_cfg *cfg
 {
 	memset(p, 0, sizeof(*p));
 	f->plan(cfg, p);
+	if (!p->leaf)
+		p->leaf = vi_pt_leaf_none;
 	memcpy(&p->cfg, cfg, sizeof(*cfg));
 }
 
@@ -137,6 +147,7 @@ int viommu_pt_walker_create(const struct viommu_host_ops *host, void *opaque,
 	for (int i = 0; i < PT_WALKER_PLANS; i++) {
 		w->plan[i].cfg.format = VIOMMU_PT_NFORMATS;
 		w->plan[i].fast = pt_fast_invalid;
+		w->plan[i].leaf = vi_pt_leaf_none;
 	}
 	*out = w;
 	return 0;
@@ -165,8 +176,10 @@ int vi_pt_walker_plan(struct viommu_pt_walker *w, struct pt_plan *p,
 		return VIOMMU_EINVAL;
 	pt_plan_make(f, cfg, p);
 	/* Without dma_map_ptr every entry is a host call: the full walk makes them. */
-	if (!w->c.h.ops->dma_map_ptr)
+	if (!w->c.h.ops->dma_map_ptr) {
 		p->fast = vi_pt_fast_none;
+		p->leaf = vi_pt_leaf_none;
+	}
 	return p->fast(p, &w->c.sp, iova, access, res);
 }
 
@@ -196,6 +209,7 @@ int viommu_pt_plan_set(struct viommu_pt_plan *p, const struct viommu_pt_cfg *cfg
 		return VIOMMU_EINVAL;
 	if (!f) {
 		p->pl.fast = pt_fast_invalid;
+		p->pl.leaf = vi_pt_leaf_none;
 		return VIOMMU_EINVAL;
 	}
 	pt_plan_make(f, cfg, &p->pl);

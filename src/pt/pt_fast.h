@@ -26,6 +26,27 @@ struct pt_span;
 typedef int (*pt_fast_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,
 			  uint32_t access, struct viommu_pt_walk_result *res);
 
+/*
+ * The leaf walk: what a fast walk with no access (so nothing to write back) finds, as one word
+ * the caller stores as it is, instead of a struct viommu_pt_walk_result to read back. The word
+ * has the layout of the IOTLB's output word (core/iotlb_fast.h checks it): the output address
+ * of the leaf, aligned to its size (bits 51:12), its rights (VIOMMU_ACC_*, bits 3:0) and level
+ * (bits 11:4). @shift 0: not answered, for anything the fast walk would not answer either (the
+ * caller walks then, which also asks the host for a span the leaf walk found missing).
+ */
+struct pt_leaf {
+	uint64_t word;
+	unsigned int shift;
+};
+
+#define PT_LEAF_ADDR_MASK 0x000ffffffffff000ull
+#define PT_LEAF_PERM_MASK 0xfull
+#define PT_LEAF_LEVEL_SHIFT 4
+
+struct pt_win;
+typedef struct pt_leaf (*pt_leaf_fn)(const struct pt_plan *p, const struct pt_win *w,
+				     uint64_t iova);
+
 /* Guest [lo, lo + lim + 8) at host address @bias + gpa. */
 struct pt_win {
 	uintptr_t bias; /* host address of guest address 0, were the span to reach it */
@@ -73,6 +94,7 @@ struct pt_plan {
 	uint32_t top_mask[2];  /* root index mask (concatenated tables included) */
 	uint8_t gran;	       /* log2 granule (Arm's instance for any granule) */
 	uint8_t leaf_levels;   /* bit L: a leaf above level 1 (superpage, block) may sit at L */
+	pt_leaf_fn leaf;       /* the leaf walk (vi_pt_leaf_none() where the format has none) */
 };
 
 /*
@@ -89,6 +111,16 @@ static inline bool pt_load(struct pt_span *sp, const struct pt_win *w, uint64_t 
 		return true;
 	}
 	sp->miss = gpa;
+	return false;
+}
+
+/* pt_load() for a leaf walk, which gives up on an entry outside the span without noting it. */
+static inline bool pt_peek(const struct pt_win *w, uint64_t gpa, uint64_t *pte)
+{
+	if (__builtin_expect(gpa - w->lo <= w->lim, 1)) {
+		*pte = vi_le64(vi_load64_aligned((const void *)(w->bias + (uintptr_t)gpa)));
+		return true;
+	}
 	return false;
 }
 
@@ -120,6 +152,32 @@ static inline void pt_plan_radix4k(const struct viommu_pt_cfg *cfg, struct pt_pl
 	{                                                                              \
 		return name##_n(p, sp, iova, access, res, n);                          \
 	}
+
+/* @name##@n: the leaf walk @name##_n(p, w, iova, n) for tables of @n levels, as above. */
+#define PT_LEAF_LEVELS(name, n)                                                        \
+	static struct pt_leaf name##n(const struct pt_plan *p, const struct pt_win *w, \
+				      uint64_t iova)                                   \
+	{                                                                              \
+		return name##_n(p, w, iova, n);                                        \
+	}
+
+/* The leaf walk of a plan without one, and the answer of a leaf walk that gives up. */
+struct pt_leaf vi_pt_leaf_none(const struct pt_plan *p, const struct pt_win *w, uint64_t iova);
+
+static inline struct pt_leaf pt_leaf_none(void)
+{
+	return (struct pt_leaf){ 0, 0 };
+}
+
+/* A leaf of 2^@shift bytes at @level whose entry gives the output address @addr (unaligned). */
+static inline struct pt_leaf pt_leaf_ok(uint64_t addr, uint32_t perm, unsigned int shift,
+					unsigned int level)
+{
+	return (struct pt_leaf){ (addr & PT_LEAF_ADDR_MASK & ~(VI_BIT(shift) - 1)) |
+					 (perm & PT_LEAF_PERM_MASK) |
+					 (uint64_t)level << PT_LEAF_LEVEL_SHIFT,
+				 shift };
+}
 
 /* Give the walk up to @sp->fallback (a tail call: the same arguments). */
 static inline int pt_fast_fail(const struct pt_plan *p, struct pt_span *sp, uint64_t iova,

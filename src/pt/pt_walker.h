@@ -51,6 +51,20 @@ static inline int vi_pt_walker_walk_at(struct viommu_pt_walker *w, const struct 
 	return vi_pt_walker_plan(w, p, cfg, iova, access, res);
 }
 
+/*
+ * The leaf walk (struct pt_leaf) of @iova in @cfg's tables when its slot holds @cfg's plan;
+ * otherwise not answered (shift 0), and vi_pt_walker_walk() plans it.
+ */
+static inline struct pt_leaf vi_pt_walker_leaf(struct viommu_pt_walker *w,
+					       const struct viommu_pt_cfg *cfg, uint64_t iova)
+{
+	const struct pt_plan *p = &w->plan[(cfg->root >> 12) % PT_WALKER_PLANS];
+
+	if (__builtin_expect(!memcmp(cfg, &p->cfg, sizeof(*cfg)), 1))
+		return p->leaf(p, &w->c.sp.win, iova);
+	return pt_leaf_none();
+}
+
 /* viommu_pt_walker_walk() for code inside the library, whose arguments are never NULL. */
 static inline int vi_pt_walker_walk(struct viommu_pt_walker *w, const struct viommu_pt_cfg *cfg,
 				    uint64_t iova, uint32_t access,
