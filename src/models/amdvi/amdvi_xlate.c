@@ -710,13 +710,13 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 /*
  * The rest of a translation through @dp's v1 table after its IOTLB probe, whose outcome is @ret
  * (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup finished (a stale ref
- * taken anew), then on a miss the walk, its faults and the insert. Out of line: the hit path
- * saves no registers for it.
+ * taken anew), then on a miss the walk, its faults and the insert. translate_v1() first.
  */
-static __attribute__((noinline)) int translate_v1(struct amdvi *s,
-						  const struct viommu_xlate_req *req,
-						  struct viommu_xlate_result *res,
-						  const struct amdvi_dte *dp, uint64_t len, int ret)
+static __attribute__((noinline)) int translate_v1_rest(struct amdvi *s,
+						       const struct viommu_xlate_req *req,
+						       struct viommu_xlate_result *res,
+						       const struct amdvi_dte *dp, uint64_t len,
+						       int ret)
 {
 	uint32_t devid = req->sid & 0xffff;
 	uint32_t code, flags = 0, level = 0;
@@ -760,6 +760,45 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 				     leaf.iova, leaf.out, leaf.shift, leaf.perm, level);
 	return vi_xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
 			   leaf.shift);
+}
+
+/*
+ * A definite miss (@ret VIOMMU_ENOENT from vi_iotlb_probe_ref(), the miss cursor set) whose leaf
+ * the walker's leaf walk finds and grants the access: the walk, the insert at the cursor and the
+ * result with nothing in between, what translate_v1_rest() does for it in the same order (the
+ * walk counted once, the same entry inserted, the same result). Everything else, the leaf walk
+ * giving up included, is translate_v1_rest(). Out of line: the hit path saves no registers for
+ * it.
+ */
+static __attribute__((noinline)) int translate_v1(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *dp, uint64_t len, int ret)
+{
+	const uint64_t iova = req->iova;
+	struct pt_leaf l;
+	uint32_t perm;
+
+	if (__builtin_expect(ret != VIOMMU_ENOENT, 0))
+		return translate_v1_rest(s, req, res, dp, len, ret);
+	l = vi_pt_walker_leaf(s->walker, &dp->v1, iova);
+	perm = (uint32_t)l.word & dp->perm & VIOMMU_ACC_RW;
+	if (__builtin_expect(!l.shift || !perm || !perm_ok(perm, req->access), 0))
+		return translate_v1_rest(s, req, res, dp, len, ret);
+	s->st.page_walks++;
+	l.word = (l.word & ~PT_LEAF_PERM_MASK) | perm;
+	/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
+	if (__builtin_expect(vi_iotlb_insert_word_ref(s->iotlb, dp->iotlb_ref, iova, l.word,
+						      l.shift) == VIOMMU_ESTALE,
+			     0))
+		vi_iotlb_insert_leaf(s->iotlb,
+				     &(struct viommu_iotlb_tag){ .dom = dp->domid,
+								 .sid = req->sid & 0xffff },
+				     iova, l.word & PT_LEAF_ADDR_MASK, l.shift, perm,
+				     (uint32_t)(l.word >> PT_LEAF_LEVEL_SHIFT) & 0xff);
+	return vi_xlate_ok(res, iova, len,
+			   (l.word & PT_LEAF_ADDR_MASK) | (iova & ((1ull << l.shift) - 1)), perm,
+			   l.shift);
 }
 
 /* Every translation vi_amdvi_translate() does not answer inline. */
