@@ -51,13 +51,15 @@ static void on_event(void *opaque, const uint32_t ev[4])
 #define rd(f, off, size) test_mmio_rd((f)->v, (off), (size))
 #define wr(f, off, size, val) test_mmio_wr((f)->v, (off), (size), (val))
 
-static void fx_init_cfg(struct fx *f, const struct viommu_amdvi_config *cfg,
-			const struct vg_amdvi_config *dcfg, bool with_driver)
+/* The fixture with the model reaching memory through @host (flatmem's ops, or a subset). */
+static void fx_init_host(struct fx *f, const struct viommu_amdvi_config *cfg,
+			 const struct vg_amdvi_config *dcfg, bool with_driver,
+			 const struct viommu_host_ops *host)
 {
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(viommu_flatmem_create(0, MEM_SIZE, &f->fm), 0);
 	viommu_flatmem_set_irq_handlers(f->fm, test_on_msi, NULL, &f->msi);
-	assert_int_equal(viommu_amdvi_create(cfg, viommu_flatmem_ops(), f->fm, &f->v), 0);
+	assert_int_equal(viommu_amdvi_create(cfg, host, f->fm, &f->v), 0);
 	if (with_driver) {
 		struct vg_amdvi_config dc = { 0 };
 
@@ -72,6 +74,12 @@ static void fx_init_cfg(struct fx *f, const struct viommu_amdvi_config *cfg,
 		assert_int_equal(vg_amdvi_create(&dc, &f->d), 0);
 		assert_int_equal(vg_amdvi_enable(f->d), 0);
 	}
+}
+
+static void fx_init_cfg(struct fx *f, const struct viommu_amdvi_config *cfg,
+			const struct vg_amdvi_config *dcfg, bool with_driver)
+{
+	fx_init_host(f, cfg, dcfg, with_driver, viommu_flatmem_ops());
 }
 
 static struct viommu_amdvi_config cfg_default(void)
@@ -2279,6 +2287,156 @@ static void run_random(bool lazy, uint64_t seed_default)
 	free(sh);
 }
 
+/*
+ * The v1 miss path against the general walk: model A reads memory through flatmem's ops (so
+ * its misses take the walker's leaf walk and the insert at the miss cursor), model B through
+ * the same ops without dma_map_ptr (so every walk is the full walk, and every miss
+ * translate_v1_rest()). Both get the same random, often hostile v1 tables (tables shared
+ * between levels and devices, skipped and repeated levels, sized pages, reserved and
+ * above-memory bits, table pointers outside memory), the same DTEs and the same requests,
+ * entries changed under cached translations, invalidations and flushes; every result, the
+ * statistics and the events must be the same.
+ */
+#define LW_TABLES 24
+#define LW_DEVS 4
+
+static uint64_t lw_entry(struct test_rng *rng, unsigned int level)
+{
+	const uint64_t pr = VIOMMU_AMDVI_PTE_PR;
+	uint64_t k = test_below(rng, 100), e, nl = 0;
+	uint64_t rights = (test_below(rng, 6) ? VIOMMU_AMDVI_PTE_IR : 0) |
+			  (test_below(rng, 4) ? VIOMMU_AMDVI_PTE_IW : 0);
+
+	if (k < 8)
+		return test_below(rng, 2) ? 0 : test_rand(rng) & ~pr; /* not present */
+	if (k < 55 && level > 1) {
+		/* A table of the pool, mostly for the level below. */
+		e = RAW_BASE + test_below(rng, LW_TABLES) * 0x1000;
+		nl = level - 1;
+		if (test_below(rng, 16) == 0)
+			nl = test_below(rng, 8); /* skips, loops, 7 */
+		if (test_below(rng, 40) == 0)
+			e = MEM_SIZE + test_below(rng, 64) * 0x1000; /* outside memory */
+	} else {
+		e = (test_rand(rng) & 0xfffffff000ull);
+		if (test_below(rng, 12) == 0) {
+			nl = 7; /* a sized page: ones from bit 12 */
+			e |= ((1ull << test_below(rng, 12)) - 1) << 12;
+		}
+	}
+	e |= pr | rights | VIOMMU_AMDVI_PTE_NEXT_LEVEL_SET(nl);
+	if (test_below(rng, 24) == 0)
+		e |= 1ull << (48 + test_below(rng, 13)); /* above 48-bit PA, reserved, U, FC */
+	if (test_below(rng, 4) == 0)
+		e |= test_rand(rng) & (VIOMMU_AMDVI_PTE_A | VIOMMU_AMDVI_PTE_D | 0x19eull);
+	return e;
+}
+
+static void lw_poke(struct fx *a, struct fx *b, uint64_t gpa, uint64_t v)
+{
+	poke64(a, gpa, v);
+	poke64(b, gpa, v);
+}
+
+static void lw_dte(struct fx *a, struct fx *b, struct test_rng *rng, uint16_t devid)
+{
+	uint32_t mode = test_below(rng, 8) ? 3 + (uint32_t)test_below(rng, 2) :
+					     1 + (uint32_t)test_below(rng, 6);
+	uint64_t q0 = VIOMMU_AMDVI_DTE0_V | VIOMMU_AMDVI_DTE0_TV |
+		      VIOMMU_AMDVI_DTE0_MODE_SET(mode) |
+		      (RAW_BASE + test_below(rng, LW_TABLES) * 0x1000) |
+		      (test_below(rng, 8) ? VIOMMU_AMDVI_DTE0_IR : 0) |
+		      (test_below(rng, 6) ? VIOMMU_AMDVI_DTE0_IW : 0);
+
+	uint64_t dom = 1 + test_below(rng, 3);
+
+	set_dte(a, devid, q0, dom);
+	set_dte(b, devid, q0, dom);
+}
+
+static void test_random_leaf_walk(void **state)
+{
+	const uint16_t devid[LW_DEVS] = { 0x0010, 0x0011, 0x0020, 0x0100 };
+	const uint32_t accs[] = { VIOMMU_ACC_READ,
+				  VIOMMU_ACC_WRITE,
+				  VIOMMU_ACC_READ | VIOMMU_ACC_WRITE,
+				  VIOMMU_ACC_EXEC,
+				  VIOMMU_ACC_READ | VIOMMU_ACC_PRIV,
+				  0 };
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_host_ops full = *viommu_flatmem_ops();
+	struct test_rng rng = { test_seed(0x1eaf) };
+	struct viommu_amdvi_stats sa, sb;
+	uint64_t oks = 0;
+	struct fx a, b;
+
+	(void)state;
+	full.dma_map_ptr = NULL;
+	c.iotlb_capacity = 16; /* evictions, sets shared by devices */
+	fx_init_host(&a, &c, NULL, true, viommu_flatmem_ops());
+	fx_init_host(&b, &c, NULL, true, &full);
+	for (uint64_t t = 0; t < LW_TABLES; t++)
+		for (unsigned int i = 0; i < 512; i++)
+			lw_poke(&a, &b, RAW_BASE + t * 0x1000 + i * 8,
+				lw_entry(&rng, 1 + (unsigned int)test_below(&rng, 4)));
+	for (int i = 0; i < LW_DEVS; i++)
+		lw_dte(&a, &b, &rng, devid[i]);
+	for (int step = 0; step < 60000; step++) {
+		uint64_t op = test_below(&rng, 1000);
+
+		if (op < 900) {
+			struct viommu_xlate_req req = {
+				.sid = devid[test_below(&rng, LW_DEVS)],
+				.len = test_below(&rng, 8) ? 8 : 1 + test_below(&rng, 0x3000),
+				.access = accs[test_below(&rng, sizeof(accs) / sizeof(accs[0]))]
+			};
+			struct viommu_xlate_result ra, rb;
+
+			/* Mostly inside a 3- or 4-level range, and within a few tables. */
+			req.iova = test_rand(&rng) & ((1ull << (30 + 9 * test_below(&rng, 3))) - 1);
+			if (test_below(&rng, 2))
+				req.iova &= ~0x3fe00000ull;
+			memset(&ra, 0, sizeof(ra));
+			memset(&rb, 0, sizeof(rb));
+			assert_int_equal(viommu_translate(a.v, &req, &ra),
+					 viommu_translate(b.v, &req, &rb));
+			assert_memory_equal(&ra, &rb, sizeof(ra));
+			oks += viommu_xlate_ok(&ra);
+		} else if (op < 960) {
+			/* An entry changes under whatever the IOTLBs hold. */
+			uint64_t t = test_below(&rng, LW_TABLES), i = test_below(&rng, 512);
+
+			lw_poke(&a, &b, RAW_BASE + t * 0x1000 + i * 8,
+				lw_entry(&rng, 1 + (unsigned int)test_below(&rng, 4)));
+		} else if (op < 975) {
+			uint16_t dom = (uint16_t)(1 + test_below(&rng, 3));
+
+			assert_int_equal(vg_amdvi_inv_pages(a.d, dom, 0, 0), 0);
+			assert_int_equal(vg_amdvi_inv_pages(b.d, dom, 0, 0), 0);
+		} else if (op < 985) {
+			lw_dte(&a, &b, &rng, devid[test_below(&rng, LW_DEVS)]);
+		} else if (op < 990) {
+			assert_int_equal(vg_amdvi_flush(a.d), 0);
+			assert_int_equal(vg_amdvi_flush(b.d), 0);
+		} else {
+			struct evlog ea;
+
+			assert_int_equal(drain(&a), drain(&b));
+			ea = a.evs;
+			assert_int_equal(ea.n, b.evs.n);
+			assert_memory_equal(ea.ev, b.evs.ev,
+					    sizeof(ea.ev[0]) * (ea.n < 64 ? ea.n : 64));
+		}
+	}
+	assert_int_equal(viommu_amdvi_get_stats(a.v, &sa), 0);
+	assert_int_equal(viommu_amdvi_get_stats(b.v, &sb), 0);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	/* Enough of it translated, through walks and hits. */
+	assert_true(oks > 10000 && sa.page_walks > 5000 && sa.iotlb_hits > 5000);
+	fx_fini(&a);
+	fx_fini(&b);
+}
+
 static void test_random_strict(void **state)
 {
 	(void)state;
@@ -2319,6 +2477,7 @@ int main(void)
 		cmocka_unit_test(test_eph),
 		cmocka_unit_test(test_prefetch_v2),
 		cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_random_leaf_walk),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
 	};
