@@ -845,7 +845,8 @@ static bool all_own(const struct viommu_iotlb__hot *h, unsigned int shift)
 	const uint64_t key_id = (h->miss_key & (0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT)) | shift;
 
 	for (int w = 0; w < 4; w++) {
-		if (ks[4 + w] >> VIOMMU_IOTLB__OUT_ID_SHIFT != h->miss_id >> 5 ||
+		if (ks[4 + w] >> VIOMMU_IOTLB__OUT_ID_SHIFT !=
+			    h->miss_own >> (VIOMMU_IOTLB__OWN_SHIFT + 6 + 5) ||
 		    (ks[w] & 0xfff) != key_id)
 			return false;
 	}
@@ -936,8 +937,9 @@ static uint64_t run_cursor(uint32_t capacity, uint32_t ntags, uint64_t seed, int
 			armed += ha->miss_ref == ra[i];
 			/* The cursor's insert: its set's record says every way is the tag's own. */
 			owned += ha->miss_ref == ra[i] &&
-				 ha->victim[ha->miss_set] >> VIOMMU_IOTLB__OWN_SHIFT ==
-					 (ha->miss_id << 6 | shift);
+				 (ha->victim[ha->miss_set] & ~VIOMMU_IOTLB__RR_MASK) ==
+					 ha->miss_own &&
+				 (ha->miss_own >> VIOMMU_IOTLB__OWN_SHIFT & 63) == shift;
 			scanned += ha->miss_ref == ra[i] && all_own(ha, shift);
 			/* By fields or by word (its address bits below the page ignored, as out's). */
 			if (test_below(&rng, 2))

@@ -32,7 +32,7 @@
 #define KEY_NONLEAF (1ull << 6)
 #define KEY_ID_MASK (0x1full << VIOMMU_IOTLB__KEY_ID_SHIFT)
 #define PAGE_LOW_MASK 0xfffull
-#define ID_MAX ((1u << 17) - 1)
+#define ID_MAX ((0xfffu << 5) - 1) /* ids 16:5 never all ones: see VIOMMU_IOTLB__NONE */
 #define MAX_TAGS 4096u
 #define REF_PLACE_BITS 12 /* a ref: generation above, tag table place in bits 11:0 */
 #define REF_GEN_MAX ((1ull << (64 - REF_PLACE_BITS)) - 1)
@@ -138,6 +138,7 @@ static void set_leaf_shifts(struct viommu_iotlb *tlb, uint64_t shifts)
 	unsigned int shift = shifts ? (unsigned int)__builtin_ctzll(shifts) : 0;
 
 	tlb->h.leaf_shifts = shifts;
+	tlb->h.miss_none = (shifts & (shifts - 1)) ? VIOMMU_IOTLB__NONE | 1 : VIOMMU_IOTLB__NONE;
 	tlb->h.fast_shift = shift;
 	tlb->h.fast_mask = shifts && tlb->h.ways == 4 ? page_mask(shift) : 0;
 }
@@ -229,6 +230,7 @@ int viommu_iotlb_create(const struct viommu_iotlb_config *cfg, struct viommu_iot
 	memset(tlb->h.sets, 0, set_bytes);
 	tags_reset(tlb);
 	set_flush_mark(tlb, 1);
+	set_leaf_shifts(tlb, 0);
 	tlb->next_id = 1;
 	tlb->next_gen = 1;
 	*out = tlb;
@@ -377,37 +379,62 @@ static __attribute__((noinline)) void recount(struct viommu_iotlb *tlb, uint32_t
 	count(tlb, key);
 }
 
-/*
- * The owner record of 4-way set @si, just filled with (@key, @out) (ids included) for tag @t:
- * @t's id and the entry's size when every way holds a leaf of @t of that size, else none. The
- * miss cursor's insert (vi_iotlb__cursor_fill()) keeps it; other cache geometries have none.
- */
-static inline void set_record(struct viommu_iotlb *tlb, uint32_t si,
-			      const struct viommu_iotlb__tagent *t, uint64_t key, uint64_t out)
+/* The owner record of set @si: @own (id << 6 | shift, or 0), the round-robin pointer kept. */
+static inline void put_record(struct viommu_iotlb *tlb, uint32_t si, uint32_t own)
 {
-	const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT;
-	const uint64_t mine = (out & out_id) | (key & PAGE_LOW_MASK);
-	uint64_t *ks = &tlb->h.sets[(size_t)si * 8], *os = ks + 4, other = key & KEY_NONLEAF;
-	uint32_t own;
-
-	if (tlb->h.ways != 4)
-		return;
-	/* The id bits (key 11:7, output 63:52), the kind and the size of every way. */
-	for (uint32_t w = 0; w < 4; w++)
-		other |= ((os[w] & out_id) | (ks[w] & PAGE_LOW_MASK)) ^ mine;
-	own = other ? 0 : t->id << 6 | key_shift(key);
 	tlb->h.victim[si] = (tlb->h.victim[si] & VIOMMU_IOTLB__RR_MASK) |
 			    own << VIOMMU_IOTLB__OWN_SHIFT;
 }
 
-/* Fill (@key, @out), both without the id, into the way pick_way() picks for live tag @t. */
-static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t,
-			     uint64_t key, uint64_t out)
+/*
+ * The owner record of 4-way set @si, just filled with (@key, @out) (ids included) for tag @t:
+ * @t's id and the entry's size when every way holds a leaf of @t of that size, else none.
+ */
+static void scan_record(struct viommu_iotlb *tlb, uint32_t si, const struct viommu_iotlb__tagent *t,
+			uint64_t key, uint64_t out)
+{
+	const uint64_t out_id = ~0ull << VIOMMU_IOTLB__OUT_ID_SHIFT;
+	const uint64_t mine = (out & out_id) | (key & PAGE_LOW_MASK);
+	uint64_t *ks = &tlb->h.sets[(size_t)si * 8], *os = ks + 4, other = key & KEY_NONLEAF;
+
+	/* The id bits (key 11:7, output 63:52), the kind and the size of every way. */
+	for (uint32_t w = 0; w < 4; w++)
+		other |= ((os[w] & out_id) | (ks[w] & PAGE_LOW_MASK)) ^ mine;
+	put_record(tlb, si, other ? 0 : t->id << 6 | key_shift(key));
+}
+
+/* Fill way @victim of set @si with (@key, @out) (ids included) for live tag @t. */
+static inline void fill(struct viommu_iotlb *tlb, const struct viommu_iotlb__tagent *t, uint32_t si,
+			uint32_t victim, uint64_t key, uint64_t out)
+{
+	const uint32_t ways = tlb->h.ways;
+	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways, old = ks[victim];
+
+	/*
+	 * A counted way of the same size and kind replaced, not the last of its size: the counts
+	 * and masks end as they are, so neither update is made (the common case of a full cache).
+	 */
+	if (!old || (old ^ key) & (KEY_SHIFT_MASK | KEY_NONLEAF) ||
+	    id_of(old, os[victim]) < tlb->h.flush_mark || tlb->shift_count[key_shift(key)] < 2)
+		recount(tlb, si, victim, key);
+	ks[victim] = key;
+	os[victim] = out;
+	tlb->owner[(size_t)si * ways + victim] = (uint16_t)(t - tlb->h.tags);
+	tlb->h.insertions++;
+}
+
+/*
+ * Fill (@key, @out), both without the id, into the way pick_way() picks for live tag @t, and
+ * keep the set's owner record (4-way sets; other geometries have none).
+ */
+static inline __attribute__((always_inline)) void insert_at(struct viommu_iotlb *tlb,
+							    const struct viommu_iotlb__tagent *t,
+							    uint64_t key, uint64_t out)
 {
 	const uint32_t ways = tlb->h.ways, id_hi = t->id >> 5;
 	const uint64_t kid = (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
 	uint32_t si = viommu_iotlb__set(&tlb->h, key, t->dp), victim;
-	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways, old;
+	uint64_t *ks = &tlb->h.sets[(size_t)si * 2 * ways], *os = ks + ways;
 
 	tlb->h.miss_ref = 0; /* the set changes */
 	key |= kid;
@@ -426,35 +453,39 @@ static inline void insert_at(struct viommu_iotlb *tlb, const struct viommu_iotlb
 			uint64_t d = ((os[w] & out_id) | (ks[w] & KEY_ID_MASK)) ^ mine;
 
 			if (!d && ks[w] == key) {
-				victim = w;
-				goto fill;
+				/* The same id, size and kind in the way: the record stays. */
+				fill(tlb, t, si, w, key, out);
+				return;
 			}
 			other |= d;
 		}
 		if (!other) {
-			uint32_t *rr = &tlb->h.victim[si];
+			uint32_t *rr = &tlb->h.victim[si], rec = *rr;
+			const uint32_t own = t->id << 6 | key_shift(key);
 
-			victim = *rr & VIOMMU_IOTLB__RR_MASK;
-			*rr = (*rr & ~VIOMMU_IOTLB__RR_MASK) | ((victim + 1) & 3);
+			victim = rec & VIOMMU_IOTLB__RR_MASK;
+			*rr = (rec & ~VIOMMU_IOTLB__RR_MASK) | ((victim + 1) & 3);
 			tlb->h.evictions++;
-			goto fill;
+			fill(tlb, t, si, victim, key, out);
+			/*
+			 * Every way @t's own now: a record already of @key's size stays; else
+			 * one when every way is a leaf of that size.
+			 */
+			if (rec >> VIOMMU_IOTLB__OWN_SHIFT != own)
+				put_record(tlb, si,
+					   (((ks[0] ^ key) | (ks[1] ^ key) | (ks[2] ^ key) |
+					     (ks[3] ^ key)) &
+					    (KEY_SHIFT_MASK | KEY_NONLEAF)) ||
+							   (key & KEY_NONLEAF) ?
+						   0 :
+						   own);
+			return;
 		}
 	}
 	victim = pick_way(tlb, t, si, key);
-fill:
-	old = ks[victim];
-	/*
-	 * A counted way of the same size and kind replaced, not the last of its size: the counts
-	 * and masks end as they are, so neither update is made (the common case of a full cache).
-	 */
-	if (!old || (old ^ key) & (KEY_SHIFT_MASK | KEY_NONLEAF) ||
-	    id_of(old, os[victim]) < tlb->h.flush_mark || tlb->shift_count[key_shift(key)] < 2)
-		recount(tlb, si, victim, key);
-	ks[victim] = key;
-	os[victim] = out;
-	tlb->owner[(size_t)si * ways + victim] = (uint16_t)(t - tlb->h.tags);
-	tlb->h.insertions++;
-	set_record(tlb, si, t, key, out);
+	fill(tlb, t, si, victim, key, out);
+	if (ways == 4)
+		scan_record(tlb, si, t, key, out);
 }
 
 /*

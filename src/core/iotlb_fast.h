@@ -27,6 +27,12 @@
  */
 #define VIOMMU_IOTLB__RR_MASK 0xfu
 #define VIOMMU_IOTLB__OWN_SHIFT 4
+/*
+ * The output word viommu_iotlb__match4_any() gives when no way holds the key: id bits 16:5 all
+ * ones, which no entry's word has (ids stop below 0xfff << 5: iotlb.c's ID_MAX), so that one
+ * compare tells "no way with the key" from "another tag's entry with the key".
+ */
+#define VIOMMU_IOTLB__NONE (0xfffull << VIOMMU_IOTLB__OUT_ID_SHIFT)
 
 /* 32 bytes: a 2-way bucket is one line. */
 struct viommu_iotlb__tagent {
@@ -56,15 +62,21 @@ struct viommu_iotlb__hot {
 	uint32_t flush_mark; /* ids below it died in the last full flush */
 	uint32_t memo;	     /* tag table place of the last tag found by value: tried first */
 	/*
+	 * VIOMMU_IOTLB__NONE while one leaf size is resident, so that a probe of that size that
+	 * finds no way with its key is a miss; else a word no probe gives (the general lookup).
+	 */
+	uint64_t miss_none;
+	/*
 	 * The miss cursor: the last definite miss of a lookup by ref (the ref, its set, the key
-	 * probed with the id, the tag's id), so that the insert a model makes next, of the same
-	 * page under the same ref, neither hashes nor checks the tag again. Anything that changes
-	 * the sets, the tags or the marks clears @miss_ref (0 is never a ref).
+	 * probed with the id, the owner record the set has when every way is the tag's own leaf
+	 * of the size probed), so that the insert a model makes next, of the same page under the
+	 * same ref, neither hashes nor checks the tag again. Anything that changes the sets, the
+	 * tags or the marks clears @miss_ref (0 is never a ref).
 	 */
 	uint64_t miss_ref;
 	uint64_t miss_key;
 	uint32_t miss_set;
-	uint32_t miss_id;
+	uint32_t miss_own; /* (id << 6 | shift) << VIOMMU_IOTLB__OWN_SHIFT */
 	/*
 	 * ... and below these, in that flush or later domain flushes: a full flush raises them
 	 * all (a fixed 1 KiB), so that a hit compares with one mark instead of two.
@@ -141,17 +153,6 @@ static inline uint64_t viommu_iotlb__match4_any(const uint64_t *set, uint64_t ke
 	return out;
 }
 
-/*
- * After viommu_iotlb__match4_any() found no word of the tag: is that not yet a miss? Larger pages
- * may hold the address, or another tag's entry with the same key hid this tag's.
- */
-static inline bool viommu_iotlb__miss_unsure(const struct viommu_iotlb__hot *h, const uint64_t *set,
-					     uint64_t key)
-{
-	return (h->leaf_shifts & (h->leaf_shifts - 1)) || set[0] == key || set[1] == key ||
-	       set[2] == key || set[3] == key;
-}
-
 enum { VIOMMU_IOTLB__HIT, VIOMMU_IOTLB__MISS, VIOMMU_IOTLB__SLOW };
 
 /*
@@ -172,12 +173,14 @@ static inline int viommu_iotlb__probe(struct viommu_iotlb__hot *h,
 	*si = viommu_iotlb__set(h, *key, dp);
 	set = &h->sets[(size_t)*si * 8];
 	*key |= (uint64_t)(t->id & 31) << VIOMMU_IOTLB__KEY_ID_SHIFT;
-	/* A word with id bits 16:5 other than this tag's when no way holds the key. */
-	*out = viommu_iotlb__match4_any(set, *key,
-					(uint64_t)~t->id << (VIOMMU_IOTLB__OUT_ID_SHIFT - 5));
+	*out = viommu_iotlb__match4_any(set, *key, VIOMMU_IOTLB__NONE);
 	if (*out >> VIOMMU_IOTLB__OUT_ID_SHIFT == t->id >> 5)
 		return VIOMMU_IOTLB__HIT;
-	if (viommu_iotlb__miss_unsure(h, set, *key))
+	/*
+	 * Not yet a miss when larger pages may hold the address, or another tag's entry with the
+	 * same key hid this tag's (a word other than VIOMMU_IOTLB__NONE).
+	 */
+	if (*out != h->miss_none)
 		return VIOMMU_IOTLB__SLOW;
 	h->misses++;
 	return VIOMMU_IOTLB__MISS;
@@ -259,7 +262,7 @@ static inline int vi_iotlb_probe_ref(struct viommu_iotlb *tlb, uint64_t ref, uin
 		h->miss_ref = ref;
 		h->miss_key = key;
 		h->miss_set = si;
-		h->miss_id = t->id;
+		h->miss_own = (t->id << 6 | h->fast_shift) << VIOMMU_IOTLB__OWN_SHIFT;
 		return VIOMMU_ENOENT;
 	}
 	hit->addr = (out & VIOMMU_IOTLB__OUT_ADDR_MASK) | (iova & ~h->fast_mask);
@@ -312,22 +315,23 @@ static inline bool vi_iotlb__cursor_fill(struct viommu_iotlb__hot *h, uint64_t r
 					 uint64_t word, unsigned int shift)
 {
 	const uint64_t key = h->miss_key;
-	const uint32_t si = h->miss_set, rec = h->victim[si];
+	const uint32_t si = h->miss_set, own = h->miss_own, rec = h->victim[si];
 	uint64_t *ks;
 	uint32_t victim;
 
-	/* The cursor's page and size (so a size in range), an output below 2^52, the record. */
-	if (ref != h->miss_ref || shift != (key & 0x3f) ||
-	    ((iova ^ key) & ~((1ull << shift) - 1)) || (word >> VIOMMU_IOTLB__OUT_ID_SHIFT) ||
-	    rec >> VIOMMU_IOTLB__OWN_SHIFT != (h->miss_id << 6 | shift))
+	/* The record, the cursor's page and size (so a size in range), an output below 2^52. */
+	if (ref != h->miss_ref || (rec & ~VIOMMU_IOTLB__RR_MASK) != own || shift != (key & 0x3f) ||
+	    ((iova ^ key) & ~((1ull << shift) - 1)) || (word >> VIOMMU_IOTLB__OUT_ID_SHIFT))
 		return false;
 	ks = &h->sets[(size_t)si * 8];
 	victim = rec & 3;
-	h->victim[si] = (rec & ~3u) | ((victim + 1) & 3);
+	/* The next way round (bits 3:2 of a 4-way set's pointer are 0). */
+	h->victim[si] = (rec + 1) & ~4u;
 	h->miss_ref = 0;
 	ks[victim] = key;
 	ks[4 + victim] = (word & ~(((1ull << shift) - 1) ^ 0xfffull)) |
-			 (uint64_t)(h->miss_id >> 5) << VIOMMU_IOTLB__OUT_ID_SHIFT;
+			 (uint64_t)(own >> (VIOMMU_IOTLB__OWN_SHIFT + 6 + 5))
+				 << VIOMMU_IOTLB__OUT_ID_SHIFT;
 	h->insertions++;
 	h->evictions++;
 	return true;
