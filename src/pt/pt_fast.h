@@ -29,10 +29,11 @@ typedef int (*pt_fast_fn)(const struct pt_plan *p, struct pt_span *sp, uint64_t 
 /*
  * The leaf walk: what a fast walk with no access (so nothing to write back) finds, as one word
  * the caller stores as it is, instead of a struct viommu_pt_walk_result to read back. The word
- * has the layout of the IOTLB's output word (core/iotlb_fast.h checks it): the output address
+ * has the layout of the IOTLB's output word (its users check it): the output address
  * of the leaf, aligned to its size (bits 51:12), its rights (VIOMMU_ACC_*, bits 3:0) and level
- * (bits 11:4). @shift 0: not answered, for anything the fast walk would not answer either (the
- * caller walks then, which also asks the host for a span the leaf walk found missing).
+ * (bits 11:4). @shift 0 and @word 0 (no rights): not answered, for anything the fast walk
+ * would not answer either (the caller walks then, which also asks the host for a span the leaf
+ * walk found missing).
  */
 struct pt_leaf {
 	uint64_t word;

@@ -770,6 +770,12 @@ static __attribute__((noinline)) int translate_v1_rest(struct amdvi *s,
  * giving up included, is translate_v1_rest(). Out of line: the hit path saves no registers for
  * it.
  */
+/* A walk's leaf word (struct pt_leaf) is stored in the IOTLB as it is. */
+_Static_assert(PT_LEAF_ADDR_MASK == VIOMMU_IOTLB__OUT_ADDR_MASK &&
+		       PT_LEAF_PERM_MASK == VIOMMU_IOTLB__OUT_PERM_MASK &&
+		       PT_LEAF_LEVEL_SHIFT == VIOMMU_IOTLB__OUT_LEVEL_SHIFT,
+	       "leaf word layout");
+
 static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 						  const struct viommu_xlate_req *req,
 						  struct viommu_xlate_result *res,
@@ -782,11 +788,15 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 	if (__builtin_expect(ret != VIOMMU_ENOENT, 0))
 		return translate_v1_rest(s, req, res, dp, len, ret);
 	l = vi_pt_walker_leaf(s->walker, &dp->v1, iova);
+	/* A leaf walk that gave up has no rights either (word 0). */
 	perm = (uint32_t)l.word & dp->perm & VIOMMU_ACC_RW;
-	if (__builtin_expect(!l.shift || !perm || !perm_ok(perm, req->access), 0))
+	if (__builtin_expect(!perm || !perm_ok(perm, req->access), 0))
 		return translate_v1_rest(s, req, res, dp, len, ret);
 	s->st.page_walks++;
 	l.word = (l.word & ~PT_LEAF_PERM_MASK) | perm;
+	/* The result first: fewer values live across the insert (the order shows nowhere). */
+	vi_xlate_ok(res, iova, len, (l.word & PT_LEAF_ADDR_MASK) | (iova & ((1ull << l.shift) - 1)),
+		    perm, l.shift);
 	/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
 	if (__builtin_expect(vi_iotlb_insert_word_ref(s->iotlb, dp->iotlb_ref, iova, l.word,
 						      l.shift) == VIOMMU_ESTALE,
@@ -796,9 +806,7 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 								 .sid = req->sid & 0xffff },
 				     iova, l.word & PT_LEAF_ADDR_MASK, l.shift, perm,
 				     (uint32_t)(l.word >> PT_LEAF_LEVEL_SHIFT) & 0xff);
-	return vi_xlate_ok(res, iova, len,
-			   (l.word & PT_LEAF_ADDR_MASK) | (iova & ((1ull << l.shift) - 1)), perm,
-			   l.shift);
+	return 0;
 }
 
 /* Every translation vi_amdvi_translate() does not answer inline. */
