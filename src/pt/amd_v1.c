@@ -172,6 +172,18 @@ amd_fast_n(const struct pt_plan *p, struct pt_span *sp, uint64_t iova, uint32_t 
 	return amd_fast_leaf(p, sp, iova, access, res, pte, all, 12, 1);
 }
 
+/* The leaf word of @pte at @level (2^@shift bytes), @all the entries ANDed. */
+static inline __attribute__((always_inline)) struct pt_leaf
+amd_leaf_word(uint64_t pte, uint64_t all, unsigned int shift, unsigned int level)
+{
+	uint64_t rw = all >> 61;
+
+	/* IR (bit 61) grants read and execute, IW (bit 62) write, as in amd_fast_leaf(). */
+	return pt_leaf_ok(pte & AMD_ADDR,
+			  (uint32_t)((rw & 1) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) | (rw & 2)),
+			  shift, level);
+}
+
 /*
  * amd_fast_n() with no access (no rights to check, no flags to set), the leaf as one word; it
  * gives up where amd_fast_n() does, and on an entry outside the span without noting it.
@@ -184,7 +196,7 @@ static inline __attribute__((always_inline)) struct pt_leaf amd_leaf_n(const str
 	const struct pt_win win = *w;
 	const uint64_t tmask = p->tmask;
 	unsigned int shift = 12 + 9 * (levels - 1), level = levels;
-	uint64_t table = p->root[0], all = ~0ull, pte, rw;
+	uint64_t table = p->root[0], all = ~0ull, pte;
 
 	if (shift + 9 < 64 && (iova >> (shift + 9)))
 		return pt_leaf_none();
@@ -197,19 +209,13 @@ static inline __attribute__((always_inline)) struct pt_leaf amd_leaf_n(const str
 			    (pte & tmask) != (AMD_PR | (uint64_t)(level - 1) << AMD_NL_SHIFT), 0)) {
 			if ((pte & p->lmask) != AMD_PR)
 				return pt_leaf_none();
-			goto leaf;
+			return amd_leaf_word(pte, all, shift, level);
 		}
 		table = pte & AMD_ADDR;
 	}
 	if (!pt_peek(&win, table + 8 * ((iova >> 12) & 511), &pte) || (pte & p->lmask) != AMD_PR)
 		return pt_leaf_none();
-	all &= pte;
-leaf:
-	/* IR (bit 61) grants read and execute, IW (bit 62) write, as in amd_fast_leaf(). */
-	rw = all >> 61;
-	return pt_leaf_ok(pte & AMD_ADDR,
-			  (uint32_t)((rw & 1) * (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC) | (rw & 2)),
-			  shift, level);
+	return amd_leaf_word(pte, all & pte, 12, 1);
 }
 
 PT_FAST_LEVELS(amd_fast, 1)
