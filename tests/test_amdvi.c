@@ -1684,6 +1684,99 @@ static void test_v2_guest(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * 5-level guest tables (2.2.2 GuestPagingMode, 3.4.7 GATS): offered with gats_levels 5, chosen
+ * per DTE (QW2 55:54 = 01b), 57-bit canonical inputs; alone and nested under v1.
+ */
+static void test_v2_guest5(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 5 };
+	const uint64_t gcr3 = RAW_BASE, hi = 1ull << 50, gpa_data = 0x100000000ull;
+	const uint64_t gpm5 = VIOMMU_AMDVI_DTE2_GPM_SET(VIOMMU_AMDVI_GPM_5_LEVEL);
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	struct viommu *bad;
+	uint64_t a, root;
+	struct fx f;
+
+	(void)state;
+	/* Without 5-level support GuestPagingMode 01b is a reserved value: an illegal entry. */
+	gt_fx(&f, &pt);
+	assert_int_equal(VIOMMU_AMDVI_EFR_GATS_GET(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8)), 0);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	poke64(&f, vg_amdvi_dte_addr(f.d, 0x0500) + 16, gpm5);
+	gt_dte(&f, 0x0500, 0, 9, gcr3);
+	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+	drain(&f);
+	/* gats_levels: 4 or 5, and 5 only with guest translation. */
+	c.gats_levels = 6;
+	c.flags |= VIOMMU_AMDVI_GT;
+	assert_int_equal(viommu_amdvi_create(&c, viommu_flatmem_ops(), f.fm, &bad), VIOMMU_EINVAL);
+	c.gats_levels = 5;
+	c.flags &= ~VIOMMU_AMDVI_GT;
+	assert_int_equal(viommu_amdvi_create(&c, viommu_flatmem_ops(), f.fm, &bad), VIOMMU_EINVAL);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+
+	c.flags |= VIOMMU_AMDVI_GT;
+	fx_init_cfg(&f, &c, NULL, true);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) | VIOMMU_AMDVI_CTRL_GT_EN);
+	assert_int_equal(VIOMMU_AMDVI_EFR_GATS_GET(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8)), 1);
+	gt_next = GT_TABLES;
+	assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL, &pt), 0);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	/* An input above 48 bits (a 5-level table's only), and one below. */
+	assert_int_equal(viommu_pt_map(pt, hi, DATA_BASE, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(
+		viommu_pt_map(pt, 0x70000000, DATA_BASE + 0x1000, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	a = vg_amdvi_dte_addr(f.d, 0x0500);
+	poke64(&f, a + 16, gpm5);
+	gt_dte(&f, 0x0500, 0, 9, gcr3);
+	r = xlp(&f, 0x0500, 5, hi + 0x234, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x234);
+	r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x1010);
+	/* Past 57 bits (not canonical): IO_PAGE_FAULT. */
+	r = xlp(&f, 0x0500, 5, 1ull << 57, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 5, (uint32_t)VIOMMU_AMDVI_EV1_GN,
+		     1ull << 57);
+	/* GuestPagingMode 00b: the same root walked as 4 levels; 2^50 is not canonical there. */
+	poke64(&f, a + 16, 0);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+	assert_int_equal(vg_amdvi_inv_pages(f.d, 9, 0, 0), 0);
+	r = xlp(&f, 0x0500, 5, hi + 0x234, VIOMMU_ACC_READ);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
+	/* 10b and 11b are reserved. */
+	poke64(&f, a + 16, VIOMMU_AMDVI_DTE2_GPM_SET(2));
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+	r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+	drain(&f);
+	/* Nested: the 5-level guest table over a v1 table (tables 1:1, the data at GPA 4 GiB). */
+	assert_int_equal(viommu_pt_unmap(pt, hi, 0x1000, &a), 0);
+	assert_int_equal(viommu_pt_map(pt, hi, gpa_data, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, gpa_data, DATA_BASE + 0x3000, 0x1000, VIOMMU_ACC_RW),
+			 0);
+	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+	a = vg_amdvi_dte_addr(f.d, 0x0600);
+	poke64(&f, a + 16, gpm5);
+	gt_dte(&f, 0x0600, root | VIOMMU_AMDVI_DTE0_MODE_SET(3), 9, gcr3);
+	r = xlp(&f, 0x0600, 5, hi + 0x48, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x3048);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
 struct devtlb_rec {
 	int n, nopasid;
 	uint64_t first, last;
@@ -2310,6 +2403,7 @@ int main(void)
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_ppr),
 		cmocka_unit_test(test_v2_guest),
+		cmocka_unit_test(test_v2_guest5),
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
 		cmocka_unit_test(test_driver_v2),
 		cmocka_unit_test(test_nested),

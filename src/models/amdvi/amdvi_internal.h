@@ -51,6 +51,7 @@ struct amdvi_dte {
 	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
 	bool giov;	    /* requests without PASID use GCR3 entry 0 */
 	uint8_t glx;	    /* GCR3 table levels - 1 */
+	uint8_t glevels;    /* guest (v2) table levels: 4, or 5 (GuestPagingMode 01b) */
 	uint64_t gcr3;	    /* GCR3 table root */
 	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
 	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
