@@ -23,8 +23,8 @@
 #define AMDVI_SYNC_BUDGET (1ull << 22)
 #define AMDVI_INTR_FIRST VIOMMU_AMDVI_INTR_ADDR_FIRST
 #define AMDVI_INTR_LAST VIOMMU_AMDVI_INTR_ADDR_LAST
-#define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
-#define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
+#define AMDVI_PASMAX 19	       /* EFR PASmax with GT: 20-bit PASIDs, as PCIe allows */
+#define AMDVI_GLX_SUP 2	       /* EFR GLXSup with GT: GCR3 tables of one to three levels */
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
 #define AMDVI_DEVTLB_SLOTS 256 /* last INVALIDATE_IOTLB_PAGES per device, direct-mapped */
 #define AMDVI_PREFETCH_MAX 256 /* PFCount is 8 bits: at most 255 translations per command */
