@@ -2031,7 +2031,7 @@ static void test_nested(void **state)
 }
 
 /*
- * Randomized nested run: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
+ * Randomized guest (v2) runs, nested or alone: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
  * mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to memory, random
  * changes on both sides, GN invalidations (or none yet: the old composition may still be
  * served), and DMA checked against the composition the reference computes.
@@ -2096,15 +2096,19 @@ static void gn_inval(struct fx *f, struct nref *n, int pa)
 	memset(n->stale[pa], 0, sizeof(n->stale[pa]));
 }
 
-static void test_random_nested(void **state)
+/*
+ * @nested: guest tables over the host's v1 table (DTE Mode 3); else guest tables alone (Mode 0,
+ * the guest's GPAs are system-physical: the reference's v1 is the identity, never changed).
+ */
+static void run_random_v2(bool nested, uint64_t seed_default)
 {
-	struct test_rng rng = { test_seed(0xa3d3) };
+	struct test_rng rng = { test_seed(seed_default) };
 	struct nref *n = calloc(1, sizeof(*n));
 	struct viommu_pt *pt[N_PASID];
-	uint64_t root;
+	const uint64_t gpa_base = nested ? GPA_BASE : DATA_BASE;
+	uint64_t root = 0;
 	struct fx f;
 
-	(void)state;
 	gt_fx(&f, &pt[0]);
 	for (int pa = 1; pa < N_PASID; pa++) {
 		struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
@@ -2118,20 +2122,25 @@ static void test_random_nested(void **state)
 		poke64(&f, RAW_BASE + (uint64_t)pa * 8,
 		       viommu_pt_get_cfg(pt[pa])->root | VIOMMU_AMDVI_GCR3_GV);
 	/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1, and never changes it. */
-	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
-	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
-	gt_dte(&f, 0x0700, root | VIOMMU_AMDVI_DTE0_MODE_SET(3) | VIOMMU_AMDVI_DTE0_GIOV, 9,
-	       RAW_BASE);
+	if (nested) {
+		assert_int_equal(
+			vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+		root |= VIOMMU_AMDVI_DTE0_MODE_SET(3);
+	}
+	gt_dte(&f, 0x0700, root | VIOMMU_AMDVI_DTE0_GIOV, 9, RAW_BASE);
 	/* The host maps most GPA pages first: host changes flush the domain, so they stay rare. */
 	for (int g = 0; g < N_GPA; g++) {
 		uint32_t perm = test_below(&rng, 4) ? VIOMMU_ACC_RW :
 						      1 + (uint32_t)test_below(&rng, 2);
 
-		assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
-					      DATA_BASE + (uint64_t)g * 0x1000, 0x1000, perm),
-				 0);
+		if (nested)
+			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
+						      DATA_BASE + (uint64_t)g * 0x1000, 0x1000,
+						      perm),
+					 0);
 		n->v1[g] = g + 1;
-		n->p1[g] = perm;
+		n->p1[g] = nested ? perm : VIOMMU_ACC_RW;
 	}
 	for (int step = 0; step < 6000; step++) {
 		uint64_t op = test_below(&rng, 100);
@@ -2148,7 +2157,7 @@ static void test_random_nested(void **state)
 			/* x86-64 entries cannot say write-only: present means readable. */
 			perm = perm == VIOMMU_ACC_WRITE ? VIOMMU_ACC_RW : perm;
 			assert_int_equal(viommu_pt_map(pt[pa], GVA_BASE + ((uint64_t)p << 12),
-						       GPA_BASE + ((uint64_t)g << 12), 0x1000, perm,
+						       gpa_base + ((uint64_t)g << 12), 0x1000, perm,
 						       0),
 					 0);
 			n->v2[pa][p] = g + 1;
@@ -2170,7 +2179,7 @@ static void test_random_nested(void **state)
 		} else if (op < 41) {
 			/* Host maps a free GPA page (the driver's NpCache flush drops the domain's
 			 * guest entries: every stale composition goes). */
-			if (n->v1[g])
+			if (!nested || n->v1[g])
 				continue;
 			int s = 1 + (int)test_below(&rng, 256);
 
@@ -2182,7 +2191,7 @@ static void test_random_nested(void **state)
 			n->p1[g] = perm;
 			memset(n->stale, 0, sizeof(n->stale));
 		} else if (op < 42) {
-			if (!n->v1[g])
+			if (!nested || !n->v1[g])
 				continue;
 			assert_int_equal(
 				vg_amdvi_unmap(f.d, 9, GPA_BASE + ((uint64_t)g << 12), 0x1000), 0);
@@ -2222,6 +2231,18 @@ static void test_random_nested(void **state)
 		viommu_pt_destroy(pt[pa]);
 	fx_fini(&f);
 	free(n);
+}
+
+static void test_random_nested(void **state)
+{
+	(void)state;
+	run_random_v2(true, 0xa3d3);
+}
+
+static void test_random_v2(void **state)
+{
+	(void)state;
+	run_random_v2(false, 0xa3d4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2441,6 +2462,7 @@ int main(void)
 		cmocka_unit_test(test_eph),
 		cmocka_unit_test(test_prefetch_v2),
 		cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_random_v2),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
 	};
