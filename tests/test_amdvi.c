@@ -1590,7 +1590,7 @@ static void test_v2_guest(void **state)
 				 (VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 				  VIOMMU_AMDVI_EFR_GLX_SUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK),
 			 VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
-				 VIOMMU_AMDVI_EFR_GLX_SUP_SET(2) | VIOMMU_AMDVI_EFR_PASMAX_SET(19));
+				 VIOMMU_AMDVI_EFR_GLX_SUP_SET(2) | VIOMMU_AMDVI_EFR_PASMAX_SET(15));
 	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
 	cr3 = viommu_pt_get_cfg(pt)->root;
 	assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE, 0x2000, VIOMMU_ACC_RW, 0), 0);
@@ -1669,32 +1669,33 @@ static void test_v2_guest(void **state)
 		drain(&f);
 	}
 	/*
-	 * Three-level GCR3 table (GLX 2, 48882 2.2.6): PASID 0xc0a05 is PASID[19:18] = 3, then
-	 * PASID[17:9] = 5, then PASID[8:0] = 5; a PASID past 20 bits (PASmax 19) is refused.
+	 * Three-level GCR3 table (GLX 2, 48882 2.2.6): PASID 0xa05 is PASID[19:18] = 0, then
+	 * PASID[17:9] = 5, then PASID[8:0] = 5; a PASID past 16 bits (PASmax 15) is refused.
 	 */
 	{
 		const uint64_t l3 = RAW_BASE + 0x3000, l2 = RAW_BASE + 0x4000,
 			       l1 = RAW_BASE + 0x5000;
 
 		memset(viommu_flatmem_ptr(f.fm, l3, 0x3000), 0, 0x3000);
-		poke64(&f, l3 + 3 * 8, l2 | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, l3, l2 | VIOMMU_AMDVI_GCR3_GV);
 		poke64(&f, l2 + 5 * 8, l1 | VIOMMU_AMDVI_GCR3_GV);
 		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV);
 		gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(2), 9, l3);
-		r = xlp(&f, 0x0500, 0xc0a05, 0x70001000, VIOMMU_ACC_READ);
+		r = xlp(&f, 0x0500, 0xa05, 0x70001000, VIOMMU_ACC_READ);
 		assert_true(viommu_xlate_ok(&r));
 		assert_int_equal(r.out, DATA_BASE + 0x1000);
-		/* Another top-level entry is not valid. */
-		r = xlp(&f, 0x0500, 0x40a05, 0x70001000, VIOMMU_ACC_READ);
+		/* Another second-level entry is not valid. */
+		r = xlp(&f, 0x0500, 0xc05, 0x70001000, VIOMMU_ACC_READ);
 		assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
-		/* The event's PASID: 15:0 in DW1, 19:16 in DW0 19:16 (2.5.3). */
+		expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 0xc05,
+			     (uint32_t)VIOMMU_AMDVI_EV1_GN, 0x70001000);
+		/* Past PASmax; the event's PASID 19:16 is in DW0 19:16 (2.5.3). */
+		r = xlp(&f, 0x0500, 0x10a05, 0x70001000, VIOMMU_ACC_READ);
+		assert_false(viommu_xlate_ok(&r));
 		assert_int_equal(drain(&f), 1);
 		assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
-		assert_int_equal(f.evs.ev[0][0], 0x0500 | 0x40000);
+		assert_int_equal(f.evs.ev[0][0], 0x0500 | 0x10000);
 		assert_int_equal(f.evs.ev[0][1] & 0xffff, 0x0a05);
-		r = xlp(&f, 0x0500, 0x100a05, 0x70001000, VIOMMU_ACC_READ);
-		assert_false(viommu_xlate_ok(&r));
-		drain(&f);
 	}
 	/* GLX above GLXSup (11b) is an illegal entry. */
 	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(3), 9, gcr3);

@@ -31,9 +31,9 @@
  * present, which the capability header's NpCache asks for (VIOMMU_AMDVI_NPCACHE).
  * INVALIDATE_IOTLB_PAGES reaches consumers as VIOMMU_EV_DEVIOTLB_UNMAP.
  *
- * Guest translation (VIOMMU_AMDVI_GT: EFR GTSup, GIoSup, GLXSup 10b, PASmax 19, GATS 4 levels
+ * Guest translation (VIOMMU_AMDVI_GT: EFR GTSup, GIoSup, GLXSup 10b, PASmax 15, GATS 4 levels
  * or with gats_levels 5, 5 levels; control GTEn): a DTE with GV translates requests with PASID,
- * and with GIoV those without, through the GCR3 table (one to three levels, 20-bit PASIDs) to x86-64 tables of 4
+ * and with GIoV those without, through the GCR3 table (one to three levels) to x86-64 tables of 4
  * levels, or of 5 where GATS offers them and the DTE's GuestPagingMode (QW2 55:54) is 01b (57-bit
  * canonical inputs); with DTE Mode 1-6 as well
  * it is nested: every GCR3 and guest table access and the guest output are guest-physical and

@@ -23,7 +23,11 @@
 #define AMDVI_SYNC_BUDGET (1ull << 22)
 #define AMDVI_INTR_FIRST VIOMMU_AMDVI_INTR_ADDR_FIRST
 #define AMDVI_INTR_LAST VIOMMU_AMDVI_INTR_ADDR_LAST
-#define AMDVI_PASMAX 19	       /* EFR PASmax with GT: 20-bit PASIDs, as PCIe allows */
+/*
+ * EFR PASmax with GT: 16-bit PASIDs. Not 19 (PCIe's 20 bits): Linux (6.12 iommu_init_pci())
+ * stops with BUG_ON when the EFR offers PASIDs beyond 16 bits.
+ */
+#define AMDVI_PASMAX 15
 #define AMDVI_GLX_SUP 2	       /* EFR GLXSup with GT: GCR3 tables of one to three levels */
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
 #define AMDVI_DEVTLB_SLOTS 256 /* last INVALIDATE_IOTLB_PAGES per device, direct-mapped */
