@@ -656,6 +656,10 @@ static void test_bringup_and_map(void **state)
 		     (uint32_t)(VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE), 0x1000);
 	/* The handler cleared the status and zeroed the entry; the head followed the tail. */
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & 7, 0);
+	/* Writing ones clears only the W1C bits: the run bits are read-only (3.4.11). */
+	wr(&f, VIOMMU_AMDVI_MMIO_STATUS, 4, 0xffffffff);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4),
+			 VIOMMU_AMDVI_STATUS_CMD_BUF_RUN | VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_EVENT_LOG_HEAD, 4),
 			 rd(&f, VIOMMU_AMDVI_MMIO_EVENT_LOG_TAIL, 4));
 
@@ -1190,6 +1194,24 @@ static void test_inv_pages_sizes(void **state)
 	assert_false(ok_at(&f, 0x0100, 0x12000));
 	assert_false(ok_at(&f, 0x0100, 0x200000));
 	assert_true(ok_at(&f, 0x0100, 0x400000));
+	/* PDE = 1 (cached directory entries too) is legal and drops the page like PDE = 0. */
+	{
+		const uint32_t pde[4] = { 0,
+					  5 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+					  0x600000 | (uint32_t)VIOMMU_AMDVI_IIP2_PDE, 0 };
+
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x600000, DATA_BASE, 0x1000, VIOMMU_ACC_RW),
+				 0);
+		assert_true(ok_at(&f, 0x0100, 0x600000));
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x600000, 0x1000), 0);
+		assert_true(ok_at(&f, 0x0100, 0x600000));
+		assert_int_equal(vg_amdvi_submit(f.d, pde), 0);
+		assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+		assert_false(ok_at(&f, 0x0100, 0x600000));
+		assert_true(ok_at(&f, 0x0100, 0x400000));
+		drain(&f);
+	}
 	/* Another domain's invalidation leaves it alone; the whole-space one does not. */
 	assert_int_equal(vg_amdvi_inv_pages(f.d, 6, 0, 0), 0);
 	assert_true(ok_at(&f, 0x0100, 0x400000));
