@@ -1735,6 +1735,23 @@ static void test_v2_guest(void **state)
 	fx_fini(&f);
 }
 
+/* MAP events of a 5-level GIoV view: how many, and the output of the page at 2^50 (+ 1). */
+struct hi_rec {
+	int maps;
+	uint64_t hi_out;
+};
+
+static void on_hi(void *opaque, const struct viommu_event *ev)
+{
+	struct hi_rec *r = opaque;
+
+	if (ev->type != VIOMMU_EV_MAP)
+		return;
+	r->maps++;
+	if (ev->iova <= (1ull << 50) && ev->last >= (1ull << 50))
+		r->hi_out = ev->out + ((1ull << 50) - ev->iova) + 1;
+}
+
 /*
  * 5-level guest tables (2.2.2 GuestPagingMode, 3.4.7 GATS): offered with gats_levels 5, chosen
  * per DTE (QW2 55:54 = 01b), 57-bit canonical inputs; alone and nested under v1.
@@ -1811,6 +1828,30 @@ static void test_v2_guest5(void **state)
 	r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
 	drain(&f);
+	/*
+	 * A GIoV device's MAP consumers see its 5-level view: the page above 48 bits too (the
+	 * non-canonical hole is that of 57-bit inputs), found in a bounded number of walks.
+	 */
+	{
+		struct hi_rec rec = { 0 };
+		struct viommu_notifier *n;
+		struct viommu_amdvi_stats st0, st1;
+
+		poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, vg_amdvi_dte_addr(f.d, 0x0700) + 16, gpm5);
+		gt_dte(&f, 0x0700, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+		assert_int_equal(viommu_notifier_add(f.v, 0x0700, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+						     on_hi, &rec, &n),
+				 0);
+		viommu_amdvi_get_stats(f.v, &st0);
+		assert_int_equal(viommu_notifier_replay(f.v, n), 0);
+		viommu_amdvi_get_stats(f.v, &st1);
+		assert_int_equal(rec.maps, 2);
+		assert_int_equal(rec.hi_out, DATA_BASE + 1);
+		/* One walk per entry of the few tables in use (4600), not per 4 KiB of the holes. */
+		assert_true(st1.page_walks - st0.page_walks < 16384);
+		viommu_notifier_del(f.v, n);
+	}
 	/* Nested: the 5-level guest table over a v1 table (tables 1:1, the data at GPA 4 GiB). */
 	assert_int_equal(viommu_pt_unmap(pt, hi, 0x1000, &a), 0);
 	assert_int_equal(viommu_pt_map(pt, hi, gpa_data, 0x1000, VIOMMU_ACC_RW, 0), 0);

@@ -459,7 +459,7 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	}
 	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
-	*span = r.level >= 1 && r.level <= 4 ? 12 + 9 * (r.level - 1) : 12;
+	*span = r.level >= 1 && r.level <= 5 ? 12 + 9 * (r.level - 1) : 12;
 	if (r.fault != VIOMMU_FAULT_NONE) {
 		switch (r.detail) {
 		case VIOMMU_PT_D_NOT_PRESENT:
