@@ -2047,6 +2047,35 @@ static void test_driver_v2(void **state)
 	fx_fini(&f);
 }
 
+/* The driver's v2 mode on an LA57 guest: 5-level tables where GATS offers them, else 4. */
+static void test_driver_v2_la57(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_xlate_result r;
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_AMDVI_GT;
+	for (uint32_t gats = 4; gats <= 5; gats++) {
+		c.gats_levels = gats;
+		fx_init_cfg(&f, &c, &(struct vg_amdvi_config){ .v2 = true, .la57 = true }, true);
+		assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+		assert_int_equal(
+			VIOMMU_AMDVI_DTE2_GPM_GET(peek64(&f, vg_amdvi_dte_addr(f.d, 0x0100) + 16)),
+			gats == 5 ? VIOMMU_AMDVI_GPM_5_LEVEL : VIOMMU_AMDVI_GPM_4_LEVEL);
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x1000, VIOMMU_ACC_RW),
+				 0);
+		r = xl(&f, 0x0100, 0x10008, VIOMMU_ACC_WRITE);
+		assert_true(viommu_xlate_ok(&r));
+		assert_int_equal(r.out, DATA_BASE + 8);
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x10000, 0x1000), 0);
+		r = xl(&f, 0x0100, 0x10008, VIOMMU_ACC_READ);
+		assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+		drain(&f);
+		fx_fini(&f);
+	}
+}
+
 /* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
 static void test_nested(void **state)
 {
@@ -2519,6 +2548,7 @@ int main(void)
 		cmocka_unit_test(test_v2_guest5),
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
 		cmocka_unit_test(test_driver_v2),
+		cmocka_unit_test(test_driver_v2_la57),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_invalid_device_request),
 		cmocka_unit_test(test_iotlb_inv_timeout),
