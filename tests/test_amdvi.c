@@ -1531,6 +1531,64 @@ static void test_ppr(void **state)
 	fx_fini(&f);
 }
 
+/* A hostile PPR log (3.4.8, 3.4.10): outside memory, a head past its length, moved running. */
+static void test_ppr_hostile(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_amdvi_page_request pr = { .devid = 0x0123, .addr = 0x5000, .tag = 1 };
+	struct evlog ppr = { 0 };
+	struct viommu_amdvi_stats st;
+	uint64_t ctrl;
+	struct fx f;
+
+	(void)state;
+	/* Without PPRSup the PPR registers are not there. */
+	fx_init(&f, true);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4, 0x10);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8), 0);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4), 0);
+	fx_fini(&f);
+
+	c.flags |= VIOMMU_AMDVI_PPR;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_int_equal(vg_amdvi_enable_ppr(f.d, on_event, &ppr), 0);
+	ctrl = rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8);
+	/* While the log runs, its base and tail belong to the IOMMU. */
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4, 0x100);
+	assert_int_not_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8),
+			     RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4), 0);
+	/* Outside memory: the request is lost, nothing else happens. */
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, (1ull << 45) | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EFAULT);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	/* A head past the log's length (256 entries): no room, PprOverflow, the log stops. */
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD, 4, 0x2000);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_ENOSPC);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	assert_false(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	/* Software fixes the head, clears the overflow (W1C) and restarts the log. */
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD, 4, 0);
+	wr(&f, VIOMMU_AMDVI_MMIO_STATUS, 4, (uint32_t)VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	assert_false(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	assert_int_equal(peek64(&f, RAW_BASE) & 0xffff, 0x0123);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.ppr_lost, 3);
+	drain(&f);
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Guest (v2) and nested translation                                                           */
 /* ------------------------------------------------------------------------------------------ */
@@ -1848,7 +1906,7 @@ static void test_v2_guest5(void **state)
 		viommu_amdvi_get_stats(f.v, &st1);
 		assert_int_equal(rec.maps, 2);
 		assert_int_equal(rec.hi_out, DATA_BASE + 1);
-		/* One walk per entry of the few tables in use (4600), not per 4 KiB of the holes. */
+		/* One walk per entry of the tables in use (4600), not one per 4 KiB of holes. */
 		assert_true(st1.page_walks - st0.page_walks < 16384);
 		viommu_notifier_del(f.v, n);
 	}
@@ -2124,10 +2182,10 @@ static void test_nested(void **state)
 }
 
 /*
- * Randomized guest (v2) runs, nested or alone: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
- * mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to memory, random
- * changes on both sides, GN invalidations (or none yet: the old composition may still be
- * served), and DMA checked against the composition the reference computes.
+ * Randomized guest (v2) runs, nested or alone: PASIDs 0-2 (0 also as GIoV requests without
+ * PASID), guest tables mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to
+ * memory, random changes on both sides, GN invalidations (or none yet: the old composition may
+ * still be served), and DMA checked against the composition the reference computes.
  */
 #define N_PASID 3
 #define N_GVA 16
@@ -2544,6 +2602,7 @@ int main(void)
 		cmocka_unit_test(test_event_log_hostile),
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_ppr),
+		cmocka_unit_test(test_ppr_hostile),
 		cmocka_unit_test(test_v2_guest),
 		cmocka_unit_test(test_v2_guest5),
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
