@@ -727,7 +727,10 @@ static void test_bringup_and_map(void **state)
 	fx_fini(&f);
 }
 
-/* V = 0 and TV = 0 pass untranslated; a cached DTE serves until INVALIDATE_DEVTAB_ENTRY. */
+/*
+ * V = 0 and TV = 0 pass untranslated; a cached DTE serves until INVALIDATE_DEVTAB_ENTRY; SA and
+ * SE suppress IO_PAGE_FAULT events (all of them, the repeats).
+ */
 static void test_dte_valid_bits_and_cache(void **state)
 {
 	struct viommu_xlate_result r;
@@ -763,6 +766,39 @@ static void test_dte_valid_bits_and_cache(void **state)
 	r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
 	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
 	assert_int_equal(drain(&f), 0);
+	/*
+	 * SE suppresses the repeats: the first IO_PAGE_FAULT is logged, the next ones are not,
+	 * until INVALIDATE_DEVTAB_ENTRY re-arms it; other events are never suppressed.
+	 */
+	poke64(&f, a + 8, VIOMMU_AMDVI_DTE1_SE);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+	{
+		struct viommu_amdvi_stats st0, st1;
+
+		viommu_amdvi_get_stats(f.v, &st0);
+		r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		r = xl(&f, 0x0300, 0x6000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		r = xl(&f, 0x0300, 0x7000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		assert_int_equal(drain(&f), 1);
+		viommu_amdvi_get_stats(f.v, &st1);
+		assert_int_equal(st1.events_suppressed - st0.events_suppressed, 2);
+		assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+		r = xl(&f, 0x0300, 0x8000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		r = xl(&f, 0x0300, 0x9000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		assert_int_equal(drain(&f), 1);
+		/* Without SE every fault is logged. */
+		poke64(&f, a + 8, 0);
+		assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+		r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
+		r = xl(&f, 0x0300, 0x6000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		assert_int_equal(drain(&f), 2);
+	}
 	/* INVALIDATE_IOMMU_ALL drops every cached entry. */
 	poke64(&f, a, 0);
 	{

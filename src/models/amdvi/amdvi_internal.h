@@ -51,6 +51,7 @@ struct amdvi_dte {
 	uint8_t kind;	    /* enum amdvi_kind */
 	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
 	bool sa;	    /* suppress all IO_PAGE_FAULT events */
+	bool se;	    /* suppress IO_PAGE_FAULT events after the first (see amdvi_dte_slot) */
 	bool ex;	    /* the exclusion range applies */
 	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
 	bool giov;	    /* requests without PASID use GCR3 entry 0 */
@@ -66,6 +67,11 @@ struct amdvi_dte {
 struct amdvi_dte_slot {
 	uint32_t gen; /* live while equal to amdvi.dte_gen; 0 never is */
 	uint32_t devid;
+	/*
+	 * SE: an IO_PAGE_FAULT event was logged for the device while its entry was cached here;
+	 * later ones are suppressed until the entry is invalidated (or evicted) and read again.
+	 */
+	bool faulted;
 	struct amdvi_dte dte;
 };
 

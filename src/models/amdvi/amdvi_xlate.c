@@ -132,6 +132,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	d->ats = (q[1] & VIOMMU_AMDVI_DTE1_I) != 0;
 	d->ppr = (q[0] & VIOMMU_AMDVI_DTE0_PPR) != 0;
 	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
+	d->se = (q[1] & VIOMMU_AMDVI_DTE1_SE) != 0;
 	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
 	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
 	/* TV = 0: no translation information; requests pass untranslated. */
@@ -208,6 +209,7 @@ uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, 
 	s->seen[devid / 64] |= 1ull << (devid % 64);
 	slot->gen = s->dte_gen;
 	slot->devid = devid;
+	slot->faulted = false;
 	slot->dte = *d;
 	return 0;
 }
@@ -522,12 +524,25 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	uint32_t ev[4];
 	uint32_t devid = req->sid & 0xffff;
 	bool guest = s->guest_stage && d && d->vimu;
+	struct amdvi_dte_slot *slot = NULL;
+	bool suppress = false;
 
 	s->guest_stage = false;
 	vi_result_fault(res, req, type, code, level);
 	s->st.faults++;
 	flags |= s->xlate_tr;
-	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->sa) {
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->se) {
+		/*
+		 * SE (2.2.2): the first page fault is logged, the repeats are not. The mark lives
+		 * with the cached entry, so INVALIDATE_DEVTAB_ENTRY (or an eviction) re-arms it.
+		 */
+		slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+		if (slot->gen != s->dte_gen || slot->devid != devid)
+			slot = NULL;
+		else if (slot->faulted)
+			suppress = true;
+	}
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && (d->sa || suppress)) {
 		s->st.events_suppressed++;
 		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
 		return 0;
@@ -575,12 +590,15 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 			ev[1] = (ev[1] & ~0xffffu) | s->hwv->g[d->gid].gdom[d->gdevid];
 		res->fault.record = 0;
 		res->fault.flags = vi_amdvi_hwv_guest_event(s, d->gid, ev);
-		return 0;
+	} else {
+		res->fault.record = (uint32_t)(s->evt_tail >> 4);
+		res->fault.flags = vi_amdvi_log_event(s, ev);
+		if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+			res->fault.record = 0;
 	}
-	res->fault.record = (uint32_t)(s->evt_tail >> 4);
-	res->fault.flags = vi_amdvi_log_event(s, ev);
-	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
-		res->fault.record = 0;
+	/* Only a fault that reached a log counts as SE's first one (a lost one did not). */
+	if (slot && (res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		slot->faulted = true;
 	return 0;
 }
 
