@@ -1535,6 +1535,20 @@ static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
 
 static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
 
+/* INVALIDATE_IOMMU_PAGES of all of @domid's pages, with GN and @pasid or without (v1), + wait. */
+static void inv_pages_all(struct fx *f, uint16_t domid, bool gn, uint32_t pasid)
+{
+	uint32_t c[4] = { gn ? pasid : 0,
+			  domid | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					  VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
+				     (gn ? VIOMMU_AMDVI_IIP2_GN : 0)),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+}
+
 static void gt_dte(struct fx *f, uint16_t devid, uint64_t q0, uint16_t domid, uint64_t gcr3)
 {
 	uint64_t a = vg_amdvi_dte_addr(f->d, devid);
@@ -1662,8 +1676,9 @@ static void test_v2_guest(void **state)
 		gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(1), 9, l2);
 		r = xlp(&f, 0x0500, 0x205, 0x70001000, VIOMMU_ACC_READ);
 		assert_int_equal(r.out, DATA_BASE + 0x1000);
-		/* Reserved bits in a GCR3 entry. */
+		/* Reserved bits in a GCR3 entry (the cached one goes with the PASID's invalidation). */
 		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV | (1ull << 60));
+		inv_pages_all(&f, 9, true, 0x205);
 		r = xlp(&f, 0x0500, 0x205, 0x70003000, VIOMMU_ACC_READ);
 		assert_int_equal(r.fault.type, VIOMMU_FAULT_RESERVED);
 		drain(&f);

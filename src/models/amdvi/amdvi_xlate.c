@@ -216,9 +216,68 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 		slot->dte.iotlb_ref = ref;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The GCR3 cache (see struct amdvi_gcr3_slot)                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * What the cache keeps of a GCR3 entry is dropped (and read again on the next miss) by:
+ * - INVALIDATE_DEVTAB_ENTRY (2.4.2) of the device: its DTE may name another table or domain;
+ * - INVALIDATE_IOMMU_PAGES (2.4.3) of the domain (the DTE's DomainID), whatever GN, PASID and
+ *   range it names: with GN = 1 it is the PASID's invalidation, which Linux sends after writing
+ *   a GCR3 entry (update_gcr3(): GN = 1 for that PASID; some 6.x stables named PASID 0 instead),
+ *   and with GN = 0 the v1 table under a nested entry may have changed the memory its read went
+ *   to; one domain generation, not a PASID match, covers both and any driver's choice of PASID;
+ * - INVALIDATE_IOMMU_ALL (2.4.8), and whatever drops every cached DTE (a new device table,
+ *   GTEn or the IOMMU turned on or off).
+ * A slot keeps its IOTLB ref meanwhile: refs go stale by themselves.
+ */
+
+static inline uint64_t amdvi_gcr3_id(uint32_t devid, uint32_t pasid, uint32_t domid)
+{
+	return (uint64_t)pasid << 32 | (uint64_t)(domid & 0xffff) << 16 | devid | 1ull << 63;
+}
+
+static inline struct amdvi_gcr3_slot *gcr3_slot(struct amdvi *s, uint32_t devid, uint32_t pasid)
+{
+	return &s->gcr3_cache[((devid ^ pasid * 0x9e3779b1u) * 0x85ebca6bu) >> 24 &
+			      (AMDVI_GCR3_SLOTS - 1)];
+}
+
+/* The DTE fields a cached entry was read under: the table, its levels, through v1 or not. */
+static inline uint64_t gcr3_table_key(const struct amdvi_dte *d)
+{
+	return d->gcr3 | (uint64_t)d->glx << 1 | (d->kind == AMDVI_DTE_PAGED);
+}
+
+static inline bool gcr3_live(const struct amdvi *s, const struct amdvi_gcr3_slot *g, uint64_t id,
+			     const struct amdvi_dte *d)
+{
+	return g->id == id && g->live && g->table == gcr3_table_key(d) &&
+	       g->dgen == s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+}
+
+void vi_amdvi_gcr3_inval_dom(struct amdvi *s, uint32_t domid)
+{
+	if (++s->gcr3_dgen[domid % AMDVI_GCR3_DOMS] == 0) {
+		/* A generation wrapped: no old one may come back to life. */
+		for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+			s->gcr3_cache[i].live = false;
+	}
+}
+
+static void gcr3_inval_dev(struct amdvi *s, uint32_t devid)
+{
+	for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+		if ((s->gcr3_cache[i].id & 0xffff) == devid)
+			s->gcr3_cache[i].live = false;
+}
+
 void vi_amdvi_dte_inval_all(struct amdvi *s)
 {
 	vi_amdvi_hwv_flushed(s, UINT32_MAX);
+	for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+		s->gcr3_cache[i].live = false;
 	if (++s->dte_gen == 0) {
 		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
 		s->dte_gen = 1;
@@ -233,6 +292,7 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 
 	if (slot->devid == devid)
 		slot->gen = 0;
+	gcr3_inval_dev(s, devid);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -371,9 +431,29 @@ static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, boo
 	return vi_amdvi_v1_rw(s, &s->nest_dte, gpa, buf, len, write) ? VIOMMU_EFAULT : (ssize_t)len;
 }
 
+/*
+ * A table entry (8 aligned bytes, so within one v1 page): one v1 walk, then a load through the
+ * host's span, as the v1 walk loads its own entries (s->gm's spans end with the v2 walk).
+ */
 static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
-	return nest_rw(opaque, gpa, buf, len, false);
+	struct amdvi *s = opaque;
+	struct amdvi_leaf l;
+	uint32_t level, flags, code;
+	uint64_t a, v;
+
+	if (len != 8 || (gpa & 7))
+		return nest_rw(s, gpa, buf, len, false);
+	code = vi_amdvi_walk(s, &s->nest_dte, gpa, &l, &level, &flags, &a);
+	if (code || !(l.perm & VIOMMU_ACC_READ)) {
+		s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		return VIOMMU_EFAULT;
+	}
+	if (vi_dm_read64(&s->gm, l.out + (gpa - l.iova), &v))
+		return VIOMMU_EFAULT;
+	v = vi_le64(v); /* back to the guest's byte order, as a read returns it */
+	memcpy(buf, &v, sizeof(v));
+	return 8;
 }
 
 static ssize_t nest_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
@@ -396,24 +476,15 @@ static int g_read64(struct amdvi *s, const struct amdvi_dte *d, uint64_t gpa, ui
 }
 
 /*
- * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
- * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
- * *flags and *addr for the event and *span: log2 of the aligned block around @iova that the same
- * failure blocks whole (64: every address; 12 when nothing more is known).
+ * The GCR3 table entry of @pasid (2.2.6): 0 with the guest table root in *@root, or the event
+ * code with *flags and *addr for it. Clears s->v2_host_stage, sets it when the v1 table under
+ * the GCR3 table, or memory, failed.
  */
-uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
-			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
-			  uint64_t *addr)
+static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid,
+			   uint64_t *root, uint32_t *flags, uint64_t *addr)
 {
-	struct viommu_pt_cfg pc = { 0 };
-	struct viommu_pt_walk_result r;
 	uint64_t table = d->gcr3, e = 0;
-	int ret;
 
-	*flags = VIOMMU_AMDVI_EV1_GN;
-	*addr = iova;
-	*span = 64; /* a GCR3 entry fails for every address */
-	leaf->perm = 0;
 	s->v2_host_stage = false;
 	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
@@ -438,10 +509,25 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		}
 		table = e & VIOMMU_AMDVI_GCR3_ADDR_MASK;
 	}
-	pc.format = VIOMMU_PT_X86_64;
-	pc.levels = 4;
-	pc.root = table;
-	pc.oas = (uint8_t)s->cfg.pa_bits;
+	*root = table;
+	return 0;
+}
+
+/*
+ * The guest's 4-level x86-64 table at @root (2.2.7), then (nested) the v1 table for the output:
+ * as vi_amdvi_v2_walk() after the GCR3 entry.
+ */
+static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+				    uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
+				    uint32_t *span, uint32_t *flags)
+{
+	const struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64,
+					  .levels = 4,
+					  .root = root,
+					  .oas = (uint8_t)s->cfg.pa_bits };
+	struct viommu_pt_walk_result r;
+	int ret;
+
 	s->st.page_walks++;
 	s->nest_fault = 0;
 	if (d->kind == AMDVI_DTE_PAGED) {
@@ -505,6 +591,31 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		leaf->perm &= h.perm;
 	}
 	return 0;
+}
+
+/*
+ * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
+ * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
+ * *flags and *addr for the event and *span: log2 of the aligned block around @iova that the same
+ * failure blocks whole (64: every address; 12 when nothing more is known). The GCR3 entry is
+ * read from memory, not the GCR3 cache (prefetches and MAP/UNMAP syncs).
+ */
+uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
+			  uint64_t *addr)
+{
+	uint64_t root = 0;
+	uint32_t code;
+
+	*flags = VIOMMU_AMDVI_EV1_GN;
+	*addr = iova;
+	*span = 64; /* a GCR3 entry fails for every address */
+	leaf->perm = 0;
+	code = gcr3_entry(s, d, pasid, &root, flags, addr);
+	if (!code)
+		code = v2_walk_root(s, d, root, iova, access, leaf, span, flags);
+	vi_dmem_end_call(&s->gm);
+	return code;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -653,58 +764,106 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 	return false;
 }
 
-/* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
+/*
+ * The rest of a v2 translation after its IOTLB probe by @g's ref, whose outcome is @ret (as for
+ * translate_v1()): the lookup finished (@g taken for the request, with a new ref, when it was
+ * another's or its ref went stale), then on a miss the GCR3 entry (from @g while it holds it),
+ * the walk, its faults and the insert.
+ */
+static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
+					     struct viommu_xlate_result *res,
+					     const struct amdvi_dte *d, uint64_t len,
+					     struct amdvi_gcr3_slot *g, uint64_t id, int ret)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	struct viommu_iotlb_tag tag = { .dom = d->domid,
+					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
+					.sid = devid };
+	uint32_t flags = VIOMMU_AMDVI_EV1_GN, code, span;
+	uint64_t ref = g->iotlb_ref, addr = req->iova, root = 0;
+	struct amdvi_leaf leaf = { 0 };
+	struct viommu_iotlb_hit hit;
+
+	if (ret == VI_IOTLB_UNDECIDED) {
+		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, req->iova, &hit);
+	} else if (ret == VIOMMU_ESTALE) {
+		if (g->id != id) {
+			g->id = id;
+			g->live = false;
+		}
+		ref = 0;
+		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
+		g->iotlb_ref = ref;
+		if (ret == 0)
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
+	} else {
+		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
+	}
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+	if (gcr3_live(s, g, id, d)) {
+		s->v2_host_stage = false;
+		root = g->root;
+		code = 0;
+	} else {
+		code = gcr3_entry(s, d, pasid, &root, &flags, &addr);
+		if (!code && g->id == id) {
+			/* Valid entries only: a missing or bad one is read (and logged) each time. */
+			g->table = gcr3_table_key(d);
+			g->dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+			g->root = root;
+			g->live = true;
+		}
+	}
+	if (!code)
+		code = v2_walk_root(s, d, root, req->iova, req->access & ~VIOMMU_ACC_EXEC, &leaf,
+				    &span, &flags);
+	vi_dmem_end_call(&s->gm);
+	flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
+	if (code) {
+		enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
+
+		if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+			t = VIOMMU_FAULT_WALK_ABORT;
+		else if (flags & VIOMMU_AMDVI_EV1_PE)
+			t = VIOMMU_FAULT_PERMISSION;
+		else if (flags & VIOMMU_AMDVI_EV1_RZ)
+			t = VIOMMU_FAULT_RESERVED;
+		/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
+		s->guest_stage = !s->v2_host_stage;
+		return blocked(s, req, res, t, code, flags, addr, 0, d);
+	}
+	if (!perm_ok(leaf.perm, req->access))
+		return blocked(s, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+			       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
+	/* Under the ref the lookup used; by tag when it has none or it went stale. */
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift, leaf.perm,
+				     0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
+	return vi_xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
+			   leaf.shift);
+}
+
+/*
+ * Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID, looked up by the
+ * ref the GCR3 cache slot of (device, PASID) keeps.
+ */
 static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 						  const struct viommu_xlate_req *req,
 						  struct viommu_xlate_result *res,
 						  const struct amdvi_dte *d, uint64_t len)
 {
-	uint32_t pasid = req->has_pasid ? req->pasid : 0;
-	struct viommu_iotlb_tag tag = { .dom = d->domid,
-					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
-					.sid = req->sid & 0xffff };
-	struct viommu_iotlb_entry e;
-	uint64_t room;
+	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
+	uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	struct viommu_iotlb_hit hit;
+	int ret;
 
-	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
-		struct amdvi_leaf leaf;
-		uint32_t flags, code, span;
-		uint64_t addr;
-
-		code = vi_amdvi_v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC,
-					&leaf, &span, &flags, &addr);
-		flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
-		if (code) {
-			enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
-
-			if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
-				t = VIOMMU_FAULT_WALK_ABORT;
-			else if (flags & VIOMMU_AMDVI_EV1_PE)
-				t = VIOMMU_FAULT_PERMISSION;
-			else if (flags & VIOMMU_AMDVI_EV1_RZ)
-				t = VIOMMU_FAULT_RESERVED;
-			/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
-			s->guest_stage = !s->v2_host_stage;
-			return blocked(s, req, res, t, code, flags, addr, 0, d);
-		}
-		if (!perm_ok(leaf.perm, req->access))
-			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
-				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		/* The leaf's fields as they are: no entry (and no tag copy) to build for the insert. */
-		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
-	}
-	memset(res, 0, sizeof(*res));
-	res->out = e.out + (req->iova - e.iova);
-	res->perm = e.perm;
-	res->page_shift = e.shift;
-	room = (1ull << e.shift) - (req->iova & ((1ull << e.shift) - 1));
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
+	/* Ref 0 (the slot is another's) is never one: stale, and v2_miss() takes the slot. */
+	ret = vi_iotlb_probe_ref(s->iotlb, g->id == id ? g->iotlb_ref : 0, req->iova, &hit);
+	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+	return v2_miss(s, req, res, d, len, g, id, ret);
 }
 
 /*
