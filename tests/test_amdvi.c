@@ -1925,6 +1925,133 @@ static void test_nested(void **state)
 }
 
 /*
+ * The GCR3 cache: a GCR3 entry rewritten without an invalidation may still be used (the test
+ * checks that it is, so that what follows is not vacuous), and each invalidation that covers
+ * the entry makes the next miss read it again: INVALIDATE_DEVTAB_ENTRY of the device,
+ * INVALIDATE_IOMMU_PAGES of the domain with GN for the PASID (all pages, or one) or without GN,
+ * INVALIDATE_IOMMU_ALL. @nested: the GCR3 table is read through a v1 table, and the host
+ * remapping its page (its invalidation has no GN) must be seen too.
+ */
+static void gcr3_cache_run(bool nested)
+{
+	const uint64_t gcr3 = RAW_BASE, gva = 0x70000000, moved = RAW_BASE + 0x200000;
+	const uint64_t out_a = nested ? 0x100000000ull : DATA_BASE, out_b = out_a + 0x100000;
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+	struct viommu_xlate_result r;
+	struct viommu_pt *pa, *pb;
+	uint64_t ra, rb, root = 0, page = 0, cur, other;
+	struct fx f;
+
+	gt_fx(&f, &pa);
+	assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL, &pb), 0);
+	memset(viommu_flatmem_ptr(f.fm, gcr3, 0x1000), 0, 0x1000);
+	/* Table A maps GVA page i to out_a + i pages, table B to out_b + i pages. */
+	assert_int_equal(viommu_pt_map(pa, gva, out_a, 0x40000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(viommu_pt_map(pb, gva, out_b, 0x40000, VIOMMU_ACC_RW, 0), 0);
+	ra = viommu_pt_get_cfg(pa)->root;
+	rb = viommu_pt_get_cfg(pb)->root;
+	if (nested) {
+		/* Guest tables at GPA = SPA; guest outputs at 4 GiB, data at DATA_BASE. */
+		assert_int_equal(
+			vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+		assert_int_equal(vg_amdvi_map(f.d, 9, out_a, DATA_BASE, 0x200000, VIOMMU_ACC_RW),
+				 0);
+		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+		root |= VIOMMU_AMDVI_DTE0_MODE_SET(3);
+	}
+	poke64(&f, gcr3 + 5 * 8, ra | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, root, 9, gcr3);
+	cur = 0;
+	other = 0x100000;
+	for (int kind = 0; kind < 5; kind++) {
+		uint64_t u = cur ? ra : rb;
+
+		/* A miss reads the entry (and caches it). */
+		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		/* Rewritten: a miss of another page still walks the old table. */
+		poke64(&f, gcr3 + 5 * 8, u | VIOMMU_AMDVI_GCR3_GV);
+		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		switch (kind) {
+		case 0:
+			assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+			break;
+		case 1:
+			inv_pages_all(&f, 9, true, 5);
+			break;
+		case 2: {
+			/* GN, the PASID, one page (not even one the device used). */
+			uint32_t c[4] = { 5,
+					  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+					  0x7f000000u | (uint32_t)VIOMMU_AMDVI_IIP2_GN, 0 };
+
+			assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+			assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+			break;
+		}
+		case 3:
+			inv_pages_all(&f, 9, false, 0);
+			break;
+		default: {
+			uint32_t c[4] = { 0,
+					  (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						  VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_ALL),
+					  0, 0 };
+
+			assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+			assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+			break;
+		}
+		}
+		/* Read again: the new table. */
+		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
+		page++;
+		cur ^= 0x100000;
+		other ^= 0x100000;
+	}
+	/* Another domain's invalidation is not needed by anyone: nothing to check there. */
+	if (nested) {
+		uint64_t t = cur ? ra : rb;
+
+		/*
+		 * The host moves the GCR3 table's page to a copy whose entry names the other table;
+		 * its unmap flushes the domain without GN, which drops the cached entry.
+		 */
+		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		memcpy(viommu_flatmem_ptr(f.fm, moved, 0x1000),
+		       viommu_flatmem_ptr(f.fm, gcr3, 0x1000), 0x1000);
+		poke64(&f, moved + 5 * 8, t | VIOMMU_AMDVI_GCR3_GV);
+		assert_int_equal(vg_amdvi_unmap(f.d, 9, gcr3, 0x1000), 0);
+		assert_int_equal(vg_amdvi_map(f.d, 9, gcr3, moved, 0x1000, VIOMMU_ACC_RW), 0);
+		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
+	}
+	assert_int_equal(drain(&f), 0);
+	viommu_pt_destroy(pa);
+	viommu_pt_destroy(pb);
+	fx_fini(&f);
+}
+
+static void test_gcr3_cache(void **state)
+{
+	(void)state;
+	gcr3_cache_run(false);
+}
+
+static void test_gcr3_cache_nested(void **state)
+{
+	(void)state;
+	gcr3_cache_run(true);
+}
+
+/*
  * Randomized nested run: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
  * mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to memory, random
  * changes on both sides, GN invalidations (or none yet: the old composition may still be
@@ -2333,6 +2460,8 @@ int main(void)
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_eph),
 		cmocka_unit_test(test_prefetch_v2),
+		cmocka_unit_test(test_gcr3_cache),
+		cmocka_unit_test(test_gcr3_cache_nested),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
