@@ -2052,12 +2052,16 @@ static void test_gcr3_cache_nested(void **state)
 }
 
 /*
- * Randomized nested run: PASIDs 0-2 (0 also as GIoV requests without PASID), guest tables
- * mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to memory, random
- * changes on both sides, GN invalidations (or none yet: the old composition may still be
- * served), and DMA checked against the composition the reference computes.
+ * Randomized v2 run, nested or not: PASIDs 0-2 (0 also as GIoV requests without PASID), each
+ * through its GCR3 entry to one of four guest tables mapping GVA pages to GPA pages (nested: the
+ * host's v1 table maps GPA pages to memory; else GPA is memory), random changes on all sides:
+ * the guest's tables, its GCR3 entries (another table, or none), the host's v1 table and where
+ * it puts the GCR3 table's page, GN invalidations (or none yet: the old table and the old
+ * compositions may still be served), INVALIDATE_DEVTAB_ENTRY, and DMA checked against what the
+ * reference allows.
  */
 #define N_PASID 3
+#define N_TAB 4
 #define N_GVA 16
 #define N_GPA 16
 #define GVA_BASE 0x40000000ull
@@ -2065,31 +2069,35 @@ static void test_gcr3_cache_nested(void **state)
 #define N_STALE 4
 
 struct nref {
-	int v2[N_PASID][N_GVA]; /* GPA page + 1, 0: unmapped */
-	uint32_t p2[N_PASID][N_GVA];
+	bool nested;
+	int tab[N_PASID]; /* the table PASID's GCR3 entry names; -1: none (GV = 0) */
+	int old[N_PASID]; /* the table it named before, until the PASID's invalidation; -2: none */
+	int v2[N_TAB][N_GVA]; /* GPA page + 1, 0: unmapped */
+	uint32_t p2[N_TAB][N_GVA];
 	int v1[N_GPA]; /* SPA page index + 1, 0: unmapped */
 	uint32_t p1[N_GPA];
 	uint64_t stale[N_PASID][N_GVA][N_STALE]; /* compositions that may still be served, + 1 */
 	uint32_t stale_perm[N_PASID][N_GVA][N_STALE];
+	uint64_t gcr3_spa; /* where the GCR3 table's page is (nested: the host may move it) */
 };
 
-/* The composition now: output page address + 1 (0: none) and its rights. */
-static uint64_t nref_now(const struct nref *n, int pa, int p, uint32_t *perm)
+/* The composition through table @t now: output page address + 1 (0: none) and its rights. */
+static uint64_t nref_via(const struct nref *n, int t, int p, uint32_t *perm)
 {
-	int g = n->v2[pa][p] - 1;
+	int g = t >= 0 ? n->v2[t][p] - 1 : -1;
 
 	*perm = 0;
 	if (g < 0 || !n->v1[g])
 		return 0;
-	*perm = n->p2[pa][p] & n->p1[g];
+	*perm = n->p2[t][p] & n->p1[g];
 	return *perm ? DATA_BASE + (uint64_t)(n->v1[g] - 1) * 0x1000 + 1 : 0;
 }
 
-/* Remember what the IOTLB may still hold for (pa, p); false when there is no room. */
-static bool nref_keep(struct nref *n, int pa, int p)
+/* Remember that the IOTLB may still hold (pa, p) through table @t; false when there is no room. */
+static bool nref_keep(struct nref *n, int pa, int t, int p)
 {
 	uint32_t perm;
-	uint64_t now = nref_now(n, pa, p, &perm);
+	uint64_t now = nref_via(n, t, p, &perm);
 
 	if (!now)
 		return true;
@@ -2105,58 +2113,67 @@ static bool nref_keep(struct nref *n, int pa, int p)
 
 static void gn_inval(struct fx *f, struct nref *n, int pa)
 {
-	uint32_t c[4] = { (uint32_t)pa,
-			  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
-				      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
-			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
-				     VIOMMU_AMDVI_IIP2_GN),
-			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
-
-	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
-	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+	inv_pages_all(f, 9, true, (uint32_t)pa);
 	memset(n->stale[pa], 0, sizeof(n->stale[pa]));
+	n->old[pa] = -2;
 }
 
-static void test_random_nested(void **state)
+static void nref_gcr3(struct fx *f, struct viommu_pt **pt, uint64_t spa, int pa, int t)
 {
-	struct test_rng rng = { test_seed(0xa3d3) };
+	poke64(f, spa + (uint64_t)pa * 8, t >= 0 ? viommu_pt_get_cfg(pt[t])->root | 1 : 0);
+}
+
+static void random_v2_run(bool nested, uint64_t seed)
+{
+	struct test_rng rng = { test_seed(seed) };
 	struct nref *n = calloc(1, sizeof(*n));
-	struct viommu_pt *pt[N_PASID];
-	uint64_t root;
+	struct viommu_pt *pt[N_TAB];
+	uint64_t root = 0;
 	struct fx f;
 
-	(void)state;
 	gt_fx(&f, &pt[0]);
-	for (int pa = 1; pa < N_PASID; pa++) {
+	for (int t = 1; t < N_TAB; t++) {
 		struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
 
 		assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL,
-						  &pt[pa]),
+						  &pt[t]),
 				 0);
 	}
+	n->nested = nested;
+	n->gcr3_spa = RAW_BASE;
 	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
-	for (int pa = 0; pa < N_PASID; pa++)
-		poke64(&f, RAW_BASE + (uint64_t)pa * 8,
-		       viommu_pt_get_cfg(pt[pa])->root | VIOMMU_AMDVI_GCR3_GV);
-	/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1, and never changes it. */
-	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
-	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
-	gt_dte(&f, 0x0700, root | VIOMMU_AMDVI_DTE0_MODE_SET(3) | VIOMMU_AMDVI_DTE0_GIOV, 9,
-	       RAW_BASE);
+	for (int pa = 0; pa < N_PASID; pa++) {
+		n->tab[pa] = pa;
+		n->old[pa] = -2;
+		nref_gcr3(&f, pt, RAW_BASE, pa, pa);
+	}
+	if (nested) {
+		/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1. */
+		assert_int_equal(
+			vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+		root |= VIOMMU_AMDVI_DTE0_MODE_SET(3);
+	}
+	gt_dte(&f, 0x0700, root | VIOMMU_AMDVI_DTE0_GIOV, 9, RAW_BASE);
 	/* The host maps most GPA pages first: host changes flush the domain, so they stay rare. */
 	for (int g = 0; g < N_GPA; g++) {
 		uint32_t perm = test_below(&rng, 4) ? VIOMMU_ACC_RW :
 						      1 + (uint32_t)test_below(&rng, 2);
 
-		assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
-					      DATA_BASE + (uint64_t)g * 0x1000, 0x1000, perm),
-				 0);
+		if (!nested)
+			perm = VIOMMU_ACC_RW; /* GPA is memory: no second stage */
+		else
+			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
+						      DATA_BASE + (uint64_t)g * 0x1000, 0x1000,
+						      perm),
+					 0);
 		n->v1[g] = g + 1;
 		n->p1[g] = perm;
 	}
-	for (int step = 0; step < 6000; step++) {
+	for (int step = 0; step < 8000; step++) {
 		uint64_t op = test_below(&rng, 100);
 		int pa = (int)test_below(&rng, N_PASID);
+		int t = (int)test_below(&rng, N_TAB);
 		int p = (int)test_below(&rng, N_GVA);
 		int g = (int)test_below(&rng, N_GPA);
 		uint32_t perm = 1 + (uint32_t)test_below(&rng, 3);
@@ -2164,54 +2181,102 @@ static void test_random_nested(void **state)
 		if (op < 25) {
 			/* Guest maps a free GVA page (no invalidation: nothing was cached for it,
 			 * except what an earlier unmap left, which stays possible). */
-			if (n->v2[pa][p])
+			if (n->v2[t][p])
 				continue;
 			/* x86-64 entries cannot say write-only: present means readable. */
 			perm = perm == VIOMMU_ACC_WRITE ? VIOMMU_ACC_RW : perm;
-			assert_int_equal(viommu_pt_map(pt[pa], GVA_BASE + ((uint64_t)p << 12),
-						       GPA_BASE + ((uint64_t)g << 12), 0x1000, perm,
-						       0),
-					 0);
-			n->v2[pa][p] = g + 1;
-			n->p2[pa][p] = perm;
+			assert_int_equal(
+				viommu_pt_map(pt[t], GVA_BASE + ((uint64_t)p << 12),
+					      (nested ? GPA_BASE : DATA_BASE) + ((uint64_t)g << 12),
+					      0x1000, perm, 0),
+				0);
+			n->v2[t][p] = g + 1;
+			n->p2[t][p] = perm;
 		} else if (op < 40) {
 			uint64_t done;
 
-			/* Guest unmaps; maybe invalidates this PASID at once. */
-			if (!n->v2[pa][p])
+			/* Guest unmaps; maybe invalidates the PASIDs on the table at once. */
+			if (!n->v2[t][p])
 				continue;
-			if (!nref_keep(n, pa, p))
-				gn_inval(&f, n, pa), nref_keep(n, pa, p);
-			assert_int_equal(viommu_pt_unmap(pt[pa], GVA_BASE + ((uint64_t)p << 12),
+			for (int q = 0; q < N_PASID; q++) {
+				if (n->tab[q] == t && !nref_keep(n, q, t, p))
+					gn_inval(&f, n, q), nref_keep(n, q, t, p);
+				if (n->old[q] == t && !nref_keep(n, q, t, p))
+					gn_inval(&f, n, q); /* the old table is gone for q */
+			}
+			assert_int_equal(viommu_pt_unmap(pt[t], GVA_BASE + ((uint64_t)p << 12),
 							 0x1000, &done),
 					 0);
-			n->v2[pa][p] = 0;
+			n->v2[t][p] = 0;
 			if (test_below(&rng, 4) == 0)
-				gn_inval(&f, n, pa);
-		} else if (op < 41) {
+				for (int q = 0; q < N_PASID; q++)
+					if (n->tab[q] == t)
+						gn_inval(&f, n, q);
+		} else if (op < 41 && nested) {
 			/* Host maps a free GPA page (the driver's NpCache flush drops the domain's
-			 * guest entries: every stale composition goes). */
+			 * guest entries: every stale composition and old table goes). */
 			if (n->v1[g])
 				continue;
-			int s = 1 + (int)test_below(&rng, 256);
+			int sp = 1 + (int)test_below(&rng, 256);
 
 			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
-						      DATA_BASE + (uint64_t)(s - 1) * 0x1000,
+						      DATA_BASE + (uint64_t)(sp - 1) * 0x1000,
 						      0x1000, perm),
 					 0);
-			n->v1[g] = s;
+			n->v1[g] = sp;
 			n->p1[g] = perm;
 			memset(n->stale, 0, sizeof(n->stale));
-		} else if (op < 42) {
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
+		} else if (op < 42 && nested) {
 			if (!n->v1[g])
 				continue;
 			assert_int_equal(
 				vg_amdvi_unmap(f.d, 9, GPA_BASE + ((uint64_t)g << 12), 0x1000), 0);
 			n->v1[g] = 0;
 			memset(n->stale, 0, sizeof(n->stale));
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
 		} else if (op < 43) {
 			gn_inval(&f, n, pa);
-		} else {
+		} else if (op < 46) {
+			/* The guest points PASID pa's GCR3 entry at another table (or none), and
+			 * invalidates it at once or later. */
+			int to = (int)test_below(&rng, N_TAB + 1) - 1;
+
+			if (to == n->tab[pa])
+				continue;
+			if (n->old[pa] != -2)
+				gn_inval(&f, n, pa);
+			nref_gcr3(&f, pt, n->gcr3_spa, pa, to);
+			n->old[pa] = n->tab[pa];
+			n->tab[pa] = to;
+			if (test_below(&rng, 2))
+				gn_inval(&f, n, pa);
+		} else if (op < 47) {
+			/* INVALIDATE_DEVTAB_ENTRY: the DTE is the same; what may be served, too. */
+			assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0700), 0);
+		} else if (op < 48 && nested) {
+			/*
+			 * The host moves the GCR3 table's page to a copy in which PASID pa's entry
+			 * names table t: to the guest, its entry changed, and the host's unmap
+			 * flushed the domain (no GN), which drops all its guest translations.
+			 */
+			uint64_t to = n->gcr3_spa == RAW_BASE + 0x200000 ? RAW_BASE + 0x201000 :
+									   RAW_BASE + 0x200000;
+
+			memcpy(viommu_flatmem_ptr(f.fm, to, 0x1000),
+			       viommu_flatmem_ptr(f.fm, n->gcr3_spa, 0x1000), 0x1000);
+			nref_gcr3(&f, pt, to, pa, t);
+			assert_int_equal(vg_amdvi_unmap(f.d, 9, RAW_BASE, 0x1000), 0);
+			assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, to, 0x1000, VIOMMU_ACC_RW),
+					 0);
+			n->gcr3_spa = to;
+			n->tab[pa] = t;
+			memset(n->stale, 0, sizeof(n->stale));
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
+		} else if (op >= 48) {
 			/* DMA: with PASID, or PASID 0 as a GIoV request without one. */
 			uint32_t acc = test_below(&rng, 2) ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
 			uint64_t off = test_below(&rng, 0x1000) & ~7ull;
@@ -2220,12 +2285,16 @@ static void test_random_nested(void **state)
 				pa == 0 && test_below(&rng, 2) ?
 					xl(&f, 0x0700, gva, acc) :
 					xlp(&f, 0x0700, (uint32_t)pa, gva, acc);
-			uint32_t cur_perm;
-			uint64_t cur = nref_now(n, pa, p, &cur_perm);
-			bool cur_ok = cur && (cur_perm & acc);
+			uint32_t cur_perm, old_perm = 0;
+			uint64_t cur = nref_via(n, n->tab[pa], p, &cur_perm), old = 0;
+			bool cur_ok = cur && (cur_perm & acc), pending = n->old[pa] != -2;
 
+			if (pending)
+				old = nref_via(n, n->old[pa], p, &old_perm);
 			if (viommu_xlate_ok(&r)) {
-				bool legal = cur_ok && r.out == cur - 1 + off;
+				bool legal = (cur_ok && r.out == cur - 1 + off) ||
+					     (pending && old && (old_perm & acc) &&
+					      r.out == old - 1 + off);
 
 				for (int k = 0; k < N_STALE && !legal; k++)
 					legal = n->stale[pa][p][k] &&
@@ -2233,16 +2302,29 @@ static void test_random_nested(void **state)
 						r.out == n->stale[pa][p][k] - 1 + off;
 				assert_true(legal);
 			} else {
-				assert_false(cur_ok);
+				/* A walk of the new table, or (not yet invalidated) the old one. */
+				assert_true(!cur_ok || (pending && !(old && (old_perm & acc))));
 			}
 		}
 		if (step % 128 == 0)
 			drain(&f);
 	}
-	for (int pa = 0; pa < N_PASID; pa++)
-		viommu_pt_destroy(pt[pa]);
+	for (int t = 0; t < N_TAB; t++)
+		viommu_pt_destroy(pt[t]);
 	fx_fini(&f);
 	free(n);
+}
+
+static void test_random_nested(void **state)
+{
+	(void)state;
+	random_v2_run(true, 0xa3d3);
+}
+
+static void test_random_v2(void **state)
+{
+	(void)state;
+	random_v2_run(false, 0xa3d4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2463,6 +2545,7 @@ int main(void)
 		cmocka_unit_test(test_gcr3_cache),
 		cmocka_unit_test(test_gcr3_cache_nested),
 		cmocka_unit_test(test_random_nested),
+		cmocka_unit_test(test_random_v2),
 		cmocka_unit_test(test_random_strict),
 		cmocka_unit_test(test_random_lazy),
 	};
