@@ -54,6 +54,7 @@ struct amdvi_dte {
 	bool giov;	    /* requests without PASID use GCR3 entry 0 */
 	uint8_t glx;	    /* GCR3 table levels - 1 */
 	uint64_t gcr3;	    /* GCR3 table root */
+	uint64_t gcr3_key;  /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
 	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
 	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
 	uint16_t gid;	 /* GuestID */

@@ -147,6 +147,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 									    << 31;
 		if (d->glx > AMDVI_GLX_SUP || (d->gcr3 & above_pa(s)))
 			return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+		d->gcr3_key = d->gcr3 | (uint64_t)d->glx << 1;
 		/* GV counts only while the guest translation is enabled (control GTEn). */
 		d->gv = (s->control & VIOMMU_AMDVI_CTRL_GT_EN) != 0;
 		d->giov = d->gv && (q[0] & VIOMMU_AMDVI_DTE0_GIOV);
@@ -165,6 +166,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	d->v1.format = VIOMMU_PT_AMD_V1;
 	d->v1.levels = (uint8_t)mode;
 	d->v1.oas = (uint8_t)s->cfg.pa_bits;
+	d->gcr3_key |= 1; /* the GCR3 table through v1 */
 	return 0;
 }
 
@@ -244,16 +246,15 @@ static inline struct amdvi_gcr3_slot *gcr3_slot(struct amdvi *s, uint32_t devid,
 			      (AMDVI_GCR3_SLOTS - 1)];
 }
 
-/* The DTE fields a cached entry was read under: the table, its levels, through v1 or not. */
-static inline uint64_t gcr3_table_key(const struct amdvi_dte *d)
-{
-	return d->gcr3 | (uint64_t)d->glx << 1 | (d->kind == AMDVI_DTE_PAGED);
-}
+/* The IOTLB tag of a v2 translation of @pasid for @devid under @d. */
+#define V2_TAG(d, pasid, devid)     \
+	((struct viommu_iotlb_tag){ \
+		.dom = (d)->domid, .pasid = AMDVI_V2_TAG | ((pasid)&0xfffff), .sid = (devid) })
 
 static inline bool gcr3_live(const struct amdvi *s, const struct amdvi_gcr3_slot *g, uint64_t id,
 			     const struct amdvi_dte *d)
 {
-	return g->id == id && g->live && g->table == gcr3_table_key(d) &&
+	return g->id == id && g->live && g->table == d->gcr3_key &&
 	       g->dgen == s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
 }
 
@@ -515,35 +516,39 @@ static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t 
 
 /*
  * The guest's 4-level x86-64 table at @root (2.2.7), then (nested) the v1 table for the output:
- * as vi_amdvi_v2_walk() after the GCR3 entry.
- */
-static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
-				    uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
-				    uint32_t *span, uint32_t *flags)
+ * as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root: the walker's return, with @r. */
+static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
 {
 	const struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64,
 					  .levels = 4,
 					  .root = root,
 					  .oas = (uint8_t)s->cfg.pa_bits };
-	struct viommu_pt_walk_result r;
-	int ret;
 
 	s->st.page_walks++;
 	s->nest_fault = 0;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		ret = vi_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
-	} else {
-		ret = vi_pt_walker_walk(s->walker, &pc, iova, access, &r);
+		return vi_pt_walker_walk(s->nwalker, &pc, iova, access, r);
 	}
+	return vi_pt_walker_walk(s->walker, &pc, iova, access, r);
+}
+
+/* What a guest walk that returned @ret with @r gives: as v2_walk_root(). */
+static inline uint32_t v2_walk_result(struct amdvi *s, const struct amdvi_dte *d, int ret,
+				      const struct viommu_pt_walk_result *rp, uint64_t iova,
+				      struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags)
+{
+	const struct viommu_pt_walk_result *const r = rp;
+
 	if (ret) {
 		s->v2_host_stage = true;
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	}
-	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
-	*span = r.level >= 1 && r.level <= 4 ? 12 + 9 * (r.level - 1) : 12;
-	if (r.fault != VIOMMU_FAULT_NONE) {
-		switch (r.detail) {
+	/* The guest entry that stopped the walk, at level r->level, blocks its whole span. */
+	*span = r->level >= 1 && r->level <= 4 ? 12 + 9 * (r->level - 1) : 12;
+	if (r->fault != VIOMMU_FAULT_NONE) {
+		switch (r->detail) {
 		case VIOMMU_PT_D_NOT_PRESENT:
 		case VIOMMU_PT_D_INPUT_RANGE:
 		case VIOMMU_PT_D_NONCANONICAL:
@@ -566,15 +571,15 @@ static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, 
 			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		}
 	}
-	leaf->shift = r.page_shift;
-	leaf->iova = iova & ~((1ull << r.page_shift) - 1);
-	leaf->out = r.out & ~((1ull << r.page_shift) - 1);
-	leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	leaf->shift = r->page_shift;
+	leaf->iova = iova & ~((1ull << r->page_shift) - 1);
+	leaf->out = r->out & ~((1ull << r->page_shift) - 1);
+	leaf->perm = r->perm & d->perm & VIOMMU_ACC_RW;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		/* Nested: the guest-physical output through v1, with the request's rights. */
 		struct amdvi_leaf h;
 		uint32_t level, hflags, code;
-		uint64_t haddr, gpa = r.out;
+		uint64_t haddr, gpa = r->out;
 
 		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
 		*span = 12; /* the output's v1 hole: of its own size, unknown here */
@@ -591,6 +596,16 @@ static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, 
 		leaf->perm &= h.perm;
 	}
 	return 0;
+}
+
+static uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+			     uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
+			     uint32_t *span, uint32_t *flags)
+{
+	struct viommu_pt_walk_result r;
+	int ret = v2_walk_guest(s, d, root, iova, access, &r);
+
+	return v2_walk_result(s, d, ret, &r, iova, leaf, span, flags);
 }
 
 /*
@@ -765,60 +780,43 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 }
 
 /*
- * The rest of a v2 translation after its IOTLB probe by @g's ref, whose outcome is @ret (as for
- * translate_v1()): the lookup finished (@g taken for the request, with a new ref, when it was
- * another's or its ref went stale), then on a miss the GCR3 entry (from @g while it holds it),
- * the walk, its faults and the insert.
+ * The general end of a v2 miss (v2_miss()): the GCR3 entry (from @g while it holds it, read and
+ * cached otherwise), the walk unless @rp brings its outcome @ret, its faults and the insert.
  */
-static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
-					     struct viommu_xlate_result *res,
-					     const struct amdvi_dte *d, uint64_t len,
-					     struct amdvi_gcr3_slot *g, uint64_t id, int ret)
+static __attribute__((noinline)) int
+v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+	     const struct amdvi_dte *d, uint64_t len, struct amdvi_gcr3_slot *g, uint64_t ref,
+	     int ret, const struct viommu_pt_walk_result *rp)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
-	struct viommu_iotlb_tag tag = { .dom = d->domid,
-					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
-					.sid = devid };
-	uint32_t flags = VIOMMU_AMDVI_EV1_GN, code, span;
-	uint64_t ref = g->iotlb_ref, addr = req->iova, root = 0;
+	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	const uint32_t access = req->access & ~VIOMMU_ACC_EXEC;
+	uint32_t flags = VIOMMU_AMDVI_EV1_GN, code = 0, span;
+	uint64_t addr = req->iova, root = 0;
 	struct amdvi_leaf leaf = { 0 };
-	struct viommu_iotlb_hit hit;
 
-	if (ret == VI_IOTLB_UNDECIDED) {
-		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, req->iova, &hit);
-	} else if (ret == VIOMMU_ESTALE) {
-		if (g->id != id) {
-			g->id = id;
-			g->live = false;
-		}
-		ref = 0;
-		ret = viommu_iotlb_tag_ref(s->iotlb, &tag, &ref);
-		g->iotlb_ref = ref;
-		if (ret == 0)
-			ret = vi_iotlb_lookup_ref(s->iotlb, ref, req->iova, &hit);
-	} else {
-		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
-	}
-	if (ret == 0 && perm_ok(hit.perm, req->access))
-		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
-	if (gcr3_live(s, g, id, d)) {
+	if (rp) {
 		s->v2_host_stage = false;
-		root = g->root;
-		code = 0;
+		code = v2_walk_result(s, d, ret, rp, req->iova, &leaf, &span, &flags);
 	} else {
-		code = gcr3_entry(s, d, pasid, &root, &flags, &addr);
-		if (!code && g->id == id) {
-			/* Valid entries only: a missing or bad one is read (and logged) each time. */
-			g->table = gcr3_table_key(d);
-			g->dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
-			g->root = root;
-			g->live = true;
+		if (gcr3_live(s, g, id, d)) {
+			s->v2_host_stage = false;
+			root = g->root;
+		} else {
+			code = gcr3_entry(s, d, pasid, &root, &flags, &addr);
+			if (!code && g->id == id) {
+				/* Valid entries only: a bad one is read (and logged) each time. */
+				g->table = d->gcr3_key;
+				g->dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+				g->root = root;
+				g->live = true;
+			}
 		}
+		if (!code)
+			code = v2_walk_root(s, d, root, req->iova, access, &leaf, &span, &flags);
+		if (d->kind == AMDVI_DTE_PAGED)
+			vi_dmem_end_call(&s->gm); /* the nested reads' spans */
 	}
-	if (!code)
-		code = v2_walk_root(s, d, root, req->iova, req->access & ~VIOMMU_ACC_EXEC, &leaf,
-				    &span, &flags);
-	vi_dmem_end_call(&s->gm);
 	flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
 	if (code) {
 		enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
@@ -839,14 +837,65 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 	/* Under the ref the lookup used; by tag when it has none or it went stale. */
 	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift, leaf.perm,
 				     0) == VIOMMU_ESTALE)
-		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
+		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, devid), leaf.iova, leaf.out,
+				     leaf.shift, leaf.perm, 0);
 	return vi_xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
 			   leaf.shift);
 }
 
 /*
+ * The rest of a v2 translation after its IOTLB probe by the ref of its GCR3 cache slot, whose
+ * outcome is @ret (as for translate_v1()): the lookup finished (the slot taken for the request,
+ * with a new ref, when it was another's or its ref went stale), then on a miss the common case
+ * here, a walk of the cached entry's table (no v1 table) that gives a leaf with the rights, and
+ * everything else in v2_miss_full().
+ */
+static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
+					     struct viommu_xlate_result *res,
+					     const struct amdvi_dte *d, uint64_t len, int ret)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
+	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	uint64_t ref = g->iotlb_ref, iova = req->iova, mask;
+	struct viommu_pt_walk_result r;
+	struct viommu_iotlb_hit hit;
+	uint32_t perm;
+
+	if (ret == VI_IOTLB_UNDECIDED) {
+		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, iova, &hit);
+	} else if (ret == VIOMMU_ESTALE) {
+		if (g->id != id) {
+			g->id = id;
+			g->live = false;
+		}
+		ref = 0;
+		ret = viommu_iotlb_tag_ref(s->iotlb, &V2_TAG(d, pasid, devid), &ref);
+		g->iotlb_ref = ref;
+		if (ret == 0)
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, iova, &hit);
+	} else {
+		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
+	}
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+	if (d->kind == AMDVI_DTE_PAGED || !gcr3_live(s, g, id, d))
+		return v2_miss_full(s, req, res, d, len, g, ref, 0, NULL);
+	ret = v2_walk_guest(s, d, g->root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
+		return v2_miss_full(s, req, res, d, len, g, ref, ret, &r);
+	mask = (1ull << r.page_shift) - 1;
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, iova & ~mask, r.out & ~mask, r.page_shift, perm,
+				     0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, devid), iova & ~mask,
+				     r.out & ~mask, r.page_shift, perm, 0);
+	return vi_xlate_ok(res, iova, len, r.out, perm, r.page_shift);
+}
+
+/*
  * Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID, looked up by the
- * ref the GCR3 cache slot of (device, PASID) keeps.
+ * ref the GCR3 cache slot of (device, PASID) keeps. The miss is a tail call: nothing saved here.
  */
 static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 						  const struct viommu_xlate_req *req,
@@ -854,16 +903,17 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 						  const struct amdvi_dte *d, uint64_t len)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
-	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
-	uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	const struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
 	struct viommu_iotlb_hit hit;
 	int ret;
 
 	/* Ref 0 (the slot is another's) is never one: stale, and v2_miss() takes the slot. */
-	ret = vi_iotlb_probe_ref(s->iotlb, g->id == id ? g->iotlb_ref : 0, req->iova, &hit);
+	ret = vi_iotlb_probe_ref(s->iotlb,
+				 g->id == amdvi_gcr3_id(devid, pasid, d->domid) ? g->iotlb_ref : 0,
+				 req->iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
-	return v2_miss(s, req, res, d, len, g, id, ret);
+	return v2_miss(s, req, res, d, len, ret);
 }
 
 /*
