@@ -46,16 +46,17 @@ struct amdvi_dte {
 	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
 	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
-	uint8_t kind;	    /* enum amdvi_kind */
-	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
-	bool sa;	    /* suppress all IO_PAGE_FAULT events */
-	bool ex;	    /* the exclusion range applies */
-	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
-	bool giov;	    /* requests without PASID use GCR3 entry 0 */
-	uint8_t glx;	    /* GCR3 table levels - 1 */
-	uint64_t gcr3;	    /* GCR3 table root */
-	uint64_t gcr3_key;  /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
-	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
+	uint8_t kind;	   /* enum amdvi_kind */
+	uint8_t perm;	   /* IR/IW as VIOMMU_ACC_READ/WRITE */
+	bool sa;	   /* suppress all IO_PAGE_FAULT events */
+	bool ex;	   /* the exclusion range applies */
+	bool gv;	   /* guest translation valid (and GTEn): requests with PASID use GCR3 */
+	bool giov;	   /* requests without PASID use GCR3 entry 0 */
+	uint8_t glx;	   /* GCR3 table levels - 1 */
+	uint64_t gcr3;	   /* GCR3 table root */
+	uint64_t gcr3_key; /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
+	/* IOTLB ref of (domid, devid), or with GIoV of its v2 PASID 0 tag, once taken; 0: none */
+	uint64_t iotlb_ref;
 	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
 	uint16_t gid;	 /* GuestID */
 	uint16_t gdevid; /* GDeviceID */

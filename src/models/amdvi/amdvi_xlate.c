@@ -780,6 +780,23 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 }
 
 /*
+ * The IOTLB ref of a v2 request's tag: a GIoV request without PASID finds it in its DTE (whose
+ * v1 ref it never uses), one with PASID in the GCR3 cache slot of (device, PASID). Ref 0 (the
+ * slot is another's) is never one: stale, and v2_miss() takes the slot.
+ */
+static inline uint64_t v2_ref(struct amdvi *s, const struct viommu_xlate_req *req,
+			      const struct amdvi_dte *d)
+{
+	const struct amdvi_gcr3_slot *g;
+	uint32_t devid = req->sid & 0xffff;
+
+	if (!req->has_pasid)
+		return d->iotlb_ref;
+	g = gcr3_slot(s, devid, req->pasid);
+	return g->id == amdvi_gcr3_id(devid, req->pasid, d->domid) ? g->iotlb_ref : 0;
+}
+
+/*
  * The general end of a v2 miss (v2_miss()): the GCR3 entry (from @g while it holds it, read and
  * cached otherwise), the walk unless @rp brings its outcome @ret, its faults and the insert.
  */
@@ -844,8 +861,8 @@ v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_
 }
 
 /*
- * The rest of a v2 translation after its IOTLB probe by the ref of its GCR3 cache slot, whose
- * outcome is @ret (as for translate_v1()): the lookup finished (the slot taken for the request,
+ * The rest of a v2 translation after its IOTLB probe by v2_ref(), whose outcome is @ret (as for
+ * translate_v1()): the lookup finished (the slot taken for the request,
  * with a new ref, when it was another's or its ref went stale), then on a miss the common case
  * here, a walk of the cached entry's table (no v1 table) that gives a leaf with the rights, and
  * everything else in v2_miss_full().
@@ -857,7 +874,7 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
 	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
 	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
-	uint64_t ref = g->iotlb_ref, iova = req->iova, mask;
+	uint64_t ref = req->has_pasid ? g->iotlb_ref : d->iotlb_ref, iova = req->iova, mask;
 	struct viommu_pt_walk_result r;
 	struct viommu_iotlb_hit hit;
 	uint32_t perm;
@@ -872,6 +889,8 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 		ref = 0;
 		ret = viommu_iotlb_tag_ref(s->iotlb, &V2_TAG(d, pasid, devid), &ref);
 		g->iotlb_ref = ref;
+		if (!req->has_pasid)
+			dte_set_iotlb_ref(s, devid, d->domid, ref);
 		if (ret == 0)
 			ret = vi_iotlb_lookup_ref(s->iotlb, ref, iova, &hit);
 	} else {
@@ -902,15 +921,10 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 						  struct viommu_xlate_result *res,
 						  const struct amdvi_dte *d, uint64_t len)
 {
-	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
-	const struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
 	struct viommu_iotlb_hit hit;
 	int ret;
 
-	/* Ref 0 (the slot is another's) is never one: stale, and v2_miss() takes the slot. */
-	ret = vi_iotlb_probe_ref(s->iotlb,
-				 g->id == amdvi_gcr3_id(devid, pasid, d->domid) ? g->iotlb_ref : 0,
-				 req->iova, &hit);
+	ret = vi_iotlb_probe_ref(s->iotlb, v2_ref(s, req, d), req->iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return v2_miss(s, req, res, d, len, ret);
@@ -1042,7 +1056,7 @@ translate_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viomm
 /*
  * The common case inline, the IOTLB hit in a few instructions and no saved register: a request
  * without PASID that is all below or above the interrupt window, from a device whose DTE is
- * cached and names a v1 table, no exclusion range enabled. Everything else is translate_full(),
+ * cached and names a v1 table (or GIoV: its guest table), no exclusion range enabled. Everything else is translate_full(),
  * which checks it all in the specification's order; it would answer these alike.
  */
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
@@ -1062,19 +1076,16 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				     slot->devid != devid || (s->excl_base & VIOMMU_AMDVI_EXCL_EN),
 			     0))
 		return translate_full(s, req, res);
-	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED || slot->dte.giov, 0)) {
-		/* GIoV (GV with it): the guest table, as translate_full() would take it. */
-		if (!slot->dte.giov)
-			return translate_full(s, req, res);
-		s->st.translations++;
-		s->st.dte_hits++;
-		return v2_translate(s, req, res, &slot->dte, len);
-	}
+	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED && !slot->dte.giov, 0))
+		return translate_full(s, req, res);
 	s->st.translations++;
 	s->st.dte_hits++;
+	/* GIoV (GV with it): the ref is its v2 tag's, and a miss the guest table's (v2_ref()). */
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+	if (slot->dte.giov)
+		return v2_miss(s, req, res, &slot->dte, len, ret);
 	return translate_v1(s, req, res, &slot->dte, len, ret);
 }
 
