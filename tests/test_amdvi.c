@@ -1930,10 +1930,18 @@ static void test_nested(void **state)
  * the entry makes the next miss read it again: INVALIDATE_DEVTAB_ENTRY of the device,
  * INVALIDATE_IOMMU_PAGES of the domain with GN for the PASID (all pages, or one) or without GN,
  * INVALIDATE_IOMMU_ALL. @nested: the GCR3 table is read through a v1 table, and the host
- * remapping its page (its invalidation has no GN) must be seen too.
+ * remapping its page (its invalidation has no GN) must be seen too. @giov: entry 0 for requests
+ * without PASID (kept with the DTE), else PASID 5's (the GCR3 cache's slots).
  */
-static void gcr3_cache_run(bool nested)
+static struct viommu_xlate_result gcr3_xl(struct fx *f, bool giov, uint64_t iova)
 {
+	return giov ? xl(f, 0x0500, iova, VIOMMU_ACC_READ) :
+		      xlp(f, 0x0500, 5, iova, VIOMMU_ACC_READ);
+}
+
+static void gcr3_cache_run(bool nested, bool giov)
+{
+	const uint32_t pasid = giov ? 0 : 5;
 	const uint64_t gcr3 = RAW_BASE, gva = 0x70000000, moved = RAW_BASE + 0x200000;
 	const uint64_t out_a = nested ? 0x100000000ull : DATA_BASE, out_b = out_a + 0x100000;
 	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
@@ -1959,20 +1967,20 @@ static void gcr3_cache_run(bool nested)
 		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
 		root |= VIOMMU_AMDVI_DTE0_MODE_SET(3);
 	}
-	poke64(&f, gcr3 + 5 * 8, ra | VIOMMU_AMDVI_GCR3_GV);
-	gt_dte(&f, 0x0500, root, 9, gcr3);
+	poke64(&f, gcr3 + pasid * 8, ra | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, root | (giov ? VIOMMU_AMDVI_DTE0_GIOV : 0), 9, gcr3);
 	cur = 0;
 	other = 0x100000;
 	for (int kind = 0; kind < 5; kind++) {
 		uint64_t u = cur ? ra : rb;
 
 		/* A miss reads the entry (and caches it). */
-		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
 		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
 		page++;
 		/* Rewritten: a miss of another page still walks the old table. */
-		poke64(&f, gcr3 + 5 * 8, u | VIOMMU_AMDVI_GCR3_GV);
-		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		poke64(&f, gcr3 + pasid * 8, u | VIOMMU_AMDVI_GCR3_GV);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
 		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
 		page++;
 		switch (kind) {
@@ -1980,11 +1988,11 @@ static void gcr3_cache_run(bool nested)
 			assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
 			break;
 		case 1:
-			inv_pages_all(&f, 9, true, 5);
+			inv_pages_all(&f, 9, true, pasid);
 			break;
 		case 2: {
 			/* GN, the PASID, one page (not even one the device used). */
-			uint32_t c[4] = { 5,
+			uint32_t c[4] = { pasid,
 					  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
 						      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
 					  0x7f000000u | (uint32_t)VIOMMU_AMDVI_IIP2_GN, 0 };
@@ -2008,7 +2016,7 @@ static void gcr3_cache_run(bool nested)
 		}
 		}
 		/* Read again: the new table. */
-		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
 		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
 		page++;
 		cur ^= 0x100000;
@@ -2022,15 +2030,15 @@ static void gcr3_cache_run(bool nested)
 		 * The host moves the GCR3 table's page to a copy whose entry names the other table;
 		 * its unmap flushes the domain without GN, which drops the cached entry.
 		 */
-		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
 		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
 		page++;
 		memcpy(viommu_flatmem_ptr(f.fm, moved, 0x1000),
 		       viommu_flatmem_ptr(f.fm, gcr3, 0x1000), 0x1000);
-		poke64(&f, moved + 5 * 8, t | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, moved + pasid * 8, t | VIOMMU_AMDVI_GCR3_GV);
 		assert_int_equal(vg_amdvi_unmap(f.d, 9, gcr3, 0x1000), 0);
 		assert_int_equal(vg_amdvi_map(f.d, 9, gcr3, moved, 0x1000, VIOMMU_ACC_RW), 0);
-		r = xlp(&f, 0x0500, 5, gva + page * 0x1000, VIOMMU_ACC_READ);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
 		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
 	}
 	assert_int_equal(drain(&f), 0);
@@ -2042,13 +2050,15 @@ static void gcr3_cache_run(bool nested)
 static void test_gcr3_cache(void **state)
 {
 	(void)state;
-	gcr3_cache_run(false);
+	gcr3_cache_run(false, false);
+	gcr3_cache_run(false, true); /* GIoV: entry 0, requests without PASID */
 }
 
 static void test_gcr3_cache_nested(void **state)
 {
 	(void)state;
-	gcr3_cache_run(true);
+	gcr3_cache_run(true, false);
+	gcr3_cache_run(true, true);
 }
 
 /*

@@ -57,6 +57,13 @@ struct amdvi_dte {
 	uint64_t gcr3_key; /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
 	/* IOTLB ref of (domid, devid), or with GIoV of its v2 PASID 0 tag, once taken; 0: none */
 	uint64_t iotlb_ref;
+	/*
+	 * GIoV: GCR3 entry 0 for its requests without PASID, as the GCR3 cache keeps entries (the
+	 * DTE is the key): used while v2_live and v2_dgen is the domain's generation.
+	 */
+	uint64_t v2_root;
+	uint32_t v2_dgen;
+	bool v2_live;
 	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
 	uint16_t gid;	 /* GuestID */
 	uint16_t gdevid; /* GDeviceID */

@@ -218,6 +218,20 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 		slot->dte.iotlb_ref = ref;
 }
 
+/* Keep GCR3 entry 0 of a GIoV DTE in its cache slot (see amdvi_dte.v2_root). */
+static void dte_set_v2_root(struct amdvi *s, uint32_t devid, const struct amdvi_dte *d,
+			    uint64_t root, uint32_t dgen)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->gen == s->dte_gen && slot->devid == devid && slot->dte.domid == d->domid &&
+	    slot->dte.gcr3_key == d->gcr3_key) {
+		slot->dte.v2_root = root;
+		slot->dte.v2_dgen = dgen;
+		slot->dte.v2_live = true;
+	}
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The GCR3 cache (see struct amdvi_gcr3_slot)                                                 */
 /* ------------------------------------------------------------------------------------------ */
@@ -802,11 +816,13 @@ static inline uint64_t v2_ref(struct amdvi *s, const struct viommu_xlate_req *re
  */
 static __attribute__((noinline)) int
 v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
-	     const struct amdvi_dte *d, uint64_t len, struct amdvi_gcr3_slot *g, uint64_t ref,
-	     int ret, const struct viommu_pt_walk_result *rp)
+	     const struct amdvi_dte *d, uint64_t len, uint64_t ref, int ret,
+	     const struct viommu_pt_walk_result *rp)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
 	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	const uint32_t dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
 	const uint32_t access = req->access & ~VIOMMU_ACC_EXEC;
 	uint32_t flags = VIOMMU_AMDVI_EV1_GN, code = 0, span;
 	uint64_t addr = req->iova, root = 0;
@@ -816,15 +832,20 @@ v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_
 		s->v2_host_stage = false;
 		code = v2_walk_result(s, d, ret, rp, req->iova, &leaf, &span, &flags);
 	} else {
-		if (gcr3_live(s, g, id, d)) {
+		if (!req->has_pasid && d->v2_live && d->v2_dgen == dgen) {
+			s->v2_host_stage = false;
+			root = d->v2_root;
+		} else if (req->has_pasid && gcr3_live(s, g, id, d)) {
 			s->v2_host_stage = false;
 			root = g->root;
 		} else {
 			code = gcr3_entry(s, d, pasid, &root, &flags, &addr);
-			if (!code && g->id == id) {
-				/* Valid entries only: a bad one is read (and logged) each time. */
+			/* Valid entries only: a bad one is read (and logged) each time. */
+			if (!code && !req->has_pasid) {
+				dte_set_v2_root(s, devid, d, root, dgen);
+			} else if (!code && g->id == id) {
 				g->table = d->gcr3_key;
-				g->dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+				g->dgen = dgen;
 				g->root = root;
 				g->live = true;
 			}
@@ -872,25 +893,37 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 					     const struct amdvi_dte *d, uint64_t len, int ret)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
-	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
-	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
-	uint64_t ref = req->has_pasid ? g->iotlb_ref : d->iotlb_ref, iova = req->iova, mask;
+	uint64_t ref = d->iotlb_ref, iova = req->iova, mask, root = d->v2_root;
+	struct amdvi_gcr3_slot *g = NULL;
 	struct viommu_pt_walk_result r;
 	struct viommu_iotlb_hit hit;
+	uint64_t id = 0;
 	uint32_t perm;
+	bool live = d->v2_live && d->v2_dgen == s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
 
+	if (req->has_pasid) {
+		/* Not the DTE's entry 0: the GCR3 cache slot of (device, PASID). */
+		g = gcr3_slot(s, devid, pasid);
+		id = amdvi_gcr3_id(devid, pasid, d->domid);
+		ref = g->iotlb_ref;
+		live = gcr3_live(s, g, id, d);
+		root = g->root;
+	}
 	if (ret == VI_IOTLB_UNDECIDED) {
 		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, iova, &hit);
 	} else if (ret == VIOMMU_ESTALE) {
-		if (g->id != id) {
-			g->id = id;
-			g->live = false;
-		}
 		ref = 0;
 		ret = viommu_iotlb_tag_ref(s->iotlb, &V2_TAG(d, pasid, devid), &ref);
-		g->iotlb_ref = ref;
-		if (!req->has_pasid)
+		if (!g) {
 			dte_set_iotlb_ref(s, devid, d->domid, ref);
+		} else {
+			if (g->id != id) {
+				g->id = id;
+				g->live = false;
+				live = false;
+			}
+			g->iotlb_ref = ref;
+		}
 		if (ret == 0)
 			ret = vi_iotlb_lookup_ref(s->iotlb, ref, iova, &hit);
 	} else {
@@ -898,12 +931,12 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 	}
 	if (ret == 0 && perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
-	if (d->kind == AMDVI_DTE_PAGED || !gcr3_live(s, g, id, d))
-		return v2_miss_full(s, req, res, d, len, g, ref, 0, NULL);
-	ret = v2_walk_guest(s, d, g->root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	if (d->kind == AMDVI_DTE_PAGED || !live)
+		return v2_miss_full(s, req, res, d, len, ref, 0, NULL);
+	ret = v2_walk_guest(s, d, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
 	perm = r.perm & d->perm & VIOMMU_ACC_RW;
 	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
-		return v2_miss_full(s, req, res, d, len, g, ref, ret, &r);
+		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
 	mask = (1ull << r.page_shift) - 1;
 	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, iova & ~mask, r.out & ~mask, r.page_shift, perm,
 				     0) == VIOMMU_ESTALE)
