@@ -1624,6 +1624,12 @@ static void test_v2_guest(void **state)
 	r = xlp(&f, 0x0500, 0x205, 0x70001234, VIOMMU_ACC_READ);
 	assert_false(viommu_xlate_ok(&r));
 	drain(&f);
+	/* Past 20 bits: never PASID 5's cached translation or GCR3 entry. */
+	r = xlp(&f, 0x0500, 0x100005, 0x70001234, VIOMMU_ACC_WRITE);
+	assert_false(viommu_xlate_ok(&r));
+	r = xlp(&f, 0x0500, 0x80000005, 0x70001000, VIOMMU_ACC_WRITE);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
 	/* A read-only guest page: permission. */
 	r = xlp(&f, 0x0500, 5, 0x70002000, VIOMMU_ACC_WRITE);
 	assert_int_equal(r.fault.type, VIOMMU_FAULT_PERMISSION);

@@ -249,6 +249,7 @@ static void dte_set_v2_root(struct amdvi *s, uint32_t devid, const struct amdvi_
  * A slot keeps its IOTLB ref meanwhile: refs go stale by themselves.
  */
 
+/* @pasid has 20 bits at most (v2_translate() takes no other). */
 static inline uint64_t amdvi_gcr3_id(uint32_t devid, uint32_t pasid, uint32_t domid)
 {
 	return (uint64_t)pasid << 32 | (uint64_t)(domid & 0xffff) << 16 | devid | 1ull << 63;
@@ -957,6 +958,9 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 	struct viommu_iotlb_hit hit;
 	int ret;
 
+	/* Past PCIe's 20 bits a PASID names nothing cached: the GCR3 table refuses it. */
+	if (__builtin_expect(req->has_pasid && (req->pasid >> 20), 0))
+		return v2_miss_full(s, req, res, d, len, 0, VIOMMU_ENOENT, NULL);
 	ret = vi_iotlb_probe_ref(s->iotlb, v2_ref(s, req, d), req->iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
