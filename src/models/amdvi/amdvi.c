@@ -466,6 +466,9 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	s->seen = calloc(AMDVI_NDEV / 64, sizeof(*s->seen));
 	s->nest_ops = vi_amdvi_nest_ops;
 	vi_dmem_init(&s->gm, &s->v.host);
+	s->v2_pc.format = VIOMMU_PT_X86_64;
+	s->v2_pc.levels = 4;
+	s->v2_pc.oas = (uint8_t)s->cfg.pa_bits;
 	if (!s->dte_cache || !s->gcr3_cache || !s->seen ||
 	    viommu_pt_walker_create(ops, opaque, &s->walker) ||
 	    viommu_pt_walker_create(&s->nest_ops, s, &s->nwalker)) {

@@ -112,6 +112,12 @@ struct amdvi {
 	uint32_t nest_fault;
 	/* Host memory the nested reads load from (its spans end with each v2 walk). */
 	struct vi_dmem gm;
+	/*
+	 * The guest walk's configuration (4-level x86-64), its root set per walk: the walker
+	 * compares it with its plan's right after, and fields stored just before a wider load
+	 * would not forward.
+	 */
+	struct viommu_pt_cfg v2_pc;
 	uint64_t efr;
 
 	/* Registers (3.4). */

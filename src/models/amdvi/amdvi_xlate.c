@@ -535,18 +535,14 @@ static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t 
 static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
 				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
 {
-	const struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64,
-					  .levels = 4,
-					  .root = root,
-					  .oas = (uint8_t)s->cfg.pa_bits };
-
 	s->st.page_walks++;
 	s->nest_fault = 0;
+	s->v2_pc.root = root;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		return vi_pt_walker_walk(s->nwalker, &pc, iova, access, r);
+		return vi_pt_walker_walk(s->nwalker, &s->v2_pc, iova, access, r);
 	}
-	return vi_pt_walker_walk(s->walker, &pc, iova, access, r);
+	return vi_pt_walker_walk(s->walker, &s->v2_pc, iova, access, r);
 }
 
 /* What a guest walk that returned @ret with @r gives: as v2_walk_root(). */
