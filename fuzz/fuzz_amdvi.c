@@ -16,9 +16,9 @@
 #include "fuzz_model.h"
 
 /* Offsets worth hitting: every register the model decodes, both halves. */
-static const uint32_t regs[] = { 0x0000, 0x0004, 0x0008, 0x000c, 0x0010, 0x0014,
-				 0x0018, 0x001c, 0x0020, 0x0024, 0x0028, 0x002c,
-				 0x0030, 0x2000, 0x2008, 0x2010, 0x2018, 0x2020 };
+static const uint32_t regs[] = { 0x0000, 0x0004, 0x0008, 0x000c, 0x0010, 0x0014, 0x0018, 0x001c,
+				 0x0020, 0x0024, 0x0028, 0x002c, 0x0030, 0x0038, 0x003c, 0x2000,
+				 0x2008, 0x2010, 0x2018, 0x2020, 0x2030, 0x2038 };
 
 /* A device-IOTLB consumer whose device sometimes does not complete (IOTLB_INV_TIMEOUT). */
 static void on_devtlb(void *opaque, const struct viommu_event *ev)
@@ -46,6 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((cfg.flags & VIOMMU_AMDVI_PPR) && (mode & 0x40))
 		cfg.flags |= VIOMMU_AMDVI_EPH; /* page requests checked against the DTE */
 	cfg.hats_levels = 4 + (flags >> 5) % 3;
+	if ((cfg.flags & VIOMMU_AMDVI_GT) && (mode & 0x80))
+		cfg.gats_levels = 5; /* DTEs may ask for 5-level guest tables */
 	cfg.pa_bits = (flags & 0x80) ? 40 : 48;
 	cfg.iotlb_capacity = 16;
 	fm = fuzz_mem_create();

@@ -48,6 +48,7 @@ struct vg_amdvi {
 	uint64_t sem; /* COMPLETION_WAIT store target */
 	uint64_t sem_val;
 	uint64_t efr;
+	uint8_t v2_levels; /* v2 tables: 4, or 5 (la57 and EFR GATS 01b) */
 
 	struct vg_dom **doms;
 	uint32_t npending;
@@ -294,6 +295,7 @@ int vg_amdvi_create(const struct vg_amdvi_config *cfg, struct vg_amdvi **out)
 		d->cfg.levels = 3;
 	if (!d->cfg.batch)
 		d->cfg.batch = 256;
+	d->v2_levels = 4;
 	vg_pool_init(&d->pool, cfg->mem, cfg->pool_base, cfg->pool_size);
 	d->ndev = d->cfg.dev_table_pages * (uint32_t)(PAGE / VIOMMU_AMDVI_DTE_SIZE);
 	d->doms = calloc(NDOM, sizeof(*d->doms));
@@ -346,6 +348,8 @@ int vg_amdvi_enable(struct vg_amdvi *d)
 	if (d->cfg.v2 &&
 	    (!(d->efr & VIOMMU_AMDVI_EFR_GT_SUP) || !(d->efr & VIOMMU_AMDVI_EFR_GIO_SUP)))
 		d->cfg.v2 = false;
+	/* 6.12 init: 5-level v2 tables only on an LA57 CPU and with EFR GATS 01b. */
+	d->v2_levels = d->cfg.v2 && d->cfg.la57 && VIOMMU_AMDVI_EFR_GATS_GET(d->efr) == 1 ? 5 : 4;
 	/* init_device_table_dma(): every entry valid with no rights, so DMA is blocked. */
 	for (uint32_t dev = 0; dev < d->ndev; dev++)
 		store64(d, vg_amdvi_dte_addr(d, (uint16_t)dev),
@@ -431,7 +435,7 @@ static struct vg_dom *dom_get(struct vg_amdvi *d, uint16_t domid)
 	if (!m)
 		return NULL;
 	pc.format = d->cfg.v2 ? VIOMMU_PT_X86_64 : VIOMMU_PT_AMD_V1;
-	pc.levels = d->cfg.v2 ? 4 : (uint8_t)d->cfg.levels;
+	pc.levels = d->cfg.v2 ? d->v2_levels : (uint8_t)d->cfg.levels;
 	if (viommu_pt_create(&pc, viommu_flatmem_ops(), d->cfg.mem, &vg_pool_pt_ops, &d->pool,
 			     &m->pt)) {
 		free(m);
@@ -499,6 +503,15 @@ int vg_amdvi_attach(struct vg_amdvi *d, uint16_t devid, uint16_t domid, bool pas
 		if (!m)
 			return VIOMMU_ENOMEM;
 		if (d->cfg.v2) {
+			uint64_t a = vg_amdvi_dte_addr(d, devid), q2;
+
+			if (devid >= d->ndev)
+				return VIOMMU_EINVAL;
+			/* GuestPagingMode (QW2 55:54) as set_dte_entry() sets it for 5 levels. */
+			q2 = load64(d, a + 16) & ~VIOMMU_AMDVI_DTE2_GPM_MASK;
+			if (d->v2_levels == 5)
+				q2 |= VIOMMU_AMDVI_DTE2_GPM_SET(VIOMMU_AMDVI_GPM_5_LEVEL);
+			store64(d, a + 16, q2);
 			/* set_dte_entry() with a GCR3 table: Mode 0, GV, GIoV, GLX 0, the root. */
 			q0 |= VIOMMU_AMDVI_DTE0_GV | VIOMMU_AMDVI_DTE0_GIOV |
 			      ((m->gcr3 >> 12) & 7) << VIOMMU_AMDVI_DTE0_GCR3_A_SHIFT;

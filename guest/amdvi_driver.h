@@ -37,6 +37,8 @@ struct vg_amdvi_config {
 	 * table (entry 0), DTE Mode 0 with GV, GIoV, IR, IW; invalidations with GN = 1, PASID 0.
 	 */
 	bool v2;
+	/* v2 as 6.12 on an LA57 CPU: 5-level tables (DTE GuestPagingMode 01b) with EFR GATS 01b. */
+	bool la57;
 	uint64_t msi_addr; /* what the guest writes into the MSI capability */
 	uint32_t msi_data;
 };

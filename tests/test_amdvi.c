@@ -656,6 +656,10 @@ static void test_bringup_and_map(void **state)
 		     (uint32_t)(VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE), 0x1000);
 	/* The handler cleared the status and zeroed the entry; the head followed the tail. */
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & 7, 0);
+	/* Writing ones clears only the W1C bits: the run bits are read-only (3.4.11). */
+	wr(&f, VIOMMU_AMDVI_MMIO_STATUS, 4, 0xffffffff);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4),
+			 VIOMMU_AMDVI_STATUS_CMD_BUF_RUN | VIOMMU_AMDVI_STATUS_EVENT_LOG_RUN);
 	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_EVENT_LOG_HEAD, 4),
 			 rd(&f, VIOMMU_AMDVI_MMIO_EVENT_LOG_TAIL, 4));
 
@@ -1190,6 +1194,24 @@ static void test_inv_pages_sizes(void **state)
 	assert_false(ok_at(&f, 0x0100, 0x12000));
 	assert_false(ok_at(&f, 0x0100, 0x200000));
 	assert_true(ok_at(&f, 0x0100, 0x400000));
+	/* PDE = 1 (cached directory entries too) is legal and drops the page like PDE = 0. */
+	{
+		const uint32_t pde[4] = { 0,
+					  5 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+					  0x600000 | (uint32_t)VIOMMU_AMDVI_IIP2_PDE, 0 };
+
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x600000, DATA_BASE, 0x1000, VIOMMU_ACC_RW),
+				 0);
+		assert_true(ok_at(&f, 0x0100, 0x600000));
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x600000, 0x1000), 0);
+		assert_true(ok_at(&f, 0x0100, 0x600000));
+		assert_int_equal(vg_amdvi_submit(f.d, pde), 0);
+		assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+		assert_false(ok_at(&f, 0x0100, 0x600000));
+		assert_true(ok_at(&f, 0x0100, 0x400000));
+		drain(&f);
+	}
 	/* Another domain's invalidation leaves it alone; the whole-space one does not. */
 	assert_int_equal(vg_amdvi_inv_pages(f.d, 6, 0, 0), 0);
 	assert_true(ok_at(&f, 0x0100, 0x400000));
@@ -1509,6 +1531,64 @@ static void test_ppr(void **state)
 	fx_fini(&f);
 }
 
+/* A hostile PPR log (3.4.8, 3.4.10): outside memory, a head past its length, moved running. */
+static void test_ppr_hostile(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_amdvi_page_request pr = { .devid = 0x0123, .addr = 0x5000, .tag = 1 };
+	struct evlog ppr = { 0 };
+	struct viommu_amdvi_stats st;
+	uint64_t ctrl;
+	struct fx f;
+
+	(void)state;
+	/* Without PPRSup the PPR registers are not there. */
+	fx_init(&f, true);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4, 0x10);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8), 0);
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4), 0);
+	fx_fini(&f);
+
+	c.flags |= VIOMMU_AMDVI_PPR;
+	fx_init_cfg(&f, &c, NULL, true);
+	assert_int_equal(vg_amdvi_enable_ppr(f.d, on_event, &ppr), 0);
+	ctrl = rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8);
+	/* While the log runs, its base and tail belong to the IOMMU. */
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4, 0x100);
+	assert_int_not_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8),
+			     RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	assert_int_equal(rd(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_TAIL, 4), 0);
+	/* Outside memory: the request is lost, nothing else happens. */
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, (1ull << 45) | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EFAULT);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	/* A head past the log's length (256 entries): no room, PprOverflow, the log stops. */
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_BASE, 8, RAW_BASE | VIOMMU_AMDVI_BUF_LEN_SET(8));
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD, 4, 0x2000);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_ENOSPC);
+	assert_true(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	assert_false(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_LOG_RUN);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), VIOMMU_EPERM);
+	/* Software fixes the head, clears the overflow (W1C) and restarts the log. */
+	wr(&f, VIOMMU_AMDVI_MMIO_PPR_LOG_HEAD, 4, 0);
+	wr(&f, VIOMMU_AMDVI_MMIO_STATUS, 4, (uint32_t)VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	assert_false(rd(&f, VIOMMU_AMDVI_MMIO_STATUS, 4) & VIOMMU_AMDVI_STATUS_PPR_OVERFLOW);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl & ~VIOMMU_AMDVI_CTRL_PPR_LOG_EN);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8, ctrl);
+	assert_int_equal(viommu_amdvi_page_request(f.v, &pr), 0);
+	assert_int_equal(peek64(&f, RAW_BASE) & 0xffff, 0x0123);
+	assert_int_equal(viommu_amdvi_get_stats(f.v, &st), 0);
+	assert_int_equal(st.ppr_lost, 3);
+	drain(&f);
+	fx_fini(&f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Guest (v2) and nested translation                                                           */
 /* ------------------------------------------------------------------------------------------ */
@@ -1604,7 +1684,7 @@ static void test_v2_guest(void **state)
 				 (VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 				  VIOMMU_AMDVI_EFR_GLX_SUP_MASK | VIOMMU_AMDVI_EFR_PASMAX_MASK),
 			 VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
-				 VIOMMU_AMDVI_EFR_GLX_SUP_SET(1) | VIOMMU_AMDVI_EFR_PASMAX_SET(15));
+				 VIOMMU_AMDVI_EFR_GLX_SUP_SET(2) | VIOMMU_AMDVI_EFR_PASMAX_SET(15));
 	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
 	cr3 = viommu_pt_get_cfg(pt)->root;
 	assert_int_equal(viommu_pt_map(pt, 0x70000000, DATA_BASE, 0x2000, VIOMMU_ACC_RW, 0), 0);
@@ -1689,8 +1769,37 @@ static void test_v2_guest(void **state)
 		assert_int_equal(r.fault.type, VIOMMU_FAULT_RESERVED);
 		drain(&f);
 	}
-	/* GLX above GLXSup is an illegal entry. */
-	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(2), 9, gcr3);
+	/*
+	 * Three-level GCR3 table (GLX 2, 48882 2.2.6): PASID 0xa05 is PASID[19:18] = 0, then
+	 * PASID[17:9] = 5, then PASID[8:0] = 5; a PASID past 16 bits (PASmax 15) is refused.
+	 */
+	{
+		const uint64_t l3 = RAW_BASE + 0x3000, l2 = RAW_BASE + 0x4000,
+			       l1 = RAW_BASE + 0x5000;
+
+		memset(viommu_flatmem_ptr(f.fm, l3, 0x3000), 0, 0x3000);
+		poke64(&f, l3, l2 | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, l2 + 5 * 8, l1 | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV);
+		gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(2), 9, l3);
+		r = xlp(&f, 0x0500, 0xa05, 0x70001000, VIOMMU_ACC_READ);
+		assert_true(viommu_xlate_ok(&r));
+		assert_int_equal(r.out, DATA_BASE + 0x1000);
+		/* Another second-level entry is not valid. */
+		r = xlp(&f, 0x0500, 0xc05, 0x70001000, VIOMMU_ACC_READ);
+		assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+		expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 0xc05,
+			     (uint32_t)VIOMMU_AMDVI_EV1_GN, 0x70001000);
+		/* Past PASmax; the event's PASID 19:16 is in DW0 19:16 (2.5.3). */
+		r = xlp(&f, 0x0500, 0x10a05, 0x70001000, VIOMMU_ACC_READ);
+		assert_false(viommu_xlate_ok(&r));
+		assert_int_equal(drain(&f), 1);
+		assert_int_equal(ev_code(f.evs.ev[0]), VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+		assert_int_equal(f.evs.ev[0][0], 0x0500 | 0x10000);
+		assert_int_equal(f.evs.ev[0][1] & 0xffff, 0x0a05);
+	}
+	/* GLX above GLXSup (11b) is an illegal entry. */
+	gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(3), 9, gcr3);
 	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.type, VIOMMU_FAULT_CONFIG);
 	drain(&f);
@@ -1701,6 +1810,140 @@ static void test_v2_guest(void **state)
 	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
 	assert_int_equal(r.fault.type, VIOMMU_FAULT_BLOCKED);
 	drain(&f);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+}
+
+/* MAP events of a 5-level GIoV view: how many, and the output of the page at 2^50 (+ 1). */
+struct hi_rec {
+	int maps;
+	uint64_t hi_out;
+};
+
+static void on_hi(void *opaque, const struct viommu_event *ev)
+{
+	struct hi_rec *r = opaque;
+
+	if (ev->type != VIOMMU_EV_MAP)
+		return;
+	r->maps++;
+	if (ev->iova <= (1ull << 50) && ev->last >= (1ull << 50))
+		r->hi_out = ev->out + ((1ull << 50) - ev->iova) + 1;
+}
+
+/*
+ * 5-level guest tables (2.2.2 GuestPagingMode, 3.4.7 GATS): offered with gats_levels 5, chosen
+ * per DTE (QW2 55:54 = 01b), 57-bit canonical inputs; alone and nested under v1.
+ */
+static void test_v2_guest5(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 5 };
+	const uint64_t gcr3 = RAW_BASE, hi = 1ull << 50, gpa_data = 0x100000000ull;
+	const uint64_t gpm5 = VIOMMU_AMDVI_DTE2_GPM_SET(VIOMMU_AMDVI_GPM_5_LEVEL);
+	struct viommu_xlate_result r;
+	struct viommu_pt *pt;
+	struct viommu *bad;
+	uint64_t a, root;
+	struct fx f;
+
+	(void)state;
+	/* Without 5-level support GuestPagingMode 01b is a reserved value: an illegal entry. */
+	gt_fx(&f, &pt);
+	assert_int_equal(VIOMMU_AMDVI_EFR_GATS_GET(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8)), 0);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	poke64(&f, vg_amdvi_dte_addr(f.d, 0x0500) + 16, gpm5);
+	gt_dte(&f, 0x0500, 0, 9, gcr3);
+	r = xlp(&f, 0x0500, 5, 0x70001000, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+	drain(&f);
+	/* gats_levels: 4 or 5, and 5 only with guest translation. */
+	c.gats_levels = 6;
+	c.flags |= VIOMMU_AMDVI_GT;
+	assert_int_equal(viommu_amdvi_create(&c, viommu_flatmem_ops(), f.fm, &bad), VIOMMU_EINVAL);
+	c.gats_levels = 5;
+	c.flags &= ~VIOMMU_AMDVI_GT;
+	assert_int_equal(viommu_amdvi_create(&c, viommu_flatmem_ops(), f.fm, &bad), VIOMMU_EINVAL);
+	viommu_pt_destroy(pt);
+	fx_fini(&f);
+
+	c.flags |= VIOMMU_AMDVI_GT;
+	fx_init_cfg(&f, &c, NULL, true);
+	wr(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8,
+	   rd(&f, VIOMMU_AMDVI_MMIO_CONTROL, 8) | VIOMMU_AMDVI_CTRL_GT_EN);
+	assert_int_equal(VIOMMU_AMDVI_EFR_GATS_GET(rd(&f, VIOMMU_AMDVI_MMIO_EXT_FEATURE, 8)), 1);
+	gt_next = GT_TABLES;
+	assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL, &pt), 0);
+	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
+	/* An input above 48 bits (a 5-level table's only), and one below. */
+	assert_int_equal(viommu_pt_map(pt, hi, DATA_BASE, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(
+		viommu_pt_map(pt, 0x70000000, DATA_BASE + 0x1000, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	poke64(&f, gcr3 + 5 * 8, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+	a = vg_amdvi_dte_addr(f.d, 0x0500);
+	poke64(&f, a + 16, gpm5);
+	gt_dte(&f, 0x0500, 0, 9, gcr3);
+	r = xlp(&f, 0x0500, 5, hi + 0x234, VIOMMU_ACC_WRITE);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x234);
+	r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.out, DATA_BASE + 0x1010);
+	/* Past 57 bits (not canonical): IO_PAGE_FAULT. */
+	r = xlp(&f, 0x0500, 5, 1ull << 57, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_IO_PAGE_FAULT);
+	expect_event(&f, VIOMMU_AMDVI_EV_IO_PAGE_FAULT, 0x0500, 5, (uint32_t)VIOMMU_AMDVI_EV1_GN,
+		     1ull << 57);
+	/* GuestPagingMode 00b: the same root walked as 4 levels; 2^50 is not canonical there. */
+	poke64(&f, a + 16, 0);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+	assert_int_equal(vg_amdvi_inv_pages(f.d, 9, 0, 0), 0);
+	r = xlp(&f, 0x0500, 5, hi + 0x234, VIOMMU_ACC_READ);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
+	/* 10b and 11b are reserved. */
+	poke64(&f, a + 16, VIOMMU_AMDVI_DTE2_GPM_SET(2));
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+	r = xlp(&f, 0x0500, 5, 0x70000010, VIOMMU_ACC_READ);
+	assert_int_equal(r.fault.reason, VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY);
+	drain(&f);
+	/*
+	 * A GIoV device's MAP consumers see its 5-level view: the page above 48 bits too (the
+	 * non-canonical hole is that of 57-bit inputs), found in a bounded number of walks.
+	 */
+	{
+		struct hi_rec rec = { 0 };
+		struct viommu_notifier *n;
+		struct viommu_amdvi_stats st0, st1;
+
+		poke64(&f, gcr3, viommu_pt_get_cfg(pt)->root | VIOMMU_AMDVI_GCR3_GV);
+		poke64(&f, vg_amdvi_dte_addr(f.d, 0x0700) + 16, gpm5);
+		gt_dte(&f, 0x0700, VIOMMU_AMDVI_DTE0_GIOV, 9, gcr3);
+		assert_int_equal(viommu_notifier_add(f.v, 0x0700, VIOMMU_EV_MAP | VIOMMU_EV_UNMAP,
+						     on_hi, &rec, &n),
+				 0);
+		viommu_amdvi_get_stats(f.v, &st0);
+		assert_int_equal(viommu_notifier_replay(f.v, n), 0);
+		viommu_amdvi_get_stats(f.v, &st1);
+		assert_int_equal(rec.maps, 2);
+		assert_int_equal(rec.hi_out, DATA_BASE + 1);
+		/* One walk per entry of the tables in use (4600), not one per 4 KiB of holes. */
+		assert_true(st1.page_walks - st0.page_walks < 16384);
+		viommu_notifier_del(f.v, n);
+	}
+	/* Nested: the 5-level guest table over a v1 table (tables 1:1, the data at GPA 4 GiB). */
+	assert_int_equal(viommu_pt_unmap(pt, hi, 0x1000, &a), 0);
+	assert_int_equal(viommu_pt_map(pt, hi, gpa_data, 0x1000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+	assert_int_equal(vg_amdvi_map(f.d, 9, gpa_data, DATA_BASE + 0x3000, 0x1000, VIOMMU_ACC_RW),
+			 0);
+	assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+	a = vg_amdvi_dte_addr(f.d, 0x0600);
+	poke64(&f, a + 16, gpm5);
+	gt_dte(&f, 0x0600, root | VIOMMU_AMDVI_DTE0_MODE_SET(3), 9, gcr3);
+	r = xlp(&f, 0x0600, 5, hi + 0x48, VIOMMU_ACC_READ);
+	assert_true(viommu_xlate_ok(&r));
+	assert_int_equal(r.out, DATA_BASE + 0x3048);
 	viommu_pt_destroy(pt);
 	fx_fini(&f);
 }
@@ -1881,6 +2124,35 @@ static void test_driver_v2(void **state)
 		free(sh);
 	}
 	fx_fini(&f);
+}
+
+/* The driver's v2 mode on an LA57 guest: 5-level tables where GATS offers them, else 4. */
+static void test_driver_v2_la57(void **state)
+{
+	struct viommu_amdvi_config c = cfg_default();
+	struct viommu_xlate_result r;
+	struct fx f;
+
+	(void)state;
+	c.flags |= VIOMMU_AMDVI_GT;
+	for (uint32_t gats = 4; gats <= 5; gats++) {
+		c.gats_levels = gats;
+		fx_init_cfg(&f, &c, &(struct vg_amdvi_config){ .v2 = true, .la57 = true }, true);
+		assert_int_equal(vg_amdvi_attach(f.d, 0x0100, 5, false), 0);
+		assert_int_equal(
+			VIOMMU_AMDVI_DTE2_GPM_GET(peek64(&f, vg_amdvi_dte_addr(f.d, 0x0100) + 16)),
+			gats == 5 ? VIOMMU_AMDVI_GPM_5_LEVEL : VIOMMU_AMDVI_GPM_4_LEVEL);
+		assert_int_equal(vg_amdvi_map(f.d, 5, 0x10000, DATA_BASE, 0x1000, VIOMMU_ACC_RW),
+				 0);
+		r = xl(&f, 0x0100, 0x10008, VIOMMU_ACC_WRITE);
+		assert_true(viommu_xlate_ok(&r));
+		assert_int_equal(r.out, DATA_BASE + 8);
+		assert_int_equal(vg_amdvi_unmap(f.d, 5, 0x10000, 0x1000), 0);
+		r = xl(&f, 0x0100, 0x10008, VIOMMU_ACC_READ);
+		assert_int_equal(r.fault.type, VIOMMU_FAULT_NOT_PRESENT);
+		drain(&f);
+		fx_fini(&f);
+	}
 }
 
 /* Guest-owned v2 over host-owned v1: every guest table access and the output go through v1. */
@@ -2184,7 +2456,7 @@ static void random_v2_run(bool nested, uint64_t seed)
 						      perm),
 					 0);
 		n->v1[g] = g + 1;
-		n->p1[g] = perm;
+		n->p1[g] = nested ? perm : VIOMMU_ACC_RW;
 	}
 	for (int step = 0; step < 8000; step++) {
 		uint64_t op = test_below(&rng, 100);
@@ -2549,9 +2821,12 @@ int main(void)
 		cmocka_unit_test(test_event_log_hostile),
 		cmocka_unit_test(test_npcache_notify),
 		cmocka_unit_test(test_ppr),
+		cmocka_unit_test(test_ppr_hostile),
 		cmocka_unit_test(test_v2_guest),
+		cmocka_unit_test(test_v2_guest5),
 		cmocka_unit_test(test_v2_giov_dev_iotlb),
 		cmocka_unit_test(test_driver_v2),
+		cmocka_unit_test(test_driver_v2_la57),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_invalid_device_request),
 		cmocka_unit_test(test_iotlb_inv_timeout),

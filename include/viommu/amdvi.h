@@ -31,9 +31,11 @@
  * present, which the capability header's NpCache asks for (VIOMMU_AMDVI_NPCACHE).
  * INVALIDATE_IOTLB_PAGES reaches consumers as VIOMMU_EV_DEVIOTLB_UNMAP.
  *
- * Guest translation (VIOMMU_AMDVI_GT: EFR GTSup, GIoSup, GLXSup 01b, PASmax 15, GATS 4 levels;
- * control GTEn): a DTE with GV translates requests with PASID, and with GIoV those without,
- * through the GCR3 table (one or two levels) to 4-level x86-64 tables; with DTE Mode 1-6 as well
+ * Guest translation (VIOMMU_AMDVI_GT: EFR GTSup, GIoSup, GLXSup 10b, PASmax 15, GATS 4 levels
+ * or with gats_levels 5, 5 levels; control GTEn): a DTE with GV translates requests with PASID,
+ * and with GIoV those without, through the GCR3 table (one to three levels) to x86-64 tables of 4
+ * levels, or of 5 where GATS offers them and the DTE's GuestPagingMode (QW2 55:54) is 01b (57-bit
+ * canonical inputs); with DTE Mode 1-6 as well
  * it is nested: every GCR3 and guest table access and the guest output are guest-physical and
  * go through the v1 table (guest-owned v2 over host-owned v1). Without GV, or without GTEn, a
  * request with PASID is blocked with IO_PAGE_FAULT. MAP/UNMAP consumers of a GIoV device see its
@@ -58,9 +60,8 @@
  * the IOTLB (v1, or with GN the PASID's guest tables), after invalidating them when Inval is set;
  * it never logs a fault (a page that does not translate is not loaded).
  *
- * Not modelled yet: 5-level guest tables (EFR GATS says 4 levels, and Linux then uses 4),
- * interrupt remapping, A/D updates, the DTE's SE bit (treated as SA = 0 behaviour: every fault is
- * logged), hardware error registers, performance counters, enhanced PPR handling (EPHSup).
+ * Not modelled yet: interrupt remapping, A/D updates, the DTE's SE bit (treated as SA = 0
+ * behaviour: every fault is logged), hardware error registers, performance counters.
  */
 #ifndef VIOMMU_AMDVI_H
 #define VIOMMU_AMDVI_H
@@ -97,6 +98,8 @@ struct viommu_amdvi_config {
 	uint32_t iotlb_ways;	 /* its associativity (0: 4) */
 	uint32_t iommu_devid;	 /* VIOMMU_AMDVI_HWV: the IOMMU function's own DeviceID, whose DTE
 				  * maps its private address space */
+	uint32_t gats_levels;	 /* VIOMMU_AMDVI_GT: EFR GATS, the deepest guest (v2) table, 4 or
+				  * 5 levels (0: 4); 5 lets a DTE's GuestPagingMode ask for 5 */
 };
 
 /* A typical configuration: NpCache, IotlbSup, IASup, 6-level host tables, 48-bit addresses. */

@@ -424,11 +424,14 @@ static int check_config(struct viommu_amdvi_config *c)
 		c->hats_levels = 6;
 	if (c->pa_bits == 0)
 		c->pa_bits = 48;
+	if (c->gats_levels == 0)
+		c->gats_levels = 4;
 	if (c->hats_levels < 4 || c->hats_levels > 6 || c->pa_bits < 32 || c->pa_bits > 52 ||
 	    (c->flags & ~known) ||
 	    ((c->flags & VIOMMU_AMDVI_EPH) && !(c->flags & VIOMMU_AMDVI_PPR)) ||
 	    ((c->flags & VIOMMU_AMDVI_HWV) && !(c->flags & VIOMMU_AMDVI_GT)) ||
-	    c->iommu_devid > 0xffff)
+	    c->iommu_devid > 0xffff || c->gats_levels < 4 || c->gats_levels > 5 ||
+	    (c->gats_levels == 5 && !(c->flags & VIOMMU_AMDVI_GT)))
 		return VIOMMU_EINVAL;
 	return 0;
 }
@@ -466,9 +469,11 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	s->seen = calloc(AMDVI_NDEV / 64, sizeof(*s->seen));
 	s->nest_ops = vi_amdvi_nest_ops;
 	vi_dmem_init(&s->gm, &s->v.host);
-	s->v2_pc.format = VIOMMU_PT_X86_64;
-	s->v2_pc.levels = 4;
-	s->v2_pc.oas = (uint8_t)s->cfg.pa_bits;
+	for (int i = 0; i < 2; i++) {
+		s->v2_pc[i].format = VIOMMU_PT_X86_64;
+		s->v2_pc[i].levels = (uint8_t)(4 + i);
+		s->v2_pc[i].oas = (uint8_t)s->cfg.pa_bits;
+	}
 	if (!s->dte_cache || !s->gcr3_cache || !s->seen ||
 	    viommu_pt_walker_create(ops, opaque, &s->walker) ||
 	    viommu_pt_walker_create(&s->nest_ops, s, &s->nwalker)) {
@@ -493,7 +498,8 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 	if (s->cfg.flags & VIOMMU_AMDVI_GT)
 		s->efr |= VIOMMU_AMDVI_EFR_GT_SUP | VIOMMU_AMDVI_EFR_GIO_SUP |
 			  VIOMMU_AMDVI_EFR_GLX_SUP_SET(AMDVI_GLX_SUP) |
-			  VIOMMU_AMDVI_EFR_PASMAX_SET(AMDVI_PASMAX) | VIOMMU_AMDVI_EFR_GATS_SET(0);
+			  VIOMMU_AMDVI_EFR_PASMAX_SET(AMDVI_PASMAX) |
+			  VIOMMU_AMDVI_EFR_GATS_SET(s->cfg.gats_levels - 4);
 	if (s->cfg.flags & VIOMMU_AMDVI_HWV) {
 		s->efr |= VIOMMU_AMDVI_EFR_VIOMMU_SUP;
 		if (vi_amdvi_hwv_alloc(s)) {

@@ -23,8 +23,12 @@
 #define AMDVI_SYNC_BUDGET (1ull << 22)
 #define AMDVI_INTR_FIRST VIOMMU_AMDVI_INTR_ADDR_FIRST
 #define AMDVI_INTR_LAST VIOMMU_AMDVI_INTR_ADDR_LAST
-#define AMDVI_PASMAX 15	       /* EFR PASmax with GT: 16-bit PASIDs */
-#define AMDVI_GLX_SUP 1	       /* EFR GLXSup with GT: one- or two-level GCR3 tables */
+/*
+ * EFR PASmax with GT: 16-bit PASIDs. Not 19 (PCIe's 20 bits): Linux (6.12 iommu_init_pci())
+ * stops with BUG_ON when the EFR offers PASIDs beyond 16 bits.
+ */
+#define AMDVI_PASMAX 15
+#define AMDVI_GLX_SUP 2	       /* EFR GLXSup with GT: GCR3 tables of one to three levels */
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
 #define AMDVI_DEVTLB_SLOTS 256 /* last INVALIDATE_IOTLB_PAGES per device, direct-mapped */
 #define AMDVI_PREFETCH_MAX 256 /* PFCount is 8 bits: at most 255 translations per command */
@@ -53,6 +57,7 @@ struct amdvi_dte {
 	bool gv;	   /* guest translation valid (and GTEn): requests with PASID use GCR3 */
 	bool giov;	   /* requests without PASID use GCR3 entry 0 */
 	uint8_t glx;	   /* GCR3 table levels - 1 */
+	uint8_t glevels;   /* guest (v2) table levels: 4, or 5 (GuestPagingMode 01b) */
 	uint64_t gcr3;	   /* GCR3 table root */
 	uint64_t gcr3_key; /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
 	/* IOTLB ref of (domid, devid), or with GIoV of its v2 PASID 0 tag, once taken; 0: none */
@@ -117,7 +122,7 @@ struct amdvi {
 	 * compares it with its plan's right after, and fields stored just before a wider load
 	 * would not forward.
 	 */
-	struct viommu_pt_cfg v2_pc;
+	struct viommu_pt_cfg v2_pc[2]; /* [glevels - 4] */
 	uint64_t efr;
 
 	/* Registers (3.4). */

@@ -71,12 +71,13 @@ static bool excluded_any(const struct amdvi *s, const struct amdvi_dte *d, uint6
 
 /*
  * A GIoV device's view: its requests without PASID through GCR3 entry 0's guest tables, one v2
- * walk per leaf or per blocked span, the non-canonical hole of 4-level tables skipped.
+ * walk per leaf or per blocked span, the non-canonical hole of its 4- or 5-level tables (48- or
+ * 57-bit inputs) skipped.
  */
 static bool giov_view(struct vi_sync *y, struct amdvi *s, const struct amdvi_dte *d, uint64_t a,
 		      uint64_t b)
 {
-	const uint64_t lo_last = (1ull << 47) - 1, hi_first = ~lo_last;
+	const uint64_t lo_last = (1ull << (12 + 9 * d->glevels - 1)) - 1, hi_first = ~lo_last;
 
 	for (uint64_t x = a;;) {
 		struct amdvi_leaf l;

@@ -87,6 +87,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 			 VIOMMU_AMDVI_DTE0_RSVD_63;
 	uint64_t rsvd1 = VIOMMU_AMDVI_DTE1_RSVD_42;
 	uint64_t rsvd3 = VIOMMU_AMDVI_DTE3_RSVD_53_0;
+	uint64_t rsvd2 = VIOMMU_AMDVI_DTE2_RSVD_55_52 | VIOMMU_AMDVI_DTE2_RSVD_59;
 	uint32_t mode;
 
 	memset(d, 0, sizeof(*d));
@@ -107,7 +108,11 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 		rsvd0 |= VIOMMU_AMDVI_DTE0_PPR | VIOMMU_AMDVI_DTE0_GRPR;
 	if (s->hwv)
 		rsvd3 &= ~VIOMMU_AMDVI_DTE3_VIOMMU_MASK;
-	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[3] & rsvd3))
+	/* 2.2.2 GuestPagingMode: 01b (5 levels) only where EFR GATS offers 5; 1xb reserved. */
+	if (gt && s->cfg.gats_levels == 5)
+		rsvd2 &= ~VIOMMU_AMDVI_DTE2_GPM_MASK;
+	if ((q[0] & rsvd0) || (q[1] & rsvd1) || (q[2] & rsvd2) || (q[3] & rsvd3) ||
+	    VIOMMU_AMDVI_DTE2_GPM_GET(q[2]) > VIOMMU_AMDVI_GPM_5_LEVEL)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	/* vImuEn counts while the vIOMMU is enabled and names a guest the hardware has. */
 	if (s->hwv && (q[3] & VIOMMU_AMDVI_DTE3_VIMU_EN) &&
@@ -119,8 +124,6 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	if ((q[1] & VIOMMU_AMDVI_DTE1_IOCTL_MASK) == VIOMMU_AMDVI_DTE1_IOCTL_MASK)
 		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	/* Interrupt fields: validated, not used (no interrupt remapping). */
-	if (q[2] & (VIOMMU_AMDVI_DTE2_RSVD_55_52 | VIOMMU_AMDVI_DTE2_RSVD_59))
-		return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 	if ((q[2] & VIOMMU_AMDVI_DTE2_IV) &&
 	    (VIOMMU_AMDVI_DTE2_INT_TAB_LEN_GET(q[2]) > VIOMMU_AMDVI_INT_TAB_LEN_MAX ||
 	     VIOMMU_AMDVI_DTE2_INT_CTL_GET(q[2]) == 3 ||
@@ -148,6 +151,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 		if (d->glx > AMDVI_GLX_SUP || (d->gcr3 & above_pa(s)))
 			return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
 		d->gcr3_key = d->gcr3 | (uint64_t)d->glx << 1;
+		d->glevels = VIOMMU_AMDVI_DTE2_GPM_GET(q[2]) == VIOMMU_AMDVI_GPM_5_LEVEL ? 5 : 4;
 		/* GV counts only while the guest translation is enabled (control GTEn). */
 		d->gv = (s->control & VIOMMU_AMDVI_CTRL_GT_EN) != 0;
 		d->giov = d->gv && (q[0] & VIOMMU_AMDVI_DTE0_GIOV);
@@ -530,19 +534,23 @@ static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t 
 }
 
 /*
- * The guest's 4-level x86-64 table at @root (2.2.7), then (nested) the v1 table for the output:
- * as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root: the walker's return, with @r. */
+ * The guest's 4- or 5-level x86-64 table at @root (2.2.7), then (nested) the v1 table for the
+ * output: as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root:
+ * the walker's return, with @r.
+ */
 static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
 				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
 {
+	struct viommu_pt_cfg *pc = &s->v2_pc[d->glevels == 5];
+
 	s->st.page_walks++;
 	s->nest_fault = 0;
-	s->v2_pc.root = root;
+	pc->root = root;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		return vi_pt_walker_walk(s->nwalker, &s->v2_pc, iova, access, r);
+		return vi_pt_walker_walk(s->nwalker, pc, iova, access, r);
 	}
-	return vi_pt_walker_walk(s->walker, &s->v2_pc, iova, access, r);
+	return vi_pt_walker_walk(s->walker, pc, iova, access, r);
 }
 
 /* What a guest walk that returned @ret with @r gives: as v2_walk_root(). */
@@ -557,7 +565,7 @@ static inline uint32_t v2_walk_result(struct amdvi *s, const struct amdvi_dte *d
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	}
 	/* The guest entry that stopped the walk, at level r->level, blocks its whole span. */
-	*span = r->level >= 1 && r->level <= 4 ? 12 + 9 * (r->level - 1) : 12;
+	*span = r->level >= 1 && r->level <= 5 ? 12 + 9 * (r->level - 1) : 12;
 	if (r->fault != VIOMMU_FAULT_NONE) {
 		switch (r->detail) {
 		case VIOMMU_PT_D_NOT_PRESENT:
