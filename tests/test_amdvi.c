@@ -735,7 +735,10 @@ static void test_bringup_and_map(void **state)
 	fx_fini(&f);
 }
 
-/* V = 0 and TV = 0 pass untranslated; a cached DTE serves until INVALIDATE_DEVTAB_ENTRY. */
+/*
+ * V = 0 and TV = 0 pass untranslated; a cached DTE serves until INVALIDATE_DEVTAB_ENTRY; SA and
+ * SE suppress IO_PAGE_FAULT events (all of them, the repeats).
+ */
 static void test_dte_valid_bits_and_cache(void **state)
 {
 	struct viommu_xlate_result r;
@@ -771,6 +774,39 @@ static void test_dte_valid_bits_and_cache(void **state)
 	r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
 	assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
 	assert_int_equal(drain(&f), 0);
+	/*
+	 * SE suppresses the repeats: the first IO_PAGE_FAULT is logged, the next ones are not,
+	 * until INVALIDATE_DEVTAB_ENTRY re-arms it; other events are never suppressed.
+	 */
+	poke64(&f, a + 8, VIOMMU_AMDVI_DTE1_SE);
+	assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+	{
+		struct viommu_amdvi_stats st0, st1;
+
+		viommu_amdvi_get_stats(f.v, &st0);
+		r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		r = xl(&f, 0x0300, 0x6000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		r = xl(&f, 0x0300, 0x7000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		assert_int_equal(drain(&f), 1);
+		viommu_amdvi_get_stats(f.v, &st1);
+		assert_int_equal(st1.events_suppressed - st0.events_suppressed, 2);
+		assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+		r = xl(&f, 0x0300, 0x8000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		r = xl(&f, 0x0300, 0x9000, VIOMMU_ACC_WRITE);
+		assert_int_equal(r.fault.flags, VIOMMU_FAULT_F_SUPPRESSED);
+		assert_int_equal(drain(&f), 1);
+		/* Without SE every fault is logged. */
+		poke64(&f, a + 8, 0);
+		assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0300), 0);
+		r = xl(&f, 0x0300, 0x5000, VIOMMU_ACC_WRITE);
+		r = xl(&f, 0x0300, 0x6000, VIOMMU_ACC_WRITE);
+		assert_true(r.fault.flags & VIOMMU_FAULT_F_RECORDED);
+		assert_int_equal(drain(&f), 2);
+	}
 	/* INVALIDATE_IOMMU_ALL drops every cached entry. */
 	poke64(&f, a, 0);
 	{
@@ -1623,6 +1659,20 @@ static void gt_free(void *opaque, uint64_t gpa, uint64_t size)
 
 static const struct viommu_pt_alloc_ops gt_ops = { gt_alloc, gt_free };
 
+/* INVALIDATE_IOMMU_PAGES of all of @domid's pages, with GN and @pasid or without (v1), + wait. */
+static void inv_pages_all(struct fx *f, uint16_t domid, bool gn, uint32_t pasid)
+{
+	uint32_t c[4] = { gn ? pasid : 0,
+			  domid | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+					  VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
+				     (gn ? VIOMMU_AMDVI_IIP2_GN : 0)),
+			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
+
+	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
+	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+}
+
 static void gt_dte(struct fx *f, uint16_t devid, uint64_t q0, uint16_t domid, uint64_t gcr3)
 {
 	uint64_t a = vg_amdvi_dte_addr(f->d, devid);
@@ -1698,6 +1748,12 @@ static void test_v2_guest(void **state)
 	r = xlp(&f, 0x0500, 0x205, 0x70001234, VIOMMU_ACC_READ);
 	assert_false(viommu_xlate_ok(&r));
 	drain(&f);
+	/* Past 20 bits: never PASID 5's cached translation or GCR3 entry. */
+	r = xlp(&f, 0x0500, 0x100005, 0x70001234, VIOMMU_ACC_WRITE);
+	assert_false(viommu_xlate_ok(&r));
+	r = xlp(&f, 0x0500, 0x80000005, 0x70001000, VIOMMU_ACC_WRITE);
+	assert_false(viommu_xlate_ok(&r));
+	drain(&f);
 	/* A read-only guest page: permission. */
 	r = xlp(&f, 0x0500, 5, 0x70002000, VIOMMU_ACC_WRITE);
 	assert_int_equal(r.fault.type, VIOMMU_FAULT_PERMISSION);
@@ -1750,8 +1806,9 @@ static void test_v2_guest(void **state)
 		gt_dte(&f, 0x0500, VIOMMU_AMDVI_DTE0_GLX_SET(1), 9, l2);
 		r = xlp(&f, 0x0500, 0x205, 0x70001000, VIOMMU_ACC_READ);
 		assert_int_equal(r.out, DATA_BASE + 0x1000);
-		/* Reserved bits in a GCR3 entry. */
+		/* Reserved bits in a GCR3 entry (the cached one goes with the PASID's invalidation). */
 		poke64(&f, l1 + 5 * 8, cr3 | VIOMMU_AMDVI_GCR3_GV | (1ull << 60));
+		inv_pages_all(&f, 9, true, 0x205);
 		r = xlp(&f, 0x0500, 0x205, 0x70003000, VIOMMU_ACC_READ);
 		assert_int_equal(r.fault.type, VIOMMU_FAULT_RESERVED);
 		drain(&f);
@@ -2190,12 +2247,153 @@ static void test_nested(void **state)
 }
 
 /*
- * Randomized guest (v2) runs, nested or alone: PASIDs 0-2 (0 also as GIoV requests without
- * PASID), guest tables mapping GVA pages to GPA pages, the host's v1 table mapping GPA pages to
- * memory, random changes on both sides, GN invalidations (or none yet: the old composition may
- * still be served), and DMA checked against the composition the reference computes.
+ * The GCR3 cache: a GCR3 entry rewritten without an invalidation may still be used (the test
+ * checks that it is, so that what follows is not vacuous), and each invalidation that covers
+ * the entry makes the next miss read it again: INVALIDATE_DEVTAB_ENTRY of the device,
+ * INVALIDATE_IOMMU_PAGES of the domain with GN for the PASID (all pages, or one) or without GN,
+ * INVALIDATE_IOMMU_ALL. @nested: the GCR3 table is read through a v1 table, and the host
+ * remapping its page (its invalidation has no GN) must be seen too. @giov: entry 0 for requests
+ * without PASID (kept with the DTE), else PASID 5's (the GCR3 cache's slots).
+ */
+static struct viommu_xlate_result gcr3_xl(struct fx *f, bool giov, uint64_t iova)
+{
+	return giov ? xl(f, 0x0500, iova, VIOMMU_ACC_READ) :
+		      xlp(f, 0x0500, 5, iova, VIOMMU_ACC_READ);
+}
+
+static void gcr3_cache_run(bool nested, bool giov)
+{
+	const uint32_t pasid = giov ? 0 : 5;
+	const uint64_t gcr3 = RAW_BASE, gva = 0x70000000, moved = RAW_BASE + 0x200000;
+	const uint64_t out_a = nested ? 0x100000000ull : DATA_BASE, out_b = out_a + 0x100000;
+	struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
+	struct viommu_xlate_result r;
+	struct viommu_pt *pa, *pb;
+	uint64_t ra, rb, root = 0, page = 0, cur, other;
+	struct fx f;
+
+	gt_fx(&f, &pa);
+	assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL, &pb), 0);
+	memset(viommu_flatmem_ptr(f.fm, gcr3, 0x1000), 0, 0x1000);
+	/* Table A maps GVA page i to out_a + i pages, table B to out_b + i pages. */
+	assert_int_equal(viommu_pt_map(pa, gva, out_a, 0x40000, VIOMMU_ACC_RW, 0), 0);
+	assert_int_equal(viommu_pt_map(pb, gva, out_b, 0x40000, VIOMMU_ACC_RW, 0), 0);
+	ra = viommu_pt_get_cfg(pa)->root;
+	rb = viommu_pt_get_cfg(pb)->root;
+	if (nested) {
+		/* Guest tables at GPA = SPA; guest outputs at 4 GiB, data at DATA_BASE. */
+		assert_int_equal(
+			vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
+		assert_int_equal(vg_amdvi_map(f.d, 9, out_a, DATA_BASE, 0x200000, VIOMMU_ACC_RW),
+				 0);
+		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
+		root |= VIOMMU_AMDVI_DTE0_MODE_SET(3);
+	}
+	poke64(&f, gcr3 + pasid * 8, ra | VIOMMU_AMDVI_GCR3_GV);
+	gt_dte(&f, 0x0500, root | (giov ? VIOMMU_AMDVI_DTE0_GIOV : 0), 9, gcr3);
+	cur = 0;
+	other = 0x100000;
+	for (int kind = 0; kind < 5; kind++) {
+		uint64_t u = cur ? ra : rb;
+
+		/* A miss reads the entry (and caches it). */
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		/* Rewritten: a miss of another page still walks the old table. */
+		poke64(&f, gcr3 + pasid * 8, u | VIOMMU_AMDVI_GCR3_GV);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		switch (kind) {
+		case 0:
+			assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0500), 0);
+			break;
+		case 1:
+			inv_pages_all(&f, 9, true, pasid);
+			break;
+		case 2: {
+			/* GN, the PASID, one page (not even one the device used). */
+			uint32_t c[4] = { pasid,
+					  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
+					  0x7f000000u | (uint32_t)VIOMMU_AMDVI_IIP2_GN, 0 };
+
+			assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+			assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+			break;
+		}
+		case 3:
+			inv_pages_all(&f, 9, false, 0);
+			break;
+		default: {
+			uint32_t c[4] = { 0,
+					  (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
+						  VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_ALL),
+					  0, 0 };
+
+			assert_int_equal(vg_amdvi_submit(f.d, c), 0);
+			assert_int_equal(vg_amdvi_completion_wait(f.d), 0);
+			break;
+		}
+		}
+		/* Read again: the new table. */
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
+		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
+		page++;
+		cur ^= 0x100000;
+		other ^= 0x100000;
+	}
+	/* Another domain's invalidation is not needed by anyone: nothing to check there. */
+	if (nested) {
+		uint64_t t = cur ? ra : rb;
+
+		/*
+		 * The host moves the GCR3 table's page to a copy whose entry names the other table;
+		 * its unmap flushes the domain without GN, which drops the cached entry.
+		 */
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
+		assert_int_equal(r.out, DATA_BASE + cur + page * 0x1000);
+		page++;
+		memcpy(viommu_flatmem_ptr(f.fm, moved, 0x1000),
+		       viommu_flatmem_ptr(f.fm, gcr3, 0x1000), 0x1000);
+		poke64(&f, moved + pasid * 8, t | VIOMMU_AMDVI_GCR3_GV);
+		assert_int_equal(vg_amdvi_unmap(f.d, 9, gcr3, 0x1000), 0);
+		assert_int_equal(vg_amdvi_map(f.d, 9, gcr3, moved, 0x1000, VIOMMU_ACC_RW), 0);
+		r = gcr3_xl(&f, giov, gva + page * 0x1000);
+		assert_int_equal(r.out, DATA_BASE + other + page * 0x1000);
+	}
+	assert_int_equal(drain(&f), 0);
+	viommu_pt_destroy(pa);
+	viommu_pt_destroy(pb);
+	fx_fini(&f);
+}
+
+static void test_gcr3_cache(void **state)
+{
+	(void)state;
+	gcr3_cache_run(false, false);
+	gcr3_cache_run(false, true); /* GIoV: entry 0, requests without PASID */
+}
+
+static void test_gcr3_cache_nested(void **state)
+{
+	(void)state;
+	gcr3_cache_run(true, false);
+	gcr3_cache_run(true, true);
+}
+
+/*
+ * Randomized v2 run, nested or not: PASIDs 0-2 (0 also as GIoV requests without PASID), each
+ * through its GCR3 entry to one of four guest tables mapping GVA pages to GPA pages (nested: the
+ * host's v1 table maps GPA pages to memory; else GPA is memory), random changes on all sides:
+ * the guest's tables, its GCR3 entries (another table, or none), the host's v1 table and where
+ * it puts the GCR3 table's page, GN invalidations (or none yet: the old table and the old
+ * compositions may still be served), INVALIDATE_DEVTAB_ENTRY, and DMA checked against what the
+ * reference allows.
  */
 #define N_PASID 3
+#define N_TAB 4
 #define N_GVA 16
 #define N_GPA 16
 #define GVA_BASE 0x40000000ull
@@ -2203,31 +2401,35 @@ static void test_nested(void **state)
 #define N_STALE 4
 
 struct nref {
-	int v2[N_PASID][N_GVA]; /* GPA page + 1, 0: unmapped */
-	uint32_t p2[N_PASID][N_GVA];
+	bool nested;
+	int tab[N_PASID]; /* the table PASID's GCR3 entry names; -1: none (GV = 0) */
+	int old[N_PASID]; /* the table it named before, until the PASID's invalidation; -2: none */
+	int v2[N_TAB][N_GVA]; /* GPA page + 1, 0: unmapped */
+	uint32_t p2[N_TAB][N_GVA];
 	int v1[N_GPA]; /* SPA page index + 1, 0: unmapped */
 	uint32_t p1[N_GPA];
 	uint64_t stale[N_PASID][N_GVA][N_STALE]; /* compositions that may still be served, + 1 */
 	uint32_t stale_perm[N_PASID][N_GVA][N_STALE];
+	uint64_t gcr3_spa; /* where the GCR3 table's page is (nested: the host may move it) */
 };
 
-/* The composition now: output page address + 1 (0: none) and its rights. */
-static uint64_t nref_now(const struct nref *n, int pa, int p, uint32_t *perm)
+/* The composition through table @t now: output page address + 1 (0: none) and its rights. */
+static uint64_t nref_via(const struct nref *n, int t, int p, uint32_t *perm)
 {
-	int g = n->v2[pa][p] - 1;
+	int g = t >= 0 ? n->v2[t][p] - 1 : -1;
 
 	*perm = 0;
 	if (g < 0 || !n->v1[g])
 		return 0;
-	*perm = n->p2[pa][p] & n->p1[g];
+	*perm = n->p2[t][p] & n->p1[g];
 	return *perm ? DATA_BASE + (uint64_t)(n->v1[g] - 1) * 0x1000 + 1 : 0;
 }
 
-/* Remember what the IOTLB may still hold for (pa, p); false when there is no room. */
-static bool nref_keep(struct nref *n, int pa, int p)
+/* Remember that the IOTLB may still hold (pa, p) through table @t; false when there is no room. */
+static bool nref_keep(struct nref *n, int pa, int t, int p)
 {
 	uint32_t perm;
-	uint64_t now = nref_now(n, pa, p, &perm);
+	uint64_t now = nref_via(n, t, p, &perm);
 
 	if (!now)
 		return true;
@@ -2243,45 +2445,42 @@ static bool nref_keep(struct nref *n, int pa, int p)
 
 static void gn_inval(struct fx *f, struct nref *n, int pa)
 {
-	uint32_t c[4] = { (uint32_t)pa,
-			  9 | (uint32_t)VIOMMU_AMDVI_CMD_OPCODE_SET(
-				      VIOMMU_AMDVI_CMD_INVALIDATE_IOMMU_PAGES),
-			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR | VIOMMU_AMDVI_IIP2_S |
-				     VIOMMU_AMDVI_IIP2_GN),
-			  (uint32_t)(VIOMMU_AMDVI_INV_ALL_PAGES_ADDR >> 32) };
-
-	assert_int_equal(vg_amdvi_submit(f->d, c), 0);
-	assert_int_equal(vg_amdvi_completion_wait(f->d), 0);
+	inv_pages_all(f, 9, true, (uint32_t)pa);
 	memset(n->stale[pa], 0, sizeof(n->stale[pa]));
+	n->old[pa] = -2;
 }
 
-/*
- * @nested: guest tables over the host's v1 table (DTE Mode 3); else guest tables alone (Mode 0,
- * the guest's GPAs are system-physical: the reference's v1 is the identity, never changed).
- */
-static void run_random_v2(bool nested, uint64_t seed_default)
+static void nref_gcr3(struct fx *f, struct viommu_pt **pt, uint64_t spa, int pa, int t)
 {
-	struct test_rng rng = { test_seed(seed_default) };
+	poke64(f, spa + (uint64_t)pa * 8, t >= 0 ? viommu_pt_get_cfg(pt[t])->root | 1 : 0);
+}
+
+static void random_v2_run(bool nested, uint64_t seed)
+{
+	struct test_rng rng = { test_seed(seed) };
 	struct nref *n = calloc(1, sizeof(*n));
-	struct viommu_pt *pt[N_PASID];
-	const uint64_t gpa_base = nested ? GPA_BASE : DATA_BASE;
+	struct viommu_pt *pt[N_TAB];
 	uint64_t root = 0;
 	struct fx f;
 
 	gt_fx(&f, &pt[0]);
-	for (int pa = 1; pa < N_PASID; pa++) {
+	for (int t = 1; t < N_TAB; t++) {
 		struct viommu_pt_cfg pc = { .format = VIOMMU_PT_X86_64, .levels = 4 };
 
 		assert_int_equal(viommu_pt_create(&pc, viommu_flatmem_ops(), f.fm, &gt_ops, NULL,
-						  &pt[pa]),
+						  &pt[t]),
 				 0);
 	}
+	n->nested = nested;
+	n->gcr3_spa = RAW_BASE;
 	memset(viommu_flatmem_ptr(f.fm, RAW_BASE, 0x1000), 0, 0x1000);
-	for (int pa = 0; pa < N_PASID; pa++)
-		poke64(&f, RAW_BASE + (uint64_t)pa * 8,
-		       viommu_pt_get_cfg(pt[pa])->root | VIOMMU_AMDVI_GCR3_GV);
-	/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1, and never changes it. */
+	for (int pa = 0; pa < N_PASID; pa++) {
+		n->tab[pa] = pa;
+		n->old[pa] = -2;
+		nref_gcr3(&f, pt, RAW_BASE, pa, pa);
+	}
 	if (nested) {
+		/* Guest tables at GPA = SPA: v1 maps their megabyte 1:1. */
 		assert_int_equal(
 			vg_amdvi_map(f.d, 9, RAW_BASE, RAW_BASE, 1ull << 20, VIOMMU_ACC_RW), 0);
 		assert_int_equal(vg_amdvi_domain_root(f.d, 9, &root), 0);
@@ -2293,7 +2492,9 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 		uint32_t perm = test_below(&rng, 4) ? VIOMMU_ACC_RW :
 						      1 + (uint32_t)test_below(&rng, 2);
 
-		if (nested)
+		if (!nested)
+			perm = VIOMMU_ACC_RW; /* GPA is memory: no second stage */
+		else
 			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
 						      DATA_BASE + (uint64_t)g * 0x1000, 0x1000,
 						      perm),
@@ -2301,9 +2502,10 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 		n->v1[g] = g + 1;
 		n->p1[g] = nested ? perm : VIOMMU_ACC_RW;
 	}
-	for (int step = 0; step < 6000; step++) {
+	for (int step = 0; step < 8000; step++) {
 		uint64_t op = test_below(&rng, 100);
 		int pa = (int)test_below(&rng, N_PASID);
+		int t = (int)test_below(&rng, N_TAB);
 		int p = (int)test_below(&rng, N_GVA);
 		int g = (int)test_below(&rng, N_GPA);
 		uint32_t perm = 1 + (uint32_t)test_below(&rng, 3);
@@ -2311,54 +2513,102 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 		if (op < 25) {
 			/* Guest maps a free GVA page (no invalidation: nothing was cached for it,
 			 * except what an earlier unmap left, which stays possible). */
-			if (n->v2[pa][p])
+			if (n->v2[t][p])
 				continue;
 			/* x86-64 entries cannot say write-only: present means readable. */
 			perm = perm == VIOMMU_ACC_WRITE ? VIOMMU_ACC_RW : perm;
-			assert_int_equal(viommu_pt_map(pt[pa], GVA_BASE + ((uint64_t)p << 12),
-						       gpa_base + ((uint64_t)g << 12), 0x1000, perm,
-						       0),
-					 0);
-			n->v2[pa][p] = g + 1;
-			n->p2[pa][p] = perm;
+			assert_int_equal(
+				viommu_pt_map(pt[t], GVA_BASE + ((uint64_t)p << 12),
+					      (nested ? GPA_BASE : DATA_BASE) + ((uint64_t)g << 12),
+					      0x1000, perm, 0),
+				0);
+			n->v2[t][p] = g + 1;
+			n->p2[t][p] = perm;
 		} else if (op < 40) {
 			uint64_t done;
 
-			/* Guest unmaps; maybe invalidates this PASID at once. */
-			if (!n->v2[pa][p])
+			/* Guest unmaps; maybe invalidates the PASIDs on the table at once. */
+			if (!n->v2[t][p])
 				continue;
-			if (!nref_keep(n, pa, p))
-				gn_inval(&f, n, pa), nref_keep(n, pa, p);
-			assert_int_equal(viommu_pt_unmap(pt[pa], GVA_BASE + ((uint64_t)p << 12),
+			for (int q = 0; q < N_PASID; q++) {
+				if (n->tab[q] == t && !nref_keep(n, q, t, p))
+					gn_inval(&f, n, q), nref_keep(n, q, t, p);
+				if (n->old[q] == t && !nref_keep(n, q, t, p))
+					gn_inval(&f, n, q); /* the old table is gone for q */
+			}
+			assert_int_equal(viommu_pt_unmap(pt[t], GVA_BASE + ((uint64_t)p << 12),
 							 0x1000, &done),
 					 0);
-			n->v2[pa][p] = 0;
+			n->v2[t][p] = 0;
 			if (test_below(&rng, 4) == 0)
-				gn_inval(&f, n, pa);
-		} else if (op < 41) {
+				for (int q = 0; q < N_PASID; q++)
+					if (n->tab[q] == t)
+						gn_inval(&f, n, q);
+		} else if (op < 41 && nested) {
 			/* Host maps a free GPA page (the driver's NpCache flush drops the domain's
-			 * guest entries: every stale composition goes). */
-			if (!nested || n->v1[g])
+			 * guest entries: every stale composition and old table goes). */
+			if (n->v1[g])
 				continue;
-			int s = 1 + (int)test_below(&rng, 256);
+			int sp = 1 + (int)test_below(&rng, 256);
 
 			assert_int_equal(vg_amdvi_map(f.d, 9, GPA_BASE + ((uint64_t)g << 12),
-						      DATA_BASE + (uint64_t)(s - 1) * 0x1000,
+						      DATA_BASE + (uint64_t)(sp - 1) * 0x1000,
 						      0x1000, perm),
 					 0);
-			n->v1[g] = s;
+			n->v1[g] = sp;
 			n->p1[g] = perm;
 			memset(n->stale, 0, sizeof(n->stale));
-		} else if (op < 42) {
-			if (!nested || !n->v1[g])
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
+		} else if (op < 42 && nested) {
+			if (!n->v1[g])
 				continue;
 			assert_int_equal(
 				vg_amdvi_unmap(f.d, 9, GPA_BASE + ((uint64_t)g << 12), 0x1000), 0);
 			n->v1[g] = 0;
 			memset(n->stale, 0, sizeof(n->stale));
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
 		} else if (op < 43) {
 			gn_inval(&f, n, pa);
-		} else {
+		} else if (op < 46) {
+			/* The guest points PASID pa's GCR3 entry at another table (or none), and
+			 * invalidates it at once or later. */
+			int to = (int)test_below(&rng, N_TAB + 1) - 1;
+
+			if (to == n->tab[pa])
+				continue;
+			if (n->old[pa] != -2)
+				gn_inval(&f, n, pa);
+			nref_gcr3(&f, pt, n->gcr3_spa, pa, to);
+			n->old[pa] = n->tab[pa];
+			n->tab[pa] = to;
+			if (test_below(&rng, 2))
+				gn_inval(&f, n, pa);
+		} else if (op < 47) {
+			/* INVALIDATE_DEVTAB_ENTRY: the DTE is the same; what may be served, too. */
+			assert_int_equal(vg_amdvi_inv_devtab(f.d, 0x0700), 0);
+		} else if (op < 48 && nested) {
+			/*
+			 * The host moves the GCR3 table's page to a copy in which PASID pa's entry
+			 * names table t: to the guest, its entry changed, and the host's unmap
+			 * flushed the domain (no GN), which drops all its guest translations.
+			 */
+			uint64_t to = n->gcr3_spa == RAW_BASE + 0x200000 ? RAW_BASE + 0x201000 :
+									   RAW_BASE + 0x200000;
+
+			memcpy(viommu_flatmem_ptr(f.fm, to, 0x1000),
+			       viommu_flatmem_ptr(f.fm, n->gcr3_spa, 0x1000), 0x1000);
+			nref_gcr3(&f, pt, to, pa, t);
+			assert_int_equal(vg_amdvi_unmap(f.d, 9, RAW_BASE, 0x1000), 0);
+			assert_int_equal(vg_amdvi_map(f.d, 9, RAW_BASE, to, 0x1000, VIOMMU_ACC_RW),
+					 0);
+			n->gcr3_spa = to;
+			n->tab[pa] = t;
+			memset(n->stale, 0, sizeof(n->stale));
+			for (int q = 0; q < N_PASID; q++)
+				n->old[q] = -2;
+		} else if (op >= 48) {
 			/* DMA: with PASID, or PASID 0 as a GIoV request without one. */
 			uint32_t acc = test_below(&rng, 2) ? VIOMMU_ACC_WRITE : VIOMMU_ACC_READ;
 			uint64_t off = test_below(&rng, 0x1000) & ~7ull;
@@ -2367,12 +2617,16 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 				pa == 0 && test_below(&rng, 2) ?
 					xl(&f, 0x0700, gva, acc) :
 					xlp(&f, 0x0700, (uint32_t)pa, gva, acc);
-			uint32_t cur_perm;
-			uint64_t cur = nref_now(n, pa, p, &cur_perm);
-			bool cur_ok = cur && (cur_perm & acc);
+			uint32_t cur_perm, old_perm = 0;
+			uint64_t cur = nref_via(n, n->tab[pa], p, &cur_perm), old = 0;
+			bool cur_ok = cur && (cur_perm & acc), pending = n->old[pa] != -2;
 
+			if (pending)
+				old = nref_via(n, n->old[pa], p, &old_perm);
 			if (viommu_xlate_ok(&r)) {
-				bool legal = cur_ok && r.out == cur - 1 + off;
+				bool legal = (cur_ok && r.out == cur - 1 + off) ||
+					     (pending && old && (old_perm & acc) &&
+					      r.out == old - 1 + off);
 
 				for (int k = 0; k < N_STALE && !legal; k++)
 					legal = n->stale[pa][p][k] &&
@@ -2380,14 +2634,15 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 						r.out == n->stale[pa][p][k] - 1 + off;
 				assert_true(legal);
 			} else {
-				assert_false(cur_ok);
+				/* A walk of the new table, or (not yet invalidated) the old one. */
+				assert_true(!cur_ok || (pending && !(old && (old_perm & acc))));
 			}
 		}
 		if (step % 128 == 0)
 			drain(&f);
 	}
-	for (int pa = 0; pa < N_PASID; pa++)
-		viommu_pt_destroy(pt[pa]);
+	for (int t = 0; t < N_TAB; t++)
+		viommu_pt_destroy(pt[t]);
 	fx_fini(&f);
 	free(n);
 }
@@ -2395,13 +2650,13 @@ static void run_random_v2(bool nested, uint64_t seed_default)
 static void test_random_nested(void **state)
 {
 	(void)state;
-	run_random_v2(true, 0xa3d3);
+	random_v2_run(true, 0xa3d3);
 }
 
 static void test_random_v2(void **state)
 {
 	(void)state;
-	run_random_v2(false, 0xa3d4);
+	random_v2_run(false, 0xa3d4);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2772,6 +3027,8 @@ int main(void)
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_eph),
 		cmocka_unit_test(test_prefetch_v2),
+		cmocka_unit_test(test_gcr3_cache),
+		cmocka_unit_test(test_gcr3_cache_nested),
 		cmocka_unit_test(test_random_nested),
 		cmocka_unit_test(test_random_v2),
 		cmocka_unit_test(test_random_leaf_walk),

@@ -203,7 +203,7 @@ struct viommu_amdvi_stats {
 	uint64_t page_walks;	      /* v1 walks (translation misses and notification walks) */
 	uint64_t faults;	      /* blocked translations */
 	uint64_t events_logged;	      /* entries written to the event log */
-	uint64_t events_suppressed;   /* IO_PAGE_FAULTs the DTE's SA suppressed */
+	uint64_t events_suppressed;   /* IO_PAGE_FAULTs the DTE's SA or SE suppressed */
 	uint64_t events_lost;	      /* event log disabled, full (overflow) or outside memory */
 	uint64_t cmd_doorbells;	      /* tail writes that found work */
 	uint64_t cmd_completion_wait; /* commands by type */

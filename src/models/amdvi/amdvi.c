@@ -381,8 +381,11 @@ static int amdvi_mmio_write(struct viommu *v, uint64_t off, unsigned int size, u
 
 static void amdvi_mem_changed(struct viommu *v)
 {
-	viommu_pt_walker_invalidate(to_amdvi(v)->walker);
-	viommu_pt_walker_invalidate(to_amdvi(v)->nwalker);
+	struct amdvi *s = to_amdvi(v);
+
+	viommu_pt_walker_invalidate(s->walker);
+	viommu_pt_walker_invalidate(s->nwalker);
+	vi_dmem_init(&s->gm, &s->v.host);
 }
 
 static void amdvi_destroy(struct viommu *v)
@@ -395,6 +398,7 @@ static void amdvi_destroy(struct viommu *v)
 	viommu_pt_walker_destroy(s->walker);
 	viommu_pt_walker_destroy(s->nwalker);
 	free(s->dte_cache);
+	free(s->gcr3_cache);
 	free(s->seen);
 	vi_instance_fini(v);
 	free(s);
@@ -461,11 +465,20 @@ int viommu_amdvi_create(const struct viommu_amdvi_config *cfg, const struct viom
 		return ret;
 	}
 	s->dte_cache = calloc(AMDVI_DTE_CACHE_SIZE, sizeof(*s->dte_cache));
+	s->gcr3_cache = calloc(AMDVI_GCR3_SLOTS, sizeof(*s->gcr3_cache));
 	s->seen = calloc(AMDVI_NDEV / 64, sizeof(*s->seen));
 	s->nest_ops = vi_amdvi_nest_ops;
-	if (!s->dte_cache || !s->seen || viommu_pt_walker_create(ops, opaque, &s->walker) ||
+	vi_dmem_init(&s->gm, &s->v.host);
+	for (int i = 0; i < 2; i++) {
+		s->v2_pc[i].format = VIOMMU_PT_X86_64;
+		s->v2_pc[i].levels = (uint8_t)(4 + i);
+		s->v2_pc[i].oas = (uint8_t)s->cfg.pa_bits;
+	}
+	if (!s->dte_cache || !s->gcr3_cache || !s->seen ||
+	    viommu_pt_walker_create(ops, opaque, &s->walker) ||
 	    viommu_pt_walker_create(&s->nest_ops, s, &s->nwalker)) {
 		free(s->dte_cache);
+		free(s->gcr3_cache);
 		free(s->seen);
 		viommu_pt_walker_destroy(s->walker);
 		viommu_iotlb_destroy(s->iotlb);

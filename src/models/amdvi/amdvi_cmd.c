@@ -187,8 +187,10 @@ static void prefetch(struct amdvi *s, const uint32_t c[4])
 		inv.last = size && count && (count - 1) <= (UINT64_MAX - last) / size ?
 				   last + (uint64_t)(count - 1) * size :
 				   UINT64_MAX;
-		if (count)
+		if (count) {
 			viommu_iotlb_invalidate(s->iotlb, &inv);
+			vi_amdvi_gcr3_inval_dom(s, d.domid); /* as INVALIDATE_IOMMU_PAGES does */
+		}
 	}
 	for (uint32_t i = 0; i < count && s->budget; i++) {
 		uint64_t iova = first + (uint64_t)i * size;
@@ -263,6 +265,7 @@ int vi_amdvi_cmd_run(struct amdvi *s, const uint32_t c[4], uint64_t gpa, uint64_
 			break;
 		s->st.cmd_inv_pages++;
 		vi_amdvi_hwv_flushed(s, domid);
+		vi_amdvi_gcr3_inval_dom(s, domid);
 		inv_range(addr, (c[2] & VIOMMU_AMDVI_IIP2_S) != 0, &inv.first, &inv.last);
 		if (c[2] & VIOMMU_AMDVI_IIP2_GN) {
 			/* One PASID's guest translations of the domain. */

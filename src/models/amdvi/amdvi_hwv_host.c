@@ -137,6 +137,7 @@ static void flush_domain(struct amdvi *s, uint32_t domid)
 
 	viommu_iotlb_invalidate(s->iotlb, &inv);
 	vi_amdvi_hwv_flushed(s, domid);
+	vi_amdvi_gcr3_inval_dom(s, domid);
 }
 
 int viommu_amdvi_hwv_init(struct viommu *v, const struct viommu_amdvi_hwv_mem *mem)

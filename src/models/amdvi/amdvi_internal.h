@@ -32,6 +32,8 @@
 #define AMDVI_V2_TAG 0x100000u /* IOTLB tag.pasid of guest (v2) entries: 1 << 20 | PASID */
 #define AMDVI_DEVTLB_SLOTS 256 /* last INVALIDATE_IOTLB_PAGES per device, direct-mapped */
 #define AMDVI_PREFETCH_MAX 256 /* PFCount is 8 bits: at most 255 translations per command */
+#define AMDVI_GCR3_SLOTS 256   /* the GCR3 cache: direct-mapped by (DeviceID, PASID) */
+#define AMDVI_GCR3_DOMS 256    /* its domain generations, by DomainID % AMDVI_GCR3_DOMS */
 
 /* Reasons a translation is blocked (struct viommu_fault.reason): the event code logged. */
 enum amdvi_kind {
@@ -48,16 +50,26 @@ struct amdvi_dte {
 	bool ats;   /* I: the device may use ATS (translation and pretranslated requests) */
 	bool ppr;   /* PPR: page requests from the device are logged (with EPHEn) */
 	uint32_t domid;
-	uint8_t kind;	    /* enum amdvi_kind */
-	uint8_t perm;	    /* IR/IW as VIOMMU_ACC_READ/WRITE */
-	bool sa;	    /* suppress all IO_PAGE_FAULT events */
-	bool ex;	    /* the exclusion range applies */
-	bool gv;	    /* guest translation valid (and GTEn): requests with PASID use GCR3 */
-	bool giov;	    /* requests without PASID use GCR3 entry 0 */
-	uint8_t glx;	    /* GCR3 table levels - 1 */
-	uint8_t glevels;    /* guest (v2) table levels: 4, or 5 (GuestPagingMode 01b) */
-	uint64_t gcr3;	    /* GCR3 table root */
-	uint64_t iotlb_ref; /* IOTLB ref of (domid, devid) once a translation took it; 0: none */
+	uint8_t kind;	   /* enum amdvi_kind */
+	uint8_t perm;	   /* IR/IW as VIOMMU_ACC_READ/WRITE */
+	bool sa;	   /* suppress all IO_PAGE_FAULT events */
+	bool se;	   /* suppress IO_PAGE_FAULT events after the first (see amdvi_dte_slot) */
+	bool ex;	   /* the exclusion range applies */
+	bool gv;	   /* guest translation valid (and GTEn): requests with PASID use GCR3 */
+	bool giov;	   /* requests without PASID use GCR3 entry 0 */
+	uint8_t glx;	   /* GCR3 table levels - 1 */
+	uint8_t glevels;   /* guest (v2) table levels: 4, or 5 (GuestPagingMode 01b) */
+	uint64_t gcr3;	   /* GCR3 table root */
+	uint64_t gcr3_key; /* gcr3 | GLX << 1 | 1 with a v1 table: what a GCR3 cache entry names */
+	/* IOTLB ref of (domid, devid), or with GIoV of its v2 PASID 0 tag, once taken; 0: none */
+	uint64_t iotlb_ref;
+	/*
+	 * GIoV: GCR3 entry 0 for its requests without PASID, as the GCR3 cache keeps entries (the
+	 * DTE is the key): used while v2_live and v2_dgen is the domain's generation.
+	 */
+	uint64_t v2_root;
+	uint32_t v2_dgen;
+	bool v2_live;
 	bool vimu;	 /* vImuEn (with control vIOMMU_EN): guest-stage faults go to the guest */
 	uint16_t gid;	 /* GuestID */
 	uint16_t gdevid; /* GDeviceID */
@@ -66,7 +78,27 @@ struct amdvi_dte {
 struct amdvi_dte_slot {
 	uint32_t gen; /* live while equal to amdvi.dte_gen; 0 never is */
 	uint32_t devid;
+	/*
+	 * SE: an IO_PAGE_FAULT event was logged for the device while its entry was cached here;
+	 * later ones are suppressed until the entry is invalidated (or evicted) and read again.
+	 */
+	bool faulted;
 	struct amdvi_dte dte;
+};
+
+/*
+ * The guest translation context of one (device, PASID) (GIoV requests without PASID are PASID
+ * 0's): the IOTLB ref of its v2 tag, and the GCR3 table entry last read for it (48882 2.2.6.3),
+ * which hardware caches as well. The entry is used while @live, @table matches the DTE and @dgen
+ * its domain's generation; what drops it is in docs/architecture.md (amdvi_xlate.c).
+ */
+struct amdvi_gcr3_slot {
+	uint64_t id;	    /* amdvi_gcr3_id() of the owner; 0: none */
+	uint64_t iotlb_ref; /* ref of (DomainID, AMDVI_V2_TAG | PASID, DeviceID); 0: none */
+	uint64_t table;	    /* the DTE's GCR3 table root | GLX | nested, the entry was read under */
+	uint64_t root;	    /* the entry's guest table root (GV and reserved bits checked) */
+	uint32_t dgen;	    /* amdvi.gcr3_dgen[DomainID % AMDVI_GCR3_DOMS] when it was read */
+	bool live;	    /* @root holds an entry */
 };
 
 /* One leaf, or a hole (perm == 0) of 1 << shift bytes. */
@@ -89,6 +121,14 @@ struct amdvi {
 	struct viommu_host_ops nest_ops;
 	struct amdvi_dte nest_dte;
 	uint32_t nest_fault;
+	/* Host memory the nested reads load from (its spans end with each v2 walk). */
+	struct vi_dmem gm;
+	/*
+	 * The guest walk's configuration (4-level x86-64), its root set per walk: the walker
+	 * compares it with its plan's right after, and fields stored just before a wider load
+	 * would not forward.
+	 */
+	struct viommu_pt_cfg v2_pc[2]; /* [glevels - 4] */
 	uint64_t efr;
 
 	/* Registers (3.4). */
@@ -120,6 +160,8 @@ struct amdvi {
 	struct viommu_iotlb *iotlb;
 	struct amdvi_dte_slot *dte_cache;
 	uint32_t dte_gen;
+	struct amdvi_gcr3_slot *gcr3_cache;
+	uint32_t gcr3_dgen[AMDVI_GCR3_DOMS];
 
 	/* MAP/UNMAP sync (amdvi_notify.c). */
 	struct vi_sync sync;
@@ -156,8 +198,11 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 		       struct viommu_xlate_result *res);
 /* @devid's DTE through the cache: 0, or the event code that blocks it (logged by the caller). */
 uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, uint64_t *addr);
+/* Both drop the GCR3 cache's entries of the devices too. */
 void vi_amdvi_dte_inval_all(struct amdvi *s);
 void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid);
+/* INVALIDATE_IOMMU_PAGES of @domid, whatever GN, PASID and range: drop its GCR3 cache entries. */
+void vi_amdvi_gcr3_inval_dom(struct amdvi *s, uint32_t domid);
 /* Walk @d's tables at @iova: 0 (a leaf, or a hole with perm 0), or an event code. */
 uint32_t vi_amdvi_walk(struct amdvi *s, const struct amdvi_dte *d, uint64_t iova,
 		       struct amdvi_leaf *leaf, uint32_t *level, uint32_t *flags, uint64_t *addr);

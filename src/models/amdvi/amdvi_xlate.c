@@ -132,6 +132,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	d->ats = (q[1] & VIOMMU_AMDVI_DTE1_I) != 0;
 	d->ppr = (q[0] & VIOMMU_AMDVI_DTE0_PPR) != 0;
 	d->sa = (q[1] & VIOMMU_AMDVI_DTE1_SA) != 0;
+	d->se = (q[1] & VIOMMU_AMDVI_DTE1_SE) != 0;
 	d->ex = (q[1] & VIOMMU_AMDVI_DTE1_EX) != 0;
 	d->domid = (uint32_t)VIOMMU_AMDVI_DTE1_DOMAIN_ID_GET(q[1]);
 	/* TV = 0: no translation information; requests pass untranslated. */
@@ -150,6 +151,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 									    << 31;
 		if (d->glx > AMDVI_GLX_SUP || (d->gcr3 & above_pa(s)))
 			return VIOMMU_AMDVI_EV_ILLEGAL_DEV_TABLE_ENTRY;
+		d->gcr3_key = d->gcr3 | (uint64_t)d->glx << 1;
 		d->glevels = VIOMMU_AMDVI_DTE2_GPM_GET(q[2]) == VIOMMU_AMDVI_GPM_5_LEVEL ? 5 : 4;
 		/* GV counts only while the guest translation is enabled (control GTEn). */
 		d->gv = (s->control & VIOMMU_AMDVI_CTRL_GT_EN) != 0;
@@ -169,6 +171,7 @@ static uint32_t dte_decode(const struct amdvi *s, const uint64_t q[4], struct am
 	d->v1.format = VIOMMU_PT_AMD_V1;
 	d->v1.levels = (uint8_t)mode;
 	d->v1.oas = (uint8_t)s->cfg.pa_bits;
+	d->gcr3_key |= 1; /* the GCR3 table through v1 */
 	return 0;
 }
 
@@ -208,6 +211,7 @@ uint32_t vi_amdvi_dte_get(struct amdvi *s, uint32_t devid, struct amdvi_dte *d, 
 	s->seen[devid / 64] |= 1ull << (devid % 64);
 	slot->gen = s->dte_gen;
 	slot->devid = devid;
+	slot->faulted = false;
 	slot->dte = *d;
 	return 0;
 }
@@ -220,9 +224,82 @@ static void dte_set_iotlb_ref(struct amdvi *s, uint32_t devid, uint32_t domid, u
 		slot->dte.iotlb_ref = ref;
 }
 
+/* Keep GCR3 entry 0 of a GIoV DTE in its cache slot (see amdvi_dte.v2_root). */
+static void dte_set_v2_root(struct amdvi *s, uint32_t devid, const struct amdvi_dte *d,
+			    uint64_t root, uint32_t dgen)
+{
+	struct amdvi_dte_slot *slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+
+	if (slot->gen == s->dte_gen && slot->devid == devid && slot->dte.domid == d->domid &&
+	    slot->dte.gcr3_key == d->gcr3_key) {
+		slot->dte.v2_root = root;
+		slot->dte.v2_dgen = dgen;
+		slot->dte.v2_live = true;
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The GCR3 cache (see struct amdvi_gcr3_slot)                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * What the cache keeps of a GCR3 entry is dropped (and read again on the next miss) by:
+ * - INVALIDATE_DEVTAB_ENTRY (2.4.2) of the device: its DTE may name another table or domain;
+ * - INVALIDATE_IOMMU_PAGES (2.4.3) of the domain (the DTE's DomainID), whatever GN, PASID and
+ *   range it names: with GN = 1 it is the PASID's invalidation, which Linux sends after writing
+ *   a GCR3 entry (update_gcr3(): GN = 1 for that PASID; some 6.x stables named PASID 0 instead),
+ *   and with GN = 0 the v1 table under a nested entry may have changed the memory its read went
+ *   to; one domain generation, not a PASID match, covers both and any driver's choice of PASID;
+ * - INVALIDATE_IOMMU_ALL (2.4.8), and whatever drops every cached DTE (a new device table,
+ *   GTEn or the IOMMU turned on or off).
+ * A slot keeps its IOTLB ref meanwhile: refs go stale by themselves.
+ */
+
+/* @pasid has 20 bits at most (v2_translate() takes no other). */
+static inline uint64_t amdvi_gcr3_id(uint32_t devid, uint32_t pasid, uint32_t domid)
+{
+	return (uint64_t)pasid << 32 | (uint64_t)(domid & 0xffff) << 16 | devid | 1ull << 63;
+}
+
+static inline struct amdvi_gcr3_slot *gcr3_slot(struct amdvi *s, uint32_t devid, uint32_t pasid)
+{
+	return &s->gcr3_cache[((devid ^ pasid * 0x9e3779b1u) * 0x85ebca6bu) >> 24 &
+			      (AMDVI_GCR3_SLOTS - 1)];
+}
+
+/* The IOTLB tag of a v2 translation of @pasid for @devid under @d. */
+#define V2_TAG(d, pasid, devid)     \
+	((struct viommu_iotlb_tag){ \
+		.dom = (d)->domid, .pasid = AMDVI_V2_TAG | ((pasid)&0xfffff), .sid = (devid) })
+
+static inline bool gcr3_live(const struct amdvi *s, const struct amdvi_gcr3_slot *g, uint64_t id,
+			     const struct amdvi_dte *d)
+{
+	return g->id == id && g->live && g->table == d->gcr3_key &&
+	       g->dgen == s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+}
+
+void vi_amdvi_gcr3_inval_dom(struct amdvi *s, uint32_t domid)
+{
+	if (++s->gcr3_dgen[domid % AMDVI_GCR3_DOMS] == 0) {
+		/* A generation wrapped: no old one may come back to life. */
+		for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+			s->gcr3_cache[i].live = false;
+	}
+}
+
+static void gcr3_inval_dev(struct amdvi *s, uint32_t devid)
+{
+	for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+		if ((s->gcr3_cache[i].id & 0xffff) == devid)
+			s->gcr3_cache[i].live = false;
+}
+
 void vi_amdvi_dte_inval_all(struct amdvi *s)
 {
 	vi_amdvi_hwv_flushed(s, UINT32_MAX);
+	for (size_t i = 0; i < AMDVI_GCR3_SLOTS; i++)
+		s->gcr3_cache[i].live = false;
 	if (++s->dte_gen == 0) {
 		memset(s->dte_cache, 0, AMDVI_DTE_CACHE_SIZE * sizeof(*s->dte_cache));
 		s->dte_gen = 1;
@@ -237,6 +314,7 @@ void vi_amdvi_dte_inval(struct amdvi *s, uint32_t devid)
 
 	if (slot->devid == devid)
 		slot->gen = 0;
+	gcr3_inval_dev(s, devid);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -375,9 +453,29 @@ static ssize_t nest_rw(struct amdvi *s, uint64_t gpa, void *buf, size_t len, boo
 	return vi_amdvi_v1_rw(s, &s->nest_dte, gpa, buf, len, write) ? VIOMMU_EFAULT : (ssize_t)len;
 }
 
+/*
+ * A table entry (8 aligned bytes, so within one v1 page): one v1 walk, then a load through the
+ * host's span, as the v1 walk loads its own entries (s->gm's spans end with the v2 walk).
+ */
 static ssize_t nest_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
-	return nest_rw(opaque, gpa, buf, len, false);
+	struct amdvi *s = opaque;
+	struct amdvi_leaf l;
+	uint32_t level, flags, code;
+	uint64_t a, v;
+
+	if (len != 8 || (gpa & 7))
+		return nest_rw(s, gpa, buf, len, false);
+	code = vi_amdvi_walk(s, &s->nest_dte, gpa, &l, &level, &flags, &a);
+	if (code || !(l.perm & VIOMMU_ACC_READ)) {
+		s->nest_fault = code ? code : VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
+		return VIOMMU_EFAULT;
+	}
+	if (vi_dm_read64(&s->gm, l.out + (gpa - l.iova), &v))
+		return VIOMMU_EFAULT;
+	v = vi_le64(v); /* back to the guest's byte order, as a read returns it */
+	memcpy(buf, &v, sizeof(v));
+	return 8;
 }
 
 static ssize_t nest_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
@@ -400,24 +498,15 @@ static int g_read64(struct amdvi *s, const struct amdvi_dte *d, uint64_t gpa, ui
 }
 
 /*
- * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
- * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
- * *flags and *addr for the event and *span: log2 of the aligned block around @iova that the same
- * failure blocks whole (64: every address; 12 when nothing more is known).
+ * The GCR3 table entry of @pasid (2.2.6): 0 with the guest table root in *@root, or the event
+ * code with *flags and *addr for it. Clears s->v2_host_stage, sets it when the v1 table under
+ * the GCR3 table, or memory, failed.
  */
-uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
-			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
-			  uint64_t *addr)
+static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid,
+			   uint64_t *root, uint32_t *flags, uint64_t *addr)
 {
-	struct viommu_pt_cfg pc = { 0 };
-	struct viommu_pt_walk_result r;
 	uint64_t table = d->gcr3, e = 0;
-	int ret;
 
-	*flags = VIOMMU_AMDVI_EV1_GN;
-	*addr = iova;
-	*span = 64; /* a GCR3 entry fails for every address */
-	leaf->perm = 0;
 	s->v2_host_stage = false;
 	if (pasid >> (9 * (d->glx + 1)) || pasid >> (AMDVI_PASMAX + 1))
 		return VIOMMU_AMDVI_EV_IO_PAGE_FAULT; /* beyond the GCR3 table: not present */
@@ -442,26 +531,45 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 		}
 		table = e & VIOMMU_AMDVI_GCR3_ADDR_MASK;
 	}
-	pc.format = VIOMMU_PT_X86_64;
-	pc.levels = d->glevels;
-	pc.root = table;
-	pc.oas = (uint8_t)s->cfg.pa_bits;
+	*root = table;
+	return 0;
+}
+
+/*
+ * The guest's 4- or 5-level x86-64 table at @root (2.2.7), then (nested) the v1 table for the
+ * output: as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root:
+ * the walker's return, with @r.
+ */
+static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
+{
+	struct viommu_pt_cfg *pc = &s->v2_pc[d->glevels == 5];
+
 	s->st.page_walks++;
 	s->nest_fault = 0;
+	pc->root = root;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		s->nest_dte = *d;
-		ret = vi_pt_walker_walk(s->nwalker, &pc, iova, access, &r);
-	} else {
-		ret = vi_pt_walker_walk(s->walker, &pc, iova, access, &r);
+		return vi_pt_walker_walk(s->nwalker, pc, iova, access, r);
 	}
+	return vi_pt_walker_walk(s->walker, pc, iova, access, r);
+}
+
+/* What a guest walk that returned @ret with @r gives: as v2_walk_root(). */
+static inline uint32_t v2_walk_result(struct amdvi *s, const struct amdvi_dte *d, int ret,
+				      const struct viommu_pt_walk_result *rp, uint64_t iova,
+				      struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags)
+{
+	const struct viommu_pt_walk_result *const r = rp;
+
 	if (ret) {
 		s->v2_host_stage = true;
 		return VIOMMU_AMDVI_EV_PAGE_TAB_HARDWARE_ERROR;
 	}
-	/* The guest entry that stopped the walk, at level r.level, blocks its whole span. */
-	*span = r.level >= 1 && r.level <= 5 ? 12 + 9 * (r.level - 1) : 12;
-	if (r.fault != VIOMMU_FAULT_NONE) {
-		switch (r.detail) {
+	/* The guest entry that stopped the walk, at level r->level, blocks its whole span. */
+	*span = r->level >= 1 && r->level <= 5 ? 12 + 9 * (r->level - 1) : 12;
+	if (r->fault != VIOMMU_FAULT_NONE) {
+		switch (r->detail) {
 		case VIOMMU_PT_D_NOT_PRESENT:
 		case VIOMMU_PT_D_INPUT_RANGE:
 		case VIOMMU_PT_D_NONCANONICAL:
@@ -484,15 +592,15 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 			return VIOMMU_AMDVI_EV_IO_PAGE_FAULT;
 		}
 	}
-	leaf->shift = r.page_shift;
-	leaf->iova = iova & ~((1ull << r.page_shift) - 1);
-	leaf->out = r.out & ~((1ull << r.page_shift) - 1);
-	leaf->perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	leaf->shift = r->page_shift;
+	leaf->iova = iova & ~((1ull << r->page_shift) - 1);
+	leaf->out = r->out & ~((1ull << r->page_shift) - 1);
+	leaf->perm = r->perm & d->perm & VIOMMU_ACC_RW;
 	if (d->kind == AMDVI_DTE_PAGED) {
 		/* Nested: the guest-physical output through v1, with the request's rights. */
 		struct amdvi_leaf h;
 		uint32_t level, hflags, code;
-		uint64_t haddr, gpa = r.out;
+		uint64_t haddr, gpa = r->out;
 
 		code = vi_amdvi_walk(s, d, gpa, &h, &level, &hflags, &haddr);
 		*span = 12; /* the output's v1 hole: of its own size, unknown here */
@@ -511,6 +619,41 @@ uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t p
 	return 0;
 }
 
+static uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+			     uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
+			     uint32_t *span, uint32_t *flags)
+{
+	struct viommu_pt_walk_result r;
+	int ret = v2_walk_guest(s, d, root, iova, access, &r);
+
+	return v2_walk_result(s, d, ret, &r, iova, leaf, span, flags);
+}
+
+/*
+ * v2 translation of @iova for @pasid (2.2.6-2.2.7): the GCR3 table, then the guest's 4-level
+ * x86-64 table, then (nested) the v1 table for the output. 0 with @leaf, or an event code with
+ * *flags and *addr for the event and *span: log2 of the aligned block around @iova that the same
+ * failure blocks whole (64: every address; 12 when nothing more is known). The GCR3 entry is
+ * read from memory, not the GCR3 cache (prefetches and MAP/UNMAP syncs).
+ */
+uint32_t vi_amdvi_v2_walk(struct amdvi *s, const struct amdvi_dte *d, uint32_t pasid, uint64_t iova,
+			  uint32_t access, struct amdvi_leaf *leaf, uint32_t *span, uint32_t *flags,
+			  uint64_t *addr)
+{
+	uint64_t root = 0;
+	uint32_t code;
+
+	*flags = VIOMMU_AMDVI_EV1_GN;
+	*addr = iova;
+	*span = 64; /* a GCR3 entry fails for every address */
+	leaf->perm = 0;
+	code = gcr3_entry(s, d, pasid, &root, flags, addr);
+	if (!code)
+		code = v2_walk_root(s, d, root, iova, access, leaf, span, flags);
+	vi_dmem_end_call(&s->gm);
+	return code;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Translation                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
@@ -522,12 +665,25 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 	uint32_t ev[4];
 	uint32_t devid = req->sid & 0xffff;
 	bool guest = s->guest_stage && d && d->vimu;
+	struct amdvi_dte_slot *slot = NULL;
+	bool suppress = false;
 
 	s->guest_stage = false;
 	vi_result_fault(res, req, type, code, level);
 	s->st.faults++;
 	flags |= s->xlate_tr;
-	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->sa) {
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && d->se) {
+		/*
+		 * SE (2.2.2): the first page fault is logged, the repeats are not. The mark lives
+		 * with the cached entry, so INVALIDATE_DEVTAB_ENTRY (or an eviction) re-arms it.
+		 */
+		slot = &s->dte_cache[devid % AMDVI_DTE_CACHE_SIZE];
+		if (slot->gen != s->dte_gen || slot->devid != devid)
+			slot = NULL;
+		else if (slot->faulted)
+			suppress = true;
+	}
+	if (code == VIOMMU_AMDVI_EV_IO_PAGE_FAULT && d && (d->sa || suppress)) {
 		s->st.events_suppressed++;
 		res->fault.flags = VIOMMU_FAULT_F_SUPPRESSED;
 		return 0;
@@ -575,12 +731,15 @@ static int blocked(struct amdvi *s, const struct viommu_xlate_req *req,
 			ev[1] = (ev[1] & ~0xffffu) | s->hwv->g[d->gid].gdom[d->gdevid];
 		res->fault.record = 0;
 		res->fault.flags = vi_amdvi_hwv_guest_event(s, d->gid, ev);
-		return 0;
+	} else {
+		res->fault.record = (uint32_t)(s->evt_tail >> 4);
+		res->fault.flags = vi_amdvi_log_event(s, ev);
+		if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+			res->fault.record = 0;
 	}
-	res->fault.record = (uint32_t)(s->evt_tail >> 4);
-	res->fault.flags = vi_amdvi_log_event(s, ev);
-	if (!(res->fault.flags & VIOMMU_FAULT_F_RECORDED))
-		res->fault.record = 0;
+	/* Only a fault that reached a log counts as SE's first one (a lost one did not). */
+	if (slot && (res->fault.flags & VIOMMU_FAULT_F_RECORDED))
+		slot->faulted = true;
 	return 0;
 }
 
@@ -657,58 +816,177 @@ static bool excluded(const struct amdvi *s, bool ex, uint64_t iova, uint64_t *le
 	return false;
 }
 
-/* Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID. */
+/*
+ * The IOTLB ref of a v2 request's tag: a GIoV request without PASID finds it in its DTE (whose
+ * v1 ref it never uses), one with PASID in the GCR3 cache slot of (device, PASID). Ref 0 (the
+ * slot is another's) is never one: stale, and v2_miss() takes the slot.
+ */
+static inline uint64_t v2_ref(struct amdvi *s, const struct viommu_xlate_req *req,
+			      const struct amdvi_dte *d)
+{
+	const struct amdvi_gcr3_slot *g;
+	uint32_t devid = req->sid & 0xffff;
+
+	if (!req->has_pasid)
+		return d->iotlb_ref;
+	g = gcr3_slot(s, devid, req->pasid);
+	return g->id == amdvi_gcr3_id(devid, req->pasid, d->domid) ? g->iotlb_ref : 0;
+}
+
+/*
+ * The general end of a v2 miss (v2_miss()): the GCR3 entry (from @g while it holds it, read and
+ * cached otherwise), the walk unless @rp brings its outcome @ret, its faults and the insert.
+ */
+static __attribute__((noinline)) int
+v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_xlate_result *res,
+	     const struct amdvi_dte *d, uint64_t len, uint64_t ref, int ret,
+	     const struct viommu_pt_walk_result *rp)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	struct amdvi_gcr3_slot *g = gcr3_slot(s, devid, pasid);
+	const uint64_t id = amdvi_gcr3_id(devid, pasid, d->domid);
+	const uint32_t dgen = s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+	const uint32_t access = req->access & ~VIOMMU_ACC_EXEC;
+	uint32_t flags = VIOMMU_AMDVI_EV1_GN, code = 0, span;
+	uint64_t addr = req->iova, root = 0;
+	struct amdvi_leaf leaf = { 0 };
+
+	if (rp) {
+		s->v2_host_stage = false;
+		code = v2_walk_result(s, d, ret, rp, req->iova, &leaf, &span, &flags);
+	} else {
+		if (!req->has_pasid && d->v2_live && d->v2_dgen == dgen) {
+			s->v2_host_stage = false;
+			root = d->v2_root;
+		} else if (req->has_pasid && gcr3_live(s, g, id, d)) {
+			s->v2_host_stage = false;
+			root = g->root;
+		} else {
+			code = gcr3_entry(s, d, pasid, &root, &flags, &addr);
+			/* Valid entries only: a bad one is read (and logged) each time. */
+			if (!code && !req->has_pasid) {
+				dte_set_v2_root(s, devid, d, root, dgen);
+			} else if (!code && g->id == id) {
+				g->table = d->gcr3_key;
+				g->dgen = dgen;
+				g->root = root;
+				g->live = true;
+			}
+		}
+		if (!code)
+			code = v2_walk_root(s, d, root, req->iova, access, &leaf, &span, &flags);
+		if (d->kind == AMDVI_DTE_PAGED)
+			vi_dmem_end_call(&s->gm); /* the nested reads' spans */
+	}
+	flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
+	if (code) {
+		enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
+
+		if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
+			t = VIOMMU_FAULT_WALK_ABORT;
+		else if (flags & VIOMMU_AMDVI_EV1_PE)
+			t = VIOMMU_FAULT_PERMISSION;
+		else if (flags & VIOMMU_AMDVI_EV1_RZ)
+			t = VIOMMU_FAULT_RESERVED;
+		/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
+		s->guest_stage = !s->v2_host_stage;
+		return blocked(s, req, res, t, code, flags, addr, 0, d);
+	}
+	if (!perm_ok(leaf.perm, req->access))
+		return blocked(s, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
+			       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
+	/* Under the ref the lookup used; by tag when it has none or it went stale. */
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, leaf.iova, leaf.out, leaf.shift, leaf.perm,
+				     0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, devid), leaf.iova, leaf.out,
+				     leaf.shift, leaf.perm, 0);
+	return vi_xlate_ok(res, req->iova, len, leaf.out + (req->iova - leaf.iova), leaf.perm,
+			   leaf.shift);
+}
+
+/*
+ * The rest of a v2 translation after its IOTLB probe by v2_ref(), whose outcome is @ret (as for
+ * translate_v1()): the lookup finished (the slot taken for the request,
+ * with a new ref, when it was another's or its ref went stale), then on a miss the common case
+ * here, a walk of the cached entry's table (no v1 table) that gives a leaf with the rights, and
+ * everything else in v2_miss_full().
+ */
+static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
+					     struct viommu_xlate_result *res,
+					     const struct amdvi_dte *d, uint64_t len, int ret)
+{
+	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
+	uint64_t ref = d->iotlb_ref, iova = req->iova, mask, root = d->v2_root;
+	struct amdvi_gcr3_slot *g = NULL;
+	struct viommu_pt_walk_result r;
+	struct viommu_iotlb_hit hit;
+	uint64_t id = 0;
+	uint32_t perm;
+	bool live = d->v2_live && d->v2_dgen == s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS];
+
+	if (req->has_pasid) {
+		/* Not the DTE's entry 0: the GCR3 cache slot of (device, PASID). */
+		g = gcr3_slot(s, devid, pasid);
+		id = amdvi_gcr3_id(devid, pasid, d->domid);
+		ref = g->iotlb_ref;
+		live = gcr3_live(s, g, id, d);
+		root = g->root;
+	}
+	if (ret == VI_IOTLB_UNDECIDED) {
+		ret = vi_iotlb_lookup_ref_rest(s->iotlb, ref, iova, &hit);
+	} else if (ret == VIOMMU_ESTALE) {
+		ref = 0;
+		ret = viommu_iotlb_tag_ref(s->iotlb, &V2_TAG(d, pasid, devid), &ref);
+		if (!g) {
+			dte_set_iotlb_ref(s, devid, d->domid, ref);
+		} else {
+			if (g->id != id) {
+				g->id = id;
+				g->live = false;
+				live = false;
+			}
+			g->iotlb_ref = ref;
+		}
+		if (ret == 0)
+			ret = vi_iotlb_lookup_ref(s->iotlb, ref, iova, &hit);
+	} else {
+		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
+	}
+	if (ret == 0 && perm_ok(hit.perm, req->access))
+		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+	if (d->kind == AMDVI_DTE_PAGED || !live)
+		return v2_miss_full(s, req, res, d, len, ref, 0, NULL);
+	ret = v2_walk_guest(s, d, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
+		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
+	mask = (1ull << r.page_shift) - 1;
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, iova & ~mask, r.out & ~mask, r.page_shift, perm,
+				     0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, devid), iova & ~mask,
+				     r.out & ~mask, r.page_shift, perm, 0);
+	return vi_xlate_ok(res, iova, len, r.out, perm, r.page_shift);
+}
+
+/*
+ * Guest (v2) and nested translation, cached in the IOTLB under 1 << 20 | PASID, looked up by the
+ * ref the GCR3 cache slot of (device, PASID) keeps. The miss is a tail call: nothing saved here.
+ */
 static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 						  const struct viommu_xlate_req *req,
 						  struct viommu_xlate_result *res,
 						  const struct amdvi_dte *d, uint64_t len)
 {
-	uint32_t pasid = req->has_pasid ? req->pasid : 0;
-	struct viommu_iotlb_tag tag = { .dom = d->domid,
-					.pasid = AMDVI_V2_TAG | (pasid & 0xfffff),
-					.sid = req->sid & 0xffff };
-	struct viommu_iotlb_entry e;
-	uint64_t room;
+	struct viommu_iotlb_hit hit;
+	int ret;
 
-	if (viommu_iotlb_lookup(s->iotlb, &tag, req->iova, &e) || !perm_ok(e.perm, req->access)) {
-		struct amdvi_leaf leaf;
-		uint32_t flags, code, span;
-		uint64_t addr;
-
-		code = vi_amdvi_v2_walk(s, d, pasid, req->iova, req->access & ~VIOMMU_ACC_EXEC,
-					&leaf, &span, &flags, &addr);
-		flags &= ~VIOMMU_AMDVI_EV1_GN; /* blocked() sets it for a request with PASID */
-		if (code) {
-			enum viommu_fault_type t = VIOMMU_FAULT_NOT_PRESENT;
-
-			if (code != VIOMMU_AMDVI_EV_IO_PAGE_FAULT)
-				t = VIOMMU_FAULT_WALK_ABORT;
-			else if (flags & VIOMMU_AMDVI_EV1_PE)
-				t = VIOMMU_FAULT_PERMISSION;
-			else if (flags & VIOMMU_AMDVI_EV1_RZ)
-				t = VIOMMU_FAULT_RESERVED;
-			/* A GCR3 or guest table fault is the guest's; one in the v1 table the host's. */
-			s->guest_stage = !s->v2_host_stage;
-			return blocked(s, req, res, t, code, flags, addr, 0, d);
-		}
-		if (!perm_ok(leaf.perm, req->access))
-			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
-				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
-				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
-		e.iova = leaf.iova;
-		e.out = leaf.out;
-		e.shift = (uint8_t)leaf.shift;
-		e.perm = (uint8_t)leaf.perm;
-		/* The leaf's fields as they are: no entry (and no tag copy) to build for the insert. */
-		vi_iotlb_insert_leaf(s->iotlb, &tag, leaf.iova, leaf.out, leaf.shift, leaf.perm, 0);
-	}
-	memset(res, 0, sizeof(*res));
-	res->out = e.out + (req->iova - e.iova);
-	res->perm = e.perm;
-	res->page_shift = e.shift;
-	room = (1ull << e.shift) - (req->iova & ((1ull << e.shift) - 1));
-	res->len = room != 0 && room < len ? room : len;
-	return 0;
+	/* Past PCIe's 20 bits a PASID names nothing cached: the GCR3 table refuses it. */
+	if (__builtin_expect(req->has_pasid && (req->pasid >> 20), 0))
+		return v2_miss_full(s, req, res, d, len, 0, VIOMMU_ENOENT, NULL);
+	ret = vi_iotlb_probe_ref(s->iotlb, v2_ref(s, req, d), req->iova, &hit);
+	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
+	return v2_miss(s, req, res, d, len, ret);
 }
 
 /*
@@ -884,7 +1162,7 @@ translate_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viomm
 /*
  * The common case inline, the IOTLB hit in a few instructions and no saved register: a request
  * without PASID that is all below or above the interrupt window, from a device whose DTE is
- * cached and names a v1 table, no exclusion range enabled. Everything else is translate_full(),
+ * cached and names a v1 table (or GIoV: its guest table), no exclusion range enabled. Everything else is translate_full(),
  * which checks it all in the specification's order; it would answer these alike.
  */
 int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
@@ -904,19 +1182,16 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 				     slot->devid != devid || (s->excl_base & VIOMMU_AMDVI_EXCL_EN),
 			     0))
 		return translate_full(s, req, res);
-	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED || slot->dte.giov, 0)) {
-		/* GIoV (GV with it): the guest table, as translate_full() would take it. */
-		if (!slot->dte.giov)
-			return translate_full(s, req, res);
-		s->st.translations++;
-		s->st.dte_hits++;
-		return v2_translate(s, req, res, &slot->dte, len);
-	}
+	if (__builtin_expect(slot->dte.kind != AMDVI_DTE_PAGED && !slot->dte.giov, 0))
+		return translate_full(s, req, res);
 	s->st.translations++;
 	s->st.dte_hits++;
+	/* GIoV (GV with it): the ref is its v2 tag's, and a miss the guest table's (v2_ref()). */
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
 	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
+	if (slot->dte.giov)
+		return v2_miss(s, req, res, &slot->dte, len, ret);
 	return translate_v1(s, req, res, &slot->dte, len, ret);
 }
 
