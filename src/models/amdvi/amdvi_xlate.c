@@ -540,15 +540,16 @@ static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t 
  * output: as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root:
  * the walker's return, with @r.
  */
-static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
-				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
+static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, bool paged,
+				uint64_t root, uint64_t iova, uint32_t access,
+				struct viommu_pt_walk_result *r)
 {
 	struct viommu_pt_cfg *pc = &s->v2_pc[d->glevels == 5];
 
 	s->st.page_walks++;
 	s->nest_fault = 0;
 	pc->root = root;
-	if (d->kind == AMDVI_DTE_PAGED) {
+	if (paged) {
 		s->nest_dte = *d;
 		return vi_pt_walker_walk(s->nwalker, pc, iova, access, r);
 	}
@@ -619,12 +620,12 @@ static inline uint32_t v2_walk_result(struct amdvi *s, const struct amdvi_dte *d
 	return 0;
 }
 
-static uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
-			     uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
-			     uint32_t *span, uint32_t *flags)
+static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+				    uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
+				    uint32_t *span, uint32_t *flags)
 {
 	struct viommu_pt_walk_result r;
-	int ret = v2_walk_guest(s, d, root, iova, access, &r);
+	int ret = v2_walk_guest(s, d, d->kind == AMDVI_DTE_PAGED, root, iova, access, &r);
 
 	return v2_walk_result(s, d, ret, &r, iova, leaf, span, flags);
 }
@@ -956,7 +957,8 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	if (d->kind == AMDVI_DTE_PAGED || !live)
 		return v2_miss_full(s, req, res, d, len, ref, 0, NULL);
-	ret = v2_walk_guest(s, d, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	/* Not paged (checked above): no second test of the kind after the stores. */
+	ret = v2_walk_guest(s, d, false, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
 	perm = r.perm & d->perm & VIOMMU_ACC_RW;
 	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
 		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
