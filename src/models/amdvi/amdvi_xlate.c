@@ -540,15 +540,16 @@ static uint32_t gcr3_entry(struct amdvi *s, const struct amdvi_dte *d, uint32_t 
  * output: as vi_amdvi_v2_walk() after the GCR3 entry. The walk of the guest's table at @root:
  * the walker's return, with @r.
  */
-static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
-				uint64_t iova, uint32_t access, struct viommu_pt_walk_result *r)
+static inline int v2_walk_guest(struct amdvi *s, const struct amdvi_dte *d, bool paged,
+				uint64_t root, uint64_t iova, uint32_t access,
+				struct viommu_pt_walk_result *r)
 {
 	struct viommu_pt_cfg *pc = &s->v2_pc[d->glevels == 5];
 
 	s->st.page_walks++;
 	s->nest_fault = 0;
 	pc->root = root;
-	if (d->kind == AMDVI_DTE_PAGED) {
+	if (paged) {
 		s->nest_dte = *d;
 		return vi_pt_walker_walk(s->nwalker, pc, iova, access, r);
 	}
@@ -619,12 +620,12 @@ static inline uint32_t v2_walk_result(struct amdvi *s, const struct amdvi_dte *d
 	return 0;
 }
 
-static uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
-			     uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
-			     uint32_t *span, uint32_t *flags)
+static inline uint32_t v2_walk_root(struct amdvi *s, const struct amdvi_dte *d, uint64_t root,
+				    uint64_t iova, uint32_t access, struct amdvi_leaf *leaf,
+				    uint32_t *span, uint32_t *flags)
 {
 	struct viommu_pt_walk_result r;
-	int ret = v2_walk_guest(s, d, root, iova, access, &r);
+	int ret = v2_walk_guest(s, d, d->kind == AMDVI_DTE_PAGED, root, iova, access, &r);
 
 	return v2_walk_result(s, d, ret, &r, iova, leaf, span, flags);
 }
@@ -911,9 +912,10 @@ v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_
  * here, a walk of the cached entry's table (no v1 table) that gives a leaf with the rights, and
  * everything else in v2_miss_full().
  */
-static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
-					     struct viommu_xlate_result *res,
-					     const struct amdvi_dte *d, uint64_t len, int ret)
+static __attribute__((noinline)) int v2_miss_rest(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *d, uint64_t len, int ret)
 {
 	uint32_t pasid = req->has_pasid ? req->pasid : 0, devid = req->sid & 0xffff;
 	uint64_t ref = d->iotlb_ref, iova = req->iova, mask, root = d->v2_root;
@@ -956,7 +958,8 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	if (d->kind == AMDVI_DTE_PAGED || !live)
 		return v2_miss_full(s, req, res, d, len, ref, 0, NULL);
-	ret = v2_walk_guest(s, d, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	/* Not paged (checked above): no second test of the kind after the stores. */
+	ret = v2_walk_guest(s, d, false, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
 	perm = r.perm & d->perm & VIOMMU_ACC_RW;
 	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
 		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
@@ -966,6 +969,53 @@ static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viomm
 		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, devid), iova & ~mask,
 				     r.out & ~mask, r.page_shift, perm, 0);
 	return vi_xlate_ok(res, iova, len, r.out, perm, r.page_shift);
+}
+
+/*
+ * The common v2 miss, a definite miss (the probe's VIOMMU_ENOENT) of a GIoV request without
+ * PASID whose DTE holds its live GCR3 entry 0 and names no v1 table (v2_miss() checks): what
+ * v2_miss_rest() does for it in the same order (the walk, the insert under the DTE's ref, the
+ * result), without that function's other cases and the registers they keep.
+ */
+static __attribute__((noinline)) int v2_miss_giov(struct amdvi *s,
+						  const struct viommu_xlate_req *req,
+						  struct viommu_xlate_result *res,
+						  const struct amdvi_dte *d, uint64_t len)
+{
+	const uint32_t pasid = 0;	   /* V2_TAG()'s field name is its argument's */
+	const uint64_t ref = d->iotlb_ref; /* read before the walk, as v2_miss_rest() does */
+	struct viommu_pt_walk_result r;
+	uint64_t mask;
+	uint32_t perm;
+	int ret;
+
+	ret = v2_walk_guest(s, d, false, d->v2_root, req->iova, req->access & ~VIOMMU_ACC_EXEC, &r);
+	perm = r.perm & d->perm & VIOMMU_ACC_RW;
+	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
+		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
+	mask = (1ull << r.page_shift) - 1;
+	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, req->iova & ~mask, r.out & ~mask, r.page_shift,
+				     perm, 0) == VIOMMU_ESTALE)
+		vi_iotlb_insert_leaf(s->iotlb, &V2_TAG(d, pasid, req->sid & 0xffff),
+				     req->iova & ~mask, r.out & ~mask, r.page_shift, perm, 0);
+	return vi_xlate_ok(res, req->iova, len, r.out, perm, r.page_shift);
+}
+
+/*
+ * A v2 translation's probe missed or did not decide (@ret): v2_miss_giov() or v2_miss_rest().
+ * Out of line and calling nothing but in tail position: no registers saved, none in the front end.
+ */
+static __attribute__((noinline)) int v2_miss(struct amdvi *s, const struct viommu_xlate_req *req,
+					     struct viommu_xlate_result *res,
+					     const struct amdvi_dte *d, uint64_t len, int ret)
+{
+	/* The kind first: a nested miss (v2_miss_rest()) pays one test here. */
+	if (__builtin_expect(d->kind == AMDVI_DTE_PAGED || req->has_pasid || ret != VIOMMU_ENOENT ||
+				     !d->v2_live ||
+				     d->v2_dgen != s->gcr3_dgen[d->domid % AMDVI_GCR3_DOMS],
+			     0))
+		return v2_miss_rest(s, req, res, d, len, ret);
+	return v2_miss_giov(s, req, res, d, len);
 }
 
 /*
