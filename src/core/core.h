@@ -206,6 +206,17 @@ static inline bool vi_range_overlaps(uint64_t a, uint64_t len, uint64_t first, u
 }
 
 /*
+ * Whether rights @perm (VIOMMU_ACC_READ/WRITE) allow @access, as the x86 IOMMUs (VT-d, AMD-Vi)
+ * grant them: no right of its own for execute, which needs read.
+ */
+static inline bool vi_x86_perm_ok(uint32_t perm, uint32_t access)
+{
+	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
+		return false;
+	return !((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ));
+}
+
+/*
  * A translation of @iova (@len bytes wanted, >= 1) to @addr in a page of 1 << @shift with @perm:
  * @res zeroed (callers may rely on it), then filled; its length stops at the page's end.
  */

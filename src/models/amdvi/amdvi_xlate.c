@@ -785,15 +785,6 @@ static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_resu
 	return 0;
 }
 
-static bool perm_ok(uint32_t perm, uint32_t access)
-{
-	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
-		return false;
-	if ((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ))
-		return false;
-	return true;
-}
-
 /*
  * 3.4.5-3.4.6: the exclusion range passes requests untranslated, for every device (Allow) or
  * for those whose DTE sets EX. Returns true with @len clipped to the range when @iova is in it;
@@ -893,7 +884,7 @@ v2_miss_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viommu_
 		s->guest_stage = !s->v2_host_stage;
 		return blocked(s, req, res, t, code, flags, addr, 0, d);
 	}
-	if (!perm_ok(leaf.perm, req->access))
+	if (!vi_x86_perm_ok(leaf.perm, req->access))
 		return blocked(s, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 			       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, d);
 	/* Under the ref the lookup used; by tag when it has none or it went stale. */
@@ -954,14 +945,15 @@ static __attribute__((noinline)) int v2_miss_rest(struct amdvi *s,
 	} else {
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
-	if (ret == 0 && perm_ok(hit.perm, req->access))
+	if (ret == 0 && vi_x86_perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	if (d->kind == AMDVI_DTE_PAGED || !live)
 		return v2_miss_full(s, req, res, d, len, ref, 0, NULL);
 	/* Not paged (checked above): no second test of the kind after the stores. */
 	ret = v2_walk_guest(s, d, false, root, iova, req->access & ~VIOMMU_ACC_EXEC, &r);
 	perm = r.perm & d->perm & VIOMMU_ACC_RW;
-	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
+	if (__builtin_expect(
+		    ret || r.fault != VIOMMU_FAULT_NONE || !vi_x86_perm_ok(perm, req->access), 0))
 		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
 	mask = (1ull << r.page_shift) - 1;
 	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, iova & ~mask, r.out & ~mask, r.page_shift, perm,
@@ -991,7 +983,8 @@ static __attribute__((noinline)) int v2_miss_giov(struct amdvi *s,
 
 	ret = v2_walk_guest(s, d, false, d->v2_root, req->iova, req->access & ~VIOMMU_ACC_EXEC, &r);
 	perm = r.perm & d->perm & VIOMMU_ACC_RW;
-	if (__builtin_expect(ret || r.fault != VIOMMU_FAULT_NONE || !perm_ok(perm, req->access), 0))
+	if (__builtin_expect(
+		    ret || r.fault != VIOMMU_FAULT_NONE || !vi_x86_perm_ok(perm, req->access), 0))
 		return v2_miss_full(s, req, res, d, len, ref, ret, &r);
 	mask = (1ull << r.page_shift) - 1;
 	if (vi_iotlb_insert_leaf_ref(s->iotlb, ref, req->iova & ~mask, r.out & ~mask, r.page_shift,
@@ -1034,7 +1027,7 @@ static __attribute__((noinline)) int v2_translate(struct amdvi *s,
 	if (__builtin_expect(req->has_pasid && (req->pasid >> 20), 0))
 		return v2_miss_full(s, req, res, d, len, 0, VIOMMU_ENOENT, NULL);
 	ret = vi_iotlb_probe_ref(s->iotlb, v2_ref(s, req, d), req->iova, &hit);
-	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+	if (__builtin_expect(ret == 0 && vi_x86_perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return v2_miss(s, req, res, d, len, ret);
 }
@@ -1069,7 +1062,7 @@ static __attribute__((noinline)) int translate_v1_rest(struct amdvi *s,
 	} else {
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
-	if (ret == 0 && perm_ok(hit.perm, req->access))
+	if (ret == 0 && vi_x86_perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	/* A miss, or a hit without the rights: walk the tables as they are now. */
 	code = v1_walk(s, dp, req->iova, &leaf, &level, &flags, &addr);
@@ -1081,7 +1074,7 @@ static __attribute__((noinline)) int translate_v1_rest(struct amdvi *s,
 	if (!leaf.perm)
 		return blocked(s, req, res, VIOMMU_FAULT_NOT_PRESENT, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 			       0, req->iova, level, dp);
-	if (!perm_ok(leaf.perm, req->access))
+	if (!vi_x86_perm_ok(leaf.perm, req->access))
 		return blocked(s, req, res, VIOMMU_FAULT_PERMISSION, VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 			       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, level, dp);
 	/* Under the ref the lookup used; by tag only if it went stale (ids ran out). */
@@ -1122,7 +1115,7 @@ static __attribute__((noinline)) int translate_v1(struct amdvi *s,
 	l = vi_pt_walker_leaf(s->walker, &dp->v1, iova);
 	/* A leaf walk that gave up has no rights either (word 0). */
 	perm = (uint32_t)l.word & dp->perm & VIOMMU_ACC_RW;
-	if (__builtin_expect(!perm || !perm_ok(perm, req->access), 0))
+	if (__builtin_expect(!perm || !vi_x86_perm_ok(perm, req->access), 0))
 		return translate_v1_rest(s, req, res, dp, len, ret);
 	s->st.page_walks++;
 	l.word = (l.word & ~PT_LEAF_PERM_MASK) | perm;
@@ -1197,14 +1190,14 @@ translate_full(struct amdvi *s, const struct viommu_xlate_req *req, struct viomm
 		return v2_translate(s, req, res, dp, len);
 	}
 	if (dp->kind == AMDVI_DTE_MODE0) {
-		if (!perm_ok(dp->perm, req->access))
+		if (!vi_x86_perm_ok(dp->perm, req->access))
 			return blocked(s, req, res, VIOMMU_FAULT_PERMISSION,
 				       VIOMMU_AMDVI_EV_IO_PAGE_FAULT,
 				       VIOMMU_AMDVI_EV1_PR | VIOMMU_AMDVI_EV1_PE, req->iova, 0, dp);
 		return identity(req, res, len, dp->perm);
 	}
 	ret = vi_iotlb_probe_ref(s->iotlb, dp->iotlb_ref, req->iova, &hit);
-	if (ret == 0 && perm_ok(hit.perm, req->access))
+	if (ret == 0 && vi_x86_perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_v1(s, req, res, dp, len, ret);
 }
@@ -1238,7 +1231,7 @@ int vi_amdvi_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.dte_hits++;
 	/* GIoV (GV with it): the ref is its v2 tag's, and a miss the guest table's (v2_ref()). */
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->dte.iotlb_ref, iova, &hit);
-	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+	if (__builtin_expect(ret == 0 && vi_x86_perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	if (slot->dte.giov)
 		return v2_miss(s, req, res, &slot->dte, len, ret);

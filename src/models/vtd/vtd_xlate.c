@@ -393,15 +393,6 @@ static int identity(const struct viommu_xlate_req *req, struct viommu_xlate_resu
 	return 0;
 }
 
-static bool perm_ok(uint32_t perm, uint32_t access)
-{
-	if ((access & VIOMMU_ACC_WRITE) && !(perm & VIOMMU_ACC_WRITE))
-		return false;
-	if ((access & (VIOMMU_ACC_READ | VIOMMU_ACC_EXEC)) && !(perm & VIOMMU_ACC_READ))
-		return false;
-	return true;
-}
-
 /*
  * The rest of a translation through @cp's second-level table after its IOTLB probe, whose
  * outcome is @ret (vi_iotlb_probe_ref(), with 0 for a hit without the rights): the lookup
@@ -431,13 +422,13 @@ static __attribute__((noinline)) int translate_sl(struct vtd *s, const struct vi
 	} else {
 		ret = VIOMMU_ENOENT; /* a miss, or a hit without the rights: walk */
 	}
-	if (ret == 0 && perm_ok(hit.perm, req->access))
+	if (ret == 0 && vi_x86_perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	/* A miss, or a hit without the rights: walk the tables as they are now. */
 	reason = ctx_walk(s, cp, req->iova, &leaf, &level);
 	if (reason)
 		return blocked(s, req, res, reason, level, cp->fpd);
-	if (!perm_ok(leaf.perm, req->access)) {
+	if (!vi_x86_perm_ok(leaf.perm, req->access)) {
 		reason = (req->access & VIOMMU_ACC_WRITE) && !(leaf.perm & VIOMMU_ACC_WRITE) ?
 				 VIOMMU_VTD_FR_WRITE :
 				 VIOMMU_VTD_FR_READ;
@@ -510,7 +501,7 @@ translate_full(struct vtd *s, const struct viommu_xlate_req *req, struct viommu_
 		return identity(req, res, len); /* the window was taken out above */
 	/* By the ref the context-cache entry keeps: the IOTLB need not find the tag. */
 	ret = vi_iotlb_probe_ref(s->iotlb, cp->iotlb_ref, req->iova, &hit);
-	if (ret == 0 && perm_ok(hit.perm, req->access))
+	if (ret == 0 && vi_x86_perm_ok(hit.perm, req->access))
 		return vi_xlate_ok(res, req->iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_sl(s, req, res, cp, len, ret);
 }
@@ -545,7 +536,7 @@ int vi_vtd_translate(struct viommu *v, const struct viommu_xlate_req *req,
 	s->st.translations++;
 	s->st.ctx_hits++;
 	ret = vi_iotlb_probe_ref(s->iotlb, slot->ctx.iotlb_ref, iova, &hit);
-	if (__builtin_expect(ret == 0 && perm_ok(hit.perm, req->access), 1))
+	if (__builtin_expect(ret == 0 && vi_x86_perm_ok(hit.perm, req->access), 1))
 		return vi_xlate_ok(res, iova, len, hit.addr, hit.perm, hit.shift);
 	return translate_sl(s, req, res, &slot->ctx, len, ret);
 }
